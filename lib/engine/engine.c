@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_memzone.h>
+#include <rte_spinlock.h>
+
+#include "engine_private.h"
+
+RTE_LOG_REGISTER_DEFAULT(tern_engine_logtype, INFO);
+
+#define DEFAULT_NAME	     "tern"
+#define DEFAULT_SQ_SIZE	     1024
+#define DEFAULT_NB_FUTURES   8192
+#define DEFAULT_MAX_BATCH    64
+#define DEFAULT_MAX_CLIENTS  64
+#define DEFAULT_SLICE_BYTES  (256u << 10)
+#define DEFAULT_DEADLINE_NS  (5ull * 1000000000ull)
+#define DEFAULT_SHARE_BYTES  (512u << 10)
+#define DEFAULT_STREAM_BYTES (8u << 20)
+#define DEFAULT_DRAIN_NS     (1000000000ull)
+#define POOL_CACHE_SIZE	     64u
+
+static struct tern_engine engine_handles[PROCESS_ENGINES_MAX];
+static rte_spinlock_t engine_handles_lock = RTE_SPINLOCK_INITIALIZER;
+
+struct tern_engine *
+engine_handle_check(const struct tern_engine *engine, int *err)
+{
+	if (engine == NULL || engine->magic != ENGINE_MAGIC) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	if (engine->dead || __atomic_load_n(&engine->sh->phase, __ATOMIC_ACQUIRE) != PHASE_RUN) {
+		*err = -ESHUTDOWN;
+		return NULL;
+	}
+	return (struct tern_engine *)(uintptr_t)engine;
+}
+
+static int
+engine_name_valid(const char *name)
+{
+	size_t i, len = strnlen(name, ENGINE_NAME_MAX);
+
+	if (len == 0 || len >= ENGINE_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+#define DEFAULT_IF_ZERO(field, value)      \
+	do {                               \
+		if ((field) == 0)          \
+			(field) = (value); \
+	} while (0)
+
+/* Fills defaults into @c and the lcore list into @lcores; 0 or -EINVAL. */
+static int
+conf_complete(struct tern_engine_conf *c, unsigned int *lcores)
+{
+	unsigned int i, j, id;
+
+	if (c->name == NULL)
+		c->name = DEFAULT_NAME;
+	DEFAULT_IF_ZERO(c->sq_size, DEFAULT_SQ_SIZE);
+	DEFAULT_IF_ZERO(c->nb_futures, DEFAULT_NB_FUTURES);
+	DEFAULT_IF_ZERO(c->max_batch, DEFAULT_MAX_BATCH);
+	DEFAULT_IF_ZERO(c->max_clients, DEFAULT_MAX_CLIENTS);
+	DEFAULT_IF_ZERO(c->slice_bytes, DEFAULT_SLICE_BYTES);
+	DEFAULT_IF_ZERO(c->deadline_ns, DEFAULT_DEADLINE_NS);
+	DEFAULT_IF_ZERO(c->share_bytes, DEFAULT_SHARE_BYTES);
+	DEFAULT_IF_ZERO(c->stream_bytes, DEFAULT_STREAM_BYTES);
+	DEFAULT_IF_ZERO(c->drain_ns, DEFAULT_DRAIN_NS);
+	if (c->socket_id == 0)
+		c->socket_id = SOCKET_ID_ANY;
+
+	if (c->segments == NULL || !engine_name_valid(c->name) || c->sq_size > (1u << 24) ||
+	    c->nb_futures > (1u << 22) || c->max_batch > TERN_BATCH_MAX || c->max_clients > 4096 ||
+	    c->slice_bytes < 4096 || c->slice_bytes > (1ull << 30) ||
+	    c->deadline_ns > DEADLINE_MAX_NS || (c->flags & ~TERN_ENGINE_F_IDLE_YIELD) != 0)
+		return -EINVAL;
+
+	if (c->lcores == NULL) {
+		c->nb_lcores = 0;
+		RTE_LCORE_FOREACH_WORKER (id) {
+			if (c->nb_lcores == TERN_ENGINE_MAX_LCORES)
+				break;
+			lcores[c->nb_lcores++] = id;
+		}
+	} else {
+		if (c->nb_lcores > TERN_ENGINE_MAX_LCORES)
+			return -EINVAL;
+		memcpy(lcores, c->lcores, c->nb_lcores * sizeof(*lcores));
+	}
+	if (c->nb_lcores == 0)
+		return -EINVAL;
+	for (i = 0; i < c->nb_lcores; i++) {
+		id = lcores[i];
+		if (id >= RTE_MAX_LCORE || !rte_lcore_is_enabled(id) || id == rte_get_main_lcore())
+			return -EINVAL;
+		for (j = 0; j < i; j++)
+			if (lcores[j] == id)
+				return -EINVAL;
+	}
+	c->lcores = lcores;
+	return 0;
+}
+
+static void
+future_obj_init(struct rte_mempool *mp, void *arg, void *obj, unsigned int idx)
+{
+	struct tern_future *f = obj;
+
+	RTE_SET_USED(mp);
+	RTE_SET_USED(idx);
+	f->magic = FUTURE_FREE;
+	f->sh = arg;
+}
+
+static uint32_t
+probe_transports(void)
+{
+	uint32_t mask = 0;
+	int t;
+
+	for (t = 0; t < tern_transport_count(); t++) {
+		const struct tern_transport_ops *ops = tern_transport_get(t);
+		int ret = ops->probe == NULL ? 0 : ops->probe();
+
+		if (ret == 0)
+			mask |= 1u << t;
+		else
+			ENGINE_LOG(INFO, "transport %s unavailable: %s", ops->name,
+				   rte_strerror(-ret));
+	}
+	return mask;
+}
+
+static void
+engine_free_resources(struct tern_engine *e)
+{
+	struct engine_shared *sh = e->sh;
+	unsigned int i;
+
+	for (i = 0; i < e->conf.nb_lcores; i++) {
+		worker_free(e->workers[i]);
+		e->workers[i] = NULL;
+	}
+	if (sh == NULL)
+		return;
+	for (i = 0; i < e->conf.nb_lcores; i++) {
+		rte_ring_free(sh->sq[i]);
+		rte_ring_free(sh->xq[i]);
+	}
+	rte_mempool_free(sh->pool);
+	rte_memzone_free(e->memzone);
+	e->sh = NULL;
+}
+
+static int
+engine_alloc_resources(struct tern_engine *e)
+{
+	const struct tern_engine_conf *c = &e->conf;
+	char name[RTE_MEMZONE_NAMESIZE];
+	const struct rte_memzone *mz;
+	struct engine_shared *sh;
+	unsigned int i;
+	size_t size;
+
+	snprintf(name, sizeof(name), "tern_eng_%s", c->name);
+	if (rte_memzone_lookup(name) != NULL)
+		return -EEXIST;
+	size = sizeof(*sh) + c->max_clients * sizeof(struct client_slot);
+	mz = rte_memzone_reserve_aligned(name, size, c->socket_id, 0, RTE_CACHE_LINE_SIZE);
+	if (mz == NULL)
+		return -ENOMEM;
+	sh = mz->addr;
+	memset(sh, 0, size);
+	e->sh = sh;
+	e->memzone = mz;
+	sh->layout_version = ENGINE_LAYOUT_VERSION;
+	sh->phase = PHASE_RUN;
+	snprintf(sh->name, sizeof(sh->name), "%s", c->name);
+	sh->nb_workers = c->nb_lcores;
+	sh->max_batch = c->max_batch;
+	sh->max_clients = c->max_clients;
+	sh->future_size = (uint32_t)future_size(c->max_batch);
+	sh->slice_bytes = c->slice_bytes;
+	sh->deadline_ns = c->deadline_ns;
+	sh->share_bytes = c->share_bytes;
+	sh->stream_bytes = c->stream_bytes;
+	sh->tsc_hz = rte_get_tsc_hz();
+	sh->segments = c->segments;
+	sh->transport_mask = probe_transports();
+	if (sh->transport_mask == 0)
+		return -ENODEV;
+
+	snprintf(name, sizeof(name), "tfut_%s", c->name);
+	sh->pool = rte_mempool_create(name, c->nb_futures, sh->future_size,
+				      RTE_MIN(POOL_CACHE_SIZE, c->nb_futures / 2u), 0, NULL, NULL,
+				      future_obj_init, sh, c->socket_id, 0);
+	if (sh->pool == NULL)
+		return -ENOMEM;
+	for (i = 0; i < c->nb_lcores; i++) {
+		sh->lcore_ids[i] = c->lcores[i];
+		snprintf(name, sizeof(name), "tsq_%s_%u", c->name, i);
+		sh->sq[i] = rte_ring_create(name, c->sq_size, c->socket_id,
+					    RING_F_SC_DEQ | RING_F_EXACT_SZ);
+		snprintf(name, sizeof(name), "txq_%s_%u", c->name, i);
+		/* Room for a HELP and a DONE message for every future at once. */
+		sh->xq[i] = rte_ring_create(name, 2 * c->nb_futures, c->socket_id,
+					    RING_F_SC_DEQ | RING_F_EXACT_SZ);
+		if (sh->sq[i] == NULL || sh->xq[i] == NULL)
+			return -ENOMEM;
+	}
+	for (i = 0; i < c->nb_lcores; i++) {
+		e->workers[i] = worker_create(sh, i, c->lcores[i], c->flags);
+		if (e->workers[i] == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+struct tern_engine *
+tern_engine_create(const struct tern_engine_conf *conf)
+{
+	struct tern_engine *e = NULL;
+	unsigned int i;
+	int ret;
+
+	if (conf == NULL) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	rte_spinlock_lock(&engine_handles_lock);
+	for (i = 0; i < PROCESS_ENGINES_MAX; i++)
+		if (engine_handles[i].magic != ENGINE_MAGIC || engine_handles[i].dead) {
+			e = &engine_handles[i];
+			break;
+		}
+	if (e == NULL) {
+		rte_spinlock_unlock(&engine_handles_lock);
+		rte_errno = ENOSPC;
+		return NULL;
+	}
+	memset(e, 0, sizeof(*e));
+	e->magic = ENGINE_MAGIC;
+	e->dead = 1; /* reserved until launched */
+	rte_spinlock_unlock(&engine_handles_lock);
+
+	e->conf = *conf;
+	ret = conf_complete(&e->conf, e->lcores);
+	if (ret == 0) {
+		snprintf(e->name, sizeof(e->name), "%s", e->conf.name);
+		e->conf.name = e->name;
+	}
+	if (ret == 0)
+		for (i = 0; i < e->conf.nb_lcores; i++)
+			if (rte_eal_get_lcore_state(e->lcores[i]) != WAIT)
+				ret = -EBUSY;
+	if (ret == 0)
+		ret = engine_alloc_resources(e);
+	if (ret != 0) {
+		engine_free_resources(e);
+		e->magic = 0;
+		rte_errno = -ret;
+		return NULL;
+	}
+	for (i = 0; i < e->conf.nb_lcores; i++) {
+		ret = rte_eal_remote_launch(worker_main, e->workers[i], e->lcores[i]);
+		if (ret != 0) {
+			/* Stop the ones already running, then undo everything. */
+			__atomic_store_n(&e->sh->phase, PHASE_CANCEL, __ATOMIC_RELEASE);
+			while (i-- != 0)
+				rte_eal_wait_lcore(e->lcores[i]);
+			engine_free_resources(e);
+			e->magic = 0;
+			rte_errno = EBUSY;
+			return NULL;
+		}
+	}
+	ENGINE_LOG(INFO, "engine %s: %u worker lcores, slice %" PRIu64 " bytes, %u futures",
+		   e->conf.name, e->conf.nb_lcores, e->conf.slice_bytes, e->conf.nb_futures);
+	__atomic_store_n(&e->dead, 0, __ATOMIC_RELEASE);
+	return e;
+}
+
+static bool
+engine_drained(const struct engine_shared *sh)
+{
+	unsigned int i;
+
+	for (i = 0; i < sh->nb_workers; i++)
+		if (!rte_ring_empty(sh->sq[i]) ||
+		    __atomic_load_n(&sh->counters[i].owned_inflight, __ATOMIC_RELAXED) != 0)
+			return false;
+	return true;
+}
+
+int
+tern_engine_destroy(struct tern_engine *e)
+{
+	struct engine_shared *sh;
+	uint64_t end;
+	unsigned int i;
+
+	if (e == NULL || e->magic != ENGINE_MAGIC)
+		return -EINVAL;
+	if (e->dead)
+		return -ESHUTDOWN;
+	sh = e->sh;
+	__atomic_store_n(&sh->phase, PHASE_DRAIN, __ATOMIC_RELEASE);
+	end = rte_get_timer_cycles() + e->conf.drain_ns * rte_get_timer_hz() / 1000000000ull;
+	while (!engine_drained(sh) && rte_get_timer_cycles() < end)
+		rte_delay_us_sleep(100);
+	__atomic_store_n(&sh->phase, PHASE_CANCEL, __ATOMIC_RELEASE);
+	for (i = 0; i < e->conf.nb_lcores; i++)
+		rte_eal_wait_lcore(e->lcores[i]);
+	client_teardown_engine(e);
+	e->dead = 1;
+	engine_free_resources(e);
+	ENGINE_LOG(INFO, "engine %s destroyed", e->conf.name);
+	return 0;
+}
+
+int
+tern_engine_get_conf(const struct tern_engine *engine, struct tern_engine_conf *conf)
+{
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return err;
+	if (conf == NULL)
+		return -EINVAL;
+	*conf = engine->conf;
+	conf->slice_bytes = __atomic_load_n(&engine->sh->slice_bytes, __ATOMIC_RELAXED);
+	conf->deadline_ns = __atomic_load_n(&engine->sh->deadline_ns, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+tern_engine_lcores(const struct tern_engine *engine, unsigned int *lcores, unsigned int max)
+{
+	unsigned int i;
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return err;
+	if (lcores == NULL && max != 0)
+		return -EINVAL;
+	for (i = 0; i < engine->conf.nb_lcores && i < max; i++)
+		lcores[i] = engine->lcores[i];
+	return (int)engine->conf.nb_lcores;
+}
+
+int
+tern_engine_lcore_stats(const struct tern_engine *engine, unsigned int lcore_id,
+			struct tern_lcore_stats *stats)
+{
+	const struct tern_lcore_stats *s;
+	unsigned int i;
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return err;
+	if (stats == NULL)
+		return -EINVAL;
+	for (i = 0; i < engine->conf.nb_lcores; i++)
+		if (engine->lcores[i] == lcore_id)
+			break;
+	if (i == engine->conf.nb_lcores)
+		return -ENOENT;
+	s = &engine->sh->counters[i].stats;
+	stats->batches = __atomic_load_n(&s->batches, __ATOMIC_RELAXED);
+	stats->slices = __atomic_load_n(&s->slices, __ATOMIC_RELAXED);
+	stats->bytes = __atomic_load_n(&s->bytes, __ATOMIC_RELAXED);
+	stats->errors = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
+	stats->timeouts = __atomic_load_n(&s->timeouts, __ATOMIC_RELAXED);
+	stats->cancels = __atomic_load_n(&s->cancels, __ATOMIC_RELAXED);
+	stats->busy_polls = __atomic_load_n(&s->busy_polls, __ATOMIC_RELAXED);
+	stats->idle_polls = __atomic_load_n(&s->idle_polls, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+tern_engine_pool_stats(const struct tern_engine *engine, struct tern_pool_stats *stats)
+{
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return err;
+	if (stats == NULL)
+		return -EINVAL;
+	stats->total = engine->sh->pool->size;
+	stats->available = rte_mempool_avail_count(engine->sh->pool);
+	return 0;
+}

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef TERN_ENGINE_PRIVATE_H
+#define TERN_ENGINE_PRIVATE_H
+
+/*
+ * Internal layout of the engine. Three kinds of memory:
+ * - shared (memzone and mempool in hugepage memory, same address in every
+ *   process of the DPDK instance): struct engine_shared, the futures, the
+ *   rings. Plain data only, no function pointers.
+ * - process-local handles: struct tern_engine, struct tern_client. They
+ *   live in static tables and are never freed, so a call on a destroyed
+ *   handle fails cleanly (-ESHUTDOWN) instead of touching freed memory.
+ * - lcore-private: struct worker, touched by its lcore alone.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <rte_common.h>
+#include <rte_log.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "tern_engine.h"
+
+extern int tern_engine_logtype;
+#define ENGINE_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_##level, tern_engine_logtype, "tern_engine: " fmt "\n", ##__VA_ARGS__)
+
+/* Layout version of the shared structures: a process built against another
+ * one must not attach (checked by clients in secondary processes). */
+#define ENGINE_LAYOUT_VERSION 1
+
+#define ENGINE_NAME_MAX	    16
+#define PROCESS_ENGINES_MAX 8
+#define PROCESS_CLIENTS_MAX 1024
+
+#define ENGINE_MAGIC 0x74656e67u /* "teng" */
+#define CLIENT_MAGIC 0x74636c69u /* "tcli" */
+#define FUTURE_LIVE  0x7466756cu /* "tful": handed to a client */
+#define FUTURE_FREE  0x74666672u /* "tffr": in the pool */
+
+/* Largest deadline accepted (an hour): keeps TSC arithmetic far from overflow. */
+#define DEADLINE_MAX_NS (3600ull * 1000000000ull)
+
+/* Slices the lcore stages per transport before posting them. */
+#define STAGE_SLICES 64
+/* Most slices claimed from a batch at once; the rest stay for other lcores. */
+#define CLAIM_SLICES 32
+/* Bytes an lcore aims to claim at once from a batch (bounds head-of-line delay). */
+#define CLAIM_BYTES (1u << 20)
+/* Batches dequeued from a ring per loop iteration. */
+#define DEQUEUE_BURST 32
+/* Completions polled per transport per iteration. */
+#define POLL_BURST 64
+
+/* Timer wheel: 4096 slots of 2^shift TSC cycles (about a quarter millisecond). */
+#define WHEEL_SLOTS 4096u
+
+/* Future state word (the futex word). */
+enum future_state {
+	FUT_PENDING = 0,
+	FUT_PENDING_WAITER = 1, /* a thread sleeps on the futex */
+	FUT_DONE = 2,
+};
+
+/* What a client holds on a future (client thread only). */
+#define HOLD_USER (1u << 0)
+#define HOLD_CQ	  (1u << 1)
+
+/* Tags in the low bits of pointers on the inter-lcore ring (futures are cache aligned). */
+#define XQ_HELP	    1u /* claim slices of this batch; drop the reference when done */
+#define XQ_DONE	    2u /* every slice of this batch you own is accounted */
+#define XQ_TAG_MASK 3u
+
+/* A request as the engine keeps it, target resolved to its segment. */
+struct batch_req {
+	uint8_t *local;
+	struct tern_segment *target;
+	uint64_t offset;
+	uint64_t length;
+	uint8_t op;
+	uint8_t slice_flags;
+};
+
+/* A reference on a segment held by a batch. */
+struct batch_segref {
+	struct tern_segment *seg;
+};
+
+/* A future is the batch. Cache line 0: what clients read; line 1: what lcores share. */
+struct tern_future {
+	uint32_t state;	      /* enum future_state: atomic, futex word */
+	int32_t status;	      /* valid once state == FUT_DONE */
+	uint32_t magic;	      /* FUTURE_LIVE / FUTURE_FREE */
+	uint32_t refcnt;      /* atomic: user + completion queue + engine + helper lcores */
+	uint32_t resolved;    /* atomic: 1 once a resolver won */
+	uint16_t client_slot; /* index in engine_shared.clients */
+	uint8_t holds;	      /* HOLD_*: client thread only */
+	uint8_t has_cq;	      /* delivered to the client's completion queue */
+	uint64_t user_data;
+	uint64_t submit_tsc;
+	uint64_t deadline_tsc;
+	struct engine_shared *sh;
+	struct tern_client *client; /* the submitting process's handle */
+
+	uint64_t next_slice __rte_cache_aligned; /* atomic claim cursor */
+	uint64_t pending;			 /* atomic: slices not yet accounted */
+	int32_t first_error;			 /* atomic: first failing slice's status */
+
+	/* Written at submit, read-only afterwards. */
+	uint64_t nb_slices;
+	uint64_t slice_bytes;
+	uint64_t total_bytes;
+	uint32_t nb_reqs;
+	uint32_t nb_segrefs;
+
+	/* Owner lcore only. */
+	uint16_t owner;
+	uint8_t timer_linked;
+	uint16_t timer_slot;
+	TAILQ_ENTRY(tern_future) timer;
+
+	/* max_batch requests, max_batch + 1 slice starts, 2 * max_batch segrefs. */
+	uint8_t tail[] __rte_aligned(8);
+};
+
+TAILQ_HEAD(future_list, tern_future);
+
+/* Counters of one lcore on their own cache line. */
+struct lcore_counters {
+	struct tern_lcore_stats stats;
+	uint64_t owned_inflight; /* batches accepted and not yet finished */
+	uint64_t posted;	 /* slices posted and not yet completed */
+} __rte_cache_aligned;
+
+enum client_slot_state {
+	CLIENT_SLOT_FREE = 0,
+	CLIENT_SLOT_ACTIVE = 1,
+};
+
+/* A client as every process of the engine sees it. */
+struct client_slot {
+	uint32_t state; /* enum client_slot_state, atomic */
+	int32_t pid;
+	struct rte_ring *cq; /* completion queue (MP enqueue by lcores and cancel, SC reap) */
+} __rte_cache_aligned;
+
+enum engine_phase {
+	PHASE_RUN = 0,
+	PHASE_DRAIN = 1,  /* no new submissions; work in flight finishes */
+	PHASE_CANCEL = 2, /* everything left is failed; lcores exit when idle */
+};
+
+/* The engine's shared state, in a memzone named "tern_eng_<name>". */
+struct engine_shared {
+	uint32_t layout_version;
+	uint32_t phase; /* enum engine_phase, atomic */
+	char name[ENGINE_NAME_MAX];
+	uint32_t nb_workers;
+	uint32_t max_batch;
+	uint32_t max_clients;
+	uint32_t future_size;
+	uint64_t slice_bytes; /* atomic: may change live */
+	uint64_t deadline_ns; /* atomic: may change live */
+	uint64_t share_bytes;
+	uint64_t stream_bytes;
+	uint64_t tsc_hz;
+	uint32_t transport_mask; /* transports usable here (bit = transport id) */
+	struct rte_mempool *pool;
+	struct tern_segment_table *segments;
+	unsigned int lcore_ids[TERN_ENGINE_MAX_LCORES];
+	struct rte_ring *sq[TERN_ENGINE_MAX_LCORES];
+	struct rte_ring *xq[TERN_ENGINE_MAX_LCORES];
+	struct lcore_counters counters[TERN_ENGINE_MAX_LCORES];
+	struct client_slot clients[];
+};
+
+/* Lcore-private state of one worker. */
+struct worker {
+	struct engine_shared *sh;
+	struct lcore_counters *ctr;
+	struct rte_mempool_cache *cache;
+	struct rte_ring *sq;
+	struct rte_ring *xq;
+	unsigned int idx;
+	unsigned int lcore_id;
+	uint32_t flags;
+	int nb_transports;
+	bool cancelled_endpoints;
+
+	/* Batches with slices left to claim; entries tagged XQ_HELP are helper references. */
+	uintptr_t *active;
+	uint32_t active_head;
+	uint32_t active_tail;
+	uint32_t active_mask;
+
+	struct {
+		const struct tern_transport_ops *ops;
+		struct tern_endpoint *ep;
+		uint16_t nb_stage;
+		struct tern_slice stage[STAGE_SLICES];
+	} tp[TERN_TRANSPORT_MAX];
+
+	uint64_t wheel_tick;
+	unsigned int tick_shift;
+	struct future_list wheel[WHEEL_SLOTS];
+};
+
+/* The process-local engine handle. */
+struct tern_engine {
+	uint32_t magic;
+	uint32_t dead;
+	char name[ENGINE_NAME_MAX];
+	struct tern_engine_conf conf;
+	unsigned int lcores[TERN_ENGINE_MAX_LCORES];
+	struct engine_shared *sh;
+	const void *memzone;
+	struct worker *workers[TERN_ENGINE_MAX_LCORES];
+};
+
+/* The process-local client handle. */
+struct tern_client {
+	uint32_t magic;
+	uint32_t dead;
+	struct tern_engine *engine;
+	struct engine_shared *sh;
+	struct rte_mempool_cache *cache;
+	struct rte_ring *cq;
+	uint16_t slot;
+	uint16_t home;
+	uint32_t flags;
+	uint32_t max_inflight;
+	uint32_t outstanding; /* futures not both released and reaped */
+	uint32_t user_held;   /* futures not released */
+	uint32_t local_hint;  /* last LOCAL segment a request's local side hit */
+};
+
+static inline struct batch_req *
+future_reqs(const struct tern_future *f)
+{
+	return (struct batch_req *)(uintptr_t)f->tail;
+}
+
+static inline uint64_t *
+future_slice_first(const struct tern_future *f, uint32_t max_batch)
+{
+	return (uint64_t *)(uintptr_t)(f->tail + max_batch * sizeof(struct batch_req));
+}
+
+static inline struct batch_segref *
+future_segrefs(const struct tern_future *f, uint32_t max_batch)
+{
+	return (struct batch_segref *)(uintptr_t)(f->tail + max_batch * sizeof(struct batch_req) +
+						  (max_batch + 1) * sizeof(uint64_t));
+}
+
+static inline size_t
+future_size(uint32_t max_batch)
+{
+	return sizeof(struct tern_future) + max_batch * sizeof(struct batch_req) +
+	       (max_batch + 1) * sizeof(uint64_t) + 2 * max_batch * sizeof(struct batch_segref);
+}
+
+/* Counter update by the owning lcore: a plain read-modify-write whose store
+ * cannot tear for readers on other threads. */
+#define COUNTER_ADD(ctr, field, n)                                                              \
+	__atomic_store_n(&(ctr)->field, __atomic_load_n(&(ctr)->field, __ATOMIC_RELAXED) + (n), \
+			 __ATOMIC_RELAXED)
+
+/* future.c */
+bool future_resolve(struct tern_future *f, int32_t status);
+void future_put(struct tern_future *f, uint32_t n, struct rte_mempool_cache *cache);
+void future_release_segrefs(struct tern_future *f);
+
+/* worker.c */
+int worker_main(void *arg);
+struct worker *worker_create(struct engine_shared *sh, unsigned int idx, unsigned int lcore_id,
+			     uint32_t flags);
+void worker_free(struct worker *w);
+
+/* client.c */
+void client_teardown(struct tern_client *c);
+void client_teardown_engine(struct tern_engine *engine);
+
+/* engine.c */
+struct tern_engine *engine_handle_check(const struct tern_engine *engine, int *err);
+
+#endif /* TERN_ENGINE_PRIVATE_H */

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_pause.h>
+
+#include "engine_private.h"
+
+/* Spin this long before sleeping on the futex: long enough for a small
+ * transfer to complete, short enough not to burn a core on a large one. */
+#define WAIT_SPIN_NS 20000ull
+
+/* Shared (not FUTEX_PRIVATE) futexes: waiters may be in secondary processes. */
+static void
+futex_wake_all(uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static void
+futex_wait_ns(uint32_t *word, uint32_t expected, uint64_t timeout_ns)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(timeout_ns / 1000000000ull),
+		.tv_nsec = (long)(timeout_ns % 1000000000ull),
+	};
+
+	syscall(SYS_futex, word, FUTEX_WAIT, expected, &ts, NULL, 0);
+}
+
+bool
+future_resolve(struct tern_future *f, int32_t status)
+{
+	uint32_t expected = 0;
+	uint32_t old;
+
+	if (!__atomic_compare_exchange_n(&f->resolved, &expected, 1, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
+		return false;
+	f->status = status;
+	old = __atomic_exchange_n(&f->state, FUT_DONE, __ATOMIC_RELEASE);
+	if (old == FUT_PENDING_WAITER)
+		futex_wake_all(&f->state);
+	/* The completion queue is sized for every future the client can hold,
+	 * so this enqueue cannot fail. */
+	if (f->has_cq)
+		rte_ring_mp_enqueue(f->sh->clients[f->client_slot].cq, f);
+	return true;
+}
+
+void
+future_release_segrefs(struct tern_future *f)
+{
+	struct batch_segref *refs = future_segrefs(f, f->sh->max_batch);
+	uint32_t i;
+
+	for (i = 0; i < f->nb_segrefs; i++)
+		tern_segment_release(refs[i].seg, 1);
+	f->nb_segrefs = 0;
+}
+
+void
+future_put(struct tern_future *f, uint32_t n, struct rte_mempool_cache *cache)
+{
+	if (__atomic_sub_fetch(&f->refcnt, n, __ATOMIC_ACQ_REL) != 0)
+		return;
+	f->magic = FUTURE_FREE;
+	rte_mempool_generic_put(f->sh->pool, (void **)&f, 1, cache);
+}
+
+static bool
+future_valid(const struct tern_future *f)
+{
+	return f != NULL && f->magic == FUTURE_LIVE && (f->holds & HOLD_USER);
+}
+
+int
+tern_future_test(const struct tern_future *f)
+{
+	if (!future_valid(f))
+		return -EINVAL;
+	if (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) != FUT_DONE)
+		return -EINPROGRESS;
+	return f->status;
+}
+
+int
+tern_future_wait(struct tern_future *f, uint64_t timeout_ns)
+{
+	uint64_t hz = rte_get_tsc_hz();
+	uint64_t start = rte_rdtsc();
+	uint64_t spin_ns = RTE_MIN(timeout_ns, WAIT_SPIN_NS);
+	uint64_t spin_end = start + spin_ns * hz / 1000000000ull;
+	uint64_t end;
+	uint32_t s;
+
+	if (!future_valid(f))
+		return -EINVAL;
+	while (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) != FUT_DONE) {
+		if (rte_rdtsc() >= spin_end)
+			goto sleep;
+		rte_pause();
+	}
+	return f->status;
+
+sleep:
+	/* Guard the multiplication: timeouts of hours become "for ever". */
+	if (timeout_ns >= UINT64_MAX / hz)
+		end = UINT64_MAX;
+	else
+		end = start + timeout_ns * hz / 1000000000ull;
+	for (;;) {
+		uint64_t now;
+
+		s = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+		if (s == FUT_DONE)
+			return f->status;
+		if (s == FUT_PENDING &&
+		    !__atomic_compare_exchange_n(&f->state, &s, FUT_PENDING_WAITER, false,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			continue;
+		now = rte_rdtsc();
+		if (now >= end)
+			return -EINPROGRESS;
+		futex_wait_ns(&f->state, FUT_PENDING_WAITER,
+			      end == UINT64_MAX ? 1000000000ull : (end - now) * 1000000000ull / hz);
+	}
+}
+
+int
+tern_future_cancel(struct tern_future *f)
+{
+	if (!future_valid(f))
+		return -EINVAL;
+	return future_resolve(f, -ECANCELED) ? 0 : -EALREADY;
+}
+
+uint64_t
+tern_future_user_data(const struct tern_future *f)
+{
+	return f == NULL ? 0 : f->user_data;
+}

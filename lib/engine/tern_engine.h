@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef TERN_ENGINE_H
+#define TERN_ENGINE_H
+
+/**
+ * @file
+ * The engine: worker lcores that move batches of READ/WRITE requests, the
+ * clients that submit them, and the futures that say how they ended.
+ *
+ * Threading rules
+ * - tern_engine_create() / tern_engine_destroy(): the application's control
+ *   thread, after rte_eal_init(). The engine owns the worker lcores it is given.
+ * - A client is one application thread's submission context: tern_submit(),
+ *   tern_client_reap() and every tern_future_*() call on its futures come from
+ *   one thread at a time (any thread, EAL or not). Use one client per thread.
+ * - Engine-wide queries (tern_engine_lcore_stats(), tern_engine_pool_stats())
+ *   may be called from any thread.
+ *
+ * Ownership of a future
+ * - tern_submit() returns a future the caller owns until tern_future_release().
+ * - Unless the client was created with TERN_CLIENT_F_NO_CQ, every future is
+ *   also delivered once to the client's completion queue when it resolves;
+ *   tern_client_reap() hands back the ones the caller has not yet released.
+ *   Reaping does not transfer ownership: release each future once, whether it
+ *   was reaped, waited for, or neither.
+ * - Releasing a pending future detaches it; it still resolves, and its memory
+ *   returns to the pool only when no slice of it can complete any more and
+ *   the completion queue no longer holds it.
+ * - A client counts futures it has not both released and (with a completion
+ *   queue) reaped; at max_inflight, tern_submit() fails with EAGAIN.
+ *
+ * Every future resolves: 0 (all bytes moved), a transport error (negative
+ * errno), -ECANCELED (tern_future_cancel() or engine shutdown), or
+ * -ETIMEDOUT (its deadline passed).
+ */
+
+#include <stdint.h>
+
+#include <rte_common.h>
+
+#include <tern_segment.h>
+#include <tern_transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct tern_engine;
+struct tern_client;
+struct tern_future;
+
+/** Largest number of worker lcores an engine can use. */
+#define TERN_ENGINE_MAX_LCORES 64
+/** Largest number of requests in one batch. */
+#define TERN_BATCH_MAX 1024
+
+/** Engine flag: idle worker lcores yield their CPU (for oversubscribed test machines). */
+#define TERN_ENGINE_F_IDLE_YIELD (1u << 0)
+
+/** Engine configuration; zero fields take the documented defaults. */
+struct tern_engine_conf {
+	const char *name;	    /**< prefix of shared objects, [A-Za-z0-9_] 1..15; "tern" */
+	const unsigned int *lcores; /**< worker lcore ids; NULL = every EAL worker lcore */
+	unsigned int nb_lcores;	    /**< entries in @c lcores */
+	struct tern_segment_table *segments; /**< required: the segment table to serve */
+	uint32_t sq_size;		     /**< submission ring entries per lcore; 1024 */
+	uint32_t nb_futures;		     /**< futures in the pool; 8192 */
+	uint32_t max_batch;		     /**< requests per submit, <= TERN_BATCH_MAX; 64 */
+	uint32_t max_clients;		     /**< clients at once; 64 */
+	uint64_t slice_bytes;		     /**< slice size, 4 KiB..1 GiB; 256 KiB */
+	uint64_t deadline_ns;		     /**< default deadline of a batch; 5 s */
+	uint64_t share_bytes;  /**< batches this large are shared by all lcores; 512 KiB */
+	uint64_t stream_bytes; /**< requests this large are copied with streaming stores; 8 MiB */
+	uint64_t drain_ns;     /**< destroy waits this long for work in flight; 1 s */
+	int socket_id;	       /**< NUMA socket for pools and rings; SOCKET_ID_ANY */
+	uint32_t flags;	       /**< TERN_ENGINE_F_* */
+};
+
+/**
+ * Create an engine and launch its worker lcores (rte_eal_remote_launch).
+ * Everything the data path needs is allocated here.
+ *
+ * @return the engine, or NULL with rte_errno: EINVAL (bad configuration, an
+ *         lcore that is not an idle EAL worker), EEXIST (name in use),
+ *         ENODEV (no usable transport), ENOMEM, EBUSY (lcore busy).
+ */
+struct tern_engine *tern_engine_create(const struct tern_engine_conf *conf);
+
+/**
+ * Stop taking work, let work in flight finish for up to drain_ns, fail the
+ * rest (-ECANCELED), stop the lcores and free everything, including clients
+ * not yet destroyed. Futures are invalid afterwards. Later calls on the
+ * engine or its clients fail with -ESHUTDOWN (or NULL / rte_errno ESHUTDOWN).
+ *
+ * @return 0, -EINVAL (NULL or not an engine), -ESHUTDOWN (already destroyed).
+ */
+int tern_engine_destroy(struct tern_engine *engine);
+
+/** The engine's configuration with defaults filled in. @return 0, -EINVAL, -ESHUTDOWN. */
+int tern_engine_get_conf(const struct tern_engine *engine, struct tern_engine_conf *conf);
+
+/** Per-lcore counters. Written by the lcore alone; read without tearing. */
+struct tern_lcore_stats {
+	uint64_t batches;    /**< batches this lcore owned and finished */
+	uint64_t slices;     /**< slices posted by this lcore */
+	uint64_t bytes;	     /**< bytes completed by this lcore */
+	uint64_t errors;     /**< slices completed with an error */
+	uint64_t timeouts;   /**< batches that hit their deadline on this lcore */
+	uint64_t cancels;    /**< slices skipped because their batch was resolved */
+	uint64_t busy_polls; /**< loop iterations that did work */
+	uint64_t idle_polls; /**< loop iterations that found nothing */
+};
+
+/**
+ * Read the engine's worker lcore ids.
+ * @return the number of worker lcores (ids written: at most @p max), or -EINVAL / -ESHUTDOWN.
+ */
+int tern_engine_lcores(const struct tern_engine *engine, unsigned int *lcores, unsigned int max);
+
+/**
+ * Read one worker lcore's counters.
+ * @return 0, -EINVAL (NULL), -ENOENT (not one of the engine's lcores), -ESHUTDOWN.
+ */
+int tern_engine_lcore_stats(const struct tern_engine *engine, unsigned int lcore_id,
+			    struct tern_lcore_stats *stats);
+
+/** Future pool occupancy. */
+struct tern_pool_stats {
+	uint32_t total;	    /**< futures in the pool */
+	uint32_t available; /**< free (including lcore caches, excluding client caches) */
+};
+
+/** @return 0, -EINVAL, -ESHUTDOWN. */
+int tern_engine_pool_stats(const struct tern_engine *engine, struct tern_pool_stats *stats);
+
+/* ---- clients ---- */
+
+/** Client flag: do not deliver futures to a completion queue (wait/test only). */
+#define TERN_CLIENT_F_NO_CQ (1u << 0)
+
+/** Client configuration; zero fields take the defaults. */
+struct tern_client_conf {
+	uint32_t max_inflight;	 /**< futures held at once (see ownership); 256, <= 65536 */
+	uint32_t cache_size;	 /**< private future-pool cache; 32; 0 uses the default */
+	unsigned int home_lcore; /**< preferred worker lcore id; 0 = spread clients */
+	uint32_t flags;		 /**< TERN_CLIENT_F_* */
+};
+
+/**
+ * Create a client for the calling thread.
+ *
+ * @return the client, or NULL with rte_errno: EINVAL, ESHUTDOWN, ENOSPC
+ *         (max_clients reached), ENOMEM.
+ */
+struct tern_client *tern_client_create(struct tern_engine *engine,
+				       const struct tern_client_conf *conf);
+
+/**
+ * Destroy a client. Its futures must all be released; pending ones are
+ * detached and finish on their own.
+ *
+ * @return 0, -EINVAL (NULL, not a client, destroyed twice), -ESHUTDOWN.
+ */
+int tern_client_destroy(struct tern_client *client);
+
+/** One request of a batch. */
+struct tern_request {
+	uint8_t op; /**< enum tern_op */
+	uint8_t reserved[3];
+	uint32_t segment; /**< target segment handle */
+	uint64_t offset;  /**< byte offset in the target */
+	void *local;	  /**< local buffer, inside a registered LOCAL segment */
+	uint64_t length;  /**< bytes, > 0 */
+};
+
+/** Per-submit options. */
+struct tern_submit_opts {
+	uint64_t deadline_ns; /**< relative deadline; 0 = the engine's default */
+	uint64_t user_data;   /**< returned by tern_future_user_data() */
+};
+
+/**
+ * Submit a batch. The requests are validated and copied; @p reqs may be
+ * reused as soon as the call returns.
+ *
+ * @param opts NULL for the defaults
+ * @return a future, or NULL with rte_errno:
+ *         EINVAL (NULL argument, nb == 0 or > max_batch, unknown op, zero
+ *         length, unknown/stale target segment, offset + length outside the
+ *         target, local range not inside a LOCAL segment, deadline too far),
+ *         EAGAIN (pool, submission ring or client's max_inflight full: retry
+ *         after reaping or releasing), ESHUTDOWN (engine destroyed).
+ */
+struct tern_future *tern_submit(struct tern_client *client, const struct tern_request *reqs,
+				uint32_t nb, const struct tern_submit_opts *opts);
+
+/**
+ * Collect resolved futures from the client's completion queue (io_uring style).
+ *
+ * @return how many futures were written to @p futures (0..max), or -EINVAL
+ *         (NULL, client without completion queue), -ESHUTDOWN.
+ */
+int tern_client_reap(struct tern_client *client, struct tern_future **futures, unsigned int max);
+
+/* ---- futures ---- */
+
+/**
+ * Has the future resolved? Never blocks.
+ *
+ * @return its status (0 or a negative errno) if resolved, -EINPROGRESS if
+ *         not yet, -EINVAL for NULL or a released future.
+ */
+int tern_future_test(const struct tern_future *future);
+
+/**
+ * Wait until the future resolves or @p timeout_ns passes. Spins with
+ * rte_pause() for a short bounded time, then sleeps on a futex; the lcore
+ * makes the wake-up syscall only when a waiter is asleep.
+ *
+ * @param timeout_ns UINT64_MAX waits for ever (the future's own deadline
+ *        still bounds it)
+ * @return the future's status, -EINPROGRESS if the wait timed out first,
+ *         -EINVAL for NULL or a released future.
+ */
+int tern_future_wait(struct tern_future *future, uint64_t timeout_ns);
+
+/**
+ * Cancel a future: if it has not resolved it resolves now with -ECANCELED.
+ * Slices not yet posted are skipped; slices already posted may still move
+ * their bytes (a cancelled transfer leaves the target partly written).
+ *
+ * @return 0 (it was cancelled), -EALREADY (it had already resolved), -EINVAL.
+ */
+int tern_future_cancel(struct tern_future *future);
+
+/**
+ * Give the future back. Afterwards the pointer must not be used.
+ *
+ * @return 0, -EINVAL (NULL, not a future, released twice).
+ */
+int tern_future_release(struct tern_future *future);
+
+/** @return the user_data given at submit, or 0 for NULL. */
+uint64_t tern_future_user_data(const struct tern_future *future);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TERN_ENGINE_H */

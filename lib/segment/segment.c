@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_log.h>
+#include <rte_memzone.h>
+
+#include <tern_transport.h>
+
+#include "tern_segment.h"
+
+RTE_LOG_REGISTER_DEFAULT(tern_segment_logtype, INFO);
+#define SEG_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_##level, tern_segment_logtype, "tern_segment: " fmt "\n", ##__VA_ARGS__)
+
+#define TABLE_NAME_MAX 16 /* keeps memzone names within RTE_MEMZONE_NAMESIZE */
+
+static int
+table_name_valid(const char *name)
+{
+	size_t i, len;
+
+	if (name == NULL)
+		return 0;
+	len = strnlen(name, TABLE_NAME_MAX);
+	if (len == 0 || len >= TABLE_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+segment_name_valid(const char *name)
+{
+	size_t i, len;
+
+	if (name == NULL)
+		return 0;
+	len = strnlen(name, TERN_SEGMENT_NAME_MAX);
+	if (len == 0 || len >= TERN_SEGMENT_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == ':' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+struct tern_segment_table *
+tern_segment_table_create(const char *name, uint32_t capacity, int socket_id)
+{
+	char mz_name[RTE_MEMZONE_NAMESIZE];
+	const struct rte_memzone *mz;
+	struct tern_segment_table *tbl;
+	size_t size;
+
+	if (!table_name_valid(name) || capacity == 0 || capacity > TERN_SEGMENT_MAX) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	snprintf(mz_name, sizeof(mz_name), "tern_seg_%s", name);
+	if (rte_memzone_lookup(mz_name) != NULL) {
+		rte_errno = EEXIST;
+		return NULL;
+	}
+	size = sizeof(*tbl) + (size_t)capacity * sizeof(struct tern_segment);
+	mz = rte_memzone_reserve_aligned(mz_name, size, socket_id, 0, RTE_CACHE_LINE_SIZE);
+	if (mz == NULL) {
+		if (rte_errno != EEXIST)
+			rte_errno = ENOMEM;
+		return NULL;
+	}
+	tbl = mz->addr;
+	memset(tbl, 0, size);
+	snprintf(tbl->name, sizeof(tbl->name), "%s", name);
+	tbl->capacity = capacity;
+	tbl->memzone = mz;
+	return tbl;
+}
+
+struct tern_segment_table *
+tern_segment_table_lookup(const char *name)
+{
+	char mz_name[RTE_MEMZONE_NAMESIZE];
+	const struct rte_memzone *mz;
+
+	if (!table_name_valid(name)) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	snprintf(mz_name, sizeof(mz_name), "tern_seg_%s", name);
+	mz = rte_memzone_lookup(mz_name);
+	if (mz == NULL) {
+		rte_errno = ENOENT;
+		return NULL;
+	}
+	return mz->addr;
+}
+
+int
+tern_segment_table_free(struct tern_segment_table *tbl)
+{
+	if (tbl == NULL)
+		return -EINVAL;
+	if (tbl->nb_active != 0)
+		return -EBUSY;
+	return rte_memzone_free(tbl->memzone);
+}
+
+/* A slot is a candidate while it is not FREE (DRAINING still owns its range). */
+static int
+local_overlaps(const struct tern_segment_table *tbl, const uint8_t *base, uint64_t length)
+{
+	uint32_t i;
+
+	for (i = 0; i < tbl->capacity; i++) {
+		const struct tern_segment *s = &tbl->slots[i];
+
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == TERN_SEGMENT_FREE ||
+		    s->kind != TERN_SEGMENT_LOCAL)
+			continue;
+		if (base < s->base + s->length && s->base < base + length)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+name_taken(const struct tern_segment_table *tbl, const char *name)
+{
+	uint32_t handle;
+
+	return tern_segment_find(tbl, name, &handle) == 0;
+}
+
+static struct tern_segment *
+slot_claim(struct tern_segment_table *tbl)
+{
+	uint32_t i;
+
+	for (i = 0; i < tbl->capacity; i++)
+		if (__atomic_load_n(&tbl->slots[i].state, __ATOMIC_ACQUIRE) == TERN_SEGMENT_FREE)
+			return &tbl->slots[i];
+	return NULL;
+}
+
+static void
+slot_publish(struct tern_segment_table *tbl, struct tern_segment *seg, uint32_t *handle)
+{
+	uint32_t slot = (uint32_t)(seg - tbl->slots);
+
+	seg->generation = (seg->generation + 1) & 0xffffu;
+	if (seg->generation == 0)
+		seg->generation = 1; /* handle 0 is TERN_SEGMENT_INVALID */
+	seg->handle = seg->generation << 16 | slot;
+	tbl->nb_active++;
+	*handle = seg->handle;
+	__atomic_store_n(&seg->state, TERN_SEGMENT_ACTIVE, __ATOMIC_RELEASE);
+}
+
+int
+tern_segment_register(struct tern_segment_table *tbl, const struct tern_segment_conf *conf,
+		      uint32_t *handle)
+{
+	const char *transport;
+	struct tern_segment *seg;
+	uint16_t kind;
+	int tid;
+
+	if (tbl == NULL || conf == NULL || handle == NULL || !segment_name_valid(conf->name) ||
+	    conf->length == 0)
+		return -EINVAL;
+	kind = conf->kind == 0 ? TERN_SEGMENT_LOCAL : conf->kind;
+	if (kind != TERN_SEGMENT_LOCAL && kind != TERN_SEGMENT_REMOTE)
+		return -EINVAL;
+	if (conf->priv_len > TERN_SEGMENT_PRIV_SIZE || (conf->priv_len != 0 && conf->priv == NULL))
+		return -EINVAL;
+	if (kind == TERN_SEGMENT_LOCAL &&
+	    (conf->addr == NULL || (uintptr_t)conf->addr + conf->length < (uintptr_t)conf->addr))
+		return -EINVAL;
+	transport = conf->transport;
+	if (transport == NULL) {
+		if (kind == TERN_SEGMENT_REMOTE)
+			return -EINVAL;
+		transport = "memcpy";
+	}
+	tid = tern_transport_id(transport);
+	if (tid < 0)
+		return -ENOENT;
+	if (name_taken(tbl, conf->name))
+		return -EEXIST;
+	if (kind == TERN_SEGMENT_LOCAL && local_overlaps(tbl, conf->addr, conf->length))
+		return -EEXIST;
+	seg = slot_claim(tbl);
+	if (seg == NULL)
+		return -ENOSPC;
+
+	seg->base = conf->addr;
+	seg->length = conf->length;
+	seg->kind = kind;
+	seg->transport = (uint16_t)tid;
+	seg->socket_id = conf->socket_id;
+	seg->flags = 0;
+	seg->memzone = NULL;
+	snprintf(seg->name, sizeof(seg->name), "%s", conf->name);
+	memset(seg->priv, 0, sizeof(seg->priv));
+	if (conf->priv_len != 0)
+		memcpy(seg->priv, conf->priv, conf->priv_len);
+	slot_publish(tbl, seg, handle);
+	SEG_LOG(DEBUG, "registered %s (%s, %" PRIu64 " bytes) as %#x", seg->name, transport,
+		seg->length, *handle);
+	return 0;
+}
+
+int
+tern_segment_alloc(struct tern_segment_table *tbl, const char *name, uint64_t length, int socket_id,
+		   uint32_t *handle)
+{
+	char mz_name[RTE_MEMZONE_NAMESIZE];
+	const struct rte_memzone *mz;
+	struct tern_segment_conf conf;
+	struct tern_segment *seg;
+	uint32_t slot;
+	int ret;
+
+	if (tbl == NULL || handle == NULL || !segment_name_valid(name) || length == 0)
+		return -EINVAL;
+	if (name_taken(tbl, name))
+		return -EEXIST;
+	seg = slot_claim(tbl);
+	if (seg == NULL)
+		return -ENOSPC;
+	slot = (uint32_t)(seg - tbl->slots);
+	snprintf(mz_name, sizeof(mz_name), "tsg_%.15s_%x_%x", tbl->name, slot,
+		 (seg->generation + 1) & 0xffffu);
+	mz = rte_memzone_reserve_aligned(mz_name, length, socket_id, RTE_MEMZONE_SIZE_HINT_ONLY,
+					 RTE_CACHE_LINE_SIZE);
+	if (mz == NULL) {
+		SEG_LOG(ERR, "cannot allocate %" PRIu64 " bytes for segment %s: %s", length, name,
+			rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	conf = (struct tern_segment_conf){
+		.name = name,
+		.addr = mz->addr,
+		.length = length,
+		.kind = TERN_SEGMENT_LOCAL,
+		.socket_id = mz->socket_id,
+	};
+	ret = tern_segment_register(tbl, &conf, handle);
+	if (ret < 0) {
+		rte_memzone_free(mz);
+		return ret;
+	}
+	seg = &tbl->slots[tern_segment_handle_slot(*handle)];
+	seg->flags |= TERN_SEGMENT_F_ALLOCATED;
+	seg->memzone = mz;
+	return 0;
+}
+
+static struct tern_segment *
+segment_by_handle(const struct tern_segment_table *tbl, uint32_t handle)
+{
+	uint32_t slot = tern_segment_handle_slot(handle);
+	const struct tern_segment *seg;
+
+	if (handle == TERN_SEGMENT_INVALID || slot >= tbl->capacity)
+		return NULL;
+	seg = &tbl->slots[slot];
+	if (__atomic_load_n(&seg->state, __ATOMIC_ACQUIRE) != TERN_SEGMENT_ACTIVE ||
+	    seg->handle != handle)
+		return NULL;
+	return (struct tern_segment *)(uintptr_t)seg;
+}
+
+int
+tern_segment_unregister(struct tern_segment_table *tbl, uint32_t handle)
+{
+	struct tern_segment *seg;
+	uint32_t expected = TERN_SEGMENT_ACTIVE;
+
+	if (tbl == NULL)
+		return -EINVAL;
+	seg = segment_by_handle(tbl, handle);
+	if (seg == NULL)
+		return -ENOENT;
+	if (!__atomic_compare_exchange_n(&seg->state, &expected, TERN_SEGMENT_DRAINING, false,
+					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return -ENOENT;
+	/* Pairs with tern_segment_acquire(): reference, then state check. */
+	if (__atomic_load_n(&seg->refs, __ATOMIC_SEQ_CST) != 0) {
+		__atomic_store_n(&seg->state, TERN_SEGMENT_ACTIVE, __ATOMIC_SEQ_CST);
+		return -EBUSY;
+	}
+	if (seg->flags & TERN_SEGMENT_F_ALLOCATED)
+		rte_memzone_free(seg->memzone);
+	seg->memzone = NULL;
+	seg->flags = 0;
+	tbl->nb_active--;
+	__atomic_store_n(&seg->state, TERN_SEGMENT_FREE, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int
+tern_segment_find(const struct tern_segment_table *tbl, const char *name, uint32_t *handle)
+{
+	uint32_t i;
+
+	if (tbl == NULL || name == NULL || handle == NULL)
+		return -EINVAL;
+	for (i = 0; i < tbl->capacity; i++) {
+		const struct tern_segment *s = &tbl->slots[i];
+
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == TERN_SEGMENT_ACTIVE &&
+		    strncmp(s->name, name, TERN_SEGMENT_NAME_MAX) == 0) {
+			*handle = s->handle;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int
+tern_segment_info(const struct tern_segment_table *tbl, uint32_t handle,
+		  struct tern_segment_info *info)
+{
+	const struct tern_segment *seg;
+
+	if (tbl == NULL || info == NULL)
+		return -EINVAL;
+	seg = segment_by_handle(tbl, handle);
+	if (seg == NULL)
+		return -ENOENT;
+	memcpy(info->name, seg->name, sizeof(info->name));
+	info->addr = seg->base;
+	info->length = seg->length;
+	info->kind = seg->kind;
+	info->transport = seg->transport;
+	info->socket_id = seg->socket_id;
+	info->refs = __atomic_load_n(&seg->refs, __ATOMIC_RELAXED);
+	return 0;
+}
+
+uint32_t
+tern_segment_next(const struct tern_segment_table *tbl, uint32_t from_slot)
+{
+	uint32_t i;
+
+	if (tbl == NULL)
+		return TERN_SEGMENT_INVALID;
+	for (i = from_slot; i < tbl->capacity; i++)
+		if (__atomic_load_n(&tbl->slots[i].state, __ATOMIC_ACQUIRE) == TERN_SEGMENT_ACTIVE)
+			return tbl->slots[i].handle;
+	return TERN_SEGMENT_INVALID;
+}
+
+static int
+local_contains(const struct tern_segment *s, const uint8_t *p, uint64_t length)
+{
+	return s->kind == TERN_SEGMENT_LOCAL && p >= s->base && length <= s->length &&
+	       (uint64_t)(p - s->base) <= s->length - length;
+}
+
+struct tern_segment *
+tern_segment_acquire_local(struct tern_segment_table *tbl, const void *addr, uint64_t length,
+			   uint32_t hint, uint32_t count)
+{
+	const uint8_t *p = addr;
+	struct tern_segment *seg;
+	uint32_t i;
+
+	if (tbl == NULL || addr == NULL || length == 0 || (uintptr_t)p + length < (uintptr_t)p)
+		return NULL;
+	if (hint != TERN_SEGMENT_INVALID && tern_segment_handle_slot(hint) < tbl->capacity) {
+		seg = &tbl->slots[tern_segment_handle_slot(hint)];
+		if (local_contains(seg, p, length)) {
+			seg = tern_segment_acquire(tbl, hint, (uint64_t)(p - seg->base), length,
+						   count);
+			if (seg != NULL && seg->kind == TERN_SEGMENT_LOCAL)
+				return seg;
+			if (seg != NULL)
+				tern_segment_release(seg, count);
+		}
+	}
+	for (i = 0; i < tbl->capacity; i++) {
+		struct tern_segment *s = &tbl->slots[i];
+
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != TERN_SEGMENT_ACTIVE ||
+		    !local_contains(s, p, length))
+			continue;
+		/* Re-checked under the reference: the slot may have changed. */
+		seg = tern_segment_acquire(tbl, s->handle, (uint64_t)(p - s->base), length, count);
+		if (seg == NULL)
+			continue;
+		if (local_contains(seg, p, length))
+			return seg;
+		tern_segment_release(seg, count);
+	}
+	return NULL;
+}

@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The engine end to end over the memcpy transport (and the stub transport
+ * for errors): submit, wait, test, reap, cancel, backpressure, sharing. */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+
+#include "test_common.h"
+#include "test_transport_stub.h"
+
+#define SEG_BYTES (8u << 20)
+
+struct fixture {
+	struct test_env env;
+	uint8_t *src, *dst;
+	uint32_t src_h, dst_h;
+};
+
+static int
+setup(void **state)
+{
+	static int n;
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	char tag[16];
+
+	snprintf(tag, sizeof(tag), "eng%d", n++);
+	test_env_create(&fx->env, tag, NULL);
+	fx->src_h = test_segment_local(&fx->env, "src", SEG_BYTES, (void **)&fx->src);
+	fx->dst_h = test_segment_local(&fx->env, "dst", SEG_BYTES, (void **)&fx->dst);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	test_env_destroy(&fx->env);
+	free(fx->src);
+	free(fx->dst);
+	free(fx);
+	return 0;
+}
+
+static struct tern_request
+req(uint8_t op, uint32_t seg, uint64_t off, void *local, uint64_t len)
+{
+	struct tern_request r = {
+		.op = op, .segment = seg, .offset = off, .local = local, .length = len
+	};
+	return r;
+}
+
+static void
+write_then_read_back_moves_every_byte(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	struct tern_request r;
+
+	assert_non_null(c);
+	test_pattern_fill(fx->src, SEG_BYTES, 1, 0);
+	r = req(TERN_OP_WRITE, fx->dst_h, 0, fx->src, SEG_BYTES);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	assert_int_equal(test_pattern_check(fx->dst, SEG_BYTES, 1, 0), SIZE_MAX);
+
+	memset(fx->src, 0, SEG_BYTES);
+	r = req(TERN_OP_READ, fx->dst_h, 0, fx->src, SEG_BYTES);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	assert_int_equal(test_pattern_check(fx->src, SEG_BYTES, 1, 0), SIZE_MAX);
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
+static void
+batch_of_many_requests_completes_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	struct tern_request r[64];
+	struct tern_future *f, *got[4];
+	unsigned int i;
+
+	test_pattern_fill(fx->src, SEG_BYTES, 2, 0);
+	memset(fx->dst, 0, SEG_BYTES);
+	for (i = 0; i < 64; i++)
+		r[i] = req(TERN_OP_WRITE, fx->dst_h, i * 4096 + 3, fx->src + i * 4096 + 3, 4000);
+	f = tern_submit(c, r, 64, &(struct tern_submit_opts){ .user_data = 77 });
+	assert_non_null(f);
+	assert_int_equal(tern_future_wait(f, UINT64_MAX), 0);
+	assert_int_equal(tern_future_user_data(f), 77);
+	for (i = 0; i < 64; i++)
+		assert_int_equal(test_pattern_check(fx->dst + i * 4096 + 3, 4000, 2, i * 4096 + 3),
+				 SIZE_MAX);
+	/* Delivered exactly once to the completion queue. */
+	assert_int_equal(tern_client_reap(c, got, 4), 1);
+	assert_ptr_equal(got[0], f);
+	assert_int_equal(tern_client_reap(c, got, 4), 0);
+	assert_int_equal(tern_future_release(f), 0);
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
+static void
+reap_collects_many_futures_in_bulk(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	struct tern_future *f[100], *got[100];
+	struct tern_request r;
+	unsigned int i, n = 0;
+	int ret;
+
+	for (i = 0; i < 100; i++) {
+		r = req(TERN_OP_WRITE, fx->dst_h, i * 1024, fx->src + i * 1024, 1024);
+		f[i] = tern_submit(c, &r, 1, &(struct tern_submit_opts){ .user_data = i });
+		assert_non_null(f[i]);
+	}
+	while (n < 100) {
+		ret = tern_client_reap(c, got + n, 100 - n);
+		assert_true(ret >= 0);
+		n += (unsigned int)ret;
+	}
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(tern_future_test(got[i]), 0);
+		assert_int_equal(tern_future_release(got[i]), 0);
+	}
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
+static void
+test_reports_in_progress_then_status(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(
+		fx->env.engine, &(struct tern_client_conf){ .flags = TERN_CLIENT_F_NO_CQ });
+	struct tern_request r = req(TERN_OP_WRITE, fx->dst_h, 0, fx->src, 4096);
+	struct tern_future *f = tern_submit(c, &r, 1, NULL);
+	int ret;
+
+	assert_non_null(f);
+	while ((ret = tern_future_test(f)) == -EINPROGRESS)
+		;
+	assert_int_equal(ret, 0);
+	assert_int_equal(tern_future_release(f), 0);
+	assert_int_equal(tern_future_release(f), -EINVAL);     /* double release */
+	assert_int_equal(tern_client_reap(c, &f, 1), -EINVAL); /* no completion queue */
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
+static void
+large_request_is_shared_by_every_lcore(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	unsigned int lcores[8];
+	struct tern_lcore_stats before[8], after;
+	struct tern_request r;
+	uint64_t len = 64ull << 20;
+	uint8_t *big_src, *big_dst;
+	uint32_t hs, hd;
+	int n, i;
+
+	hs = test_segment_local(&fx->env, "big_src", len, (void **)&big_src);
+	hd = test_segment_local(&fx->env, "big_dst", len, (void **)&big_dst);
+	test_pattern_fill(big_src, len, 3, 0);
+	n = tern_engine_lcores(fx->env.engine, lcores, 8);
+	assert_true(n >= 2);
+	for (i = 0; i < n; i++)
+		assert_int_equal(tern_engine_lcore_stats(fx->env.engine, lcores[i], &before[i]), 0);
+
+	r = req(TERN_OP_WRITE, hd, 0, big_src, len);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	assert_int_equal(test_pattern_check(big_dst, len, 3, 0), SIZE_MAX);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(tern_engine_lcore_stats(fx->env.engine, lcores[i], &after), 0);
+		print_message("lcore %u: %" PRIu64 " slices, %" PRIu64 " bytes\n", lcores[i],
+			      after.slices - before[i].slices, after.bytes - before[i].bytes);
+		assert_true(after.slices > before[i].slices);
+		assert_true(after.bytes > before[i].bytes);
+	}
+	assert_int_equal(tern_client_destroy(c), 0);
+	assert_int_equal(tern_segment_unregister(fx->env.segments, hs), 0);
+	assert_int_equal(tern_segment_unregister(fx->env.segments, hd), 0);
+	free(big_src);
+	free(big_dst);
+}
+
+static void
+max_inflight_gives_eagain_until_released_and_reaped(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c =
+		tern_client_create(fx->env.engine, &(struct tern_client_conf){ .max_inflight = 4 });
+	struct tern_request r = req(TERN_OP_WRITE, fx->dst_h, 0, fx->src, 64);
+	struct tern_future *f[5], *got[4];
+	unsigned int i, n = 0;
+
+	for (i = 0; i < 4; i++)
+		assert_non_null(f[i] = tern_submit(c, &r, 1, NULL));
+	assert_null(tern_submit(c, &r, 1, NULL));
+	assert_int_equal(rte_errno, EAGAIN);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(tern_future_wait(f[i], UINT64_MAX), 0);
+	/* Released but not reaped: still counted. */
+	assert_int_equal(tern_future_release(f[0]), 0);
+	assert_null(tern_submit(c, &r, 1, NULL));
+	assert_int_equal(rte_errno, EAGAIN);
+	while (n < 3)
+		n += (unsigned int)tern_client_reap(c, got, 4); /* f[0] is skipped */
+	assert_non_null(f[4] = tern_submit(c, &r, 1, NULL));
+	assert_int_equal(tern_client_destroy(c), -EBUSY); /* futures still held */
+	for (i = 1; i < 5; i++)
+		assert_int_equal(tern_future_release(f[i]), 0);
+	assert_int_equal(tern_client_destroy(c), 0); /* drains the last queue entry */
+}
+
+static void
+pool_exhaustion_gives_eagain(void **state)
+{
+	struct test_env env;
+	struct tern_client *c;
+	struct tern_future *f[40];
+	struct tern_request r;
+	uint8_t *mem;
+	uint32_t h;
+	unsigned int i, got = 0;
+
+	RTE_SET_USED(state);
+	stub_register();
+	test_env_create(&env, "pool", &(struct tern_engine_conf){ .nb_futures = 32 });
+	h = test_segment_local(&env, "mem", 4096, (void **)&mem);
+	assert_int_equal(
+		tern_segment_register(env.segments,
+				      &(struct tern_segment_conf){ .name = "hole",
+								   .kind = TERN_SEGMENT_REMOTE,
+								   .transport = "stub",
+								   .length = 1 << 20 },
+				      &h),
+		0);
+	c = tern_client_create(env.engine, &(struct tern_client_conf){ .cache_size = 1 });
+	r = req(TERN_OP_WRITE, h, 0, mem, 64);
+	for (i = 0; i < 40; i++) {
+		f[got] = tern_submit(c, &r, 1, NULL);
+		if (f[got] == NULL) {
+			assert_int_equal(rte_errno, EAGAIN);
+			break;
+		}
+		got++;
+	}
+	assert_true(got >= 31 && got <= 33);
+	stub_release(0, 1);
+	for (i = 0; i < got; i++)
+		assert_int_equal(test_wait_release(f[i]), 0);
+	assert_int_equal(tern_client_destroy(c), 0);
+	stub_release(0, 0);
+	test_env_destroy(&env);
+	free(mem);
+}
+
+static void
+transport_error_fails_the_batch(void **state)
+{
+	struct test_env env;
+	struct tern_client *c;
+	struct tern_request r[2];
+	struct tern_future *f;
+	uint8_t *mem;
+	uint32_t local, hole;
+
+	RTE_SET_USED(state);
+	stub_register();
+	test_env_create(&env, "err", NULL);
+	local = test_segment_local(&env, "mem", 1 << 20, (void **)&mem);
+	assert_int_equal(
+		tern_segment_register(env.segments,
+				      &(struct tern_segment_conf){ .name = "hole",
+								   .kind = TERN_SEGMENT_REMOTE,
+								   .transport = "stub",
+								   .length = 1 << 20 },
+				      &hole),
+		0);
+	c = tern_client_create(env.engine, NULL);
+	/* A batch mixing a local copy and a failing remote write. */
+	r[0] = req(TERN_OP_WRITE, local, 4096, mem, 4096);
+	r[1] = req(TERN_OP_WRITE, hole, 0, mem, 4096);
+	f = tern_submit(c, r, 2, NULL);
+	assert_non_null(f);
+	assert_int_equal(tern_future_wait(f, 1000000), -EINPROGRESS); /* held by the stub */
+	stub_release(-EIO, 0);
+	assert_int_equal(tern_future_wait(f, UINT64_MAX), -EIO);
+	assert_int_equal(tern_future_release(f), 0);
+	assert_true(TEST_SUM_STAT(env.engine, errors) >= 1);
+	/* The engine keeps serving. */
+	r[0] = req(TERN_OP_WRITE, local, 8192, mem, 4096);
+	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), 0);
+	assert_int_equal(tern_client_destroy(c), 0);
+	test_env_destroy(&env);
+	free(mem);
+}
+
+static void
+cancel_resolves_now_and_memory_waits_for_slices(void **state)
+{
+	struct test_env env;
+	struct tern_pool_stats ps;
+	struct tern_client *c;
+	struct tern_request r;
+	struct tern_future *f;
+	uint8_t *mem;
+	uint32_t hole;
+
+	RTE_SET_USED(state);
+	stub_register();
+	test_env_create(&env, "cancel", NULL);
+	test_segment_local(&env, "mem", 1 << 20, (void **)&mem);
+	assert_int_equal(
+		tern_segment_register(env.segments,
+				      &(struct tern_segment_conf){ .name = "hole",
+								   .kind = TERN_SEGMENT_REMOTE,
+								   .transport = "stub",
+								   .length = 1 << 20 },
+				      &hole),
+		0);
+	c = tern_client_create(env.engine, &(struct tern_client_conf){ .cache_size = 1 });
+	r = req(TERN_OP_WRITE, hole, 0, mem, 4096);
+	f = tern_submit(c, &r, 1, NULL);
+	assert_non_null(f);
+	while (stub_held() == 0)
+		;
+	assert_int_equal(tern_future_cancel(f), 0);
+	assert_int_equal(tern_future_cancel(f), -EALREADY);
+	assert_int_equal(tern_future_wait(f, 0), -ECANCELED);
+	assert_int_equal(tern_future_release(f), 0);
+	/* The slice is still held by the transport: the segment is busy and
+	 * the future's memory is not back in the pool. */
+	assert_int_equal(tern_segment_unregister(env.segments, hole), -EBUSY);
+	assert_int_equal(tern_engine_pool_stats(env.engine, &ps), 0);
+	assert_true(ps.available < ps.total);
+	stub_release(0, 0);
+	while (stub_held() != 0)
+		;
+	assert_int_equal(tern_client_destroy(c), 0); /* reaps the cancelled entry */
+	while (tern_segment_unregister(env.segments, hole) == -EBUSY)
+		;
+	test_env_destroy(&env);
+	free(mem);
+}
+
+static void
+wait_sleeps_on_futex_and_wakes(void **state)
+{
+	struct test_env env;
+	struct tern_client *c;
+	struct tern_request r;
+	struct tern_future *f;
+	uint8_t *mem;
+	uint32_t hole;
+
+	RTE_SET_USED(state);
+	stub_register();
+	test_env_create(&env, "futex", NULL);
+	test_segment_local(&env, "mem", 1 << 20, (void **)&mem);
+	assert_int_equal(
+		tern_segment_register(env.segments,
+				      &(struct tern_segment_conf){ .name = "hole",
+								   .kind = TERN_SEGMENT_REMOTE,
+								   .transport = "stub",
+								   .length = 1 << 20 },
+				      &hole),
+		0);
+	c = tern_client_create(env.engine, NULL);
+	r = req(TERN_OP_WRITE, hole, 0, mem, 4096);
+	f = tern_submit(c, &r, 1, NULL);
+	/* Past the spin phase: the waiter sleeps on the futex and times out. */
+	assert_int_equal(tern_future_wait(f, 50 * 1000 * 1000), -EINPROGRESS);
+	stub_release(-EPIPE, 0);
+	assert_int_equal(tern_future_wait(f, 10ull * 1000 * 1000 * 1000), -EPIPE);
+	assert_int_equal(tern_future_release(f), 0);
+	assert_int_equal(tern_client_destroy(c), 0);
+	test_env_destroy(&env);
+	free(mem);
+}
+
+static void
+pool_is_full_after_clients_are_gone(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c[3];
+	struct tern_pool_stats ps;
+	struct tern_request r = req(TERN_OP_READ, fx->dst_h, 0, fx->src, 1 << 20);
+	unsigned int i, k;
+
+	for (i = 0; i < 3; i++)
+		c[i] = tern_client_create(fx->env.engine, NULL);
+	for (k = 0; k < 50; k++)
+		for (i = 0; i < 3; i++)
+			assert_int_equal(test_wait_release(tern_submit(c[i], &r, 1, NULL)), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(tern_client_destroy(c[i]), 0);
+	assert_int_equal(tern_engine_pool_stats(fx->env.engine, &ps), 0);
+	assert_int_equal(ps.available, ps.total);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(write_then_read_back_moves_every_byte, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(batch_of_many_requests_completes_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(reap_collects_many_futures_in_bulk, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_reports_in_progress_then_status, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(large_request_is_shared_by_every_lcore, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(max_inflight_gives_eagain_until_released_and_reaped,
+						setup, teardown),
+		cmocka_unit_test(pool_exhaustion_gives_eagain),
+		cmocka_unit_test(transport_error_fails_the_batch),
+		cmocka_unit_test(cancel_resolves_now_and_memory_waits_for_slices),
+		cmocka_unit_test(wait_sleeps_on_futex_and_wakes),
+		cmocka_unit_test_setup_teardown(pool_is_full_after_clients_are_gone, setup,
+						teardown),
+	};
+
+	RTE_SET_USED(argc);
+	test_eal_init(argv[0] + (strrchr(argv[0], '/') ? strrchr(argv[0], '/') - argv[0] + 1 : 0),
+		      "0@(0-1),1@0,2@1", 768);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <rte_common.h>
+#include <rte_errno.h>
+#include <rte_malloc.h>
+
+#include <tern_transport.h>
+
+#include "test_transport_stub.h"
+
+struct tern_endpoint {
+	uint32_t nb_held;
+	uint32_t cap;
+	uint32_t seen_gen;
+	int cancelled;
+	struct tern_completion held[];
+};
+
+static uint32_t release_gen;
+static int32_t release_status;
+static int release_sticky;
+static uint64_t held_total;
+
+static struct tern_endpoint *
+stub_open(const struct tern_endpoint_conf *conf)
+{
+	struct tern_endpoint *ep;
+
+	ep = rte_zmalloc("stub_ep", sizeof(*ep) + conf->max_slices * sizeof(ep->held[0]), 0);
+	if (ep == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	ep->cap = conf->max_slices;
+	ep->seen_gen = __atomic_load_n(&release_gen, __ATOMIC_ACQUIRE);
+	return ep;
+}
+
+static uint16_t
+stub_post(struct tern_endpoint *ep, const struct tern_slice *s, uint16_t nb)
+{
+	uint16_t i;
+
+	for (i = 0; i < nb && ep->nb_held < ep->cap; i++) {
+		ep->held[ep->nb_held].cookie = s[i].cookie;
+		ep->held[ep->nb_held].length = s[i].length;
+		ep->held[ep->nb_held].status = 0;
+		ep->nb_held++;
+	}
+	__atomic_fetch_add(&held_total, i, __ATOMIC_RELAXED);
+	return i;
+}
+
+static uint16_t
+stub_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
+{
+	uint32_t gen = __atomic_load_n(&release_gen, __ATOMIC_ACQUIRE);
+	int32_t status;
+	uint16_t n = 0;
+
+	if (gen == ep->seen_gen && !ep->cancelled)
+		return 0;
+	status = ep->cancelled ? -ECANCELED : __atomic_load_n(&release_status, __ATOMIC_RELAXED);
+	while (n < max && ep->nb_held != 0) {
+		cpl[n] = ep->held[--ep->nb_held];
+		cpl[n].status = status;
+		cpl[n].length = status == 0 ? cpl[n].length : 0;
+		n++;
+	}
+	__atomic_fetch_sub(&held_total, n, __ATOMIC_RELAXED);
+	if (ep->nb_held == 0 && !__atomic_load_n(&release_sticky, __ATOMIC_RELAXED))
+		ep->seen_gen = gen;
+	return n;
+}
+
+static void
+stub_cancel(struct tern_endpoint *ep)
+{
+	ep->cancelled = 1;
+}
+
+static void
+stub_close(struct tern_endpoint *ep)
+{
+	rte_free(ep);
+}
+
+static const struct tern_transport_ops stub_ops = {
+	.name = "stub",
+	.rank = 100,
+	.endpoint_open = stub_open,
+	.post_burst = stub_post,
+	.poll = stub_poll,
+	.cancel = stub_cancel,
+	.endpoint_close = stub_close,
+};
+
+void
+stub_register(void)
+{
+	if (tern_transport_id("stub") < 0 && tern_transport_register(&stub_ops) < 0)
+		abort();
+}
+
+void
+stub_release(int32_t status, int sticky)
+{
+	__atomic_store_n(&release_status, status, __ATOMIC_RELAXED);
+	__atomic_store_n(&release_sticky, sticky, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&release_gen, 1, __ATOMIC_RELEASE);
+}
+
+uint64_t
+stub_held(void)
+{
+	return __atomic_load_n(&held_total, __ATOMIC_RELAXED);
+}
