@@ -59,11 +59,11 @@ tern_client_create(struct tern_engine *engine, const struct tern_client_conf *co
 	max_inflight = conf->max_inflight == 0 ? CLIENT_DEFAULT_INFLIGHT : conf->max_inflight;
 	cache_size = conf->cache_size == 0 ? CLIENT_DEFAULT_CACHE : conf->cache_size;
 	if (max_inflight > CLIENT_MAX_INFLIGHT || cache_size > RTE_MEMPOOL_CACHE_MAX_SIZE ||
-	    (conf->flags & ~TERN_CLIENT_F_NO_CQ) != 0) {
+	    (conf->flags & ~(TERN_CLIENT_F_NO_CQ | TERN_CLIENT_F_HOME_LCORE)) != 0) {
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	if (conf->home_lcore != 0) {
+	if (conf->flags & TERN_CLIENT_F_HOME_LCORE) {
 		for (home = 0; home < sh->nb_workers; home++)
 			if (sh->lcore_ids[home] == conf->home_lcore)
 				break;
@@ -96,7 +96,7 @@ tern_client_create(struct tern_engine *engine, const struct tern_client_conf *co
 	c->engine = engine;
 	c->sh = sh;
 	c->slot = (uint16_t)slot;
-	c->home = (uint16_t)(conf->home_lcore != 0 ? home : slot % sh->nb_workers);
+	c->home = (uint16_t)(conf->flags & TERN_CLIENT_F_HOME_LCORE ? home : slot % sh->nb_workers);
 	c->flags = conf->flags;
 	c->max_inflight = max_inflight;
 	c->cache = rte_mempool_cache_create(cache_size, sh->pool->socket_id);

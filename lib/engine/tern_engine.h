@@ -137,12 +137,14 @@ int tern_engine_pool_stats(const struct tern_engine *engine, struct tern_pool_st
 
 /** Client flag: do not deliver futures to a completion queue (wait/test only). */
 #define TERN_CLIENT_F_NO_CQ (1u << 0)
+/** Client flag: submit to @c home_lcore's ring first (otherwise clients are spread). */
+#define TERN_CLIENT_F_HOME_LCORE (1u << 1)
 
 /** Client configuration; zero fields take the defaults. */
 struct tern_client_conf {
 	uint32_t max_inflight;	 /**< futures held at once (see ownership); 256, <= 65536 */
 	uint32_t cache_size;	 /**< private future-pool cache; 32; 0 uses the default */
-	unsigned int home_lcore; /**< preferred worker lcore id; 0 = spread clients */
+	unsigned int home_lcore; /**< with TERN_CLIENT_F_HOME_LCORE: a worker lcore id */
 	uint32_t flags;		 /**< TERN_CLIENT_F_* */
 };
 

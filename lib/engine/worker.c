@@ -61,10 +61,11 @@ batch_finish(struct worker *w, struct tern_future *f)
 {
 	if (f->timer_linked)
 		timer_unlink(w, f);
+	/* Segments first: once a waiter sees the result it may unregister them. */
+	future_release_segrefs(f);
 	future_resolve(f, __atomic_load_n(&f->first_error, __ATOMIC_RELAXED));
 	COUNTER_ADD(w->ctr, stats.batches, 1);
 	COUNTER_ADD(w->ctr, owned_inflight, -1);
-	future_release_segrefs(f);
 	future_put(f, 1, w->cache);
 }
 
@@ -349,12 +350,13 @@ expire_deadlines(struct worker *w)
 	uint64_t tick = now >> w->tick_shift;
 	uint64_t turns;
 
-	if (tick < w->wheel_tick)
+	/* Only slots whose whole tick has passed: every deadline in them is due. */
+	if (tick <= w->wheel_tick)
 		return;
-	turns = RTE_MIN(tick - w->wheel_tick + 1, (uint64_t)WHEEL_SLOTS);
+	turns = RTE_MIN(tick - w->wheel_tick, (uint64_t)WHEEL_SLOTS);
 	while (turns-- != 0)
 		expire_slot(w, &w->wheel[w->wheel_tick++ & (WHEEL_SLOTS - 1)], now);
-	w->wheel_tick = tick + 1;
+	w->wheel_tick = tick;
 }
 
 static bool

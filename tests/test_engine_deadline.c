@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Deadlines: a transport that never completes still cannot hang a future. */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include <rte_common.h>
+#include <rte_errno.h>
+
+#include "test_common.h"
+#include "test_transport_stub.h"
+
+#define MS (1000ull * 1000ull)
+
+struct fixture {
+	struct test_env env;
+	struct tern_client *client;
+	uint8_t *mem;
+	uint32_t hole;
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int
+setup(void **state)
+{
+	static int n;
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	char tag[16];
+
+	stub_register();
+	stub_release(0, 0);
+	snprintf(tag, sizeof(tag), "dl%d", n++);
+	test_env_create(&fx->env, tag, &(struct tern_engine_conf){ .deadline_ns = 40 * MS });
+	test_segment_local(&fx->env, "mem", 1 << 20, (void **)&fx->mem);
+	assert_int_equal(
+		tern_segment_register(fx->env.segments,
+				      &(struct tern_segment_conf){ .name = "hole",
+								   .kind = TERN_SEGMENT_REMOTE,
+								   .transport = "stub",
+								   .length = 64 << 20 },
+				      &fx->hole),
+		0);
+	fx->client = tern_client_create(fx->env.engine, NULL);
+	assert_non_null(fx->client);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	test_env_destroy(&fx->env);
+	free(fx->mem);
+	free(fx);
+	return 0;
+}
+
+static struct tern_future *
+submit_hole(struct fixture *fx, uint64_t deadline_ns, uint64_t len)
+{
+	struct tern_request r = {
+		.op = TERN_OP_WRITE, .segment = fx->hole, .local = fx->mem, .length = len
+	};
+	struct tern_future *f = tern_submit(
+		fx->client, &r, 1, &(struct tern_submit_opts){ .deadline_ns = deadline_ns });
+
+	assert_non_null(f);
+	return f;
+}
+
+static void
+stuck_batch_times_out_at_its_deadline(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t t0 = now_ns(), elapsed;
+	struct tern_future *f = submit_hole(fx, 100 * MS, 4096);
+
+	assert_int_equal(tern_future_wait(f, UINT64_MAX), -ETIMEDOUT);
+	elapsed = now_ns() - t0;
+	print_message("deadline 100 ms, resolved after %.2f ms\n", (double)elapsed / MS);
+	assert_true(elapsed >= 100 * MS);
+	/* Tick granularity is a quarter millisecond; allow for a loaded machine. */
+	assert_true(elapsed < 100 * MS + 400 * MS);
+	assert_int_equal(TEST_SUM_STAT(fx->env.engine, timeouts), 1);
+	assert_int_equal(tern_future_release(f), 0);
+}
+
+static void
+engine_default_deadline_applies(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t t0 = now_ns();
+	struct tern_future *f = submit_hole(fx, 0, 4096); /* engine default: 40 ms */
+
+	assert_int_equal(tern_future_wait(f, UINT64_MAX), -ETIMEDOUT);
+	assert_true(now_ns() - t0 >= 40 * MS);
+	assert_int_equal(tern_future_release(f), 0);
+}
+
+static void
+timed_out_batch_memory_waits_for_late_slices(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_pool_stats ps;
+	struct tern_future *f = submit_hole(fx, 10 * MS, 1 << 20); /* 4 slices */
+	struct tern_future *got[4];
+	int n = 0;
+
+	assert_int_equal(tern_future_wait(f, UINT64_MAX), -ETIMEDOUT);
+	assert_int_equal(tern_future_release(f), 0);
+	/* Released before reaping: the queue's entry is dropped, not handed back. */
+	n = tern_client_reap(fx->client, got, 4);
+	assert_int_equal(n, 0);
+	/* Slices are still held by the transport: nothing is reused. */
+	assert_int_equal(tern_engine_pool_stats(fx->env.engine, &ps), 0);
+	assert_true(ps.available < ps.total);
+	assert_int_equal(tern_segment_unregister(fx->env.segments, fx->hole), -EBUSY);
+	/* The late completions arrive; the batch memory returns. */
+	stub_release(0, 0);
+	while (stub_held() != 0)
+		;
+	assert_int_equal(tern_client_destroy(fx->client), 0);
+	fx->client = NULL;
+	do
+		assert_int_equal(tern_engine_pool_stats(fx->env.engine, &ps), 0);
+	while (ps.available != ps.total);
+	while (tern_segment_unregister(fx->env.segments, fx->hole) == -EBUSY)
+		;
+}
+
+static void
+deadlines_beyond_the_wheel_horizon_fire_in_order(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t deadlines_ms[] = { 1500, 30, 1100, 600 };
+	unsigned int by_deadline[] = { 1, 3, 2, 0 };
+	struct tern_future *f[4];
+	uint64_t t0 = now_ns(), t;
+	unsigned int i, k;
+
+	for (i = 0; i < 4; i++)
+		f[i] = submit_hole(fx, deadlines_ms[i] * MS, 4096);
+	for (k = 0; k < 4; k++) {
+		i = by_deadline[k];
+		assert_int_equal(tern_future_wait(f[i], UINT64_MAX), -ETIMEDOUT);
+		t = now_ns() - t0;
+		print_message("deadline %" PRIu64 " ms: resolved at %.1f ms\n", deadlines_ms[i],
+			      (double)t / MS);
+		assert_true(t >= deadlines_ms[i] * MS);
+		assert_true(t < (deadlines_ms[i] + 400) * MS);
+	}
+	for (i = 0; i < 4; i++)
+		assert_int_equal(tern_future_release(f[i]), 0);
+	assert_int_equal(TEST_SUM_STAT(fx->env.engine, timeouts), 4);
+}
+
+static void
+cancel_of_a_stuck_batch_and_destroy_with_work_in_flight(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_future *a = submit_hole(fx, 60000 * MS, 4096);
+	struct tern_future *b = submit_hole(fx, 60000 * MS, 1 << 20);
+
+	while (stub_held() < 5)
+		;
+	assert_int_equal(tern_future_cancel(a), 0);
+	assert_int_equal(tern_future_wait(a, UINT64_MAX), -ECANCELED);
+	assert_int_equal(tern_future_release(a), 0);
+	assert_int_equal(tern_future_release(b), 0); /* detached, still in flight */
+	/* Destroy drains for drain_ns, then cancels the stub's endpoints. */
+	assert_int_equal(tern_engine_destroy(fx->env.engine), 0);
+	fx->env.engine = NULL;
+	assert_int_equal(stub_held(), 0);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(stuck_batch_times_out_at_its_deadline, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(engine_default_deadline_applies, setup, teardown),
+		cmocka_unit_test_setup_teardown(timed_out_batch_memory_waits_for_late_slices, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(deadlines_beyond_the_wheel_horizon_fire_in_order,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			cancel_of_a_stuck_batch_and_destroy_with_work_in_flight, setup, teardown),
+	};
+
+	RTE_SET_USED(argc);
+	RTE_SET_USED(argv);
+	test_eal_init("test_engine_deadline", "0@(0-1),1@0,2@1", 256);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
