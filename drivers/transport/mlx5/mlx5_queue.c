@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_log.h>
+
+#include "mlx5_queue.h"
+#include "tern_mlx5_internal.h"
+
+int
+tern_mlx5_sq_init(struct mlx5_sq *sq, const struct tern_mlx5_sq_view *view, struct mlx5_slot *slots,
+		  uint16_t sig_every)
+{
+	if (sq == NULL || view == NULL || slots == NULL || view->buf == NULL ||
+	    view->dbrec == NULL || view->bf_reg == NULL || view->stride != TERN_MLX5_WQEBB ||
+	    view->wqe_cnt < 4 || view->wqe_cnt > 32768 || !rte_is_power_of_2(view->wqe_cnt) ||
+	    (view->bf_size != 0 && view->bf_size != 256) || view->qpn > 0xffffff)
+		return -EINVAL;
+	memset(sq, 0, sizeof(*sq));
+	sq->buf = view->buf;
+	sq->mask = (uint16_t)(view->wqe_cnt - 1);
+	/* At least one CQE request per half ring, so the SQ can never fill
+	 * with WQEs no CQE will ever free (the largest WQE is far smaller). */
+	if (sig_every == 0 || sig_every > view->wqe_cnt / 2)
+		sig_every = (uint16_t)(view->wqe_cnt / 2);
+	sq->sig_every = sig_every;
+	sq->max_inline = (uint16_t)RTE_MIN(view->max_inline, TERN_MLX5_INLINE_MAX);
+	sq->qpn = view->qpn;
+	sq->qpn_ds = rte_cpu_to_be_32(view->qpn << 8);
+	sq->dbrec = view->dbrec;
+	sq->bf_reg = view->bf_reg;
+	sq->bf_size = view->bf_size;
+	sq->slots = slots;
+	sq->last_ctrl = (uint64_t *)sq->buf;
+	return 0;
+}
+
+void
+tern_mlx5_sq_reset(struct mlx5_sq *sq)
+{
+	sq->pi = 0;
+	sq->rep = 0;
+	sq->done = 0;
+	sq->unsignalled = 0;
+	sq->error = 0;
+	sq->last_ctrl = (uint64_t *)sq->buf;
+	sq->recoveries++;
+}
+
+int
+tern_mlx5_cq_init(struct mlx5_cq *cq, const struct tern_mlx5_cq_view *view)
+{
+	if (cq == NULL || view == NULL || view->buf == NULL || view->dbrec == NULL ||
+	    view->cqe_cnt < 2 || !rte_is_power_of_2(view->cqe_cnt) || view->cqe_cnt > (1u << 22) ||
+	    (view->cqe_size != 64 && view->cqe_size != 128))
+		return -EINVAL;
+	memset(cq, 0, sizeof(*cq));
+	cq->buf = view->buf;
+	cq->mask = view->cqe_cnt - 1;
+	cq->cqe_cnt = view->cqe_cnt;
+	cq->cqe_shift = view->cqe_size == 128 ? 7 : 6;
+	/* A 128-byte CQE carries its cqe64 in the second half. */
+	cq->cqe_offset = view->cqe_size == 128 ? 64 : 0;
+	cq->dbrec = view->dbrec;
+	return 0;
+}
+
+/* Copy into the ring at byte offset @p off from the start of the ring,
+ * continuing at the ring start when the end is reached. */
+static size_t
+ring_copy(struct mlx5_sq *sq, size_t off, const void *src, size_t len)
+{
+	size_t ring = ((size_t)sq->mask + 1) * TERN_MLX5_WQEBB;
+	size_t first;
+
+	off &= ring - 1;
+	first = RTE_MIN(len, ring - off);
+	if (src != NULL) {
+		memcpy(sq->buf + off, src, first);
+		memcpy(sq->buf, (const uint8_t *)src + first, len - first);
+	} else {
+		memset(sq->buf + off, 0, first);
+		memset(sq->buf, 0, len - first);
+	}
+	return off + len;
+}
+
+void
+tern_mlx5_post_inline(struct mlx5_sq *sq, const void *src, uint32_t len, uint64_t raddr,
+		      uint32_t rkey, uint8_t fm_ce_se, uint64_t cookie)
+{
+	uint16_t idx = sq->pi & sq->mask;
+	uint64_t *wqe = (uint64_t *)(sq->buf + ((size_t)idx * TERN_MLX5_WQEBB));
+	uint32_t data_ds = (4 + len + 15) / 16;
+	uint32_t ds = 2 + data_ds;
+	uint16_t wqebbs = tern_mlx5_inline_wqebbs(len);
+	struct mlx5_slot *slot = &sq->slots[idx];
+	uint32_t hdr = rte_cpu_to_be_32(len | MLX5_INLINE_SEG);
+	size_t off = (size_t)idx * TERN_MLX5_WQEBB + 32;
+
+	/* ctrl and raddr are the first 32 bytes of a WQEBB: never wrapped. */
+	wqe[0] = (uint64_t)rte_cpu_to_be_32(((uint32_t)sq->pi << 8) | MLX5_OPCODE_RDMA_WRITE) |
+		 ((uint64_t)(sq->qpn_ds | (ds << 24)) << 32);
+	wqe[1] = (uint64_t)fm_ce_se << 24;
+	wqe[2] = rte_cpu_to_be_64(raddr);
+	wqe[3] = rte_cpu_to_be_32(rkey);
+	/* inline header, payload, zero padding to the 16-byte unit: each may
+	 * run past the ring end and continue at its start. */
+	off = ring_copy(sq, off, &hdr, sizeof(hdr));
+	off = ring_copy(sq, off, src, len);
+	ring_copy(sq, off, NULL, data_ds * 16 - 4 - len);
+	slot->cookie = cookie;
+	slot->length = len;
+	slot->wqebbs = wqebbs;
+	slot->status = 0;
+	sq->last_ctrl = wqe;
+	sq->pi += wqebbs;
+}
+
+static const struct {
+	uint8_t syndrome;
+	int err;
+	const char *name;
+} syndromes[] = {
+	{ MLX5_CQE_SYNDROME_LOCAL_LENGTH_ERR, -EMSGSIZE, "LOCAL_LENGTH" },
+	{ MLX5_CQE_SYNDROME_LOCAL_QP_OP_ERR, -EPROTO, "LOCAL_QP_OP" },
+	{ MLX5_CQE_SYNDROME_LOCAL_PROT_ERR, -EFAULT, "LOCAL_PROT" },
+	{ MLX5_CQE_SYNDROME_WR_FLUSH_ERR, -ECONNABORTED, "WR_FLUSH" },
+	{ MLX5_CQE_SYNDROME_MW_BIND_ERR, -EPROTO, "MW_BIND" },
+	{ MLX5_CQE_SYNDROME_BAD_RESP_ERR, -EPROTO, "BAD_RESP" },
+	{ MLX5_CQE_SYNDROME_LOCAL_ACCESS_ERR, -EFAULT, "LOCAL_ACCESS" },
+	{ MLX5_CQE_SYNDROME_REMOTE_INVAL_REQ_ERR, -EINVAL, "REMOTE_INVAL_REQ" },
+	{ MLX5_CQE_SYNDROME_REMOTE_ACCESS_ERR, -EACCES, "REMOTE_ACCESS" },
+	{ MLX5_CQE_SYNDROME_REMOTE_OP_ERR, -EREMOTEIO, "REMOTE_OP" },
+	{ MLX5_CQE_SYNDROME_TRANSPORT_RETRY_EXC_ERR, -ETIMEDOUT, "RETRY_EXC" },
+	{ MLX5_CQE_SYNDROME_RNR_RETRY_EXC_ERR, -EBUSY, "RNR_RETRY_EXC" },
+	{ MLX5_CQE_SYNDROME_REMOTE_ABORTED_ERR, -ECONNRESET, "REMOTE_ABORTED" },
+};
+
+int
+tern_mlx5_syndrome_errno(uint8_t syndrome)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(syndromes); i++)
+		if (syndromes[i].syndrome == syndrome)
+			return syndromes[i].err;
+	return -EIO;
+}
+
+const char *
+tern_mlx5_syndrome_name(uint8_t syndrome)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(syndromes); i++)
+		if (syndromes[i].syndrome == syndrome)
+			return syndromes[i].name;
+	return "UNKNOWN";
+}
+
+int
+tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe)
+{
+	uint16_t wqe = rte_be_to_cpu_16(ecqe->wqe_counter);
+	uint8_t opcode = ecqe->op_own >> 4;
+	uint8_t syndrome = ecqe->syndrome;
+	int err;
+	uint16_t i;
+
+	if ((uint16_t)(wqe - sq->done) >= (uint16_t)(sq->pi - sq->done)) {
+		TERN_MLX5_LOG(ERR, "QP 0x%x: error CQE for WQE %u outside [%u, %u), ignored",
+			      sq->qpn, wqe, sq->done, sq->pi);
+		return -EIO;
+	}
+	if (opcode != MLX5_CQE_REQ_ERR && opcode != MLX5_CQE_RESP_ERR) {
+		/* A compressed or unknown CQE: never asked for, cannot be parsed. */
+		syndrome = 0;
+		err = -EIO;
+		TERN_MLX5_LOG(ERR, "QP 0x%x: unexpected CQE opcode %u for WQE %u", sq->qpn, opcode,
+			      wqe);
+	} else {
+		err = tern_mlx5_syndrome_errno(syndrome);
+	}
+	if (syndrome == MLX5_CQE_SYNDROME_WR_FLUSH_ERR) {
+		/* Everything up to and including this WQE was flushed. */
+		for (i = sq->done; i != wqe; i += sq->slots[i & sq->mask].wqebbs) {
+			sq->slots[i & sq->mask].status = (int16_t)err;
+			sq->errors++;
+		}
+		TERN_MLX5_LOG(DEBUG, "QP 0x%x: WQEs %u..%u flushed", sq->qpn, sq->done, wqe);
+	} else {
+		/* WQEs before the failed one completed (RC completes in order); in
+		 * ERR state already, they were flushed. */
+		if (sq->error)
+			for (i = sq->done; i != wqe; i += sq->slots[i & sq->mask].wqebbs) {
+				sq->slots[i & sq->mask].status = -ECONNABORTED;
+				sq->errors++;
+			}
+		TERN_MLX5_LOG(
+			ERR,
+			"QP 0x%x: WQE %u failed: %s (syndrome 0x%02x, vendor 0x%02x, %s CQE) -> "
+			"%s",
+			sq->qpn, wqe, tern_mlx5_syndrome_name(syndrome), syndrome,
+			ecqe->vendor_err_synd,
+			opcode == MLX5_CQE_RESP_ERR ? "responder" : "requester", strerror(-err));
+	}
+	sq->slots[wqe & sq->mask].status = (int16_t)err;
+	sq->done = wqe + sq->slots[wqe & sq->mask].wqebbs;
+	sq->errors++;
+	sq->error = 1;
+	return err;
+}

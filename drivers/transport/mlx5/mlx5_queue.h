@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef TERN_MLX5_QUEUE_H
+#define TERN_MLX5_QUEUE_H
+
+/**
+ * @file
+ * The mlx5 data path over a plain "queue view" (driver-private).
+ *
+ * A view is what the device hands over for one send queue or one completion
+ * queue: buffers, sizes, doorbell record and BlueFlame register. Production
+ * fills it from mlx5dv_init_obj(); the tests fill it from a software device
+ * model. Everything below works on the views only, so the code the model
+ * exercises is the code that drives a ConnectX.
+ *
+ * Posting: WQEs are written straight into the SQ ring (ctrl + raddr + data or
+ * inline segments, big-endian), one doorbell per burst. Completion: a CQE for
+ * WQE k completes every earlier WQE of its QP (selective signalling), so each
+ * WQE's bookkeeping lives in a slot indexed by its first WQEBB and completions
+ * are reported in order from the SQ's report index up to the index the last
+ * CQE proved done.
+ */
+
+#include <errno.h>
+#include <stdint.h>
+
+#include <infiniband/mlx5dv.h>
+
+#include <rte_atomic.h>
+#include <rte_branch_prediction.h>
+#include <rte_byteorder.h>
+#include <rte_common.h>
+
+#include <tern_transport.h>
+
+/** One send queue as the device exposes it. */
+struct tern_mlx5_sq_view {
+	void *buf;		  /**< first WQEBB of the ring */
+	uint32_t wqe_cnt;	  /**< WQEBBs in the ring, power of two */
+	uint32_t stride;	  /**< bytes per WQEBB, must be 64 */
+	uint32_t qpn;		  /**< QP number (24 bits) */
+	volatile uint32_t *dbrec; /**< send doorbell record (mlx5dv_qp.dbrec[1]) */
+	void *bf_reg;		  /**< BlueFlame / doorbell register */
+	uint32_t bf_size;	  /**< 0 (doorbell only) or 256 (two toggled halves) */
+	uint32_t max_inline;	  /**< bytes of inline data the QP was created for */
+};
+
+/** One completion queue as the device exposes it. */
+struct tern_mlx5_cq_view {
+	void *buf;		  /**< first CQE */
+	uint32_t cqe_cnt;	  /**< CQEs in the ring, power of two */
+	uint32_t cqe_size;	  /**< 64 or 128 bytes */
+	volatile uint32_t *dbrec; /**< consumer index record (mlx5dv_cq.dbrec[0]) */
+};
+
+/** Per-WQE bookkeeping, indexed by the WQE's first WQEBB. */
+struct mlx5_slot {
+	uint64_t cookie; /**< the slice's cookie */
+	uint32_t length; /**< the slice's bytes */
+	uint16_t wqebbs; /**< WQEBBs the WQE occupies */
+	int16_t status;	 /**< 0 or a negative errno, written by the error path */
+};
+
+/** Send queue state. */
+struct mlx5_sq {
+	uint8_t *buf;		  /**< ring start */
+	uint16_t pi;		  /**< next WQEBB to write (free running) */
+	uint16_t rep;		  /**< oldest WQEBB not yet reported */
+	uint16_t done;		  /**< WQEBBs before this index are complete */
+	uint16_t mask;		  /**< wqe_cnt - 1 */
+	uint16_t unsignalled;	  /**< WQEBBs posted since the last CQE request */
+	uint16_t sig_every;	  /**< request a CQE at least this often (WQEBBs) */
+	uint16_t max_inline;	  /**< largest inline WRITE, bytes */
+	uint8_t error;		  /**< a CQE reported an error: QP is in ERR */
+	uint8_t dead;		  /**< recovery failed: the QP takes no more work */
+	uint32_t qpn;		  /**< QP number */
+	uint32_t qpn_ds;	  /**< qpn << 8, big-endian, ds added per WQE */
+	uint16_t peer;		  /**< peer slot this QP reaches */
+	volatile uint32_t *dbrec; /**< send doorbell record */
+	uint8_t *bf_reg;	  /**< BlueFlame register */
+	uint32_t bf_offset;	  /**< half to write next (0 or bf_size) */
+	uint32_t bf_size;	  /**< BlueFlame half size, 0 when not toggled */
+	uint64_t *last_ctrl;	  /**< ctrl segment of the burst's last WQE */
+	struct mlx5_slot *slots;  /**< wqe_cnt entries */
+	void *handle;		  /**< provider's QP */
+	uint64_t errors;	  /**< WQEs completed with an error */
+	uint64_t recoveries;	  /**< ERR -> RTS recoveries */
+};
+
+/** Completion queue state. */
+struct mlx5_cq {
+	uint8_t *buf;		  /**< ring start (a CQE's 64-byte part, see cqe_offset) */
+	uint32_t ci;		  /**< consumer index, free running */
+	uint32_t mask;		  /**< cqe_cnt - 1 */
+	uint32_t cqe_cnt;	  /**< CQEs in the ring */
+	uint8_t cqe_shift;	  /**< log2(cqe_size) */
+	uint8_t cqe_offset;	  /**< 64 for 128-byte CQEs (their second half), else 0 */
+	volatile uint32_t *dbrec; /**< consumer index record */
+};
+
+/** Largest data segment count of one WQE (ctrl + raddr + segments <= 63 ds). */
+#define TERN_MLX5_DS_MAX 63
+/** WQEBB size. */
+#define TERN_MLX5_WQEBB 64u
+/** Largest inline WRITE the driver ever asks for (ds stays far below 63). */
+#define TERN_MLX5_INLINE_MAX 256u
+
+/**
+ * Set up SQ state over a view. @p slots holds view->wqe_cnt entries.
+ * @return 0, or -EINVAL for a view the data path cannot drive (stride != 64,
+ *         counts not powers of two, bf_size not 0/256, NULL pointers).
+ */
+int tern_mlx5_sq_init(struct mlx5_sq *sq, const struct tern_mlx5_sq_view *view,
+		      struct mlx5_slot *slots, uint16_t sig_every);
+
+/**
+ * Restart an SQ whose QP went back through RESET (the device restarts its
+ * indices at 0).
+ */
+void tern_mlx5_sq_reset(struct mlx5_sq *sq);
+
+/**
+ * Set up CQ state over a view.
+ * @return 0, or -EINVAL (cqe_size not 64/128, cqe_cnt not a power of two, NULL).
+ */
+int tern_mlx5_cq_init(struct mlx5_cq *cq, const struct tern_mlx5_cq_view *view);
+
+/**
+ * Write an inline RDMA WRITE WQE (slow path: copies the payload, may wrap).
+ * The caller has checked space for tern_mlx5_inline_wqebbs(len) WQEBBs.
+ */
+void tern_mlx5_post_inline(struct mlx5_sq *sq, const void *src, uint32_t len, uint64_t raddr,
+			   uint32_t rkey, uint8_t fm_ce_se, uint64_t cookie);
+
+/**
+ * Handle an error CQE (requester or responder): log the syndrome, mark the
+ * WQEs it covers, put the SQ in error state.
+ * @return the errno (negative) that the failed WQE completes with.
+ */
+int tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe);
+
+/** Map a CQE syndrome to a negative errno. */
+int tern_mlx5_syndrome_errno(uint8_t syndrome);
+
+/** Name a CQE syndrome ("REMOTE_ACCESS", ...; "UNKNOWN" otherwise). */
+const char *tern_mlx5_syndrome_name(uint8_t syndrome);
+
+/** WQEBBs an inline WRITE of @p len bytes needs. */
+static inline uint16_t
+tern_mlx5_inline_wqebbs(uint32_t len)
+{
+	uint32_t ds = 2 + (4 + len + 15) / 16;
+
+	return (uint16_t)((ds * 16 + TERN_MLX5_WQEBB - 1) / TERN_MLX5_WQEBB);
+}
+
+/** WQEBBs free in the SQ. */
+static inline uint16_t
+tern_mlx5_sq_room(const struct mlx5_sq *sq)
+{
+	return (uint16_t)(sq->mask + 1 - (uint16_t)(sq->pi - sq->rep));
+}
+
+/**
+ * Decide whether the WQE being posted asks for a CQE, and account for it.
+ * @return the fm_ce_se byte.
+ */
+static __rte_always_inline uint8_t
+tern_mlx5_sq_signal(struct mlx5_sq *sq, uint16_t wqebbs, int force)
+{
+	sq->unsignalled += wqebbs;
+	if (force || sq->unsignalled >= sq->sig_every) {
+		sq->unsignalled = 0;
+		return MLX5_WQE_CTRL_CQ_UPDATE;
+	}
+	return 0;
+}
+
+/**
+ * Write a one-WQEBB RDMA WRITE or READ WQE (ctrl + raddr + one data segment,
+ * ds = 3) at the producer index. The caller has checked that one WQEBB is free.
+ */
+static __rte_always_inline void
+tern_mlx5_post_rdma(struct mlx5_sq *sq, uint8_t opcode, uint64_t laddr, uint32_t lkey, uint32_t len,
+		    uint64_t raddr, uint32_t rkey, uint8_t fm_ce_se, uint64_t cookie)
+{
+	uint16_t idx = sq->pi & sq->mask;
+	uint64_t *wqe = (uint64_t *)(sq->buf + ((size_t)idx * TERN_MLX5_WQEBB));
+	struct mlx5_slot *slot = &sq->slots[idx];
+
+	/* ctrl: opmod_idx_opcode, qpn_ds; dword 2 = signature 0, stream 0,
+	 * fm_ce_se; dword 3 = imm 0. Stored as 64-bit words of big-endian
+	 * fields (x86 is little-endian: the first field is the low half). */
+	wqe[0] = (uint64_t)rte_cpu_to_be_32(((uint32_t)sq->pi << 8) | opcode) |
+		 ((uint64_t)(sq->qpn_ds | (3u << 24)) << 32);
+	wqe[1] = (uint64_t)fm_ce_se << 24;
+	/* raddr segment: raddr, rkey, reserved */
+	wqe[2] = rte_cpu_to_be_64(raddr);
+	wqe[3] = rte_cpu_to_be_32(rkey);
+	/* data segment: byte_count, lkey, addr */
+	wqe[4] = (uint64_t)rte_cpu_to_be_32(len) | ((uint64_t)rte_cpu_to_be_32(lkey) << 32);
+	wqe[5] = rte_cpu_to_be_64(laddr);
+	slot->cookie = cookie;
+	slot->length = len;
+	slot->wqebbs = 1;
+	slot->status = 0;
+	sq->last_ctrl = wqe;
+	sq->pi++;
+}
+
+/**
+ * Ring the doorbell for everything posted since the last one: record first,
+ * store fence, 64-bit write of the last WQE's first 8 bytes to the BlueFlame
+ * half, store fence (flushes write combining), toggle the half.
+ */
+static __rte_always_inline void
+tern_mlx5_sq_doorbell(struct mlx5_sq *sq)
+{
+	rte_io_wmb();
+	*sq->dbrec = rte_cpu_to_be_32(sq->pi);
+	rte_wmb();
+	*(volatile uint64_t *)(sq->bf_reg + sq->bf_offset) = *sq->last_ctrl;
+	rte_wmb();
+	sq->bf_offset ^= sq->bf_size;
+}
+
+/**
+ * The next CQE if software owns it, else NULL. Owner bit must equal the CI's
+ * wrap parity and the opcode must not be INVALID; the load barrier keeps the
+ * other fields from being read before the owner byte.
+ */
+static __rte_always_inline const struct mlx5_cqe64 *
+tern_mlx5_cq_next(const struct mlx5_cq *cq)
+{
+	const struct mlx5_cqe64 *cqe =
+		(const struct mlx5_cqe64 *)(cq->buf + cq->cqe_offset +
+					    ((size_t)(cq->ci & cq->mask) << cq->cqe_shift));
+	uint8_t op_own = *(volatile const uint8_t *)&cqe->op_own;
+
+	if ((op_own & MLX5_CQE_OWNER_MASK) != !!(cq->ci & cq->cqe_cnt) ||
+	    (op_own >> 4) == MLX5_CQE_INVALID)
+		return NULL;
+	rte_io_rmb();
+	return cqe;
+}
+
+/** Tell the device how far the CQ has been consumed. */
+static __rte_always_inline void
+tern_mlx5_cq_update_ci(struct mlx5_cq *cq)
+{
+	rte_io_wmb();
+	*cq->dbrec = rte_cpu_to_be_32(cq->ci & 0xffffff);
+}
+
+/**
+ * Report completed WQEs in order, from the report index up to the done index.
+ * @return completions written (at most @p max).
+ */
+static __rte_always_inline uint16_t
+tern_mlx5_sq_report(struct mlx5_sq *sq, struct tern_completion *cpl, uint16_t max)
+{
+	uint16_t n = 0;
+
+	while (sq->rep != sq->done && n < max) {
+		const struct mlx5_slot *slot = &sq->slots[sq->rep & sq->mask];
+
+		cpl[n].cookie = slot->cookie;
+		cpl[n].status = slot->status;
+		cpl[n].length = slot->status == 0 ? slot->length : 0;
+		sq->rep += slot->wqebbs;
+		n++;
+	}
+	return n;
+}
+
+/** Nothing posted is waiting for a completion. */
+static inline int
+tern_mlx5_sq_idle(const struct mlx5_sq *sq)
+{
+	return sq->rep == sq->pi;
+}
+
+#endif /* TERN_MLX5_QUEUE_H */

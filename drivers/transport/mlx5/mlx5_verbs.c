@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The verbs queue provider: the control path on a real ConnectX through
+ * rdma-core (libibverbs + mlx5dv). It opens the first mlx5 device with an
+ * active port, creates per-lcore CQs and RC QPs on a parent domain with a
+ * thread domain (a private BlueFlame register, no lock), moves QPs through
+ * RESET -> INIT -> RTR -> RTS, registers memory, and hands the data path the
+ * queue views from mlx5dv_init_obj().
+ *
+ * Connecting to another host needs the peer's QPN, PSN, GID/LID and MTU:
+ * that exchange rides the directory's handshake, which has not landed; until
+ * it does, only loopback QPs (TERN_MLX5_PEER_SELF) connect here, and
+ * tern_mlx5_qp_connect() is the seam the handshake will call.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <infiniband/mlx5dv.h>
+#include <infiniband/verbs.h>
+
+#include <rte_common.h>
+#include <rte_memory.h>
+#include <rte_random.h>
+
+#include "tern_mlx5_internal.h"
+#include "tern_mlx5_verbs.h"
+
+struct verbs_dev {
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	struct ibv_port_attr port_attr;
+	union ibv_gid gid;
+	int gid_index;
+	uint8_t port;
+};
+
+struct verbs_cq {
+	struct ibv_td *td;
+	struct ibv_pd *ppd; /* parent domain: the lcore's private BlueFlame register */
+	struct ibv_cq_ex *cq;
+};
+
+struct verbs_qp {
+	struct ibv_qp *qp;
+	struct tern_mlx5_conn_params local;
+	struct tern_mlx5_conn_params remote;
+};
+
+static struct verbs_dev dev;
+
+static int
+verbs_pick_gid(struct ibv_context *ctx, uint8_t port, const struct ibv_port_attr *pa,
+	       union ibv_gid *gid, int *gid_index)
+{
+	struct ibv_gid_entry entry;
+	int i;
+
+	if (pa->link_layer != IBV_LINK_LAYER_ETHERNET) {
+		*gid_index = 0;
+		return ibv_query_gid(ctx, port, 0, gid) == 0 ? 0 : -EIO;
+	}
+	/* RoCE: the first RoCE v2 GID (routable, UDP encapsulated). */
+	for (i = 0; i < pa->gid_tbl_len; i++) {
+		if (ibv_query_gid_ex(ctx, port, (uint32_t)i, &entry, 0) != 0)
+			continue;
+		if (entry.gid_type == IBV_GID_TYPE_ROCE_V2) {
+			memcpy(gid->raw, entry.gid.raw, sizeof(gid->raw));
+			*gid_index = i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int
+verbs_open(struct ibv_device *d)
+{
+	struct ibv_context *ctx = ibv_open_device(d);
+	struct ibv_device_attr attr;
+	uint8_t port;
+
+	if (ctx == NULL)
+		return -errno;
+	if (ibv_query_device(ctx, &attr) != 0)
+		goto fail;
+	for (port = 1; port <= attr.phys_port_cnt; port++) {
+		if (ibv_query_port(ctx, port, &dev.port_attr) != 0 ||
+		    dev.port_attr.state != IBV_PORT_ACTIVE)
+			continue;
+		if (verbs_pick_gid(ctx, port, &dev.port_attr, &dev.gid, &dev.gid_index) != 0)
+			continue;
+		dev.pd = ibv_alloc_pd(ctx);
+		if (dev.pd == NULL)
+			goto fail;
+		dev.ctx = ctx;
+		dev.port = port;
+		return 0;
+	}
+fail:
+	ibv_close_device(ctx);
+	return -ENODEV;
+}
+
+static int
+verbs_probe(void *arg)
+{
+	struct ibv_device **list;
+	int i, n = 0, nb_mlx5 = 0;
+
+	RTE_SET_USED(arg);
+	if (dev.ctx != NULL)
+		return 0;
+	list = ibv_get_device_list(&n);
+	for (i = 0; list != NULL && i < n; i++) {
+		if (!mlx5dv_is_supported(list[i]))
+			continue;
+		nb_mlx5++;
+		if (verbs_open(list[i]) == 0) {
+			TERN_MLX5_LOG(INFO, "using %s port %u (%s, GID index %d)",
+				      ibv_get_device_name(list[i]), dev.port,
+				      dev.port_attr.link_layer == IBV_LINK_LAYER_ETHERNET
+					      ? "RoCE v2"
+					      : "InfiniBand",
+				      dev.gid_index);
+			break;
+		}
+	}
+	if (list != NULL)
+		ibv_free_device_list(list);
+	if (dev.ctx == NULL) {
+		TERN_MLX5_LOG(
+			INFO,
+			"no usable mlx5 device (%d RDMA devices, %d mlx5, none with an active "
+			"port): transport unavailable",
+			n, nb_mlx5);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static void
+verbs_shutdown(void *arg)
+{
+	RTE_SET_USED(arg);
+	if (dev.pd != NULL)
+		ibv_dealloc_pd(dev.pd);
+	if (dev.ctx != NULL)
+		ibv_close_device(dev.ctx);
+	memset(&dev, 0, sizeof(dev));
+}
+
+static void
+verbs_cq_close(void *arg, void *handle)
+{
+	struct verbs_cq *c = handle;
+
+	RTE_SET_USED(arg);
+	if (c == NULL)
+		return;
+	if (c->cq != NULL)
+		ibv_destroy_cq(ibv_cq_ex_to_cq(c->cq));
+	if (c->ppd != NULL)
+		ibv_dealloc_pd(c->ppd);
+	if (c->td != NULL)
+		ibv_dealloc_td(c->td);
+	free(c);
+}
+
+static int
+verbs_cq_open(void *arg, unsigned int lcore_id, uint32_t cqe_cnt, struct tern_mlx5_cq_view *view,
+	      void **handle)
+{
+	struct ibv_td_init_attr td_attr = { 0 };
+	struct ibv_parent_domain_init_attr pd_attr = { 0 };
+	struct ibv_cq_init_attr_ex cq_attr = { 0 };
+	struct mlx5dv_cq_init_attr dv_attr = { 0 };
+	struct mlx5dv_obj obj;
+	struct mlx5dv_cq dvcq;
+	struct verbs_cq *c;
+
+	RTE_SET_USED(arg);
+	RTE_SET_USED(lcore_id);
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->td = ibv_alloc_td(dev.ctx, &td_attr);
+	if (c->td == NULL)
+		goto fail;
+	pd_attr.pd = dev.pd;
+	pd_attr.td = c->td;
+	c->ppd = ibv_alloc_parent_domain(dev.ctx, &pd_attr);
+	if (c->ppd == NULL)
+		goto fail;
+	cq_attr.cqe = cqe_cnt;
+	cq_attr.comp_mask = IBV_CQ_INIT_ATTR_MASK_PD;
+	cq_attr.parent_domain = c->ppd;
+	/* Fixed 64-byte CQEs, no compression (the data path parses neither
+	 * 128-byte mini-CQE arrays nor compressed sessions). */
+	dv_attr.comp_mask = MLX5DV_CQ_INIT_ATTR_MASK_CQE_SIZE;
+	dv_attr.cqe_size = 64;
+	c->cq = mlx5dv_create_cq(dev.ctx, &cq_attr, &dv_attr);
+	if (c->cq == NULL)
+		goto fail;
+	memset(&obj, 0, sizeof(obj));
+	memset(&dvcq, 0, sizeof(dvcq));
+	obj.cq.in = ibv_cq_ex_to_cq(c->cq);
+	obj.cq.out = &dvcq;
+	if (mlx5dv_init_obj(&obj, MLX5DV_OBJ_CQ) != 0)
+		goto fail;
+	view->buf = dvcq.buf;
+	view->cqe_cnt = dvcq.cqe_cnt;
+	view->cqe_size = dvcq.cqe_size;
+	view->dbrec = (volatile uint32_t *)&dvcq.dbrec[0];
+	*handle = c;
+	return 0;
+fail:
+	verbs_cq_close(NULL, c);
+	return errno != 0 ? -errno : -EIO;
+}
+
+int
+tern_mlx5_qp_connect(struct ibv_qp *qp, uint8_t port, int gid_index,
+		     const struct tern_mlx5_conn_params *local,
+		     const struct tern_mlx5_conn_params *remote)
+{
+	struct ibv_qp_attr attr;
+	int rc;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_RESET;
+	rc = ibv_modify_qp(qp, &attr, IBV_QP_STATE);
+	if (rc != 0)
+		return -rc;
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_INIT;
+	attr.pkey_index = 0;
+	attr.port_num = port;
+	attr.qp_access_flags = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
+	rc = ibv_modify_qp(qp, &attr,
+			   IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
+	if (rc != 0)
+		return -rc;
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_RTR;
+	attr.path_mtu = (enum ibv_mtu)RTE_MIN(local->mtu, remote->mtu);
+	attr.dest_qp_num = remote->qpn;
+	attr.rq_psn = remote->psn;
+	attr.max_dest_rd_atomic = 16;
+	attr.min_rnr_timer = 12;
+	attr.ah_attr.port_num = port;
+	if (remote->lid != 0) {
+		attr.ah_attr.dlid = remote->lid;
+	} else {
+		attr.ah_attr.is_global = 1;
+		memcpy(attr.ah_attr.grh.dgid.raw, remote->gid, 16);
+		attr.ah_attr.grh.sgid_index = (uint8_t)gid_index;
+		attr.ah_attr.grh.hop_limit = 64;
+	}
+	rc = ibv_modify_qp(qp, &attr,
+			   IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+				   IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
+				   IBV_QP_MIN_RNR_TIMER);
+	if (rc != 0)
+		return -rc;
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_RTS;
+	attr.sq_psn = local->psn;
+	attr.timeout = 14;
+	attr.retry_cnt = 7;
+	attr.rnr_retry = 7;
+	attr.max_rd_atomic = 16;
+	rc = ibv_modify_qp(qp, &attr,
+			   IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+				   IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC);
+	return -rc;
+}
+
+static void
+verbs_qp_close(void *arg, void *handle)
+{
+	struct verbs_qp *q = handle;
+
+	RTE_SET_USED(arg);
+	if (q == NULL)
+		return;
+	if (q->qp != NULL)
+		ibv_destroy_qp(q->qp);
+	free(q);
+}
+
+static int
+verbs_qp_open(void *arg, void *cq_handle, unsigned int lcore_id, uint16_t peer,
+	      const uint8_t *peer_gid, uint32_t wqe_cnt, struct tern_mlx5_sq_view *view,
+	      void **handle)
+{
+	struct verbs_cq *c = cq_handle;
+	struct ibv_qp_init_attr_ex attr;
+	struct mlx5dv_qp_init_attr dv_attr;
+	struct mlx5dv_obj obj;
+	struct mlx5dv_qp dvqp;
+	struct verbs_qp *q;
+	int rc;
+
+	RTE_SET_USED(arg);
+	RTE_SET_USED(lcore_id);
+	RTE_SET_USED(peer_gid);
+	if (peer != TERN_MLX5_PEER_SELF) {
+		TERN_MLX5_LOG(ERR,
+			      "peer %u: connecting to another host needs the directory "
+			      "handshake (tern_mlx5_qp_connect), not available yet",
+			      peer);
+		return -ENOTSUP;
+	}
+	q = calloc(1, sizeof(*q));
+	if (q == NULL)
+		return -ENOMEM;
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_type = IBV_QPT_RC;
+	attr.send_cq = ibv_cq_ex_to_cq(c->cq);
+	attr.recv_cq = ibv_cq_ex_to_cq(c->cq);
+	/* WRs sized so the ring is wqe_cnt WQEBBs when every WR is a
+	 * largest-inline WRITE. */
+	attr.cap.max_send_wr = wqe_cnt / tern_mlx5_inline_wqebbs(view->max_inline);
+	attr.cap.max_send_sge = 1;
+	attr.cap.max_inline_data = view->max_inline;
+	attr.comp_mask = IBV_QP_INIT_ATTR_PD;
+	attr.pd = c->ppd;
+	memset(&dv_attr, 0, sizeof(dv_attr));
+	dv_attr.comp_mask = MLX5DV_QP_INIT_ATTR_MASK_QP_CREATE_FLAGS;
+	dv_attr.create_flags = MLX5DV_QP_CREATE_DISABLE_SCATTER_TO_CQE;
+	q->qp = mlx5dv_create_qp(dev.ctx, &attr, &dv_attr);
+	if (q->qp == NULL) {
+		rc = -errno;
+		goto fail;
+	}
+	memset(&obj, 0, sizeof(obj));
+	memset(&dvqp, 0, sizeof(dvqp));
+	obj.qp.in = q->qp;
+	obj.qp.out = &dvqp;
+	rc = mlx5dv_init_obj(&obj, MLX5DV_OBJ_QP);
+	if (rc != 0) {
+		rc = -rc;
+		goto fail;
+	}
+	q->local.qpn = q->qp->qp_num;
+	q->local.psn = rte_rand() & 0xffffff;
+	q->local.lid = dev.port_attr.lid;
+	q->local.mtu = (uint8_t)dev.port_attr.active_mtu;
+	q->local.port = dev.port;
+	memcpy(q->local.gid, dev.gid.raw, 16);
+	q->local.gid_index = (uint8_t)dev.gid_index;
+	q->remote = q->local; /* loopback */
+	rc = tern_mlx5_qp_connect(q->qp, dev.port, dev.gid_index, &q->local, &q->remote);
+	if (rc != 0)
+		goto fail;
+	view->buf = dvqp.sq.buf;
+	view->wqe_cnt = dvqp.sq.wqe_cnt;
+	view->stride = dvqp.sq.stride;
+	view->qpn = q->qp->qp_num;
+	view->dbrec = (volatile uint32_t *)&dvqp.dbrec[MLX5_SND_DBR];
+	view->bf_reg = dvqp.bf.reg;
+	view->bf_size = dvqp.bf.size;
+	*handle = q;
+	return 0;
+fail:
+	verbs_qp_close(NULL, q);
+	return rc != 0 ? rc : -EIO;
+}
+
+static int
+verbs_qp_flush(void *arg, void *handle)
+{
+	struct verbs_qp *q = handle;
+	struct ibv_qp_attr attr;
+
+	RTE_SET_USED(arg);
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_ERR;
+	return -ibv_modify_qp(q->qp, &attr, IBV_QP_STATE);
+}
+
+static int
+verbs_qp_recover(void *arg, void *handle)
+{
+	struct verbs_qp *q = handle;
+
+	RTE_SET_USED(arg);
+	/* A new PSN: the old one may be half consumed. The peer must learn it
+	 * too, which for remote peers is the handshake's job. */
+	q->local.psn = rte_rand() & 0xffffff;
+	if (q->remote.qpn == q->local.qpn)
+		q->remote.psn = q->local.psn;
+	return tern_mlx5_qp_connect(q->qp, dev.port, dev.gid_index, &q->local, &q->remote);
+}
+
+static int
+verbs_mr_register(void *arg, void *addr, uint64_t len, uint64_t *start, uint64_t *end,
+		  uint32_t *lkey, uint32_t *rkey, void **handle)
+{
+	const struct rte_memseg_list *msl = rte_mem_virt2memseg_list(addr);
+	uint64_t page = msl != NULL ? msl->page_sz : (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t first = RTE_ALIGN_FLOOR((uintptr_t)addr, page);
+	uint64_t last = RTE_ALIGN_CEIL((uintptr_t)addr + len, page);
+	struct ibv_mr *mr;
+
+	RTE_SET_USED(arg);
+	mr = ibv_reg_mr(dev.pd, (void *)(uintptr_t)first, last - first,
+			IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ);
+	if (mr == NULL)
+		return -errno;
+	*start = first;
+	*end = last;
+	*lkey = mr->lkey;
+	*rkey = mr->rkey;
+	*handle = mr;
+	return 0;
+}
+
+static void
+verbs_mr_deregister(void *arg, void *handle)
+{
+	RTE_SET_USED(arg);
+	ibv_dereg_mr(handle);
+}
+
+static int
+verbs_local_gid(void *arg, uint8_t gid[16])
+{
+	RTE_SET_USED(arg);
+	if (dev.ctx == NULL)
+		return -ENODEV;
+	memcpy(gid, dev.gid.raw, 16);
+	return 0;
+}
+
+const struct tern_mlx5_provider tern_mlx5_verbs_provider = {
+	.probe = verbs_probe,
+	.shutdown = verbs_shutdown,
+	.cq_open = verbs_cq_open,
+	.cq_close = verbs_cq_close,
+	.qp_open = verbs_qp_open,
+	.qp_flush = verbs_qp_flush,
+	.qp_recover = verbs_qp_recover,
+	.qp_close = verbs_qp_close,
+	.mr_register = verbs_mr_register,
+	.mr_deregister = verbs_mr_deregister,
+	.local_gid = verbs_local_gid,
+};

@@ -1,0 +1,876 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Software model of a ConnectX SQ/CQ, tests only. Format as rdma-core's
+ * providers/mlx5 writes WQEs (qp.c: _mlx5_post_send, set_raddr_seg,
+ * set_data_ptr_seg, set_data_inl_seg) and reads CQEs (cq.c: get_sw_cqe,
+ * mlx5_parse_cqe), with byte offsets of its own below.
+ */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mlx5_model.h"
+
+/* WQE byte layout (64-byte basic blocks, big-endian fields). */
+#define WQEBB		  64u
+#define CTRL_OPMOD_IDX_OP 0 /* opmod:8 | wqe_index:16 | opcode:8 */
+#define CTRL_QPN_DS	  4 /* qpn:24 | ds:6 (2 bits reserved) */
+#define CTRL_SIGNATURE	  8
+#define CTRL_STREAM	  9  /* 2 bytes, zero for RC */
+#define CTRL_FM_CE_SE	  11 /* fence 7:5, CE 3:2, SE 1 */
+#define CTRL_IMM	  12
+#define RADDR_OFF	  16 /* raddr:64, rkey:32, reserved:32 */
+#define DATA_OFF	  32
+#define INLINE_BIT	  0x80000000u
+#define OP_RDMA_WRITE	  0x08
+#define OP_RDMA_READ	  0x10
+#define CE_ALWAYS	  0x08
+
+/* CQE byte layout (the 64-byte cqe64). */
+#define CQE_BYTE_CNT	44
+#define CQE_VENDOR_SYND 54
+#define CQE_SYNDROME	55
+#define CQE_SOP_QPN	56
+#define CQE_WQE_COUNTER 60
+#define CQE_SIGNATURE	62
+#define CQE_OP_OWN	63
+#define CQE_OP_REQ	0x0
+#define CQE_OP_REQ_ERR	0xd
+#define CQE_OP_INVALID	0xf
+
+#define POISON 0xa5a5a5a5a5a5a5a5ull
+#define MAX_MR 256
+#define MAX_Q  32
+
+struct model_mr {
+	int node;
+	uint64_t addr;
+	uint64_t len;
+	uint32_t key;
+	uint32_t access;
+};
+
+struct model_map {
+	uint8_t *base; /* mapping including the guard pages */
+	size_t len;
+};
+
+struct model_cq {
+	struct model_map map;
+	uint8_t *buf;
+	uint32_t cqe_cnt;
+	uint32_t cqe_size;
+	uint32_t *dbrec; /* [0] consumer index */
+	struct model_map dbmap;
+	uint32_t pi;
+};
+
+struct mlx5_model_qp {
+	struct mlx5_model *m;
+	struct model_cq *cq;
+	struct model_map map;
+	uint8_t *sq;
+	uint32_t wqe_cnt;
+	uint32_t *dbrec; /* [0] receive, [1] send */
+	struct model_map dbmap;
+	struct model_map bfmap;
+	uint8_t *bf;
+	uint32_t bf_size;
+	uint32_t bf_half; /* half the next doorbell must land in */
+	uint32_t qpn;
+	int err;	 /* QP in ERR */
+	uint16_t ci;	 /* next WQEBB to execute */
+	uint16_t target; /* WQEBBs before this are doorbelled */
+	int local_node;
+	int remote_node;
+	uint32_t budget;
+	int hold;
+	int fail_armed;
+	uint64_t fail_at;
+	uint8_t fail_synd;
+	int fail_recovery;
+	uint64_t executed;
+	int closed;
+};
+
+struct mlx5_model {
+	pthread_mutex_t lock;
+	int present;
+	struct model_mr mrs[MAX_MR];
+	unsigned int nb_mrs;
+	uint32_t next_key;
+	uint32_t next_qpn;
+	struct mlx5_model_qp *qps[MAX_Q];
+	unsigned int nb_qps;
+	struct model_cq *cqs[MAX_Q];
+	unsigned int nb_cqs;
+	struct mlx5_model_stats st;
+	unsigned int violations;
+	char first[256];
+	pthread_t thread;
+	volatile int running;
+	int threaded;
+	uint64_t mr_slack;
+};
+
+static void
+violation(struct mlx5_model *m, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (m->violations++ == 0)
+		snprintf(m->first, sizeof(m->first), "%s", msg);
+	fprintf(stderr, "mlx5 model violation: %s\n", msg);
+}
+
+static uint32_t
+rd32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return ntohl(v);
+}
+
+static uint64_t
+rd64(const uint8_t *p)
+{
+	return ((uint64_t)rd32(p) << 32) | rd32(p + 4);
+}
+
+static void
+wr32(uint8_t *p, uint32_t v)
+{
+	v = htonl(v);
+	memcpy(p, &v, 4);
+}
+
+static void
+wr16(uint8_t *p, uint16_t v)
+{
+	v = htons(v);
+	memcpy(p, &v, 2);
+}
+
+/* Map @len bytes between two PROT_NONE guard pages; the usable area ends
+ * exactly at the upper guard so any overrun faults. */
+static uint8_t *
+guarded_map(struct model_map *map, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t inner = (len + page - 1) / page * page;
+
+	map->len = inner + 2 * page;
+	map->base = mmap(NULL, map->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map->base == MAP_FAILED)
+		abort();
+	if (mprotect(map->base + page, inner, PROT_READ | PROT_WRITE) != 0)
+		abort();
+	return map->base + page + (inner - len);
+}
+
+static void
+guarded_unmap(struct model_map *map)
+{
+	if (map->base != NULL)
+		munmap(map->base, map->len);
+	map->base = NULL;
+}
+
+struct mlx5_model *
+mlx5_model_create(void)
+{
+	struct mlx5_model *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		abort();
+	pthread_mutex_init(&m->lock, NULL);
+	m->present = 1;
+	m->next_key = 0x1000;
+	m->next_qpn = 0x100;
+	return m;
+}
+
+static void
+cq_free(struct model_cq *cq)
+{
+	guarded_unmap(&cq->map);
+	guarded_unmap(&cq->dbmap);
+	free(cq);
+}
+
+static void
+qp_free(struct mlx5_model_qp *qp)
+{
+	guarded_unmap(&qp->map);
+	guarded_unmap(&qp->dbmap);
+	guarded_unmap(&qp->bfmap);
+	free(qp);
+}
+
+void
+mlx5_model_destroy(struct mlx5_model *m)
+{
+	unsigned int i;
+
+	mlx5_model_stop(m);
+	for (i = 0; i < m->nb_qps; i++)
+		qp_free(m->qps[i]);
+	for (i = 0; i < m->nb_cqs; i++)
+		if (m->cqs[i] != NULL)
+			cq_free(m->cqs[i]);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+void
+mlx5_model_set_present(struct mlx5_model *m, int present)
+{
+	m->present = present;
+}
+
+uint32_t
+mlx5_model_mr_add(struct mlx5_model *m, int node, void *addr, uint64_t len, uint32_t access)
+{
+	struct model_mr *mr;
+	uint32_t key;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->nb_mrs == MAX_MR)
+		abort();
+	mr = &m->mrs[m->nb_mrs++];
+	mr->node = node;
+	mr->addr = (uintptr_t)addr;
+	mr->len = len;
+	mr->access = access;
+	key = m->next_key;
+	m->next_key += 0x101;
+	mr->key = key;
+	pthread_mutex_unlock(&m->lock);
+	return key;
+}
+
+void
+mlx5_model_gid(int node, uint8_t gid[16])
+{
+	memset(gid, 0, 16);
+	gid[10] = 0xff;
+	gid[11] = 0xff;
+	gid[12] = 10;
+	gid[15] = (uint8_t)(node + 1);
+}
+
+struct mlx5_model_qp *
+mlx5_model_qp(struct mlx5_model *m, unsigned int index)
+{
+	return index < m->nb_qps ? m->qps[index] : NULL;
+}
+
+void
+mlx5_model_qp_budget(struct mlx5_model_qp *qp, uint32_t wqes)
+{
+	__atomic_store_n(&qp->budget, wqes, __ATOMIC_RELEASE);
+}
+
+void
+mlx5_model_qp_hold(struct mlx5_model_qp *qp, int hold)
+{
+	__atomic_store_n(&qp->hold, hold, __ATOMIC_RELEASE);
+}
+
+void
+mlx5_model_qp_fail(struct mlx5_model_qp *qp, uint64_t nth, uint8_t syndrome)
+{
+	pthread_mutex_lock(&qp->m->lock);
+	qp->fail_at = qp->executed + nth;
+	qp->fail_synd = syndrome;
+	qp->fail_armed = 1;
+	pthread_mutex_unlock(&qp->m->lock);
+}
+
+void
+mlx5_model_qp_fail_recovery(struct mlx5_model_qp *qp, int fail)
+{
+	qp->fail_recovery = fail;
+}
+
+uint8_t *
+mlx5_model_qp_ring(struct mlx5_model_qp *qp)
+{
+	return qp->sq;
+}
+
+void
+mlx5_model_set_mr_slack(struct mlx5_model *m, uint64_t bytes)
+{
+	m->mr_slack = bytes;
+}
+
+void
+mlx5_model_stats(struct mlx5_model *m, struct mlx5_model_stats *st)
+{
+	pthread_mutex_lock(&m->lock);
+	*st = m->st;
+	pthread_mutex_unlock(&m->lock);
+}
+
+unsigned int
+mlx5_model_violations(struct mlx5_model *m, const char **first)
+{
+	if (first != NULL)
+		*first = m->first;
+	return m->violations;
+}
+
+/* ---- CQE production ---- */
+
+static void
+cqe_write(struct mlx5_model_qp *qp, uint8_t opcode, uint8_t wqe_opcode, uint16_t wqe_idx,
+	  uint32_t byte_cnt, uint8_t syndrome)
+{
+	struct model_cq *cq = qp->cq;
+	uint32_t ci = rd32((const uint8_t *)&cq->dbrec[0]) & 0xffffff;
+	uint8_t *cqe;
+
+	/* The driver must have consumed (and told us) before we lap it. */
+	if (((cq->pi - ci) & 0xffffff) >= cq->cqe_cnt) {
+		violation(qp->m, "CQ overrun: producer %u, consumer record %u, %u entries", cq->pi,
+			  ci, cq->cqe_cnt);
+		return;
+	}
+	cqe = cq->buf + (size_t)(cq->pi & (cq->cqe_cnt - 1)) * cq->cqe_size + cq->cqe_size - 64;
+	/* Fields first... */
+	memset(cqe, 0, 63);
+	wr32(cqe + CQE_BYTE_CNT, byte_cnt);
+	cqe[CQE_VENDOR_SYND] = syndrome != 0 ? 0x81 : 0;
+	cqe[CQE_SYNDROME] = syndrome;
+	wr32(cqe + CQE_SOP_QPN, ((uint32_t)wqe_opcode << 24) | qp->qpn);
+	wr16(cqe + CQE_WQE_COUNTER, wqe_idx);
+	cqe[CQE_SIGNATURE] = 0;
+	/* ...then opcode and owner, with release order. */
+	__atomic_store_n(&cqe[CQE_OP_OWN], (uint8_t)((opcode << 4) | ((cq->pi / cq->cqe_cnt) & 1)),
+			 __ATOMIC_RELEASE);
+	cq->pi++;
+	if ((cq->pi & (cq->cqe_cnt - 1)) == 0)
+		qp->m->st.cq_wraps++;
+	qp->m->st.cqes++;
+	if (syndrome == MODEL_SYND_WR_FLUSH)
+		qp->m->st.flush_cqes++;
+	else if (syndrome != 0)
+		qp->m->st.err_cqes++;
+}
+
+/* ---- WQE execution ---- */
+
+/* Copy @len bytes of the ring starting at WQEBB-relative byte @off, wrapping. */
+static void
+sq_read(const struct mlx5_model_qp *qp, size_t off, void *dst, size_t len)
+{
+	size_t ring = (size_t)qp->wqe_cnt * WQEBB;
+	size_t first;
+
+	off %= ring;
+	first = len < ring - off ? len : ring - off;
+	memcpy(dst, qp->sq + off, first);
+	memcpy((uint8_t *)dst + first, qp->sq, len - first);
+}
+
+static const struct model_mr *
+mr_check(struct mlx5_model *m, int node, uint32_t key, uint64_t addr, uint64_t len, uint32_t access)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nb_mrs; i++) {
+		const struct model_mr *mr = &m->mrs[i];
+
+		if (mr->node != node || mr->key != key)
+			continue;
+		if (addr < mr->addr || addr + len > mr->addr + mr->len || addr + len < addr)
+			return NULL;
+		if ((mr->access & access) != access)
+			return NULL;
+		return mr;
+	}
+	return NULL;
+}
+
+struct wqe_seg {
+	int is_inline;
+	uint32_t len;
+	uint32_t lkey;
+	uint64_t addr;
+	size_t inline_off; /* ring byte offset of inline payload */
+};
+
+#define MAX_SEGS 64
+
+/* Parse and execute the WQE at qp->ci. @return WQEBBs consumed, 0 to stop. */
+static uint16_t
+wqe_execute(struct mlx5_model_qp *qp)
+{
+	struct mlx5_model *m = qp->m;
+	struct wqe_seg segs[MAX_SEGS];
+	uint8_t hdr[32], unit[16];
+	size_t base = (size_t)(qp->ci & (qp->wqe_cnt - 1)) * WQEBB;
+	uint32_t w0, w1, ds, qpn, nsegs = 0, u, total = 0, i, rkey;
+	uint8_t opmod, opcode, ce, synd = 0;
+	uint16_t idx, wqebbs;
+	uint64_t raddr;
+
+	sq_read(qp, base, hdr, sizeof(hdr));
+	w0 = rd32(hdr + CTRL_OPMOD_IDX_OP);
+	w1 = rd32(hdr + CTRL_QPN_DS);
+	opmod = (uint8_t)(w0 >> 24);
+	idx = (uint16_t)(w0 >> 8);
+	opcode = (uint8_t)w0;
+	qpn = w1 >> 8;
+	ds = w1 & 0x3f;
+	ce = hdr[CTRL_FM_CE_SE];
+	if (idx != qp->ci)
+		violation(m, "QP 0x%x: WQE at %u carries index %u", qp->qpn, qp->ci, idx);
+	if (qpn != qp->qpn)
+		violation(m, "QP 0x%x: WQE %u carries QPN 0x%x", qp->qpn, qp->ci, qpn);
+	if (opmod != 0 || (w1 & 0xc0) != 0)
+		violation(m, "QP 0x%x: WQE %u opmod/reserved ds bits set", qp->qpn, qp->ci);
+	if (hdr[CTRL_SIGNATURE] != 0 || hdr[CTRL_STREAM] != 0 || hdr[CTRL_STREAM + 1] != 0)
+		violation(m, "QP 0x%x: WQE %u dword 2 not zeroed (%02x %02x %02x)", qp->qpn, qp->ci,
+			  hdr[8], hdr[9], hdr[10]);
+	if ((ce & ~CE_ALWAYS) != 0)
+		violation(m, "QP 0x%x: WQE %u fm_ce_se 0x%02x (fence/SE/CE mode unexpected)",
+			  qp->qpn, qp->ci, ce);
+	if (rd32(hdr + CTRL_IMM) != 0)
+		violation(m, "QP 0x%x: WQE %u immediate set on a non-IMM op", qp->qpn, qp->ci);
+	if (ds < 3 || ds > 63) {
+		violation(m, "QP 0x%x: WQE %u ds %u out of bounds", qp->qpn, qp->ci, ds);
+		return 0;
+	}
+	wqebbs = (uint16_t)((ds * 16 + WQEBB - 1) / WQEBB);
+	if ((uint16_t)(qp->target - qp->ci) < wqebbs) {
+		violation(m, "QP 0x%x: WQE %u (%u WQEBBs) runs past the doorbell record %u",
+			  qp->qpn, qp->ci, wqebbs, qp->target);
+		return 0;
+	}
+	raddr = rd64(hdr + RADDR_OFF);
+	rkey = rd32(hdr + RADDR_OFF + 8);
+	if (rd32(hdr + RADDR_OFF + 12) != 0)
+		violation(m, "QP 0x%x: WQE %u raddr reserved word not zero", qp->qpn, qp->ci);
+	for (u = 0; u < ds - 2;) {
+		struct wqe_seg *s = &segs[nsegs];
+
+		sq_read(qp, base + DATA_OFF + (size_t)u * 16, unit, sizeof(unit));
+		w0 = rd32(unit);
+		if (w0 & INLINE_BIT) {
+			s->is_inline = 1;
+			s->len = w0 & ~INLINE_BIT;
+			s->inline_off = base + DATA_OFF + (size_t)u * 16 + 4;
+			if (opcode != OP_RDMA_WRITE)
+				violation(m, "QP 0x%x: WQE %u inline data on opcode 0x%x", qp->qpn,
+					  qp->ci, opcode);
+			u += (4 + s->len + 15) / 16;
+			if (u > ds - 2) {
+				violation(m, "QP 0x%x: WQE %u inline %u bytes overruns ds %u",
+					  qp->qpn, qp->ci, s->len, ds);
+				return 0;
+			}
+		} else {
+			s->is_inline = 0;
+			s->len = w0;
+			s->lkey = rd32(unit + 4);
+			s->addr = rd64(unit + 8);
+			if (s->len == 0)
+				violation(m, "QP 0x%x: WQE %u zero-length data segment", qp->qpn,
+					  qp->ci);
+			u++;
+		}
+		total += s->len;
+		nsegs++;
+	}
+	if (qp->err) {
+		cqe_write(qp, CQE_OP_REQ_ERR, opcode, idx, 0, MODEL_SYND_WR_FLUSH);
+		return wqebbs;
+	}
+	if (opcode != OP_RDMA_WRITE && opcode != OP_RDMA_READ)
+		synd = MODEL_SYND_LOCAL_QP_OP;
+	else if (qp->fail_armed && qp->executed == qp->fail_at)
+		synd = qp->fail_synd;
+	for (i = 0; i < nsegs && synd == 0; i++) {
+		const struct wqe_seg *s = &segs[i];
+
+		if (!s->is_inline &&
+		    mr_check(m, qp->local_node, s->lkey, s->addr, s->len,
+			     opcode == OP_RDMA_READ ? MODEL_ACCESS_LOCAL_WRITE : 0) == NULL)
+			synd = MODEL_SYND_LOCAL_PROT;
+	}
+	if (synd == 0 && mr_check(m, qp->remote_node, rkey, raddr, total,
+				  opcode == OP_RDMA_READ ? MODEL_ACCESS_REMOTE_READ
+							 : MODEL_ACCESS_REMOTE_WRITE) == NULL)
+		synd = MODEL_SYND_REMOTE_ACCESS;
+	if (synd != 0) {
+		if (qp->fail_armed && qp->executed == qp->fail_at)
+			qp->fail_armed = 0;
+		qp->executed++;
+		qp->err = 1;
+		cqe_write(qp, CQE_OP_REQ_ERR, opcode, idx, 0, synd);
+		return wqebbs;
+	}
+	for (i = 0; i < nsegs; i++) {
+		const struct wqe_seg *s = &segs[i];
+		uint8_t *remote = (uint8_t *)(uintptr_t)raddr;
+
+		if (s->is_inline) {
+			sq_read(qp, s->inline_off, remote, s->len);
+			m->st.inline_wqes++;
+		} else if (opcode == OP_RDMA_WRITE) {
+			memmove(remote, (void *)(uintptr_t)s->addr, s->len);
+		} else {
+			memmove((void *)(uintptr_t)s->addr, remote, s->len);
+		}
+		raddr += s->len;
+	}
+	m->st.bytes += total;
+	m->st.wqes++;
+	qp->executed++;
+	if (ce & CE_ALWAYS)
+		cqe_write(qp, CQE_OP_REQ, opcode, idx, opcode == OP_RDMA_READ ? total : 0, 0);
+	return wqebbs;
+}
+
+/* Take the doorbells rung since the last look: one BlueFlame half at a time,
+ * in toggle order. */
+static int
+qp_doorbells(struct mlx5_model_qp *qp)
+{
+	struct mlx5_model *m = qp->m;
+	int taken = 0;
+
+	for (;;) {
+		uint64_t *half = (uint64_t *)(qp->bf + qp->bf_half);
+		uint64_t *other = (uint64_t *)(qp->bf + (qp->bf_half ^ qp->bf_size));
+		uint64_t v = __atomic_exchange_n(half, POISON, __ATOMIC_ACQ_REL);
+		uint8_t bytes[8], wqe[8];
+		uint16_t rec, idx, wqebbs;
+		uint32_t ds;
+
+		if (v == POISON) {
+			if (qp->bf_size != 0 &&
+			    __atomic_load_n(other, __ATOMIC_ACQUIRE) != POISON && !m->threaded)
+				violation(
+					m,
+					"QP 0x%x: doorbell written to BlueFlame half %u, expected "
+					"%u (toggle)",
+					qp->qpn, qp->bf_half ^ qp->bf_size, qp->bf_half);
+			break;
+		}
+		taken++;
+		m->st.doorbells++;
+		memcpy(bytes, &v, 8);
+		idx = (uint16_t)(rd32(bytes) >> 8);
+		ds = rd32(bytes + 4) & 0x3f;
+		wqebbs = (uint16_t)((ds * 16 + WQEBB - 1) / WQEBB);
+		rec = (uint16_t)rd32((const uint8_t *)&qp->dbrec[1]);
+		sq_read(qp, (size_t)(idx & (qp->wqe_cnt - 1)) * WQEBB, wqe, 8);
+		if (memcmp(wqe, bytes, 8) != 0)
+			violation(m, "QP 0x%x: doorbell bytes differ from WQE %u's first 8 bytes",
+				  qp->qpn, idx);
+		/* The record must already cover the WQE the doorbell names. */
+		if ((uint16_t)(rec - qp->ci) < (uint16_t)(idx + wqebbs - qp->ci) ||
+		    (uint16_t)(rec - qp->ci) > qp->wqe_cnt)
+			violation(m,
+				  "QP 0x%x: doorbell for WQE %u but doorbell record is %u "
+				  "(record not written first)",
+				  qp->qpn, idx, rec);
+		else if ((uint16_t)(rec - qp->ci) > (uint16_t)(qp->target - qp->ci))
+			qp->target = rec;
+		qp->bf_half ^= qp->bf_size;
+	}
+	if (!m->threaded && (uint16_t)rd32((const uint8_t *)&qp->dbrec[1]) != qp->target)
+		violation(m, "QP 0x%x: doorbell record %u advanced without a doorbell (%u)",
+			  qp->qpn, (uint16_t)rd32((const uint8_t *)&qp->dbrec[1]), qp->target);
+	return taken;
+}
+
+static int
+qp_step(struct mlx5_model_qp *qp)
+{
+	uint32_t budget = __atomic_load_n(&qp->budget, __ATOMIC_ACQUIRE);
+	uint32_t n = 0;
+	int work;
+
+	if (qp->closed)
+		return 0;
+	work = qp_doorbells(qp);
+	if (__atomic_load_n(&qp->hold, __ATOMIC_ACQUIRE))
+		return work;
+	while (qp->ci != qp->target && (budget == 0 || n < budget)) {
+		uint16_t used = wqe_execute(qp);
+		uint16_t before = qp->ci;
+
+		if (used == 0) {
+			/* Unparseable: the device would stop; so do we. */
+			qp->ci = qp->target;
+			break;
+		}
+		qp->ci += used;
+		if ((uint16_t)(before & ~(qp->wqe_cnt - 1)) !=
+		    (uint16_t)(qp->ci & ~(qp->wqe_cnt - 1)))
+			qp->m->st.sq_wraps++;
+		n++;
+		work = 1;
+	}
+	return work;
+}
+
+void
+mlx5_model_step(struct mlx5_model *m)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->nb_qps; i++)
+		qp_step(m->qps[i]);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void *
+model_thread(void *arg)
+{
+	struct mlx5_model *m = arg;
+	unsigned int i;
+	int work;
+
+	while (m->running) {
+		work = 0;
+		pthread_mutex_lock(&m->lock);
+		for (i = 0; i < m->nb_qps; i++)
+			work |= qp_step(m->qps[i]);
+		pthread_mutex_unlock(&m->lock);
+		if (!work)
+			sched_yield();
+	}
+	return NULL;
+}
+
+void
+mlx5_model_start(struct mlx5_model *m)
+{
+	if (m->running)
+		return;
+	m->threaded = 1;
+	m->running = 1;
+	if (pthread_create(&m->thread, NULL, model_thread, m) != 0)
+		abort();
+}
+
+void
+mlx5_model_stop(struct mlx5_model *m)
+{
+	if (!m->running)
+		return;
+	m->running = 0;
+	pthread_join(m->thread, NULL);
+	m->threaded = 0;
+}
+
+/* ---- the provider: the model under the driver ---- */
+
+static int
+prov_probe(void *ctx)
+{
+	struct mlx5_model *m = ctx;
+
+	return m->present ? 0 : -ENODEV;
+}
+
+static int
+prov_cq_open(void *ctx, unsigned int lcore_id, uint32_t cqe_cnt, struct tern_mlx5_cq_view *view,
+	     void **handle)
+{
+	struct mlx5_model *m = ctx;
+	struct model_cq *cq = calloc(1, sizeof(*cq));
+	uint32_t n = 2, i;
+
+	(void)lcore_id;
+	if (cq == NULL)
+		return -ENOMEM;
+	while (n < cqe_cnt)
+		n <<= 1;
+	cq->cqe_cnt = n;
+	cq->cqe_size = 64;
+	cq->buf = guarded_map(&cq->map, (size_t)n * cq->cqe_size);
+	/* As the provider does: every CQE INVALID, owner 0. */
+	for (i = 0; i < n; i++)
+		cq->buf[(size_t)i * cq->cqe_size + cq->cqe_size - 1] = CQE_OP_INVALID << 4;
+	cq->dbrec = (uint32_t *)guarded_map(&cq->dbmap, 8);
+	pthread_mutex_lock(&m->lock);
+	if (m->nb_cqs == MAX_Q)
+		abort();
+	m->cqs[m->nb_cqs++] = cq;
+	pthread_mutex_unlock(&m->lock);
+	view->buf = cq->buf;
+	view->cqe_cnt = n;
+	view->cqe_size = cq->cqe_size;
+	view->dbrec = cq->dbrec;
+	*handle = cq;
+	return 0;
+}
+
+static void
+prov_cq_close(void *ctx, void *handle)
+{
+	struct mlx5_model *m = ctx;
+	unsigned int i;
+
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->nb_cqs; i++)
+		if (m->cqs[i] == handle) {
+			cq_free(handle);
+			m->cqs[i] = NULL;
+		}
+	pthread_mutex_unlock(&m->lock);
+}
+
+static int
+prov_qp_open(void *ctx, void *cq, unsigned int lcore_id, uint16_t peer, const uint8_t *peer_gid,
+	     uint32_t wqe_cnt, struct tern_mlx5_sq_view *view, void **handle)
+{
+	struct mlx5_model *m = ctx;
+	struct mlx5_model_qp *qp = calloc(1, sizeof(*qp));
+
+	(void)lcore_id;
+	(void)peer_gid;
+	if (qp == NULL)
+		return -ENOMEM;
+	qp->m = m;
+	qp->cq = cq;
+	qp->wqe_cnt = wqe_cnt;
+	qp->sq = guarded_map(&qp->map, (size_t)wqe_cnt * WQEBB);
+	memset(qp->sq, 0xee, (size_t)wqe_cnt * WQEBB); /* stale garbage, as a reused ring */
+	qp->dbrec = (uint32_t *)guarded_map(&qp->dbmap, 8);
+	qp->bf = guarded_map(&qp->bfmap, 4096);
+	memset(qp->bf, 0xa5, 4096);
+	qp->bf_size = 256;
+	qp->local_node = 0;
+	qp->remote_node = peer == TERN_MLX5_PEER_SELF ? 0 : 1;
+	pthread_mutex_lock(&m->lock);
+	if (m->nb_qps == MAX_Q)
+		abort();
+	qp->qpn = m->next_qpn++;
+	m->qps[m->nb_qps++] = qp;
+	pthread_mutex_unlock(&m->lock);
+	view->buf = qp->sq;
+	view->wqe_cnt = wqe_cnt;
+	view->stride = WQEBB;
+	view->qpn = qp->qpn;
+	view->dbrec = &qp->dbrec[1];
+	view->bf_reg = qp->bf;
+	view->bf_size = qp->bf_size;
+	*handle = qp;
+	return 0;
+}
+
+static int
+prov_qp_flush(void *ctx, void *handle)
+{
+	struct mlx5_model *m = ctx;
+	struct mlx5_model_qp *qp = handle;
+
+	pthread_mutex_lock(&m->lock);
+	qp->err = 1;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+static int
+prov_qp_recover(void *ctx, void *handle)
+{
+	struct mlx5_model *m = ctx;
+	struct mlx5_model_qp *qp = handle;
+	int rc = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (qp->fail_recovery) {
+		rc = -ETIMEDOUT;
+	} else {
+		if (qp->ci != qp->target)
+			violation(m, "QP 0x%x: reset with WQEs %u..%u not completed", qp->qpn,
+				  qp->ci, qp->target);
+		/* RESET: indices restart at 0, the provider clears the record. */
+		qp->err = 0;
+		qp->ci = 0;
+		qp->target = 0;
+		qp->dbrec[1] = 0;
+		m->st.resets++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+static void
+prov_qp_close(void *ctx, void *handle)
+{
+	struct mlx5_model *m = ctx;
+	struct mlx5_model_qp *qp = handle;
+
+	pthread_mutex_lock(&m->lock);
+	/* Kept mapped until the model goes: a late device access must not fault. */
+	qp->closed = 1;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static int
+prov_mr_register(void *ctx, void *addr, uint64_t len, uint64_t *start, uint64_t *end,
+		 uint32_t *lkey, uint32_t *rkey, void **handle)
+{
+	struct mlx5_model *m = ctx;
+	/* Whole pages, as the verbs provider registers ordinary memory. */
+	uint64_t first = (uintptr_t)addr & ~4095ull;
+	uint64_t last = ((uintptr_t)addr + len + 4095) & ~4095ull;
+	uint32_t key =
+		mlx5_model_mr_add(m, 0, (void *)(uintptr_t)first, last - first, MODEL_ACCESS_ALL);
+
+	*start = first;
+	*end = last + m->mr_slack;
+	*lkey = key;
+	*rkey = key;
+	*handle = NULL;
+	return 0;
+}
+
+static void
+prov_mr_deregister(void *ctx, void *handle)
+{
+	(void)ctx;
+	(void)handle;
+}
+
+static int
+prov_local_gid(void *ctx, uint8_t gid[16])
+{
+	(void)ctx;
+	mlx5_model_gid(0, gid);
+	return 0;
+}
+
+const struct tern_mlx5_provider mlx5_model_provider = {
+	.probe = prov_probe,
+	.shutdown = NULL,
+	.cq_open = prov_cq_open,
+	.cq_close = prov_cq_close,
+	.qp_open = prov_qp_open,
+	.qp_flush = prov_qp_flush,
+	.qp_recover = prov_qp_recover,
+	.qp_close = prov_qp_close,
+	.mr_register = prov_mr_register,
+	.mr_deregister = prov_mr_deregister,
+	.local_gid = prov_local_gid,
+};

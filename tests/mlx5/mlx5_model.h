@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef TERN_MLX5_MODEL_H
+#define TERN_MLX5_MODEL_H
+
+/*
+ * A software model of a ConnectX send queue / completion queue pair, for
+ * tests only. It reads WQEs and writes CQEs in the format rdma-core's mlx5
+ * provider writes and reads them (providers/mlx5/qp.c, cq.c), using its own
+ * byte offsets: it never calls the driver's queue code, so a misreading
+ * of the format cannot hide in both.
+ *
+ * Two nodes (0: this host, 1: the peer), each with a memory-region table.
+ * A QP executes WQEs when its doorbell is rung: synchronously on
+ * mlx5_model_step(), or from a device thread (mlx5_model_start()).
+ * Everything the driver does wrong is a "violation": counted, the first one
+ * kept as text, printed to stderr.
+ */
+
+#include <stdint.h>
+
+#include "tern_mlx5_internal.h"
+
+struct mlx5_model;
+struct mlx5_model_qp;
+
+/* Memory-region access rights. */
+#define MODEL_ACCESS_LOCAL_WRITE  (1u << 0)
+#define MODEL_ACCESS_REMOTE_WRITE (1u << 1)
+#define MODEL_ACCESS_REMOTE_READ  (1u << 2)
+#define MODEL_ACCESS_ALL	  7u
+
+/* Syndromes the model produces (values of the CQE syndrome byte). */
+#define MODEL_SYND_LOCAL_QP_OP	 0x02
+#define MODEL_SYND_LOCAL_PROT	 0x04
+#define MODEL_SYND_WR_FLUSH	 0x05
+#define MODEL_SYND_REMOTE_ACCESS 0x13
+#define MODEL_SYND_REMOTE_OP	 0x14
+#define MODEL_SYND_RETRY_EXC	 0x15
+#define MODEL_SYND_RNR_RETRY_EXC 0x16
+
+/* Create a model; its device is "present" (probe succeeds). */
+struct mlx5_model *mlx5_model_create(void);
+/* Free it (stops the thread; QPs and CQs the driver left are unmapped). */
+void mlx5_model_destroy(struct mlx5_model *m);
+
+/* The provider that puts the model under the driver (ctx = the model). */
+extern const struct tern_mlx5_provider mlx5_model_provider;
+
+/* Make probe() fail with -ENODEV (a host without the device). */
+void mlx5_model_set_present(struct mlx5_model *m, int present);
+
+/* Register [addr, addr + len) on @node; returns the key (lkey == rkey). */
+uint32_t mlx5_model_mr_add(struct mlx5_model *m, int node, void *addr, uint64_t len,
+			   uint32_t access);
+/* This node's (0) or the peer's (1) GID. */
+void mlx5_model_gid(int node, uint8_t gid[16]);
+
+/* Process every QP's doorbells and WQEs once (synchronous device). */
+void mlx5_model_step(struct mlx5_model *m);
+/* Run the device on a thread, polling doorbells; stop with mlx5_model_stop(). */
+void mlx5_model_start(struct mlx5_model *m);
+void mlx5_model_stop(struct mlx5_model *m);
+
+/* QPs in creation order (0, 1, ...), NULL past the end. */
+struct mlx5_model_qp *mlx5_model_qp(struct mlx5_model *m, unsigned int index);
+
+/* Fault knobs, per QP. */
+/* Execute at most @wqes WQEs per step (0: no limit) - partial processing. */
+void mlx5_model_qp_budget(struct mlx5_model_qp *qp, uint32_t wqes);
+/* Hold: take doorbells but execute nothing until released - delayed processing. */
+void mlx5_model_qp_hold(struct mlx5_model_qp *qp, int hold);
+/* Fail the @nth WQE executed from now (0 = the next one) with @syndrome. */
+void mlx5_model_qp_fail(struct mlx5_model_qp *qp, uint64_t nth, uint8_t syndrome);
+/* Let the next recovery (RESET..RTS) of this QP fail. */
+void mlx5_model_qp_fail_recovery(struct mlx5_model_qp *qp, int fail);
+
+/* The SQ ring of a QP (tests corrupt WQEs through it). */
+uint8_t *mlx5_model_qp_ring(struct mlx5_model_qp *qp);
+/* Let the provider claim @bytes more than it registers (provokes LOCAL_PROT). */
+void mlx5_model_set_mr_slack(struct mlx5_model *m, uint64_t bytes);
+
+/* Counters. */
+struct mlx5_model_stats {
+	uint64_t doorbells;   /* doorbells taken */
+	uint64_t wqes;	      /* WQEs executed successfully */
+	uint64_t inline_wqes; /* of which inline */
+	uint64_t cqes;	      /* CQEs written (all kinds) */
+	uint64_t err_cqes;    /* error CQEs other than flush */
+	uint64_t flush_cqes;  /* WR_FLUSH CQEs */
+	uint64_t sq_wraps;    /* times a QP's consumer index wrapped the ring */
+	uint64_t cq_wraps;    /* times a CQ's producer index wrapped the ring */
+	uint64_t resets;      /* QP recoveries */
+	uint64_t bytes;	      /* payload bytes moved */
+};
+void mlx5_model_stats(struct mlx5_model *m, struct mlx5_model_stats *st);
+
+/* Violations found so far, and the first one's text. */
+unsigned int mlx5_model_violations(struct mlx5_model *m, const char **first);
+
+#endif /* TERN_MLX5_MODEL_H */

@@ -1,0 +1,868 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The mlx5 transport's data path against the software device model, through
+ * the transport's ops table (post_burst / poll / cancel), one endpoint per
+ * test. The model runs synchronously (mlx5_model_step) except in the
+ * two-lcore test, where it is a device thread.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_memory.h>
+
+#include <tern_segment.h>
+#include <tern_transport.h>
+
+#include "mlx5_model.h"
+#include "mlx5_queue.h"
+#include "tern_mlx5_internal.h"
+
+#define LOCAL_BYTES  (48u << 20)
+#define REMOTE_BYTES (24u << 20)
+#define SQ_WQEBBS    64u
+
+struct fx {
+	struct mlx5_model *m;
+	const struct tern_transport_ops *ops;
+	struct tern_endpoint *ep;
+	uint8_t *local;
+	uint8_t *remote;
+	uint32_t rkey;
+	struct tern_segment rseg; /* REMOTE target on the peer node */
+	struct tern_segment lseg; /* LOCAL target (loopback) */
+	uint64_t next_cookie;
+};
+
+static void
+fill(uint8_t *p, size_t n, uint32_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)((i * 131u + seed * 7u + (i >> 8)) ^ seed);
+}
+
+static void
+make_remote(struct fx *f, struct tern_segment *seg, uint8_t *addr, uint64_t len, uint32_t rkey)
+{
+	struct tern_mlx5_desc d;
+
+	memset(&d, 0, sizeof(d));
+	d.magic = TERN_MLX5_DESC_MAGIC;
+	d.version = TERN_MLX5_DESC_VERSION;
+	d.rkey = rkey;
+	d.addr = (uintptr_t)addr;
+	d.length = len;
+	mlx5_model_gid(1, d.gid);
+	memset(seg, 0, sizeof(*seg));
+	seg->kind = TERN_SEGMENT_REMOTE;
+	seg->base = addr;
+	seg->length = len;
+	assert_int_equal(f->ops->segment_import(seg, &d, sizeof(d)), 0);
+}
+
+static int
+fx_open(void **state, uint32_t sq_wqebbs, uint16_t sig_every, uint16_t max_inline)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct tern_mlx5_tuning t = { .sq_wqebbs = sq_wqebbs,
+				      .sig_every = sig_every,
+				      .max_inline = max_inline };
+	struct tern_endpoint_conf conf = { .lcore_id = rte_lcore_id(),
+					   .socket_id = SOCKET_ID_ANY,
+					   .max_slices = 1024 };
+	struct tern_mlx5_desc d;
+
+	assert_non_null(f);
+	f->m = mlx5_model_create();
+	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
+	tern_mlx5_set_tuning(&t);
+	f->ops = tern_transport_get(tern_transport_id("mlx5"));
+	assert_non_null(f->ops);
+	assert_int_equal(f->ops->probe(), 0);
+	f->ep = f->ops->endpoint_open(&conf);
+	assert_non_null(f->ep);
+	f->local = aligned_alloc(4096, LOCAL_BYTES);
+	f->remote = aligned_alloc(4096, REMOTE_BYTES);
+	assert_non_null(f->local);
+	assert_non_null(f->remote);
+	memset(f->remote, 0, REMOTE_BYTES);
+	f->rkey = mlx5_model_mr_add(f->m, 1, f->remote, REMOTE_BYTES, MODEL_ACCESS_ALL);
+	make_remote(f, &f->rseg, f->remote, REMOTE_BYTES, f->rkey);
+	memset(&f->lseg, 0, sizeof(f->lseg));
+	f->lseg.kind = TERN_SEGMENT_LOCAL;
+	f->lseg.base = f->local;
+	f->lseg.length = LOCAL_BYTES;
+	/* Exporting registers the whole buffer once (what a segment-register
+	 * hook in the ops table would do). */
+	assert_int_equal(f->ops->segment_export(&f->lseg, &d, sizeof(d)), (int)sizeof(d));
+	f->lseg.base = f->local + LOCAL_BYTES / 2;
+	f->lseg.length = LOCAL_BYTES / 2;
+	*state = f;
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return fx_open(state, SQ_WQEBBS, 16, 64);
+}
+
+static void
+assert_model_clean(struct fx *f)
+{
+	const char *first;
+	unsigned int n = mlx5_model_violations(f->m, &first);
+
+	if (n != 0)
+		fail_msg("%u model violations, first: %s", n, first);
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	assert_model_clean(f);
+	f->ops->endpoint_close(f->ep);
+	assert_int_equal(tern_mlx5_test_set_queue_provider(NULL, NULL), 0);
+	tern_mlx5_set_tuning(NULL);
+	mlx5_model_destroy(f->m);
+	free(f->local);
+	free(f->remote);
+	free(f);
+	return 0;
+}
+
+static struct tern_slice
+slice(struct fx *f, uint8_t op, const struct tern_segment *t, uint64_t local_off, uint64_t off,
+      uint32_t len)
+{
+	struct tern_slice s = { 0 };
+
+	s.cookie = f->next_cookie++;
+	s.local = f->local + local_off;
+	s.target = t;
+	s.offset = off;
+	s.length = len;
+	s.op = op;
+	return s;
+}
+
+/* Post everything, stepping the model and polling until every slice has
+ * completed exactly once. Completions are stored by cookie - base. */
+static void
+run(struct fx *f, const struct tern_slice *s, unsigned int nb, struct tern_completion *out)
+{
+	struct tern_completion cpl[64];
+	uint64_t base = s[0].cookie;
+	unsigned int posted = 0, done = 0, spins = 0, i;
+	uint8_t *seen = calloc(nb, 1);
+
+	assert_non_null(seen);
+	while (done < nb) {
+		uint16_t want = (uint16_t)RTE_MIN(nb - posted, 512u);
+		uint16_t n;
+
+		if (posted < nb)
+			posted += f->ops->post_burst(f->ep, s + posted, want);
+		mlx5_model_step(f->m);
+		n = f->ops->poll(f->ep, cpl, RTE_DIM(cpl));
+		for (i = 0; i < n; i++) {
+			uint64_t k = cpl[i].cookie - base;
+
+			assert_true(k < nb);
+			assert_int_equal(seen[k], 0);
+			seen[k] = 1;
+			out[k] = cpl[i];
+		}
+		done += n;
+		if (++spins > 1000000)
+			fail_msg("no progress: %u/%u posted, %u completed", posted, nb, done);
+	}
+	free(seen);
+	assert_model_clean(f);
+}
+
+static void
+run_expect_ok(struct fx *f, const struct tern_slice *s, unsigned int nb)
+{
+	struct tern_completion *out = calloc(nb, sizeof(*out));
+	unsigned int i;
+
+	assert_non_null(out);
+	run(f, s, nb, out);
+	for (i = 0; i < nb; i++) {
+		assert_int_equal(out[i].status, 0);
+		assert_int_equal(out[i].length, s[i].length);
+	}
+	free(out);
+}
+
+static void
+probe_without_device_is_enodev(void **state)
+{
+	struct mlx5_model *m = mlx5_model_create();
+	const struct tern_transport_ops *ops = tern_transport_get(tern_transport_id("mlx5"));
+
+	(void)state;
+	assert_non_null(ops);
+	/* This machine has no RDMA device: the real provider says so. */
+	assert_int_equal(ops->probe(), -ENODEV);
+	assert_null(ops->endpoint_open(&(struct tern_endpoint_conf){ .max_slices = 8 }));
+	assert_int_equal(rte_errno, ENODEV);
+	/* A model that is "absent" too. */
+	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, m), 0);
+	mlx5_model_set_present(m, 0);
+	assert_int_equal(ops->probe(), -ENODEV);
+	assert_int_equal(tern_mlx5_test_set_queue_provider(NULL, NULL), 0);
+	mlx5_model_destroy(m);
+}
+
+static void
+write_and_read_1_byte_to_16_mib(void **state)
+{
+	static const uint32_t sizes[] = {
+		1, 7, 63, 64, 65, 100, 4095, 4096, 65537, 1u << 20, (16u << 20) - 3
+	};
+	struct fx *f = *state;
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(sizes); i++) {
+		uint32_t len = sizes[i];
+		uint64_t roff = (i * 4099u) % 4096;
+		struct tern_slice s;
+
+		fill(f->local, len, i + 1);
+		s = slice(f, TERN_OP_WRITE, &f->rseg, 0, roff, len);
+		run_expect_ok(f, &s, 1);
+		assert_memory_equal(f->remote + roff, f->local, len);
+		/* READ back into another place of local memory. */
+		memset(f->local + (LOCAL_BYTES / 2), 0, len);
+		s = slice(f, TERN_OP_READ, &f->rseg, LOCAL_BYTES / 2, roff, len);
+		run_expect_ok(f, &s, 1);
+		assert_memory_equal(f->local + LOCAL_BYTES / 2, f->local, len);
+	}
+}
+
+static void
+inline_writes_wrap_the_ring(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s[300];
+	struct mlx5_model_stats st;
+	unsigned int i;
+
+	/* Lengths 1..64 are inline (2 WQEBBs above 28 bytes), mixed with
+	 * 1-WQEBB WRITEs so inline WQEs start at odd slots and straddle the
+	 * end of the 64-WQEBB ring. */
+	fill(f->local, 64 * 300, 9);
+	for (i = 0; i < RTE_DIM(s); i++) {
+		uint32_t len = i % 3 == 0 ? 4096 : 1 + (i * 37u) % 64;
+
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, (uint64_t)i * 64, (uint64_t)i * 8192, len);
+	}
+	for (i = 0; i < RTE_DIM(s); i += 7)
+		run_expect_ok(f, s + i, RTE_MIN(7u, RTE_DIM(s) - i));
+	for (i = 0; i < RTE_DIM(s); i++)
+		assert_memory_equal(f->remote + (uint64_t)i * 8192, f->local + (uint64_t)i * 64,
+				    s[i].length);
+	mlx5_model_stats(f->m, &st);
+	assert_true(st.inline_wqes >= 190);
+	assert_true(st.sq_wraps >= 5);
+}
+
+static void
+sq_and_cq_wrap_many_times(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 20000 };
+	struct tern_slice *s = calloc(N, sizeof(*s));
+	struct mlx5_model_stats st;
+	unsigned int i;
+
+	assert_non_null(s);
+	fill(f->local, 1 << 20, 3);
+	for (i = 0; i < N; i++)
+		s[i] = slice(f, i % 5 == 4 ? TERN_OP_READ : TERN_OP_WRITE, &f->rseg,
+			     (i % 5 == 4 ? (2u << 20) : 0) + (uint64_t)(i % 1024) * 1024,
+			     (uint64_t)(i % 1024) * 1024, 128 + i % 512);
+	/* Bursts of 1..31 so signalled and unsignalled WQEs mix. */
+	for (i = 0; i < N;) {
+		unsigned int b = RTE_MIN(1 + i % 31, N - i);
+
+		run_expect_ok(f, s + i, b);
+		i += b;
+	}
+	mlx5_model_stats(f->m, &st);
+	print_message("SQ wraps %" PRIu64 ", CQ wraps %" PRIu64 ", CQEs %" PRIu64 "\n", st.sq_wraps,
+		      st.cq_wraps, st.cqes);
+	assert_true(st.sq_wraps >= 300);
+	assert_true(st.cq_wraps >= 3);
+	assert_int_equal(st.wqes, N);
+	free(s);
+}
+
+static void
+burst_larger_than_sq_backpressures(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 2000 };
+	struct tern_slice *s = calloc(N, sizeof(*s));
+	struct tern_completion cpl[8];
+	unsigned int i, n;
+
+	assert_non_null(s);
+	fill(f->local, 1 << 20, 4);
+	for (i = 0; i < N; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, (uint64_t)i * 256, (uint64_t)i * 256, 256);
+	/* The SQ holds 64 WQEBBs: one call takes at most that. */
+	n = f->ops->post_burst(f->ep, s, N);
+	assert_int_equal(n, SQ_WQEBBS);
+	assert_int_equal(f->ops->post_burst(f->ep, s + n, N - n), 0);
+	/* Nothing completes before the device runs. */
+	assert_int_equal(f->ops->poll(f->ep, cpl, RTE_DIM(cpl)), 0);
+	mlx5_model_step(f->m);
+	/* Completions come out a few at a time when the caller's array is small. */
+	assert_int_equal(f->ops->poll(f->ep, cpl, RTE_DIM(cpl)), RTE_DIM(cpl));
+	for (i = 0; i < RTE_DIM(cpl); i++)
+		assert_int_equal(cpl[i].cookie, s[i].cookie);
+	f->next_cookie = s[0].cookie; /* run() matches cookies from s[0] */
+	{
+		struct tern_completion *out = calloc(N, sizeof(*out));
+
+		assert_non_null(out);
+		/* Drain the rest, then run everything not yet posted. */
+		for (i = RTE_DIM(cpl); i < n;)
+			i += f->ops->poll(f->ep, cpl, RTE_DIM(cpl));
+		run(f, s + n, N - n, out + n);
+		for (i = n; i < N; i++)
+			assert_int_equal(out[i].status, 0);
+		free(out);
+	}
+	assert_memory_equal(f->remote, f->local, (size_t)N * 256);
+	free(s);
+}
+
+static void
+selective_signalling_one_cqe_per_16_and_every_read(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s[32];
+	struct mlx5_model_stats a, b;
+	unsigned int i;
+
+	fill(f->local, 32 * 4096, 5);
+	for (i = 0; i < 32; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, i * 4096u, i * 4096u, 4096);
+	mlx5_model_stats(f->m, &a);
+	run_expect_ok(f, s, 32);
+	mlx5_model_stats(f->m, &b);
+	/* sig_every 16: CQEs after WQE 16 and 32 only. */
+	assert_int_equal(b.cqes - a.cqes, 2);
+	/* A burst of 5 that ends unsignalled still gets a CQE on its last WQE. */
+	for (i = 0; i < 5; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, i * 4096u, i * 4096u, 4096);
+	run_expect_ok(f, s, 5);
+	mlx5_model_stats(f->m, &a);
+	assert_int_equal(a.cqes - b.cqes, 1);
+	/* Every READ asks for a CQE. */
+	for (i = 0; i < 8; i++)
+		s[i] = slice(f, TERN_OP_READ, &f->rseg, (1u << 20) + i * 4096u, i * 4096u, 4096);
+	run_expect_ok(f, s, 8);
+	mlx5_model_stats(f->m, &b);
+	assert_int_equal(b.cqes - a.cqes, 8);
+	assert_memory_equal(f->local + (1u << 20), f->remote, 8 * 4096);
+}
+
+static uint8_t *sabotage_local;
+
+/* Post 8 WRITEs with the 3rd failing: 2 succeed, the 3rd carries the
+ * syndrome's errno, the other 5 are flushed; the QP then recovers. */
+static void
+expect_failure(struct fx *f, uint8_t syndrome, int err, int sabotage)
+{
+	struct tern_slice s[8];
+	struct tern_completion out[8];
+	struct tern_mlx5_ep_stats st;
+	struct mlx5_model_qp *qp;
+	unsigned int i;
+
+	/* Open the QP first (one clean WRITE) so the knobs have a QP to act on. */
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	qp = mlx5_model_qp(f->m, 0);
+	assert_non_null(qp);
+	for (i = 0; i < 8; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, i * 4096u, i * 4096u, 4096);
+	if (sabotage == 0) {
+		mlx5_model_qp_fail(qp, 2, syndrome);
+	} else if (sabotage == 1) {
+		/* A WRITE beyond the peer's region: the device refuses it. */
+		s[2].offset = REMOTE_BYTES;
+		s[2].target = &f->rseg;
+		f->rseg.length = REMOTE_BYTES + 8192;
+	} else if (sabotage == 2) {
+		/* A local buffer the MR does not cover (the provider claimed more). */
+		s[2].local = sabotage_local;
+	}
+	if (sabotage == 3) {
+		/* An opcode the device does not know: corrupt WQE 2 before the
+		 * doorbell reaches the model (the doorbell names WQE 7). */
+		assert_int_equal(f->ops->post_burst(f->ep, s, 8), 8);
+		for (i = 0; i < SQ_WQEBBS; i++) {
+			uint8_t *w = mlx5_model_qp_ring(qp) + i * 64;
+			uint32_t idx = (rte_be_to_cpu_32(*(uint32_t *)w) >> 8) & 0xffff;
+
+			if (w[3] == 0x08 && idx == (uint32_t)(1 + 2))
+				w[3] = 0x0a;
+		}
+		memset(out, 0, sizeof(out));
+		for (i = 0; i < 8;) {
+			struct tern_completion c[8];
+			uint16_t n, k;
+
+			mlx5_model_step(f->m);
+			n = f->ops->poll(f->ep, c, 8);
+			for (k = 0; k < n; k++)
+				out[c[k].cookie - s[0].cookie] = c[k];
+			i += n;
+		}
+	} else {
+		run(f, s, 8, out);
+	}
+	assert_int_equal(out[0].status, 0);
+	assert_int_equal(out[1].status, 0);
+	assert_int_equal(out[2].status, err);
+	assert_int_equal(out[2].length, 0);
+	for (i = 3; i < 8; i++)
+		assert_int_equal(out[i].status, -ECONNABORTED);
+	assert_int_equal(tern_mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(st.recoveries, 1);
+	assert_int_equal(st.errors, 6);
+	/* Back in RTS: the same WRITEs now succeed. */
+	f->rseg.length = REMOTE_BYTES;
+	for (i = 0; i < 8; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, i * 4096u, i * 4096u, 4096);
+	run_expect_ok(f, s, 8);
+}
+
+static void
+retry_exceeded_is_etimedout(void **state)
+{
+	expect_failure(*state, MODEL_SYND_RETRY_EXC, -ETIMEDOUT, 0);
+}
+
+static void
+rnr_retry_exceeded_is_ebusy(void **state)
+{
+	expect_failure(*state, MODEL_SYND_RNR_RETRY_EXC, -EBUSY, 0);
+}
+
+static void
+remote_op_error_is_eremoteio(void **state)
+{
+	expect_failure(*state, MODEL_SYND_REMOTE_OP, -EREMOTEIO, 0);
+}
+
+static void
+remote_bounds_is_eacces(void **state)
+{
+	expect_failure(*state, 0, -EACCES, 1);
+}
+
+static void
+bad_local_key_is_efault(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *extra = aligned_alloc(4096, 1u << 20);
+	struct tern_slice s;
+
+	assert_non_null(extra);
+	/* The provider registers one page of extra but claims 1 MiB more. */
+	mlx5_model_set_mr_slack(f->m, 1u << 20);
+	s = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	s.local = extra;
+	run_expect_ok(f, &s, 1);
+	sabotage_local = extra + 65536;
+	expect_failure(f, 0, -EFAULT, 2);
+	free(extra);
+}
+
+static void
+unknown_opcode_is_eproto(void **state)
+{
+	expect_failure(*state, 0, -EPROTO, 3);
+}
+
+static void
+read_without_remote_read_access_is_eacces(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *ro = aligned_alloc(4096, 65536);
+	struct tern_segment seg;
+	struct tern_slice s[2];
+	struct tern_completion out[2];
+
+	assert_non_null(ro);
+	make_remote(f, &seg, ro, 65536,
+		    mlx5_model_mr_add(f->m, 1, ro, 65536, MODEL_ACCESS_REMOTE_WRITE));
+	s[0] = slice(f, TERN_OP_WRITE, &seg, 0, 0, 4096);
+	s[1] = slice(f, TERN_OP_READ, &seg, 8192, 0, 4096);
+	run(f, s, 2, out);
+	assert_int_equal(out[0].status, 0);
+	assert_int_equal(out[1].status, -EACCES);
+	free(ro);
+}
+
+static void
+recovery_failure_fails_later_slices(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s[4];
+	struct tern_completion out[4];
+	unsigned int i;
+
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	mlx5_model_qp_fail_recovery(mlx5_model_qp(f->m, 0), 1);
+	mlx5_model_qp_fail(mlx5_model_qp(f->m, 0), 0, MODEL_SYND_RETRY_EXC);
+	for (i = 0; i < 4; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run(f, s, 4, out);
+	assert_int_equal(out[0].status, -ETIMEDOUT);
+	/* The QP is dead: new slices complete at once with -ENOTCONN. */
+	for (i = 0; i < 4; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run(f, s, 4, out);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(out[i].status, -ENOTCONN);
+}
+
+static void
+partial_and_delayed_processing(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s[200];
+	struct tern_completion cpl[256];
+	unsigned int i, n = 0, posted = 0;
+
+	fill(f->local, 200 * 1024, 6);
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 1024);
+	run_expect_ok(f, s, 1);
+	mlx5_model_qp_hold(mlx5_model_qp(f->m, 0), 1);
+	for (i = 0; i < 200; i++)
+		s[i] = slice(f, i % 2 ? TERN_OP_READ : TERN_OP_WRITE, &f->rseg,
+			     (i % 2 ? 1u << 20 : 0) + i * 1024u, i * 1024u, 1024);
+	posted = f->ops->post_burst(f->ep, s, 200);
+	mlx5_model_step(f->m);
+	assert_int_equal(f->ops->poll(f->ep, cpl, 256), 0);
+	mlx5_model_qp_hold(mlx5_model_qp(f->m, 0), 0);
+	mlx5_model_qp_budget(mlx5_model_qp(f->m, 0), 3);
+	while (n < 200) {
+		if (posted < 200)
+			posted += f->ops->post_burst(f->ep, s + posted, 200 - posted);
+		mlx5_model_step(f->m);
+		n += f->ops->poll(f->ep, cpl, 256);
+	}
+	assert_model_clean(f);
+	for (i = 0; i < 200; i += 2)
+		assert_memory_equal(f->remote + i * 1024u, f->local + i * 1024u, 1024);
+	for (i = 1; i < 200; i += 2)
+		assert_memory_equal(f->local + (1u << 20) + i * 1024u, f->remote + i * 1024u, 1024);
+}
+
+static void
+cancel_flushes_everything_posted(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s[10];
+	struct tern_completion out[10];
+	unsigned int i, n = 0;
+
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	mlx5_model_qp_hold(mlx5_model_qp(f->m, 0), 1);
+	for (i = 0; i < 10; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	assert_int_equal(f->ops->post_burst(f->ep, s, 10), 10);
+	mlx5_model_step(f->m);
+	f->ops->cancel(f->ep);
+	/* A QP in ERR takes nothing until it is back. */
+	assert_int_equal(f->ops->post_burst(f->ep, s, 1), 0);
+	mlx5_model_qp_hold(mlx5_model_qp(f->m, 0), 0);
+	while (n < 10) {
+		struct tern_completion c[4];
+		uint16_t k, got;
+
+		mlx5_model_step(f->m);
+		got = f->ops->poll(f->ep, c, 4);
+		for (k = 0; k < got; k++)
+			out[c[k].cookie - s[0].cookie] = c[k];
+		n += got;
+	}
+	for (i = 0; i < 10; i++)
+		assert_int_equal(out[i].status, -ECONNABORTED);
+	for (i = 0; i < 3; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run_expect_ok(f, s, 3);
+}
+
+static void
+loopback_to_a_local_segment(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s[2];
+
+	fill(f->local, 65536, 8);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 4096, 65536);
+	s[1] = slice(f, TERN_OP_READ, &f->lseg, 1u << 20, 4096, 65536);
+	run_expect_ok(f, s, 2);
+	assert_memory_equal(f->lseg.base + 4096, f->local, 65536);
+	assert_memory_equal(f->local + (1u << 20), f->local, 65536);
+	/* Two QPs now: the peer's (none yet) and loopback's. */
+	assert_non_null(mlx5_model_qp(f->m, 0));
+}
+
+static void
+bad_targets_complete_with_errors(void **state)
+{
+	struct fx *f = *state;
+	struct tern_segment junk = f->rseg;
+	struct tern_slice s[3];
+	struct tern_completion out[3];
+
+	junk.priv[0] ^= 0xff; /* magic broken */
+	s[0] = slice(f, TERN_OP_WRITE, &junk, 0, 0, 4096);
+	s[1] = slice(f, 7, &f->rseg, 0, 0, 4096);
+	s[2] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run(f, s, 3, out);
+	assert_int_equal(out[0].status, -EINVAL);
+	assert_int_equal(out[1].status, -EINVAL);
+	assert_int_equal(out[2].status, 0);
+}
+
+static void
+descriptors_are_parsed_strictly(void **state)
+{
+	struct fx *f = *state;
+	struct tern_segment seg, lseg;
+	struct tern_mlx5_desc d, out;
+	const struct tern_mlx5_desc *priv;
+
+	memset(&seg, 0, sizeof(seg));
+	memset(&d, 0, sizeof(d));
+	d.magic = TERN_MLX5_DESC_MAGIC;
+	d.version = TERN_MLX5_DESC_VERSION;
+	d.addr = 4096;
+	d.length = 4096;
+	mlx5_model_gid(1, d.gid);
+	assert_int_equal(f->ops->segment_import(&seg, &d, sizeof(d) - 1), -EINVAL);
+	d.version = 2;
+	assert_int_equal(f->ops->segment_import(&seg, &d, sizeof(d)), -EINVAL);
+	d.version = TERN_MLX5_DESC_VERSION;
+	d.reserved = 1;
+	assert_int_equal(f->ops->segment_import(&seg, &d, sizeof(d)), -EINVAL);
+	d.reserved = 0;
+	d.addr = UINT64_MAX - 10;
+	assert_int_equal(f->ops->segment_import(&seg, &d, sizeof(d)), -EINVAL);
+	d.addr = 4096;
+	seg.length = 8192;
+	assert_int_equal(f->ops->segment_import(&seg, &d, sizeof(d)), -EINVAL);
+	seg.length = 4096;
+	assert_int_equal(f->ops->segment_import(&seg, &d, sizeof(d)), 0);
+	priv = (const struct tern_mlx5_desc *)seg.priv;
+	assert_int_equal(priv->peer, 1);
+	/* Export of a local segment names this node: importing it is loopback. */
+	memset(&lseg, 0, sizeof(lseg));
+	lseg.kind = TERN_SEGMENT_LOCAL;
+	lseg.base = f->local;
+	lseg.length = 8192;
+	assert_int_equal(f->ops->segment_export(&lseg, &out, sizeof(out) - 1), -ENOSPC);
+	assert_int_equal(f->ops->segment_export(&seg, &out, sizeof(out)), -EINVAL);
+	assert_int_equal(f->ops->segment_export(&lseg, &out, sizeof(out)), (int)sizeof(out));
+	memset(&seg, 0, sizeof(seg));
+	assert_int_equal(f->ops->segment_import(&seg, &out, sizeof(out)), 0);
+	assert_int_equal(priv->peer, TERN_MLX5_PEER_SELF);
+	assert_int_equal(priv->rkey, out.rkey);
+}
+
+static void
+views_are_checked(void **state)
+{
+	struct mlx5_sq sq;
+	struct mlx5_cq cq;
+	struct mlx5_slot slots[8];
+	uint32_t rec[2];
+	uint8_t buf[8 * 64], bf[512];
+	struct tern_mlx5_sq_view v = { .buf = buf,
+				       .wqe_cnt = 8,
+				       .stride = 64,
+				       .qpn = 1,
+				       .dbrec = rec,
+				       .bf_reg = bf,
+				       .bf_size = 256 };
+	struct tern_mlx5_cq_view c = { .buf = buf, .cqe_cnt = 4, .cqe_size = 128, .dbrec = rec };
+	unsigned int s;
+
+	(void)state;
+	assert_int_equal(tern_mlx5_sq_init(&sq, &v, slots, 0), 0);
+	assert_int_equal(sq.sig_every, 4);
+	v.stride = 128;
+	assert_int_equal(tern_mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
+	v.stride = 64;
+	v.wqe_cnt = 12;
+	assert_int_equal(tern_mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
+	v.wqe_cnt = 8;
+	v.bf_size = 128;
+	assert_int_equal(tern_mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
+	assert_int_equal(tern_mlx5_cq_init(&cq, &c), 0);
+	assert_int_equal(cq.cqe_offset, 64);
+	c.cqe_size = 32;
+	assert_int_equal(tern_mlx5_cq_init(&cq, &c), -EINVAL);
+	for (s = 0; s < 256; s++) {
+		assert_non_null(tern_mlx5_syndrome_name((uint8_t)s));
+		assert_true(tern_mlx5_syndrome_errno((uint8_t)s) < 0);
+	}
+	assert_string_equal(tern_mlx5_syndrome_name(0x13), "REMOTE_ACCESS");
+}
+
+struct worker_arg {
+	struct fx *f;
+	struct tern_endpoint *ep;
+	unsigned int id;
+	int ok;
+};
+
+static void *
+worker(void *p)
+{
+	struct worker_arg *a = p;
+	struct fx *f = a->f;
+	struct tern_completion cpl[64];
+	struct tern_slice s[64];
+	unsigned int round, i, posted, done;
+	size_t base = (size_t)a->id * (4u << 20);
+
+	a->ok = 1;
+	for (round = 0; round < 200; round++) {
+		for (i = 0; i < 64; i++) {
+			memset(&s[i], 0, sizeof(s[i]));
+			s[i].cookie = round * 64 + i;
+			s[i].local = f->local + base + i * 4096u;
+			s[i].target = &f->rseg;
+			s[i].offset = base + i * 4096u + (round % 7);
+			s[i].length = 100 + (round * 64 + i) % 3000;
+			s[i].op = TERN_OP_WRITE;
+		}
+		posted = 0;
+		done = 0;
+		while (done < 64) {
+			if (posted < 64)
+				posted += f->ops->post_burst(a->ep, s + posted, 64 - posted);
+			done += f->ops->poll(a->ep, cpl, 64);
+		}
+		for (i = 0; i < 64; i++)
+			if (memcmp(f->remote + s[i].offset, s[i].local, s[i].length) != 0)
+				a->ok = 0;
+	}
+	return NULL;
+}
+
+static void
+two_lcores_each_on_its_own_qp(void **state)
+{
+	struct fx *f = *state;
+	struct tern_endpoint_conf conf = { .lcore_id = 1,
+					   .socket_id = SOCKET_ID_ANY,
+					   .max_slices = 1024 };
+	struct worker_arg a[2];
+	pthread_t t[2];
+	struct tern_mlx5_ep_stats st;
+	unsigned int i;
+
+	fill(f->local, 8u << 20, 11);
+	a[0] = (struct worker_arg){ .f = f, .ep = f->ep, .id = 0 };
+	a[1] = (struct worker_arg){ .f = f, .ep = f->ops->endpoint_open(&conf), .id = 1 };
+	assert_non_null(a[1].ep);
+	mlx5_model_start(f->m);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, worker, &a[i]), 0);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	mlx5_model_stop(f->m);
+	for (i = 0; i < 2; i++) {
+		assert_true(a[i].ok);
+		assert_int_equal(tern_mlx5_ep_stats(a[i].ep, &st), 0);
+		assert_int_equal(st.posted, 200 * 64);
+		assert_int_equal(st.errors, 0);
+	}
+	assert_non_null(mlx5_model_qp(f->m, 1));
+	f->ops->endpoint_close(a[1].ep);
+}
+
+int
+main(int argc, char **argv)
+{
+	char *eal[] = { argv[0],
+			"--no-huge",
+			"-m",
+			"64",
+			"--no-pci",
+			"--no-telemetry",
+			"--file-prefix",
+			"tern_mlx5_unit",
+			"--log-level",
+			"lib.eal:error" };
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(probe_without_device_is_enodev),
+		cmocka_unit_test(views_are_checked),
+		cmocka_unit_test_setup_teardown(write_and_read_1_byte_to_16_mib, setup, teardown),
+		cmocka_unit_test_setup_teardown(inline_writes_wrap_the_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(sq_and_cq_wrap_many_times, setup, teardown),
+		cmocka_unit_test_setup_teardown(burst_larger_than_sq_backpressures, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(selective_signalling_one_cqe_per_16_and_every_read,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(retry_exceeded_is_etimedout, setup, teardown),
+		cmocka_unit_test_setup_teardown(rnr_retry_exceeded_is_ebusy, setup, teardown),
+		cmocka_unit_test_setup_teardown(remote_op_error_is_eremoteio, setup, teardown),
+		cmocka_unit_test_setup_teardown(remote_bounds_is_eacces, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_local_key_is_efault, setup, teardown),
+		cmocka_unit_test_setup_teardown(unknown_opcode_is_eproto, setup, teardown),
+		cmocka_unit_test_setup_teardown(read_without_remote_read_access_is_eacces, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(recovery_failure_fails_later_slices, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(partial_and_delayed_processing, setup, teardown),
+		cmocka_unit_test_setup_teardown(cancel_flushes_everything_posted, setup, teardown),
+		cmocka_unit_test_setup_teardown(loopback_to_a_local_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_targets_complete_with_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(descriptors_are_parsed_strictly, setup, teardown),
+		cmocka_unit_test_setup_teardown(two_lcores_each_on_its_own_qp, setup, teardown),
+	};
+	char prefix[64];
+
+	(void)argc;
+	snprintf(prefix, sizeof(prefix), "tern_mlx5_unit_%d", (int)getpid());
+	eal[7] = prefix;
+	if (rte_eal_init((int)RTE_DIM(eal), eal) < 0) {
+		fprintf(stderr, "rte_eal_init failed\n");
+		return 1;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
