@@ -144,7 +144,7 @@ probe_transports(void)
 		if (ret == 0)
 			mask |= 1u << t;
 		else
-			ENGINE_LOG(INFO, "transport %s unavailable: %s", ops->name,
+			ENGINE_LOG(DEBUG, "transport %s unavailable: %s", ops->name,
 				   rte_strerror(-ret));
 	}
 	return mask;

@@ -27,6 +27,7 @@
 
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
+#include <rte_memory.h>
 
 #ifdef __cplusplus
 extern "C" {
