@@ -721,7 +721,7 @@ views_are_checked(void **state)
 
 	(void)state;
 	assert_int_equal(tern_mlx5_sq_init(&sq, &v, slots, 0), 0);
-	assert_int_equal(sq.sig_every, 4);
+	assert_int_equal(sq.sig_mask, 3);
 	v.stride = 128;
 	assert_int_equal(tern_mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
 	v.stride = 64;

@@ -24,7 +24,7 @@ tern_mlx5_sq_init(struct mlx5_sq *sq, const struct tern_mlx5_sq_view *view, stru
 	 * with WQEs no CQE will ever free (the largest WQE is far smaller). */
 	if (sig_every == 0 || sig_every > view->wqe_cnt / 2)
 		sig_every = (uint16_t)(view->wqe_cnt / 2);
-	sq->sig_every = sig_every;
+	sq->sig_mask = (uint16_t)(rte_align32prevpow2(sig_every) - 1);
 	sq->max_inline = (uint16_t)RTE_MIN(view->max_inline, TERN_MLX5_INLINE_MAX);
 	sq->qpn = view->qpn;
 	sq->qpn_ds = rte_cpu_to_be_32(view->qpn << 8);
@@ -42,8 +42,8 @@ tern_mlx5_sq_reset(struct mlx5_sq *sq)
 	sq->pi = 0;
 	sq->rep = 0;
 	sq->done = 0;
-	sq->unsignalled = 0;
 	sq->error = 0;
+	sq->db_pi = 0;
 	sq->last_ctrl = (uint64_t *)sq->buf;
 	sq->recoveries++;
 }
@@ -111,9 +111,6 @@ tern_mlx5_post_inline(struct mlx5_sq *sq, const void *src, uint32_t len, uint64_
 	off = ring_copy(sq, off, src, len);
 	ring_copy(sq, off, NULL, data_ds * 16 - 4 - len);
 	slot->cookie = cookie;
-	slot->length = len;
-	slot->wqebbs = wqebbs;
-	slot->status = 0;
 	sq->last_ctrl = wqe;
 	sq->pi += wqebbs;
 }
@@ -185,7 +182,7 @@ tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe)
 	}
 	if (syndrome == MLX5_CQE_SYNDROME_WR_FLUSH_ERR) {
 		/* Everything up to and including this WQE was flushed. */
-		for (i = sq->done; i != wqe; i += sq->slots[i & sq->mask].wqebbs) {
+		for (i = sq->done; i != wqe; i += tern_mlx5_wqe_wqebbs(sq, i)) {
 			sq->slots[i & sq->mask].status = (int16_t)err;
 			sq->errors++;
 		}
@@ -194,7 +191,7 @@ tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe)
 		/* WQEs before the failed one completed (RC completes in order); in
 		 * ERR state already, they were flushed. */
 		if (sq->error)
-			for (i = sq->done; i != wqe; i += sq->slots[i & sq->mask].wqebbs) {
+			for (i = sq->done; i != wqe; i += tern_mlx5_wqe_wqebbs(sq, i)) {
 				sq->slots[i & sq->mask].status = -ECONNABORTED;
 				sq->errors++;
 			}
@@ -207,7 +204,7 @@ tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe)
 			opcode == MLX5_CQE_RESP_ERR ? "responder" : "requester", strerror(-err));
 	}
 	sq->slots[wqe & sq->mask].status = (int16_t)err;
-	sq->done = wqe + sq->slots[wqe & sq->mask].wqebbs;
+	sq->done = wqe + tern_mlx5_wqe_wqebbs(sq, wqe);
 	sq->errors++;
 	sq->error = 1;
 	return err;

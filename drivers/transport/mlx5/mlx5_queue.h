@@ -52,12 +52,16 @@ struct tern_mlx5_cq_view {
 	volatile uint32_t *dbrec; /**< consumer index record (mlx5dv_cq.dbrec[0]) */
 };
 
-/** Per-WQE bookkeeping, indexed by the WQE's first WQEBB. */
+/**
+ * Per-WQE bookkeeping, indexed by the WQE's first WQEBB. Only the cookie is
+ * written when posting: a WQE's size and length are read back from the WQE
+ * itself (it stays in the ring until reported), its status is written by the
+ * error path only and cleared when reported.
+ */
 struct mlx5_slot {
 	uint64_t cookie; /**< the slice's cookie */
-	uint32_t length; /**< the slice's bytes */
-	uint16_t wqebbs; /**< WQEBBs the WQE occupies */
-	int16_t status;	 /**< 0 or a negative errno, written by the error path */
+	int32_t status;	 /**< 0 or a negative errno */
+	uint32_t reserved;
 };
 
 /** Send queue state. */
@@ -67,8 +71,8 @@ struct mlx5_sq {
 	uint16_t rep;		  /**< oldest WQEBB not yet reported */
 	uint16_t done;		  /**< WQEBBs before this index are complete */
 	uint16_t mask;		  /**< wqe_cnt - 1 */
-	uint16_t unsignalled;	  /**< WQEBBs posted since the last CQE request */
-	uint16_t sig_every;	  /**< request a CQE at least this often (WQEBBs) */
+	uint16_t sig_mask;	  /**< CQE requested whenever pi crosses a multiple of mask + 1 */
+	uint16_t db_pi;		  /**< pi at the last doorbell */
 	uint16_t max_inline;	  /**< largest inline WRITE, bytes */
 	uint8_t error;		  /**< a CQE reported an error: QP is in ERR */
 	uint8_t dead;		  /**< recovery failed: the QP takes no more work */
@@ -161,18 +165,16 @@ tern_mlx5_sq_room(const struct mlx5_sq *sq)
 }
 
 /**
- * Decide whether the WQE being posted asks for a CQE, and account for it.
- * @return the fm_ce_se byte.
+ * The fm_ce_se byte of a WQE of @p wqebbs starting at the producer index:
+ * CQE requested when the WQE reaches a multiple of sig_mask + 1 (so never
+ * more than that many WQEBBs go without one), or when @p force (READs).
  */
 static __rte_always_inline uint8_t
-tern_mlx5_sq_signal(struct mlx5_sq *sq, uint16_t wqebbs, int force)
+tern_mlx5_sq_signal(const struct mlx5_sq *sq, uint16_t wqebbs, int force)
 {
-	sq->unsignalled += wqebbs;
-	if (force || sq->unsignalled >= sq->sig_every) {
-		sq->unsignalled = 0;
-		return MLX5_WQE_CTRL_CQ_UPDATE;
-	}
-	return 0;
+	uint16_t crossed = (uint16_t)((sq->pi ^ (sq->pi + wqebbs)) & ~sq->sig_mask);
+
+	return (uint8_t)((crossed != 0) | force) << 3; /* MLX5_WQE_CTRL_CQ_UPDATE */
 }
 
 /**
@@ -200,9 +202,6 @@ tern_mlx5_post_rdma(struct mlx5_sq *sq, uint8_t opcode, uint64_t laddr, uint32_t
 	wqe[4] = (uint64_t)rte_cpu_to_be_32(len) | ((uint64_t)rte_cpu_to_be_32(lkey) << 32);
 	wqe[5] = rte_cpu_to_be_64(laddr);
 	slot->cookie = cookie;
-	slot->length = len;
-	slot->wqebbs = 1;
-	slot->status = 0;
 	sq->last_ctrl = wqe;
 	sq->pi++;
 }
@@ -221,6 +220,7 @@ tern_mlx5_sq_doorbell(struct mlx5_sq *sq)
 	*(volatile uint64_t *)(sq->bf_reg + sq->bf_offset) = *sq->last_ctrl;
 	rte_wmb();
 	sq->bf_offset ^= sq->bf_size;
+	sq->db_pi = sq->pi;
 }
 
 /**
@@ -251,6 +251,15 @@ tern_mlx5_cq_update_ci(struct mlx5_cq *cq)
 	*cq->dbrec = rte_cpu_to_be_32(cq->ci & 0xffffff);
 }
 
+/** WQEBBs of the WQE starting at WQEBB @p idx (from its ds field). */
+static __rte_always_inline uint16_t
+tern_mlx5_wqe_wqebbs(const struct mlx5_sq *sq, uint16_t idx)
+{
+	const uint8_t *ctrl = sq->buf + (size_t)(idx & sq->mask) * TERN_MLX5_WQEBB;
+
+	return (uint16_t)(((ctrl[7] & 0x3f) + 3) / 4);
+}
+
 /**
  * Report completed WQEs in order, from the report index up to the done index.
  * @return completions written (at most @p max).
@@ -261,12 +270,17 @@ tern_mlx5_sq_report(struct mlx5_sq *sq, struct tern_completion *cpl, uint16_t ma
 	uint16_t n = 0;
 
 	while (sq->rep != sq->done && n < max) {
-		const struct mlx5_slot *slot = &sq->slots[sq->rep & sq->mask];
+		uint16_t idx = sq->rep & sq->mask;
+		struct mlx5_slot *slot = &sq->slots[idx];
+		const uint8_t *wqe = sq->buf + (size_t)idx * TERN_MLX5_WQEBB;
+		/* First word after ctrl + raddr: data byte_count or inline header. */
+		uint32_t len = rte_be_to_cpu_32(*(const uint32_t *)(wqe + 32)) & ~MLX5_INLINE_SEG;
 
 		cpl[n].cookie = slot->cookie;
 		cpl[n].status = slot->status;
-		cpl[n].length = slot->status == 0 ? slot->length : 0;
-		sq->rep += slot->wqebbs;
+		cpl[n].length = slot->status == 0 ? len : 0;
+		slot->status = 0;
+		sq->rep += (uint16_t)(((wqe[7] & 0x3f) + 3) / 4);
 		n++;
 	}
 	return n;

@@ -45,6 +45,7 @@ struct mlx5_mr {
 struct mlx5_key_cache {
 	uint64_t start;
 	uint64_t end;
+	uint64_t lkey_hi; /* big-endian lkey << 32: the data segment's upper half */
 	uint32_t lkey;
 	uint32_t rkey;
 };
@@ -198,6 +199,7 @@ key_cache_fill(struct mlx5_key_cache *c, uint64_t addr, uint64_t len)
 	c->end = mr->end;
 	c->lkey = mr->lkey;
 	c->rkey = mr->rkey;
+	c->lkey_hi = (uint64_t)rte_cpu_to_be_32(mr->lkey) << 32;
 	return 0;
 }
 
@@ -404,98 +406,197 @@ ep_ring(struct tern_endpoint *ep, uint32_t touched)
 		struct mlx5_sq *sq = ep->qps[rte_bsf32(touched)];
 
 		touched &= touched - 1;
-		if (sq->unsignalled != 0) {
-			((uint8_t *)sq->last_ctrl)[11] |= MLX5_WQE_CTRL_CQ_UPDATE;
-			sq->unsignalled = 0;
-		}
+		if (sq->pi == sq->db_pi)
+			continue;
+		((uint8_t *)sq->last_ctrl)[11] |= MLX5_WQE_CTRL_CQ_UPDATE;
 		tern_mlx5_sq_doorbell(sq);
 		ep->stats.doorbells++;
 	}
 }
 
+/* Where a run of slices to one target goes. */
+struct post_run {
+	const struct tern_segment *target; /* REMOTE target of the run; NULL: per slice */
+	struct mlx5_sq *sq;
+	uint64_t rbase; /* remote address of the target's byte 0 */
+	uint32_t rkey;
+	uint16_t room; /* WQEBBs free in sq */
+	uint16_t peer;
+};
+
+/*
+ * Resolve a slice's target: remote key and address, and the QP to its peer
+ * (opened on first use).
+ * @return 0; 1 when the QP is in ERR (the slice is offered again after
+ *         recovery); a negative errno to complete the slice with.
+ */
+static __rte_noinline int
+ep_resolve(struct tern_endpoint *ep, const struct tern_slice *s, struct post_run *run,
+	   uint32_t *touched)
+{
+	const struct tern_segment *t = s->target;
+	struct mlx5_sq *sq;
+	uint16_t peer;
+
+	if (t->kind == TERN_SEGMENT_REMOTE) {
+		const struct tern_mlx5_desc *d = (const struct tern_mlx5_desc *)t->priv;
+
+		if (d->magic != TERN_MLX5_DESC_MAGIC || d->peer >= TERN_MLX5_PEER_MAX)
+			return -EINVAL;
+		peer = d->peer;
+		run->rkey = d->rkey;
+		run->rbase = d->addr;
+		run->target = t;
+	} else {
+		/* Loopback: the key depends on the range, resolved per slice. */
+		if (key_cache_lookup(&ep->target, (uintptr_t)t->base + s->offset, s->length) != 0)
+			return -EFAULT;
+		peer = TERN_MLX5_PEER_SELF;
+		run->rkey = ep->target.rkey;
+		run->rbase = (uintptr_t)t->base;
+		run->target = NULL;
+	}
+	if (run->sq != NULL && run->peer == peer)
+		return 0;
+	run->target = NULL;
+	sq = ep->qps[peer];
+	if (sq == NULL)
+		sq = ep_qp_open(ep, peer);
+	if (sq == NULL || sq->dead)
+		return -ENOTCONN;
+	if (sq->error)
+		return 1;
+	if (t->kind == TERN_SEGMENT_REMOTE)
+		run->target = t;
+	run->sq = sq;
+	run->peer = peer;
+	run->room = tern_mlx5_sq_room(sq);
+	*touched |= 1u << peer;
+	return 0;
+}
+
+/* Inline WRITEs and bad opcodes. @return 1 posted, 0 no room, < 0 reject. */
+static __rte_noinline int
+ep_post_other(struct post_run *run, const struct tern_slice *s, uint64_t raddr)
+{
+	struct mlx5_sq *sq = run->sq;
+	uint16_t wqebbs;
+
+	if (s->op != TERN_OP_WRITE && s->op != TERN_OP_READ)
+		return -EINVAL;
+	wqebbs = tern_mlx5_inline_wqebbs(s->length);
+	if (run->room < wqebbs)
+		return 0;
+	tern_mlx5_post_inline(sq, s->local, s->length, raddr, run->rkey,
+			      tern_mlx5_sq_signal(sq, wqebbs, 0), s->cookie);
+	run->room -= wqebbs;
+	return 1;
+}
+
 static uint16_t
 mlx5_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint16_t nb)
 {
+	struct post_run run = { .target = NULL, .sq = NULL };
+	const struct tern_segment *target = NULL;
+	struct mlx5_sq *sq = NULL;
+	uint64_t *last = NULL;
+	uint64_t rbase = 0, rkey_be = 0, qpn_ds = 0;
 	uint32_t touched = 0;
-	uint16_t i;
+	uint16_t i, pi = 0, room = 0, sig_mask = 0;
+	int rc;
+
+	/* The fast loop keeps the QP's producer index, room and run constants
+	 * in locals; they go back to the QP (sync) before any slow path. */
+#define SYNC()                                    \
+	do {                                      \
+		if (sq != NULL && sq->pi != pi) { \
+			sq->pi = pi;              \
+			sq->last_ctrl = last;     \
+			run.room = room;          \
+		}                                 \
+	} while (0)
+#define LOAD()                                                      \
+	do {                                                        \
+		sq = run.sq;                                        \
+		target = run.target;                                \
+		rbase = run.rbase;                                  \
+		rkey_be = rte_cpu_to_be_32(run.rkey);               \
+		qpn_ds = (uint64_t)(sq->qpn_ds | (3u << 24)) << 32; \
+		pi = sq->pi;                                        \
+		sig_mask = sq->sig_mask;                            \
+		last = sq->last_ctrl;                               \
+		room = run.room;                                    \
+	} while (0)
 
 	for (i = 0; i < nb; i++) {
 		const struct tern_slice *s = &slices[i];
-		const struct tern_segment *t = s->target;
-		struct mlx5_sq *sq;
-		uint64_t raddr;
-		uint32_t rkey;
-		uint16_t peer;
-		uint16_t wqebbs;
-		uint8_t opcode;
-		int status;
+		uint64_t *wqe;
+		uint16_t idx;
+		uint8_t op = s->op;
+		uint32_t len = s->length;
+		uint32_t ce;
 
-		if (likely(t->kind == TERN_SEGMENT_REMOTE)) {
-			const struct tern_mlx5_desc *d = (const struct tern_mlx5_desc *)t->priv;
-
-			if (unlikely(d->magic != TERN_MLX5_DESC_MAGIC)) {
-				status = -EINVAL;
+		if (unlikely(s->target != target)) {
+			SYNC();
+			rc = ep_resolve(ep, s, &run, &touched);
+			if (rc > 0)
+				break;
+			if (rc < 0)
 				goto reject;
-			}
-			peer = d->peer;
-			rkey = d->rkey;
-			raddr = d->addr + s->offset;
-		} else {
-			raddr = (uintptr_t)t->base + s->offset;
-			if (unlikely(key_cache_lookup(&ep->target, raddr, s->length) != 0)) {
-				status = -EFAULT;
+			LOAD();
+			if (run.target == NULL)
+				target = NULL; /* loopback: resolve each slice */
+		}
+		if (unlikely(key_cache_lookup(&ep->local, (uintptr_t)s->local, len) != 0)) {
+			rc = -EFAULT;
+			goto reject_sync;
+		}
+		/* Inline WRITEs and unknown ops leave the fast path. */
+		if (likely(op == TERN_OP_WRITE) ? unlikely(len <= sq->max_inline)
+						: unlikely(op != TERN_OP_READ)) {
+			SYNC();
+			rc = ep_post_other(&run, s, rbase + s->offset);
+			if (rc == 0)
+				break;
+			if (rc < 0)
 				goto reject;
-			}
-			peer = TERN_MLX5_PEER_SELF;
-			rkey = ep->target.rkey;
+			LOAD();
+			continue;
 		}
-		sq = ep->qps[peer];
-		if (unlikely(sq == NULL)) {
-			sq = ep_qp_open(ep, peer);
-			if (sq == NULL) {
-				status = -ENOTCONN;
-				goto reject;
-			}
-		}
-		if (unlikely(sq->error | sq->dead)) {
-			if (!sq->dead)
-				break; /* offered again once the QP is back */
-			status = -ENOTCONN;
-			goto reject;
-		}
-		if (unlikely(key_cache_lookup(&ep->local, (uintptr_t)s->local, s->length) != 0)) {
-			status = -EFAULT;
-			goto reject;
-		}
-		if (s->op == TERN_OP_WRITE) {
-			opcode = MLX5_OPCODE_RDMA_WRITE;
-			if (unlikely(s->length <= sq->max_inline)) {
-				wqebbs = tern_mlx5_inline_wqebbs(s->length);
-				if (tern_mlx5_sq_room(sq) < wqebbs)
-					break;
-				tern_mlx5_post_inline(sq, s->local, s->length, raddr, rkey,
-						      tern_mlx5_sq_signal(sq, wqebbs, 0),
-						      s->cookie);
-				touched |= 1u << peer;
-				continue;
-			}
-		} else if (likely(s->op == TERN_OP_READ)) {
-			opcode = MLX5_OPCODE_RDMA_READ;
-		} else {
-			status = -EINVAL;
-			goto reject;
-		}
-		if (unlikely(tern_mlx5_sq_room(sq) == 0))
+		if (unlikely(room == 0))
 			break;
-		tern_mlx5_post_rdma(
-			sq, opcode, (uintptr_t)s->local, ep->local.lkey, s->length, raddr, rkey,
-			tern_mlx5_sq_signal(sq, 1, opcode == MLX5_OPCODE_RDMA_READ), s->cookie);
-		touched |= 1u << peer;
+		/* The WQE: ctrl, raddr, one data segment (see tern_mlx5_post_rdma). */
+		idx = pi & sq->mask;
+		wqe = (uint64_t *)(sq->buf + ((size_t)idx * TERN_MLX5_WQEBB));
+		/* A one-WQEBB WQE reaches a multiple of sig_mask + 1 when its own
+		 * index has all mask bits set; READs always ask for a CQE. The
+		 * op values make this arithmetic: READ = 1, WRITE = 2. */
+		RTE_BUILD_BUG_ON(TERN_OP_READ != 1 || TERN_OP_WRITE != 2);
+		ce = ((pi & sig_mask) == sig_mask) | (op & 1);
+		wqe[0] = (uint64_t)rte_cpu_to_be_32(((uint32_t)pi << 8) |
+						    (MLX5_OPCODE_RDMA_WRITE << (op & 1))) |
+			 qpn_ds;
+		wqe[1] = (uint64_t)ce << 27;
+		wqe[2] = rte_cpu_to_be_64(rbase + s->offset);
+		wqe[3] = rkey_be;
+		wqe[4] = (uint64_t)rte_cpu_to_be_32(len) | ep->local.lkey_hi;
+		wqe[5] = rte_cpu_to_be_64((uintptr_t)s->local);
+		sq->slots[idx].cookie = s->cookie;
+		last = wqe;
+		pi++;
+		room--;
 		continue;
+	reject_sync:
+		SYNC();
 	reject:
-		if (ep_reject(ep, s, status) != 0)
+		if (ep_reject(ep, s, rc) != 0)
 			break;
+		if (sq != NULL)
+			LOAD();
 	}
+	SYNC();
+#undef SYNC
+#undef LOAD
 	ep->stats.posted += i;
 	if (likely(touched != 0))
 		ep_ring(ep, touched);
@@ -581,7 +682,7 @@ mlx5_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 		wqe = rte_be_to_cpu_16(cqe->wqe_counter);
 		if (likely((cqe->op_own >> 4) == MLX5_CQE_REQ &&
 			   (uint16_t)(wqe - sq->done) < (uint16_t)(sq->pi - sq->done)))
-			sq->done = wqe + sq->slots[wqe & sq->mask].wqebbs;
+			sq->done = wqe + tern_mlx5_wqe_wqebbs(sq, wqe);
 		else
 			ep_cqe_error(ep, sq, cqe);
 		n += tern_mlx5_sq_report(sq, cpl + n, max - n);
