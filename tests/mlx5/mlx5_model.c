@@ -117,6 +117,8 @@ struct mlx5_model {
 	volatile int running;
 	int threaded;
 	uint64_t mr_slack;
+	uint32_t fail_ops;
+	unsigned int shutdowns;
 };
 
 static void
@@ -330,6 +332,34 @@ mlx5_model_violations(struct mlx5_model *m, const char **first)
 	if (first != NULL)
 		*first = m->first;
 	return m->violations;
+}
+
+void
+mlx5_model_fail_ops(struct mlx5_model *m, uint32_t flags)
+{
+	m->fail_ops = flags;
+}
+
+unsigned int
+mlx5_model_shutdowns(struct mlx5_model *m)
+{
+	return m->shutdowns;
+}
+
+static void cqe_write(struct mlx5_model_qp *qp, uint8_t opcode, uint8_t wqe_opcode,
+		      uint16_t wqe_idx, uint32_t byte_cnt, uint8_t syndrome);
+
+void
+mlx5_model_inject_cqe(struct mlx5_model_qp *qp, uint32_t qpn)
+{
+	uint32_t real;
+
+	pthread_mutex_lock(&qp->m->lock);
+	real = qp->qpn;
+	qp->qpn = qpn;
+	cqe_write(qp, CQE_OP_REQ, OP_RDMA_WRITE, 0, 0, 0);
+	qp->qpn = real;
+	pthread_mutex_unlock(&qp->m->lock);
 }
 
 /* ---- CQE production ---- */
@@ -683,6 +713,14 @@ mlx5_model_stop(struct mlx5_model *m)
 
 /* ---- the provider: the model under the driver ---- */
 
+static void
+prov_shutdown(void *ctx)
+{
+	struct mlx5_model *m = ctx;
+
+	m->shutdowns++;
+}
+
 static int
 prov_probe(void *ctx)
 {
@@ -700,6 +738,10 @@ prov_cq_open(void *ctx, unsigned int lcore_id, uint32_t cqe_cnt, struct tern_mlx
 	uint32_t n = 2, i;
 
 	(void)lcore_id;
+	if (m->fail_ops & MODEL_FAIL_CQ_OPEN) {
+		free(cq);
+		return -ENOMEM;
+	}
 	if (cq == NULL)
 		return -ENOMEM;
 	while (n < cqe_cnt)
@@ -748,6 +790,10 @@ prov_qp_open(void *ctx, void *cq, unsigned int lcore_id, uint16_t peer, const ui
 
 	(void)lcore_id;
 	(void)peer_gid;
+	if (m->fail_ops & MODEL_FAIL_QP_OPEN) {
+		free(qp);
+		return -EIO;
+	}
 	if (qp == NULL)
 		return -ENOMEM;
 	qp->m = m;
@@ -769,7 +815,7 @@ prov_qp_open(void *ctx, void *cq, unsigned int lcore_id, uint16_t peer, const ui
 	pthread_mutex_unlock(&m->lock);
 	view->buf = qp->sq;
 	view->wqe_cnt = wqe_cnt;
-	view->stride = WQEBB;
+	view->stride = m->fail_ops & MODEL_BAD_QP_VIEW ? 128 : WQEBB;
 	view->qpn = qp->qpn;
 	view->dbrec = &qp->dbrec[1];
 	view->bf_reg = qp->bf;
@@ -784,6 +830,8 @@ prov_qp_flush(void *ctx, void *handle)
 	struct mlx5_model *m = ctx;
 	struct mlx5_model_qp *qp = handle;
 
+	if (m->fail_ops & MODEL_FAIL_FLUSH)
+		return -EIO;
 	pthread_mutex_lock(&m->lock);
 	qp->err = 1;
 	pthread_mutex_unlock(&m->lock);
@@ -835,9 +883,11 @@ prov_mr_register(void *ctx, void *addr, uint64_t len, uint64_t *start, uint64_t 
 	/* Whole pages, as the verbs provider registers ordinary memory. */
 	uint64_t first = (uintptr_t)addr & ~4095ull;
 	uint64_t last = ((uintptr_t)addr + len + 4095) & ~4095ull;
-	uint32_t key =
-		mlx5_model_mr_add(m, 0, (void *)(uintptr_t)first, last - first, MODEL_ACCESS_ALL);
+	uint32_t key;
 
+	if (m->fail_ops & MODEL_FAIL_MR_REG)
+		return -ENOMEM;
+	key = mlx5_model_mr_add(m, 0, (void *)(uintptr_t)first, last - first, MODEL_ACCESS_ALL);
 	*start = first;
 	*end = last + m->mr_slack;
 	*lkey = key;
@@ -863,7 +913,7 @@ prov_local_gid(void *ctx, uint8_t gid[16])
 
 const struct tern_mlx5_provider mlx5_model_provider = {
 	.probe = prov_probe,
-	.shutdown = NULL,
+	.shutdown = prov_shutdown,
 	.cq_open = prov_cq_open,
 	.cq_close = prov_cq_close,
 	.qp_open = prov_qp_open,

@@ -79,6 +79,18 @@ uint8_t *mlx5_model_qp_ring(struct mlx5_model_qp *qp);
 /* Let the provider claim @bytes more than it registers (provokes LOCAL_PROT). */
 void mlx5_model_set_mr_slack(struct mlx5_model *m, uint64_t bytes);
 
+/* Make provider operations fail (control-path error handling). */
+#define MODEL_FAIL_CQ_OPEN (1u << 0) /* cq_open: -ENOMEM */
+#define MODEL_FAIL_QP_OPEN (1u << 1) /* qp_open: -EIO */
+#define MODEL_BAD_QP_VIEW  (1u << 2) /* qp_open hands over a view the driver must refuse */
+#define MODEL_FAIL_MR_REG  (1u << 3) /* mr_register: -ENOMEM */
+#define MODEL_FAIL_FLUSH   (1u << 4) /* qp_flush: -EIO */
+void mlx5_model_fail_ops(struct mlx5_model *m, uint32_t flags);
+/* Write a success CQE naming QPN @qpn into QP @qp's CQ (a stray CQE). */
+void mlx5_model_inject_cqe(struct mlx5_model_qp *qp, uint32_t qpn);
+/* Times the provider's shutdown ran. */
+unsigned int mlx5_model_shutdowns(struct mlx5_model *m);
+
 /* Counters. */
 struct mlx5_model_stats {
 	uint64_t doorbells;   /* doorbells taken */

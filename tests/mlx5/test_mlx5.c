@@ -139,6 +139,8 @@ teardown(void **state)
 
 	assert_model_clean(f);
 	f->ops->endpoint_close(f->ep);
+	/* The last endpoint closed: the provider was shut down. */
+	assert_int_equal(mlx5_model_shutdowns(f->m), 1);
 	assert_int_equal(tern_mlx5_test_set_queue_provider(NULL, NULL), 0);
 	tern_mlx5_set_tuning(NULL);
 	mlx5_model_destroy(f->m);
@@ -741,6 +743,141 @@ views_are_checked(void **state)
 	assert_string_equal(tern_mlx5_syndrome_name(0x13), "REMOTE_ACCESS");
 }
 
+static void
+control_path_failures_are_reported(void **state)
+{
+	struct fx *f = *state;
+	struct tern_endpoint_conf conf = { .lcore_id = 2,
+					   .socket_id = SOCKET_ID_ANY,
+					   .max_slices = 64 };
+	struct tern_slice s[2];
+	struct tern_completion out[2];
+	uint8_t *unreg = aligned_alloc(4096, 8192);
+
+	assert_non_null(unreg);
+	assert_null(f->ops->endpoint_open(NULL));
+	assert_int_equal(rte_errno, EINVAL);
+	mlx5_model_fail_ops(f->m, MODEL_FAIL_CQ_OPEN);
+	assert_null(f->ops->endpoint_open(&conf));
+	assert_int_equal(rte_errno, ENOMEM);
+	/* No QP can be opened: slices to the peer complete with -ENOTCONN. */
+	mlx5_model_fail_ops(f->m, MODEL_FAIL_QP_OPEN);
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run(f, s, 1, out);
+	assert_int_equal(out[0].status, -ENOTCONN);
+	mlx5_model_fail_ops(f->m, MODEL_BAD_QP_VIEW);
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run(f, s, 1, out);
+	assert_int_equal(out[0].status, -ENOTCONN);
+	/* Memory that cannot be registered: -EFAULT, on both sides. */
+	mlx5_model_fail_ops(f->m, MODEL_FAIL_MR_REG);
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	s[0].local = unreg;
+	s[1] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run(f, s, 2, out);
+	assert_int_equal(out[0].status, -EFAULT);
+	assert_int_equal(out[1].status, 0);
+	f->lseg.base = unreg;
+	f->lseg.length = 8192;
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run(f, s, 1, out);
+	assert_int_equal(out[0].status, -EFAULT);
+	mlx5_model_fail_ops(f->m, 0);
+	free(unreg);
+}
+
+static void
+stray_cqe_and_failed_flush(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s[4];
+	struct tern_completion out[4];
+	unsigned int i;
+
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	/* A CQE for a QP the endpoint does not own is dropped. */
+	mlx5_model_inject_cqe(mlx5_model_qp(f->m, 0), 0xabcde);
+	assert_int_equal(f->ops->poll(f->ep, out, 4), 0);
+	/* cancel() with a QP that refuses ERR: the work completes normally. */
+	mlx5_model_qp_hold(mlx5_model_qp(f->m, 0), 1);
+	for (i = 0; i < 4; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	assert_int_equal(f->ops->post_burst(f->ep, s, 4), 4);
+	mlx5_model_fail_ops(f->m, MODEL_FAIL_FLUSH);
+	f->ops->cancel(f->ep);
+	mlx5_model_fail_ops(f->m, 0);
+	mlx5_model_qp_hold(mlx5_model_qp(f->m, 0), 0);
+	for (i = 0; i < 4;) {
+		mlx5_model_step(f->m);
+		i += f->ops->poll(f->ep, out + i, 4 - i);
+	}
+	for (i = 0; i < 4; i++)
+		assert_int_equal(out[i].status, 0);
+}
+
+/* Error CQEs fed straight into the SQ state (no model): the cases a real
+ * device can produce that the model does not. */
+static void
+error_cqes_decoded(void **state)
+{
+	static uint8_t ring[16 * 64] __rte_aligned(64);
+	uint64_t bf[64];
+	uint32_t rec[2] = { 0, 0 };
+	struct mlx5_slot slots[16];
+	struct tern_mlx5_sq_view v = { .buf = ring,
+				       .wqe_cnt = 16,
+				       .stride = 64,
+				       .qpn = 0x42,
+				       .dbrec = &rec[1],
+				       .bf_reg = bf,
+				       .bf_size = 256,
+				       .max_inline = 64 };
+	struct tern_completion cpl[16];
+	struct mlx5_err_cqe e;
+	struct mlx5_sq sq;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(tern_mlx5_sq_init(&sq, &v, slots, 4), 0);
+	for (i = 0; i < 6; i++)
+		tern_mlx5_post_rdma(&sq, MLX5_OPCODE_RDMA_WRITE, 0x1000, 1, 100 + i, 0x2000, 2, 0,
+				    i);
+	memset(&e, 0, sizeof(e));
+	/* Outside the outstanding range: ignored. */
+	e.op_own = MLX5_CQE_REQ_ERR << 4;
+	e.syndrome = MLX5_CQE_SYNDROME_REMOTE_ACCESS_ERR;
+	e.wqe_counter = rte_cpu_to_be_16(9);
+	assert_int_equal(tern_mlx5_cqe_error(&sq, &e), -EIO);
+	assert_int_equal(sq.done, 0);
+	/* A flush CQE for WQE 1: WQEs 0 and 1 were flushed (no earlier error). */
+	e.syndrome = MLX5_CQE_SYNDROME_WR_FLUSH_ERR;
+	e.wqe_counter = rte_cpu_to_be_16(1);
+	assert_int_equal(tern_mlx5_cqe_error(&sq, &e), -ECONNABORTED);
+	/* Then a real error for WQE 3 while in ERR: WQE 2 was flushed. */
+	e.syndrome = MLX5_CQE_SYNDROME_LOCAL_LENGTH_ERR;
+	e.wqe_counter = rte_cpu_to_be_16(3);
+	assert_int_equal(tern_mlx5_cqe_error(&sq, &e), -EMSGSIZE);
+	/* A CQE with an opcode nobody asked for (compressed, say): -EIO. */
+	e.op_own = 0xf << 4 | 1;
+	e.wqe_counter = rte_cpu_to_be_16(5);
+	assert_int_equal(tern_mlx5_cqe_error(&sq, &e), -EIO);
+	assert_int_equal(tern_mlx5_sq_report(&sq, cpl, 16), 6);
+	assert_int_equal(cpl[0].status, -ECONNABORTED);
+	assert_int_equal(cpl[1].status, -ECONNABORTED);
+	assert_int_equal(cpl[2].status, -ECONNABORTED);
+	assert_int_equal(cpl[3].status, -EMSGSIZE);
+	assert_int_equal(cpl[4].status, -ECONNABORTED);
+	assert_int_equal(cpl[5].status, -EIO);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(cpl[i].cookie, i);
+	assert_int_equal(sq.errors, 6);
+	assert_true(tern_mlx5_sq_idle(&sq));
+	tern_mlx5_sq_reset(&sq);
+	assert_int_equal(sq.pi, 0);
+	assert_int_equal(sq.recoveries, 1);
+}
+
 struct worker_arg {
 	struct fx *f;
 	struct tern_endpoint *ep;
@@ -854,6 +991,10 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(bad_targets_complete_with_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(descriptors_are_parsed_strictly, setup, teardown),
 		cmocka_unit_test_setup_teardown(two_lcores_each_on_its_own_qp, setup, teardown),
+		cmocka_unit_test_setup_teardown(control_path_failures_are_reported, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(stray_cqe_and_failed_flush, setup, teardown),
+		cmocka_unit_test(error_cqes_decoded),
 	};
 	char prefix[64];
 
