@@ -126,6 +126,7 @@ teardown(void **state)
 	tern_mlx5_set_tuning(NULL);
 	mlx5_model_destroy(f->m);
 	free(f->remote);
+	free(f->local); /* test_segment_local's memory is the caller's */
 	free(f);
 	return 0;
 }
