@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -169,6 +170,8 @@ large_request_is_shared_by_every_lcore(void **state)
 	struct tern_request r;
 	uint64_t len = 64ull << 20;
 	uint8_t *big_src, *big_dst;
+	unsigned int attempt;
+	bool shared = false;
 	uint32_t hs, hd;
 	int n, i;
 
@@ -177,19 +180,30 @@ large_request_is_shared_by_every_lcore(void **state)
 	test_pattern_fill(big_src, len, 3, 0);
 	n = tern_engine_lcores(fx->env.engine, lcores, 8);
 	assert_true(n >= 2);
-	for (i = 0; i < n; i++)
-		assert_int_equal(tern_engine_lcore_stats(fx->env.engine, lcores[i], &before[i]), 0);
-
-	r = req(TERN_OP_WRITE, hd, 0, big_src, len);
-	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
-	assert_int_equal(test_pattern_check(big_dst, len, 3, 0), SIZE_MAX);
-	for (i = 0; i < n; i++) {
-		assert_int_equal(tern_engine_lcore_stats(fx->env.engine, lcores[i], &after), 0);
-		print_message("lcore %u: %" PRIu64 " slices, %" PRIu64 " bytes\n", lcores[i],
-			      after.slices - before[i].slices, after.bytes - before[i].bytes);
-		assert_true(after.slices > before[i].slices);
-		assert_true(after.bytes > before[i].bytes);
+	/* An lcore thread that the OS does not schedule cannot help (the test
+	 * machine has two CPUs for everything): allow a few attempts, each one
+	 * single 64 MiB request, and require one where every lcore worked. */
+	for (attempt = 0; attempt < 10 && !shared; attempt++) {
+		for (i = 0; i < n; i++)
+			assert_int_equal(
+				tern_engine_lcore_stats(fx->env.engine, lcores[i], &before[i]), 0);
+		memset(big_dst, 0, len);
+		r = req(TERN_OP_WRITE, hd, 0, big_src, len);
+		assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+		assert_int_equal(test_pattern_check(big_dst, len, 3, 0), SIZE_MAX);
+		shared = true;
+		for (i = 0; i < n; i++) {
+			assert_int_equal(tern_engine_lcore_stats(fx->env.engine, lcores[i], &after),
+					 0);
+			print_message("attempt %u, lcore %u: %" PRIu64 " slices, %" PRIu64
+				      " bytes\n",
+				      attempt, lcores[i], after.slices - before[i].slices,
+				      after.bytes - before[i].bytes);
+			if (after.slices == before[i].slices || after.bytes == before[i].bytes)
+				shared = false;
+		}
 	}
+	assert_true(shared);
 	assert_int_equal(tern_client_destroy(c), 0);
 	assert_int_equal(tern_segment_unregister(fx->env.segments, hs), 0);
 	assert_int_equal(tern_segment_unregister(fx->env.segments, hd), 0);
@@ -409,7 +423,12 @@ pool_is_full_after_clients_are_gone(void **state)
 			assert_int_equal(test_wait_release(tern_submit(c[i], &r, 1, NULL)), 0);
 	for (i = 0; i < 3; i++)
 		assert_int_equal(tern_client_destroy(c[i]), 0);
-	assert_int_equal(tern_engine_pool_stats(fx->env.engine, &ps), 0);
+	/* The lcore drops its own reference just after resolving: poll briefly. */
+	for (k = 0; k < 1000000; k++) {
+		assert_int_equal(tern_engine_pool_stats(fx->env.engine, &ps), 0);
+		if (ps.available == ps.total)
+			break;
+	}
 	assert_int_equal(ps.available, ps.total);
 }
 

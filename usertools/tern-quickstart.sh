@@ -44,6 +44,7 @@ hugepages() {
 		return 0
 	fi
 	say "reserving $hugepages of 2M hugepages"
+	mkdir -p /dev/hugepages
 	dpdk-hugepages.py -p 2M --setup "$hugepages"
 }
 

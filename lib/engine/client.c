@@ -11,10 +11,6 @@
 
 #include "engine_private.h"
 
-#define CLIENT_DEFAULT_INFLIGHT 256
-#define CLIENT_MAX_INFLIGHT	65536
-#define CLIENT_DEFAULT_CACHE	32
-
 /* Client handles of this process; never freed (see engine_private.h). */
 static struct tern_client client_handles[PROCESS_CLIENTS_MAX];
 static rte_spinlock_t client_handles_lock = RTE_SPINLOCK_INITIALIZER;
@@ -27,8 +23,8 @@ client_check(struct tern_client *c, int *err)
 		*err = -EINVAL;
 		return NULL;
 	}
-	if (c->dead) {
-		*err = c->engine != NULL && c->engine->dead ? -ESHUTDOWN : -EINVAL;
+	if (c->state != HANDLE_LIVE) {
+		*err = c->engine != NULL && c->engine->state != HANDLE_LIVE ? -ESHUTDOWN : -EINVAL;
 		return NULL;
 	}
 	if (__atomic_load_n(&c->sh->phase, __ATOMIC_ACQUIRE) != PHASE_RUN) {
@@ -38,59 +34,108 @@ client_check(struct tern_client *c, int *err)
 	return c;
 }
 
-struct tern_client *
-tern_client_create(struct tern_engine *engine, const struct tern_client_conf *conf)
-{
-	static const struct tern_client_conf defaults;
-	char ring_name[RTE_RING_NAMESIZE];
-	struct tern_client *c = NULL;
-	struct engine_shared *sh;
-	uint32_t max_inflight, cache_size, slot, i;
-	unsigned int home = 0;
-	int err;
+/* ---- client slots (the engine's process only) ---- */
 
-	if (engine_handle_check(engine, &err) == NULL) {
-		rte_errno = -err;
-		return NULL;
+static rte_spinlock_t slots_lock = RTE_SPINLOCK_INITIALIZER;
+
+int
+slot_alloc(struct engine_shared *sh, int32_t pid, uint32_t max_inflight, uint32_t flags,
+	   uint32_t *slot_out)
+{
+	char ring_name[RTE_RING_NAMESIZE];
+	struct client_slot *cs;
+	uint32_t slot;
+
+	rte_spinlock_lock(&slots_lock);
+	for (slot = 0; slot < sh->max_clients; slot++)
+		if (__atomic_load_n(&sh->clients[slot].state, __ATOMIC_ACQUIRE) == CLIENT_SLOT_FREE)
+			break;
+	if (slot == sh->max_clients) {
+		rte_spinlock_unlock(&slots_lock);
+		return -ENOSPC;
 	}
-	sh = engine->sh;
-	if (conf == NULL)
-		conf = &defaults;
-	max_inflight = conf->max_inflight == 0 ? CLIENT_DEFAULT_INFLIGHT : conf->max_inflight;
-	cache_size = conf->cache_size == 0 ? CLIENT_DEFAULT_CACHE : conf->cache_size;
-	if (max_inflight > CLIENT_MAX_INFLIGHT || cache_size > RTE_MEMPOOL_CACHE_MAX_SIZE ||
-	    (conf->flags & ~(TERN_CLIENT_F_NO_CQ | TERN_CLIENT_F_HOME_LCORE)) != 0) {
-		rte_errno = EINVAL;
-		return NULL;
-	}
-	if (conf->flags & TERN_CLIENT_F_HOME_LCORE) {
-		for (home = 0; home < sh->nb_workers; home++)
-			if (sh->lcore_ids[home] == conf->home_lcore)
-				break;
-		if (home == sh->nb_workers) {
-			rte_errno = EINVAL;
-			return NULL;
+	cs = &sh->clients[slot];
+	memset(cs, 0, sizeof(*cs));
+	cs->state = CLIENT_SLOT_RESERVED;
+	rte_spinlock_unlock(&slots_lock);
+
+	if (!(flags & TERN_CLIENT_F_NO_CQ)) {
+		snprintf(ring_name, sizeof(ring_name), "tcq_%.15s_%hu", sh->name, (uint16_t)slot);
+		cs->cq = rte_ring_create(ring_name, rte_align32pow2(max_inflight + 1),
+					 sh->pool->socket_id, RING_F_SC_DEQ);
+		if (cs->cq == NULL) {
+			__atomic_store_n(&cs->state, CLIENT_SLOT_FREE, __ATOMIC_RELEASE);
+			return -ENOMEM;
 		}
 	}
+	cs->pid = pid;
+	cs->flags = flags;
+	cs->max_inflight = max_inflight;
+	cs->attach_tsc = rte_get_tsc_cycles();
+	__atomic_store_n(&cs->state, CLIENT_SLOT_ACTIVE, __ATOMIC_RELEASE);
+	*slot_out = slot;
+	return 0;
+}
+
+void
+slot_release(struct engine_shared *sh, uint32_t slot)
+{
+	struct client_slot *cs = &sh->clients[slot];
+
+	rte_ring_free(cs->cq);
+	cs->cq = NULL;
+	cs->cache = NULL;
+	cs->pid = 0;
+	__atomic_store_n(&cs->state, CLIENT_SLOT_FREE, __ATOMIC_RELEASE);
+}
+
+/* ---- client handles (any process) ---- */
+
+int
+client_conf_check(const struct engine_shared *sh, const struct tern_client_conf *conf,
+		  uint32_t *max_inflight, uint32_t *cache_size, uint32_t *home)
+{
+	uint32_t h = 0;
+
+	*max_inflight = conf->max_inflight == 0 ? CLIENT_DEFAULT_INFLIGHT : conf->max_inflight;
+	*cache_size = conf->cache_size == 0 ? CLIENT_DEFAULT_CACHE : conf->cache_size;
+	if (*max_inflight > CLIENT_MAX_INFLIGHT || *cache_size > RTE_MEMPOOL_CACHE_MAX_SIZE ||
+	    (conf->flags & ~(TERN_CLIENT_F_NO_CQ | TERN_CLIENT_F_HOME_LCORE)) != 0)
+		return -EINVAL;
+	if (conf->flags & TERN_CLIENT_F_HOME_LCORE) {
+		for (h = 0; h < sh->nb_workers; h++)
+			if (sh->lcore_ids[h] == conf->home_lcore)
+				break;
+		if (h == sh->nb_workers)
+			return -EINVAL;
+	}
+	*home = h;
+	return 0;
+}
+
+/* Takes a free handle of this process and fills it for @slot. */
+struct tern_client *
+client_handle_open(struct engine_shared *sh, struct tern_engine *engine, uint32_t slot,
+		   const struct tern_client_conf *conf, uint32_t max_inflight, uint32_t cache_size,
+		   uint32_t home)
+{
+	struct tern_client *c = NULL;
+	unsigned int i;
 
 	rte_spinlock_lock(&client_handles_lock);
-	for (slot = 0; slot < sh->max_clients; slot++)
-		if (sh->clients[slot].state == CLIENT_SLOT_FREE)
-			break;
-	for (i = 0; i < PROCESS_CLIENTS_MAX && slot < sh->max_clients; i++)
-		if (client_handles[i].magic != CLIENT_MAGIC || client_handles[i].dead) {
+	for (i = 0; i < PROCESS_CLIENTS_MAX; i++)
+		if (handle_reusable(client_handles[i].state)) {
 			c = &client_handles[i];
 			break;
 		}
-	if (slot == sh->max_clients || c == NULL) {
+	if (c == NULL) {
 		rte_spinlock_unlock(&client_handles_lock);
 		rte_errno = ENOSPC;
 		return NULL;
 	}
 	memset(c, 0, sizeof(*c));
-	c->dead = 1; /* reserved until initialised */
+	c->state = HANDLE_RESERVED;
 	c->magic = CLIENT_MAGIC;
-	sh->clients[slot].state = CLIENT_SLOT_ACTIVE;
 	rte_spinlock_unlock(&client_handles_lock);
 
 	c->engine = engine;
@@ -99,32 +144,47 @@ tern_client_create(struct tern_engine *engine, const struct tern_client_conf *co
 	c->home = (uint16_t)(conf->flags & TERN_CLIENT_F_HOME_LCORE ? home : slot % sh->nb_workers);
 	c->flags = conf->flags;
 	c->max_inflight = max_inflight;
+	c->cq = sh->clients[slot].cq;
 	c->cache = rte_mempool_cache_create(cache_size, sh->pool->socket_id);
-	if (c->cache == NULL)
-		goto fail;
-	if (!(conf->flags & TERN_CLIENT_F_NO_CQ)) {
-		snprintf(ring_name, sizeof(ring_name), "tcq_%.15s_%hu", sh->name, (uint16_t)slot);
-		c->cq = rte_ring_create(ring_name, rte_align32pow2(max_inflight + 1),
-					sh->pool->socket_id, RING_F_SC_DEQ);
-		if (c->cq == NULL)
-			goto fail;
+	if (c->cache == NULL) {
+		c->state = HANDLE_FREE;
+		rte_errno = ENOMEM;
+		return NULL;
 	}
-	sh->clients[slot].cq = c->cq;
-	sh->clients[slot].pid = getpid();
-	__atomic_store_n(&c->dead, 0, __ATOMIC_RELEASE);
+	/* Recorded so that the engine can flush it if this process dies. */
+	sh->clients[slot].cache = c->cache;
+	__atomic_store_n(&c->state, HANDLE_LIVE, __ATOMIC_RELEASE);
 	return c;
-
-fail:
-	rte_mempool_cache_free(c->cache);
-	rte_spinlock_lock(&client_handles_lock);
-	sh->clients[slot].state = CLIENT_SLOT_FREE;
-	c->magic = 0;
-	rte_spinlock_unlock(&client_handles_lock);
-	rte_errno = ENOMEM;
-	return NULL;
 }
 
-/* Frees a client's resources. */
+struct tern_client *
+tern_client_create(struct tern_engine *engine, const struct tern_client_conf *conf)
+{
+	static const struct tern_client_conf defaults;
+	uint32_t max_inflight, cache_size, home, slot;
+	struct tern_client *c;
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL) {
+		rte_errno = -err;
+		return NULL;
+	}
+	if (conf == NULL)
+		conf = &defaults;
+	err = client_conf_check(engine->sh, conf, &max_inflight, &cache_size, &home);
+	if (err == 0)
+		err = slot_alloc(engine->sh, getpid(), max_inflight, conf->flags, &slot);
+	if (err != 0) {
+		rte_errno = -err;
+		return NULL;
+	}
+	c = client_handle_open(engine->sh, engine, slot, conf, max_inflight, cache_size, home);
+	if (c == NULL)
+		slot_release(engine->sh, slot);
+	return c;
+}
+
+/* Frees a client's resources; the slot goes back to the engine. */
 void
 client_teardown(struct tern_client *c)
 {
@@ -132,13 +192,15 @@ client_teardown(struct tern_client *c)
 	if (c->cache != NULL) {
 		rte_mempool_cache_flush(c->cache, c->sh->pool);
 		rte_mempool_cache_free(c->cache);
+		c->sh->clients[c->slot].cache = NULL;
 	}
-	rte_ring_free(c->cq);
 	c->cache = NULL;
 	c->cq = NULL;
-	c->sh->clients[c->slot].cq = NULL;
-	__atomic_store_n(&c->sh->clients[c->slot].state, CLIENT_SLOT_FREE, __ATOMIC_RELEASE);
-	c->dead = 1;
+	if (c->engine != NULL)
+		slot_release(c->sh, c->slot);
+	else
+		client_detach_slot(c->sh, c->slot);
+	__atomic_store_n(&c->state, HANDLE_DEAD, __ATOMIC_RELEASE);
 	rte_spinlock_unlock(&client_handles_lock);
 }
 
@@ -151,12 +213,12 @@ client_teardown_engine(struct tern_engine *engine)
 	for (i = 0; i < PROCESS_CLIENTS_MAX; i++) {
 		struct tern_client *c = &client_handles[i];
 
-		if (c->magic == CLIENT_MAGIC && !c->dead && c->engine == engine)
+		if (c->magic == CLIENT_MAGIC && c->state == HANDLE_LIVE && c->engine == engine)
 			client_teardown(c);
 	}
 }
 
-static void
+void
 client_drop_cq_entry(struct tern_client *c, struct tern_future *f)
 {
 	f->holds &= (uint8_t)~HOLD_CQ;
@@ -360,6 +422,9 @@ tern_client_reap(struct tern_client *client, struct tern_future **futures, unsig
 		for (i = 0; i < n; i++) {
 			struct tern_future *f = batch[i];
 
+			/* Queued just before it is published: a few instructions. */
+			while (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) != FUT_DONE)
+				rte_pause();
 			if (f->holds & HOLD_USER)
 				futures[out++] = f;
 			client_drop_cq_entry(c, f);
@@ -380,6 +445,6 @@ tern_future_release(struct tern_future *f)
 	c->user_held--;
 	if (f->holds == 0)
 		c->outstanding--;
-	future_put(f, 1, c->dead ? NULL : c->cache);
+	future_put(f, 1, c->state == HANDLE_LIVE ? c->cache : NULL);
 	return 0;
 }

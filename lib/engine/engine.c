@@ -14,7 +14,7 @@
 
 #include "engine_private.h"
 
-RTE_LOG_REGISTER_DEFAULT(tern_engine_logtype, INFO);
+RTE_LOG_REGISTER(tern_engine_logtype, tern.engine, INFO);
 
 #define DEFAULT_NAME	     "tern"
 #define DEFAULT_SQ_SIZE	     1024
@@ -38,7 +38,8 @@ engine_handle_check(const struct tern_engine *engine, int *err)
 		*err = -EINVAL;
 		return NULL;
 	}
-	if (engine->dead || __atomic_load_n(&engine->sh->phase, __ATOMIC_ACQUIRE) != PHASE_RUN) {
+	if (engine->state != HANDLE_LIVE ||
+	    __atomic_load_n(&engine->sh->phase, __ATOMIC_ACQUIRE) != PHASE_RUN) {
 		*err = -ESHUTDOWN;
 		return NULL;
 	}
@@ -248,7 +249,7 @@ tern_engine_create(const struct tern_engine_conf *conf)
 	}
 	rte_spinlock_lock(&engine_handles_lock);
 	for (i = 0; i < PROCESS_ENGINES_MAX; i++)
-		if (engine_handles[i].magic != ENGINE_MAGIC || engine_handles[i].dead) {
+		if (handle_reusable(engine_handles[i].state)) {
 			e = &engine_handles[i];
 			break;
 		}
@@ -259,7 +260,7 @@ tern_engine_create(const struct tern_engine_conf *conf)
 	}
 	memset(e, 0, sizeof(*e));
 	e->magic = ENGINE_MAGIC;
-	e->dead = 1; /* reserved until launched */
+	e->state = HANDLE_RESERVED;
 	rte_spinlock_unlock(&engine_handles_lock);
 
 	e->conf = *conf;
@@ -276,7 +277,7 @@ tern_engine_create(const struct tern_engine_conf *conf)
 		ret = engine_alloc_resources(e);
 	if (ret != 0) {
 		engine_free_resources(e);
-		e->magic = 0;
+		e->state = HANDLE_FREE;
 		rte_errno = -ret;
 		return NULL;
 	}
@@ -288,14 +289,18 @@ tern_engine_create(const struct tern_engine_conf *conf)
 			while (i-- != 0)
 				rte_eal_wait_lcore(e->lcores[i]);
 			engine_free_resources(e);
-			e->magic = 0;
+			e->state = HANDLE_FREE;
 			rte_errno = EBUSY;
 			return NULL;
 		}
 	}
+	ret = attach_init(e);
+	if (ret != 0)
+		ENGINE_LOG(WARNING, "engine %s: no IPC for secondary clients: %s", e->conf.name,
+			   rte_strerror(-ret));
 	ENGINE_LOG(INFO, "engine %s: %u worker lcores, slice %" PRIu64 " bytes, %u futures",
 		   e->conf.name, e->conf.nb_lcores, e->conf.slice_bytes, e->conf.nb_futures);
-	__atomic_store_n(&e->dead, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->state, HANDLE_LIVE, __ATOMIC_RELEASE);
 	return e;
 }
 
@@ -320,10 +325,11 @@ tern_engine_destroy(struct tern_engine *e)
 
 	if (e == NULL || e->magic != ENGINE_MAGIC)
 		return -EINVAL;
-	if (e->dead)
+	if (e->state != HANDLE_LIVE)
 		return -ESHUTDOWN;
 	sh = e->sh;
 	__atomic_store_n(&sh->phase, PHASE_DRAIN, __ATOMIC_RELEASE);
+	attach_fini(e);
 	end = rte_get_timer_cycles() + e->conf.drain_ns * rte_get_timer_hz() / 1000000000ull;
 	while (!engine_drained(sh) && rte_get_timer_cycles() < end)
 		rte_delay_us_sleep(100);
@@ -331,7 +337,7 @@ tern_engine_destroy(struct tern_engine *e)
 	for (i = 0; i < e->conf.nb_lcores; i++)
 		rte_eal_wait_lcore(e->lcores[i]);
 	client_teardown_engine(e);
-	e->dead = 1;
+	__atomic_store_n(&e->state, HANDLE_DEAD, __ATOMIC_RELEASE);
 	engine_free_resources(e);
 	ENGINE_LOG(INFO, "engine %s destroyed", e->conf.name);
 	return 0;

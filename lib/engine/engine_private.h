@@ -41,6 +41,10 @@ extern int tern_engine_logtype;
 #define FUTURE_LIVE  0x7466756cu /* "tful": handed to a client */
 #define FUTURE_FREE  0x74666672u /* "tffr": in the pool */
 
+#define CLIENT_DEFAULT_INFLIGHT 256
+#define CLIENT_MAX_INFLIGHT	65536
+#define CLIENT_DEFAULT_CACHE	32
+
 /* Largest deadline accepted (an hour): keeps TSC arithmetic far from overflow. */
 #define DEADLINE_MAX_NS (3600ull * 1000000000ull)
 
@@ -137,14 +141,25 @@ struct lcore_counters {
 
 enum client_slot_state {
 	CLIENT_SLOT_FREE = 0,
-	CLIENT_SLOT_ACTIVE = 1,
+	CLIENT_SLOT_RESERVED = 1, /* being set up */
+	CLIENT_SLOT_ACTIVE = 2,
+	CLIENT_SLOT_DEAD = 3, /* its process died: the engine reclaims it */
 };
 
-/* A client as every process of the engine sees it. */
+/* A client as every process of the engine sees it. Written by the engine's
+ * process when the slot is granted; @cache and the counters by the client. */
 struct client_slot {
 	uint32_t state; /* enum client_slot_state, atomic */
 	int32_t pid;
-	struct rte_ring *cq; /* completion queue (MP enqueue by lcores and cancel, SC reap) */
+	uint32_t flags;
+	uint32_t max_inflight;
+	uint64_t attach_tsc;
+	struct rte_ring *cq;		 /* completion queue (MP enqueue, SC reap) */
+	struct rte_mempool_cache *cache; /* the client's future cache */
+	uint64_t submitted;		 /* batches, written by the client */
+	uint32_t outstanding;		 /* mirror of the handle's count */
+	uint32_t nb_segments;		 /* segments allocated for it (tern_shm_alloc) */
+	uint32_t segments[16];
 } __rte_cache_aligned;
 
 enum engine_phase {
@@ -208,10 +223,24 @@ struct worker {
 	struct future_list wheel[WHEEL_SLOTS];
 };
 
+/* Life of a process-local handle. Only FREE and DEAD handles are reused. */
+enum handle_state {
+	HANDLE_FREE = 0,
+	HANDLE_RESERVED = 1, /* being created */
+	HANDLE_LIVE = 2,
+	HANDLE_DEAD = 3, /* destroyed */
+};
+
+static inline bool
+handle_reusable(uint32_t state)
+{
+	return state == HANDLE_FREE || state == HANDLE_DEAD;
+}
+
 /* The process-local engine handle. */
 struct tern_engine {
 	uint32_t magic;
-	uint32_t dead;
+	uint32_t state; /* enum handle_state */
 	char name[ENGINE_NAME_MAX];
 	struct tern_engine_conf conf;
 	unsigned int lcores[TERN_ENGINE_MAX_LCORES];
@@ -223,7 +252,7 @@ struct tern_engine {
 /* The process-local client handle. */
 struct tern_client {
 	uint32_t magic;
-	uint32_t dead;
+	uint32_t state; /* enum handle_state */
 	struct tern_engine *engine;
 	struct engine_shared *sh;
 	struct rte_mempool_cache *cache;
@@ -283,6 +312,20 @@ void worker_free(struct worker *w);
 /* client.c */
 void client_teardown(struct tern_client *c);
 void client_teardown_engine(struct tern_engine *engine);
+void client_drop_cq_entry(struct tern_client *c, struct tern_future *f);
+int slot_alloc(struct engine_shared *sh, int32_t pid, uint32_t max_inflight, uint32_t flags,
+	       uint32_t *slot);
+void slot_release(struct engine_shared *sh, uint32_t slot);
+int client_conf_check(const struct engine_shared *sh, const struct tern_client_conf *conf,
+		      uint32_t *max_inflight, uint32_t *cache_size, uint32_t *home);
+struct tern_client *client_handle_open(struct engine_shared *sh, struct tern_engine *engine,
+				       uint32_t slot, const struct tern_client_conf *conf,
+				       uint32_t max_inflight, uint32_t cache_size, uint32_t home);
+
+/* attach.c */
+int attach_init(struct tern_engine *engine);
+void attach_fini(struct tern_engine *engine);
+void client_detach_slot(struct engine_shared *sh, uint32_t slot);
 
 /* engine.c */
 struct tern_engine *engine_handle_check(const struct tern_engine *engine, int *err);

@@ -43,13 +43,14 @@ future_resolve(struct tern_future *f, int32_t status)
 					 __ATOMIC_RELAXED))
 		return false;
 	f->status = status;
+	/* Queue first, then publish: whoever saw the future resolved finds it
+	 * in the completion queue. The queue is sized for every future the
+	 * client can hold, so the enqueue cannot fail. */
+	if (f->has_cq)
+		rte_ring_mp_enqueue(f->sh->clients[f->client_slot].cq, f);
 	old = __atomic_exchange_n(&f->state, FUT_DONE, __ATOMIC_RELEASE);
 	if (old == FUT_PENDING_WAITER)
 		futex_wake_all(&f->state);
-	/* The completion queue is sized for every future the client can hold,
-	 * so this enqueue cannot fail. */
-	if (f->has_cq)
-		rte_ring_mp_enqueue(f->sh->clients[f->client_slot].cq, f);
 	return true;
 }
 

@@ -158,6 +158,44 @@ struct tern_client *tern_client_create(struct tern_engine *engine,
 				       const struct tern_client_conf *conf);
 
 /**
+ * Attach this process to an engine running in another process: the calling
+ * process is a DPDK secondary process of the engine's primary
+ * (rte_eal_init with --proc-type=secondary --file-prefix=<the engine's>).
+ * The engine grants a client slot and a completion queue over rte_mp IPC.
+ * The returned client is used exactly like one from tern_client_create();
+ * its local buffers must be in memory the engine's lcores can reach: use
+ * tern_client_shm_alloc(). If this process dies, the engine reclaims the
+ * client once its batches in flight have resolved.
+ *
+ * @return the client, or NULL with rte_errno: EINVAL, ENOTSUP (not a
+ *         secondary process), ENOENT (no engine of that name), EPROTO (the
+ *         engine's shared layout differs from this build's), ESHUTDOWN,
+ *         ENOSPC (no client slot), ENOMEM, or the IPC's error.
+ */
+struct tern_client *tern_client_attach(const char *engine_name,
+				       const struct tern_client_conf *conf);
+
+/**
+ * Allocate @p length bytes of hugepage memory that every process of the
+ * engine maps at the same address, registered as a LOCAL segment named
+ * @p name: a buffer this client can use as the local side of requests (and
+ * that other clients can target). It is freed with tern_client_shm_free(),
+ * when the client detaches, or when its process dies.
+ *
+ * @param[out] handle the segment's handle
+ * @return the buffer, or NULL with rte_errno: EINVAL, EEXIST (name taken),
+ *         ENOSPC (16 buffers per client, or the table is full), ENOMEM.
+ */
+void *tern_client_shm_alloc(struct tern_client *client, const char *name, uint64_t length,
+			    uint32_t *handle);
+
+/**
+ * Free a buffer from tern_client_shm_alloc().
+ * @return 0, -EINVAL, -ENOENT (not this client's), -EBUSY (work in flight uses it).
+ */
+int tern_client_shm_free(struct tern_client *client, uint32_t handle);
+
+/**
  * Destroy a client. Its futures must all be released; pending ones are
  * detached and finish on their own.
  *

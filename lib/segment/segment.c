@@ -12,7 +12,7 @@
 
 #include "tern_segment.h"
 
-RTE_LOG_REGISTER_DEFAULT(tern_segment_logtype, INFO);
+RTE_LOG_REGISTER(tern_segment_logtype, tern.segment, INFO);
 #define SEG_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, tern_segment_logtype, "tern_segment: " fmt "\n", ##__VA_ARGS__)
 

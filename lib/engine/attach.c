@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Clients in other processes (DPDK secondary processes of the engine's
+ * primary): attach and detach through rte_mp IPC, shared-memory buffers
+ * allocated for them, and the reclaiming of clients whose process died.
+ *
+ * The engine's process owns every client slot: a secondary asks for one
+ * (ATTACH), gives it back (DETACH) and asks for buffers (SHM_ALLOC /
+ * SHM_FREE); it never changes the engine's shared state behind its back.
+ * A liveness alarm in the engine's process notices clients whose process
+ * is gone, waits until none of their batches is still in flight, then
+ * drops what they held (completion queue entries, unreleased futures,
+ * their future cache, their buffers) and frees the slot.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_alarm.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_memzone.h>
+
+#include "engine_private.h"
+
+#define MSG_ATTACH	   "tern_att_"
+#define MSG_DETACH	   "tern_det_"
+#define MSG_SHM		   "tern_shm_"
+#define IPC_MAGIC	   0x74697063u /* "tipc" */
+#define IPC_TIMEOUT_S	   5
+#define LIVENESS_PERIOD_US (100 * 1000)
+
+enum ipc_op {
+	IPC_ATTACH = 1,
+	IPC_DETACH = 2,
+	IPC_SHM_ALLOC = 3,
+	IPC_SHM_FREE = 4,
+};
+
+/* Every request: fixed layout, checked field by field by the engine. */
+struct ipc_request {
+	uint32_t magic;
+	uint32_t layout_version;
+	uint32_t op; /* enum ipc_op */
+	int32_t pid;
+	uint32_t slot;			  /* DETACH, SHM_*: the caller's slot */
+	uint32_t max_inflight;		  /* ATTACH */
+	uint32_t flags;			  /* ATTACH */
+	uint32_t handle;		  /* SHM_FREE */
+	uint64_t length;		  /* SHM_ALLOC */
+	char name[TERN_SEGMENT_NAME_MAX]; /* SHM_ALLOC */
+};
+
+struct ipc_reply {
+	int32_t status; /* 0 or a negative errno */
+	uint32_t value; /* ATTACH: slot; SHM_ALLOC: segment handle */
+};
+
+static struct engine_shared *
+shared_by_name(const char *name)
+{
+	char mz_name[RTE_MEMZONE_NAMESIZE];
+	const struct rte_memzone *mz;
+
+	if (name == NULL || strnlen(name, ENGINE_NAME_MAX) >= ENGINE_NAME_MAX)
+		return NULL;
+	snprintf(mz_name, sizeof(mz_name), "tern_eng_%s", name);
+	mz = rte_memzone_lookup(mz_name);
+	return mz == NULL ? NULL : mz->addr;
+}
+
+static bool
+slot_owned_by(const struct engine_shared *sh, uint32_t slot, int32_t pid)
+{
+	return slot < sh->max_clients &&
+	       __atomic_load_n(&sh->clients[slot].state, __ATOMIC_ACQUIRE) == CLIENT_SLOT_ACTIVE &&
+	       sh->clients[slot].pid == pid;
+}
+
+static void
+slot_free_segments(struct engine_shared *sh, struct client_slot *cs)
+{
+	uint32_t i, kept = 0;
+
+	for (i = 0; i < cs->nb_segments; i++)
+		if (tern_segment_unregister(sh->segments, cs->segments[i]) == -EBUSY)
+			cs->segments[kept++] = cs->segments[i];
+	cs->nb_segments = kept;
+}
+
+static int
+shm_alloc(struct engine_shared *sh, uint32_t slot, const char *name, uint64_t length,
+	  uint32_t *handle)
+{
+	struct client_slot *cs = &sh->clients[slot];
+	int ret;
+
+	if (cs->nb_segments == RTE_DIM(cs->segments))
+		return -ENOSPC;
+	ret = tern_segment_alloc(sh->segments, name, length, sh->pool->socket_id, handle);
+	if (ret == 0)
+		cs->segments[cs->nb_segments++] = *handle;
+	return ret;
+}
+
+static int
+shm_free(struct engine_shared *sh, uint32_t slot, uint32_t handle)
+{
+	struct client_slot *cs = &sh->clients[slot];
+	uint32_t i;
+	int ret;
+
+	for (i = 0; i < cs->nb_segments; i++)
+		if (cs->segments[i] == handle)
+			break;
+	if (i == cs->nb_segments)
+		return -ENOENT;
+	ret = tern_segment_unregister(sh->segments, handle);
+	if (ret == 0)
+		cs->segments[i] = cs->segments[--cs->nb_segments];
+	return ret;
+}
+
+/* The engine's side of every request. Runs on DPDK's IPC thread. */
+static int
+ipc_serve(struct engine_shared *sh, const struct ipc_request *rq, uint32_t *value)
+{
+	size_t name_len;
+
+	if (rq->magic != IPC_MAGIC)
+		return -EBADMSG;
+	if (rq->layout_version != ENGINE_LAYOUT_VERSION)
+		return -EPROTO;
+	if (rq->pid <= 0)
+		return -EINVAL;
+	if (__atomic_load_n(&sh->phase, __ATOMIC_ACQUIRE) != PHASE_RUN)
+		return -ESHUTDOWN;
+	switch (rq->op) {
+	case IPC_ATTACH:
+		if (rq->max_inflight == 0 || rq->max_inflight > CLIENT_MAX_INFLIGHT ||
+		    (rq->flags & ~(TERN_CLIENT_F_NO_CQ | TERN_CLIENT_F_HOME_LCORE)) != 0)
+			return -EINVAL;
+		return slot_alloc(sh, rq->pid, rq->max_inflight, rq->flags, value);
+	case IPC_DETACH:
+		if (!slot_owned_by(sh, rq->slot, rq->pid))
+			return -EPERM;
+		slot_free_segments(sh, &sh->clients[rq->slot]);
+		slot_release(sh, rq->slot);
+		return 0;
+	case IPC_SHM_ALLOC:
+		if (!slot_owned_by(sh, rq->slot, rq->pid))
+			return -EPERM;
+		name_len = strnlen(rq->name, sizeof(rq->name));
+		if (name_len == 0 || name_len == sizeof(rq->name) || rq->length == 0)
+			return -EINVAL;
+		return shm_alloc(sh, rq->slot, rq->name, rq->length, value);
+	case IPC_SHM_FREE:
+		if (!slot_owned_by(sh, rq->slot, rq->pid))
+			return -EPERM;
+		return shm_free(sh, rq->slot, rq->handle);
+	default:
+		return -EINVAL;
+	}
+}
+
+static int
+ipc_action(const struct rte_mp_msg *msg, const void *peer)
+{
+	struct rte_mp_msg reply_msg;
+	struct ipc_reply reply = { .status = -EBADMSG };
+	struct ipc_request rq;
+	struct engine_shared *sh;
+	/* Every action name is a 9-character prefix and the engine's name. */
+	sh = strnlen(msg->name, sizeof(msg->name)) > strlen(MSG_ATTACH)
+		     ? shared_by_name(msg->name + strlen(MSG_ATTACH))
+		     : NULL;
+	if (sh == NULL) {
+		reply.status = -ENOENT;
+	} else if (msg->len_param == (int)sizeof(rq) && msg->num_fds == 0) {
+		memcpy(&rq, msg->param, sizeof(rq));
+		reply.status = ipc_serve(sh, &rq, &reply.value);
+		if (reply.status != 0)
+			ENGINE_LOG(NOTICE, "client request %u from pid %d refused: %s", rq.op,
+				   (int)rq.pid, rte_strerror(-reply.status));
+	}
+	memset(&reply_msg, 0, sizeof(reply_msg));
+	snprintf(reply_msg.name, sizeof(reply_msg.name), "%s", msg->name);
+	reply_msg.len_param = sizeof(reply);
+	memcpy(reply_msg.param, &reply, sizeof(reply));
+	return rte_mp_reply(&reply_msg, peer);
+}
+
+/* A secondary's request to the engine's process. Returns the reply's status. */
+static int
+ipc_call(const struct engine_shared *sh, struct ipc_request *rq, uint32_t *value)
+{
+	struct timespec ts = { .tv_sec = IPC_TIMEOUT_S };
+	struct rte_mp_reply replies;
+	struct rte_mp_msg msg;
+	struct ipc_reply reply;
+
+	rq->magic = IPC_MAGIC;
+	if (rq->layout_version == 0)
+		rq->layout_version = ENGINE_LAYOUT_VERSION;
+	rq->pid = getpid();
+	memset(&msg, 0, sizeof(msg));
+	snprintf(msg.name, sizeof(msg.name), "%s%s",
+		 rq->op == IPC_ATTACH	? MSG_ATTACH
+		 : rq->op == IPC_DETACH ? MSG_DETACH
+					: MSG_SHM,
+		 sh->name);
+	msg.len_param = sizeof(*rq);
+	memcpy(msg.param, rq, sizeof(*rq));
+	if (rte_mp_request_sync(&msg, &replies, &ts) != 0)
+		return -rte_errno;
+	if (replies.nb_received != 1 || replies.msgs[0].len_param != (int)sizeof(reply)) {
+		free(replies.msgs);
+		return -ECOMM;
+	}
+	memcpy(&reply, replies.msgs[0].param, sizeof(reply));
+	free(replies.msgs);
+	if (value != NULL)
+		*value = reply.value;
+	return reply.status;
+}
+
+/* Test hook: the version a request claims (0: this build's). */
+uint32_t tern_attach_claimed_layout_version;
+
+struct tern_client *
+tern_client_attach(const char *engine_name, const struct tern_client_conf *conf)
+{
+	static const struct tern_client_conf defaults;
+	uint32_t max_inflight, cache_size, home, slot;
+	struct ipc_request rq;
+	struct engine_shared *sh;
+	struct tern_client *c;
+	int ret;
+
+	if (engine_name == NULL) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	if (rte_eal_process_type() != RTE_PROC_SECONDARY) {
+		rte_errno = ENOTSUP; /* the engine's own process uses tern_client_create() */
+		return NULL;
+	}
+	sh = shared_by_name(engine_name);
+	if (sh == NULL) {
+		rte_errno = ENOENT;
+		return NULL;
+	}
+	if (sh->layout_version != ENGINE_LAYOUT_VERSION) {
+		ENGINE_LOG(ERR, "engine %s has shared layout %u, this client was built for %u",
+			   engine_name, sh->layout_version, ENGINE_LAYOUT_VERSION);
+		rte_errno = EPROTO;
+		return NULL;
+	}
+	if (conf == NULL)
+		conf = &defaults;
+	ret = client_conf_check(sh, conf, &max_inflight, &cache_size, &home);
+	if (ret == 0) {
+		memset(&rq, 0, sizeof(rq));
+		rq.op = IPC_ATTACH;
+		rq.layout_version = tern_attach_claimed_layout_version;
+		rq.max_inflight = max_inflight;
+		rq.flags = conf->flags;
+		ret = ipc_call(sh, &rq, &slot);
+	}
+	if (ret != 0) {
+		rte_errno = -ret;
+		return NULL;
+	}
+	c = client_handle_open(sh, NULL, slot, conf, max_inflight, cache_size, home);
+	if (c == NULL) {
+		ret = rte_errno;
+		client_detach_slot(sh, slot);
+		rte_errno = ret;
+	}
+	return c;
+}
+
+void
+client_detach_slot(struct engine_shared *sh, uint32_t slot)
+{
+	struct ipc_request rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.op = IPC_DETACH;
+	rq.slot = slot;
+	ipc_call(sh, &rq, NULL);
+}
+
+void *
+tern_client_shm_alloc(struct tern_client *c, const char *name, uint64_t length, uint32_t *handle)
+{
+	struct tern_segment_info info;
+	struct ipc_request rq;
+	uint32_t h;
+	int ret;
+
+	if (c == NULL || c->magic != CLIENT_MAGIC || c->state != HANDLE_LIVE || name == NULL ||
+	    handle == NULL || length == 0 || strnlen(name, TERN_SEGMENT_NAME_MAX) == 0 ||
+	    strnlen(name, TERN_SEGMENT_NAME_MAX) == TERN_SEGMENT_NAME_MAX) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	if (c->engine != NULL) {
+		ret = shm_alloc(c->sh, c->slot, name, length, &h);
+	} else {
+		memset(&rq, 0, sizeof(rq));
+		rq.op = IPC_SHM_ALLOC;
+		rq.slot = c->slot;
+		rq.length = length;
+		snprintf(rq.name, sizeof(rq.name), "%s", name);
+		ret = ipc_call(c->sh, &rq, &h);
+	}
+	if (ret == 0)
+		ret = tern_segment_info(c->sh->segments, h, &info);
+	if (ret != 0) {
+		rte_errno = -ret;
+		return NULL;
+	}
+	*handle = h;
+	return info.addr;
+}
+
+int
+tern_client_shm_free(struct tern_client *c, uint32_t handle)
+{
+	struct ipc_request rq;
+
+	if (c == NULL || c->magic != CLIENT_MAGIC || c->state != HANDLE_LIVE)
+		return -EINVAL;
+	if (c->engine != NULL)
+		return shm_free(c->sh, c->slot, handle);
+	memset(&rq, 0, sizeof(rq));
+	rq.op = IPC_SHM_FREE;
+	rq.slot = c->slot;
+	rq.handle = handle;
+	return ipc_call(c->sh, &rq, NULL);
+}
+
+/* ---- reclaiming clients whose process died ---- */
+
+struct reclaim_scan {
+	uint32_t slot;
+	uint32_t in_flight; /* futures the engine still works on */
+	uint32_t dropped;   /* user references dropped */
+	bool drop;	    /* second pass: drop the dead client's references */
+};
+
+static unsigned int
+holds_count(uint8_t holds)
+{
+	return (unsigned int)__builtin_popcount(holds);
+}
+
+static void
+reclaim_visit(struct rte_mempool *mp, void *arg, void *obj, unsigned int idx)
+{
+	struct reclaim_scan *scan = arg;
+	struct tern_future *f = obj;
+
+	RTE_SET_USED(mp);
+	RTE_SET_USED(idx);
+	if (__atomic_load_n(&f->magic, __ATOMIC_ACQUIRE) != FUTURE_LIVE ||
+	    f->client_slot != scan->slot || !(f->holds & HOLD_USER))
+		return;
+	if (!scan->drop) {
+		if (__atomic_load_n(&f->refcnt, __ATOMIC_ACQUIRE) > holds_count(f->holds))
+			scan->in_flight++;
+		return;
+	}
+	f->holds &= (uint8_t)~HOLD_USER;
+	scan->dropped++;
+	future_put(f, 1, NULL);
+}
+
+/* One step of reclaiming @slot; true when the slot is free again. */
+static bool
+reclaim_slot(struct engine_shared *sh, uint32_t slot)
+{
+	struct client_slot *cs = &sh->clients[slot];
+	struct reclaim_scan scan = { .slot = slot };
+	struct tern_future *f;
+
+	rte_mempool_obj_iter(sh->pool, reclaim_visit, &scan);
+	if (scan.in_flight != 0)
+		return false; /* their deadlines bound the wait */
+	/* Nothing in flight: every future it had is resolved and delivered. */
+	while (cs->cq != NULL && rte_ring_sc_dequeue(cs->cq, (void **)&f) == 0) {
+		f->holds &= (uint8_t)~HOLD_CQ;
+		future_put(f, 1, NULL);
+	}
+	scan.drop = true;
+	rte_mempool_obj_iter(sh->pool, reclaim_visit, &scan);
+	if (cs->cache != NULL) {
+		rte_mempool_cache_flush(cs->cache, sh->pool);
+		rte_mempool_cache_free(cs->cache);
+		cs->cache = NULL;
+	}
+	slot_free_segments(sh, cs);
+	if (cs->nb_segments != 0)
+		return false;
+	ENGINE_LOG(NOTICE, "client slot %u of dead pid %d reclaimed (%u unreleased futures)", slot,
+		   (int)cs->pid, scan.dropped);
+	slot_release(sh, slot);
+	return true;
+}
+
+static void
+liveness_check(void *arg)
+{
+	struct tern_engine *e = arg;
+	struct engine_shared *sh = e->sh;
+	int32_t self = getpid();
+	uint32_t slot;
+
+	for (slot = 0; slot < sh->max_clients; slot++) {
+		struct client_slot *cs = &sh->clients[slot];
+		uint32_t state = __atomic_load_n(&cs->state, __ATOMIC_ACQUIRE);
+
+		if (state == CLIENT_SLOT_ACTIVE && cs->pid != self && kill(cs->pid, 0) != 0 &&
+		    errno == ESRCH) {
+			ENGINE_LOG(WARNING, "client slot %u: process %d died; reclaiming", slot,
+				   (int)cs->pid);
+			__atomic_store_n(&cs->state, CLIENT_SLOT_DEAD, __ATOMIC_RELEASE);
+			state = CLIENT_SLOT_DEAD;
+		}
+		if (state == CLIENT_SLOT_DEAD)
+			reclaim_slot(sh, slot);
+	}
+	if (e->state == HANDLE_LIVE && __atomic_load_n(&sh->phase, __ATOMIC_ACQUIRE) == PHASE_RUN)
+		rte_eal_alarm_set(LIVENESS_PERIOD_US, liveness_check, e);
+}
+
+static int
+action_names(const struct engine_shared *sh, char names[3][RTE_MP_MAX_NAME_LEN])
+{
+	snprintf(names[0], RTE_MP_MAX_NAME_LEN, "%s%s", MSG_ATTACH, sh->name);
+	snprintf(names[1], RTE_MP_MAX_NAME_LEN, "%s%s", MSG_DETACH, sh->name);
+	snprintf(names[2], RTE_MP_MAX_NAME_LEN, "%s%s", MSG_SHM, sh->name);
+	return 3;
+}
+
+int
+attach_init(struct tern_engine *e)
+{
+	char names[3][RTE_MP_MAX_NAME_LEN];
+	int i, n = action_names(e->sh, names);
+
+	for (i = 0; i < n; i++)
+		if (rte_mp_action_register(names[i], ipc_action) != 0 && rte_errno != ENOTSUP) {
+			while (i-- > 0)
+				rte_mp_action_unregister(names[i]);
+			return -rte_errno;
+		}
+	return rte_eal_alarm_set(LIVENESS_PERIOD_US, liveness_check, e);
+}
+
+void
+attach_fini(struct tern_engine *e)
+{
+	char names[3][RTE_MP_MAX_NAME_LEN];
+	int i, n = action_names(e->sh, names);
+
+	rte_eal_alarm_cancel(liveness_check, e);
+	for (i = 0; i < n; i++)
+		rte_mp_action_unregister(names[i]);
+}
