@@ -294,6 +294,7 @@ fill_request(struct tern_client *c, struct tern_future *f, struct submit_ctx *ct
 		c->local_hint = seg->handle;
 	}
 	br->local = local;
+	br->local_seg = ctx->local;
 	br->target = ctx->target;
 	br->offset = r->offset;
 	br->length = r->length;

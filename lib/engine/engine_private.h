@@ -81,6 +81,7 @@ enum future_state {
 /* A request as the engine keeps it, target resolved to its segment. */
 struct batch_req {
 	uint8_t *local;
+	struct tern_segment *local_seg;
 	struct tern_segment *target;
 	uint64_t offset;
 	uint64_t length;

@@ -226,6 +226,7 @@ claim(struct worker *w, struct tern_future *f, uint32_t phase)
 		sl = &w->tp[t].stage[w->tp[t].nb_stage++];
 		sl->cookie = (uintptr_t)f;
 		sl->local = r->local + off;
+		sl->local_seg = r->local_seg;
 		sl->target = r->target;
 		sl->offset = r->offset + off;
 		sl->length = (uint32_t)RTE_MIN(f->slice_bytes, r->length - off);

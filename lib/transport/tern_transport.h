@@ -50,13 +50,14 @@ enum tern_op {
 
 /** One slice: a contiguous piece of a request, at most the engine's slice size. */
 struct tern_slice {
-	uint64_t cookie;		   /**< opaque to the transport; echoed in the completion */
-	uint8_t *local;			   /**< local side (inside a LOCAL segment) */
-	const struct tern_segment *target; /**< target segment (bounds already checked) */
-	uint64_t offset;		   /**< byte offset in the target */
-	uint32_t length;		   /**< bytes, > 0 */
-	uint8_t op;			   /**< enum tern_op */
-	uint8_t flags;			   /**< TERN_SLICE_F_* */
+	uint64_t cookie; /**< opaque to the transport; echoed in the completion */
+	uint8_t *local;	 /**< local side, inside @c local_seg */
+	const struct tern_segment *local_seg; /**< the LOCAL segment holding @c local */
+	const struct tern_segment *target;    /**< target segment (bounds already checked) */
+	uint64_t offset;		      /**< byte offset in the target */
+	uint32_t length;		      /**< bytes, > 0 */
+	uint8_t op;			      /**< enum tern_op */
+	uint8_t flags;			      /**< TERN_SLICE_F_* */
 	uint16_t reserved;
 };
 
