@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -432,6 +433,66 @@ pool_is_full_after_clients_are_gone(void **state)
 	assert_int_equal(ps.available, ps.total);
 }
 
+static void
+observation_and_live_settings(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	uint64_t lat[TERN_LATENCY_BUCKETS], total = 0;
+	struct tern_engine_info info;
+	struct tern_client_info ci;
+	struct tern_lcore_load load;
+	struct tern_engine_conf conf;
+	struct tern_request r = req(TERN_OP_WRITE, fx->dst_h, 0, fx->src, 1 << 20);
+	unsigned int i, lcores[4];
+	uint32_t slot, found = 0;
+
+	assert_int_equal(tern_engine_info(fx->env.engine, &info), 0);
+	assert_int_equal(info.nb_lcores, 2);
+	assert_int_equal(info.nb_clients, 1);
+	assert_true(info.transports_usable & (1u << tern_transport_id("memcpy")));
+	assert_int_equal(tern_engine_info(fx->env.engine, NULL), -EINVAL);
+
+	assert_int_equal(tern_engine_set_slice_bytes(fx->env.engine, 4095), -EINVAL);
+	assert_int_equal(tern_engine_set_slice_bytes(fx->env.engine, (1ull << 30) + 1), -EINVAL);
+	assert_int_equal(tern_engine_set_slice_bytes(fx->env.engine, 64 << 10), 0);
+	assert_int_equal(tern_engine_set_deadline_ns(fx->env.engine, 0), -EINVAL);
+	assert_int_equal(tern_engine_set_deadline_ns(fx->env.engine, 7ull * 1000000000), 0);
+	assert_int_equal(tern_engine_get_conf(fx->env.engine, &conf), 0);
+	assert_int_equal(conf.slice_bytes, 64 << 10);
+	assert_int_equal(conf.deadline_ns, 7ull * 1000000000);
+
+	for (i = 0; i < 10; i++)
+		assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	/* 1 MiB in 64 KiB slices: 16 per batch, and the new size was used. */
+	assert_int_equal(TEST_SUM_STAT(fx->env.engine, slices), 160);
+	for (i = 0; i < 1000 && total < 10; i++) {
+		assert_int_equal(tern_engine_latency(fx->env.engine, lat), 0);
+		total = 0;
+		for (slot = 0; slot < TERN_LATENCY_BUCKETS; slot++)
+			total += lat[slot];
+	}
+	assert_int_equal(total, 10);
+
+	assert_int_equal(tern_engine_lcores(fx->env.engine, lcores, 4), 2);
+	assert_int_equal(tern_engine_lcore_load(fx->env.engine, lcores[0], &load), 0);
+	assert_int_equal(tern_engine_lcore_load(fx->env.engine, 0, &load), -ENOENT);
+	for (slot = 0; slot < info.max_clients; slot++) {
+		int ret = tern_engine_client_info(fx->env.engine, slot, &ci);
+
+		if (ret == -ENOENT)
+			continue;
+		assert_int_equal(ret, 0);
+		assert_int_equal(ci.pid, getpid());
+		assert_int_equal(ci.submitted, 10);
+		found++;
+	}
+	assert_int_equal(found, 1);
+	assert_int_equal(tern_engine_client_info(fx->env.engine, info.max_clients, &ci), -EINVAL);
+	/* Drain the completion queue before destroying. */
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -454,6 +515,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(wait_sleeps_on_futex_and_wakes),
 		cmocka_unit_test_setup_teardown(pool_is_full_after_clients_are_gone, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(observation_and_live_settings, setup, teardown),
 	};
 
 	RTE_SET_USED(argc);

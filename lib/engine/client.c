@@ -387,6 +387,7 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 		if (rte_ring_mp_enqueue(sh->sq[w], f) == 0) {
 			c->outstanding++;
 			c->user_held++;
+			COUNTER_ADD(&sh->clients[c->slot], submitted, 1);
 			return f;
 		}
 	}

@@ -205,6 +205,7 @@ engine_alloc_resources(struct tern_engine *e)
 	sh->share_bytes = c->share_bytes;
 	sh->stream_bytes = c->stream_bytes;
 	sh->tsc_hz = rte_get_tsc_hz();
+	sh->start_tsc = rte_rdtsc();
 	sh->segments = c->segments;
 	sh->transport_mask = probe_transports();
 	if (sh->transport_mask == 0)
@@ -373,6 +374,17 @@ tern_engine_lcores(const struct tern_engine *engine, unsigned int *lcores, unsig
 	return (int)engine->conf.nb_lcores;
 }
 
+static int
+lcore_index(const struct tern_engine *engine, unsigned int lcore_id)
+{
+	unsigned int i;
+
+	for (i = 0; i < engine->conf.nb_lcores; i++)
+		if (engine->lcores[i] == lcore_id)
+			return (int)i;
+	return -ENOENT;
+}
+
 int
 tern_engine_lcore_stats(const struct tern_engine *engine, unsigned int lcore_id,
 			struct tern_lcore_stats *stats)
@@ -385,10 +397,8 @@ tern_engine_lcore_stats(const struct tern_engine *engine, unsigned int lcore_id,
 		return err;
 	if (stats == NULL)
 		return -EINVAL;
-	for (i = 0; i < engine->conf.nb_lcores; i++)
-		if (engine->lcores[i] == lcore_id)
-			break;
-	if (i == engine->conf.nb_lcores)
+	i = (unsigned int)lcore_index(engine, lcore_id);
+	if (i >= engine->conf.nb_lcores)
 		return -ENOENT;
 	s = &engine->sh->counters[i].stats;
 	stats->batches = __atomic_load_n(&s->batches, __ATOMIC_RELAXED);
@@ -413,5 +423,123 @@ tern_engine_pool_stats(const struct tern_engine *engine, struct tern_pool_stats 
 		return -EINVAL;
 	stats->total = engine->sh->pool->size;
 	stats->available = rte_mempool_avail_count(engine->sh->pool);
+	return 0;
+}
+
+int
+tern_engine_info(const struct tern_engine *engine, struct tern_engine_info *info)
+{
+	const struct engine_shared *sh;
+	uint32_t i;
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return err;
+	if (info == NULL)
+		return -EINVAL;
+	sh = engine->sh;
+	memset(info, 0, sizeof(*info));
+	snprintf(info->name, sizeof(info->name), "%s", sh->name);
+	info->nb_lcores = sh->nb_workers;
+	info->uptime_ns = (rte_rdtsc() - sh->start_tsc) * 1000000000ull / sh->tsc_hz;
+	info->max_clients = sh->max_clients;
+	for (i = 0; i < sh->max_clients; i++)
+		if (__atomic_load_n(&sh->clients[i].state, __ATOMIC_ACQUIRE) != CLIENT_SLOT_FREE)
+			info->nb_clients++;
+	info->transports_usable = sh->transport_mask;
+	info->max_batch = sh->max_batch;
+	return 0;
+}
+
+int
+tern_engine_lcore_load(const struct tern_engine *engine, unsigned int lcore_id,
+		       struct tern_lcore_load *load)
+{
+	const struct engine_shared *sh;
+	int err, i;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return err;
+	if (load == NULL)
+		return -EINVAL;
+	i = lcore_index(engine, lcore_id);
+	if (i < 0)
+		return i;
+	sh = engine->sh;
+	load->sq_depth = rte_ring_count(sh->sq[i]);
+	load->xq_depth = rte_ring_count(sh->xq[i]);
+	load->owned_inflight = __atomic_load_n(&sh->counters[i].owned_inflight, __ATOMIC_RELAXED);
+	load->posted = __atomic_load_n(&sh->counters[i].posted, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+tern_engine_client_info(const struct tern_engine *engine, uint32_t slot,
+			struct tern_client_info *info)
+{
+	const struct client_slot *cs;
+	uint32_t state;
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return err;
+	if (info == NULL || slot >= engine->sh->max_clients)
+		return -EINVAL;
+	cs = &engine->sh->clients[slot];
+	state = __atomic_load_n(&cs->state, __ATOMIC_ACQUIRE);
+	if (state != CLIENT_SLOT_ACTIVE && state != CLIENT_SLOT_DEAD)
+		return -ENOENT;
+	memset(info, 0, sizeof(*info));
+	info->pid = cs->pid;
+	info->state = state == CLIENT_SLOT_ACTIVE ? 1 : 2;
+	info->max_inflight = cs->max_inflight;
+	info->cq_depth = cs->cq == NULL ? 0 : rte_ring_count(cs->cq);
+	info->submitted = __atomic_load_n(&cs->submitted, __ATOMIC_RELAXED);
+	info->age_ns = (rte_rdtsc() - cs->attach_tsc) * 1000000000ull / engine->sh->tsc_hz;
+	info->nb_buffers = cs->nb_segments;
+	return 0;
+}
+
+int
+tern_engine_set_slice_bytes(struct tern_engine *engine, uint64_t slice_bytes)
+{
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return err;
+	if (slice_bytes < 4096 || slice_bytes > (1ull << 30))
+		return -EINVAL;
+	__atomic_store_n(&engine->sh->slice_bytes, slice_bytes, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+tern_engine_set_deadline_ns(struct tern_engine *engine, uint64_t deadline_ns)
+{
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return err;
+	if (deadline_ns == 0 || deadline_ns > DEADLINE_MAX_NS)
+		return -EINVAL;
+	__atomic_store_n(&engine->sh->deadline_ns, deadline_ns, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+tern_engine_latency(const struct tern_engine *engine, uint64_t buckets[TERN_LATENCY_BUCKETS])
+{
+	unsigned int i, b;
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return err;
+	if (buckets == NULL)
+		return -EINVAL;
+	memset(buckets, 0, TERN_LATENCY_BUCKETS * sizeof(buckets[0]));
+	for (i = 0; i < engine->conf.nb_lcores; i++)
+		for (b = 0; b < TERN_LATENCY_BUCKETS; b++)
+			buckets[b] += __atomic_load_n(&engine->sh->counters[i].latency[b],
+						      __ATOMIC_RELAXED);
 	return 0;
 }

@@ -138,6 +138,7 @@ struct lcore_counters {
 	struct tern_lcore_stats stats;
 	uint64_t owned_inflight; /* batches accepted and not yet finished */
 	uint64_t posted;	 /* slices posted and not yet completed */
+	uint64_t latency[TERN_LATENCY_BUCKETS] __rte_cache_aligned; /* log2(ns) buckets */
 } __rte_cache_aligned;
 
 enum client_slot_state {
@@ -183,6 +184,7 @@ struct engine_shared {
 	uint64_t share_bytes;
 	uint64_t stream_bytes;
 	uint64_t tsc_hz;
+	uint64_t start_tsc;
 	uint32_t transport_mask; /* transports usable here (bit = transport id) */
 	struct rte_mempool *pool;
 	struct tern_segment_table *segments;

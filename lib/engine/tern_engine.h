@@ -133,6 +133,75 @@ struct tern_pool_stats {
 /** @return 0, -EINVAL, -ESHUTDOWN. */
 int tern_engine_pool_stats(const struct tern_engine *engine, struct tern_pool_stats *stats);
 
+/** Engine-wide facts, for control and observation. */
+struct tern_engine_info {
+	char name[16];		    /**< the engine's name */
+	unsigned int nb_lcores;	    /**< worker lcores */
+	uint64_t uptime_ns;	    /**< since tern_engine_create() */
+	uint32_t max_clients;	    /**< client slots */
+	uint32_t nb_clients;	    /**< slots in use (any process) */
+	uint32_t transports_usable; /**< bit i: transport id i probed usable here */
+	uint32_t max_batch;	    /**< requests per submit */
+};
+
+/** @return 0, -EINVAL, -ESHUTDOWN. */
+int tern_engine_info(const struct tern_engine *engine, struct tern_engine_info *info);
+
+/** Instantaneous load of one worker lcore (gauges, not counters). */
+struct tern_lcore_load {
+	uint32_t sq_depth;	 /**< batches waiting in its submission ring */
+	uint32_t xq_depth;	 /**< messages waiting from other lcores */
+	uint64_t owned_inflight; /**< batches it owns that are not finished */
+	uint64_t posted;	 /**< slices posted to transports, not yet completed */
+};
+
+/** @return 0, -EINVAL, -ENOENT (not one of the engine's lcores), -ESHUTDOWN. */
+int tern_engine_lcore_load(const struct tern_engine *engine, unsigned int lcore_id,
+			   struct tern_lcore_load *load);
+
+/** One client slot as the engine sees it. */
+struct tern_client_info {
+	int32_t pid;	/**< process that owns it */
+	uint32_t state; /**< 1 active, 2 dead (being reclaimed) */
+	uint32_t max_inflight;
+	uint32_t cq_depth;   /**< resolved futures waiting to be reaped */
+	uint64_t submitted;  /**< batches submitted */
+	uint64_t age_ns;     /**< since it attached */
+	uint32_t nb_buffers; /**< shm buffers allocated for it */
+};
+
+/**
+ * Describe client slot @p slot (0 .. max_clients - 1).
+ * @return 0, -EINVAL, -ENOENT (slot free), -ESHUTDOWN.
+ */
+int tern_engine_client_info(const struct tern_engine *engine, uint32_t slot,
+			    struct tern_client_info *info);
+
+/**
+ * Change the slice size live (applies to batches submitted afterwards).
+ * @return 0, -EINVAL (outside 4 KiB .. 1 GiB), -ESHUTDOWN.
+ */
+int tern_engine_set_slice_bytes(struct tern_engine *engine, uint64_t slice_bytes);
+
+/**
+ * Change the default deadline live (applies to batches submitted afterwards).
+ * @return 0, -EINVAL (0 or over an hour), -ESHUTDOWN.
+ */
+int tern_engine_set_deadline_ns(struct tern_engine *engine, uint64_t deadline_ns);
+
+/** Buckets of the submit-to-resolve latency histogram (log2 of nanoseconds). */
+#define TERN_LATENCY_BUCKETS 48
+
+/**
+ * Submit-to-resolve latency of the batches the engine resolved, summed over
+ * its lcores: @p buckets[i] counts batches whose latency was in
+ * [2^i, 2^(i+1)) ns (bucket 0 also holds 0 ns; the last bucket everything
+ * above). Batches cancelled by their client are not counted.
+ *
+ * @return 0, -EINVAL, -ESHUTDOWN.
+ */
+int tern_engine_latency(const struct tern_engine *engine, uint64_t buckets[TERN_LATENCY_BUCKETS]);
+
 /* ---- clients ---- */
 
 /** Client flag: do not deliver futures to a completion queue (wait/test only). */

@@ -55,6 +55,17 @@ timer_unlink(struct worker *w, struct tern_future *f)
 	f->timer_linked = 0;
 }
 
+static void
+record_latency(struct worker *w, const struct tern_future *f)
+{
+	uint64_t ns = (rte_rdtsc() - f->submit_tsc) * 1000000000ull / w->sh->tsc_hz;
+	unsigned int b = ns == 0 ? 0 : 63 - (unsigned int)__builtin_clzll(ns);
+
+	if (b >= TERN_LATENCY_BUCKETS)
+		b = TERN_LATENCY_BUCKETS - 1;
+	COUNTER_ADD(w->ctr, latency[b], 1);
+}
+
 /* Every slice of @f is accounted and @w owns it: resolve and let go. */
 static void
 batch_finish(struct worker *w, struct tern_future *f)
@@ -63,7 +74,8 @@ batch_finish(struct worker *w, struct tern_future *f)
 		timer_unlink(w, f);
 	/* Segments first: once a waiter sees the result it may unregister them. */
 	future_release_segrefs(f);
-	future_resolve(f, __atomic_load_n(&f->first_error, __ATOMIC_RELAXED));
+	if (future_resolve(f, __atomic_load_n(&f->first_error, __ATOMIC_RELAXED)))
+		record_latency(w, f);
 	COUNTER_ADD(w->ctr, stats.batches, 1);
 	COUNTER_ADD(w->ctr, owned_inflight, -1);
 	future_put(f, 1, w->cache);
@@ -339,8 +351,10 @@ expire_slot(struct worker *w, struct future_list *list, uint64_t now)
 			continue; /* a later turn of the wheel */
 		TAILQ_REMOVE(list, f, timer);
 		f->timer_linked = 0;
-		if (future_resolve(f, -ETIMEDOUT))
+		if (future_resolve(f, -ETIMEDOUT)) {
 			COUNTER_ADD(w->ctr, stats.timeouts, 1);
+			record_latency(w, f);
+		}
 	}
 }
 
