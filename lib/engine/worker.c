@@ -462,6 +462,7 @@ worker_create(struct engine_shared *sh, unsigned int idx, unsigned int lcore_id,
 		.socket_id = socket,
 		.max_slices = (uint32_t)RTE_MIN(sh->pool->size * 4ull, 1u << 20),
 		.stream_bytes = sh->stream_bytes,
+		.segments = sh->segments,
 	};
 	w->nb_transports = tern_transport_count();
 	for (t = 0; t < w->nb_transports; t++) {

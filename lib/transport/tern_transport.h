@@ -77,6 +77,8 @@ struct tern_endpoint_conf {
 	int socket_id;	       /**< that lcore's NUMA socket */
 	uint32_t max_slices;   /**< slices the engine may have outstanding on it */
 	uint64_t stream_bytes; /**< engine's threshold for TERN_SLICE_F_STREAM, for reference */
+	struct tern_segment_table
+		*segments; /**< the engine's segments (a target side serves them) */
 };
 
 /** A transport. All callbacks except the data path may be NULL when meaningless. */
