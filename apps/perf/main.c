@@ -1,0 +1,1007 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tern-perf: bandwidth, rate and latency of the engine against block size,
+ * with glibc memcpy and streaming-store baselines measured in the same run
+ * on the same worker cores.
+ *
+ *   tern-perf [EAL args] -- [options]     (tern-perf -- --help)
+ *
+ * One run per block size:
+ *   1. baselines: every worker lcore copies its share of the working set in
+ *      a loop (glibc memcpy, then tern_copy_stream), before the engine owns
+ *      the lcores;
+ *   2. the engine is created on the same lcores; each client thread (a
+ *      plain pthread, on the main lcore's CPUs unless the user moved it)
+ *      keeps --inflight batches of --batch requests outstanding; latency is
+ *      submit -> completion seen by the client, per batch, in a histogram;
+ *   3. with --verify, an untimed pass moves every block of every client with
+ *      a fresh position-dependent pattern and compares every byte.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_pause.h>
+
+#include <tern_copy.h>
+#include <tern_engine.h>
+#include <tern_histogram.h>
+#include <tern_segment.h>
+#include <tern_transport.h>
+
+#include "perf.h"
+#include "perf_args.h"
+
+#define PROG "tern-perf"
+/* Exit codes: 0 ok, 1 run-time failure (engine error, verify mismatch), 2 bad usage. */
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
+/* Baselines run at least this long, also in --iterations mode. */
+#define BASELINE_MIN_NS 500000000ull
+#define REAP_BURST	64
+/* Empty completion polls before an oversubscribed client yields its CPU. */
+#define IDLE_POLLS_YIELD 256
+
+enum phase {
+	PHASE_WARMUP = 0,
+	PHASE_MEASURE = 1,
+	PHASE_DRAIN = 2,
+};
+
+struct perf_ctx {
+	struct perf_args args;
+	struct tern_segment_table *tbl;
+	struct tern_engine *engine;
+	uint32_t local_handle;	/* the local buffers: requests' local side */
+	uint32_t target_handle; /* the target segment */
+	uint8_t *local_base;
+	uint8_t *target_base;
+	uint64_t region_bytes; /* per client, in each segment */
+	uint64_t tsc_hz;
+	unsigned int workers[PERF_MAX_WORKERS];
+	unsigned int nb_workers;
+	bool client_yield; /* more client threads than CPUs for them */
+	/* Current run. */
+	uint64_t block;
+	uint64_t nblocks;
+	int phase; /* enum phase, atomic */
+	uint32_t ready;
+	uint32_t done;
+};
+
+struct client_state {
+	struct perf_ctx *ctx;
+	unsigned int idx;
+	pthread_t thread;
+	struct tern_histogram *hist;
+	uint64_t *slot_tsc;
+	struct tern_future **slot_future;
+	uint32_t *free_slots; /* stack of unused slots */
+	uint32_t *fifo;	      /* --completion wait: slots in submission order */
+	struct tern_request *reqs;
+	/* Results, written by the thread; bytes is read live by the progress line. */
+	uint64_t requests;
+	uint64_t batches;
+	uint64_t bytes;
+	uint64_t errors;
+	int first_error;
+	int ret; /* setup or submit failure */
+	uint64_t cpu_ns;
+	uint64_t cpu_mask;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static uint64_t
+clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static double
+process_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+static uint64_t
+cpuset_mask(const rte_cpuset_t *set)
+{
+	uint64_t mask = 0;
+	unsigned int cpu;
+
+	for (cpu = 0; cpu < 64; cpu++)
+		if (CPU_ISSET(cpu, set))
+			mask |= 1ull << cpu;
+	return mask;
+}
+
+static void
+sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
+			       .tv_nsec = (long)(ns % 1000000000ull) };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !interrupted)
+		;
+}
+
+static bool
+progress_enabled(const struct perf_ctx *ctx)
+{
+	return !ctx->args.quiet && isatty(STDERR_FILENO);
+}
+
+/* ---- baselines ---- */
+
+struct baseline_job {
+	bool stream;
+	const uint8_t *src;
+	uint8_t *dst;
+	uint64_t span;
+	uint64_t unit;
+	uint64_t warmup_tsc;
+	uint64_t measure_tsc;
+	/* out */
+	uint64_t copies;
+	uint64_t tsc;
+};
+
+static int
+baseline_lcore(void *arg)
+{
+	struct baseline_job *job = arg;
+	uint64_t nunits = job->span / job->unit, i = 0, copies = 0, start, now, end;
+
+	start = rte_rdtsc();
+	end = start + job->warmup_tsc;
+	for (;;) {
+		uint64_t off = (i++ % nunits) * job->unit;
+
+		if (job->stream)
+			tern_copy_stream(job->dst + off, job->src + off, job->unit);
+		else
+			memcpy(job->dst + off, job->src + off, job->unit);
+		now = rte_rdtsc();
+		if (now >= end)
+			break;
+	}
+	start = now;
+	end = start + job->measure_tsc;
+	do {
+		uint64_t off = (i++ % nunits) * job->unit;
+
+		if (job->stream)
+			tern_copy_stream(job->dst + off, job->src + off, job->unit);
+		else
+			memcpy(job->dst + off, job->src + off, job->unit);
+		copies++;
+		now = rte_rdtsc();
+	} while (now < end);
+	job->copies = copies;
+	job->tsc = now - start;
+	return 0;
+}
+
+/*
+ * Every worker lcore copies its own stripe of the run's whole working set
+ * (all clients' regions), whole blocks when the stripe holds at least one,
+ * otherwise its share of one block: the same bytes the engine moves, on the
+ * same cores.
+ */
+static int
+run_baseline(struct perf_ctx *ctx, bool stream, struct perf_baseline *out)
+{
+	struct baseline_job jobs[PERF_MAX_WORKERS];
+	uint64_t total = ctx->args.clients * ctx->nblocks * ctx->block, stripe, unit, measure_ns;
+	const uint8_t *from;
+	uint8_t *to;
+	double bytes = 0.0, copies = 0.0, secs = 0.0;
+	unsigned int i, n = ctx->nb_workers;
+	int ret = 0;
+
+	stripe = total / n;
+	unit = ctx->block <= stripe ? ctx->block : stripe;
+	if (unit == 0) {
+		unit = total; /* a block smaller than the number of lcores: one lcore */
+		n = 1;
+		stripe = total;
+	}
+	stripe = stripe / unit * unit;
+	from = ctx->args.op == PERF_OP_WRITE ? ctx->local_base : ctx->target_base;
+	to = ctx->args.op == PERF_OP_WRITE ? ctx->target_base : ctx->local_base;
+	measure_ns =
+		ctx->args.duration_ns > BASELINE_MIN_NS ? ctx->args.duration_ns : BASELINE_MIN_NS;
+	for (i = 0; i < n; i++) {
+		jobs[i] = (struct baseline_job){
+			.stream = stream,
+			.src = from + i * stripe,
+			.dst = to + i * stripe,
+			.span = stripe,
+			.unit = unit,
+			.warmup_tsc = ctx->args.warmup_ns * ctx->tsc_hz / 1000000000ull,
+			.measure_tsc = measure_ns * ctx->tsc_hz / 1000000000ull,
+		};
+		ret = rte_eal_remote_launch(baseline_lcore, &jobs[i], ctx->workers[i]);
+		if (ret != 0) {
+			fprintf(stderr, PROG ": cannot launch lcore %u: %s\n", ctx->workers[i],
+				strerror(-ret));
+			n = i;
+			break;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		rte_eal_wait_lcore(ctx->workers[i]);
+		bytes += (double)(jobs[i].copies * unit);
+		copies += (double)jobs[i].copies;
+		if ((double)jobs[i].tsc / (double)ctx->tsc_hz > secs)
+			secs = (double)jobs[i].tsc / (double)ctx->tsc_hz;
+	}
+	if (ret != 0 || secs <= 0.0)
+		return -EIO;
+	*out = (struct perf_baseline){ .measured = true,
+				       .gbps = bytes / secs / 1e9,
+				       .copies_per_s = copies / secs,
+				       .unit_bytes = unit,
+				       .span_bytes = stripe,
+				       .nb_lcores = n };
+	return 0;
+}
+
+/* ---- clients ---- */
+
+/* Requests of the next batch: consecutive blocks of this client's region. */
+static void
+fill_batch(struct client_state *c, uint64_t *cursor)
+{
+	const struct perf_ctx *ctx = c->ctx;
+	uint64_t base = (uint64_t)c->idx * ctx->region_bytes, off;
+	uint32_t i;
+
+	for (i = 0; i < ctx->args.batch; i++) {
+		off = base + (*cursor % ctx->nblocks) * ctx->block;
+		(*cursor)++;
+		c->reqs[i].offset = off;
+		c->reqs[i].local = ctx->local_base + off;
+	}
+}
+
+/* A resolved future: count it, record its latency, release it. @return its slot. */
+static uint32_t
+account(struct client_state *c, struct tern_future *f, uint64_t now, bool measuring)
+{
+	const struct perf_ctx *ctx = c->ctx;
+	uint32_t slot = (uint32_t)tern_future_user_data(f);
+	int status = tern_future_test(f);
+
+	if (status != 0) {
+		c->errors++;
+		if (c->first_error == 0)
+			c->first_error = status;
+	} else if (measuring) {
+		tern_histogram_record(c->hist, now - c->slot_tsc[slot]);
+		c->requests += ctx->args.batch;
+		c->batches++;
+		__atomic_store_n(&c->bytes, c->bytes + ctx->args.batch * ctx->block,
+				 __ATOMIC_RELAXED);
+	}
+	tern_future_release(f);
+	c->slot_future[slot] = NULL;
+	return slot;
+}
+
+/*
+ * --completion wait: wait for the oldest future, then take the ones after it
+ * that are already resolved. @return how many were written to @p done.
+ */
+static int
+collect_wait(struct client_state *c, uint64_t *head, uint64_t tail, struct tern_future **done)
+{
+	uint32_t inflight = c->ctx->args.inflight, slot;
+	struct tern_future *f;
+	int n = 0;
+
+	while (*head != tail && n < REAP_BURST) {
+		slot = c->fifo[*head % inflight];
+		f = c->slot_future[slot];
+		if (n == 0) {
+			if (tern_future_wait(f, 100000000ull) == -EINPROGRESS)
+				break;
+		} else if (tern_future_test(f) == -EINPROGRESS) {
+			break;
+		}
+		done[n++] = f;
+		(*head)++;
+	}
+	return n;
+}
+
+static void *
+client_main(void *arg)
+{
+	struct client_state *c = arg;
+	struct perf_ctx *ctx = c->ctx;
+	const struct perf_args *a = &ctx->args;
+	struct tern_client_conf conf = {
+		.max_inflight = a->inflight,
+		.flags = a->completion == PERF_COMPLETION_WAIT ? TERN_CLIENT_F_NO_CQ : 0,
+	};
+	struct tern_submit_opts opts = { 0 };
+	struct tern_future *done[REAP_BURST];
+	struct tern_client *client;
+	struct tern_future *f;
+	uint64_t cursor = 0, submitted = 0, cpu0 = 0, now, head = 0, tail = 0;
+	uint32_t nfree = a->inflight, slot, idle = 0, i, loops = 0;
+	bool measuring = false, measured = false, stop = false;
+	int phase, n, cpu;
+
+	for (i = 0; i < a->inflight; i++)
+		c->free_slots[i] = i;
+	client = tern_client_create(ctx->engine, &conf);
+	if (client == NULL)
+		c->ret = -rte_errno;
+	__atomic_add_fetch(&ctx->ready, 1, __ATOMIC_RELEASE);
+	if (client == NULL)
+		goto out;
+
+	for (;;) {
+		phase = __atomic_load_n(&ctx->phase, __ATOMIC_ACQUIRE);
+		if (phase == PHASE_MEASURE && !measuring && !measured) {
+			measuring = true;
+			cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		}
+		if (phase == PHASE_DRAIN) {
+			stop = true;
+			/* Duration mode: what completes after the window is not counted. */
+			if (measuring && a->iterations == 0) {
+				c->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+				measuring = false;
+				measured = true;
+			}
+		}
+		if (measuring && a->iterations != 0 && submitted >= a->iterations)
+			stop = true;
+		if ((loops++ & 255) == 0 && (cpu = sched_getcpu()) >= 0 && cpu < 64)
+			c->cpu_mask |= 1ull << cpu;
+
+		/* Keep --inflight batches outstanding. */
+		while (!stop && nfree > 0 &&
+		       !(measuring && a->iterations != 0 && submitted >= a->iterations)) {
+			slot = c->free_slots[nfree - 1];
+			fill_batch(c, &cursor);
+			opts.user_data = slot;
+			now = rte_rdtsc();
+			f = tern_submit(client, c->reqs, a->batch, &opts);
+			if (f == NULL) {
+				if (rte_errno == EAGAIN)
+					break;
+				c->ret = -rte_errno;
+				stop = true;
+				break;
+			}
+			nfree--;
+			c->slot_tsc[slot] = now;
+			c->slot_future[slot] = f;
+			if (a->completion == PERF_COMPLETION_WAIT)
+				c->fifo[tail++ % a->inflight] = slot;
+			if (measuring)
+				submitted++;
+		}
+		if (stop && nfree == a->inflight)
+			break;
+
+		/* Collect what resolved. */
+		if (a->completion == PERF_COMPLETION_REAP) {
+			n = tern_client_reap(client, done, REAP_BURST);
+			if (n < 0) {
+				c->ret = n;
+				break;
+			}
+		} else {
+			n = collect_wait(c, &head, tail, done);
+		}
+		now = rte_rdtsc();
+		for (i = 0; i < (uint32_t)n; i++)
+			c->free_slots[nfree++] = account(c, done[i], now, measuring);
+		if (n == 0) {
+			rte_pause();
+			if (ctx->client_yield && ++idle >= IDLE_POLLS_YIELD) {
+				idle = 0;
+				sched_yield();
+			}
+		}
+	}
+	if (measuring)
+		c->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+	tern_client_destroy(client);
+out:
+	if (a->iterations != 0)
+		__atomic_add_fetch(&ctx->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* ---- one measurement ---- */
+
+static void
+engine_counters(const struct perf_ctx *ctx, uint64_t *slices, uint64_t *busy, uint64_t *idle)
+{
+	struct tern_lcore_stats st;
+	unsigned int i;
+
+	*slices = *busy = *idle = 0;
+	for (i = 0; i < ctx->nb_workers; i++) {
+		if (tern_engine_lcore_stats(ctx->engine, ctx->workers[i], &st) != 0)
+			continue;
+		*slices += st.slices;
+		*busy += st.busy_polls;
+		*idle += st.idle_polls;
+	}
+}
+
+static void
+progress(const struct perf_ctx *ctx, const struct client_state *cs, uint64_t t0, const char *what)
+{
+	uint64_t bytes = 0, el = clock_ns(CLOCK_MONOTONIC) - t0;
+	unsigned int i;
+
+	if (!progress_enabled(ctx))
+		return;
+	for (i = 0; cs != NULL && i < ctx->args.clients; i++)
+		bytes += __atomic_load_n(&cs[i].bytes, __ATOMIC_RELAXED);
+	fprintf(stderr, "\r" PROG ": %-8s block %-10" PRIu64 " %6.2f s %8.2f GB/s   ", what,
+		ctx->block, (double)el * 1e-9, el > 0 ? (double)bytes / (double)el : 0.0);
+	fflush(stderr);
+}
+
+static void
+progress_clear(const struct perf_ctx *ctx)
+{
+	if (progress_enabled(ctx)) {
+		fprintf(stderr, "\r%72s\r", "");
+		fflush(stderr);
+	}
+}
+
+static void
+clients_free(struct client_state *cs, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; cs != NULL && i < n; i++) {
+		free(cs[i].hist);
+		free(cs[i].slot_tsc);
+		free(cs[i].slot_future);
+		free(cs[i].free_slots);
+		free(cs[i].fifo);
+		free(cs[i].reqs);
+	}
+	free(cs);
+}
+
+static struct client_state *
+clients_alloc(struct perf_ctx *ctx)
+{
+	const struct perf_args *a = &ctx->args;
+	struct client_state *cs = calloc(a->clients, sizeof(*cs));
+	unsigned int i, j;
+
+	if (cs == NULL)
+		return NULL;
+	for (i = 0; i < a->clients; i++) {
+		struct client_state *c = &cs[i];
+
+		c->ctx = ctx;
+		c->idx = i;
+		c->hist = malloc(sizeof(*c->hist));
+		c->slot_tsc = calloc(a->inflight, sizeof(*c->slot_tsc));
+		c->slot_future = calloc(a->inflight, sizeof(*c->slot_future));
+		c->free_slots = calloc(a->inflight, sizeof(*c->free_slots));
+		c->fifo = calloc(a->inflight, sizeof(*c->fifo));
+		c->reqs = calloc(a->batch, sizeof(*c->reqs));
+		if (c->hist == NULL || c->slot_tsc == NULL || c->slot_future == NULL ||
+		    c->free_slots == NULL || c->fifo == NULL || c->reqs == NULL) {
+			clients_free(cs, a->clients);
+			return NULL;
+		}
+		tern_histogram_reset(c->hist);
+		for (j = 0; j < a->batch; j++)
+			c->reqs[j] = (struct tern_request){
+				.op = a->op == PERF_OP_READ ? TERN_OP_READ : TERN_OP_WRITE,
+				.segment = ctx->target_handle,
+				.length = ctx->block,
+			};
+	}
+	return cs;
+}
+
+static int
+run_engine(struct perf_ctx *ctx, struct perf_result *res)
+{
+	const struct perf_args *a = &ctx->args;
+	uint64_t s0, b0, i0, s1, b1, i1, t0, t1, next;
+	struct client_state *cs;
+	unsigned int i, started = 0;
+	double cpu0, cpu1;
+	int ret = 0;
+
+	cs = clients_alloc(ctx);
+	if (cs == NULL)
+		return -ENOMEM;
+	__atomic_store_n(&ctx->phase, PHASE_WARMUP, __ATOMIC_RELEASE);
+	ctx->ready = 0;
+	ctx->done = 0;
+	for (i = 0; i < a->clients; i++) {
+		ret = -pthread_create(&cs[i].thread, NULL, client_main, &cs[i]);
+		if (ret != 0)
+			break;
+		started++;
+	}
+	while (__atomic_load_n(&ctx->ready, __ATOMIC_ACQUIRE) < started)
+		sleep_ns(1000000);
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	while (ret == 0 && !interrupted && clock_ns(CLOCK_MONOTONIC) - t0 < a->warmup_ns) {
+		sleep_ns(RTE_MIN(a->warmup_ns, 100000000ull));
+		progress(ctx, NULL, t0, "warm-up");
+	}
+
+	engine_counters(ctx, &s0, &b0, &i0);
+	cpu0 = process_cpu_s();
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	__atomic_store_n(&ctx->phase, PHASE_MEASURE, __ATOMIC_RELEASE);
+	next = t0;
+	while (ret == 0 && !interrupted) {
+		t1 = clock_ns(CLOCK_MONOTONIC);
+		if (a->iterations == 0 && t1 - t0 >= a->duration_ns)
+			break;
+		if (a->iterations != 0 && __atomic_load_n(&ctx->done, __ATOMIC_ACQUIRE) >= started)
+			break;
+		if (t1 >= next) {
+			progress(ctx, cs, t0, "measure");
+			next = t1 + 250000000ull;
+		}
+		if (a->iterations == 0)
+			sleep_ns(RTE_MIN(a->duration_ns - (t1 - t0), 10000000ull));
+		else
+			sleep_ns(200000);
+	}
+	t1 = clock_ns(CLOCK_MONOTONIC);
+	cpu1 = process_cpu_s();
+	engine_counters(ctx, &s1, &b1, &i1);
+	__atomic_store_n(&ctx->phase, PHASE_DRAIN, __ATOMIC_RELEASE);
+	for (i = 0; i < started; i++)
+		pthread_join(cs[i].thread, NULL);
+	progress_clear(ctx);
+
+	res->seconds = (double)(t1 - t0) * 1e-9;
+	res->slices = s1 - s0;
+	res->worker_busy = (b1 - b0) + (i1 - i0) > 0
+				   ? (double)(b1 - b0) / (double)((b1 - b0) + (i1 - i0))
+				   : 0.0;
+	res->process_cpu_s = cpu1 - cpu0;
+	for (i = 0; i < started; i++) {
+		struct client_state *c = &cs[i];
+
+		tern_histogram_merge(res->latency, c->hist);
+		res->requests += c->requests;
+		res->batches += c->batches;
+		res->bytes += c->bytes;
+		res->errors += c->errors;
+		res->client_cpu_s += (double)c->cpu_ns * 1e-9;
+		res->client_cpu_mask |= c->cpu_mask;
+		if (res->first_error == 0)
+			res->first_error = c->first_error;
+		if (c->ret != 0 && ret == 0) {
+			ret = c->ret;
+			fprintf(stderr, PROG ": client %u: %s\n", i, strerror(-c->ret));
+		}
+	}
+	clients_free(cs, a->clients);
+	if (ret == 0 && res->errors != 0) {
+		fprintf(stderr, PROG ": %" PRIu64 " batches failed, first with %s\n", res->errors,
+			strerror(-res->first_error));
+		ret = -EIO;
+	}
+	return ret;
+}
+
+/* ---- verification ---- */
+
+static inline uint64_t
+pattern_word(uint64_t seed, uint64_t word_index)
+{
+	uint64_t z = seed + word_index * 0x9e3779b97f4a7c15ull;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Fill [base + off, base + off + n) with a pattern of the byte offset: any misplaced byte shows. */
+static void
+pattern_fill(uint8_t *base, uint64_t off, uint64_t n, uint64_t seed)
+{
+	uint64_t end = off + n;
+
+	for (; off < end && (off & 7) != 0; off++)
+		base[off] = (uint8_t)(pattern_word(seed, off >> 3) >> ((off & 7) * 8));
+	for (; off + 8 <= end; off += 8)
+		*(uint64_t *)(base + off) = pattern_word(seed, off >> 3);
+	for (; off < end; off++)
+		base[off] = (uint8_t)(pattern_word(seed, off >> 3) >> ((off & 7) * 8));
+}
+
+static int
+verify_block(struct perf_ctx *ctx, uint64_t seed)
+{
+	const struct perf_args *a = &ctx->args;
+	struct tern_client_conf conf = { .max_inflight = 1, .flags = TERN_CLIENT_F_NO_CQ };
+	uint64_t used = ctx->nblocks * ctx->block, cursor, off;
+	struct tern_request *reqs;
+	struct tern_client *client;
+	struct tern_future *f;
+	uint8_t *from, *to;
+	unsigned int c;
+	uint32_t nb;
+	int ret = 0;
+
+	reqs = calloc(a->batch, sizeof(*reqs));
+	client = tern_client_create(ctx->engine, &conf);
+	if (reqs == NULL || client == NULL) {
+		free(reqs);
+		if (client != NULL)
+			tern_client_destroy(client);
+		return -ENOMEM;
+	}
+	from = a->op == PERF_OP_WRITE ? ctx->local_base : ctx->target_base;
+	to = a->op == PERF_OP_WRITE ? ctx->target_base : ctx->local_base;
+	for (c = 0; c < a->clients; c++) {
+		pattern_fill(from, c * ctx->region_bytes, used, seed);
+		pattern_fill(to, c * ctx->region_bytes, used, ~seed);
+	}
+	for (c = 0; c < a->clients && ret == 0; c++) {
+		for (cursor = 0; cursor < ctx->nblocks && ret == 0;) {
+			for (nb = 0; nb < a->batch && cursor < ctx->nblocks; nb++, cursor++) {
+				off = c * ctx->region_bytes + cursor * ctx->block;
+				reqs[nb] = (struct tern_request){
+					.op = a->op == PERF_OP_READ ? TERN_OP_READ : TERN_OP_WRITE,
+					.segment = ctx->target_handle,
+					.offset = off,
+					.local = ctx->local_base + off,
+					.length = ctx->block,
+				};
+			}
+			f = tern_submit(client, reqs, nb, NULL);
+			ret = f == NULL ? -rte_errno : tern_future_wait(f, UINT64_MAX);
+			if (f != NULL)
+				tern_future_release(f);
+		}
+		if (ret == 0 &&
+		    memcmp(from + c * ctx->region_bytes, to + c * ctx->region_bytes, used) != 0)
+			ret = -EILSEQ;
+	}
+	tern_client_destroy(client);
+	free(reqs);
+	return ret;
+}
+
+/* ---- set-up ---- */
+
+static void
+set_block(struct perf_ctx *ctx, uint64_t block)
+{
+	ctx->block = block;
+	ctx->nblocks = ctx->args.working_set > block ? ctx->args.working_set / block : 1;
+}
+
+static int
+check_transport(const struct perf_args *a)
+{
+	char names[128] = "";
+	int i, n = tern_transport_count();
+
+	for (i = 0; i < n; i++) {
+		const struct tern_transport_ops *ops = tern_transport_get(i);
+
+		if (ops == NULL)
+			continue;
+		if (names[0] != '\0')
+			strncat(names, ", ", sizeof(names) - strlen(names) - 1);
+		strncat(names, ops->name, sizeof(names) - strlen(names) - 1);
+	}
+	if (a->target != PERF_TARGET_LOOPBACK) {
+		fprintf(stderr,
+			PROG ": --target %s is not available in this build "
+			     "(available: loopback, segments in this process)\n",
+			perf_target_name(a->target));
+		return -ENOTSUP;
+	}
+	if (tern_transport_id(a->transport) < 0) {
+		fprintf(stderr,
+			PROG ": --transport %s is not available in this build (built: %s)\n",
+			a->transport, names);
+		return -ENOTSUP;
+	}
+	if (strcmp(a->transport, "memcpy") != 0) {
+		fprintf(stderr,
+			PROG ": --transport %s with --target loopback is not available in this "
+			     "build (in-process segments are reached through memcpy)\n",
+			a->transport);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int
+alloc_segments(struct perf_ctx *ctx)
+{
+	const struct perf_args *a = &ctx->args;
+	struct tern_segment_info info;
+	uint64_t max_block = 0, total;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < a->nb_block_sizes; i++)
+		max_block = RTE_MAX(max_block, a->block_sizes[i]);
+	ctx->region_bytes = RTE_ALIGN_CEIL(RTE_MAX(max_block, a->working_set), 4096ull);
+	total = ctx->region_bytes * a->clients;
+	ctx->tbl = tern_segment_table_create("perf", 8, SOCKET_ID_ANY);
+	if (ctx->tbl == NULL) {
+		fprintf(stderr, PROG ": segment table: %s\n", rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	ret = tern_segment_alloc(ctx->tbl, "perf_local", total, SOCKET_ID_ANY, &ctx->local_handle);
+	if (ret == 0)
+		ret = tern_segment_alloc(ctx->tbl, "perf_target", total, SOCKET_ID_ANY,
+					 &ctx->target_handle);
+	if (ret != 0) {
+		fprintf(stderr,
+			PROG ": cannot allocate 2 x %" PRIu64 " bytes of hugepage memory: %s "
+			     "(reserve more, e.g. dpdk-hugepages.py -p 2M --setup 2G, or lower "
+			     "--working-set, --clients or the largest --block-size)\n",
+			total, strerror(-ret));
+		return ret;
+	}
+	tern_segment_info(ctx->tbl, ctx->local_handle, &info);
+	ctx->local_base = info.addr;
+	tern_segment_info(ctx->tbl, ctx->target_handle, &info);
+	ctx->target_base = info.addr;
+	/* Fault every page in now, not in the first measurement. */
+	memset(ctx->local_base, 0x11, total);
+	memset(ctx->target_base, 0x22, total);
+	return 0;
+}
+
+static void
+free_segments(struct perf_ctx *ctx)
+{
+	if (ctx->tbl == NULL)
+		return;
+	if (ctx->local_handle != TERN_SEGMENT_INVALID)
+		tern_segment_unregister(ctx->tbl, ctx->local_handle);
+	if (ctx->target_handle != TERN_SEGMENT_INVALID)
+		tern_segment_unregister(ctx->tbl, ctx->target_handle);
+	tern_segment_table_free(ctx->tbl);
+}
+
+static int
+pick_workers(struct perf_ctx *ctx, struct perf_report *rep)
+{
+	unsigned int id, avail = 0;
+	rte_cpuset_t set;
+
+	RTE_LCORE_FOREACH_WORKER (id) {
+		avail++;
+		if (ctx->nb_workers < PERF_MAX_WORKERS &&
+		    (ctx->args.workers == 0 || ctx->nb_workers < ctx->args.workers))
+			ctx->workers[ctx->nb_workers++] = id;
+	}
+	if (ctx->nb_workers == 0) {
+		fprintf(stderr, PROG ": needs at least one EAL worker lcore (e.g. -l 0-1)\n");
+		return -EINVAL;
+	}
+	if (ctx->args.workers > ctx->nb_workers) {
+		fprintf(stderr, PROG ": --workers %u but only %u EAL worker lcores (use -l)\n",
+			ctx->args.workers, avail);
+		return -EINVAL;
+	}
+	rep->nb_workers = ctx->nb_workers;
+	for (id = 0; id < ctx->nb_workers; id++) {
+		rep->worker_lcores[id] = ctx->workers[id];
+		set = rte_lcore_cpuset(ctx->workers[id]);
+		rep->worker_cpu_mask[id] = cpuset_mask(&set);
+	}
+	rep->main_lcore = rte_get_main_lcore();
+	set = rte_lcore_cpuset(rep->main_lcore);
+	rep->main_cpu_mask = cpuset_mask(&set);
+	/* Client threads inherit the main thread's CPUs: yield when they outnumber them. */
+	ctx->client_yield =
+		ctx->args.clients > (unsigned int)__builtin_popcountll(rep->main_cpu_mask);
+	return 0;
+}
+
+static int
+create_engine(struct perf_ctx *ctx, struct perf_report *rep)
+{
+	const struct perf_args *a = &ctx->args;
+	struct tern_engine_conf conf = {
+		.name = "perf",
+		.lcores = ctx->workers,
+		.nb_lcores = ctx->nb_workers,
+		.segments = ctx->tbl,
+		.nb_futures = RTE_MAX(8192u, a->clients * (a->inflight + 64) + 2048),
+		.max_batch = RTE_MAX(64u, a->batch),
+		.max_clients = RTE_MAX(64u, a->clients + 1),
+		.slice_bytes = a->slice_bytes,
+		.stream_bytes = a->stream_bytes,
+		.share_bytes = a->share_bytes,
+		.deadline_ns = 60ull * 1000000000ull,
+	};
+
+	ctx->engine = tern_engine_create(&conf);
+	if (ctx->engine == NULL) {
+		fprintf(stderr, PROG ": engine: %s\n", rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	tern_engine_get_conf(ctx->engine, &conf);
+	rep->slice_bytes = conf.slice_bytes;
+	rep->stream_bytes = conf.stream_bytes;
+	rep->share_bytes = conf.share_bytes;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct perf_ctx ctx;
+	struct perf_report rep = { .prog = PROG };
+	struct perf_result *results = NULL;
+	char err[256], **app_argv;
+	int eal_argc, app_argc, i, ret, status = 0;
+	unsigned int b;
+
+	/* The app's own arguments follow "--": check them before EAL takes hugepages. */
+	for (eal_argc = 0; eal_argc < argc && strcmp(argv[eal_argc], "--") != 0; eal_argc++)
+		;
+	app_argc = eal_argc < argc ? argc - eal_argc : 1;
+	app_argv = calloc((size_t)app_argc + 1, sizeof(*app_argv));
+	if (app_argv == NULL)
+		return EXIT_RUNTIME;
+	app_argv[0] = argv[0];
+	for (i = 1; i < app_argc; i++)
+		app_argv[i] = argv[eal_argc + i];
+	ret = perf_args_parse(app_argc, app_argv, &ctx.args, err, sizeof(err));
+	free(app_argv);
+	if (ret != 0) {
+		fprintf(stderr, PROG ": %s\n" PROG ": usage: " PROG " [EAL args] -- --help\n", err);
+		return EXIT_USAGE;
+	}
+	if (ctx.args.help) {
+		perf_args_usage(stdout, PROG);
+		return 0;
+	}
+	if (check_transport(&ctx.args) != 0)
+		return EXIT_USAGE;
+
+	ret = rte_eal_init(eal_argc, argv);
+	if (ret < 0) {
+		fprintf(stderr,
+			PROG ": EAL initialisation failed: %s (EAL args before --, tern-perf's "
+			     "after)\n",
+			rte_strerror(rte_errno));
+		return EXIT_RUNTIME;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	ctx.tsc_hz = rte_get_tsc_hz();
+	rep.args = &ctx.args;
+	rep.tsc_hz = ctx.tsc_hz;
+	rep.cpus_online = (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
+	rep.copy_isa = tern_copy_isa_name(tern_copy_stream_isa());
+
+	if (pick_workers(&ctx, &rep) != 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
+	results = calloc(ctx.args.nb_block_sizes, sizeof(*results));
+	if (results == NULL || alloc_segments(&ctx) != 0) {
+		status = EXIT_RUNTIME;
+		goto out;
+	}
+	for (b = 0; b < ctx.args.nb_block_sizes; b++) {
+		results[b].latency = malloc(sizeof(*results[b].latency));
+		if (results[b].latency == NULL) {
+			status = EXIT_RUNTIME;
+			goto out;
+		}
+		tern_histogram_reset(results[b].latency);
+		results[b].block_size = ctx.args.block_sizes[b];
+		results[b].verified = -1;
+	}
+
+	/* Baselines first, while the worker lcores are idle. */
+	for (b = 0; ctx.args.baseline && b < ctx.args.nb_block_sizes && !interrupted; b++) {
+		set_block(&ctx, ctx.args.block_sizes[b]);
+		progress(&ctx, NULL, clock_ns(CLOCK_MONOTONIC), "memcpy");
+		if (run_baseline(&ctx, false, &results[b].memcpy_base) != 0 ||
+		    (progress(&ctx, NULL, clock_ns(CLOCK_MONOTONIC), "stream"),
+		     run_baseline(&ctx, true, &results[b].stream_base)) != 0) {
+			status = EXIT_RUNTIME;
+			goto out;
+		}
+	}
+	progress_clear(&ctx);
+
+	if (create_engine(&ctx, &rep) != 0) {
+		status = EXIT_RUNTIME;
+		goto out;
+	}
+	for (b = 0; b < ctx.args.nb_block_sizes && !interrupted; b++) {
+		set_block(&ctx, ctx.args.block_sizes[b]);
+		results[b].blocks_per_client = ctx.nblocks;
+		ret = run_engine(&ctx, &results[b]);
+		rep.nb_results = b + 1;
+		if (ret != 0) {
+			fprintf(stderr, PROG ": block size %" PRIu64 ": %s\n", ctx.block,
+				strerror(-ret));
+			status = EXIT_RUNTIME;
+			break;
+		}
+		if (ctx.args.verify) {
+			ret = verify_block(&ctx, 0x7465726e00000000ull + b);
+			results[b].verified = ret == 0;
+			if (ret != 0) {
+				fprintf(stderr,
+					PROG ": block size %" PRIu64 ": verify failed: %s\n",
+					ctx.block,
+					ret == -EILSEQ ? "bytes differ" : strerror(-ret));
+				status = EXIT_RUNTIME;
+				break;
+			}
+		}
+	}
+	if (interrupted) {
+		fprintf(stderr, PROG ": interrupted\n");
+		status = EXIT_RUNTIME;
+	}
+	rep.results = results;
+	if (ctx.args.json)
+		perf_report_json(&rep);
+	else
+		perf_report_table(&rep);
+out:
+	if (ctx.engine != NULL)
+		tern_engine_destroy(ctx.engine);
+	free_segments(&ctx);
+	for (b = 0; results != NULL && b < ctx.args.nb_block_sizes; b++)
+		free(results[b].latency);
+	free(results);
+	rte_eal_cleanup();
+	return status;
+}
