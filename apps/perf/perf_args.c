@@ -5,7 +5,9 @@
 
 #include "perf_args.h"
 
-#define PERF_DIM(a) (sizeof(a) / sizeof((a)[0]))
+/* The engine's smallest slice. */
+#define PERF_SLICE_MIN 4096ull
+#define PERF_DIM(a)    (sizeof(a) / sizeof((a)[0]))
 
 /* Transports and targets a user may name; which exist is the app's business. */
 static const char *const known_transports[] = { "memcpy", "shm", "tcp", "mlx5" };
@@ -461,7 +463,10 @@ apply_option(const struct opt_desc *o, const char *val, struct perf_args *a, cha
 		return parse_size_opt(o->name, val, PERF_WORKING_SET_MAX, &a->working_set, err,
 				      err_len);
 	case OPT_SLICE_SIZE:
-		return parse_size_opt(o->name, val, PERF_BLOCK_MAX, &a->slice_bytes, err, err_len);
+		ret = parse_size_opt(o->name, val, PERF_BLOCK_MAX, &a->slice_bytes, err, err_len);
+		if (ret == 0 && a->slice_bytes < PERF_SLICE_MIN)
+			return fail(err, err_len, "--slice-size '%s': at least 4K", val);
+		return ret;
 	case OPT_STREAM_THRESHOLD:
 		return parse_size_opt(o->name, val, UINT64_MAX, &a->stream_bytes, err, err_len);
 	case OPT_SHARE_THRESHOLD:

@@ -1,0 +1,51 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Smoke run of tern-perf: bad arguments fail cleanly, and a one-second
+# verified run without hugepages exits 0 with a JSON document a real JSON
+# parser accepts and whose figures are sane. No timing assertions.
+#   smoke.sh path/to/tern-perf
+set -u
+perf=${1:?usage: smoke.sh path/to/tern-perf}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "smoke: FAIL: $*" >&2; exit 1; }
+
+# Bad arguments: exit 2 with a message, before EAL starts.
+for bad in "--batch 0" "--block-size 4K,,1M" "--duration 1x" "--bogus" \
+	"--transport tcp" "--target dataplane" "--iterations 5 --duration 1"; do
+	# shellcheck disable=SC2086
+	"$perf" -- $bad >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	[ "$rc" -eq 2 ] || fail "'$bad' exited $rc, expected 2"
+	grep -q "tern-perf:" "$tmp/err" || fail "'$bad' printed no message"
+done
+
+# A short verified run, both directions, two clients.
+for op in write read; do
+	"$perf" --no-huge -m 512 --no-pci --file-prefix "tern_smoke_$$_$op" -l 0-1 \
+		--log-level 'lib.*:error' -- \
+		--op "$op" --block-size 4K,256K,1M --clients 2 --inflight 2 --batch 4 \
+		--working-set 2M --duration 1 --warmup 0.1 --verify --json --quiet \
+		>"$tmp/$op.json" 2>"$tmp/$op.err"
+	rc=$?
+	[ "$rc" -eq 0 ] || { cat "$tmp/$op.err" >&2; fail "$op run exited $rc"; }
+	python3 - "$tmp/$op.json" "$op" <<'PY' || fail "$op run: bad JSON"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert doc["tool"] == "tern-perf", doc.get("tool")
+assert doc["config"]["op"] == sys.argv[2]
+res = doc["results"]
+assert [r["block_size"] for r in res] == [4096, 262144, 1048576], res
+for r in res:
+    assert r["verified"] is True, r
+    assert r["errors"] == 0, r
+    assert r["bytes"] > 0 and r["requests"] > 0 and r["gbps"] > 0, r
+    lat = r["latency_ns"]
+    assert lat["count"] == r["batches"], lat
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p99_9"] <= lat["max"], lat
+    for base in ("memcpy", "stream"):
+        assert r["baseline"][base]["gbps"] > 0, r["baseline"]
+print("smoke: %s ok, %d block sizes" % (sys.argv[2], len(res)))
+PY
+done
+exit 0
