@@ -121,12 +121,14 @@ clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time of the whole process; @p nivcsw: times a thread was preempted. */
 static double
-process_cpu_s(void)
+process_cpu_s(uint64_t *nivcsw)
 {
 	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
+	*nivcsw = (uint64_t)ru.ru_nivcsw;
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
@@ -548,6 +550,7 @@ run_engine(struct perf_ctx *ctx, struct perf_result *res)
 	uint64_t s0, b0, i0, s1, b1, i1, t0, t1, next;
 	struct client_state *cs;
 	unsigned int i, started = 0;
+	uint64_t preempt0, preempt1;
 	double cpu0, cpu1;
 	int ret = 0;
 
@@ -572,7 +575,7 @@ run_engine(struct perf_ctx *ctx, struct perf_result *res)
 	}
 
 	engine_counters(ctx, &s0, &b0, &i0);
-	cpu0 = process_cpu_s();
+	cpu0 = process_cpu_s(&preempt0);
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	__atomic_store_n(&ctx->phase, PHASE_MEASURE, __ATOMIC_RELEASE);
 	next = t0;
@@ -592,7 +595,7 @@ run_engine(struct perf_ctx *ctx, struct perf_result *res)
 			sleep_ns(200000);
 	}
 	t1 = clock_ns(CLOCK_MONOTONIC);
-	cpu1 = process_cpu_s();
+	cpu1 = process_cpu_s(&preempt1);
 	engine_counters(ctx, &s1, &b1, &i1);
 	__atomic_store_n(&ctx->phase, PHASE_DRAIN, __ATOMIC_RELEASE);
 	for (i = 0; i < started; i++)
@@ -605,6 +608,7 @@ run_engine(struct perf_ctx *ctx, struct perf_result *res)
 				   ? (double)(b1 - b0) / (double)((b1 - b0) + (i1 - i0))
 				   : 0.0;
 	res->process_cpu_s = cpu1 - cpu0;
+	res->preemptions = preempt1 - preempt0;
 	for (i = 0; i < started; i++) {
 		struct client_state *c = &cs[i];
 

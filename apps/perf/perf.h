@@ -43,6 +43,7 @@ struct perf_result {
 	double process_cpu_s;		/**< user + system CPU of the process in the window */
 	double client_cpu_s;		/**< CPU time of the client threads in the window */
 	double worker_busy;		/**< share of worker loop iterations that did work */
+	uint64_t preemptions;		/**< involuntary context switches of the process */
 	uint64_t client_cpu_mask;	/**< CPUs the client threads were seen on */
 	struct perf_baseline memcpy_base;
 	struct perf_baseline stream_base;

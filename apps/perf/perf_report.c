@@ -232,10 +232,11 @@ perf_report_json(const struct perf_report *r)
 		       tern_histogram_mean(res->latency) * 1e9 / (double)r->tsc_hz,
 		       res->latency->count);
 		printf("     \"cpu\": {\"process_cpu_s\": %.4f, \"process_cores\": %.3f, "
-		       "\"client_cpu_s\": %.4f, \"worker_busy\": %.4f, ",
+		       "\"client_cpu_s\": %.4f, \"worker_busy\": %.4f, \"preemptions\": %" PRIu64
+		       ", ",
 		       res->process_cpu_s,
 		       res->seconds > 0 ? res->process_cpu_s / res->seconds : 0.0,
-		       res->client_cpu_s, res->worker_busy);
+		       res->client_cpu_s, res->worker_busy, res->preemptions);
 		json_cpus("client_cpus", res->client_cpu_mask, "},\n");
 		printf("     \"baseline\": {");
 		json_baseline("memcpy", &res->memcpy_base, g, ", ");
