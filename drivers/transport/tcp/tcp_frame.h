@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef TERN_TCP_FRAME_H
+#define TERN_TCP_FRAME_H
+
+/**
+ * @file
+ * The tcp transport's wire format (doc/protocol.md): a fixed 40-byte header
+ * in network byte order, followed by the payload it announces. Encoding and
+ * decoding are pure functions (no socket, no DPDK) so that a fuzzer can
+ * drive the decoder directly.
+ */
+
+#include <stdint.h>
+
+/** "TRNT": first four bytes of every frame. */
+#define TCP_FRAME_MAGIC 0x54524e54u
+/** Version of the frame format this code speaks. */
+#define TCP_FRAME_VERSION 1
+/** Bytes of a frame header. */
+#define TCP_FRAME_HDR_LEN 40
+/** Largest length a frame may announce (the engine's largest slice). */
+#define TCP_FRAME_MAX_LENGTH (1u << 30)
+/** Statuses are negative errno values above this. */
+#define TCP_FRAME_STATUS_MIN (-4095)
+
+/** "TRND": first four bytes of a segment descriptor. */
+#define TCP_DESC_MAGIC 0x54524e44u
+/** Version of the descriptor format. */
+#define TCP_DESC_VERSION 1
+/** Bytes of a segment descriptor (also the REMOTE segment's priv). */
+#define TCP_DESC_LEN 40
+
+/** Frame operations. */
+enum tcp_frame_op {
+	TCP_OP_READ = 1,	/**< request: send me [offset, offset + length) */
+	TCP_OP_WRITE = 2,	/**< request: store the payload at offset */
+	TCP_OP_READ_REPLY = 3,	/**< reply to READ: status, then the data if status is 0 */
+	TCP_OP_WRITE_REPLY = 4, /**< reply to WRITE: status */
+};
+
+/** A decoded frame header (host byte order). */
+struct tcp_frame_hdr {
+	uint8_t op;	  /**< enum tcp_frame_op */
+	uint32_t tag;	  /**< chosen by the initiator, echoed in the reply */
+	uint32_t segment; /**< target segment handle on the serving node */
+	uint64_t offset;  /**< byte offset in the target segment */
+	uint32_t length;  /**< bytes the request moves, 1..TCP_FRAME_MAX_LENGTH */
+	uint32_t payload; /**< bytes that follow this header */
+	int32_t status;	  /**< replies: 0 or a negative errno; requests: 0 */
+};
+
+/** A decoded segment descriptor (host byte order, except the address). */
+struct tcp_desc {
+	uint8_t family;	  /**< 4 or 6 */
+	uint16_t port;	  /**< host byte order, > 0 */
+	uint8_t addr[16]; /**< network order; IPv4 in the first 4 bytes */
+	uint32_t segment; /**< the segment's handle on the serving node */
+	uint64_t length;  /**< its length */
+};
+
+/** Write @p h as a frame header into @p buf. */
+void tcp_frame_encode(uint8_t *buf, const struct tcp_frame_hdr *h);
+
+/**
+ * Decode and check a frame header: every field on its own and the lengths
+ * against each other (see doc/protocol.md, "Validation").
+ *
+ * @param buf TCP_FRAME_HDR_LEN bytes
+ * @return 0; -EPROTO (bad magic), -EPROTONOSUPPORT (unknown version),
+ *         -EBADMSG (unknown op, non-zero flags or reserved bits, bad length,
+ *         payload inconsistent with op, length and status, offset overflow).
+ */
+int tcp_frame_decode(const uint8_t *buf, struct tcp_frame_hdr *h);
+
+/** Human-readable name of a tcp_frame_decode() error, for log lines. */
+const char *tcp_frame_strerror(int err);
+
+/** Write @p d as a descriptor into @p buf (TCP_DESC_LEN bytes). */
+void tcp_desc_encode(uint8_t *buf, const struct tcp_desc *d);
+
+/**
+ * Decode and check a descriptor.
+ * @return 0, or -EINVAL (length, magic, version, family, port, address
+ *         padding, reserved bytes, handle 0 or length 0).
+ */
+int tcp_desc_decode(const uint8_t *buf, size_t len, struct tcp_desc *d);
+
+#endif /* TERN_TCP_FRAME_H */

@@ -1,0 +1,1137 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The tcp transport: one-sided READ/WRITE emulated over TCP.
+ *
+ * Every worker lcore's endpoint owns an epoll set (edge-triggered, polled
+ * with a zero timeout), its connections and two pools of operations: one for
+ * the slices it initiates, one for the replies it owes as a target. Nothing
+ * is shared between endpoints except the listening socket, which each of them
+ * polls with a non-blocking accept4(): whoever gets a connection serves it.
+ *
+ * Initiator: post_burst() only queues frames on a connection of the target's
+ * peer (opened on first use, round robin over conns_per_peer connections);
+ * poll() sends with sendmsg() (header and payload iovecs of many frames at
+ * once) and receives replies, READ data going straight into the local buffer.
+ * A tag (the operation's index) ties a reply to its request.
+ *
+ * Target: a request is decoded and checked (tcp_frame_decode(), then
+ * tern_segment_acquire() on the engine's table) before any memory is
+ * touched; WRITE payloads are received straight into the segment, READ data
+ * is sent straight from it, and the segment reference is held until then.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_byteorder.h>
+#include <rte_common.h>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+
+#include <tern_segment.h>
+#include <tern_transport.h>
+
+#include "tcp_frame.h"
+#include "tern_tcp.h"
+
+RTE_LOG_REGISTER(tern_tcp_logtype, tern.tcp, INFO);
+#define TCP_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_##level, tern_tcp_logtype, "tern.tcp: " fmt "\n", ##__VA_ARGS__)
+
+#define PEER_MAX	    64	       /* peers per endpoint */
+#define TARGET_CONNS_MAX    256	       /* accepted connections per endpoint */
+#define INIT_OPS_MAX	    16384      /* initiator operations per endpoint */
+#define TARGET_OPS	    2048       /* replies owed per endpoint */
+#define TARGET_OPS_PER_CONN 128	       /* replies owed per connection */
+#define RXBUF_BYTES	    8192       /* headers and small frames are read through this */
+#define IOV_MAX_SEND	    64	       /* iovecs per sendmsg() */
+#define IO_BUDGET	    (8u << 20) /* bytes per connection and direction per poll */
+#define EVENTS_MAX	    64
+#define ACCEPT_BURST	    16
+
+enum conn_role { ROLE_INITIATOR = 1, ROLE_TARGET = 2 };
+enum conn_state { CONN_CONNECTING = 1, CONN_OPEN = 2 };
+enum op_state { OP_FREE = 0, OP_QUEUED = 1, OP_SENT = 2 };
+enum rx_state { RX_HDR = 0, RX_PAYLOAD = 1 };
+
+struct tcp_conn;
+
+/* One frame to send and, for the initiator, the slice waiting for its reply. */
+struct tcp_op {
+	struct tcp_op *next; /* send queue or free list */
+	struct tcp_conn *conn;
+	uint64_t cookie;	  /* initiator: the slice's cookie */
+	uint8_t *data;		  /* payload sent after the header, or READ destination */
+	struct tern_segment *seg; /* target: reference held until the reply is sent */
+	uint32_t length;	  /* bytes of the request */
+	uint32_t tx_len;	  /* header + payload bytes to send */
+	int32_t status;		  /* target: status of a WRITE whose payload is discarded */
+	uint8_t state;		  /* enum op_state */
+	uint8_t op;		  /* enum tcp_frame_op of the request */
+	uint8_t hdr[TCP_FRAME_HDR_LEN];
+};
+
+struct tcp_peer {
+	uint8_t key[19]; /* descriptor bytes 5..23: family, port, address */
+	struct sockaddr_storage sa;
+	socklen_t sa_len;
+	uint32_t next_conn;
+	struct tcp_conn *conns[TERN_TCP_CONNS_MAX];
+};
+
+struct tcp_conn {
+	int fd;
+	uint8_t role;  /* enum conn_role */
+	uint8_t state; /* enum conn_state */
+	uint8_t readable;
+	uint8_t writable;
+	uint8_t rx_stalled; /* target: a decoded request waits for a reply op */
+	uint8_t rx_state;   /* enum rx_state */
+	uint16_t peer_conn; /* initiator: index in peer->conns */
+	struct tcp_peer *peer;
+	uint64_t connect_deadline; /* TSC */
+	uint32_t nb_ops;	   /* ops that name this connection */
+	/* send queue */
+	struct tcp_op *tx_head;
+	struct tcp_op *tx_tail;
+	uint32_t tx_off; /* bytes of tx_head already sent */
+	/* receive */
+	uint8_t *rx_dst; /* payload destination; NULL discards */
+	uint32_t rx_left;
+	struct tcp_op *rx_op;
+	uint32_t rx_head;
+	uint32_t rx_tail;
+	char name[64]; /* peer address, for log lines */
+	uint8_t rxbuf[RXBUF_BYTES];
+};
+
+struct tern_endpoint {
+	int epfd;
+	unsigned int lcore_id;
+	int socket_id;
+	bool cancelled;
+	struct tern_segment_table *segments;
+	uint32_t conns_per_peer;
+	uint64_t connect_timeout_tsc;
+	uint32_t nb_peers;
+	struct tcp_peer *last_peer;
+	uint32_t nb_conns;
+	uint32_t nb_connecting;
+	struct tcp_conn *conns[PEER_MAX * TERN_TCP_CONNS_MAX + TARGET_CONNS_MAX];
+	/* initiator operations; tag = index */
+	struct tcp_op *ops;
+	uint32_t nb_ops;
+	struct tcp_op *free_ops;
+	/* target replies */
+	struct tcp_op *tops;
+	struct tcp_op *free_tops;
+	/* completions waiting for poll(); room for every initiator op */
+	struct tern_completion *cpl;
+	uint32_t cpl_head;
+	uint32_t cpl_tail;
+	uint32_t cpl_mask;
+	struct tcp_peer peers[PEER_MAX];
+};
+
+/* Control-path state, set by tern_tcp_configure() before endpoints open. */
+static struct {
+	int listen_fd;
+	uint16_t listen_port;
+	uint8_t family; /* of the advertised address, 0 when none */
+	uint8_t adv_addr[16];
+	uint32_t sndbuf;
+	uint32_t rcvbuf;
+	uint32_t conns_per_peer;
+	uint32_t connect_timeout_ms;
+	uint32_t user_timeout_ms;
+} cfg = {
+	.listen_fd = -1, .conns_per_peer = 2, .connect_timeout_ms = 3000, .user_timeout_ms = 10000
+};
+static int open_endpoints;
+static struct tern_tcp_stats stats;
+/* epoll data of the listening socket (connections carry their own pointer). */
+static char listener_tag;
+
+#define STAT_INC(field) __atomic_fetch_add(&stats.field, 1, __ATOMIC_RELAXED)
+
+/* ---- control path ---- */
+
+static int
+parse_addr(const char *s, uint8_t *family, uint8_t addr[16])
+{
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, s, addr) == 1) {
+		*family = 4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, addr) == 1) {
+		*family = 6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void
+addr_to_sockaddr(uint8_t family, const uint8_t addr[16], uint16_t port, struct sockaddr_storage *ss,
+		 socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == 4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, addr, 4);
+		*len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, addr, 16);
+		*len = sizeof(*sin6);
+	}
+}
+
+static bool
+addr_is_wildcard(uint8_t family, const uint8_t addr[16])
+{
+	static const uint8_t zero[16];
+
+	return memcmp(addr, zero, family == 4 ? 4 : 16) == 0;
+}
+
+static void
+sockaddr_name(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	uint16_t port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		port = ntohs(sin->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+		port = ntohs(sin6->sin6_port);
+	}
+	snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+static void
+socket_tune(int fd)
+{
+	int one = 1, v;
+
+	/* Failures only cost performance: the connection still works. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (cfg.sndbuf != 0) {
+		v = (int)cfg.sndbuf;
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	}
+	if (cfg.rcvbuf != 0) {
+		v = (int)cfg.rcvbuf;
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	}
+	v = (int)cfg.user_timeout_ms;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof(v));
+}
+
+static int
+listener_open(uint8_t family, const uint8_t addr[16], uint16_t port, uint16_t *bound)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1, ret;
+
+	addr_to_sockaddr(family, addr, port, &ss, &len);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (cfg.rcvbuf != 0) /* inherited by accepted sockets, before the handshake */
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &cfg.rcvbuf, sizeof(cfg.rcvbuf));
+	if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 1024) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	*bound = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					       : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return fd;
+}
+
+int
+tern_tcp_configure(const struct tern_tcp_conf *conf)
+{
+	uint8_t lfam = 0, afam = 0, laddr[16], aaddr[16];
+	uint16_t port = 0;
+	int fd = -1;
+
+	if (__atomic_load_n(&open_endpoints, __ATOMIC_ACQUIRE) != 0)
+		return -EBUSY;
+	if (conf != NULL) {
+		if (conf->conns_per_peer > TERN_TCP_CONNS_MAX || conf->sndbuf_bytes > INT32_MAX ||
+		    conf->rcvbuf_bytes > INT32_MAX || conf->user_timeout_ms > INT32_MAX)
+			return -EINVAL;
+		if (conf->listen_addr != NULL && parse_addr(conf->listen_addr, &lfam, laddr) != 0)
+			return -EINVAL;
+		if (conf->advertise_addr != NULL &&
+		    (parse_addr(conf->advertise_addr, &afam, aaddr) != 0 ||
+		     addr_is_wildcard(afam, aaddr)))
+			return -EINVAL;
+	}
+	if (cfg.listen_fd >= 0) {
+		close(cfg.listen_fd);
+		cfg.listen_fd = -1;
+	}
+	cfg.family = 0;
+	cfg.listen_port = 0;
+	cfg.sndbuf = conf != NULL ? conf->sndbuf_bytes : 0;
+	cfg.rcvbuf = conf != NULL ? conf->rcvbuf_bytes : 0;
+	cfg.conns_per_peer = conf != NULL && conf->conns_per_peer != 0 ? conf->conns_per_peer : 2;
+	cfg.connect_timeout_ms =
+		conf != NULL && conf->connect_timeout_ms != 0 ? conf->connect_timeout_ms : 3000;
+	cfg.user_timeout_ms =
+		conf != NULL && conf->user_timeout_ms != 0 ? conf->user_timeout_ms : 10000;
+	if (conf == NULL || conf->listen_addr == NULL)
+		return 0;
+
+	fd = listener_open(lfam, laddr, conf->listen_port, &port);
+	if (fd < 0) {
+		TCP_LOG(ERR, "cannot listen on %s port %u: %s", conf->listen_addr,
+			conf->listen_port, strerror(-fd));
+		return fd;
+	}
+	cfg.listen_fd = fd;
+	cfg.listen_port = port;
+	if (afam != 0) {
+		cfg.family = afam;
+		memcpy(cfg.adv_addr, aaddr, 16);
+	} else if (!addr_is_wildcard(lfam, laddr)) {
+		cfg.family = lfam;
+		memcpy(cfg.adv_addr, laddr, 16);
+	}
+	TCP_LOG(INFO, "listening on %s port %u", conf->listen_addr, port);
+	return 0;
+}
+
+int
+tern_tcp_listen_port(void)
+{
+	return cfg.listen_fd >= 0 ? cfg.listen_port : -ENOTCONN;
+}
+
+int
+tern_tcp_remote_conf(const char *addr, uint16_t port, uint32_t handle, uint64_t length, void *priv,
+		     size_t priv_len)
+{
+	struct tcp_desc d;
+
+	if (addr == NULL || priv == NULL || port == 0 || handle == TERN_SEGMENT_INVALID ||
+	    length == 0 || parse_addr(addr, &d.family, d.addr) != 0)
+		return -EINVAL;
+	if (priv_len < TCP_DESC_LEN)
+		return -ENOSPC;
+	d.port = port;
+	d.segment = handle;
+	d.length = length;
+	tcp_desc_encode(priv, &d);
+	return TCP_DESC_LEN;
+}
+
+void
+tern_tcp_stats(struct tern_tcp_stats *out)
+{
+	out->connected = __atomic_load_n(&stats.connected, __ATOMIC_RELAXED);
+	out->accepted = __atomic_load_n(&stats.accepted, __ATOMIC_RELAXED);
+	out->closed = __atomic_load_n(&stats.closed, __ATOMIC_RELAXED);
+	out->protocol_errors = __atomic_load_n(&stats.protocol_errors, __ATOMIC_RELAXED);
+	out->error_replies = __atomic_load_n(&stats.error_replies, __ATOMIC_RELAXED);
+	out->failed_slices = __atomic_load_n(&stats.failed_slices, __ATOMIC_RELAXED);
+}
+
+static int
+tcp_probe(void)
+{
+	return 0;
+}
+
+static int
+tcp_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len)
+{
+	struct tcp_desc d;
+
+	if (seg == NULL || desc == NULL || seg->kind != TERN_SEGMENT_LOCAL)
+		return -EINVAL;
+	if (desc_len < TCP_DESC_LEN)
+		return -ENOSPC;
+	if (cfg.listen_fd < 0)
+		return -ENOTCONN;
+	if (cfg.family == 0)
+		return -EDESTADDRREQ; /* listening on a wildcard, nothing to advertise */
+	d.family = cfg.family;
+	memcpy(d.addr, cfg.adv_addr, 16);
+	d.port = cfg.listen_port;
+	d.segment = seg->handle;
+	d.length = seg->length;
+	tcp_desc_encode(desc, &d);
+	return TCP_DESC_LEN;
+}
+
+static int
+tcp_segment_import(struct tern_segment *seg, const void *desc, size_t desc_len)
+{
+	struct tcp_desc d;
+
+	RTE_BUILD_BUG_ON(TCP_DESC_LEN > TERN_SEGMENT_PRIV_SIZE);
+	RTE_BUILD_BUG_ON(TCP_DESC_LEN != TERN_TCP_DESC_LEN);
+	if (seg == NULL || desc == NULL || tcp_desc_decode(desc, desc_len, &d) != 0 ||
+	    seg->length > d.length)
+		return -EINVAL;
+	memcpy(seg->priv, desc, TCP_DESC_LEN);
+	return 0;
+}
+
+/* ---- endpoint: operations and completions ---- */
+
+static inline void
+cpl_push(struct tern_endpoint *ep, uint64_t cookie, int32_t status, uint32_t length)
+{
+	struct tern_completion *c = &ep->cpl[ep->cpl_tail++ & ep->cpl_mask];
+
+	c->cookie = cookie;
+	c->status = status;
+	c->length = length;
+}
+
+/* An initiator operation is done: its slice completes. */
+static inline void
+op_complete(struct tern_endpoint *ep, struct tcp_op *op, int32_t status)
+{
+	cpl_push(ep, op->cookie, status, status == 0 ? op->length : 0);
+	if (op->conn != NULL)
+		op->conn->nb_ops--;
+	op->conn = NULL;
+	op->state = OP_FREE;
+	op->next = ep->free_ops;
+	ep->free_ops = op;
+}
+
+/* A target reply was sent (or will never be): drop its reference and op. */
+static inline void
+top_free(struct tern_endpoint *ep, struct tcp_op *op)
+{
+	if (op->seg != NULL)
+		tern_segment_release(op->seg, 1);
+	op->seg = NULL;
+	if (op->conn != NULL)
+		op->conn->nb_ops--;
+	op->conn = NULL;
+	op->state = OP_FREE;
+	op->next = ep->free_tops;
+	ep->free_tops = op;
+}
+
+static inline void
+tx_enqueue(struct tcp_conn *c, struct tcp_op *op)
+{
+	op->next = NULL;
+	op->state = OP_QUEUED;
+	if (c->tx_tail == NULL)
+		c->tx_head = op;
+	else
+		c->tx_tail->next = op;
+	c->tx_tail = op;
+}
+
+/* ---- endpoint: connections ---- */
+
+static struct tcp_conn *
+conn_new(struct tern_endpoint *ep, int fd, uint8_t role)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
+	struct tcp_conn *c;
+
+	if (ep->nb_conns == RTE_DIM(ep->conns))
+		return NULL;
+	c = rte_zmalloc_socket("tern_tcp_conn", sizeof(*c), RTE_CACHE_LINE_SIZE, ep->socket_id);
+	if (c == NULL)
+		return NULL;
+	c->fd = fd;
+	c->role = role;
+	ev.data.ptr = c;
+	if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		rte_free(c);
+		return NULL;
+	}
+	ep->conns[ep->nb_conns++] = c;
+	return c;
+}
+
+/*
+ * Close a connection and account for everything that named it: the
+ * initiator's slices fail with @p err, the target's references are dropped.
+ * @p idx is the connection's index in ep->conns.
+ */
+static void
+conn_close(struct tern_endpoint *ep, uint32_t idx, int err)
+{
+	struct tcp_conn *c = ep->conns[idx];
+	struct tcp_op *op, *next;
+	uint32_t i, failed = 0;
+
+	if (err == -EPROTO)
+		STAT_INC(protocol_errors);
+	else
+		/* Loud only when work was lost with it. */
+		rte_log(err == 0 || err == -ECANCELED || c->nb_ops == 0 ? RTE_LOG_DEBUG
+									: RTE_LOG_INFO,
+			tern_tcp_logtype, "tern.tcp: lcore %u: connection %s %s closed: %s\n",
+			ep->lcore_id, c->role == ROLE_TARGET ? "from" : "to", c->name,
+			err == 0 ? "done" : strerror(-err));
+	STAT_INC(closed);
+	(void)epoll_ctl(ep->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->state == CONN_CONNECTING)
+		ep->nb_connecting--;
+	if (c->role == ROLE_INITIATOR) {
+		/* Queued or awaiting a reply: every op naming the connection. */
+		for (i = 0; i < ep->nb_ops && c->nb_ops != 0; i++) {
+			if (ep->ops[i].state != OP_FREE && ep->ops[i].conn == c) {
+				op_complete(ep, &ep->ops[i], err != 0 ? err : -ECONNRESET);
+				failed++;
+			}
+		}
+		__atomic_fetch_add(&stats.failed_slices, failed, __ATOMIC_RELAXED);
+		c->peer->conns[c->peer_conn] = NULL;
+	} else {
+		for (op = c->tx_head; op != NULL; op = next) {
+			next = op->next;
+			top_free(ep, op);
+		}
+		if (c->rx_op != NULL)
+			top_free(ep, c->rx_op);
+	}
+	ep->conns[idx] = ep->conns[--ep->nb_conns];
+	rte_free(c);
+}
+
+/* Open connection @p k to @p peer: non-blocking, completes in poll(). */
+static struct tcp_conn *
+conn_connect(struct tern_endpoint *ep, struct tcp_peer *peer, uint32_t k, int *err)
+{
+	struct tcp_conn *c;
+	int fd;
+
+	fd = socket(peer->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	socket_tune(fd);
+	if (connect(fd, (struct sockaddr *)&peer->sa, peer->sa_len) != 0 && errno != EINPROGRESS) {
+		*err = -errno;
+		close(fd);
+		return NULL;
+	}
+	c = conn_new(ep, fd, ROLE_INITIATOR);
+	if (c == NULL) {
+		*err = -ENOMEM;
+		close(fd);
+		return NULL;
+	}
+	c->state = CONN_CONNECTING;
+	c->peer = peer;
+	c->peer_conn = (uint16_t)k;
+	c->connect_deadline = rte_rdtsc() + ep->connect_timeout_tsc;
+	sockaddr_name(&peer->sa, c->name, sizeof(c->name));
+	ep->nb_connecting++;
+	peer->conns[k] = c;
+	return c;
+}
+
+static struct tcp_peer *
+peer_get(struct tern_endpoint *ep, const uint8_t *desc)
+{
+	struct tcp_peer *p = ep->last_peer;
+	struct tcp_desc d;
+	uint32_t i;
+
+	if (likely(p != NULL && memcmp(p->key, desc + 5, sizeof(p->key)) == 0))
+		return p;
+	for (i = 0; i < ep->nb_peers; i++) {
+		p = &ep->peers[i];
+		if (memcmp(p->key, desc + 5, sizeof(p->key)) == 0)
+			return ep->last_peer = p;
+	}
+	if (ep->nb_peers == PEER_MAX || tcp_desc_decode(desc, TCP_DESC_LEN, &d) != 0)
+		return NULL;
+	p = &ep->peers[ep->nb_peers++];
+	memcpy(p->key, desc + 5, sizeof(p->key));
+	addr_to_sockaddr(d.family, d.addr, d.port, &p->sa, &p->sa_len);
+	return ep->last_peer = p;
+}
+
+/* ---- endpoint: data path ---- */
+
+static inline uint32_t
+get_be32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_be_to_cpu_32(v);
+}
+
+static uint16_t
+tcp_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint16_t nb)
+{
+	struct tcp_frame_hdr h = { 0 };
+	uint16_t i;
+
+	for (i = 0; i < nb; i++) {
+		const struct tern_slice *s = &slices[i];
+		const uint8_t *desc = s->target->priv;
+		struct tcp_op *op = ep->free_ops;
+		struct tcp_peer *peer;
+		struct tcp_conn *c;
+		int err = 0;
+
+		if (unlikely(op == NULL))
+			break;
+		ep->free_ops = op->next;
+		op->cookie = s->cookie;
+		op->length = s->length;
+		op->conn = NULL;
+		if (unlikely(ep->cancelled)) {
+			op_complete(ep, op, -ECANCELED);
+			continue;
+		}
+		if (unlikely(s->target->kind != TERN_SEGMENT_REMOTE ||
+			     get_be32(desc) != TCP_DESC_MAGIC || desc[4] != TCP_DESC_VERSION)) {
+			op_complete(ep, op, -EINVAL);
+			continue;
+		}
+		peer = peer_get(ep, desc);
+		if (unlikely(peer == NULL)) {
+			op_complete(ep, op, -ENOSPC);
+			continue;
+		}
+		/* Stripe over the peer's connections, opening them on first use. */
+		c = peer->conns[peer->next_conn];
+		if (unlikely(c == NULL))
+			c = conn_connect(ep, peer, peer->next_conn, &err);
+		if (++peer->next_conn == ep->conns_per_peer)
+			peer->next_conn = 0;
+		if (unlikely(c == NULL)) {
+			op_complete(ep, op, err);
+			continue;
+		}
+		h.op = s->op == TERN_OP_WRITE ? TCP_OP_WRITE : TCP_OP_READ;
+		h.tag = (uint32_t)(op - ep->ops);
+		h.segment = get_be32(desc + 24);
+		h.offset = s->offset;
+		h.length = s->length;
+		h.payload = h.op == TCP_OP_WRITE ? s->length : 0;
+		tcp_frame_encode(op->hdr, &h);
+		op->op = h.op;
+		op->data = s->local;
+		op->tx_len = TCP_FRAME_HDR_LEN + h.payload;
+		op->conn = c;
+		c->nb_ops++;
+		tx_enqueue(c, op);
+	}
+	return i;
+}
+
+/* Send as much of the queue as the socket takes. 0, or a negative errno. */
+static int
+conn_send(struct tern_endpoint *ep, struct tcp_conn *c)
+{
+	struct iovec iov[IOV_MAX_SEND];
+	struct msghdr msg = { .msg_iov = iov };
+	uint64_t budget = IO_BUDGET;
+
+	while (c->tx_head != NULL && budget != 0) {
+		struct tcp_op *op = c->tx_head;
+		uint32_t off = c->tx_off;
+		size_t n = 0;
+		ssize_t sent;
+
+		for (; op != NULL && n + 2 <= IOV_MAX_SEND; op = op->next, off = 0) {
+			if (off < TCP_FRAME_HDR_LEN)
+				iov[n++] = (struct iovec){ op->hdr + off, TCP_FRAME_HDR_LEN - off };
+			if (op->tx_len > RTE_MAX(off, (uint32_t)TCP_FRAME_HDR_LEN)) {
+				uint32_t from = RTE_MAX(off, (uint32_t)TCP_FRAME_HDR_LEN) -
+						TCP_FRAME_HDR_LEN;
+
+				iov[n++] = (struct iovec){ op->data + from,
+							   op->tx_len - TCP_FRAME_HDR_LEN - from };
+			}
+		}
+		msg.msg_iovlen = n;
+		sent = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (sent < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				c->writable = 0;
+				return 0;
+			}
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		budget -= RTE_MIN(budget, (uint64_t)sent);
+		while (sent > 0) {
+			op = c->tx_head;
+			if ((uint64_t)sent < op->tx_len - c->tx_off) {
+				c->tx_off += (uint32_t)sent;
+				break;
+			}
+			sent -= op->tx_len - c->tx_off;
+			c->tx_off = 0;
+			c->tx_head = op->next;
+			if (c->tx_head == NULL)
+				c->tx_tail = NULL;
+			if (c->role == ROLE_INITIATOR)
+				op->state = OP_SENT;
+			else
+				top_free(ep, op);
+		}
+	}
+	return 0;
+}
+
+/* The target's reply for @p op: encode it and queue it. */
+static void
+target_reply(struct tcp_conn *c, struct tcp_op *op, const struct tcp_frame_hdr *req, int32_t status)
+{
+	struct tcp_frame_hdr h = *req;
+
+	h.op = req->op == TCP_OP_READ ? TCP_OP_READ_REPLY : TCP_OP_WRITE_REPLY;
+	h.status = status;
+	h.payload = h.op == TCP_OP_READ_REPLY && status == 0 ? req->length : 0;
+	tcp_frame_encode(op->hdr, &h);
+	op->tx_len = TCP_FRAME_HDR_LEN + h.payload;
+	tx_enqueue(c, op);
+}
+
+/*
+ * Check a request against the engine's segments and take a reference.
+ * @return the segment, or NULL with *status = -ENOENT (unknown, stale or
+ *         not a LOCAL segment) or -ERANGE (outside the segment).
+ */
+static struct tern_segment *
+target_acquire(struct tern_endpoint *ep, const struct tcp_frame_hdr *h, int32_t *status)
+{
+	struct tern_segment *seg;
+
+	seg = tern_segment_acquire(ep->segments, h->segment, 0, 0, 1);
+	if (seg == NULL || seg->kind != TERN_SEGMENT_LOCAL) {
+		if (seg != NULL)
+			tern_segment_release(seg, 1);
+		*status = -ENOENT;
+		return NULL;
+	}
+	if (h->offset > seg->length || h->length > seg->length - h->offset) {
+		tern_segment_release(seg, 1);
+		*status = -ERANGE;
+		return NULL;
+	}
+	*status = 0;
+	return seg;
+}
+
+/*
+ * A decoded frame arrived on @p c. Returns 0 (handled, maybe entering
+ * RX_PAYLOAD), 1 (target: no reply op free, try again later) or -EPROTO
+ * (close the connection).
+ */
+static int
+frame_arrived(struct tern_endpoint *ep, struct tcp_conn *c, const struct tcp_frame_hdr *h,
+	      const uint8_t *raw)
+{
+	struct tcp_op *op;
+	int32_t status;
+
+	if (c->role == ROLE_TARGET) {
+		if (h->op != TCP_OP_READ && h->op != TCP_OP_WRITE) {
+			TCP_LOG(WARNING, "lcore %u: %s sent a reply op %u to a target, closing",
+				ep->lcore_id, c->name, h->op);
+			return -EPROTO;
+		}
+		op = ep->free_tops;
+		if (op == NULL || c->nb_ops >= TARGET_OPS_PER_CONN)
+			return 1;
+		ep->free_tops = op->next;
+		op->conn = c;
+		c->nb_ops++;
+		op->seg = target_acquire(ep, h, &status);
+		if (status != 0)
+			STAT_INC(error_replies);
+		if (h->op == TCP_OP_READ) {
+			op->data = op->seg != NULL ? op->seg->base + h->offset : NULL;
+			target_reply(c, op, h, status);
+			return 0;
+		}
+		/* WRITE: receive the payload into the segment, or discard it. */
+		op->status = status;
+		memcpy(op->hdr, raw, TCP_FRAME_HDR_LEN);
+		c->rx_op = op;
+		c->rx_dst = op->seg != NULL ? op->seg->base + h->offset : NULL;
+		c->rx_left = h->length;
+		c->rx_state = RX_PAYLOAD;
+		return 0;
+	}
+
+	/* Initiator: a reply to one of our requests, on the connection it went on. */
+	if ((h->op != TCP_OP_READ_REPLY && h->op != TCP_OP_WRITE_REPLY) || h->tag >= ep->nb_ops)
+		goto bad;
+	op = &ep->ops[h->tag];
+	if (op->state != OP_SENT || op->conn != c || op->op + 2 != h->op ||
+	    op->length != h->length || memcmp(op->hdr + 12, raw + 12, 12) != 0)
+		goto bad;
+	if (h->payload == 0) {
+		op_complete(ep, op, h->status);
+		return 0;
+	}
+	c->rx_op = op;
+	c->rx_dst = op->data;
+	c->rx_left = h->payload;
+	c->rx_state = RX_PAYLOAD;
+	return 0;
+bad:
+	TCP_LOG(WARNING, "lcore %u: %s sent an unexpected reply (op %u, tag %u), closing",
+		ep->lcore_id, c->name, h->op, h->tag);
+	return -EPROTO;
+}
+
+/* The payload of the current frame is in. */
+static void
+payload_done(struct tern_endpoint *ep, struct tcp_conn *c)
+{
+	struct tcp_op *op = c->rx_op;
+	struct tcp_frame_hdr h;
+
+	c->rx_op = NULL;
+	c->rx_dst = NULL;
+	c->rx_state = RX_HDR;
+	if (c->role == ROLE_INITIATOR) {
+		op_complete(ep, op, 0);
+		return;
+	}
+	/* The request header was kept in op->hdr; it decoded before. */
+	(void)tcp_frame_decode(op->hdr, &h);
+	if (op->seg != NULL) {
+		tern_segment_release(op->seg, 1);
+		op->seg = NULL;
+	}
+	target_reply(c, op, &h, op->status);
+}
+
+/* Receive and handle what the socket has. 0, or a negative errno (close). */
+static int
+conn_recv(struct tern_endpoint *ep, struct tcp_conn *c)
+{
+	uint64_t budget = IO_BUDGET;
+	struct tcp_frame_hdr h;
+	struct iovec iov[2];
+	ssize_t n;
+	int ret;
+
+	c->rx_stalled = 0;
+	while (budget != 0) {
+		uint32_t avail = c->rx_tail - c->rx_head;
+
+		if (c->rx_state == RX_PAYLOAD) {
+			uint32_t k = RTE_MIN(avail, c->rx_left);
+
+			if (k != 0) {
+				if (c->rx_dst != NULL) {
+					memcpy(c->rx_dst, c->rxbuf + c->rx_head, k);
+					c->rx_dst += k;
+				}
+				c->rx_head += k;
+				c->rx_left -= k;
+			}
+			if (c->rx_left == 0) {
+				payload_done(ep, c);
+				continue;
+			}
+			/* Buffer empty: the payload goes straight to its place,
+			 * whatever follows into the buffer. */
+			c->rx_head = c->rx_tail = 0;
+			if (c->rx_dst != NULL) {
+				iov[0] = (struct iovec){ c->rx_dst, c->rx_left };
+				iov[1] = (struct iovec){ c->rxbuf, RXBUF_BYTES };
+				n = readv(c->fd, iov, 2);
+			} else {
+				n = recv(c->fd, c->rxbuf,
+					 RTE_MIN(c->rx_left, (uint32_t)RXBUF_BYTES), MSG_DONTWAIT);
+			}
+			if (n > 0) {
+				budget -= RTE_MIN(budget, (uint64_t)n);
+				k = (uint32_t)RTE_MIN((uint64_t)n, (uint64_t)c->rx_left);
+				if (c->rx_dst != NULL) {
+					c->rx_dst += k;
+					c->rx_tail = (uint32_t)n - k;
+				}
+				c->rx_left -= k;
+				continue;
+			}
+		} else {
+			if (avail >= TCP_FRAME_HDR_LEN) {
+				const uint8_t *raw = c->rxbuf + c->rx_head;
+
+				ret = tcp_frame_decode(raw, &h);
+				if (ret != 0) {
+					TCP_LOG(WARNING, "lcore %u: %s: %s, closing", ep->lcore_id,
+						c->name, tcp_frame_strerror(ret));
+					return -EPROTO;
+				}
+				ret = frame_arrived(ep, c, &h, raw);
+				if (ret < 0)
+					return ret;
+				if (ret > 0) {
+					c->rx_stalled = 1;
+					return 0;
+				}
+				c->rx_head += TCP_FRAME_HDR_LEN;
+				continue;
+			}
+			if (c->rx_head != 0) {
+				memmove(c->rxbuf, c->rxbuf + c->rx_head, avail);
+				c->rx_head = 0;
+				c->rx_tail = avail;
+			}
+			n = recv(c->fd, c->rxbuf + c->rx_tail, RXBUF_BYTES - c->rx_tail,
+				 MSG_DONTWAIT);
+			if (n > 0) {
+				budget -= RTE_MIN(budget, (uint64_t)n);
+				c->rx_tail += (uint32_t)n;
+				continue;
+			}
+		}
+		if (n == 0)
+			return c->rx_state == RX_HDR && c->rx_tail == c->rx_head &&
+					       c->nb_ops == 0 && c->role == ROLE_TARGET
+				       ? -ENOTCONN /* orderly close, nothing pending */
+				       : -ECONNRESET;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			c->readable = 0;
+			return 0;
+		}
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+static void
+accept_all(struct tern_endpoint *ep, int lfd)
+{
+	struct sockaddr_storage ss;
+	struct tcp_conn *c;
+	socklen_t len;
+	int i, fd;
+
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				TCP_LOG(ERR, "lcore %u: accept: %s", ep->lcore_id, strerror(errno));
+			return;
+		}
+		socket_tune(fd);
+		c = conn_new(ep, fd, ROLE_TARGET);
+		if (c == NULL) {
+			TCP_LOG(ERR, "lcore %u: cannot take another connection", ep->lcore_id);
+			close(fd);
+			continue;
+		}
+		c->state = CONN_OPEN;
+		c->readable = 1;
+		c->writable = 1;
+		sockaddr_name(&ss, c->name, sizeof(c->name));
+		STAT_INC(accepted);
+		TCP_LOG(DEBUG, "lcore %u: accepted %s", ep->lcore_id, c->name);
+	}
+}
+
+/* A non-blocking connect finished (or failed): 0, or a negative errno. */
+static int
+conn_established(struct tern_endpoint *ep, struct tcp_conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		err = errno;
+	if (err != 0)
+		return -err;
+	c->state = CONN_OPEN;
+	c->writable = 1;
+	ep->nb_connecting--;
+	STAT_INC(connected);
+	TCP_LOG(DEBUG, "lcore %u: connected to %s", ep->lcore_id, c->name);
+	return 0;
+}
+
+static uint16_t
+tcp_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
+{
+	struct epoll_event ev[EVENTS_MAX];
+	uint16_t n = 0;
+	uint32_t i;
+	int nev, k, ret;
+
+	nev = epoll_wait(ep->epfd, ev, EVENTS_MAX, 0);
+	for (k = 0; k < nev; k++) {
+		struct tcp_conn *c = ev[k].data.ptr;
+
+		if (ev[k].data.ptr == &listener_tag) {
+			accept_all(ep, cfg.listen_fd);
+			continue;
+		}
+		if (ev[k].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			c->readable = 1;
+		if (ev[k].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+			c->writable = 1;
+	}
+	for (i = 0; i < ep->nb_conns;) {
+		struct tcp_conn *c = ep->conns[i];
+
+		ret = 0;
+		if (unlikely(c->state == CONN_CONNECTING)) {
+			if (c->writable || c->readable)
+				ret = conn_established(ep, c);
+			else if (rte_rdtsc() > c->connect_deadline)
+				ret = -EHOSTUNREACH;
+		}
+		if (ret == 0 && c->state == CONN_OPEN) {
+			if (c->readable || c->rx_stalled)
+				ret = conn_recv(ep, c);
+			if (ret == 0 && c->writable && c->tx_head != NULL)
+				ret = conn_send(ep, c);
+		}
+		if (unlikely(ret != 0)) {
+			conn_close(ep, i, ret == -ENOTCONN ? 0 : ret);
+			continue; /* the last connection moved to i */
+		}
+		i++;
+	}
+	while (n < max && ep->cpl_head != ep->cpl_tail)
+		cpl[n++] = ep->cpl[ep->cpl_head++ & ep->cpl_mask];
+	return n;
+}
+
+/* Shutdown: close every connection; initiator slices fail with -ECANCELED. */
+static void
+tcp_cancel(struct tern_endpoint *ep)
+{
+	ep->cancelled = true;
+	while (ep->nb_conns != 0)
+		conn_close(ep, ep->nb_conns - 1, -ECANCELED);
+}
+
+static void
+tcp_endpoint_close(struct tern_endpoint *ep)
+{
+	if (ep == NULL)
+		return;
+	while (ep->nb_conns != 0)
+		conn_close(ep, ep->nb_conns - 1, -ECANCELED);
+	if (ep->epfd >= 0)
+		close(ep->epfd);
+	rte_free(ep->ops);
+	rte_free(ep->tops);
+	rte_free(ep->cpl);
+	rte_free(ep);
+	__atomic_fetch_sub(&open_endpoints, 1, __ATOMIC_RELEASE);
+}
+
+static struct tern_endpoint *
+tcp_endpoint_open(const struct tern_endpoint_conf *conf)
+{
+	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &listener_tag };
+	struct tern_endpoint *ep;
+	uint32_t i, size;
+
+	if (conf == NULL || conf->segments == NULL) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	ep = rte_zmalloc_socket("tern_tcp_ep", sizeof(*ep), RTE_CACHE_LINE_SIZE, conf->socket_id);
+	if (ep == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	__atomic_fetch_add(&open_endpoints, 1, __ATOMIC_ACQUIRE);
+	ep->lcore_id = conf->lcore_id;
+	ep->socket_id = conf->socket_id;
+	ep->segments = conf->segments;
+	ep->conns_per_peer = cfg.conns_per_peer;
+	ep->connect_timeout_tsc = rte_get_tsc_hz() / 1000 * cfg.connect_timeout_ms;
+	ep->nb_ops = RTE_MIN(conf->max_slices, (uint32_t)INIT_OPS_MAX);
+	ep->nb_ops = RTE_MAX(ep->nb_ops, 16u);
+	size = rte_align32pow2(ep->nb_ops);
+	ep->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ep->ops = rte_zmalloc_socket("tern_tcp_ops", sizeof(*ep->ops) * ep->nb_ops,
+				     RTE_CACHE_LINE_SIZE, conf->socket_id);
+	ep->tops = rte_zmalloc_socket("tern_tcp_tops", sizeof(*ep->tops) * TARGET_OPS,
+				      RTE_CACHE_LINE_SIZE, conf->socket_id);
+	ep->cpl = rte_zmalloc_socket("tern_tcp_cpl", sizeof(*ep->cpl) * size, RTE_CACHE_LINE_SIZE,
+				     conf->socket_id);
+	if (ep->epfd < 0 || ep->ops == NULL || ep->tops == NULL || ep->cpl == NULL)
+		goto fail;
+	if (cfg.listen_fd >= 0 && epoll_ctl(ep->epfd, EPOLL_CTL_ADD, cfg.listen_fd, &lev) != 0)
+		goto fail;
+	ep->cpl_mask = size - 1;
+	for (i = ep->nb_ops; i-- > 0;) {
+		ep->ops[i].next = ep->free_ops;
+		ep->free_ops = &ep->ops[i];
+	}
+	for (i = TARGET_OPS; i-- > 0;) {
+		ep->tops[i].next = ep->free_tops;
+		ep->free_tops = &ep->tops[i];
+	}
+	return ep;
+fail:
+	tcp_endpoint_close(ep);
+	rte_errno = ENOMEM;
+	return NULL;
+}
+
+static const struct tern_transport_ops tcp_ops = {
+	.name = "tcp",
+	.rank = 30,
+	.probe = tcp_probe,
+	.segment_export = tcp_segment_export,
+	.segment_import = tcp_segment_import,
+	.endpoint_open = tcp_endpoint_open,
+	.post_burst = tcp_post_burst,
+	.poll = tcp_poll,
+	.cancel = tcp_cancel,
+	.endpoint_close = tcp_endpoint_close,
+};
+
+TERN_TRANSPORT_REGISTER(tcp_ops)

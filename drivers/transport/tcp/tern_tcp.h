@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef TERN_TCP_H
+#define TERN_TCP_H
+
+/**
+ * @file
+ * The tcp transport: one-sided READ/WRITE emulated over TCP (wire format in
+ * doc/protocol.md).
+ *
+ * Initiator side: a REMOTE segment registered with .transport = "tcp" holds
+ * in its priv a 40-byte descriptor (tern_tcp_remote_conf(), or the peer's
+ * segment_export() blob through segment_import()): the peer's address and
+ * port, its segment handle and length. Each worker lcore opens its own
+ * connections to a peer on first use and stripes slices across them.
+ *
+ * Target side (opt-in): after tern_tcp_configure() with a listen address,
+ * the worker lcores accept connections and serve READ/WRITE frames against
+ * the engine's LOCAL segments. Anyone who can connect can read and write
+ * every LOCAL segment of the engine: listen on a trusted network only.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Bytes of a segment descriptor (segment_export() output, REMOTE priv). */
+#define TERN_TCP_DESC_LEN 40
+/** Largest number of connections per (lcore, peer). */
+#define TERN_TCP_CONNS_MAX 16
+
+/** Process-wide settings; zero fields take the defaults. */
+struct tern_tcp_conf {
+	/** Numeric IPv4/IPv6 address to listen on; NULL: no target side. */
+	const char *listen_addr;
+	/** Port to listen on; 0: an ephemeral port (see tern_tcp_listen_port()). */
+	uint16_t listen_port;
+	/** Address segment_export() advertises; NULL: listen_addr (not a wildcard). */
+	const char *advertise_addr;
+	/** SO_SNDBUF / SO_RCVBUF; 0 leaves the kernel's autotuning (usually larger). */
+	uint32_t sndbuf_bytes;
+	uint32_t rcvbuf_bytes;
+	/** Connections per (lcore, peer) that slices are striped over; 2, max TERN_TCP_CONNS_MAX.
+	 */
+	uint32_t conns_per_peer;
+	/** A connection not established by then fails its slices (-EHOSTUNREACH); 3000. */
+	uint32_t connect_timeout_ms;
+	/** TCP_USER_TIMEOUT: unacknowledged data fails the connection after; 10000. */
+	uint32_t user_timeout_ms;
+};
+
+/**
+ * Configure the transport. Control path, before tern_engine_create() (or
+ * after every engine using tcp is destroyed). Binds and listens at once, so
+ * an address in use is reported here. NULL restores the defaults and closes
+ * the listener.
+ *
+ * @return 0; -EINVAL (unparsable address, bad value), -EBUSY (endpoints are
+ *         open), or the socket call's negative errno (-EADDRINUSE...).
+ */
+int tern_tcp_configure(const struct tern_tcp_conf *conf);
+
+/** @return the port the target side listens on, or -ENOTCONN (no listener). */
+int tern_tcp_listen_port(void);
+
+/**
+ * Build a REMOTE segment's priv (a descriptor) from a peer's address, port,
+ * segment handle and length.
+ *
+ * @param addr numeric IPv4 or IPv6 address
+ * @param priv at least TERN_TCP_DESC_LEN bytes
+ * @return TERN_TCP_DESC_LEN, or -EINVAL (bad address, port 0, handle 0,
+ *         length 0), -ENOSPC (@p priv_len too small).
+ */
+int tern_tcp_remote_conf(const char *addr, uint16_t port, uint32_t handle, uint64_t length,
+			 void *priv, size_t priv_len);
+
+/** Process-wide counters of rare events (relaxed reads). */
+struct tern_tcp_stats {
+	uint64_t connected;	  /**< initiator connections established */
+	uint64_t accepted;	  /**< target connections accepted */
+	uint64_t closed;	  /**< connections closed, for any reason */
+	uint64_t protocol_errors; /**< connections closed for a malformed frame */
+	uint64_t error_replies;	  /**< well-formed requests answered with an error */
+	uint64_t failed_slices;	  /**< initiator slices failed by a broken connection */
+};
+
+/** Read the counters. */
+void tern_tcp_stats(struct tern_tcp_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TERN_TCP_H */

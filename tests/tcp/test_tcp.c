@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The tcp transport in one engine, over loopback to itself: REMOTE segments
+ * that point back at the engine's own listener and one of its LOCAL
+ * segments. Also the target side against a raw socket speaking the wire
+ * format of doc/protocol.md by hand: well-formed requests, error replies,
+ * and hostile frames that must close the connection and touch nothing.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <rte_common.h>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+
+#include <tern_tcp.h>
+
+#include "test_common.h"
+
+#define SEG_BYTES (8u << 20)
+#define HDR	  40
+
+struct fixture {
+	struct test_env env;
+	uint8_t *src, *dst, *tgt;
+	uint32_t src_h, dst_h, tgt_h, rtgt_h;
+};
+
+static const struct tern_tcp_conf v4_conf = { .listen_addr = "127.0.0.1" };
+
+static uint32_t
+register_remote(struct test_env *env, const char *name, const char *addr, uint16_t port,
+		uint32_t handle, uint64_t length)
+{
+	uint8_t priv[TERN_TCP_DESC_LEN];
+	struct tern_segment_conf conf = { 0 };
+	uint32_t h;
+
+	assert_int_equal(tern_tcp_remote_conf(addr, port, handle, length, priv, sizeof(priv)),
+			 TERN_TCP_DESC_LEN);
+	conf.name = name;
+	conf.length = length;
+	conf.kind = TERN_SEGMENT_REMOTE;
+	conf.transport = "tcp";
+	conf.socket_id = SOCKET_ID_ANY;
+	conf.priv = priv;
+	conf.priv_len = sizeof(priv);
+	assert_int_equal(tern_segment_register(env->segments, &conf, &h), 0);
+	return h;
+}
+
+static int
+setup(void **state)
+{
+	static int n;
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	char tag[16];
+	int port = tern_tcp_listen_port();
+
+	assert_true(port > 0);
+	snprintf(tag, sizeof(tag), "tcp%d", n++);
+	test_env_create(&fx->env, tag, NULL);
+	fx->src_h = test_segment_local(&fx->env, "src", SEG_BYTES, (void **)&fx->src);
+	fx->dst_h = test_segment_local(&fx->env, "dst", SEG_BYTES, (void **)&fx->dst);
+	fx->tgt_h = test_segment_local(&fx->env, "tgt", SEG_BYTES, (void **)&fx->tgt);
+	fx->rtgt_h = register_remote(&fx->env, "rtgt", "127.0.0.1", (uint16_t)port, fx->tgt_h,
+				     SEG_BYTES);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	test_env_destroy(&fx->env);
+	free(fx->src);
+	free(fx->dst);
+	free(fx->tgt);
+	free(fx);
+	return 0;
+}
+
+static struct tern_request
+req(uint8_t op, uint32_t seg, uint64_t off, void *local, uint64_t len)
+{
+	struct tern_request r = {
+		.op = op, .segment = seg, .offset = off, .local = local, .length = len
+	};
+	return r;
+}
+
+/* ---- descriptors ---- */
+
+static void
+descriptor_export_import_round_trip_and_strictness(void **state)
+{
+	struct fixture *fx = *state;
+	const struct tern_transport_ops *ops = tern_transport_get(tern_transport_id("tcp"));
+	struct tern_segment seg;
+	uint8_t d[TERN_TCP_DESC_LEN], bad[TERN_TCP_DESC_LEN], p[TERN_TCP_DESC_LEN];
+	unsigned int i;
+
+	assert_non_null(ops);
+	assert_int_equal(
+		ops->segment_export(&fx->env.segments->slots[fx->tgt_h & 0xffff], d, sizeof(d)),
+		TERN_TCP_DESC_LEN);
+	assert_int_equal(ops->segment_export(&fx->env.segments->slots[fx->tgt_h & 0xffff], d, 8),
+			 -ENOSPC);
+	assert_int_equal(
+		ops->segment_export(&fx->env.segments->slots[fx->rtgt_h & 0xffff], d, sizeof(d)),
+		-EINVAL);
+	/* Export says what tern_tcp_remote_conf() would build. */
+	assert_int_equal(tern_tcp_remote_conf("127.0.0.1", (uint16_t)tern_tcp_listen_port(),
+					      fx->tgt_h, SEG_BYTES, p, sizeof(p)),
+			 TERN_TCP_DESC_LEN);
+	assert_memory_equal(p, d, sizeof(d));
+
+	memset(&seg, 0, sizeof(seg));
+	assert_int_equal(ops->segment_import(&seg, d, sizeof(d)), 0);
+	assert_memory_equal(seg.priv, d, sizeof(d));
+	assert_int_equal(ops->segment_import(&seg, d, sizeof(d) - 1), -EINVAL);
+	seg.length = SEG_BYTES + 1; /* longer than the peer's segment */
+	assert_int_equal(ops->segment_import(&seg, d, sizeof(d)), -EINVAL);
+	seg.length = 0;
+	/* Flipping a byte of magic, version, family, IPv4 padding or reserved
+	 * is refused; other ports, addresses, handles and lengths are fine. */
+	for (i = 0; i < sizeof(d); i++) {
+		bool ok = (i >= 6 && i < 12) || (i >= 24 && i < 28) || i >= 32;
+
+		memcpy(bad, d, sizeof(d));
+		bad[i] ^= 0xff;
+		assert_int_equal(ops->segment_import(&seg, bad, sizeof(bad)), ok ? 0 : -EINVAL);
+	}
+	memcpy(bad, d, sizeof(d));
+	memset(bad + 32, 0, 8);
+	assert_int_equal(ops->segment_import(&seg, bad, sizeof(bad)), -EINVAL);
+
+	assert_int_equal(tern_tcp_remote_conf("localhost", 1, 1, 1, p, sizeof(p)), -EINVAL);
+	assert_int_equal(tern_tcp_remote_conf("127.0.0.1", 0, 1, 1, p, sizeof(p)), -EINVAL);
+	assert_int_equal(tern_tcp_remote_conf("127.0.0.1", 1, 0, 1, p, sizeof(p)), -EINVAL);
+	assert_int_equal(tern_tcp_remote_conf("127.0.0.1", 1, 1, 0, p, sizeof(p)), -EINVAL);
+	assert_int_equal(tern_tcp_remote_conf("127.0.0.1", 1, 1, 1, p, 39), -ENOSPC);
+	assert_int_equal(tern_tcp_remote_conf("::1", 1, 1, 1, p, sizeof(p)), TERN_TCP_DESC_LEN);
+	/* Reconfiguring while endpoints are open is refused. */
+	assert_int_equal(tern_tcp_configure(&v4_conf), -EBUSY);
+}
+
+/* ---- engine over loopback to itself ---- */
+
+static void
+write_then_read_back_through_tcp(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	struct tern_request r;
+
+	assert_non_null(c);
+	test_pattern_fill(fx->src, SEG_BYTES, 11, 0);
+	memset(fx->tgt, 0, SEG_BYTES);
+	r = req(TERN_OP_WRITE, fx->rtgt_h, 0, fx->src, SEG_BYTES);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	assert_int_equal(test_pattern_check(fx->tgt, SEG_BYTES, 11, 0), SIZE_MAX);
+
+	memset(fx->dst, 0, SEG_BYTES);
+	r = req(TERN_OP_READ, fx->rtgt_h, 0, fx->dst, SEG_BYTES);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	assert_int_equal(test_pattern_check(fx->dst, SEG_BYTES, 11, 0), SIZE_MAX);
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
+static void
+small_unaligned_requests_and_mixed_batches(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	struct tern_request r[64];
+	unsigned int i;
+
+	test_pattern_fill(fx->src, SEG_BYTES, 12, 0);
+	memset(fx->tgt, 0, SEG_BYTES);
+	memset(fx->dst, 0, SEG_BYTES);
+	/* Odd offsets and lengths, remote (tcp) and local (memcpy) targets mixed. */
+	for (i = 0; i < 64; i++)
+		r[i] = req(TERN_OP_WRITE, i % 2 ? fx->rtgt_h : fx->dst_h, i * 4099 + 7,
+			   fx->src + i * 4099 + 7, 1 + i * 61);
+	assert_int_equal(test_wait_release(tern_submit(c, r, 64, NULL)), 0);
+	for (i = 0; i < 64; i++)
+		assert_int_equal(test_pattern_check((i % 2 ? fx->tgt : fx->dst) + i * 4099 + 7,
+						    1 + i * 61, 12, i * 4099 + 7),
+				 SIZE_MAX);
+	/* Neighbouring bytes untouched. */
+	assert_int_equal(fx->tgt[1 * 4099 + 6], 0);
+	assert_int_equal(fx->tgt[1 * 4099 + 7 + 62], 0);
+
+	memset(fx->src, 0, SEG_BYTES);
+	for (i = 0; i < 64; i++)
+		r[i] = req(TERN_OP_READ, fx->rtgt_h, i * 4099 + 7, fx->src + i * 4099 + 7,
+			   1 + i * 61);
+	assert_int_equal(test_wait_release(tern_submit(c, r, 64, NULL)), 0);
+	for (i = 1; i < 64; i += 2)
+		assert_int_equal(
+			test_pattern_check(fx->src + i * 4099 + 7, 1 + i * 61, 12, i * 4099 + 7),
+			SIZE_MAX);
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
+static void
+many_futures_in_flight_all_complete(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c =
+		tern_client_create(fx->env.engine, &(struct tern_client_conf){ .flags = 0 });
+	struct tern_future *f[128];
+	struct tern_request r;
+	unsigned int i;
+
+	test_pattern_fill(fx->src, SEG_BYTES, 13, 0);
+	for (i = 0; i < 128; i++) {
+		r = req(TERN_OP_WRITE, fx->rtgt_h, i * 65536, fx->src + i * 65536, 65536);
+		f[i] = tern_submit(c, &r, 1, NULL);
+		assert_non_null(f[i]);
+	}
+	for (i = 0; i < 128; i++)
+		assert_int_equal(test_wait_release(f[i]), 0);
+	assert_int_equal(test_pattern_check(fx->tgt, 128 * 65536, 13, 0), SIZE_MAX);
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
+static void
+target_errors_fail_only_their_request(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	uint16_t port = (uint16_t)tern_tcp_listen_port();
+	struct tern_tcp_stats before, after;
+	uint32_t stale, longer, nolisten;
+	struct tern_request r[2];
+	uint8_t *tmp;
+	uint32_t tmp_h;
+
+	tern_tcp_stats(&before);
+	/* A handle that was valid once: the target answers -ENOENT. */
+	tmp_h = test_segment_local(&fx->env, "tmp", 65536, (void **)&tmp);
+	assert_int_equal(tern_segment_unregister(fx->env.segments, tmp_h), 0);
+	free(tmp);
+	stale = register_remote(&fx->env, "stale", "127.0.0.1", port, tmp_h, 65536);
+	/* The initiator believes the segment is longer than it is: -ERANGE. */
+	longer = register_remote(&fx->env, "longer", "127.0.0.1", port, fx->tgt_h, 2 * SEG_BYTES);
+
+	r[0] = req(TERN_OP_WRITE, stale, 0, fx->src, 4096);
+	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), -ENOENT);
+	r[0] = req(TERN_OP_READ, stale, 0, fx->src, 4096);
+	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), -ENOENT);
+	r[0] = req(TERN_OP_WRITE, longer, SEG_BYTES, fx->src, 4096);
+	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), -ERANGE);
+	r[0] = req(TERN_OP_READ, longer, SEG_BYTES - 100, fx->src, 4096);
+	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), -ERANGE);
+	/* The same connections still serve good requests, in the same batch too. */
+	test_pattern_fill(fx->src, 8192, 14, 0);
+	r[0] = req(TERN_OP_WRITE, longer, 0, fx->src, 8192);
+	r[1] = req(TERN_OP_WRITE, stale, 0, fx->src, 8192);
+	assert_int_equal(test_wait_release(tern_submit(c, r, 2, NULL)), -ENOENT);
+	assert_int_equal(test_pattern_check(fx->tgt, 8192, 14, 0), SIZE_MAX);
+	tern_tcp_stats(&after);
+	assert_true(after.error_replies >= before.error_replies + 5);
+	assert_int_equal(after.protocol_errors, before.protocol_errors);
+
+	/* Nobody listens on port 1: the connection is refused. */
+	nolisten = register_remote(&fx->env, "nolisten", "127.0.0.1", 1, fx->tgt_h, 4096);
+	r[0] = req(TERN_OP_WRITE, nolisten, 0, fx->src, 4096);
+	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), -ECONNREFUSED);
+	/* And the engine keeps working. */
+	r[0] = req(TERN_OP_READ, fx->rtgt_h, 0, fx->dst, 8192);
+	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), 0);
+	assert_int_equal(test_pattern_check(fx->dst, 8192, 14, 0), SIZE_MAX);
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
+/* ---- the target against a raw socket ---- */
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	v = htonl(v);
+	memcpy(p, &v, 4);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return ntohl(v);
+}
+
+/* A frame header written by hand from doc/protocol.md. */
+static void
+frame(uint8_t *b, uint8_t op, uint32_t tag, uint32_t seg, uint64_t off, uint32_t len,
+      uint32_t payload)
+{
+	memset(b, 0, HDR);
+	put32(b, 0x54524e54); /* "TRNT" */
+	b[4] = 1;	      /* version */
+	b[5] = op;
+	put32(b + 8, tag);
+	put32(b + 12, seg);
+	put32(b + 16, (uint32_t)(off >> 32));
+	put32(b + 20, (uint32_t)off);
+	put32(b + 24, len);
+	put32(b + 28, payload);
+}
+
+static int
+raw_connect(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 30 }; /* only so that a bug cannot hang the test */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	sin.sin_port = htons((uint16_t)tern_tcp_listen_port());
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+static void
+send_all(int fd, const void *p, size_t n)
+{
+	assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void
+recv_all(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = recv(fd, (uint8_t *)p + got, n - got, 0);
+
+		assert_true(k > 0);
+		got += (size_t)k;
+	}
+}
+
+/* The target closed the connection (orderly or with a reset). */
+static void
+expect_closed(int fd)
+{
+	uint8_t b[64];
+	ssize_t k;
+
+	do
+		k = recv(fd, b, sizeof(b), 0);
+	while (k > 0);
+	assert_true(k == 0 || errno == ECONNRESET);
+	close(fd);
+}
+
+/* Reads a reply header and checks what doc/protocol.md says it holds. */
+static int32_t
+expect_reply(int fd, uint8_t op, uint32_t tag, uint32_t seg, uint32_t len)
+{
+	uint8_t b[HDR];
+
+	recv_all(fd, b, HDR);
+	assert_int_equal(get32(b), 0x54524e54);
+	assert_int_equal(b[4], 1);
+	assert_int_equal(b[5], op);
+	assert_int_equal(get32(b + 8), tag);
+	assert_int_equal(get32(b + 12), seg);
+	assert_int_equal(get32(b + 24), len);
+	if ((int32_t)get32(b + 32) != 0 || op == 4)
+		assert_int_equal(get32(b + 28), 0);
+	else
+		assert_int_equal(get32(b + 28), len);
+	return (int32_t)get32(b + 32);
+}
+
+#define GUARD  (1u << 20)
+#define VICTIM (1u << 20)
+
+static void
+raw_requests_and_hostile_frames(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t *area = aligned_alloc(4096, 2 * GUARD + VICTIM), *victim = area + GUARD;
+	struct tern_segment_conf sc = { .name = "victim", .addr = victim, .length = VICTIM };
+	struct tern_tcp_stats before, after;
+	uint8_t b[HDR], data[4096], junk[256] = { 0 };
+	uint32_t vh;
+	int fd;
+
+	assert_non_null(area);
+	test_pattern_fill(area, 2 * GUARD + VICTIM, 21, 0);
+	assert_int_equal(tern_segment_register(fx->env.segments, &sc, &vh), 0);
+	tern_tcp_stats(&before);
+
+	/* A well-formed WRITE then READ on one connection. */
+	fd = raw_connect();
+	test_pattern_fill(data, sizeof(data), 22, 0);
+	frame(b, 2, 7, vh, 100, sizeof(data), sizeof(data));
+	send_all(fd, b, HDR);
+	send_all(fd, data, sizeof(data));
+	assert_int_equal(expect_reply(fd, 4, 7, vh, sizeof(data)), 0);
+	assert_memory_equal(victim + 100, data, sizeof(data));
+	frame(b, 1, 8, vh, 100, sizeof(data), 0);
+	send_all(fd, b, HDR);
+	assert_int_equal(expect_reply(fd, 3, 8, vh, sizeof(data)), 0);
+	memset(data, 0, sizeof(data));
+	recv_all(fd, data, sizeof(data));
+	assert_memory_equal(victim + 100, data, sizeof(data));
+	/* Restore the pattern so that the final check covers everything. */
+	test_pattern_fill(victim + 100, sizeof(data), 21, GUARD + 100);
+
+	/* Well-formed but unserviceable: an error reply, the connection lives. */
+	frame(b, 1, 9, 0x12345, 0, 16, 0); /* unknown segment */
+	send_all(fd, b, HDR);
+	assert_int_equal(expect_reply(fd, 3, 9, 0x12345, 16), -ENOENT);
+	frame(b, 1, 10, fx->rtgt_h, 0, 16, 0); /* a REMOTE segment is not served */
+	send_all(fd, b, HDR);
+	assert_int_equal(expect_reply(fd, 3, 10, fx->rtgt_h, 16), -ENOENT);
+	frame(b, 2, 11, vh, VICTIM - 8, 16, 16); /* WRITE across the end */
+	send_all(fd, b, HDR);
+	send_all(fd, junk, 16);
+	assert_int_equal(expect_reply(fd, 4, 11, vh, 16), -ERANGE);
+	frame(b, 1, 12, vh, VICTIM, 1, 0); /* READ just past the end */
+	send_all(fd, b, HDR);
+	assert_int_equal(expect_reply(fd, 3, 12, vh, 1), -ERANGE);
+	frame(b, 2, 13, vh, (uint64_t)-4096, 16, 16); /* offset near 2^64 */
+	send_all(fd, b, HDR);
+	send_all(fd, junk, 16);
+	assert_int_equal(expect_reply(fd, 4, 13, vh, 16), -ERANGE);
+	close(fd);
+
+	/* Malformed: each closes its connection. */
+	fd = raw_connect(); /* garbage */
+	memset(junk, 0xa5, sizeof(junk));
+	send_all(fd, junk, sizeof(junk));
+	expect_closed(fd);
+	fd = raw_connect(); /* wrong version */
+	frame(b, 1, 1, vh, 0, 16, 0);
+	b[4] = 2;
+	send_all(fd, b, HDR);
+	expect_closed(fd);
+	fd = raw_connect(); /* WRITE whose payload does not match its length */
+	frame(b, 2, 1, vh, 0, 16, 8);
+	send_all(fd, b, HDR);
+	expect_closed(fd);
+	fd = raw_connect(); /* READ carrying a payload */
+	frame(b, 1, 1, vh, 0, 16, 16);
+	send_all(fd, b, HDR);
+	expect_closed(fd);
+	fd = raw_connect(); /* length 0 */
+	frame(b, 1, 1, vh, 0, 0, 0);
+	send_all(fd, b, HDR);
+	expect_closed(fd);
+	fd = raw_connect(); /* length above the limit */
+	frame(b, 1, 1, vh, 0, (1u << 30) + 1, 0);
+	send_all(fd, b, HDR);
+	expect_closed(fd);
+	fd = raw_connect(); /* offset + length overflows */
+	frame(b, 1, 1, vh, UINT64_MAX - 4, 16, 0);
+	send_all(fd, b, HDR);
+	expect_closed(fd);
+	fd = raw_connect(); /* a reply sent to a target */
+	frame(b, 3, 1, vh, 0, 16, 16);
+	send_all(fd, b, HDR);
+	expect_closed(fd);
+	fd = raw_connect(); /* a status in a request */
+	frame(b, 1, 1, vh, 0, 16, 0);
+	put32(b + 32, (uint32_t)-EIO);
+	send_all(fd, b, HDR);
+	expect_closed(fd);
+	fd = raw_connect(); /* non-zero reserved bytes */
+	frame(b, 1, 1, vh, 0, 16, 0);
+	b[39] = 1;
+	send_all(fd, b, HDR);
+	expect_closed(fd);
+	fd = raw_connect(); /* a valid request after a bad one is never served */
+	frame(b, 2, 1, vh, 0, 16, 16);
+	b[0] = 'X';
+	send_all(fd, b, HDR);
+	frame(b, 2, 2, vh, 0, 16, 16);
+	send_all(fd, b, HDR);
+	send_all(fd, junk, 16);
+	expect_closed(fd);
+	/* Truncated: half a header, and a WRITE missing most of its payload. */
+	fd = raw_connect();
+	frame(b, 1, 1, vh, 0, 16, 0);
+	send_all(fd, b, HDR / 2);
+	close(fd);
+	fd = raw_connect();
+	frame(b, 2, 1, vh, 4096, 65536, 65536);
+	send_all(fd, b, HDR);
+	test_pattern_fill(data, 100, 21, GUARD + 4096); /* what is there already */
+	send_all(fd, data, 100);
+	close(fd);
+
+	/* The engine survived: a transfer through tcp still works. */
+	{
+		struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+		struct tern_request r = req(TERN_OP_READ, fx->rtgt_h, 0, fx->dst, 4096);
+
+		assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+		assert_int_equal(tern_client_destroy(c), 0);
+	}
+	/* Nothing outside what the good WRITE touched (restored since) changed,
+	 * in the segment or around it. */
+	assert_int_equal(test_pattern_check(area, 2 * GUARD + VICTIM, 21, 0), SIZE_MAX);
+	tern_tcp_stats(&after);
+	assert_true(after.protocol_errors >= before.protocol_errors + 11);
+	/* The truncated WRITE's connection dropped its segment reference. */
+	{
+		uint64_t t0 = rte_get_timer_cycles();
+		int ret;
+
+		while ((ret = tern_segment_unregister(fx->env.segments, vh)) == -EBUSY &&
+		       rte_get_timer_cycles() - t0 < 30 * rte_get_timer_hz())
+			usleep(1000);
+		assert_int_equal(ret, 0);
+	}
+	free(area);
+}
+
+static void
+ipv6_loopback_when_available(void **state)
+{
+	struct tern_tcp_conf conf = { .listen_addr = "::1" };
+	struct test_env env;
+	struct tern_client *c;
+	struct tern_request r;
+	uint8_t *src, *tgt;
+	uint32_t tgt_h, rh;
+
+	RTE_SET_USED(state);
+	if (tern_tcp_configure(&conf) != 0) {
+		assert_int_equal(tern_tcp_configure(&v4_conf), 0);
+		skip();
+	}
+	test_env_create(&env, "tcp6", NULL);
+	test_segment_local(&env, "src", 1 << 20, (void **)&src);
+	tgt_h = test_segment_local(&env, "tgt", 1 << 20, (void **)&tgt);
+	rh = register_remote(&env, "rtgt", "::1", (uint16_t)tern_tcp_listen_port(), tgt_h, 1 << 20);
+	c = tern_client_create(env.engine, NULL);
+	test_pattern_fill(src, 1 << 20, 31, 0);
+	r = req(TERN_OP_WRITE, rh, 0, src, 1 << 20);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	assert_int_equal(test_pattern_check(tgt, 1 << 20, 31, 0), SIZE_MAX);
+	assert_int_equal(tern_client_destroy(c), 0);
+	test_env_destroy(&env);
+	free(src);
+	free(tgt);
+	assert_int_equal(tern_tcp_configure(&v4_conf), 0);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(descriptor_export_import_round_trip_and_strictness,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(write_then_read_back_through_tcp, setup, teardown),
+		cmocka_unit_test_setup_teardown(small_unaligned_requests_and_mixed_batches, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(many_futures_in_flight_all_complete, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(target_errors_fail_only_their_request, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(raw_requests_and_hostile_frames, setup, teardown),
+		cmocka_unit_test(ipv6_loopback_when_available),
+	};
+
+	RTE_SET_USED(argc);
+	RTE_SET_USED(argv);
+	test_eal_init("test_tcp", "0@(0-1),1@0,2@1", 512);
+	if (tern_tcp_configure(&v4_conf) != 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
