@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The directory front end: URI parsing, the published table, the lookup cache. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_common.h>
+#include <rte_errno.h>
+
+#include "directory_private.h"
+
+#define DEFAULT_TTL_S	   10
+#define DEFAULT_CACHE_MS   1000
+#define DEFAULT_TIMEOUT_MS 2000
+#define CONF_TTL_MAX_S	   86400
+#define CONF_MS_MAX	   3600000
+
+static const struct dir_backend_ops *const backends[] = { &dir_p2p_ops, &dir_etcd_ops,
+							  &dir_redis_ops };
+
+uint64_t
+dir_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool
+host_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '-';
+}
+
+static bool
+ip6_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') ||
+	       c == ':' || c == '.';
+}
+
+static bool
+prefix_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.' || c == '-';
+}
+
+/* host ':' port, ending at ',', '/' or the end. Advances *pp. */
+static int
+parse_endpoint(const char **pp, struct dir_endpoint *ep, bool port_zero_ok)
+{
+	const char *p = *pp, *start;
+	unsigned long port = 0;
+	size_t n;
+
+	if (*p == '[') {
+		start = ++p;
+		while (ip6_char_ok(*p))
+			p++;
+		if (*p != ']' || p == start)
+			return -EINVAL;
+		n = (size_t)(p - start);
+		p++;
+	} else {
+		start = p;
+		while (host_char_ok(*p))
+			p++;
+		n = (size_t)(p - start);
+		if (n == 0 || start[0] == '-' || start[0] == '.')
+			return -EINVAL;
+	}
+	if (n >= DIR_HOST_MAX)
+		return -EINVAL;
+	memcpy(ep->host, start, n);
+	ep->host[n] = '\0';
+	if (*p++ != ':')
+		return -EINVAL;
+	start = p;
+	while (*p >= '0' && *p <= '9') {
+		port = port * 10 + (unsigned long)(*p - '0');
+		if (p - start >= 5 || port > 65535)
+			return -EINVAL;
+		p++;
+	}
+	if (p == start || (port == 0 && !port_zero_ok) || (p - start > 1 && start[0] == '0'))
+		return -EINVAL;
+	ep->port = (uint16_t)port;
+	*pp = p;
+	return 0;
+}
+
+/* '/' part ('/' part)*, parts of [A-Za-z0-9_.-], not "." or "..", to the end. */
+static int
+parse_prefix(const char *p, char *out)
+{
+	size_t n = 0, part = 0;
+
+	if (*p++ != '/')
+		return -EINVAL;
+	for (;; p++) {
+		if (*p == '/' || *p == '\0') {
+			if (part == 0 || (part == 1 && p[-1] == '.') ||
+			    (part == 2 && p[-1] == '.' && p[-2] == '.'))
+				return -EINVAL;
+			if (*p == '\0')
+				break;
+			part = 0;
+		} else if (prefix_char_ok(*p)) {
+			part++;
+		} else {
+			return -EINVAL;
+		}
+		if (n + 1 >= DIR_PREFIX_MAX)
+			return -EINVAL;
+		out[n++] = *p;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static int
+parse_uri(struct tern_directory *dir, const char *uri)
+{
+	const struct dir_backend_ops *ops = NULL;
+	const char *p;
+	unsigned int i;
+	size_t n;
+	int rc;
+
+	if (uri == NULL || strnlen(uri, 4096) >= 4096)
+		return -EINVAL;
+	p = strstr(uri, "://");
+	if (p == NULL)
+		return -EINVAL;
+	n = (size_t)(p - uri);
+	for (i = 0; i < RTE_DIM(backends); i++)
+		if (strlen(backends[i]->scheme) == n && memcmp(uri, backends[i]->scheme, n) == 0)
+			ops = backends[i];
+	if (ops == NULL) {
+		for (i = 0; i < n; i++)
+			if (!(uri[i] >= 'a' && uri[i] <= 'z') && !(uri[i] >= '0' && uri[i] <= '9'))
+				return -EINVAL;
+		return n == 0 ? -EINVAL : -ENOTSUP;
+	}
+	p += 3;
+	dir->nb_ep = 0;
+	for (;;) {
+		if (dir->nb_ep == ops->max_endpoints)
+			return -EINVAL;
+		rc = parse_endpoint(&p, &dir->ep[dir->nb_ep], ops->port_zero_ok);
+		if (rc < 0)
+			return rc;
+		dir->nb_ep++;
+		if (*p != ',')
+			break;
+		p++;
+	}
+	if (ops->needs_prefix)
+		rc = parse_prefix(p, dir->prefix);
+	else
+		rc = *p == '\0' ? 0 : -EINVAL;
+	if (rc < 0)
+		return rc;
+	dir->ops = ops;
+	return 0;
+}
+
+static int
+conf_apply(struct tern_directory *dir, const struct tern_directory_conf *conf)
+{
+	struct tern_directory_conf c = { 0 };
+
+	if (conf != NULL)
+		c = *conf;
+	if (c.ttl_s > CONF_TTL_MAX_S || c.cache_ms > CONF_MS_MAX || c.timeout_ms > CONF_MS_MAX)
+		return -EINVAL;
+	dir->conf.ttl_s = c.ttl_s != 0 ? c.ttl_s : DEFAULT_TTL_S;
+	dir->conf.cache_ms = c.cache_ms != 0 ? c.cache_ms : DEFAULT_CACHE_MS;
+	dir->conf.timeout_ms = c.timeout_ms != 0 ? c.timeout_ms : DEFAULT_TIMEOUT_MS;
+	return 0;
+}
+
+struct tern_directory *
+tern_directory_open(const char *uri, const struct tern_directory_conf *conf)
+{
+	struct tern_directory *dir;
+	int rc;
+
+	dir = calloc(1, sizeof(*dir));
+	if (dir == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	rc = parse_uri(dir, uri);
+	if (rc == 0)
+		rc = conf_apply(dir, conf);
+	if (rc < 0) {
+		DIR_LOG(ERR, "cannot open directory \"%.200s\": %s", uri ? uri : "(null)",
+			rc == -ENOTSUP ? "unknown scheme (want p2p, etcd or redis)"
+				       : "malformed URI or configuration");
+		free(dir);
+		rte_errno = -rc;
+		return NULL;
+	}
+	dir->published = calloc(DIR_PUBLISH_MAX, sizeof(*dir->published));
+	dir->cache = calloc(DIR_CACHE_MAX, sizeof(*dir->cache));
+	if (dir->published == NULL || dir->cache == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	pthread_mutex_init(&dir->lock, NULL);
+	pthread_mutex_init(&dir->pub_lock, NULL);
+	rc = dir->ops->init != NULL ? dir->ops->init(dir) : 0;
+	if (rc < 0) {
+		pthread_mutex_destroy(&dir->lock);
+		pthread_mutex_destroy(&dir->pub_lock);
+		goto fail;
+	}
+	return dir;
+fail:
+	free(dir->published);
+	free(dir->cache);
+	free(dir);
+	rte_errno = -rc;
+	return NULL;
+}
+
+void
+dir_entries_free(struct dir_entry *entries, unsigned int n)
+{
+	unsigned int i;
+
+	if (entries == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(entries[i].json);
+	free(entries);
+}
+
+void
+tern_directory_close(struct tern_directory *dir)
+{
+	unsigned int i;
+
+	if (dir == NULL)
+		return;
+	dir_p2p_server_stop(dir);
+	pthread_mutex_lock(&dir->lock);
+	if (dir->ops->fini != NULL)
+		dir->ops->fini(dir);
+	pthread_mutex_unlock(&dir->lock);
+	for (i = 0; i < dir->nb_published; i++)
+		free(dir->published[i].json);
+	for (i = 0; i < dir->nb_cache; i++)
+		free(dir->cache[i].json);
+	free(dir->published);
+	free(dir->cache);
+	pthread_mutex_destroy(&dir->lock);
+	pthread_mutex_destroy(&dir->pub_lock);
+	free(dir);
+}
+
+int
+dir_key(const struct tern_directory *dir, const char *node, const char *segment, char *buf,
+	size_t len)
+{
+	int n;
+
+	n = snprintf(buf, len, "%s/%s/%s", dir->prefix, node, segment != NULL ? segment : "");
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
+}
+
+static struct dir_entry *
+entry_find(struct dir_entry *tab, unsigned int n, const char *node, const char *segment)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(tab[i].node, node) == 0 && strcmp(tab[i].segment, segment) == 0)
+			return &tab[i];
+	return NULL;
+}
+
+static void
+entry_remove(struct dir_entry *tab, unsigned int *n, struct dir_entry *e)
+{
+	free(e->json);
+	*e = tab[--*n];
+	memset(&tab[*n], 0, sizeof(tab[*n]));
+}
+
+static int
+entry_fill(struct dir_entry *e, const char *node, const char *segment, const char *json, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	if (copy == NULL)
+		return -ENOMEM;
+	memcpy(copy, json, len);
+	copy[len] = '\0';
+	free(e->json);
+	snprintf(e->node, sizeof(e->node), "%s", node);
+	snprintf(e->segment, sizeof(e->segment), "%s", segment);
+	e->json = copy;
+	e->len = len;
+	e->stamp_ns = dir_now_ns();
+	return 0;
+}
+
+int
+dir_published_snapshot(struct tern_directory *dir, struct dir_entry **entries)
+{
+	struct dir_entry *copy;
+	unsigned int i, n;
+	int rc = 0;
+
+	pthread_mutex_lock(&dir->pub_lock);
+	n = dir->nb_published;
+	copy = calloc(n > 0 ? n : 1, sizeof(*copy));
+	if (copy == NULL)
+		rc = -ENOMEM;
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = entry_fill(&copy[i], dir->published[i].node, dir->published[i].segment,
+				dir->published[i].json, dir->published[i].len);
+	pthread_mutex_unlock(&dir->pub_lock);
+	if (rc < 0) {
+		dir_entries_free(copy, n);
+		return rc;
+	}
+	*entries = copy;
+	return (int)n;
+}
+
+int
+tern_directory_publish(struct tern_directory *dir, const struct tern_descriptor *d)
+{
+	char buf[TERN_DESCRIPTOR_WIRE_MAX + 1];
+	struct dir_entry e = { 0 }, *slot;
+	int len, rc;
+
+	if (dir == NULL || d == NULL)
+		return -EINVAL;
+	len = tern_descriptor_encode(d, buf, sizeof(buf));
+	if (len < 0)
+		return len == -ENOMEM ? len : -EINVAL;
+	rc = entry_fill(&e, d->node, d->segment, buf, (size_t)len);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&dir->lock);
+	pthread_mutex_lock(&dir->pub_lock);
+	slot = entry_find(dir->published, dir->nb_published, d->node, d->segment);
+	if (slot == NULL && dir->nb_published == DIR_PUBLISH_MAX)
+		rc = -ENOSPC;
+	pthread_mutex_unlock(&dir->pub_lock);
+	if (rc == 0 && dir->ops->put != NULL)
+		rc = dir->ops->put(dir, &e);
+	if (rc == 0) {
+		pthread_mutex_lock(&dir->pub_lock);
+		slot = entry_find(dir->published, dir->nb_published, d->node, d->segment);
+		if (slot == NULL)
+			slot = &dir->published[dir->nb_published++];
+		free(slot->json);
+		*slot = e;
+		e.json = NULL;
+		pthread_mutex_unlock(&dir->pub_lock);
+	}
+	pthread_mutex_unlock(&dir->lock);
+	free(e.json);
+	if (rc < 0)
+		DIR_LOG(WARNING, "publish %s/%s failed: %s", d->node, d->segment, strerror(-rc));
+	return rc;
+}
+
+int
+tern_directory_unpublish(struct tern_directory *dir, const char *node, const char *segment)
+{
+	struct dir_entry *e;
+	int rc = 0;
+
+	if (dir == NULL || !tern_descriptor_name_valid(node) ||
+	    !tern_descriptor_name_valid(segment))
+		return -EINVAL;
+	pthread_mutex_lock(&dir->lock);
+	pthread_mutex_lock(&dir->pub_lock);
+	e = entry_find(dir->published, dir->nb_published, node, segment);
+	if (e == NULL)
+		rc = -ENOENT;
+	else
+		entry_remove(dir->published, &dir->nb_published, e);
+	pthread_mutex_unlock(&dir->pub_lock);
+	if (rc == 0 && dir->ops->del != NULL)
+		rc = dir->ops->del(dir, node, segment);
+	pthread_mutex_unlock(&dir->lock);
+	return rc;
+}
+
+/* Decode what a backend returned for node/segment; it must name exactly that. */
+static int
+decode_fetched(const char *node, const char *segment, const char *json, size_t len,
+	       struct tern_descriptor *out)
+{
+	int rc;
+
+	rc = tern_descriptor_decode(out, json, len);
+	if (rc < 0)
+		return -EPROTO;
+	if ((node != NULL && strcmp(out->node, node) != 0) ||
+	    (segment != NULL && strcmp(out->segment, segment) != 0)) {
+		DIR_LOG(WARNING, "backend answered %s/%s for a request about %s/%s", out->node,
+			out->segment, node, segment != NULL ? segment : "*");
+		tern_descriptor_fini(out);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Fetch node/segment from the backend into the cache (dir->lock held). On
+ * success *ep is the fresh cache entry. */
+static int
+fetch_locked(struct tern_directory *dir, const char *node, const char *segment,
+	     struct dir_entry **ep)
+{
+	struct tern_descriptor tmp;
+	struct dir_entry *e, *oldest;
+	bool was_cached;
+	char *json = NULL;
+	size_t len = 0;
+	unsigned int i;
+	int rc;
+
+	e = entry_find(dir->cache, dir->nb_cache, node, segment);
+	was_cached = e != NULL;
+	rc = dir->ops->get(dir, node, segment, &json, &len);
+	if (rc == 0) {
+		rc = decode_fetched(node, segment, json, len, &tmp);
+		if (rc == 0)
+			tern_descriptor_fini(&tmp);
+	}
+	if (rc == -ENOENT || rc == -EPROTO) {
+		if (was_cached)
+			entry_remove(dir->cache, &dir->nb_cache, e);
+		free(json);
+		return rc == -ENOENT && was_cached ? -ESTALE : rc;
+	}
+	if (rc < 0) {
+		free(json);
+		return rc;
+	}
+	if (e == NULL) {
+		if (dir->nb_cache == DIR_CACHE_MAX) {
+			oldest = &dir->cache[0];
+			for (i = 1; i < dir->nb_cache; i++)
+				if (dir->cache[i].stamp_ns < oldest->stamp_ns)
+					oldest = &dir->cache[i];
+			entry_remove(dir->cache, &dir->nb_cache, oldest);
+		}
+		e = &dir->cache[dir->nb_cache++];
+	}
+	rc = entry_fill(e, node, segment, json, len);
+	free(json);
+	if (rc < 0) {
+		entry_remove(dir->cache, &dir->nb_cache, e);
+		return rc;
+	}
+	*ep = e;
+	return 0;
+}
+
+int
+tern_directory_lookup(struct tern_directory *dir, const char *node, const char *segment,
+		      struct tern_descriptor *out)
+{
+	struct dir_entry *e;
+	int rc = 0;
+
+	if (dir == NULL || out == NULL || !tern_descriptor_name_valid(node) ||
+	    !tern_descriptor_name_valid(segment))
+		return -EINVAL;
+	pthread_mutex_lock(&dir->lock);
+	e = entry_find(dir->cache, dir->nb_cache, node, segment);
+	if (e == NULL || dir_now_ns() - e->stamp_ns >= (uint64_t)dir->conf.cache_ms * 1000000ull)
+		rc = fetch_locked(dir, node, segment, &e);
+	if (rc == 0)
+		rc = decode_fetched(node, segment, e->json, e->len, out);
+	pthread_mutex_unlock(&dir->lock);
+	return rc;
+}
+
+int
+tern_directory_check(struct tern_directory *dir, const struct tern_descriptor *d)
+{
+	struct tern_descriptor now;
+	struct dir_entry *e;
+	int rc;
+
+	if (dir == NULL || d == NULL || !tern_descriptor_name_valid(d->node) ||
+	    !tern_descriptor_name_valid(d->segment))
+		return -EINVAL;
+	pthread_mutex_lock(&dir->lock);
+	rc = fetch_locked(dir, d->node, d->segment, &e);
+	if (rc == 0) {
+		rc = decode_fetched(d->node, d->segment, e->json, e->len, &now);
+		if (rc == 0) {
+			rc = tern_descriptor_equal(d, &now) ? 0 : -ESTALE;
+			tern_descriptor_fini(&now);
+		}
+	}
+	pthread_mutex_unlock(&dir->lock);
+	return rc == -ENOENT || rc == -EPROTO ? -ESTALE : rc;
+}
+
+struct list_state {
+	const char *node;
+	struct tern_descriptor *out;
+	unsigned int max;
+	unsigned int count;
+};
+
+static int
+list_one(void *arg, const char *json, size_t len)
+{
+	struct list_state *ls = arg;
+	struct tern_descriptor d;
+
+	if (ls->count == DIR_LIST_MAX)
+		return -E2BIG;
+	if (decode_fetched(ls->node, NULL, json, len, &d) < 0)
+		return 0; /* logged; one bad entry does not hide the others */
+	if (ls->count < ls->max)
+		ls->out[ls->count] = d;
+	else
+		tern_descriptor_fini(&d);
+	ls->count++;
+	return 0;
+}
+
+int
+tern_directory_list(struct tern_directory *dir, const char *node, struct tern_descriptor *out,
+		    unsigned int max)
+{
+	struct list_state ls = { .node = node, .out = out, .max = max };
+	unsigned int i;
+	int rc;
+
+	if (dir == NULL || (out == NULL && max > 0) || !tern_descriptor_name_valid(node))
+		return -EINVAL;
+	pthread_mutex_lock(&dir->lock);
+	rc = dir->ops->list(dir, node, list_one, &ls);
+	pthread_mutex_unlock(&dir->lock);
+	if (rc < 0) {
+		for (i = 0; i < RTE_MIN(ls.count, max); i++)
+			tern_descriptor_fini(&out[i]);
+		return rc;
+	}
+	return (int)ls.count;
+}
+
+int
+tern_directory_keepalive(struct tern_directory *dir)
+{
+	int rc = 0;
+
+	if (dir == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&dir->lock);
+	if (dir->ops->keepalive != NULL)
+		rc = dir->ops->keepalive(dir);
+	pthread_mutex_unlock(&dir->lock);
+	return rc;
+}

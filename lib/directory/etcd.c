@@ -1,0 +1,559 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * etcd:// backend: etcd v3 through its JSON gateway (grpc-gateway) with
+ * libcurl. Keys and values travel base64-encoded; 64-bit integers come back
+ * as JSON strings. Everything this handle publishes is attached to one lease;
+ * keepalive renews it, and when it has expired (a long pause, a partition) a
+ * new one is granted and everything is written again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "directory_private.h"
+
+#define ETCD_RESP_MAX (8u << 20) /* bytes of one gateway answer */
+#define ETCD_URL_MAX  (DIR_HOST_MAX + 64)
+#define ETCD_B64_MAX  (((TERN_DESCRIPTOR_WIRE_MAX + 2) / 3) * 4 + 1)
+
+struct etcd_state {
+	CURL *curl;
+	struct curl_slist *headers;
+	unsigned int cur_ep; /* the endpoint that answered last */
+	int64_t lease;	     /* 0: none granted yet (or lost) */
+};
+
+struct etcd_buf {
+	char *data;
+	size_t len;
+	bool overflow;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void
+curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static char *
+b64_encode(const void *in, size_t len)
+{
+	const uint8_t *p = in;
+	size_t i, o = 0;
+	uint32_t v;
+	char *out;
+
+	out = malloc((len + 2) / 3 * 4 + 1);
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		out[o++] = b64_alphabet[v >> 18];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = b64_alphabet[(v >> 6) & 63];
+		out[o++] = b64_alphabet[v & 63];
+	}
+	if (i < len) {
+		v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
+		out[o++] = b64_alphabet[v >> 18];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int
+b64_value(char c)
+{
+	const char *p = c != '\0' ? strchr(b64_alphabet, c) : NULL;
+
+	return p == NULL ? -1 : (int)(p - b64_alphabet);
+}
+
+/* Strict decoding (padding required) into a malloc'd NUL-terminated buffer. */
+static int
+b64_decode(const char *in, size_t len, char **out, size_t *out_len)
+{
+	size_t i, o = 0, pad = 0;
+	int a, b, c, d;
+	char *buf;
+
+	if (len % 4 != 0)
+		return -EPROTO;
+	if (len > 0 && in[len - 1] == '=')
+		pad = len > 1 && in[len - 2] == '=' ? 2 : 1;
+	buf = malloc(len / 4 * 3 + 1);
+	if (buf == NULL)
+		return -ENOMEM;
+	for (i = 0; i < len; i += 4) {
+		a = b64_value(in[i]);
+		b = b64_value(in[i + 1]);
+		c = i + 4 == len && pad == 2 ? 0 : b64_value(in[i + 2]);
+		d = i + 4 == len && pad >= 1 ? 0 : b64_value(in[i + 3]);
+		if (a < 0 || b < 0 || c < 0 || d < 0) {
+			free(buf);
+			return -EPROTO;
+		}
+		buf[o++] = (char)(a << 2 | b >> 4);
+		buf[o++] = (char)((b & 15) << 4 | c >> 2);
+		buf[o++] = (char)((c & 3) << 6 | d);
+	}
+	o -= pad;
+	buf[o] = '\0';
+	*out = buf;
+	*out_len = o;
+	return 0;
+}
+
+static size_t
+write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct etcd_buf *b = arg;
+	size_t n = size * nmemb;
+	char *grown;
+
+	if (b->len + n > ETCD_RESP_MAX) {
+		b->overflow = true;
+		return 0;
+	}
+	grown = realloc(b->data, b->len + n + 1);
+	if (grown == NULL)
+		return 0;
+	memcpy(grown + b->len, ptr, n);
+	b->len += n;
+	grown[b->len] = '\0';
+	b->data = grown;
+	return n;
+}
+
+static int
+curl_errno(CURLcode res)
+{
+	switch (res) {
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return -EHOSTUNREACH;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+/* A 64-bit integer the gateway sends as a string (or, leniently, a number). */
+static int
+json_i64(json_t *obj, const char *key, int64_t *value)
+{
+	json_t *v = json_object_get(obj, key);
+	const char *s;
+	char *end;
+
+	if (json_is_integer(v)) {
+		*value = json_integer_value(v);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return -ENOENT;
+	s = json_string_value(v);
+	if (s[0] == '\0' || strlen(s) > 20)
+		return -EPROTO;
+	errno = 0;
+	*value = strtoll(s, &end, 10);
+	return errno != 0 || *end != '\0' ? -EPROTO : 0;
+}
+
+/* POST @p req (consumed) to @p path; the answer's JSON in *resp (may be NULL). */
+static int
+etcd_call(struct tern_directory *dir, const char *path, json_t *req, json_t **resp)
+{
+	struct etcd_state *st = dir->backend;
+	struct etcd_buf b = { 0 };
+	const struct dir_endpoint *ep;
+	char url[ETCD_URL_MAX];
+	unsigned int tries;
+	json_error_t err;
+	json_t *root;
+	CURLcode res = CURLE_OK;
+	long code = 0;
+	char *body;
+	int rc = 0;
+
+	if (req == NULL)
+		return -ENOMEM;
+	body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (body == NULL)
+		return -ENOMEM;
+	for (tries = 0; tries < dir->nb_ep; tries++) {
+		ep = &dir->ep[st->cur_ep];
+		snprintf(url, sizeof(url),
+			 strchr(ep->host, ':') ? "http://[%s]:%u%s" : "http://%s:%u%s", ep->host,
+			 ep->port, path);
+		free(b.data);
+		b = (struct etcd_buf){ 0 };
+		curl_easy_setopt(st->curl, CURLOPT_URL, url);
+		curl_easy_setopt(st->curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(st->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		curl_easy_setopt(st->curl, CURLOPT_WRITEDATA, &b);
+		res = curl_easy_perform(st->curl);
+		if (res == CURLE_OK || b.overflow)
+			break;
+		DIR_LOG(WARNING, "etcd %s:%u: %s", ep->host, ep->port, curl_easy_strerror(res));
+		st->cur_ep = (st->cur_ep + 1) % dir->nb_ep;
+	}
+	free(body);
+	if (b.overflow)
+		rc = -EMSGSIZE;
+	else if (res != CURLE_OK)
+		rc = curl_errno(res);
+	if (rc == 0) {
+		curl_easy_getinfo(st->curl, CURLINFO_RESPONSE_CODE, &code);
+		root = b.data != NULL ? json_loadb(b.data, b.len, 0, &err) : NULL;
+		if (code != 200) {
+			/* Gateway errors: {"error": ..., "code": N, "message": ...} */
+			rc = b.data != NULL && strstr(b.data, "lease not found") != NULL ? -ENOLINK
+											 : -EIO;
+			if (rc == -EIO)
+				DIR_LOG(WARNING, "etcd %s: HTTP %ld: %.200s", path, code,
+					b.data != NULL ? b.data : "");
+			json_decref(root);
+		} else if (!json_is_object(root)) {
+			DIR_LOG(WARNING, "etcd %s: answer is not a JSON object", path);
+			json_decref(root);
+			rc = -EPROTO;
+		} else if (resp != NULL) {
+			*resp = root;
+		} else {
+			json_decref(root);
+		}
+	}
+	free(b.data);
+	return rc;
+}
+
+static int
+etcd_key(const struct tern_directory *dir, const char *node, const char *segment, char **b64)
+{
+	char key[DIR_KEY_MAX];
+	int n;
+
+	key[0] = '/';
+	n = dir_key(dir, node, segment, key + 1, sizeof(key) - 1);
+	if (n < 0)
+		return n;
+	*b64 = b64_encode(key, (size_t)n + 1);
+	return *b64 == NULL ? -ENOMEM : 0;
+}
+
+static int
+lease_grant(struct tern_directory *dir)
+{
+	struct etcd_state *st = dir->backend;
+	json_t *resp;
+	int64_t id;
+	int rc;
+
+	rc = etcd_call(dir, "/v3/lease/grant", json_pack("{s:i}", "TTL", (int)dir->conf.ttl_s),
+		       &resp);
+	if (rc < 0)
+		return rc;
+	rc = json_i64(resp, "ID", &id);
+	json_decref(resp);
+	if (rc < 0 || id <= 0)
+		return -EPROTO;
+	st->lease = id;
+	return 0;
+}
+
+static int
+put_one(struct tern_directory *dir, const struct dir_entry *e)
+{
+	struct etcd_state *st = dir->backend;
+	char *key, *value, lease[24];
+	int rc;
+
+	rc = etcd_key(dir, e->node, e->segment, &key);
+	if (rc < 0)
+		return rc;
+	value = b64_encode(e->json, e->len);
+	if (value == NULL) {
+		free(key);
+		return -ENOMEM;
+	}
+	snprintf(lease, sizeof(lease), "%lld", (long long)st->lease);
+	rc = etcd_call(dir, "/v3/kv/put",
+		       json_pack("{s:s, s:s, s:s}", "key", key, "value", value, "lease", lease),
+		       NULL);
+	free(key);
+	free(value);
+	return rc;
+}
+
+/* A new lease and everything published written again under it. */
+static int
+republish(struct tern_directory *dir)
+{
+	struct dir_entry *all;
+	int n, i, rc;
+
+	rc = lease_grant(dir);
+	if (rc < 0)
+		return rc;
+	n = dir_published_snapshot(dir, &all);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n && rc == 0; i++)
+		rc = put_one(dir, &all[i]);
+	dir_entries_free(all, (unsigned int)n);
+	if (rc == 0 && n > 0)
+		DIR_LOG(NOTICE, "etcd: lease lost, %d descriptors written again under lease %lld",
+			n, (long long)((struct etcd_state *)dir->backend)->lease);
+	return rc;
+}
+
+static int
+etcd_put(struct tern_directory *dir, const struct dir_entry *e)
+{
+	struct etcd_state *st = dir->backend;
+	int rc;
+
+	if (st->lease == 0) {
+		rc = republish(dir);
+		if (rc < 0)
+			return rc;
+	}
+	rc = put_one(dir, e);
+	if (rc == -ENOLINK) {
+		st->lease = 0;
+		rc = republish(dir);
+		if (rc == 0)
+			rc = put_one(dir, e);
+	}
+	return rc;
+}
+
+static int
+etcd_del(struct tern_directory *dir, const char *node, const char *segment)
+{
+	char *key;
+	int rc;
+
+	rc = etcd_key(dir, node, segment, &key);
+	if (rc < 0)
+		return rc;
+	rc = etcd_call(dir, "/v3/kv/deleterange", json_pack("{s:s}", "key", key), NULL);
+	free(key);
+	return rc;
+}
+
+/* Each kv's value, base64-decoded, to @p cb. */
+static int
+range_values(json_t *resp, dir_list_cb cb, void *arg, unsigned int *found)
+{
+	json_t *kvs = json_object_get(resp, "kvs"), *kv, *v;
+	size_t i, len;
+	char *value;
+	int rc = 0;
+
+	*found = 0;
+	if (kvs == NULL)
+		return 0;
+	if (!json_is_array(kvs))
+		return -EPROTO;
+	json_array_foreach(kvs, i, kv)
+	{
+		v = json_object_get(kv, "value");
+		if (!json_is_string(v) || json_string_length(v) >= ETCD_B64_MAX)
+			return -EPROTO;
+		rc = b64_decode(json_string_value(v), json_string_length(v), &value, &len);
+		if (rc < 0)
+			return rc;
+		rc = cb(arg, value, len);
+		free(value);
+		if (rc < 0)
+			return rc;
+		(*found)++;
+	}
+	return 0;
+}
+
+struct get_state {
+	char *json;
+	size_t len;
+};
+
+static int
+get_one(void *arg, const char *json, size_t len)
+{
+	struct get_state *gs = arg;
+
+	if (gs->json != NULL)
+		return -EPROTO;
+	gs->json = strndup(json, len);
+	gs->len = len;
+	return gs->json == NULL ? -ENOMEM : 0;
+}
+
+static int
+etcd_get(struct tern_directory *dir, const char *node, const char *segment, char **json,
+	 size_t *len)
+{
+	struct get_state gs = { 0 };
+	unsigned int found;
+	json_t *resp;
+	char *key;
+	int rc;
+
+	rc = etcd_key(dir, node, segment, &key);
+	if (rc < 0)
+		return rc;
+	rc = etcd_call(dir, "/v3/kv/range", json_pack("{s:s}", "key", key), &resp);
+	free(key);
+	if (rc < 0)
+		return rc;
+	rc = range_values(resp, get_one, &gs, &found);
+	json_decref(resp);
+	if (rc == 0 && found == 0)
+		rc = -ENOENT;
+	if (rc < 0) {
+		free(gs.json);
+		return rc;
+	}
+	*json = gs.json;
+	*len = gs.len;
+	return 0;
+}
+
+static int
+etcd_list(struct tern_directory *dir, const char *node, dir_list_cb cb, void *arg)
+{
+	char key[DIR_KEY_MAX], *from, *to;
+	unsigned int found;
+	json_t *resp;
+	int n, rc;
+
+	key[0] = '/';
+	n = dir_key(dir, node, NULL, key + 1, sizeof(key) - 1);
+	if (n < 0)
+		return n;
+	from = b64_encode(key, (size_t)n + 1);
+	key[n] = '/' + 1; /* range end: the prefix's last byte plus one */
+	to = b64_encode(key, (size_t)n + 1);
+	rc = from == NULL || to == NULL ? -ENOMEM : 0;
+	if (rc == 0)
+		rc = etcd_call(dir, "/v3/kv/range",
+			       json_pack("{s:s, s:s, s:i}", "key", from, "range_end", to, "limit",
+					 DIR_LIST_MAX),
+			       &resp);
+	free(from);
+	free(to);
+	if (rc < 0)
+		return rc;
+	rc = range_values(resp, cb, arg, &found);
+	json_decref(resp);
+	return rc;
+}
+
+static int
+etcd_keepalive(struct tern_directory *dir)
+{
+	struct etcd_state *st = dir->backend;
+	json_t *resp, *result;
+	int64_t ttl = 0;
+	char id[24];
+	int rc;
+
+	if (st->lease == 0)
+		return dir->nb_published > 0 ? republish(dir) : 0;
+	snprintf(id, sizeof(id), "%lld", (long long)st->lease);
+	rc = etcd_call(dir, "/v3/lease/keepalive", json_pack("{s:s}", "ID", id), &resp);
+	if (rc < 0)
+		return rc;
+	/* A streaming call: one {"result": {...}} per message. TTL <= 0 or absent:
+	 * the lease expired before we renewed it. */
+	result = json_object_get(resp, "result");
+	if (!json_is_object(result) || json_i64(result, "TTL", &ttl) < 0)
+		ttl = 0;
+	json_decref(resp);
+	if (ttl > 0)
+		return 0;
+	st->lease = 0;
+	return republish(dir);
+}
+
+static int
+etcd_init(struct tern_directory *dir)
+{
+	struct etcd_state *st;
+
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK)
+		return -ENOMEM;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return -ENOMEM;
+	st->curl = curl_easy_init();
+	st->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	if (st->curl == NULL || st->headers == NULL) {
+		curl_easy_cleanup(st->curl);
+		curl_slist_free_all(st->headers);
+		free(st);
+		return -ENOMEM;
+	}
+	curl_easy_setopt(st->curl, CURLOPT_HTTPHEADER, st->headers);
+	curl_easy_setopt(st->curl, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(st->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(st->curl, CURLOPT_TIMEOUT_MS, (long)dir->conf.timeout_ms);
+	curl_easy_setopt(st->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)dir->conf.timeout_ms);
+	curl_easy_setopt(st->curl, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(st->curl, CURLOPT_NOPROXY, "*");
+	dir->backend = st;
+	return 0;
+}
+
+static void
+etcd_fini(struct tern_directory *dir)
+{
+	struct etcd_state *st = dir->backend;
+	char id[24];
+
+	if (st->lease != 0) {
+		/* Revoking deletes every key attached to the lease. */
+		snprintf(id, sizeof(id), "%lld", (long long)st->lease);
+		if (etcd_call(dir, "/v3/lease/revoke", json_pack("{s:s}", "ID", id), NULL) < 0)
+			DIR_LOG(WARNING, "etcd: could not revoke lease %s; it expires in %u s", id,
+				dir->conf.ttl_s);
+	}
+	curl_easy_cleanup(st->curl);
+	curl_slist_free_all(st->headers);
+	free(st);
+	dir->backend = NULL;
+}
+
+const struct dir_backend_ops dir_etcd_ops = {
+	.scheme = "etcd",
+	.max_endpoints = DIR_ENDPOINT_MAX,
+	.needs_prefix = true,
+	.init = etcd_init,
+	.fini = etcd_fini,
+	.put = etcd_put,
+	.del = etcd_del,
+	.get = etcd_get,
+	.list = etcd_list,
+	.keepalive = etcd_keepalive,
+};

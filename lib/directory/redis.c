@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * redis:// backend through hiredis. Each descriptor is one string key
+ * "<prefix>/<node>/<segment>" written with SET ... EX ttl; keepalive writes
+ * them again, so a node that stops refreshing disappears after ttl seconds.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "directory_private.h"
+
+#define REDIS_SCAN_ROUNDS_MAX 100000 /* bound on one SCAN walk */
+
+struct redis_state {
+	redisContext *c; /* NULL: not connected */
+};
+
+static int
+redis_connect(struct tern_directory *dir)
+{
+	struct redis_state *st = dir->backend;
+	struct timeval tv = { .tv_sec = dir->conf.timeout_ms / 1000,
+			      .tv_usec = (dir->conf.timeout_ms % 1000) * 1000 };
+	int rc;
+
+	if (st->c != NULL)
+		return 0;
+	st->c = redisConnectWithTimeout(dir->ep[0].host, dir->ep[0].port, tv);
+	if (st->c == NULL)
+		return -ENOMEM;
+	if (st->c->err != 0) {
+		rc = strstr(st->c->errstr, "timed out") != NULL ? -ETIMEDOUT : -ECONNREFUSED;
+		DIR_LOG(WARNING, "redis %s:%u: %s", dir->ep[0].host, dir->ep[0].port,
+			st->c->errstr);
+		redisFree(st->c);
+		st->c = NULL;
+		return rc;
+	}
+	redisSetTimeout(st->c, tv);
+	return 0;
+}
+
+/* A command; one reconnect if the connection broke. The reply in *replyp. */
+static int
+redis_cmd(struct tern_directory *dir, redisReply **replyp, const char *fmt, ...)
+{
+	struct redis_state *st = dir->backend;
+	redisReply *reply = NULL;
+	unsigned int attempt;
+	va_list ap;
+	int rc = 0;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		rc = redis_connect(dir);
+		if (rc < 0)
+			return rc;
+		va_start(ap, fmt);
+		reply = redisvCommand(st->c, fmt, ap);
+		va_end(ap);
+		if (reply != NULL)
+			break;
+		rc = st->c->err == REDIS_ERR_IO && errno == EAGAIN ? -ETIMEDOUT : -EIO;
+		DIR_LOG(WARNING, "redis %s:%u: %s", dir->ep[0].host, dir->ep[0].port,
+			st->c->errstr);
+		redisFree(st->c);
+		st->c = NULL;
+	}
+	if (reply == NULL)
+		return rc;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		DIR_LOG(WARNING, "redis: %.200s", reply->str);
+		freeReplyObject(reply);
+		return -EIO;
+	}
+	*replyp = reply;
+	return 0;
+}
+
+static int
+redis_set(struct tern_directory *dir, const struct dir_entry *e)
+{
+	char key[DIR_KEY_MAX];
+	redisReply *r;
+	int n, rc;
+
+	n = dir_key(dir, e->node, e->segment, key, sizeof(key));
+	if (n < 0)
+		return n;
+	rc = redis_cmd(dir, &r, "SET %b %b EX %u", key, (size_t)n, e->json, e->len,
+		       dir->conf.ttl_s);
+	if (rc < 0)
+		return rc;
+	rc = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0 ? 0 : -EPROTO;
+	freeReplyObject(r);
+	return rc;
+}
+
+static int
+redis_del(struct tern_directory *dir, const char *node, const char *segment)
+{
+	char key[DIR_KEY_MAX];
+	redisReply *r;
+	int n, rc;
+
+	n = dir_key(dir, node, segment, key, sizeof(key));
+	if (n < 0)
+		return n;
+	rc = redis_cmd(dir, &r, "DEL %b", key, (size_t)n);
+	if (rc == 0)
+		freeReplyObject(r);
+	return rc;
+}
+
+/* GET a key: 0 with a malloc'd copy, -ENOENT, or an error. */
+static int
+get_key(struct tern_directory *dir, const char *key, size_t klen, char **json, size_t *len)
+{
+	redisReply *r;
+	int rc;
+
+	rc = redis_cmd(dir, &r, "GET %b", key, klen);
+	if (rc < 0)
+		return rc;
+	if (r->type == REDIS_REPLY_NIL)
+		rc = -ENOENT;
+	else if (r->type != REDIS_REPLY_STRING || r->len > TERN_DESCRIPTOR_WIRE_MAX)
+		rc = -EPROTO;
+	else {
+		*json = strndup(r->str, r->len);
+		*len = r->len;
+		rc = *json == NULL ? -ENOMEM : 0;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+static int
+redis_get(struct tern_directory *dir, const char *node, const char *segment, char **json,
+	  size_t *len)
+{
+	char key[DIR_KEY_MAX];
+	int n;
+
+	n = dir_key(dir, node, segment, key, sizeof(key));
+	if (n < 0)
+		return n;
+	return get_key(dir, key, (size_t)n, json, len);
+}
+
+static int
+redis_list(struct tern_directory *dir, const char *node, dir_list_cb cb, void *arg)
+{
+	char pattern[DIR_KEY_MAX + 1], cursor[32] = "0", *json;
+	unsigned int rounds = 0, found = 0;
+	redisReply *r, *keys;
+	size_t i, len;
+	int n, rc;
+
+	/* Names and the prefix exclude glob characters, so the pattern is literal. */
+	n = dir_key(dir, node, NULL, pattern, sizeof(pattern) - 1);
+	if (n < 0)
+		return n;
+	strcat(pattern, "*");
+	do {
+		rc = redis_cmd(dir, &r, "SCAN %s MATCH %s COUNT 256", cursor, pattern);
+		if (rc < 0)
+			return rc;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[0]->len >= sizeof(cursor) ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(r);
+			return -EPROTO;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		keys = r->element[1];
+		for (i = 0; i < keys->elements && rc == 0; i++) {
+			if (keys->element[i]->type != REDIS_REPLY_STRING) {
+				rc = -EPROTO;
+				break;
+			}
+			if (++found > DIR_LIST_MAX) {
+				rc = -E2BIG;
+				break;
+			}
+			rc = get_key(dir, keys->element[i]->str, keys->element[i]->len, &json,
+				     &len);
+			if (rc == -ENOENT) { /* expired between SCAN and GET */
+				rc = 0;
+				continue;
+			}
+			if (rc == 0) {
+				rc = cb(arg, json, len);
+				free(json);
+			}
+		}
+		freeReplyObject(r);
+		if (++rounds == REDIS_SCAN_ROUNDS_MAX)
+			rc = -E2BIG;
+	} while (rc == 0 && strcmp(cursor, "0") != 0);
+	return rc;
+}
+
+static int
+redis_keepalive(struct tern_directory *dir)
+{
+	struct dir_entry *all;
+	int n, i, rc = 0;
+
+	n = dir_published_snapshot(dir, &all);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n && rc == 0; i++)
+		rc = redis_set(dir, &all[i]);
+	dir_entries_free(all, (unsigned int)n);
+	return rc;
+}
+
+static int
+redis_init(struct tern_directory *dir)
+{
+	dir->backend = calloc(1, sizeof(struct redis_state));
+	return dir->backend == NULL ? -ENOMEM : 0;
+}
+
+static void
+redis_fini(struct tern_directory *dir)
+{
+	struct redis_state *st = dir->backend;
+	unsigned int i;
+
+	for (i = 0; i < dir->nb_published; i++)
+		if (redis_del(dir, dir->published[i].node, dir->published[i].segment) < 0)
+			break; /* unreachable: the keys expire by themselves */
+	if (st->c != NULL)
+		redisFree(st->c);
+	free(st);
+	dir->backend = NULL;
+}
+
+const struct dir_backend_ops dir_redis_ops = {
+	.scheme = "redis",
+	.max_endpoints = 1,
+	.needs_prefix = true,
+	.init = redis_init,
+	.fini = redis_fini,
+	.put = redis_set,
+	.del = redis_del,
+	.get = redis_get,
+	.list = redis_list,
+	.keepalive = redis_keepalive,
+};
