@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A target node for test_tcp_peer: its own EAL instance (own file prefix)
+ * running an engine whose tcp transport listens on 127.0.0.1. It exports one
+ * segment filled with a known pattern and prints the descriptor in hex on
+ * stdout, then answers commands on stdin:
+ *   check <seed> <offset> <length>   -> "ok" or "bad <first differing offset>"
+ * and shuts down cleanly at end of input.
+ *
+ * usage: tcp_target <segment bytes> <pattern seed>
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <rte_common.h>
+#include <rte_errno.h>
+
+#include <tern_tcp.h>
+
+#include "test_common.h"
+
+int
+main(int argc, char **argv)
+{
+	const struct tern_tcp_conf tc = { .listen_addr = "127.0.0.1" };
+	const struct tern_transport_ops *ops;
+	uint8_t desc[TERN_TCP_DESC_LEN];
+	uint64_t bytes, seed, off, len;
+	struct test_env env;
+	char line[256];
+	uint8_t *mem;
+	uint32_t h;
+	int i;
+
+	if (argc != 3)
+		return 2;
+	bytes = strtoull(argv[1], NULL, 0);
+	seed = strtoull(argv[2], NULL, 0);
+	test_eal_init("tcp_target", "0@(0-1),1@(0-1)", 256);
+	if (tern_tcp_configure(&tc) != 0)
+		return 1;
+	test_env_create(&env, "target", NULL);
+	h = test_segment_local(&env, "exported", bytes, (void **)&mem);
+	test_pattern_fill(mem, bytes, seed, 0);
+	ops = tern_transport_get(tern_transport_id("tcp"));
+	if (ops == NULL || ops->segment_export(&env.segments->slots[tern_segment_handle_slot(h)],
+					       desc, sizeof(desc)) != TERN_TCP_DESC_LEN)
+		return 1;
+	for (i = 0; i < TERN_TCP_DESC_LEN; i++)
+		printf("%02x", desc[i]);
+	printf("\n");
+	fflush(stdout);
+
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		size_t bad;
+
+		if (sscanf(line, "check %" SCNu64 " %" SCNu64 " %" SCNu64, &seed, &off, &len) !=
+			    3 ||
+		    off > bytes || len > bytes - off) {
+			printf("error\n");
+		} else {
+			bad = test_pattern_check(mem + off, len, seed, off);
+			if (bad == SIZE_MAX)
+				printf("ok\n");
+			else
+				printf("bad %zu\n", bad);
+		}
+		fflush(stdout);
+	}
+	test_env_destroy(&env);
+	free(mem);
+	return 0;
+}
