@@ -169,7 +169,8 @@ def main():
     if rows:
         p("## Client scaling: 1 MiB writes, inflight 2 per client, one worker lcore\n")
         p("All client threads share CPU 0 (the main lcore's CPU) and sleep in tern_future_wait; "
-          "the worker lcore is on CPU 1.\n")
+          "the worker lcore is on CPU 1. Total working set: %s, split between the clients "
+          "(the same bytes for every N).\n" % size_str(rows[0][2]["config"]["working_set_bytes"] * rows[0][0]))
         p("| clients | aggregate GB/s | vs 1 client | batch p50 µs | batch p99 µs | client CPUs |")
         p("|---|---|---|---|---|---|")
         for n, r, doc in rows:

@@ -132,10 +132,13 @@ perf tern_rate_4k_b32 "$EAL1" -- --block-size 4K --batch 32 --inflight 4 --no-ba
 # Latency: one 64-byte request, submit -> wait (and submit -> reap).
 perf tern_lat_64_wait "$EAL1" -- --block-size 8,64 --batch 1 --inflight 1 --completion wait --no-baseline
 perf tern_lat_64_reap "$EAL1" -- --block-size 8,64 --batch 1 --inflight 1 --completion reap --no-baseline
-# Client scaling: 1, 2, 8, 32 client threads on CPU 0, one worker lcore.
+# Client scaling: 1, 2, 8, 32 client threads on CPU 0, one worker lcore. The
+# total working set is the same for every N (WS split between the clients),
+# so N changes the number of submitters, not where the bytes live.
+ws_bytes=$(( ${WS%M} << 20 ))
 for n in 1 2 8 32; do
 	perf "tern_clients_$n" "$EAL1" -- --block-size 1M --batch 1 --inflight 2 --clients "$n" \
-		--completion wait --no-baseline
+		--working-set $(( ws_bytes / n )) --completion wait --no-baseline
 done
 
 # ---- UCX: server on CPU 1, client on CPU 0, loopback ----

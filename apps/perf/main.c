@@ -161,6 +161,30 @@ progress_enabled(const struct perf_ctx *ctx)
 	return !ctx->args.quiet && isatty(STDERR_FILENO);
 }
 
+static void
+progress(const struct perf_ctx *ctx, const struct client_state *cs, uint64_t t0, const char *what)
+{
+	uint64_t bytes = 0, el = clock_ns(CLOCK_MONOTONIC) - t0;
+	unsigned int i;
+
+	if (!progress_enabled(ctx))
+		return;
+	for (i = 0; cs != NULL && i < ctx->args.clients; i++)
+		bytes += __atomic_load_n(&cs[i].bytes, __ATOMIC_RELAXED);
+	fprintf(stderr, "\r" PROG ": %-8s block %-10" PRIu64 " %6.2f s %8.2f GB/s   ", what,
+		ctx->block, (double)el * 1e-9, el > 0 ? (double)bytes / (double)el : 0.0);
+	fflush(stderr);
+}
+
+static void
+progress_clear(const struct perf_ctx *ctx)
+{
+	if (progress_enabled(ctx)) {
+		fprintf(stderr, "\r%72s\r", "");
+		fflush(stderr);
+	}
+}
+
 /* ---- baselines ---- */
 
 struct baseline_job {
@@ -464,30 +488,6 @@ engine_counters(const struct perf_ctx *ctx, uint64_t *slices, uint64_t *busy, ui
 		*slices += st.slices;
 		*busy += st.busy_polls;
 		*idle += st.idle_polls;
-	}
-}
-
-static void
-progress(const struct perf_ctx *ctx, const struct client_state *cs, uint64_t t0, const char *what)
-{
-	uint64_t bytes = 0, el = clock_ns(CLOCK_MONOTONIC) - t0;
-	unsigned int i;
-
-	if (!progress_enabled(ctx))
-		return;
-	for (i = 0; cs != NULL && i < ctx->args.clients; i++)
-		bytes += __atomic_load_n(&cs[i].bytes, __ATOMIC_RELAXED);
-	fprintf(stderr, "\r" PROG ": %-8s block %-10" PRIu64 " %6.2f s %8.2f GB/s   ", what,
-		ctx->block, (double)el * 1e-9, el > 0 ? (double)bytes / (double)el : 0.0);
-	fflush(stderr);
-}
-
-static void
-progress_clear(const struct perf_ctx *ctx)
-{
-	if (progress_enabled(ctx)) {
-		fprintf(stderr, "\r%72s\r", "");
-		fflush(stderr);
 	}
 }
 
@@ -949,25 +949,22 @@ main(int argc, char **argv)
 		results[b].verified = -1;
 	}
 
-	/* Baselines first, while the worker lcores are idle. */
-	for (b = 0; ctx.args.baseline && b < ctx.args.nb_block_sizes && !interrupted; b++) {
-		set_block(&ctx, ctx.args.block_sizes[b]);
-		progress(&ctx, NULL, clock_ns(CLOCK_MONOTONIC), "memcpy");
-		if (run_baseline(&ctx, false, &results[b].memcpy_base) != 0 ||
-		    (progress(&ctx, NULL, clock_ns(CLOCK_MONOTONIC), "stream"),
-		     run_baseline(&ctx, true, &results[b].stream_base)) != 0) {
-			status = EXIT_RUNTIME;
-			goto out;
-		}
-	}
-	progress_clear(&ctx);
-
-	if (create_engine(&ctx, &rep) != 0) {
-		status = EXIT_RUNTIME;
-		goto out;
-	}
+	/*
+	 * Per block size: the baselines on the idle worker lcores, then the
+	 * engine on the same lcores, one right after the other, so both see the
+	 * same machine (other load, frequency, memory state).
+	 */
 	for (b = 0; b < ctx.args.nb_block_sizes && !interrupted; b++) {
 		set_block(&ctx, ctx.args.block_sizes[b]);
+		if (ctx.args.baseline && (run_baseline(&ctx, false, &results[b].memcpy_base) != 0 ||
+					  run_baseline(&ctx, true, &results[b].stream_base) != 0)) {
+			status = EXIT_RUNTIME;
+			break;
+		}
+		if (create_engine(&ctx, &rep) != 0) {
+			status = EXIT_RUNTIME;
+			break;
+		}
 		results[b].blocks_per_client = ctx.nblocks;
 		ret = run_engine(&ctx, &results[b]);
 		rep.nb_results = b + 1;
@@ -989,6 +986,8 @@ main(int argc, char **argv)
 				break;
 			}
 		}
+		tern_engine_destroy(ctx.engine);
+		ctx.engine = NULL;
 	}
 	if (interrupted) {
 		fprintf(stderr, PROG ": interrupted\n");
