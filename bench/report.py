@@ -40,6 +40,12 @@ def client_cpus(r):
     return ",".join(map(str, r["cpu"]["client_cpus"])) or "?"
 
 
+def preempted(r):
+    """Involuntary context switches in the window; a polling lcore should have almost none."""
+    n = r["cpu"].get("preemptions", 0)
+    return "%d%s" % (n, " (disturbed)" if n > 10 * r["seconds"] + 10 else "")
+
+
 def us(ns):
     return "%.2f" % (ns / 1000.0)
 
@@ -98,17 +104,17 @@ def main():
           "client, per batch.\n" % (cfg["op"], cfg["batch"], cfg["inflight"], cfg["clients"], ws,
                                     cfg["completion"], cores_str(doc)))
         p("| block | tern GB/s | memcpy GB/s | tern/memcpy | stream GB/s | tern/stream "
-          "| p50 µs | p99 µs | max µs | client CPU | process cores |")
-        p("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| p50 µs | p99 µs | max µs | client CPU | process cores | preempted |")
+        p("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in doc["results"]:
             b = r["baseline"]
             mc, st = b.get("memcpy"), b.get("stream")
-            p("| %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %.2f |" % (
+            p("| %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %s |" % (
                 size_str(r["block_size"]), r["gbps"],
                 "%.2f" % mc["gbps"] if mc else "-", "%.0f%%" % (100 * mc["ratio"]) if mc else "-",
                 "%.2f" % st["gbps"] if st else "-", "%.0f%%" % (100 * st["ratio"]) if st else "-",
                 us(r["latency_ns"]["p50"]), us(r["latency_ns"]["p99"]), us(r["latency_ns"]["max"]),
-                client_cpus(r), r["cpu"]["process_cores"]))
+                client_cpus(r), r["cpu"]["process_cores"], preempted(r)))
             if key.startswith("tern_1w") and (1 << 20) <= r["block_size"] <= (64 << 20) and mc:
                 targets.append(("%s %s: tern >= 100%% of glibc memcpy" % (key, size_str(r["block_size"])),
                                 "%.0f%%" % (100 * mc["ratio"]), mc["ratio"] >= 1.0))
@@ -123,11 +129,12 @@ def main():
         r = doc["results"][0]
         p("## Rate: 4 KiB requests, batches of 32, one worker lcore (`tern_rate_4k_b32`)\n")
         p("Cores: %s; client on CPU %s.\n" % (cores_str(doc), client_cpus(r)))
-        p("| slices/s | requests/s | batches/s | GB/s | batch p50 µs | batch p99 µs |")
-        p("|---|---|---|---|---|---|")
-        p("| %.2fM | %.2fM | %.0fK | %.2f | %s | %s |\n" % (
+        p("| slices/s | requests/s | batches/s | GB/s | batch p50 µs | batch p99 µs | worker busy | preempted |")
+        p("|---|---|---|---|---|---|---|---|")
+        p("| %.2fM | %.2fM | %.0fK | %.2f | %s | %s | %.0f%% | %s |\n" % (
             r["slices_per_s"] / 1e6, r["requests_per_s"] / 1e6, r["batches_per_s"] / 1e3, r["gbps"],
-            us(r["latency_ns"]["p50"]), us(r["latency_ns"]["p99"])))
+            us(r["latency_ns"]["p50"]), us(r["latency_ns"]["p99"]), 100 * r["cpu"]["worker_busy"],
+            preempted(r)))
         targets.append(("4 KiB x 32: >= 5M slices/s on one lcore", "%.2fM" % (r["slices_per_s"] / 1e6),
                         r["slices_per_s"] >= 5e6))
 
@@ -139,9 +146,9 @@ def main():
             continue
         for r in doc["results"]:
             l = r["latency_ns"]
-            lat_rows.append("| tern %s B, submit -> %s | %s | %s | %s | %s | %s | %s |" % (
+            lat_rows.append("| tern %s B, submit -> %s | %s | %s | %s | %s | %s | %s; preempted %s |" % (
                 r["block_size"], how, us(l["p50"]), us(l["p90"]), us(l["p99"]), us(l["p99_9"]),
-                us(l["max"]), cores_str(doc) + "; client cpu " + client_cpus(r)))
+                us(l["max"]), cores_str(doc) + "; client cpu " + client_cpus(r), preempted(r)))
             if key == "tern_lat_64_wait" and r["block_size"] == 64:
                 targets.append(("64 B submit -> wait p50 <= 1 µs", us(l["p50"]) + " µs", l["p50"] <= 1000))
                 targets.append(("64 B submit -> wait p99 <= 5 µs", us(l["p99"]) + " µs", l["p99"] <= 5000))
@@ -171,12 +178,12 @@ def main():
         p("All client threads share CPU 0 (the main lcore's CPU) and sleep in tern_future_wait; "
           "the worker lcore is on CPU 1. Total working set: %s, split between the clients "
           "(the same bytes for every N).\n" % size_str(rows[0][2]["config"]["working_set_bytes"] * rows[0][0]))
-        p("| clients | aggregate GB/s | vs 1 client | batch p50 µs | batch p99 µs | client CPUs |")
-        p("|---|---|---|---|---|---|")
+        p("| clients | aggregate GB/s | vs 1 client | batch p50 µs | batch p99 µs | client CPUs | preempted |")
+        p("|---|---|---|---|---|---|---|")
         for n, r, doc in rows:
             ratio = r["gbps"] / base if base else 0
-            p("| %d | %.2f | %.0f%% | %s | %s | %s |" % (n, r["gbps"], 100 * ratio, us(r["latency_ns"]["p50"]),
-                                                      us(r["latency_ns"]["p99"]), client_cpus(r)))
+            p("| %d | %.2f | %.0f%% | %s | %s | %s | %s |" % (n, r["gbps"], 100 * ratio, us(r["latency_ns"]["p50"]),
+                                                           us(r["latency_ns"]["p99"]), client_cpus(r), preempted(r)))
             if n > 1 and base:
                 targets.append(("%d clients: aggregate >= 90%% of 1 client" % n, "%.0f%%" % (100 * ratio),
                                 ratio >= 0.9))

@@ -86,13 +86,33 @@ if [ ! -x "$BUILD/apps/perf/tern-perf" ]; then
 fi
 PERF="$BUILD/apps/perf/tern-perf"
 
+# ---- a quiet machine: wait (bounded) until the CPUs are idle ----
+cpu_busy_pct() { # busy share of all CPUs over one second
+	local a b
+	a=($(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat))
+	sleep 1
+	b=($(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat))
+	echo $(( 100 * (b[0] - a[0]) / (b[0] - a[0] + b[1] - a[1] + 1) ))
+}
+QUIET_WAIT=${QUIET_WAIT:-300}
+waited=0
+busy=$(cpu_busy_pct)
+while [ "$busy" -gt 10 ] && [ "$waited" -lt "$QUIET_WAIT" ]; do
+	[ "$waited" -eq 0 ] && log "CPUs ${busy}% busy before the run: waiting up to ${QUIET_WAIT}s for quiet"
+	sleep 4
+	waited=$((waited + 5))
+	busy=$(cpu_busy_pct)
+done
+[ "$busy" -gt 10 ] && log "WARNING: CPUs still ${busy}% busy: figures will be disturbed (see machine.txt)"
+
 # ---- the machine, and who else is using it ----
 {
 	echo "# machine"; date -u; uname -a; nproc
 	lscpu | grep -E 'Model name|^CPU\(s\)|Thread|Core|Socket|NUMA|Flags' | cut -c1-200
 	getconf -a | grep -E 'LEVEL[123].*CACHE_SIZE'
 	grep -E 'HugePages_|Hugepagesize|MemTotal' /proc/meminfo
-	echo "# load before the run"; cat /proc/loadavg
+	echo "# load before the run"; cat /proc/loadavg; echo "cpu busy before the run: ${busy}%"
+
 	echo "# busiest processes before the run"; top -bn1 | sed -n '7,14p'
 	echo "# tern commit"; git -C "$ROOT" log -1 --oneline 2>/dev/null || true
 	git -C "$ROOT" status --short 2>/dev/null | head -20 || true
@@ -191,6 +211,6 @@ if [ "$HAVE_IPERF" -eq 1 ]; then
 	wait "$spid" 2>/dev/null || true
 fi
 
-echo "# load after the run" >>"$OUT/machine.txt"; cat /proc/loadavg >>"$OUT/machine.txt"
+{ echo "# load after the run"; cat /proc/loadavg; top -bn1 | sed -n '7,12p'; } >>"$OUT/machine.txt"
 "$PY" "$ROOT/bench/report.py" "$OUT" $([ "$PLOT" -eq 1 ] && echo --plot)
 log "results in $OUT (results.md)"
