@@ -86,7 +86,8 @@ struct client_state {
 	struct perf_ctx *ctx;
 	unsigned int idx;
 	pthread_t thread;
-	struct tern_histogram *hist;
+	struct tern_histogram *hist;	    /* submit -> completion */
+	struct tern_histogram *hist_submit; /* time inside tern_submit() */
 	uint64_t *slot_tsc;
 	struct tern_future **slot_future;
 	uint32_t *free_slots; /* stack of unused slots */
@@ -433,6 +434,8 @@ client_main(void *arg)
 				break;
 			}
 			nfree--;
+			if (measuring)
+				tern_histogram_record(c->hist_submit, rte_rdtsc() - now);
 			c->slot_tsc[slot] = now;
 			c->slot_future[slot] = f;
 			if (a->completion == PERF_COMPLETION_WAIT)
@@ -498,6 +501,7 @@ clients_free(struct client_state *cs, unsigned int n)
 
 	for (i = 0; cs != NULL && i < n; i++) {
 		free(cs[i].hist);
+		free(cs[i].hist_submit);
 		free(cs[i].slot_tsc);
 		free(cs[i].slot_future);
 		free(cs[i].free_slots);
@@ -522,17 +526,20 @@ clients_alloc(struct perf_ctx *ctx)
 		c->ctx = ctx;
 		c->idx = i;
 		c->hist = malloc(sizeof(*c->hist));
+		c->hist_submit = malloc(sizeof(*c->hist_submit));
 		c->slot_tsc = calloc(a->inflight, sizeof(*c->slot_tsc));
 		c->slot_future = calloc(a->inflight, sizeof(*c->slot_future));
 		c->free_slots = calloc(a->inflight, sizeof(*c->free_slots));
 		c->fifo = calloc(a->inflight, sizeof(*c->fifo));
 		c->reqs = calloc(a->batch, sizeof(*c->reqs));
-		if (c->hist == NULL || c->slot_tsc == NULL || c->slot_future == NULL ||
-		    c->free_slots == NULL || c->fifo == NULL || c->reqs == NULL) {
+		if (c->hist == NULL || c->hist_submit == NULL || c->slot_tsc == NULL ||
+		    c->slot_future == NULL || c->free_slots == NULL || c->fifo == NULL ||
+		    c->reqs == NULL) {
 			clients_free(cs, a->clients);
 			return NULL;
 		}
 		tern_histogram_reset(c->hist);
+		tern_histogram_reset(c->hist_submit);
 		for (j = 0; j < a->batch; j++)
 			c->reqs[j] = (struct tern_request){
 				.op = a->op == PERF_OP_READ ? TERN_OP_READ : TERN_OP_WRITE,
@@ -613,6 +620,7 @@ run_engine(struct perf_ctx *ctx, struct perf_result *res)
 		struct client_state *c = &cs[i];
 
 		tern_histogram_merge(res->latency, c->hist);
+		tern_histogram_merge(res->submit_call, c->hist_submit);
 		res->requests += c->requests;
 		res->batches += c->batches;
 		res->bytes += c->bytes;
@@ -940,11 +948,13 @@ main(int argc, char **argv)
 	}
 	for (b = 0; b < ctx.args.nb_block_sizes; b++) {
 		results[b].latency = malloc(sizeof(*results[b].latency));
-		if (results[b].latency == NULL) {
+		results[b].submit_call = malloc(sizeof(*results[b].submit_call));
+		if (results[b].latency == NULL || results[b].submit_call == NULL) {
 			status = EXIT_RUNTIME;
 			goto out;
 		}
 		tern_histogram_reset(results[b].latency);
+		tern_histogram_reset(results[b].submit_call);
 		results[b].block_size = ctx.args.block_sizes[b];
 		results[b].verified = -1;
 	}
@@ -1002,8 +1012,10 @@ out:
 	if (ctx.engine != NULL)
 		tern_engine_destroy(ctx.engine);
 	free_segments(&ctx);
-	for (b = 0; results != NULL && b < ctx.args.nb_block_sizes; b++)
+	for (b = 0; results != NULL && b < ctx.args.nb_block_sizes; b++) {
 		free(results[b].latency);
+		free(results[b].submit_call);
+	}
 	free(results);
 	rte_eal_cleanup();
 	return status;

@@ -31,20 +31,21 @@ struct perf_baseline {
 /** The result of one block size. */
 struct perf_result {
 	uint64_t block_size;
-	uint64_t blocks_per_client;	/**< distinct blocks each client cycles over */
-	double seconds;			/**< measured wall time */
-	uint64_t requests;		/**< requests completed in the window */
-	uint64_t batches;		/**< futures completed in the window */
-	uint64_t bytes;			/**< bytes of completed requests */
-	uint64_t slices;		/**< slices posted by the lcores in the window */
-	uint64_t errors;		/**< futures that failed */
-	int first_error;		/**< status of the first failed future */
-	struct tern_histogram *latency; /**< submit -> complete, TSC ticks, all clients */
-	double process_cpu_s;		/**< user + system CPU of the process in the window */
-	double client_cpu_s;		/**< CPU time of the client threads in the window */
-	double worker_busy;		/**< share of worker loop iterations that did work */
-	uint64_t preemptions;		/**< involuntary context switches of the process */
-	uint64_t client_cpu_mask;	/**< CPUs the client threads were seen on */
+	uint64_t blocks_per_client;	    /**< distinct blocks each client cycles over */
+	double seconds;			    /**< measured wall time */
+	uint64_t requests;		    /**< requests completed in the window */
+	uint64_t batches;		    /**< futures completed in the window */
+	uint64_t bytes;			    /**< bytes of completed requests */
+	uint64_t slices;		    /**< slices posted by the lcores in the window */
+	uint64_t errors;		    /**< futures that failed */
+	int first_error;		    /**< status of the first failed future */
+	struct tern_histogram *latency;	    /**< submit -> complete, TSC ticks, all clients */
+	struct tern_histogram *submit_call; /**< time spent inside tern_submit(), TSC ticks */
+	double process_cpu_s;		    /**< user + system CPU of the process in the window */
+	double client_cpu_s;		    /**< CPU time of the client threads in the window */
+	double worker_busy;		    /**< share of worker loop iterations that did work */
+	uint64_t preemptions;		    /**< involuntary context switches of the process */
+	uint64_t client_cpu_mask;	    /**< CPUs the client threads were seen on */
 	struct perf_baseline memcpy_base;
 	struct perf_baseline stream_base;
 	int verified; /**< -1 not checked, 0 mismatch, 1 every byte checked */

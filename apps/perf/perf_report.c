@@ -231,6 +231,10 @@ perf_report_json(const struct perf_report *r)
 		       ticks_ns(r, res->latency->max),
 		       tern_histogram_mean(res->latency) * 1e9 / (double)r->tsc_hz,
 		       res->latency->count);
+		printf("     \"submit_call_ns\": {\"p50\": %.1f, \"p99\": %.1f, \"mean\": %.1f},\n",
+		       ticks_ns(r, tern_histogram_percentile(res->submit_call, 50.0)),
+		       ticks_ns(r, tern_histogram_percentile(res->submit_call, 99.0)),
+		       tern_histogram_mean(res->submit_call) * 1e9 / (double)r->tsc_hz);
 		printf("     \"cpu\": {\"process_cpu_s\": %.4f, \"process_cores\": %.3f, "
 		       "\"client_cpu_s\": %.4f, \"worker_busy\": %.4f, \"preemptions\": %" PRIu64
 		       ", ",
