@@ -522,14 +522,14 @@ struct list_state {
 };
 
 static int
-list_one(void *arg, const char *json, size_t len)
+list_one(void *arg, const char *segment, const char *json, size_t len)
 {
 	struct list_state *ls = arg;
 	struct tern_descriptor d;
 
 	if (ls->count == DIR_LIST_MAX)
 		return -E2BIG;
-	if (decode_fetched(ls->node, NULL, json, len, &d) < 0)
+	if (decode_fetched(ls->node, segment, json, len, &d) < 0)
 		return 0; /* logged; one bad entry does not hide the others */
 	if (ls->count < ls->max)
 		ls->out[ls->count] = d;

@@ -40,8 +40,9 @@ struct dir_entry {
 	uint64_t stamp_ns; /* cache: when it was fetched */
 };
 
-/* Called by a backend's list() for each entry found (the encoding, unvalidated). */
-typedef int (*dir_list_cb)(void *arg, const char *json, size_t len);
+/* Called by a backend's list() for each entry found: the segment its key
+ * names (NULL when the backend has no keys) and its encoding, unvalidated. */
+typedef int (*dir_list_cb)(void *arg, const char *segment, const char *json, size_t len);
 
 struct tern_directory;
 

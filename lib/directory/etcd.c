@@ -14,6 +14,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include <rte_common.h>
+
 #include "directory_private.h"
 
 #define ETCD_RESP_MAX (8u << 20) /* bytes of one gateway answer */
@@ -361,13 +363,14 @@ etcd_del(struct tern_directory *dir, const char *node, const char *segment)
 	return rc;
 }
 
-/* Each kv's value, base64-decoded, to @p cb. */
+/* Each kv's value, base64-decoded, to @p cb with its key minus the first
+ * @p key_skip bytes (the "/<prefix>/<node>/" the range asked for). */
 static int
-range_values(json_t *resp, dir_list_cb cb, void *arg, unsigned int *found)
+range_values(json_t *resp, size_t key_skip, dir_list_cb cb, void *arg, unsigned int *found)
 {
-	json_t *kvs = json_object_get(resp, "kvs"), *kv, *v;
-	size_t i, len;
-	char *value;
+	json_t *kvs = json_object_get(resp, "kvs"), *kv, *v, *k;
+	size_t i, len, klen;
+	char *value, *key;
 	int rc = 0;
 
 	*found = 0;
@@ -378,13 +381,23 @@ range_values(json_t *resp, dir_list_cb cb, void *arg, unsigned int *found)
 	json_array_foreach(kvs, i, kv)
 	{
 		v = json_object_get(kv, "value");
-		if (!json_is_string(v) || json_string_length(v) >= ETCD_B64_MAX)
+		k = json_object_get(kv, "key");
+		if (!json_is_string(v) || json_string_length(v) >= ETCD_B64_MAX ||
+		    !json_is_string(k) || json_string_length(k) >= ETCD_B64_MAX)
 			return -EPROTO;
-		rc = b64_decode(json_string_value(v), json_string_length(v), &value, &len);
+		rc = b64_decode(json_string_value(k), json_string_length(k), &key, &klen);
 		if (rc < 0)
 			return rc;
-		rc = cb(arg, value, len);
-		free(value);
+		if (klen < key_skip) {
+			free(key);
+			return -EPROTO;
+		}
+		rc = b64_decode(json_string_value(v), json_string_length(v), &value, &len);
+		if (rc == 0) {
+			rc = cb(arg, key + key_skip, value, len);
+			free(value);
+		}
+		free(key);
 		if (rc < 0)
 			return rc;
 		(*found)++;
@@ -398,10 +411,11 @@ struct get_state {
 };
 
 static int
-get_one(void *arg, const char *json, size_t len)
+get_one(void *arg, const char *segment, const char *json, size_t len)
 {
 	struct get_state *gs = arg;
 
+	RTE_SET_USED(segment);
 	if (gs->json != NULL)
 		return -EPROTO;
 	gs->json = strndup(json, len);
@@ -426,7 +440,7 @@ etcd_get(struct tern_directory *dir, const char *node, const char *segment, char
 	free(key);
 	if (rc < 0)
 		return rc;
-	rc = range_values(resp, get_one, &gs, &found);
+	rc = range_values(resp, 0, get_one, &gs, &found);
 	json_decref(resp);
 	if (rc == 0 && found == 0)
 		rc = -ENOENT;
@@ -464,7 +478,7 @@ etcd_list(struct tern_directory *dir, const char *node, dir_list_cb cb, void *ar
 	free(to);
 	if (rc < 0)
 		return rc;
-	rc = range_values(resp, cb, arg, &found);
+	rc = range_values(resp, (size_t)n + 1, cb, arg, &found);
 	json_decref(resp);
 	return rc;
 }

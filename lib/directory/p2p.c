@@ -252,26 +252,48 @@ conn_write(struct p2p_conn *c)
 	return c->close_after ? -ECONNRESET : 0;
 }
 
+/* A slot for a new connection: a free one, else the one idle the longest
+ * (nothing half-read, nothing to send), so that idle connections cannot
+ * starve the service. NULL when every connection is mid-request. */
+static struct p2p_conn *
+conn_slot(struct dir_p2p_server *s)
+{
+	struct p2p_conn *c, *idle = NULL;
+	unsigned int i;
+
+	for (i = 0; i < P2P_CONN_MAX; i++) {
+		c = &s->conns[i];
+		if (c->fd < 0)
+			return c;
+		if (c->rx_len == 0 && c->tx == NULL && (idle == NULL || c->last_ns < idle->last_ns))
+			idle = c;
+	}
+	if (idle != NULL) {
+		DIR_LOG(INFO, "p2p: %u connections already, closing the longest idle",
+			P2P_CONN_MAX);
+		conn_close(idle);
+	}
+	return idle;
+}
+
 static void
 server_accept(struct dir_p2p_server *s)
 {
-	unsigned int i;
+	struct p2p_conn *c;
 	int fd;
 
 	for (;;) {
 		fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		for (i = 0; i < P2P_CONN_MAX; i++)
-			if (s->conns[i].fd < 0)
-				break;
-		if (i == P2P_CONN_MAX) {
-			DIR_LOG(NOTICE, "p2p: %u connections already, refusing one", P2P_CONN_MAX);
+		c = conn_slot(s);
+		if (c == NULL) {
+			DIR_LOG(NOTICE, "p2p: %u connections busy, refusing one", P2P_CONN_MAX);
 			close(fd);
 			continue;
 		}
-		s->conns[i].fd = fd;
-		s->conns[i].last_ns = dir_now_ns();
+		c->fd = fd;
+		c->last_ns = dir_now_ns();
 	}
 }
 
@@ -654,7 +676,7 @@ p2p_list(struct tern_directory *dir, const char *node, dir_list_cb cb, void *arg
 	{
 		if (rc < 0)
 			break;
-		rc = json_is_string(v) ? cb(arg, json_string_value(v), json_string_length(v))
+		rc = json_is_string(v) ? cb(arg, NULL, json_string_value(v), json_string_length(v))
 				       : -EPROTO;
 	}
 	json_decref(answer);

@@ -167,6 +167,7 @@ redis_list(struct tern_directory *dir, const char *node, dir_list_cb cb, void *a
 	if (n < 0)
 		return n;
 	strcat(pattern, "*");
+	/* Keys come back NUL-terminated by hiredis; the pattern minus '*' is their start. */
 	do {
 		rc = redis_cmd(dir, &r, "SCAN %s MATCH %s COUNT 256", cursor, pattern);
 		if (rc < 0)
@@ -196,7 +197,8 @@ redis_list(struct tern_directory *dir, const char *node, dir_list_cb cb, void *a
 				continue;
 			}
 			if (rc == 0) {
-				rc = cb(arg, json, len);
+				/* After "<prefix>/<node>/", the key names the segment. */
+				rc = cb(arg, keys->element[i]->str + n, json, len);
 				free(json);
 			}
 		}

@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Directory URIs, and the p2p backend over loopback: serve, resolve, staleness, garbage. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <rte_errno.h>
+#include <rte_log.h>
+
+#include <tern_directory.h>
+
+static void
+uri_rejects_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"p2p",
+		"p2p:/127.0.0.1:1",
+		"p2p://",
+		"p2p://127.0.0.1",
+		"p2p://127.0.0.1:",
+		"p2p://127.0.0.1:65536",
+		"p2p://127.0.0.1:99999999999",
+		"p2p://127.0.0.1:01",
+		"p2p://127.0.0.1:+1",
+		"p2p://127.0.0.1:1/prefix",
+		"p2p://127.0.0.1:1,127.0.0.1:2",
+		"p2p://user@127.0.0.1:1",
+		"p2p://127.0.0.1:1?x=1",
+		"p2p://127.0.0.1:1#f",
+		"p2p://127.0.0.1:1 ",
+		"p2p://-host:1",
+		"p2p://[::1:1",
+		"p2p://[]:1",
+		"p2p://[::1]1",
+		"P2P://127.0.0.1:1",
+		"etcd://127.0.0.1:2379",
+		"etcd://127.0.0.1:2379/",
+		"etcd://127.0.0.1:2379//x",
+		"etcd://127.0.0.1:2379/x/",
+		"etcd://127.0.0.1:2379/a/../b",
+		"etcd://127.0.0.1:2379/a/./b",
+		"etcd://127.0.0.1:2379/a b",
+		"etcd://127.0.0.1:2379/a*",
+		"etcd://127.0.0.1:0/x",
+		"etcd://127.0.0.1:2379,/x",
+		"etcd://,127.0.0.1:2379/x",
+		"etcd://a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9/x",
+		"redis://127.0.0.1:6379",
+		"redis://127.0.0.1:6379,127.0.0.1:6380/x",
+		"redis://127.0.0.1/x",
+		"redis://:6379/x",
+		"://127.0.0.1:1",
+		"http*://x:1",
+	};
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rte_errno = 0;
+		if (tern_directory_open(bad[i], NULL) != NULL || rte_errno != EINVAL)
+			fail_msg("URI \"%s\" accepted or wrong errno %d", bad[i], rte_errno);
+	}
+	assert_null(tern_directory_open(NULL, NULL));
+	assert_int_equal(rte_errno, EINVAL);
+	assert_null(tern_directory_open("zk://127.0.0.1:2181/x", NULL));
+	assert_int_equal(rte_errno, ENOTSUP);
+}
+
+static void
+uri_accepts_wellformed(void **state)
+{
+	static const char *const good[] = {
+		"p2p://127.0.0.1:7000",
+		"p2p://localhost:1",
+		"p2p://[::1]:65535",
+		"p2p://0.0.0.0:0",
+		"etcd://127.0.0.1:2379/tern",
+		"etcd://a:1,b.example:2,[::1]:3/tern/cluster-1/x_y.z",
+		"redis://127.0.0.1:6379/tern",
+	};
+	struct tern_directory_conf conf = { .ttl_s = 100000 };
+	struct tern_directory *dir;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		dir = tern_directory_open(good[i], NULL);
+		if (dir == NULL)
+			fail_msg("URI \"%s\" refused: %d", good[i], rte_errno);
+		tern_directory_close(dir);
+	}
+	assert_null(tern_directory_open(good[0], &conf));
+	assert_int_equal(rte_errno, EINVAL);
+}
+
+static void
+unreachable_backends_fail_cleanly(void **state)
+{
+	struct tern_directory_conf conf = { .timeout_ms = 500 };
+	static const char *const uris[] = { "p2p://127.0.0.1:1", "etcd://127.0.0.1:1/x",
+					    "redis://127.0.0.1:1/x" };
+	struct tern_descriptor d, out;
+	struct tern_directory *dir;
+	unsigned int i;
+	int rc;
+
+	(void)state;
+	assert_int_equal(tern_descriptor_init(&d, "n", "s", 1), 0);
+	for (i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		dir = tern_directory_open(uris[i], &conf);
+		assert_non_null(dir);
+		rc = tern_directory_lookup(dir, "n", "s", &out);
+		if (rc != -ECONNREFUSED)
+			fail_msg("%s: lookup gave %d", uris[i], rc);
+		if (i > 0) {
+			rc = tern_directory_publish(dir, &d);
+			if (rc != -ECONNREFUSED)
+				fail_msg("%s: publish gave %d", uris[i], rc);
+		}
+		tern_directory_close(dir);
+	}
+	tern_descriptor_fini(&d);
+}
+
+/* A p2p server in poll mode, driven by a thread of the test's own. */
+struct poller {
+	struct tern_directory *dir;
+	pthread_t thread;
+	volatile int stop;
+};
+
+static void *
+poller_main(void *arg)
+{
+	struct poller *p = arg;
+
+	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
+		assert_true(tern_directory_p2p_poll(p->dir, 20) >= 0);
+	return NULL;
+}
+
+static struct tern_directory *
+client_for(const struct tern_directory *server, uint32_t cache_ms)
+{
+	struct tern_directory_conf conf = { .cache_ms = cache_ms, .timeout_ms = 2000 };
+	char uri[64];
+
+	snprintf(uri, sizeof(uri), "p2p://127.0.0.1:%d", tern_directory_p2p_port(server));
+	return tern_directory_open(uri, &conf);
+}
+
+static void
+publish_tcp(struct tern_directory *dir, const char *node, const char *segment, uint64_t id)
+{
+	struct tern_descriptor d;
+
+	assert_int_equal(tern_descriptor_init(&d, node, segment, 4096), 0);
+	assert_int_equal(tern_descriptor_set_str(&d, "tcp", "addr", "127.0.0.1"), 0);
+	assert_int_equal(tern_descriptor_set_u64(&d, "tcp", "port", 7001), 0);
+	assert_int_equal(tern_descriptor_set_u64(&d, "tcp", "id", id), 0);
+	assert_int_equal(tern_directory_publish(dir, &d), 0);
+	tern_descriptor_fini(&d);
+}
+
+static void
+sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static void
+p2p_serves_lookup_and_list(void **state)
+{
+	struct tern_directory *server, *client;
+	struct tern_descriptor d, all[4];
+	struct poller p = { 0 };
+	uint64_t id;
+	int i, n;
+
+	(void)state;
+	server = tern_directory_open("p2p://127.0.0.1:0", NULL);
+	assert_non_null(server);
+	assert_int_equal(tern_directory_p2p_port(server), -EINVAL);
+	assert_int_equal(tern_directory_p2p_serve(server, 0), 0);
+	assert_int_equal(tern_directory_p2p_serve(server, 0), -EALREADY);
+	assert_true(tern_directory_p2p_port(server) > 0);
+	p.dir = server;
+	assert_int_equal(pthread_create(&p.thread, NULL, poller_main, &p), 0);
+	publish_tcp(server, "alpha", "seg0", 1);
+	publish_tcp(server, "alpha", "seg1", 2);
+	publish_tcp(server, "alpha", "seg2", 3);
+	publish_tcp(server, "beta", "seg0", 4);
+
+	client = client_for(server, 1000);
+	assert_non_null(client);
+	assert_int_equal(tern_directory_lookup(client, "alpha", "seg1", &d), 0);
+	assert_string_equal(d.node, "alpha");
+	assert_string_equal(d.segment, "seg1");
+	assert_int_equal(d.length, 4096);
+	assert_int_equal(tern_descriptor_get_u64(&d, "tcp", "id", &id), 0);
+	assert_int_equal(id, 2);
+	assert_int_equal(tern_directory_check(client, &d), 0);
+	tern_descriptor_fini(&d);
+	assert_int_equal(tern_directory_lookup(client, "alpha", "nope", &d), -ENOENT);
+	assert_int_equal(tern_directory_lookup(client, "al/pha", "seg1", &d), -EINVAL);
+
+	n = tern_directory_list(client, "alpha", all, 4);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++) {
+		assert_string_equal(all[i].node, "alpha");
+		tern_descriptor_fini(&all[i]);
+	}
+	assert_int_equal(tern_directory_list(client, "alpha", all, 1), 3); /* count, 1 filled */
+	tern_descriptor_fini(&all[0]);
+	assert_int_equal(tern_directory_list(client, "gamma", all, 4), 0);
+	assert_int_equal(tern_directory_keepalive(client), 0);
+
+	tern_directory_close(client);
+	__atomic_store_n(&p.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(p.thread, NULL);
+	tern_directory_close(server);
+}
+
+static void
+p2p_stale_cached_descriptor_fails_cleanly(void **state)
+{
+	struct tern_directory *server, *client;
+	struct tern_descriptor d, again;
+	unsigned int waited;
+	int rc;
+
+	(void)state;
+	server = tern_directory_open("p2p://127.0.0.1:0", NULL);
+	assert_non_null(server);
+	assert_int_equal(tern_directory_p2p_serve(server, TERN_DIRECTORY_P2P_THREAD), 0);
+	assert_int_equal(tern_directory_p2p_poll(server, 0), -EINVAL); /* the thread serves */
+	publish_tcp(server, "alpha", "seg0", 1);
+	client = client_for(server, 200);
+	assert_non_null(client);
+
+	assert_int_equal(tern_directory_lookup(client, "alpha", "seg0", &d), 0);
+	/* Replaced: an old copy is stale, a fresh lookup sees the new one. */
+	publish_tcp(server, "alpha", "seg0", 2);
+	assert_int_equal(tern_directory_check(client, &d), -ESTALE);
+	assert_int_equal(tern_directory_lookup(client, "alpha", "seg0", &again), 0);
+	assert_int_equal(tern_directory_check(client, &again), 0);
+	tern_descriptor_fini(&d);
+
+	/* Withdrawn: within the staleness bound the cache may still answer;
+	 * once past it the lookup fails with -ESTALE, then -ENOENT. */
+	assert_int_equal(tern_directory_unpublish(server, "alpha", "seg0"), 0);
+	assert_int_equal(tern_directory_unpublish(server, "alpha", "seg0"), -ENOENT);
+	assert_int_equal(tern_directory_check(client, &again), -ESTALE);
+	assert_int_equal(tern_directory_lookup(client, "alpha", "seg0", &d), -ENOENT);
+	tern_descriptor_fini(&again);
+
+	publish_tcp(server, "alpha", "seg1", 3);
+	assert_int_equal(tern_directory_lookup(client, "alpha", "seg1", &d), 0);
+	tern_descriptor_fini(&d);
+	assert_int_equal(tern_directory_unpublish(server, "alpha", "seg1"), 0);
+	for (waited = 0, rc = 0; rc == 0 && waited < 10000; waited += 50) {
+		rc = tern_directory_lookup(client, "alpha", "seg1", &d);
+		if (rc == 0)
+			tern_descriptor_fini(&d);
+		sleep_ms(50);
+	}
+	assert_int_equal(rc, -ESTALE);
+	assert_int_equal(tern_directory_lookup(client, "alpha", "seg1", &d), -ENOENT);
+
+	/* The peer goes away entirely: lookups fail, they do not hang. */
+	publish_tcp(server, "alpha", "seg2", 4);
+	assert_int_equal(tern_directory_lookup(client, "alpha", "seg2", &d), 0);
+	tern_directory_close(server);
+	assert_int_equal(tern_directory_check(client, &d), -ECONNREFUSED);
+	tern_descriptor_fini(&d);
+	tern_directory_close(client);
+}
+
+static int
+raw_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Send raw bytes; return 1 if the server closed the connection (EOF, maybe
+ * after an error answer), 0 if it answered and kept it open. */
+static int
+send_garbage(int port, const void *buf, size_t len)
+{
+	char reply[256];
+	ssize_t n;
+	int fd, closed = 0;
+
+	fd = raw_connect(port);
+	assert_int_equal(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+	for (;;) {
+		n = recv(fd, reply, sizeof(reply), 0);
+		if (n <= 0) {
+			closed = n == 0 || errno == ECONNRESET;
+			break;
+		}
+	}
+	close(fd);
+	return closed;
+}
+
+static void
+frame(uint8_t *buf, uint32_t len, const char *payload)
+{
+	uint32_t be = htonl(len);
+
+	memcpy(buf, &be, 4);
+	if (payload != NULL)
+		memcpy(buf + 4, payload, strlen(payload));
+}
+
+static void
+p2p_server_survives_garbage(void **state)
+{
+	static const char *const payloads[] = {
+		"not json",
+		"[]",
+		"{}",
+		"{\"v\":1,\"op\":\"get\",\"node\":\"alpha\"}",
+		"{\"v\":1,\"op\":\"list\",\"node\":\"alpha\",\"segment\":\"x\"}",
+		"{\"v\":1,\"op\":\"drop\",\"node\":\"alpha\"}",
+		"{\"v\":1,\"op\":\"get\",\"node\":\"../etc\",\"segment\":\"x\"}",
+		"{\"v\":1,\"op\":\"get\",\"node\":\"alpha\",\"segment\":\"seg0\",\"x\":1}",
+		"{\"v\":1,\"op\":\"get\",\"node\":\"alpha\",\"segment\":\"seg0\"}trailing",
+		"{\"v\":4294967297,\"op\":\"get\",\"node\":\"alpha\",\"segment\":\"seg0\"}",
+		"{\"v\":1,\"v\":1,\"op\":\"get\",\"node\":\"alpha\",\"segment\":\"seg0\"}",
+	};
+	struct tern_directory *server, *client;
+	struct tern_descriptor d;
+	uint8_t buf[4 + 2048];
+	int port, fds[40];
+	unsigned int i;
+
+	(void)state;
+	server = tern_directory_open("p2p://127.0.0.1:0", NULL);
+	assert_non_null(server);
+	assert_int_equal(tern_directory_p2p_serve(server, TERN_DIRECTORY_P2P_THREAD), 0);
+	port = tern_directory_p2p_port(server);
+	publish_tcp(server, "alpha", "seg0", 1);
+	client = client_for(server, 1);
+	assert_non_null(client);
+
+	/* Bad lengths: zero, huge, just over the limit. */
+	frame(buf, 0, NULL);
+	assert_true(send_garbage(port, buf, 4));
+	frame(buf, 0xffffffffu, NULL);
+	assert_true(send_garbage(port, buf, 4));
+	frame(buf, 1025, NULL);
+	memset(buf + 4, '{', 1025);
+	assert_true(send_garbage(port, buf, 4 + 1025));
+	/* Well-framed nonsense: an error answer, then the connection closes. */
+	for (i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
+		frame(buf, (uint32_t)strlen(payloads[i]), payloads[i]);
+		if (!send_garbage(port, buf, 4 + strlen(payloads[i])))
+			fail_msg("payload %u kept the connection open", i);
+	}
+	/* Binary junk, and a truncated frame left hanging then dropped. */
+	for (i = 0; i < 64; i++)
+		buf[i] = (uint8_t)(i * 37 + 11);
+	frame(buf, 20, NULL);
+	assert_true(send_garbage(port, buf, 24));
+	frame(buf, 100, "{\"v\":1");
+	fds[0] = raw_connect(port);
+	assert_int_equal(send(fds[0], buf, 10, MSG_NOSIGNAL), 10);
+	close(fds[0]);
+	/* More idle connections than the server holds: the idlest make room for
+	 * newcomers, so a lookup gets through while they are all still open. */
+	for (i = 0; i < 40; i++)
+		fds[i] = raw_connect(port);
+	assert_int_equal(tern_directory_lookup(client, "alpha", "seg0", &d), 0);
+	tern_descriptor_fini(&d);
+	for (i = 0; i < 40; i++)
+		close(fds[i]);
+
+	/* Still serving, and a well-formed request on a raw socket still works. */
+	assert_int_equal(tern_directory_lookup(client, "alpha", "seg0", &d), 0);
+	tern_descriptor_fini(&d);
+	{
+		static const char req[] =
+			"{\"v\":1,\"op\":\"get\",\"node\":\"alpha\",\"segment\":\"seg0\"}";
+		uint8_t reply[4 + 1024];
+		uint32_t be;
+		size_t got = 0;
+		ssize_t n;
+		int fd;
+
+		frame(buf, (uint32_t)strlen(req), req);
+		fd = raw_connect(port);
+		assert_int_equal(send(fd, buf, 4 + strlen(req), MSG_NOSIGNAL),
+				 (ssize_t)(4 + strlen(req)));
+		while (got < 4 || got < 4 + ntohl(be)) {
+			n = recv(fd, reply + got, sizeof(reply) - got, 0);
+			assert_true(n > 0);
+			got += (size_t)n;
+			if (got >= 4)
+				memcpy(&be, reply, 4);
+		}
+		assert_non_null(memmem(reply, got, "\"status\":0", 10));
+		close(fd);
+	}
+	tern_directory_close(client);
+	tern_directory_close(server);
+}
+
+static void
+p2p_serve_needs_p2p_and_a_free_port(void **state)
+{
+	struct tern_directory *a, *b, *e;
+	char uri[64];
+
+	(void)state;
+	e = tern_directory_open("etcd://127.0.0.1:1/x", NULL);
+	assert_non_null(e);
+	assert_int_equal(tern_directory_p2p_serve(e, 0), -EINVAL);
+	tern_directory_close(e);
+	a = tern_directory_open("p2p://127.0.0.1:0", NULL);
+	assert_non_null(a);
+	assert_int_equal(tern_directory_p2p_serve(a, 0), 0);
+	snprintf(uri, sizeof(uri), "p2p://127.0.0.1:%d", tern_directory_p2p_port(a));
+	b = tern_directory_open(uri, NULL);
+	assert_non_null(b);
+	assert_int_equal(tern_directory_p2p_serve(b, 0), -EADDRINUSE);
+	assert_int_equal(tern_directory_p2p_serve(b, 0x80), -EINVAL);
+	tern_directory_close(b);
+	tern_directory_close(a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(uri_rejects_malformed),
+		cmocka_unit_test(uri_accepts_wellformed),
+		cmocka_unit_test(unreachable_backends_fail_cleanly),
+		cmocka_unit_test(p2p_serves_lookup_and_list),
+		cmocka_unit_test(p2p_stale_cached_descriptor_fails_cleanly),
+		cmocka_unit_test(p2p_server_survives_garbage),
+		cmocka_unit_test(p2p_serve_needs_p2p_and_a_free_port),
+	};
+
+	rte_log_set_level_pattern("tern.directory", RTE_LOG_WARNING);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
