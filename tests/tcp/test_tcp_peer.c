@@ -297,6 +297,8 @@ peer_death_fails_the_affected_futures_and_nothing_else(void **state)
 	r = req(TERN_OP_WRITE, fx->peer.seg, 0, fx->src, REMOTE_BYTES);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
 	assert_int_equal(kill(fx->peer.pid, SIGSTOP), 0);
+	assert_int_equal(waitpid(fx->peer.pid, &ret, WUNTRACED), fx->peer.pid);
+	assert_true(WIFSTOPPED(ret)); /* every thread of it is stopped now */
 	tern_tcp_stats(&before);
 	for (i = 0; i < DEATH_FUTURES; i++) {
 		r = req(i % 4 == 3 ? TERN_OP_READ : TERN_OP_WRITE, fx->peer.seg,
