@@ -40,7 +40,8 @@ struct p2p_conn {
 	size_t tx_len;
 	size_t tx_off;
 	bool close_after; /* the answer was an error: close once it is sent */
-	uint64_t last_ns;
+	uint64_t last_ns; /* last activity */
+	uint64_t req_ns;  /* first byte of the request being read */
 };
 
 struct dir_p2p_server {
@@ -116,8 +117,8 @@ dir_p2p_answer(struct tern_directory *dir, const char *req, size_t len, char **r
 	}
 	if (v != P2P_VERSION) {
 		DIR_LOG(NOTICE, "p2p: request of unsupported version %lld", (long long)v);
-		out = answer_error(-EPROTO);
-		goto done;
+		json_decref(root);
+		return -EPROTO;
 	}
 	if (!tern_descriptor_name_valid(node) ||
 	    (segment != NULL && !tern_descriptor_name_valid(segment)) ||
@@ -159,7 +160,6 @@ dir_p2p_answer(struct tern_directory *dir, const char *req, size_t len, char **r
 		}
 	}
 	pthread_mutex_unlock(&dir->pub_lock);
-done:
 	json_decref(root);
 	if (out == NULL)
 		return -ENOMEM;
@@ -227,6 +227,8 @@ conn_read(struct tern_directory *dir, struct p2p_conn *c)
 		if (c->rx_len == want)
 			return conn_answer(dir, c);
 		n = recv(c->fd, c->rx + c->rx_len, want - c->rx_len, 0);
+		if (n > 0 && c->rx_len == 0)
+			c->req_ns = dir_now_ns();
 		if (n == 0)
 			return c->rx_len == 0 ? -ECONNRESET : -EPIPE;
 		if (n < 0)
@@ -334,8 +336,11 @@ server_poll(struct tern_directory *dir, struct dir_p2p_server *s, int timeout_ms
 		}
 		if (pfd[i].revents != 0)
 			c->last_ns = now;
-		if (rc == 0 && now - c->last_ns > P2P_IDLE_NS) {
-			DIR_LOG(INFO, "p2p: closing a connection idle for over %llu s",
+		/* Idle, or trickling one request (slowloris): either way, too long. */
+		if (rc == 0 && (now - c->last_ns > P2P_IDLE_NS ||
+				(c->rx_len > 0 && now - c->req_ns > P2P_IDLE_NS))) {
+			DIR_LOG(INFO,
+				"p2p: closing a connection idle or mid-request for over %llu s",
 				P2P_IDLE_NS / 1000000000ull);
 			rc = -ETIMEDOUT;
 		}
