@@ -573,6 +573,38 @@ ipv6_loopback_when_available(void **state)
 	assert_int_equal(tern_tcp_configure(&v4_conf), 0);
 }
 
+static void
+second_engine_in_the_process_initiates_only(void **state)
+{
+	static const unsigned int lc_a[] = { 1 }, lc_b[] = { 2 };
+	struct tern_engine_conf ca = { .lcores = lc_a, .nb_lcores = 1 };
+	struct tern_engine_conf cb = { .lcores = lc_b, .nb_lcores = 1 };
+	struct test_env a, b;
+	struct tern_client *c;
+	struct tern_request r;
+	uint8_t *tgt, *src;
+	uint32_t tgt_h, rh;
+
+	RTE_SET_USED(state);
+	test_env_create(&a, "two_a", &ca);
+	test_env_create(&b, "two_b", &cb);
+	tgt_h = test_segment_local(&a, "tgt", 1 << 20, (void **)&tgt);
+	test_segment_local(&b, "src", 1 << 20, (void **)&src);
+	/* b's table has no segment with tgt_h: only a may answer. */
+	rh = register_remote(&b, "rtgt", "127.0.0.1", (uint16_t)tern_tcp_listen_port(), tgt_h,
+			     1 << 20);
+	c = tern_client_create(b.engine, NULL);
+	test_pattern_fill(src, 1 << 20, 51, 0);
+	r = req(TERN_OP_WRITE, rh, 0, src, 1 << 20);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	assert_int_equal(test_pattern_check(tgt, 1 << 20, 51, 0), SIZE_MAX);
+	assert_int_equal(tern_client_destroy(c), 0);
+	test_env_destroy(&b);
+	test_env_destroy(&a);
+	free(tgt);
+	free(src);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -587,6 +619,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(target_errors_fail_only_their_request, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(raw_requests_and_hostile_frames, setup, teardown),
+		cmocka_unit_test(second_engine_in_the_process_initiates_only),
 		cmocka_unit_test(ipv6_loopback_when_available),
 	};
 

@@ -161,6 +161,9 @@ static struct {
 	.listen_fd = -1, .conns_per_peer = 2, .connect_timeout_ms = 3000, .user_timeout_ms = 10000
 };
 static int open_endpoints;
+/* The segment table the listener serves: the first engine's that opened
+ * endpoints (handles mean nothing in another engine's table). */
+static struct tern_segment_table *served_table;
 static struct tern_tcp_stats stats;
 /* epoll data of the listening socket (connections carry their own pointer). */
 static char listener_tag;
@@ -1066,7 +1069,8 @@ tcp_endpoint_close(struct tern_endpoint *ep)
 	rte_free(ep->tops);
 	rte_free(ep->cpl);
 	rte_free(ep);
-	__atomic_fetch_sub(&open_endpoints, 1, __ATOMIC_RELEASE);
+	if (__atomic_sub_fetch(&open_endpoints, 1, __ATOMIC_RELEASE) == 0)
+		served_table = NULL;
 }
 
 static struct tern_endpoint *
@@ -1103,7 +1107,13 @@ tcp_endpoint_open(const struct tern_endpoint_conf *conf)
 				     conf->socket_id);
 	if (ep->epfd < 0 || ep->ops == NULL || ep->tops == NULL || ep->cpl == NULL)
 		goto fail;
-	if (cfg.listen_fd >= 0 && epoll_ctl(ep->epfd, EPOLL_CTL_ADD, cfg.listen_fd, &lev) != 0)
+	if (cfg.listen_fd >= 0 && served_table == NULL)
+		served_table = conf->segments;
+	if (cfg.listen_fd >= 0 && served_table != conf->segments)
+		TCP_LOG(WARNING,
+			"lcore %u: another engine serves the listener; this one only initiates",
+			conf->lcore_id);
+	else if (cfg.listen_fd >= 0 && epoll_ctl(ep->epfd, EPOLL_CTL_ADD, cfg.listen_fd, &lev) != 0)
 		goto fail;
 	ep->cpl_mask = size - 1;
 	for (i = ep->nb_ops; i-- > 0;) {
