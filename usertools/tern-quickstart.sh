@@ -17,7 +17,7 @@ build=${BUILD_DIR:-build}
 hugepages=${HUGEPAGES:-1G}
 
 packages=(build-essential pkg-config meson ninja-build python3 python3-pyelftools
-	libdpdk-dev dpdk libnuma-dev libcmocka-dev libjansson-dev
+	libdpdk-dev dpdk dpdk-dev libnuma-dev libcmocka-dev libjansson-dev
 	libibverbs-dev rdma-core
 	libcurl4-openssl-dev libhiredis-dev etcd-server etcd-client redis-server)
 

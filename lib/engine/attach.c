@@ -13,6 +13,7 @@
  * their future cache, their buffers) and frees the slot.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,13 +168,25 @@ ipc_serve(struct engine_shared *sh, const struct ipc_request *rq, uint32_t *valu
 	}
 }
 
-static int
-ipc_action(const struct rte_mp_msg *msg, const void *peer)
+/* A request waiting to be served off the IPC thread. */
+struct ipc_pending {
+	struct rte_mp_msg msg;
+	char peer[PATH_MAX];
+};
+
+/* Serves a request and replies. Runs on the EAL's interrupt thread, not the
+ * IPC thread: allocating hugepage memory there may need the IPC thread to
+ * synchronise the secondary processes' memory maps. */
+static void
+ipc_serve_deferred(void *arg)
 {
-	struct rte_mp_msg reply_msg;
+	struct ipc_pending *p = arg;
+	const struct rte_mp_msg *msg = &p->msg;
 	struct ipc_reply reply = { .status = -EBADMSG };
+	struct rte_mp_msg reply_msg;
 	struct ipc_request rq;
 	struct engine_shared *sh;
+
 	/* Every action name is a 9-character prefix and the engine's name. */
 	sh = strnlen(msg->name, sizeof(msg->name)) > strlen(MSG_ATTACH)
 		     ? shared_by_name(msg->name + strlen(MSG_ATTACH))
@@ -191,7 +204,24 @@ ipc_action(const struct rte_mp_msg *msg, const void *peer)
 	snprintf(reply_msg.name, sizeof(reply_msg.name), "%s", msg->name);
 	reply_msg.len_param = sizeof(reply);
 	memcpy(reply_msg.param, &reply, sizeof(reply));
-	return rte_mp_reply(&reply_msg, peer);
+	rte_mp_reply(&reply_msg, p->peer);
+	free(p);
+}
+
+static int
+ipc_action(const struct rte_mp_msg *msg, const void *peer)
+{
+	struct ipc_pending *p = malloc(sizeof(*p));
+
+	if (p == NULL)
+		return -1;
+	p->msg = *msg;
+	snprintf(p->peer, sizeof(p->peer), "%s", (const char *)peer);
+	if (rte_eal_alarm_set(1, ipc_serve_deferred, p) != 0) {
+		free(p);
+		return -1;
+	}
+	return 0;
 }
 
 /* A secondary's request to the engine's process. Returns the reply's status. */

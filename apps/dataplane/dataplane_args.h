@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef TERN_DATAPLANE_ARGS_H
+#define TERN_DATAPLANE_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DP_MAX_SEGMENTS 16
+#define DP_NAME_MAX	48
+
+/* Bits of dp_args.set: which options were given (the command line wins over the file). */
+enum dp_opt {
+	DP_OPT_NODE = 1u << 0,
+	DP_OPT_ENGINE = 1u << 1,
+	DP_OPT_SEGMENT = 1u << 2,
+	DP_OPT_SLICE = 1u << 3,
+	DP_OPT_DEADLINE = 1u << 4,
+	DP_OPT_MAX_CLIENTS = 1u << 5,
+	DP_OPT_LOG_LEVEL = 1u << 6,
+	DP_OPT_DRAIN = 1u << 7,
+	DP_OPT_CONFIG = 1u << 8,
+};
+
+struct dp_segment_opt {
+	char name[DP_NAME_MAX];
+	uint64_t size;
+};
+
+/* Options of tern-dataplane after the EAL's. Zero means "the default". */
+struct dp_args {
+	char node[DP_NAME_MAX];
+	char engine[16];
+	struct dp_segment_opt segments[DP_MAX_SEGMENTS];
+	unsigned int nb_segments;
+	uint64_t slice_bytes;
+	uint64_t deadline_ms;
+	uint64_t max_clients;
+	uint64_t drain_ms;
+	int log_level; /* RTE_LOG_* (1..8), 0 = unchanged */
+	char config[256];
+	bool help;
+	uint32_t set; /* enum dp_opt bits given so far */
+};
+
+/* Parses argv[1..argc-1] (the application's part). 0, or -EINVAL with a
+ * one-line reason in err. Later options of the same kind override earlier
+ * ones, except --segment which accumulates. */
+int dp_args_parse(int argc, char **argv, struct dp_args *a, char *err, size_t errlen);
+
+/* Applies "key = value" lines of a config file (same keys as the long options,
+ * '#' comments, blank lines) for options the command line did not set. */
+int dp_args_load_config(const char *path, struct dp_args *a, char *err, size_t errlen);
+
+/* Same as dp_args_load_config, from a string (for tests). */
+int dp_args_load_config_text(const char *text, struct dp_args *a, char *err, size_t errlen);
+
+/* Prints --help. */
+void dp_args_usage(const char *prog);
+
+#endif

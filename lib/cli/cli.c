@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <string.h>
+
+#include "tern_cli.h"
+
+/* Digits only, no sign or space; -ERANGE on overflow. */
+static int
+parse_digits(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		unsigned int d = (unsigned int)(*s - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*p = s;
+	*out = v;
+	return 0;
+}
+
+int
+tern_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v;
+	int ret;
+
+	if (s == NULL || out == NULL)
+		return -EINVAL;
+	ret = parse_digits(&s, &v);
+	if (ret != 0)
+		return ret;
+	if (*s != '\0')
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int
+tern_cli_parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned int shift = 0;
+	uint64_t v;
+	int ret;
+
+	if (s == NULL || out == NULL)
+		return -EINVAL;
+	ret = parse_digits(&s, &v);
+	if (ret != 0)
+		return ret;
+	switch (*s) {
+	case 'K':
+	case 'k':
+		shift = 10;
+		break;
+	case 'M':
+	case 'm':
+		shift = 20;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30;
+		break;
+	case 'T':
+	case 't':
+		shift = 40;
+		break;
+	default:
+		break;
+	}
+	if (shift != 0) {
+		s++;
+		if (*s == 'B' || *s == 'b')
+			s++;
+	}
+	if (*s != '\0')
+		return -EINVAL;
+	if (v == 0 || v > (UINT64_MAX >> shift) || (v << shift) > max)
+		return -ERANGE;
+	*out = v << shift;
+	return 0;
+}
+
+int
+tern_cli_check_name(const char *s, unsigned int max_len)
+{
+	size_t i, len;
+
+	if (s == NULL || max_len == 0)
+		return -EINVAL;
+	len = strnlen(s, max_len);
+	if (len == 0 || len >= max_len)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_'))
+			return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* tern-dataplane's options: command line and config file, good and bad. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dataplane_args.h"
+
+static int
+parse(struct dp_args *a, char *err, const char *const *argv, int argc)
+{
+	memset(a, 0, sizeof(*a));
+	return dp_args_parse(argc, (char **)(uintptr_t)argv, a, err, 256);
+}
+
+#define PARSE(a, err, ...)                                          \
+	parse(a, err, (const char *const[]){ "prog", __VA_ARGS__ }, \
+	      (int)(sizeof((const char *const[]){ "prog", __VA_ARGS__ }) / sizeof(char *)))
+
+static void
+good_command_line(void **state)
+{
+	struct dp_args a;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&a, err, "--node", "host-1.a", "--segment", "kv:4G",
+			       "--segment=tmp:64K", "--slice-size", "64K", "--deadline-ms", "250",
+			       "--max-clients=8", "--log-level", "debug", "--engine", "dp0",
+			       "--drain-ms", "100"),
+			 0);
+	assert_string_equal(a.node, "host-1.a");
+	assert_int_equal(a.nb_segments, 2);
+	assert_string_equal(a.segments[0].name, "kv");
+	assert_int_equal(a.segments[0].size, 4ull << 30);
+	assert_int_equal(a.segments[1].size, 64 << 10);
+	assert_int_equal(a.slice_bytes, 64 << 10);
+	assert_int_equal(a.deadline_ms, 250);
+	assert_int_equal(a.max_clients, 8);
+	assert_int_equal(a.log_level, 8);
+	assert_string_equal(a.engine, "dp0");
+	assert_int_equal(a.drain_ms, 100);
+	assert_int_equal(PARSE(&a, err, "--help"), 0);
+	assert_true(a.help);
+}
+
+static void
+bad_command_lines_are_refused_with_a_reason(void **state)
+{
+	struct dp_args a;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&a, err, "--bogus", "1"), -EINVAL);
+	assert_non_null(strstr(err, "unknown option"));
+	assert_int_equal(PARSE(&a, err, "--segment"), -EINVAL);
+	assert_non_null(strstr(err, "needs a value"));
+	assert_int_equal(PARSE(&a, err, "--segment", "kv"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--segment", ":4G"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--segment", "kv:0"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--segment", "kv:4Q"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--segment", "kv:2T"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--segment", "k v:4G"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--segment", "kv:4G", "--segment", "kv:1M"), -EINVAL);
+	assert_non_null(strstr(err, "duplicate"));
+	assert_int_equal(PARSE(&a, err, "--slice-size", "1K"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--slice-size", "2G"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--deadline-ms", "0"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--deadline-ms", "12abc"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--max-clients", "5000"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--log-level", "loud"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--log-level", "9"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--node", ""), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--node", "a/b"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--engine", "has-dash"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "stray"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--=x"), -EINVAL);
+}
+
+static void
+config_file_fills_what_the_command_line_left(void **state)
+{
+	struct dp_args a;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&a, err, "--deadline-ms", "7", "--config", "/x"), 0);
+	assert_int_equal(dp_args_load_config_text("# a comment\n"
+						  "\n"
+						  "node = from-file\n"
+						  "  deadline-ms=99  \n"
+						  "segment = a:1M\r\n"
+						  "segment = b:2M\n",
+						  &a, err, sizeof(err)),
+			 0);
+	assert_string_equal(a.node, "from-file");
+	assert_int_equal(a.deadline_ms, 7); /* the command line wins */
+	assert_int_equal(a.nb_segments, 2);
+
+	/* Segments given on the command line replace the file's. */
+	assert_int_equal(PARSE(&a, err, "--segment", "c:1M", "--config", "/x"), 0);
+	a.set &= ~DP_OPT_CONFIG;
+	assert_int_equal(dp_args_load_config_text("segment = a:1M\n", &a, err, sizeof(err)), 0);
+	assert_int_equal(a.nb_segments, 1);
+	assert_string_equal(a.segments[0].name, "c");
+}
+
+static void
+bad_config_files_name_the_line(void **state)
+{
+	struct dp_args a;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&a, err, "--node", "n"), 0);
+	assert_int_equal(dp_args_load_config_text("node = x\nbogus = 1\n", &a, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "line 2"));
+	assert_int_equal(dp_args_load_config_text("just words\n", &a, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dp_args_load_config_text("node =\n", &a, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dp_args_load_config_text("= x\n", &a, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dp_args_load_config_text("config = /etc/x\n", &a, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(dp_args_load_config_text("segment = kv:0\n", &a, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(dp_args_load_config("/nonexistent/tern.conf", &a, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "No such file"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(good_command_line),
+		cmocka_unit_test(bad_command_lines_are_refused_with_a_reason),
+		cmocka_unit_test(config_file_fills_what_the_command_line_left),
+		cmocka_unit_test(bad_config_files_name_the_line),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
