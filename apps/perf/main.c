@@ -65,8 +65,9 @@ struct perf_ctx {
 	struct perf_args args;
 	struct tern_segment_table *tbl;
 	struct tern_engine *engine;
-	uint32_t local_handle;	/* the local buffers: requests' local side */
-	uint32_t target_handle; /* the target segment */
+	struct tern_client *admin; /* --target dataplane: owns the shared buffers */
+	uint32_t local_handle;	   /* the local buffers: requests' local side */
+	uint32_t target_handle;	   /* the target segment */
 	uint8_t *local_base;
 	uint8_t *target_base;
 	uint64_t region_bytes; /* per client, in each segment */
@@ -200,6 +201,15 @@ struct baseline_job {
 	uint64_t copies;
 	uint64_t tsc;
 };
+
+/* A client of the in-process engine, or of the dataplane this process attached to. */
+static struct tern_client *
+perf_client_open(const struct perf_ctx *ctx, const struct tern_client_conf *conf)
+{
+	if (ctx->args.target == PERF_TARGET_DATAPLANE)
+		return tern_client_attach(ctx->args.engine, conf);
+	return tern_client_create(ctx->engine, conf);
+}
 
 static int
 baseline_lcore(void *arg)
@@ -391,7 +401,7 @@ client_main(void *arg)
 
 	for (i = 0; i < a->inflight; i++)
 		c->free_slots[i] = i;
-	client = tern_client_create(ctx->engine, &conf);
+	client = perf_client_open(ctx, &conf);
 	if (client == NULL)
 		c->ret = -rte_errno;
 	__atomic_add_fetch(&ctx->ready, 1, __ATOMIC_RELEASE);
@@ -485,7 +495,7 @@ engine_counters(const struct perf_ctx *ctx, uint64_t *slices, uint64_t *busy, ui
 	unsigned int i;
 
 	*slices = *busy = *idle = 0;
-	for (i = 0; i < ctx->nb_workers; i++) {
+	for (i = 0; ctx->engine != NULL && i < ctx->nb_workers; i++) {
 		if (tern_engine_lcore_stats(ctx->engine, ctx->workers[i], &st) != 0)
 			continue;
 		*slices += st.slices;
@@ -684,7 +694,7 @@ verify_block(struct perf_ctx *ctx, uint64_t seed)
 	int ret = 0;
 
 	reqs = calloc(a->batch, sizeof(*reqs));
-	client = tern_client_create(ctx->engine, &conf);
+	client = perf_client_open(ctx, &conf);
 	if (reqs == NULL || client == NULL) {
 		free(reqs);
 		if (client != NULL)
@@ -747,7 +757,7 @@ check_transport(const struct perf_args *a)
 			strncat(names, ", ", sizeof(names) - strlen(names) - 1);
 		strncat(names, ops->name, sizeof(names) - strlen(names) - 1);
 	}
-	if (a->target != PERF_TARGET_LOOPBACK) {
+	if (a->target != PERF_TARGET_LOOPBACK && a->target != PERF_TARGET_DATAPLANE) {
 		fprintf(stderr,
 			PROG ": --target %s is not available in this build "
 			     "(available: loopback, segments in this process)\n",
@@ -760,13 +770,57 @@ check_transport(const struct perf_args *a)
 			a->transport, names);
 		return -ENOTSUP;
 	}
-	if (strcmp(a->transport, "memcpy") != 0) {
+	if (strcmp(a->transport, "memcpy") != 0 && a->target == PERF_TARGET_LOOPBACK) {
 		fprintf(stderr,
 			PROG ": --transport %s with --target loopback is not available in this "
 			     "build (in-process segments are reached through memcpy)\n",
 			a->transport);
 		return -ENOTSUP;
 	}
+	return 0;
+}
+
+/*
+ * --target dataplane: the target is a segment the dataplane exports; the
+ * local buffers are shared hugepage memory the dataplane allocates for us.
+ */
+static int
+attach_segments(struct perf_ctx *ctx, uint64_t total)
+{
+	const struct perf_args *a = &ctx->args;
+	struct tern_client_conf conf = { .max_inflight = 1, .flags = TERN_CLIENT_F_NO_CQ };
+	struct tern_segment_info info;
+	char name[TERN_SEGMENT_NAME_MAX];
+
+	ctx->admin = tern_client_attach(a->engine, &conf);
+	if (ctx->admin == NULL) {
+		fprintf(stderr, PROG ": cannot attach to engine %s: %s\n", a->engine,
+			rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	ctx->tbl = tern_segment_table_lookup(a->engine);
+	if (ctx->tbl == NULL || tern_segment_find(ctx->tbl, a->segment, &ctx->target_handle) != 0 ||
+	    tern_segment_info(ctx->tbl, ctx->target_handle, &info) != 0) {
+		fprintf(stderr, PROG ": the dataplane exports no segment %s\n", a->segment);
+		return -ENOENT;
+	}
+	if (info.length < total) {
+		fprintf(stderr,
+			PROG ": segment %s has %" PRIu64 " bytes; this run needs %" PRIu64
+			     " (lower --working-set, --clients or --block-size)\n",
+			a->segment, info.length, total);
+		return -ENOSPC;
+	}
+	ctx->target_base = info.addr;
+	snprintf(name, sizeof(name), "perf_%d", (int)getpid());
+	ctx->local_base = tern_client_shm_alloc(ctx->admin, name, total, &ctx->local_handle);
+	if (ctx->local_base == NULL) {
+		fprintf(stderr, PROG ": cannot get %" PRIu64 " bytes of shared memory: %s\n", total,
+			rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	memset(ctx->local_base, 0x11, total);
+	memset(ctx->target_base, 0x22, total);
 	return 0;
 }
 
@@ -783,6 +837,8 @@ alloc_segments(struct perf_ctx *ctx)
 		max_block = RTE_MAX(max_block, a->block_sizes[i]);
 	ctx->region_bytes = RTE_ALIGN_CEIL(RTE_MAX(max_block, a->working_set), 4096ull);
 	total = ctx->region_bytes * a->clients;
+	if (a->target == PERF_TARGET_DATAPLANE)
+		return attach_segments(ctx, total);
 	ctx->tbl = tern_segment_table_create("perf", 8, SOCKET_ID_ANY);
 	if (ctx->tbl == NULL) {
 		fprintf(stderr, PROG ": segment table: %s\n", rte_strerror(rte_errno));
@@ -813,6 +869,12 @@ alloc_segments(struct perf_ctx *ctx)
 static void
 free_segments(struct perf_ctx *ctx)
 {
+	if (ctx->admin != NULL) {
+		if (ctx->local_base != NULL)
+			tern_client_shm_free(ctx->admin, ctx->local_handle);
+		tern_client_destroy(ctx->admin);
+		return;
+	}
 	if (ctx->tbl == NULL)
 		return;
 	if (ctx->local_handle != TERN_SEGMENT_INVALID)
@@ -827,6 +889,17 @@ pick_workers(struct perf_ctx *ctx, struct perf_report *rep)
 {
 	unsigned int id, avail = 0;
 	rte_cpuset_t set;
+
+	if (ctx->args.target == PERF_TARGET_DATAPLANE) {
+		/* The dataplane's lcores do the work; this process only submits. */
+		rep->nb_workers = 0;
+		rep->main_lcore = rte_get_main_lcore();
+		set = rte_lcore_cpuset(rep->main_lcore);
+		rep->main_cpu_mask = cpuset_mask(&set);
+		ctx->client_yield =
+			ctx->args.clients > (unsigned int)__builtin_popcountll(rep->main_cpu_mask);
+		return 0;
+	}
 
 	RTE_LCORE_FOREACH_WORKER (id) {
 		avail++;
@@ -876,6 +949,8 @@ create_engine(struct perf_ctx *ctx, struct perf_report *rep)
 		.deadline_ns = 60ull * 1000000000ull,
 	};
 
+	if (a->target == PERF_TARGET_DATAPLANE)
+		return 0; /* the dataplane's engine does the work */
 	ctx->engine = tern_engine_create(&conf);
 	if (ctx->engine == NULL) {
 		fprintf(stderr, PROG ": engine: %s\n", rte_strerror(rte_errno));
@@ -920,6 +995,14 @@ main(int argc, char **argv)
 	}
 	if (check_transport(&ctx.args) != 0)
 		return EXIT_USAGE;
+	if (ctx.args.target == PERF_TARGET_DATAPLANE && ctx.args.baseline) {
+		/* Baselines need idle lcores of their own: compare with an
+		 * in-process run on the same cores instead (bench/, README). */
+		if (!ctx.args.quiet)
+			fprintf(stderr, PROG ": --target dataplane: no baseline in this mode "
+					     "(run tern-perf in-process for it)\n");
+		ctx.args.baseline = false;
+	}
 
 	ret = rte_eal_init(eal_argc, argv);
 	if (ret < 0) {
@@ -928,6 +1011,13 @@ main(int argc, char **argv)
 			     "after)\n",
 			rte_strerror(rte_errno));
 		return EXIT_RUNTIME;
+	}
+	if (ctx.args.target == PERF_TARGET_DATAPLANE &&
+	    rte_eal_process_type() != RTE_PROC_SECONDARY) {
+		fprintf(stderr, PROG ": --target dataplane runs as a DPDK secondary process: add "
+				     "--proc-type=secondary --file-prefix <the dataplane's>\n");
+		rte_eal_cleanup();
+		return EXIT_USAGE;
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -996,7 +1086,8 @@ main(int argc, char **argv)
 				break;
 			}
 		}
-		tern_engine_destroy(ctx.engine);
+		if (ctx.engine != NULL)
+			tern_engine_destroy(ctx.engine);
 		ctx.engine = NULL;
 	}
 	if (interrupted) {

@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include <tern_cli.h>
+
 #include "perf_args.h"
 
 /* The engine's smallest slice. */
@@ -228,7 +230,14 @@ perf_args_usage(FILE *f, const char *prog)
 		"--duration)\n"
 		"  --warmup T               unmeasured time before each measurement (default 0.2)\n"
 		"  --transport NAME         memcpy|shm|tcp|mlx5 (default memcpy)\n"
-		"  --target NAME            loopback|peer|dataplane (default loopback)\n"
+		"  --target NAME            loopback|peer|dataplane (default loopback); "
+		"dataplane:\n"
+		"                           attach to a running tern-dataplane (run tern-perf as "
+		"a\n"
+		"                           DPDK secondary: --proc-type=secondary --file-prefix "
+		"P)\n"
+		"  --engine NAME            dataplane: the engine to attach to (default tern)\n"
+		"  --segment NAME           dataplane: its exported target segment (default kv)\n"
 		"  --completion reap|wait   poll the completion queue, or wait on each future "
 		"(default reap)\n"
 		"  --working-set BYTES      buffer per client (default: one block, reused)\n"
@@ -257,6 +266,8 @@ enum opt_id {
 	OPT_WARMUP,
 	OPT_TRANSPORT,
 	OPT_TARGET,
+	OPT_ENGINE,
+	OPT_SEGMENT,
 	OPT_COMPLETION,
 	OPT_WORKING_SET,
 	OPT_SLICE_SIZE,
@@ -287,6 +298,8 @@ static const struct opt_desc opt_table[] = {
 	{ "warmup", OPT_WARMUP, true },
 	{ "transport", OPT_TRANSPORT, true },
 	{ "target", OPT_TARGET, true },
+	{ "engine", OPT_ENGINE, true },
+	{ "segment", OPT_SEGMENT, true },
 	{ "completion", OPT_COMPLETION, true },
 	{ "working-set", OPT_WORKING_SET, true },
 	{ "slice-size", OPT_SLICE_SIZE, true },
@@ -374,6 +387,8 @@ args_defaults(struct perf_args *a)
 	a->target = PERF_TARGET_LOOPBACK;
 	a->completion = PERF_COMPLETION_REAP;
 	a->baseline = true;
+	snprintf(a->engine, sizeof(a->engine), "tern");
+	snprintf(a->segment, sizeof(a->segment), "kv");
 }
 
 /* One option with its value (NULL for flags); fills @a. */
@@ -450,6 +465,16 @@ apply_option(const struct opt_desc *o, const char *val, struct perf_args *a, cha
 			return fail(err, err_len,
 				    "--target '%s': unknown (loopback, peer, dataplane)", val);
 		a->target = (enum perf_target)idx;
+		return 0;
+	case OPT_ENGINE:
+		if (tern_cli_check_name(val, sizeof(a->engine)) != 0)
+			return fail(err, err_len, "--engine '%s': 1-15 of [A-Za-z0-9_]", val);
+		snprintf(a->engine, sizeof(a->engine), "%s", val);
+		return 0;
+	case OPT_SEGMENT:
+		if (strlen(val) == 0 || strlen(val) >= sizeof(a->segment))
+			return fail(err, err_len, "--segment '%s': 1-47 characters", val);
+		snprintf(a->segment, sizeof(a->segment), "%s", val);
 		return 0;
 	case OPT_COMPLETION:
 		if (strcmp(val, "reap") == 0)

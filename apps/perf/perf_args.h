@@ -65,6 +65,8 @@ struct perf_args {
 	uint64_t warmup_ns;   /**< unmeasured time before each measurement */
 	char transport[PERF_NAME_MAX];
 	enum perf_target target;
+	char engine[16];  /**< --target dataplane: the engine to attach to */
+	char segment[48]; /**< --target dataplane: the exported target segment */
 	enum perf_completion completion;
 	uint64_t working_set;  /**< bytes of buffer per client; 0 = one block (reused) */
 	uint64_t slice_bytes;  /**< engine slice size; 0 = the engine's default */

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +225,10 @@ ipc_action(const struct rte_mp_msg *msg, const void *peer)
 	return 0;
 }
 
+/* One request at a time per process: rte_mp refuses a second pending request
+ * of the same name (EEXIST) when two threads attach at once. */
+static pthread_mutex_t ipc_call_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* A secondary's request to the engine's process. Returns the reply's status. */
 static int
 ipc_call(const struct engine_shared *sh, struct ipc_request *rq, uint32_t *value)
@@ -232,6 +237,7 @@ ipc_call(const struct engine_shared *sh, struct ipc_request *rq, uint32_t *value
 	struct rte_mp_reply replies;
 	struct rte_mp_msg msg;
 	struct ipc_reply reply;
+	int ret;
 
 	rq->magic = IPC_MAGIC;
 	if (rq->layout_version == 0)
@@ -245,7 +251,10 @@ ipc_call(const struct engine_shared *sh, struct ipc_request *rq, uint32_t *value
 		 sh->name);
 	msg.len_param = sizeof(*rq);
 	memcpy(msg.param, rq, sizeof(*rq));
-	if (rte_mp_request_sync(&msg, &replies, &ts) != 0)
+	pthread_mutex_lock(&ipc_call_lock);
+	ret = rte_mp_request_sync(&msg, &replies, &ts);
+	pthread_mutex_unlock(&ipc_call_lock);
+	if (ret != 0)
 		return -rte_errno;
 	if (replies.nb_received != 1 || replies.msgs[0].len_param != (int)sizeof(reply)) {
 		free(replies.msgs);

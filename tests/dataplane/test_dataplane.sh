@@ -7,6 +7,7 @@
 set -u
 dataplane=${1:?tern-dataplane path}
 client=${2:?dp_client path}
+perf=${3:?tern-perf path}
 prefix=tern_dpt_$$
 work=$(mktemp -d)
 pids=()
@@ -173,6 +174,26 @@ killed_client_is_reclaimed_and_others_unaffected() {
 	stop_dataplane INT k
 }
 
+tern_perf_runs_attached() {
+	start_dataplane p --segment kv:64M || return 1
+	# shellcheck disable=SC2046
+	"$perf" $(client_eal p) -- --target dataplane --segment kv --block-size 4K,1M \
+		--duration 0.5 --warmup 0.1 --clients 2 --verify --json --quiet >"$work/perf.json" ||
+		{ echo "tern-perf failed"; return 1; }
+	python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+rows = doc["results"]
+assert len(rows) == 2, rows
+for r in rows:
+    assert r["verified"] is True and r["gbps"] > 0, r
+' "$work/perf.json" || { echo "bad tern-perf JSON"; head -c 2000 "$work/perf.json"; return 1; }
+	# shellcheck disable=SC2046
+	"$perf" $(client_eal p) -- --target dataplane --segment nosuch --duration 0.1 2>"$work/perr"
+	[ $? -ne 0 ] && grep -q "no segment nosuch" "$work/perr" || { cat "$work/perr"; return 1; }
+	stop_dataplane INT p
+}
+
 incompatible_client_is_refused() {
 	start_dataplane v --segment kv:8M || return 1
 	# shellcheck disable=SC2046
@@ -192,5 +213,6 @@ run_case bad_configuration_is_refused bad_configuration_is_refused
 run_case clients_move_data_and_it_stops_cleanly clients_move_data_and_it_stops_cleanly
 run_case killed_client_is_reclaimed_and_others_unaffected killed_client_is_reclaimed_and_others_unaffected
 run_case incompatible_client_is_refused incompatible_client_is_refused
+run_case tern_perf_runs_attached tern_perf_runs_attached
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
