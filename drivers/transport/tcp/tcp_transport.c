@@ -120,6 +120,8 @@ struct tcp_conn {
 
 struct tern_endpoint {
 	int epfd;
+	bool listening;	     /* the listener is in this endpoint's epoll set */
+	uint32_t idle_polls; /* polls since the last epoll_wait() without connections */
 	unsigned int lcore_id;
 	int socket_id;
 	bool cancelled;
@@ -1007,7 +1009,12 @@ tcp_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 	uint32_t i;
 	int nev, k, ret;
 
-	nev = epoll_wait(ep->epfd, ev, EVENTS_MAX, 0);
+	/* No socket, no syscall: the engine polls every transport on every loop.
+	 * With only the listener, look for new connections every 64th poll. */
+	if (ep->nb_conns == 0 && (!ep->listening || (++ep->idle_polls & 63) != 0))
+		nev = 0;
+	else
+		nev = epoll_wait(ep->epfd, ev, EVENTS_MAX, 0);
 	for (k = 0; k < nev; k++) {
 		struct tcp_conn *c = ev[k].data.ptr;
 
@@ -1115,6 +1122,8 @@ tcp_endpoint_open(const struct tern_endpoint_conf *conf)
 			conf->lcore_id);
 	else if (cfg.listen_fd >= 0 && epoll_ctl(ep->epfd, EPOLL_CTL_ADD, cfg.listen_fd, &lev) != 0)
 		goto fail;
+	else if (cfg.listen_fd >= 0)
+		ep->listening = true;
 	ep->cpl_mask = size - 1;
 	for (i = ep->nb_ops; i-- > 0;) {
 		ep->ops[i].next = ep->free_ops;
