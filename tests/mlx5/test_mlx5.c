@@ -78,7 +78,8 @@ make_remote(struct fx *f, struct tern_segment *seg, uint8_t *addr, uint64_t len,
 static int
 fx_open(void **state, uint32_t sq_wqebbs, uint16_t sig_every, uint16_t max_inline)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	/* aligned: the struct tern_segment inside is cache-line aligned */
+	struct fx *f = aligned_alloc(64, RTE_ALIGN_CEIL(sizeof(*f), 64));
 	struct tern_mlx5_tuning t = { .sq_wqebbs = sq_wqebbs,
 				      .sig_every = sig_every,
 				      .max_inline = max_inline };
@@ -88,6 +89,7 @@ fx_open(void **state, uint32_t sq_wqebbs, uint16_t sig_every, uint16_t max_inlin
 	struct tern_mlx5_desc d;
 
 	assert_non_null(f);
+	memset(f, 0, sizeof(*f));
 	f->m = mlx5_model_create();
 	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
 	tern_mlx5_set_tuning(&t);
