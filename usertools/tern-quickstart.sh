@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # tern-quickstart.sh: set up a Debian 12 machine for tern and run it.
 #
-#   usertools/tern-quickstart.sh demo       install, reserve hugepages, build, run the demo
+#   usertools/tern-quickstart.sh run        install, reserve hugepages, build, then the main
+#                                           job: tern-perf in-process, a tern-dataplane, the
+#                                           same tern-perf attached to it, dataplane stopped
+#   usertools/tern-quickstart.sh demo       install, reserve hugepages, build, run tern-demo
 #   usertools/tern-quickstart.sh test       install, reserve hugepages, build, run every test
 #   usertools/tern-quickstart.sh test-asan  the same suite built with ASan+UBSan
 #   usertools/tern-quickstart.sh deps|hugepages|build   one step alone
@@ -58,7 +61,43 @@ build() {
 	say "built in $build"
 }
 
+# The main job. The machine has two CPUs: the engine's worker lcore runs on
+# CPU 1, the submitting client on CPU 0, in both runs.
+run_main() {
+	local prefix=tern_main_$$ dp_pid rc=0
+	local perf_args=(--block-size 4K,64K,1M,16M --batch 8 --inflight 8 --duration 1 --warmup 0.3 --verify --quiet)
+	say "tern-perf, in-process engine (worker lcore 1 on CPU 1, client on CPU 0), with memcpy baselines"
+	"$build/apps/perf/tern-perf" -l 0-1 --no-pci --file-prefix "${prefix}_inproc" \
+		--log-level lib.eal:warning -- "${perf_args[@]}" || rc=1
+	say "starting tern-dataplane (engine tern, segment kv:256M, worker lcore 1)"
+	"$build/apps/dataplane/tern-dataplane" -l 0-1 --no-pci --file-prefix "$prefix" \
+		--log-level lib.eal:warning -- --segment kv:256M --node quickstart &
+	dp_pid=$!
+	trap 'kill -9 $dp_pid 2>/dev/null' EXIT
+	for _ in $(seq 1 100); do
+		[ -S "/var/run/dpdk/$prefix/dpdk_telemetry.v2" ] && break
+		sleep 0.1
+	done
+	sleep 0.5
+	say "tern-perf attached to the dataplane as a DPDK secondary process (client on CPU 0)"
+	"$build/apps/perf/tern-perf" --proc-type=secondary -l 0 --no-pci --file-prefix "$prefix" \
+		--log-level lib.eal:warning -- --target dataplane --segment kv "${perf_args[@]}" || rc=1
+	say "the dataplane's view (/tern/stats through dpdk-telemetry.py)"
+	echo /tern/stats | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -m json.tool || true
+	say "stopping tern-dataplane (SIGTERM: drain, exit 0)"
+	kill -TERM "$dp_pid"
+	wait "$dp_pid" || rc=1
+	trap - EXIT
+	return $rc
+}
+
 case "${1:-}" in
+run)
+	deps
+	hugepages
+	build
+	run_main
+	;;
 deps) deps ;;
 hugepages) hugepages ;;
 build) deps; build ;;
@@ -85,7 +124,7 @@ test-asan)
 		meson test -C "$build" --print-errorlogs --num-processes 1 --timeout-multiplier 4
 	;;
 *)
-	sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac
