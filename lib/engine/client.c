@@ -313,7 +313,7 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	struct batch_req *br;
 	struct batch_segref *refs;
 	struct submit_ctx ctx = { NULL, NULL };
-	uint64_t *first, slices = 0, bytes = 0, slice_bytes, deadline_ns;
+	uint64_t slices = 0, bytes = 0, slice_bytes, deadline_ns;
 	uint32_t i;
 	int err;
 
@@ -344,7 +344,6 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	}
 
 	br = future_reqs(f);
-	first = future_slice_first(f, sh->max_batch);
 	refs = future_segrefs(f, sh->max_batch);
 	slice_bytes = __atomic_load_n(&sh->slice_bytes, __ATOMIC_RELAXED);
 	f->nb_segrefs = 0;
@@ -352,11 +351,10 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	for (i = 0; i < nb; i++) {
 		if (unlikely(fill_request(c, f, &ctx, &reqs[i], &br[i], refs) != 0))
 			goto invalid;
-		first[i] = slices;
+		br[i].first_slice = slices;
 		slices += (reqs[i].length + slice_bytes - 1) / slice_bytes;
 		bytes += reqs[i].length;
 	}
-	first[nb] = slices;
 
 	f->state = FUT_PENDING;
 	f->status = -EINPROGRESS;

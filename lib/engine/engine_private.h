@@ -80,6 +80,7 @@ enum future_state {
 
 /* A request as the engine keeps it, target resolved to its segment. */
 struct batch_req {
+	uint64_t first_slice; /* index of its first slice in the batch */
 	uint8_t *local;
 	struct tern_segment *local_seg;
 	struct tern_segment *target;
@@ -127,7 +128,7 @@ struct tern_future {
 	uint16_t timer_slot;
 	TAILQ_ENTRY(tern_future) timer;
 
-	/* max_batch requests, max_batch + 1 slice starts, 2 * max_batch segrefs. */
+	/* max_batch requests, then 2 * max_batch segment references. */
 	uint8_t tail[] __rte_aligned(8);
 };
 
@@ -275,24 +276,17 @@ future_reqs(const struct tern_future *f)
 	return (struct batch_req *)(uintptr_t)f->tail;
 }
 
-static inline uint64_t *
-future_slice_first(const struct tern_future *f, uint32_t max_batch)
-{
-	return (uint64_t *)(uintptr_t)(f->tail + max_batch * sizeof(struct batch_req));
-}
-
 static inline struct batch_segref *
 future_segrefs(const struct tern_future *f, uint32_t max_batch)
 {
-	return (struct batch_segref *)(uintptr_t)(f->tail + max_batch * sizeof(struct batch_req) +
-						  (max_batch + 1) * sizeof(uint64_t));
+	return (struct batch_segref *)(uintptr_t)(f->tail + max_batch * sizeof(struct batch_req));
 }
 
 static inline size_t
 future_size(uint32_t max_batch)
 {
 	return sizeof(struct tern_future) + max_batch * sizeof(struct batch_req) +
-	       (max_batch + 1) * sizeof(uint64_t) + 2 * max_batch * sizeof(struct batch_segref);
+	       2 * max_batch * sizeof(struct batch_segref);
 }
 
 /* Counter update by the owning lcore: a plain read-modify-write whose store

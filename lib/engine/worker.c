@@ -58,7 +58,9 @@ timer_unlink(struct worker *w, struct tern_future *f)
 static void
 record_latency(struct worker *w, const struct tern_future *f)
 {
-	uint64_t ns = (rte_rdtsc() - f->submit_tsc) * 1000000000ull / w->sh->tsc_hz;
+	uint64_t hz = w->sh->tsc_hz, dt = rte_rdtsc() - f->submit_tsc;
+	/* Split so that deadlines of up to an hour cannot overflow. */
+	uint64_t ns = dt / hz * 1000000000ull + dt % hz * 1000000000ull / hz;
 	unsigned int b = ns == 0 ? 0 : 63 - (unsigned int)__builtin_clzll(ns);
 
 	if (b >= TERN_LATENCY_BUCKETS)
@@ -157,16 +159,16 @@ drain_messages(struct worker *w)
 	return n;
 }
 
-/* Index of the request holding slice @s: the last i with first[i] <= s. */
+/* Index of the request holding slice @s: the last i with first_slice <= s. */
 static inline uint32_t
-request_of_slice(const uint64_t *first, uint32_t nb_reqs, uint64_t s)
+request_of_slice(const struct batch_req *reqs, uint32_t nb_reqs, uint64_t s)
 {
 	uint32_t lo = 0, hi = nb_reqs - 1;
 
 	while (lo < hi) {
 		uint32_t mid = (lo + hi + 1) / 2;
 
-		if (first[mid] <= s)
+		if (reqs[mid].first_slice <= s)
 			lo = mid;
 		else
 			hi = mid - 1;
@@ -190,7 +192,6 @@ static bool
 claim(struct worker *w, struct tern_future *f, uint32_t phase)
 {
 	const struct batch_req *reqs = future_reqs(f);
-	const uint64_t *first = future_slice_first(f, w->sh->max_batch);
 	uint64_t nb = f->nb_slices, s, end, j, avg, k;
 	uint32_t i;
 
@@ -215,17 +216,17 @@ claim(struct worker *w, struct tern_future *f, uint32_t phase)
 		return false;
 	end = RTE_MIN(s + k, nb);
 
-	i = request_of_slice(first, f->nb_reqs, s);
+	i = request_of_slice(reqs, f->nb_reqs, s);
 	for (j = s; j < end; j++) {
 		const struct batch_req *r;
 		struct tern_slice *sl;
 		uint64_t off;
 		uint16_t t;
 
-		while (j >= first[i + 1])
+		while (i + 1 < f->nb_reqs && j >= reqs[i + 1].first_slice)
 			i++;
 		r = &reqs[i];
-		off = (j - first[i]) * f->slice_bytes;
+		off = (j - reqs[i].first_slice) * f->slice_bytes;
 		t = r->target->transport;
 		if (unlikely(t >= w->nb_transports || w->tp[t].ops == NULL)) {
 			/* No usable transport reaches the target here. */
