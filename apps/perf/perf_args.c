@@ -25,24 +25,6 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* Digits only, at least one; stops at the first non-digit. */
-static int
-parse_digits(const char **sp, uint64_t *out)
-{
-	const char *s = *sp;
-	uint64_t v = 0;
-
-	if (!is_digit(*s))
-		return -EINVAL;
-	for (; is_digit(*s); s++) {
-		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *s - '0', &v))
-			return -ERANGE;
-	}
-	*sp = s;
-	*out = v;
-	return 0;
-}
-
 /* A size at the start of @sp, ending where a size may end. */
 static int
 parse_size_prefix(const char **sp, uint64_t *out)
@@ -51,7 +33,7 @@ parse_size_prefix(const char **sp, uint64_t *out)
 	uint64_t v, mult = 1;
 	int ret;
 
-	ret = parse_digits(&s, &v);
+	ret = tern_cli_scan_u64(&s, &v);
 	if (ret != 0)
 		return ret;
 	switch (*s) {
@@ -141,20 +123,7 @@ perf_parse_size_list(const char *s, uint64_t *sizes, unsigned int max, unsigned 
 int
 perf_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	uint64_t v;
-	int ret;
-
-	if (s == NULL || out == NULL)
-		return -EINVAL;
-	ret = parse_digits(&s, &v);
-	if (ret != 0)
-		return ret;
-	if (*s != '\0')
-		return -EINVAL;
-	if (v < min || v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
+	return tern_cli_parse_u64(s, min, max, out);
 }
 
 int
@@ -166,7 +135,7 @@ perf_parse_duration(const char *s, uint64_t *ns)
 
 	if (s == NULL || ns == NULL)
 		return -EINVAL;
-	ret = parse_digits(&s, &whole);
+	ret = tern_cli_scan_u64(&s, &whole);
 	if (ret != 0)
 		return ret == -ERANGE ? -ERANGE : -EINVAL;
 	if (*s == '.') {

@@ -4,9 +4,8 @@
 
 #include "tern_cli.h"
 
-/* Digits only, no sign or space; -ERANGE on overflow. */
-static int
-parse_digits(const char **p, uint64_t *out)
+int
+tern_cli_scan_u64(const char **p, uint64_t *out)
 {
 	const char *s = *p;
 	uint64_t v = 0;
@@ -33,7 +32,7 @@ tern_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 
 	if (s == NULL || out == NULL)
 		return -EINVAL;
-	ret = parse_digits(&s, &v);
+	ret = tern_cli_scan_u64(&s, &v);
 	if (ret != 0)
 		return ret;
 	if (*s != '\0')
@@ -53,7 +52,7 @@ tern_cli_parse_size(const char *s, uint64_t max, uint64_t *out)
 
 	if (s == NULL || out == NULL)
 		return -EINVAL;
-	ret = parse_digits(&s, &v);
+	ret = tern_cli_scan_u64(&s, &v);
 	if (ret != 0)
 		return ret;
 	switch (*s) {

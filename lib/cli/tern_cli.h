@@ -17,6 +17,13 @@ extern "C" {
 #endif
 
 /**
+ * Scan the decimal digits at the start of *@p (at least one; no sign) and
+ * move *@p past them: the building block of parsers for lists and units.
+ * @return 0, -EINVAL (no digit), -ERANGE (overflow).
+ */
+int tern_cli_scan_u64(const char **p, uint64_t *out);
+
+/**
  * Parse a decimal unsigned integer in [min, max].
  * @return 0, -EINVAL (not a number, garbage), -ERANGE (outside [min, max]).
  */

@@ -7,6 +7,8 @@
 #include <rte_common.h>
 #include <rte_log.h>
 
+#include <tern_cli.h>
+
 #include "telemetry_parse.h"
 
 static const char *const level_names[] = {
@@ -15,89 +17,25 @@ static const char *const level_names[] = {
 	[RTE_LOG_INFO] = "info",   [RTE_LOG_DEBUG] = "debug",
 };
 
-/* Digits only; moves *p past them. -EINVAL if none, -ERANGE on overflow. */
-static int
-parse_digits(const char **p, uint64_t *out)
-{
-	const char *s = *p;
-	uint64_t v = 0;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		unsigned int d = (unsigned int)(*s - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	*p = s;
-	*out = v;
-	return 0;
-}
-
+/* The strict parsers of lib/cli, with the telemetry range conventions. */
 int
 tern_tel_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	uint64_t v;
-	int ret;
-
-	if (s == NULL || out == NULL)
-		return -EINVAL;
-	ret = parse_digits(&s, &v);
-	if (ret != 0)
-		return ret;
-	if (*s != '\0')
-		return -EINVAL;
-	if (v < min || v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
+	return tern_cli_parse_u64(s, min, max, out);
 }
 
 int
 tern_tel_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	unsigned int shift = 0;
 	uint64_t v;
 	int ret;
 
-	if (s == NULL || out == NULL)
+	if (out == NULL)
 		return -EINVAL;
-	ret = parse_digits(&s, &v);
+	ret = tern_cli_parse_size(s, max, &v);
 	if (ret != 0)
 		return ret;
-	switch (*s) {
-	case 'K':
-	case 'k':
-		shift = 10;
-		break;
-	case 'M':
-	case 'm':
-		shift = 20;
-		break;
-	case 'G':
-	case 'g':
-		shift = 30;
-		break;
-	case 'T':
-	case 't':
-		shift = 40;
-		break;
-	default:
-		break;
-	}
-	if (shift != 0) {
-		s++;
-		if (*s == 'B' || *s == 'b')
-			s++;
-	}
-	if (*s != '\0')
-		return -EINVAL;
-	if (v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	v <<= shift;
-	if (v < min || v > max)
+	if (v < min)
 		return -ERANGE;
 	*out = v;
 	return 0;
