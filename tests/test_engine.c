@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The engine end to end over the memcpy transport (and the stub transport
+/* The engine end to end over the memcpy transport (and the hold transport
  * for errors): submit, wait, test, reap, cancel, backpressure, sharing. */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,7 +20,7 @@
 #include <rte_lcore.h>
 
 #include "test_common.h"
-#include "test_transport_stub.h"
+#include "test_transport_hold.h"
 
 #define SEG_BYTES (8u << 20)
 
@@ -253,14 +253,14 @@ pool_exhaustion_gives_eagain(void **state)
 	unsigned int i, got = 0;
 
 	RTE_SET_USED(state);
-	stub_register();
+	hold_register();
 	test_env_create(&env, "pool", &(struct tern_engine_conf){ .nb_futures = 32 });
 	h = test_segment_local(&env, "mem", 4096, (void **)&mem);
 	assert_int_equal(
 		tern_segment_register(env.segments,
 				      &(struct tern_segment_conf){ .name = "hole",
 								   .kind = TERN_SEGMENT_REMOTE,
-								   .transport = "stub",
+								   .transport = "hold",
 								   .length = 1 << 20 },
 				      &h),
 		0);
@@ -275,11 +275,11 @@ pool_exhaustion_gives_eagain(void **state)
 		got++;
 	}
 	assert_true(got >= 31 && got <= 33);
-	stub_release(0, 1);
+	hold_release(0, 1);
 	for (i = 0; i < got; i++)
 		assert_int_equal(test_wait_release(f[i]), 0);
 	assert_int_equal(tern_client_destroy(c), 0);
-	stub_release(0, 0);
+	hold_release(0, 0);
 	test_env_destroy(&env);
 	free(mem);
 }
@@ -295,14 +295,14 @@ transport_error_fails_the_batch(void **state)
 	uint32_t local, hole;
 
 	RTE_SET_USED(state);
-	stub_register();
+	hold_register();
 	test_env_create(&env, "err", NULL);
 	local = test_segment_local(&env, "mem", 1 << 20, (void **)&mem);
 	assert_int_equal(
 		tern_segment_register(env.segments,
 				      &(struct tern_segment_conf){ .name = "hole",
 								   .kind = TERN_SEGMENT_REMOTE,
-								   .transport = "stub",
+								   .transport = "hold",
 								   .length = 1 << 20 },
 				      &hole),
 		0);
@@ -312,8 +312,9 @@ transport_error_fails_the_batch(void **state)
 	r[1] = req(TERN_OP_WRITE, hole, 0, mem, 4096);
 	f = tern_submit(c, r, 2, NULL);
 	assert_non_null(f);
-	assert_int_equal(tern_future_wait(f, 1000000), -EINPROGRESS); /* held by the stub */
-	stub_release(-EIO, 0);
+	assert_int_equal(tern_future_wait(f, 1000000),
+			 -EINPROGRESS); /* held by the hold transport */
+	hold_release(-EIO, 0);
 	assert_int_equal(tern_future_wait(f, UINT64_MAX), -EIO);
 	assert_int_equal(tern_future_release(f), 0);
 	assert_true(TEST_SUM_STAT(env.engine, errors) >= 1);
@@ -337,14 +338,14 @@ cancel_resolves_now_and_memory_waits_for_slices(void **state)
 	uint32_t hole;
 
 	RTE_SET_USED(state);
-	stub_register();
+	hold_register();
 	test_env_create(&env, "cancel", NULL);
 	test_segment_local(&env, "mem", 1 << 20, (void **)&mem);
 	assert_int_equal(
 		tern_segment_register(env.segments,
 				      &(struct tern_segment_conf){ .name = "hole",
 								   .kind = TERN_SEGMENT_REMOTE,
-								   .transport = "stub",
+								   .transport = "hold",
 								   .length = 1 << 20 },
 				      &hole),
 		0);
@@ -352,7 +353,7 @@ cancel_resolves_now_and_memory_waits_for_slices(void **state)
 	r = req(TERN_OP_WRITE, hole, 0, mem, 4096);
 	f = tern_submit(c, &r, 1, NULL);
 	assert_non_null(f);
-	while (stub_held() == 0)
+	while (hold_count() == 0)
 		;
 	assert_int_equal(tern_future_cancel(f), 0);
 	assert_int_equal(tern_future_cancel(f), -EALREADY);
@@ -363,8 +364,8 @@ cancel_resolves_now_and_memory_waits_for_slices(void **state)
 	assert_int_equal(tern_segment_unregister(env.segments, hole), -EBUSY);
 	assert_int_equal(tern_engine_pool_stats(env.engine, &ps), 0);
 	assert_true(ps.available < ps.total);
-	stub_release(0, 0);
-	while (stub_held() != 0)
+	hold_release(0, 0);
+	while (hold_count() != 0)
 		;
 	assert_int_equal(tern_client_destroy(c), 0); /* reaps the cancelled entry */
 	while (tern_segment_unregister(env.segments, hole) == -EBUSY)
@@ -384,14 +385,14 @@ wait_sleeps_on_futex_and_wakes(void **state)
 	uint32_t hole;
 
 	RTE_SET_USED(state);
-	stub_register();
+	hold_register();
 	test_env_create(&env, "futex", NULL);
 	test_segment_local(&env, "mem", 1 << 20, (void **)&mem);
 	assert_int_equal(
 		tern_segment_register(env.segments,
 				      &(struct tern_segment_conf){ .name = "hole",
 								   .kind = TERN_SEGMENT_REMOTE,
-								   .transport = "stub",
+								   .transport = "hold",
 								   .length = 1 << 20 },
 				      &hole),
 		0);
@@ -400,7 +401,7 @@ wait_sleeps_on_futex_and_wakes(void **state)
 	f = tern_submit(c, &r, 1, NULL);
 	/* Past the spin phase: the waiter sleeps on the futex and times out. */
 	assert_int_equal(tern_future_wait(f, 50 * 1000 * 1000), -EINPROGRESS);
-	stub_release(-EPIPE, 0);
+	hold_release(-EPIPE, 0);
 	assert_int_equal(tern_future_wait(f, 10ull * 1000 * 1000 * 1000), -EPIPE);
 	assert_int_equal(tern_future_release(f), 0);
 	assert_int_equal(tern_client_destroy(c), 0);

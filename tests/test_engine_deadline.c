@@ -17,7 +17,7 @@
 #include <rte_errno.h>
 
 #include "test_common.h"
-#include "test_transport_stub.h"
+#include "test_transport_hold.h"
 
 #define MS (1000ull * 1000ull)
 
@@ -55,8 +55,8 @@ setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	char tag[16];
 
-	stub_register();
-	stub_release(0, 0);
+	hold_register();
+	hold_release(0, 0);
 	snprintf(tag, sizeof(tag), "dl%d", n++);
 	test_env_create(&fx->env, tag, &(struct tern_engine_conf){ .deadline_ns = 40 * MS });
 	test_segment_local(&fx->env, "mem", 1 << 20, (void **)&fx->mem);
@@ -64,7 +64,7 @@ setup(void **state)
 		tern_segment_register(fx->env.segments,
 				      &(struct tern_segment_conf){ .name = "hole",
 								   .kind = TERN_SEGMENT_REMOTE,
-								   .transport = "stub",
+								   .transport = "hold",
 								   .length = 64 << 20 },
 				      &fx->hole),
 		0);
@@ -146,8 +146,8 @@ timed_out_batch_memory_waits_for_late_slices(void **state)
 	assert_true(ps.available < ps.total);
 	assert_int_equal(tern_segment_unregister(fx->env.segments, fx->hole), -EBUSY);
 	/* The late completions arrive; the batch memory returns. */
-	stub_release(0, 0);
-	while (stub_held() != 0)
+	hold_release(0, 0);
+	while (hold_count() != 0)
 		;
 	assert_int_equal(tern_client_destroy(fx->client), 0);
 	fx->client = NULL;
@@ -191,16 +191,16 @@ cancel_of_a_stuck_batch_and_destroy_with_work_in_flight(void **state)
 	struct tern_future *a = submit_hole(fx, 60000 * MS, 4096);
 	struct tern_future *b = submit_hole(fx, 60000 * MS, 1 << 20);
 
-	while (stub_held() < 5)
+	while (hold_count() < 5)
 		;
 	assert_int_equal(tern_future_cancel(a), 0);
 	assert_int_equal(tern_future_wait(a, UINT64_MAX), -ECANCELED);
 	assert_int_equal(tern_future_release(a), 0);
 	assert_int_equal(tern_future_release(b), 0); /* detached, still in flight */
-	/* Destroy drains for drain_ns, then cancels the stub's endpoints. */
+	/* Destroy drains for drain_ns, then cancels the hold transport's endpoints. */
 	assert_int_equal(tern_engine_destroy(fx->env.engine), 0);
 	fx->env.engine = NULL;
-	assert_int_equal(stub_held(), 0);
+	assert_int_equal(hold_count(), 0);
 }
 
 int

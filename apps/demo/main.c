@@ -58,9 +58,9 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "size", required_argument, NULL, 's' },
-					       { "requests", required_argument, NULL, 'r' },
-					       { "help", no_argument, NULL, 'h' },
-					       { NULL, 0, NULL, 0 } };
+					      { "requests", required_argument, NULL, 'r' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
 	struct tern_request reqs[64];
 	struct tern_segment_info src, dst;
 	struct tern_segment_table *tbl;
@@ -116,13 +116,15 @@ main(int argc, char **argv)
 	tbl = tern_segment_table_create("demo", 16, SOCKET_ID_ANY);
 	if (tbl == NULL || tern_segment_alloc(tbl, "src", size, SOCKET_ID_ANY, &hs) != 0 ||
 	    tern_segment_alloc(tbl, "dst", size, SOCKET_ID_ANY, &hd) != 0) {
-		fprintf(stderr, "tern-demo: cannot allocate 2 x %" PRIu64 " bytes of hugepage memory\n",
+		fprintf(stderr,
+			"tern-demo: cannot allocate 2 x %" PRIu64 " bytes of hugepage memory\n",
 			size);
 		return 1;
 	}
 	engine = tern_engine_create(&(struct tern_engine_conf){ .segments = tbl });
 	if (engine == NULL) {
-		fprintf(stderr, "tern-demo: engine: %s (needs at least one worker lcore, e.g. -l 0-1)\n",
+		fprintf(stderr,
+			"tern-demo: engine: %s (needs at least one worker lcore, e.g. -l 0-1)\n",
 			rte_strerror(rte_errno));
 		return 1;
 	}

@@ -8,7 +8,7 @@
 
 #include <tern_transport.h>
 
-#include "test_transport_stub.h"
+#include "test_transport_hold.h"
 
 struct tern_endpoint {
 	uint32_t nb_held;
@@ -24,11 +24,11 @@ static int release_sticky;
 static uint64_t held_total;
 
 static struct tern_endpoint *
-stub_open(const struct tern_endpoint_conf *conf)
+hold_open(const struct tern_endpoint_conf *conf)
 {
 	struct tern_endpoint *ep;
 
-	ep = rte_zmalloc("stub_ep", sizeof(*ep) + conf->max_slices * sizeof(ep->held[0]), 0);
+	ep = rte_zmalloc("hold_ep", sizeof(*ep) + conf->max_slices * sizeof(ep->held[0]), 0);
 	if (ep == NULL) {
 		rte_errno = ENOMEM;
 		return NULL;
@@ -39,7 +39,7 @@ stub_open(const struct tern_endpoint_conf *conf)
 }
 
 static uint16_t
-stub_post(struct tern_endpoint *ep, const struct tern_slice *s, uint16_t nb)
+hold_post(struct tern_endpoint *ep, const struct tern_slice *s, uint16_t nb)
 {
 	uint16_t i;
 
@@ -54,7 +54,7 @@ stub_post(struct tern_endpoint *ep, const struct tern_slice *s, uint16_t nb)
 }
 
 static uint16_t
-stub_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
+hold_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 {
 	uint32_t gen = __atomic_load_n(&release_gen, __ATOMIC_ACQUIRE);
 	int32_t status;
@@ -76,36 +76,36 @@ stub_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 }
 
 static void
-stub_cancel(struct tern_endpoint *ep)
+hold_cancel(struct tern_endpoint *ep)
 {
 	ep->cancelled = 1;
 }
 
 static void
-stub_close(struct tern_endpoint *ep)
+hold_close(struct tern_endpoint *ep)
 {
 	rte_free(ep);
 }
 
-static const struct tern_transport_ops stub_ops = {
-	.name = "stub",
+static const struct tern_transport_ops hold_ops = {
+	.name = "hold",
 	.rank = 100,
-	.endpoint_open = stub_open,
-	.post_burst = stub_post,
-	.poll = stub_poll,
-	.cancel = stub_cancel,
-	.endpoint_close = stub_close,
+	.endpoint_open = hold_open,
+	.post_burst = hold_post,
+	.poll = hold_poll,
+	.cancel = hold_cancel,
+	.endpoint_close = hold_close,
 };
 
 void
-stub_register(void)
+hold_register(void)
 {
-	if (tern_transport_id("stub") < 0 && tern_transport_register(&stub_ops) < 0)
+	if (tern_transport_id("hold") < 0 && tern_transport_register(&hold_ops) < 0)
 		abort();
 }
 
 void
-stub_release(int32_t status, int sticky)
+hold_release(int32_t status, int sticky)
 {
 	__atomic_store_n(&release_status, status, __ATOMIC_RELAXED);
 	__atomic_store_n(&release_sticky, sticky, __ATOMIC_RELAXED);
@@ -113,7 +113,7 @@ stub_release(int32_t status, int sticky)
 }
 
 uint64_t
-stub_held(void)
+hold_count(void)
 {
 	return __atomic_load_n(&held_total, __ATOMIC_RELAXED);
 }

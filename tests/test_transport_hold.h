@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef TERN_TEST_TRANSPORT_HOLD_H
+#define TERN_TEST_TRANSPORT_HOLD_H
+
+#include <stdint.h>
+
+/*
+ * "hold": a transport for tests. It accepts every slice and holds it without
+ * moving data, until the test calls hold_release(status) (every held slice
+ * then completes with that status) or the engine cancels the endpoint.
+ * Register a REMOTE segment with .transport = "hold" to route requests to it.
+ */
+void hold_register(void);
+/* Complete every slice held now (and later, while @sticky) with @status. */
+void hold_release(int32_t status, int sticky);
+/* Slices currently held by all endpoints. */
+uint64_t hold_count(void);
+
+#endif
