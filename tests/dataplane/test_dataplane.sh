@@ -28,7 +28,9 @@ if [ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -lt 64 ]; then
 	exit 1
 fi
 
-eal() { echo "-l 0-1 --no-pci --file-prefix $prefix$1 --log-level lib.eal:warning"; }
+# A fixed base address: secondaries (ASan builds especially) then find the
+# primary's address range free more reliably than at a random one.
+eal() { echo "-l 0-1 --no-pci --base-virtaddr 0x200000000000 --file-prefix $prefix$1 --log-level lib.eal:warning"; }
 client_eal() { echo "--proc-type=secondary -l 0 --no-pci --file-prefix $prefix$1 --log-level lib.eal:warning"; }
 
 # start_dataplane TAG ARGS...: starts it in the background, waits for "ready".
