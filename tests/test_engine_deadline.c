@@ -203,6 +203,34 @@ cancel_of_a_stuck_batch_and_destroy_with_work_in_flight(void **state)
 	assert_int_equal(hold_count(), 0);
 }
 
+static void
+destroy_is_bounded_when_a_transport_never_gives_slices_back(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_engine_conf conf;
+	struct tern_future *expired;
+	uint64_t t0;
+
+	submit_hole(fx, 60000 * MS, 4096);
+	/* And one past its deadline whose slice the transport still holds. */
+	expired = submit_hole(fx, 20 * MS, 4096);
+	assert_int_equal(tern_future_wait(expired, UINT64_MAX), -ETIMEDOUT);
+	while (hold_count() < 2)
+		;
+	hold_ignore_cancel(1);
+	assert_int_equal(tern_engine_get_conf(fx->env.engine, &conf), 0);
+	t0 = now_ns();
+	/* Drain for drain_ns, cancel, wait drain_ns more for the transport, then
+	 * abandon its slices (and the batch) instead of hanging. */
+	assert_int_equal(tern_engine_destroy(fx->env.engine), 0);
+	print_message("destroy returned after %.1f ms (drain %.1f ms)\n",
+		      (double)(now_ns() - t0) / MS, (double)conf.drain_ns / MS);
+	assert_true(now_ns() - t0 < 2 * conf.drain_ns + 2000 * MS);
+	fx->env.engine = NULL;
+	hold_ignore_cancel(0);
+	hold_release(0, 0); /* forget what the stopped "device" held */
+}
+
 int
 main(int argc, char **argv)
 {
@@ -216,6 +244,9 @@ main(int argc, char **argv)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			cancel_of_a_stuck_batch_and_destroy_with_work_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			destroy_is_bounded_when_a_transport_never_gives_slices_back, setup,
+			teardown),
 	};
 
 	RTE_SET_USED(argc);

@@ -22,6 +22,7 @@ static uint32_t release_gen;
 static int32_t release_status;
 static int release_sticky;
 static uint64_t held_total;
+static int ignore_cancel;
 
 static struct tern_endpoint *
 hold_open(const struct tern_endpoint_conf *conf)
@@ -78,7 +79,8 @@ hold_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 static void
 hold_cancel(struct tern_endpoint *ep)
 {
-	ep->cancelled = 1;
+	if (!__atomic_load_n(&ignore_cancel, __ATOMIC_RELAXED))
+		ep->cancelled = 1;
 }
 
 static void
@@ -116,4 +118,10 @@ uint64_t
 hold_count(void)
 {
 	return __atomic_load_n(&held_total, __ATOMIC_RELAXED);
+}
+
+void
+hold_ignore_cancel(int ignore)
+{
+	__atomic_store_n(&ignore_cancel, ignore, __ATOMIC_RELAXED);
 }

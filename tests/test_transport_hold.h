@@ -13,6 +13,8 @@
 void hold_register(void);
 /* Complete every slice held now (and later, while @sticky) with @status. */
 void hold_release(int32_t status, int sticky);
+/* Make cancel() do nothing (a device that stopped answering). */
+void hold_ignore_cancel(int ignore);
 /* Slices currently held by all endpoints. */
 uint64_t hold_count(void);
 

@@ -205,6 +205,7 @@ engine_alloc_resources(struct tern_engine *e)
 	sh->share_bytes = c->share_bytes;
 	sh->stream_bytes = c->stream_bytes;
 	sh->tsc_hz = rte_get_tsc_hz();
+	sh->drain_tsc = c->drain_ns / 1000 * (sh->tsc_hz / 1000000);
 	sh->start_tsc = rte_rdtsc();
 	sh->segments = c->segments;
 	sh->transport_mask = probe_transports();

@@ -61,6 +61,8 @@ extern int tern_engine_logtype;
 
 /* Timer wheel: 4096 slots of 2^shift TSC cycles (about a quarter millisecond). */
 #define WHEEL_SLOTS 4096u
+/* timer_slot of a batch past its deadline whose slices are still out. */
+#define EXPIRED_SLOT 0xffffu
 
 /* Future state word (the futex word). */
 enum future_state {
@@ -184,6 +186,7 @@ struct engine_shared {
 	uint64_t deadline_ns; /* atomic: may change live */
 	uint64_t share_bytes;
 	uint64_t stream_bytes;
+	uint64_t drain_tsc; /* destroy: how long to wait, for work then for transports */
 	uint64_t tsc_hz;
 	uint64_t start_tsc;
 	uint32_t transport_mask; /* transports usable here (bit = transport id) */
@@ -208,6 +211,7 @@ struct worker {
 	uint32_t flags;
 	int nb_transports;
 	bool cancelled_endpoints;
+	uint64_t give_up_tsc; /* cancel phase: stop waiting for transports then */
 
 	/* Batches with slices left to claim; entries tagged XQ_HELP are helper references. */
 	uintptr_t *active;
@@ -225,6 +229,7 @@ struct worker {
 	uint64_t wheel_tick;
 	unsigned int tick_shift;
 	struct future_list wheel[WHEEL_SLOTS];
+	struct future_list expired; /* past their deadline, slices still out */
 };
 
 /* Life of a process-local handle. Only FREE and DEAD handles are reused. */

@@ -88,7 +88,9 @@ struct tern_engine *tern_engine_create(const struct tern_engine_conf *conf);
 
 /**
  * Stop taking work, let work in flight finish for up to drain_ns, fail the
- * rest (-ECANCELED), stop the lcores and free everything, including clients
+ * rest (-ECANCELED; a transport gets another drain_ns to give back what it
+ * holds, then its slices are abandoned with a warning), stop the lcores and
+ * free everything, including clients
  * not yet destroyed. Futures are invalid afterwards. Later calls on the
  * engine or its clients fail with -ESHUTDOWN (or NULL / rte_errno ESHUTDOWN).
  *

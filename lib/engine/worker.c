@@ -9,6 +9,7 @@
  *   expire deadlines (timer wheel, O(1) per batch)
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <string.h>
 
@@ -51,7 +52,8 @@ timer_link(struct worker *w, struct tern_future *f)
 static void
 timer_unlink(struct worker *w, struct tern_future *f)
 {
-	TAILQ_REMOVE(&w->wheel[f->timer_slot], f, timer);
+	TAILQ_REMOVE(f->timer_slot == EXPIRED_SLOT ? &w->expired : &w->wheel[f->timer_slot], f,
+		     timer);
 	f->timer_linked = 0;
 }
 
@@ -350,8 +352,11 @@ expire_slot(struct worker *w, struct future_list *list, uint64_t now)
 		next = TAILQ_NEXT(f, timer);
 		if (f->deadline_tsc > now)
 			continue; /* a later turn of the wheel */
+		/* Kept on the expired list until its slices come back, so that a
+		 * shutdown can still find it (see abandon()). */
 		TAILQ_REMOVE(list, f, timer);
-		f->timer_linked = 0;
+		TAILQ_INSERT_TAIL(&w->expired, f, timer);
+		f->timer_slot = EXPIRED_SLOT;
 		if (future_resolve(f, -ETIMEDOUT)) {
 			COUNTER_ADD(w->ctr, stats.timeouts, 1);
 			record_latency(w, f);
@@ -388,6 +393,38 @@ worker_quiescent(const struct worker *w)
 	       __atomic_load_n(&w->ctr->owned_inflight, __ATOMIC_RELAXED) == 0;
 }
 
+/*
+ * Shutdown when a transport does not return what it holds after cancel()
+ * (a device that stopped): every batch this lcore owns and has not finished
+ * is on its timer wheel or, past its deadline, on its expired list; resolve them so no waiter
+ * hangs, drop their segment references so the segments can be unregistered, and leave. The
+ * endpoints are closed next, so no late completion can reach them.
+ */
+static void
+abandon(struct worker *w)
+{
+	struct tern_future *f, *next;
+	unsigned int slot, n = 0;
+
+	for (slot = 0; slot <= WHEEL_SLOTS; slot++) {
+		struct future_list *list = slot < WHEEL_SLOTS ? &w->wheel[slot] : &w->expired;
+
+		for (f = TAILQ_FIRST(list); f != NULL; f = next) {
+			next = TAILQ_NEXT(f, timer);
+			TAILQ_REMOVE(list, f, timer);
+			f->timer_linked = 0;
+			future_resolve(f, -ECANCELED);
+			/* Nothing will touch its segments again: let them go. */
+			future_release_segrefs(f);
+			n++;
+		}
+	}
+	ENGINE_LOG(WARNING,
+		   "lcore %u: %" PRIu64 " slices still held by transports after cancel; "
+		   "%u batches abandoned",
+		   w->lcore_id, __atomic_load_n(&w->ctr->posted, __ATOMIC_RELAXED), n);
+}
+
 int
 worker_main(void *arg)
 {
@@ -411,9 +448,14 @@ worker_main(void *arg)
 					if (w->tp[t].ops != NULL)
 						w->tp[t].ops->cancel(w->tp[t].ep);
 				w->cancelled_endpoints = true;
+				w->give_up_tsc = rte_rdtsc() + w->sh->drain_tsc;
 			}
 			if (worker_quiescent(w))
 				break;
+			if (rte_rdtsc() > w->give_up_tsc) {
+				abandon(w);
+				break;
+			}
 		}
 		if (work != 0) {
 			COUNTER_ADD(w->ctr, stats.busy_polls, 1);
@@ -457,6 +499,7 @@ worker_create(struct engine_shared *sh, unsigned int idx, unsigned int lcore_id,
 		;
 	for (t = 0; t < (int)WHEEL_SLOTS; t++)
 		TAILQ_INIT(&w->wheel[t]);
+	TAILQ_INIT(&w->expired);
 
 	epc = (struct tern_endpoint_conf){
 		.lcore_id = lcore_id,
