@@ -105,11 +105,21 @@ perf_report_table(const struct perf_report *r)
 	       TERN_VERSION, perf_op_name(a->op), a->batch, a->inflight, a->clients, r->nb_workers,
 	       a->transport, perf_target_name(a->target),
 	       a->completion == PERF_COMPLETION_WAIT ? "wait" : "reap");
-	printf("working set per client: %s; engine slice %s, streaming stores from %s, shared "
-	       "from %s; streaming copy: %s\n",
-	       a->working_set ? size_str(a->working_set, b1, sizeof(b1)) : "one block (reused)",
-	       size_str(r->slice_bytes, b2, sizeof(b2)), size_str(r->stream_bytes, b3, sizeof(b3)),
-	       size_str(r->share_bytes, b4, sizeof(b4)), r->copy_isa);
+	if (a->target == PERF_TARGET_DATAPLANE)
+		printf("working set per client: %s; engine: the dataplane's (%s, segment %s): its "
+		       "settings, lcores and slice counters are in its telemetry (/tern/config, "
+		       "/tern/stats)\n",
+		       a->working_set ? size_str(a->working_set, b1, sizeof(b1))
+				      : "one block (reused)",
+		       a->engine, a->segment);
+	else
+		printf("working set per client: %s; engine slice %s, streaming stores from %s, "
+		       "shared from %s; streaming copy: %s\n",
+		       a->working_set ? size_str(a->working_set, b1, sizeof(b1))
+				      : "one block (reused)",
+		       size_str(r->slice_bytes, b2, sizeof(b2)),
+		       size_str(r->stream_bytes, b3, sizeof(b3)),
+		       size_str(r->share_bytes, b4, sizeof(b4)), r->copy_isa);
 	print_cores(r, stdout);
 	printf("latency: submit -> completion seen by the client, per batch, microseconds\n");
 	printf("baselines: every worker lcore copies its stripe of the same working set in a loop "
@@ -121,8 +131,12 @@ perf_report_table(const struct perf_report *r)
 		const struct perf_result *res = &r->results[i];
 		double g = result_gbps(res);
 
-		printf("%6s %8.2f %9.3f %9.3f", size_str(res->block_size, b1, sizeof(b1)), g,
-		       per_s(res, res->requests) / 1e6, per_s(res, res->slices) / 1e6);
+		printf("%6s %8.2f %9.3f", size_str(res->block_size, b1, sizeof(b1)), g,
+		       per_s(res, res->requests) / 1e6);
+		if (a->target == PERF_TARGET_DATAPLANE)
+			printf(" %9s", "-"); /* the dataplane's lcores count slices */
+		else
+			printf(" %9.3f", per_s(res, res->slices) / 1e6);
 		for (k = 0; k < RTE_DIM(pct); k++)
 			printf(" %8.2f",
 			       ticks_us(r, tern_histogram_percentile(res->latency, pct[k])));
