@@ -29,11 +29,14 @@
 
 #include "engine_private.h"
 
-#define MSG_ATTACH	   "tern_att_"
-#define MSG_DETACH	   "tern_det_"
-#define MSG_SHM		   "tern_shm_"
-#define IPC_MAGIC	   0x74697063u /* "tipc" */
-#define IPC_TIMEOUT_S	   5
+#define MSG_ATTACH "tern_att_"
+#define MSG_DETACH "tern_det_"
+#define MSG_SHM	   "tern_shm_"
+#define IPC_MAGIC  0x74697063u /* "tipc" */
+/* Above DPDK's own 5 s for synchronising memory maps with secondaries, which
+ * a buffer allocation or free in the engine's process may have to wait for
+ * (a secondary that exits meanwhile makes it wait the whole 5 s). */
+#define IPC_TIMEOUT_S	   15
 #define LIVENESS_PERIOD_US (100 * 1000)
 
 enum ipc_op {
