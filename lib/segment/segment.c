@@ -185,7 +185,8 @@ tern_segment_register(struct tern_segment_table *tbl, const struct tern_segment_
 	kind = conf->kind == 0 ? TERN_SEGMENT_LOCAL : conf->kind;
 	if (kind != TERN_SEGMENT_LOCAL && kind != TERN_SEGMENT_REMOTE)
 		return -EINVAL;
-	if (conf->priv_len > TERN_SEGMENT_PRIV_SIZE || (conf->priv_len != 0 && conf->priv == NULL))
+	if (conf->priv_len > TERN_SEGMENT_PRIV_SIZE || (conf->priv_len != 0 && conf->priv == NULL) ||
+	    conf->peer >= TERN_SEGMENT_PEER_MAX)
 		return -EINVAL;
 	if (kind == TERN_SEGMENT_LOCAL &&
 	    (conf->addr == NULL || (uintptr_t)conf->addr + conf->length < (uintptr_t)conf->addr))
@@ -213,6 +214,8 @@ tern_segment_register(struct tern_segment_table *tbl, const struct tern_segment_
 	seg->transport = (uint16_t)tid;
 	seg->socket_id = conf->socket_id;
 	seg->flags = 0;
+	seg->fd = -1;
+	seg->peer = conf->peer;
 	seg->memzone = NULL;
 	snprintf(seg->name, sizeof(seg->name), "%s", conf->name);
 	memset(seg->priv, 0, sizeof(seg->priv));

@@ -70,6 +70,9 @@ struct tern_segment {
 	int32_t socket_id;   /**< NUMA socket of the memory, or SOCKET_ID_ANY */
 	uint32_t handle;     /**< this segment's handle */
 	uint32_t flags;	     /**< TERN_SEGMENT_F_* */
+	int32_t fd;	     /**< TERN_SEGMENT_F_FILE: the memfd (in the allocating process) */
+	uint16_t peer;	     /**< accounting tag: the peer a REMOTE segment belongs to, 0 none */
+	uint16_t reserved;
 	const void *memzone; /**< the memzone when the engine allocated it */
 	char name[TERN_SEGMENT_NAME_MAX];
 	/** Transport-private data (peer id, remote key, file identity...). */
@@ -78,6 +81,10 @@ struct tern_segment {
 
 /** The segment's memory was allocated by tern_segment_alloc(). */
 #define TERN_SEGMENT_F_ALLOCATED (1u << 0)
+/** The segment's memory is a sealed memfd from tern_segment_alloc_file() (see @c fd). */
+#define TERN_SEGMENT_F_FILE (1u << 1)
+/** Peer accounting tags are 1..TERN_SEGMENT_PEER_MAX - 1 (0: not a peer's segment). */
+#define TERN_SEGMENT_PEER_MAX 64
 
 /** A table of segments (opaque layout lives in the memzone). */
 struct tern_segment_table {
@@ -98,6 +105,7 @@ struct tern_segment_conf {
 	int socket_id;	       /**< NUMA socket of the memory, or SOCKET_ID_ANY */
 	const void *priv;      /**< REMOTE: transport-private bytes copied into the slot */
 	uint32_t priv_len;     /**< at most TERN_SEGMENT_PRIV_SIZE */
+	uint16_t peer;	       /**< REMOTE: accounting tag, < TERN_SEGMENT_PEER_MAX; 0 none */
 };
 
 /**
@@ -148,7 +156,27 @@ int tern_segment_alloc(struct tern_segment_table *tbl, const char *name, uint64_
 		       int socket_id, uint32_t *handle);
 
 /**
- * Unregister a segment (and free its memory if tern_segment_alloc() made it).
+ * Allocate @p length bytes backed by a sealed memfd (hugetlbfs pages when the
+ * kernel has free ones, ordinary shared pages otherwise), map it in this
+ * process and register it as a LOCAL segment. Unlike tern_segment_alloc(),
+ * the memory is not visible to DPDK secondary processes; instead another
+ * process on this host that receives the file descriptor (@c seg->fd, e.g.
+ * over a Unix socket with SCM_RIGHTS) can map it: this is what the shm
+ * transport exports. The file is sealed against shrinking and growing, so a
+ * process that mapped it can never take SIGBUS from it.
+ *
+ * @return 0; -EINVAL, -EEXIST, -ENOSPC as tern_segment_register(); -ENOMEM
+ *         (no memory, or the memfd could not be created or sealed).
+ */
+int tern_segment_alloc_file(struct tern_segment_table *tbl, const char *name, uint64_t length,
+			    int socket_id, uint32_t *handle);
+
+/**
+ * Unregister a segment (and free its memory if tern_segment_alloc() or
+ * tern_segment_alloc_file() made it). The slot's fields, @c priv included,
+ * are left as they were until a later register reuses the slot, so the
+ * control thread that unregistered a REMOTE segment can still hand a copy
+ * to its transport's segment_release().
  *
  * @return 0; -EINVAL (NULL table); -ENOENT (no such handle, or stale);
  *         -EBUSY (work in flight references it: retry after it completes).

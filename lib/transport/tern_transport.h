@@ -99,6 +99,12 @@ struct tern_transport_ops {
 	 * @return 0 or a negative errno (-EINVAL for a malformed blob).
 	 */
 	int (*segment_import)(struct tern_segment *seg, const void *desc, size_t desc_len);
+	/**
+	 * Undo segment_import(): the REMOTE segment is unregistered and no slice
+	 * refers to it any more; free what import took (a mapping, a connection).
+	 * @p seg is the slot as it was (priv included). NULL when import takes nothing.
+	 */
+	void (*segment_release)(struct tern_segment *seg);
 	/** Open lcore @p conf->lcore_id's endpoint. NULL with rte_errno on failure. */
 	struct tern_endpoint *(*endpoint_open)(const struct tern_endpoint_conf *conf);
 	/** Data path: accept up to @p nb slices; return how many were taken. */
