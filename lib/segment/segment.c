@@ -185,8 +185,8 @@ tern_segment_register(struct tern_segment_table *tbl, const struct tern_segment_
 	kind = conf->kind == 0 ? TERN_SEGMENT_LOCAL : conf->kind;
 	if (kind != TERN_SEGMENT_LOCAL && kind != TERN_SEGMENT_REMOTE)
 		return -EINVAL;
-	if (conf->priv_len > TERN_SEGMENT_PRIV_SIZE || (conf->priv_len != 0 && conf->priv == NULL) ||
-	    conf->peer >= TERN_SEGMENT_PEER_MAX)
+	if (conf->priv_len > TERN_SEGMENT_PRIV_SIZE ||
+	    (conf->priv_len != 0 && conf->priv == NULL) || conf->peer >= TERN_SEGMENT_PEER_MAX)
 		return -EINVAL;
 	if (kind == TERN_SEGMENT_LOCAL &&
 	    (conf->addr == NULL || (uintptr_t)conf->addr + conf->length < (uintptr_t)conf->addr))
