@@ -217,6 +217,44 @@ alloc_gives_memory_and_info_describes_it(void **state)
 	assert_int_equal(tern_segment_table_free(t), 0);
 }
 
+static void
+retire_refuses_new_references_until_unregistered(void **state)
+{
+	struct tern_segment_table *t = tern_segment_table_create("retire", 4, SOCKET_ID_ANY);
+	struct tern_segment_conf c = local_conf("r", arena, 4096);
+	struct tern_segment_info info;
+	struct tern_segment *seg;
+	uint32_t h;
+
+	RTE_SET_USED(state);
+	c.peer = 3;
+	assert_int_equal(tern_segment_register(t, &c, &h), 0);
+	seg = tern_segment_acquire(t, h, 0, 16, 1);
+	assert_non_null(seg);
+	assert_int_equal(tern_segment_is_retired(t, h), 0);
+	assert_int_equal(tern_segment_retire(t, h), 0);
+	assert_int_equal(tern_segment_retire(t, h), -ENOENT);
+	assert_int_equal(tern_segment_retire(NULL, h), -EINVAL);
+	assert_int_equal(tern_segment_is_retired(t, h), 1);
+	/* No new reference, the old one still counts, the slot stays visible. */
+	assert_null(tern_segment_acquire(t, h, 0, 16, 1));
+	assert_int_equal(tern_segment_info(t, h, &info), 0);
+	assert_int_equal(info.state, TERN_SEGMENT_RETIRED);
+	assert_int_equal(info.peer, 3);
+	assert_int_equal(info.refs, 1);
+	assert_int_equal(tern_segment_next(t, 0), h);
+	assert_int_equal(tern_segment_find(t, "r", &(uint32_t){ 0 }), -ENOENT);
+	assert_int_equal(tern_segment_unregister(t, h), -EBUSY);
+	assert_int_equal(tern_segment_is_retired(t, h), 1);
+	tern_segment_release(seg, 1);
+	assert_int_equal(tern_segment_unregister(t, h), 0);
+	assert_int_equal(tern_segment_is_retired(t, h), 0);
+	assert_int_equal(tern_segment_info(t, h, &info), -ENOENT);
+	c.peer = TERN_SEGMENT_PEER_MAX;
+	assert_int_equal(tern_segment_register(t, &c, &h), -EINVAL);
+	assert_int_equal(tern_segment_table_free(t), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -227,6 +265,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(acquire_checks_bounds_and_stale_handles),
 		cmocka_unit_test(acquire_local_finds_the_containing_segment),
 		cmocka_unit_test(alloc_gives_memory_and_info_describes_it),
+		cmocka_unit_test(retire_refuses_new_references_until_unregistered),
 	};
 
 	RTE_SET_USED(argc);

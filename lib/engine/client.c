@@ -281,7 +281,7 @@ fill_request(struct tern_client *c, struct tern_future *f, struct submit_ctx *ct
 	} else {
 		seg = tern_segment_acquire(tbl, r->segment, r->offset, r->length, 1);
 		if (seg == NULL)
-			return -EINVAL;
+			return tern_segment_is_retired(tbl, r->segment) ? -ESTALE : -EINVAL;
 		refs[f->nb_segrefs++].seg = seg;
 		ctx->target = seg;
 	}

@@ -300,7 +300,9 @@ struct tern_submit_opts {
  *         length, unknown/stale target segment, offset + length outside the
  *         target, local range not inside a LOCAL segment, deadline too far),
  *         EAGAIN (pool, submission ring or client's max_inflight full: retry
- *         after reaping or releasing), ESHUTDOWN (engine destroyed).
+ *         after reaping or releasing), ESTALE (a target segment was retired:
+ *         a peer's segment whose descriptor turned stale; resolve it again),
+ *         ESHUTDOWN (engine destroyed).
  */
 struct tern_future *tern_submit(struct tern_client *client, const struct tern_request *reqs,
 				uint32_t nb, const struct tern_submit_opts *opts);

@@ -288,8 +288,25 @@ segment_by_handle(const struct tern_segment_table *tbl, uint32_t handle)
 	return (struct tern_segment *)(uintptr_t)seg;
 }
 
+/* An active or retired slot holding @p handle (what unregister accepts). */
+static struct tern_segment *
+segment_in_table(const struct tern_segment_table *tbl, uint32_t handle, uint32_t *state)
+{
+	uint32_t slot = tern_segment_handle_slot(handle);
+	const struct tern_segment *seg;
+
+	if (handle == TERN_SEGMENT_INVALID || slot >= tbl->capacity)
+		return NULL;
+	seg = &tbl->slots[slot];
+	*state = __atomic_load_n(&seg->state, __ATOMIC_ACQUIRE);
+	if ((*state != TERN_SEGMENT_ACTIVE && *state != TERN_SEGMENT_RETIRED) ||
+	    seg->handle != handle)
+		return NULL;
+	return (struct tern_segment *)(uintptr_t)seg;
+}
+
 int
-tern_segment_unregister(struct tern_segment_table *tbl, uint32_t handle)
+tern_segment_retire(struct tern_segment_table *tbl, uint32_t handle)
 {
 	struct tern_segment *seg;
 	uint32_t expected = TERN_SEGMENT_ACTIVE;
@@ -297,14 +314,41 @@ tern_segment_unregister(struct tern_segment_table *tbl, uint32_t handle)
 	if (tbl == NULL)
 		return -EINVAL;
 	seg = segment_by_handle(tbl, handle);
+	if (seg == NULL ||
+	    !__atomic_compare_exchange_n(&seg->state, &expected, TERN_SEGMENT_RETIRED, false,
+					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return -ENOENT;
+	SEG_LOG(DEBUG, "retired %s (%#x)", seg->name, handle);
+	return 0;
+}
+
+int
+tern_segment_is_retired(const struct tern_segment_table *tbl, uint32_t handle)
+{
+	uint32_t state;
+
+	return tbl != NULL && segment_in_table(tbl, handle, &state) != NULL &&
+	       state == TERN_SEGMENT_RETIRED;
+}
+
+int
+tern_segment_unregister(struct tern_segment_table *tbl, uint32_t handle)
+{
+	struct tern_segment *seg;
+	uint32_t state, expected;
+
+	if (tbl == NULL)
+		return -EINVAL;
+	seg = segment_in_table(tbl, handle, &state);
 	if (seg == NULL)
 		return -ENOENT;
+	expected = state;
 	if (!__atomic_compare_exchange_n(&seg->state, &expected, TERN_SEGMENT_DRAINING, false,
 					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		return -ENOENT;
 	/* Pairs with tern_segment_acquire(): reference, then state check. */
 	if (__atomic_load_n(&seg->refs, __ATOMIC_SEQ_CST) != 0) {
-		__atomic_store_n(&seg->state, TERN_SEGMENT_ACTIVE, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&seg->state, state, __ATOMIC_SEQ_CST);
 		return -EBUSY;
 	}
 	if (seg->flags & TERN_SEGMENT_F_ALLOCATED)
@@ -340,10 +384,11 @@ tern_segment_info(const struct tern_segment_table *tbl, uint32_t handle,
 		  struct tern_segment_info *info)
 {
 	const struct tern_segment *seg;
+	uint32_t state;
 
 	if (tbl == NULL || info == NULL)
 		return -EINVAL;
-	seg = segment_by_handle(tbl, handle);
+	seg = segment_in_table(tbl, handle, &state);
 	if (seg == NULL)
 		return -ENOENT;
 	memcpy(info->name, seg->name, sizeof(info->name));
@@ -353,6 +398,8 @@ tern_segment_info(const struct tern_segment_table *tbl, uint32_t handle,
 	info->transport = seg->transport;
 	info->socket_id = seg->socket_id;
 	info->refs = __atomic_load_n(&seg->refs, __ATOMIC_RELAXED);
+	info->state = state;
+	info->peer = seg->peer;
 	return 0;
 }
 
@@ -363,9 +410,12 @@ tern_segment_next(const struct tern_segment_table *tbl, uint32_t from_slot)
 
 	if (tbl == NULL)
 		return TERN_SEGMENT_INVALID;
-	for (i = from_slot; i < tbl->capacity; i++)
-		if (__atomic_load_n(&tbl->slots[i].state, __ATOMIC_ACQUIRE) == TERN_SEGMENT_ACTIVE)
+	for (i = from_slot; i < tbl->capacity; i++) {
+		uint32_t state = __atomic_load_n(&tbl->slots[i].state, __ATOMIC_ACQUIRE);
+
+		if (state == TERN_SEGMENT_ACTIVE || state == TERN_SEGMENT_RETIRED)
 			return tbl->slots[i].handle;
+	}
 	return TERN_SEGMENT_INVALID;
 }
 

@@ -53,6 +53,7 @@ enum tern_segment_state {
 	TERN_SEGMENT_FREE = 0,
 	TERN_SEGMENT_ACTIVE = 1,
 	TERN_SEGMENT_DRAINING = 2,
+	TERN_SEGMENT_RETIRED = 3, /**< no new references; unregister when the last goes */
 };
 
 /**
@@ -178,10 +179,30 @@ int tern_segment_alloc_file(struct tern_segment_table *tbl, const char *name, ui
  * control thread that unregistered a REMOTE segment can still hand a copy
  * to its transport's segment_release().
  *
+ * Active and retired segments can be unregistered.
+ *
  * @return 0; -EINVAL (NULL table); -ENOENT (no such handle, or stale);
  *         -EBUSY (work in flight references it: retry after it completes).
  */
 int tern_segment_unregister(struct tern_segment_table *tbl, uint32_t handle);
+
+/**
+ * Retire a segment: from now on tern_segment_acquire() refuses it (so new
+ * requests on it fail), while work already holding references finishes.
+ * Unregister it once its references are gone. This is how a peer's segment
+ * whose descriptor turned stale is taken out of service.
+ *
+ * @return 0; -EINVAL (NULL table); -ENOENT (no such active segment).
+ */
+int tern_segment_retire(struct tern_segment_table *tbl, uint32_t handle);
+
+/**
+ * Is @p handle a segment that tern_segment_retire() took out of service?
+ * (For error reporting: a request on it fails as stale, not as unknown.)
+ *
+ * @return 1 if retired and not yet unregistered, else 0.
+ */
+int tern_segment_is_retired(const struct tern_segment_table *tbl, uint32_t handle);
 
 /**
  * Find a segment's handle by name.
@@ -199,10 +220,12 @@ struct tern_segment_info {
 	uint16_t transport;
 	int32_t socket_id;
 	uint64_t refs;
+	uint32_t state; /**< TERN_SEGMENT_ACTIVE or TERN_SEGMENT_RETIRED */
+	uint16_t peer;	/**< accounting tag */
 };
 
 /**
- * Describe a segment.
+ * Describe a segment (active or retired).
  *
  * @return 0; -EINVAL; -ENOENT.
  */
@@ -210,7 +233,8 @@ int tern_segment_info(const struct tern_segment_table *tbl, uint32_t handle,
 		      struct tern_segment_info *info);
 
 /**
- * Iterate: the first handle of an active segment at a slot >= @p from_slot.
+ * Iterate: the first handle of an active (or retired, not yet unregistered)
+ * segment at a slot >= @p from_slot.
  * @return the handle, or TERN_SEGMENT_INVALID when there is none.
  */
 uint32_t tern_segment_next(const struct tern_segment_table *tbl, uint32_t from_slot);
