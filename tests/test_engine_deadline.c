@@ -231,6 +231,57 @@ destroy_is_bounded_when_a_transport_never_gives_slices_back(void **state)
 	hold_release(0, 0); /* forget what the stopped "device" held */
 }
 
+static void
+peer_traffic_counts_slices_bytes_and_failed_requests(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_peer_traffic t;
+	struct tern_future *f;
+	struct tern_request r;
+	uint64_t end = now_ns() + 2000 * MS, base = hold_count(); /* an earlier test's leftovers */
+	uint32_t peer_seg;
+
+	assert_int_equal(
+		tern_segment_register(fx->env.segments,
+				      &(struct tern_segment_conf){ .name = "peer7",
+								   .kind = TERN_SEGMENT_REMOTE,
+								   .transport = "hold",
+								   .length = 64 << 20,
+								   .peer = 7 },
+				      &peer_seg),
+		0);
+	r = (struct tern_request){
+		.op = TERN_OP_WRITE, .segment = peer_seg, .local = fx->mem, .length = 1 << 20
+	};
+	/* Two requests on the peer, one on the untagged hole: only the peer's count. */
+	f = tern_submit(fx->client,
+			(struct tern_request[]){ r,
+						 r,
+						 { .op = TERN_OP_WRITE,
+						   .segment = fx->hole,
+						   .local = fx->mem,
+						   .length = 4096 } },
+			3, &(struct tern_submit_opts){ .deadline_ns = 5000 * MS });
+	assert_non_null(f);
+	while (hold_count() < base + 9 && now_ns() < end)
+		;
+	assert_int_equal(hold_count(), base + 9);
+	hold_release(-EIO, 0);
+	assert_int_equal(tern_future_wait(f, UINT64_MAX), -EIO);
+	assert_int_equal(tern_engine_peer_traffic(fx->env.engine, 7, &t), 0);
+	assert_int_equal(t.slices, 8);
+	assert_int_equal(t.bytes, 2 << 20);
+	assert_int_equal(t.failed_requests, 2);
+	assert_int_equal(tern_engine_peer_traffic(fx->env.engine, 8, &t), 0);
+	assert_int_equal(t.slices + t.bytes + t.failed_requests, 0);
+	assert_int_equal(tern_engine_peer_traffic(fx->env.engine, 0, &t), -EINVAL);
+	assert_int_equal(tern_engine_peer_traffic(fx->env.engine, TERN_SEGMENT_PEER_MAX, &t),
+			 -EINVAL);
+	assert_int_equal(tern_engine_peer_traffic(fx->env.engine, 7, NULL), -EINVAL);
+	assert_int_equal(tern_engine_peer_traffic(NULL, 7, &t), -EINVAL);
+	assert_int_equal(tern_future_release(f), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -247,6 +298,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(
 			destroy_is_bounded_when_a_transport_never_gives_slices_back, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			peer_traffic_counts_slices_bytes_and_failed_requests, setup, teardown),
 	};
 
 	RTE_SET_USED(argc);

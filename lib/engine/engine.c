@@ -414,6 +414,28 @@ tern_engine_lcore_stats(const struct tern_engine *engine, unsigned int lcore_id,
 }
 
 int
+tern_engine_peer_traffic(const struct tern_engine *engine, uint16_t peer,
+			 struct tern_peer_traffic *traffic)
+{
+	unsigned int i;
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return err;
+	if (traffic == NULL || peer == 0 || peer >= TERN_SEGMENT_PEER_MAX)
+		return -EINVAL;
+	memset(traffic, 0, sizeof(*traffic));
+	for (i = 0; i < engine->conf.nb_lcores; i++) {
+		const struct peer_counters *pc = &engine->sh->counters[i].peers[peer];
+
+		traffic->slices += __atomic_load_n(&pc->slices, __ATOMIC_RELAXED);
+		traffic->bytes += __atomic_load_n(&pc->bytes, __ATOMIC_RELAXED);
+		traffic->failed_requests += __atomic_load_n(&pc->failed, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+int
 tern_engine_pool_stats(const struct tern_engine *engine, struct tern_pool_stats *stats)
 {
 	int err;

@@ -30,7 +30,7 @@ extern int tern_engine_logtype;
 
 /* Layout version of the shared structures: a process built against another
  * one must not attach (checked by clients in secondary processes). */
-#define ENGINE_LAYOUT_VERSION 1
+#define ENGINE_LAYOUT_VERSION 2
 
 #define ENGINE_NAME_MAX	    16
 #define PROCESS_ENGINES_MAX 8
@@ -136,12 +136,20 @@ struct tern_future {
 
 TAILQ_HEAD(future_list, tern_future);
 
+/* Traffic of one lcore to one peer (segments tagged with its accounting tag). */
+struct peer_counters {
+	uint64_t slices;
+	uint64_t bytes;
+	uint64_t failed; /* requests of batches that failed with a transport error */
+};
+
 /* Counters of one lcore on their own cache line. */
 struct lcore_counters {
 	struct tern_lcore_stats stats;
 	uint64_t owned_inflight; /* batches accepted and not yet finished */
 	uint64_t posted;	 /* slices posted and not yet completed */
 	uint64_t latency[TERN_LATENCY_BUCKETS] __rte_cache_aligned; /* log2(ns) buckets */
+	struct peer_counters peers[TERN_SEGMENT_PEER_MAX] __rte_cache_aligned;
 } __rte_cache_aligned;
 
 enum client_slot_state {

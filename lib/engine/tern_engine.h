@@ -126,6 +126,21 @@ int tern_engine_lcores(const struct tern_engine *engine, unsigned int *lcores, u
 int tern_engine_lcore_stats(const struct tern_engine *engine, unsigned int lcore_id,
 			    struct tern_lcore_stats *stats);
 
+/** Traffic to one peer: segments registered with its accounting tag (tern_segment_conf.peer). */
+struct tern_peer_traffic {
+	uint64_t slices;	  /**< slices posted to its segments */
+	uint64_t bytes;		  /**< bytes of those slices */
+	uint64_t failed_requests; /**< requests on its segments in batches that failed in a
+				     transport */
+};
+
+/**
+ * Sum the worker lcores' counters of peer accounting tag @p peer.
+ * @return 0, -EINVAL (NULL, tag 0 or >= TERN_SEGMENT_PEER_MAX), -ESHUTDOWN.
+ */
+int tern_engine_peer_traffic(const struct tern_engine *engine, uint16_t peer,
+			     struct tern_peer_traffic *traffic);
+
 /** Future pool occupancy. */
 struct tern_pool_stats {
 	uint32_t total;	    /**< futures in the pool */

@@ -70,12 +70,26 @@ record_latency(struct worker *w, const struct tern_future *f)
 	COUNTER_ADD(w->ctr, latency[b], 1);
 }
 
+/* A batch failed: charge its requests to the peers they targeted. */
+static void
+count_peer_failures(struct worker *w, const struct tern_future *f)
+{
+	const struct batch_req *reqs = future_reqs(f);
+	uint32_t i;
+
+	for (i = 0; i < f->nb_reqs; i++)
+		if (reqs[i].target->peer != 0)
+			COUNTER_ADD(w->ctr, peers[reqs[i].target->peer].failed, 1);
+}
+
 /* Every slice of @f is accounted and @w owns it: resolve and let go. */
 static void
 batch_finish(struct worker *w, struct tern_future *f)
 {
 	if (f->timer_linked)
 		timer_unlink(w, f);
+	if (unlikely(__atomic_load_n(&f->first_error, __ATOMIC_RELAXED) != 0))
+		count_peer_failures(w, f);
 	/* Segments first: once a waiter sees the result it may unregister them. */
 	future_release_segrefs(f);
 	if (future_resolve(f, __atomic_load_n(&f->first_error, __ATOMIC_RELAXED)))
@@ -247,6 +261,10 @@ claim(struct worker *w, struct tern_future *f, uint32_t phase)
 		sl->length = (uint32_t)RTE_MIN(f->slice_bytes, r->length - off);
 		sl->op = r->op;
 		sl->flags = r->slice_flags;
+		if (r->target->peer != 0) {
+			COUNTER_ADD(w->ctr, peers[r->target->peer].slices, 1);
+			COUNTER_ADD(w->ctr, peers[r->target->peer].bytes, sl->length);
+		}
 	}
 	return end < nb;
 }
