@@ -24,6 +24,9 @@
 
 #include "tern_telemetry.h"
 #include "telemetry_parse.h"
+#ifdef TERN_HAVE_PEER
+#include <tern_peer.h>
+#endif
 
 /* Rows per reply of the paginated listings: far below 16 KiB of JSON. */
 #define SEGMENTS_PER_PAGE 64
@@ -37,6 +40,7 @@ static struct {
 	bool active;
 	struct tern_engine *engine;
 	struct tern_segment_table *segments;
+	struct tern_peers *peers;
 	int log_type; /* tern.engine's: the level /tern/config shows */
 	char node[LABEL_MAX];
 	char version[LABEL_MAX];
@@ -552,6 +556,115 @@ answer_config_set(const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+#ifdef TERN_HAVE_PEER
+enum peer_column {
+	PEER_NODE,
+	PEER_TRANSPORT,
+	PEER_PINNED,
+	PEER_STATE,
+	PEER_SEGMENTS,
+	PEER_RETIRED,
+	PEER_INFLIGHT,
+	PEER_SLICES,
+	PEER_BYTES,
+	PEER_FAILED,
+	PEER_RESOLVES,
+	PEER_ERRORS,
+	PEER_STALE,
+	PEER_LAST_ERROR,
+	PEER_COLUMNS
+};
+
+static int
+answer_peers(const char *params, struct rte_tel_data *d)
+{
+	static const char *const names[PEER_COLUMNS] = {
+		"node",	    "transport", "pinned", "state",	"segments",
+		"retired",  "inflight",	 "slices", "bytes",	"failed_requests",
+		"resolves", "errors",	 "stale",  "last_error"
+	};
+	static const enum rte_tel_value_type types[PEER_COLUMNS] = {
+		RTE_TEL_STRING_VAL, RTE_TEL_STRING_VAL, RTE_TEL_STRING_VAL, RTE_TEL_STRING_VAL,
+		RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,	RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,
+		RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,	RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,
+		RTE_TEL_U64_VAL,    RTE_TEL_STRING_VAL
+	};
+	struct tern_peer_info info[TERN_PEER_MAX];
+	struct rte_tel_data *col[PEER_COLUMNS];
+	int n, i, c;
+
+	if (no_params(params, d) != 0)
+		return 0;
+	if (tel.peers == NULL)
+		return reply_error(d, "this process has no peers (no --directory or --peer)");
+	n = tern_peers_list(tel.peers, info, RTE_DIM(info));
+	if (n < 0)
+		return reply_engine_error(d, "peers", n);
+	if (new_arrays(col, types, PEER_COLUMNS) != 0)
+		return -ENOMEM;
+	for (i = 0; i < n && i < (int)RTE_DIM(info); i++) {
+		struct tern_peer_traffic t = { 0 };
+
+		tern_engine_peer_traffic(tel.engine, info[i].tag, &t);
+		rte_tel_data_add_array_string(col[PEER_NODE], info[i].node);
+		rte_tel_data_add_array_string(col[PEER_TRANSPORT], info[i].transport);
+		rte_tel_data_add_array_string(col[PEER_PINNED],
+					      info[i].pinned[0] != '\0' ? info[i].pinned : "auto");
+		rte_tel_data_add_array_string(col[PEER_STATE], tern_peer_state_name(info[i].state));
+		rte_tel_data_add_array_u64(col[PEER_SEGMENTS], info[i].segments);
+		rte_tel_data_add_array_u64(col[PEER_RETIRED], info[i].retired);
+		rte_tel_data_add_array_u64(col[PEER_INFLIGHT], info[i].inflight);
+		rte_tel_data_add_array_u64(col[PEER_SLICES], t.slices);
+		rte_tel_data_add_array_u64(col[PEER_BYTES], t.bytes);
+		rte_tel_data_add_array_u64(col[PEER_FAILED], t.failed_requests);
+		rte_tel_data_add_array_u64(col[PEER_RESOLVES], info[i].resolves);
+		rte_tel_data_add_array_u64(col[PEER_ERRORS], info[i].errors);
+		rte_tel_data_add_array_u64(col[PEER_STALE], info[i].stale);
+		rte_tel_data_add_array_string(
+			col[PEER_LAST_ERROR],
+			info[i].last_error == 0 ? "" : strerror(-info[i].last_error));
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "count", (uint64_t)n);
+	for (c = 0; c < PEER_COLUMNS; c++)
+		add_container(d, names[c], col[c]);
+	return 0;
+}
+
+static int
+answer_peers_set(const char *params, struct rte_tel_data *d)
+{
+	char err[RTE_TEL_MAX_STRING_LEN], node[48], transport[16];
+	int ret;
+
+	if (tern_tel_parse_peer_set(params, node, transport, err, sizeof(err)) != 0)
+		return reply_error(d, "%s", err);
+	if (tel.peers == NULL)
+		return reply_error(d, "this process has no peers (no --directory or --peer)");
+	ret = tern_peers_set_transport(tel.peers, node, transport);
+	if (ret != 0)
+		return reply_error(d, "%s: refused: %s", node, strerror(-ret));
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "status", "ok");
+	rte_tel_data_add_dict_string(d, "node", node);
+	rte_tel_data_add_dict_string(d, "transport", transport[0] != '\0' ? transport : "auto");
+	return 0;
+}
+#else
+static int
+answer_peers(const char *params, struct rte_tel_data *d)
+{
+	RTE_SET_USED(params);
+	return reply_error(d, "built without lib/peer");
+}
+
+static int
+answer_peers_set(const char *params, struct rte_tel_data *d)
+{
+	return answer_peers(params, d);
+}
+#endif
+
 typedef int (*answer_fn)(const char *params, struct rte_tel_data *d);
 
 static int
@@ -586,6 +699,8 @@ TERN_TEL_CMD(clients, answer_clients, false)
 TERN_TEL_CMD(latency, answer_latency, false)
 TERN_TEL_CMD(config, answer_config, false)
 TERN_TEL_CMD(config_set, answer_config_set, true)
+TERN_TEL_CMD(peers, answer_peers, false)
+TERN_TEL_CMD(peers_set, answer_peers_set, true)
 
 static const struct {
 	const char *cmd;
@@ -606,6 +721,10 @@ static const struct {
 	{ "/tern/config", cmd_config, "Current settings" },
 	{ "/tern/config/set", cmd_config_set,
 	  "Change a setting: slice_size=<bytes[K|M|G]>, deadline_ms=<ms> or log_level=<level>" },
+	{ "/tern/peers", cmd_peers,
+	  "Peers: transport, state, imports, work in flight, traffic, errors. No parameters" },
+	{ "/tern/peers/set", cmd_peers_set,
+	  "Pin a peer to a transport: NODE=TRANSPORT, or NODE=auto for the cheapest" },
 };
 
 int
@@ -635,6 +754,7 @@ tern_telemetry_register(const struct tern_telemetry_conf *conf)
 	}
 	tel.engine = conf->engine;
 	tel.segments = conf->segments;
+	tel.peers = conf->peers;
 	rte_strlcpy(tel.node, conf->node != NULL ? conf->node : "", sizeof(tel.node));
 	rte_strlcpy(tel.version, conf->version != NULL ? conf->version : TERN_VERSION,
 		    sizeof(tel.version));
@@ -652,5 +772,6 @@ tern_telemetry_unregister(void)
 	tel.active = false;
 	tel.engine = NULL;
 	tel.segments = NULL;
+	tel.peers = NULL;
 	pthread_rwlock_unlock(&tel.lock);
 }

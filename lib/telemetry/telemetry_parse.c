@@ -231,3 +231,51 @@ tern_tel_latency_max(const uint64_t *buckets, unsigned int nb)
 			return (2ull << (i - 1)) - 1;
 	return 0;
 }
+
+int
+tern_tel_parse_peer_set(const char *params, char *node, char *transport, char *err, size_t err_len)
+{
+	static const char usage[] = "expected NODE=TRANSPORT or NODE=auto";
+	const char *eq, *t;
+	size_t n, i;
+
+	if (params == NULL || (eq = strchr(params, '=')) == NULL) {
+		snprintf(err, err_len, "%s", usage);
+		return -EINVAL;
+	}
+	n = (size_t)(eq - params);
+	if (n == 0 || n >= 48) {
+		snprintf(err, err_len, "node name must be 1..47 characters; %s", usage);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		char c = params[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == ':' || c == '-')) {
+			snprintf(err, err_len, "node name: only [A-Za-z0-9_.:-]; %s", usage);
+			return -EINVAL;
+		}
+	}
+	t = eq + 1;
+	if (strcmp(t, "auto") == 0) {
+		t = "";
+	} else {
+		if (t[0] == '\0' || strlen(t) >= 16) {
+			snprintf(err, err_len, "transport name must be 1..15 characters; %s",
+				 usage);
+			return -EINVAL;
+		}
+		for (i = 0; t[i] != '\0'; i++) {
+			if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') ||
+			      t[i] == '_')) {
+				snprintf(err, err_len, "transport name: only [a-z0-9_]; %s", usage);
+				return -EINVAL;
+			}
+		}
+	}
+	memcpy(node, params, n);
+	node[n] = '\0';
+	strcpy(transport, t);
+	return 0;
+}

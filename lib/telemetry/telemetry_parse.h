@@ -54,6 +54,16 @@ const char *tern_tel_log_level_name(uint32_t level);
  */
 int tern_tel_parse_set(const char *params, struct tern_tel_setting *out, char *err, size_t err_len);
 
+/*
+ * Parse the parameters of /tern/peers/set: exactly "NODE=TRANSPORT" or
+ * "NODE=auto", NODE a valid node name ([A-Za-z0-9_.:-], 1..47 characters),
+ * TRANSPORT a transport name ([a-z0-9_], 1..15). @p transport is set to ""
+ * for auto. @p node needs 48 bytes, @p transport 16.
+ * 0 or -EINVAL with a one-line reason in @p err.
+ */
+int tern_tel_parse_peer_set(const char *params, char *node, char *transport, char *err,
+			    size_t err_len);
+
 /* Copy @p in to @p out (at most @p len - 1 characters, then "...") with every
  * character outside [A-Za-z0-9_.,:=+-] replaced by '?': user input echoed in a reply. */
 void tern_tel_sanitize(const char *in, char *out, size_t len);

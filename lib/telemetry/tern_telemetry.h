@@ -22,12 +22,15 @@
 extern "C" {
 #endif
 
+struct tern_peers;
+
 /** What the telemetry commands describe. */
 struct tern_telemetry_conf {
 	struct tern_engine *engine;	     /**< required */
 	struct tern_segment_table *segments; /**< NULL: /tern/segments answers an error */
-	const char *node;		     /**< node name shown by /tern/info; NULL = "" */
-	const char *version;		     /**< version shown by /tern/info; NULL = tern's */
+	struct tern_peers *peers; /**< lib/peer's set; NULL: /tern/peers answers an error */
+	const char *node;	  /**< node name shown by /tern/info; NULL = "" */
+	const char *version;	  /**< version shown by /tern/info; NULL = tern's */
 };
 
 /**

@@ -228,6 +228,44 @@ latency_percentiles_come_from_the_buckets(void **state)
 	assert_true(tern_tel_latency_percentile(b, 48, 99.0) >= 1ull << 47);
 }
 
+static void
+peer_set_takes_node_and_transport_only(void **state)
+{
+	static const char *const bad[] = {
+		NULL,
+		"",
+		"=",
+		"node",
+		"node=",
+		"=tcp",
+		"no de=tcp",
+		"node=TCP",
+		"node=tcp,x",
+		"node=tc p",
+		"node=tcp=tcp",
+		"node/x=tcp",
+		"node=averyveryverylongname",
+		"a123456789012345678901234567890123456789012345678=tcp",
+	};
+	char node[48], transport[16], err[128];
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(tern_tel_parse_peer_set(bad[i], node, transport, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "NODE=TRANSPORT"));
+	}
+	assert_int_equal(tern_tel_parse_peer_set("b-2.x:y=tcp", node, transport, err, sizeof(err)),
+			 0);
+	assert_string_equal(node, "b-2.x:y");
+	assert_string_equal(transport, "tcp");
+	assert_int_equal(tern_tel_parse_peer_set("b=auto", node, transport, err, sizeof(err)), 0);
+	assert_string_equal(node, "b");
+	assert_string_equal(transport, "");
+}
+
 int
 main(void)
 {
@@ -239,6 +277,7 @@ main(void)
 		cmocka_unit_test(log_level_names_round_trip),
 		cmocka_unit_test(echoed_input_is_made_safe),
 		cmocka_unit_test(latency_percentiles_come_from_the_buckets),
+		cmocka_unit_test(peer_set_takes_node_and_transport_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
