@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +40,88 @@ check_node_name(const char *s)
 		      c == '_' || c == '.' || c == ':' || c == '-'))
 			return -EINVAL;
 	}
+	return 0;
+}
+
+/* A directory URI: a known scheme and something after it. The directory
+ * library parses the rest strictly when the dataplane opens it. */
+static int
+check_uri(const char *s)
+{
+	static const char *const schemes[] = { "p2p://", "etcd://", "redis://" };
+	size_t len = strnlen(s, DP_URI_MAX), i, n;
+
+	if (len == 0 || len >= DP_URI_MAX)
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return -EINVAL;
+	for (i = 0; i < RTE_DIM(schemes); i++) {
+		n = strlen(schemes[i]);
+		if (strncmp(s, schemes[i], n) == 0 && len > n)
+			return 0;
+	}
+	return -EINVAL;
+}
+
+/* [a-z0-9_], 1..15: a transport name. */
+static int
+check_transport_name(const char *s)
+{
+	size_t i, len = strnlen(s, 16);
+
+	if (len == 0 || len >= 16)
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return -EINVAL;
+	return 0;
+}
+
+/* NODE=VALUE: the node part into @node (validated), the rest returned. */
+static const char *
+split_node(const char *val, char *node)
+{
+	const char *eq = strchr(val, '=');
+
+	if (eq == NULL || eq == val || (size_t)(eq - val) >= DP_NAME_MAX)
+		return NULL;
+	memcpy(node, val, (size_t)(eq - val));
+	node[eq - val] = '\0';
+	return check_node_name(node) == 0 ? eq + 1 : NULL;
+}
+
+/* ADDR:PORT with a numeric IPv4 address, or [IPv6]:PORT; PORT 0..65535. */
+static int
+parse_listen(const char *val, char *addr, size_t addr_len, uint16_t *port)
+{
+	const char *colon, *start = val, *end;
+	unsigned char buf[16];
+	uint64_t p;
+	size_t n;
+
+	if (val[0] == '[') {
+		end = strchr(val, ']');
+		if (end == NULL || end[1] != ':')
+			return -EINVAL;
+		start = val + 1;
+		colon = end + 1;
+	} else {
+		colon = strrchr(val, ':');
+		if (colon == NULL)
+			return -EINVAL;
+		end = colon;
+	}
+	n = (size_t)(end - start);
+	if (n == 0 || n >= addr_len)
+		return -EINVAL;
+	memcpy(addr, start, n);
+	addr[n] = '\0';
+	if (inet_pton(val[0] == '[' ? AF_INET6 : AF_INET, addr, buf) != 1)
+		return -EINVAL;
+	if (tern_cli_parse_u64(colon + 1, 0, 65535, &p) != 0)
+		return -EINVAL;
+	*port = (uint16_t)p;
 	return 0;
 }
 
@@ -138,6 +221,63 @@ apply(struct dp_args *a, const char *key, const char *val, bool from_file, char 
 				    val);
 		SKIP_IF_SET(DP_OPT_LOG_LEVEL);
 		a->log_level = ret;
+	} else if (strcmp(key, "directory") == 0) {
+		if (check_uri(val) != 0)
+			return fail(err, errlen,
+				    "--directory '%s': expected p2p://ADDR:PORT, "
+				    "etcd://HOST:PORT[,HOST:PORT...]/PREFIX or "
+				    "redis://HOST:PORT/PREFIX",
+				    val);
+		SKIP_IF_SET(DP_OPT_DIRECTORY);
+		snprintf(a->directory, sizeof(a->directory), "%s", val);
+	} else if (strcmp(key, "peer") == 0) {
+		struct dp_peer_opt *po = &a->peers[a->nb_peers];
+		const char *uri;
+
+		if (a->nb_peers == DP_MAX_PEERS)
+			return fail(err, errlen, "--peer: at most %d peers", DP_MAX_PEERS);
+		uri = split_node(val, po->node);
+		if (uri == NULL || check_uri(uri) != 0)
+			return fail(err, errlen, "--peer '%s': expected NODE=p2p://ADDR:PORT", val);
+		for (i = 0; i < a->nb_peers; i++)
+			if (strcmp(a->peers[i].node, po->node) == 0)
+				return fail(err, errlen, "--peer '%s': node given twice", val);
+		snprintf(po->uri, sizeof(po->uri), "%s", uri);
+		a->nb_peers++;
+	} else if (strcmp(key, "peer-transport") == 0) {
+		struct dp_pin_opt *pin = &a->pins[a->nb_pins];
+		const char *t;
+
+		if (a->nb_pins == DP_MAX_PEERS)
+			return fail(err, errlen, "--peer-transport: at most %d", DP_MAX_PEERS);
+		t = split_node(val, pin->node);
+		if (t == NULL || check_transport_name(t) != 0)
+			return fail(err, errlen,
+				    "--peer-transport '%s': expected NODE=TRANSPORT (e.g. b=tcp)",
+				    val);
+		for (i = 0; i < a->nb_pins; i++)
+			if (strcmp(a->pins[i].node, pin->node) == 0)
+				return fail(err, errlen, "--peer-transport '%s': node given twice",
+					    val);
+		snprintf(pin->transport, sizeof(pin->transport), "%s", t);
+		a->nb_pins++;
+	} else if (strcmp(key, "listen") == 0) {
+		char addr[sizeof(a->listen_addr)];
+		uint16_t port;
+
+		if (parse_listen(val, addr, sizeof(addr), &port) != 0)
+			return fail(err, errlen,
+				    "--listen '%s': expected IPV4:PORT or [IPV6]:PORT (numeric, "
+				    "port 0-65535)",
+				    val);
+		SKIP_IF_SET(DP_OPT_LISTEN);
+		snprintf(a->listen_addr, sizeof(a->listen_addr), "%s", addr);
+		a->listen_port = port;
+	} else if (strcmp(key, "shm") == 0) {
+		if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
+			return fail(err, errlen, "--shm '%s': on or off", val);
+		SKIP_IF_SET(DP_OPT_SHM);
+		a->shm_off = strcmp(val, "off") == 0;
 	} else if (strcmp(key, "config") == 0 && !from_file) {
 		if (strlen(val) == 0 || strlen(val) >= sizeof(a->config))
 			return fail(err, errlen, "--config: bad path");
@@ -277,6 +417,22 @@ dp_args_usage(const char *prog)
 	       "(2000)\n"
 	       "  --log-level LEVEL      tern.* log level: error, warning, notice, info, debug or "
 	       "1-8\n"
+	       "\n"
+	       "Peers (other dataplanes whose segments clients read and write):\n"
+	       "  --directory URI        publish this node's segments and find peers' there:\n"
+	       "                         p2p://ADDR:PORT (serve them on this control port),\n"
+	       "                         etcd://HOST:PORT[,HOST:PORT...]/PREFIX or\n"
+	       "                         redis://HOST:PORT/PREFIX\n"
+	       "  --peer NODE=URI        NODE's own directory, e.g. b=p2p://127.0.0.1:7100 "
+	       "(repeatable)\n"
+	       "  --listen ADDR:PORT     serve the tcp transport there ([IPV6]:PORT; port 0 picks "
+	       "one)\n"
+	       "  --shm on|off           export segments to dataplanes on this host through "
+	       "shared\n"
+	       "                         memory (on)\n"
+	       "  --peer-transport NODE=TRANSPORT\n"
+	       "                         always reach NODE through TRANSPORT (repeatable)\n"
+	       "\n"
 	       "  --config FILE          the same options as 'key = value' lines ('#' comments);\n"
 	       "                         the command line wins\n"
 	       "  --help                 this text\n"

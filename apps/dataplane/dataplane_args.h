@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 #define DP_MAX_SEGMENTS 16
+#define DP_MAX_PEERS	16
 #define DP_NAME_MAX	48
+#define DP_URI_MAX	256
 
 /* Bits of dp_args.set: which options were given (the command line wins over the file). */
 enum dp_opt {
@@ -20,11 +22,26 @@ enum dp_opt {
 	DP_OPT_LOG_LEVEL = 1u << 6,
 	DP_OPT_DRAIN = 1u << 7,
 	DP_OPT_CONFIG = 1u << 8,
+	DP_OPT_DIRECTORY = 1u << 9,
+	DP_OPT_LISTEN = 1u << 10,
+	DP_OPT_SHM = 1u << 11,
 };
 
 struct dp_segment_opt {
 	char name[DP_NAME_MAX];
 	uint64_t size;
+};
+
+/* --peer NODE=URI: where NODE's descriptors are (its p2p control port). */
+struct dp_peer_opt {
+	char node[DP_NAME_MAX];
+	char uri[DP_URI_MAX];
+};
+
+/* --peer-transport NODE=TRANSPORT: pin NODE to one transport. */
+struct dp_pin_opt {
+	char node[DP_NAME_MAX];
+	char transport[16];
 };
 
 /* Options of tern-dataplane after the EAL's. Zero means "the default". */
@@ -37,7 +54,15 @@ struct dp_args {
 	uint64_t deadline_ms;
 	uint64_t max_clients;
 	uint64_t drain_ms;
-	int log_level; /* RTE_LOG_* (1..8), 0 = unchanged */
+	int log_level;		    /* RTE_LOG_* (1..8), 0 = unchanged */
+	char directory[DP_URI_MAX]; /* "" = none */
+	struct dp_peer_opt peers[DP_MAX_PEERS];
+	unsigned int nb_peers;
+	struct dp_pin_opt pins[DP_MAX_PEERS];
+	unsigned int nb_pins;
+	char listen_addr[64]; /* numeric, "" = the tcp target side is off */
+	uint16_t listen_port; /* 0 = ephemeral */
+	bool shm_off;	      /* --shm off */
 	char config[256];
 	bool help;
 	uint32_t set; /* enum dp_opt bits given so far */

@@ -7,11 +7,14 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -25,10 +28,22 @@
 #ifdef TERN_HAVE_TELEMETRY
 #include <tern_telemetry.h>
 #endif
+#ifdef TERN_HAVE_PEER
+#include <tern_directory.h>
+#include <tern_peer.h>
+#endif
+#ifdef TERN_HAVE_TCP
+#include <tern_tcp.h>
+#endif
+#ifdef TERN_HAVE_SHM
+#include <tern_shm.h>
+#endif
 
 #include "dataplane_args.h"
 
 #define DEFAULT_DRAIN_MS 2000
+/* The control loop's period: peers' upkeep and IPC resolves run at this pace. */
+#define CONTROL_PERIOD_US 10000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -73,6 +88,71 @@ die(const char *fmt, ...)
 	return 1;
 }
 
+static uint64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+#ifdef TERN_HAVE_PEER
+/*
+ * Publish one descriptor per exported segment, carrying the blob of every
+ * usable transport that can export it. Returns how many were published, or
+ * a negative errno.
+ */
+static int
+publish_segments(struct tern_directory *dir, struct tern_segment_table *tbl, const char *node,
+		 uint32_t usable)
+{
+	uint8_t blob[(TERN_DESCRIPTOR_STR_MAX - 1) / 2];
+	uint32_t h = 0, slot = 0;
+	int published = 0, t, n, ret;
+
+	while ((h = tern_segment_next(tbl, slot)) != TERN_SEGMENT_INVALID) {
+		const struct tern_segment *seg = &tbl->slots[tern_segment_handle_slot(h)];
+		struct tern_descriptor d;
+		int carried = 0;
+
+		slot = tern_segment_handle_slot(h) + 1;
+		if (seg->kind != TERN_SEGMENT_LOCAL)
+			continue;
+		ret = tern_descriptor_init(&d, node, seg->name, seg->length);
+		if (ret != 0)
+			return ret;
+		for (t = 0; t < tern_transport_count(); t++) {
+			const struct tern_transport_ops *ops = tern_transport_get(t);
+
+			if (!(usable & (1u << t)) || ops->segment_export == NULL)
+				continue;
+			n = ops->segment_export(seg, blob, sizeof(blob));
+			if (n <= 0)
+				continue; /* not exportable this way (no listener...) */
+			ret = tern_descriptor_set_bytes(&d, ops->name, TERN_PEER_DESC_FIELD, blob,
+							(size_t)n);
+			if (ret != 0) {
+				tern_descriptor_fini(&d);
+				return ret;
+			}
+			carried++;
+		}
+		ret = carried == 0 ? 0 : tern_directory_publish(dir, &d);
+		if (carried == 0)
+			fprintf(stderr,
+				"tern-dataplane: segment %s: no transport can export it (give "
+				"--listen, or keep --shm on)\n",
+				seg->name);
+		tern_descriptor_fini(&d);
+		if (ret != 0)
+			return ret;
+		published += carried != 0;
+	}
+	return published;
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -80,6 +160,20 @@ main(int argc, char **argv)
 	struct tern_engine_conf ec = { 0 };
 	struct tern_segment_table *tbl = NULL;
 	struct tern_engine *engine = NULL;
+	struct tern_engine_info info;
+#ifdef TERN_HAVE_PEER
+	struct tern_directory *dir = NULL;
+	struct tern_peers *peers = NULL;
+	uint64_t keepalive_ms = 0;
+	bool p2p = false;
+#endif
+#ifdef TERN_HAVE_SHM
+	char shm_path[PATH_MAX];
+	bool shm_on = false;
+#endif
+#ifdef TERN_HAVE_TCP
+	bool tcp_on = false;
+#endif
 	struct sigaction sa;
 	char err[256], node[DP_NAME_MAX];
 	int sep, ret, rc = 1;
@@ -128,9 +222,45 @@ main(int argc, char **argv)
 		rc = die("segment table: %s", rte_strerror(rte_errno));
 		goto out;
 	}
+#ifdef TERN_HAVE_TCP
+	if (args.listen_addr[0] != '\0') {
+		ret = tern_tcp_configure(&(struct tern_tcp_conf){
+			.listen_addr = args.listen_addr, .listen_port = args.listen_port });
+		if (ret != 0) {
+			rc = die("--listen %s:%u: %s", args.listen_addr, args.listen_port,
+				 strerror(-ret));
+			goto out;
+		}
+		tcp_on = true;
+	}
+#else
+	if (args.listen_addr[0] != '\0') {
+		rc = die("--listen: this build has no tcp transport");
+		goto out;
+	}
+#endif
+#ifdef TERN_HAVE_SHM
+	if (!args.shm_off) {
+		snprintf(shm_path, sizeof(shm_path), "%s/tern_shm.sock", rte_eal_get_runtime_dir());
+		ret = tern_shm_configure(
+			&(struct tern_shm_conf){ .socket_path = shm_path, .segments = tbl });
+		if (ret != 0) {
+			rc = die("shm transport on %s: %s", shm_path, strerror(-ret));
+			goto out;
+		}
+		shm_on = true;
+	}
+#endif
 	for (i = 0; i < args.nb_segments; i++) {
-		ret = tern_segment_alloc(tbl, args.segments[i].name, args.segments[i].size,
-					 SOCKET_ID_ANY, &h);
+#ifdef TERN_HAVE_SHM
+		/* Backed by a file other processes can map: what shm exports. */
+		if (shm_on)
+			ret = tern_segment_alloc_file(tbl, args.segments[i].name,
+						      args.segments[i].size, SOCKET_ID_ANY, &h);
+		else
+#endif
+			ret = tern_segment_alloc(tbl, args.segments[i].name, args.segments[i].size,
+						 SOCKET_ID_ANY, &h);
 		if (ret != 0) {
 			rc = die("segment %s: cannot allocate %" PRIu64
 				 " bytes of hugepage memory: %s",
@@ -150,9 +280,82 @@ main(int argc, char **argv)
 		rc = die("engine: %s", rte_strerror(rte_errno));
 		goto out;
 	}
+	tern_engine_info(engine, &info);
+#ifdef TERN_HAVE_PEER
+	if (args.directory[0] != '\0') {
+		dir = tern_directory_open(args.directory, NULL);
+		if (dir == NULL) {
+			rc = die("--directory %s: %s", args.directory, rte_strerror(rte_errno));
+			goto out;
+		}
+		p2p = strncmp(args.directory, "p2p://", 6) == 0;
+		if (p2p) {
+			ret = tern_directory_p2p_serve(dir, TERN_DIRECTORY_P2P_THREAD);
+			if (ret != 0) {
+				rc = die("--directory %s: cannot serve: %s", args.directory,
+					 strerror(-ret));
+				goto out;
+			}
+		}
+		ret = publish_segments(dir, tbl, args.node, info.transports_usable);
+		if (ret < 0) {
+			rc = die("--directory %s: cannot publish: %s", args.directory,
+				 strerror(-ret));
+			goto out;
+		}
+		keepalive_ms = monotonic_ms() + 1000;
+	}
+	if (args.directory[0] != '\0' || args.nb_peers != 0) {
+		/* A p2p handle serves this node; peers are reached through theirs. */
+		peers = tern_peers_create(
+			&(struct tern_peers_conf){ .node = args.node,
+						   .segments = tbl,
+						   .directory = p2p ? NULL : dir,
+						   .usable_transports = info.transports_usable });
+		if (peers == NULL) {
+			rc = die("peers: %s", rte_strerror(rte_errno));
+			goto out;
+		}
+		for (i = 0; i < args.nb_peers; i++) {
+			ret = tern_peers_add(peers, args.peers[i].node, args.peers[i].uri);
+			if (ret != 0) {
+				rc = die("--peer %s=%s: %s", args.peers[i].node, args.peers[i].uri,
+					 strerror(-ret));
+				goto out;
+			}
+		}
+		for (i = 0; i < args.nb_pins; i++) {
+			ret = tern_peers_set_transport(peers, args.pins[i].node,
+						       args.pins[i].transport);
+			if (ret != 0) {
+				rc = die("--peer-transport %s=%s: %s", args.pins[i].node,
+					 args.pins[i].transport,
+					 ret == -ENOENT ? "no such transport in this build"
+							: strerror(-ret));
+				goto out;
+			}
+		}
+		ret = tern_peers_ipc_serve(peers);
+		if (ret != 0) {
+			rc = die("peers: cannot answer clients: %s", strerror(-ret));
+			goto out;
+		}
+	}
+#else
+	if (args.directory[0] != '\0' || args.nb_peers != 0 || args.nb_pins != 0) {
+		rc = die("--directory/--peer: this build has no lib/peer (needs jansson, libcurl, "
+			 "hiredis)");
+		goto out;
+	}
+#endif
 #ifdef TERN_HAVE_TELEMETRY
-	ret = tern_telemetry_register(&(struct tern_telemetry_conf){
-		.engine = engine, .segments = tbl, .node = args.node, .version = TERN_VERSION });
+	ret = tern_telemetry_register(&(struct tern_telemetry_conf){ .engine = engine,
+								     .segments = tbl,
+#ifdef TERN_HAVE_PEER
+								     .peers = peers,
+#endif
+								     .node = args.node,
+								     .version = TERN_VERSION });
 	if (ret != 0) {
 		rc = die("telemetry: %s", strerror(-ret));
 		goto out;
@@ -169,9 +372,38 @@ main(int argc, char **argv)
 	       "dir %s\n",
 	       args.engine, args.node, rte_lcore_count() - 1, args.nb_segments,
 	       rte_eal_get_runtime_dir());
+#ifdef TERN_HAVE_TCP
+	if (tcp_on)
+		printf("tern-dataplane: tcp: listening on %s port %d\n", args.listen_addr,
+		       tern_tcp_listen_port());
+#endif
+#ifdef TERN_HAVE_SHM
+	if (shm_on)
+		printf("tern-dataplane: shm: serving on %s\n", shm_path);
+#endif
+#ifdef TERN_HAVE_PEER
+	if (dir != NULL && p2p)
+		printf("tern-dataplane: directory: serving descriptors on p2p port %d\n",
+		       tern_directory_p2p_port(dir));
+	else if (dir != NULL)
+		printf("tern-dataplane: directory: published to %s\n", args.directory);
+#endif
 	fflush(stdout);
-	while (!stop_requested)
-		usleep(50 * 1000);
+	while (!stop_requested) {
+#ifdef TERN_HAVE_PEER
+		if (peers != NULL)
+			tern_peers_poll(peers);
+		if (dir != NULL && !p2p && monotonic_ms() >= keepalive_ms) {
+			/* Well inside the entries' default 10 s life. */
+			ret = tern_directory_keepalive(dir);
+			if (ret != 0)
+				fprintf(stderr, "tern-dataplane: directory keepalive: %s\n",
+					strerror(-ret));
+			keepalive_ms = monotonic_ms() + 2000;
+		}
+#endif
+		usleep(CONTROL_PERIOD_US);
+	}
 
 	printf("tern-dataplane: stopping: draining work in flight (at most %" PRIu64 " ms)\n",
 	       ec.drain_ns / 1000000);
@@ -181,8 +413,23 @@ out:
 #ifdef TERN_HAVE_TELEMETRY
 	tern_telemetry_unregister();
 #endif
+#ifdef TERN_HAVE_PEER
+	/* Withdraw this node's descriptors first: peers stop coming. */
+	tern_directory_close(dir);
+#endif
 	if (engine != NULL && tern_engine_destroy(engine) != 0)
 		rc = 1;
+#ifdef TERN_HAVE_PEER
+	tern_peers_destroy(peers);
+#endif
+#ifdef TERN_HAVE_SHM
+	if (shm_on)
+		tern_shm_configure(NULL);
+#endif
+#ifdef TERN_HAVE_TCP
+	if (tcp_on)
+		tern_tcp_configure(NULL);
+#endif
 	if (tbl != NULL) {
 		while ((h = tern_segment_next(tbl, 0)) != TERN_SEGMENT_INVALID)
 			if (tern_segment_unregister(tbl, h) != 0)

@@ -40,6 +40,9 @@
 #include <tern_engine.h>
 #include <tern_histogram.h>
 #include <tern_segment.h>
+#ifdef TERN_HAVE_PEER
+#include <tern_peer.h>
+#endif
 #include <tern_transport.h>
 
 #include "perf.h"
@@ -679,18 +682,62 @@ pattern_fill(uint8_t *base, uint64_t off, uint64_t n, uint64_t seed)
 		base[off] = (uint8_t)(pattern_word(seed, off >> 3) >> ((off & 7) * 8));
 }
 
+static bool
+pattern_matches(const uint8_t *base, uint64_t off, uint64_t len, uint64_t seed)
+{
+	uint64_t end = off + len;
+
+	for (; off < end && (off & 7) != 0; off++)
+		if (base[off] != (uint8_t)(pattern_word(seed, off >> 3) >> ((off & 7) * 8)))
+			return false;
+	for (; off + 8 <= end; off += 8)
+		if (*(const uint64_t *)(base + off) != pattern_word(seed, off >> 3))
+			return false;
+	for (; off < end; off++)
+		if (base[off] != (uint8_t)(pattern_word(seed, off >> 3) >> ((off & 7) * 8)))
+			return false;
+	return true;
+}
+
+/* Move client @c's whole region with @op, batch by batch. */
+static int
+verify_pass(struct perf_ctx *ctx, struct tern_client *client, struct tern_request *reqs,
+	    unsigned int c, uint8_t op)
+{
+	uint64_t cursor, off;
+	struct tern_future *f;
+	uint32_t nb;
+	int ret = 0;
+
+	for (cursor = 0; cursor < ctx->nblocks && ret == 0;) {
+		for (nb = 0; nb < ctx->args.batch && cursor < ctx->nblocks; nb++, cursor++) {
+			off = c * ctx->region_bytes + cursor * ctx->block;
+			reqs[nb] = (struct tern_request){
+				.op = op,
+				.segment = ctx->target_handle,
+				.offset = off,
+				.local = ctx->local_base + off,
+				.length = ctx->block,
+			};
+		}
+		f = tern_submit(client, reqs, nb, NULL);
+		ret = f == NULL ? -rte_errno : tern_future_wait(f, UINT64_MAX);
+		if (f != NULL)
+			tern_future_release(f);
+	}
+	return ret;
+}
+
 static int
 verify_block(struct perf_ctx *ctx, uint64_t seed)
 {
 	const struct perf_args *a = &ctx->args;
 	struct tern_client_conf conf = { .max_inflight = 1, .flags = TERN_CLIENT_F_NO_CQ };
-	uint64_t used = ctx->nblocks * ctx->block, cursor, off;
+	uint64_t used = ctx->nblocks * ctx->block;
 	struct tern_request *reqs;
 	struct tern_client *client;
-	struct tern_future *f;
 	uint8_t *from, *to;
 	unsigned int c;
-	uint32_t nb;
 	int ret = 0;
 
 	reqs = calloc(a->batch, sizeof(*reqs));
@@ -701,6 +748,21 @@ verify_block(struct perf_ctx *ctx, uint64_t seed)
 			tern_client_destroy(client);
 		return -ENOMEM;
 	}
+	if (ctx->target_base == NULL) {
+		/* The target is not mapped here: WRITE a pattern, overwrite the
+		 * local copy, READ it back and compare. */
+		for (c = 0; c < a->clients && ret == 0; c++) {
+			pattern_fill(ctx->local_base, c * ctx->region_bytes, used, seed);
+			ret = verify_pass(ctx, client, reqs, c, TERN_OP_WRITE);
+			pattern_fill(ctx->local_base, c * ctx->region_bytes, used, ~seed);
+			if (ret == 0)
+				ret = verify_pass(ctx, client, reqs, c, TERN_OP_READ);
+			if (ret == 0 &&
+			    !pattern_matches(ctx->local_base, c * ctx->region_bytes, used, seed))
+				ret = -EILSEQ;
+		}
+		goto out;
+	}
 	from = a->op == PERF_OP_WRITE ? ctx->local_base : ctx->target_base;
 	to = a->op == PERF_OP_WRITE ? ctx->target_base : ctx->local_base;
 	for (c = 0; c < a->clients; c++) {
@@ -708,26 +770,13 @@ verify_block(struct perf_ctx *ctx, uint64_t seed)
 		pattern_fill(to, c * ctx->region_bytes, used, ~seed);
 	}
 	for (c = 0; c < a->clients && ret == 0; c++) {
-		for (cursor = 0; cursor < ctx->nblocks && ret == 0;) {
-			for (nb = 0; nb < a->batch && cursor < ctx->nblocks; nb++, cursor++) {
-				off = c * ctx->region_bytes + cursor * ctx->block;
-				reqs[nb] = (struct tern_request){
-					.op = a->op == PERF_OP_READ ? TERN_OP_READ : TERN_OP_WRITE,
-					.segment = ctx->target_handle,
-					.offset = off,
-					.local = ctx->local_base + off,
-					.length = ctx->block,
-				};
-			}
-			f = tern_submit(client, reqs, nb, NULL);
-			ret = f == NULL ? -rte_errno : tern_future_wait(f, UINT64_MAX);
-			if (f != NULL)
-				tern_future_release(f);
-		}
+		ret = verify_pass(ctx, client, reqs, c,
+				  a->op == PERF_OP_READ ? TERN_OP_READ : TERN_OP_WRITE);
 		if (ret == 0 &&
 		    memcmp(from + c * ctx->region_bytes, to + c * ctx->region_bytes, used) != 0)
 			ret = -EILSEQ;
 	}
+out:
 	tern_client_destroy(client);
 	free(reqs);
 	return ret;
@@ -780,6 +829,25 @@ check_transport(const struct perf_args *a)
 	return 0;
 }
 
+/* NODE/NAME: the dataplane resolves it (and imports it) for us. */
+static int
+resolve_remote(const char *name, uint32_t *handle)
+{
+#ifdef TERN_HAVE_PEER
+	char node[TERN_PEER_NAME_MAX], segment[TERN_SEGMENT_NAME_MAX];
+	int ret = tern_peers_split_name(name, node, segment);
+
+	if (ret != 0)
+		return ret;
+	/* Bounded by the dataplane's directory and import timeouts (2 s each). */
+	return tern_peers_ipc_resolve(node, segment, 10000, handle);
+#else
+	RTE_SET_USED(name);
+	RTE_SET_USED(handle);
+	return -ENOTSUP;
+#endif
+}
+
 /*
  * --target dataplane: the target is a segment the dataplane exports; the
  * local buffers are shared hugepage memory the dataplane allocates for us.
@@ -799,11 +867,22 @@ attach_segments(struct perf_ctx *ctx, uint64_t total)
 		return -rte_errno;
 	}
 	ctx->tbl = tern_segment_table_lookup(a->engine);
-	if (ctx->tbl == NULL || tern_segment_find(ctx->tbl, a->segment, &ctx->target_handle) != 0 ||
-	    tern_segment_info(ctx->tbl, ctx->target_handle, &info) != 0) {
+	if (ctx->tbl == NULL)
+		return -ENOENT;
+	if (strchr(a->segment, '/') != NULL) {
+		int ret = resolve_remote(a->segment, &ctx->target_handle);
+
+		if (ret != 0) {
+			fprintf(stderr, PROG ": the dataplane cannot reach %s: %s\n", a->segment,
+				strerror(-ret));
+			return ret;
+		}
+	} else if (tern_segment_find(ctx->tbl, a->segment, &ctx->target_handle) != 0) {
 		fprintf(stderr, PROG ": the dataplane exports no segment %s\n", a->segment);
 		return -ENOENT;
 	}
+	if (tern_segment_info(ctx->tbl, ctx->target_handle, &info) != 0)
+		return -ENOENT;
 	if (info.length < total) {
 		fprintf(stderr,
 			PROG ": segment %s has %" PRIu64 " bytes; this run needs %" PRIu64
@@ -811,7 +890,9 @@ attach_segments(struct perf_ctx *ctx, uint64_t total)
 			a->segment, info.length, total);
 		return -ENOSPC;
 	}
-	ctx->target_base = info.addr;
+	/* The dataplane's segments are mapped in its process only (or are a
+	 * peer's): this process reaches them through the engine alone. */
+	ctx->target_base = NULL;
 	snprintf(name, sizeof(name), "perf_%d", (int)getpid());
 	ctx->local_base = tern_client_shm_alloc(ctx->admin, name, total, &ctx->local_handle);
 	if (ctx->local_base == NULL) {
@@ -820,7 +901,6 @@ attach_segments(struct perf_ctx *ctx, uint64_t total)
 		return -rte_errno;
 	}
 	memset(ctx->local_base, 0x11, total);
-	memset(ctx->target_base, 0x22, total);
 	return 0;
 }
 

@@ -206,7 +206,9 @@ perf_args_usage(FILE *f, const char *prog)
 		"                           DPDK secondary: --proc-type=secondary --file-prefix "
 		"P)\n"
 		"  --engine NAME            dataplane: the engine to attach to (default tern)\n"
-		"  --segment NAME           dataplane: its exported target segment (default kv)\n"
+		"  --segment NAME           dataplane: its exported target segment (default kv),\n"
+		"                           or NODE/NAME: a peer's segment, resolved by the "
+		"dataplane\n"
 		"  --completion reap|wait   poll the completion queue, or wait on each future "
 		"(default reap)\n"
 		"  --working-set BYTES      buffer per client (default: one block, reused)\n"
@@ -292,6 +294,30 @@ fail(char *err, size_t err_len, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -EINVAL;
+}
+
+/* NAME or NODE/NAME, each 1..47 of [A-Za-z0-9_.:-]. */
+static bool
+segment_arg_valid(const char *s)
+{
+	size_t run = 0;
+	unsigned int slashes = 0;
+
+	for (; *s != '\0'; s++) {
+		char c = *s;
+
+		if (c == '/') {
+			if (run == 0 || ++slashes > 1)
+				return false;
+			run = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == ':' || c == '-') ||
+		    ++run > 47)
+			return false;
+	}
+	return run != 0;
 }
 
 static const char *
@@ -441,8 +467,11 @@ apply_option(const struct opt_desc *o, const char *val, struct perf_args *a, cha
 		snprintf(a->engine, sizeof(a->engine), "%s", val);
 		return 0;
 	case OPT_SEGMENT:
-		if (strlen(val) == 0 || strlen(val) >= sizeof(a->segment))
-			return fail(err, err_len, "--segment '%s': 1-47 characters", val);
+		if (!segment_arg_valid(val))
+			return fail(
+				err, err_len,
+				"--segment '%s': NAME or NODE/NAME, each 1-47 of [A-Za-z0-9_.:-]",
+				val);
 		snprintf(a->segment, sizeof(a->segment), "%s", val);
 		return 0;
 	case OPT_COMPLETION:

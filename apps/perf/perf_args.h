@@ -66,7 +66,7 @@ struct perf_args {
 	char transport[PERF_NAME_MAX];
 	enum perf_target target;
 	char engine[16];  /**< --target dataplane: the engine to attach to */
-	char segment[48]; /**< --target dataplane: the exported target segment */
+	char segment[96]; /**< --target dataplane: NAME (its own) or NODE/NAME (a peer's) */
 	enum perf_completion completion;
 	uint64_t working_set;  /**< bytes of buffer per client; 0 = one block (reused) */
 	uint64_t slice_bytes;  /**< engine slice size; 0 = the engine's default */

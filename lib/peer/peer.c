@@ -24,7 +24,8 @@ RTE_LOG_REGISTER_DEFAULT(peer_logtype, NOTICE);
 #define PEER_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, peer_logtype, "tern_peer: " fmt "\n", ##__VA_ARGS__)
 
-#define DEFAULT_CHECK_MS 1000
+#define DEFAULT_CHECK_MS   1000
+#define DEFAULT_RETIRED_MS 30000
 /* Blobs are stored as hex in a string field: at most this many bytes. */
 #define BLOB_MAX ((TERN_DESCRIPTOR_STR_MAX - 1) / 2)
 
@@ -50,7 +51,7 @@ struct import {
 	uint32_t handle;
 	int transport;
 	bool retired;
-	uint64_t next_check_ms;
+	uint64_t next_check_ms; /* in service: when to revalidate; retired: when to release */
 	struct tern_descriptor desc;
 };
 
@@ -79,6 +80,7 @@ struct tern_peers {
 	struct tern_directory *dir;
 	uint32_t usable;
 	uint32_t check_ms;
+	uint32_t retired_ms;
 	struct peer *peers[TERN_PEER_MAX + 1]; /* index = accounting tag; 0 unused */
 	struct import_list imports;
 
@@ -142,6 +144,7 @@ tern_peers_create(const struct tern_peers_conf *conf)
 	ps->dir = conf->directory;
 	ps->usable = conf->usable_transports != 0 ? conf->usable_transports : UINT32_MAX;
 	ps->check_ms = conf->check_ms != 0 ? conf->check_ms : DEFAULT_CHECK_MS;
+	ps->retired_ms = conf->retired_ms != 0 ? conf->retired_ms : DEFAULT_RETIRED_MS;
 	TAILQ_INIT(&ps->imports);
 	return ps;
 }
@@ -212,9 +215,10 @@ import_retire(struct tern_peers *ps, struct import *im, const char *why)
 		return;
 	tern_segment_retire(ps->tbl, im->handle);
 	im->retired = true;
+	/* Its handle keeps answering ESTALE for a while, then goes. */
+	im->next_check_ms = now_ms() + ps->retired_ms;
 	PEER_LOG(NOTICE, "%s/%s retired (%s): requests on it fail with ESTALE", im->peer->node,
 		 im->segment, why);
-	import_release(ps, im);
 }
 
 void
@@ -540,7 +544,8 @@ check_imports(struct tern_peers *ps)
 
 		next = TAILQ_NEXT(im, next);
 		if (im->retired) {
-			changed += import_release(ps, im);
+			if (now >= im->next_check_ms)
+				changed += import_release(ps, im);
 			continue;
 		}
 		if (now < im->next_check_ms || dir == NULL)

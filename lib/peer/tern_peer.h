@@ -21,7 +21,9 @@
  * lease expired, or nobody answers at its p2p control port any more) retires
  * the import: requests on it fail with ESTALE at submit instead of reaching
  * memory that is gone, work in flight finishes or fails in its transport, and
- * the REMOTE segment is unregistered once nothing references it. Resolving
+ * the REMOTE segment is unregistered once nothing references it and
+ * retired_ms has passed (until then its handle says ESTALE rather than
+ * "unknown segment"). Resolving
  * the name again imports the segment afresh if it exists again.
  *
  * Threading: every function may be called from any thread (calls are
@@ -56,6 +58,7 @@ struct tern_peers_conf {
 	struct tern_directory *directory;
 	uint32_t usable_transports; /**< bit i: transport id i works here; 0 = all registered */
 	uint32_t check_ms;	    /**< revalidate each import this often; 1000 */
+	uint32_t retired_ms; /**< a retired import's handle answers ESTALE this long; 30000 */
 };
 
 /**
@@ -121,7 +124,8 @@ int tern_peers_split_name(const char *name, char *node, char *segment);
 
 /**
  * Control-thread upkeep: revalidate imports that are due, retire the stale
- * ones, unregister retired imports nothing references any more, and answer
+ * ones, unregister retired imports whose time is up and that nothing
+ * references any more, and answer
  * resolve requests queued by secondary processes (tern_peers_ipc_serve()).
  *
  * @return how many imports were retired or released; -EINVAL.

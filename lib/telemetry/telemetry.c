@@ -643,7 +643,8 @@ answer_peers_set(const char *params, struct rte_tel_data *d)
 		return reply_error(d, "this process has no peers (no --directory or --peer)");
 	ret = tern_peers_set_transport(tel.peers, node, transport);
 	if (ret != 0)
-		return reply_error(d, "%s: refused: %s", node, strerror(-ret));
+		return reply_error(d, "%s: refused: %s", node,
+				   ret == -ENOENT ? "no such transport" : strerror(-ret));
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_string(d, "status", "ok");
 	rte_tel_data_add_dict_string(d, "node", node);

@@ -89,6 +89,7 @@ struct tcp_peer {
 	struct sockaddr_storage sa;
 	socklen_t sa_len;
 	uint32_t next_conn;
+	bool failing; /* a connection to it lost work; quiet until one connects again */
 	struct tcp_conn *conns[TERN_TCP_CONNS_MAX];
 };
 
@@ -503,15 +504,23 @@ conn_close(struct tern_endpoint *ep, uint32_t idx, int err)
 	struct tcp_op *op, *next;
 	uint32_t i, failed = 0;
 
-	if (err == -EPROTO)
+	if (err == -EPROTO) {
 		STAT_INC(protocol_errors);
-	else
-		/* Loud only when work was lost with it. */
-		rte_log(err == 0 || err == -ECANCELED || c->nb_ops == 0 ? RTE_LOG_DEBUG
-									: RTE_LOG_INFO,
-			tern_tcp_logtype, "tern.tcp: lcore %u: connection %s %s closed: %s\n",
-			ep->lcore_id, c->role == ROLE_TARGET ? "from" : "to", c->name,
-			err == 0 ? "done" : strerror(-err));
+	} else {
+		/* Loud only when work was lost with it, once per peer outage
+		 * (every slice to a dead peer retries the connection). */
+		bool loud = err != 0 && err != -ECANCELED && c->nb_ops != 0 &&
+			    !(c->role == ROLE_INITIATOR && c->peer->failing);
+
+		rte_log(loud ? RTE_LOG_WARNING : RTE_LOG_DEBUG, tern_tcp_logtype,
+			"tern.tcp: lcore %u: connection %s %s closed: %s%s\n", ep->lcore_id,
+			c->role == ROLE_TARGET ? "from" : "to", c->name,
+			err == 0 ? "done" : strerror(-err),
+			loud && c->role == ROLE_INITIATOR ? " (quiet until it connects again)"
+							  : "");
+		if (c->role == ROLE_INITIATOR && err != 0 && err != -ECANCELED && c->nb_ops != 0)
+			c->peer->failing = true;
+	}
 	STAT_INC(closed);
 	(void)epoll_ctl(ep->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -996,6 +1005,7 @@ conn_established(struct tern_endpoint *ep, struct tcp_conn *c)
 	c->state = CONN_OPEN;
 	c->writable = 1;
 	ep->nb_connecting--;
+	c->peer->failing = false;
 	STAT_INC(connected);
 	TCP_LOG(DEBUG, "lcore %u: connected to %s", ep->lcore_id, c->name);
 	return 0;
