@@ -278,6 +278,11 @@ apply(struct dp_args *a, const char *key, const char *val, bool from_file, char 
 			return fail(err, errlen, "--shm '%s': on or off", val);
 		SKIP_IF_SET(DP_OPT_SHM);
 		a->shm_off = strcmp(val, "off") == 0;
+	} else if (strcmp(key, "idle") == 0) {
+		if (strcmp(val, "poll") != 0 && strcmp(val, "yield") != 0)
+			return fail(err, errlen, "--idle '%s': poll or yield", val);
+		SKIP_IF_SET(DP_OPT_IDLE);
+		a->idle_yield = strcmp(val, "yield") == 0;
 	} else if (strcmp(key, "config") == 0 && !from_file) {
 		if (strlen(val) == 0 || strlen(val) >= sizeof(a->config))
 			return fail(err, errlen, "--config: bad path");
@@ -415,6 +420,8 @@ dp_args_usage(const char *prog)
 	       "  --max-clients N        client slots, 1..4096 (64)\n"
 	       "  --drain-ms N           on SIGINT/SIGTERM, wait this long for work in flight "
 	       "(2000)\n"
+	       "  --idle poll|yield      idle worker lcores keep polling (poll), or give their\n"
+	       "                         CPU away (yield: for machines shared with other work)\n"
 	       "  --log-level LEVEL      tern.* log level: error, warning, notice, info, debug or "
 	       "1-8\n"
 	       "\n"

@@ -25,6 +25,7 @@ enum dp_opt {
 	DP_OPT_DIRECTORY = 1u << 9,
 	DP_OPT_LISTEN = 1u << 10,
 	DP_OPT_SHM = 1u << 11,
+	DP_OPT_IDLE = 1u << 12,
 };
 
 struct dp_segment_opt {
@@ -63,6 +64,7 @@ struct dp_args {
 	char listen_addr[64]; /* numeric, "" = the tcp target side is off */
 	uint16_t listen_port; /* 0 = ephemeral */
 	bool shm_off;	      /* --shm off */
+	bool idle_yield;      /* --idle yield */
 	char config[256];
 	bool help;
 	uint32_t set; /* enum dp_opt bits given so far */

@@ -7,7 +7,12 @@
  *
  *   dp_client [EAL args: --proc-type=secondary --file-prefix P] --
  *       --engine NAME --segment NAME --offset BYTES --bytes BYTES
- *       [--iterations N | --forever] [--claim-layout V]
+ *       [--mix NAME] [--iterations N | --forever] [--claim-layout V]
+ *
+ * A segment NAME may be NODE/NAME: a peer's segment, which the dataplane
+ * resolves and imports. With --mix, every batch is two requests, the first
+ * half of the buffer on --segment and the second half on the --mix segment
+ * (e.g. one local, one remote).
  * Exit status: 0 verified, 1 data or transfer error, 2 usage, 3 attach refused.
  */
 #include <errno.h>
@@ -23,6 +28,9 @@
 #include <tern_cli.h>
 #include <tern_engine.h>
 #include <tern_segment.h>
+#ifdef TERN_HAVE_PEER
+#include <tern_peer.h>
+#endif
 
 extern uint32_t tern_attach_claimed_layout_version;
 
@@ -34,16 +42,40 @@ pattern(uint64_t seed, uint64_t i)
 	return (uint8_t)(x ^ (x >> 29));
 }
 
+/* NAME: the dataplane's own segment; NODE/NAME: a peer's, resolved by it. */
 static int
-transfer(struct tern_client *c, uint8_t op, uint32_t seg, uint64_t off, void *local, uint64_t len)
+lookup_target(struct tern_segment_table *tbl, const char *name, uint32_t *handle)
 {
-	struct tern_request r = {
-		.op = op, .segment = seg, .offset = off, .local = local, .length = len
+#ifdef TERN_HAVE_PEER
+	char node[TERN_PEER_NAME_MAX], seg[TERN_SEGMENT_NAME_MAX];
+
+	if (strchr(name, '/') != NULL)
+		return tern_peers_split_name(name, node, seg) != 0
+			       ? -EINVAL
+			       : tern_peers_ipc_resolve(node, seg, 10000, handle);
+#endif
+	return tern_segment_find(tbl, name, handle);
+}
+
+/* One batch: all of [local, local + len) on @seg, or split in two halves
+ * over @seg and @mix when @mix is not TERN_SEGMENT_INVALID. */
+static int
+transfer(struct tern_client *c, uint8_t op, uint32_t seg, uint32_t mix, uint64_t off,
+	 uint8_t *local, uint64_t len)
+{
+	uint64_t half = mix != TERN_SEGMENT_INVALID && len > 1 ? len / 2 : len;
+	struct tern_request r[2] = {
+		{ .op = op, .segment = seg, .offset = off, .local = local, .length = half },
+		{ .op = op,
+		  .segment = mix,
+		  .offset = off + half,
+		  .local = local + half,
+		  .length = len - half },
 	};
 	struct tern_future *f;
 	int ret;
 
-	while ((f = tern_submit(c, &r, 1, NULL)) == NULL)
+	while ((f = tern_submit(c, r, half == len ? 1 : 2, NULL)) == NULL)
 		if (rte_errno != EAGAIN)
 			return -rte_errno;
 	ret = tern_future_wait(f, UINT64_MAX);
@@ -54,11 +86,11 @@ transfer(struct tern_client *c, uint8_t op, uint32_t seg, uint64_t off, void *lo
 int
 main(int argc, char **argv)
 {
-	const char *engine = "tern", *segment = "kv";
+	const char *engine = "tern", *segment = "kv", *mix_name = NULL;
 	uint64_t offset = 0, bytes = 1 << 20, iterations = 10, it, i, v;
 	struct tern_segment_table *tbl;
 	struct tern_client *c;
-	uint32_t target, hsrc, hdst;
+	uint32_t target, mix = TERN_SEGMENT_INVALID, hsrc, hdst;
 	uint8_t *src, *dst;
 	char name[48];
 	int ret, forever = 0, a;
@@ -84,6 +116,8 @@ main(int argc, char **argv)
 			engine = val;
 		else if (strcmp(opt, "--segment") == 0)
 			segment = val;
+		else if (strcmp(opt, "--mix") == 0)
+			mix_name = val;
 		else if (strcmp(opt, "--offset") == 0 &&
 			 tern_cli_parse_u64(val, 0, UINT64_MAX, &offset) == 0)
 			;
@@ -109,8 +143,15 @@ main(int argc, char **argv)
 		return 3;
 	}
 	tbl = tern_segment_table_lookup(engine);
-	if (tbl == NULL || tern_segment_find(tbl, segment, &target) != 0) {
-		fprintf(stderr, "dp_client: no segment %s\n", segment);
+	if (tbl == NULL)
+		return 1;
+	ret = lookup_target(tbl, segment, &target);
+	if (ret == 0 && mix_name != NULL) {
+		ret = lookup_target(tbl, mix_name, &mix);
+		segment = mix_name;
+	}
+	if (ret != 0) {
+		fprintf(stderr, "dp_client: no segment %s: %s\n", segment, strerror(-ret));
 		return 1;
 	}
 	snprintf(name, sizeof(name), "c%d_src", (int)getpid());
@@ -127,9 +168,9 @@ main(int argc, char **argv)
 		for (i = 0; i < bytes; i++)
 			src[i] = pattern(seed, i);
 		memset(dst, 0, bytes);
-		ret = transfer(c, TERN_OP_WRITE, target, offset, src, bytes);
+		ret = transfer(c, TERN_OP_WRITE, target, mix, offset, src, bytes);
 		if (ret == 0)
-			ret = transfer(c, TERN_OP_READ, target, offset, dst, bytes);
+			ret = transfer(c, TERN_OP_READ, target, mix, offset, dst, bytes);
 		if (ret != 0) {
 			fprintf(stderr, "dp_client: iteration %" PRIu64 ": %s\n", it,
 				strerror(-ret));

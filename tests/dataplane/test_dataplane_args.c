@@ -134,6 +134,67 @@ bad_config_files_name_the_line(void **state)
 	assert_non_null(strstr(err, "No such file"));
 }
 
+static void
+peer_options_parse_strictly(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "--directory", "" },
+		{ "--directory", "http://127.0.0.1:1" },
+		{ "--directory", "p2p://" },
+		{ "--directory", "etcd://a b:1/x" },
+		{ "--peer", "b" },
+		{ "--peer", "=p2p://127.0.0.1:1" },
+		{ "--peer", "b c=p2p://127.0.0.1:1" },
+		{ "--peer", "b=ftp://x" },
+		{ "--listen", "127.0.0.1" },
+		{ "--listen", "localhost:7000" },
+		{ "--listen", "127.0.0.1:70000" },
+		{ "--listen", "127.0.0.1:-1" },
+		{ "--listen", "::1:7000" },
+		{ "--listen", "[::1]7000" },
+		{ "--listen", "[zz]:7000" },
+		{ "--listen", ":7000" },
+		{ "--shm", "yes" },
+		{ "--idle", "sleep" },
+		{ "--peer-transport", "b" },
+		{ "--peer-transport", "b=TCP" },
+		{ "--peer-transport", "b=a_very_long_transport_name" },
+		{ "--peer-transport", "b/c=tcp" },
+	};
+	struct dp_args a;
+	char err[256];
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(PARSE(&a, err, bad[i][0], bad[i][1]), -EINVAL);
+		assert_non_null(strstr(err, bad[i][0]));
+	}
+	assert_int_equal(
+		PARSE(&a, err, "--peer", "b=p2p://127.0.0.1:7", "--peer", "b=p2p://127.0.0.1:8"),
+		-EINVAL);
+	assert_non_null(strstr(err, "twice"));
+	assert_int_equal(PARSE(&a, err, "--directory", "etcd://127.0.0.1:2379,127.0.0.1:2380/t",
+			       "--peer", "b=p2p://127.0.0.1:7101", "--peer", "c-2=p2p://[::1]:7102",
+			       "--listen", "[::1]:0", "--shm", "off", "--peer-transport", "b=tcp",
+			       "--idle", "yield"),
+			 0);
+	assert_string_equal(a.directory, "etcd://127.0.0.1:2379,127.0.0.1:2380/t");
+	assert_int_equal(a.nb_peers, 2);
+	assert_string_equal(a.peers[1].node, "c-2");
+	assert_string_equal(a.peers[1].uri, "p2p://[::1]:7102");
+	assert_string_equal(a.listen_addr, "::1");
+	assert_int_equal(a.listen_port, 0);
+	assert_true(a.shm_off);
+	assert_true(a.idle_yield);
+	assert_int_equal(a.nb_pins, 1);
+	assert_string_equal(a.pins[0].transport, "tcp");
+	assert_int_equal(PARSE(&a, err, "--listen", "127.0.0.1:7000"), 0);
+	assert_string_equal(a.listen_addr, "127.0.0.1");
+	assert_int_equal(a.listen_port, 7000);
+}
+
 int
 main(void)
 {
@@ -142,6 +203,7 @@ main(void)
 		cmocka_unit_test(bad_command_lines_are_refused_with_a_reason),
 		cmocka_unit_test(config_file_fills_what_the_command_line_left),
 		cmocka_unit_test(bad_config_files_name_the_line),
+		cmocka_unit_test(peer_options_parse_strictly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
