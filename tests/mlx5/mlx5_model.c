@@ -91,6 +91,7 @@ struct mlx5_model_qp {
 	int remote_node;
 	uint32_t budget;
 	int hold;
+	int hold_after_error;
 	int fail_armed;
 	uint64_t fail_at;
 	uint8_t fail_synd;
@@ -288,6 +289,12 @@ void
 mlx5_model_qp_hold(struct mlx5_model_qp *qp, int hold)
 {
 	__atomic_store_n(&qp->hold, hold, __ATOMIC_RELEASE);
+}
+
+void
+mlx5_model_qp_hold_after_error(struct mlx5_model_qp *qp, int hold)
+{
+	__atomic_store_n(&qp->hold_after_error, hold, __ATOMIC_RELEASE);
 }
 
 void
@@ -551,6 +558,8 @@ wqe_execute(struct mlx5_model_qp *qp)
 		qp->executed++;
 		qp->err = 1;
 		cqe_write(qp, CQE_OP_REQ_ERR, opcode, idx, 0, synd);
+		if (__atomic_load_n(&qp->hold_after_error, __ATOMIC_ACQUIRE))
+			__atomic_store_n(&qp->hold, 1, __ATOMIC_RELEASE);
 		return wqebbs;
 	}
 	for (i = 0; i < nsegs; i++) {
@@ -639,9 +648,8 @@ qp_step(struct mlx5_model_qp *qp)
 	if (qp->closed)
 		return 0;
 	work = qp_doorbells(qp);
-	if (__atomic_load_n(&qp->hold, __ATOMIC_ACQUIRE))
-		return work;
-	while (qp->ci != qp->target && (budget == 0 || n < budget)) {
+	while (qp->ci != qp->target && (budget == 0 || n < budget) &&
+	       !__atomic_load_n(&qp->hold, __ATOMIC_ACQUIRE)) {
 		uint16_t used = wqe_execute(qp);
 		uint16_t before = qp->ci;
 

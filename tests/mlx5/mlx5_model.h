@@ -69,6 +69,9 @@ struct mlx5_model_qp *mlx5_model_qp(struct mlx5_model *m, unsigned int index);
 void mlx5_model_qp_budget(struct mlx5_model_qp *qp, uint32_t wqes);
 /* Hold: take doorbells but execute nothing until released - delayed processing. */
 void mlx5_model_qp_hold(struct mlx5_model_qp *qp, int hold);
+/* Hold the QP (as mlx5_model_qp_hold) as soon as a WQE fails: the flushes of
+ * the WQEs after it wait until released - a device slow to flush, or stuck. */
+void mlx5_model_qp_hold_after_error(struct mlx5_model_qp *qp, int hold);
 /* Fail the @nth WQE executed from now (0 = the next one) with @syndrome. */
 void mlx5_model_qp_fail(struct mlx5_model_qp *qp, uint64_t nth, uint8_t syndrome);
 /* Let the next recovery (RESET..RTS) of this QP fail. */

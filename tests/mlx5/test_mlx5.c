@@ -620,7 +620,90 @@ cancel_flushes_everything_posted(void **state)
 		n += got;
 	}
 	for (i = 0; i < 10; i++)
-		assert_int_equal(out[i].status, -ECONNABORTED);
+		assert_int_equal(out[i].status, -ECANCELED);
+	for (i = 0; i < 3; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run_expect_ok(f, s, 3);
+}
+
+/* Poll (stepping the model first when @step) until @want completions came or
+ * @rounds passed; each lands in @out by cookie - @base, at most once. */
+static unsigned int
+collect(struct fx *f, uint64_t base, unsigned int nb, struct tern_completion *out, uint8_t *seen,
+	unsigned int want, unsigned int rounds, int step)
+{
+	struct tern_completion c[16];
+	unsigned int n = 0, r, k;
+
+	for (r = 0; r < rounds && n < want; r++) {
+		uint16_t got;
+
+		if (step)
+			mlx5_model_step(f->m);
+		got = f->ops->poll(f->ep, c, RTE_DIM(c));
+		for (k = 0; k < got; k++) {
+			uint64_t i = c[k].cookie - base;
+
+			assert_true(i < nb);
+			assert_int_equal(seen[i], 0);
+			seen[i] = 1;
+			out[i] = c[k];
+		}
+		n += got;
+	}
+	return n;
+}
+
+/*
+ * A QP already in ERR (its error CQE came) whose later WQEs the device has
+ * not flushed: cancel() still completes every one by the next poll(), and the
+ * QP is not reset before the device has reported them.
+ */
+static void
+cancel_completes_a_qp_already_in_err(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s[8];
+	struct tern_completion out[8];
+	struct tern_mlx5_ep_stats st;
+	struct mlx5_model_stats ms;
+	struct mlx5_model_qp *qp;
+	uint8_t seen[8] = { 0 };
+	unsigned int i;
+
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	qp = mlx5_model_qp(f->m, 0);
+	mlx5_model_qp_fail(qp, 2, MODEL_SYND_RETRY_EXC);
+	mlx5_model_qp_hold_after_error(qp, 1);
+	for (i = 0; i < 8; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, i * 4096u, i * 4096u, 4096);
+	assert_int_equal(f->ops->post_burst(f->ep, s, 8), 8);
+	/* WQEs 0 and 1 done, 2 failed: the QP is in ERR, 3..7 not flushed. */
+	assert_int_equal(collect(f, s[0].cookie, 8, out, seen, 8, 50, 1), 3);
+	assert_int_equal(out[0].status, 0);
+	assert_int_equal(out[1].status, 0);
+	assert_int_equal(out[2].status, -ETIMEDOUT);
+	f->ops->cancel(f->ep);
+	/* No device step needed: the next poll has them all. */
+	assert_int_equal(collect(f, s[0].cookie, 8, out, seen, 8, 1, 0), 5);
+	for (i = 3; i < 8; i++) {
+		assert_int_equal(out[i].status, -ECANCELED);
+		assert_int_equal(out[i].length, 0);
+	}
+	/* The device still owes their CQEs: no reset, no new work yet. */
+	assert_int_equal(f->ops->post_burst(f->ep, s, 1), 0);
+	assert_int_equal(tern_mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(st.recoveries, 0);
+	/* The device flushes them late: absorbed (no second completion), then
+	 * the QP is reset and takes work again. */
+	mlx5_model_qp_hold_after_error(qp, 0);
+	mlx5_model_qp_hold(qp, 0);
+	assert_int_equal(collect(f, s[0].cookie, 8, out, seen, 1, 20, 1), 0);
+	mlx5_model_stats(f->m, &ms);
+	assert_int_equal(ms.flush_cqes, 5);
+	assert_int_equal(tern_mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(st.recoveries, 1);
 	for (i = 0; i < 3; i++)
 		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
 	run_expect_ok(f, s, 3);
@@ -989,6 +1072,8 @@ main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(partial_and_delayed_processing, setup, teardown),
 		cmocka_unit_test_setup_teardown(cancel_flushes_everything_posted, setup, teardown),
+		cmocka_unit_test_setup_teardown(cancel_completes_a_qp_already_in_err, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(loopback_to_a_local_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_targets_complete_with_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(descriptors_are_parsed_strictly, setup, teardown),

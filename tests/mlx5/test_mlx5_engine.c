@@ -18,6 +18,8 @@
 #include <cmocka.h>
 
 #include <rte_common.h>
+#include <rte_cycles.h>
+#include <rte_log.h>
 #include <rte_memory.h>
 
 #include <tern_engine.h>
@@ -30,6 +32,7 @@
 
 #define REMOTE_BYTES (40u << 20)
 #define LOCAL_BYTES  (80u << 20)
+#define DRAIN_NS     (500ull * 1000 * 1000)
 
 struct efx {
 	struct test_env env;
@@ -74,11 +77,11 @@ register_remote(struct efx *f, const char *name, uint8_t *mem, uint64_t len, uin
 }
 
 static int
-setup(void **state)
+setup_drain(void **state, uint64_t drain_ns)
 {
 	struct efx *f = calloc(1, sizeof(*f));
 	struct tern_mlx5_tuning t = { .sq_wqebbs = 128, .sig_every = 16, .max_inline = 64 };
-	struct tern_engine_conf conf = { 0 };
+	struct tern_engine_conf conf = { .drain_ns = drain_ns };
 	struct tern_mlx5_desc d;
 
 	assert_non_null(f);
@@ -110,13 +113,26 @@ setup(void **state)
 }
 
 static int
+setup(void **state)
+{
+	return setup_drain(state, 0);
+}
+
+static int
+setup_short_drain(void **state)
+{
+	return setup_drain(state, DRAIN_NS);
+}
+
+static int
 teardown(void **state)
 {
 	struct efx *f = *state;
 	const char *first;
 	unsigned int v;
 
-	assert_int_equal(tern_client_destroy(f->client), 0);
+	if (f->client != NULL)
+		assert_int_equal(tern_client_destroy(f->client), 0);
 	test_env_destroy(&f->env);
 	mlx5_model_stop(f->m);
 	v = mlx5_model_violations(f->m, &first);
@@ -276,6 +292,76 @@ retry_exceeded_fails_exactly_its_future(void **state)
 	assert_int_equal(test_wait_release(good), 0);
 }
 
+/*
+ * Shutdown with a QP in ERR whose later WQEs the device never flushes: the
+ * engine's cancel() must get every slice back, so destroy takes the drain
+ * wait for work in flight and no second one, and abandons nothing.
+ */
+static void
+shutdown_completes_slices_of_a_qp_in_err(void **state)
+{
+	struct efx *f = *state;
+	struct tern_request r[8];
+	struct tern_future *fut;
+	struct tern_client *c;
+	struct mlx5_model_qp *qp;
+	unsigned int lcores[2], i;
+	char *log = NULL;
+	size_t log_len = 0;
+	FILE *log_stream;
+	uint64_t start, elapsed_ns;
+
+	assert_int_equal(tern_engine_lcores(f->env.engine, lcores, 2), 2);
+	c = tern_client_create(f->env.engine,
+			       &(struct tern_client_conf){ .home_lcore = lcores[0],
+							   .flags = TERN_CLIENT_F_NO_CQ });
+	assert_non_null(c);
+	/* Open the lcore's QP, then make its third WQE fail and the device stall. */
+	memset(r, 0, sizeof(r));
+	r[0].op = TERN_OP_WRITE;
+	r[0].segment = f->remote_h;
+	r[0].local = f->local;
+	r[0].length = 4096;
+	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), 0);
+	qp = mlx5_model_qp(f->m, 0);
+	assert_non_null(qp);
+	assert_null(mlx5_model_qp(f->m, 1));
+	mlx5_model_qp_hold_after_error(qp, 1);
+	mlx5_model_qp_fail(qp, 2, MODEL_SYND_RETRY_EXC);
+	for (i = 0; i < 8; i++) {
+		r[i] = r[0];
+		r[i].offset = i * 4096u;
+		r[i].local = f->local + i * 4096u;
+	}
+	fut = tern_submit(c, r, 8, NULL);
+	assert_non_null(fut);
+	/* Wait until the lcore took the error CQE: the driver has the QP in ERR. */
+	for (i = 0; TEST_SUM_STAT(f->env.engine, errors) == 0; i++) {
+		assert_true(i < 5000);
+		rte_delay_us_sleep(1000);
+	}
+	assert_int_equal(tern_future_cancel(fut), 0);
+	assert_int_equal(tern_future_release(fut), 0);
+
+	log_stream = open_memstream(&log, &log_len);
+	assert_non_null(log_stream);
+	assert_int_equal(rte_openlog_stream(log_stream), 0);
+	start = rte_get_timer_cycles();
+	assert_int_equal(tern_engine_destroy(f->env.engine), 0);
+	elapsed_ns = (rte_get_timer_cycles() - start) * 1000000000ull / rte_get_timer_hz();
+	rte_openlog_stream(NULL);
+	fclose(log_stream);
+	f->env.engine = NULL;
+	f->client = NULL; /* the engine freed its clients */
+	print_message("destroy took %" PRIu64 " ms (drain %llu ms)\n", elapsed_ns / 1000000,
+		      DRAIN_NS / 1000000);
+	if (strstr(log, "abandoned") != NULL)
+		fail_msg("slices abandoned at shutdown:\n%s", log);
+	/* One drain wait (for the batch in flight), not a second for the transport. */
+	assert_true(elapsed_ns < 2 * DRAIN_NS - DRAIN_NS / 4);
+	free(log);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -289,6 +375,8 @@ main(int argc, char **argv)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(retry_exceeded_fails_exactly_its_future, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(shutdown_completes_slices_of_a_qp_in_err,
+						setup_short_drain, teardown),
 	};
 
 	(void)argc;

@@ -43,6 +43,8 @@ tern_mlx5_sq_reset(struct mlx5_sq *sq)
 	sq->rep = 0;
 	sq->done = 0;
 	sq->error = 0;
+	sq->cancelled = 0;
+	sq->hw_done = 0;
 	sq->db_pi = 0;
 	sq->last_ctrl = (uint64_t *)sq->buf;
 	sq->recoveries++;
@@ -166,6 +168,13 @@ tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe)
 	int err;
 	uint16_t i;
 
+	if (sq->cancelled && (uint16_t)(wqe - sq->hw_done) < (uint16_t)(sq->pi - sq->hw_done)) {
+		/* The device catching up on WQEs cancel() already reported
+		 * (flushes, or one that finished while the QP went to ERR). */
+		sq->hw_done = wqe + tern_mlx5_wqe_wqebbs(sq, wqe);
+		sq->cancelled = sq->hw_done != sq->pi;
+		return 0;
+	}
 	if ((uint16_t)(wqe - sq->done) >= (uint16_t)(sq->pi - sq->done)) {
 		TERN_MLX5_LOG(ERR, "QP 0x%x: error CQE for WQE %u outside [%u, %u), ignored",
 			      sq->qpn, wqe, sq->done, sq->pi);
@@ -208,4 +217,20 @@ tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe)
 	sq->errors++;
 	sq->error = 1;
 	return err;
+}
+
+void
+tern_mlx5_sq_cancel(struct mlx5_sq *sq, int status)
+{
+	uint16_t i;
+
+	if (!sq->cancelled)
+		sq->hw_done = sq->done;
+	for (i = sq->done; i != sq->pi; i += tern_mlx5_wqe_wqebbs(sq, i)) {
+		sq->slots[i & sq->mask].status = status;
+		sq->errors++;
+	}
+	sq->done = sq->pi;
+	sq->cancelled = sq->hw_done != sq->pi;
+	sq->error = 1;
 }

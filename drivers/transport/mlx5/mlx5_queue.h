@@ -79,6 +79,8 @@ struct mlx5_sq {
 	uint32_t qpn;		  /**< QP number */
 	uint32_t qpn_ds;	  /**< qpn << 8, big-endian, ds added per WQE */
 	uint16_t peer;		  /**< peer slot this QP reaches */
+	uint16_t hw_done;	  /**< while cancelled: the device has reported WQEs before this */
+	uint8_t cancelled;	  /**< cancel() reported [hw_done, pi): their CQEs are still due */
 	volatile uint32_t *dbrec; /**< send doorbell record */
 	uint8_t *bf_reg;	  /**< BlueFlame register */
 	uint32_t bf_offset;	  /**< half to write next (0 or bf_size) */
@@ -136,11 +138,24 @@ void tern_mlx5_post_inline(struct mlx5_sq *sq, const void *src, uint32_t len, ui
 			   uint32_t rkey, uint8_t fm_ce_se, uint64_t cookie);
 
 /**
- * Handle an error CQE (requester or responder): log the syndrome, mark the
- * WQEs it covers, put the SQ in error state.
- * @return the errno (negative) that the failed WQE completes with.
+ * Handle a CQE the fast path does not take: an error CQE (requester or
+ * responder: log the syndrome, mark the WQEs it covers, put the SQ in error
+ * state), a CQE outside the outstanding range (logged, ignored), or, after
+ * tern_mlx5_sq_cancel(), the device's late CQE for a WQE already reported
+ * (absorbed silently).
+ * @return the errno (negative) that the failed WQE completes with; 0 for a
+ *         late CQE absorbed after a cancel; -EIO for one outside the range.
  */
 int tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe);
+
+/**
+ * Complete every WQE no CQE has covered yet with @p status, at once (cancel()).
+ * Only for a QP the device has moved to ERR: it moves no more data for them.
+ * The device's CQEs for those WQEs are still due; tern_mlx5_cqe_error()
+ * absorbs them, and until the last has come (tern_mlx5_sq_quiet()) the QP
+ * must not be reset, or a late CQE would be taken for a new WQE.
+ */
+void tern_mlx5_sq_cancel(struct mlx5_sq *sq, int status);
 
 /** Map a CQE syndrome to a negative errno. */
 int tern_mlx5_syndrome_errno(uint8_t syndrome);
@@ -291,6 +306,13 @@ static inline int
 tern_mlx5_sq_idle(const struct mlx5_sq *sq)
 {
 	return sq->rep == sq->pi;
+}
+
+/** Idle, and no CQE is still due from the device: the QP may be reset. */
+static inline int
+tern_mlx5_sq_quiet(const struct mlx5_sq *sq)
+{
+	return tern_mlx5_sq_idle(sq) && !sq->cancelled;
 }
 
 #endif /* TERN_MLX5_QUEUE_H */

@@ -627,7 +627,7 @@ ep_recover(struct tern_endpoint *ep)
 	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
 		struct mlx5_sq *sq = ep->qps[i];
 
-		if (sq == NULL || !sq->error || !tern_mlx5_sq_idle(sq))
+		if (sq == NULL || !sq->error || !tern_mlx5_sq_quiet(sq))
 			continue;
 		rc = provider->qp_recover(provider_ctx, sq->handle);
 		if (rc == 0) {
@@ -701,6 +701,14 @@ mlx5_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 	return n;
 }
 
+/*
+ * Every QP with WQEs no CQE has covered yet goes to ERR, including one whose
+ * error CQE already came: that CQE proves nothing about when the device will
+ * flush the rest, and the contract wants them back by the next poll(). A QP
+ * in ERR moves no more data, so the driver completes them itself
+ * (-ECANCELED); the device's own CQEs for them are absorbed when they come,
+ * and the QP is recovered after the last one.
+ */
 static void
 mlx5_cancel(struct tern_endpoint *ep)
 {
@@ -709,16 +717,16 @@ mlx5_cancel(struct tern_endpoint *ep)
 	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
 		struct mlx5_sq *sq = ep->qps[i];
 
-		if (sq == NULL || tern_mlx5_sq_idle(sq) || sq->error)
+		if (sq == NULL || sq->done == sq->pi)
 			continue;
-		/* The device completes everything it holds with WR_FLUSH; the
-		 * QP is in ERR from now on and recovers once drained. */
 		if (provider->qp_flush(provider_ctx, sq->handle) != 0) {
+			/* Still in RTS (or so the device says): its CQEs complete the work. */
 			TERN_MLX5_LOG(ERR, "lcore %u: cannot flush QP 0x%x", ep->lcore_id, sq->qpn);
 			continue;
 		}
-		sq->error = 1;
-		ep->nb_err++;
+		if (!sq->error)
+			ep->nb_err++;
+		tern_mlx5_sq_cancel(sq, -ECANCELED);
 	}
 }
 
