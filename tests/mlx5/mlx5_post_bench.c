@@ -67,6 +67,7 @@ main(int argc, char **argv)
 	memset(local, 1, MEMBYTES);
 	memset(&lseg, 0, sizeof(lseg));
 	lseg.kind = TERN_SEGMENT_LOCAL;
+	lseg.handle = 1u << 16 | 1; /* generation 1, slot 1 */
 	lseg.base = local;
 	lseg.length = MEMBYTES;
 	if (ops->segment_export(&lseg, &d, sizeof(d)) != (int)sizeof(d))
@@ -90,6 +91,7 @@ main(int argc, char **argv)
 			memset(&s[i], 0, sizeof(s[i]));
 			s[i].cookie = (uint64_t)round * BURST + i;
 			s[i].local = local + i * 4096u;
+			s[i].local_seg = &lseg;
 			s[i].target = &rseg;
 			s[i].offset = i * 4096u;
 			s[i].length = LEN;

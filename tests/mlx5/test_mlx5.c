@@ -35,6 +35,9 @@
 #define REMOTE_BYTES (24u << 20)
 #define SQ_WQEBBS    64u
 
+/* Handles of the segments a test makes up: generation << 16 | slot. */
+#define HANDLE(gen, slot) ((uint32_t)(gen) << 16 | (slot))
+
 struct fx {
 	struct mlx5_model *m;
 	const struct tern_transport_ops *ops;
@@ -43,7 +46,8 @@ struct fx {
 	uint8_t *remote;
 	uint32_t rkey;
 	struct tern_segment rseg; /* REMOTE target on the peer node */
-	struct tern_segment lseg; /* LOCAL target (loopback) */
+	struct tern_segment lbuf; /* LOCAL segment holding every local buffer */
+	struct tern_segment lseg; /* LOCAL target (loopback), inside lbuf's memory */
 	uint64_t next_cookie;
 };
 
@@ -54,6 +58,16 @@ fill(uint8_t *p, size_t n, uint32_t seed)
 
 	for (i = 0; i < n; i++)
 		p[i] = (uint8_t)((i * 131u + seed * 7u + (i >> 8)) ^ seed);
+}
+
+static void
+make_local(struct tern_segment *seg, uint32_t handle, void *addr, uint64_t len)
+{
+	memset(seg, 0, sizeof(*seg));
+	seg->kind = TERN_SEGMENT_LOCAL;
+	seg->handle = handle;
+	seg->base = addr;
+	seg->length = len;
 }
 
 static void
@@ -105,15 +119,10 @@ fx_open(void **state, uint32_t sq_wqebbs, uint16_t sig_every, uint16_t max_inlin
 	memset(f->remote, 0, REMOTE_BYTES);
 	f->rkey = mlx5_model_mr_add(f->m, 1, f->remote, REMOTE_BYTES, MODEL_ACCESS_ALL);
 	make_remote(f, &f->rseg, f->remote, REMOTE_BYTES, f->rkey);
-	memset(&f->lseg, 0, sizeof(f->lseg));
-	f->lseg.kind = TERN_SEGMENT_LOCAL;
-	f->lseg.base = f->local;
-	f->lseg.length = LOCAL_BYTES;
-	/* Exporting registers the whole buffer once (what a segment-register
-	 * hook in the ops table would do). */
-	assert_int_equal(f->ops->segment_export(&f->lseg, &d, sizeof(d)), (int)sizeof(d));
-	f->lseg.base = f->local + LOCAL_BYTES / 2;
-	f->lseg.length = LOCAL_BYTES / 2;
+	make_local(&f->lbuf, HANDLE(1, 1), f->local, LOCAL_BYTES);
+	/* Exporting registers the whole buffer once. */
+	assert_int_equal(f->ops->segment_export(&f->lbuf, &d, sizeof(d)), (int)sizeof(d));
+	make_local(&f->lseg, HANDLE(1, 2), f->local + LOCAL_BYTES / 2, LOCAL_BYTES / 2);
 	*state = f;
 	return 0;
 }
@@ -160,6 +169,7 @@ slice(struct fx *f, uint8_t op, const struct tern_segment *t, uint64_t local_off
 
 	s.cookie = f->next_cookie++;
 	s.local = f->local + local_off;
+	s.local_seg = &f->lbuf;
 	s.target = t;
 	s.offset = off;
 	s.length = len;
@@ -394,6 +404,7 @@ selective_signalling_one_cqe_per_16_and_every_read(void **state)
 }
 
 static uint8_t *sabotage_local;
+static const struct tern_segment *sabotage_seg;
 
 /* Post 8 WRITEs with the 3rd failing: 2 succeed, the 3rd carries the
  * syndrome's errno, the other 5 are flushed; the QP then recovers. */
@@ -423,6 +434,7 @@ expect_failure(struct fx *f, uint8_t syndrome, int err, int sabotage)
 	} else if (sabotage == 2) {
 		/* A local buffer the MR does not cover (the provider claimed more). */
 		s[2].local = sabotage_local;
+		s[2].local_seg = sabotage_seg;
 	}
 	if (sabotage == 3) {
 		/* An opcode the device does not know: corrupt WQE 2 before the
@@ -494,15 +506,22 @@ bad_local_key_is_efault(void **state)
 {
 	struct fx *f = *state;
 	uint8_t *extra = aligned_alloc(4096, 1u << 20);
+	struct tern_segment page, all;
 	struct tern_slice s;
 
 	assert_non_null(extra);
-	/* The provider registers one page of extra but claims 1 MiB more. */
+	/* A one-page segment: the provider registers that page but claims
+	 * 1 MiB more, and a 1 MiB segment over the same memory then finds that
+	 * region as covering it. */
 	mlx5_model_set_mr_slack(f->m, 1u << 20);
+	make_local(&page, HANDLE(1, 3), extra, 4096);
+	make_local(&all, HANDLE(1, 4), extra, 1u << 20);
 	s = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
 	s.local = extra;
+	s.local_seg = &page;
 	run_expect_ok(f, &s, 1);
 	sabotage_local = extra + 65536;
+	sabotage_seg = &all;
 	expect_failure(f, 0, -EFAULT, 2);
 	free(extra);
 }
@@ -725,6 +744,50 @@ loopback_to_a_local_segment(void **state)
 	assert_non_null(mlx5_model_qp(f->m, 0));
 }
 
+/* The local key comes from the slice's local segment: runs switch segments,
+ * a segment's slot reused by another segment gets that segment's key, and a
+ * slice without a local segment is refused. */
+static void
+local_keys_follow_the_segment(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *a = aligned_alloc(4096, 65536), *b = aligned_alloc(4096, 65536);
+	struct tern_segment sa, sb;
+	struct tern_slice s[9];
+	struct tern_completion out[9];
+	unsigned int i;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	fill(a, 65536, 21);
+	fill(b, 65536, 22);
+	make_local(&sa, HANDLE(1, 7), a, 65536);
+	make_local(&sb, HANDLE(1, 8), b, 65536);
+	/* Alternating segments: every slice starts a run. */
+	for (i = 0; i < 8; i++) {
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, 0, i * 8192u, 8192);
+		s[i].local = (i % 2 ? b : a) + i * 8192u;
+		s[i].local_seg = i % 2 ? &sb : &sa;
+	}
+	run_expect_ok(f, s, 8);
+	for (i = 0; i < 8; i++)
+		assert_memory_equal(f->remote + i * 8192u, (i % 2 ? b : a) + i * 8192u, 8192);
+	/* Slot 8 again, generation 2, other memory: a new key, not sb's. */
+	make_local(&sb, HANDLE(2, 8), f->local, 65536);
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	s[0].local_seg = &sb;
+	s[1] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 4096, 4096);
+	s[1].local_seg = NULL;
+	s[2] = slice(f, TERN_OP_READ, &f->rseg, 65536, 0, 4096);
+	run(f, s, 3, out);
+	assert_int_equal(out[0].status, 0);
+	assert_int_equal(out[1].status, -EINVAL);
+	assert_int_equal(out[2].status, 0);
+	assert_memory_equal(f->local + 65536, f->local, 4096);
+	free(a);
+	free(b);
+}
+
 static void
 bad_targets_complete_with_errors(void **state)
 {
@@ -837,6 +900,7 @@ control_path_failures_are_reported(void **state)
 					   .max_slices = 64 };
 	struct tern_slice s[2];
 	struct tern_completion out[2];
+	struct tern_segment useg;
 	uint8_t *unreg = aligned_alloc(4096, 8192);
 
 	assert_non_null(unreg);
@@ -856,14 +920,15 @@ control_path_failures_are_reported(void **state)
 	assert_int_equal(out[0].status, -ENOTCONN);
 	/* Memory that cannot be registered: -EFAULT, on both sides. */
 	mlx5_model_fail_ops(f->m, MODEL_FAIL_MR_REG);
+	make_local(&useg, HANDLE(1, 3), unreg, 8192);
 	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
 	s[0].local = unreg;
+	s[0].local_seg = &useg;
 	s[1] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
 	run(f, s, 2, out);
 	assert_int_equal(out[0].status, -EFAULT);
 	assert_int_equal(out[1].status, 0);
-	f->lseg.base = unreg;
-	f->lseg.length = 8192;
+	make_local(&f->lseg, HANDLE(2, 2), unreg, 8192);
 	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
 	run(f, s, 1, out);
 	assert_int_equal(out[0].status, -EFAULT);
@@ -986,6 +1051,7 @@ worker(void *p)
 			memset(&s[i], 0, sizeof(s[i]));
 			s[i].cookie = round * 64 + i;
 			s[i].local = f->local + base + i * 4096u;
+			s[i].local_seg = &f->lbuf;
 			s[i].target = &f->rseg;
 			s[i].offset = base + i * 4096u + (round % 7);
 			s[i].length = 100 + (round * 64 + i) % 3000;
@@ -1075,6 +1141,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(cancel_completes_a_qp_already_in_err, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(loopback_to_a_local_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(local_keys_follow_the_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_targets_complete_with_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(descriptors_are_parsed_strictly, setup, teardown),
 		cmocka_unit_test_setup_teardown(two_lcores_each_on_its_own_qp, setup, teardown),

@@ -4,9 +4,9 @@
  *
  * One endpoint per worker lcore owns one CQ and one RC QP per peer it talks
  * to (opened on first use). Slices become RDMA WRITE / READ WQEs; a burst
- * rings each touched QP's doorbell once. Memory keys come from a process-wide
- * registry of memory regions, looked up through a one-entry cache per
- * endpoint and side.
+ * rings each touched QP's doorbell once. Each LOCAL segment is one memory
+ * region of a process-wide registry; an endpoint finds a segment's keys in
+ * O(1) through a table indexed by the segment's slot.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,20 +40,26 @@ struct mlx5_mr {
 	void *handle;
 };
 
-/* One-entry key cache of an endpoint (one for local buffers, one for
- * loopback targets). */
-struct mlx5_key_cache {
-	uint64_t start;
-	uint64_t end;
-	uint64_t lkey_hi; /* big-endian lkey << 32: the data segment's upper half */
+/*
+ * The keys of a LOCAL segment's memory region, kept by an endpoint at index
+ * slot(handle): a slice's local segment (and a loopback target) costs one
+ * lookup per run of slices. An entry counts only for the handle it holds
+ * (the generation included), so a slot's next segment misses. No handle
+ * matches an empty entry: a handle's slot equals its entry's index, which the
+ * empty tags (0 at every index but 0, 1 at index 0) never do.
+ */
+struct mlx5_seg_keys {
+	uint32_t handle;
 	uint32_t lkey;
 	uint32_t rkey;
+	uint32_t reserved;
 };
+
+#define SEG_KEYS TERN_SEGMENT_MAX
 
 struct tern_endpoint {
 	struct mlx5_cq cq;
-	struct mlx5_key_cache local;  /**< last MR a local buffer was found in */
-	struct mlx5_key_cache target; /**< last MR a loopback target was found in */
+	struct mlx5_seg_keys *keys; /**< SEG_KEYS entries */
 	struct mlx5_sq *qps[TERN_MLX5_PEER_MAX];
 	struct mlx5_sq *last_sq; /**< CQE qpn lookup cache */
 	uint32_t nb_err;	 /**< QPs in ERR waiting to drain */
@@ -188,27 +194,28 @@ mr_release_all(void)
 	rte_spinlock_unlock(&mr_lock);
 }
 
-static __rte_noinline int
-key_cache_fill(struct mlx5_key_cache *c, uint64_t addr, uint64_t len)
+/*
+ * The keys of LOCAL segment @p seg: the endpoint's entry, or on a miss (the
+ * segment's first slice on this endpoint) the memory region covering the
+ * whole segment, registered if there is none yet.
+ * @return the entry, or NULL (-EFAULT: the memory cannot be registered).
+ */
+static const struct mlx5_seg_keys *
+ep_seg_keys(struct tern_endpoint *ep, const struct tern_segment *seg)
 {
-	const struct mlx5_mr *mr = mr_get(addr, len);
+	struct mlx5_seg_keys *k = &ep->keys[seg->handle & (SEG_KEYS - 1)];
+	const struct mlx5_mr *mr;
 
+	RTE_BUILD_BUG_ON(!RTE_IS_POWER_OF_2(SEG_KEYS));
+	if (likely(k->handle == seg->handle))
+		return k;
+	mr = mr_get((uintptr_t)seg->base, seg->length);
 	if (mr == NULL)
-		return -EFAULT;
-	c->start = mr->start;
-	c->end = mr->end;
-	c->lkey = mr->lkey;
-	c->rkey = mr->rkey;
-	c->lkey_hi = (uint64_t)rte_cpu_to_be_32(mr->lkey) << 32;
-	return 0;
-}
-
-static __rte_always_inline int
-key_cache_lookup(struct mlx5_key_cache *c, uint64_t addr, uint64_t len)
-{
-	if (likely(addr >= c->start && addr + len <= c->end))
-		return 0;
-	return key_cache_fill(c, addr, len);
+		return NULL;
+	k->handle = seg->handle;
+	k->lkey = mr->lkey;
+	k->rkey = mr->rkey;
+	return k;
 }
 
 static int
@@ -317,6 +324,15 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 		return NULL;
 	}
 	ep->sw_mask = sw_size - 1;
+	ep->keys = rte_zmalloc_socket("tern_mlx5_keys", sizeof(*ep->keys) * SEG_KEYS, 0,
+				      conf->socket_id);
+	if (ep->keys == NULL) {
+		rte_free(ep->sw);
+		rte_free(ep);
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	ep->keys[0].handle = 1; /* see struct mlx5_seg_keys */
 	/* Every WQE of every QP may produce a CQE (flush after an error), so
 	 * the CQ holds all of them and can never overrun. */
 	memset(&view, 0, sizeof(view));
@@ -331,6 +347,7 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 	}
 	if (rc != 0) {
 		TERN_MLX5_LOG(ERR, "lcore %u: cannot create CQ: %s", conf->lcore_id, strerror(-rc));
+		rte_free(ep->keys);
 		rte_free(ep->sw);
 		rte_free(ep);
 		rte_errno = -rc;
@@ -414,19 +431,27 @@ ep_ring(struct tern_endpoint *ep, uint32_t touched)
 	}
 }
 
-/* Where a run of slices to one target goes. */
+/*
+ * What the WQEs of a run of slices share: the QP, the target's remote address
+ * and key, the local segment's key. The run ends at a slice with another
+ * target or local segment, an inline WRITE, an unknown op, or a full SQ.
+ */
 struct post_run {
-	const struct tern_segment *target; /* REMOTE target of the run; NULL: per slice */
+	const struct tern_segment *target;
+	const struct tern_segment *local_seg;
 	struct mlx5_sq *sq;
-	uint64_t rbase; /* remote address of the target's byte 0 */
-	uint32_t rkey;
-	uint16_t room; /* WQEBBs free in sq */
-	uint16_t peer;
+	uint64_t rbase;	  /* remote address of the target's byte 0 */
+	uint64_t rkey_be; /* raddr segment's second word: rkey, reserved 0 */
+	uint64_t lkey_be; /* data segment's first word, upper half: lkey */
+	/* ctrl segment's first word but the WQE index, by op & 1 (READ = 1,
+	 * WRITE = 2): opmod 0, opcode, qpn, ds 3 */
+	uint64_t ctrl[2];
 };
 
 /*
- * Resolve a slice's target: remote key and address, and the QP to its peer
- * (opened on first use).
+ * Resolve what a slice's run needs that the current run does not have: the
+ * target's remote key and address and the QP to its peer (opened on first
+ * use), the local segment's key.
  * @return 0; 1 when the QP is in ERR (the slice is offered again after
  *         recovery); a negative errno to complete the slice with.
  */
@@ -435,49 +460,139 @@ ep_resolve(struct tern_endpoint *ep, const struct tern_slice *s, struct post_run
 	   uint32_t *touched)
 {
 	const struct tern_segment *t = s->target;
+	const struct mlx5_seg_keys *k;
 	struct mlx5_sq *sq;
+	uint64_t qpn_ds;
 	uint16_t peer;
+	int rc;
 
+	if (s->local_seg != run->local_seg || s->local_seg == NULL) {
+		k = s->local_seg != NULL ? ep_seg_keys(ep, s->local_seg) : NULL;
+		if (k == NULL) {
+			rc = s->local_seg == NULL ? -EINVAL : -EFAULT;
+			goto fail;
+		}
+		run->lkey_be = (uint64_t)rte_cpu_to_be_32(k->lkey) << 32;
+		run->local_seg = s->local_seg;
+	}
+	if (t == run->target)
+		return 0;
 	if (t->kind == TERN_SEGMENT_REMOTE) {
 		const struct tern_mlx5_desc *d = (const struct tern_mlx5_desc *)t->priv;
 
+		rc = -EINVAL;
 		if (d->magic != TERN_MLX5_DESC_MAGIC || d->peer >= TERN_MLX5_PEER_MAX)
-			return -EINVAL;
+			goto fail;
 		peer = d->peer;
-		run->rkey = d->rkey;
+		run->rkey_be = rte_cpu_to_be_32(d->rkey);
 		run->rbase = d->addr;
-		run->target = t;
 	} else {
-		/* Loopback: the key depends on the range, resolved per slice. */
-		if (key_cache_lookup(&ep->target, (uintptr_t)t->base + s->offset, s->length) != 0)
-			return -EFAULT;
+		/* Loopback: the target segment is a memory region of this node. */
+		rc = -EFAULT;
+		k = ep_seg_keys(ep, t);
+		if (k == NULL)
+			goto fail;
 		peer = TERN_MLX5_PEER_SELF;
-		run->rkey = ep->target.rkey;
+		run->rkey_be = rte_cpu_to_be_32(k->rkey);
 		run->rbase = (uintptr_t)t->base;
-		run->target = NULL;
 	}
-	if (run->sq != NULL && run->peer == peer)
-		return 0;
-	run->target = NULL;
 	sq = ep->qps[peer];
 	if (sq == NULL)
 		sq = ep_qp_open(ep, peer);
+	rc = -ENOTCONN;
 	if (sq == NULL || sq->dead)
-		return -ENOTCONN;
+		goto fail;
+	rc = 1;
 	if (sq->error)
-		return 1;
-	if (t->kind == TERN_SEGMENT_REMOTE)
-		run->target = t;
+		goto fail;
 	run->sq = sq;
-	run->peer = peer;
-	run->room = tern_mlx5_sq_room(sq);
+	RTE_BUILD_BUG_ON(TERN_OP_READ != 1 || TERN_OP_WRITE != 2);
+	qpn_ds = (uint64_t)(sq->qpn_ds | (3u << 24)) << 32;
+	run->ctrl[TERN_OP_WRITE & 1] = qpn_ds | (uint32_t)MLX5_OPCODE_RDMA_WRITE << 24;
+	run->ctrl[TERN_OP_READ & 1] = qpn_ds | (uint32_t)MLX5_OPCODE_RDMA_READ << 24;
+	run->target = t;
 	*touched |= 1u << peer;
 	return 0;
+fail:
+	/* No run: the next slice resolves again. */
+	run->target = NULL;
+	run->local_seg = NULL;
+	return rc;
 }
 
-/* Inline WRITEs and bad opcodes. @return 1 posted, 0 no room, < 0 reject. */
+/*
+ * Post up to @p nb slices of a run into one contiguous stretch of the ring,
+ * from WQEBB @p pi on (WQEs of one WQEBB: ctrl, raddr, one data segment, as
+ * tern_mlx5_post_rdma writes them), stopping at the first slice that leaves
+ * the run or is not a plain WRITE or READ.
+ * @return slices posted.
+ */
+static __rte_always_inline uint16_t
+run_post_stretch(const struct post_run *run, const struct tern_slice *slices, uint16_t nb,
+		 uint16_t pi, uint64_t *wqe, struct mlx5_slot *slot)
+{
+	const struct tern_segment *target = run->target, *local_seg = run->local_seg;
+	const uint64_t rbase = run->rbase, rkey_be = run->rkey_be, lkey_be = run->lkey_be;
+	const struct tern_slice *s = slices, *end = slices + nb;
+	const uint16_t sig_mask = run->sq->sig_mask;
+	const uint32_t max_inline = run->sq->max_inline;
+
+	for (; s != end; s++, wqe += TERN_MLX5_WQEBB / 8, slot++, pi++) {
+		uint32_t len = s->length;
+		uint8_t op = s->op;
+
+		if (unlikely(s->target != target || s->local_seg != local_seg))
+			break;
+		if (likely(op == TERN_OP_WRITE) ? unlikely(len <= max_inline)
+						: unlikely(op != TERN_OP_READ))
+			break;
+		/* A READ always asks for a CQE; a WRITE when its index has every
+		 * sig_mask bit set (tern_mlx5_sq_signal for one WQEBB). */
+		wqe[0] = run->ctrl[op & 1] | rte_cpu_to_be_32((uint32_t)pi << 8);
+		wqe[1] = (uint64_t)(((~pi & sig_mask) == 0) | (op & 1)) << 27;
+		wqe[2] = rte_cpu_to_be_64(rbase + s->offset);
+		wqe[3] = rkey_be;
+		wqe[4] = (uint64_t)rte_cpu_to_be_32(len) | lkey_be;
+		wqe[5] = rte_cpu_to_be_64((uintptr_t)s->local);
+		slot->cookie = s->cookie;
+	}
+	return (uint16_t)(s - slices);
+}
+
+/*
+ * Post slices of a run until one leaves it or the SQ is full: a stretch to the
+ * ring's end, then one from its start.
+ * @return slices posted.
+ */
+static __rte_always_inline uint16_t
+run_post(const struct post_run *run, const struct tern_slice *slices, uint16_t nb)
+{
+	struct mlx5_sq *sq = run->sq;
+	uint16_t todo = RTE_MIN(nb, tern_mlx5_sq_room(sq));
+	uint16_t posted = 0;
+
+	while (posted < todo) {
+		uint16_t idx = sq->pi & sq->mask;
+		uint16_t stretch = RTE_MIN(todo - posted, sq->mask + 1 - idx);
+		uint16_t n = run_post_stretch(run, slices + posted, stretch, sq->pi,
+					      (uint64_t *)(sq->buf + (size_t)idx * TERN_MLX5_WQEBB),
+					      &sq->slots[idx]);
+
+		if (n == 0)
+			break;
+		sq->pi += n;
+		sq->last_ctrl =
+			(uint64_t *)(sq->buf + (size_t)((sq->pi - 1) & sq->mask) * TERN_MLX5_WQEBB);
+		posted += n;
+		if (n < stretch)
+			break;
+	}
+	return posted;
+}
+
+/* An inline WRITE, or an unknown op. @return 1 posted, 0 no room, < 0 reject. */
 static __rte_noinline int
-ep_post_other(struct post_run *run, const struct tern_slice *s, uint64_t raddr)
+run_post_other(const struct post_run *run, const struct tern_slice *s)
 {
 	struct mlx5_sq *sq = run->sq;
 	uint16_t wqebbs;
@@ -485,118 +600,53 @@ ep_post_other(struct post_run *run, const struct tern_slice *s, uint64_t raddr)
 	if (s->op != TERN_OP_WRITE && s->op != TERN_OP_READ)
 		return -EINVAL;
 	wqebbs = tern_mlx5_inline_wqebbs(s->length);
-	if (run->room < wqebbs)
+	if (tern_mlx5_sq_room(sq) < wqebbs)
 		return 0;
-	tern_mlx5_post_inline(sq, s->local, s->length, raddr, run->rkey,
+	tern_mlx5_post_inline(sq, s->local, s->length, run->rbase + s->offset,
+			      rte_be_to_cpu_32((uint32_t)run->rkey_be),
 			      tern_mlx5_sq_signal(sq, wqebbs, 0), s->cookie);
-	run->room -= wqebbs;
 	return 1;
 }
 
 static uint16_t
 mlx5_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint16_t nb)
 {
-	struct post_run run = { .target = NULL, .sq = NULL };
-	const struct tern_segment *target = NULL;
-	struct mlx5_sq *sq = NULL;
-	uint64_t *last = NULL;
-	uint64_t rbase = 0, rkey_be = 0, qpn_ds = 0;
+	struct post_run run = { .target = NULL };
 	uint32_t touched = 0;
-	uint16_t i, pi = 0, room = 0, sig_mask = 0;
+	uint16_t i = 0;
 	int rc;
 
-	/* The fast loop keeps the QP's producer index, room and run constants
-	 * in locals; they go back to the QP (sync) before any slow path. */
-#define SYNC()                                    \
-	do {                                      \
-		if (sq != NULL && sq->pi != pi) { \
-			sq->pi = pi;              \
-			sq->last_ctrl = last;     \
-			run.room = room;          \
-		}                                 \
-	} while (0)
-#define LOAD()                                                      \
-	do {                                                        \
-		sq = run.sq;                                        \
-		target = run.target;                                \
-		rbase = run.rbase;                                  \
-		rkey_be = rte_cpu_to_be_32(run.rkey);               \
-		qpn_ds = (uint64_t)(sq->qpn_ds | (3u << 24)) << 32; \
-		pi = sq->pi;                                        \
-		sig_mask = sq->sig_mask;                            \
-		last = sq->last_ctrl;                               \
-		room = run.room;                                    \
-	} while (0)
-
-	for (i = 0; i < nb; i++) {
+	while (i < nb) {
 		const struct tern_slice *s = &slices[i];
-		uint64_t *wqe;
-		uint16_t idx;
-		uint8_t op = s->op;
-		uint32_t len = s->length;
-		uint32_t ce;
 
-		if (unlikely(s->target != target)) {
-			SYNC();
+		if (unlikely(s->target != run.target || s->local_seg != run.local_seg)) {
 			rc = ep_resolve(ep, s, &run, &touched);
 			if (rc > 0)
 				break;
 			if (rc < 0)
 				goto reject;
-			LOAD();
-			if (run.target == NULL)
-				target = NULL; /* loopback: resolve each slice */
 		}
-		if (unlikely(key_cache_lookup(&ep->local, (uintptr_t)s->local, len) != 0)) {
-			rc = -EFAULT;
-			goto reject_sync;
-		}
-		/* Inline WRITEs and unknown ops leave the fast path. */
-		if (likely(op == TERN_OP_WRITE) ? unlikely(len <= sq->max_inline)
-						: unlikely(op != TERN_OP_READ)) {
-			SYNC();
-			rc = ep_post_other(&run, s, rbase + s->offset);
-			if (rc == 0)
-				break;
-			if (rc < 0)
-				goto reject;
-			LOAD();
+		i += run_post(&run, s, nb - i);
+		if (i == nb)
+			break;
+		s = &slices[i];
+		if (s->target != run.target || s->local_seg != run.local_seg)
+			continue;
+		if (tern_mlx5_sq_room(run.sq) == 0)
+			break;
+		/* Inline WRITE or unknown op. */
+		rc = run_post_other(&run, s);
+		if (rc == 0)
+			break;
+		if (rc > 0) {
+			i++;
 			continue;
 		}
-		if (unlikely(room == 0))
-			break;
-		/* The WQE: ctrl, raddr, one data segment (see tern_mlx5_post_rdma). */
-		idx = pi & sq->mask;
-		wqe = (uint64_t *)(sq->buf + ((size_t)idx * TERN_MLX5_WQEBB));
-		/* A one-WQEBB WQE reaches a multiple of sig_mask + 1 when its own
-		 * index has all mask bits set; READs always ask for a CQE. The
-		 * op values make this arithmetic: READ = 1, WRITE = 2. */
-		RTE_BUILD_BUG_ON(TERN_OP_READ != 1 || TERN_OP_WRITE != 2);
-		ce = ((pi & sig_mask) == sig_mask) | (op & 1);
-		wqe[0] = (uint64_t)rte_cpu_to_be_32(((uint32_t)pi << 8) |
-						    (MLX5_OPCODE_RDMA_WRITE << (op & 1))) |
-			 qpn_ds;
-		wqe[1] = (uint64_t)ce << 27;
-		wqe[2] = rte_cpu_to_be_64(rbase + s->offset);
-		wqe[3] = rkey_be;
-		wqe[4] = (uint64_t)rte_cpu_to_be_32(len) | ep->local.lkey_hi;
-		wqe[5] = rte_cpu_to_be_64((uintptr_t)s->local);
-		sq->slots[idx].cookie = s->cookie;
-		last = wqe;
-		pi++;
-		room--;
-		continue;
-	reject_sync:
-		SYNC();
 	reject:
 		if (ep_reject(ep, s, rc) != 0)
 			break;
-		if (sq != NULL)
-			LOAD();
+		i++;
 	}
-	SYNC();
-#undef SYNC
-#undef LOAD
 	ep->stats.posted += i;
 	if (likely(touched != 0))
 		ep_ring(ep, touched);
@@ -737,6 +787,7 @@ mlx5_endpoint_close(struct tern_endpoint *ep)
 		return;
 	ep_close_qps(ep);
 	provider->cq_close(provider_ctx, ep->cq_handle);
+	rte_free(ep->keys);
 	rte_free(ep->sw);
 	rte_free(ep);
 	if (__atomic_sub_fetch(&open_endpoints, 1, __ATOMIC_ACQ_REL) == 0) {
