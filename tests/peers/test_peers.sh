@@ -52,7 +52,7 @@ start() {
 	local node=$1
 	shift
 	# shellcheck disable=SC2046
-	"$dataplane" $(eal "$node") -- --node "$node" --segment kv:32M --idle yield "$@" \
+	${DP_WRAP:-} "$dataplane" $(eal "$node") -- --node "$node" --segment kv:32M --idle yield "$@" \
 		>"$work/dp$node.log" 2>&1 &
 	dp_pid[$node]=$!
 	pids+=("$!")
@@ -347,6 +347,33 @@ EOF
 	stop a && stop b
 }
 
+# Two "hosts": network namespaces joined by a veth pair (10.99.0.0/24 exists
+# only inside them), one dataplane in each, tcp between them (--shm off: on
+# one kernel shm would otherwise win, see the strategy).
+netns_veth_tcp() {
+	local ns_a=tern_a_$$ ns_b=tern_b_$$ ok=0
+	ip netns add "$ns_a" && ip netns add "$ns_b" || return 1
+	{
+		ip link add "va$$" netns "$ns_a" type veth peer name "vb$$" netns "$ns_b" &&
+			ip -n "$ns_a" addr add 10.99.0.1/24 dev "va$$" &&
+			ip -n "$ns_b" addr add 10.99.0.2/24 dev "vb$$" &&
+			ip -n "$ns_a" link set "va$$" up && ip -n "$ns_b" link set "vb$$" up &&
+			ip -n "$ns_a" link set lo up && ip -n "$ns_b" link set lo up &&
+			DP_WRAP="ip netns exec $ns_a" start a --shm off --listen 10.99.0.1:7000 \
+				--directory p2p://10.99.0.1:7101 --peer b=p2p://10.99.0.2:7102 &&
+			DP_WRAP="ip netns exec $ns_b" start b --shm off --listen 10.99.0.2:7000 \
+				--directory p2p://10.99.0.2:7102 --peer a=p2p://10.99.0.1:7101 &&
+			dp a --segment b/kv --bytes 3M --iterations 5 &&
+			dp b --segment kv --mix a/kv --bytes 2M --iterations 5 &&
+			[ "$(peer_field a b transport)" = tcp ] &&
+			telemetry a /tern/segments | grep -q '"b:kv"' &&
+			stop a && stop b && ok=1
+	} || true
+	ip netns del "$ns_a"
+	ip netns del "$ns_b"
+	[ "$ok" -eq 1 ]
+}
+
 if [ -n "$only" ]; then
 	run_case "$only" "$only"
 	echo "$passed passed, $failed failed"
@@ -360,6 +387,7 @@ run_case strategy_prefers_shm_and_a_pin_moves_the_peer_to_tcp strategy_prefers_s
 run_case killed_peer_fails_its_futures_only_tcp killed_peer_fails_its_futures_only_tcp
 run_case killed_peer_fails_its_futures_only_shm killed_peer_fails_its_futures_only_shm
 run_case hostile_bytes_hurt_nothing hostile_bytes_hurt_nothing
+run_case netns_veth_tcp netns_veth_tcp
 with_server=$(dirname "$0")/../directory/with_server.sh
 for backend in etcd redis; do
 	if "$with_server" "$backend" "$0" --case "${backend}_directory" "$dataplane" "$client" "$perf" \
