@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The segment table: registration rules, handles, bounds, references. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
 
 #include <cmocka.h>
 
@@ -14,6 +20,7 @@
 #include <rte_memory.h>
 
 #include <tern_segment.h>
+#include <tern_transport.h>
 
 #include "test_common.h"
 
@@ -218,6 +225,108 @@ alloc_gives_memory_and_info_describes_it(void **state)
 }
 
 static void
+alloc_file_maps_a_sealed_memfd_another_mapping_sees(void **state)
+{
+	struct tern_segment_table *t = tern_segment_table_create("file", 4, SOCKET_ID_ANY);
+	const uint64_t len = (1 << 20) + 5;
+	struct tern_segment_info info;
+	struct tern_segment *seg;
+	struct statfs sfs;
+	struct stat st;
+	uint8_t *other;
+	uint64_t page;
+	uint32_t h;
+
+	RTE_SET_USED(state);
+	assert_int_equal(tern_segment_alloc_file(t, "f", len, SOCKET_ID_ANY, &h), 0);
+	assert_int_equal(tern_segment_info(t, h, &info), 0);
+	assert_int_equal(info.length, len);
+	assert_int_equal(info.kind, TERN_SEGMENT_LOCAL);
+	assert_int_equal(info.transport, tern_transport_id("memcpy"));
+	seg = &t->slots[tern_segment_handle_slot(h)];
+	assert_true(seg->flags & TERN_SEGMENT_F_FILE);
+	assert_false(seg->flags & TERN_SEGMENT_F_ALLOCATED);
+	assert_true(seg->fd >= 0);
+	assert_int_equal(fcntl(seg->fd, F_GET_SEALS), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	assert_int_not_equal(ftruncate(seg->fd, 4096), 0);
+	assert_int_equal(fcntl(seg->fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
+	/* Hugetlbfs pages when the kernel had free ones, ordinary ones otherwise;
+	 * either way the file is a whole number of its pages. */
+	assert_int_equal(fstatfs(seg->fd, &sfs), 0);
+	page = sfs.f_type == HUGETLBFS_MAGIC ? 2u << 20 : 4096;
+	print_message("file segment on %s pages\n", page == 4096 ? "ordinary" : "2M huge");
+	assert_int_equal(fstat(seg->fd, &st), 0);
+	assert_int_equal((uint64_t)st.st_size, (len + page - 1) / page * page);
+
+	other = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, seg->fd, 0);
+	assert_true(other != MAP_FAILED);
+	memset(info.addr, 0x5a, len);
+	assert_int_equal(other[0], 0x5a);
+	assert_int_equal(other[len - 1], 0x5a);
+	other[12345] = 0x17;
+	assert_int_equal(((uint8_t *)info.addr)[12345], 0x17);
+	assert_int_equal(munmap(other, (size_t)st.st_size), 0);
+	assert_int_equal(tern_segment_unregister(t, h), 0);
+	assert_int_equal(tern_segment_table_free(t), 0);
+}
+
+static void
+unregister_unmaps_and_closes_a_file_segment(void **state)
+{
+	struct tern_segment_table *t = tern_segment_table_create("fileun", 4, SOCKET_ID_ANY);
+	struct tern_segment *seg, *ref;
+	uint8_t *base;
+	uint32_t h;
+	int fd;
+
+	RTE_SET_USED(state);
+	assert_int_equal(tern_segment_alloc_file(t, "f", 8192, SOCKET_ID_ANY, &h), 0);
+	seg = &t->slots[tern_segment_handle_slot(h)];
+	fd = seg->fd;
+	base = seg->base;
+	ref = tern_segment_acquire(t, h, 0, 1, 1);
+	assert_non_null(ref);
+	assert_int_equal(tern_segment_unregister(t, h), -EBUSY);
+	assert_true(fcntl(fd, F_GETFD) >= 0); /* still open while referenced */
+	base[0] = 1;
+	tern_segment_release(ref, 1);
+	assert_int_equal(tern_segment_unregister(t, h), 0);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(msync(base, 4096, MS_ASYNC), -1); /* no mapping there any more */
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(seg->fd, -1);
+	assert_int_equal(seg->flags, 0);
+	assert_int_equal(tern_segment_table_free(t), 0);
+}
+
+static void
+alloc_file_rejects_bad_arguments(void **state)
+{
+	struct tern_segment_table *t = tern_segment_table_create("filebad", 2, SOCKET_ID_ANY);
+	uint32_t h, a, b;
+
+	RTE_SET_USED(state);
+	assert_int_equal(tern_segment_alloc_file(NULL, "f", 4096, SOCKET_ID_ANY, &h), -EINVAL);
+	assert_int_equal(tern_segment_alloc_file(t, "f", 4096, SOCKET_ID_ANY, NULL), -EINVAL);
+	assert_int_equal(tern_segment_alloc_file(t, NULL, 4096, SOCKET_ID_ANY, &h), -EINVAL);
+	assert_int_equal(tern_segment_alloc_file(t, "bad name", 4096, SOCKET_ID_ANY, &h), -EINVAL);
+	assert_int_equal(tern_segment_alloc_file(t, "zero", 0, SOCKET_ID_ANY, &h), -EINVAL);
+	/* More than the machine has: refused, not populated into the OOM killer. */
+	assert_int_equal(tern_segment_alloc_file(t, "huge", 1ull << 44, SOCKET_ID_ANY, &h),
+			 -ENOMEM);
+	assert_int_equal(tern_segment_alloc_file(t, "a", 4096, SOCKET_ID_ANY, &a), 0);
+	assert_int_equal(tern_segment_alloc_file(t, "a", 4096, SOCKET_ID_ANY, &h), -EEXIST);
+	assert_int_equal(tern_segment_alloc(t, "a", 4096, SOCKET_ID_ANY, &h), -EEXIST);
+	assert_int_equal(tern_segment_alloc_file(t, "b", 4096, 0, &b), 0); /* NUMA node 0 */
+	assert_int_equal(tern_segment_alloc_file(t, "c", 4096, SOCKET_ID_ANY, &h), -ENOSPC);
+	assert_int_equal(t->nb_active, 2);
+	assert_int_equal(tern_segment_unregister(t, a), 0);
+	assert_int_equal(tern_segment_unregister(t, b), 0);
+	assert_int_equal(tern_segment_table_free(t), 0);
+}
+
+static void
 retire_refuses_new_references_until_unregistered(void **state)
 {
 	struct tern_segment_table *t = tern_segment_table_create("retire", 4, SOCKET_ID_ANY);
@@ -266,6 +375,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(acquire_local_finds_the_containing_segment),
 		cmocka_unit_test(alloc_gives_memory_and_info_describes_it),
 		cmocka_unit_test(retire_refuses_new_references_until_unregistered),
+		cmocka_unit_test(alloc_file_maps_a_sealed_memfd_another_mapping_sees),
+		cmocka_unit_test(unregister_unmaps_and_closes_a_file_segment),
+		cmocka_unit_test(alloc_file_rejects_bad_arguments),
 	};
 
 	RTE_SET_USED(argc);

@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/mempolicy.h>
 
 #include <rte_errno.h>
 #include <rte_log.h>
@@ -273,6 +280,141 @@ tern_segment_alloc(struct tern_segment_table *tbl, const char *name, uint64_t le
 	return 0;
 }
 
+#ifndef MFD_HUGE_2MB /* in <linux/memfd.h>, which clashes with glibc's <sys/mman.h> */
+#define MFD_HUGE_2MB (21u << 26)
+#endif
+#define FILE_HUGE_BYTES (2ull << 20) /* MFD_HUGE_2MB */
+#define FILE_PAGE_BYTES 4096ull
+#define FILE_SEALS	(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+#define FILE_LENGTH_MAX (1ull << 46) /* far beyond any machine; keeps rounding exact */
+
+/* Undo file_create(): the mapping covers the whole (sealed) file. */
+static void
+file_unmap(void *addr, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0)
+		munmap(addr, (size_t)st.st_size);
+	close(fd);
+}
+
+/* Prefer @p socket_id's memory for the pages populated next; best effort. */
+static bool
+file_bind_socket(void *addr, uint64_t size, int socket_id)
+{
+	unsigned long mask[RTE_MAX_NUMA_NODES / (8 * sizeof(unsigned long)) + 1] = { 0 };
+	const unsigned int bits = 8 * sizeof(unsigned long);
+
+	if (socket_id < 0 || socket_id >= RTE_MAX_NUMA_NODES)
+		return false;
+	mask[socket_id / bits] = 1ul << (socket_id % bits);
+	return syscall(SYS_mbind, addr, size, MPOL_PREFERRED, mask, 8 * sizeof(mask), 0) == 0;
+}
+
+/*
+ * Create, size, seal, map and populate a memfd: hugetlbfs pages when @p huge.
+ * Populating with MADV_POPULATE_WRITE reports a page that cannot be had
+ * (hugetlb pool or cgroup limit exhausted) as an error now instead of a
+ * SIGBUS on an lcore later. Returns 0 or a negative errno.
+ */
+static int
+file_create(const char *name, uint64_t length, int socket_id, bool huge, int *fd_out,
+	    void **addr_out, int *socket_out)
+{
+	uint64_t size = RTE_ALIGN_CEIL(length, huge ? FILE_HUGE_BYTES : FILE_PAGE_BYTES);
+	unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+	char fname[TERN_SEGMENT_NAME_MAX + 8];
+	bool bound;
+	void *addr;
+	int fd, ret;
+
+	if (huge)
+		flags |= MFD_HUGETLB | MFD_HUGE_2MB;
+	/* Ordinary memfd pages are not reserved: populating more than the free
+	 * memory would wake the OOM killer instead of failing. */
+	else if (size / FILE_PAGE_BYTES > (uint64_t)sysconf(_SC_AVPHYS_PAGES) *
+						  (uint64_t)sysconf(_SC_PAGESIZE) / FILE_PAGE_BYTES)
+		return -ENOMEM;
+	snprintf(fname, sizeof(fname), "tern:%s", name);
+	fd = memfd_create(fname, flags);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, FILE_SEALS) != 0) {
+		ret = -errno;
+		goto fail;
+	}
+	/* With a NUMA socket, bind before the pages exist; else populate now. */
+	addr = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | (socket_id == SOCKET_ID_ANY ? MAP_POPULATE : 0), fd, 0);
+	if (addr == MAP_FAILED) {
+		ret = -errno;
+		goto fail;
+	}
+	bound = file_bind_socket(addr, size, socket_id);
+	/* EINVAL: a kernel older than 5.14; hugetlb pages were reserved by mmap. */
+	if (madvise(addr, size, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
+		ret = -errno;
+		munmap(addr, size);
+		goto fail;
+	}
+	*fd_out = fd;
+	*addr_out = addr;
+	*socket_out = bound ? socket_id : SOCKET_ID_ANY;
+	return 0;
+fail:
+	close(fd);
+	return ret;
+}
+
+int
+tern_segment_alloc_file(struct tern_segment_table *tbl, const char *name, uint64_t length,
+			int socket_id, uint32_t *handle)
+{
+	struct tern_segment_conf conf;
+	struct tern_segment *seg;
+	void *addr;
+	int fd, ret, socket;
+
+	if (tbl == NULL || handle == NULL || !segment_name_valid(name) || length == 0)
+		return -EINVAL;
+	if (length > FILE_LENGTH_MAX)
+		return -ENOMEM;
+	if (name_taken(tbl, name))
+		return -EEXIST;
+	if (slot_claim(tbl) == NULL)
+		return -ENOSPC;
+	ret = file_create(name, length, socket_id, true, &fd, &addr, &socket);
+	if (ret != 0) {
+		SEG_LOG(INFO,
+			"segment %s: no hugetlb memfd of %" PRIu64
+			" bytes (%s): using ordinary shared pages",
+			name, length, strerror(-ret));
+		ret = file_create(name, length, socket_id, false, &fd, &addr, &socket);
+	}
+	if (ret != 0) {
+		SEG_LOG(ERR, "segment %s: cannot create a sealed memfd of %" PRIu64 " bytes: %s",
+			name, length, strerror(-ret));
+		return -ENOMEM;
+	}
+	conf = (struct tern_segment_conf){
+		.name = name,
+		.addr = addr,
+		.length = length,
+		.kind = TERN_SEGMENT_LOCAL,
+		.socket_id = socket,
+	};
+	ret = tern_segment_register(tbl, &conf, handle);
+	if (ret < 0) {
+		file_unmap(addr, fd);
+		return ret;
+	}
+	seg = &tbl->slots[tern_segment_handle_slot(*handle)];
+	seg->flags |= TERN_SEGMENT_F_FILE;
+	seg->fd = fd;
+	return 0;
+}
+
 static struct tern_segment *
 segment_by_handle(const struct tern_segment_table *tbl, uint32_t handle)
 {
@@ -353,6 +495,10 @@ tern_segment_unregister(struct tern_segment_table *tbl, uint32_t handle)
 	}
 	if (seg->flags & TERN_SEGMENT_F_ALLOCATED)
 		rte_memzone_free(seg->memzone);
+	if (seg->flags & TERN_SEGMENT_F_FILE) {
+		file_unmap(seg->base, seg->fd);
+		seg->fd = -1;
+	}
 	seg->memzone = NULL;
 	seg->flags = 0;
 	tbl->nb_active--;
