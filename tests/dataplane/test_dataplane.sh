@@ -8,25 +8,8 @@ set -u
 dataplane=${1:?tern-dataplane path}
 client=${2:?dp_client path}
 perf=${3:?tern-perf path}
-prefix=tern_dpt_$$
-work=$(mktemp -d)
-pids=()
-passed=0
-failed=0
-
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "/var/run/dpdk/${prefix}"* "$work"
-	rm -f /dev/hugepages/"${prefix}"*
-}
-trap cleanup EXIT
-
-if [ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -lt 64 ]; then
-	echo "test_dataplane: needs at least 128 MiB of free 2M hugepages (usertools/tern-quickstart.sh hugepages)"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
+# shellcheck source=../integration_lib.sh
+source "$(dirname "$0")/../integration_lib.sh" "tern_dpt_$$" 64
 
 # A fixed base address: secondaries (ASan builds especially) then find the
 # primary's address range free more reliably than at a random one.
@@ -66,19 +49,6 @@ stop_dataplane() {
 	local rc=$?
 	[ "$rc" -eq 0 ] || { echo "dataplane exit status $rc after SIG$1"; return 1; }
 	grep -q "tern-dataplane: stopped" "$work/dp$2.log" || { echo "no 'stopped' line"; return 1; }
-}
-
-run_case() {
-	local name=$1
-	shift
-	if "$@" >"$work/case.log" 2>&1; then
-		echo "[       OK ] $name"
-		passed=$((passed + 1))
-	else
-		echo "[  FAILED  ] $name"
-		sed 's/^/    /' "$work/case.log"
-		failed=$((failed + 1))
-	fi
 }
 
 # expect_refused TAG "REASON PATTERN" ARGS...: non-zero exit, the reason on
@@ -216,5 +186,4 @@ run_case clients_move_data_and_it_stops_cleanly clients_move_data_and_it_stops_c
 run_case killed_client_is_reclaimed_and_others_unaffected killed_client_is_reclaimed_and_others_unaffected
 run_case incompatible_client_is_refused incompatible_client_is_refused
 run_case tern_perf_runs_attached tern_perf_runs_attached
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -16,29 +16,8 @@ fi
 dataplane=${1:?tern-dataplane path}
 client=${2:?dp_client path}
 perf=${3:?tern-perf path}
-prefix=tern_peer_$$
-work=$(mktemp -d)
-pids=()
-passed=0
-failed=0
-
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "/var/run/dpdk/${prefix}"* "$work"
-	rm -f /dev/hugepages/"${prefix}"*
-}
-trap cleanup EXIT
-
-if [ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -lt 256 ]; then
-	echo "test_peers: needs at least 512 MiB of free 2M hugepages (usertools/tern-quickstart.sh hugepages)"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=../integration_lib.sh
+source "$(dirname "$0")/../integration_lib.sh" "tern_peer_$$" 256
 
 # Each dataplane gets its own EAL base address (secondaries map it there) and
 # yields idle CPUs: three pollers share two CPUs here.
@@ -112,24 +91,30 @@ dp() {
 	"$client" $(client_eal "$node") -- "$@"
 }
 
-run_case() {
-	local name=$1
-	shift
-	if "$@" >"$work/case.log" 2>&1; then
-		echo "[       OK ] $name"
-		passed=$((passed + 1))
-	else
-		echo "[  FAILED  ] $name"
-		sed 's/^/    /' "$work/case.log"
+# After every case: the dataplanes' last words if it failed, then none left.
+failed_seen=0
+after_case() {
+	local n
+	if [ "$failed" -gt "$failed_seen" ]; then
 		for n in a b c; do
 			[ -f "$work/dp$n.log" ] && { echo "    --- dataplane $n:"; tail -n 15 "$work/dp$n.log" | sed 's/^/    /'; }
 		done
-		failed=$((failed + 1))
 	fi
-	for p in "${dp_pid[@]}"; do kill -9 "$p" 2>/dev/null; done
+	failed_seen=$failed
+	for n in "${dp_pid[@]}"; do kill -9 "$n" 2>/dev/null; done
 	wait 2>/dev/null
 	dp_pid=()
 	rm -f "$work"/dp?.log
+}
+
+# pair ARGS...: dataplanes a and b, each serving p2p and told the other's
+# port, both with ARGS.
+pair() {
+	local pa pb
+	pa=$(free_port)
+	pb=$(free_port)
+	start a "$@" --directory "p2p://127.0.0.1:$pa" --peer "b=p2p://127.0.0.1:$pb" &&
+		start b "$@" --directory "p2p://127.0.0.1:$pb" --peer "a=p2p://127.0.0.1:$pa"
 }
 
 # Both ways, several clients at once, batches mixing local and remote
@@ -161,35 +146,21 @@ transfers_between() {
 }
 
 p2p_tcp_moves_data_both_ways() {
-	local pa pb
-	pa=$(free_port)
-	pb=$(free_port)
-	start a --shm off --listen 127.0.0.1:0 --directory "p2p://127.0.0.1:$pa" \
-		--peer "b=p2p://127.0.0.1:$pb" || return 1
-	start b --shm off --listen 127.0.0.1:0 --directory "p2p://127.0.0.1:$pb" \
-		--peer "a=p2p://127.0.0.1:$pa" || return 1
+	pair --shm off --listen 127.0.0.1:0 || return 1
 	transfers_between a b tcp || return 1
 	stop a && stop b
 }
 
 p2p_shm_moves_data_both_ways() {
-	local pa pb
-	pa=$(free_port)
-	pb=$(free_port)
 	# No --listen: shm is the only way, and it must be chosen.
-	start a --directory "p2p://127.0.0.1:$pa" --peer "b=p2p://127.0.0.1:$pb" || return 1
-	start b --directory "p2p://127.0.0.1:$pb" --peer "a=p2p://127.0.0.1:$pa" || return 1
+	pair || return 1
 	has_shm a || { echo "shm transport not usable"; telemetry a /tern/info; return 1; }
 	transfers_between a b shm || return 1
 	stop a && stop b
 }
 
 strategy_prefers_shm_and_a_pin_moves_the_peer_to_tcp() {
-	local pa pb
-	pa=$(free_port)
-	pb=$(free_port)
-	start a --listen 127.0.0.1:0 --directory "p2p://127.0.0.1:$pa" --peer "b=p2p://127.0.0.1:$pb" || return 1
-	start b --listen 127.0.0.1:0 --directory "p2p://127.0.0.1:$pb" || return 1
+	pair --listen 127.0.0.1:0 || return 1
 	dp a --segment b/kv --bytes 1M --iterations 2 || return 1
 	[ "$(peer_field a b transport)" = shm ] || { telemetry a /tern/peers; return 1; }
 	telemetry a /tern/peers/set,b=tcp | grep -q '"status": "ok"' || return 1
@@ -302,12 +273,9 @@ redis_directory() {
 # and the shm socket: the dataplane survives, keeps serving, and the data a
 # client wrote before is intact afterwards.
 hostile_bytes_hurt_nothing() {
-	local pa pb
-	pa=$(free_port)
-	pb=$(free_port)
-	start a --listen 127.0.0.1:0 --directory "p2p://127.0.0.1:$pa" --peer "b=p2p://127.0.0.1:$pb" || return 1
-	start b --listen 127.0.0.1:0 --directory "p2p://127.0.0.1:$pb" || return 1
+	pair --listen 127.0.0.1:0 || return 1
 	dp a --segment b/kv --bytes 1M --iterations 2 || return 1
+	pb=$(sed -n 's/^tern-dataplane: directory: serving descriptors on p2p port //p' "$work/dpb.log")
 	python3 - "$(tcp_port b)" "$pb" "/var/run/dpdk/${prefix}b/tern_shm.sock" <<'EOF' || return 1
 import os, socket, struct, sys
 tcp_port, p2p_port, shm_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -376,8 +344,7 @@ netns_veth_tcp() {
 
 if [ -n "$only" ]; then
 	run_case "$only" "$only"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
+	summary
 	exit
 fi
 echo "[==========] tern peers: two dataplanes, directory, shm and tcp"
@@ -400,5 +367,4 @@ for backend in etcd redis; do
 		failed=$((failed + 1))
 	fi
 done
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary
