@@ -357,14 +357,7 @@ run_case hostile_bytes_hurt_nothing hostile_bytes_hurt_nothing
 run_case netns_veth_tcp netns_veth_tcp
 with_server=$(dirname "$0")/../directory/with_server.sh
 for backend in etcd redis; do
-	if "$with_server" "$backend" "$0" --case "${backend}_directory" "$dataplane" "$client" "$perf" \
-		>"$work/$backend.out" 2>&1; then
-		echo "[       OK ] ${backend}_directory"
-		passed=$((passed + 1))
-	else
-		echo "[  FAILED  ] ${backend}_directory"
-		sed 's/^/    /' "$work/$backend.out"
-		failed=$((failed + 1))
-	fi
+	run_case "${backend}_directory" "$with_server" "$backend" "$0" --case "${backend}_directory" \
+		"$dataplane" "$client" "$perf"
 done
 summary
