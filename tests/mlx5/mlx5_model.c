@@ -44,6 +44,9 @@
 #define CQE_OP_REQ_ERR	0xd
 #define CQE_OP_INVALID	0xf
 
+#define QP_INIT 1
+#define QP_RTS	3
+
 #define POISON 0xa5a5a5a5a5a5a5a5ull
 #define MAX_MR 256
 #define MAX_Q  32
@@ -87,8 +90,18 @@ struct mlx5_model_qp {
 	int err;	 /* QP in ERR */
 	uint16_t ci;	 /* next WQEBB to execute */
 	uint16_t target; /* WQEBBs before this are doorbelled */
-	int local_node;
-	int remote_node;
+	int local_node;	 /* the node the QP is on (its lkeys) */
+	int remote_node; /* wired QPs (qp_open): the node they reach */
+	/* Connected by a handshake (qp_create, qp_connect): the other end is
+	 * the QP dest_qpn of the node with dest_gid, checked per WQE. */
+	int handshake;
+	int state; /* QP_INIT or QP_RTS */
+	uint32_t dest_qpn;
+	uint8_t dest_gid[16];
+	uint16_t dest_lid;
+	uint32_t sq_psn;
+	uint32_t rq_psn;
+	uint8_t path_mtu;
 	uint32_t budget;
 	int hold;
 	int hold_after_error;
@@ -120,6 +133,9 @@ struct mlx5_model {
 	uint64_t mr_slack;
 	uint32_t fail_ops;
 	unsigned int shutdowns;
+	int node;	/* the node control-path calls act for */
+	uint8_t mtu[2]; /* each node's port MTU (enum ibv_mtu) */
+	uint32_t psn_seed;
 };
 
 static void
@@ -201,6 +217,9 @@ mlx5_model_create(void)
 	m->present = 1;
 	m->next_key = 0x1000;
 	m->next_qpn = 0x100;
+	m->mtu[0] = 5; /* IBV_MTU_4096 */
+	m->mtu[1] = 5;
+	m->psn_seed = 0x2545f491;
 	return m;
 }
 
@@ -240,6 +259,18 @@ void
 mlx5_model_set_present(struct mlx5_model *m, int present)
 {
 	m->present = present;
+}
+
+void
+mlx5_model_set_node(struct mlx5_model *m, int node)
+{
+	m->node = node;
+}
+
+void
+mlx5_model_set_mtu(struct mlx5_model *m, int node, uint8_t mtu)
+{
+	m->mtu[node] = mtu;
 }
 
 uint32_t
@@ -441,6 +472,47 @@ mr_check(struct mlx5_model *m, int node, uint32_t key, uint64_t addr, uint64_t l
 	return NULL;
 }
 
+static struct mlx5_model_qp *
+qp_by_qpn(struct mlx5_model *m, uint32_t qpn)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nb_qps; i++)
+		if (m->qps[i]->qpn == qpn && !m->qps[i]->closed)
+			return m->qps[i];
+	return NULL;
+}
+
+/* The other end of a handshake QP's connection if both ends agree on it, as
+ * a fabric would need: each names the other (QPN, and the GID of the other's
+ * node), each sends from the PSN the other expects, with one path MTU. A
+ * disagreement is the driver's (or the handshake's) fault: a violation. */
+static const struct mlx5_model_qp *
+qp_peer(struct mlx5_model_qp *qp)
+{
+	struct mlx5_model *m = qp->m;
+	const struct mlx5_model_qp *r = qp_by_qpn(m, qp->dest_qpn);
+	uint8_t gid[16], own[16];
+
+	mlx5_model_gid(qp->local_node, own);
+	if (r != NULL)
+		mlx5_model_gid(r->local_node, gid);
+	if (r == NULL || qp->dest_lid != 0 || memcmp(gid, qp->dest_gid, 16) != 0)
+		violation(m, "QP 0x%x: no QP 0x%x on the node it names", qp->qpn, qp->dest_qpn);
+	else if (r->state != QP_RTS || !r->handshake || r->dest_qpn != qp->qpn ||
+		 memcmp(r->dest_gid, own, 16) != 0)
+		violation(m, "QP 0x%x: QP 0x%x is not connected back to it", qp->qpn, r->qpn);
+	else if (qp->sq_psn != r->rq_psn || r->sq_psn != qp->rq_psn)
+		violation(m, "QP 0x%x <-> 0x%x: PSNs disagree (sq %06x rq %06x, sq %06x rq %06x)",
+			  qp->qpn, r->qpn, qp->sq_psn, r->rq_psn, r->sq_psn, qp->rq_psn);
+	else if (qp->path_mtu != r->path_mtu)
+		violation(m, "QP 0x%x <-> 0x%x: path MTUs disagree (%u, %u)", qp->qpn, r->qpn,
+			  qp->path_mtu, r->path_mtu);
+	else
+		return r;
+	return NULL;
+}
+
 struct wqe_seg {
 	int is_inline;
 	uint32_t len;
@@ -461,6 +533,7 @@ wqe_execute(struct mlx5_model_qp *qp)
 	size_t base = (size_t)(qp->ci & (qp->wqe_cnt - 1)) * WQEBB;
 	uint32_t w0, w1, ds, qpn, nsegs = 0, u, total = 0, i, rkey;
 	uint8_t opmod, opcode, ce, synd = 0;
+	int remote_node;
 	uint16_t idx, wqebbs;
 	uint64_t raddr;
 
@@ -475,6 +548,8 @@ wqe_execute(struct mlx5_model_qp *qp)
 	ce = hdr[CTRL_FM_CE_SE];
 	if (idx != qp->ci)
 		violation(m, "QP 0x%x: WQE at %u carries index %u", qp->qpn, qp->ci, idx);
+	if (qp->state != QP_RTS)
+		violation(m, "QP 0x%x: WQE %u posted before the QP is in RTS", qp->qpn, qp->ci);
 	if (qpn != qp->qpn)
 		violation(m, "QP 0x%x: WQE %u carries QPN 0x%x", qp->qpn, qp->ci, qpn);
 	if (opmod != 0 || (w1 & 0xc0) != 0)
@@ -536,9 +611,20 @@ wqe_execute(struct mlx5_model_qp *qp)
 		cqe_write(qp, CQE_OP_REQ_ERR, opcode, idx, 0, MODEL_SYND_WR_FLUSH);
 		return wqebbs;
 	}
-	if (opcode != OP_RDMA_WRITE && opcode != OP_RDMA_READ)
+	remote_node = qp->remote_node;
+	if (qp->handshake) {
+		const struct mlx5_model_qp *peer = qp_peer(qp);
+
+		/* No answer from a QP that is not this one's other end: the
+		 * requester retries until it gives up. */
+		if (peer == NULL)
+			synd = MODEL_SYND_RETRY_EXC;
+		else
+			remote_node = peer->local_node;
+	}
+	if (synd == 0 && opcode != OP_RDMA_WRITE && opcode != OP_RDMA_READ)
 		synd = MODEL_SYND_LOCAL_QP_OP;
-	else if (qp->fail_armed && qp->executed == qp->fail_at)
+	if (synd == 0 && qp->fail_armed && qp->executed == qp->fail_at)
 		synd = qp->fail_synd;
 	for (i = 0; i < nsegs && synd == 0; i++) {
 		const struct wqe_seg *s = &segs[i];
@@ -548,7 +634,7 @@ wqe_execute(struct mlx5_model_qp *qp)
 			     opcode == OP_RDMA_READ ? MODEL_ACCESS_LOCAL_WRITE : 0) == NULL)
 			synd = MODEL_SYND_LOCAL_PROT;
 	}
-	if (synd == 0 && mr_check(m, qp->remote_node, rkey, raddr, total,
+	if (synd == 0 && mr_check(m, remote_node, rkey, raddr, total,
 				  opcode == OP_RDMA_READ ? MODEL_ACCESS_REMOTE_READ
 							 : MODEL_ACCESS_REMOTE_WRITE) == NULL)
 		synd = MODEL_SYND_REMOTE_ACCESS;
@@ -645,7 +731,7 @@ qp_step(struct mlx5_model_qp *qp)
 	uint32_t n = 0;
 	int work;
 
-	if (qp->closed)
+	if (qp->closed || qp->sq == NULL)
 		return 0;
 	work = qp_doorbells(qp);
 	while (qp->ci != qp->target && (budget == 0 || n < budget) &&
@@ -789,46 +875,166 @@ prov_cq_close(void *ctx, void *handle)
 	pthread_mutex_unlock(&m->lock);
 }
 
-static int
-prov_qp_open(void *ctx, void *cq, unsigned int lcore_id, uint16_t peer, const uint8_t *peer_gid,
-	     uint32_t wqe_cnt, struct tern_mlx5_sq_view *view, void **handle)
+static uint32_t
+psn_next(struct mlx5_model *m)
 {
-	struct mlx5_model *m = ctx;
+	m->psn_seed = m->psn_seed * 1103515245u + 12345u;
+	return (m->psn_seed >> 4) & 0xffffff;
+}
+
+/* A QP on the current node: with an SQ ring when @cq is given (an initiator's),
+ * without (a target's, which only answers). */
+static struct mlx5_model_qp *
+qp_new(struct mlx5_model *m, void *cq, uint32_t wqe_cnt, struct tern_mlx5_sq_view *view)
+{
 	struct mlx5_model_qp *qp = calloc(1, sizeof(*qp));
 
-	(void)lcore_id;
-	(void)peer_gid;
-	if (m->fail_ops & MODEL_FAIL_QP_OPEN) {
-		free(qp);
-		return -EIO;
-	}
 	if (qp == NULL)
-		return -ENOMEM;
+		abort();
 	qp->m = m;
 	qp->cq = cq;
-	qp->wqe_cnt = wqe_cnt;
-	qp->sq = guarded_map(&qp->map, (size_t)wqe_cnt * WQEBB);
-	memset(qp->sq, 0xee, (size_t)wqe_cnt * WQEBB); /* stale garbage, as a reused ring */
-	qp->dbrec = (uint32_t *)guarded_map(&qp->dbmap, 8);
-	qp->bf = guarded_map(&qp->bfmap, 4096);
-	memset(qp->bf, 0xa5, 4096);
-	qp->bf_size = 256;
-	qp->local_node = 0;
-	qp->remote_node = peer == TERN_MLX5_PEER_SELF ? 0 : 1;
+	qp->local_node = m->node;
+	qp->remote_node = m->node;
+	if (cq != NULL) {
+		qp->wqe_cnt = wqe_cnt;
+		qp->sq = guarded_map(&qp->map, (size_t)wqe_cnt * WQEBB);
+		/* stale garbage, as a reused ring */
+		memset(qp->sq, 0xee, (size_t)wqe_cnt * WQEBB);
+		qp->dbrec = (uint32_t *)guarded_map(&qp->dbmap, 8);
+		qp->bf = guarded_map(&qp->bfmap, 4096);
+		memset(qp->bf, 0xa5, 4096);
+		qp->bf_size = 256;
+	}
 	pthread_mutex_lock(&m->lock);
 	if (m->nb_qps == MAX_Q)
 		abort();
 	qp->qpn = m->next_qpn++;
 	m->qps[m->nb_qps++] = qp;
 	pthread_mutex_unlock(&m->lock);
-	view->buf = qp->sq;
-	view->wqe_cnt = wqe_cnt;
-	view->stride = m->fail_ops & MODEL_BAD_QP_VIEW ? 128 : WQEBB;
-	view->qpn = qp->qpn;
-	view->dbrec = &qp->dbrec[1];
-	view->bf_reg = qp->bf;
-	view->bf_size = qp->bf_size;
+	if (cq != NULL) {
+		view->buf = qp->sq;
+		view->wqe_cnt = wqe_cnt;
+		view->stride = m->fail_ops & MODEL_BAD_QP_VIEW ? 128 : WQEBB;
+		view->qpn = qp->qpn;
+		view->dbrec = &qp->dbrec[1];
+		view->bf_reg = qp->bf;
+		view->bf_size = qp->bf_size;
+	}
+	return qp;
+}
+
+static int
+prov_qp_open(void *ctx, void *cq, unsigned int lcore_id, uint16_t peer, const uint8_t *peer_gid,
+	     uint32_t wqe_cnt, struct tern_mlx5_sq_view *view, void **handle)
+{
+	struct mlx5_model *m = ctx;
+	struct mlx5_model_qp *qp;
+
+	(void)lcore_id;
+	(void)peer_gid;
+	if (m->fail_ops & MODEL_FAIL_QP_OPEN)
+		return -EIO;
+	/* Node 1 is wired to this node without a handshake. */
+	qp = qp_new(m, cq, wqe_cnt, view);
+	qp->remote_node = peer == TERN_MLX5_PEER_SELF ? qp->local_node : 1;
+	qp->state = QP_RTS;
 	*handle = qp;
+	return 0;
+}
+
+static void
+port_params(struct mlx5_model *m, int node, struct tern_mlx5_conn_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	mlx5_model_gid(node, p->gid);
+	p->mtu = m->mtu[node];
+	p->port = 1;
+	p->gid_index = 3;
+}
+
+static int
+prov_port_info(void *ctx, struct tern_mlx5_conn_params *port)
+{
+	struct mlx5_model *m = ctx;
+
+	port_params(m, m->node, port);
+	return 0;
+}
+
+static int
+prov_qp_create(void *ctx, void *cq, uint32_t wqe_cnt, struct tern_mlx5_sq_view *view,
+	       struct tern_mlx5_conn_params *local, void **handle)
+{
+	struct mlx5_model *m = ctx;
+	struct mlx5_model_qp *qp;
+
+	if (m->fail_ops & MODEL_FAIL_QP_OPEN)
+		return -EIO;
+	qp = qp_new(m, cq, wqe_cnt, view);
+	qp->handshake = 1;
+	qp->state = QP_INIT;
+	pthread_mutex_lock(&m->lock);
+	qp->sq_psn = psn_next(m);
+	pthread_mutex_unlock(&m->lock);
+	port_params(m, qp->local_node, local);
+	local->qpn = qp->qpn;
+	local->psn = qp->sq_psn;
+	*handle = qp;
+	return 0;
+}
+
+static int
+prov_qp_connect(void *ctx, void *handle, const struct tern_mlx5_conn_params *remote)
+{
+	struct mlx5_model *m = ctx;
+	struct mlx5_model_qp *qp = handle;
+	int rc = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (qp->state != QP_INIT || !qp->handshake) {
+		/* ibv_modify_qp() refuses INIT->RTR from any other state. */
+		rc = -EINVAL;
+	} else if (remote->mtu < 1 || remote->mtu > 5 || remote->qpn > 0xffffff ||
+		   remote->psn > 0xffffff) {
+		violation(m, "QP 0x%x: connected with qpn 0x%x psn 0x%x mtu %u", qp->qpn,
+			  remote->qpn, remote->psn, remote->mtu);
+		rc = -EINVAL;
+	} else {
+		qp->dest_qpn = remote->qpn;
+		memcpy(qp->dest_gid, remote->gid, 16);
+		qp->dest_lid = remote->lid;
+		qp->rq_psn = remote->psn;
+		qp->path_mtu =
+			remote->mtu < m->mtu[qp->local_node] ? remote->mtu : m->mtu[qp->local_node];
+		qp->state = QP_RTS;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+static int
+prov_qp_reset(void *ctx, void *handle, struct tern_mlx5_conn_params *local)
+{
+	struct mlx5_model *m = ctx;
+	struct mlx5_model_qp *qp = handle;
+
+	pthread_mutex_lock(&m->lock);
+	if (qp->ci != qp->target)
+		violation(m, "QP 0x%x: reset with WQEs %u..%u not completed", qp->qpn, qp->ci,
+			  qp->target);
+	/* RESET, then INIT: indices restart at 0, a fresh PSN. */
+	qp->err = 0;
+	qp->ci = 0;
+	qp->target = 0;
+	if (qp->dbrec != NULL)
+		qp->dbrec[1] = 0;
+	qp->state = QP_INIT;
+	qp->dest_qpn = 0;
+	qp->sq_psn = psn_next(m);
+	port_params(m, qp->local_node, local);
+	local->qpn = qp->qpn;
+	local->psn = qp->sq_psn;
+	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
 
@@ -854,7 +1060,9 @@ prov_qp_recover(void *ctx, void *handle)
 	int rc = 0;
 
 	pthread_mutex_lock(&m->lock);
-	if (qp->fail_recovery) {
+	if (qp->handshake) {
+		rc = -ENOTCONN; /* as the verbs provider: the peer must take part */
+	} else if (qp->fail_recovery) {
 		rc = -ETIMEDOUT;
 	} else {
 		if (qp->ci != qp->target)
@@ -895,7 +1103,8 @@ prov_mr_register(void *ctx, void *addr, uint64_t len, uint64_t *start, uint64_t 
 
 	if (m->fail_ops & MODEL_FAIL_MR_REG)
 		return -ENOMEM;
-	key = mlx5_model_mr_add(m, 0, (void *)(uintptr_t)first, last - first, MODEL_ACCESS_ALL);
+	key = mlx5_model_mr_add(m, m->node, (void *)(uintptr_t)first, last - first,
+				MODEL_ACCESS_ALL);
 	*start = first;
 	*end = last + m->mr_slack;
 	*lkey = key;
@@ -911,24 +1120,19 @@ prov_mr_deregister(void *ctx, void *handle)
 	(void)handle;
 }
 
-static int
-prov_local_gid(void *ctx, uint8_t gid[16])
-{
-	(void)ctx;
-	mlx5_model_gid(0, gid);
-	return 0;
-}
-
 const struct tern_mlx5_provider mlx5_model_provider = {
 	.probe = prov_probe,
 	.shutdown = prov_shutdown,
 	.cq_open = prov_cq_open,
 	.cq_close = prov_cq_close,
 	.qp_open = prov_qp_open,
+	.qp_create = prov_qp_create,
+	.qp_connect = prov_qp_connect,
+	.qp_reset = prov_qp_reset,
 	.qp_flush = prov_qp_flush,
 	.qp_recover = prov_qp_recover,
 	.qp_close = prov_qp_close,
 	.mr_register = prov_mr_register,
 	.mr_deregister = prov_mr_deregister,
-	.local_gid = prov_local_gid,
+	.port_info = prov_port_info,
 };

@@ -10,6 +10,9 @@
  * of the format cannot hide in both.
  *
  * Two nodes (0: this host, 1: the peer), each with a memory-region table.
+ * A QP opened without a handshake reaches its node or node 1 ("wired"); a QP
+ * connected by the handshake reaches the QP it was connected to, and every
+ * WQE checks that both ends agree (QPNs, GIDs, PSNs, path MTU).
  * A QP executes WQEs when its doorbell is rung: synchronously on
  * mlx5_model_step(), or from a device thread (mlx5_model_start()).
  * Everything the driver does wrong is a "violation": counted, the first one
@@ -48,6 +51,15 @@ extern const struct tern_mlx5_provider mlx5_model_provider;
 
 /* Make probe() fail with -ENODEV (a host without the device). */
 void mlx5_model_set_present(struct mlx5_model *m, int present);
+
+/*
+ * The node control-path calls act for (0 by default): port_info, qp_create
+ * and mr_register. A test plays both ends of a handshake from one process by
+ * serving the initiator's request with node 1 selected.
+ */
+void mlx5_model_set_node(struct mlx5_model *m, int node);
+/* A node's port MTU (enum ibv_mtu, 1..5; 5 by default). */
+void mlx5_model_set_mtu(struct mlx5_model *m, int node, uint8_t mtu);
 
 /* Register [addr, addr + len) on @node; returns the key (lkey == rkey). */
 uint32_t mlx5_model_mr_add(struct mlx5_model *m, int node, void *addr, uint64_t len,

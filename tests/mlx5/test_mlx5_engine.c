@@ -27,6 +27,7 @@
 #include <tern_transport.h>
 
 #include "mlx5_model.h"
+#include "tern_mlx5.h"
 #include "tern_mlx5_internal.h"
 #include "test_common.h"
 
@@ -293,6 +294,84 @@ retry_exceeded_fails_exactly_its_future(void **state)
 }
 
 /*
+ * Two model nodes connect through the handshake messages, then the engine
+ * moves data between them: node 1 exports a segment, node 0 imports it,
+ * builds the request, node 1 serves it, node 0 completes it; both worker
+ * lcores then post over their handshake QPs (the model checks, per WQE,
+ * that each QP and its target QP name each other with agreeing PSNs and
+ * MTU, and takes the rkey from node 1's regions).
+ */
+static void
+handshake_then_engine_writes_and_reads_node_1(void **state)
+{
+	static const uint64_t sizes[] = { 1, 63, 4096, 300000, 1u << 20, 8u << 20 };
+	struct efx *f = *state;
+	uint8_t req[TERN_MLX5_CONNECT_MSG_MAX], rep[TERN_MLX5_CONNECT_MSG_MAX];
+	uint8_t *mem1 = aligned_alloc(4096, 16u << 20);
+	struct tern_segment_conf conf = { 0 };
+	struct tern_segment exported, imported;
+	struct tern_mlx5_desc d;
+	int req_len, rep_len;
+	unsigned int i, lcores[2];
+	uint32_t h;
+
+	assert_non_null(mem1);
+	memset(mem1, 0, 16u << 20);
+	/* Node 1: export. No lcore registers memory meanwhile (idle engine). */
+	mlx5_model_set_node(f->m, 1);
+	mlx5_model_set_mtu(f->m, 1, 4); /* IBV_MTU_2048 */
+	memset(&exported, 0, sizeof(exported));
+	exported.kind = TERN_SEGMENT_LOCAL;
+	exported.base = mem1;
+	exported.length = 16u << 20;
+	assert_int_equal(f->ops->segment_export(&exported, &d, sizeof(d)), (int)sizeof(d));
+	mlx5_model_set_node(f->m, 0);
+	/* Node 0: import and register, as the dataplane does with a descriptor. */
+	memset(&imported, 0, sizeof(imported));
+	imported.length = 16u << 20;
+	assert_int_equal(f->ops->segment_import(&imported, &d, sizeof(d)), 0);
+	conf.name = "node1_mem";
+	conf.addr = mem1;
+	conf.length = 16u << 20;
+	conf.kind = TERN_SEGMENT_REMOTE;
+	conf.transport = "mlx5";
+	conf.socket_id = SOCKET_ID_ANY;
+	conf.priv = imported.priv;
+	conf.priv_len = sizeof(d);
+	assert_int_equal(tern_segment_register(f->env.segments, &conf, &h), 0);
+	/* The handshake; the bytes could travel any way. */
+	req_len = tern_mlx5_connect_request_build(d.gid, req, sizeof(req));
+	assert_int_equal(req_len, 40 + 2 * 8); /* one QP per worker lcore */
+	mlx5_model_set_node(f->m, 1);
+	rep_len = tern_mlx5_connect_serve(req, (size_t)req_len, rep, sizeof(rep));
+	mlx5_model_set_node(f->m, 0);
+	assert_int_equal(rep_len, 40 + 2 * 12);
+	assert_int_equal(tern_mlx5_connect_complete(rep, (size_t)rep_len), 0);
+	assert_int_equal(tern_mlx5_connect_request_build(d.gid, req, sizeof(req)), -EALREADY);
+	/* Through the engine, both ways, every size; the large ones are shared
+	 * by both lcores. */
+	for (i = 0; i < RTE_DIM(sizes); i++) {
+		uint64_t len = sizes[i], roff = i * 4099;
+
+		test_pattern_fill(f->local, len, i + 40, 0);
+		assert_int_equal(xfer(f, TERN_OP_WRITE, h, roff, f->local, len), 0);
+		assert_int_equal(test_pattern_check(mem1 + roff, len, i + 40, 0), SIZE_MAX);
+		memset(f->local + (40u << 20), 0, len);
+		assert_int_equal(xfer(f, TERN_OP_READ, h, roff, f->local + (40u << 20), len), 0);
+		assert_int_equal(test_pattern_check(f->local + (40u << 20), len, i + 40, 0),
+				 SIZE_MAX);
+	}
+	/* Each lcore used its handshake QP (model QPs 0, 1; node 1's are 2, 3):
+	 * none was opened any other way. */
+	assert_int_equal(tern_engine_lcores(f->env.engine, lcores, 2), 2);
+	assert_non_null(mlx5_model_qp(f->m, 3));
+	assert_null(mlx5_model_qp(f->m, 4));
+	assert_int_equal(tern_segment_unregister(f->env.segments, h), 0);
+	f->ops->segment_release(&f->env.segments->slots[tern_segment_handle_slot(h)]);
+	free(mem1);
+}
+
+/*
  * Shutdown with a QP in ERR whose later WQEs the device never flushes: the
  * engine's cancel() must get every slice back, so destroy takes the drain
  * wait for work in flight and no second one, and abandons nothing.
@@ -375,6 +454,8 @@ main(int argc, char **argv)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(retry_exceeded_fails_exactly_its_future, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(handshake_then_engine_writes_and_reads_node_1,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(shutdown_completes_slices_of_a_qp_in_err,
 						setup_short_drain, teardown),
 	};

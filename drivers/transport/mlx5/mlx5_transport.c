@@ -26,6 +26,7 @@
 #include <tern_transport.h>
 
 #include "mlx5_queue.h"
+#include "mlx5_transport.h"
 #include "tern_mlx5_internal.h"
 
 RTE_LOG_REGISTER_DEFAULT(tern_mlx5_logtype, INFO);
@@ -41,46 +42,29 @@ struct mlx5_mr {
 };
 
 /*
- * The keys of a LOCAL segment's memory region, kept by an endpoint at index
- * slot(handle): a slice's local segment (and a loopback target) costs one
- * lookup per run of slices. An entry counts only for the handle it holds
+ * An endpoint keeps the keys of each LOCAL segment (struct mlx5_seg_keys) at
+ * index slot(handle): a slice's local segment (and a loopback target) costs
+ * one lookup per run of slices. An entry counts only for the handle it holds
  * (the generation included), so a slot's next segment misses. No handle
  * matches an empty entry: a handle's slot equals its entry's index, which the
  * empty tags (0 at every index but 0, 1 at index 0) never do.
  */
-struct mlx5_seg_keys {
-	uint32_t handle;
-	uint32_t lkey;
-	uint32_t rkey;
-	uint32_t reserved;
-};
-
 #define SEG_KEYS TERN_SEGMENT_MAX
 
-struct tern_endpoint {
-	struct mlx5_cq cq;
-	struct mlx5_seg_keys *keys; /**< SEG_KEYS entries */
-	struct mlx5_sq *qps[TERN_MLX5_PEER_MAX];
-	struct mlx5_sq *last_sq; /**< CQE qpn lookup cache */
-	uint32_t nb_err;	 /**< QPs in ERR waiting to drain */
-	/* Slices completed without reaching a QP (bad target, dead QP). */
-	struct tern_completion *sw;
-	uint32_t sw_head;
-	uint32_t sw_tail;
-	uint32_t sw_mask;
-	unsigned int lcore_id;
-	uint32_t sq_wqebbs;
-	uint16_t sig_every;
-	uint16_t max_inline;
-	void *cq_handle;
-	struct tern_mlx5_ep_stats stats;
+/* A peer node: its GID, the imported segments that name it. */
+struct mlx5_peer {
+	uint8_t gid[16];
+	uint32_t refs;
+	uint8_t in_use;
 };
 
-/* Control-path state: written by the control thread (or under mr_lock),
- * read by lcores after publication. */
-static const struct tern_mlx5_provider *provider = &tern_mlx5_verbs_provider;
-static void *provider_ctx;
-static int open_endpoints;
+/* Control-path state: written by the control thread (under
+ * tern_mlx5_ctl_lock or mr_lock), read by lcores after publication. */
+const struct tern_mlx5_provider *tern_mlx5_prov = &tern_mlx5_verbs_provider;
+void *tern_mlx5_prov_ctx;
+pthread_mutex_t tern_mlx5_ctl_lock = PTHREAD_MUTEX_INITIALIZER;
+struct tern_endpoint *tern_mlx5_eps[TERN_MLX5_EP_MAX];
+unsigned int tern_mlx5_nb_eps;
 static int probed;
 static struct tern_mlx5_tuning tuning;
 
@@ -88,21 +72,25 @@ static struct mlx5_mr mrs[MR_MAX];
 static uint32_t nb_mrs;
 static rte_spinlock_t mr_lock = RTE_SPINLOCK_INITIALIZER;
 
-static uint8_t peer_gids[TERN_MLX5_PEER_MAX][16];
-static uint32_t nb_peers = 1;
-static rte_spinlock_t peer_lock = RTE_SPINLOCK_INITIALIZER;
+static struct mlx5_peer peers[TERN_MLX5_PEER_MAX];
 
 int
 tern_mlx5_test_set_queue_provider(const struct tern_mlx5_provider *p, void *ctx)
 {
-	if (__atomic_load_n(&open_endpoints, __ATOMIC_ACQUIRE) != 0)
-		return -EBUSY;
-	provider = p != NULL ? p : &tern_mlx5_verbs_provider;
-	provider_ctx = p != NULL ? ctx : NULL;
-	probed = 0;
-	nb_peers = 1;
-	memset(peer_gids, 0, sizeof(peer_gids));
-	return 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	if (tern_mlx5_nb_eps != 0) {
+		rc = -EBUSY;
+	} else {
+		tern_mlx5_connect_shutdown(); /* target QPs of the old provider */
+		tern_mlx5_prov = p != NULL ? p : &tern_mlx5_verbs_provider;
+		tern_mlx5_prov_ctx = p != NULL ? ctx : NULL;
+		__atomic_store_n(&probed, 0, __ATOMIC_RELEASE);
+		memset(peers, 0, sizeof(peers));
+	}
+	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	return rc;
 }
 
 void
@@ -115,27 +103,77 @@ tern_mlx5_set_tuning(const struct tern_mlx5_tuning *t)
 }
 
 int
-tern_mlx5_peer_slot(const uint8_t gid[16])
+tern_mlx5_probed(void)
 {
-	uint8_t self[16];
-	uint32_t i;
-	int slot = -ENOSPC;
+	return __atomic_load_n(&probed, __ATOMIC_ACQUIRE);
+}
 
-	if (provider->local_gid(provider_ctx, self) == 0 && memcmp(self, gid, 16) == 0)
+const uint8_t *
+tern_mlx5_peer_gid(uint16_t peer)
+{
+	return peers[peer].gid;
+}
+
+int
+tern_mlx5_peer_get_locked(const uint8_t gid[16], int take_ref)
+{
+	struct tern_mlx5_conn_params self;
+	int slot = -ENOSPC, i;
+
+	if (tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &self) == 0 &&
+	    memcmp(self.gid, gid, 16) == 0)
 		return TERN_MLX5_PEER_SELF;
-	rte_spinlock_lock(&peer_lock);
-	for (i = 1; i < nb_peers; i++)
-		if (memcmp(peer_gids[i], gid, 16) == 0) {
-			slot = (int)i;
-			break;
+	for (i = 1; i < TERN_MLX5_PEER_MAX && slot < 0; i++)
+		if (peers[i].in_use && memcmp(peers[i].gid, gid, 16) == 0)
+			slot = i;
+	for (i = 1; i < TERN_MLX5_PEER_MAX && slot < 0; i++)
+		if (!peers[i].in_use) {
+			memcpy(peers[i].gid, gid, 16);
+			peers[i].in_use = 1;
+			slot = i;
 		}
-	if (slot < 0 && nb_peers < TERN_MLX5_PEER_MAX) {
-		memcpy(peer_gids[nb_peers], gid, 16);
-		slot = (int)nb_peers;
-		__atomic_store_n(&nb_peers, nb_peers + 1, __ATOMIC_RELEASE);
-	}
-	rte_spinlock_unlock(&peer_lock);
+	if (slot > 0 && take_ref)
+		peers[slot].refs++;
 	return slot;
+}
+
+int
+tern_mlx5_peer_get(const uint8_t gid[16], int take_ref)
+{
+	int slot;
+
+	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	slot = tern_mlx5_peer_get_locked(gid, take_ref);
+	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	return slot;
+}
+
+void
+tern_mlx5_peer_trim_locked(uint16_t peer)
+{
+	unsigned int i;
+
+	/* Kept while segments name it, a handshake is under way, or QPs reach
+	 * it (kept for the peer's next segments). No lcore opens a QP to it
+	 * meanwhile: no segment of it is left to post to. */
+	if (peer == TERN_MLX5_PEER_SELF || peer >= TERN_MLX5_PEER_MAX || peers[peer].refs != 0 ||
+	    tern_mlx5_connect_pending(peer))
+		return;
+	for (i = 0; i < tern_mlx5_nb_eps; i++)
+		if (__atomic_load_n(&tern_mlx5_eps[i]->qps[peer], __ATOMIC_ACQUIRE) != NULL)
+			return;
+	memset(&peers[peer], 0, sizeof(peers[peer]));
+}
+
+void
+tern_mlx5_peer_put(uint16_t peer)
+{
+	if (peer == TERN_MLX5_PEER_SELF || peer >= TERN_MLX5_PEER_MAX)
+		return;
+	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	if (peers[peer].in_use && peers[peer].refs != 0 && --peers[peer].refs == 0)
+		tern_mlx5_peer_trim_locked(peer);
+	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
 }
 
 static const struct mlx5_mr *
@@ -166,8 +204,9 @@ mr_get(uint64_t addr, uint64_t len)
 	mr = mr_find(addr, len);
 	if (mr == NULL && nb_mrs < MR_MAX) {
 		slot = &mrs[nb_mrs];
-		rc = provider->mr_register(provider_ctx, (void *)(uintptr_t)addr, len, &slot->start,
-					   &slot->end, &slot->lkey, &slot->rkey, &slot->handle);
+		rc = tern_mlx5_prov->mr_register(tern_mlx5_prov_ctx, (void *)(uintptr_t)addr, len,
+						 &slot->start, &slot->end, &slot->lkey, &slot->rkey,
+						 &slot->handle);
 		if (rc == 0) {
 			mr = slot;
 			__atomic_store_n(&nb_mrs, nb_mrs + 1, __ATOMIC_RELEASE);
@@ -189,7 +228,7 @@ mr_release_all(void)
 
 	rte_spinlock_lock(&mr_lock);
 	for (i = 0; i < nb_mrs; i++)
-		provider->mr_deregister(provider_ctx, mrs[i].handle);
+		tern_mlx5_prov->mr_deregister(tern_mlx5_prov_ctx, mrs[i].handle);
 	__atomic_store_n(&nb_mrs, 0, __ATOMIC_RELEASE);
 	rte_spinlock_unlock(&mr_lock);
 }
@@ -221,15 +260,16 @@ ep_seg_keys(struct tern_endpoint *ep, const struct tern_segment *seg)
 static int
 mlx5_probe(void)
 {
-	int rc = provider->probe(provider_ctx);
+	int rc = tern_mlx5_prov->probe(tern_mlx5_prov_ctx);
 
-	probed = rc == 0;
+	__atomic_store_n(&probed, rc == 0, __ATOMIC_RELEASE);
 	return rc;
 }
 
 static int
 mlx5_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len)
 {
+	struct tern_mlx5_conn_params port;
 	struct tern_mlx5_desc d;
 	const struct mlx5_mr *mr;
 
@@ -237,7 +277,7 @@ mlx5_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len)
 		return -EINVAL;
 	if (desc_len < sizeof(d))
 		return -ENOSPC;
-	if (!probed)
+	if (!tern_mlx5_probed() || tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &port) != 0)
 		return -ENODEV;
 	mr = mr_get((uintptr_t)seg->base, seg->length);
 	if (mr == NULL)
@@ -248,12 +288,13 @@ mlx5_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len)
 	d.rkey = mr->rkey;
 	d.addr = (uintptr_t)seg->base;
 	d.length = seg->length;
-	if (provider->local_gid(provider_ctx, d.gid) != 0)
-		return -ENODEV;
+	memcpy(d.gid, port.gid, sizeof(d.gid));
 	memcpy(desc, &d, sizeof(d));
 	return (int)sizeof(d);
 }
 
+/* The import takes a reference on the exporter's peer slot, which
+ * segment_release() drops. */
 static int
 mlx5_segment_import(struct tern_segment *seg, const void *desc, size_t desc_len)
 {
@@ -268,11 +309,107 @@ mlx5_segment_import(struct tern_segment *seg, const void *desc, size_t desc_len)
 	    d.reserved != 0 || d.length == 0 || d.addr + d.length < d.addr ||
 	    (seg->length != 0 && seg->length > d.length))
 		return -EINVAL;
-	peer = tern_mlx5_peer_slot(d.gid);
+	peer = tern_mlx5_peer_get(d.gid, 1);
 	if (peer < 0)
 		return peer;
 	d.peer = (uint16_t)peer;
 	memcpy(seg->priv, &d, sizeof(d));
+	return 0;
+}
+
+static void
+mlx5_segment_release(struct tern_segment *seg)
+{
+	const struct tern_mlx5_desc *d;
+
+	if (seg == NULL)
+		return;
+	d = (const struct tern_mlx5_desc *)seg->priv;
+	if (d->magic == TERN_MLX5_DESC_MAGIC && d->version == TERN_MLX5_DESC_VERSION)
+		tern_mlx5_peer_put(d->peer);
+}
+
+static struct mlx5_sq *
+sq_alloc(const struct tern_endpoint *ep, struct mlx5_slot **slots)
+{
+	struct mlx5_sq *sq = rte_zmalloc("tern_mlx5_sq", sizeof(*sq), RTE_CACHE_LINE_SIZE);
+
+	*slots = rte_zmalloc("tern_mlx5_slots", sizeof(**slots) * ep->sq_wqebbs,
+			     RTE_CACHE_LINE_SIZE);
+	if (sq == NULL || *slots == NULL) {
+		rte_free(*slots);
+		rte_free(sq);
+		return NULL;
+	}
+	return sq;
+}
+
+/* SQ state over a new QP's view. @return 0, or -EINVAL (QP closed). */
+static int
+sq_setup(const struct tern_endpoint *ep, struct mlx5_sq *sq, struct mlx5_slot *slots,
+	 const struct tern_mlx5_sq_view *view, void *handle, uint16_t peer)
+{
+	if (view->wqe_cnt != ep->sq_wqebbs ||
+	    tern_mlx5_sq_init(sq, view, slots, ep->sig_every) != 0) {
+		TERN_MLX5_LOG(ERR, "lcore %u: QP to peer %u has an unusable queue view",
+			      ep->lcore_id, peer);
+		tern_mlx5_prov->qp_close(tern_mlx5_prov_ctx, handle);
+		return -EINVAL;
+	}
+	sq->handle = handle;
+	sq->peer = peer;
+	return 0;
+}
+
+void
+tern_mlx5_ep_sq_free(struct mlx5_sq *sq)
+{
+	tern_mlx5_prov->qp_close(tern_mlx5_prov_ctx, sq->handle);
+	rte_free(sq->slots);
+	rte_free(sq);
+}
+
+struct mlx5_sq *
+tern_mlx5_ep_sq_create(struct tern_endpoint *ep, uint16_t peer, struct tern_mlx5_conn_params *local,
+		       int *rc)
+{
+	struct tern_mlx5_sq_view view;
+	struct mlx5_slot *slots;
+	struct mlx5_sq *sq = sq_alloc(ep, &slots);
+	void *handle;
+
+	*rc = -ENOMEM;
+	if (sq == NULL)
+		return NULL;
+	memset(&view, 0, sizeof(view));
+	view.max_inline = ep->max_inline;
+	*rc = tern_mlx5_prov->qp_create(tern_mlx5_prov_ctx, ep->cq_handle, ep->sq_wqebbs, &view,
+					local, &handle);
+	if (*rc == 0)
+		*rc = sq_setup(ep, sq, slots, &view, handle, peer);
+	if (*rc != 0) {
+		rte_free(slots);
+		rte_free(sq);
+		return NULL;
+	}
+	return sq;
+}
+
+int
+tern_mlx5_ep_sq_attach(struct tern_endpoint *ep, struct mlx5_sq *sq)
+{
+	struct mlx5_sq *none = NULL;
+
+	if (__atomic_load_n(&ep->qps[sq->peer], __ATOMIC_ACQUIRE) == sq) {
+		/* A dead QP back from its handshake: the lcore left it alone
+		 * since it went dead, and takes it again from this store. */
+		tern_mlx5_sq_reset(sq);
+		__atomic_store_n(&sq->dead, 0, __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (!__atomic_compare_exchange_n(&ep->qps[sq->peer], &none, sq, false, __ATOMIC_RELEASE,
+					 __ATOMIC_RELAXED))
+		return -EEXIST;
 	return 0;
 }
 
@@ -284,9 +421,7 @@ ep_close_qps(struct tern_endpoint *ep)
 	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
 		if (ep->qps[i] == NULL)
 			continue;
-		provider->qp_close(provider_ctx, ep->qps[i]->handle);
-		rte_free(ep->qps[i]->slots);
-		rte_free(ep->qps[i]);
+		tern_mlx5_ep_sq_free(ep->qps[i]);
 		ep->qps[i] = NULL;
 	}
 }
@@ -303,7 +438,7 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	if (!probed) {
+	if (!tern_mlx5_probed()) {
 		rte_errno = ENODEV;
 		return NULL;
 	}
@@ -316,87 +451,93 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 	ep->sq_wqebbs = tuning.sq_wqebbs != 0 ? rte_align32pow2(tuning.sq_wqebbs) : 256;
 	ep->sig_every = tuning.sig_every != 0 ? tuning.sig_every : (uint16_t)(ep->sq_wqebbs / 4);
 	ep->max_inline = tuning.max_inline != 0 ? tuning.max_inline : 64;
-	sw_size = rte_align32pow2(RTE_MAX(conf->max_slices, 64u));
+	/* Room for every slice the engine may have outstanding, plus every WQE
+	 * cancel() may complete here. */
+	sw_size = rte_align32pow2(RTE_MAX(conf->max_slices, 64u) +
+				  ep->sq_wqebbs * TERN_MLX5_PEER_MAX);
 	ep->sw = rte_zmalloc_socket("tern_mlx5_sw", sizeof(*ep->sw) * sw_size, 0, conf->socket_id);
-	if (ep->sw == NULL) {
-		rte_free(ep);
-		rte_errno = ENOMEM;
-		return NULL;
-	}
-	ep->sw_mask = sw_size - 1;
 	ep->keys = rte_zmalloc_socket("tern_mlx5_keys", sizeof(*ep->keys) * SEG_KEYS, 0,
 				      conf->socket_id);
-	if (ep->keys == NULL) {
-		rte_free(ep->sw);
-		rte_free(ep);
-		rte_errno = ENOMEM;
-		return NULL;
-	}
-	ep->keys[0].handle = 1; /* see struct mlx5_seg_keys */
-	/* Every WQE of every QP may produce a CQE (flush after an error), so
-	 * the CQ holds all of them and can never overrun. */
-	memset(&view, 0, sizeof(view));
-	rc = provider->cq_open(provider_ctx, conf->lcore_id, ep->sq_wqebbs * TERN_MLX5_PEER_MAX,
-			       &view, &ep->cq_handle);
+	rc = ep->sw == NULL || ep->keys == NULL ? -ENOMEM : 0;
 	if (rc == 0) {
-		rc = tern_mlx5_cq_init(&ep->cq, &view);
-		if (rc != 0 || view.cqe_cnt < ep->sq_wqebbs * TERN_MLX5_PEER_MAX) {
-			provider->cq_close(provider_ctx, ep->cq_handle);
+		ep->sw_mask = sw_size - 1;
+		ep->keys[0].handle = 1; /* see SEG_KEYS */
+		/* Every WQE of every QP may produce a CQE (flush after an error),
+		 * so the CQ holds all of them and can never overrun. */
+		memset(&view, 0, sizeof(view));
+		rc = tern_mlx5_prov->cq_open(tern_mlx5_prov_ctx, conf->lcore_id,
+					     ep->sq_wqebbs * TERN_MLX5_PEER_MAX, &view,
+					     &ep->cq_handle);
+		if (rc == 0 && (tern_mlx5_cq_init(&ep->cq, &view) != 0 ||
+				view.cqe_cnt < ep->sq_wqebbs * TERN_MLX5_PEER_MAX)) {
+			tern_mlx5_prov->cq_close(tern_mlx5_prov_ctx, ep->cq_handle);
 			rc = -EINVAL;
 		}
+		if (rc != 0)
+			TERN_MLX5_LOG(ERR, "lcore %u: cannot create CQ: %s", conf->lcore_id,
+				      strerror(-rc));
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&tern_mlx5_ctl_lock);
+		if (tern_mlx5_nb_eps < TERN_MLX5_EP_MAX)
+			tern_mlx5_eps[tern_mlx5_nb_eps++] = ep;
+		else
+			rc = -ENOSPC;
+		pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+		if (rc != 0)
+			tern_mlx5_prov->cq_close(tern_mlx5_prov_ctx, ep->cq_handle);
 	}
 	if (rc != 0) {
-		TERN_MLX5_LOG(ERR, "lcore %u: cannot create CQ: %s", conf->lcore_id, strerror(-rc));
 		rte_free(ep->keys);
 		rte_free(ep->sw);
 		rte_free(ep);
 		rte_errno = -rc;
 		return NULL;
 	}
-	__atomic_fetch_add(&open_endpoints, 1, __ATOMIC_ACQ_REL);
 	return ep;
 }
 
-/* Open the QP to @p peer on first use (lcore, slow path). */
+/* Open the QP to @p peer on first use, where no handshake is needed
+ * (loopback): lcore, slow path. */
 static __rte_noinline struct mlx5_sq *
 ep_qp_open(struct tern_endpoint *ep, uint16_t peer)
 {
 	struct tern_mlx5_sq_view view;
 	struct mlx5_slot *slots;
-	struct mlx5_sq *sq;
+	struct mlx5_sq *sq, *none = NULL;
 	void *handle;
 	int rc;
 
-	if (peer >= TERN_MLX5_PEER_MAX)
-		return NULL;
-	sq = rte_zmalloc("tern_mlx5_sq", sizeof(*sq), RTE_CACHE_LINE_SIZE);
-	slots = rte_zmalloc("tern_mlx5_slots", sizeof(*slots) * ep->sq_wqebbs, RTE_CACHE_LINE_SIZE);
-	if (sq == NULL || slots == NULL)
-		goto fail;
 	memset(&view, 0, sizeof(view));
 	view.max_inline = ep->max_inline;
-	rc = provider->qp_open(provider_ctx, ep->cq_handle, ep->lcore_id, peer, peer_gids[peer],
-			       ep->sq_wqebbs, &view, &handle);
+	rc = tern_mlx5_prov->qp_open(tern_mlx5_prov_ctx, ep->cq_handle, ep->lcore_id, peer,
+				     tern_mlx5_peer_gid(peer), ep->sq_wqebbs, &view, &handle);
 	if (rc != 0) {
-		TERN_MLX5_LOG(ERR, "lcore %u: cannot open QP to peer %u: %s", ep->lcore_id, peer,
-			      strerror(-rc));
-		goto fail;
+		if (rc == -ENOTCONN)
+			TERN_MLX5_LOG(DEBUG, "lcore %u: peer %u is not connected (handshake)",
+				      ep->lcore_id, peer);
+		else
+			TERN_MLX5_LOG(ERR, "lcore %u: cannot open QP to peer %u: %s", ep->lcore_id,
+				      peer, strerror(-rc));
+		return NULL;
 	}
-	if (view.wqe_cnt != ep->sq_wqebbs ||
-	    tern_mlx5_sq_init(sq, &view, slots, ep->sig_every) != 0) {
-		TERN_MLX5_LOG(ERR, "lcore %u: QP to peer %u has an unusable queue view",
-			      ep->lcore_id, peer);
-		provider->qp_close(provider_ctx, handle);
-		goto fail;
+	sq = sq_alloc(ep, &slots);
+	if (sq == NULL) {
+		tern_mlx5_prov->qp_close(tern_mlx5_prov_ctx, handle);
+		return NULL;
 	}
-	sq->handle = handle;
-	sq->peer = peer;
-	ep->qps[peer] = sq;
+	if (sq_setup(ep, sq, slots, &view, handle, peer) != 0) {
+		rte_free(slots);
+		rte_free(sq);
+		return NULL;
+	}
+	if (!__atomic_compare_exchange_n(&ep->qps[peer], &none, sq, false, __ATOMIC_RELEASE,
+					 __ATOMIC_ACQUIRE)) {
+		/* A handshake gave the endpoint one meanwhile. */
+		tern_mlx5_ep_sq_free(sq);
+		sq = none;
+	}
 	return sq;
-fail:
-	rte_free(slots);
-	rte_free(sq);
-	return NULL;
 }
 
 /* Complete a slice locally (no WQE). @return 0, or -ENOSPC when the local
@@ -496,11 +637,11 @@ ep_resolve(struct tern_endpoint *ep, const struct tern_slice *s, struct post_run
 		run->rkey_be = rte_cpu_to_be_32(k->rkey);
 		run->rbase = (uintptr_t)t->base;
 	}
-	sq = ep->qps[peer];
+	sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
 	if (sq == NULL)
 		sq = ep_qp_open(ep, peer);
 	rc = -ENOTCONN;
-	if (sq == NULL || sq->dead)
+	if (sq == NULL || __atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE))
 		goto fail;
 	rc = 1;
 	if (sq->error)
@@ -656,41 +797,57 @@ mlx5_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint1
 static struct mlx5_sq *
 ep_sq_by_qpn(struct tern_endpoint *ep, uint32_t qpn)
 {
-	unsigned int i;
+	struct mlx5_sq *sq;
+	uint16_t i;
 
-	for (i = 0; i < TERN_MLX5_PEER_MAX; i++)
-		if (ep->qps[i] != NULL && ep->qps[i]->qpn == qpn) {
-			ep->last_sq = ep->qps[i];
-			return ep->qps[i];
+	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
+		sq = tern_mlx5_ep_live_sq(ep, i);
+		if (sq != NULL && sq->qpn == qpn) {
+			ep->last_sq = sq;
+			return sq;
 		}
+	}
 	TERN_MLX5_LOG(ERR, "lcore %u: CQE for unknown QP 0x%x dropped", ep->lcore_id, qpn);
 	return NULL;
 }
 
-/* QPs in ERR come back once every WQE they held has been reported. */
+/*
+ * QPs in ERR come back once every WQE they held has been reported. One that
+ * cannot goes dead: its slices fail with -ENOTCONN, and the control path may
+ * take it (a QP to another node needs a new handshake, tern_mlx5.h).
+ */
 static __rte_noinline void
 ep_recover(struct tern_endpoint *ep)
 {
-	unsigned int i;
+	uint16_t i;
 	int rc;
 
 	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
-		struct mlx5_sq *sq = ep->qps[i];
+		struct mlx5_sq *sq = tern_mlx5_ep_live_sq(ep, i);
 
 		if (sq == NULL || !sq->error || !tern_mlx5_sq_quiet(sq))
 			continue;
-		rc = provider->qp_recover(provider_ctx, sq->handle);
+		rc = tern_mlx5_prov->qp_recover(tern_mlx5_prov_ctx, sq->handle);
 		if (rc == 0) {
 			tern_mlx5_sq_reset(sq);
 			ep->stats.recoveries++;
 			TERN_MLX5_LOG(INFO, "lcore %u: QP 0x%x back in RTS", ep->lcore_id, sq->qpn);
-		} else {
-			sq->error = 0;
-			sq->dead = 1;
+			continue;
+		}
+		if (rc == -ENOTCONN)
+			TERN_MLX5_LOG(WARNING,
+				      "lcore %u: QP 0x%x to peer %u needs a new connection "
+				      "(handshake)",
+				      ep->lcore_id, sq->qpn, sq->peer);
+		else
 			TERN_MLX5_LOG(ERR,
 				      "lcore %u: QP 0x%x cannot recover (%s): peer %u unreachable",
 				      ep->lcore_id, sq->qpn, strerror(-rc), sq->peer);
-		}
+		sq->error = 0;
+		if (ep->last_sq == sq)
+			ep->last_sq = NULL;
+		/* Handed to the control path: the lcore no longer touches it. */
+		__atomic_store_n(&sq->dead, 1, __ATOMIC_RELEASE);
 	}
 }
 
@@ -710,19 +867,22 @@ mlx5_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 	const struct mlx5_cqe64 *cqe;
 	uint32_t ci = ep->cq.ci;
 	uint16_t n = 0;
-	unsigned int i;
+	struct mlx5_sq *sq;
+	uint16_t i;
 
 	while (ep->sw_head != ep->sw_tail && n < max)
 		cpl[n++] = ep->sw[ep->sw_head++ & ep->sw_mask];
 	/* Completions proven by CQEs that an earlier call had no room for. */
-	for (i = 0; i < TERN_MLX5_PEER_MAX && n < max; i++)
-		if (ep->qps[i] != NULL)
-			n += tern_mlx5_sq_report(ep->qps[i], cpl + n, max - n);
+	for (i = 0; i < TERN_MLX5_PEER_MAX && n < max; i++) {
+		sq = tern_mlx5_ep_live_sq(ep, i);
+		if (sq != NULL)
+			n += tern_mlx5_sq_report(sq, cpl + n, max - n);
+	}
 	while (n < max && (cqe = tern_mlx5_cq_next(&ep->cq)) != NULL) {
 		uint32_t qpn = rte_be_to_cpu_32(cqe->sop_drop_qpn) & 0xffffff;
-		struct mlx5_sq *sq = ep->last_sq;
 		uint16_t wqe;
 
+		sq = ep->last_sq;
 		ep->cq.ci++;
 		if (unlikely(sq == NULL || sq->qpn != qpn)) {
 			sq = ep_sq_by_qpn(ep, qpn);
@@ -744,9 +904,11 @@ mlx5_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 	if (unlikely(ep->nb_err != 0)) {
 		ep_recover(ep);
 		ep->nb_err = 0;
-		for (i = 0; i < TERN_MLX5_PEER_MAX; i++)
-			if (ep->qps[i] != NULL && ep->qps[i]->error)
+		for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
+			sq = tern_mlx5_ep_live_sq(ep, i);
+			if (sq != NULL && sq->error)
 				ep->nb_err++;
+		}
 	}
 	return n;
 }
@@ -762,14 +924,14 @@ mlx5_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 static void
 mlx5_cancel(struct tern_endpoint *ep)
 {
-	unsigned int i;
+	uint16_t i;
 
 	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
-		struct mlx5_sq *sq = ep->qps[i];
+		struct mlx5_sq *sq = tern_mlx5_ep_live_sq(ep, i);
 
 		if (sq == NULL || sq->done == sq->pi)
 			continue;
-		if (provider->qp_flush(provider_ctx, sq->handle) != 0) {
+		if (tern_mlx5_prov->qp_flush(tern_mlx5_prov_ctx, sq->handle) != 0) {
 			/* Still in RTS (or so the device says): its CQEs complete the work. */
 			TERN_MLX5_LOG(ERR, "lcore %u: cannot flush QP 0x%x", ep->lcore_id, sq->qpn);
 			continue;
@@ -783,19 +945,29 @@ mlx5_cancel(struct tern_endpoint *ep)
 static void
 mlx5_endpoint_close(struct tern_endpoint *ep)
 {
+	unsigned int i;
+
 	if (ep == NULL)
 		return;
+	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	for (i = 0; i < tern_mlx5_nb_eps; i++)
+		if (tern_mlx5_eps[i] == ep)
+			tern_mlx5_eps[i] = tern_mlx5_eps[--tern_mlx5_nb_eps];
+	tern_mlx5_connect_forget_ep(ep);
 	ep_close_qps(ep);
-	provider->cq_close(provider_ctx, ep->cq_handle);
+	tern_mlx5_prov->cq_close(tern_mlx5_prov_ctx, ep->cq_handle);
 	rte_free(ep->keys);
 	rte_free(ep->sw);
 	rte_free(ep);
-	if (__atomic_sub_fetch(&open_endpoints, 1, __ATOMIC_ACQ_REL) == 0) {
+	if (tern_mlx5_nb_eps == 0) {
+		/* Target-side QPs before the device goes. */
+		tern_mlx5_connect_shutdown();
 		mr_release_all();
-		if (provider->shutdown != NULL)
-			provider->shutdown(provider_ctx);
-		probed = 0;
+		if (tern_mlx5_prov->shutdown != NULL)
+			tern_mlx5_prov->shutdown(tern_mlx5_prov_ctx);
+		__atomic_store_n(&probed, 0, __ATOMIC_RELEASE);
 	}
+	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
 }
 
 int
@@ -807,9 +979,12 @@ tern_mlx5_ep_stats(const struct tern_endpoint *ep, struct tern_mlx5_ep_stats *st
 		return -EINVAL;
 	*stats = ep->stats;
 	stats->errors = 0;
-	for (i = 0; i < TERN_MLX5_PEER_MAX; i++)
-		if (ep->qps[i] != NULL)
-			stats->errors += ep->qps[i]->errors;
+	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
+		const struct mlx5_sq *sq = __atomic_load_n(&ep->qps[i], __ATOMIC_ACQUIRE);
+
+		if (sq != NULL)
+			stats->errors += sq->errors;
+	}
 	return 0;
 }
 
@@ -819,6 +994,7 @@ static struct tern_transport_ops mlx5_ops = {
 	.probe = mlx5_probe,
 	.segment_export = mlx5_segment_export,
 	.segment_import = mlx5_segment_import,
+	.segment_release = mlx5_segment_release,
 	.endpoint_open = mlx5_endpoint_open,
 	.post_burst = mlx5_post_burst,
 	.poll = mlx5_poll,

@@ -7,10 +7,10 @@
  * RESET -> INIT -> RTR -> RTS, registers memory, and hands the data path the
  * queue views from mlx5dv_init_obj().
  *
- * Connecting to another host needs the peer's QPN, PSN, GID/LID and MTU:
- * that exchange rides the directory's handshake, which has not landed; until
- * it does, only loopback QPs (TERN_MLX5_PEER_SELF) connect here, and
- * tern_mlx5_qp_connect() is the seam the handshake will call.
+ * Loopback QPs (TERN_MLX5_PEER_SELF) connect to themselves when opened. A QP
+ * to another node is created in INIT (qp_create) and connected once the
+ * handshake (mlx5_connect.c) has told each end the other's QPN, PSN, GID or
+ * LID and MTU; target-side QPs, which never post, sit on a control CQ.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,11 +25,11 @@
 #include <rte_random.h>
 
 #include "tern_mlx5_internal.h"
-#include "tern_mlx5_verbs.h"
 
 struct verbs_dev {
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
+	struct ibv_cq *ctl_cq; /* target-side QPs' CQ: they never post */
 	struct ibv_port_attr port_attr;
 	union ibv_gid gid;
 	int gid_index;
@@ -46,6 +46,7 @@ struct verbs_qp {
 	struct ibv_qp *qp;
 	struct tern_mlx5_conn_params local;
 	struct tern_mlx5_conn_params remote;
+	int handshake; /* connected to another node: recovery needs the peer */
 };
 
 static struct verbs_dev dev;
@@ -144,6 +145,8 @@ static void
 verbs_shutdown(void *arg)
 {
 	RTE_SET_USED(arg);
+	if (dev.ctl_cq != NULL)
+		ibv_destroy_cq(dev.ctl_cq);
 	if (dev.pd != NULL)
 		ibv_dealloc_pd(dev.pd);
 	if (dev.ctx != NULL)
@@ -220,10 +223,9 @@ fail:
 	return errno != 0 ? -errno : -EIO;
 }
 
-int
-tern_mlx5_qp_connect(struct ibv_qp *qp, uint8_t port, int gid_index,
-		     const struct tern_mlx5_conn_params *local,
-		     const struct tern_mlx5_conn_params *remote)
+/* Any state -> RESET -> INIT, remote READ and WRITE allowed. */
+static int
+qp_to_init(struct ibv_qp *qp, uint8_t port)
 {
 	struct ibv_qp_attr attr;
 	int rc;
@@ -238,10 +240,18 @@ tern_mlx5_qp_connect(struct ibv_qp *qp, uint8_t port, int gid_index,
 	attr.pkey_index = 0;
 	attr.port_num = port;
 	attr.qp_access_flags = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
-	rc = ibv_modify_qp(qp, &attr,
-			   IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
-	if (rc != 0)
-		return -rc;
+	return -ibv_modify_qp(qp, &attr,
+			      IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
+}
+
+/* INIT -> RTR (towards @p remote) -> RTS. */
+static int
+qp_to_rts(struct ibv_qp *qp, uint8_t port, int gid_index, const struct tern_mlx5_conn_params *local,
+	  const struct tern_mlx5_conn_params *remote)
+{
+	struct ibv_qp_attr attr;
+	int rc;
+
 	memset(&attr, 0, sizeof(attr));
 	attr.qp_state = IBV_QPS_RTR;
 	attr.path_mtu = (enum ibv_mtu)RTE_MIN(local->mtu, remote->mtu);
@@ -290,12 +300,33 @@ verbs_qp_close(void *arg, void *handle)
 	free(q);
 }
 
-static int
-verbs_qp_open(void *arg, void *cq_handle, unsigned int lcore_id, uint16_t peer,
-	      const uint8_t *peer_gid, uint32_t wqe_cnt, struct tern_mlx5_sq_view *view,
-	      void **handle)
+static void
+verbs_port_params(struct tern_mlx5_conn_params *p)
 {
-	struct verbs_cq *c = cq_handle;
+	memset(p, 0, sizeof(*p));
+	p->lid = dev.port_attr.lid;
+	p->mtu = (uint8_t)dev.port_attr.active_mtu;
+	p->port = dev.port;
+	memcpy(p->gid, dev.gid.raw, 16);
+	p->gid_index = (uint8_t)dev.gid_index;
+}
+
+static int
+verbs_port_info(void *arg, struct tern_mlx5_conn_params *port)
+{
+	RTE_SET_USED(arg);
+	if (dev.ctx == NULL)
+		return -ENODEV;
+	verbs_port_params(port);
+	return 0;
+}
+
+/* An RC QP in INIT: an initiator's on an lcore's CQ and parent domain, with
+ * its SQ view, or (@p c NULL) a target's on the control CQ. */
+static int
+verbs_qp_new(struct verbs_cq *c, uint32_t wqe_cnt, struct tern_mlx5_sq_view *view,
+	     struct verbs_qp **out)
+{
 	struct ibv_qp_init_attr_ex attr;
 	struct mlx5dv_qp_init_attr dv_attr;
 	struct mlx5dv_obj obj;
@@ -303,56 +334,52 @@ verbs_qp_open(void *arg, void *cq_handle, unsigned int lcore_id, uint16_t peer,
 	struct verbs_qp *q;
 	int rc;
 
-	RTE_SET_USED(arg);
-	RTE_SET_USED(lcore_id);
-	RTE_SET_USED(peer_gid);
-	if (peer != TERN_MLX5_PEER_SELF) {
-		TERN_MLX5_LOG(ERR,
-			      "peer %u: connecting to another host needs the directory "
-			      "handshake (tern_mlx5_qp_connect), not available yet",
-			      peer);
-		return -ENOTSUP;
+	if (c == NULL && dev.ctl_cq == NULL) {
+		dev.ctl_cq = ibv_create_cq(dev.ctx, 1, NULL, NULL, 0);
+		if (dev.ctl_cq == NULL)
+			return errno != 0 ? -errno : -EIO;
 	}
 	q = calloc(1, sizeof(*q));
 	if (q == NULL)
 		return -ENOMEM;
 	memset(&attr, 0, sizeof(attr));
 	attr.qp_type = IBV_QPT_RC;
-	attr.send_cq = ibv_cq_ex_to_cq(c->cq);
-	attr.recv_cq = ibv_cq_ex_to_cq(c->cq);
-	/* WRs sized so the ring is wqe_cnt WQEBBs when every WR is a
-	 * largest-inline WRITE. */
-	attr.cap.max_send_wr = wqe_cnt / tern_mlx5_inline_wqebbs(view->max_inline);
-	attr.cap.max_send_sge = 1;
-	attr.cap.max_inline_data = view->max_inline;
 	attr.comp_mask = IBV_QP_INIT_ATTR_PD;
-	attr.pd = c->ppd;
+	if (c != NULL) {
+		attr.send_cq = ibv_cq_ex_to_cq(c->cq);
+		attr.recv_cq = ibv_cq_ex_to_cq(c->cq);
+		/* WRs sized so the ring is wqe_cnt WQEBBs when every WR is a
+		 * largest-inline WRITE. */
+		attr.cap.max_send_wr = wqe_cnt / tern_mlx5_inline_wqebbs(view->max_inline);
+		attr.cap.max_send_sge = 1;
+		attr.cap.max_inline_data = view->max_inline;
+		attr.pd = c->ppd;
+	} else {
+		attr.send_cq = dev.ctl_cq;
+		attr.recv_cq = dev.ctl_cq;
+		attr.cap.max_send_wr = 1;
+		attr.cap.max_send_sge = 1;
+		attr.pd = dev.pd;
+	}
 	memset(&dv_attr, 0, sizeof(dv_attr));
 	dv_attr.comp_mask = MLX5DV_QP_INIT_ATTR_MASK_QP_CREATE_FLAGS;
 	dv_attr.create_flags = MLX5DV_QP_CREATE_DISABLE_SCATTER_TO_CQE;
 	q->qp = mlx5dv_create_qp(dev.ctx, &attr, &dv_attr);
 	if (q->qp == NULL) {
-		rc = -errno;
+		rc = errno != 0 ? -errno : -EIO;
 		goto fail;
 	}
+	verbs_port_params(&q->local);
+	q->local.qpn = q->qp->qp_num;
+	q->local.psn = rte_rand() & 0xffffff;
+	rc = qp_to_init(q->qp, dev.port);
+	if (rc != 0 || c == NULL)
+		goto done;
 	memset(&obj, 0, sizeof(obj));
 	memset(&dvqp, 0, sizeof(dvqp));
 	obj.qp.in = q->qp;
 	obj.qp.out = &dvqp;
-	rc = mlx5dv_init_obj(&obj, MLX5DV_OBJ_QP);
-	if (rc != 0) {
-		rc = -rc;
-		goto fail;
-	}
-	q->local.qpn = q->qp->qp_num;
-	q->local.psn = rte_rand() & 0xffffff;
-	q->local.lid = dev.port_attr.lid;
-	q->local.mtu = (uint8_t)dev.port_attr.active_mtu;
-	q->local.port = dev.port;
-	memcpy(q->local.gid, dev.gid.raw, 16);
-	q->local.gid_index = (uint8_t)dev.gid_index;
-	q->remote = q->local; /* loopback */
-	rc = tern_mlx5_qp_connect(q->qp, dev.port, dev.gid_index, &q->local, &q->remote);
+	rc = -mlx5dv_init_obj(&obj, MLX5DV_OBJ_QP);
 	if (rc != 0)
 		goto fail;
 	view->buf = dvqp.sq.buf;
@@ -362,11 +389,78 @@ verbs_qp_open(void *arg, void *cq_handle, unsigned int lcore_id, uint16_t peer,
 	view->dbrec = (volatile uint32_t *)&dvqp.dbrec[MLX5_SND_DBR];
 	view->bf_reg = dvqp.bf.reg;
 	view->bf_size = dvqp.bf.size;
-	*handle = q;
+done:
+	if (rc != 0)
+		goto fail;
+	*out = q;
 	return 0;
 fail:
 	verbs_qp_close(NULL, q);
-	return rc != 0 ? rc : -EIO;
+	return rc;
+}
+
+static int
+verbs_qp_open(void *arg, void *cq_handle, unsigned int lcore_id, uint16_t peer,
+	      const uint8_t *peer_gid, uint32_t wqe_cnt, struct tern_mlx5_sq_view *view,
+	      void **handle)
+{
+	struct verbs_qp *q;
+	int rc;
+
+	RTE_SET_USED(arg);
+	RTE_SET_USED(lcore_id);
+	RTE_SET_USED(peer_gid);
+	if (peer != TERN_MLX5_PEER_SELF)
+		return -ENOTCONN; /* another node: the handshake connects it */
+	rc = verbs_qp_new(cq_handle, wqe_cnt, view, &q);
+	if (rc != 0)
+		return rc;
+	q->remote = q->local; /* loopback */
+	rc = qp_to_rts(q->qp, dev.port, dev.gid_index, &q->local, &q->remote);
+	if (rc != 0) {
+		verbs_qp_close(NULL, q);
+		return rc;
+	}
+	*handle = q;
+	return 0;
+}
+
+static int
+verbs_qp_create(void *arg, void *cq_handle, uint32_t wqe_cnt, struct tern_mlx5_sq_view *view,
+		struct tern_mlx5_conn_params *local, void **handle)
+{
+	struct verbs_qp *q;
+	int rc;
+
+	RTE_SET_USED(arg);
+	rc = verbs_qp_new(cq_handle, wqe_cnt, view, &q);
+	if (rc != 0)
+		return rc;
+	*local = q->local;
+	*handle = q;
+	return 0;
+}
+
+static int
+verbs_qp_connect(void *arg, void *handle, const struct tern_mlx5_conn_params *remote)
+{
+	struct verbs_qp *q = handle;
+
+	RTE_SET_USED(arg);
+	q->remote = *remote;
+	q->handshake = 1;
+	return qp_to_rts(q->qp, dev.port, dev.gid_index, &q->local, &q->remote);
+}
+
+static int
+verbs_qp_reset(void *arg, void *handle, struct tern_mlx5_conn_params *local)
+{
+	struct verbs_qp *q = handle;
+
+	RTE_SET_USED(arg);
+	q->local.psn = rte_rand() & 0xffffff;
+	*local = q->local;
+	return qp_to_init(q->qp, dev.port);
 }
 
 static int
@@ -385,14 +479,19 @@ static int
 verbs_qp_recover(void *arg, void *handle)
 {
 	struct verbs_qp *q = handle;
+	int rc;
 
 	RTE_SET_USED(arg);
-	/* A new PSN: the old one may be half consumed. The peer must learn it
-	 * too, which for remote peers is the handshake's job. */
+	/* The peer of another node must learn the new PSN, and reset its own
+	 * end: that is a new handshake, not a recovery. */
+	if (q->handshake)
+		return -ENOTCONN;
+	/* A new PSN: the old one may be half consumed. */
 	q->local.psn = rte_rand() & 0xffffff;
 	if (q->remote.qpn == q->local.qpn)
 		q->remote.psn = q->local.psn;
-	return tern_mlx5_qp_connect(q->qp, dev.port, dev.gid_index, &q->local, &q->remote);
+	rc = qp_to_init(q->qp, dev.port);
+	return rc != 0 ? rc : qp_to_rts(q->qp, dev.port, dev.gid_index, &q->local, &q->remote);
 }
 
 static int
@@ -425,26 +524,19 @@ verbs_mr_deregister(void *arg, void *handle)
 	ibv_dereg_mr(handle);
 }
 
-static int
-verbs_local_gid(void *arg, uint8_t gid[16])
-{
-	RTE_SET_USED(arg);
-	if (dev.ctx == NULL)
-		return -ENODEV;
-	memcpy(gid, dev.gid.raw, 16);
-	return 0;
-}
-
 const struct tern_mlx5_provider tern_mlx5_verbs_provider = {
 	.probe = verbs_probe,
 	.shutdown = verbs_shutdown,
 	.cq_open = verbs_cq_open,
 	.cq_close = verbs_cq_close,
 	.qp_open = verbs_qp_open,
+	.qp_create = verbs_qp_create,
+	.qp_connect = verbs_qp_connect,
+	.qp_reset = verbs_qp_reset,
 	.qp_flush = verbs_qp_flush,
 	.qp_recover = verbs_qp_recover,
 	.qp_close = verbs_qp_close,
 	.mr_register = verbs_mr_register,
 	.mr_deregister = verbs_mr_deregister,
-	.local_gid = verbs_local_gid,
+	.port_info = verbs_port_info,
 };

@@ -14,11 +14,13 @@
  * tern_mlx5_test_set_queue_provider().
  */
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <rte_log.h>
 
 #include "mlx5_queue.h"
+#include "tern_mlx5.h"
 
 extern int tern_mlx5_logtype;
 
@@ -51,8 +53,8 @@ struct tern_mlx5_desc {
 };
 
 /**
- * What one side of an RC connection tells the other (the handshake carries it
- * once the directory exists; until then the application applies it).
+ * What one side of an RC connection tells the other; the connection
+ * handshake (tern_mlx5.h) carries qpn, psn, lid, mtu and gid.
  */
 struct tern_mlx5_conn_params {
 	uint32_t qpn;	   /**< QP number */
@@ -75,21 +77,40 @@ struct tern_mlx5_provider {
 	int (*cq_open)(void *ctx, unsigned int lcore_id, uint32_t cqe_cnt,
 		       struct tern_mlx5_cq_view *view, void **cq);
 	void (*cq_close)(void *ctx, void *cq);
-	/** Create and connect an RC QP on @p cq to @p peer (TERN_MLX5_PEER_SELF: loopback). */
+	/**
+	 * Create and connect an RC QP on @p cq to @p peer without a handshake:
+	 * TERN_MLX5_PEER_SELF (loopback), or a peer the provider wires itself
+	 * (the model's). -ENOTCONN: the peer needs the handshake (tern_mlx5.h).
+	 */
 	int (*qp_open)(void *ctx, void *cq, unsigned int lcore_id, uint16_t peer,
 		       const uint8_t *peer_gid, uint32_t wqe_cnt, struct tern_mlx5_sq_view *view,
 		       void **qp);
+	/**
+	 * Create an RC QP for the handshake, left in INIT: on @p cq with an SQ of
+	 * @p wqe_cnt WQEBBs described in @p view (whose max_inline is an input),
+	 * or with @p cq NULL a target-side QP that never posts (@p view NULL).
+	 * @p local gets its QPN, a fresh PSN and the port's LID, MTU and GID.
+	 */
+	int (*qp_create)(void *ctx, void *cq, uint32_t wqe_cnt, struct tern_mlx5_sq_view *view,
+			 struct tern_mlx5_conn_params *local, void **qp);
+	/** Bring a QP from INIT (qp_create, qp_reset) through RTR to RTS towards @p remote. */
+	int (*qp_connect)(void *ctx, void *qp, const struct tern_mlx5_conn_params *remote);
+	/** Take a QP back to INIT for a new handshake, with a fresh PSN in @p local. */
+	int (*qp_reset)(void *ctx, void *qp, struct tern_mlx5_conn_params *local);
 	/** Move a QP to ERR so the device flushes what it holds (cancel). */
 	int (*qp_flush)(void *ctx, void *qp);
-	/** Bring a QP back from ERR: RESET, INIT, RTR, RTS, indices restart at 0. */
+	/**
+	 * Bring a QP back from ERR: RESET, INIT, RTR, RTS, indices restart at 0.
+	 * -ENOTCONN for a QP connected by a handshake: its peer must take part.
+	 */
 	int (*qp_recover)(void *ctx, void *qp);
 	void (*qp_close)(void *ctx, void *qp);
 	/** Register [addr, addr + len) (or a larger range containing it). */
 	int (*mr_register)(void *ctx, void *addr, uint64_t len, uint64_t *start, uint64_t *end,
 			   uint32_t *lkey, uint32_t *rkey, void **mr);
 	void (*mr_deregister)(void *ctx, void *mr);
-	/** This node's GID (descriptor identity). */
-	int (*local_gid)(void *ctx, uint8_t gid[16]);
+	/** This node's port: GID (its identity), LID, active MTU, port, GID index. */
+	int (*port_info)(void *ctx, struct tern_mlx5_conn_params *port);
 };
 
 /** The verbs provider (real ConnectX devices). */
@@ -115,10 +136,59 @@ struct tern_mlx5_tuning {
 void tern_mlx5_set_tuning(const struct tern_mlx5_tuning *tuning);
 
 /**
- * Assign (or find) the peer slot of the node with GID @p gid.
+ * Find (or assign) the peer slot of the node with GID @p gid; this node's own
+ * GID is TERN_MLX5_PEER_SELF. With @p take_ref, the slot is referenced (an
+ * imported segment) until tern_mlx5_peer_put(); a slot with no reference, no
+ * QP and no handshake under way is free again.
  * @return the slot (>= 0), or -ENOSPC.
  */
-int tern_mlx5_peer_slot(const uint8_t gid[16]);
+int tern_mlx5_peer_get(const uint8_t gid[16], int take_ref);
+
+/** Drop a reference taken by tern_mlx5_peer_get(). */
+void tern_mlx5_peer_put(uint16_t peer);
+
+/** Handshake message types (byte 5 of the wire format, doc/mlx5.md). */
+#define TERN_MLX5_CONNECT_REQUEST 1
+#define TERN_MLX5_CONNECT_REPLY	  2
+/** Magic of a handshake message: the bytes "TMXC". */
+#define TERN_MLX5_CONNECT_MAGIC 0x43584d54u
+/** Version of the handshake wire format. */
+#define TERN_MLX5_CONNECT_VERSION 1
+/** Bytes of the header, of a request entry and of a reply entry. */
+#define TERN_MLX5_CONNECT_HDR	    40
+#define TERN_MLX5_CONNECT_REQ_ENTRY 8
+#define TERN_MLX5_CONNECT_REP_ENTRY 12
+
+/** A handshake message in host form. */
+struct tern_mlx5_connect_msg {
+	uint8_t type;	 /**< TERN_MLX5_CONNECT_REQUEST or _REPLY */
+	uint8_t mtu;	 /**< sender's port MTU, enum ibv_mtu 1..5 */
+	uint16_t count;	 /**< entries, 1..TERN_MLX5_CONNECT_QP_MAX */
+	uint16_t lid;	 /**< sender's LID, 0 on RoCE */
+	uint64_t nonce;	 /**< the initiator's request id, echoed in the reply */
+	uint8_t gid[16]; /**< sender's GID */
+	struct {
+		uint32_t qpn;	   /**< sender's QP */
+		uint32_t psn;	   /**< its first PSN */
+		uint32_t peer_qpn; /**< reply: the initiator QP it answers */
+	} qp[TERN_MLX5_CONNECT_QP_MAX];
+};
+
+/**
+ * Write @p m in the wire format.
+ * @return bytes written, -ENOSPC (@p len too small), -EINVAL (@p m malformed).
+ */
+int tern_mlx5_connect_encode(const struct tern_mlx5_connect_msg *m, void *buf, size_t len);
+
+/**
+ * Parse a message of type @p type, strictly: exact size for its count,
+ * magic, version, type, count in 1..TERN_MLX5_CONNECT_QP_MAX, reserved bytes
+ * zero, MTU in 1..5, a unicast LID (1..0xbfff) or, with LID 0, a unicast GID,
+ * QPNs in 2..2^24-1 without duplicates, PSNs below 2^24.
+ * @return 0, -EINVAL (malformed), -EPROTO (another version).
+ */
+int tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type,
+			     struct tern_mlx5_connect_msg *m);
 
 /** Counters of one endpoint (tests, telemetry). */
 struct tern_mlx5_ep_stats {

@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Connection set-up of the mlx5 transport with another node (tern_mlx5.h):
+ * the handshake messages (wire format in doc/mlx5.md), the QPs this node
+ * made as a target for initiators' QPs, and the initiator's QPs waiting for
+ * their reply. Control path only, under tern_mlx5_ctl_lock.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_common.h>
+#include <rte_random.h>
+
+#include "mlx5_transport.h"
+#include "tern_mlx5.h"
+#include "tern_mlx5_internal.h"
+
+/* Initiator QPs this node answers as a target at once. */
+#define TARGET_QP_MAX 512
+/* QP numbers 0 and 1 are the special QPs; RC QPNs are 24 bits. */
+#define QPN_MIN 2
+#define QPN_MAX 0xffffffu
+#define PSN_MAX 0xffffffu
+/* enum ibv_mtu: IBV_MTU_256 = 1 .. IBV_MTU_4096 = 5 */
+#define MTU_MIN 1
+#define MTU_MAX 5
+/* Highest unicast LID; 0xc000.. are multicast, 0xffff permissive. */
+#define LID_UNICAST_MAX 0xbfff
+
+/* A QP this node made for one initiator QP. */
+struct target_qp {
+	uint8_t gid[16];   /* the initiator's node */
+	uint32_t peer_qpn; /* the initiator's QP */
+	void *qp;
+};
+
+/* A request waiting for its reply; one per peer slot, nonce 0 when none. */
+struct pending {
+	uint64_t nonce;
+	uint16_t count;
+	struct {
+		struct tern_endpoint *ep;
+		struct mlx5_sq *sq;
+		uint32_t qpn;
+		uint8_t revive; /* the endpoint's dead QP, reset for this handshake */
+	} qp[TERN_MLX5_CONNECT_QP_MAX];
+};
+
+static struct target_qp targets[TARGET_QP_MAX];
+static unsigned int nb_targets;
+static struct pending pending[TERN_MLX5_PEER_MAX];
+
+/* ---- wire format ---- */
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	v = rte_cpu_to_le_16(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	v = rte_cpu_to_le_32(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+	v = rte_cpu_to_le_64(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_le_to_cpu_16(v);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_le_to_cpu_32(v);
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_le_to_cpu_64(v);
+}
+
+static size_t
+entry_size(uint8_t type)
+{
+	return type == TERN_MLX5_CONNECT_REQUEST ? TERN_MLX5_CONNECT_REQ_ENTRY
+						 : TERN_MLX5_CONNECT_REP_ENTRY;
+}
+
+/* Neither zero nor multicast (ff00::/8). */
+static bool
+gid_unicast(const uint8_t gid[16])
+{
+	static const uint8_t zero[16];
+
+	return memcmp(gid, zero, sizeof(zero)) != 0 && gid[0] != 0xff;
+}
+
+static int
+reject(const char *why)
+{
+	TERN_MLX5_LOG(NOTICE, "connect: message refused: %s", why);
+	return -EINVAL;
+}
+
+int
+tern_mlx5_connect_encode(const struct tern_mlx5_connect_msg *m, void *buf, size_t len)
+{
+	uint8_t *p = buf, *e;
+	size_t need;
+	uint16_t i;
+
+	if (m == NULL || buf == NULL ||
+	    (m->type != TERN_MLX5_CONNECT_REQUEST && m->type != TERN_MLX5_CONNECT_REPLY) ||
+	    m->count == 0 || m->count > TERN_MLX5_CONNECT_QP_MAX)
+		return -EINVAL;
+	need = TERN_MLX5_CONNECT_HDR + m->count * entry_size(m->type);
+	if (len < need)
+		return -ENOSPC;
+	memset(p, 0, TERN_MLX5_CONNECT_HDR);
+	put32(p, TERN_MLX5_CONNECT_MAGIC);
+	p[4] = TERN_MLX5_CONNECT_VERSION;
+	p[5] = m->type;
+	put16(p + 6, m->count);
+	put64(p + 8, m->nonce);
+	memcpy(p + 16, m->gid, 16);
+	put16(p + 32, m->lid);
+	p[34] = m->mtu;
+	for (i = 0; i < m->count; i++) {
+		e = p + TERN_MLX5_CONNECT_HDR + i * entry_size(m->type);
+		if (m->type == TERN_MLX5_CONNECT_REQUEST) {
+			put32(e, m->qp[i].qpn);
+			put32(e + 4, m->qp[i].psn);
+		} else {
+			put32(e, m->qp[i].peer_qpn);
+			put32(e + 4, m->qp[i].qpn);
+			put32(e + 8, m->qp[i].psn);
+		}
+	}
+	return (int)need;
+}
+
+int
+tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_mlx5_connect_msg *m)
+{
+	const uint8_t *p = buf, *e;
+	uint16_t i, j;
+
+	if (buf == NULL || m == NULL ||
+	    (type != TERN_MLX5_CONNECT_REQUEST && type != TERN_MLX5_CONNECT_REPLY))
+		return -EINVAL;
+	if (len < TERN_MLX5_CONNECT_HDR)
+		return reject("shorter than the header");
+	if (get32(p) != TERN_MLX5_CONNECT_MAGIC)
+		return reject("bad magic");
+	if (p[4] != TERN_MLX5_CONNECT_VERSION) {
+		TERN_MLX5_LOG(NOTICE, "connect: message refused: version %u, not %u", p[4],
+			      TERN_MLX5_CONNECT_VERSION);
+		return -EPROTO;
+	}
+	if (p[5] != type)
+		return reject("unexpected message type");
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	m->count = get16(p + 6);
+	if (m->count == 0 || m->count > TERN_MLX5_CONNECT_QP_MAX)
+		return reject("entry count out of range");
+	if (len != TERN_MLX5_CONNECT_HDR + m->count * entry_size(type))
+		return reject("size does not match the entry count");
+	for (i = 35; i < TERN_MLX5_CONNECT_HDR; i++)
+		if (p[i] != 0)
+			return reject("reserved bytes not zero");
+	m->nonce = get64(p + 8);
+	memcpy(m->gid, p + 16, 16);
+	m->lid = get16(p + 32);
+	m->mtu = p[34];
+	if (m->nonce == 0)
+		return reject("nonce 0");
+	if (m->mtu < MTU_MIN || m->mtu > MTU_MAX)
+		return reject("MTU out of range");
+	if (m->lid > LID_UNICAST_MAX)
+		return reject("LID not unicast");
+	if (m->lid == 0 && !gid_unicast(m->gid))
+		return reject("no LID and no unicast GID");
+	for (i = 0; i < m->count; i++) {
+		e = p + TERN_MLX5_CONNECT_HDR + i * entry_size(type);
+		if (type == TERN_MLX5_CONNECT_REQUEST) {
+			m->qp[i].qpn = get32(e);
+			m->qp[i].psn = get32(e + 4);
+		} else {
+			m->qp[i].peer_qpn = get32(e);
+			m->qp[i].qpn = get32(e + 4);
+			m->qp[i].psn = get32(e + 8);
+			if (m->qp[i].peer_qpn < QPN_MIN || m->qp[i].peer_qpn > QPN_MAX)
+				return reject("initiator QPN out of range");
+		}
+		if (m->qp[i].qpn < QPN_MIN || m->qp[i].qpn > QPN_MAX)
+			return reject("QPN out of range");
+		if (m->qp[i].psn > PSN_MAX)
+			return reject("PSN out of range");
+		for (j = 0; j < i; j++)
+			if (m->qp[j].qpn == m->qp[i].qpn ||
+			    (type == TERN_MLX5_CONNECT_REPLY &&
+			     m->qp[j].peer_qpn == m->qp[i].peer_qpn))
+				return reject("QPN twice");
+	}
+	return 0;
+}
+
+/* ---- initiator ---- */
+
+/* Forget a request: its new QPs are destroyed, the dead QPs it was to revive
+ * stay dead with their endpoints. */
+static void
+pending_drop(struct pending *pd)
+{
+	uint16_t i;
+
+	for (i = 0; i < pd->count; i++)
+		if (!pd->qp[i].revive)
+			tern_mlx5_ep_sq_free(pd->qp[i].sq);
+	pd->nonce = 0;
+	pd->count = 0;
+}
+
+static uint64_t
+nonce_new(void)
+{
+	uint64_t n;
+	unsigned int p;
+	bool taken;
+
+	do {
+		n = rte_rand();
+		for (p = 0, taken = n == 0; p < RTE_DIM(pending) && !taken; p++)
+			taken = pending[p].nonce == n;
+	} while (taken);
+	return n;
+}
+
+/* Does @p ep need a handshake for a QP to @p peer? *sq is then its dead QP
+ * to revive, or NULL for a new one. */
+static bool
+ep_needs_qp(const struct tern_endpoint *ep, uint16_t peer, struct mlx5_sq **sq)
+{
+	*sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
+	return *sq == NULL || __atomic_load_n(&(*sq)->dead, __ATOMIC_ACQUIRE);
+}
+
+int
+tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t req_len)
+{
+	struct tern_mlx5_connect_msg m;
+	struct tern_mlx5_conn_params port, local;
+	struct pending *pd;
+	struct mlx5_sq *sq;
+	unsigned int i, need = 0;
+	int peer = -1, rc = 0;
+
+	if (peer_gid == NULL || req == NULL)
+		return -EINVAL;
+	if (!tern_mlx5_probed())
+		return -ENODEV;
+	if (!gid_unicast(peer_gid))
+		return -EINVAL;
+	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	if (tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &port) != 0) {
+		rc = -ENODEV;
+		goto out;
+	}
+	peer = tern_mlx5_peer_get_locked(peer_gid, 0);
+	if (peer <= TERN_MLX5_PEER_SELF) {
+		rc = peer < 0 ? peer : -EINVAL; /* this node: loopback needs none */
+		goto out;
+	}
+	pd = &pending[peer];
+	pending_drop(pd);
+	for (i = 0; i < tern_mlx5_nb_eps; i++)
+		need += ep_needs_qp(tern_mlx5_eps[i], (uint16_t)peer, &sq);
+	need = RTE_MIN(need, (unsigned int)TERN_MLX5_CONNECT_QP_MAX);
+	if (need == 0) {
+		rc = -EALREADY;
+		goto out;
+	}
+	if (req_len < TERN_MLX5_CONNECT_HDR + (size_t)need * TERN_MLX5_CONNECT_REQ_ENTRY) {
+		rc = -ENOSPC;
+		goto out;
+	}
+	memset(&m, 0, sizeof(m));
+	for (i = 0; i < tern_mlx5_nb_eps && pd->count < need; i++) {
+		struct tern_endpoint *ep = tern_mlx5_eps[i];
+		bool revive;
+
+		if (!ep_needs_qp(ep, (uint16_t)peer, &sq))
+			continue;
+		revive = sq != NULL;
+		if (revive)
+			rc = tern_mlx5_prov->qp_reset(tern_mlx5_prov_ctx, sq->handle, &local);
+		else
+			sq = tern_mlx5_ep_sq_create(ep, (uint16_t)peer, &local, &rc);
+		if (rc != 0) {
+			TERN_MLX5_LOG(ERR, "connect: lcore %u: no QP to peer %d: %s", ep->lcore_id,
+				      peer, strerror(-rc));
+			pending_drop(pd);
+			goto out;
+		}
+		pd->qp[pd->count].ep = ep;
+		pd->qp[pd->count].sq = sq;
+		pd->qp[pd->count].qpn = local.qpn;
+		pd->qp[pd->count].revive = revive;
+		m.qp[pd->count].qpn = local.qpn;
+		m.qp[pd->count].psn = local.psn;
+		pd->count++;
+	}
+	pd->nonce = nonce_new();
+	m.type = TERN_MLX5_CONNECT_REQUEST;
+	m.count = pd->count;
+	m.nonce = pd->nonce;
+	memcpy(m.gid, port.gid, 16);
+	m.lid = port.lid;
+	m.mtu = port.mtu;
+	rc = tern_mlx5_connect_encode(&m, req, req_len);
+	TERN_MLX5_LOG(INFO, "connect: request to peer %d for %u QPs", peer, pd->count);
+out:
+	if (rc < 0 && peer > TERN_MLX5_PEER_SELF)
+		tern_mlx5_peer_trim_locked((uint16_t)peer); /* a new peer that got nothing */
+	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	return rc;
+}
+
+int
+tern_mlx5_connect_complete(const void *reply, size_t reply_len)
+{
+	struct tern_mlx5_connect_msg m;
+	struct tern_mlx5_conn_params remote;
+	struct pending *pd = NULL;
+	uint16_t peer, i;
+	int rc, first = 0;
+
+	if (reply == NULL)
+		return -EINVAL;
+	if (!tern_mlx5_probed())
+		return -ENODEV;
+	rc = tern_mlx5_connect_decode(reply, reply_len, TERN_MLX5_CONNECT_REPLY, &m);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	for (peer = 1; peer < TERN_MLX5_PEER_MAX; peer++)
+		if (pending[peer].nonce == m.nonce) {
+			pd = &pending[peer];
+			break;
+		}
+	if (pd == NULL) {
+		rc = -ENOENT;
+		goto out;
+	}
+	/* The answer to this request: from its node, for its QPs, in order. */
+	rc = memcmp(m.gid, tern_mlx5_peer_gid(peer), 16) != 0 || m.count != pd->count
+		     ? reject("reply from another node, or for other QPs")
+		     : 0;
+	for (i = 0; i < m.count && rc == 0; i++)
+		if (m.qp[i].peer_qpn != pd->qp[i].qpn)
+			rc = reject("reply for other QPs");
+	if (rc != 0)
+		goto out; /* the request still waits for its own reply */
+	memset(&remote, 0, sizeof(remote));
+	memcpy(remote.gid, m.gid, 16);
+	remote.lid = m.lid;
+	remote.mtu = m.mtu;
+	for (i = 0; i < m.count; i++) {
+		struct mlx5_sq *sq = pd->qp[i].sq;
+
+		remote.qpn = m.qp[i].qpn;
+		remote.psn = m.qp[i].psn;
+		rc = tern_mlx5_prov->qp_connect(tern_mlx5_prov_ctx, sq->handle, &remote);
+		if (rc == 0)
+			rc = tern_mlx5_ep_sq_attach(pd->qp[i].ep, sq);
+		if (rc == -EEXIST) {
+			/* The endpoint opened one by itself meanwhile (a provider
+			 * that wires this peer): keep that one. */
+			tern_mlx5_ep_sq_free(sq);
+			rc = 0;
+		}
+		if (rc != 0) {
+			TERN_MLX5_LOG(ERR, "connect: lcore %u: QP 0x%x to peer %u: %s",
+				      pd->qp[i].ep->lcore_id, sq->qpn, peer, strerror(-rc));
+			if (!pd->qp[i].revive)
+				tern_mlx5_ep_sq_free(sq);
+			if (first == 0)
+				first = rc;
+		}
+	}
+	TERN_MLX5_LOG(INFO, "connect: %u QPs to peer %u connected", pd->count, peer);
+	pd->nonce = 0;
+	pd->count = 0;
+	rc = first;
+out:
+	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	return rc;
+}
+
+/* ---- target ---- */
+
+static struct target_qp *
+target_find(const uint8_t gid[16], uint32_t peer_qpn)
+{
+	unsigned int i;
+
+	for (i = 0; i < nb_targets; i++)
+		if (targets[i].peer_qpn == peer_qpn && memcmp(targets[i].gid, gid, 16) == 0)
+			return &targets[i];
+	return NULL;
+}
+
+/* Make (or reset) the QP answering initiator QP @p peer_qpn of node @p gid,
+ * in INIT; @p local gets its QPN and PSN. */
+static int
+target_prepare(const uint8_t gid[16], uint32_t peer_qpn, struct tern_mlx5_conn_params *local,
+	       void **qp)
+{
+	struct target_qp *t = target_find(gid, peer_qpn);
+	int rc;
+
+	if (t != NULL) {
+		/* The initiator connects that QP again (it reset it): so do we. */
+		*qp = t->qp;
+		return tern_mlx5_prov->qp_reset(tern_mlx5_prov_ctx, t->qp, local);
+	}
+	if (nb_targets == TARGET_QP_MAX)
+		return -ENOSPC;
+	rc = tern_mlx5_prov->qp_create(tern_mlx5_prov_ctx, NULL, 0, NULL, local, qp);
+	if (rc != 0)
+		return rc;
+	t = &targets[nb_targets++];
+	memcpy(t->gid, gid, 16);
+	t->peer_qpn = peer_qpn;
+	t->qp = *qp;
+	return 0;
+}
+
+int
+tern_mlx5_connect_serve(const void *req, size_t req_len, void *reply, size_t reply_len)
+{
+	struct tern_mlx5_connect_msg in, out;
+	struct tern_mlx5_conn_params port, local, remote;
+	uint16_t i;
+	void *qp;
+	int rc;
+
+	if (req == NULL || reply == NULL)
+		return -EINVAL;
+	if (!tern_mlx5_probed())
+		return -ENODEV;
+	rc = tern_mlx5_connect_decode(req, req_len, TERN_MLX5_CONNECT_REQUEST, &in);
+	if (rc != 0)
+		return rc;
+	if (reply_len < TERN_MLX5_CONNECT_HDR + (size_t)in.count * TERN_MLX5_CONNECT_REP_ENTRY)
+		return -ENOSPC;
+	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	if (tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &port) != 0) {
+		rc = -ENODEV;
+		goto out;
+	}
+	if (memcmp(in.gid, port.gid, 16) == 0) {
+		rc = reject("a request from this node itself");
+		goto out;
+	}
+	memset(&out, 0, sizeof(out));
+	memset(&remote, 0, sizeof(remote));
+	memcpy(remote.gid, in.gid, 16);
+	remote.lid = in.lid;
+	remote.mtu = in.mtu;
+	for (i = 0; i < in.count && rc == 0; i++) {
+		remote.qpn = in.qp[i].qpn;
+		remote.psn = in.qp[i].psn;
+		rc = target_prepare(in.gid, in.qp[i].qpn, &local, &qp);
+		if (rc == 0)
+			rc = tern_mlx5_prov->qp_connect(tern_mlx5_prov_ctx, qp, &remote);
+		out.qp[i].peer_qpn = in.qp[i].qpn;
+		out.qp[i].qpn = local.qpn;
+		out.qp[i].psn = local.psn;
+	}
+	if (rc != 0) {
+		TERN_MLX5_LOG(ERR, "connect: cannot answer initiator QP 0x%x: %s", remote.qpn,
+			      strerror(-rc));
+		goto out;
+	}
+	out.type = TERN_MLX5_CONNECT_REPLY;
+	out.count = in.count;
+	out.nonce = in.nonce;
+	memcpy(out.gid, port.gid, 16);
+	out.lid = port.lid;
+	out.mtu = port.mtu;
+	rc = tern_mlx5_connect_encode(&out, reply, reply_len);
+	TERN_MLX5_LOG(INFO, "connect: answered %u initiator QPs", in.count);
+out:
+	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	return rc;
+}
+
+/* ---- the transport's hooks ---- */
+
+void
+tern_mlx5_connect_forget_ep(struct tern_endpoint *ep)
+{
+	unsigned int p;
+	uint16_t i;
+
+	for (p = 0; p < RTE_DIM(pending); p++)
+		for (i = 0; i < pending[p].count; i++)
+			if (pending[p].qp[i].ep == ep) {
+				pending_drop(&pending[p]);
+				break;
+			}
+}
+
+int
+tern_mlx5_connect_pending(uint16_t peer)
+{
+	return pending[peer].nonce != 0;
+}
+
+void
+tern_mlx5_connect_shutdown(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(pending); i++)
+		pending_drop(&pending[i]);
+	for (i = 0; i < nb_targets; i++)
+		tern_mlx5_prov->qp_close(tern_mlx5_prov_ctx, targets[i].qp);
+	nb_targets = 0;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef TERN_MLX5_TRANSPORT_H
+#define TERN_MLX5_TRANSPORT_H
+
+/**
+ * @file
+ * What the transport (mlx5_transport.c) shares with connection set-up
+ * (mlx5_connect.c): endpoints, the provider, the control-path lock
+ * (driver-private).
+ *
+ * A QP an endpoint holds is used by its lcore alone, except while it is
+ * "dead" (recovery failed, or it waits for a new handshake): the lcore then
+ * leaves it alone and the control path may reset and reconnect it, handing
+ * it back with a release store of @c dead = 0. New QPs reach an endpoint by
+ * a compare-and-swap of its qps[] entry, from the lcore (QPs opened without
+ * a handshake) or the control path (tern_mlx5_connect_complete).
+ */
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "mlx5_queue.h"
+#include "tern_mlx5_internal.h"
+
+/** Largest number of endpoints open at once. */
+#define TERN_MLX5_EP_MAX 128
+
+/* The keys of a LOCAL segment's memory region (see mlx5_transport.c). */
+struct mlx5_seg_keys {
+	uint32_t handle;
+	uint32_t lkey;
+	uint32_t rkey;
+	uint32_t reserved;
+};
+
+struct tern_endpoint {
+	struct mlx5_cq cq;
+	struct mlx5_seg_keys *keys;		 /**< TERN_SEGMENT_MAX entries, by segment slot */
+	struct mlx5_sq *qps[TERN_MLX5_PEER_MAX]; /**< by peer slot; published by CAS */
+	struct mlx5_sq *last_sq;		 /**< CQE qpn lookup cache */
+	uint32_t nb_err;			 /**< QPs in ERR waiting to drain */
+	/* Slices completed without reaching a QP (bad target, dead QP). */
+	struct tern_completion *sw;
+	uint32_t sw_head;
+	uint32_t sw_tail;
+	uint32_t sw_mask;
+	unsigned int lcore_id;
+	uint32_t sq_wqebbs;
+	uint16_t sig_every;
+	uint16_t max_inline;
+	void *cq_handle;
+	struct tern_mlx5_ep_stats stats;
+};
+
+/** The queue provider and its context (set while no endpoint is open). */
+extern const struct tern_mlx5_provider *tern_mlx5_prov;
+extern void *tern_mlx5_prov_ctx;
+
+/** Serialises the control path: endpoints open and close, peers, connections. */
+extern pthread_mutex_t tern_mlx5_ctl_lock;
+
+/** Open endpoints, tern_mlx5_nb_eps of them (under tern_mlx5_ctl_lock). */
+extern struct tern_endpoint *tern_mlx5_eps[TERN_MLX5_EP_MAX];
+extern unsigned int tern_mlx5_nb_eps;
+
+/** Did probe() find a device? */
+int tern_mlx5_probed(void);
+
+/** tern_mlx5_peer_get() for a caller holding tern_mlx5_ctl_lock. */
+int tern_mlx5_peer_get_locked(const uint8_t gid[16], int take_ref);
+
+/** Free peer slot @p peer if nothing holds it (caller holds tern_mlx5_ctl_lock). */
+void tern_mlx5_peer_trim_locked(uint16_t peer);
+
+/** The GID of peer slot @p peer. */
+const uint8_t *tern_mlx5_peer_gid(uint16_t peer);
+
+/** @p ep's QP to @p peer if the lcore may use it (published, not dead), else NULL. */
+static inline struct mlx5_sq *
+tern_mlx5_ep_live_sq(const struct tern_endpoint *ep, uint16_t peer)
+{
+	struct mlx5_sq *sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
+
+	if (sq == NULL || __atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE))
+		return NULL;
+	return sq;
+}
+
+/**
+ * Create a QP of @p ep to @p peer for a handshake, in INIT, not yet handed to
+ * the endpoint. @p local gets what the peer must learn.
+ * @return the QP, or NULL with *rc set (negative errno).
+ */
+struct mlx5_sq *tern_mlx5_ep_sq_create(struct tern_endpoint *ep, uint16_t peer,
+				       struct tern_mlx5_conn_params *local, int *rc);
+
+/** Destroy a QP no endpoint holds. */
+void tern_mlx5_ep_sq_free(struct mlx5_sq *sq);
+
+/**
+ * Hand a connected QP to @p ep's lcore: publish a new one, or give a dead
+ * one back (its indices restart at 0).
+ * @return 0, or -EEXIST (the endpoint got another QP to that peer meanwhile:
+ *         the caller frees @p sq).
+ */
+int tern_mlx5_ep_sq_attach(struct tern_endpoint *ep, struct mlx5_sq *sq);
+
+/* Connection set-up state (mlx5_connect.c), under tern_mlx5_ctl_lock. */
+/** Drop the pending handshake QPs of an endpoint that closes. */
+void tern_mlx5_connect_forget_ep(struct tern_endpoint *ep);
+/** Is a handshake with peer @p peer waiting for its reply? */
+int tern_mlx5_connect_pending(uint16_t peer);
+/** Release every target-side QP and pending handshake (last endpoint closed). */
+void tern_mlx5_connect_shutdown(void);
+
+#endif /* TERN_MLX5_TRANSPORT_H */
