@@ -134,6 +134,7 @@ struct mlx5_model {
 	uint32_t fail_ops;
 	unsigned int shutdowns;
 	int node;	/* the node control-path calls act for */
+	int unwired;	/* qp_open refuses peers: they need a handshake */
 	uint8_t mtu[2]; /* each node's port MTU (enum ibv_mtu) */
 	uint32_t psn_seed;
 };
@@ -265,6 +266,12 @@ void
 mlx5_model_set_node(struct mlx5_model *m, int node)
 {
 	m->node = node;
+}
+
+void
+mlx5_model_wire_peers(struct mlx5_model *m, int wired)
+{
+	m->unwired = !wired;
 }
 
 void
@@ -854,7 +861,7 @@ prov_cq_open(void *ctx, unsigned int lcore_id, uint32_t cqe_cnt, struct tern_mlx
 	pthread_mutex_unlock(&m->lock);
 	view->buf = cq->buf;
 	view->cqe_cnt = n;
-	view->cqe_size = cq->cqe_size;
+	view->cqe_size = m->fail_ops & MODEL_BAD_CQ_VIEW ? 32 : cq->cqe_size;
 	view->dbrec = cq->dbrec;
 	*handle = cq;
 	return 0;
@@ -934,6 +941,8 @@ prov_qp_open(void *ctx, void *cq, unsigned int lcore_id, uint16_t peer, const ui
 	(void)peer_gid;
 	if (m->fail_ops & MODEL_FAIL_QP_OPEN)
 		return -EIO;
+	if (peer != TERN_MLX5_PEER_SELF && m->unwired)
+		return -ENOTCONN;
 	/* Node 1 is wired to this node without a handshake. */
 	qp = qp_new(m, cq, wqe_cnt, view);
 	qp->remote_node = peer == TERN_MLX5_PEER_SELF ? qp->local_node : 1;
@@ -990,6 +999,8 @@ prov_qp_connect(void *ctx, void *handle, const struct tern_mlx5_conn_params *rem
 	struct mlx5_model_qp *qp = handle;
 	int rc = 0;
 
+	if (m->fail_ops & MODEL_FAIL_QP_CONNECT)
+		return -EIO;
 	pthread_mutex_lock(&m->lock);
 	if (qp->state != QP_INIT || !qp->handshake) {
 		/* ibv_modify_qp() refuses INIT->RTR from any other state. */

@@ -58,6 +58,9 @@ void mlx5_model_set_present(struct mlx5_model *m, int present);
  * serving the initiator's request with node 1 selected.
  */
 void mlx5_model_set_node(struct mlx5_model *m, int node);
+/* Whether qp_open wires a QP to node 1 without a handshake (1, the default),
+ * or refuses with -ENOTCONN as the verbs provider does (0). */
+void mlx5_model_wire_peers(struct mlx5_model *m, int wired);
 /* A node's port MTU (enum ibv_mtu, 1..5; 5 by default). */
 void mlx5_model_set_mtu(struct mlx5_model *m, int node, uint8_t mtu);
 
@@ -95,11 +98,13 @@ uint8_t *mlx5_model_qp_ring(struct mlx5_model_qp *qp);
 void mlx5_model_set_mr_slack(struct mlx5_model *m, uint64_t bytes);
 
 /* Make provider operations fail (control-path error handling). */
-#define MODEL_FAIL_CQ_OPEN (1u << 0) /* cq_open: -ENOMEM */
-#define MODEL_FAIL_QP_OPEN (1u << 1) /* qp_open: -EIO */
-#define MODEL_BAD_QP_VIEW  (1u << 2) /* qp_open hands over a view the driver must refuse */
-#define MODEL_FAIL_MR_REG  (1u << 3) /* mr_register: -ENOMEM */
-#define MODEL_FAIL_FLUSH   (1u << 4) /* qp_flush: -EIO */
+#define MODEL_FAIL_CQ_OPEN    (1u << 0) /* cq_open: -ENOMEM */
+#define MODEL_FAIL_QP_OPEN    (1u << 1) /* qp_open, qp_create: -EIO */
+#define MODEL_BAD_QP_VIEW     (1u << 2) /* qp_open hands over a view the driver must refuse */
+#define MODEL_FAIL_MR_REG     (1u << 3) /* mr_register: -ENOMEM */
+#define MODEL_FAIL_FLUSH      (1u << 4) /* qp_flush: -EIO */
+#define MODEL_FAIL_QP_CONNECT (1u << 5) /* qp_connect: -EIO */
+#define MODEL_BAD_CQ_VIEW     (1u << 6) /* cq_open hands over a view the driver must refuse */
 void mlx5_model_fail_ops(struct mlx5_model *m, uint32_t flags);
 /* Write a success CQE naming QPN @qpn into QP @qp's CQ (a stray CQE). */
 void mlx5_model_inject_cqe(struct mlx5_model_qp *qp, uint32_t qpn);

@@ -909,6 +909,9 @@ control_path_failures_are_reported(void **state)
 	mlx5_model_fail_ops(f->m, MODEL_FAIL_CQ_OPEN);
 	assert_null(f->ops->endpoint_open(&conf));
 	assert_int_equal(rte_errno, ENOMEM);
+	mlx5_model_fail_ops(f->m, MODEL_BAD_CQ_VIEW);
+	assert_null(f->ops->endpoint_open(&conf));
+	assert_int_equal(rte_errno, EINVAL);
 	/* No QP can be opened: slices to the peer complete with -ENOTCONN. */
 	mlx5_model_fail_ops(f->m, MODEL_FAIL_QP_OPEN);
 	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);

@@ -59,6 +59,8 @@ setup(void **state)
 	memset(f, 0, sizeof(*f));
 	f->m = mlx5_model_create();
 	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
+	/* As on hardware: a QP to another node needs the handshake. */
+	mlx5_model_wire_peers(f->m, 0);
 	tern_mlx5_set_tuning(&t);
 	f->ops = tern_transport_get(tern_transport_id("mlx5"));
 	assert_non_null(f->ops);
@@ -550,26 +552,118 @@ after_an_error_a_new_handshake_revives_the_qp(void **state)
 	unsigned int i;
 
 	assert_int_equal(handshake(f), NB_EP);
-	write_read_check(f, f->ep[0], 5);
-	/* Endpoint 0's QP is model QP 0 (the first created). */
-	mlx5_model_qp_fail(mlx5_model_qp(f->m, 0), 0, MODEL_SYND_RETRY_EXC);
+	write_read_check(f, f->ep[1], 5);
+	/* Endpoint 1's QP is model QP 1 (created second). */
+	mlx5_model_qp_fail(mlx5_model_qp(f->m, 1), 0, MODEL_SYND_RETRY_EXC);
 	for (i = 0; i < 4; i++)
 		s[i] = slice(f, TERN_OP_WRITE, i * 4096u, i * 4096u, 4096);
-	run(f, f->ep[0], s, 4, status);
+	run(f, f->ep[1], s, 4, status);
 	assert_int_equal(status[0], -ETIMEDOUT);
 	for (i = 1; i < 4; i++)
 		assert_int_equal(status[i], -ECONNABORTED);
 	for (i = 0; i < 4; i++)
 		s[i] = slice(f, TERN_OP_WRITE, i * 4096u, i * 4096u, 4096);
-	run(f, f->ep[0], s, 4, status);
+	run(f, f->ep[1], s, 4, status);
 	for (i = 0; i < 4; i++)
 		assert_int_equal(status[i], -ENOTCONN);
-	/* Endpoint 1 is unaffected. */
-	write_read_check(f, f->ep[1], 6);
-	/* Only endpoint 0 needs the handshake; no QP is created on either node. */
+	/* Endpoint 0 is unaffected. */
+	write_read_check(f, f->ep[0], 6);
+	/* Only endpoint 1 needs the handshake; no QP is created on either node. */
 	assert_int_equal(handshake(f), 1);
 	assert_null(mlx5_model_qp(f->m, 2 * NB_EP));
-	write_read_check(f, f->ep[0], 7);
+	write_read_check(f, f->ep[1], 7);
+}
+
+static void
+an_unconnected_peer_is_enotconn_until_the_handshake(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s = slice(f, TERN_OP_WRITE, 0, 0, 4096);
+	int status;
+
+	run(f, f->ep[0], &s, 1, &status);
+	assert_int_equal(status, -ENOTCONN);
+	assert_null(mlx5_model_qp(f->m, 0));
+	assert_int_equal(handshake(f), NB_EP);
+	write_read_check(f, f->ep[0], 9);
+}
+
+/* An endpoint that opened a QP to the node by itself while the handshake was
+ * under way (a provider that wires the peer) keeps it; the other endpoint
+ * takes its handshake QP. */
+static void
+an_endpoint_with_its_own_qp_keeps_it(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[TERN_MLX5_CONNECT_MSG_MAX], rep[TERN_MLX5_CONNECT_MSG_MAX];
+	struct tern_slice s = slice(f, TERN_OP_WRITE, 0, 0, 4096);
+	int req_len, rep_len, status;
+
+	mlx5_model_wire_peers(f->m, 1);
+	req_len = tern_mlx5_connect_request_build(f->gid1, req, sizeof(req));
+	assert_int_equal(req_len, 40 + NB_EP * 8);
+	run(f, f->ep[0], &s, 1, &status); /* opens wired model QP 2 */
+	assert_int_equal(status, 0);
+	mlx5_model_set_node(f->m, 1);
+	rep_len = tern_mlx5_connect_serve(req, (size_t)req_len, rep, sizeof(rep));
+	mlx5_model_set_node(f->m, 0);
+	assert_true(rep_len > 0);
+	assert_int_equal(tern_mlx5_connect_complete(rep, (size_t)rep_len), 0);
+	write_read_check(f, f->ep[0], 10);
+	write_read_check(f, f->ep[1], 11);
+	assert_int_equal(tern_mlx5_connect_request_build(f->gid1, req, sizeof(req)), -EALREADY);
+}
+
+static void
+failures_while_connecting_leave_nothing_behind(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[TERN_MLX5_CONNECT_MSG_MAX], rep[TERN_MLX5_CONNECT_MSG_MAX];
+	int req_len, rep_len;
+
+	mlx5_model_fail_ops(f->m, MODEL_FAIL_QP_OPEN);
+	assert_int_equal(tern_mlx5_connect_request_build(f->gid1, req, sizeof(req)), -EIO);
+	mlx5_model_fail_ops(f->m, 0);
+	req_len = tern_mlx5_connect_request_build(f->gid1, req, sizeof(req));
+	assert_true(req_len > 0);
+	mlx5_model_set_node(f->m, 1);
+	mlx5_model_fail_ops(f->m, MODEL_FAIL_QP_CONNECT);
+	assert_int_equal(tern_mlx5_connect_serve(req, (size_t)req_len, rep, sizeof(rep)), -EIO);
+	mlx5_model_fail_ops(f->m, 0);
+	rep_len = tern_mlx5_connect_serve(req, (size_t)req_len, rep, sizeof(rep));
+	mlx5_model_set_node(f->m, 0);
+	assert_true(rep_len > 0);
+	mlx5_model_fail_ops(f->m, MODEL_FAIL_QP_CONNECT);
+	assert_int_equal(tern_mlx5_connect_complete(rep, (size_t)rep_len), -EIO);
+	mlx5_model_fail_ops(f->m, 0);
+	/* The request is over; its QPs are gone; a new one covers both again. */
+	assert_int_equal(tern_mlx5_connect_complete(rep, (size_t)rep_len), -ENOENT);
+	assert_int_equal(handshake(f), NB_EP);
+	write_read_check(f, f->ep[0], 12);
+}
+
+static void
+closing_an_endpoint_drops_its_pending_request(void **state)
+{
+	struct fx *f = *state;
+	struct tern_endpoint_conf conf = { .lcore_id = 3,
+					   .socket_id = SOCKET_ID_ANY,
+					   .max_slices = 64 };
+	uint8_t req[TERN_MLX5_CONNECT_MSG_MAX], rep[TERN_MLX5_CONNECT_MSG_MAX];
+	struct tern_endpoint *ep = f->ops->endpoint_open(&conf);
+	int req_len, rep_len;
+
+	assert_non_null(ep);
+	req_len = tern_mlx5_connect_request_build(f->gid1, req, sizeof(req));
+	assert_int_equal(req_len, 40 + (NB_EP + 1) * 8);
+	f->ops->endpoint_close(ep);
+	mlx5_model_set_node(f->m, 1);
+	rep_len = tern_mlx5_connect_serve(req, (size_t)req_len, rep, sizeof(rep));
+	mlx5_model_set_node(f->m, 0);
+	assert_true(rep_len > 0);
+	assert_int_equal(tern_mlx5_connect_complete(rep, (size_t)rep_len), -ENOENT);
+	assert_int_equal(handshake(f), NB_EP);
+	write_read_check(f, f->ep[1], 13);
 }
 
 /* Peer slots: an import takes one, segment_release() gives it back when no
@@ -655,6 +749,14 @@ main(int argc, char **argv)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(segment_release_frees_unused_peer_slots, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(an_unconnected_peer_is_enotconn_until_the_handshake,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(an_endpoint_with_its_own_qp_keeps_it, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(failures_while_connecting_leave_nothing_behind,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(closing_an_endpoint_drops_its_pending_request,
+						setup, teardown),
 	};
 	char prefix[64];
 
