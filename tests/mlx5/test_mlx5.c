@@ -235,6 +235,10 @@ probe_without_device_is_enodev(void **state)
 
 	(void)state;
 	assert_non_null(ops);
+	/* Rank 10: preferred to tcp (30) where both reach a target. */
+	assert_int_equal(ops->rank, 10);
+	if (tern_transport_id("tcp") >= 0)
+		assert_true(ops->rank < tern_transport_get(tern_transport_id("tcp"))->rank);
 	/* This machine has no RDMA device: the real provider says so. */
 	assert_int_equal(ops->probe(), -ENODEV);
 	assert_null(ops->endpoint_open(&(struct tern_endpoint_conf){ .max_slices = 8 }));
