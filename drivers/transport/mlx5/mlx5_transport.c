@@ -451,10 +451,7 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 	ep->sq_wqebbs = tuning.sq_wqebbs != 0 ? rte_align32pow2(tuning.sq_wqebbs) : 256;
 	ep->sig_every = tuning.sig_every != 0 ? tuning.sig_every : (uint16_t)(ep->sq_wqebbs / 4);
 	ep->max_inline = tuning.max_inline != 0 ? tuning.max_inline : 64;
-	/* Room for every slice the engine may have outstanding, plus every WQE
-	 * cancel() may complete here. */
-	sw_size = rte_align32pow2(RTE_MAX(conf->max_slices, 64u) +
-				  ep->sq_wqebbs * TERN_MLX5_PEER_MAX);
+	sw_size = rte_align32pow2(RTE_MAX(conf->max_slices, 64u));
 	ep->sw = rte_zmalloc_socket("tern_mlx5_sw", sizeof(*ep->sw) * sw_size, 0, conf->socket_id);
 	ep->keys = rte_zmalloc_socket("tern_mlx5_keys", sizeof(*ep->keys) * SEG_KEYS, 0,
 				      conf->socket_id);
