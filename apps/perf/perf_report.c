@@ -103,7 +103,9 @@ perf_report_table(const struct perf_report *r)
 	printf("tern-perf %s: %s, batch %u, inflight %u, %u client thread(s), %u worker lcore(s), "
 	       "transport %s, target %s, completion %s\n",
 	       TERN_VERSION, perf_op_name(a->op), a->batch, a->inflight, a->clients, r->nb_workers,
-	       a->transport, perf_target_name(a->target),
+	       a->target == PERF_TARGET_DATAPLANE ? "chosen by the dataplane (/tern/peers)"
+						  : a->transport,
+	       perf_target_name(a->target),
 	       a->completion == PERF_COMPLETION_WAIT ? "wait" : "reap");
 	if (a->target == PERF_TARGET_DATAPLANE)
 		printf("working set per client: %s; engine: the dataplane's (%s, segment %s): its "
