@@ -91,9 +91,9 @@ struct tern_shm_stats {
 	uint64_t peers_connected; /**< connections to peers opened */
 	uint64_t peers_lost;	  /**< connections to peers that the peer closed */
 	uint64_t imports;	  /**< successful segment_import() calls */
-	uint64_t import_errors;	  /**< failed segment_import() calls past the blob check */
-	uint64_t releases;	  /**< segment_release() calls */
-	uint64_t failed_slices;	  /**< slices failed with -ECONNRESET: their peer was gone */
+	uint64_t import_errors; /**< failed segment_import() calls past the blob and host checks */
+	uint64_t releases;	/**< segment_release() calls */
+	uint64_t failed_slices; /**< slices failed with -ECONNRESET: their peer was gone */
 };
 
 /**
