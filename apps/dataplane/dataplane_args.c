@@ -14,6 +14,9 @@
 
 #define SIZE_MAX_SEGMENT (1ull << 40)
 
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 static int
 fail(char *err, size_t errlen, const char *fmt, ...)
 {

@@ -262,9 +262,10 @@ main(int argc, char **argv)
 			ret = tern_segment_alloc(tbl, args.segments[i].name, args.segments[i].size,
 						 SOCKET_ID_ANY, &h);
 		if (ret != 0) {
-			rc = die("segment %s: cannot allocate %" PRIu64
-				 " bytes of hugepage memory: %s",
-				 args.segments[i].name, args.segments[i].size, strerror(-ret));
+			rc = die("segment %s: cannot allocate %" PRIu64 " bytes of %s: %s",
+				 args.segments[i].name, args.segments[i].size,
+				 args.shm_off ? "hugepage memory" : "memory for a shareable memfd",
+				 strerror(-ret));
 			goto out;
 		}
 	}

@@ -92,6 +92,8 @@ wait_gone(struct tern_directory *dir, const char *node, const char *segment)
 }
 
 /* Run a shell command; its output (trimmed) in @p out. */
+static int run(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static int
 run(char *out, size_t len, const char *fmt, ...)
 {

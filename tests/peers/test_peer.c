@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include <rte_common.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 
@@ -64,7 +65,7 @@ static int
 setup(void **state)
 {
 	static int n;
-	struct fixture *fx = aligned_alloc(64, sizeof(*fx));
+	struct fixture *fx = aligned_alloc(64, RTE_ALIGN_CEIL(sizeof(*fx), 64));
 	char name[16];
 
 	memset(fx, 0, sizeof(*fx));
