@@ -262,10 +262,58 @@ mlx5_model_set_present(struct mlx5_model *m, int present)
 	m->present = present;
 }
 
+/* The node this thread's control-path calls act for; -1: the model's. */
+static __thread int thread_node = -1;
+
 void
 mlx5_model_set_node(struct mlx5_model *m, int node)
 {
 	m->node = node;
+}
+
+void
+mlx5_model_set_thread_node(int node)
+{
+	thread_node = node;
+}
+
+static int
+cur_node(const struct mlx5_model *m)
+{
+	return thread_node >= 0 ? thread_node : m->node;
+}
+
+void
+mlx5_model_desc(struct tern_mlx5_desc *d, int node, void *addr, uint64_t len, uint32_t rkey,
+		uint16_t hs_port)
+{
+	memset(d, 0, sizeof(*d));
+	d->magic = TERN_MLX5_DESC_MAGIC;
+	d->version = TERN_MLX5_DESC_VERSION;
+	d->rkey = rkey;
+	d->addr = (uintptr_t)addr;
+	d->length = len;
+	mlx5_model_gid(node, d->gid);
+	d->hs_addr[10] = 0xff;
+	d->hs_addr[11] = 0xff;
+	d->hs_addr[12] = 127;
+	d->hs_addr[15] = 1;
+	d->hs_port = hs_port;
+	d->epoch = 1;
+}
+
+void
+mlx5_model_import_wired(struct tern_segment *seg, int node, void *addr, uint64_t len, uint32_t rkey)
+{
+	struct tern_mlx5_desc d;
+	int peer;
+
+	mlx5_model_desc(&d, node, addr, len, rkey, 1);
+	peer = tern_mlx5_peer_get(d.gid, 1);
+	if (peer < 0)
+		abort();
+	d.peer = (uint16_t)peer;
+	memcpy(seg->priv, &d, sizeof(d));
 }
 
 void
@@ -908,8 +956,8 @@ qp_new(struct mlx5_model *m, void *cq, uint32_t wqe_cnt, struct tern_mlx5_sq_vie
 		abort();
 	qp->m = m;
 	qp->cq = cq;
-	qp->local_node = m->node;
-	qp->remote_node = m->node;
+	qp->local_node = cur_node(m);
+	qp->remote_node = qp->local_node;
 	if (cq != NULL) {
 		qp->wqe_cnt = wqe_cnt;
 		qp->sq = guarded_map(&qp->map, (size_t)wqe_cnt * WQEBB);
@@ -974,7 +1022,7 @@ prov_port_info(void *ctx, struct tern_mlx5_conn_params *port)
 {
 	struct mlx5_model *m = ctx;
 
-	port_params(m, m->node, port);
+	port_params(m, cur_node(m), port);
 	return 0;
 }
 
@@ -1122,7 +1170,7 @@ prov_mr_register(void *ctx, void *addr, uint64_t len, uint64_t *start, uint64_t 
 
 	if (m->fail_ops & MODEL_FAIL_MR_REG)
 		return -ENOMEM;
-	key = mlx5_model_mr_add(m, m->node, (void *)(uintptr_t)first, last - first,
+	key = mlx5_model_mr_add(m, cur_node(m), (void *)(uintptr_t)first, last - first,
 				MODEL_ACCESS_ALL);
 	*start = first;
 	*end = last + m->mr_slack;

@@ -42,7 +42,7 @@ main(int argc, char **argv)
 	const struct tern_transport_ops *ops;
 	struct tern_segment lseg, rseg;
 	struct tern_endpoint *ep;
-	struct tern_mlx5_desc d;
+	uint8_t d[TERN_MLX5_DESC_LEN];
 	struct mlx5_model *m;
 	uint8_t *local, *remote;
 	uint64_t posted = 0, completed = 0;
@@ -70,20 +70,17 @@ main(int argc, char **argv)
 	lseg.handle = 1u << 16 | 1; /* generation 1, slot 1 */
 	lseg.base = local;
 	lseg.length = MEMBYTES;
-	if (ops->segment_export(&lseg, &d, sizeof(d)) != (int)sizeof(d))
+	/* Exporting registers the local buffer up front; it needs a listener. */
+	if (tern_mlx5_configure(&(struct tern_mlx5_conf){ .listen_addr = "127.0.0.1" }) != 0 ||
+	    ops->segment_export(&lseg, d, sizeof(d)) != (int)sizeof(d))
 		return 1;
-	memset(&d, 0, sizeof(d));
-	d.magic = TERN_MLX5_DESC_MAGIC;
-	d.version = TERN_MLX5_DESC_VERSION;
-	d.rkey = mlx5_model_mr_add(m, 1, remote, MEMBYTES, MODEL_ACCESS_ALL);
-	d.addr = (uintptr_t)remote;
-	d.length = MEMBYTES;
-	mlx5_model_gid(1, d.gid);
+	tern_mlx5_configure(NULL);
 	memset(&rseg, 0, sizeof(rseg));
 	rseg.kind = TERN_SEGMENT_REMOTE;
 	rseg.length = MEMBYTES;
-	if (ops->segment_import(&rseg, &d, sizeof(d)) != 0)
-		return 1;
+	/* Node 1 is wired by the model: no handshake. */
+	mlx5_model_import_wired(&rseg, 1, remote, MEMBYTES,
+				mlx5_model_mr_add(m, 1, remote, MEMBYTES, MODEL_ACCESS_ALL));
 	for (round = 0; round < ROUNDS; round++) {
 		uint16_t n = 0;
 

@@ -70,23 +70,17 @@ make_local(struct tern_segment *seg, uint32_t handle, void *addr, uint64_t len)
 	seg->length = len;
 }
 
+/* Node 1's memory as a REMOTE segment; the model wires QPs to node 1, so
+ * these tests need no handshake (test_mlx5_handshake.c and
+ * test_mlx5_engine.c import through it). */
 static void
-make_remote(struct fx *f, struct tern_segment *seg, uint8_t *addr, uint64_t len, uint32_t rkey)
+make_remote(struct tern_segment *seg, uint8_t *addr, uint64_t len, uint32_t rkey)
 {
-	struct tern_mlx5_desc d;
-
-	memset(&d, 0, sizeof(d));
-	d.magic = TERN_MLX5_DESC_MAGIC;
-	d.version = TERN_MLX5_DESC_VERSION;
-	d.rkey = rkey;
-	d.addr = (uintptr_t)addr;
-	d.length = len;
-	mlx5_model_gid(1, d.gid);
 	memset(seg, 0, sizeof(*seg));
 	seg->kind = TERN_SEGMENT_REMOTE;
 	seg->base = addr;
 	seg->length = len;
-	assert_int_equal(f->ops->segment_import(seg, &d, sizeof(d)), 0);
+	mlx5_model_import_wired(seg, 1, addr, len, rkey);
 }
 
 static int
@@ -100,7 +94,7 @@ fx_open(void **state, uint32_t sq_wqebbs, uint16_t sig_every, uint16_t max_inlin
 	struct tern_endpoint_conf conf = { .lcore_id = rte_lcore_id(),
 					   .socket_id = SOCKET_ID_ANY,
 					   .max_slices = 1024 };
-	struct tern_mlx5_desc d;
+	uint8_t d[TERN_MLX5_DESC_LEN];
 
 	assert_non_null(f);
 	memset(f, 0, sizeof(*f));
@@ -110,6 +104,9 @@ fx_open(void **state, uint32_t sq_wqebbs, uint16_t sig_every, uint16_t max_inlin
 	f->ops = tern_transport_get(tern_transport_id("mlx5"));
 	assert_non_null(f->ops);
 	assert_int_equal(f->ops->probe(), 0);
+	/* Exporting needs a handshake listener. */
+	assert_int_equal(
+		tern_mlx5_configure(&(struct tern_mlx5_conf){ .listen_addr = "127.0.0.1" }), 0);
 	f->ep = f->ops->endpoint_open(&conf);
 	assert_non_null(f->ep);
 	f->local = aligned_alloc(4096, LOCAL_BYTES);
@@ -118,10 +115,10 @@ fx_open(void **state, uint32_t sq_wqebbs, uint16_t sig_every, uint16_t max_inlin
 	assert_non_null(f->remote);
 	memset(f->remote, 0, REMOTE_BYTES);
 	f->rkey = mlx5_model_mr_add(f->m, 1, f->remote, REMOTE_BYTES, MODEL_ACCESS_ALL);
-	make_remote(f, &f->rseg, f->remote, REMOTE_BYTES, f->rkey);
+	make_remote(&f->rseg, f->remote, REMOTE_BYTES, f->rkey);
 	make_local(&f->lbuf, HANDLE(1, 1), f->local, LOCAL_BYTES);
 	/* Exporting registers the whole buffer once. */
-	assert_int_equal(f->ops->segment_export(&f->lbuf, &d, sizeof(d)), (int)sizeof(d));
+	assert_int_equal(f->ops->segment_export(&f->lbuf, d, sizeof(d)), (int)sizeof(d));
 	make_local(&f->lseg, HANDLE(1, 2), f->local + LOCAL_BYTES / 2, LOCAL_BYTES / 2);
 	*state = f;
 	return 0;
@@ -149,6 +146,7 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	assert_model_clean(f);
+	assert_int_equal(tern_mlx5_configure(NULL), 0);
 	f->ops->endpoint_close(f->ep);
 	/* The last endpoint closed: the provider was shut down. */
 	assert_int_equal(mlx5_model_shutdowns(f->m), 1);
@@ -243,10 +241,19 @@ probe_without_device_is_enodev(void **state)
 	assert_int_equal(ops->probe(), -ENODEV);
 	assert_null(ops->endpoint_open(&(struct tern_endpoint_conf){ .max_slices = 8 }));
 	assert_int_equal(rte_errno, ENODEV);
+	/* Nothing to listen for either, and nothing to import. */
+	assert_int_equal(
+		tern_mlx5_configure(&(struct tern_mlx5_conf){ .listen_addr = "127.0.0.1" }),
+		-ENODEV);
+	assert_int_equal(tern_mlx5_listen_port(), -ENOTCONN);
+	assert_int_equal(tern_mlx5_configure(NULL), 0);
 	/* A model that is "absent" too. */
 	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, m), 0);
 	mlx5_model_set_present(m, 0);
 	assert_int_equal(ops->probe(), -ENODEV);
+	assert_int_equal(
+		tern_mlx5_configure(&(struct tern_mlx5_conf){ .listen_addr = "127.0.0.1" }),
+		-ENODEV);
 	assert_int_equal(tern_mlx5_test_set_queue_provider(NULL, NULL), 0);
 	mlx5_model_destroy(m);
 }
@@ -546,7 +553,7 @@ read_without_remote_read_access_is_eacces(void **state)
 	struct tern_completion out[2];
 
 	assert_non_null(ro);
-	make_remote(f, &seg, ro, 65536,
+	make_remote(&seg, ro, 65536,
 		    mlx5_model_mr_add(f->m, 1, ro, 65536, MODEL_ACCESS_REMOTE_WRITE));
 	s[0] = slice(f, TERN_OP_WRITE, &seg, 0, 0, 4096);
 	s[1] = slice(f, TERN_OP_READ, &seg, 8192, 0, 4096);
@@ -810,49 +817,107 @@ bad_targets_complete_with_errors(void **state)
 	assert_int_equal(out[2].status, 0);
 }
 
+/* The descriptor blob, byte by byte as doc/mlx5.md gives it, and its strict
+ * decoder: one bad field at a time is refused. */
 static void
 descriptors_are_parsed_strictly(void **state)
 {
+	static const struct {
+		const char *what;
+		size_t off;
+		uint8_t value;
+	} bad[] = {
+		{ "magic", 0, 'X' },
+		{ "version 1", 4, 1 },
+		{ "version 3", 4, 3 },
+		{ "version high byte", 5, 1 },
+		{ "reserved 6", 6, 1 },
+		{ "reserved 7", 7, 0x80 },
+		{ "handshake port 0", 12, 0 }, /* both bytes */
+		{ "reserved 14", 14, 1 },
+		{ "reserved 15", 15, 1 },
+		{ "addr + length wraps", 23, 0xff },
+		{ "length 0", 24, 0 }, /* all 8 bytes */
+		{ "multicast GID", 32, 0xff },
+		{ "zero GID", 33, 0 }, /* all 16 bytes */
+		{ "unspecified handshake address", 60, 0 },
+		{ "multicast IPv4 handshake address", 60, 224 },
+		{ "multicast IPv6 handshake address", 48, 0xff },
+		{ "epoch 0", 64, 0 }, /* all 8 bytes */
+	};
 	struct fx *f = *state;
 	struct tern_segment seg, lseg;
-	struct tern_mlx5_desc d, out;
+	struct tern_mlx5_desc d, back;
 	const struct tern_mlx5_desc *priv;
+	uint8_t blob[TERN_MLX5_DESC_LEN + 8], good[TERN_MLX5_DESC_LEN];
+	unsigned int i;
 
+	mlx5_model_desc(&d, 1, (void *)(uintptr_t)0x123456789000ull, 0x10000, 0xabcdef, 7000);
+	d.epoch = 0x0102030405060708ull;
+	assert_int_equal(tern_mlx5_desc_encode(&d, good, sizeof(good) - 1), -ENOSPC);
+	assert_int_equal(tern_mlx5_desc_encode(&d, good, sizeof(good)), TERN_MLX5_DESC_LEN);
+	/* Little-endian, at the documented offsets. */
+	assert_memory_equal(good, "5XMT\x02\x00\x00\x00\xef\xcd\xab\x00\x58\x1b\x00\x00", 16);
+	assert_memory_equal(good + 16, "\x00\x90\x78\x56\x34\x12\x00\x00\x00\x00\x01\x00", 12);
+	assert_memory_equal(good + 32, d.gid, 16);
+	assert_memory_equal(good + 48, "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x01", 16);
+	assert_memory_equal(good + 64, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
+	assert_int_equal(tern_mlx5_desc_decode(good, sizeof(good), &back), 0);
+	assert_memory_equal(&back, &d, sizeof(d));
+	for (i = 0; i < RTE_DIM(bad); i++) {
+		memcpy(blob, good, sizeof(good));
+		blob[bad[i].off] = bad[i].value;
+		if (strstr(bad[i].what, "port 0") != NULL)
+			memset(blob + 12, 0, 2);
+		if (strstr(bad[i].what, "wraps") != NULL)
+			memset(blob + 16, 0xff, 8);
+		if (strstr(bad[i].what, "length 0") != NULL)
+			memset(blob + 24, 0, 8);
+		if (strstr(bad[i].what, "zero GID") != NULL)
+			memset(blob + 32, 0, 16);
+		if (strstr(bad[i].what, "unspecified") != NULL)
+			memset(blob + 60, 0, 4);
+		if (strstr(bad[i].what, "epoch 0") != NULL)
+			memset(blob + 64, 0, 8);
+		if (tern_mlx5_desc_decode(blob, sizeof(good), &back) != -EINVAL)
+			fail_msg("%s: accepted", bad[i].what);
+		memset(&seg, 0, sizeof(seg));
+		assert_int_equal(f->ops->segment_import(&seg, blob, sizeof(good)), -EINVAL);
+	}
+	/* An IPv6 handshake address is fine. */
+	memcpy(blob, good, sizeof(good));
+	memset(blob + 48, 0, 16);
+	blob[48] = 0x20;
+	blob[49] = 0x01;
+	blob[63] = 1;
+	assert_int_equal(tern_mlx5_desc_decode(blob, sizeof(good), &back), 0);
+	/* Every length but the right one, and a version 1 descriptor (48 bytes). */
+	for (i = 0; i < sizeof(blob); i++)
+		if (i != TERN_MLX5_DESC_LEN)
+			assert_int_equal(tern_mlx5_desc_decode(good, i, &back), -EINVAL);
+	assert_int_equal(tern_mlx5_desc_decode(NULL, TERN_MLX5_DESC_LEN, &back), -EINVAL);
+	/* The segment must fit the descriptor's length. */
 	memset(&seg, 0, sizeof(seg));
-	memset(&d, 0, sizeof(d));
-	d.magic = TERN_MLX5_DESC_MAGIC;
-	d.version = TERN_MLX5_DESC_VERSION;
-	d.addr = 4096;
-	d.length = 4096;
-	mlx5_model_gid(1, d.gid);
-	assert_int_equal(f->ops->segment_import(&seg, &d, sizeof(d) - 1), -EINVAL);
-	d.version = 2;
-	assert_int_equal(f->ops->segment_import(&seg, &d, sizeof(d)), -EINVAL);
-	d.version = TERN_MLX5_DESC_VERSION;
-	d.reserved = 1;
-	assert_int_equal(f->ops->segment_import(&seg, &d, sizeof(d)), -EINVAL);
-	d.reserved = 0;
-	d.addr = UINT64_MAX - 10;
-	assert_int_equal(f->ops->segment_import(&seg, &d, sizeof(d)), -EINVAL);
-	d.addr = 4096;
-	seg.length = 8192;
-	assert_int_equal(f->ops->segment_import(&seg, &d, sizeof(d)), -EINVAL);
-	seg.length = 4096;
-	assert_int_equal(f->ops->segment_import(&seg, &d, sizeof(d)), 0);
-	priv = (const struct tern_mlx5_desc *)seg.priv;
-	assert_int_equal(priv->peer, 1);
-	/* Export of a local segment names this node: importing it is loopback. */
+	seg.length = 0x10001;
+	assert_int_equal(f->ops->segment_import(&seg, good, sizeof(good)), -EINVAL);
+	/* Export of a local segment names this node: importing it is loopback,
+	 * with no handshake. */
 	memset(&lseg, 0, sizeof(lseg));
 	lseg.kind = TERN_SEGMENT_LOCAL;
 	lseg.base = f->local;
 	lseg.length = 8192;
-	assert_int_equal(f->ops->segment_export(&lseg, &out, sizeof(out) - 1), -ENOSPC);
-	assert_int_equal(f->ops->segment_export(&seg, &out, sizeof(out)), -EINVAL);
-	assert_int_equal(f->ops->segment_export(&lseg, &out, sizeof(out)), (int)sizeof(out));
+	assert_int_equal(f->ops->segment_export(&lseg, blob, TERN_MLX5_DESC_LEN - 1), -ENOSPC);
+	assert_int_equal(f->ops->segment_export(&f->rseg, blob, sizeof(blob)), -EINVAL);
+	assert_int_equal(f->ops->segment_export(&lseg, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
+	assert_int_equal(tern_mlx5_desc_decode(blob, TERN_MLX5_DESC_LEN, &back), 0);
+	assert_int_equal(back.hs_port, tern_mlx5_listen_port());
 	memset(&seg, 0, sizeof(seg));
-	assert_int_equal(f->ops->segment_import(&seg, &out, sizeof(out)), 0);
+	assert_int_equal(f->ops->segment_import(&seg, blob, TERN_MLX5_DESC_LEN), 0);
+	priv = (const struct tern_mlx5_desc *)seg.priv;
 	assert_int_equal(priv->peer, TERN_MLX5_PEER_SELF);
-	assert_int_equal(priv->rkey, out.rkey);
+	assert_int_equal(priv->rkey, back.rkey);
+	assert_int_equal(priv->addr, (uintptr_t)f->local);
+	f->ops->segment_release(&seg);
 }
 
 static void

@@ -51,8 +51,6 @@ setup(void **state)
 {
 	struct fx *f = aligned_alloc(64, RTE_ALIGN_CEIL(sizeof(struct fx), 64));
 	struct tern_mlx5_tuning t = { .sq_wqebbs = 64, .sig_every = 16, .max_inline = 64 };
-	struct tern_segment exported;
-	struct tern_mlx5_desc d;
 	unsigned int i;
 
 	assert_non_null(f);
@@ -82,19 +80,15 @@ setup(void **state)
 	f->lseg.handle = 1u << 16 | 1;
 	f->lseg.base = f->local;
 	f->lseg.length = BYTES;
-	/* Node 1 exports its memory; node 0 imports the descriptor. */
-	mlx5_model_set_node(f->m, 1);
-	memset(&exported, 0, sizeof(exported));
-	exported.kind = TERN_SEGMENT_LOCAL;
-	exported.base = f->remote;
-	exported.length = BYTES;
-	assert_int_equal(f->ops->segment_export(&exported, &d, sizeof(d)), (int)sizeof(d));
-	mlx5_model_set_node(f->m, 0);
-	memcpy(f->gid1, d.gid, 16);
+	/* Node 1's memory, imported without a handshake: these tests carry the
+	 * handshake's bytes themselves (in test_mlx5_handshake.c the import
+	 * carries them). */
+	mlx5_model_gid(1, f->gid1);
 	f->rseg.kind = TERN_SEGMENT_REMOTE;
 	f->rseg.base = f->remote;
 	f->rseg.length = BYTES;
-	assert_int_equal(f->ops->segment_import(&f->rseg, &d, sizeof(d)), 0);
+	mlx5_model_import_wired(&f->rseg, 1, f->remote, BYTES,
+				mlx5_model_mr_add(f->m, 1, f->remote, BYTES, MODEL_ACCESS_ALL));
 	*state = f;
 	return 0;
 }
@@ -666,6 +660,21 @@ closing_an_endpoint_drops_its_pending_request(void **state)
 	write_read_check(f, f->ep[1], 13);
 }
 
+/* What segment_import() does with a peer slot, without the handshake: take a
+ * reference on @p d's node. @return the slot, or -ENOSPC. */
+static int
+take_slot(struct tern_segment *seg, const struct tern_mlx5_desc *d)
+{
+	struct tern_mlx5_desc priv = *d;
+	int peer = tern_mlx5_peer_get(d->gid, 1);
+
+	if (peer < 0)
+		return peer;
+	priv.peer = (uint16_t)peer;
+	memcpy(seg->priv, &priv, sizeof(priv));
+	return peer;
+}
+
 /* Peer slots: an import takes one, segment_release() gives it back when no
  * QP and no handshake hold it. */
 static void
@@ -673,47 +682,40 @@ segment_release_frees_unused_peer_slots(void **state)
 {
 	struct fx *f = *state;
 	struct tern_segment seg[TERN_MLX5_PEER_MAX], extra;
+	uint8_t blob[TERN_MLX5_DESC_LEN];
 	struct tern_mlx5_desc d;
 	unsigned int i;
 
-	memset(&d, 0, sizeof(d));
-	d.magic = TERN_MLX5_DESC_MAGIC;
-	d.version = TERN_MLX5_DESC_VERSION;
-	d.rkey = 1;
-	d.addr = 4096;
-	d.length = 4096;
+	mlx5_model_desc(&d, 1, (void *)(uintptr_t)4096, 4096, 1, 1);
 	/* Slot 1 is node 1 (setup's import); 2..7 are free: fill them. */
 	for (i = 2; i < TERN_MLX5_PEER_MAX; i++) {
 		d.gid[0] = 0xfe;
 		d.gid[15] = (uint8_t)(0x40 + i);
 		memset(&seg[i], 0, sizeof(seg[i]));
-		assert_int_equal(f->ops->segment_import(&seg[i], &d, sizeof(d)), 0);
-		assert_int_equal(((struct tern_mlx5_desc *)seg[i].priv)->peer, i);
+		assert_int_equal(take_slot(&seg[i], &d), (int)i);
 	}
+	/* Full: an import is refused before any handshake. */
 	d.gid[15] = 0x7f;
 	memset(&extra, 0, sizeof(extra));
-	assert_int_equal(f->ops->segment_import(&extra, &d, sizeof(d)), -ENOSPC);
+	assert_int_equal(tern_mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
+	assert_int_equal(f->ops->segment_import(&extra, blob, sizeof(blob)), -ENOSPC);
 	/* A second segment of a known node shares its slot. */
 	d.gid[15] = 0x40 + 3;
-	assert_int_equal(f->ops->segment_import(&extra, &d, sizeof(d)), 0);
-	assert_int_equal(((struct tern_mlx5_desc *)extra.priv)->peer, 3);
+	assert_int_equal(take_slot(&extra, &d), 3);
 	f->ops->segment_release(&seg[3]);
 	d.gid[15] = 0x7f;
-	assert_int_equal(f->ops->segment_import(&seg[3], &d, sizeof(d)), -ENOSPC);
+	assert_int_equal(take_slot(&seg[3], &d), -ENOSPC);
 	f->ops->segment_release(&extra);
-	assert_int_equal(f->ops->segment_import(&seg[3], &d, sizeof(d)), 0);
-	assert_int_equal(((struct tern_mlx5_desc *)seg[3].priv)->peer, 3);
+	assert_int_equal(take_slot(&seg[3], &d), 3);
 	/* Node 1's slot holds QPs once connected: its segment going does not
 	 * free it, so a new node finds no slot. */
 	assert_int_equal(handshake(f), NB_EP);
 	f->ops->segment_release(&f->rseg);
 	d.gid[15] = 0x7e;
-	assert_int_equal(f->ops->segment_import(&extra, &d, sizeof(d)), -ENOSPC);
+	assert_int_equal(take_slot(&extra, &d), -ENOSPC);
 	/* ...and its next segment finds the QPs in place. */
 	memcpy(&d, f->rseg.priv, sizeof(d));
-	d.peer = 0;
-	assert_int_equal(f->ops->segment_import(&f->rseg, &d, sizeof(d)), 0);
-	assert_int_equal(((struct tern_mlx5_desc *)f->rseg.priv)->peer, 1);
+	assert_int_equal(take_slot(&f->rseg, &d), 1);
 	write_read_check(f, f->ep[0], 8);
 	for (i = 2; i < TERN_MLX5_PEER_MAX; i++)
 		f->ops->segment_release(&seg[i]);

@@ -52,71 +52,16 @@ struct pending {
 static struct target_qp targets[TARGET_QP_MAX];
 static unsigned int nb_targets;
 static struct pending pending[TERN_MLX5_PEER_MAX];
+/* This node's incarnation as a target (tern_mlx5_connect_epoch()); 0: not drawn yet. */
+static uint64_t epoch;
 
 /* ---- wire format ---- */
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	v = rte_cpu_to_le_16(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	v = rte_cpu_to_le_32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	v = rte_cpu_to_le_64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return rte_le_to_cpu_16(v);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return rte_le_to_cpu_32(v);
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return rte_le_to_cpu_64(v);
-}
 
 static size_t
 entry_size(uint8_t type)
 {
 	return type == TERN_MLX5_CONNECT_REQUEST ? TERN_MLX5_CONNECT_REQ_ENTRY
 						 : TERN_MLX5_CONNECT_REP_ENTRY;
-}
-
-/* Neither zero nor multicast (ff00::/8). */
-static bool
-gid_unicast(const uint8_t gid[16])
-{
-	static const uint8_t zero[16];
-
-	return memcmp(gid, zero, sizeof(zero)) != 0 && gid[0] != 0xff;
 }
 
 static int
@@ -141,23 +86,23 @@ tern_mlx5_connect_encode(const struct tern_mlx5_connect_msg *m, void *buf, size_
 	if (len < need)
 		return -ENOSPC;
 	memset(p, 0, TERN_MLX5_CONNECT_HDR);
-	put32(p, TERN_MLX5_CONNECT_MAGIC);
+	tern_mlx5_put32(p, TERN_MLX5_CONNECT_MAGIC);
 	p[4] = TERN_MLX5_CONNECT_VERSION;
 	p[5] = m->type;
-	put16(p + 6, m->count);
-	put64(p + 8, m->nonce);
+	tern_mlx5_put16(p + 6, m->count);
+	tern_mlx5_put64(p + 8, m->nonce);
 	memcpy(p + 16, m->gid, 16);
-	put16(p + 32, m->lid);
+	tern_mlx5_put16(p + 32, m->lid);
 	p[34] = m->mtu;
 	for (i = 0; i < m->count; i++) {
 		e = p + TERN_MLX5_CONNECT_HDR + i * entry_size(m->type);
 		if (m->type == TERN_MLX5_CONNECT_REQUEST) {
-			put32(e, m->qp[i].qpn);
-			put32(e + 4, m->qp[i].psn);
+			tern_mlx5_put32(e, m->qp[i].qpn);
+			tern_mlx5_put32(e + 4, m->qp[i].psn);
 		} else {
-			put32(e, m->qp[i].peer_qpn);
-			put32(e + 4, m->qp[i].qpn);
-			put32(e + 8, m->qp[i].psn);
+			tern_mlx5_put32(e, m->qp[i].peer_qpn);
+			tern_mlx5_put32(e + 4, m->qp[i].qpn);
+			tern_mlx5_put32(e + 8, m->qp[i].psn);
 		}
 	}
 	return (int)need;
@@ -174,7 +119,7 @@ tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_
 		return -EINVAL;
 	if (len < TERN_MLX5_CONNECT_HDR)
 		return reject("shorter than the header");
-	if (get32(p) != TERN_MLX5_CONNECT_MAGIC)
+	if (tern_mlx5_get32(p) != TERN_MLX5_CONNECT_MAGIC)
 		return reject("bad magic");
 	if (p[4] != TERN_MLX5_CONNECT_VERSION) {
 		TERN_MLX5_LOG(NOTICE, "connect: message refused: version %u, not %u", p[4],
@@ -185,7 +130,7 @@ tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_
 		return reject("unexpected message type");
 	memset(m, 0, sizeof(*m));
 	m->type = type;
-	m->count = get16(p + 6);
+	m->count = tern_mlx5_get16(p + 6);
 	if (m->count == 0 || m->count > TERN_MLX5_CONNECT_QP_MAX)
 		return reject("entry count out of range");
 	if (len != TERN_MLX5_CONNECT_HDR + m->count * entry_size(type))
@@ -193,9 +138,9 @@ tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_
 	for (i = 35; i < TERN_MLX5_CONNECT_HDR; i++)
 		if (p[i] != 0)
 			return reject("reserved bytes not zero");
-	m->nonce = get64(p + 8);
+	m->nonce = tern_mlx5_get64(p + 8);
 	memcpy(m->gid, p + 16, 16);
-	m->lid = get16(p + 32);
+	m->lid = tern_mlx5_get16(p + 32);
 	m->mtu = p[34];
 	if (m->nonce == 0)
 		return reject("nonce 0");
@@ -203,17 +148,17 @@ tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_
 		return reject("MTU out of range");
 	if (m->lid > LID_UNICAST_MAX)
 		return reject("LID not unicast");
-	if (m->lid == 0 && !gid_unicast(m->gid))
+	if (m->lid == 0 && !tern_mlx5_gid_unicast(m->gid))
 		return reject("no LID and no unicast GID");
 	for (i = 0; i < m->count; i++) {
 		e = p + TERN_MLX5_CONNECT_HDR + i * entry_size(type);
 		if (type == TERN_MLX5_CONNECT_REQUEST) {
-			m->qp[i].qpn = get32(e);
-			m->qp[i].psn = get32(e + 4);
+			m->qp[i].qpn = tern_mlx5_get32(e);
+			m->qp[i].psn = tern_mlx5_get32(e + 4);
 		} else {
-			m->qp[i].peer_qpn = get32(e);
-			m->qp[i].qpn = get32(e + 4);
-			m->qp[i].psn = get32(e + 8);
+			m->qp[i].peer_qpn = tern_mlx5_get32(e);
+			m->qp[i].qpn = tern_mlx5_get32(e + 4);
+			m->qp[i].psn = tern_mlx5_get32(e + 8);
 			if (m->qp[i].peer_qpn < QPN_MIN || m->qp[i].peer_qpn > QPN_MAX)
 				return reject("initiator QPN out of range");
 		}
@@ -284,10 +229,11 @@ tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t re
 		return -EINVAL;
 	if (!tern_mlx5_probed())
 		return -ENODEV;
-	if (!gid_unicast(peer_gid))
+	if (!tern_mlx5_gid_unicast(peer_gid))
 		return -EINVAL;
 	pthread_mutex_lock(&tern_mlx5_ctl_lock);
-	if (tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &port) != 0) {
+	/* Probed again under the lock: the last endpoint may have closed the device. */
+	if (!tern_mlx5_probed() || tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &port) != 0) {
 		rc = -ENODEV;
 		goto out;
 	}
@@ -368,6 +314,10 @@ tern_mlx5_connect_complete(const void *reply, size_t reply_len)
 	if (rc != 0)
 		return rc;
 	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	if (!tern_mlx5_probed()) {
+		rc = -ENODEV;
+		goto out;
+	}
 	for (peer = 1; peer < TERN_MLX5_PEER_MAX; peer++)
 		if (pending[peer].nonce == m.nonce) {
 			pd = &pending[peer];
@@ -480,7 +430,7 @@ tern_mlx5_connect_serve(const void *req, size_t req_len, void *reply, size_t rep
 	if (reply_len < TERN_MLX5_CONNECT_HDR + (size_t)in.count * TERN_MLX5_CONNECT_REP_ENTRY)
 		return -ENOSPC;
 	pthread_mutex_lock(&tern_mlx5_ctl_lock);
-	if (tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &port) != 0) {
+	if (!tern_mlx5_probed() || tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &port) != 0) {
 		rc = -ENODEV;
 		goto out;
 	}
@@ -553,4 +503,26 @@ tern_mlx5_connect_shutdown(void)
 	for (i = 0; i < nb_targets; i++)
 		tern_mlx5_prov->qp_close(tern_mlx5_prov_ctx, targets[i].qp);
 	nb_targets = 0;
+	/* QPs initiators connected to are gone: a new incarnation. */
+	epoch = 0;
+}
+
+void
+tern_mlx5_connect_abandon(uint16_t peer)
+{
+	if (peer < RTE_DIM(pending))
+		pending_drop(&pending[peer]);
+}
+
+uint64_t
+tern_mlx5_connect_epoch(void)
+{
+	uint64_t e;
+
+	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	while (epoch == 0)
+		epoch = rte_rand();
+	e = epoch;
+	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	return e;
 }

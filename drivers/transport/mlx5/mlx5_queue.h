@@ -81,6 +81,7 @@ struct mlx5_sq {
 	uint16_t peer;		  /**< peer slot this QP reaches */
 	uint16_t hw_done;	  /**< while cancelled: the device has reported WQEs before this */
 	uint8_t cancelled;	  /**< cancel() reported [hw_done, pi): their CQEs are still due */
+	uint8_t reclaim;	  /**< the control path wants it back (its peer restarted) */
 	volatile uint32_t *dbrec; /**< send doorbell record */
 	uint8_t *bf_reg;	  /**< BlueFlame register */
 	uint32_t bf_offset;	  /**< half to write next (0 or bf_size) */

@@ -51,11 +51,13 @@ struct mlx5_mr {
  */
 #define SEG_KEYS TERN_SEGMENT_MAX
 
-/* A peer node: its GID, the imported segments that name it. */
+/* A peer node: its GID, the imported segments that name it, the incarnation
+ * its QPs were connected to. */
 struct mlx5_peer {
 	uint8_t gid[16];
 	uint32_t refs;
 	uint8_t in_use;
+	uint64_t epoch;
 };
 
 /* Control-path state: written by the control thread (under
@@ -112,6 +114,46 @@ const uint8_t *
 tern_mlx5_peer_gid(uint16_t peer)
 {
 	return peers[peer].gid;
+}
+
+uint64_t
+tern_mlx5_peer_epoch_locked(uint16_t peer)
+{
+	return peers[peer].epoch;
+}
+
+void
+tern_mlx5_peer_set_epoch_locked(uint16_t peer, uint64_t epoch)
+{
+	peers[peer].epoch = epoch;
+}
+
+void
+tern_mlx5_peer_reclaim_locked(uint16_t peer)
+{
+	unsigned int i;
+
+	for (i = 0; i < tern_mlx5_nb_eps; i++) {
+		struct mlx5_sq *sq = tern_mlx5_ep_live_sq(tern_mlx5_eps[i], peer);
+
+		/* The QP's flag says which QP is wanted (a QP revived meanwhile
+		 * has it cleared); the endpoint's bit tells poll() to look. */
+		if (sq == NULL)
+			continue;
+		__atomic_store_n(&sq->reclaim, 1, __ATOMIC_RELEASE);
+		__atomic_fetch_or(&tern_mlx5_eps[i]->reclaim, 1u << peer, __ATOMIC_RELEASE);
+	}
+}
+
+int
+tern_mlx5_peer_has_live_qp_locked(uint16_t peer)
+{
+	unsigned int i;
+
+	for (i = 0; i < tern_mlx5_nb_eps; i++)
+		if (tern_mlx5_ep_live_sq(tern_mlx5_eps[i], peer) != NULL)
+			return 1;
+	return 0;
 }
 
 int
@@ -257,8 +299,8 @@ ep_seg_keys(struct tern_endpoint *ep, const struct tern_segment *seg)
 	return k;
 }
 
-static int
-mlx5_probe(void)
+int
+tern_mlx5_probe(void)
 {
 	int rc = tern_mlx5_prov->probe(tern_mlx5_prov_ctx);
 
@@ -267,51 +309,133 @@ mlx5_probe(void)
 }
 
 static int
+mlx5_probe(void)
+{
+	return tern_mlx5_probe();
+}
+
+/* ---- segment descriptors (wire format in doc/mlx5.md) ---- */
+
+int
+tern_mlx5_desc_encode(const struct tern_mlx5_desc *d, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	if (d == NULL || buf == NULL)
+		return -EINVAL;
+	if (len < TERN_MLX5_DESC_LEN)
+		return -ENOSPC;
+	memset(p, 0, TERN_MLX5_DESC_LEN);
+	tern_mlx5_put32(p, d->magic);
+	tern_mlx5_put16(p + 4, d->version);
+	tern_mlx5_put32(p + 8, d->rkey);
+	tern_mlx5_put16(p + 12, d->hs_port);
+	tern_mlx5_put64(p + 16, d->addr);
+	tern_mlx5_put64(p + 24, d->length);
+	memcpy(p + 32, d->gid, 16);
+	memcpy(p + 48, d->hs_addr, 16);
+	tern_mlx5_put64(p + 64, d->epoch);
+	return TERN_MLX5_DESC_LEN;
+}
+
+/* A handshake address a peer can connect to: not unspecified, not multicast
+ * (IPv6, or IPv4 mapped as ::ffff:a.b.c.d). */
+static bool
+hs_addr_usable(const uint8_t a[16])
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t zero[16];
+
+	if (memcmp(a, mapped, sizeof(mapped)) == 0)
+		return memcmp(a + 12, zero, 4) != 0 && (a[12] & 0xf0) != 0xe0;
+	return memcmp(a, zero, sizeof(zero)) != 0 && a[0] != 0xff;
+}
+
+int
+tern_mlx5_desc_decode(const void *buf, size_t len, struct tern_mlx5_desc *d)
+{
+	const uint8_t *p = buf;
+
+	if (buf == NULL || d == NULL || len != TERN_MLX5_DESC_LEN)
+		return -EINVAL;
+	memset(d, 0, sizeof(*d));
+	d->magic = tern_mlx5_get32(p);
+	d->version = tern_mlx5_get16(p + 4);
+	d->rkey = tern_mlx5_get32(p + 8);
+	d->hs_port = tern_mlx5_get16(p + 12);
+	d->addr = tern_mlx5_get64(p + 16);
+	d->length = tern_mlx5_get64(p + 24);
+	memcpy(d->gid, p + 32, 16);
+	memcpy(d->hs_addr, p + 48, 16);
+	d->epoch = tern_mlx5_get64(p + 64);
+	if (d->magic != TERN_MLX5_DESC_MAGIC || d->version != TERN_MLX5_DESC_VERSION ||
+	    tern_mlx5_get16(p + 6) != 0 || tern_mlx5_get16(p + 14) != 0 || d->length == 0 ||
+	    d->addr + d->length < d->addr || !tern_mlx5_gid_unicast(d->gid) ||
+	    !hs_addr_usable(d->hs_addr) || d->hs_port == 0 || d->epoch == 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int
 mlx5_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len)
 {
 	struct tern_mlx5_conn_params port;
 	struct tern_mlx5_desc d;
 	const struct mlx5_mr *mr;
+	int rc;
 
 	if (seg == NULL || desc == NULL || seg->kind != TERN_SEGMENT_LOCAL)
 		return -EINVAL;
-	if (desc_len < sizeof(d))
+	if (desc_len < TERN_MLX5_DESC_LEN)
 		return -ENOSPC;
 	if (!tern_mlx5_probed() || tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &port) != 0)
 		return -ENODEV;
+	memset(&d, 0, sizeof(d));
+	/* A peer can use the descriptor only through a handshake with us. */
+	rc = tern_mlx5_handshake_address(d.hs_addr, &d.hs_port);
+	if (rc != 0)
+		return rc;
 	mr = mr_get((uintptr_t)seg->base, seg->length);
 	if (mr == NULL)
 		return -EFAULT;
-	memset(&d, 0, sizeof(d));
 	d.magic = TERN_MLX5_DESC_MAGIC;
 	d.version = TERN_MLX5_DESC_VERSION;
 	d.rkey = mr->rkey;
 	d.addr = (uintptr_t)seg->base;
 	d.length = seg->length;
 	memcpy(d.gid, port.gid, sizeof(d.gid));
-	memcpy(desc, &d, sizeof(d));
-	return (int)sizeof(d);
+	d.epoch = tern_mlx5_connect_epoch();
+	return tern_mlx5_desc_encode(&d, desc, desc_len);
 }
 
-/* The import takes a reference on the exporter's peer slot, which
- * segment_release() drops. */
+/*
+ * The import takes a reference on the exporter's peer slot, which
+ * segment_release() drops. Another node's segment needs QPs connected to
+ * that node's current incarnation: the handshake runs unless they are.
+ */
 static int
 mlx5_segment_import(struct tern_segment *seg, const void *desc, size_t desc_len)
 {
 	struct tern_mlx5_desc d;
-	int peer;
+	int peer, rc;
 
 	RTE_BUILD_BUG_ON(sizeof(d) > TERN_SEGMENT_PRIV_SIZE);
-	if (seg == NULL || desc == NULL || desc_len != sizeof(d))
-		return -EINVAL;
-	memcpy(&d, desc, sizeof(d));
-	if (d.magic != TERN_MLX5_DESC_MAGIC || d.version != TERN_MLX5_DESC_VERSION || d.peer != 0 ||
-	    d.reserved != 0 || d.length == 0 || d.addr + d.length < d.addr ||
+	RTE_BUILD_BUG_ON(sizeof(d) != TERN_MLX5_DESC_LEN);
+	if (seg == NULL || desc == NULL || tern_mlx5_desc_decode(desc, desc_len, &d) != 0 ||
 	    (seg->length != 0 && seg->length > d.length))
 		return -EINVAL;
+	if (!tern_mlx5_probed())
+		return -ENODEV;
 	peer = tern_mlx5_peer_get(d.gid, 1);
 	if (peer < 0)
 		return peer;
+	if (peer != TERN_MLX5_PEER_SELF) {
+		rc = tern_mlx5_handshake_run((uint16_t)peer, &d);
+		if (rc != 0) {
+			tern_mlx5_peer_put((uint16_t)peer);
+			return rc;
+		}
+	}
 	d.peer = (uint16_t)peer;
 	memcpy(seg->priv, &d, sizeof(d));
 	return 0;
@@ -404,6 +528,7 @@ tern_mlx5_ep_sq_attach(struct tern_endpoint *ep, struct mlx5_sq *sq)
 		/* A dead QP back from its handshake: the lcore left it alone
 		 * since it went dead, and takes it again from this store. */
 		tern_mlx5_sq_reset(sq);
+		__atomic_store_n(&sq->reclaim, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&sq->dead, 0, __ATOMIC_RELEASE);
 		return 0;
 	}
@@ -808,6 +933,26 @@ ep_sq_by_qpn(struct tern_endpoint *ep, uint32_t qpn)
 	return NULL;
 }
 
+/* Give a QP to the control path: the lcore no longer touches it, and its
+ * slices complete with -ENOTCONN until a handshake hands it back. */
+static void
+ep_sq_hand_over(struct tern_endpoint *ep, struct mlx5_sq *sq)
+{
+	sq->error = 0;
+	if (ep->last_sq == sq)
+		ep->last_sq = NULL;
+	__atomic_store_n(&sq->dead, 1, __ATOMIC_RELEASE);
+}
+
+/* Hand a QP the control path asked for (tern_mlx5_peer_reclaim_locked()). */
+static void
+ep_sq_give_back(struct tern_endpoint *ep, struct mlx5_sq *sq)
+{
+	TERN_MLX5_LOG(INFO, "lcore %u: QP 0x%x to peer %u handed back for a new handshake",
+		      ep->lcore_id, sq->qpn, sq->peer);
+	ep_sq_hand_over(ep, sq);
+}
+
 /*
  * QPs in ERR come back once every WQE they held has been reported. One that
  * cannot goes dead: its slices fail with -ENOTCONN, and the control path may
@@ -824,6 +969,10 @@ ep_recover(struct tern_endpoint *ep)
 
 		if (sq == NULL || !sq->error || !tern_mlx5_sq_quiet(sq))
 			continue;
+		if (__atomic_load_n(&sq->reclaim, __ATOMIC_ACQUIRE)) {
+			ep_sq_give_back(ep, sq); /* its peer restarted: a new handshake */
+			continue;
+		}
 		rc = tern_mlx5_prov->qp_recover(tern_mlx5_prov_ctx, sq->handle);
 		if (rc == 0) {
 			tern_mlx5_sq_reset(sq);
@@ -840,12 +989,61 @@ ep_recover(struct tern_endpoint *ep)
 			TERN_MLX5_LOG(ERR,
 				      "lcore %u: QP 0x%x cannot recover (%s): peer %u unreachable",
 				      ep->lcore_id, sq->qpn, strerror(-rc), sq->peer);
-		sq->error = 0;
-		if (ep->last_sq == sq)
-			ep->last_sq = NULL;
-		/* Handed to the control path: the lcore no longer touches it. */
-		__atomic_store_n(&sq->dead, 1, __ATOMIC_RELEASE);
+		ep_sq_hand_over(ep, sq);
 	}
+}
+
+/*
+ * Move a QP with WQEs no CQE has covered to ERR and complete those WQEs here
+ * with @p status: a QP in ERR moves no more data. The device's own CQEs for
+ * them are absorbed when they come, and the QP is recovered (or handed over)
+ * after the last one.
+ * @return 0, or -EIO when the QP could not be moved to ERR (its CQEs then
+ *         complete the work as usual).
+ */
+static int
+ep_sq_cancel(struct tern_endpoint *ep, struct mlx5_sq *sq, int status)
+{
+	if (tern_mlx5_prov->qp_flush(tern_mlx5_prov_ctx, sq->handle) != 0) {
+		TERN_MLX5_LOG(ERR, "lcore %u: cannot flush QP 0x%x", ep->lcore_id, sq->qpn);
+		return -EIO;
+	}
+	if (!sq->error)
+		ep->nb_err++;
+	tern_mlx5_sq_cancel(sq, status);
+	return 0;
+}
+
+/*
+ * The control path wants the QPs to some peers back (ep->reclaim, and the
+ * QP's own flag): the peer is a new incarnation, they reach QPs that are
+ * gone. A quiet QP is handed over at once. One with work in flight is
+ * cancelled (its slices fail with -ECONNABORTED) and handed over by recovery
+ * once the device's CQEs for that work are in, as is one already in ERR.
+ */
+static __rte_noinline void
+ep_reclaim(struct tern_endpoint *ep)
+{
+	uint32_t mask = __atomic_exchange_n(&ep->reclaim, 0, __ATOMIC_ACQUIRE), again = 0;
+
+	while (mask != 0) {
+		uint16_t peer = (uint16_t)rte_bsf32(mask);
+		struct mlx5_sq *sq = tern_mlx5_ep_live_sq(ep, peer);
+
+		mask &= mask - 1;
+		if (sq == NULL || !__atomic_load_n(&sq->reclaim, __ATOMIC_ACQUIRE) || sq->error)
+			continue;
+		if (tern_mlx5_sq_quiet(sq)) {
+			ep_sq_give_back(ep, sq);
+		} else if (sq->done == sq->pi) {
+			again |= 1u << peer; /* done, not all reported yet: next poll */
+		} else if (ep_sq_cancel(ep, sq, -ECONNABORTED) != 0) {
+			/* Still in RTS: the next import asks again. */
+			__atomic_store_n(&sq->reclaim, 0, __ATOMIC_RELAXED);
+		}
+	}
+	if (again != 0)
+		__atomic_fetch_or(&ep->reclaim, again, __ATOMIC_RELAXED);
 }
 
 static __rte_noinline void
@@ -898,6 +1096,8 @@ mlx5_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 		tern_mlx5_cq_update_ci(&ep->cq);
 		ep->stats.cqes += ep->cq.ci - ci;
 	}
+	if (unlikely(__atomic_load_n(&ep->reclaim, __ATOMIC_RELAXED) != 0))
+		ep_reclaim(ep);
 	if (unlikely(ep->nb_err != 0)) {
 		ep_recover(ep);
 		ep->nb_err = 0;
@@ -926,16 +1126,10 @@ mlx5_cancel(struct tern_endpoint *ep)
 	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
 		struct mlx5_sq *sq = tern_mlx5_ep_live_sq(ep, i);
 
-		if (sq == NULL || sq->done == sq->pi)
-			continue;
-		if (tern_mlx5_prov->qp_flush(tern_mlx5_prov_ctx, sq->handle) != 0) {
-			/* Still in RTS (or so the device says): its CQEs complete the work. */
-			TERN_MLX5_LOG(ERR, "lcore %u: cannot flush QP 0x%x", ep->lcore_id, sq->qpn);
-			continue;
-		}
-		if (!sq->error)
-			ep->nb_err++;
-		tern_mlx5_sq_cancel(sq, -ECANCELED);
+		/* A QP that cannot be flushed is still in RTS (or so the device
+		 * says): its CQEs complete the work. */
+		if (sq != NULL && sq->done != sq->pi)
+			ep_sq_cancel(ep, sq, -ECANCELED);
 	}
 }
 

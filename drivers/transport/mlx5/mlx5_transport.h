@@ -18,6 +18,9 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
 
 #include "mlx5_queue.h"
 #include "tern_mlx5_internal.h"
@@ -39,6 +42,9 @@ struct tern_endpoint {
 	struct mlx5_sq *qps[TERN_MLX5_PEER_MAX]; /**< by peer slot; published by CAS */
 	struct mlx5_sq *last_sq;		 /**< CQE qpn lookup cache */
 	uint32_t nb_err;			 /**< QPs in ERR waiting to drain */
+	/** Peer slots (bit i: slot i) whose QP the control path wants back: the
+	 * peer is a new incarnation, its QP must be handshaken again. */
+	uint32_t reclaim;
 	/* Slices completed without reaching a QP (bad target, dead QP). */
 	struct tern_completion *sw;
 	uint32_t sw_head;
@@ -66,6 +72,67 @@ extern unsigned int tern_mlx5_nb_eps;
 /** Did probe() find a device? */
 int tern_mlx5_probed(void);
 
+/** Probe the provider, as the ops table's probe() does. @return 0 or -ENODEV. */
+int tern_mlx5_probe(void);
+
+/* Little-endian fields of the wire formats (descriptor, handshake, frames). */
+static inline void
+tern_mlx5_put16(uint8_t *p, uint16_t v)
+{
+	v = rte_cpu_to_le_16(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void
+tern_mlx5_put32(uint8_t *p, uint32_t v)
+{
+	v = rte_cpu_to_le_32(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void
+tern_mlx5_put64(uint8_t *p, uint64_t v)
+{
+	v = rte_cpu_to_le_64(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline uint16_t
+tern_mlx5_get16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_le_to_cpu_16(v);
+}
+
+static inline uint32_t
+tern_mlx5_get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_le_to_cpu_32(v);
+}
+
+static inline uint64_t
+tern_mlx5_get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_le_to_cpu_64(v);
+}
+
+/** A GID that names one port: neither zero nor multicast (ff00::/8). */
+static inline int
+tern_mlx5_gid_unicast(const uint8_t gid[16])
+{
+	static const uint8_t zero[16];
+
+	return memcmp(gid, zero, sizeof(zero)) != 0 && gid[0] != 0xff;
+}
+
 /** tern_mlx5_peer_get() for a caller holding tern_mlx5_ctl_lock. */
 int tern_mlx5_peer_get_locked(const uint8_t gid[16], int take_ref);
 
@@ -74,6 +141,25 @@ void tern_mlx5_peer_trim_locked(uint16_t peer);
 
 /** The GID of peer slot @p peer. */
 const uint8_t *tern_mlx5_peer_gid(uint16_t peer);
+
+/**
+ * The incarnation (descriptor epoch) of peer slot @p peer that its QPs were
+ * connected to by the last handshake; 0 before any (caller holds
+ * tern_mlx5_ctl_lock).
+ */
+uint64_t tern_mlx5_peer_epoch_locked(uint16_t peer);
+void tern_mlx5_peer_set_epoch_locked(uint16_t peer, uint64_t epoch);
+
+/**
+ * Ask every endpoint's lcore to hand back its live QP to @p peer (the peer
+ * restarted: the QP reaches a QP that is gone). An lcore hands a quiet QP back
+ * at its next poll(); one with work in flight is moved to ERR first, its
+ * slices failing with -ECONNABORTED. Caller holds tern_mlx5_ctl_lock.
+ */
+void tern_mlx5_peer_reclaim_locked(uint16_t peer);
+
+/** Does some endpoint still hold a live QP to @p peer? (caller holds tern_mlx5_ctl_lock) */
+int tern_mlx5_peer_has_live_qp_locked(uint16_t peer);
 
 /** @p ep's QP to @p peer if the lcore may use it (published, not dead), else NULL. */
 static inline struct mlx5_sq *
@@ -112,5 +198,33 @@ void tern_mlx5_connect_forget_ep(struct tern_endpoint *ep);
 int tern_mlx5_connect_pending(uint16_t peer);
 /** Release every target-side QP and pending handshake (last endpoint closed). */
 void tern_mlx5_connect_shutdown(void);
+/** Drop the request to peer @p peer that waits for its reply (the exchange failed). */
+void tern_mlx5_connect_abandon(uint16_t peer);
+/**
+ * This node's incarnation as a target: a random non-zero value that changes
+ * whenever its target-side QPs are released. Export writes it into the
+ * descriptor, so an importer learns that QPs it connected before reach
+ * nothing any more. Takes tern_mlx5_ctl_lock.
+ */
+uint64_t tern_mlx5_connect_epoch(void);
+
+/* The handshake carried over TCP (mlx5_handshake.c). */
+/**
+ * Initiator: connect every open endpoint's QP to the node of descriptor @p d
+ * (peer slot @p peer) through the handshake listener it names, unless they
+ * are connected to that incarnation already. Control path; blocks at most
+ * the handshake timeout.
+ * @return 0; -ENOTCONN (no endpoint open); -ETIMEDOUT; -ECONNREFUSED or
+ *         another connect() error; -EPROTO (malformed or unexpected reply, or
+ *         the peer refused the request as malformed); -EREMOTEIO (the peer
+ *         could not answer); or an error from preparing or connecting a QP.
+ */
+int tern_mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d);
+/**
+ * The address and port segment_export() advertises (IPv6, IPv4 mapped).
+ * @return 0; -ENOTCONN (no listener); -EDESTADDRREQ (listening on a
+ *         wildcard with no advertise_addr).
+ */
+int tern_mlx5_handshake_address(uint8_t addr[16], uint16_t *port);
 
 #endif /* TERN_MLX5_TRANSPORT_H */
