@@ -276,6 +276,19 @@ apply(struct dp_args *a, const char *key, const char *val, bool from_file, char 
 		SKIP_IF_SET(DP_OPT_LISTEN);
 		snprintf(a->listen_addr, sizeof(a->listen_addr), "%s", addr);
 		a->listen_port = port;
+	} else if (strcmp(key, "rdma-listen") == 0) {
+		char addr[sizeof(a->rdma_listen_addr)];
+		uint16_t port;
+
+		if (parse_listen(val, addr, sizeof(addr), &port) != 0)
+			return fail(
+				err, errlen,
+				"--rdma-listen '%s': expected IPV4:PORT or [IPV6]:PORT (numeric, "
+				"port 0-65535)",
+				val);
+		SKIP_IF_SET(DP_OPT_RDMA_LISTEN);
+		snprintf(a->rdma_listen_addr, sizeof(a->rdma_listen_addr), "%s", addr);
+		a->rdma_listen_port = port;
 	} else if (strcmp(key, "shm") == 0) {
 		if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
 			return fail(err, errlen, "--shm '%s': on or off", val);
@@ -437,6 +450,11 @@ dp_args_usage(const char *prog)
 	       "(repeatable)\n"
 	       "  --listen ADDR:PORT     serve the tcp transport there ([IPV6]:PORT; port 0 picks "
 	       "one)\n"
+	       "  --rdma-listen ADDR:PORT\n"
+	       "                         answer mlx5 (RDMA) connection handshakes there and "
+	       "export\n"
+	       "                         segments over mlx5; ignored, with a note, without a "
+	       "device\n"
 	       "  --shm on|off           export segments to dataplanes on this host through "
 	       "shared\n"
 	       "                         memory (on)\n"

@@ -26,6 +26,7 @@ enum dp_opt {
 	DP_OPT_LISTEN = 1u << 10,
 	DP_OPT_SHM = 1u << 11,
 	DP_OPT_IDLE = 1u << 12,
+	DP_OPT_RDMA_LISTEN = 1u << 13,
 };
 
 struct dp_segment_opt {
@@ -61,10 +62,12 @@ struct dp_args {
 	unsigned int nb_peers;
 	struct dp_pin_opt pins[DP_MAX_PEERS];
 	unsigned int nb_pins;
-	char listen_addr[64]; /* numeric, "" = the tcp target side is off */
-	uint16_t listen_port; /* 0 = ephemeral */
-	bool shm_off;	      /* --shm off */
-	bool idle_yield;      /* --idle yield */
+	char listen_addr[64];	   /* numeric, "" = the tcp target side is off */
+	uint16_t listen_port;	   /* 0 = ephemeral */
+	char rdma_listen_addr[64]; /* numeric, "" = no mlx5 handshake listener */
+	uint16_t rdma_listen_port; /* 0 = ephemeral */
+	bool shm_off;		   /* --shm off */
+	bool idle_yield;	   /* --idle yield */
 	char config[256];
 	bool help;
 	uint32_t set; /* enum dp_opt bits given so far */

@@ -38,6 +38,9 @@
 #ifdef TERN_HAVE_SHM
 #include <tern_shm.h>
 #endif
+#ifdef TERN_HAVE_MLX5
+#include <tern_mlx5.h>
+#endif
 
 #include "dataplane_args.h"
 
@@ -142,7 +145,7 @@ publish_segments(struct tern_directory *dir, struct tern_segment_table *tbl, con
 		if (carried == 0)
 			fprintf(stderr,
 				"tern-dataplane: segment %s: no transport can export it (give "
-				"--listen, or keep --shm on)\n",
+				"--listen or --rdma-listen, or keep --shm on)\n",
 				seg->name);
 		tern_descriptor_fini(&d);
 		if (ret != 0)
@@ -173,6 +176,9 @@ main(int argc, char **argv)
 #endif
 #ifdef TERN_HAVE_TCP
 	bool tcp_on = false;
+#endif
+#ifdef TERN_HAVE_MLX5
+	bool mlx5_on = false;
 #endif
 	struct sigaction sa;
 	char err[256], node[DP_NAME_MAX];
@@ -251,6 +257,28 @@ main(int argc, char **argv)
 		shm_on = true;
 	}
 #endif
+	/* mlx5 handshakes: only where the transport is usable; a host without
+	 * a device runs without it. */
+	if (args.rdma_listen_addr[0] != '\0') {
+#ifdef TERN_HAVE_MLX5
+		ret = tern_mlx5_configure(
+			&(struct tern_mlx5_conf){ .listen_addr = args.rdma_listen_addr,
+						  .listen_port = args.rdma_listen_port });
+		if (ret == -ENODEV) {
+			printf("tern-dataplane: mlx5 unavailable (no usable RDMA device): "
+			       "--rdma-listen ignored\n");
+		} else if (ret != 0) {
+			rc = die("--rdma-listen %s:%u: %s", args.rdma_listen_addr,
+				 args.rdma_listen_port, strerror(-ret));
+			goto out;
+		} else {
+			mlx5_on = true;
+		}
+#else
+		printf("tern-dataplane: mlx5 unavailable (this build has no mlx5 transport): "
+		       "--rdma-listen ignored\n");
+#endif
+	}
 	for (i = 0; i < args.nb_segments; i++) {
 #ifdef TERN_HAVE_SHM
 		/* Backed by a file other processes can map: what shm exports. */
@@ -383,6 +411,11 @@ main(int argc, char **argv)
 	if (shm_on)
 		printf("tern-dataplane: shm: serving on %s\n", shm_path);
 #endif
+#ifdef TERN_HAVE_MLX5
+	if (mlx5_on)
+		printf("tern-dataplane: mlx5: answering handshakes on %s port %d\n",
+		       args.rdma_listen_addr, tern_mlx5_listen_port());
+#endif
 #ifdef TERN_HAVE_PEER
 	if (dir != NULL && p2p)
 		printf("tern-dataplane: directory: serving descriptors on p2p port %d\n",
@@ -418,6 +451,10 @@ out:
 #ifdef TERN_HAVE_PEER
 	/* Withdraw this node's descriptors first: peers stop coming. */
 	tern_directory_close(dir);
+#endif
+#ifdef TERN_HAVE_MLX5
+	if (mlx5_on) /* no new target QPs while the engine goes */
+		tern_mlx5_configure(NULL);
 #endif
 	if (engine != NULL && tern_engine_destroy(engine) != 0)
 		rc = 1;

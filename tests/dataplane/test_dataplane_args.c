@@ -195,6 +195,91 @@ peer_options_parse_strictly(void **state)
 	assert_int_equal(a.listen_port, 7000);
 }
 
+/* --rdma-listen ADDR:PORT: the mlx5 handshake listener, parsed as strictly as
+ * --listen and kept apart from it. */
+static void
+rdma_listen_parses_strictly(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"127.0.0.1",
+		"127.0.0.1:",
+		":7000",
+		"localhost:7000",
+		"127.0.0.1:65536",
+		"127.0.0.1:-1",
+		"127.0.0.1:+7",
+		"127.0.0.1:7000x",
+		"127.0.0.1:7000 ",
+		" 127.0.0.1:7000",
+		"127.0.0.1::7000",
+		"127.0.0.256:7000",
+		"1.2.3:7000",
+		"::1:7000",
+		"[::1]",
+		"[::1]:",
+		"[::1]7000",
+		"[::1]]:7000",
+		"[127.0.0.1]:7000",
+		"[zz]:7000",
+		"[]:7000",
+		"[::1:7000",
+		"0x7f000001:7000",
+		"127.0.0.1:99999999999999999999999",
+		"1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb:cccc:dddd:eeee:ffff:0000:1",
+	};
+	struct dp_args a;
+	char err[256];
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (PARSE(&a, err, "--rdma-listen", bad[i]) != -EINVAL)
+			fail_msg("--rdma-listen '%s' accepted", bad[i]);
+		assert_non_null(strstr(err, "--rdma-listen"));
+		assert_string_equal(a.rdma_listen_addr, "");
+	}
+	assert_int_equal(PARSE(&a, err, "--rdma-listen"), -EINVAL);
+	assert_non_null(strstr(err, "needs a value"));
+	/* Off unless given. */
+	assert_int_equal(PARSE(&a, err, "--listen", "127.0.0.1:7000"), 0);
+	assert_string_equal(a.rdma_listen_addr, "");
+	assert_int_equal(a.rdma_listen_port, 0);
+	/* IPv4, IPv6, an ephemeral port; independent of --listen. */
+	assert_int_equal(
+		PARSE(&a, err, "--rdma-listen", "10.0.0.1:7300", "--listen", "10.0.0.1:7000"), 0);
+	assert_string_equal(a.rdma_listen_addr, "10.0.0.1");
+	assert_int_equal(a.rdma_listen_port, 7300);
+	assert_string_equal(a.listen_addr, "10.0.0.1");
+	assert_int_equal(a.listen_port, 7000);
+	assert_int_equal(PARSE(&a, err, "--rdma-listen=[fe80::1]:0"), 0);
+	assert_string_equal(a.rdma_listen_addr, "fe80::1");
+	assert_int_equal(a.rdma_listen_port, 0);
+	assert_int_equal(PARSE(&a, err, "--rdma-listen", "0.0.0.0:65535"), 0);
+	assert_int_equal(a.rdma_listen_port, 65535);
+	/* The later one wins on the command line; the command line wins over
+	 * the file; the file alone sets it, and refuses a bad one by line. */
+	assert_int_equal(
+		PARSE(&a, err, "--rdma-listen", "10.0.0.1:1", "--rdma-listen", "10.0.0.2:2"), 0);
+	assert_string_equal(a.rdma_listen_addr, "10.0.0.2");
+	assert_int_equal(
+		dp_args_load_config_text("rdma-listen = 10.0.0.9:9\n", &a, err, sizeof(err)), 0);
+	assert_string_equal(a.rdma_listen_addr, "10.0.0.2");
+	assert_int_equal(a.rdma_listen_port, 2);
+	assert_int_equal(PARSE(&a, err, "--node", "n"), 0);
+	assert_int_equal(
+		dp_args_load_config_text("rdma-listen = [::1]:7300\n", &a, err, sizeof(err)), 0);
+	assert_string_equal(a.rdma_listen_addr, "::1");
+	assert_int_equal(a.rdma_listen_port, 7300);
+	assert_int_equal(PARSE(&a, err, "--node", "n"), 0);
+	assert_int_equal(dp_args_load_config_text("node = m\nrdma-listen = ::1:7300\n", &a, err,
+						  sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "line 2"));
+	assert_non_null(strstr(err, "--rdma-listen"));
+}
+
 int
 main(void)
 {
@@ -204,6 +289,7 @@ main(void)
 		cmocka_unit_test(config_file_fills_what_the_command_line_left),
 		cmocka_unit_test(bad_config_files_name_the_line),
 		cmocka_unit_test(peer_options_parse_strictly),
+		cmocka_unit_test(rdma_listen_parses_strictly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
