@@ -139,6 +139,9 @@ struct mlx5_model {
 	uint32_t psn_seed;
 };
 
+static void violation(struct mlx5_model *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 static void
 violation(struct mlx5_model *m, const char *fmt, ...)
 {
