@@ -4,9 +4,11 @@
 
     report.py RESULTS_DIR [--plot]
 
-Reads the tern-perf JSON documents, ucx_perftest CSV output (-f -v) and the
-iperf3 JSON that run.sh left there. Only measured numbers are printed; a run
-that is missing or failed shows as such.
+Reads the tern-perf JSON documents, ucx_perftest CSV output (-f -v), the
+iperf3 JSON and the two-dataplane peer runs (peer_tern_*: tern-perf JSON,
+/tern/peers and /tern/info telemetry, CPU time of each party, dataplane
+logs) that run.sh left there. Only measured numbers are printed; a run that
+is missing or failed shows as such.
 """
 import json
 import os
@@ -65,6 +67,203 @@ def ucx_csv(path):
             except ValueError:
                 return None
     return None
+
+
+def ucx_gbps(d, name):
+    u = ucx_csv(os.path.join(d, name))
+    return u["overall_bw"] * 1048576 / 1e9 if u else None
+
+
+def cpu_note(d, name):
+    """'; N cores, others M' from run.sh's NAME.cpu.json (own processes, everyone else)."""
+    c = load_json(os.path.join(d, name + ".cpu.json"))
+    if not c or "own_cores" not in c:
+        return ""
+    return "; %.2f cores, others %.2f%s%s" % (c["own_cores"], c["others_cores"], steal_note(c),
+                                              " (disturbed)" if disturbed(c) else "")
+
+
+def disturbed(c):
+    """Other processes, or the hypervisor (steal), took more than a tenth of a core."""
+    return c.get("others_cores", 0) > 0.1 or c.get("steal_cores", 0) > 0.1
+
+
+def noisy_run(d, name):
+    c = load_json(os.path.join(d, name + ".cpu.json"))
+    return " (disturbed)" if c and disturbed(c) else ""
+
+
+def steal_note(c):
+    return ", steal %.2f" % c["steal_cores"] if c.get("steal_cores", 0) >= 0.01 else ""
+
+
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def peer_of(peers, node="b"):
+    """One node's columns of a /tern/peers answer, as a dict."""
+    if not peers or node not in peers.get("node", []):
+        return None
+    i = peers["node"].index(node)
+    return {k: v[i] for k, v in peers.items() if isinstance(v, list) and len(v) > i}
+
+
+# Dataplane log lines every run prints; anything else is shown in the report.
+USUAL_LOG = ("TELEMETRY: No legacy callbacks", "tern.tcp: listening on", "tern.shm: serving the file",
+             "tern.shm: stopped serving", "tern_mlx5: no usable mlx5 device", "tern_engine: engine tern",
+             "tern_directory: p2p: serving", "tern-dataplane: ", "tern_peer: b: transport")
+
+
+def peer_section(d, p, out, targets):
+    """Two tern-dataplanes on this host: shm and tcp against UCX and iperf3."""
+    ip = load_json(os.path.join(d, "iperf3.json"))
+    iperf = ip["end"]["sum_received"]["bits_per_second"] / 8e9 if ip and "end" in ip else None
+    status = {t: read_text(os.path.join(d, "peer_tern_%s.status" % t)) for t in ("shm", "tcp")}
+    if not any(status.values()):
+        return
+    p("## Peers: shm and tcp between two dataplanes\n")
+    p("Two tern-dataplanes on this host: **a** (EAL main lcore 0 on CPU 0, its control thread; "
+      "worker lcore 1 on CPU 1) and **b** (worker lcore 0 on CPU 0; main lcore 1 on CPU 1), each "
+      "exporting a 256 MiB segment `kv`, finding each other over p2p directories on loopback. "
+      "tern-perf is a DPDK secondary of a on CPU 0 and reads or writes b's segment (`--segment b/kv`): "
+      "a's worker lcore moves every byte, through shm (b's segment mapped into a, chosen by a's "
+      "strategy) or tcp (a pinned to it with `--peer-transport b=tcp`; both listen on 127.0.0.1). "
+      "Batch 1, inflight 4, one reused block (like ucx_perftest and iperf3 -l 1M), "
+      "completion *wait* (b's polling worker lcore shares CPU 0 with the client; the *reap* rows show "
+      "what a spinning client costs there, the *inflight 16* rows what the client's turnaround costs; "
+      "neither is used for a comparison), every block size of the WRITE and READ rows verified in an "
+      "untimed pass. "
+      "Cores: a and b = CPU time of each dataplane during the whole tern-perf run / its wall time "
+      "(they poll, so about one core each whatever they move, less when they lose their CPU); client = "
+      "tern-perf in its measured window; others = every other process on the machine during the run, "
+      "and steal = time the hypervisor ran something else on our vCPUs (*disturbed* when either is above "
+      "0.1). UCX and iperf3: one process per CPU (client CPU 0, server CPU 1).\n")
+    rows_done = False
+    for t in ("shm", "tcp"):
+        st = status[t]
+        src = read_text(os.path.join(d, "peer_tern_%s.source" % t))
+        if st is None:
+            p("**tern %s**: not run.\n" % t)
+            continue
+        if t == "shm":
+            p("| tern shm | block | tern GB/s | batch p50 µs | p99 µs | UCX shm (posix,cma,self) GB/s "
+              "| tern/UCX | cores a / b / client / others | verified |")
+            p("|---|---|---|---|---|---|---|---|---|")
+        else:
+            p("| tern tcp | block | tern GB/s | batch p50 µs | p99 µs | iperf3 -l 1M GB/s | tern/iperf3 "
+              "| UCX tcp put_bw zcopy GB/s | tern/UCX | cores a / b / client / others | verified |")
+            p("|---|---|---|---|---|---|---|---|---|---|---|")
+        for op, suffix, label in (("write", "", "WRITE"), ("read", "", "READ"),
+                                  ("write", "_reap", "WRITE, reap (diagnostic)"),
+                                  ("write", "_deep", "WRITE, inflight 16 (diagnostic)")):
+            name = "peer_tern_%s_%s%s" % (t, op, suffix)
+            doc = load_json(os.path.join(d, name + ".json"))
+            peers = peer_of(load_json(os.path.join(d, name + ".peers.json")))
+            before = peer_of(load_json(os.path.join(d, name + ".peers_before.json")))
+            cpu = load_json(os.path.join(d, name + ".cpu.json"))
+            seen = peers["transport"] if peers else None
+            failed = (peers["failed_requests"] - (before["failed_requests"] if before else 0)) if peers else 0
+            sizes = [r["block_size"] for r in doc["results"]] if doc else [1 << 20, 4 << 20, 16 << 20, 64 << 20]
+            if suffix and not doc:
+                continue
+            for size in sizes:
+                r = next((x for x in doc["results"] if x["block_size"] == size), None) if doc else None
+                if t == "shm":
+                    them = ucx_gbps(d, "ucx_shm_%s_bw_%d.txt" % ("put" if op == "write" else "get", size))
+                    them_s = ("%.2f (%s)" % (them, "ucp_put_bw" if op == "write" else "ucp_get")) if them else "-"
+                else:
+                    them = ucx_gbps(d, "ucx_tcp_put_bw_%d.txt" % size)
+                    them_s = ("%.2f%s" % (them, "" if op == "write" else " (a put: UCT tcp has no get)")) \
+                        if them else "-"
+                if st != "ok" or r is None:
+                    why = st if st != "ok" else ("failed (see %s.err)" % name)
+                    if t == "shm":
+                        p("| %s | %s | %s | - | - | %s | - | - | - |" % (label, size_str(size), why, them_s))
+                    else:
+                        p("| %s | %s | %s | - | - | %s | - | %s | - | - | - |" % (
+                            label, size_str(size), why, "%.2f" % iperf if iperf else "-", them_s))
+                    continue
+                if seen != t:
+                    p("| %s | %s | **measured over %s, not %s**: not compared | - | - | - | - | - | - |" % (
+                        label, size_str(size), seen, t))
+                    continue
+                g = r["gbps"]
+                lat = r["latency_ns"]
+                cores = "%.2f / %.2f / %.2f" % (cpu["a_cores"], cpu["b_cores"], r["cpu"]["process_cores"]) \
+                    if cpu else "- / - / %.2f" % r["cpu"]["process_cores"]
+                if cpu and "others_cores" in cpu:
+                    cores += " / %.2f%s%s" % (cpu["others_cores"], steal_note(cpu),
+                                              " (disturbed)" if disturbed(cpu) else "")
+                ver = {True: "yes", False: "**no**"}.get(r.get("verified"), "-")
+                if failed:
+                    ver += "; %d failed requests" % failed
+                # A target measured while something else ran says so.
+                mine = " (disturbed)" if cpu and disturbed(cpu) else ""
+                if t == "shm":
+                    p("| %s | %s | %.2f | %s | %s | %s | %s | %s | %s |" % (
+                        label, size_str(size), g, us(lat["p50"]), us(lat["p99"]), them_s,
+                        "%.0f%%" % (100 * g / them) if them else "-", cores, ver))
+                    if op == "write" and not suffix and them:
+                        theirs = noisy_run(d, "ucx_shm_put_bw_%d" % size)
+                        targets.append(("tern shm WRITE %s faster than UCX shm ucp_put_bw" % size_str(size),
+                                        "%.2f vs %.2f GB/s (%.0f%%)%s" % (g, them, 100 * g / them, mine or theirs),
+                                        g > them))
+                else:
+                    p("| %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                        label, size_str(size), g, us(lat["p50"]), us(lat["p99"]),
+                        "%.2f" % iperf if iperf else "-", "%.0f%%" % (100 * g / iperf) if iperf else "-",
+                        them_s, "%.0f%%" % (100 * g / them) if them else "-", cores, ver))
+                    if op == "write" and not suffix:
+                        if iperf:
+                            targets.append(("tern tcp WRITE %s >= 90%% of iperf3 -l 1M (same run)" % size_str(size),
+                                            "%.2f vs %.2f GB/s (%.0f%%)%s" % (g, iperf, 100 * g / iperf,
+                                                                             mine or noisy_run(d, "iperf3")),
+                                            g >= 0.9 * iperf))
+                        if them:
+                            targets.append(("tern tcp WRITE %s faster than UCX tcp put_bw zcopy" % size_str(size),
+                                            "%.2f vs %.2f GB/s (%.0f%%)%s" % (
+                                                g, them, 100 * g / them,
+                                                mine or noisy_run(d, "ucx_tcp_put_bw_%d" % size)),
+                                            g > them))
+                rows_done = True
+        p("")
+        if src:
+            p("Code of the %s transport in this build: %s.\n" % (t, src.replace("\n", "; ")))
+    noisy = []
+    for name in sorted(os.listdir(d)):
+        if name.endswith(".cpu.json") and name.startswith(("ucx_shm_put_bw", "ucx_shm_get_bw", "ucx_tcp_put_bw",
+                                                            "iperf3", "peer_tern_")):
+            c = load_json(os.path.join(d, name))
+            if c and disturbed(c):
+                noisy.append("`%s` (%.2f cores%s)" % (name[:-9], c["others_cores"], steal_note(c)))
+    if noisy:
+        p("Runs during which other processes (or the hypervisor: steal) took more than 0.1 of a core "
+          "(disturbed): %s.\n" % ", ".join(noisy))
+    # What the dataplanes said that they do not always say.
+    odd = []
+    for t in ("shm", "tcp"):
+        for node in ("a", "b"):
+            text = read_text(os.path.join(d, "peer_tern_%s_%s.log" % (t, node)))
+            if text is None:
+                continue
+            lines = [l for l in text.splitlines() if l.strip() and not l.startswith(USUAL_LOG)]
+            for l in lines[:10]:
+                odd.append("| %s | %s | `%s` |" % (t, node, l.replace("|", "\\|")[:200]))
+            if len(lines) > 10:
+                odd.append("| %s | %s | ... %d more lines |" % (t, node, len(lines) - 10))
+    if odd:
+        p("Dataplane log lines beyond the usual start and stop messages (`peer_tern_*_a.log`, `*_b.log`):\n")
+        p("| pair | dataplane | line |")
+        p("|---|---|---|")
+        out.extend(odd)
+        p("")
+    elif rows_done:
+        p("The dataplanes logged nothing beyond their usual start and stop messages.\n")
 
 
 def main():
@@ -196,17 +395,28 @@ def main():
         if u:
             peer.append("| UCX ucp_put_bw, shared memory (posix,cma,self) | %s | %.2f | one-sided put into one "
                         "reused remote buffer, completion = local put completion (cache-resident for small sizes) "
-                        "| client cpu 0, server cpu 1 |" % (size_str(s), u["overall_bw"] * 1048576 / 1e9))
-    for s in (1 << 20, 64 << 20):
+                        "| client cpu 0, server cpu 1%s |" % (size_str(s), u["overall_bw"] * 1048576 / 1e9,
+                                                             cpu_note(d, "ucx_shm_put_bw_%d" % s)))
+    for s in (1 << 20, 4 << 20, 16 << 20, 64 << 20):
+        u = ucx_csv(os.path.join(d, "ucx_shm_get_bw_%d.txt" % s))
+        if u:
+            peer.append("| UCX ucp_get, shared memory (posix,cma,self) | %s | %.2f | one-sided get from one "
+                        "reused remote buffer | client cpu 0, server cpu 1%s |" % (
+                            size_str(s), u["overall_bw"] * 1048576 / 1e9, cpu_note(d, "ucx_shm_get_bw_%d" % s)))
+    for s in (1 << 20, 4 << 20, 16 << 20, 64 << 20):
         u = ucx_csv(os.path.join(d, "ucx_tcp_put_bw_%d.txt" % s))
         if u:
             peer.append("| UCX put_bw, tcp over lo, zcopy (UCT level) | %s | %.2f | one-sided put over a TCP "
-                        "socket on loopback | client cpu 0, server cpu 1 |" % (size_str(s), u["overall_bw"] * 1048576 / 1e9))
+                        "socket on loopback | client cpu 0, server cpu 1%s |" % (
+                            size_str(s), u["overall_bw"] * 1048576 / 1e9, cpu_note(d, "ucx_tcp_put_bw_%d" % s)))
     ip = load_json(os.path.join(d, "iperf3.json"))
     if ip and "end" in ip:
         bps = ip["end"]["sum_received"]["bits_per_second"]
+        cu = ip["end"].get("cpu_utilization_percent", {})
         peer.append("| iperf3 TCP over 127.0.0.1, -l 1M | 1M writes | %.2f | bytes received per second by the "
-                    "server: the loopback TCP ceiling (one stream) | client cpu 0, server cpu 1 |" % (bps / 8e9))
+                    "server: the loopback TCP ceiling (one stream) | client cpu 0 (%.2f cores), server cpu 1 "
+                    "(%.2f cores)%s |" % (bps / 8e9, cu.get("host_total", 0) / 100, cu.get("remote_total", 0) / 100,
+                                          cpu_note(d, "iperf3")))
     if peer:
         p("## Peers on the same machine\n")
         p("ucx_perftest prints MB/s with MB = 2^20 bytes; converted here to GB/s (10^9 bytes/s). "
@@ -218,11 +428,16 @@ def main():
         out.extend(peer)
         p("")
 
-    if targets:
-        p("## Targets of issue 6\n")
+    peer_targets = []
+    peer_section(d, p, out, peer_targets)
+
+    for title, rows in (("Targets of issue 6", targets), ("Targets of the peer transports", peer_targets)):
+        if not rows:
+            continue
+        p("## %s\n" % title)
         p("| target | measured | met |")
         p("|---|---|---|")
-        for what, val, ok in targets:
+        for what, val, ok in rows:
             p("| %s | %s | %s |" % (what, val, "yes" if ok else "**no**"))
         p("")
 
@@ -258,6 +473,11 @@ def main():
                 ys.append(u["overall_bw"] * 1048576 / 1e9)
         if xs:
             ax.plot(xs, ys, marker="s", label="UCX ucp_put_bw shm (reused buffer)")
+        for t, style in (("shm", "-"), ("tcp", "-.")):
+            doc = load_json(os.path.join(d, "peer_tern_%s_write.json" % t))
+            if doc and read_text(os.path.join(d, "peer_tern_%s.status" % t)) == "ok":
+                ax.plot([r["block_size"] for r in doc["results"]], [r["gbps"] for r in doc["results"]],
+                        ls=style, marker="^", label="tern %s WRITE between two dataplanes" % t)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("block size (bytes)")
         ax.set_ylabel("GB/s")

@@ -6,13 +6,18 @@
 # memory and TCP, iperf3) on this machine, in one run, on stated cores.
 # Loopback only (127.0.0.1); every run is bounded in time.
 #
-#   bench/run.sh [--quick] [--plot] [--out DIR]
+#   bench/run.sh [--quick] [--plot] [--out DIR] [--commit REV]
 #
 # Writes DIR (default results/<timestamp>/): raw JSON and text of every run,
 # commands.txt (the exact command lines), machine.txt, and results.md (the
 # tables, with what each row measures and which cores it used).
+# It builds and measures the work tree; --commit REV builds and measures a
+# clean snapshot of commit REV instead (git archive, in BUILD/commit-<sha>/),
+# untouched by uncommitted edits in the work tree.
 # Environment: BUILD (build dir, default build-bench), DURATION (seconds per
-# tern-perf point, default 2).
+# tern-perf point, default 2), QUIET_WAIT (seconds to wait for idle CPUs
+# before the run, default 300; half of it again before the peers and before
+# the two dataplanes).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,16 +26,22 @@ DURATION=${DURATION:-2}
 QUICK=0
 PLOT=0
 OUT=""
+COMMIT=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
 	--plot) PLOT=1 ;;
 	--out) OUT=${2:?--out needs a directory}; shift ;;
-	-h|--help) sed -n '3,16p' "$0"; exit 0 ;;
-	*) echo "run.sh: unknown argument '$1' (--quick, --plot, --out DIR)" >&2; exit 2 ;;
+	--commit) COMMIT=${2:?--commit needs a revision}; shift ;;
+	-h|--help) sed -n '3,22p' "$0"; exit 0 ;;
+	*) echo "run.sh: unknown argument '$1' (--quick, --plot, --out DIR, --commit REV)" >&2; exit 2 ;;
 	esac
 	shift
 done
+if [ -n "$COMMIT" ]; then
+	SHA=$(git -C "$ROOT" rev-parse --verify --quiet "$COMMIT^{commit}") ||
+		{ echo "run.sh: --commit $COMMIT: no such commit" >&2; exit 2; }
+fi
 OUT=${OUT:-$ROOT/results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 CMDS="$OUT/commands.txt"
@@ -78,13 +89,70 @@ hp_free_mb=$(awk '/^HugePages_Free/ {f=$2} /^Hugepagesize/ {s=$2} END {print int
 if [ "$hp_free_mb" -ge 1400 ]; then WS=512M; elif [ "$hp_free_mb" -ge 700 ]; then WS=256M; else WS=64M; fi
 log "hugepages free: ${hp_free_mb} MiB; large working set per client: $WS"
 
-# ---- build ----
-if [ ! -x "$BUILD/apps/perf/tern-perf" ]; then
-	log "building into $BUILD"
-	[ -d "$BUILD" ] || meson setup "$BUILD" "$ROOT" -Dtests=false >"$OUT/build.log" 2>&1
-	ninja -C "$BUILD" >>"$OUT/build.log" 2>&1
+# ---- build (incrementally; a failed build stops the run) ----
+: >"$OUT/build.log"
+SRC=$ROOT
+BDIR=$BUILD
+if [ -n "$COMMIT" ]; then
+	# A clean snapshot of the commit, extracted once per commit.
+	SRC="$BUILD/commit-${SHA:0:12}/src"
+	BDIR="$BUILD/commit-${SHA:0:12}/build"
+	if [ ! -f "$SRC/meson.build" ]; then
+		log "snapshot of commit ${SHA:0:12} into $SRC"
+		rm -rf "$SRC" && mkdir -p "$SRC"
+		git -C "$ROOT" archive "$SHA" | tar -x -C "$SRC"
+	fi
 fi
-PERF="$BUILD/apps/perf/tern-perf"
+log "building $([ -n "$COMMIT" ] && echo "commit ${SHA:0:12}" || echo "the work tree") into $BDIR"
+if [ ! -f "$BDIR/build.ninja" ]; then
+	meson setup "$BDIR" "$SRC" -Dtests=false >>"$OUT/build.log" 2>&1 ||
+		{ tail -n 20 "$OUT/build.log" >&2; log "meson setup failed (see $OUT/build.log)"; exit 1; }
+else
+	# A transport directory that appeared since the build was configured
+	# (drivers/transport/meson.build only looks for them at configure time).
+	configured=$(meson introspect --buildsystem-files "$BDIR" 2>/dev/null || true)
+	for f in "$SRC"/drivers/transport/*/meson.build; do
+		case "$configured" in
+		*"\"$f\""*) ;;
+		*) log "new $(basename "$(dirname "$f")") driver: reconfiguring $BDIR"
+		   meson setup --reconfigure "$BDIR" "$SRC" >>"$OUT/build.log" 2>&1 ||
+			{ tail -n 20 "$OUT/build.log" >&2; log "meson reconfigure failed (see $OUT/build.log)"; exit 1; }
+		   break ;;
+		esac
+	done
+fi
+ninja -C "$BDIR" >>"$OUT/build.log" 2>&1 ||
+	{ tail -n 20 "$OUT/build.log" >&2; log "build failed (see $OUT/build.log)"; exit 1; }
+PERF="$BDIR/apps/perf/tern-perf"
+DPLANE="$BDIR/apps/dataplane/tern-dataplane"
+# What was measured: a commit, or the work tree (with its uncommitted changes).
+if [ -n "$COMMIT" ]; then
+	MEASURED="commit $(git -C "$ROOT" log -1 --format='%h %s' "$SHA") (clean snapshot)"
+	REV=$SHA
+else
+	MEASURED="work tree at $(git -C "$ROOT" log -1 --format='%h' 2>/dev/null || echo '?') with the uncommitted changes listed below"
+	REV=HEAD
+fi
+
+# ---- everything this run starts goes when it ends, however it ends ----
+PREFIXES=() # EAL --file-prefix of every DPDK process started: /var/run/dpdk/<prefix> goes
+DP_PIDS=()  # tern-dataplanes still running
+cleanup() {
+	local p
+	for p in "${DP_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${DP_PIDS[@]}"; do
+		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	DP_PIDS=()
+	for p in "${PREFIXES[@]}"; do
+		rm -rf "/var/run/dpdk/$p"
+		rm -f /dev/hugepages/"$p"map_*
+	done
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
 
 # ---- a quiet machine: wait (bounded) until the CPUs are idle ----
 cpu_busy_pct() { # busy share of all CPUs over one second
@@ -94,16 +162,51 @@ cpu_busy_pct() { # busy share of all CPUs over one second
 	b=($(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat))
 	echo $(( 100 * (b[0] - a[0]) / (b[0] - a[0] + b[1] - a[1] + 1) ))
 }
+# CPU accounting around one measurement: cpu_mark before it, cpu_record NAME
+# after every process of it has been waited for. NAME.cpu.json: the cores its
+# processes used (their CPU time / wall time) and the cores every other
+# process on the machine used meanwhile ("others": it was disturbed when
+# that is more than a small fraction of a core).
+TICKS=$(getconf CLK_TCK)
+sys_ticks() { awk '/^cpu / {print $2 + $3 + $4}' /proc/stat; } # user + nice + system, all CPUs
+steal_ticks() { awk '/^cpu / {print $9}' /proc/stat; } # time the hypervisor gave our vCPUs to others
+# CPU seconds of this shell's waited-for children, into CHILD_SECS. The
+# builtin runs in this shell (in a $(...) subshell it would count the
+# subshell's children only).
+child_secs() {
+	times >"$OUT/.times"
+	CHILD_SECS=$(awk 'NR == 2 {
+		n = split($1 " " $2, t, " "); s = 0
+		for (i = 1; i <= n; i++) { split(t[i], ms, "m"); sub("s", "", ms[2]); s += ms[1] * 60 + ms[2] }
+		print s }' "$OUT/.times")
+	rm -f "$OUT/.times"
+}
+cpu_mark() { MARK_S=$(sys_ticks); MARK_ST=$(steal_ticks); child_secs; MARK_C=$CHILD_SECS; MARK_T=$(date +%s%N); }
+cpu_record() {
+	child_secs
+	"$PY" -c 'import json, sys
+s0, s1, st0, st1, t0, t1, hz = map(int, sys.argv[1:8])
+c0, c1 = map(float, sys.argv[8:10])
+wall, own = (t1 - t0) / 1e9, c1 - c0
+print(json.dumps({"wall_s": round(wall, 3), "own_cores": round(own / wall, 3),
+                  "others_cores": round(max(0.0, (s1 - s0) / hz - own) / wall, 3),
+                  "steal_cores": round((st1 - st0) / hz / wall, 3)}))' \
+		"$MARK_S" "$(sys_ticks)" "$MARK_ST" "$(steal_ticks)" "$MARK_T" "$(date +%s%N)" "$TICKS" \
+		"$MARK_C" "$CHILD_SECS" >"$OUT/$1.cpu.json" || true
+}
 QUIET_WAIT=${QUIET_WAIT:-300}
-waited=0
-busy=$(cpu_busy_pct)
-while [ "$busy" -gt 10 ] && [ "$waited" -lt "$QUIET_WAIT" ]; do
-	[ "$waited" -eq 0 ] && log "CPUs ${busy}% busy before the run: waiting up to ${QUIET_WAIT}s for quiet"
-	sleep 4
-	waited=$((waited + 5))
+wait_quiet() { # wait_quiet WHAT SECONDS: sets busy
+	local waited=0
 	busy=$(cpu_busy_pct)
-done
-[ "$busy" -gt 10 ] && log "WARNING: CPUs still ${busy}% busy: figures will be disturbed (see machine.txt)"
+	while [ "$busy" -gt 10 ] && [ "$waited" -lt "$2" ]; do
+		[ "$waited" -eq 0 ] && log "CPUs ${busy}% busy before $1: waiting up to ${2}s for quiet"
+		sleep 4
+		waited=$((waited + 5))
+		busy=$(cpu_busy_pct)
+	done
+	[ "$busy" -le 10 ] || log "WARNING: CPUs still ${busy}% busy: $1 will be disturbed (see machine.txt)"
+}
+wait_quiet "the run" "$QUIET_WAIT"
 
 # ---- the machine, and who else is using it ----
 {
@@ -114,7 +217,12 @@ done
 	echo "# load before the run"; cat /proc/loadavg; echo "cpu busy before the run: ${busy}%"
 
 	echo "# busiest processes before the run"; top -bn1 | sed -n '7,14p'
-	echo "# tern commit"; git -C "$ROOT" log -1 --oneline 2>/dev/null || true
+	echo "# measured code: $MEASURED"
+	echo "# last commit of the shm and tcp transports in it"
+	for t in shm tcp; do
+		echo "$t: $(git -C "$ROOT" log -1 --oneline "$REV" -- "drivers/transport/$t" 2>/dev/null | grep . || echo 'none (not committed)')"
+	done
+	echo "# work tree status$([ -n "$COMMIT" ] && echo " (not what was measured)")"
 	git -C "$ROOT" status --short 2>/dev/null | head -20 || true
 } >"$OUT/machine.txt" 2>&1
 
@@ -126,19 +234,22 @@ EAL1="-l 0-1 --log-level lib.*:error"
 EAL2="--lcores 0@0,1@0,2@1 --log-level lib.*:error"
 SIZES="4K,64K,1M,4M,16M,64M"
 BIG="1M,4M,16M,64M"
-[ "$QUICK" -eq 1 ] && { SIZES="4K,1M,64M"; BIG="1M,64M"; DURATION=1; }
+BIG_BYTES="1048576 4194304 16777216 67108864"
+[ "$QUICK" -eq 1 ] && { SIZES="4K,1M,64M"; BIG="1M,64M"; BIG_BYTES="1048576 67108864"; DURATION=1; }
 
 perf() { # perf <name> <eal args> -- <tern-perf args>
 	local name=$1 eal=$2
 	shift 3
 	local cmd="$PERF $eal --file-prefix tb_${name}_$$ -- --duration $DURATION --json --quiet $*"
+	PREFIXES+=("tb_${name}_$$")
 	echo "$name: $cmd" >>"$CMDS"
 	log "tern-perf $name"
 	# shellcheck disable=SC2086
-	if ! $cmd >"$OUT/$name.json" 2>"$OUT/$name.err"; then
+	if ! timeout -k 5 600 $cmd >"$OUT/$name.json" 2>"$OUT/$name.err"; then
 		log "tern-perf $name failed (see $OUT/$name.err)"
 		rm -f "$OUT/$name.json"
 	fi
+	rm -rf "/var/run/dpdk/tb_${name}_$$"
 }
 
 # Bandwidth against block size: 1 worker lcore, reused buffer and large working set.
@@ -162,6 +273,9 @@ for n in 1 2 8 32; do
 done
 
 # ---- UCX: server on CPU 1, client on CPU 0, loopback ----
+# (Other work may have started since: wait for quiet again, for less long.)
+wait_quiet "the peers" "$((QUIET_WAIT / 2))"
+echo "# cpu busy before UCX and iperf3: ${busy}%" >>"$OUT/machine.txt"
 PORT=$((20000 + $$ % 20000))
 ucx() { # ucx <name> <env> <client args...>
 	local name=$1 envs=$2
@@ -169,6 +283,7 @@ ucx() { # ucx <name> <env> <client args...>
 	PORT=$((PORT + 1))
 	echo "$name: server: $envs ucx_perftest -p $PORT -c 1; client: $envs ucx_perftest 127.0.0.1 -p $PORT -c 0 $* -f -v" >>"$CMDS"
 	log "ucx_perftest $name"
+	cpu_mark
 	# shellcheck disable=SC2086
 	env $envs timeout 60 ucx_perftest -p "$PORT" -c 1 >"$OUT/$name.server.txt" 2>&1 &
 	local spid=$!
@@ -177,6 +292,7 @@ ucx() { # ucx <name> <env> <client args...>
 	env $envs timeout 60 ucx_perftest 127.0.0.1 -p "$PORT" -c 0 "$@" -f -v \
 		>"$OUT/$name.txt" 2>&1 || log "ucx_perftest $name failed (see $OUT/$name.txt)"
 	wait "$spid" 2>/dev/null || true
+	cpu_record "$name"
 }
 iters() { # iterations for about 8 GiB (1 GiB quick) moved, at least 20
 	local bytes=$1 budget=$((8 << 30))
@@ -191,9 +307,15 @@ if [ "$HAVE_UCX" -eq 1 ]; then
 		ucx "ucx_shm_put_bw_$s" "$SHM" -t ucp_put_bw -s "$s" -n "$(iters $s)" -w 10
 	done
 	ucx ucx_shm_put_lat_8 "$SHM" -t ucp_put_lat -s 8 -n 200000 -w 10000
-	for s in 1048576 67108864; do
-		ucx "ucx_tcp_put_bw_$s" "" -t put_bw -x tcp -d lo -D zcopy -s "$s" \
-			-n "$(( $(iters $s) / 8 + 10 ))" -w 5
+	# Gets over shared memory: what tern's shm READ rows are compared with.
+	# (UCT tcp has no get zcopy, so READ over tcp has no UCX peer.)
+	for s in $BIG_BYTES; do
+		ucx "ucx_shm_get_bw_$s" "$SHM" -t ucp_get -s "$s" -n "$(iters $s)" -w 10
+	done
+	# The same 8 GiB budget over tcp: about 1-2 s per size, like tern's points
+	# (loopback TCP here varies by +-15 % from one second to the next).
+	for s in $BIG_BYTES; do
+		ucx "ucx_tcp_put_bw_$s" "" -t put_bw -x tcp -d lo -D zcopy -s "$s" -n "$(iters $s)" -w 5
 	done
 fi
 
@@ -203,14 +325,211 @@ if [ "$HAVE_IPERF" -eq 1 ]; then
 	T=5; [ "$QUICK" -eq 1 ] && T=2
 	echo "iperf3: server: taskset -c 1 iperf3 -s -1 -B 127.0.0.1 -p $PORT; client: taskset -c 0 iperf3 -c 127.0.0.1 -p $PORT -l 1M -t $T -J" >>"$CMDS"
 	log "iperf3"
+	cpu_mark
 	taskset -c 1 timeout 60 iperf3 -s -1 -B 127.0.0.1 -p "$PORT" >"$OUT/iperf3.server.txt" 2>&1 &
 	spid=$!
 	sleep 0.5
 	taskset -c 0 timeout 60 iperf3 -c 127.0.0.1 -p "$PORT" -l 1M -t "$T" -J >"$OUT/iperf3.json" 2>&1 ||
 		log "iperf3 failed (see $OUT/iperf3.json)"
 	wait "$spid" 2>/dev/null || true
+	cpu_record iperf3
+fi
+
+# ---- tern peers: two tern-dataplanes on this host, shm and then tcp ----
+# Dataplane a: EAL main lcore 0 on CPU 0 (its control thread, asleep but
+# for a 10 ms upkeep tick), worker lcore 1 on CPU 1. Dataplane b: main lcore
+# 1 on CPU 1, worker lcore 0 on CPU 0. tern-perf attaches to a as a DPDK
+# secondary on CPU 0 and targets b's segment kv ("b/kv"): a's worker lcore
+# moves the bytes, through the transport a's peer strategy chose (shm,
+# automatically) or the one it was pinned to (--peer-transport b=tcp). The
+# client waits on its futures (--completion wait: 20 µs of spinning, then a
+# futex) because b's polling worker lcore needs the client's CPU; one
+# --completion reap run per transport shows what spinning there costs, and
+# one --inflight 16 run what the client's turnaround costs.
+# Every dataplane is stopped (SIGTERM, then SIGKILL after 10 s) and its
+# runtime directory removed; one that does not say "ready" within 30 s
+# fails the run (after everything else has been measured and reported).
+PEER_FAILED=0
+HAVE_TELEMETRY=0; need dpdk-telemetry.py dpdk optional && HAVE_TELEMETRY=1
+free_port() {
+	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# telemetry PREFIX COMMAND: the command's JSON value, through DPDK's own client.
+telemetry() {
+	echo "$2" | timeout 10 dpdk-telemetry.py -f "$1" 2>&1 | "$PY" -c '
+import json, sys
+text, cmd = sys.stdin.read(), sys.argv[1].split(",")[0]
+try:
+    start = text.index("{\"" + cmd + "\"")
+    print(json.dumps(json.loads(text[start:text.rindex("}") + 1])[cmd]))
+except ValueError:
+    sys.exit("no answer to %s: %s" % (cmd, text.strip()[:200]))' "$2"
+}
+# CPU time (user + system) of a process, in clock ticks.
+proc_ticks() {
+	local v
+	v=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}') || true
+	echo "${v:-0}"
+}
+# dp_start NAME LOG ARGS...: start a tern-dataplane, wait for "ready"; DP_LAST = its pid.
+dp_start() {
+	local name=$1 logf=$2 pid rc
+	shift 2
+	echo "$name: $DPLANE $*" >>"$CMDS"
+	"$DPLANE" "$@" >"$logf" 2>&1 &
+	pid=$!
+	DP_PIDS+=("$pid")
+	for _ in $(seq 1 300); do
+		grep -q '^tern-dataplane: ready:' "$logf" && { DP_LAST=$pid; return 0; }
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	local how="exited before it was ready"
+	kill -0 "$pid" 2>/dev/null && how="not ready within 30 s"
+	dp_stop "$pid" "$name" && rc=0 || rc=$?
+	log "ERROR: tern-dataplane $name did not start: $how (exit status $rc; $(awk '/^HugePages_Free/ {print $2}' /proc/meminfo) 2M hugepages free). Its log ($logf):"
+	sed 's/^/    /' "$logf" | tail -n 15 >&2
+	return 1
+}
+# dp_stop PID NAME: SIGTERM, wait up to 10 s, then SIGKILL. Returns its exit status.
+dp_stop() {
+	local pid=$1 rc=0 p keep=()
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "tern-dataplane $2 did not stop within 10 s of SIGTERM: SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	for p in "${DP_PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+	DP_PIDS=("${keep[@]}")
+	return $rc
+}
+# peer_perf NAME PREFIX_A PID_A PID_B TERN-PERF-ARGS...: tern-perf attached to
+# dataplane a; writes NAME.json (tern-perf), NAME.peers.json (a's /tern/peers
+# afterwards) and NAME.cpu.json (cores each party used while it ran).
+peer_perf() {
+	local name=$1 pre=$2 pa=$3 pb=$4 a0 b0 a1 b1 s0 s1 st0 st1 c0 c1 t0 t1
+	shift 4
+	local cmd=("$PERF" -l 0 --no-pci --proc-type=secondary --file-prefix "$pre"
+		--log-level 'lib.*:error' -- --target dataplane --segment b/kv --duration "$DURATION"
+		--json --quiet "$@")
+	echo "$name: ${cmd[*]}" >>"$CMDS"
+	log "tern-perf $name"
+	telemetry "$pre" /tern/peers >"$OUT/$name.peers_before.json" 2>&1 || true
+	child_secs
+	a0=$(proc_ticks "$pa"); b0=$(proc_ticks "$pb"); s0=$(sys_ticks); st0=$(steal_ticks); c0=$CHILD_SECS
+	t0=$(date +%s%N)
+	if ! timeout -k 5 300 "${cmd[@]}" >"$OUT/$name.json" 2>"$OUT/$name.err"; then
+		log "tern-perf $name failed (see $OUT/$name.err)"
+		rm -f "$OUT/$name.json"
+	fi
+	child_secs
+	a1=$(proc_ticks "$pa"); b1=$(proc_ticks "$pb"); s1=$(sys_ticks); st1=$(steal_ticks); c1=$CHILD_SECS
+	t1=$(date +%s%N)
+	# Cores = CPU time / wall time of the whole tern-perf run (attach, warm-up,
+	# measurement, verify). "others": every other process on the machine.
+	"$PY" -c 'import json, sys
+a0, a1, b0, b1, s0, s1, st0, st1, t0, t1, hz = map(int, sys.argv[1:12])
+c0, c1 = map(float, sys.argv[12:14])
+wall = (t1 - t0) / 1e9
+a, b, c, s = (a1 - a0) / hz, (b1 - b0) / hz, c1 - c0, (s1 - s0) / hz
+print(json.dumps({"wall_s": round(wall, 3), "a_cores": round(a / wall, 3), "b_cores": round(b / wall, 3),
+                  "client_cores": round(c / wall, 3), "others_cores": round(max(0.0, s - a - b - c) / wall, 3),
+                  "steal_cores": round((st1 - st0) / hz / wall, 3),
+                  "a_cpus": "main lcore 0 on cpu 0, worker lcore 1 on cpu 1",
+                  "b_cpus": "worker lcore 0 on cpu 0, main lcore 1 on cpu 1",
+                  "client_cpus": "cpu 0"}))' "$a0" "$a1" "$b0" "$b1" "$s0" "$s1" "$st0" "$st1" "$t0" "$t1" "$TICKS" \
+		"$c0" "$c1" >"$OUT/$name.cpu.json" || true
+	telemetry "$pre" /tern/peers >"$OUT/$name.peers.json" 2>&1 || true
+}
+# peer_pair TRANSPORT: dataplanes a and b, WRITE and READ through TRANSPORT.
+peer_pair() {
+	local t=$1
+	local pre_a="tb_pa_${t}_$$" pre_b="tb_pb_${t}_$$" port_a port_b pid_a pid_b why=""
+	local st="$OUT/peer_tern_$t.status" pin=() usable unavail
+	PREFIXES+=("$pre_a" "$pre_b")
+	# Which code is measured: the transport's last commit, and whether the work tree differs.
+	{
+		git -C "$ROOT" log -1 --format='%h %s' "$REV" -- "drivers/transport/$t" 2>/dev/null | grep . ||
+			echo "no commit"
+		[ -n "$COMMIT" ] || [ -z "$(git -C "$ROOT" status --porcelain -- "drivers/transport/$t" 2>/dev/null)" ] ||
+			echo "uncommitted changes in drivers/transport/$t (the build measures the work tree)"
+	} >"$OUT/peer_tern_$t.source"
+	port_a=$(free_port)
+	port_b=$(free_port)
+	[ "$t" = tcp ] && pin=(--peer-transport b=tcp)
+	log "tern peers over $t: two tern-dataplanes"
+	if ! dp_start "peer_tern_${t}_dataplane_a" "$OUT/peer_tern_${t}_a.log" \
+		-l 0-1 --no-pci --base-virtaddr 0x200000000000 --file-prefix "$pre_a" \
+		--log-level lib.eal:warning -- --node a --segment kv:256M --listen 127.0.0.1:0 \
+		--directory "p2p://127.0.0.1:$port_a" --peer "b=p2p://127.0.0.1:$port_b" "${pin[@]}"; then
+		echo "failed: dataplane a did not start (peer_tern_${t}_a.log)" >"$st"
+		PEER_FAILED=1
+		return
+	fi
+	pid_a=$DP_LAST
+	if ! dp_start "peer_tern_${t}_dataplane_b" "$OUT/peer_tern_${t}_b.log" \
+		-l 0-1 --main-lcore 1 --no-pci --base-virtaddr 0x280000000000 --file-prefix "$pre_b" \
+		--log-level lib.eal:warning -- --node b --segment kv:256M --listen 127.0.0.1:0 \
+		--directory "p2p://127.0.0.1:$port_b"; then
+		echo "failed: dataplane b did not start (peer_tern_${t}_b.log)" >"$st"
+		PEER_FAILED=1
+		dp_stop "$pid_a" a || true
+		rm -rf "/var/run/dpdk/$pre_a"
+		return
+	fi
+	pid_b=$DP_LAST
+	echo "peer_tern_${t}_info: echo /tern/info | dpdk-telemetry.py -f $pre_a (and -f $pre_b)" >>"$CMDS"
+	telemetry "$pre_a" /tern/info >"$OUT/peer_tern_${t}_info_a.json" 2>&1 || true
+	telemetry "$pre_b" /tern/info >"$OUT/peer_tern_${t}_info_b.json" 2>&1 || true
+	for f in "$OUT/peer_tern_${t}_info_a.json" "$OUT/peer_tern_${t}_info_b.json"; do
+		usable=$("$PY" -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))["transports_usable"]))' "$f" 2>/dev/null) ||
+			{ why="failed: no /tern/info from a dataplane ($(basename "$f"))"; break; }
+		unavail=$("$PY" -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1])).get("transports_unavailable", [])))' "$f") || true
+		case " $usable " in
+		*" $t "*) ;;
+		*) case " $unavail " in
+		   *" $t "*) why="$t transport unavailable here (see the dataplane logs)" ;;
+		   *) why="$t transport not built" ;;
+		   esac
+		   break ;;
+		esac
+	done
+	if [ -z "$why" ]; then
+		echo "ok" >"$st"
+		peer_perf "peer_tern_${t}_write" "$pre_a" "$pid_a" "$pid_b" --op write \
+			--block-size "$BIG" --batch 1 --inflight 4 --completion wait --verify
+		peer_perf "peer_tern_${t}_read" "$pre_a" "$pid_a" "$pid_b" --op read \
+			--block-size "$BIG" --batch 1 --inflight 4 --completion wait --verify
+		# Two diagnostics, not comparisons: a client spinning on CPU 0 next to
+		# b's worker lcore, and a deeper queue that hides the client's wake-ups.
+		peer_perf "peer_tern_${t}_write_reap" "$pre_a" "$pid_a" "$pid_b" --op write \
+			--block-size 1M,64M --batch 1 --inflight 4 --completion reap
+		peer_perf "peer_tern_${t}_write_deep" "$pre_a" "$pid_a" "$pid_b" --op write \
+			--block-size 1M,4M --batch 1 --inflight 16 --completion wait
+	else
+		log "tern peers over $t: $why"
+		echo "$why" >"$st"
+		case "$why" in failed*) PEER_FAILED=1 ;; esac
+	fi
+	dp_stop "$pid_a" a || log "dataplane a (over $t) exited with status $? (see its log)"
+	dp_stop "$pid_b" b || log "dataplane b (over $t) exited with status $? (see its log)"
+	rm -rf "/var/run/dpdk/$pre_a" "/var/run/dpdk/$pre_b"
+}
+if [ "$HAVE_TELEMETRY" -eq 1 ]; then
+	wait_quiet "the two dataplanes" "$((QUIET_WAIT / 2))"
+	echo "# cpu busy before the two dataplanes: ${busy}%" >>"$OUT/machine.txt"
+	peer_pair shm
+	peer_pair tcp
+else
+	for t in shm tcp; do echo "skipped: dpdk-telemetry.py (Debian package dpdk) missing" >"$OUT/peer_tern_$t.status"; done
 fi
 
 { echo "# load after the run"; cat /proc/loadavg; top -bn1 | sed -n '7,12p'; } >>"$OUT/machine.txt"
 "$PY" "$ROOT/bench/report.py" "$OUT" $([ "$PLOT" -eq 1 ] && echo --plot)
 log "results in $OUT (results.md)"
+if [ "$PEER_FAILED" -ne 0 ]; then
+	log "ERROR: the tern peer measurements failed (a dataplane did not start or answer): see $OUT/peer_tern_*.status and *.log"
+	exit 1
+fi
