@@ -327,9 +327,9 @@ netns_veth_tcp() {
 			ip -n "$ns_b" addr add 10.99.0.2/24 dev "vb$$" &&
 			ip -n "$ns_a" link set "va$$" up && ip -n "$ns_b" link set "vb$$" up &&
 			ip -n "$ns_a" link set lo up && ip -n "$ns_b" link set lo up &&
-			DP_WRAP="ip netns exec $ns_a" start a --shm off --listen 10.99.0.1:7000 \
+			DP_WRAP="nsenter --net=/var/run/netns/$ns_a" start a --shm off --listen 10.99.0.1:7000 \
 				--directory p2p://10.99.0.1:7101 --peer b=p2p://10.99.0.2:7102 &&
-			DP_WRAP="ip netns exec $ns_b" start b --shm off --listen 10.99.0.2:7000 \
+			DP_WRAP="nsenter --net=/var/run/netns/$ns_b" start b --shm off --listen 10.99.0.2:7000 \
 				--directory p2p://10.99.0.2:7102 --peer a=p2p://10.99.0.1:7101 &&
 			dp a --segment b/kv --bytes 3M --iterations 5 &&
 			dp b --segment kv --mix a/kv --bytes 2M --iterations 5 &&
