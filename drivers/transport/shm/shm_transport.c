@@ -52,7 +52,7 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 
-#include <tern_copy.h>
+#include <tern_copy_endpoint.h>
 #include <tern_segment.h>
 #include <tern_transport.h>
 
@@ -1059,34 +1059,16 @@ shm_segment_release(struct tern_segment *seg)
 
 /* ---- data path ---- */
 
-struct tern_endpoint {
-	uint32_t head; /* next completion to poll */
-	uint32_t tail; /* next free completion slot */
-	uint32_t mask;
-	struct tern_completion cpl[];
-};
-
 static struct tern_endpoint *
 shm_endpoint_open(const struct tern_endpoint_conf *conf)
 {
-	struct tern_endpoint *ep;
-	uint32_t size = rte_align32pow2(RTE_MAX(conf->max_slices, 64u));
-
-	ep = rte_zmalloc_socket("tern_shm_ep", sizeof(*ep) + size * sizeof(ep->cpl[0]),
-				RTE_CACHE_LINE_SIZE, conf->socket_id);
-	if (ep == NULL) {
-		rte_errno = ENOMEM;
-		return NULL;
-	}
-	ep->mask = size - 1;
-	return ep;
+	return tern_copy_endpoint_open(conf, "tern_shm_ep");
 }
 
 static inline int32_t
 copy_slice(const struct tern_slice *s)
 {
 	struct shm_remote r;
-	uint8_t *remote;
 
 	memcpy(&r, s->target->priv, sizeof(r));
 	if (unlikely(r.peer == NULL || s->offset > r.length || s->length > r.length - s->offset))
@@ -1096,58 +1078,14 @@ copy_slice(const struct tern_slice *s)
 		STAT_INC(failed_slices);
 		return -ECONNRESET;
 	}
-	remote = r.base + s->offset;
-	if (s->flags & TERN_SLICE_F_STREAM) {
-		if (s->op == TERN_OP_WRITE)
-			tern_copy_stream(remote, s->local, s->length);
-		else
-			tern_copy_stream(s->local, remote, s->length);
-	} else {
-		if (s->op == TERN_OP_WRITE)
-			memcpy(remote, s->local, s->length);
-		else
-			memcpy(s->local, remote, s->length);
-	}
+	tern_copy_slice(s, r.base + s->offset);
 	return 0;
 }
 
 static uint16_t
 shm_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint16_t nb)
 {
-	uint32_t room = ep->mask + 1 - (ep->tail - ep->head);
-	uint16_t i, n = (uint16_t)RTE_MIN((uint32_t)nb, room);
-
-	for (i = 0; i < n; i++) {
-		struct tern_completion *c = &ep->cpl[ep->tail++ & ep->mask];
-
-		c->cookie = slices[i].cookie;
-		c->status = copy_slice(&slices[i]);
-		c->length = c->status == 0 ? slices[i].length : 0;
-	}
-	return n;
-}
-
-static uint16_t
-shm_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
-{
-	uint16_t n = 0;
-
-	while (n < max && ep->head != ep->tail)
-		cpl[n++] = ep->cpl[ep->head++ & ep->mask];
-	return n;
-}
-
-/* Copies finish inside post_burst(): nothing is ever in flight to cancel. */
-static void
-shm_cancel(struct tern_endpoint *ep)
-{
-	RTE_SET_USED(ep);
-}
-
-static void
-shm_endpoint_close(struct tern_endpoint *ep)
-{
-	rte_free(ep);
+	return tern_copy_endpoint_post(ep, slices, nb, copy_slice);
 }
 
 static const struct tern_transport_ops shm_ops = {
@@ -1159,9 +1097,9 @@ static const struct tern_transport_ops shm_ops = {
 	.segment_release = shm_segment_release,
 	.endpoint_open = shm_endpoint_open,
 	.post_burst = shm_post_burst,
-	.poll = shm_poll,
-	.cancel = shm_cancel,
-	.endpoint_close = shm_endpoint_close,
+	.poll = tern_copy_endpoint_poll,
+	.cancel = tern_copy_endpoint_cancel,
+	.endpoint_close = tern_copy_endpoint_close,
 };
 
 TERN_TRANSPORT_REGISTER(shm_ops)
