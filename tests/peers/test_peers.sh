@@ -317,19 +317,26 @@ EOF
 
 # Two "hosts": network namespaces joined by a veth pair (10.99.0.0/24 exists
 # only inside them), one dataplane in each, tcp between them (--shm off: on
-# one kernel shm would otherwise win, see the strategy).
+# one kernel shm would otherwise win, see the strategy). Each namespace is
+# held by a sleeping process (unshare --net), not named with "ip netns add",
+# so nothing is mounted and nothing outlives the test.
 netns_veth_tcp() {
-	local ns_a=tern_a_$$ ns_b=tern_b_$$ ok=0
-	ip netns add "$ns_a" && ip netns add "$ns_b" || return 1
+	local ha hb ok=0
+	unshare --net sleep 300 &
+	ha=$!
+	unshare --net sleep 300 &
+	hb=$!
+	pids+=("$ha" "$hb")
+	sleep 0.3
+	local na="nsenter --net=/proc/$ha/ns/net" nb="nsenter --net=/proc/$hb/ns/net"
 	{
-		ip link add "va$$" netns "$ns_a" type veth peer name "vb$$" netns "$ns_b" &&
-			ip -n "$ns_a" addr add 10.99.0.1/24 dev "va$$" &&
-			ip -n "$ns_b" addr add 10.99.0.2/24 dev "vb$$" &&
-			ip -n "$ns_a" link set "va$$" up && ip -n "$ns_b" link set "vb$$" up &&
-			ip -n "$ns_a" link set lo up && ip -n "$ns_b" link set lo up &&
-			DP_WRAP="nsenter --net=/var/run/netns/$ns_a" start a --shm off --listen 10.99.0.1:7000 \
+		ip link add "va$$" netns "$ha" type veth peer name "vb$$" netns "$hb" &&
+			$na ip addr add 10.99.0.1/24 dev "va$$" && $nb ip addr add 10.99.0.2/24 dev "vb$$" &&
+			$na ip link set "va$$" up && $nb ip link set "vb$$" up &&
+			$na ip link set lo up && $nb ip link set lo up &&
+			DP_WRAP=$na start a --shm off --listen 10.99.0.1:7000 \
 				--directory p2p://10.99.0.1:7101 --peer b=p2p://10.99.0.2:7102 &&
-			DP_WRAP="nsenter --net=/var/run/netns/$ns_b" start b --shm off --listen 10.99.0.2:7000 \
+			DP_WRAP=$nb start b --shm off --listen 10.99.0.2:7000 \
 				--directory p2p://10.99.0.2:7102 --peer a=p2p://10.99.0.1:7101 &&
 			dp a --segment b/kv --bytes 3M --iterations 5 &&
 			dp b --segment kv --mix a/kv --bytes 2M --iterations 5 &&
@@ -337,8 +344,8 @@ netns_veth_tcp() {
 			telemetry a /tern/segments | grep -q '"b:kv"' &&
 			stop a && stop b && ok=1
 	} || true
-	ip netns del "$ns_a"
-	ip netns del "$ns_b"
+	kill "$ha" "$hb" 2>/dev/null
+	wait "$ha" "$hb" 2>/dev/null
 	[ "$ok" -eq 1 ]
 }
 
