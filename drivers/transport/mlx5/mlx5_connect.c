@@ -86,23 +86,23 @@ tern_mlx5_connect_encode(const struct tern_mlx5_connect_msg *m, void *buf, size_
 	if (len < need)
 		return -ENOSPC;
 	memset(p, 0, TERN_MLX5_CONNECT_HDR);
-	tern_mlx5_put32(p, TERN_MLX5_CONNECT_MAGIC);
+	tern_wire_put_le32(p, TERN_MLX5_CONNECT_MAGIC);
 	p[4] = TERN_MLX5_CONNECT_VERSION;
 	p[5] = m->type;
-	tern_mlx5_put16(p + 6, m->count);
-	tern_mlx5_put64(p + 8, m->nonce);
+	tern_wire_put_le16(p + 6, m->count);
+	tern_wire_put_le64(p + 8, m->nonce);
 	memcpy(p + 16, m->gid, 16);
-	tern_mlx5_put16(p + 32, m->lid);
+	tern_wire_put_le16(p + 32, m->lid);
 	p[34] = m->mtu;
 	for (i = 0; i < m->count; i++) {
 		e = p + TERN_MLX5_CONNECT_HDR + i * entry_size(m->type);
 		if (m->type == TERN_MLX5_CONNECT_REQUEST) {
-			tern_mlx5_put32(e, m->qp[i].qpn);
-			tern_mlx5_put32(e + 4, m->qp[i].psn);
+			tern_wire_put_le32(e, m->qp[i].qpn);
+			tern_wire_put_le32(e + 4, m->qp[i].psn);
 		} else {
-			tern_mlx5_put32(e, m->qp[i].peer_qpn);
-			tern_mlx5_put32(e + 4, m->qp[i].qpn);
-			tern_mlx5_put32(e + 8, m->qp[i].psn);
+			tern_wire_put_le32(e, m->qp[i].peer_qpn);
+			tern_wire_put_le32(e + 4, m->qp[i].qpn);
+			tern_wire_put_le32(e + 8, m->qp[i].psn);
 		}
 	}
 	return (int)need;
@@ -119,7 +119,7 @@ tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_
 		return -EINVAL;
 	if (len < TERN_MLX5_CONNECT_HDR)
 		return reject("shorter than the header");
-	if (tern_mlx5_get32(p) != TERN_MLX5_CONNECT_MAGIC)
+	if (tern_wire_get_le32(p) != TERN_MLX5_CONNECT_MAGIC)
 		return reject("bad magic");
 	if (p[4] != TERN_MLX5_CONNECT_VERSION) {
 		TERN_MLX5_LOG(NOTICE, "connect: message refused: version %u, not %u", p[4],
@@ -130,7 +130,7 @@ tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_
 		return reject("unexpected message type");
 	memset(m, 0, sizeof(*m));
 	m->type = type;
-	m->count = tern_mlx5_get16(p + 6);
+	m->count = tern_wire_get_le16(p + 6);
 	if (m->count == 0 || m->count > TERN_MLX5_CONNECT_QP_MAX)
 		return reject("entry count out of range");
 	if (len != TERN_MLX5_CONNECT_HDR + m->count * entry_size(type))
@@ -138,9 +138,9 @@ tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_
 	for (i = 35; i < TERN_MLX5_CONNECT_HDR; i++)
 		if (p[i] != 0)
 			return reject("reserved bytes not zero");
-	m->nonce = tern_mlx5_get64(p + 8);
+	m->nonce = tern_wire_get_le64(p + 8);
 	memcpy(m->gid, p + 16, 16);
-	m->lid = tern_mlx5_get16(p + 32);
+	m->lid = tern_wire_get_le16(p + 32);
 	m->mtu = p[34];
 	if (m->nonce == 0)
 		return reject("nonce 0");
@@ -153,12 +153,12 @@ tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_
 	for (i = 0; i < m->count; i++) {
 		e = p + TERN_MLX5_CONNECT_HDR + i * entry_size(type);
 		if (type == TERN_MLX5_CONNECT_REQUEST) {
-			m->qp[i].qpn = tern_mlx5_get32(e);
-			m->qp[i].psn = tern_mlx5_get32(e + 4);
+			m->qp[i].qpn = tern_wire_get_le32(e);
+			m->qp[i].psn = tern_wire_get_le32(e + 4);
 		} else {
-			m->qp[i].peer_qpn = tern_mlx5_get32(e);
-			m->qp[i].qpn = tern_mlx5_get32(e + 4);
-			m->qp[i].psn = tern_mlx5_get32(e + 8);
+			m->qp[i].peer_qpn = tern_wire_get_le32(e);
+			m->qp[i].qpn = tern_wire_get_le32(e + 4);
+			m->qp[i].psn = tern_wire_get_le32(e + 8);
 			if (m->qp[i].peer_qpn < QPN_MIN || m->qp[i].peer_qpn > QPN_MAX)
 				return reject("initiator QPN out of range");
 		}

@@ -149,11 +149,11 @@ tern_mlx5_frame_encode(uint8_t type, uint16_t status, const void *body, size_t b
 		return -ENOSPC;
 	if (body_len != 0 && body != p + TERN_MLX5_FRAME_HDR)
 		memmove(p + TERN_MLX5_FRAME_HDR, body, body_len);
-	tern_mlx5_put32(p, TERN_MLX5_FRAME_MAGIC);
+	tern_wire_put_le32(p, TERN_MLX5_FRAME_MAGIC);
 	p[4] = TERN_MLX5_FRAME_VERSION;
 	p[5] = type;
-	tern_mlx5_put16(p + 6, status);
-	tern_mlx5_put32(p + 8, (uint32_t)body_len);
+	tern_wire_put_le16(p + 6, status);
+	tern_wire_put_le32(p + 8, (uint32_t)body_len);
 	return (int)(TERN_MLX5_FRAME_HDR + body_len);
 }
 
@@ -166,7 +166,7 @@ tern_mlx5_frame_decode(const void *buf, size_t len, uint8_t type, struct tern_ml
 
 	if (buf == NULL || h == NULL || len != TERN_MLX5_FRAME_HDR)
 		w = "not a whole header";
-	else if (tern_mlx5_get32(p) != TERN_MLX5_FRAME_MAGIC)
+	else if (tern_wire_get_le32(p) != TERN_MLX5_FRAME_MAGIC)
 		w = "bad magic";
 	if (w != NULL) {
 		if (why != NULL)
@@ -184,8 +184,8 @@ tern_mlx5_frame_decode(const void *buf, size_t len, uint8_t type, struct tern_ml
 		return -EINVAL;
 	}
 	h->type = p[5];
-	h->status = tern_mlx5_get16(p + 6);
-	h->body_len = tern_mlx5_get32(p + 8);
+	h->status = tern_wire_get_le16(p + 6);
+	h->body_len = tern_wire_get_le32(p + 8);
 	return frame_check(h->type, h->status, h->body_len, why);
 }
 

@@ -326,15 +326,15 @@ tern_mlx5_desc_encode(const struct tern_mlx5_desc *d, void *buf, size_t len)
 	if (len < TERN_MLX5_DESC_LEN)
 		return -ENOSPC;
 	memset(p, 0, TERN_MLX5_DESC_LEN);
-	tern_mlx5_put32(p, d->magic);
-	tern_mlx5_put16(p + 4, d->version);
-	tern_mlx5_put32(p + 8, d->rkey);
-	tern_mlx5_put16(p + 12, d->hs_port);
-	tern_mlx5_put64(p + 16, d->addr);
-	tern_mlx5_put64(p + 24, d->length);
+	tern_wire_put_le32(p, d->magic);
+	tern_wire_put_le16(p + 4, d->version);
+	tern_wire_put_le32(p + 8, d->rkey);
+	tern_wire_put_le16(p + 12, d->hs_port);
+	tern_wire_put_le64(p + 16, d->addr);
+	tern_wire_put_le64(p + 24, d->length);
 	memcpy(p + 32, d->gid, 16);
 	memcpy(p + 48, d->hs_addr, 16);
-	tern_mlx5_put64(p + 64, d->epoch);
+	tern_wire_put_le64(p + 64, d->epoch);
 	return TERN_MLX5_DESC_LEN;
 }
 
@@ -359,17 +359,17 @@ tern_mlx5_desc_decode(const void *buf, size_t len, struct tern_mlx5_desc *d)
 	if (buf == NULL || d == NULL || len != TERN_MLX5_DESC_LEN)
 		return -EINVAL;
 	memset(d, 0, sizeof(*d));
-	d->magic = tern_mlx5_get32(p);
-	d->version = tern_mlx5_get16(p + 4);
-	d->rkey = tern_mlx5_get32(p + 8);
-	d->hs_port = tern_mlx5_get16(p + 12);
-	d->addr = tern_mlx5_get64(p + 16);
-	d->length = tern_mlx5_get64(p + 24);
+	d->magic = tern_wire_get_le32(p);
+	d->version = tern_wire_get_le16(p + 4);
+	d->rkey = tern_wire_get_le32(p + 8);
+	d->hs_port = tern_wire_get_le16(p + 12);
+	d->addr = tern_wire_get_le64(p + 16);
+	d->length = tern_wire_get_le64(p + 24);
 	memcpy(d->gid, p + 32, 16);
 	memcpy(d->hs_addr, p + 48, 16);
-	d->epoch = tern_mlx5_get64(p + 64);
+	d->epoch = tern_wire_get_le64(p + 64);
 	if (d->magic != TERN_MLX5_DESC_MAGIC || d->version != TERN_MLX5_DESC_VERSION ||
-	    tern_mlx5_get16(p + 6) != 0 || tern_mlx5_get16(p + 14) != 0 || d->length == 0 ||
+	    tern_wire_get_le16(p + 6) != 0 || tern_wire_get_le16(p + 14) != 0 || d->length == 0 ||
 	    d->addr + d->length < d->addr || !tern_mlx5_gid_unicast(d->gid) ||
 	    !hs_addr_usable(d->hs_addr) || d->hs_port == 0 || d->epoch == 0)
 		return -EINVAL;

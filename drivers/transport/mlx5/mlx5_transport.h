@@ -22,6 +22,8 @@
 
 #include <rte_byteorder.h>
 
+#include <tern_wire.h>
+
 #include "mlx5_queue.h"
 #include "tern_mlx5_internal.h"
 
@@ -76,54 +78,6 @@ int tern_mlx5_probed(void);
 int tern_mlx5_probe(void);
 
 /* Little-endian fields of the wire formats (descriptor, handshake, frames). */
-static inline void
-tern_mlx5_put16(uint8_t *p, uint16_t v)
-{
-	v = rte_cpu_to_le_16(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-tern_mlx5_put32(uint8_t *p, uint32_t v)
-{
-	v = rte_cpu_to_le_32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-tern_mlx5_put64(uint8_t *p, uint64_t v)
-{
-	v = rte_cpu_to_le_64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline uint16_t
-tern_mlx5_get16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return rte_le_to_cpu_16(v);
-}
-
-static inline uint32_t
-tern_mlx5_get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return rte_le_to_cpu_32(v);
-}
-
-static inline uint64_t
-tern_mlx5_get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return rte_le_to_cpu_64(v);
-}
-
 /** A GID that names one port: neither zero nor multicast (ff00::/8). */
 static inline int
 tern_mlx5_gid_unicast(const uint8_t gid[16])

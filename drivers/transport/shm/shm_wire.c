@@ -9,39 +9,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <tern_wire.h>
+
 #include "shm_wire.h"
-
-static inline void
-put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline uint32_t
-get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
-static inline uint64_t
-get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
 
 static int
 all_zero(const uint8_t *p, size_t n)
@@ -67,13 +37,13 @@ shm_blob_encode(uint8_t *buf, size_t len, const struct shm_blob *b)
 	if (len < SHM_BLOB_HDR_LEN + path_len)
 		return -ENOSPC;
 	memset(buf, 0, SHM_BLOB_HDR_LEN);
-	put32(buf + 0, SHM_BLOB_MAGIC);
+	tern_wire_put_le32(buf + 0, SHM_BLOB_MAGIC);
 	buf[4] = SHM_WIRE_VERSION;
 	buf[5] = (uint8_t)path_len;
 	memcpy(buf + 8, b->boot_id, SHM_BOOT_ID_LEN);
-	put32(buf + 24, b->handle);
-	put64(buf + 32, b->length);
-	put64(buf + 40, b->token);
+	tern_wire_put_le32(buf + 24, b->handle);
+	tern_wire_put_le64(buf + 32, b->length);
+	tern_wire_put_le64(buf + 40, b->token);
 	memcpy(buf + SHM_BLOB_HDR_LEN, b->path, path_len);
 	return (int)(SHM_BLOB_HDR_LEN + path_len);
 }
@@ -86,7 +56,7 @@ shm_blob_decode(const uint8_t *buf, size_t len, struct shm_blob *b)
 	if (len < SHM_BLOB_HDR_LEN + 3 || len > SHM_BLOB_MAX)
 		return -EINVAL;
 	path_len = buf[5];
-	if (get32(buf + 0) != SHM_BLOB_MAGIC || buf[4] != SHM_WIRE_VERSION ||
+	if (tern_wire_get_le32(buf + 0) != SHM_BLOB_MAGIC || buf[4] != SHM_WIRE_VERSION ||
 	    len != SHM_BLOB_HDR_LEN + path_len || !all_zero(buf + 6, 2) || !all_zero(buf + 28, 4))
 		return -EINVAL;
 	/* "/x\0" at least: the size rule above; one NUL, the last byte. */
@@ -94,9 +64,9 @@ shm_blob_decode(const uint8_t *buf, size_t len, struct shm_blob *b)
 	    memchr(buf + SHM_BLOB_HDR_LEN, '\0', path_len) != buf + len - 1)
 		return -EINVAL;
 	memcpy(b->boot_id, buf + 8, SHM_BOOT_ID_LEN);
-	b->handle = get32(buf + 24);
-	b->length = get64(buf + 32);
-	b->token = get64(buf + 40);
+	b->handle = tern_wire_get_le32(buf + 24);
+	b->length = tern_wire_get_le64(buf + 32);
+	b->token = tern_wire_get_le64(buf + 40);
 	if (b->handle == 0 || b->length == 0)
 		return -EINVAL;
 	memcpy(b->path, buf + SHM_BLOB_HDR_LEN, path_len);
@@ -109,11 +79,11 @@ void
 shm_req_encode(uint8_t *buf, const struct shm_req *r)
 {
 	memset(buf, 0, SHM_REQ_LEN);
-	put32(buf + 0, SHM_REQ_MAGIC);
+	tern_wire_put_le32(buf + 0, SHM_REQ_MAGIC);
 	buf[4] = SHM_WIRE_VERSION;
-	put32(buf + 8, r->handle);
-	put64(buf + 16, r->length);
-	put64(buf + 24, r->token);
+	tern_wire_put_le32(buf + 8, r->handle);
+	tern_wire_put_le64(buf + 16, r->length);
+	tern_wire_put_le64(buf + 24, r->token);
 }
 
 int
@@ -121,13 +91,13 @@ shm_req_decode(const uint8_t *buf, size_t len, struct shm_req *r)
 {
 	if (len != SHM_REQ_LEN)
 		return -EMSGSIZE;
-	if (get32(buf + 0) != SHM_REQ_MAGIC)
+	if (tern_wire_get_le32(buf + 0) != SHM_REQ_MAGIC)
 		return -EPROTO;
 	if (buf[4] != SHM_WIRE_VERSION)
 		return -EPROTONOSUPPORT;
-	r->handle = get32(buf + 8);
-	r->length = get64(buf + 16);
-	r->token = get64(buf + 24);
+	r->handle = tern_wire_get_le32(buf + 8);
+	r->length = tern_wire_get_le64(buf + 16);
+	r->token = tern_wire_get_le64(buf + 24);
 	if (!all_zero(buf + 5, 3) || !all_zero(buf + 12, 4) || r->handle == 0 || r->length == 0)
 		return -EBADMSG;
 	return 0;
@@ -138,20 +108,20 @@ void
 shm_rep_encode(uint8_t *buf, const struct shm_rep *r)
 {
 	memset(buf, 0, SHM_REP_LEN);
-	put32(buf + 0, SHM_REP_MAGIC);
+	tern_wire_put_le32(buf + 0, SHM_REP_MAGIC);
 	buf[4] = SHM_WIRE_VERSION;
-	put32(buf + 8, (uint32_t)r->status);
-	put64(buf + 16, r->length);
+	tern_wire_put_le32(buf + 8, (uint32_t)r->status);
+	tern_wire_put_le64(buf + 16, r->length);
 }
 
 int
 shm_rep_decode(const uint8_t *buf, size_t len, struct shm_rep *r)
 {
-	if (len != SHM_REP_LEN || get32(buf + 0) != SHM_REP_MAGIC || buf[4] != SHM_WIRE_VERSION ||
-	    !all_zero(buf + 5, 3) || !all_zero(buf + 12, 4))
+	if (len != SHM_REP_LEN || tern_wire_get_le32(buf + 0) != SHM_REP_MAGIC ||
+	    buf[4] != SHM_WIRE_VERSION || !all_zero(buf + 5, 3) || !all_zero(buf + 12, 4))
 		return -EPROTO;
-	r->status = (int32_t)get32(buf + 8);
-	r->length = get64(buf + 16);
+	r->status = (int32_t)tern_wire_get_le32(buf + 8);
+	r->length = tern_wire_get_le64(buf + 16);
 	if (r->status > 0 || r->status < SHM_STATUS_MIN || (r->status == 0) != (r->length != 0))
 		return -EPROTO;
 	return 0;
@@ -197,7 +167,7 @@ shm_req_strerror(int err)
 static uint64_t
 siphash24(const uint8_t key[16], const uint8_t *in, size_t len)
 {
-	uint64_t k0 = get64(key), k1 = get64(key + 8);
+	uint64_t k0 = tern_wire_get_le64(key), k1 = tern_wire_get_le64(key + 8);
 	uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
 	uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
 	uint64_t m, b = (uint64_t)len << 56;
@@ -205,7 +175,7 @@ siphash24(const uint8_t key[16], const uint8_t *in, size_t len)
 	int r;
 
 	for (i = 0; i < full; i += 8) {
-		m = get64(in + i);
+		m = tern_wire_get_le64(in + i);
 		v3 ^= m;
 		for (r = 0; r < 2; r++)
 			SIPROUND;
@@ -228,8 +198,8 @@ shm_token(const uint8_t key[SHM_KEY_LEN], uint32_t handle, uint64_t length)
 {
 	uint8_t msg[12];
 
-	put32(msg, handle);
-	put64(msg + 4, length);
+	tern_wire_put_le32(msg, handle);
+	tern_wire_put_le64(msg + 4, length);
 	return siphash24(key, msg, sizeof(msg));
 }
 
