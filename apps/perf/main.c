@@ -1188,6 +1188,12 @@ out:
 		free(results[b].submit_call);
 	}
 	free(results);
-	rte_eal_cleanup();
+	/* A secondary process leaves without rte_eal_cleanup(): in DPDK 22.11
+	 * its memory detach can deadlock with the primary freeing hugepage
+	 * memory at that moment (each waits on a lock the other holds; seen in
+	 * tests/peers). Exiting releases everything the kernel tracks, and the
+	 * dataplane reclaims anything of the client it had not detached. */
+	if (rte_eal_process_type() == RTE_PROC_PRIMARY)
+		rte_eal_cleanup();
 	return status;
 }
