@@ -831,12 +831,12 @@ static __rte_always_inline uint16_t
 run_post(const struct post_run *run, const struct tern_slice *slices, uint16_t nb)
 {
 	struct mlx5_sq *sq = run->sq;
-	uint16_t todo = RTE_MIN(nb, tern_mlx5_sq_room(sq));
+	uint16_t take = RTE_MIN(nb, tern_mlx5_sq_room(sq));
 	uint16_t posted = 0;
 
-	while (posted < todo) {
+	while (posted < take) {
 		uint16_t idx = sq->pi & sq->mask;
-		uint16_t stretch = RTE_MIN(todo - posted, sq->mask + 1 - idx);
+		uint16_t stretch = RTE_MIN(take - posted, sq->mask + 1 - idx);
 		uint16_t n = run_post_stretch(run, slices + posted, stretch, sq->pi,
 					      (uint64_t *)(sq->buf + (size_t)idx * TERN_MLX5_WQEBB),
 					      &sq->slots[idx]);
