@@ -102,11 +102,18 @@ shm_alloc(struct engine_shared *sh, uint32_t slot, const char *name, uint64_t le
 	  uint32_t *handle)
 {
 	struct client_slot *cs = &sh->clients[slot];
-	int ret;
+	int ret, attempt;
 
 	if (cs->nb_segments == RTE_DIM(cs->segments))
 		return -ENOSPC;
 	ret = tern_segment_alloc(sh->segments, name, length, sh->pool->socket_id, handle);
+	/* DPDK rolls an allocation back when a secondary that is exiting at
+	 * that moment does not answer its memory-map sync; by the next try the
+	 * process is gone and DPDK skips it. A real shortage fails three times. */
+	for (attempt = 0; ret == -ENOMEM && attempt < 2; attempt++) {
+		usleep(100 * 1000);
+		ret = tern_segment_alloc(sh->segments, name, length, sh->pool->socket_id, handle);
+	}
 	if (ret == 0)
 		cs->segments[cs->nb_segments++] = *handle;
 	return ret;
