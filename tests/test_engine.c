@@ -497,6 +497,70 @@ observation_and_live_settings(void **state)
 	assert_int_equal(tern_client_destroy(c), 0);
 }
 
+/*
+ * The owner lcore of a shared batch keeps it on its claim list while helpers
+ * claim the rest. When the helpers account the last slices (here: a cancel makes
+ * a helper skip every unposted slice) and the client has already let go, the
+ * batch must stay alive until the owner has dropped it from that list: under
+ * ASan a pooled future is poisoned, so an owner claiming a batch that went back
+ * to the pool is reported at the access. Without ASan a batch reused while still
+ * on a claim list corrupts the deadline wheel, and the final wait hangs.
+ */
+static void
+released_shared_batches_outlive_every_claim(void **state)
+{
+	struct tern_engine_conf conf = { .slice_bytes = 4096,
+					 .share_bytes = 8192,
+					 .nb_futures = 256 };
+	struct tern_client_conf cc = { .flags = TERN_CLIENT_F_NO_CQ };
+	struct tern_pool_stats ps;
+	struct test_env env;
+	struct tern_client *c;
+	struct tern_request r;
+	struct tern_future *f;
+	uint8_t *src, *dst;
+	uint32_t dst_h;
+	unsigned int i;
+
+	RTE_SET_USED(state);
+	test_env_create(&env, "shared", &conf);
+	test_segment_local(&env, "src", 1 << 20, (void **)&src);
+	dst_h = test_segment_local(&env, "dst", 1 << 20, (void **)&dst);
+	c = tern_client_create(env.engine, &cc);
+	assert_non_null(c);
+	/* 64 slices: the owner claims 32 per visit, a helper the other 32. */
+	r = req(TERN_OP_WRITE, dst_h, 0, src, 256 << 10);
+	for (i = 0; i < 20000; i++) {
+		f = tern_submit(c, &r, 1, NULL);
+		if (f == NULL) {
+			assert_int_equal(rte_errno, EAGAIN);
+			continue;
+		}
+		if (i % 2 == 0)
+			tern_future_cancel(f);
+		assert_int_equal(tern_future_release(f), 0);
+		if (i % 8 == 7)
+			usleep(100); /* leave both cores to the lcores now and then */
+	}
+	/* The wheel still works: a last batch resolves by itself. */
+	while ((f = tern_submit(c, &r, 1, NULL)) == NULL)
+		assert_int_equal(rte_errno, EAGAIN);
+	assert_int_equal(tern_future_wait(f, 10ull * 1000000000ull), 0);
+	assert_int_equal(tern_future_release(f), 0);
+	assert_int_equal(tern_client_destroy(c), 0);
+	/* Every batch goes back to the pool once its last slice is accounted. */
+	for (i = 0; i < 5000; i++) {
+		assert_int_equal(tern_engine_pool_stats(env.engine, &ps), 0);
+		if (ps.available == ps.total)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(ps.available, ps.total);
+	test_env_destroy(&env);
+	free(src);
+	free(dst);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -520,6 +584,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(pool_is_full_after_clients_are_gone, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(observation_and_live_settings, setup, teardown),
+		cmocka_unit_test(released_shared_batches_outlive_every_claim),
 	};
 
 	RTE_SET_USED(argc);

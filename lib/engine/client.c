@@ -342,6 +342,7 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 		rte_errno = EAGAIN;
 		return NULL;
 	}
+	future_unpoison(f);
 
 	br = future_reqs(f);
 	refs = future_segrefs(f, sh->max_batch);
@@ -363,7 +364,9 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	f->client = c;
 	f->has_cq = c->cq != NULL;
 	f->holds = (uint8_t)(HOLD_USER | (f->has_cq ? HOLD_CQ : 0));
-	f->refcnt = 2u + f->has_cq; /* user, engine, completion queue */
+	/* User, completion queue, engine (until every slice is accounted), the
+	 * owner lcore's claim list entry (until it stops claiming). */
+	f->refcnt = 3u + f->has_cq;
 	f->user_data = opts != NULL ? opts->user_data : 0;
 	f->sh = sh;
 	f->next_slice = 0;
@@ -389,16 +392,16 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 			return f;
 		}
 	}
-	future_release_segrefs(f);
 	f->magic = FUTURE_FREE;
-	rte_mempool_generic_put(sh->pool, (void **)&f, 1, c->cache);
 	rte_errno = EAGAIN;
-	return NULL;
+	goto unused;
 
 invalid:
-	future_release_segrefs(f);
-	rte_mempool_generic_put(sh->pool, (void **)&f, 1, c->cache);
 	rte_errno = EINVAL;
+unused:
+	future_release_segrefs(f);
+	future_poison(f);
+	rte_mempool_generic_put(sh->pool, (void **)&f, 1, c->cache);
 	return NULL;
 }
 

@@ -132,6 +132,18 @@ future_obj_init(struct rte_mempool *mp, void *arg, void *obj, unsigned int idx)
 	f->sh = arg;
 }
 
+/* The pool's memory goes back to the heap: nothing of it may stay poisoned. */
+static void
+future_obj_unpoison(struct rte_mempool *mp, void *arg, void *obj, unsigned int idx)
+{
+	struct tern_future *f = obj;
+
+	RTE_SET_USED(mp);
+	RTE_SET_USED(arg);
+	RTE_SET_USED(idx);
+	future_unpoison(f);
+}
+
 static uint32_t
 probe_transports(void)
 {
@@ -167,6 +179,8 @@ engine_free_resources(struct tern_engine *e)
 		rte_ring_free(sh->sq[i]);
 		rte_ring_free(sh->xq[i]);
 	}
+	if (sh->pool != NULL)
+		rte_mempool_obj_iter(sh->pool, future_obj_unpoison, NULL);
 	rte_mempool_free(sh->pool);
 	rte_memzone_free(e->memzone);
 	e->sh = NULL;

@@ -102,7 +102,7 @@ struct tern_future {
 	uint32_t state;	      /* enum future_state: atomic, futex word */
 	int32_t status;	      /* valid once state == FUT_DONE */
 	uint32_t magic;	      /* FUTURE_LIVE / FUTURE_FREE */
-	uint32_t refcnt;      /* atomic: user + completion queue + engine + helper lcores */
+	uint32_t refcnt;      /* atomic: user, completion queue, engine, claim list entries */
 	uint32_t resolved;    /* atomic: 1 once a resolver won */
 	uint16_t client_slot; /* index in engine_shared.clients */
 	uint8_t holds;	      /* HOLD_*: client thread only */
@@ -221,8 +221,8 @@ struct worker {
 	bool cancelled_endpoints;
 	uint64_t give_up_tsc; /* cancel phase: stop waiting for transports then */
 
-	/* Batches with slices left to claim; entries tagged XQ_HELP are helper references. */
-	uintptr_t *active;
+	/* Batches with slices left to claim; each entry holds a reference. */
+	struct tern_future **active;
 	uint32_t active_head;
 	uint32_t active_tail;
 	uint32_t active_mask;
@@ -307,6 +307,25 @@ future_size(uint32_t max_batch)
 #define COUNTER_ADD(ctr, field, n)                                                              \
 	__atomic_store_n(&(ctr)->field, __atomic_load_n(&(ctr)->field, __ATOMIC_RELAXED) + (n), \
 			 __ATOMIC_RELAXED)
+
+/*
+ * Under AddressSanitizer a future in the pool is poisoned from its shared cache
+ * line on (line 0 stays readable: reclaim scans read magic and refcnt of every
+ * object), so an lcore touching a batch after its last reference is gone is
+ * reported at the access. Shadow memory is per process: whoever takes a future
+ * from the pool unpoisons it (the client at submit; the owner lcore at accept, for
+ * clients in other processes), and the pool is unpoisoned before it is freed.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define FUTURE_SHADOW(f, op) \
+	op(&(f)->next_slice, (f)->sh->future_size - offsetof(struct tern_future, next_slice))
+#define future_poison(f)   FUTURE_SHADOW(f, ASAN_POISON_MEMORY_REGION)
+#define future_unpoison(f) FUTURE_SHADOW(f, ASAN_UNPOISON_MEMORY_REGION)
+#else
+#define future_poison(f)   RTE_SET_USED(f)
+#define future_unpoison(f) RTE_SET_USED(f)
+#endif
 
 /* future.c */
 bool future_resolve(struct tern_future *f, int32_t status);

@@ -71,6 +71,7 @@ future_put(struct tern_future *f, uint32_t n, struct rte_mempool_cache *cache)
 	if (__atomic_sub_fetch(&f->refcnt, n, __ATOMIC_ACQ_REL) != 0)
 		return;
 	f->magic = FUTURE_FREE;
+	future_poison(f);
 	rte_mempool_generic_put(f->sh->pool, (void **)&f, 1, cache);
 }
 

@@ -20,9 +20,9 @@
 #include "engine_private.h"
 
 static inline void
-active_push(struct worker *w, uintptr_t entry)
+active_push(struct worker *w, struct tern_future *f)
 {
-	w->active[w->active_tail++ & w->active_mask] = entry;
+	w->active[w->active_tail++ & w->active_mask] = f;
 }
 
 static inline uint32_t
@@ -31,7 +31,7 @@ active_count(const struct worker *w)
 	return w->active_tail - w->active_head;
 }
 
-static inline uintptr_t
+static inline struct tern_future *
 active_pop(struct worker *w)
 {
 	return w->active[w->active_head++ & w->active_mask];
@@ -122,6 +122,7 @@ accept_batch(struct worker *w, struct tern_future *f, uint32_t phase)
 	struct engine_shared *sh = w->sh;
 	uint32_t helpers = 0, i;
 
+	future_unpoison(f); /* submitted from another process: see future_poison() */
 	f->owner = (uint16_t)w->idx;
 	COUNTER_ADD(w->ctr, owned_inflight, 1);
 	if (phase == PHASE_CANCEL)
@@ -142,7 +143,7 @@ accept_batch(struct worker *w, struct tern_future *f, uint32_t phase)
 				future_put(f, 1, w->cache);
 		}
 	}
-	active_push(w, (uintptr_t)f);
+	active_push(w, f); /* with the reference the client gave for it */
 }
 
 static unsigned int
@@ -168,7 +169,7 @@ drain_messages(struct worker *w)
 		struct tern_future *f = (struct tern_future *)(msg[i] & ~(uintptr_t)XQ_TAG_MASK);
 
 		if (msg[i] & XQ_HELP)
-			active_push(w, msg[i]);
+			active_push(w, f); /* with the reference the owner gave for it */
 		else
 			batch_finish(w, f);
 	}
@@ -306,12 +307,13 @@ claim_and_post(struct worker *w, uint32_t phase)
 
 	post_staged(w, phase);
 	while (visits-- != 0 && stages_have_room(w)) {
-		uintptr_t entry = active_pop(w);
-		struct tern_future *f = (struct tern_future *)(entry & ~(uintptr_t)XQ_TAG_MASK);
+		struct tern_future *f = active_pop(w);
 
+		/* Done claiming: drop the entry's reference. The batch itself may
+		 * have finished already, the last slices accounted by another lcore. */
 		if (claim(w, f, phase))
-			active_push(w, entry);
-		else if (entry & XQ_HELP)
+			active_push(w, f);
+		else
 			future_put(f, 1, w->cache);
 	}
 	post_staged(w, phase);
@@ -500,7 +502,7 @@ worker_create(struct engine_shared *sh, unsigned int idx, unsigned int lcore_id,
 	if (w == NULL)
 		return NULL;
 	active_size = rte_align32pow2(2 * sh->pool->size + 1);
-	w->active = rte_zmalloc_socket("tern_active", active_size * sizeof(uintptr_t),
+	w->active = rte_zmalloc_socket("tern_active", active_size * sizeof(*w->active),
 				       RTE_CACHE_LINE_SIZE, socket);
 	if (w->active == NULL)
 		goto fail;
