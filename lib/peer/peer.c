@@ -160,6 +160,13 @@ peer_find(struct tern_peers *ps, const char *node)
 	return NULL;
 }
 
+/* Nothing but its failures would be lost: no import ever, no directory, no pin. */
+static bool
+peer_evictable(const struct peer *p)
+{
+	return p->resolves == 0 && p->dir == NULL && p->pinned < 0;
+}
+
 static struct peer *
 peer_get(struct tern_peers *ps, const char *node, int *err)
 {
@@ -171,8 +178,20 @@ peer_get(struct tern_peers *ps, const char *node, int *err)
 	for (i = 1; i <= TERN_PEER_MAX && ps->peers[i] != NULL; i++)
 		;
 	if (i > TERN_PEER_MAX) {
-		*err = -ENOSPC;
-		return NULL;
+		/* Full: a node asked for that never resolved (a typo, a node long gone)
+		 * makes room. It has no import, so no segment carries its tag and its
+		 * traffic counters are zero: the tag can go to another node. */
+		for (i = 1; i <= TERN_PEER_MAX; i++)
+			if (peer_evictable(ps->peers[i]))
+				break;
+		if (i > TERN_PEER_MAX) {
+			*err = -ENOSPC;
+			return NULL;
+		}
+		PEER_LOG(INFO, "%s forgotten (never resolved) to make room for %s",
+			 ps->peers[i]->node, node);
+		free(ps->peers[i]);
+		ps->peers[i] = NULL;
 	}
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {

@@ -105,9 +105,11 @@ int tern_peers_set_transport(struct tern_peers *peers, const char *node, const c
  * @return 0; -EINVAL (bad names, or the two names do not fit a segment
  *         name "node:segment"); -ENOENT (no such segment); -EHOSTUNREACH
  *         (no directory knows @p node, or no transport both sides have could
- *         import it); -ENOSPC (too many peers, or the segment table is
- *         full); the directory's errors (-ECONNREFUSED, -ETIMEDOUT, -EIO,
- *         -EPROTO). Why each transport could not import is logged.
+ *         import it); -ENOSPC (TERN_PEER_MAX peers that have resolved, been
+ *         added or pinned: a node that never resolved gives its place up to a
+ *         new one; or the segment table is full); the directory's errors
+ *         (-ECONNREFUSED, -ETIMEDOUT, -EIO, -EPROTO). Why each transport could
+ *         not import is logged.
  */
 int tern_peers_resolve(struct tern_peers *peers, const char *node, const char *segment,
 		       uint32_t *handle);

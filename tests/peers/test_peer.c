@@ -213,6 +213,44 @@ a_name_too_long_for_the_table_is_refused(void **state)
 	assert_int_equal(tern_peers_resolve(fx->peers, "b", seg, &h), -EINVAL);
 }
 
+/* Names nobody knows cannot use up the peer table: they make room for a real one. */
+static void
+unknown_nodes_make_room_for_real_ones(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_peer_info info[TERN_PEER_MAX];
+	char node[16];
+	uint32_t h;
+	unsigned int i;
+
+	for (i = 0; i < TERN_PEER_MAX; i++) {
+		snprintf(node, sizeof(node), "ghost%u", i);
+		assert_int_equal(tern_peers_resolve(fx->peers, node, "kv", &h), -EHOSTUNREACH);
+	}
+	assert_int_equal(tern_peers_list(fx->peers, NULL, 0), TERN_PEER_MAX);
+	assert_int_equal(tern_peers_resolve(fx->peers, "b", "kv", &h), 0);
+	assert_int_equal(tern_peers_list(fx->peers, info, TERN_PEER_MAX), TERN_PEER_MAX);
+	/* "b" holds a segment now: more ghosts evict one another, never "b". */
+	for (i = 0; i < 2 * TERN_PEER_MAX; i++) {
+		snprintf(node, sizeof(node), "late%u", i);
+		assert_int_equal(tern_peers_resolve(fx->peers, node, "kv", &h), -EHOSTUNREACH);
+	}
+	assert_int_equal(tern_peers_resolve(fx->peers, "b", "kv", &h), 0);
+	assert_int_equal(tern_peers_list(fx->peers, info, TERN_PEER_MAX), TERN_PEER_MAX);
+	for (i = 0; i < TERN_PEER_MAX && strcmp(info[i].node, "b") != 0; i++)
+		;
+	assert_true(i < TERN_PEER_MAX);
+	assert_int_equal(info[i].segments, 1);
+	/* Pinned nodes are kept too: with every slot pinned, a new name is refused. */
+	for (i = 0; i < 2 * TERN_PEER_MAX; i++) {
+		snprintf(node, sizeof(node), "pin%u", i);
+		if (tern_peers_set_transport(fx->peers, node, "tcp") != 0)
+			break;
+	}
+	assert_int_equal(i, TERN_PEER_MAX - 1);
+	assert_int_equal(tern_peers_resolve(fx->peers, "ghost", "kv", &h), -ENOSPC);
+}
+
 static void
 a_pin_limits_the_strategy_and_retires_imports(void **state)
 {
@@ -344,6 +382,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(resolve_imports_with_the_cheapest_working_transport,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(a_name_too_long_for_the_table_is_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(unknown_nodes_make_room_for_real_ones, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_pin_limits_the_strategy_and_retires_imports,
 						setup, teardown),
