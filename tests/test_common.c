@@ -125,6 +125,15 @@ test_pattern_check(const void *p, size_t n, uint64_t seed, uint64_t offset)
 	return SIZE_MAX;
 }
 
+struct tern_request
+test_req(uint8_t op, uint32_t seg, uint64_t off, void *local, uint64_t len)
+{
+	struct tern_request r = {
+		.op = op, .segment = seg, .offset = off, .local = local, .length = len
+	};
+	return r;
+}
+
 int
 test_wait_release(struct tern_future *f)
 {

@@ -39,6 +39,9 @@ size_t test_pattern_check(const void *p, size_t n, uint64_t seed, uint64_t offse
 /* Waits for the future, returns its status, releases it. */
 int test_wait_release(struct tern_future *f);
 
+/* One request, in the order its fields are usually read. */
+struct tern_request test_req(uint8_t op, uint32_t seg, uint64_t off, void *local, uint64_t len);
+
 /* Sums one counter over the engine's lcores. */
 uint64_t test_sum_stat(struct tern_engine *engine, size_t field_offset);
 #define TEST_SUM_STAT(engine, field) test_sum_stat(engine, offsetof(struct tern_lcore_stats, field))

@@ -57,15 +57,6 @@ teardown(void **state)
 	return 0;
 }
 
-static struct tern_request
-req(uint8_t op, uint32_t seg, uint64_t off, void *local, uint64_t len)
-{
-	struct tern_request r = {
-		.op = op, .segment = seg, .offset = off, .local = local, .length = len
-	};
-	return r;
-}
-
 static void
 write_then_read_back_moves_every_byte(void **state)
 {
@@ -75,12 +66,12 @@ write_then_read_back_moves_every_byte(void **state)
 
 	assert_non_null(c);
 	test_pattern_fill(fx->src, SEG_BYTES, 1, 0);
-	r = req(TERN_OP_WRITE, fx->dst_h, 0, fx->src, SEG_BYTES);
+	r = test_req(TERN_OP_WRITE, fx->dst_h, 0, fx->src, SEG_BYTES);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
 	assert_int_equal(test_pattern_check(fx->dst, SEG_BYTES, 1, 0), SIZE_MAX);
 
 	memset(fx->src, 0, SEG_BYTES);
-	r = req(TERN_OP_READ, fx->dst_h, 0, fx->src, SEG_BYTES);
+	r = test_req(TERN_OP_READ, fx->dst_h, 0, fx->src, SEG_BYTES);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
 	assert_int_equal(test_pattern_check(fx->src, SEG_BYTES, 1, 0), SIZE_MAX);
 	assert_int_equal(tern_client_destroy(c), 0);
@@ -98,7 +89,8 @@ batch_of_many_requests_completes_once(void **state)
 	test_pattern_fill(fx->src, SEG_BYTES, 2, 0);
 	memset(fx->dst, 0, SEG_BYTES);
 	for (i = 0; i < 64; i++)
-		r[i] = req(TERN_OP_WRITE, fx->dst_h, i * 4096 + 3, fx->src + i * 4096 + 3, 4000);
+		r[i] = test_req(TERN_OP_WRITE, fx->dst_h, i * 4096 + 3, fx->src + i * 4096 + 3,
+				4000);
 	f = tern_submit(c, r, 64, &(struct tern_submit_opts){ .user_data = 77 });
 	assert_non_null(f);
 	assert_int_equal(tern_future_wait(f, UINT64_MAX), 0);
@@ -125,7 +117,7 @@ reap_collects_many_futures_in_bulk(void **state)
 	int ret;
 
 	for (i = 0; i < 100; i++) {
-		r = req(TERN_OP_WRITE, fx->dst_h, i * 1024, fx->src + i * 1024, 1024);
+		r = test_req(TERN_OP_WRITE, fx->dst_h, i * 1024, fx->src + i * 1024, 1024);
 		f[i] = tern_submit(c, &r, 1, &(struct tern_submit_opts){ .user_data = i });
 		assert_non_null(f[i]);
 	}
@@ -147,7 +139,7 @@ test_reports_in_progress_then_status(void **state)
 	struct fixture *fx = *state;
 	struct tern_client *c = tern_client_create(
 		fx->env.engine, &(struct tern_client_conf){ .flags = TERN_CLIENT_F_NO_CQ });
-	struct tern_request r = req(TERN_OP_WRITE, fx->dst_h, 0, fx->src, 4096);
+	struct tern_request r = test_req(TERN_OP_WRITE, fx->dst_h, 0, fx->src, 4096);
 	struct tern_future *f = tern_submit(c, &r, 1, NULL);
 	int ret;
 
@@ -189,7 +181,7 @@ large_request_is_shared_by_every_lcore(void **state)
 			assert_int_equal(
 				tern_engine_lcore_stats(fx->env.engine, lcores[i], &before[i]), 0);
 		memset(big_dst, 0, len);
-		r = req(TERN_OP_WRITE, hd, 0, big_src, len);
+		r = test_req(TERN_OP_WRITE, hd, 0, big_src, len);
 		assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
 		assert_int_equal(test_pattern_check(big_dst, len, 3, 0), SIZE_MAX);
 		shared = true;
@@ -218,7 +210,7 @@ max_inflight_gives_eagain_until_released_and_reaped(void **state)
 	struct fixture *fx = *state;
 	struct tern_client *c =
 		tern_client_create(fx->env.engine, &(struct tern_client_conf){ .max_inflight = 4 });
-	struct tern_request r = req(TERN_OP_WRITE, fx->dst_h, 0, fx->src, 64);
+	struct tern_request r = test_req(TERN_OP_WRITE, fx->dst_h, 0, fx->src, 64);
 	struct tern_future *f[5], *got[4];
 	unsigned int i, n = 0;
 
@@ -265,7 +257,7 @@ pool_exhaustion_gives_eagain(void **state)
 				      &h),
 		0);
 	c = tern_client_create(env.engine, &(struct tern_client_conf){ .cache_size = 1 });
-	r = req(TERN_OP_WRITE, h, 0, mem, 64);
+	r = test_req(TERN_OP_WRITE, h, 0, mem, 64);
 	for (i = 0; i < 40; i++) {
 		f[got] = tern_submit(c, &r, 1, NULL);
 		if (f[got] == NULL) {
@@ -308,8 +300,8 @@ transport_error_fails_the_batch(void **state)
 		0);
 	c = tern_client_create(env.engine, NULL);
 	/* A batch mixing a local copy and a failing remote write. */
-	r[0] = req(TERN_OP_WRITE, local, 4096, mem, 4096);
-	r[1] = req(TERN_OP_WRITE, hole, 0, mem, 4096);
+	r[0] = test_req(TERN_OP_WRITE, local, 4096, mem, 4096);
+	r[1] = test_req(TERN_OP_WRITE, hole, 0, mem, 4096);
 	f = tern_submit(c, r, 2, NULL);
 	assert_non_null(f);
 	assert_int_equal(tern_future_wait(f, 1000000),
@@ -319,7 +311,7 @@ transport_error_fails_the_batch(void **state)
 	assert_int_equal(tern_future_release(f), 0);
 	assert_true(TEST_SUM_STAT(env.engine, errors) >= 1);
 	/* The engine keeps serving. */
-	r[0] = req(TERN_OP_WRITE, local, 8192, mem, 4096);
+	r[0] = test_req(TERN_OP_WRITE, local, 8192, mem, 4096);
 	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), 0);
 	assert_int_equal(tern_client_destroy(c), 0);
 	test_env_destroy(&env);
@@ -350,7 +342,7 @@ cancel_resolves_now_and_memory_waits_for_slices(void **state)
 				      &hole),
 		0);
 	c = tern_client_create(env.engine, &(struct tern_client_conf){ .cache_size = 1 });
-	r = req(TERN_OP_WRITE, hole, 0, mem, 4096);
+	r = test_req(TERN_OP_WRITE, hole, 0, mem, 4096);
 	f = tern_submit(c, &r, 1, NULL);
 	assert_non_null(f);
 	while (hold_count() == 0)
@@ -397,7 +389,7 @@ wait_sleeps_on_futex_and_wakes(void **state)
 				      &hole),
 		0);
 	c = tern_client_create(env.engine, NULL);
-	r = req(TERN_OP_WRITE, hole, 0, mem, 4096);
+	r = test_req(TERN_OP_WRITE, hole, 0, mem, 4096);
 	f = tern_submit(c, &r, 1, NULL);
 	/* Past the spin phase: the waiter sleeps on the futex and times out. */
 	assert_int_equal(tern_future_wait(f, 50 * 1000 * 1000), -EINPROGRESS);
@@ -415,7 +407,7 @@ pool_is_full_after_clients_are_gone(void **state)
 	struct fixture *fx = *state;
 	struct tern_client *c[3];
 	struct tern_pool_stats ps;
-	struct tern_request r = req(TERN_OP_READ, fx->dst_h, 0, fx->src, 1 << 20);
+	struct tern_request r = test_req(TERN_OP_READ, fx->dst_h, 0, fx->src, 1 << 20);
 	unsigned int i, k;
 
 	for (i = 0; i < 3; i++)
@@ -444,7 +436,7 @@ observation_and_live_settings(void **state)
 	struct tern_client_info ci;
 	struct tern_lcore_load load;
 	struct tern_engine_conf conf;
-	struct tern_request r = req(TERN_OP_WRITE, fx->dst_h, 0, fx->src, 1 << 20);
+	struct tern_request r = test_req(TERN_OP_WRITE, fx->dst_h, 0, fx->src, 1 << 20);
 	unsigned int i, lcores[4];
 	uint32_t slot, found = 0;
 
@@ -529,7 +521,7 @@ released_shared_batches_outlive_every_claim(void **state)
 	c = tern_client_create(env.engine, &cc);
 	assert_non_null(c);
 	/* 64 slices: the owner claims 32 per visit, a helper the other 32. */
-	r = req(TERN_OP_WRITE, dst_h, 0, src, 256 << 10);
+	r = test_req(TERN_OP_WRITE, dst_h, 0, src, 256 << 10);
 	for (i = 0; i < 20000; i++) {
 		f = tern_submit(c, &r, 1, NULL);
 		if (f == NULL) {

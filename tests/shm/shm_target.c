@@ -4,9 +4,8 @@
  * that allocates one file segment, fills it with a known pattern, serves it
  * with the shm transport on the given socket and prints the export blob in
  * hex on stdout. It needs no engine: the control thread serves. Then it
- * answers commands on stdin:
- *   check <seed> <offset> <length>   -> "ok" or "bad <first differing offset>"
- * and shuts down cleanly at end of input.
+ * answers checks on stdin (test_target.h) and shuts down cleanly at end of
+ * input.
  *
  * usage: shm_target <socket path> <segment bytes> <pattern seed>
  */
@@ -30,6 +29,7 @@
 #include <tern_transport.h>
 
 #include "test_common.h"
+#include "test_target.h"
 
 int
 main(int argc, char **argv)
@@ -37,11 +37,10 @@ main(int argc, char **argv)
 	const struct tern_transport_ops *ops;
 	struct tern_segment_table *tbl;
 	uint8_t blob[TERN_SHM_BLOB_MAX];
-	uint64_t bytes, seed, off, len;
-	char line[256];
+	uint64_t bytes, seed;
 	uint8_t *mem;
 	uint32_t h;
-	int i, n;
+	int n;
 
 	if (argc != 4)
 		return 2;
@@ -62,27 +61,7 @@ main(int argc, char **argv)
 	n = ops->segment_export(&tbl->slots[tern_segment_handle_slot(h)], blob, sizeof(blob));
 	if (n <= 0)
 		return 1;
-	for (i = 0; i < n; i++)
-		printf("%02x", blob[i]);
-	printf("\n");
-	fflush(stdout);
-
-	while (fgets(line, sizeof(line), stdin) != NULL) {
-		size_t bad;
-
-		if (sscanf(line, "check %" SCNu64 " %" SCNu64 " %" SCNu64, &seed, &off, &len) !=
-			    3 ||
-		    off > bytes || len > bytes - off) {
-			printf("error\n");
-		} else {
-			bad = test_pattern_check(mem + off, len, seed, off);
-			if (bad == SIZE_MAX)
-				printf("ok\n");
-			else
-				printf("bad %zu\n", bad);
-		}
-		fflush(stdout);
-	}
+	test_target_serve(blob, (size_t)n, mem, bytes);
 	tern_shm_configure(NULL);
 	if (tern_segment_unregister(tbl, h) != 0 || tern_segment_table_free(tbl) != 0)
 		return 1;

@@ -200,15 +200,6 @@ teardown(void **state)
 	return 0;
 }
 
-static struct tern_request
-req(uint8_t op, uint32_t seg, uint64_t off, void *local, uint64_t len)
-{
-	struct tern_request r = {
-		.op = op, .segment = seg, .offset = off, .local = local, .length = len
-	};
-	return r;
-}
-
 /* ---- data through the engine ---- */
 
 static void
@@ -241,12 +232,12 @@ write_then_read_through_the_engine_1_byte_to_24_mib(void **state)
 	for (i = 0; i < RTE_DIM(sizes); i++) {
 		off = sizes[i] == EXPORT_BYTES ? 0 : (i * 1048583ull) % (EXPORT_BYTES - sizes[i]);
 		test_pattern_fill(src, sizes[i], 100 + i, off);
-		r[0] = req(TERN_OP_WRITE, imp, off, src, sizes[i]);
+		r[0] = test_req(TERN_OP_WRITE, imp, off, src, sizes[i]);
 		assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), 0);
 		/* The exporter's own memory has it. */
 		assert_int_equal(test_pattern_check(mem + off, sizes[i], 100 + i, off), SIZE_MAX);
 		memset(dst, 0, sizes[i]);
-		r[0] = req(TERN_OP_READ, imp, off, dst, sizes[i]);
+		r[0] = test_req(TERN_OP_READ, imp, off, dst, sizes[i]);
 		assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), 0);
 		assert_int_equal(test_pattern_check(dst, sizes[i], 100 + i, off), SIZE_MAX);
 	}
@@ -254,7 +245,7 @@ write_then_read_through_the_engine_1_byte_to_24_mib(void **state)
 	/* One batch of several requests, each of several slices. */
 	test_pattern_fill(mem, EXPORT_BYTES, 7, 0);
 	for (i = 0; i < 8; i++)
-		r[i] = req(TERN_OP_READ, imp, i * (3u << 20), dst + i * (3u << 20), 3u << 20);
+		r[i] = test_req(TERN_OP_READ, imp, i * (3u << 20), dst + i * (3u << 20), 3u << 20);
 	assert_int_equal(test_wait_release(tern_submit(c, r, 8, NULL)), 0);
 	assert_int_equal(test_pattern_check(dst, EXPORT_BYTES, 7, 0), SIZE_MAX);
 
@@ -314,7 +305,7 @@ a_mapping_outlives_the_exporters_unregister(void **state)
 	 * file stays as long as the importer maps it. No SIGBUS, no stale read. */
 	assert_int_equal(unregister(exp), 0);
 	buf = local_buffer("buf", 1 << 20);
-	r = req(TERN_OP_READ, imp, 0, buf, 1 << 20);
+	r = test_req(TERN_OP_READ, imp, 0, buf, 1 << 20);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
 	assert_int_equal(test_pattern_check(buf, 1 << 20, 5, 0), SIZE_MAX);
 	/* A new import of the old blob finds nothing. */
@@ -942,7 +933,7 @@ slices_on_a_peer_that_stopped_serving_fail_fast_and_copy_nothing(void **state)
 	buf = local_buffer("buf", 4 << 20);
 	assert_int_equal(tern_segment_find(env.segments, "buf", &loc), 0);
 	memset(buf, 0x11, 4 << 20);
-	r = req(TERN_OP_WRITE, imp, 0, buf, 4 << 20);
+	r = test_req(TERN_OP_WRITE, imp, 0, buf, 4 << 20);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, &opts)), 0);
 	assert_int_equal(mem[(4 << 20) - 1], 0x11);
 	tern_shm_stats(&before);
@@ -960,9 +951,9 @@ slices_on_a_peer_that_stopped_serving_fail_fast_and_copy_nothing(void **state)
 
 	memset(buf, 0x22, 4 << 20);
 	t0 = now_ns();
-	r = req(TERN_OP_WRITE, imp, 0, buf, 4 << 20);
+	r = test_req(TERN_OP_WRITE, imp, 0, buf, 4 << 20);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, &opts)), -ECONNRESET);
-	r = req(TERN_OP_READ, imp, 0, buf, 4 << 20);
+	r = test_req(TERN_OP_READ, imp, 0, buf, 4 << 20);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, &opts)), -ECONNRESET);
 	assert_true(now_ns() - t0 < 1000000000ull); /* not the 60 s deadline */
 	assert_int_equal(mem[0], 0x11);		    /* nothing was written */
@@ -971,7 +962,7 @@ slices_on_a_peer_that_stopped_serving_fail_fast_and_copy_nothing(void **state)
 	assert_true(st.failed_slices >= before.failed_slices + 2 * 16);
 	/* A new import from it fails; local work goes on. */
 	assert_int_equal(import_as("again", blob, (size_t)n, 4 << 20, &exp), -ENOENT);
-	r = req(TERN_OP_WRITE, loc, 0, buf + (2 << 20), 1 << 20);
+	r = test_req(TERN_OP_WRITE, loc, 0, buf + (2 << 20), 1 << 20);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, &opts)), 0);
 	assert_int_equal(tern_client_destroy(c), 0);
 	/* The last import goes: the thread has nothing left to watch. */

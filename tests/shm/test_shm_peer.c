@@ -35,6 +35,7 @@
 #include <tern_shm.h>
 
 #include "test_common.h"
+#include "test_target.h"
 
 #define REMOTE_BYTES (32u << 20)
 
@@ -43,9 +44,7 @@ static char dir[64];
 static int serial;
 
 struct peer {
-	pid_t pid;
-	FILE *in;  /* its stdin */
-	FILE *out; /* its stdout */
+	struct test_target t;
 	uint32_t seg;
 };
 
@@ -80,40 +79,14 @@ peer_start(struct fixture *fx, struct peer *p, const char *name, uint64_t seed)
 	struct tern_segment_conf conf = { 0 };
 	uint8_t blob[TERN_SHM_BLOB_MAX];
 	struct tern_segment imported;
-	char line[1024], bytes[32], seeds[32], path[128];
-	int to_child[2], from_child[2];
-	unsigned int v;
-	size_t i, n;
+	char bytes[32], seeds[32], path[128];
+	char *argv[] = { (char *)(uintptr_t)target_path, path, bytes, seeds, NULL };
+	size_t n;
 
 	snprintf(path, sizeof(path), "%s/t%d.sock", dir, serial++);
-	assert_int_equal(pipe(to_child), 0);
-	assert_int_equal(pipe(from_child), 0);
 	snprintf(bytes, sizeof(bytes), "%u", REMOTE_BYTES);
 	snprintf(seeds, sizeof(seeds), "%" PRIu64, seed);
-	p->pid = fork();
-	assert_true(p->pid >= 0);
-	if (p->pid == 0) {
-		dup2(to_child[0], 0);
-		dup2(from_child[1], 1);
-		close(to_child[1]);
-		close(from_child[0]);
-		execl(target_path, target_path, path, bytes, seeds, (char *)NULL);
-		_exit(127);
-	}
-	close(to_child[0]);
-	close(from_child[1]);
-	p->in = fdopen(to_child[1], "w");
-	p->out = fdopen(from_child[0], "r");
-	assert_non_null(p->in);
-	assert_non_null(p->out);
-	/* The blob, as a directory would carry it. */
-	assert_non_null(fgets(line, sizeof(line), p->out));
-	n = strlen(line) / 2;
-	assert_true(n > 0 && n <= sizeof(blob));
-	for (i = 0; i < n; i++) {
-		assert_int_equal(sscanf(line + 2 * i, "%2x", &v), 1);
-		blob[i] = (uint8_t)v;
-	}
+	n = test_target_start(&p->t, argv, blob, sizeof(blob));
 	memset(&imported, 0, sizeof(imported));
 	imported.kind = TERN_SEGMENT_REMOTE;
 	imported.length = REMOTE_BYTES;
@@ -126,38 +99,6 @@ peer_start(struct fixture *fx, struct peer *p, const char *name, uint64_t seed)
 	conf.priv = imported.priv;
 	conf.priv_len = TERN_SEGMENT_PRIV_SIZE;
 	assert_int_equal(tern_segment_register(fx->env.segments, &conf, &p->seg), 0);
-}
-
-/* Ask the child whether [off, off + len) holds pattern @p seed. */
-static bool
-peer_check(struct peer *p, uint64_t seed, uint64_t off, uint64_t len)
-{
-	char line[64];
-
-	fprintf(p->in, "check %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", seed, off, len);
-	fflush(p->in);
-	assert_non_null(fgets(line, sizeof(line), p->out));
-	if (strcmp(line, "ok\n") != 0)
-		print_message("target says: %s", line);
-	return strcmp(line, "ok\n") == 0;
-}
-
-/* Clean stop (end of input) or SIGKILL; reaps the child either way. */
-static void
-peer_stop(struct peer *p, bool kill_it)
-{
-	int status;
-
-	if (p->pid <= 0)
-		return;
-	if (kill_it)
-		kill(p->pid, SIGKILL);
-	fclose(p->in);
-	assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
-	if (!kill_it)
-		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	fclose(p->out);
-	p->pid = 0;
 }
 
 /* Unregister the REMOTE segment and let the transport unmap it. */
@@ -192,7 +133,7 @@ teardown(void **state)
 	struct fixture *fx = *state;
 	struct tern_shm_stats st;
 
-	peer_stop(&fx->peer, false);
+	test_target_stop(&fx->peer.t, false);
 	if (fx->peer.seg != TERN_SEGMENT_INVALID)
 		unimport(fx, fx->peer.seg);
 	test_env_destroy(&fx->env);
@@ -204,15 +145,6 @@ teardown(void **state)
 	return 0;
 }
 
-static struct tern_request
-req(uint8_t op, uint32_t seg, uint64_t off, void *local, uint64_t len)
-{
-	struct tern_request r = {
-		.op = op, .segment = seg, .offset = off, .local = local, .length = len
-	};
-	return r;
-}
-
 static void
 read_peer_memory_then_write_and_verify_on_both_sides(void **state)
 {
@@ -220,27 +152,14 @@ read_peer_memory_then_write_and_verify_on_both_sides(void **state)
 	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
 	struct tern_request r;
 
-	/* What the child wrote into its own memory, read from here. */
-	memset(fx->dst, 0, REMOTE_BYTES);
-	r = req(TERN_OP_READ, fx->peer.seg, 0, fx->dst, REMOTE_BYTES);
-	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
-	assert_int_equal(test_pattern_check(fx->dst, REMOTE_BYTES, 41, 0), SIZE_MAX);
-
-	/* Written from here, checked there, read back here. */
-	test_pattern_fill(fx->src, REMOTE_BYTES, 42, 0);
-	r = req(TERN_OP_WRITE, fx->peer.seg, 0, fx->src, REMOTE_BYTES);
-	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
-	assert_true(peer_check(&fx->peer, 42, 0, REMOTE_BYTES));
-	memset(fx->dst, 0, REMOTE_BYTES);
-	r = req(TERN_OP_READ, fx->peer.seg, 0, fx->dst, REMOTE_BYTES);
-	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
-	assert_int_equal(test_pattern_check(fx->dst, REMOTE_BYTES, 42, 0), SIZE_MAX);
+	test_target_round_trip(&fx->peer.t, c, fx->peer.seg, REMOTE_BYTES, 41, 42, fx->src,
+			       fx->dst);
 
 	/* Small, unaligned, at the very end. */
 	test_pattern_fill(fx->src, 3, 9, REMOTE_BYTES - 3);
-	r = req(TERN_OP_WRITE, fx->peer.seg, REMOTE_BYTES - 3, fx->src, 3);
+	r = test_req(TERN_OP_WRITE, fx->peer.seg, REMOTE_BYTES - 3, fx->src, 3);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
-	assert_true(peer_check(&fx->peer, 9, REMOTE_BYTES - 3, 3));
+	assert_true(test_target_check(&fx->peer.t, 9, REMOTE_BYTES - 3, 3));
 	assert_int_equal(tern_client_destroy(c), 0);
 }
 
@@ -270,8 +189,8 @@ writer_thread(void *arg)
 		return NULL;
 	}
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
-		r[0] = req(TERN_OP_WRITE, w->seg, 0, w->fx->src, 1 << 20);
-		r[1] = req(TERN_OP_READ, w->seg, 4 << 20, w->fx->dst, 1 << 20);
+		r[0] = test_req(TERN_OP_WRITE, w->seg, 0, w->fx->src, 1 << 20);
+		r[1] = test_req(TERN_OP_READ, w->seg, 4 << 20, w->fx->dst, 1 << 20);
 		f = tern_submit(c, r, 2, &opts);
 		w->status = f == NULL ? -rte_errno : tern_future_wait(f, UINT64_MAX);
 		if (f != NULL)
@@ -308,7 +227,7 @@ sigkilled_peer_fails_its_futures_fast_and_another_peer_works(void **state)
 	usleep(200 * 1000);
 	assert_int_equal(w.status, 0); /* writing away */
 	kill_ns = now_ns();
-	peer_stop(&fx->peer, true);
+	test_target_stop(&fx->peer.t, true);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	print_message("%" PRIu64 " rounds before the kill; failed %" PRIu64 " us after it: %s\n",
 		      w.rounds_ok, (w.first_error_ns - kill_ns) / 1000, strerror(-w.status));
@@ -322,8 +241,8 @@ sigkilled_peer_fails_its_futures_fast_and_another_peer_works(void **state)
 	/* Everything submitted to it now fails at once, copying nothing. */
 	memset(fx->dst, 0x5a, 1 << 20);
 	for (i = 0; i < RTE_DIM(f); i++) {
-		r = req(i % 2 ? TERN_OP_READ : TERN_OP_WRITE, fx->peer.seg, i << 20, fx->dst,
-			1 << 20);
+		r = test_req(i % 2 ? TERN_OP_READ : TERN_OP_WRITE, fx->peer.seg, i << 20, fx->dst,
+			     1 << 20);
 		f[i] = tern_submit(c, &r, 1, &opts);
 		assert_non_null(f[i]);
 	}
@@ -332,25 +251,25 @@ sigkilled_peer_fails_its_futures_fast_and_another_peer_works(void **state)
 	assert_int_equal(fx->dst[0], 0x5a);
 
 	/* The other peer is untouched. */
-	r = req(TERN_OP_READ, second.seg, 0, fx->dst, REMOTE_BYTES);
+	r = test_req(TERN_OP_READ, second.seg, 0, fx->dst, REMOTE_BYTES);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, &opts)), 0);
 	assert_int_equal(test_pattern_check(fx->dst, REMOTE_BYTES, 43, 0), SIZE_MAX);
 	test_pattern_fill(fx->src, 5 << 20, 44, 1 << 20);
-	r = req(TERN_OP_WRITE, second.seg, 1 << 20, fx->src, 5 << 20);
+	r = test_req(TERN_OP_WRITE, second.seg, 1 << 20, fx->src, 5 << 20);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, &opts)), 0);
-	assert_true(peer_check(&second, 44, 1 << 20, 5 << 20));
+	assert_true(test_target_check(&second.t, 44, 1 << 20, 5 << 20));
 
 	/* The dead peer's import goes (its mapping with it); the live one stays. */
 	unimport(fx, fx->peer.seg);
 	fx->peer.seg = TERN_SEGMENT_INVALID;
 	tern_shm_stats(&st);
 	assert_int_equal(st.peers, 1);
-	r = req(TERN_OP_READ, second.seg, 1 << 20, fx->dst, 5 << 20);
+	r = test_req(TERN_OP_READ, second.seg, 1 << 20, fx->dst, 5 << 20);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, &opts)), 0);
 	assert_int_equal(test_pattern_check(fx->dst, 5 << 20, 44, 1 << 20), SIZE_MAX);
 	assert_int_equal(tern_client_destroy(c), 0);
 	/* A clean stop of the second peer is a lost peer too. */
-	peer_stop(&second, false);
+	test_target_stop(&second.t, false);
 	for (i = 0; i < 200; i++) {
 		tern_shm_stats(&st);
 		if (st.peers_lost == before.peers_lost + 2)

@@ -3,9 +3,8 @@
  * A target node for test_tcp_peer: its own EAL instance (own file prefix)
  * running an engine whose tcp transport listens on 127.0.0.1. It exports one
  * segment filled with a known pattern and prints the descriptor in hex on
- * stdout, then answers commands on stdin:
- *   check <seed> <offset> <length>   -> "ok" or "bad <first differing offset>"
- * and shuts down cleanly at end of input.
+ * stdout, then answers checks on stdin (test_target.h) and shuts down cleanly
+ * at end of input.
  *
  * usage: tcp_target <segment bytes> <pattern seed>
  */
@@ -27,6 +26,7 @@
 #include <tern_tcp.h>
 
 #include "test_common.h"
+#include "test_target.h"
 
 int
 main(int argc, char **argv)
@@ -34,12 +34,10 @@ main(int argc, char **argv)
 	const struct tern_tcp_conf tc = { .listen_addr = "127.0.0.1" };
 	const struct tern_transport_ops *ops;
 	uint8_t desc[TERN_TCP_DESC_LEN];
-	uint64_t bytes, seed, off, len;
+	uint64_t bytes, seed;
 	struct test_env env;
-	char line[256];
 	uint8_t *mem;
 	uint32_t h;
-	int i;
 
 	if (argc != 3)
 		return 2;
@@ -55,27 +53,7 @@ main(int argc, char **argv)
 	if (ops == NULL || ops->segment_export(&env.segments->slots[tern_segment_handle_slot(h)],
 					       desc, sizeof(desc)) != TERN_TCP_DESC_LEN)
 		return 1;
-	for (i = 0; i < TERN_TCP_DESC_LEN; i++)
-		printf("%02x", desc[i]);
-	printf("\n");
-	fflush(stdout);
-
-	while (fgets(line, sizeof(line), stdin) != NULL) {
-		size_t bad;
-
-		if (sscanf(line, "check %" SCNu64 " %" SCNu64 " %" SCNu64, &seed, &off, &len) !=
-			    3 ||
-		    off > bytes || len > bytes - off) {
-			printf("error\n");
-		} else {
-			bad = test_pattern_check(mem + off, len, seed, off);
-			if (bad == SIZE_MAX)
-				printf("ok\n");
-			else
-				printf("bad %zu\n", bad);
-		}
-		fflush(stdout);
-	}
+	test_target_serve(desc, sizeof(desc), mem, bytes);
 	test_env_destroy(&env);
 	free(mem);
 	return 0;

@@ -97,15 +97,6 @@ teardown(void **state)
 	return 0;
 }
 
-static struct tern_request
-req(uint8_t op, uint32_t seg, uint64_t off, void *local, uint64_t len)
-{
-	struct tern_request r = {
-		.op = op, .segment = seg, .offset = off, .local = local, .length = len
-	};
-	return r;
-}
-
 /* ---- descriptors ---- */
 
 static void
@@ -174,12 +165,12 @@ write_then_read_back_through_tcp(void **state)
 	assert_non_null(c);
 	test_pattern_fill(fx->src, SEG_BYTES, 11, 0);
 	memset(fx->tgt, 0, SEG_BYTES);
-	r = req(TERN_OP_WRITE, fx->rtgt_h, 0, fx->src, SEG_BYTES);
+	r = test_req(TERN_OP_WRITE, fx->rtgt_h, 0, fx->src, SEG_BYTES);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
 	assert_int_equal(test_pattern_check(fx->tgt, SEG_BYTES, 11, 0), SIZE_MAX);
 
 	memset(fx->dst, 0, SEG_BYTES);
-	r = req(TERN_OP_READ, fx->rtgt_h, 0, fx->dst, SEG_BYTES);
+	r = test_req(TERN_OP_READ, fx->rtgt_h, 0, fx->dst, SEG_BYTES);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
 	assert_int_equal(test_pattern_check(fx->dst, SEG_BYTES, 11, 0), SIZE_MAX);
 	assert_int_equal(tern_client_destroy(c), 0);
@@ -198,8 +189,8 @@ small_unaligned_requests_and_mixed_batches(void **state)
 	memset(fx->dst, 0, SEG_BYTES);
 	/* Odd offsets and lengths, remote (tcp) and local (memcpy) targets mixed. */
 	for (i = 0; i < 64; i++)
-		r[i] = req(TERN_OP_WRITE, i % 2 ? fx->rtgt_h : fx->dst_h, i * 4099 + 7,
-			   fx->src + i * 4099 + 7, 1 + i * 61);
+		r[i] = test_req(TERN_OP_WRITE, i % 2 ? fx->rtgt_h : fx->dst_h, i * 4099 + 7,
+				fx->src + i * 4099 + 7, 1 + i * 61);
 	assert_int_equal(test_wait_release(tern_submit(c, r, 64, NULL)), 0);
 	for (i = 0; i < 64; i++)
 		assert_int_equal(test_pattern_check((i % 2 ? fx->tgt : fx->dst) + i * 4099 + 7,
@@ -211,8 +202,8 @@ small_unaligned_requests_and_mixed_batches(void **state)
 
 	memset(fx->src, 0, SEG_BYTES);
 	for (i = 0; i < 64; i++)
-		r[i] = req(TERN_OP_READ, fx->rtgt_h, i * 4099 + 7, fx->src + i * 4099 + 7,
-			   1 + i * 61);
+		r[i] = test_req(TERN_OP_READ, fx->rtgt_h, i * 4099 + 7, fx->src + i * 4099 + 7,
+				1 + i * 61);
 	assert_int_equal(test_wait_release(tern_submit(c, r, 64, NULL)), 0);
 	for (i = 1; i < 64; i += 2)
 		assert_int_equal(
@@ -233,7 +224,7 @@ many_futures_in_flight_all_complete(void **state)
 
 	test_pattern_fill(fx->src, SEG_BYTES, 13, 0);
 	for (i = 0; i < 128; i++) {
-		r = req(TERN_OP_WRITE, fx->rtgt_h, i * 65536, fx->src + i * 65536, 65536);
+		r = test_req(TERN_OP_WRITE, fx->rtgt_h, i * 65536, fx->src + i * 65536, 65536);
 		f[i] = tern_submit(c, &r, 1, NULL);
 		assert_non_null(f[i]);
 	}
@@ -264,18 +255,18 @@ target_errors_fail_only_their_request(void **state)
 	/* The initiator believes the segment is longer than it is: -ERANGE. */
 	longer = register_remote(&fx->env, "longer", "127.0.0.1", port, fx->tgt_h, 2 * SEG_BYTES);
 
-	r[0] = req(TERN_OP_WRITE, stale, 0, fx->src, 4096);
+	r[0] = test_req(TERN_OP_WRITE, stale, 0, fx->src, 4096);
 	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), -ENOENT);
-	r[0] = req(TERN_OP_READ, stale, 0, fx->src, 4096);
+	r[0] = test_req(TERN_OP_READ, stale, 0, fx->src, 4096);
 	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), -ENOENT);
-	r[0] = req(TERN_OP_WRITE, longer, SEG_BYTES, fx->src, 4096);
+	r[0] = test_req(TERN_OP_WRITE, longer, SEG_BYTES, fx->src, 4096);
 	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), -ERANGE);
-	r[0] = req(TERN_OP_READ, longer, SEG_BYTES - 100, fx->src, 4096);
+	r[0] = test_req(TERN_OP_READ, longer, SEG_BYTES - 100, fx->src, 4096);
 	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), -ERANGE);
 	/* The same connections still serve good requests, in the same batch too. */
 	test_pattern_fill(fx->src, 8192, 14, 0);
-	r[0] = req(TERN_OP_WRITE, longer, 0, fx->src, 8192);
-	r[1] = req(TERN_OP_WRITE, stale, 0, fx->src, 8192);
+	r[0] = test_req(TERN_OP_WRITE, longer, 0, fx->src, 8192);
+	r[1] = test_req(TERN_OP_WRITE, stale, 0, fx->src, 8192);
 	assert_int_equal(test_wait_release(tern_submit(c, r, 2, NULL)), -ENOENT);
 	assert_int_equal(test_pattern_check(fx->tgt, 8192, 14, 0), SIZE_MAX);
 	tern_tcp_stats(&after);
@@ -284,10 +275,10 @@ target_errors_fail_only_their_request(void **state)
 
 	/* Nobody listens on port 1: the connection is refused. */
 	nolisten = register_remote(&fx->env, "nolisten", "127.0.0.1", 1, fx->tgt_h, 4096);
-	r[0] = req(TERN_OP_WRITE, nolisten, 0, fx->src, 4096);
+	r[0] = test_req(TERN_OP_WRITE, nolisten, 0, fx->src, 4096);
 	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), -ECONNREFUSED);
 	/* And the engine keeps working. */
-	r[0] = req(TERN_OP_READ, fx->rtgt_h, 0, fx->dst, 8192);
+	r[0] = test_req(TERN_OP_READ, fx->rtgt_h, 0, fx->dst, 8192);
 	assert_int_equal(test_wait_release(tern_submit(c, r, 1, NULL)), 0);
 	assert_int_equal(test_pattern_check(fx->dst, 8192, 14, 0), SIZE_MAX);
 	assert_int_equal(tern_client_destroy(c), 0);
@@ -519,7 +510,7 @@ raw_requests_and_hostile_frames(void **state)
 	/* The engine survived: a transfer through tcp still works. */
 	{
 		struct tern_client *c = tern_client_create(fx->env.engine, NULL);
-		struct tern_request r = req(TERN_OP_READ, fx->rtgt_h, 0, fx->dst, 4096);
+		struct tern_request r = test_req(TERN_OP_READ, fx->rtgt_h, 0, fx->dst, 4096);
 
 		assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
 		assert_int_equal(tern_client_destroy(c), 0);
@@ -563,7 +554,7 @@ ipv6_loopback_when_available(void **state)
 	rh = register_remote(&env, "rtgt", "::1", (uint16_t)tern_tcp_listen_port(), tgt_h, 1 << 20);
 	c = tern_client_create(env.engine, NULL);
 	test_pattern_fill(src, 1 << 20, 31, 0);
-	r = req(TERN_OP_WRITE, rh, 0, src, 1 << 20);
+	r = test_req(TERN_OP_WRITE, rh, 0, src, 1 << 20);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
 	assert_int_equal(test_pattern_check(tgt, 1 << 20, 31, 0), SIZE_MAX);
 	assert_int_equal(tern_client_destroy(c), 0);
@@ -595,7 +586,7 @@ second_engine_in_the_process_initiates_only(void **state)
 			     1 << 20);
 	c = tern_client_create(b.engine, NULL);
 	test_pattern_fill(src, 1 << 20, 51, 0);
-	r = req(TERN_OP_WRITE, rh, 0, src, 1 << 20);
+	r = test_req(TERN_OP_WRITE, rh, 0, src, 1 << 20);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
 	assert_int_equal(test_pattern_check(tgt, 1 << 20, 51, 0), SIZE_MAX);
 	assert_int_equal(tern_client_destroy(c), 0);

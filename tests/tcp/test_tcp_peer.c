@@ -33,6 +33,7 @@
 #include <tern_tcp.h>
 
 #include "test_common.h"
+#include "test_target.h"
 
 #define REMOTE_BYTES (64u << 20)
 #define LOCAL_BYTES  (64u << 20)
@@ -40,9 +41,7 @@
 static const char *target_path;
 
 struct peer {
-	pid_t pid;
-	FILE *in;  /* its stdin */
-	FILE *out; /* its stdout */
+	struct test_target t;
 	uint32_t seg;
 };
 
@@ -60,38 +59,13 @@ peer_start(struct fixture *fx, struct peer *p, const char *name, uint64_t seed)
 	struct tern_segment_conf conf = { 0 };
 	struct tern_segment imported;
 	uint8_t desc[TERN_TCP_DESC_LEN];
-	int to_child[2], from_child[2];
-	char line[256], bytes[32], seeds[32];
-	unsigned int i, v;
+	char bytes[32], seeds[32];
+	char *argv[] = { (char *)(uintptr_t)target_path, bytes, seeds, NULL };
 
 	assert_non_null(ops);
-	assert_int_equal(pipe(to_child), 0);
-	assert_int_equal(pipe(from_child), 0);
 	snprintf(bytes, sizeof(bytes), "%u", REMOTE_BYTES);
 	snprintf(seeds, sizeof(seeds), "%" PRIu64, seed);
-	p->pid = fork();
-	assert_true(p->pid >= 0);
-	if (p->pid == 0) {
-		dup2(to_child[0], 0);
-		dup2(from_child[1], 1);
-		close(to_child[1]);
-		close(from_child[0]);
-		execl(target_path, target_path, bytes, seeds, (char *)NULL);
-		_exit(127);
-	}
-	close(to_child[0]);
-	close(from_child[1]);
-	p->in = fdopen(to_child[1], "w");
-	p->out = fdopen(from_child[0], "r");
-	assert_non_null(p->in);
-	assert_non_null(p->out);
-	/* The descriptor, as a directory would carry it. */
-	assert_non_null(fgets(line, sizeof(line), p->out));
-	assert_true(strlen(line) >= 2 * TERN_TCP_DESC_LEN);
-	for (i = 0; i < TERN_TCP_DESC_LEN; i++) {
-		assert_int_equal(sscanf(line + 2 * i, "%2x", &v), 1);
-		desc[i] = (uint8_t)v;
-	}
+	assert_int_equal(test_target_start(&p->t, argv, desc, sizeof(desc)), sizeof(desc));
 	memset(&imported, 0, sizeof(imported));
 	imported.length = REMOTE_BYTES;
 	assert_int_equal(ops->segment_import(&imported, desc, sizeof(desc)), 0);
@@ -103,38 +77,6 @@ peer_start(struct fixture *fx, struct peer *p, const char *name, uint64_t seed)
 	conf.priv = imported.priv;
 	conf.priv_len = TERN_TCP_DESC_LEN;
 	assert_int_equal(tern_segment_register(fx->env.segments, &conf, &p->seg), 0);
-}
-
-/* Ask the child whether [off, off + len) holds pattern @p seed. */
-static bool
-peer_check(struct peer *p, uint64_t seed, uint64_t off, uint64_t len)
-{
-	char line[64];
-
-	fprintf(p->in, "check %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", seed, off, len);
-	fflush(p->in);
-	assert_non_null(fgets(line, sizeof(line), p->out));
-	if (strcmp(line, "ok\n") != 0)
-		print_message("target says: %s", line);
-	return strcmp(line, "ok\n") == 0;
-}
-
-/* Clean stop (end of input) or SIGKILL; reaps the child either way. */
-static void
-peer_stop(struct peer *p, bool kill_it)
-{
-	int status;
-
-	if (p->pid <= 0)
-		return;
-	if (kill_it)
-		kill(p->pid, SIGKILL);
-	fclose(p->in);
-	assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
-	if (!kill_it)
-		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	fclose(p->out);
-	p->pid = 0;
 }
 
 static int
@@ -158,7 +100,7 @@ teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	peer_stop(&fx->peer, false);
+	test_target_stop(&fx->peer.t, false);
 	test_env_destroy(&fx->env);
 	free(fx->src);
 	free(fx->dst);
@@ -166,37 +108,14 @@ teardown(void **state)
 	return 0;
 }
 
-static struct tern_request
-req(uint8_t op, uint32_t seg, uint64_t off, void *local, uint64_t len)
-{
-	struct tern_request r = {
-		.op = op, .segment = seg, .offset = off, .local = local, .length = len
-	};
-	return r;
-}
-
 static void
 read_peer_memory_then_write_and_verify_on_both_sides(void **state)
 {
 	struct fixture *fx = *state;
 	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
-	struct tern_request r;
 
-	/* What the child wrote into its own memory, read from here. */
-	memset(fx->dst, 0, REMOTE_BYTES);
-	r = req(TERN_OP_READ, fx->peer.seg, 0, fx->dst, REMOTE_BYTES);
-	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
-	assert_int_equal(test_pattern_check(fx->dst, REMOTE_BYTES, 41, 0), SIZE_MAX);
-
-	/* Written from here, checked there, read back here. */
-	test_pattern_fill(fx->src, REMOTE_BYTES, 42, 0);
-	r = req(TERN_OP_WRITE, fx->peer.seg, 0, fx->src, REMOTE_BYTES);
-	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
-	assert_true(peer_check(&fx->peer, 42, 0, REMOTE_BYTES));
-	memset(fx->dst, 0, REMOTE_BYTES);
-	r = req(TERN_OP_READ, fx->peer.seg, 0, fx->dst, REMOTE_BYTES);
-	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
-	assert_int_equal(test_pattern_check(fx->dst, REMOTE_BYTES, 42, 0), SIZE_MAX);
+	test_target_round_trip(&fx->peer.t, c, fx->peer.seg, REMOTE_BYTES, 41, 42, fx->src,
+			       fx->dst);
 	assert_int_equal(tern_client_destroy(c), 0);
 }
 
@@ -239,12 +158,12 @@ client_thread(void *p)
 		uint64_t seed = 100 + a->idx * 10 + round;
 
 		test_pattern_fill(src, SLICE_OF_CLIENT, seed, off);
-		r[0] = req(TERN_OP_WRITE, a->fx->peer.seg, off, src, SLICE_OF_CLIENT);
+		r[0] = test_req(TERN_OP_WRITE, a->fx->peer.seg, off, src, SLICE_OF_CLIENT);
 		a->status = wait_release(tern_submit(c, r, 1, NULL));
 		/* Two READs in one batch. */
-		r[0] = req(TERN_OP_READ, a->fx->peer.seg, off, dst, SLICE_OF_CLIENT / 2);
-		r[1] = req(TERN_OP_READ, a->fx->peer.seg, off + SLICE_OF_CLIENT / 2,
-			   dst + SLICE_OF_CLIENT / 2, SLICE_OF_CLIENT / 2);
+		r[0] = test_req(TERN_OP_READ, a->fx->peer.seg, off, dst, SLICE_OF_CLIENT / 2);
+		r[1] = test_req(TERN_OP_READ, a->fx->peer.seg, off + SLICE_OF_CLIENT / 2,
+				dst + SLICE_OF_CLIENT / 2, SLICE_OF_CLIENT / 2);
 		if (a->status == 0)
 			a->status = wait_release(tern_submit(c, r, 2, NULL));
 		if (a->status == 0 &&
@@ -271,8 +190,8 @@ several_clients_at_once(void **state)
 	for (i = 0; i < CLIENTS; i++) {
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 		assert_int_equal(a[i].status, 0);
-		assert_true(peer_check(&fx->peer, 100 + i * 10 + 3, (uint64_t)i * SLICE_OF_CLIENT,
-				       SLICE_OF_CLIENT));
+		assert_true(test_target_check(&fx->peer.t, 100 + i * 10 + 3,
+					      (uint64_t)i * SLICE_OF_CLIENT, SLICE_OF_CLIENT));
 	}
 }
 
@@ -294,16 +213,16 @@ peer_death_fails_the_affected_futures_and_nothing_else(void **state)
 
 	/* Warm the connections, then freeze the target: it can neither read
 	 * nor reply, so nothing submitted now can complete. */
-	r = req(TERN_OP_WRITE, fx->peer.seg, 0, fx->src, REMOTE_BYTES);
+	r = test_req(TERN_OP_WRITE, fx->peer.seg, 0, fx->src, REMOTE_BYTES);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
-	assert_int_equal(kill(fx->peer.pid, SIGSTOP), 0);
-	assert_int_equal(waitpid(fx->peer.pid, &ret, WUNTRACED), fx->peer.pid);
+	assert_int_equal(kill(fx->peer.t.pid, SIGSTOP), 0);
+	assert_int_equal(waitpid(fx->peer.t.pid, &ret, WUNTRACED), fx->peer.t.pid);
 	assert_true(WIFSTOPPED(ret)); /* every thread of it is stopped now */
 	tern_tcp_stats(&before);
 	for (i = 0; i < DEATH_FUTURES; i++) {
-		r = req(i % 4 == 3 ? TERN_OP_READ : TERN_OP_WRITE, fx->peer.seg,
-			(i % 4) * (REMOTE_BYTES / 4), fx->src + (i % 4) * (LOCAL_BYTES / 4),
-			REMOTE_BYTES / 4);
+		r = test_req(i % 4 == 3 ? TERN_OP_READ : TERN_OP_WRITE, fx->peer.seg,
+			     (i % 4) * (REMOTE_BYTES / 4), fx->src + (i % 4) * (LOCAL_BYTES / 4),
+			     REMOTE_BYTES / 4);
 		f[i] = tern_submit(c, &r, 1, &opts);
 		assert_non_null(f[i]);
 	}
@@ -311,10 +230,10 @@ peer_death_fails_the_affected_futures_and_nothing_else(void **state)
 		assert_int_equal(tern_future_test(f[i]), -EINPROGRESS);
 	/* A local transfer meanwhile is not held up by the frozen peer. */
 	assert_int_equal(tern_segment_find(fx->env.segments, "dst", &dst_h), 0);
-	r = req(TERN_OP_WRITE, dst_h, 0, fx->dst + 65536, 4096);
+	r = test_req(TERN_OP_WRITE, dst_h, 0, fx->dst + 65536, 4096);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
 
-	peer_stop(&fx->peer, true);
+	test_target_stop(&fx->peer.t, true);
 	for (i = 0; i < DEATH_FUTURES; i++) {
 		/* Reset or broken pipe; refused only for slices the engine had
 		 * not posted yet when the connection died (a new one is tried). */
@@ -327,14 +246,14 @@ peer_death_fails_the_affected_futures_and_nothing_else(void **state)
 	assert_true(after.failed_slices > before.failed_slices);
 
 	/* The dead peer now refuses connections, promptly. */
-	r = req(TERN_OP_WRITE, fx->peer.seg, 0, fx->src, 4096);
+	r = test_req(TERN_OP_WRITE, fx->peer.seg, 0, fx->src, 4096);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), -ECONNREFUSED);
 	/* Another peer works. */
 	peer_start(fx, &second, "second", 43);
-	r = req(TERN_OP_READ, second.seg, 0, fx->dst, REMOTE_BYTES);
+	r = test_req(TERN_OP_READ, second.seg, 0, fx->dst, REMOTE_BYTES);
 	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
 	assert_int_equal(test_pattern_check(fx->dst, REMOTE_BYTES, 43, 0), SIZE_MAX);
-	peer_stop(&second, false);
+	test_target_stop(&second.t, false);
 	assert_int_equal(tern_client_destroy(c), 0);
 }
 
