@@ -345,7 +345,10 @@ fi
 # client waits on its futures (--completion wait: 20 µs of spinning, then a
 # futex) because b's polling worker lcore needs the client's CPU; one
 # --completion reap run per transport shows what spinning there costs, and
-# one --inflight 16 run what the client's turnaround costs.
+# one --inflight 16 run what the client's turnaround costs. Both dataplanes
+# run with --idle yield: three processes share two CPUs, and an idle polling
+# lcore (b's, for shm always) would take CPU 0 from the client; with a CPU
+# per polling lcore, yielding costs one syscall per idle loop and nothing else.
 # Every dataplane is stopped (SIGTERM, then SIGKILL after 10 s) and its
 # runtime directory removed; one that does not say "ready" within 30 s
 # fails the run (after everything else has been measured and reported).
@@ -463,7 +466,8 @@ peer_pair() {
 	if ! dp_start "peer_tern_${t}_dataplane_a" "$OUT/peer_tern_${t}_a.log" \
 		-l 0-1 --no-pci --base-virtaddr 0x200000000000 --file-prefix "$pre_a" \
 		--log-level lib.eal:warning -- --node a --segment kv:256M --listen 127.0.0.1:0 \
-		--directory "p2p://127.0.0.1:$port_a" --peer "b=p2p://127.0.0.1:$port_b" "${pin[@]}"; then
+		--directory "p2p://127.0.0.1:$port_a" --peer "b=p2p://127.0.0.1:$port_b" "${pin[@]}" \
+		--idle yield; then
 		echo "failed: dataplane a did not start (peer_tern_${t}_a.log)" >"$st"
 		PEER_FAILED=1
 		return
@@ -472,7 +476,7 @@ peer_pair() {
 	if ! dp_start "peer_tern_${t}_dataplane_b" "$OUT/peer_tern_${t}_b.log" \
 		-l 0-1 --main-lcore 1 --no-pci --base-virtaddr 0x280000000000 --file-prefix "$pre_b" \
 		--log-level lib.eal:warning -- --node b --segment kv:256M --listen 127.0.0.1:0 \
-		--directory "p2p://127.0.0.1:$port_b"; then
+		--directory "p2p://127.0.0.1:$port_b" --idle yield; then
 		echo "failed: dataplane b did not start (peer_tern_${t}_b.log)" >"$st"
 		PEER_FAILED=1
 		dp_stop "$pid_a" a || true

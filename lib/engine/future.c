@@ -11,9 +11,14 @@
 
 #include "engine_private.h"
 
-/* Spin this long before sleeping on the futex: long enough for a small
- * transfer to complete, short enough not to burn a core on a large one. */
-#define WAIT_SPIN_NS 20000ull
+/* Spin this long before sleeping on the futex: long enough to cover the gap
+ * between completions of a pipeline of MiB-sized batches (a 1 MiB copy takes
+ * about 17 us; a futex sleep and wake-up on a busy CPU costs more than that),
+ * short enough not to burn a core waiting for a large one. 20 us was too
+ * short: a client waiting on 4 batches of 1 MiB in flight over shm slept on
+ * most of them and kept the worker lcore from 20 % of its bandwidth
+ * (doc/performance.md). */
+#define WAIT_SPIN_NS 60000ull
 
 /* Shared (not FUTEX_PRIVATE) futexes: waiters may be in secondary processes. */
 static void

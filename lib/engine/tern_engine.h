@@ -342,8 +342,8 @@ int tern_future_test(const struct tern_future *future);
 
 /**
  * Wait until the future resolves or @p timeout_ns passes. Spins with
- * rte_pause() for a short bounded time, then sleeps on a futex; the lcore
- * makes the wake-up syscall only when a waiter is asleep.
+ * rte_pause() for up to 60 us, then sleeps on a futex; the lcore makes the
+ * wake-up syscall only when a waiter is asleep.
  *
  * @param timeout_ns UINT64_MAX waits for ever (the future's own deadline
  *        still bounds it)
