@@ -246,7 +246,7 @@ pool_exhaustion_gives_eagain(void **state)
 
 	RTE_SET_USED(state);
 	hold_register();
-	test_env_create(&env, "pool", &(struct tern_engine_conf){ .nb_futures = 32 });
+	test_env_create(&env, "pool", &(struct tern_engine_conf){ .nb_futures = 64 });
 	h = test_segment_local(&env, "mem", 4096, (void **)&mem);
 	assert_int_equal(
 		tern_segment_register(env.segments,
@@ -256,7 +256,15 @@ pool_exhaustion_gives_eagain(void **state)
 								   .length = 1 << 20 },
 				      &h),
 		0);
-	c = tern_client_create(env.engine, &(struct tern_client_conf){ .cache_size = 1 });
+	/* Each client takes its futures from the pool when created (max_inflight
+	 * and a quarter more: 44 for 32). */
+	assert_null(tern_client_create(env.engine, NULL)); /* 256 > 64 */
+	assert_int_equal(rte_errno, ENOSPC);
+	c = tern_client_create(env.engine, &(struct tern_client_conf){ .max_inflight = 32 });
+	assert_non_null(c);
+	assert_null(
+		tern_client_create(env.engine, &(struct tern_client_conf){ .max_inflight = 32 }));
+	assert_int_equal(rte_errno, ENOSPC);
 	r = test_req(TERN_OP_WRITE, h, 0, mem, 64);
 	for (i = 0; i < 40; i++) {
 		f[got] = tern_submit(c, &r, 1, NULL);
@@ -266,10 +274,14 @@ pool_exhaustion_gives_eagain(void **state)
 		}
 		got++;
 	}
-	assert_true(got >= 31 && got <= 33);
+	assert_int_equal(got, 32);
 	hold_release(0, 1);
 	for (i = 0; i < got; i++)
 		assert_int_equal(test_wait_release(f[i]), 0);
+	assert_int_equal(tern_client_destroy(c), 0);
+	/* Its futures are back: another client can have them. */
+	c = tern_client_create(env.engine, &(struct tern_client_conf){ .max_inflight = 32 });
+	assert_non_null(c);
 	assert_int_equal(tern_client_destroy(c), 0);
 	hold_release(0, 0);
 	test_env_destroy(&env);
@@ -341,7 +353,7 @@ cancel_resolves_now_and_memory_waits_for_slices(void **state)
 								   .length = 1 << 20 },
 				      &hole),
 		0);
-	c = tern_client_create(env.engine, &(struct tern_client_conf){ .cache_size = 1 });
+	c = tern_client_create(env.engine, NULL);
 	r = test_req(TERN_OP_WRITE, hole, 0, mem, 4096);
 	f = tern_submit(c, &r, 1, NULL);
 	assert_non_null(f);
@@ -504,7 +516,7 @@ released_shared_batches_outlive_every_claim(void **state)
 	struct tern_engine_conf conf = { .slice_bytes = 4096,
 					 .share_bytes = 8192,
 					 .nb_futures = 256 };
-	struct tern_client_conf cc = { .flags = TERN_CLIENT_F_NO_CQ };
+	struct tern_client_conf cc = { .flags = TERN_CLIENT_F_NO_CQ, .max_inflight = 128 };
 	struct tern_pool_stats ps;
 	struct test_env env;
 	struct tern_client *c;

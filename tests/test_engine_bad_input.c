@@ -123,6 +123,35 @@ bad_request_in_the_middle_takes_no_reference(void **state)
 	assert_int_equal(info.refs, 0);
 }
 
+/* A retired segment (its peer's lease expired) is refused with ESTALE, as
+ * documented, so that a client knows to resolve the name again. */
+static void
+retired_target_gives_estale(void **state)
+{
+	struct tern_request r = good();
+	uint8_t *mem;
+	uint32_t h;
+
+	RTE_SET_USED(state);
+	h = test_segment_local(&fx.env, "retiring", 1 << 16, (void **)&mem);
+	r.segment = h;
+	assert_int_equal(test_wait_release(tern_submit(fx.client, &r, 1, NULL)), 0);
+	assert_int_equal(tern_segment_retire(fx.env.segments, h), 0);
+	assert_null(tern_submit(fx.client, &r, 1, NULL));
+	assert_int_equal(rte_errno, ESTALE);
+	/* Also from the middle of a batch. */
+	{
+		struct tern_request two[2] = { good(), r };
+
+		assert_null(tern_submit(fx.client, two, 2, NULL));
+		assert_int_equal(rte_errno, ESTALE);
+	}
+	assert_int_equal(tern_segment_unregister(fx.env.segments, h), 0);
+	assert_null(tern_submit(fx.client, &r, 1, NULL));
+	assert_int_equal(rte_errno, EINVAL); /* gone altogether */
+	free(mem);
+}
+
 static void
 remote_segment_is_not_a_local_buffer(void **state)
 {
@@ -283,6 +312,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(submit_rejects_bad_batches),
 		cmocka_unit_test(submit_rejects_bad_requests),
 		cmocka_unit_test(bad_request_in_the_middle_takes_no_reference),
+		cmocka_unit_test(retired_target_gives_estale),
 		cmocka_unit_test(remote_segment_is_not_a_local_buffer),
 		cmocka_unit_test(future_calls_reject_bad_handles),
 		cmocka_unit_test(engine_and_client_create_reject_bad_configuration),

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -113,6 +114,55 @@ stuck_batch_times_out_at_its_deadline(void **state)
 	assert_true(elapsed < 100 * MS + 400 * MS);
 	assert_int_equal(timeouts_reach(fx->env.engine, 1), 1);
 	assert_int_equal(tern_future_release(f), 0);
+}
+
+/*
+ * Deadlines of 10 s, 100 s and the maximum (an hour) are still pending after
+ * 1.5 s while 1 s has fired: before the conversion was done in 128 bits, 10 s
+ * fired at 1.2 s, 100 s and an hour at other random points (the product
+ * ns * hz wrapped past 9.2 s at 2 GHz). The engine's uptime keeps counting.
+ */
+static void
+long_deadlines_fire_neither_early_nor_wrapped(void **state)
+{
+	static const uint64_t deadlines_s[] = { 10, 100, 3600 };
+	struct fixture *fx = *state;
+	struct tern_engine_info info;
+	struct tern_future *f[3], *one;
+	uint64_t t0 = now_ns(), up0, t;
+	unsigned int i;
+
+	assert_int_equal(tern_engine_info(fx->env.engine, &info), 0);
+	up0 = info.uptime_ns;
+	one = submit_hole(fx, 1000 * MS, 4096);
+	for (i = 0; i < 3; i++)
+		f[i] = submit_hole(fx, deadlines_s[i] * 1000 * MS, 4096);
+	/* A wait shorter than the deadline ends with -EINPROGRESS, on time. */
+	assert_int_equal(tern_future_wait(f[0], 200 * MS), -EINPROGRESS);
+	assert_true(now_ns() - t0 >= 200 * MS);
+	assert_int_equal(tern_future_wait(one, UINT64_MAX), -ETIMEDOUT);
+	t = now_ns() - t0;
+	assert_true(t >= 1000 * MS && t < 1400 * MS);
+	while (now_ns() - t0 < 1500 * MS)
+		usleep(10000);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(tern_future_test(f[i]), -EINPROGRESS);
+		assert_int_equal(tern_future_cancel(f[i]), 0);
+		assert_int_equal(tern_future_wait(f[i], UINT64_MAX), -ECANCELED);
+		assert_int_equal(tern_future_release(f[i]), 0);
+	}
+	assert_int_equal(tern_future_release(one), 0);
+	assert_int_equal(tern_engine_info(fx->env.engine, &info), 0);
+	assert_true(info.uptime_ns - up0 >= 1500 * MS);
+	assert_true(info.uptime_ns - up0 < 5000 * MS);
+	/* The maximum is an hour: one nanosecond more is refused. */
+	assert_null(tern_submit(
+		fx->client,
+		&(struct tern_request){
+			.op = TERN_OP_WRITE, .segment = fx->hole, .local = fx->mem, .length = 64 },
+		1, &(struct tern_submit_opts){ .deadline_ns = 3600000 * MS + 1 }));
+	assert_int_equal(rte_errno, EINVAL);
+	hold_release(0, 0);
 }
 
 static void
@@ -289,6 +339,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(stuck_batch_times_out_at_its_deadline, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(engine_default_deadline_applies, setup, teardown),
+		cmocka_unit_test_setup_teardown(long_deadlines_fire_neither_early_nor_wrapped,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(timed_out_batch_memory_waits_for_late_slices, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(deadlines_beyond_the_wheel_horizon_fire_in_order,

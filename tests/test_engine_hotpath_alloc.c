@@ -110,6 +110,9 @@ steady_state_makes_no_allocation(void **state)
 		for (i = 0; i < 2000; i++) {
 			for (n = 0; n < 16; n++) {
 				f[n] = tern_submit(c, r, 1 + n % 8, NULL);
+				if (f[n] == NULL)
+					print_message("submit %u: %s\n", i,
+						      rte_strerror(rte_errno));
 				assert_non_null(f[n]);
 			}
 			assert_int_equal(tern_future_wait(f[15], UINT64_MAX), 0);

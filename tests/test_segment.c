@@ -165,7 +165,7 @@ acquire_checks_bounds_and_stale_handles(void **state)
 }
 
 static void
-acquire_local_finds_the_containing_segment(void **state)
+lookup_local_finds_the_containing_segment_without_a_reference(void **state)
 {
 	struct tern_segment_table *t = tern_segment_table_create("loc", 8, SOCKET_ID_ANY);
 	struct tern_segment_conf c;
@@ -181,18 +181,22 @@ acquire_local_finds_the_containing_segment(void **state)
 	c.kind = TERN_SEGMENT_REMOTE;
 	c.transport = "memcpy";
 	assert_int_equal(tern_segment_register(t, &c, &r), 0);
-	s = tern_segment_acquire_local(t, arena + 65536 + 100, 100, TERN_SEGMENT_INVALID, 1);
+	s = tern_segment_lookup_local(t, arena + 65536 + 100, 100, TERN_SEGMENT_INVALID);
 	assert_non_null(s);
 	assert_int_equal(s->handle, b);
-	tern_segment_release(s, 1);
-	s = tern_segment_acquire_local(t, arena + 10, 10, b, 1); /* wrong hint */
+	assert_int_equal(s->refs, 0);
+	s = tern_segment_lookup_local(t, arena + 10, 10, b); /* wrong hint */
 	assert_non_null(s);
 	assert_int_equal(s->handle, a);
-	tern_segment_release(s, 1);
-	assert_null(tern_segment_acquire_local(t, arena + 8000, 200, a, 1)); /* straddles */
-	assert_null(tern_segment_acquire_local(t, arena + 9000, 1, a, 1));   /* between */
-	assert_null(tern_segment_acquire_local(t, NULL, 1, a, 1));
-	assert_null(tern_segment_acquire_local(t, arena, 0, a, 1));
+	s = tern_segment_lookup_local(t, arena + 10, 10, a); /* right hint */
+	assert_non_null(s);
+	assert_int_equal(s->handle, a);
+	assert_null(tern_segment_lookup_local(t, arena + 8000, 200, a)); /* straddles */
+	assert_null(tern_segment_lookup_local(t, arena + 9000, 1, a));	 /* between */
+	assert_null(tern_segment_lookup_local(t, NULL, 1, a));
+	assert_null(tern_segment_lookup_local(t, arena, 0, a));
+	assert_null(tern_segment_lookup_local(t, arena + 10, UINT64_MAX, a)); /* wraps */
+	/* A lookup takes nothing: unregister is not refused. */
 	assert_int_equal(tern_segment_unregister(t, a), 0);
 	assert_int_equal(tern_segment_unregister(t, b), 0);
 	assert_int_equal(tern_segment_unregister(t, r), 0);
@@ -372,7 +376,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(register_rejects_bad_input),
 		cmocka_unit_test(names_and_ranges_are_unique_and_table_fills),
 		cmocka_unit_test(acquire_checks_bounds_and_stale_handles),
-		cmocka_unit_test(acquire_local_finds_the_containing_segment),
+		cmocka_unit_test(lookup_local_finds_the_containing_segment_without_a_reference),
 		cmocka_unit_test(alloc_gives_memory_and_info_describes_it),
 		cmocka_unit_test(retire_refuses_new_references_until_unregistered),
 		cmocka_unit_test(alloc_file_maps_a_sealed_memfd_another_mapping_sees),

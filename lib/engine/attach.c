@@ -8,9 +8,8 @@
  * (ATTACH), gives it back (DETACH) and asks for buffers (SHM_ALLOC /
  * SHM_FREE); it never changes the engine's shared state behind its back.
  * A liveness alarm in the engine's process notices clients whose process
- * is gone, waits until none of their batches is still in flight, then
- * drops what they held (completion queue entries, unreleased futures,
- * their future cache, their buffers) and frees the slot.
+ * is gone and closes their slots; it also finishes reclaiming slots of
+ * clients that left while a batch of theirs was still in flight (slot.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -55,6 +54,7 @@ struct ipc_request {
 	uint32_t slot;			  /* DETACH, SHM_*: the caller's slot */
 	uint32_t max_inflight;		  /* ATTACH */
 	uint32_t flags;			  /* ATTACH */
+	uint32_t home;			  /* ATTACH: lcore index, UINT32_MAX: the default */
 	uint32_t handle;		  /* SHM_FREE */
 	uint64_t length;		  /* SHM_ALLOC */
 	char name[TERN_SEGMENT_NAME_MAX]; /* SHM_ALLOC */
@@ -84,17 +84,6 @@ slot_owned_by(const struct engine_shared *sh, uint32_t slot, int32_t pid)
 	return slot < sh->max_clients &&
 	       __atomic_load_n(&sh->clients[slot].state, __ATOMIC_ACQUIRE) == CLIENT_SLOT_ACTIVE &&
 	       sh->clients[slot].pid == pid;
-}
-
-static void
-slot_free_segments(struct engine_shared *sh, struct client_slot *cs)
-{
-	uint32_t i, kept = 0;
-
-	for (i = 0; i < cs->nb_segments; i++)
-		if (tern_segment_unregister(sh->segments, cs->segments[i]) == -EBUSY)
-			cs->segments[kept++] = cs->segments[i];
-	cs->nb_segments = kept;
 }
 
 static int
@@ -154,14 +143,16 @@ ipc_serve(struct engine_shared *sh, const struct ipc_request *rq, uint32_t *valu
 	switch (rq->op) {
 	case IPC_ATTACH:
 		if (rq->max_inflight == 0 || rq->max_inflight > CLIENT_MAX_INFLIGHT ||
-		    (rq->flags & ~(TERN_CLIENT_F_NO_CQ | TERN_CLIENT_F_HOME_LCORE)) != 0)
+		    (rq->flags & ~(TERN_CLIENT_F_NO_CQ | TERN_CLIENT_F_HOME_LCORE)) != 0 ||
+		    (rq->home != UINT32_MAX && rq->home >= sh->nb_workers))
 			return -EINVAL;
-		return slot_alloc(sh, rq->pid, rq->max_inflight, rq->flags, value);
+		return slot_alloc(sh, rq->pid, rq->max_inflight, rq->flags, rq->home, value);
 	case IPC_DETACH:
 		if (!slot_owned_by(sh, rq->slot, rq->pid))
 			return -EPERM;
-		slot_free_segments(sh, &sh->clients[rq->slot]);
-		slot_release(sh, rq->slot);
+		/* Freed now if nothing of it is in flight, else by the liveness alarm. */
+		slot_close(sh, rq->slot, CLIENT_SLOT_CLOSING);
+		slot_reclaim_wait(sh, rq->slot);
 		return 0;
 	case IPC_SHM_ALLOC:
 		if (!slot_owned_by(sh, rq->slot, rq->pid))
@@ -284,7 +275,7 @@ struct tern_client *
 tern_client_attach(const char *engine_name, const struct tern_client_conf *conf)
 {
 	static const struct tern_client_conf defaults;
-	uint32_t max_inflight, cache_size, home, slot;
+	uint32_t max_inflight, home, slot;
 	struct ipc_request rq;
 	struct engine_shared *sh;
 	struct tern_client *c;
@@ -311,20 +302,21 @@ tern_client_attach(const char *engine_name, const struct tern_client_conf *conf)
 	}
 	if (conf == NULL)
 		conf = &defaults;
-	ret = client_conf_check(sh, conf, &max_inflight, &cache_size, &home);
+	ret = client_conf_check(sh, conf, &max_inflight, &home);
 	if (ret == 0) {
 		memset(&rq, 0, sizeof(rq));
 		rq.op = IPC_ATTACH;
 		rq.layout_version = tern_attach_claimed_layout_version;
 		rq.max_inflight = max_inflight;
 		rq.flags = conf->flags;
+		rq.home = home;
 		ret = ipc_call(sh, &rq, &slot);
 	}
 	if (ret != 0) {
 		rte_errno = -ret;
 		return NULL;
 	}
-	c = client_handle_open(sh, NULL, slot, conf, max_inflight, cache_size, home);
+	c = client_handle_open(sh, NULL, slot, conf, max_inflight);
 	if (c == NULL) {
 		ret = rte_errno;
 		client_detach_slot(sh, slot);
@@ -394,73 +386,7 @@ tern_client_shm_free(struct tern_client *c, uint32_t handle)
 	return ipc_call(c->sh, &rq, NULL);
 }
 
-/* ---- reclaiming clients whose process died ---- */
-
-struct reclaim_scan {
-	uint32_t slot;
-	uint32_t in_flight; /* futures the engine still works on */
-	uint32_t dropped;   /* user references dropped */
-	bool drop;	    /* second pass: drop the dead client's references */
-};
-
-static unsigned int
-holds_count(uint8_t holds)
-{
-	return (unsigned int)__builtin_popcount(holds);
-}
-
-static void
-reclaim_visit(struct rte_mempool *mp, void *arg, void *obj, unsigned int idx)
-{
-	struct reclaim_scan *scan = arg;
-	struct tern_future *f = obj;
-
-	RTE_SET_USED(mp);
-	RTE_SET_USED(idx);
-	if (__atomic_load_n(&f->magic, __ATOMIC_ACQUIRE) != FUTURE_LIVE ||
-	    f->client_slot != scan->slot || !(f->holds & HOLD_USER))
-		return;
-	if (!scan->drop) {
-		if (__atomic_load_n(&f->refcnt, __ATOMIC_ACQUIRE) > holds_count(f->holds))
-			scan->in_flight++;
-		return;
-	}
-	f->holds &= (uint8_t)~HOLD_USER;
-	scan->dropped++;
-	future_put(f, 1, NULL);
-}
-
-/* One step of reclaiming @slot; true when the slot is free again. */
-static bool
-reclaim_slot(struct engine_shared *sh, uint32_t slot)
-{
-	struct client_slot *cs = &sh->clients[slot];
-	struct reclaim_scan scan = { .slot = slot };
-	struct tern_future *f;
-
-	rte_mempool_obj_iter(sh->pool, reclaim_visit, &scan);
-	if (scan.in_flight != 0)
-		return false; /* their deadlines bound the wait */
-	/* Nothing in flight: every future it had is resolved and delivered. */
-	while (cs->cq != NULL && rte_ring_sc_dequeue(cs->cq, (void **)&f) == 0) {
-		f->holds &= (uint8_t)~HOLD_CQ;
-		future_put(f, 1, NULL);
-	}
-	scan.drop = true;
-	rte_mempool_obj_iter(sh->pool, reclaim_visit, &scan);
-	if (cs->cache != NULL) {
-		rte_mempool_cache_flush(cs->cache, sh->pool);
-		rte_mempool_cache_free(cs->cache);
-		cs->cache = NULL;
-	}
-	slot_free_segments(sh, cs);
-	if (cs->nb_segments != 0)
-		return false;
-	ENGINE_LOG(NOTICE, "client slot %u of dead pid %d reclaimed (%u unreleased futures)", slot,
-		   (int)cs->pid, scan.dropped);
-	slot_release(sh, slot);
-	return true;
-}
+/* ---- clients whose process died ---- */
 
 static void
 liveness_check(void *arg)
@@ -478,11 +404,11 @@ liveness_check(void *arg)
 		    errno == ESRCH) {
 			ENGINE_LOG(WARNING, "client slot %u: process %d died; reclaiming", slot,
 				   (int)cs->pid);
-			__atomic_store_n(&cs->state, CLIENT_SLOT_DEAD, __ATOMIC_RELEASE);
+			slot_close(sh, slot, CLIENT_SLOT_DEAD);
 			state = CLIENT_SLOT_DEAD;
 		}
-		if (state == CLIENT_SLOT_DEAD)
-			reclaim_slot(sh, slot);
+		if (state == CLIENT_SLOT_DEAD || state == CLIENT_SLOT_CLOSING)
+			slot_reclaim(sh, slot, false);
 	}
 	if (e->state == HANDLE_LIVE && __atomic_load_n(&sh->phase, __ATOMIC_ACQUIRE) == PHASE_RUN)
 		rte_eal_alarm_set(LIVENESS_PERIOD_US, liveness_check, e);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,72 +35,17 @@ client_check(struct tern_client *c, int *err)
 	return c;
 }
 
-/* ---- client slots (the engine's process only) ---- */
-
-static rte_spinlock_t slots_lock = RTE_SPINLOCK_INITIALIZER;
-
-int
-slot_alloc(struct engine_shared *sh, int32_t pid, uint32_t max_inflight, uint32_t flags,
-	   uint32_t *slot_out)
-{
-	char ring_name[RTE_RING_NAMESIZE];
-	struct client_slot *cs;
-	uint32_t slot;
-
-	rte_spinlock_lock(&slots_lock);
-	for (slot = 0; slot < sh->max_clients; slot++)
-		if (__atomic_load_n(&sh->clients[slot].state, __ATOMIC_ACQUIRE) == CLIENT_SLOT_FREE)
-			break;
-	if (slot == sh->max_clients) {
-		rte_spinlock_unlock(&slots_lock);
-		return -ENOSPC;
-	}
-	cs = &sh->clients[slot];
-	memset(cs, 0, sizeof(*cs));
-	cs->state = CLIENT_SLOT_RESERVED;
-	rte_spinlock_unlock(&slots_lock);
-
-	if (!(flags & TERN_CLIENT_F_NO_CQ)) {
-		snprintf(ring_name, sizeof(ring_name), "tcq_%.15s_%hu", sh->name, (uint16_t)slot);
-		cs->cq = rte_ring_create(ring_name, rte_align32pow2(max_inflight + 1),
-					 sh->pool->socket_id, RING_F_SC_DEQ);
-		if (cs->cq == NULL) {
-			__atomic_store_n(&cs->state, CLIENT_SLOT_FREE, __ATOMIC_RELEASE);
-			return -ENOMEM;
-		}
-	}
-	cs->pid = pid;
-	cs->flags = flags;
-	cs->max_inflight = max_inflight;
-	cs->attach_tsc = rte_get_tsc_cycles();
-	__atomic_store_n(&cs->state, CLIENT_SLOT_ACTIVE, __ATOMIC_RELEASE);
-	*slot_out = slot;
-	return 0;
-}
-
-void
-slot_release(struct engine_shared *sh, uint32_t slot)
-{
-	struct client_slot *cs = &sh->clients[slot];
-
-	rte_ring_free(cs->cq);
-	cs->cq = NULL;
-	cs->cache = NULL;
-	cs->pid = 0;
-	__atomic_store_n(&cs->state, CLIENT_SLOT_FREE, __ATOMIC_RELEASE);
-}
-
 /* ---- client handles (any process) ---- */
 
+/* Checks @conf; *home is the home lcore's index, or UINT32_MAX for the slot's default. */
 int
 client_conf_check(const struct engine_shared *sh, const struct tern_client_conf *conf,
-		  uint32_t *max_inflight, uint32_t *cache_size, uint32_t *home)
+		  uint32_t *max_inflight, uint32_t *home)
 {
-	uint32_t h = 0;
+	uint32_t h = UINT32_MAX;
 
 	*max_inflight = conf->max_inflight == 0 ? CLIENT_DEFAULT_INFLIGHT : conf->max_inflight;
-	*cache_size = conf->cache_size == 0 ? CLIENT_DEFAULT_CACHE : conf->cache_size;
-	if (*max_inflight > CLIENT_MAX_INFLIGHT || *cache_size > RTE_MEMPOOL_CACHE_MAX_SIZE ||
+	if (*max_inflight > CLIENT_MAX_INFLIGHT ||
 	    (conf->flags & ~(TERN_CLIENT_F_NO_CQ | TERN_CLIENT_F_HOME_LCORE)) != 0)
 		return -EINVAL;
 	if (conf->flags & TERN_CLIENT_F_HOME_LCORE) {
@@ -116,9 +62,9 @@ client_conf_check(const struct engine_shared *sh, const struct tern_client_conf 
 /* Takes a free handle of this process and fills it for @slot. */
 struct tern_client *
 client_handle_open(struct engine_shared *sh, struct tern_engine *engine, uint32_t slot,
-		   const struct tern_client_conf *conf, uint32_t max_inflight, uint32_t cache_size,
-		   uint32_t home)
+		   const struct tern_client_conf *conf, uint32_t max_inflight)
 {
+	struct client_slot *cs = &sh->clients[slot];
 	struct tern_client *c = NULL;
 	unsigned int i;
 
@@ -141,18 +87,22 @@ client_handle_open(struct engine_shared *sh, struct tern_engine *engine, uint32_
 	c->engine = engine;
 	c->sh = sh;
 	c->slot = (uint16_t)slot;
-	c->home = (uint16_t)(conf->flags & TERN_CLIENT_F_HOME_LCORE ? home : slot % sh->nb_workers);
 	c->flags = conf->flags;
 	c->max_inflight = max_inflight;
-	c->cq = sh->clients[slot].cq;
-	c->cache = rte_mempool_cache_create(cache_size, sh->pool->socket_id);
-	if (c->cache == NULL) {
+	c->sq = cs->sq;
+	c->cq = cs->cq;
+	c->local_hint = TERN_SEGMENT_INVALID;
+	/* Process-local: nothing another process reads, so nothing a death leaves half-done. */
+	c->free = malloc(cs->nb_futures * sizeof(*c->free));
+	if (c->free == NULL) {
 		c->state = HANDLE_FREE;
 		rte_errno = ENOMEM;
 		return NULL;
 	}
-	/* Recorded so that the engine can flush it if this process dies. */
-	sh->clients[slot].cache = c->cache;
+	c->nb_futures = cs->nb_futures;
+	for (i = 0; i < c->nb_futures; i++)
+		c->free[i] = cs->futures[c->nb_futures - 1 - i];
+	c->nb_free = c->nb_futures;
 	__atomic_store_n(&c->state, HANDLE_LIVE, __ATOMIC_RELEASE);
 	return c;
 }
@@ -161,7 +111,7 @@ struct tern_client *
 tern_client_create(struct tern_engine *engine, const struct tern_client_conf *conf)
 {
 	static const struct tern_client_conf defaults;
-	uint32_t max_inflight, cache_size, home, slot;
+	uint32_t max_inflight, home, slot;
 	struct tern_client *c;
 	int err;
 
@@ -171,35 +121,39 @@ tern_client_create(struct tern_engine *engine, const struct tern_client_conf *co
 	}
 	if (conf == NULL)
 		conf = &defaults;
-	err = client_conf_check(engine->sh, conf, &max_inflight, &cache_size, &home);
+	err = client_conf_check(engine->sh, conf, &max_inflight, &home);
 	if (err == 0)
-		err = slot_alloc(engine->sh, getpid(), max_inflight, conf->flags, &slot);
+		err = slot_alloc(engine->sh, getpid(), max_inflight, conf->flags, home, &slot);
 	if (err != 0) {
 		rte_errno = -err;
 		return NULL;
 	}
-	c = client_handle_open(engine->sh, engine, slot, conf, max_inflight, cache_size, home);
-	if (c == NULL)
-		slot_release(engine->sh, slot);
+	c = client_handle_open(engine->sh, engine, slot, conf, max_inflight);
+	if (c == NULL) {
+		slot_close(engine->sh, slot, CLIENT_SLOT_CLOSING);
+		slot_reclaim_wait(engine->sh, slot);
+	}
 	return c;
 }
 
-/* Frees a client's resources; the slot goes back to the engine. */
+/* Lets go of a client's slot: the engine reclaims it once nothing of it is in flight. */
 void
 client_teardown(struct tern_client *c)
 {
 	rte_spinlock_lock(&client_handles_lock);
-	if (c->cache != NULL) {
-		rte_mempool_cache_flush(c->cache, c->sh->pool);
-		rte_mempool_cache_free(c->cache);
-		c->sh->clients[c->slot].cache = NULL;
-	}
-	c->cache = NULL;
-	c->cq = NULL;
-	if (c->engine != NULL)
-		slot_release(c->sh, c->slot);
-	else
+	if (c->engine == NULL) {
 		client_detach_slot(c->sh, c->slot);
+	} else {
+		slot_close(c->sh, c->slot, CLIENT_SLOT_CLOSING);
+		if (c->engine->state == HANDLE_DEAD)
+			slot_reclaim(c->sh, c->slot, true); /* the lcores are gone */
+		else
+			slot_reclaim_wait(c->sh, c->slot);
+	}
+	free(c->free);
+	c->free = NULL;
+	c->sq = NULL;
+	c->cq = NULL;
 	__atomic_store_n(&c->state, HANDLE_DEAD, __ATOMIC_RELEASE);
 	rte_spinlock_unlock(&client_handles_lock);
 }
@@ -218,13 +172,55 @@ client_teardown_engine(struct tern_engine *engine)
 	}
 }
 
+/*
+ * The client let go of @f: it goes back on the free stack, or, while the
+ * engine still holds it (a timed-out batch whose slices a transport still
+ * has), it lingers until client_take() finds it free.
+ */
+static void
+client_recycle(struct tern_client *c, struct tern_future *f)
+{
+	c->outstanding--;
+	if (__atomic_load_n(&f->refcnt, __ATOMIC_ACQUIRE) == 0) {
+		f->magic = FUTURE_FREE;
+		c->free[c->nb_free++] = f;
+	} else {
+		f->holds = HOLD_LINGER;
+		c->nb_linger++;
+	}
+}
+
+/* A free future of the client's, or NULL when every one is in use. */
+static inline struct tern_future *
+client_take(struct tern_client *c)
+{
+	struct tern_future **futures;
+	uint32_t i;
+
+	if (likely(c->nb_free != 0))
+		return c->free[--c->nb_free];
+	if (c->nb_linger == 0)
+		return NULL;
+	futures = c->sh->clients[c->slot].futures;
+	for (i = 0; i < c->nb_futures; i++) {
+		struct tern_future *f = futures[i];
+
+		if (f->holds == HOLD_LINGER && __atomic_load_n(&f->refcnt, __ATOMIC_ACQUIRE) == 0) {
+			f->holds = 0;
+			f->magic = FUTURE_FREE;
+			c->free[c->nb_free++] = f;
+			c->nb_linger--;
+		}
+	}
+	return c->nb_free != 0 ? c->free[--c->nb_free] : NULL;
+}
+
 void
 client_drop_cq_entry(struct tern_client *c, struct tern_future *f)
 {
 	f->holds &= (uint8_t)~HOLD_CQ;
 	if (f->holds == 0)
-		c->outstanding--;
-	future_put(f, 1, c->cache);
+		client_recycle(c, f);
 }
 
 int
@@ -262,11 +258,13 @@ local_contains(const struct tern_segment *s, const uint8_t *p, uint64_t length)
 	       (uint64_t)(p - s->base) <= s->length - length;
 }
 
-/* Validates one request and takes the segment references it needs; a request
- * naming the same segments as the previous one takes none. */
+/* Validates one request and records the segments it names for the owner
+ * lcore to take references on; a request naming the same segments as the
+ * previous one records none. Takes no reference itself: a client that dies
+ * here leaves nothing behind. */
 static int
 fill_request(struct tern_client *c, struct tern_future *f, struct submit_ctx *ctx,
-	     const struct tern_request *r, struct batch_req *br, struct batch_segref *refs)
+	     const struct tern_request *r, struct batch_req *br, uint32_t *refs)
 {
 	struct tern_segment_table *tbl = c->sh->segments;
 	struct tern_segment *seg;
@@ -279,17 +277,17 @@ fill_request(struct tern_client *c, struct tern_future *f, struct submit_ctx *ct
 		if (r->offset > ctx->target->length || r->length > ctx->target->length - r->offset)
 			return -EINVAL;
 	} else {
-		seg = tern_segment_acquire(tbl, r->segment, r->offset, r->length, 1);
+		seg = tern_segment_lookup(tbl, r->segment, r->offset, r->length);
 		if (seg == NULL)
 			return tern_segment_is_retired(tbl, r->segment) ? -ESTALE : -EINVAL;
-		refs[f->nb_segrefs++].seg = seg;
+		refs[f->nb_segrefs++] = seg->handle;
 		ctx->target = seg;
 	}
 	if (!local_contains(ctx->local, local, r->length)) {
-		seg = tern_segment_acquire_local(tbl, local, r->length, c->local_hint, 1);
+		seg = tern_segment_lookup_local(tbl, local, r->length, c->local_hint);
 		if (seg == NULL)
 			return -EINVAL;
-		refs[f->nb_segrefs++].seg = seg;
+		refs[f->nb_segrefs++] = seg->handle;
 		ctx->local = seg;
 		c->local_hint = seg->handle;
 	}
@@ -311,9 +309,9 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	struct engine_shared *sh;
 	struct tern_future *f;
 	struct batch_req *br;
-	struct batch_segref *refs;
+	uint32_t *refs;
 	struct submit_ctx ctx = { NULL, NULL };
-	uint64_t slices = 0, bytes = 0, slice_bytes, deadline_ns;
+	uint64_t slices = 0, bytes = 0, slice_bytes, deadline_ns, gen;
 	uint32_t i;
 	int err;
 
@@ -334,24 +332,31 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	if (unlikely(c->outstanding >= c->max_inflight)) {
+	f = likely(c->outstanding < c->max_inflight) ? client_take(c) : NULL;
+	if (unlikely(f == NULL)) {
 		rte_errno = EAGAIN;
 		return NULL;
 	}
-	if (unlikely(rte_mempool_generic_get(sh->pool, (void **)&f, 1, c->cache) != 0)) {
-		rte_errno = EAGAIN;
-		return NULL;
-	}
+	/* A new generation, closed to claims, before anything else changes: an
+	 * lcore still holding an entry for the last one sees it and stays off. */
+	gen = ((__atomic_load_n(&f->claim, __ATOMIC_RELAXED) >> CLAIM_GEN_SHIFT) + 1) &
+	      CLAIM_GEN_MASK;
+	__atomic_store_n(&f->claim, gen << CLAIM_GEN_SHIFT | CLAIM_CURSOR_MASK, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 	future_unpoison(f);
 
 	br = future_reqs(f);
 	refs = future_segrefs(f, sh->max_batch);
 	slice_bytes = __atomic_load_n(&sh->slice_bytes, __ATOMIC_RELAXED);
 	f->nb_segrefs = 0;
-	f->sh = sh;
+	f->nb_segs_held = 0;
 	for (i = 0; i < nb; i++) {
-		if (unlikely(fill_request(c, f, &ctx, &reqs[i], &br[i], refs) != 0))
-			goto invalid;
+		err = fill_request(c, f, &ctx, &reqs[i], &br[i], refs);
+		if (unlikely(err != 0)) {
+			c->free[c->nb_free++] = f;
+			rte_errno = -err;
+			return NULL;
+		}
 		br[i].first_slice = slices;
 		slices += (reqs[i].length + slice_bytes - 1) / slice_bytes;
 		bytes += reqs[i].length;
@@ -360,16 +365,10 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	f->state = FUT_PENDING;
 	f->status = -EINPROGRESS;
 	f->resolved = 0;
-	f->client_slot = c->slot;
 	f->client = c;
 	f->has_cq = c->cq != NULL;
 	f->holds = (uint8_t)(HOLD_USER | (f->has_cq ? HOLD_CQ : 0));
-	/* User, completion queue, engine (until every slice is accounted), the
-	 * owner lcore's claim list entry (until it stops claiming). */
-	f->refcnt = 3u + f->has_cq;
 	f->user_data = opts != NULL ? opts->user_data : 0;
-	f->sh = sh;
-	f->next_slice = 0;
 	f->pending = slices;
 	f->first_error = 0;
 	f->nb_slices = slices;
@@ -378,31 +377,27 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	f->nb_reqs = nb;
 	f->timer_linked = 0;
 	f->submit_tsc = rte_rdtsc();
-	f->deadline_tsc = f->submit_tsc + deadline_ns * sh->tsc_hz / 1000000000ull;
+	f->deadline_tsc = tern_add_sat(f->submit_tsc, tern_ns_to_tsc(deadline_ns, sh->tsc_hz));
 	f->magic = FUTURE_LIVE;
+	/* No owner until an lcore accepts it; the engine's reference until every
+	 * slice is accounted. In this order: a reclaim that finds no owner knows
+	 * it never reached an lcore. Then open it to claims. */
+	__atomic_store_n(&f->owner, FUTURE_NO_OWNER, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->refcnt, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&f->claim, gen << CLAIM_GEN_SHIFT, __ATOMIC_RELEASE);
 
-	/* The home ring first; under backpressure, any other. */
-	for (i = 0; i < sh->nb_workers; i++) {
-		uint32_t w = (c->home + i) % sh->nb_workers;
-
-		if (rte_ring_mp_enqueue(sh->sq[w], f) == 0) {
-			c->outstanding++;
-			c->user_held++;
-			COUNTER_ADD(&sh->clients[c->slot], submitted, 1);
-			return f;
-		}
+	/* The ring holds every future of the client: the enqueue cannot fail. */
+	if (unlikely(rte_ring_sp_enqueue(c->sq, f) != 0)) {
+		__atomic_store_n(&f->refcnt, 0, __ATOMIC_RELAXED);
+		f->magic = FUTURE_FREE;
+		c->free[c->nb_free++] = f;
+		rte_errno = EAGAIN;
+		return NULL;
 	}
-	f->magic = FUTURE_FREE;
-	rte_errno = EAGAIN;
-	goto unused;
-
-invalid:
-	rte_errno = EINVAL;
-unused:
-	future_release_segrefs(f);
-	future_poison(f);
-	rte_mempool_generic_put(sh->pool, (void **)&f, 1, c->cache);
-	return NULL;
+	c->outstanding++;
+	c->user_held++;
+	COUNTER_ADD(&sh->clients[c->slot], submitted, 1);
+	return f;
 }
 
 int
@@ -446,8 +441,7 @@ tern_future_release(struct tern_future *f)
 	c = f->client;
 	f->holds &= (uint8_t)~HOLD_USER;
 	c->user_held--;
-	if (f->holds == 0)
-		c->outstanding--;
-	future_put(f, 1, c->state == HANDLE_LIVE ? c->cache : NULL);
+	if (f->holds == 0 && c->state == HANDLE_LIVE)
+		client_recycle(c, f);
 	return 0;
 }

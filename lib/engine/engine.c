@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -16,9 +17,9 @@
 
 RTE_LOG_REGISTER(tern_engine_logtype, tern.engine, INFO);
 
-#define DEFAULT_NAME	     "tern"
-#define DEFAULT_SQ_SIZE	     1024
-#define DEFAULT_NB_FUTURES   8192
+#define DEFAULT_NAME "tern"
+/* Every slot of the default 64 can take the default 256 futures. */
+#define DEFAULT_NB_FUTURES   16384
 #define DEFAULT_MAX_BATCH    64
 #define DEFAULT_MAX_CLIENTS  64
 #define DEFAULT_SLICE_BYTES  (256u << 10)
@@ -77,7 +78,6 @@ conf_complete(struct tern_engine_conf *c, unsigned int *lcores)
 
 	if (c->name == NULL)
 		c->name = DEFAULT_NAME;
-	DEFAULT_IF_ZERO(c->sq_size, DEFAULT_SQ_SIZE);
 	DEFAULT_IF_ZERO(c->nb_futures, DEFAULT_NB_FUTURES);
 	DEFAULT_IF_ZERO(c->max_batch, DEFAULT_MAX_BATCH);
 	DEFAULT_IF_ZERO(c->max_clients, DEFAULT_MAX_CLIENTS);
@@ -89,10 +89,10 @@ conf_complete(struct tern_engine_conf *c, unsigned int *lcores)
 	if (c->socket_id == 0)
 		c->socket_id = SOCKET_ID_ANY;
 
-	if (c->segments == NULL || !engine_name_valid(c->name) || c->sq_size > (1u << 24) ||
-	    c->nb_futures > (1u << 22) || c->max_batch > TERN_BATCH_MAX || c->max_clients > 4096 ||
-	    c->slice_bytes < 4096 || c->slice_bytes > (1ull << 30) ||
-	    c->deadline_ns > DEADLINE_MAX_NS || (c->flags & ~TERN_ENGINE_F_IDLE_YIELD) != 0)
+	if (c->segments == NULL || !engine_name_valid(c->name) || c->nb_futures > (1u << 22) ||
+	    c->max_batch > TERN_BATCH_MAX || c->max_clients > 4096 || c->slice_bytes < 4096 ||
+	    c->slice_bytes > (1ull << 30) || c->deadline_ns > DEADLINE_MAX_NS ||
+	    (c->flags & ~TERN_ENGINE_F_IDLE_YIELD) != 0)
 		return -EINVAL;
 
 	if (c->lcores == NULL) {
@@ -144,6 +144,30 @@ future_obj_unpoison(struct rte_mempool *mp, void *arg, void *obj, unsigned int i
 	future_unpoison(f);
 }
 
+/*
+ * The TSC's frequency, measured against CLOCK_MONOTONIC_RAW over 10 ms.
+ * rte_get_tsc_hz() is rounded to 10 MHz where the CPU does not report it (a
+ * 2694.873 MHz TSC reads as 2700 MHz), which makes every deadline fire 0.2 %
+ * early; the measurement is good to about 1e-5.
+ */
+static uint64_t
+tsc_hz_measure(void)
+{
+	struct timespec a, b, pause = { .tv_nsec = 10 * 1000 * 1000 };
+	uint64_t t0, t1, ns;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+	t0 = rte_rdtsc();
+	nanosleep(&pause, NULL);
+	clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+	t1 = rte_rdtsc();
+	ns = (uint64_t)(b.tv_sec - a.tv_sec) * TERN_NS_PER_S + (uint64_t)b.tv_nsec -
+	     (uint64_t)a.tv_nsec;
+	if (ns == 0 || t1 <= t0)
+		return rte_get_tsc_hz();
+	return (uint64_t)((unsigned __int128)(t1 - t0) * TERN_NS_PER_S / ns);
+}
+
 static uint32_t
 probe_transports(void)
 {
@@ -175,10 +199,11 @@ engine_free_resources(struct tern_engine *e)
 	}
 	if (sh == NULL)
 		return;
-	for (i = 0; i < e->conf.nb_lcores; i++) {
-		rte_ring_free(sh->sq[i]);
+	/* The lcores are stopped: whatever slots remain go now. */
+	for (i = 0; i < sh->max_clients; i++)
+		slot_reclaim(sh, i, true);
+	for (i = 0; i < e->conf.nb_lcores; i++)
 		rte_ring_free(sh->xq[i]);
-	}
 	if (sh->pool != NULL)
 		rte_mempool_obj_iter(sh->pool, future_obj_unpoison, NULL);
 	rte_mempool_free(sh->pool);
@@ -218,8 +243,8 @@ engine_alloc_resources(struct tern_engine *e)
 	sh->deadline_ns = c->deadline_ns;
 	sh->share_bytes = c->share_bytes;
 	sh->stream_bytes = c->stream_bytes;
-	sh->tsc_hz = rte_get_tsc_hz();
-	sh->drain_tsc = c->drain_ns / 1000 * (sh->tsc_hz / 1000000);
+	sh->tsc_hz = tsc_hz_measure();
+	sh->drain_tsc = tern_ns_to_tsc(c->drain_ns, sh->tsc_hz);
 	sh->start_tsc = rte_rdtsc();
 	sh->segments = c->segments;
 	sh->transport_mask = probe_transports();
@@ -234,14 +259,12 @@ engine_alloc_resources(struct tern_engine *e)
 		return -ENOMEM;
 	for (i = 0; i < c->nb_lcores; i++) {
 		sh->lcore_ids[i] = c->lcores[i];
-		snprintf(name, sizeof(name), "tsq_%s_%u", c->name, i);
-		sh->sq[i] = rte_ring_create(name, c->sq_size, c->socket_id,
-					    RING_F_SC_DEQ | RING_F_EXACT_SZ);
 		snprintf(name, sizeof(name), "txq_%s_%u", c->name, i);
-		/* Room for a HELP and a DONE message for every future at once. */
-		sh->xq[i] = rte_ring_create(name, 2 * c->nb_futures, c->socket_id,
-					    RING_F_SC_DEQ | RING_F_EXACT_SZ);
-		if (sh->sq[i] == NULL || sh->xq[i] == NULL)
+		/* A DONE for every batch at once, and as many HELPs again. */
+		sh->xq[i] = rte_ring_create_elem(name, sizeof(struct xq_msg),
+						 2 * c->nb_futures + 2 * TERN_ENGINE_MAX_LCORES,
+						 c->socket_id, RING_F_SC_DEQ | RING_F_EXACT_SZ);
+		if (sh->xq[i] == NULL)
 			return -ENOMEM;
 	}
 	for (i = 0; i < c->nb_lcores; i++) {
@@ -325,9 +348,13 @@ engine_drained(const struct engine_shared *sh)
 {
 	unsigned int i;
 
+	for (i = 0; i < sh->max_clients; i++)
+		if (__atomic_load_n(&sh->clients[i].state, __ATOMIC_ACQUIRE) ==
+			    CLIENT_SLOT_ACTIVE &&
+		    !rte_ring_empty(sh->clients[i].sq))
+			return false;
 	for (i = 0; i < sh->nb_workers; i++)
-		if (!rte_ring_empty(sh->sq[i]) ||
-		    __atomic_load_n(&sh->counters[i].owned_inflight, __ATOMIC_RELAXED) != 0)
+		if (__atomic_load_n(&sh->counters[i].owned_inflight, __ATOMIC_RELAXED) != 0)
 			return false;
 	return true;
 }
@@ -346,7 +373,8 @@ tern_engine_destroy(struct tern_engine *e)
 	sh = e->sh;
 	__atomic_store_n(&sh->phase, PHASE_DRAIN, __ATOMIC_RELEASE);
 	attach_fini(e);
-	end = rte_get_timer_cycles() + e->conf.drain_ns * rte_get_timer_hz() / 1000000000ull;
+	end = tern_add_sat(rte_get_timer_cycles(),
+			   tern_ns_to_tsc(e->conf.drain_ns, rte_get_timer_hz()));
 	while (!engine_drained(sh) && rte_get_timer_cycles() < end)
 		rte_delay_us_sleep(100);
 	__atomic_store_n(&sh->phase, PHASE_CANCEL, __ATOMIC_RELEASE);
@@ -452,6 +480,7 @@ tern_engine_peer_traffic(const struct tern_engine *engine, uint16_t peer,
 int
 tern_engine_pool_stats(const struct tern_engine *engine, struct tern_pool_stats *stats)
 {
+	uint32_t i;
 	int err;
 
 	if (engine_handle_check(engine, &err) == NULL)
@@ -460,6 +489,11 @@ tern_engine_pool_stats(const struct tern_engine *engine, struct tern_pool_stats 
 		return -EINVAL;
 	stats->total = engine->sh->pool->size;
 	stats->available = rte_mempool_avail_count(engine->sh->pool);
+	stats->engine_held = 0;
+	for (i = 0; i < engine->sh->max_clients; i++)
+		if (__atomic_load_n(&engine->sh->clients[i].state, __ATOMIC_ACQUIRE) !=
+		    CLIENT_SLOT_FREE)
+			stats->engine_held += slot_engine_held(engine->sh, i);
 	return 0;
 }
 
@@ -478,7 +512,7 @@ tern_engine_info(const struct tern_engine *engine, struct tern_engine_info *info
 	memset(info, 0, sizeof(*info));
 	snprintf(info->name, sizeof(info->name), "%s", sh->name);
 	info->nb_lcores = sh->nb_workers;
-	info->uptime_ns = (rte_rdtsc() - sh->start_tsc) * 1000000000ull / sh->tsc_hz;
+	info->uptime_ns = tern_tsc_to_ns(rte_rdtsc() - sh->start_tsc, sh->tsc_hz);
 	info->max_clients = sh->max_clients;
 	for (i = 0; i < sh->max_clients; i++)
 		if (__atomic_load_n(&sh->clients[i].state, __ATOMIC_ACQUIRE) != CLIENT_SLOT_FREE)
@@ -493,6 +527,7 @@ tern_engine_lcore_load(const struct tern_engine *engine, unsigned int lcore_id,
 		       struct tern_lcore_load *load)
 {
 	const struct engine_shared *sh;
+	uint32_t slot;
 	int err, i;
 
 	if (engine_handle_check(engine, &err) == NULL)
@@ -503,7 +538,12 @@ tern_engine_lcore_load(const struct tern_engine *engine, unsigned int lcore_id,
 	if (i < 0)
 		return i;
 	sh = engine->sh;
-	load->sq_depth = rte_ring_count(sh->sq[i]);
+	load->sq_depth = 0;
+	for (slot = 0; slot < sh->max_clients; slot++)
+		if (__atomic_load_n(&sh->clients[slot].state, __ATOMIC_ACQUIRE) ==
+			    CLIENT_SLOT_ACTIVE &&
+		    sh->clients[slot].home == (unsigned int)i)
+			load->sq_depth += rte_ring_count(sh->clients[slot].sq);
 	load->xq_depth = rte_ring_count(sh->xq[i]);
 	load->owned_inflight = __atomic_load_n(&sh->counters[i].owned_inflight, __ATOMIC_RELAXED);
 	load->posted = __atomic_load_n(&sh->counters[i].posted, __ATOMIC_RELAXED);
@@ -524,15 +564,16 @@ tern_engine_client_info(const struct tern_engine *engine, uint32_t slot,
 		return -EINVAL;
 	cs = &engine->sh->clients[slot];
 	state = __atomic_load_n(&cs->state, __ATOMIC_ACQUIRE);
-	if (state != CLIENT_SLOT_ACTIVE && state != CLIENT_SLOT_DEAD)
+	if (state != CLIENT_SLOT_ACTIVE && state != CLIENT_SLOT_DEAD &&
+	    state != CLIENT_SLOT_CLOSING)
 		return -ENOENT;
 	memset(info, 0, sizeof(*info));
 	info->pid = cs->pid;
-	info->state = state == CLIENT_SLOT_ACTIVE ? 1 : 2;
+	info->state = state == CLIENT_SLOT_ACTIVE ? 1 : state == CLIENT_SLOT_DEAD ? 2 : 3;
 	info->max_inflight = cs->max_inflight;
 	info->cq_depth = cs->cq == NULL ? 0 : rte_ring_count(cs->cq);
 	info->submitted = __atomic_load_n(&cs->submitted, __ATOMIC_RELAXED);
-	info->age_ns = (rte_rdtsc() - cs->attach_tsc) * 1000000000ull / engine->sh->tsc_hz;
+	info->age_ns = tern_tsc_to_ns(rte_rdtsc() - cs->attach_tsc, engine->sh->tsc_hz);
 	info->nb_buffers = cs->nb_segments;
 	return 0;
 }

@@ -7,6 +7,15 @@
  * - shared (memzone and mempool in hugepage memory, same address in every
  *   process of the DPDK instance): struct engine_shared, the futures, the
  *   rings. Plain data only, no function pointers.
+ *
+ * Crash isolation: a client may live in another process and die at any
+ * instruction. Nothing it writes is shared with another client or with the
+ * engine's own structures: its submission ring (single producer: the client;
+ * single consumer: its home lcore), its futures (a fixed set taken from the
+ * pool for its slot, never returned to the pool by the client) and the
+ * client-side words of those futures. It writes no segment reference (the
+ * owner lcore takes them at accept) and no mempool. What a dead client leaves
+ * half-written is discarded with its slot (see doc/architecture.md).
  * - process-local handles: struct tern_engine, struct tern_client. They
  *   live in static tables and are never freed, so a call on a destroyed
  *   handle fails cleanly (-ESHUTDOWN) instead of touching freed memory.
@@ -23,6 +32,7 @@
 #include <rte_ring.h>
 
 #include "tern_engine.h"
+#include "tern_time.h"
 
 extern int tern_engine_logtype;
 #define ENGINE_LOG(level, fmt, ...) \
@@ -30,7 +40,7 @@ extern int tern_engine_logtype;
 
 /* Layout version of the shared structures: a process built against another
  * one must not attach (checked by clients in secondary processes). */
-#define ENGINE_LAYOUT_VERSION 2
+#define ENGINE_LAYOUT_VERSION 3
 
 #define ENGINE_NAME_MAX	    16
 #define PROCESS_ENGINES_MAX 8
@@ -43,7 +53,9 @@ extern int tern_engine_logtype;
 
 #define CLIENT_DEFAULT_INFLIGHT 256
 #define CLIENT_MAX_INFLIGHT	65536
-#define CLIENT_DEFAULT_CACHE	32
+
+/* tern_future.owner before an lcore accepted the batch. */
+#define FUTURE_NO_OWNER 0xffffu
 
 /* Largest deadline accepted (an hour): keeps TSC arithmetic far from overflow. */
 #define DEADLINE_MAX_NS (3600ull * 1000000000ull)
@@ -74,10 +86,39 @@ enum future_state {
 /* What a client holds on a future (client thread only). */
 #define HOLD_USER (1u << 0)
 #define HOLD_CQ	  (1u << 1)
+/* Not a hold: the client let go while the engine still had it; the client
+ * puts it back on its free list once the engine's references are gone. */
+#define HOLD_LINGER (1u << 7)
 
-/* Tags in the low bits of pointers on the inter-lcore ring (futures are cache aligned). */
-#define XQ_HELP	    1u /* claim slices of this batch; drop the reference when done */
-#define XQ_DONE	    2u /* every slice of this batch you own is accounted */
+/* Messages between lcores. */
+#define XQ_HELP 1u /* claim slices of batch @gen of this future */
+#define XQ_DONE 2u /* every slice of this batch you own is accounted */
+
+/*
+ * A batch's claim word: its generation in the high bits, the next slice to
+ * claim in the low bits. The client gives every use of a future a new
+ * generation, so an lcore holding an entry for an earlier one (a helper that
+ * was starved while the batch finished and the future was reused) fails its
+ * compare-and-swap and drops the entry: claim entries hold no reference.
+ * Futures are type-stable (never freed while the engine lives), so reading a
+ * stale one is harmless.
+ */
+#define CLAIM_GEN_SHIFT	  44
+#define CLAIM_CURSOR_MASK ((1ull << CLAIM_GEN_SHIFT) - 1)
+#define CLAIM_GEN_MASK	  ((1ull << (64 - CLAIM_GEN_SHIFT)) - 1)
+
+/* A batch an lcore may claim slices of: the future and its generation. */
+struct claim_ref {
+	struct tern_future *f;
+	uint64_t gen;
+};
+
+/* One message on an inter-lcore ring: the future's pointer tagged with XQ_*
+ * in its low bits (futures are cache aligned), and the generation (XQ_HELP). */
+struct xq_msg {
+	uintptr_t tagged;
+	uint64_t gen;
+};
 #define XQ_TAG_MASK 3u
 
 /* A request as the engine keeps it, target resolved to its segment. */
@@ -92,20 +133,17 @@ struct batch_req {
 	uint8_t slice_flags;
 };
 
-/* A reference on a segment held by a batch. */
-struct batch_segref {
-	struct tern_segment *seg;
-};
-
 /* A future is the batch. Cache line 0: what clients read; line 1: what lcores share. */
 struct tern_future {
 	uint32_t state;	      /* enum future_state: atomic, futex word */
 	int32_t status;	      /* valid once state == FUT_DONE */
 	uint32_t magic;	      /* FUTURE_LIVE / FUTURE_FREE */
-	uint32_t refcnt;      /* atomic: user, completion queue, engine, claim list entries */
-	uint32_t resolved;    /* atomic: 1 once a resolver won */
+	uint32_t refcnt;      /* atomic: 1 while the engine has the batch (until every slice
+			       * is accounted); the client's holds are in @holds */
+	uint16_t resolved;    /* atomic: 1 once a resolver won */
+	uint16_t owner;	      /* FUTURE_NO_OWNER until accepted, then the owner lcore's index */
 	uint16_t client_slot; /* index in engine_shared.clients */
-	uint8_t holds;	      /* HOLD_*: client thread only */
+	uint8_t holds;	      /* HOLD_*: the client's thread only */
 	uint8_t has_cq;	      /* delivered to the client's completion queue */
 	uint64_t user_data;
 	uint64_t submit_tsc;
@@ -113,24 +151,25 @@ struct tern_future {
 	struct engine_shared *sh;
 	struct tern_client *client; /* the submitting process's handle */
 
-	uint64_t next_slice __rte_cache_aligned; /* atomic claim cursor */
-	uint64_t pending;			 /* atomic: slices not yet accounted */
-	int32_t first_error;			 /* atomic: first failing slice's status */
+	uint64_t claim __rte_cache_aligned; /* atomic: generation << 44 | next slice */
+	uint64_t pending;		    /* atomic: slices not yet accounted */
+	int32_t first_error;		    /* atomic: first failing slice's status */
 
 	/* Written at submit, read-only afterwards. */
 	uint64_t nb_slices;
 	uint64_t slice_bytes;
 	uint64_t total_bytes;
 	uint32_t nb_reqs;
-	uint32_t nb_segrefs;
+	uint32_t nb_segrefs;   /* distinct segments the batch names (handles in the tail) */
+	uint32_t nb_segs_held; /* of which the owner lcore took references on, in order */
 
 	/* Owner lcore only. */
-	uint16_t owner;
 	uint8_t timer_linked;
 	uint16_t timer_slot;
 	TAILQ_ENTRY(tern_future) timer;
 
-	/* max_batch requests, then 2 * max_batch segment references. */
+	/* max_batch requests, then 2 * max_batch segment handles: the client
+	 * records the handles it validated, the owner lcore takes the references. */
 	uint8_t tail[] __rte_aligned(8);
 };
 
@@ -156,23 +195,29 @@ enum client_slot_state {
 	CLIENT_SLOT_FREE = 0,
 	CLIENT_SLOT_RESERVED = 1, /* being set up */
 	CLIENT_SLOT_ACTIVE = 2,
-	CLIENT_SLOT_DEAD = 3, /* its process died: the engine reclaims it */
+	CLIENT_SLOT_DEAD = 3,	 /* its process died: the engine reclaims it */
+	CLIENT_SLOT_CLOSING = 4, /* its client left: the engine reclaims it */
 };
 
-/* A client as every process of the engine sees it. Written by the engine's
- * process when the slot is granted; @cache and the counters by the client. */
+/* A client as every process of the engine sees it. Line 0: written by the
+ * engine's process (and @sq_drained by the home lcore), read by everyone;
+ * line 1: written by the client alone. */
 struct client_slot {
 	uint32_t state; /* enum client_slot_state, atomic */
 	int32_t pid;
 	uint32_t flags;
 	uint32_t max_inflight;
+	uint16_t home;	    /* index of the lcore that polls @sq */
+	uint8_t sq_drained; /* atomic: the home lcore accepted all and stopped polling */
 	uint64_t attach_tsc;
-	struct rte_ring *cq;		 /* completion queue (MP enqueue, SC reap) */
-	struct rte_mempool_cache *cache; /* the client's future cache */
-	uint64_t submitted;		 /* batches, written by the client */
-	uint32_t outstanding;		 /* mirror of the handle's count */
-	uint32_t nb_segments;		 /* segments allocated for it (tern_shm_alloc) */
+	struct rte_ring *sq;	      /* submission ring: SP (the client), SC (the home lcore) */
+	struct rte_ring *cq;	      /* completion queue: MP (lcores), SC (the client) */
+	struct tern_future **futures; /* the slot's nb_futures futures */
+	uint32_t nb_futures;	      /* slot_futures(max_inflight) */
+	uint32_t nb_segments;	      /* segments allocated for it (tern_shm_alloc) */
 	uint32_t segments[16];
+
+	uint64_t submitted __rte_cache_aligned; /* batches, written by the client */
 } __rte_cache_aligned;
 
 enum engine_phase {
@@ -197,11 +242,11 @@ struct engine_shared {
 	uint64_t drain_tsc; /* destroy: how long to wait, for work then for transports */
 	uint64_t tsc_hz;
 	uint64_t start_tsc;
-	uint32_t transport_mask; /* transports usable here (bit = transport id) */
-	struct rte_mempool *pool;
+	uint32_t transport_mask;  /* transports usable here (bit = transport id) */
+	uint32_t slots_gen;	  /* atomic: bumped when a slot becomes ACTIVE, DEAD or CLOSING */
+	struct rte_mempool *pool; /* futures; only the engine's process takes and returns them */
 	struct tern_segment_table *segments;
 	unsigned int lcore_ids[TERN_ENGINE_MAX_LCORES];
-	struct rte_ring *sq[TERN_ENGINE_MAX_LCORES];
 	struct rte_ring *xq[TERN_ENGINE_MAX_LCORES];
 	struct lcore_counters counters[TERN_ENGINE_MAX_LCORES];
 	struct client_slot clients[];
@@ -211,8 +256,6 @@ struct engine_shared {
 struct worker {
 	struct engine_shared *sh;
 	struct lcore_counters *ctr;
-	struct rte_mempool_cache *cache;
-	struct rte_ring *sq;
 	struct rte_ring *xq;
 	unsigned int idx;
 	unsigned int lcore_id;
@@ -221,8 +264,14 @@ struct worker {
 	bool cancelled_endpoints;
 	uint64_t give_up_tsc; /* cancel phase: stop waiting for transports then */
 
+	/* Submission rings of the client slots whose home this lcore is. */
+	uint32_t slots_gen; /* engine_shared.slots_gen when @polled was built */
+	uint32_t nb_polled;
+	uint32_t next_polled; /* where the next round starts (fairness) */
+	uint16_t *polled;     /* slot indexes */
+
 	/* Batches with slices left to claim; each entry holds a reference. */
-	struct tern_future **active;
+	struct claim_ref *active;
 	uint32_t active_head;
 	uint32_t active_tail;
 	uint32_t active_mask;
@@ -272,15 +321,18 @@ struct tern_client {
 	uint32_t state; /* enum handle_state */
 	struct tern_engine *engine;
 	struct engine_shared *sh;
-	struct rte_mempool_cache *cache;
+	struct rte_ring *sq;
 	struct rte_ring *cq;
 	uint16_t slot;
-	uint16_t home;
 	uint32_t flags;
 	uint32_t max_inflight;
-	uint32_t outstanding; /* futures not both released and reaped */
-	uint32_t user_held;   /* futures not released */
-	uint32_t local_hint;  /* last LOCAL segment a request's local side hit */
+	uint32_t outstanding;	   /* futures not both released and reaped */
+	uint32_t user_held;	   /* futures not released */
+	uint32_t local_hint;	   /* last LOCAL segment a request's local side hit */
+	uint32_t nb_futures;	   /* the slot's */
+	uint32_t nb_free;	   /* futures on @free */
+	uint32_t nb_linger;	   /* futures let go while the engine still held them */
+	struct tern_future **free; /* process-local stack of the slot's idle futures */
 };
 
 static inline struct batch_req *
@@ -289,17 +341,29 @@ future_reqs(const struct tern_future *f)
 	return (struct batch_req *)(uintptr_t)f->tail;
 }
 
-static inline struct batch_segref *
+static inline uint32_t *
 future_segrefs(const struct tern_future *f, uint32_t max_batch)
 {
-	return (struct batch_segref *)(uintptr_t)(f->tail + max_batch * sizeof(struct batch_req));
+	return (uint32_t *)(uintptr_t)(f->tail + max_batch * sizeof(struct batch_req));
 }
 
 static inline size_t
 future_size(uint32_t max_batch)
 {
 	return sizeof(struct tern_future) + max_batch * sizeof(struct batch_req) +
-	       2 * max_batch * sizeof(struct batch_segref);
+	       2 * max_batch * sizeof(uint32_t);
+}
+
+/*
+ * Futures a slot takes from the pool for a client of @max_inflight: a quarter
+ * more, so that futures the client released while an lcore has not yet let
+ * go of them (a helper's claim entry on a starved CPU, a timed-out batch
+ * whose slices a transport holds) do not turn into EAGAIN at once.
+ */
+static inline uint32_t
+slot_futures(uint32_t max_inflight)
+{
+	return max_inflight + max_inflight / 4 + 4;
 }
 
 /* Counter update by the owning lcore: a plain read-modify-write whose store
@@ -309,17 +373,18 @@ future_size(uint32_t max_batch)
 			 __ATOMIC_RELAXED)
 
 /*
- * Under AddressSanitizer a future in the pool is poisoned from its shared cache
- * line on (line 0 stays readable: reclaim scans read magic and refcnt of every
- * object), so an lcore touching a batch after its last reference is gone is
- * reported at the access. Shadow memory is per process: whoever takes a future
- * from the pool unpoisons it (the client at submit; the owner lcore at accept, for
- * clients in other processes), and the pool is unpoisoned before it is freed.
+ * Under AddressSanitizer a future the engine let go of is poisoned from its
+ * requests on (lines 0 and 1 stay readable: reclaim scans read owner and
+ * refcnt, stale claim entries read the claim word), so an lcore touching a
+ * batch's requests after the engine is done with it is reported at the access.
+ * Shadow memory is per process: whoever fills or takes a future unpoisons it
+ * (the client at submit; the owner lcore at accept, for clients in other
+ * processes), and the pool is unpoisoned before it is freed.
  */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define FUTURE_SHADOW(f, op) \
-	op(&(f)->next_slice, (f)->sh->future_size - offsetof(struct tern_future, next_slice))
+	op((f)->tail, (f)->sh->future_size - offsetof(struct tern_future, tail))
 #define future_poison(f)   FUTURE_SHADOW(f, ASAN_POISON_MEMORY_REGION)
 #define future_unpoison(f) FUTURE_SHADOW(f, ASAN_UNPOISON_MEMORY_REGION)
 #else
@@ -329,7 +394,8 @@ future_size(uint32_t max_batch)
 
 /* future.c */
 bool future_resolve(struct tern_future *f, int32_t status);
-void future_put(struct tern_future *f, uint32_t n, struct rte_mempool_cache *cache);
+void future_put(struct tern_future *f, uint32_t n);
+int future_take_segrefs(struct tern_future *f);
 void future_release_segrefs(struct tern_future *f);
 
 /* worker.c */
@@ -342,14 +408,20 @@ void worker_free(struct worker *w);
 void client_teardown(struct tern_client *c);
 void client_teardown_engine(struct tern_engine *engine);
 void client_drop_cq_entry(struct tern_client *c, struct tern_future *f);
-int slot_alloc(struct engine_shared *sh, int32_t pid, uint32_t max_inflight, uint32_t flags,
-	       uint32_t *slot);
-void slot_release(struct engine_shared *sh, uint32_t slot);
 int client_conf_check(const struct engine_shared *sh, const struct tern_client_conf *conf,
-		      uint32_t *max_inflight, uint32_t *cache_size, uint32_t *home);
+		      uint32_t *max_inflight, uint32_t *home);
 struct tern_client *client_handle_open(struct engine_shared *sh, struct tern_engine *engine,
 				       uint32_t slot, const struct tern_client_conf *conf,
-				       uint32_t max_inflight, uint32_t cache_size, uint32_t home);
+				       uint32_t max_inflight);
+
+/* slot.c: client slots, in the engine's process only */
+int slot_alloc(struct engine_shared *sh, int32_t pid, uint32_t max_inflight, uint32_t flags,
+	       uint32_t home, uint32_t *slot);
+void slot_close(struct engine_shared *sh, uint32_t slot, uint32_t state);
+bool slot_reclaim(struct engine_shared *sh, uint32_t slot, bool lcores_stopped);
+void slot_reclaim_wait(struct engine_shared *sh, uint32_t slot);
+void slot_free_segments(struct engine_shared *sh, struct client_slot *cs);
+uint32_t slot_engine_held(const struct engine_shared *sh, uint32_t slot);
 
 /* attach.c */
 int attach_init(struct tern_engine *engine);

@@ -41,7 +41,7 @@ futex_wait_ns(uint32_t *word, uint32_t expected, uint64_t timeout_ns)
 bool
 future_resolve(struct tern_future *f, int32_t status)
 {
-	uint32_t expected = 0;
+	uint16_t expected = 0;
 	uint32_t old;
 
 	if (!__atomic_compare_exchange_n(&f->resolved, &expected, 1, false, __ATOMIC_ACQ_REL,
@@ -59,25 +59,57 @@ future_resolve(struct tern_future *f, int32_t status)
 	return true;
 }
 
-void
-future_release_segrefs(struct tern_future *f)
+/*
+ * The owner lcore takes the segment references of a batch it accepts: the
+ * client validated the handles without taking any, so a client that dies in
+ * tern_submit() leaves no reference behind. A segment unregistered between
+ * submit and accept fails the batch with -ESTALE.
+ */
+int
+future_take_segrefs(struct tern_future *f)
 {
-	struct batch_segref *refs = future_segrefs(f, f->sh->max_batch);
-	uint32_t i;
+	const uint32_t *refs = future_segrefs(f, f->sh->max_batch);
 
-	for (i = 0; i < f->nb_segrefs; i++)
-		tern_segment_release(refs[i].seg, 1);
-	f->nb_segrefs = 0;
+	for (; f->nb_segs_held < f->nb_segrefs; f->nb_segs_held++)
+		if (unlikely(tern_segment_acquire(f->sh->segments, refs[f->nb_segs_held], 0, 0,
+						  1) == NULL))
+			return -ESTALE; /* the references taken so far go with the batch */
+	return 0;
 }
 
 void
-future_put(struct tern_future *f, uint32_t n, struct rte_mempool_cache *cache)
+future_release_segrefs(struct tern_future *f)
 {
-	if (__atomic_sub_fetch(&f->refcnt, n, __ATOMIC_ACQ_REL) != 0)
-		return;
-	f->magic = FUTURE_FREE;
-	future_poison(f);
-	rte_mempool_generic_put(f->sh->pool, (void **)&f, 1, cache);
+	struct tern_segment_table *tbl = f->sh->segments;
+	const uint32_t *refs = future_segrefs(f, f->sh->max_batch);
+	uint32_t i;
+
+	for (i = 0; i < f->nb_segs_held; i++)
+		tern_segment_release(&tbl->slots[tern_segment_handle_slot(refs[i])], 1);
+	f->nb_segs_held = 0;
+}
+
+/*
+ * Drops @n of the engine's references. The last one leaves the future to its
+ * client, which reuses it once it let go too (see client_recycle()). A holder
+ * of every remaining reference is alone with the future: it poisons it before
+ * publishing the zero, so that the client's reuse cannot race the poisoning.
+ */
+void
+future_put(struct tern_future *f, uint32_t n)
+{
+	uint32_t old = __atomic_load_n(&f->refcnt, __ATOMIC_ACQUIRE);
+
+	for (;;) {
+		if (old == n) {
+			future_poison(f);
+			__atomic_store_n(&f->refcnt, 0, __ATOMIC_RELEASE);
+			return;
+		}
+		if (__atomic_compare_exchange_n(&f->refcnt, &old, old - n, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return;
+	}
 }
 
 static bool
@@ -99,15 +131,15 @@ tern_future_test(const struct tern_future *f)
 int
 tern_future_wait(struct tern_future *f, uint64_t timeout_ns)
 {
-	uint64_t hz = rte_get_tsc_hz();
-	uint64_t start = rte_rdtsc();
-	uint64_t spin_ns = RTE_MIN(timeout_ns, WAIT_SPIN_NS);
-	uint64_t spin_end = start + spin_ns * hz / 1000000000ull;
-	uint64_t end;
+	uint64_t hz, start = rte_rdtsc();
+	uint64_t spin_end, end;
 	uint32_t s;
 
 	if (!future_valid(f))
 		return -EINVAL;
+	hz = f->sh->tsc_hz;
+	spin_end = start + tern_ns_to_tsc(RTE_MIN(timeout_ns, WAIT_SPIN_NS), hz);
+	end = tern_add_sat(start, tern_ns_to_tsc(timeout_ns, hz));
 	while (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) != FUT_DONE) {
 		if (rte_rdtsc() >= spin_end)
 			goto sleep;
@@ -116,11 +148,6 @@ tern_future_wait(struct tern_future *f, uint64_t timeout_ns)
 	return f->status;
 
 sleep:
-	/* Guard the multiplication: timeouts of hours become "for ever". */
-	if (timeout_ns >= UINT64_MAX / hz)
-		end = UINT64_MAX;
-	else
-		end = start + timeout_ns * hz / 1000000000ull;
 	for (;;) {
 		uint64_t now;
 
@@ -134,8 +161,9 @@ sleep:
 		now = rte_rdtsc();
 		if (now >= end)
 			return -EINPROGRESS;
+		/* At most a second per sleep: "for ever" is UINT64_MAX cycles away. */
 		futex_wait_ns(&f->state, FUT_PENDING_WAITER,
-			      end == UINT64_MAX ? 1000000000ull : (end - now) * 1000000000ull / hz);
+			      RTE_MIN(tern_tsc_to_ns(end - now, hz), TERN_NS_PER_S));
 	}
 }
 

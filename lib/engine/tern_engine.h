@@ -63,12 +63,11 @@ struct tern_engine_conf {
 	const unsigned int *lcores; /**< worker lcore ids; NULL = every EAL worker lcore */
 	unsigned int nb_lcores;	    /**< entries in @c lcores */
 	struct tern_segment_table *segments; /**< required: the segment table to serve */
-	uint32_t sq_size;		     /**< submission ring entries per lcore; 1024 */
-	uint32_t nb_futures;		     /**< futures in the pool; 8192 */
-	uint32_t max_batch;		     /**< requests per submit, <= TERN_BATCH_MAX; 64 */
-	uint32_t max_clients;		     /**< clients at once; 64 */
-	uint64_t slice_bytes;		     /**< slice size, 4 KiB..1 GiB; 256 KiB */
-	uint64_t deadline_ns;		     /**< default deadline of a batch; 5 s */
+	uint32_t nb_futures;   /**< futures in the pool; every client takes max_inflight; 16384 */
+	uint32_t max_batch;    /**< requests per submit, <= TERN_BATCH_MAX; 64 */
+	uint32_t max_clients;  /**< clients at once; 64 */
+	uint64_t slice_bytes;  /**< slice size, 4 KiB..1 GiB; 256 KiB */
+	uint64_t deadline_ns;  /**< default deadline of a batch; 5 s */
 	uint64_t share_bytes;  /**< batches this large are shared by all lcores; 512 KiB */
 	uint64_t stream_bytes; /**< requests this large are copied with streaming stores; 8 MiB */
 	uint64_t drain_ns;     /**< destroy waits this long for work in flight; 1 s */
@@ -143,8 +142,9 @@ int tern_engine_peer_traffic(const struct tern_engine *engine, uint16_t peer,
 
 /** Future pool occupancy. */
 struct tern_pool_stats {
-	uint32_t total;	    /**< futures in the pool */
-	uint32_t available; /**< free (including lcore caches, excluding client caches) */
+	uint32_t total;	      /**< futures in the pool */
+	uint32_t available;   /**< not given to any client (each client holds max_inflight) */
+	uint32_t engine_held; /**< accepted batches whose slices the engine still accounts */
 };
 
 /** @return 0, -EINVAL, -ESHUTDOWN. */
@@ -166,7 +166,7 @@ int tern_engine_info(const struct tern_engine *engine, struct tern_engine_info *
 
 /** Instantaneous load of one worker lcore (gauges, not counters). */
 struct tern_lcore_load {
-	uint32_t sq_depth;	 /**< batches waiting in its submission ring */
+	uint32_t sq_depth;	 /**< batches waiting in the submission rings it polls */
 	uint32_t xq_depth;	 /**< messages waiting from other lcores */
 	uint64_t owned_inflight; /**< batches it owns that are not finished */
 	uint64_t posted;	 /**< slices posted to transports, not yet completed */
@@ -179,7 +179,7 @@ int tern_engine_lcore_load(const struct tern_engine *engine, unsigned int lcore_
 /** One client slot as the engine sees it. */
 struct tern_client_info {
 	int32_t pid;	/**< process that owns it */
-	uint32_t state; /**< 1 active, 2 dead (being reclaimed) */
+	uint32_t state; /**< 1 active, 2 dead (being reclaimed), 3 closed (being reclaimed) */
 	uint32_t max_inflight;
 	uint32_t cq_depth;   /**< resolved futures waiting to be reaped */
 	uint64_t submitted;  /**< batches submitted */
@@ -223,13 +223,14 @@ int tern_engine_latency(const struct tern_engine *engine, uint64_t buckets[TERN_
 
 /** Client flag: do not deliver futures to a completion queue (wait/test only). */
 #define TERN_CLIENT_F_NO_CQ (1u << 0)
-/** Client flag: submit to @c home_lcore's ring first (otherwise clients are spread). */
+/** Client flag: @c home_lcore polls this client's submission ring (otherwise clients are spread).
+ */
 #define TERN_CLIENT_F_HOME_LCORE (1u << 1)
 
 /** Client configuration; zero fields take the defaults. */
 struct tern_client_conf {
-	uint32_t max_inflight;	 /**< futures held at once (see ownership); 256, <= 65536 */
-	uint32_t cache_size;	 /**< private future-pool cache; 32; 0 uses the default */
+	uint32_t max_inflight;	 /**< futures held at once (see ownership), taken from the engine's
+				  *   pool for this client; 256, <= 65536 */
 	unsigned int home_lcore; /**< with TERN_CLIENT_F_HOME_LCORE: a worker lcore id */
 	uint32_t flags;		 /**< TERN_CLIENT_F_* */
 };
@@ -238,7 +239,8 @@ struct tern_client_conf {
  * Create a client for the calling thread.
  *
  * @return the client, or NULL with rte_errno: EINVAL, ESHUTDOWN, ENOSPC
- *         (max_clients reached), ENOMEM.
+ *         (max_clients reached, or the pool has fewer than max_inflight
+ *         futures left), ENOMEM.
  */
 struct tern_client *tern_client_create(struct tern_engine *engine,
 				       const struct tern_client_conf *conf);
@@ -256,7 +258,8 @@ struct tern_client *tern_client_create(struct tern_engine *engine,
  * @return the client, or NULL with rte_errno: EINVAL, ENOTSUP (not a
  *         secondary process), ENOENT (no engine of that name), EPROTO (the
  *         engine's shared layout differs from this build's), ESHUTDOWN,
- *         ENOSPC (no client slot), ENOMEM, or the IPC's error.
+ *         ENOSPC (no client slot, or the pool has fewer than max_inflight
+ *         futures left), ENOMEM, or the IPC's error.
  */
 struct tern_client *tern_client_attach(const char *engine_name,
 				       const struct tern_client_conf *conf);
@@ -283,9 +286,13 @@ int tern_client_shm_free(struct tern_client *client, uint32_t handle);
 
 /**
  * Destroy a client. Its futures must all be released; pending ones are
- * detached and finish on their own.
+ * detached and finish on their own. Its slot is free again once no batch of
+ * it is in flight: at once in the common case, else (a transport still holds
+ * slices of a timed-out batch) within the engine's liveness period after
+ * those slices return.
  *
- * @return 0, -EINVAL (NULL, not a client, destroyed twice), -ESHUTDOWN.
+ * @return 0, -EINVAL (NULL, not a client, destroyed twice), -EBUSY (a future
+ *         is not released), -ESHUTDOWN.
  */
 int tern_client_destroy(struct tern_client *client);
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The worker lcore: a run-to-completion loop over
- *   new batches (submission ring) -> accept: own it, arm its deadline, share it
+ *   new batches (the submission rings of the clients whose home it is)
+ *                               -> accept: own it, take its segment references,
+ *                                  arm its deadline, share it
  *   messages from other lcores (HELP: claim slices of a shared batch;
  *                               DONE: a batch you own is fully accounted)
  *   claim slices from active batches -> stage per transport -> post_burst
@@ -20,9 +22,9 @@
 #include "engine_private.h"
 
 static inline void
-active_push(struct worker *w, struct tern_future *f)
+active_push(struct worker *w, struct tern_future *f, uint64_t gen)
 {
-	w->active[w->active_tail++ & w->active_mask] = f;
+	w->active[w->active_tail++ & w->active_mask] = (struct claim_ref){ f, gen };
 }
 
 static inline uint32_t
@@ -31,10 +33,22 @@ active_count(const struct worker *w)
 	return w->active_tail - w->active_head;
 }
 
-static inline struct tern_future *
+static inline struct claim_ref
 active_pop(struct worker *w)
 {
 	return w->active[w->active_head++ & w->active_mask];
+}
+
+static inline void
+xq_send(struct worker *w, unsigned int lcore_idx, struct tern_future *f, uint32_t type,
+	uint64_t gen)
+{
+	struct xq_msg m = { .tagged = (uintptr_t)f | type, .gen = gen };
+
+	/* DONE always finds room: the ring holds one per batch in flight, and
+	 * HELP is sent only while more than that is free (see accept_batch()). */
+	while (rte_ring_mp_enqueue_elem(w->sh->xq[lcore_idx], &m, sizeof(m)) != 0)
+		rte_pause();
 }
 
 static void
@@ -60,9 +74,7 @@ timer_unlink(struct worker *w, struct tern_future *f)
 static void
 record_latency(struct worker *w, const struct tern_future *f)
 {
-	uint64_t hz = w->sh->tsc_hz, dt = rte_rdtsc() - f->submit_tsc;
-	/* Split so that deadlines of up to an hour cannot overflow. */
-	uint64_t ns = dt / hz * 1000000000ull + dt % hz * 1000000000ull / hz;
+	uint64_t ns = tern_tsc_to_ns(rte_rdtsc() - f->submit_tsc, w->sh->tsc_hz);
 	unsigned int b = ns == 0 ? 0 : 63 - (unsigned int)__builtin_clzll(ns);
 
 	if (b >= TERN_LATENCY_BUCKETS)
@@ -96,24 +108,19 @@ batch_finish(struct worker *w, struct tern_future *f)
 		record_latency(w, f);
 	COUNTER_ADD(w->ctr, stats.batches, 1);
 	COUNTER_ADD(w->ctr, owned_inflight, -1);
-	future_put(f, 1, w->cache);
+	future_put(f, 1);
 }
 
 static void
 slices_accounted(struct worker *w, struct tern_future *f, uint64_t n)
 {
-	uintptr_t msg;
-
 	if (__atomic_sub_fetch(&f->pending, n, __ATOMIC_ACQ_REL) != 0)
 		return;
 	if (f->owner == w->idx) {
 		batch_finish(w, f);
 		return;
 	}
-	/* Sized for every batch at once: the enqueue can only fail transiently. */
-	msg = (uintptr_t)f | XQ_DONE;
-	while (rte_ring_mp_enqueue(w->sh->xq[f->owner], (void *)msg) != 0)
-		rte_pause();
+	xq_send(w, f->owner, f, XQ_DONE, 0);
 }
 
 static void
@@ -121,55 +128,111 @@ accept_batch(struct worker *w, struct tern_future *f, uint32_t phase)
 {
 	struct engine_shared *sh = w->sh;
 	uint32_t helpers = 0, i;
+	uint64_t gen;
+	int err;
 
 	future_unpoison(f); /* submitted from another process: see future_poison() */
-	f->owner = (uint16_t)w->idx;
+	gen = __atomic_load_n(&f->claim, __ATOMIC_RELAXED) >> CLAIM_GEN_SHIFT;
+	__atomic_store_n(&f->owner, (uint16_t)w->idx, __ATOMIC_RELEASE);
 	COUNTER_ADD(w->ctr, owned_inflight, 1);
-	if (phase == PHASE_CANCEL)
+	err = future_take_segrefs(f);
+	if (unlikely(err != 0)) {
+		COUNTER_ADD(w->ctr, stats.errors, 1);
+		future_resolve(f, err); /* claim() skips every slice */
+		phase = PHASE_CANCEL;	/* not shared, no deadline */
+	} else if (phase == PHASE_CANCEL) {
 		future_resolve(f, -ECANCELED);
-	else
+	}
+	if (phase != PHASE_CANCEL)
 		timer_link(w, f);
 
 	if (phase != PHASE_CANCEL && sh->nb_workers > 1 && f->nb_slices > 1 &&
 	    f->total_bytes >= sh->share_bytes)
 		helpers = (uint32_t)RTE_MIN((uint64_t)sh->nb_workers - 1, f->nb_slices - 1);
-	if (helpers != 0) {
-		__atomic_fetch_add(&f->refcnt, helpers, __ATOMIC_RELAXED);
-		for (i = 1; i <= helpers; i++) {
-			uint32_t other = (w->idx + i) % sh->nb_workers;
+	for (i = 1; i <= helpers; i++) {
+		uint32_t other = (w->idx + i) % sh->nb_workers;
 
-			if (rte_ring_mp_enqueue(sh->xq[other], (void *)((uintptr_t)f | XQ_HELP)) !=
-			    0)
-				future_put(f, 1, w->cache);
-		}
+		/* Stale HELPs of a starved lcore may pile up; keep room for every
+		 * DONE. Without help the owner claims every slice itself. */
+		if (rte_ring_free_count(sh->xq[other]) > sh->pool->size + sh->nb_workers)
+			xq_send(w, other, f, XQ_HELP, gen);
 	}
-	active_push(w, f); /* with the reference the client gave for it */
+	active_push(w, f, gen);
+}
+
+static unsigned int
+accept_from(struct worker *w, struct rte_ring *sq, uint32_t phase)
+{
+	struct tern_future *batch[DEQUEUE_BURST];
+	unsigned int n, i;
+
+	n = rte_ring_sc_dequeue_burst(sq, (void **)batch, DEQUEUE_BURST, NULL);
+	for (i = 0; i < n; i++)
+		accept_batch(w, batch[i], phase);
+	return n;
+}
+
+/*
+ * The slots changed: poll the rings of the active clients whose home this
+ * lcore is. A closed slot's ring is drained of everything its client
+ * published (those batches still run and resolve), then let go: the slot
+ * may be freed once sq_drained is seen. Whatever a dead client reserved in
+ * its ring and never published is never seen.
+ */
+static void
+polled_rebuild(struct worker *w, uint32_t gen, uint32_t phase)
+{
+	struct engine_shared *sh = w->sh;
+	uint32_t slot;
+
+	w->nb_polled = 0;
+	for (slot = 0; slot < sh->max_clients; slot++) {
+		struct client_slot *cs = &sh->clients[slot];
+		uint32_t state = __atomic_load_n(&cs->state, __ATOMIC_ACQUIRE);
+
+		if ((state != CLIENT_SLOT_ACTIVE && state != CLIENT_SLOT_DEAD &&
+		     state != CLIENT_SLOT_CLOSING) ||
+		    cs->home != w->idx)
+			continue;
+		if (state == CLIENT_SLOT_ACTIVE) {
+			w->polled[w->nb_polled++] = (uint16_t)slot;
+			continue;
+		}
+		if (__atomic_load_n(&cs->sq_drained, __ATOMIC_ACQUIRE))
+			continue;
+		while (accept_from(w, cs->sq, phase) != 0)
+			;
+		__atomic_store_n(&cs->sq_drained, 1, __ATOMIC_RELEASE);
+	}
+	w->slots_gen = gen;
 }
 
 static unsigned int
 accept_new(struct worker *w, uint32_t phase)
 {
-	struct tern_future *batch[DEQUEUE_BURST];
-	unsigned int n, i;
+	uint32_t gen = __atomic_load_n(&w->sh->slots_gen, __ATOMIC_ACQUIRE);
+	unsigned int n = 0, i;
 
-	n = rte_ring_sc_dequeue_burst(w->sq, (void **)batch, DEQUEUE_BURST, NULL);
-	for (i = 0; i < n; i++)
-		accept_batch(w, batch[i], phase);
+	if (unlikely(gen != w->slots_gen))
+		polled_rebuild(w, gen, phase);
+	for (i = 0; i < w->nb_polled; i++)
+		n += accept_from(w, w->sh->clients[w->polled[i]].sq, phase);
 	return n;
 }
 
 static unsigned int
 drain_messages(struct worker *w)
 {
-	uintptr_t msg[DEQUEUE_BURST];
+	struct xq_msg msg[DEQUEUE_BURST];
 	unsigned int n, i;
 
-	n = rte_ring_sc_dequeue_burst(w->xq, (void **)msg, DEQUEUE_BURST, NULL);
+	n = rte_ring_sc_dequeue_burst_elem(w->xq, msg, sizeof(msg[0]), DEQUEUE_BURST, NULL);
 	for (i = 0; i < n; i++) {
-		struct tern_future *f = (struct tern_future *)(msg[i] & ~(uintptr_t)XQ_TAG_MASK);
+		struct tern_future *f =
+			(struct tern_future *)(msg[i].tagged & ~(uintptr_t)XQ_TAG_MASK);
 
-		if (msg[i] & XQ_HELP)
-			active_push(w, f); /* with the reference the owner gave for it */
+		if (msg[i].tagged & XQ_HELP)
+			active_push(w, f, msg[i].gen);
 		else
 			batch_finish(w, f);
 	}
@@ -204,34 +267,59 @@ stages_have_room(const struct worker *w)
 	return true;
 }
 
-/* Claims a chunk of @f's slices and stages them. Returns true if slices remain. */
+/*
+ * Takes slices [*s, *end) of batch @ref if it is still that generation and has
+ * slices left: at most @want (all that remain if @want is 0). A stale entry
+ * (the batch finished, the future went on to another batch) takes nothing.
+ */
 static bool
-claim(struct worker *w, struct tern_future *f, uint32_t phase)
+claim_slices(struct claim_ref ref, uint64_t want, uint64_t *s, uint64_t *end)
 {
+	struct tern_future *f = ref.f;
+	uint64_t c = __atomic_load_n(&f->claim, __ATOMIC_ACQUIRE);
+
+	for (;;) {
+		uint64_t nb = f->nb_slices, cur = c & CLAIM_CURSOR_MASK;
+
+		if ((c >> CLAIM_GEN_SHIFT) != ref.gen || cur >= nb)
+			return false;
+		*s = cur;
+		*end = want == 0 ? nb : RTE_MIN(cur + want, nb);
+		/* Fails if the generation changed meanwhile: @nb may then be another batch's. */
+		if (__atomic_compare_exchange_n(&f->claim, &c, c + (*end - cur), false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return true;
+	}
+}
+
+/* Claims a chunk of a batch's slices and stages them. Returns true if slices remain. */
+static bool
+claim(struct worker *w, struct claim_ref ref, uint32_t phase)
+{
+	struct tern_future *f = ref.f;
 	const struct batch_req *reqs = future_reqs(f);
-	uint64_t nb = f->nb_slices, s, end, j, avg, k;
+	uint64_t nb, s, end, j, avg, k;
 	uint32_t i;
 
-	if (phase == PHASE_CANCEL)
+	if (phase == PHASE_CANCEL &&
+	    (__atomic_load_n(&f->claim, __ATOMIC_ACQUIRE) >> CLAIM_GEN_SHIFT) == ref.gen)
 		future_resolve(f, -ECANCELED);
 	if (__atomic_load_n(&f->resolved, __ATOMIC_ACQUIRE)) {
 		/* Resolved (cancelled, timed out): skip everything not yet posted. */
-		s = __atomic_fetch_add(&f->next_slice, nb, __ATOMIC_RELAXED);
-		if (s < nb) {
-			COUNTER_ADD(w->ctr, stats.cancels, nb - s);
-			slices_accounted(w, f, nb - s);
+		if (claim_slices(ref, 0, &s, &end)) {
+			COUNTER_ADD(w->ctr, stats.cancels, end - s);
+			slices_accounted(w, f, end - s);
 		}
 		return false;
 	}
 
-	avg = f->total_bytes / nb;
+	nb = f->nb_slices;
+	avg = f->total_bytes / (nb == 0 ? 1 : nb);
 	k = avg >= CLAIM_BYTES ? 1 : CLAIM_BYTES / (avg == 0 ? 1 : avg);
 	if (k > CLAIM_SLICES)
 		k = CLAIM_SLICES;
-	s = __atomic_fetch_add(&f->next_slice, k, __ATOMIC_RELAXED);
-	if (s >= nb)
+	if (!claim_slices(ref, k, &s, &end))
 		return false;
-	end = RTE_MIN(s + k, nb);
 
 	i = request_of_slice(reqs, f->nb_reqs, s);
 	for (j = s; j < end; j++) {
@@ -307,14 +395,12 @@ claim_and_post(struct worker *w, uint32_t phase)
 
 	post_staged(w, phase);
 	while (visits-- != 0 && stages_have_room(w)) {
-		struct tern_future *f = active_pop(w);
+		struct claim_ref ref = active_pop(w);
 
-		/* Done claiming: drop the entry's reference. The batch itself may
-		 * have finished already, the last slices accounted by another lcore. */
-		if (claim(w, f, phase))
-			active_push(w, f);
-		else
-			future_put(f, 1, w->cache);
+		/* Done claiming: drop the entry. The batch itself may have finished
+		 * already, the last slices accounted by another lcore. */
+		if (claim(w, ref, phase))
+			active_push(w, ref.f, ref.gen);
 	}
 	post_staged(w, phase);
 	return work;
@@ -403,12 +489,16 @@ expire_deadlines(struct worker *w)
 static bool
 worker_quiescent(const struct worker *w)
 {
+	uint32_t i;
 	int t;
 
 	for (t = 0; t < w->nb_transports; t++)
 		if (w->tp[t].nb_stage != 0)
 			return false;
-	return rte_ring_empty(w->sq) && rte_ring_empty(w->xq) && active_count(w) == 0 &&
+	for (i = 0; i < w->nb_polled; i++)
+		if (!rte_ring_empty(w->sh->clients[w->polled[i]].sq))
+			return false;
+	return rte_ring_empty(w->xq) && active_count(w) == 0 &&
 	       __atomic_load_n(&w->ctr->posted, __ATOMIC_RELAXED) == 0 &&
 	       __atomic_load_n(&w->ctr->owned_inflight, __ATOMIC_RELAXED) == 0;
 }
@@ -501,16 +591,20 @@ worker_create(struct engine_shared *sh, unsigned int idx, unsigned int lcore_id,
 	w = rte_zmalloc_socket("tern_worker", sizeof(*w), RTE_CACHE_LINE_SIZE, socket);
 	if (w == NULL)
 		return NULL;
-	active_size = rte_align32pow2(2 * sh->pool->size + 1);
+	/* Owner entries (one per batch it accepted) and what its ring may hold. */
+	active_size = rte_align32pow2(rte_ring_get_capacity(sh->xq[idx]) + sh->pool->size + 1);
 	w->active = rte_zmalloc_socket("tern_active", active_size * sizeof(*w->active),
 				       RTE_CACHE_LINE_SIZE, socket);
 	if (w->active == NULL)
 		goto fail;
 	w->active_mask = active_size - 1;
+	w->polled = rte_zmalloc_socket("tern_polled", sh->max_clients * sizeof(*w->polled),
+				       RTE_CACHE_LINE_SIZE, socket);
+	if (w->polled == NULL)
+		goto fail;
+	w->slots_gen = __atomic_load_n(&sh->slots_gen, __ATOMIC_ACQUIRE) - 1; /* build at start */
 	w->sh = sh;
 	w->ctr = &sh->counters[idx];
-	w->cache = rte_mempool_default_cache(sh->pool, lcore_id);
-	w->sq = sh->sq[idx];
 	w->xq = sh->xq[idx];
 	w->idx = idx;
 	w->lcore_id = lcore_id;
@@ -558,6 +652,7 @@ worker_free(struct worker *w)
 	for (t = 0; t < w->nb_transports; t++)
 		if (w->tp[t].ops != NULL)
 			w->tp[t].ops->endpoint_close(w->tp[t].ep);
+	rte_free(w->polled);
 	rte_free(w->active);
 	rte_free(w);
 }

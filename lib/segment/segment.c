@@ -573,8 +573,8 @@ local_contains(const struct tern_segment *s, const uint8_t *p, uint64_t length)
 }
 
 struct tern_segment *
-tern_segment_acquire_local(struct tern_segment_table *tbl, const void *addr, uint64_t length,
-			   uint32_t hint, uint32_t count)
+tern_segment_lookup_local(struct tern_segment_table *tbl, const void *addr, uint64_t length,
+			  uint32_t hint)
 {
 	const uint8_t *p = addr;
 	struct tern_segment *seg;
@@ -584,28 +584,15 @@ tern_segment_acquire_local(struct tern_segment_table *tbl, const void *addr, uin
 		return NULL;
 	if (hint != TERN_SEGMENT_INVALID && tern_segment_handle_slot(hint) < tbl->capacity) {
 		seg = &tbl->slots[tern_segment_handle_slot(hint)];
-		if (local_contains(seg, p, length)) {
-			seg = tern_segment_acquire(tbl, hint, (uint64_t)(p - seg->base), length,
-						   count);
-			if (seg != NULL && seg->kind == TERN_SEGMENT_LOCAL)
-				return seg;
-			if (seg != NULL)
-				tern_segment_release(seg, count);
-		}
+		if (local_contains(seg, p, length) &&
+		    tern_segment_lookup(tbl, hint, (uint64_t)(p - seg->base), length) != NULL)
+			return seg;
 	}
 	for (i = 0; i < tbl->capacity; i++) {
-		struct tern_segment *s = &tbl->slots[i];
-
-		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != TERN_SEGMENT_ACTIVE ||
-		    !local_contains(s, p, length))
-			continue;
-		/* Re-checked under the reference: the slot may have changed. */
-		seg = tern_segment_acquire(tbl, s->handle, (uint64_t)(p - s->base), length, count);
-		if (seg == NULL)
-			continue;
-		if (local_contains(seg, p, length))
+		seg = &tbl->slots[i];
+		if (__atomic_load_n(&seg->state, __ATOMIC_ACQUIRE) == TERN_SEGMENT_ACTIVE &&
+		    local_contains(seg, p, length))
 			return seg;
-		tern_segment_release(seg, count);
 	}
 	return NULL;
 }

@@ -283,15 +283,41 @@ tern_segment_release(struct tern_segment *seg, uint32_t count)
 }
 
 /**
- * Find the LOCAL segment containing [addr, addr + length) and take @p count
- * references on it. @p hint, if not TERN_SEGMENT_INVALID, is tried first (a
- * caller's last hit), so the common case is O(1); otherwise the table is
- * scanned.
+ * Look up the segment named by @p handle without taking a reference: it is
+ * active and [offset, offset + length) lies inside it at the time of the
+ * call. The answer may be stale by the time the caller acts on it; take a
+ * reference with tern_segment_acquire() before touching the memory. O(1).
  *
- * @return the segment, or NULL (no LOCAL segment contains the whole range).
+ * @return the segment, or NULL (stale or unknown handle, not active, range
+ *         outside the segment or overflowing).
  */
-struct tern_segment *tern_segment_acquire_local(struct tern_segment_table *tbl, const void *addr,
-						uint64_t length, uint32_t hint, uint32_t count);
+static inline struct tern_segment *
+tern_segment_lookup(struct tern_segment_table *tbl, uint32_t handle, uint64_t offset,
+		    uint64_t length)
+{
+	uint32_t slot = tern_segment_handle_slot(handle);
+	struct tern_segment *seg;
+
+	if (unlikely(slot >= tbl->capacity))
+		return NULL;
+	seg = &tbl->slots[slot];
+	if (unlikely(__atomic_load_n(&seg->state, __ATOMIC_ACQUIRE) != TERN_SEGMENT_ACTIVE ||
+		     seg->handle != handle || offset > seg->length ||
+		     length > seg->length - offset))
+		return NULL;
+	return seg;
+}
+
+/**
+ * Find the LOCAL segment containing [addr, addr + length) without taking a
+ * reference (see tern_segment_lookup()). @p hint, if not
+ * TERN_SEGMENT_INVALID, is tried first (a caller's last hit), so the common
+ * case is O(1); otherwise the table is scanned.
+ *
+ * @return the segment, or NULL (no active LOCAL segment contains the whole range).
+ */
+struct tern_segment *tern_segment_lookup_local(struct tern_segment_table *tbl, const void *addr,
+					       uint64_t length, uint32_t hint);
 
 #ifdef __cplusplus
 }

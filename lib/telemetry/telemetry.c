@@ -244,6 +244,7 @@ answer_stats(const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "pool_available", pool.available);
 	rte_tel_data_add_dict_u64(d, "pool_in_use",
 				  pool.total - RTE_MIN(pool.available, pool.total));
+	rte_tel_data_add_dict_u64(d, "pool_engine_held", pool.engine_held);
 	return 0;
 }
 
@@ -427,7 +428,9 @@ answer_clients(const char *params, struct rte_tel_data *d)
 		}
 		rte_tel_data_add_array_u64(col[CLI_SLOT], slot);
 		rte_tel_data_add_array_int(col[CLI_PID], ci.pid);
-		rte_tel_data_add_array_string(col[CLI_STATE], ci.state == 1 ? "active" : "dead");
+		rte_tel_data_add_array_string(col[CLI_STATE], ci.state == 1   ? "active"
+							      : ci.state == 2 ? "dead"
+									      : "closing");
 		rte_tel_data_add_array_u64(col[CLI_SUBMITTED], ci.submitted);
 		rte_tel_data_add_array_u64(col[CLI_CQ_DEPTH], ci.cq_depth);
 		rte_tel_data_add_array_u64(col[CLI_MAX_INFLIGHT], ci.max_inflight);
@@ -506,7 +509,6 @@ answer_config(const char *params, struct rte_tel_data *d)
 		d, "log_level", level > 0 ? tern_tel_log_level_name((uint32_t)level) : "unknown");
 	rte_tel_data_add_dict_int(d, "log_level_num", level);
 	rte_tel_data_add_dict_u64(d, "nb_lcores", conf.nb_lcores);
-	rte_tel_data_add_dict_u64(d, "sq_size", conf.sq_size);
 	rte_tel_data_add_dict_u64(d, "nb_futures", conf.nb_futures);
 	rte_tel_data_add_dict_u64(d, "max_batch", conf.max_batch);
 	rte_tel_data_add_dict_u64(d, "max_clients", conf.max_clients);
