@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_errno.h>
 
 #include "test_common.h"
@@ -117,26 +118,30 @@ stuck_batch_times_out_at_its_deadline(void **state)
 }
 
 /*
- * Deadlines of 10 s, 100 s and the maximum (an hour) are still pending after
- * 1.5 s while 1 s has fired: before the conversion was done in 128 bits, 10 s
- * fired at 1.2 s, 100 s and an hour at other random points (the product
- * ns * hz wrapped past 9.2 s at 2 GHz). The engine's uptime keeps counting.
+ * Deadlines of 10 s, 100 s, the maximum (an hour), and 0.5 s past the point
+ * where ns * hz passes 2^64 on this machine's clock, are all still pending
+ * after 1.5 s while 1 s has fired. When the conversion was done in 64 bits,
+ * the last one fired at about 0.5 s on any machine (and at 2 GHz, 10 s fired
+ * at 1.2 s). The engine's uptime keeps counting past 1.5 s.
  */
 static void
 long_deadlines_fire_neither_early_nor_wrapped(void **state)
 {
-	static const uint64_t deadlines_s[] = { 10, 100, 3600 };
 	struct fixture *fx = *state;
+	uint64_t deadlines_ns[4] = { 10000 * MS, 100000 * MS, 3600000 * MS };
 	struct tern_engine_info info;
-	struct tern_future *f[3], *one;
+	struct tern_future *f[4], *one;
 	uint64_t t0 = now_ns(), up0, t;
 	unsigned int i;
 
+	/* 2^64 / hz nanoseconds: where the old product wrapped. */
+	deadlines_ns[3] = (uint64_t)(((unsigned __int128)1 << 64) / rte_get_tsc_hz()) + 500 * MS;
+	assert_true(deadlines_ns[3] < 3600000 * MS);
 	assert_int_equal(tern_engine_info(fx->env.engine, &info), 0);
 	up0 = info.uptime_ns;
 	one = submit_hole(fx, 1000 * MS, 4096);
-	for (i = 0; i < 3; i++)
-		f[i] = submit_hole(fx, deadlines_s[i] * 1000 * MS, 4096);
+	for (i = 0; i < 4; i++)
+		f[i] = submit_hole(fx, deadlines_ns[i], 4096);
 	/* A wait shorter than the deadline ends with -EINPROGRESS, on time. */
 	assert_int_equal(tern_future_wait(f[0], 200 * MS), -EINPROGRESS);
 	assert_true(now_ns() - t0 >= 200 * MS);
@@ -145,7 +150,9 @@ long_deadlines_fire_neither_early_nor_wrapped(void **state)
 	assert_true(t >= 1000 * MS && t < 1400 * MS);
 	while (now_ns() - t0 < 1500 * MS)
 		usleep(10000);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
+		print_message("deadline %.1f s: %s after 1.5 s\n", (double)deadlines_ns[i] / 1e9,
+			      tern_future_test(f[i]) == -EINPROGRESS ? "pending" : "resolved");
 		assert_int_equal(tern_future_test(f[i]), -EINPROGRESS);
 		assert_int_equal(tern_future_cancel(f[i]), 0);
 		assert_int_equal(tern_future_wait(f[i], UINT64_MAX), -ECANCELED);
