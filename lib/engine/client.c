@@ -377,7 +377,7 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	f->nb_reqs = nb;
 	f->timer_linked = 0;
 	f->submit_tsc = rte_rdtsc();
-	f->deadline_tsc = tern_add_sat(f->submit_tsc, tern_ns_to_tsc(deadline_ns, sh->tsc_hz));
+	f->deadline_tsc = tern_add_sat(f->submit_tsc, tern_scale_apply(deadline_ns, sh->ns_to_tsc));
 	f->magic = FUTURE_LIVE;
 	/* No owner until an lcore accepts it; the engine's reference until every
 	 * slice is accounted. In this order: a reclaim that finds no owner knows

@@ -244,6 +244,8 @@ engine_alloc_resources(struct tern_engine *e)
 	sh->share_bytes = c->share_bytes;
 	sh->stream_bytes = c->stream_bytes;
 	sh->tsc_hz = tsc_hz_measure();
+	sh->ns_to_tsc = tern_scale_make(sh->tsc_hz, TERN_NS_PER_S);
+	sh->tsc_to_ns = tern_scale_make(TERN_NS_PER_S, sh->tsc_hz);
 	sh->drain_tsc = tern_ns_to_tsc(c->drain_ns, sh->tsc_hz);
 	sh->start_tsc = rte_rdtsc();
 	sh->segments = c->segments;

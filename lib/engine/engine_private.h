@@ -141,7 +141,6 @@ struct tern_future {
 	uint32_t refcnt;      /* atomic: 1 while the engine has the batch (until every slice
 			       * is accounted); the client's holds are in @holds */
 	uint16_t resolved;    /* atomic: 1 once a resolver won */
-	uint16_t owner;	      /* FUTURE_NO_OWNER until accepted, then the owner lcore's index */
 	uint16_t client_slot; /* index in engine_shared.clients */
 	uint8_t holds;	      /* HOLD_*: the client's thread only */
 	uint8_t has_cq;	      /* delivered to the client's completion queue */
@@ -151,9 +150,11 @@ struct tern_future {
 	struct engine_shared *sh;
 	struct tern_client *client; /* the submitting process's handle */
 
+	/* Line 1: what lcores share (line 0 is the one a waiting client spins on). */
 	uint64_t claim __rte_cache_aligned; /* atomic: generation << 44 | next slice */
-	uint64_t pending;		    /* atomic: slices not yet accounted */
-	int32_t first_error;		    /* atomic: first failing slice's status */
+	uint16_t owner;	     /* FUTURE_NO_OWNER until accepted, then the owner lcore's index */
+	uint64_t pending;    /* atomic: slices not yet accounted */
+	int32_t first_error; /* atomic: first failing slice's status */
 
 	/* Written at submit, read-only afterwards. */
 	uint64_t nb_slices;
@@ -241,6 +242,8 @@ struct engine_shared {
 	uint64_t stream_bytes;
 	uint64_t drain_tsc; /* destroy: how long to wait, for work then for transports */
 	uint64_t tsc_hz;
+	uint64_t ns_to_tsc; /* tern_scale_make(tsc_hz, 1e9): hot-path conversions */
+	uint64_t tsc_to_ns; /* tern_scale_make(1e9, tsc_hz) */
 	uint64_t start_tsc;
 	uint32_t transport_mask;  /* transports usable here (bit = transport id) */
 	uint32_t slots_gen;	  /* atomic: bumped when a slot becomes ACTIVE, DEAD or CLOSING */

@@ -138,8 +138,8 @@ tern_future_wait(struct tern_future *f, uint64_t timeout_ns)
 	if (!future_valid(f))
 		return -EINVAL;
 	hz = f->sh->tsc_hz;
-	spin_end = start + tern_ns_to_tsc(RTE_MIN(timeout_ns, WAIT_SPIN_NS), hz);
-	end = tern_add_sat(start, tern_ns_to_tsc(timeout_ns, hz));
+	spin_end = start + tern_scale_apply(RTE_MIN(timeout_ns, WAIT_SPIN_NS), f->sh->ns_to_tsc);
+	end = tern_add_sat(start, tern_scale_apply(timeout_ns, f->sh->ns_to_tsc));
 	while (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) != FUT_DONE) {
 		if (rte_rdtsc() >= spin_end)
 			goto sleep;

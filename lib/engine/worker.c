@@ -74,7 +74,7 @@ timer_unlink(struct worker *w, struct tern_future *f)
 static void
 record_latency(struct worker *w, const struct tern_future *f)
 {
-	uint64_t ns = tern_tsc_to_ns(rte_rdtsc() - f->submit_tsc, w->sh->tsc_hz);
+	uint64_t ns = tern_scale_apply(rte_rdtsc() - f->submit_tsc, w->sh->tsc_to_ns);
 	unsigned int b = ns == 0 ? 0 : 63 - (unsigned int)__builtin_clzll(ns);
 
 	if (b >= TERN_LATENCY_BUCKETS)

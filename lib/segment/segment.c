@@ -82,6 +82,7 @@ tern_segment_table_create(const char *name, uint32_t capacity, int socket_id)
 		rte_errno = EEXIST;
 		return NULL;
 	}
+	RTE_BUILD_BUG_ON(offsetof(struct tern_segment, refs) < RTE_CACHE_LINE_SIZE);
 	size = sizeof(*tbl) + (size_t)capacity * sizeof(struct tern_segment);
 	mz = rte_memzone_reserve_aligned(mz_name, size, socket_id, 0, RTE_CACHE_LINE_SIZE);
 	if (mz == NULL) {

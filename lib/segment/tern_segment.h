@@ -63,7 +63,6 @@ enum tern_segment_state {
 struct tern_segment {
 	uint32_t state;	     /**< enum tern_segment_state, atomic */
 	uint32_t generation; /**< bumped on every register; part of the handle */
-	uint64_t refs;	     /**< references held by work in flight, atomic */
 	uint8_t *base;	     /**< first byte (LOCAL); peer's address (REMOTE) */
 	uint64_t length;     /**< bytes */
 	uint16_t kind;	     /**< enum tern_segment_kind */
@@ -78,6 +77,12 @@ struct tern_segment {
 	char name[TERN_SEGMENT_NAME_MAX];
 	/** Transport-private data (peer id, remote key, file identity...). */
 	uint8_t priv[TERN_SEGMENT_PRIV_SIZE] __rte_aligned(8);
+	/**
+	 * References held by work in flight, atomic. Away from the first line,
+	 * which submitting clients read on every request: the lcores' updates
+	 * would otherwise take that line from them twice per batch.
+	 */
+	uint64_t refs;
 } __rte_cache_aligned;
 
 /** The segment's memory was allocated by tern_segment_alloc(). */

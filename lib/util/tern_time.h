@@ -42,6 +42,26 @@ tern_tsc_to_ns(uint64_t cycles, uint64_t hz)
 	return t > UINT64_MAX ? UINT64_MAX : (uint64_t)t;
 }
 
+/**
+ * A conversion factor num/den in 32.32 fixed point, for hot paths: applying
+ * it is one multiplication, where tern_ns_to_tsc() divides in 128 bits (tens
+ * of cycles). Relative error below 2^-32 for factors above 1/4.
+ */
+static inline uint64_t
+tern_scale_make(uint64_t num, uint64_t den)
+{
+	return den == 0 ? 0 : (uint64_t)(((unsigned __int128)num << 32) / den);
+}
+
+/** @return @p v times a tern_scale_make() factor, saturated at UINT64_MAX. */
+static inline uint64_t
+tern_scale_apply(uint64_t v, uint64_t scale)
+{
+	unsigned __int128 t = ((unsigned __int128)v * scale) >> 32;
+
+	return t > UINT64_MAX ? UINT64_MAX : (uint64_t)t;
+}
+
 /** @return @p base + @p delta, saturated at UINT64_MAX (a deadline that never comes). */
 static inline uint64_t
 tern_add_sat(uint64_t base, uint64_t delta)

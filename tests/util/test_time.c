@@ -77,6 +77,35 @@ deadline_sums_saturate(void **state)
 	assert_int_equal(tern_add_sat(UINT64_MAX, UINT64_MAX), UINT64_MAX);
 }
 
+/* The hot path's 32.32 scales agree with the exact conversion to 1e-9. */
+static void
+scales_match_the_exact_conversion(void **state)
+{
+	static const uint64_t spans_ns[] = {
+		64, 1000, 1000000000ull, 10000000000ull, 100000000000ull, 3600000000000ull
+	};
+	unsigned int i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(clocks_hz) / sizeof(clocks_hz[0]); i++) {
+		uint64_t hz = clocks_hz[i];
+		uint64_t to_tsc = tern_scale_make(hz, TERN_NS_PER_S);
+		uint64_t to_ns = tern_scale_make(TERN_NS_PER_S, hz);
+
+		for (j = 0; j < sizeof(spans_ns) / sizeof(spans_ns[0]); j++) {
+			uint64_t exact = tern_ns_to_tsc(spans_ns[j], hz);
+			uint64_t fast = tern_scale_apply(spans_ns[j], to_tsc);
+			uint64_t back = tern_scale_apply(exact, to_ns);
+
+			assert_true(fast <= exact && exact - fast <= exact / 1000000000ull + 1);
+			assert_true(back <= spans_ns[j] &&
+				    spans_ns[j] - back <= spans_ns[j] / 1000000000ull + 1);
+		}
+		assert_int_equal(tern_scale_apply(UINT64_MAX, to_tsc), UINT64_MAX);
+	}
+	assert_int_equal(tern_scale_make(1, 0), 0);
+}
+
 int
 main(void)
 {
@@ -85,6 +114,7 @@ main(void)
 		cmocka_unit_test(fractions_round_down),
 		cmocka_unit_test(for_ever_saturates),
 		cmocka_unit_test(deadline_sums_saturate),
+		cmocka_unit_test(scales_match_the_exact_conversion),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
