@@ -278,6 +278,7 @@ struct worker {
 	uint32_t active_head;
 	uint32_t active_tail;
 	uint32_t active_mask;
+	uint32_t helper_room; /* helpers' entries are taken while fewer are listed */
 
 	struct {
 		const struct tern_transport_ops *ops;

@@ -231,10 +231,12 @@ drain_messages(struct worker *w)
 		struct tern_future *f =
 			(struct tern_future *)(msg[i].tagged & ~(uintptr_t)XQ_TAG_MASK);
 
-		if (msg[i].tagged & XQ_HELP)
-			active_push(w, f, msg[i].gen);
-		else
+		if (!(msg[i].tagged & XQ_HELP))
 			batch_finish(w, f);
+		else if (active_count(w) < w->helper_room)
+			active_push(w, f, msg[i].gen);
+		/* else: help is optional (the owner claims what nobody else does);
+		 * the room left is for the owner entries of the batches in flight. */
 	}
 	return n;
 }
@@ -598,6 +600,7 @@ worker_create(struct engine_shared *sh, unsigned int idx, unsigned int lcore_id,
 	if (w->active == NULL)
 		goto fail;
 	w->active_mask = active_size - 1;
+	w->helper_room = active_size - sh->pool->size - 1;
 	w->polled = rte_zmalloc_socket("tern_polled", sh->max_clients * sizeof(*w->polled),
 				       RTE_CACHE_LINE_SIZE, socket);
 	if (w->polled == NULL)
