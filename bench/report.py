@@ -253,7 +253,9 @@ def sub_load(d, side, kind, test, rounds, errors):
 
 
 def sub_cores(kind, figs, cpus):
-    """Cores each party used (medians): tern-perf in process; dataplane + tern-perf attached."""
+    """Cores each party used (medians): tern-perf in process; dataplane + tern-perf attached.
+
+    tern-perf's are its measured window's (JSON); the dataplane's, the whole run's (cpu.json)."""
     if not figs:
         return "-"
     perf = median([f["process_cores"] for f in figs])
@@ -309,11 +311,13 @@ def sub_section(d, p, targets):
       "lcore is the only poller) and tern-perf as its DPDK secondary process (`-l 0 "
       "--proc-type=secondary -- --target dataplane --segment kv --clients 1|32`).\n"
       % meta.get("dataplane_lcores", "?"))
-    p("*CPUs*: where the worker lcore and the client thread(s) ran. *cores*: CPU time / wall time of "
-      "the whole tern-perf run (warm-up and start included), median, work; base: in process "
-      "tern-perf (worker + client), attached dataplane + tern-perf. *others*: the most that other "
-      "processes on the machine took during one of these runs (*disturbed* above 0.1 of a core, "
-      "or steal above 0.1: the figures are not the code's alone). Exact commands: `commands.txt`.\n")
+    p("*CPUs*: where the worker lcore and the client thread(s) ran. *cores* (medians, work; base): "
+      "tern-perf's CPU time / wall time in its measured window (`cpu.process_cores`; in process "
+      "that is the worker lcore and the client together); attached, first the dataplane's, over "
+      "the whole tern-perf run (start and warm-up included), then tern-perf's. *others*: the most "
+      "that other processes on the machine took during one of these runs (*disturbed* above 0.1 "
+      "of a core, or steal above 0.1: the figures are not the code's alone). Exact commands: "
+      "`commands.txt`.\n")
     p("| run | figure | work | base | work / base | verdict | spread work; base | CPUs | cores work; base | others |")
     p("|---|---|---|---|---|---|---|---|---|---|")
     none_done = False
