@@ -346,8 +346,11 @@ def sub_section(d, p, targets):
             cpus = [c for s in sides for c in runs[test, s][1]]
             others = max([c.get("others_cores", 0) for c in cpus] or [0])
             steal = max([c.get("steal_cores", 0) for c in cpus] or [0])
+            verdict = sub_verdict(vals["work"], vals.get("base"), lower)
+            if "no overlap" in verdict and (others > 0.1 or steal > 0.1):
+                verdict += ", but disturbed: measure again"
             p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                label, what, cells[0], cells[1], ratio, sub_verdict(vals["work"], vals.get("base"), lower),
+                label, what, cells[0], cells[1], ratio, verdict,
                 spread, sub_cpus(kind, runs[test, "work"][0] or runs.get((test, "base"), ([],))[0],
                                  meta.get("dataplane_worker", "?")),
                 "; ".join(sub_cores(kind, runs[test, s][0], runs[test, s][1]) for s in sides),

@@ -146,6 +146,15 @@ class Section(unittest.TestCase):
         self.assertEqual(row[2:5], ["none done", "none done", "-"])
         self.assertIn(("64 B submit -> wait p50 <= 1 µs, attached, 32 clients", "none done", False), targets)
 
+    def test_a_disturbed_regression_says_so(self):
+        with open(os.path.join(self.dir, "sub_base_inproc_lat64_r2.cpu.json"), "w") as f:
+            json.dump({"wall_s": 1.4, "perf_cores": 1.9, "dataplane_cores": None, "others_cores": 0.6,
+                       "steal_cores": 0.0}, f)
+        text, _, _ = self.section()
+        row = self.row(text, "in-process", "64 B submit -> wait p50")
+        self.assertEqual(row[5], "**regression** (no overlap), but disturbed: measure again")
+        self.assertEqual(row[9], "0.60 (disturbed)")
+
     def test_a_failed_run_shows_in_its_row(self):
         os.remove(os.path.join(self.dir, "sub_work_attached1_rate4k_r2.json"))
         with open(os.path.join(self.dir, "sub_work_attached1_rate4k_r2.err"), "w") as f:
