@@ -169,7 +169,12 @@ if [ -n "$COMMIT" ]; then
 	REV=$SHA
 else
 	MEASURED="work tree at $(git -C "$ROOT" log -1 --format='%h' 2>/dev/null || echo '?') with the uncommitted changes listed below"
-	WORK_LABEL="the work tree at $(git -C "$ROOT" log -1 --format='%h' 2>/dev/null || echo '?') with its uncommitted changes (\`git status\` in machine.txt)"
+	WORK_LABEL="the work tree at $(git -C "$ROOT" log -1 --format='%h' 2>/dev/null || echo '?')"
+	if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+		WORK_LABEL+=" with its uncommitted changes (\`git status\` in machine.txt)"
+	else
+		WORK_LABEL+=" (no uncommitted changes)"
+	fi
 	REV=HEAD
 fi
 
