@@ -113,6 +113,280 @@ def peer_of(peers, node="b"):
     return {k: v[i] for k, v in peers.items() if isinstance(v, list) and len(v) > i}
 
 
+# ---- the submission path: the measured code against the base ----
+
+class FieldError(Exception):
+    """A tern-perf JSON document without a field the report needs, or not the run it should be."""
+
+
+def field(doc, path, name):
+    """The value at PATH ("results.0.latency_ns.p50") of NAME's JSON; FieldError when absent."""
+    v = doc
+    for k in path.split("."):
+        if isinstance(v, list) and k.isdigit() and int(k) < len(v):
+            v = v[int(k)]
+        elif isinstance(v, dict) and k in v:
+            v = v[k]
+        else:
+            raise FieldError("%s: tern-perf's JSON has no field %s" % (name, path))
+    return v
+
+
+# Kinds of run (file name part, label, the configuration its JSON must show).
+SUB_KINDS = (("inproc", "in-process", {"target": "loopback", "clients": 1}),
+             ("attached1", "attached, 1 client", {"target": "dataplane", "clients": 1}),
+             ("attached32", "attached, 32 clients", {"target": "dataplane", "clients": 32}))
+# Tests (file name part, block size, configuration).
+SUB_TESTS = (("lat64", 64, {"op": "write", "batch": 1, "inflight": 1, "completion": "wait"}),
+             ("rate4k", 4096, {"op": "write", "batch": 32}))
+
+
+def sub_figures(doc, name, kind, test):
+    """The figures of one submission-path run (tern-perf --json, perf_report.c).
+
+    lat64: p50_ns, p99_ns (submit -> tern_future_wait() returned, per batch).
+    rate4k: slices_per_s: the engine's slice counters in process; attached,
+    tern-perf cannot see the dataplane's counters (its JSON says 0 slices), and
+    a 4 KiB request is exactly one slice (slices are 4 KiB at least), so the
+    completed requests per second. Also process_cores and client_cpus.
+    Raises FieldError when a field is missing or the run is not what NAME says.
+    """
+    want = dict(next(k[2] for k in SUB_KINDS if k[0] == kind))
+    block = next(t[1] for t in SUB_TESTS if t[0] == test)
+    want.update(next(t[2] for t in SUB_TESTS if t[0] == test))
+    for key, val in sorted(want.items()):
+        got = field(doc, "config." + key, name)
+        if got != val:
+            raise FieldError("%s: config.%s is %r, expected %r" % (name, key, got, val))
+    results = field(doc, "results", name)
+    if not isinstance(results, list) or len(results) != 1:
+        raise FieldError("%s: expected one result (one block size), found %s" % (
+            name, len(results) if isinstance(results, list) else "no list"))
+    if field(doc, "results.0.block_size", name) != block:
+        raise FieldError("%s: results.0.block_size is %r, expected %d" % (
+            name, field(doc, "results.0.block_size", name), block))
+    if field(doc, "results.0.errors", name) != 0:
+        raise FieldError("%s: %d failed batches" % (name, field(doc, "results.0.errors", name)))
+    fig = {"process_cores": field(doc, "results.0.cpu.process_cores", name),
+           "client_cpus": field(doc, "results.0.cpu.client_cpus", name),
+           "workers": field(doc, "cores.workers", name)}
+    if test == "lat64":
+        fig["p50_ns"] = field(doc, "results.0.latency_ns.p50", name)
+        fig["p99_ns"] = field(doc, "results.0.latency_ns.p99", name)
+        if field(doc, "results.0.latency_ns.count", name) == 0:
+            # No batch completed inside the window: longer than the window.
+            fig["p50_ns"] = fig["p99_ns"] = float("inf")
+        elif not 0 < fig["p50_ns"] <= fig["p99_ns"]:
+            raise FieldError("%s: latency p50 %r, p99 %r: not a latency" % (name, fig["p50_ns"], fig["p99_ns"]))
+    elif want["target"] == "dataplane":
+        fig["slices_per_s"] = field(doc, "results.0.requests_per_s", name)
+    else:
+        fig["slices_per_s"] = field(doc, "results.0.slices_per_s", name)
+    if test == "rate4k" and not fig["slices_per_s"] > 0:
+        raise FieldError("%s: no slices counted" % name)
+    return fig
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2.0
+
+
+def sub_verdict(work, base, lower_better):
+    """Regression or improvement only when every run of one side beats every run of the other."""
+    if not work or not base:
+        return "-"
+    if len(work) < 2 or len(base) < 2:
+        return "one run each: no spread to judge by"
+    worse = min(work) > max(base) if lower_better else max(work) < min(base)
+    better = max(work) < min(base) if lower_better else min(work) > max(base)
+    return "**regression** (no overlap)" if worse else "improvement (no overlap)" if better else "within the spread"
+
+
+def sub_value(v, unit):
+    """A latency in ns as µs, ms or s; a rate in slices/s as M/s; inf: none completed."""
+    if v == float("inf"):
+        return "none done"
+    if unit == "M/s":
+        return "%.2f M/s" % (v / 1e6)
+    for scale, name in ((1e9, "s"), (1e6, "ms")):
+        if v >= scale:
+            return "%.2f %s" % (v / scale, name)
+    return "%.2f µs" % (v / 1e3)
+
+
+def sub_spread(vals, unit):
+    """lowest-highest, the unit once when both share it."""
+    lo, hi = sub_value(min(vals), unit), sub_value(max(vals), unit)
+    if lo.split(" ")[-1] == hi.split(" ")[-1] and hi != "none done":
+        return "%s-%s" % (lo.rsplit(" ", 1)[0], hi)
+    return "%s-%s" % (lo, hi)
+
+
+# Rows of each kind of run: (test, figure, key, unit, lower is better).
+SUB_ROWS = (("lat64", "64 B submit -> wait p50", "p50_ns", "µs", True),
+            ("lat64", "64 B submit -> wait p99", "p99_ns", "µs", True),
+            ("rate4k", "4 KiB x 32 slices/s", "slices_per_s", "M/s", False))
+
+
+def sub_load(d, side, kind, test, rounds, errors):
+    """Figures and cpu.json of every round of one side; the names of the runs without figures."""
+    figs, cpus, gone = [], [], []
+    for r in range(1, rounds + 1):
+        name = "sub_%s_%s_%s_r%d" % (side, kind, test, r)
+        path = os.path.join(d, name + ".json")
+        if not os.path.exists(path):
+            gone.append(name)
+            continue
+        doc = load_json(path)
+        try:
+            if doc is None:
+                raise FieldError("%s.json: not a JSON document" % name)
+            figs.append(sub_figures(doc, name + ".json", kind, test))
+        except FieldError as e:
+            errors.append(str(e))
+            gone.append(name)
+            continue
+        cpus.append(load_json(os.path.join(d, name + ".cpu.json")) or {})
+    return figs, cpus, gone
+
+
+def sub_cores(kind, figs, cpus):
+    """Cores each party used (medians): tern-perf in process; dataplane + tern-perf attached.
+
+    tern-perf's are its measured window's (JSON); the dataplane's, the whole run's (cpu.json)."""
+    if not figs:
+        return "-"
+    perf = median([f["process_cores"] for f in figs])
+    if kind == "inproc":
+        return "%.2f" % perf
+    dp = [c["dataplane_cores"] for c in cpus if c.get("dataplane_cores") is not None]
+    return "%s + %.2f" % ("%.2f" % median(dp) if dp else "?", perf)
+
+
+def sub_cpus(kind, figs, dataplane_worker):
+    """Where the worker and the client(s) ran, from the JSON (and run.sh for the dataplane)."""
+    if not figs:
+        return "-"
+    clients = "client%s CPU %s" % ("s" if kind == "attached32" else "", ",".join(map(str, figs[0]["client_cpus"])))
+    if kind == "inproc":
+        return "tern-perf worker %s; %s" % (", ".join("lcore %d@CPU %s" % (w["lcore"], ",".join(map(str, w["cpus"])))
+                                                      for w in figs[0]["workers"]), clients)
+    return "dataplane worker %s; tern-perf %s" % (dataplane_worker, clients)
+
+
+def sub_section(d, p, targets):
+    """The submission-path table: the measured code and the base, same run, alternating.
+
+    Returns the FieldErrors met (the report lists them; main() then fails)."""
+    meta = load_json(os.path.join(d, "sub.json"))
+    if not meta:
+        return []
+    errors = []
+    rounds, has_base = meta["rounds"], bool(meta.get("base"))
+    sides = ("work", "base") if has_base else ("work",)
+    p("## Submission path: %s (`sub_*`)\n" % ("the measured code against the base, same run" if has_base
+                                               else "the measured code (no base: `--base none`)"))
+    p("**work** = %s. **base** = %s.\n" % (meta["work"], ("commit %s (clean snapshot)" % meta["base"])
+                                           if has_base else "none"))
+    p("%d round(s), each one run of the work then one of the base (alternating, so a drift of the "
+      "machine touches both), %g s measured per run after 0.2 s of warm-up. Each figure is the "
+      "median of the rounds; *spread* = lowest-highest of them. *work / base* > 1 means the work "
+      "is slower for latency and faster for the rate. *verdict*: a regression (or improvement) "
+      "only when every run of one side is worse (better) than every run of the other; otherwise "
+      "*within the spread*: this run does not show a difference. Rows:\n" % (rounds, meta["duration_s"]))
+    p("- **64 B submit -> wait**: one 64-byte WRITE per batch, one batch in flight per client "
+      "(`--block-size 64 --batch 1 --inflight 1 --completion wait --no-baseline`): `rte_rdtsc()` "
+      "before `tern_submit()` to `tern_future_wait()` returning, p50 and p99 over every batch "
+      "(tern-perf's `latency_ns`).")
+    p("- **4 KiB x 32**: batches of 32 WRITEs of 4 KiB, 16 batches in flight per client, one "
+      "reused block per client (`--block-size 4K --batch 32 --inflight 16 --no-baseline`, "
+      "completion reap), slices per second. In process: the engine's slice counters "
+      "(`slices_per_s`); attached: requests per second (`requests_per_s`: the dataplane's "
+      "counters are not tern-perf's, and a 4 KiB request is one slice).")
+    p("- **in-process**: `tern-perf -l 0-1 --no-pci`, the engine inside tern-perf.")
+    p("- **attached, 1 / 32 clients**: a tern-dataplane of the same build (`-l 0-1 --no-pci -- "
+      "--segment kv:64M`: %s; `--idle poll`, the default: one dataplane runs at a time and its worker "
+      "lcore is the only poller) and tern-perf as its DPDK secondary process (`-l 0 "
+      "--proc-type=secondary -- --target dataplane --segment kv --clients 1|32`).\n"
+      % meta.get("dataplane_lcores", "?"))
+    p("*CPUs*: where the worker lcore and the client thread(s) ran. *cores* (medians, work; base): "
+      "tern-perf's CPU time / wall time in its measured window (`cpu.process_cores`; in process "
+      "that is the worker lcore and the client together); attached, first the dataplane's, over "
+      "the whole tern-perf run (start and warm-up included), then tern-perf's. *others*: the most "
+      "that other processes on the machine took during one of these runs (*disturbed* above 0.1 "
+      "of a core, or steal above 0.1: the figures are not the code's alone). Exact commands: "
+      "`commands.txt`.\n")
+    p("| run | figure | work | base | work / base | verdict | spread work; base | CPUs | cores work; base | others |")
+    p("|---|---|---|---|---|---|---|---|---|---|")
+    none_done = False
+    for kind, label, _ in SUB_KINDS:
+        runs = {(test, side): sub_load(d, side, kind, test, rounds, errors)
+                for test, _, _ in SUB_TESTS for side in sides}
+        for test, what, key, unit, lower in SUB_ROWS:
+            vals = {side: [f[key] for f in runs[test, side][0]] for side in sides}
+            med = {side: median(v) if v else None for side, v in vals.items()}
+            none_done = none_done or any(float("inf") in v for v in vals.values())
+            cells = []
+            for side in ("work", "base"):
+                if side not in sides:
+                    cells.append("-")
+                    continue
+                gone = runs[test, side][2]
+                if med[side] is None:
+                    cells.append("**failed** (`%s.err`)" % gone[0])
+                else:
+                    cells.append(sub_value(med[side], unit) +
+                                 (" (%d of %d runs failed)" % (len(gone), rounds) if gone else ""))
+            ratio = "-"
+            if has_base and med["work"] and med["base"] and float("inf") not in (med["work"], med["base"]):
+                ratio = "%.2f" % (med["work"] / med["base"])
+            spread = "; ".join(sub_spread(vals[s], unit) if vals.get(s) else "-" for s in sides)
+            cpus = [c for s in sides for c in runs[test, s][1]]
+            others = max([c.get("others_cores", 0) for c in cpus] or [0])
+            steal = max([c.get("steal_cores", 0) for c in cpus] or [0])
+            verdict = sub_verdict(vals["work"], vals.get("base"), lower)
+            if "no overlap" in verdict and (others > 0.1 or steal > 0.1):
+                verdict += ", but disturbed: measure again"
+            p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                label, what, cells[0], cells[1], ratio, verdict,
+                spread, sub_cpus(kind, runs[test, "work"][0] or runs.get((test, "base"), ([],))[0],
+                                 meta.get("dataplane_worker", "?")),
+                "; ".join(sub_cores(kind, runs[test, s][0], runs[test, s][1]) for s in sides),
+                ("%.2f%s%s" % (others, ", steal %.2f" % steal if steal >= 0.01 else "",
+                               " (disturbed)" if others > 0.1 or steal > 0.1 else "")) if cpus else "-"))
+            if key == "p50_ns" and med["work"] is not None:
+                targets.append(("64 B submit -> wait p50 <= 1 µs, %s" % label, sub_value(med["work"], unit),
+                                med["work"] <= 1000))
+            if key == "slices_per_s" and has_base and med["work"] is not None and med["base"] is not None:
+                v = sub_verdict(vals["work"], vals["base"], False)
+                targets.append(("4 KiB x 32 slices/s not below the base, %s" % label,
+                                "%s vs %s (%s)" % (sub_value(med["work"], unit), sub_value(med["base"], unit),
+                                                   v.replace("*", "")),
+                                not v.startswith("**regression")))
+    p("")
+    if none_done:
+        p("*none done*: no batch completed inside the measured window (the latency is longer).\n")
+    failed = []
+    for name in sorted(os.listdir(d)):
+        if name.startswith("sub_") and name.endswith(".err") and \
+                not os.path.exists(os.path.join(d, name[:-4] + ".json")):
+            why = (read_text(os.path.join(d, name)) or "").splitlines()
+            failed.append("- `%s`: %s" % (name[:-4], why[0] if why else "no message"))
+    if failed:
+        p("**Runs that failed** (tern-perf's first error line; the run exits 1):\n")
+        for line in failed:
+            p(line)
+        p("")
+    if errors:
+        p("**Results that could not be read** (the run exits 1):\n")
+        for e in errors:
+            p("- %s" % e)
+        p("")
+    return errors
+
+
 # Dataplane log lines every run prints; anything else is shown in the report.
 USUAL_LOG = ("TELEMETRY: No legacy callbacks", "tern.tcp: listening on", "tern.shm: serving the file",
              "tern.shm: stopped serving", "tern_mlx5: no usable mlx5 device", "tern_engine: engine tern",
@@ -285,6 +559,10 @@ def main():
         pass
     p("Exact command lines: `commands.txt`. Raw output: the `*.json` and `*.txt` files here.\n")
 
+    # -- the submission path, work tree against base: first, where a regression shows --
+    sub_targets = []
+    sub_errors = sub_section(d, p, sub_targets)
+
     # -- bandwidth against block size --
     for key, title in (("tern_1w_reused", "1 worker lcore, one reused block per client"),
                        ("tern_1w_large", "1 worker lcore, large working set"),
@@ -431,7 +709,8 @@ def main():
     peer_targets = []
     peer_section(d, p, out, peer_targets)
 
-    for title, rows in (("Targets of issue 6", targets), ("Targets of the peer transports", peer_targets)):
+    for title, rows in (("Targets of the submission path", sub_targets), ("Targets of issue 6", targets),
+                        ("Targets of the peer transports", peer_targets)):
         if not rows:
             continue
         p("## %s\n" % title)
@@ -445,47 +724,56 @@ def main():
         f.write("\n".join(out) + "\n")
 
     if plot:
-        try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            print("report.py: matplotlib missing, no plot", file=sys.stderr)
-            return
-        fig, ax = plt.subplots(figsize=(8, 5))
-        for key, label in (("tern_1w_reused", "reused buffer"), ("tern_1w_large", "large working set"),
-                           ("tern_2w_large", "2 lcores, large working set")):
-            doc = runs.get(key)
-            if not doc:
-                continue
-            xs = [r["block_size"] for r in doc["results"]]
-            ax.plot(xs, [r["gbps"] for r in doc["results"]], marker="o", label="tern, " + label)
-            if all(r["baseline"].get("memcpy") for r in doc["results"]):
-                ax.plot(xs, [r["baseline"]["memcpy"]["gbps"] for r in doc["results"]], ls="--",
-                        label="glibc memcpy, " + label)
-                ax.plot(xs, [r["baseline"]["stream"]["gbps"] for r in doc["results"]], ls=":",
-                        label="streaming copy, " + label)
-        xs, ys = [], []
-        for s in (1 << 20, 4 << 20, 16 << 20, 64 << 20):
-            u = ucx_csv(os.path.join(d, "ucx_shm_put_bw_%d.txt" % s))
-            if u:
-                xs.append(s)
-                ys.append(u["overall_bw"] * 1048576 / 1e9)
-        if xs:
-            ax.plot(xs, ys, marker="s", label="UCX ucp_put_bw shm (reused buffer)")
-        for t, style in (("shm", "-"), ("tcp", "-.")):
-            doc = load_json(os.path.join(d, "peer_tern_%s_write.json" % t))
-            if doc and read_text(os.path.join(d, "peer_tern_%s.status" % t)) == "ok":
-                ax.plot([r["block_size"] for r in doc["results"]], [r["gbps"] for r in doc["results"]],
-                        ls=style, marker="^", label="tern %s WRITE between two dataplanes" % t)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("block size (bytes)")
-        ax.set_ylabel("GB/s")
-        ax.set_title("tern-perf on this machine (2 CPUs)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(os.path.join(d, "bandwidth.png"), dpi=110)
+        plot_bandwidth(d, runs)
+    if sub_errors:
+        for e in sub_errors:
+            print("report.py: %s" % e, file=sys.stderr)
+        sys.exit("report.py: %d submission-path result(s) unreadable (listed in results.md)" % len(sub_errors))
+
+
+def plot_bandwidth(d, runs):
+    """bandwidth.png: tern and its baselines against block size."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("report.py: matplotlib missing, no plot", file=sys.stderr)
+        return
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for key, label in (("tern_1w_reused", "reused buffer"), ("tern_1w_large", "large working set"),
+                       ("tern_2w_large", "2 lcores, large working set")):
+        doc = runs.get(key)
+        if not doc:
+            continue
+        xs = [r["block_size"] for r in doc["results"]]
+        ax.plot(xs, [r["gbps"] for r in doc["results"]], marker="o", label="tern, " + label)
+        if all(r["baseline"].get("memcpy") for r in doc["results"]):
+            ax.plot(xs, [r["baseline"]["memcpy"]["gbps"] for r in doc["results"]], ls="--",
+                    label="glibc memcpy, " + label)
+            ax.plot(xs, [r["baseline"]["stream"]["gbps"] for r in doc["results"]], ls=":",
+                    label="streaming copy, " + label)
+    xs, ys = [], []
+    for s in (1 << 20, 4 << 20, 16 << 20, 64 << 20):
+        u = ucx_csv(os.path.join(d, "ucx_shm_put_bw_%d.txt" % s))
+        if u:
+            xs.append(s)
+            ys.append(u["overall_bw"] * 1048576 / 1e9)
+    if xs:
+        ax.plot(xs, ys, marker="s", label="UCX ucp_put_bw shm (reused buffer)")
+    for t, style in (("shm", "-"), ("tcp", "-.")):
+        doc = load_json(os.path.join(d, "peer_tern_%s_write.json" % t))
+        if doc and read_text(os.path.join(d, "peer_tern_%s.status" % t)) == "ok":
+            ax.plot([r["block_size"] for r in doc["results"]], [r["gbps"] for r in doc["results"]],
+                    ls=style, marker="^", label="tern %s WRITE between two dataplanes" % t)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("block size (bytes)")
+    ax.set_ylabel("GB/s")
+    ax.set_title("tern-perf on this machine (2 CPUs)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(d, "bandwidth.png"), dpi=110)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 # memory and TCP, iperf3) on this machine, in one run, on stated cores.
 # Loopback only (127.0.0.1); every run is bounded in time.
 #
-#   bench/run.sh [--quick] [--plot] [--out DIR] [--commit REV]
+#   bench/run.sh [--quick] [--plot] [--out DIR] [--commit REV] [--base REV|none]
 #
 # Writes DIR (default results/<timestamp>/): raw JSON and text of every run,
 # commands.txt (the exact command lines), machine.txt, and results.md (the
@@ -14,10 +14,17 @@
 # It builds and measures the work tree; --commit REV builds and measures a
 # clean snapshot of commit REV instead (git archive, in BUILD/commit-<sha>/),
 # untouched by uncommitted edits in the work tree.
+# The submission-path table (64 B submit -> wait latency, 4 KiB x 32 slice
+# rate; in-process and through 1 and 32 attached clients) measures the base
+# commit too, a clean snapshot built the same way, in alternating runs:
+# --base REV (default: the previous commit, HEAD~1, or REV~1 with --commit),
+# --base none: the work tree alone.
 # Environment: BUILD (build dir, default build-bench), DURATION (seconds per
 # tern-perf point, default 2), QUIET_WAIT (seconds to wait for idle CPUs
 # before the run, default 300; half of it again before the peers and before
-# the two dataplanes).
+# the two dataplanes), SUB_ROUNDS (rounds of the submission-path table, each
+# one run of the work tree then one of the base: default 5, 3 with --quick),
+# BUILD_JOBS (ninja -j, default ninja's own).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,20 +34,32 @@ QUICK=0
 PLOT=0
 OUT=""
 COMMIT=""
+BASE=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
 	--plot) PLOT=1 ;;
 	--out) OUT=${2:?--out needs a directory}; shift ;;
 	--commit) COMMIT=${2:?--commit needs a revision}; shift ;;
-	-h|--help) sed -n '3,22p' "$0"; exit 0 ;;
-	*) echo "run.sh: unknown argument '$1' (--quick, --plot, --out DIR, --commit REV)" >&2; exit 2 ;;
+	--base) BASE=${2:?--base needs a revision or none}; shift ;;
+	-h|--help) awk 'NR >= 3 && !/^#/ {exit} NR >= 3' "$0"; exit 0 ;;
+	*) echo "run.sh: unknown argument '$1' (--quick, --plot, --out DIR, --commit REV, --base REV|none)" >&2; exit 2 ;;
 	esac
 	shift
 done
 if [ -n "$COMMIT" ]; then
 	SHA=$(git -C "$ROOT" rev-parse --verify --quiet "$COMMIT^{commit}") ||
 		{ echo "run.sh: --commit $COMMIT: no such commit" >&2; exit 2; }
+fi
+# The base of the submission-path table: the commit before the measured one.
+BASE_SHA=""
+if [ "$BASE" != none ]; then
+	want=${BASE:-${COMMIT:-HEAD}~1}
+	BASE_SHA=$(git -C "$ROOT" rev-parse --verify --quiet "$want^{commit}") || {
+		[ -n "$BASE" ] && { echo "run.sh: --base $BASE: no such commit (or 'none')" >&2; exit 2; }
+		echo "run.sh: $want does not exist: the submission-path table measures the work tree alone" >&2
+		BASE_SHA=""
+	}
 fi
 OUT=${OUT:-$ROOT/results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
@@ -90,47 +109,72 @@ if [ "$hp_free_mb" -ge 1400 ]; then WS=512M; elif [ "$hp_free_mb" -ge 700 ]; the
 log "hugepages free: ${hp_free_mb} MiB; large working set per client: $WS"
 
 # ---- build (incrementally; a failed build stops the run) ----
-: >"$OUT/build.log"
+# snapshot SHA: a clean snapshot of a commit (git archive), extracted once per
+# commit; sets SNAP_SRC and SNAP_BDIR.
+snapshot() {
+	SNAP_SRC="$BUILD/commit-${1:0:12}/src"
+	SNAP_BDIR="$BUILD/commit-${1:0:12}/build"
+	if [ ! -f "$SNAP_SRC/meson.build" ]; then
+		log "snapshot of commit ${1:0:12} into $SNAP_SRC"
+		rm -rf "$SNAP_SRC" && mkdir -p "$SNAP_SRC"
+		git -C "$ROOT" archive "$1" | tar -x -C "$SNAP_SRC"
+	fi
+}
+# build_tree WHAT SRC BDIR LOG: configure once, then build incrementally.
+build_tree() {
+	local what=$1 src=$2 bdir=$3 blog=$4 configured f
+	: >"$blog"
+	log "building $what into $bdir"
+	if [ ! -f "$bdir/build.ninja" ]; then
+		meson setup "$bdir" "$src" -Dtests=false >>"$blog" 2>&1 ||
+			{ tail -n 20 "$blog" >&2; log "meson setup failed (see $blog)"; exit 1; }
+	else
+		# A transport directory that appeared since the build was configured
+		# (drivers/transport/meson.build only looks for them at configure time).
+		configured=$(meson introspect --buildsystem-files "$bdir" 2>/dev/null || true)
+		for f in "$src"/drivers/transport/*/meson.build; do
+			case "$configured" in
+			*"\"$f\""*) ;;
+			*) log "new $(basename "$(dirname "$f")") driver: reconfiguring $bdir"
+			   meson setup --reconfigure "$bdir" "$src" >>"$blog" 2>&1 ||
+				{ tail -n 20 "$blog" >&2; log "meson reconfigure failed (see $blog)"; exit 1; }
+			   break ;;
+			esac
+		done
+	fi
+	# shellcheck disable=SC2046
+	ninja -C "$bdir" $([ -n "${BUILD_JOBS:-}" ] && echo "-j$BUILD_JOBS") >>"$blog" 2>&1 ||
+		{ tail -n 20 "$blog" >&2; log "build failed (see $blog)"; exit 1; }
+}
 SRC=$ROOT
 BDIR=$BUILD
 if [ -n "$COMMIT" ]; then
-	# A clean snapshot of the commit, extracted once per commit.
-	SRC="$BUILD/commit-${SHA:0:12}/src"
-	BDIR="$BUILD/commit-${SHA:0:12}/build"
-	if [ ! -f "$SRC/meson.build" ]; then
-		log "snapshot of commit ${SHA:0:12} into $SRC"
-		rm -rf "$SRC" && mkdir -p "$SRC"
-		git -C "$ROOT" archive "$SHA" | tar -x -C "$SRC"
-	fi
+	snapshot "$SHA"
+	SRC=$SNAP_SRC
+	BDIR=$SNAP_BDIR
 fi
-log "building $([ -n "$COMMIT" ] && echo "commit ${SHA:0:12}" || echo "the work tree") into $BDIR"
-if [ ! -f "$BDIR/build.ninja" ]; then
-	meson setup "$BDIR" "$SRC" -Dtests=false >>"$OUT/build.log" 2>&1 ||
-		{ tail -n 20 "$OUT/build.log" >&2; log "meson setup failed (see $OUT/build.log)"; exit 1; }
-else
-	# A transport directory that appeared since the build was configured
-	# (drivers/transport/meson.build only looks for them at configure time).
-	configured=$(meson introspect --buildsystem-files "$BDIR" 2>/dev/null || true)
-	for f in "$SRC"/drivers/transport/*/meson.build; do
-		case "$configured" in
-		*"\"$f\""*) ;;
-		*) log "new $(basename "$(dirname "$f")") driver: reconfiguring $BDIR"
-		   meson setup --reconfigure "$BDIR" "$SRC" >>"$OUT/build.log" 2>&1 ||
-			{ tail -n 20 "$OUT/build.log" >&2; log "meson reconfigure failed (see $OUT/build.log)"; exit 1; }
-		   break ;;
-		esac
-	done
+build_tree "$([ -n "$COMMIT" ] && echo "commit ${SHA:0:12}" || echo "the work tree")" "$SRC" "$BDIR" "$OUT/build.log"
+if [ -n "$BASE_SHA" ]; then
+	snapshot "$BASE_SHA"
+	build_tree "the base, commit ${BASE_SHA:0:12}" "$SNAP_SRC" "$SNAP_BDIR" "$OUT/build-base.log"
+	BASE_PERF="$SNAP_BDIR/apps/perf/tern-perf"
+	BASE_DPLANE="$SNAP_BDIR/apps/dataplane/tern-dataplane"
 fi
-ninja -C "$BDIR" >>"$OUT/build.log" 2>&1 ||
-	{ tail -n 20 "$OUT/build.log" >&2; log "build failed (see $OUT/build.log)"; exit 1; }
 PERF="$BDIR/apps/perf/tern-perf"
 DPLANE="$BDIR/apps/dataplane/tern-dataplane"
 # What was measured: a commit, or the work tree (with its uncommitted changes).
 if [ -n "$COMMIT" ]; then
 	MEASURED="commit $(git -C "$ROOT" log -1 --format='%h %s' "$SHA") (clean snapshot)"
+	WORK_LABEL=$MEASURED
 	REV=$SHA
 else
 	MEASURED="work tree at $(git -C "$ROOT" log -1 --format='%h' 2>/dev/null || echo '?') with the uncommitted changes listed below"
+	WORK_LABEL="the work tree at $(git -C "$ROOT" log -1 --format='%h' 2>/dev/null || echo '?')"
+	if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+		WORK_LABEL+=" with its uncommitted changes (\`git status\` in machine.txt)"
+	else
+		WORK_LABEL+=" (no uncommitted changes)"
+	fi
 	REV=HEAD
 fi
 
@@ -194,6 +238,47 @@ print(json.dumps({"wall_s": round(wall, 3), "own_cores": round(own / wall, 3),
 		"$MARK_S" "$(sys_ticks)" "$MARK_ST" "$(steal_ticks)" "$MARK_T" "$(date +%s%N)" "$TICKS" \
 		"$MARK_C" "$CHILD_SECS" >"$OUT/$1.cpu.json" || true
 }
+# ---- tern-dataplanes: started, waited for, stopped ----
+# CPU time (user + system) of a process, in clock ticks.
+proc_ticks() {
+	local v
+	v=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}') || true
+	echo "${v:-0}"
+}
+# dp_start NAME LOG BINARY ARGS...: start a tern-dataplane, wait for "ready"; DP_LAST = its pid.
+dp_start() {
+	local name=$1 logf=$2 bin=$3 pid rc
+	shift 3
+	echo "$name: $bin $*" >>"$CMDS"
+	"$bin" "$@" >"$logf" 2>&1 &
+	pid=$!
+	DP_PIDS+=("$pid")
+	for _ in $(seq 1 300); do
+		grep -q '^tern-dataplane: ready:' "$logf" && { DP_LAST=$pid; return 0; }
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	local how="exited before it was ready"
+	kill -0 "$pid" 2>/dev/null && how="not ready within 30 s"
+	dp_stop "$pid" "$name" && rc=0 || rc=$?
+	log "ERROR: tern-dataplane $name did not start: $how (exit status $rc; $(awk '/^HugePages_Free/ {print $2}' /proc/meminfo) 2M hugepages free). Its log ($logf):"
+	sed 's/^/    /' "$logf" | tail -n 15 >&2
+	return 1
+}
+# dp_stop PID NAME: SIGTERM, wait up to 10 s, then SIGKILL. Returns its exit status.
+dp_stop() {
+	local pid=$1 rc=0 p keep=()
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "tern-dataplane $2 did not stop within 10 s of SIGTERM: SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	for p in "${DP_PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+	DP_PIDS=("${keep[@]}")
+	return $rc
+}
 QUIET_WAIT=${QUIET_WAIT:-300}
 wait_quiet() { # wait_quiet WHAT SECONDS: sets busy
 	local waited=0
@@ -218,6 +303,7 @@ wait_quiet "the run" "$QUIET_WAIT"
 
 	echo "# busiest processes before the run"; top -bn1 | sed -n '7,14p'
 	echo "# measured code: $MEASURED"
+	echo "# base of the submission-path table: $([ -n "$BASE_SHA" ] && git -C "$ROOT" log -1 --format='%h %s' "$BASE_SHA" || echo none) $([ -n "$BASE_SHA" ] && echo '(clean snapshot)')"
 	echo "# last commit of the shm and tcp transports in it"
 	for t in shm tcp; do
 		echo "$t: $(git -C "$ROOT" log -1 --oneline "$REV" -- "drivers/transport/$t" 2>/dev/null | grep . || echo 'none (not committed)')"
@@ -251,6 +337,98 @@ perf() { # perf <name> <eal args> -- <tern-perf args>
 	fi
 	rm -rf "/var/run/dpdk/tb_${name}_$$"
 }
+
+# ---- the submission path: the measured code against the base, alternating ----
+# 64 B submit -> tern_future_wait() latency and the 4 KiB x 32 slice rate, in
+# process and through clients attached to a tern-dataplane, for the measured
+# code (work) and the base commit (base): SUB_ROUNDS rounds of work then base,
+# so that a drift of the machine during the run touches both alike.
+# In-process (-l 0-1): worker lcore 1 on CPU 1, the client thread(s) on CPU 0.
+# Attached: tern-dataplane -l 0-1 (main lcore 0 on CPU 0, its control thread,
+# asleep but for a 10 ms tick; worker lcore 1 on CPU 1), tern-perf a DPDK
+# secondary on CPU 0 (-l 0), its 1 or 32 client threads there too. One
+# dataplane runs at a time (it is stopped before the other side's starts):
+# its worker lcore is the only poller, so it polls (--idle poll, the default).
+SUB_ROUNDS=${SUB_ROUNDS:-$([ "$QUICK" -eq 1 ] && echo 3 || echo 5)}
+SUB_DURATION=$DURATION
+SUB_FAILED=0
+SUB_LAT=(--block-size 64 --batch 1 --inflight 1 --completion wait --no-baseline)
+SUB_RATE=(--block-size 4K --batch 32 --inflight 16 --no-baseline)
+# sub_run NAME DATAPLANE_PID|- COMMAND...: NAME.json and NAME.err of one
+# tern-perf run, and NAME.cpu.json: the cores tern-perf, the dataplane and
+# every other process on the machine used meanwhile (CPU time / wall time).
+sub_run() {
+	local name=$1 dp=$2 d0=0 d1=0 s0 s1 st0 st1 c0 c1 t0 t1
+	shift 2
+	echo "$name: $*" >>"$CMDS"
+	log "tern-perf $name"
+	child_secs; c0=$CHILD_SECS
+	[ "$dp" = - ] || d0=$(proc_ticks "$dp")
+	s0=$(sys_ticks); st0=$(steal_ticks); t0=$(date +%s%N)
+	if ! timeout -k 5 120 "$@" >"$OUT/$name.json" 2>"$OUT/$name.err"; then
+		log "tern-perf $name failed (see $OUT/$name.err)"
+		rm -f "$OUT/$name.json"
+		SUB_FAILED=1
+	fi
+	child_secs; c1=$CHILD_SECS
+	[ "$dp" = - ] || d1=$(proc_ticks "$dp")
+	s1=$(sys_ticks); st1=$(steal_ticks); t1=$(date +%s%N)
+	"$PY" -c 'import json, sys
+d0, d1, s0, s1, st0, st1, t0, t1, hz = map(int, sys.argv[1:10])
+c0, c1 = map(float, sys.argv[10:12])
+wall, dp = (t1 - t0) / 1e9, sys.argv[12] != "-"
+perf, plane = c1 - c0, (d1 - d0) / hz
+print(json.dumps({"wall_s": round(wall, 3), "perf_cores": round(perf / wall, 3),
+                  "dataplane_cores": round(plane / wall, 3) if dp else None,
+                  "others_cores": round(max(0.0, (s1 - s0) / hz - perf - plane) / wall, 3),
+                  "steal_cores": round((st1 - st0) / hz / wall, 3)}))' \
+		"$d0" "$d1" "$s0" "$s1" "$st0" "$st1" "$t0" "$t1" "$TICKS" "$c0" "$c1" "$dp" \
+		>"$OUT/$name.cpu.json" || true
+}
+# sub_side work|base ROUND: the six runs of one side in one round.
+sub_side() {
+	local side=$1 r=$2 perf=$PERF dplane=$DPLANE pre="tb_sub_$1_$$" pid n
+	[ "$side" = base ] && { perf=$BASE_PERF; dplane=$BASE_DPLANE; }
+	local inproc=("$perf" -l 0-1 --no-pci --file-prefix "$pre" --log-level 'lib.*:error' --
+		--duration "$SUB_DURATION" --json --quiet)
+	local attached=("$perf" -l 0 --no-pci --proc-type=secondary --file-prefix "${pre}_dp"
+		--log-level 'lib.*:error' -- --target dataplane --segment kv --duration "$SUB_DURATION"
+		--json --quiet)
+	sub_run "sub_${side}_inproc_lat64_r$r" - "${inproc[@]}" "${SUB_LAT[@]}"
+	sub_run "sub_${side}_inproc_rate4k_r$r" - "${inproc[@]}" "${SUB_RATE[@]}"
+	rm -rf "/var/run/dpdk/$pre"
+	if ! dp_start "sub_${side}_dataplane_r$r" "$OUT/sub_${side}_dataplane_r$r.log" "$dplane" \
+		-l 0-1 --no-pci --file-prefix "${pre}_dp" --log-level lib.eal:warning -- \
+		--segment kv:64M --node bench; then
+		SUB_FAILED=1
+		rm -rf "/var/run/dpdk/${pre}_dp"
+		return
+	fi
+	pid=$DP_LAST
+	for n in 1 32; do
+		sub_run "sub_${side}_attached${n}_lat64_r$r" "$pid" "${attached[@]}" "${SUB_LAT[@]}" --clients "$n"
+		sub_run "sub_${side}_attached${n}_rate4k_r$r" "$pid" "${attached[@]}" "${SUB_RATE[@]}" --clients "$n"
+	done
+	dp_stop "$pid" "sub_${side}" ||
+		{ log "tern-dataplane of the $side side exited with status $? (see sub_${side}_dataplane_r$r.log)"; SUB_FAILED=1; }
+	rm -rf "/var/run/dpdk/${pre}_dp"
+}
+PREFIXES+=("tb_sub_work_$$" "tb_sub_work_$$_dp" "tb_sub_base_$$" "tb_sub_base_$$_dp")
+"$PY" -c 'import json, sys
+print(json.dumps({"work": sys.argv[1], "base": sys.argv[2] or None, "rounds": int(sys.argv[3]),
+                  "duration_s": float(sys.argv[4]),
+                  "dataplane_worker": "lcore 1@CPU 1",
+                  "dataplane_lcores": "main lcore 0 on CPU 0, its control thread, asleep but for a 10 ms "
+                                      "tick; worker lcore 1 on CPU 1"}))' \
+	"$WORK_LABEL" \
+	"$([ -n "$BASE_SHA" ] && git -C "$ROOT" log -1 --format='%h %s' "$BASE_SHA")" \
+	"$SUB_ROUNDS" "$SUB_DURATION" >"$OUT/sub.json"
+sub_t0=$(date +%s)
+for r in $(seq 1 "$SUB_ROUNDS"); do
+	sub_side work "$r"
+	[ -z "$BASE_SHA" ] || sub_side base "$r"
+done
+log "submission path: $SUB_ROUNDS round(s) in $(( $(date +%s) - sub_t0 )) s"
 
 # Bandwidth against block size: 1 worker lcore, reused buffer and large working set.
 perf tern_1w_reused "$EAL1" -- --block-size $SIZES --batch 1 --inflight 4
@@ -368,46 +546,6 @@ try:
 except ValueError:
     sys.exit("no answer to %s: %s" % (cmd, text.strip()[:200]))' "$2"
 }
-# CPU time (user + system) of a process, in clock ticks.
-proc_ticks() {
-	local v
-	v=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}') || true
-	echo "${v:-0}"
-}
-# dp_start NAME LOG ARGS...: start a tern-dataplane, wait for "ready"; DP_LAST = its pid.
-dp_start() {
-	local name=$1 logf=$2 pid rc
-	shift 2
-	echo "$name: $DPLANE $*" >>"$CMDS"
-	"$DPLANE" "$@" >"$logf" 2>&1 &
-	pid=$!
-	DP_PIDS+=("$pid")
-	for _ in $(seq 1 300); do
-		grep -q '^tern-dataplane: ready:' "$logf" && { DP_LAST=$pid; return 0; }
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	local how="exited before it was ready"
-	kill -0 "$pid" 2>/dev/null && how="not ready within 30 s"
-	dp_stop "$pid" "$name" && rc=0 || rc=$?
-	log "ERROR: tern-dataplane $name did not start: $how (exit status $rc; $(awk '/^HugePages_Free/ {print $2}' /proc/meminfo) 2M hugepages free). Its log ($logf):"
-	sed 's/^/    /' "$logf" | tail -n 15 >&2
-	return 1
-}
-# dp_stop PID NAME: SIGTERM, wait up to 10 s, then SIGKILL. Returns its exit status.
-dp_stop() {
-	local pid=$1 rc=0 p keep=()
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "tern-dataplane $2 did not stop within 10 s of SIGTERM: SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || rc=$?
-	for p in "${DP_PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
-	DP_PIDS=("${keep[@]}")
-	return $rc
-}
 # peer_perf NAME PREFIX_A PID_A PID_B TERN-PERF-ARGS...: tern-perf attached to
 # dataplane a; writes NAME.json (tern-perf), NAME.peers.json (a's /tern/peers
 # afterwards) and NAME.cpu.json (cores each party used while it ran).
@@ -463,7 +601,7 @@ peer_pair() {
 	port_b=$(free_port)
 	[ "$t" = tcp ] && pin=(--peer-transport b=tcp)
 	log "tern peers over $t: two tern-dataplanes"
-	if ! dp_start "peer_tern_${t}_dataplane_a" "$OUT/peer_tern_${t}_a.log" \
+	if ! dp_start "peer_tern_${t}_dataplane_a" "$OUT/peer_tern_${t}_a.log" "$DPLANE" \
 		-l 0-1 --no-pci --base-virtaddr 0x200000000000 --file-prefix "$pre_a" \
 		--log-level lib.eal:warning -- --node a --segment kv:256M --listen 127.0.0.1:0 \
 		--directory "p2p://127.0.0.1:$port_a" --peer "b=p2p://127.0.0.1:$port_b" "${pin[@]}" \
@@ -473,7 +611,7 @@ peer_pair() {
 		return
 	fi
 	pid_a=$DP_LAST
-	if ! dp_start "peer_tern_${t}_dataplane_b" "$OUT/peer_tern_${t}_b.log" \
+	if ! dp_start "peer_tern_${t}_dataplane_b" "$OUT/peer_tern_${t}_b.log" "$DPLANE" \
 		-l 0-1 --main-lcore 1 --no-pci --base-virtaddr 0x280000000000 --file-prefix "$pre_b" \
 		--log-level lib.eal:warning -- --node b --segment kv:256M --listen 127.0.0.1:0 \
 		--directory "p2p://127.0.0.1:$port_b" --idle yield; then
@@ -531,9 +669,19 @@ else
 fi
 
 { echo "# load after the run"; cat /proc/loadavg; top -bn1 | sed -n '7,12p'; } >>"$OUT/machine.txt"
-"$PY" "$ROOT/bench/report.py" "$OUT" $([ "$PLOT" -eq 1 ] && echo --plot)
-log "results in $OUT (results.md)"
-if [ "$PEER_FAILED" -ne 0 ]; then
-	log "ERROR: the tern peer measurements failed (a dataplane did not start or answer): see $OUT/peer_tern_*.status and *.log"
+if ! "$PY" "$ROOT/bench/report.py" "$OUT" $([ "$PLOT" -eq 1 ] && echo --plot); then
+	log "ERROR: report.py could not read every result (see its message above; results.md has what it could)"
 	exit 1
 fi
+log "results in $OUT (results.md)"
+status=0
+if [ "$SUB_FAILED" -ne 0 ]; then
+	log "ERROR: a submission-path run failed: see $OUT/sub_*.err and sub_*_dataplane_*.log"
+	status=1
+fi
+if [ "$PEER_FAILED" -ne 0 ]; then
+	log "ERROR: the tern peer measurements failed (a dataplane did not start or answer): see $OUT/peer_tern_*.status and *.log"
+	status=1
+fi
+# The exit status of the run (a final "exit" makes shellcheck take the trap handlers for dead code).
+[ "$status" -eq 0 ]

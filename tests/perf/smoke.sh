@@ -2,10 +2,13 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Smoke run of tern-perf: bad arguments fail cleanly, and a one-second
 # verified run without hugepages exits 0 with a JSON document a real JSON
-# parser accepts and whose figures are sane. No timing assertions.
-#   smoke.sh path/to/tern-perf
+# parser accepts and whose figures are sane; with REPORT, bench/report.py
+# reads a 64 B submit -> wait run as bench/run.sh makes it (the same JSON
+# fields). No timing assertions.
+#   smoke.sh path/to/tern-perf [path/to/bench/report.py]
 set -u
-perf=${1:?usage: smoke.sh path/to/tern-perf}
+perf=${1:?usage: smoke.sh path/to/tern-perf [path/to/bench/report.py]}
+report=${2:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "smoke: FAIL: $*" >&2; exit 1; }
@@ -48,4 +51,24 @@ for r in res:
 print("smoke: %s ok, %d block sizes" % (sys.argv[2], len(res)))
 PY
 done
+
+# The submission-path run of bench/run.sh, read by bench/report.py's parser.
+if [ -n "$report" ]; then
+	"$perf" --no-huge -m 512 --no-pci --file-prefix "tern_smoke_$$_lat" -l 0-1 \
+		--log-level 'lib.*:error' -- \
+		--block-size 64 --batch 1 --inflight 1 --completion wait --no-baseline \
+		--duration 0.3 --warmup 0.1 --json --quiet >"$tmp/lat.json" 2>"$tmp/lat.err"
+	rc=$?
+	[ "$rc" -eq 0 ] || { cat "$tmp/lat.err" >&2; fail "64 B latency run exited $rc"; }
+	python3 - "$report" "$tmp/lat.json" <<'PY' || fail "bench/report.py cannot read tern-perf's JSON"
+import importlib.util, json, sys
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+spec = importlib.util.spec_from_file_location("report", sys.argv[1])
+report = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(report)
+fig = report.sub_figures(json.load(open(sys.argv[2])), "lat.json", "inproc", "lat64")
+assert 0 < fig["p50_ns"] <= fig["p99_ns"] < float("inf"), fig
+print("smoke: bench/report.py reads the 64 B run: p50 %.0f ns" % fig["p50_ns"])
+PY
+fi
 exit 0
