@@ -59,9 +59,8 @@ die_inside_submit(struct tern_client *c)
 {
 	struct tern_future *half = c->free[--c->nb_free];
 
-	__atomic_store_n(&half->owner, FUTURE_NO_OWNER, __ATOMIC_RELAXED);
-	__atomic_store_n(&half->refcnt, 1, __ATOMIC_RELEASE);
-	assert_int_equal(rte_ring_enqueue_bulk_start(c->sq, 1, NULL), 1);
+	__atomic_store_n(&half->engine, ENGINE_QUEUED, __ATOMIC_RELEASE);
+	assert_int_equal(rte_ring_enqueue_bulk_elem_start(c->sq, 1, NULL), 1);
 	client_vanishes(c);
 }
 
@@ -239,6 +238,7 @@ segment_gone_before_accept_fails_the_batch_with_estale(void **state)
 	struct tern_future *f;
 	struct tern_request r;
 	struct rte_ring *sq;
+	struct sq_entry e;
 	uint8_t *src, *dst;
 	uint32_t dst_h, src_h;
 
@@ -251,7 +251,8 @@ segment_gone_before_accept_fails_the_batch_with_estale(void **state)
 	/* Hold the lcore off the client's ring: publish through a stand-in ring
 	 * that nobody polls, unregister, then hand the batch over. */
 	sq = c->sq;
-	c->sq = rte_ring_create("tsq_standin", 64, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	c->sq = rte_ring_create_elem("tsq_standin", sizeof(e), 64, SOCKET_ID_ANY,
+				     RING_F_SP_ENQ | RING_F_SC_DEQ);
 	assert_non_null(c->sq);
 	r = test_req(TERN_OP_WRITE, dst_h, 0, src, 4096);
 	f = tern_submit(c, &r, 1, NULL);
@@ -259,10 +260,11 @@ segment_gone_before_accept_fails_the_batch_with_estale(void **state)
 	assert_int_equal(tern_segment_info(env.segments, dst_h, &info), 0);
 	assert_int_equal(info.refs, 0); /* the client took none */
 	assert_int_equal(tern_segment_unregister(env.segments, dst_h), 0);
-	assert_int_equal(rte_ring_sc_dequeue(c->sq, (void **)&f), 0);
+	assert_int_equal(rte_ring_sc_dequeue_elem(c->sq, &e, sizeof(e)), 0);
+	assert_ptr_equal(e.f, f);
 	rte_ring_free(c->sq);
 	c->sq = sq;
-	assert_int_equal(rte_ring_sp_enqueue(c->sq, f), 0);
+	assert_int_equal(rte_ring_sp_enqueue_elem(c->sq, &e, sizeof(e)), 0);
 	assert_int_equal(tern_future_wait(f, 1000 * MS), -ESTALE);
 	assert_int_equal(tern_future_release(f), 0);
 	assert_int_equal(tern_segment_info(env.segments, src_h, &info), 0);

@@ -181,7 +181,7 @@ static void
 client_recycle(struct tern_client *c, struct tern_future *f)
 {
 	c->outstanding--;
-	if (__atomic_load_n(&f->refcnt, __ATOMIC_ACQUIRE) == 0) {
+	if (__atomic_load_n(&f->engine, __ATOMIC_ACQUIRE) == ENGINE_DONE) {
 		f->magic = FUTURE_FREE;
 		c->free[c->nb_free++] = f;
 	} else {
@@ -205,7 +205,8 @@ client_take(struct tern_client *c)
 	for (i = 0; i < c->nb_futures; i++) {
 		struct tern_future *f = futures[i];
 
-		if (f->holds == HOLD_LINGER && __atomic_load_n(&f->refcnt, __ATOMIC_ACQUIRE) == 0) {
+		if (f->holds == HOLD_LINGER &&
+		    __atomic_load_n(&f->engine, __ATOMIC_ACQUIRE) == ENGINE_DONE) {
 			f->holds = 0;
 			f->magic = FUTURE_FREE;
 			c->free[c->nb_free++] = f;
@@ -258,13 +259,13 @@ local_contains(const struct tern_segment *s, const uint8_t *p, uint64_t length)
 	       (uint64_t)(p - s->base) <= s->length - length;
 }
 
-/* Validates one request and records the segments it names for the owner
- * lcore to take references on; a request naming the same segments as the
- * previous one records none. Takes no reference itself: a client that dies
- * here leaves nothing behind. */
+/* Validates one request of a larger batch and records the segments it
+ * names for the owner lcore to take references on; a request naming the same
+ * segments as the previous one records none. Takes no reference itself: a
+ * client that dies here leaves nothing behind. */
 static int
-fill_request(struct tern_client *c, struct tern_future *f, struct submit_ctx *ctx,
-	     const struct tern_request *r, struct batch_req *br, uint32_t *refs)
+fill_request(struct tern_client *c, struct submit_ctx *ctx, const struct tern_request *r,
+	     struct batch_req *br, uint32_t *refs, uint32_t *nb_refs)
 {
 	struct tern_segment_table *tbl = c->sh->segments;
 	struct tern_segment *seg;
@@ -280,14 +281,14 @@ fill_request(struct tern_client *c, struct tern_future *f, struct submit_ctx *ct
 		seg = tern_segment_lookup(tbl, r->segment, r->offset, r->length);
 		if (seg == NULL)
 			return tern_segment_is_retired(tbl, r->segment) ? -ESTALE : -EINVAL;
-		refs[f->nb_segrefs++] = seg->handle;
+		refs[(*nb_refs)++] = seg->handle;
 		ctx->target = seg;
 	}
 	if (!local_contains(ctx->local, local, r->length)) {
 		seg = tern_segment_lookup_local(tbl, local, r->length, c->local_hint);
 		if (seg == NULL)
 			return -EINVAL;
-		refs[f->nb_segrefs++] = seg->handle;
+		refs[(*nb_refs)++] = seg->handle;
 		ctx->local = seg;
 		c->local_hint = seg->handle;
 	}
@@ -301,6 +302,59 @@ fill_request(struct tern_client *c, struct tern_future *f, struct submit_ctx *ct
 	return 0;
 }
 
+/* The one request of a batch, validated, into the submission entry. */
+static inline int
+fill_entry(struct tern_client *c, const struct tern_request *r, struct sq_entry *e)
+{
+	struct tern_segment_table *tbl = c->sh->segments;
+	struct tern_segment *target, *local;
+
+	if (unlikely((r->op != TERN_OP_READ && r->op != TERN_OP_WRITE) || r->length == 0 ||
+		     r->local == NULL))
+		return -EINVAL;
+	target = tern_segment_lookup(tbl, r->segment, r->offset, r->length);
+	if (unlikely(target == NULL))
+		return tern_segment_is_retired(tbl, r->segment) ? -ESTALE : -EINVAL;
+	local = tern_segment_lookup_local(tbl, r->local, r->length, c->local_hint);
+	if (unlikely(local == NULL))
+		return -EINVAL;
+	c->local_hint = local->handle;
+	e->nb_reqs = 1;
+	e->op = r->op;
+	e->slice_flags = r->length >= c->sh->stream_bytes ? TERN_SLICE_F_STREAM : 0;
+	e->target = target->handle;
+	e->local_seg = local->handle;
+	e->offset = r->offset;
+	e->local = r->local;
+	e->length = r->length;
+	return 0;
+}
+
+/* Requests of a larger batch, validated, into the future's tail. */
+static int
+fill_tail(struct tern_client *c, struct tern_future *f, const struct tern_request *reqs,
+	  uint32_t nb, struct sq_entry *e)
+{
+	uint64_t slices = 0, slice_bytes = __atomic_load_n(&c->sh->slice_bytes, __ATOMIC_RELAXED);
+	struct batch_req *br = future_reqs(f);
+	uint32_t *refs = future_segrefs(f, c->sh->max_batch);
+	struct submit_ctx ctx = { NULL, NULL };
+	uint32_t i, nb_refs = 0;
+	int err;
+
+	for (i = 0; i < nb; i++) {
+		err = fill_request(c, &ctx, &reqs[i], &br[i], refs, &nb_refs);
+		if (unlikely(err != 0))
+			return err;
+		br[i].first_slice = slices;
+		slices += (reqs[i].length + slice_bytes - 1) / slice_bytes;
+	}
+	e->nb_reqs = nb;
+	e->nb_segrefs = (uint16_t)nb_refs;
+	e->length = slice_bytes;
+	return 0;
+}
+
 struct tern_future *
 tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_t nb,
 	    const struct tern_submit_opts *opts)
@@ -308,11 +362,8 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	struct tern_client *c;
 	struct engine_shared *sh;
 	struct tern_future *f;
-	struct batch_req *br;
-	uint32_t *refs;
-	struct submit_ctx ctx = { NULL, NULL };
-	uint64_t slices = 0, bytes = 0, slice_bytes, deadline_ns, gen;
-	uint32_t i;
+	struct sq_entry e;
+	uint64_t deadline_ns;
 	int err;
 
 	c = client_check(client, &err);
@@ -337,29 +388,16 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 		rte_errno = EAGAIN;
 		return NULL;
 	}
-	/* A new generation, closed to claims, before anything else changes: an
-	 * lcore still holding an entry for the last one sees it and stays off. */
-	gen = ((__atomic_load_n(&f->claim, __ATOMIC_RELAXED) >> CLAIM_GEN_SHIFT) + 1) &
-	      CLAIM_GEN_MASK;
-	__atomic_store_n(&f->claim, gen << CLAIM_GEN_SHIFT | CLAIM_CURSOR_MASK, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	future_unpoison(f);
-
-	br = future_reqs(f);
-	refs = future_segrefs(f, sh->max_batch);
-	slice_bytes = __atomic_load_n(&sh->slice_bytes, __ATOMIC_RELAXED);
-	f->nb_segrefs = 0;
-	f->nb_segs_held = 0;
-	for (i = 0; i < nb; i++) {
-		err = fill_request(c, f, &ctx, &reqs[i], &br[i], refs);
-		if (unlikely(err != 0)) {
-			c->free[c->nb_free++] = f;
-			rte_errno = -err;
-			return NULL;
-		}
-		br[i].first_slice = slices;
-		slices += (reqs[i].length + slice_bytes - 1) / slice_bytes;
-		bytes += reqs[i].length;
+	if (likely(nb == 1)) {
+		err = fill_entry(c, reqs, &e);
+	} else {
+		future_unpoison(f);
+		err = fill_tail(c, f, reqs, nb, &e);
+	}
+	if (unlikely(err != 0)) {
+		c->free[c->nb_free++] = f;
+		rte_errno = -err;
+		return NULL;
 	}
 
 	f->state = FUT_PENDING;
@@ -369,26 +407,16 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	f->has_cq = c->cq != NULL;
 	f->holds = (uint8_t)(HOLD_USER | (f->has_cq ? HOLD_CQ : 0));
 	f->user_data = opts != NULL ? opts->user_data : 0;
-	f->pending = slices;
-	f->first_error = 0;
-	f->nb_slices = slices;
-	f->slice_bytes = slice_bytes;
-	f->total_bytes = bytes;
-	f->nb_reqs = nb;
-	f->timer_linked = 0;
 	f->submit_tsc = rte_rdtsc();
-	f->deadline_tsc = tern_add_sat(f->submit_tsc, tern_scale_apply(deadline_ns, sh->ns_to_tsc));
 	f->magic = FUTURE_LIVE;
-	/* No owner until an lcore accepts it; the engine's reference until every
-	 * slice is accounted. In this order: a reclaim that finds no owner knows
-	 * it never reached an lcore. Then open it to claims. */
-	__atomic_store_n(&f->owner, FUTURE_NO_OWNER, __ATOMIC_RELAXED);
-	__atomic_store_n(&f->refcnt, 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&f->claim, gen << CLAIM_GEN_SHIFT, __ATOMIC_RELEASE);
+	/* The engine's until every slice is accounted (see slot_engine_held()). */
+	__atomic_store_n(&f->engine, ENGINE_QUEUED, __ATOMIC_RELEASE);
+	e.f = f;
+	e.deadline_tsc = tern_add_sat(f->submit_tsc, tern_scale_apply(deadline_ns, sh->ns_to_tsc));
 
 	/* The ring holds every future of the client: the enqueue cannot fail. */
-	if (unlikely(rte_ring_sp_enqueue(c->sq, f) != 0)) {
-		__atomic_store_n(&f->refcnt, 0, __ATOMIC_RELAXED);
+	if (unlikely(rte_ring_sp_enqueue_elem(c->sq, &e, sizeof(e)) != 0)) {
+		__atomic_store_n(&f->engine, ENGINE_DONE, __ATOMIC_RELAXED);
 		f->magic = FUTURE_FREE;
 		c->free[c->nb_free++] = f;
 		rte_errno = EAGAIN;

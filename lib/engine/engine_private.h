@@ -54,8 +54,16 @@ extern int tern_engine_logtype;
 #define CLIENT_DEFAULT_INFLIGHT 256
 #define CLIENT_MAX_INFLIGHT	65536
 
-/* tern_future.owner before an lcore accepted the batch. */
-#define FUTURE_NO_OWNER 0xffffu
+/*
+ * tern_future.engine: whether the engine has the batch, in one word so that
+ * a reclaim reads it in one load. The client sets QUEUED before publishing;
+ * the owner lcore sets OWNED(its index) at accept and 0 once every slice is
+ * accounted. A dead client's future that reads QUEUED after its ring was
+ * drained never reached an lcore.
+ */
+#define ENGINE_DONE	0u
+#define ENGINE_QUEUED	1u
+#define ENGINE_OWNED(i) (2u + (i))
 
 /* Largest deadline accepted (an hour): keeps TSC arithmetic far from overflow. */
 #define DEADLINE_MAX_NS (3600ull * 1000000000ull)
@@ -68,6 +76,8 @@ extern int tern_engine_logtype;
 #define CLAIM_BYTES (1u << 20)
 /* Batches dequeued from a ring per loop iteration. */
 #define DEQUEUE_BURST 32
+/* Submission entries dequeued from one client's ring per loop iteration. */
+#define ACCEPT_BURST 8
 /* Completions polled per transport per iteration. */
 #define POLL_BURST 64
 
@@ -133,46 +143,65 @@ struct batch_req {
 	uint8_t slice_flags;
 };
 
-/* A future is the batch. Cache line 0: what clients read; line 1: what lcores share. */
+/*
+ * A future is the batch. Line 0: what the client writes at submit and the
+ * waiter spins on (the lcore writes it once, at resolution). Lines 1-2: the
+ * engine's, written by the owner lcore at accept from the submission entry
+ * (a client never writes them, so a stale claim entry can trust nb_slices of
+ * the generation it read). Then the requests and segment handles: written by
+ * the owner lcore for a one-request batch (the request rides in the entry),
+ * by the client for larger ones.
+ */
 struct tern_future {
 	uint32_t state;	      /* enum future_state: atomic, futex word */
 	int32_t status;	      /* valid once state == FUT_DONE */
 	uint32_t magic;	      /* FUTURE_LIVE / FUTURE_FREE */
-	uint32_t refcnt;      /* atomic: 1 while the engine has the batch (until every slice
-			       * is accounted); the client's holds are in @holds */
+	uint32_t engine;      /* atomic: ENGINE_*; the client's holds are in @holds */
 	uint16_t resolved;    /* atomic: 1 once a resolver won */
 	uint16_t client_slot; /* index in engine_shared.clients */
 	uint8_t holds;	      /* HOLD_*: the client's thread only */
 	uint8_t has_cq;	      /* delivered to the client's completion queue */
 	uint64_t user_data;
 	uint64_t submit_tsc;
-	uint64_t deadline_tsc;
 	struct engine_shared *sh;
 	struct tern_client *client; /* the submitting process's handle */
 
-	/* Line 1: what lcores share (line 0 is the one a waiting client spins on). */
 	uint64_t claim __rte_cache_aligned; /* atomic: generation << 44 | next slice */
-	uint16_t owner;	     /* FUTURE_NO_OWNER until accepted, then the owner lcore's index */
-	uint64_t pending;    /* atomic: slices not yet accounted */
-	int32_t first_error; /* atomic: first failing slice's status */
-
-	/* Written at submit, read-only afterwards. */
-	uint64_t nb_slices;
-	uint64_t slice_bytes;
-	uint64_t total_bytes;
+	uint16_t owner; /* the owner lcore's index (valid while engine is OWNED) */
+	uint8_t timer_linked;
+	uint16_t timer_slot;
 	uint32_t nb_reqs;
 	uint32_t nb_segrefs;   /* distinct segments the batch names (handles in the tail) */
 	uint32_t nb_segs_held; /* of which the owner lcore took references on, in order */
-
-	/* Owner lcore only. */
-	uint8_t timer_linked;
-	uint16_t timer_slot;
+	int32_t first_error;   /* atomic: first failing slice's status */
+	uint64_t pending;      /* atomic: slices not yet accounted */
+	uint64_t nb_slices;
+	uint64_t slice_bytes;
+	uint64_t total_bytes;
+	uint64_t deadline_tsc;
 	TAILQ_ENTRY(tern_future) timer;
 
-	/* max_batch requests, then 2 * max_batch segment handles: the client
-	 * records the handles it validated, the owner lcore takes the references. */
-	uint8_t tail[] __rte_aligned(8);
+	/* max_batch requests, then 2 * max_batch segment handles. */
+	uint8_t tail[] __rte_aligned(RTE_CACHE_LINE_SIZE);
 };
+
+/*
+ * One submission: 64 bytes, the only line a client writes into shared
+ * memory for a one-request batch besides the future's line 0.
+ */
+struct sq_entry {
+	struct tern_future *f;
+	uint64_t deadline_tsc;
+	uint32_t nb_reqs; /* 1: the request is below; more: in the future's tail */
+	uint8_t op;	  /* nb_reqs == 1 from here on */
+	uint8_t slice_flags;
+	uint16_t nb_segrefs; /* nb_reqs > 1: segment handles in the future's tail */
+	uint32_t target;     /* handles the client validated */
+	uint32_t local_seg;
+	uint64_t offset;
+	uint8_t *local;
+	uint64_t length; /* nb_reqs > 1: the slice size the client cut the batch with */
+} __rte_aligned(RTE_CACHE_LINE_SIZE);
 
 TAILQ_HEAD(future_list, tern_future);
 
@@ -378,8 +407,8 @@ slot_futures(uint32_t max_inflight)
 
 /*
  * Under AddressSanitizer a future the engine let go of is poisoned from its
- * requests on (lines 0 and 1 stay readable: reclaim scans read owner and
- * refcnt, stale claim entries read the claim word), so an lcore touching a
+ * requests on (lines 0 to 2 stay readable: reclaim scans read the engine
+ * word, stale claim entries the claim word and slice count), so an lcore touching a
  * batch's requests after the engine is done with it is reported at the access.
  * Shadow memory is per process: whoever fills or takes a future unpoisons it
  * (the client at submit; the owner lcore at accept, for clients in other
@@ -398,7 +427,7 @@ slot_futures(uint32_t max_inflight)
 
 /* future.c */
 bool future_resolve(struct tern_future *f, int32_t status);
-void future_put(struct tern_future *f, uint32_t n);
+void future_engine_done(struct tern_future *f);
 int future_take_segrefs(struct tern_future *f);
 void future_release_segrefs(struct tern_future *f);
 

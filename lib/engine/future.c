@@ -90,26 +90,15 @@ future_release_segrefs(struct tern_future *f)
 }
 
 /*
- * Drops @n of the engine's references. The last one leaves the future to its
- * client, which reuses it once it let go too (see client_recycle()). A holder
- * of every remaining reference is alone with the future: it poisons it before
- * publishing the zero, so that the client's reuse cannot race the poisoning.
+ * Every slice is accounted: the engine lets go, and the client may reuse the
+ * future (see client_recycle()). Poisoned first: the client's reuse cannot
+ * race the poisoning.
  */
 void
-future_put(struct tern_future *f, uint32_t n)
+future_engine_done(struct tern_future *f)
 {
-	uint32_t old = __atomic_load_n(&f->refcnt, __ATOMIC_ACQUIRE);
-
-	for (;;) {
-		if (old == n) {
-			future_poison(f);
-			__atomic_store_n(&f->refcnt, 0, __ATOMIC_RELEASE);
-			return;
-		}
-		if (__atomic_compare_exchange_n(&f->refcnt, &old, old - n, false, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
-			return;
-	}
+	future_poison(f);
+	__atomic_store_n(&f->engine, ENGINE_DONE, __ATOMIC_RELEASE);
 }
 
 static bool

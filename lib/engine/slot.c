@@ -70,14 +70,13 @@ slot_setup(struct engine_shared *sh, struct client_slot *cs, uint32_t slot, uint
 		f->magic = FUTURE_FREE;
 		f->sh = sh;
 		f->client_slot = (uint16_t)slot;
-		f->owner = FUTURE_NO_OWNER;
-		f->refcnt = 0;
+		f->engine = ENGINE_DONE;
 		f->holds = 0;
 	}
 	/* Both rings hold every future of the slot at once: no enqueue can fail. */
 	snprintf(name, sizeof(name), "tsq_%.15s_%u", sh->name, slot);
-	cs->sq = rte_ring_create(name, rte_align32pow2(n + 1), socket,
-				 RING_F_SP_ENQ | RING_F_SC_DEQ);
+	cs->sq = rte_ring_create_elem(name, sizeof(struct sq_entry), rte_align32pow2(n + 1), socket,
+				      RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (cs->sq == NULL)
 		return -ENOMEM;
 	if (!(flags & TERN_CLIENT_F_NO_CQ)) {
@@ -149,10 +148,10 @@ slot_free_segments(struct engine_shared *sh, struct client_slot *cs)
 }
 
 /*
- * Futures of @slot the engine still works on. A future is the engine's from
- * the moment its owner lcore accepts it (owner set) until its last engine
- * reference is dropped. A future the client was filling when it died has no
- * owner: it never reached an lcore, whatever else it holds.
+ * Futures of @slot the engine still works on: from the moment their owner
+ * lcore accepted them until every slice is accounted. A future the client
+ * was filling or had queued when it died (QUEUED once the ring is drained)
+ * never reached an lcore.
  */
 uint32_t
 slot_engine_held(const struct engine_shared *sh, uint32_t slot)
@@ -165,8 +164,7 @@ slot_engine_held(const struct engine_shared *sh, uint32_t slot)
 	for (i = 0; i < cs->nb_futures; i++) {
 		const struct tern_future *f = cs->futures[i];
 
-		if (__atomic_load_n(&f->owner, __ATOMIC_ACQUIRE) != FUTURE_NO_OWNER &&
-		    __atomic_load_n(&f->refcnt, __ATOMIC_ACQUIRE) != 0)
+		if (__atomic_load_n(&f->engine, __ATOMIC_ACQUIRE) >= ENGINE_OWNED(0))
 			n++;
 	}
 	return n;

@@ -108,7 +108,7 @@ batch_finish(struct worker *w, struct tern_future *f)
 		record_latency(w, f);
 	COUNTER_ADD(w->ctr, stats.batches, 1);
 	COUNTER_ADD(w->ctr, owned_inflight, -1);
-	future_put(f, 1);
+	future_engine_done(f);
 }
 
 static void
@@ -123,17 +123,77 @@ slices_accounted(struct worker *w, struct tern_future *f, uint64_t n)
 	xq_send(w, f->owner, f, XQ_DONE, 0);
 }
 
+/*
+ * The owner lcore makes the batch out of its submission entry. A new
+ * generation, closed to claims, comes first: a claim entry of an earlier use
+ * of this future (a helper that was starved) sees it and stays off, whatever
+ * the fields below say meanwhile. Then the request (one rides in the entry;
+ * more are in the tail, written by the client), the slice count, and the
+ * generation opens.
+ */
 static void
-accept_batch(struct worker *w, struct tern_future *f, uint32_t phase)
+batch_build(struct worker *w, struct tern_future *f, const struct sq_entry *e, uint64_t gen)
+{
+	struct tern_segment_table *tbl = w->sh->segments;
+	struct batch_req *reqs = future_reqs(f);
+	uint32_t *refs = future_segrefs(f, w->sh->max_batch);
+	uint64_t slice_bytes, slices, bytes = 0;
+	uint32_t i;
+
+	__atomic_store_n(&f->claim, gen << CLAIM_GEN_SHIFT | CLAIM_CURSOR_MASK, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	future_unpoison(f); /* its requests: see future_poison() */
+	if (likely(e->nb_reqs == 1)) {
+		slice_bytes = __atomic_load_n(&w->sh->slice_bytes, __ATOMIC_RELAXED);
+		reqs[0] = (struct batch_req){
+			.first_slice = 0,
+			.local = e->local,
+			.local_seg = &tbl->slots[tern_segment_handle_slot(e->local_seg)],
+			.target = &tbl->slots[tern_segment_handle_slot(e->target)],
+			.offset = e->offset,
+			.length = e->length,
+			.op = e->op,
+			.slice_flags = e->slice_flags,
+		};
+		refs[0] = e->target;
+		refs[1] = e->local_seg;
+		f->nb_segrefs = e->target == e->local_seg ? 1 : 2;
+		slices = (e->length + slice_bytes - 1) / slice_bytes;
+		bytes = e->length;
+	} else {
+		slice_bytes = e->length;
+		for (i = 0; i < e->nb_reqs; i++)
+			bytes += reqs[i].length;
+		i = e->nb_reqs - 1;
+		slices = reqs[i].first_slice + (reqs[i].length + slice_bytes - 1) / slice_bytes;
+		f->nb_segrefs = e->nb_segrefs;
+	}
+	f->nb_reqs = e->nb_reqs;
+	f->nb_segs_held = 0;
+	f->first_error = 0;
+	f->pending = slices;
+	f->nb_slices = slices;
+	f->slice_bytes = slice_bytes;
+	f->total_bytes = bytes;
+	f->deadline_tsc = e->deadline_tsc;
+	f->timer_linked = 0;
+	f->owner = (uint16_t)w->idx;
+	__atomic_store_n(&f->claim, gen << CLAIM_GEN_SHIFT, __ATOMIC_RELEASE);
+}
+
+static void
+accept_batch(struct worker *w, const struct sq_entry *e, uint32_t phase)
 {
 	struct engine_shared *sh = w->sh;
+	struct tern_future *f = e->f;
 	uint32_t helpers = 0, i;
 	uint64_t gen;
 	int err;
 
-	future_unpoison(f); /* submitted from another process: see future_poison() */
-	gen = __atomic_load_n(&f->claim, __ATOMIC_RELAXED) >> CLAIM_GEN_SHIFT;
-	__atomic_store_n(&f->owner, (uint16_t)w->idx, __ATOMIC_RELEASE);
+	__atomic_store_n(&f->engine, ENGINE_OWNED(w->idx), __ATOMIC_RELAXED);
+	gen = ((__atomic_load_n(&f->claim, __ATOMIC_RELAXED) >> CLAIM_GEN_SHIFT) + 1) &
+	      CLAIM_GEN_MASK;
+	batch_build(w, f, e, gen);
 	COUNTER_ADD(w->ctr, owned_inflight, 1);
 	err = future_take_segrefs(f);
 	if (unlikely(err != 0)) {
@@ -163,12 +223,12 @@ accept_batch(struct worker *w, struct tern_future *f, uint32_t phase)
 static unsigned int
 accept_from(struct worker *w, struct rte_ring *sq, uint32_t phase)
 {
-	struct tern_future *batch[DEQUEUE_BURST];
+	struct sq_entry batch[ACCEPT_BURST];
 	unsigned int n, i;
 
-	n = rte_ring_sc_dequeue_burst(sq, (void **)batch, DEQUEUE_BURST, NULL);
+	n = rte_ring_sc_dequeue_burst_elem(sq, batch, sizeof(batch[0]), ACCEPT_BURST, NULL);
 	for (i = 0; i < n; i++)
-		accept_batch(w, batch[i], phase);
+		accept_batch(w, &batch[i], phase);
 	return n;
 }
 
