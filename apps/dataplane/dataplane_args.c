@@ -211,6 +211,11 @@ apply(struct dp_args *a, const char *key, const char *val, bool from_file, char 
 			return fail(err, errlen, "--max-clients '%s': 1 to 4096", val);
 		SKIP_IF_SET(DP_OPT_MAX_CLIENTS);
 		a->max_clients = v;
+	} else if (strcmp(key, "futures") == 0) {
+		if (tern_cli_parse_u64(val, 64, 1u << 22, &v) != 0)
+			return fail(err, errlen, "--futures '%s': 64 to 4194304", val);
+		SKIP_IF_SET(DP_OPT_FUTURES);
+		a->nb_futures = v;
 	} else if (strcmp(key, "drain-ms") == 0) {
 		if (tern_cli_parse_u64(val, 1, 600 * 1000, &v) != 0)
 			return fail(err, errlen, "--drain-ms '%s': 1 to 600000", val);
@@ -434,6 +439,8 @@ dp_args_usage(const char *prog)
 	       "  --slice-size SIZE      slice size, 4K..1G (256K)\n"
 	       "  --deadline-ms N        default deadline of a batch (5000)\n"
 	       "  --max-clients N        client slots, 1..4096 (64)\n"
+	       "  --futures N            future pool, 64..4194304 (16384); each client takes\n"
+	       "                         its max_inflight + 25 %% + 4\n"
 	       "  --drain-ms N           on SIGINT/SIGTERM, wait this long for work in flight "
 	       "(2000)\n"
 	       "  --idle poll|yield      idle worker lcores keep polling (poll), or give their\n"

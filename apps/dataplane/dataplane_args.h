@@ -27,6 +27,7 @@ enum dp_opt {
 	DP_OPT_SHM = 1u << 11,
 	DP_OPT_IDLE = 1u << 12,
 	DP_OPT_RDMA_LISTEN = 1u << 13,
+	DP_OPT_FUTURES = 1u << 14,
 };
 
 struct dp_segment_opt {
@@ -55,6 +56,7 @@ struct dp_args {
 	uint64_t slice_bytes;
 	uint64_t deadline_ms;
 	uint64_t max_clients;
+	uint64_t nb_futures; /* 0: the engine's default */
 	uint64_t drain_ms;
 	int log_level;		    /* RTE_LOG_* (1..8), 0 = unchanged */
 	char directory[DP_URI_MAX]; /* "" = none */

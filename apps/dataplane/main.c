@@ -303,6 +303,7 @@ main(int argc, char **argv)
 	ec.slice_bytes = args.slice_bytes;
 	ec.deadline_ns = args.deadline_ms * 1000000ull;
 	ec.max_clients = (uint32_t)args.max_clients;
+	ec.nb_futures = (uint32_t)args.nb_futures;
 	ec.flags = args.idle_yield ? TERN_ENGINE_F_IDLE_YIELD : 0;
 	ec.drain_ns = (args.drain_ms != 0 ? args.drain_ms : DEFAULT_DRAIN_MS) * 1000000ull;
 	engine = tern_engine_create(&ec);

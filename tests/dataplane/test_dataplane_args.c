@@ -31,8 +31,8 @@ good_command_line(void **state)
 	(void)state;
 	assert_int_equal(PARSE(&a, err, "--node", "host-1.a", "--segment", "kv:4G",
 			       "--segment=tmp:64K", "--slice-size", "64K", "--deadline-ms", "250",
-			       "--max-clients=8", "--log-level", "debug", "--engine", "dp0",
-			       "--drain-ms", "100"),
+			       "--max-clients=8", "--futures", "4096", "--log-level", "debug",
+			       "--engine", "dp0", "--drain-ms", "100"),
 			 0);
 	assert_string_equal(a.node, "host-1.a");
 	assert_int_equal(a.nb_segments, 2);
@@ -42,6 +42,7 @@ good_command_line(void **state)
 	assert_int_equal(a.slice_bytes, 64 << 10);
 	assert_int_equal(a.deadline_ms, 250);
 	assert_int_equal(a.max_clients, 8);
+	assert_int_equal(a.nb_futures, 4096);
 	assert_int_equal(a.log_level, 8);
 	assert_string_equal(a.engine, "dp0");
 	assert_int_equal(a.drain_ms, 100);
@@ -73,6 +74,9 @@ bad_command_lines_are_refused_with_a_reason(void **state)
 	assert_int_equal(PARSE(&a, err, "--deadline-ms", "0"), -EINVAL);
 	assert_int_equal(PARSE(&a, err, "--deadline-ms", "12abc"), -EINVAL);
 	assert_int_equal(PARSE(&a, err, "--max-clients", "5000"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--futures", "63"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--futures", "4194305"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--futures", "1k"), -EINVAL);
 	assert_int_equal(PARSE(&a, err, "--log-level", "loud"), -EINVAL);
 	assert_int_equal(PARSE(&a, err, "--log-level", "9"), -EINVAL);
 	assert_int_equal(PARSE(&a, err, "--node", ""), -EINVAL);
