@@ -53,14 +53,18 @@ client_vanishes(struct tern_client *c)
 }
 
 /* What a SIGKILL inside tern_submit() leaves: a future taken from the free
- * stack and half filled, and a ring slot reserved but never published. */
+ * stack and marked queued, and its submission entry filled but for the
+ * sequence number that would have published it. */
 static void
 die_inside_submit(struct tern_client *c)
 {
 	struct tern_future *half = c->free[--c->nb_free];
+	struct sq_entry *e = &c->sq[c->sq_prod & c->sq_mask];
 
 	__atomic_store_n(&half->engine, ENGINE_QUEUED, __ATOMIC_RELEASE);
-	assert_int_equal(rte_ring_enqueue_bulk_elem_start(c->sq, 1, NULL), 1);
+	e->f = half;
+	e->nb_reqs = 1;
+	e->length = 4096;
 	client_vanishes(c);
 }
 
@@ -237,8 +241,8 @@ segment_gone_before_accept_fails_the_batch_with_estale(void **state)
 	struct tern_client *c;
 	struct tern_future *f;
 	struct tern_request r;
-	struct rte_ring *sq;
-	struct sq_entry e;
+	struct sq_entry *sq, *standin, e;
+	uint32_t pos;
 	uint8_t *src, *dst;
 	uint32_t dst_h, src_h;
 
@@ -248,23 +252,28 @@ segment_gone_before_accept_fails_the_batch_with_estale(void **state)
 	dst_h = test_segment_local(&env, "dst", 1 << 20, (void **)&dst);
 	c = tern_client_create(env.engine, NULL);
 	assert_non_null(c);
-	/* Hold the lcore off the client's ring: publish through a stand-in ring
-	 * that nobody polls, unregister, then hand the batch over. */
+	/* Hold the lcore off the client's queue: publish into a stand-in that
+	 * nobody reads, unregister, then hand the entry over. */
 	sq = c->sq;
-	c->sq = rte_ring_create_elem("tsq_standin", sizeof(e), 64, SOCKET_ID_ANY,
-				     RING_F_SP_ENQ | RING_F_SC_DEQ);
-	assert_non_null(c->sq);
+	standin = aligned_alloc(64, (c->sq_mask + 1ull) * sizeof(*standin));
+	assert_non_null(standin);
+	memset(standin, 0, (c->sq_mask + 1ull) * sizeof(*standin));
+	c->sq = standin;
+	pos = c->sq_prod & c->sq_mask;
 	r = test_req(TERN_OP_WRITE, dst_h, 0, src, 4096);
 	f = tern_submit(c, &r, 1, NULL);
 	assert_non_null(f);
 	assert_int_equal(tern_segment_info(env.segments, dst_h, &info), 0);
 	assert_int_equal(info.refs, 0); /* the client took none */
 	assert_int_equal(tern_segment_unregister(env.segments, dst_h), 0);
-	assert_int_equal(rte_ring_sc_dequeue_elem(c->sq, &e, sizeof(e)), 0);
+	e = standin[pos];
 	assert_ptr_equal(e.f, f);
-	rte_ring_free(c->sq);
+	assert_int_equal(e.seq, c->sq_prod);
 	c->sq = sq;
-	assert_int_equal(rte_ring_sp_enqueue_elem(c->sq, &e, sizeof(e)), 0);
+	free(standin);
+	sq[pos] = e;
+	sq[pos].seq = 0;
+	__atomic_store_n(&sq[pos].seq, e.seq, __ATOMIC_RELEASE);
 	assert_int_equal(tern_future_wait(f, 1000 * MS), -ESTALE);
 	assert_int_equal(tern_future_release(f), 0);
 	assert_int_equal(tern_segment_info(env.segments, src_h, &info), 0);

@@ -90,6 +90,8 @@ client_handle_open(struct engine_shared *sh, struct tern_engine *engine, uint32_
 	c->flags = conf->flags;
 	c->max_inflight = max_inflight;
 	c->sq = cs->sq;
+	c->sq_mask = cs->sq_mask;
+	c->sq_prod = 0;
 	c->cq = cs->cq;
 	c->local_hint = TERN_SEGMENT_INVALID;
 	/* Process-local: nothing another process reads, so nothing a death leaves half-done. */
@@ -362,7 +364,7 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	struct tern_client *c;
 	struct engine_shared *sh;
 	struct tern_future *f;
-	struct sq_entry e;
+	struct sq_entry *e;
 	uint64_t deadline_ns;
 	int err;
 
@@ -388,11 +390,13 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 		rte_errno = EAGAIN;
 		return NULL;
 	}
+	/* Filled in place; nothing reads it before its seq is published. */
+	e = &c->sq[c->sq_prod & c->sq_mask];
 	if (likely(nb == 1)) {
-		err = fill_entry(c, reqs, &e);
+		err = fill_entry(c, reqs, e);
 	} else {
 		future_unpoison(f);
-		err = fill_tail(c, f, reqs, nb, &e);
+		err = fill_tail(c, f, reqs, nb, e);
 	}
 	if (unlikely(err != 0)) {
 		c->free[c->nb_free++] = f;
@@ -410,18 +414,12 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	f->submit_tsc = rte_rdtsc();
 	f->magic = FUTURE_LIVE;
 	/* The engine's until every slice is accounted (see slot_engine_held()). */
-	__atomic_store_n(&f->engine, ENGINE_QUEUED, __ATOMIC_RELEASE);
-	e.f = f;
-	e.deadline_tsc = tern_add_sat(f->submit_tsc, tern_scale_apply(deadline_ns, sh->ns_to_tsc));
-
-	/* The ring holds every future of the client: the enqueue cannot fail. */
-	if (unlikely(rte_ring_sp_enqueue_elem(c->sq, &e, sizeof(e)) != 0)) {
-		__atomic_store_n(&f->engine, ENGINE_DONE, __ATOMIC_RELAXED);
-		f->magic = FUTURE_FREE;
-		c->free[c->nb_free++] = f;
-		rte_errno = EAGAIN;
-		return NULL;
-	}
+	__atomic_store_n(&f->engine, ENGINE_QUEUED, __ATOMIC_RELAXED);
+	e->f = f;
+	e->deadline_tsc = tern_add_sat(f->submit_tsc, tern_scale_apply(deadline_ns, sh->ns_to_tsc));
+	/* Publish: everything above is visible to the lcore that reads this. */
+	__atomic_store_n(&e->seq, c->sq_prod + 1, __ATOMIC_RELEASE);
+	c->sq_prod++;
 	c->outstanding++;
 	c->user_held++;
 	COUNTER_ADD(&sh->clients[c->slot], submitted, 1);

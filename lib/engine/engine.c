@@ -353,7 +353,8 @@ engine_drained(const struct engine_shared *sh)
 	for (i = 0; i < sh->max_clients; i++)
 		if (__atomic_load_n(&sh->clients[i].state, __ATOMIC_ACQUIRE) ==
 			    CLIENT_SLOT_ACTIVE &&
-		    !rte_ring_empty(sh->clients[i].sq))
+		    __atomic_load_n(&sh->clients[i].submitted, __ATOMIC_RELAXED) !=
+			    __atomic_load_n(&sh->clients[i].accepted, __ATOMIC_RELAXED))
 			return false;
 	for (i = 0; i < sh->nb_workers; i++)
 		if (__atomic_load_n(&sh->counters[i].owned_inflight, __ATOMIC_RELAXED) != 0)
@@ -545,7 +546,10 @@ tern_engine_lcore_load(const struct tern_engine *engine, unsigned int lcore_id,
 		if (__atomic_load_n(&sh->clients[slot].state, __ATOMIC_ACQUIRE) ==
 			    CLIENT_SLOT_ACTIVE &&
 		    sh->clients[slot].home == (unsigned int)i)
-			load->sq_depth += rte_ring_count(sh->clients[slot].sq);
+			load->sq_depth += (uint32_t)(__atomic_load_n(&sh->clients[slot].submitted,
+								     __ATOMIC_RELAXED) -
+						     __atomic_load_n(&sh->clients[slot].accepted,
+								     __ATOMIC_RELAXED));
 	load->xq_depth = rte_ring_count(sh->xq[i]);
 	load->owned_inflight = __atomic_load_n(&sh->counters[i].owned_inflight, __ATOMIC_RELAXED);
 	load->posted = __atomic_load_n(&sh->counters[i].posted, __ATOMIC_RELAXED);

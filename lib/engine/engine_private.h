@@ -188,6 +188,17 @@ struct tern_future {
 /*
  * One submission: 64 bytes, the only line a client writes into shared
  * memory for a one-request batch besides the future's line 0.
+ *
+ * A client's submission queue is an array of these (a power of two larger
+ * than its set of futures) with no shared head or tail: the client fills the
+ * entry at its position p and publishes it by storing seq = p + 1 last; the
+ * home lcore accepts the entry at its position c once seq reads c + 1. The
+ * client never needs the lcore's position: at most one entry per future of
+ * the slot can be unaccepted, so the entry it overwrites was accepted long
+ * ago. Per batch, one line crosses from the client to the lcore (rte_ring
+ * moved three more: the producer's and the consumer's indexes both ways).
+ * A client killed while filling an entry never published it: its seq is
+ * stale and the lcore never reads it.
  */
 struct sq_entry {
 	struct tern_future *f;
@@ -201,6 +212,7 @@ struct sq_entry {
 	uint64_t offset;
 	uint8_t *local;
 	uint64_t length; /* nb_reqs > 1: the slice size the client cut the batch with */
+	uint32_t seq;	 /* atomic, stored last: position + 1 once the entry is complete */
 } __rte_aligned(RTE_CACHE_LINE_SIZE);
 
 TAILQ_HEAD(future_list, tern_future);
@@ -237,10 +249,11 @@ struct client_slot {
 	int32_t pid;
 	uint32_t flags;
 	uint32_t max_inflight;
-	uint16_t home;	    /* index of the lcore that polls @sq */
+	uint16_t home;	    /* index of the lcore that accepts from @sq */
 	uint8_t sq_drained; /* atomic: the home lcore accepted all and stopped polling */
 	uint64_t attach_tsc;
-	struct rte_ring *sq;	      /* submission ring: SP (the client), SC (the home lcore) */
+	struct sq_entry *sq;	      /* submission queue (see struct sq_entry) */
+	uint32_t sq_mask;	      /* entries - 1 */
 	struct rte_ring *cq;	      /* completion queue: MP (lcores), SC (the client) */
 	struct tern_future **futures; /* the slot's nb_futures futures */
 	uint32_t nb_futures;	      /* slot_futures(max_inflight) */
@@ -248,6 +261,10 @@ struct client_slot {
 	uint32_t segments[16];
 
 	uint64_t submitted __rte_cache_aligned; /* batches, written by the client */
+
+	/* Line 2: written by the home lcore alone. */
+	uint64_t accepted __rte_cache_aligned; /* batches taken from @sq */
+	uint32_t sq_cons;		       /* position of the next entry to accept */
 } __rte_cache_aligned;
 
 enum engine_phase {
@@ -354,7 +371,9 @@ struct tern_client {
 	uint32_t state; /* enum handle_state */
 	struct tern_engine *engine;
 	struct engine_shared *sh;
-	struct rte_ring *sq;
+	struct sq_entry *sq;
+	uint32_t sq_mask;
+	uint32_t sq_prod; /* position of the next entry to fill */
 	struct rte_ring *cq;
 	uint16_t slot;
 	uint32_t flags;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Client slots, in the engine's process only. A slot is everything one
- * client owns in shared memory: its submission ring, its completion ring and
+ * client owns in shared memory: its submission queue, its completion ring and
  * a fixed set of futures taken from the engine's pool when the slot is
  * granted. The client writes only these; when it leaves or dies the slot is
  * closed, its home lcore accepts whatever the client had published and stops
@@ -39,7 +39,7 @@ slot_free_resources(struct engine_shared *sh, struct client_slot *cs)
 		rte_free(cs->futures);
 		cs->futures = NULL;
 	}
-	rte_ring_free(cs->sq);
+	rte_free(cs->sq);
 	rte_ring_free(cs->cq);
 	cs->sq = NULL;
 	cs->cq = NULL;
@@ -73,10 +73,10 @@ slot_setup(struct engine_shared *sh, struct client_slot *cs, uint32_t slot, uint
 		f->engine = ENGINE_DONE;
 		f->holds = 0;
 	}
-	/* Both rings hold every future of the slot at once: no enqueue can fail. */
-	snprintf(name, sizeof(name), "tsq_%.15s_%u", sh->name, slot);
-	cs->sq = rte_ring_create_elem(name, sizeof(struct sq_entry), rte_align32pow2(n + 1), socket,
-				      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	/* Both queues hold every future of the slot at once: nothing can overflow. */
+	cs->sq_mask = rte_align32pow2(n + 1) - 1;
+	cs->sq = rte_zmalloc_socket("tern_sq", (cs->sq_mask + 1ull) * sizeof(*cs->sq),
+				    RTE_CACHE_LINE_SIZE, socket);
 	if (cs->sq == NULL)
 		return -ENOMEM;
 	if (!(flags & TERN_CLIENT_F_NO_CQ)) {

@@ -220,15 +220,30 @@ accept_batch(struct worker *w, const struct sq_entry *e, uint32_t phase)
 	active_push(w, f, gen);
 }
 
-static unsigned int
-accept_from(struct worker *w, struct rte_ring *sq, uint32_t phase)
+/* Whether the client of @cs published the entry at the lcore's position. */
+static inline const struct sq_entry *
+sq_next(const struct client_slot *cs)
 {
-	struct sq_entry batch[ACCEPT_BURST];
-	unsigned int n, i;
+	const struct sq_entry *e = &cs->sq[cs->sq_cons & cs->sq_mask];
 
-	n = rte_ring_sc_dequeue_burst_elem(sq, batch, sizeof(batch[0]), ACCEPT_BURST, NULL);
-	for (i = 0; i < n; i++)
-		accept_batch(w, &batch[i], phase);
+	return __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE) == cs->sq_cons + 1 ? e : NULL;
+}
+
+/* Accepts up to ACCEPT_BURST published entries of @cs, in place (the client
+ * cannot reuse an entry before its batch was accepted: see struct sq_entry). */
+static unsigned int
+accept_from(struct worker *w, struct client_slot *cs, uint32_t phase)
+{
+	const struct sq_entry *e;
+	unsigned int n = 0;
+
+	while (n < ACCEPT_BURST && (e = sq_next(cs)) != NULL) {
+		accept_batch(w, e, phase);
+		cs->sq_cons++;
+		n++;
+	}
+	if (n != 0)
+		COUNTER_ADD(cs, accepted, n);
 	return n;
 }
 
@@ -260,7 +275,7 @@ polled_rebuild(struct worker *w, uint32_t gen, uint32_t phase)
 		}
 		if (__atomic_load_n(&cs->sq_drained, __ATOMIC_ACQUIRE))
 			continue;
-		while (accept_from(w, cs->sq, phase) != 0)
+		while (accept_from(w, cs, phase) != 0)
 			;
 		__atomic_store_n(&cs->sq_drained, 1, __ATOMIC_RELEASE);
 	}
@@ -276,7 +291,7 @@ accept_new(struct worker *w, uint32_t phase)
 	if (unlikely(gen != w->slots_gen))
 		polled_rebuild(w, gen, phase);
 	for (i = 0; i < w->nb_polled; i++)
-		n += accept_from(w, w->sh->clients[w->polled[i]].sq, phase);
+		n += accept_from(w, &w->sh->clients[w->polled[i]], phase);
 	return n;
 }
 
@@ -558,7 +573,7 @@ worker_quiescent(const struct worker *w)
 		if (w->tp[t].nb_stage != 0)
 			return false;
 	for (i = 0; i < w->nb_polled; i++)
-		if (!rte_ring_empty(w->sh->clients[w->polled[i]].sq))
+		if (sq_next(&w->sh->clients[w->polled[i]]) != NULL)
 			return false;
 	return rte_ring_empty(w->xq) && active_count(w) == 0 &&
 	       __atomic_load_n(&w->ctr->posted, __ATOMIC_RELAXED) == 0 &&
