@@ -367,6 +367,7 @@ static void
 expire_slot(struct worker *w, struct future_list *list, uint64_t now)
 {
 	struct tern_future *f, *next;
+	int t;
 
 	for (f = TAILQ_FIRST(list); f != NULL; f = next) {
 		next = TAILQ_NEXT(f, timer);
@@ -377,6 +378,10 @@ expire_slot(struct worker *w, struct future_list *list, uint64_t now)
 		TAILQ_REMOVE(list, f, timer);
 		TAILQ_INSERT_TAIL(&w->expired, f, timer);
 		f->timer_slot = EXPIRED_SLOT;
+		/* Transports stop touching the batch's memory before it resolves. */
+		for (t = 0; t < w->nb_transports; t++)
+			if (w->tp[t].ops != NULL && w->tp[t].ops->expire != NULL)
+				w->tp[t].ops->expire(w->tp[t].ep, (uintptr_t)f);
 		if (future_resolve(f, -ETIMEDOUT)) {
 			COUNTER_ADD(w->ctr, stats.timeouts, 1);
 			record_latency(w, f);

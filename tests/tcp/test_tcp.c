@@ -309,7 +309,7 @@ frame(uint8_t *b, uint8_t op, uint32_t tag, uint32_t seg, uint64_t off, uint32_t
 {
 	memset(b, 0, HDR);
 	put32(b, 0x54524e54); /* "TRNT" */
-	b[4] = 1;	      /* version */
+	b[4] = 2;	      /* version */
 	b[5] = op;
 	put32(b + 8, tag);
 	put32(b + 12, seg);
@@ -338,6 +338,49 @@ static void
 send_all(int fd, const void *p, size_t n)
 {
 	assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void recv_all(int fd, void *p, size_t n);
+
+/* A handshake frame: offset = instance, tag = epoch, length 16. */
+static void
+hs_frame(uint8_t *b, uint8_t op, uint64_t instance, uint32_t epoch, uint32_t payload)
+{
+	frame(b, op, epoch, 0, instance, 16, payload);
+}
+
+/* HELLO, CHALLENGE, AUTH (no secret: zeros), READY: returns READY's status. */
+static int32_t
+raw_handshake(int fd, uint64_t instance, uint32_t epoch)
+{
+	uint8_t b[HDR + 16];
+
+	hs_frame(b, 5, instance, epoch, 16);
+	memset(b + HDR, 0x11, 16); /* nonce */
+	send_all(fd, b, HDR + 16);
+	recv_all(fd, b, HDR + 16);
+	assert_int_equal(b[5], 6); /* CHALLENGE */
+	assert_int_equal(get32(b + 8), epoch);
+	assert_int_equal(get32(b + 24), 16);
+	assert_int_equal(get32(b + 28), 16);
+	hs_frame(b, 7, instance, epoch, 16);
+	memset(b + HDR, 0, 16);
+	send_all(fd, b, HDR + 16);
+	recv_all(fd, b, HDR);
+	assert_int_equal(b[5], 8); /* READY */
+	assert_int_equal(get32(b + 28), 0);
+	return (int32_t)get32(b + 32);
+}
+
+/* A connection past the handshake, as a new initiator instance. */
+static int
+raw_open(void)
+{
+	static uint64_t instance = 0x7e57000000000000ull;
+	int fd = raw_connect();
+
+	assert_int_equal(raw_handshake(fd, ++instance + (uint64_t)getpid(), 1), 0);
+	return fd;
 }
 
 static void
@@ -375,7 +418,7 @@ expect_reply(int fd, uint8_t op, uint32_t tag, uint32_t seg, uint32_t len)
 
 	recv_all(fd, b, HDR);
 	assert_int_equal(get32(b), 0x54524e54);
-	assert_int_equal(b[4], 1);
+	assert_int_equal(b[4], 2);
 	assert_int_equal(b[5], op);
 	assert_int_equal(get32(b + 8), tag);
 	assert_int_equal(get32(b + 12), seg);
@@ -407,7 +450,7 @@ raw_requests_and_hostile_frames(void **state)
 	tern_tcp_stats(&before);
 
 	/* A well-formed WRITE then READ on one connection. */
-	fd = raw_connect();
+	fd = raw_open();
 	test_pattern_fill(data, sizeof(data), 22, 0);
 	frame(b, 2, 7, vh, 100, sizeof(data), sizeof(data));
 	send_all(fd, b, HDR);
@@ -444,50 +487,68 @@ raw_requests_and_hostile_frames(void **state)
 	close(fd);
 
 	/* Malformed: each closes its connection. */
-	fd = raw_connect(); /* garbage */
+	fd = raw_open(); /* garbage */
 	memset(junk, 0xa5, sizeof(junk));
 	send_all(fd, junk, sizeof(junk));
 	expect_closed(fd);
-	fd = raw_connect(); /* wrong version */
+	fd = raw_connect(); /* garbage instead of HELLO */
+	send_all(fd, junk, sizeof(junk));
+	expect_closed(fd);
+	fd = raw_connect(); /* a request instead of HELLO is never served */
+	frame(b, 2, 1, vh, 0, 16, 16);
+	send_all(fd, b, HDR);
+	send_all(fd, junk, 16);
+	expect_closed(fd);
+	fd = raw_connect(); /* HELLO with instance 0 */
+	hs_frame(b, 5, 0, 1, 16);
+	send_all(fd, b, HDR);
+	send_all(fd, junk, 16);
+	expect_closed(fd);
+	fd = raw_connect(); /* the target's own frame sent to it */
+	hs_frame(b, 6, 1, 1, 16);
+	send_all(fd, b, HDR);
+	send_all(fd, junk, 16);
+	expect_closed(fd);
+	fd = raw_open(); /* wrong version */
 	frame(b, 1, 1, vh, 0, 16, 0);
-	b[4] = 2;
+	b[4] = 1; /* the version before the handshake */
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* WRITE whose payload does not match its length */
+	fd = raw_open(); /* WRITE whose payload does not match its length */
 	frame(b, 2, 1, vh, 0, 16, 8);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* READ carrying a payload */
+	fd = raw_open(); /* READ carrying a payload */
 	frame(b, 1, 1, vh, 0, 16, 16);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* length 0 */
+	fd = raw_open(); /* length 0 */
 	frame(b, 1, 1, vh, 0, 0, 0);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* length above the limit */
+	fd = raw_open(); /* length above the limit */
 	frame(b, 1, 1, vh, 0, (1u << 30) + 1, 0);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* offset + length overflows */
+	fd = raw_open(); /* offset + length overflows */
 	frame(b, 1, 1, vh, UINT64_MAX - 4, 16, 0);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* a reply sent to a target */
+	fd = raw_open(); /* a reply sent to a target */
 	frame(b, 3, 1, vh, 0, 16, 16);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* a status in a request */
+	fd = raw_open(); /* a status in a request */
 	frame(b, 1, 1, vh, 0, 16, 0);
 	put32(b + 32, (uint32_t)-EIO);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* non-zero reserved bytes */
+	fd = raw_open(); /* non-zero reserved bytes */
 	frame(b, 1, 1, vh, 0, 16, 0);
 	b[39] = 1;
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* a valid request after a bad one is never served */
+	fd = raw_open(); /* a valid request after a bad one is never served */
 	frame(b, 2, 1, vh, 0, 16, 16);
 	b[0] = 'X';
 	send_all(fd, b, HDR);
@@ -496,11 +557,11 @@ raw_requests_and_hostile_frames(void **state)
 	send_all(fd, junk, 16);
 	expect_closed(fd);
 	/* Truncated: half a header, and a WRITE missing most of its payload. */
-	fd = raw_connect();
+	fd = raw_open();
 	frame(b, 1, 1, vh, 0, 16, 0);
 	send_all(fd, b, HDR / 2);
 	close(fd);
-	fd = raw_connect();
+	fd = raw_open();
 	frame(b, 2, 1, vh, 4096, 65536, 65536);
 	send_all(fd, b, HDR);
 	test_pattern_fill(data, 100, 21, GUARD + 4096); /* what is there already */
@@ -519,7 +580,7 @@ raw_requests_and_hostile_frames(void **state)
 	 * in the segment or around it. */
 	assert_int_equal(test_pattern_check(area, 2 * GUARD + VICTIM, 21, 0), SIZE_MAX);
 	tern_tcp_stats(&after);
-	assert_true(after.protocol_errors >= before.protocol_errors + 11);
+	assert_true(after.protocol_errors >= before.protocol_errors + 15);
 	/* The truncated WRITE's connection dropped its segment reference. */
 	{
 		uint64_t t0 = rte_get_timer_cycles();

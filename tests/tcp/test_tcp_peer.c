@@ -257,6 +257,88 @@ peer_death_fails_the_affected_futures_and_nothing_else(void **state)
 	assert_int_equal(tern_client_destroy(c), 0);
 }
 
+#define LATE_READS   8
+#define LATE_READ_SZ (1u << 20)
+#define STALE_OFF    (16u << 20)
+#define STALE_LEN    (32u << 20)
+#define SHORT_NS     (1000ull * 1000 * 1000)
+
+/* Stop the target (every thread of it). */
+static void
+target_freeze(struct peer *p)
+{
+	int ret;
+
+	assert_int_equal(kill(p->t.pid, SIGSTOP), 0);
+	assert_int_equal(waitpid(p->t.pid, &ret, WUNTRACED), p->t.pid);
+	assert_true(WIFSTOPPED(ret));
+}
+
+/*
+ * A target frozen past the deadline, then resumed: once a future failed
+ * with -ETIMEDOUT, its READ buffers never change again, and its timed-out
+ * WRITE is never applied after a later WRITE of the same range succeeded.
+ * The target has the timed-out requests (and part of the WRITE's data)
+ * queued when it resumes; watched for two seconds after that.
+ */
+static void
+timed_out_batches_never_touch_memory_again(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	struct tern_submit_opts short_opts = { .deadline_ns = SHORT_NS };
+	struct tern_future *f[LATE_READS + 1];
+	struct tern_request r;
+	unsigned int i, round;
+
+	assert_non_null(c);
+	/* Warm the connections. */
+	r = test_req(TERN_OP_READ, fx->peer.seg, 0, fx->dst, 4096);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	test_pattern_fill(fx->dst, LATE_READS * LATE_READ_SZ, 99, 0); /* guard */
+	target_freeze(&fx->peer);
+	for (i = 0; i < LATE_READS; i++) {
+		r = test_req(TERN_OP_READ, fx->peer.seg, (uint64_t)i * LATE_READ_SZ,
+			     fx->dst + (uint64_t)i * LATE_READ_SZ, LATE_READ_SZ);
+		f[i] = tern_submit(c, &r, 1, &short_opts);
+		assert_non_null(f[i]);
+	}
+	/* Write A: more than the sockets buffer, so part of it is still queued here. */
+	test_pattern_fill(fx->src + STALE_OFF, STALE_LEN, 50, STALE_OFF);
+	r = test_req(TERN_OP_WRITE, fx->peer.seg, STALE_OFF, fx->src + STALE_OFF, STALE_LEN);
+	f[LATE_READS] = tern_submit(c, &r, 1, &short_opts);
+	assert_non_null(f[LATE_READS]);
+	/* The first to expire resets the connections the others are on too. */
+	for (i = 0; i <= LATE_READS; i++) {
+		int ret = test_wait_release(f[i]);
+
+		if (ret != -ETIMEDOUT && ret != -ECONNRESET)
+			print_message("future %u: %s\n", i, strerror(-ret));
+		assert_true(ret == -ETIMEDOUT || ret == -ECONNRESET);
+	}
+	assert_int_equal(kill(fx->peer.t.pid, SIGCONT), 0);
+
+	/* Write B over the same range succeeds. */
+	test_pattern_fill(fx->src + STALE_OFF, STALE_LEN, 51, STALE_OFF);
+	r = test_req(TERN_OP_WRITE, fx->peer.seg, STALE_OFF, fx->src + STALE_OFF, STALE_LEN);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	for (round = 0; round < 20; round++) {
+		size_t bad = test_pattern_check(fx->dst, LATE_READS * LATE_READ_SZ, 99, 0);
+
+		if (bad != SIZE_MAX)
+			print_message("round %u: a late READ reply wrote at %zu\n", round, bad);
+		assert_int_equal(bad, SIZE_MAX);
+		assert_true(test_target_check(&fx->peer.t, 51, STALE_OFF, STALE_LEN));
+		usleep(100 * 1000);
+	}
+	/* Read back through the engine too: B, and the peer still serves. */
+	memset(fx->dst, 0, STALE_LEN);
+	r = test_req(TERN_OP_READ, fx->peer.seg, STALE_OFF, fx->dst, STALE_LEN);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	assert_int_equal(test_pattern_check(fx->dst, STALE_LEN, 51, STALE_OFF), SIZE_MAX);
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -266,6 +348,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(several_clients_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			peer_death_fails_the_affected_futures_and_nothing_else, setup, teardown),
+		cmocka_unit_test_setup_teardown(timed_out_batches_never_touch_memory_again, setup,
+						teardown),
 	};
 
 	if (argc != 2) {

@@ -85,6 +85,8 @@ struct tern_tcp_stats {
 	uint64_t protocol_errors; /**< connections closed for a malformed frame */
 	uint64_t error_replies;	  /**< well-formed requests answered with an error */
 	uint64_t failed_slices;	  /**< initiator slices failed by a broken connection */
+	uint64_t refused;	  /**< target: connections refused for a missing or wrong secret */
+	uint64_t expired_resets;  /**< initiator connections reset: a batch on them expired */
 };
 
 /** Read the counters. */
