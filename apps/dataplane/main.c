@@ -120,8 +120,8 @@ publish_segments(struct tern_directory *dir, struct tern_segment_table *tbl, con
 		int carried = 0;
 
 		slot = tern_segment_handle_slot(h) + 1;
-		if (seg->kind != TERN_SEGMENT_LOCAL)
-			continue;
+		if (!tern_segment_exported(seg))
+			continue; /* clients' buffers: never offered to peers */
 		ret = tern_descriptor_init(&d, node, seg->name, seg->length);
 		if (ret != 0)
 			return ret;
@@ -293,6 +293,13 @@ main(int argc, char **argv)
 			rc = die("segment %s: cannot allocate %" PRIu64 " bytes of %s: %s",
 				 args.segments[i].name, args.segments[i].size,
 				 args.shm_off ? "hugepage memory" : "memory for a shareable memfd",
+				 strerror(-ret));
+			goto out;
+		}
+		/* The only segments peers may reach (tcp, shm). */
+		ret = tern_segment_export(tbl, h);
+		if (ret != 0) {
+			rc = die("segment %s: cannot export: %s", args.segments[i].name,
 				 strerror(-ret));
 			goto out;
 		}

@@ -48,6 +48,8 @@ main(int argc, char **argv)
 		return 1;
 	test_env_create(&env, "target", NULL);
 	h = test_segment_local(&env, "exported", bytes, (void **)&mem);
+	if (tern_segment_export(env.segments, h) != 0)
+		return 1;
 	test_pattern_fill(mem, bytes, seed, 0);
 	ops = tern_transport_get(tern_transport_id("tcp"));
 	if (ops == NULL || ops->segment_export(&env.segments->slots[tern_segment_handle_slot(h)],

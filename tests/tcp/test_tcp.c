@@ -78,6 +78,7 @@ setup(void **state)
 	fx->src_h = test_segment_local(&fx->env, "src", SEG_BYTES, (void **)&fx->src);
 	fx->dst_h = test_segment_local(&fx->env, "dst", SEG_BYTES, (void **)&fx->dst);
 	fx->tgt_h = test_segment_local(&fx->env, "tgt", SEG_BYTES, (void **)&fx->tgt);
+	assert_int_equal(tern_segment_export(fx->env.segments, fx->tgt_h), 0);
 	fx->rtgt_h = register_remote(&fx->env, "rtgt", "127.0.0.1", (uint16_t)port, fx->tgt_h,
 				     SEG_BYTES);
 	*state = fx;
@@ -447,6 +448,7 @@ raw_requests_and_hostile_frames(void **state)
 	assert_non_null(area);
 	test_pattern_fill(area, 2 * GUARD + VICTIM, 21, 0);
 	assert_int_equal(tern_segment_register(fx->env.segments, &sc, &vh), 0);
+	assert_int_equal(tern_segment_export(fx->env.segments, vh), 0);
 	tern_tcp_stats(&before);
 
 	/* A well-formed WRITE then READ on one connection. */
@@ -594,6 +596,50 @@ raw_requests_and_hostile_frames(void **state)
 	free(area);
 }
 
+/* Only what the node exported is served: a LOCAL segment it did not export
+ * (an attached client's buffer, say) is unknown to the network, by handle
+ * from a descriptor or guessed. */
+static void
+unexported_segments_are_never_served(void **state)
+{
+	struct fixture *fx = *state;
+	const struct tern_transport_ops *ops = tern_transport_get(tern_transport_id("tcp"));
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	uint8_t *priv, d[TERN_TCP_DESC_LEN], b[HDR];
+	struct tern_request r;
+	uint32_t ph, rph;
+	int fd;
+
+	ph = test_segment_local(&fx->env, "private", 65536, (void **)&priv);
+	test_pattern_fill(priv, 65536, 61, 0);
+	assert_int_equal(ops->segment_export(&fx->env.segments->slots[ph & 0xffff], d, sizeof(d)),
+			 -EPERM);
+	rph = register_remote(&fx->env, "rpriv", "127.0.0.1", (uint16_t)tern_tcp_listen_port(), ph,
+			      65536);
+	r = test_req(TERN_OP_READ, rph, 0, fx->dst, 4096);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), -ENOENT);
+	test_pattern_fill(fx->src, 4096, 62, 0);
+	r = test_req(TERN_OP_WRITE, rph, 0, fx->src, 4096);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), -ENOENT);
+	fd = raw_open(); /* a guessed handle, by hand */
+	frame(b, 1, 1, ph, 0, 16, 0);
+	send_all(fd, b, HDR);
+	assert_int_equal(expect_reply(fd, 3, 1, ph, 16), -ENOENT);
+	close(fd);
+	assert_int_equal(test_pattern_check(priv, 65536, 61, 0), SIZE_MAX);
+	/* Exported, the same requests are served. */
+	assert_int_equal(tern_segment_export(fx->env.segments, ph), 0);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	assert_int_equal(test_pattern_check(priv, 4096, 62, 0), SIZE_MAX);
+	assert_int_equal(ops->segment_export(&fx->env.segments->slots[ph & 0xffff], d, sizeof(d)),
+			 TERN_TCP_DESC_LEN);
+	/* REMOTE segments cannot be exported. */
+	assert_int_equal(tern_segment_export(fx->env.segments, rph), -EPERM);
+	assert_int_equal(tern_client_destroy(c), 0);
+	assert_int_equal(tern_segment_unregister(fx->env.segments, ph), 0);
+	free(priv);
+}
+
 static void
 ipv6_loopback_when_available(void **state)
 {
@@ -612,6 +658,7 @@ ipv6_loopback_when_available(void **state)
 	test_env_create(&env, "tcp6", NULL);
 	test_segment_local(&env, "src", 1 << 20, (void **)&src);
 	tgt_h = test_segment_local(&env, "tgt", 1 << 20, (void **)&tgt);
+	assert_int_equal(tern_segment_export(env.segments, tgt_h), 0);
 	rh = register_remote(&env, "rtgt", "::1", (uint16_t)tern_tcp_listen_port(), tgt_h, 1 << 20);
 	c = tern_client_create(env.engine, NULL);
 	test_pattern_fill(src, 1 << 20, 31, 0);
@@ -641,6 +688,7 @@ second_engine_in_the_process_initiates_only(void **state)
 	test_env_create(&a, "two_a", &ca);
 	test_env_create(&b, "two_b", &cb);
 	tgt_h = test_segment_local(&a, "tgt", 1 << 20, (void **)&tgt);
+	assert_int_equal(tern_segment_export(a.segments, tgt_h), 0);
 	test_segment_local(&b, "src", 1 << 20, (void **)&src);
 	/* b's table has no segment with tgt_h: only a may answer. */
 	rh = register_remote(&b, "rtgt", "127.0.0.1", (uint16_t)tern_tcp_listen_port(), tgt_h,
@@ -671,6 +719,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(target_errors_fail_only_their_request, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(raw_requests_and_hostile_frames, setup, teardown),
+		cmocka_unit_test_setup_teardown(unexported_segments_are_never_served, setup,
+						teardown),
 		cmocka_unit_test(second_engine_in_the_process_initiates_only),
 		cmocka_unit_test(ipv6_loopback_when_available),
 	};

@@ -483,6 +483,8 @@ tcp_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len)
 		return -EINVAL;
 	if (desc_len < TCP_DESC_LEN)
 		return -ENOSPC;
+	if (!tern_segment_exported(seg))
+		return -EPERM; /* the target side would refuse it anyway */
 	if (cfg.listen_fd < 0)
 		return -ENOTCONN;
 	if (cfg.family == 0)
@@ -1309,8 +1311,8 @@ target_reply(struct tcp_conn *c, struct tcp_op *op, const struct tcp_frame_hdr *
 
 /*
  * Check a request against the engine's segments and take a reference.
- * @return the segment, or NULL with *status = -ENOENT (unknown, stale or
- *         not a LOCAL segment) or -ERANGE (outside the segment).
+ * @return the segment, or NULL with *status = -ENOENT (unknown, stale, or
+ *         not a LOCAL segment the node exported) or -ERANGE (outside it).
  */
 static struct tern_segment *
 target_acquire(struct tern_endpoint *ep, const struct tcp_frame_hdr *h, int32_t *status)
@@ -1318,7 +1320,7 @@ target_acquire(struct tern_endpoint *ep, const struct tcp_frame_hdr *h, int32_t 
 	struct tern_segment *seg;
 
 	seg = tern_segment_acquire(ep->segments, h->segment, 0, 0, 1);
-	if (seg == NULL || seg->kind != TERN_SEGMENT_LOCAL) {
+	if (seg == NULL || !tern_segment_exported(seg)) {
 		if (seg != NULL)
 			tern_segment_release(seg, 1);
 		*status = -ENOENT;
