@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -640,6 +641,178 @@ unexported_segments_are_never_served(void **state)
 	free(priv);
 }
 
+/* ---- limits: what hostile or broken connections cannot take ---- */
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The target closes @p fd within @p max_s seconds (SO_RCVTIMEO bounds the wait). */
+static void
+expect_closed_within(int fd, double max_s)
+{
+	struct timeval tv = { .tv_sec = (time_t)max_s + 1 };
+	double t0 = now_s();
+
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	expect_closed(fd);
+	assert_true(now_s() - t0 <= max_s);
+}
+
+/* A fresh engine over a listener configured with @p conf: READ and WRITE of
+ * 1 MiB to itself work. */
+struct lim_env {
+	struct test_env env;
+	uint8_t *src, *tgt;
+	uint32_t tgt_h, rtgt_h;
+	struct tern_client *c;
+};
+
+static void
+lim_start(struct lim_env *l, const struct tern_tcp_conf *conf, const char *tag)
+{
+	assert_int_equal(tern_tcp_configure(conf), 0);
+	test_env_create(&l->env, tag, NULL);
+	test_segment_local(&l->env, "src", 1 << 20, (void **)&l->src);
+	l->tgt_h = test_segment_local(&l->env, "tgt", SEG_BYTES, (void **)&l->tgt);
+	assert_int_equal(tern_segment_export(l->env.segments, l->tgt_h), 0);
+	l->rtgt_h = register_remote(&l->env, "rtgt", "127.0.0.1", (uint16_t)tern_tcp_listen_port(),
+				    l->tgt_h, SEG_BYTES);
+	l->c = tern_client_create(l->env.engine, NULL);
+	assert_non_null(l->c);
+}
+
+/* A real peer (the engine itself) still gets a READ and a WRITE through. */
+static void
+lim_transfer_works(struct lim_env *l, uint64_t seed)
+{
+	struct tern_submit_opts opts = { .deadline_ns = 3ull * 1000 * 1000 * 1000 };
+	struct tern_request r;
+
+	test_pattern_fill(l->src, 1 << 20, seed, 0);
+	r = test_req(TERN_OP_WRITE, l->rtgt_h, 0, l->src, 1 << 20);
+	assert_int_equal(test_wait_release(tern_submit(l->c, &r, 1, &opts)), 0);
+	assert_int_equal(test_pattern_check(l->tgt, 1 << 20, seed, 0), SIZE_MAX);
+	memset(l->src, 0, 1 << 20);
+	r = test_req(TERN_OP_READ, l->rtgt_h, 0, l->src, 1 << 20);
+	assert_int_equal(test_wait_release(tern_submit(l->c, &r, 1, &opts)), 0);
+	assert_int_equal(test_pattern_check(l->src, 1 << 20, seed, 0), SIZE_MAX);
+}
+
+static void
+lim_stop(struct lim_env *l)
+{
+	assert_int_equal(tern_client_destroy(l->c), 0);
+	test_env_destroy(&l->env);
+	free(l->src);
+	free(l->tgt);
+	assert_int_equal(tern_tcp_configure(&v4_conf), 0);
+}
+
+/* Connections that never handshake, open ones that stay silent and ones that
+ * owe replies they never read are all closed, in bounded time. */
+static void
+silent_and_idle_connections_are_closed(void **state)
+{
+	const struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1",
+					    .connect_timeout_ms = 500,
+					    .idle_timeout_ms = 700 };
+	struct lim_env l;
+	uint8_t b[HDR];
+	unsigned int i;
+	int fd;
+
+	RTE_SET_USED(state);
+	lim_start(&l, &conf, "idle");
+	fd = raw_connect(); /* never says HELLO */
+	expect_closed_within(fd, 3);
+	fd = raw_open(); /* handshakes, then nothing */
+	expect_closed_within(fd, 3);
+	fd = raw_open(); /* asks for 64 MiB and does not read it */
+	for (i = 0; i < 64; i++) {
+		frame(b, 1, i, l.tgt_h, 0, 1 << 20, 0);
+		send_all(fd, b, HDR);
+	}
+	sleep(3); /* well past the idle timeout, the buffers full both ways */
+	{
+		struct timeval tv = { .tv_sec = 5 };
+		uint64_t got = 0;
+		uint8_t sink[65536];
+		ssize_t k;
+
+		/* What was sent before the close drains, then the end comes. */
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+		while ((k = recv(fd, sink, sizeof(sink), 0)) > 0)
+			got += (uint64_t)k;
+		assert_true(k == 0 || errno == ECONNRESET);
+		assert_true(got < 64ull << 20);
+		close(fd);
+	}
+	lim_transfer_works(&l, 71);
+	lim_stop(&l);
+}
+
+#define FLOOD 600
+
+/* More connections than the target accepts, silent before or after the
+ * handshake: the oldest give way and a real peer still gets through. */
+static void
+connection_floods_do_not_lock_real_peers_out(void **state)
+{
+	const struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1" };
+	struct lim_env l;
+	static int fds[FLOOD];
+	unsigned int i;
+
+	RTE_SET_USED(state);
+	lim_start(&l, &conf, "flood");
+	for (i = 0; i < FLOOD; i++) /* connected, nothing said */
+		fds[i] = raw_connect();
+	usleep(300 * 1000);
+	lim_transfer_works(&l, 72);
+	for (i = 0; i < FLOOD; i++)
+		close(fds[i]);
+	for (i = 0; i < FLOOD; i++) /* past the handshake, then silent */
+		fds[i] = raw_open();
+	lim_transfer_works(&l, 73);
+	for (i = 0; i < FLOOD; i++)
+		close(fds[i]);
+	lim_stop(&l);
+}
+
+#define HOGS 64
+
+/* Connections that ask for much more than they read hold a bounded share of
+ * the target's replies: a real peer's batches still complete. */
+static void
+readers_that_never_read_cannot_starve_others(void **state)
+{
+	const struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1" };
+	struct lim_env l;
+	uint8_t b[HDR * 128];
+	static int fds[HOGS];
+	unsigned int i, k;
+
+	RTE_SET_USED(state);
+	lim_start(&l, &conf, "hogs");
+	for (i = 0; i < HOGS; i++) {
+		fds[i] = raw_open();
+		for (k = 0; k < 128; k++)
+			frame(b + k * HDR, 1, k, l.tgt_h, 0, SEG_BYTES, 0);
+		send_all(fds[i], b, sizeof(b));
+	}
+	usleep(300 * 1000);
+	lim_transfer_works(&l, 74);
+	for (i = 0; i < HOGS; i++)
+		close(fds[i]);
+	lim_stop(&l);
+}
+
 static void
 ipv6_loopback_when_available(void **state)
 {
@@ -723,6 +896,9 @@ main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test(second_engine_in_the_process_initiates_only),
 		cmocka_unit_test(ipv6_loopback_when_available),
+		cmocka_unit_test(silent_and_idle_connections_are_closed),
+		cmocka_unit_test(connection_floods_do_not_lock_real_peers_out),
+		cmocka_unit_test(readers_that_never_read_cannot_starve_others),
 	};
 
 	RTE_SET_USED(argc);

@@ -57,21 +57,26 @@ RTE_LOG_REGISTER(tern_tcp_logtype, tern.tcp, INFO);
 #define TCP_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, tern_tcp_logtype, "tern.tcp: " fmt "\n", ##__VA_ARGS__)
 
-#define PEER_MAX	    64	       /* peers per endpoint */
-#define TARGET_CONNS_MAX    256	       /* accepted connections per endpoint */
-#define INIT_OPS_MAX	    16384      /* initiator operations per endpoint */
-#define TARGET_OPS	    2048       /* replies owed per endpoint */
-#define TARGET_OPS_PER_CONN 128	       /* replies owed per connection */
-#define RXBUF_BYTES	    8192       /* headers and small frames are read through this */
-#define IOV_MAX_SEND	    64	       /* iovecs per sendmsg() */
-#define IO_BUDGET	    (8u << 20) /* bytes per connection and direction per poll */
-#define EVENTS_MAX	    64
-#define ACCEPT_BURST	    16
-#define EP_MAX		    128	 /* endpoints of the process */
-#define EXPIRED_RING	    256	 /* expired batches every endpoint looks at */
-#define PEER_EPOCHS	    256	 /* peers of the process (initiator epochs) */
-#define INSTANCES	    256	 /* initiators a target orders (their epochs) */
-#define QUIESCE_WAIT_MS	    1000 /* expire(): longest wait for another endpoint */
+#define PEER_MAX	    64	  /* peers per endpoint */
+#define TARGET_CONNS_MAX    256	  /* accepted connections per endpoint */
+#define INIT_OPS_MAX	    16384 /* initiator operations per endpoint */
+#define TARGET_OPS	    2048  /* replies owed per endpoint */
+#define TARGET_OPS_PER_CONN 128	  /* replies owed per connection, at most */
+/* ... and while fewer than half the replies are free: every connection can
+ * always have this many (TARGET_OPS / 2 over TARGET_CONNS_MAX connections). */
+#define TARGET_OPS_SHARE  (TARGET_OPS / 2 / TARGET_CONNS_MAX)
+#define TARGET_CONN_BYTES (64u << 20) /* READ reply bytes queued per connection */
+#define PREAUTH_MAX	  32	      /* accepted connections still in the handshake */
+#define RXBUF_BYTES	  8192	      /* headers and small frames are read through this */
+#define IOV_MAX_SEND	  64	      /* iovecs per sendmsg() */
+#define IO_BUDGET	  (8u << 20)  /* bytes per connection and direction per poll */
+#define EVENTS_MAX	  64
+#define ACCEPT_BURST	  16
+#define EP_MAX		  128  /* endpoints of the process */
+#define EXPIRED_RING	  256  /* expired batches every endpoint looks at */
+#define PEER_EPOCHS	  256  /* peers of the process (initiator epochs) */
+#define INSTANCES	  256  /* initiators a target orders (their epochs) */
+#define QUIESCE_WAIT_MS	  1000 /* expire(): longest wait for another endpoint */
 
 enum conn_role { ROLE_INITIATOR = 1, ROLE_TARGET = 2 };
 /*
@@ -104,6 +109,7 @@ struct tcp_op {
 	uint8_t state;		  /* enum op_state */
 	uint8_t op;		  /* enum tcp_frame_op of the request */
 	uint8_t expired;	  /* initiator: its batch expired; fails with -ETIMEDOUT */
+	uint32_t reply_bytes;	  /* target: READ data queued behind this reply */
 	uint64_t post_gen;	  /* initiator: expired-ring generation when posted */
 	uint8_t hdr[TCP_FRAME_HDR_LEN];
 };
@@ -130,6 +136,9 @@ struct tcp_conn {
 	uint16_t peer_conn; /* initiator: index in peer->conns */
 	struct tcp_peer *peer;
 	uint64_t connect_deadline; /* TSC: open (handshake done) by then, or closed */
+	uint64_t accept_tsc;	   /* target: when accepted (eviction order) */
+	uint64_t io_tsc;	   /* target: last byte received or sent */
+	uint64_t tx_bytes;	   /* target: READ reply bytes queued, not yet sent */
 	uint32_t nb_ops;	   /* ops that name this connection */
 	/* handshake */
 	uint64_t instance;  /* the initiator's */
@@ -188,6 +197,11 @@ struct tern_endpoint {
 	struct tcp_peer *last_peer;
 	uint32_t nb_conns;
 	uint32_t nb_connecting;
+	uint32_t nb_accepted; /* target connections */
+	uint32_t nb_preauth;  /* target connections still in the handshake */
+	uint64_t idle_tsc;    /* target connections without I/O that long are closed */
+	uint64_t now;	      /* TSC at the start of this poll() */
+	bool accept_ready;    /* the listener has connections waiting */
 	struct tcp_conn *conns[PEER_MAX * TERN_TCP_CONNS_MAX + TARGET_CONNS_MAX];
 	/* initiator operations; tag = index */
 	struct tcp_op *ops;
@@ -196,6 +210,7 @@ struct tern_endpoint {
 	/* target replies */
 	struct tcp_op *tops;
 	struct tcp_op *free_tops;
+	uint32_t nb_free_tops;
 	/* completions waiting for poll(); room for every initiator op */
 	struct tern_completion *cpl;
 	uint32_t cpl_head;
@@ -215,10 +230,15 @@ static struct {
 	uint32_t conns_per_peer;
 	uint32_t connect_timeout_ms;
 	uint32_t user_timeout_ms;
+	uint32_t idle_timeout_ms;
 	bool auth;			    /* a secret is configured */
 	uint8_t auth_key[TCP_AUTH_KEY_LEN]; /* derived from it */
 } cfg = {
-	.listen_fd = -1, .conns_per_peer = 2, .connect_timeout_ms = 3000, .user_timeout_ms = 10000
+	.listen_fd = -1,
+	.conns_per_peer = 2,
+	.connect_timeout_ms = 3000,
+	.user_timeout_ms = 10000,
+	.idle_timeout_ms = 60000,
 };
 static int open_endpoints;
 /* The segment table the listener serves: the first engine's that opened
@@ -409,6 +429,8 @@ tern_tcp_configure(const struct tern_tcp_conf *conf)
 		conf != NULL && conf->connect_timeout_ms != 0 ? conf->connect_timeout_ms : 3000;
 	cfg.user_timeout_ms =
 		conf != NULL && conf->user_timeout_ms != 0 ? conf->user_timeout_ms : 10000;
+	cfg.idle_timeout_ms =
+		conf != NULL && conf->idle_timeout_ms != 0 ? conf->idle_timeout_ms : 60000;
 	if (conf == NULL || conf->listen_addr == NULL)
 		return 0;
 
@@ -774,12 +796,16 @@ top_free(struct tern_endpoint *ep, struct tcp_op *op)
 	if (op->seg != NULL)
 		tern_segment_release(op->seg, 1);
 	op->seg = NULL;
-	if (op->conn != NULL)
+	if (op->conn != NULL) {
 		op->conn->nb_ops--;
+		op->conn->tx_bytes -= op->reply_bytes;
+	}
+	op->reply_bytes = 0;
 	op->conn = NULL;
 	op->state = OP_FREE;
 	op->next = ep->free_tops;
 	ep->free_tops = op;
+	ep->nb_free_tops++;
 }
 
 static inline void
@@ -815,6 +841,10 @@ conn_new(struct tern_endpoint *ep, int fd, uint8_t role)
 		return NULL;
 	}
 	ep->conns[ep->nb_conns++] = c;
+	if (role == ROLE_TARGET) {
+		ep->nb_accepted++;
+		ep->nb_preauth++;
+	}
 	return c;
 }
 
@@ -842,12 +872,14 @@ conn_close(struct tern_endpoint *ep, uint32_t idx, int err)
 		bool loud = err != 0 && err != -ECANCELED && c->nb_ops != 0 &&
 			    !(c->role == ROLE_INITIATOR && c->peer->failing);
 
-		rte_log(loud ? RTE_LOG_WARNING : RTE_LOG_DEBUG, tern_tcp_logtype,
-			"tern.tcp: lcore %u: connection %s %s closed: %s%s\n", ep->lcore_id,
-			c->role == ROLE_TARGET ? "from" : "to", c->name,
-			err == 0 ? "done" : strerror(-err),
-			loud && c->role == ROLE_INITIATOR ? " (quiet until it connects again)"
-							  : "");
+		if (loud)
+			ep_log(ep, LOGK_CONN, RTE_LOG_WARNING, "connection %s %s closed: %s%s",
+			       c->role == ROLE_TARGET ? "from" : "to", c->name, strerror(-err),
+			       c->role == ROLE_INITIATOR ? " (quiet until it connects again)" : "");
+		else
+			TCP_LOG(DEBUG, "lcore %u: connection %s %s closed: %s", ep->lcore_id,
+				c->role == ROLE_TARGET ? "from" : "to", c->name,
+				err == 0 ? "done" : strerror(-err));
 		if (c->role == ROLE_INITIATOR && err != 0 && err != -ECANCELED && c->nb_ops != 0)
 			c->peer->failing = true;
 	}
@@ -862,6 +894,11 @@ conn_close(struct tern_endpoint *ep, uint32_t idx, int err)
 	close(c->fd);
 	if (c->state == CONN_CONNECTING)
 		ep->nb_connecting--;
+	if (c->role == ROLE_TARGET) {
+		ep->nb_accepted--;
+		if (c->state != CONN_OPEN)
+			ep->nb_preauth--;
+	}
 	if (c->role == ROLE_INITIATOR) {
 		/* Queued or awaiting a reply: every op naming the connection. */
 		for (i = 0; i < ep->nb_ops && c->nb_ops != 0; i++) {
@@ -1059,6 +1096,7 @@ conn_send(struct tern_endpoint *ep, struct tcp_conn *c)
 			return -errno;
 		}
 		budget -= RTE_MIN(budget, (uint64_t)sent);
+		c->io_tsc = ep->now;
 		while (sent > 0) {
 			op = c->tx_head;
 			if ((uint64_t)sent < op->tx_len - c->tx_off) {
@@ -1191,6 +1229,7 @@ target_sync(struct tern_endpoint *ep, struct tcp_conn *c)
 	if (ret != 0)
 		return ret;
 	c->state = CONN_OPEN;
+	ep->nb_preauth--;
 	return 0;
 }
 
@@ -1306,6 +1345,8 @@ target_reply(struct tcp_conn *c, struct tcp_op *op, const struct tcp_frame_hdr *
 	h.payload = h.op == TCP_OP_READ_REPLY && status == 0 ? req->length : 0;
 	tcp_frame_encode(op->hdr, &h);
 	op->tx_len = TCP_FRAME_HDR_LEN + h.payload;
+	op->reply_bytes = h.payload;
+	c->tx_bytes += h.payload;
 	tx_enqueue(c, op);
 }
 
@@ -1355,10 +1396,17 @@ frame_arrived(struct tern_endpoint *ep, struct tcp_conn *c, const struct tcp_fra
 			       "%s sent op %u to a target, closing", c->name, h->op);
 			return -EPROTO;
 		}
+		/* Per connection: a bounded share of the replies and of the READ
+		 * data queued (one request always), so that connections that ask
+		 * and never read cannot starve the others. */
 		op = ep->free_tops;
-		if (op == NULL || c->nb_ops >= TARGET_OPS_PER_CONN)
+		if (op == NULL || c->nb_ops >= TARGET_OPS_PER_CONN ||
+		    (c->nb_ops >= TARGET_OPS_SHARE && ep->nb_free_tops <= TARGET_OPS / 2) ||
+		    (c->nb_ops != 0 && h->op == TCP_OP_READ &&
+		     c->tx_bytes + h->length > TARGET_CONN_BYTES))
 			return 1;
 		ep->free_tops = op->next;
+		ep->nb_free_tops--;
 		op->conn = c;
 		c->nb_ops++;
 		op->seg = target_acquire(ep, h, &status);
@@ -1472,6 +1520,7 @@ conn_recv(struct tern_endpoint *ep, struct tcp_conn *c)
 					 RTE_MIN(c->rx_left, (uint32_t)RXBUF_BYTES), MSG_DONTWAIT);
 			}
 			if (n > 0) {
+				c->io_tsc = ep->now;
 				budget -= RTE_MIN(budget, (uint64_t)n);
 				k = (uint32_t)RTE_MIN((uint64_t)n, (uint64_t)c->rx_left);
 				if (c->rx_dst != NULL) {
@@ -1509,6 +1558,7 @@ conn_recv(struct tern_endpoint *ep, struct tcp_conn *c)
 			n = recv(c->fd, c->rxbuf + c->rx_tail, RXBUF_BYTES - c->rx_tail,
 				 MSG_DONTWAIT);
 			if (n > 0) {
+				c->io_tsc = ep->now;
 				budget -= RTE_MIN(budget, (uint64_t)n);
 				c->rx_tail += (uint32_t)n;
 				continue;
@@ -1529,6 +1579,37 @@ conn_recv(struct tern_endpoint *ep, struct tcp_conn *c)
 	return 0;
 }
 
+/*
+ * Make room for a connection about to be accepted: the oldest one still in
+ * its handshake when PREAUTH_MAX are, else the oldest open one with nothing
+ * in flight when TARGET_CONNS_MAX are. @return false when there is no room.
+ */
+static bool
+accept_room(struct tern_endpoint *ep)
+{
+	bool preauth = ep->nb_preauth >= PREAUTH_MAX;
+	uint32_t i, victim = UINT32_MAX;
+
+	if (!preauth && ep->nb_accepted < TARGET_CONNS_MAX && ep->nb_conns < RTE_DIM(ep->conns))
+		return true;
+	for (i = 0; i < ep->nb_conns; i++) {
+		const struct tcp_conn *c = ep->conns[i];
+
+		if (c->role != ROLE_TARGET ||
+		    (preauth ? c->state == CONN_OPEN : c->state != CONN_OPEN || c->nb_ops != 0))
+			continue;
+		if (victim == UINT32_MAX || c->accept_tsc < ep->conns[victim]->accept_tsc)
+			victim = i;
+	}
+	if (victim == UINT32_MAX)
+		return false;
+	ep_log(ep, LOGK_LIMIT, RTE_LOG_WARNING, "%u connections%s: closing the oldest, from %s",
+	       preauth ? ep->nb_preauth : ep->nb_accepted, preauth ? " in the handshake" : "",
+	       ep->conns[victim]->name);
+	conn_close(ep, victim, -EUSERS);
+	return true;
+}
+
 static void
 accept_all(struct tern_endpoint *ep, int lfd)
 {
@@ -1547,14 +1628,16 @@ accept_all(struct tern_endpoint *ep, int lfd)
 			return;
 		}
 		socket_tune(fd);
-		c = conn_new(ep, fd, ROLE_TARGET);
+		c = accept_room(ep) ? conn_new(ep, fd, ROLE_TARGET) : NULL;
 		if (c == NULL) {
 			ep_log(ep, LOGK_LIMIT, RTE_LOG_ERR, "cannot take another connection");
 			close(fd);
 			continue;
 		}
 		c->state = CONN_HELLO;
-		c->connect_deadline = rte_rdtsc() + ep->connect_timeout_tsc;
+		c->accept_tsc = rte_rdtsc();
+		c->io_tsc = c->accept_tsc;
+		c->connect_deadline = c->accept_tsc + ep->connect_timeout_tsc;
 		c->readable = 1;
 		c->writable = 1;
 		sockaddr_name(&ss, c->name, sizeof(c->name));
@@ -1599,7 +1682,9 @@ tcp_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 		struct tcp_conn *c = ev[k].data.ptr;
 
 		if (ev[k].data.ptr == &listener_tag) {
-			accept_all(ep, cfg.listen_fd);
+			/* After the events: making room may close a connection
+			 * that has an event further on. */
+			ep->accept_ready = true;
 			continue;
 		}
 		if (ev[k].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -1607,11 +1692,23 @@ tcp_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 		if (ev[k].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 			c->writable = 1;
 	}
+	if (ep->accept_ready) {
+		ep->accept_ready = false;
+		accept_all(ep, cfg.listen_fd);
+	}
+	ep->now = rte_rdtsc();
 	for (i = 0; i < ep->nb_conns;) {
 		struct tcp_conn *c = ep->conns[i];
 
 		ret = 0;
-		if (unlikely(c->state != CONN_OPEN)) {
+		if (c->role == ROLE_TARGET && ep->now - c->io_tsc > ep->idle_tsc) {
+			/* Idle, or owed replies it does not read: its slots go. */
+			ep_log(ep, LOGK_LIMIT, RTE_LOG_INFO,
+			       "connection from %s: no traffic for %u ms (%u replies owed), "
+			       "closing",
+			       c->name, cfg.idle_timeout_ms, c->nb_ops);
+			ret = -ETIMEDOUT;
+		} else if (unlikely(c->state != CONN_OPEN)) {
 			if (c->state == CONN_CONNECTING && (c->writable || c->readable))
 				ret = conn_established(ep, c);
 			else if (c->state == CONN_SYNC)
@@ -1704,6 +1801,7 @@ tcp_endpoint_open(const struct tern_endpoint_conf *conf)
 	ep->segments = conf->segments;
 	ep->conns_per_peer = cfg.conns_per_peer;
 	ep->connect_timeout_tsc = rte_get_tsc_hz() / 1000 * cfg.connect_timeout_ms;
+	ep->idle_tsc = rte_get_tsc_hz() / 1000 * cfg.idle_timeout_ms;
 	ep->nb_ops = RTE_MIN(conf->max_slices, (uint32_t)INIT_OPS_MAX);
 	ep->nb_ops = RTE_MAX(ep->nb_ops, 16u);
 	size = rte_align32pow2(ep->nb_ops);
@@ -1734,6 +1832,7 @@ tcp_endpoint_open(const struct tern_endpoint_conf *conf)
 	for (i = TARGET_OPS; i-- > 0;) {
 		ep->tops[i].next = ep->free_tops;
 		ep->free_tops = &ep->tops[i];
+		ep->nb_free_tops++;
 	}
 	return ep;
 fail:

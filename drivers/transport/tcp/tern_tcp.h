@@ -49,6 +49,9 @@ struct tern_tcp_conf {
 	uint32_t connect_timeout_ms;
 	/** TCP_USER_TIMEOUT: unacknowledged data fails the connection after; 10000. */
 	uint32_t user_timeout_ms;
+	/** Target: an accepted connection without a byte received or sent for
+	 *  this long is closed (idle, or owing replies it does not read); 60000. */
+	uint32_t idle_timeout_ms;
 };
 
 /**
