@@ -673,10 +673,14 @@ struct lim_env {
 	struct tern_client *c;
 };
 
+static struct lim_env *lim_cur; /* for lim_teardown() when a test failed */
+
 static void
 lim_start(struct lim_env *l, const struct tern_tcp_conf *conf, const char *tag)
 {
+	memset(l, 0, sizeof(*l));
 	assert_int_equal(tern_tcp_configure(conf), 0);
+	lim_cur = l;
 	test_env_create(&l->env, tag, NULL);
 	test_segment_local(&l->env, "src", 1 << 20, (void **)&l->src);
 	l->tgt_h = test_segment_local(&l->env, "tgt", SEG_BYTES, (void **)&l->tgt);
@@ -704,14 +708,22 @@ lim_transfer_works(struct lim_env *l, uint64_t seed)
 	assert_int_equal(test_pattern_check(l->src, 1 << 20, seed, 0), SIZE_MAX);
 }
 
-static void
-lim_stop(struct lim_env *l)
+static int
+lim_teardown(void **state)
 {
-	assert_int_equal(tern_client_destroy(l->c), 0);
-	test_env_destroy(&l->env);
+	struct lim_env *l = lim_cur;
+
+	RTE_SET_USED(state);
+	if (l == NULL)
+		return 0;
+	lim_cur = NULL;
+	if (l->c != NULL)
+		tern_client_destroy(l->c);
+	if (l->env.engine != NULL)
+		test_env_destroy(&l->env);
 	free(l->src);
 	free(l->tgt);
-	assert_int_equal(tern_tcp_configure(&v4_conf), 0);
+	return tern_tcp_configure(&v4_conf) == 0 ? 0 : -1;
 }
 
 /* Connections that never handshake, open ones that stay silent and ones that
@@ -722,7 +734,7 @@ silent_and_idle_connections_are_closed(void **state)
 	const struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1",
 					    .connect_timeout_ms = 500,
 					    .idle_timeout_ms = 700 };
-	struct lim_env l;
+	static struct lim_env l; /* lim_teardown() uses it after a failure */
 	uint8_t b[HDR];
 	unsigned int i;
 	int fd;
@@ -754,7 +766,6 @@ silent_and_idle_connections_are_closed(void **state)
 		close(fd);
 	}
 	lim_transfer_works(&l, 71);
-	lim_stop(&l);
 }
 
 #define FLOOD 600
@@ -765,7 +776,7 @@ static void
 connection_floods_do_not_lock_real_peers_out(void **state)
 {
 	const struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1" };
-	struct lim_env l;
+	static struct lim_env l; /* lim_teardown() uses it after a failure */
 	static int fds[FLOOD];
 	unsigned int i;
 
@@ -782,7 +793,6 @@ connection_floods_do_not_lock_real_peers_out(void **state)
 	lim_transfer_works(&l, 73);
 	for (i = 0; i < FLOOD; i++)
 		close(fds[i]);
-	lim_stop(&l);
 }
 
 #define HOGS 64
@@ -793,7 +803,7 @@ static void
 readers_that_never_read_cannot_starve_others(void **state)
 {
 	const struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1" };
-	struct lim_env l;
+	static struct lim_env l; /* lim_teardown() uses it after a failure */
 	uint8_t b[HDR * 128];
 	static int fds[HOGS];
 	unsigned int i, k;
@@ -810,7 +820,6 @@ readers_that_never_read_cannot_starve_others(void **state)
 	lim_transfer_works(&l, 74);
 	for (i = 0; i < HOGS; i++)
 		close(fds[i]);
-	lim_stop(&l);
 }
 
 static void
@@ -896,13 +905,17 @@ main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test(second_engine_in_the_process_initiates_only),
 		cmocka_unit_test(ipv6_loopback_when_available),
-		cmocka_unit_test(silent_and_idle_connections_are_closed),
-		cmocka_unit_test(connection_floods_do_not_lock_real_peers_out),
-		cmocka_unit_test(readers_that_never_read_cannot_starve_others),
+		cmocka_unit_test_teardown(silent_and_idle_connections_are_closed, lim_teardown),
+		cmocka_unit_test_teardown(connection_floods_do_not_lock_real_peers_out,
+					  lim_teardown),
+		cmocka_unit_test_teardown(readers_that_never_read_cannot_starve_others,
+					  lim_teardown),
 	};
 
 	RTE_SET_USED(argc);
 	RTE_SET_USED(argv);
+	if (getenv("TEST_FILTER") != NULL) /* e.g. TEST_FILTER='*flood*' */
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	test_eal_init("test_tcp", "0@(0-1),1@0,2@1", 512);
 	if (tern_tcp_configure(&v4_conf) != 0)
 		return 1;
