@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@
 #include <rte_common.h>
 #include <rte_cycles.h>
 #include <rte_errno.h>
+#include <rte_log.h>
 
 #include <tern_tcp.h>
 
@@ -822,6 +825,91 @@ readers_that_never_read_cannot_starve_others(void **state)
 		close(fds[i]);
 }
 
+/* A server that is not tern: answers every connection with garbage. */
+struct garbage_server {
+	int lfd;
+	volatile int stop;
+	pthread_t thread;
+};
+
+static void *
+garbage_serve(void *arg)
+{
+	struct garbage_server *g = arg;
+	uint8_t junk[64];
+	double end = now_s() + 60; /* bounded even if the test forgets to stop it */
+
+	memset(junk, 0xa5, sizeof(junk));
+	while (!g->stop && now_s() < end) {
+		struct pollfd p = { .fd = g->lfd, .events = POLLIN };
+		int fd;
+
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		fd = accept(g->lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		(void)send(fd, junk, sizeof(junk), MSG_NOSIGNAL);
+		close(fd);
+	}
+	return NULL;
+}
+
+#define GARBAGE_BATCHES 200
+
+/* Every batch to a peer address where something else listens fails, and the
+ * log says so a bounded number of times, not once per attempt. */
+static void
+a_foreign_server_does_not_flood_the_log(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct tern_submit_opts opts = { .deadline_ns = 2ull * 1000 * 1000 * 1000 };
+	struct garbage_server g = { 0 };
+	socklen_t len = sizeof(sin);
+	char *log_text = NULL, *p;
+	size_t log_len = 0;
+	unsigned int i, lines = 0;
+	struct tern_request r;
+	uint32_t rh;
+	FILE *log;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(g.lfd >= 0);
+	assert_int_equal(bind(g.lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(g.lfd, 128), 0);
+	assert_int_equal(getsockname(g.lfd, (struct sockaddr *)&sin, &len), 0);
+	assert_int_equal(pthread_create(&g.thread, NULL, garbage_serve, &g), 0);
+	rh = register_remote(&fx->env, "foreign", "127.0.0.1", ntohs(sin.sin_port), fx->tgt_h,
+			     4096);
+
+	log = open_memstream(&log_text, &log_len);
+	assert_non_null(log);
+	assert_int_equal(rte_openlog_stream(log), 0);
+	for (i = 0; i < GARBAGE_BATCHES; i++) {
+		int ret;
+
+		r = test_req(TERN_OP_WRITE, rh, 0, fx->src, 4096);
+		ret = test_wait_release(tern_submit(c, &r, 1, &opts));
+		if (ret == 0)
+			break;
+	}
+	rte_openlog_stream(NULL);
+	fclose(log);
+	g.stop = 1;
+	pthread_join(g.thread, NULL);
+	close(g.lfd);
+	assert_int_equal(i, GARBAGE_BATCHES); /* none succeeded */
+	for (p = log_text; p != NULL && (p = strstr(p, "tern.tcp")) != NULL; p++)
+		lines++;
+	print_message("%u tcp log lines for %u failed batches\n", lines, GARBAGE_BATCHES);
+	assert_true(lines <= 50);
+	free(log_text);
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
 static void
 ipv6_loopback_when_available(void **state)
 {
@@ -904,6 +992,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(unexported_segments_are_never_served, setup,
 						teardown),
 		cmocka_unit_test(second_engine_in_the_process_initiates_only),
+		cmocka_unit_test_setup_teardown(a_foreign_server_does_not_flood_the_log, setup,
+						teardown),
 		cmocka_unit_test(ipv6_loopback_when_available),
 		cmocka_unit_test_teardown(silent_and_idle_connections_are_closed, lim_teardown),
 		cmocka_unit_test_teardown(connection_floods_do_not_lock_real_peers_out,
