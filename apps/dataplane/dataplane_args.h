@@ -27,6 +27,7 @@ enum dp_opt {
 	DP_OPT_SHM = 1u << 11,
 	DP_OPT_IDLE = 1u << 12,
 	DP_OPT_RDMA_LISTEN = 1u << 13,
+	DP_OPT_AUTH_FILE = 1u << 14,
 };
 
 struct dp_segment_opt {
@@ -66,6 +67,7 @@ struct dp_args {
 	uint16_t listen_port;	   /* 0 = ephemeral */
 	char rdma_listen_addr[64]; /* numeric, "" = no mlx5 handshake listener */
 	uint16_t rdma_listen_port; /* 0 = ephemeral */
+	char auth_file[256];	   /* tcp peers' shared secret, "" = none */
 	bool shm_off;		   /* --shm off */
 	bool idle_yield;	   /* --idle yield */
 	char config[256];

@@ -229,15 +229,17 @@ main(int argc, char **argv)
 		goto out;
 	}
 #ifdef TERN_HAVE_TCP
-	if (args.listen_addr[0] != '\0') {
+	if (args.listen_addr[0] != '\0' || args.auth_file[0] != '\0') {
 		ret = tern_tcp_configure(&(struct tern_tcp_conf){
-			.listen_addr = args.listen_addr, .listen_port = args.listen_port });
+			.listen_addr = args.listen_addr[0] != '\0' ? args.listen_addr : NULL,
+			.listen_port = args.listen_port,
+			.auth_file = args.auth_file[0] != '\0' ? args.auth_file : NULL });
 		if (ret != 0) {
-			rc = die("--listen %s:%u: %s", args.listen_addr, args.listen_port,
-				 strerror(-ret));
+			rc = die("--listen %s:%u / --auth-file %s: %s", args.listen_addr,
+				 args.listen_port, args.auth_file, strerror(-ret));
 			goto out;
 		}
-		tcp_on = true;
+		tcp_on = args.listen_addr[0] != '\0';
 	}
 #else
 	if (args.listen_addr[0] != '\0') {
@@ -473,8 +475,8 @@ out:
 		tern_shm_configure(NULL);
 #endif
 #ifdef TERN_HAVE_TCP
-	if (tcp_on)
-		tern_tcp_configure(NULL);
+	if (tcp_on || args.auth_file[0] != '\0')
+		tern_tcp_configure(NULL); /* closes the listener, forgets the secret */
 #endif
 	if (tbl != NULL) {
 		while ((h = tern_segment_next(tbl, 0)) != TERN_SEGMENT_INVALID)

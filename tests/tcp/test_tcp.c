@@ -33,6 +33,9 @@
 #include <rte_log.h>
 
 #include <tern_tcp.h>
+#include <tern_wire.h>
+
+#include "tcp_auth.h"
 
 #include "test_common.h"
 
@@ -374,6 +377,29 @@ raw_handshake(int fd, uint64_t instance, uint32_t epoch)
 	recv_all(fd, b, HDR);
 	assert_int_equal(b[5], 8); /* READY */
 	assert_int_equal(get32(b + 28), 0);
+	return (int32_t)get32(b + 32);
+}
+
+/* HELLO, CHALLENGE, AUTH with the proof @p key gives (NULL: zeros), READY. */
+static int32_t
+raw_handshake_key(int fd, uint64_t instance, uint32_t epoch, const uint8_t *key)
+{
+	uint8_t b[HDR + 16], nonce_i[16], nonce_t[16];
+
+	memset(nonce_i, 0x22, sizeof(nonce_i));
+	hs_frame(b, 5, instance, epoch, 16);
+	memcpy(b + HDR, nonce_i, 16);
+	send_all(fd, b, HDR + 16);
+	recv_all(fd, b, HDR + 16);
+	assert_int_equal(b[5], 6); /* CHALLENGE */
+	memcpy(nonce_t, b + HDR, 16);
+	hs_frame(b, 7, instance, epoch, 16);
+	memset(b + HDR, 0, 16);
+	if (key != NULL)
+		tcp_auth_proof(key, nonce_t, nonce_i, instance, epoch, b + HDR);
+	send_all(fd, b, HDR + 16);
+	recv_all(fd, b, HDR);
+	assert_int_equal(b[5], 8); /* READY */
 	return (int32_t)get32(b + 32);
 }
 
@@ -910,6 +936,117 @@ a_foreign_server_does_not_flood_the_log(void **state)
 	assert_int_equal(tern_client_destroy(c), 0);
 }
 
+/* ---- authentication ---- */
+
+static void
+siphash_matches_the_reference_vectors(void **state)
+{
+	/* SipHash-2-4, key 00..0f, message 00..len-1 (the reference vectors;
+	 * the same as openssl mac SIPHASH gives). */
+	static const struct {
+		size_t len;
+		uint8_t out[8];
+	} v[] = {
+		{ 0, { 0x31, 0x0e, 0x0e, 0xdd, 0x47, 0xdb, 0x6f, 0x72 } },
+		{ 1, { 0xfd, 0x67, 0xdc, 0x93, 0xc5, 0x39, 0xf8, 0x74 } },
+		{ 2, { 0x5a, 0x4f, 0xa9, 0xd9, 0x09, 0x80, 0x6c, 0x0d } },
+		{ 3, { 0x2d, 0x7e, 0xfb, 0xd7, 0x96, 0x66, 0x67, 0x85 } },
+		{ 7, { 0x37, 0xd1, 0x01, 0x8b, 0xf5, 0x00, 0x02, 0xab } },
+		{ 8, { 0x62, 0x24, 0x93, 0x9a, 0x79, 0xf5, 0xf5, 0x93 } },
+		{ 15, { 0xe5, 0x45, 0xbe, 0x49, 0x61, 0xca, 0x29, 0xa1 } },
+		{ 63, { 0x72, 0x45, 0x06, 0xeb, 0x4c, 0x32, 0x8a, 0x95 } },
+	};
+	uint8_t key[16], msg[64], out[8], p1[16], p2[16], k2[16];
+	unsigned int i;
+
+	RTE_SET_USED(state);
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	memcpy(key, msg, sizeof(key));
+	for (i = 0; i < RTE_DIM(v); i++) {
+		tern_wire_put_le64(out, tcp_siphash24(key, msg, v[i].len));
+		assert_memory_equal(out, v[i].out, 8);
+	}
+	/* A proof depends on the key and on every input. */
+	tcp_auth_key("a shared secret!", 16, key);
+	tcp_auth_key("a shared secret?", 16, k2);
+	assert_memory_not_equal(key, k2, 16);
+	tcp_auth_proof(key, msg, msg + 16, 7, 1, p1);
+	tcp_auth_proof(key, msg, msg + 16, 7, 1, p2);
+	assert_true(tcp_auth_equal(p1, p2));
+	tcp_auth_proof(k2, msg, msg + 16, 7, 1, p2);
+	assert_false(tcp_auth_equal(p1, p2));
+	tcp_auth_proof(key, msg + 1, msg + 16, 7, 1, p2);
+	assert_false(tcp_auth_equal(p1, p2));
+	tcp_auth_proof(key, msg, msg + 17, 7, 1, p2);
+	assert_false(tcp_auth_equal(p1, p2));
+	tcp_auth_proof(key, msg, msg + 16, 8, 1, p2);
+	assert_false(tcp_auth_equal(p1, p2));
+	tcp_auth_proof(key, msg, msg + 16, 7, 2, p2);
+	assert_false(tcp_auth_equal(p1, p2));
+}
+
+/* Write @p secret to a new file; its path goes to @p path. */
+static void
+secret_file(char *path, size_t len, const char *secret)
+{
+	int fd;
+
+	snprintf(path, len, "/tmp/tern_tcp_secret_XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, secret, strlen(secret)), (ssize_t)strlen(secret));
+	close(fd);
+}
+
+/* A target with a secret serves only who proves it: the engine itself (same
+ * secret) and a raw peer with the right proof; no proof or a wrong one gets
+ * READY -EACCES and the connection closes, before any request. */
+static void
+a_secret_keeps_out_who_lacks_it(void **state)
+{
+	static struct lim_env l;
+	char right[64], wrong[64], shortf[64];
+	struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1" };
+	struct tern_tcp_stats before, after;
+	uint8_t rkey[16], wkey[16], b[HDR + 16];
+	int fd;
+
+	RTE_SET_USED(state);
+	secret_file(right, sizeof(right), "correct horse battery staple\n");
+	secret_file(wrong, sizeof(wrong), "correct horse battery stapler\n");
+	secret_file(shortf, sizeof(shortf), "too short\n");
+	tcp_auth_key("correct horse battery staple", 28, rkey);
+	tcp_auth_key("correct horse battery stapler", 29, wkey);
+	conf.auth_file = shortf;
+	assert_int_equal(tern_tcp_configure(&conf), -EINVAL);
+	conf.auth_file = "/nonexistent/tern_secret";
+	assert_int_equal(tern_tcp_configure(&conf), -ENOENT);
+	conf.auth_file = right;
+	lim_start(&l, &conf, "auth");
+	tern_tcp_stats(&before);
+	lim_transfer_works(&l, 81); /* the engine to itself: same secret */
+
+	fd = raw_connect(); /* no secret */
+	assert_int_equal(raw_handshake_key(fd, 0x5ec0001, 1, NULL), -EACCES);
+	expect_closed(fd);
+	fd = raw_connect(); /* wrong secret */
+	assert_int_equal(raw_handshake_key(fd, 0x5ec0002, 1, wkey), -EACCES);
+	expect_closed(fd);
+	fd = raw_connect(); /* right secret: requests are served */
+	assert_int_equal(raw_handshake_key(fd, 0x5ec0003, 1, rkey), 0);
+	frame(b, 1, 1, l.tgt_h, 0, 16, 0);
+	send_all(fd, b, HDR);
+	assert_int_equal(expect_reply(fd, 3, 1, l.tgt_h, 16), 0);
+	recv_all(fd, b, 16);
+	close(fd);
+	tern_tcp_stats(&after);
+	assert_int_equal(after.refused, before.refused + 2);
+	unlink(right);
+	unlink(wrong);
+	unlink(shortf);
+}
+
 static void
 ipv6_loopback_when_available(void **state)
 {
@@ -995,6 +1132,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(a_foreign_server_does_not_flood_the_log, setup,
 						teardown),
 		cmocka_unit_test(ipv6_loopback_when_available),
+		cmocka_unit_test(siphash_matches_the_reference_vectors),
+		cmocka_unit_test_teardown(a_secret_keeps_out_who_lacks_it, lim_teardown),
 		cmocka_unit_test_teardown(silent_and_idle_connections_are_closed, lim_teardown),
 		cmocka_unit_test_teardown(connection_floods_do_not_lock_real_peers_out,
 					  lim_teardown),

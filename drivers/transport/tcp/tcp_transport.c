@@ -396,9 +396,40 @@ listener_open(uint8_t family, const uint8_t addr[16], uint16_t port, uint16_t *b
 	return fd;
 }
 
+#define SECRET_MIN 16
+#define SECRET_MAX 4096
+
+/* Read the secret in @p path and derive the MAC key from it. */
+static int
+auth_load(const char *path, uint8_t key[TCP_AUTH_KEY_LEN])
+{
+	uint8_t buf[SECRET_MAX + 2];
+	size_t n;
+	FILE *f;
+	int ret = 0;
+
+	f = fopen(path, "rb");
+	if (f == NULL)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf), f);
+	if (ferror(f))
+		ret = -EIO;
+	fclose(f);
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (ret == 0 && (n < SECRET_MIN || n > SECRET_MAX))
+		ret = -EINVAL;
+	if (ret == 0)
+		tcp_auth_key(buf, n, key);
+	memset(buf, 0, sizeof(buf));
+	return ret;
+}
+
 int
 tern_tcp_configure(const struct tern_tcp_conf *conf)
 {
+	uint8_t key[TCP_AUTH_KEY_LEN] = { 0 };
+	bool auth = false;
 	uint8_t lfam = 0, afam = 0, laddr[16], aaddr[16];
 	uint16_t port = 0;
 	int fd = -1;
@@ -415,7 +446,21 @@ tern_tcp_configure(const struct tern_tcp_conf *conf)
 		    (parse_addr(conf->advertise_addr, &afam, aaddr) != 0 ||
 		     addr_is_wildcard(afam, aaddr)))
 			return -EINVAL;
+		if (conf->auth_file != NULL) {
+			int ret = auth_load(conf->auth_file, key);
+
+			if (ret != 0) {
+				TCP_LOG(ERR, "auth_file %s: %s", conf->auth_file,
+					ret == -EINVAL ? "the secret must have 16 to 4096 bytes"
+						       : strerror(-ret));
+				return ret;
+			}
+			auth = true;
+		}
 	}
+	cfg.auth = auth;
+	memcpy(cfg.auth_key, key, sizeof(key));
+	memset(key, 0, sizeof(key));
 	if (cfg.listen_fd >= 0) {
 		close(cfg.listen_fd);
 		cfg.listen_fd = -1;
