@@ -15,9 +15,17 @@
  * A tag (the operation's index) ties a reply to its request.
  *
  * Target: a request is decoded and checked (tcp_frame_decode(), then
- * tern_segment_acquire() on the engine's table) before any memory is
- * touched; WRITE payloads are received straight into the segment, READ data
- * is sent straight from it, and the segment reference is held until then.
+ * tern_segment_acquire() on the engine's table, exported segments only)
+ * before any memory is touched; WRITE payloads are received straight into
+ * the segment, READ data is sent straight from it, and the segment reference
+ * is held until then. Each connection gets a bounded share of the replies
+ * and of queued READ data; idle, silent and surplus connections are closed.
+ *
+ * Every connection opens with a handshake (instance, epoch, optional proof
+ * of a shared secret). A batch that passes its deadline has its connections
+ * reset in every endpoint (expire(), ep_catch_up()); a target closes a
+ * connection of an older epoch before it opens one of a newer epoch of the
+ * same initiator (target_register()). doc/protocol.md, "Handshake".
  */
 #include <errno.h>
 #include <inttypes.h>
