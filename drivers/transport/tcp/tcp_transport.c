@@ -152,6 +152,7 @@ struct tcp_conn {
 	uint64_t instance;  /* the initiator's */
 	uint32_t epoch;	    /* the initiator's epoch of this connection */
 	uint16_t inst_slot; /* target: slot in shared.inst */
+	uint8_t local[19];  /* target: our address as the initiator reached it */
 	uint32_t hs_flags;  /* initiator: the CHALLENGE's flags */
 	uint32_t inst_gen;  /* target: that slot's generation when the connection opened */
 	uint8_t hs_in[TCP_HS_LEN];
@@ -284,6 +285,7 @@ static struct {
 	} peers[PEER_EPOCHS];
 	struct {
 		uint64_t instance; /* 0: free */
+		uint8_t local[19]; /* the address it reached us at: its peer key for us */
 		uint32_t epoch;	   /* newest epoch seen from it */
 		uint32_t gen;	   /* atomic: changes when @epoch rises or the slot is reused */
 		uint64_t used_tsc;
@@ -358,6 +360,27 @@ sockaddr_name(const struct sockaddr_storage *ss, char *buf, size_t len)
 		port = ntohs(sin6->sin6_port);
 	}
 	snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+/* The 19 bytes a descriptor names a peer by (bytes 5..23: family, port,
+ * address), for the address in @p ss. */
+static void
+sockaddr_key(const struct sockaddr_storage *ss, uint8_t key[19])
+{
+	memset(key, 0, 19);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		key[0] = 4;
+		memcpy(key + 1, &sin->sin_port, 2);
+		memcpy(key + 3, &sin->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		key[0] = 6;
+		memcpy(key + 1, &sin6->sin6_port, 2);
+		memcpy(key + 3, &sin6->sin6_addr, 16);
+	}
 }
 
 static void
@@ -1226,8 +1249,11 @@ target_register(struct tern_endpoint *ep, struct tcp_conn *c)
 	int ret = 0;
 
 	rte_spinlock_lock(&shared.lock);
+	/* An initiator keeps an epoch per peer address: so do we, per the
+	 * address it reached us at (one process may listen on several). */
 	for (i = 0; i < INSTANCES; i++) {
-		if (shared.inst[i].instance == c->instance) {
+		if (shared.inst[i].instance == c->instance &&
+		    memcmp(shared.inst[i].local, c->local, sizeof(c->local)) == 0) {
 			slot = i;
 			break;
 		}
@@ -1241,6 +1267,7 @@ target_register(struct tern_endpoint *ep, struct tcp_conn *c)
 		slot = victim;
 		changed = shared.inst[slot].instance != 0;
 		shared.inst[slot].instance = c->instance;
+		memcpy(shared.inst[slot].local, c->local, sizeof(c->local));
 		shared.inst[slot].epoch = c->epoch;
 	} else if (c->epoch < shared.inst[slot].epoch) {
 		ret = -ESTALE;
@@ -1666,9 +1693,9 @@ accept_room(struct tern_endpoint *ep)
 static void
 accept_all(struct tern_endpoint *ep, int lfd)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss, local;
 	struct tcp_conn *c;
-	socklen_t len;
+	socklen_t len, llen;
 	int i, fd;
 
 	for (i = 0; i < ACCEPT_BURST; i++) {
@@ -1687,6 +1714,9 @@ accept_all(struct tern_endpoint *ep, int lfd)
 			close(fd);
 			continue;
 		}
+		llen = sizeof(local);
+		if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
+			sockaddr_key(&local, c->local);
 		c->state = CONN_HELLO;
 		c->accept_tsc = rte_rdtsc();
 		c->io_tsc = c->accept_tsc;
@@ -1711,6 +1741,7 @@ conn_established(struct tern_endpoint *ep, struct tcp_conn *c)
 	if (err != 0)
 		return -err;
 	c->state = CONN_HELLO;
+	c->connect_deadline = rte_rdtsc() + ep->connect_timeout_tsc; /* for the handshake */
 	ep->nb_connecting--;
 	random_bytes(c->nonce_i, TCP_HS_LEN);
 	return hs_send(c, TCP_OP_HELLO, 0, 0, c->nonce_i);
