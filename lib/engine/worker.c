@@ -255,6 +255,7 @@ claim(struct worker *w, struct tern_future *f, uint32_t phase)
 		}
 		sl = &w->tp[t].stage[w->tp[t].nb_stage++];
 		sl->cookie = (uintptr_t)f;
+		sl->batch = f->submit_tsc; /* unique per submission: see expire() */
 		sl->local = r->local + off;
 		sl->local_seg = r->local_seg;
 		sl->target = r->target;
@@ -381,7 +382,7 @@ expire_slot(struct worker *w, struct future_list *list, uint64_t now)
 		/* Transports stop touching the batch's memory before it resolves. */
 		for (t = 0; t < w->nb_transports; t++)
 			if (w->tp[t].ops != NULL && w->tp[t].ops->expire != NULL)
-				w->tp[t].ops->expire(w->tp[t].ep, (uintptr_t)f);
+				w->tp[t].ops->expire(w->tp[t].ep, (uintptr_t)f, f->submit_tsc);
 		if (future_resolve(f, -ETIMEDOUT)) {
 			COUNTER_ADD(w->ctr, stats.timeouts, 1);
 			record_latency(w, f);

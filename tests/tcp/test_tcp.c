@@ -936,6 +936,35 @@ a_foreign_server_does_not_flood_the_log(void **state)
 	assert_int_equal(tern_client_destroy(c), 0);
 }
 
+/* A batch that times out resets its connections and moves the initiator to
+ * a new epoch for that peer: the peer still serves it, and so does a new
+ * listener of the same process (epochs are per address reached). */
+static void
+after_a_timeout_the_peer_and_a_new_listener_still_work(void **state)
+{
+	static struct lim_env l;
+	struct tern_submit_opts tiny = { .deadline_ns = 1000 * 1000 }; /* 1 ms */
+	struct tern_tcp_stats before, after;
+	struct tern_request r[64];
+	unsigned int i;
+	int ret;
+
+	RTE_SET_USED(state);
+	lim_start(&l, &v4_conf, "expire1");
+	lim_transfer_works(&l, 91);
+	tern_tcp_stats(&before);
+	for (i = 0; i < 64; i++) /* 64 MiB: far more than a millisecond's worth */
+		r[i] = test_req(TERN_OP_READ, l.rtgt_h, (i % 8) << 20, l.src, 1 << 20);
+	ret = test_wait_release(tern_submit(l.c, r, 64, &tiny));
+	assert_true(ret == -ETIMEDOUT || ret == -ECONNRESET);
+	tern_tcp_stats(&after);
+	assert_true(after.expired_resets > before.expired_resets);
+	lim_transfer_works(&l, 92);
+	assert_int_equal(lim_teardown(NULL), 0);
+	lim_start(&l, &v4_conf, "expire2"); /* another port, same process */
+	lim_transfer_works(&l, 93);
+}
+
 /* ---- authentication ---- */
 
 static void
@@ -1132,6 +1161,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(a_foreign_server_does_not_flood_the_log, setup,
 						teardown),
 		cmocka_unit_test(ipv6_loopback_when_available),
+		cmocka_unit_test_teardown(after_a_timeout_the_peer_and_a_new_listener_still_work,
+					  lim_teardown),
 		cmocka_unit_test(siphash_matches_the_reference_vectors),
 		cmocka_unit_test_teardown(a_secret_keeps_out_who_lacks_it, lim_teardown),
 		cmocka_unit_test_teardown(silent_and_idle_connections_are_closed, lim_teardown),

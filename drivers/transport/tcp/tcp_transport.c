@@ -85,8 +85,17 @@ RTE_LOG_REGISTER(tern_tcp_logtype, tern.tcp, INFO);
 #define PEER_EPOCHS	  256  /* peers of the process (initiator epochs) */
 #define INSTANCES	  256  /* initiators a target orders (their epochs) */
 #define QUIESCE_WAIT_MS	  1000 /* expire(): longest wait for another endpoint */
+#define DEAD_MAX	  64   /* expired batches an endpoint refuses slices of */
+#define DEAD_KEEP_MS	  1000 /* ... for this long after it learnt of them */
 
 enum conn_role { ROLE_INITIATOR = 1, ROLE_TARGET = 2 };
+
+/* A batch past its deadline. */
+struct expired {
+	uint64_t cookie;
+	uint64_t batch;
+	uint64_t until_tsc; /* endpoint's dead list: forget it then */
+};
 /*
  * Initiator: CONNECTING -> HELLO (HELLO sent) -> AUTH (AUTH sent) -> OPEN.
  * Target: HELLO (waits for HELLO) -> AUTH (CHALLENGE sent) -> SYNC (other
@@ -118,7 +127,7 @@ struct tcp_op {
 	uint8_t op;		  /* enum tcp_frame_op of the request */
 	uint8_t expired;	  /* initiator: its batch expired; fails with -ETIMEDOUT */
 	uint32_t reply_bytes;	  /* target: READ data queued behind this reply */
-	uint64_t post_gen;	  /* initiator: expired-ring generation when posted */
+	uint64_t batch;		  /* initiator: the slice's batch (with the cookie) */
 	uint8_t hdr[TCP_FRAME_HDR_LEN];
 };
 
@@ -189,9 +198,12 @@ struct log_limit {
 
 struct tern_endpoint {
 	int epfd;
-	uint32_t slot;	      /* in shared.qseq / shared.eps */
-	uint64_t seen_gen;    /* shared.gen this endpoint caught up with */
-	uint64_t seen_ring;   /* shared.ring_gen this endpoint caught up with */
+	uint32_t slot;		       /* in shared.qseq / shared.eps */
+	uint64_t seen_gen;	       /* shared.gen this endpoint caught up with */
+	uint64_t seen_ring;	       /* shared.ring_gen this endpoint caught up with */
+	struct expired dead[DEAD_MAX]; /* recent ones: their slices fail if posted */
+	uint32_t dead_head;	       /* next entry written */
+	uint32_t nb_dead;
 	uint32_t nb_busy_ops; /* initiator ops not free (read by other endpoints) */
 	bool listening;	      /* the listener is in this endpoint's epoll set */
 	uint32_t idle_polls;  /* polls since the last epoll_wait() without connections */
@@ -276,7 +288,7 @@ static struct {
 	uint64_t gen;			   /* atomic */
 	struct tern_endpoint *eps[EP_MAX]; /* NULL: free slot */
 	uint64_t ring_gen;		   /* expired batches published */
-	uint64_t ring[EXPIRED_RING];	   /* cookie number g at g % EXPIRED_RING */
+	struct expired ring[EXPIRED_RING]; /* batch number g at g % EXPIRED_RING */
 	uint64_t instance;		   /* this process as an initiator, != 0 */
 	struct {
 		uint8_t key[19]; /* descriptor bytes 5..23, as tcp_peer.key */
@@ -753,7 +765,8 @@ static void conn_close(struct tern_endpoint *ep, uint32_t idx, int err);
 static void
 ep_catch_up(struct tern_endpoint *ep)
 {
-	uint64_t cookies[EXPIRED_RING], first, last, gen;
+	struct expired got[EXPIRED_RING];
+	uint64_t first, last, gen, now = rte_rdtsc();
 	uint32_t i, k, n = 0;
 	bool all = false;
 
@@ -765,17 +778,24 @@ ep_catch_up(struct tern_endpoint *ep)
 		all = true; /* fell behind: every slice posted before counts as expired */
 	else
 		for (; first + n < last; n++)
-			cookies[n] = shared.ring[(first + n) % EXPIRED_RING];
+			got[n] = shared.ring[(first + n) % EXPIRED_RING];
 	rte_spinlock_unlock(&shared.lock);
 
-	/* Entry first + k applies to the slices posted before it was published. */
+	/* Slices of these batches posted from now on fail at once (another lcore
+	 * may have claimed some before the deadline and post them only now). */
+	for (k = 0; k < n; k++) {
+		ep->dead[ep->dead_head] = got[k];
+		ep->dead[ep->dead_head].until_tsc = now + rte_get_tsc_hz() / 1000 * DEAD_KEEP_MS;
+		ep->dead_head = (ep->dead_head + 1) % DEAD_MAX;
+		ep->nb_dead = RTE_MIN(ep->nb_dead + 1, (uint32_t)DEAD_MAX);
+	}
 	for (i = 0; i < ep->nb_ops && ep->nb_busy_ops != 0 && (n != 0 || all); i++) {
 		struct tcp_op *op = &ep->ops[i];
 
 		if (op->state == OP_FREE || op->conn == NULL || op->expired)
 			continue;
 		for (k = 0; !all && k < n; k++)
-			if (op->cookie == cookies[k] && op->post_gen <= first + k)
+			if (op->cookie == got[k].cookie && op->batch == got[k].batch)
 				break;
 		if (!all && k == n)
 			continue;
@@ -826,10 +846,11 @@ ep_leave(struct tern_endpoint *ep)
  * that was busy has left post_burst()/poll(): it will catch up on entry.
  */
 static void
-tcp_expire(struct tern_endpoint *ep, uint64_t cookie)
+tcp_expire(struct tern_endpoint *ep, uint64_t cookie, uint64_t batch)
 {
 	rte_spinlock_lock(&shared.lock);
-	shared.ring[shared.ring_gen % EXPIRED_RING] = cookie;
+	shared.ring[shared.ring_gen % EXPIRED_RING] =
+		(struct expired){ .cookie = cookie, .batch = batch };
 	shared.ring_gen++;
 	shared_changed();
 	rte_spinlock_unlock(&shared.lock);
@@ -1070,6 +1091,25 @@ get_be32(const uint8_t *p)
 	return rte_be_to_cpu_32(v);
 }
 
+/* Is @p s of a batch that expired lately? Forgets the old ones. */
+static bool
+dead_batch(struct tern_endpoint *ep, const struct tern_slice *s)
+{
+	uint64_t now = rte_rdtsc();
+	uint32_t i;
+
+	while (ep->nb_dead != 0 &&
+	       ep->dead[(ep->dead_head + DEAD_MAX - ep->nb_dead) % DEAD_MAX].until_tsc < now)
+		ep->nb_dead--;
+	for (i = 1; i <= ep->nb_dead; i++) {
+		const struct expired *d = &ep->dead[(ep->dead_head + DEAD_MAX - i) % DEAD_MAX];
+
+		if (d->cookie == s->cookie && d->batch == s->batch)
+			return true;
+	}
+	return false;
+}
+
 static uint16_t
 tcp_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint16_t nb)
 {
@@ -1092,7 +1132,11 @@ tcp_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint16
 		op->cookie = s->cookie;
 		op->length = s->length;
 		op->conn = NULL;
-		op->post_gen = ep->seen_ring;
+		op->batch = s->batch;
+		if (unlikely(ep->nb_dead != 0) && dead_batch(ep, s)) {
+			op_complete(ep, op, -ETIMEDOUT);
+			continue;
+		}
 		if (unlikely(ep->cancelled)) {
 			op_complete(ep, op, -ECANCELED);
 			continue;
