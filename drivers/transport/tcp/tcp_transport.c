@@ -147,6 +147,7 @@ struct tcp_conn {
 	uint8_t state; /* enum conn_state */
 	uint8_t readable;
 	uint8_t writable;
+	uint8_t hup;	    /* the peer closed or reset it (target: nothing more is read) */
 	uint8_t rx_stalled; /* target: a decoded request waits for a reply op */
 	uint8_t rx_state;   /* enum rx_state */
 	uint8_t doomed;	    /* initiator: carries an expired batch; closed at catch-up */
@@ -1817,6 +1818,8 @@ tcp_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 		}
 		if (ev[k].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 			c->readable = 1;
+		if (ev[k].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			c->hup = 1;
 		if (ev[k].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 			c->writable = 1;
 	}
@@ -1829,7 +1832,13 @@ tcp_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 		struct tcp_conn *c = ep->conns[i];
 
 		ret = 0;
-		if (c->role == ROLE_TARGET && ep->now - c->io_tsc > ep->idle_tsc) {
+		if (c->role == ROLE_TARGET && c->hup) {
+			/* An initiator closes a connection only when it gave up on what
+			 * is still on it: never apply data from a connection seen closed. */
+			ret = c->nb_ops == 0 && c->rx_state == RX_HDR && c->rx_head == c->rx_tail
+				      ? -ENOTCONN
+				      : -ECONNRESET;
+		} else if (c->role == ROLE_TARGET && ep->now - c->io_tsc > ep->idle_tsc) {
 			/* Idle, or owed replies it does not read: its slots go. */
 			ep_log(ep, LOGK_LIMIT, RTE_LOG_INFO,
 			       "connection from %s: no traffic for %u ms (%u replies owed), "
