@@ -71,6 +71,8 @@ test_target_stop(struct test_target *t, bool kill_it)
 		return;
 	if (kill_it)
 		kill(t->pid, SIGKILL);
+	else
+		kill(t->pid, SIGCONT); /* a test that failed may have left it stopped */
 	fclose(t->in);
 	assert_int_equal(waitpid(t->pid, &status, 0), t->pid);
 	if (!kill_it)

@@ -294,6 +294,12 @@ apply(struct dp_args *a, const char *key, const char *val, bool from_file, char 
 		SKIP_IF_SET(DP_OPT_RDMA_LISTEN);
 		snprintf(a->rdma_listen_addr, sizeof(a->rdma_listen_addr), "%s", addr);
 		a->rdma_listen_port = port;
+	} else if (strcmp(key, "auth-file") == 0) {
+		if (val[0] == '\0' || strlen(val) >= sizeof(a->auth_file))
+			return fail(err, errlen, "--auth-file: a path of 1..%zu characters",
+				    sizeof(a->auth_file) - 1);
+		SKIP_IF_SET(DP_OPT_AUTH_FILE);
+		snprintf(a->auth_file, sizeof(a->auth_file), "%s", val);
 	} else if (strcmp(key, "shm") == 0) {
 		if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
 			return fail(err, errlen, "--shm '%s': on or off", val);
@@ -457,6 +463,8 @@ dp_args_usage(const char *prog)
 	       "(repeatable)\n"
 	       "  --listen ADDR:PORT     serve the tcp transport there ([IPV6]:PORT; port 0 picks "
 	       "one)\n"
+	       "  --auth-file PATH       tcp: a secret (16..4096 bytes) every peer must prove it\n"
+	       "                         has; also proven to peers that ask (default: none)\n"
 	       "  --rdma-listen ADDR:PORT\n"
 	       "                         answer mlx5 (RDMA) connection handshakes there and "
 	       "export\n"

@@ -28,6 +28,7 @@ enum dp_opt {
 	DP_OPT_IDLE = 1u << 12,
 	DP_OPT_RDMA_LISTEN = 1u << 13,
 	DP_OPT_FUTURES = 1u << 14,
+	DP_OPT_AUTH_FILE = 1u << 15,
 };
 
 struct dp_segment_opt {
@@ -68,6 +69,7 @@ struct dp_args {
 	uint16_t listen_port;	   /* 0 = ephemeral */
 	char rdma_listen_addr[64]; /* numeric, "" = no mlx5 handshake listener */
 	uint16_t rdma_listen_port; /* 0 = ephemeral */
+	char auth_file[256];	   /* tcp peers' shared secret, "" = none */
 	bool shm_off;		   /* --shm off */
 	bool idle_yield;	   /* --idle yield */
 	char config[256];

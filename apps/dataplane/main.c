@@ -120,8 +120,8 @@ publish_segments(struct tern_directory *dir, struct tern_segment_table *tbl, con
 		int carried = 0;
 
 		slot = tern_segment_handle_slot(h) + 1;
-		if (seg->kind != TERN_SEGMENT_LOCAL)
-			continue;
+		if (!tern_segment_exported(seg))
+			continue; /* clients' buffers: never offered to peers */
 		ret = tern_descriptor_init(&d, node, seg->name, seg->length);
 		if (ret != 0)
 			return ret;
@@ -229,15 +229,17 @@ main(int argc, char **argv)
 		goto out;
 	}
 #ifdef TERN_HAVE_TCP
-	if (args.listen_addr[0] != '\0') {
+	if (args.listen_addr[0] != '\0' || args.auth_file[0] != '\0') {
 		ret = tern_tcp_configure(&(struct tern_tcp_conf){
-			.listen_addr = args.listen_addr, .listen_port = args.listen_port });
+			.listen_addr = args.listen_addr[0] != '\0' ? args.listen_addr : NULL,
+			.listen_port = args.listen_port,
+			.auth_file = args.auth_file[0] != '\0' ? args.auth_file : NULL });
 		if (ret != 0) {
-			rc = die("--listen %s:%u: %s", args.listen_addr, args.listen_port,
-				 strerror(-ret));
+			rc = die("--listen %s:%u / --auth-file %s: %s", args.listen_addr,
+				 args.listen_port, args.auth_file, strerror(-ret));
 			goto out;
 		}
-		tcp_on = true;
+		tcp_on = args.listen_addr[0] != '\0';
 	}
 #else
 	if (args.listen_addr[0] != '\0') {
@@ -293,6 +295,13 @@ main(int argc, char **argv)
 			rc = die("segment %s: cannot allocate %" PRIu64 " bytes of %s: %s",
 				 args.segments[i].name, args.segments[i].size,
 				 args.shm_off ? "hugepage memory" : "memory for a shareable memfd",
+				 strerror(-ret));
+			goto out;
+		}
+		/* The only segments peers may reach (tcp, shm). */
+		ret = tern_segment_export(tbl, h);
+		if (ret != 0) {
+			rc = die("segment %s: cannot export: %s", args.segments[i].name,
 				 strerror(-ret));
 			goto out;
 		}
@@ -467,8 +476,8 @@ out:
 		tern_shm_configure(NULL);
 #endif
 #ifdef TERN_HAVE_TCP
-	if (tcp_on)
-		tern_tcp_configure(NULL);
+	if (tcp_on || args.auth_file[0] != '\0')
+		tern_tcp_configure(NULL); /* closes the listener, forgets the secret */
 #endif
 	if (tbl != NULL) {
 		while ((h = tern_segment_next(tbl, 0)) != TERN_SEGMENT_INVALID)

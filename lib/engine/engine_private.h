@@ -179,6 +179,7 @@ struct tern_future {
 	uint64_t slice_bytes;
 	uint64_t total_bytes;
 	uint64_t deadline_tsc;
+	uint64_t batch_id; /* never repeats: owner index << 48 | its count (tern_slice.batch) */
 	TAILQ_ENTRY(tern_future) timer;
 
 	/* max_batch requests, then 2 * max_batch segment handles. */
@@ -312,6 +313,7 @@ struct worker {
 	int nb_transports;
 	bool cancelled_endpoints;
 	uint64_t give_up_tsc; /* cancel phase: stop waiting for transports then */
+	uint64_t nb_accepted; /* batches this lcore accepted (their batch_id) */
 
 	/* Submission rings of the client slots whose home this lcore is. */
 	uint32_t slots_gen; /* engine_shared.slots_gen when @polled was built */

@@ -176,6 +176,7 @@ batch_build(struct worker *w, struct tern_future *f, const struct sq_entry *e, u
 	f->slice_bytes = slice_bytes;
 	f->total_bytes = bytes;
 	f->deadline_tsc = e->deadline_tsc;
+	f->batch_id = (uint64_t)w->idx << 48 | (w->nb_accepted++ & ((1ull << 48) - 1));
 	f->timer_linked = 0;
 	f->owner = (uint16_t)w->idx;
 	__atomic_store_n(&f->claim, gen << CLAIM_GEN_SHIFT, __ATOMIC_RELEASE);
@@ -420,6 +421,7 @@ claim(struct worker *w, struct claim_ref ref, uint32_t phase)
 		}
 		sl = &w->tp[t].stage[w->tp[t].nb_stage++];
 		sl->cookie = (uintptr_t)f;
+		sl->batch = f->batch_id; /* (cookie, batch) never repeats: see expire() */
 		sl->local = r->local + off;
 		sl->local_seg = r->local_seg;
 		sl->target = r->target;
@@ -530,6 +532,7 @@ static void
 expire_slot(struct worker *w, struct future_list *list, uint64_t now)
 {
 	struct tern_future *f, *next;
+	int t;
 
 	for (f = TAILQ_FIRST(list); f != NULL; f = next) {
 		next = TAILQ_NEXT(f, timer);
@@ -540,6 +543,10 @@ expire_slot(struct worker *w, struct future_list *list, uint64_t now)
 		TAILQ_REMOVE(list, f, timer);
 		TAILQ_INSERT_TAIL(&w->expired, f, timer);
 		f->timer_slot = EXPIRED_SLOT;
+		/* Transports stop touching the batch's memory before it resolves. */
+		for (t = 0; t < w->nb_transports; t++)
+			if (w->tp[t].ops != NULL && w->tp[t].ops->expire != NULL)
+				w->tp[t].ops->expire(w->tp[t].ep, (uintptr_t)f, f->batch_id);
 		if (future_resolve(f, -ETIMEDOUT)) {
 			COUNTER_ADD(w->ctr, stats.timeouts, 1);
 			record_latency(w, f);

@@ -466,6 +466,23 @@ tern_segment_retire(struct tern_segment_table *tbl, uint32_t handle)
 }
 
 int
+tern_segment_export(struct tern_segment_table *tbl, uint32_t handle)
+{
+	struct tern_segment *seg;
+
+	if (tbl == NULL)
+		return -EINVAL;
+	seg = segment_by_handle(tbl, handle);
+	if (seg == NULL || __atomic_load_n(&seg->state, __ATOMIC_ACQUIRE) != TERN_SEGMENT_ACTIVE)
+		return -ENOENT;
+	if (seg->kind != TERN_SEGMENT_LOCAL)
+		return -EPERM;
+	__atomic_fetch_or(&seg->flags, TERN_SEGMENT_F_EXPORTED, __ATOMIC_RELEASE);
+	SEG_LOG(DEBUG, "exported %s (%#x)", seg->name, handle);
+	return 0;
+}
+
+int
 tern_segment_is_retired(const struct tern_segment_table *tbl, uint32_t handle)
 {
 	uint32_t state;

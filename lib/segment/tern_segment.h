@@ -89,6 +89,13 @@ struct tern_segment {
 #define TERN_SEGMENT_F_ALLOCATED (1u << 0)
 /** The segment's memory is a sealed memfd from tern_segment_alloc_file() (see @c fd). */
 #define TERN_SEGMENT_F_FILE (1u << 1)
+/**
+ * A LOCAL segment the node offers to peers: transports' target sides serve
+ * only these, and segment_export() describes only these. Set by
+ * tern_segment_export() (atomically, once: the one flag that changes while the
+ * slot is ACTIVE); cleared when the slot is unregistered.
+ */
+#define TERN_SEGMENT_F_EXPORTED (1u << 2)
 /** Peer accounting tags are 1..TERN_SEGMENT_PEER_MAX - 1 (0: not a peer's segment). */
 #define TERN_SEGMENT_PEER_MAX 64
 
@@ -190,6 +197,26 @@ int tern_segment_alloc_file(struct tern_segment_table *tbl, const char *name, ui
  *         -EBUSY (work in flight references it: retry after it completes).
  */
 int tern_segment_unregister(struct tern_segment_table *tbl, uint32_t handle);
+
+/**
+ * Offer a LOCAL segment to peers (TERN_SEGMENT_F_EXPORTED). Without it, no
+ * transport serves the segment to the network or another process, whatever
+ * handle a peer sends. A client's buffers (tern_client_shm_alloc()) are never
+ * exported; a dataplane exports its --segment segments. There is no
+ * un-export: unregister the segment.
+ *
+ * @return 0; -EINVAL (NULL table); -ENOENT (no such active segment);
+ *         -EPERM (a REMOTE segment).
+ */
+int tern_segment_export(struct tern_segment_table *tbl, uint32_t handle);
+
+/** @return whether @p seg is a LOCAL segment offered to peers (see tern_segment_export()). */
+static inline int
+tern_segment_exported(const struct tern_segment *seg)
+{
+	return seg->kind == TERN_SEGMENT_LOCAL &&
+	       (__atomic_load_n(&seg->flags, __ATOMIC_ACQUIRE) & TERN_SEGMENT_F_EXPORTED) != 0;
+}
 
 /**
  * Retire a segment: from now on tern_segment_acquire() refuses it (so new

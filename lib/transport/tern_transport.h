@@ -22,6 +22,8 @@
  * - cancel() makes every accepted, not yet completed slice complete (with
  *   -ECANCELED, or its real status) at the latest by the poll() calls that
  *   follow; it is how the engine drains an endpoint before closing it.
+ * - expire() (optional) is the engine's word that a batch's deadline passed:
+ *   from then on its slices must not touch local memory (doc/api.md).
  */
 
 #include <stdint.h>
@@ -59,6 +61,9 @@ struct tern_slice {
 	uint8_t op;			      /**< enum tern_op */
 	uint8_t flags;			      /**< TERN_SLICE_F_* */
 	uint16_t reserved;
+	/** The submission the slice belongs to: a cookie can be reused by a later
+	 *  batch, (cookie, batch) never is. What expire() names. */
+	uint64_t batch;
 };
 
 /** One completed slice. */
@@ -114,6 +119,20 @@ struct tern_transport_ops {
 	uint16_t (*poll)(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max);
 	/** Fail everything outstanding; completions follow through poll(). */
 	void (*cancel)(struct tern_endpoint *ep);
+	/**
+	 * Optional (NULL: the transport never writes local memory after its
+	 * slice completed, e.g. it copies synchronously). The batch whose slices
+	 * carry @p cookie and @p batch passed its deadline; called on the owner lcore, on
+	 * each of its endpoints, just before the engine resolves the batch's
+	 * future. By return, on every endpoint of the transport: no slice of
+	 * the batch may write into local memory again, and none of its WRITEs
+	 * may be applied at a target after a WRITE posted after the return.
+	 * Slices of the batch may still be posted afterwards (another lcore had
+	 * claimed them): they must fail without touching anything.
+	 * The slices still complete through poll() (any status), and the
+	 * batch's memory stays valid until they have.
+	 */
+	void (*expire)(struct tern_endpoint *ep, uint64_t cookie, uint64_t batch);
 	/** Close an endpoint with nothing outstanding. */
 	void (*endpoint_close)(struct tern_endpoint *ep);
 };

@@ -164,6 +164,7 @@ peer_options_parse_strictly(void **state)
 		{ "--peer-transport", "b=TCP" },
 		{ "--peer-transport", "b=a_very_long_transport_name" },
 		{ "--peer-transport", "b/c=tcp" },
+		{ "--auth-file", "" },
 	};
 	struct dp_args a;
 	char err[256];
@@ -197,6 +198,9 @@ peer_options_parse_strictly(void **state)
 	assert_int_equal(PARSE(&a, err, "--listen", "127.0.0.1:7000"), 0);
 	assert_string_equal(a.listen_addr, "127.0.0.1");
 	assert_int_equal(a.listen_port, 7000);
+	assert_string_equal(a.auth_file, "");
+	assert_int_equal(PARSE(&a, err, "--auth-file", "/etc/tern/secret"), 0);
+	assert_string_equal(a.auth_file, "/etc/tern/secret");
 }
 
 /* --rdma-listen ADDR:PORT: the mlx5 handshake listener, parsed as strictly as

@@ -48,7 +48,9 @@ main(int argc, char **argv)
 	seed = strtoull(argv[3], NULL, 0);
 	test_eal_init("shm_target", "0", 64);
 	tbl = tern_segment_table_create("target", 8, SOCKET_ID_ANY);
-	if (tbl == NULL || tern_segment_alloc_file(tbl, "exported", bytes, SOCKET_ID_ANY, &h) != 0)
+	if (tbl == NULL ||
+	    tern_segment_alloc_file(tbl, "exported", bytes, SOCKET_ID_ANY, &h) != 0 ||
+	    tern_segment_export(tbl, h) != 0)
 		return 1;
 	mem = tbl->slots[tern_segment_handle_slot(h)].base;
 	test_pattern_fill(mem, bytes, seed, 0);

@@ -98,6 +98,7 @@ local_buffer(const char *name, uint64_t len)
 static int
 export_blob(uint32_t h, uint8_t *blob, size_t len)
 {
+	(void)tern_segment_export(env.segments, h); /* a REMOTE one is refused below */
 	return shm()->segment_export(slot_of(h), blob, len);
 }
 
@@ -620,9 +621,16 @@ malformed_requests_close_their_connection_only(void **state)
 						.length = 4096,
 						.token = shm_test_token(m, 4096) },
 			     &f),
+			 -ENOENT); /* never exported: as if unknown */
+	assert_int_equal(tern_segment_export(env.segments, m), 0);
+	assert_int_equal(ask(fd,
+			     &(struct shm_req){ .handle = m,
+						.length = 4096,
+						.token = shm_test_token(m, 4096) },
+			     &f),
 			 -ENOTSUP); /* not a file segment */
 	tern_shm_stats(&after);
-	assert_int_equal(after.requests_rejected, before.requests_rejected + 5);
+	assert_int_equal(after.requests_rejected, before.requests_rejected + 6);
 
 	/* The same connection, and the one that waited, still get the file. */
 	assert_int_equal(ask(fd, &r, &f), 0);
@@ -642,7 +650,7 @@ malformed_requests_close_their_connection_only(void **state)
 	assert_int_equal(ask(fd, &r, &f), -ENOENT);
 	tern_shm_stats(&after);
 	assert_int_equal(after.requests_served, before.requests_served + 2);
-	assert_int_equal(after.requests_rejected, before.requests_rejected + 6);
+	assert_int_equal(after.requests_rejected, before.requests_rejected + 7);
 	assert_int_equal(after.serving_conns, 2);
 	close(fd);
 	close(idle);

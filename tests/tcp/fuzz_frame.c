@@ -23,6 +23,16 @@ check_frame(const uint8_t *buf, const struct tcp_frame_hdr *h)
 	tcp_frame_encode(again, h);
 	if (memcmp(again, buf, sizeof(again)) != 0)
 		abort();
+	if (h->op >= TCP_OP_HELLO && h->op <= TCP_OP_READY) {
+		/* Handshake: fixed length, payload only where the op has one. */
+		if (h->length != TCP_HS_LEN || h->offset == 0 || h->status > 0 ||
+		    h->status < TCP_FRAME_STATUS_MIN ||
+		    h->payload != (h->op == TCP_OP_READY ? 0 : TCP_HS_LEN) ||
+		    (h->op != TCP_OP_READY && h->status != 0) ||
+		    (h->segment & ~(h->op == TCP_OP_CHALLENGE ? TCP_HS_F_AUTH : 0u)) != 0)
+			abort();
+		return;
+	}
 	if (h->length == 0 || h->length > TCP_FRAME_MAX_LENGTH ||
 	    h->offset > UINT64_MAX - h->length || h->op < TCP_OP_READ ||
 	    h->op > TCP_OP_WRITE_REPLY || h->status > 0 || h->status < TCP_FRAME_STATUS_MIN ||

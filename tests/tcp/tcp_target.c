@@ -6,7 +6,7 @@
  * stdout, then answers checks on stdin (test_target.h) and shuts down cleanly
  * at end of input.
  *
- * usage: tcp_target <segment bytes> <pattern seed>
+ * usage: tcp_target <segment bytes> <pattern seed> [<auth file>]
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,7 +31,7 @@
 int
 main(int argc, char **argv)
 {
-	const struct tern_tcp_conf tc = { .listen_addr = "127.0.0.1" };
+	struct tern_tcp_conf tc = { .listen_addr = "127.0.0.1" };
 	const struct tern_transport_ops *ops;
 	uint8_t desc[TERN_TCP_DESC_LEN];
 	uint64_t bytes, seed;
@@ -39,8 +39,10 @@ main(int argc, char **argv)
 	uint8_t *mem;
 	uint32_t h;
 
-	if (argc != 3)
+	if (argc != 3 && argc != 4)
 		return 2;
+	if (argc == 4)
+		tc.auth_file = argv[3];
 	bytes = strtoull(argv[1], NULL, 0);
 	seed = strtoull(argv[2], NULL, 0);
 	test_eal_init("tcp_target", "0@(0-1),1@(0-1)", 256);
@@ -48,6 +50,8 @@ main(int argc, char **argv)
 		return 1;
 	test_env_create(&env, "target", NULL);
 	h = test_segment_local(&env, "exported", bytes, (void **)&mem);
+	if (tern_segment_export(env.segments, h) != 0)
+		return 1;
 	test_pattern_fill(mem, bytes, seed, 0);
 	ops = tern_transport_get(tern_transport_id("tcp"));
 	if (ops == NULL || ops->segment_export(&env.segments->slots[tern_segment_handle_slot(h)],

@@ -19,7 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,8 +30,12 @@
 #include <rte_common.h>
 #include <rte_cycles.h>
 #include <rte_errno.h>
+#include <rte_log.h>
 
 #include <tern_tcp.h>
+#include <tern_wire.h>
+
+#include "tcp_auth.h"
 
 #include "test_common.h"
 
@@ -78,6 +85,7 @@ setup(void **state)
 	fx->src_h = test_segment_local(&fx->env, "src", SEG_BYTES, (void **)&fx->src);
 	fx->dst_h = test_segment_local(&fx->env, "dst", SEG_BYTES, (void **)&fx->dst);
 	fx->tgt_h = test_segment_local(&fx->env, "tgt", SEG_BYTES, (void **)&fx->tgt);
+	assert_int_equal(tern_segment_export(fx->env.segments, fx->tgt_h), 0);
 	fx->rtgt_h = register_remote(&fx->env, "rtgt", "127.0.0.1", (uint16_t)port, fx->tgt_h,
 				     SEG_BYTES);
 	*state = fx;
@@ -309,7 +317,7 @@ frame(uint8_t *b, uint8_t op, uint32_t tag, uint32_t seg, uint64_t off, uint32_t
 {
 	memset(b, 0, HDR);
 	put32(b, 0x54524e54); /* "TRNT" */
-	b[4] = 1;	      /* version */
+	b[4] = 2;	      /* version */
 	b[5] = op;
 	put32(b + 8, tag);
 	put32(b + 12, seg);
@@ -338,6 +346,72 @@ static void
 send_all(int fd, const void *p, size_t n)
 {
 	assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void recv_all(int fd, void *p, size_t n);
+
+/* A handshake frame: offset = instance, tag = epoch, length 16. */
+static void
+hs_frame(uint8_t *b, uint8_t op, uint64_t instance, uint32_t epoch, uint32_t payload)
+{
+	frame(b, op, epoch, 0, instance, 16, payload);
+}
+
+/* HELLO, CHALLENGE, AUTH (no secret: zeros), READY: returns READY's status. */
+static int32_t
+raw_handshake(int fd, uint64_t instance, uint32_t epoch)
+{
+	uint8_t b[HDR + 16];
+
+	hs_frame(b, 5, instance, epoch, 16);
+	memset(b + HDR, 0x11, 16); /* nonce */
+	send_all(fd, b, HDR + 16);
+	recv_all(fd, b, HDR + 16);
+	assert_int_equal(b[5], 6); /* CHALLENGE */
+	assert_int_equal(get32(b + 8), epoch);
+	assert_int_equal(get32(b + 24), 16);
+	assert_int_equal(get32(b + 28), 16);
+	hs_frame(b, 7, instance, epoch, 16);
+	memset(b + HDR, 0, 16);
+	send_all(fd, b, HDR + 16);
+	recv_all(fd, b, HDR);
+	assert_int_equal(b[5], 8); /* READY */
+	assert_int_equal(get32(b + 28), 0);
+	return (int32_t)get32(b + 32);
+}
+
+/* HELLO, CHALLENGE, AUTH with the proof @p key gives (NULL: zeros), READY. */
+static int32_t
+raw_handshake_key(int fd, uint64_t instance, uint32_t epoch, const uint8_t *key)
+{
+	uint8_t b[HDR + 16], nonce_i[16], nonce_t[16];
+
+	memset(nonce_i, 0x22, sizeof(nonce_i));
+	hs_frame(b, 5, instance, epoch, 16);
+	memcpy(b + HDR, nonce_i, 16);
+	send_all(fd, b, HDR + 16);
+	recv_all(fd, b, HDR + 16);
+	assert_int_equal(b[5], 6); /* CHALLENGE */
+	memcpy(nonce_t, b + HDR, 16);
+	hs_frame(b, 7, instance, epoch, 16);
+	memset(b + HDR, 0, 16);
+	if (key != NULL)
+		tcp_auth_proof(key, nonce_t, nonce_i, instance, epoch, b + HDR);
+	send_all(fd, b, HDR + 16);
+	recv_all(fd, b, HDR);
+	assert_int_equal(b[5], 8); /* READY */
+	return (int32_t)get32(b + 32);
+}
+
+/* A connection past the handshake, as a new initiator instance. */
+static int
+raw_open(void)
+{
+	static uint64_t instance = 0x7e57000000000000ull;
+	int fd = raw_connect();
+
+	assert_int_equal(raw_handshake(fd, ++instance + (uint64_t)getpid(), 1), 0);
+	return fd;
 }
 
 static void
@@ -375,7 +449,7 @@ expect_reply(int fd, uint8_t op, uint32_t tag, uint32_t seg, uint32_t len)
 
 	recv_all(fd, b, HDR);
 	assert_int_equal(get32(b), 0x54524e54);
-	assert_int_equal(b[4], 1);
+	assert_int_equal(b[4], 2);
 	assert_int_equal(b[5], op);
 	assert_int_equal(get32(b + 8), tag);
 	assert_int_equal(get32(b + 12), seg);
@@ -404,10 +478,11 @@ raw_requests_and_hostile_frames(void **state)
 	assert_non_null(area);
 	test_pattern_fill(area, 2 * GUARD + VICTIM, 21, 0);
 	assert_int_equal(tern_segment_register(fx->env.segments, &sc, &vh), 0);
+	assert_int_equal(tern_segment_export(fx->env.segments, vh), 0);
 	tern_tcp_stats(&before);
 
 	/* A well-formed WRITE then READ on one connection. */
-	fd = raw_connect();
+	fd = raw_open();
 	test_pattern_fill(data, sizeof(data), 22, 0);
 	frame(b, 2, 7, vh, 100, sizeof(data), sizeof(data));
 	send_all(fd, b, HDR);
@@ -444,50 +519,68 @@ raw_requests_and_hostile_frames(void **state)
 	close(fd);
 
 	/* Malformed: each closes its connection. */
-	fd = raw_connect(); /* garbage */
+	fd = raw_open(); /* garbage */
 	memset(junk, 0xa5, sizeof(junk));
 	send_all(fd, junk, sizeof(junk));
 	expect_closed(fd);
-	fd = raw_connect(); /* wrong version */
+	fd = raw_connect(); /* garbage instead of HELLO */
+	send_all(fd, junk, sizeof(junk));
+	expect_closed(fd);
+	fd = raw_connect(); /* a request instead of HELLO is never served */
+	frame(b, 2, 1, vh, 0, 16, 16);
+	send_all(fd, b, HDR);
+	send_all(fd, junk, 16);
+	expect_closed(fd);
+	fd = raw_connect(); /* HELLO with instance 0 */
+	hs_frame(b, 5, 0, 1, 16);
+	send_all(fd, b, HDR);
+	send_all(fd, junk, 16);
+	expect_closed(fd);
+	fd = raw_connect(); /* the target's own frame sent to it */
+	hs_frame(b, 6, 1, 1, 16);
+	send_all(fd, b, HDR);
+	send_all(fd, junk, 16);
+	expect_closed(fd);
+	fd = raw_open(); /* wrong version */
 	frame(b, 1, 1, vh, 0, 16, 0);
-	b[4] = 2;
+	b[4] = 1; /* the version before the handshake */
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* WRITE whose payload does not match its length */
+	fd = raw_open(); /* WRITE whose payload does not match its length */
 	frame(b, 2, 1, vh, 0, 16, 8);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* READ carrying a payload */
+	fd = raw_open(); /* READ carrying a payload */
 	frame(b, 1, 1, vh, 0, 16, 16);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* length 0 */
+	fd = raw_open(); /* length 0 */
 	frame(b, 1, 1, vh, 0, 0, 0);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* length above the limit */
+	fd = raw_open(); /* length above the limit */
 	frame(b, 1, 1, vh, 0, (1u << 30) + 1, 0);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* offset + length overflows */
+	fd = raw_open(); /* offset + length overflows */
 	frame(b, 1, 1, vh, UINT64_MAX - 4, 16, 0);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* a reply sent to a target */
+	fd = raw_open(); /* a reply sent to a target */
 	frame(b, 3, 1, vh, 0, 16, 16);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* a status in a request */
+	fd = raw_open(); /* a status in a request */
 	frame(b, 1, 1, vh, 0, 16, 0);
 	put32(b + 32, (uint32_t)-EIO);
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* non-zero reserved bytes */
+	fd = raw_open(); /* non-zero reserved bytes */
 	frame(b, 1, 1, vh, 0, 16, 0);
 	b[39] = 1;
 	send_all(fd, b, HDR);
 	expect_closed(fd);
-	fd = raw_connect(); /* a valid request after a bad one is never served */
+	fd = raw_open(); /* a valid request after a bad one is never served */
 	frame(b, 2, 1, vh, 0, 16, 16);
 	b[0] = 'X';
 	send_all(fd, b, HDR);
@@ -496,11 +589,11 @@ raw_requests_and_hostile_frames(void **state)
 	send_all(fd, junk, 16);
 	expect_closed(fd);
 	/* Truncated: half a header, and a WRITE missing most of its payload. */
-	fd = raw_connect();
+	fd = raw_open();
 	frame(b, 1, 1, vh, 0, 16, 0);
 	send_all(fd, b, HDR / 2);
 	close(fd);
-	fd = raw_connect();
+	fd = raw_open();
 	frame(b, 2, 1, vh, 4096, 65536, 65536);
 	send_all(fd, b, HDR);
 	test_pattern_fill(data, 100, 21, GUARD + 4096); /* what is there already */
@@ -519,7 +612,7 @@ raw_requests_and_hostile_frames(void **state)
 	 * in the segment or around it. */
 	assert_int_equal(test_pattern_check(area, 2 * GUARD + VICTIM, 21, 0), SIZE_MAX);
 	tern_tcp_stats(&after);
-	assert_true(after.protocol_errors >= before.protocol_errors + 11);
+	assert_true(after.protocol_errors >= before.protocol_errors + 15);
 	/* The truncated WRITE's connection dropped its segment reference. */
 	{
 		uint64_t t0 = rte_get_timer_cycles();
@@ -531,6 +624,456 @@ raw_requests_and_hostile_frames(void **state)
 		assert_int_equal(ret, 0);
 	}
 	free(area);
+}
+
+/* Only what the node exported is served: a LOCAL segment it did not export
+ * (an attached client's buffer, say) is unknown to the network, by handle
+ * from a descriptor or guessed. */
+static void
+unexported_segments_are_never_served(void **state)
+{
+	struct fixture *fx = *state;
+	const struct tern_transport_ops *ops = tern_transport_get(tern_transport_id("tcp"));
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	uint8_t *priv, d[TERN_TCP_DESC_LEN], b[HDR];
+	struct tern_request r;
+	uint32_t ph, rph;
+	int fd;
+
+	ph = test_segment_local(&fx->env, "private", 65536, (void **)&priv);
+	test_pattern_fill(priv, 65536, 61, 0);
+	assert_int_equal(ops->segment_export(&fx->env.segments->slots[ph & 0xffff], d, sizeof(d)),
+			 -EPERM);
+	rph = register_remote(&fx->env, "rpriv", "127.0.0.1", (uint16_t)tern_tcp_listen_port(), ph,
+			      65536);
+	r = test_req(TERN_OP_READ, rph, 0, fx->dst, 4096);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), -ENOENT);
+	test_pattern_fill(fx->src, 4096, 62, 0);
+	r = test_req(TERN_OP_WRITE, rph, 0, fx->src, 4096);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), -ENOENT);
+	fd = raw_open(); /* a guessed handle, by hand */
+	frame(b, 1, 1, ph, 0, 16, 0);
+	send_all(fd, b, HDR);
+	assert_int_equal(expect_reply(fd, 3, 1, ph, 16), -ENOENT);
+	close(fd);
+	assert_int_equal(test_pattern_check(priv, 65536, 61, 0), SIZE_MAX);
+	/* Exported, the same requests are served. */
+	assert_int_equal(tern_segment_export(fx->env.segments, ph), 0);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	assert_int_equal(test_pattern_check(priv, 4096, 62, 0), SIZE_MAX);
+	assert_int_equal(ops->segment_export(&fx->env.segments->slots[ph & 0xffff], d, sizeof(d)),
+			 TERN_TCP_DESC_LEN);
+	/* REMOTE segments cannot be exported. */
+	assert_int_equal(tern_segment_export(fx->env.segments, rph), -EPERM);
+	assert_int_equal(tern_client_destroy(c), 0);
+	assert_int_equal(tern_segment_unregister(fx->env.segments, ph), 0);
+	free(priv);
+}
+
+/* ---- limits: what hostile or broken connections cannot take ---- */
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The target closes @p fd within @p max_s seconds (SO_RCVTIMEO bounds the wait). */
+static void
+expect_closed_within(int fd, double max_s)
+{
+	struct timeval tv = { .tv_sec = (time_t)max_s + 1 };
+	double t0 = now_s();
+
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	expect_closed(fd);
+	assert_true(now_s() - t0 <= max_s);
+}
+
+/* A fresh engine over a listener configured with @p conf: READ and WRITE of
+ * 1 MiB to itself work. */
+struct lim_env {
+	struct test_env env;
+	uint8_t *src, *tgt;
+	uint32_t tgt_h, rtgt_h;
+	struct tern_client *c;
+};
+
+static struct lim_env *lim_cur; /* for lim_teardown() when a test failed */
+
+static void
+lim_start(struct lim_env *l, const struct tern_tcp_conf *conf, const char *tag)
+{
+	memset(l, 0, sizeof(*l));
+	assert_int_equal(tern_tcp_configure(conf), 0);
+	lim_cur = l;
+	test_env_create(&l->env, tag, NULL);
+	test_segment_local(&l->env, "src", 1 << 20, (void **)&l->src);
+	l->tgt_h = test_segment_local(&l->env, "tgt", SEG_BYTES, (void **)&l->tgt);
+	assert_int_equal(tern_segment_export(l->env.segments, l->tgt_h), 0);
+	l->rtgt_h = register_remote(&l->env, "rtgt", "127.0.0.1", (uint16_t)tern_tcp_listen_port(),
+				    l->tgt_h, SEG_BYTES);
+	l->c = tern_client_create(l->env.engine, NULL);
+	assert_non_null(l->c);
+}
+
+/* A real peer (the engine itself) still gets a READ and a WRITE through. */
+static void
+lim_transfer_works(struct lim_env *l, uint64_t seed)
+{
+	struct tern_submit_opts opts = { .deadline_ns = 3ull * 1000 * 1000 * 1000 };
+	struct tern_request r;
+
+	test_pattern_fill(l->src, 1 << 20, seed, 0);
+	r = test_req(TERN_OP_WRITE, l->rtgt_h, 0, l->src, 1 << 20);
+	assert_int_equal(test_wait_release(tern_submit(l->c, &r, 1, &opts)), 0);
+	assert_int_equal(test_pattern_check(l->tgt, 1 << 20, seed, 0), SIZE_MAX);
+	memset(l->src, 0, 1 << 20);
+	r = test_req(TERN_OP_READ, l->rtgt_h, 0, l->src, 1 << 20);
+	assert_int_equal(test_wait_release(tern_submit(l->c, &r, 1, &opts)), 0);
+	assert_int_equal(test_pattern_check(l->src, 1 << 20, seed, 0), SIZE_MAX);
+}
+
+static int
+lim_teardown(void **state)
+{
+	struct lim_env *l = lim_cur;
+
+	RTE_SET_USED(state);
+	if (l == NULL)
+		return 0;
+	lim_cur = NULL;
+	if (l->c != NULL)
+		tern_client_destroy(l->c);
+	if (l->env.engine != NULL)
+		test_env_destroy(&l->env);
+	free(l->src);
+	free(l->tgt);
+	return tern_tcp_configure(&v4_conf) == 0 ? 0 : -1;
+}
+
+/* Connections that never handshake, open ones that stay silent and ones that
+ * owe replies they never read are all closed, in bounded time. */
+static void
+silent_and_idle_connections_are_closed(void **state)
+{
+	const struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1",
+					    .connect_timeout_ms = 500,
+					    .idle_timeout_ms = 700 };
+	static struct lim_env l; /* lim_teardown() uses it after a failure */
+	uint8_t b[HDR];
+	unsigned int i;
+	int fd;
+
+	RTE_SET_USED(state);
+	lim_start(&l, &conf, "idle");
+	fd = raw_connect(); /* never says HELLO */
+	expect_closed_within(fd, 3);
+	fd = raw_open(); /* handshakes, then nothing */
+	expect_closed_within(fd, 3);
+	fd = raw_open(); /* asks for 64 MiB and does not read it */
+	for (i = 0; i < 64; i++) {
+		frame(b, 1, i, l.tgt_h, 0, 1 << 20, 0);
+		send_all(fd, b, HDR);
+	}
+	sleep(3); /* well past the idle timeout, the buffers full both ways */
+	{
+		struct timeval tv = { .tv_sec = 5 };
+		uint64_t got = 0;
+		uint8_t sink[65536];
+		ssize_t k;
+
+		/* What was sent before the close drains, then the end comes. */
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+		while ((k = recv(fd, sink, sizeof(sink), 0)) > 0)
+			got += (uint64_t)k;
+		assert_true(k == 0 || errno == ECONNRESET);
+		assert_true(got < 64ull << 20);
+		close(fd);
+	}
+	lim_transfer_works(&l, 71);
+}
+
+#define FLOOD 600
+
+/* More connections than the target accepts, silent before or after the
+ * handshake: the oldest give way and a real peer still gets through. */
+static void
+connection_floods_do_not_lock_real_peers_out(void **state)
+{
+	const struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1" };
+	static struct lim_env l; /* lim_teardown() uses it after a failure */
+	static int fds[FLOOD];
+	unsigned int i;
+
+	RTE_SET_USED(state);
+	lim_start(&l, &conf, "flood");
+	for (i = 0; i < FLOOD; i++) /* connected, nothing said */
+		fds[i] = raw_connect();
+	usleep(300 * 1000);
+	lim_transfer_works(&l, 72);
+	for (i = 0; i < FLOOD; i++)
+		close(fds[i]);
+	for (i = 0; i < FLOOD; i++) /* past the handshake, then silent */
+		fds[i] = raw_open();
+	lim_transfer_works(&l, 73);
+	for (i = 0; i < FLOOD; i++)
+		close(fds[i]);
+}
+
+#define HOGS 64
+
+/* Connections that ask for much more than they read hold a bounded share of
+ * the target's replies: a real peer's batches still complete. */
+static void
+readers_that_never_read_cannot_starve_others(void **state)
+{
+	const struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1" };
+	static struct lim_env l; /* lim_teardown() uses it after a failure */
+	uint8_t b[HDR * 128];
+	static int fds[HOGS];
+	unsigned int i, k;
+
+	RTE_SET_USED(state);
+	lim_start(&l, &conf, "hogs");
+	for (i = 0; i < HOGS; i++) {
+		fds[i] = raw_open();
+		for (k = 0; k < 128; k++)
+			frame(b + k * HDR, 1, k, l.tgt_h, 0, SEG_BYTES, 0);
+		send_all(fds[i], b, sizeof(b));
+	}
+	usleep(300 * 1000);
+	lim_transfer_works(&l, 74);
+	for (i = 0; i < HOGS; i++)
+		close(fds[i]);
+}
+
+/* A server that is not tern: answers every connection with garbage. */
+struct garbage_server {
+	int lfd;
+	volatile int stop;
+	pthread_t thread;
+};
+
+static void *
+garbage_serve(void *arg)
+{
+	struct garbage_server *g = arg;
+	uint8_t junk[64];
+	double end = now_s() + 60; /* bounded even if the test forgets to stop it */
+
+	memset(junk, 0xa5, sizeof(junk));
+	while (!g->stop && now_s() < end) {
+		struct pollfd p = { .fd = g->lfd, .events = POLLIN };
+		int fd;
+
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		fd = accept(g->lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		(void)send(fd, junk, sizeof(junk), MSG_NOSIGNAL);
+		close(fd);
+	}
+	return NULL;
+}
+
+#define GARBAGE_BATCHES 200
+
+/* Every batch to a peer address where something else listens fails, and the
+ * log says so a bounded number of times, not once per attempt. */
+static void
+a_foreign_server_does_not_flood_the_log(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct tern_submit_opts opts = { .deadline_ns = 2ull * 1000 * 1000 * 1000 };
+	struct garbage_server g = { 0 };
+	socklen_t len = sizeof(sin);
+	char *log_text = NULL, *p;
+	size_t log_len = 0;
+	unsigned int i, lines = 0;
+	struct tern_request r;
+	uint32_t rh;
+	FILE *log;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(g.lfd >= 0);
+	assert_int_equal(bind(g.lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(g.lfd, 128), 0);
+	assert_int_equal(getsockname(g.lfd, (struct sockaddr *)&sin, &len), 0);
+	assert_int_equal(pthread_create(&g.thread, NULL, garbage_serve, &g), 0);
+	rh = register_remote(&fx->env, "foreign", "127.0.0.1", ntohs(sin.sin_port), fx->tgt_h,
+			     4096);
+
+	log = open_memstream(&log_text, &log_len);
+	assert_non_null(log);
+	assert_int_equal(rte_openlog_stream(log), 0);
+	for (i = 0; i < GARBAGE_BATCHES; i++) {
+		int ret;
+
+		r = test_req(TERN_OP_WRITE, rh, 0, fx->src, 4096);
+		ret = test_wait_release(tern_submit(c, &r, 1, &opts));
+		if (ret == 0)
+			break;
+	}
+	rte_openlog_stream(NULL);
+	fclose(log);
+	g.stop = 1;
+	pthread_join(g.thread, NULL);
+	close(g.lfd);
+	assert_int_equal(i, GARBAGE_BATCHES); /* none succeeded */
+	for (p = log_text; p != NULL && (p = strstr(p, "tern.tcp")) != NULL; p++)
+		lines++;
+	print_message("%u tcp log lines for %u failed batches\n", lines, GARBAGE_BATCHES);
+	assert_true(lines <= 50);
+	free(log_text);
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
+/* A batch that times out resets its connections and moves the initiator to
+ * a new epoch for that peer: the peer still serves it, and so does a new
+ * listener of the same process (epochs are per address reached). */
+static void
+after_a_timeout_the_peer_and_a_new_listener_still_work(void **state)
+{
+	static struct lim_env l;
+	struct tern_submit_opts tiny = { .deadline_ns = 1000 * 1000 }; /* 1 ms */
+	struct tern_tcp_stats before, after;
+	struct tern_request r[64];
+	unsigned int i;
+	int ret;
+
+	RTE_SET_USED(state);
+	lim_start(&l, &v4_conf, "expire1");
+	lim_transfer_works(&l, 91);
+	tern_tcp_stats(&before);
+	for (i = 0; i < 64; i++) /* 64 MiB: far more than a millisecond's worth */
+		r[i] = test_req(TERN_OP_READ, l.rtgt_h, (i % 8) << 20, l.src, 1 << 20);
+	ret = test_wait_release(tern_submit(l.c, r, 64, &tiny));
+	assert_true(ret == -ETIMEDOUT || ret == -ECONNRESET);
+	tern_tcp_stats(&after);
+	assert_true(after.expired_resets > before.expired_resets);
+	lim_transfer_works(&l, 92);
+	assert_int_equal(lim_teardown(NULL), 0);
+	lim_start(&l, &v4_conf, "expire2"); /* another port, same process */
+	lim_transfer_works(&l, 93);
+}
+
+/* ---- authentication ---- */
+
+static void
+siphash_matches_the_reference_vectors(void **state)
+{
+	/* SipHash-2-4, key 00..0f, message 00..len-1 (the reference vectors;
+	 * the same as openssl mac SIPHASH gives). */
+	static const struct {
+		size_t len;
+		uint8_t out[8];
+	} v[] = {
+		{ 0, { 0x31, 0x0e, 0x0e, 0xdd, 0x47, 0xdb, 0x6f, 0x72 } },
+		{ 1, { 0xfd, 0x67, 0xdc, 0x93, 0xc5, 0x39, 0xf8, 0x74 } },
+		{ 2, { 0x5a, 0x4f, 0xa9, 0xd9, 0x09, 0x80, 0x6c, 0x0d } },
+		{ 3, { 0x2d, 0x7e, 0xfb, 0xd7, 0x96, 0x66, 0x67, 0x85 } },
+		{ 7, { 0x37, 0xd1, 0x01, 0x8b, 0xf5, 0x00, 0x02, 0xab } },
+		{ 8, { 0x62, 0x24, 0x93, 0x9a, 0x79, 0xf5, 0xf5, 0x93 } },
+		{ 15, { 0xe5, 0x45, 0xbe, 0x49, 0x61, 0xca, 0x29, 0xa1 } },
+		{ 63, { 0x72, 0x45, 0x06, 0xeb, 0x4c, 0x32, 0x8a, 0x95 } },
+	};
+	uint8_t key[16], msg[64], out[8], p1[16], p2[16], k2[16];
+	unsigned int i;
+
+	RTE_SET_USED(state);
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	memcpy(key, msg, sizeof(key));
+	for (i = 0; i < RTE_DIM(v); i++) {
+		tern_wire_put_le64(out, tcp_siphash24(key, msg, v[i].len));
+		assert_memory_equal(out, v[i].out, 8);
+	}
+	/* A proof depends on the key and on every input. */
+	tcp_auth_key("a shared secret!", 16, key);
+	tcp_auth_key("a shared secret?", 16, k2);
+	assert_memory_not_equal(key, k2, 16);
+	tcp_auth_proof(key, msg, msg + 16, 7, 1, p1);
+	tcp_auth_proof(key, msg, msg + 16, 7, 1, p2);
+	assert_true(tcp_auth_equal(p1, p2));
+	tcp_auth_proof(k2, msg, msg + 16, 7, 1, p2);
+	assert_false(tcp_auth_equal(p1, p2));
+	tcp_auth_proof(key, msg + 1, msg + 16, 7, 1, p2);
+	assert_false(tcp_auth_equal(p1, p2));
+	tcp_auth_proof(key, msg, msg + 17, 7, 1, p2);
+	assert_false(tcp_auth_equal(p1, p2));
+	tcp_auth_proof(key, msg, msg + 16, 8, 1, p2);
+	assert_false(tcp_auth_equal(p1, p2));
+	tcp_auth_proof(key, msg, msg + 16, 7, 2, p2);
+	assert_false(tcp_auth_equal(p1, p2));
+}
+
+/* Write @p secret to a new file; its path goes to @p path. */
+static void
+secret_file(char *path, size_t len, const char *secret)
+{
+	int fd;
+
+	snprintf(path, len, "/tmp/tern_tcp_secret_XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, secret, strlen(secret)), (ssize_t)strlen(secret));
+	close(fd);
+}
+
+/* A target with a secret serves only who proves it: the engine itself (same
+ * secret) and a raw peer with the right proof; no proof or a wrong one gets
+ * READY -EACCES and the connection closes, before any request. */
+static void
+a_secret_keeps_out_who_lacks_it(void **state)
+{
+	static struct lim_env l;
+	char right[64], wrong[64], shortf[64];
+	struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1" };
+	struct tern_tcp_stats before, after;
+	uint8_t rkey[16], wkey[16], b[HDR + 16];
+	int fd;
+
+	RTE_SET_USED(state);
+	secret_file(right, sizeof(right), "correct horse battery staple\n");
+	secret_file(wrong, sizeof(wrong), "correct horse battery stapler\n");
+	secret_file(shortf, sizeof(shortf), "too short\n");
+	tcp_auth_key("correct horse battery staple", 28, rkey);
+	tcp_auth_key("correct horse battery stapler", 29, wkey);
+	conf.auth_file = shortf;
+	assert_int_equal(tern_tcp_configure(&conf), -EINVAL);
+	conf.auth_file = "/nonexistent/tern_secret";
+	assert_int_equal(tern_tcp_configure(&conf), -ENOENT);
+	conf.auth_file = right;
+	lim_start(&l, &conf, "auth");
+	tern_tcp_stats(&before);
+	lim_transfer_works(&l, 81); /* the engine to itself: same secret */
+
+	fd = raw_connect(); /* no secret */
+	assert_int_equal(raw_handshake_key(fd, 0x5ec0001, 1, NULL), -EACCES);
+	expect_closed(fd);
+	fd = raw_connect(); /* wrong secret */
+	assert_int_equal(raw_handshake_key(fd, 0x5ec0002, 1, wkey), -EACCES);
+	expect_closed(fd);
+	fd = raw_connect(); /* right secret: requests are served */
+	assert_int_equal(raw_handshake_key(fd, 0x5ec0003, 1, rkey), 0);
+	frame(b, 1, 1, l.tgt_h, 0, 16, 0);
+	send_all(fd, b, HDR);
+	assert_int_equal(expect_reply(fd, 3, 1, l.tgt_h, 16), 0);
+	recv_all(fd, b, 16);
+	close(fd);
+	tern_tcp_stats(&after);
+	assert_int_equal(after.refused, before.refused + 2);
+	unlink(right);
+	unlink(wrong);
+	unlink(shortf);
 }
 
 static void
@@ -551,6 +1094,7 @@ ipv6_loopback_when_available(void **state)
 	test_env_create(&env, "tcp6", NULL);
 	test_segment_local(&env, "src", 1 << 20, (void **)&src);
 	tgt_h = test_segment_local(&env, "tgt", 1 << 20, (void **)&tgt);
+	assert_int_equal(tern_segment_export(env.segments, tgt_h), 0);
 	rh = register_remote(&env, "rtgt", "::1", (uint16_t)tern_tcp_listen_port(), tgt_h, 1 << 20);
 	c = tern_client_create(env.engine, NULL);
 	test_pattern_fill(src, 1 << 20, 31, 0);
@@ -580,6 +1124,7 @@ second_engine_in_the_process_initiates_only(void **state)
 	test_env_create(&a, "two_a", &ca);
 	test_env_create(&b, "two_b", &cb);
 	tgt_h = test_segment_local(&a, "tgt", 1 << 20, (void **)&tgt);
+	assert_int_equal(tern_segment_export(a.segments, tgt_h), 0);
 	test_segment_local(&b, "src", 1 << 20, (void **)&src);
 	/* b's table has no segment with tgt_h: only a may answer. */
 	rh = register_remote(&b, "rtgt", "127.0.0.1", (uint16_t)tern_tcp_listen_port(), tgt_h,
@@ -610,12 +1155,27 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(target_errors_fail_only_their_request, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(raw_requests_and_hostile_frames, setup, teardown),
+		cmocka_unit_test_setup_teardown(unexported_segments_are_never_served, setup,
+						teardown),
 		cmocka_unit_test(second_engine_in_the_process_initiates_only),
+		cmocka_unit_test_setup_teardown(a_foreign_server_does_not_flood_the_log, setup,
+						teardown),
 		cmocka_unit_test(ipv6_loopback_when_available),
+		cmocka_unit_test_teardown(after_a_timeout_the_peer_and_a_new_listener_still_work,
+					  lim_teardown),
+		cmocka_unit_test(siphash_matches_the_reference_vectors),
+		cmocka_unit_test_teardown(a_secret_keeps_out_who_lacks_it, lim_teardown),
+		cmocka_unit_test_teardown(silent_and_idle_connections_are_closed, lim_teardown),
+		cmocka_unit_test_teardown(connection_floods_do_not_lock_real_peers_out,
+					  lim_teardown),
+		cmocka_unit_test_teardown(readers_that_never_read_cannot_starve_others,
+					  lim_teardown),
 	};
 
 	RTE_SET_USED(argc);
 	RTE_SET_USED(argv);
+	if (getenv("TEST_FILTER") != NULL) /* e.g. TEST_FILTER='*flood*' */
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	test_eal_init("test_tcp", "0@(0-1),1@0,2@1", 512);
 	if (tern_tcp_configure(&v4_conf) != 0)
 		return 1;

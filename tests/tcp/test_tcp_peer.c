@@ -51,24 +51,19 @@ struct fixture {
 	struct peer peer;
 };
 
-/* Start a target child and register its exported segment as REMOTE @p name. */
-static void
-peer_start(struct fixture *fx, struct peer *p, const char *name, uint64_t seed)
+/* Register a target's descriptor @p desc as REMOTE @p name of @p env. */
+static uint32_t
+peer_register(struct test_env *env, const uint8_t *desc, const char *name)
 {
 	const struct tern_transport_ops *ops = tern_transport_get(tern_transport_id("tcp"));
 	struct tern_segment_conf conf = { 0 };
 	struct tern_segment imported;
-	uint8_t desc[TERN_TCP_DESC_LEN];
-	char bytes[32], seeds[32];
-	char *argv[] = { (char *)(uintptr_t)target_path, bytes, seeds, NULL };
+	uint32_t h;
 
 	assert_non_null(ops);
-	snprintf(bytes, sizeof(bytes), "%u", REMOTE_BYTES);
-	snprintf(seeds, sizeof(seeds), "%" PRIu64, seed);
-	assert_int_equal(test_target_start(&p->t, argv, desc, sizeof(desc)), sizeof(desc));
 	memset(&imported, 0, sizeof(imported));
 	imported.length = REMOTE_BYTES;
-	assert_int_equal(ops->segment_import(&imported, desc, sizeof(desc)), 0);
+	assert_int_equal(ops->segment_import(&imported, desc, TERN_TCP_DESC_LEN), 0);
 	conf.name = name;
 	conf.length = REMOTE_BYTES;
 	conf.kind = TERN_SEGMENT_REMOTE;
@@ -76,7 +71,33 @@ peer_start(struct fixture *fx, struct peer *p, const char *name, uint64_t seed)
 	conf.socket_id = SOCKET_ID_ANY;
 	conf.priv = imported.priv;
 	conf.priv_len = TERN_TCP_DESC_LEN;
-	assert_int_equal(tern_segment_register(fx->env.segments, &conf, &p->seg), 0);
+	assert_int_equal(tern_segment_register(env->segments, &conf, &h), 0);
+	return h;
+}
+
+/* Start a target child (with the secret in @p auth_file, if not NULL);
+ * its descriptor goes to @p desc. */
+static void
+target_start(struct peer *p, uint64_t seed, const char *auth_file, uint8_t *desc)
+{
+	char bytes[32], seeds[32];
+	char *argv[] = { (char *)(uintptr_t)target_path, bytes, seeds, (char *)(uintptr_t)auth_file,
+			 NULL };
+
+	snprintf(bytes, sizeof(bytes), "%u", REMOTE_BYTES);
+	snprintf(seeds, sizeof(seeds), "%" PRIu64, seed);
+	assert_int_equal(test_target_start(&p->t, argv, desc, TERN_TCP_DESC_LEN),
+			 TERN_TCP_DESC_LEN);
+}
+
+/* Start a target child and register its exported segment as REMOTE @p name. */
+static void
+peer_start(struct fixture *fx, struct peer *p, const char *name, uint64_t seed)
+{
+	uint8_t desc[TERN_TCP_DESC_LEN];
+
+	target_start(p, seed, NULL, desc);
+	p->seg = peer_register(&fx->env, desc, name);
 }
 
 static int
@@ -257,6 +278,152 @@ peer_death_fails_the_affected_futures_and_nothing_else(void **state)
 	assert_int_equal(tern_client_destroy(c), 0);
 }
 
+#define LATE_READS   8
+#define LATE_READ_SZ (1u << 20)
+#define STALE_OFF    (16u << 20)
+#define STALE_LEN    (32u << 20)
+#define SHORT_NS     (1000ull * 1000 * 1000)
+
+/* Stop the target (every thread of it). */
+static void
+target_freeze(struct peer *p)
+{
+	int ret;
+
+	assert_int_equal(kill(p->t.pid, SIGSTOP), 0);
+	assert_int_equal(waitpid(p->t.pid, &ret, WUNTRACED), p->t.pid);
+	assert_true(WIFSTOPPED(ret));
+}
+
+/*
+ * A target frozen past the deadline, then resumed: once a future failed
+ * with -ETIMEDOUT, its READ buffers never change again, and its timed-out
+ * WRITE is never applied after a later WRITE of the same range succeeded.
+ * The target has the timed-out requests (and part of the WRITE's data)
+ * queued when it resumes; watched for two seconds after that.
+ */
+static void
+timed_out_batches_never_touch_memory_again(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	struct tern_submit_opts short_opts = { .deadline_ns = SHORT_NS };
+	struct tern_future *f[LATE_READS + 1];
+	struct tern_request r;
+	unsigned int i, round;
+
+	assert_non_null(c);
+	/* Warm the connections. */
+	r = test_req(TERN_OP_READ, fx->peer.seg, 0, fx->dst, 4096);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	test_pattern_fill(fx->dst, LATE_READS * LATE_READ_SZ, 99, 0); /* guard */
+	target_freeze(&fx->peer);
+	for (i = 0; i < LATE_READS; i++) {
+		r = test_req(TERN_OP_READ, fx->peer.seg, (uint64_t)i * LATE_READ_SZ,
+			     fx->dst + (uint64_t)i * LATE_READ_SZ, LATE_READ_SZ);
+		f[i] = tern_submit(c, &r, 1, &short_opts);
+		assert_non_null(f[i]);
+	}
+	/* Write A: more than the sockets buffer, so part of it is still queued here. */
+	test_pattern_fill(fx->src + STALE_OFF, STALE_LEN, 50, STALE_OFF);
+	r = test_req(TERN_OP_WRITE, fx->peer.seg, STALE_OFF, fx->src + STALE_OFF, STALE_LEN);
+	f[LATE_READS] = tern_submit(c, &r, 1, &short_opts);
+	assert_non_null(f[LATE_READS]);
+	/* The first to expire resets the connections the others are on too. */
+	for (i = 0; i <= LATE_READS; i++) {
+		int ret = test_wait_release(f[i]);
+
+		if (ret != -ETIMEDOUT && ret != -ECONNRESET)
+			print_message("future %u: %s\n", i, strerror(-ret));
+		assert_true(ret == -ETIMEDOUT || ret == -ECONNRESET);
+	}
+	assert_int_equal(kill(fx->peer.t.pid, SIGCONT), 0);
+
+	/* Write B over the same range succeeds. */
+	test_pattern_fill(fx->src + STALE_OFF, STALE_LEN, 51, STALE_OFF);
+	r = test_req(TERN_OP_WRITE, fx->peer.seg, STALE_OFF, fx->src + STALE_OFF, STALE_LEN);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	for (round = 0; round < 20; round++) {
+		size_t bad = test_pattern_check(fx->dst, LATE_READS * LATE_READ_SZ, 99, 0);
+
+		if (bad != SIZE_MAX)
+			print_message("round %u: a late READ reply wrote at %zu\n", round, bad);
+		assert_int_equal(bad, SIZE_MAX);
+		assert_true(test_target_check(&fx->peer.t, 51, STALE_OFF, STALE_LEN));
+		usleep(100 * 1000);
+	}
+	/* Read back through the engine too: B, and the peer still serves. */
+	memset(fx->dst, 0, STALE_LEN);
+	r = test_req(TERN_OP_READ, fx->peer.seg, STALE_OFF, fx->dst, STALE_LEN);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), 0);
+	assert_int_equal(test_pattern_check(fx->dst, STALE_LEN, 51, STALE_OFF), SIZE_MAX);
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
+static void
+secret_file(char *path, size_t len, const char *secret)
+{
+	int fd;
+
+	snprintf(path, len, "/tmp/tern_tcp_secret_XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, secret, strlen(secret)), (ssize_t)strlen(secret));
+	close(fd);
+}
+
+/* This process as an initiator configured with @p auth_file (NULL: none)
+ * reads 1 MiB of the target's segment: the status. */
+static int
+read_as(const char *auth_file, const uint8_t *desc, uint8_t *buf, const char *tag)
+{
+	struct tern_tcp_conf conf = { .auth_file = auth_file };
+	struct test_env env;
+	struct tern_client *c;
+	struct tern_request r;
+	uint32_t local, remote;
+	int ret;
+
+	assert_int_equal(tern_tcp_configure(&conf), 0);
+	test_env_create(&env, tag, NULL);
+	local = test_segment_local(&env, "buf", 1 << 20, (void **)&buf);
+	remote = peer_register(&env, desc, "secret_target");
+	c = tern_client_create(env.engine, NULL);
+	assert_non_null(c);
+	memset(buf, 0, 1 << 20);
+	r = test_req(TERN_OP_READ, remote, 0, buf, 1 << 20);
+	ret = test_wait_release(tern_submit(c, &r, 1, NULL));
+	if (ret == 0)
+		assert_int_equal(test_pattern_check(buf, 1 << 20, 45, 0), SIZE_MAX);
+	RTE_SET_USED(local);
+	assert_int_equal(tern_client_destroy(c), 0);
+	test_env_destroy(&env);
+	free(buf);
+	assert_int_equal(tern_tcp_configure(NULL), 0);
+	return ret;
+}
+
+/* A target with a secret, in its own process: an initiator without the
+ * secret or with another one fails with -EACCES, one with it gets the data. */
+static void
+a_target_with_a_secret_refuses_initiators_without_it(void **state)
+{
+	char right[64], wrong[64];
+	uint8_t desc[TERN_TCP_DESC_LEN];
+	struct peer p = { 0 };
+
+	RTE_SET_USED(state);
+	secret_file(right, sizeof(right), "sixteen bytes or more of secret\n");
+	secret_file(wrong, sizeof(wrong), "sixteen bytes or more of secreT\n");
+	target_start(&p, 45, right, desc);
+	assert_int_equal(read_as(NULL, desc, NULL, "noauth"), -EACCES);
+	assert_int_equal(read_as(wrong, desc, NULL, "wrongauth"), -EACCES);
+	assert_int_equal(read_as(right, desc, NULL, "rightauth"), 0);
+	test_target_stop(&p.t, false);
+	unlink(right);
+	unlink(wrong);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -266,6 +433,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(several_clients_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			peer_death_fails_the_affected_futures_and_nothing_else, setup, teardown),
+		cmocka_unit_test_setup_teardown(timed_out_batches_never_touch_memory_again, setup,
+						teardown),
+		cmocka_unit_test(a_target_with_a_secret_refuses_initiators_without_it),
 	};
 
 	if (argc != 2) {
@@ -273,6 +443,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	target_path = argv[1];
+	if (getenv("TEST_FILTER") != NULL) /* e.g. TEST_FILTER='*secret*' */
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	signal(SIGPIPE, SIG_IGN);
 	test_eal_init("test_tcp_peer", "0@(0-1),1@0,2@1", 512);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -394,8 +394,9 @@ request_answer(int fd, const struct shm_req *req)
 	 * whether a handle exists. */
 	if (!shm_token_equal(req->token, shm_token(ctl.key, req->handle, req->length)))
 		rep.status = -EACCES;
-	else if ((seg = tern_segment_acquire(ctl.segments, req->handle, 0, 1, 1)) == NULL)
-		rep.status = -ENOENT; /* unknown, stale or retired */
+	else if ((seg = tern_segment_acquire(ctl.segments, req->handle, 0, 1, 1)) == NULL ||
+		 !tern_segment_exported(seg))
+		rep.status = -ENOENT; /* unknown, stale, retired or not exported */
 	else if (!segment_file_ok(seg))
 		rep.status = -ENOTSUP;
 	else if (seg->length != req->length)
@@ -984,6 +985,8 @@ shm_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len)
 		   !(seg->flags & TERN_SEGMENT_F_FILE) ||
 		   __atomic_load_n(&seg->state, __ATOMIC_ACQUIRE) != TERN_SEGMENT_ACTIVE) {
 		ret = -ENOTSUP;
+	} else if (!tern_segment_exported(seg)) {
+		ret = -EPERM;
 	} else {
 		memset(&b, 0, sizeof(b));
 		memcpy(b.boot_id, ctl.boot_id, sizeof(b.boot_id));

@@ -29,6 +29,25 @@ tcp_frame_encode(uint8_t *buf, const struct tcp_frame_hdr *h)
 	tern_wire_put_be32(buf + 36, 0);
 }
 
+/* Handshake frames (doc/protocol.md, "Handshake"): offset carries the
+ * initiator's instance, tag its epoch; length is TCP_HS_LEN. */
+static int
+tcp_frame_check_handshake(const struct tcp_frame_hdr *h)
+{
+	if (h->length != TCP_HS_LEN || h->offset == 0)
+		return -EBADMSG;
+	if (h->op == TCP_OP_READY)
+		return h->segment == 0 && h->payload == 0 && h->status <= 0 &&
+				       h->status >= TCP_FRAME_STATUS_MIN
+			       ? 0
+			       : -EBADMSG;
+	if (h->status != 0 || h->payload != TCP_HS_LEN)
+		return -EBADMSG;
+	if (h->op == TCP_OP_CHALLENGE)
+		return (h->segment & ~TCP_HS_F_AUTH) == 0 ? 0 : -EBADMSG;
+	return h->segment == 0 ? 0 : -EBADMSG;
+}
+
 int
 tcp_frame_decode(const uint8_t *buf, struct tcp_frame_hdr *h)
 {
@@ -47,6 +66,8 @@ tcp_frame_decode(const uint8_t *buf, struct tcp_frame_hdr *h)
 	h->status = (int32_t)tern_wire_get_be32(buf + 32);
 	if (tern_wire_get_be16(buf + 6) != 0 || tern_wire_get_be32(buf + 36) != 0)
 		return -EBADMSG;
+	if (h->op >= TCP_OP_HELLO && h->op <= TCP_OP_READY)
+		return tcp_frame_check_handshake(h);
 	if (h->length == 0 || h->length > TCP_FRAME_MAX_LENGTH ||
 	    h->offset > UINT64_MAX - h->length)
 		return -EBADMSG;

@@ -14,12 +14,16 @@
 
 /** "TRNT": first four bytes of every frame. */
 #define TCP_FRAME_MAGIC 0x54524e54u
-/** Version of the frame format this code speaks. */
-#define TCP_FRAME_VERSION 1
+/** Version of the frame format this code speaks (2: connections open with a handshake). */
+#define TCP_FRAME_VERSION 2
 /** Bytes of a frame header. */
 #define TCP_FRAME_HDR_LEN 40
 /** Largest length a frame may announce (the engine's largest slice). */
 #define TCP_FRAME_MAX_LENGTH (1u << 30)
+/** Bytes of a handshake frame's nonce or proof (its length and payload). */
+#define TCP_HS_LEN 16
+/** CHALLENGE flag (in the segment field): the target wants a proof of the secret. */
+#define TCP_HS_F_AUTH 1u
 /** Statuses are negative errno values above this. */
 #define TCP_FRAME_STATUS_MIN (-4095)
 
@@ -36,6 +40,10 @@ enum tcp_frame_op {
 	TCP_OP_WRITE = 2,	/**< request: store the payload at offset */
 	TCP_OP_READ_REPLY = 3,	/**< reply to READ: status, then the data if status is 0 */
 	TCP_OP_WRITE_REPLY = 4, /**< reply to WRITE: status */
+	TCP_OP_HELLO = 5,	/**< initiator's first frame: instance, epoch, nonce */
+	TCP_OP_CHALLENGE = 6,	/**< target's answer to HELLO: flags, nonce */
+	TCP_OP_AUTH = 7,	/**< initiator: proof of the secret (zeros without one) */
+	TCP_OP_READY = 8,	/**< target: status; 0 opens the connection for requests */
 };
 
 /** A decoded frame header (host byte order). */
@@ -68,7 +76,8 @@ void tcp_frame_encode(uint8_t *buf, const struct tcp_frame_hdr *h);
  * @param buf TCP_FRAME_HDR_LEN bytes
  * @return 0; -EPROTO (bad magic), -EPROTONOSUPPORT (unknown version),
  *         -EBADMSG (unknown op, non-zero flags or reserved bits, bad length,
- *         payload inconsistent with op, length and status, offset overflow).
+ *         payload inconsistent with op, length and status, offset overflow,
+ *         a handshake frame with fields its op does not use set).
  */
 int tcp_frame_decode(const uint8_t *buf, struct tcp_frame_hdr *h);
 

@@ -15,8 +15,9 @@
  *
  * Target side (opt-in): after tern_tcp_configure() with a listen address,
  * the worker lcores accept connections and serve READ/WRITE frames against
- * the engine's LOCAL segments. Anyone who can connect can read and write
- * every LOCAL segment of the engine: listen on a trusted network only.
+ * the LOCAL segments the node exported (tern_segment_export()). Without
+ * @c auth_file, anyone who can connect can read and write them: listen on a
+ * trusted network only.
  */
 
 #include <stddef.h>
@@ -49,6 +50,17 @@ struct tern_tcp_conf {
 	uint32_t connect_timeout_ms;
 	/** TCP_USER_TIMEOUT: unacknowledged data fails the connection after; 10000. */
 	uint32_t user_timeout_ms;
+	/** Target: an accepted connection without a byte received or sent for
+	 *  this long is closed (idle, or owing replies it does not read); 60000. */
+	uint32_t idle_timeout_ms;
+	/**
+	 * File holding a secret shared by the nodes that may talk (16 to 4096
+	 * bytes; one trailing newline is not part of it); NULL: none. With one,
+	 * this node's target side refuses connections that cannot prove they
+	 * have it, and its initiator side proves it to targets that ask
+	 * (doc/protocol.md, "Handshake"). The secret never crosses the wire.
+	 */
+	const char *auth_file;
 };
 
 /**
@@ -57,8 +69,10 @@ struct tern_tcp_conf {
  * an address in use is reported here. NULL restores the defaults and closes
  * the listener.
  *
- * @return 0; -EINVAL (unparsable address, bad value), -EBUSY (endpoints are
- *         open), or the socket call's negative errno (-EADDRINUSE...).
+ * @return 0; -EINVAL (unparsable address, bad value, a secret shorter than
+ *         16 or longer than 4096 bytes), -EBUSY (endpoints are open), the
+ *         negative errno of opening or reading @c auth_file, or the socket
+ *         call's (-EADDRINUSE...).
  */
 int tern_tcp_configure(const struct tern_tcp_conf *conf);
 
@@ -85,6 +99,8 @@ struct tern_tcp_stats {
 	uint64_t protocol_errors; /**< connections closed for a malformed frame */
 	uint64_t error_replies;	  /**< well-formed requests answered with an error */
 	uint64_t failed_slices;	  /**< initiator slices failed by a broken connection */
+	uint64_t refused;	  /**< target: connections refused for a missing or wrong secret */
+	uint64_t expired_resets;  /**< initiator connections reset: a batch on them expired */
 };
 
 /** Read the counters. */
