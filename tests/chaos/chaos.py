@@ -431,8 +431,10 @@ def stop_all(h, name, *dps):
 
 
 def peer_client(h, a, extra, name):
-    return Client(h, a, ["--mode", "peer", "--segment", "b/kv", "--ranges", "8",
-                         "--range-bytes", "64K", "--read-slots", "256", "--deadline-ms",
+    """Ranges of 1 MiB (4 slices each, striped over the tcp connections): a
+    stopped peer leaves megabytes of frames queued behind a failed WRITE."""
+    return Client(h, a, ["--mode", "peer", "--segment", "b/kv", "--ranges", "16",
+                         "--range-bytes", "1M", "--read-slots", "48", "--deadline-ms",
                          "1000", "--report-ms", "200"] + extra, name)
 
 
@@ -441,19 +443,21 @@ def phase_peer_stop(h, transport):
     extra = ["--listen", "127.0.0.1:0", "--shm", "off"] if transport == "tcp" else []
     a, b = pair(h, extra, extra)
     try:
-        cl = peer_client(h, a, ["--duration-ms", str(int(7000 * h.scale)), "--settle-ms",
+        cl = peer_client(h, a, ["--duration-ms", str(int(10000 * h.scale)), "--settle-ms",
                                 "1500"], name)
         if not h.check("%s: client ready" % name, cl.ready.wait(h.t(20)), cl.stderr()):
             return
-        time.sleep(1.0)
-        b.proc.send_signal(signal.SIGSTOP)
-        time.sleep(2.5)
-        b.proc.send_signal(signal.SIGCONT)
-        h.counts["faults"] += 1
+        # Three stops past the 1 s deadline, at random phases of the rounds.
+        for _ in range(3):
+            time.sleep(h.rng.uniform(0.3, 1.0))
+            b.proc.send_signal(signal.SIGSTOP)
+            time.sleep(h.rng.uniform(1.5, 2.5))
+            b.proc.send_signal(signal.SIGCONT)
+            h.counts["faults"] += 1
         rc, line = cl.wait(h.t(40))
         account(h, line)
         failed = line.get("write_failed", 0) + line.get("read_failed", 0)
-        print("chaos: %s: b stopped 2.5 s with 1 s deadlines: %d WRITE and %d READ futures "
+        print("chaos: %s: b stopped 3 x 1.5-2.5 s with 1 s deadlines: %d WRITE and %d READ futures "
               "failed, %d late writes, %d stale ranges, %d resolved late"
               % (name, line.get("write_failed", 0), line.get("read_failed", 0),
                  line.get("late_writes", 0), line.get("stale", 0),
@@ -548,6 +552,17 @@ def recv_exact(s, n):
     return buf
 
 
+def legit_read(port, seg, offset, timeout=2.0):
+    """A new connection asks one 64-byte READ: True if the reply comes in time."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(tcp_frame(1, 77, seg, offset, 64))
+            hdr = struct.unpack(">IBBHIIQIIiI", recv_exact(s, 40))
+            return hdr[2] == 3 and hdr[4] == 77 and hdr[9] == 0 and len(recv_exact(s, 64)) == 64
+    except (OSError, struct.error):
+        return False
+
+
 def blast(h, addr, payloads, family=socket.AF_INET, kind=socket.SOCK_STREAM):
     """One connection per payload: send it, half-close, read a little, close."""
     for p in payloads:
@@ -635,7 +650,9 @@ def slowloris(h, addr, first, conns, seconds):
 
 
 def hold_reads(h, port, seg, conns, reads, length, seconds, progress):
-    """conns connections each asking reads READs of length bytes, never reading."""
+    """conns connections each asking reads READs of length bytes, never
+    reading: (connections made, the real peer kept going, a new connection
+    was served meanwhile)."""
     socks = []
     frames = b"".join(tcp_frame(1, i + 1, seg, 0, length) for i in range(reads))
     for _ in range(conns):
@@ -649,14 +666,18 @@ def hold_reads(h, port, seg, conns, reads, length, seconds, progress):
         except OSError:
             s.close()
     h.counts["hostile"] += len(socks) * reads
-    ok = progress(seconds)
+    ok = progress(seconds / 2)
+    served = legit_read(port, seg, 63 * MIB)
+    ok = progress(seconds / 2) and ok
     for s in socks:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()
-    return len(socks), ok
+    return len(socks), ok, served
 
 
-def hold_idle(h, port, conns, seconds, progress):
+def hold_idle(h, port, conns, seconds, progress, serve_new):
+    """conns idle connections held for seconds: (made, the real peer kept
+    going, serve_new() succeeded meanwhile: a new connection is served)."""
     socks = []
     for _ in range(conns):
         s = socket.socket()
@@ -668,10 +689,12 @@ def hold_idle(h, port, conns, seconds, progress):
             s.close()
             break
     h.counts["hostile"] += len(socks)
-    ok = progress(seconds)
+    ok = progress(seconds / 2)
+    served = serve_new()
+    ok = progress(seconds / 2) and ok
     for s in socks:
         s.close()
-    return len(socks), ok
+    return len(socks), ok, served
 
 
 class FakePeer:
@@ -774,6 +797,8 @@ def phase_hostile(h):
         except (TypeError, KeyError, ValueError, struct.error):
             pass
         h.check("%s: b's tcp descriptor read over p2p" % name, seg != 0, str(desc))
+        h.check("%s: a new tcp connection is served before the attacks (the probe works)"
+                % name, legit_read(tport, seg, 63 * MIB))
 
         def progress(seconds):
             """The real peer completes batches in every 1.5 s window (x time scale)."""
@@ -802,15 +827,23 @@ def phase_hostile(h):
                          args=(h, ("127.0.0.1", pport), p2p_payloads()[-7], 32, 4)).start()
         h.check("%s: slowloris on tcp and p2p (32 connections each), peer unaffected" % name,
                 progress(4.0), "real peer: %s" % real.last())
-        n, ok = hold_reads(h, tport, seg, 16, 128, 64 * MIB, h.t(5), progress)
-        h.check("%s: %d connections x 128 READs of 64 MiB never read, peer unaffected"
-                % (name, n), ok and n == 16, "real peer: %s" % real.last())
-        n, ok = hold_idle(h, tport, 1400, h.t(4), progress)
-        h.check("%s: %d idle tcp connections, peer unaffected" % (name, n), ok,
+        n, ok, served = hold_reads(h, tport, seg, 16, 128, 64 * MIB, h.t(6), progress)
+        h.check("%s: %d connections x 128 READs of 64 MiB never read: the real peer keeps "
+                "going" % (name, n), ok and n == 16, "real peer: %s" % real.last())
+        h.check("%s: ... and a new tcp connection is served meanwhile" % name, served)
+        n, ok, served = hold_idle(h, tport, 1400, h.t(4), progress,
+                                  lambda: legit_read(tport, seg, 63 * MIB))
+        h.check("%s: %d idle tcp connections: the real peer keeps going" % (name, n), ok,
                 "real peer: %s" % real.last())
-        n, ok = hold_idle(h, pport, 200, h.t(2), progress)
-        h.check("%s: %d idle p2p connections, peer unaffected" % (name, n), ok,
+        h.check("%s: ... and a new tcp connection is served meanwhile" % name, served)
+        n, ok, served = hold_idle(h, pport, 200, h.t(2), progress,
+                                  lambda: p2p_get(pport, "b", "kv") is not None)
+        h.check("%s: %d idle p2p connections: the real peer keeps going" % (name, n), ok,
                 "real peer: %s" % real.last())
+        h.check("%s: ... and a new p2p request is answered meanwhile" % name, served)
+        lines = sum(1 for ln in b.text().splitlines() if ln.startswith("tern."))
+        h.check("%s: b's log stays bounded (%d tern.* lines for %d hostile inputs)"
+                % (name, lines, h.counts["hostile"]), lines < 200)
         if "mlx5: answering handshakes" in b.text():
             h.check("%s: mlx5 handshake port" % name, False, "not covered by this suite yet")
         else:
@@ -986,10 +1019,10 @@ def run_phases(h, phases, kills):
             h.procs = [p for p in h.procs if p.poll() is None]
     if "kills" in phases:
         guarded("kills", phase_kills, kills)
-    if "peers" in phases:
-        for t in ("shm", "tcp"):
-            guarded("peer-stop-" + t, phase_peer_stop, t)
-            guarded("peer-kill-" + t, phase_peer_kill, t)
+    for t in ("shm", "tcp"):
+        for what, fn in (("peer-stop-", phase_peer_stop), ("peer-kill-", phase_peer_kill)):
+            if "peers" in phases or what + t in phases:
+                guarded(what + t, fn, t)
     if "hostile" in phases:
         guarded("hostile", phase_hostile)
     if "directory" in phases:
