@@ -303,6 +303,30 @@ VICTIMS = {
 }
 
 
+def cpu_ticks(pid):
+    """utime + stime of a process (clock ticks), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def stall_evidence(client):
+    """What a client that makes no progress is doing: spinning or asleep."""
+    t0 = cpu_ticks(client.proc.pid)
+    time.sleep(1.0)
+    t1 = cpu_ticks(client.proc.pid)
+    if t0 is None or t1 is None:
+        return "gone"
+    hz = os.sysconf("SC_CLK_TCK")
+    # Asleep in a futex or syscall it would use ~0; its reporter thread
+    # prints a line every 50 ms, which costs well under 5 %.
+    return "%s (%.0f %% of a CPU over 1 s)" % (
+        "busy, spinning" if t1 - t0 > hz // 10 else "asleep", 100.0 * (t1 - t0) / hz)
+
+
 def ring_state(dp):
     """Every worker lcore's rings drained and nothing posted, or a reason."""
     info = dp.telemetry("/tern/info")
@@ -339,6 +363,7 @@ def phase_kills(h, kills):
     h.check("kills: /tern/clients shows the steady client", baseline == (1, 0), str(baseline))
     wedged = False
     fails = {}
+    t_kills = time.monotonic()
 
     def fail(what, detail):
         fails.setdefault(what, []).append(detail)
@@ -362,8 +387,8 @@ def phase_kills(h, kills):
                          h.t(5), 0.02) and steady.proc.poll() is None
         if not moved:
             fail("other clients keep moving data after every kill",
-                 "kill %d (%s): the steady client made no progress for %.0f s (%d batches)"
-                 % (i, kind, h.t(5), steady.batches()))
+                 "kill %d (%s): the steady client made no progress for %.0f s (%d batches), "
+                 "it is %s" % (i, kind, h.t(5), steady.batches(), stall_evidence(steady)))
             wedged = True
         if not isinstance(dp.telemetry("/tern/info"), dict):
             fail("the dataplane answers telemetry after every kill", "kill %d" % i)
@@ -375,6 +400,8 @@ def phase_kills(h, kills):
             print("chaos: dataplane wedged after kill %d (%s victim): stopping the kills"
                   % (i, kind), flush=True)
             break
+    print("chaos: %d kills in %.0f s" % (h.counts["kills"], time.monotonic() - t_kills),
+          flush=True)
     for what in ("a fresh client attaches and moves verified data after every kill",
                  "other clients keep moving data after every kill",
                  "the dataplane answers telemetry after every kill",
@@ -1002,6 +1029,7 @@ def phase_directory(h, backend):
 
 def run_phases(h, phases, kills):
     def guarded(what, fn, *a):
+        t0 = time.monotonic()
         try:
             fn(h, *a)
         except Fatal as e:
@@ -1017,6 +1045,7 @@ def run_phases(h, phases, kills):
                     p.kill()
                     p.wait()
             h.procs = [p for p in h.procs if p.poll() is None]
+            print("chaos: %s took %.0f s" % (what, time.monotonic() - t0), flush=True)
     if "kills" in phases:
         guarded("kills", phase_kills, kills)
     for t in ("shm", "tcp"):
