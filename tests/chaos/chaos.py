@@ -36,7 +36,8 @@ import time
 
 ROOT_RUN = "/var/run/dpdk" if os.geteuid() == 0 else \
     os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/tmp"), "dpdk")
-BASES = {"k": 0x200000000000, "a": 0x280000000000, "b": 0x300000000000}
+BASES = {"k": 0x200000000000, "a": 0x280000000000, "b": 0x300000000000,
+         "c": 0x380000000000}
 MIB = 1 << 20
 
 
@@ -539,6 +540,68 @@ def phase_peer_kill(h, transport):
     finally:
         for dp in (a, b):
             if dp.proc.poll() is None:
+                dp.proc.kill()
+                dp.proc.wait()
+
+
+def phase_stale_writers(h):
+    """A WRITE that failed over tcp while b was stopped must not land after a
+    newer WRITE: a's client writes through tcp while b is stopped (its futures
+    fail by the deadline, the frames wait in b's socket), then c's client
+    writes the same ranges through shm (which needs nothing from b) and
+    succeeds, stops writing and only reads; then b continues."""
+    name = "stale-after-failover"
+    pa, pb, pc = free_port(), free_port(), free_port()
+    peers = ["--peer", "b=p2p://127.0.0.1:%d" % pb]
+    dps = []
+    try:
+        b = Dataplane(h, "b", ["--segment", "kv:32M", "--listen", "127.0.0.1:0",
+                               "--directory", "p2p://127.0.0.1:%d" % pb])
+        dps.append(b)
+        a = Dataplane(h, "a", ["--segment", "kv:32M", "--directory", "p2p://127.0.0.1:%d" % pa,
+                               "--peer-transport", "b=tcp"] + peers)
+        dps.append(a)
+        c = Dataplane(h, "c", ["--segment", "kv:32M", "--directory", "p2p://127.0.0.1:%d" % pc,
+                               "--peer-transport", "b=shm"] + peers)
+        dps.append(c)
+        common = ["--paused", "--no-final", "--allow-errors", "--settle-ms", "0"]
+        first = peer_client(h, a, common, name + "-tcp")
+        if not h.check("%s: tcp writer ready" % name, first.ready.wait(h.t(20)),
+                       first.stderr()):
+            return
+        second = peer_client(h, c, common, name + "-shm")
+        if not h.check("%s: shm writer ready" % name, second.ready.wait(h.t(20)),
+                       second.stderr()):
+            return
+        b.proc.send_signal(signal.SIGSTOP)
+        h.counts["faults"] += 1
+        first.kill(signal.SIGUSR2)
+        failed = wait_for(lambda: first.last().get("write_failed", 0) >= 16, h.t(6))
+        h.check("%s: the tcp WRITEs fail by their deadline while b is stopped" % name, failed,
+                str(first.last()))
+        rc, line = first.finish(h.t(10))
+        account(h, line)
+        b0 = second.last().get("bytes_verified", 0)
+        second.kill(signal.SIGUSR2)
+        wrote = wait_for(lambda: second.last().get("bytes_verified", 0) >= b0 + 16 * MIB,
+                         h.t(5))
+        h.check("%s: the shm writer's WRITEs succeed meanwhile" % name, wrote,
+                str(second.last()))
+        second.kill(signal.SIGUSR1)
+        wait_for(lambda: any(d.get("event") == "read-only" for d in second.lines), h.t(5))
+        b.proc.send_signal(signal.SIGCONT)
+        time.sleep(h.t(2))
+        rc, line = second.finish(h.t(10))
+        account(h, line)
+        h.check("%s: no stale data (the failed tcp WRITEs never land on the newer ones)"
+                % name, line.get("stale", 1) == 0, second.stderr()[-600:])
+        h.check("%s: nothing late" % name, line.get("late_resolves", 1) == 0 and
+                line.get("late_writes", 1) == 0, str(line))
+        stop_all(h, name, a, b, c)
+    finally:
+        for dp in dps:
+            if dp.proc.poll() is None:
+                dp.proc.send_signal(signal.SIGCONT)
                 dp.proc.kill()
                 dp.proc.wait()
 
@@ -1052,6 +1115,8 @@ def run_phases(h, phases, kills):
         for what, fn in (("peer-stop-", phase_peer_stop), ("peer-kill-", phase_peer_kill)):
             if "peers" in phases or what + t in phases:
                 guarded(what + t, fn, t)
+    if "peers" in phases or "stale-after-failover" in phases:
+        guarded("stale-after-failover", phase_stale_writers)
     if "hostile" in phases:
         guarded("hostile", phase_hostile)
     if "directory" in phases:

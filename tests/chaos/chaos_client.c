@@ -27,7 +27,10 @@
  *           --settle-ms pass, then: a quarantined slot that is no longer all
  *           guard was written after its future failed (late write); a range
  *           that does not read back as the final generation was overwritten
- *           by an older, failed WRITE (stale data).
+ *           by an older, failed WRITE (stale data). --paused waits for
+ *           SIGUSR2 before the first round; SIGUSR1 stops the writes (the
+ *           rounds then only read and verify, and {"event":"read-only"} is
+ *           printed once): the driver sequences two writers with them.
  * Every future's submit-to-resolve time is measured; one that resolves later
  * than its deadline plus 1 s counts as "late_resolves".
  *
@@ -85,6 +88,7 @@ struct options {
 	uint64_t read_slots;
 	uint64_t settle_ms;
 	bool allow_errors; /* transfer errors are expected (peer killed) */
+	bool paused;	   /* peer: wait for SIGUSR2 before the first round */
 	bool final_round;  /* peer: write a final generation and check it */
 };
 
@@ -104,6 +108,8 @@ struct counters {
 
 static struct counters cnt;
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t go_requested;	  /* SIGUSR2: start the rounds */
+static volatile sig_atomic_t read_only_requested; /* SIGUSR1: stop writing */
 static uint64_t t0_ns;
 static struct options opt = {
 	.mode = MODE_STEADY,
@@ -188,8 +194,12 @@ reporter(void *arg)
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGUSR1)
+		read_only_requested = 1;
+	else if (sig == SIGUSR2)
+		go_requested = 1;
+	else
+		stop_requested = 1;
 }
 
 static bool
@@ -471,12 +481,15 @@ struct peer_state {
 	uint64_t next_slot;
 	uint64_t gen[MAX_RANGES]; /* last generation written successfully */
 	bool clean[MAX_RANGES];	  /* the last WRITE of the range succeeded */
+	bool stale[MAX_RANGES];	  /* counted once per range */
 };
 
+/* Generation @gen of range @r, written by this process (two writers never
+ * write the same bytes). */
 static uint64_t
 range_seed(uint64_t gen, uint64_t r)
 {
-	return gen << 16 ^ r ^ 0x7465726e00000000ull;
+	return gen << 16 ^ r ^ (uint64_t)getpid() << 40;
 }
 
 /* One WRITE per range, all in flight at once. @return failed writes. */
@@ -554,10 +567,14 @@ peer_read(struct peer_state *ps, uint64_t deadline_ms, bool final)
 		if (!ps->clean[r])
 			continue; /* a failed WRITE may have left it partly written */
 		if (!holds(buf, ps->scratch, len, range_seed(ps->gen[r], r))) {
-			add(&cnt.stale, 1);
-			note("%s read of range %" PRIu64 " does not hold generation %" PRIu64
-			     ", its last successful WRITE (stale data)",
-			     final ? "final" : "a", r, ps->gen[r]);
+			if (!ps->stale[r]) {
+				add(&cnt.stale, 1);
+				note("%s read of range %" PRIu64
+				     " does not hold generation %" PRIu64
+				     ", its last successful WRITE (stale data)",
+				     final ? "final" : "a", r, ps->gen[r]);
+			}
+			ps->stale[r] = true;
 		} else {
 			add(&cnt.bytes_verified, len);
 		}
@@ -588,7 +605,20 @@ run_peer(struct tern_client *c, uint32_t seg)
 		note("buffers: %s", rte_strerror(rte_errno));
 		return 1;
 	}
+	while (opt.paused && !go_requested && !should_stop(0))
+		usleep(10000);
 	for (gen = 1; !should_stop(gen); gen++) {
+		if (read_only_requested) {
+			/* Only verify from now on: what changes a range now is
+			 * not this client. */
+			if (read_only_requested == 1) {
+				read_only_requested = 2;
+				report("read-only");
+			}
+			peer_read(&ps, opt.deadline_ms, false);
+			usleep(20000);
+			continue;
+		}
 		peer_write(&ps, gen, opt.deadline_ms);
 		peer_read(&ps, opt.deadline_ms, false);
 	}
@@ -658,6 +688,10 @@ parse_args(int argc, char **argv)
 			opt.final_round = false;
 			continue;
 		}
+		if (strcmp(o, "--paused") == 0) {
+			opt.paused = true;
+			continue;
+		}
 		if (v == NULL)
 			goto bad;
 		a++;
@@ -719,6 +753,8 @@ main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 
 	c = attach(opt.mode == MODE_FLOOD ? (uint32_t)opt.inflight : 2 * MAX_RANGES);
 	if (c == NULL) {
