@@ -11,7 +11,8 @@ output, the /tern/ telemetry commands, exit statuses).
 
 ci is bounded (a few minutes; CI runs it under meson test); soak repeats the
 same phases with more kills until --minutes have passed. --only PHASE[,...]
-runs some phases (kills, peers, hostile, directory). Environment:
+runs some phases (kills, peers, hostile, directory); --victims the kinds of
+killed clients (submit, inflight, attach, startup; default all). Environment:
 CHAOS_KILLS overrides --kills, CHAOS_SEED --seed, CHAOS_TIME_SCALE multiplies
 every wait (sanitizer builds). Needs root, free 2M hugepages, python3 (only
 the standard library), etcd and redis-server for the directory phase.
@@ -60,6 +61,12 @@ class Harness:
         seed = int(os.environ.get("CHAOS_SEED", args.seed if args.seed is not None
                                   else int(time.time()) & 0xffffff))
         self.rng = random.Random(seed)
+        # submit twice: the kill the issue is about.
+        self.victims = args.victims.split(",")
+        if args.victims == "all":
+            self.victims = ["submit", "submit", "inflight", "attach", "startup"]
+        if not set(self.victims) <= {"submit", "inflight", "attach", "startup"}:
+            sys.exit("chaos: --victims: submit, inflight, attach, startup or all")
         print("chaos: seed %d (CHAOS_SEED=%d reproduces the choices), work dir %s"
               % (seed, seed, self.work), flush=True)
         atexit.register(self.cleanup)
@@ -365,14 +372,17 @@ def phase_kills(h, kills):
     wedged = False
     fails = {}
     t_kills = time.monotonic()
+    nxt = None
 
     def fail(what, detail):
         fails.setdefault(what, []).append(detail)
 
     for i in range(kills):
-        kind = h.rng.choice(["submit", "submit", "inflight", "attach", "startup"])
-        args = VICTIMS[h.rng.choice(list(VICTIMS))] if kind == "startup" else VICTIMS[kind]
-        victim = Client(h, dp, args, "victim")
+        kind, victim = nxt if nxt is not None else (h.rng.choice(h.victims), None)
+        if victim is None:
+            args = VICTIMS[h.rng.choice(list(VICTIMS))] if kind == "startup" else VICTIMS[kind]
+            victim = Client(h, dp, args, "victim")
+        nxt = None
         if kind == "startup":
             time.sleep(h.rng.uniform(0, 0.35) * h.scale)
         elif not victim.ready.wait(h.t(15)):
@@ -383,6 +393,11 @@ def phase_kills(h, kills):
         victim.kill(signal.SIGKILL)
         victim.wait(h.t(10))
         h.counts["kills"] += 1
+        # The next victim starts while this kill is checked (unless it is to
+        # die during its start-up): its EAL start overlaps the checks.
+        k2 = h.rng.choice(h.victims)
+        if i + 1 < kills:
+            nxt = (k2, None if k2 == "startup" else Client(h, dp, VICTIMS[k2], "victim"))
         b0 = steady.batches()
         moved = wait_for(lambda: steady.batches() >= b0 + 2 or steady.proc.poll() is not None,
                          h.t(5), 0.02) and steady.proc.poll() is None
@@ -401,6 +416,9 @@ def phase_kills(h, kills):
             print("chaos: dataplane wedged after kill %d (%s victim): stopping the kills"
                   % (i, kind), flush=True)
             break
+    if nxt is not None and nxt[1] is not None:
+        nxt[1].kill(signal.SIGKILL)  # started, not needed: the kills stopped early
+        nxt[1].wait(h.t(10))
     print("chaos: %d kills in %.0f s" % (h.counts["kills"], time.monotonic() - t_kills),
           flush=True)
     for what in ("a fresh client attaches and moves verified data after every kill",
@@ -1134,6 +1152,8 @@ def main():
     ap.add_argument("--seed", type=int)
     ap.add_argument("--time-scale", type=float, default=1.0)
     ap.add_argument("--only", default="kills,peers,hostile,directory")
+    ap.add_argument("--victims", default="all",
+                    help="kinds of killed clients: submit,inflight,attach,startup or all")
     ap.add_argument("-v", "--verbose", action="store_true", help="print passing checks too")
     args = ap.parse_args()
     h = Harness(args)
