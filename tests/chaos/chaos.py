@@ -1147,7 +1147,7 @@ def main():
     ap.add_argument("mode", choices=["ci", "soak"])
     ap.add_argument("--dataplane", required=True)
     ap.add_argument("--client", required=True)
-    ap.add_argument("--kills", type=int, default=100)
+    ap.add_argument("--kills", type=int, help="client kills a round (ci 100, soak 1000)")
     ap.add_argument("--minutes", type=float, default=30.0, help="soak: how long")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--time-scale", type=float, default=1.0)
@@ -1162,7 +1162,7 @@ def main():
         raise SystemExit("chaos: signal %d: cleaning up" % sig)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
-    kills = int(os.environ.get("CHAOS_KILLS", args.kills))
+    kills = int(os.environ.get("CHAOS_KILLS", args.kills or (100 if args.mode == "ci" else 1000)))
     phases = set(args.only.split(","))
     free = 0
     with open("/proc/meminfo") as f:
@@ -1183,7 +1183,7 @@ def main():
                 rounds += 1
                 print("chaos: soak round %d (%.0f s so far)" % (rounds, time.monotonic() - t0),
                       flush=True)
-                run_phases(h, phases, kills if args.kills != 100 else 1000)
+                run_phases(h, phases, kills)
         print("chaos: %s mode took %.0f s" % (args.mode, time.monotonic() - t0))
         return h.summary()
     finally:
