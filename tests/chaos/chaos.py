@@ -349,6 +349,16 @@ def stall_evidence(client):
         "busy, spinning" if t1 - t0 > hz // 10 else "asleep", 100.0 * (t1 - t0) / hz)
 
 
+def lcore_batches(dp, lcores):
+    """{lcore: batches it finished} from /tern/lcore,<id>."""
+    out = {}
+    for lc in lcores:
+        r = dp.telemetry("/tern/lcore,%d" % lc)
+        if isinstance(r, dict):
+            out[lc] = r.get("batches")
+    return out
+
+
 def ring_state(dp):
     """Every worker lcore's rings drained and nothing posted, or a reason."""
     info = dp.telemetry("/tern/info")
@@ -381,6 +391,9 @@ def phase_kills(h, kills):
                             "--deadline-ms", "3000"], "steady")
     if not h.check("kills: steady client ready", steady.ready.wait(h.t(20)), steady.stderr()):
         return
+    # The steady client is spread over the worker lcores with the victims;
+    # ci runs one worker lcore (two CPUs here), so it reaches every ring.
+    lcores = (dp.telemetry("/tern/info") or {}).get("lcores", [])
     baseline = dp.clients()
     h.check("kills: /tern/clients shows the steady client", baseline == (1, 0), str(baseline))
     wedged = False
@@ -413,8 +426,21 @@ def phase_kills(h, kills):
         if i + 1 < kills:
             nxt = (k2, None if k2 == "startup" else Client(h, dp, VICTIMS[k2], "victim"))
         b0 = steady.batches()
+        l0 = lcore_batches(dp, lcores)
         moved = wait_for(lambda: steady.batches() >= b0 + 2 or steady.proc.poll() is not None,
                          h.t(5), 0.02) and steady.proc.poll() is None
+
+        def stuck_lcores():
+            l1 = lcore_batches(dp, lcores)
+            return [lc for lc in lcores if l0.get(lc) is None or l1.get(lc, 0) <= l0[lc]]
+        stuck = [] if not moved else stuck_lcores()
+        if stuck:
+            # Its counters are published in bursts: give it the same 5 s.
+            wait_for(lambda: not stuck_lcores(), h.t(5))
+            stuck = stuck_lcores()
+        if stuck:
+            fail("every worker lcore keeps finishing batches after every kill",
+                 "kill %d (%s): lcores %s" % (i, kind, stuck))
         if not moved:
             fail("other clients keep moving data after every kill",
                  "kill %d (%s): the steady client made no progress for %.0f s (%d batches), "
@@ -437,6 +463,7 @@ def phase_kills(h, kills):
           flush=True)
     for what in ("a fresh client attaches and moves verified data after every kill",
                  "other clients keep moving data after every kill",
+                 "every worker lcore keeps finishing batches after every kill",
                  "the dataplane answers telemetry after every kill",
                  "a dead client's slot is reclaimed within 5 s"):
         got = fails.get(what, [])
