@@ -282,7 +282,8 @@ finish(struct tern_future *f, uint64_t t_submit, uint64_t deadline_ms)
 	if (ret == -EINPROGRESS) {
 		/* Never resolved: count it, and leave it (releasing a pending
 		 * future is allowed, it resolves on its own). */
-		note("a future did not resolve within %" PRIu64 " ms", limit / 500000);
+		note("a future did not resolve within %" PRIu64 " ms",
+		     (uint64_t)((limit + LATE_SLACK_NS) / 1000000));
 		add(&cnt.late_resolves, 1);
 		tern_future_release(f);
 		add(&cnt.errors, 1);
