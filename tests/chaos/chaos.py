@@ -210,20 +210,27 @@ class Dataplane:
     def alive(self):
         return self.proc.poll() is None and isinstance(self.telemetry("/tern/info"), dict)
 
-    def clients(self):
-        """(active, dead) client slots, from /tern/clients (every page)."""
-        active = dead = 0
+    def client_slots(self):
+        """{pid: state} of the client slots in use, from /tern/clients (every page)."""
+        out = {}
         start = 0
         for _ in range(64):
             r = self.telemetry("/tern/clients,%d" % start)
             if not isinstance(r, dict) or "state" not in r:
                 return None
-            active += r["state"].count("active")
-            dead += r["state"].count("dead")
+            out.update(zip(r["pid"], r["state"]))
             if r["next"] == -1:
-                return active, dead
+                return out
             start = r["next"]
         return None
+
+    def clients(self):
+        """(active, dead) client slots."""
+        slots = self.client_slots()
+        if slots is None:
+            return None
+        states = list(slots.values())
+        return states.count("active"), states.count("dead")
 
     def segments_total(self):
         r = self.telemetry("/tern/segments")
@@ -448,10 +455,12 @@ def phase_kills(h, kills):
             wedged = True
         if not isinstance(dp.telemetry("/tern/info"), dict):
             fail("the dataplane answers telemetry after every kill", "kill %d" % i)
-        back = wait_for(lambda: dp.clients() == (1, 0), h.t(5))
+        # The next victim may have attached already: look for this one's pid.
+        back = wait_for(lambda: victim.proc.pid not in (dp.client_slots() or {victim.proc.pid: 0}),
+                        h.t(5))
         if not back:
             fail("a dead client's slot is reclaimed within 5 s",
-                 "kill %d (%s): /tern/clients (active, dead) = %s" % (i, kind, dp.clients()))
+                 "kill %d (%s): /tern/clients {pid: state} = %s" % (i, kind, dp.client_slots()))
         if wedged:
             print("chaos: dataplane wedged after kill %d (%s victim): stopping the kills"
                   % (i, kind), flush=True)
