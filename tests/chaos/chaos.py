@@ -356,6 +356,20 @@ def stall_evidence(client):
         "busy, spinning" if t1 - t0 > hz // 10 else "asleep", 100.0 * (t1 - t0) / hz)
 
 
+def main_stack(pid):
+    """The first frames of a process's main thread, if gdb is installed."""
+    if shutil.which("gdb") is None:
+        return "no gdb for a stack"
+    try:
+        out = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread 1", "-ex", "bt 6"],
+                             capture_output=True, text=True, timeout=30, check=False).stdout
+    except subprocess.TimeoutExpired:
+        return "gdb timed out"
+    frames = [re.sub(r"\s+", " ", ln) for ln in out.splitlines() if re.match(r"#\d", ln)]
+    frames = list(dict.fromkeys(re.sub(r" \(.*", "", f) for f in frames))  # "thread 1" shows #0 too
+    return " | ".join(frames) or "no stack"
+
+
 def lcore_batches(dp, lcores):
     """{lcore: batches it finished} from /tern/lcore,<id>."""
     out = {}
@@ -451,7 +465,9 @@ def phase_kills(h, kills):
         if not moved:
             fail("other clients keep moving data after every kill",
                  "kill %d (%s): the steady client made no progress for %.0f s (%d batches), "
-                 "it is %s" % (i, kind, h.t(5), steady.batches(), stall_evidence(steady)))
+                 "it is %s; its main thread: %s" % (i, kind, h.t(5), steady.batches(),
+                                                    stall_evidence(steady),
+                                                    main_stack(steady.proc.pid)))
             wedged = True
         if not isinstance(dp.telemetry("/tern/info"), dict):
             fail("the dataplane answers telemetry after every kill", "kill %d" % i)
