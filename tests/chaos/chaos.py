@@ -69,7 +69,7 @@ class Harness:
         self.passed = 0
         self.failed = 0
         self.failures = []
-        self.counts = dict(kills=0, faults=0, hostile=0, bytes_verified=0,
+        self.counts = dict(kills=0, wedges=0, faults=0, hostile=0, bytes_verified=0,
                            late_resolves=0, late_writes=0, stale=0, leaks=0)
         seed = int(os.environ.get("CHAOS_SEED", args.seed if args.seed is not None
                                   else int(time.time()) & 0xffffff))
@@ -136,9 +136,10 @@ class Harness:
 
     def summary(self):
         c = self.counts
-        print("chaos: %d passed, %d failed (kills %d, faults %d, hostile inputs %d, "
+        print("chaos: %d passed, %d failed (kills %d, wedges %d, faults %d, hostile inputs %d, "
               "bytes verified %d, futures resolved late %d, late writes %d, stale data %d, "
-              "leaks %d)" % (self.passed, self.failed, c["kills"], c["faults"], c["hostile"],
+              "leaks %d)" % (self.passed, self.failed, c["kills"], c["wedges"], c["faults"],
+                             c["hostile"],
                              c["bytes_verified"], c["late_resolves"], c["late_writes"],
                              c["stale"], c["leaks"]), flush=True)
         return 0 if self.failed == 0 else 1
@@ -400,103 +401,16 @@ def pool_full(dp):
     return isinstance(s, dict) and s["pool_total"] > 0 and s["pool_available"] == s["pool_total"]
 
 
-def phase_kills(h, kills):
-    """Clients SIGKILLed at random points; after each kill the steady client
-    keeps moving data, the dataplane answers, the next client attaches and
-    moves verified data, and the dead client's slot comes back."""
-    print("chaos: client kills x %d (victims: %s)" % (kills, ",".join(sorted(set(h.victims)))),
-          flush=True)
-    dp = Dataplane(h, "k", ["--segment", "kv:64M"])
-    base_segments = dp.segments_total()
-    steady = Client(h, dp, ["--mode", "steady", "--bytes", "256K", "--report-ms", "50",
-                            "--deadline-ms", "3000"], "steady")
-    if not h.check("kills: steady client ready", steady.ready.wait(h.t(20)), steady.stderr()):
-        return
-    # The steady client is spread over the worker lcores with the victims;
-    # ci runs one worker lcore (two CPUs here), so it reaches every ring.
-    lcores = (dp.telemetry("/tern/info") or {}).get("lcores", [])
-    baseline = dp.clients()
-    h.check("kills: /tern/clients shows the steady client", baseline == (1, 0), str(baseline))
-    wedged = False
-    fails = {}
-    t_kills = time.monotonic()
-    nxt = None
+KILL_CHECKS = ("a fresh client attaches and moves verified data after every kill",
+               "other clients keep moving data after every kill",
+               "every worker lcore keeps finishing batches after every kill",
+               "the dataplane answers telemetry after every kill",
+               "a dead client's slot is reclaimed within 5 s")
 
-    def fail(what, detail):
-        fails.setdefault(what, []).append(detail)
 
-    for i in range(kills):
-        kind, victim = nxt if nxt is not None else (h.rng.choice(h.victims), None)
-        if victim is None:
-            args = VICTIMS[h.rng.choice(list(VICTIMS))] if kind == "startup" else VICTIMS[kind]
-            victim = Client(h, dp, args, "victim")
-        nxt = None
-        if kind == "startup":
-            time.sleep(h.rng.uniform(0, 0.35) * h.scale)
-        elif not victim.ready.wait(h.t(15)):
-            fail("a fresh client attaches and moves verified data after every kill",
-                 "kill %d: victim (%s) not ready: %s" % (i, kind, victim.stderr()[-400:]))
-        else:
-            time.sleep(h.rng.uniform(0, 0.25))
-        victim.kill(signal.SIGKILL)
-        victim.wait(h.t(10))
-        h.counts["kills"] += 1
-        # The next victim starts while this kill is checked (unless it is to
-        # die during its start-up): its EAL start overlaps the checks.
-        k2 = h.rng.choice(h.victims)
-        if i + 1 < kills:
-            nxt = (k2, None if k2 == "startup" else Client(h, dp, VICTIMS[k2], "victim"))
-        b0 = steady.batches()
-        l0 = lcore_batches(dp, lcores)
-        moved = wait_for(lambda: steady.batches() >= b0 + 2 or steady.proc.poll() is not None,
-                         h.t(5), 0.02) and steady.proc.poll() is None
-
-        def stuck_lcores():
-            l1 = lcore_batches(dp, lcores)
-            return [lc for lc in lcores if l0.get(lc) is None or l1.get(lc, 0) <= l0[lc]]
-        stuck = [] if not moved else stuck_lcores()
-        if stuck:
-            # Its counters are published in bursts: give it the same 5 s.
-            wait_for(lambda: not stuck_lcores(), h.t(5))
-            stuck = stuck_lcores()
-        if stuck:
-            fail("every worker lcore keeps finishing batches after every kill",
-                 "kill %d (%s): lcores %s" % (i, kind, stuck))
-        if not moved:
-            fail("other clients keep moving data after every kill",
-                 "kill %d (%s): the steady client made no progress for %.0f s (%d batches), "
-                 "it is %s; its main thread: %s" % (i, kind, h.t(5), steady.batches(),
-                                                    stall_evidence(steady),
-                                                    main_stack(steady.proc.pid)))
-            wedged = True
-        if not isinstance(dp.telemetry("/tern/info"), dict):
-            fail("the dataplane answers telemetry after every kill", "kill %d" % i)
-        # The next victim may have attached already: look for this one's pid.
-        back = wait_for(lambda: victim.proc.pid not in (dp.client_slots() or {victim.proc.pid: 0}),
-                        h.t(5))
-        if not back:
-            fail("a dead client's slot is reclaimed within 5 s",
-                 "kill %d (%s): /tern/clients {pid: state} = %s" % (i, kind, dp.client_slots()))
-        if wedged:
-            print("chaos: dataplane wedged after kill %d (%s victim): stopping the kills"
-                  % (i, kind), flush=True)
-            break
-    if nxt is not None and nxt[1] is not None:
-        nxt[1].kill(signal.SIGKILL)  # started, not needed: the kills stopped early
-        nxt[1].wait(h.t(10))
-    print("chaos: %d kills in %.0f s" % (h.counts["kills"], time.monotonic() - t_kills),
-          flush=True)
-    for what in ("a fresh client attaches and moves verified data after every kill",
-                 "other clients keep moving data after every kill",
-                 "every worker lcore keeps finishing batches after every kill",
-                 "the dataplane answers telemetry after every kill",
-                 "a dead client's slot is reclaimed within 5 s"):
-        got = fails.get(what, [])
-        h.check("kills: " + what, not got, "%d times; first: %s" % (len(got), got[0]) if got
-                else "")
-        if what.startswith("a dead"):
-            h.counts["leaks"] += len(got)
-    # A fresh client after all the kills, the steady one stops cleanly.
+def end_of_kills(h, dp, steady, base_segments):
+    """After the kills: a fresh client works, the steady one ends cleanly,
+    everything is back to baseline, the dataplane exits 0 on SIGTERM."""
     fresh = Client(h, dp, ["--mode", "steady", "--offset", str(16 * MIB), "--bytes", "1M",
                            "--iterations", "5"], "fresh")
     rc, line = fresh.wait(h.t(10))
@@ -523,6 +437,127 @@ def phase_kills(h, kills):
             "; ".join(leaks))
     err = dp.stop()
     h.check("kills: the dataplane exits 0 on SIGTERM", err is None, err or "")
+
+
+def phase_kills(h, kills, max_wedges=3):
+    """Clients SIGKILLed at random points; after each kill the steady client
+    keeps moving data, the dataplane answers, the next client attaches and
+    moves verified data, and the dead client's slot comes back. A wedged
+    dataplane is checked once in full (what leaked), then replaced by a new
+    one and the kills go on, up to max_wedges wedges: their count says how
+    often a kill wedges it."""
+    print("chaos: client kills x %d (victims: %s)" % (kills, ",".join(sorted(set(h.victims)))),
+          flush=True)
+    fails = {}
+    t_kills = time.monotonic()
+    done = wedges = 0
+
+    def fail(what, detail):
+        fails.setdefault(what, []).append(detail)
+
+    while done < kills and wedges < max_wedges:
+        dp = Dataplane(h, "k", ["--segment", "kv:64M"])
+        base_segments = dp.segments_total()
+        steady = Client(h, dp, ["--mode", "steady", "--bytes", "256K", "--report-ms", "50",
+                                "--deadline-ms", "3000"], "steady")
+        if not h.check("kills: steady client ready", steady.ready.wait(h.t(20)),
+                       steady.stderr()):
+            return
+        # The steady client is spread over the worker lcores with the
+        # victims; ci runs one worker lcore (two CPUs here): every ring.
+        lcores = (dp.telemetry("/tern/info") or {}).get("lcores", [])
+        baseline = dp.clients()
+        if baseline != (1, 0):
+            h.check("kills: /tern/clients shows the steady client", False, str(baseline))
+        done, wedged = kill_round(h, dp, steady, lcores, done, kills, fail)
+        if not wedged:
+            break
+        wedges += 1
+        h.counts["wedges"] += 1
+        if wedges == 1:
+            end_of_kills(h, dp, steady, base_segments)  # the evidence, once
+        else:
+            for p in (steady.proc, dp.proc):
+                p.kill()
+                p.wait()
+        if done < kills and wedges < max_wedges:
+            print("chaos: a new dataplane for the remaining %d kills" % (kills - done),
+                  flush=True)
+    print("chaos: %d kills in %.0f s, %d wedged the dataplane" % (
+        done, time.monotonic() - t_kills, wedges), flush=True)
+    for what in KILL_CHECKS:
+        got = fails.get(what, [])
+        h.check("kills: " + what, not got, "%d times; first: %s" % (len(got), got[0]) if got
+                else "")
+        if what.startswith("a dead"):
+            h.counts["leaks"] += len(got)
+    if wedges == 0:
+        end_of_kills(h, dp, steady, base_segments)
+
+
+def kill_round(h, dp, steady, lcores, done, kills, fail):
+    """Kills until @kills are done or the dataplane wedges: (done, wedged)."""
+    nxt = None
+    wedged = False
+    while done < kills and not wedged:
+        i = done
+        kind, victim = nxt if nxt is not None else (h.rng.choice(h.victims), None)
+        if victim is None:
+            args = VICTIMS[h.rng.choice(list(VICTIMS))] if kind == "startup" else VICTIMS[kind]
+            victim = Client(h, dp, args, "victim")
+        nxt = None
+        if kind == "startup":
+            time.sleep(h.rng.uniform(0, 0.35) * h.scale)
+        elif not victim.ready.wait(h.t(15)):
+            fail(KILL_CHECKS[0],
+                 "kill %d: victim (%s) not ready: %s" % (i, kind, victim.stderr()[-400:]))
+        else:
+            time.sleep(h.rng.uniform(0, 0.25))
+        victim.kill(signal.SIGKILL)
+        victim.wait(h.t(10))
+        h.counts["kills"] += 1
+        done += 1
+        # The next victim starts while this kill is checked (unless it is to
+        # die during its start-up): its EAL start overlaps the checks.
+        k2 = h.rng.choice(h.victims)
+        if done < kills:
+            nxt = (k2, None if k2 == "startup" else Client(h, dp, VICTIMS[k2], "victim"))
+        b0 = steady.batches()
+        l0 = lcore_batches(dp, lcores)
+        moved = wait_for(lambda: steady.batches() >= b0 + 2 or steady.proc.poll() is not None,
+                         h.t(5), 0.02) and steady.proc.poll() is None
+
+        def stuck_lcores():
+            l1 = lcore_batches(dp, lcores)
+            return [lc for lc in lcores if l0.get(lc) is None or l1.get(lc, 0) <= l0[lc]]
+        stuck = [] if not moved else stuck_lcores()
+        if stuck:
+            # Its counters are published in bursts: give it the same 5 s.
+            wait_for(lambda: not stuck_lcores(), h.t(5))
+            stuck = stuck_lcores()
+        if stuck:
+            fail(KILL_CHECKS[2], "kill %d (%s): lcores %s" % (i, kind, stuck))
+        if not moved:
+            fail(KILL_CHECKS[1],
+                 "kill %d (%s): the steady client made no progress for %.0f s (%d batches), "
+                 "it is %s; its main thread: %s" % (i, kind, h.t(5), steady.batches(),
+                                                    stall_evidence(steady),
+                                                    main_stack(steady.proc.pid)))
+            wedged = True
+        if not isinstance(dp.telemetry("/tern/info"), dict):
+            fail(KILL_CHECKS[3], "kill %d" % i)
+        # The next victim may have attached already: look for this one's pid.
+        back = wait_for(lambda: victim.proc.pid not in (dp.client_slots() or {victim.proc.pid: 0}),
+                        h.t(5))
+        if not back:
+            fail(KILL_CHECKS[4],
+                 "kill %d (%s): /tern/clients {pid: state} = %s" % (i, kind, dp.client_slots()))
+        if wedged:
+            print("chaos: dataplane wedged by kill %d (%s victim)" % (i, kind), flush=True)
+    if nxt is not None and nxt[1] is not None:
+        nxt[1].kill(signal.SIGKILL)  # started, not needed: this dataplane is done
+        nxt[1].wait(h.t(10))
+    return done, wedged
 
 
 # ---------------------------------------------------------------- phase 2
