@@ -11,13 +11,14 @@ output, the /tern/ telemetry commands, exit statuses).
 
 ci is bounded (a few minutes; CI runs it under meson test); soak repeats the
 same phases with more kills until --minutes have passed. --only PHASE[,...]
-runs some phases (kills, peers, hostile, directory); --victims the kinds of
-killed clients (submit, inflight, attach, startup; default all). Environment:
-CHAOS_KILLS overrides --kills, CHAOS_SEED --seed, CHAOS_TIME_SCALE multiplies
-every wait (sanitizer builds). Needs root, free 2M hugepages, python3 (only
-the standard library), etcd and redis-server for the directory phase.
-Standard library only. Every process it starts is killed, and every DPDK
-runtime file it made removed, however it ends."""
+runs some phases (kills, peers or one of peer-stop-shm, peer-kill-shm,
+peer-stop-tcp, peer-kill-tcp, stale-after-failover, hostile, directory);
+--victims the kinds of killed clients (submit, inflight, attach, startup;
+default all). Environment: CHAOS_KILLS overrides --kills, CHAOS_SEED --seed,
+CHAOS_TIME_SCALE multiplies every wait (sanitizer builds). Needs root, about
+440 MiB of free 2M hugepages, python3 (standard library only), etcd and
+redis-server for the directory phase. Every process it starts is killed,
+and every DPDK runtime file it made removed, however it ends."""
 
 import argparse
 import atexit
