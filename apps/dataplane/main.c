@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -155,6 +156,43 @@ publish_segments(struct tern_directory *dir, struct tern_segment_table *tbl, con
 	return published;
 }
 #endif
+
+/* How long the dataplane waits for DPDK's own cleanup before leaving without it. */
+#define EAL_CLEANUP_WAIT_S 5
+
+static void *
+eal_cleanup_thread(void *arg)
+{
+	RTE_SET_USED(arg);
+	rte_eal_cleanup();
+	return NULL;
+}
+
+/*
+ * rte_eal_cleanup(), but bounded. DPDK keeps its memory-hotplug lock in
+ * shared memory; a client process killed while holding it (inside its EAL
+ * start-up, say) leaves it held for ever, and the cleanup would then wait
+ * for ever. tern's own state is already gone by now: say so and leave (the
+ * hugepage files of this --file-prefix stay until the next run with it, or
+ * dpdk-hugepages.py --clear).
+ */
+static void
+eal_cleanup_bounded(void)
+{
+	struct timespec until;
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, eal_cleanup_thread, NULL) != 0) {
+		rte_eal_cleanup();
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += EAL_CLEANUP_WAIT_S;
+	if (pthread_timedjoin_np(t, NULL, &until) != 0)
+		fprintf(stderr,
+			"tern-dataplane: DPDK's cleanup is blocked (a client process died holding "
+			"DPDK's shared memory lock); leaving without it\n");
+}
 
 int
 main(int argc, char **argv)
@@ -485,7 +523,7 @@ out:
 				break;
 		tern_segment_table_free(tbl);
 	}
-	rte_eal_cleanup();
+	eal_cleanup_bounded();
 	if (rc == 0)
 		printf("tern-dataplane: stopped\n");
 	return rc;

@@ -170,7 +170,7 @@ class Dataplane:
         self.tag = tag
         self.prefix = h.prefix + tag
         self.log = os.path.join(h.work, "dp%s.log" % tag)
-        eal = ["-l", "0-1", "--no-pci", "--base-virtaddr", hex(BASES[tag]), "--file-prefix",
+        eal = ["-l", "0-1", "--no-pci", "--legacy-mem", "-m", "256", "--base-virtaddr", hex(BASES[tag]), "--file-prefix",
                self.prefix, "--log-level", "lib.eal:warning"]
         with open(self.log, "w") as out:
             self.proc = h.spawn([h.args.dataplane] + eal + ["--", "--node", tag, "--idle", "yield"]
@@ -732,7 +732,7 @@ def phase_stale_writers(h):
 # ---------------------------------------------------------------- phase 3
 
 def tcp_frame(op, tag, segment, offset, length, payload=0, status=0, magic=0x54524e54,
-              version=1, flags=0, reserved=0):
+              version=2, flags=0, reserved=0):
     return struct.pack(">IBBHIIQIIiI", magic, version, op, flags, tag, segment, offset, length,
                        payload, status, reserved)
 
@@ -765,10 +765,27 @@ def recv_exact(s, n):
     return buf
 
 
+def tcp_hello(s):
+    """The tcp handshake of a peer without a secret (doc/protocol.md: HELLO,
+    CHALLENGE, AUTH, READY), as a new instance at epoch 1: True once READY
+    says 0. Raises OSError or struct.error on a closed or cut connection."""
+    instance = random.getrandbits(63) | 1
+    s.sendall(tcp_frame(5, 1, 0, instance, 16, payload=16) + os.urandom(16))
+    hdr = struct.unpack(">IBBHIIQIIiI", recv_exact(s, 40))
+    if hdr[2] != 6:
+        return False
+    recv_exact(s, hdr[8])
+    s.sendall(tcp_frame(7, 1, 0, instance, 16, payload=16) + b"\0" * 16)
+    hdr = struct.unpack(">IBBHIIQIIiI", recv_exact(s, 40))
+    return hdr[2] == 8 and hdr[9] == 0
+
+
 def legit_read(port, seg, offset, timeout=2.0):
     """A new connection asks one 64-byte READ: True if the reply comes in time."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            if not tcp_hello(s):
+                return False
             s.sendall(tcp_frame(1, 77, seg, offset, 64))
             hdr = struct.unpack(">IBBHIIQIIiI", recv_exact(s, 40))
             return hdr[2] == 3 and hdr[4] == 77 and hdr[9] == 0 and len(recv_exact(s, 64)) == 64
@@ -776,14 +793,17 @@ def legit_read(port, seg, offset, timeout=2.0):
         return False
 
 
-def blast(h, addr, payloads, family=socket.AF_INET, kind=socket.SOCK_STREAM):
-    """One connection per payload: send it, half-close, read a little, close."""
+def blast(h, addr, payloads, family=socket.AF_INET, kind=socket.SOCK_STREAM, hello=None):
+    """One connection per payload: send it (after hello(socket), if given:
+    past the handshake), half-close, read a little, close."""
     for p in payloads:
         h.counts["hostile"] += 1
         s = socket.socket(family, kind)
         s.settimeout(0.5)
         try:
             s.connect(addr)
+            if hello is not None and not hello(s):
+                continue
             if p:
                 s.sendall(p)
             try:
@@ -791,7 +811,7 @@ def blast(h, addr, payloads, family=socket.AF_INET, kind=socket.SOCK_STREAM):
                 s.recv(65536)
             except OSError:
                 pass
-        except OSError:
+        except (OSError, struct.error):
             pass
         finally:
             s.close()
@@ -874,9 +894,12 @@ def hold_reads(h, port, seg, conns, reads, length, seconds, progress):
         s.settimeout(2)
         try:
             s.connect(("127.0.0.1", port))
-            s.sendall(frames)
-            socks.append(s)
-        except OSError:
+            if tcp_hello(s):
+                s.sendall(frames)
+                socks.append(s)
+            else:
+                s.close()
+        except (OSError, struct.error):
             s.close()
     h.counts["hostile"] += len(socks) * reads
     ok = progress(seconds / 2)
@@ -1026,7 +1049,8 @@ def phase_hostile(h):
             return True
 
         b0 = real.batches()
-        blast(h, ("127.0.0.1", tport), tcp_payloads(seg))
+        blast(h, ("127.0.0.1", tport), tcp_payloads(seg))  # before the handshake
+        blast(h, ("127.0.0.1", tport), tcp_payloads(seg), hello=tcp_hello)  # after it
         blast(h, ("127.0.0.1", pport), p2p_payloads())
         shm_path = os.path.join(ROOT_RUN, b.prefix, "tern_shm.sock")
         if os.path.exists(shm_path):
