@@ -248,14 +248,7 @@ pool_exhaustion_gives_eagain(void **state)
 	hold_register();
 	test_env_create(&env, "pool", &(struct tern_engine_conf){ .nb_futures = 64 });
 	h = test_segment_local(&env, "mem", 4096, (void **)&mem);
-	assert_int_equal(
-		tern_segment_register(env.segments,
-				      &(struct tern_segment_conf){ .name = "hole",
-								   .kind = TERN_SEGMENT_REMOTE,
-								   .transport = "hold",
-								   .length = 1 << 20 },
-				      &h),
-		0);
+	h = hold_segment(env.segments, "hole", 1 << 20);
 	/* Each client takes its futures from the pool when created (max_inflight
 	 * and a quarter more: 44 for 32). */
 	assert_null(tern_client_create(env.engine, NULL)); /* 256 > 64 */
@@ -302,14 +295,7 @@ transport_error_fails_the_batch(void **state)
 	hold_register();
 	test_env_create(&env, "err", NULL);
 	local = test_segment_local(&env, "mem", 1 << 20, (void **)&mem);
-	assert_int_equal(
-		tern_segment_register(env.segments,
-				      &(struct tern_segment_conf){ .name = "hole",
-								   .kind = TERN_SEGMENT_REMOTE,
-								   .transport = "hold",
-								   .length = 1 << 20 },
-				      &hole),
-		0);
+	hole = hold_segment(env.segments, "hole", 1 << 20);
 	c = tern_client_create(env.engine, NULL);
 	/* A batch mixing a local copy and a failing remote write. */
 	r[0] = test_req(TERN_OP_WRITE, local, 4096, mem, 4096);
@@ -345,14 +331,7 @@ cancel_resolves_now_and_memory_waits_for_slices(void **state)
 	hold_register();
 	test_env_create(&env, "cancel", NULL);
 	test_segment_local(&env, "mem", 1 << 20, (void **)&mem);
-	assert_int_equal(
-		tern_segment_register(env.segments,
-				      &(struct tern_segment_conf){ .name = "hole",
-								   .kind = TERN_SEGMENT_REMOTE,
-								   .transport = "hold",
-								   .length = 1 << 20 },
-				      &hole),
-		0);
+	hole = hold_segment(env.segments, "hole", 1 << 20);
 	c = tern_client_create(env.engine, NULL);
 	r = test_req(TERN_OP_WRITE, hole, 0, mem, 4096);
 	f = tern_submit(c, &r, 1, NULL);
@@ -392,14 +371,7 @@ wait_sleeps_on_futex_and_wakes(void **state)
 	hold_register();
 	test_env_create(&env, "futex", NULL);
 	test_segment_local(&env, "mem", 1 << 20, (void **)&mem);
-	assert_int_equal(
-		tern_segment_register(env.segments,
-				      &(struct tern_segment_conf){ .name = "hole",
-								   .kind = TERN_SEGMENT_REMOTE,
-								   .transport = "hold",
-								   .length = 1 << 20 },
-				      &hole),
-		0);
+	hole = hold_segment(env.segments, "hole", 1 << 20);
 	c = tern_client_create(env.engine, NULL);
 	r = test_req(TERN_OP_WRITE, hole, 0, mem, 4096);
 	f = tern_submit(c, &r, 1, NULL);

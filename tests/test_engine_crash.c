@@ -192,14 +192,7 @@ dead_client_batch_in_flight_resolves_then_slot_returns(void **state)
 	hold_release(0, 0);
 	test_env_create(&env, "crash2", &(struct tern_engine_conf){ .deadline_ns = 50 * MS });
 	test_segment_local(&env, "mem", 1 << 20, (void **)&mem);
-	assert_int_equal(
-		tern_segment_register(env.segments,
-				      &(struct tern_segment_conf){ .name = "hole",
-								   .kind = TERN_SEGMENT_REMOTE,
-								   .transport = "hold",
-								   .length = 1 << 20 },
-				      &hole),
-		0);
+	hole = hold_segment(env.segments, "hole", 1 << 20);
 	dead = tern_client_create(env.engine, NULL);
 	assert_non_null(dead);
 	slot = dead->slot;

@@ -62,14 +62,7 @@ setup(void **state)
 	snprintf(tag, sizeof(tag), "dl%d", n++);
 	test_env_create(&fx->env, tag, &(struct tern_engine_conf){ .deadline_ns = 40 * MS });
 	test_segment_local(&fx->env, "mem", 1 << 20, (void **)&fx->mem);
-	assert_int_equal(
-		tern_segment_register(fx->env.segments,
-				      &(struct tern_segment_conf){ .name = "hole",
-								   .kind = TERN_SEGMENT_REMOTE,
-								   .transport = "hold",
-								   .length = 64 << 20 },
-				      &fx->hole),
-		0);
+	fx->hole = hold_segment(fx->env.segments, "hole", 64 << 20);
 	fx->client = tern_client_create(fx->env.engine, NULL);
 	assert_non_null(fx->client);
 	*state = fx;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <rte_common.h>
@@ -124,4 +125,22 @@ void
 hold_ignore_cancel(int ignore)
 {
 	__atomic_store_n(&ignore_cancel, ignore, __ATOMIC_RELAXED);
+}
+
+uint32_t
+hold_segment(struct tern_segment_table *segments, const char *name, uint64_t length)
+{
+	uint32_t h = TERN_SEGMENT_INVALID;
+	int ret = tern_segment_register(segments,
+					&(struct tern_segment_conf){ .name = name,
+								     .kind = TERN_SEGMENT_REMOTE,
+								     .transport = "hold",
+								     .length = length },
+					&h);
+
+	if (ret != 0) {
+		fprintf(stderr, "hold_segment %s: %s\n", name, rte_strerror(-ret));
+		abort();
+	}
+	return h;
 }

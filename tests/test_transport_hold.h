@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include <tern_segment.h>
+
 /*
  * "hold": a transport for tests. It accepts every slice and holds it without
  * moving data, until the test calls hold_release(status) (every held slice
@@ -17,5 +19,8 @@ void hold_release(int32_t status, int sticky);
 void hold_ignore_cancel(int ignore);
 /* Slices currently held by all endpoints. */
 uint64_t hold_count(void);
+/* Registers a REMOTE segment of @length bytes on @segments that requests
+ * reach through "hold"; returns its handle (fails the test otherwise). */
+uint32_t hold_segment(struct tern_segment_table *segments, const char *name, uint64_t length);
 
 #endif
