@@ -27,7 +27,6 @@ RTE_LOG_REGISTER(tern_engine_logtype, tern.engine, INFO);
 #define DEFAULT_SHARE_BYTES  (512u << 10)
 #define DEFAULT_STREAM_BYTES (8u << 20)
 #define DEFAULT_DRAIN_NS     (1000000000ull)
-#define POOL_CACHE_SIZE	     64u
 
 static struct tern_engine engine_handles[PROCESS_ENGINES_MAX];
 static rte_spinlock_t engine_handles_lock = RTE_SPINLOCK_INITIALIZER;
@@ -255,8 +254,8 @@ engine_alloc_resources(struct tern_engine *e)
 
 	snprintf(name, sizeof(name), "tfut_%s", c->name);
 	sh->pool = rte_mempool_create(name, c->nb_futures, sh->future_size,
-				      RTE_MIN(POOL_CACHE_SIZE, c->nb_futures / 2u), 0, NULL, NULL,
-				      future_obj_init, sh, c->socket_id, 0);
+				      0 /* no cache: only the control path takes futures */, 0,
+				      NULL, NULL, future_obj_init, sh, c->socket_id, 0);
 	if (sh->pool == NULL)
 		return -ENOMEM;
 	for (i = 0; i < c->nb_lcores; i++) {

@@ -10,8 +10,8 @@
  *
  * Crash isolation: a client may live in another process and die at any
  * instruction. Nothing it writes is shared with another client or with the
- * engine's own structures: its submission ring (single producer: the client;
- * single consumer: its home lcore), its futures (a fixed set taken from the
+ * engine's own structures: its submission queue (filled by the client alone,
+ * read by its home lcore), its futures (a fixed set taken from the
  * pool for its slot, never returned to the pool by the client) and the
  * client-side words of those futures. It writes no segment reference (the
  * owner lcore takes them at accept) and no mempool. What a dead client leaves
@@ -315,7 +315,7 @@ struct worker {
 	uint64_t give_up_tsc; /* cancel phase: stop waiting for transports then */
 	uint64_t nb_accepted; /* batches this lcore accepted (their batch_id) */
 
-	/* Submission rings of the client slots whose home this lcore is. */
+	/* Submission queues of the client slots whose home this lcore is. */
 	uint32_t slots_gen; /* engine_shared.slots_gen when @polled was built */
 	uint32_t nb_polled;
 	uint32_t next_polled; /* where the next round starts (fairness) */

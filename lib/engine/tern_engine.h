@@ -166,7 +166,7 @@ int tern_engine_info(const struct tern_engine *engine, struct tern_engine_info *
 
 /** Instantaneous load of one worker lcore (gauges, not counters). */
 struct tern_lcore_load {
-	uint32_t sq_depth;	 /**< batches waiting in the submission rings it polls */
+	uint32_t sq_depth;	 /**< batches waiting in the submission queues it polls */
 	uint32_t xq_depth;	 /**< messages waiting from other lcores */
 	uint64_t owned_inflight; /**< batches it owns that are not finished */
 	uint64_t posted;	 /**< slices posted to transports, not yet completed */
@@ -223,8 +223,7 @@ int tern_engine_latency(const struct tern_engine *engine, uint64_t buckets[TERN_
 
 /** Client flag: do not deliver futures to a completion queue (wait/test only). */
 #define TERN_CLIENT_F_NO_CQ (1u << 0)
-/** Client flag: @c home_lcore polls this client's submission ring (otherwise clients are spread).
- */
+/** Client flag: @c home_lcore polls this client's submission queue (else clients are spread). */
 #define TERN_CLIENT_F_HOME_LCORE (1u << 1)
 
 /** Client configuration; zero fields take the defaults. */
@@ -321,8 +320,8 @@ struct tern_submit_opts {
  *         EINVAL (NULL argument, nb == 0 or > max_batch, unknown op, zero
  *         length, unknown/stale target segment, offset + length outside the
  *         target, local range not inside a LOCAL segment, deadline too far),
- *         EAGAIN (pool, submission ring or client's max_inflight full: retry
- *         after reaping or releasing), ESTALE (a target segment was retired:
+ *         EAGAIN (max_inflight held, or every future of the client still in
+ *         use: retry after reaping or releasing), ESTALE (a target segment was retired:
  *         a peer's segment whose descriptor turned stale; resolve it again),
  *         ESHUTDOWN (engine destroyed).
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The worker lcore: a run-to-completion loop over
- *   new batches (the submission rings of the clients whose home it is)
+ *   new batches (the submission queues of the clients whose home it is)
  *                               -> accept: own it, take its segment references,
  *                                  arm its deadline, share it
  *   messages from other lcores (HELP: claim slices of a shared batch;
