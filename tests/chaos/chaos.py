@@ -608,9 +608,10 @@ def phase_peer_stop(h, transport):
         rc, line = cl.wait(h.t(40))
         account(h, line)
         print("chaos: %s: b stopped 2 x 3.2-3.6 s with 1 s deadlines: %d WRITE and %d READ futures "
-              "failed, %d late writes, %d stale ranges, %d resolved late"
+              "failed (%d READs landed in part first), %d late writes, %d stale ranges, "
+              "%d resolved late"
               % (name, line.get("write_failed", 0), line.get("read_failed", 0),
-                 line.get("late_writes", 0), line.get("stale", 0),
+                 line.get("read_partial", 0), line.get("late_writes", 0), line.get("stale", 0),
                  line.get("late_resolves", 0)), flush=True)
         if transport == "tcp":
             h.check("%s: WRITE and READ futures fail by their deadline while b is stopped"
@@ -648,6 +649,11 @@ def phase_peer_kill(h, transport):
         h.counts["faults"] += 1
         rc, line = cl.wait(h.t(40))
         account(h, line)
+        print("chaos: %s: b killed: %d WRITE and %d READ futures failed (%d READs landed in "
+              "part first), %d late writes" % (name, line.get("write_failed", 0),
+                                               line.get("read_failed", 0),
+                                               line.get("read_partial", 0),
+                                               line.get("late_writes", 0)), flush=True)
         h.check("%s: every future resolves by its deadline + 1 s" % name,
                 rc is not None and line.get("late_resolves", 1) == 0, "exit %s, %s" % (rc, line))
         h.check("%s: no write into a failed READ's buffer (guard intact)" % name,
