@@ -33,6 +33,7 @@
 
 #include "tern_engine.h"
 #include "tern_time.h"
+#include <tern_transport_driver.h>
 
 extern int tern_engine_logtype;
 #define ENGINE_LOG(level, fmt, ...) \

@@ -18,6 +18,8 @@
 #include <rte_log.h>
 #include <rte_string_fns.h>
 
+#include <tern_transport_driver.h>
+
 #include "tern_peer.h"
 
 RTE_LOG_REGISTER_DEFAULT(peer_logtype, NOTICE);
@@ -791,4 +793,55 @@ tern_peers_ipc_resolve(const char *node, const char *segment, uint32_t timeout_m
 	if (rp.status == 0)
 		*handle = rp.handle;
 	return rp.status;
+}
+
+int
+tern_peers_publish(struct tern_directory *dir, struct tern_segment_table *tbl, const char *node,
+		   uint32_t usable_transports)
+{
+	uint8_t blob[(TERN_DESCRIPTOR_STR_MAX - 1) / 2];
+	uint32_t h = 0, slot = 0;
+	int published = 0, t, n, ret;
+
+	if (dir == NULL || tbl == NULL || node == NULL)
+		return -EINVAL;
+	if (usable_transports == 0)
+		usable_transports = UINT32_MAX;
+	while ((h = tern_segment_next(tbl, slot)) != TERN_SEGMENT_INVALID) {
+		const struct tern_segment *seg = &tbl->slots[tern_segment_handle_slot(h)];
+		struct tern_descriptor d;
+		int carried = 0;
+
+		slot = tern_segment_handle_slot(h) + 1;
+		if (!tern_segment_exported(seg))
+			continue; /* clients' buffers: never offered to peers */
+		ret = tern_descriptor_init(&d, node, seg->name, seg->length);
+		if (ret != 0)
+			return ret;
+		for (t = 0; t < tern_transport_count(); t++) {
+			const struct tern_transport_ops *ops = tern_transport_get(t);
+
+			if (!(usable_transports & (1u << t)) || ops->segment_export == NULL)
+				continue;
+			n = ops->segment_export(seg, blob, sizeof(blob));
+			if (n <= 0)
+				continue; /* not exportable this way (no listener...) */
+			ret = tern_descriptor_set_bytes(&d, ops->name, TERN_PEER_DESC_FIELD, blob,
+							(size_t)n);
+			if (ret != 0) {
+				tern_descriptor_fini(&d);
+				return ret;
+			}
+			carried++;
+		}
+		ret = carried == 0 ? 0 : tern_directory_publish(dir, &d);
+		if (carried == 0)
+			PEER_LOG(WARNING, "segment %s: no usable transport can export it",
+				 seg->name);
+		tern_descriptor_fini(&d);
+		if (ret != 0)
+			return ret;
+		published += carried != 0;
+	}
+	return published;
 }

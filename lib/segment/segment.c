@@ -14,10 +14,11 @@
 #include <rte_errno.h>
 #include <rte_log.h>
 #include <rte_memzone.h>
+#include <rte_string_fns.h>
 
-#include <tern_transport.h>
+#include <tern_transport_driver.h>
 
-#include "tern_segment.h"
+#include "tern_segment_driver.h"
 
 RTE_LOG_REGISTER(tern_segment_logtype, tern.segment, INFO);
 #define SEG_LOG(level, fmt, ...) \
@@ -564,6 +565,18 @@ tern_segment_info(const struct tern_segment_table *tbl, uint32_t handle,
 	info->refs = __atomic_load_n(&seg->refs, __ATOMIC_RELAXED);
 	info->state = state;
 	info->peer = seg->peer;
+	return 0;
+}
+
+int
+tern_segment_table_info(const struct tern_segment_table *tbl, struct tern_segment_table_info *info)
+{
+	if (tbl == NULL || info == NULL)
+		return -EINVAL;
+	memset(info, 0, sizeof(*info));
+	rte_strlcpy(info->name, tbl->name, sizeof(info->name));
+	info->capacity = tbl->capacity;
+	info->nb_active = __atomic_load_n(&tbl->nb_active, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -4,7 +4,7 @@
 
 #include <rte_common.h>
 
-#include "tern_transport.h"
+#include "tern_transport_driver.h"
 
 /* Written by constructors and by the control thread before any engine
  * exists; read-only afterwards. */
@@ -73,4 +73,12 @@ int
 tern_transport_count(void)
 {
 	return registry_count;
+}
+
+const char *
+tern_transport_name(int id)
+{
+	const struct tern_transport_ops *ops = tern_transport_get(id);
+
+	return ops != NULL ? ops->name : NULL;
 }

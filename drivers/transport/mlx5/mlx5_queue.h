@@ -30,7 +30,7 @@
 #include <rte_byteorder.h>
 #include <rte_common.h>
 
-#include <tern_transport.h>
+#include <tern_transport_driver.h>
 
 /** One send queue as the device exposes it. */
 struct tern_mlx5_sq_view {

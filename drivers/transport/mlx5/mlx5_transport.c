@@ -22,8 +22,8 @@
 #include <rte_malloc.h>
 #include <rte_spinlock.h>
 
-#include <tern_segment.h>
-#include <tern_transport.h>
+#include <tern_segment_driver.h>
+#include <tern_transport_driver.h>
 
 #include "mlx5_queue.h"
 #include "mlx5_transport.h"
