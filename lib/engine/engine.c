@@ -49,18 +49,7 @@ engine_handle_check(const struct tern_engine *engine, int *err)
 static int
 engine_name_valid(const char *name)
 {
-	size_t i, len = strnlen(name, ENGINE_NAME_MAX);
-
-	if (len == 0 || len >= ENGINE_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_'))
-			return 0;
-	}
-	return 1;
+	return tern_cli_check_name(name, ENGINE_NAME_MAX) == 0;
 }
 
 #define DEFAULT_IF_ZERO(field, value)      \
@@ -89,9 +78,9 @@ conf_complete(struct tern_engine_conf *c, unsigned int *lcores)
 		c->socket_id = SOCKET_ID_ANY;
 
 	if (c->segments == NULL || !engine_name_valid(c->name) || c->nb_futures > (1u << 22) ||
-	    c->max_batch > TERN_BATCH_MAX || c->max_clients > 4096 || c->slice_bytes < 4096 ||
-	    c->slice_bytes > (1ull << 30) || c->deadline_ns > DEADLINE_MAX_NS ||
-	    (c->flags & ~TERN_ENGINE_F_IDLE_YIELD) != 0)
+	    c->max_batch > TERN_BATCH_MAX || c->max_clients > 4096 ||
+	    c->slice_bytes < TERN_SLICE_BYTES_MIN || c->slice_bytes > TERN_SLICE_BYTES_MAX ||
+	    c->deadline_ns > DEADLINE_MAX_NS || (c->flags & ~TERN_ENGINE_F_IDLE_YIELD) != 0)
 		return -EINVAL;
 
 	if (c->lcores == NULL) {
@@ -590,7 +579,7 @@ tern_engine_set_slice_bytes(struct tern_engine *engine, uint64_t slice_bytes)
 
 	if (engine_handle_check(engine, &err) == NULL)
 		return err;
-	if (slice_bytes < 4096 || slice_bytes > (1ull << 30))
+	if (slice_bytes < TERN_SLICE_BYTES_MIN || slice_bytes > TERN_SLICE_BYTES_MAX)
 		return -EINVAL;
 	__atomic_store_n(&engine->sh->slice_bytes, slice_bytes, __ATOMIC_RELAXED);
 	return 0;

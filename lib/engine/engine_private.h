@@ -31,9 +31,11 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
-#include "tern_engine.h"
-#include "tern_time.h"
+#include <tern_cli.h>
+#include <tern_time.h>
 #include <tern_transport_driver.h>
+
+#include "tern_engine.h"
 
 extern int tern_engine_logtype;
 #define ENGINE_LOG(level, fmt, ...) \

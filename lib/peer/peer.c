@@ -18,6 +18,7 @@
 #include <rte_log.h>
 #include <rte_string_fns.h>
 
+#include <tern_time.h>
 #include <tern_transport_driver.h>
 
 #include "tern_peer.h"
@@ -97,15 +98,6 @@ static void ipc_answer(struct tern_peers *ps, const struct ipc_pending *q);
 /* The peer set answering IPC in this process. */
 static struct tern_peers *ipc_owner;
 static pthread_mutex_t ipc_owner_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 const char *
 tern_peer_state_name(uint16_t state)
@@ -237,7 +229,7 @@ import_retire(struct tern_peers *ps, struct import *im, const char *why)
 	tern_segment_retire(ps->tbl, im->handle);
 	im->retired = true;
 	/* Its handle keeps answering ESTALE for a while, then goes. */
-	im->next_check_ms = now_ms() + ps->retired_ms;
+	im->next_check_ms = tern_clock_ms() + ps->retired_ms;
 	PEER_LOG(NOTICE, "%s/%s retired (%s): requests on it fail with ESTALE", im->peer->node,
 		 im->segment, why);
 }
@@ -526,7 +518,7 @@ resolve_locked(struct tern_peers *ps, const char *node, const char *segment, uin
 	im->handle = *handle;
 	im->transport = tid;
 	im->desc = d;
-	im->next_check_ms = now_ms() + ps->check_ms;
+	im->next_check_ms = tern_clock_ms() + ps->check_ms;
 	TAILQ_INSERT_TAIL(&ps->imports, im, next);
 	p->resolves++;
 	p->state = TERN_PEER_UP;
@@ -554,7 +546,7 @@ tern_peers_resolve(struct tern_peers *ps, const char *node, const char *segment,
 static int
 check_imports(struct tern_peers *ps)
 {
-	uint64_t now = now_ms();
+	uint64_t now = tern_clock_ms();
 	struct import *im, *next;
 	int changed = 0;
 

@@ -16,6 +16,7 @@
 #include <rte_memzone.h>
 #include <rte_string_fns.h>
 
+#include <tern_cli.h>
 #include <tern_transport_driver.h>
 
 #include "tern_segment_driver.h"
@@ -29,41 +30,13 @@ RTE_LOG_REGISTER(tern_segment_logtype, tern.segment, INFO);
 static int
 table_name_valid(const char *name)
 {
-	size_t i, len;
-
-	if (name == NULL)
-		return 0;
-	len = strnlen(name, TABLE_NAME_MAX);
-	if (len == 0 || len >= TABLE_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_'))
-			return 0;
-	}
-	return 1;
+	return tern_cli_check_name(name, TABLE_NAME_MAX) == 0;
 }
 
 static int
 segment_name_valid(const char *name)
 {
-	size_t i, len;
-
-	if (name == NULL)
-		return 0;
-	len = strnlen(name, TERN_SEGMENT_NAME_MAX);
-	if (len == 0 || len >= TERN_SEGMENT_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == ':' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return tern_cli_check_name_chars(name, TERN_SEGMENT_NAME_MAX, TERN_CLI_NAME_SEGMENT) == 0;
 }
 
 struct tern_segment_table *
