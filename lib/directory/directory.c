@@ -8,6 +8,7 @@
 
 #include <rte_common.h>
 #include <rte_errno.h>
+#include <rte_log.h>
 
 #include "directory_private.h"
 
@@ -16,6 +17,8 @@
 #define DEFAULT_TIMEOUT_MS 2000
 #define CONF_TTL_MAX_S	   86400
 #define CONF_MS_MAX	   3600000
+
+RTE_LOG_REGISTER(directory_logtype, tern.directory, INFO);
 
 static const struct dir_backend_ops *const backends[] = { &dir_p2p_ops, &dir_etcd_ops,
 							  &dir_redis_ops };

@@ -13,9 +13,9 @@
 
 #include "tern_directory.h"
 
-extern int tern_directory_logtype;
+extern int directory_logtype;
 #define DIR_LOG(level, fmt, ...) \
-	rte_log(RTE_LOG_##level, tern_directory_logtype, "tern_directory: " fmt "\n", ##__VA_ARGS__)
+	rte_log(RTE_LOG_##level, directory_logtype, "tern_directory: " fmt "\n", ##__VA_ARGS__)
 
 #define DIR_ENDPOINT_MAX 8   /* host:port pairs in one URI */
 #define DIR_HOST_MAX	 256 /* host name, including the NUL */

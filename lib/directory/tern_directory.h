@@ -6,14 +6,8 @@
  * @file
  * The segment directory: how an engine finds the segments its peers export.
  *
- * A *descriptor* says what a peer needs to reach one exported segment: the
- * node that exports it, the segment's name and size, and per transport a
- * small object of named fields (shm: file identity; tcp: address, port and
- * the remote segment id; mlx5: gid, lid, rkey, address). Descriptors travel
- * as versioned JSON and are validated field by field when decoded: whatever
- * comes from the network is never trusted. Encoding and decoding need no EAL.
- *
- * A *directory* stores descriptors. One interface, backends chosen by URI:
+ * A directory stores descriptors (tern_descriptor.h, included here). One
+ * interface, backends chosen by URI:
  *
  * - `p2p://host:port`: no central service; the exporting dataplane serves its
  *   own descriptors on a TCP control port (tern_directory_p2p_serve()) and an
@@ -34,163 +28,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <tern_segment.h>
+#include <tern_descriptor.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/** Wire format version written and the only one accepted. */
-#define TERN_DESCRIPTOR_VERSION 1
-/** Longest node or segment name, including the NUL (charset [A-Za-z0-9_.:-]). */
-#define TERN_DESCRIPTOR_NAME_MAX TERN_SEGMENT_NAME_MAX
-/** Longest encoded descriptor, in bytes. */
-#define TERN_DESCRIPTOR_WIRE_MAX 16384
-/** Most transports one descriptor may carry. */
-#define TERN_DESCRIPTOR_TRANSPORT_MAX 8
-/** Most fields one transport object may carry. */
-#define TERN_DESCRIPTOR_FIELD_MAX 16
-/** Longest transport or field name, including the NUL (charset [a-z0-9_]). */
-#define TERN_DESCRIPTOR_KEY_MAX 32
-/** Longest string field value, including the NUL (printable ASCII). */
-#define TERN_DESCRIPTOR_STR_MAX 512
-/** Largest integer a field (or the length) may hold. */
-#define TERN_DESCRIPTOR_INT_MAX ((uint64_t)INT64_MAX)
-
-/**
- * One exported segment. Initialise with tern_descriptor_init() (or get one
- * from tern_descriptor_decode() / a lookup) and release with
- * tern_descriptor_fini(). Read @c node, @c segment and @c length directly;
- * reach transport fields through the accessors.
- */
-struct tern_descriptor {
-	char node[TERN_DESCRIPTOR_NAME_MAX];	/**< exporting node */
-	char segment[TERN_DESCRIPTOR_NAME_MAX]; /**< segment name on that node */
-	uint64_t length;			/**< bytes, 1..TERN_DESCRIPTOR_INT_MAX */
-	void *transports;			/**< private: transport name -> fields */
-};
-
-/**
- * Initialise a descriptor with no transports.
- *
- * @return 0; -EINVAL (NULL, bad node or segment name, length 0 or above
- *         TERN_DESCRIPTOR_INT_MAX); -ENOMEM.
- */
-int tern_descriptor_init(struct tern_descriptor *d, const char *node, const char *segment,
-			 uint64_t length);
-
-/** Release what a descriptor holds (idempotent; NULL is ignored). */
-void tern_descriptor_fini(struct tern_descriptor *d);
-
-/**
- * Make @p dst an independent copy of @p src (@p dst must not hold anything).
- *
- * @return 0; -EINVAL; -ENOMEM.
- */
-int tern_descriptor_copy(struct tern_descriptor *dst, const struct tern_descriptor *src);
-
-/**
- * Set a string field of a transport, creating the transport's object if needed.
- *
- * @return 0; -EINVAL (bad transport or field name, value not printable ASCII
- *         or not shorter than TERN_DESCRIPTOR_STR_MAX); -ENOSPC (too many
- *         transports or fields); -ENOMEM.
- */
-int tern_descriptor_set_str(struct tern_descriptor *d, const char *transport, const char *field,
-			    const char *value);
-
-/**
- * Set an integer field of a transport.
- *
- * @return 0; -EINVAL; -ERANGE (above TERN_DESCRIPTOR_INT_MAX); -ENOSPC; -ENOMEM.
- */
-int tern_descriptor_set_u64(struct tern_descriptor *d, const char *transport, const char *field,
-			    uint64_t value);
-
-/**
- * Set a binary field (stored as lowercase hex), e.g. a GID or the blob a
- * transport's segment_export() wrote.
- *
- * @return 0; -EINVAL (also when @p len is 0 or too long for a string field:
- *         at most (TERN_DESCRIPTOR_STR_MAX - 1) / 2 bytes); -ENOSPC; -ENOMEM.
- */
-int tern_descriptor_set_bytes(struct tern_descriptor *d, const char *transport, const char *field,
-			      const void *buf, size_t len);
-
-/**
- * Read a string field into @p buf (NUL-terminated).
- *
- * @return its length; -EINVAL (bad argument); -ENOENT (no such transport or
- *         field); -EPROTO (the field is not a string); -ENOBUFS (@p len too small).
- */
-int tern_descriptor_get_str(const struct tern_descriptor *d, const char *transport,
-			    const char *field, char *buf, size_t len);
-
-/**
- * Read an integer field.
- *
- * @return 0; -EINVAL; -ENOENT; -EPROTO (not an integer).
- */
-int tern_descriptor_get_u64(const struct tern_descriptor *d, const char *transport,
-			    const char *field, uint64_t *value);
-
-/**
- * Read a binary field written by tern_descriptor_set_bytes().
- *
- * @return the number of bytes; -EINVAL; -ENOENT; -EPROTO (not a hex string);
- *         -ENOBUFS.
- */
-int tern_descriptor_get_bytes(const struct tern_descriptor *d, const char *transport,
-			      const char *field, void *buf, size_t len);
-
-/** @return 1 if the descriptor carries @p transport, else 0. */
-int tern_descriptor_has_transport(const struct tern_descriptor *d, const char *transport);
-
-/**
- * Name of the @p index-th transport (in name order).
- *
- * @return the name's length; -EINVAL; -ENOENT (@p index past the end); -ENOBUFS.
- */
-int tern_descriptor_transport_name(const struct tern_descriptor *d, unsigned int index, char *buf,
-				   size_t len);
-
-/**
- * Remove a transport and its fields.
- *
- * @return 0; -EINVAL; -ENOENT.
- */
-int tern_descriptor_remove_transport(struct tern_descriptor *d, const char *transport);
-
-/** @return 1 if both descriptors say exactly the same thing, else 0. */
-int tern_descriptor_equal(const struct tern_descriptor *a, const struct tern_descriptor *b);
-
-/**
- * Encode as compact JSON with sorted keys (so equal descriptors encode to
- * equal bytes). Writes a terminating NUL.
- *
- * @return bytes written, not counting the NUL; -EINVAL; -EMSGSIZE (the
- *         encoding would exceed TERN_DESCRIPTOR_WIRE_MAX); -ENOBUFS (@p len too
- *         small: TERN_DESCRIPTOR_WIRE_MAX + 1 always suffices); -ENOMEM.
- */
-int tern_descriptor_encode(const struct tern_descriptor *d, char *buf, size_t len);
-
-/**
- * Parse and validate an encoded descriptor. Pure: needs no EAL. Every
- * rejection is logged (type tern.directory) with its reason.
- *
- * @param d   filled on success (release with tern_descriptor_fini()); left
- *            holding nothing on failure
- * @param buf not necessarily NUL-terminated
- * @return 0; -EINVAL (not JSON, trailing bytes, not an object, too long,
- *         missing, unknown, duplicated or mistyped field, name outside its
- *         charset or too long, number out of range, too many transports or
- *         fields); -EPROTO (a version other than TERN_DESCRIPTOR_VERSION);
- *         -ENOMEM.
- */
-int tern_descriptor_decode(struct tern_descriptor *d, const char *buf, size_t len);
-
-/** @return 1 if @p name is a valid node or segment name, else 0. */
-int tern_descriptor_name_valid(const char *name);
 
 /** Opaque directory handle. */
 struct tern_directory;

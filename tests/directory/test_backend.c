@@ -404,5 +404,6 @@ main(void)
 	}
 	snprintf(prefix, sizeof(prefix), "tern-test-%d", (int)getpid());
 	rte_log_set_level_pattern("tern.directory", RTE_LOG_WARNING);
+	rte_log_set_level_pattern("tern.descriptor", RTE_LOG_WARNING);
 	return cmocka_run_group_tests_name(backend, tests, NULL, NULL);
 }

@@ -470,5 +470,6 @@ main(void)
 	};
 
 	rte_log_set_level_pattern("tern.directory", RTE_LOG_WARNING);
+	rte_log_set_level_pattern("tern.descriptor", RTE_LOG_WARNING);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
