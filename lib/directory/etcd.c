@@ -496,6 +496,13 @@ etcd_keepalive(struct tern_directory *dir)
 		return dir->nb_published > 0 ? republish(dir) : 0;
 	snprintf(id, sizeof(id), "%lld", (long long)st->lease);
 	rc = etcd_call(dir, "/v3/lease/keepalive", json_pack("{s:s}", "ID", id), &resp);
+	if (rc == -ENOLINK) {
+		/* etcd answers TTL 0 for a lost lease, but a gateway that reports it
+		 * as an error must not leave the lease set and every later
+		 * keepalive failing the same way. */
+		st->lease = 0;
+		return republish(dir);
+	}
 	if (rc < 0)
 		return rc;
 	/* A streaming call: one {"result": {...}} per message. TTL <= 0 or absent:

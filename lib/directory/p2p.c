@@ -585,6 +585,16 @@ recv_all(int fd, uint8_t *buf, size_t len, uint64_t deadline_ns)
 	return 0;
 }
 
+/* The statuses a server of this version answers a well-formed request with.
+ * Anything else (even -EINVAL: our requests are well-formed) comes from a peer
+ * that does not speak our protocol, and is -EPROTO: an errno of the peer's
+ * choosing never reaches the caller as if it were ours. */
+static bool
+status_known(json_int_t status)
+{
+	return status == 0 || status == -ENOENT || status == -EMSGSIZE || status == -ENOMEM;
+}
+
 /* One request, one answer: the answer's JSON object with status 0 in *out. */
 static int
 p2p_request(struct tern_directory *dir, json_t *req, json_t **out)
@@ -624,7 +634,7 @@ p2p_request(struct tern_directory *dir, json_t *req, json_t **out)
 		root = json_loadb((const char *)payload, len, JSON_REJECT_DUPLICATES, &err);
 		if (root == NULL ||
 		    json_unpack(root, "{s:I, s:I}", "v", &v, "status", &status) != 0 ||
-		    v != P2P_VERSION || status > 0 || status < -4095)
+		    v != P2P_VERSION || !status_known(status))
 			rc = -EPROTO;
 		else
 			rc = (int)status;
