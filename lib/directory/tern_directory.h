@@ -23,6 +23,20 @@
  * backing entry has vanished then fails with -ESTALE. Nothing here belongs on
  * the data path. A directory handle may be used from several threads (calls
  * are serialised inside).
+ *
+ * Errors. Constructors return NULL and set rte_errno; the other calls return
+ * 0 (or a count) or a negative errno. Calls that reach the backend may also
+ * fail with one of these *backend errors*:
+ * - -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT (no answer within
+ *   conf.timeout_ms), -ECONNRESET, -EPIPE: the backend is down, unreachable
+ *   or hung up; p2p passes on any other connect(), send() or recv() errno
+ *   (e.g. -ENETUNREACH, -EMFILE);
+ * - -EIO: etcd or Redis refused the request (HTTP status, Redis error reply);
+ * - -EPROTO: an answer the backend should not have sent (malformed, wrong
+ *   type, unknown p2p status or version);
+ * - -EMSGSIZE: an answer over its size bound (etcd 8 MiB, p2p 4 MiB; a p2p
+ *   peer also says so when its listing would exceed 4 MiB);
+ * - -ENOMEM.
  */
 
 #include <stddef.h>
@@ -39,9 +53,9 @@ struct tern_directory;
 
 /** Tunables of a directory handle; zero fields take the defaults. */
 struct tern_directory_conf {
-	uint32_t ttl_s;	     /**< life of published entries without keepalive (default 10) */
-	uint32_t cache_ms;   /**< longest a cached lookup is served (default 1000) */
-	uint32_t timeout_ms; /**< bound on one backend request (default 2000) */
+	uint32_t ttl_s; /**< life of published entries without keepalive (default 10, max 86400) */
+	uint32_t cache_ms;   /**< longest a cached lookup is served (default 1000, max 3600000) */
+	uint32_t timeout_ms; /**< bound on one backend request (default 2000, max 3600000) */
 };
 
 /**
@@ -50,15 +64,19 @@ struct tern_directory_conf {
  * information, query or fragment). Opening does not touch the network: the
  * first request does.
  *
+ * @param uri  e.g. "etcd://10.0.0.1:2379,10.0.0.2:2379/tern" (doc/directory.md)
  * @param conf NULL for the defaults
- * @return the handle, or NULL with rte_errno set: EINVAL (malformed URI or
- *         conf), ENOTSUP (unknown scheme), ENOMEM.
+ * @return the handle, or NULL with rte_errno set: EINVAL (@p uri NULL,
+ *         malformed or 4096 bytes or longer, a @p conf field above its
+ *         maximum), ENOTSUP (well-formed but unknown scheme), ENOMEM.
  */
 struct tern_directory *tern_directory_open(const char *uri, const struct tern_directory_conf *conf);
 
 /**
  * Close a handle: stop its p2p server, withdraw what it published (etcd:
- * revoke the lease; redis: delete the keys), free it.
+ * revoke the lease; redis: delete the keys), free it. Withdrawal is best
+ * effort: what an unreachable backend keeps expires after conf.ttl_s. NULL
+ * is ignored.
  */
 void tern_directory_close(struct tern_directory *dir);
 
@@ -66,16 +84,21 @@ void tern_directory_close(struct tern_directory *dir);
  * Publish (or replace) a descriptor. The handle remembers it: keepalive
  * refreshes it, a p2p server serves it, close withdraws it.
  *
- * @return 0; -EINVAL (invalid descriptor); -ENOSPC (too many published);
- *         -ENOMEM; backend errors: -ECONNREFUSED, -ETIMEDOUT, -EIO, -EPROTO
- *         (a reply the backend should not have sent).
+ * @return 0; -EINVAL (@p dir or @p d NULL, @p d invalid or encoding to more
+ *         than TERN_DESCRIPTOR_WIRE_MAX bytes); -ENOSPC (TERN_SEGMENT_MAX
+ *         already published and @p d replaces none of them); -ENOLINK (etcd:
+ *         the lease expired again while being replaced; call again); backend
+ *         errors. On error the handle does not remember @p d (a backend that
+ *         timed out may still have stored it; it then expires after conf.ttl_s).
  */
 int tern_directory_publish(struct tern_directory *dir, const struct tern_descriptor *d);
 
 /**
- * Withdraw a descriptor published through this handle.
+ * Withdraw a descriptor published through this handle. The handle forgets it
+ * even when the backend cannot be told (then it expires after conf.ttl_s).
  *
- * @return 0; -EINVAL; -ENOENT (not published here); backend errors as publish.
+ * @return 0; -EINVAL (@p dir NULL, invalid name); -ENOENT (not published
+ *         here); backend errors (etcd, redis; p2p has none).
  */
 int tern_directory_unpublish(struct tern_directory *dir, const char *node, const char *segment);
 
@@ -84,10 +107,12 @@ int tern_directory_unpublish(struct tern_directory *dir, const char *node, const
  * is younger than conf.cache_ms; fetched otherwise.
  *
  * @param out filled on success (release with tern_descriptor_fini())
- * @return 0; -EINVAL; -ENOENT (no such descriptor); -ESTALE (it was cached
- *         and has vanished since: the peer withdrew it or died); -EPROTO (the
+ * @return 0; -EINVAL (@p dir or @p out NULL, invalid name, a p2p handle
+ *         opened with port 0, which can only serve); -ENOENT (no such
+ *         descriptor); -ESTALE (it was cached and has vanished since: the peer
+ *         withdrew it or died; the next lookup says -ENOENT); -EPROTO (the
  *         backend returned a descriptor that fails validation or names
- *         another segment); backend errors as publish.
+ *         another segment); backend errors.
  */
 int tern_directory_lookup(struct tern_directory *dir, const char *node, const char *segment,
 			  struct tern_descriptor *out);
@@ -96,8 +121,11 @@ int tern_directory_lookup(struct tern_directory *dir, const char *node, const ch
  * Revalidate a descriptor obtained earlier, bypassing the cache: is it still
  * published, unchanged? Call before trusting an import for long.
  *
- * @return 0 (still valid); -ESTALE (withdrawn, expired or replaced);
- *         -EINVAL; backend errors as publish.
+ * @return 0 (still valid); -ESTALE (withdrawn, expired or replaced, or the
+ *         backend's answer fails validation: what would be -EPROTO
+ *         elsewhere); -EINVAL (@p dir or @p d NULL, invalid name, p2p port 0
+ *         as lookup); other backend errors (the backend could not say: the
+ *         caller decides how long to trust @p d).
  */
 int tern_directory_check(struct tern_directory *dir, const struct tern_descriptor *d);
 
@@ -106,8 +134,11 @@ int tern_directory_check(struct tern_directory *dir, const struct tern_descripto
  *
  * @param out room for @p max descriptors; the first min(count, max) are
  *            filled (release each with tern_descriptor_fini())
- * @return how many the node publishes (may exceed @p max); -EINVAL; backend
- *         errors as publish. Entries failing validation are skipped and logged.
+ * @return how many the node publishes (may exceed @p max); -EINVAL (@p dir
+ *         NULL, @p out NULL with @p max > 0, invalid name, p2p port 0 as
+ *         lookup); -E2BIG (more than TERN_SEGMENT_MAX entries, or a Redis
+ *         SCAN that does not end); backend errors. Entries failing validation
+ *         are skipped and logged. On error nothing is left in @p out.
  */
 int tern_directory_list(struct tern_directory *dir, const char *node, struct tern_descriptor *out,
 			unsigned int max);
@@ -117,11 +148,13 @@ int tern_directory_list(struct tern_directory *dir, const char *node, struct ter
  * and writing everything again if it expired), redis rewrites the keys with a
  * fresh expiry, p2p does nothing. Call at least every conf.ttl_s / 3 seconds.
  *
- * @return 0; backend errors as publish.
+ * @return 0; -EINVAL (@p dir NULL); -ENOLINK (etcd: the new lease expired
+ *         again while entries were written under it; call again); backend
+ *         errors.
  */
 int tern_directory_keepalive(struct tern_directory *dir);
 
-/** tern_directory_p2p_serve(): answer from a thread of the directory's own. */
+/** tern_directory_p2p_serve() flag: answer from a thread of the directory's own. */
 #define TERN_DIRECTORY_P2P_THREAD (1u << 0)
 
 /**
@@ -132,8 +165,11 @@ int tern_directory_keepalive(struct tern_directory *dir);
  *
  * @param flags 0 (the caller runs tern_directory_p2p_poll() from its control
  *              thread) or TERN_DIRECTORY_P2P_THREAD
- * @return 0; -EINVAL (not p2p); -EALREADY (already serving); -EADDRINUSE,
- *         -EADDRNOTAVAIL and other socket errors; -ENOMEM.
+ * @return 0; -EINVAL (@p dir NULL, not a p2p handle, unknown @p flags);
+ *         -EALREADY (already serving); -EADDRNOTAVAIL (the host does not
+ *         resolve or is not local); -EADDRINUSE, -EACCES and other socket(),
+ *         bind() or listen() errnos; -EAGAIN (no thread could be started);
+ *         -ENOMEM.
  */
 int tern_directory_p2p_serve(struct tern_directory *dir, unsigned int flags);
 
@@ -141,11 +177,17 @@ int tern_directory_p2p_serve(struct tern_directory *dir, unsigned int flags);
  * Serve pending p2p connections: accept, read, answer. Never blocks longer
  * than @p timeout_ms (0: do what is ready and return).
  *
- * @return requests answered; -EINVAL (not serving, or served by a thread).
+ * @return requests answered; -EINVAL (@p dir NULL, negative @p timeout_ms,
+ *         not serving, or served by a thread); -ENOMEM (poll() could not
+ *         allocate). A broken connection is closed, not reported.
  */
 int tern_directory_p2p_poll(struct tern_directory *dir, int timeout_ms);
 
-/** @return the TCP port a serving p2p handle listens on; -EINVAL if not serving. */
+/**
+ * The TCP port a serving p2p handle listens on (the one picked for port 0).
+ *
+ * @return the port; -EINVAL (@p dir NULL, or not serving).
+ */
 int tern_directory_p2p_port(const struct tern_directory *dir);
 
 #ifdef __cplusplus
