@@ -191,7 +191,7 @@ tern_directory_open(const char *uri, const struct tern_directory_conf *conf)
 		rc = conf_apply(dir, conf);
 	if (rc < 0) {
 		DIR_LOG(ERR, "cannot open directory \"%.200s\": %s", uri ? uri : "(null)",
-			rc == -ENOTSUP ? "unknown scheme (want p2p, etcd or redis)"
+			rc == -ENOTSUP ? "unknown scheme (doc/directory.md lists the backends)"
 				       : "malformed URI or configuration");
 		free(dir);
 		rte_errno = -rc;
