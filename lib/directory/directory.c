@@ -227,8 +227,7 @@ tern_directory_close(struct tern_directory *dir)
 
 	if (dir == NULL)
 		return;
-	/* Before fini, and without dir->lock: a serving thread reads the
-	 * published table until it has stopped. */
+	/* First: a serving thread reads the published table freed below. */
 	if (dir->ops->serve_stop != NULL)
 		dir->ops->serve_stop(dir);
 	pthread_mutex_lock(&dir->lock);
