@@ -184,11 +184,11 @@ int tern_engine_lcore_load(const struct tern_engine *engine, unsigned int lcore_
 struct tern_client_info {
 	int32_t pid;	/**< process that owns it */
 	uint32_t state; /**< 1 active, 2 dead (being reclaimed), 3 closed (being reclaimed) */
-	uint32_t max_inflight;
-	uint32_t cq_depth;   /**< resolved futures waiting to be reaped */
-	uint64_t submitted;  /**< batches submitted */
-	uint64_t age_ns;     /**< since it attached */
-	uint32_t nb_buffers; /**< shm buffers allocated for it */
+	uint32_t max_inflight; /**< batches it may have in flight (its conf) */
+	uint32_t cq_depth;     /**< resolved futures waiting to be reaped */
+	uint64_t submitted;    /**< batches submitted */
+	uint64_t age_ns;       /**< since it attached */
+	uint32_t nb_buffers;   /**< shm buffers allocated for it */
 };
 
 /**
@@ -301,12 +301,12 @@ int tern_client_destroy(struct tern_client *client);
 
 /** One request of a batch. */
 struct tern_request {
-	uint8_t op; /**< enum tern_op */
-	uint8_t reserved[3];
-	uint32_t segment; /**< target segment handle */
-	uint64_t offset;  /**< byte offset in the target */
-	void *local;	  /**< local buffer, inside a registered LOCAL segment */
-	uint64_t length;  /**< bytes, > 0 */
+	uint8_t op;	     /**< enum tern_op */
+	uint8_t reserved[3]; /**< zero */
+	uint32_t segment;    /**< target segment handle */
+	uint64_t offset;     /**< byte offset in the target */
+	void *local;	     /**< local buffer, inside a registered LOCAL segment */
+	uint64_t length;     /**< bytes, > 0 */
 };
 
 /** Per-submit options. */

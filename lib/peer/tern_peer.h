@@ -144,7 +144,7 @@ enum tern_peer_state {
 
 /** One peer as the peer set sees it. */
 struct tern_peer_info {
-	char node[TERN_PEER_NAME_MAX];
+	char node[TERN_PEER_NAME_MAX];		 /**< its node name */
 	char transport[TERN_TRANSPORT_NAME_MAX]; /**< of its newest import; "" none */
 	char pinned[TERN_TRANSPORT_NAME_MAX];	 /**< tern_peers_set_transport(); "" automatic */
 	uint16_t tag;				 /**< accounting tag (tern_engine_peer_traffic()) */

@@ -190,15 +190,15 @@ int tern_segment_find(const struct tern_segment_table *tbl, const char *name, ui
 
 /** A consistent copy of a segment's public fields. */
 struct tern_segment_info {
-	char name[TERN_SEGMENT_NAME_MAX];
-	void *addr;
-	uint64_t length;
-	uint16_t kind;
-	uint16_t transport;
-	int32_t socket_id;
-	uint64_t refs;
-	uint32_t state; /**< TERN_SEGMENT_ACTIVE or TERN_SEGMENT_RETIRED */
-	uint16_t peer;	/**< accounting tag */
+	char name[TERN_SEGMENT_NAME_MAX]; /**< its name in the table */
+	void *addr;			  /**< first byte (LOCAL); the peer's address (REMOTE) */
+	uint64_t length;		  /**< bytes */
+	uint16_t kind;			  /**< enum tern_segment_kind */
+	uint16_t transport;		  /**< id of the transport that reaches it */
+	int32_t socket_id;		  /**< NUMA socket of the memory, or SOCKET_ID_ANY */
+	uint64_t refs;			  /**< references held by work in flight, now */
+	uint32_t state;			  /**< TERN_SEGMENT_ACTIVE or TERN_SEGMENT_RETIRED */
+	uint16_t peer;			  /**< accounting tag */
 };
 
 /**
