@@ -383,6 +383,121 @@ collect_wait(struct client_state *c, uint64_t *head, uint64_t tail, struct tern_
 	return n;
 }
 
+/* One client thread's loop state; client_main() owns it, the helpers step it. */
+struct client_loop {
+	struct tern_client *client;
+	uint64_t cursor;    /* next block of the region (fill_batch) */
+	uint64_t submitted; /* batches submitted while measuring */
+	uint64_t cpu0;	    /* thread CPU time when the measurement began */
+	uint64_t head;	    /* --completion wait: oldest slot in the fifo */
+	uint64_t tail;	    /* --completion wait: next free place in the fifo */
+	uint32_t nfree;	    /* unused slots on c->free_slots */
+	uint32_t idle;	    /* empty polls since the last yield */
+	uint32_t loops;
+	bool measuring;
+	bool measured;
+	bool stop; /* submit no more; leave once every slot is back */
+};
+
+/* --iterations mode: this client has submitted its share of the measurement. */
+static bool
+quota_reached(const struct client_state *c, const struct client_loop *l)
+{
+	const struct perf_args *a = &c->ctx->args;
+
+	return l->measuring && a->iterations != 0 && l->submitted >= a->iterations;
+}
+
+/* Follow the main thread's phase: start and end the measured window. */
+static void
+client_follow_phase(struct client_state *c, struct client_loop *l)
+{
+	const struct perf_args *a = &c->ctx->args;
+	int phase = __atomic_load_n(&c->ctx->phase, __ATOMIC_ACQUIRE);
+	int cpu;
+
+	if (phase == PHASE_MEASURE && !l->measuring && !l->measured) {
+		l->measuring = true;
+		l->cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	}
+	if (phase == PHASE_DRAIN) {
+		l->stop = true;
+		/* Duration mode: what completes after the window is not counted. */
+		if (l->measuring && a->iterations == 0) {
+			c->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - l->cpu0;
+			l->measuring = false;
+			l->measured = true;
+		}
+	}
+	if (quota_reached(c, l))
+		l->stop = true;
+	if ((l->loops++ & 255) == 0 && (cpu = sched_getcpu()) >= 0 && cpu < 64)
+		c->cpu_mask |= 1ull << cpu;
+}
+
+/* Keep --inflight batches outstanding. */
+static void
+client_submit(struct client_state *c, struct client_loop *l)
+{
+	const struct perf_args *a = &c->ctx->args;
+	struct tern_submit_opts opts = { 0 };
+	struct tern_future *f;
+	uint64_t now;
+	uint32_t slot;
+
+	while (!l->stop && l->nfree > 0 && !quota_reached(c, l)) {
+		slot = c->free_slots[l->nfree - 1];
+		fill_batch(c, &l->cursor);
+		opts.user_data = slot;
+		now = rte_rdtsc();
+		f = tern_submit(l->client, c->reqs, a->batch, &opts);
+		if (f == NULL) {
+			if (rte_errno == EAGAIN)
+				break;
+			c->ret = -rte_errno;
+			l->stop = true;
+			break;
+		}
+		l->nfree--;
+		if (l->measuring)
+			tern_histogram_record(c->hist_submit, rte_rdtsc() - now);
+		c->slot_tsc[slot] = now;
+		c->slot_future[slot] = f;
+		if (a->completion == PERF_COMPLETION_WAIT)
+			c->fifo[l->tail++ % a->inflight] = slot;
+		if (l->measuring)
+			l->submitted++;
+	}
+}
+
+/* Collect what resolved and free its slots. @return 0, or the reap error. */
+static int
+client_collect(struct client_state *c, struct client_loop *l)
+{
+	struct tern_future *done[REAP_BURST];
+	uint64_t now;
+	int n, i;
+
+	if (c->ctx->args.completion == PERF_COMPLETION_REAP) {
+		n = tern_client_reap(l->client, done, REAP_BURST);
+		if (n < 0)
+			return n;
+	} else {
+		n = collect_wait(c, &l->head, l->tail, done);
+	}
+	now = rte_rdtsc();
+	for (i = 0; i < n; i++)
+		c->free_slots[l->nfree++] = account(c, done[i], now, l->measuring);
+	if (n == 0) {
+		rte_pause();
+		if (c->ctx->client_yield && ++l->idle >= IDLE_POLLS_YIELD) {
+			l->idle = 0;
+			sched_yield();
+		}
+	}
+	return 0;
+}
+
 static void *
 client_main(void *arg)
 {
@@ -393,96 +508,33 @@ client_main(void *arg)
 		.max_inflight = a->inflight,
 		.flags = a->completion == PERF_COMPLETION_WAIT ? TERN_CLIENT_F_NO_CQ : 0,
 	};
-	struct tern_submit_opts opts = { 0 };
-	struct tern_future *done[REAP_BURST];
-	struct tern_client *client;
-	struct tern_future *f;
-	uint64_t cursor = 0, submitted = 0, cpu0 = 0, now, head = 0, tail = 0;
-	uint32_t nfree = a->inflight, slot, idle = 0, i, loops = 0;
-	bool measuring = false, measured = false, stop = false;
-	int phase, n, cpu;
+	struct client_loop l = { .nfree = a->inflight };
+	uint32_t i;
+	int ret;
 
 	for (i = 0; i < a->inflight; i++)
 		c->free_slots[i] = i;
-	client = perf_client_open(ctx, &conf);
-	if (client == NULL)
+	l.client = perf_client_open(ctx, &conf);
+	if (l.client == NULL)
 		c->ret = -rte_errno;
 	__atomic_add_fetch(&ctx->ready, 1, __ATOMIC_RELEASE);
-	if (client == NULL)
+	if (l.client == NULL)
 		goto out;
 
 	for (;;) {
-		phase = __atomic_load_n(&ctx->phase, __ATOMIC_ACQUIRE);
-		if (phase == PHASE_MEASURE && !measuring && !measured) {
-			measuring = true;
-			cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-		}
-		if (phase == PHASE_DRAIN) {
-			stop = true;
-			/* Duration mode: what completes after the window is not counted. */
-			if (measuring && a->iterations == 0) {
-				c->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
-				measuring = false;
-				measured = true;
-			}
-		}
-		if (measuring && a->iterations != 0 && submitted >= a->iterations)
-			stop = true;
-		if ((loops++ & 255) == 0 && (cpu = sched_getcpu()) >= 0 && cpu < 64)
-			c->cpu_mask |= 1ull << cpu;
-
-		/* Keep --inflight batches outstanding. */
-		while (!stop && nfree > 0 &&
-		       !(measuring && a->iterations != 0 && submitted >= a->iterations)) {
-			slot = c->free_slots[nfree - 1];
-			fill_batch(c, &cursor);
-			opts.user_data = slot;
-			now = rte_rdtsc();
-			f = tern_submit(client, c->reqs, a->batch, &opts);
-			if (f == NULL) {
-				if (rte_errno == EAGAIN)
-					break;
-				c->ret = -rte_errno;
-				stop = true;
-				break;
-			}
-			nfree--;
-			if (measuring)
-				tern_histogram_record(c->hist_submit, rte_rdtsc() - now);
-			c->slot_tsc[slot] = now;
-			c->slot_future[slot] = f;
-			if (a->completion == PERF_COMPLETION_WAIT)
-				c->fifo[tail++ % a->inflight] = slot;
-			if (measuring)
-				submitted++;
-		}
-		if (stop && nfree == a->inflight)
+		client_follow_phase(c, &l);
+		client_submit(c, &l);
+		if (l.stop && l.nfree == a->inflight)
 			break;
-
-		/* Collect what resolved. */
-		if (a->completion == PERF_COMPLETION_REAP) {
-			n = tern_client_reap(client, done, REAP_BURST);
-			if (n < 0) {
-				c->ret = n;
-				break;
-			}
-		} else {
-			n = collect_wait(c, &head, tail, done);
-		}
-		now = rte_rdtsc();
-		for (i = 0; i < (uint32_t)n; i++)
-			c->free_slots[nfree++] = account(c, done[i], now, measuring);
-		if (n == 0) {
-			rte_pause();
-			if (ctx->client_yield && ++idle >= IDLE_POLLS_YIELD) {
-				idle = 0;
-				sched_yield();
-			}
+		ret = client_collect(c, &l);
+		if (ret != 0) {
+			c->ret = ret;
+			break;
 		}
 	}
-	if (measuring)
-		c->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
-	tern_client_destroy(client);
+	if (l.measuring)
+		c->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - l.cpu0;
+	tern_client_destroy(l.client);
 out:
 	if (a->iterations != 0)
 		__atomic_add_fetch(&ctx->done, 1, __ATOMIC_RELEASE);
