@@ -1095,48 +1095,60 @@ create_engine(struct perf_ctx *ctx, struct perf_report *rep)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
-{
-	static struct perf_ctx ctx;
-	struct perf_report rep = { .prog = PROG };
-	struct perf_result *results = NULL;
-	char err[256], **app_argv;
-	int eal_argc, app_argc, i, ret, status = 0;
-	unsigned int b;
+/* ---- the run ---- */
 
-	/* The app's own arguments follow "--": check them before EAL takes hugepages. */
-	for (eal_argc = 0; eal_argc < argc && strcmp(argv[eal_argc], "--") != 0; eal_argc++)
+/*
+ * The app's own arguments follow "--": parse them before EAL takes
+ * hugepages. @p eal_argc is set to the count of EAL arguments before "--".
+ * @return 0, or the exit status.
+ */
+static int
+parse_app_args(int argc, char **argv, struct perf_args *args, int *eal_argc)
+{
+	char err[256], **app_argv;
+	int app_argc, i, ret;
+
+	for (*eal_argc = 0; *eal_argc < argc && strcmp(argv[*eal_argc], "--") != 0; (*eal_argc)++)
 		;
-	app_argc = eal_argc < argc ? argc - eal_argc : 1;
+	app_argc = *eal_argc < argc ? argc - *eal_argc : 1;
 	app_argv = calloc((size_t)app_argc + 1, sizeof(*app_argv));
 	if (app_argv == NULL)
 		return EXIT_RUNTIME;
 	app_argv[0] = argv[0];
 	for (i = 1; i < app_argc; i++)
-		app_argv[i] = argv[eal_argc + i];
-	ret = perf_args_parse(app_argc, app_argv, &ctx.args, err, sizeof(err));
+		app_argv[i] = argv[*eal_argc + i];
+	ret = perf_args_parse(app_argc, app_argv, args, err, sizeof(err));
 	free(app_argv);
 	if (ret != 0) {
 		fprintf(stderr, PROG ": %s\n" PROG ": usage: " PROG " [EAL args] -- --help\n", err);
 		return EXIT_USAGE;
 	}
-	if (ctx.args.help) {
-		perf_args_usage(stdout, PROG);
-		return 0;
-	}
-	if (check_transport(&ctx.args) != 0)
+	return 0;
+}
+
+/* What this build cannot run is a usage error; @return 0, or the exit status. */
+static int
+check_args(struct perf_args *a)
+{
+	if (check_transport(a) != 0)
 		return EXIT_USAGE;
-	if (ctx.args.target == PERF_TARGET_DATAPLANE && ctx.args.baseline) {
+	if (a->target == PERF_TARGET_DATAPLANE && a->baseline) {
 		/* Baselines need idle lcores of their own: compare with an
 		 * in-process run on the same cores instead (bench/, README). */
-		if (!ctx.args.quiet)
+		if (!a->quiet)
 			fprintf(stderr, PROG ": --target dataplane: no baseline in this mode "
 					     "(run tern-perf in-process for it)\n");
-		ctx.args.baseline = false;
+		a->baseline = false;
 	}
+	return 0;
+}
 
-	ret = rte_eal_init(eal_argc, argv);
+/* @return 0, or the exit status. */
+static int
+init_eal(struct perf_ctx *ctx, int eal_argc, char **argv)
+{
+	int ret = rte_eal_init(eal_argc, argv);
+
 	if (ret < 0) {
 		fprintf(stderr,
 			PROG ": EAL initialisation failed: %s (EAL args before --, tern-perf's "
@@ -1144,7 +1156,7 @@ main(int argc, char **argv)
 			rte_strerror(rte_errno));
 		return EXIT_RUNTIME;
 	}
-	if (ctx.args.target == PERF_TARGET_DATAPLANE &&
+	if (ctx->args.target == PERF_TARGET_DATAPLANE &&
 	    rte_eal_process_type() != RTE_PROC_SECONDARY) {
 		fprintf(stderr, PROG ": --target dataplane runs as a DPDK secondary process: add "
 				     "--proc-type=secondary --file-prefix <the dataplane's>\n");
@@ -1153,89 +1165,132 @@ main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	ctx.tsc_hz = rte_get_tsc_hz();
-	rep.args = &ctx.args;
-	rep.tsc_hz = ctx.tsc_hz;
-	rep.cpus_online = (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
-	rep.copy_isa = tern_copy_isa_name(tern_copy_stream_isa());
+	ctx->tsc_hz = rte_get_tsc_hz();
+	return 0;
+}
 
-	if (pick_workers(&ctx, &rep) != 0) {
-		status = EXIT_USAGE;
-		goto out;
-	}
-	results = calloc(ctx.args.nb_block_sizes, sizeof(*results));
-	if (results == NULL || alloc_segments(&ctx) != 0) {
-		status = EXIT_RUNTIME;
-		goto out;
-	}
-	for (b = 0; b < ctx.args.nb_block_sizes; b++) {
+/* What the report says about the machine, before anything is measured. */
+static void
+report_init(const struct perf_ctx *ctx, struct perf_report *rep)
+{
+	rep->args = &ctx->args;
+	rep->tsc_hz = ctx->tsc_hz;
+	rep->cpus_online = (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
+	rep->copy_isa = tern_copy_isa_name(tern_copy_stream_isa());
+}
+
+/* An empty result per block size. @return 0 or -ENOMEM. */
+static int
+results_init(const struct perf_ctx *ctx, struct perf_result *results)
+{
+	unsigned int b;
+
+	for (b = 0; b < ctx->args.nb_block_sizes; b++) {
 		results[b].latency = malloc(sizeof(*results[b].latency));
 		results[b].submit_call = malloc(sizeof(*results[b].submit_call));
-		if (results[b].latency == NULL || results[b].submit_call == NULL) {
-			status = EXIT_RUNTIME;
-			goto out;
-		}
+		if (results[b].latency == NULL || results[b].submit_call == NULL)
+			return -ENOMEM;
 		tern_histogram_reset(results[b].latency);
 		tern_histogram_reset(results[b].submit_call);
-		results[b].block_size = ctx.args.block_sizes[b];
+		results[b].block_size = ctx->args.block_sizes[b];
 		results[b].verified = -1;
 	}
+	return 0;
+}
 
-	/*
-	 * Per block size: the baselines on the idle worker lcores, then the
-	 * engine on the same lcores, one right after the other, so both see the
-	 * same machine (other load, frequency, memory state).
-	 */
-	for (b = 0; b < ctx.args.nb_block_sizes && !interrupted; b++) {
-		set_block(&ctx, ctx.args.block_sizes[b]);
-		if (ctx.args.baseline && (run_baseline(&ctx, false, &results[b].memcpy_base) != 0 ||
-					  run_baseline(&ctx, true, &results[b].stream_base) != 0)) {
-			status = EXIT_RUNTIME;
+/*
+ * Worker lcores, the results and the segments. @p results is set even on
+ * failure, for teardown(). @return 0, or the exit status.
+ */
+static int
+prepare_run(struct perf_ctx *ctx, struct perf_report *rep, struct perf_result **results)
+{
+	if (pick_workers(ctx, rep) != 0)
+		return EXIT_USAGE;
+	*results = calloc(ctx->args.nb_block_sizes, sizeof(**results));
+	if (*results == NULL || alloc_segments(ctx) != 0)
+		return EXIT_RUNTIME;
+	if (results_init(ctx, *results) != 0)
+		return EXIT_RUNTIME;
+	return 0;
+}
+
+/* --verify: the untimed pass after block size @p b. @return 0, or the exit status. */
+static int
+verify_result(struct perf_ctx *ctx, struct perf_result *res, unsigned int b)
+{
+	int ret = verify_block(ctx, 0x7465726e00000000ull + b);
+
+	res->verified = ret == 0;
+	if (ret != 0) {
+		fprintf(stderr, PROG ": block size %" PRIu64 ": verify failed: %s\n", ctx->block,
+			ret == -EILSEQ ? "bytes differ" : strerror(-ret));
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+/*
+ * Block size @p b: the baselines on the idle worker lcores, then the engine
+ * on the same lcores, one right after the other, so both see the same
+ * machine (other load, frequency, memory state). @return 0, or the exit status.
+ */
+static int
+measure_block(struct perf_ctx *ctx, struct perf_report *rep, struct perf_result *res,
+	      unsigned int b)
+{
+	int ret;
+
+	set_block(ctx, ctx->args.block_sizes[b]);
+	if (ctx->args.baseline && (run_baseline(ctx, false, &res->memcpy_base) != 0 ||
+				   run_baseline(ctx, true, &res->stream_base) != 0))
+		return EXIT_RUNTIME;
+	if (create_engine(ctx, rep) != 0)
+		return EXIT_RUNTIME;
+	res->blocks_per_client = ctx->nblocks;
+	ret = run_engine(ctx, res);
+	rep->nb_results = b + 1;
+	if (ret != 0) {
+		fprintf(stderr, PROG ": block size %" PRIu64 ": %s\n", ctx->block, strerror(-ret));
+		return EXIT_RUNTIME;
+	}
+	if (ctx->args.verify && verify_result(ctx, res, b) != 0)
+		return EXIT_RUNTIME;
+	if (ctx->engine != NULL)
+		tern_engine_destroy(ctx->engine);
+	ctx->engine = NULL;
+	return 0;
+}
+
+/* Every block size, until one fails or a signal comes. @return the exit status. */
+static int
+measure_all(struct perf_ctx *ctx, struct perf_report *rep, struct perf_result *results)
+{
+	int status = 0;
+	unsigned int b;
+
+	for (b = 0; b < ctx->args.nb_block_sizes && !interrupted; b++) {
+		status = measure_block(ctx, rep, &results[b], b);
+		if (status != 0)
 			break;
-		}
-		if (create_engine(&ctx, &rep) != 0) {
-			status = EXIT_RUNTIME;
-			break;
-		}
-		results[b].blocks_per_client = ctx.nblocks;
-		ret = run_engine(&ctx, &results[b]);
-		rep.nb_results = b + 1;
-		if (ret != 0) {
-			fprintf(stderr, PROG ": block size %" PRIu64 ": %s\n", ctx.block,
-				strerror(-ret));
-			status = EXIT_RUNTIME;
-			break;
-		}
-		if (ctx.args.verify) {
-			ret = verify_block(&ctx, 0x7465726e00000000ull + b);
-			results[b].verified = ret == 0;
-			if (ret != 0) {
-				fprintf(stderr,
-					PROG ": block size %" PRIu64 ": verify failed: %s\n",
-					ctx.block,
-					ret == -EILSEQ ? "bytes differ" : strerror(-ret));
-				status = EXIT_RUNTIME;
-				break;
-			}
-		}
-		if (ctx.engine != NULL)
-			tern_engine_destroy(ctx.engine);
-		ctx.engine = NULL;
 	}
 	if (interrupted) {
 		fprintf(stderr, PROG ": interrupted\n");
 		status = EXIT_RUNTIME;
 	}
-	rep.results = results;
-	if (ctx.args.json)
-		perf_report_json(&rep);
-	else
-		perf_report_table(&rep);
-out:
-	if (ctx.engine != NULL)
-		tern_engine_destroy(ctx.engine);
-	free_segments(&ctx);
-	for (b = 0; results != NULL && b < ctx.args.nb_block_sizes; b++) {
+	return status;
+}
+
+/* What a measurement left behind, also after a failed set-up. */
+static void
+teardown(struct perf_ctx *ctx, struct perf_result *results)
+{
+	unsigned int b;
+
+	if (ctx->engine != NULL)
+		tern_engine_destroy(ctx->engine);
+	free_segments(ctx);
+	for (b = 0; results != NULL && b < ctx->args.nb_block_sizes; b++) {
 		free(results[b].latency);
 		free(results[b].submit_call);
 	}
@@ -1247,5 +1302,40 @@ out:
 	 * dataplane reclaims anything of the client it had not detached. */
 	if (rte_eal_process_type() == RTE_PROC_PRIMARY)
 		rte_eal_cleanup();
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct perf_ctx ctx;
+	struct perf_report rep = { .prog = PROG };
+	struct perf_result *results = NULL;
+	int eal_argc, status;
+
+	status = parse_app_args(argc, argv, &ctx.args, &eal_argc);
+	if (status != 0)
+		return status;
+	if (ctx.args.help) {
+		perf_args_usage(stdout, PROG);
+		return 0;
+	}
+	status = check_args(&ctx.args);
+	if (status == 0)
+		status = init_eal(&ctx, eal_argc, argv);
+	if (status != 0)
+		return status;
+	report_init(&ctx, &rep);
+
+	status = prepare_run(&ctx, &rep, &results);
+	if (status == 0) {
+		status = measure_all(&ctx, &rep, results);
+		/* Also after a failure: what was measured until then. */
+		rep.results = results;
+		if (ctx.args.json)
+			perf_report_json(&rep);
+		else
+			perf_report_table(&rep);
+	}
+	teardown(&ctx, results);
 	return status;
 }
