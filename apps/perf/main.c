@@ -615,6 +615,36 @@ clients_alloc(struct perf_ctx *ctx)
 	return cs;
 }
 
+/*
+ * Add what the @p started client threads counted to @p res. @return @p ret,
+ * or when that is 0 the first client's failure (reported here).
+ */
+static int
+merge_clients(struct perf_result *res, const struct client_state *cs, unsigned int started, int ret)
+{
+	unsigned int i;
+
+	for (i = 0; i < started; i++) {
+		const struct client_state *c = &cs[i];
+
+		tern_histogram_merge(res->latency, c->hist);
+		tern_histogram_merge(res->submit_call, c->hist_submit);
+		res->requests += c->requests;
+		res->batches += c->batches;
+		res->bytes += c->bytes;
+		res->errors += c->errors;
+		res->client_cpu_s += (double)c->cpu_ns * 1e-9;
+		res->client_cpu_mask |= c->cpu_mask;
+		if (res->first_error == 0)
+			res->first_error = c->first_error;
+		if (c->ret != 0 && ret == 0) {
+			ret = c->ret;
+			fprintf(stderr, PROG ": client %u: %s\n", i, strerror(-c->ret));
+		}
+	}
+	return ret;
+}
+
 static int
 run_engine(struct perf_ctx *ctx, struct perf_result *res)
 {
@@ -681,24 +711,7 @@ run_engine(struct perf_ctx *ctx, struct perf_result *res)
 				   : 0.0;
 	res->process_cpu_s = cpu1 - cpu0;
 	res->preemptions = preempt1 - preempt0;
-	for (i = 0; i < started; i++) {
-		struct client_state *c = &cs[i];
-
-		tern_histogram_merge(res->latency, c->hist);
-		tern_histogram_merge(res->submit_call, c->hist_submit);
-		res->requests += c->requests;
-		res->batches += c->batches;
-		res->bytes += c->bytes;
-		res->errors += c->errors;
-		res->client_cpu_s += (double)c->cpu_ns * 1e-9;
-		res->client_cpu_mask |= c->cpu_mask;
-		if (res->first_error == 0)
-			res->first_error = c->first_error;
-		if (c->ret != 0 && ret == 0) {
-			ret = c->ret;
-			fprintf(stderr, PROG ": client %u: %s\n", i, strerror(-c->ret));
-		}
-	}
+	ret = merge_clients(res, cs, started, ret);
 	clients_free(cs, a->clients);
 	if (ret == 0 && res->errors != 0) {
 		fprintf(stderr, PROG ": %" PRIu64 " batches failed, first with %s\n", res->errors,
