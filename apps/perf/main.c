@@ -383,6 +383,121 @@ collect_wait(struct client_state *c, uint64_t *head, uint64_t tail, struct tern_
 	return n;
 }
 
+/* One client thread's loop state; client_main() owns it, the helpers step it. */
+struct client_loop {
+	struct tern_client *client;
+	uint64_t cursor;    /* next block of the region (fill_batch) */
+	uint64_t submitted; /* batches submitted while measuring */
+	uint64_t cpu0;	    /* thread CPU time when the measurement began */
+	uint64_t head;	    /* --completion wait: oldest slot in the fifo */
+	uint64_t tail;	    /* --completion wait: next free place in the fifo */
+	uint32_t nfree;	    /* unused slots on c->free_slots */
+	uint32_t idle;	    /* empty polls since the last yield */
+	uint32_t loops;
+	bool measuring;
+	bool measured;
+	bool stop; /* submit no more; leave once every slot is back */
+};
+
+/* --iterations mode: this client has submitted its share of the measurement. */
+static bool
+quota_reached(const struct client_state *c, const struct client_loop *l)
+{
+	const struct perf_args *a = &c->ctx->args;
+
+	return l->measuring && a->iterations != 0 && l->submitted >= a->iterations;
+}
+
+/* Follow the main thread's phase: start and end the measured window. */
+static void
+client_follow_phase(struct client_state *c, struct client_loop *l)
+{
+	const struct perf_args *a = &c->ctx->args;
+	int phase = __atomic_load_n(&c->ctx->phase, __ATOMIC_ACQUIRE);
+	int cpu;
+
+	if (phase == PHASE_MEASURE && !l->measuring && !l->measured) {
+		l->measuring = true;
+		l->cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	}
+	if (phase == PHASE_DRAIN) {
+		l->stop = true;
+		/* Duration mode: what completes after the window is not counted. */
+		if (l->measuring && a->iterations == 0) {
+			c->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - l->cpu0;
+			l->measuring = false;
+			l->measured = true;
+		}
+	}
+	if (quota_reached(c, l))
+		l->stop = true;
+	if ((l->loops++ & 255) == 0 && (cpu = sched_getcpu()) >= 0 && cpu < 64)
+		c->cpu_mask |= 1ull << cpu;
+}
+
+/* Keep --inflight batches outstanding. */
+static void
+client_submit(struct client_state *c, struct client_loop *l)
+{
+	const struct perf_args *a = &c->ctx->args;
+	struct tern_submit_opts opts = { 0 };
+	struct tern_future *f;
+	uint64_t now;
+	uint32_t slot;
+
+	while (!l->stop && l->nfree > 0 && !quota_reached(c, l)) {
+		slot = c->free_slots[l->nfree - 1];
+		fill_batch(c, &l->cursor);
+		opts.user_data = slot;
+		now = rte_rdtsc();
+		f = tern_submit(l->client, c->reqs, a->batch, &opts);
+		if (f == NULL) {
+			if (rte_errno == EAGAIN)
+				break;
+			c->ret = -rte_errno;
+			l->stop = true;
+			break;
+		}
+		l->nfree--;
+		if (l->measuring)
+			tern_histogram_record(c->hist_submit, rte_rdtsc() - now);
+		c->slot_tsc[slot] = now;
+		c->slot_future[slot] = f;
+		if (a->completion == PERF_COMPLETION_WAIT)
+			c->fifo[l->tail++ % a->inflight] = slot;
+		if (l->measuring)
+			l->submitted++;
+	}
+}
+
+/* Collect what resolved and free its slots. @return 0, or the reap error. */
+static int
+client_collect(struct client_state *c, struct client_loop *l)
+{
+	struct tern_future *done[REAP_BURST];
+	uint64_t now;
+	int n, i;
+
+	if (c->ctx->args.completion == PERF_COMPLETION_REAP) {
+		n = tern_client_reap(l->client, done, REAP_BURST);
+		if (n < 0)
+			return n;
+	} else {
+		n = collect_wait(c, &l->head, l->tail, done);
+	}
+	now = rte_rdtsc();
+	for (i = 0; i < n; i++)
+		c->free_slots[l->nfree++] = account(c, done[i], now, l->measuring);
+	if (n == 0) {
+		rte_pause();
+		if (c->ctx->client_yield && ++l->idle >= IDLE_POLLS_YIELD) {
+			l->idle = 0;
+			sched_yield();
+		}
+	}
+	return 0;
+}
+
 static void *
 client_main(void *arg)
 {
@@ -393,96 +508,33 @@ client_main(void *arg)
 		.max_inflight = a->inflight,
 		.flags = a->completion == PERF_COMPLETION_WAIT ? TERN_CLIENT_F_NO_CQ : 0,
 	};
-	struct tern_submit_opts opts = { 0 };
-	struct tern_future *done[REAP_BURST];
-	struct tern_client *client;
-	struct tern_future *f;
-	uint64_t cursor = 0, submitted = 0, cpu0 = 0, now, head = 0, tail = 0;
-	uint32_t nfree = a->inflight, slot, idle = 0, i, loops = 0;
-	bool measuring = false, measured = false, stop = false;
-	int phase, n, cpu;
+	struct client_loop l = { .nfree = a->inflight };
+	uint32_t i;
+	int ret;
 
 	for (i = 0; i < a->inflight; i++)
 		c->free_slots[i] = i;
-	client = perf_client_open(ctx, &conf);
-	if (client == NULL)
+	l.client = perf_client_open(ctx, &conf);
+	if (l.client == NULL)
 		c->ret = -rte_errno;
 	__atomic_add_fetch(&ctx->ready, 1, __ATOMIC_RELEASE);
-	if (client == NULL)
+	if (l.client == NULL)
 		goto out;
 
 	for (;;) {
-		phase = __atomic_load_n(&ctx->phase, __ATOMIC_ACQUIRE);
-		if (phase == PHASE_MEASURE && !measuring && !measured) {
-			measuring = true;
-			cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-		}
-		if (phase == PHASE_DRAIN) {
-			stop = true;
-			/* Duration mode: what completes after the window is not counted. */
-			if (measuring && a->iterations == 0) {
-				c->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
-				measuring = false;
-				measured = true;
-			}
-		}
-		if (measuring && a->iterations != 0 && submitted >= a->iterations)
-			stop = true;
-		if ((loops++ & 255) == 0 && (cpu = sched_getcpu()) >= 0 && cpu < 64)
-			c->cpu_mask |= 1ull << cpu;
-
-		/* Keep --inflight batches outstanding. */
-		while (!stop && nfree > 0 &&
-		       !(measuring && a->iterations != 0 && submitted >= a->iterations)) {
-			slot = c->free_slots[nfree - 1];
-			fill_batch(c, &cursor);
-			opts.user_data = slot;
-			now = rte_rdtsc();
-			f = tern_submit(client, c->reqs, a->batch, &opts);
-			if (f == NULL) {
-				if (rte_errno == EAGAIN)
-					break;
-				c->ret = -rte_errno;
-				stop = true;
-				break;
-			}
-			nfree--;
-			if (measuring)
-				tern_histogram_record(c->hist_submit, rte_rdtsc() - now);
-			c->slot_tsc[slot] = now;
-			c->slot_future[slot] = f;
-			if (a->completion == PERF_COMPLETION_WAIT)
-				c->fifo[tail++ % a->inflight] = slot;
-			if (measuring)
-				submitted++;
-		}
-		if (stop && nfree == a->inflight)
+		client_follow_phase(c, &l);
+		client_submit(c, &l);
+		if (l.stop && l.nfree == a->inflight)
 			break;
-
-		/* Collect what resolved. */
-		if (a->completion == PERF_COMPLETION_REAP) {
-			n = tern_client_reap(client, done, REAP_BURST);
-			if (n < 0) {
-				c->ret = n;
-				break;
-			}
-		} else {
-			n = collect_wait(c, &head, tail, done);
-		}
-		now = rte_rdtsc();
-		for (i = 0; i < (uint32_t)n; i++)
-			c->free_slots[nfree++] = account(c, done[i], now, measuring);
-		if (n == 0) {
-			rte_pause();
-			if (ctx->client_yield && ++idle >= IDLE_POLLS_YIELD) {
-				idle = 0;
-				sched_yield();
-			}
+		ret = client_collect(c, &l);
+		if (ret != 0) {
+			c->ret = ret;
+			break;
 		}
 	}
-	if (measuring)
-		c->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
-	tern_client_destroy(client);
+	if (l.measuring)
+		c->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - l.cpu0;
+	tern_client_destroy(l.client);
 out:
 	if (a->iterations != 0)
 		__atomic_add_fetch(&ctx->done, 1, __ATOMIC_RELEASE);
@@ -563,6 +615,36 @@ clients_alloc(struct perf_ctx *ctx)
 	return cs;
 }
 
+/*
+ * Add what the @p started client threads counted to @p res. @return @p ret,
+ * or when that is 0 the first client's failure (reported here).
+ */
+static int
+merge_clients(struct perf_result *res, const struct client_state *cs, unsigned int started, int ret)
+{
+	unsigned int i;
+
+	for (i = 0; i < started; i++) {
+		const struct client_state *c = &cs[i];
+
+		tern_histogram_merge(res->latency, c->hist);
+		tern_histogram_merge(res->submit_call, c->hist_submit);
+		res->requests += c->requests;
+		res->batches += c->batches;
+		res->bytes += c->bytes;
+		res->errors += c->errors;
+		res->client_cpu_s += (double)c->cpu_ns * 1e-9;
+		res->client_cpu_mask |= c->cpu_mask;
+		if (res->first_error == 0)
+			res->first_error = c->first_error;
+		if (c->ret != 0 && ret == 0) {
+			ret = c->ret;
+			fprintf(stderr, PROG ": client %u: %s\n", i, strerror(-c->ret));
+		}
+	}
+	return ret;
+}
+
 static int
 run_engine(struct perf_ctx *ctx, struct perf_result *res)
 {
@@ -629,24 +711,7 @@ run_engine(struct perf_ctx *ctx, struct perf_result *res)
 				   : 0.0;
 	res->process_cpu_s = cpu1 - cpu0;
 	res->preemptions = preempt1 - preempt0;
-	for (i = 0; i < started; i++) {
-		struct client_state *c = &cs[i];
-
-		tern_histogram_merge(res->latency, c->hist);
-		tern_histogram_merge(res->submit_call, c->hist_submit);
-		res->requests += c->requests;
-		res->batches += c->batches;
-		res->bytes += c->bytes;
-		res->errors += c->errors;
-		res->client_cpu_s += (double)c->cpu_ns * 1e-9;
-		res->client_cpu_mask |= c->cpu_mask;
-		if (res->first_error == 0)
-			res->first_error = c->first_error;
-		if (c->ret != 0 && ret == 0) {
-			ret = c->ret;
-			fprintf(stderr, PROG ": client %u: %s\n", i, strerror(-c->ret));
-		}
-	}
+	ret = merge_clients(res, cs, started, ret);
 	clients_free(cs, a->clients);
 	if (ret == 0 && res->errors != 0) {
 		fprintf(stderr, PROG ": %" PRIu64 " batches failed, first with %s\n", res->errors,
@@ -1043,48 +1108,60 @@ create_engine(struct perf_ctx *ctx, struct perf_report *rep)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
-{
-	static struct perf_ctx ctx;
-	struct perf_report rep = { .prog = PROG };
-	struct perf_result *results = NULL;
-	char err[256], **app_argv;
-	int eal_argc, app_argc, i, ret, status = 0;
-	unsigned int b;
+/* ---- the run ---- */
 
-	/* The app's own arguments follow "--": check them before EAL takes hugepages. */
-	for (eal_argc = 0; eal_argc < argc && strcmp(argv[eal_argc], "--") != 0; eal_argc++)
+/*
+ * The app's own arguments follow "--": parse them before EAL takes
+ * hugepages. @p eal_argc is set to the count of EAL arguments before "--".
+ * @return 0, or the exit status.
+ */
+static int
+parse_app_args(int argc, char **argv, struct perf_args *args, int *eal_argc)
+{
+	char err[256], **app_argv;
+	int app_argc, i, ret;
+
+	for (*eal_argc = 0; *eal_argc < argc && strcmp(argv[*eal_argc], "--") != 0; (*eal_argc)++)
 		;
-	app_argc = eal_argc < argc ? argc - eal_argc : 1;
+	app_argc = *eal_argc < argc ? argc - *eal_argc : 1;
 	app_argv = calloc((size_t)app_argc + 1, sizeof(*app_argv));
 	if (app_argv == NULL)
 		return EXIT_RUNTIME;
 	app_argv[0] = argv[0];
 	for (i = 1; i < app_argc; i++)
-		app_argv[i] = argv[eal_argc + i];
-	ret = perf_args_parse(app_argc, app_argv, &ctx.args, err, sizeof(err));
+		app_argv[i] = argv[*eal_argc + i];
+	ret = perf_args_parse(app_argc, app_argv, args, err, sizeof(err));
 	free(app_argv);
 	if (ret != 0) {
 		fprintf(stderr, PROG ": %s\n" PROG ": usage: " PROG " [EAL args] -- --help\n", err);
 		return EXIT_USAGE;
 	}
-	if (ctx.args.help) {
-		perf_args_usage(stdout, PROG);
-		return 0;
-	}
-	if (check_transport(&ctx.args) != 0)
+	return 0;
+}
+
+/* What this build cannot run is a usage error; @return 0, or the exit status. */
+static int
+check_args(struct perf_args *a)
+{
+	if (check_transport(a) != 0)
 		return EXIT_USAGE;
-	if (ctx.args.target == PERF_TARGET_DATAPLANE && ctx.args.baseline) {
+	if (a->target == PERF_TARGET_DATAPLANE && a->baseline) {
 		/* Baselines need idle lcores of their own: compare with an
 		 * in-process run on the same cores instead (bench/, README). */
-		if (!ctx.args.quiet)
+		if (!a->quiet)
 			fprintf(stderr, PROG ": --target dataplane: no baseline in this mode "
 					     "(run tern-perf in-process for it)\n");
-		ctx.args.baseline = false;
+		a->baseline = false;
 	}
+	return 0;
+}
 
-	ret = rte_eal_init(eal_argc, argv);
+/* @return 0, or the exit status. */
+static int
+init_eal(struct perf_ctx *ctx, int eal_argc, char **argv)
+{
+	int ret = rte_eal_init(eal_argc, argv);
+
 	if (ret < 0) {
 		fprintf(stderr,
 			PROG ": EAL initialisation failed: %s (EAL args before --, tern-perf's "
@@ -1092,7 +1169,7 @@ main(int argc, char **argv)
 			rte_strerror(rte_errno));
 		return EXIT_RUNTIME;
 	}
-	if (ctx.args.target == PERF_TARGET_DATAPLANE &&
+	if (ctx->args.target == PERF_TARGET_DATAPLANE &&
 	    rte_eal_process_type() != RTE_PROC_SECONDARY) {
 		fprintf(stderr, PROG ": --target dataplane runs as a DPDK secondary process: add "
 				     "--proc-type=secondary --file-prefix <the dataplane's>\n");
@@ -1101,89 +1178,132 @@ main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	ctx.tsc_hz = rte_get_tsc_hz();
-	rep.args = &ctx.args;
-	rep.tsc_hz = ctx.tsc_hz;
-	rep.cpus_online = (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
-	rep.copy_isa = tern_copy_isa_name(tern_copy_stream_isa());
+	ctx->tsc_hz = rte_get_tsc_hz();
+	return 0;
+}
 
-	if (pick_workers(&ctx, &rep) != 0) {
-		status = EXIT_USAGE;
-		goto out;
-	}
-	results = calloc(ctx.args.nb_block_sizes, sizeof(*results));
-	if (results == NULL || alloc_segments(&ctx) != 0) {
-		status = EXIT_RUNTIME;
-		goto out;
-	}
-	for (b = 0; b < ctx.args.nb_block_sizes; b++) {
+/* What the report says about the machine, before anything is measured. */
+static void
+report_init(const struct perf_ctx *ctx, struct perf_report *rep)
+{
+	rep->args = &ctx->args;
+	rep->tsc_hz = ctx->tsc_hz;
+	rep->cpus_online = (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
+	rep->copy_isa = tern_copy_isa_name(tern_copy_stream_isa());
+}
+
+/* An empty result per block size. @return 0 or -ENOMEM. */
+static int
+results_init(const struct perf_ctx *ctx, struct perf_result *results)
+{
+	unsigned int b;
+
+	for (b = 0; b < ctx->args.nb_block_sizes; b++) {
 		results[b].latency = malloc(sizeof(*results[b].latency));
 		results[b].submit_call = malloc(sizeof(*results[b].submit_call));
-		if (results[b].latency == NULL || results[b].submit_call == NULL) {
-			status = EXIT_RUNTIME;
-			goto out;
-		}
+		if (results[b].latency == NULL || results[b].submit_call == NULL)
+			return -ENOMEM;
 		tern_histogram_reset(results[b].latency);
 		tern_histogram_reset(results[b].submit_call);
-		results[b].block_size = ctx.args.block_sizes[b];
+		results[b].block_size = ctx->args.block_sizes[b];
 		results[b].verified = -1;
 	}
+	return 0;
+}
 
-	/*
-	 * Per block size: the baselines on the idle worker lcores, then the
-	 * engine on the same lcores, one right after the other, so both see the
-	 * same machine (other load, frequency, memory state).
-	 */
-	for (b = 0; b < ctx.args.nb_block_sizes && !interrupted; b++) {
-		set_block(&ctx, ctx.args.block_sizes[b]);
-		if (ctx.args.baseline && (run_baseline(&ctx, false, &results[b].memcpy_base) != 0 ||
-					  run_baseline(&ctx, true, &results[b].stream_base) != 0)) {
-			status = EXIT_RUNTIME;
+/*
+ * Worker lcores, the results and the segments. @p results is set even on
+ * failure, for teardown(). @return 0, or the exit status.
+ */
+static int
+prepare_run(struct perf_ctx *ctx, struct perf_report *rep, struct perf_result **results)
+{
+	if (pick_workers(ctx, rep) != 0)
+		return EXIT_USAGE;
+	*results = calloc(ctx->args.nb_block_sizes, sizeof(**results));
+	if (*results == NULL || alloc_segments(ctx) != 0)
+		return EXIT_RUNTIME;
+	if (results_init(ctx, *results) != 0)
+		return EXIT_RUNTIME;
+	return 0;
+}
+
+/* --verify: the untimed pass after block size @p b. @return 0, or the exit status. */
+static int
+verify_result(struct perf_ctx *ctx, struct perf_result *res, unsigned int b)
+{
+	int ret = verify_block(ctx, 0x7465726e00000000ull + b);
+
+	res->verified = ret == 0;
+	if (ret != 0) {
+		fprintf(stderr, PROG ": block size %" PRIu64 ": verify failed: %s\n", ctx->block,
+			ret == -EILSEQ ? "bytes differ" : strerror(-ret));
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+/*
+ * Block size @p b: the baselines on the idle worker lcores, then the engine
+ * on the same lcores, one right after the other, so both see the same
+ * machine (other load, frequency, memory state). @return 0, or the exit status.
+ */
+static int
+measure_block(struct perf_ctx *ctx, struct perf_report *rep, struct perf_result *res,
+	      unsigned int b)
+{
+	int ret;
+
+	set_block(ctx, ctx->args.block_sizes[b]);
+	if (ctx->args.baseline && (run_baseline(ctx, false, &res->memcpy_base) != 0 ||
+				   run_baseline(ctx, true, &res->stream_base) != 0))
+		return EXIT_RUNTIME;
+	if (create_engine(ctx, rep) != 0)
+		return EXIT_RUNTIME;
+	res->blocks_per_client = ctx->nblocks;
+	ret = run_engine(ctx, res);
+	rep->nb_results = b + 1;
+	if (ret != 0) {
+		fprintf(stderr, PROG ": block size %" PRIu64 ": %s\n", ctx->block, strerror(-ret));
+		return EXIT_RUNTIME;
+	}
+	if (ctx->args.verify && verify_result(ctx, res, b) != 0)
+		return EXIT_RUNTIME;
+	if (ctx->engine != NULL)
+		tern_engine_destroy(ctx->engine);
+	ctx->engine = NULL;
+	return 0;
+}
+
+/* Every block size, until one fails or a signal comes. @return the exit status. */
+static int
+measure_all(struct perf_ctx *ctx, struct perf_report *rep, struct perf_result *results)
+{
+	int status = 0;
+	unsigned int b;
+
+	for (b = 0; b < ctx->args.nb_block_sizes && !interrupted; b++) {
+		status = measure_block(ctx, rep, &results[b], b);
+		if (status != 0)
 			break;
-		}
-		if (create_engine(&ctx, &rep) != 0) {
-			status = EXIT_RUNTIME;
-			break;
-		}
-		results[b].blocks_per_client = ctx.nblocks;
-		ret = run_engine(&ctx, &results[b]);
-		rep.nb_results = b + 1;
-		if (ret != 0) {
-			fprintf(stderr, PROG ": block size %" PRIu64 ": %s\n", ctx.block,
-				strerror(-ret));
-			status = EXIT_RUNTIME;
-			break;
-		}
-		if (ctx.args.verify) {
-			ret = verify_block(&ctx, 0x7465726e00000000ull + b);
-			results[b].verified = ret == 0;
-			if (ret != 0) {
-				fprintf(stderr,
-					PROG ": block size %" PRIu64 ": verify failed: %s\n",
-					ctx.block,
-					ret == -EILSEQ ? "bytes differ" : strerror(-ret));
-				status = EXIT_RUNTIME;
-				break;
-			}
-		}
-		if (ctx.engine != NULL)
-			tern_engine_destroy(ctx.engine);
-		ctx.engine = NULL;
 	}
 	if (interrupted) {
 		fprintf(stderr, PROG ": interrupted\n");
 		status = EXIT_RUNTIME;
 	}
-	rep.results = results;
-	if (ctx.args.json)
-		perf_report_json(&rep);
-	else
-		perf_report_table(&rep);
-out:
-	if (ctx.engine != NULL)
-		tern_engine_destroy(ctx.engine);
-	free_segments(&ctx);
-	for (b = 0; results != NULL && b < ctx.args.nb_block_sizes; b++) {
+	return status;
+}
+
+/* What a measurement left behind, also after a failed set-up. */
+static void
+teardown(struct perf_ctx *ctx, struct perf_result *results)
+{
+	unsigned int b;
+
+	if (ctx->engine != NULL)
+		tern_engine_destroy(ctx->engine);
+	free_segments(ctx);
+	for (b = 0; results != NULL && b < ctx->args.nb_block_sizes; b++) {
 		free(results[b].latency);
 		free(results[b].submit_call);
 	}
@@ -1195,5 +1315,40 @@ out:
 	 * dataplane reclaims anything of the client it had not detached. */
 	if (rte_eal_process_type() == RTE_PROC_PRIMARY)
 		rte_eal_cleanup();
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct perf_ctx ctx;
+	struct perf_report rep = { .prog = PROG };
+	struct perf_result *results = NULL;
+	int eal_argc, status;
+
+	status = parse_app_args(argc, argv, &ctx.args, &eal_argc);
+	if (status != 0)
+		return status;
+	if (ctx.args.help) {
+		perf_args_usage(stdout, PROG);
+		return 0;
+	}
+	status = check_args(&ctx.args);
+	if (status == 0)
+		status = init_eal(&ctx, eal_argc, argv);
+	if (status != 0)
+		return status;
+	report_init(&ctx, &rep);
+
+	status = prepare_run(&ctx, &rep, &results);
+	if (status == 0) {
+		status = measure_all(&ctx, &rep, results);
+		/* Also after a failure: what was measured until then. */
+		rep.results = results;
+		if (ctx.args.json)
+			perf_report_json(&rep);
+		else
+			perf_report_table(&rep);
+	}
+	teardown(&ctx, results);
 	return status;
 }

@@ -339,13 +339,12 @@ args_defaults(struct perf_args *a)
 	snprintf(a->segment, sizeof(a->segment), "kv");
 }
 
-/* One option with its value (NULL for flags); fills @a. */
+/* --op, --completion, --transport, --target: one of a fixed set of words. */
 static int
-apply_option(const struct opt_desc *o, const char *val, struct perf_args *a, char *err,
-	     size_t err_len)
+apply_choice_option(const struct opt_desc *o, const char *val, struct perf_args *a, char *err,
+		    size_t err_len)
 {
-	uint64_t v;
-	int ret, idx;
+	int idx;
 
 	switch (o->id) {
 	case OPT_OP:
@@ -356,16 +355,58 @@ apply_option(const struct opt_desc *o, const char *val, struct perf_args *a, cha
 		else
 			return fail(err, err_len, "--op '%s': expected read or write", val);
 		return 0;
-	case OPT_BLOCK_SIZE:
-		ret = perf_parse_size_list(val, a->block_sizes, PERF_MAX_BLOCK_SIZES,
-					   &a->nb_block_sizes);
-		if (ret != 0)
-			return fail(err, err_len,
-				    "--block-size '%s': %s (sizes 1..1G or ranges LO-HI, "
-				    "comma-separated, "
-				    "at most %u sizes)",
-				    val, parse_error(ret), PERF_MAX_BLOCK_SIZES);
+	case OPT_COMPLETION:
+		if (strcmp(val, "reap") == 0)
+			a->completion = PERF_COMPLETION_REAP;
+		else if (strcmp(val, "wait") == 0)
+			a->completion = PERF_COMPLETION_WAIT;
+		else
+			return fail(err, err_len, "--completion '%s': expected reap or wait", val);
 		return 0;
+	case OPT_TRANSPORT:
+		idx = parse_name(val, known_transports, PERF_DIM(known_transports));
+		if (idx < 0)
+			return fail(err, err_len,
+				    "--transport '%s': unknown (memcpy, shm, tcp, mlx5)", val);
+		strcpy(a->transport, known_transports[idx]);
+		return 0;
+	default: /* OPT_TARGET, the last of this kind */
+		idx = parse_name(val, target_names, PERF_DIM(target_names));
+		if (idx < 0)
+			return fail(err, err_len,
+				    "--target '%s': unknown (loopback, peer, dataplane)", val);
+		a->target = (enum perf_target)idx;
+		return 0;
+	}
+}
+
+/* --engine, --segment: names checked against their character sets. */
+static int
+apply_name_option(const struct opt_desc *o, const char *val, struct perf_args *a, char *err,
+		  size_t err_len)
+{
+	if (o->id == OPT_ENGINE) {
+		if (tern_cli_check_name(val, sizeof(a->engine)) != 0)
+			return fail(err, err_len, "--engine '%s': 1-15 of [A-Za-z0-9_]", val);
+		snprintf(a->engine, sizeof(a->engine), "%s", val);
+		return 0;
+	}
+	if (!segment_arg_valid(val))
+		return fail(err, err_len,
+			    "--segment '%s': NAME or NODE/NAME, each 1-47 of [A-Za-z0-9_.:-]", val);
+	snprintf(a->segment, sizeof(a->segment), "%s", val);
+	return 0;
+}
+
+/* --batch, --inflight, --clients, --workers, --iterations: bounded integers. */
+static int
+apply_count_option(const struct opt_desc *o, const char *val, struct perf_args *a, char *err,
+		   size_t err_len)
+{
+	uint64_t v;
+	int ret;
+
+	switch (o->id) {
 	case OPT_BATCH:
 		ret = parse_uint_opt(o->name, val, 1, PERF_BATCH_MAX, &v, err, err_len);
 		a->batch = (uint32_t)v;
@@ -382,58 +423,52 @@ apply_option(const struct opt_desc *o, const char *val, struct perf_args *a, cha
 		ret = parse_uint_opt(o->name, val, 1, 64, &v, err, err_len);
 		a->workers = (uint32_t)v;
 		return ret;
-	case OPT_ITERATIONS:
-		ret = parse_uint_opt(o->name, val, 1, UINT32_MAX, &a->iterations, err, err_len);
-		return ret;
-	case OPT_DURATION:
-	case OPT_WARMUP:
-		ret = perf_parse_duration(val, &v);
-		if (ret == 0 && o->id == OPT_DURATION && v == 0)
-			ret = -ERANGE;
+	default: /* OPT_ITERATIONS, the last of this kind */
+		return parse_uint_opt(o->name, val, 1, UINT32_MAX, &a->iterations, err, err_len);
+	}
+}
+
+/* --duration, --warmup: durations; a measurement cannot last 0 s. */
+static int
+apply_time_option(const struct opt_desc *o, const char *val, struct perf_args *a, char *err,
+		  size_t err_len)
+{
+	bool duration = o->id == OPT_DURATION;
+	uint64_t v;
+	int ret;
+
+	ret = perf_parse_duration(val, &v);
+	if (ret == 0 && duration && v == 0)
+		ret = -ERANGE;
+	if (ret != 0)
+		return fail(err, err_len,
+			    "--%s '%s': %s (seconds, e.g. 2, 0.5, 500ms; at most %llu s%s)",
+			    o->name, val, parse_error(ret), PERF_SECONDS_MAX,
+			    duration ? ", more than 0" : "");
+	if (duration)
+		a->duration_ns = v;
+	else
+		a->warmup_ns = v;
+	return 0;
+}
+
+/* --block-size (a list), --working-set, --slice-size and the engine thresholds. */
+static int
+apply_size_option(const struct opt_desc *o, const char *val, struct perf_args *a, char *err,
+		  size_t err_len)
+{
+	int ret;
+
+	switch (o->id) {
+	case OPT_BLOCK_SIZE:
+		ret = perf_parse_size_list(val, a->block_sizes, PERF_MAX_BLOCK_SIZES,
+					   &a->nb_block_sizes);
 		if (ret != 0)
 			return fail(err, err_len,
-				    "--%s '%s': %s (seconds, e.g. 2, 0.5, 500ms; at most %llu s%s)",
-				    o->name, val, parse_error(ret), PERF_SECONDS_MAX,
-				    o->id == OPT_DURATION ? ", more than 0" : "");
-		if (o->id == OPT_DURATION)
-			a->duration_ns = v;
-		else
-			a->warmup_ns = v;
-		return 0;
-	case OPT_TRANSPORT:
-		idx = parse_name(val, known_transports, PERF_DIM(known_transports));
-		if (idx < 0)
-			return fail(err, err_len,
-				    "--transport '%s': unknown (memcpy, shm, tcp, mlx5)", val);
-		strcpy(a->transport, known_transports[idx]);
-		return 0;
-	case OPT_TARGET:
-		idx = parse_name(val, target_names, PERF_DIM(target_names));
-		if (idx < 0)
-			return fail(err, err_len,
-				    "--target '%s': unknown (loopback, peer, dataplane)", val);
-		a->target = (enum perf_target)idx;
-		return 0;
-	case OPT_ENGINE:
-		if (tern_cli_check_name(val, sizeof(a->engine)) != 0)
-			return fail(err, err_len, "--engine '%s': 1-15 of [A-Za-z0-9_]", val);
-		snprintf(a->engine, sizeof(a->engine), "%s", val);
-		return 0;
-	case OPT_SEGMENT:
-		if (!segment_arg_valid(val))
-			return fail(
-				err, err_len,
-				"--segment '%s': NAME or NODE/NAME, each 1-47 of [A-Za-z0-9_.:-]",
-				val);
-		snprintf(a->segment, sizeof(a->segment), "%s", val);
-		return 0;
-	case OPT_COMPLETION:
-		if (strcmp(val, "reap") == 0)
-			a->completion = PERF_COMPLETION_REAP;
-		else if (strcmp(val, "wait") == 0)
-			a->completion = PERF_COMPLETION_WAIT;
-		else
-			return fail(err, err_len, "--completion '%s': expected reap or wait", val);
+				    "--block-size '%s': %s (sizes 1..1G or ranges LO-HI, "
+				    "comma-separated, "
+				    "at most %u sizes)",
+				    val, parse_error(ret), PERF_MAX_BLOCK_SIZES);
 		return 0;
 	case OPT_WORKING_SET:
 		return parse_size_opt(o->name, val, PERF_WORKING_SET_MAX, &a->working_set, err,
@@ -446,22 +481,69 @@ apply_option(const struct opt_desc *o, const char *val, struct perf_args *a, cha
 		return ret;
 	case OPT_STREAM_THRESHOLD:
 		return parse_size_opt(o->name, val, UINT64_MAX, &a->stream_bytes, err, err_len);
-	case OPT_SHARE_THRESHOLD:
+	default: /* OPT_SHARE_THRESHOLD, the last of this kind */
 		return parse_size_opt(o->name, val, UINT64_MAX, &a->share_bytes, err, err_len);
+	}
+}
+
+/* Options without a value. */
+static void
+apply_flag(const struct opt_desc *o, struct perf_args *a)
+{
+	switch (o->id) {
 	case OPT_VERIFY:
 		a->verify = true;
-		return 0;
+		break;
 	case OPT_NO_BASELINE:
 		a->baseline = false;
-		return 0;
+		break;
 	case OPT_JSON:
 		a->json = true;
-		return 0;
+		break;
 	case OPT_QUIET:
 		a->quiet = true;
-		return 0;
-	case OPT_HELP:
+		break;
+	default: /* OPT_HELP, the last of this kind */
 		a->help = true;
+		break;
+	}
+}
+
+/* One option with its value (NULL for flags); fills @a. */
+static int
+apply_option(const struct opt_desc *o, const char *val, struct perf_args *a, char *err,
+	     size_t err_len)
+{
+	switch (o->id) {
+	case OPT_OP:
+	case OPT_COMPLETION:
+	case OPT_TRANSPORT:
+	case OPT_TARGET:
+		return apply_choice_option(o, val, a, err, err_len);
+	case OPT_ENGINE:
+	case OPT_SEGMENT:
+		return apply_name_option(o, val, a, err, err_len);
+	case OPT_BATCH:
+	case OPT_INFLIGHT:
+	case OPT_CLIENTS:
+	case OPT_WORKERS:
+	case OPT_ITERATIONS:
+		return apply_count_option(o, val, a, err, err_len);
+	case OPT_DURATION:
+	case OPT_WARMUP:
+		return apply_time_option(o, val, a, err, err_len);
+	case OPT_BLOCK_SIZE:
+	case OPT_WORKING_SET:
+	case OPT_SLICE_SIZE:
+	case OPT_STREAM_THRESHOLD:
+	case OPT_SHARE_THRESHOLD:
+		return apply_size_option(o, val, a, err, err_len);
+	case OPT_VERIFY:
+	case OPT_NO_BASELINE:
+	case OPT_JSON:
+	case OPT_QUIET:
+	case OPT_HELP:
+		apply_flag(o, a);
 		return 0;
 	}
 	return fail(err, err_len, "internal: unhandled option");
