@@ -187,9 +187,8 @@ transfer(struct demo *d, enum tern_op op, const char *label, const char *what)
 	t1 = rte_rdtsc();
 	tern_future_release(f);
 	ok = ret == 0 && arrived(d, op);
-	/* A READ that brings back other bytes fails with EIO; a WRITE that lands
-	 * wrong prints the engine's status (0), as tern-demo always has. */
-	if (!ok && ret == 0 && op == TERN_OP_READ)
+	/* Bytes that did not arrive intact are an I/O error, either way. */
+	if (!ok && ret == 0)
 		ret = -EIO;
 	if (!ok) {
 		fprintf(stderr, "tern-demo: %s failed: %s\n", what, strerror(-ret));
