@@ -56,10 +56,10 @@ setup(void **state)
 	assert_non_null(f);
 	memset(f, 0, sizeof(*f));
 	f->m = mlx5_model_create();
-	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
+	assert_int_equal(mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
 	/* As on hardware: a QP to another node needs the handshake. */
 	mlx5_model_wire_peers(f->m, 0);
-	tern_mlx5_set_tuning(&t);
+	mlx5_set_tuning(&t);
 	f->ops = tern_transport_get(tern_transport_id("mlx5"));
 	assert_non_null(f->ops);
 	assert_int_equal(f->ops->probe(), 0);
@@ -105,8 +105,8 @@ teardown(void **state)
 	f->ops->segment_release(&f->rseg);
 	for (i = 0; i < NB_EP; i++)
 		f->ops->endpoint_close(f->ep[i]);
-	assert_int_equal(tern_mlx5_test_set_queue_provider(NULL, NULL), 0);
-	tern_mlx5_set_tuning(NULL);
+	assert_int_equal(mlx5_test_set_queue_provider(NULL, NULL), 0);
+	mlx5_set_tuning(NULL);
 	mlx5_model_destroy(f->m);
 	free(f->local);
 	free(f->remote);
@@ -220,7 +220,7 @@ valid_msg(uint8_t type, uint16_t count, uint8_t *buf, size_t len)
 		m.qp[i].psn = 0xabcd00 + i;
 		m.qp[i].peer_qpn = 0x200 + i;
 	}
-	return tern_mlx5_connect_encode(&m, buf, len);
+	return mlx5_connect_encode(&m, buf, len);
 }
 
 static void
@@ -266,7 +266,7 @@ wire_format_is_little_endian_as_documented(void **state)
 	assert_int_equal(buf[61], 0xcd);
 	assert_int_equal(buf[62], 0xab);
 	assert_int_equal(buf[63], 0);
-	assert_int_equal(tern_mlx5_connect_decode(buf, 64, TERN_MLX5_CONNECT_REPLY, &m), 0);
+	assert_int_equal(mlx5_connect_decode(buf, 64, TERN_MLX5_CONNECT_REPLY, &m), 0);
 	assert_int_equal(m.count, 2);
 	assert_int_equal(m.qp[1].peer_qpn, 0x201);
 	assert_int_equal(m.qp[1].qpn, 0x101);
@@ -292,7 +292,7 @@ static int
 quiet(void **state)
 {
 	(void)state;
-	rte_log_set_level(tern_mlx5_logtype, RTE_LOG_WARNING);
+	rte_log_set_level(mlx5_logtype, RTE_LOG_WARNING);
 	return 0;
 }
 
@@ -300,7 +300,7 @@ static int
 loud(void **state)
 {
 	(void)state;
-	rte_log_set_level(tern_mlx5_logtype, RTE_LOG_INFO);
+	rte_log_set_level(mlx5_logtype, RTE_LOG_INFO);
 	return 0;
 }
 
@@ -350,11 +350,11 @@ malformed_messages_are_refused(void **state)
 	for (i = 0; i < RTE_DIM(mut); i++) {
 		len = valid_msg(mut[i].type, 2, buf, sizeof(buf));
 		assert_true(len > 0);
-		assert_int_equal(tern_mlx5_connect_decode(buf, (size_t)len, mut[i].type, &m), 0);
+		assert_int_equal(mlx5_connect_decode(buf, (size_t)len, mut[i].type, &m), 0);
 		buf[mut[i].off] = mut[i].value;
 		if (mut[i].off == 8) /* nonce: all eight bytes zero */
 			memset(buf + 8, 0, 8);
-		rc = tern_mlx5_connect_decode(buf, (size_t)len, mut[i].type, &m);
+		rc = mlx5_connect_decode(buf, (size_t)len, mut[i].type, &m);
 		if (rc != mut[i].err)
 			fail_msg("%s: %d", mut[i].what, rc);
 	}
@@ -364,17 +364,16 @@ malformed_messages_are_refused(void **state)
 		memset(buf + 40, 0, 4);
 		buf[40] = (uint8_t)k;
 		assert_int_equal(
-			tern_mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m),
+			mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m),
 			-EINVAL);
 	}
 	/* RoCE (LID 0) needs a GID; with a unicast LID a zero GID is fine. */
 	len = valid_msg(TERN_MLX5_CONNECT_REQUEST, 2, buf, sizeof(buf));
 	memset(buf + 16, 0, 16);
-	assert_int_equal(tern_mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m),
+	assert_int_equal(mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m),
 			 -EINVAL);
 	buf[32] = 0x05;
-	assert_int_equal(tern_mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m),
-			 0);
+	assert_int_equal(mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m), 0);
 	assert_int_equal(m.lid, 5);
 	/* Every size but the exact one, for both types. */
 	for (k = 0; k < 2; k++) {
@@ -383,12 +382,10 @@ malformed_messages_are_refused(void **state)
 		len = valid_msg(type, 2, buf, sizeof(buf));
 		for (i = 0; i < sizeof(buf); i++)
 			if ((int)i != len)
-				assert_int_equal(tern_mlx5_connect_decode(buf, i, type, &m),
-						 -EINVAL);
+				assert_int_equal(mlx5_connect_decode(buf, i, type, &m), -EINVAL);
 	}
-	assert_int_equal(tern_mlx5_connect_decode(NULL, 48, TERN_MLX5_CONNECT_REQUEST, &m),
-			 -EINVAL);
-	assert_int_equal(tern_mlx5_connect_decode(buf, 48, 7, &m), -EINVAL);
+	assert_int_equal(mlx5_connect_decode(NULL, 48, TERN_MLX5_CONNECT_REQUEST, &m), -EINVAL);
+	assert_int_equal(mlx5_connect_decode(buf, 48, 7, &m), -EINVAL);
 }
 
 /* Any byte of a valid message changed: refused, or still a message that
@@ -412,12 +409,12 @@ mutated_and_random_messages_never_slip_through(void **state)
 			for (bit = 0; bit < 8; bit++) {
 				memcpy(buf, good, (size_t)len);
 				buf[i] ^= (uint8_t)(1u << bit);
-				if (tern_mlx5_connect_decode(buf, (size_t)len, type, &m) != 0) {
+				if (mlx5_connect_decode(buf, (size_t)len, type, &m) != 0) {
 					refused++;
 					continue;
 				}
 				accepted++;
-				assert_int_equal(tern_mlx5_connect_encode(&m, again, sizeof(again)),
+				assert_int_equal(mlx5_connect_encode(&m, again, sizeof(again)),
 						 len);
 				assert_memory_equal(again, buf, (size_t)len);
 			}
@@ -436,10 +433,10 @@ mutated_and_random_messages_never_slip_through(void **state)
 		n = 40 + (size_t)(x % 64) * (k % 2 ? 8 : 12);
 		if (k % 3 == 0) /* give the header a chance: right magic and version */
 			memcpy(buf, good, 6);
-		assert_true(tern_mlx5_connect_decode(buf, n,
-						     k % 2 ? TERN_MLX5_CONNECT_REQUEST
-							   : TERN_MLX5_CONNECT_REPLY,
-						     &m) < 0);
+		assert_true(mlx5_connect_decode(buf, n,
+						k % 2 ? TERN_MLX5_CONNECT_REQUEST
+						      : TERN_MLX5_CONNECT_REPLY,
+						&m) < 0);
 	}
 }
 
@@ -666,7 +663,7 @@ static int
 take_slot(struct tern_segment *seg, const struct tern_mlx5_desc *d)
 {
 	struct tern_mlx5_desc priv = *d;
-	int peer = tern_mlx5_peer_get(d->gid, 1);
+	int peer = mlx5_peer_get(d->gid, 1);
 
 	if (peer < 0)
 		return peer;
@@ -697,7 +694,7 @@ segment_release_frees_unused_peer_slots(void **state)
 	/* Full: an import is refused before any handshake. */
 	d.gid[15] = 0x7f;
 	memset(&extra, 0, sizeof(extra));
-	assert_int_equal(tern_mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
+	assert_int_equal(mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
 	assert_int_equal(f->ops->segment_import(&extra, blob, sizeof(blob)), -ENOSPC);
 	/* A second segment of a known node shares its slot. */
 	d.gid[15] = 0x40 + 3;

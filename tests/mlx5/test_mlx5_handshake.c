@@ -90,9 +90,9 @@ setup(void **state)
 
 	assert_non_null(f);
 	f->m = mlx5_model_create();
-	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
+	assert_int_equal(mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
 	mlx5_model_wire_peers(f->m, 0);
-	tern_mlx5_set_tuning(&t);
+	mlx5_set_tuning(&t);
 	f->ops = tern_transport_get(tern_transport_id("mlx5"));
 	assert_non_null(f->ops);
 	assert_int_equal(f->ops->probe(), 0);
@@ -107,7 +107,7 @@ setup(void **state)
 	f->remote = aligned_alloc(4096, BYTES);
 	assert_non_null(f->remote);
 	f->rkey = mlx5_model_mr_add(f->m, 1, f->remote, BYTES, MODEL_ACCESS_ALL);
-	tern_mlx5_test_set_listener_init(listener_is_node_1, NULL);
+	mlx5_test_set_listener_init(listener_is_node_1, NULL);
 	assert_int_equal(
 		tern_mlx5_configure(&(struct tern_mlx5_conf){ .listen_addr = "127.0.0.1",
 							      .max_conns = MAX_CONNS,
@@ -130,11 +130,11 @@ teardown(void **state)
 	if (v != 0)
 		fail_msg("%u model violations, first: %s", v, first);
 	assert_int_equal(tern_mlx5_configure(NULL), 0);
-	tern_mlx5_test_set_listener_init(NULL, NULL);
+	mlx5_test_set_listener_init(NULL, NULL);
 	for (i = 0; i < NB_EP; i++)
 		f->ops->endpoint_close(f->ep[i]);
-	assert_int_equal(tern_mlx5_test_set_queue_provider(NULL, NULL), 0);
-	tern_mlx5_set_tuning(NULL);
+	assert_int_equal(mlx5_test_set_queue_provider(NULL, NULL), 0);
+	mlx5_set_tuning(NULL);
 	mlx5_model_destroy(f->m);
 	free(f->remote);
 	free(f);
@@ -148,7 +148,7 @@ node_1_blob(struct fx *f, uint16_t port, uint8_t blob[TERN_MLX5_DESC_LEN])
 	struct tern_mlx5_desc d;
 
 	mlx5_model_desc(&d, 1, f->remote, BYTES, f->rkey, port);
-	assert_int_equal(tern_mlx5_desc_encode(&d, blob, TERN_MLX5_DESC_LEN), TERN_MLX5_DESC_LEN);
+	assert_int_equal(mlx5_desc_encode(&d, blob, TERN_MLX5_DESC_LEN), TERN_MLX5_DESC_LEN);
 }
 
 static int
@@ -219,15 +219,14 @@ request(int fd, const void *body, size_t len, uint8_t *reply)
 {
 	uint8_t frame[TERN_MLX5_FRAME_MAX];
 	struct tern_mlx5_frame_hdr h;
-	int n = tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, body, len, frame,
-				       sizeof(frame));
+	int n = mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, body, len, frame, sizeof(frame));
 
 	assert_int_equal(n, (int)(TERN_MLX5_FRAME_HDR + len));
 	send_bytes(fd, frame, (size_t)n);
 	assert_int_equal(recv_bytes(fd, reply, TERN_MLX5_FRAME_HDR), 0);
-	assert_int_equal(tern_mlx5_frame_decode(reply, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REPLY,
-						&h, NULL),
-			 0);
+	assert_int_equal(
+		mlx5_frame_decode(reply, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REPLY, &h, NULL),
+		0);
 	assert_int_equal(recv_bytes(fd, reply + TERN_MLX5_FRAME_HDR, h.body_len), 0);
 	return h;
 }
@@ -255,7 +254,7 @@ no_device_is_enodev(void **state)
 
 	(void)state;
 	mlx5_model_desc(&d, 1, buf, sizeof(buf), 1, 7000);
-	assert_int_equal(tern_mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
+	assert_int_equal(mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
 	memset(&seg, 0, sizeof(seg));
 	memset(&lseg, 0, sizeof(lseg));
 	lseg.kind = TERN_SEGMENT_LOCAL;
@@ -272,13 +271,13 @@ no_device_is_enodev(void **state)
 	/* Stopping what never started is fine. */
 	assert_int_equal(tern_mlx5_configure(NULL), 0);
 	/* A model whose device is absent: the same. */
-	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, m), 0);
+	assert_int_equal(mlx5_test_set_queue_provider(&mlx5_model_provider, m), 0);
 	mlx5_model_set_present(m, 0);
 	assert_int_equal(
 		tern_mlx5_configure(&(struct tern_mlx5_conf){ .listen_addr = "127.0.0.1" }),
 		-ENODEV);
 	assert_int_equal(tern_mlx5_listen_port(), -ENOTCONN);
-	assert_int_equal(tern_mlx5_test_set_queue_provider(NULL, NULL), 0);
+	assert_int_equal(mlx5_test_set_queue_provider(NULL, NULL), 0);
 	mlx5_model_destroy(m);
 }
 
@@ -299,27 +298,24 @@ frame_codec_is_strict(void **state)
 	(void)state;
 	/* Byte by byte: magic, version, type, status, body length. */
 	assert_int_equal(
-		tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, body, 56, buf, sizeof(buf)),
+		mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, body, 56, buf, sizeof(buf)),
 		TERN_MLX5_FRAME_HDR + 56);
 	assert_memory_equal(buf, head, sizeof(head));
-	assert_int_equal(
-		tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 28, NULL, 0, buf, sizeof(buf)),
-		TERN_MLX5_FRAME_HDR);
+	assert_int_equal(mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 28, NULL, 0, buf, sizeof(buf)),
+			 TERN_MLX5_FRAME_HDR);
 	assert_memory_equal(buf, "TMXF\x01\x02\x1c\x00\x00\x00\x00\x00", 12);
 	assert_int_equal(
-		tern_mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REPLY, &h, NULL),
-		0);
+		mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REPLY, &h, NULL), 0);
 	assert_int_equal(h.status, 28);
 	assert_int_equal(h.body_len, 0);
 	/* Encode refuses what decode would. */
 	assert_int_equal(
-		tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 1, body, 48, buf, sizeof(buf)),
+		mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 1, body, 48, buf, sizeof(buf)),
 		-EINVAL);
-	assert_int_equal(
-		tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 5, body, 52, buf, sizeof(buf)),
-		-EINVAL);
-	assert_int_equal(tern_mlx5_frame_encode(3, 0, body, 48, buf, sizeof(buf)), -EINVAL);
-	assert_int_equal(tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, body, 48, buf, 59),
+	assert_int_equal(mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 5, body, 52, buf, sizeof(buf)),
+			 -EINVAL);
+	assert_int_equal(mlx5_frame_encode(3, 0, body, 48, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, body, 48, buf, 59),
 			 -ENOSPC);
 	/* Every body length of both types: only a whole message's passes. */
 	for (k = 0; k < 2; k++) {
@@ -334,7 +330,7 @@ frame_codec_is_strict(void **state)
 			buf[5] = type;
 			buf[8] = (uint8_t)len;
 			buf[9] = (uint8_t)(len >> 8);
-			rc = tern_mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, type, &h, &why);
+			rc = mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, type, &h, &why);
 			if (ok != (rc == 0))
 				fail_msg("type %u length %u: %d", type, len, rc);
 			if (ok)
@@ -344,54 +340,46 @@ frame_codec_is_strict(void **state)
 	/* Oversized: the length's upper bytes. */
 	memcpy(buf, head, sizeof(head));
 	buf[11] = 1;
-	assert_int_equal(tern_mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REQUEST,
-						&h, &why),
-			 -EINVAL);
+	assert_int_equal(
+		mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REQUEST, &h, &why),
+		-EINVAL);
 	assert_string_equal(why, "length out of bounds");
 	/* Wrong magic, version, type; a status where none may be. */
 	memcpy(buf, head, sizeof(head));
 	buf[3] = 'G';
-	assert_int_equal(tern_mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, &why),
-			 -EINVAL);
+	assert_int_equal(mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, &why), -EINVAL);
 	assert_string_equal(why, "bad magic");
 	memcpy(buf, head, sizeof(head));
 	buf[4] = 2;
-	assert_int_equal(tern_mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, &why),
-			 -EPROTO);
-	assert_int_equal(tern_mlx5_frame_decode(head, 12, TERN_MLX5_CONNECT_REPLY, &h, &why),
-			 -EINVAL);
+	assert_int_equal(mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, &why), -EPROTO);
+	assert_int_equal(mlx5_frame_decode(head, 12, TERN_MLX5_CONNECT_REPLY, &h, &why), -EINVAL);
 	assert_string_equal(why, "unexpected frame type");
 	memcpy(buf, head, sizeof(head));
 	buf[6] = 1;
-	assert_int_equal(tern_mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, &why),
-			 -EINVAL);
+	assert_int_equal(mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, &why), -EINVAL);
 	assert_string_equal(why, "status in a request");
 	memcpy(buf, "TMXF\x01\x02\x00\x10\x00\x00\x00\x00", 12); /* status 4096 */
-	assert_int_equal(tern_mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REPLY, &h, &why),
-			 -EINVAL);
+	assert_int_equal(mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REPLY, &h, &why), -EINVAL);
 	memcpy(buf, "TMXF\x01\x02\x05\x00\x34\x00\x00\x00", 12); /* status and a body */
-	assert_int_equal(tern_mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REPLY, &h, &why),
-			 -EINVAL);
+	assert_int_equal(mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REPLY, &h, &why), -EINVAL);
 	assert_string_equal(why, "error reply with a body");
 	/* Truncated (or longer) headers. */
 	for (len = 0; len < 20; len++)
 		if (len != TERN_MLX5_FRAME_HDR)
-			assert_int_equal(tern_mlx5_frame_decode(
-						 head, len, TERN_MLX5_CONNECT_REQUEST, &h, NULL),
-					 -EINVAL);
-	assert_int_equal(tern_mlx5_frame_decode(NULL, 12, TERN_MLX5_CONNECT_REQUEST, &h, NULL),
-			 -EINVAL);
+			assert_int_equal(
+				mlx5_frame_decode(head, len, TERN_MLX5_CONNECT_REQUEST, &h, NULL),
+				-EINVAL);
+	assert_int_equal(mlx5_frame_decode(NULL, 12, TERN_MLX5_CONNECT_REQUEST, &h, NULL), -EINVAL);
 	/* Every single-bit flip: refused, or a header that encodes back the same. */
 	for (i = 0; i < TERN_MLX5_FRAME_HDR; i++)
 		for (bit = 0; bit < 8; bit++) {
 			memcpy(buf, head, sizeof(head));
 			buf[i] ^= (uint8_t)(1u << bit);
-			if (tern_mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, NULL) !=
-			    0)
+			if (mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, NULL) != 0)
 				continue;
 			accepted++;
-			assert_int_equal(tern_mlx5_frame_encode(h.type, h.status, body, h.body_len,
-								again, sizeof(again)),
+			assert_int_equal(mlx5_frame_encode(h.type, h.status, body, h.body_len,
+							   again, sizeof(again)),
 					 (int)(12 + h.body_len));
 			assert_memory_equal(again, buf, 12);
 		}
@@ -407,9 +395,9 @@ frame_codec_is_strict(void **state)
 		}
 		if (k % 3 == 0)
 			memcpy(buf, head, 5);
-		if (tern_mlx5_frame_decode(buf, 12, (uint8_t)(1 + k % 2), &h, NULL) == 0) {
-			assert_int_equal(tern_mlx5_frame_encode(h.type, h.status, body, h.body_len,
-								again, sizeof(again)),
+		if (mlx5_frame_decode(buf, 12, (uint8_t)(1 + k % 2), &h, NULL) == 0) {
+			assert_int_equal(mlx5_frame_encode(h.type, h.status, body, h.body_len,
+							   again, sizeof(again)),
 					 (int)(12 + h.body_len));
 			assert_memory_equal(again, buf, 12);
 		}
@@ -434,7 +422,7 @@ configure_checks_its_settings(void **state)
 	lseg.base = f->remote; /* any memory of this node */
 	lseg.length = 4096;
 	assert_int_equal(f->ops->segment_export(&lseg, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
-	assert_int_equal(tern_mlx5_desc_decode(blob, sizeof(blob), &d), 0);
+	assert_int_equal(mlx5_desc_decode(blob, sizeof(blob), &d), 0);
 	assert_int_equal(d.hs_port, f->port);
 	assert_memory_equal(d.hs_addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x01", 16);
 	/* Settings that make no sense change nothing. */
@@ -487,7 +475,7 @@ configure_checks_its_settings(void **state)
 				 .listen_addr = "0.0.0.0", .advertise_addr = "192.0.2.7" }),
 			 0);
 	assert_int_equal(f->ops->segment_export(&lseg, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
-	assert_int_equal(tern_mlx5_desc_decode(blob, sizeof(blob), &d), 0);
+	assert_int_equal(mlx5_desc_decode(blob, sizeof(blob), &d), 0);
 	assert_memory_equal(d.hs_addr + 12, "\xc0\x00\x02\x07", 4);
 	assert_int_equal(d.hs_port, tern_mlx5_listen_port());
 	/* IPv6, where the host has it: node 1's descriptor names [::1]:port,
@@ -497,12 +485,12 @@ configure_checks_its_settings(void **state)
 
 		assert_int_equal(f->ops->segment_export(&lseg, blob, sizeof(blob)),
 				 TERN_MLX5_DESC_LEN);
-		assert_int_equal(tern_mlx5_desc_decode(blob, sizeof(blob), &d), 0);
+		assert_int_equal(mlx5_desc_decode(blob, sizeof(blob), &d), 0);
 		assert_memory_equal(d.hs_addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
 		mlx5_model_desc(&d, 1, f->remote, BYTES, f->rkey, d.hs_port);
 		memset(d.hs_addr, 0, 16);
 		d.hs_addr[15] = 1;
-		assert_int_equal(tern_mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
+		assert_int_equal(mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
 		memset(&seg, 0, sizeof(seg));
 		assert_int_equal(f->ops->segment_import(&seg, blob, sizeof(blob)), 0);
 		f->ops->segment_release(&seg);
@@ -670,8 +658,7 @@ liar_main(void *arg)
 	if (fd < 0)
 		return NULL;
 	if (recv_bytes(fd, in, TERN_MLX5_FRAME_HDR) == 0 &&
-	    tern_mlx5_frame_decode(in, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REQUEST, &h, NULL) ==
-		    0 &&
+	    mlx5_frame_decode(in, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REQUEST, &h, NULL) == 0 &&
 	    recv_bytes(fd, in + TERN_MLX5_FRAME_HDR, h.body_len) == 0) {
 		switch (l->mode) {
 		case LIAR_GARBAGE:
@@ -679,29 +666,28 @@ liar_main(void *arg)
 			n = 100;
 			break;
 		case LIAR_STATUS:
-			n = tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, ENOSPC, NULL, 0, out,
-						   sizeof(out));
+			n = mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, ENOSPC, NULL, 0, out,
+					      sizeof(out));
 			break;
 		case LIAR_BAD_VERSION:
-			n = tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, ENODEV, NULL, 0, out,
-						   sizeof(out));
+			n = mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, ENODEV, NULL, 0, out,
+					      sizeof(out));
 			out[4] = 9;
 			break;
 		case LIAR_OTHER_QPS:
 			/* A well-formed reply from node 1 for QPs nobody asked about. */
-			tern_mlx5_connect_decode(in + TERN_MLX5_FRAME_HDR, h.body_len,
-						 TERN_MLX5_CONNECT_REQUEST, &m);
+			mlx5_connect_decode(in + TERN_MLX5_FRAME_HDR, h.body_len,
+					    TERN_MLX5_CONNECT_REQUEST, &m);
 			m.type = TERN_MLX5_CONNECT_REPLY;
 			mlx5_model_gid(1, m.gid);
 			for (i = 0; i < m.count; i++) {
 				m.qp[i].peer_qpn = m.qp[i].qpn + 0x1000;
 				m.qp[i].qpn = 0x9000 + i;
 			}
-			n = tern_mlx5_connect_encode(&m, out + TERN_MLX5_FRAME_HDR,
-						     TERN_MLX5_CONNECT_MSG_MAX);
-			n = tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 0,
-						   out + TERN_MLX5_FRAME_HDR, (size_t)n, out,
-						   sizeof(out));
+			n = mlx5_connect_encode(&m, out + TERN_MLX5_FRAME_HDR,
+						TERN_MLX5_CONNECT_MSG_MAX);
+			n = mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 0, out + TERN_MLX5_FRAME_HDR,
+					      (size_t)n, out, sizeof(out));
 			break;
 		case LIAR_CLOSE:
 			break;
@@ -794,8 +780,8 @@ failed_handshakes_fail_the_import(void **state)
 	 * another node takes the first one. */
 	mlx5_model_gid(1, gid1);
 	gid1[0] = 0xfe;
-	assert_int_equal(tern_mlx5_peer_get(gid1, 1), 1);
-	tern_mlx5_peer_put(1);
+	assert_int_equal(mlx5_peer_get(gid1, 1), 1);
+	mlx5_peer_put(1);
 	mlx5_model_gid(1, gid1);
 	assert_int_equal(import_from(f, f->port, &seg), 0);
 	assert_int_equal(tern_mlx5_connect_request_build(gid1, req, sizeof(req)), -EALREADY);

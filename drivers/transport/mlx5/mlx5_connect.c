@@ -3,7 +3,7 @@
  * Connection set-up of the mlx5 transport with another node (tern_mlx5.h):
  * the handshake messages (wire format in doc/mlx5.md), the QPs this node
  * made as a target for initiators' QPs, and the initiator's QPs waiting for
- * their reply. Control path only, under tern_mlx5_ctl_lock.
+ * their reply. Control path only, under mlx5_ctl_lock.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -52,7 +52,7 @@ struct pending {
 static struct target_qp targets[TARGET_QP_MAX];
 static unsigned int nb_targets;
 static struct pending pending[TERN_MLX5_PEER_MAX];
-/* This node's incarnation as a target (tern_mlx5_connect_epoch()); 0: not drawn yet. */
+/* This node's incarnation as a target (mlx5_connect_epoch()); 0: not drawn yet. */
 static uint64_t epoch;
 
 /* ---- wire format ---- */
@@ -72,7 +72,7 @@ reject(const char *why)
 }
 
 int
-tern_mlx5_connect_encode(const struct tern_mlx5_connect_msg *m, void *buf, size_t len)
+mlx5_connect_encode(const struct tern_mlx5_connect_msg *m, void *buf, size_t len)
 {
 	uint8_t *p = buf, *e;
 	size_t need;
@@ -109,7 +109,7 @@ tern_mlx5_connect_encode(const struct tern_mlx5_connect_msg *m, void *buf, size_
 }
 
 int
-tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_mlx5_connect_msg *m)
+mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_mlx5_connect_msg *m)
 {
 	const uint8_t *p = buf, *e;
 	uint16_t i, j;
@@ -148,7 +148,7 @@ tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_
 		return reject("MTU out of range");
 	if (m->lid > LID_UNICAST_MAX)
 		return reject("LID not unicast");
-	if (m->lid == 0 && !tern_mlx5_gid_unicast(m->gid))
+	if (m->lid == 0 && !mlx5_gid_unicast(m->gid))
 		return reject("no LID and no unicast GID");
 	for (i = 0; i < m->count; i++) {
 		e = p + TERN_MLX5_CONNECT_HDR + i * entry_size(type);
@@ -186,7 +186,7 @@ pending_drop(struct pending *pd)
 
 	for (i = 0; i < pd->count; i++)
 		if (!pd->qp[i].revive)
-			tern_mlx5_ep_sq_free(pd->qp[i].sq);
+			mlx5_ep_sq_free(pd->qp[i].sq);
 	pd->nonce = 0;
 	pd->count = 0;
 }
@@ -227,25 +227,25 @@ tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t re
 
 	if (peer_gid == NULL || req == NULL)
 		return -EINVAL;
-	if (!tern_mlx5_probed())
+	if (!mlx5_probed())
 		return -ENODEV;
-	if (!tern_mlx5_gid_unicast(peer_gid))
+	if (!mlx5_gid_unicast(peer_gid))
 		return -EINVAL;
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	pthread_mutex_lock(&mlx5_ctl_lock);
 	/* Probed again under the lock: the last endpoint may have closed the device. */
-	if (!tern_mlx5_probed() || tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &port) != 0) {
+	if (!mlx5_probed() || mlx5_prov->port_info(mlx5_prov_ctx, &port) != 0) {
 		rc = -ENODEV;
 		goto out;
 	}
-	peer = tern_mlx5_peer_get_locked(peer_gid, 0);
+	peer = mlx5_peer_get_locked(peer_gid, 0);
 	if (peer <= TERN_MLX5_PEER_SELF) {
 		rc = peer < 0 ? peer : -EINVAL; /* this node: loopback needs none */
 		goto out;
 	}
 	pd = &pending[peer];
 	pending_drop(pd);
-	for (i = 0; i < tern_mlx5_nb_eps; i++)
-		need += ep_needs_qp(tern_mlx5_eps[i], (uint16_t)peer, &sq);
+	for (i = 0; i < mlx5_nb_eps; i++)
+		need += ep_needs_qp(mlx5_eps[i], (uint16_t)peer, &sq);
 	need = RTE_MIN(need, (unsigned int)TERN_MLX5_CONNECT_QP_MAX);
 	if (need == 0) {
 		rc = -EALREADY;
@@ -256,17 +256,17 @@ tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t re
 		goto out;
 	}
 	memset(&m, 0, sizeof(m));
-	for (i = 0; i < tern_mlx5_nb_eps && pd->count < need; i++) {
-		struct tern_endpoint *ep = tern_mlx5_eps[i];
+	for (i = 0; i < mlx5_nb_eps && pd->count < need; i++) {
+		struct tern_endpoint *ep = mlx5_eps[i];
 		bool revive;
 
 		if (!ep_needs_qp(ep, (uint16_t)peer, &sq))
 			continue;
 		revive = sq != NULL;
 		if (revive)
-			rc = tern_mlx5_prov->qp_reset(tern_mlx5_prov_ctx, sq->handle, &local);
+			rc = mlx5_prov->qp_reset(mlx5_prov_ctx, sq->handle, &local);
 		else
-			sq = tern_mlx5_ep_sq_create(ep, (uint16_t)peer, &local, &rc);
+			sq = mlx5_ep_sq_create(ep, (uint16_t)peer, &local, &rc);
 		if (rc != 0) {
 			TERN_MLX5_LOG(ERR, "connect: lcore %u: no QP to peer %d: %s", ep->lcore_id,
 				      peer, strerror(-rc));
@@ -288,12 +288,12 @@ tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t re
 	memcpy(m.gid, port.gid, 16);
 	m.lid = port.lid;
 	m.mtu = port.mtu;
-	rc = tern_mlx5_connect_encode(&m, req, req_len);
+	rc = mlx5_connect_encode(&m, req, req_len);
 	TERN_MLX5_LOG(INFO, "connect: request to peer %d for %u QPs", peer, pd->count);
 out:
 	if (rc < 0 && peer > TERN_MLX5_PEER_SELF)
-		tern_mlx5_peer_trim_locked((uint16_t)peer); /* a new peer that got nothing */
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+		mlx5_peer_trim_locked((uint16_t)peer); /* a new peer that got nothing */
+	pthread_mutex_unlock(&mlx5_ctl_lock);
 	return rc;
 }
 
@@ -308,13 +308,13 @@ tern_mlx5_connect_complete(const void *reply, size_t reply_len)
 
 	if (reply == NULL)
 		return -EINVAL;
-	if (!tern_mlx5_probed())
+	if (!mlx5_probed())
 		return -ENODEV;
-	rc = tern_mlx5_connect_decode(reply, reply_len, TERN_MLX5_CONNECT_REPLY, &m);
+	rc = mlx5_connect_decode(reply, reply_len, TERN_MLX5_CONNECT_REPLY, &m);
 	if (rc != 0)
 		return rc;
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
-	if (!tern_mlx5_probed()) {
+	pthread_mutex_lock(&mlx5_ctl_lock);
+	if (!mlx5_probed()) {
 		rc = -ENODEV;
 		goto out;
 	}
@@ -328,7 +328,7 @@ tern_mlx5_connect_complete(const void *reply, size_t reply_len)
 		goto out;
 	}
 	/* The answer to this request: from its node, for its QPs, in order. */
-	rc = memcmp(m.gid, tern_mlx5_peer_gid(peer), 16) != 0 || m.count != pd->count
+	rc = memcmp(m.gid, mlx5_peer_gid(peer), 16) != 0 || m.count != pd->count
 		     ? reject("reply from another node, or for other QPs")
 		     : 0;
 	for (i = 0; i < m.count && rc == 0; i++)
@@ -345,20 +345,20 @@ tern_mlx5_connect_complete(const void *reply, size_t reply_len)
 
 		remote.qpn = m.qp[i].qpn;
 		remote.psn = m.qp[i].psn;
-		rc = tern_mlx5_prov->qp_connect(tern_mlx5_prov_ctx, sq->handle, &remote);
+		rc = mlx5_prov->qp_connect(mlx5_prov_ctx, sq->handle, &remote);
 		if (rc == 0)
-			rc = tern_mlx5_ep_sq_attach(pd->qp[i].ep, sq);
+			rc = mlx5_ep_sq_attach(pd->qp[i].ep, sq);
 		if (rc == -EEXIST) {
 			/* The endpoint opened one by itself meanwhile (a provider
 			 * that wires this peer): keep that one. */
-			tern_mlx5_ep_sq_free(sq);
+			mlx5_ep_sq_free(sq);
 			rc = 0;
 		}
 		if (rc != 0) {
 			TERN_MLX5_LOG(ERR, "connect: lcore %u: QP 0x%x to peer %u: %s",
 				      pd->qp[i].ep->lcore_id, sq->qpn, peer, strerror(-rc));
 			if (!pd->qp[i].revive)
-				tern_mlx5_ep_sq_free(sq);
+				mlx5_ep_sq_free(sq);
 			if (first == 0)
 				first = rc;
 		}
@@ -368,7 +368,7 @@ tern_mlx5_connect_complete(const void *reply, size_t reply_len)
 	pd->count = 0;
 	rc = first;
 out:
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	pthread_mutex_unlock(&mlx5_ctl_lock);
 	return rc;
 }
 
@@ -397,11 +397,11 @@ target_prepare(const uint8_t gid[16], uint32_t peer_qpn, struct tern_mlx5_conn_p
 	if (t != NULL) {
 		/* The initiator connects that QP again (it reset it): so do we. */
 		*qp = t->qp;
-		return tern_mlx5_prov->qp_reset(tern_mlx5_prov_ctx, t->qp, local);
+		return mlx5_prov->qp_reset(mlx5_prov_ctx, t->qp, local);
 	}
 	if (nb_targets == TARGET_QP_MAX)
 		return -ENOSPC;
-	rc = tern_mlx5_prov->qp_create(tern_mlx5_prov_ctx, NULL, 0, NULL, local, qp);
+	rc = mlx5_prov->qp_create(mlx5_prov_ctx, NULL, 0, NULL, local, qp);
 	if (rc != 0)
 		return rc;
 	t = &targets[nb_targets++];
@@ -422,15 +422,15 @@ tern_mlx5_connect_serve(const void *req, size_t req_len, void *reply, size_t rep
 
 	if (req == NULL || reply == NULL)
 		return -EINVAL;
-	if (!tern_mlx5_probed())
+	if (!mlx5_probed())
 		return -ENODEV;
-	rc = tern_mlx5_connect_decode(req, req_len, TERN_MLX5_CONNECT_REQUEST, &in);
+	rc = mlx5_connect_decode(req, req_len, TERN_MLX5_CONNECT_REQUEST, &in);
 	if (rc != 0)
 		return rc;
 	if (reply_len < TERN_MLX5_CONNECT_HDR + (size_t)in.count * TERN_MLX5_CONNECT_REP_ENTRY)
 		return -ENOSPC;
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
-	if (!tern_mlx5_probed() || tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &port) != 0) {
+	pthread_mutex_lock(&mlx5_ctl_lock);
+	if (!mlx5_probed() || mlx5_prov->port_info(mlx5_prov_ctx, &port) != 0) {
 		rc = -ENODEV;
 		goto out;
 	}
@@ -448,7 +448,7 @@ tern_mlx5_connect_serve(const void *req, size_t req_len, void *reply, size_t rep
 		remote.psn = in.qp[i].psn;
 		rc = target_prepare(in.gid, in.qp[i].qpn, &local, &qp);
 		if (rc == 0)
-			rc = tern_mlx5_prov->qp_connect(tern_mlx5_prov_ctx, qp, &remote);
+			rc = mlx5_prov->qp_connect(mlx5_prov_ctx, qp, &remote);
 		out.qp[i].peer_qpn = in.qp[i].qpn;
 		out.qp[i].qpn = local.qpn;
 		out.qp[i].psn = local.psn;
@@ -464,17 +464,17 @@ tern_mlx5_connect_serve(const void *req, size_t req_len, void *reply, size_t rep
 	memcpy(out.gid, port.gid, 16);
 	out.lid = port.lid;
 	out.mtu = port.mtu;
-	rc = tern_mlx5_connect_encode(&out, reply, reply_len);
+	rc = mlx5_connect_encode(&out, reply, reply_len);
 	TERN_MLX5_LOG(INFO, "connect: answered %u initiator QPs", in.count);
 out:
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	pthread_mutex_unlock(&mlx5_ctl_lock);
 	return rc;
 }
 
 /* ---- the transport's hooks ---- */
 
 void
-tern_mlx5_connect_forget_ep(struct tern_endpoint *ep)
+mlx5_connect_forget_ep(struct tern_endpoint *ep)
 {
 	unsigned int p;
 	uint16_t i;
@@ -488,41 +488,41 @@ tern_mlx5_connect_forget_ep(struct tern_endpoint *ep)
 }
 
 int
-tern_mlx5_connect_pending(uint16_t peer)
+mlx5_connect_pending(uint16_t peer)
 {
 	return pending[peer].nonce != 0;
 }
 
 void
-tern_mlx5_connect_shutdown(void)
+mlx5_connect_shutdown(void)
 {
 	unsigned int i;
 
 	for (i = 0; i < RTE_DIM(pending); i++)
 		pending_drop(&pending[i]);
 	for (i = 0; i < nb_targets; i++)
-		tern_mlx5_prov->qp_close(tern_mlx5_prov_ctx, targets[i].qp);
+		mlx5_prov->qp_close(mlx5_prov_ctx, targets[i].qp);
 	nb_targets = 0;
 	/* QPs initiators connected to are gone: a new incarnation. */
 	epoch = 0;
 }
 
 void
-tern_mlx5_connect_abandon(uint16_t peer)
+mlx5_connect_abandon(uint16_t peer)
 {
 	if (peer < RTE_DIM(pending))
 		pending_drop(&pending[peer]);
 }
 
 uint64_t
-tern_mlx5_connect_epoch(void)
+mlx5_connect_epoch(void)
 {
 	uint64_t e;
 
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	pthread_mutex_lock(&mlx5_ctl_lock);
 	while (epoch == 0)
 		epoch = rte_rand();
 	e = epoch;
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	pthread_mutex_unlock(&mlx5_ctl_lock);
 	return e;
 }

@@ -29,7 +29,7 @@
 #include "mlx5_transport.h"
 #include "tern_mlx5_internal.h"
 
-RTE_LOG_REGISTER_DEFAULT(tern_mlx5_logtype, INFO);
+RTE_LOG_REGISTER_DEFAULT(mlx5_logtype, INFO);
 
 #define MR_MAX 256
 
@@ -61,12 +61,12 @@ struct mlx5_peer {
 };
 
 /* Control-path state: written by the control thread (under
- * tern_mlx5_ctl_lock or mr_lock), read by lcores after publication. */
-const struct tern_mlx5_provider *tern_mlx5_prov = &tern_mlx5_verbs_provider;
-void *tern_mlx5_prov_ctx;
-pthread_mutex_t tern_mlx5_ctl_lock = PTHREAD_MUTEX_INITIALIZER;
-struct tern_endpoint *tern_mlx5_eps[TERN_MLX5_EP_MAX];
-unsigned int tern_mlx5_nb_eps;
+ * mlx5_ctl_lock or mr_lock), read by lcores after publication. */
+const struct tern_mlx5_provider *mlx5_prov = &mlx5_verbs_provider;
+void *mlx5_prov_ctx;
+pthread_mutex_t mlx5_ctl_lock = PTHREAD_MUTEX_INITIALIZER;
+struct tern_endpoint *mlx5_eps[TERN_MLX5_EP_MAX];
+unsigned int mlx5_nb_eps;
 static int probed;
 static struct tern_mlx5_tuning tuning;
 
@@ -77,26 +77,26 @@ static rte_spinlock_t mr_lock = RTE_SPINLOCK_INITIALIZER;
 static struct mlx5_peer peers[TERN_MLX5_PEER_MAX];
 
 int
-tern_mlx5_test_set_queue_provider(const struct tern_mlx5_provider *p, void *ctx)
+mlx5_test_set_queue_provider(const struct tern_mlx5_provider *p, void *ctx)
 {
 	int rc = 0;
 
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
-	if (tern_mlx5_nb_eps != 0) {
+	pthread_mutex_lock(&mlx5_ctl_lock);
+	if (mlx5_nb_eps != 0) {
 		rc = -EBUSY;
 	} else {
-		tern_mlx5_connect_shutdown(); /* target QPs of the old provider */
-		tern_mlx5_prov = p != NULL ? p : &tern_mlx5_verbs_provider;
-		tern_mlx5_prov_ctx = p != NULL ? ctx : NULL;
+		mlx5_connect_shutdown(); /* target QPs of the old provider */
+		mlx5_prov = p != NULL ? p : &mlx5_verbs_provider;
+		mlx5_prov_ctx = p != NULL ? ctx : NULL;
 		__atomic_store_n(&probed, 0, __ATOMIC_RELEASE);
 		memset(peers, 0, sizeof(peers));
 	}
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	pthread_mutex_unlock(&mlx5_ctl_lock);
 	return rc;
 }
 
 void
-tern_mlx5_set_tuning(const struct tern_mlx5_tuning *t)
+mlx5_set_tuning(const struct tern_mlx5_tuning *t)
 {
 	if (t == NULL)
 		memset(&tuning, 0, sizeof(tuning));
@@ -105,65 +105,64 @@ tern_mlx5_set_tuning(const struct tern_mlx5_tuning *t)
 }
 
 int
-tern_mlx5_probed(void)
+mlx5_probed(void)
 {
 	return __atomic_load_n(&probed, __ATOMIC_ACQUIRE);
 }
 
 const uint8_t *
-tern_mlx5_peer_gid(uint16_t peer)
+mlx5_peer_gid(uint16_t peer)
 {
 	return peers[peer].gid;
 }
 
 uint64_t
-tern_mlx5_peer_epoch_locked(uint16_t peer)
+mlx5_peer_epoch_locked(uint16_t peer)
 {
 	return peers[peer].epoch;
 }
 
 void
-tern_mlx5_peer_set_epoch_locked(uint16_t peer, uint64_t epoch)
+mlx5_peer_set_epoch_locked(uint16_t peer, uint64_t epoch)
 {
 	peers[peer].epoch = epoch;
 }
 
 void
-tern_mlx5_peer_reclaim_locked(uint16_t peer)
+mlx5_peer_reclaim_locked(uint16_t peer)
 {
 	unsigned int i;
 
-	for (i = 0; i < tern_mlx5_nb_eps; i++) {
-		struct mlx5_sq *sq = tern_mlx5_ep_live_sq(tern_mlx5_eps[i], peer);
+	for (i = 0; i < mlx5_nb_eps; i++) {
+		struct mlx5_sq *sq = mlx5_ep_live_sq(mlx5_eps[i], peer);
 
 		/* The QP's flag says which QP is wanted (a QP revived meanwhile
 		 * has it cleared); the endpoint's bit tells poll() to look. */
 		if (sq == NULL)
 			continue;
 		__atomic_store_n(&sq->reclaim, 1, __ATOMIC_RELEASE);
-		__atomic_fetch_or(&tern_mlx5_eps[i]->reclaim, 1u << peer, __ATOMIC_RELEASE);
+		__atomic_fetch_or(&mlx5_eps[i]->reclaim, 1u << peer, __ATOMIC_RELEASE);
 	}
 }
 
 int
-tern_mlx5_peer_has_live_qp_locked(uint16_t peer)
+mlx5_peer_has_live_qp_locked(uint16_t peer)
 {
 	unsigned int i;
 
-	for (i = 0; i < tern_mlx5_nb_eps; i++)
-		if (tern_mlx5_ep_live_sq(tern_mlx5_eps[i], peer) != NULL)
+	for (i = 0; i < mlx5_nb_eps; i++)
+		if (mlx5_ep_live_sq(mlx5_eps[i], peer) != NULL)
 			return 1;
 	return 0;
 }
 
 int
-tern_mlx5_peer_get_locked(const uint8_t gid[16], int take_ref)
+mlx5_peer_get_locked(const uint8_t gid[16], int take_ref)
 {
 	struct tern_mlx5_conn_params self;
 	int slot = -ENOSPC, i;
 
-	if (tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &self) == 0 &&
-	    memcmp(self.gid, gid, 16) == 0)
+	if (mlx5_prov->port_info(mlx5_prov_ctx, &self) == 0 && memcmp(self.gid, gid, 16) == 0)
 		return TERN_MLX5_PEER_SELF;
 	for (i = 1; i < TERN_MLX5_PEER_MAX && slot < 0; i++)
 		if (peers[i].in_use && memcmp(peers[i].gid, gid, 16) == 0)
@@ -180,18 +179,18 @@ tern_mlx5_peer_get_locked(const uint8_t gid[16], int take_ref)
 }
 
 int
-tern_mlx5_peer_get(const uint8_t gid[16], int take_ref)
+mlx5_peer_get(const uint8_t gid[16], int take_ref)
 {
 	int slot;
 
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
-	slot = tern_mlx5_peer_get_locked(gid, take_ref);
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	pthread_mutex_lock(&mlx5_ctl_lock);
+	slot = mlx5_peer_get_locked(gid, take_ref);
+	pthread_mutex_unlock(&mlx5_ctl_lock);
 	return slot;
 }
 
 void
-tern_mlx5_peer_trim_locked(uint16_t peer)
+mlx5_peer_trim_locked(uint16_t peer)
 {
 	unsigned int i;
 
@@ -199,23 +198,23 @@ tern_mlx5_peer_trim_locked(uint16_t peer)
 	 * it (kept for the peer's next segments). No lcore opens a QP to it
 	 * meanwhile: no segment of it is left to post to. */
 	if (peer == TERN_MLX5_PEER_SELF || peer >= TERN_MLX5_PEER_MAX || peers[peer].refs != 0 ||
-	    tern_mlx5_connect_pending(peer))
+	    mlx5_connect_pending(peer))
 		return;
-	for (i = 0; i < tern_mlx5_nb_eps; i++)
-		if (__atomic_load_n(&tern_mlx5_eps[i]->qps[peer], __ATOMIC_ACQUIRE) != NULL)
+	for (i = 0; i < mlx5_nb_eps; i++)
+		if (__atomic_load_n(&mlx5_eps[i]->qps[peer], __ATOMIC_ACQUIRE) != NULL)
 			return;
 	memset(&peers[peer], 0, sizeof(peers[peer]));
 }
 
 void
-tern_mlx5_peer_put(uint16_t peer)
+mlx5_peer_put(uint16_t peer)
 {
 	if (peer == TERN_MLX5_PEER_SELF || peer >= TERN_MLX5_PEER_MAX)
 		return;
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	pthread_mutex_lock(&mlx5_ctl_lock);
 	if (peers[peer].in_use && peers[peer].refs != 0 && --peers[peer].refs == 0)
-		tern_mlx5_peer_trim_locked(peer);
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+		mlx5_peer_trim_locked(peer);
+	pthread_mutex_unlock(&mlx5_ctl_lock);
 }
 
 static const struct mlx5_mr *
@@ -246,9 +245,9 @@ mr_get(uint64_t addr, uint64_t len)
 	mr = mr_find(addr, len);
 	if (mr == NULL && nb_mrs < MR_MAX) {
 		slot = &mrs[nb_mrs];
-		rc = tern_mlx5_prov->mr_register(tern_mlx5_prov_ctx, (void *)(uintptr_t)addr, len,
-						 &slot->start, &slot->end, &slot->lkey, &slot->rkey,
-						 &slot->handle);
+		rc = mlx5_prov->mr_register(mlx5_prov_ctx, (void *)(uintptr_t)addr, len,
+					    &slot->start, &slot->end, &slot->lkey, &slot->rkey,
+					    &slot->handle);
 		if (rc == 0) {
 			mr = slot;
 			__atomic_store_n(&nb_mrs, nb_mrs + 1, __ATOMIC_RELEASE);
@@ -270,7 +269,7 @@ mr_release_all(void)
 
 	rte_spinlock_lock(&mr_lock);
 	for (i = 0; i < nb_mrs; i++)
-		tern_mlx5_prov->mr_deregister(tern_mlx5_prov_ctx, mrs[i].handle);
+		mlx5_prov->mr_deregister(mlx5_prov_ctx, mrs[i].handle);
 	__atomic_store_n(&nb_mrs, 0, __ATOMIC_RELEASE);
 	rte_spinlock_unlock(&mr_lock);
 }
@@ -300,24 +299,18 @@ ep_seg_keys(struct tern_endpoint *ep, const struct tern_segment *seg)
 }
 
 int
-tern_mlx5_probe(void)
+mlx5_probe(void)
 {
-	int rc = tern_mlx5_prov->probe(tern_mlx5_prov_ctx);
+	int rc = mlx5_prov->probe(mlx5_prov_ctx);
 
 	__atomic_store_n(&probed, rc == 0, __ATOMIC_RELEASE);
 	return rc;
 }
 
-static int
-mlx5_probe(void)
-{
-	return tern_mlx5_probe();
-}
-
 /* ---- segment descriptors (wire format in doc/mlx5.md) ---- */
 
 int
-tern_mlx5_desc_encode(const struct tern_mlx5_desc *d, void *buf, size_t len)
+mlx5_desc_encode(const struct tern_mlx5_desc *d, void *buf, size_t len)
 {
 	uint8_t *p = buf;
 
@@ -352,7 +345,7 @@ hs_addr_usable(const uint8_t a[16])
 }
 
 int
-tern_mlx5_desc_decode(const void *buf, size_t len, struct tern_mlx5_desc *d)
+mlx5_desc_decode(const void *buf, size_t len, struct tern_mlx5_desc *d)
 {
 	const uint8_t *p = buf;
 
@@ -370,7 +363,7 @@ tern_mlx5_desc_decode(const void *buf, size_t len, struct tern_mlx5_desc *d)
 	d->epoch = tern_wire_get_le64(p + 64);
 	if (d->magic != TERN_MLX5_DESC_MAGIC || d->version != TERN_MLX5_DESC_VERSION ||
 	    tern_wire_get_le16(p + 6) != 0 || tern_wire_get_le16(p + 14) != 0 || d->length == 0 ||
-	    d->addr + d->length < d->addr || !tern_mlx5_gid_unicast(d->gid) ||
+	    d->addr + d->length < d->addr || !mlx5_gid_unicast(d->gid) ||
 	    !hs_addr_usable(d->hs_addr) || d->hs_port == 0 || d->epoch == 0)
 		return -EINVAL;
 	return 0;
@@ -388,11 +381,11 @@ mlx5_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len)
 		return -EINVAL;
 	if (desc_len < TERN_MLX5_DESC_LEN)
 		return -ENOSPC;
-	if (!tern_mlx5_probed() || tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &port) != 0)
+	if (!mlx5_probed() || mlx5_prov->port_info(mlx5_prov_ctx, &port) != 0)
 		return -ENODEV;
 	memset(&d, 0, sizeof(d));
 	/* A peer can use the descriptor only through a handshake with us. */
-	rc = tern_mlx5_handshake_address(d.hs_addr, &d.hs_port);
+	rc = mlx5_handshake_address(d.hs_addr, &d.hs_port);
 	if (rc != 0)
 		return rc;
 	mr = mr_get((uintptr_t)seg->base, seg->length);
@@ -404,8 +397,8 @@ mlx5_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len)
 	d.addr = (uintptr_t)seg->base;
 	d.length = seg->length;
 	memcpy(d.gid, port.gid, sizeof(d.gid));
-	d.epoch = tern_mlx5_connect_epoch();
-	return tern_mlx5_desc_encode(&d, desc, desc_len);
+	d.epoch = mlx5_connect_epoch();
+	return mlx5_desc_encode(&d, desc, desc_len);
 }
 
 /*
@@ -421,18 +414,18 @@ mlx5_segment_import(struct tern_segment *seg, const void *desc, size_t desc_len)
 
 	RTE_BUILD_BUG_ON(sizeof(d) > TERN_SEGMENT_PRIV_SIZE);
 	RTE_BUILD_BUG_ON(sizeof(d) != TERN_MLX5_DESC_LEN);
-	if (seg == NULL || desc == NULL || tern_mlx5_desc_decode(desc, desc_len, &d) != 0 ||
+	if (seg == NULL || desc == NULL || mlx5_desc_decode(desc, desc_len, &d) != 0 ||
 	    (seg->length != 0 && seg->length > d.length))
 		return -EINVAL;
-	if (!tern_mlx5_probed())
+	if (!mlx5_probed())
 		return -ENODEV;
-	peer = tern_mlx5_peer_get(d.gid, 1);
+	peer = mlx5_peer_get(d.gid, 1);
 	if (peer < 0)
 		return peer;
 	if (peer != TERN_MLX5_PEER_SELF) {
-		rc = tern_mlx5_handshake_run((uint16_t)peer, &d);
+		rc = mlx5_handshake_run((uint16_t)peer, &d);
 		if (rc != 0) {
-			tern_mlx5_peer_put((uint16_t)peer);
+			mlx5_peer_put((uint16_t)peer);
 			return rc;
 		}
 	}
@@ -450,7 +443,7 @@ mlx5_segment_release(struct tern_segment *seg)
 		return;
 	d = (const struct tern_mlx5_desc *)seg->priv;
 	if (d->magic == TERN_MLX5_DESC_MAGIC && d->version == TERN_MLX5_DESC_VERSION)
-		tern_mlx5_peer_put(d->peer);
+		mlx5_peer_put(d->peer);
 }
 
 static struct mlx5_sq *
@@ -473,11 +466,10 @@ static int
 sq_setup(const struct tern_endpoint *ep, struct mlx5_sq *sq, struct mlx5_slot *slots,
 	 const struct tern_mlx5_sq_view *view, void *handle, uint16_t peer)
 {
-	if (view->wqe_cnt != ep->sq_wqebbs ||
-	    tern_mlx5_sq_init(sq, view, slots, ep->sig_every) != 0) {
+	if (view->wqe_cnt != ep->sq_wqebbs || mlx5_sq_init(sq, view, slots, ep->sig_every) != 0) {
 		TERN_MLX5_LOG(ERR, "lcore %u: QP to peer %u has an unusable queue view",
 			      ep->lcore_id, peer);
-		tern_mlx5_prov->qp_close(tern_mlx5_prov_ctx, handle);
+		mlx5_prov->qp_close(mlx5_prov_ctx, handle);
 		return -EINVAL;
 	}
 	sq->handle = handle;
@@ -486,16 +478,16 @@ sq_setup(const struct tern_endpoint *ep, struct mlx5_sq *sq, struct mlx5_slot *s
 }
 
 void
-tern_mlx5_ep_sq_free(struct mlx5_sq *sq)
+mlx5_ep_sq_free(struct mlx5_sq *sq)
 {
-	tern_mlx5_prov->qp_close(tern_mlx5_prov_ctx, sq->handle);
+	mlx5_prov->qp_close(mlx5_prov_ctx, sq->handle);
 	rte_free(sq->slots);
 	rte_free(sq);
 }
 
 struct mlx5_sq *
-tern_mlx5_ep_sq_create(struct tern_endpoint *ep, uint16_t peer, struct tern_mlx5_conn_params *local,
-		       int *rc)
+mlx5_ep_sq_create(struct tern_endpoint *ep, uint16_t peer, struct tern_mlx5_conn_params *local,
+		  int *rc)
 {
 	struct tern_mlx5_sq_view view;
 	struct mlx5_slot *slots;
@@ -507,8 +499,8 @@ tern_mlx5_ep_sq_create(struct tern_endpoint *ep, uint16_t peer, struct tern_mlx5
 		return NULL;
 	memset(&view, 0, sizeof(view));
 	view.max_inline = ep->max_inline;
-	*rc = tern_mlx5_prov->qp_create(tern_mlx5_prov_ctx, ep->cq_handle, ep->sq_wqebbs, &view,
-					local, &handle);
+	*rc = mlx5_prov->qp_create(mlx5_prov_ctx, ep->cq_handle, ep->sq_wqebbs, &view, local,
+				   &handle);
 	if (*rc == 0)
 		*rc = sq_setup(ep, sq, slots, &view, handle, peer);
 	if (*rc != 0) {
@@ -520,14 +512,14 @@ tern_mlx5_ep_sq_create(struct tern_endpoint *ep, uint16_t peer, struct tern_mlx5
 }
 
 int
-tern_mlx5_ep_sq_attach(struct tern_endpoint *ep, struct mlx5_sq *sq)
+mlx5_ep_sq_attach(struct tern_endpoint *ep, struct mlx5_sq *sq)
 {
 	struct mlx5_sq *none = NULL;
 
 	if (__atomic_load_n(&ep->qps[sq->peer], __ATOMIC_ACQUIRE) == sq) {
 		/* A dead QP back from its handshake: the lcore left it alone
 		 * since it went dead, and takes it again from this store. */
-		tern_mlx5_sq_reset(sq);
+		mlx5_sq_reset(sq);
 		__atomic_store_n(&sq->reclaim, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&sq->dead, 0, __ATOMIC_RELEASE);
 		return 0;
@@ -546,7 +538,7 @@ ep_close_qps(struct tern_endpoint *ep)
 	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
 		if (ep->qps[i] == NULL)
 			continue;
-		tern_mlx5_ep_sq_free(ep->qps[i]);
+		mlx5_ep_sq_free(ep->qps[i]);
 		ep->qps[i] = NULL;
 	}
 }
@@ -563,7 +555,7 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	if (!tern_mlx5_probed()) {
+	if (!mlx5_probed()) {
 		rte_errno = ENODEV;
 		return NULL;
 	}
@@ -587,12 +579,11 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 		/* Every WQE of every QP may produce a CQE (flush after an error),
 		 * so the CQ holds all of them and can never overrun. */
 		memset(&view, 0, sizeof(view));
-		rc = tern_mlx5_prov->cq_open(tern_mlx5_prov_ctx, conf->lcore_id,
-					     ep->sq_wqebbs * TERN_MLX5_PEER_MAX, &view,
-					     &ep->cq_handle);
-		if (rc == 0 && (tern_mlx5_cq_init(&ep->cq, &view) != 0 ||
+		rc = mlx5_prov->cq_open(mlx5_prov_ctx, conf->lcore_id,
+					ep->sq_wqebbs * TERN_MLX5_PEER_MAX, &view, &ep->cq_handle);
+		if (rc == 0 && (mlx5_cq_init(&ep->cq, &view) != 0 ||
 				view.cqe_cnt < ep->sq_wqebbs * TERN_MLX5_PEER_MAX)) {
-			tern_mlx5_prov->cq_close(tern_mlx5_prov_ctx, ep->cq_handle);
+			mlx5_prov->cq_close(mlx5_prov_ctx, ep->cq_handle);
 			rc = -EINVAL;
 		}
 		if (rc != 0)
@@ -600,14 +591,14 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 				      strerror(-rc));
 	}
 	if (rc == 0) {
-		pthread_mutex_lock(&tern_mlx5_ctl_lock);
-		if (tern_mlx5_nb_eps < TERN_MLX5_EP_MAX)
-			tern_mlx5_eps[tern_mlx5_nb_eps++] = ep;
+		pthread_mutex_lock(&mlx5_ctl_lock);
+		if (mlx5_nb_eps < TERN_MLX5_EP_MAX)
+			mlx5_eps[mlx5_nb_eps++] = ep;
 		else
 			rc = -ENOSPC;
-		pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+		pthread_mutex_unlock(&mlx5_ctl_lock);
 		if (rc != 0)
-			tern_mlx5_prov->cq_close(tern_mlx5_prov_ctx, ep->cq_handle);
+			mlx5_prov->cq_close(mlx5_prov_ctx, ep->cq_handle);
 	}
 	if (rc != 0) {
 		rte_free(ep->keys);
@@ -632,8 +623,8 @@ ep_qp_open(struct tern_endpoint *ep, uint16_t peer)
 
 	memset(&view, 0, sizeof(view));
 	view.max_inline = ep->max_inline;
-	rc = tern_mlx5_prov->qp_open(tern_mlx5_prov_ctx, ep->cq_handle, ep->lcore_id, peer,
-				     tern_mlx5_peer_gid(peer), ep->sq_wqebbs, &view, &handle);
+	rc = mlx5_prov->qp_open(mlx5_prov_ctx, ep->cq_handle, ep->lcore_id, peer,
+				mlx5_peer_gid(peer), ep->sq_wqebbs, &view, &handle);
 	if (rc != 0) {
 		if (rc == -ENOTCONN)
 			TERN_MLX5_LOG(DEBUG, "lcore %u: peer %u is not connected (handshake)",
@@ -645,7 +636,7 @@ ep_qp_open(struct tern_endpoint *ep, uint16_t peer)
 	}
 	sq = sq_alloc(ep, &slots);
 	if (sq == NULL) {
-		tern_mlx5_prov->qp_close(tern_mlx5_prov_ctx, handle);
+		mlx5_prov->qp_close(mlx5_prov_ctx, handle);
 		return NULL;
 	}
 	if (sq_setup(ep, sq, slots, &view, handle, peer) != 0) {
@@ -656,7 +647,7 @@ ep_qp_open(struct tern_endpoint *ep, uint16_t peer)
 	if (!__atomic_compare_exchange_n(&ep->qps[peer], &none, sq, false, __ATOMIC_RELEASE,
 					 __ATOMIC_ACQUIRE)) {
 		/* A handshake gave the endpoint one meanwhile. */
-		tern_mlx5_ep_sq_free(sq);
+		mlx5_ep_sq_free(sq);
 		sq = none;
 	}
 	return sq;
@@ -689,7 +680,7 @@ ep_ring(struct tern_endpoint *ep, uint32_t touched)
 		if (sq->pi == sq->db_pi)
 			continue;
 		((uint8_t *)sq->last_ctrl)[11] |= MLX5_WQE_CTRL_CQ_UPDATE;
-		tern_mlx5_sq_doorbell(sq);
+		mlx5_sq_doorbell(sq);
 		ep->stats.doorbells++;
 	}
 }
@@ -786,7 +777,7 @@ fail:
 /*
  * Post up to @p nb slices of a run into one contiguous stretch of the ring,
  * from WQEBB @p pi on (WQEs of one WQEBB: ctrl, raddr, one data segment, as
- * tern_mlx5_post_rdma writes them), stopping at the first slice that leaves
+ * mlx5_post_rdma writes them), stopping at the first slice that leaves
  * the run or is not a plain WRITE or READ.
  * @return slices posted.
  */
@@ -810,7 +801,7 @@ run_post_stretch(const struct post_run *run, const struct tern_slice *slices, ui
 						: unlikely(op != TERN_OP_READ))
 			break;
 		/* A READ always asks for a CQE; a WRITE when its index has every
-		 * sig_mask bit set (tern_mlx5_sq_signal for one WQEBB). */
+		 * sig_mask bit set (mlx5_sq_signal for one WQEBB). */
 		wqe[0] = run->ctrl[op & 1] | rte_cpu_to_be_32((uint32_t)pi << 8);
 		wqe[1] = (uint64_t)(((~pi & sig_mask) == 0) | (op & 1)) << 27;
 		wqe[2] = rte_cpu_to_be_64(rbase + s->offset);
@@ -831,7 +822,7 @@ static __rte_always_inline uint16_t
 run_post(const struct post_run *run, const struct tern_slice *slices, uint16_t nb)
 {
 	struct mlx5_sq *sq = run->sq;
-	uint16_t take = RTE_MIN(nb, tern_mlx5_sq_room(sq));
+	uint16_t take = RTE_MIN(nb, mlx5_sq_room(sq));
 	uint16_t posted = 0;
 
 	while (posted < take) {
@@ -862,12 +853,12 @@ run_post_other(const struct post_run *run, const struct tern_slice *s)
 
 	if (s->op != TERN_OP_WRITE && s->op != TERN_OP_READ)
 		return -EINVAL;
-	wqebbs = tern_mlx5_inline_wqebbs(s->length);
-	if (tern_mlx5_sq_room(sq) < wqebbs)
+	wqebbs = mlx5_inline_wqebbs(s->length);
+	if (mlx5_sq_room(sq) < wqebbs)
 		return 0;
-	tern_mlx5_post_inline(sq, s->local, s->length, run->rbase + s->offset,
-			      rte_be_to_cpu_32((uint32_t)run->rkey_be),
-			      tern_mlx5_sq_signal(sq, wqebbs, 0), s->cookie);
+	mlx5_post_inline(sq, s->local, s->length, run->rbase + s->offset,
+			 rte_be_to_cpu_32((uint32_t)run->rkey_be), mlx5_sq_signal(sq, wqebbs, 0),
+			 s->cookie);
 	return 1;
 }
 
@@ -895,7 +886,7 @@ mlx5_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint1
 		s = &slices[i];
 		if (s->target != run.target || s->local_seg != run.local_seg)
 			continue;
-		if (tern_mlx5_sq_room(run.sq) == 0)
+		if (mlx5_sq_room(run.sq) == 0)
 			break;
 		/* Inline WRITE or unknown op. */
 		rc = run_post_other(&run, s);
@@ -923,7 +914,7 @@ ep_sq_by_qpn(struct tern_endpoint *ep, uint32_t qpn)
 	uint16_t i;
 
 	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
-		sq = tern_mlx5_ep_live_sq(ep, i);
+		sq = mlx5_ep_live_sq(ep, i);
 		if (sq != NULL && sq->qpn == qpn) {
 			ep->last_sq = sq;
 			return sq;
@@ -944,7 +935,7 @@ ep_sq_hand_over(struct tern_endpoint *ep, struct mlx5_sq *sq)
 	__atomic_store_n(&sq->dead, 1, __ATOMIC_RELEASE);
 }
 
-/* Hand a QP the control path asked for (tern_mlx5_peer_reclaim_locked()). */
+/* Hand a QP the control path asked for (mlx5_peer_reclaim_locked()). */
 static void
 ep_sq_give_back(struct tern_endpoint *ep, struct mlx5_sq *sq)
 {
@@ -965,17 +956,17 @@ ep_recover(struct tern_endpoint *ep)
 	int rc;
 
 	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
-		struct mlx5_sq *sq = tern_mlx5_ep_live_sq(ep, i);
+		struct mlx5_sq *sq = mlx5_ep_live_sq(ep, i);
 
-		if (sq == NULL || !sq->error || !tern_mlx5_sq_quiet(sq))
+		if (sq == NULL || !sq->error || !mlx5_sq_quiet(sq))
 			continue;
 		if (__atomic_load_n(&sq->reclaim, __ATOMIC_ACQUIRE)) {
 			ep_sq_give_back(ep, sq); /* its peer restarted: a new handshake */
 			continue;
 		}
-		rc = tern_mlx5_prov->qp_recover(tern_mlx5_prov_ctx, sq->handle);
+		rc = mlx5_prov->qp_recover(mlx5_prov_ctx, sq->handle);
 		if (rc == 0) {
-			tern_mlx5_sq_reset(sq);
+			mlx5_sq_reset(sq);
 			ep->stats.recoveries++;
 			TERN_MLX5_LOG(INFO, "lcore %u: QP 0x%x back in RTS", ep->lcore_id, sq->qpn);
 			continue;
@@ -1004,13 +995,13 @@ ep_recover(struct tern_endpoint *ep)
 static int
 ep_sq_cancel(struct tern_endpoint *ep, struct mlx5_sq *sq, int status)
 {
-	if (tern_mlx5_prov->qp_flush(tern_mlx5_prov_ctx, sq->handle) != 0) {
+	if (mlx5_prov->qp_flush(mlx5_prov_ctx, sq->handle) != 0) {
 		TERN_MLX5_LOG(ERR, "lcore %u: cannot flush QP 0x%x", ep->lcore_id, sq->qpn);
 		return -EIO;
 	}
 	if (!sq->error)
 		ep->nb_err++;
-	tern_mlx5_sq_cancel(sq, status);
+	mlx5_sq_cancel(sq, status);
 	return 0;
 }
 
@@ -1028,12 +1019,12 @@ ep_reclaim(struct tern_endpoint *ep)
 
 	while (mask != 0) {
 		uint16_t peer = (uint16_t)rte_bsf32(mask);
-		struct mlx5_sq *sq = tern_mlx5_ep_live_sq(ep, peer);
+		struct mlx5_sq *sq = mlx5_ep_live_sq(ep, peer);
 
 		mask &= mask - 1;
 		if (sq == NULL || !__atomic_load_n(&sq->reclaim, __ATOMIC_ACQUIRE) || sq->error)
 			continue;
-		if (tern_mlx5_sq_quiet(sq)) {
+		if (mlx5_sq_quiet(sq)) {
 			ep_sq_give_back(ep, sq);
 		} else if (sq->done == sq->pi) {
 			again |= 1u << peer; /* done, not all reported yet: next poll */
@@ -1051,7 +1042,7 @@ ep_cqe_error(struct tern_endpoint *ep, struct mlx5_sq *sq, const struct mlx5_cqe
 {
 	uint8_t was = sq->error;
 
-	tern_mlx5_cqe_error(sq, (const struct mlx5_err_cqe *)cqe);
+	mlx5_cqe_error(sq, (const struct mlx5_err_cqe *)cqe);
 	if (!was && sq->error)
 		ep->nb_err++;
 }
@@ -1069,11 +1060,11 @@ mlx5_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 		cpl[n++] = ep->sw[ep->sw_head++ & ep->sw_mask];
 	/* Completions proven by CQEs that an earlier call had no room for. */
 	for (i = 0; i < TERN_MLX5_PEER_MAX && n < max; i++) {
-		sq = tern_mlx5_ep_live_sq(ep, i);
+		sq = mlx5_ep_live_sq(ep, i);
 		if (sq != NULL)
-			n += tern_mlx5_sq_report(sq, cpl + n, max - n);
+			n += mlx5_sq_report(sq, cpl + n, max - n);
 	}
-	while (n < max && (cqe = tern_mlx5_cq_next(&ep->cq)) != NULL) {
+	while (n < max && (cqe = mlx5_cq_next(&ep->cq)) != NULL) {
 		uint32_t qpn = rte_be_to_cpu_32(cqe->sop_drop_qpn) & 0xffffff;
 		uint16_t wqe;
 
@@ -1087,13 +1078,13 @@ mlx5_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 		wqe = rte_be_to_cpu_16(cqe->wqe_counter);
 		if (likely((cqe->op_own >> 4) == MLX5_CQE_REQ &&
 			   (uint16_t)(wqe - sq->done) < (uint16_t)(sq->pi - sq->done)))
-			sq->done = wqe + tern_mlx5_wqe_wqebbs(sq, wqe);
+			sq->done = wqe + mlx5_wqe_wqebbs(sq, wqe);
 		else
 			ep_cqe_error(ep, sq, cqe);
-		n += tern_mlx5_sq_report(sq, cpl + n, max - n);
+		n += mlx5_sq_report(sq, cpl + n, max - n);
 	}
 	if (ci != ep->cq.ci) {
-		tern_mlx5_cq_update_ci(&ep->cq);
+		mlx5_cq_update_ci(&ep->cq);
 		ep->stats.cqes += ep->cq.ci - ci;
 	}
 	if (unlikely(__atomic_load_n(&ep->reclaim, __ATOMIC_RELAXED) != 0))
@@ -1102,7 +1093,7 @@ mlx5_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 		ep_recover(ep);
 		ep->nb_err = 0;
 		for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
-			sq = tern_mlx5_ep_live_sq(ep, i);
+			sq = mlx5_ep_live_sq(ep, i);
 			if (sq != NULL && sq->error)
 				ep->nb_err++;
 		}
@@ -1124,7 +1115,7 @@ mlx5_cancel(struct tern_endpoint *ep)
 	uint16_t i;
 
 	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
-		struct mlx5_sq *sq = tern_mlx5_ep_live_sq(ep, i);
+		struct mlx5_sq *sq = mlx5_ep_live_sq(ep, i);
 
 		/* A QP that cannot be flushed is still in RTS (or so the device
 		 * says): its CQEs complete the work. */
@@ -1140,29 +1131,29 @@ mlx5_endpoint_close(struct tern_endpoint *ep)
 
 	if (ep == NULL)
 		return;
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
-	for (i = 0; i < tern_mlx5_nb_eps; i++)
-		if (tern_mlx5_eps[i] == ep)
-			tern_mlx5_eps[i] = tern_mlx5_eps[--tern_mlx5_nb_eps];
-	tern_mlx5_connect_forget_ep(ep);
+	pthread_mutex_lock(&mlx5_ctl_lock);
+	for (i = 0; i < mlx5_nb_eps; i++)
+		if (mlx5_eps[i] == ep)
+			mlx5_eps[i] = mlx5_eps[--mlx5_nb_eps];
+	mlx5_connect_forget_ep(ep);
 	ep_close_qps(ep);
-	tern_mlx5_prov->cq_close(tern_mlx5_prov_ctx, ep->cq_handle);
+	mlx5_prov->cq_close(mlx5_prov_ctx, ep->cq_handle);
 	rte_free(ep->keys);
 	rte_free(ep->sw);
 	rte_free(ep);
-	if (tern_mlx5_nb_eps == 0) {
+	if (mlx5_nb_eps == 0) {
 		/* Target-side QPs before the device goes. */
-		tern_mlx5_connect_shutdown();
+		mlx5_connect_shutdown();
 		mr_release_all();
-		if (tern_mlx5_prov->shutdown != NULL)
-			tern_mlx5_prov->shutdown(tern_mlx5_prov_ctx);
+		if (mlx5_prov->shutdown != NULL)
+			mlx5_prov->shutdown(mlx5_prov_ctx);
 		__atomic_store_n(&probed, 0, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	pthread_mutex_unlock(&mlx5_ctl_lock);
 }
 
 int
-tern_mlx5_ep_stats(const struct tern_endpoint *ep, struct tern_mlx5_ep_stats *stats)
+mlx5_ep_stats(const struct tern_endpoint *ep, struct tern_mlx5_ep_stats *stats)
 {
 	unsigned int i;
 

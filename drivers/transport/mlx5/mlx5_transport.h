@@ -61,63 +61,63 @@ struct tern_endpoint {
 };
 
 /** The queue provider and its context (set while no endpoint is open). */
-extern const struct tern_mlx5_provider *tern_mlx5_prov;
-extern void *tern_mlx5_prov_ctx;
+extern const struct tern_mlx5_provider *mlx5_prov;
+extern void *mlx5_prov_ctx;
 
 /** Serialises the control path: endpoints open and close, peers, connections. */
-extern pthread_mutex_t tern_mlx5_ctl_lock;
+extern pthread_mutex_t mlx5_ctl_lock;
 
-/** Open endpoints, tern_mlx5_nb_eps of them (under tern_mlx5_ctl_lock). */
-extern struct tern_endpoint *tern_mlx5_eps[TERN_MLX5_EP_MAX];
-extern unsigned int tern_mlx5_nb_eps;
+/** Open endpoints, mlx5_nb_eps of them (under mlx5_ctl_lock). */
+extern struct tern_endpoint *mlx5_eps[TERN_MLX5_EP_MAX];
+extern unsigned int mlx5_nb_eps;
 
 /** Did probe() find a device? */
-int tern_mlx5_probed(void);
+int mlx5_probed(void);
 
 /** Probe the provider, as the ops table's probe() does. @return 0 or -ENODEV. */
-int tern_mlx5_probe(void);
+int mlx5_probe(void);
 
 /* Little-endian fields of the wire formats (descriptor, handshake, frames). */
 /** A GID that names one port: neither zero nor multicast (ff00::/8). */
 static inline int
-tern_mlx5_gid_unicast(const uint8_t gid[16])
+mlx5_gid_unicast(const uint8_t gid[16])
 {
 	static const uint8_t zero[16];
 
 	return memcmp(gid, zero, sizeof(zero)) != 0 && gid[0] != 0xff;
 }
 
-/** tern_mlx5_peer_get() for a caller holding tern_mlx5_ctl_lock. */
-int tern_mlx5_peer_get_locked(const uint8_t gid[16], int take_ref);
+/** mlx5_peer_get() for a caller holding mlx5_ctl_lock. */
+int mlx5_peer_get_locked(const uint8_t gid[16], int take_ref);
 
-/** Free peer slot @p peer if nothing holds it (caller holds tern_mlx5_ctl_lock). */
-void tern_mlx5_peer_trim_locked(uint16_t peer);
+/** Free peer slot @p peer if nothing holds it (caller holds mlx5_ctl_lock). */
+void mlx5_peer_trim_locked(uint16_t peer);
 
 /** The GID of peer slot @p peer. */
-const uint8_t *tern_mlx5_peer_gid(uint16_t peer);
+const uint8_t *mlx5_peer_gid(uint16_t peer);
 
 /**
  * The incarnation (descriptor epoch) of peer slot @p peer that its QPs were
  * connected to by the last handshake; 0 before any (caller holds
- * tern_mlx5_ctl_lock).
+ * mlx5_ctl_lock).
  */
-uint64_t tern_mlx5_peer_epoch_locked(uint16_t peer);
-void tern_mlx5_peer_set_epoch_locked(uint16_t peer, uint64_t epoch);
+uint64_t mlx5_peer_epoch_locked(uint16_t peer);
+void mlx5_peer_set_epoch_locked(uint16_t peer, uint64_t epoch);
 
 /**
  * Ask every endpoint's lcore to hand back its live QP to @p peer (the peer
  * restarted: the QP reaches a QP that is gone). An lcore hands a quiet QP back
  * at its next poll(); one with work in flight is moved to ERR first, its
- * slices failing with -ECONNABORTED. Caller holds tern_mlx5_ctl_lock.
+ * slices failing with -ECONNABORTED. Caller holds mlx5_ctl_lock.
  */
-void tern_mlx5_peer_reclaim_locked(uint16_t peer);
+void mlx5_peer_reclaim_locked(uint16_t peer);
 
-/** Does some endpoint still hold a live QP to @p peer? (caller holds tern_mlx5_ctl_lock) */
-int tern_mlx5_peer_has_live_qp_locked(uint16_t peer);
+/** Does some endpoint still hold a live QP to @p peer? (caller holds mlx5_ctl_lock) */
+int mlx5_peer_has_live_qp_locked(uint16_t peer);
 
 /** @p ep's QP to @p peer if the lcore may use it (published, not dead), else NULL. */
 static inline struct mlx5_sq *
-tern_mlx5_ep_live_sq(const struct tern_endpoint *ep, uint16_t peer)
+mlx5_ep_live_sq(const struct tern_endpoint *ep, uint16_t peer)
 {
 	struct mlx5_sq *sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
 
@@ -131,11 +131,11 @@ tern_mlx5_ep_live_sq(const struct tern_endpoint *ep, uint16_t peer)
  * the endpoint. @p local gets what the peer must learn.
  * @return the QP, or NULL with *rc set (negative errno).
  */
-struct mlx5_sq *tern_mlx5_ep_sq_create(struct tern_endpoint *ep, uint16_t peer,
-				       struct tern_mlx5_conn_params *local, int *rc);
+struct mlx5_sq *mlx5_ep_sq_create(struct tern_endpoint *ep, uint16_t peer,
+				  struct tern_mlx5_conn_params *local, int *rc);
 
 /** Destroy a QP no endpoint holds. */
-void tern_mlx5_ep_sq_free(struct mlx5_sq *sq);
+void mlx5_ep_sq_free(struct mlx5_sq *sq);
 
 /**
  * Hand a connected QP to @p ep's lcore: publish a new one, or give a dead
@@ -143,24 +143,24 @@ void tern_mlx5_ep_sq_free(struct mlx5_sq *sq);
  * @return 0, or -EEXIST (the endpoint got another QP to that peer meanwhile:
  *         the caller frees @p sq).
  */
-int tern_mlx5_ep_sq_attach(struct tern_endpoint *ep, struct mlx5_sq *sq);
+int mlx5_ep_sq_attach(struct tern_endpoint *ep, struct mlx5_sq *sq);
 
-/* Connection set-up state (mlx5_connect.c), under tern_mlx5_ctl_lock. */
+/* Connection set-up state (mlx5_connect.c), under mlx5_ctl_lock. */
 /** Drop the pending handshake QPs of an endpoint that closes. */
-void tern_mlx5_connect_forget_ep(struct tern_endpoint *ep);
+void mlx5_connect_forget_ep(struct tern_endpoint *ep);
 /** Is a handshake with peer @p peer waiting for its reply? */
-int tern_mlx5_connect_pending(uint16_t peer);
+int mlx5_connect_pending(uint16_t peer);
 /** Release every target-side QP and pending handshake (last endpoint closed). */
-void tern_mlx5_connect_shutdown(void);
+void mlx5_connect_shutdown(void);
 /** Drop the request to peer @p peer that waits for its reply (the exchange failed). */
-void tern_mlx5_connect_abandon(uint16_t peer);
+void mlx5_connect_abandon(uint16_t peer);
 /**
  * This node's incarnation as a target: a random non-zero value that changes
  * whenever its target-side QPs are released. Export writes it into the
  * descriptor, so an importer learns that QPs it connected before reach
- * nothing any more. Takes tern_mlx5_ctl_lock.
+ * nothing any more. Takes mlx5_ctl_lock.
  */
-uint64_t tern_mlx5_connect_epoch(void);
+uint64_t mlx5_connect_epoch(void);
 
 /* The handshake carried over TCP (mlx5_handshake.c). */
 /**
@@ -173,12 +173,12 @@ uint64_t tern_mlx5_connect_epoch(void);
  *         the peer refused the request as malformed); -EREMOTEIO (the peer
  *         could not answer); or an error from preparing or connecting a QP.
  */
-int tern_mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d);
+int mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d);
 /**
  * The address and port segment_export() advertises (IPv6, IPv4 mapped).
  * @return 0; -ENOTCONN (no listener); -EDESTADDRREQ (listening on a
  *         wildcard with no advertise_addr).
  */
-int tern_mlx5_handshake_address(uint8_t addr[16], uint16_t *port);
+int mlx5_handshake_address(uint8_t addr[16], uint16_t *port);
 
 #endif /* TERN_MLX5_TRANSPORT_H */

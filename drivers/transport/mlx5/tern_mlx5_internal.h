@@ -11,7 +11,7 @@
  * creating CQs and QPs and handing over their queue views, registering
  * memory, moving a QP through its states. Production uses the verbs provider
  * (mlx5_verbs.c); tests install a software device model with
- * tern_mlx5_test_set_queue_provider().
+ * mlx5_test_set_queue_provider().
  */
 
 #include <stddef.h>
@@ -22,10 +22,10 @@
 #include "mlx5_queue.h"
 #include "tern_mlx5.h"
 
-extern int tern_mlx5_logtype;
+extern int mlx5_logtype;
 
 #define TERN_MLX5_LOG(level, fmt, ...) \
-	rte_log(RTE_LOG_##level, tern_mlx5_logtype, "tern_mlx5: " fmt "\n", ##__VA_ARGS__)
+	rte_log(RTE_LOG_##level, mlx5_logtype, "tern_mlx5: " fmt "\n", ##__VA_ARGS__)
 
 /** Peers one process can reach (slot 0 is this node itself, loopback). */
 #define TERN_MLX5_PEER_MAX 8
@@ -41,7 +41,7 @@ extern int tern_mlx5_logtype;
 
 /**
  * A segment descriptor in host form: what segment_export() encodes for peers
- * (tern_mlx5_desc_encode(), doc/mlx5.md) and what segment_import() keeps in
+ * (mlx5_desc_encode(), doc/mlx5.md) and what segment_import() keeps in
  * a REMOTE segment's priv area.
  */
 struct tern_mlx5_desc {
@@ -63,7 +63,7 @@ struct tern_mlx5_desc {
  * Write @p d in the wire format (little-endian, doc/mlx5.md).
  * @return TERN_MLX5_DESC_LEN, -ENOSPC (@p len too small), -EINVAL (NULL).
  */
-int tern_mlx5_desc_encode(const struct tern_mlx5_desc *d, void *buf, size_t len);
+int mlx5_desc_encode(const struct tern_mlx5_desc *d, void *buf, size_t len);
 
 /**
  * Parse a descriptor, strictly: exact size, magic, version, reserved fields
@@ -72,7 +72,7 @@ int tern_mlx5_desc_encode(const struct tern_mlx5_desc *d, void *buf, size_t len)
  * non-zero epoch.
  * @return 0, -EINVAL (malformed or another version).
  */
-int tern_mlx5_desc_decode(const void *buf, size_t len, struct tern_mlx5_desc *d);
+int mlx5_desc_decode(const void *buf, size_t len, struct tern_mlx5_desc *d);
 
 /**
  * What one side of an RC connection tells the other; the connection
@@ -136,7 +136,7 @@ struct tern_mlx5_provider {
 };
 
 /** The verbs provider (real ConnectX devices). */
-extern const struct tern_mlx5_provider tern_mlx5_verbs_provider;
+extern const struct tern_mlx5_provider mlx5_verbs_provider;
 
 /**
  * Replace the queue provider (tests). Must be called before an engine probes
@@ -145,7 +145,7 @@ extern const struct tern_mlx5_provider tern_mlx5_verbs_provider;
  *
  * @return 0, or -EBUSY when endpoints are open.
  */
-int tern_mlx5_test_set_queue_provider(const struct tern_mlx5_provider *provider, void *ctx);
+int mlx5_test_set_queue_provider(const struct tern_mlx5_provider *provider, void *ctx);
 
 /** Tuning the tests and the benchmark set before endpoints open. */
 struct tern_mlx5_tuning {
@@ -155,19 +155,19 @@ struct tern_mlx5_tuning {
 };
 
 /** Set the tuning for endpoints opened from now on; NULL restores defaults. */
-void tern_mlx5_set_tuning(const struct tern_mlx5_tuning *tuning);
+void mlx5_set_tuning(const struct tern_mlx5_tuning *tuning);
 
 /**
  * Find (or assign) the peer slot of the node with GID @p gid; this node's own
  * GID is TERN_MLX5_PEER_SELF. With @p take_ref, the slot is referenced (an
- * imported segment) until tern_mlx5_peer_put(); a slot with no reference, no
+ * imported segment) until mlx5_peer_put(); a slot with no reference, no
  * QP and no handshake under way is free again.
  * @return the slot (>= 0), or -ENOSPC.
  */
-int tern_mlx5_peer_get(const uint8_t gid[16], int take_ref);
+int mlx5_peer_get(const uint8_t gid[16], int take_ref);
 
-/** Drop a reference taken by tern_mlx5_peer_get(). */
-void tern_mlx5_peer_put(uint16_t peer);
+/** Drop a reference taken by mlx5_peer_get(). */
+void mlx5_peer_put(uint16_t peer);
 
 /** Handshake message types (byte 5 of the wire format, doc/mlx5.md). */
 #define TERN_MLX5_CONNECT_REQUEST 1
@@ -200,7 +200,7 @@ struct tern_mlx5_connect_msg {
  * Write @p m in the wire format.
  * @return bytes written, -ENOSPC (@p len too small), -EINVAL (@p m malformed).
  */
-int tern_mlx5_connect_encode(const struct tern_mlx5_connect_msg *m, void *buf, size_t len);
+int mlx5_connect_encode(const struct tern_mlx5_connect_msg *m, void *buf, size_t len);
 
 /**
  * Parse a message of type @p type, strictly: exact size for its count,
@@ -209,8 +209,7 @@ int tern_mlx5_connect_encode(const struct tern_mlx5_connect_msg *m, void *buf, s
  * QPNs in 2..2^24-1 without duplicates, PSNs below 2^24.
  * @return 0, -EINVAL (malformed), -EPROTO (another version).
  */
-int tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type,
-			     struct tern_mlx5_connect_msg *m);
+int mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_mlx5_connect_msg *m);
 
 /*
  * Framing of the handshake over TCP (mlx5_handshake.c; doc/mlx5.md): a fixed
@@ -238,11 +237,11 @@ struct tern_mlx5_frame_hdr {
 /**
  * Write a frame of @p type: the header, then @p body_len bytes of @p body
  * (which may already sit at @p buf + TERN_MLX5_FRAME_HDR).
- * @return bytes written; -EINVAL (a header tern_mlx5_frame_decode() would
+ * @return bytes written; -EINVAL (a header mlx5_frame_decode() would
  *         refuse); -ENOSPC (@p len too small).
  */
-int tern_mlx5_frame_encode(uint8_t type, uint16_t status, const void *body, size_t body_len,
-			   void *buf, size_t len);
+int mlx5_frame_encode(uint8_t type, uint16_t status, const void *body, size_t body_len, void *buf,
+		      size_t len);
 
 /**
  * Parse a frame header of @p type, strictly: exactly TERN_MLX5_FRAME_HDR
@@ -253,15 +252,15 @@ int tern_mlx5_frame_encode(uint8_t type, uint16_t status, const void *body, size
  * @param why if not NULL, set to the reason of a refusal
  * @return 0, -EINVAL (malformed), -EPROTO (another version).
  */
-int tern_mlx5_frame_decode(const void *buf, size_t len, uint8_t type, struct tern_mlx5_frame_hdr *h,
-			   const char **why);
+int mlx5_frame_decode(const void *buf, size_t len, uint8_t type, struct tern_mlx5_frame_hdr *h,
+		      const char **why);
 
 /**
  * Tests: run @p init(@p arg) first thing on the handshake listener's thread,
  * for listeners started from now on (the device model makes that thread act
  * as another node). NULL removes it.
  */
-void tern_mlx5_test_set_listener_init(void (*init)(void *arg), void *arg);
+void mlx5_test_set_listener_init(void (*init)(void *arg), void *arg);
 
 /** Counters of one endpoint (tests, telemetry). */
 struct tern_mlx5_ep_stats {
@@ -276,6 +275,6 @@ struct tern_mlx5_ep_stats {
 struct tern_endpoint;
 
 /** Read an endpoint's counters. @return 0 or -EINVAL. */
-int tern_mlx5_ep_stats(const struct tern_endpoint *ep, struct tern_mlx5_ep_stats *stats);
+int mlx5_ep_stats(const struct tern_endpoint *ep, struct tern_mlx5_ep_stats *stats);
 
 #endif /* TERN_MLX5_INTERNAL_H */
