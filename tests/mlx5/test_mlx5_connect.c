@@ -266,7 +266,7 @@ wire_format_is_little_endian_as_documented(void **state)
 	assert_int_equal(buf[61], 0xcd);
 	assert_int_equal(buf[62], 0xab);
 	assert_int_equal(buf[63], 0);
-	assert_int_equal(mlx5_connect_decode(buf, 64, TERN_MLX5_CONNECT_REPLY, &m), 0);
+	assert_int_equal(mlx5_connect_decode(buf, 64, TERN_MLX5_CONNECT_REPLY, &m, NULL), 0);
 	assert_int_equal(m.count, 2);
 	assert_int_equal(m.qp[1].peer_qpn, 0x201);
 	assert_int_equal(m.qp[1].qpn, 0x101);
@@ -350,11 +350,11 @@ malformed_messages_are_refused(void **state)
 	for (i = 0; i < RTE_DIM(mut); i++) {
 		len = valid_msg(mut[i].type, 2, buf, sizeof(buf));
 		assert_true(len > 0);
-		assert_int_equal(mlx5_connect_decode(buf, (size_t)len, mut[i].type, &m), 0);
+		assert_int_equal(mlx5_connect_decode(buf, (size_t)len, mut[i].type, &m, NULL), 0);
 		buf[mut[i].off] = mut[i].value;
 		if (mut[i].off == 8) /* nonce: all eight bytes zero */
 			memset(buf + 8, 0, 8);
-		rc = mlx5_connect_decode(buf, (size_t)len, mut[i].type, &m);
+		rc = mlx5_connect_decode(buf, (size_t)len, mut[i].type, &m, NULL);
 		if (rc != mut[i].err)
 			fail_msg("%s: %d", mut[i].what, rc);
 	}
@@ -364,16 +364,17 @@ malformed_messages_are_refused(void **state)
 		memset(buf + 40, 0, 4);
 		buf[40] = (uint8_t)k;
 		assert_int_equal(
-			mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m),
+			mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m, NULL),
 			-EINVAL);
 	}
 	/* RoCE (LID 0) needs a GID; with a unicast LID a zero GID is fine. */
 	len = valid_msg(TERN_MLX5_CONNECT_REQUEST, 2, buf, sizeof(buf));
 	memset(buf + 16, 0, 16);
-	assert_int_equal(mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m),
+	assert_int_equal(mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m, NULL),
 			 -EINVAL);
 	buf[32] = 0x05;
-	assert_int_equal(mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m), 0);
+	assert_int_equal(mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m, NULL),
+			 0);
 	assert_int_equal(m.lid, 5);
 	/* Every size but the exact one, for both types. */
 	for (k = 0; k < 2; k++) {
@@ -382,10 +383,12 @@ malformed_messages_are_refused(void **state)
 		len = valid_msg(type, 2, buf, sizeof(buf));
 		for (i = 0; i < sizeof(buf); i++)
 			if ((int)i != len)
-				assert_int_equal(mlx5_connect_decode(buf, i, type, &m), -EINVAL);
+				assert_int_equal(mlx5_connect_decode(buf, i, type, &m, NULL),
+						 -EINVAL);
 	}
-	assert_int_equal(mlx5_connect_decode(NULL, 48, TERN_MLX5_CONNECT_REQUEST, &m), -EINVAL);
-	assert_int_equal(mlx5_connect_decode(buf, 48, 7, &m), -EINVAL);
+	assert_int_equal(mlx5_connect_decode(NULL, 48, TERN_MLX5_CONNECT_REQUEST, &m, NULL),
+			 -EINVAL);
+	assert_int_equal(mlx5_connect_decode(buf, 48, 7, &m, NULL), -EINVAL);
 }
 
 /* Any byte of a valid message changed: refused, or still a message that
@@ -409,7 +412,7 @@ mutated_and_random_messages_never_slip_through(void **state)
 			for (bit = 0; bit < 8; bit++) {
 				memcpy(buf, good, (size_t)len);
 				buf[i] ^= (uint8_t)(1u << bit);
-				if (mlx5_connect_decode(buf, (size_t)len, type, &m) != 0) {
+				if (mlx5_connect_decode(buf, (size_t)len, type, &m, NULL) != 0) {
 					refused++;
 					continue;
 				}
@@ -436,7 +439,7 @@ mutated_and_random_messages_never_slip_through(void **state)
 		assert_true(mlx5_connect_decode(buf, n,
 						k % 2 ? TERN_MLX5_CONNECT_REQUEST
 						      : TERN_MLX5_CONNECT_REPLY,
-						&m) < 0);
+						&m, NULL) < 0);
 	}
 }
 

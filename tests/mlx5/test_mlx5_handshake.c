@@ -677,7 +677,7 @@ liar_main(void *arg)
 		case LIAR_OTHER_QPS:
 			/* A well-formed reply from node 1 for QPs nobody asked about. */
 			mlx5_connect_decode(in + TERN_MLX5_FRAME_HDR, h.body_len,
-					    TERN_MLX5_CONNECT_REQUEST, &m);
+					    TERN_MLX5_CONNECT_REQUEST, &m, NULL);
 			m.type = TERN_MLX5_CONNECT_REPLY;
 			mlx5_model_gid(1, m.gid);
 			for (i = 0; i < m.count; i++) {

@@ -20,15 +20,6 @@
 
 /* Initiator QPs this node answers as a target at once. */
 #define TARGET_QP_MAX 512
-/* QP numbers 0 and 1 are the special QPs; RC QPNs are 24 bits. */
-#define QPN_MIN 2
-#define QPN_MAX 0xffffffu
-#define PSN_MAX 0xffffffu
-/* enum ibv_mtu: IBV_MTU_256 = 1 .. IBV_MTU_4096 = 5 */
-#define MTU_MIN 1
-#define MTU_MAX 5
-/* Highest unicast LID; 0xc000.. are multicast, 0xffff permissive. */
-#define LID_UNICAST_MAX 0xbfff
 
 /* A QP this node made for one initiator QP. */
 struct target_qp {
@@ -55,15 +46,7 @@ static struct pending pending[TERN_MLX5_PEER_MAX];
 /* This node's incarnation as a target (mlx5_connect_epoch()); 0: not drawn yet. */
 static uint64_t epoch;
 
-/* ---- wire format ---- */
-
-static size_t
-entry_size(uint8_t type)
-{
-	return type == TERN_MLX5_CONNECT_REQUEST ? TERN_MLX5_CONNECT_REQ_ENTRY
-						 : TERN_MLX5_CONNECT_REP_ENTRY;
-}
-
+/* Refuse a message that decodes but does not fit: log why. */
 static int
 reject(const char *why)
 {
@@ -71,108 +54,19 @@ reject(const char *why)
 	return -EINVAL;
 }
 
-int
-mlx5_connect_encode(const struct tern_mlx5_connect_msg *m, void *buf, size_t len)
+/* Decode a handshake message, logging why one is refused. */
+static int
+connect_decode(const void *buf, size_t len, uint8_t type, struct tern_mlx5_connect_msg *m)
 {
-	uint8_t *p = buf, *e;
-	size_t need;
-	uint16_t i;
+	const char *why = NULL;
+	int rc = mlx5_connect_decode(buf, len, type, m, &why);
 
-	if (m == NULL || buf == NULL ||
-	    (m->type != TERN_MLX5_CONNECT_REQUEST && m->type != TERN_MLX5_CONNECT_REPLY) ||
-	    m->count == 0 || m->count > TERN_MLX5_CONNECT_QP_MAX)
-		return -EINVAL;
-	need = TERN_MLX5_CONNECT_HDR + m->count * entry_size(m->type);
-	if (len < need)
-		return -ENOSPC;
-	memset(p, 0, TERN_MLX5_CONNECT_HDR);
-	tern_wire_put_le32(p, TERN_MLX5_CONNECT_MAGIC);
-	p[4] = TERN_MLX5_CONNECT_VERSION;
-	p[5] = m->type;
-	tern_wire_put_le16(p + 6, m->count);
-	tern_wire_put_le64(p + 8, m->nonce);
-	memcpy(p + 16, m->gid, 16);
-	tern_wire_put_le16(p + 32, m->lid);
-	p[34] = m->mtu;
-	for (i = 0; i < m->count; i++) {
-		e = p + TERN_MLX5_CONNECT_HDR + i * entry_size(m->type);
-		if (m->type == TERN_MLX5_CONNECT_REQUEST) {
-			tern_wire_put_le32(e, m->qp[i].qpn);
-			tern_wire_put_le32(e + 4, m->qp[i].psn);
-		} else {
-			tern_wire_put_le32(e, m->qp[i].peer_qpn);
-			tern_wire_put_le32(e + 4, m->qp[i].qpn);
-			tern_wire_put_le32(e + 8, m->qp[i].psn);
-		}
-	}
-	return (int)need;
-}
-
-int
-mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_mlx5_connect_msg *m)
-{
-	const uint8_t *p = buf, *e;
-	uint16_t i, j;
-
-	if (buf == NULL || m == NULL ||
-	    (type != TERN_MLX5_CONNECT_REQUEST && type != TERN_MLX5_CONNECT_REPLY))
-		return -EINVAL;
-	if (len < TERN_MLX5_CONNECT_HDR)
-		return reject("shorter than the header");
-	if (tern_wire_get_le32(p) != TERN_MLX5_CONNECT_MAGIC)
-		return reject("bad magic");
-	if (p[4] != TERN_MLX5_CONNECT_VERSION) {
-		TERN_MLX5_LOG(NOTICE, "connect: message refused: version %u, not %u", p[4],
-			      TERN_MLX5_CONNECT_VERSION);
-		return -EPROTO;
-	}
-	if (p[5] != type)
-		return reject("unexpected message type");
-	memset(m, 0, sizeof(*m));
-	m->type = type;
-	m->count = tern_wire_get_le16(p + 6);
-	if (m->count == 0 || m->count > TERN_MLX5_CONNECT_QP_MAX)
-		return reject("entry count out of range");
-	if (len != TERN_MLX5_CONNECT_HDR + m->count * entry_size(type))
-		return reject("size does not match the entry count");
-	for (i = 35; i < TERN_MLX5_CONNECT_HDR; i++)
-		if (p[i] != 0)
-			return reject("reserved bytes not zero");
-	m->nonce = tern_wire_get_le64(p + 8);
-	memcpy(m->gid, p + 16, 16);
-	m->lid = tern_wire_get_le16(p + 32);
-	m->mtu = p[34];
-	if (m->nonce == 0)
-		return reject("nonce 0");
-	if (m->mtu < MTU_MIN || m->mtu > MTU_MAX)
-		return reject("MTU out of range");
-	if (m->lid > LID_UNICAST_MAX)
-		return reject("LID not unicast");
-	if (m->lid == 0 && !mlx5_gid_unicast(m->gid))
-		return reject("no LID and no unicast GID");
-	for (i = 0; i < m->count; i++) {
-		e = p + TERN_MLX5_CONNECT_HDR + i * entry_size(type);
-		if (type == TERN_MLX5_CONNECT_REQUEST) {
-			m->qp[i].qpn = tern_wire_get_le32(e);
-			m->qp[i].psn = tern_wire_get_le32(e + 4);
-		} else {
-			m->qp[i].peer_qpn = tern_wire_get_le32(e);
-			m->qp[i].qpn = tern_wire_get_le32(e + 4);
-			m->qp[i].psn = tern_wire_get_le32(e + 8);
-			if (m->qp[i].peer_qpn < QPN_MIN || m->qp[i].peer_qpn > QPN_MAX)
-				return reject("initiator QPN out of range");
-		}
-		if (m->qp[i].qpn < QPN_MIN || m->qp[i].qpn > QPN_MAX)
-			return reject("QPN out of range");
-		if (m->qp[i].psn > PSN_MAX)
-			return reject("PSN out of range");
-		for (j = 0; j < i; j++)
-			if (m->qp[j].qpn == m->qp[i].qpn ||
-			    (type == TERN_MLX5_CONNECT_REPLY &&
-			     m->qp[j].peer_qpn == m->qp[i].peer_qpn))
-				return reject("QPN twice");
-	}
-	return 0;
+	if (rc == -EPROTO)
+		TERN_MLX5_LOG(NOTICE, "connect: message refused: version %u, not %u",
+			      ((const uint8_t *)buf)[4], TERN_MLX5_CONNECT_VERSION);
+	else if (rc != 0 && why != NULL)
+		TERN_MLX5_LOG(NOTICE, "connect: message refused: %s", why);
+	return rc;
 }
 
 /* ---- initiator ---- */
@@ -310,7 +204,7 @@ tern_mlx5_connect_complete(const void *reply, size_t reply_len)
 		return -EINVAL;
 	if (!mlx5_probed())
 		return -ENODEV;
-	rc = mlx5_connect_decode(reply, reply_len, TERN_MLX5_CONNECT_REPLY, &m);
+	rc = connect_decode(reply, reply_len, TERN_MLX5_CONNECT_REPLY, &m);
 	if (rc != 0)
 		return rc;
 	pthread_mutex_lock(&mlx5_ctl_lock);
@@ -424,7 +318,7 @@ tern_mlx5_connect_serve(const void *req, size_t req_len, void *reply, size_t rep
 		return -EINVAL;
 	if (!mlx5_probed())
 		return -ENODEV;
-	rc = mlx5_connect_decode(req, req_len, TERN_MLX5_CONNECT_REQUEST, &in);
+	rc = connect_decode(req, req_len, TERN_MLX5_CONNECT_REQUEST, &in);
 	if (rc != 0)
 		return rc;
 	if (reply_len < TERN_MLX5_CONNECT_HDR + (size_t)in.count * TERN_MLX5_CONNECT_REP_ENTRY)

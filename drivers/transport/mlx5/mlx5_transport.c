@@ -307,68 +307,6 @@ mlx5_probe(void)
 	return rc;
 }
 
-/* ---- segment descriptors (wire format in doc/mlx5.md) ---- */
-
-int
-mlx5_desc_encode(const struct tern_mlx5_desc *d, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	if (d == NULL || buf == NULL)
-		return -EINVAL;
-	if (len < TERN_MLX5_DESC_LEN)
-		return -ENOSPC;
-	memset(p, 0, TERN_MLX5_DESC_LEN);
-	tern_wire_put_le32(p, d->magic);
-	tern_wire_put_le16(p + 4, d->version);
-	tern_wire_put_le32(p + 8, d->rkey);
-	tern_wire_put_le16(p + 12, d->hs_port);
-	tern_wire_put_le64(p + 16, d->addr);
-	tern_wire_put_le64(p + 24, d->length);
-	memcpy(p + 32, d->gid, 16);
-	memcpy(p + 48, d->hs_addr, 16);
-	tern_wire_put_le64(p + 64, d->epoch);
-	return TERN_MLX5_DESC_LEN;
-}
-
-/* A handshake address a peer can connect to: not unspecified, not multicast
- * (IPv6, or IPv4 mapped as ::ffff:a.b.c.d). */
-static bool
-hs_addr_usable(const uint8_t a[16])
-{
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-	static const uint8_t zero[16];
-
-	if (memcmp(a, mapped, sizeof(mapped)) == 0)
-		return memcmp(a + 12, zero, 4) != 0 && (a[12] & 0xf0) != 0xe0;
-	return memcmp(a, zero, sizeof(zero)) != 0 && a[0] != 0xff;
-}
-
-int
-mlx5_desc_decode(const void *buf, size_t len, struct tern_mlx5_desc *d)
-{
-	const uint8_t *p = buf;
-
-	if (buf == NULL || d == NULL || len != TERN_MLX5_DESC_LEN)
-		return -EINVAL;
-	memset(d, 0, sizeof(*d));
-	d->magic = tern_wire_get_le32(p);
-	d->version = tern_wire_get_le16(p + 4);
-	d->rkey = tern_wire_get_le32(p + 8);
-	d->hs_port = tern_wire_get_le16(p + 12);
-	d->addr = tern_wire_get_le64(p + 16);
-	d->length = tern_wire_get_le64(p + 24);
-	memcpy(d->gid, p + 32, 16);
-	memcpy(d->hs_addr, p + 48, 16);
-	d->epoch = tern_wire_get_le64(p + 64);
-	if (d->magic != TERN_MLX5_DESC_MAGIC || d->version != TERN_MLX5_DESC_VERSION ||
-	    tern_wire_get_le16(p + 6) != 0 || tern_wire_get_le16(p + 14) != 0 || d->length == 0 ||
-	    d->addr + d->length < d->addr || !mlx5_gid_unicast(d->gid) ||
-	    !hs_addr_usable(d->hs_addr) || d->hs_port == 0 || d->epoch == 0)
-		return -EINVAL;
-	return 0;
-}
-
 static int
 mlx5_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len)
 {

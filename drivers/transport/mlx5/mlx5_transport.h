@@ -77,16 +77,6 @@ int mlx5_probed(void);
 /** Probe the provider, as the ops table's probe() does. @return 0 or -ENODEV. */
 int mlx5_probe(void);
 
-/* Little-endian fields of the wire formats (descriptor, handshake, frames). */
-/** A GID that names one port: neither zero nor multicast (ff00::/8). */
-static inline int
-mlx5_gid_unicast(const uint8_t gid[16])
-{
-	static const uint8_t zero[16];
-
-	return memcmp(gid, zero, sizeof(zero)) != 0 && gid[0] != 0xff;
-}
-
 /** mlx5_peer_get() for a caller holding mlx5_ctl_lock. */
 int mlx5_peer_get_locked(const uint8_t gid[16], int take_ref);
 
