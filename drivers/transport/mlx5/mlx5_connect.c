@@ -3,7 +3,7 @@
  * Connection set-up of the mlx5 transport with another node (tern_mlx5.h):
  * the handshake messages (wire format in doc/mlx5.md), the QPs this node
  * made as a target for initiators' QPs, and the initiator's QPs waiting for
- * their reply. Control path only, under mlx5_ctl_lock.
+ * their reply. Control path only, under the control-path lock.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,7 +14,9 @@
 #include <rte_common.h>
 #include <rte_random.h>
 
-#include "mlx5_transport.h"
+#include "mlx5_connect.h"
+#include "mlx5_ctl.h"
+#include "mlx5_wire.h"
 #include "tern_mlx5.h"
 #include "tern_mlx5_internal.h"
 
@@ -83,6 +85,7 @@ pending_drop(struct pending *pd)
 			mlx5_ep_sq_free(pd->qp[i].sq);
 	pd->nonce = 0;
 	pd->count = 0;
+	mlx5_peer_set_handshake_locked((uint16_t)(pd - pending), 0);
 }
 
 static uint64_t
@@ -125,9 +128,9 @@ tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t re
 		return -ENODEV;
 	if (!mlx5_gid_unicast(peer_gid))
 		return -EINVAL;
-	pthread_mutex_lock(&mlx5_ctl_lock);
+	mlx5_ctl_lock();
 	/* Probed again under the lock: the last endpoint may have closed the device. */
-	if (!mlx5_probed() || mlx5_prov->port_info(mlx5_prov_ctx, &port) != 0) {
+	if (!mlx5_probed() || mlx5_prov()->port_info(mlx5_prov_ctx(), &port) != 0) {
 		rc = -ENODEV;
 		goto out;
 	}
@@ -138,8 +141,8 @@ tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t re
 	}
 	pd = &pending[peer];
 	pending_drop(pd);
-	for (i = 0; i < mlx5_nb_eps; i++)
-		need += ep_needs_qp(mlx5_eps[i], (uint16_t)peer, &sq);
+	for (i = 0; i < mlx5_ep_count_locked(); i++)
+		need += ep_needs_qp(mlx5_ep_at_locked(i), (uint16_t)peer, &sq);
 	need = RTE_MIN(need, (unsigned int)TERN_MLX5_CONNECT_QP_MAX);
 	if (need == 0) {
 		rc = -EALREADY;
@@ -150,15 +153,15 @@ tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t re
 		goto out;
 	}
 	memset(&m, 0, sizeof(m));
-	for (i = 0; i < mlx5_nb_eps && pd->count < need; i++) {
-		struct tern_endpoint *ep = mlx5_eps[i];
+	for (i = 0; i < mlx5_ep_count_locked() && pd->count < need; i++) {
+		struct tern_endpoint *ep = mlx5_ep_at_locked(i);
 		bool revive;
 
 		if (!ep_needs_qp(ep, (uint16_t)peer, &sq))
 			continue;
 		revive = sq != NULL;
 		if (revive)
-			rc = mlx5_prov->qp_reset(mlx5_prov_ctx, sq->handle, &local);
+			rc = mlx5_prov()->qp_reset(mlx5_prov_ctx(), sq->handle, &local);
 		else
 			sq = mlx5_ep_sq_create(ep, (uint16_t)peer, &local, &rc);
 		if (rc != 0) {
@@ -176,6 +179,7 @@ tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t re
 		pd->count++;
 	}
 	pd->nonce = nonce_new();
+	mlx5_peer_set_handshake_locked((uint16_t)peer, 1);
 	m.type = TERN_MLX5_CONNECT_REQUEST;
 	m.count = pd->count;
 	m.nonce = pd->nonce;
@@ -187,7 +191,7 @@ tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t re
 out:
 	if (rc < 0 && peer > TERN_MLX5_PEER_SELF)
 		mlx5_peer_trim_locked((uint16_t)peer); /* a new peer that got nothing */
-	pthread_mutex_unlock(&mlx5_ctl_lock);
+	mlx5_ctl_unlock();
 	return rc;
 }
 
@@ -207,7 +211,7 @@ tern_mlx5_connect_complete(const void *reply, size_t reply_len)
 	rc = connect_decode(reply, reply_len, TERN_MLX5_CONNECT_REPLY, &m);
 	if (rc != 0)
 		return rc;
-	pthread_mutex_lock(&mlx5_ctl_lock);
+	mlx5_ctl_lock();
 	if (!mlx5_probed()) {
 		rc = -ENODEV;
 		goto out;
@@ -239,7 +243,7 @@ tern_mlx5_connect_complete(const void *reply, size_t reply_len)
 
 		remote.qpn = m.qp[i].qpn;
 		remote.psn = m.qp[i].psn;
-		rc = mlx5_prov->qp_connect(mlx5_prov_ctx, sq->handle, &remote);
+		rc = mlx5_prov()->qp_connect(mlx5_prov_ctx(), sq->handle, &remote);
 		if (rc == 0)
 			rc = mlx5_ep_sq_attach(pd->qp[i].ep, sq);
 		if (rc == -EEXIST) {
@@ -260,9 +264,10 @@ tern_mlx5_connect_complete(const void *reply, size_t reply_len)
 	TERN_MLX5_LOG(INFO, "connect: %u QPs to peer %u connected", pd->count, peer);
 	pd->nonce = 0;
 	pd->count = 0;
+	mlx5_peer_set_handshake_locked(peer, 0);
 	rc = first;
 out:
-	pthread_mutex_unlock(&mlx5_ctl_lock);
+	mlx5_ctl_unlock();
 	return rc;
 }
 
@@ -291,11 +296,11 @@ target_prepare(const uint8_t gid[16], uint32_t peer_qpn, struct tern_mlx5_conn_p
 	if (t != NULL) {
 		/* The initiator connects that QP again (it reset it): so do we. */
 		*qp = t->qp;
-		return mlx5_prov->qp_reset(mlx5_prov_ctx, t->qp, local);
+		return mlx5_prov()->qp_reset(mlx5_prov_ctx(), t->qp, local);
 	}
 	if (nb_targets == TARGET_QP_MAX)
 		return -ENOSPC;
-	rc = mlx5_prov->qp_create(mlx5_prov_ctx, NULL, 0, NULL, local, qp);
+	rc = mlx5_prov()->qp_create(mlx5_prov_ctx(), NULL, 0, NULL, local, qp);
 	if (rc != 0)
 		return rc;
 	t = &targets[nb_targets++];
@@ -323,8 +328,8 @@ tern_mlx5_connect_serve(const void *req, size_t req_len, void *reply, size_t rep
 		return rc;
 	if (reply_len < TERN_MLX5_CONNECT_HDR + (size_t)in.count * TERN_MLX5_CONNECT_REP_ENTRY)
 		return -ENOSPC;
-	pthread_mutex_lock(&mlx5_ctl_lock);
-	if (!mlx5_probed() || mlx5_prov->port_info(mlx5_prov_ctx, &port) != 0) {
+	mlx5_ctl_lock();
+	if (!mlx5_probed() || mlx5_prov()->port_info(mlx5_prov_ctx(), &port) != 0) {
 		rc = -ENODEV;
 		goto out;
 	}
@@ -342,7 +347,7 @@ tern_mlx5_connect_serve(const void *req, size_t req_len, void *reply, size_t rep
 		remote.psn = in.qp[i].psn;
 		rc = target_prepare(in.gid, in.qp[i].qpn, &local, &qp);
 		if (rc == 0)
-			rc = mlx5_prov->qp_connect(mlx5_prov_ctx, qp, &remote);
+			rc = mlx5_prov()->qp_connect(mlx5_prov_ctx(), qp, &remote);
 		out.qp[i].peer_qpn = in.qp[i].qpn;
 		out.qp[i].qpn = local.qpn;
 		out.qp[i].psn = local.psn;
@@ -361,7 +366,7 @@ tern_mlx5_connect_serve(const void *req, size_t req_len, void *reply, size_t rep
 	rc = mlx5_connect_encode(&out, reply, reply_len);
 	TERN_MLX5_LOG(INFO, "connect: answered %u initiator QPs", in.count);
 out:
-	pthread_mutex_unlock(&mlx5_ctl_lock);
+	mlx5_ctl_unlock();
 	return rc;
 }
 
@@ -381,12 +386,6 @@ mlx5_connect_forget_ep(struct tern_endpoint *ep)
 			}
 }
 
-int
-mlx5_connect_pending(uint16_t peer)
-{
-	return pending[peer].nonce != 0;
-}
-
 void
 mlx5_connect_shutdown(void)
 {
@@ -395,7 +394,7 @@ mlx5_connect_shutdown(void)
 	for (i = 0; i < RTE_DIM(pending); i++)
 		pending_drop(&pending[i]);
 	for (i = 0; i < nb_targets; i++)
-		mlx5_prov->qp_close(mlx5_prov_ctx, targets[i].qp);
+		mlx5_prov()->qp_close(mlx5_prov_ctx(), targets[i].qp);
 	nb_targets = 0;
 	/* QPs initiators connected to are gone: a new incarnation. */
 	epoch = 0;
@@ -413,10 +412,10 @@ mlx5_connect_epoch(void)
 {
 	uint64_t e;
 
-	pthread_mutex_lock(&mlx5_ctl_lock);
+	mlx5_ctl_lock();
 	while (epoch == 0)
 		epoch = rte_rand();
 	e = epoch;
-	pthread_mutex_unlock(&mlx5_ctl_lock);
+	mlx5_ctl_unlock();
 	return e;
 }

@@ -29,7 +29,10 @@
 #include <rte_common.h>
 #include <rte_lcore.h>
 
-#include "mlx5_transport.h"
+#include "mlx5_connect.h"
+#include "mlx5_ctl.h"
+#include "mlx5_handshake.h"
+#include "mlx5_wire.h"
 #include "tern_mlx5.h"
 #include "tern_mlx5_internal.h"
 
@@ -736,9 +739,9 @@ wait_reclaimed(uint16_t peer, uint64_t deadline)
 	int live;
 
 	for (;;) {
-		pthread_mutex_lock(&mlx5_ctl_lock);
+		mlx5_ctl_lock();
 		live = mlx5_peer_has_live_qp_locked(peer);
-		pthread_mutex_unlock(&mlx5_ctl_lock);
+		mlx5_ctl_unlock();
 		if (!live)
 			return 0;
 		if (now_ms() >= deadline)
@@ -762,8 +765,8 @@ mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d)
 	pthread_mutex_lock(&cfg_lock);
 	deadline = now_ms() + cfg.handshake_ms;
 	pthread_mutex_unlock(&cfg_lock);
-	pthread_mutex_lock(&mlx5_ctl_lock);
-	if (mlx5_nb_eps == 0) {
+	mlx5_ctl_lock();
+	if (mlx5_ep_count_locked() == 0) {
 		rc = -ENOTCONN; /* no endpoint to connect: import after the engine starts */
 		why = "no endpoint is open";
 	} else if (mlx5_peer_epoch_locked(peer) != d->epoch) {
@@ -771,7 +774,7 @@ mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d)
 		renew = mlx5_peer_has_live_qp_locked(peer);
 		mlx5_peer_reclaim_locked(peer);
 	}
-	pthread_mutex_unlock(&mlx5_ctl_lock);
+	mlx5_ctl_unlock();
 	if (renew) {
 		rc = wait_reclaimed(peer, deadline);
 		if (rc != 0)
@@ -806,12 +809,12 @@ mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d)
 	if (fd >= 0)
 		close(fd);
 	addr_name(d->hs_addr, d->hs_port, name, sizeof(name));
-	pthread_mutex_lock(&mlx5_ctl_lock);
+	mlx5_ctl_lock();
 	if (rc == 0)
 		mlx5_peer_set_epoch_locked(peer, d->epoch);
 	else
 		mlx5_connect_abandon(peer); /* its QPs wait for no reply */
-	pthread_mutex_unlock(&mlx5_ctl_lock);
+	mlx5_ctl_unlock();
 	if (rc == 0 && qps != 0) {
 		STAT_INC(initiated);
 		TERN_MLX5_LOG(INFO, "handshake with peer %u at %s: %u QPs connected", peer, name,

@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Data-path slow paths over the queue views (mlx5_queue.h): view checks,
+ * inline WQEs, error CQEs, cancel and reset. The bottom of the driver: it
+ * calls no other file of it, and so it also owns the driver's log type.
+ */
 #include <errno.h>
 #include <string.h>
 
@@ -7,6 +12,8 @@
 
 #include "mlx5_queue.h"
 #include "tern_mlx5_internal.h"
+
+RTE_LOG_REGISTER_DEFAULT(mlx5_logtype, INFO);
 
 int
 mlx5_sq_init(struct mlx5_sq *sq, const struct tern_mlx5_sq_view *view, struct mlx5_slot *slots,
