@@ -21,6 +21,7 @@
 #include "mlx5_ctl.h"
 #include "mlx5_ep.h"
 #include "mlx5_queue.h"
+#include "mlx5_wqe.h"
 #include "tern_mlx5_internal.h"
 
 /*
@@ -110,7 +111,6 @@ ep_resolve(struct tern_endpoint *ep, const struct tern_slice *s, struct post_run
 	const struct tern_segment *t = s->target;
 	const struct mlx5_seg_keys *k;
 	struct mlx5_sq *sq;
-	uint64_t qpn_ds;
 	uint16_t peer;
 	int rc;
 
@@ -120,7 +120,7 @@ ep_resolve(struct tern_endpoint *ep, const struct tern_slice *s, struct post_run
 			rc = s->local_seg == NULL ? -EINVAL : -EFAULT;
 			goto fail;
 		}
-		run->lkey_be = (uint64_t)rte_cpu_to_be_32(k->lkey) << 32;
+		run->lkey_be = mlx5_wqe_lkey(k->lkey);
 		run->local_seg = s->local_seg;
 	}
 	if (t == run->target)
@@ -132,7 +132,7 @@ ep_resolve(struct tern_endpoint *ep, const struct tern_slice *s, struct post_run
 		if (d->magic != TERN_MLX5_DESC_MAGIC || d->peer >= TERN_MLX5_PEER_MAX)
 			goto fail;
 		peer = d->peer;
-		run->rkey_be = rte_cpu_to_be_32(d->rkey);
+		run->rkey_be = mlx5_wqe_rkey(d->rkey);
 		run->rbase = d->addr;
 	} else {
 		/* Loopback: the target segment is a memory region of this node. */
@@ -141,7 +141,7 @@ ep_resolve(struct tern_endpoint *ep, const struct tern_slice *s, struct post_run
 		if (k == NULL)
 			goto fail;
 		peer = TERN_MLX5_PEER_SELF;
-		run->rkey_be = rte_cpu_to_be_32(k->rkey);
+		run->rkey_be = mlx5_wqe_rkey(k->rkey);
 		run->rbase = (uintptr_t)t->base;
 	}
 	sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
@@ -155,9 +155,10 @@ ep_resolve(struct tern_endpoint *ep, const struct tern_slice *s, struct post_run
 		goto fail;
 	run->sq = sq;
 	RTE_BUILD_BUG_ON(TERN_OP_READ != 1 || TERN_OP_WRITE != 2);
-	qpn_ds = (uint64_t)(sq->qpn_ds | (3u << 24)) << 32;
-	run->ctrl[TERN_OP_WRITE & 1] = qpn_ds | (uint32_t)MLX5_OPCODE_RDMA_WRITE << 24;
-	run->ctrl[TERN_OP_READ & 1] = qpn_ds | (uint32_t)MLX5_OPCODE_RDMA_READ << 24;
+	run->ctrl[TERN_OP_WRITE & 1] =
+		mlx5_wqe_ctrl(sq->qpn_ds, MLX5_OPCODE_RDMA_WRITE, MLX5_WQE_RDMA_DS);
+	run->ctrl[TERN_OP_READ & 1] =
+		mlx5_wqe_ctrl(sq->qpn_ds, MLX5_OPCODE_RDMA_READ, MLX5_WQE_RDMA_DS);
 	run->target = t;
 	*touched |= 1u << peer;
 	return 0;
@@ -171,7 +172,7 @@ fail:
 /*
  * Post up to @p nb slices of a run into one contiguous stretch of the ring,
  * from WQEBB @p pi on (WQEs of one WQEBB: ctrl, raddr, one data segment, as
- * mlx5_post_rdma writes them), stopping at the first slice that leaves
+ * mlx5_wqe_rdma() writes them), stopping at the first slice that leaves
  * the run or is not a plain WRITE or READ.
  * @return slices posted.
  */
@@ -195,13 +196,11 @@ run_post_stretch(const struct post_run *run, const struct tern_slice *slices, ui
 						: unlikely(op != TERN_OP_READ))
 			break;
 		/* A READ always asks for a CQE; a WRITE when its index has every
-		 * sig_mask bit set (mlx5_sq_signal for one WQEBB). */
-		wqe[0] = run->ctrl[op & 1] | rte_cpu_to_be_32((uint32_t)pi << 8);
-		wqe[1] = (uint64_t)(((~pi & sig_mask) == 0) | (op & 1)) << 27;
-		wqe[2] = rte_cpu_to_be_64(rbase + s->offset);
-		wqe[3] = rkey_be;
-		wqe[4] = (uint64_t)rte_cpu_to_be_32(len) | lkey_be;
-		wqe[5] = rte_cpu_to_be_64((uintptr_t)s->local);
+		 * sig_mask bit set (mlx5_sq_signal() for one WQEBB). */
+		mlx5_wqe_rdma(wqe, run->ctrl[op & 1], pi,
+			      /* mlx5_wqe_flags(MLX5_WQE_CTRL_CQ_UPDATE or 0), folded */
+			      (uint64_t)(((~pi & sig_mask) == 0) | (op & 1)) << 27,
+			      rbase + s->offset, rkey_be, len, lkey_be, (uintptr_t)s->local);
 		slot->cookie = s->cookie;
 	}
 	return (uint16_t)(s - slices);

@@ -109,11 +109,8 @@ mlx5_post_inline(struct mlx5_sq *sq, const void *src, uint32_t len, uint64_t rad
 	size_t off = (size_t)idx * TERN_MLX5_WQEBB + 32;
 
 	/* ctrl and raddr are the first 32 bytes of a WQEBB: never wrapped. */
-	wqe[0] = (uint64_t)rte_cpu_to_be_32(((uint32_t)sq->pi << 8) | MLX5_OPCODE_RDMA_WRITE) |
-		 ((uint64_t)(sq->qpn_ds | (ds << 24)) << 32);
-	wqe[1] = (uint64_t)fm_ce_se << 24;
-	wqe[2] = rte_cpu_to_be_64(raddr);
-	wqe[3] = rte_cpu_to_be_32(rkey);
+	mlx5_wqe_ctrl_raddr(wqe, mlx5_wqe_ctrl(sq->qpn_ds, MLX5_OPCODE_RDMA_WRITE, ds), sq->pi,
+			    mlx5_wqe_flags(fm_ce_se), raddr, mlx5_wqe_rkey(rkey));
 	/* inline header, payload, zero padding to the 16-byte unit: each may
 	 * run past the ring end and continue at its start. */
 	off = ring_copy(sq, off, &hdr, sizeof(hdr));

@@ -32,6 +32,8 @@
 
 #include <tern_transport.h>
 
+#include "mlx5_wqe.h"
+
 /** One send queue as the device exposes it. */
 struct tern_mlx5_sq_view {
 	void *buf;		  /**< first WQEBB of the ring */
@@ -195,7 +197,9 @@ mlx5_sq_signal(const struct mlx5_sq *sq, uint16_t wqebbs, int force)
 
 /**
  * Write a one-WQEBB RDMA WRITE or READ WQE (ctrl + raddr + one data segment,
- * ds = 3) at the producer index. The caller has checked that one WQEBB is free.
+ * ds = 3) at the producer index, one WQE at a time (the tests; the post path
+ * writes runs of them with the same encoder, mlx5_wqe.h). The caller has
+ * checked that one WQEBB is free.
  */
 static __rte_always_inline void
 mlx5_post_rdma(struct mlx5_sq *sq, uint8_t opcode, uint64_t laddr, uint32_t lkey, uint32_t len,
@@ -205,18 +209,9 @@ mlx5_post_rdma(struct mlx5_sq *sq, uint8_t opcode, uint64_t laddr, uint32_t lkey
 	uint64_t *wqe = (uint64_t *)(sq->buf + ((size_t)idx * TERN_MLX5_WQEBB));
 	struct mlx5_slot *slot = &sq->slots[idx];
 
-	/* ctrl: opmod_idx_opcode, qpn_ds; dword 2 = signature 0, stream 0,
-	 * fm_ce_se; dword 3 = imm 0. Stored as 64-bit words of big-endian
-	 * fields (x86 is little-endian: the first field is the low half). */
-	wqe[0] = (uint64_t)rte_cpu_to_be_32(((uint32_t)sq->pi << 8) | opcode) |
-		 ((uint64_t)(sq->qpn_ds | (3u << 24)) << 32);
-	wqe[1] = (uint64_t)fm_ce_se << 24;
-	/* raddr segment: raddr, rkey, reserved */
-	wqe[2] = rte_cpu_to_be_64(raddr);
-	wqe[3] = rte_cpu_to_be_32(rkey);
-	/* data segment: byte_count, lkey, addr */
-	wqe[4] = (uint64_t)rte_cpu_to_be_32(len) | ((uint64_t)rte_cpu_to_be_32(lkey) << 32);
-	wqe[5] = rte_cpu_to_be_64(laddr);
+	mlx5_wqe_rdma(wqe, mlx5_wqe_ctrl(sq->qpn_ds, opcode, MLX5_WQE_RDMA_DS), sq->pi,
+		      mlx5_wqe_flags(fm_ce_se), raddr, mlx5_wqe_rkey(rkey), len,
+		      mlx5_wqe_lkey(lkey), laddr);
 	slot->cookie = cookie;
 	sq->last_ctrl = wqe;
 	sq->pi++;
