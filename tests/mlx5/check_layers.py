@@ -16,7 +16,9 @@ a symbol another defines is an edge between their files. The check fails on:
 - a global that no other file uses and no header shared with the tests
   declares: it should be static.
 
-Usage: check_layers.py [--headers DIR] ARCHIVE_OR_OBJECT...
+Usage: check_layers.py [--self-test] [--headers DIR] ARCHIVE_OR_OBJECT...
+--self-test first compiles three small files that break the rules and
+fails unless each break is reported.
 Exit status 0 when clean, 1 with the findings printed otherwise.
 """
 import argparse
@@ -73,19 +75,19 @@ def find_cycle(graph):
     return None
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--headers', help='directory of the headers shared with the tests')
-    ap.add_argument('objects', nargs='+')
-    args = ap.parse_args()
-
+def analyze(objects, headers):
+    """(problems, graph, order) of the objects; headers: directory or None."""
     defined = {}   # symbol -> member
     undefined = {}  # member -> set of symbols
     problems = []
     members = set()
-    for path in args.objects:
+    for path in objects:
         for member, name, cls, section in nm_sysv(path):
             members.add(member)
+            # Reserved names are the toolchain's (ASan's __odr_asan.*,
+            # gcov's counters), not the driver's.
+            if name.startswith('__') or name.startswith('.'):
+                continue
             if cls == 'U':
                 undefined.setdefault(member, set()).add(name)
             elif cls.isupper() and cls not in ('W', 'V'):
@@ -117,9 +119,9 @@ def main():
 
     shared = ''
     public = ''
-    if args.headers:
+    if headers:
         for h in SHARED_HEADERS:
-            p = os.path.join(args.headers, h)
+            p = os.path.join(headers, h)
             if os.path.exists(p):
                 text = open(p, encoding='utf-8').read()
                 shared += text
@@ -127,12 +129,12 @@ def main():
                     public = text
     for s, member in sorted(defined.items()):
         if s.startswith('tern_mlx5_'):
-            if args.headers and not re.search(r'\b' + s + r'\(', public):
+            if headers and not re.search(r'\b' + s + r'\(', public):
                 problems.append(f'{member}: {s} is not public API (tern_mlx5.h): '
                                 'name it mlx5_')
         elif not s.startswith('mlx5_'):
             problems.append(f'{member}: global {s} lacks the mlx5_ prefix')
-        if args.headers and s not in used_elsewhere and not re.search(r'\b' + s + r'\b', shared):
+        if headers and s not in used_elsewhere and not re.search(r'\b' + s + r'\b', shared):
             problems.append(f'{member}: {s} is used in its own file only: make it static')
 
     # The layers, lowest first, as a topological order (for the log).
@@ -145,6 +147,51 @@ def main():
         order += ready
         for m in ready:
             del left[m]
+    return problems, graph, order
+
+
+SELF_TEST = {
+    # Two files calling each other, a mutable global, a name without prefix.
+    'mlx5_a.c': 'void mlx5_b(void); void mlx5_a(void); void mlx5_a(void) { mlx5_b(); }\n',
+    'mlx5_b.c': ('void mlx5_a(void); void mlx5_b(void); int mlx5_state;\n'
+                 'void mlx5_b(void) { mlx5_state++; mlx5_a(); }\n'),
+    'mlx5_c.c': 'void helper(void); void helper(void) { }\n',
+}
+
+
+def self_test():
+    """The check must catch what it is for: compile SELF_TEST and expect it to."""
+    import tempfile
+    cc = os.environ.get('CC', 'cc')
+    with tempfile.TemporaryDirectory() as d:
+        objs = []
+        for name, text in SELF_TEST.items():
+            src = os.path.join(d, name)
+            with open(src, 'w', encoding='utf-8') as f:
+                f.write(text)
+            objs.append(src[:-2] + '.o')
+            subprocess.run([cc, '-c', '-O0', '-o', objs[-1], src], check=True)
+        problems, _, _ = analyze(objs, None)
+    want = ('cycle: mlx5_a.o -> mlx5_b.o', 'mutable global mlx5_state', 'global helper lacks')
+    missed = [w for w in want if not any(w in p for p in problems)]
+    for w in missed:
+        print('FAIL: the self-test was not caught: ' + w)
+    print(f'self-test: {len(problems)} findings, {len(want) - len(missed)} of {len(want)} expected')
+    return 1 if missed else 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--headers', help='directory of the headers shared with the tests')
+    ap.add_argument('--self-test', action='store_true',
+                    help='check the checker on files made to break every rule')
+    ap.add_argument('objects', nargs='*')
+    args = ap.parse_args()
+    if args.self_test and self_test() != 0:
+        return 1
+    if not args.objects:
+        return 0
+    problems, graph, order = analyze(args.objects, args.headers)
     print('layers, lowest first: ' + ' <- '.join(order))
     for a in sorted(graph):
         if graph[a]:
