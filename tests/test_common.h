@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include <tern_engine.h>
-#include <tern_segment.h>
+#include <tern_segment_driver.h>
 
 /*
  * rte_eal_init() for a test program: no hugepages, no PCI, a file prefix of

@@ -131,7 +131,7 @@ client_dead_inside_submit_stops_nobody(void **state)
 	published = tern_submit(dead, &r, 1, NULL);
 	assert_non_null(published);
 	die_inside_submit(dead);
-	slot_close(env.engine->sh, slot, CLIENT_SLOT_DEAD);
+	engine_slot_close(env.engine->sh, slot, CLIENT_SLOT_DEAD);
 
 	/* The live client shares the home lcore and never waits on the dead one. */
 	for (i = 0; i < 2000; i++) {
@@ -202,7 +202,7 @@ dead_client_batch_in_flight_resolves_then_slot_returns(void **state)
 	while (hold_count() == 0)
 		usleep(100);
 	client_vanishes(dead);
-	slot_close(env.engine->sh, slot, CLIENT_SLOT_DEAD);
+	engine_slot_close(env.engine->sh, slot, CLIENT_SLOT_DEAD);
 
 	/* Past its deadline the batch has resolved, but the transport still has
 	 * its slice: the slot, the future and the segment stay. */

@@ -19,8 +19,8 @@
 #include <rte_errno.h>
 #include <rte_memory.h>
 
-#include <tern_segment.h>
-#include <tern_transport.h>
+#include <tern_segment_driver.h>
+#include <tern_transport_driver.h>
 
 #include "test_common.h"
 

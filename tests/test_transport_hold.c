@@ -7,7 +7,7 @@
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
-#include <tern_transport.h>
+#include <tern_transport_driver.h>
 
 #include "test_transport_hold.h"
 

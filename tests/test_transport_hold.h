@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include <tern_segment.h>
+#include <tern_segment_driver.h>
 
 /*
  * "hold": a transport for tests. It accepts every slice and holds it without

@@ -9,6 +9,7 @@
 #include <rte_log.h>
 
 #include <tern_cli.h>
+#include <tern_engine.h>
 
 #include "dataplane_args.h"
 
@@ -197,7 +198,8 @@ apply(struct dp_args *a, const char *key, const char *val, bool from_file, char 
 		if (!from_file)
 			a->set |= DP_OPT_SEGMENT;
 	} else if (strcmp(key, "slice-size") == 0) {
-		if (tern_cli_parse_size(val, 1ull << 30, &v) != 0 || v < 4096)
+		if (tern_cli_parse_size(val, TERN_SLICE_BYTES_MAX, &v) != 0 ||
+		    v < TERN_SLICE_BYTES_MIN)
 			return fail(err, errlen, "--slice-size '%s': 4K to 1G", val);
 		SKIP_IF_SET(DP_OPT_SLICE);
 		a->slice_bytes = v;

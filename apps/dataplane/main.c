@@ -101,62 +101,6 @@ monotonic_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-#ifdef TERN_HAVE_PEER
-/*
- * Publish one descriptor per exported segment, carrying the blob of every
- * usable transport that can export it. Returns how many were published, or
- * a negative errno.
- */
-static int
-publish_segments(struct tern_directory *dir, struct tern_segment_table *tbl, const char *node,
-		 uint32_t usable)
-{
-	uint8_t blob[(TERN_DESCRIPTOR_STR_MAX - 1) / 2];
-	uint32_t h = 0, slot = 0;
-	int published = 0, t, n, ret;
-
-	while ((h = tern_segment_next(tbl, slot)) != TERN_SEGMENT_INVALID) {
-		const struct tern_segment *seg = &tbl->slots[tern_segment_handle_slot(h)];
-		struct tern_descriptor d;
-		int carried = 0;
-
-		slot = tern_segment_handle_slot(h) + 1;
-		if (!tern_segment_exported(seg))
-			continue; /* clients' buffers: never offered to peers */
-		ret = tern_descriptor_init(&d, node, seg->name, seg->length);
-		if (ret != 0)
-			return ret;
-		for (t = 0; t < tern_transport_count(); t++) {
-			const struct tern_transport_ops *ops = tern_transport_get(t);
-
-			if (!(usable & (1u << t)) || ops->segment_export == NULL)
-				continue;
-			n = ops->segment_export(seg, blob, sizeof(blob));
-			if (n <= 0)
-				continue; /* not exportable this way (no listener...) */
-			ret = tern_descriptor_set_bytes(&d, ops->name, TERN_PEER_DESC_FIELD, blob,
-							(size_t)n);
-			if (ret != 0) {
-				tern_descriptor_fini(&d);
-				return ret;
-			}
-			carried++;
-		}
-		ret = carried == 0 ? 0 : tern_directory_publish(dir, &d);
-		if (carried == 0)
-			fprintf(stderr,
-				"tern-dataplane: segment %s: no transport can export it (give "
-				"--listen or --rdma-listen, or keep --shm on)\n",
-				seg->name);
-		tern_descriptor_fini(&d);
-		if (ret != 0)
-			return ret;
-		published += carried != 0;
-	}
-	return published;
-}
-#endif
-
 /* How long the dataplane waits for DPDK's own cleanup before leaving without it. */
 #define EAL_CLEANUP_WAIT_S 5
 
@@ -375,7 +319,7 @@ main(int argc, char **argv)
 				goto out;
 			}
 		}
-		ret = publish_segments(dir, tbl, args.node, info.transports_usable);
+		ret = tern_peers_publish(dir, tbl, args.node, info.transports_usable);
 		if (ret < 0) {
 			rc = die("--directory %s: cannot publish: %s", args.directory,
 				 strerror(-ret));

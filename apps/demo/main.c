@@ -18,32 +18,9 @@
 #include <rte_errno.h>
 #include <rte_lcore.h>
 
+#include <tern_cli.h>
 #include <tern_engine.h>
 #include <tern_segment.h>
-
-static int
-parse_size(const char *s, uint64_t *out)
-{
-	uint64_t v, mult = 1;
-	char *end;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0)
-		return -EINVAL;
-	if (*end == 'K' || *end == 'k')
-		mult = 1ull << 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		mult = 1ull << 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		mult = 1ull << 30, end++;
-	if (*end != '\0' || v == 0 || v > UINT64_MAX / mult)
-		return -EINVAL;
-	*out = v * mult;
-	return 0;
-}
 
 static void
 usage(const char *prog)
@@ -83,7 +60,7 @@ main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			if (parse_size(optarg, &size) != 0) {
+			if (tern_cli_parse_size(optarg, UINT64_MAX, &size) != 0) {
 				fprintf(stderr, "tern-demo: bad --size '%s'\n", optarg);
 				return 2;
 			}

@@ -798,13 +798,13 @@ check_transport(const struct perf_args *a)
 	int i, n = tern_transport_count();
 
 	for (i = 0; i < n; i++) {
-		const struct tern_transport_ops *ops = tern_transport_get(i);
+		const char *name = tern_transport_name(i);
 
-		if (ops == NULL)
+		if (name == NULL)
 			continue;
 		if (names[0] != '\0')
 			strncat(names, ", ", sizeof(names) - strlen(names) - 1);
-		strncat(names, ops->name, sizeof(names) - strlen(names) - 1);
+		strncat(names, name, sizeof(names) - strlen(names) - 1);
 	}
 	if (a->target != PERF_TARGET_LOOPBACK && a->target != PERF_TARGET_DATAPLANE) {
 		fprintf(stderr,

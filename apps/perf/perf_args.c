@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include <tern_cli.h>
+#include <tern_engine.h>
 
 #include "perf_args.h"
 
 /* The engine's smallest slice. */
-#define PERF_SLICE_MIN 4096ull
-#define PERF_DIM(a)    (sizeof(a) / sizeof((a)[0]))
+#define PERF_DIM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Transports and targets a user may name; which exist is the app's business. */
 static const char *const known_transports[] = { "memcpy", "shm", "tcp", "mlx5" };
@@ -25,60 +25,13 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* A size at the start of @sp, ending where a size may end. */
+/* A size at the start of @sp, ending where a size may end; not zero. */
 static int
 parse_size_prefix(const char **sp, uint64_t *out)
 {
-	const char *s = *sp;
-	uint64_t v, mult = 1;
-	int ret;
+	int ret = tern_cli_scan_size(sp, out);
 
-	ret = tern_cli_scan_u64(&s, &v);
-	if (ret != 0)
-		return ret;
-	switch (*s) {
-	case 'K':
-	case 'k':
-		mult = 1ull << 10;
-		s++;
-		break;
-	case 'M':
-	case 'm':
-		mult = 1ull << 20;
-		s++;
-		break;
-	case 'G':
-	case 'g':
-		mult = 1ull << 30;
-		s++;
-		break;
-	default:
-		break;
-	}
-	if (v == 0)
-		return -EINVAL;
-	if (__builtin_mul_overflow(v, mult, &v))
-		return -ERANGE;
-	*sp = s;
-	*out = v;
-	return 0;
-}
-
-int
-perf_parse_size(const char *s, uint64_t *out)
-{
-	uint64_t v;
-	int ret;
-
-	if (s == NULL || out == NULL)
-		return -EINVAL;
-	ret = parse_size_prefix(&s, &v);
-	if (ret != 0)
-		return ret;
-	if (*s != '\0')
-		return -EINVAL;
-	*out = v;
-	return 0;
+	return ret != 0 ? ret : *out == 0 ? -EINVAL : 0;
 }
 
 int
@@ -221,7 +174,8 @@ perf_args_usage(FILE *f, const char *prog)
 		"  --json                   one JSON document on stdout\n"
 		"  --quiet                  no progress line on stderr\n"
 		"  --help                   this text\n"
-		"BYTES and sizes take a K, M or G suffix (powers of 1024).\n",
+		"BYTES and sizes take a K, M, G or T suffix (powers of 1024; a B after it is "
+		"allowed).\n",
 		prog, PERF_BATCH_MAX, PERF_INFLIGHT_MAX, PERF_CLIENTS_MAX);
 }
 
@@ -330,13 +284,12 @@ static int
 parse_size_opt(const char *name, const char *val, uint64_t max, uint64_t *out, char *err,
 	       size_t err_len)
 {
-	int ret = perf_parse_size(val, out);
+	int ret = tern_cli_parse_size(val, max, out);
 
-	if (ret == 0 && *out > max)
-		ret = -ERANGE;
 	if (ret != 0)
-		return fail(err, err_len, "--%s '%s': %s (a size: digits with K, M or G, 1..%llu)",
-			    name, val, parse_error(ret), (unsigned long long)max);
+		return fail(err, err_len,
+			    "--%s '%s': %s (a size: digits with K, M, G or T, 1..%llu)", name, val,
+			    parse_error(ret), (unsigned long long)max);
 	return 0;
 }
 
@@ -486,8 +439,9 @@ apply_option(const struct opt_desc *o, const char *val, struct perf_args *a, cha
 		return parse_size_opt(o->name, val, PERF_WORKING_SET_MAX, &a->working_set, err,
 				      err_len);
 	case OPT_SLICE_SIZE:
-		ret = parse_size_opt(o->name, val, PERF_BLOCK_MAX, &a->slice_bytes, err, err_len);
-		if (ret == 0 && a->slice_bytes < PERF_SLICE_MIN)
+		ret = parse_size_opt(o->name, val, TERN_SLICE_BYTES_MAX, &a->slice_bytes, err,
+				     err_len);
+		if (ret == 0 && a->slice_bytes < TERN_SLICE_BYTES_MIN)
 			return fail(err, err_len, "--slice-size '%s': at least 4K", val);
 		return ret;
 	case OPT_STREAM_THRESHOLD:

@@ -80,14 +80,6 @@ struct perf_args {
 };
 
 /**
- * Parse a size: decimal digits with an optional K, M or G suffix (powers of
- * 1024, either case). No sign, no spaces, no other suffix.
- *
- * @return 0, or -EINVAL (malformed, zero), -ERANGE (overflows 64 bits).
- */
-int perf_parse_size(const char *s, uint64_t *out);
-
-/**
  * Parse a list of block sizes: comma-separated sizes or ranges LO-HI
  * (LO, 2 LO, 4 LO ... up to HI, HI included), each in 1..PERF_BLOCK_MAX.
  *

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "tern_cli.h"
@@ -44,14 +45,16 @@ tern_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 }
 
 int
-tern_cli_parse_size(const char *s, uint64_t max, uint64_t *out)
+tern_cli_scan_size(const char **p, uint64_t *out)
 {
+	const char *s;
 	unsigned int shift = 0;
 	uint64_t v;
 	int ret;
 
-	if (s == NULL || out == NULL)
+	if (p == NULL || *p == NULL || out == NULL)
 		return -EINVAL;
+	s = *p;
 	ret = tern_cli_scan_u64(&s, &v);
 	if (ret != 0)
 		return ret;
@@ -80,30 +83,58 @@ tern_cli_parse_size(const char *s, uint64_t max, uint64_t *out)
 		if (*s == 'B' || *s == 'b')
 			s++;
 	}
-	if (*s != '\0')
-		return -EINVAL;
-	if (v == 0 || v > (UINT64_MAX >> shift) || (v << shift) > max)
+	if (v > (UINT64_MAX >> shift))
 		return -ERANGE;
+	*p = s;
 	*out = v << shift;
 	return 0;
 }
 
 int
-tern_cli_check_name(const char *s, unsigned int max_len)
+tern_cli_parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v;
+	int ret;
+
+	if (s == NULL || out == NULL)
+		return -EINVAL;
+	ret = tern_cli_scan_size(&s, &v);
+	if (ret != 0)
+		return ret;
+	if (*s != '\0')
+		return -EINVAL;
+	if (v == 0 || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int
+tern_cli_check_name_chars(const char *s, unsigned int max_len, enum tern_cli_name_chars chars)
 {
 	size_t i, len;
 
-	if (s == NULL || max_len == 0)
+	if (s == NULL || max_len == 0 || chars > TERN_CLI_NAME_LOWER)
 		return -EINVAL;
 	len = strnlen(s, max_len);
 	if (len == 0 || len >= max_len)
 		return -EINVAL;
 	for (i = 0; i < len; i++) {
 		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_'))
+		if (chars != TERN_CLI_NAME_LOWER)
+			ok = ok || (c >= 'A' && c <= 'Z');
+		if (chars == TERN_CLI_NAME_SEGMENT)
+			ok = ok || c == '.' || c == ':' || c == '-';
+		if (!ok)
 			return -EINVAL;
 	}
 	return 0;
+}
+
+int
+tern_cli_check_name(const char *s, unsigned int max_len)
+{
+	return tern_cli_check_name_chars(s, max_len, TERN_CLI_NAME_WORD);
 }

@@ -20,7 +20,7 @@
 #include <rte_malloc.h>
 
 #include <tern_copy.h>
-#include <tern_transport.h>
+#include <tern_transport_driver.h>
 
 struct tern_endpoint {
 	uint32_t head; /* next completion to poll */

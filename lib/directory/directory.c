@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The directory front end: URI parsing, the published table, the lookup cache. */
+/*
+ * The directory front end: URI parsing, the published table, the lookup
+ * cache, and every public tern_directory_*() call. The top of lib/directory:
+ * it picks a backend from the table (registry.c) and reaches it only through
+ * its ops, never by name.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <rte_common.h>
 #include <rte_errno.h>
@@ -16,18 +20,6 @@
 #define DEFAULT_TIMEOUT_MS 2000
 #define CONF_TTL_MAX_S	   86400
 #define CONF_MS_MAX	   3600000
-
-static const struct dir_backend_ops *const backends[] = { &dir_p2p_ops, &dir_etcd_ops,
-							  &dir_redis_ops };
-
-uint64_t
-dir_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static bool
 host_char_ok(char c)
@@ -52,7 +44,7 @@ prefix_char_ok(char c)
 
 /* host ':' port, ending at ',', '/' or the end. Advances *pp. */
 static int
-parse_endpoint(const char **pp, struct dir_endpoint *ep, bool port_zero_ok)
+parse_endpoint(const char **pp, struct directory_endpoint *ep, bool port_zero_ok)
 {
 	const char *p = *pp, *start;
 	unsigned long port = 0;
@@ -126,7 +118,7 @@ parse_prefix(const char *p, char *out)
 static int
 parse_uri(struct tern_directory *dir, const char *uri)
 {
-	const struct dir_backend_ops *ops = NULL;
+	const struct directory_backend_ops *ops = NULL;
 	const char *p;
 	unsigned int i;
 	size_t n;
@@ -138,9 +130,7 @@ parse_uri(struct tern_directory *dir, const char *uri)
 	if (p == NULL)
 		return -EINVAL;
 	n = (size_t)(p - uri);
-	for (i = 0; i < RTE_DIM(backends); i++)
-		if (strlen(backends[i]->scheme) == n && memcmp(uri, backends[i]->scheme, n) == 0)
-			ops = backends[i];
+	ops = directory_backend_find(uri, n);
 	if (ops == NULL) {
 		for (i = 0; i < n; i++)
 			if (!(uri[i] >= 'a' && uri[i] <= 'z') && !(uri[i] >= '0' && uri[i] <= '9'))
@@ -201,7 +191,7 @@ tern_directory_open(const char *uri, const struct tern_directory_conf *conf)
 		rc = conf_apply(dir, conf);
 	if (rc < 0) {
 		DIR_LOG(ERR, "cannot open directory \"%.200s\": %s", uri ? uri : "(null)",
-			rc == -ENOTSUP ? "unknown scheme (want p2p, etcd or redis)"
+			rc == -ENOTSUP ? "unknown scheme (doc/directory.md lists the backends)"
 				       : "malformed URI or configuration");
 		free(dir);
 		rte_errno = -rc;
@@ -231,25 +221,15 @@ fail:
 }
 
 void
-dir_entries_free(struct dir_entry *entries, unsigned int n)
-{
-	unsigned int i;
-
-	if (entries == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(entries[i].json);
-	free(entries);
-}
-
-void
 tern_directory_close(struct tern_directory *dir)
 {
 	unsigned int i;
 
 	if (dir == NULL)
 		return;
-	dir_p2p_server_stop(dir);
+	/* First: a serving thread reads the published table freed below. */
+	if (dir->ops->serve_stop != NULL)
+		dir->ops->serve_stop(dir);
 	pthread_mutex_lock(&dir->lock);
 	if (dir->ops->fini != NULL)
 		dir->ops->fini(dir);
@@ -265,18 +245,8 @@ tern_directory_close(struct tern_directory *dir)
 	free(dir);
 }
 
-int
-dir_key(const struct tern_directory *dir, const char *node, const char *segment, char *buf,
-	size_t len)
-{
-	int n;
-
-	n = snprintf(buf, len, "%s/%s/%s", dir->prefix, node, segment != NULL ? segment : "");
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
-}
-
-static struct dir_entry *
-entry_find(struct dir_entry *tab, unsigned int n, const char *node, const char *segment)
+static struct directory_entry *
+entry_find(struct directory_entry *tab, unsigned int n, const char *node, const char *segment)
 {
 	unsigned int i;
 
@@ -287,60 +257,18 @@ entry_find(struct dir_entry *tab, unsigned int n, const char *node, const char *
 }
 
 static void
-entry_remove(struct dir_entry *tab, unsigned int *n, struct dir_entry *e)
+entry_remove(struct directory_entry *tab, unsigned int *n, struct directory_entry *e)
 {
 	free(e->json);
 	*e = tab[--*n];
 	memset(&tab[*n], 0, sizeof(tab[*n]));
 }
 
-static int
-entry_fill(struct dir_entry *e, const char *node, const char *segment, const char *json, size_t len)
-{
-	char *copy = malloc(len + 1);
-
-	if (copy == NULL)
-		return -ENOMEM;
-	memcpy(copy, json, len);
-	copy[len] = '\0';
-	free(e->json);
-	snprintf(e->node, sizeof(e->node), "%s", node);
-	snprintf(e->segment, sizeof(e->segment), "%s", segment);
-	e->json = copy;
-	e->len = len;
-	e->stamp_ns = dir_now_ns();
-	return 0;
-}
-
-int
-dir_published_snapshot(struct tern_directory *dir, struct dir_entry **entries)
-{
-	struct dir_entry *copy;
-	unsigned int i, n;
-	int rc = 0;
-
-	pthread_mutex_lock(&dir->pub_lock);
-	n = dir->nb_published;
-	copy = calloc(n > 0 ? n : 1, sizeof(*copy));
-	if (copy == NULL)
-		rc = -ENOMEM;
-	for (i = 0; rc == 0 && i < n; i++)
-		rc = entry_fill(&copy[i], dir->published[i].node, dir->published[i].segment,
-				dir->published[i].json, dir->published[i].len);
-	pthread_mutex_unlock(&dir->pub_lock);
-	if (rc < 0) {
-		dir_entries_free(copy, n);
-		return rc;
-	}
-	*entries = copy;
-	return (int)n;
-}
-
 int
 tern_directory_publish(struct tern_directory *dir, const struct tern_descriptor *d)
 {
 	char buf[TERN_DESCRIPTOR_WIRE_MAX + 1];
-	struct dir_entry e = { 0 }, *slot;
+	struct directory_entry e = { 0 }, *slot;
 	int len, rc;
 
 	if (dir == NULL || d == NULL)
@@ -348,7 +276,7 @@ tern_directory_publish(struct tern_directory *dir, const struct tern_descriptor 
 	len = tern_descriptor_encode(d, buf, sizeof(buf));
 	if (len < 0)
 		return len == -ENOMEM ? len : -EINVAL;
-	rc = entry_fill(&e, d->node, d->segment, buf, (size_t)len);
+	rc = directory_entry_fill(&e, d->node, d->segment, buf, (size_t)len);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&dir->lock);
@@ -379,7 +307,7 @@ tern_directory_publish(struct tern_directory *dir, const struct tern_descriptor 
 int
 tern_directory_unpublish(struct tern_directory *dir, const char *node, const char *segment)
 {
-	struct dir_entry *e;
+	struct directory_entry *e;
 	int rc = 0;
 
 	if (dir == NULL || !tern_descriptor_name_valid(node) ||
@@ -423,10 +351,10 @@ decode_fetched(const char *node, const char *segment, const char *json, size_t l
  * success *ep is the fresh cache entry. */
 static int
 fetch_locked(struct tern_directory *dir, const char *node, const char *segment,
-	     struct dir_entry **ep)
+	     struct directory_entry **ep)
 {
 	struct tern_descriptor tmp;
-	struct dir_entry *e, *oldest;
+	struct directory_entry *e, *oldest;
 	bool was_cached;
 	char *json = NULL;
 	size_t len = 0;
@@ -461,7 +389,7 @@ fetch_locked(struct tern_directory *dir, const char *node, const char *segment,
 		}
 		e = &dir->cache[dir->nb_cache++];
 	}
-	rc = entry_fill(e, node, segment, json, len);
+	rc = directory_entry_fill(e, node, segment, json, len);
 	free(json);
 	if (rc < 0) {
 		entry_remove(dir->cache, &dir->nb_cache, e);
@@ -475,7 +403,7 @@ int
 tern_directory_lookup(struct tern_directory *dir, const char *node, const char *segment,
 		      struct tern_descriptor *out)
 {
-	struct dir_entry *e;
+	struct directory_entry *e;
 	int rc = 0;
 
 	if (dir == NULL || out == NULL || !tern_descriptor_name_valid(node) ||
@@ -483,7 +411,8 @@ tern_directory_lookup(struct tern_directory *dir, const char *node, const char *
 		return -EINVAL;
 	pthread_mutex_lock(&dir->lock);
 	e = entry_find(dir->cache, dir->nb_cache, node, segment);
-	if (e == NULL || dir_now_ns() - e->stamp_ns >= (uint64_t)dir->conf.cache_ms * 1000000ull)
+	if (e == NULL ||
+	    directory_now_ns() - e->stamp_ns >= (uint64_t)dir->conf.cache_ms * 1000000ull)
 		rc = fetch_locked(dir, node, segment, &e);
 	if (rc == 0)
 		rc = decode_fetched(node, segment, e->json, e->len, out);
@@ -495,7 +424,7 @@ int
 tern_directory_check(struct tern_directory *dir, const struct tern_descriptor *d)
 {
 	struct tern_descriptor now;
-	struct dir_entry *e;
+	struct directory_entry *e;
 	int rc;
 
 	if (dir == NULL || d == NULL || !tern_descriptor_name_valid(d->node) ||
@@ -572,4 +501,28 @@ tern_directory_keepalive(struct tern_directory *dir)
 		rc = dir->ops->keepalive(dir);
 	pthread_mutex_unlock(&dir->lock);
 	return rc;
+}
+
+int
+tern_directory_p2p_serve(struct tern_directory *dir, unsigned int flags)
+{
+	if (dir == NULL || dir->ops->serve == NULL || (flags & ~TERN_DIRECTORY_P2P_THREAD) != 0)
+		return -EINVAL;
+	return dir->ops->serve(dir, flags);
+}
+
+int
+tern_directory_p2p_poll(struct tern_directory *dir, int timeout_ms)
+{
+	if (dir == NULL || dir->ops->serve_poll == NULL || timeout_ms < 0)
+		return -EINVAL;
+	return dir->ops->serve_poll(dir, timeout_ms);
+}
+
+int
+tern_directory_p2p_port(const struct tern_directory *dir)
+{
+	if (dir == NULL || dir->ops->serve_port == NULL)
+		return -EINVAL;
+	return dir->ops->serve_port(dir);
 }

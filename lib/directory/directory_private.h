@@ -2,7 +2,19 @@
 #ifndef TERN_DIRECTORY_PRIVATE_H
 #define TERN_DIRECTORY_PRIVATE_H
 
-/* Shared between the directory's front end (directory.c) and its backends. */
+/*
+ * The backend interface of lib/directory: what a backend implements (struct
+ * directory_backend_ops) and what it may call (backend.c). Layers, each
+ * calling only those below it (tests/directory/check_layers.py checks this):
+ *
+ *   directory.c            the front: URIs, published table, cache, public calls
+ *   registry.c             the backend table: scheme -> ops
+ *   p2p.c etcd.c redis.c   backends
+ *   backend.c              helpers for the front and the backends
+ *   descriptor.c           the descriptor codec (tern_descriptor.h)
+ *
+ * directory.c reaches a backend only through dir->ops.
+ */
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -13,9 +25,9 @@
 
 #include "tern_directory.h"
 
-extern int tern_directory_logtype;
+extern int directory_logtype;
 #define DIR_LOG(level, fmt, ...) \
-	rte_log(RTE_LOG_##level, tern_directory_logtype, "tern_directory: " fmt "\n", ##__VA_ARGS__)
+	rte_log(RTE_LOG_##level, directory_logtype, "tern_directory: " fmt "\n", ##__VA_ARGS__)
 
 #define DIR_ENDPOINT_MAX 8   /* host:port pairs in one URI */
 #define DIR_HOST_MAX	 256 /* host name, including the NUL */
@@ -26,13 +38,13 @@ extern int tern_directory_logtype;
 /* Key: <prefix>/<node>/<segment> (etcd adds a leading '/'). */
 #define DIR_KEY_MAX (DIR_PREFIX_MAX + 2 * TERN_DESCRIPTOR_NAME_MAX + 4)
 
-struct dir_endpoint {
+struct directory_endpoint {
 	char host[DIR_HOST_MAX]; /* name or address, IPv6 without brackets */
 	uint16_t port;
 };
 
 /* One descriptor kept as its encoding: published here, or a cached lookup. */
-struct dir_entry {
+struct directory_entry {
 	char node[TERN_DESCRIPTOR_NAME_MAX];
 	char segment[TERN_DESCRIPTOR_NAME_MAX];
 	char *json; /* NUL-terminated encoding, malloc'd */
@@ -42,12 +54,17 @@ struct dir_entry {
 
 /* Called by a backend's list() for each entry found: the segment its key
  * names (NULL when the backend has no keys) and its encoding, unvalidated. */
-typedef int (*dir_list_cb)(void *arg, const char *segment, const char *json, size_t len);
+typedef int (*directory_list_cb)(void *arg, const char *segment, const char *json, size_t len);
 
 struct tern_directory;
 
-/* A backend. NULL callbacks mean "nothing to do" (p2p's put, del, keepalive). */
-struct dir_backend_ops {
+/*
+ * A backend. NULL callbacks mean "nothing to do" (p2p's put, del, keepalive)
+ * or, for the serve_* group, "this backend does not serve peers" (the public
+ * tern_directory_p2p_*() calls then fail with -EINVAL). get, list and the
+ * publishing calls run under dir->lock; the serve_* calls do not.
+ */
+struct directory_backend_ops {
 	const char *scheme;
 	unsigned int max_endpoints;
 	bool needs_prefix;
@@ -55,55 +72,69 @@ struct dir_backend_ops {
 	int (*init)(struct tern_directory *dir);
 	/* Withdraw what was published and free the backend's state. */
 	void (*fini)(struct tern_directory *dir);
-	int (*put)(struct tern_directory *dir, const struct dir_entry *e);
+	int (*put)(struct tern_directory *dir, const struct directory_entry *e);
 	int (*del)(struct tern_directory *dir, const char *node, const char *segment);
 	/* 0 with a malloc'd NUL-terminated *json, -ENOENT, or another negative errno. */
 	int (*get)(struct tern_directory *dir, const char *node, const char *segment, char **json,
 		   size_t *len);
-	int (*list)(struct tern_directory *dir, const char *node, dir_list_cb cb, void *arg);
+	int (*list)(struct tern_directory *dir, const char *node, directory_list_cb cb, void *arg);
 	int (*keepalive)(struct tern_directory *dir);
+	/* Answer peers from the published table (flags: TERN_DIRECTORY_P2P_*,
+	 * already checked); -EALREADY when serving. */
+	int (*serve)(struct tern_directory *dir, unsigned int flags);
+	/* One round of serving, at most timeout_ms (>= 0) long; -EINVAL when
+	 * not serving or when a thread serves. */
+	int (*serve_poll)(struct tern_directory *dir, int timeout_ms);
+	/* The port served; -EINVAL when not serving. */
+	int (*serve_port)(const struct tern_directory *dir);
+	/* Stop serving (nothing when not serving); close calls it before fini. */
+	void (*serve_stop)(struct tern_directory *dir);
 };
 
-struct dir_p2p_server;
-
 struct tern_directory {
-	const struct dir_backend_ops *ops;
+	const struct directory_backend_ops *ops;
 	struct tern_directory_conf conf;
-	struct dir_endpoint ep[DIR_ENDPOINT_MAX];
+	struct directory_endpoint ep[DIR_ENDPOINT_MAX];
 	unsigned int nb_ep;
 	char prefix[DIR_PREFIX_MAX]; /* without leading or trailing '/' */
 	pthread_mutex_t lock;	     /* backend state and the cache */
-	pthread_mutex_t pub_lock;    /* published[], also read by the p2p server */
-	struct dir_entry *published;
+	pthread_mutex_t pub_lock;    /* published[], also read by a serving backend */
+	struct directory_entry *published;
 	unsigned int nb_published;
-	struct dir_entry *cache;
+	struct directory_entry *cache;
 	unsigned int nb_cache;
 	void *backend; /* the backend's own state */
-	struct dir_p2p_server *server;
+	void *server;  /* the backend's serving state (serve .. serve_stop), or NULL */
 };
 
-extern const struct dir_backend_ops dir_p2p_ops;
-extern const struct dir_backend_ops dir_etcd_ops;
-extern const struct dir_backend_ops dir_redis_ops;
+/* ---- registry.c: the backend table ---- */
 
-/* "<prefix>/<node>/<segment>" (or "<prefix>/<node>/" when segment is NULL). */
-int dir_key(const struct tern_directory *dir, const char *node, const char *segment, char *buf,
-	    size_t len);
+/* The backend whose scheme is the @p len bytes at @p scheme, or NULL. */
+const struct directory_backend_ops *directory_backend_find(const char *scheme, size_t len);
+
+/* ---- the backends, listed in registry.c's table only ---- */
+
+extern const struct directory_backend_ops directory_p2p_ops;
+extern const struct directory_backend_ops directory_etcd_ops;
+extern const struct directory_backend_ops directory_redis_ops;
+
+/* ---- backend.c: helpers for the front and the backends ---- */
+
+uint64_t directory_now_ns(void);
+
+/* "<prefix>/<node>/<segment>" (or "<prefix>/<node>/" when segment is NULL).
+ * Returns the length, or -ENAMETOOLONG. */
+int directory_key(const struct tern_directory *dir, const char *node, const char *segment,
+		  char *buf, size_t len);
+
+/* Make @p e hold a copy of @p json (freeing what it held), stamped now. */
+int directory_entry_fill(struct directory_entry *e, const char *node, const char *segment,
+			 const char *json, size_t len);
 
 /* Copies of published entries, for a backend rewriting them (keepalive, new
- * lease). Returns the count (entries to free with dir_entries_free()) or a
- * negative errno. */
-int dir_published_snapshot(struct tern_directory *dir, struct dir_entry **entries);
-void dir_entries_free(struct dir_entry *entries, unsigned int n);
-
-/* Answers a p2p request frame payload from the published table: a malloc'd
- * response payload in *resp, or a negative errno for a request not worth an
- * answer (the server then closes the connection). */
-int dir_p2p_answer(struct tern_directory *dir, const char *req, size_t len, char **resp,
-		   size_t *resp_len);
-
-void dir_p2p_server_stop(struct tern_directory *dir);
-
-uint64_t dir_now_ns(void);
+ * lease). Returns the count (entries to free with directory_entries_free())
+ * or a negative errno. */
+int directory_published_snapshot(struct tern_directory *dir, struct directory_entry **entries);
+void directory_entries_free(struct directory_entry *entries, unsigned int n);
 
 #endif /* TERN_DIRECTORY_PRIVATE_H */

@@ -185,7 +185,7 @@ etcd_call(struct tern_directory *dir, const char *path, json_t *req, json_t **re
 {
 	struct etcd_state *st = dir->backend;
 	struct etcd_buf b = { 0 };
-	const struct dir_endpoint *ep;
+	const struct directory_endpoint *ep;
 	char url[ETCD_URL_MAX];
 	unsigned int tries;
 	json_error_t err;
@@ -255,7 +255,7 @@ etcd_key(const struct tern_directory *dir, const char *node, const char *segment
 	int n;
 
 	key[0] = '/';
-	n = dir_key(dir, node, segment, key + 1, sizeof(key) - 1);
+	n = directory_key(dir, node, segment, key + 1, sizeof(key) - 1);
 	if (n < 0)
 		return n;
 	*b64 = b64_encode(key, (size_t)n + 1);
@@ -283,7 +283,7 @@ lease_grant(struct tern_directory *dir)
 }
 
 static int
-put_one(struct tern_directory *dir, const struct dir_entry *e)
+put_one(struct tern_directory *dir, const struct directory_entry *e)
 {
 	struct etcd_state *st = dir->backend;
 	char *key, *value, lease[24];
@@ -310,18 +310,18 @@ put_one(struct tern_directory *dir, const struct dir_entry *e)
 static int
 republish(struct tern_directory *dir)
 {
-	struct dir_entry *all;
+	struct directory_entry *all;
 	int n, i, rc;
 
 	rc = lease_grant(dir);
 	if (rc < 0)
 		return rc;
-	n = dir_published_snapshot(dir, &all);
+	n = directory_published_snapshot(dir, &all);
 	if (n < 0)
 		return n;
 	for (i = 0; i < n && rc == 0; i++)
 		rc = put_one(dir, &all[i]);
-	dir_entries_free(all, (unsigned int)n);
+	directory_entries_free(all, (unsigned int)n);
 	if (rc == 0 && n > 0)
 		DIR_LOG(NOTICE, "etcd: lease lost, %d descriptors written again under lease %lld",
 			n, (long long)((struct etcd_state *)dir->backend)->lease);
@@ -329,7 +329,7 @@ republish(struct tern_directory *dir)
 }
 
 static int
-etcd_put(struct tern_directory *dir, const struct dir_entry *e)
+etcd_put(struct tern_directory *dir, const struct directory_entry *e)
 {
 	struct etcd_state *st = dir->backend;
 	int rc;
@@ -366,7 +366,7 @@ etcd_del(struct tern_directory *dir, const char *node, const char *segment)
 /* Each kv's value, base64-decoded, to @p cb with its key minus the first
  * @p key_skip bytes (the "/<prefix>/<node>/" the range asked for). */
 static int
-range_values(json_t *resp, size_t key_skip, dir_list_cb cb, void *arg, unsigned int *found)
+range_values(json_t *resp, size_t key_skip, directory_list_cb cb, void *arg, unsigned int *found)
 {
 	json_t *kvs = json_object_get(resp, "kvs"), *kv, *v, *k;
 	size_t i, len, klen;
@@ -454,7 +454,7 @@ etcd_get(struct tern_directory *dir, const char *node, const char *segment, char
 }
 
 static int
-etcd_list(struct tern_directory *dir, const char *node, dir_list_cb cb, void *arg)
+etcd_list(struct tern_directory *dir, const char *node, directory_list_cb cb, void *arg)
 {
 	char key[DIR_KEY_MAX], *from, *to;
 	unsigned int found;
@@ -462,7 +462,7 @@ etcd_list(struct tern_directory *dir, const char *node, dir_list_cb cb, void *ar
 	int n, rc;
 
 	key[0] = '/';
-	n = dir_key(dir, node, NULL, key + 1, sizeof(key) - 1);
+	n = directory_key(dir, node, NULL, key + 1, sizeof(key) - 1);
 	if (n < 0)
 		return n;
 	from = b64_encode(key, (size_t)n + 1);
@@ -496,6 +496,13 @@ etcd_keepalive(struct tern_directory *dir)
 		return dir->nb_published > 0 ? republish(dir) : 0;
 	snprintf(id, sizeof(id), "%lld", (long long)st->lease);
 	rc = etcd_call(dir, "/v3/lease/keepalive", json_pack("{s:s}", "ID", id), &resp);
+	if (rc == -ENOLINK) {
+		/* etcd answers TTL 0 for a lost lease, but a gateway that reports it
+		 * as an error must not leave the lease set and every later
+		 * keepalive failing the same way. */
+		st->lease = 0;
+		return republish(dir);
+	}
 	if (rc < 0)
 		return rc;
 	/* A streaming call: one {"result": {...}} per message. TTL <= 0 or absent:
@@ -559,7 +566,7 @@ etcd_fini(struct tern_directory *dir)
 	dir->backend = NULL;
 }
 
-const struct dir_backend_ops dir_etcd_ops = {
+const struct directory_backend_ops directory_etcd_ops = {
 	.scheme = "etcd",
 	.max_endpoints = DIR_ENDPOINT_MAX,
 	.needs_prefix = true,

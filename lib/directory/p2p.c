@@ -44,7 +44,7 @@ struct p2p_conn {
 	uint64_t req_ns;  /* first byte of the request being read */
 };
 
-struct dir_p2p_server {
+struct p2p_server {
 	int lfd;
 	int port;
 	bool threaded;
@@ -94,13 +94,15 @@ answer_error(int status)
 	return json_pack("{s:i, s:i}", "v", P2P_VERSION, "status", status);
 }
 
-int
-dir_p2p_answer(struct tern_directory *dir, const char *req, size_t len, char **resp,
-	       size_t *resp_len)
+/* Answers a request frame's payload from the published table: a malloc'd
+ * response payload in *resp, or a negative errno for a request not worth an
+ * answer (the server then closes the connection). */
+static int
+p2p_answer(struct tern_directory *dir, const char *req, size_t len, char **resp, size_t *resp_len)
 {
 	const char *op = NULL, *node = NULL, *segment = NULL;
 	json_t *root, *out = NULL, *arr;
-	struct dir_entry *e;
+	struct directory_entry *e;
 	json_error_t err;
 	size_t total = 0;
 	unsigned int i;
@@ -189,7 +191,7 @@ conn_answer(struct tern_directory *dir, struct p2p_conn *c)
 	size_t resp_len = 0;
 	int rc;
 
-	rc = dir_p2p_answer(dir, (const char *)c->rx + 4, c->rx_len - 4, &resp, &resp_len);
+	rc = p2p_answer(dir, (const char *)c->rx + 4, c->rx_len - 4, &resp, &resp_len);
 	c->rx_len = 0;
 	if (rc < 0) {
 		/* Tell the peer why, then hang up: it does not speak our protocol. */
@@ -228,7 +230,7 @@ conn_read(struct tern_directory *dir, struct p2p_conn *c)
 			return conn_answer(dir, c);
 		n = recv(c->fd, c->rx + c->rx_len, want - c->rx_len, 0);
 		if (n > 0 && c->rx_len == 0)
-			c->req_ns = dir_now_ns();
+			c->req_ns = directory_now_ns();
 		if (n == 0)
 			return c->rx_len == 0 ? -ECONNRESET : -EPIPE;
 		if (n < 0)
@@ -258,7 +260,7 @@ conn_write(struct p2p_conn *c)
  * (nothing half-read, nothing to send), so that idle connections cannot
  * starve the service. NULL when every connection is mid-request. */
 static struct p2p_conn *
-conn_slot(struct dir_p2p_server *s)
+conn_slot(struct p2p_server *s)
 {
 	struct p2p_conn *c, *idle = NULL;
 	unsigned int i;
@@ -279,7 +281,7 @@ conn_slot(struct dir_p2p_server *s)
 }
 
 static void
-server_accept(struct dir_p2p_server *s)
+server_accept(struct p2p_server *s)
 {
 	struct p2p_conn *c;
 	int fd;
@@ -295,12 +297,12 @@ server_accept(struct dir_p2p_server *s)
 			continue;
 		}
 		c->fd = fd;
-		c->last_ns = dir_now_ns();
+		c->last_ns = directory_now_ns();
 	}
 }
 
 static int
-server_poll(struct tern_directory *dir, struct dir_p2p_server *s, int timeout_ms)
+server_poll(struct tern_directory *dir, struct p2p_server *s, int timeout_ms)
 {
 	struct pollfd pfd[1 + P2P_CONN_MAX];
 	int map[1 + P2P_CONN_MAX];
@@ -320,7 +322,7 @@ server_poll(struct tern_directory *dir, struct dir_p2p_server *s, int timeout_ms
 	rc = poll(pfd, n, timeout_ms);
 	if (rc < 0)
 		return errno == EINTR ? 0 : -errno;
-	now = dir_now_ns();
+	now = directory_now_ns();
 	for (i = 1; i < n; i++) {
 		c = &s->conns[map[i]];
 		rc = 0;
@@ -356,14 +358,15 @@ static void *
 server_thread(void *arg)
 {
 	struct tern_directory *dir = arg;
+	struct p2p_server *s = dir->server;
 
-	while (!__atomic_load_n(&dir->server->stop, __ATOMIC_ACQUIRE))
-		server_poll(dir, dir->server, P2P_THREAD_TICK_MS);
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
+		server_poll(dir, s, P2P_THREAD_TICK_MS);
 	return NULL;
 }
 
 static int
-listen_socket(const struct dir_endpoint *ep, int *port)
+listen_socket(const struct directory_endpoint *ep, int *port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
@@ -400,15 +403,13 @@ out:
 	return rc;
 }
 
-int
-tern_directory_p2p_serve(struct tern_directory *dir, unsigned int flags)
+static int
+p2p_serve(struct tern_directory *dir, unsigned int flags)
 {
-	struct dir_p2p_server *s;
+	struct p2p_server *s;
 	unsigned int i;
 	int rc;
 
-	if (dir == NULL || dir->ops != &dir_p2p_ops || (flags & ~TERN_DIRECTORY_P2P_THREAD) != 0)
-		return -EINVAL;
 	if (dir->server != NULL)
 		return -EALREADY;
 	s = calloc(1, sizeof(*s));
@@ -437,26 +438,28 @@ tern_directory_p2p_serve(struct tern_directory *dir, unsigned int flags)
 	return 0;
 }
 
-int
-tern_directory_p2p_poll(struct tern_directory *dir, int timeout_ms)
+static int
+p2p_serve_poll(struct tern_directory *dir, int timeout_ms)
 {
-	if (dir == NULL || dir->server == NULL || dir->server->threaded || timeout_ms < 0)
+	struct p2p_server *s = dir->server;
+
+	if (s == NULL || s->threaded)
 		return -EINVAL;
-	return server_poll(dir, dir->server, timeout_ms);
+	return server_poll(dir, s, timeout_ms);
 }
 
-int
-tern_directory_p2p_port(const struct tern_directory *dir)
+static int
+p2p_serve_port(const struct tern_directory *dir)
 {
-	if (dir == NULL || dir->server == NULL)
-		return -EINVAL;
-	return dir->server->port;
+	const struct p2p_server *s = dir->server;
+
+	return s == NULL ? -EINVAL : s->port;
 }
 
-void
-dir_p2p_server_stop(struct tern_directory *dir)
+static void
+p2p_serve_stop(struct tern_directory *dir)
 {
-	struct dir_p2p_server *s = dir->server;
+	struct p2p_server *s = dir->server;
 	unsigned int i;
 
 	if (s == NULL)
@@ -477,7 +480,7 @@ dir_p2p_server_stop(struct tern_directory *dir)
 static int
 remaining_ms(uint64_t deadline_ns)
 {
-	uint64_t now = dir_now_ns();
+	uint64_t now = directory_now_ns();
 
 	return now >= deadline_ns ? 0 : (int)((deadline_ns - now + 999999) / 1000000);
 }
@@ -497,7 +500,7 @@ wait_fd(int fd, short events, uint64_t deadline_ns)
 }
 
 static int
-connect_peer(const struct dir_endpoint *ep, uint64_t deadline_ns)
+connect_peer(const struct directory_endpoint *ep, uint64_t deadline_ns)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *ai, *a;
@@ -582,11 +585,21 @@ recv_all(int fd, uint8_t *buf, size_t len, uint64_t deadline_ns)
 	return 0;
 }
 
+/* The statuses a server of this version answers a well-formed request with.
+ * Anything else (even -EINVAL: our requests are well-formed) comes from a peer
+ * that does not speak our protocol, and is -EPROTO: an errno of the peer's
+ * choosing never reaches the caller as if it were ours. */
+static bool
+status_known(json_int_t status)
+{
+	return status == 0 || status == -ENOENT || status == -EMSGSIZE || status == -ENOMEM;
+}
+
 /* One request, one answer: the answer's JSON object with status 0 in *out. */
 static int
 p2p_request(struct tern_directory *dir, json_t *req, json_t **out)
 {
-	uint64_t deadline_ns = dir_now_ns() + (uint64_t)dir->conf.timeout_ms * 1000000ull;
+	uint64_t deadline_ns = directory_now_ns() + (uint64_t)dir->conf.timeout_ms * 1000000ull;
 	uint8_t *frame, *payload = NULL;
 	json_int_t status = 0, v = 0;
 	json_t *root = NULL;
@@ -621,7 +634,7 @@ p2p_request(struct tern_directory *dir, json_t *req, json_t **out)
 		root = json_loadb((const char *)payload, len, JSON_REJECT_DUPLICATES, &err);
 		if (root == NULL ||
 		    json_unpack(root, "{s:I, s:I}", "v", &v, "status", &status) != 0 ||
-		    v != P2P_VERSION || status > 0 || status < -4095)
+		    v != P2P_VERSION || !status_known(status))
 			rc = -EPROTO;
 		else
 			rc = (int)status;
@@ -663,7 +676,7 @@ p2p_get(struct tern_directory *dir, const char *node, const char *segment, char 
 }
 
 static int
-p2p_list(struct tern_directory *dir, const char *node, dir_list_cb cb, void *arg)
+p2p_list(struct tern_directory *dir, const char *node, directory_list_cb cb, void *arg)
 {
 	json_t *answer, *arr, *v;
 	size_t i;
@@ -688,11 +701,15 @@ p2p_list(struct tern_directory *dir, const char *node, dir_list_cb cb, void *arg
 	return rc;
 }
 
-const struct dir_backend_ops dir_p2p_ops = {
+const struct directory_backend_ops directory_p2p_ops = {
 	.scheme = "p2p",
 	.max_endpoints = 1,
 	.needs_prefix = false,
 	.port_zero_ok = true,
 	.get = p2p_get,
 	.list = p2p_list,
+	.serve = p2p_serve,
+	.serve_poll = p2p_serve_poll,
+	.serve_port = p2p_serve_port,
+	.serve_stop = p2p_serve_stop,
 };

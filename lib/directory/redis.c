@@ -83,13 +83,13 @@ redis_cmd(struct tern_directory *dir, redisReply **replyp, const char *fmt, ...)
 }
 
 static int
-redis_set(struct tern_directory *dir, const struct dir_entry *e)
+redis_set(struct tern_directory *dir, const struct directory_entry *e)
 {
 	char key[DIR_KEY_MAX];
 	redisReply *r;
 	int n, rc;
 
-	n = dir_key(dir, e->node, e->segment, key, sizeof(key));
+	n = directory_key(dir, e->node, e->segment, key, sizeof(key));
 	if (n < 0)
 		return n;
 	rc = redis_cmd(dir, &r, "SET %b %b EX %u", key, (size_t)n, e->json, e->len,
@@ -108,7 +108,7 @@ redis_del(struct tern_directory *dir, const char *node, const char *segment)
 	redisReply *r;
 	int n, rc;
 
-	n = dir_key(dir, node, segment, key, sizeof(key));
+	n = directory_key(dir, node, segment, key, sizeof(key));
 	if (n < 0)
 		return n;
 	rc = redis_cmd(dir, &r, "DEL %b", key, (size_t)n);
@@ -147,14 +147,14 @@ redis_get(struct tern_directory *dir, const char *node, const char *segment, cha
 	char key[DIR_KEY_MAX];
 	int n;
 
-	n = dir_key(dir, node, segment, key, sizeof(key));
+	n = directory_key(dir, node, segment, key, sizeof(key));
 	if (n < 0)
 		return n;
 	return get_key(dir, key, (size_t)n, json, len);
 }
 
 static int
-redis_list(struct tern_directory *dir, const char *node, dir_list_cb cb, void *arg)
+redis_list(struct tern_directory *dir, const char *node, directory_list_cb cb, void *arg)
 {
 	char pattern[DIR_KEY_MAX + 1], cursor[32] = "0", *json;
 	unsigned int rounds = 0, found = 0;
@@ -163,7 +163,7 @@ redis_list(struct tern_directory *dir, const char *node, dir_list_cb cb, void *a
 	int n, rc;
 
 	/* Names and the prefix exclude glob characters, so the pattern is literal. */
-	n = dir_key(dir, node, NULL, pattern, sizeof(pattern) - 1);
+	n = directory_key(dir, node, NULL, pattern, sizeof(pattern) - 1);
 	if (n < 0)
 		return n;
 	strcat(pattern, "*");
@@ -212,15 +212,15 @@ redis_list(struct tern_directory *dir, const char *node, dir_list_cb cb, void *a
 static int
 redis_keepalive(struct tern_directory *dir)
 {
-	struct dir_entry *all;
+	struct directory_entry *all;
 	int n, i, rc = 0;
 
-	n = dir_published_snapshot(dir, &all);
+	n = directory_published_snapshot(dir, &all);
 	if (n < 0)
 		return n;
 	for (i = 0; i < n && rc == 0; i++)
 		rc = redis_set(dir, &all[i]);
-	dir_entries_free(all, (unsigned int)n);
+	directory_entries_free(all, (unsigned int)n);
 	return rc;
 }
 
@@ -246,7 +246,7 @@ redis_fini(struct tern_directory *dir)
 	dir->backend = NULL;
 }
 
-const struct dir_backend_ops dir_redis_ops = {
+const struct directory_backend_ops directory_redis_ops = {
 	.scheme = "redis",
 	.max_endpoints = 1,
 	.needs_prefix = true,

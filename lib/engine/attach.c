@@ -146,13 +146,13 @@ ipc_serve(struct engine_shared *sh, const struct ipc_request *rq, uint32_t *valu
 		    (rq->flags & ~(TERN_CLIENT_F_NO_CQ | TERN_CLIENT_F_HOME_LCORE)) != 0 ||
 		    (rq->home != UINT32_MAX && rq->home >= sh->nb_workers))
 			return -EINVAL;
-		return slot_alloc(sh, rq->pid, rq->max_inflight, rq->flags, rq->home, value);
+		return engine_slot_alloc(sh, rq->pid, rq->max_inflight, rq->flags, rq->home, value);
 	case IPC_DETACH:
 		if (!slot_owned_by(sh, rq->slot, rq->pid))
 			return -EPERM;
 		/* Freed now if nothing of it is in flight, else by the liveness alarm. */
-		slot_close(sh, rq->slot, CLIENT_SLOT_CLOSING);
-		slot_reclaim_wait(sh, rq->slot);
+		engine_slot_close(sh, rq->slot, CLIENT_SLOT_CLOSING);
+		engine_slot_reclaim_wait(sh, rq->slot);
 		return 0;
 	case IPC_SHM_ALLOC:
 		if (!slot_owned_by(sh, rq->slot, rq->pid))
@@ -302,7 +302,7 @@ tern_client_attach(const char *engine_name, const struct tern_client_conf *conf)
 	}
 	if (conf == NULL)
 		conf = &defaults;
-	ret = client_conf_check(sh, conf, &max_inflight, &home);
+	ret = engine_client_conf_check(sh, conf, &max_inflight, &home);
 	if (ret == 0) {
 		memset(&rq, 0, sizeof(rq));
 		rq.op = IPC_ATTACH;
@@ -316,17 +316,17 @@ tern_client_attach(const char *engine_name, const struct tern_client_conf *conf)
 		rte_errno = -ret;
 		return NULL;
 	}
-	c = client_handle_open(sh, NULL, slot, conf, max_inflight);
+	c = engine_client_handle_open(sh, NULL, slot, conf, max_inflight);
 	if (c == NULL) {
 		ret = rte_errno;
-		client_detach_slot(sh, slot);
+		engine_client_detach_slot(sh, slot);
 		rte_errno = ret;
 	}
 	return c;
 }
 
 void
-client_detach_slot(struct engine_shared *sh, uint32_t slot)
+engine_client_detach_slot(struct engine_shared *sh, uint32_t slot)
 {
 	struct ipc_request rq;
 
@@ -404,11 +404,11 @@ liveness_check(void *arg)
 		    errno == ESRCH) {
 			ENGINE_LOG(WARNING, "client slot %u: process %d died; reclaiming", slot,
 				   (int)cs->pid);
-			slot_close(sh, slot, CLIENT_SLOT_DEAD);
+			engine_slot_close(sh, slot, CLIENT_SLOT_DEAD);
 			state = CLIENT_SLOT_DEAD;
 		}
 		if (state == CLIENT_SLOT_DEAD || state == CLIENT_SLOT_CLOSING)
-			slot_reclaim(sh, slot, false);
+			engine_slot_reclaim(sh, slot, false);
 	}
 	if (e->state == HANDLE_LIVE && __atomic_load_n(&sh->phase, __ATOMIC_ACQUIRE) == PHASE_RUN)
 		rte_eal_alarm_set(LIVENESS_PERIOD_US, liveness_check, e);
@@ -424,7 +424,7 @@ action_names(const struct engine_shared *sh, char names[3][RTE_MP_MAX_NAME_LEN])
 }
 
 int
-attach_init(struct tern_engine *e)
+engine_attach_init(struct tern_engine *e)
 {
 	char names[3][RTE_MP_MAX_NAME_LEN];
 	int i, n = action_names(e->sh, names);
@@ -439,7 +439,7 @@ attach_init(struct tern_engine *e)
 }
 
 void
-attach_fini(struct tern_engine *e)
+engine_attach_fini(struct tern_engine *e)
 {
 	char names[3][RTE_MP_MAX_NAME_LEN];
 	int i, n = action_names(e->sh, names);

@@ -39,8 +39,8 @@ client_check(struct tern_client *c, int *err)
 
 /* Checks @conf; *home is the home lcore's index, or UINT32_MAX for the slot's default. */
 int
-client_conf_check(const struct engine_shared *sh, const struct tern_client_conf *conf,
-		  uint32_t *max_inflight, uint32_t *home)
+engine_client_conf_check(const struct engine_shared *sh, const struct tern_client_conf *conf,
+			 uint32_t *max_inflight, uint32_t *home)
 {
 	uint32_t h = UINT32_MAX;
 
@@ -61,8 +61,8 @@ client_conf_check(const struct engine_shared *sh, const struct tern_client_conf 
 
 /* Takes a free handle of this process and fills it for @slot. */
 struct tern_client *
-client_handle_open(struct engine_shared *sh, struct tern_engine *engine, uint32_t slot,
-		   const struct tern_client_conf *conf, uint32_t max_inflight)
+engine_client_handle_open(struct engine_shared *sh, struct tern_engine *engine, uint32_t slot,
+			  const struct tern_client_conf *conf, uint32_t max_inflight)
 {
 	struct client_slot *cs = &sh->clients[slot];
 	struct tern_client *c = NULL;
@@ -123,34 +123,35 @@ tern_client_create(struct tern_engine *engine, const struct tern_client_conf *co
 	}
 	if (conf == NULL)
 		conf = &defaults;
-	err = client_conf_check(engine->sh, conf, &max_inflight, &home);
+	err = engine_client_conf_check(engine->sh, conf, &max_inflight, &home);
 	if (err == 0)
-		err = slot_alloc(engine->sh, getpid(), max_inflight, conf->flags, home, &slot);
+		err = engine_slot_alloc(engine->sh, getpid(), max_inflight, conf->flags, home,
+					&slot);
 	if (err != 0) {
 		rte_errno = -err;
 		return NULL;
 	}
-	c = client_handle_open(engine->sh, engine, slot, conf, max_inflight);
+	c = engine_client_handle_open(engine->sh, engine, slot, conf, max_inflight);
 	if (c == NULL) {
-		slot_close(engine->sh, slot, CLIENT_SLOT_CLOSING);
-		slot_reclaim_wait(engine->sh, slot);
+		engine_slot_close(engine->sh, slot, CLIENT_SLOT_CLOSING);
+		engine_slot_reclaim_wait(engine->sh, slot);
 	}
 	return c;
 }
 
 /* Lets go of a client's slot: the engine reclaims it once nothing of it is in flight. */
 void
-client_teardown(struct tern_client *c)
+engine_client_teardown(struct tern_client *c)
 {
 	rte_spinlock_lock(&client_handles_lock);
 	if (c->engine == NULL) {
-		client_detach_slot(c->sh, c->slot);
+		engine_client_detach_slot(c->sh, c->slot);
 	} else {
-		slot_close(c->sh, c->slot, CLIENT_SLOT_CLOSING);
+		engine_slot_close(c->sh, c->slot, CLIENT_SLOT_CLOSING);
 		if (c->engine->state == HANDLE_DEAD)
-			slot_reclaim(c->sh, c->slot, true); /* the lcores are gone */
+			engine_slot_reclaim(c->sh, c->slot, true); /* the lcores are gone */
 		else
-			slot_reclaim_wait(c->sh, c->slot);
+			engine_slot_reclaim_wait(c->sh, c->slot);
 	}
 	free(c->free);
 	c->free = NULL;
@@ -162,7 +163,7 @@ client_teardown(struct tern_client *c)
 
 /* Tears down the clients an engine still has when it is destroyed. */
 void
-client_teardown_engine(struct tern_engine *engine)
+engine_client_teardown_engine(struct tern_engine *engine)
 {
 	unsigned int i;
 
@@ -170,7 +171,7 @@ client_teardown_engine(struct tern_engine *engine)
 		struct tern_client *c = &client_handles[i];
 
 		if (c->magic == CLIENT_MAGIC && c->state == HANDLE_LIVE && c->engine == engine)
-			client_teardown(c);
+			engine_client_teardown(c);
 	}
 }
 
@@ -219,7 +220,7 @@ client_take(struct tern_client *c)
 }
 
 void
-client_drop_cq_entry(struct tern_client *c, struct tern_future *f)
+engine_client_drop_cq_entry(struct tern_client *c, struct tern_future *f)
 {
 	f->holds &= (uint8_t)~HOLD_CQ;
 	if (f->holds == 0)
@@ -240,11 +241,11 @@ tern_client_destroy(struct tern_client *c)
 	 * by its deadline, so this wait is bounded. */
 	while (c->outstanding != 0) {
 		if (c->cq != NULL && rte_ring_sc_dequeue(c->cq, (void **)&f) == 0)
-			client_drop_cq_entry(c, f);
+			engine_client_drop_cq_entry(c, f);
 		else
 			rte_delay_us_sleep(10);
 	}
-	client_teardown(c);
+	engine_client_teardown(c);
 	return 0;
 }
 
@@ -413,7 +414,7 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	f->user_data = opts != NULL ? opts->user_data : 0;
 	f->submit_tsc = rte_rdtsc();
 	f->magic = FUTURE_LIVE;
-	/* The engine's until every slice is accounted (see slot_engine_held()). */
+	/* The engine's until every slice is accounted (see engine_slot_engine_held()). */
 	__atomic_store_n(&f->engine, ENGINE_QUEUED, __ATOMIC_RELAXED);
 	e->f = f;
 	e->deadline_tsc = tern_add_sat(f->submit_tsc, tern_scale_apply(deadline_ns, sh->ns_to_tsc));
@@ -451,7 +452,7 @@ tern_client_reap(struct tern_client *client, struct tern_future **futures, unsig
 				rte_pause();
 			if (f->holds & HOLD_USER)
 				futures[out++] = f;
-			client_drop_cq_entry(c, f);
+			engine_client_drop_cq_entry(c, f);
 		}
 	}
 	return (int)out;

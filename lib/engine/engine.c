@@ -49,18 +49,7 @@ engine_handle_check(const struct tern_engine *engine, int *err)
 static int
 engine_name_valid(const char *name)
 {
-	size_t i, len = strnlen(name, ENGINE_NAME_MAX);
-
-	if (len == 0 || len >= ENGINE_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_'))
-			return 0;
-	}
-	return 1;
+	return tern_cli_check_name(name, ENGINE_NAME_MAX) == 0;
 }
 
 #define DEFAULT_IF_ZERO(field, value)      \
@@ -89,9 +78,9 @@ conf_complete(struct tern_engine_conf *c, unsigned int *lcores)
 		c->socket_id = SOCKET_ID_ANY;
 
 	if (c->segments == NULL || !engine_name_valid(c->name) || c->nb_futures > (1u << 22) ||
-	    c->max_batch > TERN_BATCH_MAX || c->max_clients > 4096 || c->slice_bytes < 4096 ||
-	    c->slice_bytes > (1ull << 30) || c->deadline_ns > DEADLINE_MAX_NS ||
-	    (c->flags & ~TERN_ENGINE_F_IDLE_YIELD) != 0)
+	    c->max_batch > TERN_BATCH_MAX || c->max_clients > 4096 ||
+	    c->slice_bytes < TERN_SLICE_BYTES_MIN || c->slice_bytes > TERN_SLICE_BYTES_MAX ||
+	    c->deadline_ns > DEADLINE_MAX_NS || (c->flags & ~TERN_ENGINE_F_IDLE_YIELD) != 0)
 		return -EINVAL;
 
 	if (c->lcores == NULL) {
@@ -193,14 +182,14 @@ engine_free_resources(struct tern_engine *e)
 	unsigned int i;
 
 	for (i = 0; i < e->conf.nb_lcores; i++) {
-		worker_free(e->workers[i]);
+		engine_worker_free(e->workers[i]);
 		e->workers[i] = NULL;
 	}
 	if (sh == NULL)
 		return;
 	/* The lcores are stopped: whatever slots remain go now. */
 	for (i = 0; i < sh->max_clients; i++)
-		slot_reclaim(sh, i, true);
+		engine_slot_reclaim(sh, i, true);
 	for (i = 0; i < e->conf.nb_lcores; i++)
 		rte_ring_free(sh->xq[i]);
 	if (sh->pool != NULL)
@@ -269,7 +258,7 @@ engine_alloc_resources(struct tern_engine *e)
 			return -ENOMEM;
 	}
 	for (i = 0; i < c->nb_lcores; i++) {
-		e->workers[i] = worker_create(sh, i, c->lcores[i], c->flags);
+		e->workers[i] = engine_worker_create(sh, i, c->lcores[i], c->flags);
 		if (e->workers[i] == NULL)
 			return -ENOMEM;
 	}
@@ -322,7 +311,7 @@ tern_engine_create(const struct tern_engine_conf *conf)
 		return NULL;
 	}
 	for (i = 0; i < e->conf.nb_lcores; i++) {
-		ret = rte_eal_remote_launch(worker_main, e->workers[i], e->lcores[i]);
+		ret = rte_eal_remote_launch(engine_worker_main, e->workers[i], e->lcores[i]);
 		if (ret != 0) {
 			/* Stop the ones already running, then undo everything. */
 			__atomic_store_n(&e->sh->phase, PHASE_CANCEL, __ATOMIC_RELEASE);
@@ -334,7 +323,7 @@ tern_engine_create(const struct tern_engine_conf *conf)
 			return NULL;
 		}
 	}
-	ret = attach_init(e);
+	ret = engine_attach_init(e);
 	if (ret != 0)
 		ENGINE_LOG(WARNING, "engine %s: no IPC for secondary clients: %s", e->conf.name,
 			   rte_strerror(-ret));
@@ -374,7 +363,7 @@ tern_engine_destroy(struct tern_engine *e)
 		return -ESHUTDOWN;
 	sh = e->sh;
 	__atomic_store_n(&sh->phase, PHASE_DRAIN, __ATOMIC_RELEASE);
-	attach_fini(e);
+	engine_attach_fini(e);
 	end = tern_add_sat(rte_get_timer_cycles(),
 			   tern_ns_to_tsc(e->conf.drain_ns, rte_get_timer_hz()));
 	while (!engine_drained(sh) && rte_get_timer_cycles() < end)
@@ -382,7 +371,7 @@ tern_engine_destroy(struct tern_engine *e)
 	__atomic_store_n(&sh->phase, PHASE_CANCEL, __ATOMIC_RELEASE);
 	for (i = 0; i < e->conf.nb_lcores; i++)
 		rte_eal_wait_lcore(e->lcores[i]);
-	client_teardown_engine(e);
+	engine_client_teardown_engine(e);
 	__atomic_store_n(&e->state, HANDLE_DEAD, __ATOMIC_RELEASE);
 	engine_free_resources(e);
 	ENGINE_LOG(INFO, "engine %s destroyed", e->conf.name);
@@ -495,7 +484,7 @@ tern_engine_pool_stats(const struct tern_engine *engine, struct tern_pool_stats 
 	for (i = 0; i < engine->sh->max_clients; i++)
 		if (__atomic_load_n(&engine->sh->clients[i].state, __ATOMIC_ACQUIRE) !=
 		    CLIENT_SLOT_FREE)
-			stats->engine_held += slot_engine_held(engine->sh, i);
+			stats->engine_held += engine_slot_engine_held(engine->sh, i);
 	return 0;
 }
 
@@ -590,7 +579,7 @@ tern_engine_set_slice_bytes(struct tern_engine *engine, uint64_t slice_bytes)
 
 	if (engine_handle_check(engine, &err) == NULL)
 		return err;
-	if (slice_bytes < 4096 || slice_bytes > (1ull << 30))
+	if (slice_bytes < TERN_SLICE_BYTES_MIN || slice_bytes > TERN_SLICE_BYTES_MAX)
 		return -EINVAL;
 	__atomic_store_n(&engine->sh->slice_bytes, slice_bytes, __ATOMIC_RELAXED);
 	return 0;

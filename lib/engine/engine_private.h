@@ -31,8 +31,11 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include <tern_cli.h>
+#include <tern_time.h>
+#include <tern_transport_driver.h>
+
 #include "tern_engine.h"
-#include "tern_time.h"
 
 extern int tern_engine_logtype;
 #define ENGINE_LOG(level, fmt, ...) \
@@ -447,40 +450,40 @@ slot_futures(uint32_t max_inflight)
 #endif
 
 /* future.c */
-bool future_resolve(struct tern_future *f, int32_t status);
-void future_engine_done(struct tern_future *f);
-int future_take_segrefs(struct tern_future *f);
-void future_release_segrefs(struct tern_future *f);
+bool engine_future_resolve(struct tern_future *f, int32_t status);
+void engine_future_engine_done(struct tern_future *f);
+int engine_future_take_segrefs(struct tern_future *f);
+void engine_future_release_segrefs(struct tern_future *f);
 
 /* worker.c */
-int worker_main(void *arg);
-struct worker *worker_create(struct engine_shared *sh, unsigned int idx, unsigned int lcore_id,
-			     uint32_t flags);
-void worker_free(struct worker *w);
+int engine_worker_main(void *arg);
+struct worker *engine_worker_create(struct engine_shared *sh, unsigned int idx,
+				    unsigned int lcore_id, uint32_t flags);
+void engine_worker_free(struct worker *w);
 
 /* client.c */
-void client_teardown(struct tern_client *c);
-void client_teardown_engine(struct tern_engine *engine);
-void client_drop_cq_entry(struct tern_client *c, struct tern_future *f);
-int client_conf_check(const struct engine_shared *sh, const struct tern_client_conf *conf,
-		      uint32_t *max_inflight, uint32_t *home);
-struct tern_client *client_handle_open(struct engine_shared *sh, struct tern_engine *engine,
-				       uint32_t slot, const struct tern_client_conf *conf,
-				       uint32_t max_inflight);
+void engine_client_teardown(struct tern_client *c);
+void engine_client_teardown_engine(struct tern_engine *engine);
+void engine_client_drop_cq_entry(struct tern_client *c, struct tern_future *f);
+int engine_client_conf_check(const struct engine_shared *sh, const struct tern_client_conf *conf,
+			     uint32_t *max_inflight, uint32_t *home);
+struct tern_client *engine_client_handle_open(struct engine_shared *sh, struct tern_engine *engine,
+					      uint32_t slot, const struct tern_client_conf *conf,
+					      uint32_t max_inflight);
 
 /* slot.c: client slots, in the engine's process only */
-int slot_alloc(struct engine_shared *sh, int32_t pid, uint32_t max_inflight, uint32_t flags,
-	       uint32_t home, uint32_t *slot);
-void slot_close(struct engine_shared *sh, uint32_t slot, uint32_t state);
-bool slot_reclaim(struct engine_shared *sh, uint32_t slot, bool lcores_stopped);
-void slot_reclaim_wait(struct engine_shared *sh, uint32_t slot);
-void slot_free_segments(struct engine_shared *sh, struct client_slot *cs);
-uint32_t slot_engine_held(const struct engine_shared *sh, uint32_t slot);
+int engine_slot_alloc(struct engine_shared *sh, int32_t pid, uint32_t max_inflight, uint32_t flags,
+		      uint32_t home, uint32_t *slot);
+void engine_slot_close(struct engine_shared *sh, uint32_t slot, uint32_t state);
+bool engine_slot_reclaim(struct engine_shared *sh, uint32_t slot, bool lcores_stopped);
+void engine_slot_reclaim_wait(struct engine_shared *sh, uint32_t slot);
+void engine_slot_free_segments(struct engine_shared *sh, struct client_slot *cs);
+uint32_t engine_slot_engine_held(const struct engine_shared *sh, uint32_t slot);
 
 /* attach.c */
-int attach_init(struct tern_engine *engine);
-void attach_fini(struct tern_engine *engine);
-void client_detach_slot(struct engine_shared *sh, uint32_t slot);
+int engine_attach_init(struct tern_engine *engine);
+void engine_attach_fini(struct tern_engine *engine);
+void engine_client_detach_slot(struct engine_shared *sh, uint32_t slot);
 
 /* engine.c */
 struct tern_engine *engine_handle_check(const struct tern_engine *engine, int *err);

@@ -39,7 +39,7 @@ futex_wait_ns(uint32_t *word, uint32_t expected, uint64_t timeout_ns)
 }
 
 bool
-future_resolve(struct tern_future *f, int32_t status)
+engine_future_resolve(struct tern_future *f, int32_t status)
 {
 	uint16_t expected = 0;
 	uint32_t old;
@@ -66,7 +66,7 @@ future_resolve(struct tern_future *f, int32_t status)
  * submit and accept fails the batch with -ESTALE.
  */
 int
-future_take_segrefs(struct tern_future *f)
+engine_future_take_segrefs(struct tern_future *f)
 {
 	const uint32_t *refs = future_segrefs(f, f->sh->max_batch);
 
@@ -78,7 +78,7 @@ future_take_segrefs(struct tern_future *f)
 }
 
 void
-future_release_segrefs(struct tern_future *f)
+engine_future_release_segrefs(struct tern_future *f)
 {
 	struct tern_segment_table *tbl = f->sh->segments;
 	const uint32_t *refs = future_segrefs(f, f->sh->max_batch);
@@ -95,7 +95,7 @@ future_release_segrefs(struct tern_future *f)
  * race the poisoning.
  */
 void
-future_engine_done(struct tern_future *f)
+engine_future_engine_done(struct tern_future *f)
 {
 	future_poison(f);
 	__atomic_store_n(&f->engine, ENGINE_DONE, __ATOMIC_RELEASE);
@@ -161,7 +161,7 @@ tern_future_cancel(struct tern_future *f)
 {
 	if (!future_valid(f))
 		return -EINVAL;
-	return future_resolve(f, -ECANCELED) ? 0 : -EALREADY;
+	return engine_future_resolve(f, -ECANCELED) ? 0 : -EALREADY;
 }
 
 uint64_t

@@ -89,8 +89,8 @@ slot_setup(struct engine_shared *sh, struct client_slot *cs, uint32_t slot, uint
 }
 
 int
-slot_alloc(struct engine_shared *sh, int32_t pid, uint32_t max_inflight, uint32_t flags,
-	   uint32_t home, uint32_t *slot_out)
+engine_slot_alloc(struct engine_shared *sh, int32_t pid, uint32_t max_inflight, uint32_t flags,
+		  uint32_t home, uint32_t *slot_out)
 {
 	struct client_slot *cs;
 	uint32_t slot;
@@ -127,7 +127,7 @@ slot_alloc(struct engine_shared *sh, int32_t pid, uint32_t max_inflight, uint32_
 }
 
 void
-slot_close(struct engine_shared *sh, uint32_t slot, uint32_t state)
+engine_slot_close(struct engine_shared *sh, uint32_t slot, uint32_t state)
 {
 	uint32_t expected = CLIENT_SLOT_ACTIVE;
 
@@ -137,7 +137,7 @@ slot_close(struct engine_shared *sh, uint32_t slot, uint32_t state)
 }
 
 void
-slot_free_segments(struct engine_shared *sh, struct client_slot *cs)
+engine_slot_free_segments(struct engine_shared *sh, struct client_slot *cs)
 {
 	uint32_t i, kept = 0;
 
@@ -154,7 +154,7 @@ slot_free_segments(struct engine_shared *sh, struct client_slot *cs)
  * never reached an lcore.
  */
 uint32_t
-slot_engine_held(const struct engine_shared *sh, uint32_t slot)
+engine_slot_engine_held(const struct engine_shared *sh, uint32_t slot)
 {
 	const struct client_slot *cs = &sh->clients[slot];
 	uint32_t i, n = 0;
@@ -176,7 +176,7 @@ slot_engine_held(const struct engine_shared *sh, uint32_t slot)
  * it is freed at once.
  */
 bool
-slot_reclaim(struct engine_shared *sh, uint32_t slot, bool lcores_stopped)
+engine_slot_reclaim(struct engine_shared *sh, uint32_t slot, bool lcores_stopped)
 {
 	struct client_slot *cs = &sh->clients[slot];
 	uint32_t state, held = 0;
@@ -193,10 +193,10 @@ slot_reclaim(struct engine_shared *sh, uint32_t slot, bool lcores_stopped)
 	/* The home lcore has accepted everything published and stopped polling. */
 	if (!lcores_stopped && !__atomic_load_n(&cs->sq_drained, __ATOMIC_ACQUIRE))
 		goto out;
-	held = slot_engine_held(sh, slot);
+	held = engine_slot_engine_held(sh, slot);
 	if (held != 0 && !lcores_stopped)
 		goto out; /* their deadlines bound the wait */
-	slot_free_segments(sh, cs);
+	engine_slot_free_segments(sh, cs);
 	if (cs->nb_segments != 0 && !lcores_stopped)
 		goto out;
 	if (state == CLIENT_SLOT_DEAD)
@@ -216,7 +216,7 @@ out:
 #define RECLAIM_WAIT_US 100000u
 
 void
-slot_reclaim_wait(struct engine_shared *sh, uint32_t slot)
+engine_slot_reclaim_wait(struct engine_shared *sh, uint32_t slot)
 {
 	unsigned int us;
 
@@ -225,7 +225,7 @@ slot_reclaim_wait(struct engine_shared *sh, uint32_t slot)
 			/* The lcores are leaving: the engine's destroy frees the slot. */
 			return;
 		}
-		if (slot_reclaim(sh, slot, false))
+		if (engine_slot_reclaim(sh, slot, false))
 			return;
 		rte_delay_us_sleep(10);
 	}

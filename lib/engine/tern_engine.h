@@ -53,6 +53,10 @@ struct tern_future;
 #define TERN_ENGINE_MAX_LCORES 64
 /** Largest number of requests in one batch. */
 #define TERN_BATCH_MAX 1024
+/** Smallest slice size an engine takes (tern_engine_conf.slice_bytes). */
+#define TERN_SLICE_BYTES_MIN (4ull << 10)
+/** Largest slice size an engine takes. */
+#define TERN_SLICE_BYTES_MAX (1ull << 30)
 
 /** Engine flag: idle worker lcores yield their CPU (for oversubscribed test machines). */
 #define TERN_ENGINE_F_IDLE_YIELD (1u << 0)
@@ -66,7 +70,7 @@ struct tern_engine_conf {
 	uint32_t nb_futures;   /**< futures in the pool; every client takes max_inflight; 16384 */
 	uint32_t max_batch;    /**< requests per submit, <= TERN_BATCH_MAX; 64 */
 	uint32_t max_clients;  /**< clients at once; 64 */
-	uint64_t slice_bytes;  /**< slice size, 4 KiB..1 GiB; 256 KiB */
+	uint64_t slice_bytes;  /**< TERN_SLICE_BYTES_MIN..TERN_SLICE_BYTES_MAX; 256 KiB */
 	uint64_t deadline_ns;  /**< default deadline of a batch; 5 s */
 	uint64_t share_bytes;  /**< batches this large are shared by all lcores; 512 KiB */
 	uint64_t stream_bytes; /**< requests this large are copied with streaming stores; 8 MiB */

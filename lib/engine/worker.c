@@ -103,12 +103,12 @@ batch_finish(struct worker *w, struct tern_future *f)
 	if (unlikely(__atomic_load_n(&f->first_error, __ATOMIC_RELAXED) != 0))
 		count_peer_failures(w, f);
 	/* Segments first: once a waiter sees the result it may unregister them. */
-	future_release_segrefs(f);
-	if (future_resolve(f, __atomic_load_n(&f->first_error, __ATOMIC_RELAXED)))
+	engine_future_release_segrefs(f);
+	if (engine_future_resolve(f, __atomic_load_n(&f->first_error, __ATOMIC_RELAXED)))
 		record_latency(w, f);
 	COUNTER_ADD(w->ctr, stats.batches, 1);
 	COUNTER_ADD(w->ctr, owned_inflight, -1);
-	future_engine_done(f);
+	engine_future_engine_done(f);
 }
 
 static void
@@ -196,13 +196,13 @@ accept_batch(struct worker *w, const struct sq_entry *e, uint32_t phase)
 	      CLAIM_GEN_MASK;
 	batch_build(w, f, e, gen);
 	COUNTER_ADD(w->ctr, owned_inflight, 1);
-	err = future_take_segrefs(f);
+	err = engine_future_take_segrefs(f);
 	if (unlikely(err != 0)) {
 		COUNTER_ADD(w->ctr, stats.errors, 1);
-		future_resolve(f, err); /* claim() skips every slice */
-		phase = PHASE_CANCEL;	/* not shared, no deadline */
+		engine_future_resolve(f, err); /* claim() skips every slice */
+		phase = PHASE_CANCEL;	       /* not shared, no deadline */
 	} else if (phase == PHASE_CANCEL) {
-		future_resolve(f, -ECANCELED);
+		engine_future_resolve(f, -ECANCELED);
 	}
 	if (phase != PHASE_CANCEL)
 		timer_link(w, f);
@@ -381,7 +381,7 @@ claim(struct worker *w, struct claim_ref ref, uint32_t phase)
 
 	if (phase == PHASE_CANCEL &&
 	    (__atomic_load_n(&f->claim, __ATOMIC_ACQUIRE) >> CLAIM_GEN_SHIFT) == ref.gen)
-		future_resolve(f, -ECANCELED);
+		engine_future_resolve(f, -ECANCELED);
 	if (__atomic_load_n(&f->resolved, __ATOMIC_ACQUIRE)) {
 		/* Resolved (cancelled, timed out): skip everything not yet posted. */
 		if (claim_slices(ref, 0, &s, &end)) {
@@ -547,7 +547,7 @@ expire_slot(struct worker *w, struct future_list *list, uint64_t now)
 		for (t = 0; t < w->nb_transports; t++)
 			if (w->tp[t].ops != NULL && w->tp[t].ops->expire != NULL)
 				w->tp[t].ops->expire(w->tp[t].ep, (uintptr_t)f, f->batch_id);
-		if (future_resolve(f, -ETIMEDOUT)) {
+		if (engine_future_resolve(f, -ETIMEDOUT)) {
 			COUNTER_ADD(w->ctr, stats.timeouts, 1);
 			record_latency(w, f);
 		}
@@ -607,9 +607,9 @@ abandon(struct worker *w)
 			next = TAILQ_NEXT(f, timer);
 			TAILQ_REMOVE(list, f, timer);
 			f->timer_linked = 0;
-			future_resolve(f, -ECANCELED);
+			engine_future_resolve(f, -ECANCELED);
 			/* Nothing will touch its segments again: let them go. */
-			future_release_segrefs(f);
+			engine_future_release_segrefs(f);
 			n++;
 		}
 	}
@@ -620,7 +620,7 @@ abandon(struct worker *w)
 }
 
 int
-worker_main(void *arg)
+engine_worker_main(void *arg)
 {
 	struct worker *w = arg;
 	int t;
@@ -663,7 +663,8 @@ worker_main(void *arg)
 }
 
 struct worker *
-worker_create(struct engine_shared *sh, unsigned int idx, unsigned int lcore_id, uint32_t flags)
+engine_worker_create(struct engine_shared *sh, unsigned int idx, unsigned int lcore_id,
+		     uint32_t flags)
 {
 	int socket = (int)rte_lcore_to_socket_id(lcore_id);
 	struct tern_endpoint_conf epc;
@@ -723,12 +724,12 @@ worker_create(struct engine_shared *sh, unsigned int idx, unsigned int lcore_id,
 	return w;
 
 fail:
-	worker_free(w);
+	engine_worker_free(w);
 	return NULL;
 }
 
 void
-worker_free(struct worker *w)
+engine_worker_free(struct worker *w)
 {
 	int t;
 

@@ -18,6 +18,9 @@
 #include <rte_log.h>
 #include <rte_string_fns.h>
 
+#include <tern_time.h>
+#include <tern_transport_driver.h>
+
 #include "tern_peer.h"
 
 RTE_LOG_REGISTER_DEFAULT(peer_logtype, NOTICE);
@@ -95,15 +98,6 @@ static void ipc_answer(struct tern_peers *ps, const struct ipc_pending *q);
 /* The peer set answering IPC in this process. */
 static struct tern_peers *ipc_owner;
 static pthread_mutex_t ipc_owner_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 const char *
 tern_peer_state_name(uint16_t state)
@@ -235,7 +229,7 @@ import_retire(struct tern_peers *ps, struct import *im, const char *why)
 	tern_segment_retire(ps->tbl, im->handle);
 	im->retired = true;
 	/* Its handle keeps answering ESTALE for a while, then goes. */
-	im->next_check_ms = now_ms() + ps->retired_ms;
+	im->next_check_ms = tern_clock_ms() + ps->retired_ms;
 	PEER_LOG(NOTICE, "%s/%s retired (%s): requests on it fail with ESTALE", im->peer->node,
 		 im->segment, why);
 }
@@ -524,7 +518,7 @@ resolve_locked(struct tern_peers *ps, const char *node, const char *segment, uin
 	im->handle = *handle;
 	im->transport = tid;
 	im->desc = d;
-	im->next_check_ms = now_ms() + ps->check_ms;
+	im->next_check_ms = tern_clock_ms() + ps->check_ms;
 	TAILQ_INSERT_TAIL(&ps->imports, im, next);
 	p->resolves++;
 	p->state = TERN_PEER_UP;
@@ -552,7 +546,7 @@ tern_peers_resolve(struct tern_peers *ps, const char *node, const char *segment,
 static int
 check_imports(struct tern_peers *ps)
 {
-	uint64_t now = now_ms();
+	uint64_t now = tern_clock_ms();
 	struct import *im, *next;
 	int changed = 0;
 
@@ -791,4 +785,55 @@ tern_peers_ipc_resolve(const char *node, const char *segment, uint32_t timeout_m
 	if (rp.status == 0)
 		*handle = rp.handle;
 	return rp.status;
+}
+
+int
+tern_peers_publish(struct tern_directory *dir, struct tern_segment_table *tbl, const char *node,
+		   uint32_t usable_transports)
+{
+	uint8_t blob[(TERN_DESCRIPTOR_STR_MAX - 1) / 2];
+	uint32_t h = 0, slot = 0;
+	int published = 0, t, n, ret;
+
+	if (dir == NULL || tbl == NULL || node == NULL)
+		return -EINVAL;
+	if (usable_transports == 0)
+		usable_transports = UINT32_MAX;
+	while ((h = tern_segment_next(tbl, slot)) != TERN_SEGMENT_INVALID) {
+		const struct tern_segment *seg = &tbl->slots[tern_segment_handle_slot(h)];
+		struct tern_descriptor d;
+		int carried = 0;
+
+		slot = tern_segment_handle_slot(h) + 1;
+		if (!tern_segment_exported(seg))
+			continue; /* clients' buffers: never offered to peers */
+		ret = tern_descriptor_init(&d, node, seg->name, seg->length);
+		if (ret != 0)
+			return ret;
+		for (t = 0; t < tern_transport_count(); t++) {
+			const struct tern_transport_ops *ops = tern_transport_get(t);
+
+			if (!(usable_transports & (1u << t)) || ops->segment_export == NULL)
+				continue;
+			n = ops->segment_export(seg, blob, sizeof(blob));
+			if (n <= 0)
+				continue; /* not exportable this way (no listener...) */
+			ret = tern_descriptor_set_bytes(&d, ops->name, TERN_PEER_DESC_FIELD, blob,
+							(size_t)n);
+			if (ret != 0) {
+				tern_descriptor_fini(&d);
+				return ret;
+			}
+			carried++;
+		}
+		ret = carried == 0 ? 0 : tern_directory_publish(dir, &d);
+		if (carried == 0)
+			PEER_LOG(WARNING, "segment %s: no usable transport can export it",
+				 seg->name);
+		tern_descriptor_fini(&d);
+		if (ret != 0)
+			return ret;
+		published += carried != 0;
+	}
+	return published;
 }

@@ -170,6 +170,21 @@ const char *tern_peer_state_name(uint16_t state);
 int tern_peers_list(struct tern_peers *peers, struct tern_peer_info *out, unsigned int max);
 
 /**
+ * Publish this node's segments to @p dir: one descriptor per segment offered
+ * to peers (tern_segment_export()), carrying the blob of every usable
+ * transport that can describe it (a transport without a listener cannot). A
+ * segment no usable transport can describe is skipped with a warning in the
+ * log. Call it again to refresh the descriptors (e.g. as a keepalive).
+ *
+ * @param usable_transports bit i: transport id i works here; 0 = all registered
+ * @return how many segments were published (>= 0); -EINVAL (NULL or invalid
+ *         argument); or the error of tern_descriptor_init() /
+ *         tern_directory_publish().
+ */
+int tern_peers_publish(struct tern_directory *dir, struct tern_segment_table *tbl, const char *node,
+		       uint32_t usable_transports);
+
+/**
  * Answer resolve requests from DPDK secondary processes of this primary
  * (tern_peers_ipc_resolve()). The requests are queued by DPDK's IPC thread
  * and answered by tern_peers_poll(). One peer set per process can serve.

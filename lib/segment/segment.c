@@ -14,10 +14,12 @@
 #include <rte_errno.h>
 #include <rte_log.h>
 #include <rte_memzone.h>
+#include <rte_string_fns.h>
 
-#include <tern_transport.h>
+#include <tern_cli.h>
+#include <tern_transport_driver.h>
 
-#include "tern_segment.h"
+#include "tern_segment_driver.h"
 
 RTE_LOG_REGISTER(tern_segment_logtype, tern.segment, INFO);
 #define SEG_LOG(level, fmt, ...) \
@@ -28,41 +30,13 @@ RTE_LOG_REGISTER(tern_segment_logtype, tern.segment, INFO);
 static int
 table_name_valid(const char *name)
 {
-	size_t i, len;
-
-	if (name == NULL)
-		return 0;
-	len = strnlen(name, TABLE_NAME_MAX);
-	if (len == 0 || len >= TABLE_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_'))
-			return 0;
-	}
-	return 1;
+	return tern_cli_check_name(name, TABLE_NAME_MAX) == 0;
 }
 
 static int
 segment_name_valid(const char *name)
 {
-	size_t i, len;
-
-	if (name == NULL)
-		return 0;
-	len = strnlen(name, TERN_SEGMENT_NAME_MAX);
-	if (len == 0 || len >= TERN_SEGMENT_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == ':' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return tern_cli_check_name_chars(name, TERN_SEGMENT_NAME_MAX, TERN_CLI_NAME_SEGMENT) == 0;
 }
 
 struct tern_segment_table *
@@ -564,6 +538,18 @@ tern_segment_info(const struct tern_segment_table *tbl, uint32_t handle,
 	info->refs = __atomic_load_n(&seg->refs, __ATOMIC_RELAXED);
 	info->state = state;
 	info->peer = seg->peer;
+	return 0;
+}
+
+int
+tern_segment_table_info(const struct tern_segment_table *tbl, struct tern_segment_table_info *info)
+{
+	if (tbl == NULL || info == NULL)
+		return -EINVAL;
+	memset(info, 0, sizeof(*info));
+	rte_strlcpy(info->name, tbl->name, sizeof(info->name));
+	info->capacity = tbl->capacity;
+	info->nb_active = __atomic_load_n(&tbl->nb_active, __ATOMIC_RELAXED);
 	return 0;
 }
 

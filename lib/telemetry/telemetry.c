@@ -165,12 +165,11 @@ answer_info(const char *params, struct rte_tel_data *d)
 	for (i = 0; i < n; i++)
 		rte_tel_data_add_array_int(arr[0], (int)lcores[i]);
 	for (i = 0; i < tern_transport_count(); i++) {
-		const struct tern_transport_ops *ops = tern_transport_get(i);
+		const char *name = tern_transport_name(i);
 
-		if (ops == NULL)
+		if (name == NULL)
 			continue;
-		rte_tel_data_add_array_string(arr[(info.transports_usable >> i) & 1 ? 1 : 2],
-					      ops->name);
+		rte_tel_data_add_array_string(arr[(info.transports_usable >> i) & 1 ? 1 : 2], name);
 	}
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_string(d, "version", tel.version);
@@ -333,7 +332,8 @@ answer_segments(const char *params, struct rte_tel_data *d)
 		RTE_TEL_U64_VAL, RTE_TEL_STRING_VAL, RTE_TEL_INT_VAL,	 RTE_TEL_U64_VAL
 	};
 	struct rte_tel_data *col[SEG_COLUMNS];
-	const struct tern_transport_ops *ops;
+	struct tern_segment_table_info ti;
+	const char *transport;
 	struct tern_segment_info si;
 	struct tern_segment_table *tbl = tel.segments;
 	uint32_t h, slot, count = 0;
@@ -341,9 +341,9 @@ answer_segments(const char *params, struct rte_tel_data *d)
 	int next = -1;
 	unsigned int i;
 
-	if (tbl == NULL)
+	if (tern_segment_table_info(tbl, &ti) != 0)
 		return reply_error(d, "no segment table was given to telemetry");
-	if (parse_start(params, tbl->capacity - 1, &start, d) != 0)
+	if (parse_start(params, ti.capacity - 1, &start, d) != 0)
 		return 0;
 	if (new_arrays(col, types, SEG_COLUMNS) != 0)
 		return -ENOMEM;
@@ -358,22 +358,23 @@ answer_segments(const char *params, struct rte_tel_data *d)
 		/* Unregistered since tern_segment_next() saw it: skip. */
 		if (tern_segment_info(tbl, h, &si) != 0)
 			continue;
-		ops = tern_transport_get(si.transport);
+		transport = tern_transport_name(si.transport);
 		rte_tel_data_add_array_u64(col[SEG_SLOT], slot - 1);
 		rte_tel_data_add_array_u64(col[SEG_HANDLE], h);
 		rte_tel_data_add_array_string(col[SEG_NAME], si.name);
 		rte_tel_data_add_array_string(col[SEG_KIND],
 					      si.kind == TERN_SEGMENT_REMOTE ? "remote" : "local");
 		rte_tel_data_add_array_u64(col[SEG_LENGTH], si.length);
-		rte_tel_data_add_array_string(col[SEG_TRANSPORT], ops != NULL ? ops->name : "?");
+		rte_tel_data_add_array_string(col[SEG_TRANSPORT],
+					      transport != NULL ? transport : "?");
 		rte_tel_data_add_array_int(col[SEG_SOCKET], si.socket_id);
 		rte_tel_data_add_array_u64(col[SEG_REFS], si.refs);
 		count++;
 	}
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_string(d, "table", tbl->name);
-	rte_tel_data_add_dict_u64(d, "capacity", tbl->capacity);
-	rte_tel_data_add_dict_u64(d, "total", __atomic_load_n(&tbl->nb_active, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_string(d, "table", ti.name);
+	rte_tel_data_add_dict_u64(d, "capacity", ti.capacity);
+	rte_tel_data_add_dict_u64(d, "total", ti.nb_active);
 	rte_tel_data_add_dict_u64(d, "start", start);
 	rte_tel_data_add_dict_u64(d, "count", count);
 	rte_tel_data_add_dict_int(d, "next", next);

@@ -8,6 +8,7 @@
 #include <rte_log.h>
 
 #include <tern_cli.h>
+#include <tern_engine.h>
 
 #include "telemetry_parse.h"
 
@@ -144,7 +145,7 @@ tern_tel_parse_set(const char *params, struct tern_tel_setting *out, char *err, 
 		return -EINVAL;
 	}
 	if (strcmp(key, "slice_size") == 0) {
-		ret = tern_tel_parse_size(value, TERN_TEL_SLICE_MIN, TERN_TEL_SLICE_MAX, &v);
+		ret = tern_tel_parse_size(value, TERN_SLICE_BYTES_MIN, TERN_SLICE_BYTES_MAX, &v);
 		if (ret == -ERANGE)
 			snprintf(err, err_len, "'%s': slice_size must be 4K..1G", shown);
 		else if (ret != 0)

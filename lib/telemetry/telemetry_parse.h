@@ -13,8 +13,6 @@
 #include <stdint.h>
 
 /* Limits of the live settings. */
-#define TERN_TEL_SLICE_MIN	 (4ull << 10)
-#define TERN_TEL_SLICE_MAX	 (1ull << 30)
 #define TERN_TEL_DEADLINE_MS_MAX 3600000ull /* one hour, the engine's limit */
 
 /* Keys of /tern/config/set. */

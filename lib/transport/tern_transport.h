@@ -4,33 +4,14 @@
 
 /**
  * @file
- * The transport ops table: how the engine's worker lcores move bytes.
- *
- * A transport registers itself at start-up (TERN_TRANSPORT_REGISTER, like a
- * DPDK PMD). The engine probes every registered transport when it is
- * created, opens one endpoint per worker lcore for each usable one, and from
- * then on talks to it only through post_burst() and poll() on that lcore's
- * endpoint: no lock is ever taken on the data path. An endpoint reaches every
- * peer its transport knows; connections to peers are the transport's
- * business, opened and cached inside the endpoint.
- *
- * Contract for the data path (one lcore per endpoint, never concurrent):
- * - post_burst() takes the first N slices it can accept and returns N
- *   (0..nb). It never blocks. Slices it did not take are offered again.
- * - Every accepted slice produces exactly one completion from poll(), with
- *   status 0 or a negative errno; completions may come in any order.
- * - cancel() makes every accepted, not yet completed slice complete (with
- *   -ECANCELED, or its real status) at the latest by the poll() calls that
- *   follow; it is how the engine drains an endpoint before closing it.
- * - expire() (optional) is the engine's word that a batch's deadline passed:
- *   from then on its slices must not touch local memory (doc/api.md).
+ * Transports as an application sees them: ids and names, and the two
+ * operations. The engine picks a transport per target segment (the cheapest
+ * that reaches it); an application names one only to pin a peer to it or to
+ * report what was used. Writing a transport is the driver SDK's business:
+ * tern_transport_driver.h.
  */
 
 #include <stdint.h>
-
-#include <rte_common.h>
-
-#include <tern_segment.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,120 +28,17 @@ enum tern_op {
 	TERN_OP_WRITE = 2, /**< copy local memory -> target segment */
 };
 
-/** Slice hint: the engine expects this data not to be read soon (stream it). */
-#define TERN_SLICE_F_STREAM (1u << 0)
-
-/** One slice: a contiguous piece of a request, at most the engine's slice size. */
-struct tern_slice {
-	uint64_t cookie; /**< opaque to the transport; echoed in the completion */
-	uint8_t *local;	 /**< local side, inside @c local_seg */
-	const struct tern_segment *local_seg; /**< the LOCAL segment holding @c local */
-	const struct tern_segment *target;    /**< target segment (bounds already checked) */
-	uint64_t offset;		      /**< byte offset in the target */
-	uint32_t length;		      /**< bytes, > 0 */
-	uint8_t op;			      /**< enum tern_op */
-	uint8_t flags;			      /**< TERN_SLICE_F_* */
-	uint16_t reserved;
-	/** The submission the slice belongs to: a cookie can be reused by a later
-	 *  batch, (cookie, batch) never is. What expire() names. */
-	uint64_t batch;
-};
-
-/** One completed slice. */
-struct tern_completion {
-	uint64_t cookie; /**< the slice's cookie */
-	int32_t status;	 /**< 0, or a negative errno */
-	uint32_t length; /**< bytes moved */
-};
-
-/** Opaque per-lcore endpoint, defined by each transport. */
-struct tern_endpoint;
-
-/** What the engine tells a transport when it opens an endpoint. */
-struct tern_endpoint_conf {
-	unsigned int lcore_id; /**< the only lcore that will use the endpoint */
-	int socket_id;	       /**< that lcore's NUMA socket */
-	uint32_t max_slices;   /**< slices the engine may have outstanding on it */
-	uint64_t stream_bytes; /**< engine's threshold for TERN_SLICE_F_STREAM, for reference */
-	struct tern_segment_table
-		*segments; /**< the engine's segments (a target side serves them) */
-};
-
-/** A transport. All callbacks except the data path may be NULL when meaningless. */
-struct tern_transport_ops {
-	/** Unique name, [a-z0-9_], shorter than TERN_TRANSPORT_NAME_MAX. */
-	const char *name;
-	/** Cost rank: the engine prefers the lowest rank that reaches a target. */
-	uint32_t rank;
-	/** Is the transport usable here? 0, or a negative errno (logged by the transport). */
-	int (*probe)(void);
-	/**
-	 * Describe a LOCAL segment for peers (the directory's per-transport blob).
-	 * @return bytes written to @p desc, or a negative errno.
-	 */
-	int (*segment_export)(const struct tern_segment *seg, void *desc, size_t desc_len);
-	/**
-	 * Turn a peer's blob into the REMOTE segment's priv area.
-	 * @return 0 or a negative errno (-EINVAL for a malformed blob).
-	 */
-	int (*segment_import)(struct tern_segment *seg, const void *desc, size_t desc_len);
-	/**
-	 * Undo segment_import(): the REMOTE segment is unregistered and no slice
-	 * refers to it any more; free what import took (a mapping, a connection).
-	 * @p seg is the slot as it was (priv included). NULL when import takes nothing.
-	 */
-	void (*segment_release)(struct tern_segment *seg);
-	/** Open lcore @p conf->lcore_id's endpoint. NULL with rte_errno on failure. */
-	struct tern_endpoint *(*endpoint_open)(const struct tern_endpoint_conf *conf);
-	/** Data path: accept up to @p nb slices; return how many were taken. */
-	uint16_t (*post_burst)(struct tern_endpoint *ep, const struct tern_slice *slices,
-			       uint16_t nb);
-	/** Data path: return up to @p max completions. */
-	uint16_t (*poll)(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max);
-	/** Fail everything outstanding; completions follow through poll(). */
-	void (*cancel)(struct tern_endpoint *ep);
-	/**
-	 * Optional (NULL: the transport never writes local memory after its
-	 * slice completed, e.g. it copies synchronously). The batch whose slices
-	 * carry @p cookie and @p batch passed its deadline; called on the owner lcore, on
-	 * each of its endpoints, just before the engine resolves the batch's
-	 * future. By return, on every endpoint of the transport: no slice of
-	 * the batch may write into local memory again, and none of its WRITEs
-	 * may be applied at a target after a WRITE posted after the return.
-	 * Slices of the batch may still be posted afterwards (another lcore had
-	 * claimed them): they must fail without touching anything.
-	 * The slices still complete through poll() (any status), and the
-	 * batch's memory stays valid until they have.
-	 */
-	void (*expire)(struct tern_endpoint *ep, uint64_t cookie, uint64_t batch);
-	/** Close an endpoint with nothing outstanding. */
-	void (*endpoint_close)(struct tern_endpoint *ep);
-};
-
-/**
- * Register a transport. Called from a constructor (TERN_TRANSPORT_REGISTER)
- * or by an application before it creates an engine.
- *
- * @return the transport id (>= 0), or -EINVAL (bad ops or name), -EEXIST
- *         (name taken), -ENOSPC (TERN_TRANSPORT_MAX reached).
- */
-int tern_transport_register(const struct tern_transport_ops *ops);
-
 /** @return the id of the transport named @p name, or -ENOENT / -EINVAL. */
 int tern_transport_id(const char *name);
-
-/** @return the ops of transport @p id, or NULL if there is none. */
-const struct tern_transport_ops *tern_transport_get(int id);
 
 /** @return how many transports are registered (ids are 0..count-1). */
 int tern_transport_count(void);
 
-/** Register @p ops when the program starts. */
-#define TERN_TRANSPORT_REGISTER(ops)             \
-	RTE_INIT(tern_transport_register_##ops)  \
-	{                                        \
-		tern_transport_register(&(ops)); \
-	}
+/**
+ * @return the name of transport @p id ("memcpy", "shm", "tcp", "mlx5"...), or
+ *         NULL if there is none.
+ */
+const char *tern_transport_name(int id);
 
 #ifdef __cplusplus
 }

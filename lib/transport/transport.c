@@ -4,7 +4,9 @@
 
 #include <rte_common.h>
 
-#include "tern_transport.h"
+#include <tern_cli.h>
+
+#include "tern_transport_driver.h"
 
 /* Written by constructors and by the control thread before any engine
  * exists; read-only afterwards. */
@@ -14,20 +16,7 @@ static int registry_count;
 static int
 name_valid(const char *name)
 {
-	size_t i, len;
-
-	if (name == NULL)
-		return 0;
-	len = strnlen(name, TERN_TRANSPORT_NAME_MAX);
-	if (len == 0 || len >= TERN_TRANSPORT_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-			return 0;
-	}
-	return 1;
+	return tern_cli_check_name_chars(name, TERN_TRANSPORT_NAME_MAX, TERN_CLI_NAME_LOWER) == 0;
 }
 
 int
@@ -73,4 +62,12 @@ int
 tern_transport_count(void)
 {
 	return registry_count;
+}
+
+const char *
+tern_transport_name(int id)
+{
+	const struct tern_transport_ops *ops = tern_transport_get(id);
+
+	return ops != NULL ? ops->name : NULL;
 }

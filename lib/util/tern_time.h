@@ -4,7 +4,8 @@
 
 /**
  * @file
- * Conversions between nanoseconds and TSC cycles that cannot overflow.
+ * Time: conversions between nanoseconds and TSC cycles that cannot
+ * overflow, and the monotonic clock of the control path.
  *
  * `ns * hz / 1e9` in 64 bits wraps once ns * hz passes 2^64: at 2 GHz that
  * is any span longer than about 9.2 seconds. These helpers compute the
@@ -13,6 +14,7 @@
  */
 
 #include <stdint.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +69,23 @@ static inline uint64_t
 tern_add_sat(uint64_t base, uint64_t delta)
 {
 	return delta > UINT64_MAX - base ? UINT64_MAX : base + delta;
+}
+
+/** @return CLOCK_MONOTONIC in nanoseconds: control-path timeouts and deadlines. */
+static inline uint64_t
+tern_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * TERN_NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/** @return CLOCK_MONOTONIC in milliseconds. */
+static inline uint64_t
+tern_clock_ms(void)
+{
+	return tern_clock_ns() / 1000000u;
 }
 
 #ifdef __cplusplus

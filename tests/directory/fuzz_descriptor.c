@@ -11,7 +11,7 @@
 
 #include <rte_log.h>
 
-#include <tern_directory.h>
+#include <tern_descriptor.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,7 +22,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	/* Every rejection is logged; keep the fuzzer's output readable. */
-	rte_log_set_level_pattern("tern.directory", RTE_LOG_ERR);
+	rte_log_set_level_pattern("tern.descriptor", RTE_LOG_ERR);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include <rte_common.h>
 #include <rte_errno.h>
 #include <rte_log.h>
 
@@ -26,6 +27,8 @@
 
 #define TTL_S	      2
 #define GONE_BOUND_MS 20000 /* generous: an entry must vanish within this */
+#define CHILD_LIFE_MS 60000 /* a killed publisher is killed long before this */
+#define CLI_TIMEOUT_S 30    /* one etcdctl / redis-cli command line */
 
 static const char *backend;  /* "etcd" or "redis" */
 static const char *endpoint; /* host:port */
@@ -37,6 +40,17 @@ sleep_ms(unsigned int ms)
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
+}
+
+/* Waits are bounded on this clock: a lookup itself may take up to its
+ * timeout, so counting sleeps alone would not bound them. */
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static struct tern_directory *
@@ -77,11 +91,11 @@ publish(struct tern_directory *dir, const char *node, const char *segment, uint6
 static int
 wait_gone(struct tern_directory *dir, const char *node, const char *segment)
 {
+	uint64_t deadline = now_ms() + GONE_BOUND_MS;
 	struct tern_descriptor d;
-	unsigned int waited;
 	int rc;
 
-	for (waited = 0; waited < GONE_BOUND_MS; waited += 100) {
+	while (now_ms() < deadline) {
 		rc = tern_directory_lookup(dir, node, segment, &d);
 		if (rc != 0)
 			return rc;
@@ -91,7 +105,9 @@ wait_gone(struct tern_directory *dir, const char *node, const char *segment)
 	return 0;
 }
 
-/* Run a shell command; its output (trimmed) in @p out. */
+/* Run a shell command line, killed after CLI_TIMEOUT_S; its output (trimmed)
+ * in @p out. The line goes through the environment so that its quotes need
+ * no second layer of escaping. */
 static int run(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int
@@ -105,7 +121,8 @@ run(char *out, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
-	f = popen(cmd, "r");
+	assert_int_equal(setenv("TERN_TEST_CMD", cmd, 1), 0);
+	f = popen("timeout " RTE_STR(CLI_TIMEOUT_S) " sh -c \"$TERN_TEST_CMD\"", "r");
 	assert_non_null(f);
 	while (n + 1 < len && fgets(out + n, (int)(len - n), f) != NULL)
 		n = strlen(out);
@@ -229,6 +246,7 @@ entries_vanish_when_the_publisher_is_killed(void **state)
 	struct tern_directory *pub, *cli;
 	struct tern_descriptor d;
 	int ready[2], status, rc;
+	uint64_t deadline;
 	char c = 0;
 	pid_t child;
 
@@ -244,10 +262,12 @@ entries_vanish_when_the_publisher_is_killed(void **state)
 		c = tern_directory_publish(pub, &d) == 0 ? 'y' : 'n';
 		if (write(ready[1], &c, 1) != 1)
 			_exit(1);
-		for (;;) {
+		/* Bounded, so that it cannot outlive a parent that failed. */
+		for (deadline = now_ms() + CHILD_LIFE_MS; now_ms() < deadline;) {
 			tern_directory_keepalive(pub);
 			sleep_ms(300);
 		}
+		_exit(1);
 	}
 	close(ready[1]);
 	assert_int_equal(read(ready[0], &c, 1), 1);
@@ -404,5 +424,6 @@ main(void)
 	}
 	snprintf(prefix, sizeof(prefix), "tern-test-%d", (int)getpid());
 	rte_log_set_level_pattern("tern.directory", RTE_LOG_WARNING);
+	rte_log_set_level_pattern("tern.descriptor", RTE_LOG_WARNING);
 	return cmocka_run_group_tests_name(backend, tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@
 
 #include <rte_log.h>
 
-#include <tern_directory.h>
+#include <tern_descriptor.h>
 
 static void
 make_full(struct tern_descriptor *d)
@@ -369,6 +369,6 @@ main(void)
 	};
 
 	/* Rejections are logged at NOTICE; keep the test output readable. */
-	rte_log_set_level_pattern("tern.directory", RTE_LOG_WARNING);
+	rte_log_set_level_pattern("tern.descriptor", RTE_LOG_WARNING);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -137,6 +138,20 @@ unreachable_backends_fail_cleanly(void **state)
 	tern_descriptor_fini(&d);
 }
 
+/* Every wait below has a deadline on this clock, so that a server that stops
+ * answering fails the test instead of hanging it. */
+#define POLLER_LIFE_MS	60000 /* far beyond any test that uses a poller */
+#define GARBAGE_WAIT_MS 10000 /* for the server to answer or hang up */
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* A p2p server in poll mode, driven by a thread of the test's own. */
 struct poller {
 	struct tern_directory *dir;
@@ -148,8 +163,9 @@ static void *
 poller_main(void *arg)
 {
 	struct poller *p = arg;
+	uint64_t deadline = now_ms() + POLLER_LIFE_MS;
 
-	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
+	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE) && now_ms() < deadline)
 		assert_true(tern_directory_p2p_poll(p->dir, 20) >= 0);
 	return NULL;
 }
@@ -243,7 +259,7 @@ p2p_stale_cached_descriptor_fails_cleanly(void **state)
 {
 	struct tern_directory *server, *client;
 	struct tern_descriptor d, again;
-	unsigned int waited;
+	uint64_t deadline;
 	int rc;
 
 	(void)state;
@@ -275,7 +291,7 @@ p2p_stale_cached_descriptor_fails_cleanly(void **state)
 	assert_int_equal(tern_directory_lookup(client, "alpha", "seg1", &d), 0);
 	tern_descriptor_fini(&d);
 	assert_int_equal(tern_directory_unpublish(server, "alpha", "seg1"), 0);
-	for (waited = 0, rc = 0; rc == 0 && waited < 10000; waited += 50) {
+	for (deadline = now_ms() + 10000, rc = 0; rc == 0 && now_ms() < deadline;) {
 		rc = tern_directory_lookup(client, "alpha", "seg1", &d);
 		if (rc == 0)
 			tern_descriptor_fini(&d);
@@ -314,12 +330,15 @@ static int
 send_garbage(int port, const void *buf, size_t len)
 {
 	char reply[256];
+	uint64_t deadline;
 	ssize_t n;
 	int fd, closed = 0;
 
 	fd = raw_connect(port);
 	assert_int_equal(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
-	for (;;) {
+	for (deadline = now_ms() + GARBAGE_WAIT_MS;;) {
+		if (now_ms() >= deadline)
+			fail_msg("the server neither stopped answering nor hung up");
 		n = recv(fd, reply, sizeof(reply), 0);
 		if (n <= 0) {
 			closed = n == 0 || errno == ECONNRESET;
@@ -410,6 +429,7 @@ p2p_server_survives_garbage(void **state)
 		static const char req[] =
 			"{\"v\":1,\"op\":\"get\",\"node\":\"alpha\",\"segment\":\"seg0\"}";
 		uint8_t reply[4 + 1024];
+		uint64_t deadline;
 		uint32_t be;
 		size_t got = 0;
 		ssize_t n;
@@ -419,7 +439,9 @@ p2p_server_survives_garbage(void **state)
 		fd = raw_connect(port);
 		assert_int_equal(send(fd, buf, 4 + strlen(req), MSG_NOSIGNAL),
 				 (ssize_t)(4 + strlen(req)));
+		deadline = now_ms() + GARBAGE_WAIT_MS;
 		while (got < 4 || got < 4 + ntohl(be)) {
+			assert_true(now_ms() < deadline);
 			n = recv(fd, reply + got, sizeof(reply) - got, 0);
 			assert_true(n > 0);
 			got += (size_t)n;
@@ -431,6 +453,99 @@ p2p_server_survives_garbage(void **state)
 	}
 	tern_directory_close(client);
 	tern_directory_close(server);
+}
+
+/* A foreign peer: accepts one connection and answers whatever it is asked
+ * with one canned frame. */
+struct fake_peer {
+	int lfd;
+	int port;
+	char answer[128];
+	pthread_t thread;
+};
+
+static void *
+fake_peer_main(void *arg)
+{
+	struct fake_peer *fp = arg;
+	struct pollfd pfd = { .fd = fp->lfd, .events = POLLIN };
+	struct timeval tv = { .tv_sec = 5 };
+	uint8_t buf[4 + 1024];
+	size_t len = strlen(fp->answer);
+	int fd;
+
+	if (poll(&pfd, 1, GARBAGE_WAIT_MS) != 1)
+		return NULL;
+	fd = accept(fp->lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* The request comes in one send on loopback; its content does not matter. */
+	if (recv(fd, buf, sizeof(buf), 0) > 0) {
+		frame(buf, (uint32_t)len, fp->answer);
+		if (send(fd, buf, 4 + len, MSG_NOSIGNAL) < 0)
+			fprintf(stderr, "fake peer: send: %s\n", strerror(errno));
+	}
+	close(fd);
+	return NULL;
+}
+
+static void
+fake_peer_start(struct fake_peer *fp)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fp->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fp->lfd >= 0);
+	assert_int_equal(bind(fp->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fp->lfd, 4), 0);
+	assert_int_equal(getsockname(fp->lfd, (struct sockaddr *)&sa, &sl), 0);
+	fp->port = ntohs(sa.sin_port);
+	assert_int_equal(pthread_create(&fp->thread, NULL, fake_peer_main, fp), 0);
+}
+
+static void
+p2p_foreign_status_becomes_eproto(void **state)
+{
+	/* A status passes only if this server version could have sent it to a
+	 * well-formed request; the peer's errno is never returned as ours. */
+	static const struct {
+		int v;
+		int status;
+		int want;
+	} cases[] = {
+		{ 1, -ENOENT, -ENOENT }, { 1, -EMSGSIZE, -EMSGSIZE }, { 1, -ENOMEM, -ENOMEM },
+		{ 1, -EINVAL, -EPROTO }, { 1, -EACCES, -EPROTO },     { 1, -4095, -EPROTO },
+		{ 1, 1, -EPROTO },	 { 2, -ENOENT, -EPROTO },
+	};
+	struct tern_directory_conf conf = { .timeout_ms = 2000 };
+	struct tern_directory *client;
+	struct tern_descriptor d;
+	struct fake_peer fp;
+	char uri[64];
+	unsigned int i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&fp, 0, sizeof(fp));
+		snprintf(fp.answer, sizeof(fp.answer), "{\"v\":%d,\"status\":%d}", cases[i].v,
+			 cases[i].status);
+		fake_peer_start(&fp);
+		snprintf(uri, sizeof(uri), "p2p://127.0.0.1:%d", fp.port);
+		client = tern_directory_open(uri, &conf);
+		assert_non_null(client);
+		rc = tern_directory_lookup(client, "alpha", "seg0", &d);
+		if (rc == 0)
+			tern_descriptor_fini(&d);
+		tern_directory_close(client);
+		pthread_join(fp.thread, NULL);
+		close(fp.lfd);
+		if (rc != cases[i].want)
+			fail_msg("answer %s: got %d, want %d", fp.answer, rc, cases[i].want);
+	}
 }
 
 static void
@@ -467,8 +582,10 @@ main(void)
 		cmocka_unit_test(p2p_stale_cached_descriptor_fails_cleanly),
 		cmocka_unit_test(p2p_server_survives_garbage),
 		cmocka_unit_test(p2p_serve_needs_p2p_and_a_free_port),
+		cmocka_unit_test(p2p_foreign_status_becomes_eproto),
 	};
 
 	rte_log_set_level_pattern("tern.directory", RTE_LOG_WARNING);
+	rte_log_set_level_pattern("tern.descriptor", RTE_LOG_WARNING);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

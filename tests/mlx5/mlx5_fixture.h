@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include <tern_transport.h>
+#include <tern_transport_driver.h>
 
 #include "mlx5_model.h"
 

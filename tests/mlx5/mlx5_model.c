@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <tern_transport_driver.h>
 #include "mlx5_model.h"
 
 /* WQE byte layout (64-byte basic blocks, big-endian fields). */

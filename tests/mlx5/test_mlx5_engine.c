@@ -24,8 +24,8 @@
 #include <rte_memory.h>
 
 #include <tern_engine.h>
-#include <tern_segment.h>
-#include <tern_transport.h>
+#include <tern_segment_driver.h>
+#include <tern_transport_driver.h>
 
 #include "mlx5_model.h"
 #include "tern_mlx5.h"

@@ -32,8 +32,8 @@
 #include <rte_log.h>
 #include <rte_memory.h>
 
-#include <tern_segment.h>
-#include <tern_transport.h>
+#include <tern_segment_driver.h>
+#include <tern_transport_driver.h>
 
 #include "mlx5_fixture.h"
 #include "mlx5_model.h"

@@ -26,7 +26,7 @@
 #include <rte_errno.h>
 
 #include <tern_shm.h>
-#include <tern_transport.h>
+#include <tern_transport_driver.h>
 
 #include "test_common.h"
 #include "test_target.h"

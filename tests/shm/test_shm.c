@@ -34,6 +34,7 @@
 #include <rte_cycles.h>
 #include <rte_errno.h>
 
+#include <tern_transport_driver.h>
 #include <tern_shm.h>
 
 #include "shm_internal.h"

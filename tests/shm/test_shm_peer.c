@@ -32,6 +32,7 @@
 #include <rte_common.h>
 #include <rte_errno.h>
 
+#include <tern_transport_driver.h>
 #include <tern_shm.h>
 
 #include "test_common.h"

@@ -27,6 +27,7 @@
 #include <rte_cycles.h>
 #include <rte_errno.h>
 
+#include <tern_transport_driver.h>
 #include <tern_tcp.h>
 
 #include "test_common.h"

@@ -32,6 +32,7 @@
 #include <rte_errno.h>
 #include <rte_log.h>
 
+#include <tern_transport_driver.h>
 #include <tern_tcp.h>
 #include <tern_wire.h>
 

@@ -9,7 +9,7 @@
 #include <rte_branch_prediction.h>
 
 #include <tern_copy_endpoint.h>
-#include <tern_transport.h>
+#include <tern_transport_driver.h>
 
 static int
 memcpy_probe(void)

@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#include <tern_segment.h>
+#include <tern_segment_driver.h>
 
 #include "mlx5_queue.h"
 #include "tern_mlx5_internal.h"

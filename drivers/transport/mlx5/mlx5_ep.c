@@ -15,8 +15,8 @@
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
 
-#include <tern_segment.h>
-#include <tern_transport.h>
+#include <tern_segment_driver.h>
+#include <tern_transport_driver.h>
 
 #include "mlx5_ctl.h"
 #include "mlx5_ep.h"

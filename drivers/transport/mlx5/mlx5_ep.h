@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include <tern_transport.h>
+#include <tern_transport_driver.h>
 
 /** The ops table's post_burst(): slices to WQEs, one doorbell per QP. */
 uint16_t mlx5_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint16_t nb);

@@ -30,7 +30,7 @@
 #include <rte_byteorder.h>
 #include <rte_common.h>
 
-#include <tern_transport.h>
+#include <tern_transport_driver.h>
 
 #include "mlx5_wqe.h"
 

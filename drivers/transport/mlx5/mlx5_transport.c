@@ -23,8 +23,8 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 
-#include <tern_segment.h>
-#include <tern_transport.h>
+#include <tern_segment_driver.h>
+#include <tern_transport_driver.h>
 
 #include "mlx5_connect.h"
 #include "mlx5_ctl.h"

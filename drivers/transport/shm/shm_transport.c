@@ -53,8 +53,8 @@
 #include <rte_malloc.h>
 
 #include <tern_copy_endpoint.h>
-#include <tern_segment.h>
-#include <tern_transport.h>
+#include <tern_segment_driver.h>
+#include <tern_transport_driver.h>
 
 #include "shm_internal.h"
 #include "shm_wire.h"

@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#include <tern_segment.h>
+#include <tern_segment_driver.h>
 
 #ifdef __cplusplus
 extern "C" {

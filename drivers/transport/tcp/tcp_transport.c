@@ -54,8 +54,8 @@
 #include <rte_random.h>
 #include <rte_spinlock.h>
 
-#include <tern_segment.h>
-#include <tern_transport.h>
+#include <tern_segment_driver.h>
+#include <tern_transport_driver.h>
 
 #include "tcp_auth.h"
 #include "tcp_frame.h"
