@@ -115,7 +115,7 @@ int mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_m
 
 /*
  * Framing of the handshake over TCP (mlx5_handshake.c; doc/mlx5.md): a fixed
- * 12-byte header, then one handshake message (tern_mlx5_connect_*). One
+ * 12-byte header, then one handshake message (mlx5_connect_encode()). One
  * request per frame, one reply frame per request.
  */
 /** Magic of a handshake frame: the bytes "TMXF". */
