@@ -11,6 +11,7 @@
  * tern_transport_driver.h.
  */
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -28,6 +29,25 @@ enum tern_op {
 	TERN_OP_WRITE = 2, /**< copy local memory -> target segment */
 };
 
+/**
+ * Transport flag: its target side serves a LOCAL segment only when the
+ * segment is backed by a file other processes can map
+ * (tern_segment_alloc_file()); a host that configures it allocates its
+ * segments that way.
+ */
+#define TERN_TRANSPORT_F_FILE_SEGMENTS (1u << 0)
+
+struct tern_segment_table;
+
+/** What a transport's configuration may use of the process that hosts it. */
+struct tern_transport_env {
+	/** The table whose exported segments the transport serves to peers. */
+	struct tern_segment_table *segments;
+	/** A directory private to this process for sockets and files; NULL: the EAL's runtime dir.
+	 */
+	const char *runtime_dir;
+};
+
 /** @return the id of the transport named @p name, or -ENOENT / -EINVAL. */
 int tern_transport_id(const char *name);
 
@@ -39,6 +59,51 @@ int tern_transport_count(void);
  *         NULL if there is none.
  */
 const char *tern_transport_name(int id);
+
+/**
+ * @return the options transport @p id takes in tern_transport_configure(),
+ *         as "key=<value> ..." for help text ("" when it takes none), or
+ *         NULL if there is no such transport.
+ */
+const char *tern_transport_params(int id);
+
+/** @return TERN_TRANSPORT_F_* of transport @p id (0 if there is none). */
+uint32_t tern_transport_flags(int id);
+
+/**
+ * Configure a transport before any engine is created: start its target
+ * side (a listener, a socket server), set its limits and secrets. @p args
+ * is "key=value,key=value" (DPDK kvargs syntax; NULL or "" for the
+ * defaults); the keys are the transport's own (tern_transport_params(),
+ * doc/operations.md). A transport that is never configured still works as
+ * an initiator with its defaults.
+ *
+ * @return 0; -EINVAL (no name, unknown key, bad value, or @p env without the
+ *         segment table a serving transport needs); -ENOENT (no such
+ *         transport); -EALREADY (configured already: stop it first);
+ *         -ENOTSUP (it takes no options and @p args has some); or the
+ *         transport's own error (e.g. -ENODEV: no device; -EADDRINUSE).
+ */
+int tern_transport_configure(const char *name, const char *args,
+			     const struct tern_transport_env *env);
+
+/** @return whether transport @p id has been configured (1) or not (0). */
+int tern_transport_configured(int id);
+
+/**
+ * Describe what configured transport @p id offers to the outside, for an
+ * operator's log ("listening on 127.0.0.1 port 40123"), into @p buf.
+ * @return the length written (0: it offers nothing), -EINVAL, -ENOENT
+ *         (no such transport or not configured).
+ */
+int tern_transport_describe(int id, char *buf, size_t len);
+
+/**
+ * Stop every configured transport, the last configured first: close
+ * listeners and servers, forget secrets. Call it once no engine uses them
+ * (after tern_engine_destroy()) and while the segment table still exists.
+ */
+void tern_transport_stop_all(void);
 
 #ifdef __cplusplus
 }

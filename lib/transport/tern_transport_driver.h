@@ -84,6 +84,27 @@ struct tern_transport_ops {
 	const char *name;
 	/** Cost rank: the engine prefers the lowest rank that reaches a target. */
 	uint32_t rank;
+	/** TERN_TRANSPORT_F_* */
+	uint32_t flags;
+	/**
+	 * The keys configure() takes, for help text and docs, like DPDK's
+	 * RTE_PMD_REGISTER_PARAM_STRING: "key=<value> key=<value>". NULL: none.
+	 */
+	const char *params;
+	/**
+	 * Control path, before any engine exists (tern_transport_configure()):
+	 * apply @p args ("key=value,...", rte_kvargs syntax, never NULL; "" for
+	 * the defaults). 0, or a negative errno (-EINVAL for an unknown key or a
+	 * bad value). NULL: the transport takes no configuration.
+	 */
+	int (*configure)(const char *args, const struct tern_transport_env *env);
+	/** Undo configure(): close listeners, stop threads, forget secrets. */
+	void (*stop)(void);
+	/**
+	 * What the configured transport offers to the outside, for the
+	 * operator's log; @return bytes written (0: nothing), negative errno.
+	 */
+	int (*describe)(char *buf, size_t len);
 	/** Is the transport usable here? 0, or a negative errno (logged by the transport). */
 	int (*probe)(void);
 	/**
