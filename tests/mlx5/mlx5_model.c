@@ -313,7 +313,7 @@ mlx5_model_import_wired(struct tern_segment *seg, int node, void *addr, uint64_t
 	int peer;
 
 	mlx5_model_desc(&d, node, addr, len, rkey, 1);
-	peer = tern_mlx5_peer_get(d.gid, 1);
+	peer = mlx5_peer_get(d.gid, 1);
 	if (peer < 0)
 		abort();
 	d.peer = (uint16_t)peer;

@@ -62,11 +62,11 @@ void mlx5_model_set_present(struct mlx5_model *m, int present);
 void mlx5_model_set_node(struct mlx5_model *m, int node);
 /* Control-path calls from the calling thread act for @node; -1 (the default)
  * follows mlx5_model_set_node(). The handshake listener's thread serves as
- * node 1 this way (tern_mlx5_test_set_listener_init()). */
+ * node 1 this way (mlx5_test_set_listener_init()). */
 void mlx5_model_set_thread_node(int node);
 /* A descriptor of node @node's memory [addr, +len) under @rkey, in host form,
  * as that node's segment_export() would write it with its handshake listener
- * at 127.0.0.1:@hs_port and epoch 1 (tern_mlx5_desc_encode() makes the blob). */
+ * at 127.0.0.1:@hs_port and epoch 1 (mlx5_desc_encode() makes the blob). */
 void mlx5_model_desc(struct tern_mlx5_desc *d, int node, void *addr, uint64_t len, uint32_t rkey,
 		     uint16_t hs_port);
 /* Fill REMOTE segment @seg's priv with node @node's memory [addr, +len) under

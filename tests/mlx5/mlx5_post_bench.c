@@ -53,7 +53,7 @@ main(int argc, char **argv)
 	if (rte_eal_init((int)RTE_DIM(eal), eal) < 0)
 		return 1;
 	m = mlx5_model_create();
-	if (tern_mlx5_test_set_queue_provider(&mlx5_model_provider, m) != 0)
+	if (mlx5_test_set_queue_provider(&mlx5_model_provider, m) != 0)
 		return 1;
 	ops = tern_transport_get(tern_transport_id("mlx5"));
 	if (ops == NULL || ops->probe() != 0)
@@ -106,7 +106,7 @@ main(int argc, char **argv)
 	       posted, BURST, completed, mlx5_model_violations(m, NULL));
 	violations = mlx5_model_violations(m, NULL);
 	ops->endpoint_close(ep);
-	tern_mlx5_test_set_queue_provider(NULL, NULL);
+	mlx5_test_set_queue_provider(NULL, NULL);
 	mlx5_model_destroy(m);
 	free(local);
 	free(remote);

@@ -99,8 +99,8 @@ fx_open(void **state, uint32_t sq_wqebbs, uint16_t sig_every, uint16_t max_inlin
 	assert_non_null(f);
 	memset(f, 0, sizeof(*f));
 	f->m = mlx5_model_create();
-	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
-	tern_mlx5_set_tuning(&t);
+	assert_int_equal(mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
+	mlx5_set_tuning(&t);
 	f->ops = tern_transport_get(tern_transport_id("mlx5"));
 	assert_non_null(f->ops);
 	assert_int_equal(f->ops->probe(), 0);
@@ -150,8 +150,8 @@ teardown(void **state)
 	f->ops->endpoint_close(f->ep);
 	/* The last endpoint closed: the provider was shut down. */
 	assert_int_equal(mlx5_model_shutdowns(f->m), 1);
-	assert_int_equal(tern_mlx5_test_set_queue_provider(NULL, NULL), 0);
-	tern_mlx5_set_tuning(NULL);
+	assert_int_equal(mlx5_test_set_queue_provider(NULL, NULL), 0);
+	mlx5_set_tuning(NULL);
 	mlx5_model_destroy(f->m);
 	free(f->local);
 	free(f->remote);
@@ -248,13 +248,13 @@ probe_without_device_is_enodev(void **state)
 	assert_int_equal(tern_mlx5_listen_port(), -ENOTCONN);
 	assert_int_equal(tern_mlx5_configure(NULL), 0);
 	/* A model that is "absent" too. */
-	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, m), 0);
+	assert_int_equal(mlx5_test_set_queue_provider(&mlx5_model_provider, m), 0);
 	mlx5_model_set_present(m, 0);
 	assert_int_equal(ops->probe(), -ENODEV);
 	assert_int_equal(
 		tern_mlx5_configure(&(struct tern_mlx5_conf){ .listen_addr = "127.0.0.1" }),
 		-ENODEV);
-	assert_int_equal(tern_mlx5_test_set_queue_provider(NULL, NULL), 0);
+	assert_int_equal(mlx5_test_set_queue_provider(NULL, NULL), 0);
 	mlx5_model_destroy(m);
 }
 
@@ -478,7 +478,7 @@ expect_failure(struct fx *f, uint8_t syndrome, int err, int sabotage)
 	assert_int_equal(out[2].length, 0);
 	for (i = 3; i < 8; i++)
 		assert_int_equal(out[i].status, -ECONNABORTED);
-	assert_int_equal(tern_mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(mlx5_ep_stats(f->ep, &st), 0);
 	assert_int_equal(st.recoveries, 1);
 	assert_int_equal(st.errors, 6);
 	/* Back in RTS: the same WRITEs now succeed. */
@@ -723,7 +723,7 @@ cancel_completes_a_qp_already_in_err(void **state)
 	}
 	/* The device still owes their CQEs: no reset, no new work yet. */
 	assert_int_equal(f->ops->post_burst(f->ep, s, 1), 0);
-	assert_int_equal(tern_mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(mlx5_ep_stats(f->ep, &st), 0);
 	assert_int_equal(st.recoveries, 0);
 	/* The device flushes them late: absorbed (no second completion), then
 	 * the QP is reset and takes work again. */
@@ -732,7 +732,7 @@ cancel_completes_a_qp_already_in_err(void **state)
 	assert_int_equal(collect(f, s[0].cookie, 8, out, seen, 1, 20, 1), 0);
 	mlx5_model_stats(f->m, &ms);
 	assert_int_equal(ms.flush_cqes, 5);
-	assert_int_equal(tern_mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(mlx5_ep_stats(f->ep, &st), 0);
 	assert_int_equal(st.recoveries, 1);
 	for (i = 0; i < 3; i++)
 		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
@@ -854,15 +854,15 @@ descriptors_are_parsed_strictly(void **state)
 
 	mlx5_model_desc(&d, 1, (void *)(uintptr_t)0x123456789000ull, 0x10000, 0xabcdef, 7000);
 	d.epoch = 0x0102030405060708ull;
-	assert_int_equal(tern_mlx5_desc_encode(&d, good, sizeof(good) - 1), -ENOSPC);
-	assert_int_equal(tern_mlx5_desc_encode(&d, good, sizeof(good)), TERN_MLX5_DESC_LEN);
+	assert_int_equal(mlx5_desc_encode(&d, good, sizeof(good) - 1), -ENOSPC);
+	assert_int_equal(mlx5_desc_encode(&d, good, sizeof(good)), TERN_MLX5_DESC_LEN);
 	/* Little-endian, at the documented offsets. */
 	assert_memory_equal(good, "5XMT\x02\x00\x00\x00\xef\xcd\xab\x00\x58\x1b\x00\x00", 16);
 	assert_memory_equal(good + 16, "\x00\x90\x78\x56\x34\x12\x00\x00\x00\x00\x01\x00", 12);
 	assert_memory_equal(good + 32, d.gid, 16);
 	assert_memory_equal(good + 48, "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x01", 16);
 	assert_memory_equal(good + 64, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
-	assert_int_equal(tern_mlx5_desc_decode(good, sizeof(good), &back), 0);
+	assert_int_equal(mlx5_desc_decode(good, sizeof(good), &back), 0);
 	assert_memory_equal(&back, &d, sizeof(d));
 	for (i = 0; i < RTE_DIM(bad); i++) {
 		memcpy(blob, good, sizeof(good));
@@ -879,7 +879,7 @@ descriptors_are_parsed_strictly(void **state)
 			memset(blob + 60, 0, 4);
 		if (strstr(bad[i].what, "epoch 0") != NULL)
 			memset(blob + 64, 0, 8);
-		if (tern_mlx5_desc_decode(blob, sizeof(good), &back) != -EINVAL)
+		if (mlx5_desc_decode(blob, sizeof(good), &back) != -EINVAL)
 			fail_msg("%s: accepted", bad[i].what);
 		memset(&seg, 0, sizeof(seg));
 		assert_int_equal(f->ops->segment_import(&seg, blob, sizeof(good)), -EINVAL);
@@ -890,12 +890,12 @@ descriptors_are_parsed_strictly(void **state)
 	blob[48] = 0x20;
 	blob[49] = 0x01;
 	blob[63] = 1;
-	assert_int_equal(tern_mlx5_desc_decode(blob, sizeof(good), &back), 0);
+	assert_int_equal(mlx5_desc_decode(blob, sizeof(good), &back), 0);
 	/* Every length but the right one, and a version 1 descriptor (48 bytes). */
 	for (i = 0; i < sizeof(blob); i++)
 		if (i != TERN_MLX5_DESC_LEN)
-			assert_int_equal(tern_mlx5_desc_decode(good, i, &back), -EINVAL);
-	assert_int_equal(tern_mlx5_desc_decode(NULL, TERN_MLX5_DESC_LEN, &back), -EINVAL);
+			assert_int_equal(mlx5_desc_decode(good, i, &back), -EINVAL);
+	assert_int_equal(mlx5_desc_decode(NULL, TERN_MLX5_DESC_LEN, &back), -EINVAL);
 	/* The segment must fit the descriptor's length. */
 	memset(&seg, 0, sizeof(seg));
 	seg.length = 0x10001;
@@ -909,7 +909,7 @@ descriptors_are_parsed_strictly(void **state)
 	assert_int_equal(f->ops->segment_export(&lseg, blob, TERN_MLX5_DESC_LEN - 1), -ENOSPC);
 	assert_int_equal(f->ops->segment_export(&f->rseg, blob, sizeof(blob)), -EINVAL);
 	assert_int_equal(f->ops->segment_export(&lseg, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
-	assert_int_equal(tern_mlx5_desc_decode(blob, TERN_MLX5_DESC_LEN, &back), 0);
+	assert_int_equal(mlx5_desc_decode(blob, TERN_MLX5_DESC_LEN, &back), 0);
 	assert_int_equal(back.hs_port, tern_mlx5_listen_port());
 	memset(&seg, 0, sizeof(seg));
 	assert_int_equal(f->ops->segment_import(&seg, blob, TERN_MLX5_DESC_LEN), 0);
@@ -939,25 +939,25 @@ views_are_checked(void **state)
 	unsigned int s;
 
 	(void)state;
-	assert_int_equal(tern_mlx5_sq_init(&sq, &v, slots, 0), 0);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0), 0);
 	assert_int_equal(sq.sig_mask, 3);
 	v.stride = 128;
-	assert_int_equal(tern_mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
 	v.stride = 64;
 	v.wqe_cnt = 12;
-	assert_int_equal(tern_mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
 	v.wqe_cnt = 8;
 	v.bf_size = 128;
-	assert_int_equal(tern_mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
-	assert_int_equal(tern_mlx5_cq_init(&cq, &c), 0);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
+	assert_int_equal(mlx5_cq_init(&cq, &c), 0);
 	assert_int_equal(cq.cqe_offset, 64);
 	c.cqe_size = 32;
-	assert_int_equal(tern_mlx5_cq_init(&cq, &c), -EINVAL);
+	assert_int_equal(mlx5_cq_init(&cq, &c), -EINVAL);
 	for (s = 0; s < 256; s++) {
-		assert_non_null(tern_mlx5_syndrome_name((uint8_t)s));
-		assert_true(tern_mlx5_syndrome_errno((uint8_t)s) < 0);
+		assert_non_null(mlx5_syndrome_name((uint8_t)s));
+		assert_true(mlx5_syndrome_errno((uint8_t)s) < 0);
 	}
-	assert_string_equal(tern_mlx5_syndrome_name(0x13), "REMOTE_ACCESS");
+	assert_string_equal(mlx5_syndrome_name(0x13), "REMOTE_ACCESS");
 }
 
 static void
@@ -1061,30 +1061,29 @@ error_cqes_decoded(void **state)
 	unsigned int i;
 
 	(void)state;
-	assert_int_equal(tern_mlx5_sq_init(&sq, &v, slots, 4), 0);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 4), 0);
 	for (i = 0; i < 6; i++)
-		tern_mlx5_post_rdma(&sq, MLX5_OPCODE_RDMA_WRITE, 0x1000, 1, 100 + i, 0x2000, 2, 0,
-				    i);
+		mlx5_post_rdma(&sq, MLX5_OPCODE_RDMA_WRITE, 0x1000, 1, 100 + i, 0x2000, 2, 0, i);
 	memset(&e, 0, sizeof(e));
 	/* Outside the outstanding range: ignored. */
 	e.op_own = MLX5_CQE_REQ_ERR << 4;
 	e.syndrome = MLX5_CQE_SYNDROME_REMOTE_ACCESS_ERR;
 	e.wqe_counter = rte_cpu_to_be_16(9);
-	assert_int_equal(tern_mlx5_cqe_error(&sq, &e), -EIO);
+	assert_int_equal(mlx5_cqe_error(&sq, &e), -EIO);
 	assert_int_equal(sq.done, 0);
 	/* A flush CQE for WQE 1: WQEs 0 and 1 were flushed (no earlier error). */
 	e.syndrome = MLX5_CQE_SYNDROME_WR_FLUSH_ERR;
 	e.wqe_counter = rte_cpu_to_be_16(1);
-	assert_int_equal(tern_mlx5_cqe_error(&sq, &e), -ECONNABORTED);
+	assert_int_equal(mlx5_cqe_error(&sq, &e), -ECONNABORTED);
 	/* Then a real error for WQE 3 while in ERR: WQE 2 was flushed. */
 	e.syndrome = MLX5_CQE_SYNDROME_LOCAL_LENGTH_ERR;
 	e.wqe_counter = rte_cpu_to_be_16(3);
-	assert_int_equal(tern_mlx5_cqe_error(&sq, &e), -EMSGSIZE);
+	assert_int_equal(mlx5_cqe_error(&sq, &e), -EMSGSIZE);
 	/* A CQE with an opcode nobody asked for (compressed, say): -EIO. */
 	e.op_own = 0xf << 4 | 1;
 	e.wqe_counter = rte_cpu_to_be_16(5);
-	assert_int_equal(tern_mlx5_cqe_error(&sq, &e), -EIO);
-	assert_int_equal(tern_mlx5_sq_report(&sq, cpl, 16), 6);
+	assert_int_equal(mlx5_cqe_error(&sq, &e), -EIO);
+	assert_int_equal(mlx5_sq_report(&sq, cpl, 16), 6);
 	assert_int_equal(cpl[0].status, -ECONNABORTED);
 	assert_int_equal(cpl[1].status, -ECONNABORTED);
 	assert_int_equal(cpl[2].status, -ECONNABORTED);
@@ -1094,8 +1093,8 @@ error_cqes_decoded(void **state)
 	for (i = 0; i < 6; i++)
 		assert_int_equal(cpl[i].cookie, i);
 	assert_int_equal(sq.errors, 6);
-	assert_true(tern_mlx5_sq_idle(&sq));
-	tern_mlx5_sq_reset(&sq);
+	assert_true(mlx5_sq_idle(&sq));
+	mlx5_sq_reset(&sq);
 	assert_int_equal(sq.pi, 0);
 	assert_int_equal(sq.recoveries, 1);
 }
@@ -1167,7 +1166,7 @@ two_lcores_each_on_its_own_qp(void **state)
 	mlx5_model_stop(f->m);
 	for (i = 0; i < 2; i++) {
 		assert_true(a[i].ok);
-		assert_int_equal(tern_mlx5_ep_stats(a[i].ep, &st), 0);
+		assert_int_equal(mlx5_ep_stats(a[i].ep, &st), 0);
 		assert_int_equal(st.posted, 200 * 64);
 		assert_int_equal(st.errors, 0);
 	}

@@ -27,17 +27,18 @@
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
 
+#include "mlx5_fixture.h"
 #include "mlx5_model.h"
 #include "tern_mlx5.h"
 #include "tern_mlx5_internal.h"
 
 #define BYTES (4u << 20)
 #define NB_EP 2
+/* Longest wait for completions: the model completes at once when stepped. */
+#define WAIT_MS 10000
 
 struct fx {
-	struct mlx5_model *m;
-	const struct tern_transport_ops *ops;
-	struct tern_endpoint *ep[NB_EP];
+	struct mlx5_fixture fx;
 	uint8_t *local;	 /* node 0 */
 	uint8_t *remote; /* node 1 */
 	struct tern_segment lseg;
@@ -50,27 +51,10 @@ static int
 setup(void **state)
 {
 	struct fx *f = aligned_alloc(64, RTE_ALIGN_CEIL(sizeof(struct fx), 64));
-	struct tern_mlx5_tuning t = { .sq_wqebbs = 64, .sig_every = 16, .max_inline = 64 };
-	unsigned int i;
 
 	assert_non_null(f);
 	memset(f, 0, sizeof(*f));
-	f->m = mlx5_model_create();
-	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
-	/* As on hardware: a QP to another node needs the handshake. */
-	mlx5_model_wire_peers(f->m, 0);
-	tern_mlx5_set_tuning(&t);
-	f->ops = tern_transport_get(tern_transport_id("mlx5"));
-	assert_non_null(f->ops);
-	assert_int_equal(f->ops->probe(), 0);
-	for (i = 0; i < NB_EP; i++) {
-		struct tern_endpoint_conf conf = { .lcore_id = i + 1,
-						   .socket_id = SOCKET_ID_ANY,
-						   .max_slices = 256 };
-
-		f->ep[i] = f->ops->endpoint_open(&conf);
-		assert_non_null(f->ep[i]);
-	}
+	mlx5_fixture_open(&f->fx, NB_EP);
 	f->local = aligned_alloc(4096, BYTES);
 	f->remote = aligned_alloc(4096, BYTES);
 	assert_non_null(f->local);
@@ -88,7 +72,7 @@ setup(void **state)
 	f->rseg.base = f->remote;
 	f->rseg.length = BYTES;
 	mlx5_model_import_wired(&f->rseg, 1, f->remote, BYTES,
-				mlx5_model_mr_add(f->m, 1, f->remote, BYTES, MODEL_ACCESS_ALL));
+				mlx5_model_mr_add(f->fx.m, 1, f->remote, BYTES, MODEL_ACCESS_ALL));
 	*state = f;
 	return 0;
 }
@@ -97,17 +81,9 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	const char *first;
-	unsigned int i, v = mlx5_model_violations(f->m, &first);
 
-	if (v != 0)
-		fail_msg("%u model violations, first: %s", v, first);
-	f->ops->segment_release(&f->rseg);
-	for (i = 0; i < NB_EP; i++)
-		f->ops->endpoint_close(f->ep[i]);
-	assert_int_equal(tern_mlx5_test_set_queue_provider(NULL, NULL), 0);
-	tern_mlx5_set_tuning(NULL);
-	mlx5_model_destroy(f->m);
+	f->fx.ops->segment_release(&f->rseg);
+	mlx5_fixture_close(&f->fx);
 	free(f->local);
 	free(f->remote);
 	free(f);
@@ -124,9 +100,9 @@ handshake(struct fx *f)
 	req_len = tern_mlx5_connect_request_build(f->gid1, req, sizeof(req));
 	if (req_len < 0)
 		return req_len;
-	mlx5_model_set_node(f->m, 1);
+	mlx5_model_set_node(f->fx.m, 1);
 	rep_len = tern_mlx5_connect_serve(req, (size_t)req_len, rep, sizeof(rep));
-	mlx5_model_set_node(f->m, 0);
+	mlx5_model_set_node(f->fx.m, 0);
 	assert_true(rep_len > 0);
 	assert_int_equal(tern_mlx5_connect_complete(rep, (size_t)rep_len), 0);
 	return (req_len - TERN_MLX5_CONNECT_HDR) / TERN_MLX5_CONNECT_REQ_ENTRY;
@@ -138,17 +114,18 @@ static void
 run(struct fx *f, struct tern_endpoint *ep, struct tern_slice *s, unsigned int nb, int *status)
 {
 	struct tern_completion cpl[32];
-	unsigned int posted = 0, done = 0, spins = 0, i;
+	unsigned int posted = 0, done = 0, i;
+	uint64_t until = mlx5_fixture_now_ms() + WAIT_MS;
 
 	while (done < nb) {
 		if (posted < nb)
-			posted += f->ops->post_burst(ep, s + posted, (uint16_t)(nb - posted));
-		mlx5_model_step(f->m);
-		for (i = f->ops->poll(ep, cpl, RTE_DIM(cpl)); i-- > 0; done++) {
+			posted += f->fx.ops->post_burst(ep, s + posted, (uint16_t)(nb - posted));
+		mlx5_model_step(f->fx.m);
+		for (i = f->fx.ops->poll(ep, cpl, RTE_DIM(cpl)); i-- > 0; done++) {
 			assert_true(cpl[i].cookie - s[0].cookie < nb);
 			status[cpl[i].cookie - s[0].cookie] = cpl[i].status;
 		}
-		assert_true(++spins < 100000);
+		assert_true(mlx5_fixture_now_ms() < until);
 	}
 }
 
@@ -220,7 +197,7 @@ valid_msg(uint8_t type, uint16_t count, uint8_t *buf, size_t len)
 		m.qp[i].psn = 0xabcd00 + i;
 		m.qp[i].peer_qpn = 0x200 + i;
 	}
-	return tern_mlx5_connect_encode(&m, buf, len);
+	return mlx5_connect_encode(&m, buf, len);
 }
 
 static void
@@ -266,7 +243,7 @@ wire_format_is_little_endian_as_documented(void **state)
 	assert_int_equal(buf[61], 0xcd);
 	assert_int_equal(buf[62], 0xab);
 	assert_int_equal(buf[63], 0);
-	assert_int_equal(tern_mlx5_connect_decode(buf, 64, TERN_MLX5_CONNECT_REPLY, &m), 0);
+	assert_int_equal(mlx5_connect_decode(buf, 64, TERN_MLX5_CONNECT_REPLY, &m, NULL), 0);
 	assert_int_equal(m.count, 2);
 	assert_int_equal(m.qp[1].peer_qpn, 0x201);
 	assert_int_equal(m.qp[1].qpn, 0x101);
@@ -292,7 +269,7 @@ static int
 quiet(void **state)
 {
 	(void)state;
-	rte_log_set_level(tern_mlx5_logtype, RTE_LOG_WARNING);
+	rte_log_set_level(mlx5_logtype, RTE_LOG_WARNING);
 	return 0;
 }
 
@@ -300,7 +277,7 @@ static int
 loud(void **state)
 {
 	(void)state;
-	rte_log_set_level(tern_mlx5_logtype, RTE_LOG_INFO);
+	rte_log_set_level(mlx5_logtype, RTE_LOG_INFO);
 	return 0;
 }
 
@@ -350,11 +327,11 @@ malformed_messages_are_refused(void **state)
 	for (i = 0; i < RTE_DIM(mut); i++) {
 		len = valid_msg(mut[i].type, 2, buf, sizeof(buf));
 		assert_true(len > 0);
-		assert_int_equal(tern_mlx5_connect_decode(buf, (size_t)len, mut[i].type, &m), 0);
+		assert_int_equal(mlx5_connect_decode(buf, (size_t)len, mut[i].type, &m, NULL), 0);
 		buf[mut[i].off] = mut[i].value;
 		if (mut[i].off == 8) /* nonce: all eight bytes zero */
 			memset(buf + 8, 0, 8);
-		rc = tern_mlx5_connect_decode(buf, (size_t)len, mut[i].type, &m);
+		rc = mlx5_connect_decode(buf, (size_t)len, mut[i].type, &m, NULL);
 		if (rc != mut[i].err)
 			fail_msg("%s: %d", mut[i].what, rc);
 	}
@@ -364,16 +341,16 @@ malformed_messages_are_refused(void **state)
 		memset(buf + 40, 0, 4);
 		buf[40] = (uint8_t)k;
 		assert_int_equal(
-			tern_mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m),
+			mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m, NULL),
 			-EINVAL);
 	}
 	/* RoCE (LID 0) needs a GID; with a unicast LID a zero GID is fine. */
 	len = valid_msg(TERN_MLX5_CONNECT_REQUEST, 2, buf, sizeof(buf));
 	memset(buf + 16, 0, 16);
-	assert_int_equal(tern_mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m),
+	assert_int_equal(mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m, NULL),
 			 -EINVAL);
 	buf[32] = 0x05;
-	assert_int_equal(tern_mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m),
+	assert_int_equal(mlx5_connect_decode(buf, (size_t)len, TERN_MLX5_CONNECT_REQUEST, &m, NULL),
 			 0);
 	assert_int_equal(m.lid, 5);
 	/* Every size but the exact one, for both types. */
@@ -383,12 +360,12 @@ malformed_messages_are_refused(void **state)
 		len = valid_msg(type, 2, buf, sizeof(buf));
 		for (i = 0; i < sizeof(buf); i++)
 			if ((int)i != len)
-				assert_int_equal(tern_mlx5_connect_decode(buf, i, type, &m),
+				assert_int_equal(mlx5_connect_decode(buf, i, type, &m, NULL),
 						 -EINVAL);
 	}
-	assert_int_equal(tern_mlx5_connect_decode(NULL, 48, TERN_MLX5_CONNECT_REQUEST, &m),
+	assert_int_equal(mlx5_connect_decode(NULL, 48, TERN_MLX5_CONNECT_REQUEST, &m, NULL),
 			 -EINVAL);
-	assert_int_equal(tern_mlx5_connect_decode(buf, 48, 7, &m), -EINVAL);
+	assert_int_equal(mlx5_connect_decode(buf, 48, 7, &m, NULL), -EINVAL);
 }
 
 /* Any byte of a valid message changed: refused, or still a message that
@@ -412,12 +389,12 @@ mutated_and_random_messages_never_slip_through(void **state)
 			for (bit = 0; bit < 8; bit++) {
 				memcpy(buf, good, (size_t)len);
 				buf[i] ^= (uint8_t)(1u << bit);
-				if (tern_mlx5_connect_decode(buf, (size_t)len, type, &m) != 0) {
+				if (mlx5_connect_decode(buf, (size_t)len, type, &m, NULL) != 0) {
 					refused++;
 					continue;
 				}
 				accepted++;
-				assert_int_equal(tern_mlx5_connect_encode(&m, again, sizeof(again)),
+				assert_int_equal(mlx5_connect_encode(&m, again, sizeof(again)),
 						 len);
 				assert_memory_equal(again, buf, (size_t)len);
 			}
@@ -436,10 +413,10 @@ mutated_and_random_messages_never_slip_through(void **state)
 		n = 40 + (size_t)(x % 64) * (k % 2 ? 8 : 12);
 		if (k % 3 == 0) /* give the header a chance: right magic and version */
 			memcpy(buf, good, 6);
-		assert_true(tern_mlx5_connect_decode(buf, n,
-						     k % 2 ? TERN_MLX5_CONNECT_REQUEST
-							   : TERN_MLX5_CONNECT_REPLY,
-						     &m) < 0);
+		assert_true(mlx5_connect_decode(buf, n,
+						k % 2 ? TERN_MLX5_CONNECT_REQUEST
+						      : TERN_MLX5_CONNECT_REPLY,
+						&m, NULL) < 0);
 	}
 }
 
@@ -451,17 +428,17 @@ handshake_connects_every_endpoint_and_moves_data(void **state)
 	unsigned int i;
 
 	/* Node 1's port runs a smaller MTU: both ends must settle on it. */
-	mlx5_model_set_mtu(f->m, 1, 3);
+	mlx5_model_set_mtu(f->fx.m, 1, 3);
 	assert_int_equal(handshake(f), NB_EP);
 	/* Two initiator QPs (node 0) and two target QPs (node 1), nothing else. */
 	for (i = 0; i < 2 * NB_EP; i++)
-		assert_non_null(mlx5_model_qp(f->m, i));
-	assert_null(mlx5_model_qp(f->m, 2 * NB_EP));
+		assert_non_null(mlx5_model_qp(f->fx.m, i));
+	assert_null(mlx5_model_qp(f->fx.m, 2 * NB_EP));
 	for (i = 0; i < NB_EP; i++)
-		write_read_check(f, f->ep[i], i + 1);
+		write_read_check(f, f->fx.ep[i], i + 1);
 	/* Every endpoint has its QP now. */
 	assert_int_equal(tern_mlx5_connect_request_build(f->gid1, req, sizeof(req)), -EALREADY);
-	assert_null(mlx5_model_qp(f->m, 2 * NB_EP));
+	assert_null(mlx5_model_qp(f->fx.m, 2 * NB_EP));
 }
 
 static void
@@ -482,7 +459,7 @@ serve_and_complete_refuse_what_does_not_fit(void **state)
 	req_len = tern_mlx5_connect_request_build(f->gid1, req, sizeof(req));
 	assert_int_equal(req_len, 40 + NB_EP * 8);
 	/* The target: garbage, a request from itself, no room for the reply. */
-	mlx5_model_set_node(f->m, 1);
+	mlx5_model_set_node(f->fx.m, 1);
 	assert_int_equal(tern_mlx5_connect_serve(req, (size_t)req_len - 1, rep, sizeof(rep)),
 			 -EINVAL);
 	assert_int_equal(tern_mlx5_connect_serve(NULL, (size_t)req_len, rep, sizeof(rep)), -EINVAL);
@@ -492,7 +469,7 @@ serve_and_complete_refuse_what_does_not_fit(void **state)
 	memcpy(bad + 16, f->gid1, 16);
 	assert_int_equal(tern_mlx5_connect_serve(bad, (size_t)req_len, rep, sizeof(rep)), -EINVAL);
 	rep_len = tern_mlx5_connect_serve(req, (size_t)req_len, rep, sizeof(rep));
-	mlx5_model_set_node(f->m, 0);
+	mlx5_model_set_node(f->fx.m, 0);
 	assert_int_equal(rep_len, 40 + NB_EP * 12);
 	/* The initiator: a request is no reply; a reply for another nonce, from
 	 * another node, for other QPs, or cut short is refused. */
@@ -512,7 +489,7 @@ serve_and_complete_refuse_what_does_not_fit(void **state)
 	/* None of that hurt the request: its own reply completes it, once. */
 	assert_int_equal(tern_mlx5_connect_complete(rep, (size_t)rep_len), 0);
 	assert_int_equal(tern_mlx5_connect_complete(rep, (size_t)rep_len), -ENOENT);
-	write_read_check(f, f->ep[0], 3);
+	write_read_check(f, f->fx.ep[0], 3);
 }
 
 static void
@@ -524,14 +501,14 @@ a_newer_request_replaces_a_pending_one(void **state)
 
 	req_len = tern_mlx5_connect_request_build(f->gid1, req, sizeof(req));
 	assert_true(req_len > 0);
-	mlx5_model_set_node(f->m, 1);
+	mlx5_model_set_node(f->fx.m, 1);
 	rep_len = tern_mlx5_connect_serve(req, (size_t)req_len, rep, sizeof(rep));
-	mlx5_model_set_node(f->m, 0);
+	mlx5_model_set_node(f->fx.m, 0);
 	assert_true(rep_len > 0);
 	/* A second request before the reply: the first one's reply is stale. */
 	assert_int_equal(handshake(f), NB_EP);
 	assert_int_equal(tern_mlx5_connect_complete(rep, (size_t)rep_len), -ENOENT);
-	write_read_check(f, f->ep[1], 4);
+	write_read_check(f, f->fx.ep[1], 4);
 }
 
 /* A QP to another node cannot recover alone after an error: it goes dead
@@ -546,26 +523,26 @@ after_an_error_a_new_handshake_revives_the_qp(void **state)
 	unsigned int i;
 
 	assert_int_equal(handshake(f), NB_EP);
-	write_read_check(f, f->ep[1], 5);
+	write_read_check(f, f->fx.ep[1], 5);
 	/* Endpoint 1's QP is model QP 1 (created second). */
-	mlx5_model_qp_fail(mlx5_model_qp(f->m, 1), 0, MODEL_SYND_RETRY_EXC);
+	mlx5_model_qp_fail(mlx5_model_qp(f->fx.m, 1), 0, MODEL_SYND_RETRY_EXC);
 	for (i = 0; i < 4; i++)
 		s[i] = slice(f, TERN_OP_WRITE, i * 4096u, i * 4096u, 4096);
-	run(f, f->ep[1], s, 4, status);
+	run(f, f->fx.ep[1], s, 4, status);
 	assert_int_equal(status[0], -ETIMEDOUT);
 	for (i = 1; i < 4; i++)
 		assert_int_equal(status[i], -ECONNABORTED);
 	for (i = 0; i < 4; i++)
 		s[i] = slice(f, TERN_OP_WRITE, i * 4096u, i * 4096u, 4096);
-	run(f, f->ep[1], s, 4, status);
+	run(f, f->fx.ep[1], s, 4, status);
 	for (i = 0; i < 4; i++)
 		assert_int_equal(status[i], -ENOTCONN);
 	/* Endpoint 0 is unaffected. */
-	write_read_check(f, f->ep[0], 6);
+	write_read_check(f, f->fx.ep[0], 6);
 	/* Only endpoint 1 needs the handshake; no QP is created on either node. */
 	assert_int_equal(handshake(f), 1);
-	assert_null(mlx5_model_qp(f->m, 2 * NB_EP));
-	write_read_check(f, f->ep[1], 7);
+	assert_null(mlx5_model_qp(f->fx.m, 2 * NB_EP));
+	write_read_check(f, f->fx.ep[1], 7);
 }
 
 static void
@@ -575,11 +552,11 @@ an_unconnected_peer_is_enotconn_until_the_handshake(void **state)
 	struct tern_slice s = slice(f, TERN_OP_WRITE, 0, 0, 4096);
 	int status;
 
-	run(f, f->ep[0], &s, 1, &status);
+	run(f, f->fx.ep[0], &s, 1, &status);
 	assert_int_equal(status, -ENOTCONN);
-	assert_null(mlx5_model_qp(f->m, 0));
+	assert_null(mlx5_model_qp(f->fx.m, 0));
 	assert_int_equal(handshake(f), NB_EP);
-	write_read_check(f, f->ep[0], 9);
+	write_read_check(f, f->fx.ep[0], 9);
 }
 
 /* An endpoint that opened a QP to the node by itself while the handshake was
@@ -593,18 +570,18 @@ an_endpoint_with_its_own_qp_keeps_it(void **state)
 	struct tern_slice s = slice(f, TERN_OP_WRITE, 0, 0, 4096);
 	int req_len, rep_len, status;
 
-	mlx5_model_wire_peers(f->m, 1);
+	mlx5_model_wire_peers(f->fx.m, 1);
 	req_len = tern_mlx5_connect_request_build(f->gid1, req, sizeof(req));
 	assert_int_equal(req_len, 40 + NB_EP * 8);
-	run(f, f->ep[0], &s, 1, &status); /* opens wired model QP 2 */
+	run(f, f->fx.ep[0], &s, 1, &status); /* opens wired model QP 2 */
 	assert_int_equal(status, 0);
-	mlx5_model_set_node(f->m, 1);
+	mlx5_model_set_node(f->fx.m, 1);
 	rep_len = tern_mlx5_connect_serve(req, (size_t)req_len, rep, sizeof(rep));
-	mlx5_model_set_node(f->m, 0);
+	mlx5_model_set_node(f->fx.m, 0);
 	assert_true(rep_len > 0);
 	assert_int_equal(tern_mlx5_connect_complete(rep, (size_t)rep_len), 0);
-	write_read_check(f, f->ep[0], 10);
-	write_read_check(f, f->ep[1], 11);
+	write_read_check(f, f->fx.ep[0], 10);
+	write_read_check(f, f->fx.ep[1], 11);
 	assert_int_equal(tern_mlx5_connect_request_build(f->gid1, req, sizeof(req)), -EALREADY);
 }
 
@@ -615,25 +592,25 @@ failures_while_connecting_leave_nothing_behind(void **state)
 	uint8_t req[TERN_MLX5_CONNECT_MSG_MAX], rep[TERN_MLX5_CONNECT_MSG_MAX];
 	int req_len, rep_len;
 
-	mlx5_model_fail_ops(f->m, MODEL_FAIL_QP_OPEN);
+	mlx5_model_fail_ops(f->fx.m, MODEL_FAIL_QP_OPEN);
 	assert_int_equal(tern_mlx5_connect_request_build(f->gid1, req, sizeof(req)), -EIO);
-	mlx5_model_fail_ops(f->m, 0);
+	mlx5_model_fail_ops(f->fx.m, 0);
 	req_len = tern_mlx5_connect_request_build(f->gid1, req, sizeof(req));
 	assert_true(req_len > 0);
-	mlx5_model_set_node(f->m, 1);
-	mlx5_model_fail_ops(f->m, MODEL_FAIL_QP_CONNECT);
+	mlx5_model_set_node(f->fx.m, 1);
+	mlx5_model_fail_ops(f->fx.m, MODEL_FAIL_QP_CONNECT);
 	assert_int_equal(tern_mlx5_connect_serve(req, (size_t)req_len, rep, sizeof(rep)), -EIO);
-	mlx5_model_fail_ops(f->m, 0);
+	mlx5_model_fail_ops(f->fx.m, 0);
 	rep_len = tern_mlx5_connect_serve(req, (size_t)req_len, rep, sizeof(rep));
-	mlx5_model_set_node(f->m, 0);
+	mlx5_model_set_node(f->fx.m, 0);
 	assert_true(rep_len > 0);
-	mlx5_model_fail_ops(f->m, MODEL_FAIL_QP_CONNECT);
+	mlx5_model_fail_ops(f->fx.m, MODEL_FAIL_QP_CONNECT);
 	assert_int_equal(tern_mlx5_connect_complete(rep, (size_t)rep_len), -EIO);
-	mlx5_model_fail_ops(f->m, 0);
+	mlx5_model_fail_ops(f->fx.m, 0);
 	/* The request is over; its QPs are gone; a new one covers both again. */
 	assert_int_equal(tern_mlx5_connect_complete(rep, (size_t)rep_len), -ENOENT);
 	assert_int_equal(handshake(f), NB_EP);
-	write_read_check(f, f->ep[0], 12);
+	write_read_check(f, f->fx.ep[0], 12);
 }
 
 static void
@@ -644,20 +621,20 @@ closing_an_endpoint_drops_its_pending_request(void **state)
 					   .socket_id = SOCKET_ID_ANY,
 					   .max_slices = 64 };
 	uint8_t req[TERN_MLX5_CONNECT_MSG_MAX], rep[TERN_MLX5_CONNECT_MSG_MAX];
-	struct tern_endpoint *ep = f->ops->endpoint_open(&conf);
+	struct tern_endpoint *ep = f->fx.ops->endpoint_open(&conf);
 	int req_len, rep_len;
 
 	assert_non_null(ep);
 	req_len = tern_mlx5_connect_request_build(f->gid1, req, sizeof(req));
 	assert_int_equal(req_len, 40 + (NB_EP + 1) * 8);
-	f->ops->endpoint_close(ep);
-	mlx5_model_set_node(f->m, 1);
+	f->fx.ops->endpoint_close(ep);
+	mlx5_model_set_node(f->fx.m, 1);
 	rep_len = tern_mlx5_connect_serve(req, (size_t)req_len, rep, sizeof(rep));
-	mlx5_model_set_node(f->m, 0);
+	mlx5_model_set_node(f->fx.m, 0);
 	assert_true(rep_len > 0);
 	assert_int_equal(tern_mlx5_connect_complete(rep, (size_t)rep_len), -ENOENT);
 	assert_int_equal(handshake(f), NB_EP);
-	write_read_check(f, f->ep[1], 13);
+	write_read_check(f, f->fx.ep[1], 13);
 }
 
 /* What segment_import() does with a peer slot, without the handshake: take a
@@ -666,7 +643,7 @@ static int
 take_slot(struct tern_segment *seg, const struct tern_mlx5_desc *d)
 {
 	struct tern_mlx5_desc priv = *d;
-	int peer = tern_mlx5_peer_get(d->gid, 1);
+	int peer = mlx5_peer_get(d->gid, 1);
 
 	if (peer < 0)
 		return peer;
@@ -697,44 +674,34 @@ segment_release_frees_unused_peer_slots(void **state)
 	/* Full: an import is refused before any handshake. */
 	d.gid[15] = 0x7f;
 	memset(&extra, 0, sizeof(extra));
-	assert_int_equal(tern_mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
-	assert_int_equal(f->ops->segment_import(&extra, blob, sizeof(blob)), -ENOSPC);
+	assert_int_equal(mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
+	assert_int_equal(f->fx.ops->segment_import(&extra, blob, sizeof(blob)), -ENOSPC);
 	/* A second segment of a known node shares its slot. */
 	d.gid[15] = 0x40 + 3;
 	assert_int_equal(take_slot(&extra, &d), 3);
-	f->ops->segment_release(&seg[3]);
+	f->fx.ops->segment_release(&seg[3]);
 	d.gid[15] = 0x7f;
 	assert_int_equal(take_slot(&seg[3], &d), -ENOSPC);
-	f->ops->segment_release(&extra);
+	f->fx.ops->segment_release(&extra);
 	assert_int_equal(take_slot(&seg[3], &d), 3);
 	/* Node 1's slot holds QPs once connected: its segment going does not
 	 * free it, so a new node finds no slot. */
 	assert_int_equal(handshake(f), NB_EP);
-	f->ops->segment_release(&f->rseg);
+	f->fx.ops->segment_release(&f->rseg);
 	d.gid[15] = 0x7e;
 	assert_int_equal(take_slot(&extra, &d), -ENOSPC);
 	/* ...and its next segment finds the QPs in place. */
 	memcpy(&d, f->rseg.priv, sizeof(d));
 	assert_int_equal(take_slot(&f->rseg, &d), 1);
-	write_read_check(f, f->ep[0], 8);
+	write_read_check(f, f->fx.ep[0], 8);
 	for (i = 2; i < TERN_MLX5_PEER_MAX; i++)
-		f->ops->segment_release(&seg[i]);
-	f->ops->segment_release(NULL);
+		f->fx.ops->segment_release(&seg[i]);
+	f->fx.ops->segment_release(NULL);
 }
 
 int
 main(int argc, char **argv)
 {
-	char *eal[] = { argv[0],
-			"--no-huge",
-			"-m",
-			"64",
-			"--no-pci",
-			"--no-telemetry",
-			"--file-prefix",
-			"tern_mlx5_connect",
-			"--log-level",
-			"lib.eal:error" };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(no_device_is_enodev),
 		cmocka_unit_test(wire_format_is_little_endian_as_documented),
@@ -764,8 +731,7 @@ main(int argc, char **argv)
 
 	(void)argc;
 	snprintf(prefix, sizeof(prefix), "tern_mlx5_connect_%d", (int)getpid());
-	eal[7] = prefix;
-	if (rte_eal_init((int)RTE_DIM(eal), eal) < 0) {
+	if (mlx5_fixture_eal_init(argv[0], prefix) != 0) {
 		fprintf(stderr, "rte_eal_init failed\n");
 		return 1;
 	}

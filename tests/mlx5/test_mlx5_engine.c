@@ -98,13 +98,13 @@ setup_drain(void **state, uint64_t drain_ns)
 
 	assert_non_null(f);
 	f->m = mlx5_model_create();
-	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
-	tern_mlx5_set_tuning(&t);
+	assert_int_equal(mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
+	mlx5_set_tuning(&t);
 	f->ops = tern_transport_get(tern_transport_id("mlx5"));
 	assert_non_null(f->ops);
 	mlx5_model_start(f->m);
 	/* One process plays both nodes: node 1 answers handshakes on 127.0.0.1. */
-	tern_mlx5_test_set_listener_init(listener_is_node_1, NULL);
+	mlx5_test_set_listener_init(listener_is_node_1, NULL);
 	assert_int_equal(tern_mlx5_configure(&(struct tern_mlx5_conf){
 				 .listen_addr = "127.0.0.1", .handshake_timeout_ms = HS_MS }),
 			 0);
@@ -151,14 +151,14 @@ teardown(void **state)
 	if (f->client != NULL)
 		assert_int_equal(tern_client_destroy(f->client), 0);
 	assert_int_equal(tern_mlx5_configure(NULL), 0);
-	tern_mlx5_test_set_listener_init(NULL, NULL);
+	mlx5_test_set_listener_init(NULL, NULL);
 	test_env_destroy(&f->env);
 	mlx5_model_stop(f->m);
 	v = mlx5_model_violations(f->m, &first);
 	if (v != 0)
 		fail_msg("%u model violations, first: %s", v, first);
-	assert_int_equal(tern_mlx5_test_set_queue_provider(NULL, NULL), 0);
-	tern_mlx5_set_tuning(NULL);
+	assert_int_equal(mlx5_test_set_queue_provider(NULL, NULL), 0);
+	mlx5_set_tuning(NULL);
 	mlx5_model_destroy(f->m);
 	free(f->remote);
 	free(f->local); /* test_segment_local's memory is the caller's */

@@ -35,6 +35,7 @@
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
 
+#include "mlx5_fixture.h"
 #include "mlx5_model.h"
 #include "tern_mlx5.h"
 #include "tern_mlx5_internal.h"
@@ -48,9 +49,7 @@
 #define STAT(name) (hs_stats().name)
 
 struct fx {
-	struct mlx5_model *m;
-	const struct tern_transport_ops *ops;
-	struct tern_endpoint *ep[NB_EP];
+	struct mlx5_fixture fx;
 	uint8_t *remote; /* node 1 */
 	uint32_t rkey;
 	uint16_t port; /* node 1's listener */
@@ -65,15 +64,6 @@ hs_stats(void)
 	return st;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void
 listener_is_node_1(void *arg)
 {
@@ -85,29 +75,13 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct tern_mlx5_tuning t = { .sq_wqebbs = 64, .sig_every = 16, .max_inline = 64 };
-	unsigned int i;
 
 	assert_non_null(f);
-	f->m = mlx5_model_create();
-	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
-	mlx5_model_wire_peers(f->m, 0);
-	tern_mlx5_set_tuning(&t);
-	f->ops = tern_transport_get(tern_transport_id("mlx5"));
-	assert_non_null(f->ops);
-	assert_int_equal(f->ops->probe(), 0);
-	for (i = 0; i < NB_EP; i++) {
-		struct tern_endpoint_conf conf = { .lcore_id = i + 1,
-						   .socket_id = SOCKET_ID_ANY,
-						   .max_slices = 256 };
-
-		f->ep[i] = f->ops->endpoint_open(&conf);
-		assert_non_null(f->ep[i]);
-	}
+	mlx5_fixture_open(&f->fx, NB_EP);
 	f->remote = aligned_alloc(4096, BYTES);
 	assert_non_null(f->remote);
-	f->rkey = mlx5_model_mr_add(f->m, 1, f->remote, BYTES, MODEL_ACCESS_ALL);
-	tern_mlx5_test_set_listener_init(listener_is_node_1, NULL);
+	f->rkey = mlx5_model_mr_add(f->fx.m, 1, f->remote, BYTES, MODEL_ACCESS_ALL);
+	mlx5_test_set_listener_init(listener_is_node_1, NULL);
 	assert_int_equal(
 		tern_mlx5_configure(&(struct tern_mlx5_conf){ .listen_addr = "127.0.0.1",
 							      .max_conns = MAX_CONNS,
@@ -124,18 +98,10 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	const char *first;
-	unsigned int i, v = mlx5_model_violations(f->m, &first);
 
-	if (v != 0)
-		fail_msg("%u model violations, first: %s", v, first);
 	assert_int_equal(tern_mlx5_configure(NULL), 0);
-	tern_mlx5_test_set_listener_init(NULL, NULL);
-	for (i = 0; i < NB_EP; i++)
-		f->ops->endpoint_close(f->ep[i]);
-	assert_int_equal(tern_mlx5_test_set_queue_provider(NULL, NULL), 0);
-	tern_mlx5_set_tuning(NULL);
-	mlx5_model_destroy(f->m);
+	mlx5_test_set_listener_init(NULL, NULL);
+	mlx5_fixture_close(&f->fx);
 	free(f->remote);
 	free(f);
 	return 0;
@@ -148,7 +114,7 @@ node_1_blob(struct fx *f, uint16_t port, uint8_t blob[TERN_MLX5_DESC_LEN])
 	struct tern_mlx5_desc d;
 
 	mlx5_model_desc(&d, 1, f->remote, BYTES, f->rkey, port);
-	assert_int_equal(tern_mlx5_desc_encode(&d, blob, TERN_MLX5_DESC_LEN), TERN_MLX5_DESC_LEN);
+	assert_int_equal(mlx5_desc_encode(&d, blob, TERN_MLX5_DESC_LEN), TERN_MLX5_DESC_LEN);
 }
 
 static int
@@ -160,7 +126,7 @@ import_from(struct fx *f, uint16_t port, struct tern_segment *seg)
 	memset(seg, 0, sizeof(*seg));
 	seg->kind = TERN_SEGMENT_REMOTE;
 	seg->length = BYTES;
-	return f->ops->segment_import(seg, blob, sizeof(blob));
+	return f->fx.ops->segment_import(seg, blob, sizeof(blob));
 }
 
 /* A blocking connection to 127.0.0.1:@p port whose reads give up after RECV_WAIT. */
@@ -188,15 +154,37 @@ send_bytes(int fd, const void *p, size_t len)
 static int
 recv_bytes(int fd, void *p, size_t len)
 {
+	uint64_t until = mlx5_fixture_now_ms() + 2 * RECV_WAIT * 1000u;
 	uint8_t *b = p;
 	ssize_t n;
 
 	while (len != 0) {
+		/* Each read gives up after RECV_WAIT; a peer that dribbles
+		 * bytes is cut off too. */
+		assert_true(mlx5_fixture_now_ms() < until);
 		n = recv(fd, b, len, 0);
 		if (n <= 0) {
 			assert_true(n == 0 || errno == ECONNRESET); /* not a timeout */
 			return -1;
 		}
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* recv_bytes() for the liar's thread, where cmocka cannot fail a test:
+ * @return 0, or -1 on the end, an error or a timeout. */
+static int
+liar_recv(int fd, void *p, size_t len)
+{
+	uint8_t *b = p;
+	ssize_t n;
+
+	while (len != 0) {
+		n = recv(fd, b, len, 0);
+		if (n <= 0)
+			return -1;
 		b += n;
 		len -= (size_t)n;
 	}
@@ -219,28 +207,20 @@ request(int fd, const void *body, size_t len, uint8_t *reply)
 {
 	uint8_t frame[TERN_MLX5_FRAME_MAX];
 	struct tern_mlx5_frame_hdr h;
-	int n = tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, body, len, frame,
-				       sizeof(frame));
+	int n = mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, body, len, frame, sizeof(frame));
 
 	assert_int_equal(n, (int)(TERN_MLX5_FRAME_HDR + len));
 	send_bytes(fd, frame, (size_t)n);
 	assert_int_equal(recv_bytes(fd, reply, TERN_MLX5_FRAME_HDR), 0);
-	assert_int_equal(tern_mlx5_frame_decode(reply, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REPLY,
-						&h, NULL),
-			 0);
+	assert_int_equal(
+		mlx5_frame_decode(reply, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REPLY, &h, NULL),
+		0);
 	assert_int_equal(recv_bytes(fd, reply + TERN_MLX5_FRAME_HDR, h.body_len), 0);
 	return h;
 }
 
-/* Wait until @p counter (re-read by @p read) reaches @p want, 3 s at most. */
-#define WAIT_STAT(name, want)                           \
-	do {                                            \
-		uint64_t until_ = now_ms() + 3000;      \
-		while (STAT(name) < (want)) {           \
-			assert_true(now_ms() < until_); \
-			usleep(1000);                   \
-		}                                       \
-	} while (0)
+/* Wait until counter @p name reaches @p want, 3 s at most. */
+#define WAIT_STAT(name, want) MLX5_FX_WAIT(STAT(name) >= (want), 3000)
 
 /* ---- without a device ---- */
 
@@ -255,7 +235,7 @@ no_device_is_enodev(void **state)
 
 	(void)state;
 	mlx5_model_desc(&d, 1, buf, sizeof(buf), 1, 7000);
-	assert_int_equal(tern_mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
+	assert_int_equal(mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
 	memset(&seg, 0, sizeof(seg));
 	memset(&lseg, 0, sizeof(lseg));
 	lseg.kind = TERN_SEGMENT_LOCAL;
@@ -272,13 +252,13 @@ no_device_is_enodev(void **state)
 	/* Stopping what never started is fine. */
 	assert_int_equal(tern_mlx5_configure(NULL), 0);
 	/* A model whose device is absent: the same. */
-	assert_int_equal(tern_mlx5_test_set_queue_provider(&mlx5_model_provider, m), 0);
+	assert_int_equal(mlx5_test_set_queue_provider(&mlx5_model_provider, m), 0);
 	mlx5_model_set_present(m, 0);
 	assert_int_equal(
 		tern_mlx5_configure(&(struct tern_mlx5_conf){ .listen_addr = "127.0.0.1" }),
 		-ENODEV);
 	assert_int_equal(tern_mlx5_listen_port(), -ENOTCONN);
-	assert_int_equal(tern_mlx5_test_set_queue_provider(NULL, NULL), 0);
+	assert_int_equal(mlx5_test_set_queue_provider(NULL, NULL), 0);
 	mlx5_model_destroy(m);
 }
 
@@ -299,27 +279,24 @@ frame_codec_is_strict(void **state)
 	(void)state;
 	/* Byte by byte: magic, version, type, status, body length. */
 	assert_int_equal(
-		tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, body, 56, buf, sizeof(buf)),
+		mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, body, 56, buf, sizeof(buf)),
 		TERN_MLX5_FRAME_HDR + 56);
 	assert_memory_equal(buf, head, sizeof(head));
-	assert_int_equal(
-		tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 28, NULL, 0, buf, sizeof(buf)),
-		TERN_MLX5_FRAME_HDR);
+	assert_int_equal(mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 28, NULL, 0, buf, sizeof(buf)),
+			 TERN_MLX5_FRAME_HDR);
 	assert_memory_equal(buf, "TMXF\x01\x02\x1c\x00\x00\x00\x00\x00", 12);
 	assert_int_equal(
-		tern_mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REPLY, &h, NULL),
-		0);
+		mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REPLY, &h, NULL), 0);
 	assert_int_equal(h.status, 28);
 	assert_int_equal(h.body_len, 0);
 	/* Encode refuses what decode would. */
 	assert_int_equal(
-		tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 1, body, 48, buf, sizeof(buf)),
+		mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 1, body, 48, buf, sizeof(buf)),
 		-EINVAL);
-	assert_int_equal(
-		tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 5, body, 52, buf, sizeof(buf)),
-		-EINVAL);
-	assert_int_equal(tern_mlx5_frame_encode(3, 0, body, 48, buf, sizeof(buf)), -EINVAL);
-	assert_int_equal(tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, body, 48, buf, 59),
+	assert_int_equal(mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 5, body, 52, buf, sizeof(buf)),
+			 -EINVAL);
+	assert_int_equal(mlx5_frame_encode(3, 0, body, 48, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, body, 48, buf, 59),
 			 -ENOSPC);
 	/* Every body length of both types: only a whole message's passes. */
 	for (k = 0; k < 2; k++) {
@@ -334,7 +311,7 @@ frame_codec_is_strict(void **state)
 			buf[5] = type;
 			buf[8] = (uint8_t)len;
 			buf[9] = (uint8_t)(len >> 8);
-			rc = tern_mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, type, &h, &why);
+			rc = mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, type, &h, &why);
 			if (ok != (rc == 0))
 				fail_msg("type %u length %u: %d", type, len, rc);
 			if (ok)
@@ -344,54 +321,46 @@ frame_codec_is_strict(void **state)
 	/* Oversized: the length's upper bytes. */
 	memcpy(buf, head, sizeof(head));
 	buf[11] = 1;
-	assert_int_equal(tern_mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REQUEST,
-						&h, &why),
-			 -EINVAL);
+	assert_int_equal(
+		mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REQUEST, &h, &why),
+		-EINVAL);
 	assert_string_equal(why, "length out of bounds");
 	/* Wrong magic, version, type; a status where none may be. */
 	memcpy(buf, head, sizeof(head));
 	buf[3] = 'G';
-	assert_int_equal(tern_mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, &why),
-			 -EINVAL);
+	assert_int_equal(mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, &why), -EINVAL);
 	assert_string_equal(why, "bad magic");
 	memcpy(buf, head, sizeof(head));
 	buf[4] = 2;
-	assert_int_equal(tern_mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, &why),
-			 -EPROTO);
-	assert_int_equal(tern_mlx5_frame_decode(head, 12, TERN_MLX5_CONNECT_REPLY, &h, &why),
-			 -EINVAL);
+	assert_int_equal(mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, &why), -EPROTO);
+	assert_int_equal(mlx5_frame_decode(head, 12, TERN_MLX5_CONNECT_REPLY, &h, &why), -EINVAL);
 	assert_string_equal(why, "unexpected frame type");
 	memcpy(buf, head, sizeof(head));
 	buf[6] = 1;
-	assert_int_equal(tern_mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, &why),
-			 -EINVAL);
+	assert_int_equal(mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, &why), -EINVAL);
 	assert_string_equal(why, "status in a request");
 	memcpy(buf, "TMXF\x01\x02\x00\x10\x00\x00\x00\x00", 12); /* status 4096 */
-	assert_int_equal(tern_mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REPLY, &h, &why),
-			 -EINVAL);
+	assert_int_equal(mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REPLY, &h, &why), -EINVAL);
 	memcpy(buf, "TMXF\x01\x02\x05\x00\x34\x00\x00\x00", 12); /* status and a body */
-	assert_int_equal(tern_mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REPLY, &h, &why),
-			 -EINVAL);
+	assert_int_equal(mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REPLY, &h, &why), -EINVAL);
 	assert_string_equal(why, "error reply with a body");
 	/* Truncated (or longer) headers. */
 	for (len = 0; len < 20; len++)
 		if (len != TERN_MLX5_FRAME_HDR)
-			assert_int_equal(tern_mlx5_frame_decode(
-						 head, len, TERN_MLX5_CONNECT_REQUEST, &h, NULL),
-					 -EINVAL);
-	assert_int_equal(tern_mlx5_frame_decode(NULL, 12, TERN_MLX5_CONNECT_REQUEST, &h, NULL),
-			 -EINVAL);
+			assert_int_equal(
+				mlx5_frame_decode(head, len, TERN_MLX5_CONNECT_REQUEST, &h, NULL),
+				-EINVAL);
+	assert_int_equal(mlx5_frame_decode(NULL, 12, TERN_MLX5_CONNECT_REQUEST, &h, NULL), -EINVAL);
 	/* Every single-bit flip: refused, or a header that encodes back the same. */
 	for (i = 0; i < TERN_MLX5_FRAME_HDR; i++)
 		for (bit = 0; bit < 8; bit++) {
 			memcpy(buf, head, sizeof(head));
 			buf[i] ^= (uint8_t)(1u << bit);
-			if (tern_mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, NULL) !=
-			    0)
+			if (mlx5_frame_decode(buf, 12, TERN_MLX5_CONNECT_REQUEST, &h, NULL) != 0)
 				continue;
 			accepted++;
-			assert_int_equal(tern_mlx5_frame_encode(h.type, h.status, body, h.body_len,
-								again, sizeof(again)),
+			assert_int_equal(mlx5_frame_encode(h.type, h.status, body, h.body_len,
+							   again, sizeof(again)),
 					 (int)(12 + h.body_len));
 			assert_memory_equal(again, buf, 12);
 		}
@@ -407,9 +376,9 @@ frame_codec_is_strict(void **state)
 		}
 		if (k % 3 == 0)
 			memcpy(buf, head, 5);
-		if (tern_mlx5_frame_decode(buf, 12, (uint8_t)(1 + k % 2), &h, NULL) == 0) {
-			assert_int_equal(tern_mlx5_frame_encode(h.type, h.status, body, h.body_len,
-								again, sizeof(again)),
+		if (mlx5_frame_decode(buf, 12, (uint8_t)(1 + k % 2), &h, NULL) == 0) {
+			assert_int_equal(mlx5_frame_encode(h.type, h.status, body, h.body_len,
+							   again, sizeof(again)),
 					 (int)(12 + h.body_len));
 			assert_memory_equal(again, buf, 12);
 		}
@@ -433,8 +402,8 @@ configure_checks_its_settings(void **state)
 	lseg.kind = TERN_SEGMENT_LOCAL;
 	lseg.base = f->remote; /* any memory of this node */
 	lseg.length = 4096;
-	assert_int_equal(f->ops->segment_export(&lseg, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
-	assert_int_equal(tern_mlx5_desc_decode(blob, sizeof(blob), &d), 0);
+	assert_int_equal(f->fx.ops->segment_export(&lseg, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
+	assert_int_equal(mlx5_desc_decode(blob, sizeof(blob), &d), 0);
 	assert_int_equal(d.hs_port, f->port);
 	assert_memory_equal(d.hs_addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x01", 16);
 	/* Settings that make no sense change nothing. */
@@ -476,18 +445,18 @@ configure_checks_its_settings(void **state)
 			 -EADDRINUSE);
 	close(busy);
 	assert_int_equal(tern_mlx5_listen_port(), -ENOTCONN);
-	assert_int_equal(f->ops->segment_export(&lseg, blob, sizeof(blob)), -ENOTCONN);
+	assert_int_equal(f->fx.ops->segment_export(&lseg, blob, sizeof(blob)), -ENOTCONN);
 	/* A wildcard serves but names nothing a peer could reach... */
 	assert_int_equal(tern_mlx5_configure(&(struct tern_mlx5_conf){ .listen_addr = "0.0.0.0" }),
 			 0);
 	assert_true(tern_mlx5_listen_port() > 0);
-	assert_int_equal(f->ops->segment_export(&lseg, blob, sizeof(blob)), -EDESTADDRREQ);
+	assert_int_equal(f->fx.ops->segment_export(&lseg, blob, sizeof(blob)), -EDESTADDRREQ);
 	/* ...unless told what to advertise. */
 	assert_int_equal(tern_mlx5_configure(&(struct tern_mlx5_conf){
 				 .listen_addr = "0.0.0.0", .advertise_addr = "192.0.2.7" }),
 			 0);
-	assert_int_equal(f->ops->segment_export(&lseg, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
-	assert_int_equal(tern_mlx5_desc_decode(blob, sizeof(blob), &d), 0);
+	assert_int_equal(f->fx.ops->segment_export(&lseg, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
+	assert_int_equal(mlx5_desc_decode(blob, sizeof(blob), &d), 0);
 	assert_memory_equal(d.hs_addr + 12, "\xc0\x00\x02\x07", 4);
 	assert_int_equal(d.hs_port, tern_mlx5_listen_port());
 	/* IPv6, where the host has it: node 1's descriptor names [::1]:port,
@@ -495,23 +464,23 @@ configure_checks_its_settings(void **state)
 	if (tern_mlx5_configure(&(struct tern_mlx5_conf){ .listen_addr = "::1" }) == 0) {
 		struct tern_segment seg;
 
-		assert_int_equal(f->ops->segment_export(&lseg, blob, sizeof(blob)),
+		assert_int_equal(f->fx.ops->segment_export(&lseg, blob, sizeof(blob)),
 				 TERN_MLX5_DESC_LEN);
-		assert_int_equal(tern_mlx5_desc_decode(blob, sizeof(blob), &d), 0);
+		assert_int_equal(mlx5_desc_decode(blob, sizeof(blob), &d), 0);
 		assert_memory_equal(d.hs_addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
 		mlx5_model_desc(&d, 1, f->remote, BYTES, f->rkey, d.hs_port);
 		memset(d.hs_addr, 0, 16);
 		d.hs_addr[15] = 1;
-		assert_int_equal(tern_mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
+		assert_int_equal(mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
 		memset(&seg, 0, sizeof(seg));
-		assert_int_equal(f->ops->segment_import(&seg, blob, sizeof(blob)), 0);
-		f->ops->segment_release(&seg);
+		assert_int_equal(f->fx.ops->segment_import(&seg, blob, sizeof(blob)), 0);
+		f->fx.ops->segment_release(&seg);
 	} else {
 		print_message("no IPv6 loopback here: the IPv6 listener is not tested\n");
 	}
 	assert_int_equal(tern_mlx5_configure(NULL), 0);
 	assert_int_equal(tern_mlx5_listen_port(), -ENOTCONN);
-	assert_int_equal(f->ops->segment_export(&lseg, blob, sizeof(blob)), -ENOTCONN);
+	assert_int_equal(f->fx.ops->segment_export(&lseg, blob, sizeof(blob)), -ENOTCONN);
 }
 
 /* A client speaking the protocol by hand: a request, then a malformed message
@@ -588,7 +557,7 @@ malformed_frames_close_the_connection(void **state)
 	/* The listener still answers a real import. */
 	assert_int_equal(import_from(f, f->port, &seg), 0);
 	assert_int_equal(STAT(served) - st0.served, 1);
-	f->ops->segment_release(&seg);
+	f->fx.ops->segment_release(&seg);
 }
 
 static void
@@ -617,27 +586,27 @@ connections_are_bounded_and_idle_ones_closed(void **state)
 	WAIT_STAT(accepted, st0.accepted + MAX_CONNS + 1);
 	assert_int_equal(STAT(refused_conns) - st0.refused_conns, 3);
 	/* The ones held say nothing: closed after IDLE_MS, not before. */
-	start = now_ms();
+	start = mlx5_fixture_now_ms();
 	for (i = 0; i < MAX_CONNS; i++)
 		expect_closed(fd[i]);
-	assert_true(now_ms() - start <= IDLE_MS + 1000);
+	assert_true(mlx5_fixture_now_ms() - start <= IDLE_MS + 1000);
 	WAIT_STAT(idle_closed, st0.idle_closed + MAX_CONNS);
 	assert_int_equal(STAT(idle_closed) - st0.idle_closed, MAX_CONNS);
 	/* Dribbling a byte every 100 ms does not keep a connection: it must
 	 * send a whole request within IDLE_MS. */
 	slow = tcp_connect(f->port);
-	start = now_ms();
-	for (i = 0; i < 5 && now_ms() - start < IDLE_MS - 100; i++) {
+	start = mlx5_fixture_now_ms();
+	for (i = 0; i < 5 && mlx5_fixture_now_ms() - start < IDLE_MS - 100; i++) {
 		send_bytes(slow, "T", 1);
 		usleep(100 * 1000);
 	}
 	expect_closed(slow);
-	assert_true(now_ms() - start < IDLE_MS + 1000);
+	assert_true(mlx5_fixture_now_ms() - start < IDLE_MS + 1000);
 	WAIT_STAT(idle_closed, st0.idle_closed + MAX_CONNS + 1);
 	assert_int_equal(STAT(bad_frames), st0.bad_frames);
 	/* Room again: an import goes through. */
 	assert_int_equal(import_from(f, f->port, &seg), 0);
-	f->ops->segment_release(&seg);
+	f->fx.ops->segment_release(&seg);
 	/* Stopping the listener closes the connections it holds. */
 	slow = tcp_connect(f->port);
 	WAIT_STAT(accepted, st0.accepted + MAX_CONNS + 3);
@@ -664,44 +633,46 @@ liar_main(void *arg)
 	uint8_t in[TERN_MLX5_FRAME_MAX], out[TERN_MLX5_FRAME_MAX];
 	struct tern_mlx5_connect_msg m;
 	struct tern_mlx5_frame_hdr h;
+	struct timeval tv = { .tv_sec = RECV_WAIT };
 	int fd = accept(l->lfd, NULL, NULL), n = 0;
 	unsigned int i;
 
+	/* accept() gives up after RECV_WAIT (SO_RCVTIMEO of the listening
+	 * socket), and so does each read: no wait without an end. */
 	if (fd < 0)
 		return NULL;
-	if (recv_bytes(fd, in, TERN_MLX5_FRAME_HDR) == 0 &&
-	    tern_mlx5_frame_decode(in, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REQUEST, &h, NULL) ==
-		    0 &&
-	    recv_bytes(fd, in + TERN_MLX5_FRAME_HDR, h.body_len) == 0) {
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (liar_recv(fd, in, TERN_MLX5_FRAME_HDR) == 0 &&
+	    mlx5_frame_decode(in, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REQUEST, &h, NULL) == 0 &&
+	    liar_recv(fd, in + TERN_MLX5_FRAME_HDR, h.body_len) == 0) {
 		switch (l->mode) {
 		case LIAR_GARBAGE:
 			memset(out, 0x5a, sizeof(out));
 			n = 100;
 			break;
 		case LIAR_STATUS:
-			n = tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, ENOSPC, NULL, 0, out,
-						   sizeof(out));
+			n = mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, ENOSPC, NULL, 0, out,
+					      sizeof(out));
 			break;
 		case LIAR_BAD_VERSION:
-			n = tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, ENODEV, NULL, 0, out,
-						   sizeof(out));
+			n = mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, ENODEV, NULL, 0, out,
+					      sizeof(out));
 			out[4] = 9;
 			break;
 		case LIAR_OTHER_QPS:
 			/* A well-formed reply from node 1 for QPs nobody asked about. */
-			tern_mlx5_connect_decode(in + TERN_MLX5_FRAME_HDR, h.body_len,
-						 TERN_MLX5_CONNECT_REQUEST, &m);
+			mlx5_connect_decode(in + TERN_MLX5_FRAME_HDR, h.body_len,
+					    TERN_MLX5_CONNECT_REQUEST, &m, NULL);
 			m.type = TERN_MLX5_CONNECT_REPLY;
 			mlx5_model_gid(1, m.gid);
 			for (i = 0; i < m.count; i++) {
 				m.qp[i].peer_qpn = m.qp[i].qpn + 0x1000;
 				m.qp[i].qpn = 0x9000 + i;
 			}
-			n = tern_mlx5_connect_encode(&m, out + TERN_MLX5_FRAME_HDR,
-						     TERN_MLX5_CONNECT_MSG_MAX);
-			n = tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 0,
-						   out + TERN_MLX5_FRAME_HDR, (size_t)n, out,
-						   sizeof(out));
+			n = mlx5_connect_encode(&m, out + TERN_MLX5_FRAME_HDR,
+						TERN_MLX5_CONNECT_MSG_MAX);
+			n = mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 0, out + TERN_MLX5_FRAME_HDR,
+					      (size_t)n, out, sizeof(out));
 			break;
 		case LIAR_CLOSE:
 			break;
@@ -718,6 +689,7 @@ static void
 liar_start(struct liar *l, enum liar_mode mode, bool thread)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = RECV_WAIT };
 	socklen_t len = sizeof(sin);
 
 	l->lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -725,6 +697,7 @@ liar_start(struct liar *l, enum liar_mode mode, bool thread)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(l->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(listen(l->lfd, 4), 0);
+	assert_int_equal(setsockopt(l->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
 	assert_int_equal(getsockname(l->lfd, (struct sockaddr *)&sin, &len), 0);
 	l->port = ntohs(sin.sin_port);
 	l->mode = mode;
@@ -774,10 +747,10 @@ failed_handshakes_fail_the_import(void **state)
 	close(nobody);
 	/* A listener that never answers: bounded by the handshake timeout. */
 	liar_start(&silent, LIAR_CLOSE, false);
-	start = now_ms();
+	start = mlx5_fixture_now_ms();
 	assert_int_equal(import_from(f, silent.port, &seg), -ETIMEDOUT);
-	assert_true(now_ms() - start >= HS_MS - 10);
-	assert_true(now_ms() - start < HS_MS + 1000);
+	assert_true(mlx5_fixture_now_ms() - start >= HS_MS - 10);
+	assert_true(mlx5_fixture_now_ms() - start < HS_MS + 1000);
 	liar_stop(&silent, false);
 	for (i = 0; i < RTE_DIM(liars); i++) {
 		liar_start(&l, liars[i].mode, true);
@@ -786,21 +759,21 @@ failed_handshakes_fail_the_import(void **state)
 		liar_stop(&l, true);
 	}
 	/* No QP can be made for the request. */
-	mlx5_model_fail_ops(f->m, MODEL_FAIL_QP_OPEN);
+	mlx5_model_fail_ops(f->fx.m, MODEL_FAIL_QP_OPEN);
 	assert_int_equal(import_from(f, f->port, &seg), -EIO);
-	mlx5_model_fail_ops(f->m, 0);
+	mlx5_model_fail_ops(f->fx.m, 0);
 	assert_int_equal(STAT(initiate_errors) - st0.initiate_errors, 3 + RTE_DIM(liars));
 	/* Nothing was connected and nothing waits: node 1's slot went back, and
 	 * another node takes the first one. */
 	mlx5_model_gid(1, gid1);
 	gid1[0] = 0xfe;
-	assert_int_equal(tern_mlx5_peer_get(gid1, 1), 1);
-	tern_mlx5_peer_put(1);
+	assert_int_equal(mlx5_peer_get(gid1, 1), 1);
+	mlx5_peer_put(1);
 	mlx5_model_gid(1, gid1);
 	assert_int_equal(import_from(f, f->port, &seg), 0);
 	assert_int_equal(tern_mlx5_connect_request_build(gid1, req, sizeof(req)), -EALREADY);
 	assert_int_equal(STAT(initiated) - st0.initiated, 1);
-	f->ops->segment_release(&seg);
+	f->fx.ops->segment_release(&seg);
 }
 
 static void
@@ -811,35 +784,25 @@ import_without_endpoints_is_enotconn(void **state)
 	unsigned int i;
 
 	for (i = 0; i < NB_EP; i++)
-		f->ops->endpoint_close(f->ep[i]);
+		f->fx.ops->endpoint_close(f->fx.ep[i]);
 	/* The last endpoint closed the device; probe as an engine would. */
-	assert_int_equal(f->ops->probe(), 0);
+	assert_int_equal(f->fx.ops->probe(), 0);
 	assert_int_equal(import_from(f, f->port, &seg), -ENOTCONN);
 	for (i = 0; i < NB_EP; i++) {
 		struct tern_endpoint_conf conf = { .lcore_id = i + 1,
 						   .socket_id = SOCKET_ID_ANY,
 						   .max_slices = 256 };
 
-		f->ep[i] = f->ops->endpoint_open(&conf);
-		assert_non_null(f->ep[i]);
+		f->fx.ep[i] = f->fx.ops->endpoint_open(&conf);
+		assert_non_null(f->fx.ep[i]);
 	}
 	assert_int_equal(import_from(f, f->port, &seg), 0);
-	f->ops->segment_release(&seg);
+	f->fx.ops->segment_release(&seg);
 }
 
 int
 main(int argc, char **argv)
 {
-	char *eal[] = { argv[0],
-			"--no-huge",
-			"-m",
-			"64",
-			"--no-pci",
-			"--no-telemetry",
-			"--file-prefix",
-			"tern_mlx5_handshake",
-			"--log-level",
-			"lib.eal:error" };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(no_device_is_enodev),
 		cmocka_unit_test(frame_codec_is_strict),
@@ -858,8 +821,7 @@ main(int argc, char **argv)
 
 	(void)argc;
 	snprintf(prefix, sizeof(prefix), "tern_mlx5_handshake_%d", (int)getpid());
-	eal[7] = prefix;
-	if (rte_eal_init((int)RTE_DIM(eal), eal) < 0) {
+	if (mlx5_fixture_eal_init(argv[0], prefix) != 0) {
 		fprintf(stderr, "rte_eal_init failed\n");
 		return 1;
 	}

@@ -3,7 +3,7 @@
  * Connection set-up of the mlx5 transport with another node (tern_mlx5.h):
  * the handshake messages (wire format in doc/mlx5.md), the QPs this node
  * made as a target for initiators' QPs, and the initiator's QPs waiting for
- * their reply. Control path only, under tern_mlx5_ctl_lock.
+ * their reply. Control path only, under the control-path lock.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,21 +14,14 @@
 #include <rte_common.h>
 #include <rte_random.h>
 
-#include "mlx5_transport.h"
+#include "mlx5_connect.h"
+#include "mlx5_ctl.h"
+#include "mlx5_wire.h"
 #include "tern_mlx5.h"
 #include "tern_mlx5_internal.h"
 
 /* Initiator QPs this node answers as a target at once. */
 #define TARGET_QP_MAX 512
-/* QP numbers 0 and 1 are the special QPs; RC QPNs are 24 bits. */
-#define QPN_MIN 2
-#define QPN_MAX 0xffffffu
-#define PSN_MAX 0xffffffu
-/* enum ibv_mtu: IBV_MTU_256 = 1 .. IBV_MTU_4096 = 5 */
-#define MTU_MIN 1
-#define MTU_MAX 5
-/* Highest unicast LID; 0xc000.. are multicast, 0xffff permissive. */
-#define LID_UNICAST_MAX 0xbfff
 
 /* A QP this node made for one initiator QP. */
 struct target_qp {
@@ -52,18 +45,10 @@ struct pending {
 static struct target_qp targets[TARGET_QP_MAX];
 static unsigned int nb_targets;
 static struct pending pending[TERN_MLX5_PEER_MAX];
-/* This node's incarnation as a target (tern_mlx5_connect_epoch()); 0: not drawn yet. */
+/* This node's incarnation as a target (mlx5_connect_epoch()); 0: not drawn yet. */
 static uint64_t epoch;
 
-/* ---- wire format ---- */
-
-static size_t
-entry_size(uint8_t type)
-{
-	return type == TERN_MLX5_CONNECT_REQUEST ? TERN_MLX5_CONNECT_REQ_ENTRY
-						 : TERN_MLX5_CONNECT_REP_ENTRY;
-}
-
+/* Refuse a message that decodes but does not fit: log why. */
 static int
 reject(const char *why)
 {
@@ -71,108 +56,19 @@ reject(const char *why)
 	return -EINVAL;
 }
 
-int
-tern_mlx5_connect_encode(const struct tern_mlx5_connect_msg *m, void *buf, size_t len)
+/* Decode a handshake message, logging why one is refused. */
+static int
+connect_decode(const void *buf, size_t len, uint8_t type, struct tern_mlx5_connect_msg *m)
 {
-	uint8_t *p = buf, *e;
-	size_t need;
-	uint16_t i;
+	const char *why = NULL;
+	int rc = mlx5_connect_decode(buf, len, type, m, &why);
 
-	if (m == NULL || buf == NULL ||
-	    (m->type != TERN_MLX5_CONNECT_REQUEST && m->type != TERN_MLX5_CONNECT_REPLY) ||
-	    m->count == 0 || m->count > TERN_MLX5_CONNECT_QP_MAX)
-		return -EINVAL;
-	need = TERN_MLX5_CONNECT_HDR + m->count * entry_size(m->type);
-	if (len < need)
-		return -ENOSPC;
-	memset(p, 0, TERN_MLX5_CONNECT_HDR);
-	tern_wire_put_le32(p, TERN_MLX5_CONNECT_MAGIC);
-	p[4] = TERN_MLX5_CONNECT_VERSION;
-	p[5] = m->type;
-	tern_wire_put_le16(p + 6, m->count);
-	tern_wire_put_le64(p + 8, m->nonce);
-	memcpy(p + 16, m->gid, 16);
-	tern_wire_put_le16(p + 32, m->lid);
-	p[34] = m->mtu;
-	for (i = 0; i < m->count; i++) {
-		e = p + TERN_MLX5_CONNECT_HDR + i * entry_size(m->type);
-		if (m->type == TERN_MLX5_CONNECT_REQUEST) {
-			tern_wire_put_le32(e, m->qp[i].qpn);
-			tern_wire_put_le32(e + 4, m->qp[i].psn);
-		} else {
-			tern_wire_put_le32(e, m->qp[i].peer_qpn);
-			tern_wire_put_le32(e + 4, m->qp[i].qpn);
-			tern_wire_put_le32(e + 8, m->qp[i].psn);
-		}
-	}
-	return (int)need;
-}
-
-int
-tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type, struct tern_mlx5_connect_msg *m)
-{
-	const uint8_t *p = buf, *e;
-	uint16_t i, j;
-
-	if (buf == NULL || m == NULL ||
-	    (type != TERN_MLX5_CONNECT_REQUEST && type != TERN_MLX5_CONNECT_REPLY))
-		return -EINVAL;
-	if (len < TERN_MLX5_CONNECT_HDR)
-		return reject("shorter than the header");
-	if (tern_wire_get_le32(p) != TERN_MLX5_CONNECT_MAGIC)
-		return reject("bad magic");
-	if (p[4] != TERN_MLX5_CONNECT_VERSION) {
-		TERN_MLX5_LOG(NOTICE, "connect: message refused: version %u, not %u", p[4],
-			      TERN_MLX5_CONNECT_VERSION);
-		return -EPROTO;
-	}
-	if (p[5] != type)
-		return reject("unexpected message type");
-	memset(m, 0, sizeof(*m));
-	m->type = type;
-	m->count = tern_wire_get_le16(p + 6);
-	if (m->count == 0 || m->count > TERN_MLX5_CONNECT_QP_MAX)
-		return reject("entry count out of range");
-	if (len != TERN_MLX5_CONNECT_HDR + m->count * entry_size(type))
-		return reject("size does not match the entry count");
-	for (i = 35; i < TERN_MLX5_CONNECT_HDR; i++)
-		if (p[i] != 0)
-			return reject("reserved bytes not zero");
-	m->nonce = tern_wire_get_le64(p + 8);
-	memcpy(m->gid, p + 16, 16);
-	m->lid = tern_wire_get_le16(p + 32);
-	m->mtu = p[34];
-	if (m->nonce == 0)
-		return reject("nonce 0");
-	if (m->mtu < MTU_MIN || m->mtu > MTU_MAX)
-		return reject("MTU out of range");
-	if (m->lid > LID_UNICAST_MAX)
-		return reject("LID not unicast");
-	if (m->lid == 0 && !tern_mlx5_gid_unicast(m->gid))
-		return reject("no LID and no unicast GID");
-	for (i = 0; i < m->count; i++) {
-		e = p + TERN_MLX5_CONNECT_HDR + i * entry_size(type);
-		if (type == TERN_MLX5_CONNECT_REQUEST) {
-			m->qp[i].qpn = tern_wire_get_le32(e);
-			m->qp[i].psn = tern_wire_get_le32(e + 4);
-		} else {
-			m->qp[i].peer_qpn = tern_wire_get_le32(e);
-			m->qp[i].qpn = tern_wire_get_le32(e + 4);
-			m->qp[i].psn = tern_wire_get_le32(e + 8);
-			if (m->qp[i].peer_qpn < QPN_MIN || m->qp[i].peer_qpn > QPN_MAX)
-				return reject("initiator QPN out of range");
-		}
-		if (m->qp[i].qpn < QPN_MIN || m->qp[i].qpn > QPN_MAX)
-			return reject("QPN out of range");
-		if (m->qp[i].psn > PSN_MAX)
-			return reject("PSN out of range");
-		for (j = 0; j < i; j++)
-			if (m->qp[j].qpn == m->qp[i].qpn ||
-			    (type == TERN_MLX5_CONNECT_REPLY &&
-			     m->qp[j].peer_qpn == m->qp[i].peer_qpn))
-				return reject("QPN twice");
-	}
-	return 0;
+	if (rc == -EPROTO)
+		TERN_MLX5_LOG(NOTICE, "connect: message refused: version %u, not %u",
+			      ((const uint8_t *)buf)[4], TERN_MLX5_CONNECT_VERSION);
+	else if (rc != 0 && why != NULL)
+		TERN_MLX5_LOG(NOTICE, "connect: message refused: %s", why);
+	return rc;
 }
 
 /* ---- initiator ---- */
@@ -186,9 +82,10 @@ pending_drop(struct pending *pd)
 
 	for (i = 0; i < pd->count; i++)
 		if (!pd->qp[i].revive)
-			tern_mlx5_ep_sq_free(pd->qp[i].sq);
+			mlx5_ep_sq_free(pd->qp[i].sq);
 	pd->nonce = 0;
 	pd->count = 0;
+	mlx5_peer_set_handshake_locked((uint16_t)(pd - pending), 0);
 }
 
 static uint64_t
@@ -227,25 +124,25 @@ tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t re
 
 	if (peer_gid == NULL || req == NULL)
 		return -EINVAL;
-	if (!tern_mlx5_probed())
+	if (!mlx5_probed())
 		return -ENODEV;
-	if (!tern_mlx5_gid_unicast(peer_gid))
+	if (!mlx5_gid_unicast(peer_gid))
 		return -EINVAL;
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	mlx5_ctl_lock();
 	/* Probed again under the lock: the last endpoint may have closed the device. */
-	if (!tern_mlx5_probed() || tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &port) != 0) {
+	if (!mlx5_probed() || mlx5_prov()->port_info(mlx5_prov_ctx(), &port) != 0) {
 		rc = -ENODEV;
 		goto out;
 	}
-	peer = tern_mlx5_peer_get_locked(peer_gid, 0);
+	peer = mlx5_peer_get_locked(peer_gid, 0);
 	if (peer <= TERN_MLX5_PEER_SELF) {
 		rc = peer < 0 ? peer : -EINVAL; /* this node: loopback needs none */
 		goto out;
 	}
 	pd = &pending[peer];
 	pending_drop(pd);
-	for (i = 0; i < tern_mlx5_nb_eps; i++)
-		need += ep_needs_qp(tern_mlx5_eps[i], (uint16_t)peer, &sq);
+	for (i = 0; i < mlx5_ep_count_locked(); i++)
+		need += ep_needs_qp(mlx5_ep_at_locked(i), (uint16_t)peer, &sq);
 	need = RTE_MIN(need, (unsigned int)TERN_MLX5_CONNECT_QP_MAX);
 	if (need == 0) {
 		rc = -EALREADY;
@@ -256,17 +153,17 @@ tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t re
 		goto out;
 	}
 	memset(&m, 0, sizeof(m));
-	for (i = 0; i < tern_mlx5_nb_eps && pd->count < need; i++) {
-		struct tern_endpoint *ep = tern_mlx5_eps[i];
+	for (i = 0; i < mlx5_ep_count_locked() && pd->count < need; i++) {
+		struct tern_endpoint *ep = mlx5_ep_at_locked(i);
 		bool revive;
 
 		if (!ep_needs_qp(ep, (uint16_t)peer, &sq))
 			continue;
 		revive = sq != NULL;
 		if (revive)
-			rc = tern_mlx5_prov->qp_reset(tern_mlx5_prov_ctx, sq->handle, &local);
+			rc = mlx5_prov()->qp_reset(mlx5_prov_ctx(), sq->handle, &local);
 		else
-			sq = tern_mlx5_ep_sq_create(ep, (uint16_t)peer, &local, &rc);
+			sq = mlx5_ep_sq_create(ep, (uint16_t)peer, &local, &rc);
 		if (rc != 0) {
 			TERN_MLX5_LOG(ERR, "connect: lcore %u: no QP to peer %d: %s", ep->lcore_id,
 				      peer, strerror(-rc));
@@ -282,18 +179,19 @@ tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t re
 		pd->count++;
 	}
 	pd->nonce = nonce_new();
+	mlx5_peer_set_handshake_locked((uint16_t)peer, 1);
 	m.type = TERN_MLX5_CONNECT_REQUEST;
 	m.count = pd->count;
 	m.nonce = pd->nonce;
 	memcpy(m.gid, port.gid, 16);
 	m.lid = port.lid;
 	m.mtu = port.mtu;
-	rc = tern_mlx5_connect_encode(&m, req, req_len);
+	rc = mlx5_connect_encode(&m, req, req_len);
 	TERN_MLX5_LOG(INFO, "connect: request to peer %d for %u QPs", peer, pd->count);
 out:
 	if (rc < 0 && peer > TERN_MLX5_PEER_SELF)
-		tern_mlx5_peer_trim_locked((uint16_t)peer); /* a new peer that got nothing */
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+		mlx5_peer_trim_locked((uint16_t)peer); /* a new peer that got nothing */
+	mlx5_ctl_unlock();
 	return rc;
 }
 
@@ -308,13 +206,13 @@ tern_mlx5_connect_complete(const void *reply, size_t reply_len)
 
 	if (reply == NULL)
 		return -EINVAL;
-	if (!tern_mlx5_probed())
+	if (!mlx5_probed())
 		return -ENODEV;
-	rc = tern_mlx5_connect_decode(reply, reply_len, TERN_MLX5_CONNECT_REPLY, &m);
+	rc = connect_decode(reply, reply_len, TERN_MLX5_CONNECT_REPLY, &m);
 	if (rc != 0)
 		return rc;
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
-	if (!tern_mlx5_probed()) {
+	mlx5_ctl_lock();
+	if (!mlx5_probed()) {
 		rc = -ENODEV;
 		goto out;
 	}
@@ -328,7 +226,7 @@ tern_mlx5_connect_complete(const void *reply, size_t reply_len)
 		goto out;
 	}
 	/* The answer to this request: from its node, for its QPs, in order. */
-	rc = memcmp(m.gid, tern_mlx5_peer_gid(peer), 16) != 0 || m.count != pd->count
+	rc = memcmp(m.gid, mlx5_peer_gid(peer), 16) != 0 || m.count != pd->count
 		     ? reject("reply from another node, or for other QPs")
 		     : 0;
 	for (i = 0; i < m.count && rc == 0; i++)
@@ -345,20 +243,20 @@ tern_mlx5_connect_complete(const void *reply, size_t reply_len)
 
 		remote.qpn = m.qp[i].qpn;
 		remote.psn = m.qp[i].psn;
-		rc = tern_mlx5_prov->qp_connect(tern_mlx5_prov_ctx, sq->handle, &remote);
+		rc = mlx5_prov()->qp_connect(mlx5_prov_ctx(), sq->handle, &remote);
 		if (rc == 0)
-			rc = tern_mlx5_ep_sq_attach(pd->qp[i].ep, sq);
+			rc = mlx5_ep_sq_attach(pd->qp[i].ep, sq);
 		if (rc == -EEXIST) {
 			/* The endpoint opened one by itself meanwhile (a provider
 			 * that wires this peer): keep that one. */
-			tern_mlx5_ep_sq_free(sq);
+			mlx5_ep_sq_free(sq);
 			rc = 0;
 		}
 		if (rc != 0) {
 			TERN_MLX5_LOG(ERR, "connect: lcore %u: QP 0x%x to peer %u: %s",
 				      pd->qp[i].ep->lcore_id, sq->qpn, peer, strerror(-rc));
 			if (!pd->qp[i].revive)
-				tern_mlx5_ep_sq_free(sq);
+				mlx5_ep_sq_free(sq);
 			if (first == 0)
 				first = rc;
 		}
@@ -366,9 +264,10 @@ tern_mlx5_connect_complete(const void *reply, size_t reply_len)
 	TERN_MLX5_LOG(INFO, "connect: %u QPs to peer %u connected", pd->count, peer);
 	pd->nonce = 0;
 	pd->count = 0;
+	mlx5_peer_set_handshake_locked(peer, 0);
 	rc = first;
 out:
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	mlx5_ctl_unlock();
 	return rc;
 }
 
@@ -397,11 +296,11 @@ target_prepare(const uint8_t gid[16], uint32_t peer_qpn, struct tern_mlx5_conn_p
 	if (t != NULL) {
 		/* The initiator connects that QP again (it reset it): so do we. */
 		*qp = t->qp;
-		return tern_mlx5_prov->qp_reset(tern_mlx5_prov_ctx, t->qp, local);
+		return mlx5_prov()->qp_reset(mlx5_prov_ctx(), t->qp, local);
 	}
 	if (nb_targets == TARGET_QP_MAX)
 		return -ENOSPC;
-	rc = tern_mlx5_prov->qp_create(tern_mlx5_prov_ctx, NULL, 0, NULL, local, qp);
+	rc = mlx5_prov()->qp_create(mlx5_prov_ctx(), NULL, 0, NULL, local, qp);
 	if (rc != 0)
 		return rc;
 	t = &targets[nb_targets++];
@@ -422,15 +321,15 @@ tern_mlx5_connect_serve(const void *req, size_t req_len, void *reply, size_t rep
 
 	if (req == NULL || reply == NULL)
 		return -EINVAL;
-	if (!tern_mlx5_probed())
+	if (!mlx5_probed())
 		return -ENODEV;
-	rc = tern_mlx5_connect_decode(req, req_len, TERN_MLX5_CONNECT_REQUEST, &in);
+	rc = connect_decode(req, req_len, TERN_MLX5_CONNECT_REQUEST, &in);
 	if (rc != 0)
 		return rc;
 	if (reply_len < TERN_MLX5_CONNECT_HDR + (size_t)in.count * TERN_MLX5_CONNECT_REP_ENTRY)
 		return -ENOSPC;
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
-	if (!tern_mlx5_probed() || tern_mlx5_prov->port_info(tern_mlx5_prov_ctx, &port) != 0) {
+	mlx5_ctl_lock();
+	if (!mlx5_probed() || mlx5_prov()->port_info(mlx5_prov_ctx(), &port) != 0) {
 		rc = -ENODEV;
 		goto out;
 	}
@@ -448,7 +347,7 @@ tern_mlx5_connect_serve(const void *req, size_t req_len, void *reply, size_t rep
 		remote.psn = in.qp[i].psn;
 		rc = target_prepare(in.gid, in.qp[i].qpn, &local, &qp);
 		if (rc == 0)
-			rc = tern_mlx5_prov->qp_connect(tern_mlx5_prov_ctx, qp, &remote);
+			rc = mlx5_prov()->qp_connect(mlx5_prov_ctx(), qp, &remote);
 		out.qp[i].peer_qpn = in.qp[i].qpn;
 		out.qp[i].qpn = local.qpn;
 		out.qp[i].psn = local.psn;
@@ -464,17 +363,17 @@ tern_mlx5_connect_serve(const void *req, size_t req_len, void *reply, size_t rep
 	memcpy(out.gid, port.gid, 16);
 	out.lid = port.lid;
 	out.mtu = port.mtu;
-	rc = tern_mlx5_connect_encode(&out, reply, reply_len);
+	rc = mlx5_connect_encode(&out, reply, reply_len);
 	TERN_MLX5_LOG(INFO, "connect: answered %u initiator QPs", in.count);
 out:
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	mlx5_ctl_unlock();
 	return rc;
 }
 
 /* ---- the transport's hooks ---- */
 
 void
-tern_mlx5_connect_forget_ep(struct tern_endpoint *ep)
+mlx5_connect_forget_ep(struct tern_endpoint *ep)
 {
 	unsigned int p;
 	uint16_t i;
@@ -487,42 +386,36 @@ tern_mlx5_connect_forget_ep(struct tern_endpoint *ep)
 			}
 }
 
-int
-tern_mlx5_connect_pending(uint16_t peer)
-{
-	return pending[peer].nonce != 0;
-}
-
 void
-tern_mlx5_connect_shutdown(void)
+mlx5_connect_shutdown(void)
 {
 	unsigned int i;
 
 	for (i = 0; i < RTE_DIM(pending); i++)
 		pending_drop(&pending[i]);
 	for (i = 0; i < nb_targets; i++)
-		tern_mlx5_prov->qp_close(tern_mlx5_prov_ctx, targets[i].qp);
+		mlx5_prov()->qp_close(mlx5_prov_ctx(), targets[i].qp);
 	nb_targets = 0;
 	/* QPs initiators connected to are gone: a new incarnation. */
 	epoch = 0;
 }
 
 void
-tern_mlx5_connect_abandon(uint16_t peer)
+mlx5_connect_abandon(uint16_t peer)
 {
 	if (peer < RTE_DIM(pending))
 		pending_drop(&pending[peer]);
 }
 
 uint64_t
-tern_mlx5_connect_epoch(void)
+mlx5_connect_epoch(void)
 {
 	uint64_t e;
 
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	mlx5_ctl_lock();
 	while (epoch == 0)
 		epoch = rte_rand();
 	e = epoch;
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	mlx5_ctl_unlock();
 	return e;
 }

@@ -7,7 +7,7 @@
  * tern_mlx5_connect_serve(). It polls its sockets without blocking and takes
  * only the control-path lock, which lcores never wait for.
  *
- * Initiator side: segment_import() calls tern_mlx5_handshake_run(), which
+ * Initiator side: segment_import() calls mlx5_handshake_run(), which
  * connects to the listener a descriptor names, sends the request and takes
  * the reply, all within the handshake timeout.
  */
@@ -29,7 +29,10 @@
 #include <rte_common.h>
 #include <rte_lcore.h>
 
-#include "mlx5_transport.h"
+#include "mlx5_connect.h"
+#include "mlx5_ctl.h"
+#include "mlx5_handshake.h"
+#include "mlx5_wire.h"
 #include "tern_mlx5.h"
 #include "tern_mlx5_internal.h"
 
@@ -96,97 +99,6 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* ---- framing ---- */
-
-static size_t
-entry_size(uint8_t type)
-{
-	return type == TERN_MLX5_CONNECT_REQUEST ? TERN_MLX5_CONNECT_REQ_ENTRY
-						 : TERN_MLX5_CONNECT_REP_ENTRY;
-}
-
-/* The header's fields but magic and version. @return 0 or -EINVAL (@p why). */
-static int
-frame_check(uint8_t type, uint16_t status, size_t body_len, const char **why)
-{
-	const char *w = NULL;
-	size_t entry;
-
-	if (type != TERN_MLX5_CONNECT_REQUEST && type != TERN_MLX5_CONNECT_REPLY) {
-		w = "unexpected frame type";
-	} else if (status != 0) {
-		if (type == TERN_MLX5_CONNECT_REQUEST)
-			w = "status in a request";
-		else if (status > TERN_MLX5_FRAME_STATUS_MAX)
-			w = "status out of range";
-		else if (body_len != 0)
-			w = "error reply with a body";
-	} else {
-		entry = entry_size(type);
-		if (body_len < TERN_MLX5_CONNECT_HDR + entry ||
-		    body_len > TERN_MLX5_CONNECT_HDR + TERN_MLX5_CONNECT_QP_MAX * entry)
-			w = "length out of bounds";
-		else if ((body_len - TERN_MLX5_CONNECT_HDR) % entry != 0)
-			w = "length not a whole number of entries";
-	}
-	if (why != NULL && w != NULL)
-		*why = w;
-	return w == NULL ? 0 : -EINVAL;
-}
-
-int
-tern_mlx5_frame_encode(uint8_t type, uint16_t status, const void *body, size_t body_len, void *buf,
-		       size_t len)
-{
-	uint8_t *p = buf;
-
-	if (buf == NULL || (body == NULL && body_len != 0) ||
-	    frame_check(type, status, body_len, NULL) != 0)
-		return -EINVAL;
-	if (len < TERN_MLX5_FRAME_HDR + body_len)
-		return -ENOSPC;
-	if (body_len != 0 && body != p + TERN_MLX5_FRAME_HDR)
-		memmove(p + TERN_MLX5_FRAME_HDR, body, body_len);
-	tern_wire_put_le32(p, TERN_MLX5_FRAME_MAGIC);
-	p[4] = TERN_MLX5_FRAME_VERSION;
-	p[5] = type;
-	tern_wire_put_le16(p + 6, status);
-	tern_wire_put_le32(p + 8, (uint32_t)body_len);
-	return (int)(TERN_MLX5_FRAME_HDR + body_len);
-}
-
-int
-tern_mlx5_frame_decode(const void *buf, size_t len, uint8_t type, struct tern_mlx5_frame_hdr *h,
-		       const char **why)
-{
-	const uint8_t *p = buf;
-	const char *w = NULL;
-
-	if (buf == NULL || h == NULL || len != TERN_MLX5_FRAME_HDR)
-		w = "not a whole header";
-	else if (tern_wire_get_le32(p) != TERN_MLX5_FRAME_MAGIC)
-		w = "bad magic";
-	if (w != NULL) {
-		if (why != NULL)
-			*why = w;
-		return -EINVAL;
-	}
-	if (p[4] != TERN_MLX5_FRAME_VERSION) {
-		if (why != NULL)
-			*why = "another framing version";
-		return -EPROTO;
-	}
-	if (p[5] != type) {
-		if (why != NULL)
-			*why = "unexpected frame type";
-		return -EINVAL;
-	}
-	h->type = p[5];
-	h->status = tern_wire_get_le16(p + 6);
-	h->body_len = tern_wire_get_le32(p + 8);
-	return frame_check(h->type, h->status, h->body_len, why);
 }
 
 /* ---- addresses ---- */
@@ -334,18 +246,17 @@ conn_serve(struct hs_conn *c)
 				     c->out + TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_MSG_MAX);
 	if (rc > 0) {
 		STAT_INC(served);
-		rc = tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 0,
-					    c->out + TERN_MLX5_FRAME_HDR, (size_t)rc, c->out,
-					    sizeof(c->out));
+		rc = mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY, 0, c->out + TERN_MLX5_FRAME_HDR,
+				       (size_t)rc, c->out, sizeof(c->out));
 	} else {
 		/* A well-framed request the transport could not answer (a
 		 * malformed message, no device, no room): say why. */
 		STAT_INC(serve_errors);
 		TERN_MLX5_LOG(INFO, "handshake: request from %s not answered: %s", c->name,
 			      strerror(-rc));
-		rc = tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY,
-					    (uint16_t)RTE_MIN(-rc, TERN_MLX5_FRAME_STATUS_MAX),
-					    NULL, 0, c->out, sizeof(c->out));
+		rc = mlx5_frame_encode(TERN_MLX5_CONNECT_REPLY,
+				       (uint16_t)RTE_MIN(-rc, TERN_MLX5_FRAME_STATUS_MAX), NULL, 0,
+				       c->out, sizeof(c->out));
 	}
 	c->out_len = (uint32_t)rc;
 	c->out_off = 0;
@@ -378,8 +289,8 @@ conn_read(struct hs_listener *l, unsigned int i)
 		if (c->have < c->need)
 			continue;
 		if (c->need == TERN_MLX5_FRAME_HDR) {
-			if (tern_mlx5_frame_decode(c->in, TERN_MLX5_FRAME_HDR,
-						   TERN_MLX5_CONNECT_REQUEST, &h, &why) != 0) {
+			if (mlx5_frame_decode(c->in, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REQUEST,
+					      &h, &why) != 0) {
 				conn_refuse(l, i, why);
 				return;
 			}
@@ -610,7 +521,7 @@ tern_mlx5_configure(const struct tern_mlx5_conf *conf)
 		    conf->handshake_timeout_ms > TIMEOUT_MAX_MS)
 			return -EINVAL;
 		/* Nothing to listen for without a device. */
-		if (tern_mlx5_probe() != 0)
+		if (mlx5_probe() != 0)
 			return -ENODEV;
 	}
 	pthread_mutex_lock(&cfg_lock);
@@ -653,7 +564,7 @@ tern_mlx5_listen_port(void)
 }
 
 int
-tern_mlx5_handshake_address(uint8_t addr[16], uint16_t *port)
+mlx5_handshake_address(uint8_t addr[16], uint16_t *port)
 {
 	int rc = 0;
 
@@ -671,7 +582,7 @@ tern_mlx5_handshake_address(uint8_t addr[16], uint16_t *port)
 }
 
 void
-tern_mlx5_test_set_listener_init(void (*init)(void *arg), void *arg)
+mlx5_test_set_listener_init(void (*init)(void *arg), void *arg)
 {
 	pthread_mutex_lock(&cfg_lock);
 	listener_init = init;
@@ -800,15 +711,15 @@ exchange(int fd, uint8_t *buf, int req_len, uint64_t deadline, const char **why,
 	struct tern_mlx5_frame_hdr h;
 	int rc;
 
-	rc = tern_mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, buf + TERN_MLX5_FRAME_HDR,
-				    (size_t)req_len, buf, TERN_MLX5_FRAME_MAX);
+	rc = mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, buf + TERN_MLX5_FRAME_HDR,
+			       (size_t)req_len, buf, TERN_MLX5_FRAME_MAX);
 	if (rc > 0)
 		rc = send_all(fd, buf, (size_t)rc, deadline);
 	if (rc == 0)
 		rc = recv_all(fd, buf, TERN_MLX5_FRAME_HDR, deadline);
 	if (rc != 0)
 		return rc;
-	if (tern_mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REPLY, &h, why) != 0)
+	if (mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REPLY, &h, why) != 0)
 		return -EPROTO;
 	if (h.status != 0) {
 		/* It refused our message as malformed, or could not answer. */
@@ -821,16 +732,16 @@ exchange(int fd, uint8_t *buf, int req_len, uint64_t deadline, const char **why,
 }
 
 /* Wait until no endpoint holds a live QP to @p peer (the lcores handed them
- * back after tern_mlx5_peer_reclaim_locked()). */
+ * back after mlx5_peer_reclaim_locked()). */
 static int
 wait_reclaimed(uint16_t peer, uint64_t deadline)
 {
 	int live;
 
 	for (;;) {
-		pthread_mutex_lock(&tern_mlx5_ctl_lock);
-		live = tern_mlx5_peer_has_live_qp_locked(peer);
-		pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+		mlx5_ctl_lock();
+		live = mlx5_peer_has_live_qp_locked(peer);
+		mlx5_ctl_unlock();
 		if (!live)
 			return 0;
 		if (now_ms() >= deadline)
@@ -840,7 +751,7 @@ wait_reclaimed(uint16_t peer, uint64_t deadline)
 }
 
 int
-tern_mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d)
+mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d)
 {
 	uint8_t buf[TERN_MLX5_FRAME_MAX];
 	char name[INET6_ADDRSTRLEN + 8];
@@ -854,16 +765,16 @@ tern_mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d)
 	pthread_mutex_lock(&cfg_lock);
 	deadline = now_ms() + cfg.handshake_ms;
 	pthread_mutex_unlock(&cfg_lock);
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
-	if (tern_mlx5_nb_eps == 0) {
+	mlx5_ctl_lock();
+	if (mlx5_ep_count_locked() == 0) {
 		rc = -ENOTCONN; /* no endpoint to connect: import after the engine starts */
 		why = "no endpoint is open";
-	} else if (tern_mlx5_peer_epoch_locked(peer) != d->epoch) {
+	} else if (mlx5_peer_epoch_locked(peer) != d->epoch) {
 		/* Never connected, or connected to an earlier incarnation. */
-		renew = tern_mlx5_peer_has_live_qp_locked(peer);
-		tern_mlx5_peer_reclaim_locked(peer);
+		renew = mlx5_peer_has_live_qp_locked(peer);
+		mlx5_peer_reclaim_locked(peer);
 	}
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+	mlx5_ctl_unlock();
 	if (renew) {
 		rc = wait_reclaimed(peer, deadline);
 		if (rc != 0)
@@ -898,12 +809,12 @@ tern_mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d)
 	if (fd >= 0)
 		close(fd);
 	addr_name(d->hs_addr, d->hs_port, name, sizeof(name));
-	pthread_mutex_lock(&tern_mlx5_ctl_lock);
+	mlx5_ctl_lock();
 	if (rc == 0)
-		tern_mlx5_peer_set_epoch_locked(peer, d->epoch);
+		mlx5_peer_set_epoch_locked(peer, d->epoch);
 	else
-		tern_mlx5_connect_abandon(peer); /* its QPs wait for no reply */
-	pthread_mutex_unlock(&tern_mlx5_ctl_lock);
+		mlx5_connect_abandon(peer); /* its QPs wait for no reply */
+	mlx5_ctl_unlock();
 	if (rc == 0 && qps != 0) {
 		STAT_INC(initiated);
 		TERN_MLX5_LOG(INFO, "handshake with peer %u at %s: %u QPs connected", peer, name,

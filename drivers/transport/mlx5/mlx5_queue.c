@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Data-path slow paths over the queue views (mlx5_queue.h): view checks,
+ * inline WQEs, error CQEs, cancel and reset. The bottom of the driver: it
+ * calls no other file of it, and so it also owns the driver's log type.
+ */
 #include <errno.h>
 #include <string.h>
 
@@ -8,9 +13,11 @@
 #include "mlx5_queue.h"
 #include "tern_mlx5_internal.h"
 
+RTE_LOG_REGISTER_DEFAULT(mlx5_logtype, INFO);
+
 int
-tern_mlx5_sq_init(struct mlx5_sq *sq, const struct tern_mlx5_sq_view *view, struct mlx5_slot *slots,
-		  uint16_t sig_every)
+mlx5_sq_init(struct mlx5_sq *sq, const struct tern_mlx5_sq_view *view, struct mlx5_slot *slots,
+	     uint16_t sig_every)
 {
 	if (sq == NULL || view == NULL || slots == NULL || view->buf == NULL ||
 	    view->dbrec == NULL || view->bf_reg == NULL || view->stride != TERN_MLX5_WQEBB ||
@@ -37,7 +44,7 @@ tern_mlx5_sq_init(struct mlx5_sq *sq, const struct tern_mlx5_sq_view *view, stru
 }
 
 void
-tern_mlx5_sq_reset(struct mlx5_sq *sq)
+mlx5_sq_reset(struct mlx5_sq *sq)
 {
 	sq->pi = 0;
 	sq->rep = 0;
@@ -51,7 +58,7 @@ tern_mlx5_sq_reset(struct mlx5_sq *sq)
 }
 
 int
-tern_mlx5_cq_init(struct mlx5_cq *cq, const struct tern_mlx5_cq_view *view)
+mlx5_cq_init(struct mlx5_cq *cq, const struct tern_mlx5_cq_view *view)
 {
 	if (cq == NULL || view == NULL || view->buf == NULL || view->dbrec == NULL ||
 	    view->cqe_cnt < 2 || !rte_is_power_of_2(view->cqe_cnt) || view->cqe_cnt > (1u << 22) ||
@@ -89,24 +96,21 @@ ring_copy(struct mlx5_sq *sq, size_t off, const void *src, size_t len)
 }
 
 void
-tern_mlx5_post_inline(struct mlx5_sq *sq, const void *src, uint32_t len, uint64_t raddr,
-		      uint32_t rkey, uint8_t fm_ce_se, uint64_t cookie)
+mlx5_post_inline(struct mlx5_sq *sq, const void *src, uint32_t len, uint64_t raddr, uint32_t rkey,
+		 uint8_t fm_ce_se, uint64_t cookie)
 {
 	uint16_t idx = sq->pi & sq->mask;
 	uint64_t *wqe = (uint64_t *)(sq->buf + ((size_t)idx * TERN_MLX5_WQEBB));
 	uint32_t data_ds = (4 + len + 15) / 16;
 	uint32_t ds = 2 + data_ds;
-	uint16_t wqebbs = tern_mlx5_inline_wqebbs(len);
+	uint16_t wqebbs = mlx5_inline_wqebbs(len);
 	struct mlx5_slot *slot = &sq->slots[idx];
 	uint32_t hdr = rte_cpu_to_be_32(len | MLX5_INLINE_SEG);
 	size_t off = (size_t)idx * TERN_MLX5_WQEBB + 32;
 
 	/* ctrl and raddr are the first 32 bytes of a WQEBB: never wrapped. */
-	wqe[0] = (uint64_t)rte_cpu_to_be_32(((uint32_t)sq->pi << 8) | MLX5_OPCODE_RDMA_WRITE) |
-		 ((uint64_t)(sq->qpn_ds | (ds << 24)) << 32);
-	wqe[1] = (uint64_t)fm_ce_se << 24;
-	wqe[2] = rte_cpu_to_be_64(raddr);
-	wqe[3] = rte_cpu_to_be_32(rkey);
+	mlx5_wqe_ctrl_raddr(wqe, mlx5_wqe_ctrl(sq->qpn_ds, MLX5_OPCODE_RDMA_WRITE, ds), sq->pi,
+			    mlx5_wqe_flags(fm_ce_se), raddr, mlx5_wqe_rkey(rkey));
 	/* inline header, payload, zero padding to the 16-byte unit: each may
 	 * run past the ring end and continue at its start. */
 	off = ring_copy(sq, off, &hdr, sizeof(hdr));
@@ -138,7 +142,7 @@ static const struct {
 };
 
 int
-tern_mlx5_syndrome_errno(uint8_t syndrome)
+mlx5_syndrome_errno(uint8_t syndrome)
 {
 	unsigned int i;
 
@@ -149,7 +153,7 @@ tern_mlx5_syndrome_errno(uint8_t syndrome)
 }
 
 const char *
-tern_mlx5_syndrome_name(uint8_t syndrome)
+mlx5_syndrome_name(uint8_t syndrome)
 {
 	unsigned int i;
 
@@ -160,7 +164,7 @@ tern_mlx5_syndrome_name(uint8_t syndrome)
 }
 
 int
-tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe)
+mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe)
 {
 	uint16_t wqe = rte_be_to_cpu_16(ecqe->wqe_counter);
 	uint8_t opcode = ecqe->op_own >> 4;
@@ -171,7 +175,7 @@ tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe)
 	if (sq->cancelled && (uint16_t)(wqe - sq->hw_done) < (uint16_t)(sq->pi - sq->hw_done)) {
 		/* The device catching up on WQEs cancel() already reported
 		 * (flushes, or one that finished while the QP went to ERR). */
-		sq->hw_done = wqe + tern_mlx5_wqe_wqebbs(sq, wqe);
+		sq->hw_done = wqe + mlx5_wqe_wqebbs(sq, wqe);
 		sq->cancelled = sq->hw_done != sq->pi;
 		return 0;
 	}
@@ -187,11 +191,11 @@ tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe)
 		TERN_MLX5_LOG(ERR, "QP 0x%x: unexpected CQE opcode %u for WQE %u", sq->qpn, opcode,
 			      wqe);
 	} else {
-		err = tern_mlx5_syndrome_errno(syndrome);
+		err = mlx5_syndrome_errno(syndrome);
 	}
 	if (syndrome == MLX5_CQE_SYNDROME_WR_FLUSH_ERR) {
 		/* Everything up to and including this WQE was flushed. */
-		for (i = sq->done; i != wqe; i += tern_mlx5_wqe_wqebbs(sq, i)) {
+		for (i = sq->done; i != wqe; i += mlx5_wqe_wqebbs(sq, i)) {
 			sq->slots[i & sq->mask].status = (int16_t)err;
 			sq->errors++;
 		}
@@ -200,7 +204,7 @@ tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe)
 		/* WQEs before the failed one completed (RC completes in order); in
 		 * ERR state already, they were flushed. */
 		if (sq->error)
-			for (i = sq->done; i != wqe; i += tern_mlx5_wqe_wqebbs(sq, i)) {
+			for (i = sq->done; i != wqe; i += mlx5_wqe_wqebbs(sq, i)) {
 				sq->slots[i & sq->mask].status = -ECONNABORTED;
 				sq->errors++;
 			}
@@ -208,25 +212,24 @@ tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe)
 			ERR,
 			"QP 0x%x: WQE %u failed: %s (syndrome 0x%02x, vendor 0x%02x, %s CQE) -> "
 			"%s",
-			sq->qpn, wqe, tern_mlx5_syndrome_name(syndrome), syndrome,
-			ecqe->vendor_err_synd,
+			sq->qpn, wqe, mlx5_syndrome_name(syndrome), syndrome, ecqe->vendor_err_synd,
 			opcode == MLX5_CQE_RESP_ERR ? "responder" : "requester", strerror(-err));
 	}
 	sq->slots[wqe & sq->mask].status = (int16_t)err;
-	sq->done = wqe + tern_mlx5_wqe_wqebbs(sq, wqe);
+	sq->done = wqe + mlx5_wqe_wqebbs(sq, wqe);
 	sq->errors++;
 	sq->error = 1;
 	return err;
 }
 
 void
-tern_mlx5_sq_cancel(struct mlx5_sq *sq, int status)
+mlx5_sq_cancel(struct mlx5_sq *sq, int status)
 {
 	uint16_t i;
 
 	if (!sq->cancelled)
 		sq->hw_done = sq->done;
-	for (i = sq->done; i != sq->pi; i += tern_mlx5_wqe_wqebbs(sq, i)) {
+	for (i = sq->done; i != sq->pi; i += mlx5_wqe_wqebbs(sq, i)) {
 		sq->slots[i & sq->mask].status = status;
 		sq->errors++;
 	}

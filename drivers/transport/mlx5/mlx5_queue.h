@@ -32,6 +32,8 @@
 
 #include <tern_transport_driver.h>
 
+#include "mlx5_wqe.h"
+
 /** One send queue as the device exposes it. */
 struct tern_mlx5_sq_view {
 	void *buf;		  /**< first WQEBB of the ring */
@@ -116,57 +118,57 @@ struct mlx5_cq {
  * @return 0, or -EINVAL for a view the data path cannot drive (stride != 64,
  *         counts not powers of two, bf_size not 0/256, NULL pointers).
  */
-int tern_mlx5_sq_init(struct mlx5_sq *sq, const struct tern_mlx5_sq_view *view,
-		      struct mlx5_slot *slots, uint16_t sig_every);
+int mlx5_sq_init(struct mlx5_sq *sq, const struct tern_mlx5_sq_view *view, struct mlx5_slot *slots,
+		 uint16_t sig_every);
 
 /**
  * Restart an SQ whose QP went back through RESET (the device restarts its
  * indices at 0).
  */
-void tern_mlx5_sq_reset(struct mlx5_sq *sq);
+void mlx5_sq_reset(struct mlx5_sq *sq);
 
 /**
  * Set up CQ state over a view.
  * @return 0, or -EINVAL (cqe_size not 64/128, cqe_cnt not a power of two, NULL).
  */
-int tern_mlx5_cq_init(struct mlx5_cq *cq, const struct tern_mlx5_cq_view *view);
+int mlx5_cq_init(struct mlx5_cq *cq, const struct tern_mlx5_cq_view *view);
 
 /**
  * Write an inline RDMA WRITE WQE (slow path: copies the payload, may wrap).
- * The caller has checked space for tern_mlx5_inline_wqebbs(len) WQEBBs.
+ * The caller has checked space for mlx5_inline_wqebbs(len) WQEBBs.
  */
-void tern_mlx5_post_inline(struct mlx5_sq *sq, const void *src, uint32_t len, uint64_t raddr,
-			   uint32_t rkey, uint8_t fm_ce_se, uint64_t cookie);
+void mlx5_post_inline(struct mlx5_sq *sq, const void *src, uint32_t len, uint64_t raddr,
+		      uint32_t rkey, uint8_t fm_ce_se, uint64_t cookie);
 
 /**
  * Handle a CQE the fast path does not take: an error CQE (requester or
  * responder: log the syndrome, mark the WQEs it covers, put the SQ in error
  * state), a CQE outside the outstanding range (logged, ignored), or, after
- * tern_mlx5_sq_cancel(), the device's late CQE for a WQE already reported
+ * mlx5_sq_cancel(), the device's late CQE for a WQE already reported
  * (absorbed silently).
  * @return the errno (negative) that the failed WQE completes with; 0 for a
  *         late CQE absorbed after a cancel; -EIO for one outside the range.
  */
-int tern_mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe);
+int mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe);
 
 /**
  * Complete every WQE no CQE has covered yet with @p status, at once (cancel()).
  * Only for a QP the device has moved to ERR: it moves no more data for them.
- * The device's CQEs for those WQEs are still due; tern_mlx5_cqe_error()
- * absorbs them, and until the last has come (tern_mlx5_sq_quiet()) the QP
+ * The device's CQEs for those WQEs are still due; mlx5_cqe_error()
+ * absorbs them, and until the last has come (mlx5_sq_quiet()) the QP
  * must not be reset, or a late CQE would be taken for a new WQE.
  */
-void tern_mlx5_sq_cancel(struct mlx5_sq *sq, int status);
+void mlx5_sq_cancel(struct mlx5_sq *sq, int status);
 
 /** Map a CQE syndrome to a negative errno. */
-int tern_mlx5_syndrome_errno(uint8_t syndrome);
+int mlx5_syndrome_errno(uint8_t syndrome);
 
 /** Name a CQE syndrome ("REMOTE_ACCESS", ...; "UNKNOWN" otherwise). */
-const char *tern_mlx5_syndrome_name(uint8_t syndrome);
+const char *mlx5_syndrome_name(uint8_t syndrome);
 
 /** WQEBBs an inline WRITE of @p len bytes needs. */
 static inline uint16_t
-tern_mlx5_inline_wqebbs(uint32_t len)
+mlx5_inline_wqebbs(uint32_t len)
 {
 	uint32_t ds = 2 + (4 + len + 15) / 16;
 
@@ -175,7 +177,7 @@ tern_mlx5_inline_wqebbs(uint32_t len)
 
 /** WQEBBs free in the SQ. */
 static inline uint16_t
-tern_mlx5_sq_room(const struct mlx5_sq *sq)
+mlx5_sq_room(const struct mlx5_sq *sq)
 {
 	return (uint16_t)(sq->mask + 1 - (uint16_t)(sq->pi - sq->rep));
 }
@@ -186,7 +188,7 @@ tern_mlx5_sq_room(const struct mlx5_sq *sq)
  * more than that many WQEBBs go without one), or when @p force (READs).
  */
 static __rte_always_inline uint8_t
-tern_mlx5_sq_signal(const struct mlx5_sq *sq, uint16_t wqebbs, int force)
+mlx5_sq_signal(const struct mlx5_sq *sq, uint16_t wqebbs, int force)
 {
 	uint16_t crossed = (uint16_t)((sq->pi ^ (sq->pi + wqebbs)) & ~sq->sig_mask);
 
@@ -195,28 +197,21 @@ tern_mlx5_sq_signal(const struct mlx5_sq *sq, uint16_t wqebbs, int force)
 
 /**
  * Write a one-WQEBB RDMA WRITE or READ WQE (ctrl + raddr + one data segment,
- * ds = 3) at the producer index. The caller has checked that one WQEBB is free.
+ * ds = 3) at the producer index, one WQE at a time (the tests; the post path
+ * writes runs of them with the same encoder, mlx5_wqe.h). The caller has
+ * checked that one WQEBB is free.
  */
 static __rte_always_inline void
-tern_mlx5_post_rdma(struct mlx5_sq *sq, uint8_t opcode, uint64_t laddr, uint32_t lkey, uint32_t len,
-		    uint64_t raddr, uint32_t rkey, uint8_t fm_ce_se, uint64_t cookie)
+mlx5_post_rdma(struct mlx5_sq *sq, uint8_t opcode, uint64_t laddr, uint32_t lkey, uint32_t len,
+	       uint64_t raddr, uint32_t rkey, uint8_t fm_ce_se, uint64_t cookie)
 {
 	uint16_t idx = sq->pi & sq->mask;
 	uint64_t *wqe = (uint64_t *)(sq->buf + ((size_t)idx * TERN_MLX5_WQEBB));
 	struct mlx5_slot *slot = &sq->slots[idx];
 
-	/* ctrl: opmod_idx_opcode, qpn_ds; dword 2 = signature 0, stream 0,
-	 * fm_ce_se; dword 3 = imm 0. Stored as 64-bit words of big-endian
-	 * fields (x86 is little-endian: the first field is the low half). */
-	wqe[0] = (uint64_t)rte_cpu_to_be_32(((uint32_t)sq->pi << 8) | opcode) |
-		 ((uint64_t)(sq->qpn_ds | (3u << 24)) << 32);
-	wqe[1] = (uint64_t)fm_ce_se << 24;
-	/* raddr segment: raddr, rkey, reserved */
-	wqe[2] = rte_cpu_to_be_64(raddr);
-	wqe[3] = rte_cpu_to_be_32(rkey);
-	/* data segment: byte_count, lkey, addr */
-	wqe[4] = (uint64_t)rte_cpu_to_be_32(len) | ((uint64_t)rte_cpu_to_be_32(lkey) << 32);
-	wqe[5] = rte_cpu_to_be_64(laddr);
+	mlx5_wqe_rdma(wqe, mlx5_wqe_ctrl(sq->qpn_ds, opcode, MLX5_WQE_RDMA_DS), sq->pi,
+		      mlx5_wqe_flags(fm_ce_se), raddr, mlx5_wqe_rkey(rkey), len,
+		      mlx5_wqe_lkey(lkey), laddr);
 	slot->cookie = cookie;
 	sq->last_ctrl = wqe;
 	sq->pi++;
@@ -228,7 +223,7 @@ tern_mlx5_post_rdma(struct mlx5_sq *sq, uint8_t opcode, uint64_t laddr, uint32_t
  * half, store fence (flushes write combining), toggle the half.
  */
 static __rte_always_inline void
-tern_mlx5_sq_doorbell(struct mlx5_sq *sq)
+mlx5_sq_doorbell(struct mlx5_sq *sq)
 {
 	rte_io_wmb();
 	*sq->dbrec = rte_cpu_to_be_32(sq->pi);
@@ -245,7 +240,7 @@ tern_mlx5_sq_doorbell(struct mlx5_sq *sq)
  * other fields from being read before the owner byte.
  */
 static __rte_always_inline const struct mlx5_cqe64 *
-tern_mlx5_cq_next(const struct mlx5_cq *cq)
+mlx5_cq_next(const struct mlx5_cq *cq)
 {
 	const struct mlx5_cqe64 *cqe =
 		(const struct mlx5_cqe64 *)(cq->buf + cq->cqe_offset +
@@ -261,7 +256,7 @@ tern_mlx5_cq_next(const struct mlx5_cq *cq)
 
 /** Tell the device how far the CQ has been consumed. */
 static __rte_always_inline void
-tern_mlx5_cq_update_ci(struct mlx5_cq *cq)
+mlx5_cq_update_ci(struct mlx5_cq *cq)
 {
 	rte_io_wmb();
 	*cq->dbrec = rte_cpu_to_be_32(cq->ci & 0xffffff);
@@ -269,7 +264,7 @@ tern_mlx5_cq_update_ci(struct mlx5_cq *cq)
 
 /** WQEBBs of the WQE starting at WQEBB @p idx (from its ds field). */
 static __rte_always_inline uint16_t
-tern_mlx5_wqe_wqebbs(const struct mlx5_sq *sq, uint16_t idx)
+mlx5_wqe_wqebbs(const struct mlx5_sq *sq, uint16_t idx)
 {
 	const uint8_t *ctrl = sq->buf + (size_t)(idx & sq->mask) * TERN_MLX5_WQEBB;
 
@@ -281,7 +276,7 @@ tern_mlx5_wqe_wqebbs(const struct mlx5_sq *sq, uint16_t idx)
  * @return completions written (at most @p max).
  */
 static __rte_always_inline uint16_t
-tern_mlx5_sq_report(struct mlx5_sq *sq, struct tern_completion *cpl, uint16_t max)
+mlx5_sq_report(struct mlx5_sq *sq, struct tern_completion *cpl, uint16_t max)
 {
 	uint16_t n = 0;
 
@@ -304,16 +299,16 @@ tern_mlx5_sq_report(struct mlx5_sq *sq, struct tern_completion *cpl, uint16_t ma
 
 /** Nothing posted is waiting for a completion. */
 static inline int
-tern_mlx5_sq_idle(const struct mlx5_sq *sq)
+mlx5_sq_idle(const struct mlx5_sq *sq)
 {
 	return sq->rep == sq->pi;
 }
 
 /** Idle, and no CQE is still due from the device: the QP may be reset. */
 static inline int
-tern_mlx5_sq_quiet(const struct mlx5_sq *sq)
+mlx5_sq_quiet(const struct mlx5_sq *sq)
 {
-	return tern_mlx5_sq_idle(sq) && !sq->cancelled;
+	return mlx5_sq_idle(sq) && !sq->cancelled;
 }
 
 #endif /* TERN_MLX5_QUEUE_H */

@@ -350,7 +350,7 @@ verbs_qp_new(struct verbs_cq *c, uint32_t wqe_cnt, struct tern_mlx5_sq_view *vie
 		attr.recv_cq = ibv_cq_ex_to_cq(c->cq);
 		/* WRs sized so the ring is wqe_cnt WQEBBs when every WR is a
 		 * largest-inline WRITE. */
-		attr.cap.max_send_wr = wqe_cnt / tern_mlx5_inline_wqebbs(view->max_inline);
+		attr.cap.max_send_wr = wqe_cnt / mlx5_inline_wqebbs(view->max_inline);
 		attr.cap.max_send_sge = 1;
 		attr.cap.max_inline_data = view->max_inline;
 		attr.pd = c->ppd;
@@ -524,7 +524,7 @@ verbs_mr_deregister(void *arg, void *handle)
 	ibv_dereg_mr(handle);
 }
 
-const struct tern_mlx5_provider tern_mlx5_verbs_provider = {
+const struct tern_mlx5_provider mlx5_verbs_provider = {
 	.probe = verbs_probe,
 	.shutdown = verbs_shutdown,
 	.cq_open = verbs_cq_open,

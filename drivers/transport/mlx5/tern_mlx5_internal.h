@@ -11,7 +11,7 @@
  * creating CQs and QPs and handing over their queue views, registering
  * memory, moving a QP through its states. Production uses the verbs provider
  * (mlx5_verbs.c); tests install a software device model with
- * tern_mlx5_test_set_queue_provider().
+ * mlx5_test_set_queue_provider().
  */
 
 #include <stddef.h>
@@ -20,59 +20,18 @@
 #include <rte_log.h>
 
 #include "mlx5_queue.h"
+#include "mlx5_wire.h"
 #include "tern_mlx5.h"
 
-extern int tern_mlx5_logtype;
+extern int mlx5_logtype;
 
 #define TERN_MLX5_LOG(level, fmt, ...) \
-	rte_log(RTE_LOG_##level, tern_mlx5_logtype, "tern_mlx5: " fmt "\n", ##__VA_ARGS__)
+	rte_log(RTE_LOG_##level, mlx5_logtype, "tern_mlx5: " fmt "\n", ##__VA_ARGS__)
 
 /** Peers one process can reach (slot 0 is this node itself, loopback). */
 #define TERN_MLX5_PEER_MAX 8
 /** The loopback peer slot. */
 #define TERN_MLX5_PEER_SELF 0
-
-/** Magic of a segment descriptor ("TMX5"). */
-#define TERN_MLX5_DESC_MAGIC 0x544d5835u
-/** Version of the segment descriptor layout (2: with the handshake address). */
-#define TERN_MLX5_DESC_VERSION 2
-/** Bytes of a segment descriptor on the wire (segment_export()'s blob). */
-#define TERN_MLX5_DESC_LEN 72
-
-/**
- * A segment descriptor in host form: what segment_export() encodes for peers
- * (tern_mlx5_desc_encode(), doc/mlx5.md) and what segment_import() keeps in
- * a REMOTE segment's priv area.
- */
-struct tern_mlx5_desc {
-	uint32_t magic;	  /**< TERN_MLX5_DESC_MAGIC */
-	uint16_t version; /**< TERN_MLX5_DESC_VERSION */
-	uint16_t peer;	  /**< priv only: the importer's peer slot; 0 on the wire */
-	uint32_t rkey;	  /**< remote key of the memory region */
-	uint16_t hs_port; /**< the exporter's handshake listener: TCP port */
-	uint16_t reserved;
-	uint64_t addr;	     /**< the exporter's virtual address of the first byte */
-	uint64_t length;     /**< bytes */
-	uint8_t gid[16];     /**< the exporter's port GID (node identity and route) */
-	uint8_t hs_addr[16]; /**< the handshake listener's address: IPv6, or IPv4 as ::ffff:a.b.c.d
-			      */
-	uint64_t epoch;	     /**< the exporter's incarnation as a target (non-zero) */
-};
-
-/**
- * Write @p d in the wire format (little-endian, doc/mlx5.md).
- * @return TERN_MLX5_DESC_LEN, -ENOSPC (@p len too small), -EINVAL (NULL).
- */
-int tern_mlx5_desc_encode(const struct tern_mlx5_desc *d, void *buf, size_t len);
-
-/**
- * Parse a descriptor, strictly: exact size, magic, version, reserved fields
- * zero, length not 0 and addr + length not wrapping, a unicast GID, a
- * handshake address that is neither unspecified nor multicast, a port, a
- * non-zero epoch.
- * @return 0, -EINVAL (malformed or another version).
- */
-int tern_mlx5_desc_decode(const void *buf, size_t len, struct tern_mlx5_desc *d);
 
 /**
  * What one side of an RC connection tells the other; the connection
@@ -136,7 +95,7 @@ struct tern_mlx5_provider {
 };
 
 /** The verbs provider (real ConnectX devices). */
-extern const struct tern_mlx5_provider tern_mlx5_verbs_provider;
+extern const struct tern_mlx5_provider mlx5_verbs_provider;
 
 /**
  * Replace the queue provider (tests). Must be called before an engine probes
@@ -145,7 +104,7 @@ extern const struct tern_mlx5_provider tern_mlx5_verbs_provider;
  *
  * @return 0, or -EBUSY when endpoints are open.
  */
-int tern_mlx5_test_set_queue_provider(const struct tern_mlx5_provider *provider, void *ctx);
+int mlx5_test_set_queue_provider(const struct tern_mlx5_provider *provider, void *ctx);
 
 /** Tuning the tests and the benchmark set before endpoints open. */
 struct tern_mlx5_tuning {
@@ -155,113 +114,26 @@ struct tern_mlx5_tuning {
 };
 
 /** Set the tuning for endpoints opened from now on; NULL restores defaults. */
-void tern_mlx5_set_tuning(const struct tern_mlx5_tuning *tuning);
+void mlx5_set_tuning(const struct tern_mlx5_tuning *tuning);
 
 /**
  * Find (or assign) the peer slot of the node with GID @p gid; this node's own
  * GID is TERN_MLX5_PEER_SELF. With @p take_ref, the slot is referenced (an
- * imported segment) until tern_mlx5_peer_put(); a slot with no reference, no
+ * imported segment) until mlx5_peer_put(); a slot with no reference, no
  * QP and no handshake under way is free again.
  * @return the slot (>= 0), or -ENOSPC.
  */
-int tern_mlx5_peer_get(const uint8_t gid[16], int take_ref);
+int mlx5_peer_get(const uint8_t gid[16], int take_ref);
 
-/** Drop a reference taken by tern_mlx5_peer_get(). */
-void tern_mlx5_peer_put(uint16_t peer);
-
-/** Handshake message types (byte 5 of the wire format, doc/mlx5.md). */
-#define TERN_MLX5_CONNECT_REQUEST 1
-#define TERN_MLX5_CONNECT_REPLY	  2
-/** Magic of a handshake message: the bytes "TMXC". */
-#define TERN_MLX5_CONNECT_MAGIC 0x43584d54u
-/** Version of the handshake wire format. */
-#define TERN_MLX5_CONNECT_VERSION 1
-/** Bytes of the header, of a request entry and of a reply entry. */
-#define TERN_MLX5_CONNECT_HDR	    40
-#define TERN_MLX5_CONNECT_REQ_ENTRY 8
-#define TERN_MLX5_CONNECT_REP_ENTRY 12
-
-/** A handshake message in host form. */
-struct tern_mlx5_connect_msg {
-	uint8_t type;	 /**< TERN_MLX5_CONNECT_REQUEST or _REPLY */
-	uint8_t mtu;	 /**< sender's port MTU, enum ibv_mtu 1..5 */
-	uint16_t count;	 /**< entries, 1..TERN_MLX5_CONNECT_QP_MAX */
-	uint16_t lid;	 /**< sender's LID, 0 on RoCE */
-	uint64_t nonce;	 /**< the initiator's request id, echoed in the reply */
-	uint8_t gid[16]; /**< sender's GID */
-	struct {
-		uint32_t qpn;	   /**< sender's QP */
-		uint32_t psn;	   /**< its first PSN */
-		uint32_t peer_qpn; /**< reply: the initiator QP it answers */
-	} qp[TERN_MLX5_CONNECT_QP_MAX];
-};
-
-/**
- * Write @p m in the wire format.
- * @return bytes written, -ENOSPC (@p len too small), -EINVAL (@p m malformed).
- */
-int tern_mlx5_connect_encode(const struct tern_mlx5_connect_msg *m, void *buf, size_t len);
-
-/**
- * Parse a message of type @p type, strictly: exact size for its count,
- * magic, version, type, count in 1..TERN_MLX5_CONNECT_QP_MAX, reserved bytes
- * zero, MTU in 1..5, a unicast LID (1..0xbfff) or, with LID 0, a unicast GID,
- * QPNs in 2..2^24-1 without duplicates, PSNs below 2^24.
- * @return 0, -EINVAL (malformed), -EPROTO (another version).
- */
-int tern_mlx5_connect_decode(const void *buf, size_t len, uint8_t type,
-			     struct tern_mlx5_connect_msg *m);
-
-/*
- * Framing of the handshake over TCP (mlx5_handshake.c; doc/mlx5.md): a fixed
- * 12-byte header, then one handshake message (tern_mlx5_connect_*). One
- * request per frame, one reply frame per request.
- */
-/** Magic of a handshake frame: the bytes "TMXF". */
-#define TERN_MLX5_FRAME_MAGIC 0x46584d54u
-/** Version of the framing. */
-#define TERN_MLX5_FRAME_VERSION 1
-/** Bytes of a frame header. */
-#define TERN_MLX5_FRAME_HDR 12
-/** Largest frame: header and the largest message. */
-#define TERN_MLX5_FRAME_MAX (TERN_MLX5_FRAME_HDR + TERN_MLX5_CONNECT_MSG_MAX)
-/** Largest status an error reply carries (an errno value). */
-#define TERN_MLX5_FRAME_STATUS_MAX 4095
-
-/** A frame header in host form. */
-struct tern_mlx5_frame_hdr {
-	uint8_t type;	   /**< TERN_MLX5_CONNECT_REQUEST or _REPLY */
-	uint16_t status;   /**< reply: 0, or the errno the target could not answer with */
-	uint32_t body_len; /**< message bytes after the header */
-};
-
-/**
- * Write a frame of @p type: the header, then @p body_len bytes of @p body
- * (which may already sit at @p buf + TERN_MLX5_FRAME_HDR).
- * @return bytes written; -EINVAL (a header tern_mlx5_frame_decode() would
- *         refuse); -ENOSPC (@p len too small).
- */
-int tern_mlx5_frame_encode(uint8_t type, uint16_t status, const void *body, size_t body_len,
-			   void *buf, size_t len);
-
-/**
- * Parse a frame header of @p type, strictly: exactly TERN_MLX5_FRAME_HDR
- * bytes, magic, version, type; a request has status 0 and a body of a
- * request's size (40 + 8 x 1..64 bytes); a reply has status 0 and a body of a
- * reply's size (40 + 12 x 1..64), or a status in 1..TERN_MLX5_FRAME_STATUS_MAX
- * and no body.
- * @param why if not NULL, set to the reason of a refusal
- * @return 0, -EINVAL (malformed), -EPROTO (another version).
- */
-int tern_mlx5_frame_decode(const void *buf, size_t len, uint8_t type, struct tern_mlx5_frame_hdr *h,
-			   const char **why);
+/** Drop a reference taken by mlx5_peer_get(). */
+void mlx5_peer_put(uint16_t peer);
 
 /**
  * Tests: run @p init(@p arg) first thing on the handshake listener's thread,
  * for listeners started from now on (the device model makes that thread act
  * as another node). NULL removes it.
  */
-void tern_mlx5_test_set_listener_init(void (*init)(void *arg), void *arg);
+void mlx5_test_set_listener_init(void (*init)(void *arg), void *arg);
 
 /** Counters of one endpoint (tests, telemetry). */
 struct tern_mlx5_ep_stats {
@@ -276,6 +148,6 @@ struct tern_mlx5_ep_stats {
 struct tern_endpoint;
 
 /** Read an endpoint's counters. @return 0 or -EINVAL. */
-int tern_mlx5_ep_stats(const struct tern_endpoint *ep, struct tern_mlx5_ep_stats *stats);
+int mlx5_ep_stats(const struct tern_endpoint *ep, struct tern_mlx5_ep_stats *stats);
 
 #endif /* TERN_MLX5_INTERNAL_H */

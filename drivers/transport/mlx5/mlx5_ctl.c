@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The mlx5 transport's control state (mlx5_ctl.h): the queue provider, the
+ * control-path lock, the open endpoints, the peer slots and the registry of
+ * memory regions. Written by the control path under the lock (the registry
+ * under its own spinlock, since an lcore registers a segment on its first
+ * slice), read by lcores after publication. Everything else in the driver
+ * reaches this state through the functions here; nothing here calls back
+ * into connection set-up, the handshake or the data path.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_common.h>
+#include <rte_malloc.h>
+#include <rte_spinlock.h>
+
+#include "mlx5_ctl.h"
+#include "mlx5_queue.h"
+#include "tern_mlx5_internal.h"
+
+#define MR_MAX 256
+
+/* A peer node: its GID, the imported segments that name it, whether a
+ * handshake with it is under way, the incarnation its QPs were connected to. */
+struct mlx5_peer {
+	uint8_t gid[16];
+	uint32_t refs;
+	uint8_t in_use;
+	uint8_t handshake;
+	uint64_t epoch;
+};
+
+static const struct tern_mlx5_provider *prov = &mlx5_verbs_provider;
+static void *prov_ctx;
+static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tern_endpoint *eps[TERN_MLX5_EP_MAX];
+static unsigned int nb_eps;
+static int probed;
+static struct tern_mlx5_tuning tuning;
+
+static struct mlx5_mr mrs[MR_MAX];
+static uint32_t nb_mrs;
+static rte_spinlock_t mr_lock = RTE_SPINLOCK_INITIALIZER;
+
+static struct mlx5_peer peers[TERN_MLX5_PEER_MAX];
+
+/* ---- the lock and the provider ---- */
+
+void
+mlx5_ctl_lock(void)
+{
+	pthread_mutex_lock(&ctl_lock);
+}
+
+void
+mlx5_ctl_unlock(void)
+{
+	pthread_mutex_unlock(&ctl_lock);
+}
+
+const struct tern_mlx5_provider *
+mlx5_prov(void)
+{
+	return prov;
+}
+
+void *
+mlx5_prov_ctx(void)
+{
+	return prov_ctx;
+}
+
+void
+mlx5_prov_set_locked(const struct tern_mlx5_provider *p, void *ctx)
+{
+	prov = p != NULL ? p : &mlx5_verbs_provider;
+	prov_ctx = p != NULL ? ctx : NULL;
+	__atomic_store_n(&probed, 0, __ATOMIC_RELEASE);
+	memset(peers, 0, sizeof(peers));
+}
+
+int
+mlx5_probe(void)
+{
+	int rc = prov->probe(prov_ctx);
+
+	__atomic_store_n(&probed, rc == 0, __ATOMIC_RELEASE);
+	return rc;
+}
+
+void
+mlx5_set_tuning(const struct tern_mlx5_tuning *t)
+{
+	if (t == NULL)
+		memset(&tuning, 0, sizeof(tuning));
+	else
+		tuning = *t;
+}
+
+const struct tern_mlx5_tuning *
+mlx5_tuning(void)
+{
+	return &tuning;
+}
+
+int
+mlx5_probed(void)
+{
+	return __atomic_load_n(&probed, __ATOMIC_ACQUIRE);
+}
+
+/* ---- endpoints ---- */
+
+int
+mlx5_ep_add_locked(struct tern_endpoint *ep)
+{
+	if (nb_eps >= TERN_MLX5_EP_MAX)
+		return -ENOSPC;
+	eps[nb_eps++] = ep;
+	return 0;
+}
+
+unsigned int
+mlx5_ep_remove_locked(struct tern_endpoint *ep)
+{
+	unsigned int i;
+
+	for (i = 0; i < nb_eps; i++)
+		if (eps[i] == ep)
+			eps[i] = eps[--nb_eps];
+	return nb_eps;
+}
+
+unsigned int
+mlx5_ep_count_locked(void)
+{
+	return nb_eps;
+}
+
+struct tern_endpoint *
+mlx5_ep_at_locked(unsigned int i)
+{
+	return eps[i];
+}
+
+static struct mlx5_sq *
+sq_alloc(const struct tern_endpoint *ep, struct mlx5_slot **slots)
+{
+	struct mlx5_sq *sq = rte_zmalloc("tern_mlx5_sq", sizeof(*sq), RTE_CACHE_LINE_SIZE);
+
+	*slots = rte_zmalloc("tern_mlx5_slots", sizeof(**slots) * ep->sq_wqebbs,
+			     RTE_CACHE_LINE_SIZE);
+	if (sq == NULL || *slots == NULL) {
+		rte_free(*slots);
+		rte_free(sq);
+		return NULL;
+	}
+	return sq;
+}
+
+/* SQ state over a new QP's view. @return 0, or -EINVAL (QP closed). */
+static int
+sq_setup(const struct tern_endpoint *ep, struct mlx5_sq *sq, struct mlx5_slot *slots,
+	 const struct tern_mlx5_sq_view *view, void *handle, uint16_t peer)
+{
+	if (view->wqe_cnt != ep->sq_wqebbs || mlx5_sq_init(sq, view, slots, ep->sig_every) != 0) {
+		TERN_MLX5_LOG(ERR, "lcore %u: QP to peer %u has an unusable queue view",
+			      ep->lcore_id, peer);
+		prov->qp_close(prov_ctx, handle);
+		return -EINVAL;
+	}
+	sq->handle = handle;
+	sq->peer = peer;
+	return 0;
+}
+
+void
+mlx5_ep_sq_free(struct mlx5_sq *sq)
+{
+	prov->qp_close(prov_ctx, sq->handle);
+	rte_free(sq->slots);
+	rte_free(sq);
+}
+
+struct mlx5_sq *
+mlx5_ep_sq_create(struct tern_endpoint *ep, uint16_t peer, struct tern_mlx5_conn_params *local,
+		  int *rc)
+{
+	struct tern_mlx5_sq_view view;
+	struct mlx5_slot *slots;
+	struct mlx5_sq *sq = sq_alloc(ep, &slots);
+	void *handle;
+
+	*rc = -ENOMEM;
+	if (sq == NULL)
+		return NULL;
+	memset(&view, 0, sizeof(view));
+	view.max_inline = ep->max_inline;
+	*rc = prov->qp_create(prov_ctx, ep->cq_handle, ep->sq_wqebbs, &view, local, &handle);
+	if (*rc == 0)
+		*rc = sq_setup(ep, sq, slots, &view, handle, peer);
+	if (*rc != 0) {
+		rte_free(slots);
+		rte_free(sq);
+		return NULL;
+	}
+	return sq;
+}
+
+int
+mlx5_ep_sq_attach(struct tern_endpoint *ep, struct mlx5_sq *sq)
+{
+	struct mlx5_sq *none = NULL;
+
+	if (__atomic_load_n(&ep->qps[sq->peer], __ATOMIC_ACQUIRE) == sq) {
+		/* A dead QP back from its handshake: the lcore left it alone
+		 * since it went dead, and takes it again from this store. */
+		mlx5_sq_reset(sq);
+		__atomic_store_n(&sq->reclaim, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&sq->dead, 0, __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (!__atomic_compare_exchange_n(&ep->qps[sq->peer], &none, sq, false, __ATOMIC_RELEASE,
+					 __ATOMIC_RELAXED))
+		return -EEXIST;
+	return 0;
+}
+
+struct mlx5_sq *
+mlx5_ep_qp_open(struct tern_endpoint *ep, uint16_t peer)
+{
+	struct tern_mlx5_sq_view view;
+	struct mlx5_slot *slots;
+	struct mlx5_sq *sq, *none = NULL;
+	void *handle;
+	int rc;
+
+	memset(&view, 0, sizeof(view));
+	view.max_inline = ep->max_inline;
+	rc = prov->qp_open(prov_ctx, ep->cq_handle, ep->lcore_id, peer, mlx5_peer_gid(peer),
+			   ep->sq_wqebbs, &view, &handle);
+	if (rc != 0) {
+		if (rc == -ENOTCONN)
+			TERN_MLX5_LOG(DEBUG, "lcore %u: peer %u is not connected (handshake)",
+				      ep->lcore_id, peer);
+		else
+			TERN_MLX5_LOG(ERR, "lcore %u: cannot open QP to peer %u: %s", ep->lcore_id,
+				      peer, strerror(-rc));
+		return NULL;
+	}
+	sq = sq_alloc(ep, &slots);
+	if (sq == NULL) {
+		prov->qp_close(prov_ctx, handle);
+		return NULL;
+	}
+	if (sq_setup(ep, sq, slots, &view, handle, peer) != 0) {
+		rte_free(slots);
+		rte_free(sq);
+		return NULL;
+	}
+	if (!__atomic_compare_exchange_n(&ep->qps[peer], &none, sq, false, __ATOMIC_RELEASE,
+					 __ATOMIC_ACQUIRE)) {
+		/* A handshake gave the endpoint one meanwhile. */
+		mlx5_ep_sq_free(sq);
+		sq = none;
+	}
+	return sq;
+}
+
+/* ---- peer slots ---- */
+
+const uint8_t *
+mlx5_peer_gid(uint16_t peer)
+{
+	return peers[peer].gid;
+}
+
+uint64_t
+mlx5_peer_epoch_locked(uint16_t peer)
+{
+	return peers[peer].epoch;
+}
+
+void
+mlx5_peer_set_epoch_locked(uint16_t peer, uint64_t epoch)
+{
+	peers[peer].epoch = epoch;
+}
+
+void
+mlx5_peer_reclaim_locked(uint16_t peer)
+{
+	unsigned int i;
+
+	for (i = 0; i < nb_eps; i++) {
+		struct mlx5_sq *sq = mlx5_ep_live_sq(eps[i], peer);
+
+		/* The QP's flag says which QP is wanted (a QP revived meanwhile
+		 * has it cleared); the endpoint's bit tells poll() to look. */
+		if (sq == NULL)
+			continue;
+		__atomic_store_n(&sq->reclaim, 1, __ATOMIC_RELEASE);
+		__atomic_fetch_or(&eps[i]->reclaim, 1u << peer, __ATOMIC_RELEASE);
+	}
+}
+
+int
+mlx5_peer_has_live_qp_locked(uint16_t peer)
+{
+	unsigned int i;
+
+	for (i = 0; i < nb_eps; i++)
+		if (mlx5_ep_live_sq(eps[i], peer) != NULL)
+			return 1;
+	return 0;
+}
+
+int
+mlx5_peer_get_locked(const uint8_t gid[16], int take_ref)
+{
+	struct tern_mlx5_conn_params self;
+	int slot = -ENOSPC, i;
+
+	if (prov->port_info(prov_ctx, &self) == 0 && memcmp(self.gid, gid, 16) == 0)
+		return TERN_MLX5_PEER_SELF;
+	for (i = 1; i < TERN_MLX5_PEER_MAX && slot < 0; i++)
+		if (peers[i].in_use && memcmp(peers[i].gid, gid, 16) == 0)
+			slot = i;
+	for (i = 1; i < TERN_MLX5_PEER_MAX && slot < 0; i++)
+		if (!peers[i].in_use) {
+			memcpy(peers[i].gid, gid, 16);
+			peers[i].in_use = 1;
+			slot = i;
+		}
+	if (slot > 0 && take_ref)
+		peers[slot].refs++;
+	return slot;
+}
+
+int
+mlx5_peer_get(const uint8_t gid[16], int take_ref)
+{
+	int slot;
+
+	pthread_mutex_lock(&ctl_lock);
+	slot = mlx5_peer_get_locked(gid, take_ref);
+	pthread_mutex_unlock(&ctl_lock);
+	return slot;
+}
+
+void
+mlx5_peer_set_handshake_locked(uint16_t peer, int on)
+{
+	peers[peer].handshake = on != 0;
+}
+
+void
+mlx5_peer_trim_locked(uint16_t peer)
+{
+	unsigned int i;
+
+	/* Kept while segments name it, a handshake is under way, or QPs reach
+	 * it (kept for the peer's next segments). No lcore opens a QP to it
+	 * meanwhile: no segment of it is left to post to. */
+	if (peer == TERN_MLX5_PEER_SELF || peer >= TERN_MLX5_PEER_MAX || peers[peer].refs != 0 ||
+	    peers[peer].handshake)
+		return;
+	for (i = 0; i < nb_eps; i++)
+		if (__atomic_load_n(&eps[i]->qps[peer], __ATOMIC_ACQUIRE) != NULL)
+			return;
+	memset(&peers[peer], 0, sizeof(peers[peer]));
+}
+
+void
+mlx5_peer_put(uint16_t peer)
+{
+	if (peer == TERN_MLX5_PEER_SELF || peer >= TERN_MLX5_PEER_MAX)
+		return;
+	pthread_mutex_lock(&ctl_lock);
+	if (peers[peer].in_use && peers[peer].refs != 0 && --peers[peer].refs == 0)
+		mlx5_peer_trim_locked(peer);
+	pthread_mutex_unlock(&ctl_lock);
+}
+
+/* ---- memory regions ---- */
+
+static const struct mlx5_mr *
+mr_find(uint64_t addr, uint64_t len)
+{
+	uint32_t n = __atomic_load_n(&nb_mrs, __ATOMIC_ACQUIRE);
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (addr >= mrs[i].start && addr + len <= mrs[i].end)
+			return &mrs[i];
+	return NULL;
+}
+
+const struct mlx5_mr *
+mlx5_mr_get(uint64_t addr, uint64_t len)
+{
+	const struct mlx5_mr *mr = mr_find(addr, len);
+	struct mlx5_mr *slot;
+	int rc;
+
+	if (likely(mr != NULL))
+		return mr;
+	rte_spinlock_lock(&mr_lock);
+	mr = mr_find(addr, len);
+	if (mr == NULL && nb_mrs < MR_MAX) {
+		slot = &mrs[nb_mrs];
+		rc = prov->mr_register(prov_ctx, (void *)(uintptr_t)addr, len, &slot->start,
+				       &slot->end, &slot->lkey, &slot->rkey, &slot->handle);
+		if (rc == 0) {
+			mr = slot;
+			__atomic_store_n(&nb_mrs, nb_mrs + 1, __ATOMIC_RELEASE);
+		} else {
+			TERN_MLX5_LOG(ERR, "cannot register [%#" PRIx64 ", +%" PRIu64 "): %s", addr,
+				      len, strerror(-rc));
+		}
+	} else if (mr == NULL) {
+		TERN_MLX5_LOG(ERR, "memory region table full (%d)", MR_MAX);
+	}
+	rte_spinlock_unlock(&mr_lock);
+	return mr;
+}
+
+static void
+mr_release_all(void)
+{
+	uint32_t i;
+
+	rte_spinlock_lock(&mr_lock);
+	for (i = 0; i < nb_mrs; i++)
+		prov->mr_deregister(prov_ctx, mrs[i].handle);
+	__atomic_store_n(&nb_mrs, 0, __ATOMIC_RELEASE);
+	rte_spinlock_unlock(&mr_lock);
+}
+
+void
+mlx5_ctl_shutdown_locked(void)
+{
+	mr_release_all();
+	if (prov->shutdown != NULL)
+		prov->shutdown(prov_ctx);
+	__atomic_store_n(&probed, 0, __ATOMIC_RELEASE);
+}

@@ -1,0 +1,536 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The mlx5 transport's data path (mlx5_ep.h): post_burst(), poll() and
+ * cancel() of an endpoint, run by its lcore. Slices become RDMA WRITE / READ
+ * WQEs (mlx5_wqe.h); a burst rings each touched QP's doorbell once; CQEs
+ * complete WQEs in order (mlx5_queue.h). It depends only downward: on the
+ * queue primitives and on the control state (mlx5_ctl.h) for its slow paths
+ * (a segment's first slice, a QP's first use, recovery).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_common.h>
+
+#include <tern_segment_driver.h>
+#include <tern_transport_driver.h>
+
+#include "mlx5_ctl.h"
+#include "mlx5_ep.h"
+#include "mlx5_queue.h"
+#include "mlx5_wqe.h"
+#include "tern_mlx5_internal.h"
+
+/*
+ * The keys of LOCAL segment @p seg: the endpoint's entry, or on a miss (the
+ * segment's first slice on this endpoint) the memory region covering the
+ * whole segment, registered if there is none yet.
+ * @return the entry, or NULL (-EFAULT: the memory cannot be registered).
+ */
+static const struct mlx5_seg_keys *
+ep_seg_keys(struct tern_endpoint *ep, const struct tern_segment *seg)
+{
+	struct mlx5_seg_keys *k = &ep->keys[seg->handle & (MLX5_SEG_KEYS - 1)];
+	const struct mlx5_mr *mr;
+
+	RTE_BUILD_BUG_ON(!RTE_IS_POWER_OF_2(MLX5_SEG_KEYS));
+	if (likely(k->handle == seg->handle))
+		return k;
+	mr = mlx5_mr_get((uintptr_t)seg->base, seg->length);
+	if (mr == NULL)
+		return NULL;
+	k->handle = seg->handle;
+	k->lkey = mr->lkey;
+	k->rkey = mr->rkey;
+	return k;
+}
+
+/* Complete a slice locally (no WQE). @return 0, or -ENOSPC when the local
+ * completion ring is full (the slice is then not taken). */
+static __rte_noinline int
+ep_reject(struct tern_endpoint *ep, const struct tern_slice *s, int status)
+{
+	if (ep->sw_tail - ep->sw_head > ep->sw_mask)
+		return -ENOSPC;
+	ep->sw[ep->sw_tail & ep->sw_mask].cookie = s->cookie;
+	ep->sw[ep->sw_tail & ep->sw_mask].status = status;
+	ep->sw[ep->sw_tail & ep->sw_mask].length = 0;
+	ep->sw_tail++;
+	ep->stats.rejected++;
+	return 0;
+}
+
+/* Ring every QP posted to in this burst; the burst's last WQE on each asks
+ * for a CQE so nothing posted waits for a later post to be completed. */
+static __rte_always_inline void
+ep_ring(struct tern_endpoint *ep, uint32_t touched)
+{
+	while (touched != 0) {
+		struct mlx5_sq *sq = ep->qps[rte_bsf32(touched)];
+
+		touched &= touched - 1;
+		if (sq->pi == sq->db_pi)
+			continue;
+		((uint8_t *)sq->last_ctrl)[11] |= MLX5_WQE_CTRL_CQ_UPDATE;
+		mlx5_sq_doorbell(sq);
+		ep->stats.doorbells++;
+	}
+}
+
+/*
+ * What the WQEs of a run of slices share: the QP, the target's remote address
+ * and key, the local segment's key. The run ends at a slice with another
+ * target or local segment, an inline WRITE, an unknown op, or a full SQ.
+ */
+struct post_run {
+	const struct tern_segment *target;
+	const struct tern_segment *local_seg;
+	struct mlx5_sq *sq;
+	uint64_t rbase;	  /* remote address of the target's byte 0 */
+	uint64_t rkey_be; /* raddr segment's second word: rkey, reserved 0 */
+	uint64_t lkey_be; /* data segment's first word, upper half: lkey */
+	/* ctrl segment's first word but the WQE index, by op & 1 (READ = 1,
+	 * WRITE = 2): opmod 0, opcode, qpn, ds 3 */
+	uint64_t ctrl[2];
+};
+
+/*
+ * Resolve what a slice's run needs that the current run does not have: the
+ * target's remote key and address and the QP to its peer (opened on first
+ * use), the local segment's key.
+ * @return 0; 1 when the QP is in ERR (the slice is offered again after
+ *         recovery); a negative errno to complete the slice with.
+ */
+static __rte_noinline int
+ep_resolve(struct tern_endpoint *ep, const struct tern_slice *s, struct post_run *run,
+	   uint32_t *touched)
+{
+	const struct tern_segment *t = s->target;
+	const struct mlx5_seg_keys *k;
+	struct mlx5_sq *sq;
+	uint16_t peer;
+	int rc;
+
+	if (s->local_seg != run->local_seg || s->local_seg == NULL) {
+		k = s->local_seg != NULL ? ep_seg_keys(ep, s->local_seg) : NULL;
+		if (k == NULL) {
+			rc = s->local_seg == NULL ? -EINVAL : -EFAULT;
+			goto fail;
+		}
+		run->lkey_be = mlx5_wqe_lkey(k->lkey);
+		run->local_seg = s->local_seg;
+	}
+	if (t == run->target)
+		return 0;
+	if (t->kind == TERN_SEGMENT_REMOTE) {
+		const struct tern_mlx5_desc *d = (const struct tern_mlx5_desc *)t->priv;
+
+		rc = -EINVAL;
+		if (d->magic != TERN_MLX5_DESC_MAGIC || d->peer >= TERN_MLX5_PEER_MAX)
+			goto fail;
+		peer = d->peer;
+		run->rkey_be = mlx5_wqe_rkey(d->rkey);
+		run->rbase = d->addr;
+	} else {
+		/* Loopback: the target segment is a memory region of this node. */
+		rc = -EFAULT;
+		k = ep_seg_keys(ep, t);
+		if (k == NULL)
+			goto fail;
+		peer = TERN_MLX5_PEER_SELF;
+		run->rkey_be = mlx5_wqe_rkey(k->rkey);
+		run->rbase = (uintptr_t)t->base;
+	}
+	sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
+	if (sq == NULL)
+		sq = mlx5_ep_qp_open(ep, peer);
+	rc = -ENOTCONN;
+	if (sq == NULL || __atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE))
+		goto fail;
+	rc = 1;
+	if (sq->error)
+		goto fail;
+	run->sq = sq;
+	RTE_BUILD_BUG_ON(TERN_OP_READ != 1 || TERN_OP_WRITE != 2);
+	run->ctrl[TERN_OP_WRITE & 1] =
+		mlx5_wqe_ctrl(sq->qpn_ds, MLX5_OPCODE_RDMA_WRITE, MLX5_WQE_RDMA_DS);
+	run->ctrl[TERN_OP_READ & 1] =
+		mlx5_wqe_ctrl(sq->qpn_ds, MLX5_OPCODE_RDMA_READ, MLX5_WQE_RDMA_DS);
+	run->target = t;
+	*touched |= 1u << peer;
+	return 0;
+fail:
+	/* No run: the next slice resolves again. */
+	run->target = NULL;
+	run->local_seg = NULL;
+	return rc;
+}
+
+/*
+ * Post up to @p nb slices of a run into one contiguous stretch of the ring,
+ * from WQEBB @p pi on (WQEs of one WQEBB: ctrl, raddr, one data segment, as
+ * mlx5_wqe_rdma() writes them), stopping at the first slice that leaves
+ * the run or is not a plain WRITE or READ.
+ * @return slices posted.
+ */
+static __rte_always_inline uint16_t
+run_post_stretch(const struct post_run *run, const struct tern_slice *slices, uint16_t nb,
+		 uint16_t pi, uint64_t *wqe, struct mlx5_slot *slot)
+{
+	const struct tern_segment *target = run->target, *local_seg = run->local_seg;
+	const uint64_t rbase = run->rbase, rkey_be = run->rkey_be, lkey_be = run->lkey_be;
+	const struct tern_slice *s = slices, *end = slices + nb;
+	const uint16_t sig_mask = run->sq->sig_mask;
+	const uint32_t max_inline = run->sq->max_inline;
+
+	for (; s != end; s++, wqe += TERN_MLX5_WQEBB / 8, slot++, pi++) {
+		uint32_t len = s->length;
+		uint8_t op = s->op;
+
+		if (unlikely(s->target != target || s->local_seg != local_seg))
+			break;
+		if (likely(op == TERN_OP_WRITE) ? unlikely(len <= max_inline)
+						: unlikely(op != TERN_OP_READ))
+			break;
+		/* A READ always asks for a CQE; a WRITE when its index has every
+		 * sig_mask bit set (mlx5_sq_signal() for one WQEBB). */
+		mlx5_wqe_rdma(wqe, run->ctrl[op & 1], pi,
+			      /* mlx5_wqe_flags(MLX5_WQE_CTRL_CQ_UPDATE or 0), folded */
+			      (uint64_t)(((~pi & sig_mask) == 0) | (op & 1)) << 27,
+			      rbase + s->offset, rkey_be, len, lkey_be, (uintptr_t)s->local);
+		slot->cookie = s->cookie;
+	}
+	return (uint16_t)(s - slices);
+}
+
+/*
+ * Post slices of a run until one leaves it or the SQ is full: a stretch to the
+ * ring's end, then one from its start.
+ * @return slices posted.
+ */
+static __rte_always_inline uint16_t
+run_post(const struct post_run *run, const struct tern_slice *slices, uint16_t nb)
+{
+	struct mlx5_sq *sq = run->sq;
+	uint16_t take = RTE_MIN(nb, mlx5_sq_room(sq));
+	uint16_t posted = 0;
+
+	while (posted < take) {
+		uint16_t idx = sq->pi & sq->mask;
+		uint16_t stretch = RTE_MIN(take - posted, sq->mask + 1 - idx);
+		uint16_t n = run_post_stretch(run, slices + posted, stretch, sq->pi,
+					      (uint64_t *)(sq->buf + (size_t)idx * TERN_MLX5_WQEBB),
+					      &sq->slots[idx]);
+
+		if (n == 0)
+			break;
+		sq->pi += n;
+		sq->last_ctrl =
+			(uint64_t *)(sq->buf + (size_t)((sq->pi - 1) & sq->mask) * TERN_MLX5_WQEBB);
+		posted += n;
+		if (n < stretch)
+			break;
+	}
+	return posted;
+}
+
+/* An inline WRITE, or an unknown op. @return 1 posted, 0 no room, < 0 reject. */
+static __rte_noinline int
+run_post_other(const struct post_run *run, const struct tern_slice *s)
+{
+	struct mlx5_sq *sq = run->sq;
+	uint16_t wqebbs;
+
+	if (s->op != TERN_OP_WRITE && s->op != TERN_OP_READ)
+		return -EINVAL;
+	wqebbs = mlx5_inline_wqebbs(s->length);
+	if (mlx5_sq_room(sq) < wqebbs)
+		return 0;
+	mlx5_post_inline(sq, s->local, s->length, run->rbase + s->offset,
+			 rte_be_to_cpu_32((uint32_t)run->rkey_be), mlx5_sq_signal(sq, wqebbs, 0),
+			 s->cookie);
+	return 1;
+}
+
+uint16_t
+mlx5_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint16_t nb)
+{
+	struct post_run run = { .target = NULL };
+	uint32_t touched = 0;
+	uint16_t i = 0;
+	int rc;
+
+	while (i < nb) {
+		const struct tern_slice *s = &slices[i];
+
+		if (unlikely(s->target != run.target || s->local_seg != run.local_seg)) {
+			rc = ep_resolve(ep, s, &run, &touched);
+			if (rc > 0)
+				break;
+			if (rc < 0)
+				goto reject;
+		}
+		i += run_post(&run, s, nb - i);
+		if (i == nb)
+			break;
+		s = &slices[i];
+		if (s->target != run.target || s->local_seg != run.local_seg)
+			continue;
+		if (mlx5_sq_room(run.sq) == 0)
+			break;
+		/* Inline WRITE or unknown op. */
+		rc = run_post_other(&run, s);
+		if (rc == 0)
+			break;
+		if (rc > 0) {
+			i++;
+			continue;
+		}
+	reject:
+		if (ep_reject(ep, s, rc) != 0)
+			break;
+		i++;
+	}
+	ep->stats.posted += i;
+	if (likely(touched != 0))
+		ep_ring(ep, touched);
+	return i;
+}
+
+static struct mlx5_sq *
+ep_sq_by_qpn(struct tern_endpoint *ep, uint32_t qpn)
+{
+	struct mlx5_sq *sq;
+	uint16_t i;
+
+	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
+		sq = mlx5_ep_live_sq(ep, i);
+		if (sq != NULL && sq->qpn == qpn) {
+			ep->last_sq = sq;
+			return sq;
+		}
+	}
+	TERN_MLX5_LOG(ERR, "lcore %u: CQE for unknown QP 0x%x dropped", ep->lcore_id, qpn);
+	return NULL;
+}
+
+/* Give a QP to the control path: the lcore no longer touches it, and its
+ * slices complete with -ENOTCONN until a handshake hands it back. */
+static void
+ep_sq_hand_over(struct tern_endpoint *ep, struct mlx5_sq *sq)
+{
+	sq->error = 0;
+	if (ep->last_sq == sq)
+		ep->last_sq = NULL;
+	__atomic_store_n(&sq->dead, 1, __ATOMIC_RELEASE);
+}
+
+/* Hand a QP the control path asked for (mlx5_peer_reclaim_locked()). */
+static void
+ep_sq_give_back(struct tern_endpoint *ep, struct mlx5_sq *sq)
+{
+	TERN_MLX5_LOG(INFO, "lcore %u: QP 0x%x to peer %u handed back for a new handshake",
+		      ep->lcore_id, sq->qpn, sq->peer);
+	ep_sq_hand_over(ep, sq);
+}
+
+/*
+ * QPs in ERR come back once every WQE they held has been reported. One that
+ * cannot goes dead: its slices fail with -ENOTCONN, and the control path may
+ * take it (a QP to another node needs a new handshake, tern_mlx5.h).
+ */
+static __rte_noinline void
+ep_recover(struct tern_endpoint *ep)
+{
+	uint16_t i;
+	int rc;
+
+	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
+		struct mlx5_sq *sq = mlx5_ep_live_sq(ep, i);
+
+		if (sq == NULL || !sq->error || !mlx5_sq_quiet(sq))
+			continue;
+		if (__atomic_load_n(&sq->reclaim, __ATOMIC_ACQUIRE)) {
+			ep_sq_give_back(ep, sq); /* its peer restarted: a new handshake */
+			continue;
+		}
+		rc = mlx5_prov()->qp_recover(mlx5_prov_ctx(), sq->handle);
+		if (rc == 0) {
+			mlx5_sq_reset(sq);
+			ep->stats.recoveries++;
+			TERN_MLX5_LOG(INFO, "lcore %u: QP 0x%x back in RTS", ep->lcore_id, sq->qpn);
+			continue;
+		}
+		if (rc == -ENOTCONN)
+			TERN_MLX5_LOG(WARNING,
+				      "lcore %u: QP 0x%x to peer %u needs a new connection "
+				      "(handshake)",
+				      ep->lcore_id, sq->qpn, sq->peer);
+		else
+			TERN_MLX5_LOG(ERR,
+				      "lcore %u: QP 0x%x cannot recover (%s): peer %u unreachable",
+				      ep->lcore_id, sq->qpn, strerror(-rc), sq->peer);
+		ep_sq_hand_over(ep, sq);
+	}
+}
+
+/*
+ * Move a QP with WQEs no CQE has covered to ERR and complete those WQEs here
+ * with @p status: a QP in ERR moves no more data. The device's own CQEs for
+ * them are absorbed when they come, and the QP is recovered (or handed over)
+ * after the last one.
+ * @return 0, or -EIO when the QP could not be moved to ERR (its CQEs then
+ *         complete the work as usual).
+ */
+static int
+ep_sq_cancel(struct tern_endpoint *ep, struct mlx5_sq *sq, int status)
+{
+	if (mlx5_prov()->qp_flush(mlx5_prov_ctx(), sq->handle) != 0) {
+		TERN_MLX5_LOG(ERR, "lcore %u: cannot flush QP 0x%x", ep->lcore_id, sq->qpn);
+		return -EIO;
+	}
+	if (!sq->error)
+		ep->nb_err++;
+	mlx5_sq_cancel(sq, status);
+	return 0;
+}
+
+/*
+ * The control path wants the QPs to some peers back (ep->reclaim, and the
+ * QP's own flag): the peer is a new incarnation, they reach QPs that are
+ * gone. A quiet QP is handed over at once. One with work in flight is
+ * cancelled (its slices fail with -ECONNABORTED) and handed over by recovery
+ * once the device's CQEs for that work are in, as is one already in ERR.
+ */
+static __rte_noinline void
+ep_reclaim(struct tern_endpoint *ep)
+{
+	uint32_t mask = __atomic_exchange_n(&ep->reclaim, 0, __ATOMIC_ACQUIRE), again = 0;
+
+	while (mask != 0) {
+		uint16_t peer = (uint16_t)rte_bsf32(mask);
+		struct mlx5_sq *sq = mlx5_ep_live_sq(ep, peer);
+
+		mask &= mask - 1;
+		if (sq == NULL || !__atomic_load_n(&sq->reclaim, __ATOMIC_ACQUIRE) || sq->error)
+			continue;
+		if (mlx5_sq_quiet(sq)) {
+			ep_sq_give_back(ep, sq);
+		} else if (sq->done == sq->pi) {
+			again |= 1u << peer; /* done, not all reported yet: next poll */
+		} else if (ep_sq_cancel(ep, sq, -ECONNABORTED) != 0) {
+			/* Still in RTS: the next import asks again. */
+			__atomic_store_n(&sq->reclaim, 0, __ATOMIC_RELAXED);
+		}
+	}
+	if (again != 0)
+		__atomic_fetch_or(&ep->reclaim, again, __ATOMIC_RELAXED);
+}
+
+static __rte_noinline void
+ep_cqe_error(struct tern_endpoint *ep, struct mlx5_sq *sq, const struct mlx5_cqe64 *cqe)
+{
+	uint8_t was = sq->error;
+
+	mlx5_cqe_error(sq, (const struct mlx5_err_cqe *)cqe);
+	if (!was && sq->error)
+		ep->nb_err++;
+}
+
+uint16_t
+mlx5_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
+{
+	const struct mlx5_cqe64 *cqe;
+	uint32_t ci = ep->cq.ci;
+	uint16_t n = 0;
+	struct mlx5_sq *sq;
+	uint16_t i;
+
+	while (ep->sw_head != ep->sw_tail && n < max)
+		cpl[n++] = ep->sw[ep->sw_head++ & ep->sw_mask];
+	/* Completions proven by CQEs that an earlier call had no room for. */
+	for (i = 0; i < TERN_MLX5_PEER_MAX && n < max; i++) {
+		sq = mlx5_ep_live_sq(ep, i);
+		if (sq != NULL)
+			n += mlx5_sq_report(sq, cpl + n, max - n);
+	}
+	while (n < max && (cqe = mlx5_cq_next(&ep->cq)) != NULL) {
+		uint32_t qpn = rte_be_to_cpu_32(cqe->sop_drop_qpn) & 0xffffff;
+		uint16_t wqe;
+
+		sq = ep->last_sq;
+		ep->cq.ci++;
+		if (unlikely(sq == NULL || sq->qpn != qpn)) {
+			sq = ep_sq_by_qpn(ep, qpn);
+			if (sq == NULL)
+				continue;
+		}
+		wqe = rte_be_to_cpu_16(cqe->wqe_counter);
+		if (likely((cqe->op_own >> 4) == MLX5_CQE_REQ &&
+			   (uint16_t)(wqe - sq->done) < (uint16_t)(sq->pi - sq->done)))
+			sq->done = wqe + mlx5_wqe_wqebbs(sq, wqe);
+		else
+			ep_cqe_error(ep, sq, cqe);
+		n += mlx5_sq_report(sq, cpl + n, max - n);
+	}
+	if (ci != ep->cq.ci) {
+		mlx5_cq_update_ci(&ep->cq);
+		ep->stats.cqes += ep->cq.ci - ci;
+	}
+	if (unlikely(__atomic_load_n(&ep->reclaim, __ATOMIC_RELAXED) != 0))
+		ep_reclaim(ep);
+	if (unlikely(ep->nb_err != 0)) {
+		ep_recover(ep);
+		ep->nb_err = 0;
+		for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
+			sq = mlx5_ep_live_sq(ep, i);
+			if (sq != NULL && sq->error)
+				ep->nb_err++;
+		}
+	}
+	return n;
+}
+
+/*
+ * Every QP with WQEs no CQE has covered yet goes to ERR, including one whose
+ * error CQE already came: that CQE proves nothing about when the device will
+ * flush the rest, and the contract wants them back by the next poll(). A QP
+ * in ERR moves no more data, so the driver completes them itself
+ * (-ECANCELED); the device's own CQEs for them are absorbed when they come,
+ * and the QP is recovered after the last one.
+ */
+void
+mlx5_cancel(struct tern_endpoint *ep)
+{
+	uint16_t i;
+
+	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
+		struct mlx5_sq *sq = mlx5_ep_live_sq(ep, i);
+
+		/* A QP that cannot be flushed is still in RTS (or so the device
+		 * says): its CQEs complete the work. */
+		if (sq != NULL && sq->done != sq->pi)
+			ep_sq_cancel(ep, sq, -ECANCELED);
+	}
+}
+
+int
+mlx5_ep_stats(const struct tern_endpoint *ep, struct tern_mlx5_ep_stats *stats)
+{
+	unsigned int i;
+
+	if (ep == NULL || stats == NULL)
+		return -EINVAL;
+	*stats = ep->stats;
+	stats->errors = 0;
+	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
+		const struct mlx5_sq *sq = __atomic_load_n(&ep->qps[i], __ATOMIC_ACQUIRE);
+
+		if (sq != NULL)
+			stats->errors += sq->errors;
+	}
+	return 0;
+}
