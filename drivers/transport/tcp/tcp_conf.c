@@ -39,6 +39,8 @@ struct tcp_cfg tcp_cfg = {
 int tcp_open_endpoints;
 struct tern_tcp_stats tcp_stats;
 
+/* ---- addresses and sockets ---- */
+
 static int
 parse_addr(const char *s, uint8_t *family, uint8_t addr[16])
 {
@@ -128,6 +130,8 @@ listener_open(uint8_t family, const uint8_t addr[16], uint16_t port, uint16_t *b
 					       : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	return fd;
 }
+
+/* ---- configuration ---- */
 
 #define SECRET_MIN 16
 #define SECRET_MAX 4096
@@ -268,6 +272,8 @@ tern_tcp_stats(struct tern_tcp_stats *out)
 	out->refused = __atomic_load_n(&tcp_stats.refused, __ATOMIC_RELAXED);
 	out->expired_resets = __atomic_load_n(&tcp_stats.expired_resets, __ATOMIC_RELAXED);
 }
+
+/* ---- the transport's ops: descriptors ---- */
 
 int
 tcp_probe(void)

@@ -754,7 +754,7 @@ tcp_conn_established(struct tern_endpoint *ep, struct tcp_conn *c)
 	random_bytes(c->nonce_i, TCP_HS_LEN);
 	return hs_send(c, TCP_OP_HELLO, 0, 0, c->nonce_i);
 }
-/* ---- endpoints ---- */
+/* ---- endpoints: open and close ---- */
 
 void
 tcp_endpoint_close(struct tern_endpoint *ep)

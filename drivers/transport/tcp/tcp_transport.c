@@ -55,7 +55,7 @@
 #include "tcp_conn.h"
 #include "tcp_frame.h"
 
-/* ---- endpoint: data path ---- */
+/* ---- posting and sending ---- */
 
 static inline void
 tx_enqueue(struct tcp_conn *c, struct tcp_op *op)
@@ -245,6 +245,8 @@ conn_send(struct tern_endpoint *ep, struct tcp_conn *c)
 	}
 	return 0;
 }
+/* ---- receiving: requests (target), replies (initiator) ---- */
+
 /* The target's reply for @p op: encode it and queue it. */
 static void
 target_reply(struct tcp_conn *c, struct tcp_op *op, const struct tcp_frame_hdr *req, int32_t status)
@@ -490,6 +492,8 @@ conn_recv(struct tern_endpoint *ep, struct tcp_conn *c)
 	}
 	return 0;
 }
+/* ---- poll, and the ops ---- */
+
 static uint16_t
 tcp_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 {
