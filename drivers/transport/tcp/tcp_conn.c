@@ -1,0 +1,856 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The tcp transport's endpoints and connections (doc/protocol.md): opening
+ * and closing endpoints, what endpoints share (epochs, expired batches,
+ * quiescence), connecting, accepting, closing, and the handshake every
+ * connection opens with. The data path (tcp_transport.c) calls in here
+ * through tcp_conn.h; nothing here calls the data path. The configuration
+ * is read through tcp_conf.h.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_common.h>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+#include <rte_pause.h>
+#include <rte_random.h>
+#include <rte_spinlock.h>
+
+#include <tern_segment_driver.h>
+#include <tern_transport_driver.h>
+
+#include "tcp_auth.h"
+#include "tcp_conf.h"
+#include "tcp_conn.h"
+#include "tcp_frame.h"
+#include "tern_tcp.h"
+
+/* The segment table the listener serves: the first engine's that opened
+ * endpoints (handles mean nothing in another engine's table). */
+static struct tern_segment_table *served_table;
+char tcp_listener_tag;
+struct tcp_shared tcp_shared = { .lock = RTE_SPINLOCK_INITIALIZER };
+
+/* ---- helpers: peer addresses, random bytes ---- */
+
+static void
+sockaddr_name(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	uint16_t port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		port = ntohs(sin->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+		port = ntohs(sin6->sin6_port);
+	}
+	snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+/* The 19 bytes a descriptor names a peer by (bytes 5..23: family, port,
+ * address), for the address in @p ss. */
+static void
+sockaddr_key(const struct sockaddr_storage *ss, uint8_t key[19])
+{
+	memset(key, 0, 19);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		key[0] = 4;
+		memcpy(key + 1, &sin->sin_port, 2);
+		memcpy(key + 3, &sin->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		key[0] = 6;
+		memcpy(key + 1, &sin6->sin6_port, 2);
+		memcpy(key + 3, &sin6->sin6_addr, 16);
+	}
+}
+
+static void
+random_bytes(void *p, size_t n)
+{
+	uint8_t *b = p;
+	size_t i;
+
+	if (getrandom(p, n, 0) == (ssize_t)n)
+		return;
+	for (i = 0; i < n; i++)
+		b[i] = (uint8_t)rte_rand();
+}
+
+/* ---- endpoint: rate-limited log lines ---- */
+
+void __rte_format_printf(4, 5) tcp_ep_log(struct tern_endpoint *ep, enum log_kind kind,
+					  uint32_t level, const char *fmt, ...)
+{
+	struct log_limit *l = &ep->logs[kind];
+	uint64_t now = rte_rdtsc();
+	char line[256];
+	va_list ap;
+
+	if (now >= l->window_end) {
+		if (l->dropped != 0)
+			rte_log(level, tcp_logtype,
+				"tern.tcp: lcore %u: %u more lines like the last were dropped\n",
+				ep->lcore_id, l->dropped);
+		l->window_end = now + rte_get_tsc_hz() * LOG_WINDOW_S;
+		l->lines = 0;
+		l->dropped = 0;
+	}
+	if (l->lines >= LOG_BURST) {
+		l->dropped++;
+		return;
+	}
+	l->lines++;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	rte_log(level, tcp_logtype, "tern.tcp: lcore %u: %s\n", ep->lcore_id, line);
+}
+
+/* ---- endpoints together: epochs, expired batches, quiescence ---- */
+
+static inline uint64_t
+qseq_load(uint32_t i)
+{
+	return __atomic_load_n(&tcp_shared.qseq[i].seq, __ATOMIC_SEQ_CST);
+}
+
+/* Under tcp_shared.lock: everyone looks again. */
+static inline void
+shared_changed(void)
+{
+	__atomic_fetch_add(&tcp_shared.gen, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The process-wide epoch of the peer whose descriptor bytes 5..23 are @key. */
+uint32_t *
+tcp_peer_epoch(const uint8_t *key)
+{
+	uint32_t i, slot = 0; /* when full, the others share slot 0's epoch */
+
+	rte_spinlock_lock(&tcp_shared.lock);
+	for (i = 0; i < PEER_EPOCHS; i++) {
+		if (tcp_shared.peers[i].used && memcmp(tcp_shared.peers[i].key, key, 19) == 0) {
+			slot = i;
+			break;
+		}
+		if (!tcp_shared.peers[i].used) {
+			memcpy(tcp_shared.peers[i].key, key, 19);
+			tcp_shared.peers[i].used = 1;
+			tcp_shared.peers[i].epoch = 1;
+			slot = i;
+			break;
+		}
+	}
+	rte_spinlock_unlock(&tcp_shared.lock);
+	return &tcp_shared.peers[slot].epoch;
+}
+
+/* Every connection to the peer (of every endpoint) becomes stale. */
+static void
+peer_epoch_bump(uint32_t *epoch)
+{
+	rte_spinlock_lock(&tcp_shared.lock);
+	__atomic_fetch_add(epoch, 1, __ATOMIC_RELEASE);
+	shared_changed();
+	rte_spinlock_unlock(&tcp_shared.lock);
+}
+
+/* Wait until every other endpoint that is inside post_burst() or poll()
+ * now has left it (bounded: a lost lcore must not stop this one for ever). */
+static void
+quiesce_wait(struct tern_endpoint *ep)
+{
+	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() / 1000 * QUIESCE_WAIT_MS;
+	uint32_t i;
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (i = 0; i < EP_MAX; i++) {
+		uint64_t s = qseq_load(i);
+
+		if (i == ep->slot || (s & 1) == 0)
+			continue;
+		while (qseq_load(i) == s) {
+			if (rte_rdtsc() > end) {
+				tcp_ep_log(ep, LOGK_LIMIT, RTE_LOG_WARNING,
+					   "endpoint %u stayed inside poll for %u ms; going on", i,
+					   QUIESCE_WAIT_MS);
+				break;
+			}
+			rte_pause();
+		}
+	}
+}
+
+/* Target, SYNC: has every endpoint that was busy when @c raised its
+ * initiator's epoch left that call, and has this one caught up since? */
+static bool
+quiesce_passed(struct tern_endpoint *ep, struct tcp_conn *c)
+{
+	uint32_t i;
+
+	if (ep->seen_gen < c->sync_gen)
+		return false;
+	for (i = 0; i < EP_MAX; i++) {
+		if (c->sync_seq[i] == 0)
+			continue;
+		if (qseq_load(i) == c->sync_seq[i])
+			return false;
+		c->sync_seq[i] = 0;
+	}
+	return true;
+}
+
+static bool
+conn_stale(const struct tcp_conn *c)
+{
+	if (c->role == ROLE_INITIATOR)
+		return c->doomed || c->epoch != __atomic_load_n(c->peer->epoch, __ATOMIC_ACQUIRE);
+	return (c->state == CONN_OPEN || c->state == CONN_SYNC) &&
+	       __atomic_load_n(&tcp_shared.inst[c->inst_slot].gen, __ATOMIC_ACQUIRE) != c->inst_gen;
+}
+
+/*
+ * Shared state changed: fail the slices of batches that expired (closing
+ * their connections and making every connection to those peers stale),
+ * close stale connections, as initiator and as target.
+ */
+void
+tcp_ep_catch_up(struct tern_endpoint *ep)
+{
+	struct expired got[EXPIRED_RING];
+	uint64_t first, last, gen, now = rte_rdtsc();
+	uint32_t i, k, n = 0;
+	bool all = false;
+
+	rte_spinlock_lock(&tcp_shared.lock);
+	gen = __atomic_load_n(&tcp_shared.gen, __ATOMIC_RELAXED);
+	last = tcp_shared.ring_gen;
+	first = ep->seen_ring;
+	if (last - first > EXPIRED_RING)
+		all = true; /* fell behind: every slice posted before counts as expired */
+	else
+		for (; first + n < last; n++)
+			got[n] = tcp_shared.ring[(first + n) % EXPIRED_RING];
+	rte_spinlock_unlock(&tcp_shared.lock);
+
+	/* Slices of these batches posted from now on fail at once (another lcore
+	 * may have claimed some before the deadline and post them only now). */
+	for (k = 0; k < n; k++) {
+		ep->dead[ep->dead_head] = got[k];
+		ep->dead[ep->dead_head].until_tsc = now + rte_get_tsc_hz() / 1000 * DEAD_KEEP_MS;
+		ep->dead_head = (ep->dead_head + 1) % DEAD_MAX;
+		ep->nb_dead = RTE_MIN(ep->nb_dead + 1, (uint32_t)DEAD_MAX);
+	}
+	for (i = 0; i < ep->nb_ops && ep->nb_busy_ops != 0 && (n != 0 || all); i++) {
+		struct tcp_op *op = &ep->ops[i];
+
+		if (op->state == OP_FREE || op->conn == NULL || op->expired)
+			continue;
+		for (k = 0; !all && k < n; k++)
+			if (op->cookie == got[k].cookie && op->batch == got[k].batch)
+				break;
+		if (!all && k == n)
+			continue;
+		op->expired = 1;
+		if (!op->conn->doomed) {
+			op->conn->doomed = 1;
+			peer_epoch_bump(op->conn->peer->epoch);
+		}
+	}
+	for (i = 0; i < ep->nb_conns;) {
+		struct tcp_conn *c = ep->conns[i];
+
+		if (conn_stale(c)) {
+			tcp_conn_close(ep, i, c->role == ROLE_INITIATOR ? -ECONNRESET : -ESTALE);
+			continue;
+		}
+		i++;
+	}
+	ep->seen_gen = gen;
+	ep->seen_ring = last;
+}
+/*
+ * The engine's expire(): the batch @p cookie passed its deadline and is about
+ * to resolve. Publish it; this endpoint and every other one fail its slices
+ * by closing the connections they are on (a reply can never arrive on a
+ * closed connection) and make every connection to those peers stale (so a
+ * later WRITE goes on a connection of a newer epoch, which the target orders
+ * after the old ones, see target_register()). Return once every endpoint
+ * that was busy has left post_burst()/poll(): it will catch up on entry.
+ */
+void
+tcp_expire(struct tern_endpoint *ep, uint64_t cookie, uint64_t batch)
+{
+	rte_spinlock_lock(&tcp_shared.lock);
+	tcp_shared.ring[tcp_shared.ring_gen % EXPIRED_RING] =
+		(struct expired){ .cookie = cookie, .batch = batch };
+	tcp_shared.ring_gen++;
+	shared_changed();
+	rte_spinlock_unlock(&tcp_shared.lock);
+	ep_enter(ep);
+	ep_leave(ep);
+	quiesce_wait(ep);
+}
+/* ---- endpoint: connections ---- */
+
+static struct tcp_conn *
+conn_new(struct tern_endpoint *ep, int fd, uint8_t role)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
+	struct tcp_conn *c;
+
+	if (ep->nb_conns == RTE_DIM(ep->conns))
+		return NULL;
+	c = rte_zmalloc_socket("tern_tcp_conn", sizeof(*c), RTE_CACHE_LINE_SIZE, ep->socket_id);
+	if (c == NULL)
+		return NULL;
+	c->fd = fd;
+	c->role = role;
+	ev.data.ptr = c;
+	if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		rte_free(c);
+		return NULL;
+	}
+	ep->conns[ep->nb_conns++] = c;
+	if (role == ROLE_TARGET) {
+		ep->nb_accepted++;
+		ep->nb_preauth++;
+	}
+	return c;
+}
+
+/*
+ * Close a connection and account for everything that named it: the
+ * initiator's slices fail with @p err, the target's references are dropped.
+ * @p idx is the connection's index in ep->conns.
+ */
+void
+tcp_conn_close(struct tern_endpoint *ep, uint32_t idx, int err)
+{
+	struct tcp_conn *c = ep->conns[idx];
+	struct tcp_op *op, *next;
+	uint32_t i, failed = 0;
+
+	if (err == -EPROTO) {
+		STAT_INC(protocol_errors);
+	} else if (c->role == ROLE_INITIATOR && c->doomed) {
+		STAT_INC(expired_resets);
+		tcp_ep_log(ep, LOGK_CONN, RTE_LOG_WARNING,
+			   "connection to %s reset: a batch on it passed its deadline", c->name);
+	} else {
+		/* Loud only when work was lost with it, once per peer outage
+		 * (every slice to a dead peer retries the connection). */
+		bool loud = err != 0 && err != -ECANCELED && c->nb_ops != 0 &&
+			    !(c->role == ROLE_INITIATOR && c->peer->failing);
+
+		if (loud)
+			tcp_ep_log(ep, LOGK_CONN, RTE_LOG_WARNING, "connection %s %s closed: %s%s",
+				   c->role == ROLE_TARGET ? "from" : "to", c->name, strerror(-err),
+				   c->role == ROLE_INITIATOR ? " (quiet until it connects again)"
+							     : "");
+		else
+			TCP_LOG(DEBUG, "lcore %u: connection %s %s closed: %s", ep->lcore_id,
+				c->role == ROLE_TARGET ? "from" : "to", c->name,
+				err == 0 ? "done" : strerror(-err));
+		if (c->role == ROLE_INITIATOR && err != 0 && err != -ECANCELED && c->nb_ops != 0)
+			c->peer->failing = true;
+	}
+	STAT_INC(closed);
+	(void)epoll_ctl(ep->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->doomed) {
+		/* A reset, not a FIN: the target drops what it has not read. */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	close(c->fd);
+	if (c->state == CONN_CONNECTING)
+		ep->nb_connecting--;
+	if (c->role == ROLE_TARGET) {
+		ep->nb_accepted--;
+		if (c->state != CONN_OPEN)
+			ep->nb_preauth--;
+	}
+	if (c->role == ROLE_INITIATOR) {
+		/* Queued or awaiting a reply: every op naming the connection. */
+		for (i = 0; i < ep->nb_ops && c->nb_ops != 0; i++) {
+			if (ep->ops[i].state != OP_FREE && ep->ops[i].conn == c) {
+				op_complete(ep, &ep->ops[i],
+					    ep->ops[i].expired ? -ETIMEDOUT
+					    : err != 0	       ? err
+							       : -ECONNRESET);
+				failed++;
+			}
+		}
+		__atomic_fetch_add(&tcp_stats.failed_slices, failed, __ATOMIC_RELAXED);
+		c->peer->conns[c->peer_conn] = NULL;
+	} else {
+		for (op = c->tx_head; op != NULL; op = next) {
+			next = op->next;
+			top_free(ep, op);
+		}
+		if (c->rx_op != NULL)
+			top_free(ep, c->rx_op);
+	}
+	ep->conns[idx] = ep->conns[--ep->nb_conns];
+	rte_free(c);
+}
+
+/* Open connection @p k to @p peer: non-blocking, completes in poll(). */
+struct tcp_conn *
+tcp_conn_connect(struct tern_endpoint *ep, struct tcp_peer *peer, uint32_t k, int *err)
+{
+	struct tcp_conn *c;
+	int fd;
+
+	fd = socket(peer->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	tcp_socket_tune(fd);
+	if (connect(fd, (struct sockaddr *)&peer->sa, peer->sa_len) != 0 && errno != EINPROGRESS) {
+		*err = -errno;
+		close(fd);
+		return NULL;
+	}
+	c = conn_new(ep, fd, ROLE_INITIATOR);
+	if (c == NULL) {
+		*err = -ENOMEM;
+		close(fd);
+		return NULL;
+	}
+	c->state = CONN_CONNECTING;
+	c->peer = peer;
+	c->epoch = __atomic_load_n(peer->epoch, __ATOMIC_ACQUIRE);
+	c->instance = tcp_shared.instance;
+	c->peer_conn = (uint16_t)k;
+	c->connect_deadline = rte_rdtsc() + ep->connect_timeout_tsc;
+	sockaddr_name(&peer->sa, c->name, sizeof(c->name));
+	ep->nb_connecting++;
+	peer->conns[k] = c;
+	return c;
+}
+/* ---- handshake (doc/protocol.md, "Handshake") ---- */
+/* Handshake frames go out at once: nothing else is queued on the socket
+ * yet, so its buffer always takes them. */
+static int
+hs_send(struct tcp_conn *c, uint8_t op, uint32_t flags, int32_t status, const uint8_t *payload)
+{
+	uint8_t buf[TCP_FRAME_HDR_LEN + TCP_HS_LEN];
+	struct tcp_frame_hdr h = {
+		.op = op,
+		.tag = c->epoch,
+		.segment = flags,
+		.offset = c->instance,
+		.length = TCP_HS_LEN,
+		.payload = payload != NULL ? TCP_HS_LEN : 0,
+		.status = status,
+	};
+	size_t n = TCP_FRAME_HDR_LEN + h.payload;
+	ssize_t k;
+
+	tcp_frame_encode(buf, &h);
+	if (payload != NULL)
+		memcpy(buf + TCP_FRAME_HDR_LEN, payload, TCP_HS_LEN);
+	k = send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (k == (ssize_t)n)
+		return 0;
+	return k < 0 ? -errno : -EAGAIN;
+}
+
+/*
+ * Target: the initiator proved itself. Order its connection after its older
+ * ones: a newer epoch makes every connection of an older one stale (each
+ * endpoint closes them when it next enters post_burst()/poll(), unread WRITE
+ * data and all); this connection waits in SYNC until that happened everywhere.
+ * @return 0, or -ESTALE (an older epoch than one already seen).
+ */
+static int
+target_register(struct tern_endpoint *ep, struct tcp_conn *c)
+{
+	uint32_t i, slot = INSTANCES, victim = 0;
+	bool changed = false;
+	int ret = 0;
+
+	rte_spinlock_lock(&tcp_shared.lock);
+	/* An initiator keeps an epoch per peer address: so do we, per the
+	 * address it reached us at (one process may listen on several). */
+	for (i = 0; i < INSTANCES; i++) {
+		if (tcp_shared.inst[i].instance == c->instance &&
+		    memcmp(tcp_shared.inst[i].local, c->local, sizeof(c->local)) == 0) {
+			slot = i;
+			break;
+		}
+		if (tcp_shared.inst[victim].instance != 0 &&
+		    (tcp_shared.inst[i].instance == 0 ||
+		     tcp_shared.inst[i].used_tsc < tcp_shared.inst[victim].used_tsc))
+			victim = i;
+	}
+	if (slot == INSTANCES) {
+		/* A new initiator; evicting the least recent one closes its connections. */
+		slot = victim;
+		changed = tcp_shared.inst[slot].instance != 0;
+		tcp_shared.inst[slot].instance = c->instance;
+		memcpy(tcp_shared.inst[slot].local, c->local, sizeof(c->local));
+		tcp_shared.inst[slot].epoch = c->epoch;
+	} else if (c->epoch < tcp_shared.inst[slot].epoch) {
+		ret = -ESTALE;
+	} else if (c->epoch > tcp_shared.inst[slot].epoch) {
+		tcp_shared.inst[slot].epoch = c->epoch;
+		changed = true;
+	}
+	if (changed) {
+		__atomic_fetch_add(&tcp_shared.inst[slot].gen, 1, __ATOMIC_RELEASE);
+		shared_changed();
+	}
+	tcp_shared.inst[slot].used_tsc = rte_rdtsc();
+	c->inst_slot = (uint16_t)slot;
+	c->inst_gen = tcp_shared.inst[slot].gen;
+	c->sync_gen = __atomic_load_n(&tcp_shared.gen, __ATOMIC_RELAXED);
+	rte_spinlock_unlock(&tcp_shared.lock);
+	memset(c->sync_seq, 0, sizeof(c->sync_seq));
+	if (ret != 0 || !changed)
+		return ret;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (i = 0; i < EP_MAX; i++) {
+		uint64_t q = qseq_load(i);
+
+		if (i != ep->slot && (q & 1) != 0)
+			c->sync_seq[i] = q;
+	}
+	return 0;
+}
+
+/* Target, SYNC: open the connection once older ones are gone everywhere. */
+int
+tcp_target_sync(struct tern_endpoint *ep, struct tcp_conn *c)
+{
+	int ret;
+
+	if (!quiesce_passed(ep, c))
+		return 0;
+	ret = hs_send(c, TCP_OP_READY, 0, 0, NULL);
+	if (ret != 0)
+		return ret;
+	c->state = CONN_OPEN;
+	ep->nb_preauth--;
+	return 0;
+}
+
+/* Initiator: READY came. */
+static int
+hs_ready(struct tern_endpoint *ep, struct tcp_conn *c, int32_t status)
+{
+	if (status != 0) {
+		tcp_ep_log(ep, LOGK_ACCESS, RTE_LOG_ERR, "%s refused the connection: %s", c->name,
+			   strerror(-status));
+		return status;
+	}
+	c->state = CONN_OPEN;
+	c->writable = 1;
+	c->peer->failing = false;
+	STAT_INC(connected);
+	TCP_LOG(DEBUG, "lcore %u: connected to %s", ep->lcore_id, c->name);
+	return 0;
+}
+
+/* A handshake frame's header, before the connection is open. */
+int
+tcp_hs_frame(struct tern_endpoint *ep, struct tcp_conn *c, const struct tcp_frame_hdr *h)
+{
+	bool first = c->role == ROLE_TARGET && c->state == CONN_HELLO;
+	uint8_t want;
+
+	if (c->role == ROLE_INITIATOR)
+		want = c->state == CONN_HELLO ? TCP_OP_CHALLENGE : TCP_OP_READY;
+	else
+		want = c->state == CONN_HELLO ? TCP_OP_HELLO : TCP_OP_AUTH;
+	if (h->op != want || (!first && (h->tag != c->epoch || h->offset != c->instance))) {
+		tcp_ep_log(ep, LOGK_PROTO, RTE_LOG_WARNING,
+			   "%s: op %u where the handshake expects %u, closing", c->name, h->op,
+			   want);
+		return -EPROTO;
+	}
+	if (first) {
+		c->instance = h->offset;
+		c->epoch = h->tag;
+	}
+	if (h->op == TCP_OP_CHALLENGE)
+		c->hs_flags = h->segment;
+	if (h->op == TCP_OP_READY)
+		return hs_ready(ep, c, h->status);
+	c->rx_op = NULL;
+	c->rx_dst = c->hs_in;
+	c->rx_left = h->payload;
+	c->rx_state = RX_PAYLOAD;
+	return 0;
+}
+
+/* A handshake frame's payload (a nonce or a proof) is in c->hs_in. */
+int
+tcp_hs_payload(struct tern_endpoint *ep, struct tcp_conn *c)
+{
+	static const uint8_t zero[TCP_AUTH_PROOF_LEN];
+	uint8_t proof[TCP_AUTH_PROOF_LEN] = { 0 };
+	int ret;
+
+	RTE_BUILD_BUG_ON(TCP_AUTH_PROOF_LEN != TCP_HS_LEN);
+	if (c->role == ROLE_INITIATOR) { /* CHALLENGE: answer with AUTH */
+		if ((c->hs_flags & TCP_HS_F_AUTH) != 0) {
+			if (!tcp_cfg.auth) {
+				tcp_ep_log(ep, LOGK_ACCESS, RTE_LOG_ERR,
+					   "%s requires authentication and no secret is configured",
+					   c->name);
+				return -EACCES;
+			}
+			tcp_auth_proof(tcp_cfg.auth_key, c->hs_in, c->nonce_i, c->instance,
+				       c->epoch, proof);
+		}
+		ret = hs_send(c, TCP_OP_AUTH, 0, 0, proof);
+		c->state = CONN_AUTH;
+		return ret;
+	}
+	if (c->state == CONN_HELLO) { /* HELLO: answer with CHALLENGE */
+		memcpy(c->nonce_i, c->hs_in, TCP_HS_LEN);
+		random_bytes(c->nonce_t, TCP_HS_LEN);
+		ret = hs_send(c, TCP_OP_CHALLENGE, tcp_cfg.auth ? TCP_HS_F_AUTH : 0, 0, c->nonce_t);
+		c->state = CONN_AUTH;
+		return ret;
+	}
+	if (tcp_cfg.auth) { /* AUTH: check the proof */
+		tcp_auth_proof(tcp_cfg.auth_key, c->nonce_t, c->nonce_i, c->instance, c->epoch,
+			       proof);
+		if (!tcp_auth_equal(proof, c->hs_in)) {
+			tcp_ep_log(ep, LOGK_ACCESS, RTE_LOG_WARNING, "refused %s: %s", c->name,
+				   memcmp(c->hs_in, zero, sizeof(zero)) == 0 ? "it has no secret"
+									     : "wrong secret");
+			STAT_INC(refused);
+			(void)hs_send(c, TCP_OP_READY, 0, -EACCES, NULL);
+			return -EACCES;
+		}
+	}
+	ret = target_register(ep, c);
+	if (ret != 0) {
+		tcp_ep_log(ep, LOGK_ACCESS, RTE_LOG_WARNING, "refused %s: epoch %u is stale",
+			   c->name, c->epoch);
+		(void)hs_send(c, TCP_OP_READY, 0, ret, NULL);
+		return ret;
+	}
+	c->state = CONN_SYNC;
+	return 0;
+}
+/* ---- accepting ---- */
+
+/*
+ * Make room for a connection about to be accepted: the oldest one still in
+ * its handshake when PREAUTH_MAX are, else the oldest open one with nothing
+ * in flight when TARGET_CONNS_MAX are. @return false when there is no room.
+ */
+static bool
+accept_room(struct tern_endpoint *ep)
+{
+	bool preauth = ep->nb_preauth >= PREAUTH_MAX;
+	uint32_t i, victim = UINT32_MAX;
+
+	if (!preauth && ep->nb_accepted < TARGET_CONNS_MAX && ep->nb_conns < RTE_DIM(ep->conns))
+		return true;
+	for (i = 0; i < ep->nb_conns; i++) {
+		const struct tcp_conn *c = ep->conns[i];
+
+		if (c->role != ROLE_TARGET ||
+		    (preauth ? c->state == CONN_OPEN : c->state != CONN_OPEN || c->nb_ops != 0))
+			continue;
+		if (victim == UINT32_MAX || c->accept_tsc < ep->conns[victim]->accept_tsc)
+			victim = i;
+	}
+	if (victim == UINT32_MAX)
+		return false;
+	tcp_ep_log(ep, LOGK_LIMIT, RTE_LOG_WARNING, "%u connections%s: closing the oldest, from %s",
+		   preauth ? ep->nb_preauth : ep->nb_accepted, preauth ? " in the handshake" : "",
+		   ep->conns[victim]->name);
+	tcp_conn_close(ep, victim, -EUSERS);
+	return true;
+}
+
+void
+tcp_accept_all(struct tern_endpoint *ep, int lfd)
+{
+	struct sockaddr_storage ss, local;
+	struct tcp_conn *c;
+	socklen_t len, llen;
+	int i, fd;
+
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				tcp_ep_log(ep, LOGK_LIMIT, RTE_LOG_ERR, "accept: %s",
+					   strerror(errno));
+			return;
+		}
+		tcp_socket_tune(fd);
+		c = accept_room(ep) ? conn_new(ep, fd, ROLE_TARGET) : NULL;
+		if (c == NULL) {
+			tcp_ep_log(ep, LOGK_LIMIT, RTE_LOG_ERR, "cannot take another connection");
+			close(fd);
+			continue;
+		}
+		llen = sizeof(local);
+		if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
+			sockaddr_key(&local, c->local);
+		c->state = CONN_HELLO;
+		c->accept_tsc = rte_rdtsc();
+		c->io_tsc = c->accept_tsc;
+		c->connect_deadline = c->accept_tsc + ep->connect_timeout_tsc;
+		c->readable = 1;
+		c->writable = 1;
+		sockaddr_name(&ss, c->name, sizeof(c->name));
+		STAT_INC(accepted);
+		TCP_LOG(DEBUG, "lcore %u: accepted %s", ep->lcore_id, c->name);
+	}
+}
+
+/* A non-blocking connect finished (or failed): 0, or a negative errno. */
+int
+tcp_conn_established(struct tern_endpoint *ep, struct tcp_conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		err = errno;
+	if (err != 0)
+		return -err;
+	c->state = CONN_HELLO;
+	c->connect_deadline = rte_rdtsc() + ep->connect_timeout_tsc; /* for the handshake */
+	ep->nb_connecting--;
+	random_bytes(c->nonce_i, TCP_HS_LEN);
+	return hs_send(c, TCP_OP_HELLO, 0, 0, c->nonce_i);
+}
+/* ---- endpoints: open and close ---- */
+
+void
+tcp_endpoint_close(struct tern_endpoint *ep)
+{
+	if (ep == NULL)
+		return;
+	while (ep->nb_conns != 0)
+		tcp_conn_close(ep, ep->nb_conns - 1, -ECANCELED);
+	if (ep->epfd >= 0)
+		close(ep->epfd);
+	rte_free(ep->ops);
+	rte_free(ep->tops);
+	rte_free(ep->cpl);
+	rte_spinlock_lock(&tcp_shared.lock);
+	if (ep->slot < EP_MAX && tcp_shared.eps[ep->slot] == ep)
+		tcp_shared.eps[ep->slot] = NULL;
+	rte_spinlock_unlock(&tcp_shared.lock);
+	rte_free(ep);
+	if (__atomic_sub_fetch(&tcp_open_endpoints, 1, __ATOMIC_RELEASE) == 0)
+		served_table = NULL;
+}
+
+struct tern_endpoint *
+tcp_endpoint_open(const struct tern_endpoint_conf *conf)
+{
+	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &tcp_listener_tag };
+	struct tern_endpoint *ep;
+	uint32_t i, size;
+
+	if (conf == NULL || conf->segments == NULL) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	ep = rte_zmalloc_socket("tern_tcp_ep", sizeof(*ep), RTE_CACHE_LINE_SIZE, conf->socket_id);
+	if (ep == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	__atomic_fetch_add(&tcp_open_endpoints, 1, __ATOMIC_ACQUIRE);
+	ep->epfd = -1;
+	ep->slot = EP_MAX;
+	rte_spinlock_lock(&tcp_shared.lock);
+	while (tcp_shared.instance == 0)
+		random_bytes(&tcp_shared.instance, sizeof(tcp_shared.instance));
+	for (i = 0; i < EP_MAX && ep->slot == EP_MAX; i++)
+		if (tcp_shared.eps[i] == NULL) {
+			tcp_shared.eps[i] = ep;
+			ep->slot = i;
+		}
+	ep->seen_gen = __atomic_load_n(&tcp_shared.gen, __ATOMIC_RELAXED);
+	ep->seen_ring = tcp_shared.ring_gen;
+	rte_spinlock_unlock(&tcp_shared.lock);
+	if (ep->slot == EP_MAX)
+		goto fail;
+	ep->lcore_id = conf->lcore_id;
+	ep->socket_id = conf->socket_id;
+	ep->segments = conf->segments;
+	ep->conns_per_peer = tcp_cfg.conns_per_peer;
+	ep->connect_timeout_tsc = rte_get_tsc_hz() / 1000 * tcp_cfg.connect_timeout_ms;
+	ep->idle_tsc = rte_get_tsc_hz() / 1000 * tcp_cfg.idle_timeout_ms;
+	ep->nb_ops = RTE_MIN(conf->max_slices, (uint32_t)INIT_OPS_MAX);
+	ep->nb_ops = RTE_MAX(ep->nb_ops, 16u);
+	size = rte_align32pow2(ep->nb_ops);
+	ep->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ep->ops = rte_zmalloc_socket("tern_tcp_ops", sizeof(*ep->ops) * ep->nb_ops,
+				     RTE_CACHE_LINE_SIZE, conf->socket_id);
+	ep->tops = rte_zmalloc_socket("tern_tcp_tops", sizeof(*ep->tops) * TARGET_OPS,
+				      RTE_CACHE_LINE_SIZE, conf->socket_id);
+	ep->cpl = rte_zmalloc_socket("tern_tcp_cpl", sizeof(*ep->cpl) * size, RTE_CACHE_LINE_SIZE,
+				     conf->socket_id);
+	if (ep->epfd < 0 || ep->ops == NULL || ep->tops == NULL || ep->cpl == NULL)
+		goto fail;
+	if (tcp_cfg.listen_fd >= 0 && served_table == NULL)
+		served_table = conf->segments;
+	if (tcp_cfg.listen_fd >= 0 && served_table != conf->segments)
+		TCP_LOG(WARNING,
+			"lcore %u: another engine serves the listener; this one only initiates",
+			conf->lcore_id);
+	else if (tcp_cfg.listen_fd >= 0 &&
+		 epoll_ctl(ep->epfd, EPOLL_CTL_ADD, tcp_cfg.listen_fd, &lev) != 0)
+		goto fail;
+	else if (tcp_cfg.listen_fd >= 0)
+		ep->listening = true;
+	ep->cpl_mask = size - 1;
+	for (i = ep->nb_ops; i-- > 0;) {
+		ep->ops[i].next = ep->free_ops;
+		ep->free_ops = &ep->ops[i];
+	}
+	for (i = TARGET_OPS; i-- > 0;) {
+		ep->tops[i].next = ep->free_tops;
+		ep->free_tops = &ep->tops[i];
+		ep->nb_free_tops++;
+	}
+	return ep;
+fail:
+	tcp_endpoint_close(ep);
+	rte_errno = ENOMEM;
+	return NULL;
+}
