@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,18 +33,7 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 static int
 check_node_name(const char *s)
 {
-	size_t i, len = strnlen(s, DP_NAME_MAX);
-
-	if (len == 0 || len >= DP_NAME_MAX)
-		return -EINVAL;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == ':' || c == '-'))
-			return -EINVAL;
-	}
-	return 0;
+	return tern_cli_check_name_chars(s, DP_NAME_MAX, TERN_CLI_NAME_SEGMENT);
 }
 
 /* A directory URI: a known scheme and something after it. The directory
@@ -72,14 +61,7 @@ check_uri(const char *s)
 static int
 check_transport_name(const char *s)
 {
-	size_t i, len = strnlen(s, 16);
-
-	if (len == 0 || len >= 16)
-		return -EINVAL;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return -EINVAL;
-	return 0;
+	return tern_cli_check_name_chars(s, DP_TRANSPORT_NAME_MAX, TERN_CLI_NAME_LOWER);
 }
 
 /* NODE=VALUE: the node part into @node (validated), the rest returned. */
@@ -93,40 +75,6 @@ split_node(const char *val, char *node)
 	memcpy(node, val, (size_t)(eq - val));
 	node[eq - val] = '\0';
 	return check_node_name(node) == 0 ? eq + 1 : NULL;
-}
-
-/* ADDR:PORT with a numeric IPv4 address, or [IPv6]:PORT; PORT 0..65535. */
-static int
-parse_listen(const char *val, char *addr, size_t addr_len, uint16_t *port)
-{
-	const char *colon, *start = val, *end;
-	unsigned char buf[16];
-	uint64_t p;
-	size_t n;
-
-	if (val[0] == '[') {
-		end = strchr(val, ']');
-		if (end == NULL || end[1] != ':')
-			return -EINVAL;
-		start = val + 1;
-		colon = end + 1;
-	} else {
-		colon = strrchr(val, ':');
-		if (colon == NULL)
-			return -EINVAL;
-		end = colon;
-	}
-	n = (size_t)(end - start);
-	if (n == 0 || n >= addr_len)
-		return -EINVAL;
-	memcpy(addr, start, n);
-	addr[n] = '\0';
-	if (inet_pton(val[0] == '[' ? AF_INET6 : AF_INET, addr, buf) != 1)
-		return -EINVAL;
-	if (tern_cli_parse_u64(colon + 1, 0, 65535, &p) != 0)
-		return -EINVAL;
-	*port = (uint16_t)p;
-	return 0;
 }
 
 static int
@@ -145,183 +93,318 @@ parse_log_level(const char *s)
 	return -EINVAL;
 }
 
-/* One option; @from_file: the command line's value wins. */
+/* Each option's parser: validate @val and store it in @a. */
+typedef int (*dp_opt_fn)(struct dp_args *a, const char *val, bool from_file, char *err,
+			 size_t errlen);
+
+static int
+opt_node(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	RTE_SET_USED(from_file);
+	if (check_node_name(val) != 0)
+		return fail(err, errlen, "--node '%s': use 1-47 of [A-Za-z0-9_.:-]", val);
+	snprintf(a->node, sizeof(a->node), "%s", val);
+	return 0;
+}
+
+static int
+opt_engine(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	RTE_SET_USED(from_file);
+	if (tern_cli_check_name(val, sizeof(a->engine)) != 0)
+		return fail(err, errlen, "--engine '%s': use 1-15 of [A-Za-z0-9_]", val);
+	snprintf(a->engine, sizeof(a->engine), "%s", val);
+	return 0;
+}
+
+/* Accumulates; a file's segments are skipped when the command line gave some. */
+static int
+opt_segment(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	const char *colon = strchr(val, ':');
+	struct dp_segment_opt *seg;
+	unsigned int i;
+
+	if (colon == NULL || colon == val || (size_t)(colon - val) >= DP_NAME_MAX)
+		return fail(err, errlen, "--segment '%s': expected NAME:SIZE", val);
+	if (from_file && (a->set & DP_OPT_SEGMENT) && !(a->set & DP_OPT_CONFIG))
+		return 0; /* segments came from the command line */
+	if (a->nb_segments == DP_MAX_SEGMENTS)
+		return fail(err, errlen, "--segment: at most %d segments", DP_MAX_SEGMENTS);
+	seg = &a->segments[a->nb_segments];
+	memcpy(seg->name, val, (size_t)(colon - val));
+	seg->name[colon - val] = '\0';
+	if (check_node_name(seg->name) != 0)
+		return fail(err, errlen, "--segment '%s': name must be 1-47 of [A-Za-z0-9_.:-]",
+			    val);
+	if (tern_cli_parse_size(colon + 1, SIZE_MAX_SEGMENT, &seg->size) != 0)
+		return fail(err, errlen, "--segment '%s': size must be 1 byte to 1T (K/M/G/T)",
+			    val);
+	for (i = 0; i < a->nb_segments; i++)
+		if (strcmp(a->segments[i].name, seg->name) == 0)
+			return fail(err, errlen, "--segment '%s': duplicate segment name",
+				    seg->name);
+	a->nb_segments++;
+	if (!from_file)
+		a->set |= DP_OPT_SEGMENT;
+	return 0;
+}
+
+static int
+opt_slice_size(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	RTE_SET_USED(from_file);
+	if (tern_cli_parse_size(val, TERN_SLICE_BYTES_MAX, &a->slice_bytes) != 0 ||
+	    a->slice_bytes < TERN_SLICE_BYTES_MIN)
+		return fail(err, errlen, "--slice-size '%s': 4K to 1G", val);
+	return 0;
+}
+
+/* The plain numbers: key, range, field. */
+static const struct dp_number {
+	const char *key;
+	uint64_t min, max;
+	size_t offset;
+} numbers[] = {
+	{ "deadline-ms", 1, 3600 * 1000, offsetof(struct dp_args, deadline_ms) },
+	{ "max-clients", 1, 4096, offsetof(struct dp_args, max_clients) },
+	{ "futures", 64, 1u << 22, offsetof(struct dp_args, nb_futures) },
+	{ "drain-ms", 1, 600 * 1000, offsetof(struct dp_args, drain_ms) },
+};
+
+static int
+opt_number(struct dp_args *a, const struct dp_number *n, const char *val, char *err, size_t errlen)
+{
+	uint64_t *field = (uint64_t *)(void *)((char *)a + n->offset);
+
+	if (tern_cli_parse_u64(val, n->min, n->max, field) != 0)
+		return fail(err, errlen, "--%s '%s': %" PRIu64 " to %" PRIu64, n->key, val, n->min,
+			    n->max);
+	return 0;
+}
+
+static int
+opt_log_level(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	RTE_SET_USED(from_file);
+	a->log_level = parse_log_level(val);
+	if (a->log_level < 0)
+		return fail(err, errlen,
+			    "--log-level '%s': a level name (error, info, debug...) or 1-8", val);
+	return 0;
+}
+
+static int
+opt_directory(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	RTE_SET_USED(from_file);
+	if (check_uri(val) != 0)
+		return fail(err, errlen,
+			    "--directory '%s': expected p2p://ADDR:PORT, "
+			    "etcd://HOST:PORT[,HOST:PORT...]/PREFIX or redis://HOST:PORT/PREFIX",
+			    val);
+	snprintf(a->directory, sizeof(a->directory), "%s", val);
+	return 0;
+}
+
+static int
+opt_peer(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	struct dp_peer_opt *po = &a->peers[a->nb_peers];
+	const char *uri;
+	unsigned int i;
+
+	RTE_SET_USED(from_file);
+	if (a->nb_peers == DP_MAX_PEERS)
+		return fail(err, errlen, "--peer: at most %d peers", DP_MAX_PEERS);
+	uri = split_node(val, po->node);
+	if (uri == NULL || check_uri(uri) != 0)
+		return fail(err, errlen, "--peer '%s': expected NODE=p2p://ADDR:PORT", val);
+	for (i = 0; i < a->nb_peers; i++)
+		if (strcmp(a->peers[i].node, po->node) == 0)
+			return fail(err, errlen, "--peer '%s': node given twice", val);
+	snprintf(po->uri, sizeof(po->uri), "%s", uri);
+	a->nb_peers++;
+	return 0;
+}
+
+static int
+opt_peer_transport(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	struct dp_pin_opt *pin = &a->pins[a->nb_pins];
+	const char *t;
+	unsigned int i;
+
+	RTE_SET_USED(from_file);
+	if (a->nb_pins == DP_MAX_PEERS)
+		return fail(err, errlen, "--peer-transport: at most %d", DP_MAX_PEERS);
+	t = split_node(val, pin->node);
+	if (t == NULL || check_transport_name(t) != 0)
+		return fail(err, errlen,
+			    "--peer-transport '%s': expected NODE=TRANSPORT (e.g. b=tcp)", val);
+	for (i = 0; i < a->nb_pins; i++)
+		if (strcmp(a->pins[i].node, pin->node) == 0)
+			return fail(err, errlen, "--peer-transport '%s': node given twice", val);
+	snprintf(pin->transport, sizeof(pin->transport), "%s", t);
+	a->nb_pins++;
+	return 0;
+}
+
+/* --listen and --rdma-listen: keep the address as given, checked. */
+static int
+opt_listen(const char *key, const char *val, char *dst, size_t dst_len, char *err, size_t errlen)
+{
+	char addr[64];
+	uint16_t port;
+
+	if (tern_cli_parse_addr_port(val, addr, sizeof(addr), &port) != 0 || strlen(val) >= dst_len)
+		return fail(err, errlen,
+			    "--%s '%s': expected IPV4:PORT or [IPV6]:PORT (numeric, port 0-65535)",
+			    key, val);
+	snprintf(dst, dst_len, "%s", val);
+	return 0;
+}
+
+static int
+opt_tcp_listen(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	RTE_SET_USED(from_file);
+	return opt_listen("listen", val, a->listen, sizeof(a->listen), err, errlen);
+}
+
+static int
+opt_rdma_listen(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	RTE_SET_USED(from_file);
+	return opt_listen("rdma-listen", val, a->rdma_listen, sizeof(a->rdma_listen), err, errlen);
+}
+
+static int
+opt_auth_file(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	RTE_SET_USED(from_file);
+	if (val[0] == '\0' || strlen(val) >= sizeof(a->auth_file) || strchr(val, ',') != NULL)
+		return fail(err, errlen, "--auth-file: a path of 1..%zu characters, without ','",
+			    sizeof(a->auth_file) - 1);
+	snprintf(a->auth_file, sizeof(a->auth_file), "%s", val);
+	return 0;
+}
+
+/* --transport NAME[,key=value...]: the transport checks its own keys. */
+static int
+opt_transport(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	struct dp_transport_opt *t = &a->transports[a->nb_transports];
+	const char *comma = strchr(val, ',');
+	size_t n = comma != NULL ? (size_t)(comma - val) : strlen(val);
+	unsigned int i;
+
+	RTE_SET_USED(from_file);
+	if (a->nb_transports == DP_MAX_TRANSPORTS)
+		return fail(err, errlen, "--transport: at most %d", DP_MAX_TRANSPORTS);
+	if (n >= sizeof(t->name) || (comma != NULL && strlen(comma + 1) >= sizeof(t->args)))
+		return fail(err, errlen, "--transport '%s': too long", val);
+	memcpy(t->name, val, n);
+	t->name[n] = '\0';
+	if (check_transport_name(t->name) != 0)
+		return fail(err, errlen, "--transport '%s': expected NAME[,KEY=VALUE...]", val);
+	for (i = 0; i < a->nb_transports; i++)
+		if (strcmp(a->transports[i].name, t->name) == 0)
+			return fail(err, errlen, "--transport '%s': transport given twice", val);
+	snprintf(t->args, sizeof(t->args), "%s", comma != NULL ? comma + 1 : "");
+	a->nb_transports++;
+	return 0;
+}
+
+static int
+opt_shm(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	RTE_SET_USED(from_file);
+	if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
+		return fail(err, errlen, "--shm '%s': on or off", val);
+	a->shm_off = strcmp(val, "off") == 0;
+	return 0;
+}
+
+static int
+opt_idle(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	RTE_SET_USED(from_file);
+	if (strcmp(val, "poll") != 0 && strcmp(val, "yield") != 0)
+		return fail(err, errlen, "--idle '%s': poll or yield", val);
+	a->idle_yield = strcmp(val, "yield") == 0;
+	return 0;
+}
+
+static int
+opt_config(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	RTE_SET_USED(from_file);
+	if (strlen(val) == 0 || strlen(val) >= sizeof(a->config))
+		return fail(err, errlen, "--config: bad path");
+	snprintf(a->config, sizeof(a->config), "%s", val);
+	return 0;
+}
+
+/* bit: the command line's value wins over the file's (0: the option
+ * accumulates, or decides itself). */
+static const struct dp_option {
+	const char *key;
+	uint32_t bit;
+	dp_opt_fn fn;
+} options[] = {
+	{ "node", DP_OPT_NODE, opt_node },
+	{ "engine", DP_OPT_ENGINE, opt_engine },
+	{ "segment", 0, opt_segment },
+	{ "slice-size", DP_OPT_SLICE, opt_slice_size },
+	{ "log-level", DP_OPT_LOG_LEVEL, opt_log_level },
+	{ "directory", DP_OPT_DIRECTORY, opt_directory },
+	{ "peer", 0, opt_peer },
+	{ "peer-transport", 0, opt_peer_transport },
+	{ "transport", 0, opt_transport },
+	{ "listen", DP_OPT_LISTEN, opt_tcp_listen },
+	{ "rdma-listen", DP_OPT_RDMA_LISTEN, opt_rdma_listen },
+	{ "auth-file", DP_OPT_AUTH_FILE, opt_auth_file },
+	{ "shm", DP_OPT_SHM, opt_shm },
+	{ "idle", DP_OPT_IDLE, opt_idle },
+	{ "config", DP_OPT_CONFIG, opt_config },
+};
+
+static const uint32_t number_bits[] = { DP_OPT_DEADLINE, DP_OPT_MAX_CLIENTS, DP_OPT_FUTURES,
+					DP_OPT_DRAIN };
+
+/*
+ * One option. The value is checked into a copy first, so that a bad value in
+ * a file is reported even when the command line's value of the same option
+ * wins (@p from_file: the file's line is then dropped).
+ */
 static int
 apply(struct dp_args *a, const char *key, const char *val, bool from_file, char *err, size_t errlen)
 {
-	struct dp_segment_opt *seg;
-	const char *colon;
-	uint64_t v;
+	static struct dp_args tmp; /* control path, one thread: off the stack */
+	uint32_t bit = 0;
 	unsigned int i;
-	int ret;
+	int ret = 1;
 
-#define SKIP_IF_SET(bit)                           \
-	do {                                       \
-		if (from_file && (a->set & (bit))) \
-			return 0;                  \
-		a->set |= (bit);                   \
-	} while (0)
-
-	if (strcmp(key, "node") == 0) {
-		if (check_node_name(val) != 0)
-			return fail(err, errlen, "--node '%s': use 1-47 of [A-Za-z0-9_.:-]", val);
-		SKIP_IF_SET(DP_OPT_NODE);
-		snprintf(a->node, sizeof(a->node), "%s", val);
-	} else if (strcmp(key, "engine") == 0) {
-		if (tern_cli_check_name(val, sizeof(a->engine)) != 0)
-			return fail(err, errlen, "--engine '%s': use 1-15 of [A-Za-z0-9_]", val);
-		SKIP_IF_SET(DP_OPT_ENGINE);
-		snprintf(a->engine, sizeof(a->engine), "%s", val);
-	} else if (strcmp(key, "segment") == 0) {
-		colon = strchr(val, ':');
-		if (colon == NULL || colon == val || (size_t)(colon - val) >= DP_NAME_MAX)
-			return fail(err, errlen, "--segment '%s': expected NAME:SIZE", val);
-		if (from_file && (a->set & DP_OPT_SEGMENT) && !(a->set & DP_OPT_CONFIG))
-			return 0; /* segments came from the command line */
-		if (a->nb_segments == DP_MAX_SEGMENTS)
-			return fail(err, errlen, "--segment: at most %d segments", DP_MAX_SEGMENTS);
-		seg = &a->segments[a->nb_segments];
-		memcpy(seg->name, val, (size_t)(colon - val));
-		seg->name[colon - val] = '\0';
-		if (check_node_name(seg->name) != 0)
-			return fail(err, errlen,
-				    "--segment '%s': name must be 1-47 of [A-Za-z0-9_.:-]", val);
-		ret = tern_cli_parse_size(colon + 1, SIZE_MAX_SEGMENT, &seg->size);
-		if (ret != 0)
-			return fail(err, errlen,
-				    "--segment '%s': size must be 1 byte to 1T (K/M/G/T)", val);
-		for (i = 0; i < a->nb_segments; i++)
-			if (strcmp(a->segments[i].name, seg->name) == 0)
-				return fail(err, errlen, "--segment '%s': duplicate segment name",
-					    seg->name);
-		a->nb_segments++;
-		if (!from_file)
-			a->set |= DP_OPT_SEGMENT;
-	} else if (strcmp(key, "slice-size") == 0) {
-		if (tern_cli_parse_size(val, TERN_SLICE_BYTES_MAX, &v) != 0 ||
-		    v < TERN_SLICE_BYTES_MIN)
-			return fail(err, errlen, "--slice-size '%s': 4K to 1G", val);
-		SKIP_IF_SET(DP_OPT_SLICE);
-		a->slice_bytes = v;
-	} else if (strcmp(key, "deadline-ms") == 0) {
-		if (tern_cli_parse_u64(val, 1, 3600 * 1000, &v) != 0)
-			return fail(err, errlen, "--deadline-ms '%s': 1 to 3600000", val);
-		SKIP_IF_SET(DP_OPT_DEADLINE);
-		a->deadline_ms = v;
-	} else if (strcmp(key, "max-clients") == 0) {
-		if (tern_cli_parse_u64(val, 1, 4096, &v) != 0)
-			return fail(err, errlen, "--max-clients '%s': 1 to 4096", val);
-		SKIP_IF_SET(DP_OPT_MAX_CLIENTS);
-		a->max_clients = v;
-	} else if (strcmp(key, "futures") == 0) {
-		if (tern_cli_parse_u64(val, 64, 1u << 22, &v) != 0)
-			return fail(err, errlen, "--futures '%s': 64 to 4194304", val);
-		SKIP_IF_SET(DP_OPT_FUTURES);
-		a->nb_futures = v;
-	} else if (strcmp(key, "drain-ms") == 0) {
-		if (tern_cli_parse_u64(val, 1, 600 * 1000, &v) != 0)
-			return fail(err, errlen, "--drain-ms '%s': 1 to 600000", val);
-		SKIP_IF_SET(DP_OPT_DRAIN);
-		a->drain_ms = v;
-	} else if (strcmp(key, "log-level") == 0) {
-		ret = parse_log_level(val);
-		if (ret < 0)
-			return fail(err, errlen,
-				    "--log-level '%s': a level name (error, info, debug...) or 1-8",
-				    val);
-		SKIP_IF_SET(DP_OPT_LOG_LEVEL);
-		a->log_level = ret;
-	} else if (strcmp(key, "directory") == 0) {
-		if (check_uri(val) != 0)
-			return fail(err, errlen,
-				    "--directory '%s': expected p2p://ADDR:PORT, "
-				    "etcd://HOST:PORT[,HOST:PORT...]/PREFIX or "
-				    "redis://HOST:PORT/PREFIX",
-				    val);
-		SKIP_IF_SET(DP_OPT_DIRECTORY);
-		snprintf(a->directory, sizeof(a->directory), "%s", val);
-	} else if (strcmp(key, "peer") == 0) {
-		struct dp_peer_opt *po = &a->peers[a->nb_peers];
-		const char *uri;
-
-		if (a->nb_peers == DP_MAX_PEERS)
-			return fail(err, errlen, "--peer: at most %d peers", DP_MAX_PEERS);
-		uri = split_node(val, po->node);
-		if (uri == NULL || check_uri(uri) != 0)
-			return fail(err, errlen, "--peer '%s': expected NODE=p2p://ADDR:PORT", val);
-		for (i = 0; i < a->nb_peers; i++)
-			if (strcmp(a->peers[i].node, po->node) == 0)
-				return fail(err, errlen, "--peer '%s': node given twice", val);
-		snprintf(po->uri, sizeof(po->uri), "%s", uri);
-		a->nb_peers++;
-	} else if (strcmp(key, "peer-transport") == 0) {
-		struct dp_pin_opt *pin = &a->pins[a->nb_pins];
-		const char *t;
-
-		if (a->nb_pins == DP_MAX_PEERS)
-			return fail(err, errlen, "--peer-transport: at most %d", DP_MAX_PEERS);
-		t = split_node(val, pin->node);
-		if (t == NULL || check_transport_name(t) != 0)
-			return fail(err, errlen,
-				    "--peer-transport '%s': expected NODE=TRANSPORT (e.g. b=tcp)",
-				    val);
-		for (i = 0; i < a->nb_pins; i++)
-			if (strcmp(a->pins[i].node, pin->node) == 0)
-				return fail(err, errlen, "--peer-transport '%s': node given twice",
-					    val);
-		snprintf(pin->transport, sizeof(pin->transport), "%s", t);
-		a->nb_pins++;
-	} else if (strcmp(key, "listen") == 0) {
-		char addr[sizeof(a->listen_addr)];
-		uint16_t port;
-
-		if (parse_listen(val, addr, sizeof(addr), &port) != 0)
-			return fail(err, errlen,
-				    "--listen '%s': expected IPV4:PORT or [IPV6]:PORT (numeric, "
-				    "port 0-65535)",
-				    val);
-		SKIP_IF_SET(DP_OPT_LISTEN);
-		snprintf(a->listen_addr, sizeof(a->listen_addr), "%s", addr);
-		a->listen_port = port;
-	} else if (strcmp(key, "rdma-listen") == 0) {
-		char addr[sizeof(a->rdma_listen_addr)];
-		uint16_t port;
-
-		if (parse_listen(val, addr, sizeof(addr), &port) != 0)
-			return fail(
-				err, errlen,
-				"--rdma-listen '%s': expected IPV4:PORT or [IPV6]:PORT (numeric, "
-				"port 0-65535)",
-				val);
-		SKIP_IF_SET(DP_OPT_RDMA_LISTEN);
-		snprintf(a->rdma_listen_addr, sizeof(a->rdma_listen_addr), "%s", addr);
-		a->rdma_listen_port = port;
-	} else if (strcmp(key, "auth-file") == 0) {
-		if (val[0] == '\0' || strlen(val) >= sizeof(a->auth_file))
-			return fail(err, errlen, "--auth-file: a path of 1..%zu characters",
-				    sizeof(a->auth_file) - 1);
-		SKIP_IF_SET(DP_OPT_AUTH_FILE);
-		snprintf(a->auth_file, sizeof(a->auth_file), "%s", val);
-	} else if (strcmp(key, "shm") == 0) {
-		if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
-			return fail(err, errlen, "--shm '%s': on or off", val);
-		SKIP_IF_SET(DP_OPT_SHM);
-		a->shm_off = strcmp(val, "off") == 0;
-	} else if (strcmp(key, "idle") == 0) {
-		if (strcmp(val, "poll") != 0 && strcmp(val, "yield") != 0)
-			return fail(err, errlen, "--idle '%s': poll or yield", val);
-		SKIP_IF_SET(DP_OPT_IDLE);
-		a->idle_yield = strcmp(val, "yield") == 0;
-	} else if (strcmp(key, "config") == 0 && !from_file) {
-		if (strlen(val) == 0 || strlen(val) >= sizeof(a->config))
-			return fail(err, errlen, "--config: bad path");
-		a->set |= DP_OPT_CONFIG;
-		snprintf(a->config, sizeof(a->config), "%s", val);
-	} else {
+	tmp = *a;
+	for (i = 0; i < RTE_DIM(numbers) && ret > 0; i++)
+		if (strcmp(key, numbers[i].key) == 0) {
+			ret = opt_number(&tmp, &numbers[i], val, err, errlen);
+			bit = number_bits[i];
+		}
+	for (i = 0; i < RTE_DIM(options) && ret > 0; i++)
+		if (strcmp(key, options[i].key) == 0 &&
+		    !(from_file && options[i].bit == DP_OPT_CONFIG)) {
+			ret = options[i].fn(&tmp, val, from_file, err, errlen);
+			bit = options[i].bit;
+		}
+	if (ret > 0)
 		return fail(err, errlen, "unknown option '%s%s'", from_file ? "" : "--", key);
-	}
+	if (ret != 0 || (from_file && (a->set & bit)))
+		return ret;
+	*a = tmp;
+	a->set |= bit;
 	return 0;
-#undef SKIP_IF_SET
 }
 
 int
@@ -463,6 +546,9 @@ dp_args_usage(const char *prog)
 	       "                         redis://HOST:PORT/PREFIX\n"
 	       "  --peer NODE=URI        NODE's own directory, e.g. b=p2p://127.0.0.1:7100 "
 	       "(repeatable)\n"
+	       "  --transport NAME[,KEY=VALUE...]\n"
+	       "                         configure a transport (tcp, shm, mlx5) with its own keys\n"
+	       "                         (doc/operations.md), e.g. tcp,listen=0.0.0.0:7000,conns=4\n"
 	       "  --listen ADDR:PORT     serve the tcp transport there ([IPV6]:PORT; port 0 picks "
 	       "one)\n"
 	       "  --auth-file PATH       tcp: a secret (16..4096 bytes) every peer must prove it\n"
@@ -486,4 +572,67 @@ dp_args_usage(const char *prog)
 	       "--drain-ms, the rest fails, and the exit status is 0. A second signal exits at "
 	       "once.\n",
 	       prog, DP_MAX_SEGMENTS);
+}
+
+/* Append "key=value" to @t's args. */
+static int
+add_arg(struct dp_transport_opt *t, const char *key, const char *value)
+{
+	size_t n = strlen(t->args);
+	int w = snprintf(t->args + n, sizeof(t->args) - n, "%s%s=%s", n != 0 ? "," : "", key,
+			 value);
+
+	return w < 0 || (size_t)w >= sizeof(t->args) - n ? -E2BIG : 0;
+}
+
+static struct dp_transport_opt *
+find_or_add(struct dp_transport_opt *out, unsigned int *nb, unsigned int max, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < *nb; i++)
+		if (strcmp(out[i].name, name) == 0)
+			return &out[i];
+	if (*nb == max)
+		return NULL;
+	memset(&out[*nb], 0, sizeof(out[*nb]));
+	snprintf(out[*nb].name, sizeof(out[*nb].name), "%s", name);
+	return &out[(*nb)++];
+}
+
+int
+dp_args_transports(const struct dp_args *a, struct dp_transport_opt *out, unsigned int max)
+{
+	struct dp_transport_opt *t;
+	unsigned int nb = 0, i;
+
+	/* The older options first: a --transport key given too comes later and wins. */
+	if (a->listen[0] != '\0' || a->auth_file[0] != '\0') {
+		t = find_or_add(out, &nb, max, "tcp");
+		if (t == NULL || (a->listen[0] != '\0' && add_arg(t, "listen", a->listen) != 0) ||
+		    (a->auth_file[0] != '\0' && add_arg(t, "auth_file", a->auth_file) != 0))
+			return -E2BIG;
+	}
+	if (a->rdma_listen[0] != '\0') {
+		t = find_or_add(out, &nb, max, "mlx5");
+		if (t == NULL || add_arg(t, "listen", a->rdma_listen) != 0)
+			return -E2BIG;
+	}
+	if (!a->shm_off && find_or_add(out, &nb, max, "shm") == NULL)
+		return -E2BIG;
+	for (i = 0; i < a->nb_transports; i++) {
+		size_t n;
+
+		t = find_or_add(out, &nb, max, a->transports[i].name);
+		if (t == NULL)
+			return -E2BIG;
+		n = strlen(t->args);
+		if (a->transports[i].args[0] == '\0')
+			continue;
+		if (n + 1 + strlen(a->transports[i].args) >= sizeof(t->args))
+			return -E2BIG;
+		snprintf(t->args + n, sizeof(t->args) - n, "%s%s", n != 0 ? "," : "",
+			 a->transports[i].args);
+	}
+	return (int)nb;
 }

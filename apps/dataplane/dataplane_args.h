@@ -6,10 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DP_MAX_SEGMENTS 16
-#define DP_MAX_PEERS	16
-#define DP_NAME_MAX	48
-#define DP_URI_MAX	256
+#define DP_MAX_SEGMENTS	      16
+#define DP_MAX_PEERS	      16
+#define DP_NAME_MAX	      48
+#define DP_URI_MAX	      256
+#define DP_MAX_TRANSPORTS     8
+#define DP_TRANSPORT_NAME_MAX 16
 
 /* Bits of dp_args.set: which options were given (the command line wins over the file). */
 enum dp_opt {
@@ -48,6 +50,12 @@ struct dp_pin_opt {
 	char transport[16];
 };
 
+/* --transport NAME[,KEY=VALUE...]: configure a transport (its own keys). */
+struct dp_transport_opt {
+	char name[DP_TRANSPORT_NAME_MAX];
+	char args[256];
+};
+
 /* Options of tern-dataplane after the EAL's. Zero means "the default". */
 struct dp_args {
 	char node[DP_NAME_MAX];
@@ -65,13 +73,14 @@ struct dp_args {
 	unsigned int nb_peers;
 	struct dp_pin_opt pins[DP_MAX_PEERS];
 	unsigned int nb_pins;
-	char listen_addr[64];	   /* numeric, "" = the tcp target side is off */
-	uint16_t listen_port;	   /* 0 = ephemeral */
-	char rdma_listen_addr[64]; /* numeric, "" = no mlx5 handshake listener */
-	uint16_t rdma_listen_port; /* 0 = ephemeral */
-	char auth_file[256];	   /* tcp peers' shared secret, "" = none */
-	bool shm_off;		   /* --shm off */
-	bool idle_yield;	   /* --idle yield */
+	struct dp_transport_opt transports[DP_MAX_TRANSPORTS];
+	unsigned int nb_transports;
+	/* The older spellings of transport options (dp_args_transports()). */
+	char listen[80];      /* --listen ADDR:PORT (tcp), checked; "" = none */
+	char rdma_listen[80]; /* --rdma-listen ADDR:PORT (mlx5), checked; "" = none */
+	char auth_file[256];  /* --auth-file (tcp), "" = none */
+	bool shm_off;	      /* --shm off */
+	bool idle_yield;      /* --idle yield */
 	char config[256];
 	bool help;
 	uint32_t set; /* enum dp_opt bits given so far */
@@ -88,6 +97,15 @@ int dp_args_load_config(const char *path, struct dp_args *a, char *err, size_t e
 
 /* Same as dp_args_load_config, from a string (for tests). */
 int dp_args_load_config_text(const char *text, struct dp_args *a, char *err, size_t errlen);
+
+/*
+ * The transports to configure, in order, as NAME and "key=value,..." args:
+ * each --transport, with the older options folded in (--listen and
+ * --auth-file are tcp's listen= and auth_file=, --rdma-listen is mlx5's
+ * listen=), and shm with its defaults unless --shm off or a --transport shm.
+ * Returns how many were written (at most @max), or -E2BIG.
+ */
+int dp_args_transports(const struct dp_args *a, struct dp_transport_opt *out, unsigned int max);
 
 /* Prints --help. */
 void dp_args_usage(const char *prog);

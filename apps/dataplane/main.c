@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -18,34 +17,26 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
 
 #include <tern_build_config.h>
-#include <tern_engine.h>
-#include <tern_segment.h>
-#ifdef TERN_HAVE_TELEMETRY
-#include <tern_telemetry.h>
-#endif
-#ifdef TERN_HAVE_PEER
 #include <tern_directory.h>
+#include <tern_engine.h>
 #include <tern_peer.h>
-#endif
-#ifdef TERN_HAVE_TCP
-#include <tern_tcp.h>
-#endif
-#ifdef TERN_HAVE_SHM
-#include <tern_shm.h>
-#endif
-#ifdef TERN_HAVE_MLX5
-#include <tern_mlx5.h>
-#endif
+#include <tern_segment.h>
+#include <tern_telemetry.h>
+#include <tern_transport.h>
 
 #include "dataplane_args.h"
 
 #define DEFAULT_DRAIN_MS 2000
+/* Directory entries are refreshed well inside their default 10 s life. */
+#define KEEPALIVE_FIRST_MS 1000
+#define KEEPALIVE_MS	   2000
 /* The control loop's period: peers' upkeep and IPC resolves run at this pace. */
 #define CONTROL_PERIOD_US 10000
 
@@ -92,13 +83,310 @@ die(const char *fmt, ...)
 	return 1;
 }
 
-static uint64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
+/* Everything the dataplane runs, in the order it is started. */
+struct dataplane {
+	struct dp_args args;
+	struct tern_segment_table *tbl;
+	struct tern_engine *engine;
+	struct tern_engine_conf ec;
+	struct tern_directory *dir;
+	struct tern_peers *peers;
+	bool p2p;		/* dir serves descriptors itself (p2p://) */
+	uint64_t keepalive_tsc; /* next directory keepalive (etcd, Redis) */
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+/* The options, the config file and the defaults; 0, or the exit status. */
+static int
+options(struct dataplane *dp, int argc, char **argv, int *eal_argc)
+{
+	struct dp_args *a = &dp->args;
+	char err[256];
+	int sep;
+
+	/* Application options first: a bad one never starts the EAL. */
+	sep = app_args_start(argc, argv);
+	*eal_argc = sep;
+	if (dp_args_parse(sep < argc ? argc - sep : 1, sep < argc ? argv + sep : argv, a, err,
+			  sizeof(err)) != 0)
+		return die("%s (see --help)", err);
+	if (a->help) {
+		dp_args_usage(argv[0]);
+		return -1;
+	}
+	if (a->config[0] != '\0' && dp_args_load_config(a->config, a, err, sizeof(err)))
+		return die("%s", err);
+	if (a->nb_segments == 0)
+		return die("no --segment given: export at least one (e.g. --segment kv:64M)");
+	if (a->node[0] == '\0') {
+		if (gethostname(a->node, sizeof(a->node)) != 0)
+			snprintf(a->node, sizeof(a->node), "node");
+		a->node[sizeof(a->node) - 1] = '\0';
+	}
+	if (a->engine[0] == '\0')
+		snprintf(a->engine, sizeof(a->engine), "tern");
+	return 0;
+}
+
+/* The EAL, as the primary process with a worker lcore. */
+static int
+start_eal(struct dataplane *dp, int argc, char **argv)
+{
+	if (rte_eal_init(argc, argv) < 0)
+		return die("EAL initialisation failed: %s", rte_strerror(rte_errno));
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return die("must run as the DPDK primary process (drop --proc-type)");
+	if (rte_lcore_count() < 2)
+		return die("no worker lcore: give the EAL at least two lcores (e.g. -l 0-1)");
+	if (dp->args.log_level != 0)
+		rte_log_set_level_pattern("tern.*", (uint32_t)dp->args.log_level);
+	dp->tbl = tern_segment_table_create(dp->args.engine, 256, SOCKET_ID_ANY);
+	if (dp->tbl == NULL)
+		return die("segment table: %s", rte_strerror(rte_errno));
+	return 0;
+}
+
+/*
+ * Every transport the options name, through the registry: a transport
+ * without its device (-ENODEV) is skipped with a note, anything else wrong
+ * stops the dataplane.
+ */
+static int
+configure_transports(struct dataplane *dp)
+{
+	const struct tern_transport_env env = { .segments = dp->tbl };
+	struct dp_transport_opt t[DP_MAX_TRANSPORTS];
+	int n, i, ret;
+
+	n = dp_args_transports(&dp->args, t, DP_MAX_TRANSPORTS);
+	if (n < 0)
+		return die("transport options: %s", strerror(-n));
+	for (i = 0; i < n; i++) {
+		ret = tern_transport_configure(t[i].name, t[i].args, &env);
+		if (ret == -ENODEV) {
+			printf("tern-dataplane: %s unavailable (no usable device): its options are "
+			       "ignored\n",
+			       t[i].name);
+		} else if (ret == -ENOENT) {
+			return die("transport %s: not in this build (see --help)", t[i].name);
+		} else if (ret != 0) {
+			return die("transport %s '%s': %s (its options: %s)", t[i].name, t[i].args,
+				   strerror(-ret),
+				   tern_transport_params(tern_transport_id(t[i].name)));
+		}
+	}
+	return 0;
+}
+
+/* A configured transport that serves segments only from files wants them so. */
+static bool
+segments_in_files(void)
+{
+	int id;
+
+	for (id = 0; id < tern_transport_count(); id++)
+		if (tern_transport_configured(id) &&
+		    (tern_transport_flags(id) & TERN_TRANSPORT_F_FILE_SEGMENTS))
+			return true;
+	return false;
+}
+
+/* The --segment memory, exported: the only segments peers may reach. */
+static int
+create_segments(struct dataplane *dp)
+{
+	const struct dp_args *a = &dp->args;
+	bool files = segments_in_files();
+	unsigned int i;
+	uint32_t h;
+	int ret;
+
+	for (i = 0; i < a->nb_segments; i++) {
+		const struct dp_segment_opt *s = &a->segments[i];
+
+		ret = files ? tern_segment_alloc_file(dp->tbl, s->name, s->size, SOCKET_ID_ANY, &h)
+			    : tern_segment_alloc(dp->tbl, s->name, s->size, SOCKET_ID_ANY, &h);
+		if (ret != 0)
+			return die("segment %s: cannot allocate %" PRIu64 " bytes of %s: %s",
+				   s->name, s->size,
+				   files ? "memory for a shareable memfd" : "hugepage memory",
+				   strerror(-ret));
+		ret = tern_segment_export(dp->tbl, h);
+		if (ret != 0)
+			return die("segment %s: cannot export: %s", s->name, strerror(-ret));
+	}
+	return 0;
+}
+
+static int
+create_engine(struct dataplane *dp)
+{
+	const struct dp_args *a = &dp->args;
+
+	dp->ec.name = a->engine;
+	dp->ec.segments = dp->tbl;
+	dp->ec.slice_bytes = a->slice_bytes;
+	dp->ec.deadline_ns = a->deadline_ms * 1000000ull;
+	dp->ec.max_clients = (uint32_t)a->max_clients;
+	dp->ec.nb_futures = (uint32_t)a->nb_futures;
+	dp->ec.flags = a->idle_yield ? TERN_ENGINE_F_IDLE_YIELD : 0;
+	dp->ec.drain_ns = (a->drain_ms != 0 ? a->drain_ms : DEFAULT_DRAIN_MS) * 1000000ull;
+	dp->engine = tern_engine_create(&dp->ec);
+	if (dp->engine == NULL)
+		return die("engine: %s", rte_strerror(rte_errno));
+	return 0;
+}
+
+/* --directory: open it, serve it (p2p), publish this node's segments. */
+static int
+open_directory(struct dataplane *dp, uint32_t usable)
+{
+	const struct dp_args *a = &dp->args;
+	int ret;
+
+	if (a->directory[0] == '\0')
+		return 0;
+	dp->dir = tern_directory_open(a->directory, NULL);
+	if (dp->dir == NULL)
+		return die("--directory %s: %s", a->directory, rte_strerror(rte_errno));
+	dp->p2p = strncmp(a->directory, "p2p://", 6) == 0;
+	if (dp->p2p) {
+		ret = tern_directory_p2p_serve(dp->dir, TERN_DIRECTORY_P2P_THREAD);
+		if (ret != 0)
+			return die("--directory %s: cannot serve: %s", a->directory,
+				   strerror(-ret));
+	}
+	ret = tern_peers_publish(dp->dir, dp->tbl, a->node, usable);
+	if (ret < 0)
+		return die("--directory %s: cannot publish: %s", a->directory, strerror(-ret));
+	dp->keepalive_tsc = rte_get_timer_cycles() + rte_get_timer_hz() / 1000 * KEEPALIVE_FIRST_MS;
+	return 0;
+}
+
+/* --peer and --peer-transport: the peer set clients resolve through. */
+static int
+open_peers(struct dataplane *dp, uint32_t usable)
+{
+	const struct dp_args *a = &dp->args;
+	unsigned int i;
+	int ret;
+
+	if (a->directory[0] == '\0' && a->nb_peers == 0)
+		return 0;
+	/* A p2p handle serves this node; peers are reached through theirs. */
+	dp->peers =
+		tern_peers_create(&(struct tern_peers_conf){ .node = a->node,
+							     .segments = dp->tbl,
+							     .directory = dp->p2p ? NULL : dp->dir,
+							     .usable_transports = usable });
+	if (dp->peers == NULL)
+		return die("peers: %s", rte_strerror(rte_errno));
+	for (i = 0; i < a->nb_peers; i++) {
+		ret = tern_peers_add(dp->peers, a->peers[i].node, a->peers[i].uri);
+		if (ret != 0)
+			return die("--peer %s=%s: %s", a->peers[i].node, a->peers[i].uri,
+				   strerror(-ret));
+	}
+	for (i = 0; i < a->nb_pins; i++) {
+		ret = tern_peers_set_transport(dp->peers, a->pins[i].node, a->pins[i].transport);
+		if (ret != 0)
+			return die("--peer-transport %s=%s: %s", a->pins[i].node,
+				   a->pins[i].transport,
+				   ret == -ENOENT ? "no such transport in this build"
+						  : strerror(-ret));
+	}
+	ret = tern_peers_ipc_serve(dp->peers);
+	if (ret != 0)
+		return die("peers: cannot answer clients: %s", strerror(-ret));
+	return 0;
+}
+
+static int
+register_telemetry(struct dataplane *dp)
+{
+	int ret = tern_telemetry_register(&(struct tern_telemetry_conf){ .engine = dp->engine,
+									 .segments = dp->tbl,
+									 .peers = dp->peers,
+									 .node = dp->args.node,
+									 .version = TERN_VERSION });
+
+	return ret != 0 ? die("telemetry: %s", strerror(-ret)) : 0;
+}
+
+/* The lines operators and scripts read: ready, then what each part offers. */
+static void
+print_ready(const struct dataplane *dp)
+{
+	char what[256];
+	int id;
+
+	printf("tern-dataplane: ready: engine %s, node %s, %u worker lcores, %u segments, runtime "
+	       "dir %s\n",
+	       dp->args.engine, dp->args.node, rte_lcore_count() - 1, dp->args.nb_segments,
+	       rte_eal_get_runtime_dir());
+	for (id = 0; id < tern_transport_count(); id++)
+		if (tern_transport_describe(id, what, sizeof(what)) > 0)
+			printf("tern-dataplane: %s: %s\n", tern_transport_name(id), what);
+	if (dp->dir != NULL && dp->p2p)
+		printf("tern-dataplane: directory: serving descriptors on p2p port %d\n",
+		       tern_directory_p2p_port(dp->dir));
+	else if (dp->dir != NULL)
+		printf("tern-dataplane: directory: published to %s\n", dp->args.directory);
+	fflush(stdout);
+}
+
+/* Until SIGINT or SIGTERM: peers' upkeep, IPC resolves, directory keepalives. */
+static void
+control_loop(struct dataplane *dp)
+{
+	struct sigaction sa;
+	int ret;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	print_ready(dp);
+	while (!stop_requested) {
+		if (dp->peers != NULL)
+			tern_peers_poll(dp->peers);
+		if (dp->dir != NULL && !dp->p2p && rte_get_timer_cycles() >= dp->keepalive_tsc) {
+			ret = tern_directory_keepalive(dp->dir);
+			if (ret != 0)
+				fprintf(stderr, "tern-dataplane: directory keepalive: %s\n",
+					strerror(-ret));
+			dp->keepalive_tsc =
+				rte_get_timer_cycles() + rte_get_timer_hz() / 1000 * KEEPALIVE_MS;
+		}
+		usleep(CONTROL_PERIOD_US);
+	}
+	printf("tern-dataplane: stopping: draining work in flight (at most %" PRIu64 " ms)\n",
+	       dp->ec.drain_ns / 1000000);
+	fflush(stdout);
+}
+
+/* Everything that was started, in reverse; 0, or 1 if the engine did not stop cleanly. */
+static int
+stop_all(struct dataplane *dp)
+{
+	uint32_t h;
+	int rc = 0;
+
+	tern_telemetry_unregister();
+	/* Withdraw this node's descriptors first: peers stop coming. */
+	tern_directory_close(dp->dir);
+	if (dp->engine != NULL && tern_engine_destroy(dp->engine) != 0)
+		rc = 1;
+	tern_peers_destroy(dp->peers);
+	/* Listeners closed, secrets forgotten; the table still exists. */
+	tern_transport_stop_all();
+	if (dp->tbl != NULL) {
+		while ((h = tern_segment_next(dp->tbl, 0)) != TERN_SEGMENT_INVALID)
+			if (tern_segment_unregister(dp->tbl, h) != 0)
+				break;
+		tern_segment_table_free(dp->tbl);
+	}
+	return rc;
 }
 
 /* How long the dataplane waits for DPDK's own cleanup before leaving without it. */
@@ -141,332 +429,32 @@ eal_cleanup_bounded(void)
 int
 main(int argc, char **argv)
 {
-	struct dp_args args = { 0 };
-	struct tern_engine_conf ec = { 0 };
-	struct tern_segment_table *tbl = NULL;
-	struct tern_engine *engine = NULL;
+	static struct dataplane dp;
 	struct tern_engine_info info;
-#ifdef TERN_HAVE_PEER
-	struct tern_directory *dir = NULL;
-	struct tern_peers *peers = NULL;
-	uint64_t keepalive_ms = 0;
-	bool p2p = false;
-#endif
-#ifdef TERN_HAVE_SHM
-	char shm_path[PATH_MAX];
-	bool shm_on = false;
-#endif
-#ifdef TERN_HAVE_TCP
-	bool tcp_on = false;
-#endif
-#ifdef TERN_HAVE_MLX5
-	bool mlx5_on = false;
-#endif
-	struct sigaction sa;
-	char err[256], node[DP_NAME_MAX];
-	int sep, ret, rc = 1;
-	unsigned int i;
-	uint32_t h;
+	int eal_argc, rc;
 
-	/* Application options first: a bad one never starts the EAL. */
-	sep = app_args_start(argc, argv);
-	ret = dp_args_parse(sep < argc ? argc - sep : 1, sep < argc ? argv + sep : argv, &args, err,
-			    sizeof(err));
-	if (ret != 0)
-		return die("%s (see --help)", err);
-	if (args.help) {
-		dp_args_usage(argv[0]);
-		return 0;
+	rc = options(&dp, argc, argv, &eal_argc);
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+	rc = start_eal(&dp, eal_argc, argv);
+	if (rc == 0)
+		rc = configure_transports(&dp);
+	if (rc == 0)
+		rc = create_segments(&dp);
+	if (rc == 0)
+		rc = create_engine(&dp);
+	if (rc == 0) {
+		tern_engine_info(dp.engine, &info);
+		rc = open_directory(&dp, info.transports_usable);
 	}
-	if (args.config[0] != '\0' && dp_args_load_config(args.config, &args, err, sizeof(err)))
-		return die("%s", err);
-	if (args.nb_segments == 0)
-		return die("no --segment given: export at least one (e.g. --segment kv:64M)");
-	if (args.node[0] == '\0') {
-		if (gethostname(node, sizeof(node)) != 0)
-			snprintf(node, sizeof(node), "node");
-		node[sizeof(node) - 1] = '\0';
-		snprintf(args.node, sizeof(args.node), "%s", node);
-	}
-	if (args.engine[0] == '\0')
-		snprintf(args.engine, sizeof(args.engine), "tern");
-
-	ret = rte_eal_init(sep, argv);
-	if (ret < 0)
-		return die("EAL initialisation failed: %s", rte_strerror(rte_errno));
-	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
-		rc = die("must run as the DPDK primary process (drop --proc-type)");
-		goto out;
-	}
-	if (rte_lcore_count() < 2) {
-		rc = die("no worker lcore: give the EAL at least two lcores (e.g. -l 0-1)");
-		goto out;
-	}
-	if (args.log_level != 0)
-		rte_log_set_level_pattern("tern.*", (uint32_t)args.log_level);
-
-	tbl = tern_segment_table_create(args.engine, 256, SOCKET_ID_ANY);
-	if (tbl == NULL) {
-		rc = die("segment table: %s", rte_strerror(rte_errno));
-		goto out;
-	}
-#ifdef TERN_HAVE_TCP
-	if (args.listen_addr[0] != '\0' || args.auth_file[0] != '\0') {
-		ret = tern_tcp_configure(&(struct tern_tcp_conf){
-			.listen_addr = args.listen_addr[0] != '\0' ? args.listen_addr : NULL,
-			.listen_port = args.listen_port,
-			.auth_file = args.auth_file[0] != '\0' ? args.auth_file : NULL });
-		if (ret != 0) {
-			rc = die("--listen %s:%u / --auth-file %s: %s", args.listen_addr,
-				 args.listen_port, args.auth_file, strerror(-ret));
-			goto out;
-		}
-		tcp_on = args.listen_addr[0] != '\0';
-	}
-#else
-	if (args.listen_addr[0] != '\0') {
-		rc = die("--listen: this build has no tcp transport");
-		goto out;
-	}
-#endif
-#ifdef TERN_HAVE_SHM
-	if (!args.shm_off) {
-		snprintf(shm_path, sizeof(shm_path), "%s/tern_shm.sock", rte_eal_get_runtime_dir());
-		ret = tern_shm_configure(
-			&(struct tern_shm_conf){ .socket_path = shm_path, .segments = tbl });
-		if (ret != 0) {
-			rc = die("shm transport on %s: %s", shm_path, strerror(-ret));
-			goto out;
-		}
-		shm_on = true;
-	}
-#endif
-	/* mlx5 handshakes: only where the transport is usable; a host without
-	 * a device runs without it. */
-	if (args.rdma_listen_addr[0] != '\0') {
-#ifdef TERN_HAVE_MLX5
-		ret = tern_mlx5_configure(
-			&(struct tern_mlx5_conf){ .listen_addr = args.rdma_listen_addr,
-						  .listen_port = args.rdma_listen_port });
-		if (ret == -ENODEV) {
-			printf("tern-dataplane: mlx5 unavailable (no usable RDMA device): "
-			       "--rdma-listen ignored\n");
-		} else if (ret != 0) {
-			rc = die("--rdma-listen %s:%u: %s", args.rdma_listen_addr,
-				 args.rdma_listen_port, strerror(-ret));
-			goto out;
-		} else {
-			mlx5_on = true;
-		}
-#else
-		printf("tern-dataplane: mlx5 unavailable (this build has no mlx5 transport): "
-		       "--rdma-listen ignored\n");
-#endif
-	}
-	for (i = 0; i < args.nb_segments; i++) {
-#ifdef TERN_HAVE_SHM
-		/* Backed by a file other processes can map: what shm exports. */
-		if (shm_on)
-			ret = tern_segment_alloc_file(tbl, args.segments[i].name,
-						      args.segments[i].size, SOCKET_ID_ANY, &h);
-		else
-#endif
-			ret = tern_segment_alloc(tbl, args.segments[i].name, args.segments[i].size,
-						 SOCKET_ID_ANY, &h);
-		if (ret != 0) {
-			rc = die("segment %s: cannot allocate %" PRIu64 " bytes of %s: %s",
-				 args.segments[i].name, args.segments[i].size,
-				 args.shm_off ? "hugepage memory" : "memory for a shareable memfd",
-				 strerror(-ret));
-			goto out;
-		}
-		/* The only segments peers may reach (tcp, shm). */
-		ret = tern_segment_export(tbl, h);
-		if (ret != 0) {
-			rc = die("segment %s: cannot export: %s", args.segments[i].name,
-				 strerror(-ret));
-			goto out;
-		}
-	}
-
-	ec.name = args.engine;
-	ec.segments = tbl;
-	ec.slice_bytes = args.slice_bytes;
-	ec.deadline_ns = args.deadline_ms * 1000000ull;
-	ec.max_clients = (uint32_t)args.max_clients;
-	ec.nb_futures = (uint32_t)args.nb_futures;
-	ec.flags = args.idle_yield ? TERN_ENGINE_F_IDLE_YIELD : 0;
-	ec.drain_ns = (args.drain_ms != 0 ? args.drain_ms : DEFAULT_DRAIN_MS) * 1000000ull;
-	engine = tern_engine_create(&ec);
-	if (engine == NULL) {
-		rc = die("engine: %s", rte_strerror(rte_errno));
-		goto out;
-	}
-	tern_engine_info(engine, &info);
-#ifdef TERN_HAVE_PEER
-	if (args.directory[0] != '\0') {
-		dir = tern_directory_open(args.directory, NULL);
-		if (dir == NULL) {
-			rc = die("--directory %s: %s", args.directory, rte_strerror(rte_errno));
-			goto out;
-		}
-		p2p = strncmp(args.directory, "p2p://", 6) == 0;
-		if (p2p) {
-			ret = tern_directory_p2p_serve(dir, TERN_DIRECTORY_P2P_THREAD);
-			if (ret != 0) {
-				rc = die("--directory %s: cannot serve: %s", args.directory,
-					 strerror(-ret));
-				goto out;
-			}
-		}
-		ret = tern_peers_publish(dir, tbl, args.node, info.transports_usable);
-		if (ret < 0) {
-			rc = die("--directory %s: cannot publish: %s", args.directory,
-				 strerror(-ret));
-			goto out;
-		}
-		keepalive_ms = monotonic_ms() + 1000;
-	}
-	if (args.directory[0] != '\0' || args.nb_peers != 0) {
-		/* A p2p handle serves this node; peers are reached through theirs. */
-		peers = tern_peers_create(
-			&(struct tern_peers_conf){ .node = args.node,
-						   .segments = tbl,
-						   .directory = p2p ? NULL : dir,
-						   .usable_transports = info.transports_usable });
-		if (peers == NULL) {
-			rc = die("peers: %s", rte_strerror(rte_errno));
-			goto out;
-		}
-		for (i = 0; i < args.nb_peers; i++) {
-			ret = tern_peers_add(peers, args.peers[i].node, args.peers[i].uri);
-			if (ret != 0) {
-				rc = die("--peer %s=%s: %s", args.peers[i].node, args.peers[i].uri,
-					 strerror(-ret));
-				goto out;
-			}
-		}
-		for (i = 0; i < args.nb_pins; i++) {
-			ret = tern_peers_set_transport(peers, args.pins[i].node,
-						       args.pins[i].transport);
-			if (ret != 0) {
-				rc = die("--peer-transport %s=%s: %s", args.pins[i].node,
-					 args.pins[i].transport,
-					 ret == -ENOENT ? "no such transport in this build"
-							: strerror(-ret));
-				goto out;
-			}
-		}
-		ret = tern_peers_ipc_serve(peers);
-		if (ret != 0) {
-			rc = die("peers: cannot answer clients: %s", strerror(-ret));
-			goto out;
-		}
-	}
-#else
-	if (args.directory[0] != '\0' || args.nb_peers != 0 || args.nb_pins != 0) {
-		rc = die("--directory/--peer: this build has no lib/peer (needs jansson, libcurl, "
-			 "hiredis)");
-		goto out;
-	}
-#endif
-#ifdef TERN_HAVE_TELEMETRY
-	ret = tern_telemetry_register(&(struct tern_telemetry_conf){ .engine = engine,
-								     .segments = tbl,
-#ifdef TERN_HAVE_PEER
-								     .peers = peers,
-#endif
-								     .node = args.node,
-								     .version = TERN_VERSION });
-	if (ret != 0) {
-		rc = die("telemetry: %s", strerror(-ret));
-		goto out;
-	}
-#endif
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	printf("tern-dataplane: ready: engine %s, node %s, %u worker lcores, %u segments, runtime "
-	       "dir %s\n",
-	       args.engine, args.node, rte_lcore_count() - 1, args.nb_segments,
-	       rte_eal_get_runtime_dir());
-#ifdef TERN_HAVE_TCP
-	if (tcp_on)
-		printf("tern-dataplane: tcp: listening on %s port %d\n", args.listen_addr,
-		       tern_tcp_listen_port());
-#endif
-#ifdef TERN_HAVE_SHM
-	if (shm_on)
-		printf("tern-dataplane: shm: serving on %s\n", shm_path);
-#endif
-#ifdef TERN_HAVE_MLX5
-	if (mlx5_on)
-		printf("tern-dataplane: mlx5: answering handshakes on %s port %d\n",
-		       args.rdma_listen_addr, tern_mlx5_listen_port());
-#endif
-#ifdef TERN_HAVE_PEER
-	if (dir != NULL && p2p)
-		printf("tern-dataplane: directory: serving descriptors on p2p port %d\n",
-		       tern_directory_p2p_port(dir));
-	else if (dir != NULL)
-		printf("tern-dataplane: directory: published to %s\n", args.directory);
-#endif
-	fflush(stdout);
-	while (!stop_requested) {
-#ifdef TERN_HAVE_PEER
-		if (peers != NULL)
-			tern_peers_poll(peers);
-		if (dir != NULL && !p2p && monotonic_ms() >= keepalive_ms) {
-			/* Well inside the entries' default 10 s life. */
-			ret = tern_directory_keepalive(dir);
-			if (ret != 0)
-				fprintf(stderr, "tern-dataplane: directory keepalive: %s\n",
-					strerror(-ret));
-			keepalive_ms = monotonic_ms() + 2000;
-		}
-#endif
-		usleep(CONTROL_PERIOD_US);
-	}
-
-	printf("tern-dataplane: stopping: draining work in flight (at most %" PRIu64 " ms)\n",
-	       ec.drain_ns / 1000000);
-	fflush(stdout);
-	rc = 0;
-out:
-#ifdef TERN_HAVE_TELEMETRY
-	tern_telemetry_unregister();
-#endif
-#ifdef TERN_HAVE_PEER
-	/* Withdraw this node's descriptors first: peers stop coming. */
-	tern_directory_close(dir);
-#endif
-#ifdef TERN_HAVE_MLX5
-	if (mlx5_on) /* no new target QPs while the engine goes */
-		tern_mlx5_configure(NULL);
-#endif
-	if (engine != NULL && tern_engine_destroy(engine) != 0)
+	if (rc == 0)
+		rc = open_peers(&dp, info.transports_usable);
+	if (rc == 0)
+		rc = register_telemetry(&dp);
+	if (rc == 0)
+		control_loop(&dp);
+	if (stop_all(&dp) != 0)
 		rc = 1;
-#ifdef TERN_HAVE_PEER
-	tern_peers_destroy(peers);
-#endif
-#ifdef TERN_HAVE_SHM
-	if (shm_on)
-		tern_shm_configure(NULL);
-#endif
-#ifdef TERN_HAVE_TCP
-	if (tcp_on || args.auth_file[0] != '\0')
-		tern_tcp_configure(NULL); /* closes the listener, forgets the secret */
-#endif
-	if (tbl != NULL) {
-		while ((h = tern_segment_next(tbl, 0)) != TERN_SEGMENT_INVALID)
-			if (tern_segment_unregister(tbl, h) != 0)
-				break;
-		tern_segment_table_free(tbl);
-	}
 	eal_cleanup_bounded();
 	if (rc == 0)
 		printf("tern-dataplane: stopped\n");

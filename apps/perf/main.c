@@ -40,9 +40,7 @@
 #include <tern_engine.h>
 #include <tern_histogram.h>
 #include <tern_segment.h>
-#ifdef TERN_HAVE_PEER
 #include <tern_peer.h>
-#endif
 #include <tern_transport.h>
 
 #include "perf.h"
@@ -898,7 +896,6 @@ check_transport(const struct perf_args *a)
 static int
 resolve_remote(const char *name, uint32_t *handle)
 {
-#ifdef TERN_HAVE_PEER
 	char node[TERN_PEER_NAME_MAX], segment[TERN_SEGMENT_NAME_MAX];
 	int ret = tern_peers_split_name(name, node, segment);
 
@@ -906,11 +903,6 @@ resolve_remote(const char *name, uint32_t *handle)
 		return ret;
 	/* Bounded by the dataplane's directory and import timeouts (2 s each). */
 	return tern_peers_ipc_resolve(node, segment, 10000, handle);
-#else
-	RTE_SET_USED(name);
-	RTE_SET_USED(handle);
-	return -ENOTSUP;
-#endif
 }
 
 /*

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -137,4 +138,40 @@ int
 tern_cli_check_name(const char *s, unsigned int max_len)
 {
 	return tern_cli_check_name_chars(s, max_len, TERN_CLI_NAME_WORD);
+}
+
+int
+tern_cli_parse_addr_port(const char *s, char *addr, size_t addr_len, uint16_t *port)
+{
+	const char *colon, *start = s, *end;
+	unsigned char buf[16];
+	uint64_t p;
+	size_t n;
+
+	if (s == NULL || addr == NULL || port == NULL)
+		return -EINVAL;
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (end == NULL || end[1] != ':')
+			return -EINVAL;
+		start = s + 1;
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return -EINVAL;
+		end = colon;
+	}
+	n = (size_t)(end - start);
+	if (n == 0 || n >= addr_len)
+		return -EINVAL;
+	memcpy(addr, start, n);
+	addr[n] = '\0';
+	if (inet_pton(s[0] == '[' ? AF_INET6 : AF_INET, addr, buf) != 1 ||
+	    tern_cli_parse_u64(colon + 1, 0, 65535, &p) != 0) {
+		addr[0] = '\0';
+		return -EINVAL;
+	}
+	*port = (uint16_t)p;
+	return 0;
 }

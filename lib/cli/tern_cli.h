@@ -11,6 +11,7 @@
  * overflow.
  */
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -67,6 +68,16 @@ int tern_cli_check_name_chars(const char *s, unsigned int max_len, enum tern_cli
  * @return 0 or -EINVAL.
  */
 int tern_cli_check_name(const char *s, unsigned int max_len);
+
+/**
+ * Parse a listening address: a numeric IPv4 address and a port
+ * ("10.0.0.1:7000"), or a numeric IPv6 address in brackets ("[::1]:0");
+ * port 0..65535 (0: the system picks one). The address, without brackets,
+ * goes to @p addr.
+ * @return 0, -EINVAL (malformed, not numeric, port out of range, @p addr
+ *         too small).
+ */
+int tern_cli_parse_addr_port(const char *s, char *addr, size_t addr_len, uint16_t *port);
 
 #ifdef __cplusplus
 }

@@ -24,9 +24,7 @@
 
 #include "tern_telemetry.h"
 #include "telemetry_parse.h"
-#ifdef TERN_HAVE_PEER
 #include <tern_peer.h>
-#endif
 
 /* Rows per reply of the paginated listings: far below 16 KiB of JSON. */
 #define SEGMENTS_PER_PAGE 64
@@ -559,7 +557,6 @@ answer_config_set(const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
-#ifdef TERN_HAVE_PEER
 enum peer_column {
 	PEER_NODE,
 	PEER_TRANSPORT,
@@ -654,20 +651,6 @@ answer_peers_set(const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_string(d, "transport", transport[0] != '\0' ? transport : "auto");
 	return 0;
 }
-#else
-static int
-answer_peers(const char *params, struct rte_tel_data *d)
-{
-	RTE_SET_USED(params);
-	return reply_error(d, "built without lib/peer");
-}
-
-static int
-answer_peers_set(const char *params, struct rte_tel_data *d)
-{
-	return answer_peers(params, d);
-}
-#endif
 
 typedef int (*answer_fn)(const char *params, struct rte_tel_data *d);
 

@@ -28,6 +28,8 @@
  *   from then on its slices must not touch local memory (doc/api.md).
  */
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <rte_common.h>
@@ -149,6 +151,37 @@ struct tern_transport_ops {
 	/** Close an endpoint with nothing outstanding. */
 	void (*endpoint_close)(struct tern_endpoint *ep);
 };
+
+/** What a transport option holds (struct tern_transport_arg). */
+enum tern_transport_arg_kind {
+	TERN_TRANSPORT_ARG_U32,	      /**< decimal, in [min, max], into a uint32_t */
+	TERN_TRANSPORT_ARG_STRING,    /**< any text without ',' shorter than @c len */
+	TERN_TRANSPORT_ARG_ADDR_PORT, /**< "IPV4:PORT" or "[IPV6]:PORT", numeric */
+};
+
+/** One option a transport's configure() takes. */
+struct tern_transport_arg {
+	const char *key;		   /**< [a-z0-9_] */
+	enum tern_transport_arg_kind kind; /**< what the value is */
+	void *dst;	/**< uint32_t * (U32); char[len] (STRING; ADDR_PORT: the address) */
+	size_t len;	/**< STRING, ADDR_PORT: bytes at @c dst */
+	uint64_t min;	/**< U32: smallest value */
+	uint64_t max;	/**< U32: largest value */
+	uint16_t *port; /**< ADDR_PORT: the port */
+	bool *given;	/**< optional: set when the key was given */
+};
+
+/**
+ * Parse a configure() argument string, "key=value,key=value" (DPDK kvargs),
+ * into the destinations of @p spec: a transport's configure() is this call
+ * and what it does with the values. A key given twice takes the last value.
+ * Every destination not given keeps what it held (the caller's defaults).
+ *
+ * @return 0; -EINVAL (an unknown key, a key without a value, a bad value:
+ *         one log line names it).
+ */
+int tern_transport_args_parse(const char *transport, const char *args,
+			      const struct tern_transport_arg *spec, unsigned int nb);
 
 /**
  * Register a transport. Called from a constructor (TERN_TRANSPORT_REGISTER)

@@ -58,9 +58,7 @@
 #include <tern_cli.h>
 #include <tern_engine.h>
 #include <tern_segment.h>
-#ifdef TERN_HAVE_PEER
 #include <tern_peer.h>
-#endif
 
 #define GUARD_BYTE     0xa5
 #define LATE_SLACK_NS  1000000000ull
@@ -337,14 +335,12 @@ lookup_target(const char *name, uint32_t *handle)
 
 	if (tbl == NULL)
 		return -ENOENT;
-#ifdef TERN_HAVE_PEER
 	char node[TERN_PEER_NAME_MAX], seg[TERN_SEGMENT_NAME_MAX];
 
 	if (strchr(name, '/') != NULL)
 		return tern_peers_split_name(name, node, seg) != 0
 			       ? -EINVAL
 			       : tern_peers_ipc_resolve(node, seg, RESOLVE_MS, handle);
-#endif
 	return tern_segment_find(tbl, name, handle);
 }
 

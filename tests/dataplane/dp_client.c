@@ -28,9 +28,7 @@
 #include <tern_cli.h>
 #include <tern_engine.h>
 #include <tern_segment.h>
-#ifdef TERN_HAVE_PEER
 #include <tern_peer.h>
-#endif
 
 extern uint32_t tern_attach_claimed_layout_version;
 
@@ -46,14 +44,12 @@ pattern(uint64_t seed, uint64_t i)
 static int
 lookup_target(struct tern_segment_table *tbl, const char *name, uint32_t *handle)
 {
-#ifdef TERN_HAVE_PEER
 	char node[TERN_PEER_NAME_MAX], seg[TERN_SEGMENT_NAME_MAX];
 
 	if (strchr(name, '/') != NULL)
 		return tern_peers_split_name(name, node, seg) != 0
 			       ? -EINVAL
 			       : tern_peers_ipc_resolve(node, seg, 10000, handle);
-#endif
 	return tern_segment_find(tbl, name, handle);
 }
 

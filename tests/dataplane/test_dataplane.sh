@@ -100,6 +100,28 @@ bad_configuration_is_refused() {
 		"$dataplane" -- --help | grep -q -- "--segment NAME:SIZE"
 }
 
+# --transport through the registry: the keys reach the transport, a bad key
+# or value stops the dataplane naming the transport, an unknown one too.
+transports_are_configured_by_name() {
+	# shellcheck disable=SC2046
+	expect_refused t1 "transport tcp 'listen=127.0.0.1:0,bogus=1': Invalid argument" \
+		$(eal t1) -- --segment kv:4M --transport tcp,listen=127.0.0.1:0,bogus=1 &&
+		expect_refused t2 "transport tcp 'conns=99'" $(eal t2) -- --segment kv:4M \
+			--transport tcp,conns=99 &&
+		expect_refused t3 "transport nosuch: not in this build" $(eal t3) -- \
+			--segment kv:4M --transport nosuch &&
+		expect_refused t4 "transport shm 'bogus=1'" $(eal t4) -- --segment kv:4M \
+			--transport shm,bogus=1 || return 1
+	start_dataplane t5 --segment kv:8M --transport tcp,listen=127.0.0.1:0,conns=3 \
+		--transport shm,socket="$work/t5.sock" || return 1
+	grep -q "^tern-dataplane: tcp: listening on 127.0.0.1 port [1-9][0-9]*$" "$work/dpt5.log" &&
+		grep -q "^tern-dataplane: shm: serving on $work/t5.sock$" "$work/dpt5.log" &&
+		[ -S "$work/t5.sock" ] || { cat "$work/dpt5.log"; return 1; }
+	stop_dataplane TERM t5 || return 1
+	# Stopped: the listener and the socket are gone.
+	[ ! -S "$work/t5.sock" ] || { echo "shm socket left behind"; return 1; }
+}
+
 clients_move_data_and_it_stops_cleanly() {
 	start_dataplane m --segment kv:64M --node test-node || return 1
 	# shellcheck disable=SC2046
@@ -182,6 +204,7 @@ incompatible_client_is_refused() {
 
 echo "[==========] tern-dataplane integration tests"
 run_case bad_configuration_is_refused bad_configuration_is_refused
+run_case transports_are_configured_by_name transports_are_configured_by_name
 run_case clients_move_data_and_it_stops_cleanly clients_move_data_and_it_stops_cleanly
 run_case killed_client_is_reclaimed_and_others_unaffected killed_client_is_reclaimed_and_others_unaffected
 run_case incompatible_client_is_refused incompatible_client_is_refused

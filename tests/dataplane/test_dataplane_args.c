@@ -189,15 +189,13 @@ peer_options_parse_strictly(void **state)
 	assert_int_equal(a.nb_peers, 2);
 	assert_string_equal(a.peers[1].node, "c-2");
 	assert_string_equal(a.peers[1].uri, "p2p://[::1]:7102");
-	assert_string_equal(a.listen_addr, "::1");
-	assert_int_equal(a.listen_port, 0);
+	assert_string_equal(a.listen, "[::1]:0");
 	assert_true(a.shm_off);
 	assert_true(a.idle_yield);
 	assert_int_equal(a.nb_pins, 1);
 	assert_string_equal(a.pins[0].transport, "tcp");
 	assert_int_equal(PARSE(&a, err, "--listen", "127.0.0.1:7000"), 0);
-	assert_string_equal(a.listen_addr, "127.0.0.1");
-	assert_int_equal(a.listen_port, 7000);
+	assert_string_equal(a.listen, "127.0.0.1:7000");
 	assert_string_equal(a.auth_file, "");
 	assert_int_equal(PARSE(&a, err, "--auth-file", "/etc/tern/secret"), 0);
 	assert_string_equal(a.auth_file, "/etc/tern/secret");
@@ -246,46 +244,107 @@ rdma_listen_parses_strictly(void **state)
 		if (PARSE(&a, err, "--rdma-listen", bad[i]) != -EINVAL)
 			fail_msg("--rdma-listen '%s' accepted", bad[i]);
 		assert_non_null(strstr(err, "--rdma-listen"));
-		assert_string_equal(a.rdma_listen_addr, "");
+		assert_string_equal(a.rdma_listen, "");
 	}
 	assert_int_equal(PARSE(&a, err, "--rdma-listen"), -EINVAL);
 	assert_non_null(strstr(err, "needs a value"));
 	/* Off unless given. */
 	assert_int_equal(PARSE(&a, err, "--listen", "127.0.0.1:7000"), 0);
-	assert_string_equal(a.rdma_listen_addr, "");
-	assert_int_equal(a.rdma_listen_port, 0);
+	assert_string_equal(a.rdma_listen, "");
 	/* IPv4, IPv6, an ephemeral port; independent of --listen. */
 	assert_int_equal(
 		PARSE(&a, err, "--rdma-listen", "10.0.0.1:7300", "--listen", "10.0.0.1:7000"), 0);
-	assert_string_equal(a.rdma_listen_addr, "10.0.0.1");
-	assert_int_equal(a.rdma_listen_port, 7300);
-	assert_string_equal(a.listen_addr, "10.0.0.1");
-	assert_int_equal(a.listen_port, 7000);
+	assert_string_equal(a.rdma_listen, "10.0.0.1:7300");
+	assert_string_equal(a.listen, "10.0.0.1:7000");
 	assert_int_equal(PARSE(&a, err, "--rdma-listen=[fe80::1]:0"), 0);
-	assert_string_equal(a.rdma_listen_addr, "fe80::1");
-	assert_int_equal(a.rdma_listen_port, 0);
+	assert_string_equal(a.rdma_listen, "[fe80::1]:0");
 	assert_int_equal(PARSE(&a, err, "--rdma-listen", "0.0.0.0:65535"), 0);
-	assert_int_equal(a.rdma_listen_port, 65535);
+	assert_string_equal(a.rdma_listen, "0.0.0.0:65535");
 	/* The later one wins on the command line; the command line wins over
 	 * the file; the file alone sets it, and refuses a bad one by line. */
 	assert_int_equal(
 		PARSE(&a, err, "--rdma-listen", "10.0.0.1:1", "--rdma-listen", "10.0.0.2:2"), 0);
-	assert_string_equal(a.rdma_listen_addr, "10.0.0.2");
+	assert_string_equal(a.rdma_listen, "10.0.0.2:2");
 	assert_int_equal(
 		dp_args_load_config_text("rdma-listen = 10.0.0.9:9\n", &a, err, sizeof(err)), 0);
-	assert_string_equal(a.rdma_listen_addr, "10.0.0.2");
-	assert_int_equal(a.rdma_listen_port, 2);
+	assert_string_equal(a.rdma_listen, "10.0.0.2:2");
 	assert_int_equal(PARSE(&a, err, "--node", "n"), 0);
 	assert_int_equal(
 		dp_args_load_config_text("rdma-listen = [::1]:7300\n", &a, err, sizeof(err)), 0);
-	assert_string_equal(a.rdma_listen_addr, "::1");
-	assert_int_equal(a.rdma_listen_port, 7300);
+	assert_string_equal(a.rdma_listen, "[::1]:7300");
 	assert_int_equal(PARSE(&a, err, "--node", "n"), 0);
 	assert_int_equal(dp_args_load_config_text("node = m\nrdma-listen = ::1:7300\n", &a, err,
 						  sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "line 2"));
 	assert_non_null(strstr(err, "--rdma-listen"));
+}
+
+/* --transport NAME[,KEY=VALUE...]: the name is checked here, the keys by
+ * the transport; one per transport. */
+static void
+transport_options_parse(void **state)
+{
+	static const char *const bad[] = {
+		"", "TCP", "tcp x", ",listen=1", "a_name_far_too_long_for_a_transport", "tcp,",
+	};
+	struct dp_args a;
+	char err[256];
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (PARSE(&a, err, "--transport", bad[i]) == 0 && strcmp(bad[i], "tcp,") != 0)
+			fail_msg("--transport '%s' accepted", bad[i]);
+	}
+	assert_int_equal(PARSE(&a, err, "--transport", "tcp,listen=127.0.0.1:0,conns=4",
+			       "--transport", "memcpy"),
+			 0);
+	assert_int_equal(a.nb_transports, 2);
+	assert_string_equal(a.transports[0].name, "tcp");
+	assert_string_equal(a.transports[0].args, "listen=127.0.0.1:0,conns=4");
+	assert_string_equal(a.transports[1].args, "");
+	assert_int_equal(PARSE(&a, err, "--transport", "tcp", "--transport", "tcp,conns=2"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "twice"));
+	assert_int_equal(PARSE(&a, err, "--auth-file", "/a,b"), -EINVAL);
+}
+
+/* What the dataplane configures: --transport with the older options folded
+ * in, shm by default. */
+static void
+transports_fold_the_older_options(void **state)
+{
+	struct dp_transport_opt t[DP_MAX_TRANSPORTS];
+	struct dp_args a;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&a, err, "--node", "n"), 0);
+	assert_int_equal(dp_args_transports(&a, t, DP_MAX_TRANSPORTS), 1);
+	assert_string_equal(t[0].name, "shm");
+	assert_string_equal(t[0].args, "");
+	assert_int_equal(PARSE(&a, err, "--shm", "off"), 0);
+	assert_int_equal(dp_args_transports(&a, t, DP_MAX_TRANSPORTS), 0);
+	assert_int_equal(PARSE(&a, err, "--listen", "[::1]:0", "--auth-file", "/s", "--rdma-listen",
+			       "10.0.0.1:7300", "--transport", "tcp,conns=4", "--transport",
+			       "shm,request_timeout_ms=500"),
+			 0);
+	assert_int_equal(dp_args_transports(&a, t, DP_MAX_TRANSPORTS), 3);
+	assert_string_equal(t[0].name, "tcp");
+	assert_string_equal(t[0].args, "listen=[::1]:0,auth_file=/s,conns=4");
+	assert_string_equal(t[1].name, "mlx5");
+	assert_string_equal(t[1].args, "listen=10.0.0.1:7300");
+	assert_string_equal(t[2].name, "shm");
+	assert_string_equal(t[2].args, "request_timeout_ms=500");
+	assert_int_equal(dp_args_transports(&a, t, 2), -E2BIG);
+	/* Config files take it too. */
+	assert_int_equal(PARSE(&a, err, "--node", "n"), 0);
+	assert_int_equal(dp_args_load_config_text("transport = tcp,listen=127.0.0.1:0\n", &a, err,
+						  sizeof(err)),
+			 0);
+	assert_int_equal(a.nb_transports, 1);
 }
 
 int
@@ -298,6 +357,8 @@ main(void)
 		cmocka_unit_test(bad_config_files_name_the_line),
 		cmocka_unit_test(peer_options_parse_strictly),
 		cmocka_unit_test(rdma_listen_parses_strictly),
+		cmocka_unit_test(transport_options_parse),
+		cmocka_unit_test(transports_fold_the_older_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
  * configuration. Two fake transports record what the registry did to them.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -233,6 +234,73 @@ flags_and_names_are_public(void **state)
 	assert_null(tern_transport_name(TERN_TRANSPORT_MAX));
 }
 
+/* The option parser every transport's configure() uses. */
+static void
+args_parse_into_typed_destinations(void **state)
+{
+	char path[16] = "keep", addr[64] = "";
+	uint32_t n = 7, m = 9;
+	uint16_t port = 1;
+	bool got_n = false;
+	const struct tern_transport_arg spec[] = {
+		{ .key = "n",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &n,
+		  .min = 1,
+		  .max = 100,
+		  .given = &got_n },
+		{ .key = "m", .kind = TERN_TRANSPORT_ARG_U32, .dst = &m, .min = 0, .max = 5 },
+		{ .key = "path",
+		  .kind = TERN_TRANSPORT_ARG_STRING,
+		  .dst = path,
+		  .len = sizeof(path) },
+		{ .key = "listen",
+		  .kind = TERN_TRANSPORT_ARG_ADDR_PORT,
+		  .dst = addr,
+		  .len = sizeof(addr),
+		  .port = &port },
+	};
+	static const char *const bad[] = {
+		"x=1",
+		"n",
+		"n=0",
+		"n=101",
+		"n=1x",
+		"m=-1",
+		"path=",
+		"path=0123456789abcdef",
+		"listen=1.2.3.4",
+		"listen=host:80",
+		"listen=[::1]",
+		"n=1,,m=2",
+		"=1",
+	};
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(tern_transport_args_parse("t", "", spec, 4), 0);
+	assert_int_equal(n, 7);
+	assert_false(got_n);
+	assert_int_equal(tern_transport_args_parse("t", "n=42,path=/a/b,listen=127.0.0.1:7000,n=43",
+						   spec, 4),
+			 0);
+	assert_int_equal(n, 43); /* the last one wins */
+	assert_true(got_n);
+	assert_int_equal(m, 9); /* not given: the default stays */
+	assert_string_equal(path, "/a/b");
+	assert_string_equal(addr, "127.0.0.1");
+	assert_int_equal(port, 7000);
+	assert_int_equal(tern_transport_args_parse("t", "listen=[::1]:0", spec, 4), 0);
+	assert_string_equal(addr, "::1");
+	assert_int_equal(port, 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (tern_transport_args_parse("t", bad[i], spec, 4) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+	assert_int_equal(tern_transport_args_parse("t", "n=1", NULL, 0), -EINVAL);
+	assert_int_equal(tern_transport_args_parse("t", "", NULL, 0), 0);
+	assert_int_equal(tern_transport_args_parse(NULL, "", spec, 4), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -245,6 +313,7 @@ main(void)
 		cmocka_unit_test_setup(a_transport_without_options_refuses_some, setup),
 		cmocka_unit_test_setup(stop_all_goes_in_reverse_order_once, setup),
 		cmocka_unit_test_setup(flags_and_names_are_public, setup),
+		cmocka_unit_test(args_parse_into_typed_destinations),
 	};
 
 	if (tern_transport_register(&fake_a) < 0 || tern_transport_register(&fake_b) < 0 ||

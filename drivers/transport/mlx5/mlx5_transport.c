@@ -11,6 +11,7 @@
  * the device. Nothing below calls back up here.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -229,9 +230,89 @@ mlx5_endpoint_close(struct tern_endpoint *ep)
 	mlx5_ctl_unlock();
 }
 
+/* ---- configuration through the registry (tern_transport_configure()) ---- */
+
+#define MLX5_PARAMS                                                                    \
+	"listen=<ADDR:PORT> advertise=<ADDR> max_conns=<1..256> idle_timeout_ms=<ms> " \
+	"handshake_timeout_ms=<ms>"
+
+/* What the handshake listener was configured with, for describe(). */
+static char mlx5_listen_addr[64];
+
+static int
+mlx5_configure(const char *args, const struct tern_transport_env *env)
+{
+	char listen[64] = "", advertise[64] = "";
+	struct tern_mlx5_conf conf = { 0 };
+	uint16_t port = 0;
+	bool listening = false, advertised = false;
+	const struct tern_transport_arg spec[] = {
+		{ .key = "listen",
+		  .kind = TERN_TRANSPORT_ARG_ADDR_PORT,
+		  .dst = listen,
+		  .len = sizeof(listen),
+		  .port = &port,
+		  .given = &listening },
+		{ .key = "advertise",
+		  .kind = TERN_TRANSPORT_ARG_STRING,
+		  .dst = advertise,
+		  .len = sizeof(advertise),
+		  .given = &advertised },
+		{ .key = "max_conns",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.max_conns,
+		  .min = 1,
+		  .max = TERN_MLX5_LISTEN_CONNS_MAX },
+		{ .key = "idle_timeout_ms",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.idle_timeout_ms,
+		  .min = 1,
+		  .max = 600000 },
+		{ .key = "handshake_timeout_ms",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.handshake_timeout_ms,
+		  .min = 1,
+		  .max = 600000 },
+	};
+	int ret;
+
+	RTE_SET_USED(env);
+	ret = tern_transport_args_parse("mlx5", args, spec, RTE_DIM(spec));
+	if (ret != 0)
+		return ret;
+	conf.listen_addr = listening ? listen : NULL;
+	conf.listen_port = port;
+	conf.advertise_addr = advertised ? advertise : NULL;
+	ret = tern_mlx5_configure(&conf);
+	if (ret == 0)
+		snprintf(mlx5_listen_addr, sizeof(mlx5_listen_addr), "%s", listening ? listen : "");
+	return ret;
+}
+
+static void
+mlx5_stop(void)
+{
+	tern_mlx5_configure(NULL);
+	mlx5_listen_addr[0] = '\0';
+}
+
+static int
+mlx5_describe(char *buf, size_t len)
+{
+	int port = tern_mlx5_listen_port();
+
+	if (mlx5_listen_addr[0] == '\0' || port < 0)
+		return 0;
+	return snprintf(buf, len, "answering handshakes on %s port %d", mlx5_listen_addr, port);
+}
+
 static struct tern_transport_ops mlx5_ops = {
 	.name = "mlx5",
 	.rank = 10,
+	.params = MLX5_PARAMS,
+	.configure = mlx5_configure,
+	.stop = mlx5_stop,
+	.describe = mlx5_describe,
 	.probe = mlx5_probe,
 	.segment_export = mlx5_segment_export,
 	.segment_import = mlx5_segment_import,

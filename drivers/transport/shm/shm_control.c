@@ -1021,3 +1021,57 @@ shm_segment_release(struct tern_segment *seg)
 	memset(seg->priv, 0, sizeof(r)); /* a second call on this copy does nothing */
 	STAT_INC(releases);
 }
+
+/* ---- configuration through the registry ---- */
+
+/* The socket served, for describe(). */
+static char shm_socket_name[SHM_PATH_MAX];
+
+/* Serves by default on <runtime dir>/tern_shm.sock. */
+int
+shm_configure(const char *args, const struct tern_transport_env *env)
+{
+	struct tern_shm_conf conf = { .segments = env->segments };
+	char path[SHM_PATH_MAX] = "";
+	bool given = false;
+	const struct tern_transport_arg spec[] = {
+		{ .key = "socket",
+		  .kind = TERN_TRANSPORT_ARG_STRING,
+		  .dst = path,
+		  .len = sizeof(path),
+		  .given = &given },
+		{ .key = "request_timeout_ms",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.request_timeout_ms,
+		  .min = 1,
+		  .max = 3600000 },
+	};
+	int ret;
+
+	ret = tern_transport_args_parse("shm", args, spec, RTE_DIM(spec));
+	if (ret != 0)
+		return ret;
+	if (!given && (size_t)snprintf(path, sizeof(path), "%s/tern_shm.sock", env->runtime_dir) >=
+			      sizeof(path))
+		return -ENAMETOOLONG;
+	conf.socket_path = path;
+	ret = tern_shm_configure(&conf);
+	if (ret == 0)
+		snprintf(shm_socket_name, sizeof(shm_socket_name), "%s", path);
+	return ret;
+}
+
+void
+shm_stop(void)
+{
+	tern_shm_configure(NULL);
+	shm_socket_name[0] = '\0';
+}
+
+int
+shm_describe(char *buf, size_t len)
+{
+	if (shm_socket_name[0] == '\0')
+		return 0;
+	return snprintf(buf, len, "serving on %s", shm_socket_name);
+}

@@ -65,4 +65,11 @@ int shm_segment_export(const struct tern_segment *seg, void *desc, size_t desc_l
 int shm_segment_import(struct tern_segment *seg, const void *desc, size_t desc_len);
 void shm_segment_release(struct tern_segment *seg);
 
+/* Configuration through the registry (tern_transport_configure()). */
+#define SHM_PARAMS "socket=<PATH> request_timeout_ms=<ms>"
+struct tern_transport_env;
+int shm_configure(const char *args, const struct tern_transport_env *env);
+void shm_stop(void);
+int shm_describe(char *buf, size_t len);
+
 #endif /* TERN_SHM_CONTROL_H */

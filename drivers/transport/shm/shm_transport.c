@@ -58,6 +58,11 @@ shm_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint16
 static const struct tern_transport_ops shm_ops = {
 	.name = "shm",
 	.rank = 5,
+	.flags = TERN_TRANSPORT_F_FILE_SEGMENTS,
+	.params = SHM_PARAMS,
+	.configure = shm_configure,
+	.stop = shm_stop,
+	.describe = shm_describe,
 	.probe = shm_probe,
 	.segment_export = shm_segment_export,
 	.segment_import = shm_segment_import,

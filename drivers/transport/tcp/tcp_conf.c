@@ -21,6 +21,7 @@
 #include <rte_log.h>
 
 #include <tern_segment_driver.h>
+#include <tern_transport_driver.h>
 
 #include "tcp_auth.h"
 #include "tcp_conf.h"
@@ -317,4 +318,98 @@ tcp_segment_import(struct tern_segment *seg, const void *desc, size_t desc_len)
 		return -EINVAL;
 	memcpy(seg->priv, desc, TCP_DESC_LEN);
 	return 0;
+}
+
+/* ---- configuration through the registry ---- */
+
+/* The listening address as configured, for describe(). */
+static char tcp_listen_name[64];
+
+int
+tcp_configure(const char *args, const struct tern_transport_env *env)
+{
+	char listen[64] = "", advertise[64] = "", auth_file[256] = "";
+	struct tern_tcp_conf conf = { 0 };
+	bool listening = false, advertised = false, authed = false;
+	uint16_t port = 0;
+	const struct tern_transport_arg spec[] = {
+		{ .key = "listen",
+		  .kind = TERN_TRANSPORT_ARG_ADDR_PORT,
+		  .dst = listen,
+		  .len = sizeof(listen),
+		  .port = &port,
+		  .given = &listening },
+		{ .key = "advertise",
+		  .kind = TERN_TRANSPORT_ARG_STRING,
+		  .dst = advertise,
+		  .len = sizeof(advertise),
+		  .given = &advertised },
+		{ .key = "auth_file",
+		  .kind = TERN_TRANSPORT_ARG_STRING,
+		  .dst = auth_file,
+		  .len = sizeof(auth_file),
+		  .given = &authed },
+		{ .key = "conns",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.conns_per_peer,
+		  .min = 1,
+		  .max = TERN_TCP_CONNS_MAX },
+		{ .key = "sndbuf",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.sndbuf_bytes,
+		  .min = 4096,
+		  .max = INT32_MAX },
+		{ .key = "rcvbuf",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.rcvbuf_bytes,
+		  .min = 4096,
+		  .max = INT32_MAX },
+		{ .key = "connect_timeout_ms",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.connect_timeout_ms,
+		  .min = 1,
+		  .max = 3600000 },
+		{ .key = "user_timeout_ms",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.user_timeout_ms,
+		  .min = 1,
+		  .max = 3600000 },
+		{ .key = "idle_timeout_ms",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.idle_timeout_ms,
+		  .min = 1,
+		  .max = 3600000 },
+	};
+	int ret;
+
+	RTE_SET_USED(env);
+	ret = tern_transport_args_parse("tcp", args, spec, RTE_DIM(spec));
+	if (ret != 0)
+		return ret;
+	conf.listen_addr = listening ? listen : NULL;
+	conf.listen_port = port;
+	conf.advertise_addr = advertised ? advertise : NULL;
+	conf.auth_file = authed ? auth_file : NULL;
+	ret = tern_tcp_configure(&conf);
+	if (ret == 0)
+		snprintf(tcp_listen_name, sizeof(tcp_listen_name), "%s", listening ? listen : "");
+	return ret;
+}
+
+/* Closes the listener, forgets the secret. */
+void
+tcp_stop(void)
+{
+	tern_tcp_configure(NULL);
+	tcp_listen_name[0] = '\0';
+}
+
+int
+tcp_describe(char *buf, size_t len)
+{
+	int port = tern_tcp_listen_port();
+
+	if (tcp_listen_name[0] == '\0' || port < 0)
+		return 0;
+	return snprintf(buf, len, "listening on %s port %d", tcp_listen_name, port);
 }

@@ -57,4 +57,13 @@ int tcp_probe(void);
 int tcp_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len);
 int tcp_segment_import(struct tern_segment *seg, const void *desc, size_t desc_len);
 
+/* Configuration through the registry (tern_transport_configure()). */
+#define TCP_PARAMS                                                                           \
+	"listen=<ADDR:PORT> advertise=<ADDR> auth_file=<PATH> conns=<1..16> sndbuf=<bytes> " \
+	"rcvbuf=<bytes> connect_timeout_ms=<ms> user_timeout_ms=<ms> idle_timeout_ms=<ms>"
+struct tern_transport_env;
+int tcp_configure(const char *args, const struct tern_transport_env *env);
+void tcp_stop(void);
+int tcp_describe(char *buf, size_t len);
+
 #endif /* TERN_TCP_CONF_H */

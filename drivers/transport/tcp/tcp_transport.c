@@ -584,6 +584,10 @@ tcp_cancel(struct tern_endpoint *ep)
 static const struct tern_transport_ops tcp_ops = {
 	.name = "tcp",
 	.rank = 30,
+	.params = TCP_PARAMS,
+	.configure = tcp_configure,
+	.stop = tcp_stop,
+	.describe = tcp_describe,
 	.probe = tcp_probe,
 	.segment_export = tcp_segment_export,
 	.segment_import = tcp_segment_import,
