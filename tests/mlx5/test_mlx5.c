@@ -34,6 +34,9 @@
 #define LOCAL_BYTES  (48u << 20)
 #define REMOTE_BYTES (24u << 20)
 #define SQ_WQEBBS    64u
+/* Polling rounds after which a loop waiting for completions fails (the model
+ * answers within a few; this bounds a hang to about a second). */
+#define SPINS_MAX 1000000u
 
 /* Handles of the segments a test makes up: generation << 16 | slot. */
 #define HANDLE(gen, slot) ((uint32_t)(gen) << 16 | (slot))
@@ -203,7 +206,7 @@ run(struct fx *f, const struct tern_slice *s, unsigned int nb, struct tern_compl
 			out[k] = cpl[i];
 		}
 		done += n;
-		if (++spins > 1000000)
+		if (++spins > SPINS_MAX)
 			fail_msg("no progress: %u/%u posted, %u completed", posted, nb, done);
 	}
 	free(seen);
@@ -593,7 +596,7 @@ partial_and_delayed_processing(void **state)
 	struct fx *f = *state;
 	struct tern_slice s[200];
 	struct tern_completion cpl[256];
-	unsigned int i, n = 0, posted = 0;
+	unsigned int i, n = 0, posted = 0, spins;
 
 	fill(f->local, 200 * 1024, 6);
 	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 1024);
@@ -607,7 +610,9 @@ partial_and_delayed_processing(void **state)
 	assert_int_equal(f->ops->poll(f->ep, cpl, 256), 0);
 	mlx5_model_qp_hold(mlx5_model_qp(f->m, 0), 0);
 	mlx5_model_qp_budget(mlx5_model_qp(f->m, 0), 3);
-	while (n < 200) {
+	for (spins = 0; n < 200; spins++) {
+		if (spins > SPINS_MAX)
+			fail_msg("no progress: %u/200 completed", (unsigned int)n);
 		if (posted < 200)
 			posted += f->ops->post_burst(f->ep, s + posted, 200 - posted);
 		mlx5_model_step(f->m);
@@ -626,7 +631,7 @@ cancel_flushes_everything_posted(void **state)
 	struct fx *f = *state;
 	struct tern_slice s[10];
 	struct tern_completion out[10];
-	unsigned int i, n = 0;
+	unsigned int i, n = 0, spins;
 
 	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
 	run_expect_ok(f, s, 1);
@@ -639,10 +644,12 @@ cancel_flushes_everything_posted(void **state)
 	/* A QP in ERR takes nothing until it is back. */
 	assert_int_equal(f->ops->post_burst(f->ep, s, 1), 0);
 	mlx5_model_qp_hold(mlx5_model_qp(f->m, 0), 0);
-	while (n < 10) {
+	for (spins = 0; n < 10; spins++) {
 		struct tern_completion c[4];
 		uint16_t k, got;
 
+		if (spins > SPINS_MAX)
+			fail_msg("no progress: %u/10 flushed", (unsigned int)n);
 		mlx5_model_step(f->m);
 		got = f->ops->poll(f->ep, c, 4);
 		for (k = 0; k < got; k++)
@@ -1113,7 +1120,7 @@ worker(void *p)
 	struct fx *f = a->f;
 	struct tern_completion cpl[64];
 	struct tern_slice s[64];
-	unsigned int round, i, posted, done;
+	unsigned int round, i, posted, done, spins;
 	size_t base = (size_t)a->id * (4u << 20);
 
 	a->ok = 1;
@@ -1130,7 +1137,11 @@ worker(void *p)
 		}
 		posted = 0;
 		done = 0;
-		while (done < 64) {
+		for (spins = 0; done < 64; spins++) {
+			if (spins > SPINS_MAX) {
+				a->ok = 0; /* no cmocka assert off the test's thread */
+				return NULL;
+			}
 			if (posted < 64)
 				posted += f->ops->post_burst(a->ep, s + posted, 64 - posted);
 			done += f->ops->poll(a->ep, cpl, 64);

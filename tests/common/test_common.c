@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -160,4 +161,13 @@ test_sum_stat(struct tern_engine *engine, size_t field_offset)
 		sum += *(const uint64_t *)((const uint8_t *)&st + field_offset);
 	}
 	return sum;
+}
+
+uint64_t
+test_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

@@ -2,6 +2,7 @@
 #ifndef TERN_TEST_COMMON_H
 #define TERN_TEST_COMMON_H
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,25 @@ uint32_t test_segment_local(struct test_env *env, const char *name, uint64_t len
 void test_pattern_fill(void *p, size_t n, uint64_t seed, uint64_t offset);
 /* Returns the first offset that differs from the pattern, or SIZE_MAX. */
 size_t test_pattern_check(const void *p, size_t n, uint64_t seed, uint64_t offset);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t test_now_ns(void);
+
+/*
+ * Every wait in a test is bounded: wait until @cond holds, yielding the CPU,
+ * and fail the test naming the condition when @ms milliseconds pass first.
+ * (cmocka's fail_msg: use it on the test's own thread.)
+ */
+#define TEST_WAIT_UNTIL(cond, ms)                                               \
+	do {                                                                    \
+		uint64_t test_end_ = test_now_ns() + (uint64_t)(ms)*1000000ull; \
+		while (!(cond)) {                                               \
+			if (test_now_ns() > test_end_)                          \
+				fail_msg("%s: still false after %u ms", #cond,  \
+					 (unsigned int)(ms));                   \
+			sched_yield();                                          \
+		}                                                               \
+	} while (0)
 
 /* Waits for the future, returns its status, releases it. */
 int test_wait_release(struct tern_future *f);

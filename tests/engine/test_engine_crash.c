@@ -199,8 +199,7 @@ dead_client_batch_in_flight_resolves_then_slot_returns(void **state)
 	r = test_req(TERN_OP_WRITE, hole, 0, mem, 4096);
 	f = tern_submit(dead, &r, 1, NULL);
 	assert_non_null(f);
-	while (hold_count() == 0)
-		usleep(100);
+	TEST_WAIT_UNTIL(hold_count() != 0, 10000);
 	client_vanishes(dead);
 	engine_slot_close(env.engine->sh, slot, CLIENT_SLOT_DEAD);
 

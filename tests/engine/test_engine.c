@@ -121,11 +121,10 @@ reap_collects_many_futures_in_bulk(void **state)
 		f[i] = tern_submit(c, &r, 1, &(struct tern_submit_opts){ .user_data = i });
 		assert_non_null(f[i]);
 	}
-	while (n < 100) {
-		ret = tern_client_reap(c, got + n, 100 - n);
-		assert_true(ret >= 0);
-		n += (unsigned int)ret;
-	}
+	TEST_WAIT_UNTIL((ret = tern_client_reap(c, got + n, 100 - n)) < 0 ||
+				(n += (unsigned int)ret) == 100,
+			10000);
+	assert_true(ret >= 0);
 	for (i = 0; i < 100; i++) {
 		assert_int_equal(tern_future_test(got[i]), 0);
 		assert_int_equal(tern_future_release(got[i]), 0);
@@ -144,8 +143,7 @@ test_reports_in_progress_then_status(void **state)
 	int ret;
 
 	assert_non_null(f);
-	while ((ret = tern_future_test(f)) == -EINPROGRESS)
-		;
+	TEST_WAIT_UNTIL((ret = tern_future_test(f)) != -EINPROGRESS, 10000);
 	assert_int_equal(ret, 0);
 	assert_int_equal(tern_future_release(f), 0);
 	assert_int_equal(tern_future_release(f), -EINVAL);     /* double release */
@@ -224,8 +222,8 @@ max_inflight_gives_eagain_until_released_and_reaped(void **state)
 	assert_int_equal(tern_future_release(f[0]), 0);
 	assert_null(tern_submit(c, &r, 1, NULL));
 	assert_int_equal(rte_errno, EAGAIN);
-	while (n < 3)
-		n += (unsigned int)tern_client_reap(c, got, 4); /* f[0] is skipped */
+	/* f[0] is skipped */
+	TEST_WAIT_UNTIL((n += (unsigned int)tern_client_reap(c, got, 4)) >= 3, 10000);
 	assert_non_null(f[4] = tern_submit(c, &r, 1, NULL));
 	assert_int_equal(tern_client_destroy(c), -EBUSY); /* futures still held */
 	for (i = 1; i < 5; i++)
@@ -336,8 +334,7 @@ cancel_resolves_now_and_memory_waits_for_slices(void **state)
 	r = test_req(TERN_OP_WRITE, hole, 0, mem, 4096);
 	f = tern_submit(c, &r, 1, NULL);
 	assert_non_null(f);
-	while (hold_count() == 0)
-		;
+	TEST_WAIT_UNTIL(hold_count() != 0, 10000);
 	assert_int_equal(tern_future_cancel(f), 0);
 	assert_int_equal(tern_future_cancel(f), -EALREADY);
 	assert_int_equal(tern_future_wait(f, 0), -ECANCELED);
@@ -348,11 +345,9 @@ cancel_resolves_now_and_memory_waits_for_slices(void **state)
 	assert_int_equal(tern_engine_pool_stats(env.engine, &ps), 0);
 	assert_true(ps.available < ps.total);
 	hold_release(0, 0);
-	while (hold_count() != 0)
-		;
+	TEST_WAIT_UNTIL(hold_count() == 0, 10000);
 	assert_int_equal(tern_client_destroy(c), 0); /* reaps the cancelled entry */
-	while (tern_segment_unregister(env.segments, hole) == -EBUSY)
-		;
+	TEST_WAIT_UNTIL(tern_segment_unregister(env.segments, hole) != -EBUSY, 10000);
 	test_env_destroy(&env);
 	free(mem);
 }
@@ -519,8 +514,8 @@ released_shared_batches_outlive_every_claim(void **state)
 			usleep(100); /* leave both cores to the lcores now and then */
 	}
 	/* The wheel still works: a last batch resolves by itself. */
-	while ((f = tern_submit(c, &r, 1, NULL)) == NULL)
-		assert_int_equal(rte_errno, EAGAIN);
+	TEST_WAIT_UNTIL((f = tern_submit(c, &r, 1, NULL)) != NULL || rte_errno != EAGAIN, 10000);
+	assert_non_null(f);
 	assert_int_equal(tern_future_wait(f, 10ull * 1000000000ull), 0);
 	assert_int_equal(tern_future_release(f), 0);
 	assert_int_equal(tern_client_destroy(c), 0);

@@ -197,15 +197,13 @@ timed_out_batch_memory_waits_for_late_slices(void **state)
 	assert_int_equal(tern_segment_unregister(fx->env.segments, fx->hole), -EBUSY);
 	/* The late completions arrive; the batch memory returns. */
 	hold_release(0, 0);
-	while (hold_count() != 0)
-		;
+	TEST_WAIT_UNTIL(hold_count() == 0, 10000);
 	assert_int_equal(tern_client_destroy(fx->client), 0);
 	fx->client = NULL;
-	do
-		assert_int_equal(tern_engine_pool_stats(fx->env.engine, &ps), 0);
-	while (ps.available != ps.total);
-	while (tern_segment_unregister(fx->env.segments, fx->hole) == -EBUSY)
-		;
+	TEST_WAIT_UNTIL(tern_engine_pool_stats(fx->env.engine, &ps) == 0 &&
+				ps.available == ps.total,
+			10000);
+	TEST_WAIT_UNTIL(tern_segment_unregister(fx->env.segments, fx->hole) != -EBUSY, 10000);
 }
 
 static void
@@ -241,8 +239,7 @@ cancel_of_a_stuck_batch_and_destroy_with_work_in_flight(void **state)
 	struct tern_future *a = submit_hole(fx, 60000 * MS, 4096);
 	struct tern_future *b = submit_hole(fx, 60000 * MS, 1 << 20);
 
-	while (hold_count() < 5)
-		;
+	TEST_WAIT_UNTIL(hold_count() >= 5, 10000);
 	assert_int_equal(tern_future_cancel(a), 0);
 	assert_int_equal(tern_future_wait(a, UINT64_MAX), -ECANCELED);
 	assert_int_equal(tern_future_release(a), 0);
@@ -265,8 +262,7 @@ destroy_is_bounded_when_a_transport_never_gives_slices_back(void **state)
 	/* And one past its deadline whose slice the transport still holds. */
 	expired = submit_hole(fx, 20 * MS, 4096);
 	assert_int_equal(tern_future_wait(expired, UINT64_MAX), -ETIMEDOUT);
-	while (hold_count() < 2)
-		;
+	TEST_WAIT_UNTIL(hold_count() >= 2, 10000);
 	hold_ignore_cancel(1);
 	assert_int_equal(tern_engine_get_conf(fx->env.engine, &conf), 0);
 	t0 = now_ns();

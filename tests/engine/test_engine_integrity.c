@@ -72,11 +72,12 @@ rnd_len(uint64_t *s, uint64_t max)
 static void
 submit_and_wait(struct tern_client *c, struct tern_request *r, uint32_t n, int *failures)
 {
+	uint64_t give_up = test_now_ns() + 10ull * 1000000000ull;
 	struct tern_future *f;
 	int ret;
 
 	while ((f = tern_submit(c, r, n, NULL)) == NULL) {
-		if (rte_errno != EAGAIN) {
+		if (rte_errno != EAGAIN || test_now_ns() > give_up) {
 			print_message("submit failed: %s\n", rte_strerror(rte_errno));
 			(*failures)++;
 			return;
