@@ -6,9 +6,9 @@
  * @file
  * The endpoint of a transport whose lcore copies each slice while posting it
  * (memcpy, shm): nothing is ever in flight, and completions wait in a
- * per-endpoint ring until poll(). Including this header defines the
- * transport's `struct tern_endpoint`; the transport supplies only how a
- * slice's target bytes are found (and whether they may be touched).
+ * per-endpoint ring until poll(). The endpoint is a `struct
+ * tern_copy_endpoint`; the transport supplies only how a slice's target
+ * bytes are found (and whether they may be touched).
  */
 
 #include <errno.h>
@@ -22,9 +22,11 @@
 #include <tern_copy.h>
 #include <tern_transport_driver.h>
 
-struct tern_endpoint {
-	uint32_t head; /* next completion to poll */
-	uint32_t tail; /* next free completion slot */
+/** An endpoint that copies while posting. */
+struct tern_copy_endpoint {
+	struct tern_endpoint base; /**< first: what the engine holds */
+	uint32_t head;		   /* next completion to poll */
+	uint32_t tail;		   /* next free completion slot */
 	uint32_t mask;
 	struct tern_completion cpl[];
 };
@@ -37,7 +39,7 @@ static inline struct tern_endpoint *
 tern_copy_endpoint_open(const struct tern_endpoint_conf *conf, const char *name)
 {
 	uint32_t size = rte_align32pow2(RTE_MAX(conf->max_slices, 64u));
-	struct tern_endpoint *ep;
+	struct tern_copy_endpoint *ep;
 
 	ep = rte_zmalloc_socket(name, sizeof(*ep) + size * sizeof(ep->cpl[0]), RTE_CACHE_LINE_SIZE,
 				conf->socket_id);
@@ -46,7 +48,15 @@ tern_copy_endpoint_open(const struct tern_endpoint_conf *conf, const char *name)
 		return NULL;
 	}
 	ep->mask = size - 1;
-	return ep;
+	ep->base.lcore_id = conf->lcore_id;
+	return &ep->base;
+}
+
+/** The engine's handle back to the copy endpoint. */
+static inline struct tern_copy_endpoint *
+tern_copy_ep(struct tern_endpoint *base)
+{
+	return container_of(base, struct tern_copy_endpoint, base);
 }
 
 /**
@@ -76,9 +86,10 @@ tern_copy_slice(const struct tern_slice *s, uint8_t *remote)
  * @return how many were taken.
  */
 static inline uint16_t
-tern_copy_endpoint_post(struct tern_endpoint *ep, const struct tern_slice *slices, uint16_t nb,
+tern_copy_endpoint_post(struct tern_endpoint *base, const struct tern_slice *slices, uint16_t nb,
 			int32_t (*copy)(const struct tern_slice *s))
 {
+	struct tern_copy_endpoint *ep = tern_copy_ep(base);
 	uint32_t room = ep->mask + 1 - (ep->tail - ep->head);
 	uint16_t i, n = (uint16_t)RTE_MIN((uint32_t)nb, room);
 
@@ -94,8 +105,9 @@ tern_copy_endpoint_post(struct tern_endpoint *ep, const struct tern_slice *slice
 
 /** poll(): hand back up to @p max completions. */
 static inline uint16_t
-tern_copy_endpoint_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
+tern_copy_endpoint_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 {
+	struct tern_copy_endpoint *ep = tern_copy_ep(base);
 	uint16_t n = 0;
 
 	while (n < max && ep->head != ep->tail)
@@ -112,9 +124,9 @@ tern_copy_endpoint_cancel(struct tern_endpoint *ep)
 
 /** endpoint_close(). */
 static inline void
-tern_copy_endpoint_close(struct tern_endpoint *ep)
+tern_copy_endpoint_close(struct tern_endpoint *base)
 {
-	rte_free(ep);
+	rte_free(tern_copy_ep(base));
 }
 
 #endif /* TERN_COPY_ENDPOINT_H */

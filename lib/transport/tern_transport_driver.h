@@ -67,8 +67,15 @@ struct tern_completion {
 	uint32_t length; /**< bytes moved */
 };
 
-/** Opaque per-lcore endpoint, defined by each transport. */
-struct tern_endpoint;
+/**
+ * The base of every per-lcore endpoint. A transport's own endpoint starts
+ * with it (`struct tcp_endpoint { struct tern_endpoint base; ... }`),
+ * endpoint_open() returns the base, and the other ops turn the pointer the
+ * engine passes back into the transport's own with container_of().
+ */
+struct tern_endpoint {
+	unsigned int lcore_id; /**< the only lcore that uses it (endpoint_open() sets it) */
+};
 
 /** What the engine tells a transport when it opens an endpoint. */
 struct tern_endpoint_conf {

@@ -11,7 +11,8 @@
 
 #include "test_transport_hold.h"
 
-struct tern_endpoint {
+struct hold_endpoint {
+	struct tern_endpoint base; /* first: hold_ep() */
 	uint32_t nb_held;
 	uint32_t cap;
 	uint32_t seen_gen;
@@ -25,10 +26,16 @@ static int release_sticky;
 static uint64_t held_total;
 static int ignore_cancel;
 
+static struct hold_endpoint *
+hold_ep(struct tern_endpoint *base)
+{
+	return container_of(base, struct hold_endpoint, base);
+}
+
 static struct tern_endpoint *
 hold_open(const struct tern_endpoint_conf *conf)
 {
-	struct tern_endpoint *ep;
+	struct hold_endpoint *ep;
 
 	ep = rte_zmalloc("hold_ep", sizeof(*ep) + conf->max_slices * sizeof(ep->held[0]), 0);
 	if (ep == NULL) {
@@ -37,12 +44,14 @@ hold_open(const struct tern_endpoint_conf *conf)
 	}
 	ep->cap = conf->max_slices;
 	ep->seen_gen = __atomic_load_n(&release_gen, __ATOMIC_ACQUIRE);
-	return ep;
+	ep->base.lcore_id = conf->lcore_id;
+	return &ep->base;
 }
 
 static uint16_t
-hold_post(struct tern_endpoint *ep, const struct tern_slice *s, uint16_t nb)
+hold_post(struct tern_endpoint *base, const struct tern_slice *s, uint16_t nb)
 {
+	struct hold_endpoint *ep = hold_ep(base);
 	uint16_t i;
 
 	for (i = 0; i < nb && ep->nb_held < ep->cap; i++) {
@@ -56,8 +65,9 @@ hold_post(struct tern_endpoint *ep, const struct tern_slice *s, uint16_t nb)
 }
 
 static uint16_t
-hold_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
+hold_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 {
+	struct hold_endpoint *ep = hold_ep(base);
 	uint32_t gen = __atomic_load_n(&release_gen, __ATOMIC_ACQUIRE);
 	int32_t status;
 	uint16_t n = 0;
@@ -78,16 +88,16 @@ hold_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 }
 
 static void
-hold_cancel(struct tern_endpoint *ep)
+hold_cancel(struct tern_endpoint *base)
 {
 	if (!__atomic_load_n(&ignore_cancel, __ATOMIC_RELAXED))
-		ep->cancelled = 1;
+		hold_ep(base)->cancelled = 1;
 }
 
 static void
-hold_close(struct tern_endpoint *ep)
+hold_close(struct tern_endpoint *base)
 {
-	rte_free(ep);
+	rte_free(hold_ep(base));
 }
 
 static const struct tern_transport_ops hold_ops = {

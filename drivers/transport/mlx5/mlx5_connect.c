@@ -35,7 +35,7 @@ struct pending {
 	uint64_t nonce;
 	uint16_t count;
 	struct {
-		struct tern_endpoint *ep;
+		struct mlx5_endpoint *ep;
 		struct mlx5_sq *sq;
 		uint32_t qpn;
 		uint8_t revive; /* the endpoint's dead QP, reset for this handshake */
@@ -106,7 +106,7 @@ nonce_new(void)
 /* Does @p ep need a handshake for a QP to @p peer? *sq is then its dead QP
  * to revive, or NULL for a new one. */
 static bool
-ep_needs_qp(const struct tern_endpoint *ep, uint16_t peer, struct mlx5_sq **sq)
+ep_needs_qp(const struct mlx5_endpoint *ep, uint16_t peer, struct mlx5_sq **sq)
 {
 	*sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
 	return *sq == NULL || __atomic_load_n(&(*sq)->dead, __ATOMIC_ACQUIRE);
@@ -154,7 +154,7 @@ tern_mlx5_connect_request_build(const uint8_t peer_gid[16], void *req, size_t re
 	}
 	memset(&m, 0, sizeof(m));
 	for (i = 0; i < mlx5_ep_count_locked() && pd->count < need; i++) {
-		struct tern_endpoint *ep = mlx5_ep_at_locked(i);
+		struct mlx5_endpoint *ep = mlx5_ep_at_locked(i);
 		bool revive;
 
 		if (!ep_needs_qp(ep, (uint16_t)peer, &sq))
@@ -373,7 +373,7 @@ out:
 /* ---- the transport's hooks ---- */
 
 void
-mlx5_connect_forget_ep(struct tern_endpoint *ep)
+mlx5_connect_forget_ep(struct mlx5_endpoint *ep)
 {
 	unsigned int p;
 	uint16_t i;

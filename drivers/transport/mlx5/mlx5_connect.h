@@ -13,10 +13,10 @@
 
 #include <stdint.h>
 
-struct tern_endpoint;
+struct mlx5_endpoint;
 
 /** Drop the pending handshake QPs of an endpoint that closes (caller holds the lock). */
-void mlx5_connect_forget_ep(struct tern_endpoint *ep);
+void mlx5_connect_forget_ep(struct mlx5_endpoint *ep);
 
 /** Release every target-side QP and pending handshake (caller holds the lock). */
 void mlx5_connect_shutdown(void);

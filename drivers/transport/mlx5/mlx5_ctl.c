@@ -39,7 +39,7 @@ struct mlx5_peer {
 static const struct tern_mlx5_provider *prov = &mlx5_verbs_provider;
 static void *prov_ctx;
 static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct tern_endpoint *eps[TERN_MLX5_EP_MAX];
+static struct mlx5_endpoint *eps[TERN_MLX5_EP_MAX];
 static unsigned int nb_eps;
 static int probed;
 static struct tern_mlx5_tuning tuning;
@@ -118,7 +118,7 @@ mlx5_probed(void)
 /* ---- endpoints ---- */
 
 int
-mlx5_ep_add_locked(struct tern_endpoint *ep)
+mlx5_ep_add_locked(struct mlx5_endpoint *ep)
 {
 	if (nb_eps >= TERN_MLX5_EP_MAX)
 		return -ENOSPC;
@@ -127,7 +127,7 @@ mlx5_ep_add_locked(struct tern_endpoint *ep)
 }
 
 unsigned int
-mlx5_ep_remove_locked(struct tern_endpoint *ep)
+mlx5_ep_remove_locked(struct mlx5_endpoint *ep)
 {
 	unsigned int i;
 
@@ -143,14 +143,14 @@ mlx5_ep_count_locked(void)
 	return nb_eps;
 }
 
-struct tern_endpoint *
+struct mlx5_endpoint *
 mlx5_ep_at_locked(unsigned int i)
 {
 	return eps[i];
 }
 
 static struct mlx5_sq *
-sq_alloc(const struct tern_endpoint *ep, struct mlx5_slot **slots)
+sq_alloc(const struct mlx5_endpoint *ep, struct mlx5_slot **slots)
 {
 	struct mlx5_sq *sq = rte_zmalloc("tern_mlx5_sq", sizeof(*sq), RTE_CACHE_LINE_SIZE);
 
@@ -166,7 +166,7 @@ sq_alloc(const struct tern_endpoint *ep, struct mlx5_slot **slots)
 
 /* SQ state over a new QP's view. @return 0, or -EINVAL (QP closed). */
 static int
-sq_setup(const struct tern_endpoint *ep, struct mlx5_sq *sq, struct mlx5_slot *slots,
+sq_setup(const struct mlx5_endpoint *ep, struct mlx5_sq *sq, struct mlx5_slot *slots,
 	 const struct tern_mlx5_sq_view *view, void *handle, uint16_t peer)
 {
 	if (view->wqe_cnt != ep->sq_wqebbs || mlx5_sq_init(sq, view, slots, ep->sig_every) != 0) {
@@ -189,7 +189,7 @@ mlx5_ep_sq_free(struct mlx5_sq *sq)
 }
 
 struct mlx5_sq *
-mlx5_ep_sq_create(struct tern_endpoint *ep, uint16_t peer, struct tern_mlx5_conn_params *local,
+mlx5_ep_sq_create(struct mlx5_endpoint *ep, uint16_t peer, struct tern_mlx5_conn_params *local,
 		  int *rc)
 {
 	struct tern_mlx5_sq_view view;
@@ -214,7 +214,7 @@ mlx5_ep_sq_create(struct tern_endpoint *ep, uint16_t peer, struct tern_mlx5_conn
 }
 
 int
-mlx5_ep_sq_attach(struct tern_endpoint *ep, struct mlx5_sq *sq)
+mlx5_ep_sq_attach(struct mlx5_endpoint *ep, struct mlx5_sq *sq)
 {
 	struct mlx5_sq *none = NULL;
 
@@ -233,7 +233,7 @@ mlx5_ep_sq_attach(struct tern_endpoint *ep, struct mlx5_sq *sq)
 }
 
 struct mlx5_sq *
-mlx5_ep_qp_open(struct tern_endpoint *ep, uint16_t peer)
+mlx5_ep_qp_open(struct mlx5_endpoint *ep, uint16_t peer)
 {
 	struct tern_mlx5_sq_view view;
 	struct mlx5_slot *slots;

@@ -47,7 +47,8 @@ struct mlx5_seg_keys {
 	uint32_t reserved;
 };
 
-struct tern_endpoint {
+struct mlx5_endpoint {
+	struct tern_endpoint base; /* first: mlx5_ep() */
 	struct mlx5_cq cq;
 	struct mlx5_seg_keys *keys;		 /**< MLX5_SEG_KEYS entries, by segment slot */
 	struct mlx5_sq *qps[TERN_MLX5_PEER_MAX]; /**< by peer slot; published by CAS */
@@ -103,18 +104,31 @@ const struct tern_mlx5_tuning *mlx5_tuning(void);
 
 /* ---- endpoints (caller holds the lock) ---- */
 
+/* The engine's handle of an mlx5 endpoint back to the endpoint. */
+static inline struct mlx5_endpoint *
+mlx5_ep(struct tern_endpoint *base)
+{
+	return container_of(base, struct mlx5_endpoint, base);
+}
+
+static inline const struct mlx5_endpoint *
+mlx5_ep_const(const struct tern_endpoint *base)
+{
+	return container_of(base, const struct mlx5_endpoint, base);
+}
+
 /** Register an open endpoint. @return 0 or -ENOSPC (TERN_MLX5_EP_MAX open). */
-int mlx5_ep_add_locked(struct tern_endpoint *ep);
+int mlx5_ep_add_locked(struct mlx5_endpoint *ep);
 /** Unregister a closing endpoint. @return endpoints still open. */
-unsigned int mlx5_ep_remove_locked(struct tern_endpoint *ep);
+unsigned int mlx5_ep_remove_locked(struct mlx5_endpoint *ep);
 /** Endpoints open. */
 unsigned int mlx5_ep_count_locked(void);
 /** The @p i th open endpoint, i < mlx5_ep_count_locked(). */
-struct tern_endpoint *mlx5_ep_at_locked(unsigned int i);
+struct mlx5_endpoint *mlx5_ep_at_locked(unsigned int i);
 
 /** @p ep's QP to @p peer if the lcore may use it (published, not dead), else NULL. */
 static inline struct mlx5_sq *
-mlx5_ep_live_sq(const struct tern_endpoint *ep, uint16_t peer)
+mlx5_ep_live_sq(const struct mlx5_endpoint *ep, uint16_t peer)
 {
 	struct mlx5_sq *sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
 
@@ -129,14 +143,14 @@ mlx5_ep_live_sq(const struct tern_endpoint *ep, uint16_t peer)
  * @return the endpoint's QP to @p peer (one a handshake published meanwhile
  *         wins), or NULL.
  */
-struct mlx5_sq *mlx5_ep_qp_open(struct tern_endpoint *ep, uint16_t peer);
+struct mlx5_sq *mlx5_ep_qp_open(struct mlx5_endpoint *ep, uint16_t peer);
 
 /**
  * Create a QP of @p ep to @p peer for a handshake, in INIT, not yet handed to
  * the endpoint. @p local gets what the peer must learn.
  * @return the QP, or NULL with *rc set (negative errno).
  */
-struct mlx5_sq *mlx5_ep_sq_create(struct tern_endpoint *ep, uint16_t peer,
+struct mlx5_sq *mlx5_ep_sq_create(struct mlx5_endpoint *ep, uint16_t peer,
 				  struct tern_mlx5_conn_params *local, int *rc);
 
 /** Destroy a QP no endpoint holds (or one of a closing endpoint). */
@@ -148,7 +162,7 @@ void mlx5_ep_sq_free(struct mlx5_sq *sq);
  * @return 0, or -EEXIST (the endpoint got another QP to that peer meanwhile:
  *         the caller frees @p sq).
  */
-int mlx5_ep_sq_attach(struct tern_endpoint *ep, struct mlx5_sq *sq);
+int mlx5_ep_sq_attach(struct mlx5_endpoint *ep, struct mlx5_sq *sq);
 
 /* ---- peer slots ---- */
 

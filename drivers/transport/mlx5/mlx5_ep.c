@@ -31,7 +31,7 @@
  * @return the entry, or NULL (-EFAULT: the memory cannot be registered).
  */
 static const struct mlx5_seg_keys *
-ep_seg_keys(struct tern_endpoint *ep, const struct tern_segment *seg)
+ep_seg_keys(struct mlx5_endpoint *ep, const struct tern_segment *seg)
 {
 	struct mlx5_seg_keys *k = &ep->keys[seg->handle & (MLX5_SEG_KEYS - 1)];
 	const struct mlx5_mr *mr;
@@ -51,7 +51,7 @@ ep_seg_keys(struct tern_endpoint *ep, const struct tern_segment *seg)
 /* Complete a slice locally (no WQE). @return 0, or -ENOSPC when the local
  * completion ring is full (the slice is then not taken). */
 static __rte_noinline int
-ep_reject(struct tern_endpoint *ep, const struct tern_slice *s, int status)
+ep_reject(struct mlx5_endpoint *ep, const struct tern_slice *s, int status)
 {
 	if (ep->sw_tail - ep->sw_head > ep->sw_mask)
 		return -ENOSPC;
@@ -66,7 +66,7 @@ ep_reject(struct tern_endpoint *ep, const struct tern_slice *s, int status)
 /* Ring every QP posted to in this burst; the burst's last WQE on each asks
  * for a CQE so nothing posted waits for a later post to be completed. */
 static __rte_always_inline void
-ep_ring(struct tern_endpoint *ep, uint32_t touched)
+ep_ring(struct mlx5_endpoint *ep, uint32_t touched)
 {
 	while (touched != 0) {
 		struct mlx5_sq *sq = ep->qps[rte_bsf32(touched)];
@@ -105,7 +105,7 @@ struct post_run {
  *         recovery); a negative errno to complete the slice with.
  */
 static __rte_noinline int
-ep_resolve(struct tern_endpoint *ep, const struct tern_slice *s, struct post_run *run,
+ep_resolve(struct mlx5_endpoint *ep, const struct tern_slice *s, struct post_run *run,
 	   uint32_t *touched)
 {
 	const struct tern_segment *t = s->target;
@@ -256,8 +256,9 @@ run_post_other(const struct post_run *run, const struct tern_slice *s)
 }
 
 uint16_t
-mlx5_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint16_t nb)
+mlx5_post_burst(struct tern_endpoint *base, const struct tern_slice *slices, uint16_t nb)
 {
+	struct mlx5_endpoint *ep = mlx5_ep(base);
 	struct post_run run = { .target = NULL };
 	uint32_t touched = 0;
 	uint16_t i = 0;
@@ -301,7 +302,7 @@ mlx5_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint1
 }
 
 static struct mlx5_sq *
-ep_sq_by_qpn(struct tern_endpoint *ep, uint32_t qpn)
+ep_sq_by_qpn(struct mlx5_endpoint *ep, uint32_t qpn)
 {
 	struct mlx5_sq *sq;
 	uint16_t i;
@@ -320,7 +321,7 @@ ep_sq_by_qpn(struct tern_endpoint *ep, uint32_t qpn)
 /* Give a QP to the control path: the lcore no longer touches it, and its
  * slices complete with -ENOTCONN until a handshake hands it back. */
 static void
-ep_sq_hand_over(struct tern_endpoint *ep, struct mlx5_sq *sq)
+ep_sq_hand_over(struct mlx5_endpoint *ep, struct mlx5_sq *sq)
 {
 	sq->error = 0;
 	if (ep->last_sq == sq)
@@ -330,7 +331,7 @@ ep_sq_hand_over(struct tern_endpoint *ep, struct mlx5_sq *sq)
 
 /* Hand a QP the control path asked for (mlx5_peer_reclaim_locked()). */
 static void
-ep_sq_give_back(struct tern_endpoint *ep, struct mlx5_sq *sq)
+ep_sq_give_back(struct mlx5_endpoint *ep, struct mlx5_sq *sq)
 {
 	TERN_MLX5_LOG(INFO, "lcore %u: QP 0x%x to peer %u handed back for a new handshake",
 		      ep->lcore_id, sq->qpn, sq->peer);
@@ -343,7 +344,7 @@ ep_sq_give_back(struct tern_endpoint *ep, struct mlx5_sq *sq)
  * take it (a QP to another node needs a new handshake, tern_mlx5.h).
  */
 static __rte_noinline void
-ep_recover(struct tern_endpoint *ep)
+ep_recover(struct mlx5_endpoint *ep)
 {
 	uint16_t i;
 	int rc;
@@ -386,7 +387,7 @@ ep_recover(struct tern_endpoint *ep)
  *         complete the work as usual).
  */
 static int
-ep_sq_cancel(struct tern_endpoint *ep, struct mlx5_sq *sq, int status)
+ep_sq_cancel(struct mlx5_endpoint *ep, struct mlx5_sq *sq, int status)
 {
 	if (mlx5_prov()->qp_flush(mlx5_prov_ctx(), sq->handle) != 0) {
 		TERN_MLX5_LOG(ERR, "lcore %u: cannot flush QP 0x%x", ep->lcore_id, sq->qpn);
@@ -406,7 +407,7 @@ ep_sq_cancel(struct tern_endpoint *ep, struct mlx5_sq *sq, int status)
  * once the device's CQEs for that work are in, as is one already in ERR.
  */
 static __rte_noinline void
-ep_reclaim(struct tern_endpoint *ep)
+ep_reclaim(struct mlx5_endpoint *ep)
 {
 	uint32_t mask = __atomic_exchange_n(&ep->reclaim, 0, __ATOMIC_ACQUIRE), again = 0;
 
@@ -431,7 +432,7 @@ ep_reclaim(struct tern_endpoint *ep)
 }
 
 static __rte_noinline void
-ep_cqe_error(struct tern_endpoint *ep, struct mlx5_sq *sq, const struct mlx5_cqe64 *cqe)
+ep_cqe_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, const struct mlx5_cqe64 *cqe)
 {
 	uint8_t was = sq->error;
 
@@ -441,8 +442,9 @@ ep_cqe_error(struct tern_endpoint *ep, struct mlx5_sq *sq, const struct mlx5_cqe
 }
 
 uint16_t
-mlx5_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
+mlx5_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 {
+	struct mlx5_endpoint *ep = mlx5_ep(base);
 	const struct mlx5_cqe64 *cqe;
 	uint32_t ci = ep->cq.ci;
 	uint16_t n = 0;
@@ -503,8 +505,9 @@ mlx5_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
  * and the QP is recovered after the last one.
  */
 void
-mlx5_cancel(struct tern_endpoint *ep)
+mlx5_cancel(struct tern_endpoint *base)
 {
+	struct mlx5_endpoint *ep = mlx5_ep(base);
 	uint16_t i;
 
 	for (i = 0; i < TERN_MLX5_PEER_MAX; i++) {
@@ -518,8 +521,9 @@ mlx5_cancel(struct tern_endpoint *ep)
 }
 
 int
-mlx5_ep_stats(const struct tern_endpoint *ep, struct tern_mlx5_ep_stats *stats)
+mlx5_ep_stats(const struct tern_endpoint *base, struct tern_mlx5_ep_stats *stats)
 {
+	const struct mlx5_endpoint *ep = mlx5_ep_const(base);
 	unsigned int i;
 
 	if (ep == NULL || stats == NULL)

@@ -14,12 +14,12 @@
 #include <tern_transport_driver.h>
 
 /** The ops table's post_burst(): slices to WQEs, one doorbell per QP. */
-uint16_t mlx5_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint16_t nb);
+uint16_t mlx5_post_burst(struct tern_endpoint *base, const struct tern_slice *slices, uint16_t nb);
 
 /** The ops table's poll(): completions in order, recovery and reclaim. */
-uint16_t mlx5_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max);
+uint16_t mlx5_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max);
 
 /** The ops table's cancel(): every WQE in flight completes with -ECANCELED. */
-void mlx5_cancel(struct tern_endpoint *ep);
+void mlx5_cancel(struct tern_endpoint *base);
 
 #endif /* MLX5_EP_H */

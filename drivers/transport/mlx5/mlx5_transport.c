@@ -129,7 +129,7 @@ mlx5_segment_release(struct tern_segment *seg)
 }
 
 static void
-ep_close_qps(struct tern_endpoint *ep)
+ep_close_qps(struct mlx5_endpoint *ep)
 {
 	unsigned int i;
 
@@ -146,7 +146,7 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 {
 	const struct tern_mlx5_tuning *tun = mlx5_tuning();
 	struct tern_mlx5_cq_view view;
-	struct tern_endpoint *ep;
+	struct mlx5_endpoint *ep;
 	uint32_t sw_size;
 	int rc;
 
@@ -164,6 +164,7 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 		return NULL;
 	}
 	ep->lcore_id = conf->lcore_id;
+	ep->base.lcore_id = conf->lcore_id;
 	ep->sq_wqebbs = tun->sq_wqebbs != 0 ? rte_align32pow2(tun->sq_wqebbs) : 256;
 	ep->sig_every = tun->sig_every != 0 ? tun->sig_every : (uint16_t)(ep->sq_wqebbs / 4);
 	ep->max_inline = tun->max_inline != 0 ? tun->max_inline : 64;
@@ -204,12 +205,13 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 		rte_errno = -rc;
 		return NULL;
 	}
-	return ep;
+	return &ep->base;
 }
 
 static void
-mlx5_endpoint_close(struct tern_endpoint *ep)
+mlx5_endpoint_close(struct tern_endpoint *base)
 {
+	struct mlx5_endpoint *ep = mlx5_ep(base);
 	unsigned int left;
 
 	if (ep == NULL)

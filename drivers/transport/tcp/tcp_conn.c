@@ -102,7 +102,7 @@ random_bytes(void *p, size_t n)
 
 /* ---- endpoint: rate-limited log lines ---- */
 
-void __rte_format_printf(4, 5) tcp_ep_log(struct tern_endpoint *ep, enum log_kind kind,
+void __rte_format_printf(4, 5) tcp_ep_log(struct tcp_endpoint *ep, enum log_kind kind,
 					  uint32_t level, const char *fmt, ...)
 {
 	struct log_limit *l = &ep->logs[kind];
@@ -182,7 +182,7 @@ peer_epoch_bump(uint32_t *epoch)
 /* Wait until every other endpoint that is inside post_burst() or poll()
  * now has left it (bounded: a lost lcore must not stop this one for ever). */
 static void
-quiesce_wait(struct tern_endpoint *ep)
+quiesce_wait(struct tcp_endpoint *ep)
 {
 	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() / 1000 * QUIESCE_WAIT_MS;
 	uint32_t i;
@@ -208,7 +208,7 @@ quiesce_wait(struct tern_endpoint *ep)
 /* Target, SYNC: has every endpoint that was busy when @c raised its
  * initiator's epoch left that call, and has this one caught up since? */
 static bool
-quiesce_passed(struct tern_endpoint *ep, struct tcp_conn *c)
+quiesce_passed(struct tcp_endpoint *ep, struct tcp_conn *c)
 {
 	uint32_t i;
 
@@ -239,7 +239,7 @@ conn_stale(const struct tcp_conn *c)
  * close stale connections, as initiator and as target.
  */
 void
-tcp_ep_catch_up(struct tern_endpoint *ep)
+tcp_ep_catch_up(struct tcp_endpoint *ep)
 {
 	struct expired got[EXPIRED_RING];
 	uint64_t first, last, gen, now = rte_rdtsc();
@@ -303,8 +303,9 @@ tcp_ep_catch_up(struct tern_endpoint *ep)
  * that was busy has left post_burst()/poll(): it will catch up on entry.
  */
 void
-tcp_expire(struct tern_endpoint *ep, uint64_t cookie, uint64_t batch)
+tcp_expire(struct tern_endpoint *base, uint64_t cookie, uint64_t batch)
 {
+	struct tcp_endpoint *ep = tcp_ep(base);
 	rte_spinlock_lock(&tcp_shared.lock);
 	tcp_shared.ring[tcp_shared.ring_gen % EXPIRED_RING] =
 		(struct expired){ .cookie = cookie, .batch = batch };
@@ -318,7 +319,7 @@ tcp_expire(struct tern_endpoint *ep, uint64_t cookie, uint64_t batch)
 /* ---- endpoint: connections ---- */
 
 static struct tcp_conn *
-conn_new(struct tern_endpoint *ep, int fd, uint8_t role)
+conn_new(struct tcp_endpoint *ep, int fd, uint8_t role)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
 	struct tcp_conn *c;
@@ -349,7 +350,7 @@ conn_new(struct tern_endpoint *ep, int fd, uint8_t role)
  * @p idx is the connection's index in ep->conns.
  */
 void
-tcp_conn_close(struct tern_endpoint *ep, uint32_t idx, int err)
+tcp_conn_close(struct tcp_endpoint *ep, uint32_t idx, int err)
 {
 	struct tcp_conn *c = ep->conns[idx];
 	struct tcp_op *op, *next;
@@ -422,7 +423,7 @@ tcp_conn_close(struct tern_endpoint *ep, uint32_t idx, int err)
 
 /* Open connection @p k to @p peer: non-blocking, completes in poll(). */
 struct tcp_conn *
-tcp_conn_connect(struct tern_endpoint *ep, struct tcp_peer *peer, uint32_t k, int *err)
+tcp_conn_connect(struct tcp_endpoint *ep, struct tcp_peer *peer, uint32_t k, int *err)
 {
 	struct tcp_conn *c;
 	int fd;
@@ -491,7 +492,7 @@ hs_send(struct tcp_conn *c, uint8_t op, uint32_t flags, int32_t status, const ui
  * @return 0, or -ESTALE (an older epoch than one already seen).
  */
 static int
-target_register(struct tern_endpoint *ep, struct tcp_conn *c)
+target_register(struct tcp_endpoint *ep, struct tcp_conn *c)
 {
 	uint32_t i, slot = INSTANCES, victim = 0;
 	bool changed = false;
@@ -548,7 +549,7 @@ target_register(struct tern_endpoint *ep, struct tcp_conn *c)
 
 /* Target, SYNC: open the connection once older ones are gone everywhere. */
 int
-tcp_target_sync(struct tern_endpoint *ep, struct tcp_conn *c)
+tcp_target_sync(struct tcp_endpoint *ep, struct tcp_conn *c)
 {
 	int ret;
 
@@ -564,7 +565,7 @@ tcp_target_sync(struct tern_endpoint *ep, struct tcp_conn *c)
 
 /* Initiator: READY came. */
 static int
-hs_ready(struct tern_endpoint *ep, struct tcp_conn *c, int32_t status)
+hs_ready(struct tcp_endpoint *ep, struct tcp_conn *c, int32_t status)
 {
 	if (status != 0) {
 		tcp_ep_log(ep, LOGK_ACCESS, RTE_LOG_ERR, "%s refused the connection: %s", c->name,
@@ -581,7 +582,7 @@ hs_ready(struct tern_endpoint *ep, struct tcp_conn *c, int32_t status)
 
 /* A handshake frame's header, before the connection is open. */
 int
-tcp_hs_frame(struct tern_endpoint *ep, struct tcp_conn *c, const struct tcp_frame_hdr *h)
+tcp_hs_frame(struct tcp_endpoint *ep, struct tcp_conn *c, const struct tcp_frame_hdr *h)
 {
 	bool first = c->role == ROLE_TARGET && c->state == CONN_HELLO;
 	uint8_t want;
@@ -613,7 +614,7 @@ tcp_hs_frame(struct tern_endpoint *ep, struct tcp_conn *c, const struct tcp_fram
 
 /* A handshake frame's payload (a nonce or a proof) is in c->hs_in. */
 int
-tcp_hs_payload(struct tern_endpoint *ep, struct tcp_conn *c)
+tcp_hs_payload(struct tcp_endpoint *ep, struct tcp_conn *c)
 {
 	static const uint8_t zero[TCP_AUTH_PROOF_LEN];
 	uint8_t proof[TCP_AUTH_PROOF_LEN] = { 0 };
@@ -672,7 +673,7 @@ tcp_hs_payload(struct tern_endpoint *ep, struct tcp_conn *c)
  * in flight when TARGET_CONNS_MAX are. @return false when there is no room.
  */
 static bool
-accept_room(struct tern_endpoint *ep)
+accept_room(struct tcp_endpoint *ep)
 {
 	bool preauth = ep->nb_preauth >= PREAUTH_MAX;
 	uint32_t i, victim = UINT32_MAX;
@@ -698,7 +699,7 @@ accept_room(struct tern_endpoint *ep)
 }
 
 void
-tcp_accept_all(struct tern_endpoint *ep, int lfd)
+tcp_accept_all(struct tcp_endpoint *ep, int lfd)
 {
 	struct sockaddr_storage ss, local;
 	struct tcp_conn *c;
@@ -739,7 +740,7 @@ tcp_accept_all(struct tern_endpoint *ep, int lfd)
 
 /* A non-blocking connect finished (or failed): 0, or a negative errno. */
 int
-tcp_conn_established(struct tern_endpoint *ep, struct tcp_conn *c)
+tcp_conn_established(struct tcp_endpoint *ep, struct tcp_conn *c)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
@@ -757,8 +758,9 @@ tcp_conn_established(struct tern_endpoint *ep, struct tcp_conn *c)
 /* ---- endpoints: open and close ---- */
 
 void
-tcp_endpoint_close(struct tern_endpoint *ep)
+tcp_endpoint_close(struct tern_endpoint *base)
 {
+	struct tcp_endpoint *ep = tcp_ep(base);
 	if (ep == NULL)
 		return;
 	while (ep->nb_conns != 0)
@@ -781,7 +783,7 @@ struct tern_endpoint *
 tcp_endpoint_open(const struct tern_endpoint_conf *conf)
 {
 	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &tcp_listener_tag };
-	struct tern_endpoint *ep;
+	struct tcp_endpoint *ep;
 	uint32_t i, size;
 
 	if (conf == NULL || conf->segments == NULL) {
@@ -810,6 +812,7 @@ tcp_endpoint_open(const struct tern_endpoint_conf *conf)
 	if (ep->slot == EP_MAX)
 		goto fail;
 	ep->lcore_id = conf->lcore_id;
+	ep->base.lcore_id = conf->lcore_id;
 	ep->socket_id = conf->socket_id;
 	ep->segments = conf->segments;
 	ep->conns_per_peer = tcp_cfg.conns_per_peer;
@@ -848,9 +851,9 @@ tcp_endpoint_open(const struct tern_endpoint_conf *conf)
 		ep->free_tops = &ep->tops[i];
 		ep->nb_free_tops++;
 	}
-	return ep;
+	return &ep->base;
 fail:
-	tcp_endpoint_close(ep);
+	tcp_endpoint_close(&ep->base);
 	rte_errno = ENOMEM;
 	return NULL;
 }

@@ -158,7 +158,8 @@ struct log_limit {
 	uint32_t dropped;
 };
 
-struct tern_endpoint {
+struct tcp_endpoint {
+	struct tern_endpoint base; /* first: tcp_ep() */
 	int epfd;
 	uint32_t slot;		       /* in tcp_shared.qseq / tcp_shared.eps */
 	uint64_t seen_gen;	       /* tcp_shared.gen this endpoint caught up with */
@@ -217,7 +218,7 @@ struct tern_endpoint {
 struct tcp_shared {
 	rte_spinlock_t lock;
 	uint64_t gen;			   /* atomic */
-	struct tern_endpoint *eps[EP_MAX]; /* NULL: free slot */
+	struct tcp_endpoint *eps[EP_MAX];  /* NULL: free slot */
 	uint64_t ring_gen;		   /* expired batches published */
 	struct expired ring[EXPIRED_RING]; /* batch number g at g % EXPIRED_RING */
 	uint64_t instance;		   /* this process as an initiator, != 0 */
@@ -241,29 +242,36 @@ extern struct tcp_shared tcp_shared;
 /* epoll data of the listening socket (connections carry their own pointer). */
 extern char tcp_listener_tag;
 
-void __rte_format_printf(4, 5) tcp_ep_log(struct tern_endpoint *ep, enum log_kind kind,
+void __rte_format_printf(4, 5) tcp_ep_log(struct tcp_endpoint *ep, enum log_kind kind,
 					  uint32_t level, const char *fmt, ...);
-void tcp_ep_catch_up(struct tern_endpoint *ep);
+void tcp_ep_catch_up(struct tcp_endpoint *ep);
 uint32_t *tcp_peer_epoch(const uint8_t *key);
-void tcp_conn_close(struct tern_endpoint *ep, uint32_t idx, int err);
-struct tcp_conn *tcp_conn_connect(struct tern_endpoint *ep, struct tcp_peer *peer, uint32_t k,
+void tcp_conn_close(struct tcp_endpoint *ep, uint32_t idx, int err);
+struct tcp_conn *tcp_conn_connect(struct tcp_endpoint *ep, struct tcp_peer *peer, uint32_t k,
 				  int *err);
-int tcp_conn_established(struct tern_endpoint *ep, struct tcp_conn *c);
-void tcp_accept_all(struct tern_endpoint *ep, int lfd);
-int tcp_hs_frame(struct tern_endpoint *ep, struct tcp_conn *c, const struct tcp_frame_hdr *h);
-int tcp_hs_payload(struct tern_endpoint *ep, struct tcp_conn *c);
-int tcp_target_sync(struct tern_endpoint *ep, struct tcp_conn *c);
+int tcp_conn_established(struct tcp_endpoint *ep, struct tcp_conn *c);
+void tcp_accept_all(struct tcp_endpoint *ep, int lfd);
+int tcp_hs_frame(struct tcp_endpoint *ep, struct tcp_conn *c, const struct tcp_frame_hdr *h);
+int tcp_hs_payload(struct tcp_endpoint *ep, struct tcp_conn *c);
+int tcp_target_sync(struct tcp_endpoint *ep, struct tcp_conn *c);
 
 /* The transport's ops on this side (struct tern_transport_ops). */
+/* The engine's handle of a tcp endpoint back to the endpoint. */
+static inline struct tcp_endpoint *
+tcp_ep(struct tern_endpoint *base)
+{
+	return container_of(base, struct tcp_endpoint, base);
+}
+
 struct tern_endpoint *tcp_endpoint_open(const struct tern_endpoint_conf *conf);
-void tcp_endpoint_close(struct tern_endpoint *ep);
-void tcp_expire(struct tern_endpoint *ep, uint64_t cookie, uint64_t batch);
+void tcp_endpoint_close(struct tern_endpoint *base);
+void tcp_expire(struct tern_endpoint *base, uint64_t cookie, uint64_t batch);
 
 /* ---- inline: entering and leaving the data path ---- */
 
 /* Into post_burst() or poll(): count the entry, catch up if something changed. */
 static inline void
-ep_enter(struct tern_endpoint *ep)
+ep_enter(struct tcp_endpoint *ep)
 {
 	__atomic_store_n(&tcp_shared.qseq[ep->slot].seq, tcp_shared.qseq[ep->slot].seq + 1,
 			 __ATOMIC_RELAXED);
@@ -273,7 +281,7 @@ ep_enter(struct tern_endpoint *ep)
 }
 
 static inline void
-ep_leave(struct tern_endpoint *ep)
+ep_leave(struct tcp_endpoint *ep)
 {
 	__atomic_store_n(&tcp_shared.qseq[ep->slot].seq, tcp_shared.qseq[ep->slot].seq + 1,
 			 __ATOMIC_RELEASE);
@@ -282,7 +290,7 @@ ep_leave(struct tern_endpoint *ep)
 /* ---- inline: operations and completions ---- */
 
 static inline void
-cpl_push(struct tern_endpoint *ep, uint64_t cookie, int32_t status, uint32_t length)
+cpl_push(struct tcp_endpoint *ep, uint64_t cookie, int32_t status, uint32_t length)
 {
 	struct tern_completion *c = &ep->cpl[ep->cpl_tail++ & ep->cpl_mask];
 
@@ -293,7 +301,7 @@ cpl_push(struct tern_endpoint *ep, uint64_t cookie, int32_t status, uint32_t len
 
 /* An initiator operation is done: its slice completes. */
 static inline void
-op_complete(struct tern_endpoint *ep, struct tcp_op *op, int32_t status)
+op_complete(struct tcp_endpoint *ep, struct tcp_op *op, int32_t status)
 {
 	cpl_push(ep, op->cookie, status, status == 0 ? op->length : 0);
 	if (op->conn != NULL)
@@ -308,7 +316,7 @@ op_complete(struct tern_endpoint *ep, struct tcp_op *op, int32_t status)
 
 /* A target reply was sent (or will never be): drop its reference and op. */
 static inline void
-top_free(struct tern_endpoint *ep, struct tcp_op *op)
+top_free(struct tcp_endpoint *ep, struct tcp_op *op)
 {
 	if (op->seg != NULL)
 		tern_segment_release(op->seg, 1);

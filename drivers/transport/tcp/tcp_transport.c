@@ -70,7 +70,7 @@ tx_enqueue(struct tcp_conn *c, struct tcp_op *op)
 }
 
 static struct tcp_peer *
-peer_get(struct tern_endpoint *ep, const uint8_t *desc)
+peer_get(struct tcp_endpoint *ep, const uint8_t *desc)
 {
 	struct tcp_peer *p = ep->last_peer;
 	struct tcp_desc d;
@@ -102,7 +102,7 @@ get_be32(const uint8_t *p)
 
 /* Is @p s of a batch that expired lately? Forgets the old ones. */
 static bool
-dead_batch(struct tern_endpoint *ep, const struct tern_slice *s)
+dead_batch(struct tcp_endpoint *ep, const struct tern_slice *s)
 {
 	uint64_t now = rte_rdtsc();
 	uint32_t i;
@@ -120,8 +120,9 @@ dead_batch(struct tern_endpoint *ep, const struct tern_slice *s)
 }
 
 static uint16_t
-tcp_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint16_t nb)
+tcp_post_burst(struct tern_endpoint *base, const struct tern_slice *slices, uint16_t nb)
 {
+	struct tcp_endpoint *ep = tcp_ep(base);
 	struct tcp_frame_hdr h = { 0 };
 	uint16_t i;
 
@@ -190,7 +191,7 @@ tcp_post_burst(struct tern_endpoint *ep, const struct tern_slice *slices, uint16
 
 /* Send as much of the queue as the socket takes. 0, or a negative errno. */
 static int
-conn_send(struct tern_endpoint *ep, struct tcp_conn *c)
+conn_send(struct tcp_endpoint *ep, struct tcp_conn *c)
 {
 	struct iovec iov[IOV_MAX_SEND];
 	struct msghdr msg = { .msg_iov = iov };
@@ -269,7 +270,7 @@ target_reply(struct tcp_conn *c, struct tcp_op *op, const struct tcp_frame_hdr *
  *         not a LOCAL segment the node exported) or -ERANGE (outside it).
  */
 static struct tern_segment *
-target_acquire(struct tern_endpoint *ep, const struct tcp_frame_hdr *h, int32_t *status)
+target_acquire(struct tcp_endpoint *ep, const struct tcp_frame_hdr *h, int32_t *status)
 {
 	struct tern_segment *seg;
 
@@ -295,7 +296,7 @@ target_acquire(struct tern_endpoint *ep, const struct tcp_frame_hdr *h, int32_t 
  * (close the connection).
  */
 static int
-frame_arrived(struct tern_endpoint *ep, struct tcp_conn *c, const struct tcp_frame_hdr *h,
+frame_arrived(struct tcp_endpoint *ep, struct tcp_conn *c, const struct tcp_frame_hdr *h,
 	      const uint8_t *raw)
 {
 	struct tcp_op *op;
@@ -364,7 +365,7 @@ bad:
 
 /* The payload of the current frame is in: 0, or a negative errno (close). */
 static int
-payload_done(struct tern_endpoint *ep, struct tcp_conn *c)
+payload_done(struct tcp_endpoint *ep, struct tcp_conn *c)
 {
 	struct tcp_op *op = c->rx_op;
 	struct tcp_frame_hdr h;
@@ -390,7 +391,7 @@ payload_done(struct tern_endpoint *ep, struct tcp_conn *c)
 
 /* Receive and handle what the socket has. 0, or a negative errno (close). */
 static int
-conn_recv(struct tern_endpoint *ep, struct tcp_conn *c)
+conn_recv(struct tcp_endpoint *ep, struct tcp_conn *c)
 {
 	uint64_t budget = IO_BUDGET;
 	struct tcp_frame_hdr h;
@@ -495,8 +496,9 @@ conn_recv(struct tern_endpoint *ep, struct tcp_conn *c)
 /* ---- poll, and the ops ---- */
 
 static uint16_t
-tcp_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
+tcp_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 {
+	struct tcp_endpoint *ep = tcp_ep(base);
 	struct epoll_event ev[EVENTS_MAX];
 	uint16_t n = 0;
 	uint32_t i;
@@ -575,8 +577,9 @@ tcp_poll(struct tern_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 
 /* Shutdown: close every connection; initiator slices fail with -ECANCELED. */
 static void
-tcp_cancel(struct tern_endpoint *ep)
+tcp_cancel(struct tern_endpoint *base)
 {
+	struct tcp_endpoint *ep = tcp_ep(base);
 	ep->cancelled = true;
 	while (ep->nb_conns != 0)
 		tcp_conn_close(ep, ep->nb_conns - 1, -ECANCELED);
