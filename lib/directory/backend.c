@@ -17,15 +17,6 @@
 
 RTE_LOG_REGISTER(directory_logtype, tern.directory, INFO);
 
-uint64_t
-directory_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int
 directory_key(const struct tern_directory *dir, const char *node, const char *segment, char *buf,
 	      size_t len)
@@ -51,7 +42,7 @@ directory_entry_fill(struct directory_entry *e, const char *node, const char *se
 	snprintf(e->segment, sizeof(e->segment), "%s", segment);
 	e->json = copy;
 	e->len = len;
-	e->stamp_ns = directory_now_ns();
+	e->stamp_ns = tern_clock_ns();
 	return 0;
 }
 

@@ -411,8 +411,7 @@ tern_directory_lookup(struct tern_directory *dir, const char *node, const char *
 		return -EINVAL;
 	pthread_mutex_lock(&dir->lock);
 	e = entry_find(dir->cache, dir->nb_cache, node, segment);
-	if (e == NULL ||
-	    directory_now_ns() - e->stamp_ns >= (uint64_t)dir->conf.cache_ms * 1000000ull)
+	if (e == NULL || tern_clock_ns() - e->stamp_ns >= (uint64_t)dir->conf.cache_ms * 1000000ull)
 		rc = fetch_locked(dir, node, segment, &e);
 	if (rc == 0)
 		rc = decode_fetched(node, segment, e->json, e->len, out);

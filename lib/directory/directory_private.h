@@ -23,6 +23,8 @@
 
 #include <rte_log.h>
 
+#include <tern_time.h>
+
 #include "tern_directory.h"
 
 extern int directory_logtype;
@@ -119,8 +121,6 @@ extern const struct directory_backend_ops directory_etcd_ops;
 extern const struct directory_backend_ops directory_redis_ops;
 
 /* ---- backend.c: helpers for the front and the backends ---- */
-
-uint64_t directory_now_ns(void);
 
 /* "<prefix>/<node>/<segment>" (or "<prefix>/<node>/" when segment is NULL).
  * Returns the length, or -ENAMETOOLONG. */

@@ -23,6 +23,8 @@
 
 #include <rte_common.h>
 
+#include <util_sock.h>
+
 #include "directory_private.h"
 
 #define P2P_VERSION	   1
@@ -230,7 +232,7 @@ conn_read(struct tern_directory *dir, struct p2p_conn *c)
 			return conn_answer(dir, c);
 		n = recv(c->fd, c->rx + c->rx_len, want - c->rx_len, 0);
 		if (n > 0 && c->rx_len == 0)
-			c->req_ns = directory_now_ns();
+			c->req_ns = tern_clock_ns();
 		if (n == 0)
 			return c->rx_len == 0 ? -ECONNRESET : -EPIPE;
 		if (n < 0)
@@ -297,7 +299,7 @@ server_accept(struct p2p_server *s)
 			continue;
 		}
 		c->fd = fd;
-		c->last_ns = directory_now_ns();
+		c->last_ns = tern_clock_ns();
 	}
 }
 
@@ -322,7 +324,7 @@ server_poll(struct tern_directory *dir, struct p2p_server *s, int timeout_ms)
 	rc = poll(pfd, n, timeout_ms);
 	if (rc < 0)
 		return errno == EINTR ? 0 : -errno;
-	now = directory_now_ns();
+	now = tern_clock_ns();
 	for (i = 1; i < n; i++) {
 		c = &s->conns[map[i]];
 		rc = 0;
@@ -478,28 +480,6 @@ p2p_serve_stop(struct tern_directory *dir)
 /* ---- client ---- */
 
 static int
-remaining_ms(uint64_t deadline_ns)
-{
-	uint64_t now = directory_now_ns();
-
-	return now >= deadline_ns ? 0 : (int)((deadline_ns - now + 999999) / 1000000);
-}
-
-static int
-wait_fd(int fd, short events, uint64_t deadline_ns)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	int rc;
-
-	do {
-		rc = poll(&pfd, 1, remaining_ms(deadline_ns));
-	} while (rc < 0 && errno == EINTR);
-	if (rc < 0)
-		return -errno;
-	return rc == 0 ? -ETIMEDOUT : 0;
-}
-
-static int
 connect_peer(const struct directory_endpoint *ep, uint64_t deadline_ns)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
@@ -526,7 +506,7 @@ connect_peer(const struct directory_endpoint *ep, uint64_t deadline_ns)
 			break;
 		rc = -errno;
 		if (rc == -EINPROGRESS) {
-			rc = wait_fd(fd, POLLOUT, deadline_ns);
+			rc = util_sock_wait(fd, POLLOUT, deadline_ns);
 			if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == 0)
 				rc = -err;
 			if (rc == 0)
@@ -537,52 +517,6 @@ connect_peer(const struct directory_endpoint *ep, uint64_t deadline_ns)
 	}
 	freeaddrinfo(ai);
 	return fd >= 0 ? fd : rc;
-}
-
-static int
-send_all(int fd, const uint8_t *buf, size_t len, uint64_t deadline_ns)
-{
-	ssize_t n;
-	int rc;
-
-	while (len > 0) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				return -errno;
-			rc = wait_fd(fd, POLLOUT, deadline_ns);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-recv_all(int fd, uint8_t *buf, size_t len, uint64_t deadline_ns)
-{
-	ssize_t n;
-	int rc;
-
-	while (len > 0) {
-		n = recv(fd, buf, len, 0);
-		if (n == 0)
-			return -ECONNRESET;
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				return -errno;
-			rc = wait_fd(fd, POLLIN, deadline_ns);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* The statuses a server of this version answers a well-formed request with.
@@ -599,7 +533,7 @@ status_known(json_int_t status)
 static int
 p2p_request(struct tern_directory *dir, json_t *req, json_t **out)
 {
-	uint64_t deadline_ns = directory_now_ns() + (uint64_t)dir->conf.timeout_ms * 1000000ull;
+	uint64_t deadline_ns = tern_clock_ns() + (uint64_t)dir->conf.timeout_ms * 1000000ull;
 	uint8_t *frame, *payload = NULL;
 	json_int_t status = 0, v = 0;
 	json_t *root = NULL;
@@ -616,9 +550,9 @@ p2p_request(struct tern_directory *dir, json_t *req, json_t **out)
 		free(frame);
 		return fd;
 	}
-	rc = send_all(fd, frame, frame_len, deadline_ns);
+	rc = util_sock_send_all(fd, frame, frame_len, deadline_ns);
 	if (rc == 0)
-		rc = recv_all(fd, (uint8_t *)&be, 4, deadline_ns);
+		rc = util_sock_recv_all(fd, &be, 4, deadline_ns);
 	if (rc == 0) {
 		len = ntohl(be);
 		if (len == 0 || len > P2P_RESP_MAX)
@@ -626,7 +560,7 @@ p2p_request(struct tern_directory *dir, json_t *req, json_t **out)
 	}
 	if (rc == 0) {
 		payload = malloc(len);
-		rc = payload == NULL ? -ENOMEM : recv_all(fd, payload, len, deadline_ns);
+		rc = payload == NULL ? -ENOMEM : util_sock_recv_all(fd, payload, len, deadline_ns);
 	}
 	close(fd);
 	free(frame);

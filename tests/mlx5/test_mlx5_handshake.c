@@ -725,7 +725,7 @@ failed_handshakes_fail_the_import(void **state)
 	} liars[] = {
 		{ LIAR_GARBAGE, -EPROTO },     { LIAR_STATUS, -EREMOTEIO },
 		{ LIAR_BAD_VERSION, -EPROTO }, { LIAR_OTHER_QPS, -EPROTO },
-		{ LIAR_CLOSE, -EPROTO },
+		{ LIAR_CLOSE, -ECONNRESET },
 	};
 	struct fx *f = *state;
 	struct tern_mlx5_handshake_stats st0 = hs_stats();

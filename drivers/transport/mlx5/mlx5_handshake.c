@@ -29,6 +29,9 @@
 #include <rte_common.h>
 #include <rte_lcore.h>
 
+#include <tern_time.h>
+#include <util_sock.h>
+
 #include "mlx5_connect.h"
 #include "mlx5_ctl.h"
 #include "mlx5_handshake.h"
@@ -91,15 +94,6 @@ static void *listener_init_arg;
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct tern_mlx5_handshake_stats stats;
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- addresses ---- */
 
@@ -232,7 +226,7 @@ conn_next_frame(struct hs_listener *l, struct hs_conn *c)
 	c->need = TERN_MLX5_FRAME_HDR;
 	c->out_len = 0;
 	c->out_off = 0;
-	c->deadline_ms = now_ms() + l->idle_ms;
+	c->deadline_ms = tern_clock_ms() + l->idle_ms;
 }
 
 /* A whole request frame is in: answer it. */
@@ -374,7 +368,7 @@ listener_main(void *arg)
 	if (listener_init != NULL)
 		listener_init(listener_init_arg);
 	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
-		now = now_ms();
+		now = tern_clock_ms();
 		timeout = 1000;
 		l->pfd[0] = (struct pollfd){ .fd = l->wake_fd, .events = POLLIN };
 		l->pfd[1] = (struct pollfd){ .fd = l->listen_fd, .events = POLLIN };
@@ -404,7 +398,7 @@ listener_main(void *arg)
 		for (i = l->nb_conns; i-- > 0;)
 			if (l->pfd[2 + i].revents != 0)
 				conn_event(l, i, l->pfd[2 + i].revents);
-		now = now_ms();
+		now = tern_clock_ms();
 		for (i = l->nb_conns; i-- > 0;)
 			if (now >= l->conns[i].deadline_ms) {
 				TERN_MLX5_LOG(INFO, "handshake: closing idle connection from %s",
@@ -605,28 +599,8 @@ tern_mlx5_handshake_stats(struct tern_mlx5_handshake_stats *out)
 
 /* ---- initiator ---- */
 
-/* Wait for @p events on @p fd until @p deadline. @return 0 or -ETIMEDOUT. */
 static int
-wait_fd(int fd, short events, uint64_t deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	uint64_t now;
-	int n;
-
-	for (;;) {
-		now = now_ms();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		n = poll(&p, 1, (int)(deadline - now));
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
-static int
-hs_connect(const struct tern_mlx5_desc *d, uint64_t deadline, int *out)
+hs_connect(const struct tern_mlx5_desc *d, uint64_t deadline_ns, int *out)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = addr_to_sockaddr(d->hs_addr, d->hs_port, &ss), elen;
@@ -638,7 +612,7 @@ hs_connect(const struct tern_mlx5_desc *d, uint64_t deadline, int *out)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	rc = connect(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : -errno;
 	if (rc == -EINPROGRESS) {
-		rc = wait_fd(fd, POLLOUT, deadline);
+		rc = util_sock_wait(fd, POLLOUT, deadline_ns);
 		elen = sizeof(err);
 		if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0)
 			err = errno;
@@ -653,60 +627,13 @@ hs_connect(const struct tern_mlx5_desc *d, uint64_t deadline, int *out)
 	return 0;
 }
 
-static int
-send_all(int fd, const uint8_t *p, size_t len, uint64_t deadline)
-{
-	ssize_t n;
-	int rc;
-
-	while (len != 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			return -errno;
-		rc = wait_fd(fd, POLLOUT, deadline);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
-}
-
-/* @return 0, -ETIMEDOUT, -EPROTO (the peer closed first), or a socket error. */
-static int
-recv_all(int fd, uint8_t *p, size_t len, uint64_t deadline)
-{
-	ssize_t n;
-	int rc;
-
-	while (len != 0) {
-		n = recv(fd, p, len, 0);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n == 0)
-			return -EPROTO; /* it refused our frame, or went away */
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			return -errno;
-		rc = wait_fd(fd, POLLIN, deadline);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
-}
-
 /*
  * Send the request of @p req_len bytes at @p buf + TERN_MLX5_FRAME_HDR, take
  * the reply into @p buf. @return the reply's message length, or a negative
  * errno; *why says what went wrong with the reply, *status what the peer said.
  */
 static int
-exchange(int fd, uint8_t *buf, int req_len, uint64_t deadline, const char **why, int *status)
+exchange(int fd, uint8_t *buf, int req_len, uint64_t deadline_ns, const char **why, int *status)
 {
 	struct tern_mlx5_frame_hdr h;
 	int rc;
@@ -714,9 +641,9 @@ exchange(int fd, uint8_t *buf, int req_len, uint64_t deadline, const char **why,
 	rc = mlx5_frame_encode(TERN_MLX5_CONNECT_REQUEST, 0, buf + TERN_MLX5_FRAME_HDR,
 			       (size_t)req_len, buf, TERN_MLX5_FRAME_MAX);
 	if (rc > 0)
-		rc = send_all(fd, buf, (size_t)rc, deadline);
+		rc = util_sock_send_all(fd, buf, (size_t)rc, deadline_ns);
 	if (rc == 0)
-		rc = recv_all(fd, buf, TERN_MLX5_FRAME_HDR, deadline);
+		rc = util_sock_recv_all(fd, buf, TERN_MLX5_FRAME_HDR, deadline_ns);
 	if (rc != 0)
 		return rc;
 	if (mlx5_frame_decode(buf, TERN_MLX5_FRAME_HDR, TERN_MLX5_CONNECT_REPLY, &h, why) != 0)
@@ -727,14 +654,14 @@ exchange(int fd, uint8_t *buf, int req_len, uint64_t deadline, const char **why,
 		*why = "it answered with an error";
 		return h.status == EINVAL || h.status == EPROTO ? -EPROTO : -EREMOTEIO;
 	}
-	rc = recv_all(fd, buf + TERN_MLX5_FRAME_HDR, h.body_len, deadline);
+	rc = util_sock_recv_all(fd, buf + TERN_MLX5_FRAME_HDR, h.body_len, deadline_ns);
 	return rc != 0 ? rc : (int)h.body_len;
 }
 
 /* Wait until no endpoint holds a live QP to @p peer (the lcores handed them
  * back after mlx5_peer_reclaim_locked()). */
 static int
-wait_reclaimed(uint16_t peer, uint64_t deadline)
+wait_reclaimed(uint16_t peer, uint64_t deadline_ns)
 {
 	int live;
 
@@ -744,7 +671,7 @@ wait_reclaimed(uint16_t peer, uint64_t deadline)
 		mlx5_ctl_unlock();
 		if (!live)
 			return 0;
-		if (now_ms() >= deadline)
+		if (tern_clock_ns() >= deadline_ns)
 			return -ETIMEDOUT;
 		usleep(1000);
 	}
@@ -756,14 +683,14 @@ mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d)
 	uint8_t buf[TERN_MLX5_FRAME_MAX];
 	char name[INET6_ADDRSTRLEN + 8];
 	const char *why = NULL;
-	uint64_t deadline;
+	uint64_t deadline_ns;
 	unsigned int round, qps = 0;
 	bool renew = false;
 	int fd = -1, rc = 0, len, status = 0;
 
 	pthread_mutex_lock(&run_lock);
 	pthread_mutex_lock(&cfg_lock);
-	deadline = now_ms() + cfg.handshake_ms;
+	deadline_ns = tern_clock_ns() + (uint64_t)cfg.handshake_ms * 1000000u;
 	pthread_mutex_unlock(&cfg_lock);
 	mlx5_ctl_lock();
 	if (mlx5_ep_count_locked() == 0) {
@@ -776,7 +703,7 @@ mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d)
 	}
 	mlx5_ctl_unlock();
 	if (renew) {
-		rc = wait_reclaimed(peer, deadline);
+		rc = wait_reclaimed(peer, deadline_ns);
 		if (rc != 0)
 			why = "lcores still hold QPs to its earlier incarnation";
 	}
@@ -790,13 +717,13 @@ mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d)
 			why = "cannot prepare QPs";
 			break;
 		}
-		rc = fd < 0 ? hs_connect(d, deadline, &fd) : 0;
+		rc = fd < 0 ? hs_connect(d, deadline_ns, &fd) : 0;
 		if (rc != 0) {
 			why = "cannot connect";
 			break;
 		}
 		why = "no valid reply";
-		rc = exchange(fd, buf, len, deadline, &why, &status);
+		rc = exchange(fd, buf, len, deadline_ns, &why, &status);
 		if (rc < 0)
 			break;
 		rc = tern_mlx5_connect_complete(buf + TERN_MLX5_FRAME_HDR, (size_t)rc);

@@ -50,7 +50,9 @@
 #include <rte_malloc.h>
 
 #include <tern_segment_driver.h>
+#include <tern_time.h>
 #include <tern_transport_driver.h>
+#include <util_sock.h>
 
 #include "shm_control.h"
 #include "shm_internal.h"
@@ -105,15 +107,6 @@ static struct {
 struct shm_stats shm_stats;
 
 /* ---- control path: helpers ---- */
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* This host's boot_id and this process's token key, read once. ctl_lock held. */
 static int
@@ -208,26 +201,6 @@ msg_recv(int fd, uint8_t *buf, size_t len, int *keep, int *nfds, int *flags)
 	*nfds = fds_take(&msg, keep);
 	*flags = msg.msg_flags;
 	return n;
-}
-
-/* Wait until @p fd has @p events or @p deadline (now_ms()) passes. */
-static int
-fd_wait(int fd, short events, uint64_t deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	uint64_t now;
-	int ret;
-
-	for (;;) {
-		now = now_ms();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		ret = poll(&pfd, 1, (int)RTE_MIN(deadline - now, (uint64_t)INT32_MAX));
-		if (ret > 0)
-			return 0;
-		if (ret < 0 && errno != EINTR)
-			return -errno;
-	}
 }
 
 /* ---- the control thread ---- */
@@ -471,7 +444,7 @@ ctl_thread(void *arg)
 	while (!ctl.stop) {
 		n = 0;
 		pfd[n++] = (struct pollfd){ .fd = ctl.wake_fd, .events = POLLIN };
-		listening = ctl.listen_fd >= 0 && now_ms() >= backoff_until;
+		listening = ctl.listen_fd >= 0 && tern_clock_ms() >= backoff_until;
 		if (listening)
 			pfd[n++] = (struct pollfd){ .fd = ctl.listen_fd, .events = POLLIN };
 		nb_conns = ctl.nb_conns;
@@ -512,7 +485,7 @@ ctl_thread(void *arg)
 			if (pfd[first + i].revents != 0)
 				conn_serve(i, pfd[first + i].revents);
 		if (listening && pfd[1].revents != 0 && listener_accept())
-			backoff_until = now_ms() + BACKOFF_MS;
+			backoff_until = tern_clock_ms() + BACKOFF_MS;
 	}
 	pthread_mutex_unlock(&ctl_lock);
 	return NULL;
@@ -697,7 +670,7 @@ static int
 peer_connect(const char *path, uint32_t timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline_ns = tern_clock_ns() + (uint64_t)timeout_ms * 1000000u;
 	struct timespec pause = { .tv_nsec = 1000000 };
 	int fd, ret;
 
@@ -708,7 +681,7 @@ peer_connect(const char *path, uint32_t timeout_ms)
 	while (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		ret = -errno;
 		/* EAGAIN: the server's backlog is full; it is busy, not gone. */
-		if (ret != -EAGAIN || now_ms() >= deadline) {
+		if (ret != -EAGAIN || tern_clock_ns() >= deadline_ns) {
 			close(fd);
 			return ret == -EAGAIN ? -ETIMEDOUT : ret;
 		}
@@ -820,7 +793,7 @@ peer_request(struct shm_peer *p, const struct shm_blob *b, uint32_t timeout_ms, 
 {
 	const struct shm_req req = { .handle = b->handle, .length = b->length, .token = b->token };
 	uint8_t out[SHM_REQ_LEN], in[SHM_REP_LEN];
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline_ns = tern_clock_ns() + (uint64_t)timeout_ms * 1000000u;
 	int ret, nfds, flags, fd = -1;
 	struct shm_rep rep;
 	bool in_step;
@@ -843,7 +816,7 @@ peer_request(struct shm_peer *p, const struct shm_blob *b, uint32_t timeout_ms, 
 		goto broken;
 	}
 	shm_req_encode(out, &req);
-	ret = fd_wait(p->fd, POLLOUT, deadline);
+	ret = util_sock_wait(p->fd, POLLOUT, deadline_ns);
 	if (ret != 0)
 		goto broken;
 	n = send(p->fd, out, sizeof(out), MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -851,7 +824,7 @@ peer_request(struct shm_peer *p, const struct shm_blob *b, uint32_t timeout_ms, 
 		ret = n < 0 ? -errno : -EPROTO;
 		goto broken;
 	}
-	ret = fd_wait(p->fd, POLLIN, deadline);
+	ret = util_sock_wait(p->fd, POLLIN, deadline_ns);
 	if (ret != 0)
 		goto broken;
 	n = msg_recv(p->fd, in, sizeof(in), &fd, &nfds, &flags);
