@@ -271,6 +271,18 @@ ipc_call(const struct engine_shared *sh, struct ipc_request *rq, uint32_t *value
 /* Test hook: the version a request claims (0: this build's). */
 uint32_t tern_attach_claimed_layout_version;
 
+/* An attached client hands its slot back to the primary. */
+static void
+detach_slot(struct engine_shared *sh, uint32_t slot)
+{
+	struct ipc_request rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.op = IPC_DETACH;
+	rq.slot = slot;
+	ipc_call(sh, &rq, NULL);
+}
+
 struct tern_client *
 tern_client_attach(const char *engine_name, const struct tern_client_conf *conf)
 {
@@ -319,21 +331,12 @@ tern_client_attach(const char *engine_name, const struct tern_client_conf *conf)
 	c = engine_client_handle_open(sh, NULL, slot, conf, max_inflight);
 	if (c == NULL) {
 		ret = rte_errno;
-		engine_client_detach_slot(sh, slot);
+		detach_slot(sh, slot);
 		rte_errno = ret;
+		return NULL;
 	}
+	c->detach = detach_slot;
 	return c;
-}
-
-void
-engine_client_detach_slot(struct engine_shared *sh, uint32_t slot)
-{
-	struct ipc_request rq;
-
-	memset(&rq, 0, sizeof(rq));
-	rq.op = IPC_DETACH;
-	rq.slot = slot;
-	ipc_call(sh, &rq, NULL);
 }
 
 void *

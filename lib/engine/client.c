@@ -13,6 +13,22 @@
 #include "engine_private.h"
 
 /* Client handles of this process; never freed (see engine_private.h). */
+/* A live engine handle of this process, or NULL with *err (-EINVAL, -ESHUTDOWN). */
+struct tern_engine *
+engine_handle_check(const struct tern_engine *engine, int *err)
+{
+	if (engine == NULL || engine->magic != ENGINE_MAGIC) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	if (engine->state != HANDLE_LIVE ||
+	    __atomic_load_n(&engine->sh->phase, __ATOMIC_ACQUIRE) != PHASE_RUN) {
+		*err = -ESHUTDOWN;
+		return NULL;
+	}
+	return (struct tern_engine *)(uintptr_t)engine;
+}
+
 static struct tern_client client_handles[PROCESS_CLIENTS_MAX];
 static rte_spinlock_t client_handles_lock = RTE_SPINLOCK_INITIALIZER;
 
@@ -145,7 +161,7 @@ engine_client_teardown(struct tern_client *c)
 {
 	rte_spinlock_lock(&client_handles_lock);
 	if (c->engine == NULL) {
-		engine_client_detach_slot(c->sh, c->slot);
+		c->detach(c->sh, c->slot);
 	} else {
 		engine_slot_close(c->sh, c->slot, CLIENT_SLOT_CLOSING);
 		if (c->engine->state == HANDLE_DEAD)

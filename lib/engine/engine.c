@@ -15,8 +15,6 @@
 
 #include "engine_private.h"
 
-RTE_LOG_REGISTER(tern_engine_logtype, tern.engine, INFO);
-
 #define DEFAULT_NAME "tern"
 /* Every slot of the default 64 can take the default 256 futures. */
 #define DEFAULT_NB_FUTURES   16384
@@ -30,21 +28,6 @@ RTE_LOG_REGISTER(tern_engine_logtype, tern.engine, INFO);
 
 static struct tern_engine engine_handles[PROCESS_ENGINES_MAX];
 static rte_spinlock_t engine_handles_lock = RTE_SPINLOCK_INITIALIZER;
-
-struct tern_engine *
-engine_handle_check(const struct tern_engine *engine, int *err)
-{
-	if (engine == NULL || engine->magic != ENGINE_MAGIC) {
-		*err = -EINVAL;
-		return NULL;
-	}
-	if (engine->state != HANDLE_LIVE ||
-	    __atomic_load_n(&engine->sh->phase, __ATOMIC_ACQUIRE) != PHASE_RUN) {
-		*err = -ESHUTDOWN;
-		return NULL;
-	}
-	return (struct tern_engine *)(uintptr_t)engine;
-}
 
 static int
 engine_name_valid(const char *name)

@@ -390,6 +390,10 @@ struct tern_client {
 	uint32_t nb_free;	   /* futures on @free */
 	uint32_t nb_linger;	   /* futures let go while the engine still held them */
 	struct tern_future **free; /* process-local stack of the slot's idle futures */
+	/* An attached client (engine == NULL) hands its slot back to the
+	 * primary through this (attach.c's IPC), set where it attached: the
+	 * client code never calls into attach.c. */
+	void (*detach)(struct engine_shared *sh, uint32_t slot);
 };
 
 static inline struct batch_req *
@@ -483,7 +487,6 @@ uint32_t engine_slot_engine_held(const struct engine_shared *sh, uint32_t slot);
 /* attach.c */
 int engine_attach_init(struct tern_engine *engine);
 void engine_attach_fini(struct tern_engine *engine);
-void engine_client_detach_slot(struct engine_shared *sh, uint32_t slot);
 
 /* engine.c */
 struct tern_engine *engine_handle_check(const struct tern_engine *engine, int *err);

@@ -11,6 +11,9 @@
 
 #include "engine_private.h"
 
+/* Here, in the lowest file of the engine: every other one logs. */
+RTE_LOG_REGISTER(tern_engine_logtype, tern.engine, INFO);
+
 /* Spin this long before sleeping on the futex: long enough to cover the gap
  * between completions of a pipeline of MiB-sized batches (a 1 MiB copy takes
  * about 17 us; a futex sleep and wake-up on a busy CPU costs more than that),
