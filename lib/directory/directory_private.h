@@ -5,7 +5,7 @@
 /*
  * The backend interface of lib/directory: what a backend implements (struct
  * directory_backend_ops) and what it may call (backend.c). Layers, each
- * calling only those below it (tests/directory/check_layers.py checks this):
+ * calling only those below it (tests/layers/check_layers.py checks this):
  *
  *   directory.c            the front: URIs, published table, cache, public calls
  *   registry.c             the backend table: scheme -> ops

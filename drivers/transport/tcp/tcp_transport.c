@@ -33,7 +33,7 @@
  * connections, runs the handshake and what endpoints share (epochs, expired
  * batches, quiescence); tcp_conf.c holds the configuration. Calls go one
  * way only: tcp_transport.c -> tcp_conn.c -> tcp_conf.c (and each of them to
- * the codec, tcp_frame.c and tcp_auth.c); tests/layers/check_cycles.py checks.
+ * the codec, tcp_frame.c and tcp_auth.c); tests/layers/check_layers.py checks.
  */
 #include <errno.h>
 #include <stdbool.h>
