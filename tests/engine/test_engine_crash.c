@@ -34,15 +34,6 @@
 
 #define MS (1000ull * 1000ull)
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* The client's process is gone: its handle is never used again. */
 static void
 client_vanishes(struct tern_client *c)
@@ -74,14 +65,14 @@ static uint32_t
 engine_held_settles(struct tern_engine *e, unsigned int ms)
 {
 	struct tern_pool_stats ps;
-	uint64_t end = now_ns() + ms * MS;
+	uint64_t end = test_now_ns() + ms * MS;
 
 	do {
 		assert_int_equal(tern_engine_pool_stats(e, &ps), 0);
 		if (ps.engine_held == 0)
 			break;
 		usleep(1000);
-	} while (now_ns() < end);
+	} while (test_now_ns() < end);
 	return ps.engine_held;
 }
 
@@ -90,9 +81,9 @@ static bool
 slot_freed(struct tern_engine *e, uint32_t slot, unsigned int ms)
 {
 	struct tern_client_info ci;
-	uint64_t end = now_ns() + ms * MS;
+	uint64_t end = test_now_ns() + ms * MS;
 
-	while (now_ns() < end) {
+	while (test_now_ns() < end) {
 		if (tern_engine_client_info(e, slot, &ci) == -ENOENT)
 			return true;
 		usleep(1000);

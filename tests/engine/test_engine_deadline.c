@@ -30,22 +30,13 @@ struct fixture {
 	uint32_t hole;
 };
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Counters are bumped just after the future resolves: give them a moment. */
 static uint64_t
 timeouts_reach(struct tern_engine *e, uint64_t expected)
 {
-	uint64_t end = now_ns() + 1000 * MS, v;
+	uint64_t end = test_now_ns() + 1000 * MS, v;
 
-	while ((v = TEST_SUM_STAT(e, timeouts)) < expected && now_ns() < end)
+	while ((v = TEST_SUM_STAT(e, timeouts)) < expected && test_now_ns() < end)
 		;
 	return v;
 }
@@ -97,11 +88,11 @@ static void
 stuck_batch_times_out_at_its_deadline(void **state)
 {
 	struct fixture *fx = *state;
-	uint64_t t0 = now_ns(), elapsed;
+	uint64_t t0 = test_now_ns(), elapsed;
 	struct tern_future *f = submit_hole(fx, 100 * MS, 4096);
 
 	assert_int_equal(tern_future_wait(f, UINT64_MAX), -ETIMEDOUT);
-	elapsed = now_ns() - t0;
+	elapsed = test_now_ns() - t0;
 	print_message("deadline 100 ms, resolved after %.2f ms\n", (double)elapsed / MS);
 	assert_true(elapsed >= 100 * MS);
 	/* Tick granularity is a quarter millisecond; allow for a loaded machine. */
@@ -124,7 +115,7 @@ long_deadlines_fire_neither_early_nor_wrapped(void **state)
 	uint64_t deadlines_ns[4] = { 10000 * MS, 100000 * MS, 3600000 * MS };
 	struct tern_engine_info info;
 	struct tern_future *f[4], *one;
-	uint64_t t0 = now_ns(), up0, t;
+	uint64_t t0 = test_now_ns(), up0, t;
 	unsigned int i;
 
 	/* 2^64 / hz nanoseconds: where the old product wrapped. */
@@ -137,11 +128,11 @@ long_deadlines_fire_neither_early_nor_wrapped(void **state)
 		f[i] = submit_hole(fx, deadlines_ns[i], 4096);
 	/* A wait shorter than the deadline ends with -EINPROGRESS, on time. */
 	assert_int_equal(tern_future_wait(f[0], 200 * MS), -EINPROGRESS);
-	assert_true(now_ns() - t0 >= 200 * MS);
+	assert_true(test_now_ns() - t0 >= 200 * MS);
 	assert_int_equal(tern_future_wait(one, UINT64_MAX), -ETIMEDOUT);
-	t = now_ns() - t0;
+	t = test_now_ns() - t0;
 	assert_true(t >= 1000 * MS && t < 1400 * MS);
-	while (now_ns() - t0 < 1500 * MS)
+	while (test_now_ns() - t0 < 1500 * MS)
 		usleep(10000);
 	for (i = 0; i < 4; i++) {
 		print_message("deadline %.1f s: %s after 1.5 s\n", (double)deadlines_ns[i] / 1e9,
@@ -169,11 +160,11 @@ static void
 engine_default_deadline_applies(void **state)
 {
 	struct fixture *fx = *state;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = test_now_ns();
 	struct tern_future *f = submit_hole(fx, 0, 4096); /* engine default: 40 ms */
 
 	assert_int_equal(tern_future_wait(f, UINT64_MAX), -ETIMEDOUT);
-	assert_true(now_ns() - t0 >= 40 * MS);
+	assert_true(test_now_ns() - t0 >= 40 * MS);
 	assert_int_equal(tern_future_release(f), 0);
 }
 
@@ -213,7 +204,7 @@ deadlines_beyond_the_wheel_horizon_fire_in_order(void **state)
 	uint64_t deadlines_ms[] = { 1500, 30, 1100, 600 };
 	unsigned int by_deadline[] = { 1, 3, 2, 0 };
 	struct tern_future *f[4];
-	uint64_t t0 = now_ns(), t;
+	uint64_t t0 = test_now_ns(), t;
 	unsigned int i, k;
 
 	for (i = 0; i < 4; i++)
@@ -221,7 +212,7 @@ deadlines_beyond_the_wheel_horizon_fire_in_order(void **state)
 	for (k = 0; k < 4; k++) {
 		i = by_deadline[k];
 		assert_int_equal(tern_future_wait(f[i], UINT64_MAX), -ETIMEDOUT);
-		t = now_ns() - t0;
+		t = test_now_ns() - t0;
 		print_message("deadline %" PRIu64 " ms: resolved at %.1f ms\n", deadlines_ms[i],
 			      (double)t / MS);
 		assert_true(t >= deadlines_ms[i] * MS);
@@ -265,13 +256,13 @@ destroy_is_bounded_when_a_transport_never_gives_slices_back(void **state)
 	TEST_WAIT_UNTIL(hold_count() >= 2, 10000);
 	hold_ignore_cancel(1);
 	assert_int_equal(tern_engine_get_conf(fx->env.engine, &conf), 0);
-	t0 = now_ns();
+	t0 = test_now_ns();
 	/* Drain for drain_ns, cancel, wait drain_ns more for the transport, then
 	 * abandon its slices (and the batch) instead of hanging. */
 	assert_int_equal(tern_engine_destroy(fx->env.engine), 0);
 	print_message("destroy returned after %.1f ms (drain %.1f ms)\n",
-		      (double)(now_ns() - t0) / MS, (double)conf.drain_ns / MS);
-	assert_true(now_ns() - t0 < 2 * conf.drain_ns + 2000 * MS);
+		      (double)(test_now_ns() - t0) / MS, (double)conf.drain_ns / MS);
+	assert_true(test_now_ns() - t0 < 2 * conf.drain_ns + 2000 * MS);
 	fx->env.engine = NULL;
 	hold_ignore_cancel(0);
 	hold_release(0, 0); /* forget what the stopped "device" held */
@@ -284,7 +275,8 @@ peer_traffic_counts_slices_bytes_and_failed_requests(void **state)
 	struct tern_peer_traffic t;
 	struct tern_future *f;
 	struct tern_request r;
-	uint64_t end = now_ns() + 2000 * MS, base = hold_count(); /* an earlier test's leftovers */
+	uint64_t end = test_now_ns() + 2000 * MS,
+		 base = hold_count(); /* an earlier test's leftovers */
 	uint32_t peer_seg;
 
 	assert_int_equal(
@@ -309,7 +301,7 @@ peer_traffic_counts_slices_bytes_and_failed_requests(void **state)
 						   .length = 4096 } },
 			3, &(struct tern_submit_opts){ .deadline_ns = 5000 * MS });
 	assert_non_null(f);
-	while (hold_count() < base + 9 && now_ns() < end)
+	while (hold_count() < base + 9 && test_now_ns() < end)
 		;
 	assert_int_equal(hold_count(), base + 9);
 	hold_release(-EIO, 0);

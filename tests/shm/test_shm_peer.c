@@ -64,15 +64,6 @@ shm(void)
 	return ops;
 }
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Start a target child and register its exported segment as REMOTE @p name. */
 static void
 peer_start(struct fixture *fx, struct peer *p, const char *name, uint64_t seed)
@@ -197,7 +188,7 @@ writer_thread(void *arg)
 		if (f != NULL)
 			tern_future_release(f);
 		if (w->status != 0) {
-			w->first_error_ns = now_ns();
+			w->first_error_ns = test_now_ns();
 			break;
 		}
 		w->rounds_ok++;
@@ -227,7 +218,7 @@ sigkilled_peer_fails_its_futures_fast_and_another_peer_works(void **state)
 	assert_int_equal(pthread_create(&t, NULL, writer_thread, &w), 0);
 	usleep(200 * 1000);
 	assert_int_equal(w.status, 0); /* writing away */
-	kill_ns = now_ns();
+	kill_ns = test_now_ns();
 	test_target_stop(&fx->peer.t, true);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	print_message("%" PRIu64 " rounds before the kill; failed %" PRIu64 " us after it: %s\n",
