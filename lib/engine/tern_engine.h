@@ -85,7 +85,8 @@ struct tern_engine_conf {
  *
  * @return the engine, or NULL with rte_errno: EINVAL (bad configuration, an
  *         lcore that is not an idle EAL worker), EEXIST (name in use),
- *         ENODEV (no usable transport), ENOMEM, EBUSY (lcore busy).
+ *         ENODEV (no usable transport), ENOMEM, EBUSY (lcore busy), ENOSPC
+ *         (this process has 8 engines already).
  */
 struct tern_engine *tern_engine_create(const struct tern_engine_conf *conf);
 

@@ -200,8 +200,10 @@ int tern_peers_ipc_serve(struct tern_peers *peers);
  * lcores are).
  *
  * @return 0 and @p handle; -EINVAL; -ENOTSUP (not a secondary); -ETIMEDOUT
- *         (no answer within @p timeout_ms, e.g. no peer set serves); or the
- *         primary's tern_peers_resolve() error.
+ *         (no answer within @p timeout_ms, e.g. no peer set serves);
+ *         -EPROTO (an answer of the wrong size or with a status that is no
+ *         errno: not this version's primary); or the primary's
+ *         tern_peers_resolve() error.
  */
 int tern_peers_ipc_resolve(const char *node, const char *segment, uint32_t timeout_ms,
 			   uint32_t *handle);
