@@ -23,7 +23,7 @@
 
 #include "tern_peer.h"
 
-RTE_LOG_REGISTER_DEFAULT(peer_logtype, NOTICE);
+RTE_LOG_REGISTER(peer_logtype, tern.peer, NOTICE);
 #define PEER_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, peer_logtype, "tern_peer: " fmt "\n", ##__VA_ARGS__)
 

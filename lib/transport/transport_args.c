@@ -16,7 +16,7 @@
 
 #include "tern_transport_driver.h"
 
-RTE_LOG_REGISTER_SUFFIX(transport_logtype, transport, NOTICE);
+RTE_LOG_REGISTER(transport_logtype, tern.transport, NOTICE);
 #define TARG_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, transport_logtype, "tern_transport: " fmt "\n", ##__VA_ARGS__)
 
