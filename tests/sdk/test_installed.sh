@@ -52,8 +52,10 @@ example_builds_out_of_tree() {
 }
 
 example_moves_verified_data() {
-	"$dataplane" -l 0-1 --no-pci --file-prefix "$prefix" --log-level lib.eal:warning \
-		-- --segment kv:8M --idle yield >"$work/dp.log" 2>&1 &
+	# A fixed base (as every integration test): secondaries, sanitized ones
+	# included, map the primary's memory at the same addresses.
+	"$dataplane" -l 0-1 --no-pci --base-virtaddr 0x200000000000 --file-prefix "$prefix" \
+		--log-level lib.eal:warning -- --segment kv:8M --idle yield >"$work/dp.log" 2>&1 &
 	local dp=$!
 	pids+=("$dp")
 	local i
