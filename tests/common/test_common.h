@@ -37,6 +37,10 @@ void test_pattern_fill(void *p, size_t n, uint64_t seed, uint64_t offset);
 /* Returns the first offset that differs from the pattern, or SIZE_MAX. */
 size_t test_pattern_check(const void *p, size_t n, uint64_t seed, uint64_t offset);
 
+/* A new file in /tmp holding @content (a secret, a config); its path goes
+ * to @path (@len bytes). The test removes it. Fails the test on error. */
+void test_file_holding(char *path, size_t len, const char *content);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t test_now_ns(void);
 

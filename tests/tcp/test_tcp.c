@@ -1016,19 +1016,6 @@ siphash_matches_the_reference_vectors(void **state)
 	assert_false(tcp_auth_equal(p1, p2));
 }
 
-/* Write @p secret to a new file; its path goes to @p path. */
-static void
-secret_file(char *path, size_t len, const char *secret)
-{
-	int fd;
-
-	snprintf(path, len, "/tmp/tern_tcp_secret_XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, secret, strlen(secret)), (ssize_t)strlen(secret));
-	close(fd);
-}
-
 /* A target with a secret serves only who proves it: the engine itself (same
  * secret) and a raw peer with the right proof; no proof or a wrong one gets
  * READY -EACCES and the connection closes, before any request. */
@@ -1043,9 +1030,9 @@ a_secret_keeps_out_who_lacks_it(void **state)
 	int fd;
 
 	RTE_SET_USED(state);
-	secret_file(right, sizeof(right), "correct horse battery staple\n");
-	secret_file(wrong, sizeof(wrong), "correct horse battery stapler\n");
-	secret_file(shortf, sizeof(shortf), "too short\n");
+	test_file_holding(right, sizeof(right), "correct horse battery staple\n");
+	test_file_holding(wrong, sizeof(wrong), "correct horse battery stapler\n");
+	test_file_holding(shortf, sizeof(shortf), "too short\n");
 	tcp_auth_key("correct horse battery staple", 28, rkey);
 	tcp_auth_key("correct horse battery stapler", 29, wkey);
 	conf.auth_file = shortf;

@@ -361,18 +361,6 @@ timed_out_batches_never_touch_memory_again(void **state)
 	assert_int_equal(tern_client_destroy(c), 0);
 }
 
-static void
-secret_file(char *path, size_t len, const char *secret)
-{
-	int fd;
-
-	snprintf(path, len, "/tmp/tern_tcp_secret_XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, secret, strlen(secret)), (ssize_t)strlen(secret));
-	close(fd);
-}
-
 /* This process as an initiator configured with @p auth_file (NULL: none)
  * reads 1 MiB of the target's segment: the status. */
 static int
@@ -414,8 +402,8 @@ a_target_with_a_secret_refuses_initiators_without_it(void **state)
 	struct peer p = { 0 };
 
 	RTE_SET_USED(state);
-	secret_file(right, sizeof(right), "sixteen bytes or more of secret\n");
-	secret_file(wrong, sizeof(wrong), "sixteen bytes or more of secreT\n");
+	test_file_holding(right, sizeof(right), "sixteen bytes or more of secret\n");
+	test_file_holding(wrong, sizeof(wrong), "sixteen bytes or more of secreT\n");
 	target_start(&p, 45, right, desc);
 	assert_int_equal(read_as(NULL, desc, NULL, "noauth"), -EACCES);
 	assert_int_equal(read_as(wrong, desc, NULL, "wrongauth"), -EACCES);
