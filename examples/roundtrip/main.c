@@ -23,6 +23,7 @@
 #include <tern_cli.h>
 #include <tern_engine.h>
 #include <tern_segment.h>
+#include <tern_transport.h>
 
 /* Submit one request and wait for it: 0 or the future's negative errno. */
 static int
@@ -105,6 +106,10 @@ main(int argc, char **argv)
 	}
 	printf("roundtrip: %" PRIu64 " bytes written to %s/%s and read back intact\n", bytes,
 	       engine, segment);
+	printf("roundtrip: transports in this build:");
+	for (a = 0; a < tern_transport_count(); a++)
+		printf(" %s", tern_transport_name(a));
+	printf("\n");
 	if (tern_client_shm_free(c, h_out) != 0 || tern_client_shm_free(c, h_in) != 0 ||
 	    tern_client_destroy(c) != 0)
 		return 1;
