@@ -159,6 +159,26 @@ create_and_add_refuse_bad_arguments(void **state)
 	assert_int_equal(tern_peers_poll(NULL), -EINVAL);
 }
 
+/* Only exported segments are published, and only with a transport that can
+ * describe them (here none listens: nothing is published). The published
+ * case runs in tests/peer/test_peers.sh with real dataplanes. */
+static void
+publish_offers_only_exported_segments_a_transport_describes(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(tern_peers_publish(NULL, fx->tbl, "a", 0), -EINVAL);
+	assert_int_equal(tern_peers_publish(fx->server, NULL, "a", 0), -EINVAL);
+	assert_int_equal(tern_peers_publish(fx->server, fx->tbl, NULL, 0), -EINVAL);
+	assert_int_equal(tern_peers_publish(fx->server, fx->tbl, "a", 0), 0); /* not exported */
+	assert_int_equal(tern_segment_export(fx->tbl, fx->local), 0);
+	/* memcpy describes nothing; tcp has no listener in this process. */
+	assert_int_equal(tern_peers_publish(fx->server, fx->tbl, "a",
+					    1u << tern_transport_id("memcpy") |
+						    1u << tern_transport_id("tcp")),
+			 0); /* segments published: none */
+}
+
 static void
 resolve_imports_with_the_cheapest_working_transport(void **state)
 {
@@ -377,6 +397,9 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(names_split_strictly),
+		cmocka_unit_test_setup_teardown(
+			publish_offers_only_exported_segments_a_transport_describes, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(create_and_add_refuse_bad_arguments, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(resolve_imports_with_the_cheapest_working_transport,

@@ -106,6 +106,7 @@ static void
 names_and_ranges_are_unique_and_table_fills(void **state)
 {
 	struct tern_segment_table *t = tern_segment_table_create("uniq", 2, SOCKET_ID_ANY);
+	struct tern_segment_table_info ti;
 	struct tern_segment_conf c;
 	uint32_t a, b, x;
 
@@ -120,6 +121,13 @@ names_and_ranges_are_unique_and_table_fills(void **state)
 	assert_int_equal(tern_segment_register(t, &c, &b), 0);
 	c = local_conf("c", arena + 16384, 4096);
 	assert_int_equal(tern_segment_register(t, &c, &x), -ENOSPC);
+	/* What an application sees of the (opaque) table. */
+	assert_int_equal(tern_segment_table_info(t, &ti), 0);
+	assert_string_equal(ti.name, "uniq");
+	assert_int_equal(ti.capacity, 2);
+	assert_int_equal(ti.nb_active, 2);
+	assert_int_equal(tern_segment_table_info(NULL, &ti), -EINVAL);
+	assert_int_equal(tern_segment_table_info(t, NULL), -EINVAL);
 	assert_int_equal(tern_segment_table_free(t), -EBUSY);
 	assert_int_equal(tern_segment_find(t, "b", &x), 0);
 	assert_int_equal(x, b);
