@@ -19,9 +19,12 @@ RTE_LOG_REGISTER(tern_engine_logtype, tern.engine, INFO);
  * about 17 us; a futex sleep and wake-up on a busy CPU costs more than that),
  * short enough not to burn a core waiting for a large one. 20 us was too
  * short: a client waiting on 4 batches of 1 MiB in flight over shm slept on
- * most of them and kept the worker lcore from 20 % of its bandwidth
- * (doc/performance.md). */
-#define WAIT_SPIN_NS 60000ull
+ * most of them and kept the worker lcore from 20 % of its bandwidth. 60 us
+ * became too short with per-client submission queues (one worker lcore,
+ * 1 MiB, inflight 4, --completion wait: 41.2-42.8 GB/s against 46.6-52.8 for
+ * 09d39e1 in alternating runs); at 200 us the same runs give 46.4-53.4
+ * against 42.8-54.5 (doc/performance.md). */
+#define WAIT_SPIN_NS 200000ull
 
 /* Shared (not FUTEX_PRIVATE) futexes: waiters may be in secondary processes. */
 static void
