@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include <infiniband/verbs.h>
+
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -927,6 +929,166 @@ descriptors_are_parsed_strictly(void **state)
 	f->ops->segment_release(&seg);
 }
 
+/* rdma-core's SQ sizing as the model and the verbs fake apply it, on the
+ * request the verbs provider makes (mlx5_verbs_sq_attr()). */
+static void
+sq_sizing_follows_rdma_core(void **state)
+{
+	struct ibv_qp_init_attr_ex a;
+	uint32_t cnt, inl;
+
+	(void)state;
+	/* No send_ops_flags (what the driver asked before issue 11): every RC
+	 * op, bind-MW included, 192 bytes of overhead, 320-byte WQEs, 128 WRs
+	 * -> 1024 WQEBBs where 256 were wanted. */
+	memset(&a, 0, sizeof(a));
+	a.qp_type = IBV_QPT_RC;
+	a.cap.max_send_wr = 128;
+	a.cap.max_send_sge = 1;
+	a.cap.max_inline_data = 64;
+	assert_int_equal(mlx5_model_sq_overhead(&a), 192);
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 32768, &cnt, &inl), 0);
+	assert_int_equal(cnt, 1024);
+	assert_int_equal(inl, 320 - 192 - 4);
+	/* The driver's request: WRITE | READ only, 32 bytes of overhead,
+	 * 128-byte WQEs: 256 WQEBBs, 92 bytes inline. */
+	memset(&a, 0, sizeof(a));
+	a.qp_type = IBV_QPT_RC;
+	mlx5_verbs_sq_attr(256, 64, &a);
+	assert_true(a.comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS);
+	assert_int_equal(a.send_ops_flags, IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_READ);
+	assert_int_equal(mlx5_model_sq_overhead(&a), 32);
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 32768, &cnt, &inl), 0);
+	assert_int_equal(cnt, 256);
+	assert_int_equal(inl, 92);
+	/* Atomics: 48 bytes. */
+	a.send_ops_flags |= IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD;
+	assert_int_equal(mlx5_model_sq_overhead(&a), 48);
+	/* A 4-WQEBB inline WRITE and a ring of 4: one WR, never zero. */
+	memset(&a, 0, sizeof(a));
+	a.qp_type = IBV_QPT_RC;
+	mlx5_verbs_sq_attr(4, 200, &a);
+	assert_int_equal(a.cap.max_send_wr, 1);
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 32768, &cnt, &inl), 0);
+	assert_int_equal(cnt, 4);
+	/* What rdma-core refuses: a WQE above the largest descriptor, too many
+	 * SGEs, a ring above the device's largest, another QP type. */
+	a.cap.max_inline_data = 600;
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 32768, &cnt, &inl), -EINVAL);
+	a.cap.max_inline_data = 0;
+	a.cap.max_send_sge = 40;
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 32768, &cnt, &inl), -EINVAL);
+	a.cap.max_send_sge = 1;
+	a.cap.max_send_wr = 4096;
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 1024, &cnt, &inl), -EINVAL);
+	a.cap.max_send_wr = 0;
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 1024, &cnt, &inl), 0);
+	assert_int_equal(cnt, 0);
+	a.qp_type = IBV_QPT_UD;
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 1024, &cnt, &inl), -EINVAL);
+}
+
+/* The default endpoint (256 WQEBBs, 64 bytes inline) against a model that
+ * sizes SQs as rdma-core does: the QP is usable and moves data. Before issue
+ * 11 the ring came back 1024 WQEBBs and the QP was refused. */
+static void
+default_sizing_qp_moves_data(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s[3];
+
+	fill(f->local, 8192, 11);
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	s[1] = slice(f, TERN_OP_WRITE, &f->rseg, 4096, 4096, 40); /* inline */
+	s[2] = slice(f, TERN_OP_READ, &f->rseg, 1u << 20, 0, 4096);
+	run_expect_ok(f, s, 3);
+	assert_memory_equal(f->remote, f->local, 4096);
+	assert_memory_equal(f->remote + 4096, f->local + 4096, 40);
+	assert_memory_equal(f->local + (1u << 20), f->local, 4096);
+	assert_non_null(mlx5_model_qp(f->m, 0));
+	assert_int_equal(mlx5_model_qp_wqe_cnt(mlx5_model_qp(f->m, 0)), 256);
+}
+
+static int
+setup_defaults(void **state)
+{
+	return fx_open(state, 0, 0, 0);
+}
+
+/* A ring 16 times larger than wanted (1024 WQEBBs for 64): at most 64 WQEBBs
+ * go in flight, so when the first fails and the device flushes the rest,
+ * their CQEs fit the CQ (sized for 64 per QP); an overrun would move the QP
+ * to ERR on hardware and is a violation in the model. */
+static void
+larger_ring_keeps_the_cq_safe(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 1000 };
+	struct tern_slice *s = calloc(N, sizeof(*s));
+	struct tern_completion *out = calloc(N, sizeof(*out));
+	struct mlx5_model_qp *qp;
+	unsigned int i, n, got = 0, spins = 0;
+
+	assert_non_null(s);
+	assert_non_null(out);
+	mlx5_model_set_sq_limits(f->m, 512, 32768, 16);
+	fill(f->local, 1 << 20, 12);
+	for (i = 0; i < N; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, (uint64_t)i * 512, (uint64_t)i * 512, 512);
+	n = f->ops->post_burst(f->ep, s, 1);
+	assert_int_equal(n, 1);
+	qp = mlx5_model_qp(f->m, 0);
+	assert_non_null(qp);
+	assert_int_equal(mlx5_model_qp_wqe_cnt(qp), 1024);
+	mlx5_model_qp_hold(qp, 1);
+	mlx5_model_qp_fail(qp, 0, MODEL_SYND_RETRY_EXC);
+	n += f->ops->post_burst(f->ep, s + 1, N - 1);
+	assert_int_equal(n, SQ_WQEBBS);
+	mlx5_model_qp_hold(qp, 0);
+	while (got < n) {
+		struct tern_completion c[16];
+		uint16_t k, j;
+
+		mlx5_model_step(f->m);
+		k = f->ops->poll(f->ep, c, RTE_DIM(c));
+		for (j = 0; j < k; j++)
+			out[c[j].cookie - s[0].cookie] = c[j];
+		got += k;
+		assert_true(++spins < SPINS_MAX);
+	}
+	assert_int_equal(out[0].status, -ETIMEDOUT);
+	for (i = 1; i < n; i++)
+		assert_int_equal(out[i].status, -ECONNABORTED);
+	assert_model_clean(f);
+	/* Recovered: the rest wraps the big ring with the same limit. */
+	f->next_cookie = s[n].cookie;
+	run_expect_ok(f, s + n, N - n);
+	assert_memory_equal(f->remote + (size_t)n * 512, f->local + (size_t)n * 512,
+			    (size_t)(N - n) * 512);
+	free(out);
+	free(s);
+}
+
+/* A ring rdma-core would refuse (larger than the device's largest SQ): the
+ * QP is not opened, slices fail with -ENOTCONN, nothing crashes. */
+static void
+refused_sq_fails_slices(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	struct tern_completion c[2];
+	unsigned int spins = 0;
+	uint16_t n = 0;
+
+	mlx5_model_set_sq_limits(f->m, 512, 32, 1);
+	assert_int_equal(f->ops->post_burst(f->ep, &s, 1), 1);
+	while (n == 0 && ++spins < 1000)
+		n = f->ops->poll(f->ep, c, RTE_DIM(c));
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].status, -ENOTCONN);
+	assert_null(mlx5_model_qp(f->m, 0));
+}
+
 static void
 views_are_checked(void **state)
 {
@@ -946,16 +1108,26 @@ views_are_checked(void **state)
 	unsigned int s;
 
 	(void)state;
-	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0), 0);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 0), 0);
 	assert_int_equal(sq.sig_mask, 3);
 	v.stride = 128;
-	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 0), -EINVAL);
 	v.stride = 64;
 	v.wqe_cnt = 12;
-	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 0), -EINVAL);
 	v.wqe_cnt = 8;
 	v.bf_size = 128;
-	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 0), -EINVAL);
+	v.bf_size = 256;
+	/* A ring larger than wanted: the in-flight limit, and the CQE request
+	 * interval under half of it. */
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 4), 0);
+	assert_int_equal(sq.limit, 4);
+	assert_int_equal(mlx5_sq_room(&sq), 4);
+	assert_int_equal(sq.sig_mask, 1);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 2), -EINVAL);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 64), 0);
+	assert_int_equal(sq.limit, 8);
 	assert_int_equal(mlx5_cq_init(&cq, &c), 0);
 	assert_int_equal(cq.cqe_offset, 64);
 	c.cqe_size = 32;
@@ -1068,7 +1240,7 @@ error_cqes_decoded(void **state)
 	unsigned int i;
 
 	(void)state;
-	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 4), 0);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 4, 0), 0);
 	for (i = 0; i < 6; i++)
 		mlx5_post_rdma(&sq, MLX5_OPCODE_RDMA_WRITE, 0x1000, 1, 100 + i, 0x2000, 2, 0, i);
 	memset(&e, 0, sizeof(e));
@@ -1201,6 +1373,11 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(probe_without_device_is_enodev),
 		cmocka_unit_test(views_are_checked),
+		cmocka_unit_test(sq_sizing_follows_rdma_core),
+		cmocka_unit_test_setup_teardown(default_sizing_qp_moves_data, setup_defaults,
+						teardown),
+		cmocka_unit_test_setup_teardown(larger_ring_keeps_the_cq_safe, setup, teardown),
+		cmocka_unit_test_setup_teardown(refused_sq_fails_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(write_and_read_1_byte_to_16_mib, setup, teardown),
 		cmocka_unit_test_setup_teardown(inline_writes_wrap_the_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(sq_and_cq_wrap_many_times, setup, teardown),

@@ -149,35 +149,37 @@ mlx5_ep_at_locked(unsigned int i)
 	return eps[i];
 }
 
+/*
+ * SQ state over a new QP's view, its slots sized by the ring the device
+ * granted (rdma-core rounds up: any power of two >= what was asked for is
+ * fine, at most ep->sq_wqebbs WQEBBs are kept in flight, what the CQ is
+ * sized for). @return the SQ, or NULL (QP closed).
+ */
 static struct mlx5_sq *
-sq_alloc(const struct mlx5_endpoint *ep, struct mlx5_slot **slots)
+sq_setup(const struct mlx5_endpoint *ep, const struct tern_mlx5_sq_view *view, void *handle,
+	 uint16_t peer)
 {
 	struct mlx5_sq *sq = rte_zmalloc("tern_mlx5_sq", sizeof(*sq), RTE_CACHE_LINE_SIZE);
+	struct mlx5_slot *slots = NULL;
 
-	*slots = rte_zmalloc("tern_mlx5_slots", sizeof(**slots) * ep->sq_wqebbs,
-			     RTE_CACHE_LINE_SIZE);
-	if (sq == NULL || *slots == NULL) {
-		rte_free(*slots);
+	if (sq != NULL && view->wqe_cnt >= ep->sq_wqebbs && view->wqe_cnt <= 32768)
+		slots = rte_zmalloc("tern_mlx5_slots", sizeof(*slots) * view->wqe_cnt,
+				    RTE_CACHE_LINE_SIZE);
+	if (sq == NULL || slots == NULL ||
+	    mlx5_sq_init(sq, view, slots, ep->sig_every, ep->sq_wqebbs) != 0) {
+		TERN_MLX5_LOG(ERR,
+			      "lcore %u: QP to peer %u has an unusable queue view (wqe_cnt %u, "
+			      "wanted >= %u, stride %u, bf_size %u)%s",
+			      ep->lcore_id, peer, view->wqe_cnt, ep->sq_wqebbs, view->stride,
+			      view->bf_size, sq == NULL ? ": out of memory" : "");
+		prov->qp_close(prov_ctx, handle);
+		rte_free(slots);
 		rte_free(sq);
 		return NULL;
 	}
-	return sq;
-}
-
-/* SQ state over a new QP's view. @return 0, or -EINVAL (QP closed). */
-static int
-sq_setup(const struct mlx5_endpoint *ep, struct mlx5_sq *sq, struct mlx5_slot *slots,
-	 const struct tern_mlx5_sq_view *view, void *handle, uint16_t peer)
-{
-	if (view->wqe_cnt != ep->sq_wqebbs || mlx5_sq_init(sq, view, slots, ep->sig_every) != 0) {
-		TERN_MLX5_LOG(ERR, "lcore %u: QP to peer %u has an unusable queue view",
-			      ep->lcore_id, peer);
-		prov->qp_close(prov_ctx, handle);
-		return -EINVAL;
-	}
 	sq->handle = handle;
 	sq->peer = peer;
-	return 0;
+	return sq;
 }
 
 void
@@ -193,23 +195,17 @@ mlx5_ep_sq_create(struct mlx5_endpoint *ep, uint16_t peer, struct tern_mlx5_conn
 		  int *rc)
 {
 	struct tern_mlx5_sq_view view;
-	struct mlx5_slot *slots;
-	struct mlx5_sq *sq = sq_alloc(ep, &slots);
+	struct mlx5_sq *sq;
 	void *handle;
 
-	*rc = -ENOMEM;
-	if (sq == NULL)
-		return NULL;
 	memset(&view, 0, sizeof(view));
 	view.max_inline = ep->max_inline;
 	*rc = prov->qp_create(prov_ctx, ep->cq_handle, ep->sq_wqebbs, &view, local, &handle);
-	if (*rc == 0)
-		*rc = sq_setup(ep, sq, slots, &view, handle, peer);
-	if (*rc != 0) {
-		rte_free(slots);
-		rte_free(sq);
+	if (*rc != 0)
 		return NULL;
-	}
+	sq = sq_setup(ep, &view, handle, peer);
+	if (sq == NULL)
+		*rc = -EINVAL;
 	return sq;
 }
 
@@ -236,7 +232,6 @@ struct mlx5_sq *
 mlx5_ep_qp_open(struct mlx5_endpoint *ep, uint16_t peer)
 {
 	struct tern_mlx5_sq_view view;
-	struct mlx5_slot *slots;
 	struct mlx5_sq *sq, *none = NULL;
 	void *handle;
 	int rc;
@@ -254,16 +249,9 @@ mlx5_ep_qp_open(struct mlx5_endpoint *ep, uint16_t peer)
 				      peer, strerror(-rc));
 		return NULL;
 	}
-	sq = sq_alloc(ep, &slots);
-	if (sq == NULL) {
-		prov->qp_close(prov_ctx, handle);
+	sq = sq_setup(ep, &view, handle, peer);
+	if (sq == NULL)
 		return NULL;
-	}
-	if (sq_setup(ep, sq, slots, &view, handle, peer) != 0) {
-		rte_free(slots);
-		rte_free(sq);
-		return NULL;
-	}
 	if (!__atomic_compare_exchange_n(&ep->qps[peer], &none, sq, false, __ATOMIC_RELEASE,
 					 __ATOMIC_ACQUIRE)) {
 		/* A handshake gave the endpoint one meanwhile. */

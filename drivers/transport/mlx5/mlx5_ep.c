@@ -237,14 +237,15 @@ run_post(const struct post_run *run, const struct tern_slice *slices, uint16_t n
 	return posted;
 }
 
-/* An inline WRITE, or an unknown op. @return 1 posted, 0 no room, < 0 reject. */
+/* An inline WRITE, or an unknown op. @return 1 posted, 0 no room, < 0 reject
+ * (-EINVAL: anything but a WRITE; the inline WQE is always an RDMA WRITE). */
 static __rte_noinline int
 run_post_other(const struct post_run *run, const struct tern_slice *s)
 {
 	struct mlx5_sq *sq = run->sq;
 	uint16_t wqebbs;
 
-	if (s->op != TERN_OP_WRITE && s->op != TERN_OP_READ)
+	if (s->op != TERN_OP_WRITE)
 		return -EINVAL;
 	wqebbs = mlx5_inline_wqebbs(s->length);
 	if (mlx5_sq_room(sq) < wqebbs)

@@ -184,7 +184,6 @@ verbs_cq_open(void *arg, unsigned int lcore_id, uint32_t cqe_cnt, struct tern_ml
 	struct verbs_cq *c;
 
 	RTE_SET_USED(arg);
-	RTE_SET_USED(lcore_id);
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
@@ -216,6 +215,8 @@ verbs_cq_open(void *arg, unsigned int lcore_id, uint32_t cqe_cnt, struct tern_ml
 	view->cqe_cnt = dvcq.cqe_cnt;
 	view->cqe_size = dvcq.cqe_size;
 	view->dbrec = (volatile uint32_t *)&dvcq.dbrec[0];
+	TERN_MLX5_LOG(INFO, "lcore %u: CQ of %u CQEs (asked %u), cqe_size %u", lcore_id,
+		      view->cqe_cnt, cqe_cnt, view->cqe_size);
 	*handle = c;
 	return 0;
 fail:
@@ -321,6 +322,23 @@ verbs_port_info(void *arg, struct tern_mlx5_conn_params *port)
 	return 0;
 }
 
+void
+mlx5_verbs_sq_attr(uint32_t wqe_cnt, uint32_t max_inline, struct ibv_qp_init_attr_ex *attr)
+{
+	uint32_t wr = wqe_cnt / mlx5_inline_wqebbs(max_inline);
+
+	/* WRs sized so the ring is wqe_cnt WQEBBs when every WR is a
+	 * largest-inline WRITE; rdma-core may round it up further (the data
+	 * path accepts any power of two >= wqe_cnt). */
+	attr->cap.max_send_wr = RTE_MAX(wr, 1u);
+	attr->cap.max_send_sge = 1;
+	attr->cap.max_inline_data = max_inline;
+	/* Without this, rdma-core sizes every WQE for bind-MW/local-invalidate
+	 * (192 bytes of overhead: 320-byte slots, 1024 WQEBBs for 256). */
+	attr->comp_mask |= IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+	attr->send_ops_flags = IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_READ;
+}
+
 /* An RC QP in INIT: an initiator's on an lcore's CQ and parent domain, with
  * its SQ view, or (@p c NULL) a target's on the control CQ. */
 static int
@@ -348,11 +366,7 @@ verbs_qp_new(struct verbs_cq *c, uint32_t wqe_cnt, struct tern_mlx5_sq_view *vie
 	if (c != NULL) {
 		attr.send_cq = ibv_cq_ex_to_cq(c->cq);
 		attr.recv_cq = ibv_cq_ex_to_cq(c->cq);
-		/* WRs sized so the ring is wqe_cnt WQEBBs when every WR is a
-		 * largest-inline WRITE. */
-		attr.cap.max_send_wr = wqe_cnt / mlx5_inline_wqebbs(view->max_inline);
-		attr.cap.max_send_sge = 1;
-		attr.cap.max_inline_data = view->max_inline;
+		mlx5_verbs_sq_attr(wqe_cnt, view->max_inline, &attr);
 		attr.pd = c->ppd;
 	} else {
 		attr.send_cq = dev.ctl_cq;
@@ -389,6 +403,13 @@ verbs_qp_new(struct verbs_cq *c, uint32_t wqe_cnt, struct tern_mlx5_sq_view *vie
 	view->dbrec = (volatile uint32_t *)&dvqp.dbrec[MLX5_SND_DBR];
 	view->bf_reg = dvqp.bf.reg;
 	view->bf_size = dvqp.bf.size;
+	/* rdma-core answers with what the WQE size it chose holds. */
+	view->max_inline = RTE_MIN(view->max_inline, attr.cap.max_inline_data);
+	TERN_MLX5_LOG(INFO,
+		      "QP 0x%x: sq.wqe_cnt %u (asked %u WQEBBs, max_send_wr %u), stride %u, "
+		      "bf.size %u, max_inline %u",
+		      view->qpn, view->wqe_cnt, wqe_cnt, attr.cap.max_send_wr, view->stride,
+		      view->bf_size, view->max_inline);
 done:
 	if (rc != 0)
 		goto fail;

@@ -97,6 +97,20 @@ struct tern_mlx5_provider {
 /** The verbs provider (real ConnectX devices). */
 extern const struct tern_mlx5_provider mlx5_verbs_provider;
 
+struct ibv_qp_init_attr_ex;
+
+/**
+ * Fill the send-queue part of an initiator RC QP's creation attributes as
+ * the verbs provider asks rdma-core for it: the send operations the data path
+ * posts (IBV_QP_INIT_ATTR_SEND_OPS_FLAGS = RDMA WRITE | RDMA READ, so the
+ * provider sizes a WQE for those and not for bind-MW / local-invalidate),
+ * max_send_wr so the ring holds @p wqe_cnt WQEBBs of largest-inline WRITEs,
+ * one SGE, @p max_inline bytes of inline data. Sets cap and comp_mask bits;
+ * leaves the rest of @p attr alone. The device model and the verbs fake
+ * (tests/mlx5) size queues from it the way rdma-core does.
+ */
+void mlx5_verbs_sq_attr(uint32_t wqe_cnt, uint32_t max_inline, struct ibv_qp_init_attr_ex *attr);
+
 /**
  * Replace the queue provider (tests). Must be called before an engine probes
  * the transport and while no endpoint is open; NULL restores the verbs
