@@ -236,7 +236,8 @@ mlx5_endpoint_close(struct tern_endpoint *base)
 
 #define MLX5_PARAMS                                                                    \
 	"listen=<ADDR:PORT> advertise=<ADDR> max_conns=<1..256> idle_timeout_ms=<ms> " \
-	"handshake_timeout_ms=<ms>"
+	"handshake_timeout_ms=<ms> gid_index=<0..255> traffic_class=<0..255> "         \
+	"dscp=<0..63> sl=<0..15> timeout=<1..31> retry_cnt=<0..7> rnr_retry=<0..7>"
 
 /* What the handshake listener was configured with, for describe(). */
 static char mlx5_listen_addr[64];
@@ -247,7 +248,11 @@ mlx5_configure(const char *args, const struct tern_transport_env *env)
 	char listen[64] = "", advertise[64] = "";
 	struct tern_mlx5_conf conf = { 0 };
 	uint16_t port = 0;
-	bool listening = false, advertised = false;
+	bool listening = false, advertised = false, gid_given = false, tc_given = false,
+	     dscp_given = false;
+	struct tern_mlx5_path path = TERN_MLX5_PATH_DEFAULT;
+	uint32_t gid_index = 0, tc = 0, dscp = 0, sl = 0, timeout = path.timeout,
+		 retry_cnt = path.retry_cnt, rnr_retry = path.rnr_retry;
 	const struct tern_transport_arg spec[] = {
 		{ .key = "listen",
 		  .kind = TERN_TRANSPORT_ARG_ADDR_PORT,
@@ -275,11 +280,47 @@ mlx5_configure(const char *args, const struct tern_transport_env *env)
 		  .dst = &conf.handshake_timeout_ms,
 		  .min = 1,
 		  .max = 600000 },
+		{ .key = "gid_index",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &gid_index,
+		  .max = 255,
+		  .given = &gid_given },
+		{ .key = "traffic_class",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &tc,
+		  .max = 255,
+		  .given = &tc_given },
+		{ .key = "dscp",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &dscp,
+		  .max = 63,
+		  .given = &dscp_given },
+		{ .key = "sl", .kind = TERN_TRANSPORT_ARG_U32, .dst = &sl, .max = 15 },
+		{ .key = "timeout",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &timeout,
+		  .min = 1,
+		  .max = 31 },
+		{ .key = "retry_cnt", .kind = TERN_TRANSPORT_ARG_U32, .dst = &retry_cnt, .max = 7 },
+		{ .key = "rnr_retry", .kind = TERN_TRANSPORT_ARG_U32, .dst = &rnr_retry, .max = 7 },
 	};
 	int ret;
 
 	RTE_SET_USED(env);
 	ret = tern_transport_args_parse("mlx5", args, spec, RTE_DIM(spec));
+	if (ret != 0)
+		return ret;
+	if (tc_given && dscp_given) {
+		TERN_MLX5_LOG(ERR, "traffic_class and dscp both given: one sets the other");
+		return -EINVAL;
+	}
+	path.gid_index = gid_given ? (int32_t)gid_index : -1;
+	path.traffic_class = (uint8_t)(dscp_given ? dscp << 2 : tc);
+	path.sl = (uint8_t)sl;
+	path.timeout = (uint8_t)timeout;
+	path.retry_cnt = (uint8_t)retry_cnt;
+	path.rnr_retry = (uint8_t)rnr_retry;
+	ret = mlx5_verbs_set_path(&path);
 	if (ret != 0)
 		return ret;
 	conf.listen_addr = listening ? listen : NULL;
@@ -295,6 +336,7 @@ static void
 mlx5_stop(void)
 {
 	tern_mlx5_configure(NULL);
+	mlx5_verbs_set_path(NULL);
 	mlx5_listen_addr[0] = '\0';
 }
 

@@ -97,6 +97,38 @@ struct tern_mlx5_provider {
 /** The verbs provider (real ConnectX devices). */
 extern const struct tern_mlx5_provider mlx5_verbs_provider;
 
+/**
+ * How the verbs provider connects QPs: the path (GID, class of service) and
+ * the RC timers. Set through the transport's options (mlx5_configure(),
+ * doc/operations.md); zero-initialised fields are not the defaults: start
+ * from TERN_MLX5_PATH_DEFAULT.
+ */
+struct tern_mlx5_path {
+	int32_t gid_index;     /**< sgid index to use; -1: chosen (RoCE v2 IPv4-mapped,
+				    then global IPv6, then link-local) */
+	uint8_t traffic_class; /**< GRH traffic class (DSCP << 2, ECN bits 0) */
+	uint8_t sl;	       /**< service level (IB SL; RoCE: the priority via SL) */
+	uint8_t timeout;       /**< local ACK timeout: 4.096 us x 2^timeout per attempt */
+	uint8_t retry_cnt;     /**< transport retries (0..7) */
+	uint8_t rnr_retry;     /**< RNR retries (0..7, 7: unlimited) */
+	uint8_t reserved[3];
+};
+
+/** The defaults: GID chosen, class 0, SL 0, timeout 14 (~67 ms), 7 retries each. */
+#define TERN_MLX5_PATH_DEFAULT \
+	((struct tern_mlx5_path){ .gid_index = -1, .timeout = 14, .retry_cnt = 7, .rnr_retry = 7 })
+
+/**
+ * Set the path the verbs provider uses from its next probe (the GID) and
+ * its next QP connection (the rest) on; NULL restores the defaults.
+ * @return 0, or -EINVAL (gid_index above 255, sl above 15, timeout not in
+ *         1..31, a retry count above 7).
+ */
+int mlx5_verbs_set_path(const struct tern_mlx5_path *path);
+
+/** The path set (mlx5_verbs_set_path()). */
+void mlx5_verbs_get_path(struct tern_mlx5_path *path);
+
 struct ibv_qp_init_attr_ex;
 
 /**
