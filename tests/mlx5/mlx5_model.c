@@ -6,6 +6,7 @@
  * mlx5_parse_cqe), with byte offsets of its own below.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -143,6 +144,7 @@ struct mlx5_model {
 	uint32_t max_sq_desc_sz; /* rdma-core's SQ sizing limits (mlx5_rdma_sizing.c) */
 	uint32_t max_send_wqebb;
 	uint32_t sq_grow;
+	int sq_exact;
 };
 
 static void violation(struct mlx5_model *m, const char *fmt, ...)
@@ -243,6 +245,20 @@ mlx5_model_set_sq_limits(struct mlx5_model *m, uint32_t max_sq_desc_sz, uint32_t
 	m->max_sq_desc_sz = max_sq_desc_sz;
 	m->max_send_wqebb = max_send_wqebb;
 	m->sq_grow = grow != 0 ? grow : 1;
+}
+
+void
+mlx5_model_set_sq_exact(struct mlx5_model *m, int exact)
+{
+	m->sq_exact = exact;
+}
+
+void
+mlx5_model_qp_set_sq_psn(struct mlx5_model_qp *qp, uint32_t psn)
+{
+	pthread_mutex_lock(&qp->m->lock);
+	qp->sq_psn = psn & 0xffffff;
+	pthread_mutex_unlock(&qp->m->lock);
 }
 
 uint32_t
@@ -986,6 +1002,10 @@ sq_granted(struct mlx5_model *m, uint32_t wanted, uint32_t *wqe_cnt, uint32_t *m
 	struct ibv_qp_init_attr_ex attr;
 	int rc;
 
+	if (m->sq_exact) {
+		*wqe_cnt = wanted;
+		return wanted >= 4 && (wanted & (wanted - 1)) == 0 ? 0 : -EINVAL;
+	}
 	memset(&attr, 0, sizeof(attr));
 	attr.qp_type = IBV_QPT_RC;
 	attr.comp_mask = IBV_QP_INIT_ATTR_PD;

@@ -159,6 +159,11 @@ int mlx5_model_sq_size(const struct ibv_qp_init_attr_ex *attr, uint32_t max_sq_d
  * top, as a provider that rounds up more than asked would. */
 void mlx5_model_set_sq_limits(struct mlx5_model *m, uint32_t max_sq_desc_sz,
 			      uint32_t max_send_wqebb, uint32_t grow);
+/* Grant every SQ exactly the WQEBBs asked for (the verbs fake, which sizes
+ * queues by rdma-core's rules itself, asks the model for that ring). */
+void mlx5_model_set_sq_exact(struct mlx5_model *m, int exact);
+/* Set a QP's send PSN (the verbs fake: RTR->RTS carries the one the driver chose). */
+void mlx5_model_qp_set_sq_psn(struct mlx5_model_qp *qp, uint32_t psn);
 /* WQEBBs of QP @qp's send queue, as granted. */
 uint32_t mlx5_model_qp_wqe_cnt(struct mlx5_model_qp *qp);
 
