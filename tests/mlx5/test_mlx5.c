@@ -88,6 +88,9 @@ make_remote(struct tern_segment *seg, uint8_t *addr, uint64_t len, uint32_t rkey
 	mlx5_model_import_wired(seg, 1, addr, len, rkey);
 }
 
+/* Revival tuning of the next fx_open() (0: the driver's defaults). */
+static uint16_t fx_revive_ms, fx_revive_tries;
+
 static int
 fx_open(void **state, uint32_t sq_wqebbs, uint16_t sig_every, uint16_t max_inline)
 {
@@ -95,7 +98,9 @@ fx_open(void **state, uint32_t sq_wqebbs, uint16_t sig_every, uint16_t max_inlin
 	struct fx *f = aligned_alloc(64, RTE_ALIGN_CEIL(sizeof(*f), 64));
 	struct tern_mlx5_tuning t = { .sq_wqebbs = sq_wqebbs,
 				      .sig_every = sig_every,
-				      .max_inline = max_inline };
+				      .max_inline = max_inline,
+				      .revive_ms = fx_revive_ms,
+				      .revive_tries = fx_revive_tries };
 	struct tern_endpoint_conf conf = { .lcore_id = rte_lcore_id(),
 					   .socket_id = SOCKET_ID_ANY,
 					   .max_slices = 1024 };
@@ -1089,6 +1094,83 @@ refused_sq_fails_slices(void **state)
 	assert_null(mlx5_model_qp(f->m, 0));
 }
 
+/* A dead loopback QP (its recovery failed) is tried again on a later use,
+ * after a backoff, a bounded number of times. */
+static void
+dead_qp_revived_with_backoff_and_a_bound(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s[2];
+	struct tern_completion out[2];
+	struct tern_mlx5_ep_stats st;
+	struct mlx5_model_qp *qp;
+	unsigned int i;
+
+	fill(f->local, 4096, 13);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	qp = mlx5_model_qp(f->m, 0);
+	assert_non_null(qp);
+	mlx5_model_qp_fail_recovery(qp, 1);
+	mlx5_model_qp_fail(qp, 0, MODEL_SYND_RETRY_EXC);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run(f, s, 1, out);
+	assert_int_equal(out[0].status, -ETIMEDOUT);
+	/* Dead; within the backoff (50 ms) nothing is tried. */
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run(f, s, 1, out);
+	assert_int_equal(out[0].status, -ENOTCONN);
+	assert_int_equal(mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(st.revive_failures, 0);
+	/* After it: one attempt, which fails (the device still refuses). */
+	usleep(60 * 1000);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run(f, s, 1, out);
+	assert_int_equal(out[0].status, -ENOTCONN);
+	assert_int_equal(mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(st.revive_failures, 1);
+	/* The device recovers: the next attempt (100 ms later) revives it. */
+	mlx5_model_qp_fail_recovery(qp, 0);
+	usleep(110 * 1000);
+	memset(f->local + LOCAL_BYTES / 2, 0, 4096);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	assert_memory_equal(f->local + LOCAL_BYTES / 2, f->local, 4096);
+	assert_int_equal(mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(st.revivals, 1);
+	/* A device that never recovers: 3 attempts, then given up for good. */
+	mlx5_model_qp_fail_recovery(qp, 1);
+	mlx5_model_qp_fail(qp, 0, MODEL_SYND_RETRY_EXC);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run(f, s, 1, out);
+	assert_int_equal(out[0].status, -ETIMEDOUT);
+	for (i = 0; i < 4; i++) {
+		usleep(210 * 1000); /* past the longest backoff: 50 << 2 ms */
+		s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+		run(f, s, 1, out);
+		assert_int_equal(out[0].status, -ENOTCONN);
+	}
+	assert_int_equal(mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(st.revive_failures, 1 + 3);
+	assert_int_equal(st.revivals, 1);
+}
+
+static int
+setup_revive(void **state)
+{
+	fx_revive_ms = 50;
+	fx_revive_tries = 3;
+	return fx_open(state, SQ_WQEBBS, 16, 64);
+}
+
+static int
+teardown_revive(void **state)
+{
+	fx_revive_ms = 0;
+	fx_revive_tries = 0;
+	return teardown(state);
+}
+
 static void
 views_are_checked(void **state)
 {
@@ -1378,6 +1460,8 @@ main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(larger_ring_keeps_the_cq_safe, setup, teardown),
 		cmocka_unit_test_setup_teardown(refused_sq_fails_slices, setup, teardown),
+		cmocka_unit_test_setup_teardown(dead_qp_revived_with_backoff_and_a_bound,
+						setup_revive, teardown_revive),
 		cmocka_unit_test_setup_teardown(write_and_read_1_byte_to_16_mib, setup, teardown),
 		cmocka_unit_test_setup_teardown(inline_writes_wrap_the_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(sq_and_cq_wrap_many_times, setup, teardown),

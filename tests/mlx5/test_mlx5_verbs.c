@@ -349,6 +349,9 @@ path_options_reach_the_qp(void **state)
 static void
 recovery_and_cancel_through_verbs(void **state)
 {
+	/* No revival attempt of a dead QP within the test (tests/mlx5/test_mlx5.c
+	 * covers it). */
+	struct tern_mlx5_tuning t = { .revive_ms = 60000 };
 	struct vfx *f = vfx_new(NULL, 0);
 	struct tern_slice s[8];
 	struct tern_completion out[8];
@@ -359,7 +362,9 @@ recovery_and_cancel_through_verbs(void **state)
 	int mask;
 
 	(void)state;
+	mlx5_set_tuning(&t);
 	assert_int_equal(vfx_open(f), 0);
+	mlx5_set_tuning(NULL);
 	loopback_traffic(f, 1);
 	qp = mlx5_model_qp(f->m, 0);
 	mlx5_model_qp_fail(qp, 1, MODEL_SYND_RETRY_EXC);

@@ -252,6 +252,10 @@ mlx5_ep_qp_open(struct mlx5_endpoint *ep, uint16_t peer)
 	sq = sq_setup(ep, &view, handle, peer);
 	if (sq == NULL)
 		return NULL;
+	/* No handshake made it, none will take it back: dead, it stays the
+	 * lcore's to revive (mlx5_ep.c). Loopback only: a wired peer of the
+	 * device model may still be handshaken. */
+	sq->revivable = peer == TERN_MLX5_PEER_SELF;
 	if (!__atomic_compare_exchange_n(&ep->qps[peer], &none, sq, false, __ATOMIC_RELEASE,
 					 __ATOMIC_ACQUIRE)) {
 		/* A handshake gave the endpoint one meanwhile. */

@@ -66,6 +66,8 @@ struct mlx5_endpoint {
 	uint32_t sq_wqebbs;
 	uint16_t sig_every;
 	uint16_t max_inline;
+	uint16_t revive_ms;    /**< first revival backoff (doubled per failed try, 1 s at most) */
+	uint16_t revive_tries; /**< revival attempts before a dead QP is given up */
 	void *cq_handle;
 	struct tern_mlx5_ep_stats stats;
 };

@@ -94,6 +94,11 @@ struct mlx5_sq {
 	void *handle;		  /**< provider's QP */
 	uint64_t errors;	  /**< WQEs completed with an error */
 	uint64_t recoveries;	  /**< ERR -> RTS recoveries */
+	/* Revival of a dead QP the lcore may bring back itself (one opened
+	 * without a handshake): attempts so far, and when the next may run. */
+	uint8_t revivable;     /**< opened by qp_open (no handshake): the lcore owns it dead too */
+	uint8_t revive_tries;  /**< failed revival attempts since it went dead */
+	uint64_t revive_at_ms; /**< tern_clock_ms() from which the next attempt may run */
 };
 
 /** Completion queue state. */

@@ -168,6 +168,8 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 	ep->sq_wqebbs = tun->sq_wqebbs != 0 ? rte_align32pow2(tun->sq_wqebbs) : 256;
 	ep->sig_every = tun->sig_every != 0 ? tun->sig_every : (uint16_t)(ep->sq_wqebbs / 4);
 	ep->max_inline = tun->max_inline != 0 ? tun->max_inline : 64;
+	ep->revive_ms = tun->revive_ms != 0 ? tun->revive_ms : 10;
+	ep->revive_tries = tun->revive_tries != 0 ? tun->revive_tries : 8;
 	sw_size = rte_align32pow2(RTE_MAX(conf->max_slices, 64u));
 	ep->sw = rte_zmalloc_socket("tern_mlx5_sw", sizeof(*ep->sw) * sw_size, 0, conf->socket_id);
 	ep->keys = rte_zmalloc_socket("tern_mlx5_keys", sizeof(*ep->keys) * MLX5_SEG_KEYS, 0,

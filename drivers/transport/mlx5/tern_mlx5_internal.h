@@ -154,9 +154,11 @@ int mlx5_test_set_queue_provider(const struct tern_mlx5_provider *provider, void
 
 /** Tuning the tests and the benchmark set before endpoints open. */
 struct tern_mlx5_tuning {
-	uint32_t sq_wqebbs;  /**< WQEBBs per QP (power of two); 256 */
-	uint16_t sig_every;  /**< CQE request at least every this many WQEBBs; sq/4 */
-	uint16_t max_inline; /**< inline WRITEs up to this many bytes; 64 */
+	uint32_t sq_wqebbs;    /**< WQEBBs per QP (power of two); 256 */
+	uint16_t sig_every;    /**< CQE request at least every this many WQEBBs; sq/4 */
+	uint16_t max_inline;   /**< inline WRITEs up to this many bytes; 64 */
+	uint16_t revive_ms;    /**< first wait before reviving a dead QP, doubled per try; 10 */
+	uint16_t revive_tries; /**< revival attempts before a dead QP is given up; 8 */
 };
 
 /** Set the tuning for endpoints opened from now on; NULL restores defaults. */
@@ -183,12 +185,14 @@ void mlx5_test_set_listener_init(void (*init)(void *arg), void *arg);
 
 /** Counters of one endpoint (tests, telemetry). */
 struct tern_mlx5_ep_stats {
-	uint64_t posted;     /**< WQEs posted */
-	uint64_t doorbells;  /**< doorbells rung */
-	uint64_t cqes;	     /**< CQEs consumed */
-	uint64_t errors;     /**< WQEs completed with an error */
-	uint64_t recoveries; /**< QPs brought back from ERR */
-	uint64_t rejected;   /**< slices completed locally with an error */
+	uint64_t posted;	  /**< WQEs posted */
+	uint64_t doorbells;	  /**< doorbells rung */
+	uint64_t cqes;		  /**< CQEs consumed */
+	uint64_t errors;	  /**< WQEs completed with an error */
+	uint64_t recoveries;	  /**< QPs brought back from ERR */
+	uint64_t revivals;	  /**< dead QPs brought back on a later use */
+	uint64_t revive_failures; /**< revival attempts that failed */
+	uint64_t rejected;	  /**< slices completed locally with an error */
 };
 
 struct tern_endpoint;
