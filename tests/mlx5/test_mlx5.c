@@ -1094,6 +1094,22 @@ refused_sq_fails_slices(void **state)
 	assert_null(mlx5_model_qp(f->m, 0));
 }
 
+/* The state /tern/mlx5/qps shows for the endpoint's QP to @peer. */
+static const char *
+qp_state_of(uint16_t peer)
+{
+	struct tern_mlx5_qp_info q[8];
+	int n = mlx5_qp_list(q, 8), i;
+
+	for (i = 0; i < n && i < 8; i++)
+		if (q[i].peer == peer) {
+			assert_int_equal(q[i].wqe_cnt, SQ_WQEBBS);
+			assert_int_equal(q[i].limit, SQ_WQEBBS);
+			return q[i].state;
+		}
+	return "none";
+}
+
 /* A dead loopback QP (its recovery failed) is tried again on a later use,
  * after a backoff, a bounded number of times. */
 static void
@@ -1116,6 +1132,7 @@ dead_qp_revived_with_backoff_and_a_bound(void **state)
 	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
 	run(f, s, 1, out);
 	assert_int_equal(out[0].status, -ETIMEDOUT);
+	assert_string_equal(qp_state_of(0), "reviving");
 	/* Dead; within the backoff (50 ms) nothing is tried. */
 	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
 	run(f, s, 1, out);
@@ -1138,6 +1155,7 @@ dead_qp_revived_with_backoff_and_a_bound(void **state)
 	assert_memory_equal(f->local + LOCAL_BYTES / 2, f->local, 4096);
 	assert_int_equal(mlx5_ep_stats(f->ep, &st), 0);
 	assert_int_equal(st.revivals, 1);
+	assert_string_equal(qp_state_of(0), "rts");
 	/* A device that never recovers: 3 attempts, then given up for good. */
 	mlx5_model_qp_fail_recovery(qp, 1);
 	mlx5_model_qp_fail(qp, 0, MODEL_SYND_RETRY_EXC);
@@ -1153,6 +1171,7 @@ dead_qp_revived_with_backoff_and_a_bound(void **state)
 	assert_int_equal(mlx5_ep_stats(f->ep, &st), 0);
 	assert_int_equal(st.revive_failures, 1 + 3);
 	assert_int_equal(st.revivals, 1);
+	assert_string_equal(qp_state_of(0), "failed");
 }
 
 static int

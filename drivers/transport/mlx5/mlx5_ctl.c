@@ -265,6 +265,64 @@ mlx5_ep_qp_open(struct mlx5_endpoint *ep, uint16_t peer)
 	return sq;
 }
 
+static const char *
+sq_state_name(const struct mlx5_endpoint *ep, const struct mlx5_sq *sq)
+{
+	if (__atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE)) {
+		if (!sq->revivable)
+			return "disconnected";
+		return sq->revive_tries >= ep->revive_tries ? "failed" : "reviving";
+	}
+	if (__atomic_load_n(&sq->reclaim, __ATOMIC_RELAXED))
+		return "reclaiming";
+	if (sq->cancelled)
+		return "cancelled";
+	return sq->error ? "err" : "rts";
+}
+
+int
+mlx5_qp_list(struct tern_mlx5_qp_info *out, unsigned int max)
+{
+	unsigned int i, n = 0;
+	uint16_t p;
+
+	pthread_mutex_lock(&ctl_lock);
+	for (i = 0; i < nb_eps; i++)
+		for (p = 0; p < TERN_MLX5_PEER_MAX; p++) {
+			const struct mlx5_sq *sq =
+				__atomic_load_n(&eps[i]->qps[p], __ATOMIC_ACQUIRE);
+			struct tern_mlx5_qp_info *q = &out[n];
+
+			if (sq == NULL)
+				continue;
+			if (n < max) {
+				memset(q, 0, sizeof(*q));
+				q->lcore = eps[i]->lcore_id;
+				q->peer = p;
+				memcpy(q->gid, peers[p].gid, 16);
+				if (p == TERN_MLX5_PEER_SELF) {
+					struct tern_mlx5_conn_params self;
+
+					if (prov->port_info(prov_ctx, &self) == 0)
+						memcpy(q->gid, self.gid, 16);
+				}
+				q->qpn = sq->qpn;
+				q->state = sq_state_name(eps[i], sq);
+				q->wqe_cnt = (uint32_t)sq->mask + 1;
+				q->limit = sq->limit;
+				q->in_flight =
+					(uint16_t)(__atomic_load_n(&sq->pi, __ATOMIC_RELAXED) -
+						   __atomic_load_n(&sq->rep, __ATOMIC_RELAXED));
+				q->errors = sq->errors;
+				q->recoveries = sq->recoveries;
+				q->revive_tries = sq->revive_tries;
+			}
+			n++;
+		}
+	pthread_mutex_unlock(&ctl_lock);
+	return (int)n;
+}
+
 /* ---- peer slots ---- */
 
 const uint8_t *

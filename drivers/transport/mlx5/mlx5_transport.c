@@ -23,6 +23,7 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_malloc.h>
+#include <rte_telemetry.h>
 
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
@@ -350,6 +351,89 @@ mlx5_describe(char *buf, size_t len)
 	if (mlx5_listen_addr[0] == '\0' || port < 0)
 		return 0;
 	return snprintf(buf, len, "answering handshakes on %s port %d", mlx5_listen_addr, port);
+}
+
+/* ---- /tern/mlx5/qps: the state of every QP ---- */
+
+enum {
+	QP_LCORE,
+	QP_PEER,
+	QP_GID,
+	QP_QPN,
+	QP_STATE,
+	QP_WQE_CNT,
+	QP_IN_FLIGHT,
+	QP_ERRORS,
+	QP_RECOVERIES,
+	QP_REVIVE_TRIES,
+	QP_COLUMNS
+};
+
+static int
+mlx5_tel_qps(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	static const char *const names[QP_COLUMNS] = { "lcore",	      "peer",	"gid",
+						       "qpn",	      "state",	"wqe_cnt",
+						       "in_flight",   "errors", "recoveries",
+						       "revive_tries" };
+	struct tern_mlx5_qp_info info[64];
+	struct rte_tel_data *col[QP_COLUMNS];
+	char gid[48];
+	int n, i, c;
+
+	RTE_SET_USED(cmd);
+	if (params != NULL && params[0] != '\0') {
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_string(d, "error", "no parameters");
+		return 0;
+	}
+	n = mlx5_qp_list(info, RTE_DIM(info));
+	for (c = 0; c < QP_COLUMNS; c++) {
+		col[c] = rte_tel_data_alloc();
+		if (col[c] == NULL) {
+			while (c-- > 0)
+				rte_tel_data_free(col[c]);
+			return -ENOMEM;
+		}
+		rte_tel_data_start_array(col[c], c == QP_GID || c == QP_STATE ? RTE_TEL_STRING_VAL
+									      : RTE_TEL_U64_VAL);
+	}
+	for (i = 0; i < n && i < (int)RTE_DIM(info); i++) {
+		const uint8_t *g = info[i].gid;
+
+		if (memcmp(g, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0)
+			snprintf(gid, sizeof(gid), "::ffff:%u.%u.%u.%u", g[12], g[13], g[14],
+				 g[15]);
+		else
+			snprintf(gid, sizeof(gid),
+				 "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%"
+				 "02x%02x",
+				 g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10],
+				 g[11], g[12], g[13], g[14], g[15]);
+		rte_tel_data_add_array_u64(col[QP_LCORE], info[i].lcore);
+		rte_tel_data_add_array_u64(col[QP_PEER], info[i].peer);
+		rte_tel_data_add_array_string(col[QP_GID], gid);
+		rte_tel_data_add_array_u64(col[QP_QPN], info[i].qpn);
+		rte_tel_data_add_array_string(col[QP_STATE], info[i].state);
+		rte_tel_data_add_array_u64(col[QP_WQE_CNT], info[i].wqe_cnt);
+		rte_tel_data_add_array_u64(col[QP_IN_FLIGHT], info[i].in_flight);
+		rte_tel_data_add_array_u64(col[QP_ERRORS], info[i].errors);
+		rte_tel_data_add_array_u64(col[QP_RECOVERIES], info[i].recoveries);
+		rte_tel_data_add_array_u64(col[QP_REVIVE_TRIES], info[i].revive_tries);
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "count", (uint64_t)(n < 0 ? 0 : n));
+	for (c = 0; c < QP_COLUMNS; c++)
+		rte_tel_data_add_dict_container(d, names[c], col[c], 0);
+	return 0;
+}
+
+RTE_INIT(mlx5_tel_register)
+{
+	rte_telemetry_register_cmd(
+		"/tern/mlx5/qps", mlx5_tel_qps,
+		"mlx5 QPs: lcore, peer GID, QPN, state, ring, in flight, errors, "
+		"recoveries. No parameters");
 }
 
 static struct tern_transport_ops mlx5_ops = {

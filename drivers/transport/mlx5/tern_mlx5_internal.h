@@ -195,6 +195,31 @@ struct tern_mlx5_ep_stats {
 	uint64_t rejected;	  /**< slices completed locally with an error */
 };
 
+/** One QP of one endpoint, as /tern/mlx5/qps shows it. */
+struct tern_mlx5_qp_info {
+	uint32_t lcore;	       /**< the endpoint's lcore */
+	uint16_t peer;	       /**< peer slot (0: this node, loopback) */
+	uint8_t gid[16];       /**< the peer's GID */
+	uint32_t qpn;	       /**< QP number */
+	const char *state;     /**< "rts", "err" (draining to recovery), "cancelled" (flush CQEs
+				    due), "reclaiming" (its peer restarted), "disconnected" (waits for a
+				    handshake: a new import), "reviving" (dead, tried again on next
+				  use),     "failed" (revival given up) */
+	uint32_t wqe_cnt;      /**< WQEBBs of the ring */
+	uint32_t limit;	       /**< WQEBBs in flight at most */
+	uint32_t in_flight;    /**< WQEBBs posted, not yet reported */
+	uint64_t errors;       /**< WQEs completed with an error */
+	uint64_t recoveries;   /**< recoveries and revivals */
+	uint32_t revive_tries; /**< failed revival attempts since it went dead */
+};
+
+/**
+ * List the QPs of every open endpoint (relaxed reads of lcore state: a
+ * snapshot for display). @return how many there are (the first min(count,
+ * max) are written).
+ */
+int mlx5_qp_list(struct tern_mlx5_qp_info *out, unsigned int max);
+
 struct tern_endpoint;
 
 /** Read an endpoint's counters. @return 0 or -EINVAL. */
