@@ -154,6 +154,13 @@ verbs_pick_gid(struct ibv_context *ctx, uint8_t port, const struct ibv_port_attr
 	return 0;
 }
 
+/* A read depth the device grants (a cap of ibv_query_device()), 16 at most. */
+static uint8_t
+read_depth(int cap)
+{
+	return (uint8_t)(cap < 0 ? 0 : cap > 16 ? 16 : cap);
+}
+
 static int
 verbs_open(struct ibv_device *d)
 {
@@ -178,8 +185,8 @@ verbs_open(struct ibv_device *d)
 		dev.port = port;
 		/* The kernel refuses (EINVAL) more than the device grants: VFs and
 		 * SFs may have fewer than a PF. */
-		dev.max_rd_atomic = (uint8_t)RTE_MIN(attr.max_qp_init_rd_atom, 16);
-		dev.max_dest_rd_atomic = (uint8_t)RTE_MIN(attr.max_qp_rd_atom, 16);
+		dev.max_rd_atomic = read_depth(attr.max_qp_init_rd_atom);
+		dev.max_dest_rd_atomic = read_depth(attr.max_qp_rd_atom);
 		TERN_MLX5_LOG(INFO,
 			      "port %u: max_qp_init_rd_atom %d, max_qp_rd_atom %d: READs in flight "
 			      "%u per QP, %u answered",
