@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -677,12 +679,58 @@ handshake_qps_through_verbs(void **state)
 	vfx_free(f);
 }
 
+/* Ask DPDK's telemetry socket (v2) for @cmd; the reply in @buf. */
+static void
+telemetry_ask(const char *cmd, char *buf, size_t len)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/dpdk_telemetry.v2",
+		 rte_eal_get_runtime_dir());
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	n = recv(fd, buf, len - 1, 0); /* the greeting */
+	assert_true(n > 0);
+	assert_int_equal(send(fd, cmd, strlen(cmd), 0), (ssize_t)strlen(cmd));
+	n = recv(fd, buf, len - 1, 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	close(fd);
+}
+
+/* /tern/mlx5/qps lists the loopback QP with its state, GID and ring. */
+static void
+qps_in_telemetry(void **state)
+{
+	struct vfx *f = vfx_new(NULL, 0);
+	char reply[4096];
+
+	(void)state;
+	assert_int_equal(vfx_open(f), 0);
+	telemetry_ask("/tern/mlx5/qps", reply, sizeof(reply));
+	assert_non_null(strstr(reply, "\"count\":0"));
+	loopback_traffic(f, 5);
+	telemetry_ask("/tern/mlx5/qps", reply, sizeof(reply));
+	if (strstr(reply, "\"count\":1") == NULL || strstr(reply, "\"state\":[\"rts\"]") == NULL ||
+	    strstr(reply, "\"gid\":[\"::ffff:10.0.0.1\"]") == NULL ||
+	    strstr(reply, "\"wqe_cnt\":[256]") == NULL || strstr(reply, "\"peer\":[0]") == NULL)
+		fail_msg("unexpected reply: %s", reply);
+	telemetry_ask("/tern/mlx5/qps,1", reply, sizeof(reply));
+	assert_non_null(strstr(reply, "no parameters"));
+	vfx_free(f);
+}
+
 int
 main(int argc, char **argv)
 {
 	char prefix[64];
-	char *eal[] = { argv[0],	  "--no-huge",	   "-m",   "64",	  "--no-pci",
-			"--no-telemetry", "--file-prefix", prefix, "--log-level", "lib.eal:error" };
+	/* Telemetry on: qps_in_telemetry asks the socket. */
+	char *eal[] = { argv[0],	 "--no-huge", "-m",	     "64",	     "--no-pci",
+			"--file-prefix", prefix,      "--log-level", "lib.eal:error" };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fake_is_as_strict_as_the_kernel),
 		cmocka_unit_test(device_and_gid_choice),
@@ -692,6 +740,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(failures_are_reported_and_released),
 		cmocka_unit_test(memlock_limit),
 		cmocka_unit_test(handshake_qps_through_verbs),
+		cmocka_unit_test(qps_in_telemetry),
 	};
 
 	(void)argc;
