@@ -33,7 +33,9 @@ struct mlx5_peer {
 	uint32_t refs;
 	uint8_t in_use;
 	uint8_t handshake;
+	uint8_t has_desc;
 	uint64_t epoch;
+	struct tern_mlx5_desc desc; /* of the last import that ran the handshake */
 };
 
 static const struct tern_mlx5_provider *prov = &mlx5_verbs_provider;
@@ -49,6 +51,8 @@ static uint32_t nb_mrs;
 static rte_spinlock_t mr_lock = RTE_SPINLOCK_INITIALIZER;
 
 static struct mlx5_peer peers[TERN_MLX5_PEER_MAX];
+/* Peers whose dead QPs an lcore wants revived (mlx5_peer_want_revive()). */
+static uint32_t revive_mask;
 
 /* ---- the lock and the provider ---- */
 
@@ -83,6 +87,7 @@ mlx5_prov_set_locked(const struct tern_mlx5_provider *p, void *ctx)
 	prov_ctx = p != NULL ? ctx : NULL;
 	__atomic_store_n(&probed, 0, __ATOMIC_RELEASE);
 	memset(peers, 0, sizeof(peers));
+	__atomic_store_n(&revive_mask, 0, __ATOMIC_RELAXED);
 }
 
 int
@@ -358,6 +363,37 @@ mlx5_peer_reclaim_locked(uint16_t peer)
 		__atomic_store_n(&sq->reclaim, 1, __ATOMIC_RELEASE);
 		__atomic_fetch_or(&eps[i]->reclaim, 1u << peer, __ATOMIC_RELEASE);
 	}
+}
+
+void
+mlx5_peer_set_desc_locked(uint16_t peer, const struct tern_mlx5_desc *d)
+{
+	peers[peer].desc = *d;
+	peers[peer].has_desc = 1;
+}
+
+int
+mlx5_peer_desc_locked(uint16_t peer, struct tern_mlx5_desc *d)
+{
+	if (peer >= TERN_MLX5_PEER_MAX || !peers[peer].in_use || !peers[peer].has_desc)
+		return -ENOENT;
+	*d = peers[peer].desc;
+	return 0;
+}
+
+void
+mlx5_peer_want_revive(uint16_t peer)
+{
+	uint32_t bit = 1u << peer;
+
+	if ((__atomic_load_n(&revive_mask, __ATOMIC_RELAXED) & bit) == 0)
+		__atomic_fetch_or(&revive_mask, bit, __ATOMIC_RELEASE);
+}
+
+uint32_t
+mlx5_peer_take_revive(void)
+{
+	return __atomic_exchange_n(&revive_mask, 0, __ATOMIC_ACQUIRE);
 }
 
 int

@@ -201,6 +201,25 @@ void mlx5_peer_set_epoch_locked(uint16_t peer, uint64_t epoch);
  */
 void mlx5_peer_reclaim_locked(uint16_t peer);
 
+/**
+ * Remember the descriptor of @p peer's last import that ran the handshake:
+ * what the reviver (mlx5_handshake.c) handshakes with again when the
+ * peer's QPs go dead (caller holds the lock).
+ */
+void mlx5_peer_set_desc_locked(uint16_t peer, const struct tern_mlx5_desc *d);
+
+/** @p peer's remembered descriptor. @return 0 or -ENOENT (none). Caller holds the lock. */
+int mlx5_peer_desc_locked(uint16_t peer, struct tern_mlx5_desc *d);
+
+/**
+ * Lcore: its QP to @p peer is dead and needs a handshake: ask the reviver.
+ * One relaxed load when already asked.
+ */
+void mlx5_peer_want_revive(uint16_t peer);
+
+/** Reviver: the peers asked for since the last call (bit i: slot i). */
+uint32_t mlx5_peer_take_revive(void);
+
 /** Does some endpoint still hold a live QP to @p peer? (caller holds the lock) */
 int mlx5_peer_has_live_qp_locked(uint16_t peer);
 

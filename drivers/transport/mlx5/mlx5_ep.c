@@ -104,7 +104,8 @@ struct post_run {
  * A dead QP the lcore owns (sq->revivable: no handshake made it) is tried
  * again on its next use: RESET..RTS, at most ep->revive_tries times, each
  * after a wait that doubles from ep->revive_ms (1 s at most). Until then, and
- * once given up, its slices fail with -ENOTCONN.
+ * once given up, its slices fail with -ENOTCONN. A dead QP to another node
+ * asks the reviver for a handshake (mlx5_handshake.c), which gives it back.
  * @return 0 (back in RTS), or -ENOTCONN.
  */
 static __rte_noinline int
@@ -114,7 +115,12 @@ ep_revive(struct mlx5_endpoint *ep, struct mlx5_sq *sq)
 	unsigned int shift;
 	int rc;
 
-	if (!sq->revivable || sq->revive_tries >= ep->revive_tries || now < sq->revive_at_ms)
+	if (!sq->revivable) {
+		/* Another node's: only a handshake brings it back (the reviver). */
+		mlx5_peer_want_revive(sq->peer);
+		return -ENOTCONN;
+	}
+	if (sq->revive_tries >= ep->revive_tries || now < sq->revive_at_ms)
 		return -ENOTCONN;
 	rc = mlx5_prov()->qp_recover(mlx5_prov_ctx(), sq->handle);
 	if (rc == 0) {

@@ -111,6 +111,12 @@ mlx5_segment_import(struct tern_segment *seg, const void *desc, size_t desc_len)
 			mlx5_peer_put((uint16_t)peer);
 			return rc;
 		}
+		/* Its QPs, should they go dead, are handshaken again from here. */
+		mlx5_ctl_lock();
+		mlx5_peer_set_desc_locked((uint16_t)peer, &d);
+		mlx5_ctl_unlock();
+		mlx5_reviver_rearm((uint16_t)peer);
+		mlx5_reviver_start();
 	}
 	d.peer = (uint16_t)peer;
 	memcpy(seg->priv, &d, sizeof(d));
@@ -233,6 +239,8 @@ mlx5_endpoint_close(struct tern_endpoint *base)
 		mlx5_ctl_shutdown_locked();
 	}
 	mlx5_ctl_unlock();
+	if (left == 0)
+		mlx5_reviver_stop();
 }
 
 /* ---- configuration through the registry (tern_transport_configure()) ---- */
@@ -339,6 +347,7 @@ static void
 mlx5_stop(void)
 {
 	tern_mlx5_configure(NULL);
+	mlx5_reviver_stop();
 	mlx5_verbs_set_path(NULL);
 	mlx5_listen_addr[0] = '\0';
 }
