@@ -6,6 +6,7 @@
  * mlx5_parse_cqe), with byte offsets of its own below.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -14,6 +15,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <infiniband/verbs.h>
 
 #include <tern_transport_driver.h>
 #include "mlx5_model.h"
@@ -138,6 +141,10 @@ struct mlx5_model {
 	int unwired;	/* qp_open refuses peers: they need a handshake */
 	uint8_t mtu[2]; /* each node's port MTU (enum ibv_mtu) */
 	uint32_t psn_seed;
+	uint32_t max_sq_desc_sz; /* rdma-core's SQ sizing limits (mlx5_rdma_sizing.c) */
+	uint32_t max_send_wqebb;
+	uint32_t sq_grow;
+	int sq_exact;
 };
 
 static void violation(struct mlx5_model *m, const char *fmt, ...)
@@ -225,7 +232,39 @@ mlx5_model_create(void)
 	m->mtu[0] = 5; /* IBV_MTU_4096 */
 	m->mtu[1] = 5;
 	m->psn_seed = 0x2545f491;
+	m->max_sq_desc_sz = 512;
+	m->max_send_wqebb = 32768;
+	m->sq_grow = 1;
 	return m;
+}
+
+void
+mlx5_model_set_sq_limits(struct mlx5_model *m, uint32_t max_sq_desc_sz, uint32_t max_send_wqebb,
+			 uint32_t grow)
+{
+	m->max_sq_desc_sz = max_sq_desc_sz;
+	m->max_send_wqebb = max_send_wqebb;
+	m->sq_grow = grow != 0 ? grow : 1;
+}
+
+void
+mlx5_model_set_sq_exact(struct mlx5_model *m, int exact)
+{
+	m->sq_exact = exact;
+}
+
+void
+mlx5_model_qp_set_sq_psn(struct mlx5_model_qp *qp, uint32_t psn)
+{
+	pthread_mutex_lock(&qp->m->lock);
+	qp->sq_psn = psn & 0xffffff;
+	pthread_mutex_unlock(&qp->m->lock);
+}
+
+uint32_t
+mlx5_model_qp_wqe_cnt(struct mlx5_model_qp *qp)
+{
+	return qp->wqe_cnt;
 }
 
 static void
@@ -949,13 +988,50 @@ psn_next(struct mlx5_model *m)
 	return (m->psn_seed >> 4) & 0xffffff;
 }
 
-/* A QP on the current node: with an SQ ring when @cq is given (an initiator's),
- * without (a target's, which only answers). */
-static struct mlx5_model_qp *
-qp_new(struct mlx5_model *m, void *cq, uint32_t wqe_cnt, struct tern_mlx5_sq_view *view)
+/*
+ * The SQ rdma-core would make for what the verbs provider asks when the
+ * data path wants @wanted WQEBBs with @max_inline bytes inline: the driver's
+ * own request (mlx5_verbs_sq_attr()) through rdma-core's formulas, grown by
+ * the model's factor. The model grants that, not what was asked, so a driver
+ * that only works when granted exactly its wish fails here as on hardware.
+ * @return 0 or -EINVAL (rdma-core would refuse the QP).
+ */
+static int
+sq_granted(struct mlx5_model *m, uint32_t wanted, uint32_t *wqe_cnt, uint32_t *max_inline)
 {
-	struct mlx5_model_qp *qp = calloc(1, sizeof(*qp));
+	struct ibv_qp_init_attr_ex attr;
+	int rc;
 
+	if (m->sq_exact) {
+		*wqe_cnt = wanted;
+		return wanted >= 4 && (wanted & (wanted - 1)) == 0 ? 0 : -EINVAL;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_type = IBV_QPT_RC;
+	attr.comp_mask = IBV_QP_INIT_ATTR_PD;
+	mlx5_verbs_sq_attr(wanted, *max_inline, &attr);
+	rc = mlx5_model_sq_size(&attr, m->max_sq_desc_sz, m->max_send_wqebb, wqe_cnt, max_inline);
+	if (rc != 0 || *wqe_cnt == 0 || (uint64_t)*wqe_cnt * m->sq_grow > m->max_send_wqebb)
+		return -EINVAL;
+	*wqe_cnt *= m->sq_grow;
+	return 0;
+}
+
+/* A QP on the current node: with an SQ ring when @cq is given (an initiator's),
+ * sized the way rdma-core sizes it (sq_granted()), without (a target's, which
+ * only answers). NULL: rdma-core would refuse the QP. */
+static struct mlx5_model_qp *
+qp_new(struct mlx5_model *m, void *cq, uint32_t wanted, struct tern_mlx5_sq_view *view)
+{
+	struct mlx5_model_qp *qp;
+	uint32_t wqe_cnt = 0, max_inline = 0;
+
+	if (cq != NULL) {
+		max_inline = view->max_inline;
+		if (sq_granted(m, wanted, &wqe_cnt, &max_inline) != 0)
+			return NULL;
+	}
+	qp = calloc(1, sizeof(*qp));
 	if (qp == NULL)
 		abort();
 	qp->m = m;
@@ -986,6 +1062,8 @@ qp_new(struct mlx5_model *m, void *cq, uint32_t wqe_cnt, struct tern_mlx5_sq_vie
 		view->dbrec = &qp->dbrec[1];
 		view->bf_reg = qp->bf;
 		view->bf_size = qp->bf_size;
+		if (max_inline < view->max_inline)
+			view->max_inline = max_inline;
 	}
 	return qp;
 }
@@ -1005,6 +1083,8 @@ prov_qp_open(void *ctx, void *cq, unsigned int lcore_id, uint16_t peer, const ui
 		return -ENOTCONN;
 	/* Node 1 is wired to this node without a handshake. */
 	qp = qp_new(m, cq, wqe_cnt, view);
+	if (qp == NULL)
+		return -EINVAL;
 	qp->remote_node = peer == TERN_MLX5_PEER_SELF ? qp->local_node : 1;
 	qp->state = QP_RTS;
 	*handle = qp;
@@ -1040,6 +1120,8 @@ prov_qp_create(void *ctx, void *cq, uint32_t wqe_cnt, struct tern_mlx5_sq_view *
 	if (m->fail_ops & MODEL_FAIL_QP_OPEN)
 		return -EIO;
 	qp = qp_new(m, cq, wqe_cnt, view);
+	if (qp == NULL)
+		return -EINVAL;
 	qp->handshake = 1;
 	qp->state = QP_INIT;
 	pthread_mutex_lock(&m->lock);

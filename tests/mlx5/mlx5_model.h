@@ -142,6 +142,31 @@ struct mlx5_model_stats {
 };
 void mlx5_model_stats(struct mlx5_model *m, struct mlx5_model_stats *st);
 
+/*
+ * rdma-core's mlx5 send-queue sizing (mlx5_rdma_sizing.c): the overhead a
+ * WQE of the QP @attr describes carries (bytes, or -EINVAL), and the SQ
+ * rdma-core would make for it on a device whose largest send descriptor is
+ * @max_sq_desc_sz bytes and largest SQ @max_send_wqebb WQEBBs: @wqe_cnt
+ * WQEBBs (0: no SQ) and the max_inline_data it writes back.
+ * @return 0 or -EINVAL (rdma-core refuses the QP).
+ */
+struct ibv_qp_init_attr_ex;
+int mlx5_model_sq_overhead(const struct ibv_qp_init_attr_ex *attr);
+int mlx5_model_sq_size(const struct ibv_qp_init_attr_ex *attr, uint32_t max_sq_desc_sz,
+		       uint32_t max_send_wqebb, uint32_t *wqe_cnt, uint32_t *max_inline);
+/* The device's limits the model sizes SQs with (defaults 512 bytes, 32768
+ * WQEBBs), and a factor (power of two, 1 by default) it grows every SQ by on
+ * top, as a provider that rounds up more than asked would. */
+void mlx5_model_set_sq_limits(struct mlx5_model *m, uint32_t max_sq_desc_sz,
+			      uint32_t max_send_wqebb, uint32_t grow);
+/* Grant every SQ exactly the WQEBBs asked for (the verbs fake, which sizes
+ * queues by rdma-core's rules itself, asks the model for that ring). */
+void mlx5_model_set_sq_exact(struct mlx5_model *m, int exact);
+/* Set a QP's send PSN (the verbs fake: RTR->RTS carries the one the driver chose). */
+void mlx5_model_qp_set_sq_psn(struct mlx5_model_qp *qp, uint32_t psn);
+/* WQEBBs of QP @qp's send queue, as granted. */
+uint32_t mlx5_model_qp_wqe_cnt(struct mlx5_model_qp *qp);
+
 /* Violations found so far, and the first one's text. */
 unsigned int mlx5_model_violations(struct mlx5_model *m, const char **first);
 

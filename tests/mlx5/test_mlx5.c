@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include <infiniband/verbs.h>
+
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -86,6 +88,9 @@ make_remote(struct tern_segment *seg, uint8_t *addr, uint64_t len, uint32_t rkey
 	mlx5_model_import_wired(seg, 1, addr, len, rkey);
 }
 
+/* Revival tuning of the next fx_open() (0: the driver's defaults). */
+static uint16_t fx_revive_ms, fx_revive_tries;
+
 static int
 fx_open(void **state, uint32_t sq_wqebbs, uint16_t sig_every, uint16_t max_inline)
 {
@@ -93,7 +98,9 @@ fx_open(void **state, uint32_t sq_wqebbs, uint16_t sig_every, uint16_t max_inlin
 	struct fx *f = aligned_alloc(64, RTE_ALIGN_CEIL(sizeof(*f), 64));
 	struct tern_mlx5_tuning t = { .sq_wqebbs = sq_wqebbs,
 				      .sig_every = sig_every,
-				      .max_inline = max_inline };
+				      .max_inline = max_inline,
+				      .revive_ms = fx_revive_ms,
+				      .revive_tries = fx_revive_tries };
 	struct tern_endpoint_conf conf = { .lcore_id = rte_lcore_id(),
 					   .socket_id = SOCKET_ID_ANY,
 					   .max_slices = 1024 };
@@ -927,6 +934,262 @@ descriptors_are_parsed_strictly(void **state)
 	f->ops->segment_release(&seg);
 }
 
+/* rdma-core's SQ sizing as the model and the verbs fake apply it, on the
+ * request the verbs provider makes (mlx5_verbs_sq_attr()). */
+static void
+sq_sizing_follows_rdma_core(void **state)
+{
+	struct ibv_qp_init_attr_ex a;
+	uint32_t cnt, inl;
+
+	(void)state;
+	/* No send_ops_flags (what the driver asked before issue 11): every RC
+	 * op, bind-MW included, 192 bytes of overhead, 320-byte WQEs, 128 WRs
+	 * -> 1024 WQEBBs where 256 were wanted. */
+	memset(&a, 0, sizeof(a));
+	a.qp_type = IBV_QPT_RC;
+	a.cap.max_send_wr = 128;
+	a.cap.max_send_sge = 1;
+	a.cap.max_inline_data = 64;
+	assert_int_equal(mlx5_model_sq_overhead(&a), 192);
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 32768, &cnt, &inl), 0);
+	assert_int_equal(cnt, 1024);
+	assert_int_equal(inl, 320 - 192 - 4);
+	/* The driver's request: WRITE | READ only, 32 bytes of overhead,
+	 * 128-byte WQEs: 256 WQEBBs, 92 bytes inline. */
+	memset(&a, 0, sizeof(a));
+	a.qp_type = IBV_QPT_RC;
+	mlx5_verbs_sq_attr(256, 64, &a);
+	assert_true(a.comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS);
+	assert_int_equal(a.send_ops_flags, IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_READ);
+	assert_int_equal(mlx5_model_sq_overhead(&a), 32);
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 32768, &cnt, &inl), 0);
+	assert_int_equal(cnt, 256);
+	assert_int_equal(inl, 92);
+	/* Atomics: 48 bytes. */
+	a.send_ops_flags |= IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD;
+	assert_int_equal(mlx5_model_sq_overhead(&a), 48);
+	/* A 4-WQEBB inline WRITE and a ring of 4: one WR, never zero. */
+	memset(&a, 0, sizeof(a));
+	a.qp_type = IBV_QPT_RC;
+	mlx5_verbs_sq_attr(4, 200, &a);
+	assert_int_equal(a.cap.max_send_wr, 1);
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 32768, &cnt, &inl), 0);
+	assert_int_equal(cnt, 4);
+	/* What rdma-core refuses: a WQE above the largest descriptor, too many
+	 * SGEs, a ring above the device's largest, another QP type. */
+	a.cap.max_inline_data = 600;
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 32768, &cnt, &inl), -EINVAL);
+	a.cap.max_inline_data = 0;
+	a.cap.max_send_sge = 40;
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 32768, &cnt, &inl), -EINVAL);
+	a.cap.max_send_sge = 1;
+	a.cap.max_send_wr = 4096;
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 1024, &cnt, &inl), -EINVAL);
+	a.cap.max_send_wr = 0;
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 1024, &cnt, &inl), 0);
+	assert_int_equal(cnt, 0);
+	a.qp_type = IBV_QPT_UD;
+	assert_int_equal(mlx5_model_sq_size(&a, 512, 1024, &cnt, &inl), -EINVAL);
+}
+
+/* The default endpoint (256 WQEBBs, 64 bytes inline) against a model that
+ * sizes SQs as rdma-core does: the QP is usable and moves data. Before issue
+ * 11 the ring came back 1024 WQEBBs and the QP was refused. */
+static void
+default_sizing_qp_moves_data(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s[3];
+
+	fill(f->local, 8192, 11);
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	s[1] = slice(f, TERN_OP_WRITE, &f->rseg, 4096, 4096, 40); /* inline */
+	s[2] = slice(f, TERN_OP_READ, &f->rseg, 1u << 20, 0, 4096);
+	run_expect_ok(f, s, 3);
+	assert_memory_equal(f->remote, f->local, 4096);
+	assert_memory_equal(f->remote + 4096, f->local + 4096, 40);
+	assert_memory_equal(f->local + (1u << 20), f->local, 4096);
+	assert_non_null(mlx5_model_qp(f->m, 0));
+	assert_int_equal(mlx5_model_qp_wqe_cnt(mlx5_model_qp(f->m, 0)), 256);
+}
+
+static int
+setup_defaults(void **state)
+{
+	return fx_open(state, 0, 0, 0);
+}
+
+/* A ring 16 times larger than wanted (1024 WQEBBs for 64): at most 64 WQEBBs
+ * go in flight, so when the first fails and the device flushes the rest,
+ * their CQEs fit the CQ (sized for 64 per QP); an overrun would move the QP
+ * to ERR on hardware and is a violation in the model. */
+static void
+larger_ring_keeps_the_cq_safe(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 1000 };
+	struct tern_slice *s = calloc(N, sizeof(*s));
+	struct tern_completion *out = calloc(N, sizeof(*out));
+	struct mlx5_model_qp *qp;
+	unsigned int i, n, got = 0, spins = 0;
+
+	assert_non_null(s);
+	assert_non_null(out);
+	mlx5_model_set_sq_limits(f->m, 512, 32768, 16);
+	fill(f->local, 1 << 20, 12);
+	for (i = 0; i < N; i++)
+		s[i] = slice(f, TERN_OP_WRITE, &f->rseg, (uint64_t)i * 512, (uint64_t)i * 512, 512);
+	n = f->ops->post_burst(f->ep, s, 1);
+	assert_int_equal(n, 1);
+	qp = mlx5_model_qp(f->m, 0);
+	assert_non_null(qp);
+	assert_int_equal(mlx5_model_qp_wqe_cnt(qp), 1024);
+	mlx5_model_qp_hold(qp, 1);
+	mlx5_model_qp_fail(qp, 0, MODEL_SYND_RETRY_EXC);
+	n += f->ops->post_burst(f->ep, s + 1, N - 1);
+	assert_int_equal(n, SQ_WQEBBS);
+	mlx5_model_qp_hold(qp, 0);
+	while (got < n) {
+		struct tern_completion c[16];
+		uint16_t k, j;
+
+		mlx5_model_step(f->m);
+		k = f->ops->poll(f->ep, c, RTE_DIM(c));
+		for (j = 0; j < k; j++)
+			out[c[j].cookie - s[0].cookie] = c[j];
+		got += k;
+		assert_true(++spins < SPINS_MAX);
+	}
+	assert_int_equal(out[0].status, -ETIMEDOUT);
+	for (i = 1; i < n; i++)
+		assert_int_equal(out[i].status, -ECONNABORTED);
+	assert_model_clean(f);
+	/* Recovered: the rest wraps the big ring with the same limit. */
+	f->next_cookie = s[n].cookie;
+	run_expect_ok(f, s + n, N - n);
+	assert_memory_equal(f->remote + (size_t)n * 512, f->local + (size_t)n * 512,
+			    (size_t)(N - n) * 512);
+	free(out);
+	free(s);
+}
+
+/* A ring rdma-core would refuse (larger than the device's largest SQ): the
+ * QP is not opened, slices fail with -ENOTCONN, nothing crashes. */
+static void
+refused_sq_fails_slices(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	struct tern_completion c[2];
+	unsigned int spins = 0;
+	uint16_t n = 0;
+
+	mlx5_model_set_sq_limits(f->m, 512, 32, 1);
+	assert_int_equal(f->ops->post_burst(f->ep, &s, 1), 1);
+	while (n == 0 && ++spins < 1000)
+		n = f->ops->poll(f->ep, c, RTE_DIM(c));
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].status, -ENOTCONN);
+	assert_null(mlx5_model_qp(f->m, 0));
+}
+
+/* The state /tern/mlx5/qps shows for the endpoint's QP to @peer. */
+static const char *
+qp_state_of(uint16_t peer)
+{
+	struct tern_mlx5_qp_info q[8];
+	int n = mlx5_qp_list(q, 8), i;
+
+	for (i = 0; i < n && i < 8; i++)
+		if (q[i].peer == peer) {
+			assert_int_equal(q[i].wqe_cnt, SQ_WQEBBS);
+			assert_int_equal(q[i].limit, SQ_WQEBBS);
+			return q[i].state;
+		}
+	return "none";
+}
+
+/* A dead loopback QP (its recovery failed) is tried again on a later use,
+ * after a backoff, a bounded number of times. */
+static void
+dead_qp_revived_with_backoff_and_a_bound(void **state)
+{
+	struct fx *f = *state;
+	struct tern_slice s[2];
+	struct tern_completion out[2];
+	struct tern_mlx5_ep_stats st;
+	struct mlx5_model_qp *qp;
+	unsigned int i;
+
+	fill(f->local, 4096, 13);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	qp = mlx5_model_qp(f->m, 0);
+	assert_non_null(qp);
+	mlx5_model_qp_fail_recovery(qp, 1);
+	mlx5_model_qp_fail(qp, 0, MODEL_SYND_RETRY_EXC);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run(f, s, 1, out);
+	assert_int_equal(out[0].status, -ETIMEDOUT);
+	assert_string_equal(qp_state_of(0), "reviving");
+	/* Dead; within the backoff (50 ms) nothing is tried. */
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run(f, s, 1, out);
+	assert_int_equal(out[0].status, -ENOTCONN);
+	assert_int_equal(mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(st.revive_failures, 0);
+	/* After it: one attempt, which fails (the device still refuses). */
+	usleep(60 * 1000);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run(f, s, 1, out);
+	assert_int_equal(out[0].status, -ENOTCONN);
+	assert_int_equal(mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(st.revive_failures, 1);
+	/* The device recovers: the next attempt (100 ms later) revives it. */
+	mlx5_model_qp_fail_recovery(qp, 0);
+	usleep(110 * 1000);
+	memset(f->local + LOCAL_BYTES / 2, 0, 4096);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	assert_memory_equal(f->local + LOCAL_BYTES / 2, f->local, 4096);
+	assert_int_equal(mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(st.revivals, 1);
+	assert_string_equal(qp_state_of(0), "rts");
+	/* A device that never recovers: 3 attempts, then given up for good. */
+	mlx5_model_qp_fail_recovery(qp, 1);
+	mlx5_model_qp_fail(qp, 0, MODEL_SYND_RETRY_EXC);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run(f, s, 1, out);
+	assert_int_equal(out[0].status, -ETIMEDOUT);
+	for (i = 0; i < 4; i++) {
+		usleep(210 * 1000); /* past the longest backoff: 50 << 2 ms */
+		s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+		run(f, s, 1, out);
+		assert_int_equal(out[0].status, -ENOTCONN);
+	}
+	assert_int_equal(mlx5_ep_stats(f->ep, &st), 0);
+	assert_int_equal(st.revive_failures, 1 + 3);
+	assert_int_equal(st.revivals, 1);
+	assert_string_equal(qp_state_of(0), "failed");
+}
+
+static int
+setup_revive(void **state)
+{
+	fx_revive_ms = 50;
+	fx_revive_tries = 3;
+	return fx_open(state, SQ_WQEBBS, 16, 64);
+}
+
+static int
+teardown_revive(void **state)
+{
+	fx_revive_ms = 0;
+	fx_revive_tries = 0;
+	return teardown(state);
+}
+
 static void
 views_are_checked(void **state)
 {
@@ -946,16 +1209,26 @@ views_are_checked(void **state)
 	unsigned int s;
 
 	(void)state;
-	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0), 0);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 0), 0);
 	assert_int_equal(sq.sig_mask, 3);
 	v.stride = 128;
-	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 0), -EINVAL);
 	v.stride = 64;
 	v.wqe_cnt = 12;
-	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 0), -EINVAL);
 	v.wqe_cnt = 8;
 	v.bf_size = 128;
-	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0), -EINVAL);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 0), -EINVAL);
+	v.bf_size = 256;
+	/* A ring larger than wanted: the in-flight limit, and the CQE request
+	 * interval under half of it. */
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 4), 0);
+	assert_int_equal(sq.limit, 4);
+	assert_int_equal(mlx5_sq_room(&sq), 4);
+	assert_int_equal(sq.sig_mask, 1);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 2), -EINVAL);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 0, 64), 0);
+	assert_int_equal(sq.limit, 8);
 	assert_int_equal(mlx5_cq_init(&cq, &c), 0);
 	assert_int_equal(cq.cqe_offset, 64);
 	c.cqe_size = 32;
@@ -1068,7 +1341,7 @@ error_cqes_decoded(void **state)
 	unsigned int i;
 
 	(void)state;
-	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 4), 0);
+	assert_int_equal(mlx5_sq_init(&sq, &v, slots, 4, 0), 0);
 	for (i = 0; i < 6; i++)
 		mlx5_post_rdma(&sq, MLX5_OPCODE_RDMA_WRITE, 0x1000, 1, 100 + i, 0x2000, 2, 0, i);
 	memset(&e, 0, sizeof(e));
@@ -1201,6 +1474,13 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(probe_without_device_is_enodev),
 		cmocka_unit_test(views_are_checked),
+		cmocka_unit_test(sq_sizing_follows_rdma_core),
+		cmocka_unit_test_setup_teardown(default_sizing_qp_moves_data, setup_defaults,
+						teardown),
+		cmocka_unit_test_setup_teardown(larger_ring_keeps_the_cq_safe, setup, teardown),
+		cmocka_unit_test_setup_teardown(refused_sq_fails_slices, setup, teardown),
+		cmocka_unit_test_setup_teardown(dead_qp_revived_with_backoff_and_a_bound,
+						setup_revive, teardown_revive),
 		cmocka_unit_test_setup_teardown(write_and_read_1_byte_to_16_mib, setup, teardown),
 		cmocka_unit_test_setup_teardown(inline_writes_wrap_the_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(sq_and_cq_wrap_many_times, setup, teardown),

@@ -800,6 +800,78 @@ import_without_endpoints_is_enotconn(void **state)
 	f->fx.ops->segment_release(&seg);
 }
 
+/* One WRITE of 4 KiB from @local to @seg on endpoint 0. @return its status. */
+static int
+write_one(struct fx *f, struct tern_segment *seg, struct tern_segment *lseg, uint64_t cookie)
+{
+	struct tern_slice s = { 0 };
+	struct tern_completion c;
+	uint64_t until = mlx5_fixture_now_ms() + 3000;
+
+	s.cookie = cookie;
+	s.local = lseg->base;
+	s.local_seg = lseg;
+	s.target = seg;
+	s.length = 4096;
+	s.op = TERN_OP_WRITE;
+	assert_int_equal(f->fx.ops->post_burst(f->fx.ep[0], &s, 1), 1);
+	for (;;) {
+		mlx5_model_step(f->fx.m);
+		if (f->fx.ops->poll(f->fx.ep[0], &c, 1) == 1)
+			break;
+		assert_true(mlx5_fixture_now_ms() < until);
+	}
+	assert_int_equal(c.cookie, cookie);
+	return c.status;
+}
+
+/* A QP to another node that goes dead (an error, and it cannot recover
+ * alone) is handshaken again by the reviver on its next use, with the
+ * descriptor of the last import: no new import needed. */
+static void
+a_dead_qp_is_handshaken_again_on_next_use(void **state)
+{
+	struct fx *f = *state;
+	struct tern_segment seg, lseg;
+	uint8_t *local = aligned_alloc(4096, 65536);
+	uint64_t initiated;
+
+	assert_non_null(local);
+	memset(local, 0x5c, 65536);
+	memset(&lseg, 0, sizeof(lseg));
+	lseg.kind = TERN_SEGMENT_LOCAL;
+	lseg.handle = 1u << 16 | 3;
+	lseg.base = local;
+	lseg.length = 65536;
+	assert_int_equal(import_from(f, f->port, &seg), 0);
+	assert_int_equal(write_one(f, &seg, &lseg, 1), 0);
+	assert_memory_equal(f->remote, local, 4096);
+	/* Endpoint 0's QP is model QP 0 (the request's first). */
+	mlx5_model_qp_fail(mlx5_model_qp(f->fx.m, 0), 0, MODEL_SYND_RETRY_EXC);
+	assert_int_equal(write_one(f, &seg, &lseg, 2), -ETIMEDOUT);
+	initiated = STAT(initiated);
+	/* Dead: this use fails at once and asks the reviver for a handshake. */
+	assert_int_equal(write_one(f, &seg, &lseg, 3), -ENOTCONN);
+	WAIT_STAT(initiated, initiated + 1);
+	memset(local, 0x3d, 4096);
+	assert_int_equal(write_one(f, &seg, &lseg, 4), 0);
+	assert_memory_equal(f->remote, local, 4096);
+	/* A peer that no longer answers: 8 handshakes, backing off from 10 ms
+	 * to 1 s (about 2.3 s in all), then the reviver gives up until the
+	 * next import. */
+	assert_int_equal(tern_mlx5_configure(NULL), 0);
+	mlx5_model_qp_fail(mlx5_model_qp(f->fx.m, 0), 0, MODEL_SYND_RETRY_EXC);
+	assert_int_equal(write_one(f, &seg, &lseg, 5), -ETIMEDOUT);
+	initiated = STAT(initiate_errors);
+	assert_int_equal(write_one(f, &seg, &lseg, 6), -ENOTCONN);
+	MLX5_FX_WAIT(STAT(initiate_errors) >= initiated + 8, 6000);
+	assert_int_equal(write_one(f, &seg, &lseg, 7), -ENOTCONN);
+	usleep(1500 * 1000);
+	assert_int_equal(STAT(initiate_errors), initiated + 8);
+	f->fx.ops->segment_release(&seg);
+	free(local);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -815,6 +887,8 @@ main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(failed_handshakes_fail_the_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(import_without_endpoints_is_enotconn, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_dead_qp_is_handshaken_again_on_next_use, setup,
 						teardown),
 	};
 	char prefix[64];

@@ -33,7 +33,9 @@ struct mlx5_peer {
 	uint32_t refs;
 	uint8_t in_use;
 	uint8_t handshake;
+	uint8_t has_desc;
 	uint64_t epoch;
+	struct tern_mlx5_desc desc; /* of the last import that ran the handshake */
 };
 
 static const struct tern_mlx5_provider *prov = &mlx5_verbs_provider;
@@ -49,6 +51,8 @@ static uint32_t nb_mrs;
 static rte_spinlock_t mr_lock = RTE_SPINLOCK_INITIALIZER;
 
 static struct mlx5_peer peers[TERN_MLX5_PEER_MAX];
+/* Peers whose dead QPs an lcore wants revived (mlx5_peer_want_revive()). */
+static uint32_t revive_mask;
 
 /* ---- the lock and the provider ---- */
 
@@ -83,6 +87,7 @@ mlx5_prov_set_locked(const struct tern_mlx5_provider *p, void *ctx)
 	prov_ctx = p != NULL ? ctx : NULL;
 	__atomic_store_n(&probed, 0, __ATOMIC_RELEASE);
 	memset(peers, 0, sizeof(peers));
+	__atomic_store_n(&revive_mask, 0, __ATOMIC_RELAXED);
 }
 
 int
@@ -149,35 +154,37 @@ mlx5_ep_at_locked(unsigned int i)
 	return eps[i];
 }
 
+/*
+ * SQ state over a new QP's view, its slots sized by the ring the device
+ * granted (rdma-core rounds up: any power of two >= what was asked for is
+ * fine, at most ep->sq_wqebbs WQEBBs are kept in flight, what the CQ is
+ * sized for). @return the SQ, or NULL (QP closed).
+ */
 static struct mlx5_sq *
-sq_alloc(const struct mlx5_endpoint *ep, struct mlx5_slot **slots)
+sq_setup(const struct mlx5_endpoint *ep, const struct tern_mlx5_sq_view *view, void *handle,
+	 uint16_t peer)
 {
 	struct mlx5_sq *sq = rte_zmalloc("tern_mlx5_sq", sizeof(*sq), RTE_CACHE_LINE_SIZE);
+	struct mlx5_slot *slots = NULL;
 
-	*slots = rte_zmalloc("tern_mlx5_slots", sizeof(**slots) * ep->sq_wqebbs,
-			     RTE_CACHE_LINE_SIZE);
-	if (sq == NULL || *slots == NULL) {
-		rte_free(*slots);
+	if (sq != NULL && view->wqe_cnt >= ep->sq_wqebbs && view->wqe_cnt <= 32768)
+		slots = rte_zmalloc("tern_mlx5_slots", sizeof(*slots) * view->wqe_cnt,
+				    RTE_CACHE_LINE_SIZE);
+	if (sq == NULL || slots == NULL ||
+	    mlx5_sq_init(sq, view, slots, ep->sig_every, ep->sq_wqebbs) != 0) {
+		TERN_MLX5_LOG(ERR,
+			      "lcore %u: QP to peer %u has an unusable queue view (wqe_cnt %u, "
+			      "wanted >= %u, stride %u, bf_size %u)%s",
+			      ep->lcore_id, peer, view->wqe_cnt, ep->sq_wqebbs, view->stride,
+			      view->bf_size, sq == NULL ? ": out of memory" : "");
+		prov->qp_close(prov_ctx, handle);
+		rte_free(slots);
 		rte_free(sq);
 		return NULL;
 	}
-	return sq;
-}
-
-/* SQ state over a new QP's view. @return 0, or -EINVAL (QP closed). */
-static int
-sq_setup(const struct mlx5_endpoint *ep, struct mlx5_sq *sq, struct mlx5_slot *slots,
-	 const struct tern_mlx5_sq_view *view, void *handle, uint16_t peer)
-{
-	if (view->wqe_cnt != ep->sq_wqebbs || mlx5_sq_init(sq, view, slots, ep->sig_every) != 0) {
-		TERN_MLX5_LOG(ERR, "lcore %u: QP to peer %u has an unusable queue view",
-			      ep->lcore_id, peer);
-		prov->qp_close(prov_ctx, handle);
-		return -EINVAL;
-	}
 	sq->handle = handle;
 	sq->peer = peer;
-	return 0;
+	return sq;
 }
 
 void
@@ -193,23 +200,17 @@ mlx5_ep_sq_create(struct mlx5_endpoint *ep, uint16_t peer, struct tern_mlx5_conn
 		  int *rc)
 {
 	struct tern_mlx5_sq_view view;
-	struct mlx5_slot *slots;
-	struct mlx5_sq *sq = sq_alloc(ep, &slots);
+	struct mlx5_sq *sq;
 	void *handle;
 
-	*rc = -ENOMEM;
-	if (sq == NULL)
-		return NULL;
 	memset(&view, 0, sizeof(view));
 	view.max_inline = ep->max_inline;
 	*rc = prov->qp_create(prov_ctx, ep->cq_handle, ep->sq_wqebbs, &view, local, &handle);
-	if (*rc == 0)
-		*rc = sq_setup(ep, sq, slots, &view, handle, peer);
-	if (*rc != 0) {
-		rte_free(slots);
-		rte_free(sq);
+	if (*rc != 0)
 		return NULL;
-	}
+	sq = sq_setup(ep, &view, handle, peer);
+	if (sq == NULL)
+		*rc = -EINVAL;
 	return sq;
 }
 
@@ -236,7 +237,6 @@ struct mlx5_sq *
 mlx5_ep_qp_open(struct mlx5_endpoint *ep, uint16_t peer)
 {
 	struct tern_mlx5_sq_view view;
-	struct mlx5_slot *slots;
 	struct mlx5_sq *sq, *none = NULL;
 	void *handle;
 	int rc;
@@ -254,16 +254,13 @@ mlx5_ep_qp_open(struct mlx5_endpoint *ep, uint16_t peer)
 				      peer, strerror(-rc));
 		return NULL;
 	}
-	sq = sq_alloc(ep, &slots);
-	if (sq == NULL) {
-		prov->qp_close(prov_ctx, handle);
+	sq = sq_setup(ep, &view, handle, peer);
+	if (sq == NULL)
 		return NULL;
-	}
-	if (sq_setup(ep, sq, slots, &view, handle, peer) != 0) {
-		rte_free(slots);
-		rte_free(sq);
-		return NULL;
-	}
+	/* No handshake made it, none will take it back: dead, it stays the
+	 * lcore's to revive (mlx5_ep.c). Loopback only: a wired peer of the
+	 * device model may still be handshaken. */
+	sq->revivable = peer == TERN_MLX5_PEER_SELF;
 	if (!__atomic_compare_exchange_n(&ep->qps[peer], &none, sq, false, __ATOMIC_RELEASE,
 					 __ATOMIC_ACQUIRE)) {
 		/* A handshake gave the endpoint one meanwhile. */
@@ -271,6 +268,64 @@ mlx5_ep_qp_open(struct mlx5_endpoint *ep, uint16_t peer)
 		sq = none;
 	}
 	return sq;
+}
+
+static const char *
+sq_state_name(const struct mlx5_endpoint *ep, const struct mlx5_sq *sq)
+{
+	if (__atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE)) {
+		if (!sq->revivable)
+			return "disconnected";
+		return sq->revive_tries >= ep->revive_tries ? "failed" : "reviving";
+	}
+	if (__atomic_load_n(&sq->reclaim, __ATOMIC_RELAXED))
+		return "reclaiming";
+	if (sq->cancelled)
+		return "cancelled";
+	return sq->error ? "err" : "rts";
+}
+
+int
+mlx5_qp_list(struct tern_mlx5_qp_info *out, unsigned int max)
+{
+	unsigned int i, n = 0;
+	uint16_t p;
+
+	pthread_mutex_lock(&ctl_lock);
+	for (i = 0; i < nb_eps; i++)
+		for (p = 0; p < TERN_MLX5_PEER_MAX; p++) {
+			const struct mlx5_sq *sq =
+				__atomic_load_n(&eps[i]->qps[p], __ATOMIC_ACQUIRE);
+			struct tern_mlx5_qp_info *q = &out[n];
+
+			if (sq == NULL)
+				continue;
+			if (n < max) {
+				memset(q, 0, sizeof(*q));
+				q->lcore = eps[i]->lcore_id;
+				q->peer = p;
+				memcpy(q->gid, peers[p].gid, 16);
+				if (p == TERN_MLX5_PEER_SELF) {
+					struct tern_mlx5_conn_params self;
+
+					if (prov->port_info(prov_ctx, &self) == 0)
+						memcpy(q->gid, self.gid, 16);
+				}
+				q->qpn = sq->qpn;
+				q->state = sq_state_name(eps[i], sq);
+				q->wqe_cnt = (uint32_t)sq->mask + 1;
+				q->limit = sq->limit;
+				q->in_flight =
+					(uint16_t)(__atomic_load_n(&sq->pi, __ATOMIC_RELAXED) -
+						   __atomic_load_n(&sq->rep, __ATOMIC_RELAXED));
+				q->errors = sq->errors;
+				q->recoveries = sq->recoveries;
+				q->revive_tries = sq->revive_tries;
+			}
+			n++;
+		}
+	pthread_mutex_unlock(&ctl_lock);
+	return (int)n;
 }
 
 /* ---- peer slots ---- */
@@ -308,6 +363,37 @@ mlx5_peer_reclaim_locked(uint16_t peer)
 		__atomic_store_n(&sq->reclaim, 1, __ATOMIC_RELEASE);
 		__atomic_fetch_or(&eps[i]->reclaim, 1u << peer, __ATOMIC_RELEASE);
 	}
+}
+
+void
+mlx5_peer_set_desc_locked(uint16_t peer, const struct tern_mlx5_desc *d)
+{
+	peers[peer].desc = *d;
+	peers[peer].has_desc = 1;
+}
+
+int
+mlx5_peer_desc_locked(uint16_t peer, struct tern_mlx5_desc *d)
+{
+	if (peer >= TERN_MLX5_PEER_MAX || !peers[peer].in_use || !peers[peer].has_desc)
+		return -ENOENT;
+	*d = peers[peer].desc;
+	return 0;
+}
+
+void
+mlx5_peer_want_revive(uint16_t peer)
+{
+	uint32_t bit = 1u << peer;
+
+	if ((__atomic_load_n(&revive_mask, __ATOMIC_RELAXED) & bit) == 0)
+		__atomic_fetch_or(&revive_mask, bit, __ATOMIC_RELEASE);
+}
+
+uint32_t
+mlx5_peer_take_revive(void)
+{
+	return __atomic_exchange_n(&revive_mask, 0, __ATOMIC_ACQUIRE);
 }
 
 int

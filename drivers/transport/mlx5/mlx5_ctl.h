@@ -66,6 +66,8 @@ struct mlx5_endpoint {
 	uint32_t sq_wqebbs;
 	uint16_t sig_every;
 	uint16_t max_inline;
+	uint16_t revive_ms;    /**< first revival backoff (doubled per failed try, 1 s at most) */
+	uint16_t revive_tries; /**< revival attempts before a dead QP is given up */
 	void *cq_handle;
 	struct tern_mlx5_ep_stats stats;
 };
@@ -198,6 +200,25 @@ void mlx5_peer_set_epoch_locked(uint16_t peer, uint64_t epoch);
  * slices failing with -ECONNABORTED. Caller holds the lock.
  */
 void mlx5_peer_reclaim_locked(uint16_t peer);
+
+/**
+ * Remember the descriptor of @p peer's last import that ran the handshake:
+ * what the reviver (mlx5_handshake.c) handshakes with again when the
+ * peer's QPs go dead (caller holds the lock).
+ */
+void mlx5_peer_set_desc_locked(uint16_t peer, const struct tern_mlx5_desc *d);
+
+/** @p peer's remembered descriptor. @return 0 or -ENOENT (none). Caller holds the lock. */
+int mlx5_peer_desc_locked(uint16_t peer, struct tern_mlx5_desc *d);
+
+/**
+ * Lcore: its QP to @p peer is dead and needs a handshake: ask the reviver.
+ * One relaxed load when already asked.
+ */
+void mlx5_peer_want_revive(uint16_t peer);
+
+/** Reviver: the peers asked for since the last call (bit i: slot i). */
+uint32_t mlx5_peer_take_revive(void);
 
 /** Does some endpoint still hold a live QP to @p peer? (caller holds the lock) */
 int mlx5_peer_has_live_qp_locked(uint16_t peer);

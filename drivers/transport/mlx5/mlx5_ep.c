@@ -8,12 +8,15 @@
  * (a segment's first slice, a QP's first use, recovery).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
+
+#include <tern_time.h>
 
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
@@ -98,6 +101,57 @@ struct post_run {
 };
 
 /*
+ * A dead QP the lcore owns (sq->revivable: no handshake made it) is tried
+ * again on its next use: RESET..RTS, at most ep->revive_tries times, each
+ * after a wait that doubles from ep->revive_ms (1 s at most). Until then, and
+ * once given up, its slices fail with -ENOTCONN. A dead QP to another node
+ * asks the reviver for a handshake (mlx5_handshake.c), which gives it back.
+ * @return 0 (back in RTS), or -ENOTCONN.
+ */
+static __rte_noinline int
+ep_revive(struct mlx5_endpoint *ep, struct mlx5_sq *sq)
+{
+	uint64_t now = tern_clock_ms(), wait;
+	unsigned int shift;
+	int rc;
+
+	if (!sq->revivable) {
+		/* Another node's: only a handshake brings it back (the reviver). */
+		mlx5_peer_want_revive(sq->peer);
+		return -ENOTCONN;
+	}
+	if (sq->revive_tries >= ep->revive_tries || now < sq->revive_at_ms)
+		return -ENOTCONN;
+	rc = mlx5_prov()->qp_recover(mlx5_prov_ctx(), sq->handle);
+	if (rc == 0) {
+		mlx5_sq_reset(sq);
+		sq->revive_tries = 0;
+		sq->revive_at_ms = 0;
+		ep->stats.revivals++;
+		__atomic_store_n(&sq->dead, 0, __ATOMIC_RELEASE);
+		TERN_MLX5_LOG(INFO, "lcore %u: dead QP 0x%x to peer %u revived", ep->lcore_id,
+			      sq->qpn, sq->peer);
+		return 0;
+	}
+	sq->revive_tries++;
+	ep->stats.revive_failures++;
+	shift = sq->revive_tries - 1u < 16u ? sq->revive_tries - 1u : 16u;
+	wait = RTE_MIN((uint64_t)ep->revive_ms << shift, 1000u);
+	sq->revive_at_ms = now + wait;
+	if (sq->revive_tries >= ep->revive_tries)
+		TERN_MLX5_LOG(
+			ERR, "lcore %u: QP 0x%x to peer %u: revival failed %u times (%s), given up",
+			ep->lcore_id, sq->qpn, sq->peer, sq->revive_tries, strerror(-rc));
+	else
+		TERN_MLX5_LOG(
+			WARNING,
+			"lcore %u: QP 0x%x to peer %u: revival %u failed (%s), next in %" PRIu64
+			" ms",
+			ep->lcore_id, sq->qpn, sq->peer, sq->revive_tries, strerror(-rc), wait);
+	return -ENOTCONN;
+}
+
+/*
  * Resolve what a slice's run needs that the current run does not have: the
  * target's remote key and address and the QP to its peer (opened on first
  * use), the local segment's key.
@@ -148,7 +202,7 @@ ep_resolve(struct mlx5_endpoint *ep, const struct tern_slice *s, struct post_run
 	if (sq == NULL)
 		sq = mlx5_ep_qp_open(ep, peer);
 	rc = -ENOTCONN;
-	if (sq == NULL || __atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE))
+	if (sq == NULL || (__atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE) && ep_revive(ep, sq) != 0))
 		goto fail;
 	rc = 1;
 	if (sq->error)
@@ -237,14 +291,15 @@ run_post(const struct post_run *run, const struct tern_slice *slices, uint16_t n
 	return posted;
 }
 
-/* An inline WRITE, or an unknown op. @return 1 posted, 0 no room, < 0 reject. */
+/* An inline WRITE, or an unknown op. @return 1 posted, 0 no room, < 0 reject
+ * (-EINVAL: anything but a WRITE; the inline WQE is always an RDMA WRITE). */
 static __rte_noinline int
 run_post_other(const struct post_run *run, const struct tern_slice *s)
 {
 	struct mlx5_sq *sq = run->sq;
 	uint16_t wqebbs;
 
-	if (s->op != TERN_OP_WRITE && s->op != TERN_OP_READ)
+	if (s->op != TERN_OP_WRITE)
 		return -EINVAL;
 	wqebbs = mlx5_inline_wqebbs(s->length);
 	if (mlx5_sq_room(sq) < wqebbs)
@@ -324,6 +379,8 @@ static void
 ep_sq_hand_over(struct mlx5_endpoint *ep, struct mlx5_sq *sq)
 {
 	sq->error = 0;
+	sq->revive_tries = 0;
+	sq->revive_at_ms = tern_clock_ms() + ep->revive_ms;
 	if (ep->last_sq == sq)
 		ep->last_sq = NULL;
 	__atomic_store_n(&sq->dead, 1, __ATOMIC_RELEASE);

@@ -755,3 +755,124 @@ mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d)
 	pthread_mutex_unlock(&run_lock);
 	return rc;
 }
+
+/* ---- the reviver: handshakes again for peers whose QPs went dead ---- */
+
+#define REVIVE_TICK_MS 10
+#define REVIVE_BASE_MS 10
+#define REVIVE_MAX_MS  1000
+#define REVIVE_TRIES   8
+
+static struct {
+	pthread_mutex_t lock; /* start/stop */
+	pthread_t thread;
+	bool running;
+	uint32_t stop;
+	uint32_t pending; /* reviver thread only */
+	uint8_t tries[TERN_MLX5_PEER_MAX];
+	uint64_t next_ms[TERN_MLX5_PEER_MAX];
+} rv = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+reviver_try(uint16_t peer, uint64_t now)
+{
+	struct tern_mlx5_desc d;
+	uint8_t tries = __atomic_load_n(&rv.tries[peer], __ATOMIC_RELAXED);
+	uint64_t wait;
+	int rc;
+
+	if (tries >= REVIVE_TRIES || now < rv.next_ms[peer]) {
+		if (tries < REVIVE_TRIES)
+			rv.pending |= 1u << peer; /* not yet: look again */
+		return;
+	}
+	mlx5_ctl_lock();
+	rc = mlx5_peer_desc_locked(peer, &d);
+	mlx5_ctl_unlock();
+	if (rc != 0)
+		return; /* never imported through a handshake: nothing to call */
+	rc = mlx5_handshake_run(peer, &d);
+	if (rc == 0) {
+		__atomic_store_n(&rv.tries[peer], 0, __ATOMIC_RELAXED);
+		TERN_MLX5_LOG(INFO, "reviver: peer %u: dead QPs connected again", peer);
+		return;
+	}
+	tries++;
+	__atomic_store_n(&rv.tries[peer], tries, __ATOMIC_RELAXED);
+	wait = RTE_MIN((uint64_t)REVIVE_BASE_MS << (tries - 1), (uint64_t)REVIVE_MAX_MS);
+	rv.next_ms[peer] = now + wait;
+	if (tries >= REVIVE_TRIES) {
+		TERN_MLX5_LOG(ERR,
+			      "reviver: peer %u: %u handshakes failed (%s), given up until its "
+			      "next import",
+			      peer, tries, strerror(-rc));
+	} else {
+		rv.pending |= 1u << peer;
+		TERN_MLX5_LOG(WARNING,
+			      "reviver: peer %u: handshake %u failed (%s), next in %" PRIu64 " ms",
+			      peer, tries, strerror(-rc), wait);
+	}
+}
+
+static void *
+reviver_main(void *arg)
+{
+	RTE_SET_USED(arg);
+	while (!__atomic_load_n(&rv.stop, __ATOMIC_ACQUIRE)) {
+		uint32_t todo;
+		uint64_t now;
+
+		usleep(REVIVE_TICK_MS * 1000);
+		todo = rv.pending | mlx5_peer_take_revive();
+		rv.pending = 0;
+		now = tern_clock_ms();
+		while (todo != 0 && !__atomic_load_n(&rv.stop, __ATOMIC_ACQUIRE)) {
+			uint16_t peer = (uint16_t)rte_bsf32(todo);
+
+			todo &= todo - 1;
+			if (peer != TERN_MLX5_PEER_SELF)
+				reviver_try(peer, now);
+		}
+	}
+	return NULL;
+}
+
+int
+mlx5_reviver_start(void)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&rv.lock);
+	if (!rv.running) {
+		__atomic_store_n(&rv.stop, 0, __ATOMIC_RELAXED);
+		rv.pending = 0;
+		memset(rv.tries, 0, sizeof(rv.tries));
+		memset(rv.next_ms, 0, sizeof(rv.next_ms));
+		rc = rte_ctrl_thread_create(&rv.thread, "tern-mlx5-rv", NULL, reviver_main, NULL);
+		if (rc == 0)
+			rv.running = true;
+		else
+			TERN_MLX5_LOG(ERR, "reviver: cannot start: %s", strerror(rc));
+	}
+	pthread_mutex_unlock(&rv.lock);
+	return -rc;
+}
+
+void
+mlx5_reviver_rearm(uint16_t peer)
+{
+	if (peer < TERN_MLX5_PEER_MAX)
+		__atomic_store_n(&rv.tries[peer], 0, __ATOMIC_RELAXED);
+}
+
+void
+mlx5_reviver_stop(void)
+{
+	pthread_mutex_lock(&rv.lock);
+	if (rv.running) {
+		__atomic_store_n(&rv.stop, 1, __ATOMIC_RELEASE);
+		pthread_join(rv.thread, NULL);
+		rv.running = false;
+	}
+	pthread_mutex_unlock(&rv.lock);
+}

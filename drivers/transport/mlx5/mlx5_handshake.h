@@ -33,4 +33,20 @@ int mlx5_handshake_run(uint16_t peer, const struct tern_mlx5_desc *d);
  */
 int mlx5_handshake_address(uint8_t addr[16], uint16_t *port);
 
+/**
+ * Start the reviver, a control thread that runs the handshake again for
+ * peers whose QPs went dead (mlx5_peer_want_revive()), with the descriptor
+ * of their last import: every 10 ms it looks; a peer is tried after a wait
+ * that doubles from 10 ms (1 s at most), 8 times, then given up until its
+ * next import (mlx5_reviver_rearm()). Idempotent. @return 0 or a negative
+ * errno (thread creation).
+ */
+int mlx5_reviver_start(void);
+
+/** A new import of @p peer succeeded: forget its failed revivals. */
+void mlx5_reviver_rearm(uint16_t peer);
+
+/** Stop the reviver (waits for a handshake it runs). Not under the control lock. */
+void mlx5_reviver_stop(void);
+
 #endif /* MLX5_HANDSHAKE_H */

@@ -17,20 +17,24 @@ RTE_LOG_REGISTER_DEFAULT(mlx5_logtype, INFO);
 
 int
 mlx5_sq_init(struct mlx5_sq *sq, const struct tern_mlx5_sq_view *view, struct mlx5_slot *slots,
-	     uint16_t sig_every)
+	     uint16_t sig_every, uint32_t max_wqebbs)
 {
+	if (max_wqebbs == 0 || (view != NULL && max_wqebbs > view->wqe_cnt))
+		max_wqebbs = view != NULL ? view->wqe_cnt : 0;
 	if (sq == NULL || view == NULL || slots == NULL || view->buf == NULL ||
 	    view->dbrec == NULL || view->bf_reg == NULL || view->stride != TERN_MLX5_WQEBB ||
 	    view->wqe_cnt < 4 || view->wqe_cnt > 32768 || !rte_is_power_of_2(view->wqe_cnt) ||
-	    (view->bf_size != 0 && view->bf_size != 256) || view->qpn > 0xffffff)
+	    (view->bf_size != 0 && view->bf_size != 256) || view->qpn > 0xffffff || max_wqebbs < 4)
 		return -EINVAL;
 	memset(sq, 0, sizeof(*sq));
 	sq->buf = view->buf;
 	sq->mask = (uint16_t)(view->wqe_cnt - 1);
-	/* At least one CQE request per half ring, so the SQ can never fill
-	 * with WQEs no CQE will ever free (the largest WQE is far smaller). */
-	if (sig_every == 0 || sig_every > view->wqe_cnt / 2)
-		sig_every = (uint16_t)(view->wqe_cnt / 2);
+	sq->limit = (uint16_t)max_wqebbs;
+	/* At least one CQE request per half of what may be in flight, so the
+	 * SQ can never fill with WQEs no CQE will ever free (the largest WQE
+	 * is far smaller). */
+	if (sig_every == 0 || sig_every > max_wqebbs / 2)
+		sig_every = (uint16_t)(max_wqebbs / 2);
 	sq->sig_mask = (uint16_t)(rte_align32prevpow2(sig_every) - 1);
 	sq->max_inline = (uint16_t)RTE_MIN(view->max_inline, TERN_MLX5_INLINE_MAX);
 	sq->qpn = view->qpn;

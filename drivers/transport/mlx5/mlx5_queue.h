@@ -73,6 +73,7 @@ struct mlx5_sq {
 	uint16_t rep;		  /**< oldest WQEBB not yet reported */
 	uint16_t done;		  /**< WQEBBs before this index are complete */
 	uint16_t mask;		  /**< wqe_cnt - 1 */
+	uint16_t limit;		  /**< most WQEBBs in flight (CQ sized so) */
 	uint16_t sig_mask;	  /**< CQE requested whenever pi crosses a multiple of mask + 1 */
 	uint16_t db_pi;		  /**< pi at the last doorbell */
 	uint16_t max_inline;	  /**< largest inline WRITE, bytes */
@@ -93,6 +94,11 @@ struct mlx5_sq {
 	void *handle;		  /**< provider's QP */
 	uint64_t errors;	  /**< WQEs completed with an error */
 	uint64_t recoveries;	  /**< ERR -> RTS recoveries */
+	/* Revival of a dead QP the lcore may bring back itself (one opened
+	 * without a handshake): attempts so far, and when the next may run. */
+	uint8_t revivable;     /**< opened by qp_open (no handshake): the lcore owns it dead too */
+	uint8_t revive_tries;  /**< failed revival attempts since it went dead */
+	uint64_t revive_at_ms; /**< tern_clock_ms() from which the next attempt may run */
 };
 
 /** Completion queue state. */
@@ -115,11 +121,16 @@ struct mlx5_cq {
 
 /**
  * Set up SQ state over a view. @p slots holds view->wqe_cnt entries.
+ * The ring may be larger than what was asked for (rdma-core rounds the
+ * queue up to a power of two of its own WQE size): at most @p max_wqebbs
+ * WQEBBs are kept in flight (0: the whole ring), so the CQ, sized for that,
+ * can never overrun.
  * @return 0, or -EINVAL for a view the data path cannot drive (stride != 64,
- *         counts not powers of two, bf_size not 0/256, NULL pointers).
+ *         counts not powers of two, bf_size not 0/256, NULL pointers,
+ *         @p max_wqebbs below 4).
  */
 int mlx5_sq_init(struct mlx5_sq *sq, const struct tern_mlx5_sq_view *view, struct mlx5_slot *slots,
-		 uint16_t sig_every);
+		 uint16_t sig_every, uint32_t max_wqebbs);
 
 /**
  * Restart an SQ whose QP went back through RESET (the device restarts its
@@ -175,11 +186,11 @@ mlx5_inline_wqebbs(uint32_t len)
 	return (uint16_t)((ds * 16 + TERN_MLX5_WQEBB - 1) / TERN_MLX5_WQEBB);
 }
 
-/** WQEBBs free in the SQ. */
+/** WQEBBs that may still be posted (in-flight limit, not ring size). */
 static inline uint16_t
 mlx5_sq_room(const struct mlx5_sq *sq)
 {
-	return (uint16_t)(sq->mask + 1 - (uint16_t)(sq->pi - sq->rep));
+	return (uint16_t)(sq->limit - (uint16_t)(sq->pi - sq->rep));
 }
 
 /**

@@ -23,6 +23,7 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_malloc.h>
+#include <rte_telemetry.h>
 
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
@@ -110,6 +111,12 @@ mlx5_segment_import(struct tern_segment *seg, const void *desc, size_t desc_len)
 			mlx5_peer_put((uint16_t)peer);
 			return rc;
 		}
+		/* Its QPs, should they go dead, are handshaken again from here. */
+		mlx5_ctl_lock();
+		mlx5_peer_set_desc_locked((uint16_t)peer, &d);
+		mlx5_ctl_unlock();
+		mlx5_reviver_rearm((uint16_t)peer);
+		mlx5_reviver_start();
 	}
 	d.peer = (uint16_t)peer;
 	memcpy(seg->priv, &d, sizeof(d));
@@ -168,6 +175,8 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 	ep->sq_wqebbs = tun->sq_wqebbs != 0 ? rte_align32pow2(tun->sq_wqebbs) : 256;
 	ep->sig_every = tun->sig_every != 0 ? tun->sig_every : (uint16_t)(ep->sq_wqebbs / 4);
 	ep->max_inline = tun->max_inline != 0 ? tun->max_inline : 64;
+	ep->revive_ms = tun->revive_ms != 0 ? tun->revive_ms : 10;
+	ep->revive_tries = tun->revive_tries != 0 ? tun->revive_tries : 8;
 	sw_size = rte_align32pow2(RTE_MAX(conf->max_slices, 64u));
 	ep->sw = rte_zmalloc_socket("tern_mlx5_sw", sizeof(*ep->sw) * sw_size, 0, conf->socket_id);
 	ep->keys = rte_zmalloc_socket("tern_mlx5_keys", sizeof(*ep->keys) * MLX5_SEG_KEYS, 0,
@@ -230,13 +239,16 @@ mlx5_endpoint_close(struct tern_endpoint *base)
 		mlx5_ctl_shutdown_locked();
 	}
 	mlx5_ctl_unlock();
+	if (left == 0)
+		mlx5_reviver_stop();
 }
 
 /* ---- configuration through the registry (tern_transport_configure()) ---- */
 
 #define MLX5_PARAMS                                                                    \
 	"listen=<ADDR:PORT> advertise=<ADDR> max_conns=<1..256> idle_timeout_ms=<ms> " \
-	"handshake_timeout_ms=<ms>"
+	"handshake_timeout_ms=<ms> gid_index=<0..255> traffic_class=<0..255> "         \
+	"dscp=<0..63> sl=<0..15> timeout=<1..31> retry_cnt=<0..7> rnr_retry=<0..7>"
 
 /* What the handshake listener was configured with, for describe(). */
 static char mlx5_listen_addr[64];
@@ -247,7 +259,11 @@ mlx5_configure(const char *args, const struct tern_transport_env *env)
 	char listen[64] = "", advertise[64] = "";
 	struct tern_mlx5_conf conf = { 0 };
 	uint16_t port = 0;
-	bool listening = false, advertised = false;
+	bool listening = false, advertised = false, gid_given = false, tc_given = false,
+	     dscp_given = false;
+	struct tern_mlx5_path path = TERN_MLX5_PATH_DEFAULT;
+	uint32_t gid_index = 0, tc = 0, dscp = 0, sl = 0, timeout = path.timeout,
+		 retry_cnt = path.retry_cnt, rnr_retry = path.rnr_retry;
 	const struct tern_transport_arg spec[] = {
 		{ .key = "listen",
 		  .kind = TERN_TRANSPORT_ARG_ADDR_PORT,
@@ -275,11 +291,47 @@ mlx5_configure(const char *args, const struct tern_transport_env *env)
 		  .dst = &conf.handshake_timeout_ms,
 		  .min = 1,
 		  .max = 600000 },
+		{ .key = "gid_index",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &gid_index,
+		  .max = 255,
+		  .given = &gid_given },
+		{ .key = "traffic_class",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &tc,
+		  .max = 255,
+		  .given = &tc_given },
+		{ .key = "dscp",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &dscp,
+		  .max = 63,
+		  .given = &dscp_given },
+		{ .key = "sl", .kind = TERN_TRANSPORT_ARG_U32, .dst = &sl, .max = 15 },
+		{ .key = "timeout",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &timeout,
+		  .min = 1,
+		  .max = 31 },
+		{ .key = "retry_cnt", .kind = TERN_TRANSPORT_ARG_U32, .dst = &retry_cnt, .max = 7 },
+		{ .key = "rnr_retry", .kind = TERN_TRANSPORT_ARG_U32, .dst = &rnr_retry, .max = 7 },
 	};
 	int ret;
 
 	RTE_SET_USED(env);
 	ret = tern_transport_args_parse("mlx5", args, spec, RTE_DIM(spec));
+	if (ret != 0)
+		return ret;
+	if (tc_given && dscp_given) {
+		TERN_MLX5_LOG(ERR, "traffic_class and dscp both given: one sets the other");
+		return -EINVAL;
+	}
+	path.gid_index = gid_given ? (int32_t)gid_index : -1;
+	path.traffic_class = (uint8_t)(dscp_given ? dscp << 2 : tc);
+	path.sl = (uint8_t)sl;
+	path.timeout = (uint8_t)timeout;
+	path.retry_cnt = (uint8_t)retry_cnt;
+	path.rnr_retry = (uint8_t)rnr_retry;
+	ret = mlx5_verbs_set_path(&path);
 	if (ret != 0)
 		return ret;
 	conf.listen_addr = listening ? listen : NULL;
@@ -295,6 +347,8 @@ static void
 mlx5_stop(void)
 {
 	tern_mlx5_configure(NULL);
+	mlx5_reviver_stop();
+	mlx5_verbs_set_path(NULL);
 	mlx5_listen_addr[0] = '\0';
 }
 
@@ -306,6 +360,89 @@ mlx5_describe(char *buf, size_t len)
 	if (mlx5_listen_addr[0] == '\0' || port < 0)
 		return 0;
 	return snprintf(buf, len, "answering handshakes on %s port %d", mlx5_listen_addr, port);
+}
+
+/* ---- /tern/mlx5/qps: the state of every QP ---- */
+
+enum {
+	QP_LCORE,
+	QP_PEER,
+	QP_GID,
+	QP_QPN,
+	QP_STATE,
+	QP_WQE_CNT,
+	QP_IN_FLIGHT,
+	QP_ERRORS,
+	QP_RECOVERIES,
+	QP_REVIVE_TRIES,
+	QP_COLUMNS
+};
+
+static int
+mlx5_tel_qps(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	static const char *const names[QP_COLUMNS] = { "lcore",	      "peer",	"gid",
+						       "qpn",	      "state",	"wqe_cnt",
+						       "in_flight",   "errors", "recoveries",
+						       "revive_tries" };
+	struct tern_mlx5_qp_info info[64];
+	struct rte_tel_data *col[QP_COLUMNS];
+	char gid[48];
+	int n, i, c;
+
+	RTE_SET_USED(cmd);
+	if (params != NULL && params[0] != '\0') {
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_string(d, "error", "no parameters");
+		return 0;
+	}
+	n = mlx5_qp_list(info, RTE_DIM(info));
+	for (c = 0; c < QP_COLUMNS; c++) {
+		col[c] = rte_tel_data_alloc();
+		if (col[c] == NULL) {
+			while (c-- > 0)
+				rte_tel_data_free(col[c]);
+			return -ENOMEM;
+		}
+		rte_tel_data_start_array(col[c], c == QP_GID || c == QP_STATE ? RTE_TEL_STRING_VAL
+									      : RTE_TEL_U64_VAL);
+	}
+	for (i = 0; i < n && i < (int)RTE_DIM(info); i++) {
+		const uint8_t *g = info[i].gid;
+
+		if (memcmp(g, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0)
+			snprintf(gid, sizeof(gid), "::ffff:%u.%u.%u.%u", g[12], g[13], g[14],
+				 g[15]);
+		else
+			snprintf(gid, sizeof(gid),
+				 "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%"
+				 "02x%02x",
+				 g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10],
+				 g[11], g[12], g[13], g[14], g[15]);
+		rte_tel_data_add_array_u64(col[QP_LCORE], info[i].lcore);
+		rte_tel_data_add_array_u64(col[QP_PEER], info[i].peer);
+		rte_tel_data_add_array_string(col[QP_GID], gid);
+		rte_tel_data_add_array_u64(col[QP_QPN], info[i].qpn);
+		rte_tel_data_add_array_string(col[QP_STATE], info[i].state);
+		rte_tel_data_add_array_u64(col[QP_WQE_CNT], info[i].wqe_cnt);
+		rte_tel_data_add_array_u64(col[QP_IN_FLIGHT], info[i].in_flight);
+		rte_tel_data_add_array_u64(col[QP_ERRORS], info[i].errors);
+		rte_tel_data_add_array_u64(col[QP_RECOVERIES], info[i].recoveries);
+		rte_tel_data_add_array_u64(col[QP_REVIVE_TRIES], info[i].revive_tries);
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "count", (uint64_t)(n < 0 ? 0 : n));
+	for (c = 0; c < QP_COLUMNS; c++)
+		rte_tel_data_add_dict_container(d, names[c], col[c], 0);
+	return 0;
+}
+
+RTE_INIT(mlx5_tel_register)
+{
+	rte_telemetry_register_cmd(
+		"/tern/mlx5/qps", mlx5_tel_qps,
+		"mlx5 QPs: lcore, peer GID, QPN, state, ring, in flight, errors, "
+		"recoveries. No parameters");
 }
 
 static struct tern_transport_ops mlx5_ops = {

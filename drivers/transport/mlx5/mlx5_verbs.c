@@ -34,6 +34,8 @@ struct verbs_dev {
 	union ibv_gid gid;
 	int gid_index;
 	uint8_t port;
+	uint8_t max_rd_atomic;	    /* initiator depth: max_qp_init_rd_atom, at most 16 */
+	uint8_t max_dest_rd_atomic; /* responder depth: max_qp_rd_atom, at most 16 */
 };
 
 struct verbs_cq {
@@ -50,29 +52,113 @@ struct verbs_qp {
 };
 
 static struct verbs_dev dev;
+static struct tern_mlx5_path path = TERN_MLX5_PATH_DEFAULT;
 
+int
+mlx5_verbs_set_path(const struct tern_mlx5_path *p)
+{
+	if (p == NULL) {
+		path = TERN_MLX5_PATH_DEFAULT;
+		return 0;
+	}
+	if (p->gid_index < -1 || p->gid_index > 255 || p->sl > 15 || p->timeout < 1 ||
+	    p->timeout > 31 || p->retry_cnt > 7 || p->rnr_retry > 7)
+		return -EINVAL;
+	path = *p;
+	return 0;
+}
+
+void
+mlx5_verbs_get_path(struct tern_mlx5_path *p)
+{
+	*p = path;
+}
+
+/* How good a RoCE v2 GID is as this node's source address: 0 IPv4-mapped
+ * (::ffff:a.b.c.d, routed like IPv4), 1 global IPv6, 2 link-local (fe80::/10:
+ * not routed across L3, often a VLAN netdev's), 3 unusable (empty). */
+static int
+gid_rank(const uint8_t *g)
+{
+	static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t zero[16];
+
+	if (memcmp(g, zero, sizeof(zero)) == 0)
+		return 3;
+	if (memcmp(g, v4_mapped, sizeof(v4_mapped)) == 0)
+		return 0;
+	if (g[0] == 0xfe && (g[1] & 0xc0) == 0x80)
+		return 2;
+	return 1;
+}
+
+static const char *
+gid_kind(const struct ibv_gid_entry *e)
+{
+	static const char *const kinds[] = { "RoCE v2 IPv4-mapped", "RoCE v2 global IPv6",
+					     "RoCE v2 link-local", "empty" };
+
+	if (e->gid_type == IBV_GID_TYPE_IB)
+		return "IB";
+	if (e->gid_type == IBV_GID_TYPE_ROCE_V1)
+		return "RoCE v1";
+	return kinds[gid_rank(e->gid.raw)];
+}
+
+/*
+ * This port's GID: on InfiniBand index 0 (or path.gid_index); on RoCE the
+ * best RoCE v2 entry by gid_rank(), lowest index first (UCX's
+ * uct_ib_device_select_gid() prefers the same), or path.gid_index, which
+ * must be a RoCE v2 entry.
+ */
 static int
 verbs_pick_gid(struct ibv_context *ctx, uint8_t port, const struct ibv_port_attr *pa,
 	       union ibv_gid *gid, int *gid_index)
 {
-	struct ibv_gid_entry entry;
-	int i;
+	struct ibv_gid_entry entry, best;
+	int i, best_rank = 3;
 
 	if (pa->link_layer != IBV_LINK_LAYER_ETHERNET) {
-		*gid_index = 0;
-		return ibv_query_gid(ctx, port, 0, gid) == 0 ? 0 : -EIO;
+		*gid_index = path.gid_index >= 0 ? path.gid_index : 0;
+		return ibv_query_gid(ctx, port, *gid_index, gid) == 0 ? 0 : -EIO;
 	}
-	/* RoCE: the first RoCE v2 GID (routable, UDP encapsulated). */
-	for (i = 0; i < pa->gid_tbl_len; i++) {
-		if (ibv_query_gid_ex(ctx, port, (uint32_t)i, &entry, 0) != 0)
-			continue;
-		if (entry.gid_type == IBV_GID_TYPE_ROCE_V2) {
-			memcpy(gid->raw, entry.gid.raw, sizeof(gid->raw));
-			*gid_index = i;
-			return 0;
+	if (path.gid_index >= 0) {
+		if (path.gid_index >= pa->gid_tbl_len ||
+		    ibv_query_gid_ex(ctx, port, (uint32_t)path.gid_index, &entry, 0) != 0 ||
+		    entry.gid_type != IBV_GID_TYPE_ROCE_V2 || gid_rank(entry.gid.raw) == 3) {
+			TERN_MLX5_LOG(ERR,
+				      "port %u: gid_index %d is not a RoCE v2 GID of the port's "
+				      "table (%d entries; see show_gids)",
+				      port, path.gid_index, pa->gid_tbl_len);
+			return -EINVAL;
 		}
+		best = entry;
+		best_rank = gid_rank(entry.gid.raw);
+		*gid_index = path.gid_index;
+	} else {
+		for (i = 0; i < pa->gid_tbl_len && best_rank > 0; i++) {
+			if (ibv_query_gid_ex(ctx, port, (uint32_t)i, &entry, 0) != 0 ||
+			    entry.gid_type != IBV_GID_TYPE_ROCE_V2 ||
+			    gid_rank(entry.gid.raw) >= best_rank)
+				continue;
+			best = entry;
+			best_rank = gid_rank(entry.gid.raw);
+			*gid_index = i;
+		}
+		if (best_rank == 3)
+			return -ENOENT;
 	}
-	return -ENOENT;
+	memcpy(gid->raw, best.gid.raw, sizeof(gid->raw));
+	TERN_MLX5_LOG(INFO, "port %u: GID index %d (%s%s)", port, *gid_index, gid_kind(&best),
+		      path.gid_index >= 0 ? ", gid_index option" : "");
+	return 0;
+}
+
+/* A read depth the device grants (a cap of ibv_query_device()), 16 at most. */
+static uint8_t
+read_depth(int cap)
+{
+	return (uint8_t)(cap < 0 ? 0 : cap > 16 ? 16 : cap);
 }
 
 static int
@@ -97,6 +183,15 @@ verbs_open(struct ibv_device *d)
 			goto fail;
 		dev.ctx = ctx;
 		dev.port = port;
+		/* The kernel refuses (EINVAL) more than the device grants: VFs and
+		 * SFs may have fewer than a PF. */
+		dev.max_rd_atomic = read_depth(attr.max_qp_init_rd_atom);
+		dev.max_dest_rd_atomic = read_depth(attr.max_qp_rd_atom);
+		TERN_MLX5_LOG(INFO,
+			      "port %u: max_qp_init_rd_atom %d, max_qp_rd_atom %d: READs in flight "
+			      "%u per QP, %u answered",
+			      port, attr.max_qp_init_rd_atom, attr.max_qp_rd_atom,
+			      dev.max_rd_atomic, dev.max_dest_rd_atomic);
 		return 0;
 	}
 fail:
@@ -184,7 +279,6 @@ verbs_cq_open(void *arg, unsigned int lcore_id, uint32_t cqe_cnt, struct tern_ml
 	struct verbs_cq *c;
 
 	RTE_SET_USED(arg);
-	RTE_SET_USED(lcore_id);
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
@@ -216,6 +310,8 @@ verbs_cq_open(void *arg, unsigned int lcore_id, uint32_t cqe_cnt, struct tern_ml
 	view->cqe_cnt = dvcq.cqe_cnt;
 	view->cqe_size = dvcq.cqe_size;
 	view->dbrec = (volatile uint32_t *)&dvcq.dbrec[0];
+	TERN_MLX5_LOG(INFO, "lcore %u: CQ of %u CQEs (asked %u), cqe_size %u", lcore_id,
+		      view->cqe_cnt, cqe_cnt, view->cqe_size);
 	*handle = c;
 	return 0;
 fail:
@@ -257,9 +353,10 @@ qp_to_rts(struct ibv_qp *qp, uint8_t port, int gid_index, const struct tern_mlx5
 	attr.path_mtu = (enum ibv_mtu)RTE_MIN(local->mtu, remote->mtu);
 	attr.dest_qp_num = remote->qpn;
 	attr.rq_psn = remote->psn;
-	attr.max_dest_rd_atomic = 16;
+	attr.max_dest_rd_atomic = dev.max_dest_rd_atomic;
 	attr.min_rnr_timer = 12;
 	attr.ah_attr.port_num = port;
+	attr.ah_attr.sl = path.sl;
 	if (remote->lid != 0) {
 		attr.ah_attr.dlid = remote->lid;
 	} else {
@@ -267,6 +364,7 @@ qp_to_rts(struct ibv_qp *qp, uint8_t port, int gid_index, const struct tern_mlx5
 		memcpy(attr.ah_attr.grh.dgid.raw, remote->gid, 16);
 		attr.ah_attr.grh.sgid_index = (uint8_t)gid_index;
 		attr.ah_attr.grh.hop_limit = 64;
+		attr.ah_attr.grh.traffic_class = path.traffic_class;
 	}
 	rc = ibv_modify_qp(qp, &attr,
 			   IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
@@ -277,10 +375,10 @@ qp_to_rts(struct ibv_qp *qp, uint8_t port, int gid_index, const struct tern_mlx5
 	memset(&attr, 0, sizeof(attr));
 	attr.qp_state = IBV_QPS_RTS;
 	attr.sq_psn = local->psn;
-	attr.timeout = 14;
-	attr.retry_cnt = 7;
-	attr.rnr_retry = 7;
-	attr.max_rd_atomic = 16;
+	attr.timeout = path.timeout;
+	attr.retry_cnt = path.retry_cnt;
+	attr.rnr_retry = path.rnr_retry;
+	attr.max_rd_atomic = dev.max_rd_atomic;
 	rc = ibv_modify_qp(qp, &attr,
 			   IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
 				   IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC);
@@ -321,6 +419,23 @@ verbs_port_info(void *arg, struct tern_mlx5_conn_params *port)
 	return 0;
 }
 
+void
+mlx5_verbs_sq_attr(uint32_t wqe_cnt, uint32_t max_inline, struct ibv_qp_init_attr_ex *attr)
+{
+	uint32_t wr = wqe_cnt / mlx5_inline_wqebbs(max_inline);
+
+	/* WRs sized so the ring is wqe_cnt WQEBBs when every WR is a
+	 * largest-inline WRITE; rdma-core may round it up further (the data
+	 * path accepts any power of two >= wqe_cnt). */
+	attr->cap.max_send_wr = RTE_MAX(wr, 1u);
+	attr->cap.max_send_sge = 1;
+	attr->cap.max_inline_data = max_inline;
+	/* Without this, rdma-core sizes every WQE for bind-MW/local-invalidate
+	 * (192 bytes of overhead: 320-byte slots, 1024 WQEBBs for 256). */
+	attr->comp_mask |= IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+	attr->send_ops_flags = IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_READ;
+}
+
 /* An RC QP in INIT: an initiator's on an lcore's CQ and parent domain, with
  * its SQ view, or (@p c NULL) a target's on the control CQ. */
 static int
@@ -348,11 +463,7 @@ verbs_qp_new(struct verbs_cq *c, uint32_t wqe_cnt, struct tern_mlx5_sq_view *vie
 	if (c != NULL) {
 		attr.send_cq = ibv_cq_ex_to_cq(c->cq);
 		attr.recv_cq = ibv_cq_ex_to_cq(c->cq);
-		/* WRs sized so the ring is wqe_cnt WQEBBs when every WR is a
-		 * largest-inline WRITE. */
-		attr.cap.max_send_wr = wqe_cnt / mlx5_inline_wqebbs(view->max_inline);
-		attr.cap.max_send_sge = 1;
-		attr.cap.max_inline_data = view->max_inline;
+		mlx5_verbs_sq_attr(wqe_cnt, view->max_inline, &attr);
 		attr.pd = c->ppd;
 	} else {
 		attr.send_cq = dev.ctl_cq;
@@ -389,6 +500,13 @@ verbs_qp_new(struct verbs_cq *c, uint32_t wqe_cnt, struct tern_mlx5_sq_view *vie
 	view->dbrec = (volatile uint32_t *)&dvqp.dbrec[MLX5_SND_DBR];
 	view->bf_reg = dvqp.bf.reg;
 	view->bf_size = dvqp.bf.size;
+	/* rdma-core answers with what the WQE size it chose holds. */
+	view->max_inline = RTE_MIN(view->max_inline, attr.cap.max_inline_data);
+	TERN_MLX5_LOG(INFO,
+		      "QP 0x%x: sq.wqe_cnt %u (asked %u WQEBBs, max_send_wr %u), stride %u, "
+		      "bf.size %u, max_inline %u",
+		      view->qpn, view->wqe_cnt, wqe_cnt, attr.cap.max_send_wr, view->stride,
+		      view->bf_size, view->max_inline);
 done:
 	if (rc != 0)
 		goto fail;

@@ -98,6 +98,52 @@ struct tern_mlx5_provider {
 extern const struct tern_mlx5_provider mlx5_verbs_provider;
 
 /**
+ * How the verbs provider connects QPs: the path (GID, class of service) and
+ * the RC timers. Set through the transport's options (mlx5_configure(),
+ * doc/operations.md); zero-initialised fields are not the defaults: start
+ * from TERN_MLX5_PATH_DEFAULT.
+ */
+struct tern_mlx5_path {
+	int32_t gid_index;     /**< sgid index to use; -1: chosen (RoCE v2 IPv4-mapped,
+				    then global IPv6, then link-local) */
+	uint8_t traffic_class; /**< GRH traffic class (DSCP << 2, ECN bits 0) */
+	uint8_t sl;	       /**< service level (IB SL; RoCE: the priority via SL) */
+	uint8_t timeout;       /**< local ACK timeout: 4.096 us x 2^timeout per attempt */
+	uint8_t retry_cnt;     /**< transport retries (0..7) */
+	uint8_t rnr_retry;     /**< RNR retries (0..7, 7: unlimited) */
+	uint8_t reserved[3];
+};
+
+/** The defaults: GID chosen, class 0, SL 0, timeout 14 (~67 ms), 7 retries each. */
+#define TERN_MLX5_PATH_DEFAULT \
+	((struct tern_mlx5_path){ .gid_index = -1, .timeout = 14, .retry_cnt = 7, .rnr_retry = 7 })
+
+/**
+ * Set the path the verbs provider uses from its next probe (the GID) and
+ * its next QP connection (the rest) on; NULL restores the defaults.
+ * @return 0, or -EINVAL (gid_index above 255, sl above 15, timeout not in
+ *         1..31, a retry count above 7).
+ */
+int mlx5_verbs_set_path(const struct tern_mlx5_path *path);
+
+/** The path set (mlx5_verbs_set_path()). */
+void mlx5_verbs_get_path(struct tern_mlx5_path *path);
+
+struct ibv_qp_init_attr_ex;
+
+/**
+ * Fill the send-queue part of an initiator RC QP's creation attributes as
+ * the verbs provider asks rdma-core for it: the send operations the data path
+ * posts (IBV_QP_INIT_ATTR_SEND_OPS_FLAGS = RDMA WRITE | RDMA READ, so the
+ * provider sizes a WQE for those and not for bind-MW / local-invalidate),
+ * max_send_wr so the ring holds @p wqe_cnt WQEBBs of largest-inline WRITEs,
+ * one SGE, @p max_inline bytes of inline data. Sets cap and comp_mask bits;
+ * leaves the rest of @p attr alone. The device model and the verbs fake
+ * (tests/mlx5) size queues from it the way rdma-core does.
+ */
+void mlx5_verbs_sq_attr(uint32_t wqe_cnt, uint32_t max_inline, struct ibv_qp_init_attr_ex *attr);
+
+/**
  * Replace the queue provider (tests). Must be called before an engine probes
  * the transport and while no endpoint is open; NULL restores the verbs
  * provider.
@@ -108,9 +154,11 @@ int mlx5_test_set_queue_provider(const struct tern_mlx5_provider *provider, void
 
 /** Tuning the tests and the benchmark set before endpoints open. */
 struct tern_mlx5_tuning {
-	uint32_t sq_wqebbs;  /**< WQEBBs per QP (power of two); 256 */
-	uint16_t sig_every;  /**< CQE request at least every this many WQEBBs; sq/4 */
-	uint16_t max_inline; /**< inline WRITEs up to this many bytes; 64 */
+	uint32_t sq_wqebbs;    /**< WQEBBs per QP (power of two); 256 */
+	uint16_t sig_every;    /**< CQE request at least every this many WQEBBs; sq/4 */
+	uint16_t max_inline;   /**< inline WRITEs up to this many bytes; 64 */
+	uint16_t revive_ms;    /**< first wait before reviving a dead QP, doubled per try; 10 */
+	uint16_t revive_tries; /**< revival attempts before a dead QP is given up; 8 */
 };
 
 /** Set the tuning for endpoints opened from now on; NULL restores defaults. */
@@ -137,13 +185,40 @@ void mlx5_test_set_listener_init(void (*init)(void *arg), void *arg);
 
 /** Counters of one endpoint (tests, telemetry). */
 struct tern_mlx5_ep_stats {
-	uint64_t posted;     /**< WQEs posted */
-	uint64_t doorbells;  /**< doorbells rung */
-	uint64_t cqes;	     /**< CQEs consumed */
-	uint64_t errors;     /**< WQEs completed with an error */
-	uint64_t recoveries; /**< QPs brought back from ERR */
-	uint64_t rejected;   /**< slices completed locally with an error */
+	uint64_t posted;	  /**< WQEs posted */
+	uint64_t doorbells;	  /**< doorbells rung */
+	uint64_t cqes;		  /**< CQEs consumed */
+	uint64_t errors;	  /**< WQEs completed with an error */
+	uint64_t recoveries;	  /**< QPs brought back from ERR */
+	uint64_t revivals;	  /**< dead QPs brought back on a later use */
+	uint64_t revive_failures; /**< revival attempts that failed */
+	uint64_t rejected;	  /**< slices completed locally with an error */
 };
+
+/** One QP of one endpoint, as /tern/mlx5/qps shows it. */
+struct tern_mlx5_qp_info {
+	uint32_t lcore;	       /**< the endpoint's lcore */
+	uint16_t peer;	       /**< peer slot (0: this node, loopback) */
+	uint8_t gid[16];       /**< the peer's GID */
+	uint32_t qpn;	       /**< QP number */
+	const char *state;     /**< "rts", "err" (draining to recovery), "cancelled" (flush CQEs
+				    due), "reclaiming" (its peer restarted), "disconnected" (waits for a
+				    handshake: a new import), "reviving" (dead, tried again on next
+				  use),     "failed" (revival given up) */
+	uint32_t wqe_cnt;      /**< WQEBBs of the ring */
+	uint32_t limit;	       /**< WQEBBs in flight at most */
+	uint32_t in_flight;    /**< WQEBBs posted, not yet reported */
+	uint64_t errors;       /**< WQEs completed with an error */
+	uint64_t recoveries;   /**< recoveries and revivals */
+	uint32_t revive_tries; /**< failed revival attempts since it went dead */
+};
+
+/**
+ * List the QPs of every open endpoint (relaxed reads of lcore state: a
+ * snapshot for display). @return how many there are (the first min(count,
+ * max) are written).
+ */
+int mlx5_qp_list(struct tern_mlx5_qp_info *out, unsigned int max);
 
 struct tern_endpoint;
 
