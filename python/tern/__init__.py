@@ -42,7 +42,7 @@ def _eal_init(args, primary, prefix):
         _tern.eal_init(list(args), primary)
         _eal["mode"], _eal["prefix"] = mode, prefix
         return
-    if _eal["mode"] != mode or (not primary and _eal["prefix"] != prefix):
+    if _eal["mode"] != mode or _eal["prefix"] != prefix:
         raise RuntimeError(
             "this process is already a DPDK %s (file prefix %r): one EAL per process, so it "
             "cannot also be a %s of %r" % (_eal["mode"], _eal["prefix"], mode, prefix))

@@ -1018,6 +1018,8 @@ fill_request(ClientObject *c, uint8_t op, PyObject *target, PyObject *offobj, Py
 	if (PyObject_GetBuffer(buf, &view, flags) != 0) {
 		bool ro;
 
+		if (PyObject_TypeCheck(buf, &BufferType))
+			return -1; /* a closed tern.Buffer: its own message */
 		if (!PyObject_CheckBuffer(buf)) {
 			PyErr_Clear();
 			PyErr_Format(PyExc_TypeError,
@@ -1173,7 +1175,10 @@ explain_einval(ClientObject *c, const struct tern_request *reqs, uint32_t nb)
 					 (unsigned long long)reqs[i].length, info.name,
 					 (unsigned long long)info.length);
 	}
-	return set_error(EINVAL, "the engine refused the batch (%u request(s))", nb);
+	return set_error(EINVAL,
+			 "the engine refused the batch of %u request(s): more than its max_batch "
+			 "(/tern/info), or a segment changed",
+			 nb);
 }
 
 static bool
@@ -1217,8 +1222,6 @@ client_submit_reqs(ClientObject *c, const struct tern_request *reqs, uint32_t nb
 		err = rte_errno;
 		if (err == EAGAIN)
 			client_settle_all(c); /* resolved futures nobody looked at yet */
-		else if (err == ESTALE)
-			PyDict_Clear(c->targets); /* resolve the names again */
 		else
 			break;
 	}
@@ -1231,7 +1234,10 @@ client_submit_reqs(ClientObject *c, const struct tern_request *reqs, uint32_t nb
 				 "some, or drop resolved ones",
 				 c->max_inflight);
 	case ESTALE:
-		return set_error(err, "a target segment was retired (its peer went stale)");
+		/* Names resolve again on the next call (write/read/submit retry once). */
+		PyDict_Clear(c->targets);
+		return set_error(err, "a target segment was retired (its peer went stale or was "
+				      "pinned to another transport): prepare the batch again");
 	case ESHUTDOWN:
 		return set_error(err, "the engine has shut down");
 	default:
@@ -1239,22 +1245,53 @@ client_submit_reqs(ClientObject *c, const struct tern_request *reqs, uint32_t nb
 	}
 }
 
+/* The pending exception is tern.Error ESTALE: cleared, true. */
+static bool
+stale_error(void)
+{
+	PyObject *type, *value, *tb, *e;
+	bool stale = false;
+
+	if (!PyErr_ExceptionMatches(tern_error))
+		return false;
+	PyErr_Fetch(&type, &value, &tb);
+	PyErr_NormalizeException(&type, &value, &tb);
+	e = value == NULL ? NULL : PyObject_GetAttrString(value, "errno");
+	stale = e != NULL && PyLong_Check(e) && PyLong_AsLong(e) == ESTALE;
+	Py_XDECREF(e);
+	PyErr_Clear();
+	if (stale) {
+		Py_XDECREF(type);
+		Py_XDECREF(value);
+		Py_XDECREF(tb);
+	} else {
+		PyErr_Restore(type, value, tb);
+	}
+	return stale;
+}
+
 static PyObject *
 client_transfer(ClientObject *c, uint8_t op, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "target", "offset", "buf", "length", "deadline", NULL };
-	PyObject *target, *off, *buf, *len = NULL, *deadline = NULL;
+	PyObject *target, *off, *buf, *len = NULL, *deadline = NULL, *f;
 	struct tern_submit_opts opts;
 	struct tern_request r;
+	int attempt;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw,
 					 op == TERN_OP_READ ? "OOO|O$O:read" : "OOO|O$O:write",
 					 kwlist, &target, &off, &buf, &len, &deadline))
 		return NULL;
-	if (!client_check(c) || !parse_deadline(deadline, &opts) ||
-	    fill_request(c, op, target, off, buf, len, &r) != 0)
+	if (!client_check(c) || !parse_deadline(deadline, &opts))
 		return NULL;
-	return client_submit_reqs(c, &r, 1, r.length, &opts);
+	for (attempt = 0;; attempt++) {
+		if (fill_request(c, op, target, off, buf, len, &r) != 0)
+			return NULL;
+		f = client_submit_reqs(c, &r, 1, r.length, &opts);
+		if (f != NULL || attempt > 0 || !stale_error())
+			return f;
+	}
 }
 
 static PyObject *
@@ -1278,6 +1315,7 @@ client_submit(ClientObject *c, PyObject *args, PyObject *kw)
 	struct tern_request *reqs;
 	uint64_t bytes;
 	uint32_t nb;
+	int attempt;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$O:submit", kwlist, &seq, &deadline))
 		return NULL;
@@ -1293,12 +1331,15 @@ client_submit(ClientObject *c, PyObject *args, PyObject *kw)
 		}
 		return client_submit_reqs(c, b->reqs, b->nb, b->bytes, &opts);
 	}
-	reqs = parse_requests(c, seq, &nb, &bytes);
-	if (reqs == NULL)
-		return NULL;
-	ret = client_submit_reqs(c, reqs, nb, bytes, &opts);
-	PyMem_Free(reqs);
-	return ret;
+	for (attempt = 0;; attempt++) {
+		reqs = parse_requests(c, seq, &nb, &bytes);
+		if (reqs == NULL)
+			return NULL;
+		ret = client_submit_reqs(c, reqs, nb, bytes, &opts);
+		PyMem_Free(reqs);
+		if (ret != NULL || attempt > 0 || !stale_error())
+			return ret;
+	}
 }
 
 static PyObject *
@@ -1376,6 +1417,7 @@ client_close_impl(ClientObject *c)
 	client_stop_reaper(c);
 	while (c->live_head != NULL) {
 		fo = c->live_head;
+		fo->status = tern_future_test(fo->f);
 		if (fo->status == -EINPROGRESS)
 			fo->status = -ECANCELED;
 		fo->waiters = 0;

@@ -61,7 +61,7 @@ def telemetry(file_prefix, command="/tern/stats", timeout=5.0):
     except ValueError as e:
         raise Error(errno.EPROTO, "telemetry %s: reply is not JSON: %s" % (command, e)) from None
     key = command.split(",", 1)[0]
-    if not isinstance(reply, dict) or key not in reply:
+    if not isinstance(reply, dict) or reply.get(key) is None:
         raise Error(errno.EINVAL, "telemetry %s: unknown command (reply %r)" % (command, reply))
     value = reply[key]
     if isinstance(value, dict) and set(value) == {"error"}:
