@@ -7,7 +7,7 @@
 Reads the tern-perf JSON documents, ucx_perftest CSV output (-f -v), the
 iperf3 JSON and the two-dataplane peer runs (peer_tern_*: tern-perf JSON,
 /tern/peers and /tern/info telemetry, CPU time of each party, dataplane
-logs) that run.sh left there. Only measured numbers are printed; a run that
+logs) and the Python client's runs next to tern-perf (py_*) that run.sh left there. Only measured numbers are printed; a run that
 is missing or failed shows as such.
 """
 import json
@@ -540,6 +540,60 @@ def peer_section(d, p, out, targets):
         p("The dataplanes logged nothing beyond their usual start and stop messages.\n")
 
 
+def py_section(d, p, targets):
+    """Python client (python3 -m tern.bench) against tern-perf (C), same dataplane, same run."""
+    try:
+        status = open(os.path.join(d, "py.status")).read().strip()
+    except OSError:
+        return
+    p("## Python client against C (`py_*`): the same dataplane, alternating runs\n")
+    if status != "ok":
+        p("Not measured: %s.\n" % status)
+        return
+    p("tern-perf (C) and `python3 -m tern.bench` attached to one tern-dataplane (worker lcore 1 "
+      "on CPU 1), each client on CPU 0, `--completion wait`, inflight 4; the medians of the "
+      "rounds (lowest-highest). µs/batch = wall time / batches (with 4 batches in flight the "
+      "engine's time hides the client's); submit call = mean time of one submit call "
+      "(`tern_submit()` in C; `Batch.submit()`, a Python call into it, in Python): the client's "
+      "own cost per batch. Python's extra cost = its submit call minus C's.\n")
+    p("| point | C GB/s | Python GB/s | Python / C | C µs/batch | Python µs/batch | C submit call µs | "
+      "Python submit call µs | Python extra µs/batch | rounds |")
+    p("|---|---|---|---|---|---|---|---|---|---|")
+    for name, label in (("1m_b8", "1 MiB x 8"), ("4k_b32", "4 KiB x 32")):
+        runs = {}
+        for side in ("c", "py"):
+            vals = []
+            r = 1
+            while os.path.exists(os.path.join(d, "py_%s_%s_r%d.err" % (side, name, r))):
+                doc = load_json(os.path.join(d, "py_%s_%s_r%d.json" % (side, name, r)))
+                if doc and doc.get("results"):
+                    res = doc["results"][0]
+                    vals.append((res["gbps"], 1e6 / res["batches_per_s"],
+                                 res.get("submit_call_ns", {}).get("mean", 0.0) / 1e3))
+                r += 1
+            runs[side] = vals
+        if not runs["c"] or not runs["py"]:
+            p("| %s | %s | %s | - | - | - | - | failed |" % (label, len(runs["c"]), len(runs["py"])))
+            continue
+        cg, pg = [v[0] for v in runs["c"]], [v[0] for v in runs["py"]]
+        cu, pu = [v[1] for v in runs["c"]], [v[1] for v in runs["py"]]
+        cs, ps = [v[2] for v in runs["c"]], [v[2] for v in runs["py"]]
+        ratio = median(pg) / median(cg)
+        extra = median(ps) - median(cs)
+        p("| %s | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | "
+          "%.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %d, %d |"
+          % (label, median(cg), min(cg), max(cg), median(pg), min(pg), max(pg), ratio,
+             median(cu), min(cu), max(cu), median(pu), min(pu), max(pu),
+             median(cs), min(cs), max(cs), median(ps), min(ps), max(ps), extra,
+             len(runs["c"]), len(runs["py"])))
+        if name == "1m_b8":
+            targets.append(("Python >= 0.9x C bandwidth at 1 MiB x batch 8", "%.2fx" % ratio, ratio >= 0.9))
+        else:
+            targets.append(("Python cost per batch at 4 KiB x 32 <= 2 µs above C", "%+.2f µs" % extra,
+                            extra <= 2.0))
+    p("")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit("usage: report.py RESULTS_DIR [--plot]")
@@ -708,9 +762,12 @@ def main():
 
     peer_targets = []
     peer_section(d, p, out, peer_targets)
+    py_targets = []
+    py_section(d, p, py_targets)
 
     for title, rows in (("Targets of the submission path", sub_targets), ("Targets of issue 6", targets),
-                        ("Targets of the peer transports", peer_targets)):
+                        ("Targets of the peer transports", peer_targets),
+                        ("Targets of the Python client", py_targets)):
         if not rows:
             continue
         p("## %s\n" % title)

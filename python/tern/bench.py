@@ -75,7 +75,7 @@ def measure(c, args, block, local, region):
         batches.append(c.prepare(reqs))
     del reqs
     clock = time.perf_counter_ns
-    lat = []
+    lat, sub = [], []
     results = {}
     for phase, seconds in (("warmup", args.warmup), ("measure", args.duration)):
         futs = [None] * args.inflight
@@ -103,6 +103,8 @@ def measure(c, args, block, local, region):
                 break
             t_sub[i] = clock()
             futs[i] = batches[i].submit()
+            if record:
+                sub.append(clock() - t_sub[i])
             i = (i + 1) % args.inflight
         t1 = clock()
         cpu1 = time.process_time()
@@ -129,6 +131,9 @@ def measure(c, args, block, local, region):
                                   "max": float(lat[-1]) if lat else 0.0,
                                   "mean": sum(lat) / len(lat) if lat else 0.0,
                                   "count": len(lat)})
+    sub.sort()
+    results["submit_call_ns"] = {"p50": percentile(sub, 50.0), "p99": percentile(sub, 99.0),
+                                 "mean": sum(sub) / len(sub) if sub else 0.0}
     del mv
     return results
 
