@@ -187,7 +187,7 @@ def main(argv=None):
     memoryview(local)[:] = b"\x11" * region
     rows = []
     for block in args.block_size:
-        if not args.json:
+        if not args.json and sys.stderr.isatty():
             print("tern.bench: %s %s x %d ..." % (args.op, size_str(block), args.batch),
                   file=sys.stderr, end="\r", flush=True)
         r = measure(c, args, block, local, region)
@@ -207,7 +207,8 @@ def main(argv=None):
                    "results": rows}, sys.stdout, indent=1)
         print()
     else:
-        print(" " * 60, file=sys.stderr, end="\r")
+        if sys.stderr.isatty():
+            print(" " * 60, file=sys.stderr, end="\r")
         print("tern.bench (Python %s): %s, batch %d, inflight %d, 1 client thread, target "
               "dataplane (%s, segment %s), completion wait"
               % (sys.version.split()[0], args.op, args.batch, args.inflight, args.engine,
