@@ -315,18 +315,20 @@ future_wait_nogil(FutureObject *fo, double timeout_s)
 	fo->waiters++;
 	for (;;) {
 		uint64_t chunk = left < WAIT_CHUNK_NS ? left : WAIT_CHUNK_NS;
-		struct timespec t0, t1;
+		struct timespec t0 = { 0 }, t1;
 		uint64_t spent;
 
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (left != UINT64_MAX)
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 		NOGIL(ret = tern_future_wait(fo->f, chunk));
 		if (ret != -EINPROGRESS)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		spent = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)t1.tv_nsec -
-			(uint64_t)t0.tv_nsec;
-		if (left != UINT64_MAX)
+		if (left != UINT64_MAX) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			spent = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull +
+				(uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
 			left = spent >= left ? 0 : left - spent;
+		}
 		if (left == 0)
 			break;
 		if (PyErr_CheckSignals() != 0) {
@@ -367,10 +369,12 @@ future_wait(FutureObject *fo, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "timeout", NULL };
 	PyObject *tobj = Py_None;
-	double timeout_s;
+	double timeout_s = -1;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:wait", kwlist, &tobj) ||
-	    !parse_timeout(tobj, &timeout_s))
+	/* No arguments (the common case) skips the parser. */
+	if ((PyTuple_GET_SIZE(args) != 0 || kw != NULL) &&
+	    (!PyArg_ParseTupleAndKeywords(args, kw, "|O:wait", kwlist, &tobj) ||
+	     !parse_timeout(tobj, &timeout_s)))
 		return NULL;
 	if (future_wait_nogil(fo, timeout_s) != 0)
 		return NULL;
@@ -400,10 +404,12 @@ future_result(FutureObject *fo, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "timeout", NULL };
 	PyObject *tobj = Py_None;
-	double timeout_s;
+	double timeout_s = -1;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:result", kwlist, &tobj) ||
-	    !parse_timeout(tobj, &timeout_s))
+	/* No arguments (the common case) skips the parser. */
+	if ((PyTuple_GET_SIZE(args) != 0 || kw != NULL) &&
+	    (!PyArg_ParseTupleAndKeywords(args, kw, "|O:result", kwlist, &tobj) ||
+	     !parse_timeout(tobj, &timeout_s)))
 		return NULL;
 	if (future_wait_nogil(fo, timeout_s) != 0)
 		return NULL;
@@ -1601,7 +1607,8 @@ batch_submit(BatchObject *b, PyObject *args, PyObject *kw)
 	PyObject *deadline = NULL;
 	struct tern_submit_opts opts;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$O:submit", kwlist, &deadline))
+	if ((PyTuple_GET_SIZE(args) != 0 || kw != NULL) &&
+	    !PyArg_ParseTupleAndKeywords(args, kw, "|$O:submit", kwlist, &deadline))
 		return NULL;
 	if (!client_check(b->client) || !parse_deadline(deadline, &opts))
 		return NULL;
