@@ -551,41 +551,43 @@ def py_section(d, p, targets):
         p("Not measured: %s.\n" % status)
         return
     p("tern-perf (C) and `python3 -m tern.bench` attached to one tern-dataplane (worker lcore 1 "
-      "on CPU 1), each client on CPU 0, `--completion wait`, inflight 4; the medians of the "
-      "rounds (lowest-highest). µs/batch = wall time / batches (with 4 batches in flight the "
-      "engine's time hides the client's); submit call = mean time of one submit call "
-      "(`tern_submit()` in C; `Batch.submit()`, a Python call into it, in Python): the client's "
-      "own cost per batch. Python's extra cost = its submit call minus C's.\n")
-    p("| point | C GB/s | Python GB/s | Python / C | C µs/batch | Python µs/batch | C submit call µs | "
-      "Python submit call µs | Python extra µs/batch | rounds |")
-    p("|---|---|---|---|---|---|---|---|---|---|")
+      "on CPU 1), each client on CPU 0, `--completion wait`, inflight 4, one run of each per "
+      "round, back to back. Medians over the rounds (lowest-highest). µs/batch = wall time / "
+      "batches. Python / C and Python's extra µs/batch are the medians of the per-round ratios "
+      "and differences (each round's two runs ran seconds apart, so they share the machine's "
+      "load). Submit call = mean time of one `tern_submit()` (C) or `Batch.submit()` (Python).\n")
+    p("| point | C GB/s | Python GB/s | Python / C | C µs/batch | Python µs/batch | "
+      "Python extra µs/batch | submit call C / Python µs | rounds |")
+    p("|---|---|---|---|---|---|---|---|---|")
     for name, label in (("1m_b8", "1 MiB x 8"), ("4k_b32", "4 KiB x 32")):
-        runs = {}
-        for side in ("c", "py"):
-            vals = []
-            r = 1
-            while os.path.exists(os.path.join(d, "py_%s_%s_r%d.err" % (side, name, r))):
+        rounds = []
+        r = 1
+        while os.path.exists(os.path.join(d, "py_c_%s_r%d.err" % (name, r))):
+            pair = []
+            for side in ("c", "py"):
                 doc = load_json(os.path.join(d, "py_%s_%s_r%d.json" % (side, name, r)))
-                if doc and doc.get("results"):
-                    res = doc["results"][0]
-                    vals.append((res["gbps"], 1e6 / res["batches_per_s"],
-                                 res.get("submit_call_ns", {}).get("mean", 0.0) / 1e3))
-                r += 1
-            runs[side] = vals
-        if not runs["c"] or not runs["py"]:
-            p("| %s | %s | %s | - | - | - | - | failed |" % (label, len(runs["c"]), len(runs["py"])))
+                res = doc["results"][0] if doc and doc.get("results") else None
+                pair.append(None if res is None else
+                            (res["gbps"], 1e6 / res["batches_per_s"],
+                             res.get("submit_call_ns", {}).get("mean", 0.0) / 1e3))
+            if None not in pair:
+                rounds.append(pair)
+            r += 1
+        if not rounds:
+            p("| %s | - | - | - | - | - | - | - | none complete of %d |" % (label, r - 1))
             continue
-        cg, pg = [v[0] for v in runs["c"]], [v[0] for v in runs["py"]]
-        cu, pu = [v[1] for v in runs["c"]], [v[1] for v in runs["py"]]
-        cs, ps = [v[2] for v in runs["c"]], [v[2] for v in runs["py"]]
-        ratio = median(pg) / median(cg)
-        extra = median(ps) - median(cs)
-        p("| %s | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | "
-          "%.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %d, %d |"
-          % (label, median(cg), min(cg), max(cg), median(pg), min(pg), max(pg), ratio,
-             median(cu), min(cu), max(cu), median(pu), min(pu), max(pu),
-             median(cs), min(cs), max(cs), median(ps), min(ps), max(ps), extra,
-             len(runs["c"]), len(runs["py"])))
+
+        def col(side, k):
+            return [x[side][k] for x in rounds]
+
+        def cell(v):
+            return "%.2f (%.2f-%.2f)" % (median(v), min(v), max(v))
+
+        ratio = median([x[1][0] / x[0][0] for x in rounds])
+        extra = median([x[1][1] - x[0][1] for x in rounds])
+        p("| %s | %s | %s | %.2f | %s | %s | %+.2f | %.2f / %.2f | %d of %d |"
+          % (label, cell(col(0, 0)), cell(col(1, 0)), ratio, cell(col(0, 1)), cell(col(1, 1)),
+             extra, median(col(0, 2)), median(col(1, 2)), len(rounds), r - 1))
         if name == "1m_b8":
             targets.append(("Python >= 0.9x C bandwidth at 1 MiB x batch 8", "%.2fx" % ratio, ratio >= 0.9))
         else:
