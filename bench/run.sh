@@ -24,7 +24,8 @@
 # before the run, default 300; half of it again before the peers and before
 # the two dataplanes), SUB_ROUNDS (rounds of the submission-path table, each
 # one run of the work tree then one of the base: default 5, 3 with --quick),
-# BUILD_JOBS (ninja -j, default ninja's own).
+# BUILD_JOBS (ninja -j, default ninja's own), PY_ROUNDS (rounds of the Python
+# client against tern-perf, default 3, 2 with --quick).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
