@@ -131,6 +131,8 @@ set_error(int err, const char *fmt, ...)
 	return NULL;
 }
 
+static int parse_u64(PyObject *obj, const char *what, uint64_t *out);
+
 /* ---- objects ---- */
 
 typedef struct EngineObject EngineObject;
@@ -835,6 +837,7 @@ client_alloc(ClientObject *c, PyObject *args, PyObject *kw)
 	const char *name = NULL;
 	char auto_name[TERN_SEGMENT_NAME_MAX];
 	unsigned long long n;
+	uint64_t n64;
 	BufferObject *b;
 	uint32_t handle;
 	void *addr;
@@ -849,14 +852,15 @@ client_alloc(ClientObject *c, PyObject *args, PyObject *kw)
 				"engine registers any buffer: Engine.register(obj)");
 		return NULL;
 	}
-	if (!PyLong_Check(nobj)) {
-		PyErr_Format(PyExc_TypeError, "nbytes must be an int, not %.100s",
-			     Py_TYPE(nobj)->tp_name);
+	if (parse_u64(nobj, "nbytes", &n64) != 0) {
+		if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_ValueError, "nbytes must be 1 .. 1 TiB, not %R", nobj);
+		}
 		return NULL;
 	}
-	n = PyLong_AsUnsignedLongLong(nobj);
-	if (PyErr_Occurred() || n == 0 || n > (1ull << 40)) {
-		PyErr_Clear();
+	n = n64;
+	if (n == 0 || n > (1ull << 40)) {
 		PyErr_Format(PyExc_ValueError, "nbytes must be 1 .. 1 TiB, not %R", nobj);
 		return NULL;
 	}
@@ -968,13 +972,19 @@ static int
 parse_u64(PyObject *obj, const char *what, uint64_t *out)
 {
 	unsigned long long v;
+	PyObject *n;
 
-	if (!PyLong_Check(obj)) {
+	/* An int, or what says it is one (numpy.int64: __index__); not a float or a bool. */
+	if (PyBool_Check(obj) || (!PyLong_Check(obj) && !PyIndex_Check(obj))) {
 		PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what,
 			     Py_TYPE(obj)->tp_name);
 		return -1;
 	}
-	v = PyLong_AsUnsignedLongLong(obj);
+	n = PyNumber_Index(obj);
+	if (n == NULL)
+		return -1;
+	v = PyLong_AsUnsignedLongLong(n);
+	Py_DECREF(n);
 	if (v == (unsigned long long)-1 && PyErr_Occurred()) {
 		PyErr_Clear();
 		PyErr_Format(PyExc_ValueError, "%s must be 0 .. 2**64-1, not %R", what, obj);

@@ -97,8 +97,20 @@ class Dataplane:
                     pass
 
 
+def free_hugepages():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("HugePages_Free:"):
+                return int(line.split()[1])
+    return 0
+
+
 @pytest.fixture(scope="session")
 def dataplanes():
+    # Three 64 MiB segments, the dataplanes' pools, the clients' buffers.
+    if free_hugepages() < 384:
+        pytest.fail("needs at least 768 MiB of free 2M hugepages (usertools/tern-quickstart.sh "
+                    "hugepages); %d free" % free_hugepages())
     work = tempfile.mkdtemp(prefix="tern_py_")
     dps = {n: Dataplane(n, work) for n in "abc"}
     port = {n: free_port() for n in "abc"}

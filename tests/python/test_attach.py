@@ -40,7 +40,8 @@ def test_numpy_roundtrip_in_the_dataplanes_segment(client, dataplanes):
     a[:] = pattern(1, 8 * MiB)
     b = np.frombuffer(dst, dtype=np.uint8)
     b[:] = 0
-    assert client.write("kv", MiB, src).result(timeout=10) == 8 * MiB
+    # Offsets and lengths may be numpy integers.
+    assert client.write("kv", np.int64(MiB), src, np.uint64(8 * MiB)).result(timeout=10) == 8 * MiB
     assert client.read("kv", MiB, dst).result(timeout=10) == 8 * MiB
     assert np.array_equal(a, b)
     # Zero-copy: the numpy array is the buffer.
