@@ -176,6 +176,16 @@ def test_wait_releases_the_gil_and_a_deadline_times_out(client, dataplanes):
             f.result(timeout=1)
         assert e.value.errno == errno.ECANCELED
         assert f.errno == errno.ECANCELED
+        # asyncio.wait_for() giving up cancels the awaiting task, and the task
+        # cancels the tern future.
+        f = client.write("c/kv", 0, buf, deadline=5)
+
+        async def give_up():
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(f, 0.2)
+
+        asyncio.run(give_up())
+        assert f.wait(timeout=1) and f.errno == errno.ECANCELED
     finally:
         os.kill(dataplanes["c"].proc.pid, signal.SIGCONT)
         stop.set()
