@@ -2094,8 +2094,14 @@ engine_close_impl(EngineObject *e)
 	}
 	for (i = 0; i < PyList_GET_SIZE(e->clients); i++) {
 		PyObject *c = PyWeakref_GetObject(PyList_GET_ITEM(e->clients, i));
+		int err;
 
-		if (c != Py_None && client_close_impl((ClientObject *)c) != 0)
+		if (c == Py_None)
+			continue;
+		Py_INCREF(c); /* closing may let other threads run */
+		err = client_close_impl((ClientObject *)c);
+		Py_DECREF(c);
+		if (err != 0)
 			return -1;
 	}
 	NOGIL(ret = tern_engine_destroy(e->engine));
