@@ -134,6 +134,25 @@ def test_await_a_failed_future_raises_tern_error(client):
     buf.close()
 
 
+def stop_process(pid):
+    """SIGSTOP, then wait until every thread of it is stopped (kill() returns
+    before a thread running elsewhere has stopped)."""
+    os.kill(pid, signal.SIGSTOP)
+    end = time.monotonic() + 10
+    while True:
+        states = []
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                pass
+        if states and all(st in "Tt" for st in states):
+            return
+        assert time.monotonic() < end, "process %d did not stop: %s" % (pid, states)
+        time.sleep(0.01)
+
+
 def test_wait_releases_the_gil_and_a_deadline_times_out(client, dataplanes):
     """c is stopped (SIGSTOP) with a's traffic to it pinned to tcp: a write
     stays pending until its 1 s deadline; another thread runs meanwhile."""
@@ -151,13 +170,14 @@ def test_wait_releases_the_gil_and_a_deadline_times_out(client, dataplanes):
 
     t = threading.Thread(target=spin)
     t.start()
-    os.kill(dataplanes["c"].proc.pid, signal.SIGSTOP)
+    stop_process(dataplanes["c"].proc.pid)
     try:
         f = client.write("c/kv", 0, buf, deadline=1.0)
         assert not f.done()
         before = counter[0]
         t0 = time.monotonic()
-        assert f.wait(timeout=0.2) is False  # still pending after 200 ms
+        # Still pending after 200 ms (c cannot answer).
+        assert f.wait(timeout=0.2) is False, (f, tern.telemetry(a_prefix, "/tern/peers"))
         assert f.wait() is True
         waited = time.monotonic() - t0
         during = counter[0] - before
