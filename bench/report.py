@@ -7,7 +7,7 @@
 Reads the tern-perf JSON documents, ucx_perftest CSV output (-f -v), the
 iperf3 JSON and the two-dataplane peer runs (peer_tern_*: tern-perf JSON,
 /tern/peers and /tern/info telemetry, CPU time of each party, dataplane
-logs) that run.sh left there. Only measured numbers are printed; a run that
+logs) and the Python client's runs next to tern-perf (py_*) that run.sh left there. Only measured numbers are printed; a run that
 is missing or failed shows as such.
 """
 import json
@@ -540,6 +540,62 @@ def peer_section(d, p, out, targets):
         p("The dataplanes logged nothing beyond their usual start and stop messages.\n")
 
 
+def py_section(d, p, targets):
+    """Python client (python3 -m tern.bench) against tern-perf (C), same dataplane, same run."""
+    try:
+        status = open(os.path.join(d, "py.status")).read().strip()
+    except OSError:
+        return
+    p("## Python client against C (`py_*`): the same dataplane, alternating runs\n")
+    if status != "ok":
+        p("Not measured: %s.\n" % status)
+        return
+    p("tern-perf (C) and `python3 -m tern.bench` attached to one tern-dataplane (worker lcore 1 "
+      "on CPU 1), each client on CPU 0, `--completion wait`, inflight 4, one run of each per "
+      "round, back to back. Medians over the rounds (lowest-highest). µs/batch = wall time / "
+      "batches. Python / C and Python's extra µs/batch are the medians of the per-round ratios "
+      "and differences (each round's two runs ran seconds apart, so they share the machine's "
+      "load). Submit call = mean time of one `tern_submit()` (C) or `Batch.submit()` (Python).\n")
+    p("| point | C GB/s | Python GB/s | Python / C | C µs/batch | Python µs/batch | "
+      "Python extra µs/batch | submit call C / Python µs | rounds |")
+    p("|---|---|---|---|---|---|---|---|---|")
+    for name, label in (("1m_b8", "1 MiB x 8"), ("4k_b32", "4 KiB x 32")):
+        rounds = []
+        r = 1
+        while os.path.exists(os.path.join(d, "py_c_%s_r%d.err" % (name, r))):
+            pair = []
+            for side in ("c", "py"):
+                doc = load_json(os.path.join(d, "py_%s_%s_r%d.json" % (side, name, r)))
+                res = doc["results"][0] if doc and doc.get("results") else None
+                pair.append(None if res is None else
+                            (res["gbps"], 1e6 / res["batches_per_s"],
+                             res.get("submit_call_ns", {}).get("mean", 0.0) / 1e3))
+            if None not in pair:
+                rounds.append(pair)
+            r += 1
+        if not rounds:
+            p("| %s | - | - | - | - | - | - | - | none complete of %d |" % (label, r - 1))
+            continue
+
+        def col(side, k):
+            return [x[side][k] for x in rounds]
+
+        def cell(v):
+            return "%.2f (%.2f-%.2f)" % (median(v), min(v), max(v))
+
+        ratio = median([x[1][0] / x[0][0] for x in rounds])
+        extra = median([x[1][1] - x[0][1] for x in rounds])
+        p("| %s | %s | %s | %.2f | %s | %s | %+.2f | %.2f / %.2f | %d of %d |"
+          % (label, cell(col(0, 0)), cell(col(1, 0)), ratio, cell(col(0, 1)), cell(col(1, 1)),
+             extra, median(col(0, 2)), median(col(1, 2)), len(rounds), r - 1))
+        if name == "1m_b8":
+            targets.append(("Python >= 0.9x C bandwidth at 1 MiB x batch 8", "%.2fx" % ratio, ratio >= 0.9))
+        else:
+            targets.append(("Python cost per batch at 4 KiB x 32 <= 2 µs above C", "%+.2f µs" % extra,
+                            extra <= 2.0))
+    p("")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit("usage: report.py RESULTS_DIR [--plot]")
@@ -708,9 +764,12 @@ def main():
 
     peer_targets = []
     peer_section(d, p, out, peer_targets)
+    py_targets = []
+    py_section(d, p, py_targets)
 
     for title, rows in (("Targets of the submission path", sub_targets), ("Targets of issue 6", targets),
-                        ("Targets of the peer transports", peer_targets)):
+                        ("Targets of the peer transports", peer_targets),
+                        ("Targets of the Python client", py_targets)):
         if not rows:
             continue
         p("## %s\n" % title)

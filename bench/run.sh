@@ -24,7 +24,8 @@
 # before the run, default 300; half of it again before the peers and before
 # the two dataplanes), SUB_ROUNDS (rounds of the submission-path table, each
 # one run of the work tree then one of the base: default 5, 3 with --quick),
-# BUILD_JOBS (ninja -j, default ninja's own).
+# BUILD_JOBS (ninja -j, default ninja's own), PY_ROUNDS (rounds of the Python
+# client against tern-perf, default 3, 2 with --quick).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -449,6 +450,53 @@ for n in 1 2 8 32; do
 	perf "tern_clients_$n" "$EAL1" -- --block-size 1M --batch 1 --inflight 2 --clients "$n" \
 		--working-set $(( ws_bytes / n )) --completion wait --no-baseline
 done
+
+# ---- Python: python3 -m tern.bench next to tern-perf (C), same dataplane ----
+# One tern-dataplane -l 0-1 (main lcore 0 on CPU 0, asleep but for its tick;
+# worker lcore 1 on CPU 1); both clients attach to it on CPU 0 and wait on
+# their futures (--completion wait: the Python client has no completion
+# queue). PY_ROUNDS rounds (default 3), each one run of tern-perf then one of
+# tern.bench per point: 1 MiB x batch 8 (bandwidth) and 4 KiB x batch 32
+# (the cost of a batch). Skipped, and said so, when the package was not built
+# (no python3-dev) or numpy is missing.
+PY_ROUNDS=${PY_ROUNDS:-$([ "$QUICK" -eq 1 ] && echo 2 || echo 3)}
+PY_POINTS=("1m_b8:--block-size 1M --batch 8 --inflight 4" "4k_b32:--block-size 4K --batch 32 --inflight 4")
+if [ -f "$BDIR/python/tern/__init__.py" ] && "$PY" -c 'import numpy' 2>/dev/null; then
+	pre="tb_py_$$"
+	PREFIXES+=("$pre")
+	if dp_start py_dataplane "$OUT/py_dataplane.log" "$DPLANE" -l 0-1 --no-pci --file-prefix "$pre" \
+		--log-level lib.eal:warning -- --segment kv:64M --node bench; then
+		pid=$DP_LAST
+		echo "ok" >"$OUT/py.status"
+		for r in $(seq 1 "$PY_ROUNDS"); do
+			for point in "${PY_POINTS[@]}"; do
+				name=${point%%:*}
+				# shellcheck disable=SC2206
+				pargs=(${point#*:})
+				ccmd=("$PERF" -l 0 --no-pci --proc-type=secondary --file-prefix "$pre"
+					--log-level 'lib.*:error' -- --target dataplane --segment kv --completion wait
+					--duration "$DURATION" --json --quiet --no-baseline "${pargs[@]}")
+				pcmd=("$PY" -m tern.bench --file-prefix "$pre" --cpu 0 --duration "$DURATION"
+					--json "${pargs[@]}")
+				[ "$r" -eq 1 ] && echo "py_c_$name: ${ccmd[*]}" >>"$CMDS" &&
+					echo "py_py_$name: PYTHONPATH=$BDIR/python ${pcmd[*]}" >>"$CMDS"
+				log "tern-perf and tern.bench $name, round $r"
+				timeout -k 5 120 "${ccmd[@]}" >"$OUT/py_c_${name}_r$r.json" 2>"$OUT/py_c_${name}_r$r.err" ||
+					{ log "tern-perf py_c_$name failed"; rm -f "$OUT/py_c_${name}_r$r.json"; }
+				PYTHONPATH="$BDIR/python" timeout -k 5 120 "${pcmd[@]}" >"$OUT/py_py_${name}_r$r.json" \
+					2>"$OUT/py_py_${name}_r$r.err" ||
+					{ log "tern.bench py_py_$name failed"; rm -f "$OUT/py_py_${name}_r$r.json"; }
+			done
+		done
+		dp_stop "$pid" py || log "the Python runs' dataplane exited with status $? (see py_dataplane.log)"
+	else
+		echo "failed: the dataplane did not start (py_dataplane.log)" >"$OUT/py.status"
+	fi
+	rm -rf "/var/run/dpdk/$pre"
+else
+	log "the Python package is not built (python3-dev) or numpy is missing: no Python rows"
+	echo "skipped: the tern package was not built or numpy is missing" >"$OUT/py.status"
+fi
 
 # ---- UCX: server on CPU 1, client on CPU 0, loopback ----
 # (Other work may have started since: wait for quiet again, for less long.)

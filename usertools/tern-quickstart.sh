@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # tern-quickstart.sh: set up a Debian 12 machine for tern and run it.
 #
-#   usertools/tern-quickstart.sh run        install, reserve hugepages, build, then the main
-#                                           job: tern-perf in-process, a tern-dataplane, the
-#                                           same tern-perf attached to it; then etcd and two
+#   usertools/tern-quickstart.sh run        install, reserve hugepages, build (the C library
+#                                           and the Python package), then the main job:
+#                                           tern-perf in-process, a tern-dataplane, the same
+#                                           tern-perf attached to it and a Python client
+#                                           (python3 -m tern.bench); then etcd and two
 #                                           dataplanes finding each other through it, tern-perf
 #                                           moving data between them over shm and over tcp
 #   usertools/tern-quickstart.sh demo       install, reserve hugepages, build, run tern-demo
@@ -13,19 +15,21 @@
 #   usertools/tern-quickstart.sh deps|hugepages|build   one step alone
 #
 # Needs root (apt-get, hugepages). Environment: BUILD_DIR (default build),
-# HUGEPAGES (default 2G of 2M pages).
+# HUGEPAGES (default 2G of 2M pages), PYTHON (default /usr/bin/python3: the
+# Python the tern package is built for and run with; PYTHONPATH=<build>/python).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 build=${BUILD_DIR:-build}
 hugepages=${HUGEPAGES:-2G}
+python=${PYTHON:-/usr/bin/python3}
 
 packages=(build-essential pkg-config meson ninja-build python3 python3-pyelftools
 	libdpdk-dev dpdk dpdk-dev libnuma-dev libcmocka-dev libjansson-dev
 	libibverbs-dev rdma-core
 	libcurl4-openssl-dev libhiredis-dev etcd-server etcd-client redis-server iproute2
-	doxygen make)
+	doxygen make python3-dev python3-numpy python3-pytest)
 
 say() { printf '== %s\n' "$*"; }
 
@@ -60,7 +64,7 @@ hugepages() {
 build() {
 	local opts=("$@")
 	if [ ! -f "$build/build.ninja" ]; then
-		meson setup "$build" "${opts[@]}" >/dev/null
+		meson setup "$build" -Dpython_interpreter="$python" "${opts[@]}" >/dev/null
 	fi
 	ninja -C "$build" >/dev/null
 	say "built in $build"
@@ -87,6 +91,9 @@ run_main() {
 	say "tern-perf attached to the dataplane as a DPDK secondary process (client on CPU 0)"
 	"$build/apps/perf/tern-perf" --proc-type=secondary -l 0 --no-pci --file-prefix "$prefix" \
 		--log-level lib.eal:warning -- --target dataplane --segment kv "${perf_args[@]}" || rc=1
+	say "a Python client attached to the same dataplane (python3 -m tern.bench, CPU 0)"
+	PYTHONPATH="$(cd "$build" && pwd)/python" "$python" -m tern.bench --file-prefix "$prefix" \
+		--block-size 4K,64K,1M,16M --batch 8 --inflight 8 --duration 1 --warmup 0.3 --verify || rc=1
 	say "the dataplane's view (/tern/stats through dpdk-telemetry.py)"
 	echo /tern/stats | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -m json.tool || true
 	say "stopping tern-dataplane (SIGTERM: drain, exit 0)"

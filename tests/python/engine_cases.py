@@ -1,0 +1,184 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The in-process engine, one case per process (test_engine.py runs each
+with pytest in a new process: DPDK's EAL starts once per process, and an
+attached process cannot also be a primary)."""
+import asyncio
+import errno
+import mmap
+import threading
+
+import numpy as np
+import pytest
+
+import tern
+from conftest import pattern
+
+MiB = 1 << 20
+
+
+@pytest.fixture
+def engine():
+    # The main lcore is this thread's; lcore 1 runs the engine; idle lcores
+    # yield (the test machine has few CPUs).
+    e = tern.Engine(lcores="0-1", segments={"kv": "16M", "cache": 4 * MiB}, idle_yield=True)
+    yield e
+    e.close()
+
+
+def test_register_numpy_bytearray_and_mmap(engine):
+    c = engine.client()
+    a = np.frombuffer(pattern(1, 3 * MiB), dtype=np.uint32).copy()
+    ba = bytearray(MiB)
+    mm = mmap.mmap(-1, MiB)
+    for obj in (a, ba, mm):
+        engine.register(obj)
+    assert c.write("kv", 0, a).result(timeout=10) == a.nbytes
+    assert c.read("kv", 0, ba).result(timeout=10) == MiB
+    assert bytes(ba) == a.view(np.uint8)[:MiB].tobytes()
+    assert c.read("kv", MiB, mm).result(timeout=10) == MiB
+    assert mm[:] == a.view(np.uint8)[MiB:2 * MiB].tobytes()
+    # A registered buffer is a target too, by the name register() returned.
+    name = engine.register(np.zeros(MiB, dtype=np.uint8), name="dst")
+    assert name == "dst"
+    assert c.write("dst", 0, ba).result(timeout=10) == MiB
+    # Registered objects stay pinned: a bytearray cannot be resized.
+    with pytest.raises(BufferError):
+        ba.extend(b"x")
+    c.close()
+
+
+def test_segment_buffer_is_zero_copy(engine):
+    c = engine.client()
+    kv = engine.buffer("kv")
+    v = np.frombuffer(kv, dtype=np.uint8)
+    assert v.size == 16 * MiB and v.ctypes.data == kv.address
+    v[:MiB] = pattern(2, MiB)
+    cache = np.frombuffer(engine.buffer("cache"), dtype=np.uint8)
+    # Segment to segment: the cache's memory is the local side.
+    assert c.read("kv", 0, cache[:MiB]).result(timeout=10) == MiB
+    assert np.array_equal(cache[:MiB], v[:MiB])
+    with pytest.raises(BufferError, match="views"):
+        engine.close()
+    del v, cache
+    c.close()
+
+
+def test_100_futures_with_asyncio_gather(engine):
+    c = engine.client()
+    src = np.frombuffer(pattern(3, 100 * 4096), dtype=np.uint8).copy()
+    dst = np.zeros_like(src)
+    engine.register(src)
+    engine.register(dst)
+
+    async def main():
+        await asyncio.gather(*[c.write("kv", i * 4096, src[i * 4096:(i + 1) * 4096])
+                               for i in range(100)])
+        return await asyncio.gather(*[c.read("kv", i * 4096, dst[i * 4096:(i + 1) * 4096])
+                                      for i in range(100)])
+
+    assert asyncio.run(main()) == [4096] * 100
+    assert np.array_equal(src, dst)
+    c.close()
+
+
+def test_one_client_per_thread(engine):
+    src = np.frombuffer(pattern(4, 4 * MiB), dtype=np.uint8).copy()
+    engine.register(src)
+    errors = []
+
+    def worker(i):
+        try:
+            c = engine.client()
+            out = np.zeros(MiB, dtype=np.uint8)
+            engine.register(out)
+            for _ in range(50):
+                c.write("kv", i * MiB, src[i * MiB:(i + 1) * MiB]).result(timeout=10)
+                c.read("kv", i * MiB, out).result(timeout=10)
+                assert np.array_equal(out, src[i * MiB:(i + 1) * MiB])
+            c.close()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+
+
+def test_bad_input(engine):
+    c = engine.client()
+    a = np.zeros(4096, dtype=np.uint8)
+    with pytest.raises(ValueError, match="register it first"):
+        c.write("kv", 0, a)
+    with pytest.raises(ValueError, match="read-only"):
+        engine.register(b"immutable bytes")
+    with pytest.raises(ValueError, match="not contiguous"):
+        engine.register(np.zeros((64, 64))[:, 1])
+    with pytest.raises(TypeError, match="buffer-protocol"):
+        engine.register(42)
+    engine.register(a, name="a")
+    with pytest.raises(tern.Error) as e:
+        engine.register(a, name="again")
+    assert e.value.errno == errno.EEXIST and "overlaps" in str(e.value)
+    with pytest.raises(ValueError, match="in-process engine has no peers"):
+        c.write("b/kv", 0, a)
+    with pytest.raises(ValueError, match="Engine.register"):
+        c.alloc(4096)
+    with pytest.raises(tern.Error, match="no segment nosuch"):
+        engine.buffer("nosuch")
+    with pytest.raises(KeyError):
+        engine.unregister("nosuch")
+    with pytest.raises(RuntimeError, match="one EAL per process"):
+        tern.attach("some_prefix")
+    with pytest.raises(ValueError, match="past the end of segment kv"):
+        try:
+            c.write("kv", 16 * MiB - 100, a)
+        except tern.Error as err:
+            raise ValueError(str(err))
+    engine.unregister("a")
+    with pytest.raises(ValueError, match="register it first"):
+        c.write("kv", 0, a)
+
+
+def test_bad_engine_arguments():
+    with pytest.raises(TypeError, match="segments must be a dict"):
+        tern.Engine("0-1", ["kv"])
+    # EAL starts with the first Engine: these fail in the engine itself.
+    e = tern.Engine("0-1", {"kv": "1M"}, idle_yield=True)
+    e.close()
+    for segs, exc, words in [({"kv": "lots"}, ValueError, "bad size"),
+                             ({"kv": 0}, ValueError, "size 0"),
+                             ({"kv": 1.5}, TypeError, "size must be"),
+                             ({"bad name": "1M"}, ValueError, "bad segment name")]:
+        with pytest.raises(exc, match=words):
+            tern.Engine("0-1", segs)
+    with pytest.raises(ValueError, match="bad engine name"):
+        tern.Engine("0-1", {}, name="no-dash")
+    with pytest.raises(RuntimeError, match="one EAL per process"):
+        tern.Engine("0-1", {}, file_prefix="other")
+
+
+def test_calls_after_close(engine):
+    c = engine.client()
+    a = np.zeros(4096, dtype=np.uint8)
+    engine.register(a)
+    f = c.write("kv", 0, a)
+    engine.close()
+    assert f.done()
+    assert c.closed
+    with pytest.raises(ValueError, match="closed"):
+        c.write("kv", 0, a)
+    with pytest.raises(ValueError, match="closed"):
+        engine.client()
+    with pytest.raises(ValueError, match="closed"):
+        engine.register(np.zeros(16, dtype=np.uint8))
+    # A second engine in the same process, after the first.
+    e2 = tern.Engine("0-1", {"kv": "1M"}, idle_yield=True)
+    c2 = e2.client()
+    engine_b = e2.buffer("kv")
+    assert c2.read("kv", 0, memoryview(engine_b)[:4096]).result(timeout=10) == 4096
+    c2.close()
+    del engine_b
+    e2.close()

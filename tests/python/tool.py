@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""A second Python process for the tests, attached to a dataplane:
+    tool.py PREFIX sha TARGET OFFSET LENGTH        print sha256 of the range
+    tool.py PREFIX fill TARGET OFFSET LENGTH SEED  write pattern(SEED) there
+    tool.py PREFIX forever TARGET                  write 4 MiB batches until killed
+"""
+import hashlib
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np  # noqa: E402
+
+import tern  # noqa: E402
+from conftest import pattern  # noqa: E402
+
+
+def main():
+    prefix, cmd, target = sys.argv[1:4]
+    c = tern.attach(file_prefix=prefix)
+    if cmd == "sha":
+        off, n = int(sys.argv[4]), int(sys.argv[5])
+        buf = c.alloc(n)
+        c.read(target, off, buf).result(timeout=30)
+        print(hashlib.sha256(buf).hexdigest())
+    elif cmd == "fill":
+        off, n, seed = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+        buf = c.alloc(n)
+        np.frombuffer(buf, dtype=np.uint8)[:] = pattern(seed, n)
+        c.write(target, off, buf).result(timeout=30)
+        print("filled")
+    elif cmd == "forever":
+        buf = c.alloc(4 << 20)
+        batch = c.prepare([(tern.WRITE, target, i << 20, memoryview(buf)[i << 20:(i + 1) << 20])
+                           for i in range(4)])
+        futs = [batch.submit() for _ in range(8)]
+        print("transferring", flush=True)
+        while True:
+            f = futs.pop(0)
+            f.result(timeout=30)
+            futs.append(batch.submit())
+    else:
+        sys.exit("unknown command " + cmd)
+    c.close()
+
+
+if __name__ == "__main__":
+    main()
