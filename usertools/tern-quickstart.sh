@@ -64,7 +64,7 @@ hugepages() {
 build() {
 	local opts=("$@")
 	if [ ! -f "$build/build.ninja" ]; then
-		meson setup "$build" -Dpython_interpreter="$python" "${opts[@]}" >/dev/null
+		meson setup "$build" -Dpython=enabled -Dpython_interpreter="$python" "${opts[@]}" >/dev/null
 	fi
 	ninja -C "$build" >/dev/null
 	say "built in $build"
