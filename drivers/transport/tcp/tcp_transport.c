@@ -54,6 +54,7 @@
 #include "tcp_conf.h"
 #include "tcp_conn.h"
 #include "tcp_frame.h"
+#include "tern_tcp.h"
 
 /* ---- posting and sending ---- */
 
@@ -615,6 +616,28 @@ tcp_cancel(struct tern_endpoint *base)
 	while (ep->nb_conns != 0)
 		tcp_conn_close(ep, ep->nb_conns - 1, -ECANCELED);
 }
+/* The rails of a descriptor, for /tern/peers (tern_tcp_rails()). */
+static int
+tcp_rails_op(const void *desc, size_t desc_len, struct tern_transport_rail *out, unsigned int max)
+{
+	struct tern_tcp_rail_info info[TERN_TCP_RAILS_MAX];
+	int n = tern_tcp_rails(desc, desc_len, info, RTE_DIM(info));
+	int i;
+
+	for (i = 0; i < n && i < (int)max; i++) {
+		memcpy(out[i].name, info[i].addr, sizeof(out[i].name));
+		out[i].state = info[i].state;
+		out[i].backoff_ms = info[i].backoff_ms;
+		out[i].bytes = info[i].bytes;
+		out[i].slices = info[i].slices;
+		out[i].errors = info[i].errors;
+		out[i].failures = info[i].failures;
+		out[i].last_error = info[i].last_error;
+		out[i].last_failure_ms = info[i].last_failure_ms;
+	}
+	return n;
+}
+
 static const struct tern_transport_ops tcp_ops = {
 	.name = "tcp",
 	.rank = 30,
@@ -631,6 +654,7 @@ static const struct tern_transport_ops tcp_ops = {
 	.cancel = tcp_cancel,
 	.expire = tcp_expire,
 	.endpoint_close = tcp_endpoint_close,
+	.rails = tcp_rails_op,
 };
 
 TERN_TRANSPORT_REGISTER(tcp_ops)
