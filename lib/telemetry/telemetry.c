@@ -580,6 +580,7 @@ enum peer_column {
 	RAIL_BYTES,
 	RAIL_SLICES,
 	RAIL_ERRORS,
+	RAIL_REPOSTED,
 	RAIL_FAILURES,
 	RAIL_SHARE,
 	RAIL_BACKOFF,
@@ -614,6 +615,7 @@ add_rails(struct rte_tel_data **col, const struct tern_peer_info *pi)
 		rte_tel_data_add_array_u64(col[RAIL_BYTES], rl->bytes);
 		rte_tel_data_add_array_u64(col[RAIL_SLICES], rl->slices);
 		rte_tel_data_add_array_u64(col[RAIL_ERRORS], rl->errors);
+		rte_tel_data_add_array_u64(col[RAIL_REPOSTED], rl->reposted);
 		rte_tel_data_add_array_u64(col[RAIL_FAILURES], rl->failures);
 		rte_tel_data_add_array_u64(col[RAIL_SHARE],
 					   total == 0 ? 0 : (rl->bytes * 100 + total / 2) / total);
@@ -648,6 +650,7 @@ answer_peers(const char *params, struct rte_tel_data *d)
 							 "rail_bytes",
 							 "rail_slices",
 							 "rail_errors",
+							 "rail_reposted",
 							 "rail_failures",
 							 "rail_share_pct",
 							 "rail_backoff_ms",
@@ -660,7 +663,7 @@ answer_peers(const char *params, struct rte_tel_data *d)
 		RTE_TEL_U64_VAL,    RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL,    RTE_TEL_STRING_VAL,
 		RTE_TEL_STRING_VAL, RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,
 		RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,	RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,
-		RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL
+		RTE_TEL_U64_VAL,    RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL
 	};
 	struct tern_peer_info info[TERN_PEER_MAX];
 	struct rte_tel_data *col[PEER_COLUMNS];

@@ -57,6 +57,7 @@ struct tern_transport_rail {
 	uint64_t bytes;		  /**< bytes of slices completed on it */
 	uint64_t slices;	  /**< slices completed on it */
 	uint64_t errors;	  /**< slices that failed on it (for good, or posted again) */
+	uint64_t reposted;	  /**< slices it lost that went again on another path */
 	uint64_t failures;	  /**< times it was paused */
 	int32_t last_error;	  /**< negative errno of its last failure; 0 none */
 	uint64_t last_failure_ms; /**< ms since then; UINT64_MAX none */

@@ -512,6 +512,7 @@ tcp_rail_conn(struct tcp_endpoint *ep, struct tcp_rail *r, int *err)
 void
 tcp_rails_probe(struct tcp_endpoint *ep)
 {
+	struct tcp_conn *c;
 	uint32_t i, j, k;
 	int err = 0;
 
@@ -530,8 +531,11 @@ tcp_rails_probe(struct tcp_endpoint *ep)
 				;
 			if (k >= TERN_TCP_CONNS_MAX || !rail_claim_probe(ep, r, ep->now))
 				continue;
-			if (tcp_conn_connect(ep, r, k, &err) == NULL)
+			c = tcp_conn_connect(ep, r, k, &err);
+			if (c == NULL)
 				rail_fail(ep, r, err);
+			else
+				c->probe = 1;
 		}
 	}
 }
@@ -581,6 +585,7 @@ conn_ops_failover(struct tcp_endpoint *ep, struct tcp_conn *c, int err)
 			continue;
 		}
 		op_detach(op, stale ? 1 : -1);
+		__atomic_fetch_add(&r->sh->reposted, 1, __ATOMIC_RELAXED);
 		op->reposts++;
 		op_attach(ep, nc, op);
 		again++;
@@ -1139,6 +1144,7 @@ tern_tcp_rails(const void *desc, size_t desc_len, struct tern_tcp_rail_info *out
 			o->bytes = __atomic_load_n(&sh->bytes, __ATOMIC_RELAXED);
 			o->slices = __atomic_load_n(&sh->slices, __ATOMIC_RELAXED);
 			o->errors = __atomic_load_n(&sh->errors, __ATOMIC_RELAXED);
+			o->reposted = __atomic_load_n(&sh->reposted, __ATOMIC_RELAXED);
 			o->failures = __atomic_load_n(&sh->failures, __ATOMIC_RELAXED);
 			o->last_error = sh->last_err;
 			if (sh->fail_tsc != 0)

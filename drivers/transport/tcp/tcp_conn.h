@@ -117,6 +117,7 @@ struct tcp_rail_shared {
 	uint64_t bytes;
 	uint64_t slices;
 	uint64_t errors;
+	uint64_t reposted;
 	uint64_t failures;
 };
 
@@ -153,6 +154,7 @@ struct tcp_conn {
 	uint8_t rx_stalled;	   /* target: a decoded request waits for a reply op */
 	uint8_t rx_state;	   /* enum rx_state */
 	uint8_t doomed;		   /* initiator: carries an expired batch; closed at catch-up */
+	uint8_t probe;		   /* initiator: opened to probe a paused rail; closed once open */
 	uint16_t peer_conn;	   /* initiator: index in rail->conns */
 	struct tcp_rail *rail;	   /* initiator */
 	uint64_t rx_tsc;	   /* initiator: last byte received, or the first op queued */

@@ -581,6 +581,8 @@ tcp_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 			/* Work in flight and nothing heard for that long: the rail failed
 			 * (a link down keeps a socket silent until TCP_USER_TIMEOUT). */
 			ret = -ETIMEDOUT;
+		} else if (unlikely(c->probe) && c->state == CONN_OPEN && c->nb_ops == 0) {
+			ret = -ENOTCONN; /* it brought its rail back: done */
 		} else if (unlikely(c->state != CONN_OPEN)) {
 			if (c->state == CONN_CONNECTING && (c->writable || c->readable))
 				ret = tcp_conn_established(ep, c);
@@ -631,6 +633,7 @@ tcp_rails_op(const void *desc, size_t desc_len, struct tern_transport_rail *out,
 		out[i].bytes = info[i].bytes;
 		out[i].slices = info[i].slices;
 		out[i].errors = info[i].errors;
+		out[i].reposted = info[i].reposted;
 		out[i].failures = info[i].failures;
 		out[i].last_error = info[i].last_error;
 		out[i].last_failure_ms = info[i].last_failure_ms;

@@ -138,6 +138,7 @@ struct tern_tcp_rail_info {
 	uint64_t bytes;		  /**< bytes of slices completed on it */
 	uint64_t slices;	  /**< slices completed on it */
 	uint64_t errors;	  /**< slices that failed on it (failed for good or posted again) */
+	uint64_t reposted;	  /**< slices that left it for another rail */
 	uint64_t failures;	  /**< times it was paused */
 	int32_t last_error;	  /**< negative errno of its last failure, 0: none */
 	uint64_t last_failure_ms; /**< ms since its last failure, UINT64_MAX: none */
