@@ -636,6 +636,25 @@ tern_peers_poll(struct tern_peers *ps)
 	return changed;
 }
 
+/* The rails of @p im's transport to its node (its descriptor's blob). */
+static void
+peer_rails(const struct import *im, struct tern_peer_info *pi)
+{
+	const struct tern_transport_ops *ops = tern_transport_get(im->transport);
+	uint8_t blob[BLOB_MAX];
+	int len, n;
+
+	if (ops == NULL || ops->rails == NULL)
+		return;
+	len = tern_descriptor_get_bytes(&im->desc, ops->name, TERN_PEER_DESC_FIELD, blob,
+					sizeof(blob));
+	if (len < 0)
+		return;
+	n = ops->rails(blob, (size_t)len, pi->rails, RTE_DIM(pi->rails));
+	if (n > 0)
+		pi->nb_rails = (uint32_t)n;
+}
+
 int
 tern_peers_list(struct tern_peers *ps, struct tern_peer_info *out, unsigned int max)
 {
@@ -677,6 +696,8 @@ tern_peers_list(struct tern_peers *ps, struct tern_peer_info *out, unsigned int 
 				pi->retired++;
 			else
 				pi->segments++;
+			if (!im->retired && im->transport == p->last_transport)
+				peer_rails(im, pi);
 			if (tern_segment_info(ps->tbl, im->handle, &si) == 0)
 				pi->inflight += si.refs;
 		}

@@ -45,6 +45,8 @@ extern "C" {
 #define TERN_PEER_NAME_MAX TERN_DESCRIPTOR_NAME_MAX
 /** Most peers one process tracks (accounting tags 1..TERN_SEGMENT_PEER_MAX - 1). */
 #define TERN_PEER_MAX (TERN_SEGMENT_PEER_MAX - 1)
+/** Rails of a peer tern_peers_list() shows. */
+#define TERN_PEER_RAILS_MAX 4
 /** Descriptor field holding a transport's segment_export() blob (hex). */
 #define TERN_PEER_DESC_FIELD "desc"
 
@@ -156,6 +158,10 @@ struct tern_peer_info {
 	uint64_t errors;    /**< failed resolves and checks */
 	uint64_t stale;	    /**< imports retired as stale */
 	int32_t last_error; /**< of the last failed resolve or check; 0 */
+	/** Rails of its newest import's transport (tern_transport_ops.rails); 0: one path. */
+	uint32_t nb_rails;
+	/** The first min(nb_rails, TERN_PEER_RAILS_MAX) of them. */
+	struct tern_transport_rail rails[TERN_PEER_RAILS_MAX];
 };
 
 /** @return the name of a peer state ("idle", "up", "stale", "unreachable"). */

@@ -572,22 +572,98 @@ enum peer_column {
 	PEER_ERRORS,
 	PEER_STALE,
 	PEER_LAST_ERROR,
+	PEER_RAILS,
+	/* one entry per rail of every peer, in the peers' order */
+	RAIL_NODE,
+	RAIL_NAME,
+	RAIL_STATE,
+	RAIL_BYTES,
+	RAIL_SLICES,
+	RAIL_ERRORS,
+	RAIL_REPOSTED,
+	RAIL_FAILURES,
+	RAIL_SHARE,
+	RAIL_BACKOFF,
+	RAIL_LAST_ERROR,
+	RAIL_LAST_FAILURE,
 	PEER_COLUMNS
 };
+
+static const char *
+rail_state_name(uint32_t state)
+{
+	return state == TERN_TRANSPORT_RAIL_UP	     ? "up"
+	       : state == TERN_TRANSPORT_RAIL_PAUSED ? "paused"
+						     : "probing";
+}
+
+/* The rails of one peer, one entry each in the RAIL_* columns. */
+static void
+add_rails(struct rte_tel_data **col, const struct tern_peer_info *pi)
+{
+	uint32_t r, n = RTE_MIN(pi->nb_rails, (uint32_t)TERN_PEER_RAILS_MAX);
+	uint64_t total = 0;
+
+	for (r = 0; r < n; r++)
+		total += pi->rails[r].bytes;
+	for (r = 0; r < n; r++) {
+		const struct tern_transport_rail *rl = &pi->rails[r];
+
+		rte_tel_data_add_array_string(col[RAIL_NODE], pi->node);
+		rte_tel_data_add_array_string(col[RAIL_NAME], rl->name);
+		rte_tel_data_add_array_string(col[RAIL_STATE], rail_state_name(rl->state));
+		rte_tel_data_add_array_u64(col[RAIL_BYTES], rl->bytes);
+		rte_tel_data_add_array_u64(col[RAIL_SLICES], rl->slices);
+		rte_tel_data_add_array_u64(col[RAIL_ERRORS], rl->errors);
+		rte_tel_data_add_array_u64(col[RAIL_REPOSTED], rl->reposted);
+		rte_tel_data_add_array_u64(col[RAIL_FAILURES], rl->failures);
+		rte_tel_data_add_array_u64(col[RAIL_SHARE],
+					   total == 0 ? 0 : (rl->bytes * 100 + total / 2) / total);
+		rte_tel_data_add_array_u64(col[RAIL_BACKOFF], rl->backoff_ms);
+		rte_tel_data_add_array_string(col[RAIL_LAST_ERROR],
+					      rl->last_error == 0 ? "" : strerror(-rl->last_error));
+		rte_tel_data_add_array_u64(col[RAIL_LAST_FAILURE], rl->last_failure_ms);
+	}
+}
 
 static int
 answer_peers(const char *params, struct rte_tel_data *d)
 {
-	static const char *const names[PEER_COLUMNS] = {
-		"node",	    "transport", "pinned", "state",	"segments",
-		"retired",  "inflight",	 "slices", "bytes",	"failed_requests",
-		"resolves", "errors",	 "stale",  "last_error"
-	};
+	static const char *const names[PEER_COLUMNS] = { "node",
+							 "transport",
+							 "pinned",
+							 "state",
+							 "segments",
+							 "retired",
+							 "inflight",
+							 "slices",
+							 "bytes",
+							 "failed_requests",
+							 "resolves",
+							 "errors",
+							 "stale",
+							 "last_error",
+							 "rails",
+							 "rail_node",
+							 "rail",
+							 "rail_state",
+							 "rail_bytes",
+							 "rail_slices",
+							 "rail_errors",
+							 "rail_reposted",
+							 "rail_failures",
+							 "rail_share_pct",
+							 "rail_backoff_ms",
+							 "rail_last_error",
+							 "rail_last_failure_ms" };
 	static const enum rte_tel_value_type types[PEER_COLUMNS] = {
 		RTE_TEL_STRING_VAL, RTE_TEL_STRING_VAL, RTE_TEL_STRING_VAL, RTE_TEL_STRING_VAL,
 		RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,	RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,
 		RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,	RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,
-		RTE_TEL_U64_VAL,    RTE_TEL_STRING_VAL
+		RTE_TEL_U64_VAL,    RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL,    RTE_TEL_STRING_VAL,
+		RTE_TEL_STRING_VAL, RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,
+		RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,	RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,
+		RTE_TEL_U64_VAL,    RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL
 	};
 	struct tern_peer_info info[TERN_PEER_MAX];
 	struct rte_tel_data *col[PEER_COLUMNS];
@@ -623,6 +699,8 @@ answer_peers(const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_array_string(
 			col[PEER_LAST_ERROR],
 			info[i].last_error == 0 ? "" : strerror(-info[i].last_error));
+		rte_tel_data_add_array_u64(col[PEER_RAILS], info[i].nb_rails);
+		add_rails(col, &info[i]);
 	}
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "count", (uint64_t)n);

@@ -39,6 +39,30 @@ enum tern_op {
 
 struct tern_segment_table;
 
+/** State of a rail (struct tern_transport_rail). */
+enum tern_transport_rail_state {
+	TERN_TRANSPORT_RAIL_UP = 0,	 /**< in service */
+	TERN_TRANSPORT_RAIL_PAUSED = 1,	 /**< failed; probed again after its backoff */
+	TERN_TRANSPORT_RAIL_PROBING = 2, /**< a probe is on its way */
+};
+
+/**
+ * One rail (path) to a peer as a transport sees it: for tcp a remote
+ * address, for an RDMA transport a device and port (doc/peers.md, "Rails").
+ */
+struct tern_transport_rail {
+	char name[48];		  /**< e.g. "10.0.0.2:7000" */
+	uint32_t state;		  /**< enum tern_transport_rail_state */
+	uint32_t backoff_ms;	  /**< its pause now, 0 when up */
+	uint64_t bytes;		  /**< bytes of slices completed on it */
+	uint64_t slices;	  /**< slices completed on it */
+	uint64_t errors;	  /**< slices that failed on it (for good, or posted again) */
+	uint64_t reposted;	  /**< slices it lost that went again on another path */
+	uint64_t failures;	  /**< times it was paused */
+	int32_t last_error;	  /**< negative errno of its last failure; 0 none */
+	uint64_t last_failure_ms; /**< ms since then; UINT64_MAX none */
+};
+
 /** What a transport's configuration may use of the process that hosts it. */
 struct tern_transport_env {
 	/** The table whose exported segments the transport serves to peers. */

@@ -157,6 +157,15 @@ struct tern_transport_ops {
 	void (*expire)(struct tern_endpoint *ep, uint64_t cookie, uint64_t batch);
 	/** Close an endpoint with nothing outstanding. */
 	void (*endpoint_close)(struct tern_endpoint *ep);
+	/**
+	 * Optional (NULL: one path, nothing to show). Control path: the rails
+	 * to the node whose blob (segment_export() output) is @p desc, as this
+	 * process sees them, for /tern/peers.
+	 * @return how many rails there are (at most @p max are written), or a
+	 *         negative errno (-EINVAL for a malformed blob).
+	 */
+	int (*rails)(const void *desc, size_t desc_len, struct tern_transport_rail *out,
+		     unsigned int max);
 };
 
 /** What a transport option holds (struct tern_transport_arg). */

@@ -52,10 +52,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t pos = 0;
 
 	if (tcp_desc_decode(data, size, &d) == 0) {
-		uint8_t again[TCP_DESC_LEN];
+		uint8_t again[TCP_DESC_MAX_LEN];
 
 		tcp_desc_encode(again, &d);
-		if (memcmp(again, data, TCP_DESC_LEN) != 0 || d.port == 0 || d.segment == 0 ||
+		if (tcp_desc_len(&d) != size || tcp_desc_len_of(data) != size ||
+		    memcmp(again, data, size) != 0 || d.port == 0 || d.segment == 0 ||
 		    d.length == 0)
 			abort();
 	}

@@ -37,6 +37,7 @@
 #include <tern_wire.h>
 
 #include "tcp_auth.h"
+#include "tcp_frame.h"
 
 #include "test_common.h"
 
@@ -160,6 +161,235 @@ descriptor_export_import_round_trip_and_strictness(void **state)
 	assert_int_equal(tern_tcp_remote_conf("::1", 1, 1, 1, p, sizeof(p)), TERN_TCP_DESC_LEN);
 	/* Reconfiguring while endpoints are open is refused. */
 	assert_int_equal(tern_tcp_configure(&v4_conf), -EBUSY);
+}
+
+/* A version 2 descriptor: @p d (version 1) plus @p n further addresses,
+ * 10.0.0.(i + 1) port 7000 + i. Returns its length. */
+static size_t
+rails_desc(uint8_t *out, const uint8_t *d, uint32_t n)
+{
+	uint32_t i;
+
+	memset(out, 0, TERN_TCP_DESC_MAX_LEN);
+	memcpy(out, d, TERN_TCP_DESC_LEN);
+	out[4] = 2;
+	out[28] = (uint8_t)n;
+	for (i = 0; i < n; i++) {
+		uint8_t *a = out + TERN_TCP_DESC_LEN + 20 * i;
+
+		a[0] = 4;
+		tern_wire_put_be16(a + 2, (uint16_t)(7000 + i));
+		a[4] = 10;
+		a[7] = (uint8_t)(i + 1);
+	}
+	return TERN_TCP_DESC_LEN + 20 * n;
+}
+
+static void
+rails_descriptor_strictness(void **state)
+{
+	struct fixture *fx = *state;
+	const struct tern_transport_ops *ops = tern_transport_get(tern_transport_id("tcp"));
+	uint8_t d[TERN_TCP_DESC_LEN], v2[TERN_TCP_DESC_MAX_LEN], bad[TERN_TCP_DESC_MAX_LEN];
+	struct tern_tcp_rail_info info[TERN_TCP_RAILS_MAX];
+	struct tern_segment seg;
+	struct tcp_desc dec;
+	size_t len, i;
+
+	assert_int_equal(
+		tern_tcp_remote_conf("127.0.0.1", 7000, fx->tgt_h, SEG_BYTES, d, sizeof(d)),
+		TERN_TCP_DESC_LEN);
+	memset(&seg, 0, sizeof(seg));
+	/* One to three further addresses are taken, and encode back the same. */
+	for (i = 1; i < TERN_TCP_RAILS_MAX; i++) {
+		uint8_t again[TERN_TCP_DESC_MAX_LEN];
+
+		len = rails_desc(v2, d, (uint32_t)i);
+		assert_int_equal(ops->segment_import(&seg, v2, len), 0);
+		assert_memory_equal(seg.priv, v2, len);
+		assert_int_equal(tcp_desc_decode(v2, len, &dec), 0);
+		assert_int_equal(dec.nb_extra, i);
+		assert_int_equal(tcp_desc_len(&dec), len);
+		assert_int_equal(tcp_desc_len_of(v2), len);
+		tcp_desc_encode(again, &dec);
+		assert_memory_equal(again, v2, len);
+		assert_int_equal(tern_tcp_rails(v2, len, info, RTE_DIM(info)), (int)i + 1);
+		assert_string_equal(info[0].addr, "127.0.0.1:7000");
+		assert_string_equal(info[i].addr, i == 1   ? "10.0.0.1:7000"
+						  : i == 2 ? "10.0.0.2:7001"
+							   : "10.0.0.3:7002");
+	}
+	assert_int_equal(tern_tcp_rails(d, sizeof(d), info, 1), 1);
+	assert_int_equal(tern_tcp_rails(d, sizeof(d) - 1, info, 1), -EINVAL);
+	assert_int_equal(tern_tcp_rails(NULL, sizeof(d), info, 1), -EINVAL);
+	/* Refused: no further address or too many, a length that does not
+	 * match the count, a bad family, port 0, IPv4 padding, a non-zero pad
+	 * byte or reserved byte, the first address again, one address twice. */
+	len = rails_desc(v2, d, 2);
+	memcpy(bad, v2, len);
+	bad[28] = 0;
+	assert_int_equal(ops->segment_import(&seg, bad, len), -EINVAL);
+	assert_int_equal(ops->segment_import(&seg, bad, TERN_TCP_DESC_LEN), -EINVAL);
+	memcpy(bad, v2, len);
+	bad[28] = TERN_TCP_RAILS_MAX;
+	assert_int_equal(ops->segment_import(&seg, bad, len), -EINVAL);
+	assert_int_equal(ops->segment_import(&seg, v2, len - 1), -EINVAL);
+	assert_int_equal(ops->segment_import(&seg, v2, len + 20), -EINVAL);
+	assert_int_equal(ops->segment_import(&seg, v2, TERN_TCP_DESC_LEN), -EINVAL);
+	for (i = 0; i < 20; i++) {
+		bool ok = (i >= 2 && i < 8); /* port and address may be anything else */
+
+		memcpy(bad, v2, len);
+		bad[TERN_TCP_DESC_LEN + 20 + i] ^= 0xff;
+		assert_int_equal(ops->segment_import(&seg, bad, len), ok ? 0 : -EINVAL);
+	}
+	memcpy(bad, v2, len);
+	bad[TERN_TCP_DESC_LEN + 2] = bad[TERN_TCP_DESC_LEN + 3] = 0; /* port 0 */
+	assert_int_equal(ops->segment_import(&seg, bad, len), -EINVAL);
+	for (i = 29; i < 32; i++) {
+		memcpy(bad, v2, len);
+		bad[i] = 1;
+		assert_int_equal(ops->segment_import(&seg, bad, len), -EINVAL);
+	}
+	memcpy(bad, v2, len); /* the second further address = the first one */
+	memcpy(bad + TERN_TCP_DESC_LEN + 20, bad + TERN_TCP_DESC_LEN, 20);
+	assert_int_equal(ops->segment_import(&seg, bad, len), -EINVAL);
+	memcpy(bad, v2, len); /* a further address = the descriptor's own */
+	bad[TERN_TCP_DESC_LEN] = 4;
+	memcpy(bad + TERN_TCP_DESC_LEN + 2, d + 6, 2);
+	memcpy(bad + TERN_TCP_DESC_LEN + 4, d + 8, 16);
+	assert_int_equal(ops->segment_import(&seg, bad, len), -EINVAL);
+	/* A version 1 descriptor with the count set is refused too. */
+	memcpy(bad, d, sizeof(d));
+	bad[28] = 1;
+	assert_int_equal(ops->segment_import(&seg, bad, sizeof(d)), -EINVAL);
+}
+
+static void
+rails_configuration_is_strict(void **state)
+{
+	const struct tern_transport_ops *ops = tern_transport_get(tern_transport_id("tcp"));
+
+	(void)state;
+	/* Endpoints are open: only argument errors can be seen, before -EBUSY. */
+	assert_int_equal(ops->configure("listen2=127.0.0.1:0", NULL), -EINVAL);
+	assert_int_equal(ops->configure("listen=127.0.0.1:0,listen3=127.0.0.1:0", NULL), -EINVAL);
+	assert_int_equal(ops->configure("listen=127.0.0.1:0,listen2=nowhere:0", NULL), -EINVAL);
+	assert_int_equal(ops->configure("listen=127.0.0.1:0,rail_inflight=0", NULL), -EINVAL);
+	assert_int_equal(ops->configure("listen=127.0.0.1:0,stall_timeout_ms=5", NULL), -EINVAL);
+	assert_int_equal(
+		tern_tcp_configure(&(struct tern_tcp_conf){ .extra_listen_addr = { "127.0.0.1" } }),
+		-EBUSY);
+}
+
+/* A REMOTE segment over a version 2 descriptor: @p d's first address, then
+ * 127.0.0.@p last[i] port @p ports[i] for each further one. */
+static uint32_t
+register_rails(struct test_env *env, const char *name, const uint8_t *d, uint32_t n,
+	       const uint8_t *last, const uint16_t *ports)
+{
+	uint8_t priv[TERN_TCP_DESC_MAX_LEN];
+	struct tern_segment_conf conf = { 0 };
+	size_t len = rails_desc(priv, d, n);
+	uint32_t i, h;
+
+	for (i = 0; i < n; i++) {
+		uint8_t *a = priv + TERN_TCP_DESC_LEN + 20 * i;
+
+		tern_wire_put_be16(a + 2, ports[i]);
+		a[4] = 127;
+		a[5] = 0;
+		a[6] = 0;
+		a[7] = last[i];
+	}
+	conf.name = name;
+	conf.length = SEG_BYTES;
+	conf.kind = TERN_SEGMENT_REMOTE;
+	conf.transport = "tcp";
+	conf.socket_id = SOCKET_ID_ANY;
+	conf.priv = priv;
+	conf.priv_len = (uint32_t)len;
+	assert_int_equal(tern_segment_register(env->segments, &conf, &h), 0);
+	return h;
+}
+
+static int
+rail_state_of(const uint8_t *desc, size_t len, uint32_t i, struct tern_tcp_rail_info *out)
+{
+	struct tern_tcp_rail_info info[TERN_TCP_RAILS_MAX];
+	int n = tern_tcp_rails(desc, len, info, RTE_DIM(info));
+
+	if (n <= (int)i)
+		return -1;
+	*out = info[i];
+	return (int)info[i].state;
+}
+
+/*
+ * Loopback stands in for two links: a peer advertises its listener and an
+ * address where nothing listens (refused). Every batch still completes,
+ * every byte right: the slices that went to the dead rail are posted again
+ * on the live one, the dead rail is paused and shows its error. With no
+ * live rail at all, a batch fails with the last rail's error, long before
+ * its deadline.
+ */
+static void
+slices_of_a_dead_rail_go_again_on_the_live_one(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	struct tern_submit_opts opts = { .deadline_ns = 5ull * 1000 * 1000 * 1000 };
+	struct tern_tcp_stats before, after;
+	struct tern_tcp_rail_info ri;
+	uint8_t d[TERN_TCP_DESC_LEN], v2[TERN_TCP_DESC_MAX_LEN];
+	const uint8_t dead_last[2] = { 3, 4 };
+	const uint16_t dead_ports[2] = { 1, 1 };
+	struct tern_request r;
+	uint64_t t0;
+	uint32_t h, hdead, i;
+	size_t len;
+	int ret;
+
+	assert_non_null(c);
+	assert_int_equal(tern_tcp_remote_conf("127.0.0.1", (uint16_t)tern_tcp_listen_port(),
+					      fx->tgt_h, SEG_BYTES, d, sizeof(d)),
+			 TERN_TCP_DESC_LEN);
+	h = register_rails(&fx->env, "two_rails", d, 1, dead_last, dead_ports);
+	tern_tcp_stats(&before);
+	for (i = 0; i < 4; i++) {
+		test_pattern_fill(fx->src, SEG_BYTES, 40 + i, 0);
+		memset(fx->tgt, 0, SEG_BYTES);
+		r = test_req(TERN_OP_WRITE, h, 0, fx->src, SEG_BYTES);
+		assert_int_equal(test_wait_release(tern_submit(c, &r, 1, &opts)), 0);
+		assert_int_equal(test_pattern_check(fx->tgt, SEG_BYTES, 40 + i, 0), SIZE_MAX);
+		memset(fx->dst, 0, SEG_BYTES);
+		r = test_req(TERN_OP_READ, h, 0, fx->dst, SEG_BYTES);
+		assert_int_equal(test_wait_release(tern_submit(c, &r, 1, &opts)), 0);
+		assert_int_equal(test_pattern_check(fx->dst, SEG_BYTES, 40 + i, 0), SIZE_MAX);
+	}
+	tern_tcp_stats(&after);
+	assert_true(after.rail_failures > before.rail_failures);
+	len = rails_desc(v2, d, 1);
+	v2[TERN_TCP_DESC_LEN + 2] = 0;
+	v2[TERN_TCP_DESC_LEN + 3] = 1;
+	v2[TERN_TCP_DESC_LEN + 4] = 127;
+	v2[TERN_TCP_DESC_LEN + 7] = 3;
+	assert_int_equal(rail_state_of(v2, len, 0, &ri), TERN_TCP_RAIL_UP);
+	assert_true(ri.bytes >= 8ull * SEG_BYTES);
+	assert_int_not_equal(rail_state_of(v2, len, 1, &ri), TERN_TCP_RAIL_UP);
+	assert_int_equal(ri.last_error, -ECONNREFUSED);
+	assert_true(ri.failures >= 1);
+
+	/* Both rails dead (the first address refuses too): an error, at once. */
+	assert_int_equal(tern_tcp_remote_conf("127.0.0.5", 1, fx->tgt_h, SEG_BYTES, d, sizeof(d)),
+			 TERN_TCP_DESC_LEN);
+	hdead = register_rails(&fx->env, "no_rail", d, 1, &dead_last[1], &dead_ports[1]);
+	t0 = rte_get_timer_cycles();
+	r = test_req(TERN_OP_WRITE, hdead, 0, fx->src, SEG_BYTES);
+	ret = test_wait_release(tern_submit(c, &r, 1, &opts));
+	assert_int_equal(ret, -ECONNREFUSED);
+	assert_true(rte_get_timer_cycles() - t0 < rte_get_timer_hz()); /* deadline: 5 s */
+	assert_int_equal(tern_client_destroy(c), 0);
 }
 
 /* ---- engine over loopback to itself ---- */
@@ -1133,6 +1363,10 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(rails_descriptor_strictness, setup, teardown),
+		cmocka_unit_test_setup_teardown(rails_configuration_is_strict, setup, teardown),
+		cmocka_unit_test_setup_teardown(slices_of_a_dead_rail_go_again_on_the_live_one,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(descriptor_export_import_round_trip_and_strictness,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(write_then_read_back_through_tcp, setup, teardown),

@@ -36,6 +36,9 @@ struct tcp_cfg tcp_cfg = {
 	.connect_timeout_ms = 3000,
 	.user_timeout_ms = 10000,
 	.idle_timeout_ms = 60000,
+	.extra_fd = { -1, -1, -1 },
+	.stall_timeout_ms = 1000,
+	.rail_inflight = 64,
 };
 int tcp_open_endpoints;
 struct tern_tcp_stats tcp_stats;
@@ -169,6 +172,8 @@ tern_tcp_configure(const struct tern_tcp_conf *conf)
 	uint8_t key[TCP_AUTH_KEY_LEN] = { 0 };
 	bool auth = false;
 	uint8_t lfam = 0, afam = 0, laddr[16], aaddr[16];
+	uint8_t xfam[TERN_TCP_RAILS_MAX - 1], xaddr[TERN_TCP_RAILS_MAX - 1][16];
+	uint32_t i, nb_extra = 0;
 	uint16_t port = 0;
 	int fd = -1;
 
@@ -183,6 +188,17 @@ tern_tcp_configure(const struct tern_tcp_conf *conf)
 		if (conf->advertise_addr != NULL &&
 		    (parse_addr(conf->advertise_addr, &afam, aaddr) != 0 ||
 		     addr_is_wildcard(afam, aaddr)))
+			return -EINVAL;
+		for (i = 0;
+		     i < RTE_DIM(conf->extra_listen_addr) && conf->extra_listen_addr[i] != NULL;
+		     i++) {
+			if (conf->listen_addr == NULL ||
+			    parse_addr(conf->extra_listen_addr[i], &xfam[i], xaddr[i]) != 0 ||
+			    addr_is_wildcard(xfam[i], xaddr[i]))
+				return -EINVAL;
+			nb_extra = i + 1;
+		}
+		if (conf->rail_inflight > 4096)
 			return -EINVAL;
 		if (conf->auth_file != NULL) {
 			int ret = auth_load(conf->auth_file, key);
@@ -203,6 +219,11 @@ tern_tcp_configure(const struct tern_tcp_conf *conf)
 		close(tcp_cfg.listen_fd);
 		tcp_cfg.listen_fd = -1;
 	}
+	for (i = 0; i < tcp_cfg.nb_extra; i++) {
+		close(tcp_cfg.extra_fd[i]);
+		tcp_cfg.extra_fd[i] = -1;
+	}
+	tcp_cfg.nb_extra = 0;
 	tcp_cfg.family = 0;
 	tcp_cfg.listen_port = 0;
 	tcp_cfg.sndbuf = conf != NULL ? conf->sndbuf_bytes : 0;
@@ -215,6 +236,9 @@ tern_tcp_configure(const struct tern_tcp_conf *conf)
 		conf != NULL && conf->user_timeout_ms != 0 ? conf->user_timeout_ms : 10000;
 	tcp_cfg.idle_timeout_ms =
 		conf != NULL && conf->idle_timeout_ms != 0 ? conf->idle_timeout_ms : 60000;
+	tcp_cfg.stall_timeout_ms =
+		conf != NULL && conf->stall_timeout_ms != 0 ? conf->stall_timeout_ms : 1000;
+	tcp_cfg.rail_inflight = conf != NULL && conf->rail_inflight != 0 ? conf->rail_inflight : 64;
 	if (conf == NULL || conf->listen_addr == NULL)
 		return 0;
 
@@ -234,6 +258,22 @@ tern_tcp_configure(const struct tern_tcp_conf *conf)
 		memcpy(tcp_cfg.adv_addr, laddr, 16);
 	}
 	TCP_LOG(INFO, "listening on %s port %u", conf->listen_addr, port);
+	for (i = 0; i < nb_extra; i++) {
+		fd = listener_open(xfam[i], xaddr[i], conf->extra_listen_port[i], &port);
+		if (fd < 0) {
+			TCP_LOG(ERR, "cannot listen on %s port %u: %s", conf->extra_listen_addr[i],
+				conf->extra_listen_port[i], strerror(-fd));
+			tern_tcp_configure(NULL);
+			return fd;
+		}
+		tcp_cfg.extra_fd[i] = fd;
+		tcp_cfg.extra[i].family = xfam[i];
+		tcp_cfg.extra[i].port = port;
+		memcpy(tcp_cfg.extra[i].addr, xaddr[i], 16);
+		tcp_cfg.nb_extra = i + 1;
+		TCP_LOG(INFO, "listening on %s port %u (rail %u)", conf->extra_listen_addr[i], port,
+			i + 2);
+	}
 	return 0;
 }
 
@@ -257,6 +297,7 @@ tern_tcp_remote_conf(const char *addr, uint16_t port, uint32_t handle, uint64_t 
 	d.port = port;
 	d.segment = handle;
 	d.length = length;
+	d.nb_extra = 0;
 	tcp_desc_encode(priv, &d);
 	return TCP_DESC_LEN;
 }
@@ -272,6 +313,9 @@ tern_tcp_stats(struct tern_tcp_stats *out)
 	out->failed_slices = __atomic_load_n(&tcp_stats.failed_slices, __ATOMIC_RELAXED);
 	out->refused = __atomic_load_n(&tcp_stats.refused, __ATOMIC_RELAXED);
 	out->expired_resets = __atomic_load_n(&tcp_stats.expired_resets, __ATOMIC_RELAXED);
+	out->reposted_slices = __atomic_load_n(&tcp_stats.reposted_slices, __ATOMIC_RELAXED);
+	out->rail_failures = __atomic_load_n(&tcp_stats.rail_failures, __ATOMIC_RELAXED);
+	out->rail_rejoins = __atomic_load_n(&tcp_stats.rail_rejoins, __ATOMIC_RELAXED);
 }
 
 /* ---- the transport's ops: descriptors ---- */
@@ -286,6 +330,7 @@ int
 tcp_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len)
 {
 	struct tcp_desc d;
+	uint32_t i;
 
 	if (seg == NULL || desc == NULL || seg->kind != TERN_SEGMENT_LOCAL)
 		return -EINVAL;
@@ -302,8 +347,18 @@ tcp_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len)
 	d.port = tcp_cfg.listen_port;
 	d.segment = seg->handle;
 	d.length = seg->length;
+	d.nb_extra = 0;
+	for (i = 0; i < tcp_cfg.nb_extra; i++) {
+		/* The same address as the first one twice would be refused. */
+		if (tcp_cfg.extra[i].family == d.family && tcp_cfg.extra[i].port == d.port &&
+		    memcmp(tcp_cfg.extra[i].addr, d.addr, 16) == 0)
+			continue;
+		d.extra[d.nb_extra++] = tcp_cfg.extra[i];
+	}
+	if (desc_len < tcp_desc_len(&d))
+		return -ENOSPC;
 	tcp_desc_encode(desc, &d);
-	return TCP_DESC_LEN;
+	return (int)tcp_desc_len(&d);
 }
 
 int
@@ -311,12 +366,14 @@ tcp_segment_import(struct tern_segment *seg, const void *desc, size_t desc_len)
 {
 	struct tcp_desc d;
 
-	RTE_BUILD_BUG_ON(TCP_DESC_LEN > TERN_SEGMENT_PRIV_SIZE);
+	RTE_BUILD_BUG_ON(TCP_DESC_MAX_LEN > TERN_SEGMENT_PRIV_SIZE);
 	RTE_BUILD_BUG_ON(TCP_DESC_LEN != TERN_TCP_DESC_LEN);
+	RTE_BUILD_BUG_ON(TCP_DESC_MAX_LEN != TERN_TCP_DESC_MAX_LEN);
+	RTE_BUILD_BUG_ON(TCP_RAILS_MAX != TERN_TCP_RAILS_MAX);
 	if (seg == NULL || desc == NULL || tcp_desc_decode(desc, desc_len, &d) != 0 ||
 	    seg->length > d.length)
 		return -EINVAL;
-	memcpy(seg->priv, desc, TCP_DESC_LEN);
+	memcpy(seg->priv, desc, desc_len);
 	return 0;
 }
 
@@ -329,9 +386,12 @@ int
 tcp_configure(const char *args, const struct tern_transport_env *env)
 {
 	char listen[64] = "", advertise[64] = "", auth_file[256] = "";
+	char xlisten[TERN_TCP_RAILS_MAX - 1][64] = { "" };
 	struct tern_tcp_conf conf = { 0 };
 	bool listening = false, advertised = false, authed = false;
+	bool xgiven[TERN_TCP_RAILS_MAX - 1] = { false };
 	uint16_t port = 0;
+	uint32_t i, n;
 	const struct tern_transport_arg spec[] = {
 		{ .key = "listen",
 		  .kind = TERN_TRANSPORT_ARG_ADDR_PORT,
@@ -339,6 +399,34 @@ tcp_configure(const char *args, const struct tern_transport_env *env)
 		  .len = sizeof(listen),
 		  .port = &port,
 		  .given = &listening },
+		{ .key = "listen2",
+		  .kind = TERN_TRANSPORT_ARG_ADDR_PORT,
+		  .dst = xlisten[0],
+		  .len = sizeof(xlisten[0]),
+		  .port = &conf.extra_listen_port[0],
+		  .given = &xgiven[0] },
+		{ .key = "listen3",
+		  .kind = TERN_TRANSPORT_ARG_ADDR_PORT,
+		  .dst = xlisten[1],
+		  .len = sizeof(xlisten[1]),
+		  .port = &conf.extra_listen_port[1],
+		  .given = &xgiven[1] },
+		{ .key = "listen4",
+		  .kind = TERN_TRANSPORT_ARG_ADDR_PORT,
+		  .dst = xlisten[2],
+		  .len = sizeof(xlisten[2]),
+		  .port = &conf.extra_listen_port[2],
+		  .given = &xgiven[2] },
+		{ .key = "stall_timeout_ms",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.stall_timeout_ms,
+		  .min = 10,
+		  .max = 3600000 },
+		{ .key = "rail_inflight",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.rail_inflight,
+		  .min = 1,
+		  .max = 4096 },
 		{ .key = "advertise",
 		  .kind = TERN_TRANSPORT_ARG_STRING,
 		  .dst = advertise,
@@ -390,6 +478,19 @@ tcp_configure(const char *args, const struct tern_transport_env *env)
 	conf.listen_port = port;
 	conf.advertise_addr = advertised ? advertise : NULL;
 	conf.auth_file = authed ? auth_file : NULL;
+	/* listen2..listen4 in order, without gaps, and only with listen. */
+	for (i = 0, n = 0; i < RTE_DIM(xgiven); i++) {
+		if (!xgiven[i])
+			continue;
+		if (n != i || !listening) {
+			TCP_LOG(ERR, "listen%u needs listen%s", i + 2,
+				!listening ? "" : (i == 1 ? "2" : "2 and listen3"));
+			return -EINVAL;
+		}
+		conf.extra_listen_addr[n++] = xlisten[i];
+	}
+	for (; n < RTE_DIM(xgiven); n++)
+		conf.extra_listen_port[n] = 0;
 	ret = tern_tcp_configure(&conf);
 	if (ret == 0)
 		snprintf(tcp_listen_name, sizeof(tcp_listen_name), "%s", listening ? listen : "");

@@ -20,6 +20,7 @@
 #include <tern_segment_driver.h>
 
 #include "tcp_auth.h"
+#include "tcp_frame.h"
 #include "tern_tcp.h"
 
 extern int tcp_logtype;
@@ -32,6 +33,12 @@ struct tcp_cfg {
 	uint16_t listen_port;
 	uint8_t family; /* of the advertised address, 0 when none */
 	uint8_t adv_addr[16];
+	/* further listeners (rails), advertised as they are */
+	uint32_t nb_extra;
+	int extra_fd[TERN_TCP_RAILS_MAX - 1];
+	struct tcp_desc_addr extra[TERN_TCP_RAILS_MAX - 1];
+	uint32_t stall_timeout_ms;
+	uint32_t rail_inflight;
 	uint32_t sndbuf;
 	uint32_t rcvbuf;
 	uint32_t conns_per_peer;
@@ -58,9 +65,11 @@ int tcp_segment_export(const struct tern_segment *seg, void *desc, size_t desc_l
 int tcp_segment_import(struct tern_segment *seg, const void *desc, size_t desc_len);
 
 /* Configuration through the registry (tern_transport_configure()). */
-#define TCP_PARAMS                                                                           \
-	"listen=<ADDR:PORT> advertise=<ADDR> auth_file=<PATH> conns=<1..16> sndbuf=<bytes> " \
-	"rcvbuf=<bytes> connect_timeout_ms=<ms> user_timeout_ms=<ms> idle_timeout_ms=<ms>"
+#define TCP_PARAMS                                                                        \
+	"listen=<ADDR:PORT> listen2=<ADDR:PORT> listen3=<ADDR:PORT> listen4=<ADDR:PORT> " \
+	"advertise=<ADDR> auth_file=<PATH> conns=<1..16> sndbuf=<bytes> rcvbuf=<bytes> "  \
+	"connect_timeout_ms=<ms> user_timeout_ms=<ms> idle_timeout_ms=<ms> "              \
+	"stall_timeout_ms=<ms> rail_inflight=<1..4096>"
 struct tern_transport_env;
 int tcp_configure(const char *args, const struct tern_transport_env *env);
 void tcp_stop(void);

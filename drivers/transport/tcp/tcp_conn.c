@@ -42,7 +42,7 @@
 /* The segment table the listener serves: the first engine's that opened
  * endpoints (handles mean nothing in another engine's table). */
 static struct tern_segment_table *served_table;
-char tcp_listener_tag;
+char tcp_listener_tag[TCP_RAILS_MAX];
 struct tcp_shared tcp_shared = { .lock = RTE_SPINLOCK_INITIALIZER };
 
 /* ---- helpers: peer addresses, random bytes ---- */
@@ -145,28 +145,32 @@ shared_changed(void)
 	__atomic_fetch_add(&tcp_shared.gen, 1, __ATOMIC_SEQ_CST);
 }
 
-/* The process-wide epoch of the peer whose descriptor bytes 5..23 are @key. */
-uint32_t *
-tcp_peer_epoch(const uint8_t *key)
+/* The process-wide rail whose address (descriptor bytes 5..23) is @key. */
+struct tcp_rail_shared *
+tcp_rail_shared_get(const uint8_t *key)
 {
-	uint32_t i, slot = 0; /* when full, the others share slot 0's epoch */
+	uint32_t i, slot = 0; /* when full, the others share slot 0 */
 
 	rte_spinlock_lock(&tcp_shared.lock);
 	for (i = 0; i < PEER_EPOCHS; i++) {
-		if (tcp_shared.peers[i].used && memcmp(tcp_shared.peers[i].key, key, 19) == 0) {
+		struct tcp_rail_shared *r = &tcp_shared.rails[i];
+
+		if (r->used && memcmp(r->key, key, 19) == 0) {
 			slot = i;
 			break;
 		}
-		if (!tcp_shared.peers[i].used) {
-			memcpy(tcp_shared.peers[i].key, key, 19);
-			tcp_shared.peers[i].used = 1;
-			tcp_shared.peers[i].epoch = 1;
+		if (!r->used) {
+			memcpy(r->key, key, 19);
+			r->used = 1;
+			r->epoch = 1;
+			r->state = TERN_TCP_RAIL_UP;
+			r->backoff_ms = BACKOFF_MIN_MS;
 			slot = i;
 			break;
 		}
 	}
 	rte_spinlock_unlock(&tcp_shared.lock);
-	return &tcp_shared.peers[slot].epoch;
+	return &tcp_shared.rails[slot];
 }
 
 /* Every connection to the peer (of every endpoint) becomes stale. */
@@ -228,7 +232,8 @@ static bool
 conn_stale(const struct tcp_conn *c)
 {
 	if (c->role == ROLE_INITIATOR)
-		return c->doomed || c->epoch != __atomic_load_n(c->peer->epoch, __ATOMIC_ACQUIRE);
+		return c->doomed ||
+		       c->epoch != __atomic_load_n(&c->rail->sh->epoch, __ATOMIC_ACQUIRE);
 	return (c->state == CONN_OPEN || c->state == CONN_SYNC) &&
 	       __atomic_load_n(&tcp_shared.inst[c->inst_slot].gen, __ATOMIC_ACQUIRE) != c->inst_gen;
 }
@@ -278,14 +283,14 @@ tcp_ep_catch_up(struct tcp_endpoint *ep)
 		op->expired = 1;
 		if (!op->conn->doomed) {
 			op->conn->doomed = 1;
-			peer_epoch_bump(op->conn->peer->epoch);
+			peer_epoch_bump(&op->conn->rail->sh->epoch);
 		}
 	}
 	for (i = 0; i < ep->nb_conns;) {
 		struct tcp_conn *c = ep->conns[i];
 
 		if (conn_stale(c)) {
-			tcp_conn_close(ep, i, c->role == ROLE_INITIATOR ? -ECONNRESET : -ESTALE);
+			tcp_conn_close(ep, i, -ESTALE); /* initiator: its slices go again */
 			continue;
 		}
 		i++;
@@ -344,6 +349,251 @@ conn_new(struct tcp_endpoint *ep, int fd, uint8_t role)
 	return c;
 }
 
+/* ---- rails: several addresses of one peer (doc/peers.md, "Rails") ---- */
+
+/*
+ * A rail failed (a connection on it broke with work, stalled, or could not
+ * connect): every endpoint stops choosing it; it is probed again after its
+ * backoff, which doubles up to BACKOFF_MAX_MS while probes fail.
+ */
+static void
+rail_fail(struct tcp_endpoint *ep, struct tcp_rail *r, int err)
+{
+	struct tcp_rail_shared *sh = r->sh;
+	uint64_t now = rte_rdtsc();
+	uint32_t pause = 0;
+
+	rte_spinlock_lock(&tcp_shared.lock);
+	sh->last_err = err;
+	sh->fail_tsc = now;
+	if (sh->state != TERN_TCP_RAIL_PAUSED) {
+		pause = sh->backoff_ms;
+		sh->resume_tsc = now + rte_get_tsc_hz() / 1000 * pause;
+		sh->backoff_ms = RTE_MIN(sh->backoff_ms * 2, (uint32_t)BACKOFF_MAX_MS);
+		__atomic_store_n(&sh->state, TERN_TCP_RAIL_PAUSED, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&sh->failures, 1, __ATOMIC_RELAXED);
+	}
+	rte_spinlock_unlock(&tcp_shared.lock);
+	if (pause != 0) {
+		char name[64];
+
+		sockaddr_name(&r->sa, name, sizeof(name));
+		STAT_INC(rail_failures);
+		tcp_ep_log(ep, LOGK_CONN, RTE_LOG_WARNING,
+			   "rail to %s failed: %s; paused for %u ms", name, strerror(-err), pause);
+	}
+}
+
+/* A connection of the rail's epoch opened: the rail is in service. */
+static void
+rail_up(struct tcp_endpoint *ep, struct tcp_rail *r)
+{
+	struct tcp_rail_shared *sh = r->sh;
+	bool back = false;
+
+	if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == TERN_TCP_RAIL_UP)
+		return;
+	rte_spinlock_lock(&tcp_shared.lock);
+	if (sh->state != TERN_TCP_RAIL_UP) {
+		sh->backoff_ms = BACKOFF_MIN_MS;
+		__atomic_store_n(&sh->state, TERN_TCP_RAIL_UP, __ATOMIC_RELEASE);
+		back = true;
+	}
+	rte_spinlock_unlock(&tcp_shared.lock);
+	if (back) {
+		char name[64];
+
+		sockaddr_name(&r->sa, name, sizeof(name));
+		STAT_INC(rail_rejoins);
+		tcp_ep_log(ep, LOGK_CONN, RTE_LOG_NOTICE, "rail to %s is back", name);
+	}
+}
+
+/* May this endpoint probe @p r now? Then it is PROBING until @p now plus
+ * twice the connect timeout (then anyone may probe again). */
+static bool
+rail_claim_probe(struct tcp_endpoint *ep, struct tcp_rail *r, uint64_t now)
+{
+	struct tcp_rail_shared *sh = r->sh;
+	bool claimed = false;
+
+	if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == TERN_TCP_RAIL_UP ||
+	    now < __atomic_load_n(&sh->resume_tsc, __ATOMIC_RELAXED))
+		return false;
+	rte_spinlock_lock(&tcp_shared.lock);
+	if (sh->state != TERN_TCP_RAIL_UP && now >= sh->resume_tsc) {
+		sh->state = TERN_TCP_RAIL_PROBING;
+		sh->resume_tsc = now + 2 * ep->connect_timeout_tsc;
+		claimed = true;
+	}
+	rte_spinlock_unlock(&tcp_shared.lock);
+	return claimed;
+}
+
+/*
+ * The rail of @p peer for the next slice: of the rails in service, the one
+ * with the fewest bytes in flight on this endpoint (so a faster rail, which
+ * drains sooner, takes more), not @p skip, and with @p bounded under the
+ * bound of slices in flight per rail with RAIL_BOUNDED. With none in
+ * service, a rail whose pause is over carries the slice as its probe, and
+ * with RAIL_FALLBACK (a new slice, not one posted again) so does the rail
+ * that failed longest ago.
+ * @return the rail; NULL with *err = -EAGAIN (every rail in service is at
+ *         its bound) or -ENETUNREACH (none left).
+ */
+struct tcp_rail *
+tcp_rail_pick(struct tcp_endpoint *ep, struct tcp_peer *peer, const struct tcp_rail *skip,
+	      uint32_t flags, int *err)
+{
+	struct tcp_rail *best = NULL;
+	bool busy = false;
+	uint64_t now;
+	uint32_t i;
+
+	for (i = 0; i < peer->nb_rails; i++) {
+		struct tcp_rail *r = &peer->rails[i];
+
+		if (r == skip ||
+		    __atomic_load_n(&r->sh->state, __ATOMIC_ACQUIRE) != TERN_TCP_RAIL_UP)
+			continue;
+		if ((flags & RAIL_BOUNDED) != 0 && r->inflight >= ep->rail_inflight) {
+			busy = true;
+			continue;
+		}
+		if (best == NULL || r->inflight_bytes < best->inflight_bytes)
+			best = r;
+	}
+	if (best != NULL)
+		return best;
+	if (busy) {
+		*err = -EAGAIN;
+		return NULL;
+	}
+	/* None in service: a rail whose pause is over carries the slice as its
+	 * probe; else the one that failed longest ago (no rail is left but
+	 * those: trying one is all there is, as with a single rail). */
+	now = rte_rdtsc();
+	for (i = 0; i < peer->nb_rails; i++) {
+		struct tcp_rail *r = &peer->rails[i];
+
+		if (r == skip)
+			continue;
+		if (rail_claim_probe(ep, r, now))
+			return r;
+		if ((flags & RAIL_FALLBACK) != 0 &&
+		    (best == NULL || r->sh->fail_tsc < best->sh->fail_tsc))
+			best = r;
+	}
+	if (best == NULL)
+		*err = -ENETUNREACH;
+	return best;
+}
+
+/* The next connection of @p r (round robin), opened on first use; NULL
+ * with *err when it cannot be opened (the rail failed). */
+struct tcp_conn *
+tcp_rail_conn(struct tcp_endpoint *ep, struct tcp_rail *r, int *err)
+{
+	uint32_t k = r->next_conn;
+	struct tcp_conn *c = r->conns[k];
+
+	if (++r->next_conn >= ep->conns_per_peer)
+		r->next_conn = 0;
+	if (c == NULL) {
+		c = tcp_conn_connect(ep, r, k, err);
+		if (c == NULL)
+			rail_fail(ep, r, *err);
+	}
+	return c;
+}
+
+/* Every PROBE_EVERY_MS: open a connection without slices to each paused
+ * rail whose pause is over; its handshake brings the rail back. */
+void
+tcp_rails_probe(struct tcp_endpoint *ep)
+{
+	struct tcp_conn *c;
+	uint32_t i, j, k;
+	int err = 0;
+
+	ep->next_probe_tsc = ep->now + rte_get_tsc_hz() / 1000 * PROBE_EVERY_MS;
+	for (i = 0; i < ep->nb_peers; i++) {
+		struct tcp_peer *p = &ep->peers[i];
+
+		for (j = 0; j < p->nb_rails; j++) {
+			struct tcp_rail *r = &p->rails[j];
+
+			if (__atomic_load_n(&r->sh->state, __ATOMIC_ACQUIRE) == TERN_TCP_RAIL_UP)
+				continue;
+			/* A free slot, the last first: the round robin uses the
+			 * first conns_per_peer, so a probe there carries nothing. */
+			for (k = TERN_TCP_CONNS_MAX; k-- > 0 && r->conns[k] != NULL;)
+				;
+			if (k >= TERN_TCP_CONNS_MAX || !rail_claim_probe(ep, r, ep->now))
+				continue;
+			c = tcp_conn_connect(ep, r, k, &err);
+			if (c == NULL)
+				rail_fail(ep, r, err);
+			else
+				c->probe = 1;
+		}
+	}
+}
+
+/*
+ * The initiator's side of closing @p c: every op naming it (queued or
+ * awaiting a reply) goes again on another connection, another rail when
+ * @p c broke, unless its batch expired, the endpoint is shutting down, the
+ * op went again REPOST_MAX times, or no rail is left: then it fails, with
+ * the error of the last rail. WRITE and READ are idempotent: a slice
+ * landing twice lands the same bytes.
+ */
+static void
+conn_ops_failover(struct tcp_endpoint *ep, struct tcp_conn *c, int err)
+{
+	struct tcp_rail *r = c->rail;
+	bool stale = err == -ESTALE;
+	bool broken = !stale && !c->doomed && err != 0 && err != -ECANCELED &&
+		      (c->nb_ops != 0 || c->state != CONN_OPEN);
+	int fail = stale || err == 0 ? -ECONNRESET : err;
+	uint32_t i, failed = 0, again = 0;
+
+	r->conns[c->peer_conn] = NULL;
+	if (broken)
+		rail_fail(ep, r, err);
+	for (i = 0; i < ep->nb_ops && c->nb_ops != 0; i++) {
+		struct tcp_op *op = &ep->ops[i];
+		struct tcp_conn *nc = NULL;
+		struct tcp_rail *nr;
+		uint32_t k;
+		int e = fail;
+
+		if (op->state == OP_FREE || op->conn != c)
+			continue;
+		if (!op->expired && err != -ECANCELED && !ep->cancelled &&
+		    op->reposts < REPOST_MAX) {
+			for (k = 0; nc == NULL && k < r->peer->nb_rails; k++) {
+				nr = tcp_rail_pick(ep, r->peer, broken ? r : NULL, 0, &e);
+				if (nr == NULL)
+					break;
+				nc = tcp_rail_conn(ep, nr, &e);
+			}
+		}
+		if (nc == NULL) {
+			op_complete(ep, op, op->expired ? -ETIMEDOUT : fail);
+			failed++;
+			continue;
+		}
+		op_detach(op, stale ? 1 : -1);
+		__atomic_fetch_add(&r->sh->reposted, 1, __ATOMIC_RELAXED);
+		op->reposts++;
+		op_attach(ep, nc, op);
+		again++;
+	}
+	__atomic_fetch_add(&tcp_stats.failed_slices, failed, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&tcp_stats.reposted_slices, again, __ATOMIC_RELAXED);
+}
+
 /*
  * Close a connection and account for everything that named it: the
  * initiator's slices fail with @p err, the target's references are dropped.
@@ -354,7 +604,6 @@ tcp_conn_close(struct tcp_endpoint *ep, uint32_t idx, int err)
 {
 	struct tcp_conn *c = ep->conns[idx];
 	struct tcp_op *op, *next;
-	uint32_t i, failed = 0;
 
 	if (err == -EPROTO) {
 		STAT_INC(protocol_errors);
@@ -363,10 +612,10 @@ tcp_conn_close(struct tcp_endpoint *ep, uint32_t idx, int err)
 		tcp_ep_log(ep, LOGK_CONN, RTE_LOG_WARNING,
 			   "connection to %s reset: a batch on it passed its deadline", c->name);
 	} else {
-		/* Loud only when work was lost with it, once per peer outage
+		/* Loud only when work was lost with it, once per rail outage
 		 * (every slice to a dead peer retries the connection). */
-		bool loud = err != 0 && err != -ECANCELED && c->nb_ops != 0 &&
-			    !(c->role == ROLE_INITIATOR && c->peer->failing);
+		bool loud = err != 0 && err != -ECANCELED && err != -ESTALE && c->nb_ops != 0 &&
+			    !(c->role == ROLE_INITIATOR && c->rail->failing);
 
 		if (loud)
 			tcp_ep_log(ep, LOGK_CONN, RTE_LOG_WARNING, "connection %s %s closed: %s%s",
@@ -377,13 +626,15 @@ tcp_conn_close(struct tcp_endpoint *ep, uint32_t idx, int err)
 			TCP_LOG(DEBUG, "lcore %u: connection %s %s closed: %s", ep->lcore_id,
 				c->role == ROLE_TARGET ? "from" : "to", c->name,
 				err == 0 ? "done" : strerror(-err));
-		if (c->role == ROLE_INITIATOR && err != 0 && err != -ECANCELED && c->nb_ops != 0)
-			c->peer->failing = true;
+		if (c->role == ROLE_INITIATOR && err != 0 && err != -ECANCELED && err != -ESTALE &&
+		    c->nb_ops != 0)
+			c->rail->failing = true;
 	}
 	STAT_INC(closed);
 	(void)epoll_ctl(ep->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	if (c->doomed) {
-		/* A reset, not a FIN: the target drops what it has not read. */
+	if (c->doomed || (c->role == ROLE_INITIATOR && err != 0 && c->nb_ops != 0)) {
+		/* A reset, not a FIN: the target drops what it has not read
+		 * (the slices on it go again elsewhere, or fail). */
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -397,18 +648,7 @@ tcp_conn_close(struct tcp_endpoint *ep, uint32_t idx, int err)
 			ep->nb_preauth--;
 	}
 	if (c->role == ROLE_INITIATOR) {
-		/* Queued or awaiting a reply: every op naming the connection. */
-		for (i = 0; i < ep->nb_ops && c->nb_ops != 0; i++) {
-			if (ep->ops[i].state != OP_FREE && ep->ops[i].conn == c) {
-				op_complete(ep, &ep->ops[i],
-					    ep->ops[i].expired ? -ETIMEDOUT
-					    : err != 0	       ? err
-							       : -ECONNRESET);
-				failed++;
-			}
-		}
-		__atomic_fetch_add(&tcp_stats.failed_slices, failed, __ATOMIC_RELAXED);
-		c->peer->conns[c->peer_conn] = NULL;
+		conn_ops_failover(ep, c, err);
 	} else {
 		for (op = c->tx_head; op != NULL; op = next) {
 			next = op->next;
@@ -423,18 +663,18 @@ tcp_conn_close(struct tcp_endpoint *ep, uint32_t idx, int err)
 
 /* Open connection @p k to @p peer: non-blocking, completes in poll(). */
 struct tcp_conn *
-tcp_conn_connect(struct tcp_endpoint *ep, struct tcp_peer *peer, uint32_t k, int *err)
+tcp_conn_connect(struct tcp_endpoint *ep, struct tcp_rail *rail, uint32_t k, int *err)
 {
 	struct tcp_conn *c;
 	int fd;
 
-	fd = socket(peer->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(rail->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		*err = -errno;
 		return NULL;
 	}
 	tcp_socket_tune(fd);
-	if (connect(fd, (struct sockaddr *)&peer->sa, peer->sa_len) != 0 && errno != EINPROGRESS) {
+	if (connect(fd, (struct sockaddr *)&rail->sa, rail->sa_len) != 0 && errno != EINPROGRESS) {
 		*err = -errno;
 		close(fd);
 		return NULL;
@@ -446,14 +686,14 @@ tcp_conn_connect(struct tcp_endpoint *ep, struct tcp_peer *peer, uint32_t k, int
 		return NULL;
 	}
 	c->state = CONN_CONNECTING;
-	c->peer = peer;
-	c->epoch = __atomic_load_n(peer->epoch, __ATOMIC_ACQUIRE);
+	c->rail = rail;
+	c->epoch = __atomic_load_n(&rail->sh->epoch, __ATOMIC_ACQUIRE);
 	c->instance = tcp_shared.instance;
 	c->peer_conn = (uint16_t)k;
 	c->connect_deadline = rte_rdtsc() + ep->connect_timeout_tsc;
-	sockaddr_name(&peer->sa, c->name, sizeof(c->name));
+	sockaddr_name(&rail->sa, c->name, sizeof(c->name));
 	ep->nb_connecting++;
-	peer->conns[k] = c;
+	rail->conns[k] = c;
 	return c;
 }
 /* ---- handshake (doc/protocol.md, "Handshake") ---- */
@@ -574,7 +814,10 @@ hs_ready(struct tcp_endpoint *ep, struct tcp_conn *c, int32_t status)
 	}
 	c->state = CONN_OPEN;
 	c->writable = 1;
-	c->peer->failing = false;
+	c->rail->failing = false;
+	c->rx_tsc = rte_rdtsc();
+	if (c->epoch == __atomic_load_n(&c->rail->sh->epoch, __ATOMIC_ACQUIRE))
+		rail_up(ep, c->rail);
 	STAT_INC(connected);
 	TCP_LOG(DEBUG, "lcore %u: connected to %s", ep->lcore_id, c->name);
 	return 0;
@@ -782,7 +1025,7 @@ tcp_endpoint_close(struct tern_endpoint *base)
 struct tern_endpoint *
 tcp_endpoint_open(const struct tern_endpoint_conf *conf)
 {
-	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &tcp_listener_tag };
+	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &tcp_listener_tag[0] };
 	struct tcp_endpoint *ep;
 	uint32_t i, size;
 
@@ -816,6 +1059,8 @@ tcp_endpoint_open(const struct tern_endpoint_conf *conf)
 	ep->socket_id = conf->socket_id;
 	ep->segments = conf->segments;
 	ep->conns_per_peer = tcp_cfg.conns_per_peer;
+	ep->rail_inflight = tcp_cfg.rail_inflight;
+	ep->stall_tsc = rte_get_tsc_hz() / 1000 * tcp_cfg.stall_timeout_ms;
 	ep->connect_timeout_tsc = rte_get_tsc_hz() / 1000 * tcp_cfg.connect_timeout_ms;
 	ep->idle_tsc = rte_get_tsc_hz() / 1000 * tcp_cfg.idle_timeout_ms;
 	ep->nb_ops = RTE_MIN(conf->max_slices, (uint32_t)INIT_OPS_MAX);
@@ -841,6 +1086,11 @@ tcp_endpoint_open(const struct tern_endpoint_conf *conf)
 		goto fail;
 	else if (tcp_cfg.listen_fd >= 0)
 		ep->listening = true;
+	for (i = 0; ep->listening && i < tcp_cfg.nb_extra; i++) {
+		lev.data.ptr = &tcp_listener_tag[i + 1];
+		if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, tcp_cfg.extra_fd[i], &lev) != 0)
+			goto fail;
+	}
 	ep->cpl_mask = size - 1;
 	for (i = ep->nb_ops; i-- > 0;) {
 		ep->ops[i].next = ep->free_ops;
@@ -856,4 +1106,53 @@ fail:
 	tcp_endpoint_close(&ep->base);
 	rte_errno = ENOMEM;
 	return NULL;
+}
+
+/* ---- rails: what the process knows of them ---- */
+
+int
+tern_tcp_rails(const void *desc, size_t desc_len, struct tern_tcp_rail_info *out, unsigned int max)
+{
+	struct tcp_desc d;
+	uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
+	uint32_t i, k;
+
+	if (desc == NULL || (out == NULL && max != 0) || tcp_desc_decode(desc, desc_len, &d) != 0)
+		return -EINVAL;
+	for (i = 0; i < 1u + d.nb_extra && i < max; i++) {
+		struct tern_tcp_rail_info *o = &out[i];
+		struct sockaddr_storage ss;
+		socklen_t len;
+		uint8_t key[19];
+
+		memset(o, 0, sizeof(*o));
+		o->last_failure_ms = UINT64_MAX;
+		if (i == 0)
+			tcp_addr_to_sockaddr(d.family, d.addr, d.port, &ss, &len);
+		else
+			tcp_addr_to_sockaddr(d.extra[i - 1].family, d.extra[i - 1].addr,
+					     d.extra[i - 1].port, &ss, &len);
+		sockaddr_name(&ss, o->addr, sizeof(o->addr));
+		sockaddr_key(&ss, key);
+		rte_spinlock_lock(&tcp_shared.lock);
+		for (k = 0; k < PEER_EPOCHS && tcp_shared.rails[k].used; k++) {
+			const struct tcp_rail_shared *sh = &tcp_shared.rails[k];
+
+			if (memcmp(sh->key, key, sizeof(key)) != 0)
+				continue;
+			o->state = sh->state;
+			o->bytes = __atomic_load_n(&sh->bytes, __ATOMIC_RELAXED);
+			o->slices = __atomic_load_n(&sh->slices, __ATOMIC_RELAXED);
+			o->errors = __atomic_load_n(&sh->errors, __ATOMIC_RELAXED);
+			o->reposted = __atomic_load_n(&sh->reposted, __ATOMIC_RELAXED);
+			o->failures = __atomic_load_n(&sh->failures, __ATOMIC_RELAXED);
+			o->last_error = sh->last_err;
+			if (sh->fail_tsc != 0)
+				o->last_failure_ms = (now - sh->fail_tsc) * 1000 / hz;
+			o->backoff_ms = sh->state == TERN_TCP_RAIL_UP ? 0 : sh->backoff_ms;
+			break;
+		}
+		rte_spinlock_unlock(&tcp_shared.lock);
+	}
+	return 1 + d.nb_extra;
 }

@@ -18,6 +18,7 @@
 
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_spinlock.h>
 
 #include <tern_segment_driver.h>
@@ -48,6 +49,10 @@
 #define QUIESCE_WAIT_MS	  1000 /* expire(): longest wait for another endpoint */
 #define DEAD_MAX	  64   /* expired batches an endpoint refuses slices of */
 #define DEAD_KEEP_MS	  1000 /* ... for this long after it learnt of them */
+#define REPOST_MAX	  8    /* times a slice is posted again after its rail failed */
+#define BACKOFF_MIN_MS	  100  /* first pause of a failed rail ... */
+#define BACKOFF_MAX_MS	  2000 /* ... doubling up to this */
+#define PROBE_EVERY_MS	  10   /* an endpoint looks for paused rails to probe */
 
 enum conn_role { ROLE_INITIATOR = 1, ROLE_TARGET = 2 };
 
@@ -87,19 +92,56 @@ struct tcp_op {
 	uint8_t state;		  /* enum op_state */
 	uint8_t op;		  /* enum tcp_frame_op of the request */
 	uint8_t expired;	  /* initiator: its batch expired; fails with -ETIMEDOUT */
+	uint8_t reposts;	  /* initiator: times posted again on another rail */
 	uint32_t reply_bytes;	  /* target: READ data queued behind this reply */
 	uint64_t batch;		  /* initiator: the slice's batch (with the cookie) */
 	uint8_t hdr[TCP_FRAME_HDR_LEN];
 };
 
-struct tcp_peer {
-	uint8_t key[19]; /* descriptor bytes 5..23: family, port, address */
+/*
+ * A rail as the whole process sees it (tcp_shared.rails), keyed by the
+ * remote address: its epoch, its state (every endpoint stops using a rail
+ * one of them saw fail) and its counters. State changes under
+ * tcp_shared.lock; readers load atomically.
+ */
+struct tcp_rail_shared {
+	uint8_t key[19]; /* descriptor bytes 5..23 (or a further address, same layout) */
+	uint8_t used;
+	uint32_t epoch;	     /* atomic: connections of older epochs are closed */
+	uint32_t state;	     /* atomic: enum tern_tcp_rail_state */
+	uint32_t backoff_ms; /* the pause after the next failure */
+	uint64_t resume_tsc; /* PAUSED: probe from then; PROBING: the probe is late then */
+	int32_t last_err;
+	uint64_t fail_tsc;
+	/* atomic counters */
+	uint64_t bytes;
+	uint64_t slices;
+	uint64_t errors;
+	uint64_t reposted;
+	uint64_t failures;
+};
+
+struct tcp_peer;
+
+/* One rail of an endpoint's peer: a remote address and its connections. */
+struct tcp_rail {
+	uint8_t key[19];
 	struct sockaddr_storage sa;
 	socklen_t sa_len;
 	uint32_t next_conn;
-	uint32_t *epoch; /* process-wide epoch of the peer (atomic), see shared */
-	bool failing;	 /* a connection to it lost work; quiet until one connects again */
+	uint32_t inflight;	 /* slices on its connections */
+	uint64_t inflight_bytes; /* and their bytes: the weight of the rail */
+	bool failing;		 /* it lost work; quiet until it connects again */
+	struct tcp_rail_shared *sh;
+	struct tcp_peer *peer;
 	struct tcp_conn *conns[TERN_TCP_CONNS_MAX];
+};
+
+/* A peer, named by its descriptor's first address; one rail per address. */
+struct tcp_peer {
+	uint8_t key[19]; /* descriptor bytes 5..23: family, port, address */
+	uint32_t nb_rails;
+	struct tcp_rail rails[TCP_RAILS_MAX];
 };
 
 struct tcp_conn {
@@ -108,12 +150,14 @@ struct tcp_conn {
 	uint8_t state; /* enum conn_state */
 	uint8_t readable;
 	uint8_t writable;
-	uint8_t hup;	    /* the peer closed or reset it (target: nothing more is read) */
-	uint8_t rx_stalled; /* target: a decoded request waits for a reply op */
-	uint8_t rx_state;   /* enum rx_state */
-	uint8_t doomed;	    /* initiator: carries an expired batch; closed at catch-up */
-	uint16_t peer_conn; /* initiator: index in peer->conns */
-	struct tcp_peer *peer;
+	uint8_t hup;		   /* the peer closed or reset it (target: nothing more is read) */
+	uint8_t rx_stalled;	   /* target: a decoded request waits for a reply op */
+	uint8_t rx_state;	   /* enum rx_state */
+	uint8_t doomed;		   /* initiator: carries an expired batch; closed at catch-up */
+	uint8_t probe;		   /* initiator: opened to probe a paused rail; closed once open */
+	uint16_t peer_conn;	   /* initiator: index in rail->conns */
+	struct tcp_rail *rail;	   /* initiator */
+	uint64_t rx_tsc;	   /* initiator: last byte received, or the first op queued */
 	uint64_t connect_deadline; /* TSC: open (handshake done) by then, or closed */
 	uint64_t accept_tsc;	   /* target: when accepted (eviction order) */
 	uint64_t io_tsc;	   /* target: last byte received or sent */
@@ -175,18 +219,21 @@ struct tcp_endpoint {
 	bool cancelled;
 	struct tern_segment_table *segments;
 	uint32_t conns_per_peer;
+	uint32_t rail_inflight;
+	uint64_t stall_tsc;
+	uint64_t next_probe_tsc;
 	uint64_t connect_timeout_tsc;
 	struct log_limit logs[LOGK_MAX];
 	uint32_t nb_peers;
 	struct tcp_peer *last_peer;
 	uint32_t nb_conns;
 	uint32_t nb_connecting;
-	uint32_t nb_accepted; /* target connections */
-	uint32_t nb_preauth;  /* target connections still in the handshake */
-	uint64_t idle_tsc;    /* target connections without I/O that long are closed */
-	uint64_t now;	      /* TSC at the start of this poll() */
-	bool accept_ready;    /* the listener has connections waiting */
-	struct tcp_conn *conns[PEER_MAX * TERN_TCP_CONNS_MAX + TARGET_CONNS_MAX];
+	uint32_t nb_accepted;  /* target connections */
+	uint32_t nb_preauth;   /* target connections still in the handshake */
+	uint64_t idle_tsc;     /* target connections without I/O that long are closed */
+	uint64_t now;	       /* TSC at the start of this poll() */
+	uint32_t accept_ready; /* bit i: listener i has connections waiting */
+	struct tcp_conn *conns[PEER_MAX * TERN_TCP_CONNS_MAX * TCP_RAILS_MAX + TARGET_CONNS_MAX];
 	/* initiator operations; tag = index */
 	struct tcp_op *ops;
 	uint32_t nb_ops;
@@ -222,11 +269,7 @@ struct tcp_shared {
 	uint64_t ring_gen;		   /* expired batches published */
 	struct expired ring[EXPIRED_RING]; /* batch number g at g % EXPIRED_RING */
 	uint64_t instance;		   /* this process as an initiator, != 0 */
-	struct {
-		uint8_t key[19]; /* descriptor bytes 5..23, as tcp_peer.key */
-		uint8_t used;
-		uint32_t epoch; /* atomic: connections of older epochs are closed */
-	} peers[PEER_EPOCHS];
+	struct tcp_rail_shared rails[PEER_EPOCHS];
 	struct {
 		uint64_t instance; /* 0: free */
 		uint8_t local[19]; /* the address it reached us at: its peer key for us */
@@ -239,16 +282,23 @@ struct tcp_shared {
 	} __rte_cache_aligned qseq[EP_MAX];
 };
 extern struct tcp_shared tcp_shared;
-/* epoll data of the listening socket (connections carry their own pointer). */
-extern char tcp_listener_tag;
+/* epoll data of the listening sockets, one per address (connections carry
+ * their own pointer). */
+extern char tcp_listener_tag[TCP_RAILS_MAX];
 
 void __rte_format_printf(4, 5) tcp_ep_log(struct tcp_endpoint *ep, enum log_kind kind,
 					  uint32_t level, const char *fmt, ...);
 void tcp_ep_catch_up(struct tcp_endpoint *ep);
-uint32_t *tcp_peer_epoch(const uint8_t *key);
+struct tcp_rail_shared *tcp_rail_shared_get(const uint8_t *key);
 void tcp_conn_close(struct tcp_endpoint *ep, uint32_t idx, int err);
-struct tcp_conn *tcp_conn_connect(struct tcp_endpoint *ep, struct tcp_peer *peer, uint32_t k,
+struct tcp_conn *tcp_conn_connect(struct tcp_endpoint *ep, struct tcp_rail *rail, uint32_t k,
 				  int *err);
+#define RAIL_BOUNDED  1u /* tcp_rail_pick(): mind the bound of slices per rail */
+#define RAIL_FALLBACK 2u /* ... and with no rail in service, try a paused one */
+struct tcp_rail *tcp_rail_pick(struct tcp_endpoint *ep, struct tcp_peer *peer,
+			       const struct tcp_rail *skip, uint32_t flags, int *err);
+struct tcp_conn *tcp_rail_conn(struct tcp_endpoint *ep, struct tcp_rail *rail, int *err);
+void tcp_rails_probe(struct tcp_endpoint *ep);
 int tcp_conn_established(struct tcp_endpoint *ep, struct tcp_conn *c);
 void tcp_accept_all(struct tcp_endpoint *ep, int lfd);
 int tcp_hs_frame(struct tcp_endpoint *ep, struct tcp_conn *c, const struct tcp_frame_hdr *h);
@@ -290,6 +340,56 @@ ep_leave(struct tcp_endpoint *ep)
 /* ---- inline: operations and completions ---- */
 
 static inline void
+tx_enqueue(struct tcp_conn *c, struct tcp_op *op)
+{
+	op->next = NULL;
+	op->state = OP_QUEUED;
+	if (c->tx_tail == NULL)
+		c->tx_head = op;
+	else
+		c->tx_tail->next = op;
+	c->tx_tail = op;
+}
+
+/* Initiator: @p op goes on @p c (queued behind what is there). */
+static inline void
+op_attach(struct tcp_endpoint *ep, struct tcp_conn *c, struct tcp_op *op)
+{
+	op->conn = c;
+	RTE_SET_USED(ep);
+	if (c->nb_ops++ == 0)
+		c->rx_tsc = rte_rdtsc(); /* a stall is counted from here */
+	c->rail->inflight++;
+	c->rail->inflight_bytes += op->length;
+	tx_enqueue(c, op);
+}
+
+/* Initiator: @p op leaves its connection; its rail counts the outcome
+ * (@p status 0: done, negative: an error, positive: nothing). */
+static inline void
+op_detach(struct tcp_op *op, int32_t status)
+{
+	struct tcp_conn *c = op->conn;
+	struct tcp_rail *r;
+
+	if (c == NULL)
+		return;
+	c->nb_ops--;
+	op->conn = NULL;
+	r = c->rail;
+	if (r == NULL)
+		return;
+	r->inflight--;
+	r->inflight_bytes -= op->length;
+	if (status == 0) {
+		__atomic_fetch_add(&r->sh->bytes, op->length, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&r->sh->slices, 1, __ATOMIC_RELAXED);
+	} else if (status < 0) {
+		__atomic_fetch_add(&r->sh->errors, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static inline void
 cpl_push(struct tcp_endpoint *ep, uint64_t cookie, int32_t status, uint32_t length)
 {
 	struct tern_completion *c = &ep->cpl[ep->cpl_tail++ & ep->cpl_mask];
@@ -304,10 +404,9 @@ static inline void
 op_complete(struct tcp_endpoint *ep, struct tcp_op *op, int32_t status)
 {
 	cpl_push(ep, op->cookie, status, status == 0 ? op->length : 0);
-	if (op->conn != NULL)
-		op->conn->nb_ops--;
-	op->conn = NULL;
+	op_detach(op, status);
 	op->expired = 0;
+	op->reposts = 0;
 	ep->nb_busy_ops--;
 	op->state = OP_FREE;
 	op->next = ep->free_ops;

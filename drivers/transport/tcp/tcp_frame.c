@@ -5,6 +5,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -105,34 +106,104 @@ tcp_frame_strerror(int err)
 	}
 }
 
+size_t
+tcp_desc_len(const struct tcp_desc *d)
+{
+	return TCP_DESC_LEN + (size_t)d->nb_extra * TCP_DESC_RAIL_LEN;
+}
+
+size_t
+tcp_desc_len_of(const uint8_t *buf)
+{
+	return buf[4] == TCP_DESC_VERSION_RAILS
+		       ? TCP_DESC_LEN + (size_t)(buf[28] & 3) * TCP_DESC_RAIL_LEN
+		       : TCP_DESC_LEN;
+}
+
+static void
+addr_encode(uint8_t *buf, uint8_t family, uint16_t port, const uint8_t addr[16])
+{
+	buf[0] = family;
+	tern_wire_put_be16(buf + 2, port);
+	memcpy(buf + 4, addr, family == 4 ? 4 : 16);
+}
+
 void
 tcp_desc_encode(uint8_t *buf, const struct tcp_desc *d)
 {
-	memset(buf, 0, TCP_DESC_LEN);
+	uint32_t i;
+
+	memset(buf, 0, tcp_desc_len(d));
 	tern_wire_put_be32(buf + 0, TCP_DESC_MAGIC);
-	buf[4] = TCP_DESC_VERSION;
+	buf[4] = d->nb_extra != 0 ? TCP_DESC_VERSION_RAILS : TCP_DESC_VERSION;
 	buf[5] = d->family;
 	tern_wire_put_be16(buf + 6, d->port);
 	memcpy(buf + 8, d->addr, d->family == 4 ? 4 : 16);
 	tern_wire_put_be32(buf + 24, d->segment);
+	buf[28] = d->nb_extra;
 	tern_wire_put_be64(buf + 32, d->length);
+	for (i = 0; i < d->nb_extra; i++)
+		addr_encode(buf + TCP_DESC_LEN + i * TCP_DESC_RAIL_LEN, d->extra[i].family,
+			    d->extra[i].port, d->extra[i].addr);
+}
+
+/* One further address of a version 2 descriptor: family, zero, port, address. */
+static int
+addr_decode(const uint8_t *buf, struct tcp_desc_addr *a)
+{
+	static const uint8_t zero[12];
+
+	a->family = buf[0];
+	a->port = tern_wire_get_be16(buf + 2);
+	memcpy(a->addr, buf + 4, 16);
+	if ((a->family != 4 && a->family != 6) || buf[1] != 0 || a->port == 0 ||
+	    (a->family == 4 && memcmp(buf + 8, zero, sizeof(zero)) != 0))
+		return -EINVAL;
+	return 0;
+}
+
+static bool
+addr_same(uint8_t fa, uint16_t pa, const uint8_t *aa, const struct tcp_desc_addr *b)
+{
+	return fa == b->family && pa == b->port && memcmp(aa, b->addr, 16) == 0;
 }
 
 int
 tcp_desc_decode(const uint8_t *buf, size_t len, struct tcp_desc *d)
 {
 	static const uint8_t zero[12];
+	uint32_t i, k, n = 0;
 
-	if (len != TCP_DESC_LEN || tern_wire_get_be32(buf + 0) != TCP_DESC_MAGIC ||
-	    buf[4] != TCP_DESC_VERSION || (buf[5] != 4 && buf[5] != 6))
+	if (len < TCP_DESC_LEN || tern_wire_get_be32(buf + 0) != TCP_DESC_MAGIC ||
+	    (buf[4] != TCP_DESC_VERSION && buf[4] != TCP_DESC_VERSION_RAILS) ||
+	    (buf[5] != 4 && buf[5] != 6))
+		return -EINVAL;
+	if (buf[4] == TCP_DESC_VERSION_RAILS) {
+		n = buf[28];
+		if (n == 0 || n >= TCP_RAILS_MAX || buf[29] != 0 || buf[30] != 0 || buf[31] != 0)
+			return -EINVAL;
+	} else if (tern_wire_get_be32(buf + 28) != 0) {
+		return -EINVAL;
+	}
+	if (len != TCP_DESC_LEN + n * TCP_DESC_RAIL_LEN)
 		return -EINVAL;
 	d->family = buf[5];
 	d->port = tern_wire_get_be16(buf + 6);
 	memcpy(d->addr, buf + 8, 16);
 	d->segment = tern_wire_get_be32(buf + 24);
 	d->length = tern_wire_get_be64(buf + 32);
-	if (d->port == 0 || tern_wire_get_be32(buf + 28) != 0 || d->segment == 0 ||
-	    d->length == 0 || (d->family == 4 && memcmp(buf + 12, zero, sizeof(zero)) != 0))
+	d->nb_extra = (uint8_t)n;
+	if (d->port == 0 || d->segment == 0 || d->length == 0 ||
+	    (d->family == 4 && memcmp(buf + 12, zero, sizeof(zero)) != 0))
 		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (addr_decode(buf + TCP_DESC_LEN + i * TCP_DESC_RAIL_LEN, &d->extra[i]) != 0 ||
+		    addr_same(d->family, d->port, d->addr, &d->extra[i]))
+			return -EINVAL;
+		for (k = 0; k < i; k++)
+			if (addr_same(d->extra[k].family, d->extra[k].port, d->extra[k].addr,
+				      &d->extra[i]))
+				return -EINVAL;
+	}
 	return 0;
 }

@@ -29,10 +29,18 @@
 
 /** "TRND": first four bytes of a segment descriptor. */
 #define TCP_DESC_MAGIC 0x54524e44u
-/** Version of the descriptor format. */
+/** Version of the descriptor format with one address. */
 #define TCP_DESC_VERSION 1
-/** Bytes of a segment descriptor (also the REMOTE segment's priv). */
+/** Version of the descriptor format with several addresses (rails). */
+#define TCP_DESC_VERSION_RAILS 2
+/** Bytes of a one-address descriptor (version 1), the first bytes of every one. */
 #define TCP_DESC_LEN 40
+/** Addresses (rails) a descriptor may carry: the first and up to three more. */
+#define TCP_RAILS_MAX 4
+/** Bytes of each further address of a version 2 descriptor. */
+#define TCP_DESC_RAIL_LEN 20
+/** Bytes of the longest descriptor. */
+#define TCP_DESC_MAX_LEN (TCP_DESC_LEN + (TCP_RAILS_MAX - 1) * TCP_DESC_RAIL_LEN)
 
 /** Frame operations. */
 enum tcp_frame_op {
@@ -57,13 +65,22 @@ struct tcp_frame_hdr {
 	int32_t status;	  /**< replies: 0 or a negative errno; requests: 0 */
 };
 
-/** A decoded segment descriptor (host byte order, except the address). */
+/** One address of a descriptor. */
+struct tcp_desc_addr {
+	uint8_t family;	  /**< 4 or 6 */
+	uint16_t port;	  /**< host byte order, > 0 */
+	uint8_t addr[16]; /**< network order; IPv4 in the first 4 bytes */
+};
+
+/** A decoded segment descriptor (host byte order, except the addresses). */
 struct tcp_desc {
 	uint8_t family;	  /**< 4 or 6 */
 	uint16_t port;	  /**< host byte order, > 0 */
 	uint8_t addr[16]; /**< network order; IPv4 in the first 4 bytes */
 	uint32_t segment; /**< the segment's handle on the serving node */
 	uint64_t length;  /**< its length */
+	uint8_t nb_extra; /**< further addresses (rails), 0..TCP_RAILS_MAX - 1 */
+	struct tcp_desc_addr extra[TCP_RAILS_MAX - 1]; /**< each distinct from the others */
 };
 
 /** Write @p h as a frame header into @p buf. */
@@ -84,13 +101,27 @@ int tcp_frame_decode(const uint8_t *buf, struct tcp_frame_hdr *h);
 /** Human-readable name of a tcp_frame_decode() error, for log lines. */
 const char *tcp_frame_strerror(int err);
 
-/** Write @p d as a descriptor into @p buf (TCP_DESC_LEN bytes). */
+/** Bytes of @p d encoded: TCP_DESC_LEN, plus TCP_DESC_RAIL_LEN per further address. */
+size_t tcp_desc_len(const struct tcp_desc *d);
+
+/**
+ * Bytes of the descriptor that starts at @p buf, read from its version and
+ * count (for one already checked by tcp_desc_decode()).
+ */
+size_t tcp_desc_len_of(const uint8_t *buf);
+
+/**
+ * Write @p d as a descriptor into @p buf (tcp_desc_len() bytes): version 1
+ * with one address, version 2 with more (doc/protocol.md, "Descriptor").
+ */
 void tcp_desc_encode(uint8_t *buf, const struct tcp_desc *d);
 
 /**
  * Decode and check a descriptor.
  * @return 0, or -EINVAL (length, magic, version, family, port, address
- *         padding, reserved bytes, handle 0 or length 0).
+ *         padding, reserved bytes, handle 0 or length 0; version 2: a count
+ *         of further addresses outside 1..TCP_RAILS_MAX - 1, a length that
+ *         does not match it, a bad further address or one given twice).
  */
 int tcp_desc_decode(const uint8_t *buf, size_t len, struct tcp_desc *d);
 

@@ -54,19 +54,24 @@
 #include "tcp_conf.h"
 #include "tcp_conn.h"
 #include "tcp_frame.h"
+#include "tern_tcp.h"
 
 /* ---- posting and sending ---- */
 
-static inline void
-tx_enqueue(struct tcp_conn *c, struct tcp_op *op)
+/* The rail of @p p to @p a (descriptor address @p i). */
+static void
+rail_init(struct tcp_peer *p, uint32_t i, uint8_t family, uint16_t port, const uint8_t addr[16])
 {
-	op->next = NULL;
-	op->state = OP_QUEUED;
-	if (c->tx_tail == NULL)
-		c->tx_head = op;
-	else
-		c->tx_tail->next = op;
-	c->tx_tail = op;
+	struct tcp_rail *r = &p->rails[i];
+	uint16_t be = rte_cpu_to_be_16(port);
+
+	memset(r->key, 0, sizeof(r->key));
+	r->key[0] = family;
+	memcpy(r->key + 1, &be, 2);
+	memcpy(r->key + 3, addr, family == 4 ? 4 : 16);
+	r->sh = tcp_rail_shared_get(r->key);
+	r->peer = p;
+	tcp_addr_to_sockaddr(family, addr, port, &r->sa, &r->sa_len);
 }
 
 static struct tcp_peer *
@@ -83,12 +88,14 @@ peer_get(struct tcp_endpoint *ep, const uint8_t *desc)
 		if (memcmp(p->key, desc + 5, sizeof(p->key)) == 0)
 			return ep->last_peer = p;
 	}
-	if (ep->nb_peers == PEER_MAX || tcp_desc_decode(desc, TCP_DESC_LEN, &d) != 0)
+	if (ep->nb_peers == PEER_MAX || tcp_desc_decode(desc, tcp_desc_len_of(desc), &d) != 0)
 		return NULL;
 	p = &ep->peers[ep->nb_peers++];
 	memcpy(p->key, desc + 5, sizeof(p->key));
-	p->epoch = tcp_peer_epoch(p->key);
-	tcp_addr_to_sockaddr(d.family, d.addr, d.port, &p->sa, &p->sa_len);
+	rail_init(p, 0, d.family, d.port, d.addr);
+	for (i = 0; i < d.nb_extra; i++)
+		rail_init(p, i + 1, d.extra[i].family, d.extra[i].port, d.extra[i].addr);
+	p->nb_rails = 1 + d.nb_extra;
 	return ep->last_peer = p;
 }
 static inline uint32_t
@@ -132,7 +139,9 @@ tcp_post_burst(struct tern_endpoint *base, const struct tern_slice *slices, uint
 		const uint8_t *desc = s->target->priv;
 		struct tcp_op *op = ep->free_ops;
 		struct tcp_peer *peer;
+		struct tcp_rail *rail;
 		struct tcp_conn *c;
+		uint32_t k;
 		int err = 0;
 
 		if (unlikely(op == NULL))
@@ -142,6 +151,7 @@ tcp_post_burst(struct tern_endpoint *base, const struct tern_slice *slices, uint
 		op->cookie = s->cookie;
 		op->length = s->length;
 		op->conn = NULL;
+		op->reposts = 0;
 		op->batch = s->batch;
 		if (unlikely(ep->nb_dead != 0) && dead_batch(ep, s)) {
 			op_complete(ep, op, -ETIMEDOUT);
@@ -152,7 +162,8 @@ tcp_post_burst(struct tern_endpoint *base, const struct tern_slice *slices, uint
 			continue;
 		}
 		if (unlikely(s->target->kind != TERN_SEGMENT_REMOTE ||
-			     get_be32(desc) != TCP_DESC_MAGIC || desc[4] != TCP_DESC_VERSION)) {
+			     get_be32(desc) != TCP_DESC_MAGIC ||
+			     (desc[4] != TCP_DESC_VERSION && desc[4] != TCP_DESC_VERSION_RAILS))) {
 			op_complete(ep, op, -EINVAL);
 			continue;
 		}
@@ -161,13 +172,23 @@ tcp_post_burst(struct tern_endpoint *base, const struct tern_slice *slices, uint
 			op_complete(ep, op, -ENOSPC);
 			continue;
 		}
-		/* Stripe over the peer's connections, opening them on first use. */
-		c = peer->conns[peer->next_conn];
-		if (unlikely(c == NULL))
-			c = tcp_conn_connect(ep, peer, peer->next_conn, &err);
-		if (++peer->next_conn == ep->conns_per_peer)
-			peer->next_conn = 0;
+		/* The live rail with the fewest bytes in flight, then round robin
+		 * over its connections, opening them on first use. */
+		c = NULL;
+		for (k = 0; c == NULL && k < peer->nb_rails; k++) {
+			rail = tcp_rail_pick(ep, peer, NULL, RAIL_BOUNDED | RAIL_FALLBACK, &err);
+			if (rail == NULL)
+				break;
+			c = tcp_rail_conn(ep, rail, &err);
+		}
 		if (unlikely(c == NULL)) {
+			if (err == -EAGAIN) {
+				/* Every live rail has its bound in flight: later. */
+				op->next = ep->free_ops;
+				ep->free_ops = op;
+				ep->nb_busy_ops--;
+				break;
+			}
 			op_complete(ep, op, err);
 			continue;
 		}
@@ -181,9 +202,7 @@ tcp_post_burst(struct tern_endpoint *base, const struct tern_slice *slices, uint
 		op->op = h.op;
 		op->data = s->local;
 		op->tx_len = TCP_FRAME_HDR_LEN + h.payload;
-		op->conn = c;
-		c->nb_ops++;
-		tx_enqueue(c, op);
+		op_attach(ep, c, op);
 	}
 	ep_leave(ep);
 	return i;
@@ -435,6 +454,7 @@ conn_recv(struct tcp_endpoint *ep, struct tcp_conn *c)
 			}
 			if (n > 0) {
 				c->io_tsc = ep->now;
+				c->rx_tsc = ep->now;
 				budget -= RTE_MIN(budget, (uint64_t)n);
 				k = (uint32_t)RTE_MIN((uint64_t)n, (uint64_t)c->rx_left);
 				if (c->rx_dst != NULL) {
@@ -474,6 +494,7 @@ conn_recv(struct tcp_endpoint *ep, struct tcp_conn *c)
 				 MSG_DONTWAIT);
 			if (n > 0) {
 				c->io_tsc = ep->now;
+				c->rx_tsc = ep->now;
 				budget -= RTE_MIN(budget, (uint64_t)n);
 				c->rx_tail += (uint32_t)n;
 				continue;
@@ -514,10 +535,11 @@ tcp_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 	for (k = 0; k < nev; k++) {
 		struct tcp_conn *c = ev[k].data.ptr;
 
-		if (ev[k].data.ptr == &tcp_listener_tag) {
+		if ((char *)ev[k].data.ptr >= tcp_listener_tag &&
+		    (char *)ev[k].data.ptr < tcp_listener_tag + TCP_RAILS_MAX) {
 			/* After the events: making room may close a connection
 			 * that has an event further on. */
-			ep->accept_ready = true;
+			ep->accept_ready |= 1u << ((char *)ev[k].data.ptr - tcp_listener_tag);
 			continue;
 		}
 		if (ev[k].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -527,11 +549,16 @@ tcp_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 		if (ev[k].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 			c->writable = 1;
 	}
-	if (ep->accept_ready) {
-		ep->accept_ready = false;
-		tcp_accept_all(ep, tcp_cfg.listen_fd);
+	if (ep->accept_ready != 0) {
+		for (i = 0; i < TCP_RAILS_MAX; i++)
+			if ((ep->accept_ready & (1u << i)) != 0)
+				tcp_accept_all(ep, i == 0 ? tcp_cfg.listen_fd
+							  : tcp_cfg.extra_fd[i - 1]);
+		ep->accept_ready = 0;
 	}
 	ep->now = rte_rdtsc();
+	if (unlikely(ep->now >= ep->next_probe_tsc) && ep->nb_peers != 0)
+		tcp_rails_probe(ep);
 	for (i = 0; i < ep->nb_conns;) {
 		struct tcp_conn *c = ep->conns[i];
 
@@ -549,6 +576,13 @@ tcp_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 				   "closing",
 				   c->name, tcp_cfg.idle_timeout_ms, c->nb_ops);
 			ret = -ETIMEDOUT;
+		} else if (c->role == ROLE_INITIATOR && c->nb_ops != 0 && c->state == CONN_OPEN &&
+			   ep->now - c->rx_tsc > ep->stall_tsc && ep->now > c->rx_tsc) {
+			/* Work in flight and nothing heard for that long: the rail failed
+			 * (a link down keeps a socket silent until TCP_USER_TIMEOUT). */
+			ret = -ETIMEDOUT;
+		} else if (unlikely(c->probe) && c->state == CONN_OPEN && c->nb_ops == 0) {
+			ret = -ENOTCONN; /* it brought its rail back: done */
 		} else if (unlikely(c->state != CONN_OPEN)) {
 			if (c->state == CONN_CONNECTING && (c->writable || c->readable))
 				ret = tcp_conn_established(ep, c);
@@ -584,6 +618,29 @@ tcp_cancel(struct tern_endpoint *base)
 	while (ep->nb_conns != 0)
 		tcp_conn_close(ep, ep->nb_conns - 1, -ECANCELED);
 }
+/* The rails of a descriptor, for /tern/peers (tern_tcp_rails()). */
+static int
+tcp_rails_op(const void *desc, size_t desc_len, struct tern_transport_rail *out, unsigned int max)
+{
+	struct tern_tcp_rail_info info[TERN_TCP_RAILS_MAX];
+	int n = tern_tcp_rails(desc, desc_len, info, RTE_DIM(info));
+	int i;
+
+	for (i = 0; i < n && i < (int)max; i++) {
+		memcpy(out[i].name, info[i].addr, sizeof(out[i].name));
+		out[i].state = info[i].state;
+		out[i].backoff_ms = info[i].backoff_ms;
+		out[i].bytes = info[i].bytes;
+		out[i].slices = info[i].slices;
+		out[i].errors = info[i].errors;
+		out[i].reposted = info[i].reposted;
+		out[i].failures = info[i].failures;
+		out[i].last_error = info[i].last_error;
+		out[i].last_failure_ms = info[i].last_failure_ms;
+	}
+	return n;
+}
+
 static const struct tern_transport_ops tcp_ops = {
 	.name = "tcp",
 	.rank = 30,
@@ -600,6 +657,7 @@ static const struct tern_transport_ops tcp_ops = {
 	.cancel = tcp_cancel,
 	.expire = tcp_expire,
 	.endpoint_close = tcp_endpoint_close,
+	.rails = tcp_rails_op,
 };
 
 TERN_TRANSPORT_REGISTER(tcp_ops)

@@ -27,9 +27,13 @@
 extern "C" {
 #endif
 
-/** Bytes of a segment descriptor (segment_export() output, REMOTE priv). */
+/** Bytes of a one-address segment descriptor (segment_export() output, REMOTE priv). */
 #define TERN_TCP_DESC_LEN 40
-/** Largest number of connections per (lcore, peer). */
+/** Bytes of the longest descriptor: one that advertises TERN_TCP_RAILS_MAX addresses. */
+#define TERN_TCP_DESC_MAX_LEN 100
+/** Addresses a node may listen on and advertise; a peer opens one rail to each. */
+#define TERN_TCP_RAILS_MAX 4
+/** Largest number of connections per (lcore, peer, rail). */
 #define TERN_TCP_CONNS_MAX 16
 
 /** Process-wide settings; zero fields take the defaults. */
@@ -61,6 +65,20 @@ struct tern_tcp_conf {
 	 * (doc/protocol.md, "Handshake"). The secret never crosses the wire.
 	 */
 	const char *auth_file;
+	/**
+	 * Further addresses to listen on (numeric, not wildcards: each is
+	 * advertised as it is), up to TERN_TCP_RAILS_MAX - 1; NULL ends the
+	 * list. A descriptor then carries every address, and a peer opens one
+	 * rail to each (doc/peers.md, "Rails").
+	 */
+	const char *extra_listen_addr[TERN_TCP_RAILS_MAX - 1];
+	/** Their ports; 0: an ephemeral port each. */
+	uint16_t extra_listen_port[TERN_TCP_RAILS_MAX - 1];
+	/** A rail with slices in flight that receives nothing for this long fails
+	 *  (its slices go to the other rails); 1000. */
+	uint32_t stall_timeout_ms;
+	/** Slices in flight per (lcore, peer, rail), at most; 64. */
+	uint32_t rail_inflight;
 };
 
 /**
@@ -101,7 +119,43 @@ struct tern_tcp_stats {
 	uint64_t failed_slices;	  /**< initiator slices failed by a broken connection */
 	uint64_t refused;	  /**< target: connections refused for a missing or wrong secret */
 	uint64_t expired_resets;  /**< initiator connections reset: a batch on them expired */
+	uint64_t reposted_slices; /**< initiator slices posted again on another rail */
+	uint64_t rail_failures;	  /**< rails paused after a failure */
+	uint64_t rail_rejoins;	  /**< paused rails back in service after a probe */
 };
+
+/** State of a rail (tern_tcp_rail_info.state). */
+enum tern_tcp_rail_state {
+	TERN_TCP_RAIL_UP = 0,	   /**< in service */
+	TERN_TCP_RAIL_PAUSED = 1,  /**< failed; probed again after its backoff */
+	TERN_TCP_RAIL_PROBING = 2, /**< a probe connection is on its way */
+};
+
+/** One rail (a remote address) as the process sees it, summed over lcores. */
+struct tern_tcp_rail_info {
+	char addr[48];		  /**< "ADDR:PORT" or "[ADDR]:PORT" */
+	uint32_t state;		  /**< enum tern_tcp_rail_state */
+	uint64_t bytes;		  /**< bytes of slices completed on it */
+	uint64_t slices;	  /**< slices completed on it */
+	uint64_t errors;	  /**< slices that failed on it (failed for good or posted again) */
+	uint64_t reposted;	  /**< slices that left it for another rail */
+	uint64_t failures;	  /**< times it was paused */
+	int32_t last_error;	  /**< negative errno of its last failure, 0: none */
+	uint64_t last_failure_ms; /**< ms since its last failure, UINT64_MAX: none */
+	uint32_t backoff_ms;	  /**< its pause now (0 when up) */
+};
+
+/**
+ * The rails to the node a descriptor names: one per address it advertises,
+ * in its order (rails nobody used yet show up with zero counters).
+ *
+ * @param desc a tcp descriptor (segment_export() blob)
+ * @param out room for @p max entries
+ * @return the number of rails (may exceed @p max; only @p max are written),
+ *         or -EINVAL (a malformed descriptor).
+ */
+int tern_tcp_rails(const void *desc, size_t desc_len, struct tern_tcp_rail_info *out,
+		   unsigned int max);
 
 /** Read the counters. */
 void tern_tcp_stats(struct tern_tcp_stats *stats);
