@@ -26,6 +26,9 @@
 #include <rte_lcore.h>
 #include <rte_memory.h>
 
+#include <tern_directory.h>
+#include <tern_peer.h>
+#include <tern_segment.h>
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
 
@@ -1316,6 +1319,58 @@ peers_rails_of_a_dead_remote_qp(void **state)
 	assert_int_equal(f->ops->rails(blob, TERN_MLX5_DESC_LEN, r, RTE_DIM(r)), -EINVAL);
 }
 
+/* Through lib/peer: node "b" publishes this node's mlx5 blob (its GID is
+ * ours: the loopback QP), "a" resolves it over mlx5, and the peer list
+ * (what /tern/peers shows) carries the QP as b's rail. */
+static void
+peer_list_shows_the_qp_as_a_rail(void **state)
+{
+	struct fx *f = *state;
+	uint8_t blob[TERN_MLX5_DESC_LEN];
+	struct tern_segment_table *tbl;
+	struct tern_directory *server;
+	struct tern_peers *peers;
+	struct tern_descriptor d;
+	struct tern_peer_info pi;
+	struct tern_slice s[1];
+	char uri[64];
+	uint32_t handle;
+	int id = tern_transport_id("mlx5");
+
+	assert_true(id >= 0);
+	assert_int_equal(f->ops->segment_export(&f->lbuf, blob, sizeof(blob)), (int)sizeof(blob));
+	tbl = tern_segment_table_create("mlx5_rails", 16, SOCKET_ID_ANY);
+	assert_non_null(tbl);
+	server = tern_directory_open("p2p://127.0.0.1:0", NULL);
+	assert_non_null(server);
+	assert_int_equal(tern_directory_p2p_serve(server, TERN_DIRECTORY_P2P_THREAD), 0);
+	snprintf(uri, sizeof(uri), "p2p://127.0.0.1:%d", tern_directory_p2p_port(server));
+	assert_int_equal(tern_descriptor_init(&d, "b", "kv", LOCAL_BYTES), 0);
+	assert_int_equal(
+		tern_descriptor_set_bytes(&d, "mlx5", TERN_PEER_DESC_FIELD, blob, sizeof(blob)), 0);
+	assert_int_equal(tern_directory_publish(server, &d), 0);
+	tern_descriptor_fini(&d);
+	peers = tern_peers_create(&(struct tern_peers_conf){
+		.node = "a", .segments = tbl, .usable_transports = 1u << id });
+	assert_non_null(peers);
+	assert_int_equal(tern_peers_add(peers, "b", uri), 0);
+	assert_int_equal(tern_peers_resolve(peers, "b", "kv", &handle), 0);
+	/* Imported, no QP yet: one path, no rail. */
+	assert_int_equal(tern_peers_list(peers, &pi, 1), 1);
+	assert_string_equal(pi.node, "b");
+	assert_string_equal(pi.transport, "mlx5");
+	assert_int_equal(pi.nb_rails, 0);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	assert_int_equal(tern_peers_list(peers, &pi, 1), 1);
+	assert_int_equal(pi.nb_rails, 1);
+	assert_rail_names_qp(&pi.rails[0], rte_lcore_id(), 0, "rts");
+	assert_int_equal(pi.rails[0].state, TERN_TRANSPORT_RAIL_UP);
+	tern_peers_destroy(peers);
+	tern_directory_close(server);
+	assert_int_equal(tern_segment_table_free(tbl), 0);
+}
+
 static int
 setup_revive(void **state)
 {
@@ -1626,6 +1681,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(peers_rails_show_each_qp_state, setup_revive,
 						teardown_revive),
 		cmocka_unit_test_setup_teardown(peers_rails_of_a_dead_remote_qp, setup, teardown),
+		cmocka_unit_test_setup_teardown(peer_list_shows_the_qp_as_a_rail, setup, teardown),
 		cmocka_unit_test_setup_teardown(write_and_read_1_byte_to_16_mib, setup, teardown),
 		cmocka_unit_test_setup_teardown(inline_writes_wrap_the_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(sq_and_cq_wrap_many_times, setup, teardown),
