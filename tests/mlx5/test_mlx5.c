@@ -26,6 +26,9 @@
 #include <rte_lcore.h>
 #include <rte_memory.h>
 
+#include <tern_directory.h>
+#include <tern_peer.h>
+#include <tern_segment.h>
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
 
@@ -1174,6 +1177,200 @@ dead_qp_revived_with_backoff_and_a_bound(void **state)
 	assert_string_equal(qp_state_of(0), "failed");
 }
 
+/* The QP of rail @p r is the one /tern/mlx5/qps lists for @p lcore. */
+static void
+assert_rail_names_qp(const struct tern_transport_rail *r, unsigned int lcore, uint16_t peer,
+		     const char *state)
+{
+	struct tern_mlx5_qp_info q[8];
+	char want[sizeof(r->name)];
+	int n = mlx5_qp_list(q, 8), i;
+
+	for (i = 0; i < n && i < 8; i++)
+		if (q[i].lcore == lcore && q[i].peer == peer) {
+			assert_string_equal(q[i].state, state);
+			snprintf(want, sizeof(want), "lcore %u qp 0x%06x %s", lcore, q[i].qpn,
+				 state);
+			assert_string_equal(r->name, want);
+			return;
+		}
+	fail_msg("no QP of lcore %u to peer %u", lcore, peer);
+}
+
+/* /tern/peers' rails of a node (the transport's rails op): one per QP this
+ * process has to it, its state and last error; max bounds what is written. */
+static void
+peers_rails_show_each_qp_state(void **state)
+{
+	struct fx *f = *state;
+	struct tern_endpoint_conf conf = { .lcore_id = 1,
+					   .socket_id = SOCKET_ID_ANY,
+					   .max_slices = 1024 };
+	struct tern_transport_rail r[3];
+	struct tern_completion out[1];
+	struct tern_endpoint *ep0 = f->ep, *ep1;
+	struct tern_slice s[1];
+	uint8_t blob[TERN_MLX5_DESC_LEN];
+	unsigned int i, up = 0, probing = 0;
+
+	assert_non_null(f->ops->rails);
+	assert_int_equal(f->ops->segment_export(&f->lbuf, blob, sizeof(blob)), (int)sizeof(blob));
+	/* No QP to this node yet. */
+	assert_int_equal(f->ops->rails(blob, sizeof(blob), r, RTE_DIM(r)), 0);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	assert_int_equal(f->ops->rails(blob, sizeof(blob), r, RTE_DIM(r)), 1);
+	assert_rail_names_qp(&r[0], rte_lcore_id(), 0, "rts");
+	assert_int_equal(r[0].state, TERN_TRANSPORT_RAIL_UP);
+	assert_int_equal(r[0].backoff_ms, 0);
+	assert_int_equal(r[0].errors, 0);
+	assert_int_equal(r[0].failures, 0);
+	assert_int_equal(r[0].last_error, 0);
+	assert_true(r[0].last_failure_ms == UINT64_MAX);
+	/* The QP fails and its recovery too: dead, revived on a later use. */
+	mlx5_model_qp_fail_recovery(mlx5_model_qp(f->m, 0), 1);
+	mlx5_model_qp_fail(mlx5_model_qp(f->m, 0), 0, MODEL_SYND_RETRY_EXC);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run(f, s, 1, out);
+	assert_int_equal(out[0].status, -ETIMEDOUT);
+	assert_int_equal(f->ops->rails(blob, sizeof(blob), r, RTE_DIM(r)), 1);
+	assert_rail_names_qp(&r[0], rte_lcore_id(), 0, "reviving");
+	assert_int_equal(r[0].state, TERN_TRANSPORT_RAIL_PROBING);
+	assert_true(r[0].backoff_ms >= 1 && r[0].backoff_ms <= 50);
+	assert_true(r[0].errors >= 1);
+	assert_int_equal(r[0].failures, 1);
+	assert_int_equal(r[0].last_error, -ETIMEDOUT);
+	assert_true(r[0].last_failure_ms < 1000);
+	/* A second lcore's QP to the same node: two rails. */
+	ep1 = f->ops->endpoint_open(&conf);
+	assert_non_null(ep1);
+	f->ep = ep1;
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	f->ep = ep0;
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < RTE_DIM(r); i++)
+		r[i].name[0] = 'x';
+	assert_int_equal(f->ops->rails(blob, sizeof(blob), r, RTE_DIM(r)), 2);
+	for (i = 0; i < 2; i++) {
+		if (r[i].state == TERN_TRANSPORT_RAIL_UP) {
+			assert_rail_names_qp(&r[i], 1, 0, "rts");
+			up++;
+		} else {
+			assert_rail_names_qp(&r[i], rte_lcore_id(), 0, "reviving");
+			assert_int_equal(r[i].state, TERN_TRANSPORT_RAIL_PROBING);
+			probing++;
+		}
+	}
+	assert_int_equal(up, 1);
+	assert_int_equal(probing, 1);
+	assert_int_equal(r[2].name[0], 'x');
+	/* max smaller than the count: the count, only max written. */
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < RTE_DIM(r); i++)
+		r[i].name[0] = 'x';
+	assert_int_equal(f->ops->rails(blob, sizeof(blob), r, 1), 2);
+	assert_int_not_equal(r[0].name[0], 'x');
+	assert_int_equal(r[1].name[0], 'x');
+	assert_int_equal(f->ops->rails(blob, sizeof(blob), NULL, 0), 2);
+	f->ops->endpoint_close(ep1);
+	assert_int_equal(f->ops->rails(blob, sizeof(blob), r, RTE_DIM(r)), 1);
+}
+
+/* A dead QP to another node waits for a handshake: paused, with its error.
+ * Malformed blobs are refused; a node with no QP has no rail. */
+static void
+peers_rails_of_a_dead_remote_qp(void **state)
+{
+	struct fx *f = *state;
+	struct tern_transport_rail r[2];
+	struct tern_completion out[1];
+	struct tern_slice s[1];
+	struct tern_mlx5_desc d;
+	uint8_t blob[TERN_MLX5_DESC_LEN + 1], other[TERN_MLX5_DESC_LEN];
+
+	mlx5_model_desc(&d, 1, f->remote, REMOTE_BYTES, f->rkey, 1);
+	assert_int_equal(mlx5_desc_encode(&d, blob, sizeof(blob)), TERN_MLX5_DESC_LEN);
+	mlx5_model_desc(&d, 2, f->remote, REMOTE_BYTES, f->rkey, 1);
+	assert_int_equal(mlx5_desc_encode(&d, other, sizeof(other)), TERN_MLX5_DESC_LEN);
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	assert_int_equal(f->ops->rails(blob, TERN_MLX5_DESC_LEN, r, RTE_DIM(r)), 1);
+	assert_rail_names_qp(&r[0], rte_lcore_id(), 1, "rts");
+	assert_int_equal(r[0].state, TERN_TRANSPORT_RAIL_UP);
+	mlx5_model_qp_fail_recovery(mlx5_model_qp(f->m, 0), 1);
+	mlx5_model_qp_fail(mlx5_model_qp(f->m, 0), 0, MODEL_SYND_REMOTE_OP);
+	s[0] = slice(f, TERN_OP_WRITE, &f->rseg, 0, 0, 4096);
+	run(f, s, 1, out);
+	assert_int_equal(out[0].status, -EREMOTEIO);
+	assert_int_equal(f->ops->rails(blob, TERN_MLX5_DESC_LEN, r, RTE_DIM(r)), 1);
+	assert_rail_names_qp(&r[0], rte_lcore_id(), 1, "disconnected");
+	assert_int_equal(r[0].state, TERN_TRANSPORT_RAIL_PAUSED);
+	assert_int_equal(r[0].backoff_ms, 0);
+	assert_int_equal(r[0].last_error, -EREMOTEIO);
+	assert_true(r[0].last_failure_ms < 1000);
+	/* Another node, and malformed blobs. */
+	assert_int_equal(f->ops->rails(other, sizeof(other), r, RTE_DIM(r)), 0);
+	assert_int_equal(f->ops->rails(blob, TERN_MLX5_DESC_LEN + 1, r, RTE_DIM(r)), -EINVAL);
+	assert_int_equal(f->ops->rails(blob, TERN_MLX5_DESC_LEN - 1, r, RTE_DIM(r)), -EINVAL);
+	assert_int_equal(f->ops->rails(NULL, TERN_MLX5_DESC_LEN, r, RTE_DIM(r)), -EINVAL);
+	assert_int_equal(f->ops->rails(blob, TERN_MLX5_DESC_LEN, NULL, 1), -EINVAL);
+	blob[0] ^= 0xff; /* the magic */
+	assert_int_equal(f->ops->rails(blob, TERN_MLX5_DESC_LEN, r, RTE_DIM(r)), -EINVAL);
+}
+
+/* Through lib/peer: node "b" publishes this node's mlx5 blob (its GID is
+ * ours: the loopback QP), "a" resolves it over mlx5, and the peer list
+ * (what /tern/peers shows) carries the QP as b's rail. */
+static void
+peer_list_shows_the_qp_as_a_rail(void **state)
+{
+	struct fx *f = *state;
+	uint8_t blob[TERN_MLX5_DESC_LEN];
+	struct tern_segment_table *tbl;
+	struct tern_directory *server;
+	struct tern_peers *peers;
+	struct tern_descriptor d;
+	struct tern_peer_info pi;
+	struct tern_slice s[1];
+	char uri[64];
+	uint32_t handle;
+	int id = tern_transport_id("mlx5");
+
+	assert_true(id >= 0);
+	assert_int_equal(f->ops->segment_export(&f->lbuf, blob, sizeof(blob)), (int)sizeof(blob));
+	tbl = tern_segment_table_create("mlx5_rails", 16, SOCKET_ID_ANY);
+	assert_non_null(tbl);
+	server = tern_directory_open("p2p://127.0.0.1:0", NULL);
+	assert_non_null(server);
+	assert_int_equal(tern_directory_p2p_serve(server, TERN_DIRECTORY_P2P_THREAD), 0);
+	snprintf(uri, sizeof(uri), "p2p://127.0.0.1:%d", tern_directory_p2p_port(server));
+	assert_int_equal(tern_descriptor_init(&d, "b", "kv", LOCAL_BYTES), 0);
+	assert_int_equal(
+		tern_descriptor_set_bytes(&d, "mlx5", TERN_PEER_DESC_FIELD, blob, sizeof(blob)), 0);
+	assert_int_equal(tern_directory_publish(server, &d), 0);
+	tern_descriptor_fini(&d);
+	peers = tern_peers_create(&(struct tern_peers_conf){
+		.node = "a", .segments = tbl, .usable_transports = 1u << id });
+	assert_non_null(peers);
+	assert_int_equal(tern_peers_add(peers, "b", uri), 0);
+	assert_int_equal(tern_peers_resolve(peers, "b", "kv", &handle), 0);
+	/* Imported, no QP yet: one path, no rail. */
+	assert_int_equal(tern_peers_list(peers, &pi, 1), 1);
+	assert_string_equal(pi.node, "b");
+	assert_string_equal(pi.transport, "mlx5");
+	assert_int_equal(pi.nb_rails, 0);
+	s[0] = slice(f, TERN_OP_WRITE, &f->lseg, 0, 0, 4096);
+	run_expect_ok(f, s, 1);
+	assert_int_equal(tern_peers_list(peers, &pi, 1), 1);
+	assert_int_equal(pi.nb_rails, 1);
+	assert_rail_names_qp(&pi.rails[0], rte_lcore_id(), 0, "rts");
+	assert_int_equal(pi.rails[0].state, TERN_TRANSPORT_RAIL_UP);
+	tern_peers_destroy(peers);
+	tern_directory_close(server);
+	assert_int_equal(tern_segment_table_free(tbl), 0);
+}
+
 static int
 setup_revive(void **state)
 {
@@ -1481,6 +1678,10 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(refused_sq_fails_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(dead_qp_revived_with_backoff_and_a_bound,
 						setup_revive, teardown_revive),
+		cmocka_unit_test_setup_teardown(peers_rails_show_each_qp_state, setup_revive,
+						teardown_revive),
+		cmocka_unit_test_setup_teardown(peers_rails_of_a_dead_remote_qp, setup, teardown),
+		cmocka_unit_test_setup_teardown(peer_list_shows_the_qp_as_a_rail, setup, teardown),
 		cmocka_unit_test_setup_teardown(write_and_read_1_byte_to_16_mib, setup, teardown),
 		cmocka_unit_test_setup_teardown(inline_writes_wrap_the_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(sq_and_cq_wrap_many_times, setup, teardown),

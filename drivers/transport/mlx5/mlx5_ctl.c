@@ -13,12 +13,15 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
 #include <rte_malloc.h>
 #include <rte_spinlock.h>
+
+#include <tern_time.h>
 
 #include "mlx5_ctl.h"
 #include "mlx5_queue.h"
@@ -324,6 +327,69 @@ mlx5_qp_list(struct tern_mlx5_qp_info *out, unsigned int max)
 			}
 			n++;
 		}
+	pthread_mutex_unlock(&ctl_lock);
+	return (int)n;
+}
+
+/* The slot of the node with GID @p gid without assigning one; -ENOENT. */
+static int
+peer_find_locked(const uint8_t gid[16])
+{
+	struct tern_mlx5_conn_params self;
+	int i;
+
+	if (prov->port_info(prov_ctx, &self) == 0 && memcmp(self.gid, gid, 16) == 0)
+		return TERN_MLX5_PEER_SELF;
+	for (i = 1; i < TERN_MLX5_PEER_MAX; i++)
+		if (peers[i].in_use && memcmp(peers[i].gid, gid, 16) == 0)
+			return i;
+	return -ENOENT;
+}
+
+static void
+sq_rail(const struct mlx5_endpoint *ep, const struct mlx5_sq *sq, uint64_t now,
+	struct tern_transport_rail *r)
+{
+	const char *state = sq_state_name(ep, sq);
+	uint64_t at = sq->revive_at_ms, failed_at = sq->last_failure_ms;
+	int32_t err = sq->last_error;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "lcore %u qp 0x%06x %s", ep->lcore_id, sq->qpn, state);
+	if (strcmp(state, "rts") == 0) {
+		r->state = TERN_TRANSPORT_RAIL_UP;
+	} else if (strcmp(state, "reviving") == 0) {
+		r->state = TERN_TRANSPORT_RAIL_PROBING;
+		r->backoff_ms = at > now ? (uint32_t)RTE_MIN(at - now, UINT32_MAX) : 0;
+	} else {
+		r->state = TERN_TRANSPORT_RAIL_PAUSED;
+	}
+	/* The driver counts no bytes or slices per QP, only the failed WQEs. */
+	r->errors = sq->errors;
+	/* Each recovery followed a failure; one more while it is out of RTS. */
+	r->failures = sq->recoveries + (r->state != TERN_TRANSPORT_RAIL_UP);
+	r->last_error = err;
+	r->last_failure_ms = err == 0 ? UINT64_MAX : now > failed_at ? now - failed_at : 0;
+}
+
+int
+mlx5_peer_rails(const uint8_t gid[16], struct tern_transport_rail *out, unsigned int max)
+{
+	uint64_t now = tern_clock_ms();
+	unsigned int i, n = 0;
+	int peer;
+
+	pthread_mutex_lock(&ctl_lock);
+	peer = peer_find_locked(gid);
+	for (i = 0; peer >= 0 && i < nb_eps; i++) {
+		const struct mlx5_sq *sq = __atomic_load_n(&eps[i]->qps[peer], __ATOMIC_ACQUIRE);
+
+		if (sq == NULL)
+			continue;
+		if (n < max)
+			sq_rail(eps[i], sq, now, &out[n]);
+		n++;
+	}
 	pthread_mutex_unlock(&ctl_lock);
 	return (int)n;
 }

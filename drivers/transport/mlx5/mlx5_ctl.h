@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include <tern_segment_driver.h>
+#include <tern_transport.h>
 
 #include "mlx5_queue.h"
 #include "tern_mlx5_internal.h"
@@ -219,6 +220,17 @@ void mlx5_peer_want_revive(uint16_t peer);
 
 /** Reviver: the peers asked for since the last call (bit i: slot i). */
 uint32_t mlx5_peer_take_revive(void);
+
+/**
+ * The QPs this process has to the node with GID @p gid, one rail each, for
+ * /tern/peers (the transport's rails op): name "lcore L qp 0xQPN STATE" with
+ * the state /tern/mlx5/qps shows; state UP (rts), PROBING (reviving) or
+ * PAUSED (any other). Control path: takes the control lock, reads each QP's
+ * lcore-owned state as mlx5_qp_list() does (a snapshot for display).
+ * @return how many there are (the first min(count, @p max) are written); 0
+ *         for a node this process has no peer slot for.
+ */
+int mlx5_peer_rails(const uint8_t gid[16], struct tern_transport_rail *out, unsigned int max);
 
 /** Does some endpoint still hold a live QP to @p peer? (caller holds the lock) */
 int mlx5_peer_has_live_qp_locked(uint16_t peer);

@@ -134,6 +134,8 @@ ep_revive(struct mlx5_endpoint *ep, struct mlx5_sq *sq)
 		return 0;
 	}
 	sq->revive_tries++;
+	sq->last_error = rc;
+	sq->last_failure_ms = now;
 	ep->stats.revive_failures++;
 	shift = sq->revive_tries - 1u < 16u ? sq->revive_tries - 1u : 16u;
 	wait = RTE_MIN((uint64_t)ep->revive_ms << shift, 1000u);

@@ -10,6 +10,8 @@
 #include <rte_common.h>
 #include <rte_log.h>
 
+#include <tern_time.h>
+
 #include "mlx5_queue.h"
 #include "tern_mlx5_internal.h"
 
@@ -222,6 +224,11 @@ mlx5_cqe_error(struct mlx5_sq *sq, const struct mlx5_err_cqe *ecqe)
 	sq->slots[wqe & sq->mask].status = (int16_t)err;
 	sq->done = wqe + mlx5_wqe_wqebbs(sq, wqe);
 	sq->errors++;
+	if (!sq->error) {
+		/* What moved the QP to ERR (the flushes after it say less). */
+		sq->last_error = err;
+		sq->last_failure_ms = tern_clock_ms();
+	}
 	sq->error = 1;
 	return err;
 }

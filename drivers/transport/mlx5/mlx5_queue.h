@@ -99,6 +99,9 @@ struct mlx5_sq {
 	uint8_t revivable;     /**< opened by qp_open (no handshake): the lcore owns it dead too */
 	uint8_t revive_tries;  /**< failed revival attempts since it went dead */
 	uint64_t revive_at_ms; /**< tern_clock_ms() from which the next attempt may run */
+	/* Written on the error path only, read by /tern/peers (mlx5_peer_rails()). */
+	int32_t last_error; /**< negative errno of the last error CQE or failed revival; 0 none */
+	uint64_t last_failure_ms; /**< tern_clock_ms() of it */
 };
 
 /** Completion queue state. */

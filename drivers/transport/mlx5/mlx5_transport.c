@@ -445,6 +445,22 @@ RTE_INIT(mlx5_tel_register)
 		"recoveries. No parameters");
 }
 
+/*
+ * The rails of a peer's blob, for /tern/peers: the QPs this process has to
+ * that node, one per endpoint (mlx5_peer_rails()).
+ */
+static int
+mlx5_rails(const void *desc, size_t desc_len, struct tern_transport_rail *out, unsigned int max)
+{
+	struct tern_mlx5_desc d;
+
+	if (desc == NULL || (out == NULL && max != 0) || mlx5_desc_decode(desc, desc_len, &d) != 0)
+		return -EINVAL;
+	if (!mlx5_probed())
+		return 0;
+	return mlx5_peer_rails(d.gid, out, max);
+}
+
 static struct tern_transport_ops mlx5_ops = {
 	.name = "mlx5",
 	.rank = 10,
@@ -461,6 +477,7 @@ static struct tern_transport_ops mlx5_ops = {
 	.poll = mlx5_poll,
 	.cancel = mlx5_cancel,
 	.endpoint_close = mlx5_endpoint_close,
+	.rails = mlx5_rails,
 };
 
 TERN_TRANSPORT_REGISTER(mlx5_ops);
