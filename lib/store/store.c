@@ -1,0 +1,998 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The store's public calls (doc/store.md). A put: validate, reserve at the
+ * owners (placement, eviction), one engine batch of WRITEs, commit at
+ * resolution. A get: look up, take a read reference, one engine batch of
+ * READs, fall back replica by replica on failure, drop the references.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_errno.h>
+#include <rte_log.h>
+#include <rte_telemetry.h>
+
+#include <tern_time.h>
+
+#include "store_private.h"
+
+static int store_logtype = RTE_LOGTYPE_USER1;
+
+RTE_INIT(store_log_init)
+{
+	int t = rte_log_register_type_and_pick_level("tern.store", RTE_LOG_NOTICE);
+
+	if (t >= 0)
+		store_logtype = t;
+}
+
+#define STORE_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_##level, store_logtype, "tern_store: " fmt "\n", ##__VA_ARGS__)
+
+#define STORE_MAGIC	 0x53544f5245u /* "STORE" */
+#define DEF_MAX_OBJECTS	 65536u
+#define DEF_MAX_INFLIGHT 16u
+#define DEF_HIGH_PCT	 90u
+#define DEF_LEASE_NS	 (30ull * 1000000000ull)
+#define STORE_NAME_MAX	 16
+
+enum future_kind { F_FREE = 0, F_PUT, F_GET };
+
+struct tern_store_future {
+	struct tern_store *store;
+	uint8_t kind;
+	bool resolved;
+	uint32_t nb;
+	uint32_t flags;
+	struct tern_future *ef; /* the engine batch, or NULL (nothing to move) */
+	int status;		/* first failure in batch order, once resolved */
+	int res[TERN_STORE_BATCH_MAX];
+	uint64_t size[TERN_STORE_BATCH_MAX];
+	uint32_t rec[TERN_STORE_BATCH_MAX];  /* reserved (put) or referenced (get) record */
+	uint8_t tried[TERN_STORE_BATCH_MAX]; /* get: the replica read first */
+	void *buf[TERN_STORE_BATCH_MAX];     /* get: destination */
+};
+
+struct store_node {
+	struct tern_store_node_conf conf;
+	struct store_alloc alloc;
+};
+
+struct tern_store {
+	uint64_t magic;
+	char name[STORE_NAME_MAX];
+	struct tern_store_conf conf; /* defaults filled in; nodes points below */
+	struct tern_engine *engine;
+	struct tern_client *client;
+	uint32_t max_batch; /* the engine's */
+	struct store_node node[TERN_STORE_NODES_MAX];
+	struct tern_store_node_conf node_conf[TERN_STORE_NODES_MAX];
+	struct store_meta meta;
+	struct tern_store_future *futures;
+	struct tern_store_stats stats; /* written by the store's thread, read by any */
+	struct tern_request reqs[TERN_BATCH_MAX];
+};
+
+#define STAT_ADD(s, field, n) \
+	__atomic_store_n(&(s)->stats.field, (s)->stats.field + (n), __ATOMIC_RELAXED)
+#define STAT_SUB(s, field, n) \
+	__atomic_store_n(&(s)->stats.field, (s)->stats.field - (n), __ATOMIC_RELAXED)
+
+/* ---- keys ---- */
+
+/* Copy @key zero-padded into @out; the key's length or -EINVAL. */
+static int
+key_pad(const char *key, char out[TERN_STORE_KEY_MAX], bool allow_empty)
+{
+	size_t n;
+
+	if (key == NULL)
+		return -EINVAL;
+	memset(out, 0, TERN_STORE_KEY_MAX);
+	for (n = 0; n < TERN_STORE_KEY_MAX && key[n] != '\0'; n++) {
+		if ((unsigned char)key[n] < 0x21 || (unsigned char)key[n] > 0x7e)
+			return -EINVAL;
+		out[n] = key[n];
+	}
+	if (n == TERN_STORE_KEY_MAX || (n == 0 && !allow_empty))
+		return -EINVAL;
+	return (int)n;
+}
+
+/* ---- memory of records ---- */
+
+static void
+record_free_extents(struct tern_store *s, struct store_record *r)
+{
+	unsigned int i;
+
+	if (r->size == 0)
+		return;
+	for (i = 0; i < r->nb_rep; i++)
+		if (store_alloc_put(&s->node[r->node[i]].alloc, r->offset[i], r->size) != 0)
+			STORE_LOG(ERR,
+				  "%s: extent %" PRIu64 "+%" PRIu64 " of node %u not allocated",
+				  s->name, r->offset[i], r->size, r->node[i]);
+}
+
+/* Free a RESERVED or DEAD record and its extents. */
+static void
+record_release(struct tern_store *s, uint32_t idx)
+{
+	struct store_record *r = &s->meta.rec[idx];
+
+	if (r->state == STORE_REC_RESERVED)
+		STAT_SUB(s, reserved, 1);
+	record_free_extents(s, r);
+	store_meta_drop(&s->meta, idx);
+}
+
+/* Unlink a LIVE record (the record first), free its memory unless read. */
+static void
+record_remove(struct tern_store *s, uint32_t idx)
+{
+	struct store_record *r = &s->meta.rec[idx];
+
+	store_meta_unlink(&s->meta, idx);
+	STAT_SUB(s, objects, 1);
+	STAT_SUB(s, bytes, r->size);
+	if (r->refs == 0)
+		record_release(s, idx);
+}
+
+static void
+record_unref(struct tern_store *s, uint32_t idx)
+{
+	struct store_record *r = &s->meta.rec[idx];
+
+	if (--r->refs == 0 && r->state == STORE_REC_DEAD)
+		record_release(s, idx);
+}
+
+static void
+stats_used(struct tern_store *s)
+{
+	uint64_t used = 0;
+	unsigned int i;
+
+	for (i = 0; i < s->conf.nb_nodes; i++)
+		used += s->node[i].alloc.used;
+	__atomic_store_n(&s->stats.used, used, __ATOMIC_RELAXED);
+}
+
+/* ---- eviction and leases ---- */
+
+/* Evict the least-recently-used unread object with a replica on @node
+ * (any node when @node < 0). Returns false when there is none. */
+static bool
+evict_one(struct tern_store *s, int node)
+{
+	uint32_t idx = s->meta.lru_head;
+
+	while (idx != STORE_REC_NONE) {
+		struct store_record *r = &s->meta.rec[idx];
+		bool on_node = node < 0;
+		unsigned int i;
+
+		for (i = 0; i < r->nb_rep && !on_node; i++)
+			on_node = r->node[i] == node;
+		if (r->refs == 0 && on_node && (node < 0 || r->size > 0)) {
+			record_remove(s, idx);
+			STAT_ADD(s, evictions, 1);
+			return true;
+		}
+		idx = r->next;
+	}
+	return false;
+}
+
+int
+tern_store_poll(struct tern_store *s)
+{
+	uint64_t now = tern_clock_ns();
+	int freed = 0;
+	uint32_t i;
+
+	if (s == NULL || s->magic != STORE_MAGIC)
+		return -EINVAL;
+	if (s->stats.reserved == 0)
+		return 0;
+	for (i = 0; i < s->meta.max; i++) {
+		struct store_record *r = &s->meta.rec[i];
+
+		if (r->state == STORE_REC_RESERVED && !r->owned && now >= r->lease_end_ns) {
+			record_release(s, i);
+			STAT_ADD(s, lease_expired, 1);
+			freed++;
+		}
+	}
+	if (freed > 0)
+		stats_used(s);
+	return freed;
+}
+
+/* Reserve @size bytes at node @n, evicting above the watermark or when it
+ * does not fit. */
+static int
+node_reserve(struct tern_store *s, unsigned int n, uint64_t size, uint64_t *offset)
+{
+	struct store_alloc *a = &s->node[n].alloc;
+	uint64_t need = store_alloc_size(size);
+	uint64_t high = a->capacity / 100 * s->conf.high_watermark_pct;
+	uint64_t low = high > a->capacity / 10 ? high - a->capacity / 10 : 0;
+
+	if (need > a->capacity)
+		return -ENOSPC;
+	if (a->used + need > high)
+		while (a->used + need > low && evict_one(s, (int)n))
+			;
+	while (store_alloc_get(a, size, offset) != 0)
+		if (!evict_one(s, (int)n))
+			return -ENOSPC;
+	return 0;
+}
+
+/* Choose and reserve @nb_rep distinct nodes for record @idx: node 0 first,
+ * then the others by free bytes. */
+static int
+place(struct tern_store *s, uint32_t idx, unsigned int nb_rep)
+{
+	struct store_record *r = &s->meta.rec[idx];
+	unsigned int order[TERN_STORE_NODES_MAX], nb = 0, i, j;
+	int ret = -ENOSPC;
+
+	for (i = 0; i < s->conf.nb_nodes; i++)
+		order[i] = i;
+	for (i = 2; i < s->conf.nb_nodes; i++) /* insertion sort of 1.., most free first */
+		for (j = i; j > 1; j--) {
+			const struct store_alloc *x = &s->node[order[j - 1]].alloc;
+			const struct store_alloc *y = &s->node[order[j]].alloc;
+			unsigned int t;
+
+			if (x->capacity - x->used >= y->capacity - y->used)
+				break;
+			t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	for (i = 0; i < s->conf.nb_nodes && nb < nb_rep && nb < TERN_STORE_REPLICAS_MAX; i++) {
+		uint64_t off = 0;
+
+		if (r->size > 0) {
+			ret = node_reserve(s, order[i], r->size, &off);
+			if (ret != 0)
+				continue;
+		}
+		r->node[nb] = (uint8_t)order[i];
+		r->offset[nb] = off;
+		nb++;
+		r->nb_rep = (uint8_t)nb;
+	}
+	if (nb < nb_rep) {
+		record_free_extents(s, r);
+		r->nb_rep = 0;
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* ---- futures ---- */
+
+static struct tern_store_future *
+future_get(struct tern_store *s, uint8_t kind, uint32_t nb)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->conf.max_inflight; i++) {
+		struct tern_store_future *f = &s->futures[i];
+
+		if (f->kind != F_FREE)
+			continue;
+		f->store = s;
+		f->kind = kind;
+		f->resolved = false;
+		f->nb = nb;
+		f->flags = 0;
+		f->ef = NULL;
+		f->status = 0;
+		return f;
+	}
+	rte_errno = EAGAIN;
+	return NULL;
+}
+
+static bool
+future_valid(const struct tern_store_future *f)
+{
+	return f != NULL && f->store != NULL && f->kind != F_FREE && f >= f->store->futures &&
+	       f < f->store->futures + f->store->conf.max_inflight;
+}
+
+static int
+submit(struct tern_store *s, struct tern_store_future *f, uint32_t nb_reqs)
+{
+	struct tern_submit_opts opts = { .deadline_ns = s->conf.deadline_ns };
+
+	if (nb_reqs == 0)
+		return 0;
+	f->ef = tern_submit(s->client, s->reqs, nb_reqs, &opts);
+	return f->ef == NULL ? -rte_errno : 0;
+}
+
+/* Read one key alone from replica @rep; the READ's status. */
+static int
+get_one(struct tern_store *s, struct tern_store_future *f, uint32_t i, unsigned int rep)
+{
+	const struct store_record *r = &s->meta.rec[f->rec[i]];
+	const struct store_node *n = &s->node[r->node[rep]];
+	struct tern_submit_opts opts = { .deadline_ns = s->conf.deadline_ns };
+	struct tern_request q = {
+		.op = TERN_OP_READ,
+		.segment = n->conf.segment,
+		.offset = n->conf.offset + r->offset[rep],
+		.local = f->buf[i],
+		.length = r->size,
+	};
+	struct tern_future *ef = tern_submit(s->client, &q, 1, &opts);
+	int ret;
+
+	if (ef == NULL)
+		return -rte_errno;
+	ret = tern_future_wait(ef, UINT64_MAX);
+	tern_future_release(ef);
+	return ret;
+}
+
+static void
+resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
+{
+	uint32_t i, old;
+
+	for (i = 0; i < f->nb; i++) {
+		uint32_t idx = f->rec[i];
+
+		if (idx == STORE_REC_NONE)
+			continue;
+		if (status == 0) {
+			f->res[i] = store_meta_commit(&s->meta, idx,
+						      (f->flags & TERN_STORE_F_REPLACE) != 0, &old);
+			if (f->res[i] == 0) {
+				STAT_SUB(s, reserved, 1);
+				STAT_ADD(s, objects, 1);
+				STAT_ADD(s, bytes, s->meta.rec[idx].size);
+				if (old != STORE_REC_NONE) {
+					struct store_record *o = &s->meta.rec[old];
+
+					STAT_SUB(s, objects, 1);
+					STAT_SUB(s, bytes, o->size);
+					if (o->refs == 0)
+						record_release(s, old);
+				}
+				continue;
+			}
+		} else {
+			f->res[i] = status;
+		}
+		record_release(s, idx);
+	}
+	for (i = 0; i < f->nb; i++)
+		if (f->res[i] == 0)
+			STAT_ADD(s, puts, 1);
+		else
+			STAT_ADD(s, put_errors, 1);
+	stats_used(s);
+}
+
+static void
+resolve_get(struct tern_store *s, struct tern_store_future *f, int status)
+{
+	uint32_t i;
+
+	for (i = 0; i < f->nb; i++) {
+		uint32_t idx = f->rec[i];
+		const struct store_record *r;
+		unsigned int k;
+
+		if (idx == STORE_REC_NONE)
+			continue;
+		r = &s->meta.rec[idx];
+		f->res[i] = status;
+		/* Fall back: the other replicas, then the first again. */
+		for (k = 1; status != 0 && k <= r->nb_rep && f->res[i] != 0; k++) {
+			f->res[i] = get_one(s, f, i, (f->tried[i] + k) % r->nb_rep);
+			if (f->res[i] == 0 && k < r->nb_rep)
+				STAT_ADD(s, fallbacks, 1);
+		}
+		record_unref(s, idx);
+	}
+	for (i = 0; i < f->nb; i++)
+		if (f->res[i] == 0)
+			STAT_ADD(s, gets, 1);
+		else
+			STAT_ADD(s, get_errors, 1);
+	stats_used(s);
+}
+
+static int
+future_finish(struct tern_store_future *f, uint64_t timeout_ns)
+{
+	struct tern_store *s = f->store;
+	int status = 0;
+	uint32_t i;
+
+	if (f->resolved)
+		return f->status;
+	if (f->ef != NULL) {
+		status = tern_future_wait(f->ef, timeout_ns);
+		if (status == -EINPROGRESS)
+			return status;
+		tern_future_release(f->ef);
+		f->ef = NULL;
+	}
+	if (f->kind == F_PUT)
+		resolve_put(s, f, status);
+	else
+		resolve_get(s, f, status);
+	f->resolved = true;
+	f->status = 0;
+	for (i = 0; i < f->nb && f->status == 0; i++)
+		f->status = f->res[i];
+	return f->status;
+}
+
+int
+tern_store_future_wait(struct tern_store_future *f, uint64_t timeout_ns)
+{
+	if (!future_valid(f))
+		return -EINVAL;
+	return future_finish(f, timeout_ns);
+}
+
+int
+tern_store_future_test(struct tern_store_future *f)
+{
+	if (!future_valid(f))
+		return -EINVAL;
+	if (f->ef != NULL && tern_future_test(f->ef) == -EINPROGRESS)
+		return -EINPROGRESS;
+	return future_finish(f, 0);
+}
+
+int
+tern_store_future_result(const struct tern_store_future *f, uint32_t i, uint64_t *size)
+{
+	if (!future_valid(f) || i >= f->nb)
+		return -EINVAL;
+	if (!f->resolved)
+		return -EINPROGRESS;
+	if (size != NULL)
+		*size = f->size[i];
+	return f->res[i];
+}
+
+int
+tern_store_future_release(struct tern_store_future *f)
+{
+	struct tern_store *s;
+	uint32_t i;
+
+	if (!future_valid(f))
+		return -EINVAL;
+	s = f->store;
+	if (!f->resolved) {
+		/* Give up: a put's reservations wait for their lease (the engine
+		 * batch may still write into them until its deadline); a get's
+		 * references go at once, and with them nothing is freed that
+		 * the pending READ could still read into the caller's buffer. */
+		for (i = 0; i < f->nb; i++) {
+			if (f->rec[i] == STORE_REC_NONE)
+				continue;
+			if (f->kind == F_PUT)
+				s->meta.rec[f->rec[i]].owned = false;
+			else if (f->ef == NULL)
+				record_unref(s, f->rec[i]);
+		}
+		if (f->kind == F_GET && f->ef != NULL) {
+			/* Wait out the READs before dropping the references. */
+			tern_future_wait(f->ef, UINT64_MAX);
+			for (i = 0; i < f->nb; i++)
+				if (f->rec[i] != STORE_REC_NONE)
+					record_unref(s, f->rec[i]);
+		}
+		if (f->ef != NULL)
+			tern_future_release(f->ef);
+		stats_used(s);
+	}
+	f->ef = NULL;
+	f->kind = F_FREE;
+	return 0;
+}
+
+/* ---- put, get ---- */
+
+struct tern_store_future *
+tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
+	       const uint64_t *sizes, uint32_t nb, const struct tern_store_put_opts *opts)
+{
+	uint32_t replicas, flags, nb_reqs = 0, i, j;
+	uint64_t lease_end = tern_clock_ns();
+	struct tern_store_future *f;
+	char key[TERN_STORE_KEY_MAX];
+	int ret;
+
+	if (s == NULL || s->magic != STORE_MAGIC || keys == NULL || bufs == NULL || sizes == NULL ||
+	    nb == 0 || nb > TERN_STORE_BATCH_MAX) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	replicas = opts != NULL && opts->replicas != 0 ? opts->replicas : s->conf.replicas;
+	flags = opts != NULL ? opts->flags : 0;
+	if (replicas > s->conf.nb_nodes || replicas > TERN_STORE_REPLICAS_MAX ||
+	    (flags & ~TERN_STORE_F_REPLACE) != 0 || (uint64_t)nb * replicas > s->max_batch) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	tern_store_poll(s);
+	f = future_get(s, F_PUT, nb);
+	if (f == NULL)
+		return NULL;
+	f->flags = flags;
+	lease_end += s->conf.lease_ns;
+	for (i = 0; i < nb; i++) {
+		struct store_record *r;
+		uint32_t idx;
+
+		f->rec[i] = STORE_REC_NONE;
+		f->size[i] = sizes[i];
+		f->res[i] = 0;
+		if (key_pad(keys[i], key, false) < 0 || (sizes[i] > 0 && bufs[i] == NULL)) {
+			f->res[i] = -EINVAL;
+			continue;
+		}
+		for (j = 0; j < i; j++)
+			if (f->rec[j] != STORE_REC_NONE &&
+			    memcmp(s->meta.rec[f->rec[j]].key, key, sizeof(key)) == 0)
+				break;
+		if (j < i) {
+			f->res[i] = -EINVAL; /* the same key twice in a batch */
+			continue;
+		}
+		if (!(flags & TERN_STORE_F_REPLACE) &&
+		    store_meta_lookup(&s->meta, key) != STORE_REC_NONE) {
+			f->res[i] = -EEXIST;
+			continue;
+		}
+		idx = store_meta_take(&s->meta, key);
+		if (idx == STORE_REC_NONE && evict_one(s, -1))
+			idx = store_meta_take(&s->meta, key);
+		if (idx == STORE_REC_NONE) {
+			f->res[i] = -ENOSPC;
+			continue;
+		}
+		r = &s->meta.rec[idx];
+		r->size = sizes[i];
+		r->owned = true;
+		r->lease_end_ns = lease_end;
+		STAT_ADD(s, reserved, 1);
+		ret = place(s, idx, replicas);
+		if (ret != 0) {
+			record_release(s, idx);
+			f->res[i] = ret;
+			continue;
+		}
+		f->rec[i] = idx;
+		for (j = 0; j < r->nb_rep && r->size > 0; j++) {
+			const struct store_node *n = &s->node[r->node[j]];
+
+			s->reqs[nb_reqs++] = (struct tern_request){
+				.op = TERN_OP_WRITE,
+				.segment = n->conf.segment,
+				.offset = n->conf.offset + r->offset[j],
+				.local = bufs[i],
+				.length = r->size,
+			};
+		}
+	}
+	stats_used(s);
+	ret = submit(s, f, nb_reqs);
+	if (ret != 0) {
+		resolve_put(s, f, ret);
+		f->resolved = true;
+		f->status = ret;
+	}
+	return f;
+}
+
+struct tern_store_future *
+tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
+	       const uint64_t *buf_sizes, uint32_t nb)
+{
+	char key[TERN_STORE_KEY_MAX];
+	struct tern_store_future *f;
+	uint32_t nb_reqs = 0, i;
+	int ret;
+
+	if (s == NULL || s->magic != STORE_MAGIC || keys == NULL || bufs == NULL ||
+	    buf_sizes == NULL || nb == 0 || nb > TERN_STORE_BATCH_MAX || nb > s->max_batch) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	f = future_get(s, F_GET, nb);
+	if (f == NULL)
+		return NULL;
+	for (i = 0; i < nb; i++) {
+		struct store_record *r;
+		const struct store_node *n;
+		uint32_t idx;
+		unsigned int rep = 0, k;
+
+		f->rec[i] = STORE_REC_NONE;
+		f->size[i] = 0;
+		f->res[i] = 0;
+		f->buf[i] = bufs[i];
+		if (key_pad(keys[i], key, false) < 0) {
+			f->res[i] = -EINVAL;
+			continue;
+		}
+		idx = store_meta_lookup(&s->meta, key);
+		if (idx == STORE_REC_NONE) {
+			f->res[i] = -ENOENT;
+			continue;
+		}
+		r = &s->meta.rec[idx];
+		f->size[i] = r->size;
+		if (r->size > buf_sizes[i]) {
+			f->res[i] = -ENOSPC;
+			continue;
+		}
+		store_meta_touch(&s->meta, idx);
+		if (r->size == 0)
+			continue;
+		if (bufs[i] == NULL) {
+			f->res[i] = -EINVAL;
+			continue;
+		}
+		for (k = 0; k < r->nb_rep; k++)
+			if (r->node[k] == 0)
+				rep = k;
+		r->refs++;
+		f->rec[i] = idx;
+		f->tried[i] = (uint8_t)rep;
+		n = &s->node[r->node[rep]];
+		s->reqs[nb_reqs++] = (struct tern_request){
+			.op = TERN_OP_READ,
+			.segment = n->conf.segment,
+			.offset = n->conf.offset + r->offset[rep],
+			.local = bufs[i],
+			.length = r->size,
+		};
+	}
+	ret = submit(s, f, nb_reqs);
+	if (ret != 0) {
+		/* Nothing was submitted: each key is tried alone, replica by
+		 * replica, and keeps the error of its last attempt. */
+		resolve_get(s, f, ret);
+		f->resolved = true;
+		f->status = 0;
+		for (i = 0; i < nb && f->status == 0; i++)
+			f->status = f->res[i];
+	}
+	return f;
+}
+
+/* ---- remove, exists, list ---- */
+
+int
+tern_store_remove(struct tern_store *s, const char *const *keys, uint32_t nb, int *results)
+{
+	char key[TERN_STORE_KEY_MAX];
+	int removed = 0;
+	uint32_t i;
+
+	if (s == NULL || s->magic != STORE_MAGIC || keys == NULL || nb == 0 ||
+	    nb > TERN_STORE_BATCH_MAX)
+		return -EINVAL;
+	for (i = 0; i < nb; i++) {
+		uint32_t idx;
+		int ret = 0;
+
+		if (key_pad(keys[i], key, false) < 0)
+			ret = -EINVAL;
+		else if ((idx = store_meta_lookup(&s->meta, key)) == STORE_REC_NONE)
+			ret = -ENOENT;
+		else {
+			record_remove(s, idx);
+			STAT_ADD(s, removes, 1);
+			removed++;
+		}
+		if (results != NULL)
+			results[i] = ret;
+	}
+	stats_used(s);
+	return removed;
+}
+
+int
+tern_store_exists(struct tern_store *s, const char *const *keys, uint32_t nb, int *results)
+{
+	char key[TERN_STORE_KEY_MAX];
+	int found = 0;
+	uint32_t i;
+
+	if (s == NULL || s->magic != STORE_MAGIC || keys == NULL || results == NULL || nb == 0 ||
+	    nb > TERN_STORE_BATCH_MAX)
+		return -EINVAL;
+	for (i = 0; i < nb; i++) {
+		if (key_pad(keys[i], key, false) < 0)
+			results[i] = -EINVAL;
+		else
+			results[i] = store_meta_lookup(&s->meta, key) != STORE_REC_NONE;
+		found += results[i] == 1;
+	}
+	return found;
+}
+
+int
+tern_store_list(struct tern_store *s, const char *prefix, tern_store_list_cb cb, void *arg)
+{
+	char pfx[TERN_STORE_KEY_MAX];
+	uint32_t iter = 0, idx;
+	int len, n = 0, ret;
+
+	if (s == NULL || s->magic != STORE_MAGIC || cb == NULL)
+		return -EINVAL;
+	len = key_pad(prefix, pfx, true);
+	if (len < 0)
+		return len;
+	while ((idx = store_meta_next(&s->meta, &iter)) != STORE_REC_NONE) {
+		const struct store_record *r = &s->meta.rec[idx];
+
+		if (memcmp(r->key, pfx, (size_t)len) != 0)
+			continue;
+		ret = cb(arg, r->key, r->size, r->nb_rep);
+		if (ret != 0)
+			return ret;
+		n++;
+	}
+	return n;
+}
+
+/* ---- create, destroy, stats ---- */
+
+static int
+check_conf(struct tern_store *s, const struct tern_store_conf *c)
+{
+	unsigned int i, j;
+	size_t len;
+
+	if (c->name == NULL || c->engine == NULL || c->segments == NULL || c->nodes == NULL ||
+	    c->nb_nodes == 0 || c->nb_nodes > TERN_STORE_NODES_MAX)
+		return -EINVAL;
+	len = strnlen(c->name, STORE_NAME_MAX);
+	if (len == 0 || len >= STORE_NAME_MAX)
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (!(c->name[i] == '_' || (c->name[i] >= '0' && c->name[i] <= '9') ||
+		      (c->name[i] >= 'a' && c->name[i] <= 'z') ||
+		      (c->name[i] >= 'A' && c->name[i] <= 'Z')))
+			return -EINVAL;
+	if (c->metadata != NULL && strcmp(c->metadata, "embedded") != 0)
+		return strstr(c->metadata, "://") != NULL ? -ENOTSUP : -EINVAL;
+	s->conf = *c;
+	if (s->conf.max_objects == 0)
+		s->conf.max_objects = DEF_MAX_OBJECTS;
+	if (s->conf.max_inflight == 0)
+		s->conf.max_inflight = DEF_MAX_INFLIGHT;
+	if (s->conf.replicas == 0)
+		s->conf.replicas = 1;
+	if (s->conf.high_watermark_pct == 0)
+		s->conf.high_watermark_pct = DEF_HIGH_PCT;
+	if (s->conf.lease_ns == 0)
+		s->conf.lease_ns = DEF_LEASE_NS;
+	if (s->conf.max_objects > (1u << 24) || s->conf.max_inflight > 1024 ||
+	    s->conf.replicas > RTE_MIN(c->nb_nodes, (unsigned int)TERN_STORE_REPLICAS_MAX) ||
+	    s->conf.high_watermark_pct < 10 || s->conf.high_watermark_pct > 100)
+		return -EINVAL;
+	for (i = 0; i < c->nb_nodes; i++) {
+		const struct tern_store_node_conf *n = &c->nodes[i];
+		struct tern_segment_info info;
+
+		if (tern_segment_info(c->segments, n->segment, &info) != 0 ||
+		    info.kind != TERN_SEGMENT_LOCAL || info.state != TERN_SEGMENT_ACTIVE ||
+		    n->length < 4096 || n->offset > info.length ||
+		    n->length > info.length - n->offset)
+			return -EINVAL;
+		for (j = 0; j < i; j++)
+			if (c->nodes[j].segment == n->segment &&
+			    n->offset < c->nodes[j].offset + c->nodes[j].length &&
+			    c->nodes[j].offset < n->offset + n->length)
+				return -EINVAL;
+		s->node_conf[i] = *n;
+		s->node[i].conf = *n;
+	}
+	s->conf.nodes = s->node_conf;
+	s->conf.name = s->name;
+	s->conf.metadata = "embedded";
+	memcpy(s->name, c->name, len + 1);
+	return 0;
+}
+
+struct tern_store *
+tern_store_create(const struct tern_store_conf *conf)
+{
+	struct tern_engine_conf ec;
+	struct tern_store *s;
+	unsigned int i;
+	int ret;
+
+	if (conf == NULL) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	ret = check_conf(s, conf);
+	if (ret == 0)
+		ret = tern_engine_get_conf(conf->engine, &ec);
+	if (ret == 0) {
+		if (s->conf.deadline_ns == 0)
+			s->conf.deadline_ns = ec.deadline_ns;
+		s->max_batch = ec.max_batch;
+		if (s->conf.lease_ns < 2 * s->conf.deadline_ns)
+			ret = -EINVAL;
+	}
+	if (ret != 0)
+		goto fail;
+	for (i = 0; i < s->conf.nb_nodes && ret == 0; i++)
+		ret = store_alloc_init(&s->node[i].alloc, s->node[i].conf.length,
+				       s->conf.max_objects);
+	if (ret != 0)
+		goto fail;
+	ret = store_meta_init(&s->meta, s->name, s->conf.max_objects);
+	if (ret != 0)
+		goto fail;
+	s->futures = calloc(s->conf.max_inflight, sizeof(*s->futures));
+	if (s->futures == NULL) {
+		ret = -ENOMEM;
+		goto fail_meta;
+	}
+	s->client =
+		tern_client_create(conf->engine, &(struct tern_client_conf){
+							 .max_inflight = s->conf.max_inflight +
+									 1, /* + a fall-back READ */
+							 .flags = TERN_CLIENT_F_NO_CQ,
+						 });
+	if (s->client == NULL) {
+		ret = -rte_errno;
+		goto fail_futures;
+	}
+	s->engine = conf->engine;
+	for (i = 0; i < s->conf.nb_nodes; i++)
+		s->stats.capacity += s->node[i].alloc.capacity;
+	s->magic = STORE_MAGIC;
+	return s;
+
+fail_futures:
+	free(s->futures);
+fail_meta:
+	store_meta_fini(&s->meta);
+fail:
+	for (i = 0; i < TERN_STORE_NODES_MAX; i++)
+		store_alloc_fini(&s->node[i].alloc);
+	free(s);
+	rte_errno = -ret;
+	return NULL;
+}
+
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tern_store *tel_store;
+static bool tel_registered;
+
+int
+tern_store_destroy(struct tern_store *s)
+{
+	unsigned int i;
+
+	if (s == NULL)
+		return 0;
+	if (s->magic != STORE_MAGIC)
+		return -EINVAL;
+	for (i = 0; i < s->conf.max_inflight; i++)
+		if (s->futures[i].kind != F_FREE)
+			return -EBUSY;
+	pthread_mutex_lock(&tel_lock);
+	if (tel_store == s)
+		tel_store = NULL;
+	pthread_mutex_unlock(&tel_lock);
+	s->magic = 0;
+	tern_client_destroy(s->client);
+	store_meta_fini(&s->meta);
+	for (i = 0; i < TERN_STORE_NODES_MAX; i++)
+		store_alloc_fini(&s->node[i].alloc);
+	free(s->futures);
+	free(s);
+	return 0;
+}
+
+int
+tern_store_stats(const struct tern_store *s, struct tern_store_stats *out)
+{
+	const uint64_t *from;
+	uint64_t *to;
+	size_t i;
+
+	if (s == NULL || out == NULL || s->magic != STORE_MAGIC)
+		return -EINVAL;
+	from = (const uint64_t *)&s->stats;
+	to = (uint64_t *)out;
+	for (i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int
+tel_cb(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	struct tern_store_stats st;
+	int ret = -ENOENT;
+
+	if (params != NULL && params[0] != '\0')
+		return -EINVAL;
+	pthread_mutex_lock(&tel_lock);
+	if (tel_store != NULL)
+		ret = tern_store_stats(tel_store, &st);
+	if (ret == 0) {
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_string(d, "name", tel_store->name);
+		rte_tel_data_add_dict_string(d, "metadata", "embedded");
+		rte_tel_data_add_dict_u64(d, "nodes", tel_store->conf.nb_nodes);
+		rte_tel_data_add_dict_u64(d, "objects", st.objects);
+		rte_tel_data_add_dict_u64(d, "bytes", st.bytes);
+		rte_tel_data_add_dict_u64(d, "capacity", st.capacity);
+		rte_tel_data_add_dict_u64(d, "used", st.used);
+		rte_tel_data_add_dict_u64(d, "reserved", st.reserved);
+		rte_tel_data_add_dict_u64(d, "evictions", st.evictions);
+		rte_tel_data_add_dict_u64(d, "puts", st.puts);
+		rte_tel_data_add_dict_u64(d, "gets", st.gets);
+		rte_tel_data_add_dict_u64(d, "removes", st.removes);
+		rte_tel_data_add_dict_u64(d, "put_errors", st.put_errors);
+		rte_tel_data_add_dict_u64(d, "get_errors", st.get_errors);
+		rte_tel_data_add_dict_u64(d, "lease_expired", st.lease_expired);
+		rte_tel_data_add_dict_u64(d, "fallbacks", st.fallbacks);
+	}
+	pthread_mutex_unlock(&tel_lock);
+	return ret;
+}
+
+int
+tern_store_telemetry_register(struct tern_store *s)
+{
+	int ret = 0;
+
+	if (s != NULL && s->magic != STORE_MAGIC)
+		return -EINVAL;
+	pthread_mutex_lock(&tel_lock);
+	if (s != NULL && tel_store != NULL && tel_store != s)
+		ret = -EEXIST;
+	else if (s != NULL && !tel_registered) {
+		/* DPDK 22.11 cannot unregister a command: register once, serve
+		 * whichever store is set (none: -ENOENT). */
+		if (rte_telemetry_register_cmd("/tern/store", tel_cb,
+					       "The object store's counters. No parameters") != 0)
+			ret = -ENOTSUP;
+		else
+			tel_registered = true;
+	}
+	if (ret == 0)
+		tel_store = s;
+	pthread_mutex_unlock(&tel_lock);
+	return ret;
+}

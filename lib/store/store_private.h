@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef TERN_STORE_PRIVATE_H
+#define TERN_STORE_PRIVATE_H
+
+/*
+ * lib/store inside. Layers, each calling only those below it
+ * (tests/layers/check_layers.py checks this):
+ *
+ *   store.c        the public calls: placement, commit, get, eviction, leases
+ *   store_meta.c   the embedded metadata: records, key hash, LRU
+ *   store_alloc.c  a node's extent allocator (no DPDK: shared with tests)
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tern_store.h"
+
+/* ---- store_alloc.c: one node's allocator, owned by the node ---- */
+
+/* Extents are multiples of this (one cache line). */
+#define STORE_ALLOC_ALIGN 64u
+
+struct store_extent {
+	uint64_t offset;
+	uint64_t length;
+};
+
+/* Free extents sorted by offset, never adjacent (coalesced on free). */
+struct store_alloc {
+	uint64_t capacity;
+	uint64_t used;
+	uint32_t nb_free;
+	uint32_t max_free;
+	struct store_extent *free;
+};
+
+/* @max_allocs: most extents allocated at once (bounds the free list).
+ * 0 or -EINVAL (capacity under STORE_ALLOC_ALIGN, max_allocs 0), -ENOMEM. */
+int store_alloc_init(struct store_alloc *a, uint64_t capacity, uint32_t max_allocs);
+void store_alloc_fini(struct store_alloc *a);
+/* Bytes an allocation of @length takes. */
+uint64_t store_alloc_size(uint64_t length);
+/* First fit. 0 with *offset, -EINVAL (length 0), -ENOSPC. */
+int store_alloc_get(struct store_alloc *a, uint64_t length, uint64_t *offset);
+/* Give back what store_alloc_get() returned for the same @length.
+ * 0, or -EINVAL (not an allocated range: overlaps a free extent or the end). */
+int store_alloc_put(struct store_alloc *a, uint64_t offset, uint64_t length);
+/* Largest free extent. */
+uint64_t store_alloc_largest(const struct store_alloc *a);
+
+/* ---- store_meta.c: the embedded metadata ---- */
+
+#define STORE_REC_NONE UINT32_MAX
+
+enum store_rec_state {
+	STORE_REC_FREE = 0,
+	STORE_REC_RESERVED, /* extents taken, not visible */
+	STORE_REC_LIVE,	    /* committed: in the hash and the LRU */
+	STORE_REC_DEAD,	    /* removed or evicted, a reader still holds it */
+};
+
+struct store_record {
+	char key[TERN_STORE_KEY_MAX]; /* zero-padded: the hash key */
+	uint64_t size;
+	uint64_t version;
+	uint64_t lease_end_ns; /* RESERVED: freed after this unless owned */
+	uint32_t refs;	       /* readers */
+	uint32_t prev, next;   /* LRU (LIVE) or free list (FREE, next) */
+	uint8_t state;
+	uint8_t nb_rep;
+	bool owned; /* RESERVED: a live future will commit or free it */
+	uint8_t node[TERN_STORE_REPLICAS_MAX];
+	uint64_t offset[TERN_STORE_REPLICAS_MAX];
+};
+
+struct store_meta {
+	struct store_record *rec;
+	uint32_t max;
+	uint32_t free_head;
+	uint32_t lru_head, lru_tail; /* head: least recently used */
+	uint32_t nb_live;
+	uint64_t version;
+	void *hash; /* struct rte_hash */
+};
+
+/* 0, -EINVAL, -EEXIST (hash name taken), -ENOMEM. */
+int store_meta_init(struct store_meta *m, const char *name, uint32_t max);
+void store_meta_fini(struct store_meta *m);
+/* A FREE record made RESERVED (key copied, zero-padded), or STORE_REC_NONE. */
+uint32_t store_meta_take(struct store_meta *m, const char *key);
+/* Back to the free list (any state but LIVE). */
+void store_meta_drop(struct store_meta *m, uint32_t idx);
+/* The LIVE record of @key (zero-padded key buffer), or STORE_REC_NONE. */
+uint32_t store_meta_lookup(const struct store_meta *m, const char *padded_key);
+/* Make RESERVED @idx LIVE under its key with the next version. With an
+ * existing LIVE record of that key: -EEXIST, or with @replace it is unlinked
+ * first and returned in *old (else *old = STORE_REC_NONE). */
+int store_meta_commit(struct store_meta *m, uint32_t idx, bool replace, uint32_t *old);
+/* Unlink a LIVE record from the hash and the LRU: it becomes DEAD. */
+void store_meta_unlink(struct store_meta *m, uint32_t idx);
+/* Move a LIVE record to the recent end of the LRU. */
+void store_meta_touch(struct store_meta *m, uint32_t idx);
+/* Iterate LIVE records: *iter starts at 0; returns an index or STORE_REC_NONE. */
+uint32_t store_meta_next(const struct store_meta *m, uint32_t *iter);
+
+#endif /* TERN_STORE_PRIVATE_H */
