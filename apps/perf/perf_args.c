@@ -150,6 +150,13 @@ perf_args_usage(FILE *f, const char *prog)
 		"(default 2)\n"
 		"  --iterations N           submits per client per block size (instead of "
 		"--duration)\n"
+		"  --store N                the object store (doc/store.md): put then get N keys "
+		"of each\n"
+		"                           block size, --batch keys per future, every byte "
+		"verified,\n"
+		"                           next to raw WRITE/READ of the same bytes; --iterations "
+		"rounds\n"
+		"                           (default 3); loopback only\n"
 		"  --warmup T               unmeasured time before each measurement (default 0.2)\n"
 		"  --transport NAME         memcpy|shm|tcp|mlx5 (default memcpy)\n"
 		"  --target NAME            loopback|peer|dataplane (default loopback); "
@@ -188,6 +195,7 @@ enum opt_id {
 	OPT_WORKERS,
 	OPT_DURATION,
 	OPT_ITERATIONS,
+	OPT_STORE,
 	OPT_WARMUP,
 	OPT_TRANSPORT,
 	OPT_TARGET,
@@ -220,6 +228,7 @@ static const struct opt_desc opt_table[] = {
 	{ "workers", OPT_WORKERS, true },
 	{ "duration", OPT_DURATION, true },
 	{ "iterations", OPT_ITERATIONS, true },
+	{ "store", OPT_STORE, true },
 	{ "warmup", OPT_WARMUP, true },
 	{ "transport", OPT_TRANSPORT, true },
 	{ "target", OPT_TARGET, true },
@@ -423,6 +432,10 @@ apply_count_option(const struct opt_desc *o, const char *val, struct perf_args *
 		ret = parse_uint_opt(o->name, val, 1, 64, &v, err, err_len);
 		a->workers = (uint32_t)v;
 		return ret;
+	case OPT_STORE:
+		ret = parse_uint_opt(o->name, val, 1, PERF_STORE_KEYS_MAX, &v, err, err_len);
+		a->store_keys = (uint32_t)v;
+		return ret;
 	default: /* OPT_ITERATIONS, the last of this kind */
 		return parse_uint_opt(o->name, val, 1, UINT32_MAX, &a->iterations, err, err_len);
 	}
@@ -528,6 +541,7 @@ apply_option(const struct opt_desc *o, const char *val, struct perf_args *a, cha
 	case OPT_CLIENTS:
 	case OPT_WORKERS:
 	case OPT_ITERATIONS:
+	case OPT_STORE:
 		return apply_count_option(o, val, a, err, err_len);
 	case OPT_DURATION:
 	case OPT_WARMUP:

@@ -29,6 +29,8 @@
 #define PERF_INFLIGHT_MAX 4096
 /** Longest duration or warm-up. */
 #define PERF_SECONDS_MAX 86400ull
+/** Most keys of --store. */
+#define PERF_STORE_KEYS_MAX (1u << 20)
 /** Longest transport or target name, including the NUL. */
 #define PERF_NAME_MAX 16
 
@@ -77,6 +79,7 @@ struct perf_args {
 	bool quiet;	       /**< no progress line */
 	bool baseline;	       /**< measure the memcpy and streaming-copy baselines */
 	bool help;	       /**< --help was given: print usage, exit 0 */
+	uint32_t store_keys;   /**< --store N: keys of the store mode; 0 = not the store mode */
 };
 
 /**

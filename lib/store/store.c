@@ -223,7 +223,8 @@ node_reserve(struct tern_store *s, unsigned int n, uint64_t size, uint64_t *offs
 {
 	struct store_alloc *a = &s->node[n].alloc;
 	uint64_t need = store_alloc_size(size);
-	uint64_t high = a->capacity / 100 * s->conf.high_watermark_pct;
+	uint64_t high = a->capacity / 100 * s->conf.high_watermark_pct +
+			a->capacity % 100 * s->conf.high_watermark_pct / 100;
 	uint64_t low = high > a->capacity / 10 ? high - a->capacity / 10 : 0;
 
 	if (need > a->capacity)
@@ -792,8 +793,6 @@ check_conf(struct tern_store *s, const struct tern_store_conf *c)
 		s->conf.replicas = 1;
 	if (s->conf.high_watermark_pct == 0)
 		s->conf.high_watermark_pct = DEF_HIGH_PCT;
-	if (s->conf.lease_ns == 0)
-		s->conf.lease_ns = DEF_LEASE_NS;
 	if (s->conf.max_objects > (1u << 24) || s->conf.max_inflight > 1024 ||
 	    s->conf.replicas > RTE_MIN(c->nb_nodes, (unsigned int)TERN_STORE_REPLICAS_MAX) ||
 	    s->conf.high_watermark_pct < 10 || s->conf.high_watermark_pct > 100)
@@ -846,6 +845,8 @@ tern_store_create(const struct tern_store_conf *conf)
 		if (s->conf.deadline_ns == 0)
 			s->conf.deadline_ns = ec.deadline_ns;
 		s->max_batch = ec.max_batch;
+		if (s->conf.lease_ns == 0)
+			s->conf.lease_ns = RTE_MAX(DEF_LEASE_NS, 2 * s->conf.deadline_ns);
 		if (s->conf.lease_ns < 2 * s->conf.deadline_ns)
 			ret = -EINVAL;
 	}

@@ -67,7 +67,8 @@ struct tern_store_conf {
 	uint32_t max_inflight;	     /**< futures at once; 16, <= 1024 */
 	uint32_t replicas;	     /**< default replicas of a put; 1 */
 	uint32_t high_watermark_pct; /**< evict above this % of a node; 90, 10..100 */
-	uint64_t lease_ns;	     /**< life of an uncommitted reservation; 30 s */
+	uint64_t lease_ns;	     /**< life of an uncommitted reservation, >= 2 deadlines;
+				      *   max(30 s, 2 deadlines) */
 	uint64_t deadline_ns;	     /**< deadline of a store batch; the engine's default */
 };
 
