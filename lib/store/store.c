@@ -17,6 +17,7 @@
 #include <rte_log.h>
 #include <rte_telemetry.h>
 
+#include <tern_directory.h>
 #include <tern_time.h>
 
 #include "store_private.h"
@@ -34,12 +35,13 @@ RTE_INIT(store_log_init)
 #define STORE_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, store_logtype, "tern_store: " fmt "\n", ##__VA_ARGS__)
 
-#define STORE_MAGIC	 0x53544f5245u /* "STORE" */
-#define DEF_MAX_OBJECTS	 65536u
-#define DEF_MAX_INFLIGHT 16u
-#define DEF_HIGH_PCT	 90u
-#define DEF_LEASE_NS	 (30ull * 1000000000ull)
-#define STORE_NAME_MAX	 16
+#define STORE_MAGIC	   0x53544f5245u /* "STORE" */
+#define DEF_MAX_OBJECTS	   65536u
+#define DEF_MAX_INFLIGHT   16u
+#define DEF_HIGH_PCT	   90u
+#define DEF_LEASE_NS	   (30ull * 1000000000ull)
+#define STORE_NAME_MAX	   16
+#define STORE_METADATA_MAX 512
 
 enum future_kind { F_FREE = 0, F_PUT, F_GET };
 
@@ -73,6 +75,8 @@ struct tern_store {
 	struct store_node node[TERN_STORE_NODES_MAX];
 	struct tern_store_node_conf node_conf[TERN_STORE_NODES_MAX];
 	struct store_meta meta;
+	struct tern_directory *dir; /* etcd or Redis metadata; NULL: embedded */
+	char metadata[STORE_METADATA_MAX];
 	struct tern_store_future *futures;
 	struct tern_store_stats stats; /* written by the store's thread, read by any */
 	struct tern_request reqs[TERN_BATCH_MAX];
@@ -134,7 +138,7 @@ record_release(struct tern_store *s, uint32_t idx)
 
 /* Unlink a LIVE record (the record first), free its memory unless read. */
 static void
-record_remove(struct tern_store *s, uint32_t idx)
+record_forget(struct tern_store *s, uint32_t idx)
 {
 	struct store_record *r = &s->meta.rec[idx];
 
@@ -143,6 +147,22 @@ record_remove(struct tern_store *s, uint32_t idx)
 	STAT_SUB(s, bytes, r->size);
 	if (r->refs == 0)
 		record_release(s, idx);
+}
+
+/* Remove a LIVE record: from the external metadata first (unless @external
+ * is false: it is gone there already), then here. */
+static int
+record_remove(struct tern_store *s, uint32_t idx, bool external)
+{
+	int ret;
+
+	if (s->dir != NULL && external) {
+		ret = tern_directory_kv_del(s->dir, s->meta.rec[idx].key);
+		if (ret < 0 && ret != -ENOENT)
+			return ret;
+	}
+	record_forget(s, idx);
+	return 0;
 }
 
 static void
@@ -165,6 +185,38 @@ stats_used(struct tern_store *s)
 	__atomic_store_n(&s->stats.used, used, __ATOMIC_RELAXED);
 }
 
+/* ---- external metadata (etcd, Redis) ---- */
+
+static int
+ext_encode(const struct tern_store *s, const struct store_record *r, char *buf, size_t len)
+{
+	struct store_ext_rec e = { .size = r->size, .version = r->version, .nb_rep = r->nb_rep };
+	unsigned int i;
+
+	memcpy(e.owner, s->name, sizeof(e.owner));
+	for (i = 0; i < r->nb_rep; i++) {
+		e.node[i] = r->node[i];
+		e.offset[i] = r->offset[i];
+	}
+	return store_ext_encode(&e, buf, len);
+}
+
+/* The external record of @key: 0, -ENOENT, -EPROTO (not a record), backend errors. */
+static int
+ext_get(struct tern_store *s, const char *key, struct store_ext_rec *e)
+{
+	char text[STORE_EXT_TEXT_MAX];
+	size_t len = 0;
+	int ret;
+
+	ret = tern_directory_kv_get(s->dir, key, text, sizeof(text), &len);
+	if (ret == -ENOSPC)
+		ret = -EPROTO;
+	if (ret == 0)
+		ret = store_ext_decode(text, len, e);
+	return ret;
+}
+
 /* ---- eviction and leases ---- */
 
 /* Evict the least-recently-used unread object with a replica on @node
@@ -182,7 +234,9 @@ evict_one(struct tern_store *s, int node)
 		for (i = 0; i < r->nb_rep && !on_node; i++)
 			on_node = r->node[i] == node;
 		if (r->refs == 0 && on_node && (node < 0 || r->size > 0)) {
-			record_remove(s, idx);
+			/* The metadata unreachable: nothing can be evicted. */
+			if (record_remove(s, idx, true) != 0)
+				return false;
 			STAT_ADD(s, evictions, 1);
 			return true;
 		}
@@ -247,6 +301,10 @@ place(struct tern_store *s, uint32_t idx, unsigned int nb_rep)
 	unsigned int order[TERN_STORE_NODES_MAX], nb = 0, i, j;
 	int ret = -ENOSPC;
 
+	if (r->size == 0) { /* nothing to place: no replica */
+		r->nb_rep = 0;
+		return 0;
+	}
 	for (i = 0; i < s->conf.nb_nodes; i++)
 		order[i] = i;
 	for (i = 2; i < s->conf.nb_nodes; i++) /* insertion sort of 1.., most free first */
@@ -264,11 +322,9 @@ place(struct tern_store *s, uint32_t idx, unsigned int nb_rep)
 	for (i = 0; i < s->conf.nb_nodes && nb < nb_rep && nb < TERN_STORE_REPLICAS_MAX; i++) {
 		uint64_t off = 0;
 
-		if (r->size > 0) {
-			ret = node_reserve(s, order[i], r->size, &off);
-			if (ret != 0)
-				continue;
-		}
+		ret = node_reserve(s, order[i], r->size, &off);
+		if (ret != 0)
+			continue;
 		r->node[nb] = (uint8_t)order[i];
 		r->offset[nb] = off;
 		nb++;
@@ -349,6 +405,23 @@ get_one(struct tern_store *s, struct tern_store_future *f, uint32_t i, unsigned 
 	return ret;
 }
 
+/* Write the record of RESERVED @idx in the external metadata, atomically
+ * created unless @replace. It takes the version the local commit will. */
+static int
+ext_commit(struct tern_store *s, uint32_t idx, bool replace)
+{
+	struct store_record *r = &s->meta.rec[idx];
+	char text[STORE_EXT_TEXT_MAX];
+	int n;
+
+	r->version = s->meta.version + 1;
+	n = ext_encode(s, r, text, sizeof(text));
+	if (n < 0)
+		return n;
+	return tern_directory_kv_put(s->dir, r->key, text, (size_t)n,
+				     replace ? 0 : TERN_DIRECTORY_KV_CREATE);
+}
+
 static void
 resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 {
@@ -357,11 +430,19 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 	for (i = 0; i < f->nb; i++) {
 		uint32_t idx = f->rec[i];
 
+		old = STORE_REC_NONE;
 		if (idx == STORE_REC_NONE)
 			continue;
-		if (status == 0) {
+		if (status == 0 && s->dir != NULL) {
+			/* The external metadata decides; here, a replace. */
+			f->res[i] = ext_commit(s, idx, (f->flags & TERN_STORE_F_REPLACE) != 0);
+			if (f->res[i] == 0)
+				f->res[i] = store_meta_commit(&s->meta, idx, true, &old);
+		} else if (status == 0) {
 			f->res[i] = store_meta_commit(&s->meta, idx,
 						      (f->flags & TERN_STORE_F_REPLACE) != 0, &old);
+		}
+		if (status == 0) {
 			if (f->res[i] == 0) {
 				STAT_SUB(s, reserved, 1);
 				STAT_ADD(s, objects, 1);
@@ -563,7 +644,9 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
 			f->res[i] = -EINVAL; /* the same key twice in a batch */
 			continue;
 		}
-		if (!(flags & TERN_STORE_F_REPLACE) &&
+		/* With external metadata the commit alone can tell (another
+		 * store may have removed or written the key). */
+		if (!(flags & TERN_STORE_F_REPLACE) && s->dir == NULL &&
 		    store_meta_lookup(&s->meta, key) != STORE_REC_NONE) {
 			f->res[i] = -EEXIST;
 			continue;
@@ -609,6 +692,40 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
 	return f;
 }
 
+/*
+ * The external record of @key checked against the local one (*idx, may be
+ * STORE_REC_NONE). A local record the metadata no longer holds is stale:
+ * forgotten here (its memory freed once unread). Returns 0 (*idx is the
+ * current local record), -ENOENT, -EREMOTE (another store placed it: *size
+ * is its size; reading it needs the owners' channel, not built), or a
+ * backend error.
+ */
+static int
+ext_lookup(struct tern_store *s, const char *key, uint32_t *idx, uint64_t *size)
+{
+	struct store_ext_rec e;
+	int ret = ext_get(s, key, &e);
+
+	if (ret < 0 && ret != -ENOENT && ret != -EPROTO)
+		return ret;
+	if (*idx != STORE_REC_NONE &&
+	    (ret != 0 || strcmp(e.owner, s->name) != 0 || e.version != s->meta.rec[*idx].version)) {
+		record_forget(s, *idx);
+		*idx = STORE_REC_NONE;
+	}
+	if (ret == -EPROTO) {
+		STORE_LOG(WARNING, "%s: the metadata's record of %s is malformed", s->name, key);
+		return -EPROTO;
+	}
+	if (ret == -ENOENT)
+		return ret;
+	if (*idx == STORE_REC_NONE) {
+		*size = e.size;
+		return strcmp(e.owner, s->name) == 0 ? -ENOENT : -EREMOTE;
+	}
+	return 0;
+}
+
 struct tern_store_future *
 tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
 	       const uint64_t *buf_sizes, uint32_t nb)
@@ -641,6 +758,13 @@ tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
 			continue;
 		}
 		idx = store_meta_lookup(&s->meta, key);
+		if (s->dir != NULL) {
+			ret = ext_lookup(s, key, &idx, &f->size[i]);
+			if (ret != 0) {
+				f->res[i] = ret;
+				continue;
+			}
+		}
 		if (idx == STORE_REC_NONE) {
 			f->res[i] = -ENOENT;
 			continue;
@@ -702,12 +826,22 @@ tern_store_remove(struct tern_store *s, const char *const *keys, uint32_t nb, in
 		uint32_t idx;
 		int ret = 0;
 
-		if (key_pad(keys[i], key, false) < 0)
+		if (key_pad(keys[i], key, false) < 0) {
 			ret = -EINVAL;
-		else if ((idx = store_meta_lookup(&s->meta, key)) == STORE_REC_NONE)
+		} else if (s->dir != NULL) {
+			/* The record first, wherever its object is; memory here
+			 * only if it is ours (another owner's: not reclaimed, see
+			 * doc/store.md). */
+			ret = tern_directory_kv_del(s->dir, key);
+			idx = store_meta_lookup(&s->meta, key);
+			if ((ret == 0 || ret == -ENOENT) && idx != STORE_REC_NONE)
+				record_forget(s, idx);
+		} else if ((idx = store_meta_lookup(&s->meta, key)) == STORE_REC_NONE) {
 			ret = -ENOENT;
-		else {
-			record_remove(s, idx);
+		} else {
+			record_forget(s, idx);
+		}
+		if (ret == 0) {
 			STAT_ADD(s, removes, 1);
 			removed++;
 		}
@@ -729,13 +863,35 @@ tern_store_exists(struct tern_store *s, const char *const *keys, uint32_t nb, in
 	    nb > TERN_STORE_BATCH_MAX)
 		return -EINVAL;
 	for (i = 0; i < nb; i++) {
-		if (key_pad(keys[i], key, false) < 0)
+		if (key_pad(keys[i], key, false) < 0) {
 			results[i] = -EINVAL;
-		else
+		} else if (s->dir != NULL) {
+			struct store_ext_rec e;
+			int ret = ext_get(s, key, &e);
+
+			results[i] = ret == 0 || ret == -EPROTO ? 1 : ret == -ENOENT ? 0 : ret;
+		} else {
 			results[i] = store_meta_lookup(&s->meta, key) != STORE_REC_NONE;
+		}
 		found += results[i] == 1;
 	}
 	return found;
+}
+
+struct ext_list_state {
+	tern_store_list_cb cb;
+	void *arg;
+};
+
+static int
+ext_list_one(void *arg, const char *key, const void *value, size_t len)
+{
+	struct ext_list_state *ls = arg;
+	struct store_ext_rec e;
+
+	if (store_ext_decode(value, len, &e) != 0)
+		return 0; /* not a record: skipped */
+	return ls->cb(ls->arg, key, e.size, e.nb_rep);
 }
 
 int
@@ -750,6 +906,11 @@ tern_store_list(struct tern_store *s, const char *prefix, tern_store_list_cb cb,
 	len = key_pad(prefix, pfx, true);
 	if (len < 0)
 		return len;
+	if (s->dir != NULL) {
+		struct ext_list_state ls = { .cb = cb, .arg = arg };
+
+		return tern_directory_kv_list(s->dir, pfx, ext_list_one, &ls);
+	}
 	while ((idx = store_meta_next(&s->meta, &iter)) != STORE_REC_NONE) {
 		const struct store_record *r = &s->meta.rec[idx];
 
@@ -782,8 +943,11 @@ check_conf(struct tern_store *s, const struct tern_store_conf *c)
 		      (c->name[i] >= 'a' && c->name[i] <= 'z') ||
 		      (c->name[i] >= 'A' && c->name[i] <= 'Z')))
 			return -EINVAL;
-	if (c->metadata != NULL && strcmp(c->metadata, "embedded") != 0)
+	if (c->metadata != NULL && strcmp(c->metadata, "embedded") != 0 &&
+	    strncmp(c->metadata, "etcd://", 7) != 0 && strncmp(c->metadata, "redis://", 8) != 0)
 		return strstr(c->metadata, "://") != NULL ? -ENOTSUP : -EINVAL;
+	if (c->metadata != NULL && strlen(c->metadata) >= STORE_METADATA_MAX)
+		return -EINVAL;
 	s->conf = *c;
 	if (s->conf.max_objects == 0)
 		s->conf.max_objects = DEF_MAX_OBJECTS;
@@ -816,7 +980,9 @@ check_conf(struct tern_store *s, const struct tern_store_conf *c)
 	}
 	s->conf.nodes = s->node_conf;
 	s->conf.name = s->name;
-	s->conf.metadata = "embedded";
+	snprintf(s->metadata, sizeof(s->metadata), "%s",
+		 c->metadata != NULL ? c->metadata : "embedded");
+	s->conf.metadata = s->metadata;
 	memcpy(s->name, c->name, len + 1);
 	return 0;
 }
@@ -860,6 +1026,16 @@ tern_store_create(const struct tern_store_conf *conf)
 	ret = store_meta_init(&s->meta, s->name, s->conf.max_objects);
 	if (ret != 0)
 		goto fail;
+	if (strcmp(s->metadata, "embedded") != 0) {
+		s->dir = tern_directory_open(s->metadata,
+					     &(struct tern_directory_conf){
+						     .timeout_ms = s->conf.metadata_timeout_ms,
+					     });
+		if (s->dir == NULL) {
+			ret = rte_errno == ENOTSUP ? -ENOTSUP : -EINVAL;
+			goto fail_meta;
+		}
+	}
 	s->futures = calloc(s->conf.max_inflight, sizeof(*s->futures));
 	if (s->futures == NULL) {
 		ret = -ENOMEM;
@@ -884,6 +1060,7 @@ tern_store_create(const struct tern_store_conf *conf)
 fail_futures:
 	free(s->futures);
 fail_meta:
+	tern_directory_close(s->dir);
 	store_meta_fini(&s->meta);
 fail:
 	for (i = 0; i < TERN_STORE_NODES_MAX; i++)
@@ -914,6 +1091,21 @@ tern_store_destroy(struct tern_store *s)
 		tel_store = NULL;
 	pthread_mutex_unlock(&tel_lock);
 	s->magic = 0;
+	if (s->dir != NULL) {
+		/* Withdraw our records: their memory goes with us (best effort;
+		 * an unreachable metadata store keeps them, and gets of them
+		 * then fail with -EREMOTE, see doc/store.md). */
+		uint32_t iter = 0, idx;
+
+		int ret = 0;
+
+		while (ret == 0 && (idx = store_meta_next(&s->meta, &iter)) != STORE_REC_NONE) {
+			ret = tern_directory_kv_del(s->dir, s->meta.rec[idx].key);
+			if (ret == -ENOENT)
+				ret = 0;
+		}
+		tern_directory_close(s->dir);
+	}
 	tern_client_destroy(s->client);
 	store_meta_fini(&s->meta);
 	for (i = 0; i < TERN_STORE_NODES_MAX; i++)
@@ -953,7 +1145,8 @@ tel_cb(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 	if (ret == 0) {
 		rte_tel_data_start_dict(d);
 		rte_tel_data_add_dict_string(d, "name", tel_store->name);
-		rte_tel_data_add_dict_string(d, "metadata", "embedded");
+		rte_tel_data_add_dict_string(d, "metadata",
+					     tel_store->dir != NULL ? "external" : "embedded");
 		rte_tel_data_add_dict_u64(d, "nodes", tel_store->conf.nb_nodes);
 		rte_tel_data_add_dict_u64(d, "objects", st.objects);
 		rte_tel_data_add_dict_u64(d, "bytes", st.bytes);

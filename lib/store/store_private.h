@@ -7,6 +7,7 @@
  * (tests/layers/check_layers.py checks this):
  *
  *   store.c        the public calls: placement, commit, get, eviction, leases
+ *   store_ext.c    a record as text, in etcd or Redis (lib/directory's key-value space)
  *   store_meta.c   the embedded metadata: records, key hash, LRU
  *   store_alloc.c  a node's extent allocator (no DPDK: shared with tests)
  */
@@ -103,5 +104,26 @@ void store_meta_unlink(struct store_meta *m, uint32_t idx);
 void store_meta_touch(struct store_meta *m, uint32_t idx);
 /* Iterate LIVE records: *iter starts at 0; returns an index or STORE_REC_NONE. */
 uint32_t store_meta_next(const struct store_meta *m, uint32_t *iter);
+
+/* ---- store_ext.c: a record in an external metadata store ---- */
+
+/* Longest record text (4 replicas of 20-digit offsets fit easily). */
+#define STORE_EXT_TEXT_MAX 256
+/* Owner names: tern_store_conf.name, 1..15 bytes. */
+#define STORE_EXT_OWNER_MAX 16
+
+struct store_ext_rec {
+	char owner[STORE_EXT_OWNER_MAX];
+	uint64_t size;
+	uint64_t version;
+	uint8_t nb_rep;
+	uint8_t node[TERN_STORE_REPLICAS_MAX];
+	uint64_t offset[TERN_STORE_REPLICAS_MAX];
+};
+
+/* The text of @r in @buf: its length, or -ENOSPC. */
+int store_ext_encode(const struct store_ext_rec *r, char *buf, size_t len);
+/* Strict parse: 0, or -EPROTO for anything but what store_ext_encode() writes. */
+int store_ext_decode(const char *buf, size_t len, struct store_ext_rec *r);
 
 #endif /* TERN_STORE_PRIVATE_H */

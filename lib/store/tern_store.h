@@ -20,8 +20,18 @@
  * Keys: 1 .. TERN_STORE_KEY_MAX - 1 bytes, each printable ASCII 0x21..0x7e;
  * given as NUL-terminated strings.
  *
+ * Metadata: embedded (this process) by default; with an etcd or Redis URI
+ * the records live there (lib/directory's key-value space) and the commit
+ * is an atomic create in that store, so stores of several processes
+ * sharing it never both commit one key. A store reads only objects it
+ * placed itself; another store's object is reported as -EREMOTE (the
+ * owners' channel that would read it is not built: doc/store.md).
+ *
  * Errors: constructors return NULL and set rte_errno; other calls return 0
- * (or a count) or a negative errno.
+ * (or a count) or a negative errno. With etcd or Redis metadata, any call
+ * that reaches it may also fail (for the whole call, or for one key in a
+ * future's results) with tern_directory.h's *backend errors*, within
+ * metadata_timeout_ms per request: -ECONNREFUSED, -ETIMEDOUT, -EIO, -EPROTO...
  */
 
 #include <stdint.h>
@@ -62,14 +72,16 @@ struct tern_store_conf {
 	struct tern_segment_table *segments;	  /**< the engine's segment table; required */
 	const struct tern_store_node_conf *nodes; /**< capacity; nodes[0] is the local node */
 	unsigned int nb_nodes;			  /**< 1..TERN_STORE_NODES_MAX */
-	const char *metadata;			  /**< NULL or "embedded" */
-	uint32_t max_objects;	     /**< records (committed + reserved); 65536, <= 2^24 */
-	uint32_t max_inflight;	     /**< futures at once; 16, <= 1024 */
-	uint32_t replicas;	     /**< default replicas of a put; 1 */
-	uint32_t high_watermark_pct; /**< evict above this % of a node; 90, 10..100 */
-	uint64_t lease_ns;	     /**< life of an uncommitted reservation, >= 2 deadlines;
-				      *   max(30 s, 2 deadlines) */
-	uint64_t deadline_ns;	     /**< deadline of a store batch; the engine's default */
+	const char *metadata;	      /**< NULL or "embedded"; "etcd://host:port[,...]/prefix" or
+				       *   "redis://host:port/prefix" (tern_directory_open()) */
+	uint32_t metadata_timeout_ms; /**< bound on one etcd/Redis request; 2000 */
+	uint32_t max_objects;	      /**< records (committed + reserved); 65536, <= 2^24 */
+	uint32_t max_inflight;	      /**< futures at once; 16, <= 1024 */
+	uint32_t replicas;	      /**< default replicas of a put; 1 */
+	uint32_t high_watermark_pct;  /**< evict above this % of a node; 90, 10..100 */
+	uint64_t lease_ns;	      /**< life of an uncommitted reservation, >= 2 deadlines;
+				       *   max(30 s, 2 deadlines) */
+	uint64_t deadline_ns;	      /**< deadline of a store batch; the engine's default */
 };
 
 /**
@@ -77,9 +89,9 @@ struct tern_store_conf {
  *
  * @return the store, or NULL with rte_errno: EINVAL (missing or bad field,
  *         a node not inside a LOCAL segment, two nodes overlapping, lease
- *         shorter than twice the deadline), ENOTSUP (a metadata other than
- *         "embedded"), EEXIST (name in use), ENOSPC (no engine client
- *         slot), ENOMEM.
+ *         shorter than twice the deadline, a malformed metadata URI),
+ *         ENOTSUP (a metadata other than "embedded", etcd or Redis), EEXIST (name in use), ENOSPC
+ * (no engine client slot), ENOMEM.
  */
 struct tern_store *tern_store_create(const struct tern_store_conf *conf);
 
@@ -121,8 +133,9 @@ struct tern_store_future *tern_store_put(struct tern_store *store, const char *c
  * @param buf_sizes room in each buffer
  * @return one future, or NULL with rte_errno: EINVAL, EAGAIN (as put).
  *         Per-key failures (-EINVAL bad key, -ENOENT, -ENOSPC with the
- *         needed size, a READ error when every replica failed) are in the
- *         future's results.
+ *         needed size, -EREMOTE placed by another store sharing the
+ *         metadata, a READ error when every replica failed, a backend
+ *         error) are in the future's results.
  */
 struct tern_store_future *tern_store_get(struct tern_store *store, const char *const *keys,
 					 void *const *bufs, const uint64_t *buf_sizes, uint32_t nb);
@@ -166,7 +179,7 @@ int tern_store_future_release(struct tern_store_future *f);
 /**
  * Remove a batch of keys: records at once, memory when no reader holds it.
  *
- * @param results per key: 0, -ENOENT, -EINVAL (bad key); may be NULL
+ * @param results per key: 0, -ENOENT, -EINVAL (bad key), a backend error; may be NULL
  * @return keys removed; -EINVAL (NULL store or keys, @p nb 0 or above
  *         TERN_STORE_BATCH_MAX).
  */
@@ -175,7 +188,7 @@ int tern_store_remove(struct tern_store *store, const char *const *keys, uint32_
 /**
  * Which keys exist (are committed)?
  *
- * @param results per key: 1, 0, or -EINVAL (bad key)
+ * @param results per key: 1, 0, -EINVAL (bad key), a backend error
  * @return how many exist; -EINVAL (NULL argument, @p nb 0 or too many).
  */
 int tern_store_exists(struct tern_store *store, const char *const *keys, uint32_t nb, int *results);
@@ -189,7 +202,8 @@ typedef int (*tern_store_list_cb)(void *arg, const char *key, uint64_t size,
  * no particular order. @p cb must not call the store.
  *
  * @return keys listed; the callback's non-zero value; -EINVAL (NULL store,
- *         prefix or cb, prefix longer than a key or with a refused byte).
+ *         prefix or cb, prefix longer than a key or with a refused byte);
+ *         a backend error.
  */
 int tern_store_list(struct tern_store *store, const char *prefix, tern_store_list_cb cb, void *arg);
 

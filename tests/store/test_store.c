@@ -149,6 +149,58 @@ test_alloc_first_fit_coalesce(void **state)
 	store_alloc_fini(&a);
 }
 
+/* ---- the record text of etcd/Redis metadata: strict ---- */
+
+static void
+test_ext_record_strict(void **state)
+{
+	struct store_ext_rec r = { .owner = "own_1",
+				   .size = 4096,
+				   .version = 7,
+				   .nb_rep = 2,
+				   .node = { 0, 3 },
+				   .offset = { 64, 1ull << 40 } };
+	struct store_ext_rec back;
+	const char *bad[] = {
+		"",
+		"tern1",
+		"tern2 own 1 1 1 0:0",
+		"tern1  own 1 1 1 0:0",	    /* two spaces */
+		"tern1 own 1 1 1 0:0 ",	    /* trailing space */
+		"tern1 ow-n 1 1 1 0:0",	    /* owner charset */
+		"tern1 own 01 1 1 0:0",	    /* leading zero */
+		"tern1 own +1 1 1 0:0",	    /* sign */
+		"tern1 own 1 1 2 0:0",	    /* fewer replicas than said */
+		"tern1 own 1 1 1 0:0 1:64", /* more */
+		"tern1 own 1 1 5 0:0 1:0 2:0 3:0 4:0",
+		"tern1 own 1 1 1 8:0",			  /* node out of range */
+		"tern1 own 1 1 1 0:65",			  /* misaligned offset */
+		"tern1 own 1 1 1 0",			  /* no offset */
+		"tern1 own 0 1 1 0:0",			  /* zero size with a replica */
+		"tern1 own 5 1 0",			  /* a size without replica */
+		"tern1 own 18446744073709551616 1 1 0:0", /* overflow */
+		"tern1 own16charslong12 1 1 1 0:0",	  /* owner too long */
+		"tern1 own 1 1 1 0:0\n",
+	};
+	char text[STORE_EXT_TEXT_MAX];
+	unsigned int i;
+	int n;
+
+	(void)state;
+	n = store_ext_encode(&r, text, sizeof(text));
+	assert_true(n > 0);
+	assert_string_equal(text, "tern1 own_1 4096 7 2 0:64 3:1099511627776");
+	assert_int_equal(store_ext_decode(text, (size_t)n, &back), 0);
+	assert_memory_equal(&back, &r, sizeof(r));
+	assert_int_equal(store_ext_encode(&r, text, 10), -ENOSPC);
+	assert_int_equal(store_ext_decode("tern1 a 0 0 0", 13, &back), 0);
+	assert_int_equal(store_ext_decode("tern1 a 18446744073709551615 1 1 0:0", 36, &back), 0);
+	for (i = 0; i < RTE_DIM(bad); i++)
+		if (store_ext_decode(bad[i], strlen(bad[i]), &back) != -EPROTO)
+			fail_msg("accepted: '%s'", bad[i]);
+	assert_int_equal(store_ext_decode(NULL, 0, &back), -EPROTO);
+}
+
 /* ---- the API ---- */
 
 static void
@@ -162,9 +214,15 @@ test_bad_conf(void **state)
 	assert_int_equal(rte_errno, EINVAL);
 	fixture_up(&fx, "sconf", 1, 1 * MiB, &c);
 	c.name = "sconf2";
-	c.metadata = "etcd://127.0.0.1:2379/tern";
+	c.metadata = "p2p://127.0.0.1:2379";
 	assert_null(tern_store_create(&c));
 	assert_int_equal(rte_errno, ENOTSUP);
+	c.metadata = "etcd://127.0.0.1:99999/tern"; /* port out of range */
+	assert_null(tern_store_create(&c));
+	assert_int_equal(rte_errno, EINVAL);
+	c.metadata = "redis://127.0.0.1:1"; /* no prefix */
+	assert_null(tern_store_create(&c));
+	assert_int_equal(rte_errno, EINVAL);
 	c.metadata = "bogus";
 	assert_null(tern_store_create(&c));
 	assert_int_equal(rte_errno, EINVAL);
@@ -682,6 +740,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_alloc_first_fit_coalesce),
+		cmocka_unit_test(test_ext_record_strict),
 		cmocka_unit_test(test_bad_conf),
 		cmocka_unit_test(test_keys_rules),
 		cmocka_unit_test(test_put_get_remove),
