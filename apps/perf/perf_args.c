@@ -157,6 +157,9 @@ perf_args_usage(FILE *f, const char *prog)
 		"                           next to raw WRITE/READ of the same bytes; --iterations "
 		"rounds\n"
 		"                           (default 3); loopback only\n"
+		"  --store-metadata URI     --store: embedded (default), etcd://HOST:PORT/PREFIX "
+		"or\n"
+		"                           redis://HOST:PORT/PREFIX\n"
 		"  --warmup T               unmeasured time before each measurement (default 0.2)\n"
 		"  --transport NAME         memcpy|shm|tcp|mlx5 (default memcpy)\n"
 		"  --target NAME            loopback|peer|dataplane (default loopback); "
@@ -196,6 +199,7 @@ enum opt_id {
 	OPT_DURATION,
 	OPT_ITERATIONS,
 	OPT_STORE,
+	OPT_STORE_METADATA,
 	OPT_WARMUP,
 	OPT_TRANSPORT,
 	OPT_TARGET,
@@ -229,6 +233,7 @@ static const struct opt_desc opt_table[] = {
 	{ "duration", OPT_DURATION, true },
 	{ "iterations", OPT_ITERATIONS, true },
 	{ "store", OPT_STORE, true },
+	{ "store-metadata", OPT_STORE_METADATA, true },
 	{ "warmup", OPT_WARMUP, true },
 	{ "transport", OPT_TRANSPORT, true },
 	{ "target", OPT_TARGET, true },
@@ -394,6 +399,20 @@ static int
 apply_name_option(const struct opt_desc *o, const char *val, struct perf_args *a, char *err,
 		  size_t err_len)
 {
+	if (o->id == OPT_STORE_METADATA) {
+		size_t i, n = strlen(val);
+
+		for (i = 0; i < n; i++)
+			if ((unsigned char)val[i] < 0x21 || (unsigned char)val[i] > 0x7e)
+				break;
+		if (n == 0 || i < n || n >= sizeof(a->store_metadata))
+			return fail(err, err_len,
+				    "--store-metadata: 1-%zu printable characters (embedded, "
+				    "etcd://HOST:PORT/PREFIX, redis://HOST:PORT/PREFIX)",
+				    sizeof(a->store_metadata) - 1);
+		snprintf(a->store_metadata, sizeof(a->store_metadata), "%s", val);
+		return 0;
+	}
 	if (o->id == OPT_ENGINE) {
 		if (tern_cli_check_name(val, sizeof(a->engine)) != 0)
 			return fail(err, err_len, "--engine '%s': 1-15 of [A-Za-z0-9_]", val);
@@ -535,6 +554,7 @@ apply_option(const struct opt_desc *o, const char *val, struct perf_args *a, cha
 		return apply_choice_option(o, val, a, err, err_len);
 	case OPT_ENGINE:
 	case OPT_SEGMENT:
+	case OPT_STORE_METADATA:
 		return apply_name_option(o, val, a, err, err_len);
 	case OPT_BATCH:
 	case OPT_INFLIGHT:

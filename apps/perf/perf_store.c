@@ -200,6 +200,7 @@ perf_store_run(const struct perf_args *a, const struct perf_store_env *env)
 		.nodes = &node,
 		.nb_nodes = 1,
 		.max_objects = a->store_keys,
+		.metadata = a->store_metadata[0] != '\0' ? a->store_metadata : NULL,
 		.max_inflight = 2,
 		.high_watermark_pct = 100,
 	});
@@ -211,9 +212,10 @@ perf_store_run(const struct perf_args *a, const struct perf_store_env *env)
 		fprintf(stderr, PROG ": --store: %s\n", rte_strerror(-ret));
 		goto out;
 	}
-	printf("store: %u keys, batch %u, %u rounds, metadata embedded, 1 node (capacity %" PRIu64
+	printf("store: %u keys, batch %u, %u rounds, metadata %s, 1 node (capacity %" PRIu64
 	       " bytes), worker lcores %s\n",
-	       a->store_keys, a->batch, rounds, env->target_bytes,
+	       a->store_keys, a->batch, rounds,
+	       a->store_metadata[0] != '\0' ? a->store_metadata : "embedded", env->target_bytes,
 	       perf_cpu_list(env->worker_mask, cores, sizeof(cores)));
 	printf("%10s %6s %12s %9s %12s %9s %7s %9s\n", "size", "op", "objects/s", "GB/s",
 	       "raw obj/s", "raw GB/s", "ratio", "verified");

@@ -35,13 +35,15 @@ RTE_INIT(store_log_init)
 #define STORE_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, store_logtype, "tern_store: " fmt "\n", ##__VA_ARGS__)
 
-#define STORE_MAGIC	   0x53544f5245u /* "STORE" */
-#define DEF_MAX_OBJECTS	   65536u
-#define DEF_MAX_INFLIGHT   16u
-#define DEF_HIGH_PCT	   90u
-#define DEF_LEASE_NS	   (30ull * 1000000000ull)
-#define STORE_NAME_MAX	   16
-#define STORE_METADATA_MAX 512
+#define STORE_MAGIC		 0x53544f5245u /* "STORE" */
+#define DEF_MAX_OBJECTS		 65536u
+#define DEF_MAX_INFLIGHT	 16u
+#define DEF_HIGH_PCT		 90u
+#define DEF_LEASE_NS		 (30ull * 1000000000ull)
+#define STORE_NAME_MAX		 16
+#define STORE_METADATA_MAX	 512
+#define DEF_ATTACHED_DEADLINE_NS (5ull * 1000000000ull)
+#define DEF_ATTACHED_MAX_BATCH	 64u
 
 enum future_kind { F_FREE = 0, F_PUT, F_GET };
 
@@ -71,6 +73,7 @@ struct tern_store {
 	struct tern_store_conf conf; /* defaults filled in; nodes points below */
 	struct tern_engine *engine;
 	struct tern_client *client;
+	bool own_client;    /* created here (else the caller's attached client) */
 	uint32_t max_batch; /* the engine's */
 	struct store_node node[TERN_STORE_NODES_MAX];
 	struct tern_store_node_conf node_conf[TERN_STORE_NODES_MAX];
@@ -932,8 +935,8 @@ check_conf(struct tern_store *s, const struct tern_store_conf *c)
 	unsigned int i, j;
 	size_t len;
 
-	if (c->name == NULL || c->engine == NULL || c->segments == NULL || c->nodes == NULL ||
-	    c->nb_nodes == 0 || c->nb_nodes > TERN_STORE_NODES_MAX)
+	if (c->name == NULL || (c->engine == NULL) == (c->client == NULL) || c->segments == NULL ||
+	    c->nodes == NULL || c->nb_nodes == 0 || c->nb_nodes > TERN_STORE_NODES_MAX)
 		return -EINVAL;
 	len = strnlen(c->name, STORE_NAME_MAX);
 	if (len == 0 || len >= STORE_NAME_MAX)
@@ -1005,8 +1008,13 @@ tern_store_create(const struct tern_store_conf *conf)
 		return NULL;
 	}
 	ret = check_conf(s, conf);
-	if (ret == 0)
+	if (ret == 0 && conf->engine != NULL) {
 		ret = tern_engine_get_conf(conf->engine, &ec);
+	} else if (ret == 0) {
+		/* An attached client: the engine's defaults (tern_engine.h). */
+		ec.deadline_ns = DEF_ATTACHED_DEADLINE_NS;
+		ec.max_batch = DEF_ATTACHED_MAX_BATCH;
+	}
 	if (ret == 0) {
 		if (s->conf.deadline_ns == 0)
 			s->conf.deadline_ns = ec.deadline_ns;
@@ -1041,17 +1049,20 @@ tern_store_create(const struct tern_store_conf *conf)
 		ret = -ENOMEM;
 		goto fail_meta;
 	}
-	s->client =
-		tern_client_create(conf->engine, &(struct tern_client_conf){
-							 .max_inflight = s->conf.max_inflight +
-									 1, /* + a fall-back READ */
-							 .flags = TERN_CLIENT_F_NO_CQ,
-						 });
+	s->client = conf->client;
+	if (s->client == NULL)
+		s->client = tern_client_create(
+			conf->engine,
+			&(struct tern_client_conf){
+				.max_inflight = s->conf.max_inflight + 1, /* + a fall-back READ */
+				.flags = TERN_CLIENT_F_NO_CQ,
+			});
 	if (s->client == NULL) {
 		ret = -rte_errno;
 		goto fail_futures;
 	}
 	s->engine = conf->engine;
+	s->own_client = conf->client == NULL;
 	for (i = 0; i < s->conf.nb_nodes; i++)
 		s->stats.capacity += s->node[i].alloc.capacity;
 	s->magic = STORE_MAGIC;
@@ -1106,7 +1117,8 @@ tern_store_destroy(struct tern_store *s)
 		}
 		tern_directory_close(s->dir);
 	}
-	tern_client_destroy(s->client);
+	if (s->own_client)
+		tern_client_destroy(s->client);
 	store_meta_fini(&s->meta);
 	for (i = 0; i < TERN_STORE_NODES_MAX; i++)
 		store_alloc_fini(&s->node[i].alloc);

@@ -68,7 +68,11 @@ struct tern_store_node_conf {
 /** Store configuration; zero fields take the defaults. */
 struct tern_store_conf {
 	const char *name;	    /**< [A-Za-z0-9_] 1..15 (telemetry, hashes); required */
-	struct tern_engine *engine; /**< required */
+	struct tern_engine *engine; /**< the engine, in its own process; or NULL with @c client */
+	struct tern_client *client; /**< or an attached client (tern_client_attach(), with
+				     *   TERN_CLIENT_F_NO_CQ and max_inflight > this max_inflight):
+				     *   the store uses it and does not destroy it; the engine's
+				     *   default deadline (5 s) and max_batch (64) are assumed */
 	struct tern_segment_table *segments;	  /**< the engine's segment table; required */
 	const struct tern_store_node_conf *nodes; /**< capacity; nodes[0] is the local node */
 	unsigned int nb_nodes;			  /**< 1..TERN_STORE_NODES_MAX */
@@ -88,6 +92,7 @@ struct tern_store_conf {
  * Create a store (and its engine client, for the calling thread).
  *
  * @return the store, or NULL with rte_errno: EINVAL (missing or bad field,
+ *         both or neither of engine and client,
  *         a node not inside a LOCAL segment, two nodes overlapping, lease
  *         shorter than twice the deadline, a malformed metadata URI),
  *         ENOTSUP (a metadata other than "embedded", etcd or Redis), EEXIST (name in use), ENOSPC

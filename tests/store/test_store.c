@@ -227,6 +227,10 @@ test_bad_conf(void **state)
 	assert_null(tern_store_create(&c));
 	assert_int_equal(rte_errno, EINVAL);
 	c.metadata = NULL;
+	c.engine = NULL; /* neither engine nor client */
+	assert_null(tern_store_create(&c));
+	assert_int_equal(rte_errno, EINVAL);
+	c.engine = fx.env.engine;
 	c.name = "bad name";
 	assert_null(tern_store_create(&c));
 	assert_int_equal(rte_errno, EINVAL);
