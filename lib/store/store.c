@@ -1031,7 +1031,7 @@ tern_store_create(const struct tern_store_conf *conf)
 				       s->conf.max_objects);
 	if (ret != 0)
 		goto fail;
-	ret = store_meta_init(&s->meta, s->name, s->conf.max_objects);
+	ret = store_meta_init(&s->meta, s->conf.max_objects);
 	if (ret != 0)
 		goto fail;
 	if (strcmp(s->metadata, "embedded") != 0) {

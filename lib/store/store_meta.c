@@ -1,50 +1,48 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The embedded metadata: a fixed array of records, an rte_hash from the
- * zero-padded key to the record's index (LIVE records only), and an LRU
- * list of LIVE records threaded through the array. Everything is sized at
- * creation; nothing allocates afterwards.
+ * The embedded metadata: a fixed array of records, an open-addressing hash
+ * (linear probing, backward-shift deletion, at most half full) from the
+ * key to the record's index (LIVE records only), and an LRU list of LIVE
+ * records threaded through the array. Everything is sized at creation and
+ * private to the process (not rte_hash: its tables live in the shared
+ * hugepage memory of every process of the dataplane, and a client process
+ * that dies would leave its table there). Nothing allocates afterwards.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <rte_hash.h>
+#include <rte_common.h>
 #include <rte_jhash.h>
-#include <rte_malloc.h>
 
 #include "store_private.h"
 
-int
-store_meta_init(struct store_meta *m, const char *name, uint32_t max)
+static uint32_t
+key_slot(const struct store_meta *m, const char *key)
 {
-	char hname[RTE_HASH_NAMESIZE];
-	struct rte_hash_parameters p = {
-		.name = hname,
-		.entries = max,
-		.key_len = TERN_STORE_KEY_MAX,
-		.hash_func = rte_jhash,
-		.socket_id = SOCKET_ID_ANY,
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
-	};
+	return rte_jhash(key, (uint32_t)strnlen(key, TERN_STORE_KEY_MAX), 0x7465726e) & m->mask;
+}
+
+int
+store_meta_init(struct store_meta *m, uint32_t max)
+{
 	uint32_t i;
 
 	memset(m, 0, sizeof(*m));
-	if (max == 0 || max >= STORE_REC_NONE)
+	if (max == 0 || max > (1u << 30))
 		return -EINVAL;
-	snprintf(hname, sizeof(hname), "tstore_%s", name);
-	if (rte_hash_find_existing(hname) != NULL)
-		return -EEXIST;
+	m->mask = (uint32_t)rte_align64pow2(2ull * max) - 1;
 	m->rec = calloc(max, sizeof(*m->rec));
-	if (m->rec == NULL)
-		return -ENOMEM;
-	m->hash = rte_hash_create(&p);
-	if (m->hash == NULL) {
+	m->slots = malloc(((size_t)m->mask + 1) * sizeof(*m->slots));
+	if (m->rec == NULL || m->slots == NULL) {
 		free(m->rec);
-		m->rec = NULL;
+		free(m->slots);
+		memset(m, 0, sizeof(*m));
 		return -ENOMEM;
 	}
+	for (i = 0; i <= m->mask; i++)
+		m->slots[i] = STORE_REC_NONE;
 	m->max = max;
 	for (i = 0; i < max; i++)
 		m->rec[i].next = i + 1 < max ? i + 1 : STORE_REC_NONE;
@@ -56,7 +54,7 @@ store_meta_init(struct store_meta *m, const char *name, uint32_t max)
 void
 store_meta_fini(struct store_meta *m)
 {
-	rte_hash_free(m->hash);
+	free(m->slots);
 	free(m->rec);
 	memset(m, 0, sizeof(*m));
 }
@@ -91,11 +89,47 @@ store_meta_drop(struct store_meta *m, uint32_t idx)
 uint32_t
 store_meta_lookup(const struct store_meta *m, const char *padded_key)
 {
-	void *data;
+	uint32_t i = key_slot(m, padded_key);
 
-	if (rte_hash_lookup_data(m->hash, padded_key, &data) < 0)
-		return STORE_REC_NONE;
-	return (uint32_t)(uintptr_t)data;
+	while (m->slots[i] != STORE_REC_NONE) {
+		if (strcmp(m->rec[m->slots[i]].key, padded_key) == 0)
+			return m->slots[i];
+		i = (i + 1) & m->mask;
+	}
+	return STORE_REC_NONE;
+}
+
+/* Take @idx out of the hash: backward-shift the entries after it whose
+ * home slot lies at or before the hole, so probes never meet a gap. */
+static void
+hash_del(struct store_meta *m, uint32_t idx)
+{
+	uint32_t i = key_slot(m, m->rec[idx].key), j, k;
+
+	while (m->slots[i] != idx) {
+		if (m->slots[i] == STORE_REC_NONE)
+			return;
+		i = (i + 1) & m->mask;
+	}
+	for (j = (i + 1) & m->mask; m->slots[j] != STORE_REC_NONE; j = (j + 1) & m->mask) {
+		k = key_slot(m, m->rec[m->slots[j]].key);
+		/* Movable when k is not cyclically in (i, j]. */
+		if (((j - k) & m->mask) >= ((j - i) & m->mask)) {
+			m->slots[i] = m->slots[j];
+			i = j;
+		}
+	}
+	m->slots[i] = STORE_REC_NONE;
+}
+
+static void
+hash_add(struct store_meta *m, uint32_t idx)
+{
+	uint32_t i = key_slot(m, m->rec[idx].key);
+
+	while (m->slots[i] != STORE_REC_NONE)
+		i = (i + 1) & m->mask;
+	m->slots[i] = idx;
 }
 
 static void
@@ -133,7 +167,7 @@ store_meta_unlink(struct store_meta *m, uint32_t idx)
 {
 	struct store_record *r = &m->rec[idx];
 
-	rte_hash_del_key(m->hash, r->key);
+	hash_del(m, idx);
 	lru_remove(m, idx);
 	r->state = STORE_REC_DEAD;
 	m->nb_live--;
@@ -144,7 +178,6 @@ store_meta_commit(struct store_meta *m, uint32_t idx, bool replace, uint32_t *ol
 {
 	struct store_record *r = &m->rec[idx];
 	uint32_t prev = store_meta_lookup(m, r->key);
-	int ret;
 
 	*old = STORE_REC_NONE;
 	if (prev != STORE_REC_NONE) {
@@ -153,11 +186,8 @@ store_meta_commit(struct store_meta *m, uint32_t idx, bool replace, uint32_t *ol
 		store_meta_unlink(m, prev);
 		*old = prev;
 	}
-	/* Cannot fail for want of room: the hash holds as many keys as there
-	 * are records, and the extendable table takes collisions. */
-	ret = rte_hash_add_key_data(m->hash, r->key, (void *)(uintptr_t)idx);
-	if (ret < 0)
-		return ret;
+	/* Cannot fail for want of room: twice as many slots as records. */
+	hash_add(m, idx);
 	r->state = STORE_REC_LIVE;
 	r->version = ++m->version;
 	r->owned = false;
@@ -176,10 +206,11 @@ store_meta_touch(struct store_meta *m, uint32_t idx)
 uint32_t
 store_meta_next(const struct store_meta *m, uint32_t *iter)
 {
-	const void *key;
-	void *data;
+	while (*iter <= m->mask) {
+		uint32_t idx = m->slots[(*iter)++];
 
-	if (rte_hash_iterate(m->hash, &key, &data, iter) < 0)
-		return STORE_REC_NONE;
-	return (uint32_t)(uintptr_t)data;
+		if (idx != STORE_REC_NONE)
+			return idx;
+	}
+	return STORE_REC_NONE;
 }

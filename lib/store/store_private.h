@@ -82,11 +82,12 @@ struct store_meta {
 	uint32_t lru_head, lru_tail; /* head: least recently used */
 	uint32_t nb_live;
 	uint64_t version;
-	void *hash; /* struct rte_hash */
+	uint32_t *slots; /* the hash: record indices, STORE_REC_NONE when empty */
+	uint32_t mask;	 /* slots - 1 (a power of two >= 2 max) */
 };
 
-/* 0, -EINVAL, -EEXIST (hash name taken), -ENOMEM. */
-int store_meta_init(struct store_meta *m, const char *name, uint32_t max);
+/* 0, -EINVAL, -ENOMEM. */
+int store_meta_init(struct store_meta *m, uint32_t max);
 void store_meta_fini(struct store_meta *m);
 /* A FREE record made RESERVED (key copied, zero-padded), or STORE_REC_NONE. */
 uint32_t store_meta_take(struct store_meta *m, const char *key);

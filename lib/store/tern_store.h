@@ -67,7 +67,8 @@ struct tern_store_node_conf {
 
 /** Store configuration; zero fields take the defaults. */
 struct tern_store_conf {
-	const char *name;	    /**< [A-Za-z0-9_] 1..15 (telemetry, hashes); required */
+	const char *name;	    /**< [A-Za-z0-9_] 1..15; required; the owner in etcd/Redis
+				     *   records: unique among the stores sharing them */
 	struct tern_engine *engine; /**< the engine, in its own process; or NULL with @c client */
 	struct tern_client *client; /**< or an attached client (tern_client_attach(), with
 				     *   TERN_CLIENT_F_NO_CQ and max_inflight > this max_inflight):
@@ -95,7 +96,7 @@ struct tern_store_conf {
  *         both or neither of engine and client,
  *         a node not inside a LOCAL segment, two nodes overlapping, lease
  *         shorter than twice the deadline, a malformed metadata URI),
- *         ENOTSUP (a metadata other than "embedded", etcd or Redis), EEXIST (name in use), ENOSPC
+ *         ENOTSUP (a metadata other than "embedded", etcd or Redis), ENOSPC
  * (no engine client slot), ENOMEM.
  */
 struct tern_store *tern_store_create(const struct tern_store_conf *conf);

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A client process of a running tern-dataplane (DPDK secondary) that runs
+ * the store with the dataplane's segment "kv" as its capacity.
+ *
+ *   store_client EAL-ARGS -- basic
+ *       put/get/exists/remove/list, every byte verified; then the whole kv
+ *       segment filled 4 times over with 1 MiB objects: no put fails, the
+ *       oldest are evicted, the counters add up.
+ *   store_client EAL-ARGS -- hang KEY METADATA
+ *       reserve and WRITE KEY (32 MiB) but never commit: prints "reserved",
+ *       then sleeps until killed (the putter that dies mid-put).
+ *   store_client EAL-ARGS -- absent KEY METADATA
+ *       KEY is not visible in the metadata; a new put of it succeeds.
+ *
+ * Exit status: 0 passed, 1 failed (a line on stderr says why), 2 usage,
+ * 3 attach refused.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include <tern_engine.h>
+#include <tern_segment.h>
+#include <tern_store.h>
+
+#define MiB	(1ull << 20)
+#define BUF_LEN (48 * MiB)
+
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "store_client: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			exit(1);                                                                 \
+		}                                                                                \
+	} while (0)
+
+static uint8_t *buf;
+
+static void
+fill(uint8_t *p, uint64_t n, uint64_t seed)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)((i * 2654435761u) >> 7 ^ seed * 131 ^ i >> 12);
+}
+
+static int
+same(const uint8_t *p, uint64_t n, uint64_t seed)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != (uint8_t)((i * 2654435761u) >> 7 ^ seed * 131 ^ i >> 12))
+			return 0;
+	return 1;
+}
+
+static int
+put1(struct tern_store *s, const char *key, void *b, uint64_t size)
+{
+	struct tern_store_future *f = tern_store_put(s, &key, &b, &size, 1, NULL);
+	int ret;
+
+	CHECK(f != NULL);
+	ret = tern_store_future_wait(f, UINT64_MAX);
+	tern_store_future_release(f);
+	return ret;
+}
+
+static int
+get1(struct tern_store *s, const char *key, void *b, uint64_t room, uint64_t *size)
+{
+	struct tern_store_future *f = tern_store_get(s, &key, &b, &room, 1);
+	int ret;
+
+	CHECK(f != NULL);
+	ret = tern_store_future_wait(f, UINT64_MAX);
+	CHECK(tern_store_future_result(f, 0, size) == ret);
+	tern_store_future_release(f);
+	return ret;
+}
+
+static int
+count_cb(void *arg, const char *key, uint64_t size, unsigned int nb_replicas)
+{
+	(void)key;
+	(void)size;
+	(void)nb_replicas;
+	++*(unsigned int *)arg;
+	return 0;
+}
+
+static void
+run_basic(struct tern_store *s)
+{
+	struct tern_store_stats st;
+	uint64_t size;
+	unsigned int i, n = 0;
+	char key[32];
+	int r;
+
+	for (i = 0; i < 64; i++) {
+		snprintf(key, sizeof(key), "b/%02u", i);
+		size = 1 + (uint64_t)i * 7919;
+		fill(buf + i * 512 * 1024, size, i);
+		CHECK(put1(s, key, buf + i * 512 * 1024, size) == 0);
+	}
+	CHECK(put1(s, "b/00", buf, 10) == -EEXIST);
+	CHECK(put1(s, "zero", NULL, 0) == 0);
+	memset(buf + 40 * MiB, 0, 8 * MiB);
+	for (i = 0; i < 64; i++) {
+		snprintf(key, sizeof(key), "b/%02u", i);
+		CHECK(get1(s, key, buf + 40 * MiB, 1 * MiB, &size) == 0);
+		CHECK(size == 1 + (uint64_t)i * 7919);
+		CHECK(same(buf + 40 * MiB, size, i));
+	}
+	CHECK(get1(s, "b/63", buf + 40 * MiB, 100, &size) == -ENOSPC && size == 1 + 63 * 7919);
+	CHECK(get1(s, "zero", NULL, 0, &size) == 0 && size == 0);
+	CHECK(tern_store_list(s, "b/", count_cb, &n) == 64 && n == 64);
+	{
+		const char *k[2] = { "b/00", "nope" };
+		int res[2];
+
+		CHECK(tern_store_remove(s, k, 2, res) == 1 && res[1] == -ENOENT);
+		CHECK(tern_store_exists(s, k, 2, res) == 0);
+	}
+	/* The kv segment (64 MiB) filled 4 times over: no put fails. */
+	for (i = 0; i < 256; i++) {
+		snprintf(key, sizeof(key), "ev/%03u", i);
+		fill(buf, 1 * MiB, 1000 + i);
+		r = put1(s, key, buf, 1 * MiB);
+		if (r != 0) {
+			fprintf(stderr, "store_client: put %s: %s\n", key, strerror(-r));
+			exit(1);
+		}
+	}
+	CHECK(tern_store_stats(s, &st) == 0);
+	printf("objects %" PRIu64 " evictions %" PRIu64 " used %" PRIu64 " capacity %" PRIu64 "\n",
+	       st.objects, st.evictions, st.used, st.capacity);
+	CHECK(st.put_errors == 1); /* the EEXIST above */
+	CHECK(st.puts == 64 + 1 + 256);
+	CHECK(st.objects + st.evictions + st.removes == st.puts);
+	CHECK(st.used <= st.capacity * 90 / 100);
+	CHECK(get1(s, "ev/255", buf + 40 * MiB, 1 * MiB, &size) == 0 &&
+	      same(buf + 40 * MiB, size, 1255));
+	CHECK(get1(s, "ev/000", buf + 40 * MiB, 1 * MiB, &size) == -ENOENT);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct tern_store_node_conf node = { 0 };
+	struct tern_segment_table *tbl;
+	struct tern_segment_info info;
+	struct tern_store *s;
+	struct tern_client *c;
+	const char *mode, *key = NULL, *meta = NULL;
+	uint32_t hbuf;
+	int n;
+
+	n = rte_eal_init(argc, argv);
+	if (n < 0) {
+		fprintf(stderr, "store_client: rte_eal_init: %s\n", rte_strerror(rte_errno));
+		return 2;
+	}
+	argc -= n;
+	argv += n;
+	if (argc < 2)
+		return 2;
+	mode = argv[1];
+	if (strcmp(mode, "basic") != 0) {
+		if (argc != 4)
+			return 2;
+		key = argv[2];
+		meta = argv[3];
+	}
+	c = tern_client_attach("tern", &(struct tern_client_conf){ .max_inflight = 32,
+								   .flags = TERN_CLIENT_F_NO_CQ });
+	if (c == NULL) {
+		fprintf(stderr, "store_client: attach: %s\n", rte_strerror(rte_errno));
+		return 3;
+	}
+	tbl = tern_segment_table_lookup("tern");
+	CHECK(tbl != NULL);
+	CHECK(tern_segment_find(tbl, "kv", &node.segment) == 0);
+	CHECK(tern_segment_info(tbl, node.segment, &info) == 0);
+	node.length = info.length;
+	buf = tern_client_shm_alloc(c, "sc_buf", BUF_LEN, &hbuf);
+	CHECK(buf != NULL);
+	s = tern_store_create(&(struct tern_store_conf){
+		.name = "sclient",
+		.client = c,
+		.segments = tbl,
+		.nodes = &node,
+		.nb_nodes = 1,
+		.metadata = meta,
+		.max_inflight = 16,
+		.metadata_timeout_ms = 1000,
+	});
+	if (s == NULL) {
+		fprintf(stderr, "store_client: store: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	if (strcmp(mode, "basic") == 0) {
+		run_basic(s);
+	} else if (strcmp(mode, "hang") == 0) {
+		uint64_t size = 32 * MiB;
+		void *b = buf;
+		struct tern_store_future *f;
+
+		fill(buf, size, 7);
+		f = tern_store_put(s, &key, &b, &size, 1, NULL);
+		CHECK(f != NULL);
+		printf("reserved\n");
+		fflush(stdout);
+		for (n = 0; n < 600; n++) /* killed long before */
+			sleep(1);
+		return 1;
+	} else if (strcmp(mode, "absent") == 0) {
+		unsigned int listed = 0;
+		uint64_t size;
+		int r = 0;
+
+		CHECK(tern_store_exists(s, &key, 1, &r) == 0 && r == 0);
+		CHECK(tern_store_list(s, "", count_cb, &listed) == 0);
+		CHECK(get1(s, key, buf, BUF_LEN, &size) == -ENOENT);
+		fill(buf, 16 * MiB, 9);
+		CHECK(put1(s, key, buf, 16 * MiB) == 0);
+		CHECK(get1(s, key, buf + 16 * MiB, 16 * MiB, &size) == 0 &&
+		      same(buf + 16 * MiB, size, 9));
+	} else {
+		return 2;
+	}
+	CHECK(tern_store_destroy(s) == 0);
+	printf("store_client: %s ok\n", mode);
+	tern_client_shm_free(c, hbuf);
+	tern_client_destroy(c);
+	return 0;
+}
