@@ -401,6 +401,33 @@ test_batch_and_list(void **state)
 	fixture_down(&fx);
 }
 
+/* /tern/store serves one store per process. */
+static void
+test_telemetry_register(void **state)
+{
+	struct tern_store_conf c = { 0 }, c2;
+	struct fixture fx;
+	struct tern_store *other;
+
+	(void)state;
+	fixture_up(&fx, "stel", 2, 1 * MiB, &c);
+	c2 = c;
+	c2.name = "stel2";
+	c2.nodes = &fx.nodes[1];
+	c2.nb_nodes = 1;
+	other = tern_store_create(&c2);
+	assert_non_null(other);
+	assert_int_equal(tern_store_telemetry_register(fx.store), 0);
+	assert_int_equal(tern_store_telemetry_register(fx.store), 0);
+	assert_int_equal(tern_store_telemetry_register(other), -EEXIST);
+	assert_int_equal(tern_store_telemetry_register(NULL), 0);
+	assert_int_equal(tern_store_telemetry_register(other), 0);
+	assert_int_equal(tern_store_destroy(other), 0); /* withdraws it */
+	assert_int_equal(tern_store_telemetry_register(fx.store), 0);
+	assert_int_equal(tern_store_telemetry_register(NULL), 0);
+	fixture_down(&fx);
+}
+
 /* Two puts of one key in flight at once: exactly one commits. */
 static void
 test_concurrent_put_one_wins(void **state)
@@ -746,6 +773,7 @@ main(void)
 		cmocka_unit_test(test_keys_rules),
 		cmocka_unit_test(test_put_get_remove),
 		cmocka_unit_test(test_batch_and_list),
+		cmocka_unit_test(test_telemetry_register),
 		cmocka_unit_test(test_concurrent_put_one_wins),
 		cmocka_unit_test(test_abandoned_put_lease),
 		cmocka_unit_test(test_replicas_fallback),
