@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_common.h>
+#include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_log.h>
 #include <rte_telemetry.h>
@@ -42,6 +44,7 @@ RTE_INIT(store_log_init)
 #define DEF_LEASE_NS		 (30ull * 1000000000ull)
 #define STORE_NAME_MAX		 16
 #define STORE_METADATA_MAX	 512
+#define OWNER_TIMEOUT_MS	 5000u
 #define DEF_ATTACHED_DEADLINE_NS (5ull * 1000000000ull)
 #define DEF_ATTACHED_MAX_BATCH	 64u
 
@@ -113,6 +116,45 @@ key_pad(const char *key, char out[TERN_STORE_KEY_MAX], bool allow_empty)
 
 /* ---- memory of records ---- */
 
+/* A request about one extent of an owned node to its owner. */
+static int
+owner_request(struct tern_store *s, unsigned int n, uint16_t op, uint64_t size, uint64_t *offset)
+{
+	struct store_wire_req q = {
+		.op = op,
+		.segment = s->node[n].conf.segment,
+		.pid = (uint32_t)getpid(),
+		.length = size,
+		.offset = op == STORE_WIRE_RESERVE ? 0 : *offset,
+		.lease_ms = op == STORE_WIRE_RESERVE ? (uint32_t)RTE_MIN(s->conf.lease_ns / 1000000,
+									 STORE_WIRE_LEASE_MS_MAX)
+						     : 0,
+	};
+	struct store_wire_rep r;
+	int ret = store_owner_call(&q, &r, OWNER_TIMEOUT_MS);
+
+	if (ret == 0 && op == STORE_WIRE_RESERVE)
+		*offset = r.offset;
+	return ret;
+}
+
+static void
+node_free(struct tern_store *s, unsigned int n, uint64_t offset, uint64_t size)
+{
+	struct store_alloc *a = &s->node[n].alloc;
+	int ret;
+
+	if (s->node[n].conf.flags & TERN_STORE_NODE_F_OWNED) {
+		ret = owner_request(s, n, STORE_WIRE_FREE, size, &offset);
+		a->used -= store_alloc_size(size); /* ours no more, whatever the owner said */
+	} else {
+		ret = store_alloc_put(a, offset, size);
+	}
+	if (ret != 0)
+		STORE_LOG(ERR, "%s: free of %" PRIu64 "+%" PRIu64 " at node %u: %s", s->name,
+			  offset, size, n, strerror(-ret));
+}
+
 static void
 record_free_extents(struct tern_store *s, struct store_record *r)
 {
@@ -121,10 +163,7 @@ record_free_extents(struct tern_store *s, struct store_record *r)
 	if (r->size == 0)
 		return;
 	for (i = 0; i < r->nb_rep; i++)
-		if (store_alloc_put(&s->node[r->node[i]].alloc, r->offset[i], r->size) != 0)
-			STORE_LOG(ERR,
-				  "%s: extent %" PRIu64 "+%" PRIu64 " of node %u not allocated",
-				  s->name, r->offset[i], r->size, r->node[i]);
+		node_free(s, r->node[i], r->offset[i], r->size);
 }
 
 /* Free a RESERVED or DEAD record and its extents. */
@@ -286,6 +325,18 @@ node_reserve(struct tern_store *s, unsigned int n, uint64_t size, uint64_t *offs
 
 	if (need > a->capacity)
 		return -ENOSPC;
+	if (s->node[n].conf.flags & TERN_STORE_NODE_F_OWNED) {
+		/* The owner says when it is full; then this store evicts its own
+		 * least recently used objects there. */
+		int ret;
+
+		while ((ret = owner_request(s, n, STORE_WIRE_RESERVE, size, offset)) == -ENOSPC)
+			if (!evict_one(s, (int)n))
+				return -ENOSPC;
+		if (ret == 0)
+			a->used += need;
+		return ret;
+	}
 	if (a->used + need > high)
 		while (a->used + need > low && evict_one(s, (int)n))
 			;
@@ -425,6 +476,25 @@ ext_commit(struct tern_store *s, uint32_t idx, bool replace)
 				     replace ? 0 : TERN_DIRECTORY_KV_CREATE);
 }
 
+/* The lease of every owned replica ends before the record is committed: a
+ * record never names an extent its owner may still free. */
+static int
+owners_commit(struct tern_store *s, uint32_t idx)
+{
+	struct store_record *r = &s->meta.rec[idx];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < r->nb_rep && r->size > 0; i++) {
+		if (!(s->node[r->node[i]].conf.flags & TERN_STORE_NODE_F_OWNED))
+			continue;
+		ret = owner_request(s, r->node[i], STORE_WIRE_COMMIT, r->size, &r->offset[i]);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
 static void
 resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 {
@@ -433,10 +503,16 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 	for (i = 0; i < f->nb; i++) {
 		uint32_t idx = f->rec[i];
 
+		int status_i = 0;
+
 		old = STORE_REC_NONE;
 		if (idx == STORE_REC_NONE)
 			continue;
-		if (status == 0 && s->dir != NULL) {
+		if (status == 0)
+			status_i = owners_commit(s, idx);
+		if (status == 0 && status_i != 0) {
+			f->res[i] = status_i;
+		} else if (status == 0 && s->dir != NULL) {
 			/* The external metadata decides; here, a replace. */
 			f->res[i] = ext_commit(s, idx, (f->flags & TERN_STORE_F_REPLACE) != 0);
 			if (f->res[i] == 0)
@@ -445,7 +521,7 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 			f->res[i] = store_meta_commit(&s->meta, idx,
 						      (f->flags & TERN_STORE_F_REPLACE) != 0, &old);
 		}
-		if (status == 0) {
+		if (status == 0 && status_i == 0) {
 			if (f->res[i] == 0) {
 				STAT_SUB(s, reserved, 1);
 				STAT_ADD(s, objects, 1);
@@ -968,6 +1044,10 @@ check_conf(struct tern_store *s, const struct tern_store_conf *c)
 		const struct tern_store_node_conf *n = &c->nodes[i];
 		struct tern_segment_info info;
 
+		if ((n->flags & ~TERN_STORE_NODE_F_OWNED) != 0 ||
+		    ((n->flags & TERN_STORE_NODE_F_OWNED) &&
+		     rte_eal_process_type() != RTE_PROC_SECONDARY))
+			return -EINVAL;
 		if (tern_segment_info(c->segments, n->segment, &info) != 0 ||
 		    info.kind != TERN_SEGMENT_LOCAL || info.state != TERN_SEGMENT_ACTIVE ||
 		    n->length < 4096 || n->offset > info.length ||

@@ -7,12 +7,15 @@
  * (tests/layers/check_layers.py checks this):
  *
  *   store.c        the public calls: placement, commit, get, eviction, leases
+ *   store_owner.c  the owner side: a dataplane answering reserve/commit/free (rte_mp)
  *   store_ext.c    a record as text, in etcd or Redis (lib/directory's key-value space)
+ *   store_wire.c   the owners' channel on the wire (no DPDK: shared with tests, fuzzed)
  *   store_meta.c   the embedded metadata: records, key hash, LRU
  *   store_alloc.c  a node's extent allocator (no DPDK: shared with tests)
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tern_store.h"
@@ -126,5 +129,51 @@ struct store_ext_rec {
 int store_ext_encode(const struct store_ext_rec *r, char *buf, size_t len);
 /* Strict parse: 0, or -EPROTO for anything but what store_ext_encode() writes. */
 int store_ext_decode(const char *buf, size_t len, struct store_ext_rec *r);
+
+/* ---- store_wire.c: the owners' channel (rte_mp message "tern_store") ---- */
+
+#define STORE_WIRE_MP_NAME	"tern_store"
+#define STORE_WIRE_MAGIC	0x74537430u /* "0tSt" */
+#define STORE_WIRE_VERSION	1
+#define STORE_WIRE_REQ_LEN	40
+#define STORE_WIRE_REP_LEN	40
+#define STORE_WIRE_LENGTH_MAX	(1ull << 40)
+#define STORE_WIRE_LEASE_MS_MAX (3600u * 1000u)
+
+enum store_wire_op {
+	STORE_WIRE_RESERVE = 1, /* length, lease_ms, pid -> offset */
+	STORE_WIRE_COMMIT = 2,	/* offset, length: the lease ends, the extent stays */
+	STORE_WIRE_FREE = 3,	/* offset, length: reserved or committed, given back */
+	STORE_WIRE_STATS = 4,	/* -> used, capacity */
+};
+
+struct store_wire_req {
+	uint16_t op;
+	uint32_t segment; /* the capacity segment's handle in the owner's table */
+	uint32_t pid;	  /* the requester (logs) */
+	uint64_t length;
+	uint64_t offset;
+	uint32_t lease_ms;
+};
+
+struct store_wire_rep {
+	int32_t status; /* 0 or a negative errno */
+	uint64_t offset;
+	uint64_t used;
+	uint64_t capacity;
+};
+
+void store_wire_req_encode(const struct store_wire_req *r, uint8_t out[STORE_WIRE_REQ_LEN]);
+/* 0, or -EPROTO for anything store_wire_req_encode() would not write. */
+int store_wire_req_decode(const uint8_t *in, size_t len, struct store_wire_req *r);
+void store_wire_rep_encode(const struct store_wire_rep *r, uint8_t out[STORE_WIRE_REP_LEN]);
+int store_wire_rep_decode(const uint8_t *in, size_t len, struct store_wire_rep *r);
+
+/* ---- store_owner.c, client side ---- */
+
+/* One request to the dataplane owning a node: its status (0 or the owner's
+ * negative errno, r filled), -ENODEV (no owner answers), -ETIMEDOUT,
+ * -EPROTO (a malformed reply). */
+int store_owner_call(struct store_wire_req *q, struct store_wire_rep *r, uint32_t timeout_ms);
 
 #endif /* TERN_STORE_PRIVATE_H */

@@ -58,10 +58,16 @@ extern "C" {
 struct tern_store;
 struct tern_store_future;
 
+/** Node flag: the dataplane this client is attached to owns the range
+ *  (tern_store_owner_create()): reserve, commit and free through it. */
+#define TERN_STORE_NODE_F_OWNED (1u << 0)
+
 /** One capacity node: a range of a LOCAL segment of the engine's table. */
 struct tern_store_node_conf {
 	uint32_t segment; /**< segment handle */
-	uint64_t offset;  /**< first byte of the range in the segment */
+	uint32_t flags;	  /**< TERN_STORE_NODE_F_* */
+	uint64_t offset;  /**< first byte of the range in the segment (owned: the owner's
+			   *   range must start here too) */
 	uint64_t length;  /**< bytes, >= 4 KiB */
 };
 
@@ -247,6 +253,55 @@ int tern_store_stats(const struct tern_store *store, struct tern_store_stats *st
  *         library refused the command).
  */
 int tern_store_telemetry_register(struct tern_store *store);
+
+/* ---- owners: the dataplane side of a capacity segment ---- */
+
+/** Opaque owner of a capacity segment. */
+struct tern_store_owner;
+
+/** What an owner serves; zero fields take the defaults. */
+struct tern_store_owner_conf {
+	struct tern_segment_table *segments; /**< the dataplane's table; required */
+	uint32_t segment;		     /**< a LOCAL segment of it */
+	uint64_t offset;		     /**< the capacity range in it */
+	uint64_t length;		     /**< bytes, >= 4 KiB */
+	uint32_t max_extents;		     /**< extents at once; 65536, <= 2^24 */
+};
+
+/**
+ * Own a capacity range in this (primary) process: answer the reserve,
+ * commit and free requests of the stores of attached clients whose node
+ * has TERN_STORE_NODE_F_OWNED, over rte_mp; free reservations whose lease
+ * expires; serve /tern/store_owner on the telemetry socket. One per process.
+ *
+ * @return the owner, or NULL with rte_errno: EINVAL (bad field, not a
+ *         primary process), EEXIST (this process owns a range already),
+ *         ENOMEM, or rte_mp_action_register()'s error.
+ */
+struct tern_store_owner *tern_store_owner_create(const struct tern_store_owner_conf *conf);
+
+/**
+ * Stop answering (requests then fail with -ENODEV at the client) and free.
+ * @return 0; -EINVAL (not the current owner). NULL is ignored.
+ */
+int tern_store_owner_destroy(struct tern_store_owner *owner);
+
+/** @return reservations freed now because their lease expired; -EINVAL. */
+int tern_store_owner_poll(struct tern_store_owner *owner);
+
+/** An owner's counters. */
+struct tern_store_owner_stats {
+	uint64_t capacity;	/**< bytes owned */
+	uint64_t used;		/**< bytes reserved or committed */
+	uint64_t reserved;	/**< extents reserved, not committed */
+	uint64_t committed;	/**< extents committed */
+	uint64_t lease_expired; /**< reservations freed by their lease */
+	uint64_t requests;	/**< requests answered */
+	uint64_t refused;	/**< requests answered with an error */
+};
+
+/** @return 0; -EINVAL. Any thread. */
+int tern_store_owner_stats(struct tern_store_owner *owner, struct tern_store_owner_stats *stats);
 
 #ifdef __cplusplus
 }

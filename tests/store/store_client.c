@@ -12,11 +12,18 @@
  *       then sleeps until killed (the putter that dies mid-put).
  *   store_client EAL-ARGS -- absent KEY METADATA
  *       KEY is not visible in the metadata; a new put of it succeeds.
+ *   store_client EAL-ARGS -- shared NAME METADATA
+ *       a store named NAME over the dataplane's segment "st", which the
+ *       dataplane owns (--store-capacity st): put 8 x 1 MiB, wait 1 s (the
+ *       other client puts too), read them all back, remove them.
+ *   store_client EAL-ARGS -- ownhang KEY METADATA
+ *       as hang, on the owned segment "st", with a 5 s lease.
  *
  * Exit status: 0 passed, 1 failed (a line on stderr says why), 2 usage,
  * 3 attach refused.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +161,37 @@ run_basic(struct tern_store *s)
 	CHECK(get1(s, "ev/000", buf + 40 * MiB, 1 * MiB, &size) == -ENOENT);
 }
 
+static void
+run_shared(struct tern_store *s, const char *name)
+{
+	struct tern_store_stats st;
+	uint64_t size, seed = (uint64_t)name[0] * 1000;
+	unsigned int i;
+	char key[64];
+
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "%s/%u", name, i);
+		fill(buf + i * MiB, 1 * MiB, seed + i);
+		CHECK(put1(s, key, buf + i * MiB, 1 * MiB) == 0);
+	}
+	sleep(1);
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "%s/%u", name, i);
+		memset(buf + 16 * MiB, 0, 1 * MiB);
+		CHECK(get1(s, key, buf + 16 * MiB, 1 * MiB, &size) == 0);
+		CHECK(size == 1 * MiB && same(buf + 16 * MiB, size, seed + i));
+	}
+	CHECK(tern_store_stats(s, &st) == 0 && st.used == 8 * MiB);
+	for (i = 0; i < 8; i++) {
+		const char *k = key;
+		int r;
+
+		snprintf(key, sizeof(key), "%s/%u", name, i);
+		CHECK(tern_store_remove(s, &k, 1, &r) == 1);
+	}
+	CHECK(tern_store_stats(s, &st) == 0 && st.used == 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -162,7 +200,9 @@ main(int argc, char **argv)
 	struct tern_segment_info info;
 	struct tern_store *s;
 	struct tern_client *c;
-	const char *mode, *key = NULL, *meta = NULL;
+	const char *mode, *key = NULL, *meta = NULL, *name = "sclient";
+	bool owned;
+	char bufname[32];
 	uint32_t hbuf;
 	int n;
 
@@ -176,11 +216,14 @@ main(int argc, char **argv)
 	if (argc < 2)
 		return 2;
 	mode = argv[1];
+	owned = strcmp(mode, "shared") == 0 || strcmp(mode, "ownhang") == 0;
 	if (strcmp(mode, "basic") != 0) {
 		if (argc != 4)
 			return 2;
 		key = argv[2];
 		meta = argv[3];
+		if (strcmp(mode, "shared") == 0)
+			name = key;
 	}
 	c = tern_client_attach("tern", &(struct tern_client_conf){ .max_inflight = 32,
 								   .flags = TERN_CLIENT_F_NO_CQ });
@@ -190,13 +233,15 @@ main(int argc, char **argv)
 	}
 	tbl = tern_segment_table_lookup("tern");
 	CHECK(tbl != NULL);
-	CHECK(tern_segment_find(tbl, "kv", &node.segment) == 0);
+	CHECK(tern_segment_find(tbl, owned ? "st" : "kv", &node.segment) == 0);
+	node.flags = owned ? TERN_STORE_NODE_F_OWNED : 0;
 	CHECK(tern_segment_info(tbl, node.segment, &info) == 0);
 	node.length = info.length;
-	buf = tern_client_shm_alloc(c, "sc_buf", BUF_LEN, &hbuf);
+	snprintf(bufname, sizeof(bufname), "sc_buf_%d", (int)getpid());
+	buf = tern_client_shm_alloc(c, bufname, BUF_LEN, &hbuf);
 	CHECK(buf != NULL);
 	s = tern_store_create(&(struct tern_store_conf){
-		.name = "sclient",
+		.name = name,
 		.client = c,
 		.segments = tbl,
 		.nodes = &node,
@@ -204,6 +249,8 @@ main(int argc, char **argv)
 		.metadata = meta,
 		.max_inflight = 16,
 		.metadata_timeout_ms = 1000,
+		.deadline_ns = owned ? 1000000000ull : 0,
+		.lease_ns = owned ? 5000000000ull : 0,
 	});
 	if (s == NULL) {
 		fprintf(stderr, "store_client: store: %s\n", rte_strerror(rte_errno));
@@ -211,7 +258,9 @@ main(int argc, char **argv)
 	}
 	if (strcmp(mode, "basic") == 0) {
 		run_basic(s);
-	} else if (strcmp(mode, "hang") == 0) {
+	} else if (strcmp(mode, "shared") == 0) {
+		run_shared(s, key);
+	} else if (strcmp(mode, "hang") == 0 || strcmp(mode, "ownhang") == 0) {
 		uint64_t size = 32 * MiB;
 		void *b = buf;
 		struct tern_store_future *f;

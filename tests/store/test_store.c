@@ -201,6 +201,86 @@ test_ext_record_strict(void **state)
 	assert_int_equal(store_ext_decode(NULL, 0, &back), -EPROTO);
 }
 
+/* ---- the owners' channel on the wire: strict ---- */
+
+static void
+test_wire_strict(void **state)
+{
+	struct store_wire_req q = {
+		.op = STORE_WIRE_RESERVE, .segment = 3, .pid = 42, .length = 4096, .lease_ms = 2000
+	};
+	struct store_wire_rep r = { .status = -ENOSPC, .offset = 128, .used = 10, .capacity = 20 };
+	struct store_wire_req q2;
+	struct store_wire_rep r2;
+	uint8_t b[STORE_WIRE_REQ_LEN], c[STORE_WIRE_REQ_LEN];
+	unsigned int i;
+
+	(void)state;
+	store_wire_req_encode(&q, b);
+	assert_int_equal(store_wire_req_decode(b, sizeof(b), &q2), 0);
+	assert_int_equal(q2.op, q.op);
+	assert_int_equal(q2.segment, 3);
+	assert_int_equal(q2.pid, 42);
+	assert_int_equal(q2.length, 4096);
+	assert_int_equal(q2.lease_ms, 2000);
+	assert_int_equal(store_wire_req_decode(b, sizeof(b) - 1, &q2), -EPROTO);
+	assert_int_equal(store_wire_req_decode(NULL, sizeof(b), &q2), -EPROTO);
+	/* Every single-byte change of magic, version and reserved bytes: refused. */
+	for (i = 0; i < 6; i++) {
+		memcpy(c, b, sizeof(b));
+		c[i] ^= 0x40;
+		assert_int_equal(store_wire_req_decode(c, sizeof(c), &q2), -EPROTO);
+	}
+	for (i = 36; i < 40; i++) {
+		memcpy(c, b, sizeof(b));
+		c[i] = 1;
+		assert_int_equal(store_wire_req_decode(c, sizeof(c), &q2), -EPROTO);
+	}
+	/* Fields out of range for their op. */
+	{
+		struct store_wire_req bad[] = {
+			{ .op = 0, .length = 1, .lease_ms = 1, .pid = 1 },
+			{ .op = 9, .length = 1, .lease_ms = 1, .pid = 1 },
+			{ .op = STORE_WIRE_RESERVE, .length = 0, .lease_ms = 1, .pid = 1 },
+			{ .op = STORE_WIRE_RESERVE, .length = 1, .lease_ms = 0, .pid = 1 },
+			{ .op = STORE_WIRE_RESERVE, .length = 1, .lease_ms = 1, .pid = 0 },
+			{ .op = STORE_WIRE_RESERVE,
+			  .length = 1,
+			  .lease_ms = 1,
+			  .pid = 1,
+			  .offset = 64 },
+			{ .op = STORE_WIRE_RESERVE,
+			  .length = (1ull << 40) + 1,
+			  .lease_ms = 1,
+			  .pid = 1 },
+			{ .op = STORE_WIRE_RESERVE, .length = 1, .lease_ms = 3600001, .pid = 1 },
+			{ .op = STORE_WIRE_COMMIT, .length = 1, .offset = 65 },
+			{ .op = STORE_WIRE_COMMIT, .length = 0, .offset = 64 },
+			{ .op = STORE_WIRE_FREE, .length = 1, .offset = 64, .lease_ms = 5 },
+			{ .op = STORE_WIRE_STATS, .length = 1 },
+		};
+
+		for (i = 0; i < RTE_DIM(bad); i++) {
+			store_wire_req_encode(&bad[i], c);
+			if (store_wire_req_decode(c, sizeof(c), &q2) != -EPROTO)
+				fail_msg("accepted request %u", i);
+		}
+	}
+	store_wire_rep_encode(&r, b);
+	assert_int_equal(store_wire_rep_decode(b, STORE_WIRE_REP_LEN, &r2), 0);
+	assert_int_equal(r2.status, -ENOSPC);
+	assert_int_equal(r2.offset, 128);
+	assert_int_equal(r2.used, 10);
+	assert_int_equal(r2.capacity, 20);
+	r.status = 5; /* not an errno */
+	store_wire_rep_encode(&r, b);
+	assert_int_equal(store_wire_rep_decode(b, STORE_WIRE_REP_LEN, &r2), -EPROTO);
+	r.status = 0;
+	r.used = 30; /* over the capacity */
+	store_wire_rep_encode(&r, b);
+	assert_int_equal(store_wire_rep_decode(b, STORE_WIRE_REP_LEN, &r2), -EPROTO);
+}
+
 /* ---- the API ---- */
 
 static void
@@ -769,6 +849,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_alloc_first_fit_coalesce),
 		cmocka_unit_test(test_ext_record_strict),
+		cmocka_unit_test(test_wire_strict),
 		cmocka_unit_test(test_bad_conf),
 		cmocka_unit_test(test_keys_rules),
 		cmocka_unit_test(test_put_get_remove),

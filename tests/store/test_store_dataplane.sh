@@ -5,20 +5,24 @@
 #   test_store_dataplane.sh TERN_DATAPLANE STORE_CLIENT
 # Cases: the embedded metadata (put/get/remove/list, 256 MiB into 64 MiB);
 # a putter killed mid-put with its records in Redis (nothing visible, the
-# capacity usable again by the next client). Needs root, 2M hugepages,
-# redis-server.
+# capacity usable again by the next client); two clients sharing a segment
+# the dataplane owns (--store-capacity: reserve/commit/free over rte_mp);
+# a putter killed mid-put there (the owner frees its reservation when the
+# lease expires, seen in /tern/store_owner). Needs root, 2M hugepages,
+# redis-server, dpdk-telemetry.py.
 set -u
 dataplane=${1:?tern-dataplane path}
 client=${2:?store_client path}
 # shellcheck source=../integration_lib.sh
-source "$(dirname "$0")/../integration_lib.sh" "tern_st_$$" 96
+source "$(dirname "$0")/../integration_lib.sh" "tern_st_$$" 160
 
 eal() { echo "-l 0-1 --no-pci --base-virtaddr 0x200000000000 --file-prefix $prefix --log-level lib.eal:warning"; }
 client_eal() { echo "--proc-type=secondary -l 0 --no-pci --file-prefix $prefix --log-level lib.eal:warning"; }
 
 start_dataplane() {
 	# shellcheck disable=SC2046
-	"$dataplane" $(eal) -- --segment kv:64M --node st >"$work/dp.log" 2>&1 &
+	"$dataplane" $(eal) -- --segment kv:64M --segment st:64M --store-capacity st --node st \
+		>"$work/dp.log" 2>&1 &
 	dp_pid=$!
 	pids+=("$dp_pid")
 	for _ in $(seq 1 100); do
@@ -80,10 +84,90 @@ case_putter_killed() {
 	return $ok
 }
 
+# owner_field FIELD: /tern/store_owner's FIELD, through dpdk-telemetry.py.
+owner_field() {
+	echo /tern/store_owner | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c '
+import json, sys
+text = sys.stdin.read()
+doc = json.loads(text[text.index("{\"/tern/store_owner"):text.rindex("}") + 1])
+print(doc["/tern/store_owner"][sys.argv[1]])' "$1"
+}
+
+start_redis() {
+	redis_port=$(free_port)
+	redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --dir "$work" \
+		>"$work/redis.log" 2>&1 &
+	redis_pid=$!
+	pids+=("$redis_pid")
+	for _ in $(seq 1 100); do
+		redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+case_owner_shared() {
+	local meta="redis://127.0.0.1:$redis_port/sh"
+	# shellcheck disable=SC2046
+	timeout -k 5 60 "$client" $(client_eal) -- shared A "$meta" >"$work/a.out" 2>&1 &
+	local a=$!
+	# shellcheck disable=SC2046
+	timeout -k 5 60 "$client" $(client_eal) -- shared B "$meta" >"$work/b.out" 2>&1 &
+	local b=$!
+	wait "$a"
+	local ra=$?
+	wait "$b"
+	local rb=$?
+	cat "$work/a.out" "$work/b.out"
+	[ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] || return 1
+	[ "$(owner_field used)" -eq 0 ] || { echo "owner still holds $(owner_field used) bytes"; return 1; }
+	[ "$(owner_field committed)" -eq 0 ]
+}
+
+case_owner_lease() {
+	local meta="redis://127.0.0.1:$redis_port/ol" expired0
+	expired0=$(owner_field lease_expired)
+	# shellcheck disable=SC2046
+	"$client" $(client_eal) -- ownhang big "$meta" >"$work/oh.out" 2>&1 &
+	local hpid=$!
+	pids+=("$hpid")
+	for _ in $(seq 1 100); do
+		grep -q reserved "$work/oh.out" && break
+		kill -0 "$hpid" 2>/dev/null || { cat "$work/oh.out"; return 1; }
+		sleep 0.1
+	done
+	kill -9 "$hpid"
+	wait "$hpid" 2>/dev/null
+	[ "$(owner_field reserved)" -eq 1 ] || { echo "no reservation held after the kill"; return 1; }
+	[ -z "$(redis-cli -p "$redis_port" --scan --pattern 'ol/*')" ] || { echo "a record in Redis"; return 1; }
+	for _ in $(seq 1 100); do # the lease is 5 s; the dataplane sweeps every control period
+		[ "$(owner_field reserved)" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ "$(owner_field reserved)" -eq 0 ] || { echo "reservation not freed after its lease"; return 1; }
+	[ "$(owner_field used)" -eq 0 ] || return 1
+	[ "$(owner_field lease_expired)" -eq $((expired0 + 1)) ]
+}
+
+# --store-capacity naming no --segment: refused at start, nothing left running.
+case_refused() {
+	"$dataplane" -l 0-1 --no-pci --file-prefix "${prefix}r" --log-level lib.eal:warning -- \
+		--segment kv:4M --store-capacity nope >"$work/refused.out" 2>&1
+	local rc=$?
+	[ "$rc" -ne 0 ] || { echo "exit 0"; return 1; }
+	grep -q "store-capacity nope: no such --segment" "$work/refused.out" ||
+		{ cat "$work/refused.out"; return 1; }
+}
+
+command -v dpdk-telemetry.py >/dev/null || { echo "dpdk-telemetry.py missing (Debian package dpdk)"; exit 1; }
 command -v redis-server >/dev/null || { echo "redis-server missing (usertools/tern-quickstart.sh deps)"; exit 1; }
+run_case store_capacity_refused case_refused
 start_dataplane || exit 1
 run_case store_embedded_dataplane case_embedded
 run_case store_putter_killed_mid_put case_putter_killed
+start_redis || { echo "redis-server did not start"; exit 1; }
+run_case store_owner_two_clients case_owner_shared
+run_case store_owner_putter_killed_lease case_owner_lease
 kill -TERM "$dp_pid"
 wait "$dp_pid"
 rc=$?
