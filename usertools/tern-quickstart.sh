@@ -24,7 +24,7 @@ hugepages=${HUGEPAGES:-2G}
 packages=(build-essential pkg-config meson ninja-build python3 python3-pyelftools
 	libdpdk-dev dpdk dpdk-dev libnuma-dev libcmocka-dev libjansson-dev
 	libibverbs-dev rdma-core
-	libcurl4-openssl-dev libhiredis-dev etcd-server etcd-client redis-server iproute2
+	libcurl4-openssl-dev libhiredis-dev etcd-server etcd-client redis-server redis-tools iproute2
 	doxygen make)
 
 say() { printf '== %s\n' "$*"; }
