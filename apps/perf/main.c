@@ -1144,11 +1144,11 @@ check_args(struct perf_args *a)
 
 		for (i = 0; i < a->nb_block_sizes; i++)
 			max_block = RTE_MAX(max_block, a->block_sizes[i]);
-		if (a->target != PERF_TARGET_LOOPBACK || a->clients != 1 ||
+		if (a->target == PERF_TARGET_PEER || a->clients != 1 ||
 		    a->batch > TERN_STORE_BATCH_MAX || max_block % 64 != 0 ||
 		    max_block > PERF_WORKING_SET_MAX / a->store_keys) {
 			fprintf(stderr,
-				PROG ": --store: loopback, one client, --batch <= %u, "
+				PROG ": --store: loopback or dataplane, one client, --batch <= %u, "
 				     "block sizes multiples of 64, keys x largest block "
 				     "<= %llu bytes\n",
 				TERN_STORE_BATCH_MAX, PERF_WORKING_SET_MAX);
@@ -1366,6 +1366,7 @@ main(int argc, char **argv)
 			.target_handle = ctx.target_handle,
 			.target_bytes = ctx.region_bytes,
 			.local_base = ctx.local_base,
+			.engine_name = ctx.args.engine,
 		};
 
 		for (w = 0; w < rep.nb_workers; w++)

@@ -88,8 +88,10 @@ struct perf_store_env {
 	struct tern_segment_table *tbl;
 	uint32_t target_handle; /**< the store's capacity, from offset 0 */
 	uint64_t target_bytes;
-	uint8_t *local_base;  /**< keys x block bytes: the objects' buffers */
-	uint64_t worker_mask; /**< CPUs of the worker lcores */
+	uint8_t *local_base;	 /**< keys x block bytes: the objects' buffers */
+	uint64_t worker_mask;	 /**< CPUs of the worker lcores */
+	const char *engine_name; /**< --target dataplane (engine NULL): attach to it; the
+				  *   dataplane owns the target (--store-capacity) */
 };
 
 /** tern-perf --store: print the table. @return 0 or a negative errno. */

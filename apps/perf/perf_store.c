@@ -184,7 +184,8 @@ perf_store_run(const struct perf_args *a, const struct perf_store_env *env)
 					     .length = env->target_bytes };
 	unsigned int rounds = a->iterations != 0 ? (unsigned int)a->iterations : 3, s, k;
 	char(*names)[16] = calloc(a->store_keys, sizeof(*names));
-	struct tern_client *raw = NULL;
+	struct tern_client *raw = NULL, *sc = NULL;
+	struct tern_segment_info info;
 	struct tern_store *st = NULL;
 	char cores[128];
 	int ret = 0;
@@ -193,9 +194,27 @@ perf_store_run(const struct perf_args *a, const struct perf_store_env *env)
 		return -ENOMEM;
 	for (k = 0; k < a->store_keys; k++)
 		snprintf(names[k], sizeof(names[k]), "perf/%08u", k);
+	if (env->engine == NULL) {
+		/* A dataplane's client: the dataplane owns the whole target segment. */
+		node.flags = TERN_STORE_NODE_F_OWNED;
+		if (tern_segment_info(env->tbl, env->target_handle, &info) == 0)
+			node.length = info.length;
+		sc = tern_client_attach(env->engine_name,
+					&(struct tern_client_conf){ .max_inflight = 8,
+								    .flags = TERN_CLIENT_F_NO_CQ });
+		raw = tern_client_attach(env->engine_name,
+					 &(struct tern_client_conf){
+						 .max_inflight = 2, .flags = TERN_CLIENT_F_NO_CQ });
+		if (sc == NULL || raw == NULL) {
+			ret = -rte_errno;
+			fprintf(stderr, PROG ": --store: attach: %s\n", rte_strerror(-ret));
+			goto out;
+		}
+	}
 	st = tern_store_create(&(struct tern_store_conf){
 		.name = "perf",
 		.engine = env->engine,
+		.client = sc,
 		.segments = env->tbl,
 		.nodes = &node,
 		.nb_nodes = 1,
@@ -204,19 +223,27 @@ perf_store_run(const struct perf_args *a, const struct perf_store_env *env)
 		.max_inflight = 2,
 		.high_watermark_pct = 100,
 	});
-	raw = tern_client_create(
-		env->engine,
-		&(struct tern_client_conf){ .max_inflight = 2, .flags = TERN_CLIENT_F_NO_CQ });
+	if (raw == NULL)
+		raw = tern_client_create(
+			env->engine, &(struct tern_client_conf){ .max_inflight = 2,
+								 .flags = TERN_CLIENT_F_NO_CQ });
 	if (st == NULL || raw == NULL) {
 		ret = -rte_errno;
 		fprintf(stderr, PROG ": --store: %s\n", rte_strerror(-ret));
 		goto out;
 	}
-	printf("store: %u keys, batch %u, %u rounds, metadata %s, 1 node (capacity %" PRIu64
-	       " bytes), worker lcores %s\n",
-	       a->store_keys, a->batch, rounds,
-	       a->store_metadata[0] != '\0' ? a->store_metadata : "embedded", env->target_bytes,
-	       perf_cpu_list(env->worker_mask, cores, sizeof(cores)));
+	if (env->engine == NULL)
+		printf("store: %u keys, batch %u, %u rounds, metadata %s, 1 node owned by the "
+		       "dataplane (engine %s, capacity %" PRIu64 " bytes)\n",
+		       a->store_keys, a->batch, rounds,
+		       a->store_metadata[0] != '\0' ? a->store_metadata : "embedded",
+		       env->engine_name, node.length);
+	else
+		printf("store: %u keys, batch %u, %u rounds, metadata %s, 1 node (capacity %" PRIu64
+		       " bytes), worker lcores %s\n",
+		       a->store_keys, a->batch, rounds,
+		       a->store_metadata[0] != '\0' ? a->store_metadata : "embedded",
+		       env->target_bytes, perf_cpu_list(env->worker_mask, cores, sizeof(cores)));
 	printf("%10s %6s %12s %9s %12s %9s %7s %9s\n", "size", "op", "objects/s", "GB/s",
 	       "raw obj/s", "raw GB/s", "ratio", "verified");
 	for (s = 0; s < a->nb_block_sizes && ret == 0; s++) {
@@ -249,6 +276,8 @@ out:
 	if (raw != NULL)
 		tern_client_destroy(raw);
 	tern_store_destroy(st);
+	if (sc != NULL)
+		tern_client_destroy(sc);
 	free(names);
 	return ret;
 }

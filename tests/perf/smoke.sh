@@ -53,8 +53,8 @@ PY
 done
 
 # --store: a verified store run next to raw WRITE/READ; refused off loopback.
-"$perf" -- --store 8 --target dataplane >"$tmp/out" 2>"$tmp/err"
-[ "$?" -eq 2 ] || fail "--store with --target dataplane was not refused"
+"$perf" -- --store 8 --target peer >"$tmp/out" 2>"$tmp/err"
+[ "$?" -eq 2 ] || fail "--store with --target peer was not refused"
 "$perf" -- --store 8 --block-size 100 >"$tmp/out" 2>"$tmp/err"
 [ "$?" -eq 2 ] || fail "--store with a block size not a multiple of 64 was not refused"
 "$perf" --no-huge -m 512 --no-pci --file-prefix "tern_smoke_$$_store" -l 0-1 \

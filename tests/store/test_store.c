@@ -29,6 +29,7 @@ struct fixture {
 	struct tern_store_node_conf nodes[3];
 	uint32_t local; /* the caller's buffers */
 	uint8_t *buf;	/* LOCAL_LEN bytes */
+	void *mem[4];	/* what test_segment_local() allocated: freed by fixture_down() */
 	struct tern_store *store;
 };
 
@@ -47,12 +48,14 @@ fixture_up(struct fixture *fx, const char *tag, unsigned int nb_nodes, uint64_t 
 	for (i = 0; i < nb_nodes; i++) {
 		snprintf(name, sizeof(name), "%s_n%u", tag, i);
 		fx->seg[i] = test_segment_local(&fx->env, name, node_len, &mem);
+		fx->mem[i] = mem;
 		fx->nodes[i] =
 			(struct tern_store_node_conf){ .segment = fx->seg[i], .length = node_len };
 	}
 	snprintf(name, sizeof(name), "%s_buf", tag);
 	fx->local = test_segment_local(&fx->env, name, LOCAL_LEN, &mem);
 	fx->buf = mem;
+	fx->mem[3] = mem;
 	conf->name = tag;
 	conf->engine = fx->env.engine;
 	conf->segments = fx->env.segments;
@@ -66,8 +69,12 @@ fixture_up(struct fixture *fx, const char *tag, unsigned int nb_nodes, uint64_t 
 static void
 fixture_down(struct fixture *fx)
 {
+	unsigned int i;
+
 	assert_int_equal(tern_store_destroy(fx->store), 0);
 	test_env_destroy(&fx->env);
+	for (i = 0; i < RTE_DIM(fx->mem); i++)
+		free(fx->mem[i]);
 }
 
 /* Put one key (size bytes of pattern seed from buf + at), return its status. */

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include <rte_common.h>
 #include <rte_errno.h>
 
 #include "test_common.h"
@@ -32,6 +33,7 @@ static const char *backend, *endpoint;
 static struct test_env env;
 static uint8_t *buf; /* 32 MiB, LOCAL */
 static unsigned int nb_stores;
+static void *mems[16]; /* test_segment_local()'s memory, freed at the end */
 
 static struct tern_store *
 store_open(const char *name, uint64_t capacity, const char *uri, uint32_t timeout_ms)
@@ -43,6 +45,8 @@ store_open(const char *name, uint64_t capacity, const char *uri, uint32_t timeou
 
 	snprintf(seg, sizeof(seg), "cap%u", nb_stores++);
 	node.segment = test_segment_local(&env, seg, capacity, &mem);
+	assert_true(nb_stores <= RTE_DIM(mems));
+	mems[nb_stores - 1] = mem;
 	if (uri == NULL) {
 		snprintf(meta, sizeof(meta), "%s://%s/storetest%d", backend, endpoint,
 			 (int)getpid());
@@ -378,5 +382,8 @@ main(void)
 	buf = mem;
 	ret = cmocka_run_group_tests(tests, NULL, NULL);
 	test_env_destroy(&env);
+	free(mem);
+	for (unsigned int i = 0; i < RTE_DIM(mems); i++)
+		free(mems[i]);
 	return ret;
 }
