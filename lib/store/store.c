@@ -86,6 +86,12 @@ struct tern_store {
 	struct tern_store_future *futures;
 	struct tern_store_stats stats; /* written by the store's thread, read by any */
 	struct tern_request reqs[TERN_BATCH_MAX];
+	/* A put batch's extents on owned node 0, reserved in bulk
+	 * (prereserve()): pre_cur is the key being placed, or -1. */
+	uint64_t pre_off[TERN_STORE_BATCH_MAX];
+	bool pre_ok[TERN_STORE_BATCH_MAX];
+	int pre_cur;
+	int commit_err[TERN_STORE_BATCH_MAX]; /* resolve_put(): COMMIT_N per key */
 };
 
 #define STAT_ADD(s, field, n) \
@@ -330,6 +336,12 @@ node_reserve(struct tern_store *s, unsigned int n, uint64_t size, uint64_t *offs
 		 * least recently used objects there. */
 		int ret;
 
+		if (n == 0 && s->pre_cur >= 0 && s->pre_ok[s->pre_cur]) {
+			*offset = s->pre_off[s->pre_cur];
+			s->pre_ok[s->pre_cur] = false;
+			a->used += need;
+			return 0;
+		}
 		while ((ret = owner_request(s, n, STORE_WIRE_RESERVE, size, offset)) == -ENOSPC)
 			if (!evict_one(s, (int)n))
 				return -ENOSPC;
@@ -476,23 +488,62 @@ ext_commit(struct tern_store *s, uint32_t idx, bool replace)
 				     replace ? 0 : TERN_DIRECTORY_KV_CREATE);
 }
 
-/* The lease of every owned replica ends before the record is committed: a
- * record never names an extent its owner may still free. */
-static int
-owners_commit(struct tern_store *s, uint32_t idx)
+/* Send one COMMIT_N; the refused ones fail their key. */
+static void
+owners_commit_send(struct tern_store *s, struct store_wire_reqn *q, const uint32_t *key_of)
 {
-	struct store_record *r = &s->meta.rec[idx];
-	unsigned int i;
+	struct store_wire_repn r;
+	unsigned int k;
 	int ret;
 
-	for (i = 0; i < r->nb_rep && r->size > 0; i++) {
-		if (!(s->node[r->node[i]].conf.flags & TERN_STORE_NODE_F_OWNED))
+	memset(&r, 0, sizeof(r));
+	ret = store_owner_calln(q, &r, OWNER_TIMEOUT_MS);
+	for (k = 0; k < q->count && ret != 0; k++)
+		if (r.count == 0 || (r.fail_mask & (1u << k)))
+			if (s->commit_err[key_of[k]] == 0)
+				s->commit_err[key_of[k]] = ret;
+	q->count = 0;
+}
+
+/*
+ * The lease of every owned replica ends before the record is committed: a
+ * record never names an extent its owner may still free. One COMMIT_N
+ * message per owned node and 13 extents; s->commit_err[i] says how key i
+ * fared.
+ */
+static void
+owners_commit(struct tern_store *s, struct tern_store_future *f)
+{
+	struct store_wire_reqn q = { .op = STORE_WIRE_COMMIT_N };
+	uint32_t key_of[STORE_WIRE_N_MAX], i;
+	unsigned int n, j;
+
+	for (i = 0; i < f->nb; i++)
+		s->commit_err[i] = 0;
+	for (n = 0; n < s->conf.nb_nodes; n++) {
+		if (!(s->node[n].conf.flags & TERN_STORE_NODE_F_OWNED))
 			continue;
-		ret = owner_request(s, r->node[i], STORE_WIRE_COMMIT, r->size, &r->offset[i]);
-		if (ret != 0)
-			return ret;
+		q.segment = s->node[n].conf.segment;
+		q.count = 0;
+		for (i = 0; i < f->nb; i++) {
+			const struct store_record *r;
+
+			if (f->rec[i] == STORE_REC_NONE)
+				continue;
+			r = &s->meta.rec[f->rec[i]];
+			for (j = 0; j < r->nb_rep && r->size > 0; j++) {
+				if (r->node[j] != n)
+					continue;
+				key_of[q.count] = i;
+				q.length[q.count] = r->size;
+				q.offset[q.count++] = r->offset[j];
+				if (q.count == STORE_WIRE_N_MAX)
+					owners_commit_send(s, &q, key_of);
+			}
+		}
+		if (q.count > 0)
+			owners_commit_send(s, &q, key_of);
 	}
-	return 0;
 }
 
 static void
@@ -500,6 +551,8 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 {
 	uint32_t i, old;
 
+	if (status == 0)
+		owners_commit(s, f);
 	for (i = 0; i < f->nb; i++) {
 		uint32_t idx = f->rec[i];
 
@@ -509,7 +562,7 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 		if (idx == STORE_REC_NONE)
 			continue;
 		if (status == 0)
-			status_i = owners_commit(s, idx);
+			status_i = s->commit_err[i];
 		if (status == 0 && status_i != 0) {
 			f->res[i] = status_i;
 		} else if (status == 0 && s->dir != NULL) {
@@ -676,6 +729,66 @@ tern_store_future_release(struct tern_store_future *f)
 
 /* ---- put, get ---- */
 
+/*
+ * Owned node 0 and one replica: reserve the batch's extents there in
+ * RESERVE_N messages (13 a message) rather than one round trip per key.
+ * A message the owner refuses leaves its keys to the one-by-one path
+ * (which evicts); what no key takes is freed at the end of the put.
+ */
+static void
+prereserve(struct tern_store *s, const char *const *keys, void *const *bufs, const uint64_t *sizes,
+	   uint32_t nb)
+{
+	char key[TERN_STORE_KEY_MAX];
+	struct store_wire_reqn q = {
+		.op = STORE_WIRE_RESERVE_N,
+		.segment = s->node[0].conf.segment,
+		.pid = (uint32_t)getpid(),
+		.lease_ms = (uint32_t)RTE_MIN(s->conf.lease_ns / 1000000, STORE_WIRE_LEASE_MS_MAX),
+	};
+	struct store_wire_repn r;
+	uint32_t idx[STORE_WIRE_N_MAX], i, k;
+
+	for (i = 0; i < nb; i++)
+		s->pre_ok[i] = false;
+	for (i = 0; i < nb;) {
+		q.count = 0;
+		for (; i < nb && q.count < STORE_WIRE_N_MAX; i++) {
+			if (sizes[i] == 0 || bufs[i] == NULL || key_pad(keys[i], key, false) < 0)
+				continue;
+			idx[q.count] = i;
+			q.length[q.count] = sizes[i];
+			q.offset[q.count++] = 0;
+		}
+		if (q.count < 2) { /* one key: the one-by-one path is as fast */
+			continue;
+		}
+		memset(&r, 0, sizeof(r));
+		if (store_owner_calln(&q, &r, OWNER_TIMEOUT_MS) != 0 || r.count != q.count)
+			continue;
+		for (k = 0; k < q.count; k++) {
+			s->pre_off[idx[k]] = r.offset[k];
+			s->pre_ok[idx[k]] = true;
+		}
+	}
+}
+
+/* Free what prereserve() took and no key used. */
+static void
+prereserve_drop(struct tern_store *s, const uint64_t *sizes, uint32_t nb)
+{
+	struct store_alloc *a = &s->node[0].alloc;
+	uint32_t i;
+
+	for (i = 0; i < nb; i++)
+		if (s->pre_ok[i]) {
+			a->used += store_alloc_size(sizes[i]); /* node_free() takes it back */
+			node_free(s, 0, s->pre_off[i], sizes[i]);
+			s->pre_ok[i] = false;
+		}
+	s->pre_cur = -1;
+}
+
 struct tern_store_future *
 tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
 	       const uint64_t *sizes, uint32_t nb, const struct tern_store_put_opts *opts)
@@ -704,10 +817,14 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
 		return NULL;
 	f->flags = flags;
 	lease_end += s->conf.lease_ns;
+	s->pre_cur = -1;
+	if (replicas == 1 && nb > 1 && (s->node[0].conf.flags & TERN_STORE_NODE_F_OWNED))
+		prereserve(s, keys, bufs, sizes, nb);
 	for (i = 0; i < nb; i++) {
 		struct store_record *r;
 		uint32_t idx;
 
+		s->pre_cur = (int)i;
 		f->rec[i] = STORE_REC_NONE;
 		f->size[i] = sizes[i];
 		f->res[i] = 0;
@@ -743,6 +860,7 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
 		r->lease_end_ns = lease_end;
 		STAT_ADD(s, reserved, 1);
 		ret = place(s, idx, replicas);
+		s->pre_cur = -1;
 		if (ret != 0) {
 			record_release(s, idx);
 			f->res[i] = ret;
@@ -761,6 +879,7 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
 			};
 		}
 	}
+	prereserve_drop(s, sizes, nb);
 	stats_used(s);
 	ret = submit(s, f, nb_reqs);
 	if (ret != 0) {
@@ -1145,6 +1264,7 @@ tern_store_create(const struct tern_store_conf *conf)
 	s->own_client = conf->client == NULL;
 	for (i = 0; i < s->conf.nb_nodes; i++)
 		s->stats.capacity += s->node[i].alloc.capacity;
+	s->pre_cur = -1;
 	s->magic = STORE_MAGIC;
 	return s;
 

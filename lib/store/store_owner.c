@@ -156,6 +156,75 @@ owner_serve(struct tern_store_owner *o, const struct store_wire_req *q, struct s
 	r->capacity = o->alloc.capacity;
 }
 
+/* A request for many extents (a put batch), under the lock. RESERVE_N is
+ * all or nothing; COMMIT_N says which it refused. */
+static void
+owner_serve_n(struct tern_store_owner *o, const struct store_wire_reqn *q,
+	      struct store_wire_repn *r)
+{
+	struct store_wire_req one = { .segment = q->segment,
+				      .pid = q->pid,
+				      .lease_ms = q->lease_ms };
+	struct store_wire_rep rr;
+	unsigned int i, j;
+
+	r->count = q->count;
+	for (i = 0; i < q->count; i++) {
+		one.op = q->op == STORE_WIRE_RESERVE_N ? STORE_WIRE_RESERVE : STORE_WIRE_COMMIT;
+		one.length = q->length[i];
+		one.offset = q->offset[i];
+		owner_serve(o, &one, &rr);
+		r->offset[i] = rr.status == 0 ? rr.offset : 0;
+		if (rr.status == 0)
+			continue;
+		if (r->status == 0)
+			r->status = rr.status;
+		r->fail_mask |= (uint16_t)(1u << i);
+		if (q->op == STORE_WIRE_RESERVE_N) {
+			/* Give back what this request took: all or none. */
+			for (j = 0; j < i; j++) {
+				one.op = STORE_WIRE_FREE;
+				one.offset = r->offset[j];
+				one.length = q->length[j];
+				owner_serve(o, &one, &rr);
+				r->offset[j] = 0;
+			}
+			r->fail_mask = (uint16_t)((1u << q->count) - 1);
+			memset(r->offset, 0, sizeof(r->offset));
+			break;
+		}
+	}
+	r->used = o->alloc.used;
+	r->capacity = o->alloc.capacity;
+}
+
+static int
+owner_mp_action_n(const struct rte_mp_msg *msg, const void *peer)
+{
+	struct store_wire_reqn q;
+	struct store_wire_repn r = { 0 };
+	struct rte_mp_msg reply;
+
+	memset(&reply, 0, sizeof(reply));
+	strcpy(reply.name, STORE_WIRE_MP_NAME);
+	if (msg->num_fds != 0 ||
+	    store_wire_reqn_decode(msg->param, (size_t)msg->len_param, &q) != 0) {
+		r.status = -EPROTO; /* refused as a whole: count 0 */
+	} else {
+		pthread_mutex_lock(&owner_global_lock);
+		if (owner_current == NULL) {
+			r.status = -ENODEV;
+		} else {
+			pthread_mutex_lock(&owner_current->lock);
+			owner_serve_n(owner_current, &q, &r);
+			pthread_mutex_unlock(&owner_current->lock);
+		}
+		pthread_mutex_unlock(&owner_global_lock);
+	}
+	reply.len_param = (int)store_wire_repn_encode(&r, reply.param);
+	return rte_mp_reply(&reply, peer);
+}
+
 static int
 owner_mp_action(const struct rte_mp_msg *msg, const void *peer)
 {
@@ -163,6 +232,10 @@ owner_mp_action(const struct rte_mp_msg *msg, const void *peer)
 	struct store_wire_rep r = { 0 };
 	struct rte_mp_msg reply;
 
+	/* The op is at bytes 6..7 in both kinds of request. */
+	if (msg->len_param >= 8 && msg->param[7] == 0 &&
+	    (msg->param[6] == STORE_WIRE_RESERVE_N || msg->param[6] == STORE_WIRE_COMMIT_N))
+		return owner_mp_action_n(msg, peer);
 	memset(&reply, 0, sizeof(reply));
 	strcpy(reply.name, STORE_WIRE_MP_NAME);
 	reply.len_param = STORE_WIRE_REP_LEN;
@@ -317,6 +390,31 @@ tern_store_owner_stats(struct tern_store_owner *o, struct tern_store_owner_stats
 }
 
 /* ---- the client side: a store's node that a dataplane owns ---- */
+
+int
+store_owner_calln(const struct store_wire_reqn *q, struct store_wire_repn *r, uint32_t timeout_ms)
+{
+	struct rte_mp_msg msg;
+	struct rte_mp_reply reply;
+	struct timespec ts = { .tv_sec = timeout_ms / 1000,
+			       .tv_nsec = (long)(timeout_ms % 1000) * 1000000 };
+	int ret;
+
+	memset(&msg, 0, sizeof(msg));
+	strcpy(msg.name, STORE_WIRE_MP_NAME);
+	msg.len_param = (int)store_wire_reqn_encode(q, msg.param);
+	memset(&reply, 0, sizeof(reply));
+	if (rte_mp_request_sync(&msg, &reply, &ts) != 0 || reply.nb_received != 1) {
+		ret = reply.nb_sent == 0 ? -ENODEV : -ETIMEDOUT;
+	} else {
+		ret = store_wire_repn_decode(reply.msgs[0].param, (size_t)reply.msgs[0].len_param,
+					     r);
+		if (ret == 0)
+			ret = r->status;
+	}
+	free(reply.msgs);
+	return ret;
+}
 
 int
 store_owner_call(struct store_wire_req *q, struct store_wire_rep *r, uint32_t timeout_ms)

@@ -141,10 +141,36 @@ int store_ext_decode(const char *buf, size_t len, struct store_ext_rec *r);
 #define STORE_WIRE_LEASE_MS_MAX (3600u * 1000u)
 
 enum store_wire_op {
-	STORE_WIRE_RESERVE = 1, /* length, lease_ms, pid -> offset */
-	STORE_WIRE_COMMIT = 2,	/* offset, length: the lease ends, the extent stays */
-	STORE_WIRE_FREE = 3,	/* offset, length: reserved or committed, given back */
-	STORE_WIRE_STATS = 4,	/* -> used, capacity */
+	STORE_WIRE_RESERVE = 1,	  /* length, lease_ms, pid -> offset */
+	STORE_WIRE_COMMIT = 2,	  /* offset, length: the lease ends, the extent stays */
+	STORE_WIRE_FREE = 3,	  /* offset, length: reserved or committed, given back */
+	STORE_WIRE_STATS = 4,	  /* -> used, capacity */
+	STORE_WIRE_RESERVE_N = 5, /* count lengths, lease_ms, pid -> count offsets, all or none */
+	STORE_WIRE_COMMIT_N = 6,  /* count {offset, length} -> a mask of the ones refused */
+};
+
+/* Extents in one _N message (its request fits rte_mp's 256-byte param). */
+#define STORE_WIRE_N_MAX   13
+#define STORE_WIRE_MSG_MAX 256
+
+struct store_wire_reqn {
+	uint16_t op;
+	uint32_t segment;
+	uint32_t pid;
+	uint32_t lease_ms;
+	uint16_t count;
+	uint64_t length[STORE_WIRE_N_MAX];
+	uint64_t offset[STORE_WIRE_N_MAX];
+};
+
+struct store_wire_repn {
+	int32_t status;	    /* 0, or the first refused extent's errno */
+	uint16_t fail_mask; /* bit i: extent i refused (0 with status 0, or with an error and
+			     * count 0: the request refused as a whole) */
+	uint16_t count;
+	uint64_t used;
+	uint64_t capacity;
+	uint64_t offset[STORE_WIRE_N_MAX];
 };
 
 struct store_wire_req {
@@ -168,6 +194,11 @@ void store_wire_req_encode(const struct store_wire_req *r, uint8_t out[STORE_WIR
 int store_wire_req_decode(const uint8_t *in, size_t len, struct store_wire_req *r);
 void store_wire_rep_encode(const struct store_wire_rep *r, uint8_t out[STORE_WIRE_REP_LEN]);
 int store_wire_rep_decode(const uint8_t *in, size_t len, struct store_wire_rep *r);
+/* The _N messages: encode returns the length; decode is as strict. */
+size_t store_wire_reqn_encode(const struct store_wire_reqn *r, uint8_t out[STORE_WIRE_MSG_MAX]);
+int store_wire_reqn_decode(const uint8_t *in, size_t len, struct store_wire_reqn *r);
+size_t store_wire_repn_encode(const struct store_wire_repn *r, uint8_t out[STORE_WIRE_MSG_MAX]);
+int store_wire_repn_decode(const uint8_t *in, size_t len, struct store_wire_repn *r);
 
 /* ---- store_owner.c, client side ---- */
 
@@ -175,5 +206,8 @@ int store_wire_rep_decode(const uint8_t *in, size_t len, struct store_wire_rep *
  * negative errno, r filled), -ENODEV (no owner answers), -ETIMEDOUT,
  * -EPROTO (a malformed reply). */
 int store_owner_call(struct store_wire_req *q, struct store_wire_rep *r, uint32_t timeout_ms);
+/* The same for an _N request: the reply's status (r filled also on a refusal). */
+int store_owner_calln(const struct store_wire_reqn *q, struct store_wire_repn *r,
+		      uint32_t timeout_ms);
 
 #endif /* TERN_STORE_PRIVATE_H */

@@ -29,5 +29,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (memcmp(out, data, size) != 0)
 			abort();
 	}
+	{
+		uint8_t big[STORE_WIRE_MSG_MAX];
+		struct store_wire_reqn qn;
+		struct store_wire_repn rn;
+		size_t n;
+
+		if (store_wire_reqn_decode(data, size, &qn) == 0) {
+			n = store_wire_reqn_encode(&qn, big);
+			if (n != size || memcmp(big, data, size) != 0)
+				abort();
+		}
+		if (store_wire_repn_decode(data, size, &rn) == 0) {
+			n = store_wire_repn_encode(&rn, big);
+			if (n != size || memcmp(big, data, size) != 0)
+				abort();
+		}
+	}
 	return 0;
 }

@@ -169,11 +169,24 @@ run_shared(struct tern_store *s, const char *name)
 	unsigned int i;
 	char key[64];
 
+	char names[8][64];
+	const char *keys[8];
+	void *bufs[8];
+	uint64_t sizes[8];
+	struct tern_store_future *f;
+
+	/* One batch: its extents reserved, then committed, in one message each. */
 	for (i = 0; i < 8; i++) {
-		snprintf(key, sizeof(key), "%s/%u", name, i);
+		snprintf(names[i], sizeof(names[i]), "%s/%u", name, i);
+		keys[i] = names[i];
+		bufs[i] = buf + i * MiB;
+		sizes[i] = 1 * MiB;
 		fill(buf + i * MiB, 1 * MiB, seed + i);
-		CHECK(put1(s, key, buf + i * MiB, 1 * MiB) == 0);
 	}
+	f = tern_store_put(s, keys, bufs, sizes, 8, NULL);
+	CHECK(f != NULL);
+	CHECK(tern_store_future_wait(f, UINT64_MAX) == 0);
+	tern_store_future_release(f);
 	sleep(1);
 	for (i = 0; i < 8; i++) {
 		snprintf(key, sizeof(key), "%s/%u", name, i);

@@ -288,6 +288,108 @@ test_wire_strict(void **state)
 	assert_int_equal(store_wire_rep_decode(b, STORE_WIRE_REP_LEN, &r2), -EPROTO);
 }
 
+/* The many-extents messages of a put batch: strict too. */
+static void
+test_wire_n_strict(void **state)
+{
+	struct store_wire_reqn q = { .op = STORE_WIRE_RESERVE_N,
+				     .segment = 1,
+				     .pid = 7,
+				     .lease_ms = 100,
+				     .count = 3,
+				     .length = { 1, 4096, 1 << 20 } };
+	struct store_wire_repn r = { .status = -ENOENT,
+				     .fail_mask = 0x2,
+				     .count = 3,
+				     .used = 5,
+				     .capacity = 9,
+				     .offset = { 0, 64, 128 } };
+	struct store_wire_reqn q2;
+	struct store_wire_repn r2;
+	uint8_t b[STORE_WIRE_MSG_MAX], c[STORE_WIRE_MSG_MAX];
+	size_t n;
+	unsigned int i;
+
+	(void)state;
+	n = store_wire_reqn_encode(&q, b);
+	assert_int_equal(n, 24 + 3 * 16);
+	assert_int_equal(store_wire_reqn_decode(b, n, &q2), 0);
+	assert_int_equal(q2.count, 3);
+	assert_int_equal(q2.length[2], 1 << 20);
+	assert_int_equal(store_wire_reqn_decode(b, n - 1, &q2), -EPROTO);
+	assert_int_equal(store_wire_reqn_decode(b, n + 16, &q2), -EPROTO);
+	for (i = 0; i < 6; i++) { /* magic, version */
+		memcpy(c, b, sizeof(b));
+		c[i] ^= 0x10;
+		assert_int_equal(store_wire_reqn_decode(c, n, &q2), -EPROTO);
+	}
+	memcpy(c, b, sizeof(b));
+	c[22] = 1; /* reserved */
+	assert_int_equal(store_wire_reqn_decode(c, n, &q2), -EPROTO);
+	{
+		struct store_wire_reqn bad[] = {
+			{ .op = STORE_WIRE_RESERVE,
+			  .pid = 1,
+			  .lease_ms = 1,
+			  .count = 1,
+			  .length = { 1 } },
+			{ .op = STORE_WIRE_RESERVE_N, .pid = 1, .lease_ms = 1, .count = 0 },
+			{ .op = STORE_WIRE_RESERVE_N,
+			  .pid = 0,
+			  .lease_ms = 1,
+			  .count = 1,
+			  .length = { 1 } },
+			{ .op = STORE_WIRE_RESERVE_N,
+			  .pid = 1,
+			  .lease_ms = 0,
+			  .count = 1,
+			  .length = { 1 } },
+			{ .op = STORE_WIRE_RESERVE_N,
+			  .pid = 1,
+			  .lease_ms = 1,
+			  .count = 1,
+			  .length = { 1 },
+			  .offset = { 64 } },
+			{ .op = STORE_WIRE_RESERVE_N,
+			  .pid = 1,
+			  .lease_ms = 1,
+			  .count = 1,
+			  .length = { 0 } },
+			{ .op = STORE_WIRE_COMMIT_N, .lease_ms = 1, .count = 1, .length = { 1 } },
+			{ .op = STORE_WIRE_COMMIT_N,
+			  .count = 1,
+			  .length = { 1 },
+			  .offset = { 65 } },
+		};
+
+		for (i = 0; i < RTE_DIM(bad); i++) {
+			n = store_wire_reqn_encode(&bad[i], c);
+			if (store_wire_reqn_decode(c, n, &q2) != -EPROTO)
+				fail_msg("accepted request %u", i);
+		}
+	}
+	/* A count above the maximum, claimed in the header. */
+	n = store_wire_reqn_encode(&q, c);
+	c[20] = STORE_WIRE_N_MAX + 1;
+	assert_int_equal(store_wire_reqn_decode(c, 24 + 16 * (STORE_WIRE_N_MAX + 1), &q2), -EPROTO);
+	n = store_wire_repn_encode(&r, b);
+	assert_int_equal(n, 32 + 3 * 8);
+	assert_int_equal(store_wire_repn_decode(b, n, &r2), 0);
+	assert_int_equal(r2.fail_mask, 0x2);
+	assert_int_equal(r2.offset[2], 128);
+	r.fail_mask = 0x8; /* beyond count */
+	n = store_wire_repn_encode(&r, b);
+	assert_int_equal(store_wire_repn_decode(b, n, &r2), -EPROTO);
+	r.fail_mask = 0x1;
+	r.status = 0; /* a refusal without an error */
+	n = store_wire_repn_encode(&r, b);
+	assert_int_equal(store_wire_repn_decode(b, n, &r2), -EPROTO);
+	r.fail_mask = 0;
+	r.offset[1] = 65;
+	n = store_wire_repn_encode(&r, b);
+	assert_int_equal(store_wire_repn_decode(b, n, &r2), -EPROTO);
+}
+
 /* ---- the API ---- */
 
 static void
@@ -857,6 +959,7 @@ main(void)
 		cmocka_unit_test(test_alloc_first_fit_coalesce),
 		cmocka_unit_test(test_ext_record_strict),
 		cmocka_unit_test(test_wire_strict),
+		cmocka_unit_test(test_wire_n_strict),
 		cmocka_unit_test(test_bad_conf),
 		cmocka_unit_test(test_keys_rules),
 		cmocka_unit_test(test_put_get_remove),
