@@ -1168,9 +1168,10 @@ check_conf(struct tern_store *s, const struct tern_store_conf *c)
 		     rte_eal_process_type() != RTE_PROC_SECONDARY))
 			return -EINVAL;
 		if (tern_segment_info(c->segments, n->segment, &info) != 0 ||
-		    info.kind != TERN_SEGMENT_LOCAL || info.state != TERN_SEGMENT_ACTIVE ||
-		    n->length < 4096 || n->offset > info.length ||
-		    n->length > info.length - n->offset)
+		    (info.kind != TERN_SEGMENT_LOCAL &&
+		     (info.kind != TERN_SEGMENT_REMOTE || (n->flags & TERN_STORE_NODE_F_OWNED))) ||
+		    info.state != TERN_SEGMENT_ACTIVE || n->length < 4096 ||
+		    n->offset > info.length || n->length > info.length - n->offset)
 			return -EINVAL;
 		for (j = 0; j < i; j++)
 			if (c->nodes[j].segment == n->segment &&

@@ -62,7 +62,13 @@ struct tern_store_future;
  *  (tern_store_owner_create()): reserve, commit and free through it. */
 #define TERN_STORE_NODE_F_OWNED (1u << 0)
 
-/** One capacity node: a range of a LOCAL segment of the engine's table. */
+/**
+ * One capacity node: a range of a segment of the engine's table. LOCAL, or
+ * REMOTE (a peer dataplane's segment the dataplane imported): the store
+ * then allocates in that range itself (the channel to the peer's owner is
+ * not built), so no other store may use the range; a peer that dies makes
+ * READs there fail and gets fall back to the other replicas.
+ */
 struct tern_store_node_conf {
 	uint32_t segment; /**< segment handle */
 	uint32_t flags;	  /**< TERN_STORE_NODE_F_* */
@@ -101,7 +107,9 @@ struct tern_store_conf {
  * @return the store, or NULL with rte_errno: EINVAL (missing or bad field,
  *         both or neither of engine and client,
  *         a node not inside a LOCAL segment, two nodes overlapping, lease
- *         shorter than twice the deadline, a malformed metadata URI),
+ *         shorter than twice the deadline, a malformed metadata URI, a node
+ *         neither LOCAL nor REMOTE, an OWNED one not LOCAL or not in a
+ *         secondary process),
  *         ENOTSUP (a metadata other than "embedded", etcd or Redis), ENOSPC
  * (no engine client slot), ENOMEM.
  */

@@ -16,6 +16,12 @@
  *       a store named NAME over the dataplane's segment "st", which the
  *       dataplane owns (--store-capacity st): put 8 x 1 MiB, wait 1 s (the
  *       other client puts too), read them all back, remove them.
+ *   store_client EAL-ARGS -- fallback PEER GOFILE
+ *       two nodes: PEER's segment kv (a peer dataplane's, node 0) and this
+ *       dataplane's kv (node 1); 8 objects with replicas = 2 and one ("solo")
+ *       with one replica, on the peer; prints "stored", waits (at most 60 s)
+ *       for GOFILE (the peer is killed meanwhile), then gets all: the 8 with
+ *       no error (fallen back to node 1), "solo" with an error.
  *   store_client EAL-ARGS -- ownhang KEY METADATA
  *       as hang, on the owned segment "st", with a 5 s lease.
  *
@@ -35,6 +41,7 @@
 
 #include <tern_engine.h>
 #include <tern_segment.h>
+#include <tern_peer.h>
 #include <tern_store.h>
 
 #define MiB	(1ull << 20)
@@ -205,6 +212,76 @@ run_shared(struct tern_store *s, const char *name)
 	CHECK(tern_store_stats(s, &st) == 0 && st.used == 0);
 }
 
+static int
+run_fallback(struct tern_client *c, struct tern_segment_table *tbl, const char *peer,
+	     const char *gofile)
+{
+	struct tern_store_node_conf nodes[2] = { 0 };
+	struct tern_segment_info info;
+	struct tern_store_stats st;
+	struct tern_store *s;
+	uint64_t size = 512 * 1024, got;
+	unsigned int i;
+	char key[32];
+	int r;
+
+	CHECK(tern_peers_ipc_resolve(peer, "kv", 10000, &nodes[0].segment) == 0);
+	CHECK(tern_segment_info(tbl, nodes[0].segment, &info) == 0);
+	nodes[0].length = info.length;
+	CHECK(tern_segment_find(tbl, "kv", &nodes[1].segment) == 0);
+	CHECK(tern_segment_info(tbl, nodes[1].segment, &info) == 0);
+	nodes[1].length = info.length;
+	s = tern_store_create(&(struct tern_store_conf){
+		.name = "fallback",
+		.client = c,
+		.segments = tbl,
+		.nodes = nodes,
+		.nb_nodes = 2,
+		.replicas = 2,
+		.max_inflight = 16,
+		.deadline_ns = 2000000000ull,
+	});
+	CHECK(s != NULL);
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "r/%u", i);
+		fill(buf + i * size, size, 50 + i);
+		CHECK(put1(s, key, buf + i * size, size) == 0);
+	}
+	{
+		struct tern_store_put_opts o = { .replicas = 1 };
+		const char *k = "solo";
+		void *b = buf;
+		struct tern_store_future *f = tern_store_put(s, &k, &b, &size, 1, &o);
+
+		CHECK(f != NULL && tern_store_future_wait(f, UINT64_MAX) == 0);
+		tern_store_future_release(f);
+	}
+	printf("stored\n");
+	fflush(stdout);
+	for (i = 0; i < 600 && access(gofile, F_OK) != 0; i++)
+		usleep(100000);
+	CHECK(access(gofile, F_OK) == 0);
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "r/%u", i);
+		memset(buf + 16 * MiB, 0, size);
+		r = get1(s, key, buf + 16 * MiB, size, &got);
+		if (r != 0) {
+			fprintf(stderr, "store_client: get %s: %s\n", key, strerror(-r));
+			return 1;
+		}
+		CHECK(same(buf + 16 * MiB, size, 50 + i));
+	}
+	r = get1(s, "solo", buf + 16 * MiB, size, &got);
+	printf("solo: %s\n", strerror(-r));
+	CHECK(r < 0);
+	CHECK(tern_store_stats(s, &st) == 0);
+	printf("fallbacks %" PRIu64 " get_errors %" PRIu64 "\n", st.fallbacks, st.get_errors);
+	CHECK(st.fallbacks == 8 && st.get_errors == 1);
+	CHECK(tern_store_destroy(s) == 0);
+	printf("store_client: fallback ok\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -253,6 +330,8 @@ main(int argc, char **argv)
 	snprintf(bufname, sizeof(bufname), "sc_buf_%d", (int)getpid());
 	buf = tern_client_shm_alloc(c, bufname, BUF_LEN, &hbuf);
 	CHECK(buf != NULL);
+	if (strcmp(mode, "fallback") == 0)
+		return run_fallback(c, tbl, key, meta); /* PEER GOFILE */
 	s = tern_store_create(&(struct tern_store_conf){
 		.name = name,
 		.client = c,

@@ -8,13 +8,15 @@
 # capacity usable again by the next client); two clients sharing a segment
 # the dataplane owns (--store-capacity: reserve/commit/free over rte_mp);
 # a putter killed mid-put there (the owner frees its reservation when the
-# lease expires, seen in /tern/store_owner). Needs root, 2M hugepages,
-# redis-server, dpdk-telemetry.py.
+# lease expires, seen in /tern/store_owner); two dataplanes a and b (tcp
+# between them), replicas = 2 across them from a client of a, b killed:
+# gets fall back to a's replica with no error, an object only b held fails
+# clearly. Needs root, 2M hugepages, redis-server, dpdk-telemetry.py.
 set -u
 dataplane=${1:?tern-dataplane path}
 client=${2:?store_client path}
 # shellcheck source=../integration_lib.sh
-source "$(dirname "$0")/../integration_lib.sh" "tern_st_$$" 160
+source "$(dirname "$0")/../integration_lib.sh" "tern_st_$$" 256
 
 eal() { echo "-l 0-1 --no-pci --base-virtaddr 0x200000000000 --file-prefix $prefix --log-level lib.eal:warning"; }
 client_eal() { echo "--proc-type=secondary -l 0 --no-pci --file-prefix $prefix --log-level lib.eal:warning"; }
@@ -159,6 +161,53 @@ case_refused() {
 		{ cat "$work/refused.out"; return 1; }
 }
 
+# Two more dataplanes, a and b, that reach each other over tcp only.
+start_peer() { # start_peer NODE BASE PORT_SELF PORT_OTHER OTHER
+	"$dataplane" -l 0-1 --no-pci --base-virtaddr "$2" --file-prefix "${prefix}$1" \
+		--log-level lib.eal:warning -- --node "$1" --segment kv:32M --idle yield --shm off \
+		--listen 127.0.0.1:0 --directory "p2p://127.0.0.1:$3" --peer "$5=p2p://127.0.0.1:$4" \
+		>"$work/dp$1.log" 2>&1 &
+	peer_pid[$1]=$!
+	pids+=("$!")
+	for _ in $(seq 1 100); do
+		grep -q "ready:" "$work/dp$1.log" && return 0
+		kill -0 "${peer_pid[$1]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "dataplane $1 did not start:"
+	cat "$work/dp$1.log"
+	return 1
+}
+declare -A peer_pid
+
+case_replica_holder_killed() {
+	local pa pb c rc
+	pa=$(free_port)
+	pb=$(free_port)
+	start_peer a 0x300000000000 "$pa" "$pb" b || return 1
+	start_peer b 0x380000000000 "$pb" "$pa" a || return 1
+	rm -f "$work/go"
+	"$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}a" \
+		--log-level lib.eal:warning -- fallback b "$work/go" >"$work/fb.out" 2>&1 &
+	c=$!
+	pids+=("$c")
+	for _ in $(seq 1 200); do
+		grep -q stored "$work/fb.out" && break
+		kill -0 "$c" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q stored "$work/fb.out" || { cat "$work/fb.out"; return 1; }
+	kill -9 "${peer_pid[b]}"
+	wait "${peer_pid[b]}" 2>/dev/null
+	touch "$work/go"
+	wait "$c"
+	rc=$?
+	cat "$work/fb.out"
+	kill -TERM "${peer_pid[a]}"
+	wait "${peer_pid[a]}" 2>/dev/null
+	[ "$rc" -eq 0 ] && grep -q "fallback ok" "$work/fb.out"
+}
+
 command -v dpdk-telemetry.py >/dev/null || { echo "dpdk-telemetry.py missing (Debian package dpdk)"; exit 1; }
 command -v redis-server >/dev/null || { echo "redis-server missing (usertools/tern-quickstart.sh deps)"; exit 1; }
 run_case store_capacity_refused case_refused
@@ -168,6 +217,7 @@ run_case store_putter_killed_mid_put case_putter_killed
 start_redis || { echo "redis-server did not start"; exit 1; }
 run_case store_owner_two_clients case_owner_shared
 run_case store_owner_putter_killed_lease case_owner_lease
+run_case store_replica_holder_killed case_replica_holder_killed
 kill -TERM "$dp_pid"
 wait "$dp_pid"
 rc=$?
