@@ -1289,7 +1289,7 @@ static bool tel_registered;
 int
 tern_store_destroy(struct tern_store *s)
 {
-	unsigned int i;
+	unsigned int i, j;
 
 	if (s == NULL)
 		return 0;
@@ -1308,7 +1308,6 @@ tern_store_destroy(struct tern_store *s)
 		 * an unreachable metadata store keeps them, and gets of them
 		 * then fail with -EREMOTE, see doc/store.md). */
 		uint32_t iter = 0, idx;
-
 		int ret = 0;
 
 		while (ret == 0 && (idx = store_meta_next(&s->meta, &iter)) != STORE_REC_NONE) {
@@ -1318,6 +1317,17 @@ tern_store_destroy(struct tern_store *s)
 		}
 		tern_directory_close(s->dir);
 	}
+	/* Give back to the owning dataplanes what this store's objects hold
+	 * there. Reservations of abandoned puts are left to the owner's lease:
+	 * their WRITE may still be landing. */
+	for (i = 0; i < s->meta.max; i++)
+		if (s->meta.rec[i].state == STORE_REC_LIVE ||
+		    s->meta.rec[i].state == STORE_REC_DEAD)
+			for (j = 0; j < s->meta.rec[i].nb_rep && s->meta.rec[i].size > 0; j++)
+				if (s->node[s->meta.rec[i].node[j]].conf.flags &
+				    TERN_STORE_NODE_F_OWNED)
+					node_free(s, s->meta.rec[i].node[j],
+						  s->meta.rec[i].offset[j], s->meta.rec[i].size);
 	if (s->own_client)
 		tern_client_destroy(s->client);
 	store_meta_fini(&s->meta);

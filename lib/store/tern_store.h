@@ -116,8 +116,9 @@ struct tern_store_conf {
 struct tern_store *tern_store_create(const struct tern_store_conf *conf);
 
 /**
- * Destroy a store: wait for its futures (each at most its deadline), free
- * everything. NULL is ignored.
+ * Destroy a store: free everything; with etcd or Redis metadata withdraw
+ * its records there (best effort); give back to the owning dataplanes the
+ * extents it holds there. NULL is ignored.
  *
  * @return 0; -EINVAL (not a store); -EBUSY (a future not released).
  */

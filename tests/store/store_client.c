@@ -210,6 +210,18 @@ run_shared(struct tern_store *s, const char *name)
 		CHECK(tern_store_remove(s, &k, 1, &r) == 1);
 	}
 	CHECK(tern_store_stats(s, &st) == 0 && st.used == 0);
+	/* Both clients put one key at about the same time: the metadata's
+	 * atomic create lets exactly one commit (the script counts). */
+	{
+		int r = put1(s, "race", buf, 1 * MiB);
+
+		CHECK(r == 0 || r == -EEXIST);
+		printf("race: %s\n", r == 0 ? "won" : "lost");
+		if (r == 0) {
+			sleep(1); /* the other one is refused while it exists */
+			CHECK(get1(s, "race", buf + 16 * MiB, 1 * MiB, &size) == 0);
+		}
+	}
 }
 
 static int

@@ -122,6 +122,9 @@ case_owner_shared() {
 	local rb=$?
 	cat "$work/a.out" "$work/b.out"
 	[ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] || return 1
+	# One key put by both processes: exactly one won.
+	[ "$(cat "$work/a.out" "$work/b.out" | grep -c '^race: won$')" -eq 1 ] || return 1
+	[ "$(cat "$work/a.out" "$work/b.out" | grep -c '^race: lost$')" -eq 1 ] || return 1
 	[ "$(owner_field used)" -eq 0 ] || { echo "owner still holds $(owner_field used) bytes"; return 1; }
 	[ "$(owner_field committed)" -eq 0 ]
 }
