@@ -16,12 +16,13 @@
  *       a store named NAME over the dataplane's segment "st", which the
  *       dataplane owns (--store-capacity st): put 8 x 1 MiB, wait 1 s (the
  *       other client puts too), read them all back, remove them.
- *   store_client EAL-ARGS -- fallback PEER GOFILE
- *       two nodes: PEER's segment kv (a peer dataplane's, node 0) and this
- *       dataplane's kv (node 1); 8 objects with replicas = 2 and one ("solo")
- *       with one replica, on the peer; prints "stored", waits (at most 60 s)
- *       for GOFILE (the peer is killed meanwhile), then gets all: the 8 with
- *       no error (fallen back to node 1), "solo" with an error.
+ *   store_client EAL-ARGS -- fallback PEER1,PEER2 GOFILE
+ *       three nodes: PEER1's segment kv (a peer dataplane's, node 0), PEER2's
+ *       kv and this dataplane's kv; 8 objects with replicas = 2 and one
+ *       ("solo") with one replica, on PEER1; prints "stored", waits (at most
+ *       60 s) for GOFILE (PEER1 is killed meanwhile), then gets all: the 8
+ *       with no error (fallen back to their other replica), "solo" with an
+ *       error.
  *   store_client EAL-ARGS -- ownhang KEY METADATA
  *       as hang, on the owned segment "st", with a 5 s lease.
  *
@@ -225,10 +226,12 @@ run_shared(struct tern_store *s, const char *name)
 }
 
 static int
-run_fallback(struct tern_client *c, struct tern_segment_table *tbl, const char *peer,
+run_fallback(struct tern_client *c, struct tern_segment_table *tbl, const char *peers,
 	     const char *gofile)
 {
-	struct tern_store_node_conf nodes[2] = { 0 };
+	struct tern_store_node_conf nodes[3] = { 0 };
+	char peer[2][32];
+	const char *comma = strchr(peers, ',');
 	struct tern_segment_info info;
 	struct tern_store_stats st;
 	struct tern_store *s;
@@ -237,18 +240,22 @@ run_fallback(struct tern_client *c, struct tern_segment_table *tbl, const char *
 	char key[32];
 	int r;
 
-	CHECK(tern_peers_ipc_resolve(peer, "kv", 10000, &nodes[0].segment) == 0);
-	CHECK(tern_segment_info(tbl, nodes[0].segment, &info) == 0);
-	nodes[0].length = info.length;
-	CHECK(tern_segment_find(tbl, "kv", &nodes[1].segment) == 0);
-	CHECK(tern_segment_info(tbl, nodes[1].segment, &info) == 0);
-	nodes[1].length = info.length;
+	CHECK(comma != NULL && comma - peers < 32 && strlen(comma + 1) < 32);
+	snprintf(peer[0], sizeof(peer[0]), "%.*s", (int)(comma - peers), peers);
+	snprintf(peer[1], sizeof(peer[1]), "%s", comma + 1);
+	for (i = 0; i < 2; i++)
+		CHECK(tern_peers_ipc_resolve(peer[i], "kv", 10000, &nodes[i].segment) == 0);
+	CHECK(tern_segment_find(tbl, "kv", &nodes[2].segment) == 0);
+	for (i = 0; i < 3; i++) {
+		CHECK(tern_segment_info(tbl, nodes[i].segment, &info) == 0);
+		nodes[i].length = info.length;
+	}
 	s = tern_store_create(&(struct tern_store_conf){
 		.name = "fallback",
 		.client = c,
 		.segments = tbl,
 		.nodes = nodes,
-		.nb_nodes = 2,
+		.nb_nodes = 3,
 		.replicas = 2,
 		.max_inflight = 16,
 		.deadline_ns = 2000000000ull,

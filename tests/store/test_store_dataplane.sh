@@ -8,10 +8,10 @@
 # capacity usable again by the next client); two clients sharing a segment
 # the dataplane owns (--store-capacity: reserve/commit/free over rte_mp);
 # a putter killed mid-put there (the owner frees its reservation when the
-# lease expires, seen in /tern/store_owner); two dataplanes a and b (tcp
+# lease expires, seen in /tern/store_owner); three dataplanes a, b, c (tcp
 # between them), replicas = 2 across them from a client of a, b killed:
-# gets fall back to a's replica with no error, an object only b held fails
-# clearly. Needs root, 2M hugepages, redis-server, dpdk-telemetry.py.
+# gets fall back to the other replica with no error, an object only b held
+# fails clearly. Needs root, 2M hugepages, redis-server, dpdk-telemetry.py.
 set -u
 dataplane=${1:?tern-dataplane path}
 client=${2:?store_client path}
@@ -165,33 +165,38 @@ case_refused() {
 }
 
 # Two more dataplanes, a and b, that reach each other over tcp only.
-start_peer() { # start_peer NODE BASE PORT_SELF PORT_OTHER OTHER
-	"$dataplane" -l 0-1 --no-pci --base-virtaddr "$2" --file-prefix "${prefix}$1" \
-		--log-level lib.eal:warning -- --node "$1" --segment kv:32M --idle yield --shm off \
-		--listen 127.0.0.1:0 --directory "p2p://127.0.0.1:$3" --peer "$5=p2p://127.0.0.1:$4" \
-		>"$work/dp$1.log" 2>&1 &
-	peer_pid[$1]=$!
+start_peer() { # start_peer NODE BASE PORT_SELF [--peer OTHER=URI...]
+	local node=$1 base=$2 port=$3
+	shift 3
+	"$dataplane" -l 0-1 --no-pci --base-virtaddr "$base" --file-prefix "${prefix}$node" \
+		--log-level lib.eal:warning -- --node "$node" --segment kv:32M --idle yield --shm off \
+		--listen 127.0.0.1:0 --directory "p2p://127.0.0.1:$port" "$@" \
+		>"$work/dp$node.log" 2>&1 &
+	peer_pid[$node]=$!
 	pids+=("$!")
 	for _ in $(seq 1 100); do
-		grep -q "ready:" "$work/dp$1.log" && return 0
-		kill -0 "${peer_pid[$1]}" 2>/dev/null || break
+		grep -q "ready:" "$work/dp$node.log" && return 0
+		kill -0 "${peer_pid[$node]}" 2>/dev/null || break
 		sleep 0.1
 	done
-	echo "dataplane $1 did not start:"
-	cat "$work/dp$1.log"
+	echo "dataplane $node did not start:"
+	cat "$work/dp$node.log"
 	return 1
 }
 declare -A peer_pid
 
 case_replica_holder_killed() {
-	local pa pb c rc
+	local pa pb pc c rc
 	pa=$(free_port)
 	pb=$(free_port)
-	start_peer a 0x300000000000 "$pa" "$pb" b || return 1
-	start_peer b 0x380000000000 "$pb" "$pa" a || return 1
+	pc=$(free_port)
+	start_peer a 0x300000000000 "$pa" --peer "b=p2p://127.0.0.1:$pb" \
+		--peer "c=p2p://127.0.0.1:$pc" || return 1
+	start_peer b 0x380000000000 "$pb" --peer "a=p2p://127.0.0.1:$pa" || return 1
+	start_peer c 0x400000000000 "$pc" --peer "a=p2p://127.0.0.1:$pa" || return 1
 	rm -f "$work/go"
 	"$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}a" \
-		--log-level lib.eal:warning -- fallback b "$work/go" >"$work/fb.out" 2>&1 &
+		--log-level lib.eal:warning -- fallback b,c "$work/go" >"$work/fb.out" 2>&1 &
 	c=$!
 	pids+=("$c")
 	for _ in $(seq 1 200); do
@@ -206,8 +211,8 @@ case_replica_holder_killed() {
 	wait "$c"
 	rc=$?
 	cat "$work/fb.out"
-	kill -TERM "${peer_pid[a]}"
-	wait "${peer_pid[a]}" 2>/dev/null
+	kill -TERM "${peer_pid[a]}" "${peer_pid[c]}"
+	wait "${peer_pid[a]}" "${peer_pid[c]}" 2>/dev/null
 	[ "$rc" -eq 0 ] && grep -q "fallback ok" "$work/fb.out"
 }
 
