@@ -721,8 +721,16 @@ if ! "$PY" "$ROOT/bench/report.py" "$OUT" $([ "$PLOT" -eq 1 ] && echo --plot); t
 	log "ERROR: report.py could not read every result (see its message above; results.md has what it could)"
 	exit 1
 fi
-log "results in $OUT (results.md)"
 status=0
+# The object store (bench/store.sh, doc/performance.md "Store"): its tables
+# appended to results.md.
+if "$ROOT/bench/store.sh" --perf "$PERF" --out "$OUT/store" $([ "$QUICK" -eq 1 ] && echo --quick); then
+	{ echo; sed 's/^#/##/' "$OUT/store/store.md"; } >>"$OUT/results.md"
+else
+	log "ERROR: bench/store.sh failed (see $OUT/store/)"
+	status=1
+fi
+log "results in $OUT (results.md)"
 if [ "$SUB_FAILED" -ne 0 ]; then
 	log "ERROR: a submission-path run failed: see $OUT/sub_*.err and sub_*_dataplane_*.log"
 	status=1

@@ -28,7 +28,7 @@ python=${PYTHON:-/usr/bin/python3}
 packages=(build-essential pkg-config meson ninja-build python3 python3-pyelftools
 	libdpdk-dev dpdk dpdk-dev libnuma-dev libcmocka-dev libjansson-dev
 	libibverbs-dev rdma-core
-	libcurl4-openssl-dev libhiredis-dev etcd-server etcd-client redis-server iproute2
+	libcurl4-openssl-dev libhiredis-dev etcd-server etcd-client redis-server redis-tools iproute2
 	doxygen make python3-dev python3-numpy python3-pytest)
 
 say() { printf '== %s\n' "$*"; }

@@ -337,6 +337,18 @@ opt_idle(struct dp_args *a, const char *val, bool from_file, char *err, size_t e
 }
 
 static int
+opt_store(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
+{
+	RTE_SET_USED(from_file);
+	if (strlen(val) >= sizeof(a->store) || check_node_name(val) != 0)
+		return fail(err, errlen,
+			    "--store-capacity '%s': a --segment name, 1-47 of [A-Za-z0-9_.:-]",
+			    val);
+	snprintf(a->store, sizeof(a->store), "%s", val);
+	return 0;
+}
+
+static int
 opt_config(struct dp_args *a, const char *val, bool from_file, char *err, size_t errlen)
 {
 	RTE_SET_USED(from_file);
@@ -367,6 +379,7 @@ static const struct dp_option {
 	{ "auth-file", DP_OPT_AUTH_FILE, opt_auth_file },
 	{ "shm", DP_OPT_SHM, opt_shm },
 	{ "idle", DP_OPT_IDLE, opt_idle },
+	{ "store-capacity", DP_OPT_STORE, opt_store },
 	{ "config", DP_OPT_CONFIG, opt_config },
 };
 
@@ -538,6 +551,8 @@ dp_args_usage(const char *prog)
 	       "                         CPU away (yield: for machines shared with other work)\n"
 	       "  --log-level LEVEL      tern.* log level: error, warning, notice, info, debug or "
 	       "1-8\n"
+	       "  --store-capacity NAME  own segment NAME (a --segment) as object-store capacity\n"
+	       "                         for attached clients' stores (doc/store.md)\n"
 	       "\n"
 	       "Peers (other dataplanes whose segments clients read and write):\n"
 	       "  --directory URI        publish this node's segments and find peers' there:\n"

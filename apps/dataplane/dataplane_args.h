@@ -31,6 +31,7 @@ enum dp_opt {
 	DP_OPT_RDMA_LISTEN = 1u << 13,
 	DP_OPT_FUTURES = 1u << 14,
 	DP_OPT_AUTH_FILE = 1u << 15,
+	DP_OPT_STORE = 1u << 16,
 };
 
 struct dp_segment_opt {
@@ -81,6 +82,8 @@ struct dp_args {
 	char auth_file[256];  /* --auth-file (tcp), "" = none */
 	bool shm_off;	      /* --shm off */
 	bool idle_yield;      /* --idle yield */
+	/* --store-capacity NAME: a --segment this node owns as store capacity. */
+	char store[DP_NAME_MAX];
 	char config[256];
 	bool help;
 	uint32_t set; /* enum dp_opt bits given so far */

@@ -28,6 +28,7 @@
 #include <tern_engine.h>
 #include <tern_peer.h>
 #include <tern_segment.h>
+#include <tern_store.h>
 #include <tern_telemetry.h>
 #include <tern_transport.h>
 
@@ -91,8 +92,9 @@ struct dataplane {
 	struct tern_engine_conf ec;
 	struct tern_directory *dir;
 	struct tern_peers *peers;
-	bool p2p;		/* dir serves descriptors itself (p2p://) */
-	uint64_t keepalive_tsc; /* next directory keepalive (etcd, Redis) */
+	struct tern_store_owner *owner; /* --store-capacity */
+	bool p2p;			/* dir serves descriptors itself (p2p://) */
+	uint64_t keepalive_tsc;		/* next directory keepalive (etcd, Redis) */
 };
 
 /* The options, the config file and the defaults; 0, or the exit status. */
@@ -217,6 +219,28 @@ create_segments(struct dataplane *dp)
 	return 0;
 }
 
+/* --store-capacity: this node owns a segment's allocator for the store. */
+static int
+create_store_owner(struct dataplane *dp)
+{
+	struct tern_segment_info info;
+	uint32_t h;
+
+	if (dp->args.store[0] == '\0')
+		return 0;
+	if (tern_segment_find(dp->tbl, dp->args.store, &h) != 0)
+		return die("--store-capacity %s: no such --segment", dp->args.store);
+	tern_segment_info(dp->tbl, h, &info);
+	dp->owner = tern_store_owner_create(&(struct tern_store_owner_conf){
+		.segments = dp->tbl,
+		.segment = h,
+		.length = info.length,
+	});
+	if (dp->owner == NULL)
+		return die("--store-capacity %s: %s", dp->args.store, rte_strerror(rte_errno));
+	return 0;
+}
+
 static int
 create_engine(struct dataplane *dp)
 {
@@ -326,6 +350,9 @@ print_ready(const struct dataplane *dp)
 	for (id = 0; id < tern_transport_count(); id++)
 		if (tern_transport_describe(id, what, sizeof(what)) > 0)
 			printf("tern-dataplane: %s: %s\n", tern_transport_name(id), what);
+	if (dp->owner != NULL)
+		printf("tern-dataplane: store: segment %s is store capacity (/tern/store_owner)\n",
+		       dp->args.store);
 	if (dp->dir != NULL && dp->p2p)
 		printf("tern-dataplane: directory: serving descriptors on p2p port %d\n",
 		       tern_directory_p2p_port(dp->dir));
@@ -350,6 +377,8 @@ control_loop(struct dataplane *dp)
 	while (!stop_requested) {
 		if (dp->peers != NULL)
 			tern_peers_poll(dp->peers);
+		if (dp->owner != NULL)
+			tern_store_owner_poll(dp->owner);
 		if (dp->dir != NULL && !dp->p2p && rte_get_timer_cycles() >= dp->keepalive_tsc) {
 			ret = tern_directory_keepalive(dp->dir);
 			if (ret != 0)
@@ -373,6 +402,7 @@ stop_all(struct dataplane *dp)
 	int rc = 0;
 
 	tern_telemetry_unregister();
+	tern_store_owner_destroy(dp->owner);
 	/* Withdraw this node's descriptors first: peers stop coming. */
 	tern_directory_close(dp->dir);
 	if (dp->engine != NULL && tern_engine_destroy(dp->engine) != 0)
@@ -443,6 +473,8 @@ main(int argc, char **argv)
 		rc = create_segments(&dp);
 	if (rc == 0)
 		rc = create_engine(&dp);
+	if (rc == 0)
+		rc = create_store_owner(&dp);
 	if (rc == 0) {
 		tern_engine_info(dp.engine, &info);
 		rc = open_directory(&dp, info.transports_usable);

@@ -41,6 +41,7 @@
 #include <tern_histogram.h>
 #include <tern_segment.h>
 #include <tern_peer.h>
+#include <tern_store.h>
 #include <tern_transport.h>
 
 #include "perf.h"
@@ -1137,6 +1138,25 @@ check_args(struct perf_args *a)
 {
 	if (check_transport(a) != 0)
 		return EXIT_USAGE;
+	if (a->store_keys != 0) {
+		uint64_t max_block = 0;
+		unsigned int i;
+
+		for (i = 0; i < a->nb_block_sizes; i++)
+			max_block = RTE_MAX(max_block, a->block_sizes[i]);
+		if (a->target == PERF_TARGET_PEER || a->clients != 1 ||
+		    a->batch > TERN_STORE_BATCH_MAX || max_block % 64 != 0 ||
+		    max_block > PERF_WORKING_SET_MAX / a->store_keys) {
+			fprintf(stderr,
+				PROG ": --store: loopback or dataplane, one client, --batch <= %u, "
+				     "block sizes multiples of 64, keys x largest block "
+				     "<= %llu bytes\n",
+				TERN_STORE_BATCH_MAX, PERF_WORKING_SET_MAX);
+			return EXIT_USAGE;
+		}
+		a->working_set = a->store_keys * max_block;
+		a->baseline = false; /* the baseline is raw WRITE/READ, in the same run */
+	}
 	if (a->target == PERF_TARGET_DATAPLANE && a->baseline) {
 		/* Baselines need idle lcores of their own: compare with an
 		 * in-process run on the same cores instead (bench/, README). */
@@ -1332,7 +1352,27 @@ main(int argc, char **argv)
 	report_init(&ctx, &rep);
 
 	status = prepare_run(&ctx, &rep, &results);
-	if (status == 0) {
+	if (status == 0 && ctx.args.store_keys != 0) {
+		struct perf_store_env env;
+		unsigned int w;
+
+		if (create_engine(&ctx, &rep) != 0) {
+			teardown(&ctx, results);
+			return EXIT_RUNTIME;
+		}
+		env = (struct perf_store_env){
+			.engine = ctx.engine,
+			.tbl = ctx.tbl,
+			.target_handle = ctx.target_handle,
+			.target_bytes = ctx.region_bytes,
+			.local_base = ctx.local_base,
+			.engine_name = ctx.args.engine,
+		};
+
+		for (w = 0; w < rep.nb_workers; w++)
+			env.worker_mask |= rep.worker_cpu_mask[w];
+		status = perf_store_run(&ctx.args, &env) == 0 ? 0 : EXIT_RUNTIME;
+	} else if (status == 0) {
 		status = measure_all(&ctx, &rep, results);
 		/* Also after a failure: what was measured until then. */
 		rep.results = results;

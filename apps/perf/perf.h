@@ -15,6 +15,9 @@
 
 #include "perf_args.h"
 
+struct tern_engine;
+struct tern_segment_table;
+
 /** Most worker lcores reported. */
 #define PERF_MAX_WORKERS 64
 
@@ -78,5 +81,20 @@ void perf_report_json(const struct perf_report *r);
 
 /** Format a CPU mask as "0,2-3" into @p buf. @return buf. */
 char *perf_cpu_list(uint64_t mask, char *buf, size_t len);
+
+/** What tern-perf --store runs on (perf_store.c). */
+struct perf_store_env {
+	struct tern_engine *engine;
+	struct tern_segment_table *tbl;
+	uint32_t target_handle; /**< the store's capacity, from offset 0 */
+	uint64_t target_bytes;
+	uint8_t *local_base;	 /**< keys x block bytes: the objects' buffers */
+	uint64_t worker_mask;	 /**< CPUs of the worker lcores */
+	const char *engine_name; /**< --target dataplane (engine NULL): attach to it; the
+				  *   dataplane owns the target (--store-capacity) */
+};
+
+/** tern-perf --store: print the table. @return 0 or a negative errno. */
+int perf_store_run(const struct perf_args *a, const struct perf_store_env *env);
 
 #endif /* TERN_PERF_H */

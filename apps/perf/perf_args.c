@@ -150,6 +150,17 @@ perf_args_usage(FILE *f, const char *prog)
 		"(default 2)\n"
 		"  --iterations N           submits per client per block size (instead of "
 		"--duration)\n"
+		"  --store N                the object store (doc/store.md): put then get N keys "
+		"of each\n"
+		"                           block size, --batch keys per future, every byte "
+		"verified,\n"
+		"                           next to raw WRITE/READ of the same bytes; --iterations "
+		"rounds\n"
+		"                           (default 3); loopback, or dataplane when it owns the\n"
+		"                           --segment (tern-dataplane --store-capacity)\n"
+		"  --store-metadata URI     --store: embedded (default), etcd://HOST:PORT/PREFIX "
+		"or\n"
+		"                           redis://HOST:PORT/PREFIX\n"
 		"  --warmup T               unmeasured time before each measurement (default 0.2)\n"
 		"  --transport NAME         memcpy|shm|tcp|mlx5 (default memcpy)\n"
 		"  --target NAME            loopback|peer|dataplane (default loopback); "
@@ -188,6 +199,8 @@ enum opt_id {
 	OPT_WORKERS,
 	OPT_DURATION,
 	OPT_ITERATIONS,
+	OPT_STORE,
+	OPT_STORE_METADATA,
 	OPT_WARMUP,
 	OPT_TRANSPORT,
 	OPT_TARGET,
@@ -220,6 +233,8 @@ static const struct opt_desc opt_table[] = {
 	{ "workers", OPT_WORKERS, true },
 	{ "duration", OPT_DURATION, true },
 	{ "iterations", OPT_ITERATIONS, true },
+	{ "store", OPT_STORE, true },
+	{ "store-metadata", OPT_STORE_METADATA, true },
 	{ "warmup", OPT_WARMUP, true },
 	{ "transport", OPT_TRANSPORT, true },
 	{ "target", OPT_TARGET, true },
@@ -385,6 +400,20 @@ static int
 apply_name_option(const struct opt_desc *o, const char *val, struct perf_args *a, char *err,
 		  size_t err_len)
 {
+	if (o->id == OPT_STORE_METADATA) {
+		size_t i, n = strlen(val);
+
+		for (i = 0; i < n; i++)
+			if ((unsigned char)val[i] < 0x21 || (unsigned char)val[i] > 0x7e)
+				break;
+		if (n == 0 || i < n || n >= sizeof(a->store_metadata))
+			return fail(err, err_len,
+				    "--store-metadata: 1-%zu printable characters (embedded, "
+				    "etcd://HOST:PORT/PREFIX, redis://HOST:PORT/PREFIX)",
+				    sizeof(a->store_metadata) - 1);
+		snprintf(a->store_metadata, sizeof(a->store_metadata), "%s", val);
+		return 0;
+	}
 	if (o->id == OPT_ENGINE) {
 		if (tern_cli_check_name(val, sizeof(a->engine)) != 0)
 			return fail(err, err_len, "--engine '%s': 1-15 of [A-Za-z0-9_]", val);
@@ -422,6 +451,10 @@ apply_count_option(const struct opt_desc *o, const char *val, struct perf_args *
 	case OPT_WORKERS:
 		ret = parse_uint_opt(o->name, val, 1, 64, &v, err, err_len);
 		a->workers = (uint32_t)v;
+		return ret;
+	case OPT_STORE:
+		ret = parse_uint_opt(o->name, val, 1, PERF_STORE_KEYS_MAX, &v, err, err_len);
+		a->store_keys = (uint32_t)v;
 		return ret;
 	default: /* OPT_ITERATIONS, the last of this kind */
 		return parse_uint_opt(o->name, val, 1, UINT32_MAX, &a->iterations, err, err_len);
@@ -522,12 +555,14 @@ apply_option(const struct opt_desc *o, const char *val, struct perf_args *a, cha
 		return apply_choice_option(o, val, a, err, err_len);
 	case OPT_ENGINE:
 	case OPT_SEGMENT:
+	case OPT_STORE_METADATA:
 		return apply_name_option(o, val, a, err, err_len);
 	case OPT_BATCH:
 	case OPT_INFLIGHT:
 	case OPT_CLIENTS:
 	case OPT_WORKERS:
 	case OPT_ITERATIONS:
+	case OPT_STORE:
 		return apply_count_option(o, val, a, err, err_len);
 	case OPT_DURATION:
 	case OPT_WARMUP:

@@ -29,6 +29,8 @@
 #define PERF_INFLIGHT_MAX 4096
 /** Longest duration or warm-up. */
 #define PERF_SECONDS_MAX 86400ull
+/** Most keys of --store. */
+#define PERF_STORE_KEYS_MAX (1u << 20)
 /** Longest transport or target name, including the NUL. */
 #define PERF_NAME_MAX 16
 
@@ -68,15 +70,17 @@ struct perf_args {
 	char engine[16];  /**< --target dataplane: the engine to attach to */
 	char segment[96]; /**< --target dataplane: NAME (its own) or NODE/NAME (a peer's) */
 	enum perf_completion completion;
-	uint64_t working_set;  /**< bytes of buffer per client; 0 = one block (reused) */
-	uint64_t slice_bytes;  /**< engine slice size; 0 = the engine's default */
-	uint64_t stream_bytes; /**< engine streaming-copy threshold; 0 = default */
-	uint64_t share_bytes;  /**< engine sharing threshold; 0 = default */
-	bool verify;	       /**< check every byte in an untimed pass */
-	bool json;	       /**< one JSON document on stdout */
-	bool quiet;	       /**< no progress line */
-	bool baseline;	       /**< measure the memcpy and streaming-copy baselines */
-	bool help;	       /**< --help was given: print usage, exit 0 */
+	uint64_t working_set;	  /**< bytes of buffer per client; 0 = one block (reused) */
+	uint64_t slice_bytes;	  /**< engine slice size; 0 = the engine's default */
+	uint64_t stream_bytes;	  /**< engine streaming-copy threshold; 0 = default */
+	uint64_t share_bytes;	  /**< engine sharing threshold; 0 = default */
+	bool verify;		  /**< check every byte in an untimed pass */
+	bool json;		  /**< one JSON document on stdout */
+	bool quiet;		  /**< no progress line */
+	bool baseline;		  /**< measure the memcpy and streaming-copy baselines */
+	bool help;		  /**< --help was given: print usage, exit 0 */
+	char store_metadata[256]; /**< --store-metadata: a URI, or empty for embedded */
+	uint32_t store_keys;	  /**< --store N: keys of the store mode; 0 = not the store mode */
 };
 
 /**

@@ -28,6 +28,15 @@ directory_key(const struct tern_directory *dir, const char *node, const char *se
 }
 
 int
+directory_kv_key(const struct tern_directory *dir, const char *key, char *buf, size_t len)
+{
+	int n;
+
+	n = snprintf(buf, len, "%s/~kv/%s", dir->prefix, key);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
+}
+
+int
 directory_entry_fill(struct directory_entry *e, const char *node, const char *segment,
 		     const char *json, size_t len)
 {

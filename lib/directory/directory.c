@@ -525,3 +525,137 @@ tern_directory_p2p_port(const struct tern_directory *dir)
 		return -EINVAL;
 	return dir->ops->serve_port(dir);
 }
+
+/* ---- the key-value space ---- */
+
+/* 1..TERN_DIRECTORY_KV_KEY_MAX - 1 bytes of 0x21..0x7e (0 bytes with @allow_empty). */
+static bool
+kv_key_valid(const char *key, bool allow_empty)
+{
+	size_t n;
+
+	if (key == NULL)
+		return false;
+	for (n = 0; n < TERN_DIRECTORY_KV_KEY_MAX && key[n] != '\0'; n++)
+		if ((unsigned char)key[n] < 0x21 || (unsigned char)key[n] > 0x7e)
+			return false;
+	return n < TERN_DIRECTORY_KV_KEY_MAX && (n > 0 || allow_empty);
+}
+
+int
+tern_directory_kv_put(struct tern_directory *dir, const char *key, const void *value, size_t len,
+		      unsigned int flags)
+{
+	char k[DIR_KV_KEY_MAX];
+	int n, rc;
+
+	if (dir == NULL || !kv_key_valid(key, false) || value == NULL || len == 0 ||
+	    len > TERN_DIRECTORY_KV_VALUE_MAX || memchr(value, '\0', len) != NULL ||
+	    (flags & ~TERN_DIRECTORY_KV_CREATE) != 0)
+		return -EINVAL;
+	if (dir->ops->kv_put == NULL)
+		return -ENOTSUP;
+	n = directory_kv_key(dir, key, k, sizeof(k));
+	if (n < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&dir->lock);
+	rc = dir->ops->kv_put(dir, k, (size_t)n, value, len,
+			      (flags & TERN_DIRECTORY_KV_CREATE) != 0);
+	pthread_mutex_unlock(&dir->lock);
+	return rc;
+}
+
+int
+tern_directory_kv_get(struct tern_directory *dir, const char *key, void *value, size_t max,
+		      size_t *len)
+{
+	char k[DIR_KV_KEY_MAX], *v = NULL;
+	size_t vlen = 0;
+	int n, rc;
+
+	if (dir == NULL || !kv_key_valid(key, false) || (value == NULL && max > 0) || len == NULL)
+		return -EINVAL;
+	if (dir->ops->kv_get == NULL)
+		return -ENOTSUP;
+	n = directory_kv_key(dir, key, k, sizeof(k));
+	if (n < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&dir->lock);
+	rc = dir->ops->kv_get(dir, k, (size_t)n, &v, &vlen);
+	pthread_mutex_unlock(&dir->lock);
+	if (rc < 0)
+		return rc;
+	*len = vlen;
+	if (vlen > max)
+		rc = -ENOSPC;
+	else
+		memcpy(value, v, vlen);
+	free(v);
+	return rc;
+}
+
+int
+tern_directory_kv_del(struct tern_directory *dir, const char *key)
+{
+	char k[DIR_KV_KEY_MAX];
+	int n, rc;
+
+	if (dir == NULL || !kv_key_valid(key, false))
+		return -EINVAL;
+	if (dir->ops->kv_del == NULL)
+		return -ENOTSUP;
+	n = directory_kv_key(dir, key, k, sizeof(k));
+	if (n < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&dir->lock);
+	rc = dir->ops->kv_del(dir, k, (size_t)n);
+	pthread_mutex_unlock(&dir->lock);
+	return rc;
+}
+
+struct kv_list_state {
+	tern_directory_kv_cb cb;
+	void *arg;
+	int count;
+	int stop; /* the callback's non-zero value: call it no more */
+};
+
+static int
+kv_list_one(void *arg, const char *key, const char *value, size_t len)
+{
+	struct kv_list_state *ls = arg;
+	int rc;
+
+	if (ls->stop != 0 || !kv_key_valid(key, false))
+		return 0; /* stopped, or not a key this API wrote */
+	rc = ls->cb(ls->arg, key, value, len);
+	if (rc != 0)
+		ls->stop = rc;
+	else
+		ls->count++;
+	return 0;
+}
+
+int
+tern_directory_kv_list(struct tern_directory *dir, const char *prefix, tern_directory_kv_cb cb,
+		       void *arg)
+{
+	struct kv_list_state ls = { .cb = cb, .arg = arg };
+	char k[DIR_KV_KEY_MAX], base[DIR_KV_KEY_MAX];
+	int n, skip, rc;
+
+	if (dir == NULL || cb == NULL || !kv_key_valid(prefix, true))
+		return -EINVAL;
+	if (dir->ops->kv_list == NULL)
+		return -ENOTSUP;
+	n = directory_kv_key(dir, prefix, k, sizeof(k));
+	skip = directory_kv_key(dir, "", base, sizeof(base));
+	if (n < 0 || skip < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&dir->lock);
+	rc = dir->ops->kv_list(dir, k, (size_t)n, (size_t)skip, kv_list_one, &ls);
+	pthread_mutex_unlock(&dir->lock);
+	if (rc != 0)
+		return rc;
+	return ls.stop != 0 ? ls.stop : ls.count;
+}

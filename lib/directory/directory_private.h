@@ -91,6 +91,17 @@ struct directory_backend_ops {
 	int (*serve_port)(const struct tern_directory *dir);
 	/* Stop serving (nothing when not serving); close calls it before fini. */
 	void (*serve_stop)(struct tern_directory *dir);
+	/* The key-value space (NULL: -ENOTSUP). Keys are full backend keys
+	 * (directory_kv_key()); run under dir->lock. */
+	int (*kv_put)(struct tern_directory *dir, const char *key, size_t klen, const void *value,
+		      size_t len, bool create);
+	/* 0 with a malloc'd copy of the value, -ENOENT, or an error. */
+	int (*kv_get)(struct tern_directory *dir, const char *key, size_t klen, char **value,
+		      size_t *len);
+	int (*kv_del)(struct tern_directory *dir, const char *key, size_t klen);
+	/* cb gets each key minus the first @p skip bytes (the "<prefix>/~kv/"). */
+	int (*kv_list)(struct tern_directory *dir, const char *prefix, size_t plen, size_t skip,
+		       directory_list_cb cb, void *arg);
 };
 
 struct tern_directory {
@@ -126,6 +137,11 @@ extern const struct directory_backend_ops directory_redis_ops;
  * Returns the length, or -ENAMETOOLONG. */
 int directory_key(const struct tern_directory *dir, const char *node, const char *segment,
 		  char *buf, size_t len);
+
+/* Key-value space: "<prefix>/~kv/<key>" ('~' is in no node name, so no
+ * descriptor key collides). Returns the length, or -ENAMETOOLONG. */
+#define DIR_KV_KEY_MAX (DIR_PREFIX_MAX + 5 + TERN_DIRECTORY_KV_KEY_MAX)
+int directory_kv_key(const struct tern_directory *dir, const char *key, char *buf, size_t len);
 
 /* Make @p e hold a copy of @p json (freeing what it held), stamped now. */
 int directory_entry_fill(struct directory_entry *e, const char *node, const char *segment,

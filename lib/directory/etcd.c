@@ -566,6 +566,143 @@ etcd_fini(struct tern_directory *dir)
 	dir->backend = NULL;
 }
 
+/* ---- the key-value space: keys without lease, a transaction to create ---- */
+
+static int
+etcd_kv_put(struct tern_directory *dir, const char *key, size_t klen, const void *value, size_t len,
+	    bool create)
+{
+	char *k = NULL, *v = NULL, *full;
+	json_t *req, *resp = NULL, *ok;
+	int rc = -ENOMEM;
+
+	full = malloc(klen + 1);
+	if (full != NULL) {
+		full[0] = '/';
+		memcpy(full + 1, key, klen);
+		k = b64_encode(full, klen + 1);
+		v = b64_encode(value, len);
+	}
+	free(full);
+	if (k == NULL || v == NULL)
+		goto out;
+	if (!create) {
+		rc = etcd_call(dir, "/v3/kv/put", json_pack("{s:s, s:s}", "key", k, "value", v),
+			       NULL);
+		goto out;
+	}
+	/* Put only if the key's create revision is 0: it does not exist. */
+	req = json_pack("{s:[{s:s, s:s, s:s, s:s}], s:[{s:{s:s, s:s}}]}", "compare", "key", k,
+			"result", "EQUAL", "target", "CREATE", "create_revision", "0", "success",
+			"request_put", "key", k, "value", v);
+	rc = etcd_call(dir, "/v3/kv/txn", req, &resp);
+	if (rc == 0) {
+		/* proto3 JSON leaves out a false "succeeded". */
+		ok = json_object_get(resp, "succeeded");
+		if (ok != NULL && !json_is_boolean(ok))
+			rc = -EPROTO;
+		else
+			rc = json_is_true(ok) ? 0 : -EEXIST;
+		json_decref(resp);
+	}
+out:
+	free(k);
+	free(v);
+	return rc;
+}
+
+/* The range [from, to) of "/<key>..." (to NULL: the key alone), base64. */
+static int
+etcd_kv_range(const char *key, size_t klen, bool prefix, char **from, char **to)
+{
+	char *full = malloc(klen + 1);
+
+	*from = *to = NULL;
+	if (full == NULL)
+		return -ENOMEM;
+	full[0] = '/';
+	memcpy(full + 1, key, klen);
+	*from = b64_encode(full, klen + 1);
+	if (prefix) {
+		full[klen]++; /* the range end: the prefix's last byte plus one (<= 0x7f) */
+		*to = b64_encode(full, klen + 1);
+	}
+	free(full);
+	return *from == NULL || (prefix && *to == NULL) ? -ENOMEM : 0;
+}
+
+static int
+etcd_kv_get(struct tern_directory *dir, const char *key, size_t klen, char **value, size_t *len)
+{
+	struct get_state gs = { 0 };
+	unsigned int found;
+	char *from, *to;
+	json_t *resp;
+	int rc;
+
+	rc = etcd_kv_range(key, klen, false, &from, &to);
+	if (rc == 0)
+		rc = etcd_call(dir, "/v3/kv/range", json_pack("{s:s}", "key", from), &resp);
+	free(from);
+	if (rc < 0)
+		return rc;
+	rc = range_values(resp, 0, get_one, &gs, &found);
+	json_decref(resp);
+	if (rc == 0 && found == 0)
+		rc = -ENOENT;
+	if (rc < 0) {
+		free(gs.json);
+		return rc;
+	}
+	*value = gs.json;
+	*len = gs.len;
+	return 0;
+}
+
+static int
+etcd_kv_del(struct tern_directory *dir, const char *key, size_t klen)
+{
+	char *from, *to;
+	json_t *resp;
+	int64_t deleted = 0;
+	int rc;
+
+	rc = etcd_kv_range(key, klen, false, &from, &to);
+	if (rc == 0)
+		rc = etcd_call(dir, "/v3/kv/deleterange", json_pack("{s:s}", "key", from), &resp);
+	free(from);
+	if (rc < 0)
+		return rc;
+	rc = json_i64(resp, "deleted", &deleted);
+	json_decref(resp);
+	if (rc == -EPROTO)
+		return rc;
+	return deleted > 0 ? 0 : -ENOENT; /* proto3 JSON leaves out "deleted": 0 */
+}
+
+static int
+etcd_kv_list(struct tern_directory *dir, const char *prefix, size_t plen, size_t skip,
+	     directory_list_cb cb, void *arg)
+{
+	unsigned int found;
+	char *from, *to;
+	json_t *resp;
+	int rc;
+
+	rc = etcd_kv_range(prefix, plen, true, &from, &to);
+	if (rc == 0)
+		rc = etcd_call(dir, "/v3/kv/range",
+			       json_pack("{s:s, s:s}", "key", from, "range_end", to), &resp);
+	free(from);
+	free(to);
+	if (rc < 0)
+		return rc;
+	/* + 1: the leading '/' of etcd keys. */
+	rc = range_values(resp, skip + 1, cb, arg, &found);
+	json_decref(resp);
+	return rc;
+}
+
 const struct directory_backend_ops directory_etcd_ops = {
 	.scheme = "etcd",
 	.max_endpoints = DIR_ENDPOINT_MAX,
@@ -577,4 +714,8 @@ const struct directory_backend_ops directory_etcd_ops = {
 	.get = etcd_get,
 	.list = etcd_list,
 	.keepalive = etcd_keepalive,
+	.kv_put = etcd_kv_put,
+	.kv_get = etcd_kv_get,
+	.kv_del = etcd_kv_del,
+	.kv_list = etcd_kv_list,
 };

@@ -246,6 +246,104 @@ redis_fini(struct tern_directory *dir)
 	dir->backend = NULL;
 }
 
+/* ---- the key-value space: plain string keys, no expiry ---- */
+
+static int
+redis_kv_put(struct tern_directory *dir, const char *key, size_t klen, const void *value,
+	     size_t len, bool create)
+{
+	redisReply *r;
+	int rc;
+
+	rc = create ? redis_cmd(dir, &r, "SET %b %b NX", key, klen, value, len)
+		    : redis_cmd(dir, &r, "SET %b %b", key, klen, value, len);
+	if (rc < 0)
+		return rc;
+	if (create && r->type == REDIS_REPLY_NIL)
+		rc = -EEXIST;
+	else
+		rc = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0 ? 0 : -EPROTO;
+	freeReplyObject(r);
+	return rc;
+}
+
+static int
+redis_kv_get(struct tern_directory *dir, const char *key, size_t klen, char **value, size_t *len)
+{
+	return get_key(dir, key, klen, value, len);
+}
+
+static int
+redis_kv_del(struct tern_directory *dir, const char *key, size_t klen)
+{
+	redisReply *r;
+	int rc;
+
+	rc = redis_cmd(dir, &r, "DEL %b", key, klen);
+	if (rc < 0)
+		return rc;
+	if (r->type != REDIS_REPLY_INTEGER)
+		rc = -EPROTO;
+	else
+		rc = r->integer == 0 ? -ENOENT : 0;
+	freeReplyObject(r);
+	return rc;
+}
+
+static int
+redis_kv_list(struct tern_directory *dir, const char *prefix, size_t plen, size_t skip,
+	      directory_list_cb cb, void *arg)
+{
+	char pattern[2 * DIR_KV_KEY_MAX + 2], cursor[32] = "0", *value;
+	unsigned int rounds = 0;
+	redisReply *r, *keys;
+	size_t i, o = 0, len;
+	int rc;
+
+	/* Keys may hold glob characters: escape them, then match the rest. */
+	for (i = 0; i < plen; i++) {
+		if (strchr("*?[]\\", prefix[i]) != NULL)
+			pattern[o++] = '\\';
+		pattern[o++] = prefix[i];
+	}
+	pattern[o++] = '*';
+	do {
+		rc = redis_cmd(dir, &r, "SCAN %s MATCH %b COUNT 1000", cursor, pattern, o);
+		if (rc < 0)
+			return rc;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[0]->len >= sizeof(cursor) ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(r);
+			return -EPROTO;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		keys = r->element[1];
+		for (i = 0; i < keys->elements && rc == 0; i++) {
+			if (keys->element[i]->type != REDIS_REPLY_STRING ||
+			    keys->element[i]->len < skip) {
+				rc = -EPROTO;
+				break;
+			}
+			rc = get_key(dir, keys->element[i]->str, keys->element[i]->len, &value,
+				     &len);
+			if (rc == -ENOENT) { /* deleted between SCAN and GET */
+				rc = 0;
+				continue;
+			}
+			if (rc == 0) {
+				rc = cb(arg, keys->element[i]->str + skip, value, len);
+				free(value);
+			}
+		}
+		freeReplyObject(r);
+		if (rc == 0 && ++rounds == REDIS_SCAN_ROUNDS_MAX)
+			rc = -E2BIG;
+	} while (rc == 0 && strcmp(cursor, "0") != 0);
+	return rc;
+}
+
 const struct directory_backend_ops directory_redis_ops = {
 	.scheme = "redis",
 	.max_endpoints = 1,
@@ -257,4 +355,8 @@ const struct directory_backend_ops directory_redis_ops = {
 	.get = redis_get,
 	.list = redis_list,
 	.keepalive = redis_keepalive,
+	.kv_put = redis_kv_put,
+	.kv_get = redis_kv_get,
+	.kv_del = redis_kv_del,
+	.kv_list = redis_kv_list,
 };

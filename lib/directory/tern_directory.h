@@ -190,6 +190,61 @@ int tern_directory_p2p_poll(struct tern_directory *dir, int timeout_ms);
  */
 int tern_directory_p2p_port(const struct tern_directory *dir);
 
+/* ---- a small key-value space beside the descriptors (lib/store's records) ---- */
+
+/** Longest key of the key-value space, including the NUL. */
+#define TERN_DIRECTORY_KV_KEY_MAX 256
+/** Largest value of the key-value space. */
+#define TERN_DIRECTORY_KV_VALUE_MAX 4096
+/** tern_directory_kv_put() flag: store only if the key does not exist. */
+#define TERN_DIRECTORY_KV_CREATE (1u << 0)
+
+/**
+ * Store @p len bytes under @p key in the backend's key-value space
+ * (etcd: "/<prefix>/~kv/<key>", Redis: "<prefix>/~kv/<key>"; never expiring,
+ * apart from the descriptors). Keys are 1..TERN_DIRECTORY_KV_KEY_MAX - 1
+ * bytes of printable ASCII 0x21..0x7e. With TERN_DIRECTORY_KV_CREATE the
+ * write is atomic in the backend (etcd: a transaction on the key's create
+ * revision; Redis: SET NX): of concurrent creators exactly one succeeds.
+ *
+ * @return 0; -EEXIST (CREATE and the key exists); -EINVAL (NULL argument,
+ *         bad key, @p len 0 or above TERN_DIRECTORY_KV_VALUE_MAX, a NUL byte
+ *         in the value, unknown flag); -ENOTSUP (p2p: no key-value space); backend errors.
+ */
+int tern_directory_kv_put(struct tern_directory *dir, const char *key, const void *value,
+			  size_t len, unsigned int flags);
+
+/**
+ * Read a key's value into @p value (room for @p max bytes).
+ *
+ * @param[out] len the value's length (also when it does not fit)
+ * @return 0; -ENOENT; -ENOSPC (@p max too small: *len says how much is
+ *         needed); -EINVAL; -ENOTSUP (p2p); backend errors.
+ */
+int tern_directory_kv_get(struct tern_directory *dir, const char *key, void *value, size_t max,
+			  size_t *len);
+
+/**
+ * Delete a key.
+ * @return 0; -ENOENT (no such key); -EINVAL; -ENOTSUP (p2p); backend errors.
+ */
+int tern_directory_kv_del(struct tern_directory *dir, const char *key);
+
+/** tern_directory_kv_list() callback; a non-zero return stops the walk and is returned. */
+typedef int (*tern_directory_kv_cb)(void *arg, const char *key, const void *value, size_t len);
+
+/**
+ * Call @p cb for each key starting with @p prefix ("" for all), in no
+ * particular order; @p cb must not call the directory.
+ *
+ * @return keys listed; the callback's non-zero value; -EINVAL (NULL
+ *         argument, prefix with a refused byte or too long); -ENOTSUP (p2p);
+ *         -E2BIG (a Redis SCAN that does not end); backend errors
+ *         (-EMSGSIZE: an etcd answer over 8 MiB).
+ */
+int tern_directory_kv_list(struct tern_directory *dir, const char *prefix, tern_directory_kv_cb cb,
+			   void *arg);
+
 #ifdef __cplusplus
 }
 #endif

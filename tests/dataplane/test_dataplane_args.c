@@ -82,6 +82,11 @@ bad_command_lines_are_refused_with_a_reason(void **state)
 	assert_int_equal(PARSE(&a, err, "--node", ""), -EINVAL);
 	assert_int_equal(PARSE(&a, err, "--node", "a/b"), -EINVAL);
 	assert_int_equal(PARSE(&a, err, "--engine", "has-dash"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--store-capacity", ""), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--store-capacity", "a b"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--store-capacity"), -EINVAL);
+	assert_int_equal(PARSE(&a, err, "--store-capacity", "kv"), 0);
+	assert_string_equal(a.store, "kv");
 	assert_int_equal(PARSE(&a, err, "stray"), -EINVAL);
 	assert_int_equal(PARSE(&a, err, "--"), -EINVAL);
 	assert_int_equal(PARSE(&a, err, "--=x"), -EINVAL);

@@ -52,6 +52,21 @@ print("smoke: %s ok, %d block sizes" % (sys.argv[2], len(res)))
 PY
 done
 
+# --store: a verified store run next to raw WRITE/READ; refused off loopback.
+"$perf" -- --store 8 --target peer >"$tmp/out" 2>"$tmp/err"
+[ "$?" -eq 2 ] || fail "--store with --target peer was not refused"
+"$perf" -- --store 8 --block-size 100 >"$tmp/out" 2>"$tmp/err"
+[ "$?" -eq 2 ] || fail "--store with a block size not a multiple of 64 was not refused"
+"$perf" --no-huge -m 512 --no-pci --file-prefix "tern_smoke_$$_store" -l 0-1 \
+	--log-level 'lib.*:error' -- \
+	--store 64 --block-size 4K,256K --batch 8 --iterations 2 --quiet \
+	>"$tmp/store.out" 2>"$tmp/store.err"
+rc=$?
+[ "$rc" -eq 0 ] || { cat "$tmp/store.err" >&2; fail "--store run exited $rc"; }
+[ "$(grep -cE '^ +(4096|262144) +(put|get) .* yes$' "$tmp/store.out")" -eq 4 ] ||
+	{ cat "$tmp/store.out" >&2; fail "--store run: not 4 verified rows"; }
+echo "smoke: store ok"
+
 # The submission-path run of bench/run.sh, read by bench/report.py's parser.
 if [ -n "$report" ]; then
 	"$perf" --no-huge -m 512 --no-pci --file-prefix "tern_smoke_$$_lat" -l 0-1 \

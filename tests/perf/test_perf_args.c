@@ -49,6 +49,11 @@ test_defaults(void **state)
 	assert_false(a.verify);
 	assert_false(a.json);
 	assert_true(a.baseline);
+	assert_int_equal(a.store_keys, 0);
+	assert_int_equal(PARSE(&a, "--store", "1048576"), 0);
+	assert_int_equal(a.store_keys, 1048576);
+	assert_int_equal(PARSE(&a, "--store-metadata", "redis://127.0.0.1:6379/t"), 0);
+	assert_string_equal(a.store_metadata, "redis://127.0.0.1:6379/t");
 }
 
 static void
@@ -204,6 +209,15 @@ test_malformed_options_rejected(void **state)
 	assert_rejected("--verify=yes", NULL);
 	assert_rejected("--json", "extra");
 	assert_rejected("--bat", "1");
+	/* --store N: a key count in 1..PERF_STORE_KEYS_MAX. */
+	assert_rejected("--store", "0");
+	assert_rejected("--store", "1048577");
+	assert_rejected("--store", "-1");
+	assert_rejected("--store", "12k");
+	assert_rejected("--store", NULL);
+	assert_rejected("--store-metadata", "");
+	assert_rejected("--store-metadata", "redis://a b");
+	assert_rejected("--store-metadata", NULL);
 }
 
 static void

@@ -1,0 +1,1415 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The store's public calls (doc/store.md). A put: validate, reserve at the
+ * owners (placement, eviction), one engine batch of WRITEs, commit at
+ * resolution. A get: look up, take a read reference, one engine batch of
+ * READs, fall back replica by replica on failure, drop the references.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_common.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_log.h>
+#include <rte_telemetry.h>
+
+#include <tern_directory.h>
+#include <tern_time.h>
+
+#include "store_private.h"
+
+static int store_logtype = RTE_LOGTYPE_USER1;
+
+RTE_INIT(store_log_init)
+{
+	int t = rte_log_register_type_and_pick_level("tern.store", RTE_LOG_NOTICE);
+
+	if (t >= 0)
+		store_logtype = t;
+}
+
+#define STORE_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_##level, store_logtype, "tern_store: " fmt "\n", ##__VA_ARGS__)
+
+#define STORE_MAGIC		 0x53544f5245u /* "STORE" */
+#define DEF_MAX_OBJECTS		 65536u
+#define DEF_MAX_INFLIGHT	 16u
+#define DEF_HIGH_PCT		 90u
+#define DEF_LEASE_NS		 (30ull * 1000000000ull)
+#define STORE_NAME_MAX		 16
+#define STORE_METADATA_MAX	 512
+#define OWNER_TIMEOUT_MS	 5000u
+#define DEF_ATTACHED_DEADLINE_NS (5ull * 1000000000ull)
+#define DEF_ATTACHED_MAX_BATCH	 64u
+
+enum future_kind { F_FREE = 0, F_PUT, F_GET };
+
+struct tern_store_future {
+	struct tern_store *store;
+	uint8_t kind;
+	bool resolved;
+	uint32_t nb;
+	uint32_t flags;
+	struct tern_future *ef; /* the engine batch, or NULL (nothing to move) */
+	int status;		/* first failure in batch order, once resolved */
+	int res[TERN_STORE_BATCH_MAX];
+	uint64_t size[TERN_STORE_BATCH_MAX];
+	uint32_t rec[TERN_STORE_BATCH_MAX];  /* reserved (put) or referenced (get) record */
+	uint8_t tried[TERN_STORE_BATCH_MAX]; /* get: the replica read first */
+	void *buf[TERN_STORE_BATCH_MAX];     /* get: destination */
+};
+
+struct store_node {
+	struct tern_store_node_conf conf;
+	struct store_alloc alloc;
+};
+
+struct tern_store {
+	uint64_t magic;
+	char name[STORE_NAME_MAX];
+	struct tern_store_conf conf; /* defaults filled in; nodes points below */
+	struct tern_engine *engine;
+	struct tern_client *client;
+	bool own_client;    /* created here (else the caller's attached client) */
+	uint32_t max_batch; /* the engine's */
+	struct store_node node[TERN_STORE_NODES_MAX];
+	struct tern_store_node_conf node_conf[TERN_STORE_NODES_MAX];
+	struct store_meta meta;
+	struct tern_directory *dir; /* etcd or Redis metadata; NULL: embedded */
+	char metadata[STORE_METADATA_MAX];
+	struct tern_store_future *futures;
+	struct tern_store_stats stats; /* written by the store's thread, read by any */
+	struct tern_request reqs[TERN_BATCH_MAX];
+	/* A put batch's extents on owned node 0, reserved in bulk
+	 * (prereserve()): pre_cur is the key being placed, or -1. */
+	uint64_t pre_off[TERN_STORE_BATCH_MAX];
+	bool pre_ok[TERN_STORE_BATCH_MAX];
+	int pre_cur;
+	int commit_err[TERN_STORE_BATCH_MAX]; /* resolve_put(): COMMIT_N per key */
+};
+
+#define STAT_ADD(s, field, n) \
+	__atomic_store_n(&(s)->stats.field, (s)->stats.field + (n), __ATOMIC_RELAXED)
+#define STAT_SUB(s, field, n) \
+	__atomic_store_n(&(s)->stats.field, (s)->stats.field - (n), __ATOMIC_RELAXED)
+
+/* ---- keys ---- */
+
+/* Copy @key zero-padded into @out; the key's length or -EINVAL. */
+static int
+key_pad(const char *key, char out[TERN_STORE_KEY_MAX], bool allow_empty)
+{
+	size_t n;
+
+	if (key == NULL)
+		return -EINVAL;
+	memset(out, 0, TERN_STORE_KEY_MAX);
+	for (n = 0; n < TERN_STORE_KEY_MAX && key[n] != '\0'; n++) {
+		if ((unsigned char)key[n] < 0x21 || (unsigned char)key[n] > 0x7e)
+			return -EINVAL;
+		out[n] = key[n];
+	}
+	if (n == TERN_STORE_KEY_MAX || (n == 0 && !allow_empty))
+		return -EINVAL;
+	return (int)n;
+}
+
+/* ---- memory of records ---- */
+
+/* A request about one extent of an owned node to its owner. */
+static int
+owner_request(struct tern_store *s, unsigned int n, uint16_t op, uint64_t size, uint64_t *offset)
+{
+	struct store_wire_req q = {
+		.op = op,
+		.segment = s->node[n].conf.segment,
+		.pid = (uint32_t)getpid(),
+		.length = size,
+		.offset = op == STORE_WIRE_RESERVE ? 0 : *offset,
+		.lease_ms = op == STORE_WIRE_RESERVE ? (uint32_t)RTE_MIN(s->conf.lease_ns / 1000000,
+									 STORE_WIRE_LEASE_MS_MAX)
+						     : 0,
+	};
+	struct store_wire_rep r;
+	int ret = store_owner_call(&q, &r, OWNER_TIMEOUT_MS);
+
+	if (ret == 0 && op == STORE_WIRE_RESERVE)
+		*offset = r.offset;
+	return ret;
+}
+
+static void
+node_free(struct tern_store *s, unsigned int n, uint64_t offset, uint64_t size)
+{
+	struct store_alloc *a = &s->node[n].alloc;
+	int ret;
+
+	if (s->node[n].conf.flags & TERN_STORE_NODE_F_OWNED) {
+		ret = owner_request(s, n, STORE_WIRE_FREE, size, &offset);
+		a->used -= store_alloc_size(size); /* ours no more, whatever the owner said */
+	} else {
+		ret = store_alloc_put(a, offset, size);
+	}
+	if (ret != 0)
+		STORE_LOG(ERR, "%s: free of %" PRIu64 "+%" PRIu64 " at node %u: %s", s->name,
+			  offset, size, n, strerror(-ret));
+}
+
+static void
+record_free_extents(struct tern_store *s, struct store_record *r)
+{
+	unsigned int i;
+
+	if (r->size == 0)
+		return;
+	for (i = 0; i < r->nb_rep; i++)
+		node_free(s, r->node[i], r->offset[i], r->size);
+}
+
+/* Free a RESERVED or DEAD record and its extents. */
+static void
+record_release(struct tern_store *s, uint32_t idx)
+{
+	struct store_record *r = &s->meta.rec[idx];
+
+	if (r->state == STORE_REC_RESERVED)
+		STAT_SUB(s, reserved, 1);
+	record_free_extents(s, r);
+	store_meta_drop(&s->meta, idx);
+}
+
+/* Unlink a LIVE record (the record first), free its memory unless read. */
+static void
+record_forget(struct tern_store *s, uint32_t idx)
+{
+	struct store_record *r = &s->meta.rec[idx];
+
+	store_meta_unlink(&s->meta, idx);
+	STAT_SUB(s, objects, 1);
+	STAT_SUB(s, bytes, r->size);
+	if (r->refs == 0)
+		record_release(s, idx);
+}
+
+/* Remove a LIVE record: from the external metadata first (unless @external
+ * is false: it is gone there already), then here. */
+static int
+record_remove(struct tern_store *s, uint32_t idx, bool external)
+{
+	int ret;
+
+	if (s->dir != NULL && external) {
+		ret = tern_directory_kv_del(s->dir, s->meta.rec[idx].key);
+		if (ret < 0 && ret != -ENOENT)
+			return ret;
+	}
+	record_forget(s, idx);
+	return 0;
+}
+
+static void
+record_unref(struct tern_store *s, uint32_t idx)
+{
+	struct store_record *r = &s->meta.rec[idx];
+
+	if (--r->refs == 0 && r->state == STORE_REC_DEAD)
+		record_release(s, idx);
+}
+
+static void
+stats_used(struct tern_store *s)
+{
+	uint64_t used = 0;
+	unsigned int i;
+
+	for (i = 0; i < s->conf.nb_nodes; i++)
+		used += s->node[i].alloc.used;
+	__atomic_store_n(&s->stats.used, used, __ATOMIC_RELAXED);
+}
+
+/* ---- external metadata (etcd, Redis) ---- */
+
+static int
+ext_encode(const struct tern_store *s, const struct store_record *r, char *buf, size_t len)
+{
+	struct store_ext_rec e = { .size = r->size, .version = r->version, .nb_rep = r->nb_rep };
+	unsigned int i;
+
+	memcpy(e.owner, s->name, sizeof(e.owner));
+	for (i = 0; i < r->nb_rep; i++) {
+		e.node[i] = r->node[i];
+		e.offset[i] = r->offset[i];
+	}
+	return store_ext_encode(&e, buf, len);
+}
+
+/* The external record of @key: 0, -ENOENT, -EPROTO (not a record), backend errors. */
+static int
+ext_get(struct tern_store *s, const char *key, struct store_ext_rec *e)
+{
+	char text[STORE_EXT_TEXT_MAX];
+	size_t len = 0;
+	int ret;
+
+	ret = tern_directory_kv_get(s->dir, key, text, sizeof(text), &len);
+	if (ret == -ENOSPC)
+		ret = -EPROTO;
+	if (ret == 0)
+		ret = store_ext_decode(text, len, e);
+	return ret;
+}
+
+/* ---- eviction and leases ---- */
+
+/* Evict the least-recently-used unread object with a replica on @node
+ * (any node when @node < 0). Returns false when there is none. */
+static bool
+evict_one(struct tern_store *s, int node)
+{
+	uint32_t idx = s->meta.lru_head;
+
+	while (idx != STORE_REC_NONE) {
+		struct store_record *r = &s->meta.rec[idx];
+		bool on_node = node < 0;
+		unsigned int i;
+
+		for (i = 0; i < r->nb_rep && !on_node; i++)
+			on_node = r->node[i] == node;
+		if (r->refs == 0 && on_node && (node < 0 || r->size > 0)) {
+			/* The metadata unreachable: nothing can be evicted. */
+			if (record_remove(s, idx, true) != 0)
+				return false;
+			STAT_ADD(s, evictions, 1);
+			return true;
+		}
+		idx = r->next;
+	}
+	return false;
+}
+
+int
+tern_store_poll(struct tern_store *s)
+{
+	uint64_t now = tern_clock_ns();
+	int freed = 0;
+	uint32_t i;
+
+	if (s == NULL || s->magic != STORE_MAGIC)
+		return -EINVAL;
+	if (s->stats.reserved == 0)
+		return 0;
+	for (i = 0; i < s->meta.max; i++) {
+		struct store_record *r = &s->meta.rec[i];
+
+		if (r->state == STORE_REC_RESERVED && !r->owned && now >= r->lease_end_ns) {
+			record_release(s, i);
+			STAT_ADD(s, lease_expired, 1);
+			freed++;
+		}
+	}
+	if (freed > 0)
+		stats_used(s);
+	return freed;
+}
+
+/* Reserve @size bytes at node @n, evicting above the watermark or when it
+ * does not fit. */
+static int
+node_reserve(struct tern_store *s, unsigned int n, uint64_t size, uint64_t *offset)
+{
+	struct store_alloc *a = &s->node[n].alloc;
+	uint64_t need = store_alloc_size(size);
+	uint64_t high = a->capacity / 100 * s->conf.high_watermark_pct +
+			a->capacity % 100 * s->conf.high_watermark_pct / 100;
+	uint64_t low = high > a->capacity / 10 ? high - a->capacity / 10 : 0;
+
+	if (need > a->capacity)
+		return -ENOSPC;
+	if (s->node[n].conf.flags & TERN_STORE_NODE_F_OWNED) {
+		/* The owner says when it is full; then this store evicts its own
+		 * least recently used objects there. */
+		int ret;
+
+		if (n == 0 && s->pre_cur >= 0 && s->pre_ok[s->pre_cur]) {
+			*offset = s->pre_off[s->pre_cur];
+			s->pre_ok[s->pre_cur] = false;
+			a->used += need;
+			return 0;
+		}
+		while ((ret = owner_request(s, n, STORE_WIRE_RESERVE, size, offset)) == -ENOSPC)
+			if (!evict_one(s, (int)n))
+				return -ENOSPC;
+		if (ret == 0)
+			a->used += need;
+		return ret;
+	}
+	if (a->used + need > high)
+		while (a->used + need > low && evict_one(s, (int)n))
+			;
+	while (store_alloc_get(a, size, offset) != 0)
+		if (!evict_one(s, (int)n))
+			return -ENOSPC;
+	return 0;
+}
+
+/* Choose and reserve @nb_rep distinct nodes for record @idx: node 0 first,
+ * then the others by free bytes. */
+static int
+place(struct tern_store *s, uint32_t idx, unsigned int nb_rep)
+{
+	struct store_record *r = &s->meta.rec[idx];
+	unsigned int order[TERN_STORE_NODES_MAX], nb = 0, i, j;
+	int ret = -ENOSPC;
+
+	if (r->size == 0) { /* nothing to place: no replica */
+		r->nb_rep = 0;
+		return 0;
+	}
+	for (i = 0; i < s->conf.nb_nodes; i++)
+		order[i] = i;
+	for (i = 2; i < s->conf.nb_nodes; i++) /* insertion sort of 1.., most free first */
+		for (j = i; j > 1; j--) {
+			const struct store_alloc *x = &s->node[order[j - 1]].alloc;
+			const struct store_alloc *y = &s->node[order[j]].alloc;
+			unsigned int t;
+
+			if (x->capacity - x->used >= y->capacity - y->used)
+				break;
+			t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	for (i = 0; i < s->conf.nb_nodes && nb < nb_rep && nb < TERN_STORE_REPLICAS_MAX; i++) {
+		uint64_t off = 0;
+
+		ret = node_reserve(s, order[i], r->size, &off);
+		if (ret != 0)
+			continue;
+		r->node[nb] = (uint8_t)order[i];
+		r->offset[nb] = off;
+		nb++;
+		r->nb_rep = (uint8_t)nb;
+	}
+	if (nb < nb_rep) {
+		record_free_extents(s, r);
+		r->nb_rep = 0;
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* ---- futures ---- */
+
+static struct tern_store_future *
+future_get(struct tern_store *s, uint8_t kind, uint32_t nb)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->conf.max_inflight; i++) {
+		struct tern_store_future *f = &s->futures[i];
+
+		if (f->kind != F_FREE)
+			continue;
+		f->store = s;
+		f->kind = kind;
+		f->resolved = false;
+		f->nb = nb;
+		f->flags = 0;
+		f->ef = NULL;
+		f->status = 0;
+		return f;
+	}
+	rte_errno = EAGAIN;
+	return NULL;
+}
+
+static bool
+future_valid(const struct tern_store_future *f)
+{
+	return f != NULL && f->store != NULL && f->kind != F_FREE && f >= f->store->futures &&
+	       f < f->store->futures + f->store->conf.max_inflight;
+}
+
+static int
+submit(struct tern_store *s, struct tern_store_future *f, uint32_t nb_reqs)
+{
+	struct tern_submit_opts opts = { .deadline_ns = s->conf.deadline_ns };
+
+	if (nb_reqs == 0)
+		return 0;
+	f->ef = tern_submit(s->client, s->reqs, nb_reqs, &opts);
+	return f->ef == NULL ? -rte_errno : 0;
+}
+
+/* Read one key alone from replica @rep; the READ's status. */
+static int
+get_one(struct tern_store *s, struct tern_store_future *f, uint32_t i, unsigned int rep)
+{
+	const struct store_record *r = &s->meta.rec[f->rec[i]];
+	const struct store_node *n = &s->node[r->node[rep]];
+	struct tern_submit_opts opts = { .deadline_ns = s->conf.deadline_ns };
+	struct tern_request q = {
+		.op = TERN_OP_READ,
+		.segment = n->conf.segment,
+		.offset = n->conf.offset + r->offset[rep],
+		.local = f->buf[i],
+		.length = r->size,
+	};
+	struct tern_future *ef = tern_submit(s->client, &q, 1, &opts);
+	int ret;
+
+	if (ef == NULL)
+		return -rte_errno;
+	ret = tern_future_wait(ef, UINT64_MAX);
+	tern_future_release(ef);
+	return ret;
+}
+
+/* Write the record of RESERVED @idx in the external metadata, atomically
+ * created unless @replace. It takes the version the local commit will. */
+static int
+ext_commit(struct tern_store *s, uint32_t idx, bool replace)
+{
+	struct store_record *r = &s->meta.rec[idx];
+	char text[STORE_EXT_TEXT_MAX];
+	int n;
+
+	r->version = s->meta.version + 1;
+	n = ext_encode(s, r, text, sizeof(text));
+	if (n < 0)
+		return n;
+	return tern_directory_kv_put(s->dir, r->key, text, (size_t)n,
+				     replace ? 0 : TERN_DIRECTORY_KV_CREATE);
+}
+
+/* Send one COMMIT_N; the refused ones fail their key. */
+static void
+owners_commit_send(struct tern_store *s, struct store_wire_reqn *q, const uint32_t *key_of)
+{
+	struct store_wire_repn r;
+	unsigned int k;
+	int ret;
+
+	memset(&r, 0, sizeof(r));
+	ret = store_owner_calln(q, &r, OWNER_TIMEOUT_MS);
+	for (k = 0; k < q->count && ret != 0; k++)
+		if (r.count == 0 || (r.fail_mask & (1u << k)))
+			if (s->commit_err[key_of[k]] == 0)
+				s->commit_err[key_of[k]] = ret;
+	q->count = 0;
+}
+
+/*
+ * The lease of every owned replica ends before the record is committed: a
+ * record never names an extent its owner may still free. One COMMIT_N
+ * message per owned node and 13 extents; s->commit_err[i] says how key i
+ * fared.
+ */
+static void
+owners_commit(struct tern_store *s, struct tern_store_future *f)
+{
+	struct store_wire_reqn q = { .op = STORE_WIRE_COMMIT_N };
+	uint32_t key_of[STORE_WIRE_N_MAX], i;
+	unsigned int n, j;
+
+	for (i = 0; i < f->nb; i++)
+		s->commit_err[i] = 0;
+	for (n = 0; n < s->conf.nb_nodes; n++) {
+		if (!(s->node[n].conf.flags & TERN_STORE_NODE_F_OWNED))
+			continue;
+		q.segment = s->node[n].conf.segment;
+		q.count = 0;
+		for (i = 0; i < f->nb; i++) {
+			const struct store_record *r;
+
+			if (f->rec[i] == STORE_REC_NONE)
+				continue;
+			r = &s->meta.rec[f->rec[i]];
+			for (j = 0; j < r->nb_rep && r->size > 0; j++) {
+				if (r->node[j] != n)
+					continue;
+				key_of[q.count] = i;
+				q.length[q.count] = r->size;
+				q.offset[q.count++] = r->offset[j];
+				if (q.count == STORE_WIRE_N_MAX)
+					owners_commit_send(s, &q, key_of);
+			}
+		}
+		if (q.count > 0)
+			owners_commit_send(s, &q, key_of);
+	}
+}
+
+static void
+resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
+{
+	uint32_t i, old;
+
+	if (status == 0)
+		owners_commit(s, f);
+	for (i = 0; i < f->nb; i++) {
+		uint32_t idx = f->rec[i];
+
+		int status_i = 0;
+
+		old = STORE_REC_NONE;
+		if (idx == STORE_REC_NONE)
+			continue;
+		if (status == 0)
+			status_i = s->commit_err[i];
+		if (status == 0 && status_i != 0) {
+			f->res[i] = status_i;
+		} else if (status == 0 && s->dir != NULL) {
+			/* The external metadata decides; here, a replace. */
+			f->res[i] = ext_commit(s, idx, (f->flags & TERN_STORE_F_REPLACE) != 0);
+			if (f->res[i] == 0)
+				f->res[i] = store_meta_commit(&s->meta, idx, true, &old);
+		} else if (status == 0) {
+			f->res[i] = store_meta_commit(&s->meta, idx,
+						      (f->flags & TERN_STORE_F_REPLACE) != 0, &old);
+		}
+		if (status == 0 && status_i == 0) {
+			if (f->res[i] == 0) {
+				STAT_SUB(s, reserved, 1);
+				STAT_ADD(s, objects, 1);
+				STAT_ADD(s, bytes, s->meta.rec[idx].size);
+				if (old != STORE_REC_NONE) {
+					struct store_record *o = &s->meta.rec[old];
+
+					STAT_SUB(s, objects, 1);
+					STAT_SUB(s, bytes, o->size);
+					if (o->refs == 0)
+						record_release(s, old);
+				}
+				continue;
+			}
+		} else {
+			f->res[i] = status;
+		}
+		record_release(s, idx);
+	}
+	for (i = 0; i < f->nb; i++)
+		if (f->res[i] == 0)
+			STAT_ADD(s, puts, 1);
+		else
+			STAT_ADD(s, put_errors, 1);
+	stats_used(s);
+}
+
+static void
+resolve_get(struct tern_store *s, struct tern_store_future *f, int status)
+{
+	uint32_t i;
+
+	for (i = 0; i < f->nb; i++) {
+		uint32_t idx = f->rec[i];
+		const struct store_record *r;
+		unsigned int k;
+
+		if (idx == STORE_REC_NONE)
+			continue;
+		r = &s->meta.rec[idx];
+		f->res[i] = status;
+		/* Fall back: the other replicas, then the first again. */
+		for (k = 1; status != 0 && k <= r->nb_rep && f->res[i] != 0; k++) {
+			f->res[i] = get_one(s, f, i, (f->tried[i] + k) % r->nb_rep);
+			if (f->res[i] == 0 && k < r->nb_rep)
+				STAT_ADD(s, fallbacks, 1);
+		}
+		record_unref(s, idx);
+	}
+	for (i = 0; i < f->nb; i++)
+		if (f->res[i] == 0)
+			STAT_ADD(s, gets, 1);
+		else
+			STAT_ADD(s, get_errors, 1);
+	stats_used(s);
+}
+
+static int
+future_finish(struct tern_store_future *f, uint64_t timeout_ns)
+{
+	struct tern_store *s = f->store;
+	int status = 0;
+	uint32_t i;
+
+	if (f->resolved)
+		return f->status;
+	if (f->ef != NULL) {
+		status = tern_future_wait(f->ef, timeout_ns);
+		if (status == -EINPROGRESS)
+			return status;
+		tern_future_release(f->ef);
+		f->ef = NULL;
+	}
+	if (f->kind == F_PUT)
+		resolve_put(s, f, status);
+	else
+		resolve_get(s, f, status);
+	f->resolved = true;
+	f->status = 0;
+	for (i = 0; i < f->nb && f->status == 0; i++)
+		f->status = f->res[i];
+	return f->status;
+}
+
+int
+tern_store_future_wait(struct tern_store_future *f, uint64_t timeout_ns)
+{
+	if (!future_valid(f))
+		return -EINVAL;
+	return future_finish(f, timeout_ns);
+}
+
+int
+tern_store_future_test(struct tern_store_future *f)
+{
+	if (!future_valid(f))
+		return -EINVAL;
+	if (f->ef != NULL && tern_future_test(f->ef) == -EINPROGRESS)
+		return -EINPROGRESS;
+	return future_finish(f, 0);
+}
+
+int
+tern_store_future_result(const struct tern_store_future *f, uint32_t i, uint64_t *size)
+{
+	if (!future_valid(f) || i >= f->nb)
+		return -EINVAL;
+	if (!f->resolved)
+		return -EINPROGRESS;
+	if (size != NULL)
+		*size = f->size[i];
+	return f->res[i];
+}
+
+int
+tern_store_future_release(struct tern_store_future *f)
+{
+	struct tern_store *s;
+	uint32_t i;
+
+	if (!future_valid(f))
+		return -EINVAL;
+	s = f->store;
+	if (!f->resolved) {
+		/* Give up: a put's reservations wait for their lease (the engine
+		 * batch may still write into them until its deadline); a get's
+		 * references go at once, and with them nothing is freed that
+		 * the pending READ could still read into the caller's buffer. */
+		for (i = 0; i < f->nb; i++) {
+			if (f->rec[i] == STORE_REC_NONE)
+				continue;
+			if (f->kind == F_PUT)
+				s->meta.rec[f->rec[i]].owned = false;
+			else if (f->ef == NULL)
+				record_unref(s, f->rec[i]);
+		}
+		if (f->kind == F_GET && f->ef != NULL) {
+			/* Wait out the READs before dropping the references. */
+			tern_future_wait(f->ef, UINT64_MAX);
+			for (i = 0; i < f->nb; i++)
+				if (f->rec[i] != STORE_REC_NONE)
+					record_unref(s, f->rec[i]);
+		}
+		if (f->ef != NULL)
+			tern_future_release(f->ef);
+		stats_used(s);
+	}
+	f->ef = NULL;
+	f->kind = F_FREE;
+	return 0;
+}
+
+/* ---- put, get ---- */
+
+/*
+ * Owned node 0 and one replica: reserve the batch's extents there in
+ * RESERVE_N messages (13 a message) rather than one round trip per key.
+ * A message the owner refuses leaves its keys to the one-by-one path
+ * (which evicts); what no key takes is freed at the end of the put.
+ */
+static void
+prereserve(struct tern_store *s, const char *const *keys, void *const *bufs, const uint64_t *sizes,
+	   uint32_t nb)
+{
+	char key[TERN_STORE_KEY_MAX];
+	struct store_wire_reqn q = {
+		.op = STORE_WIRE_RESERVE_N,
+		.segment = s->node[0].conf.segment,
+		.pid = (uint32_t)getpid(),
+		.lease_ms = (uint32_t)RTE_MIN(s->conf.lease_ns / 1000000, STORE_WIRE_LEASE_MS_MAX),
+	};
+	struct store_wire_repn r;
+	uint32_t idx[STORE_WIRE_N_MAX], i, k;
+
+	for (i = 0; i < nb; i++)
+		s->pre_ok[i] = false;
+	for (i = 0; i < nb;) {
+		q.count = 0;
+		for (; i < nb && q.count < STORE_WIRE_N_MAX; i++) {
+			if (sizes[i] == 0 || bufs[i] == NULL || key_pad(keys[i], key, false) < 0)
+				continue;
+			idx[q.count] = i;
+			q.length[q.count] = sizes[i];
+			q.offset[q.count++] = 0;
+		}
+		if (q.count < 2) { /* one key: the one-by-one path is as fast */
+			continue;
+		}
+		memset(&r, 0, sizeof(r));
+		if (store_owner_calln(&q, &r, OWNER_TIMEOUT_MS) != 0 || r.count != q.count)
+			continue;
+		for (k = 0; k < q.count; k++) {
+			s->pre_off[idx[k]] = r.offset[k];
+			s->pre_ok[idx[k]] = true;
+		}
+	}
+}
+
+/* Free what prereserve() took and no key used. */
+static void
+prereserve_drop(struct tern_store *s, const uint64_t *sizes, uint32_t nb)
+{
+	struct store_alloc *a = &s->node[0].alloc;
+	uint32_t i;
+
+	for (i = 0; i < nb; i++)
+		if (s->pre_ok[i]) {
+			a->used += store_alloc_size(sizes[i]); /* node_free() takes it back */
+			node_free(s, 0, s->pre_off[i], sizes[i]);
+			s->pre_ok[i] = false;
+		}
+	s->pre_cur = -1;
+}
+
+struct tern_store_future *
+tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
+	       const uint64_t *sizes, uint32_t nb, const struct tern_store_put_opts *opts)
+{
+	uint32_t replicas, flags, nb_reqs = 0, i, j;
+	uint64_t lease_end = tern_clock_ns();
+	struct tern_store_future *f;
+	char key[TERN_STORE_KEY_MAX];
+	int ret;
+
+	if (s == NULL || s->magic != STORE_MAGIC || keys == NULL || bufs == NULL || sizes == NULL ||
+	    nb == 0 || nb > TERN_STORE_BATCH_MAX) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	replicas = opts != NULL && opts->replicas != 0 ? opts->replicas : s->conf.replicas;
+	flags = opts != NULL ? opts->flags : 0;
+	if (replicas > s->conf.nb_nodes || replicas > TERN_STORE_REPLICAS_MAX ||
+	    (flags & ~TERN_STORE_F_REPLACE) != 0 || (uint64_t)nb * replicas > s->max_batch) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	tern_store_poll(s);
+	f = future_get(s, F_PUT, nb);
+	if (f == NULL)
+		return NULL;
+	f->flags = flags;
+	lease_end += s->conf.lease_ns;
+	s->pre_cur = -1;
+	if (replicas == 1 && nb > 1 && (s->node[0].conf.flags & TERN_STORE_NODE_F_OWNED))
+		prereserve(s, keys, bufs, sizes, nb);
+	for (i = 0; i < nb; i++) {
+		struct store_record *r;
+		uint32_t idx;
+
+		s->pre_cur = (int)i;
+		f->rec[i] = STORE_REC_NONE;
+		f->size[i] = sizes[i];
+		f->res[i] = 0;
+		if (key_pad(keys[i], key, false) < 0 || (sizes[i] > 0 && bufs[i] == NULL)) {
+			f->res[i] = -EINVAL;
+			continue;
+		}
+		for (j = 0; j < i; j++)
+			if (f->rec[j] != STORE_REC_NONE &&
+			    memcmp(s->meta.rec[f->rec[j]].key, key, sizeof(key)) == 0)
+				break;
+		if (j < i) {
+			f->res[i] = -EINVAL; /* the same key twice in a batch */
+			continue;
+		}
+		/* With external metadata the commit alone can tell (another
+		 * store may have removed or written the key). */
+		if (!(flags & TERN_STORE_F_REPLACE) && s->dir == NULL &&
+		    store_meta_lookup(&s->meta, key) != STORE_REC_NONE) {
+			f->res[i] = -EEXIST;
+			continue;
+		}
+		idx = store_meta_take(&s->meta, key);
+		if (idx == STORE_REC_NONE && evict_one(s, -1))
+			idx = store_meta_take(&s->meta, key);
+		if (idx == STORE_REC_NONE) {
+			f->res[i] = -ENOSPC;
+			continue;
+		}
+		r = &s->meta.rec[idx];
+		r->size = sizes[i];
+		r->owned = true;
+		r->lease_end_ns = lease_end;
+		STAT_ADD(s, reserved, 1);
+		ret = place(s, idx, replicas);
+		s->pre_cur = -1;
+		if (ret != 0) {
+			record_release(s, idx);
+			f->res[i] = ret;
+			continue;
+		}
+		f->rec[i] = idx;
+		for (j = 0; j < r->nb_rep && r->size > 0; j++) {
+			const struct store_node *n = &s->node[r->node[j]];
+
+			s->reqs[nb_reqs++] = (struct tern_request){
+				.op = TERN_OP_WRITE,
+				.segment = n->conf.segment,
+				.offset = n->conf.offset + r->offset[j],
+				.local = bufs[i],
+				.length = r->size,
+			};
+		}
+	}
+	prereserve_drop(s, sizes, nb);
+	stats_used(s);
+	ret = submit(s, f, nb_reqs);
+	if (ret != 0) {
+		resolve_put(s, f, ret);
+		f->resolved = true;
+		f->status = ret;
+	}
+	return f;
+}
+
+/*
+ * The external record of @key checked against the local one (*idx, may be
+ * STORE_REC_NONE). A local record the metadata no longer holds is stale:
+ * forgotten here (its memory freed once unread). Returns 0 (*idx is the
+ * current local record), -ENOENT, -EREMOTE (another store placed it: *size
+ * is its size; reading it needs the owners' channel, not built), or a
+ * backend error.
+ */
+static int
+ext_lookup(struct tern_store *s, const char *key, uint32_t *idx, uint64_t *size)
+{
+	struct store_ext_rec e;
+	int ret = ext_get(s, key, &e);
+
+	if (ret < 0 && ret != -ENOENT && ret != -EPROTO)
+		return ret;
+	if (*idx != STORE_REC_NONE &&
+	    (ret != 0 || strcmp(e.owner, s->name) != 0 || e.version != s->meta.rec[*idx].version)) {
+		record_forget(s, *idx);
+		*idx = STORE_REC_NONE;
+	}
+	if (ret == -EPROTO) {
+		STORE_LOG(WARNING, "%s: the metadata's record of %s is malformed", s->name, key);
+		return -EPROTO;
+	}
+	if (ret == -ENOENT)
+		return ret;
+	if (*idx == STORE_REC_NONE) {
+		*size = e.size;
+		return strcmp(e.owner, s->name) == 0 ? -ENOENT : -EREMOTE;
+	}
+	return 0;
+}
+
+struct tern_store_future *
+tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
+	       const uint64_t *buf_sizes, uint32_t nb)
+{
+	char key[TERN_STORE_KEY_MAX];
+	struct tern_store_future *f;
+	uint32_t nb_reqs = 0, i;
+	int ret;
+
+	if (s == NULL || s->magic != STORE_MAGIC || keys == NULL || bufs == NULL ||
+	    buf_sizes == NULL || nb == 0 || nb > TERN_STORE_BATCH_MAX || nb > s->max_batch) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	f = future_get(s, F_GET, nb);
+	if (f == NULL)
+		return NULL;
+	for (i = 0; i < nb; i++) {
+		struct store_record *r;
+		const struct store_node *n;
+		uint32_t idx;
+		unsigned int rep = 0, k;
+
+		f->rec[i] = STORE_REC_NONE;
+		f->size[i] = 0;
+		f->res[i] = 0;
+		f->buf[i] = bufs[i];
+		if (key_pad(keys[i], key, false) < 0) {
+			f->res[i] = -EINVAL;
+			continue;
+		}
+		idx = store_meta_lookup(&s->meta, key);
+		if (s->dir != NULL) {
+			ret = ext_lookup(s, key, &idx, &f->size[i]);
+			if (ret != 0) {
+				f->res[i] = ret;
+				continue;
+			}
+		}
+		if (idx == STORE_REC_NONE) {
+			f->res[i] = -ENOENT;
+			continue;
+		}
+		r = &s->meta.rec[idx];
+		f->size[i] = r->size;
+		if (r->size > buf_sizes[i]) {
+			f->res[i] = -ENOSPC;
+			continue;
+		}
+		store_meta_touch(&s->meta, idx);
+		if (r->size == 0)
+			continue;
+		if (bufs[i] == NULL) {
+			f->res[i] = -EINVAL;
+			continue;
+		}
+		for (k = 0; k < r->nb_rep; k++)
+			if (r->node[k] == 0)
+				rep = k;
+		r->refs++;
+		f->rec[i] = idx;
+		f->tried[i] = (uint8_t)rep;
+		n = &s->node[r->node[rep]];
+		s->reqs[nb_reqs++] = (struct tern_request){
+			.op = TERN_OP_READ,
+			.segment = n->conf.segment,
+			.offset = n->conf.offset + r->offset[rep],
+			.local = bufs[i],
+			.length = r->size,
+		};
+	}
+	ret = submit(s, f, nb_reqs);
+	if (ret != 0) {
+		/* Nothing was submitted: each key is tried alone, replica by
+		 * replica, and keeps the error of its last attempt. */
+		resolve_get(s, f, ret);
+		f->resolved = true;
+		f->status = 0;
+		for (i = 0; i < nb && f->status == 0; i++)
+			f->status = f->res[i];
+	}
+	return f;
+}
+
+/* ---- remove, exists, list ---- */
+
+int
+tern_store_remove(struct tern_store *s, const char *const *keys, uint32_t nb, int *results)
+{
+	char key[TERN_STORE_KEY_MAX];
+	int removed = 0;
+	uint32_t i;
+
+	if (s == NULL || s->magic != STORE_MAGIC || keys == NULL || nb == 0 ||
+	    nb > TERN_STORE_BATCH_MAX)
+		return -EINVAL;
+	for (i = 0; i < nb; i++) {
+		uint32_t idx;
+		int ret = 0;
+
+		if (key_pad(keys[i], key, false) < 0) {
+			ret = -EINVAL;
+		} else if (s->dir != NULL) {
+			/* The record first, wherever its object is; memory here
+			 * only if it is ours (another owner's: not reclaimed, see
+			 * doc/store.md). */
+			ret = tern_directory_kv_del(s->dir, key);
+			idx = store_meta_lookup(&s->meta, key);
+			if ((ret == 0 || ret == -ENOENT) && idx != STORE_REC_NONE)
+				record_forget(s, idx);
+		} else if ((idx = store_meta_lookup(&s->meta, key)) == STORE_REC_NONE) {
+			ret = -ENOENT;
+		} else {
+			record_forget(s, idx);
+		}
+		if (ret == 0) {
+			STAT_ADD(s, removes, 1);
+			removed++;
+		}
+		if (results != NULL)
+			results[i] = ret;
+	}
+	stats_used(s);
+	return removed;
+}
+
+int
+tern_store_exists(struct tern_store *s, const char *const *keys, uint32_t nb, int *results)
+{
+	char key[TERN_STORE_KEY_MAX];
+	int found = 0;
+	uint32_t i;
+
+	if (s == NULL || s->magic != STORE_MAGIC || keys == NULL || results == NULL || nb == 0 ||
+	    nb > TERN_STORE_BATCH_MAX)
+		return -EINVAL;
+	for (i = 0; i < nb; i++) {
+		if (key_pad(keys[i], key, false) < 0) {
+			results[i] = -EINVAL;
+		} else if (s->dir != NULL) {
+			struct store_ext_rec e;
+			int ret = ext_get(s, key, &e);
+
+			results[i] = ret == 0 || ret == -EPROTO ? 1 : ret == -ENOENT ? 0 : ret;
+		} else {
+			results[i] = store_meta_lookup(&s->meta, key) != STORE_REC_NONE;
+		}
+		found += results[i] == 1;
+	}
+	return found;
+}
+
+struct ext_list_state {
+	tern_store_list_cb cb;
+	void *arg;
+};
+
+static int
+ext_list_one(void *arg, const char *key, const void *value, size_t len)
+{
+	struct ext_list_state *ls = arg;
+	struct store_ext_rec e;
+
+	if (store_ext_decode(value, len, &e) != 0)
+		return 0; /* not a record: skipped */
+	return ls->cb(ls->arg, key, e.size, e.nb_rep);
+}
+
+int
+tern_store_list(struct tern_store *s, const char *prefix, tern_store_list_cb cb, void *arg)
+{
+	char pfx[TERN_STORE_KEY_MAX];
+	uint32_t iter = 0, idx;
+	int len, n = 0, ret;
+
+	if (s == NULL || s->magic != STORE_MAGIC || cb == NULL)
+		return -EINVAL;
+	len = key_pad(prefix, pfx, true);
+	if (len < 0)
+		return len;
+	if (s->dir != NULL) {
+		struct ext_list_state ls = { .cb = cb, .arg = arg };
+
+		return tern_directory_kv_list(s->dir, pfx, ext_list_one, &ls);
+	}
+	while ((idx = store_meta_next(&s->meta, &iter)) != STORE_REC_NONE) {
+		const struct store_record *r = &s->meta.rec[idx];
+
+		if (memcmp(r->key, pfx, (size_t)len) != 0)
+			continue;
+		ret = cb(arg, r->key, r->size, r->nb_rep);
+		if (ret != 0)
+			return ret;
+		n++;
+	}
+	return n;
+}
+
+/* ---- create, destroy, stats ---- */
+
+static int
+check_conf(struct tern_store *s, const struct tern_store_conf *c)
+{
+	unsigned int i, j;
+	size_t len;
+
+	if (c->name == NULL || (c->engine == NULL) == (c->client == NULL) || c->segments == NULL ||
+	    c->nodes == NULL || c->nb_nodes == 0 || c->nb_nodes > TERN_STORE_NODES_MAX)
+		return -EINVAL;
+	len = strnlen(c->name, STORE_NAME_MAX);
+	if (len == 0 || len >= STORE_NAME_MAX)
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (!(c->name[i] == '_' || (c->name[i] >= '0' && c->name[i] <= '9') ||
+		      (c->name[i] >= 'a' && c->name[i] <= 'z') ||
+		      (c->name[i] >= 'A' && c->name[i] <= 'Z')))
+			return -EINVAL;
+	if (c->metadata != NULL && strcmp(c->metadata, "embedded") != 0 &&
+	    strncmp(c->metadata, "etcd://", 7) != 0 && strncmp(c->metadata, "redis://", 8) != 0)
+		return strstr(c->metadata, "://") != NULL ? -ENOTSUP : -EINVAL;
+	if (c->metadata != NULL && strlen(c->metadata) >= STORE_METADATA_MAX)
+		return -EINVAL;
+	s->conf = *c;
+	if (s->conf.max_objects == 0)
+		s->conf.max_objects = DEF_MAX_OBJECTS;
+	if (s->conf.max_inflight == 0)
+		s->conf.max_inflight = DEF_MAX_INFLIGHT;
+	if (s->conf.replicas == 0)
+		s->conf.replicas = 1;
+	if (s->conf.high_watermark_pct == 0)
+		s->conf.high_watermark_pct = DEF_HIGH_PCT;
+	if (s->conf.max_objects > (1u << 24) || s->conf.max_inflight > 1024 ||
+	    s->conf.replicas > RTE_MIN(c->nb_nodes, (unsigned int)TERN_STORE_REPLICAS_MAX) ||
+	    s->conf.high_watermark_pct < 10 || s->conf.high_watermark_pct > 100)
+		return -EINVAL;
+	for (i = 0; i < c->nb_nodes; i++) {
+		const struct tern_store_node_conf *n = &c->nodes[i];
+		struct tern_segment_info info;
+
+		if ((n->flags & ~TERN_STORE_NODE_F_OWNED) != 0 ||
+		    ((n->flags & TERN_STORE_NODE_F_OWNED) &&
+		     rte_eal_process_type() != RTE_PROC_SECONDARY))
+			return -EINVAL;
+		if (tern_segment_info(c->segments, n->segment, &info) != 0 ||
+		    (info.kind != TERN_SEGMENT_LOCAL &&
+		     (info.kind != TERN_SEGMENT_REMOTE || (n->flags & TERN_STORE_NODE_F_OWNED))) ||
+		    info.state != TERN_SEGMENT_ACTIVE || n->length < 4096 ||
+		    n->offset > info.length || n->length > info.length - n->offset)
+			return -EINVAL;
+		for (j = 0; j < i; j++)
+			if (c->nodes[j].segment == n->segment &&
+			    n->offset < c->nodes[j].offset + c->nodes[j].length &&
+			    c->nodes[j].offset < n->offset + n->length)
+				return -EINVAL;
+		s->node_conf[i] = *n;
+		s->node[i].conf = *n;
+	}
+	s->conf.nodes = s->node_conf;
+	s->conf.name = s->name;
+	snprintf(s->metadata, sizeof(s->metadata), "%s",
+		 c->metadata != NULL ? c->metadata : "embedded");
+	s->conf.metadata = s->metadata;
+	memcpy(s->name, c->name, len + 1);
+	return 0;
+}
+
+struct tern_store *
+tern_store_create(const struct tern_store_conf *conf)
+{
+	struct tern_engine_conf ec;
+	struct tern_store *s;
+	unsigned int i;
+	int ret;
+
+	if (conf == NULL) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	ret = check_conf(s, conf);
+	if (ret == 0 && conf->engine != NULL) {
+		ret = tern_engine_get_conf(conf->engine, &ec);
+	} else if (ret == 0) {
+		/* An attached client: the engine's defaults (tern_engine.h). */
+		ec.deadline_ns = DEF_ATTACHED_DEADLINE_NS;
+		ec.max_batch = DEF_ATTACHED_MAX_BATCH;
+	}
+	if (ret == 0) {
+		if (s->conf.deadline_ns == 0)
+			s->conf.deadline_ns = ec.deadline_ns;
+		s->max_batch = ec.max_batch;
+		if (s->conf.lease_ns == 0)
+			s->conf.lease_ns = RTE_MAX(DEF_LEASE_NS, 2 * s->conf.deadline_ns);
+		if (s->conf.lease_ns < 2 * s->conf.deadline_ns)
+			ret = -EINVAL;
+	}
+	if (ret != 0)
+		goto fail;
+	for (i = 0; i < s->conf.nb_nodes && ret == 0; i++)
+		ret = store_alloc_init(&s->node[i].alloc, s->node[i].conf.length,
+				       s->conf.max_objects);
+	if (ret != 0)
+		goto fail;
+	ret = store_meta_init(&s->meta, s->conf.max_objects);
+	if (ret != 0)
+		goto fail;
+	if (strcmp(s->metadata, "embedded") != 0) {
+		s->dir = tern_directory_open(s->metadata,
+					     &(struct tern_directory_conf){
+						     .timeout_ms = s->conf.metadata_timeout_ms,
+					     });
+		if (s->dir == NULL) {
+			ret = rte_errno == ENOTSUP ? -ENOTSUP : -EINVAL;
+			goto fail_meta;
+		}
+	}
+	s->futures = calloc(s->conf.max_inflight, sizeof(*s->futures));
+	if (s->futures == NULL) {
+		ret = -ENOMEM;
+		goto fail_meta;
+	}
+	s->client = conf->client;
+	if (s->client == NULL)
+		s->client = tern_client_create(
+			conf->engine,
+			&(struct tern_client_conf){
+				.max_inflight = s->conf.max_inflight + 1, /* + a fall-back READ */
+				.flags = TERN_CLIENT_F_NO_CQ,
+			});
+	if (s->client == NULL) {
+		ret = -rte_errno;
+		goto fail_futures;
+	}
+	s->engine = conf->engine;
+	s->own_client = conf->client == NULL;
+	for (i = 0; i < s->conf.nb_nodes; i++)
+		s->stats.capacity += s->node[i].alloc.capacity;
+	s->pre_cur = -1;
+	s->magic = STORE_MAGIC;
+	return s;
+
+fail_futures:
+	free(s->futures);
+fail_meta:
+	tern_directory_close(s->dir);
+	store_meta_fini(&s->meta);
+fail:
+	for (i = 0; i < TERN_STORE_NODES_MAX; i++)
+		store_alloc_fini(&s->node[i].alloc);
+	free(s);
+	rte_errno = -ret;
+	return NULL;
+}
+
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tern_store *tel_store;
+static bool tel_registered;
+
+int
+tern_store_destroy(struct tern_store *s)
+{
+	unsigned int i, j;
+
+	if (s == NULL)
+		return 0;
+	if (s->magic != STORE_MAGIC)
+		return -EINVAL;
+	for (i = 0; i < s->conf.max_inflight; i++)
+		if (s->futures[i].kind != F_FREE)
+			return -EBUSY;
+	pthread_mutex_lock(&tel_lock);
+	if (tel_store == s)
+		tel_store = NULL;
+	pthread_mutex_unlock(&tel_lock);
+	s->magic = 0;
+	if (s->dir != NULL) {
+		/* Withdraw our records: their memory goes with us (best effort;
+		 * an unreachable metadata store keeps them, and gets of them
+		 * then fail with -EREMOTE, see doc/store.md). */
+		uint32_t iter = 0, idx;
+		int ret = 0;
+
+		while (ret == 0 && (idx = store_meta_next(&s->meta, &iter)) != STORE_REC_NONE) {
+			ret = tern_directory_kv_del(s->dir, s->meta.rec[idx].key);
+			if (ret == -ENOENT)
+				ret = 0;
+		}
+		tern_directory_close(s->dir);
+	}
+	/* Give back to the owning dataplanes what this store's objects hold
+	 * there. Reservations of abandoned puts are left to the owner's lease:
+	 * their WRITE may still be landing. */
+	for (i = 0; i < s->meta.max; i++)
+		if (s->meta.rec[i].state == STORE_REC_LIVE ||
+		    s->meta.rec[i].state == STORE_REC_DEAD)
+			for (j = 0; j < s->meta.rec[i].nb_rep && s->meta.rec[i].size > 0; j++)
+				if (s->node[s->meta.rec[i].node[j]].conf.flags &
+				    TERN_STORE_NODE_F_OWNED)
+					node_free(s, s->meta.rec[i].node[j],
+						  s->meta.rec[i].offset[j], s->meta.rec[i].size);
+	if (s->own_client)
+		tern_client_destroy(s->client);
+	store_meta_fini(&s->meta);
+	for (i = 0; i < TERN_STORE_NODES_MAX; i++)
+		store_alloc_fini(&s->node[i].alloc);
+	free(s->futures);
+	free(s);
+	return 0;
+}
+
+int
+tern_store_stats(const struct tern_store *s, struct tern_store_stats *out)
+{
+	const uint64_t *from;
+	uint64_t *to;
+	size_t i;
+
+	if (s == NULL || out == NULL || s->magic != STORE_MAGIC)
+		return -EINVAL;
+	from = (const uint64_t *)&s->stats;
+	to = (uint64_t *)out;
+	for (i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int
+tel_cb(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	struct tern_store_stats st;
+	int ret = -ENOENT;
+
+	if (params != NULL && params[0] != '\0')
+		return -EINVAL;
+	pthread_mutex_lock(&tel_lock);
+	if (tel_store != NULL)
+		ret = tern_store_stats(tel_store, &st);
+	if (ret == 0) {
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_string(d, "name", tel_store->name);
+		rte_tel_data_add_dict_string(d, "metadata",
+					     tel_store->dir != NULL ? "external" : "embedded");
+		rte_tel_data_add_dict_u64(d, "nodes", tel_store->conf.nb_nodes);
+		rte_tel_data_add_dict_u64(d, "objects", st.objects);
+		rte_tel_data_add_dict_u64(d, "bytes", st.bytes);
+		rte_tel_data_add_dict_u64(d, "capacity", st.capacity);
+		rte_tel_data_add_dict_u64(d, "used", st.used);
+		rte_tel_data_add_dict_u64(d, "reserved", st.reserved);
+		rte_tel_data_add_dict_u64(d, "evictions", st.evictions);
+		rte_tel_data_add_dict_u64(d, "puts", st.puts);
+		rte_tel_data_add_dict_u64(d, "gets", st.gets);
+		rte_tel_data_add_dict_u64(d, "removes", st.removes);
+		rte_tel_data_add_dict_u64(d, "put_errors", st.put_errors);
+		rte_tel_data_add_dict_u64(d, "get_errors", st.get_errors);
+		rte_tel_data_add_dict_u64(d, "lease_expired", st.lease_expired);
+		rte_tel_data_add_dict_u64(d, "fallbacks", st.fallbacks);
+	}
+	pthread_mutex_unlock(&tel_lock);
+	return ret;
+}
+
+int
+tern_store_telemetry_register(struct tern_store *s)
+{
+	int ret = 0;
+
+	if (s != NULL && s->magic != STORE_MAGIC)
+		return -EINVAL;
+	pthread_mutex_lock(&tel_lock);
+	if (s != NULL && tel_store != NULL && tel_store != s)
+		ret = -EEXIST;
+	else if (s != NULL && !tel_registered) {
+		/* DPDK 22.11 cannot unregister a command: register once, serve
+		 * whichever store is set (none: -ENOENT). */
+		if (rte_telemetry_register_cmd("/tern/store", tel_cb,
+					       "The object store's counters. No parameters") != 0)
+			ret = -ENOTSUP;
+		else
+			tel_registered = true;
+	}
+	if (ret == 0)
+		tel_store = s;
+	pthread_mutex_unlock(&tel_lock);
+	return ret;
+}

@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The owner side of a capacity segment (doc/store.md "Owners"): the
+ * dataplane that holds the segment runs the allocator and answers its
+ * attached clients' reserve, commit and free requests over rte_mp (message
+ * STORE_WIRE_MP_NAME). A reservation carries a lease: if its client never
+ * commits or frees it (it died mid-put), the owner frees it when the lease
+ * expires (swept at every request and by tern_store_owner_poll()).
+ * One owner per process (one rte_mp action).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_log.h>
+#include <rte_telemetry.h>
+
+#include <tern_time.h>
+
+#include "store_private.h"
+
+#define OWNER_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_##level, RTE_LOGTYPE_USER1, "tern_store_owner: " fmt "\n", ##__VA_ARGS__)
+
+#define OWNER_DEF_EXTENTS 65536u
+
+enum { EXT_FREE = 0, EXT_RESERVED, EXT_COMMITTED };
+
+struct owner_extent {
+	uint64_t offset;
+	uint64_t length;
+	uint64_t lease_end_ns;
+	uint32_t pid;
+	uint8_t state;
+};
+
+struct tern_store_owner {
+	pthread_mutex_t lock;
+	struct tern_store_owner_conf conf;
+	struct store_alloc alloc;
+	struct owner_extent *ext;
+	uint32_t nb_hw; /* slots ever used: scans stop here */
+	struct tern_store_owner_stats stats;
+};
+
+static pthread_mutex_t owner_global_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tern_store_owner *owner_current; /* the rte_mp action's owner */
+static bool owner_action_registered, owner_tel_registered;
+
+static struct owner_extent *
+ext_find(struct tern_store_owner *o, uint64_t offset, uint64_t length)
+{
+	uint32_t i;
+
+	for (i = 0; i < o->nb_hw; i++)
+		if (o->ext[i].state != EXT_FREE && o->ext[i].offset == offset &&
+		    o->ext[i].length == length)
+			return &o->ext[i];
+	return NULL;
+}
+
+static struct owner_extent *
+ext_slot(struct tern_store_owner *o)
+{
+	uint32_t i;
+
+	for (i = 0; i < o->nb_hw; i++)
+		if (o->ext[i].state == EXT_FREE)
+			return &o->ext[i];
+	return o->nb_hw < o->conf.max_extents ? &o->ext[o->nb_hw++] : NULL;
+}
+
+static void
+ext_release(struct tern_store_owner *o, struct owner_extent *e)
+{
+	if (e->state == EXT_RESERVED)
+		o->stats.reserved--;
+	else
+		o->stats.committed--;
+	store_alloc_put(&o->alloc, e->offset, e->length);
+	e->state = EXT_FREE;
+	o->stats.used = o->alloc.used;
+}
+
+static int
+sweep(struct tern_store_owner *o)
+{
+	uint64_t now = tern_clock_ns();
+	int freed = 0;
+	uint32_t i;
+
+	for (i = 0; i < o->nb_hw; i++)
+		if (o->ext[i].state == EXT_RESERVED && now >= o->ext[i].lease_end_ns) {
+			OWNER_LOG(NOTICE,
+				  "lease of %" PRIu64 " bytes at %" PRIu64 " (pid %u) expired",
+				  o->ext[i].length, o->ext[i].offset, o->ext[i].pid);
+			ext_release(o, &o->ext[i]);
+			o->stats.lease_expired++;
+			freed++;
+		}
+	return freed;
+}
+
+/* One request, under the lock. */
+static void
+owner_serve(struct tern_store_owner *o, const struct store_wire_req *q, struct store_wire_rep *r)
+{
+	struct owner_extent *e;
+
+	sweep(o);
+	o->stats.requests++;
+	r->status = 0;
+	if (q->segment != o->conf.segment) {
+		r->status = -ENOENT;
+	} else if (q->op == STORE_WIRE_RESERVE) {
+		e = ext_slot(o);
+		if (e == NULL)
+			r->status = -ENOSPC;
+		else
+			r->status = store_alloc_get(&o->alloc, q->length, &r->offset);
+		if (r->status == 0) {
+			*e = (struct owner_extent){
+				.offset = r->offset,
+				.length = q->length,
+				.lease_end_ns =
+					tern_clock_ns() + (uint64_t)q->lease_ms * 1000000ull,
+				.pid = q->pid,
+				.state = EXT_RESERVED,
+			};
+			o->stats.reserved++;
+		}
+	} else if (q->op == STORE_WIRE_COMMIT) {
+		e = ext_find(o, q->offset, q->length);
+		if (e == NULL || e->state != EXT_RESERVED) {
+			r->status = e == NULL ? -ENOENT : -EALREADY;
+		} else {
+			e->state = EXT_COMMITTED;
+			o->stats.reserved--;
+			o->stats.committed++;
+		}
+	} else if (q->op == STORE_WIRE_FREE) {
+		e = ext_find(o, q->offset, q->length);
+		if (e == NULL)
+			r->status = -ENOENT;
+		else
+			ext_release(o, e);
+	}
+	if (r->status != 0)
+		o->stats.refused++;
+	o->stats.used = o->alloc.used;
+	r->used = o->alloc.used;
+	r->capacity = o->alloc.capacity;
+}
+
+/* A request for many extents (a put batch), under the lock. RESERVE_N is
+ * all or nothing; COMMIT_N says which it refused. */
+static void
+owner_serve_n(struct tern_store_owner *o, const struct store_wire_reqn *q,
+	      struct store_wire_repn *r)
+{
+	struct store_wire_req one = { .segment = q->segment,
+				      .pid = q->pid,
+				      .lease_ms = q->lease_ms };
+	struct store_wire_rep rr;
+	unsigned int i, j;
+
+	r->count = q->count;
+	for (i = 0; i < q->count; i++) {
+		one.op = q->op == STORE_WIRE_RESERVE_N ? STORE_WIRE_RESERVE : STORE_WIRE_COMMIT;
+		one.length = q->length[i];
+		one.offset = q->offset[i];
+		owner_serve(o, &one, &rr);
+		r->offset[i] = rr.status == 0 ? rr.offset : 0;
+		if (rr.status == 0)
+			continue;
+		if (r->status == 0)
+			r->status = rr.status;
+		r->fail_mask |= (uint16_t)(1u << i);
+		if (q->op == STORE_WIRE_RESERVE_N) {
+			/* Give back what this request took: all or none. */
+			for (j = 0; j < i; j++) {
+				one.op = STORE_WIRE_FREE;
+				one.offset = r->offset[j];
+				one.length = q->length[j];
+				owner_serve(o, &one, &rr);
+				r->offset[j] = 0;
+			}
+			r->fail_mask = (uint16_t)((1u << q->count) - 1);
+			memset(r->offset, 0, sizeof(r->offset));
+			break;
+		}
+	}
+	r->used = o->alloc.used;
+	r->capacity = o->alloc.capacity;
+}
+
+static int
+owner_mp_action_n(const struct rte_mp_msg *msg, const void *peer)
+{
+	struct store_wire_reqn q;
+	struct store_wire_repn r = { 0 };
+	struct rte_mp_msg reply;
+
+	memset(&reply, 0, sizeof(reply));
+	strcpy(reply.name, STORE_WIRE_MP_NAME);
+	if (msg->num_fds != 0 ||
+	    store_wire_reqn_decode(msg->param, (size_t)msg->len_param, &q) != 0) {
+		r.status = -EPROTO; /* refused as a whole: count 0 */
+	} else {
+		pthread_mutex_lock(&owner_global_lock);
+		if (owner_current == NULL) {
+			r.status = -ENODEV;
+		} else {
+			pthread_mutex_lock(&owner_current->lock);
+			owner_serve_n(owner_current, &q, &r);
+			pthread_mutex_unlock(&owner_current->lock);
+		}
+		pthread_mutex_unlock(&owner_global_lock);
+	}
+	reply.len_param = (int)store_wire_repn_encode(&r, reply.param);
+	return rte_mp_reply(&reply, peer);
+}
+
+static int
+owner_mp_action(const struct rte_mp_msg *msg, const void *peer)
+{
+	struct store_wire_req q;
+	struct store_wire_rep r = { 0 };
+	struct rte_mp_msg reply;
+
+	/* The op is at bytes 6..7 in both kinds of request. */
+	if (msg->len_param >= 8 && msg->param[7] == 0 &&
+	    (msg->param[6] == STORE_WIRE_RESERVE_N || msg->param[6] == STORE_WIRE_COMMIT_N))
+		return owner_mp_action_n(msg, peer);
+	memset(&reply, 0, sizeof(reply));
+	strcpy(reply.name, STORE_WIRE_MP_NAME);
+	reply.len_param = STORE_WIRE_REP_LEN;
+	if (msg->num_fds != 0 ||
+	    store_wire_req_decode(msg->param, (size_t)msg->len_param, &q) != 0) {
+		r.status = -EPROTO;
+	} else {
+		pthread_mutex_lock(&owner_global_lock);
+		if (owner_current == NULL) {
+			r.status = -ENODEV;
+		} else {
+			pthread_mutex_lock(&owner_current->lock);
+			owner_serve(owner_current, &q, &r);
+			pthread_mutex_unlock(&owner_current->lock);
+		}
+		pthread_mutex_unlock(&owner_global_lock);
+	}
+	store_wire_rep_encode(&r, reply.param);
+	return rte_mp_reply(&reply, peer);
+}
+
+static int
+owner_tel(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	struct tern_store_owner_stats st;
+	int ret = -ENOENT;
+
+	if (params != NULL && params[0] != '\0')
+		return -EINVAL;
+	pthread_mutex_lock(&owner_global_lock);
+	if (owner_current != NULL)
+		ret = tern_store_owner_stats(owner_current, &st);
+	pthread_mutex_unlock(&owner_global_lock);
+	if (ret != 0)
+		return ret;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "capacity", st.capacity);
+	rte_tel_data_add_dict_u64(d, "used", st.used);
+	rte_tel_data_add_dict_u64(d, "reserved", st.reserved);
+	rte_tel_data_add_dict_u64(d, "committed", st.committed);
+	rte_tel_data_add_dict_u64(d, "lease_expired", st.lease_expired);
+	rte_tel_data_add_dict_u64(d, "requests", st.requests);
+	rte_tel_data_add_dict_u64(d, "refused", st.refused);
+	return 0;
+}
+
+struct tern_store_owner *
+tern_store_owner_create(const struct tern_store_owner_conf *conf)
+{
+	struct tern_segment_info info;
+	struct tern_store_owner *o;
+	int ret;
+
+	if (conf == NULL || conf->segments == NULL ||
+	    tern_segment_info(conf->segments, conf->segment, &info) != 0 ||
+	    info.kind != TERN_SEGMENT_LOCAL || conf->length < 4096 || conf->offset > info.length ||
+	    conf->length > info.length - conf->offset || conf->max_extents > (1u << 24) ||
+	    rte_eal_process_type() != RTE_PROC_PRIMARY) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	o = calloc(1, sizeof(*o));
+	if (o == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	o->conf = *conf;
+	if (o->conf.max_extents == 0)
+		o->conf.max_extents = OWNER_DEF_EXTENTS;
+	o->ext = calloc(o->conf.max_extents, sizeof(*o->ext));
+	ret = o->ext == NULL ? -ENOMEM
+			     : store_alloc_init(&o->alloc, conf->length, o->conf.max_extents);
+	if (ret != 0) {
+		free(o->ext);
+		free(o);
+		rte_errno = -ret;
+		return NULL;
+	}
+	pthread_mutex_init(&o->lock, NULL);
+	o->stats.capacity = o->alloc.capacity;
+	pthread_mutex_lock(&owner_global_lock);
+	if (owner_current != NULL) {
+		ret = -EEXIST;
+	} else if (!owner_action_registered) {
+		/* rte_mp actions outlive owners: registered once, they answer
+		 * -ENODEV while there is none. */
+		ret = rte_mp_action_register(STORE_WIRE_MP_NAME, owner_mp_action);
+		if (ret == 0)
+			owner_action_registered = true;
+		else
+			ret = -rte_errno;
+	}
+	if (ret == 0 && !owner_tel_registered &&
+	    rte_telemetry_register_cmd("/tern/store_owner", owner_tel,
+				       "The store capacity this dataplane owns. No parameters") ==
+		    0)
+		owner_tel_registered = true;
+	if (ret == 0)
+		owner_current = o;
+	pthread_mutex_unlock(&owner_global_lock);
+	if (ret != 0) {
+		store_alloc_fini(&o->alloc);
+		free(o->ext);
+		free(o);
+		rte_errno = -ret;
+		return NULL;
+	}
+	return o;
+}
+
+int
+tern_store_owner_destroy(struct tern_store_owner *o)
+{
+	if (o == NULL)
+		return 0;
+	pthread_mutex_lock(&owner_global_lock);
+	if (owner_current != o) {
+		pthread_mutex_unlock(&owner_global_lock);
+		return -EINVAL;
+	}
+	owner_current = NULL;
+	pthread_mutex_unlock(&owner_global_lock);
+	store_alloc_fini(&o->alloc);
+	free(o->ext);
+	pthread_mutex_destroy(&o->lock);
+	free(o);
+	return 0;
+}
+
+int
+tern_store_owner_poll(struct tern_store_owner *o)
+{
+	int freed;
+
+	if (o == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&o->lock);
+	freed = sweep(o);
+	pthread_mutex_unlock(&o->lock);
+	return freed;
+}
+
+int
+tern_store_owner_stats(struct tern_store_owner *o, struct tern_store_owner_stats *stats)
+{
+	if (o == NULL || stats == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&o->lock);
+	*stats = o->stats;
+	pthread_mutex_unlock(&o->lock);
+	return 0;
+}
+
+/* ---- the client side: a store's node that a dataplane owns ---- */
+
+int
+store_owner_calln(const struct store_wire_reqn *q, struct store_wire_repn *r, uint32_t timeout_ms)
+{
+	struct rte_mp_msg msg;
+	struct rte_mp_reply reply;
+	struct timespec ts = { .tv_sec = timeout_ms / 1000,
+			       .tv_nsec = (long)(timeout_ms % 1000) * 1000000 };
+	int ret;
+
+	memset(&msg, 0, sizeof(msg));
+	strcpy(msg.name, STORE_WIRE_MP_NAME);
+	msg.len_param = (int)store_wire_reqn_encode(q, msg.param);
+	memset(&reply, 0, sizeof(reply));
+	if (rte_mp_request_sync(&msg, &reply, &ts) != 0 || reply.nb_received != 1) {
+		ret = reply.nb_sent == 0 ? -ENODEV : -ETIMEDOUT;
+	} else {
+		ret = store_wire_repn_decode(reply.msgs[0].param, (size_t)reply.msgs[0].len_param,
+					     r);
+		if (ret == 0)
+			ret = r->status;
+	}
+	free(reply.msgs);
+	return ret;
+}
+
+int
+store_owner_call(struct store_wire_req *q, struct store_wire_rep *r, uint32_t timeout_ms)
+{
+	struct rte_mp_msg msg;
+	struct rte_mp_reply reply;
+	struct timespec ts = { .tv_sec = timeout_ms / 1000,
+			       .tv_nsec = (long)(timeout_ms % 1000) * 1000000 };
+	int ret;
+
+	memset(&msg, 0, sizeof(msg));
+	strcpy(msg.name, STORE_WIRE_MP_NAME);
+	msg.len_param = STORE_WIRE_REQ_LEN;
+	store_wire_req_encode(q, msg.param);
+	memset(&reply, 0, sizeof(reply));
+	if (rte_mp_request_sync(&msg, &reply, &ts) != 0 || reply.nb_received != 1) {
+		ret = reply.nb_sent == 0 ? -ENODEV : -ETIMEDOUT;
+	} else {
+		ret = store_wire_rep_decode(reply.msgs[0].param, (size_t)reply.msgs[0].len_param,
+					    r);
+		if (ret == 0)
+			ret = r->status;
+	}
+	free(reply.msgs);
+	return ret;
+}

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef TERN_STORE_PRIVATE_H
+#define TERN_STORE_PRIVATE_H
+
+/*
+ * lib/store inside. Layers, each calling only those below it
+ * (tests/layers/check_layers.py checks this):
+ *
+ *   store.c        the public calls: placement, commit, get, eviction, leases
+ *   store_owner.c  the owner side: a dataplane answering reserve/commit/free (rte_mp)
+ *   store_ext.c    a record as text, in etcd or Redis (lib/directory's key-value space)
+ *   store_wire.c   the owners' channel on the wire (no DPDK: shared with tests, fuzzed)
+ *   store_meta.c   the embedded metadata: records, key hash, LRU
+ *   store_alloc.c  a node's extent allocator (no DPDK: shared with tests)
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tern_store.h"
+
+/* ---- store_alloc.c: one node's allocator, owned by the node ---- */
+
+/* Extents are multiples of this (one cache line). */
+#define STORE_ALLOC_ALIGN 64u
+
+struct store_extent {
+	uint64_t offset;
+	uint64_t length;
+};
+
+/* Free extents sorted by offset, never adjacent (coalesced on free). */
+struct store_alloc {
+	uint64_t capacity;
+	uint64_t used;
+	uint32_t nb_free;
+	uint32_t max_free;
+	struct store_extent *free;
+};
+
+/* @max_allocs: most extents allocated at once (bounds the free list).
+ * 0 or -EINVAL (capacity under STORE_ALLOC_ALIGN, max_allocs 0), -ENOMEM. */
+int store_alloc_init(struct store_alloc *a, uint64_t capacity, uint32_t max_allocs);
+void store_alloc_fini(struct store_alloc *a);
+/* Bytes an allocation of @length takes. */
+uint64_t store_alloc_size(uint64_t length);
+/* First fit. 0 with *offset, -EINVAL (length 0), -ENOSPC. */
+int store_alloc_get(struct store_alloc *a, uint64_t length, uint64_t *offset);
+/* Give back what store_alloc_get() returned for the same @length.
+ * 0, or -EINVAL (not an allocated range: overlaps a free extent or the end). */
+int store_alloc_put(struct store_alloc *a, uint64_t offset, uint64_t length);
+/* Largest free extent. */
+uint64_t store_alloc_largest(const struct store_alloc *a);
+
+/* ---- store_meta.c: the embedded metadata ---- */
+
+#define STORE_REC_NONE UINT32_MAX
+
+enum store_rec_state {
+	STORE_REC_FREE = 0,
+	STORE_REC_RESERVED, /* extents taken, not visible */
+	STORE_REC_LIVE,	    /* committed: in the hash and the LRU */
+	STORE_REC_DEAD,	    /* removed or evicted, a reader still holds it */
+};
+
+struct store_record {
+	char key[TERN_STORE_KEY_MAX]; /* zero-padded: the hash key */
+	uint64_t size;
+	uint64_t version;
+	uint64_t lease_end_ns; /* RESERVED: freed after this unless owned */
+	uint32_t refs;	       /* readers */
+	uint32_t prev, next;   /* LRU (LIVE) or free list (FREE, next) */
+	uint8_t state;
+	uint8_t nb_rep;
+	bool owned; /* RESERVED: a live future will commit or free it */
+	uint8_t node[TERN_STORE_REPLICAS_MAX];
+	uint64_t offset[TERN_STORE_REPLICAS_MAX];
+};
+
+struct store_meta {
+	struct store_record *rec;
+	uint32_t max;
+	uint32_t free_head;
+	uint32_t lru_head, lru_tail; /* head: least recently used */
+	uint32_t nb_live;
+	uint64_t version;
+	uint32_t *slots; /* the hash: record indices, STORE_REC_NONE when empty */
+	uint32_t mask;	 /* slots - 1 (a power of two >= 2 max) */
+};
+
+/* 0, -EINVAL, -ENOMEM. */
+int store_meta_init(struct store_meta *m, uint32_t max);
+void store_meta_fini(struct store_meta *m);
+/* A FREE record made RESERVED (key copied, zero-padded), or STORE_REC_NONE. */
+uint32_t store_meta_take(struct store_meta *m, const char *key);
+/* Back to the free list (any state but LIVE). */
+void store_meta_drop(struct store_meta *m, uint32_t idx);
+/* The LIVE record of @key (zero-padded key buffer), or STORE_REC_NONE. */
+uint32_t store_meta_lookup(const struct store_meta *m, const char *padded_key);
+/* Make RESERVED @idx LIVE under its key with the next version. With an
+ * existing LIVE record of that key: -EEXIST, or with @replace it is unlinked
+ * first and returned in *old (else *old = STORE_REC_NONE). */
+int store_meta_commit(struct store_meta *m, uint32_t idx, bool replace, uint32_t *old);
+/* Unlink a LIVE record from the hash and the LRU: it becomes DEAD. */
+void store_meta_unlink(struct store_meta *m, uint32_t idx);
+/* Move a LIVE record to the recent end of the LRU. */
+void store_meta_touch(struct store_meta *m, uint32_t idx);
+/* Iterate LIVE records: *iter starts at 0; returns an index or STORE_REC_NONE. */
+uint32_t store_meta_next(const struct store_meta *m, uint32_t *iter);
+
+/* ---- store_ext.c: a record in an external metadata store ---- */
+
+/* Longest record text (4 replicas of 20-digit offsets fit easily). */
+#define STORE_EXT_TEXT_MAX 256
+/* Owner names: tern_store_conf.name, 1..15 bytes. */
+#define STORE_EXT_OWNER_MAX 16
+
+struct store_ext_rec {
+	char owner[STORE_EXT_OWNER_MAX];
+	uint64_t size;
+	uint64_t version;
+	uint8_t nb_rep;
+	uint8_t node[TERN_STORE_REPLICAS_MAX];
+	uint64_t offset[TERN_STORE_REPLICAS_MAX];
+};
+
+/* The text of @r in @buf: its length, or -ENOSPC. */
+int store_ext_encode(const struct store_ext_rec *r, char *buf, size_t len);
+/* Strict parse: 0, or -EPROTO for anything but what store_ext_encode() writes. */
+int store_ext_decode(const char *buf, size_t len, struct store_ext_rec *r);
+
+/* ---- store_wire.c: the owners' channel (rte_mp message "tern_store") ---- */
+
+#define STORE_WIRE_MP_NAME	"tern_store"
+#define STORE_WIRE_MAGIC	0x74537430u /* "0tSt" */
+#define STORE_WIRE_VERSION	1
+#define STORE_WIRE_REQ_LEN	40
+#define STORE_WIRE_REP_LEN	40
+#define STORE_WIRE_LENGTH_MAX	(1ull << 40)
+#define STORE_WIRE_LEASE_MS_MAX (3600u * 1000u)
+
+enum store_wire_op {
+	STORE_WIRE_RESERVE = 1,	  /* length, lease_ms, pid -> offset */
+	STORE_WIRE_COMMIT = 2,	  /* offset, length: the lease ends, the extent stays */
+	STORE_WIRE_FREE = 3,	  /* offset, length: reserved or committed, given back */
+	STORE_WIRE_STATS = 4,	  /* -> used, capacity */
+	STORE_WIRE_RESERVE_N = 5, /* count lengths, lease_ms, pid -> count offsets, all or none */
+	STORE_WIRE_COMMIT_N = 6,  /* count {offset, length} -> a mask of the ones refused */
+};
+
+/* Extents in one _N message (its request fits rte_mp's 256-byte param). */
+#define STORE_WIRE_N_MAX   13
+#define STORE_WIRE_MSG_MAX 256
+
+struct store_wire_reqn {
+	uint16_t op;
+	uint32_t segment;
+	uint32_t pid;
+	uint32_t lease_ms;
+	uint16_t count;
+	uint64_t length[STORE_WIRE_N_MAX];
+	uint64_t offset[STORE_WIRE_N_MAX];
+};
+
+struct store_wire_repn {
+	int32_t status;	    /* 0, or the first refused extent's errno */
+	uint16_t fail_mask; /* bit i: extent i refused (0 with status 0, or with an error and
+			     * count 0: the request refused as a whole) */
+	uint16_t count;
+	uint64_t used;
+	uint64_t capacity;
+	uint64_t offset[STORE_WIRE_N_MAX];
+};
+
+struct store_wire_req {
+	uint16_t op;
+	uint32_t segment; /* the capacity segment's handle in the owner's table */
+	uint32_t pid;	  /* the requester (logs) */
+	uint64_t length;
+	uint64_t offset;
+	uint32_t lease_ms;
+};
+
+struct store_wire_rep {
+	int32_t status; /* 0 or a negative errno */
+	uint64_t offset;
+	uint64_t used;
+	uint64_t capacity;
+};
+
+void store_wire_req_encode(const struct store_wire_req *r, uint8_t out[STORE_WIRE_REQ_LEN]);
+/* 0, or -EPROTO for anything store_wire_req_encode() would not write. */
+int store_wire_req_decode(const uint8_t *in, size_t len, struct store_wire_req *r);
+void store_wire_rep_encode(const struct store_wire_rep *r, uint8_t out[STORE_WIRE_REP_LEN]);
+int store_wire_rep_decode(const uint8_t *in, size_t len, struct store_wire_rep *r);
+/* The _N messages: encode returns the length; decode is as strict. */
+size_t store_wire_reqn_encode(const struct store_wire_reqn *r, uint8_t out[STORE_WIRE_MSG_MAX]);
+int store_wire_reqn_decode(const uint8_t *in, size_t len, struct store_wire_reqn *r);
+size_t store_wire_repn_encode(const struct store_wire_repn *r, uint8_t out[STORE_WIRE_MSG_MAX]);
+int store_wire_repn_decode(const uint8_t *in, size_t len, struct store_wire_repn *r);
+
+/* ---- store_owner.c, client side ---- */
+
+/* One request to the dataplane owning a node: its status (0 or the owner's
+ * negative errno, r filled), -ENODEV (no owner answers), -ETIMEDOUT,
+ * -EPROTO (a malformed reply). */
+int store_owner_call(struct store_wire_req *q, struct store_wire_rep *r, uint32_t timeout_ms);
+/* The same for an _N request: the reply's status (r filled also on a refusal). */
+int store_owner_calln(const struct store_wire_reqn *q, struct store_wire_repn *r,
+		      uint32_t timeout_ms);
+
+#endif /* TERN_STORE_PRIVATE_H */

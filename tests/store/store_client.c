@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A client process of a running tern-dataplane (DPDK secondary) that runs
+ * the store with the dataplane's segment "kv" as its capacity.
+ *
+ *   store_client EAL-ARGS -- basic
+ *       put/get/exists/remove/list, every byte verified; then the whole kv
+ *       segment filled 4 times over with 1 MiB objects: no put fails, the
+ *       oldest are evicted, the counters add up.
+ *   store_client EAL-ARGS -- hang KEY METADATA
+ *       reserve and WRITE KEY (32 MiB) but never commit: prints "reserved",
+ *       then sleeps until killed (the putter that dies mid-put).
+ *   store_client EAL-ARGS -- absent KEY METADATA
+ *       KEY is not visible in the metadata; a new put of it succeeds.
+ *   store_client EAL-ARGS -- shared NAME METADATA
+ *       a store named NAME over the dataplane's segment "st", which the
+ *       dataplane owns (--store-capacity st): put 8 x 1 MiB, wait 1 s (the
+ *       other client puts too), read them all back, remove them.
+ *   store_client EAL-ARGS -- fallback PEER1,PEER2 GOFILE
+ *       three nodes: PEER1's segment kv (a peer dataplane's, node 0), PEER2's
+ *       kv and this dataplane's kv; 8 objects with replicas = 2 and one
+ *       ("solo") with one replica, on PEER1; prints "stored", waits (at most
+ *       60 s) for GOFILE (PEER1 is killed meanwhile), then gets all: the 8
+ *       with no error (fallen back to their other replica), "solo" with an
+ *       error.
+ *   store_client EAL-ARGS -- ownhang KEY METADATA
+ *       as hang, on the owned segment "st", with a 5 s lease.
+ *
+ * Exit status: 0 passed, 1 failed (a line on stderr says why), 2 usage,
+ * 3 attach refused.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include <tern_engine.h>
+#include <tern_segment.h>
+#include <tern_peer.h>
+#include <tern_store.h>
+
+#define MiB	(1ull << 20)
+#define BUF_LEN (48 * MiB)
+
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "store_client: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			exit(1);                                                                 \
+		}                                                                                \
+	} while (0)
+
+static uint8_t *buf;
+
+static void
+fill(uint8_t *p, uint64_t n, uint64_t seed)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)((i * 2654435761u) >> 7 ^ seed * 131 ^ i >> 12);
+}
+
+static int
+same(const uint8_t *p, uint64_t n, uint64_t seed)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != (uint8_t)((i * 2654435761u) >> 7 ^ seed * 131 ^ i >> 12))
+			return 0;
+	return 1;
+}
+
+static int
+put1(struct tern_store *s, const char *key, void *b, uint64_t size)
+{
+	struct tern_store_future *f = tern_store_put(s, &key, &b, &size, 1, NULL);
+	int ret;
+
+	CHECK(f != NULL);
+	ret = tern_store_future_wait(f, UINT64_MAX);
+	tern_store_future_release(f);
+	return ret;
+}
+
+static int
+get1(struct tern_store *s, const char *key, void *b, uint64_t room, uint64_t *size)
+{
+	struct tern_store_future *f = tern_store_get(s, &key, &b, &room, 1);
+	int ret;
+
+	CHECK(f != NULL);
+	ret = tern_store_future_wait(f, UINT64_MAX);
+	CHECK(tern_store_future_result(f, 0, size) == ret);
+	tern_store_future_release(f);
+	return ret;
+}
+
+static int
+count_cb(void *arg, const char *key, uint64_t size, unsigned int nb_replicas)
+{
+	(void)key;
+	(void)size;
+	(void)nb_replicas;
+	++*(unsigned int *)arg;
+	return 0;
+}
+
+static void
+run_basic(struct tern_store *s)
+{
+	struct tern_store_stats st;
+	uint64_t size;
+	unsigned int i, n = 0;
+	char key[32];
+	int r;
+
+	for (i = 0; i < 64; i++) {
+		snprintf(key, sizeof(key), "b/%02u", i);
+		size = 1 + (uint64_t)i * 7919;
+		fill(buf + i * 512 * 1024, size, i);
+		CHECK(put1(s, key, buf + i * 512 * 1024, size) == 0);
+	}
+	CHECK(put1(s, "b/00", buf, 10) == -EEXIST);
+	CHECK(put1(s, "zero", NULL, 0) == 0);
+	memset(buf + 40 * MiB, 0, 8 * MiB);
+	for (i = 0; i < 64; i++) {
+		snprintf(key, sizeof(key), "b/%02u", i);
+		CHECK(get1(s, key, buf + 40 * MiB, 1 * MiB, &size) == 0);
+		CHECK(size == 1 + (uint64_t)i * 7919);
+		CHECK(same(buf + 40 * MiB, size, i));
+	}
+	CHECK(get1(s, "b/63", buf + 40 * MiB, 100, &size) == -ENOSPC && size == 1 + 63 * 7919);
+	CHECK(get1(s, "zero", NULL, 0, &size) == 0 && size == 0);
+	CHECK(tern_store_list(s, "b/", count_cb, &n) == 64 && n == 64);
+	{
+		const char *k[2] = { "b/00", "nope" };
+		int res[2];
+
+		CHECK(tern_store_remove(s, k, 2, res) == 1 && res[1] == -ENOENT);
+		CHECK(tern_store_exists(s, k, 2, res) == 0);
+	}
+	/* The kv segment (64 MiB) filled 4 times over: no put fails. */
+	for (i = 0; i < 256; i++) {
+		snprintf(key, sizeof(key), "ev/%03u", i);
+		fill(buf, 1 * MiB, 1000 + i);
+		r = put1(s, key, buf, 1 * MiB);
+		if (r != 0) {
+			fprintf(stderr, "store_client: put %s: %s\n", key, strerror(-r));
+			exit(1);
+		}
+	}
+	CHECK(tern_store_stats(s, &st) == 0);
+	printf("objects %" PRIu64 " evictions %" PRIu64 " used %" PRIu64 " capacity %" PRIu64 "\n",
+	       st.objects, st.evictions, st.used, st.capacity);
+	CHECK(st.put_errors == 1); /* the EEXIST above */
+	CHECK(st.puts == 64 + 1 + 256);
+	CHECK(st.objects + st.evictions + st.removes == st.puts);
+	CHECK(st.used <= st.capacity * 90 / 100);
+	CHECK(get1(s, "ev/255", buf + 40 * MiB, 1 * MiB, &size) == 0 &&
+	      same(buf + 40 * MiB, size, 1255));
+	CHECK(get1(s, "ev/000", buf + 40 * MiB, 1 * MiB, &size) == -ENOENT);
+}
+
+static void
+run_shared(struct tern_store *s, const char *name)
+{
+	struct tern_store_stats st;
+	uint64_t size, seed = (uint64_t)name[0] * 1000;
+	unsigned int i;
+	char key[64];
+
+	char names[8][64];
+	const char *keys[8];
+	void *bufs[8];
+	uint64_t sizes[8];
+	struct tern_store_future *f;
+
+	/* One batch: its extents reserved, then committed, in one message each. */
+	for (i = 0; i < 8; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s/%u", name, i);
+		keys[i] = names[i];
+		bufs[i] = buf + i * MiB;
+		sizes[i] = 1 * MiB;
+		fill(buf + i * MiB, 1 * MiB, seed + i);
+	}
+	f = tern_store_put(s, keys, bufs, sizes, 8, NULL);
+	CHECK(f != NULL);
+	CHECK(tern_store_future_wait(f, UINT64_MAX) == 0);
+	tern_store_future_release(f);
+	sleep(1);
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "%s/%u", name, i);
+		memset(buf + 16 * MiB, 0, 1 * MiB);
+		CHECK(get1(s, key, buf + 16 * MiB, 1 * MiB, &size) == 0);
+		CHECK(size == 1 * MiB && same(buf + 16 * MiB, size, seed + i));
+	}
+	CHECK(tern_store_stats(s, &st) == 0 && st.used == 8 * MiB);
+	for (i = 0; i < 8; i++) {
+		const char *k = key;
+		int r;
+
+		snprintf(key, sizeof(key), "%s/%u", name, i);
+		CHECK(tern_store_remove(s, &k, 1, &r) == 1);
+	}
+	CHECK(tern_store_stats(s, &st) == 0 && st.used == 0);
+	/* Both clients put one key at about the same time: the metadata's
+	 * atomic create lets exactly one commit (the script counts). */
+	{
+		int r = put1(s, "race", buf, 1 * MiB);
+
+		CHECK(r == 0 || r == -EEXIST);
+		printf("race: %s\n", r == 0 ? "won" : "lost");
+		if (r == 0) {
+			sleep(1); /* the other one is refused while it exists */
+			CHECK(get1(s, "race", buf + 16 * MiB, 1 * MiB, &size) == 0);
+		}
+	}
+}
+
+static int
+run_fallback(struct tern_client *c, struct tern_segment_table *tbl, const char *peers,
+	     const char *gofile)
+{
+	struct tern_store_node_conf nodes[3] = { 0 };
+	char peer[2][32];
+	const char *comma = strchr(peers, ',');
+	struct tern_segment_info info;
+	struct tern_store_stats st;
+	struct tern_store *s;
+	uint64_t size = 512 * 1024, got;
+	unsigned int i;
+	char key[32];
+	int r;
+
+	CHECK(comma != NULL && comma - peers < 32 && strlen(comma + 1) < 32);
+	snprintf(peer[0], sizeof(peer[0]), "%.*s", (int)(comma - peers), peers);
+	snprintf(peer[1], sizeof(peer[1]), "%s", comma + 1);
+	for (i = 0; i < 2; i++)
+		CHECK(tern_peers_ipc_resolve(peer[i], "kv", 10000, &nodes[i].segment) == 0);
+	CHECK(tern_segment_find(tbl, "kv", &nodes[2].segment) == 0);
+	for (i = 0; i < 3; i++) {
+		CHECK(tern_segment_info(tbl, nodes[i].segment, &info) == 0);
+		nodes[i].length = info.length;
+	}
+	s = tern_store_create(&(struct tern_store_conf){
+		.name = "fallback",
+		.client = c,
+		.segments = tbl,
+		.nodes = nodes,
+		.nb_nodes = 3,
+		.replicas = 2,
+		.max_inflight = 16,
+		.deadline_ns = 2000000000ull,
+	});
+	CHECK(s != NULL);
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "r/%u", i);
+		fill(buf + i * size, size, 50 + i);
+		CHECK(put1(s, key, buf + i * size, size) == 0);
+	}
+	{
+		struct tern_store_put_opts o = { .replicas = 1 };
+		const char *k = "solo";
+		void *b = buf;
+		struct tern_store_future *f = tern_store_put(s, &k, &b, &size, 1, &o);
+
+		CHECK(f != NULL && tern_store_future_wait(f, UINT64_MAX) == 0);
+		tern_store_future_release(f);
+	}
+	printf("stored\n");
+	fflush(stdout);
+	for (i = 0; i < 600 && access(gofile, F_OK) != 0; i++)
+		usleep(100000);
+	CHECK(access(gofile, F_OK) == 0);
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "r/%u", i);
+		memset(buf + 16 * MiB, 0, size);
+		r = get1(s, key, buf + 16 * MiB, size, &got);
+		if (r != 0) {
+			fprintf(stderr, "store_client: get %s: %s\n", key, strerror(-r));
+			return 1;
+		}
+		CHECK(same(buf + 16 * MiB, size, 50 + i));
+	}
+	r = get1(s, "solo", buf + 16 * MiB, size, &got);
+	printf("solo: %s\n", strerror(-r));
+	CHECK(r < 0);
+	CHECK(tern_store_stats(s, &st) == 0);
+	printf("fallbacks %" PRIu64 " get_errors %" PRIu64 "\n", st.fallbacks, st.get_errors);
+	CHECK(st.fallbacks == 8 && st.get_errors == 1);
+	CHECK(tern_store_destroy(s) == 0);
+	printf("store_client: fallback ok\n");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct tern_store_node_conf node = { 0 };
+	struct tern_segment_table *tbl;
+	struct tern_segment_info info;
+	struct tern_store *s;
+	struct tern_client *c;
+	const char *mode, *key = NULL, *meta = NULL, *name = "sclient";
+	bool owned;
+	char bufname[32];
+	uint32_t hbuf;
+	int n;
+
+	n = rte_eal_init(argc, argv);
+	if (n < 0) {
+		fprintf(stderr, "store_client: rte_eal_init: %s\n", rte_strerror(rte_errno));
+		return 2;
+	}
+	argc -= n;
+	argv += n;
+	if (argc < 2)
+		return 2;
+	mode = argv[1];
+	owned = strcmp(mode, "shared") == 0 || strcmp(mode, "ownhang") == 0;
+	if (strcmp(mode, "basic") != 0) {
+		if (argc != 4)
+			return 2;
+		key = argv[2];
+		meta = argv[3];
+		if (strcmp(mode, "shared") == 0)
+			name = key;
+	}
+	c = tern_client_attach("tern", &(struct tern_client_conf){ .max_inflight = 32,
+								   .flags = TERN_CLIENT_F_NO_CQ });
+	if (c == NULL) {
+		fprintf(stderr, "store_client: attach: %s\n", rte_strerror(rte_errno));
+		return 3;
+	}
+	tbl = tern_segment_table_lookup("tern");
+	CHECK(tbl != NULL);
+	CHECK(tern_segment_find(tbl, owned ? "st" : "kv", &node.segment) == 0);
+	node.flags = owned ? TERN_STORE_NODE_F_OWNED : 0;
+	CHECK(tern_segment_info(tbl, node.segment, &info) == 0);
+	node.length = info.length;
+	snprintf(bufname, sizeof(bufname), "sc_buf_%d", (int)getpid());
+	buf = tern_client_shm_alloc(c, bufname, BUF_LEN, &hbuf);
+	CHECK(buf != NULL);
+	if (strcmp(mode, "fallback") == 0)
+		return run_fallback(c, tbl, key, meta); /* PEER GOFILE */
+	s = tern_store_create(&(struct tern_store_conf){
+		.name = name,
+		.client = c,
+		.segments = tbl,
+		.nodes = &node,
+		.nb_nodes = 1,
+		.metadata = meta,
+		.max_inflight = 16,
+		.metadata_timeout_ms = 1000,
+		.deadline_ns = owned ? 1000000000ull : 0,
+		.lease_ns = owned ? 5000000000ull : 0,
+	});
+	if (s == NULL) {
+		fprintf(stderr, "store_client: store: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	if (strcmp(mode, "basic") == 0) {
+		run_basic(s);
+	} else if (strcmp(mode, "shared") == 0) {
+		run_shared(s, key);
+	} else if (strcmp(mode, "hang") == 0 || strcmp(mode, "ownhang") == 0) {
+		uint64_t size = 32 * MiB;
+		void *b = buf;
+		struct tern_store_future *f;
+
+		fill(buf, size, 7);
+		f = tern_store_put(s, &key, &b, &size, 1, NULL);
+		CHECK(f != NULL);
+		printf("reserved\n");
+		fflush(stdout);
+		for (n = 0; n < 600; n++) /* killed long before */
+			sleep(1);
+		return 1;
+	} else if (strcmp(mode, "absent") == 0) {
+		unsigned int listed = 0;
+		uint64_t size;
+		int r = 0;
+
+		CHECK(tern_store_exists(s, &key, 1, &r) == 0 && r == 0);
+		CHECK(tern_store_list(s, "", count_cb, &listed) == 0);
+		CHECK(get1(s, key, buf, BUF_LEN, &size) == -ENOENT);
+		fill(buf, 16 * MiB, 9);
+		CHECK(put1(s, key, buf, 16 * MiB) == 0);
+		CHECK(get1(s, key, buf + 16 * MiB, 16 * MiB, &size) == 0 &&
+		      same(buf + 16 * MiB, size, 9));
+	} else {
+		return 2;
+	}
+	CHECK(tern_store_destroy(s) == 0);
+	printf("store_client: %s ok\n", mode);
+	tern_client_shm_free(c, hbuf);
+	tern_client_destroy(c);
+	return 0;
+}

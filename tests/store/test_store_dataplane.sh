@@ -1,0 +1,233 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# The store end to end with a real tern-dataplane (hugepages) and client
+# processes attached to it; its capacity is the dataplane's segment kv.
+#   test_store_dataplane.sh TERN_DATAPLANE STORE_CLIENT
+# Cases: the embedded metadata (put/get/remove/list, 256 MiB into 64 MiB);
+# a putter killed mid-put with its records in Redis (nothing visible, the
+# capacity usable again by the next client); two clients sharing a segment
+# the dataplane owns (--store-capacity: reserve/commit/free over rte_mp);
+# a putter killed mid-put there (the owner frees its reservation when the
+# lease expires, seen in /tern/store_owner); three dataplanes a, b, c (tcp
+# between them), replicas = 2 across them from a client of a, b killed:
+# gets fall back to the other replica with no error, an object only b held
+# fails clearly. Needs root, 2M hugepages, redis-server, dpdk-telemetry.py.
+set -u
+dataplane=${1:?tern-dataplane path}
+client=${2:?store_client path}
+# shellcheck source=../integration_lib.sh
+source "$(dirname "$0")/../integration_lib.sh" "tern_st_$$" 256
+
+eal() { echo "-l 0-1 --no-pci --base-virtaddr 0x200000000000 --file-prefix $prefix --log-level lib.eal:warning"; }
+client_eal() { echo "--proc-type=secondary -l 0 --no-pci --file-prefix $prefix --log-level lib.eal:warning"; }
+
+start_dataplane() {
+	# shellcheck disable=SC2046
+	"$dataplane" $(eal) -- --segment kv:64M --segment st:64M --store-capacity st --node st \
+		>"$work/dp.log" 2>&1 &
+	dp_pid=$!
+	pids+=("$dp_pid")
+	for _ in $(seq 1 100); do
+		grep -q "ready:" "$work/dp.log" && return 0
+		kill -0 "$dp_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "dataplane did not start:"
+	cat "$work/dp.log"
+	return 1
+}
+
+case_embedded() {
+	# shellcheck disable=SC2046
+	timeout -k 5 120 "$client" $(client_eal) -- basic
+}
+
+case_putter_killed() {
+	local port out
+	port=$(free_port)
+	redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$work" \
+		>"$work/redis.log" 2>&1 &
+	local rpid=$!
+	pids+=("$rpid")
+	for _ in $(seq 1 100); do
+		redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
+		sleep 0.1
+	done
+	local meta="redis://127.0.0.1:$port/st"
+	# shellcheck disable=SC2046
+	"$client" $(client_eal) -- hang big "$meta" >"$work/hang.out" 2>&1 &
+	local hpid=$!
+	pids+=("$hpid")
+	for _ in $(seq 1 100); do
+		grep -q reserved "$work/hang.out" && break
+		kill -0 "$hpid" 2>/dev/null || { cat "$work/hang.out"; return 1; }
+		sleep 0.1
+	done
+	grep -q reserved "$work/hang.out" || { echo "the putter never reserved"; return 1; }
+	kill -9 "$hpid"
+	wait "$hpid" 2>/dev/null
+	# Nothing of it in the metadata: no record, no partial object.
+	out=$(redis-cli -p "$port" --scan --pattern 'st/*')
+	[ -z "$out" ] || { echo "keys left in Redis: $out"; return 1; }
+	# The next client (once the dataplane reclaimed the dead one's slot)
+	# sees nothing and uses the capacity.
+	for _ in $(seq 1 50); do
+		# shellcheck disable=SC2046
+		timeout -k 5 60 "$client" $(client_eal) -- absent big "$meta" >"$work/absent.out" 2>&1
+		local rc=$?
+		[ "$rc" -eq 3 ] || break # 3: attach refused while the slot is reclaimed
+		sleep 0.2
+	done
+	cat "$work/absent.out"
+	grep -q "absent ok" "$work/absent.out"
+	local ok=$?
+	kill "$rpid"
+	wait "$rpid" 2>/dev/null
+	return $ok
+}
+
+# owner_field FIELD: /tern/store_owner's FIELD, through dpdk-telemetry.py.
+owner_field() {
+	echo /tern/store_owner | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c '
+import json, sys
+text = sys.stdin.read()
+doc = json.loads(text[text.index("{\"/tern/store_owner"):text.rindex("}") + 1])
+print(doc["/tern/store_owner"][sys.argv[1]])' "$1"
+}
+
+start_redis() {
+	redis_port=$(free_port)
+	redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --dir "$work" \
+		>"$work/redis.log" 2>&1 &
+	redis_pid=$!
+	pids+=("$redis_pid")
+	for _ in $(seq 1 100); do
+		redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+case_owner_shared() {
+	local meta="redis://127.0.0.1:$redis_port/sh"
+	# shellcheck disable=SC2046
+	timeout -k 5 60 "$client" $(client_eal) -- shared A "$meta" >"$work/a.out" 2>&1 &
+	local a=$!
+	# shellcheck disable=SC2046
+	timeout -k 5 60 "$client" $(client_eal) -- shared B "$meta" >"$work/b.out" 2>&1 &
+	local b=$!
+	wait "$a"
+	local ra=$?
+	wait "$b"
+	local rb=$?
+	cat "$work/a.out" "$work/b.out"
+	[ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] || return 1
+	# One key put by both processes: exactly one won.
+	[ "$(cat "$work/a.out" "$work/b.out" | grep -c '^race: won$')" -eq 1 ] || return 1
+	[ "$(cat "$work/a.out" "$work/b.out" | grep -c '^race: lost$')" -eq 1 ] || return 1
+	[ "$(owner_field used)" -eq 0 ] || { echo "owner still holds $(owner_field used) bytes"; return 1; }
+	[ "$(owner_field committed)" -eq 0 ]
+}
+
+case_owner_lease() {
+	local meta="redis://127.0.0.1:$redis_port/ol" expired0
+	expired0=$(owner_field lease_expired)
+	# shellcheck disable=SC2046
+	"$client" $(client_eal) -- ownhang big "$meta" >"$work/oh.out" 2>&1 &
+	local hpid=$!
+	pids+=("$hpid")
+	for _ in $(seq 1 100); do
+		grep -q reserved "$work/oh.out" && break
+		kill -0 "$hpid" 2>/dev/null || { cat "$work/oh.out"; return 1; }
+		sleep 0.1
+	done
+	kill -9 "$hpid"
+	wait "$hpid" 2>/dev/null
+	[ "$(owner_field reserved)" -eq 1 ] || { echo "no reservation held after the kill"; return 1; }
+	[ -z "$(redis-cli -p "$redis_port" --scan --pattern 'ol/*')" ] || { echo "a record in Redis"; return 1; }
+	for _ in $(seq 1 100); do # the lease is 5 s; the dataplane sweeps every control period
+		[ "$(owner_field reserved)" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ "$(owner_field reserved)" -eq 0 ] || { echo "reservation not freed after its lease"; return 1; }
+	[ "$(owner_field used)" -eq 0 ] || return 1
+	[ "$(owner_field lease_expired)" -eq $((expired0 + 1)) ]
+}
+
+# --store-capacity naming no --segment: refused at start, nothing left running.
+case_refused() {
+	"$dataplane" -l 0-1 --no-pci --file-prefix "${prefix}r" --log-level lib.eal:warning -- \
+		--segment kv:4M --store-capacity nope >"$work/refused.out" 2>&1
+	local rc=$?
+	[ "$rc" -ne 0 ] || { echo "exit 0"; return 1; }
+	grep -q "store-capacity nope: no such --segment" "$work/refused.out" ||
+		{ cat "$work/refused.out"; return 1; }
+}
+
+# Two more dataplanes, a and b, that reach each other over tcp only.
+start_peer() { # start_peer NODE BASE PORT_SELF [--peer OTHER=URI...]
+	local node=$1 base=$2 port=$3
+	shift 3
+	"$dataplane" -l 0-1 --no-pci --base-virtaddr "$base" --file-prefix "${prefix}$node" \
+		--log-level lib.eal:warning -- --node "$node" --segment kv:32M --idle yield --shm off \
+		--listen 127.0.0.1:0 --directory "p2p://127.0.0.1:$port" "$@" \
+		>"$work/dp$node.log" 2>&1 &
+	peer_pid[$node]=$!
+	pids+=("$!")
+	for _ in $(seq 1 100); do
+		grep -q "ready:" "$work/dp$node.log" && return 0
+		kill -0 "${peer_pid[$node]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "dataplane $node did not start:"
+	cat "$work/dp$node.log"
+	return 1
+}
+declare -A peer_pid
+
+case_replica_holder_killed() {
+	local pa pb pc c rc
+	pa=$(free_port)
+	pb=$(free_port)
+	pc=$(free_port)
+	start_peer a 0x300000000000 "$pa" --peer "b=p2p://127.0.0.1:$pb" \
+		--peer "c=p2p://127.0.0.1:$pc" || return 1
+	start_peer b 0x380000000000 "$pb" --peer "a=p2p://127.0.0.1:$pa" || return 1
+	start_peer c 0x400000000000 "$pc" --peer "a=p2p://127.0.0.1:$pa" || return 1
+	rm -f "$work/go"
+	"$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}a" \
+		--log-level lib.eal:warning -- fallback b,c "$work/go" >"$work/fb.out" 2>&1 &
+	c=$!
+	pids+=("$c")
+	for _ in $(seq 1 200); do
+		grep -q stored "$work/fb.out" && break
+		kill -0 "$c" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q stored "$work/fb.out" || { cat "$work/fb.out"; return 1; }
+	kill -9 "${peer_pid[b]}"
+	wait "${peer_pid[b]}" 2>/dev/null
+	touch "$work/go"
+	wait "$c"
+	rc=$?
+	cat "$work/fb.out"
+	kill -TERM "${peer_pid[a]}" "${peer_pid[c]}"
+	wait "${peer_pid[a]}" "${peer_pid[c]}" 2>/dev/null
+	[ "$rc" -eq 0 ] && grep -q "fallback ok" "$work/fb.out"
+}
+
+command -v dpdk-telemetry.py >/dev/null || { echo "dpdk-telemetry.py missing (Debian package dpdk)"; exit 1; }
+command -v redis-server >/dev/null || { echo "redis-server missing (usertools/tern-quickstart.sh deps)"; exit 1; }
+run_case store_capacity_refused case_refused
+start_dataplane || exit 1
+run_case store_embedded_dataplane case_embedded
+run_case store_putter_killed_mid_put case_putter_killed
+start_redis || { echo "redis-server did not start"; exit 1; }
+run_case store_owner_two_clients case_owner_shared
+run_case store_owner_putter_killed_lease case_owner_lease
+run_case store_replica_holder_killed case_replica_holder_killed
+kill -TERM "$dp_pid"
+wait "$dp_pid"
+rc=$?
+[ "$rc" -eq 0 ] || { echo "dataplane exit status $rc"; failed=$((failed + 1)); }
+summary
