@@ -231,6 +231,7 @@ peer_death_fails_the_affected_futures_and_nothing_else(void **state)
 	struct peer second = { 0 };
 	struct tern_request r;
 	unsigned int i;
+	uint64_t t0;
 	int ret;
 
 	/* Warm the connections, then freeze the target: it can neither read
@@ -270,9 +271,17 @@ peer_death_fails_the_affected_futures_and_nothing_else(void **state)
 	tern_tcp_stats(&after);
 	assert_true(after.failed_slices > before.failed_slices);
 
-	/* The dead peer now refuses connections, promptly. */
+	/* The dead peer now fails a transfer promptly: refused, or, when its
+	 * one rail stalled first (the peer stayed frozen longer than the stall
+	 * timeout, as on a loaded machine), with that rail's error while the
+	 * rail is paused (doc/peers.md, "Rails"). */
 	r = test_req(TERN_OP_WRITE, fx->peer.seg, 0, fx->src, 4096);
-	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, NULL)), -ECONNREFUSED);
+	t0 = test_now_ns();
+	ret = test_wait_release(tern_submit(c, &r, 1, NULL));
+	if (ret != -ECONNREFUSED)
+		print_message("write to the dead peer: %s\n", strerror(-ret));
+	assert_true(ret == -ECONNREFUSED || ret == -ETIMEDOUT);
+	assert_true(test_now_ns() - t0 < 3ull * 1000 * 1000 * 1000);
 	/* Another peer works. */
 	peer_start(fx, &second, "second", 43);
 	r = test_req(TERN_OP_READ, second.seg, 0, fx->dst, REMOTE_BYTES);
