@@ -23,9 +23,12 @@ MiB = 1 << 20
 
 
 def peer(prefix, node):
+    """One peer's row of /tern/peers (its rails are rows of their own, in the
+    rail_* columns: doc/telemetry.md)."""
     p = tern.telemetry(prefix, "/tern/peers")
     i = p["node"].index(node)
-    return {k: v[i] for k, v in p.items() if isinstance(v, list)}
+    return {k: v[i] for k, v in p.items() if isinstance(v, list) and not k.startswith("rail_")
+            and k != "rail"}
 
 
 def set_transport(prefix, node, transport):
