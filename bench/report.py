@@ -110,7 +110,8 @@ def peer_of(peers, node="b"):
     if not peers or node not in peers.get("node", []):
         return None
     i = peers["node"].index(node)
-    return {k: v[i] for k, v in peers.items() if isinstance(v, list) and len(v) > i}
+    return {k: v[i] for k, v in peers.items()
+            if isinstance(v, list) and not k.startswith("rail") and len(v) > i}
 
 
 # ---- the submission path: the measured code against the base ----
