@@ -330,11 +330,14 @@ test_metadata_down(void **state)
 	pid = server_start(port, peer);
 	for (tries = 0; tries < 150; tries++) {
 		r = put1(s, "d/1", buf, 64 * KiB, 0);
-		if (r == 0)
+		/* -EEXIST: an earlier try's commit reached the server starting
+		 * up but its answer timed out (an ambiguous commit, doc/store.md,
+		 * "Open"). */
+		if (r == 0 || r == -EEXIST)
 			break;
 		usleep(100000);
 	}
-	assert_int_equal(r, 0);
+	assert_true(r == 0 || r == -EEXIST);
 	test_pattern_fill(buf, 64 * KiB, 77, 0);
 	assert_int_equal(put1(s, "d/2", buf, 64 * KiB, 0), 0);
 	assert_int_equal(get1(s, "d/2", buf + 1 * MiB, 1 * MiB, &size), 0);
