@@ -197,15 +197,23 @@ typedef struct {
 	uint64_t len;
 	uint32_t handle;
 	Py_ssize_t exports;
+	Py_ssize_t batches; /* prepared requests into it (close() refuses) */
 	bool closed;
 	char name[TERN_SEGMENT_NAME_MAX];
 } BufferObject;
+
+/* What a prepared request holds: its tern.Buffer, or else a view of its memory. */
+struct held {
+	PyObject *owner; /* a BufferObject (strong, counted in its batches), or NULL */
+	Py_buffer view;	 /* .obj != NULL when held */
+};
 
 typedef struct {
 	PyObject_HEAD ClientObject *client; /* strong */
 	uint32_t nb;
 	uint64_t bytes;
 	struct tern_request *reqs;
+	struct held *held; /* one per request, until dealloc: its memory cannot be freed */
 } BatchObject;
 
 static PyTypeObject EngineType, ClientType, FutureType, BufferType, BatchType;
@@ -718,6 +726,13 @@ buffer_close(BufferObject *b, PyObject *unused)
 	(void)unused;
 	if (b->closed || b->client == NULL)
 		Py_RETURN_NONE;
+	if (b->batches > 0) {
+		PyErr_Format(PyExc_BufferError,
+			     "tern buffer %s is used by %zd request(s) of prepared tern.Batch "
+			     "objects: delete them first",
+			     b->name, b->batches);
+		return NULL;
+	}
 	if (b->exports > 0) {
 		PyErr_Format(PyExc_BufferError,
 			     "tern buffer %s has %zd live view(s) (memoryview, numpy array): "
@@ -895,6 +910,7 @@ client_alloc(ClientObject *c, PyObject *args, PyObject *kw)
 	b->len = n;
 	b->handle = handle;
 	b->exports = 0;
+	b->batches = 0;
 	b->closed = false;
 	snprintf(b->name, sizeof(b->name), "%s", name);
 	c->buffers[c->nb_buffers++] = (PyObject *)b;
@@ -1020,10 +1036,13 @@ parse_op(PyObject *obj, uint8_t *op)
 	return -1;
 }
 
-/* Fill one request from (op, target, offset, buf[, length]). */
+/*
+ * Fill one request from (op, target, offset, buf[, length]). With keep != NULL the view
+ * of buf stays held in *keep (the caller releases it), so the memory outlives the request.
+ */
 static int
 fill_request(ClientObject *c, uint8_t op, PyObject *target, PyObject *offobj, PyObject *buf,
-	     PyObject *lenobj, struct tern_request *r)
+	     PyObject *lenobj, struct tern_request *r, struct held *keep)
 {
 	uint64_t offset, length;
 	Py_buffer view;
@@ -1091,14 +1110,46 @@ fill_request(ClientObject *c, uint8_t op, PyObject *target, PyObject *offobj, Py
 	r->offset = offset;
 	r->local = view.buf;
 	r->length = length;
-	PyBuffer_Release(&view);
+	if (keep != NULL) {
+		unsigned int i;
+
+		keep->owner = NULL;
+		keep->view = view;
+		for (i = 0; i < c->nb_buffers; i++) {
+			BufferObject *o = (BufferObject *)c->buffers[i];
+
+			if ((uint8_t *)view.buf >= o->addr &&
+			    (uint8_t *)view.buf + length <= o->addr + o->len) {
+				PyBuffer_Release(&keep->view);
+				keep->view.obj = NULL;
+				Py_INCREF(o);
+				o->batches++;
+				keep->owner = (PyObject *)o;
+				break;
+			}
+		}
+	} else {
+		PyBuffer_Release(&view);
+	}
 	return 0;
+}
+
+static void
+held_release(struct held *h)
+{
+	if (h->owner != NULL) {
+		((BufferObject *)h->owner)->batches--;
+		Py_CLEAR(h->owner);
+	}
+	if (h->view.obj != NULL)
+		PyBuffer_Release(&h->view);
 }
 
 /* A sequence of (op, target, offset, buf[, length]) -> requests. */
 static struct tern_request *
-parse_requests(ClientObject *c, PyObject *seq, uint32_t *nb, uint64_t *bytes)
+parse_requests(ClientObject *c, PyObject *seq, uint32_t *nb, uint64_t *bytes, struct held **views)
 {
+	struct held *held = NULL;
 	struct tern_request *reqs;
 	PyObject *fast;
 	Py_ssize_t n, i;
@@ -1119,6 +1170,14 @@ parse_requests(ClientObject *c, PyObject *seq, uint32_t *nb, uint64_t *bytes)
 		Py_DECREF(fast);
 		return (struct tern_request *)PyErr_NoMemory();
 	}
+	if (views != NULL) {
+		held = PyMem_Malloc((size_t)n * sizeof(*held));
+		if (held == NULL) {
+			PyMem_Free(reqs);
+			Py_DECREF(fast);
+			return (struct tern_request *)PyErr_NoMemory();
+		}
+	}
 	*bytes = 0;
 	for (i = 0; i < n; i++) {
 		PyObject *t = PySequence_Fast_GET_ITEM(fast, i);
@@ -1135,7 +1194,7 @@ parse_requests(ClientObject *c, PyObject *seq, uint32_t *nb, uint64_t *bytes)
 		if (parse_op(PyTuple_GET_ITEM(t, 0), &op) != 0 ||
 		    fill_request(c, op, PyTuple_GET_ITEM(t, 1), PyTuple_GET_ITEM(t, 2),
 				 PyTuple_GET_ITEM(t, 3), k == 5 ? PyTuple_GET_ITEM(t, 4) : NULL,
-				 &reqs[i]) != 0) {
+				 &reqs[i], held != NULL ? &held[i] : NULL) != 0) {
 			PyObject *type, *value, *tb;
 
 			PyErr_Fetch(&type, &value, &tb);
@@ -1161,8 +1220,15 @@ parse_requests(ClientObject *c, PyObject *seq, uint32_t *nb, uint64_t *bytes)
 	}
 	Py_DECREF(fast);
 	*nb = (uint32_t)n;
+	if (views != NULL)
+		*views = held;
 	return reqs;
 fail:
+	if (held != NULL) {
+		while (i-- > 0)
+			held_release(&held[i]);
+		PyMem_Free(held);
+	}
 	PyMem_Free(reqs);
 	Py_DECREF(fast);
 	return NULL;
@@ -1302,7 +1368,7 @@ client_transfer(ClientObject *c, uint8_t op, PyObject *args, PyObject *kw)
 	if (!client_check(c) || !parse_deadline(deadline, &opts))
 		return NULL;
 	for (attempt = 0;; attempt++) {
-		if (fill_request(c, op, target, off, buf, len, &r) != 0)
+		if (fill_request(c, op, target, off, buf, len, &r, NULL) != 0)
 			return NULL;
 		f = client_submit_reqs(c, &r, 1, r.length, &opts);
 		if (f != NULL || attempt > 0 || !stale_error())
@@ -1348,7 +1414,7 @@ client_submit(ClientObject *c, PyObject *args, PyObject *kw)
 		return client_submit_reqs(c, b->reqs, b->nb, b->bytes, &opts);
 	}
 	for (attempt = 0;; attempt++) {
-		reqs = parse_requests(c, seq, &nb, &bytes);
+		reqs = parse_requests(c, seq, &nb, &bytes, NULL);
 		if (reqs == NULL)
 			return NULL;
 		ret = client_submit_reqs(c, reqs, nb, bytes, &opts);
@@ -1363,19 +1429,24 @@ client_prepare(ClientObject *c, PyObject *seq)
 {
 	BatchObject *b;
 	struct tern_request *reqs;
+	struct held *views;
 	uint64_t bytes;
-	uint32_t nb;
+	uint32_t nb, i;
 
 	if (!client_check(c))
 		return NULL;
-	reqs = parse_requests(c, seq, &nb, &bytes);
+	reqs = parse_requests(c, seq, &nb, &bytes, &views);
 	if (reqs == NULL)
 		return NULL;
 	b = PyObject_New(BatchObject, &BatchType);
 	if (b == NULL) {
+		for (i = 0; i < nb; i++)
+			held_release(&views[i]);
+		PyMem_Free(views);
 		PyMem_Free(reqs);
 		return NULL;
 	}
+	b->held = views;
 	Py_INCREF(c);
 	b->client = c;
 	b->reqs = reqs;
@@ -1605,6 +1676,11 @@ client_new(struct tern_client *tc, struct tern_segment_table *tbl, EngineObject 
 static void
 batch_dealloc(BatchObject *b)
 {
+	uint32_t i;
+
+	for (i = 0; i < b->nb; i++)
+		held_release(&b->held[i]);
+	PyMem_Free(b->held);
 	PyMem_Free(b->reqs);
 	Py_XDECREF(b->client);
 	PyObject_Free(b);
@@ -1616,12 +1692,23 @@ batch_submit(BatchObject *b, PyObject *args, PyObject *kw)
 	static char *kwlist[] = { "deadline", NULL };
 	PyObject *deadline = NULL;
 	struct tern_submit_opts opts;
+	uint32_t i;
 
 	if ((PyTuple_GET_SIZE(args) != 0 || kw != NULL) &&
 	    !PyArg_ParseTupleAndKeywords(args, kw, "|$O:submit", kwlist, &deadline))
 		return NULL;
 	if (!client_check(b->client) || !parse_deadline(deadline, &opts))
 		return NULL;
+	/* The views keep the memory alive; an engine region may have been unregistered. */
+	for (i = 0; i < b->nb; i++)
+		if (!regions_contain(b->client->regions, (uintptr_t)b->reqs[i].local,
+				     b->reqs[i].length)) {
+			PyErr_Format(PyExc_ValueError,
+				     "request %u: its buffer is no longer registered with the "
+				     "dataplane; prepare the batch again",
+				     (unsigned int)i);
+			return NULL;
+		}
 	return client_submit_reqs(b->client, b->reqs, b->nb, b->bytes, &opts);
 }
 
@@ -2054,6 +2141,7 @@ engine_buffer(EngineObject *e, PyObject *name)
 	b->len = info.length;
 	b->handle = handle;
 	b->exports = 0;
+	b->batches = 0;
 	b->closed = false;
 	snprintf(b->name, sizeof(b->name), "%s", s);
 	return (PyObject *)b;

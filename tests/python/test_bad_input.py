@@ -159,3 +159,20 @@ def test_a_batch_of_a_closed_client(client):
         batch.submit()
     with pytest.raises(ValueError, match="another client"):
         client.submit(batch)
+
+
+def test_a_prepared_batch_keeps_its_buffer(client):
+    """A prepared Batch holds its buffers: close() is refused while the Batch
+    lives, so submit() never moves bytes to or from freed (or reused) memory."""
+    b = client.alloc(4096)
+    mv = memoryview(b)
+    batch = client.prepare([("write", "kv", 0, b), ("read", "kv", 0, mv[:512])])
+    del mv  # the batch holds the buffer itself, not this view
+    with pytest.raises(BufferError, match="prepared tern.Batch"):
+        b.close()
+    memoryview(b).release()  # still open
+    assert batch.submit().result(timeout=10) == 4096 + 512
+    del batch
+    b.close()
+    with pytest.raises(ValueError, match="closed"):
+        memoryview(b)
