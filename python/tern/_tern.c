@@ -78,13 +78,17 @@ struct regions {
  * buffer is a LOCAL segment of the dataplane's table). */
 static struct regions attached_regions;
 
-static void
+/* 0, or -ENOSPC when full (the caller checked, but threads race while the GIL is out). */
+static int
 regions_add(struct regions *rs, uintptr_t start, uint64_t len, uint32_t handle)
 {
+	if (rs->n >= REGIONS_MAX)
+		return -ENOSPC;
 	rs->r[rs->n].start = start;
 	rs->r[rs->n].end = start + len;
 	rs->r[rs->n].handle = handle;
 	rs->n++;
+	return 0;
 }
 
 static void
@@ -898,6 +902,13 @@ client_alloc(ClientObject *c, PyObject *args, PyObject *kw)
 			rte_errno,
 			"cannot allocate %llu bytes of shared memory from the dataplane: %s", n,
 			rte_strerror(rte_errno));
+	if (c->c == NULL)
+		return set_error(ECANCELED, "the client was closed during alloc()");
+	/* Other threads allocated while the GIL was out: check the limits again. */
+	if (c->nb_buffers >= BUFFERS_MAX || c->regions->n >= REGIONS_MAX) {
+		tern_client_shm_free(c->c, handle);
+		return set_error(ENOSPC, "a client has at most %d buffers: close one", BUFFERS_MAX);
+	}
 	b = PyObject_New(BufferObject, &BufferType);
 	if (b == NULL) {
 		tern_client_shm_free(c->c, handle);
@@ -914,7 +925,7 @@ client_alloc(ClientObject *c, PyObject *args, PyObject *kw)
 	b->closed = false;
 	snprintf(b->name, sizeof(b->name), "%s", name);
 	c->buffers[c->nb_buffers++] = (PyObject *)b;
-	regions_add(c->regions, (uintptr_t)addr, n, handle);
+	(void)regions_add(c->regions, (uintptr_t)addr, n, handle); /* room checked above */
 	return (PyObject *)b;
 }
 

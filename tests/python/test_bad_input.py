@@ -2,6 +2,7 @@
 """Every bad input is a Python exception that says what is wrong; none
 crashes or hangs the client, and the dataplane keeps serving."""
 import errno
+import threading
 
 import numpy as np
 import pytest
@@ -176,3 +177,41 @@ def test_a_prepared_batch_keeps_its_buffer(client):
     b.close()
     with pytest.raises(ValueError, match="closed"):
         memoryview(b)
+
+
+def test_threads_allocating_past_the_limit(client):
+    """alloc() drops the GIL in the middle: threads of several clients racing
+    at the process's limit of buffers (64) get ENOSPC, never more buffers
+    than the limit (nor a crash)."""
+    clients = [tern.attach(tern.eal_args()[1]) for _ in range(6)]
+    got, refused, lock = [], [], threading.Lock()
+    start = threading.Barrier(12)
+
+    def worker(c):
+        start.wait(timeout=30)
+        for _ in range(8):
+            try:
+                b = c.alloc(4096)
+            except tern.Error as e:
+                with lock:
+                    refused.append((e.errno, str(e)))
+            else:
+                with lock:
+                    got.append((c, b))
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in clients for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+        assert not t.is_alive()
+    assert len(got) + len(refused) == 96
+    assert 0 < len(got) <= 64
+    assert all(err == errno.ENOSPC for err, _ in refused), refused
+    # Every buffer handed out is usable and distinct.
+    assert len({b.address for _, b in got}) == len(got)
+    for c, b in got:
+        assert c.write("kv", 0, b).result(timeout=10) == 4096
+        b.close()
+    for c in clients:
+        c.close()
