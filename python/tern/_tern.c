@@ -156,6 +156,7 @@ struct EngineObject {
 
 struct ClientObject {
 	PyObject_HEAD struct tern_client *c;
+	bool closing; /* close() is under way (it drops the GIL): refuse new work */
 	struct tern_segment_table *tbl;
 	EngineObject *engine; /* NULL: attached to a dataplane */
 	struct regions *regions;
@@ -326,6 +327,10 @@ future_wait_nogil(FutureObject *fo, double timeout_s)
 
 	if (!future_pending(fo))
 		return 0;
+	if (fo->client != NULL && fo->client->closing) {
+		PyErr_SetString(PyExc_ValueError, "the tern client is closed (closing)");
+		return -1;
+	}
 	fo->waiters++;
 	for (;;) {
 		uint64_t chunk = left < WAIT_CHUNK_NS ? left : WAIT_CHUNK_NS;
@@ -569,6 +574,10 @@ future_watch(FutureObject *fo, PyObject *args)
 		return NULL;
 	if (!future_pending(fo))
 		Py_RETURN_FALSE;
+	if (c->closing || c->c == NULL) {
+		PyErr_SetString(PyExc_ValueError, "the tern client is closed (closing)");
+		return NULL;
+	}
 	pthread_mutex_lock(&c->mu);
 	if (c->nb_watch == c->cap_watch) {
 		size_t cap = c->cap_watch ? c->cap_watch * 2 : 64;
@@ -837,7 +846,7 @@ static PyTypeObject BufferType = {
 static bool
 client_check(ClientObject *c)
 {
-	if (c->c == NULL) {
+	if (c->c == NULL || c->closing) {
 		PyErr_SetString(PyExc_ValueError, "the tern client is closed");
 		return false;
 	}
@@ -1485,12 +1494,17 @@ client_stop_reaper(ClientObject *c)
 static int
 client_close_impl(ClientObject *c)
 {
+	struct tern_client *tc;
 	FutureObject *fo;
 	unsigned int i, spins;
 	int ret;
 
 	if (c->c == NULL)
 		return 0;
+	if (c->closing) {
+		PyErr_SetString(PyExc_ValueError, "another thread is closing this tern client");
+		return -1;
+	}
 	for (i = 0; i < c->nb_buffers; i++)
 		if (((BufferObject *)c->buffers[i])->exports > 0) {
 			PyErr_Format(PyExc_BufferError,
@@ -1499,6 +1513,7 @@ client_close_impl(ClientObject *c)
 				     ((BufferObject *)c->buffers[i])->name);
 			return -1;
 		}
+	c->closing = true; /* from here on, other threads' calls raise */
 	for (fo = c->live_head; fo != NULL; fo = fo->next)
 		tern_future_cancel(fo->f);
 	/* Threads waiting (and the reaper) see the cancel and let go; they
@@ -1526,8 +1541,10 @@ client_close_impl(ClientObject *c)
 	while (c->nb_buffers > 0)
 		buffer_release_shm((BufferObject *)c->buffers[0]);
 	client_retry_deferred(c);
-	NOGIL(ret = tern_client_destroy(c->c));
-	c->c = NULL;
+	tc = c->c;
+	c->c = NULL; /* before the GIL goes: nobody else reaches a client being destroyed */
+	NOGIL(ret = tern_client_destroy(tc));
+	c->closing = false;
 	if (ret != 0 && ret != -ESHUTDOWN) {
 		set_error(ret, "closing the client: %s", strerror(-ret));
 		return -1;

@@ -3,6 +3,7 @@
 crashes or hangs the client, and the dataplane keeps serving."""
 import errno
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -215,3 +216,35 @@ def test_threads_allocating_past_the_limit(client):
         b.close()
     for c in clients:
         c.close()
+
+
+def test_close_while_another_thread_submits_and_waits(client):
+    """close() drops the GIL; a thread submitting and waiting on the same
+    client meanwhile gets exceptions (closed / cancelled), never a crash."""
+    c = tern.attach(tern.eal_args()[1])
+    b = c.alloc(64 * 1024)
+    seen, stop = [], threading.Event()
+
+    def worker():
+        deadline = time.monotonic() + 20
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                c.write("kv", 0, b).wait(timeout=5)
+            except (ValueError, tern.Error) as e:
+                seen.append(e)
+                if "closed" in str(e):
+                    return
+
+    t = threading.Thread(target=worker)
+    t.start()
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    c.close()
+    # New waits are refused once close() began: it does not run into its
+    # 10 s bound (after which it would free futures threads still wait in).
+    assert time.monotonic() - t0 < 5
+    t.join(timeout=30)
+    stop.set()
+    assert not t.is_alive()
+    assert c.closed
+    assert seen and "closed" in str(seen[-1])
