@@ -190,6 +190,7 @@ struct FutureObject {
 	ClientObject *client;		     /* strong */
 	int status;			     /* -EINPROGRESS until seen resolved */
 	int waiters;			     /* threads in wait() + the reaper */
+	int in_wait;			     /* threads in wait() (not the reaper) */
 	uint32_t nb;			     /* requests */
 	uint64_t bytes;
 	FutureObject *prev, *next;
@@ -286,6 +287,7 @@ future_new(ClientObject *c, struct tern_future *f, uint32_t nb, uint64_t bytes)
 	fo->client = c;
 	fo->status = -EINPROGRESS;
 	fo->waiters = 0;
+	fo->in_wait = 0;
 	fo->nb = nb;
 	fo->bytes = bytes;
 	fo->next = NULL;
@@ -332,6 +334,7 @@ future_wait_nogil(FutureObject *fo, double timeout_s)
 		return -1;
 	}
 	fo->waiters++;
+	fo->in_wait++;
 	for (;;) {
 		uint64_t chunk = left < WAIT_CHUNK_NS ? left : WAIT_CHUNK_NS;
 		struct timespec t0 = { 0 }, t1;
@@ -351,11 +354,13 @@ future_wait_nogil(FutureObject *fo, double timeout_s)
 		if (left == 0)
 			break;
 		if (PyErr_CheckSignals() != 0) {
+			fo->in_wait--;
 			fo->waiters--;
 			future_settle(fo);
 			return -1;
 		}
 	}
+	fo->in_wait--;
 	fo->waiters--;
 	future_settle(fo);
 	return 0;
@@ -1527,6 +1532,14 @@ client_close_impl(ClientObject *c)
 			break;
 		NOGIL(usleep(1000));
 	}
+	/* Never free a future a thread still waits in: refuse, the client stays usable. */
+	for (fo = c->live_head; fo != NULL; fo = fo->next)
+		if (fo->in_wait > 0) {
+			c->closing = false;
+			set_error(EBUSY, "close: a thread still waits on a future after 10 s; "
+					 "try again");
+			return -1;
+		}
 	client_stop_reaper(c);
 	while (c->live_head != NULL) {
 		fo = c->live_head;
