@@ -145,6 +145,7 @@ typedef struct FutureObject FutureObject;
 
 struct EngineObject {
 	PyObject_HEAD struct tern_engine *engine;
+	bool closing; /* close() is under way (it drops the GIL): refuse new work */
 	struct tern_segment_table *tbl;
 	char name[16];
 	struct regions regions;
@@ -855,7 +856,7 @@ client_check(ClientObject *c)
 		PyErr_SetString(PyExc_ValueError, "the tern client is closed");
 		return false;
 	}
-	if (c->engine != NULL && c->engine->engine == NULL) {
+	if (c->engine != NULL && (c->engine->engine == NULL || c->engine->closing)) {
 		PyErr_SetString(PyExc_ValueError, "the tern engine is closed");
 		return false;
 	}
@@ -1998,7 +1999,7 @@ fail:
 static bool
 engine_check(EngineObject *e)
 {
-	if (e->engine == NULL) {
+	if (e->engine == NULL || e->closing) {
 		PyErr_SetString(PyExc_ValueError, "the tern engine is closed");
 		return false;
 	}
@@ -2210,11 +2211,16 @@ engine_close_impl(EngineObject *e)
 {
 	Py_ssize_t i;
 	PyObject *key, *val;
+	struct tern_engine *te;
 	Py_ssize_t pos = 0;
 	int ret;
 
 	if (e->engine == NULL)
 		return 0;
+	if (e->closing) {
+		PyErr_SetString(PyExc_ValueError, "another thread is closing this tern engine");
+		return -1;
+	}
 	if (e->exports > 0) {
 		PyErr_SetString(PyExc_BufferError,
 				"views of the engine's segments (Engine.buffer()) are alive: "
@@ -2227,14 +2233,17 @@ engine_close_impl(EngineObject *e)
 
 		if (c == Py_None)
 			continue;
-		Py_INCREF(c); /* closing may let other threads run */
+		Py_INCREF(c);	   /* closing may let other threads run */
+		e->closing = true; /* no new clients meanwhile */
 		err = client_close_impl((ClientObject *)c);
+		e->closing = false;
 		Py_DECREF(c);
 		if (err != 0)
 			return -1;
 	}
-	NOGIL(ret = tern_engine_destroy(e->engine));
-	e->engine = NULL;
+	te = e->engine;
+	e->engine = NULL; /* before the GIL goes: nobody else reaches it */
+	NOGIL(ret = tern_engine_destroy(te));
 	while (PyDict_Next(e->registered, &pos, &key, &val))
 		tern_segment_unregister(e->tbl,
 					(uint32_t)PyLong_AsUnsignedLong(PyTuple_GET_ITEM(val, 1)));
