@@ -900,7 +900,9 @@ client_alloc(ClientObject *c, PyObject *args, PyObject *kw)
 		PyErr_Format(PyExc_ValueError, "nbytes must be 1 .. 1 TiB, not %R", nobj);
 		return NULL;
 	}
-	if (c->nb_buffers == BUFFERS_MAX || attached_regions.n == REGIONS_MAX)
+	/* A deferred free still holds its slot at the dataplane (and in c->deferred). */
+	client_retry_deferred(c);
+	if (c->nb_buffers + c->nb_deferred >= BUFFERS_MAX || attached_regions.n >= REGIONS_MAX)
 		return set_error(ENOSPC, "a client has at most %d buffers: close one", BUFFERS_MAX);
 	if (name == NULL) {
 		snprintf(auto_name, sizeof(auto_name), "py%d_%p_%llu", (int)getpid(), (void *)c,
@@ -922,7 +924,7 @@ client_alloc(ClientObject *c, PyObject *args, PyObject *kw)
 	if (c->c == NULL)
 		return set_error(ECANCELED, "the client was closed during alloc()");
 	/* Other threads allocated while the GIL was out: check the limits again. */
-	if (c->nb_buffers >= BUFFERS_MAX || c->regions->n >= REGIONS_MAX) {
+	if (c->nb_buffers + c->nb_deferred >= BUFFERS_MAX || c->regions->n >= REGIONS_MAX) {
 		tern_client_shm_free(c->c, handle);
 		return set_error(ENOSPC, "a client has at most %d buffers: close one", BUFFERS_MAX);
 	}
@@ -2111,6 +2113,8 @@ engine_register(EngineObject *e, PyObject *args, PyObject *kw)
 				 name, strerror(-ret));
 	}
 	key = PyUnicode_FromString(name);
+	if (key == NULL)
+		Py_DECREF(mv); /* "N" below would have taken it */
 	val = key == NULL ? NULL : Py_BuildValue("(NI)", mv, handle);
 	if (val == NULL || PyDict_SetItem(e->registered, key, val) != 0) {
 		tern_segment_unregister(e->tbl, handle);
