@@ -148,6 +148,7 @@ typedef struct FutureObject FutureObject;
 struct EngineObject {
 	PyObject_HEAD struct tern_engine *engine;
 	bool closing; /* close() is under way (it drops the GIL): refuse new work */
+	pid_t pid;    /* the process that created it (a fork's child may not use it) */
 	struct tern_segment_table *tbl;
 	char name[16];
 	struct regions regions;
@@ -160,6 +161,7 @@ struct EngineObject {
 struct ClientObject {
 	PyObject_HEAD struct tern_client *c;
 	bool closing; /* close() is under way (it drops the GIL): refuse new work */
+	pid_t pid;    /* the process that attached (a fork's child may not use it) */
 	struct tern_segment_table *tbl;
 	EngineObject *engine; /* NULL: attached to a dataplane */
 	struct regions *regions;
@@ -332,6 +334,11 @@ future_wait_nogil(FutureObject *fo, double timeout_s)
 
 	if (!future_pending(fo))
 		return 0;
+	if (fo->client != NULL && fo->client->pid != getpid()) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"this future's tern client belongs to the parent process (fork)");
+		return -1;
+	}
 	if (fo->client != NULL && fo->client->closing) {
 		PyErr_SetString(PyExc_ValueError, "the tern client is closed (closing)");
 		return -1;
@@ -854,6 +861,13 @@ static PyTypeObject BufferType = {
 static bool
 client_check(ClientObject *c)
 {
+	if (c->pid != getpid()) {
+		PyErr_Format(PyExc_RuntimeError,
+			     "this tern client belongs to process %d, not this forked child: "
+			     "attach again in the child",
+			     (int)c->pid);
+		return false;
+	}
 	if (c->c == NULL || c->closing) {
 		PyErr_SetString(PyExc_ValueError, "the tern client is closed");
 		return false;
@@ -1627,7 +1641,8 @@ client_dealloc(ClientObject *c)
 	PyObject_GC_UnTrack(c);
 	if (c->weakreflist != NULL)
 		PyObject_ClearWeakRefs((PyObject *)c);
-	if (client_close_impl(c) != 0)
+	/* A forked child's copy: the parent's client is not this process's to destroy. */
+	if (c->pid == getpid() && client_close_impl(c) != 0)
 		PyErr_WriteUnraisable((PyObject *)c);
 	PyErr_Restore(type, value, tb);
 	Py_XDECREF(c->targets);
@@ -1700,6 +1715,7 @@ client_new(struct tern_client *tc, struct tern_segment_table *tbl, EngineObject 
 	}
 	memset((char *)c + sizeof(PyObject), 0, sizeof(*c) - sizeof(PyObject));
 	c->c = tc;
+	c->pid = getpid();
 	c->tbl = tbl;
 	c->engine = engine;
 	Py_XINCREF(engine);
@@ -1989,6 +2005,7 @@ engine_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	conf.segments = e->tbl;
 	conf.slice_bytes = slice_bytes;
 	conf.flags = idle_yield ? TERN_ENGINE_F_IDLE_YIELD : 0;
+	e->pid = getpid();
 	e->engine = tern_engine_create(&conf);
 	if (e->engine == NULL) {
 		set_error(rte_errno, "tern_engine_create: %s", rte_strerror(rte_errno));
@@ -2003,6 +2020,12 @@ fail:
 static bool
 engine_check(EngineObject *e)
 {
+	if (e->pid != getpid()) {
+		PyErr_Format(PyExc_RuntimeError,
+			     "this tern engine belongs to process %d, not this forked child",
+			     (int)e->pid);
+		return false;
+	}
 	if (e->engine == NULL || e->closing) {
 		PyErr_SetString(PyExc_ValueError, "the tern engine is closed");
 		return false;
@@ -2291,7 +2314,9 @@ engine_dealloc(EngineObject *e)
 	PyObject_GC_UnTrack(e);
 	if (e->weakreflist != NULL)
 		PyObject_ClearWeakRefs((PyObject *)e);
-	if (e->registered != NULL && e->clients != NULL && engine_close_impl(e) != 0)
+	if (e->pid != 0 && e->pid != getpid())
+		; /* a forked child's copy: the parent's engine is not this process's */
+	else if (e->registered != NULL && e->clients != NULL && engine_close_impl(e) != 0)
 		PyErr_WriteUnraisable((PyObject *)e);
 	else if (e->tbl != NULL) {
 		unsigned int i;

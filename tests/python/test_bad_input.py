@@ -248,3 +248,32 @@ def test_close_while_another_thread_submits_and_waits(client):
     assert not t.is_alive()
     assert c.closed
     assert seen and "closed" in str(seen[-1])
+
+
+def test_a_forked_child_cannot_use_the_parents_client(client):
+    """After fork() the client belongs to the parent: the child's calls raise
+    RuntimeError and its exit does not destroy the parent's client."""
+    import os
+    b = client.alloc(4096)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            client.write("kv", 0, b)
+        except RuntimeError as e:
+            code = 0 if "parent" in str(e) or "belongs to process" in str(e) else 2
+        except BaseException:
+            code = 3
+        os._exit(code)
+    for _ in range(300):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung")
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert client.write("kv", 0, b).result(timeout=10) == 4096  # the parent's still works
+    b.close()
