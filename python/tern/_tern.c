@@ -162,6 +162,7 @@ struct ClientObject {
 	PyObject_HEAD struct tern_client *c;
 	bool closing; /* close() is under way (it drops the GIL): refuse new work */
 	pid_t pid;    /* the process that attached (a fork's child may not use it) */
+	int busy;     /* threads inside alloc() without the GIL (close() waits) */
 	struct tern_segment_table *tbl;
 	EngineObject *engine; /* NULL: attached to a dataplane */
 	struct regions *regions;
@@ -929,7 +930,9 @@ client_alloc(ClientObject *c, PyObject *args, PyObject *kw)
 		return NULL;
 	}
 	client_retry_deferred(c);
+	c->busy++;
 	NOGIL(addr = tern_client_shm_alloc(c->c, name, n, &handle));
+	c->busy--;
 	if (addr == NULL)
 		return set_error(
 			rte_errno,
@@ -1543,7 +1546,7 @@ client_close_impl(ClientObject *c)
 	/* Threads waiting (and the reaper) see the cancel and let go; they
 	 * need the GIL to do so. */
 	for (spins = 0; spins < 10000; spins++) {
-		bool waited = false;
+		bool waited = c->busy > 0;
 
 		for (fo = c->live_head; fo != NULL; fo = fo->next)
 			waited |= fo->waiters > 0;
@@ -1552,6 +1555,11 @@ client_close_impl(ClientObject *c)
 		NOGIL(usleep(1000));
 	}
 	/* Never free a future a thread still waits in: refuse, the client stays usable. */
+	if (c->busy > 0) {
+		c->closing = false;
+		set_error(EBUSY, "close: a thread is still in alloc() after 10 s; try again");
+		return -1;
+	}
 	for (fo = c->live_head; fo != NULL; fo = fo->next)
 		if (fo->in_wait > 0) {
 			c->closing = false;
