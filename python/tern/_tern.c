@@ -44,7 +44,9 @@ PyMODINIT_FUNC PyInit__tern(void);
 #define DEADLINE_MAX_S	   3600.0
 #define RESOLVE_TIMEOUT_MS 10000
 #define WAIT_CHUNK_NS	   (100ull * 1000 * 1000)
-#define REAPER_WAIT_NS	   (200ull * 1000)
+/* Longer than the engine's 200 us spin, so the reaper sleeps on the futex while a
+ * future is pending instead of burning a core; a resolution wakes it at once. */
+#define REAPER_WAIT_NS (2ull * 1000 * 1000)
 
 /* Run one statement without the GIL. */
 #define NOGIL(stmt)                                       \
@@ -78,13 +80,17 @@ struct regions {
  * buffer is a LOCAL segment of the dataplane's table). */
 static struct regions attached_regions;
 
-static void
+/* 0, or -ENOSPC when full (the caller checked, but threads race while the GIL is out). */
+static int
 regions_add(struct regions *rs, uintptr_t start, uint64_t len, uint32_t handle)
 {
+	if (rs->n >= REGIONS_MAX)
+		return -ENOSPC;
 	rs->r[rs->n].start = start;
 	rs->r[rs->n].end = start + len;
 	rs->r[rs->n].handle = handle;
 	rs->n++;
+	return 0;
 }
 
 static void
@@ -141,6 +147,8 @@ typedef struct FutureObject FutureObject;
 
 struct EngineObject {
 	PyObject_HEAD struct tern_engine *engine;
+	bool closing; /* close() is under way (it drops the GIL): refuse new work */
+	pid_t pid;    /* the process that created it (a fork's child may not use it) */
 	struct tern_segment_table *tbl;
 	char name[16];
 	struct regions regions;
@@ -152,6 +160,9 @@ struct EngineObject {
 
 struct ClientObject {
 	PyObject_HEAD struct tern_client *c;
+	bool closing; /* close() is under way (it drops the GIL): refuse new work */
+	pid_t pid;    /* the process that attached (a fork's child may not use it) */
+	int busy;     /* threads inside alloc() without the GIL (close() waits) */
 	struct tern_segment_table *tbl;
 	EngineObject *engine; /* NULL: attached to a dataplane */
 	struct regions *regions;
@@ -185,6 +196,7 @@ struct FutureObject {
 	ClientObject *client;		     /* strong */
 	int status;			     /* -EINPROGRESS until seen resolved */
 	int waiters;			     /* threads in wait() + the reaper */
+	int in_wait;			     /* threads in wait() (not the reaper) */
 	uint32_t nb;			     /* requests */
 	uint64_t bytes;
 	FutureObject *prev, *next;
@@ -197,15 +209,23 @@ typedef struct {
 	uint64_t len;
 	uint32_t handle;
 	Py_ssize_t exports;
+	Py_ssize_t batches; /* prepared requests into it (close() refuses) */
 	bool closed;
 	char name[TERN_SEGMENT_NAME_MAX];
 } BufferObject;
+
+/* What a prepared request holds: its tern.Buffer, or else a view of its memory. */
+struct held {
+	PyObject *owner; /* a BufferObject (strong, counted in its batches), or NULL */
+	Py_buffer view;	 /* .obj != NULL when held */
+};
 
 typedef struct {
 	PyObject_HEAD ClientObject *client; /* strong */
 	uint32_t nb;
 	uint64_t bytes;
 	struct tern_request *reqs;
+	struct held *held; /* one per request, until dealloc: its memory cannot be freed */
 } BatchObject;
 
 static PyTypeObject EngineType, ClientType, FutureType, BufferType, BatchType;
@@ -273,6 +293,7 @@ future_new(ClientObject *c, struct tern_future *f, uint32_t nb, uint64_t bytes)
 	fo->client = c;
 	fo->status = -EINPROGRESS;
 	fo->waiters = 0;
+	fo->in_wait = 0;
 	fo->nb = nb;
 	fo->bytes = bytes;
 	fo->next = NULL;
@@ -314,7 +335,17 @@ future_wait_nogil(FutureObject *fo, double timeout_s)
 
 	if (!future_pending(fo))
 		return 0;
+	if (fo->client != NULL && fo->client->pid != getpid()) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"this future's tern client belongs to the parent process (fork)");
+		return -1;
+	}
+	if (fo->client != NULL && fo->client->closing) {
+		PyErr_SetString(PyExc_ValueError, "the tern client is closed (closing)");
+		return -1;
+	}
 	fo->waiters++;
+	fo->in_wait++;
 	for (;;) {
 		uint64_t chunk = left < WAIT_CHUNK_NS ? left : WAIT_CHUNK_NS;
 		struct timespec t0 = { 0 }, t1;
@@ -334,11 +365,13 @@ future_wait_nogil(FutureObject *fo, double timeout_s)
 		if (left == 0)
 			break;
 		if (PyErr_CheckSignals() != 0) {
+			fo->in_wait--;
 			fo->waiters--;
 			future_settle(fo);
 			return -1;
 		}
 	}
+	fo->in_wait--;
 	fo->waiters--;
 	future_settle(fo);
 	return 0;
@@ -557,6 +590,10 @@ future_watch(FutureObject *fo, PyObject *args)
 		return NULL;
 	if (!future_pending(fo))
 		Py_RETURN_FALSE;
+	if (c->closing || c->c == NULL) {
+		PyErr_SetString(PyExc_ValueError, "the tern client is closed (closing)");
+		return NULL;
+	}
 	pthread_mutex_lock(&c->mu);
 	if (c->nb_watch == c->cap_watch) {
 		size_t cap = c->cap_watch ? c->cap_watch * 2 : 64;
@@ -718,6 +755,13 @@ buffer_close(BufferObject *b, PyObject *unused)
 	(void)unused;
 	if (b->closed || b->client == NULL)
 		Py_RETURN_NONE;
+	if (b->batches > 0) {
+		PyErr_Format(PyExc_BufferError,
+			     "tern buffer %s is used by %zd request(s) of prepared tern.Batch "
+			     "objects: delete them first",
+			     b->name, b->batches);
+		return NULL;
+	}
 	if (b->exports > 0) {
 		PyErr_Format(PyExc_BufferError,
 			     "tern buffer %s has %zd live view(s) (memoryview, numpy array): "
@@ -818,11 +862,18 @@ static PyTypeObject BufferType = {
 static bool
 client_check(ClientObject *c)
 {
-	if (c->c == NULL) {
+	if (c->pid != getpid()) {
+		PyErr_Format(PyExc_RuntimeError,
+			     "this tern client belongs to process %d, not this forked child: "
+			     "attach again in the child",
+			     (int)c->pid);
+		return false;
+	}
+	if (c->c == NULL || c->closing) {
 		PyErr_SetString(PyExc_ValueError, "the tern client is closed");
 		return false;
 	}
-	if (c->engine != NULL && c->engine->engine == NULL) {
+	if (c->engine != NULL && (c->engine->engine == NULL || c->engine->closing)) {
 		PyErr_SetString(PyExc_ValueError, "the tern engine is closed");
 		return false;
 	}
@@ -864,7 +915,9 @@ client_alloc(ClientObject *c, PyObject *args, PyObject *kw)
 		PyErr_Format(PyExc_ValueError, "nbytes must be 1 .. 1 TiB, not %R", nobj);
 		return NULL;
 	}
-	if (c->nb_buffers == BUFFERS_MAX || attached_regions.n == REGIONS_MAX)
+	/* A deferred free still holds its slot at the dataplane (and in c->deferred). */
+	client_retry_deferred(c);
+	if (c->nb_buffers + c->nb_deferred >= BUFFERS_MAX || attached_regions.n >= REGIONS_MAX)
 		return set_error(ENOSPC, "a client has at most %d buffers: close one", BUFFERS_MAX);
 	if (name == NULL) {
 		snprintf(auto_name, sizeof(auto_name), "py%d_%p_%llu", (int)getpid(), (void *)c,
@@ -877,12 +930,21 @@ client_alloc(ClientObject *c, PyObject *args, PyObject *kw)
 		return NULL;
 	}
 	client_retry_deferred(c);
+	c->busy++;
 	NOGIL(addr = tern_client_shm_alloc(c->c, name, n, &handle));
+	c->busy--;
 	if (addr == NULL)
 		return set_error(
 			rte_errno,
 			"cannot allocate %llu bytes of shared memory from the dataplane: %s", n,
 			rte_strerror(rte_errno));
+	if (c->c == NULL)
+		return set_error(ECANCELED, "the client was closed during alloc()");
+	/* Other threads allocated while the GIL was out: check the limits again. */
+	if (c->nb_buffers + c->nb_deferred >= BUFFERS_MAX || c->regions->n >= REGIONS_MAX) {
+		tern_client_shm_free(c->c, handle);
+		return set_error(ENOSPC, "a client has at most %d buffers: close one", BUFFERS_MAX);
+	}
 	b = PyObject_New(BufferObject, &BufferType);
 	if (b == NULL) {
 		tern_client_shm_free(c->c, handle);
@@ -895,10 +957,11 @@ client_alloc(ClientObject *c, PyObject *args, PyObject *kw)
 	b->len = n;
 	b->handle = handle;
 	b->exports = 0;
+	b->batches = 0;
 	b->closed = false;
 	snprintf(b->name, sizeof(b->name), "%s", name);
 	c->buffers[c->nb_buffers++] = (PyObject *)b;
-	regions_add(c->regions, (uintptr_t)addr, n, handle);
+	(void)regions_add(c->regions, (uintptr_t)addr, n, handle); /* room checked above */
 	return (PyObject *)b;
 }
 
@@ -1020,10 +1083,13 @@ parse_op(PyObject *obj, uint8_t *op)
 	return -1;
 }
 
-/* Fill one request from (op, target, offset, buf[, length]). */
+/*
+ * Fill one request from (op, target, offset, buf[, length]). With keep != NULL the view
+ * of buf stays held in *keep (the caller releases it), so the memory outlives the request.
+ */
 static int
 fill_request(ClientObject *c, uint8_t op, PyObject *target, PyObject *offobj, PyObject *buf,
-	     PyObject *lenobj, struct tern_request *r)
+	     PyObject *lenobj, struct tern_request *r, struct held *keep)
 {
 	uint64_t offset, length;
 	Py_buffer view;
@@ -1091,14 +1157,46 @@ fill_request(ClientObject *c, uint8_t op, PyObject *target, PyObject *offobj, Py
 	r->offset = offset;
 	r->local = view.buf;
 	r->length = length;
-	PyBuffer_Release(&view);
+	if (keep != NULL) {
+		unsigned int i;
+
+		keep->owner = NULL;
+		keep->view = view;
+		for (i = 0; i < c->nb_buffers; i++) {
+			BufferObject *o = (BufferObject *)c->buffers[i];
+
+			if ((uint8_t *)view.buf >= o->addr &&
+			    (uint8_t *)view.buf + length <= o->addr + o->len) {
+				PyBuffer_Release(&keep->view);
+				keep->view.obj = NULL;
+				Py_INCREF(o);
+				o->batches++;
+				keep->owner = (PyObject *)o;
+				break;
+			}
+		}
+	} else {
+		PyBuffer_Release(&view);
+	}
 	return 0;
+}
+
+static void
+held_release(struct held *h)
+{
+	if (h->owner != NULL) {
+		((BufferObject *)h->owner)->batches--;
+		Py_CLEAR(h->owner);
+	}
+	if (h->view.obj != NULL)
+		PyBuffer_Release(&h->view);
 }
 
 /* A sequence of (op, target, offset, buf[, length]) -> requests. */
 static struct tern_request *
-parse_requests(ClientObject *c, PyObject *seq, uint32_t *nb, uint64_t *bytes)
+parse_requests(ClientObject *c, PyObject *seq, uint32_t *nb, uint64_t *bytes, struct held **views)
 {
+	struct held *held = NULL;
 	struct tern_request *reqs;
 	PyObject *fast;
 	Py_ssize_t n, i;
@@ -1119,6 +1217,14 @@ parse_requests(ClientObject *c, PyObject *seq, uint32_t *nb, uint64_t *bytes)
 		Py_DECREF(fast);
 		return (struct tern_request *)PyErr_NoMemory();
 	}
+	if (views != NULL) {
+		held = PyMem_Malloc((size_t)n * sizeof(*held));
+		if (held == NULL) {
+			PyMem_Free(reqs);
+			Py_DECREF(fast);
+			return (struct tern_request *)PyErr_NoMemory();
+		}
+	}
 	*bytes = 0;
 	for (i = 0; i < n; i++) {
 		PyObject *t = PySequence_Fast_GET_ITEM(fast, i);
@@ -1135,7 +1241,7 @@ parse_requests(ClientObject *c, PyObject *seq, uint32_t *nb, uint64_t *bytes)
 		if (parse_op(PyTuple_GET_ITEM(t, 0), &op) != 0 ||
 		    fill_request(c, op, PyTuple_GET_ITEM(t, 1), PyTuple_GET_ITEM(t, 2),
 				 PyTuple_GET_ITEM(t, 3), k == 5 ? PyTuple_GET_ITEM(t, 4) : NULL,
-				 &reqs[i]) != 0) {
+				 &reqs[i], held != NULL ? &held[i] : NULL) != 0) {
 			PyObject *type, *value, *tb;
 
 			PyErr_Fetch(&type, &value, &tb);
@@ -1161,8 +1267,15 @@ parse_requests(ClientObject *c, PyObject *seq, uint32_t *nb, uint64_t *bytes)
 	}
 	Py_DECREF(fast);
 	*nb = (uint32_t)n;
+	if (views != NULL)
+		*views = held;
 	return reqs;
 fail:
+	if (held != NULL) {
+		while (i-- > 0)
+			held_release(&held[i]);
+		PyMem_Free(held);
+	}
 	PyMem_Free(reqs);
 	Py_DECREF(fast);
 	return NULL;
@@ -1302,7 +1415,7 @@ client_transfer(ClientObject *c, uint8_t op, PyObject *args, PyObject *kw)
 	if (!client_check(c) || !parse_deadline(deadline, &opts))
 		return NULL;
 	for (attempt = 0;; attempt++) {
-		if (fill_request(c, op, target, off, buf, len, &r) != 0)
+		if (fill_request(c, op, target, off, buf, len, &r, NULL) != 0)
 			return NULL;
 		f = client_submit_reqs(c, &r, 1, r.length, &opts);
 		if (f != NULL || attempt > 0 || !stale_error())
@@ -1348,7 +1461,7 @@ client_submit(ClientObject *c, PyObject *args, PyObject *kw)
 		return client_submit_reqs(c, b->reqs, b->nb, b->bytes, &opts);
 	}
 	for (attempt = 0;; attempt++) {
-		reqs = parse_requests(c, seq, &nb, &bytes);
+		reqs = parse_requests(c, seq, &nb, &bytes, NULL);
 		if (reqs == NULL)
 			return NULL;
 		ret = client_submit_reqs(c, reqs, nb, bytes, &opts);
@@ -1363,19 +1476,24 @@ client_prepare(ClientObject *c, PyObject *seq)
 {
 	BatchObject *b;
 	struct tern_request *reqs;
+	struct held *views;
 	uint64_t bytes;
-	uint32_t nb;
+	uint32_t nb, i;
 
 	if (!client_check(c))
 		return NULL;
-	reqs = parse_requests(c, seq, &nb, &bytes);
+	reqs = parse_requests(c, seq, &nb, &bytes, &views);
 	if (reqs == NULL)
 		return NULL;
 	b = PyObject_New(BatchObject, &BatchType);
 	if (b == NULL) {
+		for (i = 0; i < nb; i++)
+			held_release(&views[i]);
+		PyMem_Free(views);
 		PyMem_Free(reqs);
 		return NULL;
 	}
+	b->held = views;
 	Py_INCREF(c);
 	b->client = c;
 	b->reqs = reqs;
@@ -1403,12 +1521,17 @@ client_stop_reaper(ClientObject *c)
 static int
 client_close_impl(ClientObject *c)
 {
+	struct tern_client *tc;
 	FutureObject *fo;
 	unsigned int i, spins;
 	int ret;
 
 	if (c->c == NULL)
 		return 0;
+	if (c->closing) {
+		PyErr_SetString(PyExc_ValueError, "another thread is closing this tern client");
+		return -1;
+	}
 	for (i = 0; i < c->nb_buffers; i++)
 		if (((BufferObject *)c->buffers[i])->exports > 0) {
 			PyErr_Format(PyExc_BufferError,
@@ -1417,12 +1540,13 @@ client_close_impl(ClientObject *c)
 				     ((BufferObject *)c->buffers[i])->name);
 			return -1;
 		}
+	c->closing = true; /* from here on, other threads' calls raise */
 	for (fo = c->live_head; fo != NULL; fo = fo->next)
 		tern_future_cancel(fo->f);
 	/* Threads waiting (and the reaper) see the cancel and let go; they
 	 * need the GIL to do so. */
 	for (spins = 0; spins < 10000; spins++) {
-		bool waited = false;
+		bool waited = c->busy > 0;
 
 		for (fo = c->live_head; fo != NULL; fo = fo->next)
 			waited |= fo->waiters > 0;
@@ -1430,6 +1554,19 @@ client_close_impl(ClientObject *c)
 			break;
 		NOGIL(usleep(1000));
 	}
+	/* Never free a future a thread still waits in: refuse, the client stays usable. */
+	if (c->busy > 0) {
+		c->closing = false;
+		set_error(EBUSY, "close: a thread is still in alloc() after 10 s; try again");
+		return -1;
+	}
+	for (fo = c->live_head; fo != NULL; fo = fo->next)
+		if (fo->in_wait > 0) {
+			c->closing = false;
+			set_error(EBUSY, "close: a thread still waits on a future after 10 s; "
+					 "try again");
+			return -1;
+		}
 	client_stop_reaper(c);
 	while (c->live_head != NULL) {
 		fo = c->live_head;
@@ -1444,8 +1581,10 @@ client_close_impl(ClientObject *c)
 	while (c->nb_buffers > 0)
 		buffer_release_shm((BufferObject *)c->buffers[0]);
 	client_retry_deferred(c);
-	NOGIL(ret = tern_client_destroy(c->c));
-	c->c = NULL;
+	tc = c->c;
+	c->c = NULL; /* before the GIL goes: nobody else reaches a client being destroyed */
+	NOGIL(ret = tern_client_destroy(tc));
+	c->closing = false;
 	if (ret != 0 && ret != -ESHUTDOWN) {
 		set_error(ret, "closing the client: %s", strerror(-ret));
 		return -1;
@@ -1510,7 +1649,8 @@ client_dealloc(ClientObject *c)
 	PyObject_GC_UnTrack(c);
 	if (c->weakreflist != NULL)
 		PyObject_ClearWeakRefs((PyObject *)c);
-	if (client_close_impl(c) != 0)
+	/* A forked child's copy: the parent's client is not this process's to destroy. */
+	if (c->pid == getpid() && client_close_impl(c) != 0)
 		PyErr_WriteUnraisable((PyObject *)c);
 	PyErr_Restore(type, value, tb);
 	Py_XDECREF(c->targets);
@@ -1583,6 +1723,7 @@ client_new(struct tern_client *tc, struct tern_segment_table *tbl, EngineObject 
 	}
 	memset((char *)c + sizeof(PyObject), 0, sizeof(*c) - sizeof(PyObject));
 	c->c = tc;
+	c->pid = getpid();
 	c->tbl = tbl;
 	c->engine = engine;
 	Py_XINCREF(engine);
@@ -1605,6 +1746,11 @@ client_new(struct tern_client *tc, struct tern_segment_table *tbl, EngineObject 
 static void
 batch_dealloc(BatchObject *b)
 {
+	uint32_t i;
+
+	for (i = 0; i < b->nb; i++)
+		held_release(&b->held[i]);
+	PyMem_Free(b->held);
 	PyMem_Free(b->reqs);
 	Py_XDECREF(b->client);
 	PyObject_Free(b);
@@ -1616,12 +1762,23 @@ batch_submit(BatchObject *b, PyObject *args, PyObject *kw)
 	static char *kwlist[] = { "deadline", NULL };
 	PyObject *deadline = NULL;
 	struct tern_submit_opts opts;
+	uint32_t i;
 
 	if ((PyTuple_GET_SIZE(args) != 0 || kw != NULL) &&
 	    !PyArg_ParseTupleAndKeywords(args, kw, "|$O:submit", kwlist, &deadline))
 		return NULL;
 	if (!client_check(b->client) || !parse_deadline(deadline, &opts))
 		return NULL;
+	/* The views keep the memory alive; an engine region may have been unregistered. */
+	for (i = 0; i < b->nb; i++)
+		if (!regions_contain(b->client->regions, (uintptr_t)b->reqs[i].local,
+				     b->reqs[i].length)) {
+			PyErr_Format(PyExc_ValueError,
+				     "request %u: its buffer is no longer registered with the "
+				     "dataplane; prepare the batch again",
+				     (unsigned int)i);
+			return NULL;
+		}
 	return client_submit_reqs(b->client, b->reqs, b->nb, b->bytes, &opts);
 }
 
@@ -1856,6 +2013,7 @@ engine_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	conf.segments = e->tbl;
 	conf.slice_bytes = slice_bytes;
 	conf.flags = idle_yield ? TERN_ENGINE_F_IDLE_YIELD : 0;
+	e->pid = getpid();
 	e->engine = tern_engine_create(&conf);
 	if (e->engine == NULL) {
 		set_error(rte_errno, "tern_engine_create: %s", rte_strerror(rte_errno));
@@ -1870,7 +2028,13 @@ fail:
 static bool
 engine_check(EngineObject *e)
 {
-	if (e->engine == NULL) {
+	if (e->pid != getpid()) {
+		PyErr_Format(PyExc_RuntimeError,
+			     "this tern engine belongs to process %d, not this forked child",
+			     (int)e->pid);
+		return false;
+	}
+	if (e->engine == NULL || e->closing) {
 		PyErr_SetString(PyExc_ValueError, "the tern engine is closed");
 		return false;
 	}
@@ -1980,6 +2144,8 @@ engine_register(EngineObject *e, PyObject *args, PyObject *kw)
 				 name, strerror(-ret));
 	}
 	key = PyUnicode_FromString(name);
+	if (key == NULL)
+		Py_DECREF(mv); /* "N" below would have taken it */
 	val = key == NULL ? NULL : Py_BuildValue("(NI)", mv, handle);
 	if (val == NULL || PyDict_SetItem(e->registered, key, val) != 0) {
 		tern_segment_unregister(e->tbl, handle);
@@ -2054,6 +2220,7 @@ engine_buffer(EngineObject *e, PyObject *name)
 	b->len = info.length;
 	b->handle = handle;
 	b->exports = 0;
+	b->batches = 0;
 	b->closed = false;
 	snprintf(b->name, sizeof(b->name), "%s", s);
 	return (PyObject *)b;
@@ -2081,11 +2248,16 @@ engine_close_impl(EngineObject *e)
 {
 	Py_ssize_t i;
 	PyObject *key, *val;
+	struct tern_engine *te;
 	Py_ssize_t pos = 0;
 	int ret;
 
 	if (e->engine == NULL)
 		return 0;
+	if (e->closing) {
+		PyErr_SetString(PyExc_ValueError, "another thread is closing this tern engine");
+		return -1;
+	}
 	if (e->exports > 0) {
 		PyErr_SetString(PyExc_BufferError,
 				"views of the engine's segments (Engine.buffer()) are alive: "
@@ -2098,14 +2270,17 @@ engine_close_impl(EngineObject *e)
 
 		if (c == Py_None)
 			continue;
-		Py_INCREF(c); /* closing may let other threads run */
+		Py_INCREF(c);	   /* closing may let other threads run */
+		e->closing = true; /* no new clients meanwhile */
 		err = client_close_impl((ClientObject *)c);
+		e->closing = false;
 		Py_DECREF(c);
 		if (err != 0)
 			return -1;
 	}
-	NOGIL(ret = tern_engine_destroy(e->engine));
-	e->engine = NULL;
+	te = e->engine;
+	e->engine = NULL; /* before the GIL goes: nobody else reaches it */
+	NOGIL(ret = tern_engine_destroy(te));
 	while (PyDict_Next(e->registered, &pos, &key, &val))
 		tern_segment_unregister(e->tbl,
 					(uint32_t)PyLong_AsUnsignedLong(PyTuple_GET_ITEM(val, 1)));
@@ -2147,7 +2322,9 @@ engine_dealloc(EngineObject *e)
 	PyObject_GC_UnTrack(e);
 	if (e->weakreflist != NULL)
 		PyObject_ClearWeakRefs((PyObject *)e);
-	if (e->registered != NULL && e->clients != NULL && engine_close_impl(e) != 0)
+	if (e->pid != 0 && e->pid != getpid())
+		; /* a forked child's copy: the parent's engine is not this process's */
+	else if (e->registered != NULL && e->clients != NULL && engine_close_impl(e) != 0)
 		PyErr_WriteUnraisable((PyObject *)e);
 	else if (e->tbl != NULL) {
 		unsigned int i;

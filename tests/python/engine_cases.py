@@ -182,3 +182,46 @@ def test_calls_after_close(engine):
     c2.close()
     del engine_b
     e2.close()
+
+
+def test_close_while_other_threads_use_the_engine(engine):
+    """Engine.close() drops the GIL; threads submitting, waiting and asking
+    for new clients meanwhile get ValueError (closed), never a crash."""
+    import time
+    c = engine.client()
+    a = np.zeros(64 * 1024, dtype=np.uint8)
+    engine.register(a)
+    seen = []
+
+    def submitter():
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                c.write("kv", 0, a).wait(timeout=5)
+            except (ValueError, tern.Error) as e:
+                seen.append(e)
+                if "closed" in str(e):
+                    return
+
+    def client_maker():
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                engine.client().close()
+            except (ValueError, tern.Error) as e:
+                seen.append(e)
+                if "closed" in str(e):
+                    return
+
+    threads = [threading.Thread(target=submitter), threading.Thread(target=client_maker)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    engine.close()
+    assert time.monotonic() - t0 < 5
+    for t in threads:
+        t.join(timeout=30)
+        assert not t.is_alive()
+    assert c.closed
+    assert sum("closed" in str(e) for e in seen) == 2

@@ -327,7 +327,7 @@ def test_prepared_batch_and_future_api(client):
         assert f.done() and f.errno == 0 and f.nbytes == 32 * 4096
         assert f.result() == 32 * 4096
         assert "done" in repr(f)
-    del mv
+    del batch, mv
     buf.close()
 
 

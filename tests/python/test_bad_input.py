@@ -2,6 +2,8 @@
 """Every bad input is a Python exception that says what is wrong; none
 crashes or hangs the client, and the dataplane keeps serving."""
 import errno
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -159,3 +161,119 @@ def test_a_batch_of_a_closed_client(client):
         batch.submit()
     with pytest.raises(ValueError, match="another client"):
         client.submit(batch)
+
+
+def test_a_prepared_batch_keeps_its_buffer(client):
+    """A prepared Batch holds its buffers: close() is refused while the Batch
+    lives, so submit() never moves bytes to or from freed (or reused) memory."""
+    b = client.alloc(4096)
+    mv = memoryview(b)
+    batch = client.prepare([("write", "kv", 0, b), ("read", "kv", 0, mv[:512])])
+    del mv  # the batch holds the buffer itself, not this view
+    with pytest.raises(BufferError, match="prepared tern.Batch"):
+        b.close()
+    memoryview(b).release()  # still open
+    assert batch.submit().result(timeout=10) == 4096 + 512
+    del batch
+    b.close()
+    with pytest.raises(ValueError, match="closed"):
+        memoryview(b)
+
+
+def test_threads_allocating_past_the_limit(client):
+    """alloc() drops the GIL in the middle: threads of several clients racing
+    at the process's limit of buffers (64) get ENOSPC, never more buffers
+    than the limit (nor a crash)."""
+    clients = [tern.attach(tern.eal_args()[1]) for _ in range(6)]
+    got, refused, lock = [], [], threading.Lock()
+    start = threading.Barrier(12)
+
+    def worker(c):
+        start.wait(timeout=30)
+        for _ in range(8):
+            try:
+                b = c.alloc(4096)
+            except tern.Error as e:
+                with lock:
+                    refused.append((e.errno, str(e)))
+            else:
+                with lock:
+                    got.append((c, b))
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in clients for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+        assert not t.is_alive()
+    assert len(got) + len(refused) == 96
+    assert 0 < len(got) <= 64
+    assert all(err == errno.ENOSPC for err, _ in refused), refused
+    # Every buffer handed out is usable and distinct.
+    assert len({b.address for _, b in got}) == len(got)
+    for c, b in got:
+        assert c.write("kv", 0, b).result(timeout=10) == 4096
+        b.close()
+    for c in clients:
+        c.close()
+
+
+def test_close_while_another_thread_submits_and_waits(client):
+    """close() drops the GIL; a thread submitting and waiting on the same
+    client meanwhile gets exceptions (closed / cancelled), never a crash."""
+    c = tern.attach(tern.eal_args()[1])
+    b = c.alloc(64 * 1024)
+    seen, stop = [], threading.Event()
+
+    def worker():
+        deadline = time.monotonic() + 20
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                c.write("kv", 0, b).wait(timeout=5)
+            except (ValueError, tern.Error) as e:
+                seen.append(e)
+                if "closed" in str(e):
+                    return
+
+    t = threading.Thread(target=worker)
+    t.start()
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    c.close()
+    # New waits are refused once close() began: it does not run into its
+    # 10 s bound (after which it would free futures threads still wait in).
+    assert time.monotonic() - t0 < 5
+    t.join(timeout=30)
+    stop.set()
+    assert not t.is_alive()
+    assert c.closed
+    assert seen and "closed" in str(seen[-1])
+
+
+def test_a_forked_child_cannot_use_the_parents_client(client):
+    """After fork() the client belongs to the parent: the child's calls raise
+    RuntimeError and its exit does not destroy the parent's client."""
+    import os
+    b = client.alloc(4096)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            client.write("kv", 0, b)
+        except RuntimeError as e:
+            code = 0 if "parent" in str(e) or "belongs to process" in str(e) else 2
+        except BaseException:
+            code = 3
+        os._exit(code)
+    for _ in range(300):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung")
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert client.write("kv", 0, b).result(timeout=10) == 4096  # the parent's still works
+    b.close()
