@@ -13,6 +13,7 @@
 
 #include <rte_errno.h>
 #include <rte_log.h>
+#include <rte_malloc.h>
 #include <rte_memzone.h>
 #include <rte_string_fns.h>
 
@@ -233,8 +234,17 @@ tern_segment_alloc(struct tern_segment_table *tbl, const char *name, uint64_t le
 	mz = rte_memzone_reserve_aligned(mz_name, length, socket_id, RTE_MEMZONE_SIZE_HINT_ONLY,
 					 RTE_CACHE_LINE_SIZE);
 	if (mz == NULL) {
+		struct rte_malloc_socket_stats st;
+		int sock = socket_id == SOCKET_ID_ANY ? (int)rte_socket_id() : socket_id;
+
 		SEG_LOG(ERR, "cannot allocate %" PRIu64 " bytes for segment %s: %s", length, name,
 			rte_strerror(rte_errno));
+		if (rte_malloc_get_socket_stats(sock, &st) == 0 && st.greatest_free_size < length &&
+		    st.heap_freesz_bytes >= length)
+			SEG_LOG(ERR,
+				"socket %d has %zu bytes free but its largest free block is %zu "
+				"(with --legacy-mem, add --iova-mode=va: doc/operations.md)",
+				sock, st.heap_freesz_bytes, st.greatest_free_size);
 		return -ENOMEM;
 	}
 	conf = (struct tern_segment_conf){

@@ -170,7 +170,8 @@ class Dataplane:
         self.tag = tag
         self.prefix = h.prefix + tag
         self.log = os.path.join(h.work, "dp%s.log" % tag)
-        eal = ["-l", "0-1", "--no-pci", "--legacy-mem", "-m", "256", "--base-virtaddr", hex(BASES[tag]), "--file-prefix",
+        eal = ["-l", "0-1", "--no-pci", "--legacy-mem", "--iova-mode=va", "-m", "256",
+               "--base-virtaddr", hex(BASES[tag]), "--file-prefix",
                self.prefix, "--log-level", "lib.eal:warning"]
         with open(self.log, "w") as out:
             self.proc = h.spawn([h.args.dataplane] + eal + ["--", "--node", tag, "--idle", "yield"]
