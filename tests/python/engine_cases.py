@@ -225,3 +225,43 @@ def test_close_while_other_threads_use_the_engine(engine):
         assert not t.is_alive()
     assert c.closed
     assert sum("closed" in str(e) for e in seen) == 2
+
+
+def test_store_in_process(engine):
+    """tern.Store over the engine's own segment: numpy arrays registered with
+    the engine, every byte compared, Engine.close() closes the store too."""
+    s = tern.Store(engine, ("kv", 0, 8 * MiB), replicas=1)
+    src = np.frombuffer(pattern(21, 4 * MiB), dtype=np.uint8).copy()
+    dst = np.zeros_like(src)
+    engine.register(src)
+    engine.register(dst)
+    with pytest.raises(ValueError, match="engine can reach"):
+        s.put("k", np.ones(16, dtype=np.uint8))
+    keys = ["e/%d" % i for i in range(64)]
+    chunk = src.size // 64
+    s.batch_put_from(keys, [src[i * chunk:(i + 1) * chunk] for i in range(64)])
+    assert s.batch_get_into(keys, [dst[i * chunk:(i + 1) * chunk] for i in range(64)]) == \
+        [chunk] * 64
+    assert np.array_equal(src, dst)
+    # A float32 array and a uint8 view of it: the bytes are what matter.
+    f = np.arange(1024, dtype=np.float32)
+    engine.register(f)
+    s.put("f32", f)
+    assert s.get_into("f32", dst[:4096]) == 4096
+    assert np.array_equal(dst[:4096].view(np.float32), f)
+    s.put("k", src[:100])
+    with pytest.raises(tern.KeyExistsError):
+        s.put("k", src[:100])
+    with pytest.raises(tern.BufferTooSmallError) as ei:
+        s.get_into("k", dst[:99])
+    assert ei.value.size == 100
+    # 12 MiB more into the 8 MiB range: the oldest are evicted, no put fails.
+    for i in range(12):
+        s.put("big/%d" % i, src[:MiB])
+    st = s.stats()
+    assert st["evictions"] > 0 and st["put_errors"] == 1  # the EEXIST above
+    assert s.get_into("big/11", dst[:MiB]) == MiB and np.array_equal(dst[:MiB], src[:MiB])
+    engine.close()
+    assert s.closed
+    with pytest.raises(ValueError, match="closed"):
+        s.exists("k")
