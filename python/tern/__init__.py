@@ -90,10 +90,12 @@ class Engine(_tern._Engine):
     hugepage memory; ``register(obj)`` adds any writable contiguous buffer.
     Clients: ``c = e.client()``, one per thread. ``idle_yield=True`` makes idle
     worker lcores yield their CPU (machines with fewer CPUs than busy threads).
+    ``telemetry=True`` (with a ``file_prefix``) opens DPDK's telemetry socket in
+    this process (``Store.serve_telemetry()``, tern-top --store).
     """
 
     def __new__(cls, lcores="0-1", segments=None, *, name="tern", idle_yield=False,
-                slice_bytes=0, file_prefix=None, eal_args=()):
+                slice_bytes=0, file_prefix=None, telemetry=False, eal_args=()):
         _check_str("lcores", lcores)
         if segments is None:
             segments = {}
@@ -102,8 +104,12 @@ class Engine(_tern._Engine):
                             % type(segments).__name__)
         if isinstance(eal_args, str):
             raise TypeError("eal_args must be a list of str, not a str")
-        args = ["tern-python", "-l", lcores, "--no-pci", "--no-telemetry",
-                "--log-level=lib.eal:warning"]
+        args = ["tern-python", "-l", lcores, "--no-pci", "--log-level=lib.eal:warning"]
+        if not telemetry:
+            args.append("--no-telemetry")
+        elif file_prefix is None:
+            raise ValueError("telemetry=True needs a file_prefix (the socket lives in its "
+                             "runtime directory)")
         if file_prefix is None:
             args.append("--in-memory")
         else:

@@ -2910,6 +2910,26 @@ fail:
 }
 
 static PyObject *
+store_serve_telemetry(StoreObject *so, PyObject *unused)
+{
+	int ret;
+
+	(void)unused;
+	if (so->s == NULL) {
+		PyErr_SetString(PyExc_ValueError, "the tern store is closed");
+		return NULL;
+	}
+	/* The telemetry thread walks the records under the lock every call holds. */
+	ret = tern_store_telemetry_keys_register(so->s, &so->mu);
+	if (ret != 0)
+		return set_error(ret,
+				 ret == -EEXIST ? "another store of this process serves /tern/store"
+						: "serving /tern/store_keys: %s",
+				 strerror(-ret));
+	Py_RETURN_NONE;
+}
+
+static PyObject *
 store_get_name(StoreObject *so, void *closure)
 {
 	(void)closure;
@@ -2959,6 +2979,9 @@ static PyMethodDef store_methods[] = {
 	{ "list", (PyCFunction)(void (*)(void))store_list, METH_VARARGS | METH_KEYWORDS,
 	  "list(prefix='') -> sorted list of (key, size, replicas)" },
 	{ "stats", (PyCFunction)store_stats, METH_NOARGS, "stats() -> dict (tern_store_stats)" },
+	{ "serve_telemetry", (PyCFunction)store_serve_telemetry, METH_NOARGS,
+	  "serve_telemetry(): answer /tern/store and /tern/store_keys for this store on the "
+	  "process's telemetry socket (one store per process)." },
 	{ "close", (PyCFunction)store_close, METH_NOARGS,
 	  "close(): destroy the store (its objects with embedded metadata)." },
 	{ "__enter__", enter_self, METH_NOARGS, NULL },
