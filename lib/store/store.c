@@ -1556,8 +1556,7 @@ tel_keys_cb(const char *cmd __rte_unused, const char *params, struct rte_tel_dat
 	rte_tel_data_add_dict_string(d, "metadata", s->dir != NULL ? "external" : "embedded");
 	pthread_mutex_unlock(&tel_lock);
 	rte_tel_data_add_dict_u64(d, "count", n);
-	rte_tel_data_add_dict_u64(d, "next", more ? iter : 0);
-	rte_tel_data_add_dict_u64(d, "more", more);
+	rte_tel_data_add_dict_int(d, "next", more ? (int)iter : -1);
 	rte_tel_data_add_dict_u64(d, "truncated", truncated);
 	rte_tel_data_add_dict_container(d, "key", c.key, 0);
 	rte_tel_data_add_dict_container(d, "size", c.size, 0);
@@ -1583,7 +1582,7 @@ tern_store_telemetry_keys_register(struct tern_store *s, pthread_mutex_t *lock)
 		if (rte_telemetry_register_cmd("/tern/store_keys", tel_keys_cb,
 					       "Keys the store placed: [CURSOR[,COUNT[,PREFIX]]] "
 					       "-> key, size, version, "
-					       "replicas; next cursor") != 0)
+					       "replicas; next (-1 at the end)") != 0)
 			ret = -ENOTSUP;
 		else
 			keys_registered = true;

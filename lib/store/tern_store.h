@@ -269,7 +269,8 @@ int tern_store_telemetry_register(struct tern_store *store);
  * /tern/store (tern_store_telemetry_register(), done here): a page of at
  * most COUNT (1..64, default 32) of the objects this store placed whose key
  * starts with PREFIX, each with its size, version and replicas
- * ("node:offset ..."), and the cursor of the next page (doc/telemetry.md).
+ * ("node:offset ..."), and the cursor of the next page, "next" (-1 at the
+ * end; doc/telemetry.md).
  * The telemetry thread walks the store's records holding @p lock, for at
  * most 200 ms (else it answers "busy"): the application must hold @p lock
  * around every call on @p store. The store's destruction withdraws it.

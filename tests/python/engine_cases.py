@@ -298,7 +298,7 @@ def test_store_keys_telemetry_and_tern_top():
                 seen[k] = n
                 assert r.startswith("0:") and len(r.split()) == 1
             pages += 1
-            if not page["more"]:
+            if page["next"] == -1:
                 break
             cursor = page["next"]
         assert pages == 5
