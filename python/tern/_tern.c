@@ -2314,7 +2314,7 @@ store_batch(StoreObject *so, bool put, PyObject *keys, PyObject *bufs, PyObject 
 	for (i = 0; i < a.n; i++)
 		if (a.res[i] != 0 && failed++ == 0)
 			first_bad = i;
-	if (failed > 0 && (single || a.res[first_bad] == -EINVAL) && a.n == 1) {
+	if (failed > 0 && single) {
 		PyObject *exc = store_exc(a.res[0], !put, a.key[0], put ? a.size[0] : a.out[0]);
 
 		if (exc != NULL) {
