@@ -464,3 +464,21 @@ def test_metadata_down_waits_without_the_gil_and_holds_the_buffer(client, metada
     assert s.exists("after")
     s.close()
     b.close()
+
+
+def test_bench_store_runs_and_verifies(dataplanes):
+    # python3 -m tern.bench_store in its own process (attached to a): every
+    # size verified, rates positive, next to the raw baseline of the same run.
+    import json
+    import sys
+    p = subprocess.run([sys.executable, "-m", "tern.bench_store", "--file-prefix",
+                        dataplanes["a"].prefix, "--capacity", "st", "--owned", "--segment", "kv",
+                        "--size", "4K,64K", "--keys", "8", "--batch", "4", "--duration", "0.2",
+                        "--cpu", "-1", "--json"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = json.loads(p.stdout)
+    assert [r["size"] for r in out["results"]] == [4096, 65536]
+    for r in out["results"]:
+        assert r["verified"] is True
+        assert r["put_per_s"] > 0 and r["get_per_s"] > 0 and r["write_per_s"] > 0
+        assert r["put_x_raw"] == pytest.approx(r["put_per_s"] / r["write_per_s"])
