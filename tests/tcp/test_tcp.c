@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1273,6 +1275,57 @@ a_write_moved_to_another_rail_is_never_overwritten_by_its_old_copy(void **state)
 	free(new);
 }
 
+/* Descriptors this process has open. */
+static unsigned int
+open_fds(void)
+{
+	unsigned int n = 0;
+	int fd;
+
+	for (fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n = (unsigned int)fd + 1;
+	return n;
+}
+
+/*
+ * No socket to be had (RLIMIT_NOFILE, like a full connection table) is this
+ * process's shortage, not a failure of the rail: the slices go on the
+ * rail's open connection, nothing is paused.
+ */
+static void
+no_free_socket_does_not_pause_a_healthy_rail(void **state)
+{
+	static struct lim_env l;
+	const struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1", .conns_per_peer = 8 };
+	struct tern_submit_opts opts = { .deadline_ns = 3ull * 1000 * 1000 * 1000 };
+	struct tern_tcp_stats before, after;
+	struct rlimit old_lim, lim;
+	struct tern_request r;
+	int ret;
+
+	RTE_SET_USED(state);
+	lim_start(&l, &conf, "nofile");
+	test_pattern_fill(l.src, 4096, 41, 0);
+	r = test_req(TERN_OP_WRITE, l.rtgt_h, 0, l.src, 4096); /* one slice: one connection */
+	assert_int_equal(test_wait_release(tern_submit(l.c, &r, 1, &opts)), 0);
+	usleep(50 * 1000);
+	tern_tcp_stats(&before);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old_lim), 0);
+	lim = old_lim;
+	lim.rlim_cur = open_fds(); /* the next socket() fails with EMFILE */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	test_pattern_fill(l.src, 1 << 20, 42, 0);
+	r = test_req(TERN_OP_WRITE, l.rtgt_h, 0, l.src, 1 << 20); /* four slices */
+	ret = test_wait_release(tern_submit(l.c, &r, 1, &opts));
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old_lim), 0);
+	tern_tcp_stats(&after);
+	assert_int_equal(ret, 0);
+	assert_int_equal(test_pattern_check(l.tgt, 1 << 20, 42, 0), SIZE_MAX);
+	assert_int_equal(after.rail_failures, before.rail_failures);
+	lim_transfer_works(&l, 43);
+}
+
 /* ---- authentication ---- */
 
 static void
@@ -1460,6 +1513,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(a_foreign_server_does_not_flood_the_log, setup,
 						teardown),
 		cmocka_unit_test(ipv6_loopback_when_available),
+		cmocka_unit_test_teardown(no_free_socket_does_not_pause_a_healthy_rail,
+					  lim_teardown),
 		cmocka_unit_test_teardown(
 			a_write_moved_to_another_rail_is_never_overwritten_by_its_old_copy,
 			lim_teardown),

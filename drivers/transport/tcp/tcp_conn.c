@@ -601,12 +601,11 @@ tcp_rails_probe(struct tcp_endpoint *ep)
 	}
 }
 
-/* Did any byte of WRITE @p op on @p c reach the socket? */
+/* Did any byte of @p op on @p c reach the socket? */
 static inline bool
-write_on_wire(const struct tcp_conn *c, const struct tcp_op *op)
+on_wire(const struct tcp_conn *c, const struct tcp_op *op)
 {
-	return op->op == TCP_OP_WRITE &&
-	       (op->state == OP_SENT || (c->tx_head == op && c->tx_off != 0));
+	return op->state == OP_SENT || (c->tx_head == op && c->tx_off != 0);
 }
 
 /*
@@ -630,7 +629,9 @@ conn_ops_failover(struct tcp_endpoint *ep, struct tcp_conn *c, int err)
 		      (c->nb_ops != 0 || c->state != CONN_OPEN);
 	int fail = stale || err == 0 ? -ECONNRESET : err;
 	uint32_t i, failed = 0, again = 0;
-	bool bumped = false;
+	bool bumped = false, fresh_tried = false;
+	struct tcp_conn *fresh = NULL;
+	int fresh_err = 0;
 
 	r->conns[c->peer_conn] = NULL;
 	if (broken)
@@ -640,14 +641,15 @@ conn_ops_failover(struct tcp_endpoint *ep, struct tcp_conn *c, int err)
 		const struct tcp_rail *skip = broken ? r : NULL;
 		struct tcp_conn *nc = NULL;
 		struct tcp_rail *nr;
+		int e = fail, fail_op = fail;
 		uint32_t k;
-		int e = fail;
 
 		if (op->state == OP_FREE || op->conn != c)
 			continue;
 		if (!op->expired && err != -ECANCELED && !ep->cancelled &&
 		    (!broken || op->reposts < REPOST_MAX)) {
-			if (broken && !bumped && !c->doomed && write_on_wire(c, op)) {
+			if (broken && !bumped && !c->doomed && op->op == TCP_OP_WRITE &&
+			    on_wire(c, op)) {
 				peer_epoch_bump(r->peer->epoch);
 				bumped = true;
 			}
@@ -659,8 +661,22 @@ conn_ops_failover(struct tcp_endpoint *ep, struct tcp_conn *c, int err)
 				skip = nr;
 			}
 		}
+		if (nc == NULL && broken && op->reposts == 0 && !op->expired && !ep->cancelled &&
+		    !on_wire(c, op)) {
+			/* No rail in service, and the slice never left its queue
+			 * (posted after the connection fell silent): it tries a
+			 * connection of its own, once, rather than fail with the
+			 * error of a connection it never used. */
+			if (!fresh_tried) {
+				fresh_tried = true;
+				fresh = tcp_conn_connect(ep, r, c->peer_conn, &fresh_err);
+			}
+			nc = fresh;
+			if (nc == NULL && !err_local(fresh_err))
+				fail_op = fresh_err;
+		}
 		if (nc == NULL) {
-			op_complete(ep, op, op->expired ? -ETIMEDOUT : fail);
+			op_complete(ep, op, op->expired ? -ETIMEDOUT : fail_op);
 			failed++;
 			continue;
 		}
