@@ -601,6 +601,26 @@ tcp_rails_probe(struct tcp_endpoint *ep)
 	}
 }
 
+/* The error of the rail of @p p out of service that failed last, or @p dflt
+ * when none is (a slice moved off a stale connection that finds no rail in
+ * service fails with what took the rails out, not with the move's reset). */
+static int
+peer_last_error(const struct tcp_peer *p, int dflt)
+{
+	const struct tcp_rail_shared *last = NULL;
+	uint32_t i;
+
+	for (i = 0; i < p->nb_rails; i++) {
+		const struct tcp_rail_shared *sh = p->rails[i].sh;
+
+		if (sh->last_err != 0 &&
+		    __atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) != TERN_TCP_RAIL_UP &&
+		    (last == NULL || sh->fail_tsc > last->fail_tsc))
+			last = sh;
+	}
+	return last != NULL ? last->last_err : dflt;
+}
+
 /* Did any byte of @p op on @p c reach the socket? */
 static inline bool
 on_wire(const struct tcp_conn *c, const struct tcp_op *op)
@@ -675,6 +695,8 @@ conn_ops_failover(struct tcp_endpoint *ep, struct tcp_conn *c, int err)
 			if (nc == NULL && !err_local(fresh_err))
 				fail_op = fresh_err;
 		}
+		if (nc == NULL && stale)
+			fail_op = peer_last_error(r->peer, fail_op);
 		if (nc == NULL) {
 			op_complete(ep, op, op->expired ? -ETIMEDOUT : fail_op);
 			failed++;
