@@ -45,6 +45,8 @@ RTE_INIT(store_log_init)
 #define STORE_NAME_MAX		 16
 #define STORE_METADATA_MAX	 512
 #define OWNER_TIMEOUT_MS	 5000u
+#define PENDING_RETRY_NS	 (1000ull * 1000000ull) /* an ambiguous commit read back again */
+#define SETTLE_TRIES		 3u
 #define DEF_ATTACHED_DEADLINE_NS (5ull * 1000000000ull)
 #define DEF_ATTACHED_MAX_BATCH	 64u
 
@@ -92,6 +94,7 @@ struct tern_store {
 	bool pre_ok[TERN_STORE_BATCH_MAX];
 	int pre_cur;
 	int commit_err[TERN_STORE_BATCH_MAX]; /* resolve_put(): COMMIT_N per key */
+	uint32_t nb_pending;		      /* records after an ambiguous commit */
 };
 
 #define STAT_ADD(s, field, n) \
@@ -265,6 +268,8 @@ ext_get(struct tern_store *s, const char *key, struct store_ext_rec *e)
 	return ret;
 }
 
+static void pending_settle(struct tern_store *s, const char *key, bool force);
+
 /* ---- eviction and leases ---- */
 
 /* Evict the least-recently-used unread object with a replica on @node
@@ -302,6 +307,8 @@ tern_store_poll(struct tern_store *s)
 
 	if (s == NULL || s->magic != STORE_MAGIC)
 		return -EINVAL;
+	if (s->nb_pending > 0)
+		pending_settle(s, NULL, false);
 	if (s->stats.reserved == 0)
 		return 0;
 	for (i = 0; i < s->meta.max; i++) {
@@ -488,6 +495,115 @@ ext_commit(struct tern_store *s, uint32_t idx, bool replace)
 				     replace ? 0 : TERN_DIRECTORY_KV_CREATE);
 }
 
+/* A commit's error after which the request may still have been applied. */
+static bool
+ext_ambiguous(int ret)
+{
+	return ret == -ETIMEDOUT || ret == -ECONNRESET || ret == -EIO || ret == -EPROTO ||
+	       ret == -EPIPE;
+}
+
+/*
+ * Decide a commit of RESERVED @idx whose answer was lost: read the record
+ * back. Ours (this store, this version): applied, 0. Another writer's:
+ * -EEXIST. Absent: not applied (yet): create it again (also after a
+ * replace), since the lost request may still land and must then find the
+ * key naming these extents, not freed ones; that answer decides. Returns 0,
+ * -EEXIST, or -EAGAIN (unknown: the metadata does not answer).
+ */
+static int
+ext_settle(struct tern_store *s, uint32_t idx)
+{
+	const struct store_record *r = &s->meta.rec[idx];
+	struct store_ext_rec e;
+	char text[STORE_EXT_TEXT_MAX];
+	unsigned int t;
+	int ret, n;
+
+	for (t = 0; t < SETTLE_TRIES; t++) {
+		ret = ext_get(s, r->key, &e);
+		if (ret == 0)
+			return strcmp(e.owner, s->name) == 0 && e.version == r->version ? 0
+											: -EEXIST;
+		if (ret == -EPROTO)
+			return -EEXIST; /* not ours: ours is well formed */
+		if (ret != -ENOENT)
+			return -EAGAIN;
+		n = ext_encode(s, r, text, sizeof(text));
+		if (n < 0)
+			return n;
+		ret = tern_directory_kv_put(s->dir, r->key, text, (size_t)n,
+					    TERN_DIRECTORY_KV_CREATE);
+		if (ret == 0)
+			return 0;
+		if (ret != -EEXIST && !ext_ambiguous(ret))
+			return -EAGAIN;
+		/* Taken meanwhile, or unknown again: read it back. */
+	}
+	return -EAGAIN;
+}
+
+/* The record of RESERVED @idx is committed in the metadata: make it LIVE
+ * here (a replace of any local one). */
+static void
+commit_local(struct tern_store *s, uint32_t idx)
+{
+	uint64_t version = s->meta.rec[idx].version; /* the metadata's */
+	uint32_t old = STORE_REC_NONE;
+
+	store_meta_commit(&s->meta, idx, true, &old);
+	s->meta.rec[idx].version = version;
+	if (s->meta.version < version)
+		s->meta.version = version;
+	STAT_SUB(s, reserved, 1);
+	STAT_ADD(s, objects, 1);
+	STAT_ADD(s, bytes, s->meta.rec[idx].size);
+	if (old != STORE_REC_NONE) {
+		struct store_record *o = &s->meta.rec[old];
+
+		STAT_SUB(s, objects, 1);
+		STAT_SUB(s, bytes, o->size);
+		if (o->refs == 0)
+			record_release(s, old);
+	}
+}
+
+/*
+ * Settle the records of ambiguous commits (of @key only, unless NULL):
+ * those whose next try is due, or all with @force. Applied: LIVE. Not ours
+ * or absent: freed. Unknown: kept, tried again PENDING_RETRY_NS later.
+ */
+static void
+pending_settle(struct tern_store *s, const char *key, bool force)
+{
+	uint64_t now = tern_clock_ns();
+	uint32_t i;
+	int ret;
+
+	for (i = 0; i < s->meta.max && s->nb_pending > 0; i++) {
+		struct store_record *r = &s->meta.rec[i];
+
+		if (!r->pending || (key != NULL && strcmp(r->key, key) != 0) ||
+		    (!force && now < r->lease_end_ns))
+			continue;
+		ret = ext_settle(s, i);
+		if (ret == -EAGAIN) {
+			r->lease_end_ns = now + PENDING_RETRY_NS;
+			continue;
+		}
+		r->pending = false;
+		r->owned = false;
+		s->nb_pending--;
+		STORE_LOG(NOTICE, "%s: the ambiguous commit of %s: %s", s->name, r->key,
+			  ret == 0 ? "applied" : "not applied");
+		if (ret == 0)
+			commit_local(s, i);
+		else
+			record_release(s, i);
+	}
+	stats_used(s);
+}
+
 /* Send one COMMIT_N; the refused ones fail their key. */
 static void
 owners_commit_send(struct tern_store *s, struct store_wire_reqn *q, const uint32_t *key_of)
@@ -567,9 +683,50 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 			f->res[i] = status_i;
 		} else if (status == 0 && s->dir != NULL) {
 			/* The external metadata decides; here, a replace. */
-			f->res[i] = ext_commit(s, idx, (f->flags & TERN_STORE_F_REPLACE) != 0);
-			if (f->res[i] == 0)
+			bool replace = (f->flags & TERN_STORE_F_REPLACE) != 0;
+			int ret = ext_commit(s, idx, replace);
+
+			if (ret == -EEXIST && s->nb_pending > 0)
+				/* Perhaps an earlier put of ours, applied. */
+				pending_settle(s, s->meta.rec[idx].key, true);
+			/* -EEXIST too: the backend's client may have sent the
+			 * create again after a lost answer (hiredis reconnects
+			 * once), and found its own first try applied. */
+			if (ext_ambiguous(ret) || (ret == -EEXIST && !replace)) {
+				int st = ext_settle(s, idx);
+
+				if (st == -EAGAIN) {
+					/* Unknown: keep the extents until read back;
+					 * the version stays this record's alone. */
+					struct store_record *r = &s->meta.rec[idx];
+
+					s->meta.version = r->version;
+					r->pending = true;
+					r->owned = true;
+					r->lease_end_ns = tern_clock_ns() + PENDING_RETRY_NS;
+					s->nb_pending++;
+					f->res[i] = ret;
+					STORE_LOG(WARNING,
+						  "%s: the commit of %s is ambiguous (%s): "
+						  "extents kept until the metadata answers",
+						  s->name, r->key, strerror(-ret));
+					continue;
+				}
+				if (st == 0)
+					ret = 0;
+				else if (st == -EEXIST && !replace)
+					ret = -EEXIST;
+			}
+			f->res[i] = ret;
+			if (f->res[i] == 0) {
+				/* The version is the one in the metadata's record. */
+				uint64_t version = s->meta.rec[idx].version;
+
 				f->res[i] = store_meta_commit(&s->meta, idx, true, &old);
+				s->meta.rec[idx].version = version;
+				if (s->meta.version < version)
+					s->meta.version = version;
+			}
 		} else if (status == 0) {
 			f->res[i] = store_meta_commit(&s->meta, idx,
 						      (f->flags & TERN_STORE_F_REPLACE) != 0, &old);
@@ -1310,6 +1467,10 @@ tern_store_destroy(struct tern_store *s)
 		uint32_t iter = 0, idx;
 		int ret = 0;
 
+		/* Ambiguous commits decided first (those still unknown keep
+		 * their extents: a record may name them). */
+		if (s->nb_pending > 0)
+			pending_settle(s, NULL, true);
 		while (ret == 0 && (idx = store_meta_next(&s->meta, &iter)) != STORE_REC_NONE) {
 			ret = tern_directory_kv_del(s->dir, s->meta.rec[idx].key);
 			if (ret == -ENOENT)

@@ -74,6 +74,10 @@ struct store_record {
 	uint8_t state;
 	uint8_t nb_rep;
 	bool owned; /* RESERVED: a live future will commit or free it */
+	/* RESERVED after an ambiguous commit (the metadata's answer timed out):
+	 * the record there may name these extents; kept until read back
+	 * (lease_end_ns: the next try). Never freed by the lease sweep. */
+	bool pending;
 	uint8_t node[TERN_STORE_REPLICAS_MAX];
 	uint64_t offset[TERN_STORE_REPLICAS_MAX];
 };
