@@ -526,6 +526,30 @@ tern_directory_p2p_port(const struct tern_directory *dir)
 	return dir->ops->serve_port(dir);
 }
 
+int
+tern_directory_p2p_set_handler(struct tern_directory *dir, tern_directory_p2p_handler_fn fn,
+			       void *arg)
+{
+	if (dir == NULL || dir->ops->call == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&dir->pub_lock);
+	dir->handler = fn;
+	dir->handler_arg = arg;
+	pthread_mutex_unlock(&dir->pub_lock);
+	return 0;
+}
+
+int
+tern_directory_p2p_call(struct tern_directory *dir, const char *node, const char *segment,
+			const uint8_t *req, size_t len, uint8_t *rep, size_t *rep_len)
+{
+	if (dir == NULL || dir->ops->call == NULL || !tern_descriptor_name_valid(node) ||
+	    !tern_descriptor_name_valid(segment) || req == NULL || len == 0 ||
+	    len > TERN_DIRECTORY_P2P_MSG_MAX || rep == NULL || rep_len == NULL)
+		return -EINVAL;
+	return dir->ops->call(dir, node, segment, req, len, rep, rep_len);
+}
+
 /* ---- the key-value space ---- */
 
 /* 1..TERN_DIRECTORY_KV_KEY_MAX - 1 bytes of 0x21..0x7e (0 bytes with @allow_empty). */

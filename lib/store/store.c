@@ -70,6 +70,10 @@ struct tern_store_future {
 struct store_node {
 	struct tern_store_node_conf conf;
 	struct store_alloc alloc;
+	/* Owned nodes: where the owner answers (dir: a peer's p2p handle). */
+	struct store_owner_addr owner;
+	char owner_node[TERN_DESCRIPTOR_NAME_MAX];
+	char owner_segment[TERN_DESCRIPTOR_NAME_MAX];
 };
 
 struct tern_store {
@@ -140,7 +144,7 @@ owner_request(struct tern_store *s, unsigned int n, uint16_t op, uint64_t size, 
 						     : 0,
 	};
 	struct store_wire_rep r;
-	int ret = store_owner_call(&q, &r, OWNER_TIMEOUT_MS);
+	int ret = store_owner_call(&s->node[n].owner, &q, &r, OWNER_TIMEOUT_MS);
 
 	if (ret == 0 && op == STORE_WIRE_RESERVE)
 		*offset = r.offset;
@@ -604,16 +608,17 @@ pending_settle(struct tern_store *s, const char *key, bool force)
 	stats_used(s);
 }
 
-/* Send one COMMIT_N; the refused ones fail their key. */
+/* Send one COMMIT_N to node @n's owner; the refused ones fail their key. */
 static void
-owners_commit_send(struct tern_store *s, struct store_wire_reqn *q, const uint32_t *key_of)
+owners_commit_send(struct tern_store *s, unsigned int n, struct store_wire_reqn *q,
+		   const uint32_t *key_of)
 {
 	struct store_wire_repn r;
 	unsigned int k;
 	int ret;
 
 	memset(&r, 0, sizeof(r));
-	ret = store_owner_calln(q, &r, OWNER_TIMEOUT_MS);
+	ret = store_owner_calln(&s->node[n].owner, q, &r, OWNER_TIMEOUT_MS);
 	for (k = 0; k < q->count && ret != 0; k++)
 		if (r.count == 0 || (r.fail_mask & (1u << k)))
 			if (s->commit_err[key_of[k]] == 0)
@@ -654,11 +659,11 @@ owners_commit(struct tern_store *s, struct tern_store_future *f)
 				q.length[q.count] = r->size;
 				q.offset[q.count++] = r->offset[j];
 				if (q.count == STORE_WIRE_N_MAX)
-					owners_commit_send(s, &q, key_of);
+					owners_commit_send(s, n, &q, key_of);
 			}
 		}
 		if (q.count > 0)
-			owners_commit_send(s, &q, key_of);
+			owners_commit_send(s, n, &q, key_of);
 	}
 }
 
@@ -921,7 +926,8 @@ prereserve(struct tern_store *s, const char *const *keys, void *const *bufs, con
 			continue;
 		}
 		memset(&r, 0, sizeof(r));
-		if (store_owner_calln(&q, &r, OWNER_TIMEOUT_MS) != 0 || r.count != q.count)
+		if (store_owner_calln(&s->node[0].owner, &q, &r, OWNER_TIMEOUT_MS) != 0 ||
+		    r.count != q.count)
 			continue;
 		for (k = 0; k < q.count; k++) {
 			s->pre_off[idx[k]] = r.offset[k];
@@ -1320,13 +1326,24 @@ check_conf(struct tern_store *s, const struct tern_store_conf *c)
 		const struct tern_store_node_conf *n = &c->nodes[i];
 		struct tern_segment_info info;
 
+		bool peer_owned = n->owner != NULL;
+
+		/* Owned by this process's dataplane: a LOCAL segment seen from a
+		 * client (rte_mp). Owned by a peer dataplane: a REMOTE segment,
+		 * its owner asked over the peer's p2p channel. */
 		if ((n->flags & ~TERN_STORE_NODE_F_OWNED) != 0 ||
-		    ((n->flags & TERN_STORE_NODE_F_OWNED) &&
-		     rte_eal_process_type() != RTE_PROC_SECONDARY))
+		    ((n->flags & TERN_STORE_NODE_F_OWNED) && !peer_owned &&
+		     rte_eal_process_type() != RTE_PROC_SECONDARY) ||
+		    (peer_owned && (!(n->flags & TERN_STORE_NODE_F_OWNED) ||
+				    strncmp(n->owner, "p2p://", 6) != 0 ||
+				    !tern_descriptor_name_valid(n->owner_node) ||
+				    !tern_descriptor_name_valid(n->owner_segment))))
 			return -EINVAL;
 		if (tern_segment_info(c->segments, n->segment, &info) != 0 ||
 		    (info.kind != TERN_SEGMENT_LOCAL &&
-		     (info.kind != TERN_SEGMENT_REMOTE || (n->flags & TERN_STORE_NODE_F_OWNED))) ||
+		     (info.kind != TERN_SEGMENT_REMOTE ||
+		      ((n->flags & TERN_STORE_NODE_F_OWNED) && !peer_owned))) ||
+		    (peer_owned && info.kind != TERN_SEGMENT_REMOTE) ||
 		    info.state != TERN_SEGMENT_ACTIVE || n->length < 4096 ||
 		    n->offset > info.length || n->length > info.length - n->offset)
 			return -EINVAL;
@@ -1337,6 +1354,19 @@ check_conf(struct tern_store *s, const struct tern_store_conf *c)
 				return -EINVAL;
 		s->node_conf[i] = *n;
 		s->node[i].conf = *n;
+		if (peer_owned) {
+			snprintf(s->node[i].owner_node, sizeof(s->node[i].owner_node), "%s",
+				 n->owner_node);
+			snprintf(s->node[i].owner_segment, sizeof(s->node[i].owner_segment), "%s",
+				 n->owner_segment);
+			s->node[i].owner.node = s->node[i].owner_node;
+			s->node[i].owner.segment = s->node[i].owner_segment;
+		}
+		/* Not kept: the caller's strings (the handle below has the URI). */
+		s->node_conf[i].owner = s->node_conf[i].owner_node = NULL;
+		s->node_conf[i].owner_segment = NULL;
+		s->node[i].conf.owner = s->node[i].conf.owner_node = NULL;
+		s->node[i].conf.owner_segment = NULL;
 	}
 	s->conf.nodes = s->node_conf;
 	s->conf.name = s->name;
@@ -1391,6 +1421,18 @@ tern_store_create(const struct tern_store_conf *conf)
 	ret = store_meta_init(&s->meta, s->conf.max_objects);
 	if (ret != 0)
 		goto fail;
+	for (i = 0; i < s->conf.nb_nodes; i++) {
+		if (conf->nodes[i].owner == NULL)
+			continue;
+		s->node[i].owner.dir = tern_directory_open(conf->nodes[i].owner,
+							   &(struct tern_directory_conf){
+								   .timeout_ms = OWNER_TIMEOUT_MS,
+							   });
+		if (s->node[i].owner.dir == NULL) {
+			ret = -EINVAL;
+			goto fail_meta;
+		}
+	}
 	if (strcmp(s->metadata, "embedded") != 0) {
 		s->dir = tern_directory_open(s->metadata,
 					     &(struct tern_directory_conf){
@@ -1432,8 +1474,10 @@ fail_meta:
 	tern_directory_close(s->dir);
 	store_meta_fini(&s->meta);
 fail:
-	for (i = 0; i < TERN_STORE_NODES_MAX; i++)
+	for (i = 0; i < TERN_STORE_NODES_MAX; i++) {
 		store_alloc_fini(&s->node[i].alloc);
+		tern_directory_close(s->node[i].owner.dir);
+	}
 	free(s);
 	rte_errno = -ret;
 	return NULL;
@@ -1492,8 +1536,10 @@ tern_store_destroy(struct tern_store *s)
 	if (s->own_client)
 		tern_client_destroy(s->client);
 	store_meta_fini(&s->meta);
-	for (i = 0; i < TERN_STORE_NODES_MAX; i++)
+	for (i = 0; i < TERN_STORE_NODES_MAX; i++) {
 		store_alloc_fini(&s->node[i].alloc);
+		tern_directory_close(s->node[i].owner.dir);
+	}
 	free(s->futures);
 	free(s);
 	return 0;

@@ -19,6 +19,7 @@
 #include <rte_log.h>
 #include <rte_telemetry.h>
 
+#include <tern_directory.h>
 #include <tern_time.h>
 
 #include "store_private.h"
@@ -257,6 +258,43 @@ owner_mp_action(const struct rte_mp_msg *msg, const void *peer)
 	return rte_mp_reply(&reply, peer);
 }
 
+int
+tern_store_owner_serve(struct tern_store_owner *o, const uint8_t *req, size_t len, uint8_t *rep)
+{
+	if (o == NULL || req == NULL || rep == NULL)
+		return -EINVAL;
+	/* The op is at bytes 6..7 in both kinds of request. */
+	if (len >= 8 && req[7] == 0 &&
+	    (req[6] == STORE_WIRE_RESERVE_N || req[6] == STORE_WIRE_COMMIT_N)) {
+		struct store_wire_reqn q;
+		struct store_wire_repn r = { 0 };
+
+		if (store_wire_reqn_decode(req, len, &q) != 0) {
+			r.status = -EPROTO; /* refused as a whole: count 0 */
+		} else {
+			q.segment = o->conf.segment;
+			pthread_mutex_lock(&o->lock);
+			owner_serve_n(o, &q, &r);
+			pthread_mutex_unlock(&o->lock);
+		}
+		return (int)store_wire_repn_encode(&r, rep);
+	} else {
+		struct store_wire_req q;
+		struct store_wire_rep r = { 0 };
+
+		if (store_wire_req_decode(req, len, &q) != 0) {
+			r.status = -EPROTO;
+		} else {
+			q.segment = o->conf.segment;
+			pthread_mutex_lock(&o->lock);
+			owner_serve(o, &q, &r);
+			pthread_mutex_unlock(&o->lock);
+		}
+		store_wire_rep_encode(&r, rep);
+		return STORE_WIRE_REP_LEN;
+	}
+}
+
 static int
 owner_tel(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
@@ -391,8 +429,25 @@ tern_store_owner_stats(struct tern_store_owner *o, struct tern_store_owner_stats
 
 /* ---- the client side: a store's node that a dataplane owns ---- */
 
+/* A request to a peer dataplane's owner over its p2p channel: the answer's
+ * bytes in @rep (TERN_STORE_OWNER_MSG_MAX), its length or a negative errno. */
+static int
+owner_p2p(const struct store_owner_addr *to, const uint8_t *req, size_t len, uint8_t *rep)
+{
+	size_t rep_len = 0;
+	int ret;
+
+	RTE_BUILD_BUG_ON(TERN_STORE_OWNER_MSG_MAX != TERN_DIRECTORY_P2P_MSG_MAX);
+	RTE_BUILD_BUG_ON(STORE_WIRE_MSG_MAX != TERN_DIRECTORY_P2P_MSG_MAX);
+	ret = tern_directory_p2p_call(to->dir, to->node, to->segment, req, len, rep, &rep_len);
+	if (ret == -ENOENT)
+		ret = -ENODEV; /* no owner of that segment there */
+	return ret < 0 ? ret : (int)rep_len;
+}
+
 int
-store_owner_calln(const struct store_wire_reqn *q, struct store_wire_repn *r, uint32_t timeout_ms)
+store_owner_calln(const struct store_owner_addr *to, const struct store_wire_reqn *q,
+		  struct store_wire_repn *r, uint32_t timeout_ms)
 {
 	struct rte_mp_msg msg;
 	struct rte_mp_reply reply;
@@ -400,6 +455,16 @@ store_owner_calln(const struct store_wire_reqn *q, struct store_wire_repn *r, ui
 			       .tv_nsec = (long)(timeout_ms % 1000) * 1000000 };
 	int ret;
 
+	if (to != NULL && to->dir != NULL) {
+		uint8_t req[STORE_WIRE_MSG_MAX], rep[STORE_WIRE_MSG_MAX];
+		size_t len = store_wire_reqn_encode(q, req);
+
+		ret = owner_p2p(to, req, len, rep);
+		if (ret < 0)
+			return ret;
+		ret = store_wire_repn_decode(rep, (size_t)ret, r);
+		return ret == 0 ? r->status : ret;
+	}
 	memset(&msg, 0, sizeof(msg));
 	strcpy(msg.name, STORE_WIRE_MP_NAME);
 	msg.len_param = (int)store_wire_reqn_encode(q, msg.param);
@@ -417,7 +482,8 @@ store_owner_calln(const struct store_wire_reqn *q, struct store_wire_repn *r, ui
 }
 
 int
-store_owner_call(struct store_wire_req *q, struct store_wire_rep *r, uint32_t timeout_ms)
+store_owner_call(const struct store_owner_addr *to, struct store_wire_req *q,
+		 struct store_wire_rep *r, uint32_t timeout_ms)
 {
 	struct rte_mp_msg msg;
 	struct rte_mp_reply reply;
@@ -425,6 +491,16 @@ store_owner_call(struct store_wire_req *q, struct store_wire_rep *r, uint32_t ti
 			       .tv_nsec = (long)(timeout_ms % 1000) * 1000000 };
 	int ret;
 
+	if (to != NULL && to->dir != NULL) {
+		uint8_t req[STORE_WIRE_REQ_LEN], rep[STORE_WIRE_MSG_MAX];
+
+		store_wire_req_encode(q, req);
+		ret = owner_p2p(to, req, sizeof(req), rep);
+		if (ret < 0)
+			return ret;
+		ret = store_wire_rep_decode(rep, (size_t)ret, r);
+		return ret == 0 ? r->status : ret;
+	}
 	memset(&msg, 0, sizeof(msg));
 	strcpy(msg.name, STORE_WIRE_MP_NAME);
 	msg.len_param = STORE_WIRE_REQ_LEN;

@@ -206,12 +206,23 @@ int store_wire_repn_decode(const uint8_t *in, size_t len, struct store_wire_repn
 
 /* ---- store_owner.c, client side ---- */
 
+struct tern_directory;
+
+/* Where a node's owner answers: this process's dataplane over rte_mp
+ * (dir NULL), or a peer dataplane over its p2p channel. */
+struct store_owner_addr {
+	struct tern_directory *dir; /* p2p handle of the owner, or NULL */
+	const char *node;	    /* with dir: the owner's node name */
+	const char *segment;	    /* with dir: the owned segment's name */
+};
+
 /* One request to the dataplane owning a node: its status (0 or the owner's
  * negative errno, r filled), -ENODEV (no owner answers), -ETIMEDOUT,
- * -EPROTO (a malformed reply). */
-int store_owner_call(struct store_wire_req *q, struct store_wire_rep *r, uint32_t timeout_ms);
+ * -EPROTO (a malformed reply); over p2p also the channel's errors. */
+int store_owner_call(const struct store_owner_addr *to, struct store_wire_req *q,
+		     struct store_wire_rep *r, uint32_t timeout_ms);
 /* The same for an _N request: the reply's status (r filled also on a refusal). */
-int store_owner_calln(const struct store_wire_reqn *q, struct store_wire_repn *r,
-		      uint32_t timeout_ms);
+int store_owner_calln(const struct store_owner_addr *to, const struct store_wire_reqn *q,
+		      struct store_wire_repn *r, uint32_t timeout_ms);
 
 #endif /* TERN_STORE_PRIVATE_H */

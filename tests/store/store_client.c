@@ -23,6 +23,13 @@
  *       60 s) for GOFILE (PEER1 is killed meanwhile), then gets all: the 8
  *       with no error (fallen back to their other replica), "solo" with an
  *       error.
+ *   store_client EAL-ARGS -- remote PORTB,PORTC GOFILE
+ *       three nodes: peer b's segment st and peer c's st, each owned by
+ *       that peer dataplane (--store-capacity st) and asked over its p2p
+ *       channel (127.0.0.1:PORTB, PORTC), and this dataplane's kv; 8
+ *       objects with replicas = 2 (node 0, b, first); prints "stored",
+ *       waits for GOFILE (the script reads b's and c's /tern/store_owner),
+ *       gets all (every byte checked), removes all, destroys the store.
  *   store_client EAL-ARGS -- ownhang KEY METADATA
  *       as hang, on the owned segment "st", with a 5 s lease.
  *
@@ -301,6 +308,86 @@ run_fallback(struct tern_client *c, struct tern_segment_table *tbl, const char *
 	return 0;
 }
 
+static int
+run_remote(struct tern_client *c, struct tern_segment_table *tbl, const char *ports,
+	   const char *gofile)
+{
+	struct tern_store_node_conf nodes[3] = { 0 };
+	static const char *const peer[2] = { "b", "c" };
+	char uri[2][64];
+	unsigned int port[2], i;
+	struct tern_segment_info info;
+	struct tern_store_stats st;
+	struct tern_store *s;
+	uint64_t size = 512 * 1024, got;
+	char key[32];
+	int r[8];
+
+	CHECK(sscanf(ports, "%u,%u", &port[0], &port[1]) == 2);
+	for (i = 0; i < 2; i++) {
+		CHECK(tern_peers_ipc_resolve(peer[i], "st", 10000, &nodes[i].segment) == 0);
+		snprintf(uri[i], sizeof(uri[i]), "p2p://127.0.0.1:%u", port[i]);
+		nodes[i].flags = TERN_STORE_NODE_F_OWNED;
+		nodes[i].owner = uri[i];
+		nodes[i].owner_node = peer[i];
+		nodes[i].owner_segment = "st";
+	}
+	CHECK(tern_segment_find(tbl, "kv", &nodes[2].segment) == 0);
+	for (i = 0; i < 3; i++) {
+		CHECK(tern_segment_info(tbl, nodes[i].segment, &info) == 0);
+		nodes[i].length = info.length;
+	}
+	s = tern_store_create(&(struct tern_store_conf){
+		.name = "remote",
+		.client = c,
+		.segments = tbl,
+		.nodes = nodes,
+		.nb_nodes = 3,
+		.replicas = 2,
+		.max_inflight = 16,
+		.deadline_ns = 2000000000ull,
+	});
+	if (s == NULL) {
+		fprintf(stderr, "store_client: store: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "o/%u", i);
+		fill(buf + i * size, size, 70 + i);
+		CHECK(put1(s, key, buf + i * size, size) == 0);
+	}
+	CHECK(tern_store_stats(s, &st) == 0);
+	CHECK(st.objects == 8 && st.reserved == 0);
+	printf("stored\n");
+	fflush(stdout);
+	for (i = 0; i < 600 && access(gofile, F_OK) != 0; i++)
+		usleep(100000);
+	CHECK(access(gofile, F_OK) == 0);
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "o/%u", i);
+		memset(buf + 16 * MiB, 0, size);
+		CHECK(get1(s, key, buf + 16 * MiB, size, &got) == 0 && got == size);
+		CHECK(same(buf + 16 * MiB, size, 70 + i));
+	}
+	{
+		const char *keys[8];
+		char names[8][32];
+
+		for (i = 0; i < 8; i++) {
+			snprintf(names[i], sizeof(names[i]), "o/%u", i);
+			keys[i] = names[i];
+		}
+		CHECK(tern_store_remove(s, keys, 8, r) == 8);
+		for (i = 0; i < 8; i++)
+			CHECK(r[i] == 0);
+	}
+	CHECK(tern_store_stats(s, &st) == 0);
+	CHECK(st.objects == 0 && st.used == 0);
+	CHECK(tern_store_destroy(s) == 0);
+	printf("store_client: remote ok\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -351,6 +438,8 @@ main(int argc, char **argv)
 	CHECK(buf != NULL);
 	if (strcmp(mode, "fallback") == 0)
 		return run_fallback(c, tbl, key, meta); /* PEER GOFILE */
+	if (strcmp(mode, "remote") == 0)
+		return run_remote(c, tbl, key, meta); /* PORTB,PORTC GOFILE */
 	s = tern_store_create(&(struct tern_store_conf){
 		.name = name,
 		.client = c,

@@ -86,9 +86,9 @@ case_putter_killed() {
 	return $ok
 }
 
-# owner_field FIELD: /tern/store_owner's FIELD, through dpdk-telemetry.py.
+# owner_field FIELD [FILE_PREFIX]: /tern/store_owner's FIELD, through dpdk-telemetry.py.
 owner_field() {
-	echo /tern/store_owner | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c '
+	echo /tern/store_owner | dpdk-telemetry.py -f "${2:-$prefix}" 2>/dev/null | python3 -c '
 import json, sys
 text = sys.stdin.read()
 doc = json.loads(text[text.index("{\"/tern/store_owner"):text.rindex("}") + 1])
@@ -216,6 +216,55 @@ case_replica_holder_killed() {
 	[ "$rc" -eq 0 ] && grep -q "fallback ok" "$work/fb.out"
 }
 
+# Peers b and c own their segment st (--store-capacity st); a client of a
+# places replicas there, reserving and committing at b's and c's owners over
+# their p2p channels. Their /tern/store_owner shows the extents while the
+# objects live, and nothing once the client removed them.
+case_remote_owners() {
+	local pa pb pc c rc cb cc rb
+	pa=$(free_port)
+	pb=$(free_port)
+	pc=$(free_port)
+	start_peer a 0x300000000000 "$pa" --peer "b=p2p://127.0.0.1:$pb" \
+		--peer "c=p2p://127.0.0.1:$pc" || return 1
+	start_peer b 0x380000000000 "$pb" --segment st:32M --store-capacity st \
+		--peer "a=p2p://127.0.0.1:$pa" || return 1
+	start_peer c 0x400000000000 "$pc" --segment st:32M --store-capacity st \
+		--peer "a=p2p://127.0.0.1:$pa" || return 1
+	rm -f "$work/go"
+	"$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}a" \
+		--log-level lib.eal:warning -- remote "$pb,$pc" "$work/go" >"$work/ro.out" 2>&1 &
+	c=$!
+	pids+=("$c")
+	for _ in $(seq 1 200); do
+		grep -q stored "$work/ro.out" && break
+		kill -0 "$c" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q stored "$work/ro.out" || { cat "$work/ro.out"; return 1; }
+	cb=$(owner_field committed "${prefix}b")
+	cc=$(owner_field committed "${prefix}c")
+	rb=$(owner_field reserved "${prefix}b")
+	echo "owner b: committed $cb reserved $rb; owner c: committed $cc"
+	touch "$work/go"
+	wait "$c"
+	rc=$?
+	cat "$work/ro.out"
+	# Node 0 (b) holds one replica of each of the 8 objects; the second
+	# replica is on c or on a's own kv.
+	[ "$rc" -eq 0 ] && [ "$cb" = 8 ] && [ "$rb" = 0 ] && [ "$cc" -le 8 ] || {
+		echo "expected b committed 8, reserved 0, c committed <= 8"
+		rc=1
+	}
+	cb=$(owner_field committed "${prefix}b")
+	cc=$(owner_field committed "${prefix}c")
+	echo "after remove: owner b committed $cb used $(owner_field used "${prefix}b"); c committed $cc"
+	[ "$cb" = 0 ] && [ "$cc" = 0 ] && [ "$(owner_field used "${prefix}b")" = 0 ] || rc=1
+	kill -TERM "${peer_pid[a]}" "${peer_pid[b]}" "${peer_pid[c]}"
+	wait "${peer_pid[a]}" "${peer_pid[b]}" "${peer_pid[c]}" 2>/dev/null
+	[ "$rc" -eq 0 ]
+}
+
 command -v dpdk-telemetry.py >/dev/null || { echo "dpdk-telemetry.py missing (Debian package dpdk)"; exit 1; }
 command -v redis-server >/dev/null || { echo "redis-server missing (usertools/tern-quickstart.sh deps)"; exit 1; }
 run_case store_capacity_refused case_refused
@@ -226,6 +275,7 @@ start_redis || { echo "redis-server did not start"; exit 1; }
 run_case store_owner_two_clients case_owner_shared
 run_case store_owner_putter_killed_lease case_owner_lease
 run_case store_replica_holder_killed case_replica_holder_killed
+run_case store_remote_owners case_remote_owners
 kill -TERM "$dp_pid"
 wait "$dp_pid"
 rc=$?
