@@ -34,9 +34,12 @@ enum { EXT_FREE = 0, EXT_RESERVED, EXT_COMMITTED };
 struct owner_extent {
 	uint64_t offset;
 	uint64_t length;
-	uint64_t lease_end_ns;
+	uint64_t lease_end_ns; /* RESERVED: freed after this */
+	uint64_t ref_end_ns;   /* refs > 0: the references expire after this */
+	uint32_t refs;	       /* readers' references (COMMITTED) */
 	uint32_t pid;
 	uint8_t state;
+	bool freeing; /* freed while referenced: given back when refs drop */
 };
 
 struct tern_store_owner {
@@ -52,8 +55,22 @@ static pthread_mutex_t owner_global_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tern_store_owner *owner_current; /* the rte_mp action's owner */
 static bool owner_action_registered, owner_tel_registered;
 
+/* A reserved or committed extent, not being freed. */
 static struct owner_extent *
 ext_find(struct tern_store_owner *o, uint64_t offset, uint64_t length)
+{
+	uint32_t i;
+
+	for (i = 0; i < o->nb_hw; i++)
+		if (o->ext[i].state != EXT_FREE && !o->ext[i].freeing &&
+		    o->ext[i].offset == offset && o->ext[i].length == length)
+			return &o->ext[i];
+	return NULL;
+}
+
+/* Any extent at @offset of @length, also one being freed. */
+static struct owner_extent *
+ext_find_any(struct tern_store_owner *o, uint64_t offset, uint64_t length)
 {
 	uint32_t i;
 
@@ -84,6 +101,8 @@ ext_release(struct tern_store_owner *o, struct owner_extent *e)
 		o->stats.committed--;
 	store_alloc_put(&o->alloc, e->offset, e->length);
 	e->state = EXT_FREE;
+	e->freeing = false;
+	e->refs = 0;
 	o->stats.used = o->alloc.used;
 }
 
@@ -94,6 +113,16 @@ sweep(struct tern_store_owner *o)
 	int freed = 0;
 	uint32_t i;
 
+	for (i = 0; i < o->nb_hw; i++)
+		if (o->ext[i].refs > 0 && now >= o->ext[i].ref_end_ns) {
+			/* Its readers died or forgot it: the references go. */
+			OWNER_LOG(NOTICE, "read references on %" PRIu64 " at %" PRIu64 " expired",
+				  o->ext[i].length, o->ext[i].offset);
+			o->ext[i].refs = 0;
+			o->stats.read_refs_expired++;
+			if (o->ext[i].freeing)
+				ext_release(o, &o->ext[i]);
+		}
 	for (i = 0; i < o->nb_hw; i++)
 		if (o->ext[i].state == EXT_RESERVED && now >= o->ext[i].lease_end_ns) {
 			OWNER_LOG(NOTICE,
@@ -147,8 +176,29 @@ owner_serve(struct tern_store_owner *o, const struct store_wire_req *q, struct s
 		e = ext_find(o, q->offset, q->length);
 		if (e == NULL)
 			r->status = -ENOENT;
+		else if (e->refs > 0)
+			e->freeing = true; /* given back when its last reader is done */
 		else
 			ext_release(o, e);
+	} else if (q->op == STORE_WIRE_READ_REF) {
+		uint64_t end = tern_clock_ns() + (uint64_t)q->lease_ms * 1000000ull;
+
+		e = ext_find(o, q->offset, q->length);
+		if (e == NULL || e->state != EXT_COMMITTED) {
+			r->status = -ENOENT;
+		} else {
+			if (e->refs == 0 || end > e->ref_end_ns)
+				e->ref_end_ns = end;
+			e->refs++;
+			o->stats.read_refs++;
+		}
+	} else if (q->op == STORE_WIRE_READ_UNREF) {
+		e = ext_find_any(o, q->offset, q->length);
+		if (e == NULL || e->refs == 0) {
+			r->status = -ENOENT; /* expired meanwhile, or never taken */
+		} else if (--e->refs == 0 && e->freeing) {
+			ext_release(o, e);
+		}
 	}
 	if (r->status != 0)
 		o->stats.refused++;
@@ -317,6 +367,8 @@ owner_tel(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 	rte_tel_data_add_dict_u64(d, "lease_expired", st.lease_expired);
 	rte_tel_data_add_dict_u64(d, "requests", st.requests);
 	rte_tel_data_add_dict_u64(d, "refused", st.refused);
+	rte_tel_data_add_dict_u64(d, "read_refs", st.read_refs);
+	rte_tel_data_add_dict_u64(d, "read_refs_expired", st.read_refs_expired);
 	return 0;
 }
 

@@ -151,6 +151,10 @@ enum store_wire_op {
 	STORE_WIRE_STATS = 4,	  /* -> used, capacity */
 	STORE_WIRE_RESERVE_N = 5, /* count lengths, lease_ms, pid -> count offsets, all or none */
 	STORE_WIRE_COMMIT_N = 6,  /* count {offset, length} -> a mask of the ones refused */
+	/* A reader's reference on a committed extent, with a lease: a FREE
+	 * meanwhile is deferred until the last reference drops or expires. */
+	STORE_WIRE_READ_REF = 7,   /* offset, length, lease_ms, pid (-ENOENT: not committed) */
+	STORE_WIRE_READ_UNREF = 8, /* offset, length (-ENOENT: no reference) */
 };
 
 /* Extents in one _N message (its request fits rte_mp's 256-byte param). */

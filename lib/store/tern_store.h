@@ -308,13 +308,15 @@ int tern_store_owner_poll(struct tern_store_owner *owner);
 
 /** An owner's counters. */
 struct tern_store_owner_stats {
-	uint64_t capacity;	/**< bytes owned */
-	uint64_t used;		/**< bytes reserved or committed */
-	uint64_t reserved;	/**< extents reserved, not committed */
-	uint64_t committed;	/**< extents committed */
-	uint64_t lease_expired; /**< reservations freed by their lease */
-	uint64_t requests;	/**< requests answered */
-	uint64_t refused;	/**< requests answered with an error */
+	uint64_t capacity;	    /**< bytes owned */
+	uint64_t used;		    /**< bytes reserved or committed */
+	uint64_t reserved;	    /**< extents reserved, not committed */
+	uint64_t committed;	    /**< extents committed */
+	uint64_t lease_expired;	    /**< reservations freed by their lease */
+	uint64_t requests;	    /**< requests answered */
+	uint64_t refused;	    /**< requests answered with an error */
+	uint64_t read_refs;	    /**< readers' references taken (STORE_WIRE_READ_REF) */
+	uint64_t read_refs_expired; /**< extents whose references expired unreleased */
 };
 
 /** @return 0; -EINVAL. Any thread. */
