@@ -250,8 +250,14 @@ ext_encode(const struct tern_store *s, const struct store_record *r, char *buf, 
 
 	memcpy(e.owner, s->name, sizeof(e.owner));
 	for (i = 0; i < r->nb_rep; i++) {
+		const struct store_node *n = &s->node[r->node[i]];
+
 		e.node[i] = r->node[i];
 		e.offset[i] = r->offset[i];
+		if (n->owner_node[0] != '\0') {
+			memcpy(e.onode[i], n->owner_node, sizeof(e.onode[i]));
+			memcpy(e.oseg[i], n->owner_segment, sizeof(e.oseg[i]));
+		}
 	}
 	return store_ext_encode(&e, buf, len);
 }
@@ -1062,7 +1068,8 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
  * backend error.
  */
 static int
-ext_lookup(struct tern_store *s, const char *key, uint32_t *idx, uint64_t *size)
+ext_lookup(struct tern_store *s, const char *key, uint32_t *idx, uint64_t *size,
+	   struct store_ext_rec *out)
 {
 	struct store_ext_rec e;
 	int ret = ext_get(s, key, &e);
@@ -1082,9 +1089,98 @@ ext_lookup(struct tern_store *s, const char *key, uint32_t *idx, uint64_t *size)
 		return ret;
 	if (*idx == STORE_REC_NONE) {
 		*size = e.size;
+		if (out != NULL)
+			*out = e;
 		return strcmp(e.owner, s->name) == 0 ? -ENOENT : -EREMOTE;
 	}
 	return 0;
+}
+
+/* This store's node that names owner @onode / @oseg, or -1. */
+static int
+node_of_owner(const struct tern_store *s, const char *onode, const char *oseg)
+{
+	unsigned int n;
+
+	if (onode[0] == '\0')
+		return -1;
+	for (n = 0; n < s->conf.nb_nodes; n++)
+		if (strcmp(s->node[n].owner_node, onode) == 0 &&
+		    strcmp(s->node[n].owner_segment, oseg) == 0)
+			return (int)n;
+	return -1;
+}
+
+/*
+ * Read an object another store placed (record @e of @key): from a replica
+ * on an owned node this store names too, under a read reference at its
+ * owner. The reference is taken first, then the record read again: if it
+ * still names this commit (owner, version), the extent was not freed
+ * before the reference (the placing store removes the record before it
+ * frees), and the reference keeps it until the READ is done, whatever a
+ * remove or an eviction does meanwhile. 0, -ENOENT (removed or replaced
+ * meanwhile), -EREMOTE (no replica on a node this store can reach), or the
+ * READ's / the owner's error.
+ */
+static int
+get_foreign(struct tern_store *s, const char *key, const struct store_ext_rec *e, void *buf)
+{
+	uint64_t lease_ms64 = 2 * s->conf.deadline_ns / 1000000;
+	uint32_t lease_ms;
+	struct store_ext_rec now;
+	int ret = -EREMOTE, r2;
+	unsigned int k;
+
+	if (lease_ms64 < 1000)
+		lease_ms64 = 1000;
+	if (lease_ms64 > STORE_WIRE_LEASE_MS_MAX)
+		lease_ms64 = STORE_WIRE_LEASE_MS_MAX;
+	lease_ms = (uint32_t)lease_ms64;
+	for (k = 0; k < e->nb_rep; k++) {
+		int n = node_of_owner(s, e->onode[k], e->oseg[k]);
+		const struct store_node *nd;
+		struct store_wire_req q = {
+			.op = STORE_WIRE_READ_REF,
+			.pid = (uint32_t)getpid(),
+			.length = e->size,
+			.offset = e->offset[k],
+			.lease_ms = lease_ms,
+		};
+		struct store_wire_rep rr;
+
+		if (n < 0)
+			continue;
+		nd = &s->node[n];
+		q.segment = nd->conf.segment;
+		ret = store_owner_call(&nd->owner, &q, &rr, OWNER_TIMEOUT_MS);
+		if (ret != 0)
+			continue; /* -ENOENT: freed meanwhile; the next replica or the end */
+		r2 = ext_get(s, key, &now);
+		if (r2 == 0 && (strcmp(now.owner, e->owner) != 0 || now.version != e->version))
+			r2 = -ENOENT;
+		if (r2 == 0) {
+			struct tern_submit_opts opts = { .deadline_ns = s->conf.deadline_ns };
+			struct tern_request rq = {
+				.op = TERN_OP_READ,
+				.segment = nd->conf.segment,
+				.offset = nd->conf.offset + e->offset[k],
+				.local = buf,
+				.length = e->size,
+			};
+			struct tern_future *ef = tern_submit(s->client, &rq, 1, &opts);
+
+			r2 = ef == NULL ? -rte_errno : tern_future_wait(ef, UINT64_MAX);
+			tern_future_release(ef);
+		}
+		q.op = STORE_WIRE_READ_UNREF;
+		q.lease_ms = 0;
+		(void)store_owner_call(&nd->owner, &q, &rr, OWNER_TIMEOUT_MS);
+		if (r2 == 0 || r2 == -ENOENT)
+			return r2;
+		ret = r2; /* the READ failed: the next replica */
+		STAT_ADD(s, fallbacks, 1);
+	}
+	return ret;
 }
 
 struct tern_store_future *
@@ -1120,8 +1216,18 @@ tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
 		}
 		idx = store_meta_lookup(&s->meta, key);
 		if (s->dir != NULL) {
-			ret = ext_lookup(s, key, &idx, &f->size[i]);
-			if (ret != 0) {
+			struct store_ext_rec e;
+
+			ret = ext_lookup(s, key, &idx, &f->size[i], &e);
+			if (ret == -EREMOTE && f->size[i] > buf_sizes[i])
+				ret = -ENOSPC;
+			else if (ret == -EREMOTE && f->size[i] > 0 && bufs[i] == NULL)
+				ret = -EINVAL;
+			else if (ret == -EREMOTE && f->size[i] > 0)
+				ret = get_foreign(s, key, &e, bufs[i]);
+			else if (ret == -EREMOTE)
+				ret = 0; /* zero-size: nothing to read */
+			if (ret != 0 || idx == STORE_REC_NONE) {
 				f->res[i] = ret;
 				continue;
 			}
@@ -1327,6 +1433,7 @@ check_conf(struct tern_store *s, const struct tern_store_conf *c)
 		struct tern_segment_info info;
 
 		bool peer_owned = n->owner != NULL;
+		bool has_id = n->owner_node != NULL || n->owner_segment != NULL;
 
 		/* Owned by this process's dataplane: a LOCAL segment seen from a
 		 * client (rte_mp). Owned by a peer dataplane: a REMOTE segment,
@@ -1334,10 +1441,10 @@ check_conf(struct tern_store *s, const struct tern_store_conf *c)
 		if ((n->flags & ~TERN_STORE_NODE_F_OWNED) != 0 ||
 		    ((n->flags & TERN_STORE_NODE_F_OWNED) && !peer_owned &&
 		     rte_eal_process_type() != RTE_PROC_SECONDARY) ||
-		    (peer_owned && (!(n->flags & TERN_STORE_NODE_F_OWNED) ||
-				    strncmp(n->owner, "p2p://", 6) != 0 ||
-				    !tern_descriptor_name_valid(n->owner_node) ||
-				    !tern_descriptor_name_valid(n->owner_segment))))
+		    (peer_owned && strncmp(n->owner, "p2p://", 6) != 0) ||
+		    ((peer_owned || has_id) && (!(n->flags & TERN_STORE_NODE_F_OWNED) ||
+						!tern_descriptor_name_valid(n->owner_node) ||
+						!tern_descriptor_name_valid(n->owner_segment))))
 			return -EINVAL;
 		if (tern_segment_info(c->segments, n->segment, &info) != 0 ||
 		    (info.kind != TERN_SEGMENT_LOCAL &&
@@ -1354,7 +1461,7 @@ check_conf(struct tern_store *s, const struct tern_store_conf *c)
 				return -EINVAL;
 		s->node_conf[i] = *n;
 		s->node[i].conf = *n;
-		if (peer_owned) {
+		if (has_id) {
 			snprintf(s->node[i].owner_node, sizeof(s->node[i].owner_node), "%s",
 				 n->owner_node);
 			snprintf(s->node[i].owner_segment, sizeof(s->node[i].owner_segment), "%s",

@@ -115,10 +115,13 @@ uint32_t store_meta_next(const struct store_meta *m, uint32_t *iter);
 
 /* ---- store_ext.c: a record in an external metadata store ---- */
 
-/* Longest record text (4 replicas of 20-digit offsets fit easily). */
-#define STORE_EXT_TEXT_MAX 256
+/* Longest record text (4 replicas of 20-digit offsets and two 47-byte
+ * names each fit). */
+#define STORE_EXT_TEXT_MAX 1024
 /* Owner names: tern_store_conf.name, 1..15 bytes. */
 #define STORE_EXT_OWNER_MAX 16
+/* A replica's owner node and segment names: 1..47 of [A-Za-z0-9_.:-]. */
+#define STORE_EXT_NAME_MAX 48
 
 struct store_ext_rec {
 	char owner[STORE_EXT_OWNER_MAX];
@@ -127,6 +130,10 @@ struct store_ext_rec {
 	uint8_t nb_rep;
 	uint8_t node[TERN_STORE_REPLICAS_MAX];
 	uint64_t offset[TERN_STORE_REPLICAS_MAX];
+	/* The owner of each replica's extent ("" when the node has no owner
+	 * identity): other stores naming the same owned node read it there. */
+	char onode[TERN_STORE_REPLICAS_MAX][STORE_EXT_NAME_MAX];
+	char oseg[TERN_STORE_REPLICAS_MAX][STORE_EXT_NAME_MAX];
 };
 
 /* The text of @r in @buf: its length, or -ENOSPC. */

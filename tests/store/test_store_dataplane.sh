@@ -218,8 +218,10 @@ case_replica_holder_killed() {
 
 # Peers b and c own their segment st (--store-capacity st); a client of a
 # places replicas there, reserving and committing at b's and c's owners over
-# their p2p channels. Their /tern/store_owner shows the extents while the
-# objects live, and nothing once the client removed them.
+# their p2p channels (records in Redis). A second store reads them under
+# read references at the owners, and gets -ENOENT once they are removed.
+# The owners' /tern/store_owner shows the extents while the objects live,
+# the read references, and nothing once the client removed them.
 case_remote_owners() {
 	local pa pb pc c rc cb cc rb
 	pa=$(free_port)
@@ -233,7 +235,7 @@ case_remote_owners() {
 		--peer "a=p2p://127.0.0.1:$pa" || return 1
 	rm -f "$work/go"
 	"$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}a" \
-		--log-level lib.eal:warning -- remote "$pb,$pc" "$work/go" >"$work/ro.out" 2>&1 &
+		--log-level lib.eal:warning -- remote "$pb,$pc,$redis_port" "$work/go" >"$work/ro.out" 2>&1 &
 	c=$!
 	pids+=("$c")
 	for _ in $(seq 1 200); do
@@ -245,15 +247,16 @@ case_remote_owners() {
 	cb=$(owner_field committed "${prefix}b")
 	cc=$(owner_field committed "${prefix}c")
 	rb=$(owner_field reserved "${prefix}b")
-	echo "owner b: committed $cb reserved $rb; owner c: committed $cc"
+	refs=$(owner_field read_refs "${prefix}b")
+	echo "owner b: committed $cb reserved $rb read_refs $refs; owner c: committed $cc"
 	touch "$work/go"
 	wait "$c"
 	rc=$?
 	cat "$work/ro.out"
 	# Node 0 (b) holds one replica of each of the 8 objects; the second
 	# replica is on c or on a's own kv.
-	[ "$rc" -eq 0 ] && [ "$cb" = 8 ] && [ "$rb" = 0 ] && [ "$cc" -le 8 ] || {
-		echo "expected b committed 8, reserved 0, c committed <= 8"
+	[ "$rc" -eq 0 ] && [ "$cb" = 8 ] && [ "$rb" = 0 ] && [ "$cc" -le 8 ] && [ "$refs" -ge 8 ] || {
+		echo "expected b committed 8, reserved 0, read_refs >= 8, c committed <= 8"
 		rc=1
 	}
 	cb=$(owner_field committed "${prefix}b")

@@ -178,6 +178,53 @@ test_read_ref_malformed(void **state)
 	assert_int_equal(tern_store_owner_serve(owner, in, sizeof(in), NULL), -EINVAL);
 }
 
+/* The record names each owned replica's owner: other stores read it there. */
+static void
+test_record_owner_names(void **state)
+{
+	static const char *const bad[] = {
+		"tern1 w 64 1 1 0:0@",
+		"tern1 w 64 1 1 0:0@b",
+		"tern1 w 64 1 1 0:0@b/",
+		"tern1 w 64 1 1 0:0@/st",
+		"tern1 w 64 1 1 0:0@b/st/x",
+		"tern1 w 64 1 1 0:0@b c/st",
+		"tern1 w 64 1 1 0:0@b/st@c/d",
+		"tern1 w 64 1 1 0:0@b/s\x01",
+		"tern1 w 64 1 1 0:0@b/st ",
+		"tern1 w 64 1 1 0:0@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/st",
+		"tern1 w 64 2 2 0:0@b/st1:64",
+	};
+	struct store_ext_rec r, back;
+	char text[STORE_EXT_TEXT_MAX];
+	unsigned int i;
+	int n;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	memcpy(r.owner, "w", 2);
+	r.size = 64;
+	r.version = 3;
+	r.nb_rep = 2;
+	r.node[0] = 0;
+	r.offset[0] = 128;
+	snprintf(r.onode[0], sizeof(r.onode[0]), "b");
+	snprintf(r.oseg[0], sizeof(r.oseg[0]), "st.0:x-y_z");
+	r.node[1] = 2;
+	r.offset[1] = 64; /* not owned: no name */
+	n = store_ext_encode(&r, text, sizeof(text));
+	assert_true(n > 0);
+	assert_string_equal(text, "tern1 w 64 3 2 0:128@b/st.0:x-y_z 2:64");
+	assert_int_equal(store_ext_decode(text, (size_t)n, &back), 0);
+	assert_memory_equal(&back, &r, sizeof(r));
+	assert_int_equal(store_ext_decode("tern1 w 64 1 1 0:0@b/st", 23, &back), 0);
+	assert_string_equal(back.onode[0], "b");
+	assert_string_equal(back.oseg[0], "st");
+	for (i = 0; i < RTE_DIM(bad); i++)
+		if (store_ext_decode(bad[i], strlen(bad[i]), &back) != -EPROTO)
+			fail_msg("accepted: %s", bad[i]);
+}
+
 int
 main(void)
 {
@@ -185,6 +232,7 @@ main(void)
 		cmocka_unit_test(test_read_ref_defers_free),
 		cmocka_unit_test(test_read_ref_lease_expires),
 		cmocka_unit_test(test_read_ref_malformed),
+		cmocka_unit_test(test_record_owner_names),
 	};
 	uint32_t seg;
 	void *mem;
