@@ -103,6 +103,11 @@ struct directory_backend_ops {
 	int (*kv_get)(struct tern_directory *dir, const char *key, size_t klen, char **value,
 		      size_t *len);
 	int (*kv_del)(struct tern_directory *dir, const char *key, size_t klen);
+	/* Several puts at once (NULL: one kv_put each); keys full backend keys,
+	 * each result set. */
+	void (*kv_put_n)(struct tern_directory *dir, unsigned int n, const char *const *keys,
+			 const size_t *klens, const void *const *values, const size_t *lens,
+			 bool create, int *results);
 	/* cb gets each key minus the first @p skip bytes (the "<prefix>/~kv/"). */
 	int (*kv_list)(struct tern_directory *dir, const char *prefix, size_t plen, size_t skip,
 		       directory_list_cb cb, void *arg);

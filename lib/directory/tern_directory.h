@@ -267,6 +267,25 @@ int tern_directory_p2p_call(struct tern_directory *dir, const char *node, const 
 int tern_directory_kv_put(struct tern_directory *dir, const char *key, const void *value,
 			  size_t len, unsigned int flags);
 
+/** Keys of one tern_directory_kv_put_n(). */
+#define TERN_DIRECTORY_KV_BATCH_MAX 256
+
+/**
+ * tern_directory_kv_put() of @p n keys in as few requests as the backend
+ * allows: Redis pipelines them (one round trip, one result per key); etcd
+ * sends the creates as one transaction per 64 keys (all its compares must
+ * hold: if one key exists, that transaction changes nothing and its keys
+ * are created one by one, for exact results). Each key's result in
+ * @p results (as tern_directory_kv_put()'s). Not atomic across keys.
+ *
+ * @return 0 (see @p results); -EINVAL (NULL argument, @p n 0 or above
+ *         TERN_DIRECTORY_KV_BATCH_MAX, any bad key or value, unknown flag:
+ *         nothing sent); -ENOTSUP (p2p).
+ */
+int tern_directory_kv_put_n(struct tern_directory *dir, unsigned int n, const char *const *keys,
+			    const void *const *values, const size_t *lens, unsigned int flags,
+			    int *results);
+
 /**
  * Read a key's value into @p value (room for @p max bytes).
  *

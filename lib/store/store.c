@@ -99,6 +99,8 @@ struct tern_store {
 	int pre_cur;
 	int commit_err[TERN_STORE_BATCH_MAX]; /* resolve_put(): COMMIT_N per key */
 	uint32_t nb_pending;		      /* records after an ambiguous commit */
+	int ext_res[TERN_STORE_BATCH_MAX];    /* resolve_put(): each key's metadata commit */
+	char ext_text[TERN_STORE_BATCH_MAX][STORE_EXT_TEXT_MAX]; /* the records sent */
 };
 
 #define STAT_ADD(s, field, n) \
@@ -488,21 +490,47 @@ get_one(struct tern_store *s, struct tern_store_future *f, uint32_t i, unsigned 
 	return ret;
 }
 
-/* Write the record of RESERVED @idx in the external metadata, atomically
- * created unless @replace. It takes the version the local commit will. */
-static int
-ext_commit(struct tern_store *s, uint32_t idx, bool replace)
+/*
+ * Commit the records of a put batch's keys (those whose owners committed:
+ * s->commit_err[i] == 0) in the external metadata, in as few requests as
+ * the backend allows (tern_directory_kv_put_n(): Redis pipelined, etcd one
+ * transaction per 64 creates); atomically created unless @replace. Each
+ * key's result in s->ext_res[i]. Each record's version is taken here (and
+ * never given again).
+ */
+static void
+ext_commit_batch(struct tern_store *s, struct tern_store_future *f, bool replace)
 {
-	struct store_record *r = &s->meta.rec[idx];
-	char text[STORE_EXT_TEXT_MAX];
-	int n;
+	const char *keys[TERN_STORE_BATCH_MAX];
+	const void *vals[TERN_STORE_BATCH_MAX];
+	size_t lens[TERN_STORE_BATCH_MAX];
+	uint32_t map[TERN_STORE_BATCH_MAX], i, n = 0;
+	int res[TERN_STORE_BATCH_MAX], ret, len;
 
-	r->version = s->meta.version + 1;
-	n = ext_encode(s, r, text, sizeof(text));
-	if (n < 0)
-		return n;
-	return tern_directory_kv_put(s->dir, r->key, text, (size_t)n,
-				     replace ? 0 : TERN_DIRECTORY_KV_CREATE);
+	for (i = 0; i < f->nb; i++) {
+		struct store_record *r;
+
+		s->ext_res[i] = 0;
+		if (f->rec[i] == STORE_REC_NONE || s->commit_err[i] != 0)
+			continue;
+		r = &s->meta.rec[f->rec[i]];
+		r->version = ++s->meta.version;
+		len = ext_encode(s, r, s->ext_text[n], sizeof(s->ext_text[n]));
+		if (len < 0) {
+			s->ext_res[i] = len;
+			continue;
+		}
+		keys[n] = r->key;
+		vals[n] = s->ext_text[n];
+		lens[n] = (size_t)len;
+		map[n++] = i;
+	}
+	if (n == 0)
+		return;
+	ret = tern_directory_kv_put_n(s->dir, n, keys, vals, lens,
+				      replace ? 0 : TERN_DIRECTORY_KV_CREATE, res);
+	for (i = 0; i < n; i++)
+		s->ext_res[map[i]] = ret < 0 ? ret : res[i];
 }
 
 /* A commit's error after which the request may still have been applied. */
@@ -680,6 +708,8 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 
 	if (status == 0)
 		owners_commit(s, f);
+	if (status == 0 && s->dir != NULL)
+		ext_commit_batch(s, f, (f->flags & TERN_STORE_F_REPLACE) != 0);
 	for (i = 0; i < f->nb; i++) {
 		uint32_t idx = f->rec[i];
 
@@ -695,7 +725,7 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 		} else if (status == 0 && s->dir != NULL) {
 			/* The external metadata decides; here, a replace. */
 			bool replace = (f->flags & TERN_STORE_F_REPLACE) != 0;
-			int ret = ext_commit(s, idx, replace);
+			int ret = s->ext_res[i];
 
 			if (ret == -EEXIST && s->nb_pending > 0)
 				/* Perhaps an earlier put of ours, applied. */
@@ -707,11 +737,10 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 				int st = ext_settle(s, idx);
 
 				if (st == -EAGAIN) {
-					/* Unknown: keep the extents until read back;
-					 * the version stays this record's alone. */
+					/* Unknown: keep the extents until read back
+					 * (the version is this record's alone). */
 					struct store_record *r = &s->meta.rec[idx];
 
-					s->meta.version = r->version;
 					r->pending = true;
 					r->owned = true;
 					r->lease_end_ns = tern_clock_ns() + PENDING_RETRY_NS;

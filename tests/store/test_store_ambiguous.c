@@ -306,12 +306,13 @@ test_ambiguous_commit(void **state)
 	fake_start();
 	s = store_open("amb");
 
-	/* Applied, its answer lost: hiredis times out, reconnects, sends the
-	 * SET NX again and gets nil. Read back: ours, so the put succeeds. */
+	/* Applied, its answer lost: the commit (pipelined, never sent again)
+	 * times out; read back: ours, so the put succeeds. */
 	test_pattern_fill(buf, 64 * KiB, 1, 0);
 	fake.lose_set_answers = 1;
 	assert_int_equal(put1(s, "a/1", buf, 64 * KiB), 0);
-	assert_int_equal(fake.sets, 2);
+	assert_int_equal(fake.sets, 1);
+	assert_true(fake.gets >= 1);
 	st = stats(s);
 	assert_int_equal(st.objects, 1);
 	assert_int_equal(st.reserved, 0);
