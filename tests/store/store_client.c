@@ -33,6 +33,9 @@
  *       "stored", waits for GOFILE (the script reads b's and c's
  *       /tern/store_owner), gets all, removes half: the reader gets
  *       -ENOENT for those and the others still; removes all, destroys.
+ *   store_client EAL-ARGS -- rread PORTB,REDISPORT present|absent
+ *       a client of another dataplane (c): a store over b's owned st reads
+ *       the remote mode's 8 objects (every byte checked), or finds none.
  *   store_client EAL-ARGS -- ownhang KEY METADATA
  *       as hang, on the owned segment "st", with a 5 s lease.
  *
@@ -311,6 +314,60 @@ run_fallback(struct tern_client *c, struct tern_segment_table *tbl, const char *
 	return 0;
 }
 
+/* A store of another node (a client of dataplane c) reads what the remote
+ * mode's store placed on b's owned st: all 8 objects (expect "present"),
+ * or none (expect "absent": removed meanwhile, -ENOENT). */
+static int
+run_remote_reader(struct tern_client *c, struct tern_segment_table *tbl, const char *ports,
+		  const char *expect)
+{
+	struct tern_store_node_conf node = { 0 };
+	struct tern_segment_info info;
+	struct tern_store *s;
+	unsigned int port[2], i;
+	uint64_t size = 512 * 1024, got;
+	char uri[64], meta[64], key[32];
+	int r;
+
+	CHECK(sscanf(ports, "%u,%u", &port[0], &port[1]) == 2);
+	CHECK(strcmp(expect, "present") == 0 || strcmp(expect, "absent") == 0);
+	snprintf(uri, sizeof(uri), "p2p://127.0.0.1:%u", port[0]);
+	snprintf(meta, sizeof(meta), "redis://127.0.0.1:%u/ro", port[1]);
+	CHECK(tern_peers_ipc_resolve("b", "st", 10000, &node.segment) == 0);
+	CHECK(tern_segment_info(tbl, node.segment, &info) == 0);
+	node.length = info.length;
+	node.flags = TERN_STORE_NODE_F_OWNED;
+	node.owner = uri;
+	node.owner_node = "b";
+	node.owner_segment = "st";
+	s = tern_store_create(&(struct tern_store_conf){
+		.name = "creader",
+		.client = c,
+		.segments = tbl,
+		.nodes = &node,
+		.nb_nodes = 1,
+		.max_inflight = 8,
+		.deadline_ns = 2000000000ull,
+		.metadata = meta,
+	});
+	CHECK(s != NULL);
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "o/%u", i);
+		memset(buf, 0, size);
+		r = get1(s, key, buf, size, &got);
+		if (expect[0] == 'p') {
+			if (r != 0)
+				fprintf(stderr, "store_client: get %s: %s\n", key, strerror(-r));
+			CHECK(r == 0 && got == size && same(buf, size, 70 + i));
+		} else {
+			CHECK(r == -ENOENT);
+		}
+	}
+	CHECK(tern_store_destroy(s) == 0);
+	printf("store_client: rread %s ok\n", expect);
+	return 0;
+}
+
 static int
 run_remote(struct tern_client *c, struct tern_segment_table *tbl, const char *ports,
 	   const char *gofile)
@@ -327,7 +384,7 @@ run_remote(struct tern_client *c, struct tern_segment_table *tbl, const char *po
 	int r[8];
 
 	CHECK(sscanf(ports, "%u,%u,%u", &port[0], &port[1], &port[2]) == 3);
-	snprintf(meta, sizeof(meta), "redis://127.0.0.1:%u/ro%d", port[2], (int)getpid());
+	snprintf(meta, sizeof(meta), "redis://127.0.0.1:%u/ro", port[2]);
 	for (i = 0; i < 2; i++) {
 		CHECK(tern_peers_ipc_resolve(peer[i], "st", 10000, &nodes[i].segment) == 0);
 		snprintf(uri[i], sizeof(uri[i]), "p2p://127.0.0.1:%u", port[i]);
@@ -477,7 +534,9 @@ main(int argc, char **argv)
 	if (strcmp(mode, "fallback") == 0)
 		return run_fallback(c, tbl, key, meta); /* PEER GOFILE */
 	if (strcmp(mode, "remote") == 0)
-		return run_remote(c, tbl, key, meta); /* PORTB,PORTC GOFILE */
+		return run_remote(c, tbl, key, meta); /* PORTB,PORTC,REDISPORT GOFILE */
+	if (strcmp(mode, "rread") == 0)
+		return run_remote_reader(c, tbl, key, meta); /* PORTB,REDISPORT present|absent */
 	s = tern_store_create(&(struct tern_store_conf){
 		.name = name,
 		.client = c,

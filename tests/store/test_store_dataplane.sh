@@ -232,7 +232,7 @@ case_remote_owners() {
 	start_peer b 0x380000000000 "$pb" --segment st:32M --store-capacity st \
 		--peer "a=p2p://127.0.0.1:$pa" || return 1
 	start_peer c 0x400000000000 "$pc" --segment st:32M --store-capacity st \
-		--peer "a=p2p://127.0.0.1:$pa" || return 1
+		--peer "a=p2p://127.0.0.1:$pa" --peer "b=p2p://127.0.0.1:$pb" || return 1
 	rm -f "$work/go"
 	"$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}a" \
 		--log-level lib.eal:warning -- remote "$pb,$pc,$redis_port" "$work/go" >"$work/ro.out" 2>&1 &
@@ -247,6 +247,11 @@ case_remote_owners() {
 	cb=$(owner_field committed "${prefix}b")
 	cc=$(owner_field committed "${prefix}c")
 	rb=$(owner_field reserved "${prefix}b")
+	# A reader on another node: a client of c reads them from b's owner.
+	timeout -k 5 60 "$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}c" \
+		--log-level lib.eal:warning -- rread "$pb,$redis_port" present >"$work/rr.out" 2>&1 ||
+		{ cat "$work/rr.out"; touch "$work/go"; return 1; }
+	cat "$work/rr.out"
 	refs=$(owner_field read_refs "${prefix}b")
 	echo "owner b: committed $cb reserved $rb read_refs $refs; owner c: committed $cc"
 	touch "$work/go"
@@ -255,14 +260,18 @@ case_remote_owners() {
 	cat "$work/ro.out"
 	# Node 0 (b) holds one replica of each of the 8 objects; the second
 	# replica is on c or on a's own kv.
-	[ "$rc" -eq 0 ] && [ "$cb" = 8 ] && [ "$rb" = 0 ] && [ "$cc" -le 8 ] && [ "$refs" -ge 8 ] || {
-		echo "expected b committed 8, reserved 0, read_refs >= 8, c committed <= 8"
+	[ "$rc" -eq 0 ] && [ "$cb" = 8 ] && [ "$rb" = 0 ] && [ "$cc" -le 8 ] && [ "$refs" -ge 16 ] || {
+		echo "expected b committed 8, reserved 0, read_refs >= 16, c committed <= 8"
 		rc=1
 	}
 	cb=$(owner_field committed "${prefix}b")
 	cc=$(owner_field committed "${prefix}c")
 	echo "after remove: owner b committed $cb used $(owner_field used "${prefix}b"); c committed $cc"
 	[ "$cb" = 0 ] && [ "$cc" = 0 ] && [ "$(owner_field used "${prefix}b")" = 0 ] || rc=1
+	# Removed: the other node's reader finds none of them.
+	timeout -k 5 60 "$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}c" \
+		--log-level lib.eal:warning -- rread "$pb,$redis_port" absent >"$work/rr.out" 2>&1 || rc=1
+	cat "$work/rr.out"
 	kill -TERM "${peer_pid[a]}" "${peer_pid[b]}" "${peer_pid[c]}"
 	wait "${peer_pid[a]}" "${peer_pid[b]}" "${peer_pid[c]}" 2>/dev/null
 	[ "$rc" -eq 0 ]
