@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_common.h>
@@ -1622,6 +1623,7 @@ fail:
 static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tern_store *tel_store;
 static bool tel_registered;
+static pthread_mutex_t *tel_keys_lock;
 
 int
 tern_store_destroy(struct tern_store *s)
@@ -1636,8 +1638,10 @@ tern_store_destroy(struct tern_store *s)
 		if (s->futures[i].kind != F_FREE)
 			return -EBUSY;
 	pthread_mutex_lock(&tel_lock);
-	if (tel_store == s)
+	if (tel_store == s) {
 		tel_store = NULL;
+		tel_keys_lock = NULL;
+	}
 	pthread_mutex_unlock(&tel_lock);
 	s->magic = 0;
 	if (s->dir != NULL) {
@@ -1751,8 +1755,183 @@ tern_store_telemetry_register(struct tern_store *s)
 		else
 			tel_registered = true;
 	}
+	if (ret == 0 && tel_store != s)
+		tel_keys_lock = NULL; /* /tern/store_keys: tern_store_telemetry_keys_register() */
 	if (ret == 0)
 		tel_store = s;
+	pthread_mutex_unlock(&tel_lock);
+	return ret;
+}
+
+/* ---- /tern/store_keys: the keys this store placed (doc/telemetry.md) ---- */
+
+#define TEL_KEYS_LOCK_WAIT_NS (200ull * 1000 * 1000)
+
+static int
+tel_keys_error(struct rte_tel_data *d, const char *msg)
+{
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "error", msg);
+	return 0;
+}
+
+/* Arrays of one answer (freed by the telemetry library once added to it). */
+struct tel_keys_cols {
+	struct rte_tel_data *key, *size, *version, *replicas, *nodes;
+};
+
+/* One record's row; its key shortened to fit a telemetry string. */
+static void
+tel_keys_row(const struct tern_store *s, const struct store_record *r, struct tel_keys_cols *c,
+	     uint64_t *truncated)
+{
+	char shown[RTE_TEL_MAX_STRING_LEN], reps[RTE_TEL_MAX_STRING_LEN];
+	size_t len = strnlen(r->key, TERN_STORE_KEY_MAX), off = 0;
+	unsigned int i;
+
+	if (len < sizeof(shown)) {
+		memcpy(shown, r->key, len + 1);
+	} else {
+		memcpy(shown, r->key, sizeof(shown) - 4);
+		memcpy(shown + sizeof(shown) - 4, "...", 4);
+		++*truncated;
+	}
+	reps[0] = '\0';
+	for (i = 0; i < r->nb_rep && off < sizeof(reps); i++)
+		off += (size_t)snprintf(reps + off, sizeof(reps) - off, "%s%u:%" PRIu64,
+					i ? " " : "", r->node[i], r->offset[i]);
+	(void)s;
+	rte_tel_data_add_array_string(c->key, shown);
+	rte_tel_data_add_array_u64(c->size, r->size);
+	rte_tel_data_add_array_u64(c->version, r->version);
+	rte_tel_data_add_array_string(c->replicas, reps);
+}
+
+static int
+tel_keys_cb(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	struct tel_keys_cols c = { 0 };
+	struct store_keys_query q;
+	struct timespec until;
+	struct tern_store *s;
+	uint64_t truncated = 0;
+	uint32_t iter, idx, n = 0;
+	size_t plen;
+	char err[160];
+	bool more = false;
+	unsigned int i;
+	int ret;
+
+	if (store_keys_parse(params, &q, err, sizeof(err)) != 0)
+		return tel_keys_error(d, err);
+	pthread_mutex_lock(&tel_lock);
+	s = tel_store;
+	if (s == NULL || tel_keys_lock == NULL) {
+		pthread_mutex_unlock(&tel_lock);
+		return tel_keys_error(d, "no store serves its keys in this process");
+	}
+	if (q.cursor > s->meta.mask + 1) {
+		pthread_mutex_unlock(&tel_lock);
+		snprintf(err, sizeof(err), "cursor %u is past this store's end (%u)", q.cursor,
+			 s->meta.mask + 1);
+		return tel_keys_error(d, err);
+	}
+	/* The store is used by one thread at a time: walk it under that thread's lock. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)TEL_KEYS_LOCK_WAIT_NS;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	ret = pthread_mutex_timedlock(tel_keys_lock, &until);
+	if (ret != 0) {
+		pthread_mutex_unlock(&tel_lock);
+		return tel_keys_error(d, "the store is busy (a call holds it): try again");
+	}
+	c.key = rte_tel_data_alloc();
+	c.size = rte_tel_data_alloc();
+	c.version = rte_tel_data_alloc();
+	c.replicas = rte_tel_data_alloc();
+	c.nodes = rte_tel_data_alloc();
+	if (c.key == NULL || c.size == NULL || c.version == NULL || c.replicas == NULL ||
+	    c.nodes == NULL) {
+		pthread_mutex_unlock(tel_keys_lock);
+		pthread_mutex_unlock(&tel_lock);
+		rte_tel_data_free(c.key);
+		rte_tel_data_free(c.size);
+		rte_tel_data_free(c.version);
+		rte_tel_data_free(c.replicas);
+		rte_tel_data_free(c.nodes);
+		return -ENOMEM;
+	}
+	rte_tel_data_start_array(c.key, RTE_TEL_STRING_VAL);
+	rte_tel_data_start_array(c.size, RTE_TEL_U64_VAL);
+	rte_tel_data_start_array(c.version, RTE_TEL_U64_VAL);
+	rte_tel_data_start_array(c.replicas, RTE_TEL_STRING_VAL);
+	rte_tel_data_start_array(c.nodes, RTE_TEL_STRING_VAL);
+	plen = strlen(q.prefix);
+	iter = q.cursor;
+	while ((idx = store_meta_next(&s->meta, &iter)) != STORE_REC_NONE) {
+		const struct store_record *r = &s->meta.rec[idx];
+
+		if (memcmp(r->key, q.prefix, plen) != 0)
+			continue;
+		if (n == q.count) {
+			iter--; /* this slot starts the next page */
+			more = true;
+			break;
+		}
+		tel_keys_row(s, r, &c, &truncated);
+		n++;
+	}
+	pthread_mutex_unlock(tel_keys_lock);
+	for (i = 0; i < s->conf.nb_nodes; i++) {
+		struct tern_segment_info info;
+
+		rte_tel_data_add_array_string(
+			c.nodes,
+			tern_segment_info(s->conf.segments, s->node[i].conf.segment, &info) == 0
+				? info.name
+				: "?");
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "name", s->name);
+	rte_tel_data_add_dict_string(d, "metadata", s->dir != NULL ? "external" : "embedded");
+	pthread_mutex_unlock(&tel_lock);
+	rte_tel_data_add_dict_u64(d, "count", n);
+	rte_tel_data_add_dict_int(d, "next", more ? (int)iter : -1);
+	rte_tel_data_add_dict_u64(d, "truncated", truncated);
+	rte_tel_data_add_dict_container(d, "key", c.key, 0);
+	rte_tel_data_add_dict_container(d, "size", c.size, 0);
+	rte_tel_data_add_dict_container(d, "version", c.version, 0);
+	rte_tel_data_add_dict_container(d, "replicas", c.replicas, 0);
+	rte_tel_data_add_dict_container(d, "nodes", c.nodes, 0);
+	return 0;
+}
+
+int
+tern_store_telemetry_keys_register(struct tern_store *s, pthread_mutex_t *lock)
+{
+	static bool keys_registered;
+	int ret;
+
+	if (s == NULL || s->magic != STORE_MAGIC || lock == NULL)
+		return -EINVAL;
+	ret = tern_store_telemetry_register(s);
+	if (ret != 0)
+		return ret;
+	pthread_mutex_lock(&tel_lock);
+	if (!keys_registered) {
+		if (rte_telemetry_register_cmd("/tern/store_keys", tel_keys_cb,
+					       "Keys the store placed: [CURSOR[,COUNT[,PREFIX]]] "
+					       "-> key, size, version, "
+					       "replicas; next (-1 at the end)") != 0)
+			ret = -ENOTSUP;
+		else
+			keys_registered = true;
+	}
+	if (ret == 0)
+		tel_keys_lock = lock;
 	pthread_mutex_unlock(&tel_lock);
 	return ret;
 }

@@ -10,6 +10,7 @@
  *   store_owner.c  the owner side: a dataplane answering reserve/commit/free (rte_mp)
  *   store_ext.c    a record as text, in etcd or Redis (lib/directory's key-value space)
  *   store_wire.c   the owners' channel on the wire (no DPDK: shared with tests, fuzzed)
+ *   store_keys.c   the parameters of /tern/store_keys (no DPDK: shared with tests)
  *   store_meta.c   the embedded metadata: records, key hash, LRU
  *   store_alloc.c  a node's extent allocator (no DPDK: shared with tests)
  */
@@ -235,5 +236,21 @@ int store_owner_call(const struct store_owner_addr *to, struct store_wire_req *q
 /* The same for an _N request: the reply's status (r filled also on a refusal). */
 int store_owner_calln(const struct store_owner_addr *to, const struct store_wire_reqn *q,
 		      struct store_wire_repn *r, uint32_t timeout_ms);
+
+/* ---- store_keys.c: the parameters of /tern/store_keys (no DPDK: shared with tests) ---- */
+
+#define STORE_KEYS_COUNT_DEF  32u
+#define STORE_KEYS_COUNT_MAX  64u	 /* an answer stays under the telemetry's 16 KiB */
+#define STORE_KEYS_CURSOR_MAX (1u << 25) /* hash slots of the largest store (2^24 objects) */
+
+struct store_keys_query {
+	uint32_t cursor; /* the hash slot to walk from */
+	uint32_t count;	 /* most keys in the answer */
+	char prefix[TERN_STORE_KEY_MAX];
+};
+
+/* "" | CURSOR | CURSOR,COUNT | CURSOR,COUNT,PREFIX (store_keys.c).
+ * 0, or -EINVAL with a one-line reason in @err. */
+int store_keys_parse(const char *params, struct store_keys_query *q, char *err, size_t errlen);
 
 #endif /* TERN_STORE_PRIVATE_H */

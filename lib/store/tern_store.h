@@ -34,6 +34,7 @@
  * metadata_timeout_ms per request: -ECONNREFUSED, -ETIMEDOUT, -EIO, -EPROTO...
  */
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include <tern_engine.h>
@@ -270,6 +271,23 @@ int tern_store_stats(const struct tern_store *store, struct tern_store_stats *st
  *         library refused the command).
  */
 int tern_store_telemetry_register(struct tern_store *store);
+
+/**
+ * Serve /tern/store_keys,[CURSOR[,COUNT[,PREFIX]]] for @p store as well as
+ * /tern/store (tern_store_telemetry_register(), done here): a page of at
+ * most COUNT (1..64, default 32) of the objects this store placed whose key
+ * starts with PREFIX, each with its size, version and replicas
+ * ("node:offset ..."), and the cursor of the next page, "next" (-1 at the
+ * end; doc/telemetry.md).
+ * The telemetry thread walks the store's records holding @p lock, for at
+ * most 200 ms (else it answers "busy"): the application must hold @p lock
+ * around every call on @p store. The store's destruction withdraws it.
+ *
+ * @return 0; -EINVAL (NULL or not a store, NULL lock); as
+ *         tern_store_telemetry_register(); -ENOTSUP (the telemetry library
+ *         refused the command).
+ */
+int tern_store_telemetry_keys_register(struct tern_store *store, pthread_mutex_t *lock);
 
 /* ---- owners: the dataplane side of a capacity segment ---- */
 
