@@ -76,6 +76,14 @@ struct tern_store_node_conf {
 	uint64_t offset;  /**< first byte of the range in the segment (owned: the owner's
 			   *   range must start here too) */
 	uint64_t length;  /**< bytes, >= 4 KiB */
+	/** NULL: the node's owner (TERN_STORE_NODE_F_OWNED) is this process's
+	 *  dataplane (rte_mp). Or "p2p://host:port": a REMOTE node whose
+	 *  segment a peer dataplane owns (`--store-capacity`); its reserve,
+	 *  commit and free go to that peer over its p2p directory channel
+	 *  (tern_directory_p2p_call()), naming @c owner_node / @c owner_segment. */
+	const char *owner;
+	const char *owner_node;	   /**< the owner's --node (with @c owner) */
+	const char *owner_segment; /**< the owned segment's name there (with @c owner) */
 };
 
 /** Store configuration; zero fields take the defaults. */
@@ -318,17 +326,38 @@ int tern_store_owner_poll(struct tern_store_owner *owner);
 
 /** An owner's counters. */
 struct tern_store_owner_stats {
-	uint64_t capacity;	/**< bytes owned */
-	uint64_t used;		/**< bytes reserved or committed */
-	uint64_t reserved;	/**< extents reserved, not committed */
-	uint64_t committed;	/**< extents committed */
-	uint64_t lease_expired; /**< reservations freed by their lease */
-	uint64_t requests;	/**< requests answered */
-	uint64_t refused;	/**< requests answered with an error */
+	uint64_t capacity;	    /**< bytes owned */
+	uint64_t used;		    /**< bytes reserved or committed */
+	uint64_t reserved;	    /**< extents reserved, not committed */
+	uint64_t committed;	    /**< extents committed */
+	uint64_t lease_expired;	    /**< reservations freed by their lease */
+	uint64_t requests;	    /**< requests answered */
+	uint64_t refused;	    /**< requests answered with an error */
+	uint64_t read_refs;	    /**< readers' references taken (STORE_WIRE_READ_REF) */
+	uint64_t read_refs_expired; /**< extents whose references expired unreleased */
 };
 
 /** @return 0; -EINVAL. Any thread. */
 int tern_store_owner_stats(struct tern_store_owner *owner, struct tern_store_owner_stats *stats);
+
+/** Largest request or answer of tern_store_owner_serve(). */
+#define TERN_STORE_OWNER_MSG_MAX 256
+
+/**
+ * Answer one owner request that arrived by another channel than rte_mp (a
+ * peer dataplane's store, through tern_directory_p2p_call(): the dataplane
+ * registers a tern_directory_p2p_handler_fn that calls this). The request
+ * is parsed as strictly as over rte_mp (doc/store.md, *Owners*); its
+ * segment field is ignored (the channel named the segment). A malformed
+ * request is answered -EPROTO and changes nothing.
+ *
+ * @param owner the owner
+ * @param req the request, @p len bytes
+ * @param rep room for TERN_STORE_OWNER_MSG_MAX bytes: the answer
+ * @return the answer's length (> 0); -EINVAL (NULL argument).
+ */
+int tern_store_owner_serve(struct tern_store_owner *owner, const uint8_t *req, size_t len,
+			   uint8_t *rep);
 
 #ifdef __cplusplus
 }

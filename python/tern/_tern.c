@@ -2681,6 +2681,7 @@ store_node(StoreObject *so, PyObject *item, struct tern_segment_table *tbl, bool
 	PyObject *name = item, *off = NULL, *len = NULL;
 	struct tern_segment_info info;
 
+	memset(n, 0, sizeof(*n)); /* fields this binding does not set stay 0 (owner: none) */
 	if (PyTuple_Check(item)) {
 		if (PyTuple_GET_SIZE(item) != 3) {
 			PyErr_Format(
