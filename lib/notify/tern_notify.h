@@ -54,7 +54,7 @@ struct tern_notification {
 	char sender[TERN_NOTIFY_NODE_MAX]; /**< the sending node's name, NUL-terminated */
 	uint64_t tag;			   /**< the sender's tag */
 	uint32_t msg_len;		   /**< bytes of @c msg */
-	uint32_t reserved;
+	uint32_t reserved;		   /**< zero */
 	uint8_t msg[TERN_NOTIFY_MSG_MAX]; /**< the message */
 };
 
