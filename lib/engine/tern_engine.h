@@ -379,8 +379,7 @@ struct tern_future *tern_notify_send(struct tern_client *client, uint32_t segmen
  *
  * @return how many were written to @p out (0..max), -EINVAL, -ESHUTDOWN.
  */
-int tern_notify_poll(struct tern_client *client, struct tern_notification *out,
-		     unsigned int max);
+int tern_notify_poll(struct tern_client *client, struct tern_notification *out, unsigned int max);
 
 /**
  * tern_notify_poll(), waiting up to @p timeout_ns for the first one: spins
@@ -389,8 +388,8 @@ int tern_notify_poll(struct tern_client *client, struct tern_notification *out,
  * @return how many were written (1..max), 0 when the wait timed out,
  *         -EINVAL, -ESHUTDOWN.
  */
-int tern_notify_wait(struct tern_client *client, struct tern_notification *out,
-		     unsigned int max, uint64_t timeout_ns);
+int tern_notify_wait(struct tern_client *client, struct tern_notification *out, unsigned int max,
+		     uint64_t timeout_ns);
 
 /* ---- futures ---- */
 

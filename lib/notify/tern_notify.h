@@ -55,7 +55,7 @@ struct tern_notification {
 	uint64_t tag;			   /**< the sender's tag */
 	uint32_t msg_len;		   /**< bytes of @c msg */
 	uint32_t reserved;		   /**< zero */
-	uint8_t msg[TERN_NOTIFY_MSG_MAX]; /**< the message */
+	uint8_t msg[TERN_NOTIFY_MSG_MAX];  /**< the message */
 };
 
 struct tern_notify_queue;
