@@ -1315,8 +1315,7 @@ parse_deadline(PyObject *obj, struct tern_submit_opts *opts)
 {
 	double d;
 
-	opts->deadline_ns = 0;
-	opts->user_data = 0;
+	*opts = (struct tern_submit_opts){ 0 }; /* every field: no notification either */
 	if (obj == NULL || obj == Py_None)
 		return true;
 	d = PyFloat_AsDouble(obj);
