@@ -34,6 +34,7 @@
 #include <rte_cycles.h>
 #include <rte_errno.h>
 
+#include <tern_notify.h>
 #include <tern_transport_driver.h>
 #include <tern_shm.h>
 
@@ -45,6 +46,8 @@
 #define BUFS_MAX     8
 
 static struct test_env env;
+static struct tern_notify_queue *ntf_q; /* the node's queue (depth NTF_DEPTH) */
+#define NTF_DEPTH 16
 static char dir[64];
 static char sock_path[128];
 static int serial;
@@ -72,7 +75,8 @@ serve(void)
 	snprintf(sock_path, sizeof(sock_path), "%s/s%d.sock", dir, serial++);
 	assert_int_equal(tern_shm_configure(&(struct tern_shm_conf){ .socket_path = sock_path,
 								     .segments = env.segments,
-								     .request_timeout_ms = 500 }),
+								     .request_timeout_ms = 500,
+								     .notify = ntf_q }),
 			 0);
 }
 
@@ -970,12 +974,221 @@ slices_on_a_peer_that_stopped_serving_fail_fast_and_copy_nothing(void **state)
 	assert_false(thread_named("tern-shm"));
 }
 
+/* ---- notifications (doc/notify.md) ---- */
+
+#define NTF_REGION (64u << 10) /* one slice of 64 KiB */
+
+struct ntf_receiver {
+	const uint8_t *target; /* the exporter's own mapping */
+	uint64_t rounds;
+	uint64_t seen; /* atomic */
+	uint64_t stale;
+	uint64_t wrong;
+	int failures;
+};
+
+static uint64_t
+ntf_rounds(void)
+{
+	const char *s = getenv("TERN_NOTIFY_ROUNDS");
+
+	return s != NULL ? strtoull(s, NULL, 10) : 100000;
+}
+
+static void *
+ntf_receiver_main(void *p)
+{
+	struct ntf_receiver *r = p;
+	struct tern_client *c = tern_client_create(env.engine, NULL);
+	struct tern_notification n;
+	uint64_t round;
+
+	if (c == NULL) {
+		r->failures++;
+		return NULL;
+	}
+	for (round = 1; round <= r->rounds; round++) {
+		if (tern_notify_wait(c, &n, 1, 10ull * 1000000000ull) != 1) {
+			r->failures++;
+			break;
+		}
+		/* The moment it is seen: every byte of the round's pattern. */
+		if (test_pattern_check(r->target, NTF_REGION, n.tag, 0) != SIZE_MAX)
+			r->stale++;
+		if (n.tag != round || strcmp(n.sender, "shmnode") != 0 || n.msg_len != 8 ||
+		    memcmp(n.msg, &round, 8) != 0)
+			r->wrong++;
+		__atomic_store_n(&r->seen, round, __ATOMIC_RELEASE);
+	}
+	tern_client_destroy(c);
+	return NULL;
+}
+
+/* A notification by hand: @p sender is 64 bytes as given. */
+static size_t
+ntf_frame(uint8_t *buf, uint64_t cookie, const char *sender, uint32_t msg_len)
+{
+	uint8_t wire[SHM_NTF_SENDER_LEN + SHM_NTF_MSG_MAX] = { 0 };
+
+	memcpy(wire, sender, strlen(sender));
+	memset(wire + SHM_NTF_SENDER_LEN, 0x5a, msg_len);
+	return (size_t)shm_ntf_encode(buf, SHM_NTF_MAX, cookie, 77, wire, msg_len);
+}
+
+static int32_t
+ntf_answer(int fd, uint64_t cookie)
+{
+	uint8_t buf[64];
+	struct shm_ntf_rep rep;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	n = recv(fd, buf, sizeof(buf), 0);
+	assert_int_equal(shm_ntf_rep_decode(buf, (size_t)n, &rep), 0);
+	assert_int_equal(rep.cookie, cookie);
+	return rep.status;
+}
+
+/* Every byte of a WRITE is in the target's memory when its notification is
+ * seen (100 000 rounds; TERN_NOTIFY_ROUNDS overrides); a failed batch sends
+ * none; a full queue fails the sender with -ENOBUFS; hostile frames on the
+ * socket are refused. */
+static void
+notifications_over_shm(void **state)
+{
+	uint8_t blob[TERN_SHM_BLOB_MAX], frame[SHM_NTF_MAX + 8], *src, *mem;
+	struct tern_client *c = tern_client_create(
+		env.engine, &(struct tern_client_conf){ .flags = TERN_CLIENT_F_NO_CQ });
+	struct tern_notification got[NTF_DEPTH];
+	struct tern_shm_stats before, after;
+	struct ntf_receiver r;
+	struct tern_request w;
+	struct tern_future *f;
+	uint64_t round, t0;
+	uint32_t exp, imp;
+	pthread_t th;
+	size_t len;
+	int n, fd, i;
+
+	RTE_SET_USED(state);
+	assert_non_null(c);
+	n = exported("ntf", NTF_REGION, &exp, blob);
+	mem = slot_of(exp)->base;
+	assert_int_equal(import_as("ntf_imp", blob, (size_t)n, NTF_REGION, &imp), 0);
+	src = local_buffer("ntf_src", NTF_REGION);
+	tern_shm_stats(&before);
+
+	r = (struct ntf_receiver){ .target = mem, .rounds = ntf_rounds() };
+	assert_int_equal(pthread_create(&th, NULL, ntf_receiver_main, &r), 0);
+	t0 = test_now_ns();
+	for (round = 1; round <= r.rounds && r.failures == 0; round++) {
+		struct tern_notify nt = { .tag = round, .msg = &round, .msg_len = 8 };
+
+		w = test_req(TERN_OP_WRITE, imp, 0, src, NTF_REGION);
+		test_pattern_fill(src, NTF_REGION, round, 0);
+		assert_int_equal(test_wait_release(tern_submit(
+					 c, &w, 1, &(struct tern_submit_opts){ .notify = &nt })),
+				 0);
+		TEST_WAIT_UNTIL(__atomic_load_n(&r.seen, __ATOMIC_ACQUIRE) >= round ||
+					r.failures != 0,
+				10000);
+	}
+	pthread_join(th, NULL);
+	print_message("shm: %" PRIu64 " rounds of %u bytes in %.1f s, %" PRIu64
+		      " with a stale byte, %" PRIu64 " wrong notifications\n",
+		      r.seen, NTF_REGION, (double)(test_now_ns() - t0) / 1e9, r.stale, r.wrong);
+	assert_int_equal(r.failures, 0);
+	assert_int_equal(r.seen, r.rounds);
+	assert_int_equal(r.stale, 0);
+	assert_int_equal(r.wrong, 0);
+	tern_shm_stats(&after);
+	assert_int_equal(after.notifications, before.notifications + r.rounds);
+
+	/* A failed batch (past the segment's end) sends none. */
+	{
+		struct tern_notify nt = { .tag = 1 };
+
+		w = test_req(TERN_OP_WRITE, imp, NTF_REGION - 8, src, 16);
+		f = tern_submit(c, &w, 1, &(struct tern_submit_opts){ .notify = &nt });
+		if (f != NULL)
+			assert_true(test_wait_release(f) < 0);
+	}
+	tern_shm_stats(&before);
+	assert_int_equal(before.notifications, after.notifications);
+	assert_int_equal(tern_notify_poll(c, got, NTF_DEPTH), 0);
+
+	/* A full queue: NTF_DEPTH go in, the next fails with -ENOBUFS at its
+	 * deadline; once polled, the queue takes them again. */
+	for (i = 0; i <= NTF_DEPTH; i++) {
+		struct tern_notify nt = { .tag = (uint64_t)i };
+
+		f = tern_notify_send(c, imp, &nt,
+				     &(struct tern_submit_opts){ .deadline_ns = 200000000ull });
+		assert_non_null(f);
+		assert_int_equal(test_wait_release(f), i < NTF_DEPTH ? 0 : -ENOBUFS);
+	}
+	assert_int_equal(tern_notify_poll(c, got, NTF_DEPTH), NTF_DEPTH);
+	assert_int_equal(got[0].tag, 0);
+	assert_int_equal(tern_notify_poll(c, got, NTF_DEPTH), 0);
+
+	/* By hand on the socket: a good one, then hostile ones. */
+	fd = raw_connect();
+	len = ntf_frame(frame, 42, "raw-peer", 5);
+	raw_send(fd, frame, len, -1);
+	assert_int_equal(ntf_answer(fd, 42), 0);
+	assert_int_equal(tern_notify_poll(c, got, NTF_DEPTH), 1);
+	assert_string_equal(got[0].sender, "raw-peer");
+	assert_int_equal(got[0].tag, 77);
+	assert_int_equal(got[0].msg_len, 5);
+	close(fd);
+	len = ntf_frame(frame, 1, "raw-peer", 5);
+	closes_on(frame, len - 1, -1); /* the length field lies (shorter) */
+	memset(frame + len, 0, 4);
+	closes_on(frame, len + 4, -1); /* longer */
+	len = ntf_frame(frame, 1, "raw-peer", 256);
+	frame[6] = 1, frame[7] = 1; /* 257 bytes announced */
+	memset(frame + len, 0x5a, 1);
+	closes_on(frame, len + 1, -1); /* oversize message */
+	len = ntf_frame(frame, 1, "bad name", 0);
+	closes_on(frame, len, -1); /* a sender with a bad character */
+	len = ntf_frame(frame, 1, "", 0);
+	closes_on(frame, len, -1); /* no sender */
+	len = ntf_frame(frame, 1, "ok", 0);
+	frame[24 + 3] = 'x'; /* garbage after the NUL */
+	closes_on(frame, len, -1);
+	len = ntf_frame(frame, 1, "ok", 0);
+	frame[5] = 1; /* reserved byte */
+	closes_on(frame, len, -1);
+	len = ntf_frame(frame, 1, "ok", 3);
+	closes_on(frame, len, 2); /* a descriptor attached */
+	/* The connection of a good client stays usable meanwhile. */
+	fd = raw_connect();
+	len = ntf_frame(frame, 43, "ok", 0);
+	raw_send(fd, frame, len, -1);
+	assert_int_equal(ntf_answer(fd, 43), 0);
+	close(fd);
+	assert_int_equal(tern_notify_poll(c, got, NTF_DEPTH), 1);
+	assert_string_equal(got[0].sender, "ok");
+	tern_shm_stats(&after);
+	assert_true(after.malformed >= before.malformed + 8);
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
 static int
 group_setup(void **state)
 {
 	struct tern_engine_conf conf = { .slice_bytes = 65536 };
 
 	RTE_SET_USED(state);
+	ntf_q = tern_notify_queue_create(
+		&(struct tern_notify_queue_conf){ .name = "q_shm",
+						  .node = "shmnode",
+						  .depth = NTF_DEPTH,
+						  .socket_id = SOCKET_ID_ANY });
+	if (ntf_q == NULL)
+		return -1;
+	conf.notify = ntf_q;
 	snprintf(dir, sizeof(dir), "/tmp/tern_shm_XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return -1;
@@ -989,7 +1202,7 @@ group_teardown(void **state)
 	RTE_SET_USED(state);
 	test_env_destroy(&env);
 	rmdir(dir);
-	return 0;
+	return tern_notify_queue_free(ntf_q);
 }
 
 int
@@ -1016,6 +1229,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(
 			slices_on_a_peer_that_stopped_serving_fail_fast_and_copy_nothing, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(notifications_over_shm, setup, teardown),
 	};
 
 	RTE_SET_USED(argc);

@@ -657,6 +657,8 @@ tern_shm_configure(const struct tern_shm_conf *conf)
 							       : DEFAULT_TIMEOUT_MS;
 	if (ret == 0 && serve)
 		ret = serve_start(conf->socket_path, conf->segments);
+	if (ret == 0)
+		ctl.notify = conf->notify;
 	pthread_mutex_unlock(&ctl_lock);
 	if (ret == 0 && serve) {
 		ret = thread_start();
@@ -689,6 +691,7 @@ tern_shm_stats(struct tern_shm_stats *out)
 	out->import_errors = STAT_GET(import_errors);
 	out->releases = STAT_GET(releases);
 	out->failed_slices = STAT_GET(failed_slices);
+	out->notifications = STAT_GET(notifications);
 	pthread_mutex_lock(&ctl_lock);
 	out->serving_conns = ctl.nb_conns;
 	out->peers = ctl.nb_peers;
@@ -1048,7 +1051,7 @@ static char shm_socket_name[SHM_PATH_MAX];
 int
 shm_configure(const char *args, const struct tern_transport_env *env)
 {
-	struct tern_shm_conf conf = { .segments = env->segments };
+	struct tern_shm_conf conf = { .segments = env->segments, .notify = env->notify };
 	char path[SHM_PATH_MAX] = "";
 	bool given = false;
 	const struct tern_transport_arg spec[] = {
@@ -1073,11 +1076,6 @@ shm_configure(const char *args, const struct tern_transport_env *env)
 		return -ENAMETOOLONG;
 	conf.socket_path = path;
 	ret = tern_shm_configure(&conf);
-	if (ret == 0) {
-		pthread_mutex_lock(&ctl_lock);
-		ctl.notify = env->notify;
-		pthread_mutex_unlock(&ctl_lock);
-	}
 	if (ret == 0)
 		snprintf(shm_socket_name, sizeof(shm_socket_name), "%s", path);
 	return ret;

@@ -117,9 +117,9 @@ int shm_rep_decode(const uint8_t *buf, size_t len, struct shm_rep *r);
 struct shm_ntf {
 	uint64_t cookie; /**< echoed in the answer */
 	uint64_t tag;
-	uint32_t msg_len;		     /**< 0..SHM_NTF_MSG_MAX */
-	const uint8_t *sender;		     /**< SHM_NTF_SENDER_LEN bytes, NUL-terminated, checked */
-	const uint8_t *msg;		     /**< @c msg_len bytes (in the decoded buffer) */
+	uint32_t msg_len;      /**< 0..SHM_NTF_MSG_MAX */
+	const uint8_t *sender; /**< SHM_NTF_SENDER_LEN bytes, NUL-terminated, checked */
+	const uint8_t *msg;    /**< @c msg_len bytes (in the decoded buffer) */
 };
 
 /** A notification's answer. */
