@@ -1814,9 +1814,7 @@ client_notify_take(ClientObject *c, PyObject *args, PyObject *kw, bool wait)
 		timeout_ns = (uint64_t)(d * 1e9);
 	}
 	if (wait) {
-		Py_BEGIN_ALLOW_THREADS k =
-			tern_notify_wait(c->c, got, (unsigned int)max, timeout_ns);
-		Py_END_ALLOW_THREADS
+		NOGIL(k = tern_notify_wait(c->c, got, (unsigned int)max, timeout_ns));
 	} else {
 		k = tern_notify_poll(c->c, got, (unsigned int)max);
 	}
