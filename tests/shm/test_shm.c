@@ -38,6 +38,7 @@
 #include <tern_transport_driver.h>
 #include <tern_shm.h>
 
+#include "shm_control.h"
 #include "shm_internal.h"
 #include "shm_wire.h"
 #include "test_common.h"
@@ -1069,7 +1070,7 @@ notifications_over_shm(void **state)
 	uint32_t exp, imp;
 	pthread_t th;
 	size_t len;
-	int n, fd, i;
+	int n, fd, i, ret;
 
 	RTE_SET_USED(state);
 	assert_non_null(c);
@@ -1126,7 +1127,14 @@ notifications_over_shm(void **state)
 		f = tern_notify_send(c, imp, &nt,
 				     &(struct tern_submit_opts){ .deadline_ns = 200000000ull });
 		assert_non_null(f);
-		assert_int_equal(test_wait_release(f), i < NTF_DEPTH ? 0 : -ENOBUFS);
+		ret = test_wait_release(f);
+		/* The 17th: -ENOBUFS, or -ETIMEDOUT when the deadline passed while a
+		 * retry was on its way (doc/notify.md: the engine resolves at the
+		 * deadline without waiting for the answer). */
+		if (i < NTF_DEPTH)
+			assert_int_equal(ret, 0);
+		else
+			assert_true(ret == -ENOBUFS || ret == -ETIMEDOUT);
 	}
 	assert_int_equal(tern_notify_poll(c, got, NTF_DEPTH), NTF_DEPTH);
 	assert_int_equal(got[0].tag, 0);
@@ -1173,6 +1181,145 @@ notifications_over_shm(void **state)
 	tern_shm_stats(&after);
 	assert_true(after.malformed >= before.malformed + 8);
 	assert_int_equal(tern_client_destroy(c), 0);
+}
+
+/* The codec field by field, then answers a real target never sends, to an
+ * endpoint: each completes the notification with an error, once. */
+static int32_t
+ntf_post_and_answer(struct tern_endpoint *ep, const struct tern_segment *seg, int lfd,
+		    const void *answer, size_t len, bool hangup)
+{
+	uint8_t wire[SHM_NTF_SENDER_LEN + 4] = "me", buf[SHM_NTF_MAX];
+	struct tern_notify_post n = { .cookie = 3,
+				      .target = seg,
+				      .sender = "me",
+				      .tag = 9,
+				      .msg = wire + SHM_NTF_SENDER_LEN,
+				      .msg_len = 4,
+				      .wire = wire };
+	struct tern_completion cpl[4];
+	struct shm_ntf got;
+	uint64_t t0 = test_now_ns();
+	uint16_t k = 0;
+	ssize_t m;
+	int fd;
+
+	memcpy(wire + SHM_NTF_SENDER_LEN, "abcd", 4);
+	assert_int_equal(shm()->notify_post(ep, &n), 0);
+	fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	m = recv(fd, buf, sizeof(buf), 0);
+	/* What the initiator sent is well-formed. */
+	assert_int_equal(shm_ntf_decode(buf, (size_t)m, &got), 0);
+	assert_int_equal(got.cookie, 3);
+	assert_int_equal(got.tag, 9);
+	assert_int_equal(got.msg_len, 4);
+	assert_memory_equal(got.msg, "abcd", 4);
+	if (answer != NULL)
+		assert_int_equal(send(fd, answer, len, 0), (ssize_t)len);
+	if (hangup)
+		close(fd);
+	while (k == 0 && (answer != NULL || hangup) && test_now_ns() - t0 < 5000000000ull)
+		k = shm()->poll(ep, cpl, 4);
+	if (k == 0) { /* still in flight: cancel() completes it */
+		shm()->cancel(ep);
+		k = shm()->poll(ep, cpl, 4);
+	}
+	assert_int_equal(k, 1);
+	assert_int_equal(cpl[0].cookie, 3);
+	assert_int_equal(shm()->poll(ep, cpl, 4), 0); /* once */
+	if (!hangup)
+		close(fd);
+	return cpl[0].status;
+}
+
+static void
+notification_codec_and_answers_a_real_target_never_sends(void **state)
+{
+	uint8_t f[SHM_NTF_MAX + 8], a[SHM_NTF_REP_LEN + 1];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct tern_endpoint_conf ec = { .lcore_id = 0,
+					 .socket_id = SOCKET_ID_ANY,
+					 .max_slices = 64 };
+	struct shm_peer peer = { .alive = 1, .reusable = 1, .fd = -1 };
+	struct shm_remote rem = { .peer = &peer, .length = 4096 };
+	struct tern_segment seg;
+	struct tern_endpoint *ep;
+	struct shm_ntf_rep rep;
+	struct shm_ntf nt;
+	size_t len;
+	int lfd;
+
+	RTE_SET_USED(state);
+	/* Decoder: every rule. */
+	len = ntf_frame(f, 5, "node-1.a:b_c", 256);
+	assert_int_equal(shm_ntf_decode(f, len, &nt), 0);
+	assert_int_equal(nt.msg_len, 256);
+	assert_int_equal(shm_ntf_decode(f, SHM_NTF_HDR_LEN - 1, &nt), -EMSGSIZE);
+	assert_int_equal(shm_ntf_decode(f, len - 1, &nt), -EMSGSIZE);
+	assert_int_equal(shm_ntf_decode(f, len + 1, &nt), -EMSGSIZE);
+	f[0] ^= 1;
+	assert_int_equal(shm_ntf_decode(f, len, &nt), -EPROTO);
+	f[0] ^= 1;
+	f[4] = 2;
+	assert_int_equal(shm_ntf_decode(f, len, &nt), -EPROTONOSUPPORT);
+	f[4] = SHM_WIRE_VERSION;
+	f[5] = 1;
+	assert_int_equal(shm_ntf_decode(f, len, &nt), -EBADMSG);
+	f[5] = 0;
+	len = ntf_frame(f, 5, "x", 0);
+	f[6] = 1, f[7] = 1; /* 257 */
+	assert_int_equal(shm_ntf_decode(f, len + 257, &nt), -EMSGSIZE);
+	len = ntf_frame(f, 5, "x", 0);
+	memset(f + 24, 'a', SHM_NTF_SENDER_LEN); /* no NUL */
+	assert_int_equal(shm_ntf_decode(f, len, &nt), -EINVAL);
+	len = ntf_frame(f, 5, "a/b", 0);
+	assert_int_equal(shm_ntf_decode(f, len, &nt), -EINVAL);
+	assert_int_equal(shm_ntf_encode(f, sizeof(f), 1, 1, f, SHM_NTF_MSG_MAX + 1), -EINVAL);
+	assert_int_equal(shm_ntf_encode(f, SHM_NTF_HDR_LEN, 1, 1, f, 1), -ENOSPC);
+	/* Answers. */
+	shm_ntf_rep_encode(a, &(struct shm_ntf_rep){ .cookie = 3, .status = -ENOBUFS });
+	assert_int_equal(shm_ntf_rep_decode(a, SHM_NTF_REP_LEN, &rep), 0);
+	assert_int_equal(rep.status, -ENOBUFS);
+	assert_int_equal(shm_ntf_rep_decode(a, SHM_NTF_REP_LEN + 1, &rep), -EPROTO);
+	a[12] = 1;
+	assert_int_equal(shm_ntf_rep_decode(a, SHM_NTF_REP_LEN, &rep), -EPROTO);
+	shm_ntf_rep_encode(a, &(struct shm_ntf_rep){ .cookie = 3, .status = 1 });
+	assert_int_equal(shm_ntf_rep_decode(a, SHM_NTF_REP_LEN, &rep), -EPROTO);
+
+	/* An endpoint against a fake target. */
+	snprintf(peer.path, sizeof(peer.path), "%s/fakentf%d.sock", dir, serial++);
+	memcpy(sa.sun_path, peer.path, strlen(peer.path) + 1);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	memset(&seg, 0, sizeof(seg));
+	memcpy(seg.priv, &rem, sizeof(rem));
+	ep = shm()->endpoint_open(&ec);
+	assert_non_null(ep);
+	shm_ntf_rep_encode(a, &(struct shm_ntf_rep){ .cookie = 3, .status = -ENOBUFS });
+	assert_int_equal(ntf_post_and_answer(ep, &seg, lfd, a, SHM_NTF_REP_LEN, false), -ENOBUFS);
+	/* The connection stays for the next one: the fake accepts again only
+	 * after a failure, so fail it each time from here on. */
+	shm_ntf_rep_encode(a, &(struct shm_ntf_rep){ .cookie = 4, .status = 0 });
+	shm()->endpoint_close(ep);
+	ep = shm()->endpoint_open(&ec);
+	assert_int_equal(ntf_post_and_answer(ep, &seg, lfd, a, SHM_NTF_REP_LEN, false), -EPROTO);
+	assert_int_equal(ntf_post_and_answer(ep, &seg, lfd, "nonsense", 8, false), -EPROTO);
+	assert_int_equal(ntf_post_and_answer(ep, &seg, lfd, NULL, 0, true), -ECONNRESET);
+	assert_int_equal(ntf_post_and_answer(ep, &seg, lfd, NULL, 0, false), -ECANCELED);
+	shm()->endpoint_close(ep);
+	/* A dead peer: refused at once, nothing in flight. */
+	ep = shm()->endpoint_open(&ec);
+	peer.alive = 0;
+	{
+		struct tern_notify_post n = { .cookie = 5, .target = &seg, .wire = f };
+
+		assert_int_equal(shm()->notify_post(ep, &n), -ECONNRESET);
+	}
+	shm()->endpoint_close(ep);
+	close(lfd);
+	unlink(peer.path);
 }
 
 static int
@@ -1230,6 +1377,8 @@ main(int argc, char **argv)
 			slices_on_a_peer_that_stopped_serving_fail_fast_and_copy_nothing, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(notifications_over_shm, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			notification_codec_and_answers_a_real_target_never_sends, setup, teardown),
 	};
 
 	RTE_SET_USED(argc);
