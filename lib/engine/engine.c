@@ -178,6 +178,9 @@ engine_free_resources(struct tern_engine *e)
 	if (sh->pool != NULL)
 		rte_mempool_obj_iter(sh->pool, future_obj_unpoison, NULL);
 	rte_mempool_free(sh->pool);
+	if (e->own_notify)
+		tern_notify_queue_free(sh->notify);
+	e->own_notify = false;
 	rte_memzone_free(e->memzone);
 	e->sh = NULL;
 }
@@ -223,6 +226,14 @@ engine_alloc_resources(struct tern_engine *e)
 	sh->transport_mask = probe_transports();
 	if (sh->transport_mask == 0)
 		return -ENODEV;
+	sh->notify = c->notify;
+	if (sh->notify == NULL) {
+		sh->notify = tern_notify_queue_create(&(struct tern_notify_queue_conf){
+			.name = c->name, .node = c->name, .socket_id = c->socket_id });
+		if (sh->notify == NULL)
+			return -rte_errno;
+		e->own_notify = true;
+	}
 
 	snprintf(name, sizeof(name), "tfut_%s", c->name);
 	sh->pool = rte_mempool_create(name, c->nb_futures, sh->future_size,
@@ -427,6 +438,41 @@ tern_engine_lcore_stats(const struct tern_engine *engine, unsigned int lcore_id,
 	stats->busy_polls = __atomic_load_n(&s->busy_polls, __ATOMIC_RELAXED);
 	stats->idle_polls = __atomic_load_n(&s->idle_polls, __ATOMIC_RELAXED);
 	return 0;
+}
+
+int
+tern_engine_notify_stats(const struct tern_engine *engine, uint16_t peer,
+			 struct tern_notify_send_stats *stats)
+{
+	unsigned int i;
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return err;
+	if (stats == NULL || peer >= TERN_SEGMENT_PEER_MAX)
+		return -EINVAL;
+	memset(stats, 0, sizeof(*stats));
+	for (i = 0; i < engine->conf.nb_lcores; i++) {
+		const struct notify_counters *nc =
+			peer == 0 ? &engine->sh->counters[i].notify
+				  : &engine->sh->counters[i].peer_notify[peer];
+
+		stats->posted += __atomic_load_n(&nc->posted, __ATOMIC_RELAXED);
+		stats->delivered += __atomic_load_n(&nc->delivered, __ATOMIC_RELAXED);
+		stats->refused += __atomic_load_n(&nc->refused, __ATOMIC_RELAXED);
+		stats->failed += __atomic_load_n(&nc->failed, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+struct tern_notify_queue *
+tern_engine_notify_queue(const struct tern_engine *engine)
+{
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return NULL;
+	return engine->sh->notify;
 }
 
 int
