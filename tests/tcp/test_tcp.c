@@ -1303,6 +1303,8 @@ no_free_socket_does_not_pause_a_healthy_rail(void **state)
 	struct tern_tcp_stats before, after;
 	struct rlimit old_lim, lim;
 	struct tern_request r;
+	unsigned int nb_fill;
+	int fill[64];
 	int ret;
 
 	RTE_SET_USED(state);
@@ -1314,11 +1316,22 @@ no_free_socket_does_not_pause_a_healthy_rail(void **state)
 	tern_tcp_stats(&before);
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old_lim), 0);
 	lim = old_lim;
-	lim.rlim_cur = open_fds(); /* the next socket() fails with EMFILE */
+	lim.rlim_cur = open_fds();
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	/* Fill the holes below the limit too (socket() takes the lowest free
+	 * descriptor): else one socket() may succeed while this process's own
+	 * target then cannot accept() it, and that slice waits for a handshake
+	 * that never comes. Now the next socket() fails with EMFILE. */
+	for (nb_fill = 0; nb_fill < RTE_DIM(fill); nb_fill++) {
+		fill[nb_fill] = dup(STDERR_FILENO);
+		if (fill[nb_fill] < 0)
+			break;
+	}
 	test_pattern_fill(l.src, 1 << 20, 42, 0);
 	r = test_req(TERN_OP_WRITE, l.rtgt_h, 0, l.src, 1 << 20); /* four slices */
 	ret = test_wait_release(tern_submit(l.c, &r, 1, &opts));
+	while (nb_fill > 0)
+		close(fill[--nb_fill]);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old_lim), 0);
 	tern_tcp_stats(&after);
 	assert_int_equal(ret, 0);
