@@ -1336,8 +1336,9 @@ prov_qp_create(void *ctx, void *cq, uint32_t wqe_cnt, struct tern_mlx5_sq_view *
 }
 
 /* qp_create() with a receive queue on @recv_cq: @rq_cnt RECV WQEs (rounded
- * up to a power of two, as rdma-core does) of one scatter entry, 16 bytes
- * each (mlx5_calc_rq_size() with max_recv_sge 1 and no signature). */
+ * up to a power of two, and to at least 64 bytes of ring, as rdma-core's
+ * mlx5_calc_rq_size() does) of one scatter entry, 16 bytes each (max_recv_sge
+ * 1, no signature). */
 static int
 prov_qp_create_rq(void *ctx, void *cq, void *recv_cq, uint32_t wqe_cnt,
 		  struct tern_mlx5_sq_view *view, uint32_t rq_cnt, struct tern_mlx5_rq_view *rq,
@@ -1352,6 +1353,8 @@ prov_qp_create_rq(void *ctx, void *cq, void *recv_cq, uint32_t wqe_cnt,
 		return -EINVAL;
 	while (n < rq_cnt)
 		n <<= 1;
+	if (n < WQEBB / 16)
+		n = WQEBB / 16; /* the ring is at least one WQEBB */
 	rc = prov_qp_create(ctx, cq, wqe_cnt, view, local, handle);
 	if (rc != 0)
 		return rc;

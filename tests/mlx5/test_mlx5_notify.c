@@ -441,6 +441,22 @@ test_unknown_qp(void **state)
 	world_close(w);
 }
 
+/* A receive CQE naming another RECV than the next one is refused (the
+ * receive side's tail is moved to provoke it). */
+static void
+test_out_of_order_cqe(void **state)
+{
+	struct world *w = world_open(0, 1);
+
+	(void)state;
+	w->tgt.rq.tail++;
+	post_notify(w, 1);
+	drain(w);
+	assert_int_equal(w->seen, 0);
+	assert_int_equal(w->tgt.rx.st.refused, 1);
+	world_close(w);
+}
+
 /* No RECV posted: the requester retries rnr_retry times and fails the SEND
  * RNR_RETRY_EXC (-EBUSY); with 7 (forever) it waits until one is posted. */
 static void
@@ -564,6 +580,7 @@ main(void)
 		cmocka_unit_test(test_failed_batch_no_notify),
 		cmocka_unit_test(test_hostile_frames),
 		cmocka_unit_test(test_unknown_qp),
+		cmocka_unit_test(test_out_of_order_cqe),
 		cmocka_unit_test(test_rnr),
 		cmocka_unit_test(test_full_queue),
 		cmocka_unit_test(test_guarantee),

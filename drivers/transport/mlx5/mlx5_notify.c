@@ -266,6 +266,11 @@ rx_frame(struct mlx5_notify_rx *rx, unsigned int q, const struct mlx5_cqe64 *cqe
 	int32_t status;
 	int rc;
 
+	if (((rte_be_to_cpu_16(cqe->wqe_counter) ^ rq->tail) & rq->mask) != 0) {
+		/* RECVs complete in order: a CQE naming another one lies. */
+		refuse(rx, rq->qpn, "CQE for a RECV out of order", len);
+		return;
+	}
 	if (op != MLX5_CQE_RESP_SEND) {
 		/* SEND with immediate, WRITE with immediate: never sent by tern. */
 		refuse(rx, rq->qpn, "unexpected receive opcode", len);
