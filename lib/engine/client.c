@@ -374,52 +374,28 @@ fill_tail(struct tern_client *c, struct tern_future *f, const struct tern_reques
 	return 0;
 }
 
-struct tern_future *
-tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_t nb,
-	    const struct tern_submit_opts *opts)
+/* Copies the notification a batch carries into its future. */
+static int
+notify_fill(struct tern_future *f, const struct tern_notify *n)
 {
-	struct tern_client *c;
-	struct engine_shared *sh;
-	struct tern_future *f;
-	struct sq_entry *e;
-	uint64_t deadline_ns;
-	int err;
+	if (unlikely(n->msg_len > TERN_NOTIFY_MSG_MAX || (n->msg == NULL && n->msg_len != 0)))
+		return -EINVAL;
+	f->nt.tag = n->tag;
+	f->nt.msg_len = n->msg_len;
+	f->nt.last = 0;
+	if (n->msg_len != 0)
+		memcpy(f->nt.msg, n->msg, n->msg_len);
+	f->notify = NT_WANTED;
+	return 0;
+}
 
-	c = client_check(client, &err);
-	if (unlikely(c == NULL)) {
-		rte_errno = -err;
-		return NULL;
-	}
-	sh = c->sh;
-	if (unlikely(reqs == NULL || nb == 0 || nb > sh->max_batch)) {
-		rte_errno = EINVAL;
-		return NULL;
-	}
-	deadline_ns = opts != NULL && opts->deadline_ns != 0
-			      ? opts->deadline_ns
-			      : __atomic_load_n(&sh->deadline_ns, __ATOMIC_RELAXED);
-	if (unlikely(deadline_ns > DEADLINE_MAX_NS)) {
-		rte_errno = EINVAL;
-		return NULL;
-	}
-	f = likely(c->outstanding < c->max_inflight) ? client_take(c) : NULL;
-	if (unlikely(f == NULL)) {
-		rte_errno = EAGAIN;
-		return NULL;
-	}
-	/* Filled in place; nothing reads it before its seq is published. */
-	e = &c->sq[c->sq_prod & c->sq_mask];
-	if (likely(nb == 1)) {
-		err = fill_entry(c, reqs, e);
-	} else {
-		future_unpoison(f);
-		err = fill_tail(c, f, reqs, nb, e);
-	}
-	if (unlikely(err != 0)) {
-		c->free[c->nb_free++] = f;
-		rte_errno = -err;
-		return NULL;
-	}
+/* The rest of a submission once its entry is filled: the future's first
+ * line, then the entry is published. */
+static inline struct tern_future *
+submit_publish(struct tern_client *c, struct tern_future *f, struct sq_entry *e,
+	       uint64_t deadline_ns, const struct tern_submit_opts *opts)
+{
+	struct engine_shared *sh = c->sh;
 
 	f->state = FUT_PENDING;
 	f->status = -EINPROGRESS;
@@ -441,6 +417,143 @@ tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_
 	c->user_held++;
 	COUNTER_ADD(&sh->clients[c->slot], submitted, 1);
 	return f;
+}
+
+/* Checks the client and the deadline and takes a future; NULL with rte_errno. */
+static inline struct tern_future *
+submit_begin(struct tern_client *client, const struct tern_submit_opts *opts,
+	     struct tern_client **cp, uint64_t *deadline_ns)
+{
+	struct tern_client *c;
+	struct tern_future *f;
+	int err;
+
+	c = client_check(client, &err);
+	if (unlikely(c == NULL)) {
+		rte_errno = -err;
+		return NULL;
+	}
+	*deadline_ns = opts != NULL && opts->deadline_ns != 0
+			       ? opts->deadline_ns
+			       : __atomic_load_n(&c->sh->deadline_ns, __ATOMIC_RELAXED);
+	if (unlikely(*deadline_ns > DEADLINE_MAX_NS)) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	f = likely(c->outstanding < c->max_inflight) ? client_take(c) : NULL;
+	if (unlikely(f == NULL)) {
+		rte_errno = EAGAIN;
+		return NULL;
+	}
+	*cp = c;
+	return f;
+}
+
+struct tern_future *
+tern_submit(struct tern_client *client, const struct tern_request *reqs, uint32_t nb,
+	    const struct tern_submit_opts *opts)
+{
+	struct tern_client *c = NULL;
+	struct tern_future *f;
+	struct sq_entry *e;
+	uint64_t deadline_ns;
+	int err;
+
+	if (unlikely(reqs == NULL || nb == 0)) {
+		rte_errno = client_check(client, &err) == NULL ? -err : EINVAL;
+		return NULL;
+	}
+	f = submit_begin(client, opts, &c, &deadline_ns);
+	if (unlikely(f == NULL))
+		return NULL;
+	if (unlikely(nb > c->sh->max_batch)) {
+		c->free[c->nb_free++] = f;
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	/* Filled in place; nothing reads it before its seq is published. */
+	e = &c->sq[c->sq_prod & c->sq_mask];
+	if (likely(nb == 1)) {
+		err = fill_entry(c, reqs, e);
+	} else {
+		future_unpoison(f);
+		err = fill_tail(c, f, reqs, nb, e);
+	}
+	f->notify = NT_NONE;
+	if (unlikely(opts != NULL && opts->notify != NULL) && err == 0)
+		err = notify_fill(f, opts->notify);
+	if (unlikely(err != 0)) {
+		c->free[c->nb_free++] = f;
+		rte_errno = -err;
+		return NULL;
+	}
+	return submit_publish(c, f, e, deadline_ns, opts);
+}
+
+struct tern_future *
+tern_notify_send(struct tern_client *client, uint32_t segment, const struct tern_notify *n,
+		 const struct tern_submit_opts *opts)
+{
+	struct tern_client *c = NULL;
+	struct tern_segment *target;
+	struct tern_future *f;
+	struct sq_entry *e;
+	uint64_t deadline_ns;
+	int err;
+
+	f = submit_begin(client, opts, &c, &deadline_ns);
+	if (f == NULL)
+		return NULL;
+	target = n == NULL ? NULL : tern_segment_lookup(c->sh->segments, segment, 0, 0);
+	if (target == NULL) {
+		c->free[c->nb_free++] = f;
+		rte_errno = n != NULL && tern_segment_is_retired(c->sh->segments, segment) ? ESTALE
+											   : EINVAL;
+		return NULL;
+	}
+	err = notify_fill(f, n);
+	if (err != 0) {
+		c->free[c->nb_free++] = f;
+		rte_errno = -err;
+		return NULL;
+	}
+	/* A one-request batch of no slice: the owner lcore sends the
+	 * notification at accept. */
+	e = &c->sq[c->sq_prod & c->sq_mask];
+	e->nb_reqs = 1;
+	e->op = TERN_OP_WRITE;
+	e->slice_flags = 0;
+	e->target = target->handle;
+	e->local_seg = target->handle;
+	e->offset = 0;
+	e->local = NULL;
+	e->length = 0;
+	return submit_publish(c, f, e, deadline_ns, opts);
+}
+
+int
+tern_notify_poll(struct tern_client *client, struct tern_notification *out, unsigned int max)
+{
+	struct tern_client *c;
+	int err;
+
+	c = client_check(client, &err);
+	if (c == NULL)
+		return err;
+	return tern_notify_queue_poll(c->sh->notify, out, max);
+}
+
+int
+tern_notify_wait(struct tern_client *client, struct tern_notification *out, unsigned int max,
+		 uint64_t timeout_ns)
+{
+	struct tern_client *c;
+	int err;
+
+	c = client_check(client, &err);
+	if (c == NULL)
+		return err;
+	return tern_notify_queue_wait(c->sh->notify, out, max, timeout_ns);
 }
 
 int

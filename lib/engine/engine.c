@@ -178,6 +178,9 @@ engine_free_resources(struct tern_engine *e)
 	if (sh->pool != NULL)
 		rte_mempool_obj_iter(sh->pool, future_obj_unpoison, NULL);
 	rte_mempool_free(sh->pool);
+	if (e->own_notify)
+		tern_notify_queue_free(sh->notify);
+	e->own_notify = false;
 	rte_memzone_free(e->memzone);
 	e->sh = NULL;
 }
@@ -223,6 +226,14 @@ engine_alloc_resources(struct tern_engine *e)
 	sh->transport_mask = probe_transports();
 	if (sh->transport_mask == 0)
 		return -ENODEV;
+	sh->notify = c->notify;
+	if (sh->notify == NULL) {
+		sh->notify = tern_notify_queue_create(&(struct tern_notify_queue_conf){
+			.name = c->name, .node = c->name, .socket_id = c->socket_id });
+		if (sh->notify == NULL)
+			return -rte_errno;
+		e->own_notify = true;
+	}
 
 	snprintf(name, sizeof(name), "tfut_%s", c->name);
 	sh->pool = rte_mempool_create(name, c->nb_futures, sh->future_size,

@@ -32,6 +32,7 @@
 #include <rte_ring.h>
 
 #include <tern_cli.h>
+#include <tern_notify_driver.h>
 #include <tern_time.h>
 #include <tern_transport_driver.h>
 
@@ -43,7 +44,7 @@ extern int tern_engine_logtype;
 
 /* Layout version of the shared structures: a process built against another
  * one must not attach (checked by clients in secondary processes). */
-#define ENGINE_LAYOUT_VERSION 3
+#define ENGINE_LAYOUT_VERSION 4
 
 #define ENGINE_NAME_MAX	    16
 #define PROCESS_ENGINES_MAX 8
@@ -95,6 +96,18 @@ enum future_state {
 	FUT_PENDING_WAITER = 1, /* a thread sleeps on the futex */
 	FUT_DONE = 2,
 };
+
+/* tern_future.notify */
+#define NT_NONE	  0u /* a plain batch */
+#define NT_WANTED 1u /* send the notification once every slice completed with 0 */
+#define NT_POSTED 2u /* posted to a transport: its completion (cookie | NT_COOKIE) follows */
+#define NT_RETRY                                                                 \
+	3u /* the target's queue was full (or the transport had no room): on the \
+	      retry list */
+/* Low bit of a notification's cookie (futures are cache aligned; slices' cookies never have it). */
+#define NT_COOKIE 1u
+/* Pause between two posts of a notification the target's queue refused. */
+#define NT_RETRY_NS 50000ull
 
 /* What a client holds on a future (client thread only). */
 #define HOLD_USER (1u << 0)
@@ -164,6 +177,7 @@ struct tern_future {
 	uint16_t client_slot; /* index in engine_shared.clients */
 	uint8_t holds;	      /* HOLD_*: the client's thread only */
 	uint8_t has_cq;	      /* delivered to the client's completion queue */
+	uint8_t notify;	      /* NT_*: the client sets NT_WANTED or NT_NONE at submit */
 	uint64_t user_data;
 	uint64_t submit_tsc;
 	struct engine_shared *sh;
@@ -184,6 +198,17 @@ struct tern_future {
 	uint64_t deadline_tsc;
 	uint64_t batch_id; /* never repeats: owner index << 48 | its count (tern_slice.batch) */
 	TAILQ_ENTRY(tern_future) timer;
+
+	/* The notification (f->notify != NT_NONE): written by the client at
+	 * submit, then the owner lcore's. */
+	struct {
+		uint64_t tag;
+		uint32_t msg_len;
+		int32_t last;		       /* status of the last attempt */
+		uint64_t retry_tsc;	       /* NT_RETRY: post again then */
+		TAILQ_ENTRY(tern_future) link; /* the owner's retry list */
+		uint8_t msg[TERN_NOTIFY_MSG_MAX];
+	} nt __rte_cache_aligned;
 
 	/* max_batch requests, then 2 * max_batch segment handles. */
 	uint8_t tail[] __rte_aligned(RTE_CACHE_LINE_SIZE);
@@ -228,6 +253,14 @@ struct peer_counters {
 	uint64_t failed; /* requests of batches that failed with a transport error */
 };
 
+/* Notifications an lcore sent as the owner of their batches. */
+struct notify_counters {
+	uint64_t posted;    /* posts (to a transport, or into this node's queue) */
+	uint64_t delivered; /* accepted by the target's queue */
+	uint64_t refused;   /* posts the target's full queue refused (-ENOBUFS) */
+	uint64_t failed;    /* notified batches that resolved with an error after their data */
+};
+
 /* Counters of one lcore on their own cache line. */
 struct lcore_counters {
 	struct tern_lcore_stats stats;
@@ -235,6 +268,8 @@ struct lcore_counters {
 	uint64_t posted;	 /* slices posted and not yet completed */
 	uint64_t latency[TERN_LATENCY_BUCKETS] __rte_cache_aligned; /* log2(ns) buckets */
 	struct peer_counters peers[TERN_SEGMENT_PEER_MAX] __rte_cache_aligned;
+	struct notify_counters notify;
+	struct notify_counters peer_notify[TERN_SEGMENT_PEER_MAX];
 } __rte_cache_aligned;
 
 enum client_slot_state {
@@ -295,7 +330,8 @@ struct engine_shared {
 	uint64_t ns_to_tsc; /* tern_scale_make(tsc_hz, 1e9): hot-path conversions */
 	uint64_t tsc_to_ns; /* tern_scale_make(1e9, tsc_hz) */
 	uint64_t start_tsc;
-	uint32_t transport_mask;  /* transports usable here (bit = transport id) */
+	uint32_t transport_mask;	  /* transports usable here (bit = transport id) */
+	struct tern_notify_queue *notify; /* this node's queue: what clients poll */
 	uint32_t slots_gen;	  /* atomic: bumped when a slot becomes ACTIVE, DEAD or CLOSING */
 	struct rte_mempool *pool; /* futures; only the engine's process takes and returns them */
 	struct tern_segment_table *segments;
@@ -341,7 +377,8 @@ struct worker {
 	uint64_t wheel_tick;
 	unsigned int tick_shift;
 	struct future_list wheel[WHEEL_SLOTS];
-	struct future_list expired; /* past their deadline, slices still out */
+	struct future_list expired;  /* past their deadline, slices still out */
+	struct future_list nt_retry; /* notifications to post again (NT_RETRY) */
 };
 
 /* Life of a process-local handle. Only FREE and DEAD handles are reused. */
@@ -368,6 +405,7 @@ struct tern_engine {
 	struct engine_shared *sh;
 	const void *memzone;
 	struct worker *workers[TERN_ENGINE_MAX_LCORES];
+	bool own_notify; /* the engine created sh->notify and frees it */
 };
 
 /* The process-local client handle. */

@@ -38,6 +38,7 @@
 
 #include <rte_common.h>
 
+#include <tern_notify.h>
 #include <tern_segment.h>
 #include <tern_transport.h>
 
@@ -77,6 +78,10 @@ struct tern_engine_conf {
 	uint64_t drain_ns;     /**< destroy waits this long for work in flight; 1 s */
 	int socket_id;	       /**< NUMA socket for pools and rings; SOCKET_ID_ANY */
 	uint32_t flags;	       /**< TERN_ENGINE_F_* */
+	/** This node's notification queue (tern_notify.h): what its clients
+	 *  poll, and the sender name of what they send; NULL: the engine
+	 *  creates one named after it, node name = engine name. */
+	struct tern_notify_queue *notify;
 };
 
 /**
@@ -314,6 +319,15 @@ struct tern_request {
 struct tern_submit_opts {
 	uint64_t deadline_ns; /**< relative deadline; 0 = the engine's default */
 	uint64_t user_data;   /**< returned by tern_future_user_data() */
+	/**
+	 * NULL, or a notification for the node that owns the first request's
+	 * target segment, delivered only after every byte of the batch is
+	 * visible there and never if the batch fails (doc/notify.md). The
+	 * future then resolves when the target's queue accepted it: 0, the
+	 * batch's error, -ENOBUFS (the target's queue stayed full until the
+	 * deadline), -ENOTSUP (its transport carries no notification).
+	 */
+	const struct tern_notify *notify;
 };
 
 /**
@@ -340,6 +354,42 @@ struct tern_future *tern_submit(struct tern_client *client, const struct tern_re
  *         (NULL, client without completion queue), -ESHUTDOWN.
  */
 int tern_client_reap(struct tern_client *client, struct tern_future **futures, unsigned int max);
+
+/* ---- notifications (doc/notify.md) ---- */
+
+/**
+ * Send a notification with no data to the node that owns segment @p segment
+ * (any segment of it: a peer's REMOTE segment, or a LOCAL one for this
+ * node). The returned future is used like tern_submit()'s and resolves when
+ * the target's queue accepted the notification.
+ *
+ * @param opts NULL for the defaults; its @c notify is ignored
+ * @return a future, or NULL with rte_errno: EINVAL (NULL argument, unknown
+ *         or stale segment, @p n->msg_len > TERN_NOTIFY_MSG_MAX, NULL
+ *         message with a length), EAGAIN, ESTALE, ESHUTDOWN (as tern_submit()).
+ */
+struct tern_future *tern_notify_send(struct tern_client *client, uint32_t segment,
+				     const struct tern_notify *n,
+				     const struct tern_submit_opts *opts);
+
+/**
+ * Take up to @p max notifications delivered to this client's node (its
+ * engine's queue). Never blocks. Any client of the node may take any
+ * notification; each is taken once.
+ *
+ * @return how many were written to @p out (0..max), -EINVAL, -ESHUTDOWN.
+ */
+int tern_notify_poll(struct tern_client *client, struct tern_notification *out, unsigned int max);
+
+/**
+ * tern_notify_poll(), waiting up to @p timeout_ns for the first one: spins
+ * briefly, then sleeps on a futex (as tern_future_wait()).
+ *
+ * @return how many were written (1..max), 0 when the wait timed out,
+ *         -EINVAL, -ESHUTDOWN.
+ */
+int tern_notify_wait(struct tern_client *client, struct tern_notification *out, unsigned int max,
+		     uint64_t timeout_ns);
 
 /* ---- futures ---- */
 

@@ -94,9 +94,9 @@ count_peer_failures(struct worker *w, const struct tern_future *f)
 			COUNTER_ADD(w->ctr, peers[reqs[i].target->peer].failed, 1);
 }
 
-/* Every slice of @f is accounted and @w owns it: resolve and let go. */
+/* @f is done with (slices accounted, notification answered): resolve and let go. */
 static void
-batch_finish(struct worker *w, struct tern_future *f)
+batch_end(struct worker *w, struct tern_future *f, int32_t status)
 {
 	if (f->timer_linked)
 		timer_unlink(w, f);
@@ -104,11 +104,140 @@ batch_finish(struct worker *w, struct tern_future *f)
 		count_peer_failures(w, f);
 	/* Segments first: once a waiter sees the result it may unregister them. */
 	engine_future_release_segrefs(f);
-	if (engine_future_resolve(f, __atomic_load_n(&f->first_error, __ATOMIC_RELAXED)))
+	if (engine_future_resolve(f, status))
 		record_latency(w, f);
 	COUNTER_ADD(w->ctr, stats.batches, 1);
 	COUNTER_ADD(w->ctr, owned_inflight, -1);
 	engine_future_engine_done(f);
+}
+
+static inline struct notify_counters *
+notify_peer(struct worker *w, const struct tern_future *f)
+{
+	uint16_t peer = future_reqs(f)[0].target->peer;
+
+	return peer != 0 ? &w->ctr->peer_notify[peer] : NULL;
+}
+
+/* The answer to a post of @f's notification: done, or post it again later. */
+static void
+notify_answered(struct worker *w, struct tern_future *f, int32_t status)
+{
+	struct notify_counters *pc = notify_peer(w, f);
+
+	f->nt.last = status;
+	if (status == 0) {
+		COUNTER_ADD(w->ctr, notify.delivered, 1);
+		if (pc != NULL)
+			COUNTER_ADD(pc, delivered, 1);
+	} else if (status == -ENOBUFS) {
+		COUNTER_ADD(w->ctr, notify.refused, 1);
+		if (pc != NULL)
+			COUNTER_ADD(pc, refused, 1);
+	}
+	if ((status == -ENOBUFS || status == -EAGAIN) &&
+	    !__atomic_load_n(&f->resolved, __ATOMIC_ACQUIRE) &&
+	    __atomic_load_n(&w->sh->phase, __ATOMIC_RELAXED) != PHASE_CANCEL) {
+		f->notify = NT_RETRY;
+		f->nt.retry_tsc = rte_rdtsc() + tern_scale_apply(NT_RETRY_NS, w->sh->ns_to_tsc);
+		TAILQ_INSERT_TAIL(&w->nt_retry, f, nt.link);
+		return;
+	}
+	if (status == -EAGAIN)
+		status = -ENOBUFS;
+	if (status != 0) {
+		COUNTER_ADD(w->ctr, notify.failed, 1);
+		if (pc != NULL)
+			COUNTER_ADD(pc, failed, 1);
+	}
+	batch_end(w, f, status);
+}
+
+/*
+ * Every slice of @f completed with 0 (the promise: the bytes are at the
+ * target, doc/notify.md): send the notification to the node owning its
+ * first target. This node's own segments take it straight into its queue.
+ */
+static void
+notify_post(struct worker *w, struct tern_future *f)
+{
+	const struct tern_segment *target = future_reqs(f)[0].target;
+	const struct tern_transport_ops *ops;
+	struct tern_notify_post p;
+	uint16_t t = target->transport;
+	int rc;
+
+	COUNTER_ADD(w->ctr, notify.posted, 1);
+	if (target->kind == TERN_SEGMENT_LOCAL) {
+		notify_answered(w, f,
+				tern_notify_deliver(w->sh->notify,
+						    tern_notify_queue_node(w->sh->notify),
+						    f->nt.tag, f->nt.msg, f->nt.msg_len));
+		return;
+	}
+	ops = t < w->nb_transports ? w->tp[t].ops : NULL;
+	if (ops == NULL || ops->notify_post == NULL) {
+		notify_answered(w, f, ops == NULL ? -ENODEV : -ENOTSUP);
+		return;
+	}
+	p = (struct tern_notify_post){
+		.cookie = (uintptr_t)f | NT_COOKIE,
+		.batch = f->batch_id,
+		.target = target,
+		.sender = tern_notify_queue_node(w->sh->notify),
+		.tag = f->nt.tag,
+		.msg = f->nt.msg,
+		.msg_len = f->nt.msg_len,
+	};
+	rc = ops->notify_post(w->tp[t].ep, &p);
+	if (rc == 0) {
+		f->notify = NT_POSTED;
+		COUNTER_ADD(w->ctr, posted, 1);
+		return;
+	}
+	notify_answered(w, f, rc);
+}
+
+/* Every slice of @f is accounted and @w owns it: notify, or resolve and let go. */
+static void
+batch_finish(struct worker *w, struct tern_future *f)
+{
+	int32_t status = __atomic_load_n(&f->first_error, __ATOMIC_RELAXED);
+
+	/* A failed, timed-out or cancelled batch sends nothing. */
+	if (unlikely(f->notify == NT_WANTED) && status == 0 &&
+	    !__atomic_load_n(&f->resolved, __ATOMIC_ACQUIRE)) {
+		notify_post(w, f);
+		return;
+	}
+	batch_end(w, f, status);
+}
+
+/* Notifications whose pause has passed go again; at shutdown or past their
+ * deadline (already resolved), their batches end. */
+static unsigned int
+notify_retry(struct worker *w, uint32_t phase)
+{
+	uint64_t now = rte_rdtsc();
+	struct tern_future *f, *next;
+	unsigned int n = 0;
+
+	for (f = TAILQ_FIRST(&w->nt_retry); f != NULL; f = next) {
+		next = TAILQ_NEXT(f, nt.link);
+		if (phase != PHASE_CANCEL && f->nt.retry_tsc > now &&
+		    !__atomic_load_n(&f->resolved, __ATOMIC_ACQUIRE))
+			continue;
+		TAILQ_REMOVE(&w->nt_retry, f, nt.link);
+		n++;
+		if (phase == PHASE_CANCEL || __atomic_load_n(&f->resolved, __ATOMIC_ACQUIRE)) {
+			COUNTER_ADD(w->ctr, notify.failed, 1);
+			batch_end(w, f, phase == PHASE_CANCEL ? -ECANCELED : f->nt.last);
+			continue;
+		}
+		f->notify = NT_WANTED;
+		notify_post(w, f);
+	}
+	return n;
 }
 
 static void
@@ -206,6 +335,10 @@ accept_batch(struct worker *w, const struct sq_entry *e, uint32_t phase)
 	}
 	if (phase != PHASE_CANCEL)
 		timer_link(w, f);
+	if (unlikely(f->nb_slices == 0)) { /* a notification alone */
+		batch_finish(w, f);
+		return;
+	}
 
 	if (phase != PHASE_CANCEL && sh->nb_workers > 1 && f->nb_slices > 1 &&
 	    f->total_bytes >= sh->share_bytes)
@@ -507,6 +640,13 @@ poll_completions(struct worker *w)
 			struct tern_future *f = (struct tern_future *)cpl[i].cookie;
 			uint64_t count = 0, bytes = 0, errors = 0;
 
+			if (unlikely(cpl[i].cookie & NT_COOKIE)) {
+				f = (struct tern_future *)(cpl[i].cookie & ~(uint64_t)NT_COOKIE);
+				notify_answered(w, f, cpl[i].status);
+				i++;
+				continue;
+			}
+
 			for (; i < n && cpl[i].cookie == (uintptr_t)f; i++) {
 				count++;
 				bytes += cpl[i].length;
@@ -547,7 +687,9 @@ expire_slot(struct worker *w, struct future_list *list, uint64_t now)
 		for (t = 0; t < w->nb_transports; t++)
 			if (w->tp[t].ops != NULL && w->tp[t].ops->expire != NULL)
 				w->tp[t].ops->expire(w->tp[t].ep, (uintptr_t)f, f->batch_id);
-		if (engine_future_resolve(f, -ETIMEDOUT)) {
+		if (engine_future_resolve(f, f->notify == NT_RETRY && f->nt.last == -ENOBUFS
+						     ? -ENOBUFS
+						     : -ETIMEDOUT)) {
 			COUNTER_ADD(w->ctr, stats.timeouts, 1);
 			record_latency(w, f);
 		}
@@ -582,7 +724,7 @@ worker_quiescent(const struct worker *w)
 	for (i = 0; i < w->nb_polled; i++)
 		if (sq_next(&w->sh->clients[w->polled[i]]) != NULL)
 			return false;
-	return rte_ring_empty(w->xq) && active_count(w) == 0 &&
+	return rte_ring_empty(w->xq) && active_count(w) == 0 && TAILQ_EMPTY(&w->nt_retry) &&
 	       __atomic_load_n(&w->ctr->posted, __ATOMIC_RELAXED) == 0 &&
 	       __atomic_load_n(&w->ctr->owned_inflight, __ATOMIC_RELAXED) == 0;
 }
@@ -634,6 +776,8 @@ engine_worker_main(void *arg)
 		work += drain_messages(w);
 		work += claim_and_post(w, phase);
 		work += poll_completions(w);
+		if (unlikely(!TAILQ_EMPTY(&w->nt_retry)))
+			work += notify_retry(w, phase);
 		expire_deadlines(w);
 
 		if (phase == PHASE_CANCEL) {
@@ -700,6 +844,7 @@ engine_worker_create(struct engine_shared *sh, unsigned int idx, unsigned int lc
 	for (t = 0; t < (int)WHEEL_SLOTS; t++)
 		TAILQ_INIT(&w->wheel[t]);
 	TAILQ_INIT(&w->expired);
+	TAILQ_INIT(&w->nt_retry);
 
 	epc = (struct tern_endpoint_conf){
 		.lcore_id = lcore_id,

@@ -38,6 +38,7 @@ enum tern_op {
 #define TERN_TRANSPORT_F_FILE_SEGMENTS (1u << 0)
 
 struct tern_segment_table;
+struct tern_notify_queue;
 
 /** State of a rail (struct tern_transport_rail). */
 enum tern_transport_rail_state {
@@ -70,6 +71,9 @@ struct tern_transport_env {
 	/** A directory private to this process for sockets and files; NULL: the EAL's runtime dir.
 	 */
 	const char *runtime_dir;
+	/** This node's notification queue (tern_notify.h): where the transport's
+	 *  receive side delivers notifications; NULL: it refuses them (-ENOTSUP). */
+	struct tern_notify_queue *notify;
 };
 
 /** @return the id of the transport named @p name, or -ENOENT / -EINVAL. */

@@ -34,6 +34,7 @@
 
 #include <rte_common.h>
 
+#include <tern_notify_driver.h>
 #include <tern_segment_driver.h>
 #include <tern_transport.h>
 
@@ -58,6 +59,24 @@ struct tern_slice {
 	/** The submission the slice belongs to: a cookie can be reused by a later
 	 *  batch, (cookie, batch) never is. What expire() names. */
 	uint64_t batch;
+};
+
+/**
+ * A notification the engine asks a transport to carry to the node that owns
+ * @c target (doc/notify.md, "Extending: a transport"). The engine posts it
+ * only after every slice of its batch completed with status 0, so the
+ * transport carries the notification alone: it needs no ordering against
+ * the batch's slices. Everything it points to stays valid until its
+ * completion has been returned by poll().
+ */
+struct tern_notify_post {
+	uint64_t cookie; /**< echoed in the completion; never equal to a slice's */
+	uint64_t batch;	 /**< the submission it belongs to (as tern_slice.batch) */
+	const struct tern_segment *target; /**< a REMOTE segment of the destination node */
+	const char *sender;		   /**< this node's name, NUL-terminated */
+	uint64_t tag;			   /**< the application's tag */
+	const void *msg;		   /**< @c msg_len bytes */
+	uint32_t msg_len;		   /**< 0..TERN_NOTIFY_MSG_MAX */
 };
 
 /** One completed slice. */
@@ -166,6 +185,23 @@ struct tern_transport_ops {
 	 */
 	int (*rails)(const void *desc, size_t desc_len, struct tern_transport_rail *out,
 		     unsigned int max);
+	/**
+	 * Optional (NULL: the transport carries no notification; such a batch
+	 * fails with -ENOTSUP). Data path, on the endpoint's lcore: carry
+	 * notification @p n to the node that owns @p n->target, i.e. make its
+	 * receive side call tern_notify_deliver() there, and complete through
+	 * poll() exactly once with @c n->cookie and status:
+	 * 0 (the target's queue accepted it), -ENOBUFS (the target's queue was
+	 * full: the engine posts it again later, until the batch's deadline),
+	 * or a negative errno (the node is unreachable, it takes no
+	 * notifications: -ENOTSUP). cancel() completes it like a slice.
+	 * Never blocks.
+	 *
+	 * @return 0 (accepted: one completion follows), -EAGAIN (no room now:
+	 *         the engine offers it again), or a negative errno (refused at
+	 *         once: the batch fails with it; no completion follows).
+	 */
+	int (*notify_post)(struct tern_endpoint *ep, const struct tern_notify_post *n);
 };
 
 /** What a transport option holds (struct tern_transport_arg). */

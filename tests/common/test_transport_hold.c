@@ -17,6 +17,8 @@ struct hold_endpoint {
 	uint32_t cap;
 	uint32_t seen_gen;
 	int cancelled;
+	uint32_t nb_ntf;
+	struct tern_completion ntf[64]; /* answered notifications */
 	struct tern_completion held[];
 };
 
@@ -25,6 +27,7 @@ static int32_t release_status;
 static int release_sticky;
 static uint64_t held_total;
 static int ignore_cancel;
+static struct tern_notify_queue *notify_queue;
 
 static struct hold_endpoint *
 hold_ep(struct tern_endpoint *base)
@@ -72,6 +75,10 @@ hold_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 	int32_t status;
 	uint16_t n = 0;
 
+	while (n < max && ep->nb_ntf != 0)
+		cpl[n++] = ep->ntf[--ep->nb_ntf];
+	if (n != 0)
+		return n;
 	if (gen == ep->seen_gen && !ep->cancelled)
 		return 0;
 	status = ep->cancelled ? -ECANCELED : __atomic_load_n(&release_status, __ATOMIC_RELAXED);
@@ -85,6 +92,23 @@ hold_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 	if (ep->nb_held == 0 && !__atomic_load_n(&release_sticky, __ATOMIC_RELAXED))
 		ep->seen_gen = gen;
 	return n;
+}
+
+/* Delivers at once into the test's queue (hold_notify_queue()). */
+static int
+hold_notify_post(struct tern_endpoint *base, const struct tern_notify_post *n)
+{
+	struct hold_endpoint *ep = hold_ep(base);
+	struct tern_notify_queue *q = __atomic_load_n(&notify_queue, __ATOMIC_ACQUIRE);
+
+	if (ep->nb_ntf == RTE_DIM(ep->ntf))
+		return -EAGAIN;
+	ep->ntf[ep->nb_ntf++] = (struct tern_completion){
+		.cookie = n->cookie,
+		.status = q == NULL ? -ENOTSUP
+				    : tern_notify_deliver(q, n->sender, n->tag, n->msg, n->msg_len),
+	};
+	return 0;
 }
 
 static void
@@ -108,6 +132,7 @@ static const struct tern_transport_ops hold_ops = {
 	.poll = hold_poll,
 	.cancel = hold_cancel,
 	.endpoint_close = hold_close,
+	.notify_post = hold_notify_post,
 };
 
 void
@@ -153,4 +178,10 @@ hold_segment(struct tern_segment_table *segments, const char *name, uint64_t len
 		abort();
 	}
 	return h;
+}
+
+void
+hold_notify_queue(struct tern_notify_queue *q)
+{
+	__atomic_store_n(&notify_queue, q, __ATOMIC_RELEASE);
 }

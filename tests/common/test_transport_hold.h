@@ -21,6 +21,9 @@ void hold_ignore_cancel(int ignore);
 uint64_t hold_count(void);
 /* Registers a REMOTE segment of @length bytes on @segments that requests
  * reach through "hold"; returns its handle (fails the test otherwise). */
+/* Notifications posted to "hold" go into @q (NULL: refused with -ENOTSUP). */
+struct tern_notify_queue;
+void hold_notify_queue(struct tern_notify_queue *q);
 uint32_t hold_segment(struct tern_segment_table *segments, const char *name, uint64_t length);
 
 #endif

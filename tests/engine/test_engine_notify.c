@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Notifications in one process (doc/notify.md): the promise over memcpy
+ * (every byte checked the moment the notification is seen, 100 000 rounds;
+ * TERN_NOTIFY_ROUNDS overrides), a failed batch sends none, a full queue
+ * fails the sender with -ENOBUFS at its deadline without holding up other
+ * work, bad input. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <rte_common.h>
+#include <rte_errno.h>
+#include <rte_pause.h>
+
+#include <tern_notify_driver.h>
+
+#include "test_common.h"
+#include "test_transport_hold.h"
+
+#define REGION (16u << 10) /* 4 slices of 4 KiB, shared between the lcores */
+
+struct receiver {
+	struct tern_engine *engine;
+	const uint8_t *target; /* the target region, as the receiving client reads it */
+	uint64_t rounds;
+	uint64_t seen;	/* atomic: rounds checked */
+	uint64_t stale; /* rounds with a stale byte */
+	uint64_t wrong; /* notifications with another tag, sender or message */
+	int failures;
+};
+
+static uint64_t
+rounds_wanted(void)
+{
+	const char *s = getenv("TERN_NOTIFY_ROUNDS");
+
+	return s != NULL ? strtoull(s, NULL, 10) : 100000;
+}
+
+static void *
+receiver_main(void *p)
+{
+	struct receiver *r = p;
+	struct tern_client *c = tern_client_create(r->engine, NULL);
+	struct tern_notification n;
+	uint64_t round;
+
+	if (c == NULL) {
+		r->failures++;
+		return NULL;
+	}
+	for (round = 1; round <= r->rounds; round++) {
+		int k = tern_notify_wait(c, &n, 1, 10ull * 1000000000ull);
+
+		if (k != 1) {
+			print_message("round %" PRIu64 ": no notification (%d)\n", round, k);
+			r->failures++;
+			break;
+		}
+		if (n.tag != round || n.msg_len != 8 || memcmp(n.msg, &round, 8) != 0 ||
+		    strcmp(n.sender, "e_ntfg") != 0)
+			r->wrong++;
+		/* The promise: every byte of this round is there now. */
+		if (test_pattern_check(r->target, REGION, n.tag, 0) != SIZE_MAX)
+			r->stale++;
+		__atomic_store_n(&r->seen, round, __ATOMIC_RELEASE);
+	}
+	tern_client_destroy(c);
+	return NULL;
+}
+
+static void
+notified_bytes_are_all_there_memcpy(void **state)
+{
+	struct receiver r = { 0 };
+	struct test_env env;
+	struct tern_client *c;
+	pthread_t th;
+	uint8_t *local, *remote;
+	uint32_t target;
+	uint64_t round, t0;
+
+	RTE_SET_USED(state);
+	test_env_create(
+		&env, "ntfg",
+		&(struct tern_engine_conf){ .slice_bytes = 4 << 10, .share_bytes = 8 << 10 });
+	test_segment_local(&env, "local", REGION, (void **)&local);
+	target = test_segment_local(&env, "remote", REGION, (void **)&remote);
+	memset(remote, 0, REGION);
+	c = tern_client_create(env.engine,
+			       &(struct tern_client_conf){ .flags = TERN_CLIENT_F_NO_CQ });
+	assert_non_null(c);
+	r = (struct receiver){ .engine = env.engine, .target = remote, .rounds = rounds_wanted() };
+	assert_int_equal(pthread_create(&th, NULL, receiver_main, &r), 0);
+	t0 = test_now_ns();
+	for (round = 1; round <= r.rounds && r.failures == 0; round++) {
+		struct tern_request q = test_req(TERN_OP_WRITE, target, 0, local, REGION);
+		struct tern_notify n = { .tag = round, .msg = &round, .msg_len = 8 };
+		struct tern_future *f;
+
+		test_pattern_fill(local, REGION, round, 0); /* fresh for every round */
+		f = tern_submit(c, &q, 1, &(struct tern_submit_opts){ .notify = &n });
+		assert_non_null(f);
+		assert_int_equal(test_wait_release(f), 0);
+		/* The next round overwrites the target: wait until this one was checked. */
+		TEST_WAIT_UNTIL(__atomic_load_n(&r.seen, __ATOMIC_ACQUIRE) >= round ||
+					r.failures != 0,
+				10000);
+	}
+	pthread_join(th, NULL);
+	print_message("memcpy: %" PRIu64 " rounds of %u bytes in %.1f s, %" PRIu64
+		      " with a stale byte, %" PRIu64 " wrong notifications\n",
+		      r.seen, REGION, (double)(test_now_ns() - t0) / 1e9, r.stale, r.wrong);
+	assert_int_equal(r.failures, 0);
+	assert_int_equal(r.seen, r.rounds);
+	assert_int_equal(r.stale, 0);
+	assert_int_equal(r.wrong, 0);
+	assert_int_equal(tern_client_destroy(c), 0);
+	test_env_destroy(&env);
+	free(local);
+	free(remote);
+}
+
+/* A batch that fails, by a slice's error or by its deadline, sends nothing;
+ * one that succeeds through the same transport does. */
+static void
+failed_batch_sends_no_notification(void **state)
+{
+	struct tern_notify n = { .tag = 7 };
+	struct tern_notification got[4];
+	struct test_env env;
+	struct tern_client *c;
+	struct tern_future *f;
+	struct tern_request q;
+	uint32_t hole;
+	void *local;
+
+	RTE_SET_USED(state);
+	hold_register();
+	test_env_create(&env, "ntff", NULL);
+	test_segment_local(&env, "local", 1 << 20, &local);
+	hole = hold_segment(env.segments, "hole", 1 << 20);
+	c = tern_client_create(env.engine,
+			       &(struct tern_client_conf){ .flags = TERN_CLIENT_F_NO_CQ });
+	assert_non_null(c);
+	hold_notify_queue(tern_notify_queue_lookup("e_ntff"));
+	q = test_req(TERN_OP_WRITE, hole, 0, local, 1 << 20);
+
+	f = tern_submit(c, &q, 1, &(struct tern_submit_opts){ .notify = &n });
+	assert_non_null(f);
+	TEST_WAIT_UNTIL(hold_count() != 0, 5000);
+	hold_release(-EIO, 0);
+	assert_int_equal(test_wait_release(f), -EIO);
+
+	f = tern_submit(c, &q, 1,
+			&(struct tern_submit_opts){ .notify = &n, .deadline_ns = 20000000 });
+	assert_non_null(f);
+	assert_int_equal(test_wait_release(f), -ETIMEDOUT);
+	hold_release(0, 0); /* the timed-out batch's slices come back: still nothing */
+	TEST_WAIT_UNTIL(hold_count() == 0, 5000);
+	usleep(20000);
+	assert_int_equal(tern_notify_poll(c, got, 4), 0);
+
+	n.tag = 8;
+	f = tern_submit(c, &q, 1, &(struct tern_submit_opts){ .notify = &n });
+	assert_non_null(f);
+	TEST_WAIT_UNTIL(hold_count() != 0, 5000);
+	hold_release(0, 0);
+	assert_int_equal(test_wait_release(f), 0);
+	assert_int_equal(tern_notify_poll(c, got, 4), 1);
+	assert_int_equal(got[0].tag, 8);
+
+	hold_notify_queue(NULL); /* the target takes none: -ENOTSUP */
+	f = tern_submit(c, &q, 1, &(struct tern_submit_opts){ .notify = &n });
+	assert_non_null(f);
+	TEST_WAIT_UNTIL(hold_count() != 0, 5000);
+	hold_release(0, 0);
+	assert_int_equal(test_wait_release(f), -ENOTSUP);
+
+	assert_int_equal(tern_client_destroy(c), 0);
+	test_env_destroy(&env);
+	free(local);
+}
+
+/* A full queue: the sender's future fails with -ENOBUFS at its deadline,
+ * meanwhile the same lcores keep moving other batches; once polled, the
+ * queue takes notifications again. */
+static void
+full_queue_refuses_until_deadline_without_stalling(void **state)
+{
+	struct tern_notify_queue_stats st;
+	struct tern_notification got[8];
+	struct tern_notify_queue *q;
+	struct test_env env;
+	struct tern_client *c;
+	struct tern_future *f, *slow;
+	struct tern_request w;
+	uint32_t seg;
+	uint64_t t0;
+	void *local;
+	int i;
+
+	RTE_SET_USED(state);
+	q = tern_notify_queue_create(
+		&(struct tern_notify_queue_conf){ .name = "q_ntfq", .node = "nodeq", .depth = 4 });
+	assert_non_null(q);
+	test_env_create(&env, "ntfq", &(struct tern_engine_conf){ .notify = q });
+	seg = test_segment_local(&env, "local", 1 << 20, &local);
+	c = tern_client_create(env.engine,
+			       &(struct tern_client_conf){ .flags = TERN_CLIENT_F_NO_CQ });
+	assert_non_null(c);
+	for (i = 0; i < 4; i++) {
+		f = tern_notify_send(c, seg, &(struct tern_notify){ .tag = (uint64_t)i }, NULL);
+		assert_non_null(f);
+		assert_int_equal(test_wait_release(f), 0);
+	}
+	t0 = test_now_ns();
+	slow = tern_notify_send(c, seg, &(struct tern_notify){ .tag = 99 },
+				&(struct tern_submit_opts){ .deadline_ns = 200000000 });
+	assert_non_null(slow);
+	/* Other work goes on while the refused notification waits. */
+	w = test_req(TERN_OP_WRITE, seg, 4096, (uint8_t *)local + 65536, 4096);
+	for (i = 0; i < 100; i++) {
+		f = tern_submit(c, &w, 1, NULL);
+		assert_non_null(f);
+		assert_int_equal(test_wait_release(f), 0);
+	}
+	assert_true(test_now_ns() - t0 < 150000000ull);
+	assert_int_equal(tern_future_test(slow), -EINPROGRESS);
+	assert_int_equal(test_wait_release(slow), -ENOBUFS);
+	assert_true(test_now_ns() - t0 >= 200000000ull);
+	assert_true(test_now_ns() - t0 < 1000000000ull);
+	assert_int_equal(tern_notify_queue_stats(q, &st), 0);
+	assert_int_equal(st.queued, 4);
+	assert_true(st.refused >= 2); /* posted again after each pause */
+	assert_int_equal(tern_notify_poll(c, got, 8), 4);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(got[i].tag, (uint64_t)i);
+		assert_string_equal(got[i].sender, "nodeq");
+	}
+	f = tern_notify_send(c, seg, &(struct tern_notify){ .tag = 5 }, NULL);
+	assert_non_null(f);
+	assert_int_equal(test_wait_release(f), 0);
+	assert_int_equal(tern_notify_wait(c, got, 8, 1000000000ull), 1);
+	assert_int_equal(got[0].tag, 5);
+	assert_int_equal(tern_notify_wait(c, got, 8, 1000000), 0); /* times out, empty */
+	assert_int_equal(tern_client_destroy(c), 0);
+	test_env_destroy(&env);
+	assert_int_equal(tern_notify_queue_free(q), 0);
+	free(local);
+}
+
+static void
+bad_notifications_are_refused(void **state)
+{
+	uint8_t big[TERN_NOTIFY_MSG_MAX + 1] = { 0 };
+	struct tern_notify_queue_stats st;
+	struct tern_notify_queue *q;
+	struct tern_notification got;
+	struct test_env env;
+	struct tern_client *c;
+	struct tern_request w;
+	uint32_t seg;
+	void *local;
+
+	RTE_SET_USED(state);
+	test_env_create(&env, "ntfb", NULL);
+	seg = test_segment_local(&env, "local", 1 << 20, &local);
+	c = tern_client_create(env.engine, NULL);
+	assert_non_null(c);
+	assert_null(tern_notify_send(c, seg, &(struct tern_notify){ .msg = big, .msg_len = 257 },
+				     NULL));
+	assert_int_equal(rte_errno, EINVAL);
+	assert_null(tern_notify_send(c, seg, &(struct tern_notify){ .msg_len = 3 }, NULL));
+	assert_int_equal(rte_errno, EINVAL);
+	assert_null(tern_notify_send(c, seg, NULL, NULL));
+	assert_int_equal(rte_errno, EINVAL);
+	assert_null(tern_notify_send(c, seg + 1000, &(struct tern_notify){ 0 }, NULL));
+	assert_int_equal(rte_errno, EINVAL);
+	assert_null(tern_notify_send(NULL, seg, &(struct tern_notify){ 0 }, NULL));
+	assert_int_equal(rte_errno, EINVAL);
+	w = test_req(TERN_OP_WRITE, seg, 0, (uint8_t *)local + 4096, 16);
+	assert_null(
+		tern_submit(c, &w, 1,
+			    &(struct tern_submit_opts){ .notify = &(struct tern_notify){
+								.msg = big, .msg_len = 300 } }));
+	assert_int_equal(rte_errno, EINVAL);
+	/* The receive side's checks (what a transport hands it from the wire). */
+	q = tern_notify_queue_lookup("e_ntfb");
+	assert_non_null(q);
+	assert_int_equal(tern_notify_deliver(q, "", 1, NULL, 0), -EINVAL);
+	assert_int_equal(tern_notify_deliver(q, "bad name", 1, NULL, 0), -EINVAL);
+	assert_int_equal(tern_notify_deliver(q, NULL, 1, NULL, 0), -EINVAL);
+	assert_int_equal(tern_notify_deliver(q, "n1", 1, big, 257), -EINVAL);
+	assert_int_equal(tern_notify_deliver(q, "n1", 1, NULL, 4), -EINVAL);
+	assert_int_equal(tern_notify_deliver(NULL, "n1", 1, NULL, 0), -EINVAL);
+	assert_int_equal(tern_notify_queue_stats(q, &st), 0);
+	assert_int_equal(st.malformed, 5);
+	assert_int_equal(st.delivered, 0);
+	assert_int_equal(tern_notify_deliver(q, "n1", 1, big, 256), 0);
+	assert_int_equal(tern_notify_poll(c, &got, 1), 1);
+	assert_int_equal(got.msg_len, 256);
+	assert_int_equal(tern_notify_poll(NULL, &got, 1), -EINVAL);
+	assert_int_equal(tern_notify_queue_poll(NULL, &got, 1), -EINVAL);
+	assert_int_equal(tern_client_destroy(c), 0);
+	test_env_destroy(&env);
+	free(local);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(bad_notifications_are_refused),
+		cmocka_unit_test(failed_batch_sends_no_notification),
+		cmocka_unit_test(full_queue_refuses_until_deadline_without_stalling),
+		cmocka_unit_test(notified_bytes_are_all_there_memcpy),
+	};
+
+	RTE_SET_USED(argc);
+	RTE_SET_USED(argv);
+	test_eal_init("test_engine_notify", "0@(0-1),1@0,2@1", 256);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
