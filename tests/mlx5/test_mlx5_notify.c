@@ -7,6 +7,8 @@
  * (SEND, RNR, receive CQEs) from rdma-core's formats.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <tern_notify.h>
 
 #include "mlx5_model.h"
 #include "mlx5_notify.h"
@@ -261,7 +268,7 @@ static void
 test_guarantee(void **state)
 {
 	struct world *w = world_open(1, 1);
-	uint64_t rounds = 100000, until = now_ms() + 240000;
+	uint64_t rounds = 100000, until = now_ms() + 480000;
 
 	(void)state;
 	for (w->round = 1; w->round <= rounds; w->round++) {
@@ -521,6 +528,83 @@ test_full_queue(void **state)
 	world_close(w);
 }
 
+/* Through the contract's queue (tern_notify_deliver()): a client of the
+ * node takes each notification from the bounded queue and checks every
+ * byte; a queue of 4 that nobody polls answers the fifth -ENOBUFS, and
+ * takes one again once a client polled. */
+static void
+test_into_node_queue(void **state)
+{
+	struct world *w = world_open(1, 1);
+	struct tern_notify_queue *q;
+	struct tern_notification got;
+	char name[16];
+	uint64_t r, until = now_ms() + 60000;
+	uint32_t i, stale = 0;
+	const uint64_t *d = (const uint64_t *)w->dst;
+
+	(void)state;
+	snprintf(name, sizeof(name), "m5n%u", (unsigned int)getpid() % 100000);
+	q = tern_notify_queue_create(&(struct tern_notify_queue_conf){
+		.name = name, .node = "decode-1", .depth = 4, .socket_id = SOCKET_ID_ANY });
+	assert_non_null(q);
+	assert_int_equal(
+		mlx5_notify_rx_init(&w->tgt.rx, &w->tgt.rcqv, mlx5_notify_deliver_queue, NULL, q),
+		0);
+	assert_int_equal(mlx5_notify_rx_add(&w->tgt.rx, &w->tgt.rq, &w->tgt.sq), 0);
+	for (r = 1; r <= 2000; r++) {
+		uint64_t statuses = w->statuses;
+
+		w->round = r;
+		post_writes(w);
+		assert_int_equal(wait_sq(w), 0);
+		post_notify(w, r);
+		while (w->statuses == statuses) {
+			mlx5_notify_rx_poll(&w->tgt.rx, 16);
+			reap(&w->tgt);
+			mlx5_notify_rx_poll(&w->ini.rx, 16);
+			reap(&w->ini);
+			assert_true(now_ms() < until);
+		}
+		assert_int_equal(w->last_status, 0);
+		/* The client: the notification, then every byte. */
+		assert_int_equal(tern_notify_queue_poll(q, &got, 1), 1);
+		assert_string_equal(got.sender, "prefill-0");
+		assert_int_equal(got.tag, r);
+		for (i = 0; i < REGION / 8; i++)
+			stale += d[i] != pattern(r, i);
+	}
+	assert_int_equal(stale, 0);
+	/* Nobody polls: four fit, the fifth is answered -ENOBUFS. */
+	for (r = 1; r <= 5; r++) {
+		uint64_t statuses = w->statuses;
+
+		post_notify(w, 100 + r);
+		while (w->statuses == statuses) {
+			mlx5_notify_rx_poll(&w->tgt.rx, 16);
+			reap(&w->tgt);
+			mlx5_notify_rx_poll(&w->ini.rx, 16);
+			reap(&w->ini);
+			assert_true(now_ms() < until);
+		}
+		assert_int_equal(w->last_status, r <= 4 ? 0 : -ENOBUFS);
+	}
+	assert_int_equal(w->tgt.rx.st.full, 1);
+	assert_int_equal(tern_notify_queue_poll(q, &got, 1), 1);
+	assert_int_equal(got.tag, 101);
+	post_notify(w, 106);
+	while (w->statuses == 2005) {
+		mlx5_notify_rx_poll(&w->tgt.rx, 16);
+		reap(&w->tgt);
+		mlx5_notify_rx_poll(&w->ini.rx, 16);
+		reap(&w->ini);
+		assert_true(now_ms() < until);
+	}
+	assert_int_equal(w->last_status, 0);
+	assert_int_equal(tern_notify_queue_free(q), 0);
+	world_close(w);
+}
+
 static void
 test_codec(void **state)
 {
@@ -572,8 +656,12 @@ test_codec(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	char prefix[32];
+	cpu_set_t cpus;
+	char *eal[] = { argv[0],	  "--no-huge",	   "-m",   "64",	  "--no-pci",
+			"--no-telemetry", "--file-prefix", prefix, "--log-level", "lib.eal:error" };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_codec),
 		cmocka_unit_test(test_checker_catches_early_notify),
@@ -583,8 +671,20 @@ main(void)
 		cmocka_unit_test(test_out_of_order_cqe),
 		cmocka_unit_test(test_rnr),
 		cmocka_unit_test(test_full_queue),
+		cmocka_unit_test(test_into_node_queue),
 		cmocka_unit_test(test_guarantee),
 	};
+
+	(void)argc;
+	/* The node's queue is a memzone: an EAL without hugepages. */
+	snprintf(prefix, sizeof(prefix), "mlx5ntf%d", (int)getpid());
+	/* The EAL pins this thread to one CPU, and the model's device thread
+	 * would inherit it: both then share one CPU and every round waits
+	 * for a time slice. Give the thread its CPUs back. */
+	if (pthread_getaffinity_np(pthread_self(), sizeof(cpus), &cpus) != 0 ||
+	    rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])), eal) < 0 ||
+	    pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus) != 0)
+		return 1;
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <rte_common.h>
 #include <rte_log.h>
 
+#include <tern_notify_driver.h>
 #include <tern_time.h>
 
 #include "mlx5_notify.h"
@@ -149,6 +150,13 @@ mlx5_status_decode(const void *buf, uint32_t len, uint64_t *token, int32_t *stat
 	*token = get64(p + 12);
 	*status = s;
 	return 0;
+}
+
+int
+mlx5_notify_deliver_queue(void *queue, const char *sender, uint64_t tag, const void *msg,
+			  uint32_t msg_len)
+{
+	return tern_notify_deliver(queue, sender, tag, msg, msg_len);
 }
 
 /* Write RECV WQE @p idx: one scatter entry for slot idx's buffer, then (when

@@ -115,6 +115,14 @@ void mlx5_rq_repost(struct mlx5_rq *rq);
 /** Called for each notification frame received; returns 0 or -ENOBUFS. */
 typedef int (*mlx5_notify_deliver_t)(void *arg, const char *sender, uint64_t tag, const void *msg,
 				     uint32_t msg_len);
+/**
+ * The contract's delivery (tern_notify_driver.h) as a deliver callback:
+ * tern_notify_deliver(@p queue, ...), @p queue a struct tern_notify_queue.
+ * @return 0, -ENOBUFS (full), -EINVAL (refused as malformed by the queue).
+ */
+int mlx5_notify_deliver_queue(void *queue, const char *sender, uint64_t tag, const void *msg,
+			      uint32_t msg_len);
+
 /** Called for each status frame received (the initiator's completion). */
 typedef void (*mlx5_notify_status_t)(void *arg, uint32_t qpn, uint64_t token, int32_t status);
 
