@@ -941,7 +941,7 @@ wqe_execute(struct mlx5_model_qp *qp)
 		if (s->is_inline) {
 			sq_read(qp, s->inline_off, remote, s->len);
 			m->st.inline_wqes++;
-		} else if (opcode == OP_RDMA_WRITE) {
+		} else if (opcode == OP_RDMA_WRITE || opcode == OP_RDMA_WRITE_IMM) {
 			memmove(remote, (void *)(uintptr_t)s->addr, s->len);
 		} else {
 			memmove((void *)(uintptr_t)s->addr, remote, s->len);

@@ -464,6 +464,88 @@ test_out_of_order_cqe(void **state)
 	world_close(w);
 }
 
+/* Post a WQE with immediate @imm: WRITE with immediate (raddr != 0) or
+ * SEND with immediate, one data segment, CQE requested. */
+static void
+post_imm(struct world *w, uint8_t opcode, const void *src, uint32_t len, uint64_t raddr,
+	 uint32_t imm)
+{
+	struct mlx5_sq *sq = &w->ini.sq;
+	uint64_t *wqe = (uint64_t *)(sq->buf + (size_t)(sq->pi & sq->mask) * TERN_MLX5_WQEBB);
+	uint32_t ds = opcode == MLX5_OPCODE_RDMA_WRITE_IMM ? 3 : 2;
+	uint64_t *data = wqe + (ds == 3 ? 4 : 2);
+
+	wqe[0] = mlx5_wqe_ctrl(sq->qpn_ds, opcode, ds) | rte_cpu_to_be_32((uint32_t)sq->pi << 8);
+	/* fm_ce_se (CQE requested), then the immediate, big-endian */
+	wqe[1] = mlx5_wqe_flags(MLX5_WQE_CTRL_CQ_UPDATE) | (uint64_t)rte_cpu_to_be_32(imm) << 32;
+	if (ds == 3) {
+		wqe[2] = rte_cpu_to_be_64(raddr);
+		wqe[3] = mlx5_wqe_rkey(w->dst_key);
+	}
+	data[0] = (uint64_t)rte_cpu_to_be_32(len) | mlx5_wqe_lkey(w->src_key);
+	data[1] = rte_cpu_to_be_64((uint64_t)(uintptr_t)src);
+	sq->slots[sq->pi & sq->mask].cookie = 0;
+	sq->last_ctrl = wqe;
+	sq->pi++;
+	mlx5_sq_doorbell(sq);
+}
+
+/* WRITE with immediate and SEND with immediate on the model: the responder
+ * CQEs rdma-core's cq.c reads (opcode, byte count, immediate, QPNs, RQ
+ * index); the data placed; the driver's receive side refuses both (tern
+ * sends neither). */
+static void
+test_imm_opcodes(void **state)
+{
+	struct world *w = world_open(0, 1);
+	struct mlx5_cq rcq;
+	const struct mlx5_cqe64 *cqe;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(mlx5_cq_init(&rcq, &w->tgt.rcqv), 0);
+	memset(w->src, 0x3c, 4096);
+	post_imm(w, MLX5_OPCODE_RDMA_WRITE_IMM, w->src, 4096, (uintptr_t)w->dst + 8192, 0xfeedf00d);
+	post_imm(w, MLX5_OPCODE_SEND_IMM, w->src, 100, 0, 0x01020304);
+	for (i = 0; i < 4; i++)
+		mlx5_model_step(w->m);
+	assert_int_equal(wait_sq(w), 0);
+	cqe = mlx5_cq_next(&rcq);
+	assert_non_null(cqe);
+	assert_int_equal(cqe->op_own >> 4, MLX5_CQE_RESP_WR_IMM);
+	assert_int_equal(rte_be_to_cpu_32(cqe->byte_cnt), 4096);
+	assert_int_equal(rte_be_to_cpu_32(cqe->imm_inval_pkey), 0xfeedf00d);
+	assert_int_equal(rte_be_to_cpu_32(cqe->sop_drop_qpn) & 0xffffff, w->tgt.sqv.qpn);
+	assert_int_equal(rte_be_to_cpu_32(cqe->flags_rqpn) & 0xffffff, w->ini.sqv.qpn);
+	assert_int_equal(rte_be_to_cpu_16(cqe->wqe_counter), 0);
+	assert_int_equal(w->dst[8192], 0x3c);
+	assert_int_equal(w->dst[8192 + 4095], 0x3c);
+	rcq.ci++;
+	cqe = mlx5_cq_next(&rcq);
+	assert_non_null(cqe);
+	assert_int_equal(cqe->op_own >> 4, MLX5_CQE_RESP_SEND_IMM);
+	assert_int_equal(rte_be_to_cpu_32(cqe->byte_cnt), 100);
+	assert_int_equal(rte_be_to_cpu_32(cqe->imm_inval_pkey), 0x01020304);
+	assert_int_equal(rte_be_to_cpu_16(cqe->wqe_counter), 1);
+	/* scattered into RECV 1's buffer */
+	assert_int_equal(w->tgt.rbufs[MLX5_NOTIFY_BUF], 0x3c);
+	assert_int_equal(w->tgt.rbufs[MLX5_NOTIFY_BUF + 99], 0x3c);
+	rcq.ci++;
+	assert_null(mlx5_cq_next(&rcq));
+	mlx5_cq_update_ci(&rcq);
+	/* The driver's receive side, on the same CQ: both refused. */
+	w->tgt.rq.tail += 2;
+	for (i = 0; i < 2; i++)
+		mlx5_rq_repost(&w->tgt.rq);
+	w->tgt.rx.cq.ci = rcq.ci;
+	post_imm(w, MLX5_OPCODE_SEND_IMM, w->src, 100, 0, 7);
+	post_imm(w, MLX5_OPCODE_RDMA_WRITE_IMM, w->src, 64, (uintptr_t)w->dst, 8);
+	drain(w);
+	assert_int_equal(w->tgt.rx.st.refused, 2);
+	assert_int_equal(w->seen, 0);
+	world_close(w);
+}
+
 /* No RECV posted: the requester retries rnr_retry times and fails the SEND
  * RNR_RETRY_EXC (-EBUSY); with 7 (forever) it waits until one is posted. */
 static void
@@ -669,6 +751,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_hostile_frames),
 		cmocka_unit_test(test_unknown_qp),
 		cmocka_unit_test(test_out_of_order_cqe),
+		cmocka_unit_test(test_imm_opcodes),
 		cmocka_unit_test(test_rnr),
 		cmocka_unit_test(test_full_queue),
 		cmocka_unit_test(test_into_node_queue),
