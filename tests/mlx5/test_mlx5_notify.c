@@ -264,13 +264,14 @@ wait_sq(struct world *w)
 	return rc;
 }
 
+/* The guarantee: @p rounds rounds, the device synchronous (stepped between
+ * the driver's polls) or on its own thread. */
 static void
-test_guarantee(void **state)
+guarantee(uint64_t rounds, int threaded)
 {
-	struct world *w = world_open(1, 1);
-	uint64_t rounds = 100000, until = now_ms() + 480000;
+	struct world *w = world_open(threaded, 1);
+	uint64_t until = now_ms() + 480000;
 
-	(void)state;
 	for (w->round = 1; w->round <= rounds; w->round++) {
 		uint64_t seen = w->seen, statuses = w->statuses;
 
@@ -280,6 +281,7 @@ test_guarantee(void **state)
 		assert_int_equal(wait_sq(w), 0);
 		post_notify(w, w->round);
 		while (w->seen == seen || w->statuses == statuses) {
+			step(w);
 			mlx5_notify_rx_poll(&w->tgt.rx, 16);
 			reap(&w->tgt);
 			mlx5_notify_rx_poll(&w->ini.rx, 16);
@@ -293,8 +295,25 @@ test_guarantee(void **state)
 	assert_int_equal(w->seen, rounds);
 	assert_int_equal(w->stale, 0);
 	assert_string_equal(w->last_sender, "prefill-0");
-	printf("mlx5 notify: %" PRIu64 " rounds, %" PRIu64 " stale words\n", w->seen, w->stale);
+	printf("mlx5 notify (%s device): %" PRIu64 " rounds, %" PRIu64 " stale words\n",
+	       threaded ? "threaded" : "stepped", w->seen, w->stale);
 	world_close(w);
+}
+
+/* 100 000 rounds with the device stepped between the driver's polls. */
+static void
+test_guarantee(void **state)
+{
+	(void)state;
+	guarantee(100000, 0);
+}
+
+/* The device on its own thread, racing the driver's polls. */
+static void
+test_guarantee_threaded(void **state)
+{
+	(void)state;
+	guarantee(20000, 1);
 }
 
 /* The checker can fail: a notification posted before its data (the bug the
@@ -756,6 +775,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_full_queue),
 		cmocka_unit_test(test_into_node_queue),
 		cmocka_unit_test(test_guarantee),
+		cmocka_unit_test(test_guarantee_threaded),
 	};
 
 	(void)argc;
