@@ -92,9 +92,10 @@ struct dataplane {
 	struct tern_engine_conf ec;
 	struct tern_directory *dir;
 	struct tern_peers *peers;
-	struct tern_store_owner *owner; /* --store-capacity */
-	bool p2p;			/* dir serves descriptors itself (p2p://) */
-	uint64_t keepalive_tsc;		/* next directory keepalive (etcd, Redis) */
+	struct tern_store_owner *owner;	  /* --store-capacity */
+	struct tern_notify_queue *notify; /* this node's notifications (doc/notify.md) */
+	bool p2p;			  /* dir serves descriptors itself (p2p://) */
+	uint64_t keepalive_tsc;		  /* next directory keepalive (etcd, Redis) */
 };
 
 /* The options, the config file and the defaults; 0, or the exit status. */
@@ -144,6 +145,12 @@ start_eal(struct dataplane *dp, int argc, char **argv)
 	dp->tbl = tern_segment_table_create(dp->args.engine, 256, SOCKET_ID_ANY);
 	if (dp->tbl == NULL)
 		return die("segment table: %s", rte_strerror(rte_errno));
+	/* One queue for the node: the transports deliver into it, its clients poll it. */
+	dp->notify = tern_notify_queue_create(&(struct tern_notify_queue_conf){
+		.name = dp->args.engine, .node = dp->args.node, .socket_id = SOCKET_ID_ANY });
+	if (dp->notify == NULL)
+		return die("notification queue for node '%s': %s", dp->args.node,
+			   rte_strerror(rte_errno));
 	return 0;
 }
 
@@ -155,7 +162,7 @@ start_eal(struct dataplane *dp, int argc, char **argv)
 static int
 configure_transports(struct dataplane *dp)
 {
-	const struct tern_transport_env env = { .segments = dp->tbl };
+	const struct tern_transport_env env = { .segments = dp->tbl, .notify = dp->notify };
 	struct dp_transport_opt t[DP_MAX_TRANSPORTS];
 	int n, i, ret;
 
@@ -248,6 +255,7 @@ create_engine(struct dataplane *dp)
 
 	dp->ec.name = a->engine;
 	dp->ec.segments = dp->tbl;
+	dp->ec.notify = dp->notify;
 	dp->ec.slice_bytes = a->slice_bytes;
 	dp->ec.deadline_ns = a->deadline_ms * 1000000ull;
 	dp->ec.max_clients = (uint32_t)a->max_clients;
@@ -410,6 +418,8 @@ stop_all(struct dataplane *dp)
 	tern_peers_destroy(dp->peers);
 	/* Listeners closed, secrets forgotten; the table still exists. */
 	tern_transport_stop_all();
+	if (dp->notify != NULL)
+		tern_notify_queue_free(dp->notify);
 	if (dp->tbl != NULL) {
 		while ((h = tern_segment_next(dp->tbl, 0)) != TERN_SEGMENT_INVALID)
 			if (tern_segment_unregister(dp->tbl, h) != 0)

@@ -83,6 +83,9 @@ struct perf_ctx {
 	int phase; /* enum phase, atomic */
 	uint32_t ready;
 	uint32_t done;
+	/* --notify: what the receiving client saw (submit TSC -> seen), this block. */
+	struct tern_histogram *notify_hist;
+	uint64_t notify_seen;
 };
 
 struct client_state {
@@ -440,16 +443,23 @@ client_submit(struct client_state *c, struct client_loop *l)
 {
 	const struct perf_args *a = &c->ctx->args;
 	struct tern_submit_opts opts = { 0 };
+	struct tern_notify n = { 0 };
 	struct tern_future *f;
 	uint64_t now;
 	uint32_t slot;
 
+	if (a->notify != PERF_NOTIFY_NONE)
+		opts.notify = &n;
 	while (!l->stop && l->nfree > 0 && !quota_reached(c, l)) {
 		slot = c->free_slots[l->nfree - 1];
 		fill_batch(c, &l->cursor);
 		opts.user_data = slot;
 		now = rte_rdtsc();
-		f = tern_submit(l->client, c->reqs, a->batch, &opts);
+		n.tag = now; /* the receiver's latency starts here */
+		if (a->notify == PERF_NOTIFY_EMPTY)
+			f = tern_notify_send(l->client, c->ctx->target_handle, &n, &opts);
+		else
+			f = tern_submit(l->client, c->reqs, a->batch, &opts);
 		if (f == NULL) {
 			if (rte_errno == EAGAIN)
 				break;
@@ -538,6 +548,102 @@ out:
 	if (a->iterations != 0)
 		__atomic_add_fetch(&ctx->done, 1, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+/* ---- notifications: the receiving side ---- */
+
+/* --notify: a client of the target node takes the notifications and records
+ * submit (the tag) -> seen, while the clients measure; then drains. */
+static void *
+notify_receiver(void *arg)
+{
+	struct perf_ctx *ctx = arg;
+	struct tern_notification n[32];
+	struct tern_client *c =
+		perf_client_open(ctx, &(struct tern_client_conf){ .max_inflight = 1 });
+	uint64_t quiet = 0;
+	int k, i;
+
+	if (c == NULL) {
+		fprintf(stderr, PROG ": notification receiver: %s\n", rte_strerror(rte_errno));
+		return NULL;
+	}
+	for (;;) {
+		int phase = __atomic_load_n(&ctx->phase, __ATOMIC_ACQUIRE);
+
+		k = tern_notify_wait(c, n, RTE_DIM(n), 10000000ull);
+		if (k <= 0) {
+			if (phase == PHASE_DRAIN && ++quiet >= 10)
+				break;
+			continue;
+		}
+		quiet = 0;
+		for (i = 0; i < k; i++) {
+			uint64_t now = rte_rdtsc();
+
+			if (phase == PHASE_MEASURE && n[i].tag <= now) {
+				tern_histogram_record(ctx->notify_hist, now - n[i].tag);
+				ctx->notify_seen++;
+			}
+		}
+	}
+	tern_client_destroy(c);
+	return NULL;
+}
+
+/* Whether this process has a client on the node the notifications go to. */
+static bool
+notify_receiver_here(const struct perf_ctx *ctx)
+{
+	return ctx->args.notify != PERF_NOTIFY_NONE && strchr(ctx->args.segment, '/') == NULL;
+}
+
+static void
+notify_report(const struct perf_ctx *ctx, double seconds)
+{
+	double us = 1e6 / (double)ctx->tsc_hz;
+
+	if (ctx->notify_seen == 0) {
+		printf("notify: none seen here%s\n",
+		       notify_receiver_here(ctx) ? ""
+						 : " (the target is another node: run tern-perf "
+						   "--notify listen attached to it)");
+		return;
+	}
+	printf("notify: %" PRIu64 " seen by a client of the target, %.3f M/s; submit -> seen "
+	       "p50 %.2f us, p90 %.2f us, p99 %.2f us\n",
+	       ctx->notify_seen, seconds > 0 ? (double)ctx->notify_seen / seconds / 1e6 : 0.0,
+	       (double)tern_histogram_percentile(ctx->notify_hist, 50.0) * us,
+	       (double)tern_histogram_percentile(ctx->notify_hist, 90.0) * us,
+	       (double)tern_histogram_percentile(ctx->notify_hist, 99.0) * us);
+}
+
+/* --notify listen: receive for --duration, report. @return the exit status. */
+static int
+notify_listen(struct perf_ctx *ctx)
+{
+	struct tern_histogram *h = malloc(sizeof(*h));
+	pthread_t th;
+	uint64_t t0;
+
+	if (h == NULL)
+		return EXIT_RUNTIME;
+	tern_histogram_reset(h);
+	ctx->notify_hist = h;
+	ctx->notify_seen = 0;
+	__atomic_store_n(&ctx->phase, PHASE_MEASURE, __ATOMIC_RELEASE);
+	if (pthread_create(&th, NULL, notify_receiver, ctx) != 0) {
+		free(h);
+		return EXIT_RUNTIME;
+	}
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	while (!interrupted && clock_ns(CLOCK_MONOTONIC) - t0 < ctx->args.duration_ns)
+		sleep_ns(10000000ull);
+	__atomic_store_n(&ctx->phase, PHASE_DRAIN, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	notify_report(ctx, (double)(clock_ns(CLOCK_MONOTONIC) - t0) * 1e-9);
+	free(h);
+	return 0;
 }
 
 /* ---- one measurement ---- */
@@ -653,6 +759,8 @@ run_engine(struct perf_ctx *ctx, struct perf_result *res)
 	unsigned int i, started = 0;
 	uint64_t preempt0, preempt1;
 	double cpu0, cpu1;
+	pthread_t receiver;
+	bool receiving = false;
 	int ret = 0;
 
 	cs = clients_alloc(ctx);
@@ -661,6 +769,11 @@ run_engine(struct perf_ctx *ctx, struct perf_result *res)
 	__atomic_store_n(&ctx->phase, PHASE_WARMUP, __ATOMIC_RELEASE);
 	ctx->ready = 0;
 	ctx->done = 0;
+	ctx->notify_seen = 0;
+	if (ctx->notify_hist != NULL)
+		tern_histogram_reset(ctx->notify_hist);
+	if (ctx->notify_hist != NULL && notify_receiver_here(ctx))
+		receiving = pthread_create(&receiver, NULL, notify_receiver, ctx) == 0;
 	for (i = 0; i < a->clients; i++) {
 		ret = -pthread_create(&cs[i].thread, NULL, client_main, &cs[i]);
 		if (ret != 0)
@@ -701,6 +814,8 @@ run_engine(struct perf_ctx *ctx, struct perf_result *res)
 	__atomic_store_n(&ctx->phase, PHASE_DRAIN, __ATOMIC_RELEASE);
 	for (i = 0; i < started; i++)
 		pthread_join(cs[i].thread, NULL);
+	if (receiving)
+		pthread_join(receiver, NULL);
 	progress_clear(ctx);
 
 	res->seconds = (double)(t1 - t0) * 1e-9;
@@ -1138,6 +1253,15 @@ check_args(struct perf_args *a)
 {
 	if (check_transport(a) != 0)
 		return EXIT_USAGE;
+	if ((a->notify == PERF_NOTIFY_BATCH && a->op != PERF_OP_WRITE) ||
+	    (a->notify != PERF_NOTIFY_NONE && a->store_keys != 0) ||
+	    (a->notify == PERF_NOTIFY_LISTEN && a->target != PERF_TARGET_DATAPLANE)) {
+		fprintf(stderr, PROG ": --notify: batch with --op write; listen with --target "
+				     "dataplane; not with --store\n");
+		return EXIT_USAGE;
+	}
+	if (a->notify == PERF_NOTIFY_EMPTY)
+		a->baseline = false;
 	if (a->store_keys != 0) {
 		uint64_t max_block = 0;
 		unsigned int i;
@@ -1275,6 +1399,10 @@ measure_block(struct perf_ctx *ctx, struct perf_report *rep, struct perf_result 
 	res->blocks_per_client = ctx->nblocks;
 	ret = run_engine(ctx, res);
 	rep->nb_results = b + 1;
+	if (ret == 0 && ctx->args.notify != PERF_NOTIFY_NONE && !ctx->args.json) {
+		printf("block %" PRIu64 ": ", ctx->block);
+		notify_report(ctx, res->seconds);
+	}
 	if (ret != 0) {
 		fprintf(stderr, PROG ": block size %" PRIu64 ": %s\n", ctx->block, strerror(-ret));
 		return EXIT_RUNTIME;
@@ -1350,6 +1478,14 @@ main(int argc, char **argv)
 	if (status != 0)
 		return status;
 	report_init(&ctx, &rep);
+	if (ctx.args.notify == PERF_NOTIFY_LISTEN)
+		return notify_listen(&ctx);
+	if (ctx.args.notify != PERF_NOTIFY_NONE) {
+		ctx.notify_hist = malloc(sizeof(*ctx.notify_hist));
+		if (ctx.notify_hist == NULL)
+			return EXIT_RUNTIME;
+		tern_histogram_reset(ctx.notify_hist);
+	}
 
 	status = prepare_run(&ctx, &rep, &results);
 	if (status == 0 && ctx.args.store_keys != 0) {

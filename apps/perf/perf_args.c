@@ -173,6 +173,12 @@ perf_args_usage(FILE *f, const char *prog)
 		"  --segment NAME           dataplane: its exported target segment (default kv),\n"
 		"                           or NODE/NAME: a peer's segment, resolved by the "
 		"dataplane\n"
+		"  --notify batch|empty|listen  notifications (doc/notify.md): every WRITE batch\n"
+		"                           carries one, or tern_notify_send() alone (no data);\n"
+		"                           latency submit -> seen by a client of the target (in\n"
+		"                           this process for loopback; listen: a tern-perf "
+		"attached\n"
+		"                           to the target dataplane receives and reports)\n"
 		"  --completion reap|wait   poll the completion queue, or wait on each future "
 		"(default reap)\n"
 		"  --working-set BYTES      buffer per client (default: one block, reused)\n"
@@ -207,6 +213,7 @@ enum opt_id {
 	OPT_ENGINE,
 	OPT_SEGMENT,
 	OPT_COMPLETION,
+	OPT_NOTIFY,
 	OPT_WORKING_SET,
 	OPT_SLICE_SIZE,
 	OPT_STREAM_THRESHOLD,
@@ -241,6 +248,7 @@ static const struct opt_desc opt_table[] = {
 	{ "engine", OPT_ENGINE, true },
 	{ "segment", OPT_SEGMENT, true },
 	{ "completion", OPT_COMPLETION, true },
+	{ "notify", OPT_NOTIFY, true },
 	{ "working-set", OPT_WORKING_SET, true },
 	{ "slice-size", OPT_SLICE_SIZE, true },
 	{ "stream-threshold", OPT_STREAM_THRESHOLD, true },
@@ -377,6 +385,17 @@ apply_choice_option(const struct opt_desc *o, const char *val, struct perf_args 
 			a->completion = PERF_COMPLETION_WAIT;
 		else
 			return fail(err, err_len, "--completion '%s': expected reap or wait", val);
+		return 0;
+	case OPT_NOTIFY:
+		if (strcmp(val, "batch") == 0)
+			a->notify = PERF_NOTIFY_BATCH;
+		else if (strcmp(val, "empty") == 0)
+			a->notify = PERF_NOTIFY_EMPTY;
+		else if (strcmp(val, "listen") == 0)
+			a->notify = PERF_NOTIFY_LISTEN;
+		else
+			return fail(err, err_len, "--notify '%s': expected batch, empty or listen",
+				    val);
 		return 0;
 	case OPT_TRANSPORT:
 		idx = parse_name(val, known_transports, PERF_DIM(known_transports));
@@ -550,6 +569,7 @@ apply_option(const struct opt_desc *o, const char *val, struct perf_args *a, cha
 	switch (o->id) {
 	case OPT_OP:
 	case OPT_COMPLETION:
+	case OPT_NOTIFY:
 	case OPT_TRANSPORT:
 	case OPT_TARGET:
 		return apply_choice_option(o, val, a, err, err_len);

@@ -53,6 +53,14 @@ enum perf_completion {
 	PERF_COMPLETION_WAIT = 1, /**< tern_future_wait() on the oldest future */
 };
 
+/** --notify: what the WRITEs carry (doc/notify.md). */
+enum perf_notify {
+	PERF_NOTIFY_NONE = 0,	/**< plain batches */
+	PERF_NOTIFY_BATCH = 1,	/**< every batch carries a notification (tag: submit TSC) */
+	PERF_NOTIFY_EMPTY = 2,	/**< tern_notify_send() alone, no data, empty message */
+	PERF_NOTIFY_LISTEN = 3, /**< only receive: latency from the tag, notifications/s */
+};
+
 /** Parsed arguments; perf_args_parse() fills every field. */
 struct perf_args {
 	enum perf_op op;
@@ -70,6 +78,7 @@ struct perf_args {
 	char engine[16];  /**< --target dataplane: the engine to attach to */
 	char segment[96]; /**< --target dataplane: NAME (its own) or NODE/NAME (a peer's) */
 	enum perf_completion completion;
+	enum perf_notify notify;  /**< --notify */
 	uint64_t working_set;	  /**< bytes of buffer per client; 0 = one block (reused) */
 	uint64_t slice_bytes;	  /**< engine slice size; 0 = the engine's default */
 	uint64_t stream_bytes;	  /**< engine streaming-copy threshold; 0 = default */

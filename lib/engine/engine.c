@@ -441,6 +441,41 @@ tern_engine_lcore_stats(const struct tern_engine *engine, unsigned int lcore_id,
 }
 
 int
+tern_engine_notify_stats(const struct tern_engine *engine, uint16_t peer,
+			 struct tern_notify_send_stats *stats)
+{
+	unsigned int i;
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return err;
+	if (stats == NULL || peer >= TERN_SEGMENT_PEER_MAX)
+		return -EINVAL;
+	memset(stats, 0, sizeof(*stats));
+	for (i = 0; i < engine->conf.nb_lcores; i++) {
+		const struct notify_counters *nc =
+			peer == 0 ? &engine->sh->counters[i].notify
+				  : &engine->sh->counters[i].peer_notify[peer];
+
+		stats->posted += __atomic_load_n(&nc->posted, __ATOMIC_RELAXED);
+		stats->delivered += __atomic_load_n(&nc->delivered, __ATOMIC_RELAXED);
+		stats->refused += __atomic_load_n(&nc->refused, __ATOMIC_RELAXED);
+		stats->failed += __atomic_load_n(&nc->failed, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+struct tern_notify_queue *
+tern_engine_notify_queue(const struct tern_engine *engine)
+{
+	int err;
+
+	if (engine_handle_check(engine, &err) == NULL)
+		return NULL;
+	return engine->sh->notify;
+}
+
+int
 tern_engine_peer_traffic(const struct tern_engine *engine, uint16_t peer,
 			 struct tern_peer_traffic *traffic)
 {

@@ -207,6 +207,8 @@ struct tern_future {
 		int32_t last;		       /* status of the last attempt */
 		uint64_t retry_tsc;	       /* NT_RETRY: post again then */
 		TAILQ_ENTRY(tern_future) link; /* the owner's retry list */
+		/* tern_notify_post.wire: the sender, NUL-padded, then the message */
+		char sender[TERN_NOTIFY_NODE_MAX];
 		uint8_t msg[TERN_NOTIFY_MSG_MAX];
 	} nt __rte_cache_aligned;
 

@@ -150,6 +150,25 @@ struct tern_peer_traffic {
 int tern_engine_peer_traffic(const struct tern_engine *engine, uint16_t peer,
 			     struct tern_peer_traffic *traffic);
 
+/** Notifications this node sent (the owner lcores' counters, doc/notify.md). */
+struct tern_notify_send_stats {
+	uint64_t posted;    /**< posts of a notification (each retry counts) */
+	uint64_t delivered; /**< accepted by the target's queue */
+	uint64_t refused;   /**< posts the target's full queue refused (-ENOBUFS) */
+	uint64_t failed;    /**< notified batches that failed after their data had landed */
+};
+
+/**
+ * Sum the notification counters of the worker lcores: of every target
+ * (@p peer 0) or of peer accounting tag @p peer.
+ * @return 0, -EINVAL (NULL, @p peer >= TERN_SEGMENT_PEER_MAX), -ESHUTDOWN.
+ */
+int tern_engine_notify_stats(const struct tern_engine *engine, uint16_t peer,
+			     struct tern_notify_send_stats *stats);
+
+/** @return the engine's notification queue (what its clients poll), or NULL. */
+struct tern_notify_queue *tern_engine_notify_queue(const struct tern_engine *engine);
+
 /** Future pool occupancy. */
 struct tern_pool_stats {
 	uint32_t total;	      /**< futures in the pool */

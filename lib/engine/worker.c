@@ -180,6 +180,10 @@ notify_post(struct worker *w, struct tern_future *f)
 		notify_answered(w, f, ops == NULL ? -ENODEV : -ENOTSUP);
 		return;
 	}
+	RTE_BUILD_BUG_ON(offsetof(struct tern_future, nt.msg) !=
+			 offsetof(struct tern_future, nt.sender) + TERN_NOTIFY_NODE_MAX);
+	/* The queue keeps its node name NUL-padded to TERN_NOTIFY_NODE_MAX. */
+	memcpy(f->nt.sender, tern_notify_queue_node(w->sh->notify), sizeof(f->nt.sender));
 	p = (struct tern_notify_post){
 		.cookie = (uintptr_t)f | NT_COOKIE,
 		.batch = f->batch_id,
@@ -188,6 +192,7 @@ notify_post(struct worker *w, struct tern_future *f)
 		.tag = f->nt.tag,
 		.msg = f->nt.msg,
 		.msg_len = f->nt.msg_len,
+		.wire = (const uint8_t *)f->nt.sender,
 	};
 	rc = ops->notify_post(w->tp[t].ep, &p);
 	if (rc == 0) {

@@ -177,7 +177,9 @@ tern_notify_queue_free(struct tern_notify_queue *q)
 const char *
 tern_notify_queue_node(const struct tern_notify_queue *q)
 {
-	return queue_ok(q) ? q->node : "";
+	static const char none[TERN_NOTIFY_NODE_MAX];
+
+	return queue_ok(q) ? q->node : none;
 }
 
 /* The row of @sender, added if there is room; the last row is everyone else's. */

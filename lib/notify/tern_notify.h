@@ -91,7 +91,8 @@ struct tern_notify_queue *tern_notify_queue_lookup(const char *name);
  */
 int tern_notify_queue_free(struct tern_notify_queue *q);
 
-/** @return the node name the queue was created with ("" for NULL). */
+/** @return the node name the queue was created with, NUL-padded to
+ *  TERN_NOTIFY_NODE_MAX bytes ("" for NULL). */
 const char *tern_notify_queue_node(const struct tern_notify_queue *q);
 
 /**

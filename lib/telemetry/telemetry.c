@@ -730,6 +730,58 @@ answer_peers_set(const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+static int
+answer_notify(const char *params, struct rte_tel_data *d)
+{
+	struct tern_notify_sender_stats rows[TERN_NOTIFY_SENDERS_MAX];
+	struct tern_notify_queue *q = tern_engine_notify_queue(tel.engine);
+	struct tern_notify_queue_stats qs;
+	struct tern_notify_send_stats ss;
+	struct rte_tel_data *names, *delivered, *refused;
+	int n, i, ret;
+
+	if (no_params(params, d) != 0)
+		return 0;
+	ret = tern_engine_notify_stats(tel.engine, 0, &ss);
+	if (ret != 0)
+		return reply_engine_error(d, "engine", ret);
+	if (q == NULL || tern_notify_queue_stats(q, &qs) != 0)
+		return reply_error(d, "the engine has no notification queue");
+	n = tern_notify_queue_senders(q, rows, RTE_DIM(rows));
+	if (n < 0)
+		return reply_error(d, "notification queue: %s", strerror(-n));
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "node", tern_notify_queue_node(q));
+	rte_tel_data_add_dict_u64(d, "depth", qs.depth);
+	rte_tel_data_add_dict_u64(d, "queued", qs.queued);
+	rte_tel_data_add_dict_u64(d, "delivered", qs.delivered);
+	rte_tel_data_add_dict_u64(d, "polled", qs.polled);
+	rte_tel_data_add_dict_u64(d, "refused", qs.refused);
+	rte_tel_data_add_dict_u64(d, "malformed", qs.malformed);
+	rte_tel_data_add_dict_u64(d, "sent_posted", ss.posted);
+	rte_tel_data_add_dict_u64(d, "sent_delivered", ss.delivered);
+	rte_tel_data_add_dict_u64(d, "sent_refused", ss.refused);
+	rte_tel_data_add_dict_u64(d, "sent_failed", ss.failed);
+	names = new_array(RTE_TEL_STRING_VAL);
+	delivered = new_array(RTE_TEL_U64_VAL);
+	refused = new_array(RTE_TEL_U64_VAL);
+	if (names == NULL || delivered == NULL || refused == NULL) {
+		rte_tel_data_free(names);
+		rte_tel_data_free(delivered);
+		rte_tel_data_free(refused);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n && i < (int)RTE_DIM(rows); i++) {
+		rte_tel_data_add_array_string(names, rows[i].node);
+		rte_tel_data_add_array_u64(delivered, rows[i].delivered);
+		rte_tel_data_add_array_u64(refused, rows[i].refused);
+	}
+	add_container(d, "sender", names);
+	add_container(d, "sender_delivered", delivered);
+	add_container(d, "sender_refused", refused);
+	return 0;
+}
+
 typedef int (*answer_fn)(const char *params, struct rte_tel_data *d);
 
 static int
@@ -766,6 +818,7 @@ TERN_TEL_CMD(config, answer_config, false)
 TERN_TEL_CMD(config_set, answer_config_set, true)
 TERN_TEL_CMD(peers, answer_peers, false)
 TERN_TEL_CMD(peers_set, answer_peers_set, true)
+TERN_TEL_CMD(notify, answer_notify, false)
 
 static const struct {
 	const char *cmd;
@@ -790,6 +843,9 @@ static const struct {
 	  "Peers: transport, state, imports, work in flight, traffic, errors. No parameters" },
 	{ "/tern/peers/set", cmd_peers_set,
 	  "Pin a peer to a transport: NODE=TRANSPORT, or NODE=auto for the cheapest" },
+	{ "/tern/notify", cmd_notify,
+	  "Notifications: this node's queue (queued, delivered, polled, refused per sender) "
+	  "and what it sent. No parameters" },
 };
 
 int

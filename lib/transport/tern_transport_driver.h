@@ -77,6 +77,10 @@ struct tern_notify_post {
 	uint64_t tag;			   /**< the application's tag */
 	const void *msg;		   /**< @c msg_len bytes */
 	uint32_t msg_len;		   /**< 0..TERN_NOTIFY_MSG_MAX */
+	/** The same, contiguous, for a transport that sends them as one payload:
+	 *  TERN_NOTIFY_NODE_MAX bytes of @c sender, NUL-padded, then the
+	 *  @c msg_len bytes of @c msg. */
+	const uint8_t *wire;
 };
 
 /** One completed slice. */

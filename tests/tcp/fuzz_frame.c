@@ -3,7 +3,8 @@
  * libFuzzer target for the tcp transport's frame and descriptor decoders.
  * The input is read as a stream of frames, as a target would: decode a
  * header, skip the payload it announces, go on. A header that decodes must
- * re-encode to the same bytes and satisfy every rule of doc/protocol.md.
+ * re-encode to the same bytes and satisfy every rule of doc/protocol.md; a
+ * NOTIFY's sender field that passes the check is a terminated, non-empty name.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -30,6 +31,16 @@ check_frame(const uint8_t *buf, const struct tcp_frame_hdr *h)
 		    h->payload != (h->op == TCP_OP_READY ? 0 : TCP_HS_LEN) ||
 		    (h->op != TCP_OP_READY && h->status != 0) ||
 		    (h->segment & ~(h->op == TCP_OP_CHALLENGE ? TCP_HS_F_AUTH : 0u)) != 0)
+			abort();
+		return;
+	}
+	if (h->op == TCP_OP_NOTIFY || h->op == TCP_OP_NOTIFY_REPLY) {
+		/* offset is the tag (any value); length the message, 0..256. */
+		if (h->length > TCP_NOTIFY_MSG_MAX || h->status > 0 ||
+		    h->status < TCP_FRAME_STATUS_MIN ||
+		    (h->op == TCP_OP_NOTIFY &&
+		     (h->status != 0 || h->payload != TCP_NOTIFY_SENDER_LEN + h->length)) ||
+		    (h->op == TCP_OP_NOTIFY_REPLY && h->payload != 0))
 			abort();
 		return;
 	}
@@ -67,6 +78,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pos += TCP_FRAME_HDR_LEN;
 		if (h.payload > size - pos)
 			break; /* truncated: the target would wait for more */
+		if (h.op == TCP_OP_NOTIFY) {
+			/* The sender field a target checks before delivering. */
+			if (tcp_notify_sender_check(data + pos) == 0 &&
+			    (data[pos] == 0 ||
+			     memchr(data + pos, 0, TCP_NOTIFY_SENDER_LEN) == NULL))
+				abort();
+		}
 		pos += h.payload;
 	}
 	return 0;

@@ -47,9 +47,12 @@ main(int argc, char **argv)
 	bytes = strtoull(argv[1], NULL, 0);
 	seed = strtoull(argv[2], NULL, 0);
 	test_eal_init("tcp_target", "0@(0-1),1@(0-1)", 256);
-	if (tern_tcp_configure(&tc) != 0)
+	/* Its node takes notifications (doc/notify.md); nobody polls them. */
+	tc.notify = tern_notify_queue_create(&(struct tern_notify_queue_conf){
+		.name = "q_target", .node = "target", .socket_id = SOCKET_ID_ANY });
+	if (tc.notify == NULL || tern_tcp_configure(&tc) != 0)
 		return 1;
-	test_env_create(&env, "target", NULL);
+	test_env_create(&env, "target", &(struct tern_engine_conf){ .notify = tc.notify });
 	h = test_segment_local(&env, "exported", bytes, (void **)&mem);
 	if (tern_segment_export(env.segments, h) != 0)
 		return 1;

@@ -34,6 +34,7 @@
 
 #include <tern_transport_driver.h>
 #include <tern_tcp.h>
+#include <tern_notify.h>
 #include <tern_wire.h>
 
 #include "tcp_auth.h"
@@ -685,7 +686,7 @@ expect_reply(int fd, uint8_t op, uint32_t tag, uint32_t seg, uint32_t len)
 	assert_int_equal(get32(b + 8), tag);
 	assert_int_equal(get32(b + 12), seg);
 	assert_int_equal(get32(b + 24), len);
-	if ((int32_t)get32(b + 32) != 0 || op == 4)
+	if ((int32_t)get32(b + 32) != 0 || op == 4 || op == 10) /* no payload */
 		assert_int_equal(get32(b + 28), 0);
 	else
 		assert_int_equal(get32(b + 28), len);
@@ -1294,6 +1295,182 @@ a_secret_keeps_out_who_lacks_it(void **state)
 	unlink(shortf);
 }
 
+/* ---- notifications (doc/notify.md) ---- */
+
+#define NTF_REGION (64u << 10) /* 16 slices of 4 KiB over the connections and lcores */
+
+struct ntf_receiver {
+	struct tern_engine *engine;
+	const uint8_t *target;
+	uint64_t rounds;
+	uint64_t seen; /* atomic */
+	uint64_t stale;
+	uint64_t wrong;
+	int failures;
+};
+
+static uint64_t
+ntf_rounds(void)
+{
+	const char *s = getenv("TERN_NOTIFY_ROUNDS");
+
+	return s != NULL ? strtoull(s, NULL, 10) : 100000;
+}
+
+static void *
+ntf_receiver_main(void *p)
+{
+	struct ntf_receiver *r = p;
+	struct tern_client *c = tern_client_create(r->engine, NULL);
+	struct tern_notification n;
+	uint64_t round;
+
+	if (c == NULL) {
+		r->failures++;
+		return NULL;
+	}
+	for (round = 1; round <= r->rounds; round++) {
+		if (tern_notify_wait(c, &n, 1, 10ull * 1000000000ull) != 1) {
+			r->failures++;
+			break;
+		}
+		if (n.tag != round || strcmp(n.sender, "tcpnode") != 0 || n.msg_len != 8 ||
+		    memcmp(n.msg, &round, 8) != 0)
+			r->wrong++;
+		if (test_pattern_check(r->target, NTF_REGION, n.tag, 0) != SIZE_MAX)
+			r->stale++;
+		__atomic_store_n(&r->seen, round, __ATOMIC_RELEASE);
+	}
+	tern_client_destroy(c);
+	return NULL;
+}
+
+/* NOTIFY frame by hand: sender field @p sender (64 bytes as given), message @p len bytes. */
+static void
+ntf_send(int fd, uint32_t tag, uint32_t seg, uint64_t ntag, const uint8_t *sender, uint32_t len,
+	 uint32_t payload)
+{
+	uint8_t b[HDR + 64 + 512] = { 0 };
+
+	frame(b, 9, tag, seg, ntag, len, payload);
+	memcpy(b + HDR, sender, 64);
+	memset(b + HDR + 64, 0x5a, RTE_MIN(len, 512u));
+	send_all(fd, b, HDR + RTE_MIN(payload, 64u + 512u));
+}
+
+/* Every byte of a WRITE is at the target when its notification is seen,
+ * over tcp (two connections, two lcores), 100 000 rounds; hostile NOTIFY
+ * frames are refused; a full queue answers -ENOBUFS. */
+static void
+notifications_over_tcp(void **state)
+{
+	uint8_t name[64] = "raw-peer", bad[64] = "bad name";
+	struct tern_notify_queue_stats st;
+	struct tern_notify_queue *q;
+	struct ntf_receiver r;
+	struct tern_notification got[8];
+	struct tern_tcp_conf conf = v4_conf;
+	struct test_env env;
+	struct tern_client *c;
+	pthread_t th;
+	uint8_t *src, *tgt;
+	uint32_t tgt_h, rh;
+	uint64_t round, t0;
+	int fd, i;
+
+	RTE_SET_USED(state);
+	q = tern_notify_queue_create(&(struct tern_notify_queue_conf){
+		.name = "q_tcpn", .node = "tcpnode", .depth = 16, .socket_id = SOCKET_ID_ANY });
+	assert_non_null(q);
+	conf.notify = q;
+	assert_int_equal(tern_tcp_configure(&conf), 0);
+	test_env_create(&env, "tcpn",
+			&(struct tern_engine_conf){
+				.notify = q, .slice_bytes = 4 << 10, .share_bytes = 8 << 10 });
+	test_segment_local(&env, "src", NTF_REGION, (void **)&src);
+	tgt_h = test_segment_local(&env, "tgt", NTF_REGION, (void **)&tgt);
+	assert_int_equal(tern_segment_export(env.segments, tgt_h), 0);
+	rh = register_remote(&env, "rtgt", "127.0.0.1", (uint16_t)tern_tcp_listen_port(), tgt_h,
+			     NTF_REGION);
+	c = tern_client_create(env.engine,
+			       &(struct tern_client_conf){ .flags = TERN_CLIENT_F_NO_CQ });
+	assert_non_null(c);
+
+	r = (struct ntf_receiver){ .engine = env.engine, .target = tgt, .rounds = ntf_rounds() };
+	assert_int_equal(pthread_create(&th, NULL, ntf_receiver_main, &r), 0);
+	t0 = test_now_ns();
+	for (round = 1; round <= r.rounds && r.failures == 0; round++) {
+		struct tern_request w = test_req(TERN_OP_WRITE, rh, 0, src, NTF_REGION);
+		struct tern_notify n = { .tag = round, .msg = &round, .msg_len = 8 };
+
+		test_pattern_fill(src, NTF_REGION, round, 0);
+		assert_int_equal(test_wait_release(tern_submit(
+					 c, &w, 1, &(struct tern_submit_opts){ .notify = &n })),
+				 0);
+		TEST_WAIT_UNTIL(__atomic_load_n(&r.seen, __ATOMIC_ACQUIRE) >= round ||
+					r.failures != 0,
+				10000);
+	}
+	pthread_join(th, NULL);
+	print_message("tcp: %" PRIu64 " rounds of %u bytes in %.1f s, %" PRIu64
+		      " with a stale byte, %" PRIu64 " wrong notifications\n",
+		      r.seen, NTF_REGION, (double)(test_now_ns() - t0) / 1e9, r.stale, r.wrong);
+	assert_int_equal(r.failures, 0);
+	assert_int_equal(r.seen, r.rounds);
+	assert_int_equal(r.stale, 0);
+	assert_int_equal(r.wrong, 0);
+
+	/* By hand: a good NOTIFY, then hostile ones. */
+	fd = raw_open();
+	ntf_send(fd, 1, tgt_h, 0xabcdef0123456789ull, name, 5, 64 + 5);
+	assert_int_equal(expect_reply(fd, 10, 1, tgt_h, 5), 0);
+	assert_int_equal(tern_notify_poll(c, got, 8), 1);
+	assert_int_equal(got[0].tag, 0xabcdef0123456789ull);
+	assert_string_equal(got[0].sender, "raw-peer");
+	assert_int_equal(got[0].msg_len, 5);
+	assert_int_equal(got[0].msg[4], 0x5a);
+	/* A sender name with a bad character, one without its NUL, garbage after
+	 * the NUL, an empty one: refused (-EINVAL), the connection stays. */
+	ntf_send(fd, 2, tgt_h, 1, bad, 0, 64);
+	assert_int_equal(expect_reply(fd, 10, 2, tgt_h, 0), -EINVAL);
+	memset(bad, 'a', sizeof(bad));
+	ntf_send(fd, 3, tgt_h, 1, bad, 0, 64);
+	assert_int_equal(expect_reply(fd, 10, 3, tgt_h, 0), -EINVAL);
+	memcpy(bad, "ok\0x", 4);
+	ntf_send(fd, 4, tgt_h, 1, bad, 0, 64);
+	assert_int_equal(expect_reply(fd, 10, 4, tgt_h, 0), -EINVAL);
+	memset(bad, 0, sizeof(bad));
+	ntf_send(fd, 5, tgt_h, 1, bad, 0, 64);
+	assert_int_equal(expect_reply(fd, 10, 5, tgt_h, 0), -EINVAL);
+	assert_int_equal(tern_notify_poll(c, got, 8), 0);
+	/* The queue full (depth 16): -ENOBUFS, counted for the sender. */
+	for (i = 0; i < 17; i++) {
+		ntf_send(fd, 6, tgt_h, (uint64_t)i, name, 0, 64);
+		assert_int_equal(expect_reply(fd, 10, 6, tgt_h, 0), i < 16 ? 0 : -ENOBUFS);
+	}
+	assert_int_equal(tern_notify_poll(c, got, 8), 8);
+	assert_int_equal(tern_notify_poll(c, got, 8), 8);
+	/* A length that lies about the payload, an oversize message: closed. */
+	ntf_send(fd, 7, tgt_h, 1, name, 4, 64 + 5);
+	expect_closed(fd);
+	fd = raw_open();
+	ntf_send(fd, 8, tgt_h, 1, name, 257, 64 + 257);
+	expect_closed(fd);
+	fd = raw_open();
+	ntf_send(fd, 9, tgt_h, 1, name, 0, 0);
+	expect_closed(fd);
+	assert_int_equal(tern_notify_queue_stats(q, &st), 0);
+	assert_true(st.refused >= 1);
+	assert_int_equal(st.queued, 0);
+
+	assert_int_equal(tern_client_destroy(c), 0);
+	test_env_destroy(&env);
+	free(src);
+	free(tgt);
+	assert_int_equal(tern_tcp_configure(&v4_conf), 0);
+	assert_int_equal(tern_notify_queue_free(q), 0);
+}
+
 static void
 ipv6_loopback_when_available(void **state)
 {
@@ -1383,6 +1560,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(a_foreign_server_does_not_flood_the_log, setup,
 						teardown),
 		cmocka_unit_test(ipv6_loopback_when_available),
+		cmocka_unit_test(notifications_over_tcp),
 		cmocka_unit_test_teardown(after_a_timeout_the_peer_and_a_new_listener_still_work,
 					  lim_teardown),
 		cmocka_unit_test(siphash_matches_the_reference_vectors),

@@ -291,6 +291,55 @@ peer_death_fails_the_affected_futures_and_nothing_else(void **state)
 	assert_int_equal(tern_client_destroy(c), 0);
 }
 
+#define NTF_FUTURES 48
+
+/* A target killed while notified batches (and notifications alone) stream
+ * to it: every future resolves, with an error for those not yet answered,
+ * long before its deadline; the ones answered before resolved 0. */
+static void
+killed_target_fails_notified_futures_before_their_deadline(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_client *c = tern_client_create(fx->env.engine, NULL);
+	struct tern_notify n = { .tag = 1, .msg = "landed", .msg_len = 6 };
+	struct tern_submit_opts opts = { .deadline_ns = 20ull * 1000 * 1000 * 1000, .notify = &n };
+	struct tern_future *f[NTF_FUTURES];
+	unsigned int i, ok = 0, failed = 0;
+	struct tern_request r;
+	uint64_t t0;
+	int ret;
+
+	assert_non_null(c);
+	r = test_req(TERN_OP_WRITE, fx->peer.seg, 0, fx->src, 1 << 20);
+	assert_int_equal(test_wait_release(tern_submit(c, &r, 1, &opts)), 0);
+	assert_int_equal(test_wait_release(tern_notify_send(c, fx->peer.seg, &n, &opts)), 0);
+	for (i = 0; i < NTF_FUTURES; i++) {
+		r = test_req(TERN_OP_WRITE, fx->peer.seg, (i % 8) * (REMOTE_BYTES / 8),
+			     fx->src + (i % 8) * (LOCAL_BYTES / 8), REMOTE_BYTES / 8);
+		f[i] = i % 4 == 3 ? tern_notify_send(c, fx->peer.seg, &n, &opts)
+				  : tern_submit(c, &r, 1, &opts);
+		assert_non_null(f[i]);
+	}
+	t0 = test_now_ns();
+	test_target_stop(&fx->peer.t, true);
+	for (i = 0; i < NTF_FUTURES; i++) {
+		ret = test_wait_release(f[i]);
+		if (ret == 0) {
+			ok++;
+		} else {
+			failed++;
+			assert_true(ret == -ECONNRESET || ret == -EPIPE || ret == -ECONNREFUSED ||
+				    ret == -ETIMEDOUT || ret == -EHOSTUNREACH);
+		}
+	}
+	print_message("after the kill: %u resolved 0 (answered before), %u failed, in %.2f s\n", ok,
+		      failed, (double)(test_now_ns() - t0) / 1e9);
+	assert_true(failed > 0);
+	/* Within the stall and connect timeouts (1 s, 3 s), far before 20 s. */
+	assert_true(test_now_ns() - t0 < 8ull * 1000 * 1000 * 1000);
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
 #define LATE_READS   8
 #define LATE_READ_SZ (1u << 20)
 #define STALE_OFF    (16u << 20)
@@ -432,6 +481,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(
 			read_peer_memory_then_write_and_verify_on_both_sides, setup, teardown),
 		cmocka_unit_test_setup_teardown(several_clients_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			killed_target_fails_notified_futures_before_their_deadline, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			peer_death_fails_the_affected_futures_and_nothing_else, setup, teardown),
 		cmocka_unit_test_setup_teardown(timed_out_batches_never_touch_memory_again, setup,

@@ -177,6 +177,19 @@ def check_attached(args):
     check((last.get("slice_size"), last.get("deadline_ms"), last.get("log_level")) ==
           (1 << 20, 250, "notice"), "settings after refused changes: %r" % last)
 
+    # Notifications: the traffic thread notifies this node with every batch and polls them.
+    (ntf,) = query(args, ["/tern/notify"])
+    check(ok(ntf), "notify: %s" % ntf)
+    check(ntf.get("node") == "e_tel", "notify.node %r" % ntf.get("node"))
+    check(ntf.get("depth") == 1024, "notify.depth %r" % ntf.get("depth"))
+    check(ntf.get("delivered", 0) > 0 and ntf.get("sent_delivered", 0) > 0,
+          "notify counters %r" % ntf)
+    check(ntf.get("sender") == ["e_tel"] and ntf.get("sender_delivered", [0])[0] > 0,
+          "notify senders %r" % ntf)
+    check(ntf.get("malformed") == 0 and ntf.get("sent_failed") == 0, "notify errors %r" % ntf)
+    (bad_ntf,) = query(args, ["/tern/notify,1"])
+    check(is_error(bad_ntf), "/tern/notify,1 accepted: %s" % bad_ntf)
+
     # tern-top against the same socket, without a terminal.
     top = tern_top(args, "--once", "-i", "0.5")
     check(top.returncode == 0, "tern-top --once exited %d: %s" % (top.returncode, top.stderr))
@@ -187,6 +200,8 @@ def check_attached(args):
             rows[cols[0]] = cols
     check({"1", "2", "all"} <= set(rows), "tern-top rows %r\n%s" % (sorted(rows), top.stdout))
     check("GB/s" in top.stdout and "BUSY%" in top.stdout, "tern-top header")
+    check("NOTIFY e_tel" in top.stdout and "SENDER" in top.stdout, "tern-top notify view:\n" +
+          top.stdout)
     if "all" in rows:
         # The traffic thread copies all along: something moved in the interval.
         check(float(rows["all"][3]) > 0.0, "tern-top shows no GB/s:\n" + top.stdout)

@@ -121,6 +121,8 @@ traffic(void *arg)
 	struct tern_client_conf cc = { .flags = TERN_CLIENT_F_NO_CQ };
 	struct tern_request r = { .op = TERN_OP_WRITE, .segment = 0, .length = 1u << 20 };
 	struct tern_client *c = tern_client_create(g.engine, &cc);
+	struct tern_notify n = { .tag = 1 };
+	struct tern_notification got[4];
 	struct tern_future *f;
 
 	(void)arg;
@@ -129,13 +131,15 @@ traffic(void *arg)
 	r.segment = g.dst_h;
 	r.local = g.src;
 	while (!g.stop) {
-		f = tern_submit(c, &r, 1, NULL);
+		/* Every batch notifies this node; /tern/notify counts them. */
+		f = tern_submit(c, &r, 1, &(struct tern_submit_opts){ .notify = &n });
 		if (f == NULL) {
 			usleep(1000);
 			continue;
 		}
 		tern_future_wait(f, UINT64_MAX);
 		tern_future_release(f);
+		tern_notify_poll(c, got, RTE_DIM(got));
 		usleep(200);
 	}
 	tern_client_destroy(c);

@@ -239,6 +239,7 @@ tern_tcp_configure(const struct tern_tcp_conf *conf)
 	tcp_cfg.stall_timeout_ms =
 		conf != NULL && conf->stall_timeout_ms != 0 ? conf->stall_timeout_ms : 1000;
 	tcp_cfg.rail_inflight = conf != NULL && conf->rail_inflight != 0 ? conf->rail_inflight : 64;
+	tcp_cfg.notify = conf != NULL ? conf->notify : NULL;
 	if (conf == NULL || conf->listen_addr == NULL)
 		return 0;
 
@@ -470,7 +471,6 @@ tcp_configure(const char *args, const struct tern_transport_env *env)
 	};
 	int ret;
 
-	RTE_SET_USED(env);
 	ret = tern_transport_args_parse("tcp", args, spec, RTE_DIM(spec));
 	if (ret != 0)
 		return ret;
@@ -491,6 +491,7 @@ tcp_configure(const char *args, const struct tern_transport_env *env)
 	}
 	for (; n < RTE_DIM(xgiven); n++)
 		conf.extra_listen_port[n] = 0;
+	conf.notify = env != NULL ? env->notify : NULL;
 	ret = tern_tcp_configure(&conf);
 	if (ret == 0)
 		snprintf(tcp_listen_name, sizeof(tcp_listen_name), "%s", listening ? listen : "");

@@ -45,6 +45,7 @@ struct tcp_cfg {
 	uint32_t connect_timeout_ms;
 	uint32_t user_timeout_ms;
 	uint32_t idle_timeout_ms;
+	struct tern_notify_queue *notify;   /* where NOTIFY frames go; NULL: refused */
 	bool auth;			    /* a secret is configured */
 	uint8_t auth_key[TCP_AUTH_KEY_LEN]; /* derived from it */
 };

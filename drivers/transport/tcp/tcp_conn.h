@@ -185,7 +185,8 @@ struct tcp_conn {
 	struct tcp_op *rx_op;
 	uint32_t rx_head;
 	uint32_t rx_tail;
-	char name[64]; /* peer address, for log lines */
+	char name[64];						 /* peer address, for log lines */
+	uint8_t ntf[TCP_NOTIFY_SENDER_LEN + TCP_NOTIFY_MSG_MAX]; /* target: a NOTIFY's payload */
 	uint8_t rxbuf[RXBUF_BYTES];
 };
 
@@ -316,6 +317,7 @@ tcp_ep(struct tern_endpoint *base)
 struct tern_endpoint *tcp_endpoint_open(const struct tern_endpoint_conf *conf);
 void tcp_endpoint_close(struct tern_endpoint *base);
 void tcp_expire(struct tern_endpoint *base, uint64_t cookie, uint64_t batch);
+int tcp_notify_post(struct tern_endpoint *base, const struct tern_notify_post *n);
 
 /* ---- inline: entering and leaving the data path ---- */
 

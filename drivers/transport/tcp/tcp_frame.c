@@ -69,6 +69,18 @@ tcp_frame_decode(const uint8_t *buf, struct tcp_frame_hdr *h)
 		return -EBADMSG;
 	if (h->op >= TCP_OP_HELLO && h->op <= TCP_OP_READY)
 		return tcp_frame_check_handshake(h);
+	if (h->op == TCP_OP_NOTIFY || h->op == TCP_OP_NOTIFY_REPLY) {
+		/* offset is the notification's tag, length its message (may be 0). */
+		if (h->length > TCP_NOTIFY_MSG_MAX)
+			return -EBADMSG;
+		if (h->op == TCP_OP_NOTIFY)
+			return h->status == 0 && h->payload == TCP_NOTIFY_SENDER_LEN + h->length
+				       ? 0
+				       : -EBADMSG;
+		return h->payload == 0 && h->status <= 0 && h->status >= TCP_FRAME_STATUS_MIN
+			       ? 0
+			       : -EBADMSG;
+	}
 	if (h->length == 0 || h->length > TCP_FRAME_MAX_LENGTH ||
 	    h->offset > UINT64_MAX - h->length)
 		return -EBADMSG;
@@ -89,6 +101,28 @@ tcp_frame_decode(const uint8_t *buf, struct tcp_frame_hdr *h)
 		return -EBADMSG;
 	}
 	return h->payload == expect ? 0 : -EBADMSG;
+}
+
+int
+tcp_notify_sender_check(const uint8_t *sender)
+{
+	unsigned int i, len = 0;
+
+	while (len < TCP_NOTIFY_SENDER_LEN && sender[len] != 0)
+		len++;
+	if (len == 0 || len == TCP_NOTIFY_SENDER_LEN)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		uint8_t ch = sender[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == ':' || ch == '-'))
+			return -EINVAL;
+	}
+	for (i = len; i < TCP_NOTIFY_SENDER_LEN; i++)
+		if (sender[i] != 0)
+			return -EINVAL;
+	return 0;
 }
 
 const char *

@@ -44,15 +44,22 @@
 
 /** Frame operations. */
 enum tcp_frame_op {
-	TCP_OP_READ = 1,	/**< request: send me [offset, offset + length) */
-	TCP_OP_WRITE = 2,	/**< request: store the payload at offset */
-	TCP_OP_READ_REPLY = 3,	/**< reply to READ: status, then the data if status is 0 */
-	TCP_OP_WRITE_REPLY = 4, /**< reply to WRITE: status */
-	TCP_OP_HELLO = 5,	/**< initiator's first frame: instance, epoch, nonce */
-	TCP_OP_CHALLENGE = 6,	/**< target's answer to HELLO: flags, nonce */
-	TCP_OP_AUTH = 7,	/**< initiator: proof of the secret (zeros without one) */
-	TCP_OP_READY = 8,	/**< target: status; 0 opens the connection for requests */
+	TCP_OP_READ = 1,	  /**< request: send me [offset, offset + length) */
+	TCP_OP_WRITE = 2,	  /**< request: store the payload at offset */
+	TCP_OP_READ_REPLY = 3,	  /**< reply to READ: status, then the data if status is 0 */
+	TCP_OP_WRITE_REPLY = 4,	  /**< reply to WRITE: status */
+	TCP_OP_HELLO = 5,	  /**< initiator's first frame: instance, epoch, nonce */
+	TCP_OP_CHALLENGE = 6,	  /**< target's answer to HELLO: flags, nonce */
+	TCP_OP_AUTH = 7,	  /**< initiator: proof of the secret (zeros without one) */
+	TCP_OP_READY = 8,	  /**< target: status; 0 opens the connection for requests */
+	TCP_OP_NOTIFY = 9,	  /**< request: deliver a notification (doc/notify.md) */
+	TCP_OP_NOTIFY_REPLY = 10, /**< reply to NOTIFY: status (0, -ENOBUFS, -ENOTSUP, -EINVAL) */
 };
+
+/** NOTIFY: bytes of the sender's name at the start of the payload (NUL-padded). */
+#define TCP_NOTIFY_SENDER_LEN 64
+/** NOTIFY: largest message (the frame's length field). */
+#define TCP_NOTIFY_MSG_MAX 256
 
 /** A decoded frame header (host byte order). */
 struct tcp_frame_hdr {
@@ -97,6 +104,13 @@ void tcp_frame_encode(uint8_t *buf, const struct tcp_frame_hdr *h);
  *         a handshake frame with fields its op does not use set).
  */
 int tcp_frame_decode(const uint8_t *buf, struct tcp_frame_hdr *h);
+
+/**
+ * Check a NOTIFY payload's sender field: TCP_NOTIFY_SENDER_LEN bytes holding
+ * a name of 1..63 characters of [A-Za-z0-9_.:-], then NULs only.
+ * @return 0, or -EINVAL.
+ */
+int tcp_notify_sender_check(const uint8_t *sender);
 
 /** Human-readable name of a tcp_frame_decode() error, for log lines. */
 const char *tcp_frame_strerror(int err);

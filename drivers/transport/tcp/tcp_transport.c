@@ -208,6 +208,68 @@ tcp_post_burst(struct tern_endpoint *base, const struct tern_slice *slices, uint
 	return i;
 }
 
+/* A notification (doc/notify.md): one NOTIFY frame on a live rail to the
+ * target's node; its NOTIFY_REPLY's status completes it. */
+int
+tcp_notify_post(struct tern_endpoint *base, const struct tern_notify_post *n)
+{
+	struct tcp_endpoint *ep = tcp_ep(base);
+	const uint8_t *desc = n->target->priv;
+	struct tcp_frame_hdr h = { 0 };
+	struct tcp_rail *rail;
+	struct tcp_peer *peer;
+	struct tcp_conn *c = NULL;
+	struct tcp_op *op;
+	uint32_t k;
+	int err = 0;
+
+	if (n->target->kind != TERN_SEGMENT_REMOTE || get_be32(desc) != TCP_DESC_MAGIC ||
+	    (desc[4] != TCP_DESC_VERSION && desc[4] != TCP_DESC_VERSION_RAILS) ||
+	    n->msg_len > TCP_NOTIFY_MSG_MAX || n->wire == NULL)
+		return -EINVAL;
+	ep_enter(ep);
+	op = ep->free_ops;
+	if (op == NULL || ep->cancelled) {
+		ep_leave(ep);
+		return op == NULL ? -EAGAIN : -ECANCELED;
+	}
+	peer = peer_get(ep, desc);
+	if (peer == NULL) {
+		ep_leave(ep);
+		return -ENOSPC;
+	}
+	for (k = 0; c == NULL && k < peer->nb_rails; k++) {
+		rail = tcp_rail_pick(ep, peer, NULL, RAIL_BOUNDED | RAIL_FALLBACK, &err);
+		if (rail == NULL)
+			break;
+		c = tcp_rail_conn(ep, rail, &err);
+	}
+	if (c == NULL) {
+		ep_leave(ep);
+		return err != 0 ? err : -EHOSTUNREACH;
+	}
+	ep->free_ops = op->next;
+	ep->nb_busy_ops++;
+	op->cookie = n->cookie;
+	op->length = n->msg_len;
+	op->conn = NULL;
+	op->reposts = 0;
+	op->batch = n->batch;
+	h.op = TCP_OP_NOTIFY;
+	h.tag = (uint32_t)(op - ep->ops);
+	h.segment = get_be32(desc + 24);
+	h.offset = n->tag;
+	h.length = n->msg_len;
+	h.payload = TCP_NOTIFY_SENDER_LEN + n->msg_len;
+	tcp_frame_encode(op->hdr, &h);
+	op->op = h.op;
+	op->data = (uint8_t *)(uintptr_t)n->wire;
+	op->tx_len = TCP_FRAME_HDR_LEN + h.payload;
+	op_attach(ep, c, op);
+	ep_leave(ep);
+	return 0;
+}
+
 /* Send as much of the queue as the socket takes. 0, or a negative errno. */
 static int
 conn_send(struct tcp_endpoint *ep, struct tcp_conn *c)
@@ -273,7 +335,9 @@ target_reply(struct tcp_conn *c, struct tcp_op *op, const struct tcp_frame_hdr *
 {
 	struct tcp_frame_hdr h = *req;
 
-	h.op = req->op == TCP_OP_READ ? TCP_OP_READ_REPLY : TCP_OP_WRITE_REPLY;
+	h.op = req->op == TCP_OP_READ	  ? TCP_OP_READ_REPLY
+	       : req->op == TCP_OP_NOTIFY ? TCP_OP_NOTIFY_REPLY
+					  : TCP_OP_WRITE_REPLY;
 	h.status = status;
 	h.payload = h.op == TCP_OP_READ_REPLY && status == 0 ? req->length : 0;
 	tcp_frame_encode(op->hdr, &h);
@@ -324,7 +388,7 @@ frame_arrived(struct tcp_endpoint *ep, struct tcp_conn *c, const struct tcp_fram
 	if (unlikely(c->state != CONN_OPEN))
 		return tcp_hs_frame(ep, c, h);
 	if (c->role == ROLE_TARGET) {
-		if (h->op != TCP_OP_READ && h->op != TCP_OP_WRITE) {
+		if (h->op != TCP_OP_READ && h->op != TCP_OP_WRITE && h->op != TCP_OP_NOTIFY) {
 			tcp_ep_log(ep, LOGK_PROTO, RTE_LOG_WARNING,
 				   "%s sent op %u to a target, closing", c->name, h->op);
 			return -EPROTO;
@@ -342,6 +406,17 @@ frame_arrived(struct tcp_endpoint *ep, struct tcp_conn *c, const struct tcp_fram
 		ep->nb_free_tops--;
 		op->conn = c;
 		c->nb_ops++;
+		if (h->op == TCP_OP_NOTIFY) {
+			/* Its payload (sender, message) into the connection's buffer. */
+			op->seg = NULL;
+			op->status = 0;
+			memcpy(op->hdr, raw, TCP_FRAME_HDR_LEN);
+			c->rx_op = op;
+			c->rx_dst = c->ntf;
+			c->rx_left = h->payload;
+			c->rx_state = RX_PAYLOAD;
+			return 0;
+		}
 		op->seg = target_acquire(ep, h, &status);
 		if (status != 0)
 			STAT_INC(error_replies);
@@ -361,10 +436,13 @@ frame_arrived(struct tcp_endpoint *ep, struct tcp_conn *c, const struct tcp_fram
 	}
 
 	/* Initiator: a reply to one of our requests, on the connection it went on. */
-	if ((h->op != TCP_OP_READ_REPLY && h->op != TCP_OP_WRITE_REPLY) || h->tag >= ep->nb_ops)
+	if ((h->op != TCP_OP_READ_REPLY && h->op != TCP_OP_WRITE_REPLY &&
+	     h->op != TCP_OP_NOTIFY_REPLY) ||
+	    h->tag >= ep->nb_ops)
 		goto bad;
 	op = &ep->ops[h->tag];
-	if (op->state != OP_SENT || op->conn != c || op->op + 2 != h->op ||
+	if (op->state != OP_SENT || op->conn != c ||
+	    (op->op == TCP_OP_NOTIFY ? TCP_OP_NOTIFY_REPLY : op->op + 2) != h->op ||
 	    op->length != h->length || memcmp(op->hdr + 12, raw + 12, 12) != 0)
 		goto bad;
 	if (h->payload == 0) {
@@ -400,6 +478,22 @@ payload_done(struct tcp_endpoint *ep, struct tcp_conn *c)
 	}
 	/* The request header was kept in op->hdr; it decoded before. */
 	(void)tcp_frame_decode(op->hdr, &h);
+	if (h.op == TCP_OP_NOTIFY) {
+		int32_t status = -ENOTSUP;
+
+		if (tcp_notify_sender_check(c->ntf) != 0) {
+			status = -EINVAL;
+			STAT_INC(error_replies);
+			tcp_ep_log(ep, LOGK_PROTO, RTE_LOG_WARNING,
+				   "%s sent a notification with a malformed sender name, refused",
+				   c->name);
+		} else if (tcp_cfg.notify != NULL) {
+			status = tern_notify_deliver(tcp_cfg.notify, (const char *)c->ntf, h.offset,
+						     c->ntf + TCP_NOTIFY_SENDER_LEN, h.length);
+		}
+		target_reply(c, op, &h, status);
+		return 0;
+	}
 	if (op->seg != NULL) {
 		tern_segment_release(op->seg, 1);
 		op->seg = NULL;
@@ -658,6 +752,7 @@ static const struct tern_transport_ops tcp_ops = {
 	.expire = tcp_expire,
 	.endpoint_close = tcp_endpoint_close,
 	.rails = tcp_rails_op,
+	.notify_post = tcp_notify_post,
 };
 
 TERN_TRANSPORT_REGISTER(tcp_ops)

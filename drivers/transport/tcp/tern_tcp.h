@@ -36,6 +36,8 @@ extern "C" {
 /** Largest number of connections per (lcore, peer, rail). */
 #define TERN_TCP_CONNS_MAX 16
 
+struct tern_notify_queue;
+
 /** Process-wide settings; zero fields take the defaults. */
 struct tern_tcp_conf {
 	/** Numeric IPv4/IPv6 address to listen on; NULL: no target side. */
@@ -77,6 +79,9 @@ struct tern_tcp_conf {
 	/** A rail with slices in flight that receives nothing for this long fails
 	 *  (its slices go to the other rails); 1000. */
 	uint32_t stall_timeout_ms;
+	/** This node's notification queue: where NOTIFY frames are delivered
+	 *  (doc/notify.md); NULL: they are answered -ENOTSUP. */
+	struct tern_notify_queue *notify;
 	/** Slices in flight per (lcore, peer, rail), at most; 64. */
 	uint32_t rail_inflight;
 };
