@@ -26,8 +26,11 @@
 #include <rte_lcore.h>
 #include <tern_notify.h>
 
+#include "mlx5_connect.h"
+#include "mlx5_ctl.h"
 #include "mlx5_model.h"
 #include "mlx5_notify.h"
+#include "mlx5_wire.h"
 #include "tern_mlx5_internal.h"
 
 #define REGION (16u << 10)
@@ -709,6 +712,128 @@ test_into_node_queue(void **state)
 	world_close(w);
 }
 
+/* The target side the handshake makes (mlx5_connect.c): node 0's QP asks
+ * node 1 through tern_mlx5_connect_serve(), which makes a target QP with an
+ * SQ and an RQ on node 1's CQ pair; node 1's receive side
+ * (mlx5_notify_node_poll()) delivers into its queue and answers. */
+static void
+test_handshake_target(void **state)
+{
+	const struct tern_mlx5_provider *p = &mlx5_model_provider;
+	struct world *w = calloc(1, sizeof(*w));
+	struct tern_mlx5_connect_msg req, rep;
+	struct tern_mlx5_conn_params remote;
+	struct mlx5_notify_stats st;
+	struct tern_notify_queue *q;
+	struct tern_notification got;
+	uint8_t buf[TERN_MLX5_CONNECT_MSG_MAX], out[TERN_MLX5_CONNECT_MSG_MAX];
+	const uint64_t *d;
+	uint64_t r, until = now_ms() + 60000;
+	uint32_t i, stale = 0;
+	char name[16];
+	int len;
+
+	(void)state;
+	assert_non_null(w);
+	w->m = mlx5_model_create();
+	mlx5_model_set_sq_exact(w->m, 1);
+	assert_int_equal(mlx5_test_set_queue_provider(p, w->m), 0);
+	assert_int_equal(mlx5_probe(), 0);
+	side_open(w, &w->ini, 0, 1);
+	w->src = aligned_alloc(4096, REGION);
+	w->dst = aligned_alloc(4096, REGION);
+	w->frames = aligned_alloc(4096, SQ_CNT * MLX5_NOTIFY_BUF);
+	memset(w->dst, 0, REGION);
+	d = (const uint64_t *)w->dst;
+	w->src_key = mlx5_model_mr_add(w->m, 0, w->src, REGION, MODEL_ACCESS_ALL);
+	w->dst_key = mlx5_model_mr_add(w->m, 1, w->dst, REGION, MODEL_ACCESS_ALL);
+	w->frames_key =
+		mlx5_model_mr_add(w->m, 0, w->frames, SQ_CNT * MLX5_NOTIFY_BUF, MODEL_ACCESS_ALL);
+	snprintf(name, sizeof(name), "m5h%u", (unsigned int)getpid() % 100000);
+	q = tern_notify_queue_create(&(struct tern_notify_queue_conf){
+		.name = name, .node = "decode-1", .depth = 4, .socket_id = SOCKET_ID_ANY });
+	assert_non_null(q);
+	mlx5_notify_node_set_queue(q);
+
+	memset(&req, 0, sizeof(req));
+	req.type = TERN_MLX5_CONNECT_REQUEST;
+	req.mtu = w->ini.local.mtu;
+	req.count = 1;
+	req.nonce = 7;
+	memcpy(req.gid, w->ini.local.gid, 16);
+	req.qp[0].qpn = w->ini.local.qpn;
+	req.qp[0].psn = w->ini.local.psn;
+	len = mlx5_connect_encode(&req, buf, sizeof(buf));
+	assert_true(len > 0);
+	mlx5_model_set_node(w->m, 1);
+	len = tern_mlx5_connect_serve(buf, (size_t)len, out, sizeof(out));
+	mlx5_model_set_node(w->m, 0);
+	assert_true(len > 0);
+	assert_int_equal(mlx5_connect_decode(out, (size_t)len, TERN_MLX5_CONNECT_REPLY, &rep, NULL),
+			 0);
+	assert_int_equal(mlx5_notify_node_stats(&st), 1);
+	memset(&remote, 0, sizeof(remote));
+	memcpy(remote.gid, rep.gid, 16);
+	remote.lid = rep.lid;
+	remote.mtu = rep.mtu;
+	remote.qpn = rep.qp[0].qpn;
+	remote.psn = rep.qp[0].psn;
+	assert_int_equal(p->qp_connect(w->m, w->ini.qp_h, &remote), 0);
+
+	for (r = 1; r <= 3000; r++) {
+		uint64_t statuses = w->statuses;
+
+		w->round = r;
+		post_writes(w);
+		assert_int_equal(wait_sq(w), 0);
+		post_notify(w, r);
+		/* Nothing before node 1's receive side runs. */
+		assert_int_equal(tern_notify_queue_poll(q, &got, 1), 0);
+		while (w->statuses == statuses) {
+			mlx5_model_step(w->m);
+			mlx5_notify_node_poll(16);
+			mlx5_notify_rx_poll(&w->ini.rx, 16);
+			reap(&w->ini);
+			assert_true(now_ms() < until);
+		}
+		assert_int_equal(w->last_status, 0);
+		assert_int_equal(tern_notify_queue_poll(q, &got, 1), 1);
+		assert_string_equal(got.sender, "prefill-0");
+		assert_int_equal(got.tag, r);
+		for (i = 0; i < REGION / 8; i++)
+			stale += d[i] != pattern(r, i);
+	}
+	assert_int_equal(stale, 0);
+	/* Nobody polls the queue: four fit, the fifth is answered -ENOBUFS. */
+	for (r = 1; r <= 5; r++) {
+		uint64_t statuses = w->statuses;
+
+		post_notify(w, 100 + r);
+		while (w->statuses == statuses) {
+			mlx5_model_step(w->m);
+			mlx5_notify_node_poll(16);
+			mlx5_notify_rx_poll(&w->ini.rx, 16);
+			reap(&w->ini);
+			assert_true(now_ms() < until);
+		}
+		assert_int_equal(w->last_status, r <= 4 ? 0 : -ENOBUFS);
+	}
+	assert_int_equal(mlx5_notify_node_stats(&st), 1);
+	assert_int_equal(st.delivered, 3004);
+	assert_int_equal(st.full, 1);
+	assert_int_equal(st.refused, 0);
+
+	mlx5_notify_node_set_queue(NULL);
+	mlx5_ctl_lock();
+	mlx5_connect_shutdown();
+	mlx5_ctl_shutdown_locked();
+	mlx5_ctl_unlock();
+	assert_int_equal(mlx5_test_set_queue_provider(NULL, NULL), 0);
+	assert_int_equal(mlx5_notify_node_stats(&st), 0);
+	assert_int_equal(tern_notify_queue_free(q), 0);
+	world_close(w);
+}
+
 static void
 test_codec(void **state)
 {
@@ -777,6 +902,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_rnr),
 		cmocka_unit_test(test_full_queue),
 		cmocka_unit_test(test_into_node_queue),
+		cmocka_unit_test(test_handshake_target),
 		cmocka_unit_test(test_guarantee),
 		cmocka_unit_test(test_guarantee_threaded),
 	};

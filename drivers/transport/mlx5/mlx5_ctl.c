@@ -47,6 +47,7 @@ static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mlx5_endpoint *eps[TERN_MLX5_EP_MAX];
 static unsigned int nb_eps;
 static int probed;
+static int notify_rx_wanted; /* the node has a notification receive side */
 static struct tern_mlx5_tuning tuning;
 
 static struct mlx5_mr mrs[MR_MAX];
@@ -125,12 +126,32 @@ mlx5_probed(void)
 
 /* ---- endpoints ---- */
 
+/* The first open endpoint serves the node's notification receive side
+ * while one is wanted (its lcore calls mlx5_notify_node_poll()). */
+static void
+notify_rx_assign_locked(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < nb_eps; i++)
+		__atomic_store_n(&eps[i]->notify_rx, (uint8_t)(i == 0 && notify_rx_wanted),
+				 __ATOMIC_RELAXED);
+}
+
+void
+mlx5_ctl_notify_rx_locked(int on)
+{
+	notify_rx_wanted = on != 0;
+	notify_rx_assign_locked();
+}
+
 int
 mlx5_ep_add_locked(struct mlx5_endpoint *ep)
 {
 	if (nb_eps >= TERN_MLX5_EP_MAX)
 		return -ENOSPC;
 	eps[nb_eps++] = ep;
+	notify_rx_assign_locked();
 	return 0;
 }
 
@@ -142,6 +163,8 @@ mlx5_ep_remove_locked(struct mlx5_endpoint *ep)
 	for (i = 0; i < nb_eps; i++)
 		if (eps[i] == ep)
 			eps[i] = eps[--nb_eps];
+	__atomic_store_n(&ep->notify_rx, 0, __ATOMIC_RELAXED);
+	notify_rx_assign_locked();
 	return nb_eps;
 }
 

@@ -69,6 +69,9 @@ struct mlx5_endpoint {
 	uint16_t max_inline;
 	uint16_t revive_ms;    /**< first revival backoff (doubled per failed try, 1 s at most) */
 	uint16_t revive_tries; /**< revival attempts before a dead QP is given up */
+	/** This lcore serves the node's notification receive side (set by the
+	 * control path, mlx5_ctl_notify_rx_locked()). */
+	uint8_t notify_rx;
 	void *cq_handle;
 	struct tern_mlx5_ep_stats stats;
 };
@@ -122,6 +125,13 @@ mlx5_ep_const(const struct tern_endpoint *base)
 
 /** Register an open endpoint. @return 0 or -ENOSPC (TERN_MLX5_EP_MAX open). */
 int mlx5_ep_add_locked(struct mlx5_endpoint *ep);
+/**
+ * The node has a notification receive side (@p on) or no longer: the first
+ * open endpoint's lcore serves it from its poll(), and another takes over
+ * when that one closes. Caller holds the lock.
+ */
+void mlx5_ctl_notify_rx_locked(int on);
+
 /** Unregister a closing endpoint. @return endpoints still open. */
 unsigned int mlx5_ep_remove_locked(struct mlx5_endpoint *ep);
 /** Endpoints open. */

@@ -21,6 +21,7 @@
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
 
+#include "mlx5_connect.h"
 #include "mlx5_ctl.h"
 #include "mlx5_ep.h"
 #include "mlx5_queue.h"
@@ -543,6 +544,8 @@ mlx5_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 	}
 	if (unlikely(__atomic_load_n(&ep->reclaim, __ATOMIC_RELAXED) != 0))
 		ep_reclaim(ep);
+	if (unlikely(__atomic_load_n(&ep->notify_rx, __ATOMIC_RELAXED) != 0))
+		mlx5_notify_node_poll(MLX5_NOTIFY_RX_BURST);
 	if (unlikely(ep->nb_err != 0)) {
 		ep_recover(ep);
 		ep->nb_err = 0;

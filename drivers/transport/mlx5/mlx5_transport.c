@@ -29,6 +29,7 @@
 #include <tern_transport_driver.h>
 
 #include "mlx5_connect.h"
+#include "mlx5_notify.h"
 #include "mlx5_ctl.h"
 #include "mlx5_ep.h"
 #include "mlx5_handshake.h"
@@ -339,6 +340,8 @@ mlx5_configure(const char *args, const struct tern_transport_env *env)
 	conf.advertise_addr = advertised ? advertise : NULL;
 	ret = tern_mlx5_configure(&conf);
 	if (ret == 0)
+		mlx5_notify_node_set_queue(env != NULL ? env->notify : NULL);
+	if (ret == 0)
 		snprintf(mlx5_listen_addr, sizeof(mlx5_listen_addr), "%s", listening ? listen : "");
 	return ret;
 }
@@ -437,12 +440,39 @@ mlx5_tel_qps(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+/* /tern/mlx5/notify: the target side of notifications (mlx5_connect.c). */
+static int
+mlx5_tel_notify(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct mlx5_notify_stats st;
+	int qps;
+
+	RTE_SET_USED(cmd);
+	rte_tel_data_start_dict(d);
+	if (params != NULL && params[0] != '\0') {
+		rte_tel_data_add_dict_string(d, "error", "no parameters");
+		return 0;
+	}
+	qps = mlx5_notify_node_stats(&st);
+	rte_tel_data_add_dict_u64(d, "target_qps", (uint64_t)qps);
+	rte_tel_data_add_dict_u64(d, "delivered", st.delivered);
+	rte_tel_data_add_dict_u64(d, "full", st.full);
+	rte_tel_data_add_dict_u64(d, "refused", st.refused);
+	rte_tel_data_add_dict_u64(d, "errors", st.errors);
+	rte_tel_data_add_dict_u64(d, "replies_lost", st.replies_lost);
+	return 0;
+}
+
 RTE_INIT(mlx5_tel_register)
 {
 	rte_telemetry_register_cmd(
 		"/tern/mlx5/qps", mlx5_tel_qps,
 		"mlx5 QPs: lcore, peer GID, QPN, state, ring, in flight, errors, "
 		"recoveries. No parameters");
+	rte_telemetry_register_cmd(
+		"/tern/mlx5/notify", mlx5_tel_notify,
+		"mlx5 notifications received by this node's target QPs: target QPs, delivered, "
+		"refused by a full queue, malformed, receive errors, answers lost. No parameters");
 }
 
 /*
