@@ -1434,6 +1434,11 @@ prov_qp_reset(void *ctx, void *handle, struct tern_mlx5_conn_params *local)
 	qp->target = 0;
 	if (qp->dbrec != NULL)
 		qp->dbrec[1] = 0;
+	/* The RQ too (rdma-core's mlx5_modify_qp() to RESET clears both
+	 * records and the RQ indices): the driver posts its RECVs again. */
+	qp->rq_ci = 0;
+	if (qp->rq != NULL)
+		qp->dbrec[0] = 0;
 	qp->state = QP_INIT;
 	qp->dest_qpn = 0;
 	qp->sq_psn = psn_next(m);
@@ -1479,6 +1484,9 @@ prov_qp_recover(void *ctx, void *handle)
 		qp->ci = 0;
 		qp->target = 0;
 		qp->dbrec[1] = 0;
+		qp->rq_ci = 0;
+		if (qp->rq != NULL)
+			qp->dbrec[0] = 0;
 		m->st.resets++;
 	}
 	pthread_mutex_unlock(&m->lock);

@@ -804,6 +804,47 @@ test_handshake_target(void **state)
 			stale += d[i] != pattern(r, i);
 	}
 	assert_int_equal(stale, 0);
+	/* The initiator resets its QP and handshakes again: node 1 resets the
+	 * same target QP (its SQ and RQ restart) and notifications go on. */
+	assert_int_equal(p->qp_reset(w->m, w->ini.qp_h, &w->ini.local), 0);
+	mlx5_sq_reset(&w->ini.sq);
+	assert_int_equal(
+		mlx5_rq_init(&w->ini.rq, &w->ini.rqv, w->ini.sqv.qpn, w->ini.rbufs, w->ini.rkey),
+		0);
+	req.nonce = 8;
+	req.qp[0].psn = w->ini.local.psn;
+	len = mlx5_connect_encode(&req, buf, sizeof(buf));
+	mlx5_model_set_node(w->m, 1);
+	len = tern_mlx5_connect_serve(buf, (size_t)len, out, sizeof(out));
+	mlx5_model_set_node(w->m, 0);
+	assert_true(len > 0);
+	assert_int_equal(mlx5_connect_decode(out, (size_t)len, TERN_MLX5_CONNECT_REPLY, &rep, NULL),
+			 0);
+	assert_int_equal(rep.qp[0].qpn, remote.qpn);
+	assert_int_equal(mlx5_notify_node_stats(&st), 1);
+	remote.psn = rep.qp[0].psn;
+	assert_int_equal(p->qp_connect(w->m, w->ini.qp_h, &remote), 0);
+	for (r = 3001; r <= 3100; r++) {
+		uint64_t statuses = w->statuses;
+
+		w->round = r;
+		post_writes(w);
+		assert_int_equal(wait_sq(w), 0);
+		post_notify(w, r);
+		while (w->statuses == statuses) {
+			mlx5_model_step(w->m);
+			mlx5_notify_node_poll(16);
+			mlx5_notify_rx_poll(&w->ini.rx, 16);
+			reap(&w->ini);
+			assert_true(now_ms() < until);
+		}
+		assert_int_equal(w->last_status, 0);
+		assert_int_equal(tern_notify_queue_poll(q, &got, 1), 1);
+		assert_int_equal(got.tag, r);
+		for (i = 0; i < REGION / 8; i++)
+			stale += d[i] != pattern(r, i);
+	}
+	assert_int_equal(stale, 0);
 	/* Nobody polls the queue: four fit, the fifth is answered -ENOBUFS. */
 	for (r = 1; r <= 5; r++) {
 		uint64_t statuses = w->statuses;
@@ -819,7 +860,7 @@ test_handshake_target(void **state)
 		assert_int_equal(w->last_status, r <= 4 ? 0 : -ENOBUFS);
 	}
 	assert_int_equal(mlx5_notify_node_stats(&st), 1);
-	assert_int_equal(st.delivered, 3004);
+	assert_int_equal(st.delivered, 3104);
 	assert_int_equal(st.full, 1);
 	assert_int_equal(st.refused, 0);
 

@@ -545,15 +545,19 @@ target_prepare(const uint8_t gid[16], uint32_t peer_qpn, struct tern_mlx5_conn_p
 	if (rc >= 0) {
 		t = &targets[nb_targets++];
 		t->nq = rc;
-	} else if (rc == -ENOSPC || rc == -ENOTSUP) {
-		/* No notifications for it: a QP that only answers RDMA. */
+	} else {
+		/* No notifications for it: a QP that only answers RDMA (the
+		 * handshake does not fail for want of notifications). */
+		if (rc != -ENOTSUP)
+			TERN_MLX5_LOG(WARNING,
+				      "notify: target QP for initiator QP 0x%x takes no "
+				      "notifications: %s",
+				      peer_qpn, strerror(-rc));
 		rc = mlx5_prov()->qp_create(mlx5_prov_ctx(), NULL, 0, NULL, local, qp);
 		if (rc != 0)
 			return rc;
 		t = &targets[nb_targets++];
 		t->nq = -1;
-	} else {
-		return rc;
 	}
 	memcpy(t->gid, gid, 16);
 	t->peer_qpn = peer_qpn;
