@@ -349,6 +349,8 @@ mlx5_configure(const char *args, const struct tern_transport_env *env)
 static void
 mlx5_stop(void)
 {
+	/* The node's queue may go after this: deliver nothing into it. */
+	mlx5_notify_node_set_queue(NULL);
 	tern_mlx5_configure(NULL);
 	mlx5_reviver_stop();
 	mlx5_verbs_set_path(NULL);
