@@ -830,6 +830,13 @@ qps_in_telemetry(void **state)
 		fail_msg("unexpected reply: %s", reply);
 	telemetry_ask("/tern/mlx5/qps,1", reply, sizeof(reply));
 	assert_non_null(strstr(reply, "no parameters"));
+	/* No queue configured: no target QP takes notifications. */
+	telemetry_ask("/tern/mlx5/notify", reply, sizeof(reply));
+	if (strstr(reply, "\"target_qps\":0") == NULL || strstr(reply, "\"delivered\":0") == NULL ||
+	    strstr(reply, "\"replies_lost\":0") == NULL)
+		fail_msg("unexpected reply: %s", reply);
+	telemetry_ask("/tern/mlx5/notify,x", reply, sizeof(reply));
+	assert_non_null(strstr(reply, "no parameters"));
 	vfx_free(f);
 }
 

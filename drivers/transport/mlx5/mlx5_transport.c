@@ -473,8 +473,8 @@ RTE_INIT(mlx5_tel_register)
 		"recoveries. No parameters");
 	rte_telemetry_register_cmd(
 		"/tern/mlx5/notify", mlx5_tel_notify,
-		"mlx5 notifications received by this node's target QPs: target QPs, delivered, "
-		"refused by a full queue, malformed, receive errors, answers lost. No parameters");
+		"mlx5 notifications this node's target QPs received: delivered, full, refused, "
+		"errors. No parameters");
 }
 
 /*
