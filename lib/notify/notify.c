@@ -186,7 +186,7 @@ tern_notify_queue_node(const struct tern_notify_queue *q)
 static struct sender_row *
 sender_row(struct tern_notify_queue *q, const char *sender)
 {
-	unsigned int i;
+	unsigned int i, spins;
 
 	for (i = 0; i < TERN_NOTIFY_SENDERS_MAX - 1; i++) {
 		struct sender_row *r = &q->senders[i];
@@ -203,11 +203,13 @@ sender_row(struct tern_notify_queue *q, const char *sender)
 			}
 			st = zero;
 		}
-		while (st == 1) {
+		/* Another deliverer is writing the name: a few hundred cycles. Bounded,
+		 * so that one killed midway costs its row, never a hang. */
+		for (spins = 0; st == 1 && spins < 4096; spins++) {
 			rte_pause();
 			st = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
 		}
-		if (strcmp(r->node, sender) == 0)
+		if (st == 2 && strcmp(r->node, sender) == 0)
 			return r;
 	}
 	return &q->senders[TERN_NOTIFY_SENDERS_MAX - 1];

@@ -1315,8 +1315,7 @@ parse_deadline(PyObject *obj, struct tern_submit_opts *opts)
 {
 	double d;
 
-	opts->deadline_ns = 0;
-	opts->user_data = 0;
+	*opts = (struct tern_submit_opts){ 0 }; /* every field: no notification either */
 	if (obj == NULL || obj == Py_None)
 		return true;
 	d = PyFloat_AsDouble(obj);
@@ -1334,6 +1333,53 @@ parse_deadline(PyObject *obj, struct tern_submit_opts *opts)
 	opts->deadline_ns = (uint64_t)(d * 1e9);
 	if (opts->deadline_ns == 0)
 		opts->deadline_ns = 1;
+	return true;
+}
+
+/* notify=(tag, message) or None: a notification on the batch
+ * (doc/notify.md); the message is copied into @p store (the engine copies it
+ * again at submit). */
+static bool
+parse_notify(PyObject *obj, struct tern_submit_opts *opts, struct tern_notify *n, uint8_t *store)
+{
+	PyObject *tag, *msg = NULL;
+	Py_buffer view;
+
+	if (obj == NULL || obj == Py_None)
+		return true;
+	if (!PyTuple_Check(obj) || PyTuple_GET_SIZE(obj) < 1 || PyTuple_GET_SIZE(obj) > 2) {
+		PyErr_Format(PyExc_TypeError,
+			     "notify must be a tuple (tag, message) or (tag,), not %.100s",
+			     Py_TYPE(obj)->tp_name);
+		return false;
+	}
+	tag = PyTuple_GET_ITEM(obj, 0);
+	if (PyTuple_GET_SIZE(obj) == 2)
+		msg = PyTuple_GET_ITEM(obj, 1);
+	*n = (struct tern_notify){ 0 };
+	if (parse_u64(tag, "notify tag", &n->tag) != 0)
+		return false;
+	if (msg != NULL && msg != Py_None) {
+		if (PyObject_GetBuffer(msg, &view, PyBUF_SIMPLE) != 0) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_TypeError,
+				     "the notification's message must be bytes-like, not %.100s",
+				     Py_TYPE(msg)->tp_name);
+			return false;
+		}
+		if (view.len > TERN_NOTIFY_MSG_MAX) {
+			PyErr_Format(PyExc_ValueError,
+				     "the notification's message is %zd bytes; at most %d",
+				     view.len, TERN_NOTIFY_MSG_MAX);
+			PyBuffer_Release(&view);
+			return false;
+		}
+		memcpy(store, view.buf, (size_t)view.len);
+		n->msg_len = (uint32_t)view.len;
+		n->msg = n->msg_len != 0 ? store : NULL;
+		PyBuffer_Release(&view);
+	}
+	opts->notify = n;
 	return true;
 }
 
@@ -1402,17 +1448,20 @@ stale_error(void)
 static PyObject *
 client_transfer(ClientObject *c, uint8_t op, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "target", "offset", "buf", "length", "deadline", NULL };
-	PyObject *target, *off, *buf, *len = NULL, *deadline = NULL, *f;
+	static char *kwlist[] = { "target", "offset", "buf", "length", "deadline", "notify", NULL };
+	PyObject *target, *off, *buf, *len = NULL, *deadline = NULL, *notify = NULL, *f;
+	uint8_t store[TERN_NOTIFY_MSG_MAX];
 	struct tern_submit_opts opts;
 	struct tern_request r;
+	struct tern_notify n;
 	int attempt;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw,
-					 op == TERN_OP_READ ? "OOO|O$O:read" : "OOO|O$O:write",
-					 kwlist, &target, &off, &buf, &len, &deadline))
+					 op == TERN_OP_READ ? "OOO|O$OO:read" : "OOO|O$OO:write",
+					 kwlist, &target, &off, &buf, &len, &deadline, &notify))
 		return NULL;
-	if (!client_check(c) || !parse_deadline(deadline, &opts))
+	if (!client_check(c) || !parse_deadline(deadline, &opts) ||
+	    !parse_notify(notify, &opts, &n, store))
 		return NULL;
 	for (attempt = 0;; attempt++) {
 		if (fill_request(c, op, target, off, buf, len, &r, NULL) != 0)
@@ -1438,17 +1487,21 @@ client_read(ClientObject *c, PyObject *args, PyObject *kw)
 static PyObject *
 client_submit(ClientObject *c, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "requests", "deadline", NULL };
-	PyObject *seq, *deadline = NULL, *ret;
+	static char *kwlist[] = { "requests", "deadline", "notify", NULL };
+	PyObject *seq, *deadline = NULL, *notify = NULL, *ret;
+	uint8_t store[TERN_NOTIFY_MSG_MAX];
 	struct tern_submit_opts opts;
 	struct tern_request *reqs;
+	struct tern_notify n;
 	uint64_t bytes;
 	uint32_t nb;
 	int attempt;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$O:submit", kwlist, &seq, &deadline))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OO:submit", kwlist, &seq, &deadline,
+					 &notify))
 		return NULL;
-	if (!client_check(c) || !parse_deadline(deadline, &opts))
+	if (!client_check(c) || !parse_deadline(deadline, &opts) ||
+	    !parse_notify(notify, &opts, &n, store))
 		return NULL;
 	if (PyObject_TypeCheck(seq, &BatchType)) {
 		BatchObject *b = (BatchObject *)seq;
@@ -1670,15 +1723,141 @@ client_traverse(ClientObject *c, visitproc visit, void *arg)
 	return 0;
 }
 
+static PyObject *
+client_notify_send(ClientObject *c, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "target", "tag", "message", "deadline", NULL };
+	PyObject *target, *tag, *msg = Py_None, *deadline = NULL, *pair;
+	uint8_t store[TERN_NOTIFY_MSG_MAX];
+	struct tern_submit_opts opts;
+	struct tern_future *f;
+	struct tern_notify n;
+	uint32_t seg;
+	bool ok;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O$O:notify_send", kwlist, &target, &tag,
+					 &msg, &deadline))
+		return NULL;
+	if (!client_check(c) || !parse_deadline(deadline, &opts))
+		return NULL;
+	pair = PyTuple_Pack(2, tag, msg);
+	if (pair == NULL)
+		return NULL;
+	ok = parse_notify(pair, &opts, &n, store);
+	Py_DECREF(pair);
+	if (!ok || client_target(c, target, &seg) != 0)
+		return NULL;
+	opts.notify = NULL;
+	f = tern_notify_send(c->c, seg, &n, &opts);
+	if (f == NULL) {
+		if (rte_errno == ESTALE)
+			PyDict_Clear(c->targets);
+		return set_error(rte_errno, "notify_send: %s", strerror(rte_errno));
+	}
+	return future_new(c, f, 0, 0);
+}
+
+/* A list of (sender, tag, message) tuples. */
+static PyObject *
+notifications_list(const struct tern_notification *got, int k)
+{
+	PyObject *list = PyList_New(k), *t;
+	int i;
+
+	if (list == NULL)
+		return NULL;
+	for (i = 0; i < k; i++) {
+		t = Py_BuildValue("(sKy#)", got[i].sender, (unsigned long long)got[i].tag,
+				  (const char *)got[i].msg, (Py_ssize_t)got[i].msg_len);
+		if (t == NULL) {
+			Py_DECREF(list);
+			return NULL;
+		}
+		PyList_SET_ITEM(list, i, t);
+	}
+	return list;
+}
+
+#define NOTIFY_BURST_MAX 64
+
+static PyObject *
+client_notify_take(ClientObject *c, PyObject *args, PyObject *kw, bool wait)
+{
+	static char *kwlist_poll[] = { "max", NULL };
+	static char *kwlist_wait[] = { "timeout", "max", NULL };
+	struct tern_notification got[NOTIFY_BURST_MAX];
+	PyObject *timeout = Py_None;
+	uint64_t timeout_ns = UINT64_MAX;
+	int max = 16, k;
+	double d;
+
+	if (wait ? !PyArg_ParseTupleAndKeywords(args, kw, "|Oi:notify_wait", kwlist_wait, &timeout,
+						&max)
+		 : !PyArg_ParseTupleAndKeywords(args, kw, "|i:notify_poll", kwlist_poll, &max))
+		return NULL;
+	if (!client_check(c))
+		return NULL;
+	if (max < 1 || max > NOTIFY_BURST_MAX) {
+		PyErr_Format(PyExc_ValueError, "max must be 1..%d, not %d", NOTIFY_BURST_MAX, max);
+		return NULL;
+	}
+	if (timeout != Py_None) {
+		d = PyFloat_AsDouble(timeout);
+		if (d == -1.0 && PyErr_Occurred())
+			return NULL;
+		if (!(d >= 0) || d > DEADLINE_MAX_S) {
+			PyErr_Format(PyExc_ValueError,
+				     "timeout must be >= 0 and <= %.0f seconds, or None, not %R",
+				     DEADLINE_MAX_S, timeout);
+			return NULL;
+		}
+		timeout_ns = (uint64_t)(d * 1e9);
+	}
+	if (wait) {
+		NOGIL(k = tern_notify_wait(c->c, got, (unsigned int)max, timeout_ns));
+	} else {
+		k = tern_notify_poll(c->c, got, (unsigned int)max);
+	}
+	if (k < 0)
+		return set_error(-k, "%s: %s", wait ? "notify_wait" : "notify_poll", strerror(-k));
+	return notifications_list(got, k);
+}
+
+static PyObject *
+client_notify_poll(ClientObject *c, PyObject *args, PyObject *kw)
+{
+	return client_notify_take(c, args, kw, false);
+}
+
+static PyObject *
+client_notify_wait(ClientObject *c, PyObject *args, PyObject *kw)
+{
+	return client_notify_take(c, args, kw, true);
+}
+
 static PyMethodDef client_methods[] = {
+	{ "notify_send", (PyCFunction)(void (*)(void))client_notify_send,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "notify_send(target, tag, message=None, *, deadline=None) -> Future: a notification "
+	  "without data to the node that owns segment target (doc/notify.md)" },
+	{ "notify_poll", (PyCFunction)(void (*)(void))client_notify_poll,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "notify_poll(max=16) -> [(sender, tag, message)]: this node's notifications, never "
+	  "blocks" },
+	{ "notify_wait", (PyCFunction)(void (*)(void))client_notify_wait,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "notify_wait(timeout=None, max=16) -> [(sender, tag, message)]: waits (GIL released) "
+	  "for the first; [] on timeout" },
 	{ "alloc", (PyCFunction)(void (*)(void))client_alloc, METH_VARARGS | METH_KEYWORDS,
 	  "alloc(nbytes, name=None) -> Buffer: shared hugepage memory the dataplane reaches." },
 	{ "write", (PyCFunction)(void (*)(void))client_write, METH_VARARGS | METH_KEYWORDS,
-	  "write(target, offset, buf, length=None, *, deadline=None) -> Future" },
+	  "write(target, offset, buf, length=None, *, deadline=None, notify=None) -> Future; "
+	  "notify=(tag, message) notifies the target's node once the data is there" },
 	{ "read", (PyCFunction)(void (*)(void))client_read, METH_VARARGS | METH_KEYWORDS,
 	  "read(target, offset, buf, length=None, *, deadline=None) -> Future" },
 	{ "submit", (PyCFunction)(void (*)(void))client_submit, METH_VARARGS | METH_KEYWORDS,
-	  "submit(requests, *, deadline=None) -> Future: requests is a list of (op, target, "
+	  "submit(requests, *, deadline=None, notify=None) -> Future: requests is a list of (op, "
+	  "target, "
 	  "offset, buf[, length]) or a Batch from prepare()." },
 	{ "prepare", (PyCFunction)client_prepare, METH_O,
 	  "prepare(requests) -> Batch: validate once, submit many times." },
@@ -1759,15 +1938,18 @@ batch_dealloc(BatchObject *b)
 static PyObject *
 batch_submit(BatchObject *b, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "deadline", NULL };
-	PyObject *deadline = NULL;
+	static char *kwlist[] = { "deadline", "notify", NULL };
+	PyObject *deadline = NULL, *notify = NULL;
+	uint8_t store[TERN_NOTIFY_MSG_MAX];
 	struct tern_submit_opts opts;
+	struct tern_notify n;
 	uint32_t i;
 
 	if ((PyTuple_GET_SIZE(args) != 0 || kw != NULL) &&
-	    !PyArg_ParseTupleAndKeywords(args, kw, "|$O:submit", kwlist, &deadline))
+	    !PyArg_ParseTupleAndKeywords(args, kw, "|$OO:submit", kwlist, &deadline, &notify))
 		return NULL;
-	if (!client_check(b->client) || !parse_deadline(deadline, &opts))
+	if (!client_check(b->client) || !parse_deadline(deadline, &opts) ||
+	    !parse_notify(notify, &opts, &n, store))
 		return NULL;
 	/* The views keep the memory alive; an engine region may have been unregistered. */
 	for (i = 0; i < b->nb; i++)
@@ -1790,7 +1972,7 @@ batch_len(BatchObject *b)
 
 static PyMethodDef batch_methods[] = {
 	{ "submit", (PyCFunction)(void (*)(void))batch_submit, METH_VARARGS | METH_KEYWORDS,
-	  "submit(*, deadline=None) -> Future" },
+	  "submit(*, deadline=None, notify=None) -> Future" },
 	{ NULL, NULL, 0, NULL },
 };
 

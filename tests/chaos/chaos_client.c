@@ -239,8 +239,7 @@ holds(const uint8_t *buf, uint8_t *scratch, uint64_t len, uint64_t seed)
 static struct tern_submit_opts *
 submit_opts(struct tern_submit_opts *o, uint64_t deadline_ms)
 {
-	o->deadline_ns = deadline_ms * 1000000ull;
-	o->user_data = 0;
+	*o = (struct tern_submit_opts){ .deadline_ns = deadline_ms * 1000000ull };
 	return o;
 }
 

@@ -94,6 +94,49 @@ def test_numpy_into_a_peers_segment_over_tcp(client, dataplanes):
     set_transport(dataplanes["a"].prefix, "b", "auto")
 
 
+def test_notifications_to_this_node_and_to_a_peer_over_shm(client, dataplanes):
+    """notify= on writes and batches, notify_send, notify_poll/notify_wait
+    (doc/notify.md, doc/python.md); the peer's receiver checks the bytes."""
+    buf = client.alloc(MiB)
+    a = np.frombuffer(buf, dtype=np.uint8)
+    # To this node (memcpy): the tuple comes back as written.
+    assert client.notify_poll() == []
+    assert client.write("kv", 0, buf, 4096, notify=(5, b"here")).result(timeout=10) == 4096
+    assert client.notify_wait(10) == [("a", 5, b"here")]
+    assert client.notify_send("kv", 6).result(timeout=10) == 0
+    assert client.notify_wait(10, max=4) == [("a", 6, b"")]
+    assert client.notify_wait(0.05) == []
+    # To b over shm: rounds 1..3, each with a fresh pattern in its own range.
+    set_transport(dataplanes["a"].prefix, "b", "auto")
+    for tag in (1, 2, 3):
+        a[:] = pattern(tag, MiB)
+        reqs = [(tern.WRITE, "b/kv", tag * MiB, memoryview(buf))]
+        if tag == 2:
+            assert client.prepare(reqs).submit(notify=(tag, b"kv")).result(timeout=30) == MiB
+        else:
+            assert client.submit(reqs, notify=(tag, b"kv")).result(timeout=30) == MiB
+    assert peer(dataplanes["a"].prefix, "b")["transport"] == "shm"
+    assert client.notify_send("b/kv", 0, bytearray(b"done")).result(timeout=10) == 0
+    out = run_tool(dataplanes["b"].prefix, "notified", "kv", 0, MiB, 4)
+    assert out.stdout.split("\n")[:4] == ["a 1 kv ok", "a 2 kv ok", "a 3 kv ok", "a 0 done ok"]
+    # Bad input: clear exceptions, nothing sent.
+    with pytest.raises(TypeError, match="notify"):
+        client.write("kv", 0, buf, 64, notify="x")
+    with pytest.raises(ValueError, match="256"):
+        client.write("kv", 0, buf, 64, notify=(1, bytes(257)))
+    with pytest.raises((ValueError, OverflowError)):
+        client.notify_send("kv", -1)
+    with pytest.raises(TypeError, match="bytes-like"):
+        client.notify_send("kv", 1, "text")
+    with pytest.raises(ValueError, match="max"):
+        client.notify_poll(max=0)
+    with pytest.raises(ValueError, match="timeout"):
+        client.notify_wait(-1)
+    assert client.notify_poll() == []
+    del a, reqs
+    buf.close()
+
+
 def test_100_futures_with_asyncio_gather(client):
     buf = client.alloc(100 * 4096)
     a = np.frombuffer(buf, dtype=np.uint8)

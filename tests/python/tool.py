@@ -3,6 +3,10 @@
     tool.py PREFIX sha TARGET OFFSET LENGTH        print sha256 of the range
     tool.py PREFIX fill TARGET OFFSET LENGTH SEED  write pattern(SEED) there
     tool.py PREFIX forever TARGET                  write 4 MiB batches until killed
+    tool.py PREFIX notified TARGET OFFSET LENGTH COUNT
+        wait for COUNT notifications; for each, the moment it is seen, check
+        that TARGET at OFFSET + tag * LENGTH holds pattern(tag) (tag 0: no
+        check); print "sender tag message ok|stale" per notification
 """
 import hashlib
 import os
@@ -39,6 +43,22 @@ def main():
             f = futs.pop(0)
             f.result(timeout=30)
             futs.append(batch.submit())
+    elif cmd == "notified":
+        off, n, count = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+        buf = c.alloc(n)
+        got = 0
+        while got < count:
+            ntfs = c.notify_wait(20)
+            if not ntfs:
+                sys.exit("no notification within 20 s")
+            for sender, tag, msg in ntfs:
+                state = "ok"
+                if tag != 0:
+                    c.read(target, off + tag * n, buf).result(timeout=30)
+                    if not np.array_equal(np.frombuffer(buf, dtype=np.uint8), pattern(tag, n)):
+                        state = "stale"
+                print(sender, tag, msg.decode(), state, flush=True)
+                got += 1
     else:
         sys.exit("unknown command " + cmd)
     c.close()

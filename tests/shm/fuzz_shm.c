@@ -3,8 +3,8 @@
  * libFuzzer target for the shm transport's decoders: the export blob (what
  * a directory hands segment_import()), the request (what a client sends the
  * control thread), the reply (what a server sends back) and the boot_id
- * text. Whatever decodes must re-encode to the same bytes and satisfy every
- * rule of doc/shm.md.
+ * text, the notification and its answer. Whatever decodes must re-encode to the same bytes and
+ * satisfy every rule of doc/shm.md.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -19,7 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t again[SHM_BLOB_MAX], id[SHM_BOOT_ID_LEN];
+	uint8_t again[SHM_NTF_MAX], id[SHM_BOOT_ID_LEN];
+	struct shm_ntf_rep nr;
+	struct shm_ntf nt;
 	struct shm_blob b;
 	struct shm_req q;
 	struct shm_rep r;
@@ -48,6 +50,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		shm_rep_encode(again, &r);
 		if (memcmp(again, data, SHM_REP_LEN) != 0)
+			abort();
+	}
+	if (shm_ntf_decode(data, size, &nt) == 0) {
+		if (nt.msg_len > SHM_NTF_MSG_MAX || size != SHM_NTF_HDR_LEN + nt.msg_len ||
+		    nt.sender[0] == 0 || memchr(nt.sender, 0, SHM_NTF_SENDER_LEN) == NULL)
+			abort();
+		n = shm_ntf_encode(again, sizeof(again), nt.cookie, nt.tag, nt.sender, nt.msg_len);
+		if (n != (int)size || memcmp(again, data, size) != 0)
+			abort();
+	}
+	if (shm_ntf_rep_decode(data, size, &nr) == 0) {
+		if (size != SHM_NTF_REP_LEN || nr.status > 0 || nr.status < SHM_STATUS_MIN)
+			abort();
+		shm_ntf_rep_encode(again, &nr);
+		if (memcmp(again, data, SHM_NTF_REP_LEN) != 0)
 			abort();
 	}
 	(void)shm_boot_id_parse((const char *)data, size, id);

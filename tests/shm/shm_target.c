@@ -2,7 +2,8 @@
 /*
  * A target node for test_shm_peer: its own EAL instance (own file prefix)
  * that allocates one file segment, fills it with a known pattern, serves it
- * with the shm transport on the given socket and prints the export blob in
+ * with the shm transport on the given socket (notifications go to a queue
+ * of depth 64 that nobody polls) and prints the export blob in
  * hex on stdout. It needs no engine: the control thread serves. Then it
  * answers checks on stdin (test_target.h) and shuts down cleanly at end of
  * input.
@@ -25,6 +26,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
+#include <tern_notify.h>
 #include <tern_shm.h>
 #include <tern_transport_driver.h>
 
@@ -35,6 +37,7 @@ int
 main(int argc, char **argv)
 {
 	const struct tern_transport_ops *ops;
+	struct tern_notify_queue *q;
 	struct tern_segment_table *tbl;
 	uint8_t blob[TERN_SHM_BLOB_MAX];
 	uint64_t bytes, seed;
@@ -54,8 +57,10 @@ main(int argc, char **argv)
 		return 1;
 	mem = tbl->slots[tern_segment_handle_slot(h)].base;
 	test_pattern_fill(mem, bytes, seed, 0);
-	if (tern_shm_configure(
-		    &(struct tern_shm_conf){ .socket_path = argv[1], .segments = tbl }) != 0)
+	q = tern_notify_queue_create(&(struct tern_notify_queue_conf){
+		.name = "target", .node = "target", .depth = 64, .socket_id = SOCKET_ID_ANY });
+	if (q == NULL || tern_shm_configure(&(struct tern_shm_conf){
+				 .socket_path = argv[1], .segments = tbl, .notify = q }) != 0)
 		return 1;
 	ops = tern_transport_get(tern_transport_id("shm"));
 	if (ops == NULL)
@@ -65,7 +70,8 @@ main(int argc, char **argv)
 		return 1;
 	test_target_serve(blob, (size_t)n, mem, bytes);
 	tern_shm_configure(NULL);
-	if (tern_segment_unregister(tbl, h) != 0 || tern_segment_table_free(tbl) != 0)
+	if (tern_segment_unregister(tbl, h) != 0 || tern_segment_table_free(tbl) != 0 ||
+	    tern_notify_queue_free(q) != 0)
 		return 1;
 	rte_eal_cleanup();
 	return 0;

@@ -34,9 +34,11 @@
 #include <rte_cycles.h>
 #include <rte_errno.h>
 
+#include <tern_notify.h>
 #include <tern_transport_driver.h>
 #include <tern_shm.h>
 
+#include "shm_control.h"
 #include "shm_internal.h"
 #include "shm_wire.h"
 #include "test_common.h"
@@ -45,6 +47,8 @@
 #define BUFS_MAX     8
 
 static struct test_env env;
+static struct tern_notify_queue *ntf_q; /* the node's queue (depth NTF_DEPTH) */
+#define NTF_DEPTH 16
 static char dir[64];
 static char sock_path[128];
 static int serial;
@@ -72,7 +76,8 @@ serve(void)
 	snprintf(sock_path, sizeof(sock_path), "%s/s%d.sock", dir, serial++);
 	assert_int_equal(tern_shm_configure(&(struct tern_shm_conf){ .socket_path = sock_path,
 								     .segments = env.segments,
-								     .request_timeout_ms = 500 }),
+								     .request_timeout_ms = 500,
+								     .notify = ntf_q }),
 			 0);
 }
 
@@ -970,12 +975,367 @@ slices_on_a_peer_that_stopped_serving_fail_fast_and_copy_nothing(void **state)
 	assert_false(thread_named("tern-shm"));
 }
 
+/* ---- notifications (doc/notify.md) ---- */
+
+#define NTF_REGION (64u << 10) /* one slice of 64 KiB */
+
+struct ntf_receiver {
+	const uint8_t *target; /* the exporter's own mapping */
+	uint64_t rounds;
+	uint64_t seen; /* atomic */
+	uint64_t stale;
+	uint64_t wrong;
+	int failures;
+};
+
+static uint64_t
+ntf_rounds(void)
+{
+	const char *s = getenv("TERN_NOTIFY_ROUNDS");
+
+	return s != NULL ? strtoull(s, NULL, 10) : 100000;
+}
+
+static void *
+ntf_receiver_main(void *p)
+{
+	struct ntf_receiver *r = p;
+	struct tern_client *c = tern_client_create(env.engine, NULL);
+	struct tern_notification n;
+	uint64_t round;
+
+	if (c == NULL) {
+		r->failures++;
+		return NULL;
+	}
+	for (round = 1; round <= r->rounds; round++) {
+		if (tern_notify_wait(c, &n, 1, 10ull * 1000000000ull) != 1) {
+			r->failures++;
+			break;
+		}
+		/* The moment it is seen: every byte of the round's pattern. */
+		if (test_pattern_check(r->target, NTF_REGION, n.tag, 0) != SIZE_MAX)
+			r->stale++;
+		if (n.tag != round || strcmp(n.sender, "shmnode") != 0 || n.msg_len != 8 ||
+		    memcmp(n.msg, &round, 8) != 0)
+			r->wrong++;
+		__atomic_store_n(&r->seen, round, __ATOMIC_RELEASE);
+	}
+	tern_client_destroy(c);
+	return NULL;
+}
+
+/* A notification by hand: @p sender is 64 bytes as given. */
+static size_t
+ntf_frame(uint8_t *buf, uint64_t cookie, const char *sender, uint32_t msg_len)
+{
+	uint8_t wire[SHM_NTF_SENDER_LEN + SHM_NTF_MSG_MAX] = { 0 };
+
+	memcpy(wire, sender, strlen(sender));
+	memset(wire + SHM_NTF_SENDER_LEN, 0x5a, msg_len);
+	return (size_t)shm_ntf_encode(buf, SHM_NTF_MAX, cookie, 77, wire, msg_len);
+}
+
+static int32_t
+ntf_answer(int fd, uint64_t cookie)
+{
+	uint8_t buf[64];
+	struct shm_ntf_rep rep;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	n = recv(fd, buf, sizeof(buf), 0);
+	assert_int_equal(shm_ntf_rep_decode(buf, (size_t)n, &rep), 0);
+	assert_int_equal(rep.cookie, cookie);
+	return rep.status;
+}
+
+/* Every byte of a WRITE is in the target's memory when its notification is
+ * seen (100 000 rounds; TERN_NOTIFY_ROUNDS overrides); a failed batch sends
+ * none; a full queue fails the sender with -ENOBUFS; hostile frames on the
+ * socket are refused. */
+static void
+notifications_over_shm(void **state)
+{
+	uint8_t blob[TERN_SHM_BLOB_MAX], frame[SHM_NTF_MAX + 8], *src, *mem;
+	struct tern_client *c = tern_client_create(
+		env.engine, &(struct tern_client_conf){ .flags = TERN_CLIENT_F_NO_CQ });
+	struct tern_notification got[NTF_DEPTH];
+	struct tern_shm_stats before, after;
+	struct ntf_receiver r;
+	struct tern_request w;
+	struct tern_future *f;
+	uint64_t round, t0;
+	uint32_t exp, imp;
+	pthread_t th;
+	size_t len;
+	int n, fd, i, ret;
+
+	RTE_SET_USED(state);
+	assert_non_null(c);
+	n = exported("ntf", NTF_REGION, &exp, blob);
+	mem = slot_of(exp)->base;
+	assert_int_equal(import_as("ntf_imp", blob, (size_t)n, NTF_REGION, &imp), 0);
+	src = local_buffer("ntf_src", NTF_REGION);
+	tern_shm_stats(&before);
+
+	r = (struct ntf_receiver){ .target = mem, .rounds = ntf_rounds() };
+	assert_int_equal(pthread_create(&th, NULL, ntf_receiver_main, &r), 0);
+	t0 = test_now_ns();
+	for (round = 1; round <= r.rounds && r.failures == 0; round++) {
+		struct tern_notify nt = { .tag = round, .msg = &round, .msg_len = 8 };
+
+		w = test_req(TERN_OP_WRITE, imp, 0, src, NTF_REGION);
+		test_pattern_fill(src, NTF_REGION, round, 0);
+		assert_int_equal(test_wait_release(tern_submit(
+					 c, &w, 1, &(struct tern_submit_opts){ .notify = &nt })),
+				 0);
+		TEST_WAIT_UNTIL(__atomic_load_n(&r.seen, __ATOMIC_ACQUIRE) >= round ||
+					r.failures != 0,
+				10000);
+	}
+	pthread_join(th, NULL);
+	print_message("shm: %" PRIu64 " rounds of %u bytes in %.1f s, %" PRIu64
+		      " with a stale byte, %" PRIu64 " wrong notifications\n",
+		      r.seen, NTF_REGION, (double)(test_now_ns() - t0) / 1e9, r.stale, r.wrong);
+	assert_int_equal(r.failures, 0);
+	assert_int_equal(r.seen, r.rounds);
+	assert_int_equal(r.stale, 0);
+	assert_int_equal(r.wrong, 0);
+	tern_shm_stats(&after);
+	assert_int_equal(after.notifications, before.notifications + r.rounds);
+
+	/* A failed batch (past the segment's end) sends none. */
+	{
+		struct tern_notify nt = { .tag = 1 };
+
+		w = test_req(TERN_OP_WRITE, imp, NTF_REGION - 8, src, 16);
+		f = tern_submit(c, &w, 1, &(struct tern_submit_opts){ .notify = &nt });
+		if (f != NULL)
+			assert_true(test_wait_release(f) < 0);
+	}
+	tern_shm_stats(&before);
+	assert_int_equal(before.notifications, after.notifications);
+	assert_int_equal(tern_notify_poll(c, got, NTF_DEPTH), 0);
+
+	/* A full queue: NTF_DEPTH go in, the next fails with -ENOBUFS at its
+	 * deadline; once polled, the queue takes them again. */
+	for (i = 0; i <= NTF_DEPTH; i++) {
+		struct tern_notify nt = { .tag = (uint64_t)i };
+
+		f = tern_notify_send(c, imp, &nt,
+				     &(struct tern_submit_opts){ .deadline_ns = 200000000ull });
+		assert_non_null(f);
+		ret = test_wait_release(f);
+		/* The 17th: -ENOBUFS, or -ETIMEDOUT when the deadline passed while a
+		 * retry was on its way (doc/notify.md: the engine resolves at the
+		 * deadline without waiting for the answer). */
+		if (i < NTF_DEPTH)
+			assert_int_equal(ret, 0);
+		else
+			assert_true(ret == -ENOBUFS || ret == -ETIMEDOUT);
+	}
+	assert_int_equal(tern_notify_poll(c, got, NTF_DEPTH), NTF_DEPTH);
+	assert_int_equal(got[0].tag, 0);
+	assert_int_equal(tern_notify_poll(c, got, NTF_DEPTH), 0);
+
+	/* By hand on the socket: a good one, then hostile ones. */
+	fd = raw_connect();
+	len = ntf_frame(frame, 42, "raw-peer", 5);
+	raw_send(fd, frame, len, -1);
+	assert_int_equal(ntf_answer(fd, 42), 0);
+	assert_int_equal(tern_notify_poll(c, got, NTF_DEPTH), 1);
+	assert_string_equal(got[0].sender, "raw-peer");
+	assert_int_equal(got[0].tag, 77);
+	assert_int_equal(got[0].msg_len, 5);
+	close(fd);
+	len = ntf_frame(frame, 1, "raw-peer", 5);
+	closes_on(frame, len - 1, -1); /* the length field lies (shorter) */
+	memset(frame + len, 0, 4);
+	closes_on(frame, len + 4, -1); /* longer */
+	len = ntf_frame(frame, 1, "raw-peer", 256);
+	frame[6] = 1, frame[7] = 1; /* 257 bytes announced */
+	memset(frame + len, 0x5a, 1);
+	closes_on(frame, len + 1, -1); /* oversize message */
+	len = ntf_frame(frame, 1, "bad name", 0);
+	closes_on(frame, len, -1); /* a sender with a bad character */
+	len = ntf_frame(frame, 1, "", 0);
+	closes_on(frame, len, -1); /* no sender */
+	len = ntf_frame(frame, 1, "ok", 0);
+	frame[24 + 3] = 'x'; /* garbage after the NUL */
+	closes_on(frame, len, -1);
+	len = ntf_frame(frame, 1, "ok", 0);
+	frame[5] = 1; /* reserved byte */
+	closes_on(frame, len, -1);
+	len = ntf_frame(frame, 1, "ok", 3);
+	closes_on(frame, len, 2); /* a descriptor attached */
+	/* The connection of a good client stays usable meanwhile. */
+	fd = raw_connect();
+	len = ntf_frame(frame, 43, "ok", 0);
+	raw_send(fd, frame, len, -1);
+	assert_int_equal(ntf_answer(fd, 43), 0);
+	close(fd);
+	assert_int_equal(tern_notify_poll(c, got, NTF_DEPTH), 1);
+	assert_string_equal(got[0].sender, "ok");
+	tern_shm_stats(&after);
+	assert_true(after.malformed >= before.malformed + 8);
+	assert_int_equal(tern_client_destroy(c), 0);
+}
+
+/* The codec field by field, then answers a real target never sends, to an
+ * endpoint: each completes the notification with an error, once. */
+static int32_t
+ntf_post_and_answer(struct tern_endpoint *ep, const struct tern_segment *seg, int lfd,
+		    const void *answer, size_t len, bool hangup)
+{
+	uint8_t wire[SHM_NTF_SENDER_LEN + 4] = "me", buf[SHM_NTF_MAX];
+	struct tern_notify_post n = { .cookie = 3,
+				      .target = seg,
+				      .sender = "me",
+				      .tag = 9,
+				      .msg = wire + SHM_NTF_SENDER_LEN,
+				      .msg_len = 4,
+				      .wire = wire };
+	struct tern_completion cpl[4];
+	struct shm_ntf got;
+	uint64_t t0 = test_now_ns();
+	uint16_t k = 0;
+	ssize_t m;
+	int fd;
+
+	memcpy(wire + SHM_NTF_SENDER_LEN, "abcd", 4);
+	assert_int_equal(shm()->notify_post(ep, &n), 0);
+	fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	m = recv(fd, buf, sizeof(buf), 0);
+	/* What the initiator sent is well-formed. */
+	assert_int_equal(shm_ntf_decode(buf, (size_t)m, &got), 0);
+	assert_int_equal(got.cookie, 3);
+	assert_int_equal(got.tag, 9);
+	assert_int_equal(got.msg_len, 4);
+	assert_memory_equal(got.msg, "abcd", 4);
+	if (answer != NULL)
+		assert_int_equal(send(fd, answer, len, 0), (ssize_t)len);
+	if (hangup)
+		close(fd);
+	while (k == 0 && (answer != NULL || hangup) && test_now_ns() - t0 < 5000000000ull)
+		k = shm()->poll(ep, cpl, 4);
+	if (k == 0) { /* still in flight: cancel() completes it */
+		shm()->cancel(ep);
+		k = shm()->poll(ep, cpl, 4);
+	}
+	assert_int_equal(k, 1);
+	assert_int_equal(cpl[0].cookie, 3);
+	assert_int_equal(shm()->poll(ep, cpl, 4), 0); /* once */
+	if (!hangup)
+		close(fd);
+	return cpl[0].status;
+}
+
+static void
+notification_codec_and_answers_a_real_target_never_sends(void **state)
+{
+	uint8_t f[SHM_NTF_MAX + 8], a[SHM_NTF_REP_LEN + 1];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct tern_endpoint_conf ec = { .lcore_id = 0,
+					 .socket_id = SOCKET_ID_ANY,
+					 .max_slices = 64 };
+	struct shm_peer peer = { .alive = 1, .reusable = 1, .fd = -1 };
+	struct shm_remote rem = { .peer = &peer, .length = 4096 };
+	struct tern_segment seg;
+	struct tern_endpoint *ep;
+	struct shm_ntf_rep rep;
+	struct shm_ntf nt;
+	size_t len;
+	int lfd;
+
+	RTE_SET_USED(state);
+	/* Decoder: every rule. */
+	len = ntf_frame(f, 5, "node-1.a:b_c", 256);
+	assert_int_equal(shm_ntf_decode(f, len, &nt), 0);
+	assert_int_equal(nt.msg_len, 256);
+	assert_int_equal(shm_ntf_decode(f, SHM_NTF_HDR_LEN - 1, &nt), -EMSGSIZE);
+	assert_int_equal(shm_ntf_decode(f, len - 1, &nt), -EMSGSIZE);
+	assert_int_equal(shm_ntf_decode(f, len + 1, &nt), -EMSGSIZE);
+	f[0] ^= 1;
+	assert_int_equal(shm_ntf_decode(f, len, &nt), -EPROTO);
+	f[0] ^= 1;
+	f[4] = 2;
+	assert_int_equal(shm_ntf_decode(f, len, &nt), -EPROTONOSUPPORT);
+	f[4] = SHM_WIRE_VERSION;
+	f[5] = 1;
+	assert_int_equal(shm_ntf_decode(f, len, &nt), -EBADMSG);
+	f[5] = 0;
+	len = ntf_frame(f, 5, "x", 0);
+	f[6] = 1, f[7] = 1; /* 257 */
+	assert_int_equal(shm_ntf_decode(f, len + 257, &nt), -EMSGSIZE);
+	len = ntf_frame(f, 5, "x", 0);
+	memset(f + 24, 'a', SHM_NTF_SENDER_LEN); /* no NUL */
+	assert_int_equal(shm_ntf_decode(f, len, &nt), -EINVAL);
+	len = ntf_frame(f, 5, "a/b", 0);
+	assert_int_equal(shm_ntf_decode(f, len, &nt), -EINVAL);
+	assert_int_equal(shm_ntf_encode(f, sizeof(f), 1, 1, f, SHM_NTF_MSG_MAX + 1), -EINVAL);
+	assert_int_equal(shm_ntf_encode(f, SHM_NTF_HDR_LEN, 1, 1, f, 1), -ENOSPC);
+	/* Answers. */
+	shm_ntf_rep_encode(a, &(struct shm_ntf_rep){ .cookie = 3, .status = -ENOBUFS });
+	assert_int_equal(shm_ntf_rep_decode(a, SHM_NTF_REP_LEN, &rep), 0);
+	assert_int_equal(rep.status, -ENOBUFS);
+	assert_int_equal(shm_ntf_rep_decode(a, SHM_NTF_REP_LEN + 1, &rep), -EPROTO);
+	a[12] = 1;
+	assert_int_equal(shm_ntf_rep_decode(a, SHM_NTF_REP_LEN, &rep), -EPROTO);
+	shm_ntf_rep_encode(a, &(struct shm_ntf_rep){ .cookie = 3, .status = 1 });
+	assert_int_equal(shm_ntf_rep_decode(a, SHM_NTF_REP_LEN, &rep), -EPROTO);
+
+	/* An endpoint against a fake target. */
+	snprintf(peer.path, sizeof(peer.path), "%s/fakentf%d.sock", dir, serial++);
+	memcpy(sa.sun_path, peer.path, strlen(peer.path) + 1);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	memset(&seg, 0, sizeof(seg));
+	memcpy(seg.priv, &rem, sizeof(rem));
+	ep = shm()->endpoint_open(&ec);
+	assert_non_null(ep);
+	shm_ntf_rep_encode(a, &(struct shm_ntf_rep){ .cookie = 3, .status = -ENOBUFS });
+	assert_int_equal(ntf_post_and_answer(ep, &seg, lfd, a, SHM_NTF_REP_LEN, false), -ENOBUFS);
+	/* The connection stays for the next one: the fake accepts again only
+	 * after a failure, so fail it each time from here on. */
+	shm_ntf_rep_encode(a, &(struct shm_ntf_rep){ .cookie = 4, .status = 0 });
+	shm()->endpoint_close(ep);
+	ep = shm()->endpoint_open(&ec);
+	assert_int_equal(ntf_post_and_answer(ep, &seg, lfd, a, SHM_NTF_REP_LEN, false), -EPROTO);
+	assert_int_equal(ntf_post_and_answer(ep, &seg, lfd, "nonsense", 8, false), -EPROTO);
+	assert_int_equal(ntf_post_and_answer(ep, &seg, lfd, NULL, 0, true), -ECONNRESET);
+	assert_int_equal(ntf_post_and_answer(ep, &seg, lfd, NULL, 0, false), -ECANCELED);
+	shm()->endpoint_close(ep);
+	/* A dead peer: refused at once, nothing in flight. */
+	ep = shm()->endpoint_open(&ec);
+	peer.alive = 0;
+	{
+		struct tern_notify_post n = { .cookie = 5, .target = &seg, .wire = f };
+
+		assert_int_equal(shm()->notify_post(ep, &n), -ECONNRESET);
+	}
+	shm()->endpoint_close(ep);
+	close(lfd);
+	unlink(peer.path);
+}
+
 static int
 group_setup(void **state)
 {
 	struct tern_engine_conf conf = { .slice_bytes = 65536 };
 
 	RTE_SET_USED(state);
+	ntf_q = tern_notify_queue_create(
+		&(struct tern_notify_queue_conf){ .name = "q_shm",
+						  .node = "shmnode",
+						  .depth = NTF_DEPTH,
+						  .socket_id = SOCKET_ID_ANY });
+	if (ntf_q == NULL)
+		return -1;
+	conf.notify = ntf_q;
 	snprintf(dir, sizeof(dir), "/tmp/tern_shm_XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return -1;
@@ -989,7 +1349,7 @@ group_teardown(void **state)
 	RTE_SET_USED(state);
 	test_env_destroy(&env);
 	rmdir(dir);
-	return 0;
+	return tern_notify_queue_free(ntf_q);
 }
 
 int
@@ -1016,6 +1376,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(
 			slices_on_a_peer_that_stopped_serving_fail_fast_and_copy_nothing, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(notifications_over_shm, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			notification_codec_and_answers_a_real_target_never_sends, setup, teardown),
 	};
 
 	RTE_SET_USED(argc);

@@ -33,6 +33,7 @@
 #include <rte_errno.h>
 
 #include <tern_transport_driver.h>
+#include <tern_notify.h>
 #include <tern_shm.h>
 
 #include "test_common.h"
@@ -51,6 +52,7 @@ struct peer {
 
 struct fixture {
 	struct test_env env;
+	struct tern_notify_queue *q; /* this node's: it names the sender */
 	uint8_t *src, *dst;
 	struct peer peer;
 };
@@ -111,7 +113,10 @@ setup(void **state)
 	char tag[16];
 
 	snprintf(tag, sizeof(tag), "shmp%d", n++);
-	test_env_create(&fx->env, tag, NULL);
+	fx->q = tern_notify_queue_create(&(struct tern_notify_queue_conf){
+		.name = tag, .node = "initiator", .socket_id = SOCKET_ID_ANY });
+	assert_non_null(fx->q);
+	test_env_create(&fx->env, tag, &(struct tern_engine_conf){ .notify = fx->q });
 	test_segment_local(&fx->env, "src", REMOTE_BYTES, (void **)&fx->src);
 	test_segment_local(&fx->env, "dst", REMOTE_BYTES, (void **)&fx->dst);
 	peer_start(fx, &fx->peer, "remote", 41);
@@ -129,6 +134,7 @@ teardown(void **state)
 	if (fx->peer.seg != TERN_SEGMENT_INVALID)
 		unimport(fx, fx->peer.seg);
 	test_env_destroy(&fx->env);
+	assert_int_equal(tern_notify_queue_free(fx->q), 0);
 	tern_shm_stats(&st);
 	assert_int_equal(st.peers, 0);
 	free(fx->src);
@@ -162,6 +168,7 @@ struct writer {
 	int status;	    /* the first error, or 0 */
 	uint64_t rounds_ok; /* before it */
 	bool stop;
+	bool notify; /* each WRITE carries a notification */
 };
 
 /* Writes and reads the peer until a request fails. No cmocka asserts here
@@ -181,9 +188,12 @@ writer_thread(void *arg)
 		return NULL;
 	}
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		struct tern_notify n = { .tag = w->rounds_ok };
+
 		r[0] = test_req(TERN_OP_WRITE, w->seg, 0, w->fx->src, 1 << 20);
 		r[1] = test_req(TERN_OP_READ, w->seg, 4 << 20, w->fx->dst, 1 << 20);
-		f = tern_submit(c, r, 2, &opts);
+		opts.notify = w->notify ? &n : NULL;
+		f = tern_submit(c, r, w->notify ? 1 : 2, &opts);
 		w->status = f == NULL ? -rte_errno : tern_future_wait(f, UINT64_MAX);
 		if (f != NULL)
 			tern_future_release(f);
@@ -272,6 +282,36 @@ sigkilled_peer_fails_its_futures_fast_and_another_peer_works(void **state)
 	unimport(fx, second.seg);
 }
 
+/* Notified WRITEs stream to a peer whose queue (depth 64) nobody polls: the
+ * 65th waits on -ENOBUFS (deadline 120 s) until the peer is SIGKILLed; then
+ * it fails in far less than its deadline. */
+static void
+notified_writes_to_a_sigkilled_peer_fail_before_their_deadline(void **state)
+{
+	struct fixture *fx = *state;
+	struct writer w = { .fx = fx, .seg = fx->peer.seg, .notify = true };
+	struct tern_shm_stats st;
+	uint64_t kill_ns;
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, writer_thread, &w), 0);
+	TEST_WAIT_UNTIL(__atomic_load_n(&w.rounds_ok, __ATOMIC_RELAXED) >= 64 || w.status != 0,
+			20000);
+	usleep(300 * 1000);
+	assert_int_equal(w.status, 0);
+	assert_int_equal(w.rounds_ok, 64); /* the queue's depth: then -ENOBUFS, retried */
+	kill_ns = test_now_ns();
+	test_target_stop(&fx->peer.t, true);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	print_message("%" PRIu64 " notified rounds before the kill; the next failed %" PRIu64
+		      " us after it: %s\n",
+		      w.rounds_ok, (w.first_error_ns - kill_ns) / 1000, strerror(-w.status));
+	assert_true(w.status < 0);
+	assert_true(w.first_error_ns - kill_ns < 2000000000ull); /* deadline: 120 s */
+	tern_shm_stats(&st);
+	assert_true(st.peers_lost >= 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -280,6 +320,9 @@ main(int argc, char **argv)
 			read_peer_memory_then_write_and_verify_on_both_sides, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			sigkilled_peer_fails_its_futures_fast_and_another_peer_works, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			notified_writes_to_a_sigkilled_peer_fail_before_their_deadline, setup,
 			teardown),
 	};
 	int ret;

@@ -49,9 +49,11 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 
+#include <tern_notify_driver.h>
 #include <tern_segment_driver.h>
 #include <tern_time.h>
 #include <tern_transport_driver.h>
+#include <tern_wire.h>
 #include <util_sock.h>
 
 #include "shm_control.h"
@@ -81,6 +83,9 @@ static struct {
 	dev_t dev; /* the socket file we bound, to unlink only our own */
 	ino_t ino;
 	struct tern_segment_table *segments;
+	struct tern_notify_queue *notify; /* where notifications go (NULL: -ENOTSUP) */
+	uint64_t log_ms;		  /* the last refusal logged (rate limit) */
+	uint64_t log_quiet;		  /* refusals not logged since */
 	int conns[CONNS_MAX];
 	uint32_t nb_conns;
 	/* initiator side */
@@ -351,13 +356,34 @@ request_answer(int fd, const struct shm_req *req)
 	return ret;
 }
 
+/* ctl_lock held. Deliver @p ntf into this node's queue; answer its status.
+ * The initiator sent it after its copies into our segments completed (they
+ * end with a store fence) and the socket orders the rest. */
+static int
+ntf_answer(int fd, const struct shm_ntf *ntf)
+{
+	struct shm_ntf_rep rep = { .cookie = ntf->cookie, .status = -ENOTSUP };
+	uint8_t out[SHM_NTF_REP_LEN];
+
+	if (ctl.notify != NULL)
+		rep.status = tern_notify_deliver(ctl.notify, (const char *)ntf->sender, ntf->tag,
+						 ntf->msg, ntf->msg_len);
+	STAT_INC(notifications);
+	shm_ntf_rep_encode(out, &rep);
+	/* A client that does not read its answers loses its connection. */
+	if (send(fd, out, sizeof(out), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(out))
+		return -EIO;
+	return 0;
+}
+
 /* Read and answer one message of accepted connection @p i. ctl_lock held. */
 static void
 conn_serve(uint32_t i, short revents)
 {
 	int fd = ctl.conns[i], nfds, flags, ret;
-	uint8_t buf[SHM_REQ_LEN];
+	uint8_t buf[RTE_MAX(SHM_REQ_LEN, SHM_NTF_MAX)];
 	struct shm_req req;
+	struct shm_ntf ntf;
 	ssize_t n;
 
 	n = msg_recv(fd, buf, sizeof(buf), NULL, &nfds, &flags);
@@ -371,13 +397,30 @@ conn_serve(uint32_t i, short revents)
 		ret = -EBADMSG;
 	else if (flags & MSG_TRUNC)
 		ret = -EMSGSIZE;
+	else if (n >= 4 && tern_wire_get_le32(buf) == SHM_NTF_MAGIC)
+		ret = shm_ntf_decode(buf, (size_t)n, &ntf);
 	else
 		ret = shm_req_decode(buf, (size_t)n, &req);
 	if (ret != 0) {
-		SHM_LOG(NOTICE, "closed a connection on %s: %s (%zd bytes%s)", ctl.path,
-			shm_req_strerror(ret), n, nfds != 0 ? ", with file descriptors" : "");
+		/* Rate-limited: a hostile client must not flood the log. */
+		if (tern_clock_ms() - ctl.log_ms >= 1000 || ctl.log_ms == 0) {
+			SHM_LOG(NOTICE,
+				"closed a connection on %s: %s (%zd bytes%s; %" PRIu64
+				" more refusals not logged)",
+				ctl.path, shm_req_strerror(ret), n,
+				nfds != 0 ? ", with file descriptors" : "", ctl.log_quiet);
+			ctl.log_ms = tern_clock_ms();
+			ctl.log_quiet = 0;
+		} else {
+			ctl.log_quiet++;
+		}
 		STAT_INC(malformed);
 		conn_close(i);
+		return;
+	}
+	if (tern_wire_get_le32(buf) == SHM_NTF_MAGIC) {
+		if (ntf_answer(fd, &ntf) != 0)
+			conn_close(i);
 		return;
 	}
 	if (request_answer(fd, &req) != 0)
@@ -598,6 +641,7 @@ tern_shm_configure(const struct tern_shm_conf *conf)
 	pthread_mutex_lock(&ctl_lock);
 	if (conf == NULL) {
 		serve_stop();
+		ctl.notify = NULL;
 		ctl.timeout_ms = DEFAULT_TIMEOUT_MS;
 		pthread_mutex_unlock(&ctl_lock);
 		thread_stop_if_idle();
@@ -613,6 +657,8 @@ tern_shm_configure(const struct tern_shm_conf *conf)
 							       : DEFAULT_TIMEOUT_MS;
 	if (ret == 0 && serve)
 		ret = serve_start(conf->socket_path, conf->segments);
+	if (ret == 0)
+		ctl.notify = conf->notify;
 	pthread_mutex_unlock(&ctl_lock);
 	if (ret == 0 && serve) {
 		ret = thread_start();
@@ -645,6 +691,7 @@ tern_shm_stats(struct tern_shm_stats *out)
 	out->import_errors = STAT_GET(import_errors);
 	out->releases = STAT_GET(releases);
 	out->failed_slices = STAT_GET(failed_slices);
+	out->notifications = STAT_GET(notifications);
 	pthread_mutex_lock(&ctl_lock);
 	out->serving_conns = ctl.nb_conns;
 	out->peers = ctl.nb_peers;
@@ -1004,7 +1051,7 @@ static char shm_socket_name[SHM_PATH_MAX];
 int
 shm_configure(const char *args, const struct tern_transport_env *env)
 {
-	struct tern_shm_conf conf = { .segments = env->segments };
+	struct tern_shm_conf conf = { .segments = env->segments, .notify = env->notify };
 	char path[SHM_PATH_MAX] = "";
 	bool given = false;
 	const struct tern_transport_arg spec[] = {

@@ -53,6 +53,7 @@ struct shm_stats {
 	uint64_t import_errors;
 	uint64_t releases;
 	uint64_t failed_slices;
+	uint64_t notifications; /* answered (target side) */
 };
 extern struct shm_stats shm_stats;
 

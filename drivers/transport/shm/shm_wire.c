@@ -127,6 +127,96 @@ shm_rep_decode(const uint8_t *buf, size_t len, struct shm_rep *r)
 	return 0;
 }
 
+/* Notification: magic 0, version 4, reserved 5, msg_len 6 (LE16), cookie 8,
+ * tag 16, sender 24..87 (NUL-padded), message 88.. */
+int
+shm_ntf_encode(uint8_t *buf, size_t len, uint64_t cookie, uint64_t tag, const uint8_t *sender_wire,
+	       uint32_t msg_len)
+{
+	if (msg_len > SHM_NTF_MSG_MAX)
+		return -EINVAL;
+	if (len < SHM_NTF_HDR_LEN + msg_len)
+		return -ENOSPC;
+	memset(buf, 0, 8);
+	tern_wire_put_le32(buf + 0, SHM_NTF_MAGIC);
+	buf[4] = SHM_WIRE_VERSION;
+	buf[6] = (uint8_t)(msg_len & 0xff);
+	buf[7] = (uint8_t)(msg_len >> 8);
+	tern_wire_put_le64(buf + 8, cookie);
+	tern_wire_put_le64(buf + 16, tag);
+	memcpy(buf + 24, sender_wire, SHM_NTF_SENDER_LEN + msg_len);
+	return (int)(SHM_NTF_HDR_LEN + msg_len);
+}
+
+static int
+sender_check(const uint8_t *s)
+{
+	size_t i, len = 0;
+
+	while (len < SHM_NTF_SENDER_LEN && s[len] != 0)
+		len++;
+	if (len == 0 || len == SHM_NTF_SENDER_LEN || !all_zero(s + len, SHM_NTF_SENDER_LEN - len))
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		uint8_t ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == ':' || ch == '-'))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int
+shm_ntf_decode(const uint8_t *buf, size_t len, struct shm_ntf *n)
+{
+	uint32_t msg_len;
+
+	if (len < SHM_NTF_HDR_LEN || len > SHM_NTF_MAX)
+		return -EMSGSIZE;
+	if (tern_wire_get_le32(buf + 0) != SHM_NTF_MAGIC)
+		return -EPROTO;
+	if (buf[4] != SHM_WIRE_VERSION)
+		return -EPROTONOSUPPORT;
+	msg_len = (uint32_t)buf[6] | (uint32_t)buf[7] << 8;
+	if (buf[5] != 0 || msg_len > SHM_NTF_MSG_MAX)
+		return -EBADMSG;
+	if (len != SHM_NTF_HDR_LEN + msg_len)
+		return -EMSGSIZE; /* the length field lies */
+	if (sender_check(buf + 24) != 0)
+		return -EINVAL;
+	n->cookie = tern_wire_get_le64(buf + 8);
+	n->tag = tern_wire_get_le64(buf + 16);
+	n->msg_len = msg_len;
+	n->sender = buf + 24;
+	n->msg = buf + SHM_NTF_HDR_LEN;
+	return 0;
+}
+
+/* Answer: magic 0, version 4, reserved 5..7, status 8, reserved 12, cookie 16. */
+void
+shm_ntf_rep_encode(uint8_t *buf, const struct shm_ntf_rep *r)
+{
+	memset(buf, 0, SHM_NTF_REP_LEN);
+	tern_wire_put_le32(buf + 0, SHM_NTF_REP_MAGIC);
+	buf[4] = SHM_WIRE_VERSION;
+	tern_wire_put_le32(buf + 8, (uint32_t)r->status);
+	tern_wire_put_le64(buf + 16, r->cookie);
+}
+
+int
+shm_ntf_rep_decode(const uint8_t *buf, size_t len, struct shm_ntf_rep *r)
+{
+	if (len != SHM_NTF_REP_LEN || tern_wire_get_le32(buf + 0) != SHM_NTF_REP_MAGIC ||
+	    buf[4] != SHM_WIRE_VERSION || !all_zero(buf + 5, 3) || !all_zero(buf + 12, 4))
+		return -EPROTO;
+	r->status = (int32_t)tern_wire_get_le32(buf + 8);
+	r->cookie = tern_wire_get_le64(buf + 16);
+	if (r->status > 0 || r->status < SHM_STATUS_MIN)
+		return -EPROTO;
+	return 0;
+}
+
 const char *
 shm_req_strerror(int err)
 {
@@ -139,6 +229,8 @@ shm_req_strerror(int err)
 		return "unsupported version";
 	case -EBADMSG:
 		return "malformed request";
+	case -EINVAL:
+		return "malformed sender name";
 	default:
 		return "protocol error";
 	}

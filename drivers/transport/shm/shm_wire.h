@@ -37,6 +37,20 @@
 #define SHM_REP_LEN 24
 /** Reply statuses are 0 or a negative errno down to this. */
 #define SHM_STATUS_MIN (-4095)
+/** "TSHN": first four bytes of a notification (doc/notify.md). */
+#define SHM_NTF_MAGIC 0x4e485354u
+/** "TSHA": first four bytes of a notification's answer. */
+#define SHM_NTF_REP_MAGIC 0x41485354u
+/** Bytes of the sender name field (NUL-padded, as TERN_NOTIFY_NODE_MAX). */
+#define SHM_NTF_SENDER_LEN 64
+/** Longest message (TERN_NOTIFY_MSG_MAX). */
+#define SHM_NTF_MSG_MAX 256
+/** Bytes of a notification before its message. */
+#define SHM_NTF_HDR_LEN (24 + SHM_NTF_SENDER_LEN)
+/** Longest notification. */
+#define SHM_NTF_MAX (SHM_NTF_HDR_LEN + SHM_NTF_MSG_MAX)
+/** Bytes of a notification's answer. */
+#define SHM_NTF_REP_LEN 24
 /** Bytes of the token key. */
 #define SHM_KEY_LEN 16
 
@@ -98,6 +112,51 @@ void shm_rep_encode(uint8_t *buf, const struct shm_rep *r);
  *         of range, a length with an error status or a zero length with 0).
  */
 int shm_rep_decode(const uint8_t *buf, size_t len, struct shm_rep *r);
+
+/** A decoded notification: deliver it to this node's queue. */
+struct shm_ntf {
+	uint64_t cookie; /**< echoed in the answer */
+	uint64_t tag;
+	uint32_t msg_len;      /**< 0..SHM_NTF_MSG_MAX */
+	const uint8_t *sender; /**< SHM_NTF_SENDER_LEN bytes, NUL-terminated, checked */
+	const uint8_t *msg;    /**< @c msg_len bytes (in the decoded buffer) */
+};
+
+/** A notification's answer. */
+struct shm_ntf_rep {
+	uint64_t cookie;
+	int32_t status; /**< 0, or a negative errno >= SHM_STATUS_MIN */
+};
+
+/**
+ * Write a notification: @p sender_wire is SHM_NTF_SENDER_LEN bytes of the
+ * sender's name, NUL-padded, followed by @p msg_len bytes of message.
+ * @return bytes written (SHM_NTF_HDR_LEN + msg_len), -ENOSPC (@p len too
+ *         small), -EINVAL (msg_len over SHM_NTF_MSG_MAX).
+ */
+int shm_ntf_encode(uint8_t *buf, size_t len, uint64_t cookie, uint64_t tag,
+		   const uint8_t *sender_wire, uint32_t msg_len);
+
+/**
+ * Decode and check a notification of @p len bytes; @p n points into @p buf.
+ * @return 0; -EMSGSIZE (shorter than its header, longer than SHM_NTF_MAX,
+ *         or not the size its length field announces), -EPROTO (bad magic),
+ *         -EPROTONOSUPPORT (unknown version), -EBADMSG (reserved bytes, a
+ *         message length over SHM_NTF_MSG_MAX), -EINVAL (a sender name that is
+ *         empty, not NUL-terminated, not NUL-padded or has a character
+ *         outside [A-Za-z0-9_.:-]).
+ */
+int shm_ntf_decode(const uint8_t *buf, size_t len, struct shm_ntf *n);
+
+/** Write a notification's answer (SHM_NTF_REP_LEN bytes). */
+void shm_ntf_rep_encode(uint8_t *buf, const struct shm_ntf_rep *r);
+
+/**
+ * Decode and check a notification's answer of @p len bytes.
+ * @return 0 or -EPROTO (size, magic, version, reserved bytes, a status
+ *         out of range).
+ */
+int shm_ntf_rep_decode(const uint8_t *buf, size_t len, struct shm_ntf_rep *r);
 
 /** Human-readable name of a shm_req_decode() error, for log lines. */
 const char *shm_req_strerror(int err);

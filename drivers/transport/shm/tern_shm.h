@@ -45,6 +45,8 @@ extern "C" {
 /** Largest blob segment_export() writes (header and a 107-character socket path). */
 #define TERN_SHM_BLOB_MAX 156
 
+struct tern_notify_queue;
+
 /** Process-wide settings; zero fields take the defaults. */
 struct tern_shm_conf {
 	/**
@@ -56,6 +58,9 @@ struct tern_shm_conf {
 	struct tern_segment_table *segments;
 	/** How long segment_import() waits for a peer's connection and reply; 2000 ms. */
 	uint32_t request_timeout_ms;
+	/** The node's queue that notifications from peers go to (doc/notify.md);
+	 *  NULL: they are answered -ENOTSUP. */
+	struct tern_notify_queue *notify;
 };
 
 /**
@@ -85,6 +90,7 @@ struct tern_shm_stats {
 	uint64_t requests_served;   /**< requests answered with a file descriptor (as sent) */
 	uint64_t requests_rejected; /**< well-formed requests answered with an error (as sent) */
 	uint64_t malformed;	    /**< connections closed for a malformed request */
+	uint64_t notifications;	    /**< notifications answered (any status) */
 	uint32_t serving_conns;	    /**< accepted connections open now */
 	/* initiator side */
 	uint32_t peers;		  /**< connections to peers open now */
