@@ -268,6 +268,19 @@ create_engine(struct dataplane *dp)
 	return 0;
 }
 
+/* A peer's store asks this node's owner (--store-capacity) over the p2p
+ * channel: a call naming this node and the owned segment. */
+static int
+store_call(void *arg, const char *node, const char *segment, const uint8_t *req, size_t len,
+	   uint8_t *rep)
+{
+	struct dataplane *dp = arg;
+
+	if (strcmp(node, dp->args.node) != 0 || strcmp(segment, dp->args.store) != 0)
+		return -ENOENT;
+	return tern_store_owner_serve(dp->owner, req, len, rep);
+}
+
 /* --directory: open it, serve it (p2p), publish this node's segments. */
 static int
 open_directory(struct dataplane *dp, uint32_t usable)
@@ -282,6 +295,8 @@ open_directory(struct dataplane *dp, uint32_t usable)
 		return die("--directory %s: %s", a->directory, rte_strerror(rte_errno));
 	dp->p2p = strncmp(a->directory, "p2p://", 6) == 0;
 	if (dp->p2p) {
+		if (dp->owner != NULL)
+			tern_directory_p2p_set_handler(dp->dir, store_call, dp);
 		ret = tern_directory_p2p_serve(dp->dir, TERN_DIRECTORY_P2P_THREAD);
 		if (ret != 0)
 			return die("--directory %s: cannot serve: %s", a->directory,
@@ -410,6 +425,10 @@ stop_all(struct dataplane *dp)
 	int rc = 0;
 
 	tern_telemetry_unregister();
+	/* No call reaches the owner once this returns (calls run under the
+	 * lock it takes). */
+	if (dp->dir != NULL && dp->p2p)
+		tern_directory_p2p_set_handler(dp->dir, NULL, NULL);
 	tern_store_owner_destroy(dp->owner);
 	/* Withdraw this node's descriptors first: peers stop coming. */
 	tern_directory_close(dp->dir);

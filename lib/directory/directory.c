@@ -526,6 +526,30 @@ tern_directory_p2p_port(const struct tern_directory *dir)
 	return dir->ops->serve_port(dir);
 }
 
+int
+tern_directory_p2p_set_handler(struct tern_directory *dir, tern_directory_p2p_handler_fn fn,
+			       void *arg)
+{
+	if (dir == NULL || dir->ops->call == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&dir->pub_lock);
+	dir->handler = fn;
+	dir->handler_arg = arg;
+	pthread_mutex_unlock(&dir->pub_lock);
+	return 0;
+}
+
+int
+tern_directory_p2p_call(struct tern_directory *dir, const char *node, const char *segment,
+			const uint8_t *req, size_t len, uint8_t *rep, size_t *rep_len)
+{
+	if (dir == NULL || dir->ops->call == NULL || !tern_descriptor_name_valid(node) ||
+	    !tern_descriptor_name_valid(segment) || req == NULL || len == 0 ||
+	    len > TERN_DIRECTORY_P2P_MSG_MAX || rep == NULL || rep_len == NULL)
+		return -EINVAL;
+	return dir->ops->call(dir, node, segment, req, len, rep, rep_len);
+}
+
 /* ---- the key-value space ---- */
 
 /* 1..TERN_DIRECTORY_KV_KEY_MAX - 1 bytes of 0x21..0x7e (0 bytes with @allow_empty). */
@@ -563,6 +587,47 @@ tern_directory_kv_put(struct tern_directory *dir, const char *key, const void *v
 			      (flags & TERN_DIRECTORY_KV_CREATE) != 0);
 	pthread_mutex_unlock(&dir->lock);
 	return rc;
+}
+
+int
+tern_directory_kv_put_n(struct tern_directory *dir, unsigned int n, const char *const *keys,
+			const void *const *values, const size_t *lens, unsigned int flags,
+			int *results)
+{
+	static __thread char k[TERN_DIRECTORY_KV_BATCH_MAX][DIR_KV_KEY_MAX];
+	const char *kp[TERN_DIRECTORY_KV_BATCH_MAX];
+	size_t klen[TERN_DIRECTORY_KV_BATCH_MAX];
+	bool create = (flags & TERN_DIRECTORY_KV_CREATE) != 0;
+	unsigned int i;
+	int m;
+
+	if (dir == NULL || n == 0 || n > TERN_DIRECTORY_KV_BATCH_MAX || keys == NULL ||
+	    values == NULL || lens == NULL || results == NULL ||
+	    (flags & ~TERN_DIRECTORY_KV_CREATE) != 0)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (!kv_key_valid(keys[i], false) || values[i] == NULL || lens[i] == 0 ||
+		    lens[i] > TERN_DIRECTORY_KV_VALUE_MAX ||
+		    memchr(values[i], '\0', lens[i]) != NULL)
+			return -EINVAL;
+	if (dir->ops->kv_put == NULL)
+		return -ENOTSUP;
+	for (i = 0; i < n; i++) {
+		m = directory_kv_key(dir, keys[i], k[i], sizeof(k[i]));
+		if (m < 0)
+			return -EINVAL;
+		kp[i] = k[i];
+		klen[i] = (size_t)m;
+	}
+	pthread_mutex_lock(&dir->lock);
+	if (dir->ops->kv_put_n != NULL)
+		dir->ops->kv_put_n(dir, n, kp, klen, values, lens, create, results);
+	else
+		for (i = 0; i < n; i++)
+			results[i] =
+				dir->ops->kv_put(dir, kp[i], klen[i], values[i], lens[i], create);
+	pthread_mutex_unlock(&dir->lock);
+	return 0;
 }
 
 int

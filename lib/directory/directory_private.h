@@ -91,6 +91,10 @@ struct directory_backend_ops {
 	int (*serve_port)(const struct tern_directory *dir);
 	/* Stop serving (nothing when not serving); close calls it before fini. */
 	void (*serve_stop)(struct tern_directory *dir);
+	/* One call to the peer (tern_directory_p2p_call(), arguments checked;
+	 * NULL: -EINVAL). Not under dir->lock. */
+	int (*call)(struct tern_directory *dir, const char *node, const char *segment,
+		    const uint8_t *req, size_t len, uint8_t *rep, size_t *rep_len);
 	/* The key-value space (NULL: -ENOTSUP). Keys are full backend keys
 	 * (directory_kv_key()); run under dir->lock. */
 	int (*kv_put)(struct tern_directory *dir, const char *key, size_t klen, const void *value,
@@ -99,6 +103,11 @@ struct directory_backend_ops {
 	int (*kv_get)(struct tern_directory *dir, const char *key, size_t klen, char **value,
 		      size_t *len);
 	int (*kv_del)(struct tern_directory *dir, const char *key, size_t klen);
+	/* Several puts at once (NULL: one kv_put each); keys full backend keys,
+	 * each result set. */
+	void (*kv_put_n)(struct tern_directory *dir, unsigned int n, const char *const *keys,
+			 const size_t *klens, const void *const *values, const size_t *lens,
+			 bool create, int *results);
 	/* cb gets each key minus the first @p skip bytes (the "<prefix>/~kv/"). */
 	int (*kv_list)(struct tern_directory *dir, const char *prefix, size_t plen, size_t skip,
 		       directory_list_cb cb, void *arg);
@@ -118,6 +127,9 @@ struct tern_directory {
 	unsigned int nb_cache;
 	void *backend; /* the backend's own state */
 	void *server;  /* the backend's serving state (serve .. serve_stop), or NULL */
+	/* p2p calls' handler (under pub_lock): tern_directory_p2p_set_handler(). */
+	tern_directory_p2p_handler_fn handler;
+	void *handler_arg;
 };
 
 /* ---- registry.c: the backend table ---- */

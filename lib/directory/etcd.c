@@ -611,6 +611,82 @@ out:
 	return rc;
 }
 
+/* Creates in one transaction per ETCD_TXN_KEYS keys: every compare must
+ * hold; a transaction that fails (a key exists) changes nothing, and its
+ * keys are then created one by one for exact results. Plain puts: one by
+ * one (a replace has no per-key outcome to batch). */
+#define ETCD_TXN_KEYS 64
+
+static void
+etcd_kv_put_n(struct tern_directory *dir, unsigned int n, const char *const *keys,
+	      const size_t *klens, const void *const *values, const size_t *lens, bool create,
+	      int *results)
+{
+	unsigned int i, j, end;
+
+	for (i = 0; i < n; i = end) {
+		json_t *cmp, *ops, *req, *resp = NULL, *ok;
+		int rc = -ENOMEM;
+
+		end = i + ETCD_TXN_KEYS < n ? i + ETCD_TXN_KEYS : n;
+		if (!create || end - i == 1)
+			goto one_by_one;
+		cmp = json_array();
+		ops = json_array();
+		for (j = i; j < end && cmp != NULL && ops != NULL; j++) {
+			char *full = malloc(klens[j] + 1), *k = NULL, *v = NULL;
+
+			if (full != NULL) {
+				full[0] = '/';
+				memcpy(full + 1, keys[j], klens[j]);
+				k = b64_encode(full, klens[j] + 1);
+				v = b64_encode(values[j], lens[j]);
+			}
+			free(full);
+			if (k == NULL || v == NULL ||
+			    json_array_append_new(cmp,
+						  json_pack("{s:s, s:s, s:s, s:s}", "key", k,
+							    "result", "EQUAL", "target", "CREATE",
+							    "create_revision", "0")) != 0 ||
+			    json_array_append_new(ops, json_pack("{s:{s:s, s:s}}", "request_put",
+								 "key", k, "value", v)) != 0) {
+				free(k);
+				free(v);
+				break;
+			}
+			free(k);
+			free(v);
+		}
+		if (cmp == NULL || ops == NULL || j < end) {
+			json_decref(cmp);
+			json_decref(ops);
+			for (j = i; j < end; j++)
+				results[j] = -ENOMEM;
+			continue;
+		}
+		req = json_pack("{s:o, s:o}", "compare", cmp, "success", ops);
+		rc = etcd_call(dir, "/v3/kv/txn", req, &resp);
+		if (rc == 0) {
+			ok = json_object_get(resp, "succeeded");
+			rc = ok != NULL && !json_is_boolean(ok) ? -EPROTO
+			     : json_is_true(ok)			? 0
+								: -EEXIST;
+			json_decref(resp);
+		}
+		if (rc != -EEXIST) {
+			/* Applied, or an error for every key (the transaction is
+			 * all or nothing: an ambiguous error is ambiguous for all). */
+			for (j = i; j < end; j++)
+				results[j] = rc;
+			continue;
+		}
+	one_by_one:
+		for (j = i; j < end; j++)
+			results[j] =
+				etcd_kv_put(dir, keys[j], klens[j], values[j], lens[j], create);
+	}
+}
+
 /* The range [from, to) of "/<key>..." (to NULL: the key alone), base64. */
 static int
 etcd_kv_range(const char *key, size_t klen, bool prefix, char **from, char **to)
@@ -715,6 +791,7 @@ const struct directory_backend_ops directory_etcd_ops = {
 	.list = etcd_list,
 	.keepalive = etcd_keepalive,
 	.kv_put = etcd_kv_put,
+	.kv_put_n = etcd_kv_put_n,
 	.kv_get = etcd_kv_get,
 	.kv_del = etcd_kv_del,
 	.kv_list = etcd_kv_list,

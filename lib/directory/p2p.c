@@ -88,6 +88,50 @@ frame_from_json(json_t *root, size_t *frame_len)
 	return f;
 }
 
+/* ---- a call's message as hex: lower-case, two digits a byte, strict ---- */
+
+static void
+hex_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* @len hex digits into @out (room for TERN_DIRECTORY_P2P_MSG_MAX): the
+ * bytes, or -EPROTO (odd, empty, too long, a digit not [0-9a-f]). */
+static int
+hex_decode(const char *in, size_t len, uint8_t *out)
+{
+	size_t i;
+
+	if (len == 0 || len % 2 != 0 || len > 2 * TERN_DIRECTORY_P2P_MSG_MAX)
+		return -EPROTO;
+	for (i = 0; i < len; i += 2) {
+		int hi = hex_digit(in[i]), lo = hex_digit(in[i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EPROTO;
+		out[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	return (int)(len / 2);
+}
+
 /* ---- server ---- */
 
 static json_t *
@@ -96,14 +140,38 @@ answer_error(int status)
 	return json_pack("{s:i, s:i}", "v", P2P_VERSION, "status", status);
 }
 
+/* A call to the handler (under pub_lock): its answer, or an error answer. */
+static json_t *
+answer_call(struct tern_directory *dir, const char *node, const char *segment, const char *msg,
+	    size_t msg_len)
+{
+	uint8_t req[TERN_DIRECTORY_P2P_MSG_MAX], rep[TERN_DIRECTORY_P2P_MSG_MAX];
+	char hex[2 * TERN_DIRECTORY_P2P_MSG_MAX + 1];
+	int n, r;
+
+	n = hex_decode(msg, msg_len, req);
+	if (n < 0)
+		return NULL;
+	if (dir->handler == NULL)
+		return answer_error(-ENOENT);
+	r = dir->handler(dir->handler_arg, node, segment, req, (size_t)n, rep);
+	if (r < 0 || r > TERN_DIRECTORY_P2P_MSG_MAX)
+		return answer_error(r == -ENOENT ? -ENOENT : -ENOMEM);
+	if (r == 0)
+		return answer_error(-ENOMEM);
+	hex_encode(rep, (size_t)r, hex);
+	return json_pack("{s:i, s:i, s:s}", "v", P2P_VERSION, "status", 0, "msg", hex);
+}
+
 /* Answers a request frame's payload from the published table: a malloc'd
  * response payload in *resp, or a negative errno for a request not worth an
  * answer (the server then closes the connection). */
 static int
 p2p_answer(struct tern_directory *dir, const char *req, size_t len, char **resp, size_t *resp_len)
 {
-	const char *op = NULL, *node = NULL, *segment = NULL;
+	const char *op = NULL, *node = NULL, *segment = NULL, *msg = NULL;
 	json_t *root, *out = NULL, *arr;
+	size_t msg_len = 0;
 	struct directory_entry *e;
 	json_error_t err;
 	size_t total = 0;
@@ -113,8 +181,8 @@ p2p_answer(struct tern_directory *dir, const char *req, size_t len, char **resp,
 
 	root = json_loadb(req, len, JSON_REJECT_DUPLICATES, &err);
 	if (root == NULL ||
-	    json_unpack_ex(root, &err, JSON_STRICT, "{s:I, s:s, s:s, s?:s}", "v", &v, "op", &op,
-			   "node", &node, "segment", &segment) != 0) {
+	    json_unpack_ex(root, &err, JSON_STRICT, "{s:I, s:s, s:s, s?:s, s?:s%}", "v", &v, "op",
+			   &op, "node", &node, "segment", &segment, "msg", &msg, &msg_len) != 0) {
 		DIR_LOG(NOTICE, "p2p: malformed request: %s", err.text);
 		json_decref(root);
 		return -EINVAL;
@@ -126,14 +194,19 @@ p2p_answer(struct tern_directory *dir, const char *req, size_t len, char **resp,
 	}
 	if (!tern_descriptor_name_valid(node) ||
 	    (segment != NULL && !tern_descriptor_name_valid(segment)) ||
-	    (strcmp(op, "get") != 0 && strcmp(op, "list") != 0) ||
-	    (strcmp(op, "get") == 0) != (segment != NULL)) {
-		DIR_LOG(NOTICE, "p2p: invalid request (op, node or segment)");
+	    (strcmp(op, "get") != 0 && strcmp(op, "list") != 0 && strcmp(op, "call") != 0) ||
+	    (strcmp(op, "list") != 0) != (segment != NULL) ||
+	    (strcmp(op, "call") == 0) != (msg != NULL) ||
+	    (msg != NULL &&
+	     hex_decode(msg, msg_len, (uint8_t[TERN_DIRECTORY_P2P_MSG_MAX]){ 0 }) < 0)) {
+		DIR_LOG(NOTICE, "p2p: invalid request (op, node, segment or msg)");
 		json_decref(root);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&dir->pub_lock);
-	if (segment != NULL) {
+	if (msg != NULL) {
+		out = answer_call(dir, node, segment, msg, msg_len);
+	} else if (segment != NULL) {
 		for (e = NULL, i = 0; i < dir->nb_published; i++)
 			if (strcmp(dir->published[i].node, node) == 0 &&
 			    strcmp(dir->published[i].segment, segment) == 0)
@@ -635,6 +708,37 @@ p2p_list(struct tern_directory *dir, const char *node, directory_list_cb cb, voi
 	return rc;
 }
 
+static int
+p2p_call(struct tern_directory *dir, const char *node, const char *segment, const uint8_t *req,
+	 size_t len, uint8_t *rep, size_t *rep_len)
+{
+	char hex[2 * TERN_DIRECTORY_P2P_MSG_MAX + 1];
+	const char *text;
+	json_t *answer;
+	size_t n;
+	int rc;
+
+	hex_encode(req, len, hex);
+	rc = p2p_request(dir,
+			 json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", P2P_VERSION, "op", "call",
+				   "node", node, "segment", segment, "msg", hex),
+			 &answer);
+	if (rc < 0)
+		return rc;
+	rc = json_unpack_ex(answer, NULL, JSON_STRICT, "{s:i, s:i, s:s%}", "v", &(int){ 0 },
+			    "status", &(int){ 0 }, "msg", &text, &n) == 0
+		     ? hex_decode(text, n, rep)
+		     : -EPROTO;
+	json_decref(answer);
+	if (rc < 0) {
+		DIR_LOG(WARNING, "p2p: malformed call answer from %s:%u", dir->ep[0].host,
+			dir->ep[0].port);
+		return -EPROTO;
+	}
+	*rep_len = (size_t)rc;
+	return 0;
+}
+
 const struct directory_backend_ops directory_p2p_ops = {
 	.scheme = "p2p",
 	.max_endpoints = 1,
@@ -646,4 +750,5 @@ const struct directory_backend_ops directory_p2p_ops = {
 	.serve_poll = p2p_serve_poll,
 	.serve_port = p2p_serve_port,
 	.serve_stop = p2p_serve_stop,
+	.call = p2p_call,
 };

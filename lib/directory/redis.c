@@ -267,6 +267,58 @@ redis_kv_put(struct tern_directory *dir, const char *key, size_t klen, const voi
 	return rc;
 }
 
+/* Pipelined: every SET appended, then every reply read (one round trip).
+ * A broken connection fails the keys not answered (no retry: a SET NX sent
+ * again could find its own first try). */
+static void
+redis_kv_put_n(struct tern_directory *dir, unsigned int n, const char *const *keys,
+	       const size_t *klens, const void *const *values, const size_t *lens, bool create,
+	       int *results)
+{
+	struct redis_state *st = dir->backend;
+	redisReply *r;
+	unsigned int i, sent = 0;
+	int rc;
+
+	rc = redis_connect(dir);
+	for (i = 0; i < n && rc == 0; i++, sent++)
+		if ((create ? redisAppendCommand(st->c, "SET %b %b NX", keys[i], klens[i],
+						 values[i], lens[i])
+			    : redisAppendCommand(st->c, "SET %b %b", keys[i], klens[i], values[i],
+						 lens[i])) != REDIS_OK)
+			rc = -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (rc == 0 && i < sent) {
+			void *reply = NULL;
+
+			if (redisGetReply(st->c, &reply) != REDIS_OK || reply == NULL) {
+				rc = st->c->err == REDIS_ERR_IO && errno == EAGAIN ? -ETIMEDOUT
+										   : -EIO;
+				DIR_LOG(WARNING, "redis %s:%u: %s", dir->ep[0].host,
+					dir->ep[0].port, st->c->errstr);
+			} else {
+				r = reply;
+				if (r->type == REDIS_REPLY_ERROR)
+					results[i] = -EIO;
+				else if (create && r->type == REDIS_REPLY_NIL)
+					results[i] = -EEXIST;
+				else
+					results[i] = r->type == REDIS_REPLY_STATUS &&
+								     strcmp(r->str, "OK") == 0
+							     ? 0
+							     : -EPROTO;
+				freeReplyObject(r);
+				continue;
+			}
+		}
+		results[i] = rc != 0 ? rc : -EIO;
+	}
+	if (rc != 0 && st->c != NULL) {
+		redisFree(st->c);
+		st->c = NULL;
+	}
+}
+
 static int
 redis_kv_get(struct tern_directory *dir, const char *key, size_t klen, char **value, size_t *len)
 {
@@ -356,6 +408,7 @@ const struct directory_backend_ops directory_redis_ops = {
 	.list = redis_list,
 	.keepalive = redis_keepalive,
 	.kv_put = redis_kv_put,
+	.kv_put_n = redis_kv_put_n,
 	.kv_get = redis_kv_get,
 	.kv_del = redis_kv_del,
 	.kv_list = redis_kv_list,

@@ -190,6 +190,59 @@ int tern_directory_p2p_poll(struct tern_directory *dir, int timeout_ms);
  */
 int tern_directory_p2p_port(const struct tern_directory *dir);
 
+/* ---- calls between peers over the p2p channel (lib/store's owners) ---- */
+
+/** Largest message of a p2p call, each way. */
+#define TERN_DIRECTORY_P2P_MSG_MAX 256
+
+/**
+ * Answers a p2p call (tern_directory_p2p_call()) on the serving peer.
+ *
+ * @param arg what tern_directory_p2p_set_handler() was given
+ * @param node the node named in the call (a valid descriptor name)
+ * @param segment the segment named in the call (a valid descriptor name)
+ * @param req the request, 1..TERN_DIRECTORY_P2P_MSG_MAX bytes of @p len
+ * @param rep where the answer goes, room for TERN_DIRECTORY_P2P_MSG_MAX bytes
+ * @return the answer's length (1..TERN_DIRECTORY_P2P_MSG_MAX); -ENOENT (not
+ *         this node's or segment's: the caller sees -ENOENT).
+ */
+typedef int (*tern_directory_p2p_handler_fn)(void *arg, const char *node, const char *segment,
+					     const uint8_t *req, size_t len, uint8_t *rep);
+
+/**
+ * Make a serving p2p handle answer calls with @p fn (run in the thread that
+ * serves: the directory's own, or the one calling tern_directory_p2p_poll()).
+ * Without a handler a call is answered -ENOENT.
+ *
+ * @param dir a p2p handle
+ * @param fn the handler, or NULL to remove it
+ * @param arg passed to @p fn
+ * @return 0; -EINVAL (@p dir NULL, not a p2p handle).
+ */
+int tern_directory_p2p_set_handler(struct tern_directory *dir, tern_directory_p2p_handler_fn fn,
+				   void *arg);
+
+/**
+ * One call to the peer a p2p handle names: @p req to its handler for
+ * @p node / @p segment, its answer in @p rep. Bounded by conf.timeout_ms.
+ * On the wire: a request frame
+ * `{"v":1,"op":"call","node":N,"segment":S,"msg":"<hex>"}`, an answer
+ * `{"v":1,"status":0,"msg":"<hex>"}` (lower-case hex, 2..512 digits), both
+ * parsed strictly (doc/directory.md).
+ *
+ * @param dir a p2p handle
+ * @param node, segment valid descriptor names
+ * @param req the request, 1..TERN_DIRECTORY_P2P_MSG_MAX bytes of @p len
+ * @param rep room for TERN_DIRECTORY_P2P_MSG_MAX bytes
+ * @param rep_len the answer's length
+ * @return 0; -EINVAL (NULL arguments, invalid names, @p len out of range,
+ *         not a p2p handle); -ENOENT (the peer has no handler, or not for
+ *         these names); -EPROTO (a malformed answer); -ECONNREFUSED,
+ *         -ETIMEDOUT and the other connection errors of a p2p request.
+ */
+int tern_directory_p2p_call(struct tern_directory *dir, const char *node, const char *segment,
+			    const uint8_t *req, size_t len, uint8_t *rep, size_t *rep_len);
+
 /* ---- a small key-value space beside the descriptors (lib/store's records) ---- */
 
 /** Longest key of the key-value space, including the NUL. */
@@ -213,6 +266,25 @@ int tern_directory_p2p_port(const struct tern_directory *dir);
  */
 int tern_directory_kv_put(struct tern_directory *dir, const char *key, const void *value,
 			  size_t len, unsigned int flags);
+
+/** Keys of one tern_directory_kv_put_n(). */
+#define TERN_DIRECTORY_KV_BATCH_MAX 256
+
+/**
+ * tern_directory_kv_put() of @p n keys in as few requests as the backend
+ * allows: Redis pipelines them (one round trip, one result per key); etcd
+ * sends the creates as one transaction per 64 keys (all its compares must
+ * hold: if one key exists, that transaction changes nothing and its keys
+ * are created one by one, for exact results). Each key's result in
+ * @p results (as tern_directory_kv_put()'s). Not atomic across keys.
+ *
+ * @return 0 (see @p results); -EINVAL (NULL argument, @p n 0 or above
+ *         TERN_DIRECTORY_KV_BATCH_MAX, any bad key or value, unknown flag:
+ *         nothing sent); -ENOTSUP (p2p).
+ */
+int tern_directory_kv_put_n(struct tern_directory *dir, unsigned int n, const char *const *keys,
+			    const void *const *values, const size_t *lens, unsigned int flags,
+			    int *results);
 
 /**
  * Read a key's value into @p value (room for @p max bytes).

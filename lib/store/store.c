@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_common.h>
@@ -45,6 +46,8 @@ RTE_INIT(store_log_init)
 #define STORE_NAME_MAX		 16
 #define STORE_METADATA_MAX	 512
 #define OWNER_TIMEOUT_MS	 5000u
+#define PENDING_RETRY_NS	 (1000ull * 1000000ull) /* an ambiguous commit read back again */
+#define SETTLE_TRIES		 3u
 #define DEF_ATTACHED_DEADLINE_NS (5ull * 1000000000ull)
 #define DEF_ATTACHED_MAX_BATCH	 64u
 
@@ -68,6 +71,10 @@ struct tern_store_future {
 struct store_node {
 	struct tern_store_node_conf conf;
 	struct store_alloc alloc;
+	/* Owned nodes: where the owner answers (dir: a peer's p2p handle). */
+	struct store_owner_addr owner;
+	char owner_node[TERN_DESCRIPTOR_NAME_MAX];
+	char owner_segment[TERN_DESCRIPTOR_NAME_MAX];
 };
 
 struct tern_store {
@@ -92,6 +99,9 @@ struct tern_store {
 	bool pre_ok[TERN_STORE_BATCH_MAX];
 	int pre_cur;
 	int commit_err[TERN_STORE_BATCH_MAX]; /* resolve_put(): COMMIT_N per key */
+	uint32_t nb_pending;		      /* records after an ambiguous commit */
+	int ext_res[TERN_STORE_BATCH_MAX];    /* resolve_put(): each key's metadata commit */
+	char ext_text[TERN_STORE_BATCH_MAX][STORE_EXT_TEXT_MAX]; /* the records sent */
 };
 
 #define STAT_ADD(s, field, n) \
@@ -137,7 +147,7 @@ owner_request(struct tern_store *s, unsigned int n, uint16_t op, uint64_t size, 
 						     : 0,
 	};
 	struct store_wire_rep r;
-	int ret = store_owner_call(&q, &r, OWNER_TIMEOUT_MS);
+	int ret = store_owner_call(&s->node[n].owner, &q, &r, OWNER_TIMEOUT_MS);
 
 	if (ret == 0 && op == STORE_WIRE_RESERVE)
 		*offset = r.offset;
@@ -243,8 +253,14 @@ ext_encode(const struct tern_store *s, const struct store_record *r, char *buf, 
 
 	memcpy(e.owner, s->name, sizeof(e.owner));
 	for (i = 0; i < r->nb_rep; i++) {
+		const struct store_node *n = &s->node[r->node[i]];
+
 		e.node[i] = r->node[i];
 		e.offset[i] = r->offset[i];
+		if (n->owner_node[0] != '\0') {
+			memcpy(e.onode[i], n->owner_node, sizeof(e.onode[i]));
+			memcpy(e.oseg[i], n->owner_segment, sizeof(e.oseg[i]));
+		}
 	}
 	return store_ext_encode(&e, buf, len);
 }
@@ -264,6 +280,8 @@ ext_get(struct tern_store *s, const char *key, struct store_ext_rec *e)
 		ret = store_ext_decode(text, len, e);
 	return ret;
 }
+
+static void pending_settle(struct tern_store *s, const char *key, bool force);
 
 /* ---- eviction and leases ---- */
 
@@ -302,6 +320,8 @@ tern_store_poll(struct tern_store *s)
 
 	if (s == NULL || s->magic != STORE_MAGIC)
 		return -EINVAL;
+	if (s->nb_pending > 0)
+		pending_settle(s, NULL, false);
 	if (s->stats.reserved == 0)
 		return 0;
 	for (i = 0; i < s->meta.max; i++) {
@@ -471,33 +491,169 @@ get_one(struct tern_store *s, struct tern_store_future *f, uint32_t i, unsigned 
 	return ret;
 }
 
-/* Write the record of RESERVED @idx in the external metadata, atomically
- * created unless @replace. It takes the version the local commit will. */
-static int
-ext_commit(struct tern_store *s, uint32_t idx, bool replace)
+/*
+ * Commit the records of a put batch's keys (those whose owners committed:
+ * s->commit_err[i] == 0) in the external metadata, in as few requests as
+ * the backend allows (tern_directory_kv_put_n(): Redis pipelined, etcd one
+ * transaction per 64 creates); atomically created unless @replace. Each
+ * key's result in s->ext_res[i]. Each record's version is taken here (and
+ * never given again).
+ */
+static void
+ext_commit_batch(struct tern_store *s, struct tern_store_future *f, bool replace)
 {
-	struct store_record *r = &s->meta.rec[idx];
-	char text[STORE_EXT_TEXT_MAX];
-	int n;
+	const char *keys[TERN_STORE_BATCH_MAX];
+	const void *vals[TERN_STORE_BATCH_MAX];
+	size_t lens[TERN_STORE_BATCH_MAX];
+	uint32_t map[TERN_STORE_BATCH_MAX], i, n = 0;
+	int res[TERN_STORE_BATCH_MAX], ret, len;
 
-	r->version = s->meta.version + 1;
-	n = ext_encode(s, r, text, sizeof(text));
-	if (n < 0)
-		return n;
-	return tern_directory_kv_put(s->dir, r->key, text, (size_t)n,
-				     replace ? 0 : TERN_DIRECTORY_KV_CREATE);
+	for (i = 0; i < f->nb; i++) {
+		struct store_record *r;
+
+		s->ext_res[i] = 0;
+		if (f->rec[i] == STORE_REC_NONE || s->commit_err[i] != 0)
+			continue;
+		r = &s->meta.rec[f->rec[i]];
+		r->version = ++s->meta.version;
+		len = ext_encode(s, r, s->ext_text[n], sizeof(s->ext_text[n]));
+		if (len < 0) {
+			s->ext_res[i] = len;
+			continue;
+		}
+		keys[n] = r->key;
+		vals[n] = s->ext_text[n];
+		lens[n] = (size_t)len;
+		map[n++] = i;
+	}
+	if (n == 0)
+		return;
+	ret = tern_directory_kv_put_n(s->dir, n, keys, vals, lens,
+				      replace ? 0 : TERN_DIRECTORY_KV_CREATE, res);
+	for (i = 0; i < n; i++)
+		s->ext_res[map[i]] = ret < 0 ? ret : res[i];
 }
 
-/* Send one COMMIT_N; the refused ones fail their key. */
+/* A commit's error after which the request may still have been applied. */
+static bool
+ext_ambiguous(int ret)
+{
+	return ret == -ETIMEDOUT || ret == -ECONNRESET || ret == -EIO || ret == -EPROTO ||
+	       ret == -EPIPE;
+}
+
+/*
+ * Decide a commit of RESERVED @idx whose answer was lost: read the record
+ * back. Ours (this store, this version): applied, 0. Another writer's:
+ * -EEXIST. Absent: not applied (yet): create it again (also after a
+ * replace), since the lost request may still land and must then find the
+ * key naming these extents, not freed ones; that answer decides. Returns 0,
+ * -EEXIST, or -EAGAIN (unknown: the metadata does not answer).
+ */
+static int
+ext_settle(struct tern_store *s, uint32_t idx)
+{
+	const struct store_record *r = &s->meta.rec[idx];
+	struct store_ext_rec e;
+	char text[STORE_EXT_TEXT_MAX];
+	unsigned int t;
+	int ret, n;
+
+	for (t = 0; t < SETTLE_TRIES; t++) {
+		ret = ext_get(s, r->key, &e);
+		if (ret == 0)
+			return strcmp(e.owner, s->name) == 0 && e.version == r->version ? 0
+											: -EEXIST;
+		if (ret == -EPROTO)
+			return -EEXIST; /* not ours: ours is well formed */
+		if (ret != -ENOENT)
+			return -EAGAIN;
+		n = ext_encode(s, r, text, sizeof(text));
+		if (n < 0)
+			return n;
+		ret = tern_directory_kv_put(s->dir, r->key, text, (size_t)n,
+					    TERN_DIRECTORY_KV_CREATE);
+		if (ret == 0)
+			return 0;
+		if (ret != -EEXIST && !ext_ambiguous(ret))
+			return -EAGAIN;
+		/* Taken meanwhile, or unknown again: read it back. */
+	}
+	return -EAGAIN;
+}
+
+/* The record of RESERVED @idx is committed in the metadata: make it LIVE
+ * here (a replace of any local one). */
 static void
-owners_commit_send(struct tern_store *s, struct store_wire_reqn *q, const uint32_t *key_of)
+commit_local(struct tern_store *s, uint32_t idx)
+{
+	uint64_t version = s->meta.rec[idx].version; /* the metadata's */
+	uint32_t old = STORE_REC_NONE;
+
+	store_meta_commit(&s->meta, idx, true, &old);
+	s->meta.rec[idx].version = version;
+	if (s->meta.version < version)
+		s->meta.version = version;
+	STAT_SUB(s, reserved, 1);
+	STAT_ADD(s, objects, 1);
+	STAT_ADD(s, bytes, s->meta.rec[idx].size);
+	if (old != STORE_REC_NONE) {
+		struct store_record *o = &s->meta.rec[old];
+
+		STAT_SUB(s, objects, 1);
+		STAT_SUB(s, bytes, o->size);
+		if (o->refs == 0)
+			record_release(s, old);
+	}
+}
+
+/*
+ * Settle the records of ambiguous commits (of @key only, unless NULL):
+ * those whose next try is due, or all with @force. Applied: LIVE. Not ours
+ * or absent: freed. Unknown: kept, tried again PENDING_RETRY_NS later.
+ */
+static void
+pending_settle(struct tern_store *s, const char *key, bool force)
+{
+	uint64_t now = tern_clock_ns();
+	uint32_t i;
+	int ret;
+
+	for (i = 0; i < s->meta.max && s->nb_pending > 0; i++) {
+		struct store_record *r = &s->meta.rec[i];
+
+		if (!r->pending || (key != NULL && strcmp(r->key, key) != 0) ||
+		    (!force && now < r->lease_end_ns))
+			continue;
+		ret = ext_settle(s, i);
+		if (ret == -EAGAIN) {
+			r->lease_end_ns = now + PENDING_RETRY_NS;
+			continue;
+		}
+		r->pending = false;
+		r->owned = false;
+		s->nb_pending--;
+		STORE_LOG(NOTICE, "%s: the ambiguous commit of %s: %s", s->name, r->key,
+			  ret == 0 ? "applied" : "not applied");
+		if (ret == 0)
+			commit_local(s, i);
+		else
+			record_release(s, i);
+	}
+	stats_used(s);
+}
+
+/* Send one COMMIT_N to node @n's owner; the refused ones fail their key. */
+static void
+owners_commit_send(struct tern_store *s, unsigned int n, struct store_wire_reqn *q,
+		   const uint32_t *key_of)
 {
 	struct store_wire_repn r;
 	unsigned int k;
 	int ret;
 
 	memset(&r, 0, sizeof(r));
-	ret = store_owner_calln(q, &r, OWNER_TIMEOUT_MS);
+	ret = store_owner_calln(&s->node[n].owner, q, &r, OWNER_TIMEOUT_MS);
 	for (k = 0; k < q->count && ret != 0; k++)
 		if (r.count == 0 || (r.fail_mask & (1u << k)))
 			if (s->commit_err[key_of[k]] == 0)
@@ -538,11 +694,11 @@ owners_commit(struct tern_store *s, struct tern_store_future *f)
 				q.length[q.count] = r->size;
 				q.offset[q.count++] = r->offset[j];
 				if (q.count == STORE_WIRE_N_MAX)
-					owners_commit_send(s, &q, key_of);
+					owners_commit_send(s, n, &q, key_of);
 			}
 		}
 		if (q.count > 0)
-			owners_commit_send(s, &q, key_of);
+			owners_commit_send(s, n, &q, key_of);
 	}
 }
 
@@ -553,6 +709,8 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 
 	if (status == 0)
 		owners_commit(s, f);
+	if (status == 0 && s->dir != NULL)
+		ext_commit_batch(s, f, (f->flags & TERN_STORE_F_REPLACE) != 0);
 	for (i = 0; i < f->nb; i++) {
 		uint32_t idx = f->rec[i];
 
@@ -567,9 +725,49 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 			f->res[i] = status_i;
 		} else if (status == 0 && s->dir != NULL) {
 			/* The external metadata decides; here, a replace. */
-			f->res[i] = ext_commit(s, idx, (f->flags & TERN_STORE_F_REPLACE) != 0);
-			if (f->res[i] == 0)
+			bool replace = (f->flags & TERN_STORE_F_REPLACE) != 0;
+			int ret = s->ext_res[i];
+
+			if (ret == -EEXIST && s->nb_pending > 0)
+				/* Perhaps an earlier put of ours, applied. */
+				pending_settle(s, s->meta.rec[idx].key, true);
+			/* -EEXIST too: the backend's client may have sent the
+			 * create again after a lost answer (hiredis reconnects
+			 * once), and found its own first try applied. */
+			if (ext_ambiguous(ret) || (ret == -EEXIST && !replace)) {
+				int st = ext_settle(s, idx);
+
+				if (st == -EAGAIN) {
+					/* Unknown: keep the extents until read back
+					 * (the version is this record's alone). */
+					struct store_record *r = &s->meta.rec[idx];
+
+					r->pending = true;
+					r->owned = true;
+					r->lease_end_ns = tern_clock_ns() + PENDING_RETRY_NS;
+					s->nb_pending++;
+					f->res[i] = ret;
+					STORE_LOG(WARNING,
+						  "%s: the commit of %s is ambiguous (%s): "
+						  "extents kept until the metadata answers",
+						  s->name, r->key, strerror(-ret));
+					continue;
+				}
+				if (st == 0)
+					ret = 0;
+				else if (st == -EEXIST && !replace)
+					ret = -EEXIST;
+			}
+			f->res[i] = ret;
+			if (f->res[i] == 0) {
+				/* The version is the one in the metadata's record. */
+				uint64_t version = s->meta.rec[idx].version;
+
 				f->res[i] = store_meta_commit(&s->meta, idx, true, &old);
+				s->meta.rec[idx].version = version;
+				if (s->meta.version < version)
+					s->meta.version = version;
+			}
 		} else if (status == 0) {
 			f->res[i] = store_meta_commit(&s->meta, idx,
 						      (f->flags & TERN_STORE_F_REPLACE) != 0, &old);
@@ -764,7 +962,8 @@ prereserve(struct tern_store *s, const char *const *keys, void *const *bufs, con
 			continue;
 		}
 		memset(&r, 0, sizeof(r));
-		if (store_owner_calln(&q, &r, OWNER_TIMEOUT_MS) != 0 || r.count != q.count)
+		if (store_owner_calln(&s->node[0].owner, &q, &r, OWNER_TIMEOUT_MS) != 0 ||
+		    r.count != q.count)
 			continue;
 		for (k = 0; k < q.count; k++) {
 			s->pre_off[idx[k]] = r.offset[k];
@@ -899,7 +1098,8 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
  * backend error.
  */
 static int
-ext_lookup(struct tern_store *s, const char *key, uint32_t *idx, uint64_t *size)
+ext_lookup(struct tern_store *s, const char *key, uint32_t *idx, uint64_t *size,
+	   struct store_ext_rec *out)
 {
 	struct store_ext_rec e;
 	int ret = ext_get(s, key, &e);
@@ -919,9 +1119,98 @@ ext_lookup(struct tern_store *s, const char *key, uint32_t *idx, uint64_t *size)
 		return ret;
 	if (*idx == STORE_REC_NONE) {
 		*size = e.size;
+		if (out != NULL)
+			*out = e;
 		return strcmp(e.owner, s->name) == 0 ? -ENOENT : -EREMOTE;
 	}
 	return 0;
+}
+
+/* This store's node that names owner @onode / @oseg, or -1. */
+static int
+node_of_owner(const struct tern_store *s, const char *onode, const char *oseg)
+{
+	unsigned int n;
+
+	if (onode[0] == '\0')
+		return -1;
+	for (n = 0; n < s->conf.nb_nodes; n++)
+		if (strcmp(s->node[n].owner_node, onode) == 0 &&
+		    strcmp(s->node[n].owner_segment, oseg) == 0)
+			return (int)n;
+	return -1;
+}
+
+/*
+ * Read an object another store placed (record @e of @key): from a replica
+ * on an owned node this store names too, under a read reference at its
+ * owner. The reference is taken first, then the record read again: if it
+ * still names this commit (owner, version), the extent was not freed
+ * before the reference (the placing store removes the record before it
+ * frees), and the reference keeps it until the READ is done, whatever a
+ * remove or an eviction does meanwhile. 0, -ENOENT (removed or replaced
+ * meanwhile), -EREMOTE (no replica on a node this store can reach), or the
+ * READ's / the owner's error.
+ */
+static int
+get_foreign(struct tern_store *s, const char *key, const struct store_ext_rec *e, void *buf)
+{
+	uint64_t lease_ms64 = 2 * s->conf.deadline_ns / 1000000;
+	uint32_t lease_ms;
+	struct store_ext_rec now;
+	int ret = -EREMOTE, r2;
+	unsigned int k;
+
+	if (lease_ms64 < 1000)
+		lease_ms64 = 1000;
+	if (lease_ms64 > STORE_WIRE_LEASE_MS_MAX)
+		lease_ms64 = STORE_WIRE_LEASE_MS_MAX;
+	lease_ms = (uint32_t)lease_ms64;
+	for (k = 0; k < e->nb_rep; k++) {
+		int n = node_of_owner(s, e->onode[k], e->oseg[k]);
+		const struct store_node *nd;
+		struct store_wire_req q = {
+			.op = STORE_WIRE_READ_REF,
+			.pid = (uint32_t)getpid(),
+			.length = e->size,
+			.offset = e->offset[k],
+			.lease_ms = lease_ms,
+		};
+		struct store_wire_rep rr;
+
+		if (n < 0)
+			continue;
+		nd = &s->node[n];
+		q.segment = nd->conf.segment;
+		ret = store_owner_call(&nd->owner, &q, &rr, OWNER_TIMEOUT_MS);
+		if (ret != 0)
+			continue; /* -ENOENT: freed meanwhile; the next replica or the end */
+		r2 = ext_get(s, key, &now);
+		if (r2 == 0 && (strcmp(now.owner, e->owner) != 0 || now.version != e->version))
+			r2 = -ENOENT;
+		if (r2 == 0) {
+			struct tern_submit_opts opts = { .deadline_ns = s->conf.deadline_ns };
+			struct tern_request rq = {
+				.op = TERN_OP_READ,
+				.segment = nd->conf.segment,
+				.offset = nd->conf.offset + e->offset[k],
+				.local = buf,
+				.length = e->size,
+			};
+			struct tern_future *ef = tern_submit(s->client, &rq, 1, &opts);
+
+			r2 = ef == NULL ? -rte_errno : tern_future_wait(ef, UINT64_MAX);
+			tern_future_release(ef);
+		}
+		q.op = STORE_WIRE_READ_UNREF;
+		q.lease_ms = 0;
+		(void)store_owner_call(&nd->owner, &q, &rr, OWNER_TIMEOUT_MS);
+		if (r2 == 0 || r2 == -ENOENT)
+			return r2;
+		ret = r2; /* the READ failed: the next replica */
+		STAT_ADD(s, fallbacks, 1);
+	}
+	return ret;
 }
 
 struct tern_store_future *
@@ -957,8 +1246,18 @@ tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
 		}
 		idx = store_meta_lookup(&s->meta, key);
 		if (s->dir != NULL) {
-			ret = ext_lookup(s, key, &idx, &f->size[i]);
-			if (ret != 0) {
+			struct store_ext_rec e;
+
+			ret = ext_lookup(s, key, &idx, &f->size[i], &e);
+			if (ret == -EREMOTE && f->size[i] > buf_sizes[i])
+				ret = -ENOSPC;
+			else if (ret == -EREMOTE && f->size[i] > 0 && bufs[i] == NULL)
+				ret = -EINVAL;
+			else if (ret == -EREMOTE && f->size[i] > 0)
+				ret = get_foreign(s, key, &e, bufs[i]);
+			else if (ret == -EREMOTE)
+				ret = 0; /* zero-size: nothing to read */
+			if (ret != 0 || idx == STORE_REC_NONE) {
 				f->res[i] = ret;
 				continue;
 			}
@@ -1163,13 +1462,25 @@ check_conf(struct tern_store *s, const struct tern_store_conf *c)
 		const struct tern_store_node_conf *n = &c->nodes[i];
 		struct tern_segment_info info;
 
+		bool peer_owned = n->owner != NULL;
+		bool has_id = n->owner_node != NULL || n->owner_segment != NULL;
+
+		/* Owned by this process's dataplane: a LOCAL segment seen from a
+		 * client (rte_mp). Owned by a peer dataplane: a REMOTE segment,
+		 * its owner asked over the peer's p2p channel. */
 		if ((n->flags & ~TERN_STORE_NODE_F_OWNED) != 0 ||
-		    ((n->flags & TERN_STORE_NODE_F_OWNED) &&
-		     rte_eal_process_type() != RTE_PROC_SECONDARY))
+		    ((n->flags & TERN_STORE_NODE_F_OWNED) && !peer_owned &&
+		     rte_eal_process_type() != RTE_PROC_SECONDARY) ||
+		    (peer_owned && strncmp(n->owner, "p2p://", 6) != 0) ||
+		    ((peer_owned || has_id) && (!(n->flags & TERN_STORE_NODE_F_OWNED) ||
+						!tern_descriptor_name_valid(n->owner_node) ||
+						!tern_descriptor_name_valid(n->owner_segment))))
 			return -EINVAL;
 		if (tern_segment_info(c->segments, n->segment, &info) != 0 ||
 		    (info.kind != TERN_SEGMENT_LOCAL &&
-		     (info.kind != TERN_SEGMENT_REMOTE || (n->flags & TERN_STORE_NODE_F_OWNED))) ||
+		     (info.kind != TERN_SEGMENT_REMOTE ||
+		      ((n->flags & TERN_STORE_NODE_F_OWNED) && !peer_owned))) ||
+		    (peer_owned && info.kind != TERN_SEGMENT_REMOTE) ||
 		    info.state != TERN_SEGMENT_ACTIVE || n->length < 4096 ||
 		    n->offset > info.length || n->length > info.length - n->offset)
 			return -EINVAL;
@@ -1180,6 +1491,19 @@ check_conf(struct tern_store *s, const struct tern_store_conf *c)
 				return -EINVAL;
 		s->node_conf[i] = *n;
 		s->node[i].conf = *n;
+		if (has_id) {
+			snprintf(s->node[i].owner_node, sizeof(s->node[i].owner_node), "%s",
+				 n->owner_node);
+			snprintf(s->node[i].owner_segment, sizeof(s->node[i].owner_segment), "%s",
+				 n->owner_segment);
+			s->node[i].owner.node = s->node[i].owner_node;
+			s->node[i].owner.segment = s->node[i].owner_segment;
+		}
+		/* Not kept: the caller's strings (the handle below has the URI). */
+		s->node_conf[i].owner = s->node_conf[i].owner_node = NULL;
+		s->node_conf[i].owner_segment = NULL;
+		s->node[i].conf.owner = s->node[i].conf.owner_node = NULL;
+		s->node[i].conf.owner_segment = NULL;
 	}
 	s->conf.nodes = s->node_conf;
 	s->conf.name = s->name;
@@ -1234,6 +1558,18 @@ tern_store_create(const struct tern_store_conf *conf)
 	ret = store_meta_init(&s->meta, s->conf.max_objects);
 	if (ret != 0)
 		goto fail;
+	for (i = 0; i < s->conf.nb_nodes; i++) {
+		if (conf->nodes[i].owner == NULL)
+			continue;
+		s->node[i].owner.dir = tern_directory_open(conf->nodes[i].owner,
+							   &(struct tern_directory_conf){
+								   .timeout_ms = OWNER_TIMEOUT_MS,
+							   });
+		if (s->node[i].owner.dir == NULL) {
+			ret = -EINVAL;
+			goto fail_meta;
+		}
+	}
 	if (strcmp(s->metadata, "embedded") != 0) {
 		s->dir = tern_directory_open(s->metadata,
 					     &(struct tern_directory_conf){
@@ -1275,8 +1611,10 @@ fail_meta:
 	tern_directory_close(s->dir);
 	store_meta_fini(&s->meta);
 fail:
-	for (i = 0; i < TERN_STORE_NODES_MAX; i++)
+	for (i = 0; i < TERN_STORE_NODES_MAX; i++) {
 		store_alloc_fini(&s->node[i].alloc);
+		tern_directory_close(s->node[i].owner.dir);
+	}
 	free(s);
 	rte_errno = -ret;
 	return NULL;
@@ -1285,6 +1623,7 @@ fail:
 static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tern_store *tel_store;
 static bool tel_registered;
+static pthread_mutex_t *tel_keys_lock;
 
 int
 tern_store_destroy(struct tern_store *s)
@@ -1299,8 +1638,10 @@ tern_store_destroy(struct tern_store *s)
 		if (s->futures[i].kind != F_FREE)
 			return -EBUSY;
 	pthread_mutex_lock(&tel_lock);
-	if (tel_store == s)
+	if (tel_store == s) {
 		tel_store = NULL;
+		tel_keys_lock = NULL;
+	}
 	pthread_mutex_unlock(&tel_lock);
 	s->magic = 0;
 	if (s->dir != NULL) {
@@ -1310,6 +1651,10 @@ tern_store_destroy(struct tern_store *s)
 		uint32_t iter = 0, idx;
 		int ret = 0;
 
+		/* Ambiguous commits decided first (those still unknown keep
+		 * their extents: a record may name them). */
+		if (s->nb_pending > 0)
+			pending_settle(s, NULL, true);
 		while (ret == 0 && (idx = store_meta_next(&s->meta, &iter)) != STORE_REC_NONE) {
 			ret = tern_directory_kv_del(s->dir, s->meta.rec[idx].key);
 			if (ret == -ENOENT)
@@ -1331,8 +1676,10 @@ tern_store_destroy(struct tern_store *s)
 	if (s->own_client)
 		tern_client_destroy(s->client);
 	store_meta_fini(&s->meta);
-	for (i = 0; i < TERN_STORE_NODES_MAX; i++)
+	for (i = 0; i < TERN_STORE_NODES_MAX; i++) {
 		store_alloc_fini(&s->node[i].alloc);
+		tern_directory_close(s->node[i].owner.dir);
+	}
 	free(s->futures);
 	free(s);
 	return 0;
@@ -1408,8 +1755,183 @@ tern_store_telemetry_register(struct tern_store *s)
 		else
 			tel_registered = true;
 	}
+	if (ret == 0 && tel_store != s)
+		tel_keys_lock = NULL; /* /tern/store_keys: tern_store_telemetry_keys_register() */
 	if (ret == 0)
 		tel_store = s;
+	pthread_mutex_unlock(&tel_lock);
+	return ret;
+}
+
+/* ---- /tern/store_keys: the keys this store placed (doc/telemetry.md) ---- */
+
+#define TEL_KEYS_LOCK_WAIT_NS (200ull * 1000 * 1000)
+
+static int
+tel_keys_error(struct rte_tel_data *d, const char *msg)
+{
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "error", msg);
+	return 0;
+}
+
+/* Arrays of one answer (freed by the telemetry library once added to it). */
+struct tel_keys_cols {
+	struct rte_tel_data *key, *size, *version, *replicas, *nodes;
+};
+
+/* One record's row; its key shortened to fit a telemetry string. */
+static void
+tel_keys_row(const struct tern_store *s, const struct store_record *r, struct tel_keys_cols *c,
+	     uint64_t *truncated)
+{
+	char shown[RTE_TEL_MAX_STRING_LEN], reps[RTE_TEL_MAX_STRING_LEN];
+	size_t len = strnlen(r->key, TERN_STORE_KEY_MAX), off = 0;
+	unsigned int i;
+
+	if (len < sizeof(shown)) {
+		memcpy(shown, r->key, len + 1);
+	} else {
+		memcpy(shown, r->key, sizeof(shown) - 4);
+		memcpy(shown + sizeof(shown) - 4, "...", 4);
+		++*truncated;
+	}
+	reps[0] = '\0';
+	for (i = 0; i < r->nb_rep && off < sizeof(reps); i++)
+		off += (size_t)snprintf(reps + off, sizeof(reps) - off, "%s%u:%" PRIu64,
+					i ? " " : "", r->node[i], r->offset[i]);
+	(void)s;
+	rte_tel_data_add_array_string(c->key, shown);
+	rte_tel_data_add_array_u64(c->size, r->size);
+	rte_tel_data_add_array_u64(c->version, r->version);
+	rte_tel_data_add_array_string(c->replicas, reps);
+}
+
+static int
+tel_keys_cb(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	struct tel_keys_cols c = { 0 };
+	struct store_keys_query q;
+	struct timespec until;
+	struct tern_store *s;
+	uint64_t truncated = 0;
+	uint32_t iter, idx, n = 0;
+	size_t plen;
+	char err[160];
+	bool more = false;
+	unsigned int i;
+	int ret;
+
+	if (store_keys_parse(params, &q, err, sizeof(err)) != 0)
+		return tel_keys_error(d, err);
+	pthread_mutex_lock(&tel_lock);
+	s = tel_store;
+	if (s == NULL || tel_keys_lock == NULL) {
+		pthread_mutex_unlock(&tel_lock);
+		return tel_keys_error(d, "no store serves its keys in this process");
+	}
+	if (q.cursor > s->meta.mask + 1) {
+		pthread_mutex_unlock(&tel_lock);
+		snprintf(err, sizeof(err), "cursor %u is past this store's end (%u)", q.cursor,
+			 s->meta.mask + 1);
+		return tel_keys_error(d, err);
+	}
+	/* The store is used by one thread at a time: walk it under that thread's lock. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)TEL_KEYS_LOCK_WAIT_NS;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	ret = pthread_mutex_timedlock(tel_keys_lock, &until);
+	if (ret != 0) {
+		pthread_mutex_unlock(&tel_lock);
+		return tel_keys_error(d, "the store is busy (a call holds it): try again");
+	}
+	c.key = rte_tel_data_alloc();
+	c.size = rte_tel_data_alloc();
+	c.version = rte_tel_data_alloc();
+	c.replicas = rte_tel_data_alloc();
+	c.nodes = rte_tel_data_alloc();
+	if (c.key == NULL || c.size == NULL || c.version == NULL || c.replicas == NULL ||
+	    c.nodes == NULL) {
+		pthread_mutex_unlock(tel_keys_lock);
+		pthread_mutex_unlock(&tel_lock);
+		rte_tel_data_free(c.key);
+		rte_tel_data_free(c.size);
+		rte_tel_data_free(c.version);
+		rte_tel_data_free(c.replicas);
+		rte_tel_data_free(c.nodes);
+		return -ENOMEM;
+	}
+	rte_tel_data_start_array(c.key, RTE_TEL_STRING_VAL);
+	rte_tel_data_start_array(c.size, RTE_TEL_U64_VAL);
+	rte_tel_data_start_array(c.version, RTE_TEL_U64_VAL);
+	rte_tel_data_start_array(c.replicas, RTE_TEL_STRING_VAL);
+	rte_tel_data_start_array(c.nodes, RTE_TEL_STRING_VAL);
+	plen = strlen(q.prefix);
+	iter = q.cursor;
+	while ((idx = store_meta_next(&s->meta, &iter)) != STORE_REC_NONE) {
+		const struct store_record *r = &s->meta.rec[idx];
+
+		if (memcmp(r->key, q.prefix, plen) != 0)
+			continue;
+		if (n == q.count) {
+			iter--; /* this slot starts the next page */
+			more = true;
+			break;
+		}
+		tel_keys_row(s, r, &c, &truncated);
+		n++;
+	}
+	pthread_mutex_unlock(tel_keys_lock);
+	for (i = 0; i < s->conf.nb_nodes; i++) {
+		struct tern_segment_info info;
+
+		rte_tel_data_add_array_string(
+			c.nodes,
+			tern_segment_info(s->conf.segments, s->node[i].conf.segment, &info) == 0
+				? info.name
+				: "?");
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "name", s->name);
+	rte_tel_data_add_dict_string(d, "metadata", s->dir != NULL ? "external" : "embedded");
+	pthread_mutex_unlock(&tel_lock);
+	rte_tel_data_add_dict_u64(d, "count", n);
+	rte_tel_data_add_dict_int(d, "next", more ? (int)iter : -1);
+	rte_tel_data_add_dict_u64(d, "truncated", truncated);
+	rte_tel_data_add_dict_container(d, "key", c.key, 0);
+	rte_tel_data_add_dict_container(d, "size", c.size, 0);
+	rte_tel_data_add_dict_container(d, "version", c.version, 0);
+	rte_tel_data_add_dict_container(d, "replicas", c.replicas, 0);
+	rte_tel_data_add_dict_container(d, "nodes", c.nodes, 0);
+	return 0;
+}
+
+int
+tern_store_telemetry_keys_register(struct tern_store *s, pthread_mutex_t *lock)
+{
+	static bool keys_registered;
+	int ret;
+
+	if (s == NULL || s->magic != STORE_MAGIC || lock == NULL)
+		return -EINVAL;
+	ret = tern_store_telemetry_register(s);
+	if (ret != 0)
+		return ret;
+	pthread_mutex_lock(&tel_lock);
+	if (!keys_registered) {
+		if (rte_telemetry_register_cmd("/tern/store_keys", tel_keys_cb,
+					       "Keys the store placed: [CURSOR[,COUNT[,PREFIX]]] "
+					       "-> key, size, version, "
+					       "replicas; next (-1 at the end)") != 0)
+			ret = -ENOTSUP;
+		else
+			keys_registered = true;
+	}
+	if (ret == 0)
+		tel_keys_lock = lock;
 	pthread_mutex_unlock(&tel_lock);
 	return ret;
 }

@@ -3,8 +3,12 @@
  * A record as text in an external metadata store (etcd, Redis, through
  * lib/directory's key-value space):
  *
- *   "tern1 <owner> <size> <version> <nb> <node>:<offset>[ <node>:<offset>]..."
+ *   "tern1 <owner> <size> <version> <nb> <replica>[ <replica>]..."
+ *   replica: "<node>:<offset>" or "<node>:<offset>@<owner node>/<owner segment>"
  *
+ * (the second form for a node an owner dataplane holds, named so that
+ * other stores naming that node can read the replica there), names 1..47
+ * of [A-Za-z0-9_.:-],
  * decimal numbers without sign or leading zeros (but "0"), single spaces,
  * owner 1..15 of [A-Za-z0-9_], nb 0..TERN_STORE_REPLICAS_MAX replicas
  * (0 only for a zero-size object), nodes below TERN_STORE_NODES_MAX,
@@ -34,6 +38,12 @@ store_ext_encode(const struct store_ext_rec *r, char *buf, size_t len)
 		if (n < 0 || (size_t)n >= len - o)
 			return -ENOSPC;
 		o += (size_t)n;
+		if (r->onode[i][0] == '\0')
+			continue;
+		n = snprintf(buf + o, len - o, "@%s/%s", r->onode[i], r->oseg[i]);
+		if (n < 0 || (size_t)n >= len - o)
+			return -ENOSPC;
+		o += (size_t)n;
 	}
 	return (int)o;
 }
@@ -55,6 +65,29 @@ parse_u64(const char **p, const char *end, uint64_t *out)
 	}
 	*p = s;
 	*out = v;
+	return 0;
+}
+
+/* A name of [A-Za-z0-9_.:-] 1..47 bytes ending at @stop, a space or the
+ * end; advances *p. */
+static int
+parse_name(const char **p, const char *end, char stop, char out[STORE_EXT_NAME_MAX])
+{
+	const char *s = *p;
+	size_t n = 0;
+
+	for (; s < end && *s != stop && *s != ' '; s++) {
+		if (!(*s == '_' || *s == '.' || *s == ':' || *s == '-' ||
+		      (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= 'A' && *s <= 'Z')) ||
+		    n + 1 >= STORE_EXT_NAME_MAX)
+			return -EPROTO;
+		out[n++] = *s;
+	}
+	if (n == 0)
+		return -EPROTO;
+	out[n] = '\0';
+	*p = s;
 	return 0;
 }
 
@@ -97,6 +130,10 @@ store_ext_decode(const char *buf, size_t len, struct store_ext_rec *r)
 		r->node[i] = (uint8_t)v;
 		if (expect(&p, end, ':') || parse_u64(&p, end, &r->offset[i]) ||
 		    r->offset[i] % STORE_ALLOC_ALIGN != 0)
+			return -EPROTO;
+		if (p < end && *p == '@' &&
+		    (expect(&p, end, '@') || parse_name(&p, end, '/', r->onode[i]) ||
+		     expect(&p, end, '/') || parse_name(&p, end, '/', r->oseg[i])))
 			return -EPROTO;
 	}
 	return p == end ? 0 : -EPROTO;

@@ -19,6 +19,7 @@
 #include <rte_log.h>
 #include <rte_telemetry.h>
 
+#include <tern_directory.h>
 #include <tern_time.h>
 
 #include "store_private.h"
@@ -33,9 +34,12 @@ enum { EXT_FREE = 0, EXT_RESERVED, EXT_COMMITTED };
 struct owner_extent {
 	uint64_t offset;
 	uint64_t length;
-	uint64_t lease_end_ns;
+	uint64_t lease_end_ns; /* RESERVED: freed after this */
+	uint64_t ref_end_ns;   /* refs > 0: the references expire after this */
+	uint32_t refs;	       /* readers' references (COMMITTED) */
 	uint32_t pid;
 	uint8_t state;
+	bool freeing; /* freed while referenced: given back when refs drop */
 };
 
 struct tern_store_owner {
@@ -51,8 +55,22 @@ static pthread_mutex_t owner_global_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tern_store_owner *owner_current; /* the rte_mp action's owner */
 static bool owner_action_registered, owner_tel_registered;
 
+/* A reserved or committed extent, not being freed. */
 static struct owner_extent *
 ext_find(struct tern_store_owner *o, uint64_t offset, uint64_t length)
+{
+	uint32_t i;
+
+	for (i = 0; i < o->nb_hw; i++)
+		if (o->ext[i].state != EXT_FREE && !o->ext[i].freeing &&
+		    o->ext[i].offset == offset && o->ext[i].length == length)
+			return &o->ext[i];
+	return NULL;
+}
+
+/* Any extent at @offset of @length, also one being freed. */
+static struct owner_extent *
+ext_find_any(struct tern_store_owner *o, uint64_t offset, uint64_t length)
 {
 	uint32_t i;
 
@@ -83,6 +101,8 @@ ext_release(struct tern_store_owner *o, struct owner_extent *e)
 		o->stats.committed--;
 	store_alloc_put(&o->alloc, e->offset, e->length);
 	e->state = EXT_FREE;
+	e->freeing = false;
+	e->refs = 0;
 	o->stats.used = o->alloc.used;
 }
 
@@ -93,6 +113,16 @@ sweep(struct tern_store_owner *o)
 	int freed = 0;
 	uint32_t i;
 
+	for (i = 0; i < o->nb_hw; i++)
+		if (o->ext[i].refs > 0 && now >= o->ext[i].ref_end_ns) {
+			/* Its readers died or forgot it: the references go. */
+			OWNER_LOG(NOTICE, "read references on %" PRIu64 " at %" PRIu64 " expired",
+				  o->ext[i].length, o->ext[i].offset);
+			o->ext[i].refs = 0;
+			o->stats.read_refs_expired++;
+			if (o->ext[i].freeing)
+				ext_release(o, &o->ext[i]);
+		}
 	for (i = 0; i < o->nb_hw; i++)
 		if (o->ext[i].state == EXT_RESERVED && now >= o->ext[i].lease_end_ns) {
 			OWNER_LOG(NOTICE,
@@ -146,8 +176,29 @@ owner_serve(struct tern_store_owner *o, const struct store_wire_req *q, struct s
 		e = ext_find(o, q->offset, q->length);
 		if (e == NULL)
 			r->status = -ENOENT;
+		else if (e->refs > 0)
+			e->freeing = true; /* given back when its last reader is done */
 		else
 			ext_release(o, e);
+	} else if (q->op == STORE_WIRE_READ_REF) {
+		uint64_t end = tern_clock_ns() + (uint64_t)q->lease_ms * 1000000ull;
+
+		e = ext_find(o, q->offset, q->length);
+		if (e == NULL || e->state != EXT_COMMITTED) {
+			r->status = -ENOENT;
+		} else {
+			if (e->refs == 0 || end > e->ref_end_ns)
+				e->ref_end_ns = end;
+			e->refs++;
+			o->stats.read_refs++;
+		}
+	} else if (q->op == STORE_WIRE_READ_UNREF) {
+		e = ext_find_any(o, q->offset, q->length);
+		if (e == NULL || e->refs == 0) {
+			r->status = -ENOENT; /* expired meanwhile, or never taken */
+		} else if (--e->refs == 0 && e->freeing) {
+			ext_release(o, e);
+		}
 	}
 	if (r->status != 0)
 		o->stats.refused++;
@@ -257,6 +308,43 @@ owner_mp_action(const struct rte_mp_msg *msg, const void *peer)
 	return rte_mp_reply(&reply, peer);
 }
 
+int
+tern_store_owner_serve(struct tern_store_owner *o, const uint8_t *req, size_t len, uint8_t *rep)
+{
+	if (o == NULL || req == NULL || rep == NULL)
+		return -EINVAL;
+	/* The op is at bytes 6..7 in both kinds of request. */
+	if (len >= 8 && req[7] == 0 &&
+	    (req[6] == STORE_WIRE_RESERVE_N || req[6] == STORE_WIRE_COMMIT_N)) {
+		struct store_wire_reqn q;
+		struct store_wire_repn r = { 0 };
+
+		if (store_wire_reqn_decode(req, len, &q) != 0) {
+			r.status = -EPROTO; /* refused as a whole: count 0 */
+		} else {
+			q.segment = o->conf.segment;
+			pthread_mutex_lock(&o->lock);
+			owner_serve_n(o, &q, &r);
+			pthread_mutex_unlock(&o->lock);
+		}
+		return (int)store_wire_repn_encode(&r, rep);
+	} else {
+		struct store_wire_req q;
+		struct store_wire_rep r = { 0 };
+
+		if (store_wire_req_decode(req, len, &q) != 0) {
+			r.status = -EPROTO;
+		} else {
+			q.segment = o->conf.segment;
+			pthread_mutex_lock(&o->lock);
+			owner_serve(o, &q, &r);
+			pthread_mutex_unlock(&o->lock);
+		}
+		store_wire_rep_encode(&r, rep);
+		return STORE_WIRE_REP_LEN;
+	}
+}
+
 static int
 owner_tel(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
@@ -279,6 +367,8 @@ owner_tel(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 	rte_tel_data_add_dict_u64(d, "lease_expired", st.lease_expired);
 	rte_tel_data_add_dict_u64(d, "requests", st.requests);
 	rte_tel_data_add_dict_u64(d, "refused", st.refused);
+	rte_tel_data_add_dict_u64(d, "read_refs", st.read_refs);
+	rte_tel_data_add_dict_u64(d, "read_refs_expired", st.read_refs_expired);
 	return 0;
 }
 
@@ -391,8 +481,25 @@ tern_store_owner_stats(struct tern_store_owner *o, struct tern_store_owner_stats
 
 /* ---- the client side: a store's node that a dataplane owns ---- */
 
+/* A request to a peer dataplane's owner over its p2p channel: the answer's
+ * bytes in @rep (TERN_STORE_OWNER_MSG_MAX), its length or a negative errno. */
+static int
+owner_p2p(const struct store_owner_addr *to, const uint8_t *req, size_t len, uint8_t *rep)
+{
+	size_t rep_len = 0;
+	int ret;
+
+	RTE_BUILD_BUG_ON(TERN_STORE_OWNER_MSG_MAX != TERN_DIRECTORY_P2P_MSG_MAX);
+	RTE_BUILD_BUG_ON(STORE_WIRE_MSG_MAX != TERN_DIRECTORY_P2P_MSG_MAX);
+	ret = tern_directory_p2p_call(to->dir, to->node, to->segment, req, len, rep, &rep_len);
+	if (ret == -ENOENT)
+		ret = -ENODEV; /* no owner of that segment there */
+	return ret < 0 ? ret : (int)rep_len;
+}
+
 int
-store_owner_calln(const struct store_wire_reqn *q, struct store_wire_repn *r, uint32_t timeout_ms)
+store_owner_calln(const struct store_owner_addr *to, const struct store_wire_reqn *q,
+		  struct store_wire_repn *r, uint32_t timeout_ms)
 {
 	struct rte_mp_msg msg;
 	struct rte_mp_reply reply;
@@ -400,6 +507,16 @@ store_owner_calln(const struct store_wire_reqn *q, struct store_wire_repn *r, ui
 			       .tv_nsec = (long)(timeout_ms % 1000) * 1000000 };
 	int ret;
 
+	if (to != NULL && to->dir != NULL) {
+		uint8_t req[STORE_WIRE_MSG_MAX], rep[STORE_WIRE_MSG_MAX];
+		size_t len = store_wire_reqn_encode(q, req);
+
+		ret = owner_p2p(to, req, len, rep);
+		if (ret < 0)
+			return ret;
+		ret = store_wire_repn_decode(rep, (size_t)ret, r);
+		return ret == 0 ? r->status : ret;
+	}
 	memset(&msg, 0, sizeof(msg));
 	strcpy(msg.name, STORE_WIRE_MP_NAME);
 	msg.len_param = (int)store_wire_reqn_encode(q, msg.param);
@@ -417,7 +534,8 @@ store_owner_calln(const struct store_wire_reqn *q, struct store_wire_repn *r, ui
 }
 
 int
-store_owner_call(struct store_wire_req *q, struct store_wire_rep *r, uint32_t timeout_ms)
+store_owner_call(const struct store_owner_addr *to, struct store_wire_req *q,
+		 struct store_wire_rep *r, uint32_t timeout_ms)
 {
 	struct rte_mp_msg msg;
 	struct rte_mp_reply reply;
@@ -425,6 +543,16 @@ store_owner_call(struct store_wire_req *q, struct store_wire_rep *r, uint32_t ti
 			       .tv_nsec = (long)(timeout_ms % 1000) * 1000000 };
 	int ret;
 
+	if (to != NULL && to->dir != NULL) {
+		uint8_t req[STORE_WIRE_REQ_LEN], rep[STORE_WIRE_MSG_MAX];
+
+		store_wire_req_encode(q, req);
+		ret = owner_p2p(to, req, sizeof(req), rep);
+		if (ret < 0)
+			return ret;
+		ret = store_wire_rep_decode(rep, (size_t)ret, r);
+		return ret == 0 ? r->status : ret;
+	}
 	memset(&msg, 0, sizeof(msg));
 	strcpy(msg.name, STORE_WIRE_MP_NAME);
 	msg.len_param = STORE_WIRE_REQ_LEN;

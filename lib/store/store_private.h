@@ -10,6 +10,7 @@
  *   store_owner.c  the owner side: a dataplane answering reserve/commit/free (rte_mp)
  *   store_ext.c    a record as text, in etcd or Redis (lib/directory's key-value space)
  *   store_wire.c   the owners' channel on the wire (no DPDK: shared with tests, fuzzed)
+ *   store_keys.c   the parameters of /tern/store_keys (no DPDK: shared with tests)
  *   store_meta.c   the embedded metadata: records, key hash, LRU
  *   store_alloc.c  a node's extent allocator (no DPDK: shared with tests)
  */
@@ -74,6 +75,10 @@ struct store_record {
 	uint8_t state;
 	uint8_t nb_rep;
 	bool owned; /* RESERVED: a live future will commit or free it */
+	/* RESERVED after an ambiguous commit (the metadata's answer timed out):
+	 * the record there may name these extents; kept until read back
+	 * (lease_end_ns: the next try). Never freed by the lease sweep. */
+	bool pending;
 	uint8_t node[TERN_STORE_REPLICAS_MAX];
 	uint64_t offset[TERN_STORE_REPLICAS_MAX];
 };
@@ -111,10 +116,13 @@ uint32_t store_meta_next(const struct store_meta *m, uint32_t *iter);
 
 /* ---- store_ext.c: a record in an external metadata store ---- */
 
-/* Longest record text (4 replicas of 20-digit offsets fit easily). */
-#define STORE_EXT_TEXT_MAX 256
+/* Longest record text (4 replicas of 20-digit offsets and two 47-byte
+ * names each fit). */
+#define STORE_EXT_TEXT_MAX 1024
 /* Owner names: tern_store_conf.name, 1..15 bytes. */
 #define STORE_EXT_OWNER_MAX 16
+/* A replica's owner node and segment names: 1..47 of [A-Za-z0-9_.:-]. */
+#define STORE_EXT_NAME_MAX 48
 
 struct store_ext_rec {
 	char owner[STORE_EXT_OWNER_MAX];
@@ -123,6 +131,10 @@ struct store_ext_rec {
 	uint8_t nb_rep;
 	uint8_t node[TERN_STORE_REPLICAS_MAX];
 	uint64_t offset[TERN_STORE_REPLICAS_MAX];
+	/* The owner of each replica's extent ("" when the node has no owner
+	 * identity): other stores naming the same owned node read it there. */
+	char onode[TERN_STORE_REPLICAS_MAX][STORE_EXT_NAME_MAX];
+	char oseg[TERN_STORE_REPLICAS_MAX][STORE_EXT_NAME_MAX];
 };
 
 /* The text of @r in @buf: its length, or -ENOSPC. */
@@ -147,6 +159,10 @@ enum store_wire_op {
 	STORE_WIRE_STATS = 4,	  /* -> used, capacity */
 	STORE_WIRE_RESERVE_N = 5, /* count lengths, lease_ms, pid -> count offsets, all or none */
 	STORE_WIRE_COMMIT_N = 6,  /* count {offset, length} -> a mask of the ones refused */
+	/* A reader's reference on a committed extent, with a lease: a FREE
+	 * meanwhile is deferred until the last reference drops or expires. */
+	STORE_WIRE_READ_REF = 7,   /* offset, length, lease_ms, pid (-ENOENT: not committed) */
+	STORE_WIRE_READ_UNREF = 8, /* offset, length (-ENOENT: no reference) */
 };
 
 /* Extents in one _N message (its request fits rte_mp's 256-byte param). */
@@ -202,12 +218,39 @@ int store_wire_repn_decode(const uint8_t *in, size_t len, struct store_wire_repn
 
 /* ---- store_owner.c, client side ---- */
 
+struct tern_directory;
+
+/* Where a node's owner answers: this process's dataplane over rte_mp
+ * (dir NULL), or a peer dataplane over its p2p channel. */
+struct store_owner_addr {
+	struct tern_directory *dir; /* p2p handle of the owner, or NULL */
+	const char *node;	    /* with dir: the owner's node name */
+	const char *segment;	    /* with dir: the owned segment's name */
+};
+
 /* One request to the dataplane owning a node: its status (0 or the owner's
  * negative errno, r filled), -ENODEV (no owner answers), -ETIMEDOUT,
- * -EPROTO (a malformed reply). */
-int store_owner_call(struct store_wire_req *q, struct store_wire_rep *r, uint32_t timeout_ms);
+ * -EPROTO (a malformed reply); over p2p also the channel's errors. */
+int store_owner_call(const struct store_owner_addr *to, struct store_wire_req *q,
+		     struct store_wire_rep *r, uint32_t timeout_ms);
 /* The same for an _N request: the reply's status (r filled also on a refusal). */
-int store_owner_calln(const struct store_wire_reqn *q, struct store_wire_repn *r,
-		      uint32_t timeout_ms);
+int store_owner_calln(const struct store_owner_addr *to, const struct store_wire_reqn *q,
+		      struct store_wire_repn *r, uint32_t timeout_ms);
+
+/* ---- store_keys.c: the parameters of /tern/store_keys (no DPDK: shared with tests) ---- */
+
+#define STORE_KEYS_COUNT_DEF  32u
+#define STORE_KEYS_COUNT_MAX  64u	 /* an answer stays under the telemetry's 16 KiB */
+#define STORE_KEYS_CURSOR_MAX (1u << 25) /* hash slots of the largest store (2^24 objects) */
+
+struct store_keys_query {
+	uint32_t cursor; /* the hash slot to walk from */
+	uint32_t count;	 /* most keys in the answer */
+	char prefix[TERN_STORE_KEY_MAX];
+};
+
+/* "" | CURSOR | CURSOR,COUNT | CURSOR,COUNT,PREFIX (store_keys.c).
+ * 0, or -EINVAL with a one-line reason in @err. */
+int store_keys_parse(const char *params, struct store_keys_query *q, char *err, size_t errlen);
 
 #endif /* TERN_STORE_PRIVATE_H */

@@ -86,8 +86,16 @@ store_wire_req_decode(const uint8_t *in, size_t len, struct store_wire_req *r)
 		    r->lease_ms == 0 || r->lease_ms > STORE_WIRE_LEASE_MS_MAX || r->pid == 0)
 			return -EPROTO;
 		return 0;
+	case STORE_WIRE_READ_REF:
+		/* An extent named by offset and length, a lease. */
+		if (r->length == 0 || r->length > STORE_WIRE_LENGTH_MAX ||
+		    r->offset % STORE_ALLOC_ALIGN != 0 || r->lease_ms == 0 ||
+		    r->lease_ms > STORE_WIRE_LEASE_MS_MAX || r->pid == 0)
+			return -EPROTO;
+		return 0;
 	case STORE_WIRE_COMMIT:
 	case STORE_WIRE_FREE:
+	case STORE_WIRE_READ_UNREF:
 		/* An extent named by offset and length, nothing else. */
 		if (r->length == 0 || r->length > STORE_WIRE_LENGTH_MAX || r->lease_ms != 0 ||
 		    r->offset % STORE_ALLOC_ALIGN != 0)

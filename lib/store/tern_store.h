@@ -34,6 +34,7 @@
  * metadata_timeout_ms per request: -ECONNREFUSED, -ETIMEDOUT, -EIO, -EPROTO...
  */
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include <tern_engine.h>
@@ -75,6 +76,14 @@ struct tern_store_node_conf {
 	uint64_t offset;  /**< first byte of the range in the segment (owned: the owner's
 			   *   range must start here too) */
 	uint64_t length;  /**< bytes, >= 4 KiB */
+	/** NULL: the node's owner (TERN_STORE_NODE_F_OWNED) is this process's
+	 *  dataplane (rte_mp). Or "p2p://host:port": a REMOTE node whose
+	 *  segment a peer dataplane owns (`--store-capacity`); its reserve,
+	 *  commit and free go to that peer over its p2p directory channel
+	 *  (tern_directory_p2p_call()), naming @c owner_node / @c owner_segment. */
+	const char *owner;
+	const char *owner_node;	   /**< the owner's --node (with @c owner) */
+	const char *owner_segment; /**< the owned segment's name there (with @c owner) */
 };
 
 /** Store configuration; zero fields take the defaults. */
@@ -263,6 +272,23 @@ int tern_store_stats(const struct tern_store *store, struct tern_store_stats *st
  */
 int tern_store_telemetry_register(struct tern_store *store);
 
+/**
+ * Serve /tern/store_keys,[CURSOR[,COUNT[,PREFIX]]] for @p store as well as
+ * /tern/store (tern_store_telemetry_register(), done here): a page of at
+ * most COUNT (1..64, default 32) of the objects this store placed whose key
+ * starts with PREFIX, each with its size, version and replicas
+ * ("node:offset ..."), and the cursor of the next page, "next" (-1 at the
+ * end; doc/telemetry.md).
+ * The telemetry thread walks the store's records holding @p lock, for at
+ * most 200 ms (else it answers "busy"): the application must hold @p lock
+ * around every call on @p store. The store's destruction withdraws it.
+ *
+ * @return 0; -EINVAL (NULL or not a store, NULL lock); as
+ *         tern_store_telemetry_register(); -ENOTSUP (the telemetry library
+ *         refused the command).
+ */
+int tern_store_telemetry_keys_register(struct tern_store *store, pthread_mutex_t *lock);
+
 /* ---- owners: the dataplane side of a capacity segment ---- */
 
 /** Opaque owner of a capacity segment. */
@@ -300,17 +326,38 @@ int tern_store_owner_poll(struct tern_store_owner *owner);
 
 /** An owner's counters. */
 struct tern_store_owner_stats {
-	uint64_t capacity;	/**< bytes owned */
-	uint64_t used;		/**< bytes reserved or committed */
-	uint64_t reserved;	/**< extents reserved, not committed */
-	uint64_t committed;	/**< extents committed */
-	uint64_t lease_expired; /**< reservations freed by their lease */
-	uint64_t requests;	/**< requests answered */
-	uint64_t refused;	/**< requests answered with an error */
+	uint64_t capacity;	    /**< bytes owned */
+	uint64_t used;		    /**< bytes reserved or committed */
+	uint64_t reserved;	    /**< extents reserved, not committed */
+	uint64_t committed;	    /**< extents committed */
+	uint64_t lease_expired;	    /**< reservations freed by their lease */
+	uint64_t requests;	    /**< requests answered */
+	uint64_t refused;	    /**< requests answered with an error */
+	uint64_t read_refs;	    /**< readers' references taken (STORE_WIRE_READ_REF) */
+	uint64_t read_refs_expired; /**< extents whose references expired unreleased */
 };
 
 /** @return 0; -EINVAL. Any thread. */
 int tern_store_owner_stats(struct tern_store_owner *owner, struct tern_store_owner_stats *stats);
+
+/** Largest request or answer of tern_store_owner_serve(). */
+#define TERN_STORE_OWNER_MSG_MAX 256
+
+/**
+ * Answer one owner request that arrived by another channel than rte_mp (a
+ * peer dataplane's store, through tern_directory_p2p_call(): the dataplane
+ * registers a tern_directory_p2p_handler_fn that calls this). The request
+ * is parsed as strictly as over rte_mp (doc/store.md, *Owners*); its
+ * segment field is ignored (the channel named the segment). A malformed
+ * request is answered -EPROTO and changes nothing.
+ *
+ * @param owner the owner
+ * @param req the request, @p len bytes
+ * @param rep room for TERN_STORE_OWNER_MSG_MAX bytes: the answer
+ * @return the answer's length (> 0); -EINVAL (NULL argument).
+ */
+int tern_store_owner_serve(struct tern_store_owner *owner, const uint8_t *req, size_t len,
+			   uint8_t *rep);
 
 #ifdef __cplusplus
 }

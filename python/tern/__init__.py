@@ -8,18 +8,21 @@
     await c.read("kv", 0, buf)               # inside asyncio
 
 Or an engine in this process: ``e = tern.Engine(lcores="0-1", segments={"kv": "64M"})``,
-``e.register(array)``, ``c = e.client()``. See doc/python.md.
+``e.register(array)``, ``c = e.client()``. Objects by key: ``s = tern.Store(c, "kv")``,
+``s.put("k", buf)``, ``s.get_into("k", buf)``. See doc/python.md.
 """
 import atexit
 import weakref
 
 from . import _tern
 from ._tern import BATCH_MAX, READ, WRITE, Batch, Buffer, Client, Error, Future
+from ._tern import BatchError, BufferTooSmallError, KeyExistsError, KeyNotFoundError
 from . import _aio  # noqa: F401  (installs the asyncio hooks)
 from .telemetry import telemetry
 
 __all__ = ["attach", "Engine", "Client", "Buffer", "Batch", "Future", "Error", "READ", "WRITE",
-           "BATCH_MAX", "telemetry", "eal_args"]
+           "BATCH_MAX", "telemetry", "eal_args", "Store", "KeyExistsError", "KeyNotFoundError",
+           "BufferTooSmallError", "BatchError"]
 
 _EAL_MODES = {0: None, 1: "secondary", 2: "primary", -1: "failed"}
 _eal = {"mode": None, "prefix": None}
@@ -87,10 +90,12 @@ class Engine(_tern._Engine):
     hugepage memory; ``register(obj)`` adds any writable contiguous buffer.
     Clients: ``c = e.client()``, one per thread. ``idle_yield=True`` makes idle
     worker lcores yield their CPU (machines with fewer CPUs than busy threads).
+    ``telemetry=True`` (with a ``file_prefix``) opens DPDK's telemetry socket in
+    this process (``Store.serve_telemetry()``, tern-top --store).
     """
 
     def __new__(cls, lcores="0-1", segments=None, *, name="tern", idle_yield=False,
-                slice_bytes=0, file_prefix=None, eal_args=()):
+                slice_bytes=0, file_prefix=None, telemetry=False, eal_args=()):
         _check_str("lcores", lcores)
         if segments is None:
             segments = {}
@@ -99,8 +104,12 @@ class Engine(_tern._Engine):
                             % type(segments).__name__)
         if isinstance(eal_args, str):
             raise TypeError("eal_args must be a list of str, not a str")
-        args = ["tern-python", "-l", lcores, "--no-pci", "--no-telemetry",
-                "--log-level=lib.eal:warning"]
+        args = ["tern-python", "-l", lcores, "--no-pci", "--log-level=lib.eal:warning"]
+        if not telemetry:
+            args.append("--no-telemetry")
+        elif file_prefix is None:
+            raise ValueError("telemetry=True needs a file_prefix (the socket lives in its "
+                             "runtime directory)")
         if file_prefix is None:
             args.append("--in-memory")
         else:
@@ -116,10 +125,31 @@ class Engine(_tern._Engine):
         return "<tern.Engine %s%s>" % (self.name, ", closed" if self.closed else "")
 
 
+class Store(_tern.Store):
+    """Objects by key over a client's dataplane or an in-process engine (lib/store).
+
+    ``Store(client_or_engine, nodes, metadata=None, *, name=None, replicas=1,
+    owned=False, max_objects=0, max_inflight=16, high_watermark=0, deadline=0,
+    lease=0, metadata_timeout=0)``: ``nodes`` are the capacity, segment names
+    (``"kv"``, ``"b/kv"``) or ``(segment, offset, length)``; ``owned=True`` when
+    the dataplane owns them (``tern-dataplane --store-capacity``). ``metadata``:
+    None (embedded), ``"etcd://host:port/prefix"`` or ``"redis://host:port/prefix"``.
+    put(), get_into(), batch_put_from(), batch_get_into(), exists(),
+    batch_exists(), remove(), batch_remove(), list(), stats(), close().
+    Calls wait without the GIL; one call at a time per store. See doc/python.md.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls, *args, **kwargs)
+        _live.add(self)
+        return self
+
+
 @atexit.register
 def _close_all():
-    # Clients first (their reaper threads stop), then engines.
-    for obj in sorted(list(_live), key=lambda o: isinstance(o, Engine)):
+    # Stores first, then clients (their reaper threads stop), then engines.
+    for obj in sorted(list(_live), key=lambda o: 0 if isinstance(o, Store) else
+                      2 if isinstance(o, Engine) else 1):
         try:
             obj.close()
         except Exception:  # noqa: BLE001 - best effort at exit

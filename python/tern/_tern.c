@@ -35,6 +35,7 @@
 #include <tern_engine.h>
 #include <tern_peer.h>
 #include <tern_segment.h>
+#include <tern_store.h>
 #include <tern_transport.h>
 
 PyMODINIT_FUNC PyInit__tern(void);
@@ -1990,6 +1991,1209 @@ static PyTypeObject BatchType = {
 	.tp_methods = batch_methods,
 };
 
+/* ---- the object store (tern_store.h, doc/store.md) ---- */
+
+/* Keys in one Python batch call (cut into store batches of at most
+ * TERN_STORE_BATCH_MAX keys and the engine's max_batch requests). */
+#define STORE_CALL_KEYS_MAX 65536
+/* Store batches of one call in flight at once. */
+#define STORE_PIPE 16
+
+typedef struct {
+	PyObject_HEAD struct tern_store *s; /* NULL once closed */
+	pid_t pid;			    /* the process that created it */
+	PyObject *owner;		    /* the Client or Engine it was made from (strong) */
+	struct tern_client *tc;		    /* attached: its own client, destroyed at close */
+	struct regions *regions;	    /* memory its buffers must lie in */
+	pthread_mutex_t mu;		    /* one store call at a time; taken without the GIL */
+	uint32_t replicas;		    /* default replicas of a put */
+	uint32_t max_batch;		    /* the engine's requests per batch */
+	uint32_t depth;			    /* store batches in flight in one call */
+	char name[16];
+	char metadata[512];
+	PyObject *weakreflist;
+} StoreObject;
+
+static PyTypeObject StoreType;
+static PyObject *key_exists_error, *key_not_found_error, *buffer_too_small_error, *batch_error;
+
+/* One call's keys, buffers and results (C arrays: used without the GIL). */
+struct store_args {
+	uint32_t n;
+	char (*key)[TERN_STORE_KEY_MAX];
+	const char **kp;
+	void **buf;
+	uint64_t *size; /* put: object sizes; get: room in each buffer */
+	Py_buffer *view;
+	int *res;
+	uint64_t *out;
+};
+
+static void
+store_args_free(struct store_args *a)
+{
+	uint32_t i;
+
+	if (a->view != NULL)
+		for (i = 0; i < a->n; i++)
+			if (a->view[i].obj != NULL)
+				PyBuffer_Release(&a->view[i]);
+	PyMem_Free(a->key);
+	PyMem_Free(a->kp);
+	PyMem_Free(a->buf);
+	PyMem_Free(a->size);
+	PyMem_Free(a->view);
+	PyMem_Free(a->res);
+	PyMem_Free(a->out);
+	memset(a, 0, sizeof(*a));
+}
+
+static int
+store_args_alloc(struct store_args *a, Py_ssize_t n)
+{
+	memset(a, 0, sizeof(*a));
+	a->key = PyMem_Calloc((size_t)n, sizeof(*a->key));
+	a->kp = PyMem_Calloc((size_t)n, sizeof(*a->kp));
+	a->buf = PyMem_Calloc((size_t)n, sizeof(*a->buf));
+	a->size = PyMem_Calloc((size_t)n, sizeof(*a->size));
+	a->view = PyMem_Calloc((size_t)n, sizeof(*a->view));
+	a->res = PyMem_Calloc((size_t)n, sizeof(*a->res));
+	a->out = PyMem_Calloc((size_t)n, sizeof(*a->out));
+	a->n = (uint32_t)n;
+	if (a->key == NULL || a->kp == NULL || a->buf == NULL || a->size == NULL ||
+	    a->view == NULL || a->res == NULL || a->out == NULL) {
+		store_args_free(a);
+		PyErr_NoMemory();
+		return -1;
+	}
+	return 0;
+}
+
+/* A key: a str or bytes of 1..255 printable ASCII characters (0x21..0x7e). */
+static int
+store_key(PyObject *obj, char out[TERN_STORE_KEY_MAX])
+{
+	const char *s;
+	Py_ssize_t len, i;
+
+	if (PyUnicode_Check(obj)) {
+		s = PyUnicode_AsUTF8AndSize(obj, &len);
+		if (s == NULL) {
+			PyErr_Clear();
+			len = -1;
+		}
+	} else if (PyBytes_Check(obj)) {
+		s = PyBytes_AS_STRING(obj);
+		len = PyBytes_GET_SIZE(obj);
+	} else {
+		PyErr_Format(PyExc_TypeError, "a key must be a str (or bytes), not %.100s",
+			     Py_TYPE(obj)->tp_name);
+		return -1;
+	}
+	if (len < 1 || len >= TERN_STORE_KEY_MAX)
+		goto bad;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			goto bad;
+	memcpy(out, s, (size_t)len);
+	out[len] = '\0';
+	return 0;
+bad:
+	PyErr_Format(PyExc_ValueError,
+		     "bad key %.300R: 1..%d printable ASCII characters 0x21..0x7e (no space, "
+		     "control or non-ASCII byte)",
+		     obj, TERN_STORE_KEY_MAX - 1);
+	return -1;
+}
+
+/* A sequence of keys into @a (allocated here): 1..STORE_CALL_KEYS_MAX, no duplicate. */
+static int
+store_keys(PyObject *seq, struct store_args *a, bool unique)
+{
+	PyObject *fast, *seen = NULL;
+	Py_ssize_t n, i;
+
+	if (PyUnicode_Check(seq) || PyBytes_Check(seq)) {
+		PyErr_SetString(PyExc_TypeError, "keys must be a list of keys, not one key");
+		return -1;
+	}
+	fast = PySequence_Fast(seq, "keys must be a list (or tuple) of str");
+	if (fast == NULL)
+		return -1;
+	n = PySequence_Fast_GET_SIZE(fast);
+	if (n == 0 || n > STORE_CALL_KEYS_MAX) {
+		PyErr_Format(PyExc_ValueError, "a batch has 1 .. %d keys, not %zd",
+			     STORE_CALL_KEYS_MAX, n);
+		Py_DECREF(fast);
+		return -1;
+	}
+	if (store_args_alloc(a, n) != 0 || (unique && (seen = PySet_New(NULL)) == NULL)) {
+		Py_DECREF(fast);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		PyObject *k = PySequence_Fast_GET_ITEM(fast, i);
+		PyObject *b;
+		int dup;
+
+		if (store_key(k, a->key[i]) != 0)
+			goto fail;
+		a->kp[i] = a->key[i];
+		if (seen == NULL)
+			continue;
+		b = PyBytes_FromString(a->key[i]);
+		dup = b == NULL ? -1 : PySet_Contains(seen, b);
+		if (dup == 0)
+			dup = PySet_Add(seen, b);
+		Py_XDECREF(b);
+		if (dup < 0)
+			goto fail;
+		if (dup == 1) {
+			PyErr_Format(PyExc_ValueError, "key %R appears twice in the batch", k);
+			goto fail;
+		}
+	}
+	Py_XDECREF(seen);
+	Py_DECREF(fast);
+	return 0;
+fail:
+	Py_XDECREF(seen);
+	Py_DECREF(fast);
+	store_args_free(a);
+	return -1;
+}
+
+/* Buffer @i of a call: contiguous, writable for a get, in memory the engine reaches. */
+static int
+store_buf(StoreObject *so, PyObject *obj, bool writable, struct store_args *a, uint32_t i)
+{
+	Py_buffer *view = &a->view[i];
+
+	if (PyObject_GetBuffer(obj, view, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) != 0) {
+		bool ro;
+
+		view->obj = NULL;
+		if (PyObject_TypeCheck(obj, &BufferType))
+			return -1; /* a closed tern.Buffer: its own message */
+		if (!PyObject_CheckBuffer(obj)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_TypeError,
+				     "a buffer must support the buffer protocol (tern.Buffer, "
+				     "memoryview, numpy array), not %.100s",
+				     Py_TYPE(obj)->tp_name);
+			return -1;
+		}
+		PyErr_Clear();
+		ro = writable && PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) == 0;
+		if (ro)
+			PyBuffer_Release(view);
+		view->obj = NULL;
+		PyErr_Clear();
+		PyErr_Format(PyExc_ValueError,
+			     ro ? "get needs a writable buffer; this %.100s is read-only"
+				: "a buffer must be one C-contiguous block of memory; this %.100s "
+				  "is not",
+			     Py_TYPE(obj)->tp_name);
+		return -1;
+	}
+	a->size[i] = (uint64_t)view->len;
+	a->buf[i] = view->len > 0 ? view->buf : NULL;
+	if (view->len > 0 && !regions_contain(so->regions, (uintptr_t)view->buf, a->size[i])) {
+		PyErr_SetString(
+			PyExc_ValueError,
+			so->tc != NULL
+				? "the buffer is not in memory the dataplane can reach: use a "
+				  "buffer from Client.alloc() (or a view into one)"
+				: "the buffer is not in memory the engine can reach: register "
+				  "it first (Engine.register(obj)) or use Engine.buffer()");
+		PyBuffer_Release(view);
+		view->obj = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+store_bufs(StoreObject *so, PyObject *seq, bool writable, struct store_args *a)
+{
+	PyObject *fast = PySequence_Fast(seq, "bufs must be a list of buffers");
+	uint32_t i;
+
+	if (fast == NULL)
+		return -1;
+	if (PySequence_Fast_GET_SIZE(fast) != (Py_ssize_t)a->n) {
+		PyErr_Format(PyExc_ValueError, "%u keys but %zd buffers", a->n,
+			     PySequence_Fast_GET_SIZE(fast));
+		Py_DECREF(fast);
+		return -1;
+	}
+	for (i = 0; i < a->n; i++)
+		if (store_buf(so, PySequence_Fast_GET_ITEM(fast, i), writable, a, i) != 0) {
+			if (a->n > 1) {
+				PyObject *type, *value, *tb, *msg;
+
+				PyErr_Fetch(&type, &value, &tb);
+				PyErr_NormalizeException(&type, &value, &tb);
+				msg = value == NULL ? NULL : PyObject_Str(value);
+				if (msg != NULL &&
+				    !PyErr_GivenExceptionMatches(value, tern_error)) {
+					PyErr_Format(type, "buffer %u: %U", i, msg);
+					Py_XDECREF(type);
+					Py_XDECREF(value);
+					Py_XDECREF(tb);
+				} else {
+					PyErr_Restore(type, value, tb);
+				}
+				Py_XDECREF(msg);
+			}
+			Py_DECREF(fast);
+			return -1;
+		}
+	Py_DECREF(fast);
+	return 0;
+}
+
+/* The exception one key's failure raises (a new reference), or NULL. */
+static PyObject *
+store_exc(int err, bool get, const char *key, uint64_t size)
+{
+	PyObject *type = tern_error, *exc, *v;
+	char msg[512];
+
+	err = err < 0 ? -err : err;
+	switch (err) {
+	case EEXIST:
+		type = key_exists_error;
+		snprintf(msg, sizeof(msg), "key %s exists (put with replace=True replaces it)",
+			 key);
+		break;
+	case ENOENT:
+		type = key_not_found_error;
+		snprintf(msg, sizeof(msg), "no object with key %s", key);
+		break;
+	case ENOSPC:
+		if (get) {
+			type = buffer_too_small_error;
+			snprintf(msg, sizeof(msg),
+				 "key %s: the object is %llu bytes, larger than the buffer", key,
+				 (unsigned long long)size);
+		} else {
+			snprintf(msg, sizeof(msg),
+				 "key %s: no room for %llu bytes in the store's capacity, even "
+				 "after eviction",
+				 key, (unsigned long long)size);
+		}
+		break;
+	case EINVAL:
+		snprintf(msg, sizeof(msg), "key %s: refused by the store (%s)", key,
+			 get ? "bad key" : "bad key, or more replicas than nodes");
+		exc = PyObject_CallFunction(PyExc_ValueError, "s", msg);
+		goto attrs;
+	case EREMOTE:
+		snprintf(msg, sizeof(msg),
+			 "key %s was placed by another store sharing the metadata (reads of "
+			 "another store's objects are not built: doc/store.md)",
+			 key);
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "key %s: %s", key, strerror(err));
+		break;
+	}
+	exc = PyObject_CallFunction(type, "is", err, msg);
+attrs:
+	if (exc == NULL)
+		return NULL;
+	v = PyUnicode_FromString(key);
+	if (v == NULL || PyObject_SetAttrString(exc, "key", v) != 0)
+		goto fail;
+	Py_DECREF(v);
+	if (get && err == ENOSPC) {
+		v = PyLong_FromUnsignedLongLong(size);
+		if (v == NULL || PyObject_SetAttrString(exc, "size", v) != 0)
+			goto fail;
+		Py_DECREF(v);
+	}
+	return exc;
+fail:
+	Py_XDECREF(v);
+	Py_DECREF(exc);
+	return NULL;
+}
+
+/* Lock the store for one call (the GIL is let go while waiting for the lock). */
+static bool
+store_enter(StoreObject *so)
+{
+	if (so->pid != getpid()) {
+		PyErr_Format(PyExc_RuntimeError,
+			     "this tern store belongs to process %d, not this forked child",
+			     (int)so->pid);
+		return false;
+	}
+	if (so->s == NULL) {
+		PyErr_SetString(PyExc_ValueError, "the tern store is closed");
+		return false;
+	}
+	NOGIL(pthread_mutex_lock(&so->mu));
+	if (so->s == NULL) {
+		pthread_mutex_unlock(&so->mu);
+		PyErr_SetString(PyExc_ValueError, "the tern store is closed");
+		return false;
+	}
+	return true;
+}
+
+static void
+store_leave(StoreObject *so)
+{
+	pthread_mutex_unlock(&so->mu);
+}
+
+/*
+ * Put or get every key of @a: store batches of at most @per keys, up to
+ * so->depth in flight, each waited for until it resolves (every store future
+ * resolves within its deadline). Without the GIL, the store locked.
+ * 0, or the negative errno of a refused submit (its keys get it too).
+ */
+static int
+store_run(StoreObject *so, bool put, struct store_args *a, const struct tern_store_put_opts *opts,
+	  uint32_t per)
+{
+	struct tern_store_future *f[STORE_PIPE];
+	uint32_t first[STORE_PIPE], cnt[STORE_PIPE];
+	uint32_t next = 0, head = 0, tail = 0, i, j;
+	int err = 0;
+
+	while (next < a->n || head != tail) {
+		while (next < a->n && tail - head < so->depth && err == 0) {
+			uint32_t k = RTE_MIN(per, a->n - next);
+			struct tern_store_future *sf;
+
+			sf = put ? tern_store_put(so->s, a->kp + next, a->buf + next,
+						  a->size + next, k, opts)
+				 : tern_store_get(so->s, a->kp + next, a->buf + next,
+						  a->size + next, k);
+			if (sf == NULL) {
+				if (rte_errno == EAGAIN && head != tail)
+					break; /* wait for one first */
+				err = -rte_errno;
+				break;
+			}
+			f[tail % STORE_PIPE] = sf;
+			first[tail % STORE_PIPE] = next;
+			cnt[tail % STORE_PIPE] = k;
+			tail++;
+			next += k;
+		}
+		if (err != 0 && head == tail)
+			break;
+		if (head == tail)
+			continue;
+		i = head % STORE_PIPE;
+		tern_store_future_wait(f[i], UINT64_MAX);
+		for (j = 0; j < cnt[i]; j++)
+			a->res[first[i] + j] =
+				tern_store_future_result(f[i], j, &a->out[first[i] + j]);
+		tern_store_future_release(f[i]);
+		head++;
+	}
+	for (; next < a->n; next++)
+		a->res[next] = err;
+	return err;
+}
+
+/* Keys per store batch: the engine takes max_batch requests, a key moves one per replica. */
+static uint32_t
+store_per_batch(const StoreObject *so, uint32_t replicas)
+{
+	uint32_t per = so->max_batch / (replicas == 0 ? 1 : replicas);
+
+	if (per > TERN_STORE_BATCH_MAX)
+		per = TERN_STORE_BATCH_MAX;
+	return per == 0 ? 1 : per;
+}
+
+static int
+store_parse_put_opts(StoreObject *so, PyObject *replace, PyObject *replicas,
+		     struct tern_store_put_opts *opts)
+{
+	int r = PyObject_IsTrue(replace);
+
+	if (r < 0)
+		return -1;
+	opts->flags = r ? TERN_STORE_F_REPLACE : 0;
+	opts->replicas = so->replicas;
+	if (replicas != NULL && replicas != Py_None) {
+		long v;
+
+		if (!PyLong_Check(replicas) || PyBool_Check(replicas)) {
+			PyErr_Format(PyExc_TypeError, "replicas must be an int, not %.100s",
+				     Py_TYPE(replicas)->tp_name);
+			return -1;
+		}
+		v = PyLong_AsLong(replicas);
+		if (v < 1 || v > TERN_STORE_REPLICAS_MAX) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_ValueError, "replicas must be 1 .. %d, not %R",
+				     TERN_STORE_REPLICAS_MAX, replicas);
+			return -1;
+		}
+		opts->replicas = (uint32_t)v;
+	}
+	return 0;
+}
+
+/* The whole call refused (not one key): an exception. */
+static PyObject *
+store_call_error(int err, const char *what)
+{
+	if (err == -EINVAL) {
+		PyErr_Format(PyExc_ValueError,
+			     "%s: refused by the store (more replicas than its nodes?)", what);
+		return NULL;
+	}
+	return set_error(err, "%s: %s", what, strerror(-err));
+}
+
+/* put/get of a batch: None / a list of sizes, or BatchError. */
+static PyObject *
+store_batch(StoreObject *so, bool put, PyObject *keys, PyObject *bufs, PyObject *replace,
+	    PyObject *replicas, bool single)
+{
+	struct tern_store_put_opts opts = { 0 };
+	struct store_args a;
+	PyObject *ret = NULL, *results = NULL;
+	uint32_t i, failed = 0, first_bad = 0;
+	int err;
+
+	if (put && store_parse_put_opts(so, replace, replicas, &opts) != 0)
+		return NULL;
+	if (single) {
+		if (store_args_alloc(&a, 1) != 0)
+			return NULL;
+		if (store_key(keys, a.key[0]) != 0) {
+			store_args_free(&a);
+			return NULL;
+		}
+		a.kp[0] = a.key[0];
+		if (store_buf(so, bufs, !put, &a, 0) != 0) {
+			store_args_free(&a);
+			return NULL;
+		}
+	} else if (store_keys(keys, &a, put) != 0) {
+		return NULL;
+	} else if (store_bufs(so, bufs, !put, &a) != 0) {
+		store_args_free(&a);
+		return NULL;
+	}
+	if (!store_enter(so)) {
+		store_args_free(&a);
+		return NULL;
+	}
+	NOGIL(err = store_run(so, put, &a, &opts, store_per_batch(so, put ? opts.replicas : 1)));
+	store_leave(so);
+	(void)err;
+	for (i = 0; i < a.n; i++)
+		if (a.res[i] != 0 && failed++ == 0)
+			first_bad = i;
+	if (failed > 0 && single) {
+		PyObject *exc = store_exc(a.res[0], !put, a.key[0], put ? a.size[0] : a.out[0]);
+
+		if (exc != NULL) {
+			PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+			Py_DECREF(exc);
+		}
+		goto out;
+	}
+	if (failed > 0) {
+		PyObject *exc, *first;
+
+		results = PyList_New(a.n);
+		if (results == NULL)
+			goto out;
+		for (i = 0; i < a.n; i++) {
+			PyObject *v = a.res[i] == 0 ? PyLong_FromUnsignedLongLong(a.out[i])
+						    : store_exc(a.res[i], !put, a.key[i],
+								put ? a.size[i] : a.out[i]);
+
+			if (v == NULL)
+				goto out;
+			PyList_SET_ITEM(results, i, v);
+		}
+		first = PyList_GET_ITEM(results, first_bad);
+		exc = PyObject_CallFunction(
+			batch_error, "is", -a.res[first_bad] > 0 ? -a.res[first_bad] : EIO,
+			put ? "put of a batch: some keys failed (see .results)"
+			    : "get of a batch: some keys failed (see .results)");
+		if (exc == NULL)
+			goto out;
+		(void)first;
+		if (PyObject_SetAttrString(exc, "results", results) == 0)
+			PyErr_SetObject(batch_error, exc);
+		else {
+			char buf[128];
+
+			snprintf(buf, sizeof(buf), "%u of %u keys failed", failed, a.n);
+			PyErr_SetString(PyExc_RuntimeError, buf);
+		}
+		Py_DECREF(exc);
+		goto out;
+	}
+	if (single) {
+		ret = put ? Py_NewRef(Py_None) : PyLong_FromUnsignedLongLong(a.out[0]);
+		goto out;
+	}
+	if (put) {
+		ret = Py_NewRef(Py_None);
+		goto out;
+	}
+	ret = PyList_New(a.n);
+	for (i = 0; ret != NULL && i < a.n; i++) {
+		PyObject *v = PyLong_FromUnsignedLongLong(a.out[i]);
+
+		if (v == NULL) {
+			Py_CLEAR(ret);
+			break;
+		}
+		PyList_SET_ITEM(ret, i, v);
+	}
+out:
+	Py_XDECREF(results);
+	store_args_free(&a);
+	return ret;
+}
+
+static PyObject *
+store_put(StoreObject *so, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "key", "buf", "replace", "replicas", NULL };
+	PyObject *key, *buf, *replace = Py_False, *replicas = NULL;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O$O:put", kwlist, &key, &buf, &replace,
+					 &replicas))
+		return NULL;
+	return store_batch(so, true, key, buf, replace, replicas, true);
+}
+
+static PyObject *
+store_get_into(StoreObject *so, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "key", "buf", NULL };
+	PyObject *key, *buf;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:get_into", kwlist, &key, &buf))
+		return NULL;
+	return store_batch(so, false, key, buf, NULL, NULL, true);
+}
+
+static PyObject *
+store_batch_put_from(StoreObject *so, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "keys", "bufs", "replace", "replicas", NULL };
+	PyObject *keys, *bufs, *replace = Py_False, *replicas = NULL;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O$O:batch_put_from", kwlist, &keys, &bufs,
+					 &replace, &replicas))
+		return NULL;
+	return store_batch(so, true, keys, bufs, replace, replicas, false);
+}
+
+static PyObject *
+store_batch_get_into(StoreObject *so, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "keys", "bufs", NULL };
+	PyObject *keys, *bufs;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:batch_get_into", kwlist, &keys, &bufs))
+		return NULL;
+	return store_batch(so, false, keys, bufs, NULL, NULL, false);
+}
+
+/* exists or remove of every key of @a, TERN_STORE_BATCH_MAX at a time. */
+static int
+store_meta_call(StoreObject *so, bool remove, struct store_args *a)
+{
+	uint32_t i, k;
+	int ret = 0;
+
+	for (i = 0; i < a->n && ret >= 0; i += k) {
+		k = RTE_MIN(a->n - i, (uint32_t)TERN_STORE_BATCH_MAX);
+		ret = remove ? tern_store_remove(so->s, a->kp + i, k, a->res + i)
+			     : tern_store_exists(so->s, a->kp + i, k, a->res + i);
+	}
+	return ret < 0 ? ret : 0;
+}
+
+static PyObject *
+store_meta_op(StoreObject *so, bool remove, PyObject *keys, bool single)
+{
+	struct store_args a;
+	PyObject *ret = NULL;
+	uint32_t i;
+	int err;
+
+	if (single) {
+		if (store_args_alloc(&a, 1) != 0)
+			return NULL;
+		if (store_key(keys, a.key[0]) != 0) {
+			store_args_free(&a);
+			return NULL;
+		}
+		a.kp[0] = a.key[0];
+	} else if (store_keys(keys, &a, false) != 0) {
+		return NULL;
+	}
+	if (!store_enter(so)) {
+		store_args_free(&a);
+		return NULL;
+	}
+	NOGIL(err = store_meta_call(so, remove, &a));
+	store_leave(so);
+	if (err != 0) {
+		store_call_error(err, remove ? "remove" : "exists");
+		goto out;
+	}
+	for (i = 0; i < a.n; i++)
+		if (a.res[i] < 0 && !(remove && a.res[i] == -ENOENT && !single)) {
+			PyObject *exc = store_exc(a.res[i], false, a.key[i], 0);
+
+			if (exc != NULL) {
+				PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+				Py_DECREF(exc);
+			}
+			goto out;
+		}
+	if (single) {
+		ret = remove ? Py_NewRef(Py_None) : PyBool_FromLong(a.res[0] == 1);
+		goto out;
+	}
+	ret = PyList_New(a.n);
+	for (i = 0; ret != NULL && i < a.n; i++)
+		PyList_SET_ITEM(ret, i, PyBool_FromLong(remove ? a.res[i] == 0 : a.res[i] == 1));
+out:
+	store_args_free(&a);
+	return ret;
+}
+
+static PyObject *
+store_exists(StoreObject *so, PyObject *key)
+{
+	return store_meta_op(so, false, key, true);
+}
+
+static PyObject *
+store_batch_exists(StoreObject *so, PyObject *keys)
+{
+	return store_meta_op(so, false, keys, false);
+}
+
+static PyObject *
+store_remove(StoreObject *so, PyObject *key)
+{
+	return store_meta_op(so, true, key, true);
+}
+
+static PyObject *
+store_batch_remove(StoreObject *so, PyObject *keys)
+{
+	return store_meta_op(so, true, keys, false);
+}
+
+/* tern_store_list() into a C array (no GIL in the callback). */
+struct store_listing {
+	size_t n, cap;
+	struct store_listed {
+		char key[TERN_STORE_KEY_MAX];
+		uint64_t size;
+		unsigned int replicas;
+	} * e;
+};
+
+static int
+store_list_cb(void *arg, const char *key, uint64_t size, unsigned int nb_replicas)
+{
+	struct store_listing *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct store_listed *e = PyMem_RawRealloc(l->e, cap * sizeof(*e));
+
+		if (e == NULL)
+			return -ENOMEM;
+		l->e = e;
+		l->cap = cap;
+	}
+	snprintf(l->e[l->n].key, TERN_STORE_KEY_MAX, "%s", key);
+	l->e[l->n].size = size;
+	l->e[l->n].replicas = nb_replicas;
+	l->n++;
+	return 0;
+}
+
+static PyObject *
+store_list(StoreObject *so, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "prefix", NULL };
+	PyObject *pobj = NULL, *ret;
+	char prefix[TERN_STORE_KEY_MAX] = "";
+	struct store_listing l = { 0 };
+	size_t i;
+	int err;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:list", kwlist, &pobj))
+		return NULL;
+	if (pobj != NULL && !(PyUnicode_Check(pobj) && PyUnicode_GetLength(pobj) == 0) &&
+	    !(PyBytes_Check(pobj) && PyBytes_GET_SIZE(pobj) == 0) && store_key(pobj, prefix) != 0)
+		return NULL;
+	if (!store_enter(so))
+		return NULL;
+	NOGIL(err = tern_store_list(so->s, prefix, store_list_cb, &l));
+	store_leave(so);
+	if (err < 0) {
+		PyMem_RawFree(l.e);
+		return store_call_error(err, "list");
+	}
+	ret = PyList_New((Py_ssize_t)l.n);
+	for (i = 0; ret != NULL && i < l.n; i++) {
+		PyObject *t = Py_BuildValue("(sKI)", l.e[i].key, (unsigned long long)l.e[i].size,
+					    l.e[i].replicas);
+
+		if (t == NULL) {
+			Py_CLEAR(ret);
+			break;
+		}
+		PyList_SET_ITEM(ret, (Py_ssize_t)i, t);
+	}
+	PyMem_RawFree(l.e);
+	if (ret != NULL && PyList_Sort(ret) != 0)
+		Py_CLEAR(ret);
+	return ret;
+}
+
+static PyObject *
+store_stats(StoreObject *so, PyObject *unused)
+{
+	struct tern_store_stats st;
+
+	(void)unused;
+	if (so->s == NULL) {
+		PyErr_SetString(PyExc_ValueError, "the tern store is closed");
+		return NULL;
+	}
+	if (tern_store_stats(so->s, &st) != 0)
+		return set_error(EINVAL, "store stats");
+	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "objects",
+			     st.objects, "bytes", st.bytes, "capacity", st.capacity, "used",
+			     st.used, "reserved", st.reserved, "evictions", st.evictions, "puts",
+			     st.puts, "gets", st.gets, "removes", st.removes, "put_errors",
+			     st.put_errors, "get_errors", st.get_errors, "lease_expired",
+			     st.lease_expired, "fallbacks", st.fallbacks);
+}
+
+/* Destroy the store (waits for a call in progress: it holds the lock). */
+static int
+store_close_impl(StoreObject *so)
+{
+	struct tern_store *s;
+	int ret;
+
+	if (so->s == NULL || so->pid != getpid())
+		return 0;
+	NOGIL(pthread_mutex_lock(&so->mu));
+	s = so->s;
+	so->s = NULL;
+	ret = s == NULL ? 0 : tern_store_destroy(s);
+	if (so->tc != NULL) {
+		tern_client_destroy(so->tc);
+		so->tc = NULL;
+	}
+	pthread_mutex_unlock(&so->mu);
+	if (ret != 0) {
+		set_error(ret, "closing the store: %s", strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *
+store_close(StoreObject *so, PyObject *unused)
+{
+	(void)unused;
+	if (store_close_impl(so) != 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+store_exit(StoreObject *so, PyObject *args)
+{
+	(void)args;
+	return store_close(so, NULL);
+}
+
+static void
+store_dealloc(StoreObject *so)
+{
+	PyObject *type, *value, *tb;
+
+	PyErr_Fetch(&type, &value, &tb);
+	PyObject_GC_UnTrack(so);
+	if (so->weakreflist != NULL)
+		PyObject_ClearWeakRefs((PyObject *)so);
+	if (store_close_impl(so) != 0)
+		PyErr_WriteUnraisable((PyObject *)so);
+	PyErr_Restore(type, value, tb);
+	Py_XDECREF(so->owner);
+	pthread_mutex_destroy(&so->mu);
+	Py_TYPE(so)->tp_free((PyObject *)so);
+}
+
+static int
+store_traverse(StoreObject *so, visitproc visit, void *arg)
+{
+	Py_VISIT(so->owner);
+	return 0;
+}
+
+/* One node: "segment" (all of it) or ("segment", offset, length). */
+static int
+store_node(StoreObject *so, PyObject *item, struct tern_segment_table *tbl, bool owned,
+	   struct tern_store_node_conf *n)
+{
+	PyObject *name = item, *off = NULL, *len = NULL;
+	struct tern_segment_info info;
+
+	memset(n, 0, sizeof(*n)); /* fields this binding does not set stay 0 (owner: none) */
+	if (PyTuple_Check(item)) {
+		if (PyTuple_GET_SIZE(item) != 3) {
+			PyErr_Format(
+				PyExc_TypeError,
+				"a node is \"segment\" or (\"segment\", offset, length), not %R",
+				item);
+			return -1;
+		}
+		name = PyTuple_GET_ITEM(item, 0);
+		off = PyTuple_GET_ITEM(item, 1);
+		len = PyTuple_GET_ITEM(item, 2);
+	}
+	if (PyObject_TypeCheck(so->owner, &ClientType)) {
+		if (client_target((ClientObject *)so->owner, name, &n->segment) != 0)
+			return -1;
+	} else {
+		const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+		int ret;
+
+		if (s == NULL) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_TypeError, "a node's segment must be a str, not %.100s",
+				     Py_TYPE(name)->tp_name);
+			return -1;
+		}
+		ret = tern_segment_find(tbl, s, &n->segment);
+		if (ret != 0) {
+			set_error(ret, "the engine has no segment %s", s);
+			return -1;
+		}
+	}
+	if (tern_segment_info(tbl, n->segment, &info) != 0) {
+		set_error(ENOENT, "a node's segment is gone");
+		return -1;
+	}
+	n->offset = 0;
+	n->length = info.length;
+	if (off != NULL && (parse_u64(off, "node offset", &n->offset) != 0 ||
+			    parse_u64(len, "node length", &n->length) != 0))
+		return -1;
+	if (n->length < 4096 || n->offset > info.length || n->length > info.length - n->offset) {
+		PyErr_Format(PyExc_ValueError,
+			     "node %R: offset %llu + length %llu must lie in segment %s (%llu "
+			     "bytes), length >= 4096",
+			     item, (unsigned long long)n->offset, (unsigned long long)n->length,
+			     info.name, (unsigned long long)info.length);
+		return -1;
+	}
+	n->flags = owned ? TERN_STORE_NODE_F_OWNED : 0;
+	return 0;
+}
+
+static uint64_t store_seq;
+
+static PyObject *
+store_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "source",	 "nodes",	 "metadata",
+				  "name",	 "replicas",	 "owned",
+				  "max_objects", "max_inflight", "high_watermark",
+				  "deadline",	 "lease",	 "metadata_timeout",
+				  NULL };
+	PyObject *source, *nodes, *fast = NULL;
+	const char *metadata = NULL, *name = NULL;
+	unsigned int replicas = 1, max_objects = 0, max_inflight = 16, high = 0;
+	int owned = 0;
+	double deadline = 0, lease = 0, meta_timeout = 0;
+	struct tern_store_node_conf nc[TERN_STORE_NODES_MAX];
+	struct tern_store_conf conf = { 0 };
+	struct tern_segment_table *tbl;
+	struct tern_engine_conf ec;
+	StoreObject *so;
+	Py_ssize_t i, nb;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|z$zIpIIIddd:Store", kwlist, &source, &nodes,
+					 &metadata, &name, &replicas, &owned, &max_objects,
+					 &max_inflight, &high, &deadline, &lease, &meta_timeout))
+		return NULL;
+	if (!PyObject_TypeCheck(source, &ClientType) && !PyObject_TypeCheck(source, &EngineType)) {
+		PyErr_Format(PyExc_TypeError,
+			     "a store is made from a tern.Client or a tern.Engine, not %.100s",
+			     Py_TYPE(source)->tp_name);
+		return NULL;
+	}
+	if (PyObject_TypeCheck(source, &ClientType)) {
+		ClientObject *c = (ClientObject *)source;
+
+		if (!client_check(c))
+			return NULL;
+		if (c->engine != NULL)
+			source = (PyObject *)c->engine; /* an in-process engine's client */
+	}
+	if (PyObject_TypeCheck(source, &EngineType)) {
+		EngineObject *e = (EngineObject *)source;
+
+		if (e->pid != getpid() || e->engine == NULL || e->closing) {
+			PyErr_SetString(PyExc_ValueError, "the tern engine is closed");
+			return NULL;
+		}
+	}
+	if (replicas < 1 || replicas > TERN_STORE_REPLICAS_MAX) {
+		PyErr_Format(PyExc_ValueError, "replicas must be 1 .. %d, not %u",
+			     TERN_STORE_REPLICAS_MAX, replicas);
+		return NULL;
+	}
+	if (max_inflight < 1 || max_inflight > 1024) {
+		PyErr_Format(PyExc_ValueError, "max_inflight must be 1 .. 1024, not %u",
+			     max_inflight);
+		return NULL;
+	}
+	if (!(deadline >= 0 && deadline <= DEADLINE_MAX_S) || !(lease >= 0 && lease <= 86400) ||
+	    !(meta_timeout >= 0 && meta_timeout <= 3600)) {
+		PyErr_SetString(PyExc_ValueError,
+				"deadline (<= 3600 s), lease (<= 86400 s) and metadata_timeout "
+				"(<= 3600 s) must be >= 0 seconds");
+		return NULL;
+	}
+	if (PyUnicode_Check(nodes) || PyTuple_Check(nodes))
+		nodes = Py_BuildValue("[O]", nodes);
+	else
+		Py_INCREF(nodes);
+	if (nodes == NULL)
+		return NULL;
+	fast = PySequence_Fast(nodes, "nodes must be a list of segment names");
+	Py_DECREF(nodes);
+	if (fast == NULL)
+		return NULL;
+	nb = PySequence_Fast_GET_SIZE(fast);
+	if (nb < 1 || nb > TERN_STORE_NODES_MAX) {
+		PyErr_Format(PyExc_ValueError, "a store has 1 .. %d nodes, not %zd",
+			     TERN_STORE_NODES_MAX, nb);
+		Py_DECREF(fast);
+		return NULL;
+	}
+	so = (StoreObject *)type->tp_alloc(type, 0);
+	if (so == NULL) {
+		Py_DECREF(fast);
+		return NULL;
+	}
+	pthread_mutex_init(&so->mu, NULL);
+	so->pid = getpid();
+	Py_INCREF(source);
+	so->owner = source;
+	if (PyObject_TypeCheck(source, &EngineType)) {
+		EngineObject *e = (EngineObject *)source;
+
+		tbl = e->tbl;
+		so->regions = &e->regions;
+		conf.engine = e->engine;
+		so->max_batch = tern_engine_get_conf(e->engine, &ec) == 0 ? ec.max_batch : 64;
+	} else {
+		ClientObject *c = (ClientObject *)source;
+
+		tbl = c->tbl;
+		so->regions = c->regions;
+		so->max_batch = 64; /* a dataplane's (tern_store.h assumes it too) */
+	}
+	for (i = 0; i < nb; i++)
+		if (store_node(so, PySequence_Fast_GET_ITEM(fast, i), tbl, owned, &nc[i]) != 0)
+			goto fail;
+	Py_CLEAR(fast);
+	if (name == NULL)
+		snprintf(so->name, sizeof(so->name), "py%d_%llu", (int)getpid() % 10000000,
+			 (unsigned long long)store_seq++ % 10000);
+	else if (tern_cli_check_name(name, sizeof(so->name)) != 0) {
+		PyErr_Format(PyExc_ValueError, "bad store name '%s': 1..15 of [A-Za-z0-9_]", name);
+		goto fail;
+	} else
+		snprintf(so->name, sizeof(so->name), "%s", name);
+	snprintf(so->metadata, sizeof(so->metadata), "%s", metadata ? metadata : "embedded");
+	so->replicas = replicas;
+	so->depth = RTE_MIN(max_inflight, (unsigned int)STORE_PIPE);
+	if (conf.engine == NULL) {
+		struct tern_client_conf cc = { .max_inflight = max_inflight + 2,
+					       .flags = TERN_CLIENT_F_NO_CQ };
+
+		NOGIL(so->tc = tern_client_attach(((ClientObject *)source)->engine_name, &cc));
+		if (so->tc == NULL) {
+			set_error(rte_errno, "the store's client cannot attach: %s",
+				  rte_strerror(rte_errno));
+			goto fail;
+		}
+		conf.client = so->tc;
+	}
+	conf.name = so->name;
+	conf.segments = tbl;
+	conf.nodes = nc;
+	conf.nb_nodes = (unsigned int)nb;
+	conf.metadata = metadata;
+	conf.metadata_timeout_ms = (uint32_t)(meta_timeout * 1000);
+	conf.max_objects = max_objects;
+	conf.max_inflight = max_inflight;
+	conf.replicas = replicas;
+	conf.high_watermark_pct = high;
+	conf.deadline_ns = (uint64_t)(deadline * 1e9);
+	conf.lease_ns = (uint64_t)(lease * 1e9);
+	NOGIL(so->s = tern_store_create(&conf));
+	if (so->s == NULL) {
+		int err = rte_errno;
+
+		if (err == EINVAL)
+			PyErr_Format(PyExc_ValueError,
+				     "the store refused its configuration (name %s, metadata %s): "
+				     "a bad metadata URI, overlapping nodes, more replicas than "
+				     "nodes, a lease under twice the deadline, owned nodes in a "
+				     "process not attached to a dataplane, or a limit out of range",
+				     so->name, so->metadata);
+		else
+			set_error(err, "cannot create the store (metadata %s): %s", so->metadata,
+				  rte_strerror(err));
+		goto fail;
+	}
+	if (PyObject_TypeCheck(source, &EngineType)) {
+		PyObject *ref = PyWeakref_NewRef((PyObject *)so, NULL);
+
+		if (ref == NULL || PyList_Append(((EngineObject *)source)->clients, ref) != 0) {
+			Py_XDECREF(ref);
+			goto fail;
+		}
+		Py_DECREF(ref);
+	}
+	return (PyObject *)so;
+fail:
+	Py_XDECREF(fast);
+	Py_DECREF(so);
+	return NULL;
+}
+
+static PyObject *
+store_serve_telemetry(StoreObject *so, PyObject *unused)
+{
+	int ret;
+
+	(void)unused;
+	if (so->s == NULL) {
+		PyErr_SetString(PyExc_ValueError, "the tern store is closed");
+		return NULL;
+	}
+	/* The telemetry thread walks the records under the lock every call holds. */
+	ret = tern_store_telemetry_keys_register(so->s, &so->mu);
+	if (ret != 0)
+		return set_error(ret,
+				 ret == -EEXIST ? "another store of this process serves /tern/store"
+						: "serving /tern/store_keys: %s",
+				 strerror(-ret));
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+store_get_name(StoreObject *so, void *closure)
+{
+	(void)closure;
+	return PyUnicode_FromString(so->name);
+}
+
+static PyObject *
+store_get_metadata(StoreObject *so, void *closure)
+{
+	(void)closure;
+	return PyUnicode_FromString(so->metadata);
+}
+
+static PyObject *
+store_get_closed(StoreObject *so, void *closure)
+{
+	(void)closure;
+	return PyBool_FromLong(so->s == NULL);
+}
+
+static PyObject *
+store_repr(StoreObject *so)
+{
+	return PyUnicode_FromFormat("<tern.Store %s, metadata %s%s>", so->name, so->metadata,
+				    so->s == NULL ? ", closed" : "");
+}
+
+static PyMethodDef store_methods[] = {
+	{ "put", (PyCFunction)(void (*)(void))store_put, METH_VARARGS | METH_KEYWORDS,
+	  "put(key, buf, replace=False, *, replicas=None): store buf's bytes under key." },
+	{ "get_into", (PyCFunction)(void (*)(void))store_get_into, METH_VARARGS | METH_KEYWORDS,
+	  "get_into(key, buf) -> int: read the object into buf; its size." },
+	{ "batch_put_from", (PyCFunction)(void (*)(void))store_batch_put_from,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "batch_put_from(keys, bufs, replace=False, *, replicas=None): put each buffer; "
+	  "BatchError (.results) if some keys failed." },
+	{ "batch_get_into", (PyCFunction)(void (*)(void))store_batch_get_into,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "batch_get_into(keys, bufs) -> list of sizes; BatchError (.results) if some keys "
+	  "failed." },
+	{ "exists", (PyCFunction)store_exists, METH_O, "exists(key) -> bool" },
+	{ "batch_exists", (PyCFunction)store_batch_exists, METH_O,
+	  "batch_exists(keys) -> list of bool" },
+	{ "remove", (PyCFunction)store_remove, METH_O, "remove(key): KeyNotFoundError if absent." },
+	{ "batch_remove", (PyCFunction)store_batch_remove, METH_O,
+	  "batch_remove(keys) -> list of bool (False: it was absent)" },
+	{ "list", (PyCFunction)(void (*)(void))store_list, METH_VARARGS | METH_KEYWORDS,
+	  "list(prefix='') -> sorted list of (key, size, replicas)" },
+	{ "stats", (PyCFunction)store_stats, METH_NOARGS, "stats() -> dict (tern_store_stats)" },
+	{ "serve_telemetry", (PyCFunction)store_serve_telemetry, METH_NOARGS,
+	  "serve_telemetry(): answer /tern/store and /tern/store_keys for this store on the "
+	  "process's telemetry socket (one store per process)." },
+	{ "close", (PyCFunction)store_close, METH_NOARGS,
+	  "close(): destroy the store (its objects with embedded metadata)." },
+	{ "__enter__", enter_self, METH_NOARGS, NULL },
+	{ "__exit__", (PyCFunction)store_exit, METH_VARARGS, NULL },
+	{ NULL, NULL, 0, NULL },
+};
+
+static PyGetSetDef store_getset[] = {
+	{ "name", (getter)store_get_name, NULL, "the store's name (the owner in records)", NULL },
+	{ "metadata", (getter)store_get_metadata, NULL, "embedded, or the etcd/Redis URI", NULL },
+	{ "closed", (getter)store_get_closed, NULL, "has close() run?", NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static PyTypeObject StoreType = {
+	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tern.Store",
+	.tp_basicsize = sizeof(StoreObject),
+	.tp_dealloc = (destructor)store_dealloc,
+	.tp_repr = (reprfunc)store_repr,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+	.tp_traverse = (traverseproc)store_traverse,
+	.tp_doc = "Objects by key over a tern engine: Store(client_or_engine, nodes, ...) "
+		  "(doc/python.md).",
+	.tp_methods = store_methods,
+	.tp_getset = store_getset,
+	.tp_new = store_new,
+	.tp_weaklistoffset = offsetof(StoreObject, weakreflist),
+};
+
 /* ---- the EAL ---- */
 
 static PyObject *
@@ -2454,7 +3658,8 @@ engine_close_impl(EngineObject *e)
 			continue;
 		Py_INCREF(c);	   /* closing may let other threads run */
 		e->closing = true; /* no new clients meanwhile */
-		err = client_close_impl((ClientObject *)c);
+		err = PyObject_TypeCheck(c, &StoreType) ? store_close_impl((StoreObject *)c)
+							: client_close_impl((ClientObject *)c);
 		e->closing = false;
 		Py_DECREF(c);
 		if (err != 0)
@@ -2604,6 +3809,49 @@ static PyMethodDef module_methods[] = {
 	{ NULL, NULL, 0, NULL },
 };
 
+/* The store's exceptions: tern.Error subclasses that are also the built-in
+ * exception a Python user expects (KeyError for a missing key, ...). */
+static int
+store_add_errors(PyObject *m)
+{
+	struct {
+		PyObject **var;
+		const char *name, *doc;
+		PyObject *base2;
+	} errs[] = {
+		{ &key_exists_error, "KeyExistsError",
+		  "put of a key that exists (EEXIST): also a FileExistsError.",
+		  PyExc_FileExistsError },
+		{ &key_not_found_error, "KeyNotFoundError",
+		  "no object with that key (ENOENT): also a KeyError.", PyExc_KeyError },
+		{ &buffer_too_small_error, "BufferTooSmallError",
+		  "get_into with a buffer smaller than the object (ENOSPC); .size is the size "
+		  "needed. Also a ValueError.",
+		  PyExc_ValueError },
+		{ &batch_error, "BatchError",
+		  "some keys of a batch failed: .results holds, per key, its size or the "
+		  "exception the single call would raise; errno is the first failure's.",
+		  NULL },
+	};
+	char full[64];
+	size_t i;
+
+	for (i = 0; i < RTE_DIM(errs); i++) {
+		PyObject *bases = errs[i].base2 != NULL ? PyTuple_Pack(2, tern_error, errs[i].base2)
+							: Py_NewRef(tern_error);
+
+		if (bases == NULL)
+			return -1;
+		snprintf(full, sizeof(full), "tern.%s", errs[i].name);
+		*errs[i].var = PyErr_NewExceptionWithDoc(full, errs[i].doc, bases, NULL);
+		Py_DECREF(bases);
+		if (*errs[i].var == NULL ||
+		    PyModule_AddObjectRef(m, errs[i].name, *errs[i].var) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static struct PyModuleDef tern_module = {
 	PyModuleDef_HEAD_INIT,
 	.m_name = "tern._tern",
@@ -2615,8 +3863,9 @@ static struct PyModuleDef tern_module = {
 PyMODINIT_FUNC
 PyInit__tern(void)
 {
-	PyTypeObject *types[] = { &EngineType, &ClientType, &FutureType, &BufferType, &BatchType };
-	const char *names[] = { "_Engine", "Client", "Future", "Buffer", "Batch" };
+	PyTypeObject *types[] = { &EngineType, &ClientType, &FutureType,
+				  &BufferType, &BatchType,  &StoreType };
+	const char *names[] = { "_Engine", "Client", "Future", "Buffer", "Batch", "Store" };
 	PyObject *m;
 	size_t i;
 
@@ -2636,6 +3885,8 @@ PyInit__tern(void)
 	for (i = 0; i < RTE_DIM(types); i++)
 		if (PyModule_AddObjectRef(m, names[i], (PyObject *)types[i]) < 0)
 			goto fail;
+	if (store_add_errors(m) != 0)
+		goto fail;
 	if (PyModule_AddIntConstant(m, "READ", TERN_OP_READ) < 0 ||
 	    PyModule_AddIntConstant(m, "WRITE", TERN_OP_WRITE) < 0 ||
 	    PyModule_AddIntConstant(m, "BATCH_MAX", TERN_BATCH_MAX) < 0)

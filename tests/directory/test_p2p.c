@@ -374,6 +374,17 @@ p2p_server_survives_garbage(void **state)
 		"{\"v\":1,\"op\":\"get\",\"node\":\"alpha\",\"segment\":\"seg0\"}trailing",
 		"{\"v\":4294967297,\"op\":\"get\",\"node\":\"alpha\",\"segment\":\"seg0\"}",
 		"{\"v\":1,\"v\":1,\"op\":\"get\",\"node\":\"alpha\",\"segment\":\"seg0\"}",
+		/* calls: msg only with op call, lower-case hex, 1..256 bytes */
+		"{\"v\":1,\"op\":\"call\",\"node\":\"alpha\",\"segment\":\"seg0\"}",
+		"{\"v\":1,\"op\":\"call\",\"node\":\"alpha\",\"msg\":\"00\"}",
+		"{\"v\":1,\"op\":\"get\",\"node\":\"alpha\",\"segment\":\"seg0\",\"msg\":\"00\"}",
+		"{\"v\":1,\"op\":\"list\",\"node\":\"alpha\",\"msg\":\"00\"}",
+		"{\"v\":1,\"op\":\"call\",\"node\":\"alpha\",\"segment\":\"seg0\",\"msg\":\"\"}",
+		"{\"v\":1,\"op\":\"call\",\"node\":\"alpha\",\"segment\":\"seg0\",\"msg\":\"0\"}",
+		"{\"v\":1,\"op\":\"call\",\"node\":\"alpha\",\"segment\":\"seg0\",\"msg\":\"AB\"}",
+		"{\"v\":1,\"op\":\"call\",\"node\":\"alpha\",\"segment\":\"seg0\",\"msg\":\"0g\"}",
+		"{\"v\":1,\"op\":\"call\",\"node\":\"alpha\",\"segment\":\"seg0\",\"msg\":1}",
+		"{\"v\":1,\"op\":\"call\",\"node\":\"alpha\",\"segment\":\"s/0\",\"msg\":\"00\"}",
 	};
 	struct tern_directory *server, *client;
 	struct tern_descriptor d;
@@ -548,6 +559,142 @@ p2p_foreign_status_becomes_eproto(void **state)
 	}
 }
 
+/* A call handler: answers "seg0" calls with the request reversed. */
+static int
+reverse_handler(void *arg, const char *node, const char *segment, const uint8_t *req, size_t len,
+		uint8_t *rep)
+{
+	size_t i;
+
+	(*(unsigned int *)arg)++;
+	if (strcmp(node, "alpha") != 0 || strcmp(segment, "seg0") != 0)
+		return -ENOENT;
+	for (i = 0; i < len; i++)
+		rep[i] = req[len - 1 - i];
+	return (int)len;
+}
+
+static void
+p2p_call_reaches_the_handler(void **state)
+{
+	uint8_t req[TERN_DIRECTORY_P2P_MSG_MAX + 1], rep[TERN_DIRECTORY_P2P_MSG_MAX];
+	struct tern_directory *server, *client, *e;
+	unsigned int calls = 0, i;
+	size_t len = 0;
+	char long_msg[2 * TERN_DIRECTORY_P2P_MSG_MAX + 3];
+	uint8_t buf[4 + 1024];
+	int port;
+
+	(void)state;
+	server = tern_directory_open("p2p://127.0.0.1:0", NULL);
+	assert_non_null(server);
+	assert_int_equal(tern_directory_p2p_serve(server, TERN_DIRECTORY_P2P_THREAD), 0);
+	port = tern_directory_p2p_port(server);
+	client = client_for(server, 1);
+	assert_non_null(client);
+	for (i = 0; i < sizeof(req); i++)
+		req[i] = (uint8_t)(i * 7 + 1);
+	/* No handler yet: -ENOENT. */
+	assert_int_equal(tern_directory_p2p_call(client, "alpha", "seg0", req, 4, rep, &len),
+			 -ENOENT);
+	assert_int_equal(tern_directory_p2p_set_handler(server, reverse_handler, &calls), 0);
+	/* Every byte value and both length bounds cross intact. */
+	for (i = 0; i < 256; i++)
+		req[i] = (uint8_t)i;
+	assert_int_equal(tern_directory_p2p_call(client, "alpha", "seg0", req, 256, rep, &len), 0);
+	assert_int_equal(len, 256);
+	for (i = 0; i < 256; i++)
+		assert_int_equal(rep[i], 255 - i);
+	assert_int_equal(tern_directory_p2p_call(client, "alpha", "seg0", req, 1, rep, &len), 0);
+	assert_int_equal(len, 1);
+	assert_int_equal(rep[0], 0);
+	/* The handler's refusal. */
+	assert_int_equal(tern_directory_p2p_call(client, "alpha", "seg9", req, 1, rep, &len),
+			 -ENOENT);
+	assert_int_equal(calls, 3);
+	/* Bad arguments, refused before the wire. */
+	assert_int_equal(tern_directory_p2p_call(client, "alpha", "seg0", req, 0, rep, &len),
+			 -EINVAL);
+	assert_int_equal(tern_directory_p2p_call(client, "alpha", "seg0", req, 257, rep, &len),
+			 -EINVAL);
+	assert_int_equal(tern_directory_p2p_call(client, "al pha", "seg0", req, 1, rep, &len),
+			 -EINVAL);
+	assert_int_equal(tern_directory_p2p_call(client, "alpha", "seg0", NULL, 1, rep, &len),
+			 -EINVAL);
+	assert_int_equal(tern_directory_p2p_call(client, "alpha", "seg0", req, 1, NULL, &len),
+			 -EINVAL);
+	assert_int_equal(tern_directory_p2p_call(NULL, "alpha", "seg0", req, 1, rep, &len),
+			 -EINVAL);
+	e = tern_directory_open("etcd://127.0.0.1:1/x", NULL);
+	assert_non_null(e);
+	assert_int_equal(tern_directory_p2p_call(e, "alpha", "seg0", req, 1, rep, &len), -EINVAL);
+	assert_int_equal(tern_directory_p2p_set_handler(e, reverse_handler, &calls), -EINVAL);
+	tern_directory_close(e);
+	/* A message over 256 bytes on a raw socket: closed, handler not run. */
+	memset(long_msg, '0', sizeof(long_msg) - 1);
+	long_msg[sizeof(long_msg) - 1] = '\0';
+	{
+		char payload[1024];
+
+		snprintf(payload, sizeof(payload),
+			 "{\"v\":1,\"op\":\"call\",\"node\":\"alpha\",\"segment\":\"seg0\","
+			 "\"msg\":\"%s\"}",
+			 long_msg);
+		frame(buf, (uint32_t)strlen(payload), payload);
+		assert_true(send_garbage(port, buf, 4 + strlen(payload)));
+	}
+	assert_int_equal(calls, 3);
+	tern_directory_close(client);
+	tern_directory_close(server);
+}
+
+/* A peer's answer to a call, parsed strictly. */
+static void
+p2p_call_answer_strict(void **state)
+{
+	static const struct {
+		const char *answer;
+		int want;
+	} cases[] = {
+		{ "{\"v\":1,\"status\":0,\"msg\":\"0a0b\"}", 0 },
+		{ "{\"v\":1,\"status\":-2}", -ENOENT },
+		{ "{\"v\":1,\"status\":0}", -EPROTO },
+		{ "{\"v\":1,\"status\":0,\"msg\":\"\"}", -EPROTO },
+		{ "{\"v\":1,\"status\":0,\"msg\":\"0A0B\"}", -EPROTO },
+		{ "{\"v\":1,\"status\":0,\"msg\":\"abc\"}", -EPROTO },
+		{ "{\"v\":1,\"status\":0,\"msg\":\"zz\"}", -EPROTO },
+		{ "{\"v\":1,\"status\":0,\"msg\":7}", -EPROTO },
+		{ "{\"v\":1,\"status\":0,\"msg\":\"00\",\"x\":1}", -EPROTO },
+		{ "{\"v\":1,\"status\":-22}", -EPROTO },
+	};
+	struct tern_directory_conf conf = { .timeout_ms = 2000 };
+	uint8_t req[2] = { 1, 2 }, rep[TERN_DIRECTORY_P2P_MSG_MAX];
+	struct tern_directory *client;
+	struct fake_peer fp;
+	size_t len = 0;
+	char uri[64];
+	unsigned int i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&fp, 0, sizeof(fp));
+		snprintf(fp.answer, sizeof(fp.answer), "%s", cases[i].answer);
+		fake_peer_start(&fp);
+		snprintf(uri, sizeof(uri), "p2p://127.0.0.1:%d", fp.port);
+		client = tern_directory_open(uri, &conf);
+		assert_non_null(client);
+		rc = tern_directory_p2p_call(client, "alpha", "seg0", req, 2, rep, &len);
+		tern_directory_close(client);
+		pthread_join(fp.thread, NULL);
+		close(fp.lfd);
+		if (rc != cases[i].want)
+			fail_msg("answer %s: got %d, want %d", cases[i].answer, rc, cases[i].want);
+		if (rc == 0)
+			assert_true(len == 2 && rep[0] == 10 && rep[1] == 11);
+	}
+}
+
 static void
 p2p_serve_needs_p2p_and_a_free_port(void **state)
 {
@@ -583,6 +730,8 @@ main(void)
 		cmocka_unit_test(p2p_server_survives_garbage),
 		cmocka_unit_test(p2p_serve_needs_p2p_and_a_free_port),
 		cmocka_unit_test(p2p_foreign_status_becomes_eproto),
+		cmocka_unit_test(p2p_call_reaches_the_handler),
+		cmocka_unit_test(p2p_call_answer_strict),
 	};
 
 	rte_log_set_level_pattern("tern.directory", RTE_LOG_WARNING);

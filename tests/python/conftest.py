@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Real tern-dataplanes for the Python tests: a, b and c on this host, peered
 through p2p directories (a knows b and c), each with a 64 MiB segment "kv",
-shm and tcp usable. The pytest process attaches to a. $TERN_DATAPLANE names
-the binary (tests/python/run_pytest.py sets it)."""
+shm and tcp usable; a also has "st" (32 MiB, store capacity it owns:
+--store-capacity) and "sx" (16 MiB, for a store that allocates itself). The
+pytest process attaches to a. $TERN_DATAPLANE names the binary
+(tests/python/run_pytest.py sets it)."""
 import gc
 import hashlib
 import os
@@ -107,9 +109,10 @@ def free_hugepages():
 
 @pytest.fixture(scope="session")
 def dataplanes():
-    # Three 64 MiB segments, the dataplanes' pools, the clients' buffers.
-    if free_hugepages() < 384:
-        pytest.fail("needs at least 768 MiB of free 2M hugepages (usertools/tern-quickstart.sh "
+    # Three 64 MiB segments, a's store segments (48 MiB), the dataplanes'
+    # pools, the clients' buffers.
+    if free_hugepages() < 408:
+        pytest.fail("needs at least 816 MiB of free 2M hugepages (usertools/tern-quickstart.sh "
                     "hugepages); %d free" % free_hugepages())
     work = tempfile.mkdtemp(prefix="tern_py_")
     dps = {n: Dataplane(n, work) for n in "abc"}
@@ -119,7 +122,8 @@ def dataplanes():
         dps["c"].start("--directory", "p2p://127.0.0.1:%d" % port["c"])
         dps["a"].start("--directory", "p2p://127.0.0.1:%d" % port["a"],
                        "--peer", "b=p2p://127.0.0.1:%d" % port["b"],
-                       "--peer", "c=p2p://127.0.0.1:%d" % port["c"])
+                       "--peer", "c=p2p://127.0.0.1:%d" % port["c"],
+                       "--segment", "st:32M", "--store-capacity", "st", "--segment", "sx:16M")
         yield dps
         # Every dataplane outlived what the tests did to it and exits cleanly.
         for n in "abc":

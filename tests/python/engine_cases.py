@@ -225,3 +225,118 @@ def test_close_while_other_threads_use_the_engine(engine):
         assert not t.is_alive()
     assert c.closed
     assert sum("closed" in str(e) for e in seen) == 2
+
+
+def test_store_in_process(engine):
+    """tern.Store over the engine's own segment: numpy arrays registered with
+    the engine, every byte compared, Engine.close() closes the store too."""
+    s = tern.Store(engine, ("kv", 0, 8 * MiB), replicas=1)
+    src = np.frombuffer(pattern(21, 4 * MiB), dtype=np.uint8).copy()
+    dst = np.zeros_like(src)
+    engine.register(src)
+    engine.register(dst)
+    with pytest.raises(ValueError, match="engine can reach"):
+        s.put("k", np.ones(16, dtype=np.uint8))
+    keys = ["e/%d" % i for i in range(64)]
+    chunk = src.size // 64
+    s.batch_put_from(keys, [src[i * chunk:(i + 1) * chunk] for i in range(64)])
+    assert s.batch_get_into(keys, [dst[i * chunk:(i + 1) * chunk] for i in range(64)]) == \
+        [chunk] * 64
+    assert np.array_equal(src, dst)
+    # A float32 array and a uint8 view of it: the bytes are what matter.
+    f = np.arange(1024, dtype=np.float32)
+    engine.register(f)
+    s.put("f32", f)
+    assert s.get_into("f32", dst[:4096]) == 4096
+    assert np.array_equal(dst[:4096].view(np.float32), f)
+    s.put("k", src[:100])
+    with pytest.raises(tern.KeyExistsError):
+        s.put("k", src[:100])
+    with pytest.raises(tern.BufferTooSmallError) as ei:
+        s.get_into("k", dst[:99])
+    assert ei.value.size == 100
+    # 12 MiB more into the 8 MiB range: the oldest are evicted, no put fails.
+    for i in range(12):
+        s.put("big/%d" % i, src[:MiB])
+    st = s.stats()
+    assert st["evictions"] > 0 and st["put_errors"] == 1  # the EEXIST above
+    assert s.get_into("big/11", dst[:MiB]) == MiB and np.array_equal(dst[:MiB], src[:MiB])
+    engine.close()
+    assert s.closed
+    with pytest.raises(ValueError, match="closed"):
+        s.exists("k")
+
+
+def test_store_keys_telemetry_and_tern_top():
+    """/tern/store_keys on this process's telemetry socket: pages by cursor,
+    a prefix, malformed parameters refused; tern-top --store lists the keys."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    prefix = "tern_py_keys_%d" % os.getpid()
+    e = tern.Engine(lcores="0-1", segments={"kv": "8M"}, idle_yield=True, file_prefix=prefix,
+                    telemetry=True)
+    try:
+        s = tern.Store(e, "kv", name="keys_test")
+        src = np.frombuffer(pattern(22, 1 << 16), dtype=np.uint8).copy()
+        e.register(src)
+        keys = ["k/%03d" % i for i in range(70)] + ["other", "k,comma/1", "L" * 200]
+        s.batch_put_from(keys, [src[:100 + i] for i in range(len(keys))])
+        with pytest.raises(tern.Error, match="unknown command"):
+            tern.telemetry(prefix, "/tern/store_keys")  # not registered yet
+        s.serve_telemetry()
+        assert tern.telemetry(prefix, "/tern/store")["objects"] == len(keys)
+        seen, cursor, pages = {}, 0, 0
+        while True:
+            page = tern.telemetry(prefix, "/tern/store_keys,%d,16,k/" % cursor)
+            assert page["name"] == "keys_test" and page["nodes"] == ["kv"]
+            assert page["count"] == len(page["key"]) <= 16
+            for k, n, v, r in zip(page["key"], page["size"], page["version"],
+                                  page["replicas"]):
+                assert k not in seen and v >= 1
+                seen[k] = n
+                assert r.startswith("0:") and len(r.split()) == 1
+            pages += 1
+            if page["next"] == -1:
+                break
+            cursor = page["next"]
+        assert pages == 5
+        assert seen == {k: 100 + i for i, k in enumerate(keys) if k.startswith("k/")}
+        page = tern.telemetry(prefix, "/tern/store_keys,0,64,k,")
+        assert page["key"] == ["k,comma/1"]
+        page = tern.telemetry(prefix, "/tern/store_keys,0,64,L")
+        assert page["truncated"] == 1 and page["key"][0].endswith("...")
+        assert len(page["key"][0]) == 127
+        for bad, why in (("x", "bad cursor"), ("0,0", "bad count"), ("0,65", "bad count"),
+                         ("-1", "bad cursor"), ("1,2,", "bad prefix"),
+                         ("999999", "past this store's end")):
+            with pytest.raises(tern.Error, match=why):
+                tern.telemetry(prefix, "/tern/store_keys," + bad)
+        # Bytes tern.telemetry() refuses to send, straight on the socket.
+        import json
+        import socket
+        for raw in (b"/tern/store_keys,0,5,a b", b"/tern/store_keys,0,5,\x01",
+                    b"/tern/store_keys,0,5,\xc3\xa9"):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+                sock.settimeout(5)
+                sock.connect("/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix)
+                sock.recv(1024)
+                sock.send(raw)
+                reply = sock.recv(16384)
+            assert "bad prefix" in json.loads(reply)["/tern/store_keys"]["error"], reply
+        top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "usertools",
+                           "tern-top")
+        p = subprocess.run([sys.executable, top, "-f", prefix, "--store", "--prefix", "k/",
+                            "--keys", "5", "--once", "-i", "0.1"], capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "store keys_test" in p.stdout and "k/000" in p.stdout, p.stdout
+        assert "other" not in p.stdout and "5 keys shown" in p.stdout, p.stdout
+        assert "73 objects" in p.stdout, p.stdout
+        s.close()
+        with pytest.raises(tern.Error, match="no store serves"):
+            tern.telemetry(prefix, "/tern/store_keys")
+    finally:
+        e.close()
+        shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)

@@ -23,6 +23,19 @@
  *       60 s) for GOFILE (PEER1 is killed meanwhile), then gets all: the 8
  *       with no error (fallen back to their other replica), "solo" with an
  *       error.
+ *   store_client EAL-ARGS -- remote PORTB,PORTC,REDISPORT GOFILE
+ *       three nodes: peer b's segment st and peer c's st, each owned by
+ *       that peer dataplane (--store-capacity st) and asked over its p2p
+ *       channel (127.0.0.1:PORTB, PORTC), and this dataplane's kv; records
+ *       in Redis. 8 objects with replicas = 2 (node 0, b, first); a second
+ *       store ("reader", nodes b:st and c:st) reads them all (objects
+ *       another store placed: under read references at the owners); prints
+ *       "stored", waits for GOFILE (the script reads b's and c's
+ *       /tern/store_owner), gets all, removes half: the reader gets
+ *       -ENOENT for those and the others still; removes all, destroys.
+ *   store_client EAL-ARGS -- rread PORTB,REDISPORT present|absent
+ *       a client of another dataplane (c): a store over b's owned st reads
+ *       the remote mode's 8 objects (every byte checked), or finds none.
  *   store_client EAL-ARGS -- ownhang KEY METADATA
  *       as hang, on the owned segment "st", with a 5 s lease.
  *
@@ -301,6 +314,175 @@ run_fallback(struct tern_client *c, struct tern_segment_table *tbl, const char *
 	return 0;
 }
 
+/* A store of another node (a client of dataplane c) reads what the remote
+ * mode's store placed on b's owned st: all 8 objects (expect "present"),
+ * or none (expect "absent": removed meanwhile, -ENOENT). */
+static int
+run_remote_reader(struct tern_client *c, struct tern_segment_table *tbl, const char *ports,
+		  const char *expect)
+{
+	struct tern_store_node_conf node = { 0 };
+	struct tern_segment_info info;
+	struct tern_store *s;
+	unsigned int port[2], i;
+	uint64_t size = 512 * 1024, got;
+	char uri[64], meta[64], key[32];
+	int r;
+
+	CHECK(sscanf(ports, "%u,%u", &port[0], &port[1]) == 2);
+	CHECK(strcmp(expect, "present") == 0 || strcmp(expect, "absent") == 0);
+	snprintf(uri, sizeof(uri), "p2p://127.0.0.1:%u", port[0]);
+	snprintf(meta, sizeof(meta), "redis://127.0.0.1:%u/ro", port[1]);
+	CHECK(tern_peers_ipc_resolve("b", "st", 10000, &node.segment) == 0);
+	CHECK(tern_segment_info(tbl, node.segment, &info) == 0);
+	node.length = info.length;
+	node.flags = TERN_STORE_NODE_F_OWNED;
+	node.owner = uri;
+	node.owner_node = "b";
+	node.owner_segment = "st";
+	s = tern_store_create(&(struct tern_store_conf){
+		.name = "creader",
+		.client = c,
+		.segments = tbl,
+		.nodes = &node,
+		.nb_nodes = 1,
+		.max_inflight = 8,
+		.deadline_ns = 2000000000ull,
+		.metadata = meta,
+	});
+	CHECK(s != NULL);
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "o/%u", i);
+		memset(buf, 0, size);
+		r = get1(s, key, buf, size, &got);
+		if (expect[0] == 'p') {
+			if (r != 0)
+				fprintf(stderr, "store_client: get %s: %s\n", key, strerror(-r));
+			CHECK(r == 0 && got == size && same(buf, size, 70 + i));
+		} else {
+			CHECK(r == -ENOENT);
+		}
+	}
+	CHECK(tern_store_destroy(s) == 0);
+	printf("store_client: rread %s ok\n", expect);
+	return 0;
+}
+
+static int
+run_remote(struct tern_client *c, struct tern_segment_table *tbl, const char *ports,
+	   const char *gofile)
+{
+	struct tern_store_node_conf nodes[3] = { 0 };
+	static const char *const peer[2] = { "b", "c" };
+	char uri[2][64], meta[64];
+	unsigned int port[3], i;
+	struct tern_segment_info info;
+	struct tern_store_stats st;
+	struct tern_store *s, *rd;
+	uint64_t size = 512 * 1024, got;
+	char key[32];
+	int r[8];
+
+	CHECK(sscanf(ports, "%u,%u,%u", &port[0], &port[1], &port[2]) == 3);
+	snprintf(meta, sizeof(meta), "redis://127.0.0.1:%u/ro", port[2]);
+	for (i = 0; i < 2; i++) {
+		CHECK(tern_peers_ipc_resolve(peer[i], "st", 10000, &nodes[i].segment) == 0);
+		snprintf(uri[i], sizeof(uri[i]), "p2p://127.0.0.1:%u", port[i]);
+		nodes[i].flags = TERN_STORE_NODE_F_OWNED;
+		nodes[i].owner = uri[i];
+		nodes[i].owner_node = peer[i];
+		nodes[i].owner_segment = "st";
+	}
+	/* The reader names the same owned nodes: b's and c's st. */
+	CHECK(tern_segment_find(tbl, "kv", &nodes[2].segment) == 0);
+	for (i = 0; i < 3; i++) {
+		CHECK(tern_segment_info(tbl, nodes[i].segment, &info) == 0);
+		nodes[i].length = info.length;
+	}
+	s = tern_store_create(&(struct tern_store_conf){
+		.name = "remote",
+		.client = c,
+		.segments = tbl,
+		.nodes = nodes,
+		.nb_nodes = 3,
+		.replicas = 2,
+		.max_inflight = 8,
+		.deadline_ns = 2000000000ull,
+		.metadata = meta,
+	});
+	rd = tern_store_create(&(struct tern_store_conf){
+		.name = "reader",
+		.client = c,
+		.segments = tbl,
+		.nodes = nodes,
+		.nb_nodes = 2,
+		.max_inflight = 8,
+		.deadline_ns = 2000000000ull,
+		.metadata = meta,
+	});
+	if (s == NULL || rd == NULL) {
+		fprintf(stderr, "store_client: store: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "o/%u", i);
+		fill(buf + i * size, size, 70 + i);
+		CHECK(put1(s, key, buf + i * size, size) == 0);
+	}
+	CHECK(tern_store_stats(s, &st) == 0);
+	CHECK(st.objects == 8 && st.reserved == 0);
+	/* Objects another store placed, read under the owners' references. */
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "o/%u", i);
+		memset(buf + 16 * MiB, 0, size);
+		got = 0;
+		r[0] = get1(rd, key, buf + 16 * MiB, size, &got);
+		if (r[0] != 0)
+			fprintf(stderr, "store_client: reader get %s: %s\n", key, strerror(-r[0]));
+		CHECK(r[0] == 0 && got == size);
+		CHECK(same(buf + 16 * MiB, size, 70 + i));
+	}
+	CHECK(get1(rd, "o/0", buf + 16 * MiB, size - 1, &got) == -ENOSPC && got == size);
+	CHECK(tern_store_stats(rd, &st) == 0);
+	CHECK(st.gets == 8 && st.objects == 0 && st.used == 0);
+	printf("reader ok\n");
+	printf("stored\n");
+	fflush(stdout);
+	for (i = 0; i < 600 && access(gofile, F_OK) != 0; i++)
+		usleep(100000);
+	CHECK(access(gofile, F_OK) == 0);
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "o/%u", i);
+		memset(buf + 16 * MiB, 0, size);
+		CHECK(get1(s, key, buf + 16 * MiB, size, &got) == 0 && got == size);
+		CHECK(same(buf + 16 * MiB, size, 70 + i));
+	}
+	{
+		const char *keys[8];
+		char names[8][32];
+
+		for (i = 0; i < 8; i++) {
+			snprintf(names[i], sizeof(names[i]), "o/%u", i);
+			keys[i] = names[i];
+		}
+		CHECK(tern_store_remove(s, keys, 4, r) == 4);
+		for (i = 0; i < 8; i++) {
+			memset(buf + 16 * MiB, 0, size);
+			r[0] = get1(rd, names[i], buf + 16 * MiB, size, &got);
+			CHECK(i < 4 ? r[0] == -ENOENT
+				    : r[0] == 0 && same(buf + 16 * MiB, size, 70 + i));
+		}
+		CHECK(tern_store_remove(s, keys + 4, 4, r) == 4);
+		CHECK(get1(rd, names[7], buf + 16 * MiB, size, &got) == -ENOENT);
+	}
+	CHECK(tern_store_destroy(rd) == 0);
+	CHECK(tern_store_stats(s, &st) == 0);
+	CHECK(st.objects == 0 && st.used == 0);
+	CHECK(tern_store_destroy(s) == 0);
+	printf("store_client: remote ok\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -351,6 +533,10 @@ main(int argc, char **argv)
 	CHECK(buf != NULL);
 	if (strcmp(mode, "fallback") == 0)
 		return run_fallback(c, tbl, key, meta); /* PEER GOFILE */
+	if (strcmp(mode, "remote") == 0)
+		return run_remote(c, tbl, key, meta); /* PORTB,PORTC,REDISPORT GOFILE */
+	if (strcmp(mode, "rread") == 0)
+		return run_remote_reader(c, tbl, key, meta); /* PORTB,REDISPORT present|absent */
 	s = tern_store_create(&(struct tern_store_conf){
 		.name = name,
 		.client = c,

@@ -168,6 +168,68 @@ test_create_race(void **state)
 }
 
 /* p2p has no key-value space. */
+/* Batches: 200 creates (several etcd transactions, one Redis pipeline),
+ * some keys already there: exact per-key results, nothing overwritten. */
+static void
+test_put_n(void **state)
+{
+	struct tern_directory *dir = open_dir("e");
+	const char *keys[200];
+	const void *vals[200];
+	size_t lens[200], len = 0;
+	char names[200][16], text[200][16], buf[64];
+	int res[200];
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 200; i++) {
+		snprintf(names[i], sizeof(names[i]), "n/%u", i);
+		snprintf(text[i], sizeof(text[i]), "v%u", i);
+		keys[i] = names[i];
+		vals[i] = text[i];
+		lens[i] = strlen(text[i]);
+	}
+	/* Every 7th key exists already, with another value. */
+	for (i = 0; i < 200; i += 7)
+		assert_int_equal(tern_directory_kv_put(dir, keys[i], "old", 3, 0), 0);
+	assert_int_equal(
+		tern_directory_kv_put_n(dir, 200, keys, vals, lens, TERN_DIRECTORY_KV_CREATE, res),
+		0);
+	for (i = 0; i < 200; i++) {
+		assert_int_equal(res[i], i % 7 == 0 ? -EEXIST : 0);
+		assert_int_equal(tern_directory_kv_get(dir, keys[i], buf, sizeof(buf), &len), 0);
+		if (i % 7 == 0)
+			assert_true(len == 3 && memcmp(buf, "old", 3) == 0);
+		else
+			assert_true(len == lens[i] && memcmp(buf, text[i], len) == 0);
+	}
+	/* All new: one transaction per 64 (etcd), all created. */
+	for (i = 0; i < 200; i++)
+		snprintf(names[i], sizeof(names[i]), "m/%u", i);
+	assert_int_equal(
+		tern_directory_kv_put_n(dir, 200, keys, vals, lens, TERN_DIRECTORY_KV_CREATE, res),
+		0);
+	for (i = 0; i < 200; i++)
+		assert_int_equal(res[i], 0);
+	/* Replace: plain writes. */
+	assert_int_equal(tern_directory_kv_put_n(dir, 3, keys, vals + 10, lens + 10, 0, res), 0);
+	assert_int_equal(res[0] | res[1] | res[2], 0);
+	assert_int_equal(tern_directory_kv_get(dir, "m/2", buf, sizeof(buf), &len), 0);
+	assert_true(len == lens[12] && memcmp(buf, text[12], len) == 0);
+	/* Bad input: nothing sent. */
+	assert_int_equal(tern_directory_kv_put_n(dir, 0, keys, vals, lens, 0, res), -EINVAL);
+	assert_int_equal(tern_directory_kv_put_n(dir, 257, keys, vals, lens, 0, res), -EINVAL);
+	assert_int_equal(tern_directory_kv_put_n(dir, 2, keys, vals, lens, 0x10, res), -EINVAL);
+	assert_int_equal(tern_directory_kv_put_n(NULL, 2, keys, vals, lens, 0, res), -EINVAL);
+	assert_int_equal(tern_directory_kv_put_n(dir, 2, keys, vals, lens, 0, NULL), -EINVAL);
+	snprintf(names[1], sizeof(names[1]), "bad key");
+	assert_int_equal(
+		tern_directory_kv_put_n(dir, 2, keys, vals, lens, TERN_DIRECTORY_KV_CREATE, res),
+		-EINVAL);
+	assert_int_equal(tern_directory_kv_get(dir, "m/0", buf, sizeof(buf), &len), 0);
+	tern_directory_close(dir);
+}
+
 static void
 test_p2p_not_supported(void **state)
 {
@@ -179,6 +241,14 @@ test_p2p_not_supported(void **state)
 	assert_int_equal(tern_directory_kv_put(dir, "k", "v", 1, 0), -ENOTSUP);
 	assert_int_equal(tern_directory_kv_get(dir, "k", NULL, 0, &len), -ENOTSUP);
 	assert_int_equal(tern_directory_kv_del(dir, "k"), -ENOTSUP);
+	{
+		const char *k = "k";
+		const void *v = "v";
+		size_t l = 1;
+		int r;
+
+		assert_int_equal(tern_directory_kv_put_n(dir, 1, &k, &v, &l, 0, &r), -ENOTSUP);
+	}
 	tern_directory_close(dir);
 }
 
@@ -188,7 +258,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_get_del),	  cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_list_prefix),	  cmocka_unit_test(test_create_race),
-		cmocka_unit_test(test_p2p_not_supported),
+		cmocka_unit_test(test_p2p_not_supported), cmocka_unit_test(test_put_n),
 	};
 
 	backend = getenv("TERN_TEST_BACKEND");

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1197,6 +1199,134 @@ after_a_timeout_the_peer_and_a_new_listener_still_work(void **state)
 	lim_transfer_works(&l, 93);
 }
 
+/* A connection to @p ip (host order) port @p port. */
+static int
+raw_connect_to(uint32_t ip, uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 30 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(ip);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+/*
+ * Failover of a WRITE whose bytes reached a rail (doc/peers.md, "Failover"):
+ * an initiator with one epoch for all rails sends half a WRITE on rail A
+ * (127.0.0.1), then, as after a stall, the same range with new bytes on a
+ * connection of a newer epoch on rail B (127.0.0.2), and only then the rest
+ * of the old payload on A, as a frozen target lcore or a link that comes
+ * back would deliver it. The target must close A before it serves B: the
+ * old bytes never land over the new ones.
+ */
+static void
+a_write_moved_to_another_rail_is_never_overwritten_by_its_old_copy(void **state)
+{
+	static struct lim_env l;
+	struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1" };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	const uint32_t n = 256 << 10;
+	uint64_t instance = 0x0de1a7e000000000ull + (uint64_t)getpid();
+	uint8_t *old = malloc(n), *new = malloc(n), b[HDR];
+	uint16_t port2;
+	int fa, fb, tmp;
+
+	RTE_SET_USED(state);
+	assert_non_null(old);
+	assert_non_null(new);
+	tmp = socket(AF_INET, SOCK_STREAM, 0); /* a free port on 127.0.0.2 */
+	sin.sin_addr.s_addr = htonl(0x7f000002);
+	assert_int_equal(bind(tmp, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(tmp, (struct sockaddr *)&sin, &len), 0);
+	port2 = ntohs(sin.sin_port);
+	close(tmp);
+	conf.extra_listen_addr[0] = "127.0.0.2";
+	conf.extra_listen_port[0] = port2;
+	lim_start(&l, &conf, "order");
+	test_pattern_fill(old, n, 31, 0);
+	test_pattern_fill(new, n, 32, 0);
+
+	fa = raw_connect_to(0x7f000001, (uint16_t)tern_tcp_listen_port());
+	assert_int_equal(raw_handshake(fa, instance, TCP_EPOCH_PEER_WIDE | 1), 0);
+	frame(b, 2, 1, l.tgt_h, 0, n, n);
+	send_all(fa, b, HDR);
+	send_all(fa, old, n / 2);
+	usleep(100 * 1000); /* the target is inside that WRITE's payload */
+
+	fb = raw_connect_to(0x7f000002, port2);
+	assert_int_equal(raw_handshake(fb, instance, TCP_EPOCH_PEER_WIDE | 2), 0);
+	frame(b, 2, 2, l.tgt_h, 0, n, n);
+	send_all(fb, b, HDR);
+	send_all(fb, new, n);
+	assert_int_equal(expect_reply(fb, 4, 2, l.tgt_h, n), 0);
+
+	/* The rest of the old copy: refused (A is closed) or discarded. */
+	(void)send(fa, old + n / 2, n / 2, MSG_NOSIGNAL);
+	usleep(300 * 1000);
+	assert_memory_equal(l.tgt, new, n);
+	close(fa);
+	close(fb);
+	free(old);
+	free(new);
+}
+
+/* Descriptors this process has open. */
+static unsigned int
+open_fds(void)
+{
+	unsigned int n = 0;
+	int fd;
+
+	for (fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n = (unsigned int)fd + 1;
+	return n;
+}
+
+/*
+ * No socket to be had (RLIMIT_NOFILE, like a full connection table) is this
+ * process's shortage, not a failure of the rail: the slices go on the
+ * rail's open connection, nothing is paused.
+ */
+static void
+no_free_socket_does_not_pause_a_healthy_rail(void **state)
+{
+	static struct lim_env l;
+	const struct tern_tcp_conf conf = { .listen_addr = "127.0.0.1", .conns_per_peer = 8 };
+	struct tern_submit_opts opts = { .deadline_ns = 3ull * 1000 * 1000 * 1000 };
+	struct tern_tcp_stats before, after;
+	struct rlimit old_lim, lim;
+	struct tern_request r;
+	int ret;
+
+	RTE_SET_USED(state);
+	lim_start(&l, &conf, "nofile");
+	test_pattern_fill(l.src, 4096, 41, 0);
+	r = test_req(TERN_OP_WRITE, l.rtgt_h, 0, l.src, 4096); /* one slice: one connection */
+	assert_int_equal(test_wait_release(tern_submit(l.c, &r, 1, &opts)), 0);
+	usleep(50 * 1000);
+	tern_tcp_stats(&before);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old_lim), 0);
+	lim = old_lim;
+	lim.rlim_cur = open_fds(); /* the next socket() fails with EMFILE */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	test_pattern_fill(l.src, 1 << 20, 42, 0);
+	r = test_req(TERN_OP_WRITE, l.rtgt_h, 0, l.src, 1 << 20); /* four slices */
+	ret = test_wait_release(tern_submit(l.c, &r, 1, &opts));
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old_lim), 0);
+	tern_tcp_stats(&after);
+	assert_int_equal(ret, 0);
+	assert_int_equal(test_pattern_check(l.tgt, 1 << 20, 42, 0), SIZE_MAX);
+	assert_int_equal(after.rail_failures, before.rail_failures);
+	lim_transfer_works(&l, 43);
+}
+
 /* ---- authentication ---- */
 
 static void
@@ -1561,6 +1691,11 @@ main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test(ipv6_loopback_when_available),
 		cmocka_unit_test(notifications_over_tcp),
+		cmocka_unit_test_teardown(no_free_socket_does_not_pause_a_healthy_rail,
+					  lim_teardown),
+		cmocka_unit_test_teardown(
+			a_write_moved_to_another_rail_is_never_overwritten_by_its_old_copy,
+			lim_teardown),
 		cmocka_unit_test_teardown(after_a_timeout_the_peer_and_a_new_listener_still_work,
 					  lim_teardown),
 		cmocka_unit_test(siphash_matches_the_reference_vectors),

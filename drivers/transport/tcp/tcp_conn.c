@@ -162,7 +162,7 @@ tcp_rail_shared_get(const uint8_t *key)
 		if (!r->used) {
 			memcpy(r->key, key, 19);
 			r->used = 1;
-			r->epoch = 1;
+			r->epoch = TCP_EPOCH_PEER_WIDE | 1;
 			r->state = TERN_TCP_RAIL_UP;
 			r->backoff_ms = BACKOFF_MIN_MS;
 			slot = i;
@@ -233,7 +233,7 @@ conn_stale(const struct tcp_conn *c)
 {
 	if (c->role == ROLE_INITIATOR)
 		return c->doomed ||
-		       c->epoch != __atomic_load_n(&c->rail->sh->epoch, __ATOMIC_ACQUIRE);
+		       c->epoch != __atomic_load_n(c->rail->peer->epoch, __ATOMIC_ACQUIRE);
 	return (c->state == CONN_OPEN || c->state == CONN_SYNC) &&
 	       __atomic_load_n(&tcp_shared.inst[c->inst_slot].gen, __ATOMIC_ACQUIRE) != c->inst_gen;
 }
@@ -283,7 +283,7 @@ tcp_ep_catch_up(struct tcp_endpoint *ep)
 		op->expired = 1;
 		if (!op->conn->doomed) {
 			op->conn->doomed = 1;
-			peer_epoch_bump(&op->conn->rail->sh->epoch);
+			peer_epoch_bump(op->conn->rail->peer->epoch);
 		}
 	}
 	for (i = 0; i < ep->nb_conns;) {
@@ -489,8 +489,36 @@ tcp_rail_pick(struct tcp_endpoint *ep, struct tcp_peer *peer, const struct tcp_r
 	return best;
 }
 
-/* The next connection of @p r (round robin), opened on first use; NULL
- * with *err when it cannot be opened (the rail failed). */
+/* A failure of this process (no connection slot, no memory, no socket),
+ * not of the rail. */
+static inline bool
+err_local(int err)
+{
+	return err == -ENOMEM || err == -EMFILE || err == -ENFILE || err == -ENOBUFS;
+}
+
+/* A probe of @p r could not even start for want of local resources: the
+ * rail stays paused, without a failure counted, and is probed again later. */
+static void
+rail_unclaim(struct tcp_rail *r, uint64_t now)
+{
+	struct tcp_rail_shared *sh = r->sh;
+
+	rte_spinlock_lock(&tcp_shared.lock);
+	if (sh->state == TERN_TCP_RAIL_PROBING) {
+		sh->resume_tsc = now + rte_get_tsc_hz() / 1000 * BACKOFF_MIN_MS;
+		__atomic_store_n(&sh->state, TERN_TCP_RAIL_PAUSED, __ATOMIC_RELEASE);
+	}
+	rte_spinlock_unlock(&tcp_shared.lock);
+}
+
+/*
+ * The next connection of @p r (round robin), opened on first use; NULL
+ * with *err when it cannot be opened. A connect that fails fails the rail;
+ * a full connection table (or no memory, no socket) does not: another open
+ * connection of the rail carries the slice, else NULL (the caller tries
+ * another rail).
+ */
 struct tcp_conn *
 tcp_rail_conn(struct tcp_endpoint *ep, struct tcp_rail *r, int *err)
 {
@@ -499,16 +527,42 @@ tcp_rail_conn(struct tcp_endpoint *ep, struct tcp_rail *r, int *err)
 
 	if (++r->next_conn >= ep->conns_per_peer)
 		r->next_conn = 0;
-	if (c == NULL) {
-		c = tcp_conn_connect(ep, r, k, err);
-		if (c == NULL)
-			rail_fail(ep, r, *err);
+	if (c != NULL)
+		return c;
+	c = tcp_conn_connect(ep, r, k, err);
+	if (c != NULL)
+		return c;
+	if (!err_local(*err)) {
+		rail_fail(ep, r, *err);
+		return NULL;
 	}
-	return c;
+	rail_unclaim(r, rte_rdtsc());
+	for (k = 0; k < TERN_TCP_CONNS_MAX; k++)
+		if (r->conns[k] != NULL && !r->conns[k]->probe)
+			return r->conns[k];
+	return NULL;
 }
 
-/* Every PROBE_EVERY_MS: open a connection without slices to each paused
- * rail whose pause is over; its handshake brings the rail back. */
+/* The index in ep->conns of @p c. */
+static uint32_t
+conn_index(const struct tcp_endpoint *ep, const struct tcp_conn *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < ep->nb_conns && ep->conns[i] != c; i++)
+		;
+	return i;
+}
+
+/*
+ * Every PROBE_EVERY_MS: open a connection without slices to each paused
+ * rail whose pause is over; its handshake brings the rail back. The probe
+ * takes a free connection slot of the rail, the last first (the round robin
+ * uses the first conns_per_peer, so a probe there carries nothing); with
+ * every slot in use (conns at its maximum) it takes that of a connection
+ * with nothing on it, which is closed. Called from poll() before its
+ * connection loop (closing one here moves none of that loop's).
+ */
 void
 tcp_rails_probe(struct tcp_endpoint *ep)
 {
@@ -522,31 +576,69 @@ tcp_rails_probe(struct tcp_endpoint *ep)
 
 		for (j = 0; j < p->nb_rails; j++) {
 			struct tcp_rail *r = &p->rails[j];
+			uint32_t idle = TERN_TCP_CONNS_MAX;
 
 			if (__atomic_load_n(&r->sh->state, __ATOMIC_ACQUIRE) == TERN_TCP_RAIL_UP)
 				continue;
-			/* A free slot, the last first: the round robin uses the
-			 * first conns_per_peer, so a probe there carries nothing. */
 			for (k = TERN_TCP_CONNS_MAX; k-- > 0 && r->conns[k] != NULL;)
-				;
+				if (idle == TERN_TCP_CONNS_MAX && r->conns[k]->nb_ops == 0 &&
+				    !r->conns[k]->probe)
+					idle = k;
+			if (k >= TERN_TCP_CONNS_MAX)
+				k = idle;
 			if (k >= TERN_TCP_CONNS_MAX || !rail_claim_probe(ep, r, ep->now))
 				continue;
+			if (r->conns[k] != NULL)
+				tcp_conn_close(ep, conn_index(ep, r->conns[k]), 0);
 			c = tcp_conn_connect(ep, r, k, &err);
-			if (c == NULL)
-				rail_fail(ep, r, err);
-			else
+			if (c != NULL)
 				c->probe = 1;
+			else if (err_local(err))
+				rail_unclaim(r, ep->now);
+			else
+				rail_fail(ep, r, err);
 		}
 	}
+}
+
+/* The error of the rail of @p p out of service that failed last, or @p dflt
+ * when none is (a slice moved off a stale connection that finds no rail in
+ * service fails with what took the rails out, not with the move's reset). */
+static int
+peer_last_error(const struct tcp_peer *p, int dflt)
+{
+	const struct tcp_rail_shared *last = NULL;
+	uint32_t i;
+
+	for (i = 0; i < p->nb_rails; i++) {
+		const struct tcp_rail_shared *sh = p->rails[i].sh;
+
+		if (sh->last_err != 0 &&
+		    __atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) != TERN_TCP_RAIL_UP &&
+		    (last == NULL || sh->fail_tsc > last->fail_tsc))
+			last = sh;
+	}
+	return last != NULL ? last->last_err : dflt;
+}
+
+/* Did any byte of @p op on @p c reach the socket? */
+static inline bool
+on_wire(const struct tcp_conn *c, const struct tcp_op *op)
+{
+	return op->state == OP_SENT || (c->tx_head == op && c->tx_off != 0);
 }
 
 /*
  * The initiator's side of closing @p c: every op naming it (queued or
  * awaiting a reply) goes again on another connection, another rail when
  * @p c broke, unless its batch expired, the endpoint is shutting down, the
- * op went again REPOST_MAX times, or no rail is left: then it fails, with
- * the error of the last rail. WRITE and READ are idempotent: a slice
- * landing twice lands the same bytes.
+ * op went again REPOST_MAX times after rail failures, or no rail is left:
+ * then it fails, with the error of the last rail. WRITE and READ are
+ * idempotent: a slice landing twice lands the same bytes. A WRITE that had
+ * bytes on the broken connection may still be applied late by the target
+ * (a frozen lcore, a link that comes back): the peer's epoch goes up
+ * first, so the target closes that connection, unread bytes and all,
+ * before it serves the copy (doc/protocol.md, "Epochs").
  */
 static void
 conn_ops_failover(struct tcp_endpoint *ep, struct tcp_conn *c, int err)
@@ -557,36 +649,63 @@ conn_ops_failover(struct tcp_endpoint *ep, struct tcp_conn *c, int err)
 		      (c->nb_ops != 0 || c->state != CONN_OPEN);
 	int fail = stale || err == 0 ? -ECONNRESET : err;
 	uint32_t i, failed = 0, again = 0;
+	bool bumped = false, fresh_tried = false;
+	struct tcp_conn *fresh = NULL;
+	int fresh_err = 0;
 
 	r->conns[c->peer_conn] = NULL;
 	if (broken)
 		rail_fail(ep, r, err);
 	for (i = 0; i < ep->nb_ops && c->nb_ops != 0; i++) {
 		struct tcp_op *op = &ep->ops[i];
+		const struct tcp_rail *skip = broken ? r : NULL;
 		struct tcp_conn *nc = NULL;
 		struct tcp_rail *nr;
+		int e = fail, fail_op = fail;
 		uint32_t k;
-		int e = fail;
 
 		if (op->state == OP_FREE || op->conn != c)
 			continue;
 		if (!op->expired && err != -ECANCELED && !ep->cancelled &&
-		    op->reposts < REPOST_MAX) {
+		    (!broken || op->reposts < REPOST_MAX)) {
+			if (broken && !bumped && !c->doomed && op->op == TCP_OP_WRITE &&
+			    on_wire(c, op)) {
+				peer_epoch_bump(r->peer->epoch);
+				bumped = true;
+			}
 			for (k = 0; nc == NULL && k < r->peer->nb_rails; k++) {
-				nr = tcp_rail_pick(ep, r->peer, broken ? r : NULL, 0, &e);
+				nr = tcp_rail_pick(ep, r->peer, skip, 0, &e);
 				if (nr == NULL)
 					break;
 				nc = tcp_rail_conn(ep, nr, &e);
+				skip = nr;
 			}
 		}
+		if (nc == NULL && broken && op->reposts == 0 && !op->expired && !ep->cancelled &&
+		    !on_wire(c, op)) {
+			/* No rail in service, and the slice never left its queue
+			 * (posted after the connection fell silent): it tries a
+			 * connection of its own, once, rather than fail with the
+			 * error of a connection it never used. */
+			if (!fresh_tried) {
+				fresh_tried = true;
+				fresh = tcp_conn_connect(ep, r, c->peer_conn, &fresh_err);
+			}
+			nc = fresh;
+			if (nc == NULL && !err_local(fresh_err))
+				fail_op = fresh_err;
+		}
+		if (nc == NULL && stale)
+			fail_op = peer_last_error(r->peer, fail_op);
 		if (nc == NULL) {
-			op_complete(ep, op, op->expired ? -ETIMEDOUT : fail);
+			op_complete(ep, op, op->expired ? -ETIMEDOUT : fail_op);
 			failed++;
 			continue;
 		}
 		op_detach(op, stale ? 1 : -1);
 		__atomic_fetch_add(&r->sh->reposted, 1, __ATOMIC_RELAXED);
-		op->reposts++;
+		if (broken)
+			op->reposts++;
 		op_attach(ep, nc, op);
 		again++;
 	}
@@ -687,7 +806,7 @@ tcp_conn_connect(struct tcp_endpoint *ep, struct tcp_rail *rail, uint32_t k, int
 	}
 	c->state = CONN_CONNECTING;
 	c->rail = rail;
-	c->epoch = __atomic_load_n(&rail->sh->epoch, __ATOMIC_ACQUIRE);
+	c->epoch = __atomic_load_n(rail->peer->epoch, __ATOMIC_ACQUIRE);
 	c->instance = tcp_shared.instance;
 	c->peer_conn = (uint16_t)k;
 	c->connect_deadline = rte_rdtsc() + ep->connect_timeout_tsc;
@@ -735,15 +854,28 @@ static int
 target_register(struct tcp_endpoint *ep, struct tcp_conn *c)
 {
 	uint32_t i, slot = INSTANCES, victim = 0;
+	const uint8_t *local = c->local;
+	struct sockaddr_storage ss;
+	uint8_t primary[19];
 	bool changed = false;
+	socklen_t len;
 	int ret = 0;
 
+	/* An initiator with one epoch for all our addresses (its rails to us)
+	 * names us by our first advertised address, whichever it reached:
+	 * so do we, and a connection of a newer epoch on one rail closes the
+	 * older ones on every rail. An older initiator keeps an epoch per
+	 * address: so do we, per the address it reached us at. */
+	if ((c->epoch & TCP_EPOCH_PEER_WIDE) != 0 && tcp_cfg.family != 0) {
+		tcp_addr_to_sockaddr(tcp_cfg.family, tcp_cfg.adv_addr, tcp_cfg.listen_port, &ss,
+				     &len);
+		sockaddr_key(&ss, primary);
+		local = primary;
+	}
 	rte_spinlock_lock(&tcp_shared.lock);
-	/* An initiator keeps an epoch per peer address: so do we, per the
-	 * address it reached us at (one process may listen on several). */
 	for (i = 0; i < INSTANCES; i++) {
 		if (tcp_shared.inst[i].instance == c->instance &&
-		    memcmp(tcp_shared.inst[i].local, c->local, sizeof(c->local)) == 0) {
+		    memcmp(tcp_shared.inst[i].local, local, sizeof(c->local)) == 0) {
 			slot = i;
 			break;
 		}
@@ -757,7 +889,7 @@ target_register(struct tcp_endpoint *ep, struct tcp_conn *c)
 		slot = victim;
 		changed = tcp_shared.inst[slot].instance != 0;
 		tcp_shared.inst[slot].instance = c->instance;
-		memcpy(tcp_shared.inst[slot].local, c->local, sizeof(c->local));
+		memcpy(tcp_shared.inst[slot].local, local, sizeof(c->local));
 		tcp_shared.inst[slot].epoch = c->epoch;
 	} else if (c->epoch < tcp_shared.inst[slot].epoch) {
 		ret = -ESTALE;
@@ -816,7 +948,7 @@ hs_ready(struct tcp_endpoint *ep, struct tcp_conn *c, int32_t status)
 	c->writable = 1;
 	c->rail->failing = false;
 	c->rx_tsc = rte_rdtsc();
-	if (c->epoch == __atomic_load_n(&c->rail->sh->epoch, __ATOMIC_ACQUIRE))
+	if (c->epoch == __atomic_load_n(c->rail->peer->epoch, __ATOMIC_ACQUIRE))
 		rail_up(ep, c->rail);
 	STAT_INC(connected);
 	TCP_LOG(DEBUG, "lcore %u: connected to %s", ep->lcore_id, c->name);

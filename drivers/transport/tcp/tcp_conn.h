@@ -49,7 +49,7 @@
 #define QUIESCE_WAIT_MS	  1000 /* expire(): longest wait for another endpoint */
 #define DEAD_MAX	  64   /* expired batches an endpoint refuses slices of */
 #define DEAD_KEEP_MS	  1000 /* ... for this long after it learnt of them */
-#define REPOST_MAX	  8    /* times a slice is posted again after its rail failed */
+#define REPOST_MAX	  8    /* re-posts of a slice after rail failures (not stale moves) */
 #define BACKOFF_MIN_MS	  100  /* first pause of a failed rail ... */
 #define BACKOFF_MAX_MS	  2000 /* ... doubling up to this */
 #define PROBE_EVERY_MS	  10   /* an endpoint looks for paused rails to probe */
@@ -107,7 +107,7 @@ struct tcp_op {
 struct tcp_rail_shared {
 	uint8_t key[19]; /* descriptor bytes 5..23 (or a further address, same layout) */
 	uint8_t used;
-	uint32_t epoch;	     /* atomic: connections of older epochs are closed */
+	uint32_t epoch;	     /* atomic: of a peer's first rail, the peer's (tcp_peer.epoch) */
 	uint32_t state;	     /* atomic: enum tern_tcp_rail_state */
 	uint32_t backoff_ms; /* the pause after the next failure */
 	uint64_t resume_tsc; /* PAUSED: probe from then; PROBING: the probe is late then */
@@ -141,6 +141,9 @@ struct tcp_rail {
 struct tcp_peer {
 	uint8_t key[19]; /* descriptor bytes 5..23: family, port, address */
 	uint32_t nb_rails;
+	/* atomic, its first rail's shared epoch: every connection to the peer,
+	 * on any rail, of an older one is closed (doc/protocol.md, "Epochs") */
+	uint32_t *epoch;
 	struct tcp_rail rails[TCP_RAILS_MAX];
 };
 

@@ -24,6 +24,13 @@
 #define TCP_HS_LEN 16
 /** CHALLENGE flag (in the segment field): the target wants a proof of the secret. */
 #define TCP_HS_F_AUTH 1u
+/**
+ * Handshake epoch bit (in the tag): the initiator keeps one epoch for all
+ * the addresses (rails) of the peer, so the target orders its connections
+ * by instance alone, whatever address they reached (doc/protocol.md,
+ * "Epochs"). Without it the target orders them per address it was reached at.
+ */
+#define TCP_EPOCH_PEER_WIDE 0x80000000u
 /** Statuses are negative errno values above this. */
 #define TCP_FRAME_STATUS_MIN (-4095)
 

@@ -96,6 +96,7 @@ peer_get(struct tcp_endpoint *ep, const uint8_t *desc)
 	for (i = 0; i < d.nb_extra; i++)
 		rail_init(p, i + 1, d.extra[i].family, d.extra[i].port, d.extra[i].addr);
 	p->nb_rails = 1 + d.nb_extra;
+	p->epoch = &p->rails[0].sh->epoch;
 	return ep->last_peer = p;
 }
 static inline uint32_t
@@ -175,8 +176,9 @@ tcp_post_burst(struct tern_endpoint *base, const struct tern_slice *slices, uint
 		/* The live rail with the fewest bytes in flight, then round robin
 		 * over its connections, opening them on first use. */
 		c = NULL;
+		rail = NULL;
 		for (k = 0; c == NULL && k < peer->nb_rails; k++) {
-			rail = tcp_rail_pick(ep, peer, NULL, RAIL_BOUNDED | RAIL_FALLBACK, &err);
+			rail = tcp_rail_pick(ep, peer, rail, RAIL_BOUNDED | RAIL_FALLBACK, &err);
 			if (rail == NULL)
 				break;
 			c = tcp_rail_conn(ep, rail, &err);

@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The ambiguous commit (doc/store.md): a commit whose answer is lost may
+ * have been applied. The store's Redis metadata is a fake Redis server in
+ * a thread of this test that applies a SET and then, on demand, loses its
+ * answer or stops answering altogether, so that each outcome is certain:
+ * applied (the put succeeds), another writer's (-EEXIST, extents freed),
+ * unknown (extents kept until the record is read back).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <rte_common.h>
+#include <rte_errno.h>
+
+#include "test_common.h"
+#include "tern_store.h"
+
+#define KiB (1ull << 10)
+#define MiB (1ull << 20)
+
+/* ---- the fake Redis: GET, SET [NX], DEL on a few keys ---- */
+
+#define FAKE_KEYS    16
+#define FAKE_STR_MAX 512
+
+struct fake_redis {
+	pthread_mutex_t lock;
+	int lfd;
+	uint16_t port;
+	volatile bool stop;
+	/* What the next commands do (under lock). */
+	unsigned int lose_set_answers; /* SETs applied, their answer never sent */
+	bool silent;		       /* nothing answered, nothing applied */
+	bool silent_after_lost;	       /* silent from the next lost answer on */
+	unsigned int sets, gets;
+	char key[FAKE_KEYS][FAKE_STR_MAX];
+	char val[FAKE_KEYS][FAKE_STR_MAX];
+	bool used[FAKE_KEYS];
+	pthread_t thread;
+};
+
+static struct fake_redis fake;
+
+static int
+fake_find(const char *k)
+{
+	for (int i = 0; i < FAKE_KEYS; i++)
+		if (fake.used[i] && strcmp(fake.key[i], k) == 0)
+			return i;
+	return -1;
+}
+
+/* One RESP array of bulk strings from @b (NUL-terminated args in @argv):
+ * the bytes it took, 0 if incomplete, -1 if malformed. */
+static int
+resp_parse(const char *b, size_t n, char argv[4][FAKE_STR_MAX], int *argc)
+{
+	const char *p = b, *end = b + n, *nl;
+	long cnt, len;
+	int i;
+
+	if (n == 0)
+		return 0;
+	if (*p != '*')
+		return -1;
+	nl = memchr(p, '\n', (size_t)(end - p));
+	if (nl == NULL)
+		return 0;
+	cnt = strtol(p + 1, NULL, 10);
+	if (cnt < 1 || cnt > 4)
+		return -1;
+	p = nl + 1;
+	for (i = 0; i < cnt; i++) {
+		if (p >= end)
+			return 0;
+		if (*p != '$')
+			return -1;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			return 0;
+		len = strtol(p + 1, NULL, 10);
+		if (len < 0 || len >= FAKE_STR_MAX)
+			return -1;
+		p = nl + 1;
+		if (end - p < len + 2)
+			return 0;
+		memcpy(argv[i], p, (size_t)len);
+		argv[i][len] = '\0';
+		p += len + 2;
+	}
+	*argc = (int)cnt;
+	return (int)(p - b);
+}
+
+/* The answer to one command in @out ("" when none is sent). */
+static void
+fake_serve(char argv[4][FAKE_STR_MAX], int argc, char *out, size_t outlen)
+{
+	int k;
+
+	out[0] = '\0';
+	pthread_mutex_lock(&fake.lock);
+	if (fake.silent) {
+		pthread_mutex_unlock(&fake.lock);
+		return;
+	}
+	if (strcmp(argv[0], "GET") == 0 && argc == 2) {
+		fake.gets++;
+		k = fake_find(argv[1]);
+		if (k < 0)
+			snprintf(out, outlen, "$-1\r\n");
+		else
+			snprintf(out, outlen, "$%zu\r\n%.*s\r\n", strlen(fake.val[k]),
+				 FAKE_STR_MAX - 1, fake.val[k]);
+	} else if (strcmp(argv[0], "SET") == 0 && (argc == 3 || argc == 4)) {
+		bool nx = argc == 4 && strcmp(argv[3], "NX") == 0;
+
+		fake.sets++;
+		k = fake_find(argv[1]);
+		if (k >= 0 && nx) {
+			snprintf(out, outlen, "$-1\r\n");
+		} else {
+			for (int i = 0; k < 0 && i < FAKE_KEYS; i++)
+				if (!fake.used[i])
+					k = i;
+			if (k < 0) {
+				snprintf(out, outlen, "-ERR full\r\n");
+			} else {
+				fake.used[k] = true;
+				snprintf(fake.key[k], FAKE_STR_MAX, "%s", argv[1]);
+				snprintf(fake.val[k], FAKE_STR_MAX, "%s", argv[2]);
+				snprintf(out, outlen, "+OK\r\n");
+			}
+		}
+		if (fake.lose_set_answers > 0) {
+			fake.lose_set_answers--;
+			out[0] = '\0';
+			if (fake.silent_after_lost)
+				fake.silent = true;
+		}
+	} else if (strcmp(argv[0], "DEL") == 0 && argc == 2) {
+		k = fake_find(argv[1]);
+		if (k >= 0)
+			fake.used[k] = false;
+		snprintf(out, outlen, ":%d\r\n", k >= 0);
+	} else {
+		snprintf(out, outlen, "-ERR unknown\r\n");
+	}
+	pthread_mutex_unlock(&fake.lock);
+}
+
+static void *
+fake_thread(void *arg)
+{
+	(void)arg;
+	while (!fake.stop) {
+		struct pollfd pl = { .fd = fake.lfd, .events = POLLIN };
+		char in[4096], out[FAKE_STR_MAX + 32], argv[4][FAKE_STR_MAX];
+		size_t have = 0;
+		int fd, argc, used;
+
+		if (poll(&pl, 1, 50) <= 0)
+			continue;
+		fd = accept(fake.lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		/* One connection at a time, until the client closes it. */
+		while (!fake.stop) {
+			struct pollfd pc = { .fd = fd, .events = POLLIN };
+			ssize_t r;
+
+			if (poll(&pc, 1, 50) <= 0)
+				continue;
+			r = read(fd, in + have, sizeof(in) - have);
+			if (r <= 0)
+				break;
+			have += (size_t)r;
+			while ((used = resp_parse(in, have, argv, &argc)) > 0) {
+				fake_serve(argv, argc, out, sizeof(out));
+				if (out[0] != '\0' && write(fd, out, strlen(out)) < 0)
+					break;
+				memmove(in, in + used, have - (size_t)used);
+				have -= (size_t)used;
+			}
+			if (used < 0 || have == sizeof(in))
+				break;
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static void
+fake_start(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int one = 1;
+
+	memset(&fake, 0, sizeof(fake));
+	pthread_mutex_init(&fake.lock, NULL);
+	fake.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fake.lfd >= 0);
+	assert_int_equal(setsockopt(fake.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	assert_int_equal(bind(fake.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fake.lfd, (struct sockaddr *)&a, &len), 0);
+	assert_int_equal(listen(fake.lfd, 8), 0);
+	fake.port = ntohs(a.sin_port);
+	assert_int_equal(pthread_create(&fake.thread, NULL, fake_thread, NULL), 0);
+}
+
+static void
+fake_stop(void)
+{
+	fake.stop = true;
+	pthread_join(fake.thread, NULL);
+	close(fake.lfd);
+}
+
+/* ---- the store over it ---- */
+
+static struct test_env env;
+static uint8_t *buf; /* 4 MiB, LOCAL */
+static void *cap_mem;
+
+static struct tern_store *
+store_open(const char *name)
+{
+	struct tern_store_node_conf node = { .length = 4 * MiB };
+	char meta[128];
+	struct tern_store *s;
+
+	node.segment = test_segment_local(&env, "ambcap", 4 * MiB, &cap_mem);
+	snprintf(meta, sizeof(meta), "redis://127.0.0.1:%u/amb", fake.port);
+	s = tern_store_create(&(struct tern_store_conf){
+		.name = name,
+		.engine = env.engine,
+		.segments = env.segments,
+		.nodes = &node,
+		.nb_nodes = 1,
+		.metadata = meta,
+		.metadata_timeout_ms = 300,
+	});
+	if (s == NULL)
+		fail_msg("tern_store_create %s: %s", name, rte_strerror(rte_errno));
+	return s;
+}
+
+static int
+put1(struct tern_store *s, const char *key, void *b, uint64_t size)
+{
+	struct tern_store_future *f = tern_store_put(s, &key, &b, &size, 1, NULL);
+	int ret;
+
+	assert_non_null(f);
+	ret = tern_store_future_wait(f, UINT64_MAX);
+	tern_store_future_release(f);
+	return ret;
+}
+
+static int
+get1(struct tern_store *s, const char *key, void *b, uint64_t room, uint64_t *size)
+{
+	struct tern_store_future *f = tern_store_get(s, &key, &b, &room, 1);
+	int ret;
+
+	assert_non_null(f);
+	ret = tern_store_future_wait(f, UINT64_MAX);
+	assert_int_equal(tern_store_future_result(f, 0, size), ret);
+	tern_store_future_release(f);
+	return ret;
+}
+
+static struct tern_store_stats
+stats(struct tern_store *s)
+{
+	struct tern_store_stats st;
+
+	assert_int_equal(tern_store_stats(s, &st), 0);
+	return st;
+}
+
+static void
+test_ambiguous_commit(void **state)
+{
+	struct tern_store *s;
+	struct tern_store_stats st;
+	uint64_t size = 0;
+	int tries;
+
+	(void)state;
+	fake_start();
+	s = store_open("amb");
+
+	/* Applied, its answer lost: the commit (pipelined, never sent again)
+	 * times out; read back: ours, so the put succeeds. */
+	test_pattern_fill(buf, 64 * KiB, 1, 0);
+	fake.lose_set_answers = 1;
+	assert_int_equal(put1(s, "a/1", buf, 64 * KiB), 0);
+	assert_int_equal(fake.sets, 1);
+	assert_true(fake.gets >= 1);
+	st = stats(s);
+	assert_int_equal(st.objects, 1);
+	assert_int_equal(st.reserved, 0);
+	assert_int_equal(st.used, 64 * KiB);
+	memset(buf + 1 * MiB, 0, 64 * KiB);
+	assert_int_equal(get1(s, "a/1", buf + 1 * MiB, 1 * MiB, &size), 0);
+	assert_int_equal(size, 64 * KiB);
+	assert_int_equal(test_pattern_check(buf + 1 * MiB, size, 1, 0), SIZE_MAX);
+
+	/* Another writer's record under the key: -EEXIST, extents freed, and
+	 * that record left alone. */
+	pthread_mutex_lock(&fake.lock);
+	fake.used[FAKE_KEYS - 1] = true;
+	snprintf(fake.key[FAKE_KEYS - 1], FAKE_STR_MAX, "amb/~kv/a/2");
+	snprintf(fake.val[FAKE_KEYS - 1], FAKE_STR_MAX, "tern1 other 64 7 1 0:0");
+	pthread_mutex_unlock(&fake.lock);
+	assert_int_equal(put1(s, "a/2", buf, 64 * KiB), -EEXIST);
+	st = stats(s);
+	assert_int_equal(st.objects, 1);
+	assert_int_equal(st.used, 64 * KiB);
+	assert_string_equal(fake.val[FAKE_KEYS - 1], "tern1 other 64 7 1 0:0");
+
+	/* Unknown: the SET is applied, then the server stops answering (the
+	 * retry and the read-back time out). The put fails with the timeout,
+	 * its extent stays reserved (a record names it); once the server
+	 * answers again, a poll reads the record back: ours, so the object
+	 * is committed and readable. */
+	test_pattern_fill(buf, 64 * KiB, 3, 0);
+	pthread_mutex_lock(&fake.lock);
+	fake.lose_set_answers = 1;
+	fake.silent_after_lost = true;
+	pthread_mutex_unlock(&fake.lock);
+	assert_int_equal(put1(s, "a/3", buf, 64 * KiB), -ETIMEDOUT);
+	st = stats(s);
+	assert_int_equal(st.objects, 1);
+	assert_int_equal(st.reserved, 1); /* kept: a record may name it */
+	assert_int_equal(st.used, 2 * 64 * KiB);
+	assert_int_equal(tern_store_poll(s), 0); /* still unknown: nothing freed */
+	assert_int_equal(stats(s).reserved, 1);
+	pthread_mutex_lock(&fake.lock);
+	fake.silent = false;
+	fake.silent_after_lost = false;
+	pthread_mutex_unlock(&fake.lock);
+	for (tries = 0; tries < 100; tries++) {
+		assert_true(tern_store_poll(s) >= 0);
+		if (stats(s).reserved == 0)
+			break;
+		usleep(50000);
+	}
+	st = stats(s);
+	assert_int_equal(st.reserved, 0);
+	assert_int_equal(st.objects, 2);
+	assert_int_equal(st.used, 2 * 64 * KiB);
+	memset(buf + 1 * MiB, 0, 64 * KiB);
+	assert_int_equal(get1(s, "a/3", buf + 1 * MiB, 1 * MiB, &size), 0);
+	assert_int_equal(test_pattern_check(buf + 1 * MiB, size, 3, 0), SIZE_MAX);
+
+	/* Unknown and not applied: the server silent from the start. The
+	 * read-back later finds no record and creates it (the lost request
+	 * may still land): the object ends committed, never half-freed. */
+	pthread_mutex_lock(&fake.lock);
+	fake.silent = true;
+	pthread_mutex_unlock(&fake.lock);
+	test_pattern_fill(buf, 64 * KiB, 4, 0);
+	assert_int_equal(put1(s, "a/4", buf, 64 * KiB), -ETIMEDOUT);
+	assert_int_equal(stats(s).reserved, 1);
+	pthread_mutex_lock(&fake.lock);
+	fake.silent = false;
+	pthread_mutex_unlock(&fake.lock);
+	for (tries = 0; tries < 100; tries++) {
+		assert_true(tern_store_poll(s) >= 0);
+		if (stats(s).reserved == 0)
+			break;
+		usleep(50000);
+	}
+	st = stats(s);
+	assert_int_equal(st.reserved, 0);
+	assert_int_equal(st.objects, 3);
+	assert_int_equal(get1(s, "a/4", buf + 1 * MiB, 1 * MiB, &size), 0);
+	assert_int_equal(test_pattern_check(buf + 1 * MiB, size, 4, 0), SIZE_MAX);
+
+	assert_int_equal(tern_store_destroy(s), 0);
+	/* Destroy withdrew our three records; the other writer's stays. */
+	pthread_mutex_lock(&fake.lock);
+	for (int i = 0; i < FAKE_KEYS - 1; i++)
+		assert_false(fake.used[i]);
+	assert_true(fake.used[FAKE_KEYS - 1]);
+	pthread_mutex_unlock(&fake.lock);
+	fake_stop();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ambiguous_commit),
+	};
+	void *mem;
+	int ret;
+
+	test_eal_init("test_store_amb", "0@(0-1),1@(0-1)", 256);
+	test_env_create(&env, "samb", NULL);
+	test_segment_local(&env, "ambbuf", 4 * MiB, &mem);
+	buf = mem;
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	test_env_destroy(&env);
+	free(mem);
+	free(cap_mem);
+	return ret;
+}
