@@ -126,6 +126,7 @@ ep_revive(struct mlx5_endpoint *ep, struct mlx5_sq *sq)
 	rc = mlx5_prov()->qp_recover(mlx5_prov_ctx(), sq->handle);
 	if (rc == 0) {
 		mlx5_sq_reset(sq);
+		mlx5_ep_sq_rq_restart(sq);
 		sq->revive_tries = 0;
 		sq->revive_at_ms = 0;
 		ep->stats.revivals++;
@@ -421,6 +422,7 @@ ep_recover(struct mlx5_endpoint *ep)
 		rc = mlx5_prov()->qp_recover(mlx5_prov_ctx(), sq->handle);
 		if (rc == 0) {
 			mlx5_sq_reset(sq);
+			mlx5_ep_sq_rq_restart(sq);
 			ep->stats.recoveries++;
 			TERN_MLX5_LOG(INFO, "lcore %u: QP 0x%x back in RTS", ep->lcore_id, sq->qpn);
 			continue;

@@ -242,6 +242,23 @@ mlx5_notify_rx_add(struct mlx5_notify_rx *rx, struct mlx5_rq *rq, struct mlx5_sq
 	return 0;
 }
 
+void
+mlx5_notify_rx_remove(struct mlx5_notify_rx *rx, const struct mlx5_rq *rq)
+{
+	unsigned int q;
+
+	for (q = 0; q < rx->nb_qps; q++) {
+		if (rx->rqs[q] != rq)
+			continue;
+		rx->nb_qps--;
+		rx->rqs[q] = rx->rqs[rx->nb_qps];
+		rx->sqs[q] = rx->sqs[rx->nb_qps];
+		rx->rqs[rx->nb_qps] = NULL;
+		rx->sqs[rx->nb_qps] = NULL;
+		return;
+	}
+}
+
 /* Count a refusal; log it, at most once a second (a hostile peer must not
  * flood the log), with how many went unlogged since. */
 static void

@@ -163,6 +163,9 @@ int mlx5_notify_rx_init(struct mlx5_notify_rx *rx, const struct tern_mlx5_cq_vie
  */
 int mlx5_notify_rx_add(struct mlx5_notify_rx *rx, struct mlx5_rq *rq, struct mlx5_sq *sq);
 
+/** Stop serving @p rq on @p rx (nothing when it is not served there). */
+void mlx5_notify_rx_remove(struct mlx5_notify_rx *rx, const struct mlx5_rq *rq);
+
 /**
  * Take up to @p max receive CQEs: notify frames are parsed and delivered (and
  * answered with a status SEND), status frames handed to on_status, anything

@@ -202,11 +202,14 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 				      strerror(-rc));
 	}
 	if (rc == 0) {
+		mlx5_ep_rx_open(ep);
 		mlx5_ctl_lock();
 		rc = mlx5_ep_add_locked(ep);
 		mlx5_ctl_unlock();
-		if (rc != 0)
+		if (rc != 0) {
+			mlx5_ep_rx_close(ep);
 			mlx5_prov()->cq_close(mlx5_prov_ctx(), ep->cq_handle);
+		}
 	}
 	if (rc != 0) {
 		rte_free(ep->keys);
@@ -230,6 +233,7 @@ mlx5_endpoint_close(struct tern_endpoint *base)
 	left = mlx5_ep_remove_locked(ep);
 	mlx5_connect_forget_ep(ep);
 	ep_close_qps(ep);
+	mlx5_ep_rx_close(ep);
 	mlx5_prov()->cq_close(mlx5_prov_ctx(), ep->cq_handle);
 	rte_free(ep->keys);
 	rte_free(ep->sw);
