@@ -122,7 +122,9 @@ ntf_conn_get(struct shm_endpoint *ep, const char *path)
 	for (i = 0; i < NTF_CONNS; i++) {
 		if (ep->conns[i].fd >= 0 && strcmp(ep->conns[i].path, path) == 0)
 			return i;
-		if (free_slot < 0 && (ep->conns[i].fd < 0 || ep->conns[i].out == 0))
+		/* A free slot first, else an idle connection. */
+		if (ep->conns[i].fd < 0 ? free_slot < 0 || ep->conns[free_slot].fd >= 0
+					: free_slot < 0 && ep->conns[i].out == 0)
 			free_slot = i;
 	}
 	if (free_slot < 0)
