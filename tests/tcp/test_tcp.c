@@ -1690,12 +1690,12 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(a_foreign_server_does_not_flood_the_log, setup,
 						teardown),
 		cmocka_unit_test(ipv6_loopback_when_available),
-		cmocka_unit_test(notifications_over_tcp),
 		cmocka_unit_test_teardown(no_free_socket_does_not_pause_a_healthy_rail,
 					  lim_teardown),
 		cmocka_unit_test_teardown(
 			a_write_moved_to_another_rail_is_never_overwritten_by_its_old_copy,
 			lim_teardown),
+		cmocka_unit_test(notifications_over_tcp),
 		cmocka_unit_test_teardown(after_a_timeout_the_peer_and_a_new_listener_still_work,
 					  lim_teardown),
 		cmocka_unit_test(siphash_matches_the_reference_vectors),
