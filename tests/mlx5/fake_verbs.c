@@ -97,6 +97,8 @@ struct fake_qp {
 	struct fake_cq *scq, *rcq;
 	int has_sq;
 	struct tern_mlx5_sq_view view;
+	int has_rq; /* max_recv_wr > 0 on a CQ with rings: the model's RQ */
+	struct tern_mlx5_rq_view rq;
 };
 
 struct fake_mr {
@@ -748,15 +750,26 @@ mlx5dv_create_qp(struct ibv_context *context, struct ibv_qp_init_attr_ex *attr,
 		return NULL;
 	q->has_sq = scq->model_cq != NULL && wqe_cnt != 0;
 	q->view.max_inline = inl;
-	rc = mlx5_model_provider.qp_create(fv.model, q->has_sq ? scq->model_cq : NULL, wqe_cnt,
-					   &q->view, &local, &q->model_qp);
+	/* rdma-core makes an RQ of max_recv_wr rounded up to a power of two,
+	 * 16 bytes per scatter entry; a QP on the model receives only on a CQ
+	 * with rings. */
+	q->has_rq = attr->cap.max_recv_wr != 0 && rcq->model_cq != NULL;
+	if (q->has_rq)
+		rc = mlx5_model_provider.qp_create_rq(
+			fv.model, q->has_sq ? scq->model_cq : NULL, rcq->model_cq, wqe_cnt,
+			&q->view, attr->cap.max_recv_wr, &q->rq, &local, &q->model_qp);
+	else
+		rc = mlx5_model_provider.qp_create(fv.model, q->has_sq ? scq->model_cq : NULL,
+						   wqe_cnt, &q->view, &local, &q->model_qp);
 	if (rc != 0) {
 		free(q);
 		errno = -rc;
 		return NULL;
 	}
-	/* rdma-core writes back what the WQE size holds. */
+	/* rdma-core writes back what the WQE size holds, and the RQ it made. */
 	attr->cap.max_inline_data = inl;
+	if (q->has_rq)
+		attr->cap.max_recv_wr = q->rq.wqe_cnt;
 	q->scq = scq;
 	q->rcq = rcq;
 	q->qp.context = context;
@@ -977,6 +990,13 @@ mlx5dv_init_obj(struct mlx5dv_obj *obj, uint64_t obj_type)
 			obj->qp.out->sq.stride = q->view.stride;
 			obj->qp.out->bf.reg = q->view.bf_reg;
 			obj->qp.out->bf.size = q->view.bf_size;
+		}
+		if (q->has_rq) {
+			/* The receive record is [0] of the pair. */
+			obj->qp.out->dbrec = (__be32 *)(uintptr_t)q->rq.dbrec;
+			obj->qp.out->rq.buf = q->rq.buf;
+			obj->qp.out->rq.wqe_cnt = q->rq.wqe_cnt;
+			obj->qp.out->rq.stride = q->rq.stride;
 		}
 	}
 	return 0;

@@ -34,9 +34,14 @@
 #define INLINE_BIT	  0x80000000u
 #define OP_RDMA_WRITE	  0x08
 #define OP_RDMA_READ	  0x10
+#define OP_RDMA_WRITE_IMM 0x09
+#define OP_SEND		  0x0a
+#define OP_SEND_IMM	  0x0b
 #define CE_ALWAYS	  0x08
 
 /* CQE byte layout (the 64-byte cqe64). */
+#define CQE_FLAGS_RQPN	24
+#define CQE_IMM		36
 #define CQE_BYTE_CNT	44
 #define CQE_VENDOR_SYND 54
 #define CQE_SYNDROME	55
@@ -46,7 +51,14 @@
 #define CQE_OP_OWN	63
 #define CQE_OP_REQ	0x0
 #define CQE_OP_REQ_ERR	0xd
-#define CQE_OP_INVALID	0xf
+#define CQE_OP_RESP_ERR 0xe
+/* Responder CQE opcodes (rdma-core mlx5dv.h MLX5_CQE_RESP_*). */
+#define CQE_OP_RESP_WR_IMM   0x1
+#define CQE_OP_RESP_SEND     0x2
+#define CQE_OP_RESP_SEND_IMM 0x3
+/* A receive WQE's scatter list ends early at a segment with this lkey. */
+#define INVALID_LKEY   0x100u
+#define CQE_OP_INVALID 0xf
 
 #define QP_INIT 1
 #define QP_RTS	3
@@ -115,6 +127,18 @@ struct mlx5_model_qp {
 	int fail_recovery;
 	uint64_t executed;
 	int closed;
+	/* Receive queue (qp_create_rq): RECV WQEs of rq_stride bytes, each a
+	 * scatter list of data segments; dbrec[0] counts the RECVs posted. */
+	struct model_cq *rcq;
+	struct model_map rqmap;
+	uint8_t *rq;
+	uint32_t rq_cnt;
+	uint32_t rq_stride;
+	uint16_t rq_ci;	    /* next RECV to consume */
+	uint8_t rnr_retry;  /* requester: RNR retries before RNR_RETRY_EXC (7: forever) */
+	uint8_t rnr_tries;  /* RNR NAKs taken for the WQE at ci */
+	int stalled;	    /* the WQE at ci waits for the responder (RNR, retried) */
+	uint32_t resp_fail; /* responder: fail the next receive with this syndrome */
 };
 
 struct mlx5_model {
@@ -281,6 +305,7 @@ qp_free(struct mlx5_model_qp *qp)
 	guarded_unmap(&qp->map);
 	guarded_unmap(&qp->dbmap);
 	guarded_unmap(&qp->bfmap);
+	guarded_unmap(&qp->rqmap);
 	free(qp);
 }
 
@@ -536,6 +561,115 @@ cqe_write(struct mlx5_model_qp *qp, uint8_t opcode, uint8_t wqe_opcode, uint16_t
 		qp->m->st.err_cqes++;
 }
 
+static const struct model_mr *mr_check(struct mlx5_model *m, int node, uint32_t key, uint64_t addr,
+				       uint64_t len, uint32_t access);
+
+/* A responder CQE in QP @r's receive CQ (cq.c: handle_responder() reads
+ * byte_cnt, imm_inval_pkey, flags_rqpn; the RQ's tail counts RECVs taken). */
+static void
+rcqe_write(struct mlx5_model_qp *r, uint8_t opcode, uint16_t rq_idx, uint32_t byte_cnt,
+	   const uint8_t imm[4], uint32_t rqpn, uint8_t syndrome)
+{
+	struct model_cq *cq = r->rcq;
+	uint32_t ci = rd32((const uint8_t *)&cq->dbrec[0]) & 0xffffff;
+	uint8_t *cqe;
+
+	if (((cq->pi - ci) & 0xffffff) >= cq->cqe_cnt) {
+		violation(r->m, "receive CQ overrun: producer %u, consumer record %u, %u entries",
+			  cq->pi, ci, cq->cqe_cnt);
+		return;
+	}
+	cqe = cq->buf + (size_t)(cq->pi & (cq->cqe_cnt - 1)) * cq->cqe_size + cq->cqe_size - 64;
+	memset(cqe, 0, 63);
+	wr32(cqe + CQE_FLAGS_RQPN, rqpn & 0xffffff);
+	if (imm != NULL)
+		memcpy(cqe + CQE_IMM, imm, 4);
+	wr32(cqe + CQE_BYTE_CNT, byte_cnt);
+	cqe[CQE_VENDOR_SYND] = syndrome != 0 ? 0x81 : 0;
+	cqe[CQE_SYNDROME] = syndrome;
+	wr32(cqe + CQE_SOP_QPN, r->qpn);
+	wr16(cqe + CQE_WQE_COUNTER, rq_idx);
+	__atomic_store_n(&cqe[CQE_OP_OWN], (uint8_t)((opcode << 4) | ((cq->pi / cq->cqe_cnt) & 1)),
+			 __ATOMIC_RELEASE);
+	cq->pi++;
+	r->m->st.cqes++;
+	r->m->st.recv_cqes++;
+	if (syndrome != 0)
+		r->m->st.err_cqes++;
+}
+
+#define RESP_RNR 0xff
+
+/* Can responder @r take a message? 0, RESP_RNR (no RECV posted), or the
+ * requester's syndrome. */
+static uint8_t
+resp_ready(struct mlx5_model_qp *r)
+{
+	uint16_t posted;
+
+	if (r->rq == NULL || r->rcq == NULL || r->err)
+		return MODEL_SYND_REMOTE_INVAL;
+	posted = (uint16_t)rd32((const uint8_t *)&r->dbrec[0]);
+	if ((uint16_t)(posted - r->rq_ci) > r->rq_cnt) {
+		violation(r->m,
+			  "QP 0x%x: receive doorbell record %u overruns the RQ (%u taken, %u)",
+			  r->qpn, posted, r->rq_ci, r->rq_cnt);
+		return MODEL_SYND_REMOTE_INVAL;
+	}
+	return posted == r->rq_ci ? RESP_RNR : 0;
+}
+
+/* Consume responder @r's next RECV for a message of @len bytes (@data: a
+ * SEND's payload, scattered; NULL for WRITE with immediate, which scatters
+ * nothing) and write its CQE. @return 0 or the requester's syndrome. */
+static uint8_t
+resp_consume(struct mlx5_model_qp *r, const struct mlx5_model_qp *req, uint8_t opcode,
+	     const uint8_t *data, uint32_t len, const uint8_t imm[4])
+{
+	struct mlx5_model *m = r->m;
+	uint16_t idx = r->rq_ci;
+	const uint8_t *wqe = r->rq + (size_t)(idx & (r->rq_cnt - 1)) * r->rq_stride;
+	uint32_t u, off = 0, room = 0;
+	uint8_t rsynd = 0, synd = 0, cqe_op;
+
+	for (u = 0; u < r->rq_stride / 16 && data != NULL; u++) {
+		const uint8_t *seg = wqe + (size_t)u * 16;
+		uint32_t seg_len = rd32(seg), lkey = rd32(seg + 4);
+		uint64_t addr = rd64(seg + 8);
+		uint32_t n;
+
+		if (lkey == INVALID_LKEY)
+			break;
+		if (mr_check(m, r->local_node, lkey, addr, seg_len, MODEL_ACCESS_LOCAL_WRITE) ==
+		    NULL) {
+			rsynd = MODEL_SYND_LOCAL_PROT;
+			synd = MODEL_SYND_REMOTE_OP;
+			break;
+		}
+		room += seg_len;
+		n = len - off < seg_len ? len - off : seg_len;
+		memcpy((void *)(uintptr_t)addr, data + off, n);
+		off += n;
+	}
+	if (rsynd == 0 && data != NULL && off < len) {
+		rsynd = MODEL_SYND_LOCAL_LENGTH;
+		synd = MODEL_SYND_REMOTE_INVAL;
+	}
+	(void)room;
+	r->rq_ci++;
+	if (rsynd != 0) {
+		r->err = 1;
+		rcqe_write(r, CQE_OP_RESP_ERR, idx, 0, NULL, req->qpn, rsynd);
+		return synd;
+	}
+	cqe_op = opcode == OP_RDMA_WRITE_IMM ? CQE_OP_RESP_WR_IMM
+		 : opcode == OP_SEND_IMM     ? CQE_OP_RESP_SEND_IMM
+					     : CQE_OP_RESP_SEND;
+	rcqe_write(r, cqe_op, idx, len, opcode == OP_SEND ? NULL : imm, req->qpn, 0);
+	m->st.recvs++;
+	return 0;
+}
+
 /* ---- WQE execution ---- */
 
 /* Copy @len bytes of the ring starting at WQEBB-relative byte @off, wrapping. */
@@ -630,10 +764,13 @@ wqe_execute(struct mlx5_model_qp *qp)
 	uint8_t hdr[32], unit[16];
 	size_t base = (size_t)(qp->ci & (qp->wqe_cnt - 1)) * WQEBB;
 	uint32_t w0, w1, ds, qpn, nsegs = 0, u, total = 0, i, rkey;
-	uint8_t opmod, opcode, ce, synd = 0;
-	int remote_node;
+	uint8_t opmod, opcode, ce, synd = 0, imm[4];
+	int remote_node, send_layout, needs_recv;
+	uint32_t hdr_units;
+	struct mlx5_model_qp *resp = NULL;
+	uint8_t *payload = NULL;
 	uint16_t idx, wqebbs;
-	uint64_t raddr;
+	uint64_t raddr = 0;
 
 	sq_read(qp, base, hdr, sizeof(hdr));
 	w0 = rd32(hdr + CTRL_OPMOD_IDX_OP);
@@ -644,6 +781,13 @@ wqe_execute(struct mlx5_model_qp *qp)
 	qpn = w1 >> 8;
 	ds = w1 & 0x3f;
 	ce = hdr[CTRL_FM_CE_SE];
+	/* SEND and SEND with immediate: ctrl, then data (rdma-core qp.c); the
+	 * RDMA opcodes put the raddr segment between. A wired QP (no responder
+	 * QP) is parsed as RDMA and refuses them below. */
+	send_layout = (opcode == OP_SEND || opcode == OP_SEND_IMM) && qp->handshake;
+	needs_recv = opcode == OP_SEND || opcode == OP_SEND_IMM || opcode == OP_RDMA_WRITE_IMM;
+	hdr_units = send_layout ? 1 : 2;
+	memcpy(imm, hdr + CTRL_IMM, 4);
 	if (idx != qp->ci)
 		violation(m, "QP 0x%x: WQE at %u carries index %u", qp->qpn, qp->ci, idx);
 	if (qp->state != QP_RTS)
@@ -658,9 +802,9 @@ wqe_execute(struct mlx5_model_qp *qp)
 	if ((ce & ~CE_ALWAYS) != 0)
 		violation(m, "QP 0x%x: WQE %u fm_ce_se 0x%02x (fence/SE/CE mode unexpected)",
 			  qp->qpn, qp->ci, ce);
-	if (rd32(hdr + CTRL_IMM) != 0)
+	if (rd32(hdr + CTRL_IMM) != 0 && opcode != OP_SEND_IMM && opcode != OP_RDMA_WRITE_IMM)
 		violation(m, "QP 0x%x: WQE %u immediate set on a non-IMM op", qp->qpn, qp->ci);
-	if (ds < 3 || ds > 63) {
+	if (ds < hdr_units + 1 || ds > 63) {
 		violation(m, "QP 0x%x: WQE %u ds %u out of bounds", qp->qpn, qp->ci, ds);
 		return 0;
 	}
@@ -670,24 +814,29 @@ wqe_execute(struct mlx5_model_qp *qp)
 			  qp->qpn, qp->ci, wqebbs, qp->target);
 		return 0;
 	}
-	raddr = rd64(hdr + RADDR_OFF);
-	rkey = rd32(hdr + RADDR_OFF + 8);
-	if (rd32(hdr + RADDR_OFF + 12) != 0)
-		violation(m, "QP 0x%x: WQE %u raddr reserved word not zero", qp->qpn, qp->ci);
-	for (u = 0; u < ds - 2;) {
+	rkey = 0;
+	if (!send_layout) {
+		raddr = rd64(hdr + RADDR_OFF);
+		rkey = rd32(hdr + RADDR_OFF + 8);
+		if (rd32(hdr + RADDR_OFF + 12) != 0)
+			violation(m, "QP 0x%x: WQE %u raddr reserved word not zero", qp->qpn,
+				  qp->ci);
+	}
+	for (u = 0; u < ds - hdr_units;) {
 		struct wqe_seg *s = &segs[nsegs];
+		size_t at = base + (size_t)hdr_units * 16 + (size_t)u * 16;
 
-		sq_read(qp, base + DATA_OFF + (size_t)u * 16, unit, sizeof(unit));
+		sq_read(qp, at, unit, sizeof(unit));
 		w0 = rd32(unit);
 		if (w0 & INLINE_BIT) {
 			s->is_inline = 1;
 			s->len = w0 & ~INLINE_BIT;
-			s->inline_off = base + DATA_OFF + (size_t)u * 16 + 4;
-			if (opcode != OP_RDMA_WRITE)
+			s->inline_off = at + 4;
+			if (opcode == OP_RDMA_READ)
 				violation(m, "QP 0x%x: WQE %u inline data on opcode 0x%x", qp->qpn,
 					  qp->ci, opcode);
 			u += (4 + s->len + 15) / 16;
-			if (u > ds - 2) {
+			if (u > ds - hdr_units) {
 				violation(m, "QP 0x%x: WQE %u inline %u bytes overruns ds %u",
 					  qp->qpn, qp->ci, s->len, ds);
 				return 0;
@@ -720,7 +869,8 @@ wqe_execute(struct mlx5_model_qp *qp)
 		else
 			remote_node = peer->local_node;
 	}
-	if (synd == 0 && opcode != OP_RDMA_WRITE && opcode != OP_RDMA_READ)
+	if (synd == 0 && opcode != OP_RDMA_WRITE && opcode != OP_RDMA_READ &&
+	    !(needs_recv && qp->handshake))
 		synd = MODEL_SYND_LOCAL_QP_OP;
 	if (synd == 0 && qp->fail_armed && qp->executed == qp->fail_at)
 		synd = qp->fail_synd;
@@ -732,10 +882,48 @@ wqe_execute(struct mlx5_model_qp *qp)
 			     opcode == OP_RDMA_READ ? MODEL_ACCESS_LOCAL_WRITE : 0) == NULL)
 			synd = MODEL_SYND_LOCAL_PROT;
 	}
-	if (synd == 0 && mr_check(m, remote_node, rkey, raddr, total,
-				  opcode == OP_RDMA_READ ? MODEL_ACCESS_REMOTE_READ
-							 : MODEL_ACCESS_REMOTE_WRITE) == NULL)
+	if (synd == 0 && !send_layout &&
+	    mr_check(m, remote_node, rkey, raddr, total,
+		     opcode == OP_RDMA_READ ? MODEL_ACCESS_REMOTE_READ
+					    : MODEL_ACCESS_REMOTE_WRITE) == NULL)
 		synd = MODEL_SYND_REMOTE_ACCESS;
+	if (synd == 0 && needs_recv) {
+		/* The responder needs a RECV: without one it answers RNR NAK and the
+		 * requester retries the WQE (one model step is the RNR timer), up
+		 * to rnr_retry times (7: forever), then fails it RNR_RETRY_EXC. */
+		resp = (struct mlx5_model_qp *)qp_peer(qp);
+		synd = resp != NULL ? resp_ready(resp) : MODEL_SYND_RETRY_EXC;
+		if (synd == RESP_RNR) {
+			m->st.rnr_naks++;
+			if (qp->rnr_retry == 7 || qp->rnr_tries < qp->rnr_retry) {
+				qp->rnr_tries++;
+				qp->stalled = 1;
+				return 0;
+			}
+			synd = MODEL_SYND_RNR_RETRY_EXC;
+		}
+	}
+	qp->stalled = 0;
+	qp->rnr_tries = 0;
+	if (synd == 0 && send_layout) {
+		/* Gather the SEND's payload for the responder's scatter list. */
+		uint32_t off = 0;
+
+		payload = malloc(total + 1);
+		if (payload == NULL)
+			abort();
+		for (i = 0; i < nsegs; i++) {
+			const struct wqe_seg *s = &segs[i];
+
+			if (s->is_inline)
+				sq_read(qp, s->inline_off, payload + off, s->len);
+			else
+				memcpy(payload + off, (void *)(uintptr_t)s->addr, s->len);
+			off += s->len;
+		}
+		synd = resp_consume(resp, qp, opcode, payload, total, imm);
+		free(payload);
+	}
 	if (synd != 0) {
 		if (qp->fail_armed && qp->executed == qp->fail_at)
 			qp->fail_armed = 0;
@@ -746,19 +934,29 @@ wqe_execute(struct mlx5_model_qp *qp)
 			__atomic_store_n(&qp->hold, 1, __ATOMIC_RELEASE);
 		return wqebbs;
 	}
-	for (i = 0; i < nsegs; i++) {
+	for (i = 0; i < nsegs && !send_layout; i++) {
 		const struct wqe_seg *s = &segs[i];
 		uint8_t *remote = (uint8_t *)(uintptr_t)raddr;
 
 		if (s->is_inline) {
 			sq_read(qp, s->inline_off, remote, s->len);
 			m->st.inline_wqes++;
-		} else if (opcode == OP_RDMA_WRITE) {
+		} else if (opcode == OP_RDMA_WRITE || opcode == OP_RDMA_WRITE_IMM) {
 			memmove(remote, (void *)(uintptr_t)s->addr, s->len);
 		} else {
 			memmove((void *)(uintptr_t)s->addr, remote, s->len);
 		}
 		raddr += s->len;
+	}
+	if (opcode == OP_RDMA_WRITE_IMM) {
+		/* The data has landed; the immediate consumes a RECV. */
+		synd = resp_consume(resp, qp, opcode, NULL, total, imm);
+		if (synd != 0) {
+			qp->executed++;
+			qp->err = 1;
+			cqe_write(qp, CQE_OP_REQ_ERR, opcode, idx, 0, synd);
+			return wqebbs;
+		}
 	}
 	m->st.bytes += total;
 	m->st.wqes++;
@@ -845,6 +1043,8 @@ qp_step(struct mlx5_model_qp *qp)
 		uint16_t used = wqe_execute(qp);
 		uint16_t before = qp->ci;
 
+		if (used == 0 && qp->stalled)
+			break; /* RNR: retried on the next step */
 		if (used == 0) {
 			/* Unparseable: the device would stop; so do we. */
 			qp->ci = qp->target;
@@ -1038,6 +1238,7 @@ qp_new(struct mlx5_model *m, void *cq, uint32_t wanted, struct tern_mlx5_sq_view
 	qp->cq = cq;
 	qp->local_node = cur_node(m);
 	qp->remote_node = qp->local_node;
+	qp->rnr_retry = 7;
 	if (cq != NULL) {
 		qp->wqe_cnt = wqe_cnt;
 		qp->sq = guarded_map(&qp->map, (size_t)wqe_cnt * WQEBB);
@@ -1134,6 +1335,58 @@ prov_qp_create(void *ctx, void *cq, uint32_t wqe_cnt, struct tern_mlx5_sq_view *
 	return 0;
 }
 
+/* qp_create() with a receive queue on @recv_cq: @rq_cnt RECV WQEs (rounded
+ * up to a power of two, and to at least 64 bytes of ring, as rdma-core's
+ * mlx5_calc_rq_size() does) of one scatter entry, 16 bytes each (max_recv_sge
+ * 1, no signature). */
+static int
+prov_qp_create_rq(void *ctx, void *cq, void *recv_cq, uint32_t wqe_cnt,
+		  struct tern_mlx5_sq_view *view, uint32_t rq_cnt, struct tern_mlx5_rq_view *rq,
+		  struct tern_mlx5_conn_params *local, void **handle)
+{
+	struct mlx5_model *m = ctx;
+	struct mlx5_model_qp *qp;
+	uint32_t n = 1;
+	int rc;
+
+	if (recv_cq == NULL || rq == NULL || rq_cnt == 0 || rq_cnt > 32768)
+		return -EINVAL;
+	while (n < rq_cnt)
+		n <<= 1;
+	if (n < WQEBB / 16)
+		n = WQEBB / 16; /* the ring is at least one WQEBB */
+	rc = prov_qp_create(ctx, cq, wqe_cnt, view, local, handle);
+	if (rc != 0)
+		return rc;
+	qp = *handle;
+	pthread_mutex_lock(&m->lock);
+	qp->rcq = recv_cq;
+	qp->rq_cnt = n;
+	qp->rq_stride = 16;
+	qp->rq = guarded_map(&qp->rqmap, (size_t)n * qp->rq_stride);
+	memset(qp->rq, 0xee, (size_t)n * qp->rq_stride);
+	if (qp->dbrec == NULL)
+		qp->dbrec = (uint32_t *)guarded_map(&qp->dbmap, 8);
+	pthread_mutex_unlock(&m->lock);
+	rq->buf = qp->rq;
+	rq->wqe_cnt = n;
+	rq->stride = qp->rq_stride;
+	rq->dbrec = &qp->dbrec[0];
+	return 0;
+}
+
+void
+mlx5_model_qp_rnr_retry(struct mlx5_model_qp *qp, uint8_t retry)
+{
+	__atomic_store_n(&qp->rnr_retry, retry, __ATOMIC_RELEASE);
+}
+
+uint32_t
+mlx5_model_qp_qpn(struct mlx5_model_qp *qp)
+{
+	return qp->qpn;
+}
+
 static int
 prov_qp_connect(void *ctx, void *handle, const struct tern_mlx5_conn_params *remote)
 {
@@ -1181,6 +1434,11 @@ prov_qp_reset(void *ctx, void *handle, struct tern_mlx5_conn_params *local)
 	qp->target = 0;
 	if (qp->dbrec != NULL)
 		qp->dbrec[1] = 0;
+	/* The RQ too (rdma-core's mlx5_modify_qp() to RESET clears both
+	 * records and the RQ indices): the driver posts its RECVs again. */
+	qp->rq_ci = 0;
+	if (qp->rq != NULL)
+		qp->dbrec[0] = 0;
 	qp->state = QP_INIT;
 	qp->dest_qpn = 0;
 	qp->sq_psn = psn_next(m);
@@ -1226,6 +1484,9 @@ prov_qp_recover(void *ctx, void *handle)
 		qp->ci = 0;
 		qp->target = 0;
 		qp->dbrec[1] = 0;
+		qp->rq_ci = 0;
+		if (qp->rq != NULL)
+			qp->dbrec[0] = 0;
 		m->st.resets++;
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -1280,6 +1541,7 @@ const struct tern_mlx5_provider mlx5_model_provider = {
 	.cq_close = prov_cq_close,
 	.qp_open = prov_qp_open,
 	.qp_create = prov_qp_create,
+	.qp_create_rq = prov_qp_create_rq,
 	.qp_connect = prov_qp_connect,
 	.qp_reset = prov_qp_reset,
 	.qp_flush = prov_qp_flush,

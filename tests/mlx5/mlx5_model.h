@@ -35,9 +35,11 @@ struct mlx5_model_qp;
 #define MODEL_ACCESS_ALL	  7u
 
 /* Syndromes the model produces (values of the CQE syndrome byte). */
+#define MODEL_SYND_LOCAL_LENGTH	 0x01
 #define MODEL_SYND_LOCAL_QP_OP	 0x02
 #define MODEL_SYND_LOCAL_PROT	 0x04
 #define MODEL_SYND_WR_FLUSH	 0x05
+#define MODEL_SYND_REMOTE_INVAL	 0x12
 #define MODEL_SYND_REMOTE_ACCESS 0x13
 #define MODEL_SYND_REMOTE_OP	 0x14
 #define MODEL_SYND_RETRY_EXC	 0x15
@@ -108,6 +110,13 @@ void mlx5_model_qp_fail(struct mlx5_model_qp *qp, uint64_t nth, uint8_t syndrome
 /* Let the next recovery (RESET..RTS) of this QP fail. */
 void mlx5_model_qp_fail_recovery(struct mlx5_model_qp *qp, int fail);
 
+/* RNR retries of QP @qp as requester (0..7, 7: forever, the default): a
+ * SEND or WRITE with immediate finding no RECV posted is retried once per
+ * model step that many times, then fails with RNR_RETRY_EXC. */
+void mlx5_model_qp_rnr_retry(struct mlx5_model_qp *qp, uint8_t retry);
+/* A QP's number. */
+uint32_t mlx5_model_qp_qpn(struct mlx5_model_qp *qp);
+
 /* The SQ ring of a QP (tests corrupt WQEs through it). */
 uint8_t *mlx5_model_qp_ring(struct mlx5_model_qp *qp);
 /* Let the provider claim @bytes more than it registers (provokes LOCAL_PROT). */
@@ -139,6 +148,9 @@ struct mlx5_model_stats {
 	uint64_t cq_wraps;    /* times a CQ's producer index wrapped the ring */
 	uint64_t resets;      /* QP recoveries */
 	uint64_t bytes;	      /* payload bytes moved */
+	uint64_t recvs;	      /* RECVs consumed by a SEND or WRITE with immediate */
+	uint64_t recv_cqes;   /* responder CQEs written (of cqes) */
+	uint64_t rnr_naks;    /* receiver-not-ready NAKs (no RECV posted) */
 };
 void mlx5_model_stats(struct mlx5_model *m, struct mlx5_model_stats *st);
 

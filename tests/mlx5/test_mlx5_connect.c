@@ -24,11 +24,16 @@
 #include <rte_log.h>
 #include <rte_memory.h>
 
+#include <tern_notify.h>
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
 
+#include "mlx5_connect.h"
+#include "mlx5_ctl.h"
 #include "mlx5_fixture.h"
 #include "mlx5_model.h"
+#include "mlx5_notify.h"
+#include "mlx5_queue.h"
 #include "tern_mlx5.h"
 #include "tern_mlx5_internal.h"
 
@@ -198,6 +203,87 @@ valid_msg(uint8_t type, uint16_t count, uint8_t *buf, size_t len)
 		m.qp[i].peer_qpn = 0x200 + i;
 	}
 	return mlx5_connect_encode(&m, buf, len);
+}
+
+/* The QP endpoint @p ep reaches node 1 with (the only one it has). */
+static struct mlx5_sq *
+only_qp(struct mlx5_endpoint *ep)
+{
+	struct mlx5_sq *sq = NULL;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < TERN_MLX5_PEER_MAX; i++)
+		if (ep->qps[i] != NULL) {
+			sq = ep->qps[i];
+			n++;
+		}
+	assert_int_equal(n, 1);
+	return sq;
+}
+
+/* Initiator QPs made by the handshake take notification statuses: each has
+ * an RQ with its RECVs posted, served by its endpoint's receive side; a
+ * notify SEND on it is delivered into node 1's queue and node 1's status
+ * answer lands in that receive side, and the RECV it took is posted again:
+ * three times as many statuses as the RQ holds go through. */
+static void
+initiator_qps_take_statuses(void **state)
+{
+	struct fx *f = *state;
+	struct tern_notify_queue *q;
+	struct tern_notification got;
+	uint8_t *frames = aligned_alloc(4096, 4096);
+	uint32_t fkey;
+	unsigned int i, n;
+	char name[16];
+
+	assert_non_null(frames);
+	fkey = mlx5_model_mr_add(f->fx.m, 0, frames, 4096, MODEL_ACCESS_ALL);
+	snprintf(name, sizeof(name), "m5c%u", (unsigned int)getpid() % 100000);
+	q = tern_notify_queue_create(&(struct tern_notify_queue_conf){
+		.name = name, .node = "decode-1", .depth = 16, .socket_id = SOCKET_ID_ANY });
+	assert_non_null(q);
+	mlx5_notify_node_set_queue(q);
+	assert_int_equal(handshake(f), NB_EP);
+	for (i = 0; i < NB_EP; i++) {
+		struct mlx5_endpoint *ep = mlx5_ep(f->fx.ep[i]);
+		struct mlx5_sq *sq = only_qp(ep);
+		const struct mlx5_rq *rq = (const struct mlx5_rq *)sq->rq;
+		uint64_t until = mlx5_fixture_now_ms() + WAIT_MS;
+
+		assert_non_null(ep->rx);
+		assert_non_null(rq);
+		assert_int_equal(ep->rx->nb_qps, 1);
+		assert_ptr_equal(ep->rx->rqs[0], rq);
+		assert_int_equal(rq->qpn, sq->qpn);
+		for (n = 0; n < 3 * (rq->mask + 1u); n++) {
+			uint8_t *fr = frames + (sq->pi & 3) * MLX5_NOTIFY_BUF;
+			uint64_t statuses = ep->rx->st.statuses, tag = i * 100 + n;
+			int len;
+
+			/* Every RECV posted (the one taken is posted again). */
+			assert_int_equal((uint16_t)(rq->head - rq->tail), rq->mask + 1);
+			assert_int_equal(rte_be_to_cpu_32(*rq->dbrec), rq->head);
+			len = mlx5_notify_encode(fr, MLX5_NOTIFY_BUF, "prefill-0", tag, 77 + tag,
+						 NULL, 0);
+			assert_true(len > 0);
+			mlx5_post_send(sq, fr, (uint32_t)len, fkey, 0, 0);
+			mlx5_sq_doorbell(sq);
+			while (ep->rx->st.statuses == statuses) {
+				mlx5_model_step(f->fx.m);
+				mlx5_notify_node_poll(16);
+				mlx5_notify_rx_poll(ep->rx, 16);
+				assert_true(mlx5_fixture_now_ms() < until);
+			}
+			assert_int_equal(ep->rx->st.refused, 0);
+			assert_int_equal(tern_notify_queue_poll(q, &got, 1), 1);
+			assert_string_equal(got.sender, "prefill-0");
+			assert_int_equal(got.tag, tag);
+		}
+	}
+	mlx5_notify_node_set_queue(NULL);
+	assert_int_equal(tern_notify_queue_free(q), 0);
+	free(frames);
 }
 
 static void
@@ -724,6 +810,7 @@ main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(failures_while_connecting_leave_nothing_behind,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(initiator_qps_take_statuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(closing_an_endpoint_drops_its_pending_request,
 						setup, teardown),
 	};

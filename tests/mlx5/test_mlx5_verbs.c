@@ -679,6 +679,115 @@ handshake_qps_through_verbs(void **state)
 	vfx_free(f);
 }
 
+static int nv_delivered;
+static uint64_t nv_token;
+static int32_t nv_status = 1;
+
+static int
+nv_deliver(void *arg, const char *sender, uint64_t tag, const void *msg, uint32_t len)
+{
+	(void)arg;
+	(void)msg;
+	if (strcmp(sender, "a") == 0 && tag == 42 && len == 3)
+		nv_delivered++;
+	return 0;
+}
+
+static void
+nv_status_cb(void *arg, uint32_t qpn, uint64_t token, int32_t status)
+{
+	(void)arg;
+	(void)qpn;
+	nv_token = token;
+	nv_status = status;
+}
+
+/* QPs with a receive queue (notifications) through the verbs provider: what
+ * it asks rdma-core for (max_recv_wr, one receive SGE, the receive CQ), the
+ * RQ view mlx5dv_init_obj() hands over, and a notification SEND and its
+ * status answer between two such QPs, all by the driver's code over the fake. */
+static void
+notify_qps_through_verbs(void **state)
+{
+	struct vfx *f = vfx_new(NULL, 0);
+	struct tern_mlx5_conn_params a, b;
+	struct tern_mlx5_sq_view va, vb;
+	struct tern_mlx5_cq_view cva, rva, cvb, rvb;
+	struct tern_mlx5_rq_view rqa, rqb;
+	struct ibv_qp_init_attr_ex attr;
+	struct mlx5_slot slots_a[256], slots_b[256];
+	static struct mlx5_sq sqa, sqb;
+	static struct mlx5_rq rq_a, rq_b;
+	static struct mlx5_notify_rx rxa, rxb;
+	void *cqa, *rcqa, *cqb, *rcqb, *qa_h, *qb_h, *mr;
+	uint64_t start, end;
+	uint32_t lkey, rkey, wqe_cnt;
+	uint8_t *bufs = f->mem, *frame = f->mem + 2 * 64 * MLX5_NOTIFY_BUF;
+	int len, i;
+
+	(void)state;
+	assert_int_equal(mlx5_verbs_provider.probe(NULL), 0);
+	memset(&va, 0, sizeof(va));
+	memset(&vb, 0, sizeof(vb));
+	va.max_inline = vb.max_inline = 64;
+	assert_int_equal(mlx5_verbs_provider.cq_open(NULL, 0, 512, &cva, &cqa), 0);
+	assert_int_equal(mlx5_verbs_provider.cq_open(NULL, 0, 512, &rva, &rcqa), 0);
+	assert_int_equal(mlx5_verbs_provider.cq_open(NULL, 0, 512, &cvb, &cqb), 0);
+	assert_int_equal(mlx5_verbs_provider.cq_open(NULL, 0, 512, &rvb, &rcqb), 0);
+	/* A target QP without an SQ cannot answer: refused. */
+	assert_int_equal(
+		mlx5_verbs_provider.qp_create_rq(NULL, NULL, rcqb, 0, NULL, 64, &rqb, &b, &qb_h),
+		-EINVAL);
+	assert_int_equal(
+		mlx5_verbs_provider.qp_create_rq(NULL, cqa, rcqa, 256, &va, 50, &rqa, &a, &qa_h),
+		0);
+	fake_verbs_last_create(&attr, &wqe_cnt);
+	assert_int_equal(attr.cap.max_recv_wr, 64); /* rdma-core rounds up */
+	assert_int_equal(attr.cap.max_recv_sge, 1);
+	assert_ptr_not_equal(attr.recv_cq, attr.send_cq);
+	assert_int_equal(rqa.wqe_cnt, 64);
+	assert_int_equal(rqa.stride, 16);
+	assert_non_null(rqa.dbrec);
+	assert_int_equal(
+		mlx5_verbs_provider.qp_create_rq(NULL, cqb, rcqb, 256, &vb, 64, &rqb, &b, &qb_h),
+		0);
+	assert_int_equal(mlx5_verbs_provider.qp_connect(NULL, qa_h, &b), 0);
+	assert_int_equal(mlx5_verbs_provider.qp_connect(NULL, qb_h, &a), 0);
+	assert_int_equal(mlx5_verbs_provider.mr_register(NULL, f->mem, MEM_BYTES, &start, &end,
+							 &lkey, &rkey, &mr),
+			 0);
+	assert_int_equal(mlx5_sq_init(&sqa, &va, slots_a, 8, 0), 0);
+	assert_int_equal(mlx5_sq_init(&sqb, &vb, slots_b, 8, 0), 0);
+	assert_int_equal(mlx5_rq_init(&rq_a, &rqa, va.qpn, bufs, lkey), 0);
+	assert_int_equal(mlx5_rq_init(&rq_b, &rqb, vb.qpn, bufs + 64 * MLX5_NOTIFY_BUF, lkey), 0);
+	assert_int_equal(mlx5_notify_rx_init(&rxa, &rva, nv_deliver, nv_status_cb, NULL), 0);
+	assert_int_equal(mlx5_notify_rx_init(&rxb, &rvb, nv_deliver, nv_status_cb, NULL), 0);
+	assert_int_equal(mlx5_notify_rx_add(&rxa, &rq_a, &sqa), 0);
+	assert_int_equal(mlx5_notify_rx_add(&rxb, &rq_b, &sqb), 0);
+	len = mlx5_notify_encode(frame, MLX5_NOTIFY_BUF, "a", 42, 7, "kv!", 3);
+	assert_true(len > 0);
+	mlx5_post_send(&sqa, frame, (uint32_t)len, lkey, 1, 1);
+	mlx5_sq_doorbell(&sqa);
+	for (i = 0; i < 10 && nv_status == 1; i++) {
+		mlx5_model_step(f->m);
+		mlx5_notify_rx_poll(&rxb, 8);
+		mlx5_notify_rx_poll(&rxa, 8);
+	}
+	assert_int_equal(nv_delivered, 1);
+	assert_int_equal(nv_status, 0);
+	assert_int_equal(nv_token, 7);
+	assert_int_equal(rxb.st.delivered, 1);
+	mlx5_verbs_provider.qp_close(NULL, qa_h);
+	mlx5_verbs_provider.qp_close(NULL, qb_h);
+	mlx5_verbs_provider.mr_deregister(NULL, mr);
+	mlx5_verbs_provider.cq_close(NULL, cqa);
+	mlx5_verbs_provider.cq_close(NULL, rcqa);
+	mlx5_verbs_provider.cq_close(NULL, cqb);
+	mlx5_verbs_provider.cq_close(NULL, rcqb);
+	f->ep = NULL;
+	vfx_free(f);
+}
+
 /* Ask DPDK's telemetry socket (v2) for @cmd; the reply in @buf. */
 static void
 telemetry_ask(const char *cmd, char *buf, size_t len)
@@ -721,6 +830,13 @@ qps_in_telemetry(void **state)
 		fail_msg("unexpected reply: %s", reply);
 	telemetry_ask("/tern/mlx5/qps,1", reply, sizeof(reply));
 	assert_non_null(strstr(reply, "no parameters"));
+	/* No queue configured: no target QP takes notifications. */
+	telemetry_ask("/tern/mlx5/notify", reply, sizeof(reply));
+	if (strstr(reply, "\"target_qps\":0") == NULL || strstr(reply, "\"delivered\":0") == NULL ||
+	    strstr(reply, "\"replies_lost\":0") == NULL)
+		fail_msg("unexpected reply: %s", reply);
+	telemetry_ask("/tern/mlx5/notify,x", reply, sizeof(reply));
+	assert_non_null(strstr(reply, "no parameters"));
 	vfx_free(f);
 }
 
@@ -740,6 +856,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(failures_are_reported_and_released),
 		cmocka_unit_test(memlock_limit),
 		cmocka_unit_test(handshake_qps_through_verbs),
+		cmocka_unit_test(notify_qps_through_verbs),
 		cmocka_unit_test(qps_in_telemetry),
 	};
 

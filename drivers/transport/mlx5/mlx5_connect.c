@@ -12,10 +12,13 @@
 
 #include <rte_byteorder.h>
 #include <rte_common.h>
+#include <rte_malloc.h>
 #include <rte_random.h>
+#include <rte_spinlock.h>
 
 #include "mlx5_connect.h"
 #include "mlx5_ctl.h"
+#include "mlx5_notify.h"
 #include "mlx5_wire.h"
 #include "tern_mlx5.h"
 #include "tern_mlx5_internal.h"
@@ -28,6 +31,35 @@ struct target_qp {
 	uint8_t gid[16];   /* the initiator's node */
 	uint32_t peer_qpn; /* the initiator's QP */
 	void *qp;
+	int nq; /* its index in the notify node's QPs, -1: takes no notifications */
+};
+
+/*
+ * The target side of notifications (doc/mlx5.md, "Notifications"): target
+ * QPs made while the node has a notification queue get an SQ (the status
+ * answers) and an RQ, on the node's CQ pair; one lcore at a time serves them
+ * (mlx5_notify_node_poll()). The lock keeps the control path (adding a QP,
+ * resetting one for a new handshake) and that lcore apart; the lcore only
+ * tries it.
+ */
+#define NODE_SQ_CNT  64u
+#define NODE_RQ_CNT  64u
+#define NODE_SCQ_CNT 256u
+#define NODE_RCQ_CNT (MLX5_NOTIFY_QP_MAX * NODE_RQ_CNT)
+
+struct notify_node {
+	rte_spinlock_t lock;
+	void *scq_h, *rcq_h;
+	struct mlx5_cq scq;
+	struct mlx5_notify_rx rx;
+	unsigned int nb;
+	void *qp[MLX5_NOTIFY_QP_MAX];
+	struct mlx5_sq sq[MLX5_NOTIFY_QP_MAX];
+	struct mlx5_rq rq[MLX5_NOTIFY_QP_MAX];
+	struct tern_mlx5_rq_view rqv[MLX5_NOTIFY_QP_MAX];
+	struct mlx5_slot slots[MLX5_NOTIFY_QP_MAX][NODE_SQ_CNT];
+	uint8_t *bufs; /* MLX5_NOTIFY_QP_MAX x NODE_RQ_CNT buffers */
+	uint32_t lkey;
 };
 
 /* A request waiting for its reply; one per peer slot, nonce 0 when none. */
@@ -44,6 +76,8 @@ struct pending {
 
 static struct target_qp targets[TARGET_QP_MAX];
 static unsigned int nb_targets;
+static struct notify_node *nnode; /* published with a release store */
+static void *node_queue;	  /* struct tern_notify_queue, set by configure() */
 static struct pending pending[TERN_MLX5_PEER_MAX];
 /* This node's incarnation as a target (mlx5_connect_epoch()); 0: not drawn yet. */
 static uint64_t epoch;
@@ -271,6 +305,211 @@ out:
 	return rc;
 }
 
+/* ---- target: notifications ---- */
+
+static int
+node_deliver(void *queue, const char *sender, uint64_t tag, const void *msg, uint32_t msg_len)
+{
+	if (queue == NULL)
+		return -ENOTSUP;
+	return mlx5_notify_deliver_queue(queue, sender, tag, msg, msg_len);
+}
+
+static void
+node_free(struct notify_node *nn)
+{
+	const struct tern_mlx5_provider *p = mlx5_prov();
+
+	if (nn->scq_h != NULL)
+		p->cq_close(mlx5_prov_ctx(), nn->scq_h);
+	if (nn->rcq_h != NULL)
+		p->cq_close(mlx5_prov_ctx(), nn->rcq_h);
+	rte_free(nn->bufs);
+	rte_free(nn);
+}
+
+/* The node's CQ pair and receive buffers, made by the first target QP that
+ * takes notifications (caller holds the lock). */
+static struct notify_node *
+node_get(int *rc)
+{
+	const struct tern_mlx5_provider *p = mlx5_prov();
+	struct tern_mlx5_cq_view scqv, rcqv;
+	const struct mlx5_mr *mr;
+	struct notify_node *nn = nnode;
+	size_t len = (size_t)MLX5_NOTIFY_QP_MAX * NODE_RQ_CNT * MLX5_NOTIFY_BUF;
+
+	if (nn != NULL)
+		return nn;
+	nn = rte_zmalloc("tern_mlx5_notify", sizeof(*nn), RTE_CACHE_LINE_SIZE);
+	if (nn == NULL) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	rte_spinlock_init(&nn->lock);
+	nn->bufs = rte_zmalloc("tern_mlx5_notify_bufs", len, 4096);
+	*rc = nn->bufs == NULL ? -ENOMEM : 0;
+	if (*rc == 0)
+		*rc = p->cq_open(mlx5_prov_ctx(), 0, NODE_SCQ_CNT, &scqv, &nn->scq_h);
+	if (*rc == 0)
+		*rc = p->cq_open(mlx5_prov_ctx(), 0, NODE_RCQ_CNT, &rcqv, &nn->rcq_h);
+	if (*rc == 0)
+		*rc = mlx5_cq_init(&nn->scq, &scqv);
+	if (*rc == 0)
+		*rc = mlx5_notify_rx_init(&nn->rx, &rcqv, node_deliver, NULL, node_queue);
+	if (*rc == 0) {
+		mr = mlx5_mr_get((uintptr_t)nn->bufs, len);
+		*rc = mr == NULL ? -ENOMEM : 0;
+		if (mr != NULL)
+			nn->lkey = mr->lkey;
+	}
+	if (*rc != 0) {
+		TERN_MLX5_LOG(ERR, "notify: cannot set up the target side: %s", strerror(-*rc));
+		node_free(nn);
+		return NULL;
+	}
+	__atomic_store_n(&nnode, nn, __ATOMIC_RELEASE);
+	mlx5_ctl_notify_rx_locked(1);
+	return nn;
+}
+
+/* A target QP with an SQ and an RQ served by the node's receive side, in
+ * INIT (caller holds the lock). @return its index there, -ENOTSUP (the node
+ * takes no notifications, or the provider cannot), -ENOSPC (the node serves
+ * MLX5_NOTIFY_QP_MAX), or another negative errno. */
+static int
+node_qp_create(struct tern_mlx5_conn_params *local, void **qp)
+{
+	const struct tern_mlx5_provider *p = mlx5_prov();
+	struct tern_mlx5_sq_view sqv;
+	struct notify_node *nn;
+	unsigned int i;
+	int rc;
+
+	if (node_queue == NULL || p->qp_create_rq == NULL)
+		return -ENOTSUP;
+	nn = node_get(&rc);
+	if (nn == NULL)
+		return rc;
+	i = nn->nb;
+	if (i == MLX5_NOTIFY_QP_MAX)
+		return -ENOSPC;
+	memset(&sqv, 0, sizeof(sqv));
+	sqv.max_inline = 64;
+	rc = p->qp_create_rq(mlx5_prov_ctx(), nn->scq_h, nn->rcq_h, NODE_SQ_CNT, &sqv, NODE_RQ_CNT,
+			     &nn->rqv[i], local, qp);
+	if (rc != 0)
+		return rc;
+	rte_spinlock_lock(&nn->lock);
+	rc = mlx5_sq_init(&nn->sq[i], &sqv, nn->slots[i], 8, 0);
+	if (rc == 0 && nn->rqv[i].wqe_cnt > NODE_RQ_CNT)
+		rc = -EINVAL; /* more RECVs than buffers */
+	if (rc == 0)
+		rc = mlx5_rq_init(&nn->rq[i], &nn->rqv[i], sqv.qpn,
+				  nn->bufs + (size_t)i * NODE_RQ_CNT * MLX5_NOTIFY_BUF, nn->lkey);
+	if (rc == 0)
+		rc = mlx5_notify_rx_add(&nn->rx, &nn->rq[i], &nn->sq[i]);
+	if (rc == 0) {
+		nn->qp[i] = *qp;
+		nn->nb++;
+	}
+	rte_spinlock_unlock(&nn->lock);
+	if (rc != 0) {
+		p->qp_close(mlx5_prov_ctx(), *qp);
+		*qp = NULL;
+		return rc == -ENOSPC ? -EINVAL : rc;
+	}
+	return (int)i;
+}
+
+/* Reset notify target QP @p i for a new handshake: its SQ and RQ restart. */
+static int
+node_qp_reset(int i, struct tern_mlx5_conn_params *local)
+{
+	struct notify_node *nn = nnode;
+	int rc;
+
+	rte_spinlock_lock(&nn->lock);
+	rc = mlx5_prov()->qp_reset(mlx5_prov_ctx(), nn->qp[i], local);
+	if (rc == 0) {
+		mlx5_sq_reset(&nn->sq[i]);
+		rc = mlx5_rq_init(&nn->rq[i], &nn->rqv[i], nn->rq[i].qpn, nn->rq[i].bufs, nn->lkey);
+	}
+	rte_spinlock_unlock(&nn->lock);
+	return rc;
+}
+
+/* Take the answers' CQEs off the node's send CQ (caller holds nn->lock). */
+static void
+node_reap(struct notify_node *nn)
+{
+	struct tern_completion cpl[NODE_SQ_CNT];
+	const struct mlx5_cqe64 *cqe;
+	unsigned int i, n = 0;
+
+	while (n < NODE_SCQ_CNT && (cqe = mlx5_cq_next(&nn->scq)) != NULL) {
+		uint32_t qpn = rte_be_to_cpu_32(cqe->sop_drop_qpn) & 0xffffff;
+		uint16_t wc = rte_be_to_cpu_16(cqe->wqe_counter);
+		struct mlx5_sq *sq = NULL;
+
+		nn->scq.ci++;
+		n++;
+		for (i = 0; i < nn->nb; i++)
+			if (nn->sq[i].qpn == qpn)
+				sq = &nn->sq[i];
+		if (sq == NULL)
+			continue;
+		if ((cqe->op_own >> 4) == MLX5_CQE_REQ)
+			sq->done = (uint16_t)(wc + mlx5_wqe_wqebbs(sq, wc));
+		else
+			(void)mlx5_cqe_error(sq, (const struct mlx5_err_cqe *)cqe);
+		mlx5_sq_report(sq, cpl, RTE_DIM(cpl));
+	}
+	if (n != 0)
+		mlx5_cq_update_ci(&nn->scq);
+}
+
+unsigned int
+mlx5_notify_node_poll(unsigned int max)
+{
+	struct notify_node *nn = __atomic_load_n(&nnode, __ATOMIC_ACQUIRE);
+	unsigned int n;
+
+	if (nn == NULL || !rte_spinlock_trylock(&nn->lock))
+		return 0;
+	node_reap(nn);
+	n = mlx5_notify_rx_poll(&nn->rx, max);
+	rte_spinlock_unlock(&nn->lock);
+	return n;
+}
+
+void
+mlx5_notify_node_set_queue(void *queue)
+{
+	mlx5_ctl_lock();
+	node_queue = queue;
+	if (nnode != NULL) {
+		rte_spinlock_lock(&nnode->lock);
+		nnode->rx.arg = queue;
+		rte_spinlock_unlock(&nnode->lock);
+	}
+	mlx5_ctl_unlock();
+}
+
+int
+mlx5_notify_node_stats(struct mlx5_notify_stats *st)
+{
+	struct notify_node *nn = __atomic_load_n(&nnode, __ATOMIC_ACQUIRE);
+
+	memset(st, 0, sizeof(*st));
+	if (nn == NULL)
+		return 0;
+	rte_spinlock_lock(&nn->lock);
+	*st = nn->rx.st;
+	rte_spinlock_unlock(&nn->lock);
+	return (int)nn->nb;
+}
+
 /* ---- target ---- */
 
 static struct target_qp *
@@ -296,14 +535,30 @@ target_prepare(const uint8_t gid[16], uint32_t peer_qpn, struct tern_mlx5_conn_p
 	if (t != NULL) {
 		/* The initiator connects that QP again (it reset it): so do we. */
 		*qp = t->qp;
-		return mlx5_prov()->qp_reset(mlx5_prov_ctx(), t->qp, local);
+		if (t->nq < 0)
+			return mlx5_prov()->qp_reset(mlx5_prov_ctx(), t->qp, local);
+		return node_qp_reset(t->nq, local);
 	}
 	if (nb_targets == TARGET_QP_MAX)
 		return -ENOSPC;
-	rc = mlx5_prov()->qp_create(mlx5_prov_ctx(), NULL, 0, NULL, local, qp);
-	if (rc != 0)
-		return rc;
-	t = &targets[nb_targets++];
+	rc = node_qp_create(local, qp);
+	if (rc >= 0) {
+		t = &targets[nb_targets++];
+		t->nq = rc;
+	} else {
+		/* No notifications for it: a QP that only answers RDMA (the
+		 * handshake does not fail for want of notifications). */
+		if (rc != -ENOTSUP)
+			TERN_MLX5_LOG(WARNING,
+				      "notify: target QP for initiator QP 0x%x takes no "
+				      "notifications: %s",
+				      peer_qpn, strerror(-rc));
+		rc = mlx5_prov()->qp_create(mlx5_prov_ctx(), NULL, 0, NULL, local, qp);
+		if (rc != 0)
+			return rc;
+		t = &targets[nb_targets++];
+		t->nq = -1;
+	}
 	memcpy(t->gid, gid, 16);
 	t->peer_qpn = peer_qpn;
 	t->qp = *qp;
@@ -396,6 +651,12 @@ mlx5_connect_shutdown(void)
 	for (i = 0; i < nb_targets; i++)
 		mlx5_prov()->qp_close(mlx5_prov_ctx(), targets[i].qp);
 	nb_targets = 0;
+	/* No endpoint is open: no lcore polls the node's receive side. */
+	if (nnode != NULL) {
+		mlx5_ctl_notify_rx_locked(0);
+		node_free(nnode);
+		__atomic_store_n(&nnode, NULL, __ATOMIC_RELEASE);
+	}
 	/* QPs initiators connected to are gone: a new incarnation. */
 	epoch = 0;
 }

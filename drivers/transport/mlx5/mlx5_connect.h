@@ -32,4 +32,30 @@ void mlx5_connect_abandon(uint16_t peer);
  */
 uint64_t mlx5_connect_epoch(void);
 
+struct mlx5_notify_stats;
+
+/** Receive CQEs the serving lcore takes per poll() (mlx5_notify_node_poll()). */
+#define MLX5_NOTIFY_RX_BURST 16u
+
+/**
+ * The node's notification queue (a struct tern_notify_queue, NULL: none).
+ * Target QPs the handshake makes from now on take notifications (an SQ for
+ * the answers and an RQ, on the node's CQ pair) while there is one and the
+ * provider has qp_create_rq; frames they receive are delivered into it.
+ * Takes the control-path lock.
+ */
+void mlx5_notify_node_set_queue(void *queue);
+
+/**
+ * Serve the receive side of the node's target QPs: take up to @p max receive
+ * CQEs (mlx5_notify_rx_poll(): deliver, answer, repost) and the answers'
+ * send CQEs. One caller at a time: another concurrent caller, or a control
+ * path resetting a target QP, makes it return 0 at once. Never blocks.
+ * @return receive CQEs taken.
+ */
+unsigned int mlx5_notify_node_poll(unsigned int max);
+
+/** The target side's counters into @p st. @return target QPs taking notifications. */
+int mlx5_notify_node_stats(struct mlx5_notify_stats *st);
+
 #endif /* MLX5_CONNECT_H */

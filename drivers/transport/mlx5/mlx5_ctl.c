@@ -24,6 +24,7 @@
 #include <tern_time.h>
 
 #include "mlx5_ctl.h"
+#include "mlx5_notify.h"
 #include "mlx5_queue.h"
 #include "tern_mlx5_internal.h"
 
@@ -47,6 +48,7 @@ static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mlx5_endpoint *eps[TERN_MLX5_EP_MAX];
 static unsigned int nb_eps;
 static int probed;
+static int notify_rx_wanted; /* the node has a notification receive side */
 static struct tern_mlx5_tuning tuning;
 
 static struct mlx5_mr mrs[MR_MAX];
@@ -125,12 +127,32 @@ mlx5_probed(void)
 
 /* ---- endpoints ---- */
 
+/* The first open endpoint serves the node's notification receive side
+ * while one is wanted (its lcore calls mlx5_notify_node_poll()). */
+static void
+notify_rx_assign_locked(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < nb_eps; i++)
+		__atomic_store_n(&eps[i]->notify_rx, (uint8_t)(i == 0 && notify_rx_wanted),
+				 __ATOMIC_RELAXED);
+}
+
+void
+mlx5_ctl_notify_rx_locked(int on)
+{
+	notify_rx_wanted = on != 0;
+	notify_rx_assign_locked();
+}
+
 int
 mlx5_ep_add_locked(struct mlx5_endpoint *ep)
 {
 	if (nb_eps >= TERN_MLX5_EP_MAX)
 		return -ENOSPC;
 	eps[nb_eps++] = ep;
+	notify_rx_assign_locked();
 	return 0;
 }
 
@@ -142,6 +164,8 @@ mlx5_ep_remove_locked(struct mlx5_endpoint *ep)
 	for (i = 0; i < nb_eps; i++)
 		if (eps[i] == ep)
 			eps[i] = eps[--nb_eps];
+	__atomic_store_n(&ep->notify_rx, 0, __ATOMIC_RELAXED);
+	notify_rx_assign_locked();
 	return nb_eps;
 }
 
@@ -190,9 +214,140 @@ sq_setup(const struct mlx5_endpoint *ep, const struct tern_mlx5_sq_view *view, v
 	return sq;
 }
 
+/*
+ * Statuses of notifications (initiator side). Each QP the handshake makes
+ * gets an RQ of EP_RQ_CNT RECVs on the endpoint's receive CQ; its buffers are
+ * one of EP_RX_SLOTS slots of EP_RQ_MAX buffers (the device may round the
+ * RQ up). A status is 20 bytes and one notification is answered once, so a
+ * few RECVs per QP are enough.
+ */
+#define EP_RQ_CNT   4
+#define EP_RQ_MAX   8
+#define EP_RX_SLOTS MLX5_NOTIFY_QP_MAX
+#define EP_RCQ_CNT  (EP_RX_SLOTS * EP_RQ_MAX)
+
+/* One QP's RQ, what it needs to restart, and where it is served. */
+struct mlx5_ep_rq {
+	struct mlx5_rq rq;
+	struct tern_mlx5_rq_view view;
+	struct mlx5_endpoint *ep;
+	unsigned int slot;
+};
+
+/* A QP made for statuses receives no notification: refused, unanswered. */
+static int
+ep_rx_refuse(void *arg, const char *sender, uint64_t tag, const void *msg, uint32_t msg_len)
+{
+	RTE_SET_USED(arg);
+	RTE_SET_USED(sender);
+	RTE_SET_USED(tag);
+	RTE_SET_USED(msg);
+	RTE_SET_USED(msg_len);
+	return -EPERM;
+}
+
+void
+mlx5_ep_rx_open(struct mlx5_endpoint *ep)
+{
+	size_t len = (size_t)EP_RX_SLOTS * EP_RQ_MAX * MLX5_NOTIFY_BUF;
+	struct tern_mlx5_cq_view view;
+	int rc;
+
+	if (prov->qp_create_rq == NULL)
+		return; /* a provider without receive queues: no statuses */
+	ep->rx = rte_zmalloc("tern_mlx5_ep_rx", sizeof(*ep->rx), RTE_CACHE_LINE_SIZE);
+	ep->rx_bufs = rte_zmalloc("tern_mlx5_ep_rxbuf", len, 4096);
+	rc = ep->rx == NULL || ep->rx_bufs == NULL ? -ENOMEM : 0;
+	if (rc == 0) {
+		memset(&view, 0, sizeof(view));
+		rc = prov->cq_open(prov_ctx, ep->lcore_id, EP_RCQ_CNT, &view, &ep->rcq_handle);
+		if (rc == 0)
+			rc = mlx5_notify_rx_init(ep->rx, &view, ep_rx_refuse, NULL, ep);
+	}
+	if (rc == 0)
+		return; /* the buffers are registered with the first RQ */
+	TERN_MLX5_LOG(WARNING,
+		      "lcore %u: no receive side for notification statuses (%s): its QPs "
+		      "take none",
+		      ep->lcore_id, strerror(-rc));
+	mlx5_ep_rx_close(ep);
+}
+
+void
+mlx5_ep_rx_close(struct mlx5_endpoint *ep)
+{
+	if (ep->rcq_handle != NULL)
+		prov->cq_close(prov_ctx, ep->rcq_handle);
+	ep->rcq_handle = NULL;
+	rte_free(ep->rx);
+	ep->rx = NULL;
+	rte_free(ep->rx_bufs);
+	ep->rx_bufs = NULL;
+	ep->rx_used = 0;
+	ep->rx_reg = 0;
+}
+
+/* Give @p sq (made with @p view's RQ) its buffers and serve its RQ. */
+static int
+ep_rq_add(struct mlx5_endpoint *ep, struct mlx5_sq *sq, const struct tern_mlx5_rq_view *view)
+{
+	unsigned int slot = (unsigned int)__builtin_ctz(~(uint32_t)ep->rx_used);
+	struct mlx5_ep_rq *r;
+	int rc;
+
+	if (slot >= EP_RX_SLOTS)
+		return -ENOSPC;
+	if (view->wqe_cnt > EP_RQ_MAX)
+		return -EINVAL; /* more RECVs than buffers */
+	if (!ep->rx_reg) {
+		/* Registered here, not at open: an endpoint that never makes a
+		 * QP by handshake pins nothing more. */
+		const struct mlx5_mr *mr = mlx5_mr_get(
+			(uintptr_t)ep->rx_bufs, (size_t)EP_RX_SLOTS * EP_RQ_MAX * MLX5_NOTIFY_BUF);
+
+		if (mr == NULL)
+			return -ENOMEM;
+		ep->rx_lkey = mr->lkey;
+		ep->rx_reg = 1;
+	}
+	r = rte_zmalloc("tern_mlx5_ep_rq", sizeof(*r), RTE_CACHE_LINE_SIZE);
+	if (r == NULL)
+		return -ENOMEM;
+	r->view = *view;
+	r->ep = ep;
+	r->slot = slot;
+	rc = mlx5_rq_init(&r->rq, view, sq->qpn,
+			  ep->rx_bufs + (size_t)slot * EP_RQ_MAX * MLX5_NOTIFY_BUF, ep->rx_lkey);
+	if (rc == 0)
+		rc = mlx5_notify_rx_add(ep->rx, &r->rq, NULL);
+	if (rc != 0) {
+		rte_free(r);
+		return rc;
+	}
+	ep->rx_used |= (uint16_t)(1u << slot);
+	sq->rq = r;
+	return 0;
+}
+
+void
+mlx5_ep_sq_rq_restart(struct mlx5_sq *sq)
+{
+	struct mlx5_ep_rq *r = sq->rq;
+
+	if (r != NULL)
+		(void)mlx5_rq_init(&r->rq, &r->view, r->rq.qpn, r->rq.bufs, r->rq.lkey);
+}
+
 void
 mlx5_ep_sq_free(struct mlx5_sq *sq)
 {
+	struct mlx5_ep_rq *r = sq->rq;
+
+	if (r != NULL) {
+		mlx5_notify_rx_remove(r->ep->rx, &r->rq);
+		r->ep->rx_used &= (uint16_t) ~(1u << r->slot);
+		rte_free(r);
+	}
 	prov->qp_close(prov_ctx, sq->handle);
 	rte_free(sq->slots);
 	rte_free(sq);
@@ -206,6 +361,30 @@ mlx5_ep_sq_create(struct mlx5_endpoint *ep, uint16_t peer, struct tern_mlx5_conn
 	struct mlx5_sq *sq;
 	void *handle;
 
+	if (ep->rx != NULL && ep->rx_used != (uint16_t)((1u << EP_RX_SLOTS) - 1)) {
+		struct tern_mlx5_rq_view rqv;
+
+		memset(&view, 0, sizeof(view));
+		memset(&rqv, 0, sizeof(rqv));
+		view.max_inline = ep->max_inline;
+		*rc = prov->qp_create_rq(prov_ctx, ep->cq_handle, ep->rcq_handle, ep->sq_wqebbs,
+					 &view, EP_RQ_CNT, &rqv, local, &handle);
+		if (*rc != 0)
+			return NULL;
+		sq = sq_setup(ep, &view, handle, peer);
+		if (sq == NULL) {
+			*rc = -EINVAL;
+			return NULL;
+		}
+		*rc = ep_rq_add(ep, sq, &rqv);
+		if (*rc == 0)
+			return sq;
+		TERN_MLX5_LOG(WARNING,
+			      "lcore %u: QP to peer %u cannot take notification statuses (%s): "
+			      "made without them",
+			      ep->lcore_id, peer, strerror(-*rc));
+		mlx5_ep_sq_free(sq);
+	}
 	memset(&view, 0, sizeof(view));
 	view.max_inline = ep->max_inline;
 	*rc = prov->qp_create(prov_ctx, ep->cq_handle, ep->sq_wqebbs, &view, local, &handle);
@@ -226,6 +405,7 @@ mlx5_ep_sq_attach(struct mlx5_endpoint *ep, struct mlx5_sq *sq)
 		/* A dead QP back from its handshake: the lcore left it alone
 		 * since it went dead, and takes it again from this store. */
 		mlx5_sq_reset(sq);
+		mlx5_ep_sq_rq_restart(sq);
 		__atomic_store_n(&sq->reclaim, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&sq->dead, 0, __ATOMIC_RELEASE);
 		return 0;

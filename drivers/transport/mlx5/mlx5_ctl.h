@@ -48,6 +48,8 @@ struct mlx5_seg_keys {
 	uint32_t reserved;
 };
 
+struct mlx5_notify_rx;
+
 struct mlx5_endpoint {
 	struct tern_endpoint base; /* first: mlx5_ep() */
 	struct mlx5_cq cq;
@@ -69,8 +71,21 @@ struct mlx5_endpoint {
 	uint16_t max_inline;
 	uint16_t revive_ms;    /**< first revival backoff (doubled per failed try, 1 s at most) */
 	uint16_t revive_tries; /**< revival attempts before a dead QP is given up */
+	/** This lcore serves the node's notification receive side (set by the
+	 * control path, mlx5_ctl_notify_rx_locked()). */
+	uint8_t notify_rx;
 	void *cq_handle;
 	struct tern_mlx5_ep_stats stats;
+	/* Statuses of this endpoint's notifications (initiator side): a receive
+	 * CQ and the receive side over it, whose RQs belong to the QPs the
+	 * handshake makes (mlx5_ep_sq_create()), each RQ on a slot of rx_bufs.
+	 * rx NULL: the QPs take no statuses. */
+	struct mlx5_notify_rx *rx;
+	void *rcq_handle;
+	uint8_t *rx_bufs;
+	uint32_t rx_lkey;
+	uint16_t rx_used; /**< rx_bufs slots in use, bit i: slot i */
+	uint8_t rx_reg;	  /**< rx_bufs registered (rx_lkey valid) */
 };
 
 /* ---- the lock and the provider ---- */
@@ -120,8 +135,30 @@ mlx5_ep_const(const struct tern_endpoint *base)
 	return container_of(base, const struct mlx5_endpoint, base);
 }
 
+/**
+ * Give @p ep its receive side for notification statuses (receive CQ,
+ * buffers, registered when its first QP with an RQ is made). Best effort: on failure (no
+ * qp_create_rq, no memory) it logs a warning and @p ep's QPs take no statuses. Before
+ * mlx5_ep_add_locked().
+ */
+void mlx5_ep_rx_open(struct mlx5_endpoint *ep);
+/** Release what mlx5_ep_rx_open() made, once @p ep's QPs are freed. */
+void mlx5_ep_rx_close(struct mlx5_endpoint *ep);
+/**
+ * @p sq was reset or recovered (the device restarted its RQ): post its
+ * RECVs again. Nothing when it has no RQ.
+ */
+void mlx5_ep_sq_rq_restart(struct mlx5_sq *sq);
+
 /** Register an open endpoint. @return 0 or -ENOSPC (TERN_MLX5_EP_MAX open). */
 int mlx5_ep_add_locked(struct mlx5_endpoint *ep);
+/**
+ * The node has a notification receive side (@p on) or no longer: the first
+ * open endpoint's lcore serves it from its poll(), and another takes over
+ * when that one closes. Caller holds the lock.
+ */
+void mlx5_ctl_notify_rx_locked(int on);
+
 /** Unregister a closing endpoint. @return endpoints still open. */
 unsigned int mlx5_ep_remove_locked(struct mlx5_endpoint *ep);
 /** Endpoints open. */

@@ -21,6 +21,7 @@
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
 
+#include "mlx5_connect.h"
 #include "mlx5_ctl.h"
 #include "mlx5_ep.h"
 #include "mlx5_queue.h"
@@ -125,6 +126,7 @@ ep_revive(struct mlx5_endpoint *ep, struct mlx5_sq *sq)
 	rc = mlx5_prov()->qp_recover(mlx5_prov_ctx(), sq->handle);
 	if (rc == 0) {
 		mlx5_sq_reset(sq);
+		mlx5_ep_sq_rq_restart(sq);
 		sq->revive_tries = 0;
 		sq->revive_at_ms = 0;
 		ep->stats.revivals++;
@@ -420,6 +422,7 @@ ep_recover(struct mlx5_endpoint *ep)
 		rc = mlx5_prov()->qp_recover(mlx5_prov_ctx(), sq->handle);
 		if (rc == 0) {
 			mlx5_sq_reset(sq);
+			mlx5_ep_sq_rq_restart(sq);
 			ep->stats.recoveries++;
 			TERN_MLX5_LOG(INFO, "lcore %u: QP 0x%x back in RTS", ep->lcore_id, sq->qpn);
 			continue;
@@ -543,6 +546,8 @@ mlx5_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 	}
 	if (unlikely(__atomic_load_n(&ep->reclaim, __ATOMIC_RELAXED) != 0))
 		ep_reclaim(ep);
+	if (unlikely(__atomic_load_n(&ep->notify_rx, __ATOMIC_RELAXED) != 0))
+		mlx5_notify_node_poll(MLX5_NOTIFY_RX_BURST);
 	if (unlikely(ep->nb_err != 0)) {
 		ep_recover(ep);
 		ep->nb_err = 0;

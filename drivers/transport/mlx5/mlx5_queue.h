@@ -66,6 +66,8 @@ struct mlx5_slot {
 	uint32_t reserved;
 };
 
+struct mlx5_ep_rq;
+
 /** Send queue state. */
 struct mlx5_sq {
 	uint8_t *buf;		  /**< ring start */
@@ -102,6 +104,9 @@ struct mlx5_sq {
 	/* Written on the error path only, read by /tern/peers (mlx5_peer_rails()). */
 	int32_t last_error; /**< negative errno of the last error CQE or failed revival; 0 none */
 	uint64_t last_failure_ms; /**< tern_clock_ms() of it */
+	/* Off the post path's cache lines: the receive queue taking this QP's
+	 * notification statuses (mlx5_ctl.c), NULL when it has none. */
+	struct mlx5_ep_rq *rq;
 };
 
 /** Completion queue state. */

@@ -29,6 +29,7 @@
 #include <tern_transport_driver.h>
 
 #include "mlx5_connect.h"
+#include "mlx5_notify.h"
 #include "mlx5_ctl.h"
 #include "mlx5_ep.h"
 #include "mlx5_handshake.h"
@@ -201,11 +202,14 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 				      strerror(-rc));
 	}
 	if (rc == 0) {
+		mlx5_ep_rx_open(ep);
 		mlx5_ctl_lock();
 		rc = mlx5_ep_add_locked(ep);
 		mlx5_ctl_unlock();
-		if (rc != 0)
+		if (rc != 0) {
+			mlx5_ep_rx_close(ep);
 			mlx5_prov()->cq_close(mlx5_prov_ctx(), ep->cq_handle);
+		}
 	}
 	if (rc != 0) {
 		rte_free(ep->keys);
@@ -229,6 +233,7 @@ mlx5_endpoint_close(struct tern_endpoint *base)
 	left = mlx5_ep_remove_locked(ep);
 	mlx5_connect_forget_ep(ep);
 	ep_close_qps(ep);
+	mlx5_ep_rx_close(ep);
 	mlx5_prov()->cq_close(mlx5_prov_ctx(), ep->cq_handle);
 	rte_free(ep->keys);
 	rte_free(ep->sw);
@@ -339,6 +344,8 @@ mlx5_configure(const char *args, const struct tern_transport_env *env)
 	conf.advertise_addr = advertised ? advertise : NULL;
 	ret = tern_mlx5_configure(&conf);
 	if (ret == 0)
+		mlx5_notify_node_set_queue(env != NULL ? env->notify : NULL);
+	if (ret == 0)
 		snprintf(mlx5_listen_addr, sizeof(mlx5_listen_addr), "%s", listening ? listen : "");
 	return ret;
 }
@@ -346,6 +353,8 @@ mlx5_configure(const char *args, const struct tern_transport_env *env)
 static void
 mlx5_stop(void)
 {
+	/* The node's queue may go after this: deliver nothing into it. */
+	mlx5_notify_node_set_queue(NULL);
 	tern_mlx5_configure(NULL);
 	mlx5_reviver_stop();
 	mlx5_verbs_set_path(NULL);
@@ -437,12 +446,39 @@ mlx5_tel_qps(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+/* /tern/mlx5/notify: the target side of notifications (mlx5_connect.c). */
+static int
+mlx5_tel_notify(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct mlx5_notify_stats st;
+	int qps;
+
+	RTE_SET_USED(cmd);
+	rte_tel_data_start_dict(d);
+	if (params != NULL && params[0] != '\0') {
+		rte_tel_data_add_dict_string(d, "error", "no parameters");
+		return 0;
+	}
+	qps = mlx5_notify_node_stats(&st);
+	rte_tel_data_add_dict_u64(d, "target_qps", (uint64_t)qps);
+	rte_tel_data_add_dict_u64(d, "delivered", st.delivered);
+	rte_tel_data_add_dict_u64(d, "full", st.full);
+	rte_tel_data_add_dict_u64(d, "refused", st.refused);
+	rte_tel_data_add_dict_u64(d, "errors", st.errors);
+	rte_tel_data_add_dict_u64(d, "replies_lost", st.replies_lost);
+	return 0;
+}
+
 RTE_INIT(mlx5_tel_register)
 {
 	rte_telemetry_register_cmd(
 		"/tern/mlx5/qps", mlx5_tel_qps,
 		"mlx5 QPs: lcore, peer GID, QPN, state, ring, in flight, errors, "
 		"recoveries. No parameters");
+	rte_telemetry_register_cmd(
+		"/tern/mlx5/notify", mlx5_tel_notify,
+		"mlx5 notifications this node's target QPs received: delivered, full, refused, "
+		"errors. No parameters");
 }
 
 /*

@@ -436,11 +436,19 @@ mlx5_verbs_sq_attr(uint32_t wqe_cnt, uint32_t max_inline, struct ibv_qp_init_att
 	attr->send_ops_flags = IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_READ;
 }
 
+/* What a QP that takes notifications asks for besides (qp_create_rq). */
+struct verbs_rq_req {
+	struct verbs_cq *rcq;		/* receive CQ */
+	uint32_t cnt;			/* max_recv_wr */
+	struct tern_mlx5_rq_view *view; /* out */
+};
+
 /* An RC QP in INIT: an initiator's on an lcore's CQ and parent domain, with
- * its SQ view, or (@p c NULL) a target's on the control CQ. */
+ * its SQ view, or (@p c NULL) a target's on the control CQ; with @p rq, a
+ * receive queue on rq->rcq as well. */
 static int
 verbs_qp_new(struct verbs_cq *c, uint32_t wqe_cnt, struct tern_mlx5_sq_view *view,
-	     struct verbs_qp **out)
+	     const struct verbs_rq_req *rq, struct verbs_qp **out)
 {
 	struct ibv_qp_init_attr_ex attr;
 	struct mlx5dv_qp_init_attr dv_attr;
@@ -472,6 +480,12 @@ verbs_qp_new(struct verbs_cq *c, uint32_t wqe_cnt, struct tern_mlx5_sq_view *vie
 		attr.cap.max_send_sge = 1;
 		attr.pd = dev.pd;
 	}
+	if (rq != NULL) {
+		/* RECVs of one scatter entry (a notification frame's buffer). */
+		attr.recv_cq = ibv_cq_ex_to_cq(rq->rcq->cq);
+		attr.cap.max_recv_wr = rq->cnt;
+		attr.cap.max_recv_sge = 1;
+	}
 	memset(&dv_attr, 0, sizeof(dv_attr));
 	dv_attr.comp_mask = MLX5DV_QP_INIT_ATTR_MASK_QP_CREATE_FLAGS;
 	dv_attr.create_flags = MLX5DV_QP_CREATE_DISABLE_SCATTER_TO_CQE;
@@ -502,6 +516,12 @@ verbs_qp_new(struct verbs_cq *c, uint32_t wqe_cnt, struct tern_mlx5_sq_view *vie
 	view->bf_size = dvqp.bf.size;
 	/* rdma-core answers with what the WQE size it chose holds. */
 	view->max_inline = RTE_MIN(view->max_inline, attr.cap.max_inline_data);
+	if (rq != NULL) {
+		rq->view->buf = dvqp.rq.buf;
+		rq->view->wqe_cnt = dvqp.rq.wqe_cnt;
+		rq->view->stride = dvqp.rq.stride;
+		rq->view->dbrec = (volatile uint32_t *)&dvqp.dbrec[MLX5_RCV_DBR];
+	}
 	TERN_MLX5_LOG(INFO,
 		      "QP 0x%x: sq.wqe_cnt %u (asked %u WQEBBs, max_send_wr %u), stride %u, "
 		      "bf.size %u, max_inline %u",
@@ -530,7 +550,7 @@ verbs_qp_open(void *arg, void *cq_handle, unsigned int lcore_id, uint16_t peer,
 	RTE_SET_USED(peer_gid);
 	if (peer != TERN_MLX5_PEER_SELF)
 		return -ENOTCONN; /* another node: the handshake connects it */
-	rc = verbs_qp_new(cq_handle, wqe_cnt, view, &q);
+	rc = verbs_qp_new(cq_handle, wqe_cnt, view, NULL, &q);
 	if (rc != 0)
 		return rc;
 	q->remote = q->local; /* loopback */
@@ -551,7 +571,28 @@ verbs_qp_create(void *arg, void *cq_handle, uint32_t wqe_cnt, struct tern_mlx5_s
 	int rc;
 
 	RTE_SET_USED(arg);
-	rc = verbs_qp_new(cq_handle, wqe_cnt, view, &q);
+	rc = verbs_qp_new(cq_handle, wqe_cnt, view, NULL, &q);
+	if (rc != 0)
+		return rc;
+	*local = q->local;
+	*handle = q;
+	return 0;
+}
+
+static int
+verbs_qp_create_rq(void *arg, void *cq_handle, void *rcq_handle, uint32_t wqe_cnt,
+		   struct tern_mlx5_sq_view *view, uint32_t rq_cnt, struct tern_mlx5_rq_view *rq,
+		   struct tern_mlx5_conn_params *local, void **handle)
+{
+	struct verbs_rq_req req = { .rcq = rcq_handle, .cnt = rq_cnt, .view = rq };
+	struct verbs_qp *q;
+	int rc;
+
+	RTE_SET_USED(arg);
+	/* The target answers on its SQ: an SQ-less QP takes no notifications. */
+	if (cq_handle == NULL || rcq_handle == NULL || rq == NULL || rq_cnt == 0)
+		return -EINVAL;
+	rc = verbs_qp_new(cq_handle, wqe_cnt, view, &req, &q);
 	if (rc != 0)
 		return rc;
 	*local = q->local;
@@ -649,6 +690,7 @@ const struct tern_mlx5_provider mlx5_verbs_provider = {
 	.cq_close = verbs_cq_close,
 	.qp_open = verbs_qp_open,
 	.qp_create = verbs_qp_create,
+	.qp_create_rq = verbs_qp_create_rq,
 	.qp_connect = verbs_qp_connect,
 	.qp_reset = verbs_qp_reset,
 	.qp_flush = verbs_qp_flush,

@@ -19,6 +19,7 @@
 
 #include <rte_log.h>
 
+#include "mlx5_notify.h"
 #include "mlx5_queue.h"
 #include "mlx5_wire.h"
 #include "tern_mlx5.h"
@@ -92,6 +93,15 @@ struct tern_mlx5_provider {
 	void (*mr_deregister)(void *ctx, void *mr);
 	/** This node's port: GID (its identity), LID, active MTU, port, GID index. */
 	int (*port_info)(void *ctx, struct tern_mlx5_conn_params *port);
+	/**
+	 * Optional (notifications, mlx5_notify.h): qp_create() with a receive
+	 * queue of at least @p rq_cnt RECVs of one scatter entry on @p recv_cq,
+	 * described in @p rq. @p cq may be NULL (no SQ).
+	 */
+	int (*qp_create_rq)(void *ctx, void *cq, void *recv_cq, uint32_t wqe_cnt,
+			    struct tern_mlx5_sq_view *view, uint32_t rq_cnt,
+			    struct tern_mlx5_rq_view *rq, struct tern_mlx5_conn_params *local,
+			    void **qp);
 };
 
 /** The verbs provider (real ConnectX devices). */
