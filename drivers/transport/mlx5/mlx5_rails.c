@@ -159,15 +159,22 @@ rails_remember(struct mlx5_ep_rails *r, const struct mlx5_rail_set *rs)
 	r->next_set = (r->next_set + 1) % RAIL_SETS;
 }
 
-/* Is the rail of peer slot @p peer in service on @p ep (at @p now)? With
- * @p load set to its WQEBBs in flight. */
+/* Is the rail of peer slot @p peer in service on @p ep? With @p load set to
+ * its WQEBBs in flight. The clock is read (into *@p now, 0: not yet) only
+ * for a rail that was paused. */
 static bool
-rail_usable(struct mlx5_endpoint *ep, uint16_t peer, uint64_t now, uint32_t *load)
+rail_usable(struct mlx5_endpoint *ep, uint16_t peer, uint64_t *now, uint32_t *load)
 {
 	struct mlx5_sq *sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
+	uint64_t pause = ep->rails->pause_until_ms[peer];
 
-	if (ep->rails->pause_until_ms[peer] > now)
-		return false;
+	if (unlikely(pause != 0)) {
+		if (*now == 0)
+			*now = tern_clock_ms();
+		if (pause > *now)
+			return false;
+		ep->rails->pause_until_ms[peer] = 0; /* over */
+	}
 	if (sq == NULL) {
 		*load = 0;
 		return true;
@@ -185,14 +192,14 @@ rails_choose(struct mlx5_endpoint *ep, const struct mlx5_rail_set *rs, int exclu
 {
 	struct mlx5_ep_rails *r = ep->rails;
 	uint32_t load, best_load = UINT32_MAX;
-	uint64_t now = tern_clock_ms(), soonest = UINT64_MAX;
+	uint64_t now = 0, soonest = UINT64_MAX;
 	unsigned int i, best = 0, wake = 0;
 	int found = 0;
 
 	for (i = 0; i < rs->nrails; i++) {
 		if ((int)i == exclude)
 			continue;
-		if (rail_usable(ep, rs->peer[i], now, &load)) {
+		if (rail_usable(ep, rs->peer[i], &now, &load)) {
 			if (load < best_load) {
 				best_load = load;
 				best = i;
@@ -363,9 +370,10 @@ mlx5_rails_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t 
 		rail = rails_choose(ep, rs, (int)from);
 		if (rail >= rs->nrails) {
 			/* No other rail in service: the failed one, if it is back. */
+			uint64_t now = 0;
 			uint32_t load;
 
-			if (rail_usable(ep, h.from, tern_clock_ms(), &load))
+			if (rail_usable(ep, h.from, &now, &load))
 				rail = from;
 		}
 		if (rail < rs->nrails) {
