@@ -91,7 +91,7 @@ void mlx5_model_gid(int node, uint8_t gid[16]);
 /*
  * Rails (issue 15): a node has MODEL_DEVS devices of one port each; device 0
  * is the one every test had before. Each device has its own GID
- * (::ffff:10.0.D.N+1) and its own memory keys (a region registered on device
+ * (::ffff:10.D.0.N+1) and its own memory keys (a region registered on device
  * d answers only WQEs that reach device d). A QP wired to node 1 (qp_open)
  * reaches the device its peer GID names. The wire from this node to each of
  * node 1's devices can be cut and mended: WQEs over a cut wire end in

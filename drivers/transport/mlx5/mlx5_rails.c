@@ -53,6 +53,7 @@ struct rail_held {
 struct mlx5_ep_rails {
 	uint64_t pause_until_ms[TERN_MLX5_PEER_MAX];
 	uint32_t backoff_ms[TERN_MLX5_PEER_MAX];
+	uint64_t failed_ms[TERN_MLX5_PEER_MAX]; /* tern_clock_ms() of the last pause */
 	struct mlx5_rail_set sets[RAIL_SETS];
 	uint32_t nb_sets;
 	uint32_t next_set;
@@ -256,11 +257,18 @@ rails_find(const struct mlx5_ep_rails *r, uint16_t peer, uint32_t rkey, unsigned
 static void
 rail_pause(struct mlx5_ep_rails *r, uint16_t peer)
 {
+	uint64_t now = tern_clock_ms();
 	uint32_t b = r->backoff_ms[peer];
 
-	b = b == 0 ? RAIL_PAUSE_MS : RTE_MIN(b * 2, RAIL_PAUSE_MAX);
+	/* Doubling while it keeps failing; a rail that served for twice the
+	 * longest pause since its last failure starts again at the shortest. */
+	if (b == 0 || now - r->failed_ms[peer] > 2 * RAIL_PAUSE_MAX + b)
+		b = RAIL_PAUSE_MS;
+	else
+		b = RTE_MIN(b * 2, RAIL_PAUSE_MAX);
 	r->backoff_ms[peer] = b;
-	r->pause_until_ms[peer] = tern_clock_ms() + b;
+	r->failed_ms[peer] = now;
+	r->pause_until_ms[peer] = now + b;
 	r->st.pauses++;
 }
 
