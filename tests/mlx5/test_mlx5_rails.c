@@ -291,6 +291,12 @@ two_rails_share_the_work(void **state)
 	assert_int_equal(f->ops->rails(blob, (size_t)len, rails, RTE_DIM(rails)), 2);
 	assert_int_equal(rails[0].state, TERN_TRANSPORT_RAIL_UP);
 	assert_int_equal(rails[1].state, TERN_TRANSPORT_RAIL_UP);
+	print_message("rails: \"%s\", \"%s\"\n", rails[0].name, rails[1].name);
+	assert_memory_equal(rails[0].name, "port 0 lcore ", 13);
+	assert_memory_equal(rails[1].name, "port 1 lcore ", 13);
+	assert_non_null(strstr(rails[1].name, " rts"));
+	/* max 1: one written, both counted. */
+	assert_int_equal(f->ops->rails(blob, (size_t)len, rails, 1), 2);
 }
 
 /* A rail that delivers less takes less: rail 0's device executes 2 WQEs per

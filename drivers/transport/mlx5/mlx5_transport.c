@@ -513,10 +513,23 @@ mlx5_rails(const void *desc, size_t desc_len, struct tern_transport_rail *out, u
 		return 0;
 	/* Every port's QPs (a version 3 descriptor: one peer slot per port). */
 	for (i = 0; i < d.nports; i++) {
+		unsigned int k, w;
+
 		c = mlx5_peer_rails(d.ports[i].gid, out == NULL ? NULL : out + written,
 				    max - written);
 		total += c;
-		written += RTE_MIN((unsigned int)c, max - written);
+		w = RTE_MIN((unsigned int)c, max - written);
+		/* Several ports: say which, "port 1 lcore 2 qp 0x000101 rts". */
+		for (k = 0; d.nports > 1 && k < w; k++) {
+			char name[sizeof(out->name)] = "port 0 ";
+
+			/* i < TERN_MLX5_RAIL_MAX: one digit; the QP's name is cut to fit. */
+			name[5] = (char)('0' + i);
+			memcpy(name + 7, out[written + k].name, sizeof(name) - 8);
+			name[sizeof(name) - 1] = '\0';
+			memcpy(out[written + k].name, name, sizeof(name));
+		}
+		written += w;
 	}
 	return total;
 }
