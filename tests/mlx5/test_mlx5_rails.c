@@ -333,8 +333,12 @@ static void
 a_rail_cut_mid_stream_loses_nothing(void **state)
 {
 	struct fx *f = *state;
+	struct tern_transport_rail rails[4];
+	uint8_t blob[TERN_MLX5_DESC3_MAX];
 	struct mlx5_rails_stats st;
+	struct tern_mlx5_desc3 d;
 	uint64_t e0, t0;
+	int len;
 
 	write_read_verified(f, 512, 4, 100, cut_rail0);
 	assert_int_equal(mlx5_rails_stats(f->ep, &st), 0);
@@ -345,6 +349,20 @@ a_rail_cut_mid_stream_loses_nothing(void **state)
 	assert_int_equal(st.reposted, st.moved);
 	assert_int_equal(st.failed, 0);
 	assert_true(st.pauses >= 1);
+	/* /tern/peers: rail 0's QP (port 0) counts what went elsewhere, and its
+	 * pause; while the pause lasts it shows paused, not up. */
+	desc2ports(f, &d);
+	len = mlx5_desc3_encode(&d, blob, sizeof(blob));
+	assert_int_equal(f->ops->rails(blob, (size_t)len, rails, RTE_DIM(rails)), 2);
+	print_message("port 0 rail: %s, state %u, backoff %u ms, reposted %" PRIu64
+		      ", failures %" PRIu64 "\n",
+		      rails[0].name, rails[0].state, rails[0].backoff_ms, rails[0].reposted,
+		      rails[0].failures);
+	assert_int_equal(rails[0].reposted, st.moved);
+	assert_true(rails[0].failures >= 1);
+	assert_true(rails[0].state != TERN_TRANSPORT_RAIL_PAUSED || rails[0].backoff_ms > 0);
+	assert_int_equal(rails[1].reposted, 0);
+	assert_int_equal(rails[1].state, TERN_TRANSPORT_RAIL_UP);
 	/* Mended: after the pause (at most 2 s), rail 0 carries work again. */
 	mlx5_model_wire_set(f->m, 1, 0, 1);
 	e0 = mlx5_model_qp_executed(qp_of_dev(f, 0));

@@ -211,6 +211,10 @@ int mlx5_ep_sq_attach(struct mlx5_endpoint *ep, struct mlx5_sq *sq);
 
 /* ---- peer slots ---- */
 
+/** The peer slot of GID @p gid, without assigning one. @return it, or -ENOENT (caller holds the
+ * lock). */
+int mlx5_peer_find_locked(const uint8_t gid[16]);
+
 /** mlx5_peer_get() for a caller holding the lock. */
 int mlx5_peer_get_locked(const uint8_t gid[16], int take_ref);
 

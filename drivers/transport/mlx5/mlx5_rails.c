@@ -53,7 +53,9 @@ struct rail_held {
 struct mlx5_ep_rails {
 	uint64_t pause_until_ms[TERN_MLX5_PEER_MAX];
 	uint32_t backoff_ms[TERN_MLX5_PEER_MAX];
-	uint64_t failed_ms[TERN_MLX5_PEER_MAX]; /* tern_clock_ms() of the last pause */
+	uint64_t failed_ms[TERN_MLX5_PEER_MAX];	 /* tern_clock_ms() of the last pause */
+	uint64_t moved_from[TERN_MLX5_PEER_MAX]; /* WQEs taken off each rail */
+	uint64_t pauses[TERN_MLX5_PEER_MAX];
 	struct mlx5_rail_set sets[RAIL_SETS];
 	uint32_t nb_sets;
 	uint32_t next_set;
@@ -269,6 +271,7 @@ rail_pause(struct mlx5_ep_rails *r, uint16_t peer)
 	r->backoff_ms[peer] = b;
 	r->failed_ms[peer] = now;
 	r->pause_until_ms[peer] = now + b;
+	r->pauses[peer]++;
 	r->st.pauses++;
 }
 
@@ -313,6 +316,7 @@ mlx5_rails_on_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, uint16_t wqe, 
 		h->set = (uint8_t)set;
 		sq->slots[(uint16_t)(i - (ds + 3) / 4) & sq->mask].cookie = MLX5_RAIL_MOVED;
 		r->moved_out++;
+		r->moved_from[sq->peer]++;
 		ep->rails_pending += 2; /* a completion to drop, a WQE to post */
 		r->st.moved++;
 	}
@@ -436,6 +440,26 @@ mlx5_rails_cancel(struct mlx5_endpoint *ep)
 		ep->sw_tail++;
 		ep->rails_pending--;
 	}
+}
+
+void
+mlx5_rails_rail_state(const struct mlx5_endpoint *ep, uint16_t peer, uint64_t now,
+		      uint32_t *pause_left_ms, uint64_t *moved, uint64_t *pauses)
+{
+	const struct mlx5_ep_rails *r = ep->rails;
+	uint64_t until;
+
+	*pause_left_ms = 0;
+	*moved = 0;
+	*pauses = 0;
+	if (r == NULL || peer >= TERN_MLX5_PEER_MAX)
+		return;
+	/* Written by the lcore: a snapshot for display. */
+	until = __atomic_load_n(&r->pause_until_ms[peer], __ATOMIC_RELAXED);
+	if (until > now)
+		*pause_left_ms = (uint32_t)RTE_MIN(until - now, UINT32_MAX);
+	*moved = __atomic_load_n(&r->moved_from[peer], __ATOMIC_RELAXED);
+	*pauses = __atomic_load_n(&r->pauses[peer], __ATOMIC_RELAXED);
 }
 
 int

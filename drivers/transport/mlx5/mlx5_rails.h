@@ -105,6 +105,14 @@ struct mlx5_rails_stats {
 	uint64_t pauses;   /**< rails paused after an error */
 };
 
+/**
+ * Rail @p peer as endpoint @p ep sees it, for /tern/peers: @p pause_left_ms
+ * gets the rest of its pause at @p now (0: not paused), @p moved the WQEs
+ * taken off it to go elsewhere, @p pauses the times it was paused.
+ */
+void mlx5_rails_rail_state(const struct mlx5_endpoint *ep, uint16_t peer, uint64_t now,
+			   uint32_t *pause_left_ms, uint64_t *moved, uint64_t *pauses);
+
 /** Read @p ep's rail counters. @return 0 or -EINVAL. */
 int mlx5_rails_stats(const struct tern_endpoint *ep, struct mlx5_rails_stats *st);
 

@@ -25,6 +25,8 @@
 #include <rte_malloc.h>
 #include <rte_telemetry.h>
 
+#include <tern_time.h>
+
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
 
@@ -496,6 +498,41 @@ RTE_INIT(mlx5_tel_register)
 }
 
 /*
+ * Each lcore's view of a port's QPs (@p out, @p n, in endpoint order as
+ * mlx5_peer_rails() lists them): a QP in RTS whose rail that lcore paused
+ * after a failover shows paused, with what is left of the pause, and the
+ * WQEs taken off it count as reposted. A snapshot for display.
+ */
+static void
+rails_annotate(const struct tern_mlx5_desc_port *port, struct tern_transport_rail *out,
+	       unsigned int n)
+{
+	uint64_t now = tern_clock_ms(), moved, pauses;
+	unsigned int e, k = 0;
+	uint32_t left;
+	int peer;
+
+	mlx5_ctl_lock();
+	peer = mlx5_peer_find_locked(port->gid);
+	for (e = 0; peer >= 0 && e < mlx5_ep_count_locked() && k < n; e++) {
+		const struct mlx5_endpoint *ep = mlx5_ep_at_locked(e);
+		struct tern_transport_rail *r;
+
+		if (__atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE) == NULL)
+			continue;
+		r = &out[k++];
+		mlx5_rails_rail_state(ep, (uint16_t)peer, now, &left, &moved, &pauses);
+		r->reposted = moved;
+		r->failures += pauses;
+		if (left != 0 && r->state == TERN_TRANSPORT_RAIL_UP) {
+			r->state = TERN_TRANSPORT_RAIL_PAUSED;
+			r->backoff_ms = left;
+		}
+	}
+	mlx5_ctl_unlock();
+}
+
+/*
  * The rails of a peer's blob, for /tern/peers: the QPs this process has to
  * that node, one per endpoint (mlx5_peer_rails()).
  */
@@ -529,6 +566,8 @@ mlx5_rails(const void *desc, size_t desc_len, struct tern_transport_rail *out, u
 			name[sizeof(name) - 1] = '\0';
 			memcpy(out[written + k].name, name, sizeof(name));
 		}
+		if (d.nports > 1)
+			rails_annotate(&d.ports[i], out + written, w);
 		written += w;
 	}
 	return total;
