@@ -49,6 +49,7 @@ struct mlx5_seg_keys {
 };
 
 struct mlx5_notify_rx;
+struct mlx5_ep_rails;
 
 struct mlx5_endpoint {
 	struct tern_endpoint base; /* first: mlx5_ep() */
@@ -86,6 +87,10 @@ struct mlx5_endpoint {
 	uint32_t rx_lkey;
 	uint16_t rx_used; /**< rx_bufs slots in use, bit i: slot i */
 	uint8_t rx_reg;	  /**< rx_bufs registered (rx_lkey valid) */
+	/* Rails (mlx5_rails.c): their state, and how many completions to drop
+	 * plus WQEs to post again after a failover (poll() looks while not 0). */
+	struct mlx5_ep_rails *rails;
+	uint32_t rails_pending;
 };
 
 /* ---- the lock and the provider ---- */
@@ -205,6 +210,10 @@ void mlx5_ep_sq_free(struct mlx5_sq *sq);
 int mlx5_ep_sq_attach(struct mlx5_endpoint *ep, struct mlx5_sq *sq);
 
 /* ---- peer slots ---- */
+
+/** The peer slot of GID @p gid, without assigning one. @return it, or -ENOENT (caller holds the
+ * lock). */
+int mlx5_peer_find_locked(const uint8_t gid[16]);
 
 /** mlx5_peer_get() for a caller holding the lock. */
 int mlx5_peer_get_locked(const uint8_t gid[16], int take_ref);

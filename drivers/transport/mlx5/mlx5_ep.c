@@ -25,6 +25,7 @@
 #include "mlx5_ctl.h"
 #include "mlx5_ep.h"
 #include "mlx5_queue.h"
+#include "mlx5_rails.h"
 #include "mlx5_wqe.h"
 #include "tern_mlx5_internal.h"
 
@@ -192,6 +193,13 @@ ep_resolve(struct mlx5_endpoint *ep, const struct tern_slice *s, struct post_run
 		peer = d->peer;
 		run->rkey_be = mlx5_wqe_rkey(d->rkey);
 		run->rbase = d->addr;
+		if (unlikely(d->reserved > 1)) {
+			/* Several rails (mlx5_rails.c): the one with the least in flight. */
+			uint32_t rkey;
+
+			peer = mlx5_rail_pick(ep, t, &rkey);
+			run->rkey_be = mlx5_wqe_rkey(rkey);
+		}
 	} else {
 		/* Loopback: the target segment is a memory region of this node. */
 		rc = -EFAULT;
@@ -497,10 +505,13 @@ static __rte_noinline void
 ep_cqe_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, const struct mlx5_cqe64 *cqe)
 {
 	uint8_t was = sq->error;
+	int err = mlx5_cqe_error(sq, (const struct mlx5_err_cqe *)cqe);
 
-	mlx5_cqe_error(sq, (const struct mlx5_err_cqe *)cqe);
-	if (!was && sq->error)
+	if (!was && sq->error) {
 		ep->nb_err++;
+		/* Another rail may take its work (mlx5_rails.c). */
+		mlx5_rails_on_error(ep, sq, rte_be_to_cpu_16(cqe->wqe_counter), err);
+	}
 }
 
 uint16_t
@@ -557,6 +568,8 @@ mlx5_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 				ep->nb_err++;
 		}
 	}
+	if (unlikely(ep->rails_pending != 0))
+		n = mlx5_rails_poll(ep, cpl, n, max);
 	return n;
 }
 
@@ -582,6 +595,7 @@ mlx5_cancel(struct tern_endpoint *base)
 		if (sq != NULL && sq->done != sq->pi)
 			ep_sq_cancel(ep, sq, -ECANCELED);
 	}
+	mlx5_rails_cancel(ep);
 }
 
 int
