@@ -18,7 +18,8 @@
 # connection tcp_info deltas (ss -tin: rwnd/sndbuf-limited time, retransmitted
 # bytes, reordering), and the netns's TCP counters over the whole point.
 # Environment: CFGS (points, BLOCK:INFLIGHT, default "1M:4 1M:16 4M:4
-# 256K:16"), DUR (seconds per point, default 3), OUT (directory, default a
+# 256K:16"), DUR (seconds per point, default 3), EXTRA_A (more arguments for
+# dataplane a, the sender, e.g. "--transport tcp,sndbuf=1048576"), OUT (directory, default a
 # new one under /tmp). Needs root (netns, perf); without perf the counters
 # are left out. Bounded: every tern-perf is killed after 60 s.
 set -u
@@ -46,7 +47,7 @@ for r in $(seq "$rounds"); do
 		qb=$(pf)
 		ip netns exec $NS "$b/apps/dataplane/tern-dataplane" -l 0-1 --no-pci --base-virtaddr 0x200000000000 \
 			--file-prefix $pa --log-level lib.eal:warning -- --node a --segment kv:256M --listen 127.0.0.1:0 \
-			--directory p2p://127.0.0.1:$qa --peer b=p2p://127.0.0.1:$qb --peer-transport b=tcp --idle yield \
+			--directory p2p://127.0.0.1:$qa --peer b=p2p://127.0.0.1:$qb --peer-transport b=tcp --idle yield ${EXTRA_A:-} \
 			>"$OUT/a.log" 2>&1 &
 		A=$!
 		ip netns exec $NS "$b/apps/dataplane/tern-dataplane" -l 0-1 --main-lcore 1 --no-pci \
