@@ -127,8 +127,11 @@ struct tern_store {
 	struct tern_request reqs[TERN_BATCH_MAX];
 	/* A put batch's extents on owned node 0, reserved in bulk
 	 * (prereserve()): pre_cur is the key being placed, or -1. */
-	uint64_t pre_off[TERN_STORE_BATCH_MAX];
-	bool pre_ok[TERN_STORE_BATCH_MAX];
+	uint64_t pre_off[TERN_STORE_BATCH_MAX][TERN_STORE_NODES_MAX];
+	bool pre_ok[TERN_STORE_BATCH_MAX][TERN_STORE_NODES_MAX];
+	/* The nodes prereserve() planned for each key (place() tries them first). */
+	uint8_t pre_plan[TERN_STORE_BATCH_MAX][TERN_STORE_REPLICAS_MAX];
+	uint8_t pre_nb_plan[TERN_STORE_BATCH_MAX];
 	int pre_cur;
 	int commit_err[TERN_STORE_BATCH_MAX]; /* resolve_put(): COMMIT_N per key */
 	struct tern_store_future *committing; /* owners_commit()'s future */
@@ -579,9 +582,9 @@ node_reserve(struct tern_store *s, unsigned int n, uint64_t size, uint64_t *offs
 			a->used += need;
 			return 0;
 		}
-		if (n == 0 && s->pre_cur >= 0 && s->pre_ok[s->pre_cur]) {
-			*offset = s->pre_off[s->pre_cur];
-			s->pre_ok[s->pre_cur] = false;
+		if (s->pre_cur >= 0 && s->pre_ok[s->pre_cur][n]) {
+			*offset = s->pre_off[s->pre_cur][n];
+			s->pre_ok[s->pre_cur][n] = false;
 			a->used += need;
 			return 0;
 		}
@@ -616,21 +619,34 @@ place(struct tern_store *s, uint32_t idx, unsigned int nb_rep)
 	}
 	for (i = 0; i < s->conf.nb_nodes; i++)
 		order[i] = i;
-	for (i = 2; i < s->conf.nb_nodes; i++) /* insertion sort of 1.., most free first */
-		for (j = i; j > 1; j--) {
-			const struct store_alloc *x = &s->node[order[j - 1]].alloc;
-			const struct store_alloc *y = &s->node[order[j]].alloc;
-			unsigned int t;
+	if (s->pre_cur >= 0 && s->pre_nb_plan[s->pre_cur] > 0) {
+		/* prereserve()'s plan first (its extents are reserved), then the
+		 * others in index order. */
+		const uint8_t *plan = s->pre_plan[s->pre_cur];
 
-			if (x->capacity - x->used >= y->capacity - y->used)
-				break;
-			t = order[j];
-			order[j] = order[j - 1];
-			order[j - 1] = t;
-		}
+		nb = 0;
+		for (i = 0; i < s->pre_nb_plan[s->pre_cur]; i++)
+			order[nb++] = plan[i];
+		for (i = 0; i < s->conf.nb_nodes; i++)
+			if (memchr(plan, (int)i, s->pre_nb_plan[s->pre_cur]) == NULL)
+				order[nb++] = i;
+		nb = 0;
+	} else {
+		for (i = 2; i < s->conf.nb_nodes; i++) /* insertion sort of 1.., most free first */
+			for (j = i; j > 1; j--) {
+				const struct store_alloc *x = &s->node[order[j - 1]].alloc;
+				const struct store_alloc *y = &s->node[order[j]].alloc;
+				unsigned int t;
+
+				if (x->capacity - x->used >= y->capacity - y->used)
+					break;
+				t = order[j];
+				order[j] = order[j - 1];
+				order[j - 1] = t;
+			}
+	}
 	for (i = 0; i < s->conf.nb_nodes && nb < nb_rep && nb < TERN_STORE_REPLICAS_MAX; i++) {
 		uint64_t off = 0;
-
 		uint8_t slot = 0;
 
 		ret = node_reserve(s, order[i], r->size, &off, &slot);
@@ -1198,46 +1214,85 @@ tern_store_future_release(struct tern_store_future *f)
 /* ---- put, get ---- */
 
 /*
- * Owned node 0 and one replica: reserve the batch's extents there in
- * RESERVE_N messages (13 a message) rather than one round trip per key.
- * A message the owner refuses leaves its keys to the one-by-one path
- * (which evicts); what no key takes is freed at the end of the put.
+ * A put batch's extents on owned nodes without an arena (a peer's owner
+ * over p2p, or an owner that refused an arena): the batch's placement is
+ * planned first (as place() would: node 0 first, then the others by free
+ * bytes, only nodes with room without eviction), then reserved per owner
+ * in RESERVE_N messages (13 extents a message) rather than one round trip
+ * per extent. A key with no plan, or whose message the owner refused,
+ * takes the one-by-one path (which evicts); what no key takes is freed at
+ * the end of the put.
  */
 static void
 prereserve(struct tern_store *s, const char *const *keys, void *const *bufs, const uint64_t *sizes,
-	   uint32_t nb)
+	   uint32_t nb, unsigned int replicas)
 {
 	char key[TERN_STORE_KEY_MAX];
+	uint64_t room[TERN_STORE_NODES_MAX];
 	struct store_wire_reqn q = {
 		.op = STORE_WIRE_RESERVE_N,
-		.segment = s->node[0].conf.segment,
 		.pid = (uint32_t)getpid(),
 		.lease_ms = (uint32_t)RTE_MIN(s->conf.lease_ns / 1000000, STORE_WIRE_LEASE_MS_MAX),
 	};
 	struct store_wire_repn r;
 	uint32_t idx[STORE_WIRE_N_MAX], i, k;
+	unsigned int n, j, nb_nodes = s->conf.nb_nodes;
 
-	for (i = 0; i < nb; i++)
-		s->pre_ok[i] = false;
-	for (i = 0; i < nb;) {
-		q.count = 0;
-		for (; i < nb && q.count < STORE_WIRE_N_MAX; i++) {
-			if (sizes[i] == 0 || bufs[i] == NULL || key_pad(keys[i], key, false) < 0)
+	for (n = 0; n < nb_nodes; n++)
+		room[n] = s->node[n].alloc.capacity - s->node[n].alloc.used;
+	for (i = 0; i < nb; i++) {
+		bool taken[TERN_STORE_NODES_MAX] = { false };
+		uint64_t need = store_alloc_size(sizes[i]);
+
+		memset(s->pre_ok[i], 0, sizeof(s->pre_ok[i]));
+		s->pre_nb_plan[i] = 0;
+		if (sizes[i] == 0 || bufs[i] == NULL || key_pad(keys[i], key, false) < 0 ||
+		    room[0] < need)
+			continue;
+		/* node 0, then the most free with room */
+		s->pre_plan[i][0] = 0;
+		taken[0] = true;
+		for (j = 1; j < replicas; j++) {
+			int best = -1;
+
+			for (n = 1; n < nb_nodes; n++)
+				if (!taken[n] && room[n] >= need &&
+				    (best < 0 || room[n] > room[best]))
+					best = (int)n;
+			if (best < 0)
+				break;
+			s->pre_plan[i][j] = (uint8_t)best;
+			taken[best] = true;
+		}
+		if (j < replicas)
+			continue;
+		s->pre_nb_plan[i] = (uint8_t)replicas;
+		for (j = 0; j < replicas; j++)
+			room[s->pre_plan[i][j]] -= need;
+	}
+	for (n = 0; n < nb_nodes; n++) {
+		if (!(s->node[n].conf.flags & TERN_STORE_NODE_F_OWNED) || s->node[n].arena_len > 0)
+			continue;
+		q.segment = s->node[n].conf.segment;
+		for (i = 0; i < nb;) {
+			q.count = 0;
+			for (; i < nb && q.count < STORE_WIRE_N_MAX; i++)
+				for (j = 0; j < s->pre_nb_plan[i]; j++)
+					if (s->pre_plan[i][j] == n) {
+						idx[q.count] = i;
+						q.length[q.count] = sizes[i];
+						q.offset[q.count++] = 0;
+					}
+			if (q.count < 2) /* one extent: the one-by-one path is as fast */
 				continue;
-			idx[q.count] = i;
-			q.length[q.count] = sizes[i];
-			q.offset[q.count++] = 0;
-		}
-		if (q.count < 2) { /* one key: the one-by-one path is as fast */
-			continue;
-		}
-		memset(&r, 0, sizeof(r));
-		if (store_owner_calln(&s->node[0].owner, &q, &r, OWNER_TIMEOUT_MS) != 0 ||
-		    r.count != q.count)
-			continue;
-		for (k = 0; k < q.count; k++) {
-			s->pre_off[idx[k]] = r.offset[k];
-			s->pre_ok[idx[k]] = true;
+			memset(&r, 0, sizeof(r));
+			if (store_owner_calln(&s->node[n].owner, &q, &r, OWNER_TIMEOUT_MS) != 0 ||
+			    r.count != q.count)
+				continue;
+			for (k = 0; k < q.count; k++) {
+				s->pre_off[idx[k]][n] = r.offset[k];
+				s->pre_ok[idx[k]][n] = true;
+			}
 		}
 	}
 }
@@ -1246,15 +1301,19 @@ prereserve(struct tern_store *s, const char *const *keys, void *const *bufs, con
 static void
 prereserve_drop(struct tern_store *s, const uint64_t *sizes, uint32_t nb)
 {
-	struct store_alloc *a = &s->node[0].alloc;
+	unsigned int n;
 	uint32_t i;
 
-	for (i = 0; i < nb; i++)
-		if (s->pre_ok[i]) {
-			a->used += store_alloc_size(sizes[i]); /* node_free() takes it back */
-			node_free(s, 0, s->pre_off[i], sizes[i]);
-			s->pre_ok[i] = false;
-		}
+	for (i = 0; i < nb; i++) {
+		for (n = 0; n < s->conf.nb_nodes; n++)
+			if (s->pre_ok[i][n]) {
+				/* node_free() takes it back */
+				s->node[n].alloc.used += store_alloc_size(sizes[i]);
+				node_free(s, n, s->pre_off[i][n], sizes[i]);
+				s->pre_ok[i][n] = false;
+			}
+		s->pre_nb_plan[i] = 0;
+	}
 	s->pre_cur = -1;
 }
 
@@ -1287,9 +1346,14 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
 	f->flags = flags;
 	lease_end += s->conf.lease_ns;
 	s->pre_cur = -1;
-	if (replicas == 1 && nb > 1 && (s->node[0].conf.flags & TERN_STORE_NODE_F_OWNED) &&
-	    s->node[0].arena_len == 0)
-		prereserve(s, keys, bufs, sizes, nb);
+	if (nb > 1) {
+		for (i = 0; i < s->conf.nb_nodes; i++)
+			if ((s->node[i].conf.flags & TERN_STORE_NODE_F_OWNED) &&
+			    s->node[i].arena_len == 0)
+				break;
+		if (i < s->conf.nb_nodes)
+			prereserve(s, keys, bufs, sizes, nb, replicas);
+	}
 	for (i = 0; i < nb; i++) {
 		struct store_record *r;
 		uint32_t idx;
