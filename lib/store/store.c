@@ -57,6 +57,8 @@ RTE_INIT(store_log_init)
 #define ARENA_MAX      (64ull << 20)
 #define ARENA_MIN      (64ull << 10)
 #define ARENA_RETRY_NS (100ull * 1000000ull) /* after the owner refused one */
+/* No commit into an arena with less lease left (the owner may end it). */
+#define ARENA_MARGIN_NS (1000ull * 1000000ull)
 
 enum future_kind { F_FREE = 0, F_PUT, F_GET };
 
@@ -134,7 +136,6 @@ struct tern_store {
 	uint8_t pre_nb_plan[TERN_STORE_BATCH_MAX];
 	int pre_cur;
 	int commit_err[TERN_STORE_BATCH_MAX]; /* resolve_put(): COMMIT_N per key */
-	struct tern_store_future *committing; /* owners_commit()'s future */
 	uint32_t nb_pending;		      /* records after an ambiguous commit */
 	int ext_res[TERN_STORE_BATCH_MAX];    /* resolve_put(): each key's metadata commit */
 	char ext_text[TERN_STORE_BATCH_MAX][STORE_EXT_TEXT_MAX]; /* the records sent */
@@ -353,24 +354,7 @@ node_free(struct tern_store *s, unsigned int n, uint64_t offset, uint64_t size)
 	struct store_alloc *a = &s->node[n].alloc;
 	int ret;
 
-	if ((s->node[n].conf.flags & TERN_STORE_NODE_F_OWNED) && s->node[n].owner.dir == NULL) {
-		/* This process's dataplane: one-way (it is handled before any
-		 * later request of ours). */
-		struct store_wire_req q = {
-			.op = STORE_WIRE_FREE,
-			.segment = s->node[n].conf.segment,
-			.pid = (uint32_t)getpid(),
-			.length = size,
-			.offset = offset,
-		};
-		uint8_t msg[STORE_WIRE_REQ_LEN];
-
-		store_wire_req_encode(&q, msg);
-		ret = store_owner_send(msg, sizeof(msg));
-		if (ret != 0)
-			ret = owner_request(s, n, STORE_WIRE_FREE, size, &offset);
-		a->used -= store_alloc_size(size); /* ours no more, whatever the owner said */
-	} else if (s->node[n].conf.flags & TERN_STORE_NODE_F_OWNED) {
+	if (s->node[n].conf.flags & TERN_STORE_NODE_F_OWNED) {
 		ret = owner_request(s, n, STORE_WIRE_FREE, size, &offset);
 		a->used -= store_alloc_size(size); /* ours no more, whatever the owner said */
 	} else {
@@ -886,32 +870,17 @@ pending_settle(struct tern_store *s, const char *key, bool force)
 }
 
 /* Send one COMMIT_N to node @n's owner; the refused ones fail their key.
- * @oneway: to this process's dataplane, not waiting (the extents are in
- * arenas whose lease has at least a quarter left). */
+ * The extents of an arena that the owner took become the owner's. */
 static void
-owners_commit_send(struct tern_store *s, unsigned int n, struct store_wire_reqn *q,
-		   const uint32_t *key_of, const uint8_t *rep_of, bool oneway)
+owners_commit_send(struct tern_store *s, struct tern_store_future *f, unsigned int n,
+		   struct store_wire_reqn *q, const uint32_t *key_of, const uint8_t *rep_of)
 {
-	struct tern_store_future *f = s->committing;
 	struct store_wire_repn r;
 	unsigned int k;
-	int ret = -EAGAIN;
+	int ret;
 
-	if (oneway) {
-		uint8_t msg[STORE_WIRE_MSG_MAX];
-		size_t len = store_wire_reqn_encode(q, msg);
-
-		ret = store_owner_send(msg, len);
-		if (ret != 0)
-			STORE_LOG(WARNING, "%s: one-way commit at node %u: %s: waiting instead",
-				  s->name, n, strerror(-ret));
-		else
-			memset(&r, 0, sizeof(r));
-	}
-	if (ret != 0) {
-		memset(&r, 0, sizeof(r));
-		ret = store_owner_calln(&s->node[n].owner, q, &r, OWNER_TIMEOUT_MS);
-	}
+	memset(&r, 0, sizeof(r));
+	ret = store_owner_calln(&s->node[n].owner, q, &r, OWNER_TIMEOUT_MS);
 	for (k = 0; k < q->count; k++) {
 		struct store_record *rec = &s->meta.rec[f->rec[key_of[k]]];
 		bool refused = ret != 0 && (r.count == 0 || (r.fail_mask & (1u << k)));
@@ -931,33 +900,26 @@ owners_commit_send(struct tern_store *s, unsigned int n, struct store_wire_reqn 
 /*
  * The lease of every owned replica ends before the record is committed: a
  * record never names an extent its owner may still free. One COMMIT_N
- * message per owned node and 13 extents; s->commit_err[i] says how key i
- * fared. Extents in an arena of this process's dataplane whose lease has a
- * quarter left are committed one-way: the dataplane handles the message
- * before any later request of this process, and a reader of the record
- * asks it after the record is written, so after this message.
+ * message per owned node and 13 extents, waited for (doc/store.md,
+ * *Arenas*: why not one-way); s->commit_err[i] says how key i fared.
  */
 static void
 owners_commit(struct tern_store *s, struct tern_store_future *f)
 {
-	struct store_wire_reqn q[2] = { { .op = STORE_WIRE_COMMIT_N },
-					{ .op = STORE_WIRE_COMMIT_N } };
-	uint32_t key_of[2][STORE_WIRE_N_MAX], i;
-	uint8_t rep_of[2][STORE_WIRE_N_MAX];
-	uint64_t now = tern_clock_ns();
-	unsigned int n, j, w;
+	struct store_wire_reqn q = { .op = STORE_WIRE_COMMIT_N };
+	uint32_t key_of[STORE_WIRE_N_MAX], i;
+	uint8_t rep_of[STORE_WIRE_N_MAX];
+	uint64_t now = tern_clock_ns(), margin = RTE_MIN(s->conf.lease_ns / 4, ARENA_MARGIN_NS);
+	unsigned int n, j;
 
-	s->committing = f;
 	for (i = 0; i < f->nb; i++)
 		s->commit_err[i] = 0;
 	for (n = 0; n < s->conf.nb_nodes; n++) {
 		if (!(s->node[n].conf.flags & TERN_STORE_NODE_F_OWNED))
 			continue;
-		for (w = 0; w < 2; w++) {
-			q[w].segment = s->node[n].conf.segment;
-			q[w].pid = (uint32_t)getpid();
-			q[w].count = 0;
-		}
+		q.segment = s->node[n].conf.segment;
+		q.pid = (uint32_t)getpid();
+		q.count = 0;
 		for (i = 0; i < f->nb; i++) {
 			const struct store_record *r;
 
@@ -967,25 +929,26 @@ owners_commit(struct tern_store *s, struct tern_store_future *f)
 			for (j = 0; j < r->nb_rep && r->size > 0; j++) {
 				if (r->node[j] != n)
 					continue;
-				/* w = 1: one-way */
-				w = r->arena[j] != 0 &&
-				    now + s->conf.lease_ns / 4 <
-					    s->node[n].arena[r->arena[j] - 1].lease_end_ns &&
-				    s->node[n].arena[r->arena[j] - 1].state != A_DEAD;
-				key_of[w][q[w].count] = i;
-				rep_of[w][q[w].count] = (uint8_t)j;
-				q[w].length[q[w].count] = r->size;
-				q[w].offset[q[w].count++] = r->offset[j];
-				if (q[w].count == STORE_WIRE_N_MAX)
-					owners_commit_send(s, n, &q[w], key_of[w], rep_of[w],
-							   w == 1);
+				if (r->arena[j] != 0 &&
+				    now + margin >=
+					    s->node[n].arena[r->arena[j] - 1].lease_end_ns) {
+					/* Its arena's lease ends: the owner may take the
+					 * range back (even give it to this process again). */
+					if (s->commit_err[i] == 0)
+						s->commit_err[i] = -ETIMEDOUT;
+					continue;
+				}
+				key_of[q.count] = i;
+				rep_of[q.count] = (uint8_t)j;
+				q.length[q.count] = r->size;
+				q.offset[q.count++] = r->offset[j];
+				if (q.count == STORE_WIRE_N_MAX)
+					owners_commit_send(s, f, n, &q, key_of, rep_of);
 			}
 		}
-		for (w = 0; w < 2; w++)
-			if (q[w].count > 0)
-				owners_commit_send(s, n, &q[w], key_of[w], rep_of[w], w == 1);
+		if (q.count > 0)
+			owners_commit_send(s, f, n, &q, key_of, rep_of);
 	}
-	s->committing = NULL;
 }
 
 static void

@@ -406,26 +406,20 @@ owner_mp_action(const struct rte_mp_msg *msg, const void *peer)
 }
 
 /*
- * A one-way message (STORE_WIRE_MP_NAME_1W): COMMIT_N, FREE or ARENA_END
- * that the client does not wait for. Never answered: what is refused is
- * logged and counted (`refused`).
+ * A one-way message (STORE_WIRE_MP_NAME_1W): an ARENA_END the client does
+ * not wait for. Never answered: what is refused is logged and counted
+ * (`refused`).
  */
 static int
 owner_mp_oneway(const struct rte_mp_msg *msg, const void *peer __rte_unused)
 {
-	struct store_wire_reqn qn;
-	struct store_wire_repn rn = { 0 };
 	struct store_wire_req q;
 	struct store_wire_rep r = { 0 };
-	bool n = msg->len_param >= 8 && msg->param[7] == 0 && msg->param[6] == STORE_WIRE_COMMIT_N;
 	int ret;
 
-	if (msg->num_fds != 0)
-		ret = -EPROTO;
-	else if (n)
-		ret = store_wire_reqn_decode(msg->param, (size_t)msg->len_param, &qn);
-	else if ((ret = store_wire_req_decode(msg->param, (size_t)msg->len_param, &q)) == 0 &&
-		 q.op != STORE_WIRE_FREE && q.op != STORE_WIRE_ARENA_END)
+	ret = msg->num_fds != 0 ? -EPROTO
+				: store_wire_req_decode(msg->param, (size_t)msg->len_param, &q);
+	if (ret == 0 && q.op != STORE_WIRE_ARENA_END)
 		ret = -EPROTO;
 	pthread_mutex_lock(&owner_global_lock);
 	if (owner_current == NULL) {
@@ -434,13 +428,11 @@ owner_mp_oneway(const struct rte_mp_msg *msg, const void *peer __rte_unused)
 		pthread_mutex_lock(&owner_current->lock);
 		if (ret != 0)
 			owner_current->stats.refused++;
-		else if (n)
-			owner_serve_n(owner_current, &qn, &rn);
 		else
 			owner_serve(owner_current, &q, &r);
 		pthread_mutex_unlock(&owner_current->lock);
 		if (ret == 0)
-			ret = n ? rn.status : r.status;
+			ret = r.status;
 	}
 	pthread_mutex_unlock(&owner_global_lock);
 	if (ret != 0)

@@ -151,8 +151,8 @@ int store_ext_decode(const char *buf, size_t len, struct store_ext_rec *r);
 /* ---- store_wire.c: the owners' channel (rte_mp message "tern_store") ---- */
 
 #define STORE_WIRE_MP_NAME "tern_store"
-/* One-way messages (rte_mp_sendmsg, never answered): COMMIT_N, FREE and
- * ARENA_END of a client that need not wait. A client's messages reach the
+/* One-way messages (rte_mp_sendmsg, never answered): a client's
+ * ARENA_END, which it need not wait for. A client's messages reach the
  * owner in the order it sent them, one-way or not. */
 #define STORE_WIRE_MP_NAME_1W	"tern_store_1w"
 #define STORE_WIRE_MAGIC	0x74537430u /* "0tSt" */
@@ -254,8 +254,8 @@ int store_owner_calln(const struct store_owner_addr *to, const struct store_wire
 		      struct store_wire_repn *r, uint32_t timeout_ms);
 
 /* A one-way request (STORE_WIRE_MP_NAME_1W) to this process's dataplane:
- * COMMIT_N, FREE or ARENA_END, never answered. 0 once sent (the owner
- * handles it after every request this process sent before), or -rte_errno. */
+ * ARENA_END, never answered. 0 once sent (the owner handles it after every
+ * request this process sent before), or -rte_errno. */
 int store_owner_send(const uint8_t *req, size_t len);
 
 /* ---- store_keys.c: the parameters of /tern/store_keys (no DPDK: shared with tests) ---- */
