@@ -53,7 +53,7 @@ RTE_INIT(store_log_init)
 /* Arenas (doc/store.md, *Arenas*): a node's capacity / ARENA_DIV, at most
  * ARENA_MAX, none under ARENA_MIN; objects up to a quarter of it. */
 #define ARENA_SLOTS    4u
-#define ARENA_DIV      8u
+#define ARENA_DIV      4u
 #define ARENA_MAX      (64ull << 20)
 #define ARENA_MIN      (64ull << 10)
 #define ARENA_RETRY_NS (100ull * 1000000ull) /* after the owner refused one */
