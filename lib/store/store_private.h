@@ -51,6 +51,9 @@ int store_alloc_get(struct store_alloc *a, uint64_t length, uint64_t *offset);
 /* Give back what store_alloc_get() returned for the same @length.
  * 0, or -EINVAL (not an allocated range: overlaps a free extent or the end). */
 int store_alloc_put(struct store_alloc *a, uint64_t offset, uint64_t length);
+/* Take the free range @offset, @length (as store_alloc_get() would have
+ * returned it). 0, -EINVAL (not all free), -ENOSPC (the free list is full). */
+int store_alloc_take(struct store_alloc *a, uint64_t offset, uint64_t length);
 /* Largest free extent. */
 uint64_t store_alloc_largest(const struct store_alloc *a);
 
@@ -79,6 +82,9 @@ struct store_record {
 	 * the record there may name these extents; kept until read back
 	 * (lease_end_ns: the next try). Never freed by the lease sweep. */
 	bool pending;
+	/* RESERVED: 1 + the arena slot of each replica's node its extent was
+	 * placed in (store.c), 0: reserved at the owner on its own. */
+	uint8_t arena[TERN_STORE_REPLICAS_MAX];
 	uint8_t node[TERN_STORE_REPLICAS_MAX];
 	uint64_t offset[TERN_STORE_REPLICAS_MAX];
 };
@@ -144,7 +150,11 @@ int store_ext_decode(const char *buf, size_t len, struct store_ext_rec *r);
 
 /* ---- store_wire.c: the owners' channel (rte_mp message "tern_store") ---- */
 
-#define STORE_WIRE_MP_NAME	"tern_store"
+#define STORE_WIRE_MP_NAME "tern_store"
+/* One-way messages (rte_mp_sendmsg, never answered): a client's
+ * ARENA_END, which it need not wait for. A client's messages reach the
+ * owner in the order it sent them, one-way or not. */
+#define STORE_WIRE_MP_NAME_1W	"tern_store_1w"
 #define STORE_WIRE_MAGIC	0x74537430u /* "0tSt" */
 #define STORE_WIRE_VERSION	1
 #define STORE_WIRE_REQ_LEN	40
@@ -163,6 +173,12 @@ enum store_wire_op {
 	 * meanwhile is deferred until the last reference drops or expires. */
 	STORE_WIRE_READ_REF = 7,   /* offset, length, lease_ms, pid (-ENOENT: not committed) */
 	STORE_WIRE_READ_UNREF = 8, /* offset, length (-ENOENT: no reference) */
+	/* A client's arena: a range it places its objects in itself, under a
+	 * lease; a COMMIT (pid: the arena's) of a range inside it makes that
+	 * range an extent of its own. ARENA_END, or the lease, gives back
+	 * what no commit took. */
+	STORE_WIRE_ARENA = 9,	   /* length, lease_ms, pid -> offset */
+	STORE_WIRE_ARENA_END = 10, /* offset, length, pid (-ENOENT: no such arena) */
 };
 
 /* Extents in one _N message (its request fits rte_mp's 256-byte param). */
@@ -236,6 +252,11 @@ int store_owner_call(const struct store_owner_addr *to, struct store_wire_req *q
 /* The same for an _N request: the reply's status (r filled also on a refusal). */
 int store_owner_calln(const struct store_owner_addr *to, const struct store_wire_reqn *q,
 		      struct store_wire_repn *r, uint32_t timeout_ms);
+
+/* A one-way request (STORE_WIRE_MP_NAME_1W) to this process's dataplane:
+ * ARENA_END, never answered. 0 once sent (the owner handles it after every
+ * request this process sent before), or -rte_errno. */
+int store_owner_send(const uint8_t *req, size_t len);
 
 /* ---- store_keys.c: the parameters of /tern/store_keys (no DPDK: shared with tests) ---- */
 

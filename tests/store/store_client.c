@@ -38,6 +38,11 @@
  *       the remote mode's 8 objects (every byte checked), or finds none.
  *   store_client EAL-ARGS -- ownhang KEY METADATA
  *       as hang, on the owned segment "st", with a 5 s lease.
+ *   store_client EAL-ARGS -- ownarena KEY METADATA
+ *       on the owned segment "st" (placed in an arena of the dataplane's),
+ *       5 s lease: puts KEY/0..3 (1 MiB each, committed), then WRITEs
+ *       KEY/4 and KEY/5 without committing them, prints "reserved" and
+ *       sleeps until killed.
  *
  * Exit status: 0 passed, 1 failed (a line on stderr says why), 2 usage,
  * 3 attach refused.
@@ -182,6 +187,36 @@ run_basic(struct tern_store *s)
 	CHECK(get1(s, "ev/000", buf + 40 * MiB, 1 * MiB, &size) == -ENOENT);
 }
 
+/* With STORE_CLIENT_BARRIER=DIR: mark step @step of @name done in DIR and
+ * wait (30 s at most) until both clients have (the two-client race starts
+ * and ends together, whatever the scheduler did to either until then). */
+static void
+barrier(const char *name, const char *step)
+{
+	const char *dir = getenv("STORE_CLIENT_BARRIER");
+	char path[512];
+	FILE *fp;
+	int i, n;
+
+	if (dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, step, name);
+	fp = fopen(path, "w");
+	CHECK(fp != NULL);
+	fclose(fp);
+	for (i = 0; i < 3000; i++) {
+		n = 0;
+		snprintf(path, sizeof(path), "%s/%s.A", dir, step);
+		n += access(path, F_OK) == 0;
+		snprintf(path, sizeof(path), "%s/%s.B", dir, step);
+		n += access(path, F_OK) == 0;
+		if (n == 2)
+			return;
+		usleep(10000);
+	}
+	CHECK(!"the other client never reached the barrier");
+}
+
 static void
 run_shared(struct tern_store *s, const char *name)
 {
@@ -227,14 +262,17 @@ run_shared(struct tern_store *s, const char *name)
 	/* Both clients put one key at about the same time: the metadata's
 	 * atomic create lets exactly one commit (the script counts). */
 	{
-		int r = put1(s, "race", buf, 1 * MiB);
+		int r;
 
+		barrier(name, "race");
+		r = put1(s, "race", buf, 1 * MiB);
 		CHECK(r == 0 || r == -EEXIST);
 		printf("race: %s\n", r == 0 ? "won" : "lost");
 		if (r == 0) {
 			sleep(1); /* the other one is refused while it exists */
 			CHECK(get1(s, "race", buf + 16 * MiB, 1 * MiB, &size) == 0);
 		}
+		barrier(name, "raced"); /* the winner's record stays until both tried */
 	}
 }
 
@@ -507,7 +545,8 @@ main(int argc, char **argv)
 	if (argc < 2)
 		return 2;
 	mode = argv[1];
-	owned = strcmp(mode, "shared") == 0 || strcmp(mode, "ownhang") == 0;
+	owned = strcmp(mode, "shared") == 0 || strcmp(mode, "ownhang") == 0 ||
+		strcmp(mode, "ownarena") == 0;
 	if (strcmp(mode, "basic") != 0) {
 		if (argc != 4)
 			return 2;
@@ -564,6 +603,30 @@ main(int argc, char **argv)
 
 		fill(buf, size, 7);
 		f = tern_store_put(s, &key, &b, &size, 1, NULL);
+		CHECK(f != NULL);
+		printf("reserved\n");
+		fflush(stdout);
+		for (n = 0; n < 600; n++) /* killed long before */
+			sleep(1);
+		return 1;
+	} else if (strcmp(mode, "ownarena") == 0) {
+		char names[6][64];
+		const char *keys[6];
+		void *bufs[6];
+		uint64_t sizes[6];
+		struct tern_store_future *f;
+
+		for (n = 0; n < 6; n++) {
+			snprintf(names[n], sizeof(names[n]), "%s/%d", key, n);
+			keys[n] = names[n];
+			bufs[n] = buf + (uint64_t)n * MiB;
+			sizes[n] = 1 * MiB;
+			fill(bufs[n], MiB, 40 + (uint64_t)n);
+		}
+		f = tern_store_put(s, keys, bufs, sizes, 4, NULL);
+		CHECK(f != NULL && tern_store_future_wait(f, UINT64_MAX) == 0);
+		tern_store_future_release(f);
+		f = tern_store_put(s, keys + 4, bufs + 4, sizes + 4, 2, NULL);
 		CHECK(f != NULL);
 		printf("reserved\n");
 		fflush(stdout);
