@@ -19,6 +19,7 @@
 
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
@@ -178,7 +179,11 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 	ep->max_inline = tun->max_inline != 0 ? tun->max_inline : 64;
 	ep->revive_ms = tun->revive_ms != 0 ? tun->revive_ms : 10;
 	ep->revive_tries = tun->revive_tries != 0 ? tun->revive_tries : 8;
-	sw_size = rte_align32pow2(RTE_MAX(conf->max_slices, 64u));
+	ep->nt_timeout_tsc = (tun->notify_timeout_ms != 0 ? tun->notify_timeout_ms : 1000) *
+			     (rte_get_tsc_hz() / 1000);
+	ep->nt_free = (uint32_t)((1ull << MLX5_EP_NT_MAX) - 1);
+	/* Slices completed locally, and every notification's completion. */
+	sw_size = rte_align32pow2(RTE_MAX(conf->max_slices, 64u) + MLX5_EP_NT_MAX);
 	ep->sw = rte_zmalloc_socket("tern_mlx5_sw", sizeof(*ep->sw) * sw_size, 0, conf->socket_id);
 	ep->keys = rte_zmalloc_socket("tern_mlx5_keys", sizeof(*ep->keys) * MLX5_SEG_KEYS, 0,
 				      conf->socket_id);
@@ -202,7 +207,7 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 				      strerror(-rc));
 	}
 	if (rc == 0) {
-		mlx5_ep_rx_open(ep);
+		mlx5_ep_rx_open(ep, mlx5_ep_notify_status);
 		mlx5_ctl_lock();
 		rc = mlx5_ep_add_locked(ep);
 		mlx5_ctl_unlock();
@@ -514,6 +519,7 @@ static struct tern_transport_ops mlx5_ops = {
 	.cancel = mlx5_cancel,
 	.endpoint_close = mlx5_endpoint_close,
 	.rails = mlx5_rails,
+	.notify_post = mlx5_notify_post,
 };
 
 TERN_TRANSPORT_REGISTER(mlx5_ops);
