@@ -70,6 +70,7 @@ struct mlx5_ep_nt {
 	struct mlx5_sq *sq; /**< the QP it went out on (its status comes back there) */
 	uint8_t wqe_out;    /**< its SEND's WQE not reported yet */
 	uint8_t waiting;    /**< its completion not given yet */
+	int32_t lost;	    /**< its QP was lost while its SEND was out: the status it ends with */
 };
 
 struct mlx5_endpoint {

@@ -128,6 +128,12 @@ ep_nt_fail(struct mlx5_endpoint *ep, const struct mlx5_sq *sq, int32_t status, u
 		if (e->token == 0 || !e->waiting || (sq != NULL && e->sq != sq) ||
 		    (now_tsc != 0 && e->due_tsc > now_tsc))
 			continue;
+		if (sq != NULL && e->wqe_out) {
+			/* Its SEND's report (maybe in the completions poll() is
+			 * filtering now) ends it: with the SEND's error, or this. */
+			e->lost = status;
+			continue;
+		}
 		ep->stats.notify_failed++;
 		if (status == -ETIMEDOUT)
 			ep->stats.notify_timeouts++;
@@ -206,6 +212,7 @@ mlx5_notify_post(struct tern_endpoint *base, const struct tern_notify_post *n)
 	e->sq = sq;
 	e->wqe_out = 1;
 	e->waiting = 1;
+	e->lost = 0;
 	e->due_tsc = rte_rdtsc() + ep->nt_timeout_tsc;
 	ep->nt_free &= ~(1u << i);
 	ep->nt_out++;
@@ -260,11 +267,11 @@ ep_nt_filter(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t fro
 		if (e->token != token || !e->wqe_out)
 			continue; /* cannot be: every SEND has its entry until reported */
 		e->wqe_out = 0;
-		if (cpl[i].status != 0 && e->waiting) {
+		if ((cpl[i].status != 0 || e->lost != 0) && e->waiting) {
 			ep->stats.notify_failed++;
 			e->waiting = 0;
 			cpl[k].cookie = e->cookie;
-			cpl[k].status = cpl[i].status;
+			cpl[k].status = cpl[i].status != 0 ? cpl[i].status : e->lost;
 			cpl[k].length = 0;
 			k++;
 		}
@@ -699,21 +706,19 @@ ep_cqe_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, const struct mlx5_cqe
 		ep->nb_err++;
 }
 
-uint16_t
-mlx5_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
+/* poll() but notifications: the software ring, the SQs' reports, the CQ,
+ * then the slow paths (reclaim, the node's receive side, recovery). */
+static __rte_always_inline uint16_t
+ep_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 {
-	struct mlx5_endpoint *ep = mlx5_ep(base);
 	const struct mlx5_cqe64 *cqe;
 	uint32_t ci = ep->cq.ci;
 	uint16_t n = 0;
 	struct mlx5_sq *sq;
-	uint16_t i, from;
+	uint16_t i;
 
-	if (unlikely(ep->nt_out != 0))
-		ep_nt_poll(ep);
 	while (ep->sw_head != ep->sw_tail && n < max)
 		cpl[n++] = ep->sw[ep->sw_head++ & ep->sw_mask];
-	from = n;
 	/* Completions proven by CQEs that an earlier call had no room for. */
 	for (i = 0; i < TERN_MLX5_PEER_MAX && n < max; i++) {
 		sq = mlx5_ep_live_sq(ep, i);
@@ -743,8 +748,6 @@ mlx5_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 		mlx5_cq_update_ci(&ep->cq);
 		ep->stats.cqes += ep->cq.ci - ci;
 	}
-	if (unlikely(ep->nt_out != 0) && n != from)
-		n = ep_nt_filter(ep, cpl, from, n);
 	if (unlikely(__atomic_load_n(&ep->reclaim, __ATOMIC_RELAXED) != 0))
 		ep_reclaim(ep);
 	if (unlikely(__atomic_load_n(&ep->notify_rx, __ATOMIC_RELAXED) != 0))
@@ -759,6 +762,34 @@ mlx5_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 		}
 	}
 	return n;
+}
+
+/*
+ * poll() while notifications are outstanding: their statuses and timeouts
+ * first (into the software ring), that ring, then the rest, whose SQ
+ * reports may hold notification SENDs to filter out. Apart, so that a
+ * poll() with none outstanding pays one load and branch for them.
+ */
+static __rte_noinline uint16_t
+ep_poll_nt(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t max)
+{
+	uint16_t n = 0;
+
+	ep_nt_poll(ep);
+	while (ep->sw_head != ep->sw_tail && n < max)
+		cpl[n++] = ep->sw[ep->sw_head++ & ep->sw_mask];
+	return ep_nt_filter(ep, cpl, n, n + ep_poll(ep, cpl + n, max - n));
+}
+
+uint16_t
+mlx5_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
+{
+	struct mlx5_endpoint *ep = mlx5_ep(base);
+
+	/* No SEND of a notification is in a ring while none is outstanding. */
+	if (unlikely(ep->nt_out != 0))
+		return ep_poll_nt(ep, cpl, max);
+	return ep_poll(ep, cpl, max);
 }
 
 /*
