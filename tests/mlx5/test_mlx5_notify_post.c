@@ -318,6 +318,33 @@ late_and_unknown_statuses_are_dropped(void **state)
 	assert_int_equal(f->fx.ops->poll(f->fx.ep[0], cpl, 64), 0);
 }
 
+/* A node without a queue still makes its target QPs with an RQ and answers
+ * -ENOTSUP: the initiator's QP stays in RTS, and takes notifications once
+ * the node has a queue. */
+static void
+a_node_without_a_queue_answers_enotsup(void **state)
+{
+	struct fx *f = *state;
+	struct tern_completion cpl[64];
+	struct tern_notification got;
+	struct tern_notify_post p = post_of(f, 21, 5, NULL);
+
+	mlx5_notify_node_set_queue(NULL);
+	handshake(f);
+	assert_int_equal(f->fx.ops->notify_post(f->fx.ep[0], &p), 0);
+	assert_int_equal(collect(f, cpl, 1, 0), 1);
+	assert_int_equal(cpl[0].cookie, 21);
+	assert_int_equal(cpl[0].status, -ENOTSUP);
+	assert_int_equal(mlx5_ep(f->fx.ep[0])->qps[1]->error, 0);
+	mlx5_notify_node_set_queue(f->q);
+	p = post_of(f, 23, 6, NULL);
+	assert_int_equal(f->fx.ops->notify_post(f->fx.ep[0], &p), 0);
+	assert_int_equal(collect(f, cpl, 1, 0), 1);
+	assert_int_equal(cpl[0].status, 0);
+	assert_int_equal(tern_notify_queue_poll(f->q, &got, 1), 1);
+	assert_int_equal(got.tag, 6);
+}
+
 /* Refused at once, nothing posted: bad posts (-EINVAL), no QP to the node
  * yet (-ENOTCONN), this node itself (-ENOTSUP: loopback QPs take no
  * status). */
@@ -374,6 +401,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(cancel_completes_notifications_in_flight, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(late_and_unknown_statuses_are_dropped, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_node_without_a_queue_answers_enotsup, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(bad_posts_are_refused, setup, teardown),
 	};
