@@ -261,6 +261,7 @@ notified_bytes_are_all_there_mlx5(void **state)
 {
 	struct nfx *f = *state;
 	struct receiver r = { .engine = f->env.engine, .target = f->mem1 };
+	struct tern_notify_sender_stats rows[4];
 	struct tern_notify_send_stats ps;
 	struct mlx5_notify_stats ns;
 	struct mlx5_model_stats ms;
@@ -296,10 +297,15 @@ notified_bytes_are_all_there_mlx5(void **state)
 	assert_int_equal(ps.delivered, r.rounds);
 	assert_int_equal(ps.failed, 0);
 	assert_true(ps.posted >= r.rounds);
-	/* Node 1's target side delivered each. */
+	/* Node 1's target side delivered each, and its queue counted them for
+	 * their sender (the /tern/notify sender rows). */
 	assert_true(mlx5_notify_node_stats(&ns) >= 1);
 	assert_int_equal(ns.delivered, r.rounds);
 	assert_int_equal(ns.refused, 0);
+	assert_int_equal(tern_notify_queue_senders(f->q, rows, RTE_DIM(rows)), 1);
+	assert_string_equal(rows[0].node, NODE_NAME);
+	assert_int_equal(rows[0].delivered, r.rounds);
+	assert_int_equal(rows[0].refused, 0);
 }
 
 /* No notification arrives for @ms milliseconds. */
