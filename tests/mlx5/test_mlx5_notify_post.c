@@ -316,6 +316,16 @@ late_and_unknown_statuses_are_dropped(void **state)
 	mlx5_ep_notify_status(ep, ep->qps[1]->qpn, 12345, 0);
 	assert_int_equal(ep_stats(f).notify_unknown, 2);
 	assert_int_equal(f->fx.ops->poll(f->fx.ep[0], cpl, 64), 0);
+	/* The right token from another QP than the one it went out on. */
+	p = post_of(f, 15, 79, NULL);
+	assert_int_equal(f->fx.ops->notify_post(f->fx.ep[0], &p), 0);
+	assert_int_equal(ep->nt_out, 1);
+	mlx5_ep_notify_status(ep, ep->qps[1]->qpn + 1, ep->nt[rte_bsf32(~ep->nt_free)].token, 0);
+	assert_int_equal(ep_stats(f).notify_unknown, 3);
+	assert_int_equal(collect(f, cpl, 1, 0), 1); /* the real answer completes it */
+	assert_int_equal(cpl[0].cookie, 15);
+	assert_int_equal(cpl[0].status, 0);
+	assert_int_equal(ep_stats(f).notify_answered, 2);
 }
 
 /* A node without a queue still makes its target QPs with an RQ and answers
