@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Shared by the integration test scripts (sourced, not run): a work
 # directory, cleanup of every process and DPDK runtime file on exit, a
-# hugepage check, a free loopback port, and run_case's cmocka-style lines.
+# hugepage check, a free loopback port, waiting for a dataplane's "ready:",
+# and run_case's cmocka-style lines.
 #   source integration_lib.sh PREFIX MIN_FREE_HUGEPAGES
 # The script appends the pids it starts to "pids"; run_case calls the
 # script's after_case function, if it defines one, after every case.
@@ -42,6 +43,19 @@ run_case() {
 		failed=$((failed + 1))
 	fi
 	if declare -F after_case >/dev/null; then after_case; fi
+}
+
+# wait_ready PID LOG: waits up to 10 s for the dataplane PID to log
+# "ready:"; when it exits or stays silent, prints LOG and fails.
+wait_ready() {
+	for _ in $(seq 1 100); do
+		grep -q "ready:" "$2" && return 0
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "dataplane (pid $1) did not start:"
+	cat "$2"
+	return 1
 }
 
 # The last line CI reads, and the exit status.

@@ -24,14 +24,7 @@ start_dataplane() {
 	"$dataplane" $(eal "$tag") -- "$@" >"$work/dp$tag.log" 2>&1 &
 	dp_pid=$!
 	pids+=("$dp_pid")
-	for _ in $(seq 1 100); do
-		grep -q "ready:" "$work/dp$tag.log" && return 0
-		kill -0 "$dp_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "dataplane did not start:"
-	cat "$work/dp$tag.log"
-	return 1
+	wait_ready "$dp_pid" "$work/dp$tag.log"
 }
 
 # stop_dataplane SIGNAL: sends it and expects exit 0 within 10 s.

@@ -25,70 +25,18 @@
 #include <tern_notify_driver.h>
 
 #include "test_common.h"
+#include "test_notify_rounds.h"
 #include "test_transport_hold.h"
 
 #define REGION (16u << 10) /* 4 slices of 4 KiB, shared between the lcores */
 
-struct receiver {
-	struct tern_engine *engine;
-	const uint8_t *target; /* the target region, as the receiving client reads it */
-	uint64_t rounds;
-	uint64_t seen;	/* atomic: rounds checked */
-	uint64_t stale; /* rounds with a stale byte */
-	uint64_t wrong; /* notifications with another tag, sender or message */
-	int failures;
-};
-
-static uint64_t
-rounds_wanted(void)
-{
-	const char *s = getenv("TERN_NOTIFY_ROUNDS");
-
-	return s != NULL ? strtoull(s, NULL, 10) : 100000;
-}
-
-static void *
-receiver_main(void *p)
-{
-	struct receiver *r = p;
-	struct tern_client *c = tern_client_create(r->engine, NULL);
-	struct tern_notification n;
-	uint64_t round;
-
-	if (c == NULL) {
-		r->failures++;
-		return NULL;
-	}
-	for (round = 1; round <= r->rounds; round++) {
-		int k = tern_notify_wait(c, &n, 1, 10ull * 1000000000ull);
-
-		if (k != 1) {
-			print_message("round %" PRIu64 ": no notification (%d)\n", round, k);
-			r->failures++;
-			break;
-		}
-		if (n.tag != round || n.msg_len != 8 || memcmp(n.msg, &round, 8) != 0 ||
-		    strcmp(n.sender, "e_ntfg") != 0)
-			r->wrong++;
-		/* The promise: every byte of this round is there now. */
-		if (test_pattern_check(r->target, REGION, n.tag, 0) != SIZE_MAX)
-			r->stale++;
-		__atomic_store_n(&r->seen, round, __ATOMIC_RELEASE);
-	}
-	tern_client_destroy(c);
-	return NULL;
-}
-
 static void
 notified_bytes_are_all_there_memcpy(void **state)
 {
-	struct receiver r = { 0 };
 	struct test_env env;
 	struct tern_client *c;
-	pthread_t th;
 	uint8_t *local, *remote;
 	uint32_t target;
-	uint64_t round, t0;
 
 	RTE_SET_USED(state);
 	test_env_create(
@@ -100,31 +48,16 @@ notified_bytes_are_all_there_memcpy(void **state)
 	c = tern_client_create(env.engine,
 			       &(struct tern_client_conf){ .flags = TERN_CLIENT_F_NO_CQ });
 	assert_non_null(c);
-	r = (struct receiver){ .engine = env.engine, .target = remote, .rounds = rounds_wanted() };
-	assert_int_equal(pthread_create(&th, NULL, receiver_main, &r), 0);
-	t0 = test_now_ns();
-	for (round = 1; round <= r.rounds && r.failures == 0; round++) {
-		struct tern_request q = test_req(TERN_OP_WRITE, target, 0, local, REGION);
-		struct tern_notify n = { .tag = round, .msg = &round, .msg_len = 8 };
-		struct tern_future *f;
-
-		test_pattern_fill(local, REGION, round, 0); /* fresh for every round */
-		f = tern_submit(c, &q, 1, &(struct tern_submit_opts){ .notify = &n });
-		assert_non_null(f);
-		assert_int_equal(test_wait_release(f), 0);
-		/* The next round overwrites the target: wait until this one was checked. */
-		TEST_WAIT_UNTIL(__atomic_load_n(&r.seen, __ATOMIC_ACQUIRE) >= round ||
-					r.failures != 0,
-				10000);
-	}
-	pthread_join(th, NULL);
-	print_message("memcpy: %" PRIu64 " rounds of %u bytes in %.1f s, %" PRIu64
-		      " with a stale byte, %" PRIu64 " wrong notifications\n",
-		      r.seen, REGION, (double)(test_now_ns() - t0) / 1e9, r.stale, r.wrong);
-	assert_int_equal(r.failures, 0);
-	assert_int_equal(r.seen, r.rounds);
-	assert_int_equal(r.stale, 0);
-	assert_int_equal(r.wrong, 0);
+	test_notify_rounds_run(&(struct test_notify_rounds){
+		.label = "memcpy",
+		.receiver = env.engine,
+		.dst = remote,
+		.initiator = c,
+		.target = target,
+		.src = local,
+		.len = REGION,
+		.sender = "e_ntfg",
+	});
 	assert_int_equal(tern_client_destroy(c), 0);
 	test_env_destroy(&env);
 	free(local);

@@ -72,14 +72,7 @@ start() {
 		>"$work/dp$node.log" 2>&1 &
 	dp_pid[$node]=$!
 	pids+=("$!")
-	for _ in $(seq 1 100); do
-		grep -q "ready:" "$work/dp$node.log" && return 0
-		kill -0 "${dp_pid[$node]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "dataplane $node did not start:"
-	cat "$work/dp$node.log"
-	return 1
+	wait_ready "${dp_pid[$node]}" "$work/dp$node.log"
 }
 
 stop() {

@@ -42,6 +42,7 @@
 #include "shm_internal.h"
 #include "shm_wire.h"
 #include "test_common.h"
+#include "test_notify_rounds.h"
 
 #define EXPORT_BYTES (24u << 20)
 #define BUFS_MAX     8
@@ -979,52 +980,6 @@ slices_on_a_peer_that_stopped_serving_fail_fast_and_copy_nothing(void **state)
 
 #define NTF_REGION (64u << 10) /* one slice of 64 KiB */
 
-struct ntf_receiver {
-	const uint8_t *target; /* the exporter's own mapping */
-	uint64_t rounds;
-	uint64_t seen; /* atomic */
-	uint64_t stale;
-	uint64_t wrong;
-	int failures;
-};
-
-static uint64_t
-ntf_rounds(void)
-{
-	const char *s = getenv("TERN_NOTIFY_ROUNDS");
-
-	return s != NULL ? strtoull(s, NULL, 10) : 100000;
-}
-
-static void *
-ntf_receiver_main(void *p)
-{
-	struct ntf_receiver *r = p;
-	struct tern_client *c = tern_client_create(env.engine, NULL);
-	struct tern_notification n;
-	uint64_t round;
-
-	if (c == NULL) {
-		r->failures++;
-		return NULL;
-	}
-	for (round = 1; round <= r->rounds; round++) {
-		if (tern_notify_wait(c, &n, 1, 10ull * 1000000000ull) != 1) {
-			r->failures++;
-			break;
-		}
-		/* The moment it is seen: every byte of the round's pattern. */
-		if (test_pattern_check(r->target, NTF_REGION, n.tag, 0) != SIZE_MAX)
-			r->stale++;
-		if (n.tag != round || strcmp(n.sender, "shmnode") != 0 || n.msg_len != 8 ||
-		    memcmp(n.msg, &round, 8) != 0)
-			r->wrong++;
-		__atomic_store_n(&r->seen, round, __ATOMIC_RELEASE);
-	}
-	tern_client_destroy(c);
-	return NULL;
-}
-
 /* A notification by hand: @p sender is 64 bytes as given. */
 static size_t
 ntf_frame(uint8_t *buf, uint64_t cookie, const char *sender, uint32_t msg_len)
@@ -1063,12 +1018,10 @@ notifications_over_shm(void **state)
 		env.engine, &(struct tern_client_conf){ .flags = TERN_CLIENT_F_NO_CQ });
 	struct tern_notification got[NTF_DEPTH];
 	struct tern_shm_stats before, after;
-	struct ntf_receiver r;
 	struct tern_request w;
 	struct tern_future *f;
-	uint64_t round, t0;
+	uint64_t rounds;
 	uint32_t exp, imp;
-	pthread_t th;
 	size_t len;
 	int n, fd, i, ret;
 
@@ -1080,31 +1033,18 @@ notifications_over_shm(void **state)
 	src = local_buffer("ntf_src", NTF_REGION);
 	tern_shm_stats(&before);
 
-	r = (struct ntf_receiver){ .target = mem, .rounds = ntf_rounds() };
-	assert_int_equal(pthread_create(&th, NULL, ntf_receiver_main, &r), 0);
-	t0 = test_now_ns();
-	for (round = 1; round <= r.rounds && r.failures == 0; round++) {
-		struct tern_notify nt = { .tag = round, .msg = &round, .msg_len = 8 };
-
-		w = test_req(TERN_OP_WRITE, imp, 0, src, NTF_REGION);
-		test_pattern_fill(src, NTF_REGION, round, 0);
-		assert_int_equal(test_wait_release(tern_submit(
-					 c, &w, 1, &(struct tern_submit_opts){ .notify = &nt })),
-				 0);
-		TEST_WAIT_UNTIL(__atomic_load_n(&r.seen, __ATOMIC_ACQUIRE) >= round ||
-					r.failures != 0,
-				10000);
-	}
-	pthread_join(th, NULL);
-	print_message("shm: %" PRIu64 " rounds of %u bytes in %.1f s, %" PRIu64
-		      " with a stale byte, %" PRIu64 " wrong notifications\n",
-		      r.seen, NTF_REGION, (double)(test_now_ns() - t0) / 1e9, r.stale, r.wrong);
-	assert_int_equal(r.failures, 0);
-	assert_int_equal(r.seen, r.rounds);
-	assert_int_equal(r.stale, 0);
-	assert_int_equal(r.wrong, 0);
+	rounds = test_notify_rounds_run(&(struct test_notify_rounds){
+		.label = "shm",
+		.receiver = env.engine,
+		.dst = mem,
+		.initiator = c,
+		.target = imp,
+		.src = src,
+		.len = NTF_REGION,
+		.sender = "shmnode",
+	});
 	tern_shm_stats(&after);
-	assert_int_equal(after.notifications, before.notifications + r.rounds);
+	assert_int_equal(after.notifications, before.notifications + rounds);
 
 	/* A failed batch (past the segment's end) sends none. */
 	{

@@ -27,14 +27,7 @@ start_dataplane() {
 		>"$work/dp.log" 2>&1 &
 	dp_pid=$!
 	pids+=("$dp_pid")
-	for _ in $(seq 1 100); do
-		grep -q "ready:" "$work/dp.log" && return 0
-		kill -0 "$dp_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "dataplane did not start:"
-	cat "$work/dp.log"
-	return 1
+	wait_ready "$dp_pid" "$work/dp.log"
 }
 
 case_embedded() {
@@ -180,14 +173,7 @@ start_peer() { # start_peer NODE BASE PORT_SELF [--peer OTHER=URI...]
 		>"$work/dp$node.log" 2>&1 &
 	peer_pid[$node]=$!
 	pids+=("$!")
-	for _ in $(seq 1 100); do
-		grep -q "ready:" "$work/dp$node.log" && return 0
-		kill -0 "${peer_pid[$node]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "dataplane $node did not start:"
-	cat "$work/dp$node.log"
-	return 1
+	wait_ready "${peer_pid[$node]}" "$work/dp$node.log"
 }
 declare -A peer_pid
 

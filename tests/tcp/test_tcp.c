@@ -43,6 +43,7 @@
 #include "tcp_frame.h"
 
 #include "test_common.h"
+#include "test_notify_rounds.h"
 
 #define SEG_BYTES (8u << 20)
 #define HDR	  40
@@ -1442,52 +1443,6 @@ a_secret_keeps_out_who_lacks_it(void **state)
 
 #define NTF_REGION (64u << 10) /* 16 slices of 4 KiB over the connections and lcores */
 
-struct ntf_receiver {
-	struct tern_engine *engine;
-	const uint8_t *target;
-	uint64_t rounds;
-	uint64_t seen; /* atomic */
-	uint64_t stale;
-	uint64_t wrong;
-	int failures;
-};
-
-static uint64_t
-ntf_rounds(void)
-{
-	const char *s = getenv("TERN_NOTIFY_ROUNDS");
-
-	return s != NULL ? strtoull(s, NULL, 10) : 100000;
-}
-
-static void *
-ntf_receiver_main(void *p)
-{
-	struct ntf_receiver *r = p;
-	struct tern_client *c = tern_client_create(r->engine, NULL);
-	struct tern_notification n;
-	uint64_t round;
-
-	if (c == NULL) {
-		r->failures++;
-		return NULL;
-	}
-	for (round = 1; round <= r->rounds; round++) {
-		if (tern_notify_wait(c, &n, 1, 10ull * 1000000000ull) != 1) {
-			r->failures++;
-			break;
-		}
-		if (n.tag != round || strcmp(n.sender, "tcpnode") != 0 || n.msg_len != 8 ||
-		    memcmp(n.msg, &round, 8) != 0)
-			r->wrong++;
-		if (test_pattern_check(r->target, NTF_REGION, n.tag, 0) != SIZE_MAX)
-			r->stale++;
-		__atomic_store_n(&r->seen, round, __ATOMIC_RELEASE);
-	}
-	tern_client_destroy(c);
-	return NULL;
-}
-
 /* NOTIFY frame by hand: sender field @p sender (64 bytes as given), message @p len bytes. */
 static void
 ntf_send(int fd, uint32_t tag, uint32_t seg, uint64_t ntag, const uint8_t *sender, uint32_t len,
@@ -1510,15 +1465,12 @@ notifications_over_tcp(void **state)
 	uint8_t name[64] = "raw-peer", bad[64] = "bad name";
 	struct tern_notify_queue_stats st;
 	struct tern_notify_queue *q;
-	struct ntf_receiver r;
 	struct tern_notification got[8];
 	struct tern_tcp_conf conf = v4_conf;
 	struct test_env env;
 	struct tern_client *c;
-	pthread_t th;
 	uint8_t *src, *tgt;
 	uint32_t tgt_h, rh;
-	uint64_t round, t0;
 	int fd, i;
 
 	RTE_SET_USED(state);
@@ -1539,29 +1491,16 @@ notifications_over_tcp(void **state)
 			       &(struct tern_client_conf){ .flags = TERN_CLIENT_F_NO_CQ });
 	assert_non_null(c);
 
-	r = (struct ntf_receiver){ .engine = env.engine, .target = tgt, .rounds = ntf_rounds() };
-	assert_int_equal(pthread_create(&th, NULL, ntf_receiver_main, &r), 0);
-	t0 = test_now_ns();
-	for (round = 1; round <= r.rounds && r.failures == 0; round++) {
-		struct tern_request w = test_req(TERN_OP_WRITE, rh, 0, src, NTF_REGION);
-		struct tern_notify n = { .tag = round, .msg = &round, .msg_len = 8 };
-
-		test_pattern_fill(src, NTF_REGION, round, 0);
-		assert_int_equal(test_wait_release(tern_submit(
-					 c, &w, 1, &(struct tern_submit_opts){ .notify = &n })),
-				 0);
-		TEST_WAIT_UNTIL(__atomic_load_n(&r.seen, __ATOMIC_ACQUIRE) >= round ||
-					r.failures != 0,
-				10000);
-	}
-	pthread_join(th, NULL);
-	print_message("tcp: %" PRIu64 " rounds of %u bytes in %.1f s, %" PRIu64
-		      " with a stale byte, %" PRIu64 " wrong notifications\n",
-		      r.seen, NTF_REGION, (double)(test_now_ns() - t0) / 1e9, r.stale, r.wrong);
-	assert_int_equal(r.failures, 0);
-	assert_int_equal(r.seen, r.rounds);
-	assert_int_equal(r.stale, 0);
-	assert_int_equal(r.wrong, 0);
+	test_notify_rounds_run(&(struct test_notify_rounds){
+		.label = "tcp",
+		.receiver = env.engine,
+		.dst = tgt,
+		.initiator = c,
+		.target = rh,
+		.src = src,
+		.len = NTF_REGION,
+		.sender = "tcpnode",
+	});
 
 	/* By hand: a good NOTIFY, then hostile ones. */
 	fd = raw_open();
