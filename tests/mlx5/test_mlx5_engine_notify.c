@@ -13,7 +13,8 @@
  *
  * - the guarantee: a writer fills the region with a fresh pattern and
  *   notifies; the target's client checks every byte the moment it sees the
- *   notification (100 000 rounds; TERN_NOTIFY_ROUNDS overrides);
+ *   notification (tests/common/test_notify_rounds: 100 000 rounds;
+ *   TERN_NOTIFY_ROUNDS overrides);
  * - a failed batch (a slice's error, its deadline) sends no notification;
  * - a full queue: the sender's future fails -ENOBUFS at its deadline while
  *   other batches go on; notifications alone (tern_notify_send) too;
@@ -21,7 +22,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,6 +48,7 @@
 #include "tern_mlx5.h"
 #include "tern_mlx5_internal.h"
 #include "test_common.h"
+#include "test_notify_rounds.h"
 
 #define REGION	  (64u << 10) /* 4 slices of 16 KiB, shared by the two lcores */
 #define NODE1_MEM (1u << 20)
@@ -75,14 +76,6 @@ listener_is_node_1(void *arg)
 {
 	(void)arg;
 	mlx5_model_set_thread_node(1);
-}
-
-static uint64_t
-rounds_wanted(void)
-{
-	const char *s = getenv("TERN_NOTIFY_ROUNDS");
-
-	return s != NULL ? strtoull(s, NULL, 10) : 100000;
 }
 
 static int
@@ -213,98 +206,44 @@ write_notified(struct nfx *f, uint64_t off, uint64_t len, uint64_t tag, uint64_t
 	return fut;
 }
 
-struct receiver {
-	struct tern_engine *engine;
-	const uint8_t *target; /* node 1's memory, as its client reads it */
-	uint64_t rounds;
-	uint64_t seen;	/* atomic: rounds checked */
-	uint64_t stale; /* rounds with a stale byte */
-	uint64_t wrong; /* notifications with another tag, sender or message */
-	int failures;
-};
-
-static void *
-receiver_main(void *p)
-{
-	struct receiver *r = p;
-	struct tern_client *c = tern_client_create(r->engine, NULL);
-	struct tern_notification n;
-	uint64_t round;
-
-	if (c == NULL) {
-		r->failures++;
-		return NULL;
-	}
-	for (round = 1; round <= r->rounds; round++) {
-		int k = tern_notify_wait(c, &n, 1, WAIT_NS);
-
-		if (k != 1) {
-			print_message("round %" PRIu64 ": no notification (%d)\n", round, k);
-			__atomic_add_fetch(&r->failures, 1, __ATOMIC_RELEASE);
-			break;
-		}
-		if (n.tag != round || n.msg_len != 8 || memcmp(n.msg, &round, 8) != 0 ||
-		    strcmp(n.sender, NODE_NAME) != 0)
-			r->wrong++;
-		/* The promise: every byte of this round is in node 1's memory now. */
-		if (test_pattern_check(r->target, REGION, n.tag, 0) != SIZE_MAX)
-			r->stale++;
-		__atomic_store_n(&r->seen, round, __ATOMIC_RELEASE);
-	}
-	tern_client_destroy(c);
-	return NULL;
-}
-
-/* The guarantee, over mlx5 on the model. */
+/* The guarantee, over mlx5 on the model (tests/common/test_notify_rounds). */
 static void
 notified_bytes_are_all_there_mlx5(void **state)
 {
 	struct nfx *f = *state;
-	struct receiver r = { .engine = f->env.engine, .target = f->mem1 };
 	struct tern_notify_sender_stats rows[4];
 	struct tern_notify_send_stats ps;
 	struct mlx5_notify_stats ns;
 	struct mlx5_model_stats ms;
-	uint64_t round, t0;
-	pthread_t th;
+	uint64_t rounds;
 
-	r.rounds = rounds_wanted();
-	assert_int_equal(pthread_create(&th, NULL, receiver_main, &r), 0);
-	t0 = test_now_ns();
-	for (round = 1; round <= r.rounds && __atomic_load_n(&r.failures, __ATOMIC_ACQUIRE) == 0;
-	     round++) {
-		test_pattern_fill(f->local, REGION, round, 0); /* fresh for every round */
-		assert_int_equal(test_wait_release(write_notified(f, 0, REGION, round, 0)), 0);
-		/* The next round overwrites node 1's memory: wait until this one
-		 * was checked. */
-		TEST_WAIT_UNTIL(__atomic_load_n(&r.seen, __ATOMIC_ACQUIRE) >= round ||
-					__atomic_load_n(&r.failures, __ATOMIC_ACQUIRE) != 0,
-				10000);
-	}
-	pthread_join(th, NULL);
+	/* The receiving client is a client of the same engine: node 1's queue
+	 * is the engine's (both nodes in one process). */
+	rounds = test_notify_rounds_run(&(struct test_notify_rounds){
+		.label = "mlx5 (device model)",
+		.receiver = f->env.engine,
+		.dst = f->mem1,
+		.initiator = f->client,
+		.target = f->node1_h,
+		.src = f->local,
+		.len = REGION,
+		.sender = NODE_NAME,
+	});
 	mlx5_model_stats(f->m, &ms);
-	print_message("mlx5 (model): %" PRIu64 " rounds of %u bytes in %.1f s, %" PRIu64
-		      " with a stale byte, %" PRIu64 " wrong notifications; model: %" PRIu64
-		      " WQEs, %" PRIu64 " RNR NAKs\n",
-		      r.seen, REGION, (double)(test_now_ns() - t0) / 1e9, r.stale, r.wrong, ms.wqes,
-		      ms.rnr_naks);
-	assert_int_equal(r.failures, 0);
-	assert_int_equal(r.seen, r.rounds);
-	assert_int_equal(r.stale, 0);
-	assert_int_equal(r.wrong, 0);
+	print_message("model: %" PRIu64 " WQEs, %" PRIu64 " RNR NAKs\n", ms.wqes, ms.rnr_naks);
 	/* Counted per peer by the engine, from the driver's completions. */
 	assert_int_equal(tern_engine_notify_stats(f->env.engine, PEER_TAG, &ps), 0);
-	assert_int_equal(ps.delivered, r.rounds);
+	assert_int_equal(ps.delivered, rounds);
 	assert_int_equal(ps.failed, 0);
-	assert_true(ps.posted >= r.rounds);
+	assert_true(ps.posted >= rounds);
 	/* Node 1's target side delivered each, and its queue counted them for
 	 * their sender (the /tern/notify sender rows). */
 	assert_true(mlx5_notify_node_stats(&ns) >= 1);
-	assert_int_equal(ns.delivered, r.rounds);
+	assert_int_equal(ns.delivered, rounds);
 	assert_int_equal(ns.refused, 0);
 	assert_int_equal(tern_notify_queue_senders(f->q, rows, RTE_DIM(rows)), 1);
 	assert_string_equal(rows[0].node, NODE_NAME);
-	assert_int_equal(rows[0].delivered, r.rounds);
+	assert_int_equal(rows[0].delivered, rounds);
 	assert_int_equal(rows[0].refused, 0);
 }
 
