@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -153,6 +156,29 @@ ep_stats(struct fx *f)
 	return st;
 }
 
+/* Ask DPDK's telemetry socket (v2) for @cmd; the reply in @buf. */
+static void
+telemetry_ask(const char *cmd, char *buf, size_t len)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/dpdk_telemetry.v2",
+		 rte_eal_get_runtime_dir());
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	n = recv(fd, buf, len - 1, 0); /* the greeting */
+	assert_true(n > 0);
+	assert_int_equal(send(fd, cmd, strlen(cmd), 0), (ssize_t)strlen(cmd));
+	n = recv(fd, buf, len - 1, 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	close(fd);
+}
+
 /* A notification completes with the status node 1's queue gave it: 0 while
  * there is room, -ENOBUFS once it is full; the queue has what was sent. */
 static void
@@ -163,6 +189,7 @@ status_frames_complete_notifications(void **state)
 	struct tern_notification got;
 	struct tern_notify_post p;
 	struct tern_mlx5_ep_stats st;
+	char reply[1024];
 	unsigned int i;
 
 	handshake(f);
@@ -195,6 +222,15 @@ status_frames_complete_notifications(void **state)
 	assert_int_equal(st.notify_answered, DEPTH + 2);
 	assert_int_equal(st.notify_failed, 0);
 	assert_int_equal(st.notify_unknown, 0);
+	/* The operator's view: both sides of this node in /tern/mlx5/notify. */
+	telemetry_ask("/tern/mlx5/notify", reply, sizeof(reply));
+	if (strstr(reply, "\"target_qps\":1,") == NULL ||
+	    strstr(reply, "\"delivered\":5,") == NULL || strstr(reply, "\"full\":1,") == NULL ||
+	    strstr(reply, "\"sent_posted\":6,") == NULL ||
+	    strstr(reply, "\"sent_answered\":6,") == NULL ||
+	    strstr(reply, "\"sent_failed\":0,") == NULL ||
+	    strstr(reply, "\"sent_unknown\":0}") == NULL)
+		fail_msg("unexpected reply: %s", reply);
 }
 
 /* At most MLX5_EP_NT_PER_QP wait for their status on a QP (its RECVs): the
@@ -419,8 +455,12 @@ main(int argc, char **argv)
 	char prefix[64];
 
 	(void)argc;
+	char *eal[] = { argv[0],	 "--no-huge", "-m",	     "64",	     "--no-pci",
+			"--file-prefix", prefix,      "--log-level", "lib.eal:error" };
+
 	snprintf(prefix, sizeof(prefix), "tern_mlx5_np_%d", (int)getpid());
-	if (mlx5_fixture_eal_init(argv[0], prefix) != 0) {
+	/* As mlx5_fixture_eal_init(), with telemetry (/tern/mlx5/notify). */
+	if (rte_eal_init((int)RTE_DIM(eal), eal) < 0) {
 		fprintf(stderr, "rte_eal_init failed\n");
 		return 1;
 	}

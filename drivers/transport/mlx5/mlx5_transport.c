@@ -455,7 +455,9 @@ mlx5_tel_qps(const char *cmd, const char *params, struct rte_tel_data *d)
 static int
 mlx5_tel_notify(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	struct tern_mlx5_ep_stats es, sent;
 	struct mlx5_notify_stats st;
+	unsigned int i;
 	int qps;
 
 	RTE_SET_USED(cmd);
@@ -464,6 +466,20 @@ mlx5_tel_notify(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_string(d, "error", "no parameters");
 		return 0;
 	}
+	/* What this node's endpoints sent: lcore-owned counters, read as a
+	 * snapshot for display (as /tern/mlx5/qps reads the QPs). */
+	memset(&sent, 0, sizeof(sent));
+	mlx5_ctl_lock();
+	for (i = 0; i < mlx5_ep_count_locked(); i++) {
+		if (mlx5_ep_stats(&mlx5_ep_at_locked(i)->base, &es) != 0)
+			continue;
+		sent.notify_posted += es.notify_posted;
+		sent.notify_answered += es.notify_answered;
+		sent.notify_failed += es.notify_failed;
+		sent.notify_timeouts += es.notify_timeouts;
+		sent.notify_unknown += es.notify_unknown;
+	}
+	mlx5_ctl_unlock();
 	qps = mlx5_notify_node_stats(&st);
 	rte_tel_data_add_dict_u64(d, "target_qps", (uint64_t)qps);
 	rte_tel_data_add_dict_u64(d, "delivered", st.delivered);
@@ -471,6 +487,11 @@ mlx5_tel_notify(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "refused", st.refused);
 	rte_tel_data_add_dict_u64(d, "errors", st.errors);
 	rte_tel_data_add_dict_u64(d, "replies_lost", st.replies_lost);
+	rte_tel_data_add_dict_u64(d, "sent_posted", sent.notify_posted);
+	rte_tel_data_add_dict_u64(d, "sent_answered", sent.notify_answered);
+	rte_tel_data_add_dict_u64(d, "sent_failed", sent.notify_failed);
+	rte_tel_data_add_dict_u64(d, "sent_timeouts", sent.notify_timeouts);
+	rte_tel_data_add_dict_u64(d, "sent_unknown", sent.notify_unknown);
 	return 0;
 }
 
@@ -482,8 +503,8 @@ RTE_INIT(mlx5_tel_register)
 		"recoveries. No parameters");
 	rte_telemetry_register_cmd(
 		"/tern/mlx5/notify", mlx5_tel_notify,
-		"mlx5 notifications this node's target QPs received: delivered, full, refused, "
-		"errors. No parameters");
+		"mlx5 notifications: received by target QPs (delivered, full, refused, errors), "
+		"sent (sent_*). No parameters");
 }
 
 /*
