@@ -6,6 +6,7 @@
  * listener reads a connection: a frame header, then the body it announces,
  * decoded as a message of the frame's type; and so on. Whatever decodes
  * must encode back to the same bytes and satisfy the rules of doc/mlx5.md.
+ * The whole input is also tried as a descriptor of version 2 and 3.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mlx5_desc3.h"
 #include "mlx5_wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,6 +32,52 @@ check_desc(const uint8_t *data, size_t size)
 	    d.hs_port == 0 || d.epoch == 0 || !mlx5_gid_unicast(d.gid) ||
 	    mlx5_desc_encode(&d, again, sizeof(again)) != TERN_MLX5_DESC_LEN ||
 	    memcmp(again, data, sizeof(again)) != 0)
+		abort();
+}
+
+/* Version 3 (one entry per port), and either version through
+ * mlx5_desc_any_decode(). */
+static void
+check_desc3(const uint8_t *data, size_t size)
+{
+	uint8_t again[TERN_MLX5_DESC3_MAX];
+	struct tern_mlx5_desc3 d, any;
+	struct tern_mlx5_desc port;
+	const char *why = NULL;
+	unsigned int i, j;
+	int rc;
+
+	rc = mlx5_desc3_decode(data, size, &d, &why);
+	if (mlx5_desc_any_decode(data, size, &any, NULL) == 0) {
+		if (any.nports == 0 || any.nports > TERN_MLX5_RAIL_MAX ||
+		    (any.version != 2 && any.version != 3) || (any.version == 3) != (rc == 0) ||
+		    (rc == 0 && memcmp(&any, &d, sizeof(d)) != 0))
+			abort();
+		for (i = 0; i < any.nports; i++)
+			if (mlx5_desc3_port(&any, i, &port) != 0 || port.rkey != any.ports[i].rkey)
+				abort();
+	} else if (rc == 0) {
+		abort();
+	}
+	if (rc != 0) {
+		if ((rc != -EINVAL && rc != -EPROTO) || why == NULL)
+			abort();
+		return;
+	}
+	if (d.version != 3 || d.nports == 0 || d.nports > TERN_MLX5_RAIL_MAX ||
+	    size != TERN_MLX5_DESC3_LEN(d.nports) || d.length == 0 || d.addr + d.length < d.addr ||
+	    d.epoch == 0)
+		abort();
+	for (i = 0; i < d.nports; i++) {
+		if (!mlx5_gid_unicast(d.ports[i].gid) || !mlx5_hs_addr_usable(d.ports[i].hs_addr) ||
+		    d.ports[i].hs_port == 0 || d.ports[i].reserved != 0)
+			abort();
+		for (j = 0; j < i; j++)
+			if (memcmp(d.ports[i].gid, d.ports[j].gid, 16) == 0)
+				abort();
+	}
+	if (mlx5_desc3_encode(&d, again, sizeof(again)) != (int)size ||
+	    memcmp(again, data, size) != 0)
 		abort();
 }
 
@@ -70,6 +118,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t type;
 
 	check_desc(data, size);
+	check_desc3(data, size);
 	if (size == 0)
 		return 0;
 	/* The first byte picks the side that reads the stream. */

@@ -69,6 +69,7 @@
 
 struct model_mr {
 	int node;
+	int dev; /* the node's device (port) the region is registered on */
 	uint64_t addr;
 	uint64_t len;
 	uint32_t key;
@@ -108,6 +109,7 @@ struct mlx5_model_qp {
 	uint16_t target; /* WQEBBs before this are doorbelled */
 	int local_node;	 /* the node the QP is on (its lkeys) */
 	int remote_node; /* wired QPs (qp_open): the node they reach */
+	int remote_dev;	 /* wired QPs: the device (port) of remote_node they reach */
 	/* Connected by a handshake (qp_create, qp_connect): the other end is
 	 * the QP dest_qpn of the node with dest_gid, checked per WQE. */
 	int handshake;
@@ -164,6 +166,9 @@ struct mlx5_model {
 	int node;	/* the node control-path calls act for */
 	int unwired;	/* qp_open refuses peers: they need a handshake */
 	uint8_t mtu[2]; /* each node's port MTU (enum ibv_mtu) */
+	/* The wire from this node's port to node n's device d is cut: WQEs of
+	 * wired QPs over it end in RETRY_EXC, as a link down would. */
+	int wire_down[2][MODEL_DEVS];
 	uint32_t psn_seed;
 	uint32_t max_sq_desc_sz; /* rdma-core's SQ sizing limits (mlx5_rdma_sizing.c) */
 	uint32_t max_send_wqebb;
@@ -399,6 +404,13 @@ mlx5_model_set_mtu(struct mlx5_model *m, int node, uint8_t mtu)
 uint32_t
 mlx5_model_mr_add(struct mlx5_model *m, int node, void *addr, uint64_t len, uint32_t access)
 {
+	return mlx5_model_mr_add_dev(m, node, 0, addr, len, access);
+}
+
+uint32_t
+mlx5_model_mr_add_dev(struct mlx5_model *m, int node, int dev, void *addr, uint64_t len,
+		      uint32_t access)
+{
 	struct model_mr *mr;
 	uint32_t key;
 
@@ -407,6 +419,7 @@ mlx5_model_mr_add(struct mlx5_model *m, int node, void *addr, uint64_t len, uint
 		abort();
 	mr = &m->mrs[m->nb_mrs++];
 	mr->node = node;
+	mr->dev = dev;
 	mr->addr = (uintptr_t)addr;
 	mr->len = len;
 	mr->access = access;
@@ -420,11 +433,36 @@ mlx5_model_mr_add(struct mlx5_model *m, int node, void *addr, uint64_t len, uint
 void
 mlx5_model_gid(int node, uint8_t gid[16])
 {
+	mlx5_model_dev_gid(node, 0, gid);
+}
+
+void
+mlx5_model_dev_gid(int node, int dev, uint8_t gid[16])
+{
 	memset(gid, 0, 16);
 	gid[10] = 0xff;
 	gid[11] = 0xff;
 	gid[12] = 10;
+	gid[13] = (uint8_t)dev;
 	gid[15] = (uint8_t)(node + 1);
+}
+
+void
+mlx5_model_wire_set(struct mlx5_model *m, int node, int dev, int up)
+{
+	__atomic_store_n(&m->wire_down[node][dev], !up, __ATOMIC_RELEASE);
+}
+
+uint64_t
+mlx5_model_qp_executed(struct mlx5_model_qp *qp)
+{
+	return __atomic_load_n(&qp->executed, __ATOMIC_ACQUIRE);
+}
+
+int
+mlx5_model_qp_remote_dev(struct mlx5_model_qp *qp)
+{
+	return qp->remote_dev;
 }
 
 struct mlx5_model_qp *
@@ -561,8 +599,8 @@ cqe_write(struct mlx5_model_qp *qp, uint8_t opcode, uint8_t wqe_opcode, uint16_t
 		qp->m->st.err_cqes++;
 }
 
-static const struct model_mr *mr_check(struct mlx5_model *m, int node, uint32_t key, uint64_t addr,
-				       uint64_t len, uint32_t access);
+static const struct model_mr *mr_check(struct mlx5_model *m, int node, int dev, uint32_t key,
+				       uint64_t addr, uint64_t len, uint32_t access);
 
 /* A responder CQE in QP @r's receive CQ (cq.c: handle_responder() reads
  * byte_cnt, imm_inval_pkey, flags_rqpn; the RQ's tail counts RECVs taken). */
@@ -640,7 +678,7 @@ resp_consume(struct mlx5_model_qp *r, const struct mlx5_model_qp *req, uint8_t o
 
 		if (lkey == INVALID_LKEY)
 			break;
-		if (mr_check(m, r->local_node, lkey, addr, seg_len, MODEL_ACCESS_LOCAL_WRITE) ==
+		if (mr_check(m, r->local_node, 0, lkey, addr, seg_len, MODEL_ACCESS_LOCAL_WRITE) ==
 		    NULL) {
 			rsynd = MODEL_SYND_LOCAL_PROT;
 			synd = MODEL_SYND_REMOTE_OP;
@@ -686,14 +724,15 @@ sq_read(const struct mlx5_model_qp *qp, size_t off, void *dst, size_t len)
 }
 
 static const struct model_mr *
-mr_check(struct mlx5_model *m, int node, uint32_t key, uint64_t addr, uint64_t len, uint32_t access)
+mr_check(struct mlx5_model *m, int node, int dev, uint32_t key, uint64_t addr, uint64_t len,
+	 uint32_t access)
 {
 	unsigned int i;
 
 	for (i = 0; i < m->nb_mrs; i++) {
 		const struct model_mr *mr = &m->mrs[i];
 
-		if (mr->node != node || mr->key != key)
+		if (mr->node != node || mr->dev != dev || mr->key != key)
 			continue;
 		if (addr < mr->addr || addr + len > mr->addr + mr->len || addr + len < addr)
 			return NULL;
@@ -765,7 +804,7 @@ wqe_execute(struct mlx5_model_qp *qp)
 	size_t base = (size_t)(qp->ci & (qp->wqe_cnt - 1)) * WQEBB;
 	uint32_t w0, w1, ds, qpn, nsegs = 0, u, total = 0, i, rkey;
 	uint8_t opmod, opcode, ce, synd = 0, imm[4];
-	int remote_node, send_layout, needs_recv;
+	int remote_node, remote_dev, send_layout, needs_recv;
 	uint32_t hdr_units;
 	struct mlx5_model_qp *resp = NULL;
 	uint8_t *payload = NULL;
@@ -859,6 +898,11 @@ wqe_execute(struct mlx5_model_qp *qp)
 		return wqebbs;
 	}
 	remote_node = qp->remote_node;
+	remote_dev = qp->handshake ? 0 : qp->remote_dev;
+	/* A cut wire answers nothing: the requester retries until it gives up. */
+	if (!qp->handshake && remote_node != qp->local_node &&
+	    __atomic_load_n(&m->wire_down[remote_node][remote_dev], __ATOMIC_ACQUIRE))
+		synd = MODEL_SYND_RETRY_EXC;
 	if (qp->handshake) {
 		const struct mlx5_model_qp *peer = qp_peer(qp);
 
@@ -878,12 +922,12 @@ wqe_execute(struct mlx5_model_qp *qp)
 		const struct wqe_seg *s = &segs[i];
 
 		if (!s->is_inline &&
-		    mr_check(m, qp->local_node, s->lkey, s->addr, s->len,
+		    mr_check(m, qp->local_node, 0, s->lkey, s->addr, s->len,
 			     opcode == OP_RDMA_READ ? MODEL_ACCESS_LOCAL_WRITE : 0) == NULL)
 			synd = MODEL_SYND_LOCAL_PROT;
 	}
 	if (synd == 0 && !send_layout &&
-	    mr_check(m, remote_node, rkey, raddr, total,
+	    mr_check(m, remote_node, remote_dev, rkey, raddr, total,
 		     opcode == OP_RDMA_READ ? MODEL_ACCESS_REMOTE_READ
 					    : MODEL_ACCESS_REMOTE_WRITE) == NULL)
 		synd = MODEL_SYND_REMOTE_ACCESS;
@@ -1277,7 +1321,6 @@ prov_qp_open(void *ctx, void *cq, unsigned int lcore_id, uint16_t peer, const ui
 	struct mlx5_model_qp *qp;
 
 	(void)lcore_id;
-	(void)peer_gid;
 	if (m->fail_ops & MODEL_FAIL_QP_OPEN)
 		return -EIO;
 	if (peer != TERN_MLX5_PEER_SELF && m->unwired)
@@ -1287,6 +1330,9 @@ prov_qp_open(void *ctx, void *cq, unsigned int lcore_id, uint16_t peer, const ui
 	if (qp == NULL)
 		return -EINVAL;
 	qp->remote_node = peer == TERN_MLX5_PEER_SELF ? qp->local_node : 1;
+	/* The device of node 1 its GID names (mlx5_model_dev_gid()). */
+	if (peer != TERN_MLX5_PEER_SELF && peer_gid != NULL && peer_gid[13] < MODEL_DEVS)
+		qp->remote_dev = peer_gid[13];
 	qp->state = QP_RTS;
 	*handle = qp;
 	return 0;

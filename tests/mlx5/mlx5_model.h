@@ -85,8 +85,28 @@ void mlx5_model_set_mtu(struct mlx5_model *m, int node, uint8_t mtu);
 /* Register [addr, addr + len) on @node; returns the key (lkey == rkey). */
 uint32_t mlx5_model_mr_add(struct mlx5_model *m, int node, void *addr, uint64_t len,
 			   uint32_t access);
-/* This node's (0) or the peer's (1) GID. */
+/* This node's (0) or the peer's (1) GID (its device 0). */
 void mlx5_model_gid(int node, uint8_t gid[16]);
+
+/*
+ * Rails (issue 15): a node has MODEL_DEVS devices of one port each; device 0
+ * is the one every test had before. Each device has its own GID
+ * (::ffff:10.D.0.N+1) and its own memory keys (a region registered on device
+ * d answers only WQEs that reach device d). A QP wired to node 1 (qp_open)
+ * reaches the device its peer GID names. The wire from this node to each of
+ * node 1's devices can be cut and mended: WQEs over a cut wire end in
+ * RETRY_EXC, as a link down would after the retry budget.
+ */
+#define MODEL_DEVS 4
+void mlx5_model_dev_gid(int node, int dev, uint8_t gid[16]);
+/* Register [addr, addr + len) on device @dev of @node; the key (lkey == rkey). */
+uint32_t mlx5_model_mr_add_dev(struct mlx5_model *m, int node, int dev, void *addr, uint64_t len,
+			       uint32_t access);
+/* Cut (@up 0) or mend (@up 1) the wire to device @dev of @node. */
+void mlx5_model_wire_set(struct mlx5_model *m, int node, int dev, int up);
+/* WQEs a QP has executed (successfully or not), and the device its wire reaches. */
+uint64_t mlx5_model_qp_executed(struct mlx5_model_qp *qp);
+int mlx5_model_qp_remote_dev(struct mlx5_model_qp *qp);
 
 /* Process every QP's doorbells and WQEs once (synchronous device). */
 void mlx5_model_step(struct mlx5_model *m);

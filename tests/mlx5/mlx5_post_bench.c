@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_lcore.h>
 #include <rte_memory.h>
@@ -22,7 +23,9 @@
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
 
+#include "mlx5_desc3.h"
 #include "mlx5_model.h"
+#include "mlx5_rails.h"
 #include "tern_mlx5_internal.h"
 
 #define BURST	 32
@@ -45,10 +48,17 @@ main(int argc, char **argv)
 	uint8_t d[TERN_MLX5_DESC_LEN];
 	struct mlx5_model *m;
 	uint8_t *local, *remote;
-	uint64_t posted = 0, completed = 0;
-	unsigned int round, i, violations;
+	uint64_t posted = 0, completed = 0, post_cycles = 0, t;
+	unsigned int round, i, violations, rails = 1;
 
-	(void)argc;
+	/* --rails N (2..4): the target is served on N devices of node 1, as a
+	 * version 3 descriptor imports it (mlx5_rails.c): the cost of the pick. */
+	if (argc == 3 && strcmp(argv[1], "--rails") == 0)
+		rails = (unsigned int)atoi(argv[2]);
+	if (rails < 1 || rails > TERN_MLX5_RAIL_MAX) {
+		fprintf(stderr, "usage: %s [--rails 1..%d]\n", argv[0], TERN_MLX5_RAIL_MAX);
+		return 2;
+	}
 	snprintf(prefix, sizeof(prefix), "tern_mlx5_bench_%d", (int)getpid());
 	if (rte_eal_init((int)RTE_DIM(eal), eal) < 0)
 		return 1;
@@ -79,8 +89,29 @@ main(int argc, char **argv)
 	rseg.kind = TERN_SEGMENT_REMOTE;
 	rseg.length = MEMBYTES;
 	/* Node 1 is wired by the model: no handshake. */
-	mlx5_model_import_wired(&rseg, 1, remote, MEMBYTES,
-				mlx5_model_mr_add(m, 1, remote, MEMBYTES, MODEL_ACCESS_ALL));
+	if (rails == 1) {
+		mlx5_model_import_wired(
+			&rseg, 1, remote, MEMBYTES,
+			mlx5_model_mr_add(m, 1, remote, MEMBYTES, MODEL_ACCESS_ALL));
+	} else {
+		struct tern_mlx5_desc3 d3 = { .version = TERN_MLX5_DESC3_VERSION,
+					      .nports = (uint8_t)rails,
+					      .addr = (uintptr_t)remote,
+					      .length = MEMBYTES,
+					      .epoch = 1 };
+
+		for (i = 0; i < rails; i++) {
+			mlx5_model_dev_gid(1, (int)i, d3.ports[i].gid);
+			d3.ports[i].hs_addr[10] = d3.ports[i].hs_addr[11] = 0xff;
+			d3.ports[i].hs_addr[12] = 127;
+			d3.ports[i].hs_addr[15] = 1;
+			d3.ports[i].hs_port = 1;
+			d3.ports[i].rkey = mlx5_model_mr_add_dev(m, 1, (int)i, remote, MEMBYTES,
+								 MODEL_ACCESS_ALL);
+		}
+		if (mlx5_rails_import(&rseg, &d3, 1) != 0)
+			return 1;
+	}
 	for (round = 0; round < ROUNDS; round++) {
 		uint16_t n = 0;
 
@@ -94,8 +125,10 @@ main(int argc, char **argv)
 			s[i].length = LEN;
 			s[i].op = TERN_OP_WRITE;
 		}
+		t = rte_rdtsc();
 		while (n < BURST)
 			n += ops->post_burst(ep, s + n, BURST - n);
+		post_cycles += rte_rdtsc() - t;
 		posted += n;
 		mlx5_model_step(m);
 		while (completed < posted)
@@ -104,6 +137,9 @@ main(int argc, char **argv)
 	printf("posted %" PRIu64 " WRITE WQEs in bursts of %d, %" PRIu64 " completions, "
 	       "%u model violations\n",
 	       posted, BURST, completed, mlx5_model_violations(m, NULL));
+	printf("rails %u: post_burst %.2f ns per WQE (TSC %.0f MHz)\n", rails,
+	       (double)post_cycles * 1e9 / (double)rte_get_tsc_hz() / (double)posted,
+	       (double)rte_get_tsc_hz() / 1e6);
 	violations = mlx5_model_violations(m, NULL);
 	ops->endpoint_close(ep);
 	mlx5_test_set_queue_provider(NULL, NULL);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "mlx5_desc3.h"
 #include "mlx5_wire.h"
 
 static void
@@ -369,13 +370,287 @@ frame_codec(void **state)
 	assert_int_equal(mlx5_frame_decode(hdr, TERN_MLX5_FRAME_HDR, rep, NULL, NULL), -EINVAL);
 }
 
+/* ---- version 3: one entry per port ---- */
+
+static void
+desc3_sample(struct tern_mlx5_desc3 *d, unsigned int nports)
+{
+	unsigned int i;
+
+	memset(d, 0, sizeof(*d));
+	d->version = TERN_MLX5_DESC3_VERSION;
+	d->nports = (uint8_t)nports;
+	d->addr = 0x7f0000000000ull;
+	d->length = 1u << 20;
+	d->epoch = 42;
+	for (i = 0; i < nports; i++) {
+		d->ports[i].gid[0] = 0xfe;
+		d->ports[i].gid[1] = 0x80;
+		d->ports[i].gid[15] = (uint8_t)(1 + i);
+		d->ports[i].hs_addr[10] = 0xff;
+		d->ports[i].hs_addr[11] = 0xff;
+		d->ports[i].hs_addr[12] = 10;
+		d->ports[i].hs_addr[13] = (uint8_t)(1 + i);
+		d->ports[i].hs_addr[15] = 2;
+		d->ports[i].rkey = 0x1000u + i;
+		d->ports[i].hs_port = (uint16_t)(7300 + i);
+	}
+}
+
+static void
+desc3_roundtrip(void **state)
+{
+	uint8_t buf[TERN_MLX5_DESC3_MAX + 8], again[TERN_MLX5_DESC3_MAX];
+	struct tern_mlx5_desc3 d, out;
+	struct tern_mlx5_desc v2;
+	const char *why;
+	unsigned int n, i;
+
+	(void)state;
+	for (n = 1; n <= TERN_MLX5_RAIL_MAX; n++) {
+		desc3_sample(&d, n);
+		assert_int_equal(mlx5_desc3_encode(&d, buf, sizeof(buf)), TERN_MLX5_DESC3_LEN(n));
+		/* The layout of doc/mlx5.md, byte by byte where it matters. */
+		assert_int_equal(buf[0], 0x35);
+		assert_int_equal(buf[3], 0x54);
+		assert_int_equal(buf[4], 3);
+		assert_int_equal(buf[5], 0);
+		assert_int_equal(buf[8], n);
+		assert_int_equal(buf[16 + 5], 0x7f);
+		assert_int_equal(buf[24 + 2], 0x10);
+		assert_int_equal(buf[32], 42);
+		for (i = 0; i < n; i++) {
+			const uint8_t *e = buf + 40 + 40 * i;
+
+			assert_int_equal(e[0], 0xfe);
+			assert_int_equal(e[15], 1 + i);
+			assert_int_equal(e[16 + 13], 1 + i);
+			assert_int_equal(e[32], i);
+			assert_int_equal(e[33], 0x10);
+			assert_int_equal(e[36] | e[37] << 8, 7300 + i);
+		}
+		why = NULL;
+		assert_int_equal(mlx5_desc3_decode(buf, TERN_MLX5_DESC3_LEN(n), &out, &why), 0);
+		assert_null(why);
+		assert_memory_equal(&d, &out, sizeof(d));
+		assert_int_equal(mlx5_desc3_encode(&out, again, sizeof(again)),
+				 TERN_MLX5_DESC3_LEN(n));
+		assert_memory_equal(buf, again, TERN_MLX5_DESC3_LEN(n));
+		assert_int_equal(mlx5_desc_any_decode(buf, TERN_MLX5_DESC3_LEN(n), &out, NULL), 0);
+		assert_memory_equal(&d, &out, sizeof(d));
+		/* Each port as the version 2 host form the rest of the driver uses. */
+		for (i = 0; i < n; i++) {
+			assert_int_equal(mlx5_desc3_port(&d, i, &v2), 0);
+			assert_int_equal(v2.magic, TERN_MLX5_DESC_MAGIC);
+			assert_int_equal(v2.version, TERN_MLX5_DESC_VERSION);
+			assert_int_equal(v2.rkey, 0x1000u + i);
+			assert_int_equal(v2.hs_port, 7300 + i);
+			assert_memory_equal(v2.gid, d.ports[i].gid, 16);
+			assert_memory_equal(v2.hs_addr, d.ports[i].hs_addr, 16);
+			assert_true(v2.addr == d.addr && v2.length == d.length && v2.epoch == 42);
+			assert_int_equal(v2.peer, 0);
+		}
+		assert_int_equal(mlx5_desc3_port(&d, n, &v2), -EINVAL);
+		assert_int_equal(mlx5_desc3_encode(&d, buf, TERN_MLX5_DESC3_LEN(n) - 1), -ENOSPC);
+	}
+	assert_int_equal(mlx5_desc3_port(NULL, 0, &v2), -EINVAL);
+	assert_int_equal(mlx5_desc3_port(&d, 0, NULL), -EINVAL);
+	assert_int_equal(mlx5_desc3_encode(NULL, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(mlx5_desc3_encode(&d, NULL, sizeof(buf)), -EINVAL);
+	/* The encoder refuses what the decoder would. */
+	d.nports = 0;
+	assert_int_equal(mlx5_desc3_encode(&d, buf, sizeof(buf)), -EINVAL);
+	d.nports = TERN_MLX5_RAIL_MAX + 1;
+	assert_int_equal(mlx5_desc3_encode(&d, buf, sizeof(buf)), -EINVAL);
+}
+
+/* A version 2 descriptor reads as one port through mlx5_desc_any_decode(). */
+static void
+desc3_reads_v2(void **state)
+{
+	uint8_t buf[TERN_MLX5_DESC_LEN];
+	struct tern_mlx5_desc d, back;
+	struct tern_mlx5_desc3 out;
+	const char *why = NULL;
+
+	(void)state;
+	desc_sample(&d);
+	assert_int_equal(mlx5_desc_encode(&d, buf, sizeof(buf)), TERN_MLX5_DESC_LEN);
+	assert_int_equal(mlx5_desc_any_decode(buf, sizeof(buf), &out, &why), 0);
+	assert_int_equal(out.version, 2);
+	assert_int_equal(out.nports, 1);
+	assert_int_equal(out.ports[0].rkey, d.rkey);
+	assert_int_equal(mlx5_desc3_port(&out, 0, &back), 0);
+	assert_memory_equal(&d, &back, sizeof(d));
+	/* The version 3 decoder itself says "another version". */
+	assert_int_equal(mlx5_desc3_decode(buf, sizeof(buf), &out, &why), -EPROTO);
+	assert_string_equal(why, "another version");
+	/* A broken version 2 descriptor, version 1 and 4: refused, with why. */
+	buf[6] = 1;
+	why = NULL;
+	assert_int_equal(mlx5_desc_any_decode(buf, sizeof(buf), &out, &why), -EINVAL);
+	assert_non_null(why);
+	buf[6] = 0;
+	buf[4] = 1;
+	assert_int_equal(mlx5_desc_any_decode(buf, sizeof(buf), &out, NULL), -EINVAL);
+	buf[4] = 4;
+	assert_int_equal(mlx5_desc_any_decode(buf, sizeof(buf), &out, NULL), -EINVAL);
+	assert_int_equal(mlx5_desc_any_decode(buf, 5, &out, NULL), -EINVAL);
+	assert_int_equal(mlx5_desc_any_decode(NULL, sizeof(buf), &out, NULL), -EINVAL);
+	assert_int_equal(mlx5_desc_any_decode(buf, sizeof(buf), NULL, NULL), -EINVAL);
+}
+
+/* Decode @p buf expecting a refusal with a reason; whatever decodes must
+ * encode back to the same bytes. @return 1 refused, 0 accepted. */
+static int
+desc3_try(const uint8_t *buf, size_t len)
+{
+	uint8_t again[TERN_MLX5_DESC3_MAX];
+	struct tern_mlx5_desc3 out;
+	const char *why = NULL;
+	int rc = mlx5_desc3_decode(buf, len, &out, &why);
+
+	if (rc != 0) {
+		assert_true(rc == -EINVAL || rc == -EPROTO);
+		assert_non_null(why);
+		return 1;
+	}
+	assert_int_equal(mlx5_desc3_encode(&out, again, sizeof(again)), (int)len);
+	assert_memory_equal(again, buf, len);
+	return 0;
+}
+
+static void
+desc3_malformed(void **state)
+{
+	/* Byte offset (from the start; port fields of port 1 of 2), value. */
+	static const struct {
+		size_t off;
+		uint8_t val;
+		const char *why;
+	} bad[] = {
+		{ 0, 0x36, "bad magic" },
+		{ 4, 2, "another version" },
+		{ 4, 4, "another version" },
+		{ 5, 1, "another version" },
+		{ 6, 1, "reserved bytes not zero" },
+		{ 7, 1, "reserved bytes not zero" },
+		{ 9, 1, "reserved bytes not zero" },
+		{ 10, 1, "reserved bytes not zero" },
+		{ 11, 1, "reserved bytes not zero" },
+		{ 12, 1, "reserved bytes not zero" },
+		{ 15, 0x80, "reserved bytes not zero" },
+		{ 8, 0, "port count out of range" },
+		{ 8, 5, "port count out of range" },
+		{ 8, 255, "port count out of range" },
+		{ 8, 1, "size does not match the port count" },
+		{ 8, 3, "size does not match the port count" },
+		{ 80, 0xff, "GID not unicast" },
+		{ 80 + 15, 1, "GID twice" },
+		{ 80 + 16, 0xff, "handshake address unusable" },
+		{ 80 + 16 + 12, 0xe0, "handshake address unusable" },
+		{ 80 + 38, 1, "reserved bytes not zero" },
+		{ 80 + 39, 1, "reserved bytes not zero" },
+	};
+	uint8_t buf[TERN_MLX5_DESC3_MAX + 1], m[TERN_MLX5_DESC3_MAX + 1];
+	const size_t len2 = TERN_MLX5_DESC3_LEN(2);
+	struct tern_mlx5_desc3 d, out;
+	unsigned int refused = 0, kept = 0;
+	const char *why;
+	size_t i, b;
+
+	(void)state;
+	desc3_sample(&d, 2);
+	assert_int_equal(mlx5_desc3_encode(&d, buf, sizeof(buf)), (int)len2);
+	/* Every length but the right one: truncated (each port's end included),
+	 * and every length up to the largest plus one. */
+	for (i = 0; i <= TERN_MLX5_DESC3_MAX + 1; i++) {
+		if (i == len2)
+			continue;
+		why = NULL;
+		assert_int_equal(mlx5_desc3_decode(buf, i, &out, &why), -EINVAL);
+		assert_non_null(why);
+	}
+	assert_int_equal(mlx5_desc3_decode(NULL, len2, &out, NULL), -EINVAL);
+	assert_int_equal(mlx5_desc3_decode(buf, len2, NULL, NULL), -EINVAL);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(m, buf, len2);
+		m[bad[i].off] = bad[i].val;
+		why = NULL;
+		assert_int_not_equal(mlx5_desc3_decode(m, len2, &out, &why), 0);
+		assert_string_equal(why, bad[i].why);
+	}
+	/* The handshake port 0, an unspecified address, a zero GID. */
+	memcpy(m, buf, len2);
+	m[80 + 36] = 0;
+	m[80 + 37] = 0;
+	assert_int_equal(mlx5_desc3_decode(m, len2, &out, &why), -EINVAL);
+	assert_string_equal(why, "handshake port 0");
+	memcpy(m, buf, len2);
+	memset(m + 80 + 16 + 12, 0, 4);
+	assert_int_equal(mlx5_desc3_decode(m, len2, &out, &why), -EINVAL);
+	assert_string_equal(why, "handshake address unusable");
+	memcpy(m, buf, len2);
+	memset(m + 40, 0, 16);
+	assert_int_equal(mlx5_desc3_decode(m, len2, &out, &why), -EINVAL);
+	assert_string_equal(why, "GID not unicast");
+	/* Length 0, a wrapping range, epoch 0. */
+	memcpy(m, buf, len2);
+	memset(m + 24, 0, 8);
+	assert_int_equal(mlx5_desc3_decode(m, len2, &out, &why), -EINVAL);
+	assert_string_equal(why, "length 0");
+	memcpy(m, buf, len2);
+	memset(m + 16, 0xff, 8);
+	assert_int_equal(mlx5_desc3_decode(m, len2, &out, &why), -EINVAL);
+	assert_string_equal(why, "address range wraps");
+	memcpy(m, buf, len2);
+	memset(m + 32, 0, 8);
+	assert_int_equal(mlx5_desc3_decode(m, len2, &out, &why), -EINVAL);
+	assert_string_equal(why, "epoch 0");
+	/* Every single-bit flip: refused with a reason, or a descriptor that
+	 * encodes back to the same bytes (rkeys, addresses, GID bits). */
+	for (b = 0; b < len2 * 8; b++) {
+		memcpy(m, buf, len2);
+		m[b / 8] ^= (uint8_t)(1u << (b % 8));
+		if (desc3_try(m, len2))
+			refused++;
+		else
+			kept++;
+	}
+	assert_int_equal(refused + kept, len2 * 8);
+	assert_true(refused > 0 && kept > 0);
+	/* Random buffers of every length: refused (the magic alone stops most;
+	 * with the magic and version forced, the rest still must hold). */
+	{
+		uint64_t x = 0x9e3779b97f4a7c15ull;
+		unsigned int r;
+
+		for (r = 0; r < 20000; r++) {
+			size_t len = TERN_MLX5_DESC3_HDR + r % (TERN_MLX5_DESC3_MAX - 39);
+
+			for (i = 0; i < len; i++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				m[i] = (uint8_t)x;
+			}
+			if (r & 1) {
+				m[0] = 0x35, m[1] = 0x58, m[2] = 0x4d, m[3] = 0x54;
+				m[4] = 3, m[5] = 0;
+			}
+			assert_int_equal(desc3_try(m, len), 1);
+		}
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(desc_roundtrip), cmocka_unit_test(desc_malformed),
 		cmocka_unit_test(msg_roundtrip),  cmocka_unit_test(msg_malformed),
-		cmocka_unit_test(frame_codec),
+		cmocka_unit_test(frame_codec),	  cmocka_unit_test(desc3_roundtrip),
+		cmocka_unit_test(desc3_reads_v2), cmocka_unit_test(desc3_malformed),
 	};
 
 	return cmocka_run_group_tests_name("mlx5_wire", tests, NULL, NULL);

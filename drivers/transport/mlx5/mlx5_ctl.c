@@ -726,6 +726,12 @@ mlx5_peer_trim_locked(uint16_t peer)
 	memset(&peers[peer], 0, sizeof(peers[peer]));
 }
 
+int
+mlx5_peer_find_locked(const uint8_t gid[16])
+{
+	return peer_find_locked(gid);
+}
+
 void
 mlx5_peer_put(uint16_t peer)
 {

@@ -51,6 +51,7 @@ struct mlx5_seg_keys {
 };
 
 struct mlx5_notify_rx;
+struct mlx5_ep_rails;
 
 /*
  * Notifications an endpoint has sent (initiator side, mlx5_ep.c): at most
@@ -126,6 +127,10 @@ struct mlx5_endpoint {
 	uint32_t nt_free;
 	uint64_t nt_timeout_tsc;
 	uint64_t nt_check_tsc;
+	/* Rails (mlx5_rails.c): their state, and how many completions to drop
+	 * plus WQEs to post again after a failover (poll() looks while not 0). */
+	struct mlx5_ep_rails *rails;
+	uint32_t rails_pending;
 };
 
 /* ---- the lock and the provider ---- */
@@ -248,6 +253,10 @@ void mlx5_ep_sq_free(struct mlx5_sq *sq);
 int mlx5_ep_sq_attach(struct mlx5_endpoint *ep, struct mlx5_sq *sq);
 
 /* ---- peer slots ---- */
+
+/** The peer slot of GID @p gid, without assigning one. @return it, or -ENOENT (caller holds the
+ * lock). */
+int mlx5_peer_find_locked(const uint8_t gid[16]);
 
 /** mlx5_peer_get() for a caller holding the lock. */
 int mlx5_peer_get_locked(const uint8_t gid[16], int take_ref);

@@ -28,6 +28,7 @@
 #include "mlx5_ep.h"
 #include "mlx5_notify.h"
 #include "mlx5_queue.h"
+#include "mlx5_rails.h"
 #include "mlx5_wqe.h"
 #include "tern_mlx5_internal.h"
 
@@ -167,6 +168,7 @@ mlx5_notify_post(struct tern_endpoint *base, const struct tern_notify_post *n)
 	unsigned int i;
 	uint64_t token;
 	uint8_t *frame;
+	uint16_t peer;
 	int len;
 
 	if (n == NULL || n->target == NULL || n->target->kind != TERN_SEGMENT_REMOTE ||
@@ -178,7 +180,14 @@ mlx5_notify_post(struct tern_endpoint *base, const struct tern_notify_post *n)
 		return -EINVAL;
 	if (ep->rx == NULL || d->peer == TERN_MLX5_PEER_SELF)
 		return -ENOTSUP; /* no receive side for statuses; loopback QPs have no RQ */
-	sq = __atomic_load_n(&ep->qps[d->peer], __ATOMIC_ACQUIRE);
+	peer = d->peer;
+	if (unlikely(d->reserved > 1)) {
+		/* Several rails (ports) of the node: the one a run would take. */
+		uint32_t rkey;
+
+		peer = mlx5_rail_pick(ep, n->target, &rkey);
+	}
+	sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
 	if (sq == NULL)
 		return -ENOTCONN;
 	if (__atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE)) {
@@ -389,6 +398,13 @@ ep_resolve(struct mlx5_endpoint *ep, const struct tern_slice *s, struct post_run
 		peer = d->peer;
 		run->rkey_be = mlx5_wqe_rkey(d->rkey);
 		run->rbase = d->addr;
+		if (unlikely(d->reserved > 1)) {
+			/* Several rails (mlx5_rails.c): the one with the least in flight. */
+			uint32_t rkey;
+
+			peer = mlx5_rail_pick(ep, t, &rkey);
+			run->rkey_be = mlx5_wqe_rkey(rkey);
+		}
 	} else {
 		/* Loopback: the target segment is a memory region of this node. */
 		rc = -EFAULT;
@@ -700,10 +716,13 @@ static __rte_noinline void
 ep_cqe_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, const struct mlx5_cqe64 *cqe)
 {
 	uint8_t was = sq->error;
+	int err = mlx5_cqe_error(sq, (const struct mlx5_err_cqe *)cqe);
 
-	mlx5_cqe_error(sq, (const struct mlx5_err_cqe *)cqe);
-	if (!was && sq->error)
+	if (!was && sq->error) {
 		ep->nb_err++;
+		/* Another rail may take its work (mlx5_rails.c). */
+		mlx5_rails_on_error(ep, sq, rte_be_to_cpu_16(cqe->wqe_counter), err);
+	}
 }
 
 /* poll() but notifications: the software ring, the SQs' reports, the CQ,
@@ -761,6 +780,8 @@ ep_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 				ep->nb_err++;
 		}
 	}
+	if (unlikely(ep->rails_pending != 0))
+		n = mlx5_rails_poll(ep, cpl, n, max);
 	return n;
 }
 
@@ -814,6 +835,7 @@ mlx5_cancel(struct tern_endpoint *base)
 		if (sq != NULL && sq->done != sq->pi)
 			ep_sq_cancel(ep, sq, -ECANCELED);
 	}
+	mlx5_rails_cancel(ep);
 	/* Notifications waiting for their status complete now too; a SEND
 	 * still in a ring only frees its entry when reported, and a status
 	 * that comes later finds no notification (counted, dropped). */

@@ -26,15 +26,19 @@
 #include <rte_malloc.h>
 #include <rte_telemetry.h>
 
+#include <tern_time.h>
+
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
 
 #include "mlx5_connect.h"
-#include "mlx5_notify.h"
 #include "mlx5_ctl.h"
+#include "mlx5_desc3.h"
+#include "mlx5_notify.h"
 #include "mlx5_ep.h"
 #include "mlx5_handshake.h"
 #include "mlx5_queue.h"
+#include "mlx5_rails.h"
 #include "mlx5_wire.h"
 #include "tern_mlx5_internal.h"
 
@@ -94,16 +98,20 @@ mlx5_segment_export(const struct tern_segment *seg, void *desc, size_t desc_len)
 static int
 mlx5_segment_import(struct tern_segment *seg, const void *desc, size_t desc_len)
 {
+	struct tern_mlx5_desc3 d3;
 	struct tern_mlx5_desc d;
 	int peer, rc;
 
 	RTE_BUILD_BUG_ON(sizeof(d) > TERN_SEGMENT_PRIV_SIZE);
 	RTE_BUILD_BUG_ON(sizeof(d) != TERN_MLX5_DESC_LEN);
-	if (seg == NULL || desc == NULL || mlx5_desc_decode(desc, desc_len, &d) != 0 ||
-	    (seg->length != 0 && seg->length > d.length))
+	/* Version 2 (one port) or 3 (a port per rail, mlx5_rails.c). */
+	if (seg == NULL || desc == NULL || mlx5_desc_any_decode(desc, desc_len, &d3, NULL) != 0 ||
+	    mlx5_desc3_port(&d3, 0, &d) != 0 || (seg->length != 0 && seg->length > d.length))
 		return -EINVAL;
 	if (!mlx5_probed())
 		return -ENODEV;
+	if (d3.nports > 1)
+		return mlx5_rails_import(seg, &d3, 0);
 	peer = mlx5_peer_get(d.gid, 1);
 	if (peer < 0)
 		return peer;
@@ -133,8 +141,12 @@ mlx5_segment_release(struct tern_segment *seg)
 	if (seg == NULL)
 		return;
 	d = (const struct tern_mlx5_desc *)seg->priv;
-	if (d->magic == TERN_MLX5_DESC_MAGIC && d->version == TERN_MLX5_DESC_VERSION)
-		mlx5_peer_put(d->peer);
+	if (d->magic == TERN_MLX5_DESC_MAGIC && d->version == TERN_MLX5_DESC_VERSION) {
+		if (d->reserved > 1)
+			mlx5_rails_release(seg);
+		else
+			mlx5_peer_put(d->peer);
+	}
 }
 
 static void
@@ -188,6 +200,8 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 	ep->keys = rte_zmalloc_socket("tern_mlx5_keys", sizeof(*ep->keys) * MLX5_SEG_KEYS, 0,
 				      conf->socket_id);
 	rc = ep->sw == NULL || ep->keys == NULL ? -ENOMEM : 0;
+	if (rc == 0)
+		rc = mlx5_rails_ep_open(ep, conf->socket_id);
 	if (rc == 0) {
 		ep->sw_mask = sw_size - 1;
 		ep->keys[0].handle = 1; /* see MLX5_SEG_KEYS */
@@ -217,6 +231,7 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 		}
 	}
 	if (rc != 0) {
+		mlx5_rails_ep_close(ep);
 		rte_free(ep->keys);
 		rte_free(ep->sw);
 		rte_free(ep);
@@ -240,6 +255,7 @@ mlx5_endpoint_close(struct tern_endpoint *base)
 	ep_close_qps(ep);
 	mlx5_ep_rx_close(ep);
 	mlx5_prov()->cq_close(mlx5_prov_ctx(), ep->cq_handle);
+	mlx5_rails_ep_close(ep);
 	rte_free(ep->keys);
 	rte_free(ep->sw);
 	rte_free(ep);
@@ -508,19 +524,79 @@ RTE_INIT(mlx5_tel_register)
 }
 
 /*
+ * Each lcore's view of a port's QPs (@p out, @p n, in endpoint order as
+ * mlx5_peer_rails() lists them): a QP in RTS whose rail that lcore paused
+ * after a failover shows paused, with what is left of the pause, and the
+ * WQEs taken off it count as reposted. A snapshot for display.
+ */
+static void
+rails_annotate(const struct tern_mlx5_desc_port *port, struct tern_transport_rail *out,
+	       unsigned int n)
+{
+	uint64_t now = tern_clock_ms(), moved, pauses;
+	unsigned int e, k = 0;
+	uint32_t left;
+	int peer;
+
+	mlx5_ctl_lock();
+	peer = mlx5_peer_find_locked(port->gid);
+	for (e = 0; peer >= 0 && e < mlx5_ep_count_locked() && k < n; e++) {
+		const struct mlx5_endpoint *ep = mlx5_ep_at_locked(e);
+		struct tern_transport_rail *r;
+
+		if (__atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE) == NULL)
+			continue;
+		r = &out[k++];
+		mlx5_rails_rail_state(ep, (uint16_t)peer, now, &left, &moved, &pauses);
+		r->reposted = moved;
+		r->failures += pauses;
+		if (left != 0 && r->state == TERN_TRANSPORT_RAIL_UP) {
+			r->state = TERN_TRANSPORT_RAIL_PAUSED;
+			r->backoff_ms = left;
+		}
+	}
+	mlx5_ctl_unlock();
+}
+
+/*
  * The rails of a peer's blob, for /tern/peers: the QPs this process has to
  * that node, one per endpoint (mlx5_peer_rails()).
  */
 static int
 mlx5_rails(const void *desc, size_t desc_len, struct tern_transport_rail *out, unsigned int max)
 {
-	struct tern_mlx5_desc d;
+	struct tern_mlx5_desc3 d;
+	unsigned int i, written = 0;
+	int total = 0, c;
 
-	if (desc == NULL || (out == NULL && max != 0) || mlx5_desc_decode(desc, desc_len, &d) != 0)
+	if (desc == NULL || (out == NULL && max != 0) ||
+	    mlx5_desc_any_decode(desc, desc_len, &d, NULL) != 0)
 		return -EINVAL;
 	if (!mlx5_probed())
 		return 0;
-	return mlx5_peer_rails(d.gid, out, max);
+	/* Every port's QPs (a version 3 descriptor: one peer slot per port). */
+	for (i = 0; i < d.nports; i++) {
+		unsigned int k, w;
+
+		c = mlx5_peer_rails(d.ports[i].gid, out == NULL ? NULL : out + written,
+				    max - written);
+		total += c;
+		w = RTE_MIN((unsigned int)c, max - written);
+		/* Several ports: say which, "port 1 lcore 2 qp 0x000101 rts". */
+		for (k = 0; d.nports > 1 && k < w; k++) {
+			char name[sizeof(out->name)] = "port 0 ";
+
+			/* i < TERN_MLX5_RAIL_MAX: one digit; the QP's name is cut to fit. */
+			name[5] = (char)('0' + i);
+			memcpy(name + 7, out[written + k].name, sizeof(name) - 8);
+			name[sizeof(name) - 1] = '\0';
+			memcpy(out[written + k].name, name, sizeof(name));
+		}
+		if (d.nports > 1)
+			rails_annotate(&d.ports[i], out + written, w);
+		written += w;
+	}
+	return total;
 }
 
 static struct tern_transport_ops mlx5_ops = {

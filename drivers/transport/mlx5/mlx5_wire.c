@@ -50,19 +50,6 @@ mlx5_desc_encode(const struct tern_mlx5_desc *d, void *buf, size_t len)
 	return TERN_MLX5_DESC_LEN;
 }
 
-/* A handshake address a peer can connect to: not unspecified, not multicast
- * (IPv6, or IPv4 mapped as ::ffff:a.b.c.d). */
-static bool
-hs_addr_usable(const uint8_t a[16])
-{
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-	static const uint8_t zero[16];
-
-	if (memcmp(a, mapped, sizeof(mapped)) == 0)
-		return memcmp(a + 12, zero, 4) != 0 && (a[12] & 0xf0) != 0xe0;
-	return memcmp(a, zero, sizeof(zero)) != 0 && a[0] != 0xff;
-}
-
 int
 mlx5_desc_decode(const void *buf, size_t len, struct tern_mlx5_desc *d)
 {
@@ -83,7 +70,7 @@ mlx5_desc_decode(const void *buf, size_t len, struct tern_mlx5_desc *d)
 	if (d->magic != TERN_MLX5_DESC_MAGIC || d->version != TERN_MLX5_DESC_VERSION ||
 	    tern_wire_get_le16(p + 6) != 0 || tern_wire_get_le16(p + 14) != 0 || d->length == 0 ||
 	    d->addr + d->length < d->addr || !mlx5_gid_unicast(d->gid) ||
-	    !hs_addr_usable(d->hs_addr) || d->hs_port == 0 || d->epoch == 0)
+	    !mlx5_hs_addr_usable(d->hs_addr) || d->hs_port == 0 || d->epoch == 0)
 		return -EINVAL;
 	return 0;
 }

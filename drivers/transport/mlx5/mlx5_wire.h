@@ -69,6 +69,21 @@ mlx5_gid_unicast(const uint8_t gid[16])
 	return memcmp(gid, zero, sizeof(zero)) != 0 && gid[0] != 0xff;
 }
 
+/**
+ * A handshake address a peer can connect to: not unspecified, not multicast
+ * (IPv6, or IPv4 mapped as ::ffff:a.b.c.d).
+ */
+static inline int
+mlx5_hs_addr_usable(const uint8_t a[16])
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t zero[16];
+
+	if (memcmp(a, mapped, sizeof(mapped)) == 0)
+		return memcmp(a + 12, zero, 4) != 0 && (a[12] & 0xf0) != 0xe0;
+	return memcmp(a, zero, sizeof(zero)) != 0 && a[0] != 0xff;
+}
+
 /** Handshake message types (byte 5 of the wire format, doc/mlx5.md). */
 #define TERN_MLX5_CONNECT_REQUEST 1
 #define TERN_MLX5_CONNECT_REPLY	  2

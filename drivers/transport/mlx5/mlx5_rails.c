@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mlx5 rails (mlx5_rails.h, doc/peers.md "mlx5 rails"): the rail set of an
+ * imported segment, the choice of a rail per run of slices, and failover of
+ * the WQEs of a QP that failed with RETRY_EXC onto another rail. Everything
+ * here runs on the error path or once per run; the one-rail post path only
+ * pays ep_resolve()'s test of the rail count.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_common.h>
+#include <rte_malloc.h>
+
+#include <tern_time.h>
+
+#include <tern_segment_driver.h>
+#include <tern_transport_driver.h>
+
+#include "mlx5_ctl.h"
+#include "mlx5_handshake.h"
+#include "mlx5_queue.h"
+#include "mlx5_rails.h"
+#include "mlx5_wqe.h"
+#include "tern_mlx5_internal.h"
+
+/* Rail sets an endpoint remembers (to find the other rails of a failed WQE
+ * by its peer slot and rkey), WQEs waiting to go again, pause bounds (as
+ * tcp's: 100 ms doubling to 2 s). */
+#define RAIL_SETS	  16u
+#define RAIL_HELD	  512u
+#define RAIL_PAUSE_MS	  100u
+#define RAIL_PAUSE_MAX	  2000u
+#define RAIL_OPCODE_READ  0x10
+#define RAIL_OPCODE_WRITE 0x08
+
+/* A WQE taken off a failed QP, to post again. */
+struct rail_held {
+	uint64_t cookie;
+	uint64_t raddr;
+	uint64_t laddr;
+	uint32_t len;
+	uint32_t lkey;
+	int32_t error; /* the failed rail's error, if it must fail after all */
+	uint16_t from; /* peer slot it failed on */
+	uint8_t opcode;
+	uint8_t set; /* index in sets[] */
+};
+
+struct mlx5_ep_rails {
+	uint64_t pause_until_ms[TERN_MLX5_PEER_MAX];
+	uint32_t backoff_ms[TERN_MLX5_PEER_MAX];
+	uint64_t failed_ms[TERN_MLX5_PEER_MAX];	 /* tern_clock_ms() of the last pause */
+	uint64_t moved_from[TERN_MLX5_PEER_MAX]; /* WQEs taken off each rail */
+	uint64_t pauses[TERN_MLX5_PEER_MAX];
+	struct mlx5_rail_set sets[RAIL_SETS];
+	uint32_t nb_sets;
+	uint32_t next_set;
+	const struct tern_segment *last_target; /* the set of the last pick is remembered */
+	uint64_t moved_out;			/* MLX5_RAIL_MOVED completions still due */
+	uint32_t held_head;
+	uint32_t held_tail;
+	struct rail_held held[RAIL_HELD];
+	struct mlx5_rails_stats st;
+};
+
+/* ---- import ---- */
+
+int
+mlx5_rails_import(struct tern_segment *seg, const struct tern_mlx5_desc3 *d, int wired)
+{
+	struct mlx5_rail_set rs;
+	struct tern_mlx5_desc p0, pi;
+	unsigned int i;
+	int peer, rc = 0;
+
+	RTE_BUILD_BUG_ON(sizeof(struct tern_mlx5_desc) + sizeof(struct mlx5_rail_set) >
+			 TERN_SEGMENT_PRIV_SIZE);
+	if (seg == NULL || d == NULL || d->nports < 2 || d->nports > TERN_MLX5_RAIL_MAX ||
+	    mlx5_desc3_port(d, 0, &p0) != 0)
+		return -EINVAL;
+	memset(&rs, 0, sizeof(rs));
+	for (i = 0; i < d->nports; i++) {
+		mlx5_desc3_port(d, i, &pi);
+		peer = mlx5_peer_get(pi.gid, 1);
+		if (peer < 0) {
+			rc = peer;
+			break;
+		}
+		rs.peer[i] = (uint16_t)peer;
+		rs.rkey[i] = pi.rkey;
+		rs.nrails = (uint8_t)(i + 1);
+		if (peer == TERN_MLX5_PEER_SELF || wired)
+			continue;
+		rc = mlx5_handshake_run((uint16_t)peer, &pi);
+		if (rc != 0)
+			break;
+		mlx5_ctl_lock();
+		mlx5_peer_set_desc_locked((uint16_t)peer, &pi);
+		mlx5_ctl_unlock();
+		mlx5_reviver_rearm((uint16_t)peer);
+		mlx5_reviver_start();
+	}
+	if (rc != 0) {
+		for (i = 0; i < rs.nrails; i++)
+			mlx5_peer_put(rs.peer[i]);
+		return rc;
+	}
+	p0.peer = rs.peer[0];
+	p0.reserved = rs.nrails;
+	memcpy(seg->priv, &p0, sizeof(p0));
+	memcpy(seg->priv + sizeof(p0), &rs, sizeof(rs));
+	return 0;
+}
+
+void
+mlx5_rails_release(struct tern_segment *seg)
+{
+	const struct mlx5_rail_set *rs = mlx5_rail_set_of(seg);
+	unsigned int i;
+
+	for (i = 0; i < rs->nrails && i < TERN_MLX5_RAIL_MAX; i++)
+		mlx5_peer_put(rs->peer[i]);
+}
+
+/* ---- endpoint state ---- */
+
+int
+mlx5_rails_ep_open(struct mlx5_endpoint *ep, int socket_id)
+{
+	ep->rails = rte_zmalloc_socket("tern_mlx5_rails", sizeof(*ep->rails), RTE_CACHE_LINE_SIZE,
+				       socket_id);
+	return ep->rails == NULL ? -ENOMEM : 0;
+}
+
+void
+mlx5_rails_ep_close(struct mlx5_endpoint *ep)
+{
+	rte_free(ep->rails);
+	ep->rails = NULL;
+}
+
+/* ---- choosing a rail ---- */
+
+/* Remember @p rs (a pick's set) so a failed WQE finds its other rails. */
+static void
+rails_remember(struct mlx5_ep_rails *r, const struct mlx5_rail_set *rs)
+{
+	uint32_t i;
+
+	for (i = 0; i < r->nb_sets; i++)
+		if (memcmp(&r->sets[i], rs, sizeof(*rs)) == 0)
+			return;
+	if (r->nb_sets < RAIL_SETS) {
+		r->sets[r->nb_sets++] = *rs;
+		return;
+	}
+	r->sets[r->next_set] = *rs;
+	r->next_set = (r->next_set + 1) % RAIL_SETS;
+}
+
+/* Is the rail of peer slot @p peer in service on @p ep? With @p load set to
+ * its WQEBBs in flight. The clock is read (into *@p now, 0: not yet) only
+ * for a rail that was paused. */
+static bool
+rail_usable(struct mlx5_endpoint *ep, uint16_t peer, uint64_t *now, uint32_t *load)
+{
+	struct mlx5_sq *sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
+	uint64_t pause = ep->rails->pause_until_ms[peer];
+
+	if (unlikely(pause != 0)) {
+		if (*now == 0)
+			*now = tern_clock_ms();
+		if (pause > *now)
+			return false;
+		ep->rails->pause_until_ms[peer] = 0; /* over */
+	}
+	if (sq == NULL) {
+		*load = 0;
+		return true;
+	}
+	if (__atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE) || sq->error)
+		return false;
+	*load = (uint16_t)(sq->pi - sq->rep);
+	return true;
+}
+
+/* The rail of @p rs for new work: fewest WQEBBs in flight among those in
+ * service, else the one whose pause ends first. @return its index. */
+static unsigned int
+rails_choose(struct mlx5_endpoint *ep, const struct mlx5_rail_set *rs, int exclude)
+{
+	struct mlx5_ep_rails *r = ep->rails;
+	uint32_t load, best_load = UINT32_MAX;
+	uint64_t now = 0, soonest = UINT64_MAX;
+	unsigned int i, best = 0, wake = 0;
+	int found = 0;
+
+	for (i = 0; i < rs->nrails; i++) {
+		if ((int)i == exclude)
+			continue;
+		if (rail_usable(ep, rs->peer[i], &now, &load)) {
+			if (load < best_load) {
+				best_load = load;
+				best = i;
+				found = 1;
+			}
+		} else if (r->pause_until_ms[rs->peer[i]] < soonest) {
+			soonest = r->pause_until_ms[rs->peer[i]];
+			wake = i;
+		}
+	}
+	return found ? best : (exclude >= 0 ? RAIL_SETS : wake);
+}
+
+uint16_t
+mlx5_rail_pick(struct mlx5_endpoint *ep, const struct tern_segment *t, uint32_t *rkey)
+{
+	const struct mlx5_rail_set *rs = mlx5_rail_set_of(t);
+	unsigned int i;
+
+	if (unlikely(ep->rails == NULL || rs->nrails < 2 || rs->nrails > TERN_MLX5_RAIL_MAX)) {
+		const struct tern_mlx5_desc *d = (const struct tern_mlx5_desc *)t->priv;
+
+		*rkey = d->rkey;
+		return d->peer;
+	}
+	if (ep->rails->last_target != t) {
+		rails_remember(ep->rails, rs);
+		ep->rails->last_target = t;
+	}
+	i = rails_choose(ep, rs, -1);
+	*rkey = rs->rkey[i];
+	return rs->peer[i];
+}
+
+/* ---- failover ---- */
+
+/* The remembered set holding a rail of peer slot @p peer with @p rkey, and
+ * that rail's index. @return the set's index, or -1. */
+static int
+rails_find(const struct mlx5_ep_rails *r, uint16_t peer, uint32_t rkey, unsigned int *rail)
+{
+	uint32_t s;
+	unsigned int i;
+
+	for (s = 0; s < r->nb_sets; s++)
+		for (i = 0; i < r->sets[s].nrails; i++)
+			if (r->sets[s].peer[i] == peer && r->sets[s].rkey[i] == rkey) {
+				*rail = i;
+				return (int)s;
+			}
+	return -1;
+}
+
+static void
+rail_pause(struct mlx5_ep_rails *r, uint16_t peer)
+{
+	uint64_t now = tern_clock_ms();
+	uint32_t b = r->backoff_ms[peer];
+
+	/* Doubling while it keeps failing; a rail that served for twice the
+	 * longest pause since its last failure starts again at the shortest. */
+	if (b == 0 || now - r->failed_ms[peer] > 2 * RAIL_PAUSE_MAX + b)
+		b = RAIL_PAUSE_MS;
+	else
+		b = RTE_MIN(b * 2, RAIL_PAUSE_MAX);
+	r->backoff_ms[peer] = b;
+	r->failed_ms[peer] = now;
+	r->pause_until_ms[peer] = now + b;
+	r->pauses[peer]++;
+	r->st.pauses++;
+}
+
+void
+mlx5_rails_on_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, uint16_t wqe, int err)
+{
+	struct mlx5_ep_rails *r = ep->rails;
+	uint16_t i;
+	int paused = 0;
+
+	if (r == NULL || err != -ETIMEDOUT)
+		return;
+	for (i = wqe; i != sq->pi;) {
+		const uint8_t *w = sq->buf + (size_t)(i & sq->mask) * TERN_MLX5_WQEBB;
+		const uint64_t *q = (const uint64_t *)w;
+		uint8_t opcode = w[3], ds = w[7] & 0x3f;
+		uint32_t rkey = rte_be_to_cpu_32((uint32_t)q[3]);
+		struct rail_held *h;
+		unsigned int rail;
+		int set;
+
+		i += (uint16_t)((ds + 3) / 4);
+		if (ds != MLX5_WQE_RDMA_DS ||
+		    (opcode != RAIL_OPCODE_WRITE && opcode != RAIL_OPCODE_READ))
+			continue; /* inline WRITEs and the like fail as before */
+		set = rails_find(r, sq->peer, rkey, &rail);
+		if (set < 0 || r->held_tail - r->held_head >= RAIL_HELD)
+			continue;
+		if (!paused) {
+			rail_pause(r, sq->peer);
+			paused = 1;
+		}
+		h = &r->held[r->held_tail++ % RAIL_HELD];
+		h->cookie = sq->slots[(uint16_t)(i - (ds + 3) / 4) & sq->mask].cookie;
+		h->raddr = rte_be_to_cpu_64(q[2]);
+		h->len = rte_be_to_cpu_32((uint32_t)q[4]);
+		h->lkey = rte_be_to_cpu_32((uint32_t)(q[4] >> 32));
+		h->laddr = rte_be_to_cpu_64(q[5]);
+		h->error = err;
+		h->from = sq->peer;
+		h->opcode = opcode;
+		h->set = (uint8_t)set;
+		sq->slots[(uint16_t)(i - (ds + 3) / 4) & sq->mask].cookie = MLX5_RAIL_MOVED;
+		r->moved_out++;
+		r->moved_from[sq->peer]++;
+		ep->rails_pending += 2; /* a completion to drop, a WQE to post */
+		r->st.moved++;
+	}
+}
+
+/* A WRITE may go again once the QP it failed on can no longer deliver it:
+ * out of ERR, by a recovery (the device flushed it) or a revival handshake
+ * (which reset the target's end first). */
+static bool
+rail_fenced(struct mlx5_endpoint *ep, uint16_t peer)
+{
+	struct mlx5_sq *sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
+
+	return sq != NULL && !__atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE) && !sq->error;
+}
+
+/* Post @p h on rail @p rail of its set. @return 1 posted, 0 no room. */
+static int
+rail_post(struct mlx5_endpoint *ep, const struct rail_held *h, const struct mlx5_rail_set *rs,
+	  unsigned int rail, uint32_t *touched)
+{
+	uint16_t peer = rs->peer[rail];
+	struct mlx5_sq *sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
+
+	if (sq == NULL)
+		sq = mlx5_ep_qp_open(ep, peer);
+	if (sq == NULL || __atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE) || sq->error ||
+	    mlx5_sq_room(sq) == 0)
+		return 0;
+	mlx5_post_rdma(sq, h->opcode, h->laddr, h->lkey, h->len, h->raddr, rs->rkey[rail],
+		       mlx5_sq_signal(sq, 1, h->opcode == RAIL_OPCODE_READ), h->cookie);
+	*touched |= 1u << peer;
+	ep->stats.posted++;
+	return 1;
+}
+
+uint16_t
+mlx5_rails_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t n, uint16_t max)
+{
+	struct mlx5_ep_rails *r = ep->rails;
+	uint32_t touched = 0, kept = r->held_head, j;
+	uint16_t i, out = 0;
+
+	/* Drop what was taken off failed QPs: it completes where it goes next. */
+	for (i = 0; i < n; i++) {
+		if (cpl[i].cookie == MLX5_RAIL_MOVED && r->moved_out != 0) {
+			r->moved_out--;
+			ep->rails_pending--;
+			continue;
+		}
+		cpl[out++] = cpl[i];
+	}
+	/* Post again what may go, in order; keep the rest. */
+	for (j = r->held_head; j != r->held_tail; j++) {
+		struct rail_held h = r->held[j % RAIL_HELD];
+		const struct mlx5_rail_set *rs = &r->sets[h.set];
+		unsigned int from = 0, k, rail;
+		int done = 0;
+
+		for (k = 0; k < rs->nrails; k++)
+			if (rs->peer[k] == h.from)
+				from = k;
+		rail = rails_choose(ep, rs, (int)from);
+		if (rail >= rs->nrails) {
+			/* No other rail in service: the failed one, if it is back. */
+			uint64_t now = 0;
+			uint32_t load;
+
+			if (rail_usable(ep, h.from, &now, &load))
+				rail = from;
+		}
+		if (rail < rs->nrails) {
+			if (h.opcode == RAIL_OPCODE_WRITE && !rail_fenced(ep, h.from) &&
+			    rail != from)
+				done = 0; /* wait for the failed QP to leave ERR */
+			else
+				done = rail_post(ep, &h, rs, rail, &touched);
+			if (done)
+				r->st.reposted++;
+		} else if (out < max) {
+			/* No rail left: the last rail's error, before the deadline. */
+			cpl[out].cookie = h.cookie;
+			cpl[out].status = h.error;
+			cpl[out].length = 0;
+			out++;
+			r->st.failed++;
+			done = 1;
+		}
+		if (done)
+			ep->rails_pending--;
+		else
+			r->held[kept++ % RAIL_HELD] = h;
+	}
+	r->held_tail = kept;
+	while (touched != 0) {
+		struct mlx5_sq *sq = ep->qps[rte_bsf32(touched)];
+
+		touched &= touched - 1;
+		if (sq->pi == sq->db_pi)
+			continue;
+		((uint8_t *)sq->last_ctrl)[11] |= MLX5_WQE_CTRL_CQ_UPDATE;
+		mlx5_sq_doorbell(sq);
+		ep->stats.doorbells++;
+	}
+	return out;
+}
+
+void
+mlx5_rails_cancel(struct mlx5_endpoint *ep)
+{
+	struct mlx5_ep_rails *r = ep->rails;
+
+	if (r == NULL)
+		return;
+	while (r->held_head != r->held_tail && ep->sw_tail - ep->sw_head <= ep->sw_mask) {
+		const struct rail_held *h = &r->held[r->held_head++ % RAIL_HELD];
+
+		ep->sw[ep->sw_tail & ep->sw_mask].cookie = h->cookie;
+		ep->sw[ep->sw_tail & ep->sw_mask].status = -ECANCELED;
+		ep->sw[ep->sw_tail & ep->sw_mask].length = 0;
+		ep->sw_tail++;
+		ep->rails_pending--;
+	}
+}
+
+void
+mlx5_rails_rail_state(const struct mlx5_endpoint *ep, uint16_t peer, uint64_t now,
+		      uint32_t *pause_left_ms, uint64_t *moved, uint64_t *pauses)
+{
+	const struct mlx5_ep_rails *r = ep->rails;
+	uint64_t until;
+
+	*pause_left_ms = 0;
+	*moved = 0;
+	*pauses = 0;
+	if (r == NULL || peer >= TERN_MLX5_PEER_MAX)
+		return;
+	/* Written by the lcore: a snapshot for display. */
+	until = __atomic_load_n(&r->pause_until_ms[peer], __ATOMIC_RELAXED);
+	if (until > now)
+		*pause_left_ms = (uint32_t)RTE_MIN(until - now, UINT32_MAX);
+	*moved = __atomic_load_n(&r->moved_from[peer], __ATOMIC_RELAXED);
+	*pauses = __atomic_load_n(&r->pauses[peer], __ATOMIC_RELAXED);
+}
+
+int
+mlx5_rails_stats(const struct tern_endpoint *base, struct mlx5_rails_stats *st)
+{
+	const struct mlx5_endpoint *ep = mlx5_ep_const(base);
+
+	if (base == NULL || st == NULL || ep->rails == NULL)
+		return -EINVAL;
+	*st = ep->rails->st;
+	return 0;
+}
