@@ -59,6 +59,10 @@ struct tern_notify_queue {
 	const struct rte_memzone *mz;
 	uint32_t seq __rte_cache_aligned; /* futex word: bumped by every delivery */
 	uint32_t sleepers;		  /* atomic: waiters asleep on @seq */
+	/* atomic: 1 once a deliverer made the FUTEX_WAKE for the sleepers there
+	 * are; a waiter clears it before it sleeps. Deliveries until then make
+	 * no syscall: the woken waiter polls everything when it runs. */
+	uint32_t wake_sent;
 	uint64_t delivered __rte_cache_aligned;
 	uint64_t polled;
 	uint64_t refused;
@@ -266,7 +270,11 @@ tern_notify_deliver(struct tern_notify_queue *q, const char *sender, uint64_t ta
 	__atomic_fetch_add(&q->delivered, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&row->delivered, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&q->seq, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&q->sleepers, __ATOMIC_SEQ_CST) != 0)
+	/* One wake per sleep: a woken waiter may take a while to get a CPU, and
+	 * every delivery meanwhile would make the syscall again (issue 13). */
+	if (__atomic_load_n(&q->sleepers, __ATOMIC_SEQ_CST) != 0 &&
+	    __atomic_load_n(&q->wake_sent, __ATOMIC_SEQ_CST) == 0 &&
+	    __atomic_exchange_n(&q->wake_sent, 1, __ATOMIC_SEQ_CST) == 0)
 		syscall(SYS_futex, &q->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	return 0;
 }
@@ -331,7 +339,11 @@ tern_notify_queue_wait(struct tern_notify_queue *q, struct tern_notification *ou
 			left = 100000000ull; /* re-check now and then: a lost wake-up costs this */
 		ts.tv_sec = (time_t)(left / 1000000000ull);
 		ts.tv_nsec = (long)(left % 1000000000ull);
+		/* Sleepers first, then wake_sent: a delivery after this either
+		 * changed @seq before the kernel compares it (no sleep) or sees this
+		 * sleeper with wake_sent 0, or one whose xchg came later woke it. */
 		__atomic_fetch_add(&q->sleepers, 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&q->wake_sent, 0, __ATOMIC_SEQ_CST);
 		if (rte_ring_empty(q->ready_ring))
 			syscall(SYS_futex, &q->seq, FUTEX_WAIT, seq, &ts, NULL, 0);
 		__atomic_fetch_sub(&q->sleepers, 1, __ATOMIC_SEQ_CST);

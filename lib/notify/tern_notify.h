@@ -105,7 +105,8 @@ int tern_notify_queue_poll(struct tern_notify_queue *q, struct tern_notification
 /**
  * tern_notify_queue_poll(), waiting until at least one notification is there
  * or @p timeout_ns passed: spins briefly, then sleeps on a futex that a
- * delivery wakes (the deliverer makes the syscall only when someone sleeps).
+ * delivery wakes (only the first delivery after a waiter went to sleep makes
+ * the syscall).
  * @return how many were written (1..max), 0 when the wait timed out, -EINVAL.
  */
 int tern_notify_queue_wait(struct tern_notify_queue *q, struct tern_notification *out,

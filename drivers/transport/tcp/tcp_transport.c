@@ -665,7 +665,8 @@ tcp_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 			ret = c->nb_ops == 0 && c->rx_state == RX_HDR && c->rx_head == c->rx_tail
 				      ? -ENOTCONN
 				      : -ECONNRESET;
-		} else if (c->role == ROLE_TARGET && ep->now - c->io_tsc > ep->idle_tsc) {
+		} else if (c->role == ROLE_TARGET && !c->readable &&
+			   ep->now - c->io_tsc > ep->idle_tsc) {
 			/* Idle, or owed replies it does not read: its slots go. */
 			tcp_ep_log(ep, LOGK_LIMIT, RTE_LOG_INFO,
 				   "connection from %s: no traffic for %u ms (%u replies owed), "
@@ -673,9 +674,12 @@ tcp_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 				   c->name, tcp_cfg.idle_timeout_ms, c->nb_ops);
 			ret = -ETIMEDOUT;
 		} else if (c->role == ROLE_INITIATOR && c->nb_ops != 0 && c->state == CONN_OPEN &&
-			   ep->now - c->rx_tsc > ep->stall_tsc && ep->now > c->rx_tsc) {
+			   !c->readable && ep->now - c->rx_tsc > ep->stall_tsc &&
+			   ep->now > c->rx_tsc) {
 			/* Work in flight and nothing heard for that long: the rail failed
-			 * (a link down keeps a socket silent until TCP_USER_TIMEOUT). */
+			 * (a link down keeps a socket silent until TCP_USER_TIMEOUT).
+			 * Not when bytes wait to be read: this lcore was off its CPU
+			 * (a loaded host), the peer was not silent. */
 			ret = -ETIMEDOUT;
 		} else if (unlikely(c->probe) && c->state == CONN_OPEN && c->nb_ops == 0) {
 			ret = -ENOTCONN; /* it brought its rail back: done */
