@@ -660,6 +660,53 @@ tern_directory_kv_get(struct tern_directory *dir, const char *key, void *value, 
 }
 
 int
+tern_directory_kv_get_n(struct tern_directory *dir, unsigned int n, const char *const *keys,
+			void *const *values, size_t max, size_t *lens, int *results)
+{
+	static __thread char k[TERN_DIRECTORY_KV_BATCH_MAX][DIR_KV_KEY_MAX];
+	const char *kp[TERN_DIRECTORY_KV_BATCH_MAX];
+	size_t klen[TERN_DIRECTORY_KV_BATCH_MAX];
+	char *v[TERN_DIRECTORY_KV_BATCH_MAX];
+	unsigned int i;
+	int m;
+
+	if (dir == NULL || n == 0 || n > TERN_DIRECTORY_KV_BATCH_MAX || keys == NULL ||
+	    values == NULL || lens == NULL || results == NULL)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (!kv_key_valid(keys[i], false) || (values[i] == NULL && max > 0))
+			return -EINVAL;
+	if (dir->ops->kv_get == NULL)
+		return -ENOTSUP;
+	for (i = 0; i < n; i++) {
+		m = directory_kv_key(dir, keys[i], k[i], sizeof(k[i]));
+		if (m < 0)
+			return -EINVAL;
+		kp[i] = k[i];
+		klen[i] = (size_t)m;
+		v[i] = NULL;
+		lens[i] = 0;
+	}
+	pthread_mutex_lock(&dir->lock);
+	if (dir->ops->kv_get_n != NULL)
+		dir->ops->kv_get_n(dir, n, kp, klen, v, lens, results);
+	else
+		for (i = 0; i < n; i++)
+			results[i] = dir->ops->kv_get(dir, kp[i], klen[i], &v[i], &lens[i]);
+	pthread_mutex_unlock(&dir->lock);
+	for (i = 0; i < n; i++) {
+		if (results[i] == 0 && lens[i] > max)
+			results[i] = -ENOSPC;
+		else if (results[i] == 0 && lens[i] > 0)
+			memcpy(values[i], v[i], lens[i]);
+		if (results[i] != 0 && results[i] != -ENOSPC)
+			lens[i] = 0;
+		free(v[i]);
+	}
+	return 0;
+}
+
+int
 tern_directory_kv_del(struct tern_directory *dir, const char *key)
 {
 	char k[DIR_KV_KEY_MAX];

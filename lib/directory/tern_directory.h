@@ -297,6 +297,24 @@ int tern_directory_kv_get(struct tern_directory *dir, const char *key, void *val
 			  size_t *len);
 
 /**
+ * tern_directory_kv_get() of @p n keys in as few requests as the backend
+ * allows: Redis one MGET, etcd one transaction of range requests per 64
+ * keys. Each value goes to @p values[i] (room for @p max bytes; @p values[i]
+ * may be NULL when @p max is 0), its length to @p lens[i] (also when it
+ * does not fit), its result to @p results[i] (as tern_directory_kv_get()'s:
+ * 0, -ENOENT, -ENOSPC, or the request's error, the same for every key of
+ * a request that failed; -EPROTO for all of them when the answer is
+ * malformed). Values read by one request are from one instant of the
+ * backend (a Redis MGET, an etcd transaction); different requests are not.
+ *
+ * @return 0 (see @p results); -EINVAL (NULL argument, @p n 0 or above
+ *         TERN_DIRECTORY_KV_BATCH_MAX, any bad key, a NULL value buffer
+ *         with @p max > 0: nothing sent); -ENOTSUP (p2p).
+ */
+int tern_directory_kv_get_n(struct tern_directory *dir, unsigned int n, const char *const *keys,
+			    void *const *values, size_t max, size_t *lens, int *results);
+
+/**
  * Delete a key.
  * @return 0; -ENOENT (no such key); -EINVAL; -ENOTSUP (p2p); backend errors.
  */

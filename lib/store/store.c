@@ -101,7 +101,9 @@ struct tern_store {
 	int commit_err[TERN_STORE_BATCH_MAX]; /* resolve_put(): COMMIT_N per key */
 	uint32_t nb_pending;		      /* records after an ambiguous commit */
 	int ext_res[TERN_STORE_BATCH_MAX];    /* resolve_put(): each key's metadata commit */
-	char ext_text[TERN_STORE_BATCH_MAX][STORE_EXT_TEXT_MAX]; /* the records sent */
+	char ext_text[TERN_STORE_BATCH_MAX][STORE_EXT_TEXT_MAX]; /* the records sent or read */
+	size_t ext_len[TERN_STORE_BATCH_MAX];  /* tern_store_get(): each record's length */
+	size_t ext_lens[TERN_STORE_BATCH_MAX]; /* ext_read_batch(): as the directory gives them */
 };
 
 #define STAT_ADD(s, field, n) \
@@ -265,6 +267,17 @@ ext_encode(const struct tern_store *s, const struct store_record *r, char *buf, 
 	return store_ext_encode(&e, buf, len);
 }
 
+/* A record read's answer (@ret, @len bytes of @text) decoded into @e. */
+static int
+ext_answer(int ret, const char *text, size_t len, struct store_ext_rec *e)
+{
+	if (ret == -ENOSPC)
+		ret = -EPROTO;
+	if (ret == 0)
+		ret = store_ext_decode(text, len, e);
+	return ret;
+}
+
 /* The external record of @key: 0, -ENOENT, -EPROTO (not a record), backend errors. */
 static int
 ext_get(struct tern_store *s, const char *key, struct store_ext_rec *e)
@@ -274,11 +287,7 @@ ext_get(struct tern_store *s, const char *key, struct store_ext_rec *e)
 	int ret;
 
 	ret = tern_directory_kv_get(s->dir, key, text, sizeof(text), &len);
-	if (ret == -ENOSPC)
-		ret = -EPROTO;
-	if (ret == 0)
-		ret = store_ext_decode(text, len, e);
-	return ret;
+	return ext_answer(ret, text, len, e);
 }
 
 static void pending_settle(struct tern_store *s, const char *key, bool force);
@@ -1090,7 +1099,7 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
 }
 
 /*
- * The external record of @key checked against the local one (*idx, may be
+ * The external record of @key (read: @ret, @ep) checked against the local one (*idx, may be
  * STORE_REC_NONE). A local record the metadata no longer holds is stale:
  * forgotten here (its memory freed once unread). Returns 0 (*idx is the
  * current local record), -ENOENT, -EREMOTE (another store placed it: *size
@@ -1098,11 +1107,10 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
  * backend error.
  */
 static int
-ext_lookup(struct tern_store *s, const char *key, uint32_t *idx, uint64_t *size,
-	   struct store_ext_rec *out)
+ext_lookup(struct tern_store *s, const char *key, int ret, const struct store_ext_rec *ep,
+	   uint32_t *idx, uint64_t *size, struct store_ext_rec *out)
 {
-	struct store_ext_rec e;
-	int ret = ext_get(s, key, &e);
+	const struct store_ext_rec e = *ep;
 
 	if (ret < 0 && ret != -ENOENT && ret != -EPROTO)
 		return ret;
@@ -1213,6 +1221,40 @@ get_foreign(struct tern_store *s, const char *key, const struct store_ext_rec *e
 	return ret;
 }
 
+/*
+ * The external records of a get batch's @keys in as few requests as the
+ * backend allows (tern_directory_kv_get_n(): one Redis MGET, one etcd
+ * transaction per 64 keys): key i's answer in s->ext_res[i], its text in
+ * s->ext_text[i] (s->ext_len[i] bytes). A key with a refused byte gets
+ * -EINVAL (the get fails it before looking).
+ */
+static void
+ext_read_batch(struct tern_store *s, const char *const *keys, uint32_t nb)
+{
+	const char *k[TERN_STORE_BATCH_MAX];
+	void *v[TERN_STORE_BATCH_MAX];
+	uint32_t map[TERN_STORE_BATCH_MAX], i, n = 0;
+	int res[TERN_STORE_BATCH_MAX], ret;
+	char key[TERN_STORE_KEY_MAX];
+
+	for (i = 0; i < nb; i++) {
+		s->ext_res[i] = -EINVAL;
+		s->ext_len[i] = 0;
+		if (key_pad(keys[i], key, false) < 0)
+			continue;
+		k[n] = keys[i];
+		v[n] = s->ext_text[i];
+		map[n++] = i;
+	}
+	if (n == 0)
+		return;
+	ret = tern_directory_kv_get_n(s->dir, n, k, v, STORE_EXT_TEXT_MAX, s->ext_lens, res);
+	for (i = 0; i < n; i++) {
+		s->ext_res[map[i]] = ret < 0 ? ret : res[i];
+		s->ext_len[map[i]] = ret < 0 ? 0 : s->ext_lens[i];
+	}
+}
+
 struct tern_store_future *
 tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
 	       const uint64_t *buf_sizes, uint32_t nb)
@@ -1230,6 +1272,8 @@ tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
 	f = future_get(s, F_GET, nb);
 	if (f == NULL)
 		return NULL;
+	if (s->dir != NULL)
+		ext_read_batch(s, keys, nb);
 	for (i = 0; i < nb; i++) {
 		struct store_record *r;
 		const struct store_node *n;
@@ -1246,9 +1290,10 @@ tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
 		}
 		idx = store_meta_lookup(&s->meta, key);
 		if (s->dir != NULL) {
-			struct store_ext_rec e;
+			struct store_ext_rec e, got;
 
-			ret = ext_lookup(s, key, &idx, &f->size[i], &e);
+			ret = ext_answer(s->ext_res[i], s->ext_text[i], s->ext_len[i], &got);
+			ret = ext_lookup(s, key, ret, &got, &idx, &f->size[i], &e);
 			if (ret == -EREMOTE && f->size[i] > buf_sizes[i])
 				ret = -ENOSPC;
 			else if (ret == -EREMOTE && f->size[i] > 0 && bufs[i] == NULL)
