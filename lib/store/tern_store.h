@@ -335,6 +335,7 @@ struct tern_store_owner_stats {
 	uint64_t refused;	    /**< requests answered with an error */
 	uint64_t read_refs;	    /**< readers' references taken (STORE_WIRE_READ_REF) */
 	uint64_t read_refs_expired; /**< extents whose references expired unreleased */
+	uint64_t frees_deferred;    /**< FREEs of an extent a reader held: given back later */
 };
 
 /** @return 0; -EINVAL. Any thread. */

@@ -278,6 +278,45 @@ case_remote_owners() {
 	timeout -k 5 60 "$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}c" \
 		--log-level lib.eal:warning -- rread "$pb,$redis_port" absent >"$work/rr.out" 2>&1 || rc=1
 	cat "$work/rr.out"
+	race_pb=$pb # the next case races on these three dataplanes, then stops them
+	[ "$rc" -eq 0 ]
+}
+
+# Remove and eviction racing remote reads, on the dataplanes of
+# store_remote_owners (b owns st, 32 MiB): a client of a places 2 MiB
+# objects on b's st (over b's p2p channel), removing and putting them again
+# and filling st until it evicts, for 6 s; a client of c reads them
+# meanwhile under read references at b, every byte checked. b must have
+# deferred at least one FREE under a reader (frees_deferred), no reference
+# may expire unreleased, and b ends empty. Then the three are stopped.
+case_remove_race() {
+	local pb=$race_pb w rc rr fd0 fd exp0 exp
+	[ -n "$pb" ] || { echo "store_remote_owners did not finish: no dataplanes to race on"; return 1; }
+	fd0=$(owner_field frees_deferred "${prefix}b")
+	exp0=$(owner_field read_refs_expired "${prefix}b")
+	timeout -k 5 90 "$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}a" \
+		--log-level lib.eal:warning -- racew "$pb,$redis_port" 6 >"$work/racew.out" 2>&1 &
+	w=$!
+	pids+=("$w")
+	for _ in $(seq 1 300); do
+		grep -q ready "$work/racew.out" && break
+		kill -0 "$w" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q ready "$work/racew.out" || { cat "$work/racew.out"; return 1; }
+	timeout -k 5 60 "$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}c" \
+		--log-level lib.eal:warning -- racer "$pb,$redis_port" 5 >"$work/racer.out" 2>&1
+	rr=$?
+	wait "$w"
+	rc=$?
+	cat "$work/racew.out" "$work/racer.out"
+	fd=$(($(owner_field frees_deferred "${prefix}b") - fd0))
+	exp=$(($(owner_field read_refs_expired "${prefix}b") - exp0))
+	echo "owner b: frees_deferred +$fd read_refs_expired +$exp" \
+		"committed $(owner_field committed "${prefix}b") used $(owner_field used "${prefix}b")"
+	[ "$rc" -eq 0 ] && [ "$rr" -eq 0 ] && [ "$fd" -ge 1 ] && [ "$exp" = 0 ] &&
+		[ "$(owner_field committed "${prefix}b")" = 0 ] &&
+		[ "$(owner_field used "${prefix}b")" = 0 ] || rc=1
 	kill -TERM "${peer_pid[a]}" "${peer_pid[b]}" "${peer_pid[c]}"
 	wait "${peer_pid[a]}" "${peer_pid[b]}" "${peer_pid[c]}" 2>/dev/null
 	[ "$rc" -eq 0 ]
@@ -293,7 +332,9 @@ start_redis || { echo "redis-server did not start"; exit 1; }
 run_case store_owner_two_clients case_owner_shared
 run_case store_owner_putter_killed_lease case_owner_lease
 run_case store_replica_holder_killed case_replica_holder_killed
+race_pb=
 run_case store_remote_owners case_remote_owners
+run_case store_remove_race case_remove_race
 kill -TERM "$dp_pid"
 wait "$dp_pid"
 rc=$?
