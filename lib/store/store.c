@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1954,10 +1955,131 @@ tel_keys_cb(const char *cmd __rte_unused, const char *params, struct rte_tel_dat
 	return 0;
 }
 
+/* ---- this client's keys, listed by its dataplane (store_private.h) ---- */
+
+/* A page's text: written by the rte_mp thread only (one request at a time). */
+static char keys_mp_text[STORE_KEYS_TEXT_MAX];
+
+/* The page asked by @q of @s, under the store's lock, as text in a memfd
+ * (*fd; -1 when empty). 0 or a negative errno (r->status). */
+static int
+keys_mp_page(struct tern_store *s, const struct store_keys_req *q, struct store_keys_rep *r,
+	     int *fd)
+{
+	struct store_keys_query kq;
+	struct timespec until;
+	uint32_t iter, idx;
+	size_t plen, off = 0;
+	char err[160];
+	int n;
+
+	r->next = -1; /* the end, unless the page is full */
+	if (store_keys_parse(q->params, &kq, err, sizeof(err)) != 0)
+		return -EINVAL;
+	if (kq.cursor > s->meta.mask + 1)
+		return -ERANGE;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)TEL_KEYS_LOCK_WAIT_NS;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_timedlock(tel_keys_lock, &until) != 0)
+		return -EBUSY;
+	plen = strlen(kq.prefix);
+	iter = kq.cursor;
+	while ((idx = store_meta_next(&s->meta, &iter)) != STORE_REC_NONE) {
+		const struct store_record *rec = &s->meta.rec[idx];
+		struct store_keys_row row = { .size = rec->size, .version = rec->version };
+		size_t ro = 0;
+		unsigned int i;
+
+		if (memcmp(rec->key, kq.prefix, plen) != 0)
+			continue;
+		if (r->count == kq.count) {
+			iter--; /* this slot starts the next page */
+			r->next = (int32_t)iter;
+			break;
+		}
+		memcpy(row.key, rec->key, sizeof(row.key));
+		for (i = 0; i < rec->nb_rep && ro < sizeof(row.replicas); i++)
+			ro += (size_t)snprintf(row.replicas + ro, sizeof(row.replicas) - ro,
+					       "%s%u:%" PRIu64, i ? " " : "", rec->node[i],
+					       rec->offset[i]);
+		n = store_keys_row_format(&row, keys_mp_text + off, sizeof(keys_mp_text) - off);
+		if (n < 0) {
+			pthread_mutex_unlock(tel_keys_lock);
+			return n == -ENOSPC ? -EMSGSIZE : -EIO;
+		}
+		off += (size_t)n;
+		r->count++;
+	}
+	pthread_mutex_unlock(tel_keys_lock);
+	r->text_len = (uint32_t)off;
+	if (off == 0)
+		return 0;
+	*fd = memfd_create("tern_store_keys", MFD_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	if (write(*fd, keys_mp_text, off) != (ssize_t)off || lseek(*fd, 0, SEEK_SET) != 0) {
+		close(*fd);
+		*fd = -1;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The dataplane's request (rte_mp, its thread): every request gets an
+ * answer, a refusal included, so that the dataplane never waits for one. */
+static int
+keys_mp_action(const struct rte_mp_msg *msg, const void *peer)
+{
+	struct store_keys_rep r = { .op = STORE_KEYS_OP_PAGE, .pid = (uint32_t)getpid() };
+	struct rte_mp_msg m = { 0 };
+	struct store_keys_req q;
+	struct tern_store *s;
+	int fd = -1, ret, n;
+
+	ret = msg->len_param < 0 ? -EPROTO
+				 : store_keys_req_decode(msg->param, (size_t)msg->len_param, &q);
+	if (ret == 0)
+		r.op = q.op;
+	pthread_mutex_lock(&tel_lock);
+	s = tel_store;
+	if (ret == 0 && (s == NULL || tel_keys_lock == NULL))
+		ret = -ENOENT;
+	if (s != NULL)
+		memcpy(r.name, s->name, strnlen(s->name, sizeof(r.name) - 1));
+	if (ret == 0 && q.op == STORE_KEYS_OP_PAGE)
+		ret = q.pid != r.pid ? -ESRCH : keys_mp_page(s, &q, &r, &fd);
+	pthread_mutex_unlock(&tel_lock);
+	r.status = ret;
+	if (ret != 0 || r.op == STORE_KEYS_OP_HELLO) {
+		r.count = r.truncated = r.text_len = 0;
+		r.next = ret != 0 ? -1 : 0;
+	}
+	snprintf(m.name, sizeof(m.name), "%s", STORE_KEYS_MP_NAME);
+	n = store_keys_rep_encode(&r, m.param, sizeof(m.param));
+	if (n < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	m.len_param = n;
+	if (fd >= 0) {
+		m.fds[0] = fd;
+		m.num_fds = 1;
+	}
+	ret = rte_mp_reply(&m, peer);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 int
 tern_store_telemetry_keys_register(struct tern_store *s, pthread_mutex_t *lock)
 {
-	static bool keys_registered;
+	static bool keys_registered, mp_registered;
 	int ret;
 
 	if (s == NULL || s->magic != STORE_MAGIC || lock == NULL)
@@ -1974,6 +2096,15 @@ tern_store_telemetry_keys_register(struct tern_store *s, pthread_mutex_t *lock)
 			ret = -ENOTSUP;
 		else
 			keys_registered = true;
+	}
+	/* A client of a dataplane (a DPDK secondary, no telemetry socket):
+	 * its dataplane lists these keys (/tern/client_store_keys). */
+	if (ret == 0 && !mp_registered && rte_eal_process_type() == RTE_PROC_SECONDARY) {
+		if (rte_mp_action_register(STORE_KEYS_MP_NAME, keys_mp_action) != 0 &&
+		    rte_errno != EEXIST)
+			ret = -ENOTSUP;
+		else
+			mp_registered = true;
 	}
 	if (ret == 0)
 		tel_keys_lock = lock;

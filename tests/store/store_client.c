@@ -50,6 +50,12 @@
  *       references at b; every object it gets must be one whole generation
  *       of that key (header and every byte), else it fails; -ENOENT
  *       (removed or evicted meanwhile) is counted.
+ *   store_client EAL-ARGS -- keys N GOFILE
+ *       a store ("lister") over the owned segment st puts N objects
+ *       "k/NNN" (size 1000 + i) and serves its keys to the dataplane
+ *       (tern_store_telemetry_keys_register()); prints "listing pid PID", waits
+ *       for GOFILE (the script lists them through the dataplane's
+ *       /tern/client_store_keys), then destroys the store.
  *   store_client EAL-ARGS -- ownhang KEY METADATA
  *       as hang, on the owned segment "st", with a 5 s lease.
  *
@@ -59,6 +65,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -664,6 +671,45 @@ run_race_reader(struct tern_client *c, struct tern_segment_table *tbl, const cha
 	return 0;
 }
 
+static int
+run_keys(struct tern_client *c, struct tern_segment_table *tbl, struct tern_store_node_conf *node,
+	 const char *count, const char *gofile)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	unsigned int n = (unsigned int)atoi(count), i;
+	struct tern_store *s;
+	char key[32];
+
+	CHECK(n >= 1 && n <= 1000);
+	s = tern_store_create(&(struct tern_store_conf){
+		.name = "lister",
+		.client = c,
+		.segments = tbl,
+		.nodes = node,
+		.nb_nodes = 1,
+		.max_inflight = 8,
+	});
+	CHECK(s != NULL);
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k/%03u", i);
+		fill(buf, 1000 + i, i);
+		CHECK(put1(s, key, buf, 1000 + i) == 0);
+	}
+	CHECK(tern_store_telemetry_keys_register(s, &lock) == 0);
+	pthread_mutex_unlock(&lock);
+	printf("listing pid %d\n", (int)getpid());
+	fflush(stdout);
+	for (i = 0; i < 1500 && access(gofile, F_OK) != 0; i++)
+		usleep(100000);
+	CHECK(access(gofile, F_OK) == 0);
+	pthread_mutex_lock(&lock);
+	CHECK(tern_store_destroy(s) == 0);
+	pthread_mutex_unlock(&lock);
+	printf("store_client: keys ok\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -688,7 +734,8 @@ main(int argc, char **argv)
 	if (argc < 2)
 		return 2;
 	mode = argv[1];
-	owned = strcmp(mode, "shared") == 0 || strcmp(mode, "ownhang") == 0;
+	owned = strcmp(mode, "shared") == 0 || strcmp(mode, "ownhang") == 0 ||
+		strcmp(mode, "keys") == 0;
 	if (strcmp(mode, "basic") != 0) {
 		if (argc != 4)
 			return 2;
@@ -716,6 +763,8 @@ main(int argc, char **argv)
 		return run_fallback(c, tbl, key, meta); /* PEER GOFILE */
 	if (strcmp(mode, "remote") == 0)
 		return run_remote(c, tbl, key, meta); /* PORTB,PORTC,REDISPORT GOFILE */
+	if (strcmp(mode, "keys") == 0)
+		return run_keys(c, tbl, &node, key, meta); /* N GOFILE */
 	if (strcmp(mode, "racew") == 0)
 		return run_race_placer(c, tbl, key, meta); /* PORTB,REDISPORT SECONDS */
 	if (strcmp(mode, "racer") == 0)
