@@ -590,6 +590,29 @@ tern_directory_kv_put(struct tern_directory *dir, const char *key, const void *v
 }
 
 int
+tern_directory_kv_swap(struct tern_directory *dir, const char *key, const void *expect, size_t elen,
+		       const void *value, size_t len)
+{
+	char k[DIR_KV_KEY_MAX];
+	int n, rc;
+
+	if (dir == NULL || !kv_key_valid(key, false) || value == NULL || len == 0 ||
+	    len > TERN_DIRECTORY_KV_VALUE_MAX || memchr(value, '\0', len) != NULL ||
+	    expect == NULL || elen == 0 || elen > TERN_DIRECTORY_KV_VALUE_MAX ||
+	    memchr(expect, '\0', elen) != NULL)
+		return -EINVAL;
+	if (dir->ops->kv_swap == NULL)
+		return -ENOTSUP;
+	n = directory_kv_key(dir, key, k, sizeof(k));
+	if (n < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&dir->lock);
+	rc = dir->ops->kv_swap(dir, k, (size_t)n, expect, elen, value, len);
+	pthread_mutex_unlock(&dir->lock);
+	return rc;
+}
+
+int
 tern_directory_kv_put_n(struct tern_directory *dir, unsigned int n, const char *const *keys,
 			const void *const *values, const size_t *lens, unsigned int flags,
 			int *results)

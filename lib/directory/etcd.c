@@ -611,6 +611,44 @@ out:
 	return rc;
 }
 
+static int
+etcd_kv_swap(struct tern_directory *dir, const char *key, size_t klen, const void *expect,
+	     size_t elen, const void *value, size_t len)
+{
+	char *k = NULL, *v = NULL, *x = NULL, *full;
+	json_t *req, *resp = NULL, *ok;
+	int rc = -ENOMEM;
+
+	full = malloc(klen + 1);
+	if (full != NULL) {
+		full[0] = '/';
+		memcpy(full + 1, key, klen);
+		k = b64_encode(full, klen + 1);
+		v = b64_encode(value, len);
+		x = b64_encode(expect, elen);
+	}
+	free(full);
+	if (k != NULL && v != NULL && x != NULL) {
+		/* Put only if the key's value is @expect (absent: no match). */
+		req = json_pack("{s:[{s:s, s:s, s:s, s:s}], s:[{s:{s:s, s:s}}]}", "compare", "key",
+				k, "result", "EQUAL", "target", "VALUE", "value", x, "success",
+				"request_put", "key", k, "value", v);
+		rc = etcd_call(dir, "/v3/kv/txn", req, &resp);
+	}
+	if (rc == 0) {
+		ok = json_object_get(resp, "succeeded");
+		if (ok != NULL && !json_is_boolean(ok))
+			rc = -EPROTO;
+		else
+			rc = json_is_true(ok) ? 0 : -ESTALE;
+		json_decref(resp);
+	}
+	free(k);
+	free(v);
+	free(x);
+	return rc;
+}
+
 /* Creates in one transaction per ETCD_TXN_KEYS keys: every compare must
  * hold; a transaction that fails (a key exists) changes nothing, and its
  * keys are then created one by one for exact results. Plain puts: one by
@@ -920,6 +958,7 @@ const struct directory_backend_ops directory_etcd_ops = {
 	.kv_put_n = etcd_kv_put_n,
 	.kv_get = etcd_kv_get,
 	.kv_get_n = etcd_kv_get_n,
+	.kv_swap = etcd_kv_swap,
 	.kv_del = etcd_kv_del,
 	.kv_list = etcd_kv_list,
 };

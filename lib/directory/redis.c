@@ -267,6 +267,30 @@ redis_kv_put(struct tern_directory *dir, const char *key, size_t klen, const voi
 	return rc;
 }
 
+/* The value compared and set in one script (atomic in Redis). */
+#define REDIS_SWAP_SCRIPT                                                                    \
+	"if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) " \
+	"return 1 end return 0"
+
+static int
+redis_kv_swap(struct tern_directory *dir, const char *key, size_t klen, const void *expect,
+	      size_t elen, const void *value, size_t len)
+{
+	redisReply *r;
+	int rc;
+
+	rc = redis_cmd(dir, &r, "EVAL %s 1 %b %b %b", REDIS_SWAP_SCRIPT, key, klen, expect, elen,
+		       value, len);
+	if (rc < 0)
+		return rc;
+	if (r->type != REDIS_REPLY_INTEGER || (r->integer != 0 && r->integer != 1))
+		rc = -EPROTO;
+	else
+		rc = r->integer == 1 ? 0 : -ESTALE;
+	freeReplyObject(r);
+	return rc;
+}
+
 /* Pipelined: every SET appended, then every reply read (one round trip).
  * A broken connection fails the keys not answered (no retry: a SET NX sent
  * again could find its own first try). */
@@ -498,6 +522,7 @@ const struct directory_backend_ops directory_redis_ops = {
 	.kv_put_n = redis_kv_put_n,
 	.kv_get = redis_kv_get,
 	.kv_get_n = redis_kv_get_n,
+	.kv_swap = redis_kv_swap,
 	.kv_del = redis_kv_del,
 	.kv_list = redis_kv_list,
 };

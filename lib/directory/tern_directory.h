@@ -287,6 +287,20 @@ int tern_directory_kv_put_n(struct tern_directory *dir, unsigned int n, const ch
 			    int *results);
 
 /**
+ * Replace a key's value only if it is still @p expect (@p elen bytes):
+ * atomic in the backend (Redis: a script comparing the value; etcd: a
+ * transaction comparing it). Of concurrent swaps from one value exactly one
+ * succeeds; a swap that is delivered late finds the value changed and
+ * changes nothing.
+ *
+ * @return 0; -ESTALE (the value is not @p expect, or the key is absent);
+ *         -EINVAL (as tern_directory_kv_put(), for @p expect too);
+ *         -ENOTSUP (p2p); backend errors.
+ */
+int tern_directory_kv_swap(struct tern_directory *dir, const char *key, const void *expect,
+			   size_t elen, const void *value, size_t len);
+
+/**
  * Read a key's value into @p value (room for @p max bytes).
  *
  * @param[out] len the value's length (also when it does not fit)

@@ -243,6 +243,39 @@ test_get_n(void **state)
 	tern_directory_close(dir);
 }
 
+/* A conditional replace: only from the value expected; absent never matches. */
+static void
+test_swap(void **state)
+{
+	struct tern_directory *dir = open_dir("s");
+	char buf[64];
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(tern_directory_kv_swap(dir, "s/1", "a", 1, "b", 1), -ESTALE);
+	assert_int_equal(tern_directory_kv_get(dir, "s/1", buf, sizeof(buf), &len), -ENOENT);
+	assert_int_equal(tern_directory_kv_put(dir, "s/1", "one", 3, 0), 0);
+	assert_int_equal(tern_directory_kv_swap(dir, "s/1", "on", 2, "two", 3), -ESTALE);
+	assert_int_equal(tern_directory_kv_swap(dir, "s/1", "one!", 4, "two", 3), -ESTALE);
+	assert_int_equal(tern_directory_kv_swap(dir, "s/1", "one", 3, "two", 3), 0);
+	assert_int_equal(tern_directory_kv_get(dir, "s/1", buf, sizeof(buf), &len), 0);
+	assert_true(len == 3 && memcmp(buf, "two", 3) == 0);
+	/* Sent again late: the value moved on, nothing changes. */
+	assert_int_equal(tern_directory_kv_swap(dir, "s/1", "one", 3, "two", 3), -ESTALE);
+	assert_int_equal(tern_directory_kv_swap(dir, "s/1", "two", 3, "three", 5), 0);
+	assert_int_equal(tern_directory_kv_swap(dir, "s/1", "one", 3, "two", 3), -ESTALE);
+	assert_int_equal(tern_directory_kv_get(dir, "s/1", buf, sizeof(buf), &len), 0);
+	assert_true(len == 5 && memcmp(buf, "three", 5) == 0);
+	/* Bad input. */
+	assert_int_equal(tern_directory_kv_swap(dir, "s/1", "", 0, "x", 1), -EINVAL);
+	assert_int_equal(tern_directory_kv_swap(dir, "s/1", NULL, 1, "x", 1), -EINVAL);
+	assert_int_equal(tern_directory_kv_swap(dir, "s/1", "a\0b", 3, "x", 1), -EINVAL);
+	assert_int_equal(tern_directory_kv_swap(dir, "s/1", "a", 1, "x\0", 2), -EINVAL);
+	assert_int_equal(tern_directory_kv_swap(dir, "s 1", "a", 1, "x", 1), -EINVAL);
+	assert_int_equal(tern_directory_kv_swap(NULL, "s/1", "a", 1, "x", 1), -EINVAL);
+	tern_directory_close(dir);
+}
+
 /* ---- a fake server answering every connection with one canned answer ---- */
 
 struct fake {
@@ -629,6 +662,7 @@ main(void)
 		cmocka_unit_test(test_p2p_not_supported),
 		cmocka_unit_test(test_put_n),
 		cmocka_unit_test(test_get_n),
+		cmocka_unit_test(test_swap),
 	};
 	/* Malformed answers from a fake server of the backend under test. */
 	const struct CMUnitTest redis_fake[] = { cmocka_unit_test(test_get_n_redis_answers) };
