@@ -193,6 +193,8 @@ record_release(struct tern_store *s, uint32_t idx)
 
 	if (r->state == STORE_REC_RESERVED)
 		STAT_SUB(s, reserved, 1);
+	free(r->expect);
+	r->expect = NULL;
 	record_free_extents(s, r);
 	store_meta_drop(&s->meta, idx);
 }
@@ -501,6 +503,117 @@ get_one(struct tern_store *s, struct tern_store_future *f, uint32_t i, unsigned 
 	return ret;
 }
 
+/* A commit's error after which the request may still have been applied. */
+static bool ext_ambiguous(int ret);
+
+#define REPLACE_TRIES 4
+
+/* The record text of @key as the metadata holds it (up to the kv space's
+ * largest value): 0, -ENOENT, or an error. */
+static int
+ext_get_raw(struct tern_store *s, const char *key, char *buf, size_t max, size_t *len)
+{
+	int ret = tern_directory_kv_get(s->dir, key, buf, max - 1, len);
+
+	if (ret == 0)
+		buf[*len] = '\0';
+	return ret;
+}
+
+/*
+ * Commit RESERVED @idx (its record @text, @len bytes) in place of whatever
+ * record its key holds, conditionally: read the current record X, then
+ * write only if the key still holds X (tern_directory_kv_swap()), or
+ * create it if absent. A replace whose answer is lost can then land only
+ * while the key still holds X: once it holds anything else, it never
+ * applies (doc/store.md, *An ambiguous commit*). Returns 0, -EBUSY (the key
+ * changed under every try: nothing written), or the error of the last
+ * request; after a lost swap r->expect keeps X for ext_settle().
+ */
+static int
+ext_replace(struct tern_store *s, uint32_t idx, const char *text, size_t len)
+{
+	struct store_record *r = &s->meta.rec[idx];
+	char cur[TERN_DIRECTORY_KV_VALUE_MAX + 1];
+	struct store_ext_rec e;
+	size_t clen = 0;
+	unsigned int t;
+	int ret;
+
+	for (t = 0; t < REPLACE_TRIES; t++) {
+		ret = ext_get_raw(s, r->key, cur, sizeof(cur), &clen);
+		if (ret == -ENOENT) {
+			ret = tern_directory_kv_put(s->dir, r->key, text, len,
+						    TERN_DIRECTORY_KV_CREATE);
+			if (ret == -EEXIST)
+				continue; /* created meanwhile (or by a retry of ours: read) */
+			return ret;
+		}
+		if (ret != 0)
+			return ret;
+		/* Ours already: a request sent again by the backend's client. */
+		if (store_ext_decode(cur, clen, &e) == 0 && strcmp(e.owner, s->name) == 0 &&
+		    e.version == r->version)
+			return 0;
+		/* X kept before the swap is sent: a lost answer needs it. */
+		free(r->expect);
+		r->expect = strdup(cur);
+		if (r->expect == NULL)
+			return -ENOMEM; /* nothing sent */
+		ret = tern_directory_kv_swap(s->dir, r->key, cur, clen, text, len);
+		if (!ext_ambiguous(ret)) {
+			free(r->expect);
+			r->expect = NULL;
+		}
+		if (ret == -ESTALE)
+			continue;
+		return ret;
+	}
+	return -EBUSY;
+}
+
+/*
+ * Settle a lost conditional replace of @idx from r->expect (X): ours in the
+ * metadata: applied; X still there: the same swap sent again (whichever
+ * lands first wins, the other changes nothing); anything else, or absent:
+ * the lost swap can never apply (a record's text names one commit, never
+ * written twice), -EEXIST. -EAGAIN: unknown.
+ */
+static int
+ext_settle_swap(struct tern_store *s, uint32_t idx)
+{
+	const struct store_record *r = &s->meta.rec[idx];
+	char cur[TERN_DIRECTORY_KV_VALUE_MAX + 1], text[STORE_EXT_TEXT_MAX];
+	struct store_ext_rec e;
+	size_t clen = 0;
+	unsigned int t;
+	int ret, n;
+
+	for (t = 0; t < REPLACE_TRIES; t++) {
+		ret = ext_get_raw(s, r->key, cur, sizeof(cur), &clen);
+		if (ret == -ENOENT || ret == -ENOSPC)
+			return -EEXIST;
+		if (ret != 0)
+			return -EAGAIN;
+		if (store_ext_decode(cur, clen, &e) == 0 && strcmp(e.owner, s->name) == 0 &&
+		    e.version == r->version)
+			return 0;
+		if (strcmp(cur, r->expect) != 0)
+			return -EEXIST;
+		n = ext_encode(s, r, text, sizeof(text));
+		if (n < 0)
+			return n;
+		ret = tern_directory_kv_swap(s->dir, r->key, r->expect, strlen(r->expect), text,
+					     (size_t)n);
+		if (ret == 0)
+			return 0;
+		if (ret != -ESTALE && !ext_ambiguous(ret))
+			return -EAGAIN;
+		/* Moved meanwhile, or unknown again: read it back. */
+	}
+	return -EAGAIN;
+}
+
 /*
  * Commit the records of a put batch's keys (those whose owners committed:
  * s->commit_err[i] == 0) in the external metadata, in as few requests as
@@ -538,8 +651,14 @@ ext_commit_batch(struct tern_store *s, struct tern_store_future *f, bool replace
 	}
 	if (n == 0)
 		return;
-	ret = tern_directory_kv_put_n(s->dir, n, keys, vals, lens,
-				      replace ? 0 : TERN_DIRECTORY_KV_CREATE, res);
+	if (replace) {
+		/* Conditional, key by key (ext_replace()). */
+		for (i = 0; i < n; i++)
+			s->ext_res[map[i]] =
+				ext_replace(s, f->rec[map[i]], s->ext_text[i], lens[i]);
+		return;
+	}
+	ret = tern_directory_kv_put_n(s->dir, n, keys, vals, lens, TERN_DIRECTORY_KV_CREATE, res);
 	for (i = 0; i < n; i++)
 		s->ext_res[map[i]] = ret < 0 ? ret : res[i];
 }
@@ -569,6 +688,8 @@ ext_settle(struct tern_store *s, uint32_t idx)
 	unsigned int t;
 	int ret, n;
 
+	if (r->expect != NULL)
+		return ext_settle_swap(s, idx);
 	for (t = 0; t < SETTLE_TRIES; t++) {
 		ret = ext_get(s, r->key, &e);
 		if (ret == 0)
@@ -642,6 +763,8 @@ pending_settle(struct tern_store *s, const char *key, bool force)
 		}
 		r->pending = false;
 		r->owned = false;
+		free(r->expect);
+		r->expect = NULL;
 		s->nb_pending--;
 		STORE_LOG(NOTICE, "%s: the ambiguous commit of %s: %s", s->name, r->key,
 			  ret == 0 ? "applied" : "not applied");
@@ -747,6 +870,10 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 			if (ext_ambiguous(ret) || (ret == -EEXIST && !replace)) {
 				int st = ext_settle(s, idx);
 
+				if (st != -EAGAIN) {
+					free(s->meta.rec[idx].expect);
+					s->meta.rec[idx].expect = NULL;
+				}
 				if (st == -EAGAIN) {
 					/* Unknown: keep the extents until read back
 					 * (the version is this record's alone). */

@@ -81,6 +81,8 @@ struct store_record {
 	 * the record there may name these extents; kept until read back
 	 * (lease_end_ns: the next try). Never freed by the lease sweep. */
 	bool pending;
+	/* A pending replace: the record it swaps from (malloc'd; NULL: none). */
+	char *expect;
 	uint8_t node[TERN_STORE_REPLICAS_MAX];
 	uint64_t offset[TERN_STORE_REPLICAS_MAX];
 };
