@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,7 +139,9 @@ struct tern_store {
 	int commit_err[TERN_STORE_BATCH_MAX]; /* resolve_put(): COMMIT_N per key */
 	uint32_t nb_pending;		      /* records after an ambiguous commit */
 	int ext_res[TERN_STORE_BATCH_MAX];    /* resolve_put(): each key's metadata commit */
-	char ext_text[TERN_STORE_BATCH_MAX][STORE_EXT_TEXT_MAX]; /* the records sent */
+	char ext_text[TERN_STORE_BATCH_MAX][STORE_EXT_TEXT_MAX]; /* the records sent or read */
+	size_t ext_len[TERN_STORE_BATCH_MAX];  /* tern_store_get(): each record's length */
+	size_t ext_lens[TERN_STORE_BATCH_MAX]; /* ext_read_batch(): as the directory gives them */
 };
 
 #define STAT_ADD(s, field, n) \
@@ -392,6 +395,8 @@ record_release(struct tern_store *s, uint32_t idx)
 
 	if (r->state == STORE_REC_RESERVED)
 		STAT_SUB(s, reserved, 1);
+	free(r->expect);
+	r->expect = NULL;
 	record_free_extents(s, r);
 	store_meta_drop(&s->meta, idx);
 }
@@ -467,6 +472,17 @@ ext_encode(const struct tern_store *s, const struct store_record *r, char *buf, 
 	return store_ext_encode(&e, buf, len);
 }
 
+/* A record read's answer (@ret, @len bytes of @text) decoded into @e. */
+static int
+ext_answer(int ret, const char *text, size_t len, struct store_ext_rec *e)
+{
+	if (ret == -ENOSPC)
+		ret = -EPROTO;
+	if (ret == 0)
+		ret = store_ext_decode(text, len, e);
+	return ret;
+}
+
 /* The external record of @key: 0, -ENOENT, -EPROTO (not a record), backend errors. */
 static int
 ext_get(struct tern_store *s, const char *key, struct store_ext_rec *e)
@@ -476,11 +492,7 @@ ext_get(struct tern_store *s, const char *key, struct store_ext_rec *e)
 	int ret;
 
 	ret = tern_directory_kv_get(s->dir, key, text, sizeof(text), &len);
-	if (ret == -ENOSPC)
-		ret = -EPROTO;
-	if (ret == 0)
-		ret = store_ext_decode(text, len, e);
-	return ret;
+	return ext_answer(ret, text, len, e);
 }
 
 static void pending_settle(struct tern_store *s, const char *key, bool force);
@@ -717,6 +729,117 @@ get_one(struct tern_store *s, struct tern_store_future *f, uint32_t i, unsigned 
 	return ret;
 }
 
+/* A commit's error after which the request may still have been applied. */
+static bool ext_ambiguous(int ret);
+
+#define REPLACE_TRIES 4
+
+/* The record text of @key as the metadata holds it (up to the kv space's
+ * largest value): 0, -ENOENT, or an error. */
+static int
+ext_get_raw(struct tern_store *s, const char *key, char *buf, size_t max, size_t *len)
+{
+	int ret = tern_directory_kv_get(s->dir, key, buf, max - 1, len);
+
+	if (ret == 0)
+		buf[*len] = '\0';
+	return ret;
+}
+
+/*
+ * Commit RESERVED @idx (its record @text, @len bytes) in place of whatever
+ * record its key holds, conditionally: read the current record X, then
+ * write only if the key still holds X (tern_directory_kv_swap()), or
+ * create it if absent. A replace whose answer is lost can then land only
+ * while the key still holds X: once it holds anything else, it never
+ * applies (doc/store.md, *An ambiguous commit*). Returns 0, -EBUSY (the key
+ * changed under every try: nothing written), or the error of the last
+ * request; after a lost swap r->expect keeps X for ext_settle().
+ */
+static int
+ext_replace(struct tern_store *s, uint32_t idx, const char *text, size_t len)
+{
+	struct store_record *r = &s->meta.rec[idx];
+	char cur[TERN_DIRECTORY_KV_VALUE_MAX + 1];
+	struct store_ext_rec e;
+	size_t clen = 0;
+	unsigned int t;
+	int ret;
+
+	for (t = 0; t < REPLACE_TRIES; t++) {
+		ret = ext_get_raw(s, r->key, cur, sizeof(cur), &clen);
+		if (ret == -ENOENT) {
+			ret = tern_directory_kv_put(s->dir, r->key, text, len,
+						    TERN_DIRECTORY_KV_CREATE);
+			if (ret == -EEXIST)
+				continue; /* created meanwhile (or by a retry of ours: read) */
+			return ret;
+		}
+		if (ret != 0)
+			return ret;
+		/* Ours already: a request sent again by the backend's client. */
+		if (store_ext_decode(cur, clen, &e) == 0 && strcmp(e.owner, s->name) == 0 &&
+		    e.version == r->version)
+			return 0;
+		/* X kept before the swap is sent: a lost answer needs it. */
+		free(r->expect);
+		r->expect = strdup(cur);
+		if (r->expect == NULL)
+			return -ENOMEM; /* nothing sent */
+		ret = tern_directory_kv_swap(s->dir, r->key, cur, clen, text, len);
+		if (!ext_ambiguous(ret)) {
+			free(r->expect);
+			r->expect = NULL;
+		}
+		if (ret == -ESTALE)
+			continue;
+		return ret;
+	}
+	return -EBUSY;
+}
+
+/*
+ * Settle a lost conditional replace of @idx from r->expect (X): ours in the
+ * metadata: applied; X still there: the same swap sent again (whichever
+ * lands first wins, the other changes nothing); anything else, or absent:
+ * the lost swap can never apply (a record's text names one commit, never
+ * written twice), -EEXIST. -EAGAIN: unknown.
+ */
+static int
+ext_settle_swap(struct tern_store *s, uint32_t idx)
+{
+	const struct store_record *r = &s->meta.rec[idx];
+	char cur[TERN_DIRECTORY_KV_VALUE_MAX + 1], text[STORE_EXT_TEXT_MAX];
+	struct store_ext_rec e;
+	size_t clen = 0;
+	unsigned int t;
+	int ret, n;
+
+	for (t = 0; t < REPLACE_TRIES; t++) {
+		ret = ext_get_raw(s, r->key, cur, sizeof(cur), &clen);
+		if (ret == -ENOENT || ret == -ENOSPC)
+			return -EEXIST;
+		if (ret != 0)
+			return -EAGAIN;
+		if (store_ext_decode(cur, clen, &e) == 0 && strcmp(e.owner, s->name) == 0 &&
+		    e.version == r->version)
+			return 0;
+		if (strcmp(cur, r->expect) != 0)
+			return -EEXIST;
+		n = ext_encode(s, r, text, sizeof(text));
+		if (n < 0)
+			return n;
+		ret = tern_directory_kv_swap(s->dir, r->key, r->expect, strlen(r->expect), text,
+					     (size_t)n);
+		if (ret == 0)
+			return 0;
+		if (ret != -ESTALE && !ext_ambiguous(ret))
+			return -EAGAIN;
+		/* Moved meanwhile, or unknown again: read it back. */
+	}
+	return -EAGAIN;
+}
+
 /*
  * Commit the records of a put batch's keys (those whose owners committed:
  * s->commit_err[i] == 0) in the external metadata, in as few requests as
@@ -754,8 +877,14 @@ ext_commit_batch(struct tern_store *s, struct tern_store_future *f, bool replace
 	}
 	if (n == 0)
 		return;
-	ret = tern_directory_kv_put_n(s->dir, n, keys, vals, lens,
-				      replace ? 0 : TERN_DIRECTORY_KV_CREATE, res);
+	if (replace) {
+		/* Conditional, key by key (ext_replace()). */
+		for (i = 0; i < n; i++)
+			s->ext_res[map[i]] =
+				ext_replace(s, f->rec[map[i]], s->ext_text[i], lens[i]);
+		return;
+	}
+	ret = tern_directory_kv_put_n(s->dir, n, keys, vals, lens, TERN_DIRECTORY_KV_CREATE, res);
 	for (i = 0; i < n; i++)
 		s->ext_res[map[i]] = ret < 0 ? ret : res[i];
 }
@@ -785,6 +914,8 @@ ext_settle(struct tern_store *s, uint32_t idx)
 	unsigned int t;
 	int ret, n;
 
+	if (r->expect != NULL)
+		return ext_settle_swap(s, idx);
 	for (t = 0; t < SETTLE_TRIES; t++) {
 		ret = ext_get(s, r->key, &e);
 		if (ret == 0)
@@ -858,6 +989,8 @@ pending_settle(struct tern_store *s, const char *key, bool force)
 		}
 		r->pending = false;
 		r->owned = false;
+		free(r->expect);
+		r->expect = NULL;
 		s->nb_pending--;
 		STORE_LOG(NOTICE, "%s: the ambiguous commit of %s: %s", s->name, r->key,
 			  ret == 0 ? "applied" : "not applied");
@@ -986,6 +1119,10 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 			if (ext_ambiguous(ret) || (ret == -EEXIST && !replace)) {
 				int st = ext_settle(s, idx);
 
+				if (st != -EAGAIN) {
+					free(s->meta.rec[idx].expect);
+					s->meta.rec[idx].expect = NULL;
+				}
 				if (st == -EAGAIN) {
 					/* Unknown: keep the extents until read back
 					 * (the version is this record's alone). */
@@ -1388,7 +1525,7 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
 }
 
 /*
- * The external record of @key checked against the local one (*idx, may be
+ * The external record of @key (read: @ret, @ep) checked against the local one (*idx, may be
  * STORE_REC_NONE). A local record the metadata no longer holds is stale:
  * forgotten here (its memory freed once unread). Returns 0 (*idx is the
  * current local record), -ENOENT, -EREMOTE (another store placed it: *size
@@ -1396,11 +1533,10 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
  * backend error.
  */
 static int
-ext_lookup(struct tern_store *s, const char *key, uint32_t *idx, uint64_t *size,
-	   struct store_ext_rec *out)
+ext_lookup(struct tern_store *s, const char *key, int ret, const struct store_ext_rec *ep,
+	   uint32_t *idx, uint64_t *size, struct store_ext_rec *out)
 {
-	struct store_ext_rec e;
-	int ret = ext_get(s, key, &e);
+	const struct store_ext_rec e = *ep;
 
 	if (ret < 0 && ret != -ENOENT && ret != -EPROTO)
 		return ret;
@@ -1511,6 +1647,40 @@ get_foreign(struct tern_store *s, const char *key, const struct store_ext_rec *e
 	return ret;
 }
 
+/*
+ * The external records of a get batch's @keys in as few requests as the
+ * backend allows (tern_directory_kv_get_n(): one Redis MGET, one etcd
+ * transaction per 64 keys): key i's answer in s->ext_res[i], its text in
+ * s->ext_text[i] (s->ext_len[i] bytes). A key with a refused byte gets
+ * -EINVAL (the get fails it before looking).
+ */
+static void
+ext_read_batch(struct tern_store *s, const char *const *keys, uint32_t nb)
+{
+	const char *k[TERN_STORE_BATCH_MAX];
+	void *v[TERN_STORE_BATCH_MAX];
+	uint32_t map[TERN_STORE_BATCH_MAX], i, n = 0;
+	int res[TERN_STORE_BATCH_MAX], ret;
+	char key[TERN_STORE_KEY_MAX];
+
+	for (i = 0; i < nb; i++) {
+		s->ext_res[i] = -EINVAL;
+		s->ext_len[i] = 0;
+		if (key_pad(keys[i], key, false) < 0)
+			continue;
+		k[n] = keys[i];
+		v[n] = s->ext_text[i];
+		map[n++] = i;
+	}
+	if (n == 0)
+		return;
+	ret = tern_directory_kv_get_n(s->dir, n, k, v, STORE_EXT_TEXT_MAX, s->ext_lens, res);
+	for (i = 0; i < n; i++) {
+		s->ext_res[map[i]] = ret < 0 ? ret : res[i];
+		s->ext_len[map[i]] = ret < 0 ? 0 : s->ext_lens[i];
+	}
+}
+
 struct tern_store_future *
 tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
 	       const uint64_t *buf_sizes, uint32_t nb)
@@ -1528,6 +1698,8 @@ tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
 	f = future_get(s, F_GET, nb);
 	if (f == NULL)
 		return NULL;
+	if (s->dir != NULL)
+		ext_read_batch(s, keys, nb);
 	for (i = 0; i < nb; i++) {
 		struct store_record *r;
 		const struct store_node *n;
@@ -1544,9 +1716,10 @@ tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
 		}
 		idx = store_meta_lookup(&s->meta, key);
 		if (s->dir != NULL) {
-			struct store_ext_rec e;
+			struct store_ext_rec e, got;
 
-			ret = ext_lookup(s, key, &idx, &f->size[i], &e);
+			ret = ext_answer(s->ext_res[i], s->ext_text[i], s->ext_len[i], &got);
+			ret = ext_lookup(s, key, ret, &got, &idx, &f->size[i], &e);
 			if (ret == -EREMOTE && f->size[i] > buf_sizes[i])
 				ret = -ENOSPC;
 			else if (ret == -EREMOTE && f->size[i] > 0 && bufs[i] == NULL)
@@ -2228,10 +2401,131 @@ tel_keys_cb(const char *cmd __rte_unused, const char *params, struct rte_tel_dat
 	return 0;
 }
 
+/* ---- this client's keys, listed by its dataplane (store_private.h) ---- */
+
+/* A page's text: written by the rte_mp thread only (one request at a time). */
+static char keys_mp_text[STORE_KEYS_TEXT_MAX];
+
+/* The page asked by @q of @s, under the store's lock, as text in a memfd
+ * (*fd; -1 when empty). 0 or a negative errno (r->status). */
+static int
+keys_mp_page(struct tern_store *s, const struct store_keys_req *q, struct store_keys_rep *r,
+	     int *fd)
+{
+	struct store_keys_query kq;
+	struct timespec until;
+	uint32_t iter, idx;
+	size_t plen, off = 0;
+	char err[160];
+	int n;
+
+	r->next = -1; /* the end, unless the page is full */
+	if (store_keys_parse(q->params, &kq, err, sizeof(err)) != 0)
+		return -EINVAL;
+	if (kq.cursor > s->meta.mask + 1)
+		return -ERANGE;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)TEL_KEYS_LOCK_WAIT_NS;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_timedlock(tel_keys_lock, &until) != 0)
+		return -EBUSY;
+	plen = strlen(kq.prefix);
+	iter = kq.cursor;
+	while ((idx = store_meta_next(&s->meta, &iter)) != STORE_REC_NONE) {
+		const struct store_record *rec = &s->meta.rec[idx];
+		struct store_keys_row row = { .size = rec->size, .version = rec->version };
+		size_t ro = 0;
+		unsigned int i;
+
+		if (memcmp(rec->key, kq.prefix, plen) != 0)
+			continue;
+		if (r->count == kq.count) {
+			iter--; /* this slot starts the next page */
+			r->next = (int32_t)iter;
+			break;
+		}
+		memcpy(row.key, rec->key, sizeof(row.key));
+		for (i = 0; i < rec->nb_rep && ro < sizeof(row.replicas); i++)
+			ro += (size_t)snprintf(row.replicas + ro, sizeof(row.replicas) - ro,
+					       "%s%u:%" PRIu64, i ? " " : "", rec->node[i],
+					       rec->offset[i]);
+		n = store_keys_row_format(&row, keys_mp_text + off, sizeof(keys_mp_text) - off);
+		if (n < 0) {
+			pthread_mutex_unlock(tel_keys_lock);
+			return n == -ENOSPC ? -EMSGSIZE : -EIO;
+		}
+		off += (size_t)n;
+		r->count++;
+	}
+	pthread_mutex_unlock(tel_keys_lock);
+	r->text_len = (uint32_t)off;
+	if (off == 0)
+		return 0;
+	*fd = memfd_create("tern_store_keys", MFD_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	if (write(*fd, keys_mp_text, off) != (ssize_t)off || lseek(*fd, 0, SEEK_SET) != 0) {
+		close(*fd);
+		*fd = -1;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The dataplane's request (rte_mp, its thread): every request gets an
+ * answer, a refusal included, so that the dataplane never waits for one. */
+static int
+keys_mp_action(const struct rte_mp_msg *msg, const void *peer)
+{
+	struct store_keys_rep r = { .op = STORE_KEYS_OP_PAGE, .pid = (uint32_t)getpid() };
+	struct rte_mp_msg m = { 0 };
+	struct store_keys_req q;
+	struct tern_store *s;
+	int fd = -1, ret, n;
+
+	ret = msg->len_param < 0 ? -EPROTO
+				 : store_keys_req_decode(msg->param, (size_t)msg->len_param, &q);
+	if (ret == 0)
+		r.op = q.op;
+	pthread_mutex_lock(&tel_lock);
+	s = tel_store;
+	if (ret == 0 && (s == NULL || tel_keys_lock == NULL))
+		ret = -ENOENT;
+	if (s != NULL)
+		memcpy(r.name, s->name, strnlen(s->name, sizeof(r.name) - 1));
+	if (ret == 0 && q.op == STORE_KEYS_OP_PAGE)
+		ret = q.pid != r.pid ? -ESRCH : keys_mp_page(s, &q, &r, &fd);
+	pthread_mutex_unlock(&tel_lock);
+	r.status = ret;
+	if (ret != 0 || r.op == STORE_KEYS_OP_HELLO) {
+		r.count = r.truncated = r.text_len = 0;
+		r.next = ret != 0 ? -1 : 0;
+	}
+	snprintf(m.name, sizeof(m.name), "%s", STORE_KEYS_MP_NAME);
+	n = store_keys_rep_encode(&r, m.param, sizeof(m.param));
+	if (n < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	m.len_param = n;
+	if (fd >= 0) {
+		m.fds[0] = fd;
+		m.num_fds = 1;
+	}
+	ret = rte_mp_reply(&m, peer);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 int
 tern_store_telemetry_keys_register(struct tern_store *s, pthread_mutex_t *lock)
 {
-	static bool keys_registered;
+	static bool keys_registered, mp_registered;
 	int ret;
 
 	if (s == NULL || s->magic != STORE_MAGIC || lock == NULL)
@@ -2248,6 +2542,15 @@ tern_store_telemetry_keys_register(struct tern_store *s, pthread_mutex_t *lock)
 			ret = -ENOTSUP;
 		else
 			keys_registered = true;
+	}
+	/* A client of a dataplane (a DPDK secondary, no telemetry socket):
+	 * its dataplane lists these keys (/tern/client_store_keys). */
+	if (ret == 0 && !mp_registered && rte_eal_process_type() == RTE_PROC_SECONDARY) {
+		if (rte_mp_action_register(STORE_KEYS_MP_NAME, keys_mp_action) != 0 &&
+		    rte_errno != EEXIST)
+			ret = -ENOTSUP;
+		else
+			mp_registered = true;
 	}
 	if (ret == 0)
 		tel_keys_lock = lock;

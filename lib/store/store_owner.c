@@ -273,9 +273,10 @@ owner_serve(struct tern_store_owner *o, const struct store_wire_req *q, struct s
 		e = ext_find(o, q->offset, q->length);
 		if (e == NULL)
 			r->status = -ENOENT;
-		else if (e->refs > 0)
+		else if (e->refs > 0) {	   /* ext_find() skips an extent already freeing */
 			e->freeing = true; /* given back when its last reader is done */
-		else
+			o->stats.frees_deferred++;
+		} else
 			ext_release(o, e);
 	} else if (q->op == STORE_WIRE_READ_REF) {
 		uint64_t end = tern_clock_ns() + (uint64_t)q->lease_ms * 1000000ull;
@@ -502,6 +503,7 @@ owner_tel(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 	rte_tel_data_add_dict_u64(d, "refused", st.refused);
 	rte_tel_data_add_dict_u64(d, "read_refs", st.read_refs);
 	rte_tel_data_add_dict_u64(d, "read_refs_expired", st.read_refs_expired);
+	rte_tel_data_add_dict_u64(d, "frees_deferred", st.frees_deferred);
 	return 0;
 }
 

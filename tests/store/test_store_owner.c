@@ -84,8 +84,10 @@ test_read_ref_defers_free(void **state)
 	assert_int_equal(req(STORE_WIRE_READ_REF, 64 * KiB, off, 5000, NULL), 0);
 	assert_int_equal(req(STORE_WIRE_READ_REF, 64 * KiB, off, 5000, NULL), 0);
 	/* The placing store removes it: the FREE is answered, the memory kept. */
+	assert_int_equal(stats().frees_deferred, 0);
 	assert_int_equal(req(STORE_WIRE_FREE, 64 * KiB, off, 0, NULL), 0);
 	assert_int_equal(stats().used, 64 * KiB);
+	assert_int_equal(stats().frees_deferred, 1);
 	/* Gone for new readers and for a second FREE. */
 	assert_int_equal(req(STORE_WIRE_READ_REF, 64 * KiB, off, 5000, NULL), -ENOENT);
 	assert_int_equal(req(STORE_WIRE_FREE, 64 * KiB, off, 0, NULL), -ENOENT);
@@ -97,6 +99,7 @@ test_read_ref_defers_free(void **state)
 	assert_int_equal(stats().used, 0);
 	assert_int_equal(stats().committed, 0);
 	assert_int_equal(req(STORE_WIRE_READ_UNREF, 64 * KiB, off, 0, NULL), -ENOENT);
+	assert_int_equal(stats().frees_deferred, 1);
 	/* Now the capacity is all free. */
 	assert_int_equal(req(STORE_WIRE_RESERVE, 1 * MiB, 0, 5000, &off2), 0);
 	assert_int_equal(req(STORE_WIRE_FREE, 1 * MiB, off2, 0, NULL), 0);
