@@ -188,6 +188,15 @@ rail_usable(struct mlx5_endpoint *ep, uint16_t peer, uint64_t *now, uint32_t *lo
 	return true;
 }
 
+/* One rail, no rail set: its QP not dead and not in ERR (or not opened). */
+static bool
+rail_usable_one(struct mlx5_endpoint *ep, uint16_t peer)
+{
+	struct mlx5_sq *sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
+
+	return sq == NULL || (!__atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE) && !sq->error);
+}
+
 /* The rail of @p rs for new work: fewest WQEBBs in flight among those in
  * service, else the one whose pause ends first. @return its index. */
 static unsigned int
@@ -235,6 +244,23 @@ mlx5_rail_pick(struct mlx5_endpoint *ep, const struct tern_segment *t, uint32_t 
 	i = rails_choose(ep, rs, -1);
 	*rkey = rs->rkey[i];
 	return rs->peer[i];
+}
+
+bool
+mlx5_rail_live(struct tern_endpoint *base, const struct tern_segment *t)
+{
+	struct mlx5_endpoint *ep = mlx5_ep(base);
+	const struct mlx5_rail_set *rs = mlx5_rail_set_of(t);
+	uint64_t now = 0;
+	uint32_t load;
+	unsigned int i;
+
+	if (ep->rails == NULL || rs->nrails < 2 || rs->nrails > TERN_MLX5_RAIL_MAX)
+		return rail_usable_one(ep, ((const struct tern_mlx5_desc *)t->priv)->peer);
+	for (i = 0; i < rs->nrails; i++)
+		if (rail_usable(ep, rs->peer[i], &now, &load))
+			return true;
+	return false;
 }
 
 /* ---- failover ---- */
