@@ -475,17 +475,18 @@ request_of_slice(const struct batch_req *reqs, uint32_t nb_reqs, uint64_t s)
 /*
  * @p target has a last resort (tern_segment_set_fallback()): while its own
  * transport has no live rail to it, the slice goes to the fallback segment
- * (another transport, the same remote memory). Its transport in *@p t.
+ * (another transport, the same remote memory). @return the segment to post
+ * to. Out of line: the claim loop keeps only its one branch.
  */
-static const struct tern_segment *
-last_resort(struct worker *w, const struct tern_segment *target, uint16_t *t)
+static __rte_noinline const struct tern_segment *
+last_resort(struct worker *w, const struct tern_segment *target)
 {
 	const struct tern_segment *fb;
 	uint16_t slot = __atomic_load_n(&target->fallback, __ATOMIC_ACQUIRE);
-	uint16_t ft;
+	uint16_t t = target->transport, ft;
 
-	if (slot == 0 || *t >= w->nb_transports || w->tp[*t].ops == NULL ||
-	    w->tp[*t].ops->rail_live == NULL || w->tp[*t].ops->rail_live(w->tp[*t].ep, target))
+	if (slot == 0 || t >= w->nb_transports || w->tp[t].ops == NULL ||
+	    w->tp[t].ops->rail_live == NULL || w->tp[t].ops->rail_live(w->tp[t].ep, target))
 		return target;
 	if ((uint32_t)slot - 1 >= w->sh->segments->capacity)
 		return target;
@@ -496,7 +497,6 @@ last_resort(struct worker *w, const struct tern_segment *target, uint16_t *t)
 		return target;
 	if (target->peer != 0)
 		COUNTER_ADD(w->ctr, peers[target->peer].fallback, 1);
-	*t = ft;
 	return fb;
 }
 
@@ -578,10 +578,10 @@ claim(struct worker *w, struct claim_ref ref, uint32_t phase)
 		r = &reqs[i];
 		off = (j - reqs[i].first_slice) * f->slice_bytes;
 		target = r->target;
-		t = target->transport;
 		/* The one branch segments without a last resort pay. */
 		if (unlikely(target->fallback != 0))
-			target = last_resort(w, target, &t);
+			target = last_resort(w, target);
+		t = target->transport;
 		if (unlikely(t >= w->nb_transports || w->tp[t].ops == NULL)) {
 			/* No usable transport reaches the target here. */
 			__atomic_compare_exchange_n(&f->first_error, &(int32_t){ 0 }, -ENODEV,
