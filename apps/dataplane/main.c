@@ -356,7 +356,11 @@ register_telemetry(struct dataplane *dp)
 									 .node = dp->args.node,
 									 .version = TERN_VERSION });
 
-	return ret != 0 ? die("telemetry: %s", strerror(-ret)) : 0;
+	if (ret != 0)
+		return die("telemetry: %s", strerror(-ret));
+	/* The keys of the clients' stores (doc/store.md, "Listing keys"). */
+	ret = tern_store_clients_telemetry_register();
+	return ret != 0 ? die("telemetry: /tern/client_store_keys: %s", strerror(-ret)) : 0;
 }
 
 /* The lines operators and scripts read: ready, then what each part offers. */

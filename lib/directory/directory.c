@@ -590,6 +590,29 @@ tern_directory_kv_put(struct tern_directory *dir, const char *key, const void *v
 }
 
 int
+tern_directory_kv_swap(struct tern_directory *dir, const char *key, const void *expect, size_t elen,
+		       const void *value, size_t len)
+{
+	char k[DIR_KV_KEY_MAX];
+	int n, rc;
+
+	if (dir == NULL || !kv_key_valid(key, false) || value == NULL || len == 0 ||
+	    len > TERN_DIRECTORY_KV_VALUE_MAX || memchr(value, '\0', len) != NULL ||
+	    expect == NULL || elen == 0 || elen > TERN_DIRECTORY_KV_VALUE_MAX ||
+	    memchr(expect, '\0', elen) != NULL)
+		return -EINVAL;
+	if (dir->ops->kv_swap == NULL)
+		return -ENOTSUP;
+	n = directory_kv_key(dir, key, k, sizeof(k));
+	if (n < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&dir->lock);
+	rc = dir->ops->kv_swap(dir, k, (size_t)n, expect, elen, value, len);
+	pthread_mutex_unlock(&dir->lock);
+	return rc;
+}
+
+int
 tern_directory_kv_put_n(struct tern_directory *dir, unsigned int n, const char *const *keys,
 			const void *const *values, const size_t *lens, unsigned int flags,
 			int *results)
@@ -657,6 +680,53 @@ tern_directory_kv_get(struct tern_directory *dir, const char *key, void *value, 
 		memcpy(value, v, vlen);
 	free(v);
 	return rc;
+}
+
+int
+tern_directory_kv_get_n(struct tern_directory *dir, unsigned int n, const char *const *keys,
+			void *const *values, size_t max, size_t *lens, int *results)
+{
+	static __thread char k[TERN_DIRECTORY_KV_BATCH_MAX][DIR_KV_KEY_MAX];
+	const char *kp[TERN_DIRECTORY_KV_BATCH_MAX];
+	size_t klen[TERN_DIRECTORY_KV_BATCH_MAX];
+	char *v[TERN_DIRECTORY_KV_BATCH_MAX];
+	unsigned int i;
+	int m;
+
+	if (dir == NULL || n == 0 || n > TERN_DIRECTORY_KV_BATCH_MAX || keys == NULL ||
+	    values == NULL || lens == NULL || results == NULL)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (!kv_key_valid(keys[i], false) || (values[i] == NULL && max > 0))
+			return -EINVAL;
+	if (dir->ops->kv_get == NULL)
+		return -ENOTSUP;
+	for (i = 0; i < n; i++) {
+		m = directory_kv_key(dir, keys[i], k[i], sizeof(k[i]));
+		if (m < 0)
+			return -EINVAL;
+		kp[i] = k[i];
+		klen[i] = (size_t)m;
+		v[i] = NULL;
+		lens[i] = 0;
+	}
+	pthread_mutex_lock(&dir->lock);
+	if (dir->ops->kv_get_n != NULL)
+		dir->ops->kv_get_n(dir, n, kp, klen, v, lens, results);
+	else
+		for (i = 0; i < n; i++)
+			results[i] = dir->ops->kv_get(dir, kp[i], klen[i], &v[i], &lens[i]);
+	pthread_mutex_unlock(&dir->lock);
+	for (i = 0; i < n; i++) {
+		if (results[i] == 0 && lens[i] > max)
+			results[i] = -ENOSPC;
+		else if (results[i] == 0 && lens[i] > 0)
+			memcpy(values[i], v[i], lens[i]);
+		if (results[i] != 0 && results[i] != -ENOSPC)
+			lens[i] = 0;
+		free(v[i]);
+	}
+	return 0;
 }
 
 int

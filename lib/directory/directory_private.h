@@ -108,6 +108,13 @@ struct directory_backend_ops {
 	void (*kv_put_n)(struct tern_directory *dir, unsigned int n, const char *const *keys,
 			 const size_t *klens, const void *const *values, const size_t *lens,
 			 bool create, int *results);
+	/* Write @value only if the key holds @expect: 0, -ESTALE (NULL: -ENOTSUP). */
+	int (*kv_swap)(struct tern_directory *dir, const char *key, size_t klen, const void *expect,
+		       size_t elen, const void *value, size_t len);
+	/* Several gets at once (NULL: one kv_get each); keys full backend keys;
+	 * each result set, each value of a 0 result a malloc'd copy. */
+	void (*kv_get_n)(struct tern_directory *dir, unsigned int n, const char *const *keys,
+			 const size_t *klens, char **values, size_t *lens, int *results);
 	/* cb gets each key minus the first @p skip bytes (the "<prefix>/~kv/"). */
 	int (*kv_list)(struct tern_directory *dir, const char *prefix, size_t plen, size_t skip,
 		       directory_list_cb cb, void *arg);

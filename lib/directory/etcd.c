@@ -611,6 +611,44 @@ out:
 	return rc;
 }
 
+static int
+etcd_kv_swap(struct tern_directory *dir, const char *key, size_t klen, const void *expect,
+	     size_t elen, const void *value, size_t len)
+{
+	char *k = NULL, *v = NULL, *x = NULL, *full;
+	json_t *req, *resp = NULL, *ok;
+	int rc = -ENOMEM;
+
+	full = malloc(klen + 1);
+	if (full != NULL) {
+		full[0] = '/';
+		memcpy(full + 1, key, klen);
+		k = b64_encode(full, klen + 1);
+		v = b64_encode(value, len);
+		x = b64_encode(expect, elen);
+	}
+	free(full);
+	if (k != NULL && v != NULL && x != NULL) {
+		/* Put only if the key's value is @expect (absent: no match). */
+		req = json_pack("{s:[{s:s, s:s, s:s, s:s}], s:[{s:{s:s, s:s}}]}", "compare", "key",
+				k, "result", "EQUAL", "target", "VALUE", "value", x, "success",
+				"request_put", "key", k, "value", v);
+		rc = etcd_call(dir, "/v3/kv/txn", req, &resp);
+	}
+	if (rc == 0) {
+		ok = json_object_get(resp, "succeeded");
+		if (ok != NULL && !json_is_boolean(ok))
+			rc = -EPROTO;
+		else
+			rc = json_is_true(ok) ? 0 : -ESTALE;
+		json_decref(resp);
+	}
+	free(k);
+	free(v);
+	free(x);
+	return rc;
+}
+
 /* Creates in one transaction per ETCD_TXN_KEYS keys: every compare must
  * hold; a transaction that fails (a key exists) changes nothing, and its
  * keys are then created one by one for exact results. Plain puts: one by
@@ -735,6 +773,132 @@ etcd_kv_get(struct tern_directory *dir, const char *key, size_t klen, char **val
 	return 0;
 }
 
+/* One range response of a kv_get_n transaction for "/<key>": 0 (*value a
+ * malloc'd copy), -ENOENT, or -EPROTO (not exactly that key, more than one,
+ * a malformed field). */
+static int
+etcd_range_one(json_t *rr, const char *key, size_t klen, char **value, size_t *len)
+{
+	json_t *kvs = json_object_get(rr, "kvs"), *kv, *k, *v;
+	char *dk = NULL, *dv = NULL;
+	size_t dklen = 0, dvlen = 0;
+	int rc;
+
+	if (!json_is_object(rr))
+		return -EPROTO;
+	if (kvs == NULL || (json_is_array(kvs) && json_array_size(kvs) == 0))
+		return -ENOENT; /* proto3 JSON leaves out an empty "kvs" */
+	if (!json_is_array(kvs) || json_array_size(kvs) != 1)
+		return -EPROTO;
+	kv = json_array_get(kvs, 0);
+	k = json_object_get(kv, "key");
+	v = json_object_get(kv, "value");
+	if (!json_is_string(k) || json_string_length(k) >= ETCD_B64_MAX ||
+	    (v != NULL && (!json_is_string(v) || json_string_length(v) >= ETCD_B64_MAX)))
+		return -EPROTO;
+	rc = b64_decode(json_string_value(k), json_string_length(k), &dk, &dklen);
+	if (rc == 0 && (dklen != klen + 1 || dk[0] != '/' || memcmp(dk + 1, key, klen) != 0))
+		rc = -EPROTO;
+	free(dk);
+	/* proto3 JSON leaves out an empty value: the kv space never writes one. */
+	if (rc == 0 && v == NULL)
+		rc = -EPROTO;
+	if (rc == 0)
+		rc = b64_decode(json_string_value(v), json_string_length(v), &dv, &dvlen);
+	if (rc == 0 && (dvlen == 0 || dvlen > TERN_DIRECTORY_KV_VALUE_MAX)) {
+		free(dv);
+		rc = -EPROTO;
+	}
+	if (rc < 0)
+		return rc;
+	*value = dv;
+	*len = dvlen;
+	return 0;
+}
+
+/* The answer of a kv_get_n transaction of @n range requests, for
+ * "/<keys[i]>": each key's value (a malloc'd copy), -ENOENT or -EPROTO; an
+ * answer that is not a succeeded transaction with one range response per
+ * key, in order, each holding that key alone or nothing, fails every key
+ * with -EPROTO. */
+static void
+directory_etcd_get_n_answer(json_t *resp, unsigned int n, const char *const *keys,
+			    const size_t *klens, char **values, size_t *lens, int *results)
+{
+	json_t *ok = json_object_get(resp, "succeeded"), *rs = json_object_get(resp, "responses");
+	unsigned int j;
+	int rc = 0;
+
+	for (j = 0; j < n; j++) {
+		values[j] = NULL;
+		lens[j] = 0;
+	}
+	if (!json_is_true(ok) || !json_is_array(rs) || json_array_size(rs) != n)
+		rc = -EPROTO;
+	for (j = 0; j < n && rc == 0; j++) {
+		json_t *one = json_array_get(rs, j), *rr = json_object_get(one, "response_range");
+
+		if (!json_is_object(one) || json_object_size(one) != 1)
+			rc = -EPROTO;
+		else
+			results[j] = etcd_range_one(rr, keys[j], klens[j], &values[j], &lens[j]);
+		if (rc == 0 && results[j] != 0 && results[j] != -ENOENT)
+			rc = results[j];
+	}
+	if (rc == 0)
+		return;
+	for (j = 0; j < n; j++) {
+		free(values[j]);
+		values[j] = NULL;
+		lens[j] = 0;
+		results[j] = rc;
+	}
+}
+
+/* Gets in one transaction of range requests per ETCD_TXN_KEYS keys (no
+ * compare: it always succeeds, and reads one revision). An answer that is
+ * not one range response per key, in order, fails every key of that
+ * transaction with -EPROTO. */
+static void
+etcd_kv_get_n(struct tern_directory *dir, unsigned int n, const char *const *keys,
+	      const size_t *klens, char **values, size_t *lens, int *results)
+{
+	unsigned int i, j, end;
+
+	for (i = 0; i < n; i = end) {
+		json_t *ops, *resp = NULL;
+		int rc = 0;
+
+		end = i + ETCD_TXN_KEYS < n ? i + ETCD_TXN_KEYS : n;
+		ops = json_array();
+		for (j = i; j < end && ops != NULL && rc == 0; j++) {
+			char *from, *to;
+
+			rc = etcd_kv_range(keys[j], klens[j], false, &from, &to);
+			if (rc == 0 &&
+			    json_array_append_new(
+				    ops, json_pack("{s:{s:s}}", "request_range", "key", from)) != 0)
+				rc = -ENOMEM;
+			free(from);
+		}
+		if (ops == NULL)
+			rc = -ENOMEM;
+		if (rc == 0)
+			rc = etcd_call(dir, "/v3/kv/txn",
+				       json_pack("{s:[], s:o}", "compare", "success", ops), &resp);
+		else
+			json_decref(ops);
+		if (rc == 0) {
+			directory_etcd_get_n_answer(resp, end - i, keys + i, klens + i, values + i,
+						    lens + i, results + i);
+			json_decref(resp);
+			continue;
+		}
+		for (j = i; j < end; j++)
+			results[j] = rc;
+	}
+}
+
 static int
 etcd_kv_del(struct tern_directory *dir, const char *key, size_t klen)
 {
@@ -793,6 +957,8 @@ const struct directory_backend_ops directory_etcd_ops = {
 	.kv_put = etcd_kv_put,
 	.kv_put_n = etcd_kv_put_n,
 	.kv_get = etcd_kv_get,
+	.kv_get_n = etcd_kv_get_n,
+	.kv_swap = etcd_kv_swap,
 	.kv_del = etcd_kv_del,
 	.kv_list = etcd_kv_list,
 };

@@ -602,40 +602,123 @@ status_known(json_int_t status)
 	return status == 0 || status == -ENOENT || status == -EMSGSIZE || status == -ENOMEM;
 }
 
-/* One request, one answer: the answer's JSON object with status 0 in *out. */
+/* A client handle's connection kept for its calls (dir->backend, under
+ * dir->lock): reused while it was used less than P2P_CALL_IDLE_NS ago,
+ * under the server's idle close (P2P_IDLE_NS). */
+struct p2p_client {
+	int fd; /* -1: none */
+	uint64_t used_ns;
+};
+
+#define P2P_CALL_IDLE_NS (4000ull * 1000000ull)
+
 static int
-p2p_request(struct tern_directory *dir, json_t *req, json_t **out)
+p2p_init(struct tern_directory *dir)
+{
+	struct p2p_client *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return -ENOMEM;
+	c->fd = -1;
+	dir->backend = c;
+	return 0;
+}
+
+static void
+p2p_fini(struct tern_directory *dir)
+{
+	struct p2p_client *c = dir->backend;
+
+	if (c != NULL && c->fd >= 0)
+		close(c->fd);
+	free(c);
+	dir->backend = NULL;
+}
+
+/* One frame sent on @fd and its answer read: 0 with a malloc'd payload, or
+ * an error; *got says whether any byte of an answer came. */
+static int
+p2p_exchange(int fd, const uint8_t *frame, size_t frame_len, uint64_t deadline_ns,
+	     uint8_t **payload, uint32_t *len, bool *got)
+{
+	uint32_t be;
+	int rc;
+
+	*got = false;
+	*payload = NULL;
+	rc = util_sock_send_all(fd, frame, frame_len, deadline_ns);
+	if (rc == 0)
+		rc = util_sock_recv_all(fd, &be, 4, deadline_ns);
+	if (rc == 0) {
+		*got = true;
+		*len = ntohl(be);
+		if (*len == 0 || *len > P2P_RESP_MAX)
+			rc = -EPROTO;
+	}
+	if (rc == 0) {
+		*payload = malloc(*len);
+		rc = *payload == NULL ? -ENOMEM
+				      : util_sock_recv_all(fd, *payload, *len, deadline_ns);
+	}
+	if (rc != 0) {
+		free(*payload);
+		*payload = NULL;
+	}
+	return rc;
+}
+
+/*
+ * One request, one answer: the answer's JSON object with status 0 in *out.
+ * @keep (calls): on the handle's kept connection. A kept connection the
+ * server closed meanwhile (idle, or displaced by newer ones) fails before
+ * any answer: the server never read the request (it closes only idle
+ * connections), so it is sent once more on a new one.
+ */
+static int
+p2p_request_on(struct tern_directory *dir, json_t *req, json_t **out, bool keep)
 {
 	uint64_t deadline_ns = tern_clock_ns() + (uint64_t)dir->conf.timeout_ms * 1000000ull;
+	struct p2p_client *c = keep ? dir->backend : NULL;
 	uint8_t *frame, *payload = NULL;
 	json_int_t status = 0, v = 0;
 	json_t *root = NULL;
 	size_t frame_len;
 	json_error_t err;
-	uint32_t be, len;
-	int fd, rc;
+	uint32_t len = 0;
+	unsigned int t;
+	bool got, reused;
+	int fd, rc = 0;
 
 	frame = frame_from_json(req, &frame_len);
 	if (frame == NULL)
 		return -ENOMEM;
-	fd = connect_peer(&dir->ep[0], deadline_ns);
-	if (fd < 0) {
-		free(frame);
-		return fd;
+	if (c != NULL)
+		pthread_mutex_lock(&dir->lock);
+	for (t = 0; t < 2; t++) {
+		reused = c != NULL && c->fd >= 0 && tern_clock_ns() - c->used_ns < P2P_CALL_IDLE_NS;
+		if (c != NULL && c->fd >= 0 && !reused) {
+			close(c->fd);
+			c->fd = -1;
+		}
+		fd = reused ? c->fd : connect_peer(&dir->ep[0], deadline_ns);
+		if (fd < 0) {
+			rc = fd;
+			break;
+		}
+		rc = p2p_exchange(fd, frame, frame_len, deadline_ns, &payload, &len, &got);
+		if (rc == 0 && c != NULL) {
+			c->fd = fd;
+			c->used_ns = tern_clock_ns();
+			break;
+		}
+		close(fd);
+		if (c != NULL)
+			c->fd = -1;
+		if (rc == 0 || !reused || got || (rc != -ECONNRESET && rc != -EPIPE))
+			break;
 	}
-	rc = util_sock_send_all(fd, frame, frame_len, deadline_ns);
-	if (rc == 0)
-		rc = util_sock_recv_all(fd, &be, 4, deadline_ns);
-	if (rc == 0) {
-		len = ntohl(be);
-		if (len == 0 || len > P2P_RESP_MAX)
-			rc = -EPROTO;
-	}
-	if (rc == 0) {
-		payload = malloc(len);
-		rc = payload == NULL ? -ENOMEM : util_sock_recv_all(fd, payload, len, deadline_ns);
-	}
-	close(fd);
+	if (c != NULL)
+		pthread_mutex_unlock(&dir->lock);
 	free(frame);
 	if (rc == 0) {
 		root = json_loadb((const char *)payload, len, JSON_REJECT_DUPLICATES, &err);
@@ -656,6 +739,12 @@ p2p_request(struct tern_directory *dir, json_t *req, json_t **out)
 	}
 	*out = root;
 	return 0;
+}
+
+static int
+p2p_request(struct tern_directory *dir, json_t *req, json_t **out)
+{
+	return p2p_request_on(dir, req, out, false);
 }
 
 static int
@@ -719,10 +808,10 @@ p2p_call(struct tern_directory *dir, const char *node, const char *segment, cons
 	int rc;
 
 	hex_encode(req, len, hex);
-	rc = p2p_request(dir,
-			 json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", P2P_VERSION, "op", "call",
-				   "node", node, "segment", segment, "msg", hex),
-			 &answer);
+	rc = p2p_request_on(dir,
+			    json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", P2P_VERSION, "op", "call",
+				      "node", node, "segment", segment, "msg", hex),
+			    &answer, true);
 	if (rc < 0)
 		return rc;
 	rc = json_unpack_ex(answer, NULL, JSON_STRICT, "{s:i, s:i, s:s%}", "v", &(int){ 0 },
@@ -744,6 +833,8 @@ const struct directory_backend_ops directory_p2p_ops = {
 	.max_endpoints = 1,
 	.needs_prefix = false,
 	.port_zero_ok = true,
+	.init = p2p_init,
+	.fini = p2p_fini,
 	.get = p2p_get,
 	.list = p2p_list,
 	.serve = p2p_serve,

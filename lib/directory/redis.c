@@ -267,6 +267,30 @@ redis_kv_put(struct tern_directory *dir, const char *key, size_t klen, const voi
 	return rc;
 }
 
+/* The value compared and set in one script (atomic in Redis). */
+#define REDIS_SWAP_SCRIPT                                                                    \
+	"if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) " \
+	"return 1 end return 0"
+
+static int
+redis_kv_swap(struct tern_directory *dir, const char *key, size_t klen, const void *expect,
+	      size_t elen, const void *value, size_t len)
+{
+	redisReply *r;
+	int rc;
+
+	rc = redis_cmd(dir, &r, "EVAL %s 1 %b %b %b", REDIS_SWAP_SCRIPT, key, klen, expect, elen,
+		       value, len);
+	if (rc < 0)
+		return rc;
+	if (r->type != REDIS_REPLY_INTEGER || (r->integer != 0 && r->integer != 1))
+		rc = -EPROTO;
+	else
+		rc = r->integer == 1 ? 0 : -ESTALE;
+	freeReplyObject(r);
+	return rc;
+}
+
 /* Pipelined: every SET appended, then every reply read (one round trip).
  * A broken connection fails the keys not answered (no retry: a SET NX sent
  * again could find its own first try). */
@@ -323,6 +347,93 @@ static int
 redis_kv_get(struct tern_directory *dir, const char *key, size_t klen, char **value, size_t *len)
 {
 	return get_key(dir, key, klen, value, len);
+}
+
+/* An MGET's answer for @n keys: each key's value (a malloc'd copy), -ENOENT
+ * (nil) or an error; an answer that is not an array of @n strings (at most
+ * TERN_DIRECTORY_KV_VALUE_MAX bytes) or nils fails every key with -EPROTO,
+ * an error reply with -EIO. */
+static void
+directory_redis_mget_answer(const struct redisReply *r, unsigned int n, char **values, size_t *lens,
+			    int *results)
+{
+	unsigned int i;
+	int rc = 0;
+
+	if (r == NULL)
+		rc = -EPROTO;
+	else if (r->type == REDIS_REPLY_ERROR)
+		rc = -EIO;
+	else if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+		rc = -EPROTO;
+	for (i = 0; i < n && rc == 0; i++)
+		if (r->element[i] == NULL ||
+		    (r->element[i]->type != REDIS_REPLY_NIL &&
+		     (r->element[i]->type != REDIS_REPLY_STRING || r->element[i]->len == 0 ||
+		      r->element[i]->len > TERN_DIRECTORY_KV_VALUE_MAX)))
+			rc = -EPROTO;
+	for (i = 0; i < n; i++) {
+		values[i] = NULL;
+		lens[i] = 0;
+		results[i] = rc;
+		if (rc != 0)
+			continue;
+		if (r->element[i]->type == REDIS_REPLY_NIL) {
+			results[i] = -ENOENT;
+			continue;
+		}
+		values[i] = malloc(r->element[i]->len + 1);
+		if (values[i] == NULL) {
+			results[i] = -ENOMEM;
+			continue;
+		}
+		memcpy(values[i], r->element[i]->str, r->element[i]->len);
+		values[i][r->element[i]->len] = '\0';
+		lens[i] = r->element[i]->len;
+	}
+}
+
+/* One MGET of every key (one round trip; sent again once on a broken
+ * connection, as any read). */
+static void
+redis_kv_get_n(struct tern_directory *dir, unsigned int n, const char *const *keys,
+	       const size_t *klens, char **values, size_t *lens, int *results)
+{
+	struct redis_state *st = dir->backend;
+	const char *argv[TERN_DIRECTORY_KV_BATCH_MAX + 1];
+	size_t argl[TERN_DIRECTORY_KV_BATCH_MAX + 1];
+	redisReply *r = NULL;
+	unsigned int attempt, i;
+	int rc = 0;
+
+	argv[0] = "MGET";
+	argl[0] = 4;
+	for (i = 0; i < n; i++) {
+		argv[i + 1] = keys[i];
+		argl[i + 1] = klens[i];
+	}
+	for (attempt = 0; attempt < 2; attempt++) {
+		rc = redis_connect(dir);
+		if (rc < 0)
+			break;
+		r = redisCommandArgv(st->c, (int)n + 1, argv, argl);
+		if (r != NULL)
+			break;
+		rc = st->c->err == REDIS_ERR_IO && errno == EAGAIN ? -ETIMEDOUT : -EIO;
+		DIR_LOG(WARNING, "redis %s:%u: %s", dir->ep[0].host, dir->ep[0].port,
+			st->c->errstr);
+		redisFree(st->c);
+		st->c = NULL;
+	}
+	if (r == NULL) {
+		for (i = 0; i < n; i++)
+			results[i] = rc;
+		return;
+	}
+	if (r->type == REDIS_REPLY_ERROR)
+		DIR_LOG(WARNING, "redis: %.200s", r->str);
+	directory_redis_mget_answer(r, n, values, lens, results);
+	freeReplyObject(r);
 }
 
 static int
@@ -410,6 +521,8 @@ const struct directory_backend_ops directory_redis_ops = {
 	.kv_put = redis_kv_put,
 	.kv_put_n = redis_kv_put_n,
 	.kv_get = redis_kv_get,
+	.kv_get_n = redis_kv_get_n,
+	.kv_swap = redis_kv_swap,
 	.kv_del = redis_kv_del,
 	.kv_list = redis_kv_list,
 };

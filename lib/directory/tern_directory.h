@@ -287,6 +287,20 @@ int tern_directory_kv_put_n(struct tern_directory *dir, unsigned int n, const ch
 			    int *results);
 
 /**
+ * Replace a key's value only if it is still @p expect (@p elen bytes):
+ * atomic in the backend (Redis: a script comparing the value; etcd: a
+ * transaction comparing it). Of concurrent swaps from one value exactly one
+ * succeeds; a swap that is delivered late finds the value changed and
+ * changes nothing.
+ *
+ * @return 0; -ESTALE (the value is not @p expect, or the key is absent);
+ *         -EINVAL (as tern_directory_kv_put(), for @p expect too);
+ *         -ENOTSUP (p2p); backend errors.
+ */
+int tern_directory_kv_swap(struct tern_directory *dir, const char *key, const void *expect,
+			   size_t elen, const void *value, size_t len);
+
+/**
  * Read a key's value into @p value (room for @p max bytes).
  *
  * @param[out] len the value's length (also when it does not fit)
@@ -295,6 +309,24 @@ int tern_directory_kv_put_n(struct tern_directory *dir, unsigned int n, const ch
  */
 int tern_directory_kv_get(struct tern_directory *dir, const char *key, void *value, size_t max,
 			  size_t *len);
+
+/**
+ * tern_directory_kv_get() of @p n keys in as few requests as the backend
+ * allows: Redis one MGET, etcd one transaction of range requests per 64
+ * keys. Each value goes to @p values[i] (room for @p max bytes; @p values[i]
+ * may be NULL when @p max is 0), its length to @p lens[i] (also when it
+ * does not fit), its result to @p results[i] (as tern_directory_kv_get()'s:
+ * 0, -ENOENT, -ENOSPC, or the request's error, the same for every key of
+ * a request that failed; -EPROTO for all of them when the answer is
+ * malformed). Values read by one request are from one instant of the
+ * backend (a Redis MGET, an etcd transaction); different requests are not.
+ *
+ * @return 0 (see @p results); -EINVAL (NULL argument, @p n 0 or above
+ *         TERN_DIRECTORY_KV_BATCH_MAX, any bad key, a NULL value buffer
+ *         with @p max > 0: nothing sent); -ENOTSUP (p2p).
+ */
+int tern_directory_kv_get_n(struct tern_directory *dir, unsigned int n, const char *const *keys,
+			    void *const *values, size_t max, size_t *lens, int *results);
 
 /**
  * Delete a key.

@@ -164,10 +164,13 @@ notify_post(struct worker *w, struct tern_future *f)
 	const struct tern_segment *target = future_reqs(f)[0].target;
 	const struct tern_transport_ops *ops;
 	struct tern_notify_post p;
+	struct notify_counters *pc = notify_peer(w, f);
 	uint16_t t = target->transport;
 	int rc;
 
 	COUNTER_ADD(w->ctr, notify.posted, 1);
+	if (pc != NULL)
+		COUNTER_ADD(pc, posted, 1);
 	if (target->kind == TERN_SEGMENT_LOCAL) {
 		notify_answered(w, f,
 				tern_notify_deliver(w->sh->notify,
@@ -235,7 +238,11 @@ notify_retry(struct worker *w, uint32_t phase)
 		TAILQ_REMOVE(&w->nt_retry, f, nt.link);
 		n++;
 		if (phase == PHASE_CANCEL || __atomic_load_n(&f->resolved, __ATOMIC_ACQUIRE)) {
+			struct notify_counters *pc = notify_peer(w, f);
+
 			COUNTER_ADD(w->ctr, notify.failed, 1);
+			if (pc != NULL)
+				COUNTER_ADD(pc, failed, 1);
 			batch_end(w, f, phase == PHASE_CANCEL ? -ECANCELED : f->nt.last);
 			continue;
 		}
@@ -725,7 +732,10 @@ expire_slot(struct worker *w, struct future_list *list, uint64_t now)
 		for (t = 0; t < w->nb_transports; t++)
 			if (w->tp[t].ops != NULL && w->tp[t].ops->expire != NULL)
 				w->tp[t].ops->expire(w->tp[t].ep, (uintptr_t)f, f->batch_id);
-		if (engine_future_resolve(f, f->notify == NT_RETRY && f->nt.last == -ENOBUFS
+		/* A full queue refused its notification: -ENOBUFS, also when a
+		 * post after the pause is on its way at the deadline. */
+		if (engine_future_resolve(f, (f->notify == NT_RETRY || f->notify == NT_POSTED) &&
+							     f->nt.last == -ENOBUFS
 						     ? -ENOBUFS
 						     : -ETIMEDOUT)) {
 			COUNTER_ADD(w->ctr, stats.timeouts, 1);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,15 @@ RTE_INIT(store_log_init)
 #define SETTLE_TRIES		 3u
 #define DEF_ATTACHED_DEADLINE_NS (5ull * 1000000000ull)
 #define DEF_ATTACHED_MAX_BATCH	 64u
+/* Arenas (doc/store.md, *Arenas*): a node's capacity / ARENA_DIV, at most
+ * ARENA_MAX, none under ARENA_MIN; objects up to a quarter of it. */
+#define ARENA_SLOTS    4u
+#define ARENA_DIV      4u
+#define ARENA_MAX      (64ull << 20)
+#define ARENA_MIN      (64ull << 10)
+#define ARENA_RETRY_NS (100ull * 1000000ull) /* after the owner refused one */
+/* No commit into an arena with less lease left (the owner may end it). */
+#define ARENA_MARGIN_NS (1000ull * 1000000ull)
 
 enum future_kind { F_FREE = 0, F_PUT, F_GET };
 
@@ -68,9 +78,34 @@ struct tern_store_future {
 	void *buf[TERN_STORE_BATCH_MAX];     /* get: destination */
 };
 
+enum arena_state {
+	A_NONE = 0,
+	A_OPEN,	  /* objects are placed in it */
+	A_CLOSED, /* no more: ended (ARENA_END) once nothing in it is outstanding */
+	A_DEAD,	  /* its lease is over (the owner took it back): the slot waits for
+		   * its outstanding objects to resolve */
+};
+
+/* A range of an owned node the owner granted this store (ARENA): its
+ * objects are placed here with no request, and committed one-way. */
+struct store_arena {
+	uint8_t state;
+	uint32_t outstanding;  /* objects placed in it, neither committed nor freed */
+	uint64_t base, length; /* in the node */
+	uint64_t place_end_ns; /* placements until then (half the lease) */
+	uint64_t lease_end_ns; /* the owner's lease ends after this */
+	struct store_alloc alloc;
+};
+
 struct store_node {
 	struct tern_store_node_conf conf;
 	struct store_alloc alloc;
+	/* Owned through this process's dataplane: arenas of arena_len bytes
+	 * (0: none), the one objects go to (cur, or -1). */
+	uint64_t arena_len;
+	uint64_t arena_retry_ns;
+	int arena_cur;
+	struct store_arena arena[ARENA_SLOTS];
 	/* Owned nodes: where the owner answers (dir: a peer's p2p handle). */
 	struct store_owner_addr owner;
 	char owner_node[TERN_DESCRIPTOR_NAME_MAX];
@@ -95,13 +130,18 @@ struct tern_store {
 	struct tern_request reqs[TERN_BATCH_MAX];
 	/* A put batch's extents on owned node 0, reserved in bulk
 	 * (prereserve()): pre_cur is the key being placed, or -1. */
-	uint64_t pre_off[TERN_STORE_BATCH_MAX];
-	bool pre_ok[TERN_STORE_BATCH_MAX];
+	uint64_t pre_off[TERN_STORE_BATCH_MAX][TERN_STORE_NODES_MAX];
+	bool pre_ok[TERN_STORE_BATCH_MAX][TERN_STORE_NODES_MAX];
+	/* The nodes prereserve() planned for each key (place() tries them first). */
+	uint8_t pre_plan[TERN_STORE_BATCH_MAX][TERN_STORE_REPLICAS_MAX];
+	uint8_t pre_nb_plan[TERN_STORE_BATCH_MAX];
 	int pre_cur;
 	int commit_err[TERN_STORE_BATCH_MAX]; /* resolve_put(): COMMIT_N per key */
 	uint32_t nb_pending;		      /* records after an ambiguous commit */
 	int ext_res[TERN_STORE_BATCH_MAX];    /* resolve_put(): each key's metadata commit */
-	char ext_text[TERN_STORE_BATCH_MAX][STORE_EXT_TEXT_MAX]; /* the records sent */
+	char ext_text[TERN_STORE_BATCH_MAX][STORE_EXT_TEXT_MAX]; /* the records sent or read */
+	size_t ext_len[TERN_STORE_BATCH_MAX];  /* tern_store_get(): each record's length */
+	size_t ext_lens[TERN_STORE_BATCH_MAX]; /* ext_read_batch(): as the directory gives them */
 };
 
 #define STAT_ADD(s, field, n) \
@@ -141,17 +181,174 @@ owner_request(struct tern_store *s, unsigned int n, uint16_t op, uint64_t size, 
 		.segment = s->node[n].conf.segment,
 		.pid = (uint32_t)getpid(),
 		.length = size,
-		.offset = op == STORE_WIRE_RESERVE ? 0 : *offset,
-		.lease_ms = op == STORE_WIRE_RESERVE ? (uint32_t)RTE_MIN(s->conf.lease_ns / 1000000,
-									 STORE_WIRE_LEASE_MS_MAX)
-						     : 0,
+		.offset = op == STORE_WIRE_RESERVE || op == STORE_WIRE_ARENA ? 0 : *offset,
+		.lease_ms = op == STORE_WIRE_RESERVE || op == STORE_WIRE_ARENA
+				    ? (uint32_t)RTE_MIN(s->conf.lease_ns / 1000000,
+							STORE_WIRE_LEASE_MS_MAX)
+				    : 0,
 	};
 	struct store_wire_rep r;
 	int ret = store_owner_call(&s->node[n].owner, &q, &r, OWNER_TIMEOUT_MS);
 
-	if (ret == 0 && op == STORE_WIRE_RESERVE)
+	if (ret == 0 && (op == STORE_WIRE_RESERVE || op == STORE_WIRE_ARENA))
 		*offset = r.offset;
 	return ret;
+}
+
+/* ---- arenas (doc/store.md, *Arenas*) ---- */
+
+/* Give arena @k of node @n back to the owner: one-way, or waiting for the
+ * answer (@sync: the store goes away). */
+static void
+arena_end(struct tern_store *s, unsigned int n, unsigned int k, bool sync)
+{
+	struct store_arena *ar = &s->node[n].arena[k];
+	struct store_wire_req q = {
+		.op = STORE_WIRE_ARENA_END,
+		.segment = s->node[n].conf.segment,
+		.pid = (uint32_t)getpid(),
+		.length = ar->length,
+		.offset = ar->base,
+	};
+	uint8_t msg[STORE_WIRE_REQ_LEN];
+	struct store_wire_rep r;
+	int ret;
+
+	store_wire_req_encode(&q, msg);
+	ret = sync ? store_owner_call(&s->node[n].owner, &q, &r, OWNER_TIMEOUT_MS)
+		   : store_owner_send(msg, sizeof(msg));
+	if (ret != 0)
+		STORE_LOG(WARNING, "%s: end of the arena %" PRIu64 "+%" PRIu64 " at node %u: %s",
+			  s->name, ar->base, ar->length, n, strerror(-ret));
+	store_alloc_fini(&ar->alloc);
+	ar->state = A_NONE;
+	if (s->node[n].arena_cur == (int)k)
+		s->node[n].arena_cur = -1;
+}
+
+/* Arena housekeeping: close those past their placement time, end closed
+ * ones with nothing outstanding, forget dead ones once resolved. */
+static void
+arena_poll(struct tern_store *s, unsigned int n, uint64_t now)
+{
+	struct store_node *nd = &s->node[n];
+	unsigned int k;
+
+	for (k = 0; k < ARENA_SLOTS; k++) {
+		struct store_arena *ar = &nd->arena[k];
+
+		if (ar->state == A_NONE)
+			continue;
+		if (ar->state != A_DEAD && now >= ar->lease_end_ns)
+			ar->state = A_DEAD;
+		if (ar->state == A_OPEN && now >= ar->place_end_ns)
+			ar->state = A_CLOSED;
+		if (ar->state != A_OPEN && nd->arena_cur == (int)k)
+			nd->arena_cur = -1;
+		if (ar->outstanding > 0)
+			continue;
+		if (ar->state == A_CLOSED) {
+			arena_end(s, n, k, false);
+		} else if (ar->state == A_DEAD) {
+			store_alloc_fini(&ar->alloc);
+			ar->state = A_NONE;
+		}
+	}
+}
+
+/* A new arena at node @n's owner: 0 (arena_cur set), or an error (the
+ * caller reserves at the owner on its own). */
+static int
+arena_grant(struct tern_store *s, unsigned int n, uint64_t now)
+{
+	struct store_node *nd = &s->node[n];
+	struct store_arena *ar = NULL;
+	uint64_t off = 0;
+	unsigned int k;
+	int ret;
+
+	if (now < nd->arena_retry_ns)
+		return -EAGAIN;
+	for (k = 0; k < ARENA_SLOTS && ar == NULL; k++)
+		if (nd->arena[k].state == A_NONE)
+			ar = &nd->arena[k];
+	if (ar == NULL)
+		return -EAGAIN;
+	k = (unsigned int)(ar - nd->arena);
+	ret = store_alloc_init(
+		&ar->alloc, nd->arena_len,
+		(uint32_t)RTE_MIN(s->conf.max_objects, nd->arena_len / ARENA_MIN * 16));
+	if (ret != 0)
+		return ret;
+	ret = owner_request(s, n, STORE_WIRE_ARENA, nd->arena_len, &off);
+	if (ret != 0) {
+		store_alloc_fini(&ar->alloc);
+		if (ret == -EPROTO) /* an owner without arenas */
+			nd->arena_len = 0;
+		nd->arena_retry_ns = now + ARENA_RETRY_NS;
+		return ret;
+	}
+	/* The lease runs from before the request: this side ends it first. */
+	ar->state = A_OPEN;
+	ar->outstanding = 0;
+	ar->base = off;
+	ar->length = nd->arena_len;
+	ar->place_end_ns = now + s->conf.lease_ns / 2;
+	ar->lease_end_ns = now + s->conf.lease_ns;
+	nd->arena_cur = (int)k;
+	return 0;
+}
+
+/* Place @size bytes in node @n's open arena (a new one when it is full):
+ * 0 with *offset and *slot (1 + the arena), or an error (the caller
+ * reserves at the owner on its own). */
+static int
+arena_place(struct tern_store *s, unsigned int n, uint64_t size, uint64_t *offset, uint8_t *slot)
+{
+	struct store_node *nd = &s->node[n];
+	uint64_t now = tern_clock_ns(), sub;
+	struct store_arena *ar;
+	unsigned int tries;
+
+	if (nd->arena_len == 0 || store_alloc_size(size) > nd->arena_len / 4)
+		return -EAGAIN;
+	for (tries = 0; tries < 2; tries++) {
+		if (nd->arena_cur < 0) {
+			arena_poll(s, n, now);
+			if (arena_grant(s, n, now) != 0)
+				return -EAGAIN;
+		}
+		ar = &nd->arena[nd->arena_cur];
+		if (ar->state == A_OPEN && now < ar->place_end_ns &&
+		    store_alloc_get(&ar->alloc, size, &sub) == 0) {
+			ar->outstanding++;
+			*offset = ar->base + sub;
+			*slot = (uint8_t)(nd->arena_cur + 1);
+			return 0;
+		}
+		/* Full (or past its time): no more placements there. */
+		if (ar->state == A_OPEN)
+			ar->state = A_CLOSED;
+		nd->arena_cur = -1;
+	}
+	return -EAGAIN;
+}
+
+/* An object placed in arena @slot - 1 of node @n is done with it: committed
+ * (the owner has the range now), or given back to the arena (never
+ * committed: its WRITE has resolved, the range is reused). */
+static void
+arena_done(struct tern_store *s, unsigned int n, uint8_t slot, uint64_t offset, uint64_t size,
+	   bool committed)
+{
+	struct store_arena *ar = &s->node[n].arena[slot - 1];
+
+	if (!committed && ar->state != A_DEAD)
+		store_alloc_put(&ar->alloc, offset - ar->base, size);
+	if (ar->outstanding > 0)
+		ar->outstanding--;
+	if (ar->outstanding == 0 && ar->state != A_OPEN)
+		arena_poll(s, n, tern_clock_ns());
 }
 
 static void
@@ -178,8 +375,16 @@ record_free_extents(struct tern_store *s, struct store_record *r)
 
 	if (r->size == 0)
 		return;
-	for (i = 0; i < r->nb_rep; i++)
+	for (i = 0; i < r->nb_rep; i++) {
+		if (r->arena[i] != 0) {
+			/* Never committed: back to its arena, no request. */
+			arena_done(s, r->node[i], r->arena[i], r->offset[i], r->size, false);
+			s->node[r->node[i]].alloc.used -= store_alloc_size(r->size);
+			r->arena[i] = 0;
+			continue;
+		}
 		node_free(s, r->node[i], r->offset[i], r->size);
+	}
 }
 
 /* Free a RESERVED or DEAD record and its extents. */
@@ -190,6 +395,8 @@ record_release(struct tern_store *s, uint32_t idx)
 
 	if (r->state == STORE_REC_RESERVED)
 		STAT_SUB(s, reserved, 1);
+	free(r->expect);
+	r->expect = NULL;
 	record_free_extents(s, r);
 	store_meta_drop(&s->meta, idx);
 }
@@ -265,6 +472,17 @@ ext_encode(const struct tern_store *s, const struct store_record *r, char *buf, 
 	return store_ext_encode(&e, buf, len);
 }
 
+/* A record read's answer (@ret, @len bytes of @text) decoded into @e. */
+static int
+ext_answer(int ret, const char *text, size_t len, struct store_ext_rec *e)
+{
+	if (ret == -ENOSPC)
+		ret = -EPROTO;
+	if (ret == 0)
+		ret = store_ext_decode(text, len, e);
+	return ret;
+}
+
 /* The external record of @key: 0, -ENOENT, -EPROTO (not a record), backend errors. */
 static int
 ext_get(struct tern_store *s, const char *key, struct store_ext_rec *e)
@@ -274,11 +492,7 @@ ext_get(struct tern_store *s, const char *key, struct store_ext_rec *e)
 	int ret;
 
 	ret = tern_directory_kv_get(s->dir, key, text, sizeof(text), &len);
-	if (ret == -ENOSPC)
-		ret = -EPROTO;
-	if (ret == 0)
-		ret = store_ext_decode(text, len, e);
-	return ret;
+	return ext_answer(ret, text, len, e);
 }
 
 static void pending_settle(struct tern_store *s, const char *key, bool force);
@@ -322,6 +536,9 @@ tern_store_poll(struct tern_store *s)
 		return -EINVAL;
 	if (s->nb_pending > 0)
 		pending_settle(s, NULL, false);
+	for (i = 0; i < s->conf.nb_nodes; i++)
+		if (s->node[i].arena_len > 0)
+			arena_poll(s, i, now);
 	if (s->stats.reserved == 0)
 		return 0;
 	for (i = 0; i < s->meta.max; i++) {
@@ -341,7 +558,7 @@ tern_store_poll(struct tern_store *s)
 /* Reserve @size bytes at node @n, evicting above the watermark or when it
  * does not fit. */
 static int
-node_reserve(struct tern_store *s, unsigned int n, uint64_t size, uint64_t *offset)
+node_reserve(struct tern_store *s, unsigned int n, uint64_t size, uint64_t *offset, uint8_t *slot)
 {
 	struct store_alloc *a = &s->node[n].alloc;
 	uint64_t need = store_alloc_size(size);
@@ -356,9 +573,14 @@ node_reserve(struct tern_store *s, unsigned int n, uint64_t size, uint64_t *offs
 		 * least recently used objects there. */
 		int ret;
 
-		if (n == 0 && s->pre_cur >= 0 && s->pre_ok[s->pre_cur]) {
-			*offset = s->pre_off[s->pre_cur];
-			s->pre_ok[s->pre_cur] = false;
+		*slot = 0;
+		if (arena_place(s, n, size, offset, slot) == 0) {
+			a->used += need;
+			return 0;
+		}
+		if (s->pre_cur >= 0 && s->pre_ok[s->pre_cur][n]) {
+			*offset = s->pre_off[s->pre_cur][n];
+			s->pre_ok[s->pre_cur][n] = false;
 			a->used += need;
 			return 0;
 		}
@@ -393,24 +615,40 @@ place(struct tern_store *s, uint32_t idx, unsigned int nb_rep)
 	}
 	for (i = 0; i < s->conf.nb_nodes; i++)
 		order[i] = i;
-	for (i = 2; i < s->conf.nb_nodes; i++) /* insertion sort of 1.., most free first */
-		for (j = i; j > 1; j--) {
-			const struct store_alloc *x = &s->node[order[j - 1]].alloc;
-			const struct store_alloc *y = &s->node[order[j]].alloc;
-			unsigned int t;
+	if (s->pre_cur >= 0 && s->pre_nb_plan[s->pre_cur] > 0) {
+		/* prereserve()'s plan first (its extents are reserved), then the
+		 * others in index order. */
+		const uint8_t *plan = s->pre_plan[s->pre_cur];
 
-			if (x->capacity - x->used >= y->capacity - y->used)
-				break;
-			t = order[j];
-			order[j] = order[j - 1];
-			order[j - 1] = t;
-		}
+		nb = 0;
+		for (i = 0; i < s->pre_nb_plan[s->pre_cur]; i++)
+			order[nb++] = plan[i];
+		for (i = 0; i < s->conf.nb_nodes; i++)
+			if (memchr(plan, (int)i, s->pre_nb_plan[s->pre_cur]) == NULL)
+				order[nb++] = i;
+		nb = 0;
+	} else {
+		for (i = 2; i < s->conf.nb_nodes; i++) /* insertion sort of 1.., most free first */
+			for (j = i; j > 1; j--) {
+				const struct store_alloc *x = &s->node[order[j - 1]].alloc;
+				const struct store_alloc *y = &s->node[order[j]].alloc;
+				unsigned int t;
+
+				if (x->capacity - x->used >= y->capacity - y->used)
+					break;
+				t = order[j];
+				order[j] = order[j - 1];
+				order[j - 1] = t;
+			}
+	}
 	for (i = 0; i < s->conf.nb_nodes && nb < nb_rep && nb < TERN_STORE_REPLICAS_MAX; i++) {
 		uint64_t off = 0;
+		uint8_t slot = 0;
 
-		ret = node_reserve(s, order[i], r->size, &off);
+		ret = node_reserve(s, order[i], r->size, &off, &slot);
 		if (ret != 0)
 			continue;
+		r->arena[nb] = slot;
 		r->node[nb] = (uint8_t)order[i];
 		r->offset[nb] = off;
 		nb++;
@@ -491,6 +729,117 @@ get_one(struct tern_store *s, struct tern_store_future *f, uint32_t i, unsigned 
 	return ret;
 }
 
+/* A commit's error after which the request may still have been applied. */
+static bool ext_ambiguous(int ret);
+
+#define REPLACE_TRIES 4
+
+/* The record text of @key as the metadata holds it (up to the kv space's
+ * largest value): 0, -ENOENT, or an error. */
+static int
+ext_get_raw(struct tern_store *s, const char *key, char *buf, size_t max, size_t *len)
+{
+	int ret = tern_directory_kv_get(s->dir, key, buf, max - 1, len);
+
+	if (ret == 0)
+		buf[*len] = '\0';
+	return ret;
+}
+
+/*
+ * Commit RESERVED @idx (its record @text, @len bytes) in place of whatever
+ * record its key holds, conditionally: read the current record X, then
+ * write only if the key still holds X (tern_directory_kv_swap()), or
+ * create it if absent. A replace whose answer is lost can then land only
+ * while the key still holds X: once it holds anything else, it never
+ * applies (doc/store.md, *An ambiguous commit*). Returns 0, -EBUSY (the key
+ * changed under every try: nothing written), or the error of the last
+ * request; after a lost swap r->expect keeps X for ext_settle().
+ */
+static int
+ext_replace(struct tern_store *s, uint32_t idx, const char *text, size_t len)
+{
+	struct store_record *r = &s->meta.rec[idx];
+	char cur[TERN_DIRECTORY_KV_VALUE_MAX + 1];
+	struct store_ext_rec e;
+	size_t clen = 0;
+	unsigned int t;
+	int ret;
+
+	for (t = 0; t < REPLACE_TRIES; t++) {
+		ret = ext_get_raw(s, r->key, cur, sizeof(cur), &clen);
+		if (ret == -ENOENT) {
+			ret = tern_directory_kv_put(s->dir, r->key, text, len,
+						    TERN_DIRECTORY_KV_CREATE);
+			if (ret == -EEXIST)
+				continue; /* created meanwhile (or by a retry of ours: read) */
+			return ret;
+		}
+		if (ret != 0)
+			return ret;
+		/* Ours already: a request sent again by the backend's client. */
+		if (store_ext_decode(cur, clen, &e) == 0 && strcmp(e.owner, s->name) == 0 &&
+		    e.version == r->version)
+			return 0;
+		/* X kept before the swap is sent: a lost answer needs it. */
+		free(r->expect);
+		r->expect = strdup(cur);
+		if (r->expect == NULL)
+			return -ENOMEM; /* nothing sent */
+		ret = tern_directory_kv_swap(s->dir, r->key, cur, clen, text, len);
+		if (!ext_ambiguous(ret)) {
+			free(r->expect);
+			r->expect = NULL;
+		}
+		if (ret == -ESTALE)
+			continue;
+		return ret;
+	}
+	return -EBUSY;
+}
+
+/*
+ * Settle a lost conditional replace of @idx from r->expect (X): ours in the
+ * metadata: applied; X still there: the same swap sent again (whichever
+ * lands first wins, the other changes nothing); anything else, or absent:
+ * the lost swap can never apply (a record's text names one commit, never
+ * written twice), -EEXIST. -EAGAIN: unknown.
+ */
+static int
+ext_settle_swap(struct tern_store *s, uint32_t idx)
+{
+	const struct store_record *r = &s->meta.rec[idx];
+	char cur[TERN_DIRECTORY_KV_VALUE_MAX + 1], text[STORE_EXT_TEXT_MAX];
+	struct store_ext_rec e;
+	size_t clen = 0;
+	unsigned int t;
+	int ret, n;
+
+	for (t = 0; t < REPLACE_TRIES; t++) {
+		ret = ext_get_raw(s, r->key, cur, sizeof(cur), &clen);
+		if (ret == -ENOENT || ret == -ENOSPC)
+			return -EEXIST;
+		if (ret != 0)
+			return -EAGAIN;
+		if (store_ext_decode(cur, clen, &e) == 0 && strcmp(e.owner, s->name) == 0 &&
+		    e.version == r->version)
+			return 0;
+		if (strcmp(cur, r->expect) != 0)
+			return -EEXIST;
+		n = ext_encode(s, r, text, sizeof(text));
+		if (n < 0)
+			return n;
+		ret = tern_directory_kv_swap(s->dir, r->key, r->expect, strlen(r->expect), text,
+					     (size_t)n);
+		if (ret == 0)
+			return 0;
+		if (ret != -ESTALE && !ext_ambiguous(ret))
+			return -EAGAIN;
+		/* Moved meanwhile, or unknown again: read it back. */
+	}
+	return -EAGAIN;
+}
+
 /*
  * Commit the records of a put batch's keys (those whose owners committed:
  * s->commit_err[i] == 0) in the external metadata, in as few requests as
@@ -528,8 +877,14 @@ ext_commit_batch(struct tern_store *s, struct tern_store_future *f, bool replace
 	}
 	if (n == 0)
 		return;
-	ret = tern_directory_kv_put_n(s->dir, n, keys, vals, lens,
-				      replace ? 0 : TERN_DIRECTORY_KV_CREATE, res);
+	if (replace) {
+		/* Conditional, key by key (ext_replace()). */
+		for (i = 0; i < n; i++)
+			s->ext_res[map[i]] =
+				ext_replace(s, f->rec[map[i]], s->ext_text[i], lens[i]);
+		return;
+	}
+	ret = tern_directory_kv_put_n(s->dir, n, keys, vals, lens, TERN_DIRECTORY_KV_CREATE, res);
 	for (i = 0; i < n; i++)
 		s->ext_res[map[i]] = ret < 0 ? ret : res[i];
 }
@@ -559,6 +914,8 @@ ext_settle(struct tern_store *s, uint32_t idx)
 	unsigned int t;
 	int ret, n;
 
+	if (r->expect != NULL)
+		return ext_settle_swap(s, idx);
 	for (t = 0; t < SETTLE_TRIES; t++) {
 		ret = ext_get(s, r->key, &e);
 		if (ret == 0)
@@ -632,6 +989,8 @@ pending_settle(struct tern_store *s, const char *key, bool force)
 		}
 		r->pending = false;
 		r->owned = false;
+		free(r->expect);
+		r->expect = NULL;
 		s->nb_pending--;
 		STORE_LOG(NOTICE, "%s: the ambiguous commit of %s: %s", s->name, r->key,
 			  ret == 0 ? "applied" : "not applied");
@@ -643,10 +1002,11 @@ pending_settle(struct tern_store *s, const char *key, bool force)
 	stats_used(s);
 }
 
-/* Send one COMMIT_N to node @n's owner; the refused ones fail their key. */
+/* Send one COMMIT_N to node @n's owner; the refused ones fail their key.
+ * The extents of an arena that the owner took become the owner's. */
 static void
-owners_commit_send(struct tern_store *s, unsigned int n, struct store_wire_reqn *q,
-		   const uint32_t *key_of)
+owners_commit_send(struct tern_store *s, struct tern_store_future *f, unsigned int n,
+		   struct store_wire_reqn *q, const uint32_t *key_of, const uint8_t *rep_of)
 {
 	struct store_wire_repn r;
 	unsigned int k;
@@ -654,24 +1014,35 @@ owners_commit_send(struct tern_store *s, unsigned int n, struct store_wire_reqn 
 
 	memset(&r, 0, sizeof(r));
 	ret = store_owner_calln(&s->node[n].owner, q, &r, OWNER_TIMEOUT_MS);
-	for (k = 0; k < q->count && ret != 0; k++)
-		if (r.count == 0 || (r.fail_mask & (1u << k)))
-			if (s->commit_err[key_of[k]] == 0)
-				s->commit_err[key_of[k]] = ret;
+	for (k = 0; k < q->count; k++) {
+		struct store_record *rec = &s->meta.rec[f->rec[key_of[k]]];
+		bool refused = ret != 0 && (r.count == 0 || (r.fail_mask & (1u << k)));
+		uint8_t j = rep_of[k];
+
+		if (refused && s->commit_err[key_of[k]] == 0)
+			s->commit_err[key_of[k]] = ret;
+		if (rec->arena[j] != 0 && !refused) {
+			/* The owner has the range now: freed with FREE from here on. */
+			arena_done(s, n, rec->arena[j], rec->offset[j], rec->size, true);
+			rec->arena[j] = 0;
+		}
+	}
 	q->count = 0;
 }
 
 /*
  * The lease of every owned replica ends before the record is committed: a
  * record never names an extent its owner may still free. One COMMIT_N
- * message per owned node and 13 extents; s->commit_err[i] says how key i
- * fared.
+ * message per owned node and 13 extents, waited for (doc/store.md,
+ * *Arenas*: why not one-way); s->commit_err[i] says how key i fared.
  */
 static void
 owners_commit(struct tern_store *s, struct tern_store_future *f)
 {
 	struct store_wire_reqn q = { .op = STORE_WIRE_COMMIT_N };
 	uint32_t key_of[STORE_WIRE_N_MAX], i;
+	uint8_t rep_of[STORE_WIRE_N_MAX];
+	uint64_t now = tern_clock_ns(), margin = RTE_MIN(s->conf.lease_ns / 4, ARENA_MARGIN_NS);
 	unsigned int n, j;
 
 	for (i = 0; i < f->nb; i++)
@@ -680,6 +1051,7 @@ owners_commit(struct tern_store *s, struct tern_store_future *f)
 		if (!(s->node[n].conf.flags & TERN_STORE_NODE_F_OWNED))
 			continue;
 		q.segment = s->node[n].conf.segment;
+		q.pid = (uint32_t)getpid();
 		q.count = 0;
 		for (i = 0; i < f->nb; i++) {
 			const struct store_record *r;
@@ -690,15 +1062,25 @@ owners_commit(struct tern_store *s, struct tern_store_future *f)
 			for (j = 0; j < r->nb_rep && r->size > 0; j++) {
 				if (r->node[j] != n)
 					continue;
+				if (r->arena[j] != 0 &&
+				    now + margin >=
+					    s->node[n].arena[r->arena[j] - 1].lease_end_ns) {
+					/* Its arena's lease ends: the owner may take the
+					 * range back (even give it to this process again). */
+					if (s->commit_err[i] == 0)
+						s->commit_err[i] = -ETIMEDOUT;
+					continue;
+				}
 				key_of[q.count] = i;
+				rep_of[q.count] = (uint8_t)j;
 				q.length[q.count] = r->size;
 				q.offset[q.count++] = r->offset[j];
 				if (q.count == STORE_WIRE_N_MAX)
-					owners_commit_send(s, n, &q, key_of);
+					owners_commit_send(s, f, n, &q, key_of, rep_of);
 			}
 		}
 		if (q.count > 0)
-			owners_commit_send(s, n, &q, key_of);
+			owners_commit_send(s, f, n, &q, key_of, rep_of);
 	}
 }
 
@@ -737,6 +1119,10 @@ resolve_put(struct tern_store *s, struct tern_store_future *f, int status)
 			if (ext_ambiguous(ret) || (ret == -EEXIST && !replace)) {
 				int st = ext_settle(s, idx);
 
+				if (st != -EAGAIN) {
+					free(s->meta.rec[idx].expect);
+					s->meta.rec[idx].expect = NULL;
+				}
 				if (st == -EAGAIN) {
 					/* Unknown: keep the extents until read back
 					 * (the version is this record's alone). */
@@ -928,46 +1314,85 @@ tern_store_future_release(struct tern_store_future *f)
 /* ---- put, get ---- */
 
 /*
- * Owned node 0 and one replica: reserve the batch's extents there in
- * RESERVE_N messages (13 a message) rather than one round trip per key.
- * A message the owner refuses leaves its keys to the one-by-one path
- * (which evicts); what no key takes is freed at the end of the put.
+ * A put batch's extents on owned nodes without an arena (a peer's owner
+ * over p2p, or an owner that refused an arena): the batch's placement is
+ * planned first (as place() would: node 0 first, then the others by free
+ * bytes, only nodes with room without eviction), then reserved per owner
+ * in RESERVE_N messages (13 extents a message) rather than one round trip
+ * per extent. A key with no plan, or whose message the owner refused,
+ * takes the one-by-one path (which evicts); what no key takes is freed at
+ * the end of the put.
  */
 static void
 prereserve(struct tern_store *s, const char *const *keys, void *const *bufs, const uint64_t *sizes,
-	   uint32_t nb)
+	   uint32_t nb, unsigned int replicas)
 {
 	char key[TERN_STORE_KEY_MAX];
+	uint64_t room[TERN_STORE_NODES_MAX];
 	struct store_wire_reqn q = {
 		.op = STORE_WIRE_RESERVE_N,
-		.segment = s->node[0].conf.segment,
 		.pid = (uint32_t)getpid(),
 		.lease_ms = (uint32_t)RTE_MIN(s->conf.lease_ns / 1000000, STORE_WIRE_LEASE_MS_MAX),
 	};
 	struct store_wire_repn r;
 	uint32_t idx[STORE_WIRE_N_MAX], i, k;
+	unsigned int n, j, nb_nodes = s->conf.nb_nodes;
 
-	for (i = 0; i < nb; i++)
-		s->pre_ok[i] = false;
-	for (i = 0; i < nb;) {
-		q.count = 0;
-		for (; i < nb && q.count < STORE_WIRE_N_MAX; i++) {
-			if (sizes[i] == 0 || bufs[i] == NULL || key_pad(keys[i], key, false) < 0)
+	for (n = 0; n < nb_nodes; n++)
+		room[n] = s->node[n].alloc.capacity - s->node[n].alloc.used;
+	for (i = 0; i < nb; i++) {
+		bool taken[TERN_STORE_NODES_MAX] = { false };
+		uint64_t need = store_alloc_size(sizes[i]);
+
+		memset(s->pre_ok[i], 0, sizeof(s->pre_ok[i]));
+		s->pre_nb_plan[i] = 0;
+		if (sizes[i] == 0 || bufs[i] == NULL || key_pad(keys[i], key, false) < 0 ||
+		    room[0] < need)
+			continue;
+		/* node 0, then the most free with room */
+		s->pre_plan[i][0] = 0;
+		taken[0] = true;
+		for (j = 1; j < replicas; j++) {
+			int best = -1;
+
+			for (n = 1; n < nb_nodes; n++)
+				if (!taken[n] && room[n] >= need &&
+				    (best < 0 || room[n] > room[best]))
+					best = (int)n;
+			if (best < 0)
+				break;
+			s->pre_plan[i][j] = (uint8_t)best;
+			taken[best] = true;
+		}
+		if (j < replicas)
+			continue;
+		s->pre_nb_plan[i] = (uint8_t)replicas;
+		for (j = 0; j < replicas; j++)
+			room[s->pre_plan[i][j]] -= need;
+	}
+	for (n = 0; n < nb_nodes; n++) {
+		if (!(s->node[n].conf.flags & TERN_STORE_NODE_F_OWNED) || s->node[n].arena_len > 0)
+			continue;
+		q.segment = s->node[n].conf.segment;
+		for (i = 0; i < nb;) {
+			q.count = 0;
+			for (; i < nb && q.count < STORE_WIRE_N_MAX; i++)
+				for (j = 0; j < s->pre_nb_plan[i]; j++)
+					if (s->pre_plan[i][j] == n) {
+						idx[q.count] = i;
+						q.length[q.count] = sizes[i];
+						q.offset[q.count++] = 0;
+					}
+			if (q.count < 2) /* one extent: the one-by-one path is as fast */
 				continue;
-			idx[q.count] = i;
-			q.length[q.count] = sizes[i];
-			q.offset[q.count++] = 0;
-		}
-		if (q.count < 2) { /* one key: the one-by-one path is as fast */
-			continue;
-		}
-		memset(&r, 0, sizeof(r));
-		if (store_owner_calln(&s->node[0].owner, &q, &r, OWNER_TIMEOUT_MS) != 0 ||
-		    r.count != q.count)
-			continue;
-		for (k = 0; k < q.count; k++) {
-			s->pre_off[idx[k]] = r.offset[k];
-			s->pre_ok[idx[k]] = true;
+			memset(&r, 0, sizeof(r));
+			if (store_owner_calln(&s->node[n].owner, &q, &r, OWNER_TIMEOUT_MS) != 0 ||
+			    r.count != q.count)
+				continue;
+			for (k = 0; k < q.count; k++) {
+				s->pre_off[idx[k]][n] = r.offset[k];
+				s->pre_ok[idx[k]][n] = true;
+			}
 		}
 	}
 }
@@ -976,15 +1401,19 @@ prereserve(struct tern_store *s, const char *const *keys, void *const *bufs, con
 static void
 prereserve_drop(struct tern_store *s, const uint64_t *sizes, uint32_t nb)
 {
-	struct store_alloc *a = &s->node[0].alloc;
+	unsigned int n;
 	uint32_t i;
 
-	for (i = 0; i < nb; i++)
-		if (s->pre_ok[i]) {
-			a->used += store_alloc_size(sizes[i]); /* node_free() takes it back */
-			node_free(s, 0, s->pre_off[i], sizes[i]);
-			s->pre_ok[i] = false;
-		}
+	for (i = 0; i < nb; i++) {
+		for (n = 0; n < s->conf.nb_nodes; n++)
+			if (s->pre_ok[i][n]) {
+				/* node_free() takes it back */
+				s->node[n].alloc.used += store_alloc_size(sizes[i]);
+				node_free(s, n, s->pre_off[i][n], sizes[i]);
+				s->pre_ok[i][n] = false;
+			}
+		s->pre_nb_plan[i] = 0;
+	}
 	s->pre_cur = -1;
 }
 
@@ -1017,8 +1446,14 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
 	f->flags = flags;
 	lease_end += s->conf.lease_ns;
 	s->pre_cur = -1;
-	if (replicas == 1 && nb > 1 && (s->node[0].conf.flags & TERN_STORE_NODE_F_OWNED))
-		prereserve(s, keys, bufs, sizes, nb);
+	if (nb > 1) {
+		for (i = 0; i < s->conf.nb_nodes; i++)
+			if ((s->node[i].conf.flags & TERN_STORE_NODE_F_OWNED) &&
+			    s->node[i].arena_len == 0)
+				break;
+		if (i < s->conf.nb_nodes)
+			prereserve(s, keys, bufs, sizes, nb, replicas);
+	}
 	for (i = 0; i < nb; i++) {
 		struct store_record *r;
 		uint32_t idx;
@@ -1090,7 +1525,7 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
 }
 
 /*
- * The external record of @key checked against the local one (*idx, may be
+ * The external record of @key (read: @ret, @ep) checked against the local one (*idx, may be
  * STORE_REC_NONE). A local record the metadata no longer holds is stale:
  * forgotten here (its memory freed once unread). Returns 0 (*idx is the
  * current local record), -ENOENT, -EREMOTE (another store placed it: *size
@@ -1098,11 +1533,10 @@ tern_store_put(struct tern_store *s, const char *const *keys, void *const *bufs,
  * backend error.
  */
 static int
-ext_lookup(struct tern_store *s, const char *key, uint32_t *idx, uint64_t *size,
-	   struct store_ext_rec *out)
+ext_lookup(struct tern_store *s, const char *key, int ret, const struct store_ext_rec *ep,
+	   uint32_t *idx, uint64_t *size, struct store_ext_rec *out)
 {
-	struct store_ext_rec e;
-	int ret = ext_get(s, key, &e);
+	const struct store_ext_rec e = *ep;
 
 	if (ret < 0 && ret != -ENOENT && ret != -EPROTO)
 		return ret;
@@ -1213,6 +1647,40 @@ get_foreign(struct tern_store *s, const char *key, const struct store_ext_rec *e
 	return ret;
 }
 
+/*
+ * The external records of a get batch's @keys in as few requests as the
+ * backend allows (tern_directory_kv_get_n(): one Redis MGET, one etcd
+ * transaction per 64 keys): key i's answer in s->ext_res[i], its text in
+ * s->ext_text[i] (s->ext_len[i] bytes). A key with a refused byte gets
+ * -EINVAL (the get fails it before looking).
+ */
+static void
+ext_read_batch(struct tern_store *s, const char *const *keys, uint32_t nb)
+{
+	const char *k[TERN_STORE_BATCH_MAX];
+	void *v[TERN_STORE_BATCH_MAX];
+	uint32_t map[TERN_STORE_BATCH_MAX], i, n = 0;
+	int res[TERN_STORE_BATCH_MAX], ret;
+	char key[TERN_STORE_KEY_MAX];
+
+	for (i = 0; i < nb; i++) {
+		s->ext_res[i] = -EINVAL;
+		s->ext_len[i] = 0;
+		if (key_pad(keys[i], key, false) < 0)
+			continue;
+		k[n] = keys[i];
+		v[n] = s->ext_text[i];
+		map[n++] = i;
+	}
+	if (n == 0)
+		return;
+	ret = tern_directory_kv_get_n(s->dir, n, k, v, STORE_EXT_TEXT_MAX, s->ext_lens, res);
+	for (i = 0; i < n; i++) {
+		s->ext_res[map[i]] = ret < 0 ? ret : res[i];
+		s->ext_len[map[i]] = ret < 0 ? 0 : s->ext_lens[i];
+	}
+}
+
 struct tern_store_future *
 tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
 	       const uint64_t *buf_sizes, uint32_t nb)
@@ -1230,6 +1698,8 @@ tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
 	f = future_get(s, F_GET, nb);
 	if (f == NULL)
 		return NULL;
+	if (s->dir != NULL)
+		ext_read_batch(s, keys, nb);
 	for (i = 0; i < nb; i++) {
 		struct store_record *r;
 		const struct store_node *n;
@@ -1246,9 +1716,10 @@ tern_store_get(struct tern_store *s, const char *const *keys, void *const *bufs,
 		}
 		idx = store_meta_lookup(&s->meta, key);
 		if (s->dir != NULL) {
-			struct store_ext_rec e;
+			struct store_ext_rec e, got;
 
-			ret = ext_lookup(s, key, &idx, &f->size[i], &e);
+			ret = ext_answer(s->ext_res[i], s->ext_text[i], s->ext_len[i], &got);
+			ret = ext_lookup(s, key, ret, &got, &idx, &f->size[i], &e);
 			if (ret == -EREMOTE && f->size[i] > buf_sizes[i])
 				ret = -ENOSPC;
 			else if (ret == -EREMOTE && f->size[i] > 0 && bufs[i] == NULL)
@@ -1599,8 +2070,19 @@ tern_store_create(const struct tern_store_conf *conf)
 	}
 	s->engine = conf->engine;
 	s->own_client = conf->client == NULL;
-	for (i = 0; i < s->conf.nb_nodes; i++)
-		s->stats.capacity += s->node[i].alloc.capacity;
+	for (i = 0; i < s->conf.nb_nodes; i++) {
+		struct store_node *nd = &s->node[i];
+
+		s->stats.capacity += nd->alloc.capacity;
+		nd->arena_cur = -1;
+		/* Arenas at this process's dataplane (one-way messages reach it
+		 * in order; a peer's p2p channel is a connection per call). */
+		if ((nd->conf.flags & TERN_STORE_NODE_F_OWNED) && nd->owner.dir == NULL)
+			nd->arena_len = RTE_MIN(nd->alloc.capacity / ARENA_DIV, ARENA_MAX) /
+					STORE_ALLOC_ALIGN * STORE_ALLOC_ALIGN;
+		if (nd->arena_len < ARENA_MIN)
+			nd->arena_len = 0;
+	}
 	s->pre_cur = -1;
 	s->magic = STORE_MAGIC;
 	return s;
@@ -1673,6 +2155,16 @@ tern_store_destroy(struct tern_store *s)
 				    TERN_STORE_NODE_F_OWNED)
 					node_free(s, s->meta.rec[i].node[j],
 						  s->meta.rec[i].offset[j], s->meta.rec[i].size);
+	/* Arenas: given back (what no commit took; committed objects were
+	 * freed above), unless an abandoned put still has an object there. */
+	for (i = 0; i < s->conf.nb_nodes; i++)
+		for (j = 0; j < ARENA_SLOTS; j++)
+			if ((s->node[i].arena[j].state == A_OPEN ||
+			     s->node[i].arena[j].state == A_CLOSED) &&
+			    s->node[i].arena[j].outstanding == 0)
+				arena_end(s, i, j, true);
+			else /* an abandoned put's WRITE may land there: the lease */
+				store_alloc_fini(&s->node[i].arena[j].alloc);
 	if (s->own_client)
 		tern_client_destroy(s->client);
 	store_meta_fini(&s->meta);
@@ -1909,10 +2401,131 @@ tel_keys_cb(const char *cmd __rte_unused, const char *params, struct rte_tel_dat
 	return 0;
 }
 
+/* ---- this client's keys, listed by its dataplane (store_private.h) ---- */
+
+/* A page's text: written by the rte_mp thread only (one request at a time). */
+static char keys_mp_text[STORE_KEYS_TEXT_MAX];
+
+/* The page asked by @q of @s, under the store's lock, as text in a memfd
+ * (*fd; -1 when empty). 0 or a negative errno (r->status). */
+static int
+keys_mp_page(struct tern_store *s, const struct store_keys_req *q, struct store_keys_rep *r,
+	     int *fd)
+{
+	struct store_keys_query kq;
+	struct timespec until;
+	uint32_t iter, idx;
+	size_t plen, off = 0;
+	char err[160];
+	int n;
+
+	r->next = -1; /* the end, unless the page is full */
+	if (store_keys_parse(q->params, &kq, err, sizeof(err)) != 0)
+		return -EINVAL;
+	if (kq.cursor > s->meta.mask + 1)
+		return -ERANGE;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)TEL_KEYS_LOCK_WAIT_NS;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_timedlock(tel_keys_lock, &until) != 0)
+		return -EBUSY;
+	plen = strlen(kq.prefix);
+	iter = kq.cursor;
+	while ((idx = store_meta_next(&s->meta, &iter)) != STORE_REC_NONE) {
+		const struct store_record *rec = &s->meta.rec[idx];
+		struct store_keys_row row = { .size = rec->size, .version = rec->version };
+		size_t ro = 0;
+		unsigned int i;
+
+		if (memcmp(rec->key, kq.prefix, plen) != 0)
+			continue;
+		if (r->count == kq.count) {
+			iter--; /* this slot starts the next page */
+			r->next = (int32_t)iter;
+			break;
+		}
+		memcpy(row.key, rec->key, sizeof(row.key));
+		for (i = 0; i < rec->nb_rep && ro < sizeof(row.replicas); i++)
+			ro += (size_t)snprintf(row.replicas + ro, sizeof(row.replicas) - ro,
+					       "%s%u:%" PRIu64, i ? " " : "", rec->node[i],
+					       rec->offset[i]);
+		n = store_keys_row_format(&row, keys_mp_text + off, sizeof(keys_mp_text) - off);
+		if (n < 0) {
+			pthread_mutex_unlock(tel_keys_lock);
+			return n == -ENOSPC ? -EMSGSIZE : -EIO;
+		}
+		off += (size_t)n;
+		r->count++;
+	}
+	pthread_mutex_unlock(tel_keys_lock);
+	r->text_len = (uint32_t)off;
+	if (off == 0)
+		return 0;
+	*fd = memfd_create("tern_store_keys", MFD_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	if (write(*fd, keys_mp_text, off) != (ssize_t)off || lseek(*fd, 0, SEEK_SET) != 0) {
+		close(*fd);
+		*fd = -1;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The dataplane's request (rte_mp, its thread): every request gets an
+ * answer, a refusal included, so that the dataplane never waits for one. */
+static int
+keys_mp_action(const struct rte_mp_msg *msg, const void *peer)
+{
+	struct store_keys_rep r = { .op = STORE_KEYS_OP_PAGE, .pid = (uint32_t)getpid() };
+	struct rte_mp_msg m = { 0 };
+	struct store_keys_req q;
+	struct tern_store *s;
+	int fd = -1, ret, n;
+
+	ret = msg->len_param < 0 ? -EPROTO
+				 : store_keys_req_decode(msg->param, (size_t)msg->len_param, &q);
+	if (ret == 0)
+		r.op = q.op;
+	pthread_mutex_lock(&tel_lock);
+	s = tel_store;
+	if (ret == 0 && (s == NULL || tel_keys_lock == NULL))
+		ret = -ENOENT;
+	if (s != NULL)
+		memcpy(r.name, s->name, strnlen(s->name, sizeof(r.name) - 1));
+	if (ret == 0 && q.op == STORE_KEYS_OP_PAGE)
+		ret = q.pid != r.pid ? -ESRCH : keys_mp_page(s, &q, &r, &fd);
+	pthread_mutex_unlock(&tel_lock);
+	r.status = ret;
+	if (ret != 0 || r.op == STORE_KEYS_OP_HELLO) {
+		r.count = r.truncated = r.text_len = 0;
+		r.next = ret != 0 ? -1 : 0;
+	}
+	snprintf(m.name, sizeof(m.name), "%s", STORE_KEYS_MP_NAME);
+	n = store_keys_rep_encode(&r, m.param, sizeof(m.param));
+	if (n < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	m.len_param = n;
+	if (fd >= 0) {
+		m.fds[0] = fd;
+		m.num_fds = 1;
+	}
+	ret = rte_mp_reply(&m, peer);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 int
 tern_store_telemetry_keys_register(struct tern_store *s, pthread_mutex_t *lock)
 {
-	static bool keys_registered;
+	static bool keys_registered, mp_registered;
 	int ret;
 
 	if (s == NULL || s->magic != STORE_MAGIC || lock == NULL)
@@ -1929,6 +2542,15 @@ tern_store_telemetry_keys_register(struct tern_store *s, pthread_mutex_t *lock)
 			ret = -ENOTSUP;
 		else
 			keys_registered = true;
+	}
+	/* A client of a dataplane (a DPDK secondary, no telemetry socket):
+	 * its dataplane lists these keys (/tern/client_store_keys). */
+	if (ret == 0 && !mp_registered && rte_eal_process_type() == RTE_PROC_SECONDARY) {
+		if (rte_mp_action_register(STORE_KEYS_MP_NAME, keys_mp_action) != 0 &&
+		    rte_errno != EEXIST)
+			ret = -ENOTSUP;
+		else
+			mp_registered = true;
 	}
 	if (ret == 0)
 		tel_keys_lock = lock;

@@ -118,6 +118,53 @@ store_alloc_put(struct store_alloc *a, uint64_t offset, uint64_t length)
 	return 0;
 }
 
+int
+store_alloc_take(struct store_alloc *a, uint64_t offset, uint64_t length)
+{
+	uint64_t len = store_alloc_size(length);
+	uint32_t lo = 0, hi = a->nb_free, i;
+	struct store_extent *e;
+
+	if (length == 0 || offset % STORE_ALLOC_ALIGN != 0 || offset >= a->capacity ||
+	    len > a->capacity - offset)
+		return -EINVAL;
+	/* i: the last free extent starting at or before offset. */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (a->free[mid].offset <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return -EINVAL;
+	i = lo - 1;
+	e = &a->free[i];
+	if (e->offset + e->length < offset + len)
+		return -EINVAL;
+	if (e->offset == offset) {
+		e->offset += len;
+		e->length -= len;
+		if (e->length == 0) {
+			memmove(e, e + 1, (a->nb_free - i - 1) * sizeof(*e));
+			a->nb_free--;
+		}
+	} else if (e->offset + e->length == offset + len) {
+		e->length -= len;
+	} else {
+		if (a->nb_free == a->max_free)
+			return -ENOSPC;
+		memmove(e + 1, e, (a->nb_free - i) * sizeof(*e));
+		a->nb_free++;
+		e[1].offset = offset + len;
+		e[1].length = e->offset + e->length - (offset + len);
+		e->length = offset - e->offset;
+	}
+	a->used += len;
+	return 0;
+}
+
 uint64_t
 store_alloc_largest(const struct store_alloc *a)
 {

@@ -29,7 +29,16 @@
 
 #define OWNER_DEF_EXTENTS 65536u
 
-enum { EXT_FREE = 0, EXT_RESERVED, EXT_COMMITTED };
+/*
+ * EXT_ARENA: a client's arena (doc/store.md, *Arenas*), with the lease of a
+ * reservation. A COMMIT of a range inside it makes that range an
+ * EXT_COMMITTED extent with `parent` (1 + the arena's slot); a piece freed
+ * while its arena lives becomes EXT_GONE: its range goes back with the
+ * arena's. When the arena ends (ARENA_END or its lease) its whole range is
+ * given back but for its committed pieces, which stay as extents of their
+ * own.
+ */
+enum { EXT_FREE = 0, EXT_RESERVED, EXT_COMMITTED, EXT_ARENA, EXT_GONE };
 
 struct owner_extent {
 	uint64_t offset;
@@ -38,6 +47,7 @@ struct owner_extent {
 	uint64_t ref_end_ns;   /* refs > 0: the references expire after this */
 	uint32_t refs;	       /* readers' references (COMMITTED) */
 	uint32_t pid;
+	uint32_t parent; /* a piece of the arena in slot parent - 1, or 0 */
 	uint8_t state;
 	bool freeing; /* freed while referenced: given back when refs drop */
 };
@@ -62,8 +72,8 @@ ext_find(struct tern_store_owner *o, uint64_t offset, uint64_t length)
 	uint32_t i;
 
 	for (i = 0; i < o->nb_hw; i++)
-		if (o->ext[i].state != EXT_FREE && !o->ext[i].freeing &&
-		    o->ext[i].offset == offset && o->ext[i].length == length)
+		if ((o->ext[i].state == EXT_RESERVED || o->ext[i].state == EXT_COMMITTED) &&
+		    !o->ext[i].freeing && o->ext[i].offset == offset && o->ext[i].length == length)
 			return &o->ext[i];
 	return NULL;
 }
@@ -75,8 +85,8 @@ ext_find_any(struct tern_store_owner *o, uint64_t offset, uint64_t length)
 	uint32_t i;
 
 	for (i = 0; i < o->nb_hw; i++)
-		if (o->ext[i].state != EXT_FREE && o->ext[i].offset == offset &&
-		    o->ext[i].length == length)
+		if ((o->ext[i].state == EXT_RESERVED || o->ext[i].state == EXT_COMMITTED) &&
+		    o->ext[i].offset == offset && o->ext[i].length == length)
 			return &o->ext[i];
 	return NULL;
 }
@@ -99,11 +109,80 @@ ext_release(struct tern_store_owner *o, struct owner_extent *e)
 		o->stats.reserved--;
 	else
 		o->stats.committed--;
-	store_alloc_put(&o->alloc, e->offset, e->length);
-	e->state = EXT_FREE;
+	/* A piece of a live arena: its range goes back with the arena's. */
+	if (e->parent == 0)
+		store_alloc_put(&o->alloc, e->offset, e->length);
+	e->state = e->parent == 0 ? EXT_FREE : EXT_GONE;
 	e->freeing = false;
 	e->refs = 0;
 	o->stats.used = o->alloc.used;
+}
+
+/* The arena @a ends: its range is given back but for its committed pieces
+ * (being freed under a reader included), which stay extents of their own. */
+static void
+arena_release(struct tern_store_owner *o, struct owner_extent *a)
+{
+	uint32_t id = (uint32_t)(a - o->ext) + 1, i;
+	int ret;
+
+	ret = store_alloc_put(&o->alloc, a->offset, a->length);
+	for (i = 0; i < o->nb_hw; i++) {
+		struct owner_extent *e = &o->ext[i];
+
+		if (e->parent != id)
+			continue;
+		e->parent = 0;
+		if (e->state == EXT_GONE) {
+			e->state = EXT_FREE;
+		} else if (ret == 0 && store_alloc_take(&o->alloc, e->offset, e->length) != 0) {
+			/* Cannot happen: the pieces lie in the arena, apart. */
+			OWNER_LOG(ERR, "arena at %" PRIu64 ": piece %" PRIu64 "+%" PRIu64 " lost",
+				  a->offset, e->offset, e->length);
+		}
+	}
+	if (ret != 0)
+		OWNER_LOG(ERR, "arena %" PRIu64 "+%" PRIu64 ": %s", a->offset, a->length,
+			  strerror(-ret));
+	a->state = EXT_FREE;
+	o->stats.reserved--;
+	o->stats.used = o->alloc.used;
+}
+
+/* Commit the range @q names inside an arena of q->pid: a piece of it. */
+static int
+arena_commit(struct tern_store_owner *o, const struct store_wire_req *q)
+{
+	uint64_t len = store_alloc_size(q->length);
+	struct owner_extent *a = NULL, *e;
+	uint32_t id, i;
+
+	for (i = 0; i < o->nb_hw && a == NULL; i++)
+		if (o->ext[i].state == EXT_ARENA && o->ext[i].pid == q->pid &&
+		    o->ext[i].offset <= q->offset &&
+		    q->offset - o->ext[i].offset <= o->ext[i].length &&
+		    len <= o->ext[i].length - (q->offset - o->ext[i].offset))
+			a = &o->ext[i];
+	if (a == NULL)
+		return -ENOENT;
+	id = (uint32_t)(a - o->ext) + 1;
+	for (i = 0; i < o->nb_hw; i++)
+		if (o->ext[i].parent == id && o->ext[i].state != EXT_FREE &&
+		    o->ext[i].offset < q->offset + len &&
+		    q->offset < o->ext[i].offset + store_alloc_size(o->ext[i].length))
+			return -EALREADY; /* overlaps a piece committed before */
+	e = ext_slot(o);
+	if (e == NULL)
+		return -ENOSPC;
+	*e = (struct owner_extent){
+		.offset = q->offset,
+		.length = q->length,
+		.pid = q->pid,
+		.parent = id,
+		.state = EXT_COMMITTED,
+	};
+	o->stats.committed++;
+	return 0;
 }
 
 static int
@@ -124,11 +203,16 @@ sweep(struct tern_store_owner *o)
 				ext_release(o, &o->ext[i]);
 		}
 	for (i = 0; i < o->nb_hw; i++)
-		if (o->ext[i].state == EXT_RESERVED && now >= o->ext[i].lease_end_ns) {
+		if ((o->ext[i].state == EXT_RESERVED || o->ext[i].state == EXT_ARENA) &&
+		    now >= o->ext[i].lease_end_ns) {
 			OWNER_LOG(NOTICE,
-				  "lease of %" PRIu64 " bytes at %" PRIu64 " (pid %u) expired",
+				  "lease of %s%" PRIu64 " bytes at %" PRIu64 " (pid %u) expired",
+				  o->ext[i].state == EXT_ARENA ? "the arena of " : "",
 				  o->ext[i].length, o->ext[i].offset, o->ext[i].pid);
-			ext_release(o, &o->ext[i]);
+			if (o->ext[i].state == EXT_ARENA)
+				arena_release(o, &o->ext[i]);
+			else
+				ext_release(o, &o->ext[i]);
 			o->stats.lease_expired++;
 			freed++;
 		}
@@ -144,9 +228,10 @@ owner_serve(struct tern_store_owner *o, const struct store_wire_req *q, struct s
 	sweep(o);
 	o->stats.requests++;
 	r->status = 0;
+	r->offset = 0; /* RESERVE and ARENA alone answer one */
 	if (q->segment != o->conf.segment) {
 		r->status = -ENOENT;
-	} else if (q->op == STORE_WIRE_RESERVE) {
+	} else if (q->op == STORE_WIRE_RESERVE || q->op == STORE_WIRE_ARENA) {
 		e = ext_slot(o);
 		if (e == NULL)
 			r->status = -ENOSPC;
@@ -159,14 +244,26 @@ owner_serve(struct tern_store_owner *o, const struct store_wire_req *q, struct s
 				.lease_end_ns =
 					tern_clock_ns() + (uint64_t)q->lease_ms * 1000000ull,
 				.pid = q->pid,
-				.state = EXT_RESERVED,
+				.state = q->op == STORE_WIRE_ARENA ? EXT_ARENA : EXT_RESERVED,
 			};
 			o->stats.reserved++;
 		}
+	} else if (q->op == STORE_WIRE_ARENA_END) {
+		uint32_t i;
+
+		r->status = -ENOENT;
+		for (i = 0; i < o->nb_hw && r->status != 0; i++)
+			if (o->ext[i].state == EXT_ARENA && o->ext[i].offset == q->offset &&
+			    o->ext[i].length == q->length && o->ext[i].pid == q->pid) {
+				arena_release(o, &o->ext[i]);
+				r->status = 0;
+			}
 	} else if (q->op == STORE_WIRE_COMMIT) {
 		e = ext_find(o, q->offset, q->length);
-		if (e == NULL || e->state != EXT_RESERVED) {
-			r->status = e == NULL ? -ENOENT : -EALREADY;
+		if (e == NULL) {
+			r->status = arena_commit(o, q);
+		} else if (e->state != EXT_RESERVED) {
+			r->status = -EALREADY;
 		} else {
 			e->state = EXT_COMMITTED;
 			o->stats.reserved--;
@@ -176,9 +273,10 @@ owner_serve(struct tern_store_owner *o, const struct store_wire_req *q, struct s
 		e = ext_find(o, q->offset, q->length);
 		if (e == NULL)
 			r->status = -ENOENT;
-		else if (e->refs > 0)
+		else if (e->refs > 0) {	   /* ext_find() skips an extent already freeing */
 			e->freeing = true; /* given back when its last reader is done */
-		else
+			o->stats.frees_deferred++;
+		} else
 			ext_release(o, e);
 	} else if (q->op == STORE_WIRE_READ_REF) {
 		uint64_t end = tern_clock_ns() + (uint64_t)q->lease_ms * 1000000ull;
@@ -308,6 +406,42 @@ owner_mp_action(const struct rte_mp_msg *msg, const void *peer)
 	return rte_mp_reply(&reply, peer);
 }
 
+/*
+ * A one-way message (STORE_WIRE_MP_NAME_1W): an ARENA_END the client does
+ * not wait for. Never answered: what is refused is logged and counted
+ * (`refused`).
+ */
+static int
+owner_mp_oneway(const struct rte_mp_msg *msg, const void *peer __rte_unused)
+{
+	struct store_wire_req q;
+	struct store_wire_rep r = { 0 };
+	int ret;
+
+	ret = msg->num_fds != 0 ? -EPROTO
+				: store_wire_req_decode(msg->param, (size_t)msg->len_param, &q);
+	if (ret == 0 && q.op != STORE_WIRE_ARENA_END)
+		ret = -EPROTO;
+	pthread_mutex_lock(&owner_global_lock);
+	if (owner_current == NULL) {
+		ret = ret == 0 ? -ENODEV : ret;
+	} else {
+		pthread_mutex_lock(&owner_current->lock);
+		if (ret != 0)
+			owner_current->stats.refused++;
+		else
+			owner_serve(owner_current, &q, &r);
+		pthread_mutex_unlock(&owner_current->lock);
+		if (ret == 0)
+			ret = r.status;
+	}
+	pthread_mutex_unlock(&owner_global_lock);
+	if (ret != 0)
+		OWNER_LOG(WARNING, "a one-way request (%u bytes) refused: %s",
+			  (unsigned int)msg->len_param, strerror(-ret));
+	return 0;
+}
+
 int
 tern_store_owner_serve(struct tern_store_owner *o, const uint8_t *req, size_t len, uint8_t *rep)
 {
@@ -369,6 +503,7 @@ owner_tel(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 	rte_tel_data_add_dict_u64(d, "refused", st.refused);
 	rte_tel_data_add_dict_u64(d, "read_refs", st.read_refs);
 	rte_tel_data_add_dict_u64(d, "read_refs_expired", st.read_refs_expired);
+	rte_tel_data_add_dict_u64(d, "frees_deferred", st.frees_deferred);
 	return 0;
 }
 
@@ -413,6 +548,11 @@ tern_store_owner_create(const struct tern_store_owner_conf *conf)
 		/* rte_mp actions outlive owners: registered once, they answer
 		 * -ENODEV while there is none. */
 		ret = rte_mp_action_register(STORE_WIRE_MP_NAME, owner_mp_action);
+		if (ret == 0 &&
+		    rte_mp_action_register(STORE_WIRE_MP_NAME_1W, owner_mp_oneway) != 0) {
+			ret = -1;
+			rte_mp_action_unregister(STORE_WIRE_MP_NAME);
+		}
 		if (ret == 0)
 			owner_action_registered = true;
 		else
@@ -531,6 +671,20 @@ store_owner_calln(const struct store_owner_addr *to, const struct store_wire_req
 	}
 	free(reply.msgs);
 	return ret;
+}
+
+int
+store_owner_send(const uint8_t *req, size_t len)
+{
+	struct rte_mp_msg msg;
+
+	if (len > sizeof(msg.param))
+		return -EINVAL;
+	memset(&msg, 0, sizeof(msg));
+	strcpy(msg.name, STORE_WIRE_MP_NAME_1W);
+	memcpy(msg.param, req, len);
+	msg.len_param = (int)len;
+	return rte_mp_sendmsg(&msg) == 0 ? 0 : -rte_errno;
 }
 
 int

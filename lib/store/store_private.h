@@ -10,7 +10,9 @@
  *   store_owner.c  the owner side: a dataplane answering reserve/commit/free (rte_mp)
  *   store_ext.c    a record as text, in etcd or Redis (lib/directory's key-value space)
  *   store_wire.c   the owners' channel on the wire (no DPDK: shared with tests, fuzzed)
- *   store_keys.c   the parameters of /tern/store_keys (no DPDK: shared with tests)
+ *   store_clients.c the dataplane listing its clients' keys (/tern/client_store_keys)
+ *   store_keys.c   the parameters of /tern/store_keys, the client listing's messages
+ *                  (no DPDK: shared with tests, fuzzed)
  *   store_meta.c   the embedded metadata: records, key hash, LRU
  *   store_alloc.c  a node's extent allocator (no DPDK: shared with tests)
  */
@@ -51,6 +53,9 @@ int store_alloc_get(struct store_alloc *a, uint64_t length, uint64_t *offset);
 /* Give back what store_alloc_get() returned for the same @length.
  * 0, or -EINVAL (not an allocated range: overlaps a free extent or the end). */
 int store_alloc_put(struct store_alloc *a, uint64_t offset, uint64_t length);
+/* Take the free range @offset, @length (as store_alloc_get() would have
+ * returned it). 0, -EINVAL (not all free), -ENOSPC (the free list is full). */
+int store_alloc_take(struct store_alloc *a, uint64_t offset, uint64_t length);
 /* Largest free extent. */
 uint64_t store_alloc_largest(const struct store_alloc *a);
 
@@ -79,6 +84,11 @@ struct store_record {
 	 * the record there may name these extents; kept until read back
 	 * (lease_end_ns: the next try). Never freed by the lease sweep. */
 	bool pending;
+	/* RESERVED: 1 + the arena slot of each replica's node its extent was
+	 * placed in (store.c), 0: reserved at the owner on its own. */
+	uint8_t arena[TERN_STORE_REPLICAS_MAX];
+	/* A pending replace: the record it swaps from (malloc'd; NULL: none). */
+	char *expect;
 	uint8_t node[TERN_STORE_REPLICAS_MAX];
 	uint64_t offset[TERN_STORE_REPLICAS_MAX];
 };
@@ -144,7 +154,11 @@ int store_ext_decode(const char *buf, size_t len, struct store_ext_rec *r);
 
 /* ---- store_wire.c: the owners' channel (rte_mp message "tern_store") ---- */
 
-#define STORE_WIRE_MP_NAME	"tern_store"
+#define STORE_WIRE_MP_NAME "tern_store"
+/* One-way messages (rte_mp_sendmsg, never answered): a client's
+ * ARENA_END, which it need not wait for. A client's messages reach the
+ * owner in the order it sent them, one-way or not. */
+#define STORE_WIRE_MP_NAME_1W	"tern_store_1w"
 #define STORE_WIRE_MAGIC	0x74537430u /* "0tSt" */
 #define STORE_WIRE_VERSION	1
 #define STORE_WIRE_REQ_LEN	40
@@ -163,6 +177,12 @@ enum store_wire_op {
 	 * meanwhile is deferred until the last reference drops or expires. */
 	STORE_WIRE_READ_REF = 7,   /* offset, length, lease_ms, pid (-ENOENT: not committed) */
 	STORE_WIRE_READ_UNREF = 8, /* offset, length (-ENOENT: no reference) */
+	/* A client's arena: a range it places its objects in itself, under a
+	 * lease; a COMMIT (pid: the arena's) of a range inside it makes that
+	 * range an extent of its own. ARENA_END, or the lease, gives back
+	 * what no commit took. */
+	STORE_WIRE_ARENA = 9,	   /* length, lease_ms, pid -> offset */
+	STORE_WIRE_ARENA_END = 10, /* offset, length, pid (-ENOENT: no such arena) */
 };
 
 /* Extents in one _N message (its request fits rte_mp's 256-byte param). */
@@ -237,6 +257,11 @@ int store_owner_call(const struct store_owner_addr *to, struct store_wire_req *q
 int store_owner_calln(const struct store_owner_addr *to, const struct store_wire_reqn *q,
 		      struct store_wire_repn *r, uint32_t timeout_ms);
 
+/* A one-way request (STORE_WIRE_MP_NAME_1W) to this process's dataplane:
+ * ARENA_END, never answered. 0 once sent (the owner handles it after every
+ * request this process sent before), or -rte_errno. */
+int store_owner_send(const uint8_t *req, size_t len);
+
 /* ---- store_keys.c: the parameters of /tern/store_keys (no DPDK: shared with tests) ---- */
 
 #define STORE_KEYS_COUNT_DEF  32u
@@ -252,5 +277,83 @@ struct store_keys_query {
 /* "" | CURSOR | CURSOR,COUNT | CURSOR,COUNT,PREFIX (store_keys.c).
  * 0, or -EINVAL with a one-line reason in @err. */
 int store_keys_parse(const char *params, struct store_keys_query *q, char *err, size_t errlen);
+
+/*
+ * Listing the keys of a client process's store through its dataplane
+ * (doc/store.md, "Listing keys"): the dataplane (primary) sends an rte_mp
+ * request named STORE_KEYS_MP_NAME to its clients; the client whose pid it
+ * names answers with a header and, for a page, the rows as text in a memfd
+ * passed with the answer. The messages and the text, strict (store_keys.c;
+ * tests/store/test_store_keys.c, fuzz target tests/store/fuzz_store_keys.c).
+ *
+ * Request, little endian: magic u32 STORE_KEYS_MAGIC_REQ, version u8 1,
+ * op u8 (HELLO, PAGE), reserved u16 0, pid u32 (PAGE: the client asked;
+ * HELLO: 0), params length u16, reserved u16 0, then the params bytes (no
+ * NUL; PAGE: /tern/store_keys's CURSOR[,COUNT[,PREFIX]], printable ASCII;
+ * HELLO: none): exactly 16 + that length.
+ *
+ * Answer, 48 bytes: magic u32 STORE_KEYS_MAGIC_REP, version u8 1, op u8 (the
+ * request's), reserved u16 0, pid u32 (the answering process), status i32
+ * (0 or a negative errno > -4096), count u32 (<= STORE_KEYS_COUNT_MAX),
+ * next i32 (-1..STORE_KEYS_CURSOR_MAX), truncated u32 (0: the text carries
+ * whole keys), text length u32 (<= STORE_KEYS_TEXT_MAX; a memfd holds it
+ * when > 0), name 16 bytes (the store's name, 1..15 of [A-Za-z0-9_], or
+ * empty, zero-padded). A refusal carries count 0, next -1, truncated 0 and
+ * text length 0; so does a HELLO (its name says which store answers).
+ *
+ * Page text: count lines "KEY\tSIZE\tVERSION\tREPLICAS\n", KEY 1..255 of
+ * 0x21..0x7e, SIZE and VERSION decimal (no sign, no leading zero),
+ * REPLICAS 0..TERN_STORE_REPLICAS_MAX of "NODE:OFFSET" (decimal) separated
+ * by one space.
+ */
+#define STORE_KEYS_MP_NAME	"tern_store_keys"
+#define STORE_KEYS_MAGIC_REQ	0x514b5354u /* "TSKQ" */
+#define STORE_KEYS_MAGIC_REP	0x414b5354u /* "TSKA" */
+#define STORE_KEYS_WIRE_VERSION 1u
+#define STORE_KEYS_OP_HELLO	1u
+#define STORE_KEYS_OP_PAGE	2u
+#define STORE_KEYS_REQ_HDR	16u
+#define STORE_KEYS_MSG_MAX	256u /* RTE_MP_MAX_PARAM_LEN */
+#define STORE_KEYS_PARAMS_MAX	(STORE_KEYS_MSG_MAX - STORE_KEYS_REQ_HDR - 1)
+#define STORE_KEYS_REP_LEN	48u
+#define STORE_KEYS_NAME_MAX	16u
+#define STORE_KEYS_TEXT_MAX	(64u * 1024)
+#define STORE_KEYS_REPS_MAX	128u /* a row's REPLICAS text, with its NUL */
+
+struct store_keys_req {
+	uint8_t op;
+	uint32_t pid;
+	char params[STORE_KEYS_PARAMS_MAX + 1]; /* NUL-terminated */
+};
+
+struct store_keys_rep {
+	uint8_t op;
+	uint32_t pid;
+	int32_t status;
+	uint32_t count;
+	int32_t next;
+	uint32_t truncated;
+	uint32_t text_len;
+	char name[STORE_KEYS_NAME_MAX];
+};
+
+struct store_keys_row {
+	char key[TERN_STORE_KEY_MAX];
+	uint64_t size;
+	uint64_t version;
+	char replicas[STORE_KEYS_REPS_MAX];
+};
+
+/* Encoders: the message's length, or -EINVAL (a field out of range). */
+int store_keys_req_encode(const struct store_keys_req *q, uint8_t *buf, size_t len);
+int store_keys_rep_encode(const struct store_keys_rep *r, uint8_t *buf, size_t len);
+/* Decoders: 0, or -EPROTO (anything the encoder would not write). */
+int store_keys_req_decode(const uint8_t *buf, size_t len, struct store_keys_req *q);
+int store_keys_rep_decode(const uint8_t *buf, size_t len, struct store_keys_rep *r);
+/* One row as a line at @buf: its length, -ENOSPC, or -EINVAL (bad row). */
+int store_keys_row_format(const struct store_keys_row *row, char *buf, size_t len);
+/* The row starting at *off of @text (@len bytes): 0 (*off past it), 1 (the
+ * end: *off == len), or -EPROTO. */
+int store_keys_row_parse(const char *text, size_t len, size_t *off, struct store_keys_row *row);
 
 #endif /* TERN_STORE_PRIVATE_H */

@@ -81,6 +81,7 @@ store_wire_req_decode(const uint8_t *in, size_t len, struct store_wire_req *r)
 	r->lease_ms = get32(in + 32);
 	switch (r->op) {
 	case STORE_WIRE_RESERVE:
+	case STORE_WIRE_ARENA:
 		/* A new extent: a length, a lease, no offset. */
 		if (r->length == 0 || r->length > STORE_WIRE_LENGTH_MAX || r->offset != 0 ||
 		    r->lease_ms == 0 || r->lease_ms > STORE_WIRE_LEASE_MS_MAX || r->pid == 0)
@@ -99,6 +100,12 @@ store_wire_req_decode(const uint8_t *in, size_t len, struct store_wire_req *r)
 		/* An extent named by offset and length, nothing else. */
 		if (r->length == 0 || r->length > STORE_WIRE_LENGTH_MAX || r->lease_ms != 0 ||
 		    r->offset % STORE_ALLOC_ALIGN != 0)
+			return -EPROTO;
+		return 0;
+	case STORE_WIRE_ARENA_END:
+		/* An arena named by offset, length and its pid. */
+		if (r->length == 0 || r->length > STORE_WIRE_LENGTH_MAX || r->lease_ms != 0 ||
+		    r->offset % STORE_ALLOC_ALIGN != 0 || r->pid == 0)
 			return -EPROTO;
 		return 0;
 	case STORE_WIRE_STATS:

@@ -282,12 +282,30 @@ int tern_store_telemetry_register(struct tern_store *store);
  * The telemetry thread walks the store's records holding @p lock, for at
  * most 200 ms (else it answers "busy"): the application must hold @p lock
  * around every call on @p store. The store's destruction withdraws it.
+ * In a client process of a dataplane (a DPDK secondary) the dataplane
+ * serves the same pages (tern_store_clients_telemetry_register()).
  *
  * @return 0; -EINVAL (NULL or not a store, NULL lock); as
  *         tern_store_telemetry_register(); -ENOTSUP (the telemetry library
  *         refused the command).
  */
 int tern_store_telemetry_keys_register(struct tern_store *store, pthread_mutex_t *lock);
+
+/**
+ * In a dataplane (the DPDK primary): serve /tern/client_store_keys, the
+ * keys of its client processes' stores (a client is a DPDK secondary,
+ * which has no telemetry socket of its own). Without parameters it lists
+ * the clients whose store serves its keys (pid and store name); with
+ * PID[,CURSOR[,COUNT[,PREFIX]]] it answers that client's page as
+ * /tern/store_keys does. A client's store serves its keys once the client
+ * called tern_store_telemetry_keys_register() (which, in a secondary, also
+ * answers its dataplane's requests over rte_mp). Each request waits at most
+ * 500 ms for the clients' answers.
+ *
+ * @return 0; -ENOTSUP (not a primary, or the telemetry library refused the
+ *         command). Calling it again does nothing.
+ */
+int tern_store_clients_telemetry_register(void);
 
 /* ---- owners: the dataplane side of a capacity segment ---- */
 
@@ -335,6 +353,7 @@ struct tern_store_owner_stats {
 	uint64_t refused;	    /**< requests answered with an error */
 	uint64_t read_refs;	    /**< readers' references taken (STORE_WIRE_READ_REF) */
 	uint64_t read_refs_expired; /**< extents whose references expired unreleased */
+	uint64_t frees_deferred;    /**< FREEs of an extent a reader held: given back later */
 };
 
 /** @return 0; -EINVAL. Any thread. */

@@ -45,8 +45,15 @@ receiver_main(void *p)
 		int k = tern_notify_wait(c, &n, 1, 10ull * 1000000000ull);
 
 		if (k != 1) {
-			print_message("%s round %" PRIu64 ": no notification (%d)\n", r->t->label,
-				      round, k);
+			struct tern_notify_queue_stats st = { 0 };
+
+			/* Lost, or never delivered? The queue's own count says. */
+			tern_notify_queue_stats(tern_engine_notify_queue(r->t->receiver), &st);
+			print_message(
+				"%s round %" PRIu64 ": no notification (%d); queue: %u queued, "
+				"%" PRIu64 " delivered, %" PRIu64 " polled, %" PRIu64 " refused\n",
+				r->t->label, round, k, st.queued, st.delivered, st.polled,
+				st.refused);
 			__atomic_store_n(&r->failed, 1, __ATOMIC_RELEASE);
 			break;
 		}

@@ -574,6 +574,79 @@ reverse_handler(void *arg, const char *node, const char *segment, const uint8_t 
 	return (int)len;
 }
 
+/* This process's sockets connected to 127.0.0.1:@port: how many, and the
+ * local port of the last one. */
+static unsigned int
+client_sockets(int port, int *local_port)
+{
+	struct sockaddr_in a;
+	socklen_t al;
+	unsigned int n = 0;
+	int fd;
+
+	for (fd = 0; fd < 1024; fd++) {
+		al = sizeof(a);
+		if (getpeername(fd, (struct sockaddr *)&a, &al) != 0 || a.sin_family != AF_INET ||
+		    ntohs(a.sin_port) != port)
+			continue;
+		n++;
+		al = sizeof(a);
+		if (getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+			*local_port = ntohs(a.sin_port);
+	}
+	return n;
+}
+
+/* A handle's calls share one connection, kept between calls; one the
+ * server closed (it went away, or closed it as idle) is replaced on the
+ * next call, which the handler then sees exactly once. */
+static void
+p2p_call_keeps_its_connection(void **state)
+{
+	uint8_t req[4] = { 1, 2, 3, 4 }, rep[TERN_DIRECTORY_P2P_MSG_MAX];
+	struct tern_directory *server, *client;
+	unsigned int calls = 0, i;
+	int port, first = -1, now = -1;
+	char uri[64];
+	size_t len = 0;
+
+	(void)state;
+	server = tern_directory_open("p2p://127.0.0.1:0", NULL);
+	assert_non_null(server);
+	assert_int_equal(tern_directory_p2p_serve(server, TERN_DIRECTORY_P2P_THREAD), 0);
+	assert_int_equal(tern_directory_p2p_set_handler(server, reverse_handler, &calls), 0);
+	port = tern_directory_p2p_port(server);
+	client = client_for(server, 1);
+	assert_non_null(client);
+	assert_int_equal(client_sockets(port, &first), 0);
+	assert_int_equal(tern_directory_p2p_call(client, "alpha", "seg0", req, 4, rep, &len), 0);
+	assert_int_equal(client_sockets(port, &first), 1);
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(
+			tern_directory_p2p_call(client, "alpha", "seg0", req, 4, rep, &len), 0);
+		assert_int_equal(rep[0], 4);
+	}
+	assert_int_equal(client_sockets(port, &now), 1);
+	assert_int_equal(now, first);
+	assert_int_equal(calls, 21);
+	/* The server goes away and comes back on the same port. */
+	tern_directory_close(server);
+	snprintf(uri, sizeof(uri), "p2p://127.0.0.1:%d", port);
+	server = tern_directory_open(uri, NULL);
+	assert_non_null(server);
+	assert_int_equal(tern_directory_p2p_serve(server, TERN_DIRECTORY_P2P_THREAD), 0);
+	assert_int_equal(tern_directory_p2p_set_handler(server, reverse_handler, &calls), 0);
+	usleep(100000); /* the old connection's close has reached this side */
+	assert_int_equal(tern_directory_p2p_call(client, "alpha", "seg0", req, 4, rep, &len), 0);
+	assert_int_equal(calls, 22);
+	assert_int_equal(client_sockets(port, &now), 1);
+	assert_int_not_equal(now, first);
+	/* The handle's close closes it. */
+	tern_directory_close(client);
+	assert_int_equal(client_sockets(port, &now), 0);
+	tern_directory_close(server);
+}
+
 static void
 p2p_call_reaches_the_handler(void **state)
 {
@@ -731,6 +804,7 @@ main(void)
 		cmocka_unit_test(p2p_serve_needs_p2p_and_a_free_port),
 		cmocka_unit_test(p2p_foreign_status_becomes_eproto),
 		cmocka_unit_test(p2p_call_reaches_the_handler),
+		cmocka_unit_test(p2p_call_keeps_its_connection),
 		cmocka_unit_test(p2p_call_answer_strict),
 	};
 

@@ -23,6 +23,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		store_wire_req_encode(&q, out);
 		if (memcmp(out, data, size) != 0)
 			abort();
+		/* What the owner relies on once accepted: an arena has a length,
+		 * a lease and a pid; its end names a pid and an aligned offset. */
+		if (q.op == STORE_WIRE_ARENA &&
+		    (q.length == 0 || q.lease_ms == 0 || q.pid == 0 || q.offset != 0))
+			abort();
+		if (q.op == STORE_WIRE_ARENA_END &&
+		    (q.length == 0 || q.pid == 0 || q.lease_ms != 0 ||
+		     q.offset % STORE_ALLOC_ALIGN != 0))
+			abort();
 	}
 	if (store_wire_rep_decode(data, size, &r) == 0) {
 		store_wire_rep_encode(&r, out);

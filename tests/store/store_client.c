@@ -36,8 +36,33 @@
  *   store_client EAL-ARGS -- rread PORTB,REDISPORT present|absent
  *       a client of another dataplane (c): a store over b's owned st reads
  *       the remote mode's 8 objects (every byte checked), or finds none.
+ *   store_client EAL-ARGS -- racew PORTB,REDISPORT SECONDS
+ *       the placer of the race: a store ("racer") over peer b's owned st
+ *       (asked over b's p2p channel at 127.0.0.1:PORTB), records in Redis;
+ *       puts r/0..r/3 (2 MiB each), prints "ready", then for SECONDS
+ *       removes and puts again r/i (a new generation) and puts filler
+ *       objects until b's capacity is full, so that the store evicts its
+ *       least recently used objects: freed extents are reused at once.
+ *       Prints its counters; removes everything.
+ *   store_client EAL-ARGS -- racer PORTB,REDISPORT SECONDS
+ *       the reader of the race (a client of another dataplane): a store
+ *       over b's st gets r/0..r/3 in a loop for SECONDS, under read
+ *       references at b; every object it gets must be one whole generation
+ *       of that key (header and every byte), else it fails; -ENOENT
+ *       (removed or evicted meanwhile) is counted.
+ *   store_client EAL-ARGS -- keys N GOFILE
+ *       a store ("lister") over the owned segment st puts N objects
+ *       "k/NNN" (size 1000 + i) and serves its keys to the dataplane
+ *       (tern_store_telemetry_keys_register()); prints "listing pid PID", waits
+ *       for GOFILE (the script lists them through the dataplane's
+ *       /tern/client_store_keys), then destroys the store.
  *   store_client EAL-ARGS -- ownhang KEY METADATA
  *       as hang, on the owned segment "st", with a 5 s lease.
+ *   store_client EAL-ARGS -- ownarena KEY METADATA
+ *       on the owned segment "st" (placed in an arena of the dataplane's),
+ *       5 s lease: puts KEY/0..3 (1 MiB each, committed), then WRITEs
+ *       KEY/4 and KEY/5 without committing them, prints "reserved" and
+ *       sleeps until killed.
  *
  * Exit status: 0 passed, 1 failed (a line on stderr says why), 2 usage,
  * 3 attach refused.
@@ -45,9 +70,11 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -182,6 +209,36 @@ run_basic(struct tern_store *s)
 	CHECK(get1(s, "ev/000", buf + 40 * MiB, 1 * MiB, &size) == -ENOENT);
 }
 
+/* With STORE_CLIENT_BARRIER=DIR: mark step @step of @name done in DIR and
+ * wait (30 s at most) until both clients have (the two-client race starts
+ * and ends together, whatever the scheduler did to either until then). */
+static void
+barrier(const char *name, const char *step)
+{
+	const char *dir = getenv("STORE_CLIENT_BARRIER");
+	char path[512];
+	FILE *fp;
+	int i, n;
+
+	if (dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, step, name);
+	fp = fopen(path, "w");
+	CHECK(fp != NULL);
+	fclose(fp);
+	for (i = 0; i < 3000; i++) {
+		n = 0;
+		snprintf(path, sizeof(path), "%s/%s.A", dir, step);
+		n += access(path, F_OK) == 0;
+		snprintf(path, sizeof(path), "%s/%s.B", dir, step);
+		n += access(path, F_OK) == 0;
+		if (n == 2)
+			return;
+		usleep(10000);
+	}
+	CHECK(!"the other client never reached the barrier");
+}
+
 static void
 run_shared(struct tern_store *s, const char *name)
 {
@@ -227,14 +284,17 @@ run_shared(struct tern_store *s, const char *name)
 	/* Both clients put one key at about the same time: the metadata's
 	 * atomic create lets exactly one commit (the script counts). */
 	{
-		int r = put1(s, "race", buf, 1 * MiB);
+		int r;
 
+		barrier(name, "race");
+		r = put1(s, "race", buf, 1 * MiB);
 		CHECK(r == 0 || r == -EEXIST);
 		printf("race: %s\n", r == 0 ? "won" : "lost");
 		if (r == 0) {
 			sleep(1); /* the other one is refused while it exists */
 			CHECK(get1(s, "race", buf + 16 * MiB, 1 * MiB, &size) == 0);
 		}
+		barrier(name, "raced"); /* the winner's record stays until both tried */
 	}
 }
 
@@ -483,6 +543,211 @@ run_remote(struct tern_client *c, struct tern_segment_table *tbl, const char *po
 	return 0;
 }
 
+/* ---- remove and eviction racing remote reads ---- */
+
+#define RACE_SIZE (2 * MiB)
+#define RACE_KEYS 4
+
+/* An object of the race: a 16-byte header (kind 'R' or 'F', key, generation),
+ * then bytes that depend on all three. */
+static void
+race_fill(uint8_t *p, char kind, uint32_t key, uint64_t gen)
+{
+	memset(p, 0, 16);
+	p[0] = (uint8_t)kind;
+	memcpy(p + 4, &key, sizeof(key));
+	memcpy(p + 8, &gen, sizeof(gen));
+	fill(p + 16, RACE_SIZE - 16, (uint64_t)key * 1000003u + gen * 7 + (uint64_t)kind);
+}
+
+static int
+race_same(const uint8_t *p, uint32_t key)
+{
+	uint32_t k;
+	uint64_t gen;
+
+	memcpy(&k, p + 4, sizeof(k));
+	memcpy(&gen, p + 8, sizeof(gen));
+	return p[0] == 'R' && k == key &&
+	       same(p + 16, RACE_SIZE - 16, (uint64_t)key * 1000003u + gen * 7 + 'R');
+}
+
+static struct tern_store *
+race_store(struct tern_client *c, struct tern_segment_table *tbl, const char *name,
+	   const char *ports, struct tern_store_node_conf *node, char *uri, char *meta)
+{
+	struct tern_segment_info info;
+	unsigned int port[2];
+	struct tern_store *s;
+
+	CHECK(sscanf(ports, "%u,%u", &port[0], &port[1]) == 2);
+	snprintf(uri, 64, "p2p://127.0.0.1:%u", port[0]);
+	snprintf(meta, 64, "redis://127.0.0.1:%u/race", port[1]);
+	CHECK(tern_peers_ipc_resolve("b", "st", 10000, &node->segment) == 0);
+	CHECK(tern_segment_info(tbl, node->segment, &info) == 0);
+	node->length = info.length;
+	node->flags = TERN_STORE_NODE_F_OWNED;
+	node->owner = uri;
+	node->owner_node = "b";
+	node->owner_segment = "st";
+	s = tern_store_create(&(struct tern_store_conf){
+		.name = name,
+		.client = c,
+		.segments = tbl,
+		.nodes = node,
+		.nb_nodes = 1,
+		.max_inflight = 8,
+		.deadline_ns = 2000000000ull,
+		.metadata = meta,
+	});
+	if (s == NULL)
+		fprintf(stderr, "store_client: store: %s\n", rte_strerror(rte_errno));
+	CHECK(s != NULL);
+	return s;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int
+run_race_placer(struct tern_client *c, struct tern_segment_table *tbl, const char *ports,
+		const char *seconds)
+{
+	struct tern_store_node_conf node = { 0 };
+	char uri[64], meta[64], key[32];
+	struct tern_store_stats st;
+	struct tern_store *s;
+	uint64_t gen = 1, fillers = 0, removes = 0;
+	double end, t = atof(seconds);
+	uint32_t i;
+	int r;
+
+	CHECK(t > 0 && t <= 60);
+	s = race_store(c, tbl, "racer", ports, &node, uri, meta);
+	for (i = 0; i < RACE_KEYS; i++) {
+		snprintf(key, sizeof(key), "r/%u", i);
+		race_fill(buf, 'R', i, gen);
+		CHECK(put1(s, key, buf, RACE_SIZE) == 0);
+	}
+	printf("ready\n");
+	fflush(stdout);
+	end = now_s() + t;
+	while (now_s() < end) {
+		const char *k = key;
+
+		i = (uint32_t)(gen % RACE_KEYS);
+		gen++;
+		snprintf(key, sizeof(key), "r/%u", i);
+		r = 0;
+		CHECK(tern_store_remove(s, &k, 1, &r) >= 0);
+		CHECK(r == 0 || r == -ENOENT); /* -ENOENT: evicted before */
+		removes += r == 0;
+		/* A filler first: it takes the extent just freed when no reader
+		 * holds it (the allocator gives back the lowest fit). */
+		snprintf(key, sizeof(key), "f/%" PRIu64, fillers++);
+		race_fill(buf, 'F', 0, gen);
+		CHECK(put1(s, key, buf, RACE_SIZE) == 0);
+		snprintf(key, sizeof(key), "r/%u", i);
+		race_fill(buf, 'R', i, gen);
+		CHECK(put1(s, key, buf, RACE_SIZE) == 0);
+	}
+	CHECK(tern_store_stats(s, &st) == 0);
+	printf("store_client: racew generations %" PRIu64 " removes %" PRIu64 " fillers %" PRIu64
+	       " evictions %" PRIu64 " objects %" PRIu64 "\n",
+	       gen, removes, fillers, st.evictions, st.objects);
+	CHECK(st.evictions > 0 && st.put_errors == 0);
+	CHECK(tern_store_destroy(s) == 0); /* withdraws and frees everything */
+	printf("store_client: racew ok\n");
+	return 0;
+}
+
+static int
+run_race_reader(struct tern_client *c, struct tern_segment_table *tbl, const char *ports,
+		const char *seconds)
+{
+	struct tern_store_node_conf node = { 0 };
+	char uri[64], meta[64], key[32];
+	uint64_t ok = 0, gone = 0, got = 0, n = 0;
+	struct tern_store *s;
+	double end, t = atof(seconds);
+	int r;
+
+	CHECK(t > 0 && t <= 60);
+	s = race_store(c, tbl, "rracer", ports, &node, uri, meta);
+	end = now_s() + t;
+	while (now_s() < end) {
+		uint32_t i = (uint32_t)(n++ % RACE_KEYS);
+
+		snprintf(key, sizeof(key), "r/%u", i);
+		memset(buf, 0xee, 64);
+		r = get1(s, key, buf, RACE_SIZE, &got);
+		if (r == -ENOENT) {
+			gone++;
+			continue;
+		}
+		if (r != 0)
+			fprintf(stderr, "store_client: racer get %s: %s\n", key, strerror(-r));
+		CHECK(r == 0 && got == RACE_SIZE);
+		if (!race_same(buf, i)) {
+			fprintf(stderr,
+				"store_client: racer %s: not one whole generation (kind %c)\n", key,
+				buf[0]);
+			exit(1);
+		}
+		ok++;
+	}
+	printf("store_client: racer gets %" PRIu64 " verified, %" PRIu64 " -ENOENT\n", ok, gone);
+	CHECK(ok > 0);
+	CHECK(tern_store_destroy(s) == 0);
+	printf("store_client: racer ok\n");
+	return 0;
+}
+
+static int
+run_keys(struct tern_client *c, struct tern_segment_table *tbl, struct tern_store_node_conf *node,
+	 const char *count, const char *gofile)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	unsigned int n = (unsigned int)atoi(count), i;
+	struct tern_store *s;
+	char key[32];
+
+	CHECK(n >= 1 && n <= 1000);
+	s = tern_store_create(&(struct tern_store_conf){
+		.name = "lister",
+		.client = c,
+		.segments = tbl,
+		.nodes = node,
+		.nb_nodes = 1,
+		.max_inflight = 8,
+	});
+	CHECK(s != NULL);
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k/%03u", i);
+		fill(buf, 1000 + i, i);
+		CHECK(put1(s, key, buf, 1000 + i) == 0);
+	}
+	CHECK(tern_store_telemetry_keys_register(s, &lock) == 0);
+	pthread_mutex_unlock(&lock);
+	printf("listing pid %d\n", (int)getpid());
+	fflush(stdout);
+	for (i = 0; i < 1500 && access(gofile, F_OK) != 0; i++)
+		usleep(100000);
+	CHECK(access(gofile, F_OK) == 0);
+	pthread_mutex_lock(&lock);
+	CHECK(tern_store_destroy(s) == 0);
+	pthread_mutex_unlock(&lock);
+	printf("store_client: keys ok\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -507,7 +772,8 @@ main(int argc, char **argv)
 	if (argc < 2)
 		return 2;
 	mode = argv[1];
-	owned = strcmp(mode, "shared") == 0 || strcmp(mode, "ownhang") == 0;
+	owned = strcmp(mode, "shared") == 0 || strcmp(mode, "ownhang") == 0 ||
+		strcmp(mode, "ownarena") == 0 || strcmp(mode, "keys") == 0;
 	if (strcmp(mode, "basic") != 0) {
 		if (argc != 4)
 			return 2;
@@ -535,6 +801,12 @@ main(int argc, char **argv)
 		return run_fallback(c, tbl, key, meta); /* PEER GOFILE */
 	if (strcmp(mode, "remote") == 0)
 		return run_remote(c, tbl, key, meta); /* PORTB,PORTC,REDISPORT GOFILE */
+	if (strcmp(mode, "keys") == 0)
+		return run_keys(c, tbl, &node, key, meta); /* N GOFILE */
+	if (strcmp(mode, "racew") == 0)
+		return run_race_placer(c, tbl, key, meta); /* PORTB,REDISPORT SECONDS */
+	if (strcmp(mode, "racer") == 0)
+		return run_race_reader(c, tbl, key, meta); /* PORTB,REDISPORT SECONDS */
 	if (strcmp(mode, "rread") == 0)
 		return run_remote_reader(c, tbl, key, meta); /* PORTB,REDISPORT present|absent */
 	s = tern_store_create(&(struct tern_store_conf){
@@ -564,6 +836,30 @@ main(int argc, char **argv)
 
 		fill(buf, size, 7);
 		f = tern_store_put(s, &key, &b, &size, 1, NULL);
+		CHECK(f != NULL);
+		printf("reserved\n");
+		fflush(stdout);
+		for (n = 0; n < 600; n++) /* killed long before */
+			sleep(1);
+		return 1;
+	} else if (strcmp(mode, "ownarena") == 0) {
+		char names[6][64];
+		const char *keys[6];
+		void *bufs[6];
+		uint64_t sizes[6];
+		struct tern_store_future *f;
+
+		for (n = 0; n < 6; n++) {
+			snprintf(names[n], sizeof(names[n]), "%s/%d", key, n);
+			keys[n] = names[n];
+			bufs[n] = buf + (uint64_t)n * MiB;
+			sizes[n] = 1 * MiB;
+			fill(bufs[n], MiB, 40 + (uint64_t)n);
+		}
+		f = tern_store_put(s, keys, bufs, sizes, 4, NULL);
+		CHECK(f != NULL && tern_store_future_wait(f, UINT64_MAX) == 0);
+		tern_store_future_release(f);
+		f = tern_store_put(s, keys + 4, bufs + 4, sizes + 4, 2, NULL);
 		CHECK(f != NULL);
 		printf("reserved\n");
 		fflush(stdout);

@@ -153,6 +153,24 @@ test_alloc_first_fit_coalesce(void **state)
 	assert_int_equal(store_alloc_put(&a, 64, 150), 0);
 	assert_int_equal(a.used, 0);
 	assert_int_equal(a.nb_free, 1);
+	/* Taking a given free range (an owner's arena ending): the middle
+	 * splits the extent, the ends shrink it; not all free: refused. */
+	assert_int_equal(store_alloc_take(&a, 128, 64), 0);
+	assert_int_equal(a.nb_free, 2);
+	assert_int_equal(store_alloc_take(&a, 128, 1), -EINVAL);
+	assert_int_equal(store_alloc_take(&a, 64, 128), -EINVAL);
+	assert_int_equal(store_alloc_take(&a, 65, 1), -EINVAL);
+	assert_int_equal(store_alloc_take(&a, 0, 0), -EINVAL);
+	assert_int_equal(store_alloc_take(&a, 7 * 64, 128), -EINVAL);
+	assert_int_equal(store_alloc_take(&a, 0, 64), 0);
+	assert_int_equal(store_alloc_take(&a, 7 * 64, 64), 0);
+	assert_int_equal(a.used, 3 * 64);
+	assert_int_equal(store_alloc_get(&a, 64, &o), 0);
+	assert_int_equal(o, 64);
+	assert_int_equal(store_alloc_put(&a, 0, 192), 0);
+	assert_int_equal(store_alloc_put(&a, 7 * 64, 64), 0);
+	assert_int_equal(a.used, 0);
+	assert_int_equal(a.nb_free, 1);
 	store_alloc_fini(&a);
 }
 
@@ -247,7 +265,7 @@ test_wire_strict(void **state)
 	{
 		struct store_wire_req bad[] = {
 			{ .op = 0, .length = 1, .lease_ms = 1, .pid = 1 },
-			{ .op = 9, .length = 1, .lease_ms = 1, .pid = 1 },
+			{ .op = 11, .length = 1, .lease_ms = 1, .pid = 1 },
 			{ .op = STORE_WIRE_RESERVE, .length = 0, .lease_ms = 1, .pid = 1 },
 			{ .op = STORE_WIRE_RESERVE, .length = 1, .lease_ms = 0, .pid = 1 },
 			{ .op = STORE_WIRE_RESERVE, .length = 1, .lease_ms = 1, .pid = 0 },
@@ -265,6 +283,33 @@ test_wire_strict(void **state)
 			{ .op = STORE_WIRE_COMMIT, .length = 0, .offset = 64 },
 			{ .op = STORE_WIRE_FREE, .length = 1, .offset = 64, .lease_ms = 5 },
 			{ .op = STORE_WIRE_STATS, .length = 1 },
+			/* ARENA: as RESERVE. */
+			{ .op = STORE_WIRE_ARENA, .length = 0, .lease_ms = 1, .pid = 1 },
+			{ .op = STORE_WIRE_ARENA, .length = 64, .lease_ms = 0, .pid = 1 },
+			{ .op = STORE_WIRE_ARENA, .length = 64, .lease_ms = 1, .pid = 0 },
+			{ .op = STORE_WIRE_ARENA,
+			  .length = 64,
+			  .lease_ms = 1,
+			  .pid = 1,
+			  .offset = 64 },
+			{ .op = STORE_WIRE_ARENA, .length = 64, .lease_ms = 3600001, .pid = 1 },
+			{ .op = STORE_WIRE_ARENA,
+			  .length = (1ull << 40) + 1,
+			  .lease_ms = 1,
+			  .pid = 1 },
+			/* ARENA_END: offset, length and the arena's pid, no lease. */
+			{ .op = STORE_WIRE_ARENA_END, .length = 64, .offset = 64, .pid = 0 },
+			{ .op = STORE_WIRE_ARENA_END, .length = 0, .offset = 64, .pid = 1 },
+			{ .op = STORE_WIRE_ARENA_END, .length = 64, .offset = 65, .pid = 1 },
+			{ .op = STORE_WIRE_ARENA_END,
+			  .length = 64,
+			  .offset = 64,
+			  .pid = 1,
+			  .lease_ms = 1 },
+			{ .op = STORE_WIRE_ARENA_END,
+			  .length = (1ull << 40) + 1,
+			  .offset = 64,
+			  .pid = 1 },
 		};
 
 		for (i = 0; i < RTE_DIM(bad); i++) {
@@ -273,6 +318,24 @@ test_wire_strict(void **state)
 				fail_msg("accepted request %u", i);
 		}
 	}
+	/* The arena's two requests, accepted. */
+	q = (struct store_wire_req){
+		.op = STORE_WIRE_ARENA, .segment = 3, .pid = 42, .length = 1 << 20, .lease_ms = 9
+	};
+	store_wire_req_encode(&q, b);
+	assert_int_equal(store_wire_req_decode(b, sizeof(b), &q2), 0);
+	assert_int_equal(q2.op, STORE_WIRE_ARENA);
+	assert_int_equal(q2.length, 1 << 20);
+	q = (struct store_wire_req){ .op = STORE_WIRE_ARENA_END,
+				     .segment = 3,
+				     .pid = 42,
+				     .length = 1 << 20,
+				     .offset = 128 };
+	store_wire_req_encode(&q, b);
+	assert_int_equal(store_wire_req_decode(b, sizeof(b), &q2), 0);
+	assert_int_equal(q2.op, STORE_WIRE_ARENA_END);
+	assert_int_equal(q2.offset, 128);
+	assert_int_equal(q2.pid, 42);
 	store_wire_rep_encode(&r, b);
 	assert_int_equal(store_wire_rep_decode(b, STORE_WIRE_REP_LEN, &r2), 0);
 	assert_int_equal(r2.status, -ENOSPC);

@@ -103,11 +103,12 @@ start_redis() {
 
 case_owner_shared() {
 	local meta="redis://127.0.0.1:$redis_port/sh"
+	mkdir -p "$work/barrier"
 	# shellcheck disable=SC2046
-	timeout -k 5 60 "$client" $(client_eal) -- shared A "$meta" >"$work/a.out" 2>&1 &
+	STORE_CLIENT_BARRIER=$work/barrier timeout -k 5 60 "$client" $(client_eal) -- shared A "$meta" >"$work/a.out" 2>&1 &
 	local a=$!
 	# shellcheck disable=SC2046
-	timeout -k 5 60 "$client" $(client_eal) -- shared B "$meta" >"$work/b.out" 2>&1 &
+	STORE_CLIENT_BARRIER=$work/barrier timeout -k 5 60 "$client" $(client_eal) -- shared B "$meta" >"$work/b.out" 2>&1 &
 	local b=$!
 	wait "$a"
 	local ra=$?
@@ -150,6 +151,48 @@ case_owner_lease() {
 	done
 	[ "$(owner_field reserved)" -eq 0 ] || { echo "reservation not freed after its lease"; return 1; }
 	[ "$(owner_field used)" -eq 0 ] || return 1
+	[ "$(owner_field lease_expired)" -eq $((expired0 + 1)) ]
+}
+
+# A putter killed mid-put whose objects were placed in an arena of the
+# owner's (doc/store.md, *Arenas*): 4 objects committed (one-way), 2
+# WRITTEN, not committed. After the kill the arena is held (reserved 1) or
+# already expired; once its 5 s lease ends the owner keeps exactly the 4
+# committed pieces (committed + 4, used + 4 MiB), everything else of the
+# arena is given back, and Redis has the 4 records, not the 2.
+case_owner_arena_lease() {
+	local meta="redis://127.0.0.1:$redis_port/oa" expired0 committed0 used0
+	expired0=$(owner_field lease_expired)
+	committed0=$(owner_field committed)
+	used0=$(owner_field used)
+	# shellcheck disable=SC2046
+	"$client" $(client_eal) -- ownarena ar "$meta" >"$work/oa.out" 2>&1 &
+	local hpid=$!
+	pids+=("$hpid")
+	for _ in $(seq 1 100); do
+		grep -q reserved "$work/oa.out" && break
+		kill -0 "$hpid" 2>/dev/null || { cat "$work/oa.out"; return 1; }
+		sleep 0.1
+	done
+	kill -9 "$hpid"
+	wait "$hpid" 2>/dev/null
+	grep -q reserved "$work/oa.out" || { cat "$work/oa.out"; return 1; }
+	local held
+	held=$(owner_field reserved)
+	[ "$held" -eq 1 ] || [ "$(owner_field lease_expired)" -eq $((expired0 + 1)) ] ||
+		{ echo "no arena held after the kill (reserved $held)"; return 1; }
+	local recs
+	recs=$(redis-cli -p "$redis_port" --scan --pattern 'oa/~kv/*' | sort | tr '\n' ' ')
+	[ "$recs" = "oa/~kv/ar/0 oa/~kv/ar/1 oa/~kv/ar/2 oa/~kv/ar/3 " ] ||
+		{ echo "records in Redis: $recs"; return 1; }
+	for _ in $(seq 1 100); do # the lease is 5 s; the dataplane sweeps every control period
+		[ "$(owner_field reserved)" -eq 0 ] && break
+		sleep 0.1
+	done
+	echo "after the lease: reserved $(owner_field reserved) committed $(owner_field committed) used $(owner_field used) (before: committed $committed0 used $used0)"
+	[ "$(owner_field reserved)" -eq 0 ] || { echo "arena not freed after its lease"; return 1; }
+	[ "$(owner_field committed)" -eq $((committed0 + 4)) ] || return 1
+	[ "$(owner_field used)" -eq $((used0 + 4 * 1048576)) ] || return 1
 	[ "$(owner_field lease_expired)" -eq $((expired0 + 1)) ]
 }
 
@@ -264,9 +307,144 @@ case_remote_owners() {
 	timeout -k 5 60 "$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}c" \
 		--log-level lib.eal:warning -- rread "$pb,$redis_port" absent >"$work/rr.out" 2>&1 || rc=1
 	cat "$work/rr.out"
+	race_pb=$pb # the next case races on these three dataplanes, then stops them
+	[ "$rc" -eq 0 ]
+}
+
+# Remove and eviction racing remote reads, on the dataplanes of
+# store_remote_owners (b owns st, 32 MiB): a client of a places 2 MiB
+# objects on b's st (over b's p2p channel), removing and putting them again
+# and filling st until it evicts, for 6 s; a client of c reads them
+# meanwhile under read references at b, every byte checked. b must have
+# deferred at least one FREE under a reader (frees_deferred), no reference
+# may expire unreleased, and b ends empty. Then the three are stopped.
+case_remove_race() {
+	local pb=$race_pb w rc rr fd0 fd exp0 exp
+	[ -n "$pb" ] || { echo "store_remote_owners did not finish: no dataplanes to race on"; return 1; }
+	fd0=$(owner_field frees_deferred "${prefix}b")
+	exp0=$(owner_field read_refs_expired "${prefix}b")
+	timeout -k 5 90 "$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}a" \
+		--log-level lib.eal:warning -- racew "$pb,$redis_port" 6 >"$work/racew.out" 2>&1 &
+	w=$!
+	pids+=("$w")
+	for _ in $(seq 1 300); do
+		grep -q ready "$work/racew.out" && break
+		kill -0 "$w" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q ready "$work/racew.out" || { cat "$work/racew.out"; return 1; }
+	timeout -k 5 60 "$client" --proc-type=secondary -l 0 --no-pci --file-prefix "${prefix}c" \
+		--log-level lib.eal:warning -- racer "$pb,$redis_port" 5 >"$work/racer.out" 2>&1
+	rr=$?
+	wait "$w"
+	rc=$?
+	cat "$work/racew.out" "$work/racer.out"
+	fd=$(($(owner_field frees_deferred "${prefix}b") - fd0))
+	exp=$(($(owner_field read_refs_expired "${prefix}b") - exp0))
+	echo "owner b: frees_deferred +$fd read_refs_expired +$exp" \
+		"committed $(owner_field committed "${prefix}b") used $(owner_field used "${prefix}b")"
+	[ "$rc" -eq 0 ] && [ "$rr" -eq 0 ] && [ "$fd" -ge 1 ] && [ "$exp" = 0 ] &&
+		[ "$(owner_field committed "${prefix}b")" = 0 ] &&
+		[ "$(owner_field used "${prefix}b")" = 0 ] || rc=1
 	kill -TERM "${peer_pid[a]}" "${peer_pid[b]}" "${peer_pid[c]}"
 	wait "${peer_pid[a]}" "${peer_pid[b]}" "${peer_pid[c]}" 2>/dev/null
 	[ "$rc" -eq 0 ]
+}
+
+# A client's keys listed through its dataplane (/tern/client_store_keys):
+# the client list, every page, a prefix, tern-top --store --client, and
+# malformed parameters refused with a reason.
+tel_query() { # tel_query COMMAND: its JSON answer's value
+	echo "$1" | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c '
+import json, sys
+text = sys.stdin.read()
+cmd = sys.argv[1].split(",")[0]
+doc = json.loads(text[text.index("{\"" + cmd):text.rindex("}") + 1])
+print(json.dumps(doc[cmd]))' "$1"
+}
+
+case_client_keys() {
+	local c out
+	rm -f "$work/kgo"
+	# shellcheck disable=SC2046
+	timeout -k 5 170 "$client" $(client_eal) -- keys 100 "$work/kgo" >"$work/keys.out" 2>&1 &
+	c=$!
+	pids+=("$c")
+	for _ in $(seq 1 200); do
+		grep -q listing "$work/keys.out" && break
+		kill -0 "$c" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q listing "$work/keys.out" || { cat "$work/keys.out"; return 1; }
+	local w=$c # the timeout; c: the client process itself
+	c=$(sed -n 's/^listing pid \([0-9]*\)$/\1/p' "$work/keys.out")
+	out=$(tel_query /tern/client_store_keys) || return 1
+	echo "clients: $out"
+	python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert int(sys.argv[2]) in d["pid"], d
+assert d["name"][d["pid"].index(int(sys.argv[2]))] == "lister", d
+assert d["malformed"] == 0, d' "$out" "$c" || { touch "$work/kgo"; return 1; }
+	# Every page, 64 then 36 keys.
+	local cursor=0 all="" page
+	for _ in 1 2 3; do
+		page=$(tel_query "/tern/client_store_keys,$c,$cursor,64") || break
+		all="$all$page"$'\n'
+		cursor=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["next"])' "$page")
+		[ "$cursor" = -1 ] && break
+	done
+	python3 -c '
+import json, sys
+rows = {}
+for line in sys.argv[1].splitlines():
+    p = json.loads(line)
+    assert p["name"] == "lister" and p["pid"] == int(sys.argv[2]), p
+    assert p["count"] == len(p["key"]) and p["truncated"] == 0, p
+    for k, s, v, r in zip(p["key"], p["size"], p["version"], p["replicas"]):
+        assert k not in rows, k
+        rows[k] = (s, v, r)
+want = {"k/%03d" % i: 1000 + i for i in range(100)}
+assert sorted(rows) == sorted(want), sorted(rows)
+for k, (s, v, r) in rows.items():
+    assert s == want[k] and v >= 1 and r.startswith("0:"), (k, s, v, r)
+print("pages: %d keys, sizes and replicas right" % len(rows))' "$all" "$c" ||
+		{ touch "$work/kgo"; return 1; }
+	page=$(tel_query "/tern/client_store_keys,$c,0,64,k/05") || return 1
+	python3 -c '
+import json, sys
+p = json.loads(sys.argv[1])
+assert sorted(p["key"]) == ["k/%03d" % i for i in range(50, 60)] and p["next"] == -1, p
+print("prefix k/05: %d keys" % p["count"])' "$page" || { touch "$work/kgo"; return 1; }
+	# tern-top shows them.
+	"$(dirname "$0")/../../usertools/tern-top" -f "$prefix" --store --client "$c" --once \
+		--keys 10 --prefix k/09 >"$work/top.out" 2>&1 || { cat "$work/top.out"; touch "$work/kgo"; return 1; }
+	cat "$work/top.out"
+	grep -q "k/095" "$work/top.out" && grep -q lister "$work/top.out" ||
+		{ touch "$work/kgo"; return 1; }
+	# Refused, each with a reason: bad pids, bad pages, a pid that is no
+	# client (one telemetry connection for all).
+	python3 - "/var/run/dpdk/$prefix/dpdk_telemetry.v2" "$c" <<'PY' || { touch "$work/kgo"; return 1; }
+import json, socket, sys
+c = sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.recv(16384)
+for bad in ["x", "0", "01", "-3", "12a", c + ",", c + ",x", c + ",0,0", c + ",0,65",
+            c + ",99999999999", c + ",0,5,a\tb", "99999999999", "1"]:
+    s.send(("/tern/client_store_keys," + bad).encode())
+    d = json.loads(s.recv(16384).decode())["/tern/client_store_keys"]
+    assert "error" in d and len(d["error"]) > 10 and "key" not in d, (bad, d)
+PY
+	echo "13 malformed or unknown requests refused"
+	touch "$work/kgo"
+	wait "$w" || { echo "the client failed:"; cat "$work/keys.out"; return 1; }
+	# Gone with its store: the list no longer names it.
+	out=$(tel_query /tern/client_store_keys) || return 1
+	python3 -c '
+import json, sys
+assert int(sys.argv[2]) not in json.loads(sys.argv[1])["pid"]' "$out" "$c" ||
+		{ echo "still listed after it left: $out"; return 1; }
 }
 
 command -v dpdk-telemetry.py >/dev/null || { echo "dpdk-telemetry.py missing (Debian package dpdk)"; exit 1; }
@@ -277,9 +455,13 @@ run_case store_embedded_dataplane case_embedded
 run_case store_putter_killed_mid_put case_putter_killed
 start_redis || { echo "redis-server did not start"; exit 1; }
 run_case store_owner_two_clients case_owner_shared
+run_case store_client_keys case_client_keys
 run_case store_owner_putter_killed_lease case_owner_lease
+run_case store_owner_arena_putter_killed case_owner_arena_lease
 run_case store_replica_holder_killed case_replica_holder_killed
+race_pb=
 run_case store_remote_owners case_remote_owners
+run_case store_remove_race case_remove_race
 kill -TERM "$dp_pid"
 wait "$dp_pid"
 rc=$?

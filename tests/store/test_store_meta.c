@@ -218,6 +218,76 @@ test_two_stores_one_wins(void **state)
 	assert_int_equal(tern_store_destroy(b), 0);
 }
 
+/*
+ * No get returns a record's old bytes after another store replaced or
+ * removed it (doc/store.md, *Record cache*: nothing is served from the
+ * placing store's copy without reading the metadata). B puts and reads two
+ * keys (as a cache would be filled); A replaces one with an object of
+ * another size: B's next get batch says -EREMOTE with the new size for it
+ * (A's object is on A's own range), leaves its buffer untouched, frees the
+ * old extent, and still reads the other key's bytes; after A removes the
+ * key, B's get says -ENOENT.
+ */
+static void
+test_other_store_replace(void **state)
+{
+	struct tern_store *a = store_open("mRa", 8 * MiB, NULL, 0);
+	struct tern_store *b = store_open("mRb", 8 * MiB, NULL, 0);
+	const uint64_t size = 64 * KiB, nsize = 40 * KiB;
+	const char *keys[2] = { "rep/x", "rep/y" };
+	void *bufs[2] = { buf + 1 * MiB, buf + 2 * MiB };
+	uint64_t rooms[2] = { 1 * MiB, 1 * MiB }, got;
+	struct tern_store_future *f;
+	struct tern_store_stats sb;
+	unsigned int round;
+	int r;
+
+	(void)state;
+	test_pattern_fill(buf, size, 11, 0);
+	assert_int_equal(put1(b, keys[0], buf, size, 0), 0);
+	test_pattern_fill(buf, size, 12, 0);
+	assert_int_equal(put1(b, keys[1], buf, size, 0), 0);
+	for (round = 0; round < 3; round++) {
+		f = tern_store_get(b, keys, bufs, rooms, 2);
+		assert_non_null(f);
+		assert_int_equal(tern_store_future_wait(f, UINT64_MAX), 0);
+		tern_store_future_release(f);
+		assert_int_equal(test_pattern_check(bufs[0], size, 11, 0), SIZE_MAX);
+		assert_int_equal(test_pattern_check(bufs[1], size, 12, 0), SIZE_MAX);
+	}
+	test_pattern_fill(buf, nsize, 13, 0);
+	assert_int_equal(put1(a, keys[0], buf, nsize, TERN_STORE_F_REPLACE), 0);
+	memset(bufs[0], 0, size);
+	memset(bufs[1], 0, size);
+	f = tern_store_get(b, keys, bufs, rooms, 2);
+	assert_non_null(f);
+	(void)tern_store_future_wait(f, UINT64_MAX);
+	assert_int_equal(tern_store_future_result(f, 0, &got), -EREMOTE);
+	assert_int_equal(got, nsize);
+	assert_int_equal(tern_store_future_result(f, 1, &got), 0);
+	assert_int_equal(got, size);
+	tern_store_future_release(f);
+	for (got = 0; got < size && ((uint8_t *)bufs[0])[got] == 0; got++)
+		;
+	assert_int_equal(got, size); /* no old (or any) bytes read */
+	assert_int_equal(test_pattern_check(bufs[1], size, 12, 0), SIZE_MAX);
+	assert_int_equal(tern_store_stats(b, &sb), 0);
+	assert_int_equal(sb.used, size); /* the replaced object's extent freed */
+	/* A's own get reads A's bytes. */
+	assert_int_equal(get1(a, keys[0], bufs[0], 1 * MiB, &got), 0);
+	assert_int_equal(test_pattern_check(bufs[0], nsize, 13, 0), SIZE_MAX);
+	assert_int_equal(tern_store_remove(a, keys, 1, &r), 1);
+	assert_int_equal(get1(b, keys[0], bufs[0], 1 * MiB, &got), -ENOENT);
+	assert_int_equal(get1(a, keys[0], bufs[0], 1 * MiB, &got), -ENOENT);
+	/* And a remove by A of B's untouched key, after B's reads of it. */
+	assert_int_equal(tern_store_remove(a, &keys[1], 1, &r), 1);
+	assert_int_equal(get1(b, keys[1], bufs[1], 1 * MiB, &got), -ENOENT);
+	assert_int_equal(tern_store_stats(b, &sb), 0);
+	assert_int_equal(sb.used, 0);
+	assert_int_equal(tern_store_destroy(a), 0);
+	assert_int_equal(tern_store_destroy(b), 0);
+}
+
 /* Eviction removes the record from the metadata first: another store no
  * longer sees the evicted keys. */
 static void
@@ -407,6 +477,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_two_stores_one_wins),
+		cmocka_unit_test(test_other_store_replace),
 		cmocka_unit_test(test_eviction_external),
 		cmocka_unit_test_teardown(test_metadata_down, down_teardown),
 	};

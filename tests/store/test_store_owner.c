@@ -30,14 +30,15 @@
 static struct test_env env;
 static struct tern_store_owner *owner;
 
-/* One request: its status, *offset from the answer. */
+/* One request of client @pid: its status, *offset from the answer. */
 static int
-req(uint16_t op, uint64_t length, uint64_t offset, uint32_t lease_ms, uint64_t *out)
+req_pid(uint32_t pid, uint16_t op, uint64_t length, uint64_t offset, uint32_t lease_ms,
+	uint64_t *out)
 {
 	struct store_wire_req q = {
 		.op = op,
 		.segment = 12345, /* ignored: the channel named the segment */
-		.pid = 7,
+		.pid = pid,
 		.length = length,
 		.offset = offset,
 		.lease_ms = lease_ms,
@@ -51,6 +52,13 @@ req(uint16_t op, uint64_t length, uint64_t offset, uint32_t lease_ms, uint64_t *
 	if (out != NULL)
 		*out = r.offset;
 	return r.status;
+}
+
+/* One request of client 7. */
+static int
+req(uint16_t op, uint64_t length, uint64_t offset, uint32_t lease_ms, uint64_t *out)
+{
+	return req_pid(7, op, length, offset, lease_ms, out);
 }
 
 static struct tern_store_owner_stats
@@ -76,8 +84,10 @@ test_read_ref_defers_free(void **state)
 	assert_int_equal(req(STORE_WIRE_READ_REF, 64 * KiB, off, 5000, NULL), 0);
 	assert_int_equal(req(STORE_WIRE_READ_REF, 64 * KiB, off, 5000, NULL), 0);
 	/* The placing store removes it: the FREE is answered, the memory kept. */
+	assert_int_equal(stats().frees_deferred, 0);
 	assert_int_equal(req(STORE_WIRE_FREE, 64 * KiB, off, 0, NULL), 0);
 	assert_int_equal(stats().used, 64 * KiB);
+	assert_int_equal(stats().frees_deferred, 1);
 	/* Gone for new readers and for a second FREE. */
 	assert_int_equal(req(STORE_WIRE_READ_REF, 64 * KiB, off, 5000, NULL), -ENOENT);
 	assert_int_equal(req(STORE_WIRE_FREE, 64 * KiB, off, 0, NULL), -ENOENT);
@@ -89,6 +99,7 @@ test_read_ref_defers_free(void **state)
 	assert_int_equal(stats().used, 0);
 	assert_int_equal(stats().committed, 0);
 	assert_int_equal(req(STORE_WIRE_READ_UNREF, 64 * KiB, off, 0, NULL), -ENOENT);
+	assert_int_equal(stats().frees_deferred, 1);
 	/* Now the capacity is all free. */
 	assert_int_equal(req(STORE_WIRE_RESERVE, 1 * MiB, 0, 5000, &off2), 0);
 	assert_int_equal(req(STORE_WIRE_FREE, 1 * MiB, off2, 0, NULL), 0);
@@ -147,7 +158,13 @@ test_read_ref_malformed(void **state)
 		{ .op = STORE_WIRE_READ_REF, .pid = 7, .length = 64, .lease_ms = 3600001 },
 		{ .op = STORE_WIRE_READ_UNREF, .pid = 7, .length = 64, .lease_ms = 5 },
 		{ .op = STORE_WIRE_READ_UNREF, .pid = 7, .length = 0 },
-		{ .op = 9, .pid = 7, .length = 64 },
+		{ .op = 11, .pid = 7, .length = 64, .lease_ms = 5 },
+		{ .op = STORE_WIRE_ARENA, .pid = 7, .length = 64 }, /* no lease */
+		{ .op = STORE_WIRE_ARENA, .pid = 0, .length = 64, .lease_ms = 5 },
+		{ .op = STORE_WIRE_ARENA, .pid = 7, .length = 64, .offset = 64, .lease_ms = 5 },
+		{ .op = STORE_WIRE_ARENA_END, .pid = 0, .length = 64 },
+		{ .op = STORE_WIRE_ARENA_END, .pid = 7, .length = 64, .lease_ms = 5 },
+		{ .op = STORE_WIRE_ARENA_END, .pid = 7, .length = 64, .offset = 3 },
 	};
 	uint8_t in[STORE_WIRE_REQ_LEN], rep[TERN_STORE_OWNER_MSG_MAX];
 	struct store_wire_req q;
@@ -176,6 +193,103 @@ test_read_ref_malformed(void **state)
 	assert_int_equal(tern_store_owner_serve(NULL, in, sizeof(in), rep), -EINVAL);
 	assert_int_equal(tern_store_owner_serve(owner, NULL, sizeof(in), rep), -EINVAL);
 	assert_int_equal(tern_store_owner_serve(owner, in, sizeof(in), NULL), -EINVAL);
+}
+
+/*
+ * A client's arena (doc/store.md, *Arenas*): the client places objects in
+ * it and commits them; a commit outside it, over a piece committed before,
+ * or by another process is refused; the end gives back all but the
+ * committed pieces, which then live and are freed on their own.
+ */
+static void
+test_arena(void **state)
+{
+	struct tern_store_owner_stats st;
+	uint64_t a = 0, b = 0, off = 0;
+
+	(void)state;
+	assert_int_equal(req(STORE_WIRE_ARENA, 256 * KiB, 0, 5000, &a), 0);
+	st = stats();
+	assert_int_equal(st.reserved, 1);
+	assert_int_equal(st.used, 256 * KiB);
+	/* Not a piece yet: no reader, no FREE. */
+	assert_int_equal(req(STORE_WIRE_READ_REF, 64 * KiB, a, 5000, NULL), -ENOENT);
+	assert_int_equal(req(STORE_WIRE_FREE, 64 * KiB, a, 0, NULL), -ENOENT);
+	assert_int_equal(req(STORE_WIRE_COMMIT, 64 * KiB, a, 0, NULL), 0);
+	assert_int_equal(req(STORE_WIRE_COMMIT, 64 * KiB, a, 0, NULL), -EALREADY);
+	assert_int_equal(req(STORE_WIRE_COMMIT, 64 * KiB, a + 32 * KiB, 0, NULL), -EALREADY);
+	assert_int_equal(req(STORE_WIRE_COMMIT, 1, a + 64 * KiB - 64, 0, NULL), -EALREADY);
+	/* Another process's commit, or past the end: not in its arena. */
+	assert_int_equal(req_pid(8, STORE_WIRE_COMMIT, 4 * KiB, a + 64 * KiB, 0, NULL), -ENOENT);
+	assert_int_equal(req(STORE_WIRE_COMMIT, 4 * KiB, a + 254 * KiB, 0, NULL), -ENOENT);
+	assert_int_equal(req(STORE_WIRE_COMMIT, 4 * KiB, a + 256 * KiB, 0, NULL), -ENOENT);
+	assert_int_equal(req(STORE_WIRE_COMMIT, 4 * KiB, a + 64 * KiB, 0, NULL), 0);
+	assert_int_equal(stats().committed, 2);
+	/* A reader on the first piece, which its store then frees; the second
+	 * freed with no reader: its range stays the arena's until the end. */
+	assert_int_equal(req(STORE_WIRE_READ_REF, 64 * KiB, a, 5000, NULL), 0);
+	assert_int_equal(req(STORE_WIRE_FREE, 64 * KiB, a, 0, NULL), 0);
+	assert_int_equal(req(STORE_WIRE_FREE, 4 * KiB, a + 64 * KiB, 0, NULL), 0);
+	assert_int_equal(req(STORE_WIRE_FREE, 4 * KiB, a + 64 * KiB, 0, NULL), -ENOENT);
+	assert_int_equal(stats().used, 256 * KiB);
+	/* The end: a wrong name or process is refused. */
+	assert_int_equal(req_pid(8, STORE_WIRE_ARENA_END, 256 * KiB, a, 0, NULL), -ENOENT);
+	assert_int_equal(req(STORE_WIRE_ARENA_END, 128 * KiB, a, 0, NULL), -ENOENT);
+	assert_int_equal(req(STORE_WIRE_ARENA_END, 256 * KiB, a, 0, NULL), 0);
+	assert_int_equal(req(STORE_WIRE_ARENA_END, 256 * KiB, a, 0, NULL), -ENOENT);
+	st = stats();
+	assert_int_equal(st.reserved, 0);
+	assert_int_equal(st.committed, 1);   /* the read piece, being freed */
+	assert_int_equal(st.used, 64 * KiB); /* the rest went back */
+	/* The rest is reusable: 1 MiB - 64 KiB is free. */
+	assert_int_equal(req(STORE_WIRE_RESERVE, 960 * KiB, 0, 5000, &b), 0);
+	assert_int_equal(req(STORE_WIRE_FREE, 960 * KiB, b, 0, NULL), 0);
+	assert_int_equal(req(STORE_WIRE_READ_UNREF, 64 * KiB, a, 0, NULL), 0);
+	st = stats();
+	assert_int_equal(st.used, 0);
+	assert_int_equal(st.committed, 0);
+
+	/* A putter that dies: its arena's lease ends, its committed pieces
+	 * stay (a record names them), the rest is given back. */
+	assert_int_equal(req(STORE_WIRE_ARENA, 128 * KiB, 0, 100, &a), 0);
+	assert_int_equal(req(STORE_WIRE_COMMIT, 4 * KiB, a + 8 * KiB, 0, NULL), 0);
+	for (int i = 0; i < 100 && stats().reserved != 0; i++) {
+		usleep(20000);
+		assert_true(tern_store_owner_poll(owner) >= 0);
+	}
+	st = stats();
+	assert_int_equal(st.reserved, 0);
+	assert_int_equal(st.committed, 1);
+	assert_int_equal(st.used, 4 * KiB);
+	assert_int_equal(req(STORE_WIRE_COMMIT, 4 * KiB, a + 16 * KiB, 0, NULL), -ENOENT);
+	assert_int_equal(req(STORE_WIRE_READ_REF, 4 * KiB, a + 8 * KiB, 5000, NULL), 0);
+	assert_int_equal(req(STORE_WIRE_READ_UNREF, 4 * KiB, a + 8 * KiB, 0, NULL), 0);
+	assert_int_equal(req(STORE_WIRE_FREE, 4 * KiB, a + 8 * KiB, 0, NULL), 0);
+	assert_int_equal(stats().used, 0);
+	/* Many pieces, committed in one COMMIT_N, the arena ended between. */
+	{
+		struct store_wire_reqn q = { .op = STORE_WIRE_COMMIT_N, .pid = 7, .count = 13 };
+		struct store_wire_repn r;
+		uint8_t in[STORE_WIRE_MSG_MAX], rep[TERN_STORE_OWNER_MSG_MAX];
+		unsigned int i;
+		int n;
+
+		assert_int_equal(req(STORE_WIRE_ARENA, 512 * KiB, 0, 5000, &a), 0);
+		for (i = 0; i < 13; i++) {
+			q.length[i] = 4 * KiB + 1;
+			q.offset[i] = a + i * 16 * KiB;
+		}
+		n = tern_store_owner_serve(owner, in, store_wire_reqn_encode(&q, in), rep);
+		assert_int_equal(store_wire_repn_decode(rep, (size_t)n, &r), 0);
+		assert_int_equal(r.status, 0);
+		assert_int_equal(stats().committed, 13);
+		assert_int_equal(req(STORE_WIRE_ARENA_END, 512 * KiB, a, 0, NULL), 0);
+		assert_int_equal(stats().used, 13 * (4 * KiB + 64));
+		for (i = 0; i < 13; i++)
+			assert_int_equal(
+				req(STORE_WIRE_FREE, 4 * KiB + 1, a + i * 16 * KiB, 0, &off), 0);
+		assert_int_equal(stats().used, 0);
+	}
 }
 
 /* The record names each owned replica's owner: other stores read it there. */
@@ -233,6 +347,7 @@ main(void)
 		cmocka_unit_test(test_read_ref_lease_expires),
 		cmocka_unit_test(test_read_ref_malformed),
 		cmocka_unit_test(test_record_owner_names),
+		cmocka_unit_test(test_arena),
 	};
 	uint32_t seg;
 	void *mem;

@@ -374,9 +374,12 @@ node_get(int *rc)
 }
 
 /* A target QP with an SQ and an RQ served by the node's receive side, in
- * INIT (caller holds the lock). @return its index there, -ENOTSUP (the node
- * takes no notifications, or the provider cannot), -ENOSPC (the node serves
- * MLX5_NOTIFY_QP_MAX), or another negative errno. */
+ * INIT (caller holds the lock). Also while the node has no queue: a
+ * notification is then answered -ENOTSUP, where a QP without an RQ would
+ * fail the initiator's SEND and put its QP in ERR (the initiator cannot tell
+ * which kind it reached). @return its index there, -ENOTSUP (the provider
+ * cannot), -ENOSPC (the node serves MLX5_NOTIFY_QP_MAX), or another
+ * negative errno. */
 static int
 node_qp_create(struct tern_mlx5_conn_params *local, void **qp)
 {
@@ -386,7 +389,7 @@ node_qp_create(struct tern_mlx5_conn_params *local, void **qp)
 	unsigned int i;
 	int rc;
 
-	if (node_queue == NULL || p->qp_create_rq == NULL)
+	if (p->qp_create_rq == NULL)
 		return -ENOTSUP;
 	nn = node_get(&rc);
 	if (nn == NULL)

@@ -221,10 +221,13 @@ sq_setup(const struct mlx5_endpoint *ep, const struct tern_mlx5_sq_view *view, v
  * RQ up). A status is 20 bytes and one notification is answered once, so a
  * few RECVs per QP are enough.
  */
-#define EP_RQ_CNT   4
+#define EP_RQ_CNT   MLX5_EP_NT_PER_QP
 #define EP_RQ_MAX   8
 #define EP_RX_SLOTS MLX5_NOTIFY_QP_MAX
 #define EP_RCQ_CNT  (EP_RX_SLOTS * EP_RQ_MAX)
+/* Receive buffers, then the frames of the notifications the endpoint sends. */
+#define EP_RX_BYTES ((size_t)EP_RX_SLOTS * EP_RQ_MAX * MLX5_NOTIFY_BUF)
+#define EP_NT_BYTES ((size_t)MLX5_EP_NT_MAX * MLX5_NOTIFY_BUF)
 
 /* One QP's RQ, what it needs to restart, and where it is served. */
 struct mlx5_ep_rq {
@@ -247,25 +250,28 @@ ep_rx_refuse(void *arg, const char *sender, uint64_t tag, const void *msg, uint3
 }
 
 void
-mlx5_ep_rx_open(struct mlx5_endpoint *ep)
+mlx5_ep_rx_open(struct mlx5_endpoint *ep,
+		void (*on_status)(void *arg, uint32_t qpn, uint64_t token, int32_t status))
 {
-	size_t len = (size_t)EP_RX_SLOTS * EP_RQ_MAX * MLX5_NOTIFY_BUF;
 	struct tern_mlx5_cq_view view;
 	int rc;
 
+	rte_spinlock_init(&ep->rx_lock);
 	if (prov->qp_create_rq == NULL)
 		return; /* a provider without receive queues: no statuses */
 	ep->rx = rte_zmalloc("tern_mlx5_ep_rx", sizeof(*ep->rx), RTE_CACHE_LINE_SIZE);
-	ep->rx_bufs = rte_zmalloc("tern_mlx5_ep_rxbuf", len, 4096);
+	ep->rx_bufs = rte_zmalloc("tern_mlx5_ep_rxbuf", EP_RX_BYTES + EP_NT_BYTES, 4096);
 	rc = ep->rx == NULL || ep->rx_bufs == NULL ? -ENOMEM : 0;
 	if (rc == 0) {
 		memset(&view, 0, sizeof(view));
 		rc = prov->cq_open(prov_ctx, ep->lcore_id, EP_RCQ_CNT, &view, &ep->rcq_handle);
 		if (rc == 0)
-			rc = mlx5_notify_rx_init(ep->rx, &view, ep_rx_refuse, NULL, ep);
+			rc = mlx5_notify_rx_init(ep->rx, &view, ep_rx_refuse, on_status, ep);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		ep->nt_bufs = ep->rx_bufs + EP_RX_BYTES;
 		return; /* the buffers are registered with the first RQ */
+	}
 	TERN_MLX5_LOG(WARNING,
 		      "lcore %u: no receive side for notification statuses (%s): its QPs "
 		      "take none",
@@ -283,6 +289,7 @@ mlx5_ep_rx_close(struct mlx5_endpoint *ep)
 	ep->rx = NULL;
 	rte_free(ep->rx_bufs);
 	ep->rx_bufs = NULL;
+	ep->nt_bufs = NULL;
 	ep->rx_used = 0;
 	ep->rx_reg = 0;
 }
@@ -302,8 +309,8 @@ ep_rq_add(struct mlx5_endpoint *ep, struct mlx5_sq *sq, const struct tern_mlx5_r
 	if (!ep->rx_reg) {
 		/* Registered here, not at open: an endpoint that never makes a
 		 * QP by handshake pins nothing more. */
-		const struct mlx5_mr *mr = mlx5_mr_get(
-			(uintptr_t)ep->rx_bufs, (size_t)EP_RX_SLOTS * EP_RQ_MAX * MLX5_NOTIFY_BUF);
+		const struct mlx5_mr *mr =
+			mlx5_mr_get((uintptr_t)ep->rx_bufs, EP_RX_BYTES + EP_NT_BYTES);
 
 		if (mr == NULL)
 			return -ENOMEM;
@@ -318,8 +325,12 @@ ep_rq_add(struct mlx5_endpoint *ep, struct mlx5_sq *sq, const struct tern_mlx5_r
 	r->slot = slot;
 	rc = mlx5_rq_init(&r->rq, view, sq->qpn,
 			  ep->rx_bufs + (size_t)slot * EP_RQ_MAX * MLX5_NOTIFY_BUF, ep->rx_lkey);
-	if (rc == 0)
+	if (rc == 0) {
+		/* The lcore polls rx meanwhile (its other QPs' statuses). */
+		rte_spinlock_lock(&ep->rx_lock);
 		rc = mlx5_notify_rx_add(ep->rx, &r->rq, NULL);
+		rte_spinlock_unlock(&ep->rx_lock);
+	}
 	if (rc != 0) {
 		rte_free(r);
 		return rc;
@@ -344,7 +355,9 @@ mlx5_ep_sq_free(struct mlx5_sq *sq)
 	struct mlx5_ep_rq *r = sq->rq;
 
 	if (r != NULL) {
+		rte_spinlock_lock(&r->ep->rx_lock);
 		mlx5_notify_rx_remove(r->ep->rx, &r->rq);
+		rte_spinlock_unlock(&r->ep->rx_lock);
 		r->ep->rx_used &= (uint16_t) ~(1u << r->slot);
 		rte_free(r);
 	}
@@ -405,7 +418,11 @@ mlx5_ep_sq_attach(struct mlx5_endpoint *ep, struct mlx5_sq *sq)
 		/* A dead QP back from its handshake: the lcore left it alone
 		 * since it went dead, and takes it again from this store. */
 		mlx5_sq_reset(sq);
+		/* Its RQ stayed on the endpoint's receive side, which the lcore
+		 * polls: restarted under the lock. */
+		rte_spinlock_lock(&ep->rx_lock);
 		mlx5_ep_sq_rq_restart(sq);
+		rte_spinlock_unlock(&ep->rx_lock);
 		__atomic_store_n(&sq->reclaim, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&sq->dead, 0, __ATOMIC_RELEASE);
 		return 0;

@@ -21,6 +21,8 @@
 
 #include <stdint.h>
 
+#include <rte_spinlock.h>
+
 #include <tern_segment_driver.h>
 #include <tern_transport.h>
 
@@ -51,6 +53,27 @@ struct mlx5_seg_keys {
 struct mlx5_notify_rx;
 struct mlx5_ep_rails;
 
+/*
+ * Notifications an endpoint has sent (initiator side, mlx5_ep.c): at most
+ * MLX5_EP_NT_MAX at once, each a table entry from notify_post() until both
+ * its SEND's WQE has been reported and its completion has been given.
+ */
+#define MLX5_EP_NT_MAX 32u
+/* At most this many wait for their status on one QP: each status takes one
+ * of the QP's RECVs (mlx5_ctl.c posts this many). */
+#define MLX5_EP_NT_PER_QP 4u
+
+/** One notification in flight (doc/mlx5.md, "Initiator side: notify_post"). */
+struct mlx5_ep_nt {
+	uint64_t token;	    /**< on the wire and in the SEND's slot; 0: entry free */
+	uint64_t cookie;    /**< the engine's (tern_notify_post.cookie) */
+	uint64_t due_tsc;   /**< no status by then: completed -ETIMEDOUT */
+	struct mlx5_sq *sq; /**< the QP it went out on (its status comes back there) */
+	uint8_t wqe_out;    /**< its SEND's WQE not reported yet */
+	uint8_t waiting;    /**< its completion not given yet */
+	int32_t lost;	    /**< its QP was lost while its SEND was out: the status it ends with */
+};
+
 struct mlx5_endpoint {
 	struct tern_endpoint base; /* first: mlx5_ep() */
 	struct mlx5_cq cq;
@@ -75,6 +98,9 @@ struct mlx5_endpoint {
 	/** This lcore serves the node's notification receive side (set by the
 	 * control path, mlx5_ctl_notify_rx_locked()). */
 	uint8_t notify_rx;
+	/** Notification entries in use: poll() looks at their statuses, SENDs
+	 * and timeouts only while it is not 0 (one load per call otherwise). */
+	uint32_t nt_out;
 	void *cq_handle;
 	struct tern_mlx5_ep_stats stats;
 	/* Statuses of this endpoint's notifications (initiator side): a receive
@@ -87,6 +113,20 @@ struct mlx5_endpoint {
 	uint32_t rx_lkey;
 	uint16_t rx_used; /**< rx_bufs slots in use, bit i: slot i */
 	uint8_t rx_reg;	  /**< rx_bufs registered (rx_lkey valid) */
+	/* The control path changes rx (an RQ added, removed, restarted) under
+	 * this lock; the lcore only tries it before it polls rx. */
+	rte_spinlock_t rx_lock;
+	/* The notifications this endpoint sent (lcore only): the table, their
+	 * frames (MLX5_EP_NT_MAX buffers of MLX5_NOTIFY_BUF bytes after the
+	 * receive buffers in rx_bufs, registered with them: rx_lkey), the next
+	 * token's generation, the free entries (bit i: entry i), the status
+	 * timeout and when the table is next looked at for it. */
+	struct mlx5_ep_nt nt[MLX5_EP_NT_MAX];
+	uint8_t *nt_bufs;
+	uint64_t nt_gen;
+	uint32_t nt_free;
+	uint64_t nt_timeout_tsc;
+	uint64_t nt_check_tsc;
 	/* Rails (mlx5_rails.c): their state, and how many completions to drop
 	 * plus WQEs to post again after a failover (poll() looks while not 0). */
 	struct mlx5_ep_rails *rails;
@@ -142,11 +182,14 @@ mlx5_ep_const(const struct tern_endpoint *base)
 
 /**
  * Give @p ep its receive side for notification statuses (receive CQ,
- * buffers, registered when its first QP with an RQ is made). Best effort: on failure (no
- * qp_create_rq, no memory) it logs a warning and @p ep's QPs take no statuses. Before
+ * buffers and the frames of the notifications it sends, registered when its
+ * first QP with an RQ is made); statuses go to @p on_status (arg: @p ep).
+ * Best effort: on failure (no qp_create_rq, no memory) it logs a warning and
+ * @p ep's QPs take no statuses (it sends no notification). Before
  * mlx5_ep_add_locked().
  */
-void mlx5_ep_rx_open(struct mlx5_endpoint *ep);
+void mlx5_ep_rx_open(struct mlx5_endpoint *ep,
+		     void (*on_status)(void *arg, uint32_t qpn, uint64_t token, int32_t status));
 /** Release what mlx5_ep_rx_open() made, once @p ep's QPs are freed. */
 void mlx5_ep_rx_close(struct mlx5_endpoint *ep);
 /**

@@ -15,6 +15,8 @@
 
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
+#include <rte_cycles.h>
+#include <rte_spinlock.h>
 
 #include <tern_time.h>
 
@@ -24,6 +26,7 @@
 #include "mlx5_connect.h"
 #include "mlx5_ctl.h"
 #include "mlx5_ep.h"
+#include "mlx5_notify.h"
 #include "mlx5_queue.h"
 #include "mlx5_rails.h"
 #include "mlx5_wqe.h"
@@ -83,6 +86,208 @@ ep_ring(struct mlx5_endpoint *ep, uint32_t touched)
 		mlx5_sq_doorbell(sq);
 		ep->stats.doorbells++;
 	}
+}
+
+/* ---- notifications this endpoint sends (doc/mlx5.md, "Initiator side") ---- */
+
+/* A SEND's slot cookie: the entry's token, odd (a slice's cookie never is). */
+#define NT_SLOT_COOKIE(token) ((token) << 1 | 1u)
+
+static void
+ep_nt_free(struct mlx5_endpoint *ep, struct mlx5_ep_nt *e)
+{
+	e->token = 0;
+	ep->nt_free |= 1u << (e - ep->nt);
+	ep->nt_out--;
+}
+
+/* Give notification @p e's completion (it is waiting): into the software
+ * ring, which endpoint_open() sized for every entry besides the slices. */
+static void
+ep_nt_complete(struct mlx5_endpoint *ep, struct mlx5_ep_nt *e, int32_t status)
+{
+	struct tern_completion *c = &ep->sw[ep->sw_tail++ & ep->sw_mask];
+
+	c->cookie = e->cookie;
+	c->status = status;
+	c->length = 0;
+	e->waiting = 0;
+	if (!e->wqe_out)
+		ep_nt_free(ep, e);
+}
+
+/* Complete with @p status every notification of @p sq (NULL: of any QP)
+ * still waiting for its status; with @p now_tsc, only those due by then. */
+static __rte_noinline void
+ep_nt_fail(struct mlx5_endpoint *ep, const struct mlx5_sq *sq, int32_t status, uint64_t now_tsc)
+{
+	unsigned int i;
+
+	for (i = 0; i < MLX5_EP_NT_MAX; i++) {
+		struct mlx5_ep_nt *e = &ep->nt[i];
+
+		if (e->token == 0 || !e->waiting || (sq != NULL && e->sq != sq) ||
+		    (now_tsc != 0 && e->due_tsc > now_tsc))
+			continue;
+		if (sq != NULL && e->wqe_out) {
+			/* Its SEND's report (maybe in the completions poll() is
+			 * filtering now) ends it: with the SEND's error, or this. */
+			e->lost = status;
+			continue;
+		}
+		ep->stats.notify_failed++;
+		if (status == -ETIMEDOUT)
+			ep->stats.notify_timeouts++;
+		ep_nt_complete(ep, e, status);
+	}
+}
+
+void
+mlx5_ep_notify_status(void *arg, uint32_t qpn, uint64_t token, int32_t status)
+{
+	struct mlx5_endpoint *ep = arg;
+	struct mlx5_ep_nt *e = &ep->nt[token & (MLX5_EP_NT_MAX - 1)];
+
+	/* Only the answer to a notification in flight, from the QP it went out
+	 * on: a late one (cancelled, timed out) or a made-up one is dropped. */
+	if (e->token != token || token == 0 || !e->waiting || e->sq->qpn != qpn) {
+		ep->stats.notify_unknown++;
+		return;
+	}
+	ep->stats.notify_answered++;
+	ep_nt_complete(ep, e, status);
+}
+
+int
+mlx5_notify_post(struct tern_endpoint *base, const struct tern_notify_post *n)
+{
+	struct mlx5_endpoint *ep = mlx5_ep(base);
+	const struct tern_mlx5_desc *d;
+	struct mlx5_ep_nt *e;
+	struct mlx5_sq *sq;
+	unsigned int i;
+	uint64_t token;
+	uint8_t *frame;
+	uint16_t peer;
+	int len;
+
+	if (n == NULL || n->target == NULL || n->target->kind != TERN_SEGMENT_REMOTE ||
+	    n->sender == NULL || n->msg_len > MLX5_NOTIFY_MSG_MAX ||
+	    (n->msg == NULL && n->msg_len != 0))
+		return -EINVAL;
+	d = (const struct tern_mlx5_desc *)n->target->priv;
+	if (d->magic != TERN_MLX5_DESC_MAGIC || d->peer >= TERN_MLX5_PEER_MAX)
+		return -EINVAL;
+	if (ep->rx == NULL || d->peer == TERN_MLX5_PEER_SELF)
+		return -ENOTSUP; /* no receive side for statuses; loopback QPs have no RQ */
+	peer = d->peer;
+	if (unlikely(d->reserved > 1)) {
+		/* Several rails (ports) of the node: the one a run would take. */
+		uint32_t rkey;
+
+		peer = mlx5_rail_pick(ep, n->target, &rkey);
+	}
+	sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
+	if (sq == NULL)
+		return -ENOTCONN;
+	if (__atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE)) {
+		if (!sq->revivable)
+			mlx5_peer_want_revive(sq->peer);
+		return -ENOTCONN;
+	}
+	if (sq->rq == NULL)
+		return -ENOTSUP; /* a QP made without an RQ: no status can come back */
+	if (sq->error || mlx5_sq_room(sq) < 1 || ep->nt_free == 0)
+		return -EAGAIN;
+	if (ep->nt_out >= MLX5_EP_NT_PER_QP) {
+		unsigned int busy = 0;
+
+		for (i = 0; i < MLX5_EP_NT_MAX; i++)
+			busy += ep->nt[i].token != 0 && ep->nt[i].waiting && ep->nt[i].sq == sq;
+		if (busy >= MLX5_EP_NT_PER_QP)
+			return -EAGAIN; /* its RECVs would run out: RNR at the target */
+	}
+	i = (unsigned int)rte_bsf32(ep->nt_free);
+	e = &ep->nt[i];
+	frame = ep->nt_bufs + (size_t)i * MLX5_NOTIFY_BUF;
+	token = (++ep->nt_gen) << 6 | i;
+	RTE_BUILD_BUG_ON(MLX5_EP_NT_MAX > 64);
+	len = mlx5_notify_encode(frame, MLX5_NOTIFY_BUF, n->sender, n->tag, token, n->msg,
+				 n->msg_len);
+	if (len < 0)
+		return len; /* a sender name the frame cannot carry */
+	e->token = token;
+	e->cookie = n->cookie;
+	e->sq = sq;
+	e->wqe_out = 1;
+	e->waiting = 1;
+	e->lost = 0;
+	e->due_tsc = rte_rdtsc() + ep->nt_timeout_tsc;
+	ep->nt_free &= ~(1u << i);
+	ep->nt_out++;
+	/* Signalled: the entry's frame is free once the WQE is reported. */
+	mlx5_post_send(sq, frame, (uint32_t)len, ep->rx_lkey, 1, NT_SLOT_COOKIE(token));
+	mlx5_sq_doorbell(sq);
+	ep->stats.doorbells++;
+	ep->stats.notify_posted++;
+	return 0;
+}
+
+/* Notifications outstanding: their statuses (the lcore only tries the lock
+ * the control path changes the receive side under: it looks again on the
+ * next poll), then those whose time is up. */
+static __rte_noinline void
+ep_nt_poll(struct mlx5_endpoint *ep)
+{
+	uint64_t now;
+
+	if (ep->rx != NULL && rte_spinlock_trylock(&ep->rx_lock)) {
+		mlx5_notify_rx_poll(ep->rx, MLX5_NOTIFY_RX_BURST);
+		rte_spinlock_unlock(&ep->rx_lock);
+	}
+	now = rte_rdtsc();
+	if (now >= ep->nt_check_tsc) {
+		ep->nt_check_tsc = now + rte_get_tsc_hz() / 1000;
+		ep_nt_fail(ep, NULL, -ETIMEDOUT, now);
+	}
+}
+
+/*
+ * Completions [from, n) came from the SQs' reports: take out those of
+ * notification SENDs (odd cookies). A SEND that succeeded only frees its
+ * frame (the status frame completes the notification); one that failed
+ * completes its notification with the error, if it still waits.
+ * @return the completions left.
+ */
+static __rte_noinline uint16_t
+ep_nt_filter(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t from, uint16_t n)
+{
+	uint16_t i, k = from;
+
+	for (i = from; i < n; i++) {
+		uint64_t token = cpl[i].cookie >> 1;
+		struct mlx5_ep_nt *e;
+
+		if (likely((cpl[i].cookie & 1) == 0)) {
+			cpl[k++] = cpl[i];
+			continue;
+		}
+		e = &ep->nt[token & (MLX5_EP_NT_MAX - 1)];
+		if (e->token != token || !e->wqe_out)
+			continue; /* cannot be: every SEND has its entry until reported */
+		e->wqe_out = 0;
+		if ((cpl[i].status != 0 || e->lost != 0) && e->waiting) {
+			ep->stats.notify_failed++;
+			e->waiting = 0;
+			cpl[k].cookie = e->cookie;
+			cpl[k].status = cpl[i].status != 0 ? cpl[i].status : e->lost;
+			cpl[k].length = 0;
+			k++;
+		}
+		if (!e->waiting)
+			ep_nt_free(ep, e);
+	}
+	return k;
 }
 
 /*
@@ -390,6 +595,9 @@ ep_sq_by_qpn(struct mlx5_endpoint *ep, uint32_t qpn)
 static void
 ep_sq_hand_over(struct mlx5_endpoint *ep, struct mlx5_sq *sq)
 {
+	/* No status comes back on it any more. */
+	if (ep->nt_out != 0)
+		ep_nt_fail(ep, sq, -ENOTCONN, 0);
 	sq->error = 0;
 	sq->revive_tries = 0;
 	sq->revive_at_ms = tern_clock_ms() + ep->revive_ms;
@@ -429,6 +637,9 @@ ep_recover(struct mlx5_endpoint *ep)
 		}
 		rc = mlx5_prov()->qp_recover(mlx5_prov_ctx(), sq->handle);
 		if (rc == 0) {
+			/* Its RQ was flushed: statuses still due are lost. */
+			if (ep->nt_out != 0)
+				ep_nt_fail(ep, sq, -ECONNABORTED, 0);
 			mlx5_sq_reset(sq);
 			mlx5_ep_sq_rq_restart(sq);
 			ep->stats.recoveries++;
@@ -514,10 +725,11 @@ ep_cqe_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, const struct mlx5_cqe
 	}
 }
 
-uint16_t
-mlx5_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
+/* poll() but notifications: the software ring, the SQs' reports, the CQ,
+ * then the slow paths (reclaim, the node's receive side, recovery). */
+static __rte_always_inline uint16_t
+ep_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t max)
 {
-	struct mlx5_endpoint *ep = mlx5_ep(base);
 	const struct mlx5_cqe64 *cqe;
 	uint32_t ci = ep->cq.ci;
 	uint16_t n = 0;
@@ -574,6 +786,34 @@ mlx5_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 }
 
 /*
+ * poll() while notifications are outstanding: their statuses and timeouts
+ * first (into the software ring), that ring, then the rest, whose SQ
+ * reports may hold notification SENDs to filter out. Apart, so that a
+ * poll() with none outstanding pays one load and branch for them.
+ */
+static __rte_noinline uint16_t
+ep_poll_nt(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t max)
+{
+	uint16_t n = 0;
+
+	ep_nt_poll(ep);
+	while (ep->sw_head != ep->sw_tail && n < max)
+		cpl[n++] = ep->sw[ep->sw_head++ & ep->sw_mask];
+	return ep_nt_filter(ep, cpl, n, n + ep_poll(ep, cpl + n, max - n));
+}
+
+uint16_t
+mlx5_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
+{
+	struct mlx5_endpoint *ep = mlx5_ep(base);
+
+	/* No SEND of a notification is in a ring while none is outstanding. */
+	if (unlikely(ep->nt_out != 0))
+		return ep_poll_nt(ep, cpl, max);
+	return ep_poll(ep, cpl, max);
+}
+
+/*
  * Every QP with WQEs no CQE has covered yet goes to ERR, including one whose
  * error CQE already came: that CQE proves nothing about when the device will
  * flush the rest, and the contract wants them back by the next poll(). A QP
@@ -596,6 +836,11 @@ mlx5_cancel(struct tern_endpoint *base)
 			ep_sq_cancel(ep, sq, -ECANCELED);
 	}
 	mlx5_rails_cancel(ep);
+	/* Notifications waiting for their status complete now too; a SEND
+	 * still in a ring only frees its entry when reported, and a status
+	 * that comes later finds no notification (counted, dropped). */
+	if (ep->nt_out != 0)
+		ep_nt_fail(ep, NULL, -ECANCELED, 0);
 }
 
 int

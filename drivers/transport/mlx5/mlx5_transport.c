@@ -19,6 +19,7 @@
 
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
@@ -190,7 +191,11 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 	ep->max_inline = tun->max_inline != 0 ? tun->max_inline : 64;
 	ep->revive_ms = tun->revive_ms != 0 ? tun->revive_ms : 10;
 	ep->revive_tries = tun->revive_tries != 0 ? tun->revive_tries : 8;
-	sw_size = rte_align32pow2(RTE_MAX(conf->max_slices, 64u));
+	ep->nt_timeout_tsc = (tun->notify_timeout_ms != 0 ? tun->notify_timeout_ms : 1000) *
+			     (rte_get_tsc_hz() / 1000);
+	ep->nt_free = (uint32_t)((1ull << MLX5_EP_NT_MAX) - 1);
+	/* Slices completed locally, and every notification's completion. */
+	sw_size = rte_align32pow2(RTE_MAX(conf->max_slices, 64u) + MLX5_EP_NT_MAX);
 	ep->sw = rte_zmalloc_socket("tern_mlx5_sw", sizeof(*ep->sw) * sw_size, 0, conf->socket_id);
 	ep->keys = rte_zmalloc_socket("tern_mlx5_keys", sizeof(*ep->keys) * MLX5_SEG_KEYS, 0,
 				      conf->socket_id);
@@ -216,7 +221,7 @@ mlx5_endpoint_open(const struct tern_endpoint_conf *conf)
 				      strerror(-rc));
 	}
 	if (rc == 0) {
-		mlx5_ep_rx_open(ep);
+		mlx5_ep_rx_open(ep, mlx5_ep_notify_status);
 		mlx5_ctl_lock();
 		rc = mlx5_ep_add_locked(ep);
 		mlx5_ctl_unlock();
@@ -466,7 +471,9 @@ mlx5_tel_qps(const char *cmd, const char *params, struct rte_tel_data *d)
 static int
 mlx5_tel_notify(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	struct tern_mlx5_ep_stats es, sent;
 	struct mlx5_notify_stats st;
+	unsigned int i;
 	int qps;
 
 	RTE_SET_USED(cmd);
@@ -475,6 +482,20 @@ mlx5_tel_notify(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_string(d, "error", "no parameters");
 		return 0;
 	}
+	/* What this node's endpoints sent: lcore-owned counters, read as a
+	 * snapshot for display (as /tern/mlx5/qps reads the QPs). */
+	memset(&sent, 0, sizeof(sent));
+	mlx5_ctl_lock();
+	for (i = 0; i < mlx5_ep_count_locked(); i++) {
+		if (mlx5_ep_stats(&mlx5_ep_at_locked(i)->base, &es) != 0)
+			continue;
+		sent.notify_posted += es.notify_posted;
+		sent.notify_answered += es.notify_answered;
+		sent.notify_failed += es.notify_failed;
+		sent.notify_timeouts += es.notify_timeouts;
+		sent.notify_unknown += es.notify_unknown;
+	}
+	mlx5_ctl_unlock();
 	qps = mlx5_notify_node_stats(&st);
 	rte_tel_data_add_dict_u64(d, "target_qps", (uint64_t)qps);
 	rte_tel_data_add_dict_u64(d, "delivered", st.delivered);
@@ -482,6 +503,11 @@ mlx5_tel_notify(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "refused", st.refused);
 	rte_tel_data_add_dict_u64(d, "errors", st.errors);
 	rte_tel_data_add_dict_u64(d, "replies_lost", st.replies_lost);
+	rte_tel_data_add_dict_u64(d, "sent_posted", sent.notify_posted);
+	rte_tel_data_add_dict_u64(d, "sent_answered", sent.notify_answered);
+	rte_tel_data_add_dict_u64(d, "sent_failed", sent.notify_failed);
+	rte_tel_data_add_dict_u64(d, "sent_timeouts", sent.notify_timeouts);
+	rte_tel_data_add_dict_u64(d, "sent_unknown", sent.notify_unknown);
 	return 0;
 }
 
@@ -493,8 +519,8 @@ RTE_INIT(mlx5_tel_register)
 		"recoveries. No parameters");
 	rte_telemetry_register_cmd(
 		"/tern/mlx5/notify", mlx5_tel_notify,
-		"mlx5 notifications this node's target QPs received: delivered, full, refused, "
-		"errors. No parameters");
+		"mlx5 notifications: received by target QPs (delivered, full, refused, errors), "
+		"sent (sent_*). No parameters");
 }
 
 /*
@@ -591,6 +617,7 @@ static struct tern_transport_ops mlx5_ops = {
 	.endpoint_close = mlx5_endpoint_close,
 	.rails = mlx5_rails,
 	.rail_live = mlx5_rail_live,
+	.notify_post = mlx5_notify_post,
 };
 
 TERN_TRANSPORT_REGISTER(mlx5_ops);

@@ -169,8 +169,12 @@ struct tern_mlx5_tuning {
 	uint16_t max_inline;   /**< inline WRITEs up to this many bytes; 64 */
 	uint16_t revive_ms;    /**< first wait before reviving a dead QP, doubled per try; 10 */
 	uint16_t revive_tries; /**< revival attempts before a dead QP is given up; 8 */
-	uint16_t
-		rail_pause_ms; /**< every rail pause this long (tests); 0: 100 ms doubling to 2 s */
+	/** Every rail pause this long (tests); 0: 100 ms doubling to 2 s. */
+	uint16_t rail_pause_ms;
+	/** A notification whose SEND went through but whose status has not come
+	 *  back by then fails with -ETIMEDOUT (the target refused the frame, or
+	 *  lost the answer); 1000 */
+	uint32_t notify_timeout_ms;
 };
 
 /** Set the tuning for endpoints opened from now on; NULL restores defaults. */
@@ -205,6 +209,11 @@ struct tern_mlx5_ep_stats {
 	uint64_t revivals;	  /**< dead QPs brought back on a later use */
 	uint64_t revive_failures; /**< revival attempts that failed */
 	uint64_t rejected;	  /**< slices completed locally with an error */
+	uint64_t notify_posted;	  /**< notification SENDs posted (notify_post) */
+	uint64_t notify_answered; /**< notifications completed by their status frame */
+	uint64_t notify_failed;	  /**< completed otherwise: SEND error, cancel, QP lost, timeout */
+	uint64_t notify_timeouts; /**< of those, no status within notify_timeout_ms */
+	uint64_t notify_unknown;  /**< statuses for no notification in flight, dropped */
 };
 
 /** One QP of one endpoint, as /tern/mlx5/qps shows it. */
