@@ -493,6 +493,7 @@ tern_engine_peer_traffic(const struct tern_engine *engine, uint16_t peer,
 		traffic->slices += __atomic_load_n(&pc->slices, __ATOMIC_RELAXED);
 		traffic->bytes += __atomic_load_n(&pc->bytes, __ATOMIC_RELAXED);
 		traffic->failed_requests += __atomic_load_n(&pc->failed, __ATOMIC_RELAXED);
+		traffic->fallback_slices += __atomic_load_n(&pc->fallback, __ATOMIC_RELAXED);
 	}
 	return 0;
 }

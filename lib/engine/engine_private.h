@@ -252,7 +252,8 @@ TAILQ_HEAD(future_list, tern_future);
 struct peer_counters {
 	uint64_t slices;
 	uint64_t bytes;
-	uint64_t failed; /* requests of batches that failed with a transport error */
+	uint64_t failed;   /* requests of batches that failed with a transport error */
+	uint64_t fallback; /* slices posted to a segment's last resort */
 };
 
 /* Notifications an lcore sent as the owner of their batches. */

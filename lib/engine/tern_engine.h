@@ -141,6 +141,8 @@ struct tern_peer_traffic {
 	uint64_t bytes;		  /**< bytes of those slices */
 	uint64_t failed_requests; /**< requests on its segments in batches that failed in a
 				     transport */
+	uint64_t fallback_slices; /**< of @c slices, those posted to a segment's last resort
+				     (tern_segment_set_fallback()): no live rail of its own */
 };
 
 /**

@@ -479,6 +479,34 @@ request_of_slice(const struct batch_req *reqs, uint32_t nb_reqs, uint64_t s)
 	return lo;
 }
 
+/*
+ * @p target has a last resort (tern_segment_set_fallback()): while its own
+ * transport has no live rail to it, the slice goes to the fallback segment
+ * (another transport, the same remote memory). @return the segment to post
+ * to. Out of line: the claim loop keeps only its one branch.
+ */
+static __rte_noinline const struct tern_segment *
+last_resort(struct worker *w, const struct tern_segment *target)
+{
+	const struct tern_segment *fb;
+	uint16_t slot = __atomic_load_n(&target->fallback, __ATOMIC_ACQUIRE);
+	uint16_t t = target->transport, ft;
+
+	if (slot == 0 || t >= w->nb_transports || w->tp[t].ops == NULL ||
+	    w->tp[t].ops->rail_live == NULL || w->tp[t].ops->rail_live(w->tp[t].ep, target))
+		return target;
+	if ((uint32_t)slot - 1 >= w->sh->segments->capacity)
+		return target;
+	fb = &w->sh->segments->slots[slot - 1];
+	ft = fb->transport;
+	if (__atomic_load_n(&fb->state, __ATOMIC_ACQUIRE) != TERN_SEGMENT_ACTIVE ||
+	    fb->kind != TERN_SEGMENT_REMOTE || ft >= w->nb_transports || w->tp[ft].ops == NULL)
+		return target;
+	if (target->peer != 0)
+		COUNTER_ADD(w->ctr, peers[target->peer].fallback, 1);
+	return fb;
+}
+
 static bool
 stages_have_room(const struct worker *w)
 {
@@ -546,6 +574,7 @@ claim(struct worker *w, struct claim_ref ref, uint32_t phase)
 
 	i = request_of_slice(reqs, f->nb_reqs, s);
 	for (j = s; j < end; j++) {
+		const struct tern_segment *target;
 		const struct batch_req *r;
 		struct tern_slice *sl;
 		uint64_t off;
@@ -555,7 +584,11 @@ claim(struct worker *w, struct claim_ref ref, uint32_t phase)
 			i++;
 		r = &reqs[i];
 		off = (j - reqs[i].first_slice) * f->slice_bytes;
-		t = r->target->transport;
+		target = r->target;
+		/* The one branch segments without a last resort pay. */
+		if (unlikely(target->fallback != 0))
+			target = last_resort(w, target);
+		t = target->transport;
 		if (unlikely(t >= w->nb_transports || w->tp[t].ops == NULL)) {
 			/* No usable transport reaches the target here. */
 			__atomic_compare_exchange_n(&f->first_error, &(int32_t){ 0 }, -ENODEV,
@@ -569,7 +602,7 @@ claim(struct worker *w, struct claim_ref ref, uint32_t phase)
 		sl->batch = f->batch_id; /* (cookie, batch) never repeats: see expire() */
 		sl->local = r->local + off;
 		sl->local_seg = r->local_seg;
-		sl->target = r->target;
+		sl->target = target;
 		sl->offset = r->offset + off;
 		sl->length = (uint32_t)RTE_MIN(f->slice_bytes, r->length - off);
 		sl->op = r->op;

@@ -53,6 +53,8 @@ struct import {
 	char segment[TERN_SEGMENT_NAME_MAX];
 	uint32_t handle;
 	int transport;
+	uint32_t fb_handle; /* the last resort (another transport), TERN_SEGMENT_INVALID: none */
+	int fb_transport;   /* its transport id, or -1 */
 	bool retired;
 	uint64_t next_check_ms; /* in service: when to revalidate; retired: when to release */
 	struct tern_descriptor desc;
@@ -215,6 +217,16 @@ import_release(struct tern_peers *ps, struct import *im)
 		return 0;
 	if (rc == 0 && ops != NULL && ops->segment_release != NULL)
 		ops->segment_release(&slot);
+	if (im->fb_handle != TERN_SEGMENT_INVALID) {
+		/* Nothing links to it any more (unregister cleared the link), and
+		 * its slices were the primary's, whose references are gone. */
+		const struct tern_transport_ops *fops = tern_transport_get(im->fb_transport);
+
+		slot = ps->tbl->slots[tern_segment_handle_slot(im->fb_handle)];
+		if (tern_segment_unregister(ps->tbl, im->fb_handle) == 0 && fops != NULL &&
+		    fops->segment_release != NULL)
+			fops->segment_release(&slot);
+	}
 	TAILQ_REMOVE(&ps->imports, im, next);
 	tern_descriptor_fini(&im->desc);
 	free(im);
@@ -227,6 +239,8 @@ import_retire(struct tern_peers *ps, struct import *im, const char *why)
 	if (im->retired)
 		return;
 	tern_segment_retire(ps->tbl, im->handle);
+	if (im->fb_handle != TERN_SEGMENT_INVALID)
+		tern_segment_retire(ps->tbl, im->fb_handle);
 	im->retired = true;
 	/* Its handle keeps answering ESTALE for a while, then goes. */
 	im->next_check_ms = tern_clock_ms() + ps->retired_ms;
@@ -380,65 +394,134 @@ transports_by_rank(int *ids)
 	return n;
 }
 
+/* Import @p d through transport @p id as REMOTE segment @p name. 0, or a
+ * negative errno (logged). */
+static int
+import_through(struct tern_peers *ps, struct peer *p, const struct tern_descriptor *d,
+	       const char *name, int id, uint32_t *handle)
+{
+	const struct tern_transport_ops *ops = tern_transport_get(id);
+	uint8_t blob[BLOB_MAX];
+	struct tern_segment scratch;
+	struct tern_segment_conf conf;
+	int len, rc;
+
+	len = tern_descriptor_get_bytes(d, ops->name, TERN_PEER_DESC_FIELD, blob, sizeof(blob));
+	if (len < 0) {
+		PEER_LOG(NOTICE, "%s/%s: %s: no usable \"" TERN_PEER_DESC_FIELD "\" (%s)", d->node,
+			 d->segment, ops->name, strerror(-len));
+		return -EHOSTUNREACH;
+	}
+	memset(&scratch, 0, sizeof(scratch));
+	scratch.kind = TERN_SEGMENT_REMOTE;
+	scratch.transport = (uint16_t)id;
+	scratch.length = d->length;
+	scratch.peer = p->tag;
+	rte_strscpy(scratch.name, name, sizeof(scratch.name));
+	rc = ops->segment_import(&scratch, blob, (size_t)len);
+	if (rc != 0) {
+		PEER_LOG(INFO, "%s/%s: %s cannot import it (%s)", d->node, d->segment, ops->name,
+			 strerror(-rc));
+		return -EHOSTUNREACH;
+	}
+	conf = (struct tern_segment_conf){
+		.name = name,
+		.length = d->length,
+		.kind = TERN_SEGMENT_REMOTE,
+		.transport = ops->name,
+		.socket_id = SOCKET_ID_ANY,
+		.priv = scratch.priv,
+		.priv_len = TERN_SEGMENT_PRIV_SIZE,
+		.peer = p->tag,
+	};
+	rc = tern_segment_register(ps->tbl, &conf, handle);
+	if (rc != 0 && ops->segment_release != NULL)
+		ops->segment_release(&scratch);
+	return rc;
+}
+
+static bool
+transport_fits(const struct tern_peers *ps, const struct peer *p, const struct tern_descriptor *d,
+	       int id)
+{
+	const struct tern_transport_ops *ops = tern_transport_get(id);
+
+	return (ps->usable & (1u << id)) && ops->segment_import != NULL &&
+	       (p->pinned < 0 || id == p->pinned) && tern_descriptor_has_transport(d, ops->name);
+}
+
+/*
+ * The last resort of an import through a transport whose rails can all be
+ * out of service (it has rail_live: mlx5): the next transport by rank that
+ * imports the descriptor too, as REMOTE "NODE:SEGMENT:lr", linked as the engine's
+ * fallback (tern_segment_set_fallback()). None for a pinned peer. Sets
+ * im->fb_*; a failure only costs the last resort.
+ */
+static void
+import_last_resort(struct tern_peers *ps, struct peer *p, const struct tern_descriptor *d,
+		   const char *name, const int *ids, int n, int from, struct import *im)
+{
+	char fname[TERN_SEGMENT_NAME_MAX];
+	uint32_t h;
+	int i, rc;
+
+	im->fb_handle = TERN_SEGMENT_INVALID;
+	im->fb_transport = -1;
+	if (p->pinned >= 0 || tern_transport_get(ids[from])->rail_live == NULL)
+		return;
+	if ((size_t)snprintf(fname, sizeof(fname), "%s:lr", name) >= sizeof(fname)) {
+		PEER_LOG(NOTICE, "%s/%s: name too long for a last resort", d->node, d->segment);
+		return;
+	}
+	for (i = from + 1; i < n; i++) {
+		if (!transport_fits(ps, p, d, ids[i]))
+			continue;
+		if (import_through(ps, p, d, fname, ids[i], &h) != 0)
+			continue;
+		rc = tern_segment_set_fallback(ps->tbl, im->handle, h);
+		if (rc != 0) {
+			const struct tern_transport_ops *ops = tern_transport_get(ids[i]);
+			struct tern_segment slot = ps->tbl->slots[tern_segment_handle_slot(h)];
+
+			if (tern_segment_unregister(ps->tbl, h) == 0 &&
+			    ops->segment_release != NULL)
+				ops->segment_release(&slot);
+			PEER_LOG(NOTICE, "%s/%s: last resort refused (%s)", d->node, d->segment,
+				 strerror(-rc));
+			return;
+		}
+		im->fb_handle = h;
+		im->fb_transport = ids[i];
+		PEER_LOG(INFO, "%s/%s: last resort %#x through %s", d->node, d->segment, h,
+			 tern_transport_get(ids[i])->name);
+		return;
+	}
+}
+
 /*
  * The strategy: the cheapest transport that both the descriptor and this
- * engine have and whose import works. Returns the transport id, or a
- * negative errno; registers the REMOTE segment on success.
+ * engine have and whose import works, and behind it the last resort.
+ * Returns the transport id, or a negative errno; registers the REMOTE
+ * segment on success.
  */
 static int
 import_cheapest(struct tern_peers *ps, struct peer *p, const struct tern_descriptor *d,
-		const char *name, uint32_t *handle)
+		const char *name, uint32_t *handle, struct import *im)
 {
 	int ids[TERN_TRANSPORT_MAX], n = transports_by_rank(ids), i, rc;
-	uint8_t blob[BLOB_MAX];
 	bool tried = false;
 
 	for (i = 0; i < n; i++) {
-		const struct tern_transport_ops *ops = tern_transport_get(ids[i]);
-		struct tern_segment scratch;
-		struct tern_segment_conf conf;
-		int len;
-
-		if (!(ps->usable & (1u << ids[i])) || ops->segment_import == NULL ||
-		    (p->pinned >= 0 && ids[i] != p->pinned) ||
-		    !tern_descriptor_has_transport(d, ops->name))
+		if (!transport_fits(ps, p, d, ids[i]))
 			continue;
 		tried = true;
-		len = tern_descriptor_get_bytes(d, ops->name, TERN_PEER_DESC_FIELD, blob,
-						sizeof(blob));
-		if (len < 0) {
-			PEER_LOG(NOTICE, "%s/%s: %s: no usable \"" TERN_PEER_DESC_FIELD "\" (%s)",
-				 d->node, d->segment, ops->name, strerror(-len));
+		rc = import_through(ps, p, d, name, ids[i], handle);
+		if (rc == -EHOSTUNREACH)
 			continue;
-		}
-		memset(&scratch, 0, sizeof(scratch));
-		scratch.kind = TERN_SEGMENT_REMOTE;
-		scratch.transport = (uint16_t)ids[i];
-		scratch.length = d->length;
-		scratch.peer = p->tag;
-		rte_strscpy(scratch.name, name, sizeof(scratch.name));
-		rc = ops->segment_import(&scratch, blob, (size_t)len);
-		if (rc != 0) {
-			PEER_LOG(INFO, "%s/%s: %s cannot import it (%s)", d->node, d->segment,
-				 ops->name, strerror(-rc));
-			continue;
-		}
-		conf = (struct tern_segment_conf){
-			.name = name,
-			.length = d->length,
-			.kind = TERN_SEGMENT_REMOTE,
-			.transport = ops->name,
-			.socket_id = SOCKET_ID_ANY,
-			.priv = scratch.priv,
-			.priv_len = TERN_SEGMENT_PRIV_SIZE,
-			.peer = p->tag,
-		};
-		rc = tern_segment_register(ps->tbl, &conf, handle);
-		if (rc != 0) {
-			if (ops->segment_release != NULL)
-				ops->segment_release(&scratch);
+		if (rc != 0)
 			return rc;
-		}
+		im->handle = *handle;
+		import_last_resort(ps, p, d, name, ids, n, i, im);
 		return ids[i];
 	}
 	if (!tried)
@@ -506,7 +589,7 @@ resolve_locked(struct tern_peers *ps, const char *node, const char *segment, uin
 		tern_descriptor_fini(&d);
 		return -ENOMEM;
 	}
-	tid = import_cheapest(ps, p, &d, name, handle);
+	tid = import_cheapest(ps, p, &d, name, handle, im);
 	if (tid < 0) {
 		tern_descriptor_fini(&d);
 		free(im);
@@ -655,6 +738,25 @@ peer_rails(const struct import *im, struct tern_peer_info *pi)
 		pi->nb_rails = (uint32_t)n;
 }
 
+/* Which transport new slices to @p im take: its own while one of its rails
+ * is up (or it shows none), else its last resort. */
+static void
+peer_path(const struct import *im, struct tern_peer_info *pi)
+{
+	uint32_t r, n = RTE_MIN(pi->nb_rails, (uint32_t)TERN_PEER_RAILS_MAX);
+	bool up = n == 0;
+
+	rte_strscpy(pi->path, tern_transport_get(im->transport)->name, sizeof(pi->path));
+	if (im->fb_transport < 0)
+		return;
+	rte_strscpy(pi->last_resort, tern_transport_get(im->fb_transport)->name,
+		    sizeof(pi->last_resort));
+	for (r = 0; r < n && !up; r++)
+		up = pi->rails[r].state == TERN_TRANSPORT_RAIL_UP;
+	if (!up)
+		rte_strscpy(pi->path, pi->last_resort, sizeof(pi->path));
+}
+
 int
 tern_peers_list(struct tern_peers *ps, struct tern_peer_info *out, unsigned int max)
 {
@@ -696,8 +798,10 @@ tern_peers_list(struct tern_peers *ps, struct tern_peer_info *out, unsigned int 
 				pi->retired++;
 			else
 				pi->segments++;
-			if (!im->retired && im->transport == p->last_transport)
+			if (!im->retired && im->transport == p->last_transport) {
 				peer_rails(im, pi);
+				peer_path(im, pi);
+			}
 			if (tern_segment_info(ps->tbl, im->handle, &si) == 0)
 				pi->inflight += si.refs;
 		}

@@ -162,6 +162,13 @@ struct tern_peer_info {
 	uint32_t nb_rails;
 	/** The first min(nb_rails, TERN_PEER_RAILS_MAX) of them. */
 	struct tern_transport_rail rails[TERN_PEER_RAILS_MAX];
+	/** Transport of its newest import's last resort (mlx5 -> tcp); "" none. */
+	char last_resort[TERN_TRANSPORT_NAME_MAX];
+	/**
+	 * The transport its new slices take now: @c transport, or @c last_resort
+	 * when that import has rails and none is up (all paused or failed).
+	 */
+	char path[TERN_TRANSPORT_NAME_MAX];
 };
 
 /** @return the name of a peer state ("idle", "up", "stale", "unreachable"). */

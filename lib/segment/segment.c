@@ -467,6 +467,52 @@ tern_segment_export(struct tern_segment_table *tbl, uint32_t handle)
 }
 
 int
+tern_segment_set_fallback(struct tern_segment_table *tbl, uint32_t handle, uint32_t fallback)
+{
+	struct tern_segment *seg, *fb;
+
+	if (tbl == NULL)
+		return -EINVAL;
+	seg = segment_by_handle(tbl, handle);
+	if (seg == NULL)
+		return -ENOENT;
+	if (seg->kind != TERN_SEGMENT_REMOTE)
+		return -EINVAL;
+	if (fallback == TERN_SEGMENT_INVALID) {
+		__atomic_store_n(&seg->fallback, 0, __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (fallback == handle)
+		return -EINVAL;
+	fb = segment_by_handle(tbl, fallback);
+	if (fb == NULL)
+		return -ENOENT;
+	if (fb->kind != TERN_SEGMENT_REMOTE || fb->transport == seg->transport ||
+	    fb->length != seg->length || fb->fallback != 0)
+		return -EINVAL;
+	__atomic_store_n(&seg->fallback, (uint16_t)(tern_segment_handle_slot(fallback) + 1),
+			 __ATOMIC_RELEASE);
+	SEG_LOG(DEBUG, "%s (%#x): last resort %s (%#x)", seg->name, handle, fb->name, fallback);
+	return 0;
+}
+
+/* Is slot @p slot the last resort of an active or retired segment? */
+static bool
+is_fallback(const struct tern_segment_table *tbl, uint32_t slot)
+{
+	uint32_t i;
+
+	for (i = 0; i < tbl->capacity; i++) {
+		uint32_t st = __atomic_load_n(&tbl->slots[i].state, __ATOMIC_ACQUIRE);
+
+		if ((st == TERN_SEGMENT_ACTIVE || st == TERN_SEGMENT_RETIRED) &&
+		    __atomic_load_n(&tbl->slots[i].fallback, __ATOMIC_ACQUIRE) == slot + 1)
+			return true;
+	}
+	return false;
+}
+
+int
 tern_segment_is_retired(const struct tern_segment_table *tbl, uint32_t handle)
 {
 	uint32_t state;
@@ -486,6 +532,8 @@ tern_segment_unregister(struct tern_segment_table *tbl, uint32_t handle)
 	seg = segment_in_table(tbl, handle, &state);
 	if (seg == NULL)
 		return -ENOENT;
+	if (is_fallback(tbl, tern_segment_handle_slot(handle)))
+		return -EBUSY;
 	expected = state;
 	if (!__atomic_compare_exchange_n(&seg->state, &expected, TERN_SEGMENT_DRAINING, false,
 					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
@@ -503,6 +551,7 @@ tern_segment_unregister(struct tern_segment_table *tbl, uint32_t handle)
 	}
 	seg->memzone = NULL;
 	seg->flags = 0;
+	seg->fallback = 0;
 	tbl->nb_active--;
 	__atomic_store_n(&seg->state, TERN_SEGMENT_FREE, __ATOMIC_RELEASE);
 	return 0;

@@ -152,6 +152,21 @@ int tern_segment_alloc_file(struct tern_segment_table *tbl, const char *name, ui
 int tern_segment_unregister(struct tern_segment_table *tbl, uint32_t handle);
 
 /**
+ * Give a REMOTE segment a last resort: while the transport of @p handle has
+ * no live rail to it (every mlx5 rail paused or failed, say), the engine
+ * posts its new slices to @p fallback instead, a REMOTE segment of another
+ * transport naming the same remote memory (same length). Slices already
+ * posted are not moved. The engine holds no reference on @p fallback: the
+ * link must be cleared (@p fallback TERN_SEGMENT_INVALID) before @p fallback
+ * is unregistered, which refuses with -EBUSY while a segment links to it.
+ *
+ * @return 0; -EINVAL (NULL table, a segment linking to itself, a LOCAL one,
+ *         the same transport, another length, or a fallback that has one
+ *         itself); -ENOENT (no such active segment).
+ */
+int tern_segment_set_fallback(struct tern_segment_table *tbl, uint32_t handle, uint32_t fallback);
+
+/**
  * Offer a LOCAL segment to peers (TERN_SEGMENT_F_EXPORTED). Without it, no
  * transport serves the segment to the network or another process, whatever
  * handle a peer sends. A client's buffers (tern_client_shm_alloc()) are never

@@ -36,7 +36,13 @@ struct tern_segment {
 	uint32_t flags;	     /**< TERN_SEGMENT_F_* */
 	int32_t fd;	     /**< TERN_SEGMENT_F_FILE: the memfd (in the allocating process) */
 	uint16_t peer;	     /**< accounting tag: the peer a REMOTE segment belongs to, 0 none */
-	uint16_t reserved;
+	/**
+	 * Last resort (tern_segment_set_fallback()): slot + 1 of the REMOTE
+	 * segment of another transport that the engine posts this one's new
+	 * slices to while this one's transport has no live rail to it
+	 * (tern_transport_ops.rail_live); 0: none.
+	 */
+	uint16_t fallback;
 	const void *memzone; /**< the memzone when the engine allocated it */
 	char name[TERN_SEGMENT_NAME_MAX];
 	/** Transport-private data (peer id, remote key, file identity...). */

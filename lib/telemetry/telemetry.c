@@ -573,6 +573,9 @@ enum peer_column {
 	PEER_STALE,
 	PEER_LAST_ERROR,
 	PEER_RAILS,
+	PEER_PATH,
+	PEER_LAST_RESORT,
+	PEER_FALLBACK_SLICES,
 	/* one entry per rail of every peer, in the peers' order */
 	RAIL_NODE,
 	RAIL_NAME,
@@ -644,6 +647,9 @@ answer_peers(const char *params, struct rte_tel_data *d)
 							 "stale",
 							 "last_error",
 							 "rails",
+							 "path",
+							 "last_resort",
+							 "fallback_slices",
 							 "rail_node",
 							 "rail",
 							 "rail_state",
@@ -661,9 +667,10 @@ answer_peers(const char *params, struct rte_tel_data *d)
 		RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,	RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,
 		RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,	RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,
 		RTE_TEL_U64_VAL,    RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL,    RTE_TEL_STRING_VAL,
-		RTE_TEL_STRING_VAL, RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,
+		RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL,	RTE_TEL_STRING_VAL, RTE_TEL_STRING_VAL,
+		RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL,	RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,
 		RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,	RTE_TEL_U64_VAL,    RTE_TEL_U64_VAL,
-		RTE_TEL_U64_VAL,    RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL
+		RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL
 	};
 	struct tern_peer_info info[TERN_PEER_MAX];
 	struct rte_tel_data *col[PEER_COLUMNS];
@@ -700,6 +707,9 @@ answer_peers(const char *params, struct rte_tel_data *d)
 			col[PEER_LAST_ERROR],
 			info[i].last_error == 0 ? "" : strerror(-info[i].last_error));
 		rte_tel_data_add_array_u64(col[PEER_RAILS], info[i].nb_rails);
+		rte_tel_data_add_array_string(col[PEER_PATH], info[i].path);
+		rte_tel_data_add_array_string(col[PEER_LAST_RESORT], info[i].last_resort);
+		rte_tel_data_add_array_u64(col[PEER_FALLBACK_SLICES], t.fallback_slices);
 		add_rails(col, &info[i]);
 	}
 	rte_tel_data_start_dict(d);

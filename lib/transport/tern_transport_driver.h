@@ -181,6 +181,15 @@ struct tern_transport_ops {
 	/** Close an endpoint with nothing outstanding. */
 	void (*endpoint_close)(struct tern_endpoint *ep);
 	/**
+	 * Optional (NULL: always). Data path, on the endpoint's lcore, asked
+	 * only for a segment that has a last resort (tern_segment.fallback):
+	 * has @p ep a rail in service to @p seg now? false makes the engine
+	 * post the slice to the fallback segment instead. Must be cheap (no
+	 * I/O, no lock); a false answer must not change what the transport
+	 * does with slices it already holds.
+	 */
+	bool (*rail_live)(struct tern_endpoint *ep, const struct tern_segment *seg);
+	/**
 	 * Optional (NULL: one path, nothing to show). Control path: the rails
 	 * to the node whose blob (segment_export() output) is @p desc, as this
 	 * process sees them, for /tern/peers.

@@ -27,6 +27,7 @@
 #include <tern_segment.h>
 #include <tern_tcp.h>
 #include <tern_transport.h>
+#include <tern_transport_driver.h>
 
 #include "test_common.h"
 
@@ -392,6 +393,175 @@ ipc_serving_passes_to_the_next_peer_set(void **state)
 	ipc_is_for_primaries_to_serve_and_secondaries_to_ask(state);
 }
 
+/* ---- a transport whose rails can all be out of service (as mlx5's) ---- */
+
+static bool rf_up = true;	 /* its one rail's state, and rail_live's answer */
+static unsigned int rf_released; /* segment_release() calls */
+
+static struct tern_endpoint *
+rf_open(const struct tern_endpoint_conf *conf)
+{
+	(void)conf;
+	return NULL;
+}
+
+static uint16_t
+rf_post(struct tern_endpoint *ep, const struct tern_slice *s, uint16_t nb)
+{
+	(void)ep;
+	(void)s;
+	(void)nb;
+	return 0;
+}
+
+static uint16_t
+rf_poll(struct tern_endpoint *ep, struct tern_completion *c, uint16_t max)
+{
+	(void)ep;
+	(void)c;
+	(void)max;
+	return 0;
+}
+
+static void
+rf_ep(struct tern_endpoint *ep)
+{
+	(void)ep;
+}
+
+static int
+rf_import(struct tern_segment *seg, const void *desc, size_t len)
+{
+	(void)seg;
+	return len == 2 && memcmp(desc, "ok", 2) == 0 ? 0 : -EINVAL;
+}
+
+static void
+rf_release(struct tern_segment *seg)
+{
+	(void)seg;
+	rf_released++;
+}
+
+static bool
+rf_live(struct tern_endpoint *ep, const struct tern_segment *seg)
+{
+	(void)ep;
+	(void)seg;
+	return rf_up;
+}
+
+static int
+rf_rails(const void *desc, size_t len, struct tern_transport_rail *out, unsigned int max)
+{
+	(void)desc;
+	(void)len;
+	if (max > 0) {
+		memset(out, 0, sizeof(*out));
+		snprintf(out->name, sizeof(out->name), "port 1");
+		out->state = rf_up ? TERN_TRANSPORT_RAIL_UP : TERN_TRANSPORT_RAIL_PAUSED;
+	}
+	return 1;
+}
+
+static struct tern_transport_ops railfake_ops = {
+	.name = "railfake",
+	.rank = 8, /* before tcp (30) */
+	.segment_import = rf_import,
+	.segment_release = rf_release,
+	.endpoint_open = rf_open,
+	.post_burst = rf_post,
+	.poll = rf_poll,
+	.cancel = rf_ep,
+	.endpoint_close = rf_ep,
+	.rails = rf_rails,
+	.rail_live = rf_live,
+};
+
+TERN_TRANSPORT_REGISTER(railfake_ops);
+
+/* b's segment @p name with a railfake blob (@p blob) beside tcp's. */
+static void
+publish_b_railfake(struct fixture *fx, const char *name, const char *blob)
+{
+	uint8_t tcp[TERN_TCP_DESC_LEN];
+	struct tern_descriptor d;
+
+	assert_int_equal(tern_tcp_remote_conf("127.0.0.1", 9, 0x10001, 1 << 20, tcp, sizeof(tcp)),
+			 TERN_TCP_DESC_LEN);
+	assert_int_equal(tern_descriptor_init(&d, "b", name, 1 << 20), 0);
+	assert_int_equal(
+		tern_descriptor_set_bytes(&d, "tcp", TERN_PEER_DESC_FIELD, tcp, sizeof(tcp)), 0);
+	assert_int_equal(
+		tern_descriptor_set_bytes(&d, "railfake", TERN_PEER_DESC_FIELD, blob, strlen(blob)),
+		0);
+	assert_int_equal(tern_directory_publish(fx->server, &d), 0);
+	tern_descriptor_fini(&d);
+}
+
+/* A transport with rail_live gets the next one as its last resort: two
+ * REMOTE segments, the engine's link between them, /tern/peers' path. */
+static void
+a_transport_with_rails_gets_a_last_resort(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_segment_info si;
+	struct tern_peer_info info[2];
+	uint32_t h, fb;
+	unsigned int released = rf_released;
+
+	publish_b_railfake(fx, "rkv", "ok");
+	assert_int_equal(tern_peers_resolve(fx->peers, "b", "rkv", &h), 0);
+	assert_int_equal(tern_segment_info(fx->tbl, h, &si), 0);
+	assert_int_equal(si.transport, tern_transport_id("railfake"));
+	assert_int_equal(tern_segment_find(fx->tbl, "b:rkv:lr", &fb), 0);
+	assert_int_equal(tern_segment_info(fx->tbl, fb, &si), 0);
+	assert_int_equal(si.transport, tern_transport_id("tcp"));
+	assert_int_equal(si.kind, TERN_SEGMENT_REMOTE);
+	assert_int_equal(si.peer, 1);
+	/* Linked: the fallback cannot go while the import holds it. */
+	assert_int_equal(fx->tbl->slots[tern_segment_handle_slot(h)].fallback,
+			 tern_segment_handle_slot(fb) + 1);
+	assert_int_equal(tern_segment_unregister(fx->tbl, fb), -EBUSY);
+	rf_up = true;
+	assert_int_equal(tern_peers_list(fx->peers, info, 2), 1);
+	assert_string_equal(info[0].transport, "railfake");
+	assert_string_equal(info[0].last_resort, "tcp");
+	assert_string_equal(info[0].path, "railfake");
+	rf_up = false; /* every rail paused: new slices take tcp */
+	assert_int_equal(tern_peers_list(fx->peers, info, 2), 1);
+	assert_string_equal(info[0].path, "tcp");
+	rf_up = true;
+	/* Withdrawn: both retire, then both go (teardown checks the table). */
+	assert_int_equal(tern_directory_unpublish(fx->server, "b", "rkv"), 0);
+	poll_until(fx->peers, b_is_stale);
+	assert_int_equal(tern_segment_is_retired(fx->tbl, h), 1);
+	assert_int_equal(tern_segment_is_retired(fx->tbl, fb), 1);
+	poll_until(fx->peers, b_has_nothing_retired);
+	assert_int_equal(tern_segment_is_retired(fx->tbl, fb), 0);
+	assert_int_equal(tern_segment_find(fx->tbl, "b:rkv:lr", &fb), -ENOENT);
+	assert_int_equal(tern_segment_find(fx->tbl, "b:rkv", &h), -ENOENT);
+	assert_int_equal(rf_released, released + 1);
+}
+
+/* A pinned peer, or a last resort that cannot import: one import only. */
+static void
+no_last_resort_when_pinned_or_unimportable(void **state)
+{
+	struct fixture *fx = *state;
+	struct tern_peer_info info[2];
+	uint32_t h, fb;
+
+	assert_int_equal(tern_peers_set_transport(fx->peers, "b", "railfake"), 0);
+	publish_b_railfake(fx, "rkv", "ok");
+	assert_int_equal(tern_peers_resolve(fx->peers, "b", "rkv", &h), 0);
+	assert_int_equal(tern_segment_find(fx->tbl, "b:rkv:lr", &fb), -ENOENT);
+	assert_int_equal(fx->tbl->slots[tern_segment_handle_slot(h)].fallback, 0);
+	assert_int_equal(tern_peers_list(fx->peers, info, 2), 1);
+	assert_string_equal(info[0].last_resort, "");
+	assert_string_equal(info[0].path, "railfake");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -417,6 +587,10 @@ main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			ipc_is_for_primaries_to_serve_and_secondaries_to_ask, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_transport_with_rails_gets_a_last_resort, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(no_last_resort_when_pinned_or_unimportable, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(ipc_serving_passes_to_the_next_peer_set, setup,
 						teardown),
 	};

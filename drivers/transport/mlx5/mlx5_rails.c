@@ -37,6 +37,16 @@
 #define RAIL_OPCODE_READ  0x10
 #define RAIL_OPCODE_WRITE 0x08
 
+/*
+ * A rail that failed on one lcore failed for every lcore: the same link.
+ * Each lcore still pauses its own QP only when it sees that QP fail (as
+ * before); this process-wide mark, per peer slot, is read by
+ * mlx5_rail_live() alone, so that an lcore whose QPs have not failed yet
+ * sends a segment with a last resort there instead of finding out with
+ * slices. Atomic; the latest pause end wins.
+ */
+static uint64_t rails_down_until_ms[TERN_MLX5_PEER_MAX];
+
 /* A WQE taken off a failed QP, to post again. */
 struct rail_held {
 	uint64_t cookie;
@@ -188,6 +198,15 @@ rail_usable(struct mlx5_endpoint *ep, uint16_t peer, uint64_t *now, uint32_t *lo
 	return true;
 }
 
+/* One rail, no rail set: its QP not dead and not in ERR (or not opened). */
+static bool
+rail_usable_one(struct mlx5_endpoint *ep, uint16_t peer)
+{
+	struct mlx5_sq *sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
+
+	return sq == NULL || (!__atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE) && !sq->error);
+}
+
 /* The rail of @p rs for new work: fewest WQEBBs in flight among those in
  * service, else the one whose pause ends first. @return its index. */
 static unsigned int
@@ -237,6 +256,34 @@ mlx5_rail_pick(struct mlx5_endpoint *ep, const struct tern_segment *t, uint32_t 
 	return rs->peer[i];
 }
 
+bool
+mlx5_rail_live(struct tern_endpoint *base, const struct tern_segment *t)
+{
+	struct mlx5_endpoint *ep = mlx5_ep(base);
+	const struct mlx5_rail_set *rs = mlx5_rail_set_of(t);
+	uint64_t now = 0;
+	uint32_t load;
+	unsigned int i;
+
+	if (ep->rails == NULL || rs->nrails < 2 || rs->nrails > TERN_MLX5_RAIL_MAX)
+		return rail_usable_one(ep, ((const struct tern_mlx5_desc *)t->priv)->peer);
+	for (i = 0; i < rs->nrails; i++) {
+		uint64_t down =
+			__atomic_load_n(&rails_down_until_ms[rs->peer[i]], __ATOMIC_RELAXED);
+
+		if (!rail_usable(ep, rs->peer[i], &now, &load))
+			continue;
+		if (down != 0) {
+			if (now == 0)
+				now = tern_clock_ms();
+			if (down > now)
+				continue; /* paused by another lcore's failure */
+		}
+		return true;
+	}
+	return false;
+}
+
 /* ---- failover ---- */
 
 /* The remembered set holding a rail of peer slot @p peer with @p rkey, and
@@ -257,6 +304,17 @@ rails_find(const struct mlx5_ep_rails *r, uint16_t peer, uint32_t rkey, unsigned
 }
 
 static void
+rail_mark_down(uint16_t peer, uint64_t until)
+{
+	uint64_t cur = __atomic_load_n(&rails_down_until_ms[peer], __ATOMIC_RELAXED);
+
+	while (cur < until &&
+	       !__atomic_compare_exchange_n(&rails_down_until_ms[peer], &cur, until, true,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+static void
 rail_pause(struct mlx5_ep_rails *r, uint16_t peer)
 {
 	uint64_t now = tern_clock_ms();
@@ -264,13 +322,16 @@ rail_pause(struct mlx5_ep_rails *r, uint16_t peer)
 
 	/* Doubling while it keeps failing; a rail that served for twice the
 	 * longest pause since its last failure starts again at the shortest. */
-	if (b == 0 || now - r->failed_ms[peer] > 2 * RAIL_PAUSE_MAX + b)
+	if (mlx5_tuning()->rail_pause_ms != 0)
+		b = mlx5_tuning()->rail_pause_ms;
+	else if (b == 0 || now - r->failed_ms[peer] > 2 * RAIL_PAUSE_MAX + b)
 		b = RAIL_PAUSE_MS;
 	else
 		b = RTE_MIN(b * 2, RAIL_PAUSE_MAX);
 	r->backoff_ms[peer] = b;
 	r->failed_ms[peer] = now;
 	r->pause_until_ms[peer] = now + b;
+	rail_mark_down(peer, now + b);
 	r->pauses[peer]++;
 	r->st.pauses++;
 }

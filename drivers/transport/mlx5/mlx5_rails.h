@@ -69,6 +69,14 @@ int mlx5_rails_ep_open(struct mlx5_endpoint *ep, int socket_id);
 void mlx5_rails_ep_close(struct mlx5_endpoint *ep);
 
 /**
+ * The transport's rail_live op: has @p ep a rail in service to REMOTE segment
+ * @p t (a QP not dead, not in ERR and, for a set of rails, not paused)? A
+ * QP not opened yet counts as in service. Lcore; reads the clock only for a
+ * paused rail. false sends the engine to the segment's last resort.
+ */
+bool mlx5_rail_live(struct tern_endpoint *ep, const struct tern_segment *t);
+
+/**
  * The rail of REMOTE segment @p t a run of slices goes to: among the rails
  * whose QP is not in ERR, not dead and not paused, the one with the fewest
  * WQEBBs in flight (a QP not opened yet counts 0). With none in service, the

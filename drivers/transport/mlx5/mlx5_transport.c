@@ -616,6 +616,7 @@ static struct tern_transport_ops mlx5_ops = {
 	.cancel = mlx5_cancel,
 	.endpoint_close = mlx5_endpoint_close,
 	.rails = mlx5_rails,
+	.rail_live = mlx5_rail_live,
 	.notify_post = mlx5_notify_post,
 };
 

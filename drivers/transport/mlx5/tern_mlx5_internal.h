@@ -169,6 +169,8 @@ struct tern_mlx5_tuning {
 	uint16_t max_inline;   /**< inline WRITEs up to this many bytes; 64 */
 	uint16_t revive_ms;    /**< first wait before reviving a dead QP, doubled per try; 10 */
 	uint16_t revive_tries; /**< revival attempts before a dead QP is given up; 8 */
+	/** Every rail pause this long (tests); 0: 100 ms doubling to 2 s. */
+	uint16_t rail_pause_ms;
 	/** A notification whose SEND went through but whose status has not come
 	 *  back by then fails with -ETIMEDOUT (the target refused the frame, or
 	 *  lost the answer); 1000 */

@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The last resort across transports (issue 15), through the real engine:
+ * a peer's memory imported over mlx5 (two rails: node 1's two model
+ * devices) and over tcp (loopback, this process's own target side serving
+ * the same bytes), the tcp import the mlx5 one's fallback
+ * (tern_segment_set_fallback()). Every mlx5 rail cut: new batches go over
+ * tcp and succeed, every byte right; rails mended: traffic returns to mlx5.
+ * On the device model, not hardware.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <rte_common.h>
+#include <rte_lcore.h>
+
+#include <tern_engine.h>
+#include <tern_segment.h>
+#include <tern_segment_driver.h>
+#include <tern_tcp.h>
+#include <tern_transport_driver.h>
+
+#include "mlx5_desc3.h"
+#include "mlx5_model.h"
+#include "mlx5_rails.h"
+#include "tern_mlx5_internal.h"
+#include "test_common.h"
+
+#define REMOTE_BYTES (32u << 20)
+#define LOCAL_BYTES  (64u << 20)
+#define BATCH_BYTES  (1u << 20)
+#define BATCHES	     32u
+#define FB_BATCHES   8u	   /* over tcp, within the rails' pause */
+#define PAUSE_MS     1500u /* every rail pause (tuning): the outage the test sees */
+#define DEADLINE_NS  (5ull * 1000 * 1000 * 1000)
+#define PEER	     1
+
+struct efx {
+	struct test_env env;
+	struct mlx5_model *m;
+	const struct tern_transport_ops *ops;
+	struct tern_client *client;
+	uint8_t *remote;
+	uint8_t *local;
+	uint32_t remote_h; /* mlx5 */
+	uint32_t tcp_h;	   /* its last resort */
+	uint32_t served_h; /* LOCAL over the same bytes, exported: tcp's target */
+	uint32_t local_h;
+};
+
+static int
+setup(void **state)
+{
+	struct efx *f = calloc(1, sizeof(*f));
+	struct tern_mlx5_tuning t = {
+		.sq_wqebbs = 128, .sig_every = 16, .max_inline = 64, .rail_pause_ms = PAUSE_MS
+	};
+	struct tern_engine_conf conf = { .deadline_ns = DEADLINE_NS };
+	struct tern_segment tmp __rte_aligned(64);
+	struct tern_segment_conf sc = { 0 };
+	struct tern_mlx5_desc3 d3;
+	uint8_t d[TERN_MLX5_DESC_LEN];
+	uint8_t tcpd[TERN_TCP_DESC_LEN];
+	unsigned int i;
+
+	assert_non_null(f);
+	f->m = mlx5_model_create();
+	assert_int_equal(mlx5_test_set_queue_provider(&mlx5_model_provider, f->m), 0);
+	mlx5_set_tuning(&t);
+	f->ops = tern_transport_get(tern_transport_id("mlx5"));
+	assert_non_null(f->ops);
+	mlx5_model_start(f->m);
+	assert_int_equal(
+		tern_mlx5_configure(&(struct tern_mlx5_conf){ .listen_addr = "127.0.0.1" }), 0);
+	conf.slice_bytes = 256 << 10;
+	test_env_create(&f->env, "mlx5lr", &conf);
+	f->remote = aligned_alloc(4096, REMOTE_BYTES);
+	assert_non_null(f->remote);
+	memset(f->remote, 0, REMOTE_BYTES);
+	/* Node 1 serves the memory on two devices, a key each (version 3). */
+	memset(&d3, 0, sizeof(d3));
+	d3.version = TERN_MLX5_DESC3_VERSION;
+	d3.nports = 2;
+	d3.addr = (uintptr_t)f->remote;
+	d3.length = REMOTE_BYTES;
+	d3.epoch = 1;
+	for (i = 0; i < 2; i++) {
+		mlx5_model_dev_gid(1, (int)i, d3.ports[i].gid);
+		d3.ports[i].hs_addr[10] = d3.ports[i].hs_addr[11] = 0xff;
+		d3.ports[i].hs_addr[12] = 127;
+		d3.ports[i].hs_addr[15] = 1;
+		d3.ports[i].hs_port = 1;
+		d3.ports[i].rkey = mlx5_model_mr_add_dev(f->m, 1, (int)i, f->remote, REMOTE_BYTES,
+							 MODEL_ACCESS_ALL);
+	}
+	memset(&tmp, 0, sizeof(tmp));
+	assert_int_equal(mlx5_rails_import(&tmp, &d3, 1), 0);
+	sc.name = "peer_mem";
+	sc.addr = f->remote;
+	sc.length = REMOTE_BYTES;
+	sc.kind = TERN_SEGMENT_REMOTE;
+	sc.transport = "mlx5";
+	sc.socket_id = SOCKET_ID_ANY;
+	sc.priv = tmp.priv;
+	sc.priv_len = sizeof(struct tern_mlx5_desc) + sizeof(struct mlx5_rail_set);
+	sc.peer = PEER;
+	assert_int_equal(tern_segment_register(f->env.segments, &sc, &f->remote_h), 0);
+	/* The same bytes served over tcp by this process, imported as tcp. */
+	memset(&sc, 0, sizeof(sc));
+	sc.name = "peer_mem_served";
+	sc.addr = f->remote;
+	sc.length = REMOTE_BYTES;
+	sc.kind = TERN_SEGMENT_LOCAL;
+	sc.socket_id = SOCKET_ID_ANY;
+	assert_int_equal(tern_segment_register(f->env.segments, &sc, &f->served_h), 0);
+	assert_int_equal(tern_segment_export(f->env.segments, f->served_h), 0);
+	assert_int_equal(tern_tcp_remote_conf("127.0.0.1", (uint16_t)tern_tcp_listen_port(),
+					      f->served_h, REMOTE_BYTES, tcpd, sizeof(tcpd)),
+			 TERN_TCP_DESC_LEN);
+	memset(&sc, 0, sizeof(sc));
+	sc.name = "peer_mem_tcp";
+	sc.length = REMOTE_BYTES;
+	sc.kind = TERN_SEGMENT_REMOTE;
+	sc.transport = "tcp";
+	sc.socket_id = SOCKET_ID_ANY;
+	sc.priv = tcpd;
+	sc.priv_len = sizeof(tcpd);
+	sc.peer = PEER;
+	assert_int_equal(tern_segment_register(f->env.segments, &sc, &f->tcp_h), 0);
+	f->local_h = test_segment_local(&f->env, "local_mem", LOCAL_BYTES, (void **)&f->local);
+	assert_int_equal(f->ops->segment_export(
+				 &f->env.segments->slots[tern_segment_handle_slot(f->local_h)], d,
+				 sizeof(d)),
+			 (int)sizeof(d));
+	f->client = tern_client_create(f->env.engine,
+				       &(struct tern_client_conf){ .flags = TERN_CLIENT_F_NO_CQ });
+	assert_non_null(f->client);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct efx *f = *state;
+	const char *first;
+	unsigned int v;
+
+	assert_int_equal(tern_client_destroy(f->client), 0);
+	/* A fallback cannot go while a segment links to it. */
+	assert_int_equal(tern_segment_unregister(f->env.segments, f->tcp_h), -EBUSY);
+	assert_int_equal(
+		tern_segment_set_fallback(f->env.segments, f->remote_h, TERN_SEGMENT_INVALID), 0);
+	assert_int_equal(tern_mlx5_configure(NULL), 0);
+	test_env_destroy(&f->env);
+	mlx5_model_stop(f->m);
+	v = mlx5_model_violations(f->m, &first);
+	if (v != 0)
+		fail_msg("%u model violations, first: %s", v, first);
+	assert_int_equal(mlx5_test_set_queue_provider(NULL, NULL), 0);
+	mlx5_set_tuning(NULL);
+	mlx5_model_destroy(f->m);
+	free(f->remote);
+	free(f->local);
+	free(f);
+	return 0;
+}
+
+/* Hold (or release) every QP the model has: work queues up in flight. */
+static void
+hold_all(struct efx *f, int hold)
+{
+	struct mlx5_model_qp *qp;
+	unsigned int i;
+
+	for (i = 0; (qp = mlx5_model_qp(f->m, i)) != NULL; i++)
+		mlx5_model_qp_hold(qp, hold);
+}
+
+/* Submit @p nb (<= BATCHES) batches of @p op, one MiB each; with @p cut, cut that wire
+ * while every batch is held in flight, then let the device go. Returns how
+ * many futures were still pending at the cut; @p status gets each. */
+static unsigned int
+batches(struct efx *f, unsigned int nb, uint8_t op, uint8_t *local, void (*cut)(struct efx *f),
+	int32_t *status, uint64_t *ms)
+{
+	struct tern_future *fut[BATCHES];
+	unsigned int i, pending = 0;
+	uint64_t t0;
+
+	if (cut != NULL)
+		hold_all(f, 1);
+	t0 = test_now_ns();
+	for (i = 0; i < nb; i++) {
+		struct tern_request r = test_req(op, f->remote_h, (uint64_t)i * BATCH_BYTES,
+						 local + (uint64_t)i * BATCH_BYTES, BATCH_BYTES);
+
+		fut[i] = tern_submit(f->client, &r, 1, NULL);
+		assert_non_null(fut[i]);
+	}
+	if (cut != NULL) {
+		for (i = 0; i < nb; i++)
+			pending += tern_future_wait(fut[i], 0) == -EINPROGRESS;
+		cut(f);
+		hold_all(f, 0);
+	}
+	for (i = 0; i < nb; i++)
+		status[i] = test_wait_release(fut[i]);
+	if (ms != NULL)
+		*ms = (test_now_ns() - t0) / 1000000;
+	return pending;
+}
+
+static void
+cut_both(struct efx *f)
+{
+	mlx5_model_wire_set(f->m, 1, 0, 0);
+	mlx5_model_wire_set(f->m, 1, 1, 0);
+}
+
+/* WQEs the model executed, every QP. */
+static uint64_t
+executed(struct efx *f)
+{
+	struct mlx5_model_qp *qp;
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; (qp = mlx5_model_qp(f->m, i)) != NULL; i++)
+		n += mlx5_model_qp_executed(qp);
+	return n;
+}
+
+static uint64_t
+fallback_slices(struct efx *f)
+{
+	struct tern_peer_traffic tr;
+
+	assert_int_equal(tern_engine_peer_traffic(f->env.engine, PEER, &tr), 0);
+	return tr.fallback_slices;
+}
+
+static void
+set_fallback_is_strict(void **state)
+{
+	struct efx *f = *state;
+	struct tern_segment_table *t = f->env.segments;
+
+	assert_int_equal(tern_segment_set_fallback(NULL, f->remote_h, f->tcp_h), -EINVAL);
+	assert_int_equal(tern_segment_set_fallback(t, f->remote_h, f->remote_h), -EINVAL);
+	assert_int_equal(tern_segment_set_fallback(t, f->local_h, f->tcp_h), -EINVAL);
+	assert_int_equal(tern_segment_set_fallback(t, f->remote_h, f->served_h), -EINVAL);
+	assert_int_equal(tern_segment_set_fallback(t, f->remote_h, f->tcp_h + 0x10000), -ENOENT);
+	assert_int_equal(tern_segment_set_fallback(t, TERN_SEGMENT_INVALID, f->tcp_h), -ENOENT);
+	assert_int_equal(tern_segment_set_fallback(t, f->remote_h, f->tcp_h), 0);
+	/* A fallback with a fallback of its own: refused. */
+	assert_int_equal(tern_segment_set_fallback(t, f->tcp_h, f->remote_h), -EINVAL);
+}
+
+static void
+all_rails_cut_new_batches_go_over_tcp_then_back(void **state)
+{
+	struct efx *f = *state;
+	int32_t st[BATCHES];
+	uint64_t ms, fb0, fb1, ex0, ex1, t0;
+	unsigned int i, pending, failed = 0;
+
+	assert_int_equal(tern_segment_set_fallback(f->env.segments, f->remote_h, f->tcp_h), 0);
+	/* Rails in service: everything over mlx5. */
+	test_pattern_fill(f->local, REMOTE_BYTES, 21, 0);
+	ex0 = executed(f);
+	batches(f, BATCHES, TERN_OP_WRITE, f->local, NULL, st, NULL);
+	for (i = 0; i < BATCHES; i++)
+		assert_int_equal(st[i], 0);
+	assert_int_equal(test_pattern_check(f->remote, REMOTE_BYTES, 21, 0), SIZE_MAX);
+	assert_int_equal(fallback_slices(f), 0);
+	assert_true(executed(f) - ex0 >= BATCHES * (BATCH_BYTES / (256u << 10)));
+
+	/* Every rail cut with every batch in flight: what was on mlx5 fails
+	 * (no re-post across transports, doc/peers.md). */
+	test_pattern_fill(f->local, REMOTE_BYTES, 22, 0);
+	test_pattern_fill(f->local + REMOTE_BYTES, FB_BATCHES * BATCH_BYTES, 23, 0);
+	t0 = test_now_ns();
+	pending = batches(f, BATCHES, TERN_OP_WRITE, f->local, cut_both, st, &ms);
+	for (i = 0; i < BATCHES; i++)
+		failed += st[i] != 0;
+	print_message("all rails cut: %u of %u batches in flight, %u failed, in %" PRIu64 " ms\n",
+		      pending, BATCHES, failed, ms);
+
+	/* Now new batches: over tcp, every one, every byte (a rail paused for
+	 * PAUSE_MS on each lcore that saw it fail, and process-wide for
+	 * rail_live; a pause that ends while the link is down sends slices to
+	 * mlx5 again, where they fail: doc/peers.md). */
+	fb0 = fallback_slices(f);
+	ex0 = executed(f);
+	batches(f, FB_BATCHES, TERN_OP_WRITE, f->local + REMOTE_BYTES, NULL, st, &ms);
+	fb1 = fallback_slices(f);
+	ex1 = executed(f);
+	print_message("rails down: %u WRITE batches in %" PRIu64 " ms, %" PRIu64
+		      " slices over tcp, %" PRIu64 " WQEs on mlx5\n",
+		      FB_BATCHES, ms, fb1 - fb0, ex1 - ex0);
+	for (i = 0; i < FB_BATCHES; i++)
+		assert_int_equal(st[i], 0);
+	assert_int_equal(test_pattern_check(f->remote, FB_BATCHES * BATCH_BYTES, 23, 0), SIZE_MAX);
+	assert_int_equal(fb1 - fb0, FB_BATCHES * (BATCH_BYTES / (256u << 10)));
+	assert_int_equal(ex1, ex0);
+	memset(f->local, 0, FB_BATCHES * BATCH_BYTES);
+	batches(f, FB_BATCHES, TERN_OP_READ, f->local, NULL, st, NULL);
+	for (i = 0; i < FB_BATCHES; i++)
+		assert_int_equal(st[i], 0);
+	print_message("rails down: WRITE and READ done %" PRIu64
+		      " ms after the cut (pause %u ms)\n",
+		      (test_now_ns() - t0) / 1000000, PAUSE_MS);
+	/* Within the pause, or the last step proves nothing about it. */
+	assert_true((test_now_ns() - t0) / 1000000 < PAUSE_MS);
+	assert_int_equal(test_pattern_check(f->local, FB_BATCHES * BATCH_BYTES, 23, 0), SIZE_MAX);
+
+	/* Mended, once the pauses are over: back on mlx5. */
+	mlx5_model_wire_set(f->m, 1, 0, 1);
+	mlx5_model_wire_set(f->m, 1, 1, 1);
+	usleep((PAUSE_MS + 100) * 1000);
+	test_pattern_fill(f->local, REMOTE_BYTES, 24, 0);
+	fb0 = fallback_slices(f);
+	ex0 = executed(f);
+	batches(f, BATCHES, TERN_OP_WRITE, f->local, NULL, st, NULL);
+	fb1 = fallback_slices(f);
+	ex1 = executed(f);
+	print_message("mended: %" PRIu64 " slices over tcp, %" PRIu64 " WQEs on mlx5\n", fb1 - fb0,
+		      ex1 - ex0);
+	for (i = 0; i < BATCHES; i++)
+		assert_int_equal(st[i], 0);
+	assert_int_equal(test_pattern_check(f->remote, REMOTE_BYTES, 24, 0), SIZE_MAX);
+	assert_int_equal(fb1, fb0);
+	assert_true(ex1 - ex0 >= BATCHES * (BATCH_BYTES / (256u << 10)));
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(set_fallback_is_strict, setup, teardown),
+		cmocka_unit_test_setup_teardown(all_rails_cut_new_batches_go_over_tcp_then_back,
+						setup, teardown),
+	};
+
+	(void)argc;
+	(void)argv;
+	test_eal_init("mlx5_last_resort", "(0-2)@(0-1)", 256);
+	if (tern_tcp_configure(&(struct tern_tcp_conf){ .listen_addr = "127.0.0.1" }) != 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
