@@ -32,6 +32,7 @@
 
 #include "mlx5_desc3.h"
 #include "mlx5_model.h"
+#include "mlx5_rails_fixture.h"
 #include "mlx5_rails.h"
 #include "tern_mlx5_internal.h"
 #include "test_common.h"
@@ -66,12 +67,9 @@ setup(void **state)
 		.sq_wqebbs = 128, .sig_every = 16, .max_inline = 64, .rail_pause_ms = PAUSE_MS
 	};
 	struct tern_engine_conf conf = { .deadline_ns = DEADLINE_NS };
-	struct tern_segment tmp __rte_aligned(64);
 	struct tern_segment_conf sc = { 0 };
-	struct tern_mlx5_desc3 d3;
 	uint8_t d[TERN_MLX5_DESC_LEN];
 	uint8_t tcpd[TERN_TCP_DESC_LEN];
-	unsigned int i;
 
 	assert_non_null(f);
 	f->m = mlx5_model_create();
@@ -87,34 +85,7 @@ setup(void **state)
 	f->remote = aligned_alloc(4096, REMOTE_BYTES);
 	assert_non_null(f->remote);
 	memset(f->remote, 0, REMOTE_BYTES);
-	/* Node 1 serves the memory on two devices, a key each (version 3). */
-	memset(&d3, 0, sizeof(d3));
-	d3.version = TERN_MLX5_DESC3_VERSION;
-	d3.nports = 2;
-	d3.addr = (uintptr_t)f->remote;
-	d3.length = REMOTE_BYTES;
-	d3.epoch = 1;
-	for (i = 0; i < 2; i++) {
-		mlx5_model_dev_gid(1, (int)i, d3.ports[i].gid);
-		d3.ports[i].hs_addr[10] = d3.ports[i].hs_addr[11] = 0xff;
-		d3.ports[i].hs_addr[12] = 127;
-		d3.ports[i].hs_addr[15] = 1;
-		d3.ports[i].hs_port = 1;
-		d3.ports[i].rkey = mlx5_model_mr_add_dev(f->m, 1, (int)i, f->remote, REMOTE_BYTES,
-							 MODEL_ACCESS_ALL);
-	}
-	memset(&tmp, 0, sizeof(tmp));
-	assert_int_equal(mlx5_rails_import(&tmp, &d3, 1), 0);
-	sc.name = "peer_mem";
-	sc.addr = f->remote;
-	sc.length = REMOTE_BYTES;
-	sc.kind = TERN_SEGMENT_REMOTE;
-	sc.transport = "mlx5";
-	sc.socket_id = SOCKET_ID_ANY;
-	sc.priv = tmp.priv;
-	sc.priv_len = sizeof(struct tern_mlx5_desc) + sizeof(struct mlx5_rail_set);
-	sc.peer = PEER;
-	assert_int_equal(tern_segment_register(f->env.segments, &sc, &f->remote_h), 0);
+	f->remote_h = mlx5_rails_fixture_import(f->m, &f->env, f->remote, REMOTE_BYTES, PEER);
 	/* The same bytes served over tcp by this process, imported as tcp. */
 	memset(&sc, 0, sizeof(sc));
 	sc.name = "peer_mem_served";

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <rte_common.h>
+
+#include <tern_segment.h>
+#include <tern_segment_driver.h>
+
+#include "mlx5_desc3.h"
+#include "mlx5_rails.h"
+#include "mlx5_rails_fixture.h"
+#include "tern_mlx5_internal.h"
+
+uint32_t
+mlx5_rails_fixture_import(struct mlx5_model *m, struct test_env *env, void *remote, uint64_t len,
+			  uint16_t peer)
+{
+	struct tern_segment tmp __rte_aligned(64);
+	struct tern_segment_conf sc = { 0 };
+	struct tern_mlx5_desc3 d3;
+	uint32_t handle;
+	unsigned int i;
+
+	memset(&d3, 0, sizeof(d3));
+	d3.version = TERN_MLX5_DESC3_VERSION;
+	d3.nports = 2;
+	d3.addr = (uintptr_t)remote;
+	d3.length = len;
+	d3.epoch = 1;
+	for (i = 0; i < 2; i++) {
+		mlx5_model_dev_gid(1, (int)i, d3.ports[i].gid);
+		d3.ports[i].hs_addr[10] = d3.ports[i].hs_addr[11] = 0xff; /* ::ffff:127.0.0.1 */
+		d3.ports[i].hs_addr[12] = 127;
+		d3.ports[i].hs_addr[15] = 1;
+		d3.ports[i].hs_port = 1;
+		d3.ports[i].rkey =
+			mlx5_model_mr_add_dev(m, 1, (int)i, remote, len, MODEL_ACCESS_ALL);
+	}
+	memset(&tmp, 0, sizeof(tmp));
+	assert_int_equal(mlx5_rails_import(&tmp, &d3, 1), 0);
+	sc.name = "peer_mem";
+	sc.addr = remote;
+	sc.length = len;
+	sc.kind = TERN_SEGMENT_REMOTE;
+	sc.transport = "mlx5";
+	sc.socket_id = SOCKET_ID_ANY;
+	sc.priv = tmp.priv;
+	sc.priv_len = sizeof(struct tern_mlx5_desc) + sizeof(struct mlx5_rail_set);
+	sc.peer = peer;
+	assert_int_equal(tern_segment_register(env->segments, &sc, &handle), 0);
+	return handle;
+}
