@@ -27,6 +27,7 @@ rounds=${1:?usage: $0 ROUNDS NAME=BUILDDIR...}
 shift
 [ $# -ge 1 ] || { echo "usage: $0 ROUNDS NAME=BUILDDIR..." >&2; exit 2; }
 OUT=${OUT:-$(mktemp -d /tmp/tcp_inflight.XXXXXX)}
+mkdir -p "$OUT" || exit 1
 NS=tinf$$
 EV=raw_syscalls:sys_enter,syscalls:sys_enter_sendmsg,syscalls:sys_enter_readv,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex,syscalls:sys_enter_sched_yield,context-switches,task-clock
 have_perf=0
