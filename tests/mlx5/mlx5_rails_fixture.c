@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 
 #include <rte_common.h>
 
+#include <tern_engine.h>
 #include <tern_segment.h>
 #include <tern_segment_driver.h>
 
@@ -54,4 +56,50 @@ mlx5_rails_fixture_import(struct mlx5_model *m, struct test_env *env, void *remo
 	sc.peer = peer;
 	assert_int_equal(tern_segment_register(env->segments, &sc, &handle), 0);
 	return handle;
+}
+
+/* Hold (or release) every QP the model has: work queues up in flight. */
+static void
+hold_all(struct mlx5_model *m, int hold)
+{
+	struct mlx5_model_qp *qp;
+	unsigned int i;
+
+	for (i = 0; (qp = mlx5_model_qp(m, i)) != NULL; i++)
+		mlx5_model_qp_hold(qp, hold);
+}
+
+unsigned int
+mlx5_rails_fixture_batches(struct mlx5_model *m, struct tern_client *c, uint32_t remote_h,
+			   unsigned int nb, uint8_t op, uint8_t *local, unsigned int cut_mask,
+			   int32_t *status, uint64_t *ms)
+{
+	struct tern_future *fut[MLX5_RAILS_FIXTURE_BATCHES];
+	unsigned int i, pending = 0;
+	uint64_t t0;
+
+	assert_true(nb <= MLX5_RAILS_FIXTURE_BATCHES);
+	if (cut_mask != 0)
+		hold_all(m, 1);
+	t0 = test_now_ns();
+	for (i = 0; i < nb; i++) {
+		struct tern_request r = test_req(op, remote_h, (uint64_t)i << 20,
+						 local + ((uint64_t)i << 20), 1u << 20);
+
+		fut[i] = tern_submit(c, &r, 1, NULL);
+		assert_non_null(fut[i]);
+	}
+	if (cut_mask != 0) {
+		for (i = 0; i < nb; i++)
+			pending += tern_future_wait(fut[i], 0) == -EINPROGRESS;
+		for (i = 0; i < 4; i++)
+			if ((cut_mask & (1u << i)) != 0)
+				mlx5_model_wire_set(m, 1, (int)i, 0);
+		hold_all(m, 0);
+	}
+	for (i = 0; i < nb; i++)
+		status[i] = test_wait_release(fut[i]);
+	if (ms != NULL)
+		*ms = (test_now_ns() - t0) / 1000000;
+	return pending;
 }

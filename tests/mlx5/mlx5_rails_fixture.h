@@ -16,4 +16,21 @@
 uint32_t mlx5_rails_fixture_import(struct mlx5_model *m, struct test_env *env, void *remote,
 				   uint64_t len, uint16_t peer);
 
+/** Most batches mlx5_rails_fixture_batches() takes. */
+#define MLX5_RAILS_FIXTURE_BATCHES 64
+
+/*
+ * Submits @p nb (<= MLX5_RAILS_FIXTURE_BATCHES) batches of @p op through
+ * @p c, one MiB each: batch i moves @p local + i MiB to or from offset i MiB
+ * of @p remote_h. With @p cut_mask, every QP of @p m is held first, and
+ * once every batch is in flight the wires of node 1's devices named by the
+ * mask (bit i: device i) are cut, then the QPs released. Waits for every
+ * future; @p status gets each one's, @p ms (may be NULL) the time taken.
+ * Returns how many futures were still pending at the cut.
+ */
+unsigned int mlx5_rails_fixture_batches(struct mlx5_model *m, struct tern_client *c,
+					uint32_t remote_h, unsigned int nb, uint8_t op,
+					uint8_t *local, unsigned int cut_mask, int32_t *status,
+					uint64_t *ms);
+
 #endif

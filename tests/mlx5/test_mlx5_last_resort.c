@@ -147,58 +147,6 @@ teardown(void **state)
 	return 0;
 }
 
-/* Hold (or release) every QP the model has: work queues up in flight. */
-static void
-hold_all(struct efx *f, int hold)
-{
-	struct mlx5_model_qp *qp;
-	unsigned int i;
-
-	for (i = 0; (qp = mlx5_model_qp(f->m, i)) != NULL; i++)
-		mlx5_model_qp_hold(qp, hold);
-}
-
-/* Submit @p nb (<= BATCHES) batches of @p op, one MiB each; with @p cut, cut that wire
- * while every batch is held in flight, then let the device go. Returns how
- * many futures were still pending at the cut; @p status gets each. */
-static unsigned int
-batches(struct efx *f, unsigned int nb, uint8_t op, uint8_t *local, void (*cut)(struct efx *f),
-	int32_t *status, uint64_t *ms)
-{
-	struct tern_future *fut[BATCHES];
-	unsigned int i, pending = 0;
-	uint64_t t0;
-
-	if (cut != NULL)
-		hold_all(f, 1);
-	t0 = test_now_ns();
-	for (i = 0; i < nb; i++) {
-		struct tern_request r = test_req(op, f->remote_h, (uint64_t)i * BATCH_BYTES,
-						 local + (uint64_t)i * BATCH_BYTES, BATCH_BYTES);
-
-		fut[i] = tern_submit(f->client, &r, 1, NULL);
-		assert_non_null(fut[i]);
-	}
-	if (cut != NULL) {
-		for (i = 0; i < nb; i++)
-			pending += tern_future_wait(fut[i], 0) == -EINPROGRESS;
-		cut(f);
-		hold_all(f, 0);
-	}
-	for (i = 0; i < nb; i++)
-		status[i] = test_wait_release(fut[i]);
-	if (ms != NULL)
-		*ms = (test_now_ns() - t0) / 1000000;
-	return pending;
-}
-
-static void
-cut_both(struct efx *f)
-{
-	mlx5_model_wire_set(f->m, 1, 0, 0);
-	mlx5_model_wire_set(f->m, 1, 1, 0);
-}
-
 /* WQEs the model executed, every QP. */
 static uint64_t
 executed(struct efx *f)
@@ -250,7 +198,8 @@ all_rails_cut_new_batches_go_over_tcp_then_back(void **state)
 	/* Rails in service: everything over mlx5. */
 	test_pattern_fill(f->local, REMOTE_BYTES, 21, 0);
 	ex0 = executed(f);
-	batches(f, BATCHES, TERN_OP_WRITE, f->local, NULL, st, NULL);
+	mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE, f->local,
+				   0, st, NULL);
 	for (i = 0; i < BATCHES; i++)
 		assert_int_equal(st[i], 0);
 	assert_int_equal(test_pattern_check(f->remote, REMOTE_BYTES, 21, 0), SIZE_MAX);
@@ -262,7 +211,8 @@ all_rails_cut_new_batches_go_over_tcp_then_back(void **state)
 	test_pattern_fill(f->local, REMOTE_BYTES, 22, 0);
 	test_pattern_fill(f->local + REMOTE_BYTES, FB_BATCHES * BATCH_BYTES, 23, 0);
 	t0 = test_now_ns();
-	pending = batches(f, BATCHES, TERN_OP_WRITE, f->local, cut_both, st, &ms);
+	pending = mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE,
+					     f->local, 3, st, &ms);
 	for (i = 0; i < BATCHES; i++)
 		failed += st[i] != 0;
 	print_message("all rails cut: %u of %u batches in flight, %u failed, in %" PRIu64 " ms\n",
@@ -274,7 +224,8 @@ all_rails_cut_new_batches_go_over_tcp_then_back(void **state)
 	 * mlx5 again, where they fail: doc/peers.md). */
 	fb0 = fallback_slices(f);
 	ex0 = executed(f);
-	batches(f, FB_BATCHES, TERN_OP_WRITE, f->local + REMOTE_BYTES, NULL, st, &ms);
+	mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, FB_BATCHES, TERN_OP_WRITE,
+				   f->local + REMOTE_BYTES, 0, st, &ms);
 	fb1 = fallback_slices(f);
 	ex1 = executed(f);
 	print_message("rails down: %u WRITE batches in %" PRIu64 " ms, %" PRIu64
@@ -286,7 +237,8 @@ all_rails_cut_new_batches_go_over_tcp_then_back(void **state)
 	assert_int_equal(fb1 - fb0, FB_BATCHES * (BATCH_BYTES / (256u << 10)));
 	assert_int_equal(ex1, ex0);
 	memset(f->local, 0, FB_BATCHES * BATCH_BYTES);
-	batches(f, FB_BATCHES, TERN_OP_READ, f->local, NULL, st, NULL);
+	mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, FB_BATCHES, TERN_OP_READ, f->local,
+				   0, st, NULL);
 	for (i = 0; i < FB_BATCHES; i++)
 		assert_int_equal(st[i], 0);
 	print_message("rails down: WRITE and READ done %" PRIu64
@@ -303,7 +255,8 @@ all_rails_cut_new_batches_go_over_tcp_then_back(void **state)
 	test_pattern_fill(f->local, REMOTE_BYTES, 24, 0);
 	fb0 = fallback_slices(f);
 	ex0 = executed(f);
-	batches(f, BATCHES, TERN_OP_WRITE, f->local, NULL, st, NULL);
+	mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE, f->local,
+				   0, st, NULL);
 	fb1 = fallback_slices(f);
 	ex1 = executed(f);
 	print_message("mended: %" PRIu64 " slices over tcp, %" PRIu64 " WQEs on mlx5\n", fb1 - fb0,

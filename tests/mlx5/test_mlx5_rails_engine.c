@@ -110,63 +110,6 @@ teardown(void **state)
 	return 0;
 }
 
-/* Hold (or release) every QP the model has: work queues up in flight. */
-static void
-hold_all(struct efx *f, int hold)
-{
-	struct mlx5_model_qp *qp;
-	unsigned int i;
-
-	for (i = 0; (qp = mlx5_model_qp(f->m, i)) != NULL; i++)
-		mlx5_model_qp_hold(qp, hold);
-}
-
-/* Submit BATCHES batches of @p op, one MiB each; with @p cut, cut that wire
- * while every batch is held in flight, then let the device go. Returns how
- * many futures were still pending at the cut; @p status gets each. */
-static unsigned int
-batches(struct efx *f, uint8_t op, uint8_t *local, void (*cut)(struct efx *f), int32_t *status,
-	uint64_t *ms)
-{
-	struct tern_future *fut[BATCHES];
-	unsigned int i, pending = 0;
-	uint64_t t0;
-
-	if (cut != NULL)
-		hold_all(f, 1);
-	t0 = test_now_ns();
-	for (i = 0; i < BATCHES; i++) {
-		struct tern_request r = test_req(op, f->remote_h, (uint64_t)i * BATCH_BYTES,
-						 local + (uint64_t)i * BATCH_BYTES, BATCH_BYTES);
-
-		fut[i] = tern_submit(f->client, &r, 1, NULL);
-		assert_non_null(fut[i]);
-	}
-	if (cut != NULL) {
-		for (i = 0; i < BATCHES; i++)
-			pending += tern_future_wait(fut[i], 0) == -EINPROGRESS;
-		cut(f);
-		hold_all(f, 0);
-	}
-	for (i = 0; i < BATCHES; i++)
-		status[i] = test_wait_release(fut[i]);
-	if (ms != NULL)
-		*ms = (test_now_ns() - t0) / 1000000;
-	return pending;
-}
-
-static void
-cut0(struct efx *f)
-{
-	mlx5_model_wire_set(f->m, 1, 0, 0);
-}
-
-static void
-cut1(struct efx *f)
-{
-	mlx5_model_wire_set(f->m, 1, 1, 0);
-}
-
 static void
 every_batch_survives_a_rail_cut(void **state)
 {
@@ -176,11 +119,13 @@ every_batch_survives_a_rail_cut(void **state)
 	unsigned int i, pending;
 
 	test_pattern_fill(f->local, REMOTE_BYTES, 11, 0);
-	batches(f, TERN_OP_WRITE, f->local, NULL, st, NULL); /* opens the QPs */
+	mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE, f->local,
+				   0, st, NULL); /* opens the QPs */
 	for (i = 0; i < BATCHES; i++)
 		assert_int_equal(st[i], 0);
 	test_pattern_fill(f->local, REMOTE_BYTES, 12, 0);
-	pending = batches(f, TERN_OP_WRITE, f->local, cut0, st, NULL);
+	pending = mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE,
+					     f->local, 1, st, NULL);
 	print_message("WRITE: %u of %u batches in flight at the cut of rail 0\n", pending, BATCHES);
 	assert_true(pending > 0);
 	for (i = 0; i < BATCHES; i++)
@@ -193,18 +138,12 @@ every_batch_survives_a_rail_cut(void **state)
 	mlx5_model_wire_set(f->m, 1, 0, 1);
 	usleep(2100 * 1000);
 	memset(back, 0, REMOTE_BYTES);
-	pending = batches(f, TERN_OP_READ, back, cut1, st, NULL);
+	pending = mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_READ,
+					     back, 2, st, NULL);
 	print_message("READ: %u of %u batches in flight at the cut of rail 1\n", pending, BATCHES);
 	for (i = 0; i < BATCHES; i++)
 		assert_int_equal(st[i], 0);
 	assert_int_equal(test_pattern_check(back, REMOTE_BYTES, 12, 0), SIZE_MAX);
-}
-
-static void
-cut_both(struct efx *f)
-{
-	cut0(f);
-	cut1(f);
 }
 
 static void
@@ -216,8 +155,10 @@ both_cut_fail_before_the_deadline_then_work_again(void **state)
 	unsigned int i;
 
 	test_pattern_fill(f->local, REMOTE_BYTES, 13, 0);
-	batches(f, TERN_OP_WRITE, f->local, NULL, st, NULL);
-	batches(f, TERN_OP_WRITE, f->local, cut_both, st, &ms);
+	mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE, f->local,
+				   0, st, NULL);
+	mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE, f->local,
+				   3, st, &ms);
 	print_message("both rails cut: %u batches resolved in %" PRIu64 " ms (deadline %llu ms)\n",
 		      BATCHES, ms, DEADLINE_NS / 1000000);
 	for (i = 0; i < BATCHES; i++)
@@ -226,7 +167,8 @@ both_cut_fail_before_the_deadline_then_work_again(void **state)
 	mlx5_model_wire_set(f->m, 1, 0, 1);
 	mlx5_model_wire_set(f->m, 1, 1, 1);
 	test_pattern_fill(f->local, REMOTE_BYTES, 14, 0);
-	batches(f, TERN_OP_WRITE, f->local, NULL, st, NULL);
+	mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE, f->local,
+				   0, st, NULL);
 	for (i = 0; i < BATCHES; i++)
 		assert_int_equal(st[i], 0);
 	assert_int_equal(test_pattern_check(f->remote, REMOTE_BYTES, 14, 0), SIZE_MAX);
