@@ -393,6 +393,16 @@ mlx5_rails_set_write_fence(uint32_t us)
 	__atomic_store_n(&rails_write_fence_us, us, __ATOMIC_RELAXED);
 }
 
+void
+mlx5_rails_forget_marks(int peer)
+{
+	unsigned int i;
+
+	for (i = 0; i < TERN_MLX5_PEER_MAX; i++)
+		if (peer < 0 || (unsigned int)peer == i)
+			__atomic_store_n(&rails_down_until_ms[i], 0, __ATOMIC_RELAXED);
+}
+
 static void
 rail_mark_down(uint16_t peer, uint64_t until)
 {

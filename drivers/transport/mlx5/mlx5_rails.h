@@ -132,6 +132,13 @@ uint16_t mlx5_give_back(struct tern_endpoint *ep, struct tern_slice *out, int32_
  */
 void mlx5_rails_set_write_fence(uint32_t us);
 
+/**
+ * Forget the process-wide "paused by some lcore" mark of peer slot @p peer
+ * (-1: every slot): a slot given to another node, or a new device
+ * (mlx5_test_set_queue_provider()).
+ */
+void mlx5_rails_forget_marks(int peer);
+
 /** Counters of one endpoint's rails (tests, /tern/peers). */
 struct mlx5_rails_stats {
 	uint64_t moved;	     /**< WQEs taken off a failed QP */

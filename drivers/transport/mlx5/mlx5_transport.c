@@ -53,6 +53,7 @@ mlx5_test_set_queue_provider(const struct tern_mlx5_provider *p, void *ctx)
 	} else {
 		mlx5_connect_shutdown(); /* target QPs of the old provider */
 		mlx5_prov_set_locked(p, ctx);
+		mlx5_rails_forget_marks(-1); /* another device: its links are new */
 	}
 	mlx5_ctl_unlock();
 	return rc;
