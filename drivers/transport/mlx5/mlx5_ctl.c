@@ -24,7 +24,6 @@
 #include <tern_time.h>
 
 #include "mlx5_ctl.h"
-#include "mlx5_rails.h"
 #include "mlx5_notify.h"
 #include "mlx5_queue.h"
 #include "tern_mlx5_internal.h"
@@ -686,7 +685,6 @@ mlx5_peer_get_locked(const uint8_t gid[16], int take_ref)
 		if (!peers[i].in_use) {
 			memcpy(peers[i].gid, gid, 16);
 			peers[i].in_use = 1;
-			mlx5_rails_forget_marks(i); /* another node's, if any */
 			slot = i;
 		}
 	if (slot > 0 && take_ref)

@@ -134,8 +134,10 @@ void mlx5_rails_set_write_fence(uint32_t us);
 
 /**
  * Forget the process-wide "paused by some lcore" mark of peer slot @p peer
- * (-1: every slot): a slot given to another node, or a new device
- * (mlx5_test_set_queue_provider()).
+ * (-1: every slot): a new device (mlx5_test_set_queue_provider()). A slot
+ * given to another node keeps its mark until it ends (2 s at most): only
+ * rail_live reads it, so the new node's segments with a last resort take it
+ * meanwhile.
  */
 void mlx5_rails_forget_marks(int peer);
 
