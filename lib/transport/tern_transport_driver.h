@@ -20,7 +20,8 @@
  * - post_burst() takes the first N slices it can accept and returns N
  *   (0..nb). It never blocks. Slices it did not take are offered again.
  * - Every accepted slice produces exactly one completion from poll(), with
- *   status 0 or a negative errno; completions may come in any order.
+ *   status 0 or a negative errno, or (optional give_back()) is handed back
+ *   to the engine once instead; completions may come in any order.
  * - cancel() makes every accepted, not yet completed slice complete (with
  *   -ECANCELED, or its real status) at the latest by the poll() calls that
  *   follow; it is how the engine drains an endpoint before closing it.
