@@ -393,6 +393,12 @@ mlx5_rails_set_write_fence(uint32_t us)
 	__atomic_store_n(&rails_write_fence_us, us, __ATOMIC_RELAXED);
 }
 
+uint32_t
+mlx5_rails_write_fence(void)
+{
+	return __atomic_load_n(&rails_write_fence_us, __ATOMIC_RELAXED);
+}
+
 void
 mlx5_rails_forget_marks(int peer)
 {

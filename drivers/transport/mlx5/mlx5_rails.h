@@ -126,11 +126,15 @@ uint16_t mlx5_give_back(struct tern_endpoint *ep, struct tern_slice *out, int32_
 			uint16_t max);
 
 /**
- * Control path (configure key write_fence_us): how long after a RETRY_EXC a
- * WRITE taken off the failed QP may go elsewhere, in microseconds; 0: one
- * local ACK timeout. tern_mlx5_tuning.write_fence_us, when set, wins.
+ * Control path (configure key write_fence_us; stop() sets 0): how long after
+ * a RETRY_EXC a WRITE taken off the failed QP may go elsewhere, in
+ * microseconds; 0: one local ACK timeout. tern_mlx5_tuning.write_fence_us,
+ * when set, wins.
  */
 void mlx5_rails_set_write_fence(uint32_t us);
+
+/** What mlx5_rails_set_write_fence() set (0: one local ACK timeout). */
+uint32_t mlx5_rails_write_fence(void);
 
 /**
  * Forget the process-wide "paused by some lcore" mark of peer slot @p peer

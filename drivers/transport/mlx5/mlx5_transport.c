@@ -388,6 +388,7 @@ mlx5_stop(void)
 	tern_mlx5_configure(NULL);
 	mlx5_reviver_stop();
 	mlx5_verbs_set_path(NULL);
+	mlx5_rails_set_write_fence(0);
 	mlx5_listen_addr[0] = '\0';
 }
 
