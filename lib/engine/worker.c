@@ -665,9 +665,10 @@ claim_and_post(struct worker *w, uint32_t phase)
 
 /*
  * Slice @p sl, handed back by its transport (give_back op) with @p status,
- * goes to its target's last resort: staged there (the stage has room, see
- * take_back()), or accounted with @p status when that cannot be, or as
- * cancelled when its batch is resolved or the engine shuts down.
+ * goes to its target's last resort: staged there (take_back() asked for no
+ * more than every stage has room for), or accounted with @p status when
+ * that cannot be, or as cancelled when its batch is resolved or the engine
+ * shuts down.
  */
 static void
 repost_slice(struct worker *w, const struct tern_slice *sl, int32_t status, uint32_t phase)
@@ -685,10 +686,13 @@ repost_slice(struct worker *w, const struct tern_slice *sl, int32_t status, uint
 		slices_accounted(w, f, 1);
 		return;
 	}
-	/* The request it came from: the same target, its bytes inside. */
+	/* The request it came from: the same target, its bytes inside, at the
+	 * same place on both sides (a slice the transport got wrong goes
+	 * nowhere: it fails). */
 	for (i = 0; i < f->nb_reqs; i++)
 		if (reqs[i].target == target && sl->local >= reqs[i].local &&
-		    (uint64_t)(sl->local - reqs[i].local) + sl->length <= reqs[i].length) {
+		    (uint64_t)(sl->local - reqs[i].local) + sl->length <= reqs[i].length &&
+		    sl->offset == reqs[i].offset + (uint64_t)(sl->local - reqs[i].local)) {
 			r = &reqs[i];
 			break;
 		}
