@@ -663,19 +663,120 @@ claim_and_post(struct worker *w, uint32_t phase)
 	return work;
 }
 
+/*
+ * Slice @p sl, handed back by its transport (give_back op) with @p status,
+ * goes to its target's last resort: staged there (take_back() asked for no
+ * more than every stage has room for), or accounted with @p status when
+ * that cannot be, or as cancelled when its batch is resolved or the engine
+ * shuts down.
+ */
+static void
+repost_slice(struct worker *w, const struct tern_slice *sl, int32_t status, uint32_t phase)
+{
+	struct tern_future *f = (struct tern_future *)sl->cookie;
+	const struct batch_req *reqs = future_reqs(f);
+	const struct tern_segment *target = sl->target, *fb;
+	const struct batch_req *r = NULL;
+	struct tern_slice *out;
+	uint16_t slot, ft;
+	uint32_t i;
+
+	if (phase == PHASE_CANCEL || __atomic_load_n(&f->resolved, __ATOMIC_ACQUIRE)) {
+		COUNTER_ADD(w->ctr, stats.cancels, 1);
+		slices_accounted(w, f, 1);
+		return;
+	}
+	/* The request it came from: the same target, its bytes inside, at the
+	 * same place on both sides (a slice the transport got wrong goes
+	 * nowhere: it fails). */
+	for (i = 0; i < f->nb_reqs; i++)
+		if (reqs[i].target == target && sl->local >= reqs[i].local &&
+		    (uint64_t)(sl->local - reqs[i].local) + sl->length <= reqs[i].length &&
+		    sl->offset == reqs[i].offset + (uint64_t)(sl->local - reqs[i].local)) {
+			r = &reqs[i];
+			break;
+		}
+	slot = __atomic_load_n(&target->fallback, __ATOMIC_ACQUIRE);
+	fb = slot != 0 && (uint32_t)slot - 1 < w->sh->segments->capacity
+		     ? &w->sh->segments->slots[slot - 1]
+		     : NULL;
+	ft = fb != NULL ? fb->transport : TERN_TRANSPORT_MAX;
+	if (r == NULL || fb == NULL ||
+	    __atomic_load_n(&fb->state, __ATOMIC_ACQUIRE) != TERN_SEGMENT_ACTIVE ||
+	    fb->kind != TERN_SEGMENT_REMOTE || ft >= w->nb_transports || w->tp[ft].ops == NULL ||
+	    w->tp[ft].nb_stage >= STAGE_SLICES) {
+		__atomic_compare_exchange_n(&f->first_error, &(int32_t){ 0 },
+					    status != 0 ? status : -EIO, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+		COUNTER_ADD(w->ctr, stats.errors, 1);
+		slices_accounted(w, f, 1);
+		return;
+	}
+	out = &w->tp[ft].stage[w->tp[ft].nb_stage++];
+	*out = (struct tern_slice){
+		.cookie = sl->cookie,
+		.local = sl->local,
+		.local_seg = r->local_seg,
+		.target = fb,
+		.offset = sl->offset,
+		.length = sl->length,
+		.op = r->op,
+		.flags = r->slice_flags,
+		.batch = f->batch_id,
+	};
+	if (target->peer != 0)
+		COUNTER_ADD(w->ctr, peers[target->peer].fallback, 1);
+}
+
+/*
+ * Transport @p t holds slices to hand back (tern_endpoint.give_back): take
+ * as many as every other transport's stage has room for, and post them on
+ * their targets' last resort with the next post_staged(). Out of line: the
+ * poll loop pays one load and branch for it.
+ */
+static __rte_noinline unsigned int
+take_back(struct worker *w, int t, uint32_t phase)
+{
+	struct tern_slice back[CLAIM_SLICES];
+	int32_t status[CLAIM_SLICES];
+	uint16_t room = CLAIM_SLICES, n, i;
+	int u;
+
+	if (w->tp[t].ops->give_back == NULL)
+		return 0;
+	/* A last resort is always another transport than the target's. */
+	for (u = 0; u < w->nb_transports; u++)
+		if (u != t && STAGE_SLICES - w->tp[u].nb_stage < room)
+			room = (uint16_t)(STAGE_SLICES - w->tp[u].nb_stage);
+	if (room == 0)
+		return 0;
+	n = w->tp[t].ops->give_back(w->tp[t].ep, back, status, room);
+	if (n == 0)
+		return 0;
+	/* No completion follows for them: they left the transport. */
+	COUNTER_ADD(w->ctr, posted, -(uint64_t)n);
+	for (i = 0; i < n; i++)
+		repost_slice(w, &back[i], status[i], phase);
+	return n;
+}
+
 static unsigned int
-poll_completions(struct worker *w)
+poll_completions(struct worker *w, uint32_t phase)
 {
 	struct tern_completion cpl[POLL_BURST];
 	unsigned int total = 0;
 	int t;
 
 	for (t = 0; t < w->nb_transports; t++) {
+		struct tern_endpoint *ep = w->tp[t].ep;
 		uint16_t n, i = 0;
 
 		if (w->tp[t].ops == NULL)
 			continue;
-		n = w->tp[t].ops->poll(w->tp[t].ep, cpl, POLL_BURST);
+		n = w->tp[t].ops->poll(ep, cpl, POLL_BURST);
+		/* The one load and branch a transport that hands nothing back costs. */
+		if (unlikely(ep->give_back != 0))
+			total += take_back(w, t, phase);
 		if (n == 0)
 			continue;
 		total += n;
@@ -823,7 +924,7 @@ engine_worker_main(void *arg)
 		work = accept_new(w, phase);
 		work += drain_messages(w);
 		work += claim_and_post(w, phase);
-		work += poll_completions(w);
+		work += poll_completions(w, phase);
 		if (unlikely(!TAILQ_EMPTY(&w->nt_retry)))
 			work += notify_retry(w, phase);
 		expire_deadlines(w);

@@ -20,7 +20,8 @@
  * - post_burst() takes the first N slices it can accept and returns N
  *   (0..nb). It never blocks. Slices it did not take are offered again.
  * - Every accepted slice produces exactly one completion from poll(), with
- *   status 0 or a negative errno; completions may come in any order.
+ *   status 0 or a negative errno, or (optional give_back()) is handed back
+ *   to the engine once instead; completions may come in any order.
  * - cancel() makes every accepted, not yet completed slice complete (with
  *   -ECANCELED, or its real status) at the latest by the poll() calls that
  *   follow; it is how the engine drains an endpoint before closing it.
@@ -98,6 +99,13 @@ struct tern_completion {
  */
 struct tern_endpoint {
 	unsigned int lcore_id; /**< the only lcore that uses it (endpoint_open() sets it) */
+	/**
+	 * Slices the transport holds to hand back to the engine (the give_back
+	 * op); 0 otherwise. Written by the transport, on the endpoint's lcore;
+	 * the engine reads it once per poll() and calls give_back() while it is
+	 * not 0. A transport without give_back leaves it 0.
+	 */
+	uint32_t give_back;
 };
 
 /** What the engine tells a transport when it opens an endpoint. */
@@ -215,6 +223,34 @@ struct tern_transport_ops {
 	 *         once: the batch fails with it; no completion follows).
 	 */
 	int (*notify_post)(struct tern_endpoint *ep, const struct tern_notify_post *n);
+	/**
+	 * Optional (NULL: every accepted slice completes through poll()). Data
+	 * path, on the endpoint's lcore, called by the engine after a poll()
+	 * while @c ep->give_back is not 0: hand back up to @p max slices the
+	 * transport accepted and can no longer carry (no rail in service to a
+	 * target that has a last resort, tern_segment.fallback) instead of
+	 * completing them with an error. A slice handed back is done with as
+	 * far as the transport is concerned: no completion follows for it, and
+	 * it touches neither local memory nor the target again (for a WRITE:
+	 * no copy of it may still land at the target, doc/peers.md "Slices in
+	 * flight"). The transport lowers @c ep->give_back by what it returns.
+	 *
+	 * Each @p out slice carries the slice as posted: @c cookie, @c local,
+	 * @c target (the segment it was posted to), @c offset, @c length and
+	 * @c op; the engine takes @c local_seg, @c flags and @c batch from its
+	 * own record of the batch (the transport need not keep them).
+	 * @p status[i] is the error slice i would have completed with: the
+	 * engine completes it with that status when it cannot post it on the
+	 * target's last resort (none any more, not ACTIVE, no such request),
+	 * and as cancelled when its batch is already resolved or the engine is
+	 * shutting down. The engine never asks for more than it can stage at
+	 * once; what does not fit stays with the transport for the next call.
+	 * cancel() completes slices still held for hand-back, like any other.
+	 *
+	 * @return slices written (0..@p max).
+	 */
+	uint16_t (*give_back)(struct tern_endpoint *ep, struct tern_slice *out, int32_t *status,
+			      uint16_t max);
 };
 
 /** What a transport option holds (struct tern_transport_arg). */

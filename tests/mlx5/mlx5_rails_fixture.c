@@ -13,6 +13,7 @@
 #include <tern_segment.h>
 #include <tern_segment_driver.h>
 
+#include "mlx5_ctl.h"
 #include "mlx5_desc3.h"
 #include "mlx5_rails.h"
 #include "mlx5_rails_fixture.h"
@@ -56,6 +57,62 @@ mlx5_rails_fixture_import(struct mlx5_model *m, struct test_env *env, void *remo
 	sc.peer = peer;
 	assert_int_equal(tern_segment_register(env->segments, &sc, &handle), 0);
 	return handle;
+}
+
+uint32_t
+mlx5_rails_fixture_import_one(struct mlx5_model *m, struct test_env *env, void *remote,
+			      uint64_t len, uint16_t peer, const char *name)
+{
+	struct tern_segment tmp __rte_aligned(64);
+	struct tern_segment_conf sc = { 0 };
+	uint32_t handle;
+
+	memset(&tmp, 0, sizeof(tmp));
+	mlx5_model_import_wired(&tmp, 1, remote, len,
+				mlx5_model_mr_add_dev(m, 1, 0, remote, len, MODEL_ACCESS_ALL));
+	sc.name = name;
+	sc.addr = remote;
+	sc.length = len;
+	sc.kind = TERN_SEGMENT_REMOTE;
+	sc.transport = "mlx5";
+	sc.socket_id = SOCKET_ID_ANY;
+	sc.priv = tmp.priv;
+	sc.priv_len = sizeof(struct tern_mlx5_desc);
+	sc.peer = peer;
+	assert_int_equal(tern_segment_register(env->segments, &sc, &handle), 0);
+	return handle;
+}
+
+void
+mlx5_rails_fixture_stats(struct mlx5_rails_stats *sum)
+{
+	struct mlx5_rails_stats st;
+	unsigned int i;
+
+	memset(sum, 0, sizeof(*sum));
+	mlx5_ctl_lock();
+	for (i = 0; i < mlx5_ep_count_locked(); i++) {
+		/* Written by the lcores: the test reads them once the batches are done. */
+		if (mlx5_rails_stats(&mlx5_ep_at_locked(i)->base, &st) != 0)
+			continue;
+		sum->moved += st.moved;
+		sum->reposted += st.reposted;
+		sum->failed += st.failed;
+		sum->given_back += st.given_back;
+		sum->pauses += st.pauses;
+	}
+	mlx5_ctl_unlock();
+}
+
+void
+mlx5_rails_fixture_fail_recovery(struct mlx5_model *m, int dev, int fail)
+{
+	struct mlx5_model_qp *qp;
+	unsigned int i;
+
+	for (i = 0; (qp = mlx5_model_qp(m, i)) != NULL; i++)
+		if (mlx5_model_qp_remote_dev(qp) == dev)
+			mlx5_model_qp_fail_recovery(qp, fail);
 }
 
 /* Hold (or release) every QP the model has: work queues up in flight. */

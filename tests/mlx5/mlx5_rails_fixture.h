@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "mlx5_model.h"
+#include "mlx5_rails.h"
 #include "test_common.h"
 
 /*
@@ -15,6 +16,21 @@
  */
 uint32_t mlx5_rails_fixture_import(struct mlx5_model *m, struct test_env *env, void *remote,
 				   uint64_t len, uint16_t peer);
+
+/*
+ * Registers in @p env's table the REMOTE segment @p name: @p len bytes at
+ * @p remote, served by node 1's device 0 under a key of its own, a one-rail
+ * (version 2) import, reached as peer @p peer. Returns its handle.
+ */
+uint32_t mlx5_rails_fixture_import_one(struct mlx5_model *m, struct test_env *env, void *remote,
+				       uint64_t len, uint16_t peer, const char *name);
+
+/* The rail counters (mlx5_rails_stats()) of every open mlx5 endpoint, summed. */
+void mlx5_rails_fixture_stats(struct mlx5_rails_stats *sum);
+
+/* Make every recovery of the model's QPs to node 1's device @p dev fail
+ * (@p fail 1) or succeed again (0): a failed QP stays in ERR, then dead. */
+void mlx5_rails_fixture_fail_recovery(struct mlx5_model *m, int dev, int fail);
 
 /** Most batches mlx5_rails_fixture_batches() takes. */
 #define MLX5_RAILS_FIXTURE_BATCHES 64

@@ -4,9 +4,13 @@
  * a peer's memory imported over mlx5 (two rails: node 1's two model
  * devices) and over tcp (loopback, this process's own target side serving
  * the same bytes), the tcp import the mlx5 one's fallback
- * (tern_segment_set_fallback()). Every mlx5 rail cut: new batches go over
- * tcp and succeed, every byte right; rails mended: traffic returns to mlx5.
- * On the device model, not hardware.
+ * (tern_segment_set_fallback()). Every mlx5 rail cut: the slices in flight
+ * on mlx5 are handed back to the engine (give_back) and go over tcp, new
+ * batches go over tcp, every batch succeeds, every byte right; rails mended:
+ * traffic returns to mlx5. The same for a one-rail segment with a tcp last
+ * resort; without one, batches fail with the rail's error before their
+ * deadline. A WRITE moves to the other rail while the failed QP never leaves
+ * ERR (the write fence, not its revival). On the device model, not hardware.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -57,6 +61,7 @@ struct efx {
 	uint32_t tcp_h;	   /* its last resort */
 	uint32_t served_h; /* LOCAL over the same bytes, exported: tcp's target */
 	uint32_t local_h;
+	uint32_t one_h; /* a one-rail import of the same bytes (0: none) */
 };
 
 static int
@@ -128,8 +133,13 @@ teardown(void **state)
 	unsigned int v;
 
 	assert_int_equal(tern_client_destroy(f->client), 0);
+	if (f->one_h != 0)
+		assert_int_equal(
+			tern_segment_set_fallback(f->env.segments, f->one_h, TERN_SEGMENT_INVALID),
+			0);
 	/* A fallback cannot go while a segment links to it. */
-	assert_int_equal(tern_segment_unregister(f->env.segments, f->tcp_h), -EBUSY);
+	if (f->env.segments->slots[tern_segment_handle_slot(f->remote_h)].fallback != 0)
+		assert_int_equal(tern_segment_unregister(f->env.segments, f->tcp_h), -EBUSY);
 	assert_int_equal(
 		tern_segment_set_fallback(f->env.segments, f->remote_h, TERN_SEGMENT_INVALID), 0);
 	assert_int_equal(tern_mlx5_configure(NULL), 0);
@@ -190,6 +200,7 @@ static void
 all_rails_cut_new_batches_go_over_tcp_then_back(void **state)
 {
 	struct efx *f = *state;
+	struct mlx5_rails_stats rs0, rs1;
 	int32_t st[BATCHES];
 	uint64_t ms, fb0, fb1, ex0, ex1, t0;
 	unsigned int i, pending, failed = 0;
@@ -206,17 +217,29 @@ all_rails_cut_new_batches_go_over_tcp_then_back(void **state)
 	assert_int_equal(fallback_slices(f), 0);
 	assert_true(executed(f) - ex0 >= BATCHES * (BATCH_BYTES / (256u << 10)));
 
-	/* Every rail cut with every batch in flight: what was on mlx5 fails
-	 * (no re-post across transports, doc/peers.md). */
+	/* Every rail cut with every batch in flight: what was on mlx5 is
+	 * handed back (give_back) and goes over tcp; every batch succeeds. */
 	test_pattern_fill(f->local, REMOTE_BYTES, 22, 0);
 	test_pattern_fill(f->local + REMOTE_BYTES, FB_BATCHES * BATCH_BYTES, 23, 0);
+	mlx5_rails_fixture_stats(&rs0);
+	fb0 = fallback_slices(f);
 	t0 = test_now_ns();
 	pending = mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE,
 					     f->local, 3, st, &ms);
+	mlx5_rails_fixture_stats(&rs1);
 	for (i = 0; i < BATCHES; i++)
 		failed += st[i] != 0;
-	print_message("all rails cut: %u of %u batches in flight, %u failed, in %" PRIu64 " ms\n",
-		      pending, BATCHES, failed, ms);
+	print_message("all rails cut, WRITE: %u of %u batches in flight, %u failed, in %" PRIu64
+		      " ms; WQEs taken off %" PRIu64 ", handed back %" PRIu64 ", failed %" PRIu64
+		      "; slices over tcp %" PRIu64 "\n",
+		      pending, BATCHES, failed, ms, rs1.moved - rs0.moved,
+		      rs1.given_back - rs0.given_back, rs1.failed - rs0.failed,
+		      fallback_slices(f) - fb0);
+	assert_true(pending > 0);
+	assert_int_equal(failed, 0);
+	assert_true(rs1.given_back > rs0.given_back);
+	assert_int_equal(rs1.failed, rs0.failed);
+	assert_int_equal(test_pattern_check(f->remote, REMOTE_BYTES, 22, 0), SIZE_MAX);
 
 	/* Now new batches: over tcp, every one, every byte (a rail paused for
 	 * PAUSE_MS on each lcore that saw it fail, and process-wide for
@@ -268,12 +291,186 @@ all_rails_cut_new_batches_go_over_tcp_then_back(void **state)
 	assert_true(ex1 - ex0 >= BATCHES * (BATCH_BYTES / (256u << 10)));
 }
 
+static void
+all_rails_cut_in_flight_reads_go_over_tcp(void **state)
+{
+	struct efx *f = *state;
+	struct mlx5_rails_stats rs0, rs1;
+	int32_t st[BATCHES];
+	uint64_t ms, fb0;
+	unsigned int i, pending;
+
+	assert_int_equal(tern_segment_set_fallback(f->env.segments, f->remote_h, f->tcp_h), 0);
+	test_pattern_fill(f->local, REMOTE_BYTES, 31, 0);
+	mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE, f->local,
+				   0, st, NULL);
+	for (i = 0; i < BATCHES; i++)
+		assert_int_equal(st[i], 0);
+	memset(f->local, 0, REMOTE_BYTES);
+	mlx5_rails_fixture_stats(&rs0);
+	fb0 = fallback_slices(f);
+	pending = mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_READ,
+					     f->local, 3, st, &ms);
+	mlx5_rails_fixture_stats(&rs1);
+	print_message("all rails cut, READ: %u of %u batches in flight, in %" PRIu64
+		      " ms; WQEs taken off %" PRIu64 ", handed back %" PRIu64 ", failed %" PRIu64
+		      "; slices over tcp %" PRIu64 "\n",
+		      pending, BATCHES, ms, rs1.moved - rs0.moved, rs1.given_back - rs0.given_back,
+		      rs1.failed - rs0.failed, fallback_slices(f) - fb0);
+	assert_true(pending > 0);
+	for (i = 0; i < BATCHES; i++)
+		assert_int_equal(st[i], 0);
+	assert_true(rs1.given_back > rs0.given_back);
+	assert_int_equal(rs1.failed, rs0.failed);
+	assert_int_equal(test_pattern_check(f->local, REMOTE_BYTES, 31, 0), SIZE_MAX);
+}
+
+static void
+one_rail_with_tcp_last_resort_survives_its_cut(void **state)
+{
+	struct efx *f = *state;
+	struct mlx5_rails_stats rs0, rs1;
+	int32_t st[BATCHES];
+	uint64_t ms, fb0;
+	unsigned int i, pending;
+
+	f->one_h = mlx5_rails_fixture_import_one(f->m, &f->env, f->remote, REMOTE_BYTES, PEER,
+						 "peer_mem_one");
+	assert_int_equal(tern_segment_set_fallback(f->env.segments, f->one_h, f->tcp_h), 0);
+	test_pattern_fill(f->local, REMOTE_BYTES, 41, 0);
+	mlx5_rails_fixture_batches(f->m, f->client, f->one_h, BATCHES, TERN_OP_WRITE, f->local, 0,
+				   st, NULL);
+	for (i = 0; i < BATCHES; i++)
+		assert_int_equal(st[i], 0);
+	assert_int_equal(fallback_slices(f), 0);
+	assert_int_equal(test_pattern_check(f->remote, REMOTE_BYTES, 41, 0), SIZE_MAX);
+
+	/* Its one wire cut with every batch in flight. */
+	test_pattern_fill(f->local, REMOTE_BYTES, 42, 0);
+	mlx5_rails_fixture_stats(&rs0);
+	fb0 = fallback_slices(f);
+	pending = mlx5_rails_fixture_batches(f->m, f->client, f->one_h, BATCHES, TERN_OP_WRITE,
+					     f->local, 1, st, &ms);
+	mlx5_rails_fixture_stats(&rs1);
+	print_message("one rail cut, WRITE: %u of %u batches in flight, in %" PRIu64
+		      " ms; WQEs taken off %" PRIu64 ", handed back %" PRIu64 ", failed %" PRIu64
+		      "; slices over tcp %" PRIu64 "\n",
+		      pending, BATCHES, ms, rs1.moved - rs0.moved, rs1.given_back - rs0.given_back,
+		      rs1.failed - rs0.failed, fallback_slices(f) - fb0);
+	assert_true(pending > 0);
+	for (i = 0; i < BATCHES; i++)
+		assert_int_equal(st[i], 0);
+	assert_true(rs1.given_back > rs0.given_back);
+	assert_int_equal(test_pattern_check(f->remote, REMOTE_BYTES, 42, 0), SIZE_MAX);
+	/* Read back while the wire is down: over tcp (the rail is paused). */
+	memset(f->local, 0, REMOTE_BYTES);
+	mlx5_rails_fixture_batches(f->m, f->client, f->one_h, BATCHES, TERN_OP_READ, f->local, 0,
+				   st, NULL);
+	for (i = 0; i < BATCHES; i++)
+		assert_int_equal(st[i], 0);
+	assert_int_equal(test_pattern_check(f->local, REMOTE_BYTES, 42, 0), SIZE_MAX);
+}
+
+/* Every batch failed with the rail's error: RETRY_EXC (-ETIMEDOUT) or the
+ * flushes after it (-ECONNABORTED); none cancelled or timed out. */
+static void
+assert_rail_failures(const int32_t *st, unsigned int nb)
+{
+	unsigned int i;
+
+	for (i = 0; i < nb; i++)
+		assert_true(st[i] == -ETIMEDOUT || st[i] == -ECONNABORTED);
+}
+
+static void
+no_last_resort_in_flight_fail_before_the_deadline(void **state)
+{
+	struct efx *f = *state;
+	struct mlx5_rails_stats rs0, rs1;
+	int32_t st[BATCHES];
+	uint64_t ms;
+	unsigned int i, pending;
+
+	/* One rail, no last resort. */
+	f->one_h = mlx5_rails_fixture_import_one(f->m, &f->env, f->remote, REMOTE_BYTES, PEER,
+						 "peer_mem_one");
+	test_pattern_fill(f->local, REMOTE_BYTES, 51, 0);
+	mlx5_rails_fixture_batches(f->m, f->client, f->one_h, BATCHES, TERN_OP_WRITE, f->local, 0,
+				   st, NULL);
+	for (i = 0; i < BATCHES; i++)
+		assert_int_equal(st[i], 0);
+	mlx5_rails_fixture_stats(&rs0);
+	pending = mlx5_rails_fixture_batches(f->m, f->client, f->one_h, BATCHES, TERN_OP_WRITE,
+					     f->local, 1, st, &ms);
+	mlx5_rails_fixture_stats(&rs1);
+	print_message("one rail cut, no last resort: %u of %u in flight, failed in %" PRIu64
+		      " ms (deadline %llu ms), %" PRIu64 " handed back\n",
+		      pending, BATCHES, ms, DEADLINE_NS / 1000000, rs1.given_back - rs0.given_back);
+	assert_true(pending > 0);
+	assert_rail_failures(st, BATCHES);
+	assert_true(ms < DEADLINE_NS / 1000000 / 2);
+	assert_int_equal(rs1.given_back, rs0.given_back);
+	assert_int_equal(fallback_slices(f), 0);
+
+	/* Two rails, no last resort, both cut (rail 0's wire is already). */
+	mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE, f->local,
+				   2, st, &ms);
+	print_message("two rails cut, no last resort: failed in %" PRIu64 " ms\n", ms);
+	assert_rail_failures(st, BATCHES);
+	assert_true(ms < DEADLINE_NS / 1000000 / 2);
+	assert_int_equal(fallback_slices(f), 0);
+}
+
+static void
+write_moves_to_the_other_rail_without_revival(void **state)
+{
+	struct efx *f = *state;
+	struct mlx5_rails_stats rs0, rs1;
+	int32_t st[BATCHES];
+	uint64_t ms;
+	unsigned int i, pending;
+
+	test_pattern_fill(f->local, REMOTE_BYTES, 61, 0);
+	mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE, f->local,
+				   0, st, NULL); /* opens the QPs */
+	for (i = 0; i < BATCHES; i++)
+		assert_int_equal(st[i], 0);
+	/* Rail 0's QPs never leave ERR: no recovery, no revival (as a revival
+	 * handshake to a port that is down would). */
+	mlx5_rails_fixture_fail_recovery(f->m, 0, 1);
+	test_pattern_fill(f->local, REMOTE_BYTES, 62, 0);
+	mlx5_rails_fixture_stats(&rs0);
+	pending = mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE,
+					     f->local, 1, st, &ms);
+	mlx5_rails_fixture_stats(&rs1);
+	print_message("rail 0 cut, its QPs stuck in ERR: %u of %u WRITE batches in flight, done "
+		      "in %" PRIu64 " ms (deadline %llu ms), %" PRIu64
+		      " WQEs re-posted on rail 1\n",
+		      pending, BATCHES, ms, DEADLINE_NS / 1000000, rs1.reposted - rs0.reposted);
+	assert_true(pending > 0);
+	for (i = 0; i < BATCHES; i++)
+		assert_int_equal(st[i], 0);
+	assert_true(rs1.reposted > rs0.reposted);
+	assert_true(ms < DEADLINE_NS / 1000000 / 2);
+	assert_int_equal(test_pattern_check(f->remote, REMOTE_BYTES, 62, 0), SIZE_MAX);
+	assert_int_equal(fallback_slices(f), 0);
+	mlx5_rails_fixture_fail_recovery(f->m, 0, 0);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(set_fallback_is_strict, setup, teardown),
 		cmocka_unit_test_setup_teardown(all_rails_cut_new_batches_go_over_tcp_then_back,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(all_rails_cut_in_flight_reads_go_over_tcp, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(one_rail_with_tcp_last_resort_survives_its_cut,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(no_last_resort_in_flight_fail_before_the_deadline,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(write_moves_to_the_other_rail_without_revival,
 						setup, teardown),
 	};
 

@@ -428,6 +428,11 @@ cancel_returns_waiting_work(void **state)
 	uint8_t seen[16] = { 0 };
 	uint64_t base;
 
+	/* The fence only once the failed QP left ERR (no clock in the test). */
+	mlx5_set_tuning(&(struct tern_mlx5_tuning){ .sq_wqebbs = 64,
+						    .sig_every = 16,
+						    .max_inline = 64,
+						    .write_fence_us = TERN_MLX5_FENCE_QP });
 	write_read_verified(f, 64, 9, 0, NULL);
 	qp0 = qp_of_dev(f, 0);
 	mlx5_model_qp_hold_after_error(qp0, 1);
@@ -466,6 +471,199 @@ cancel_returns_waiting_work(void **state)
 	mlx5_model_qp_hold_after_error(qp0, 0);
 	mlx5_model_wire_set(f->m, 1, 0, 1);
 	write_read_verified(f, 64, 10, 0, NULL);
+}
+
+/*
+ * Post @p nb slices of @p s and poll until every one either completed or was
+ * handed back (give_back op) once. @p how[k]: 1 completed, 2 handed back;
+ * @p st[k] the status (handed back: the one given with it). Checks that a
+ * slice handed back is the slice as posted.
+ */
+static void
+run_give_back(struct fx *f, const struct tern_slice *s, unsigned int nb, uint8_t *how, int32_t *st)
+{
+	struct tern_completion cpl[64];
+	struct tern_slice out[8];
+	int32_t ost[8];
+	uint64_t base = s[0].cookie;
+	unsigned int posted = 0, done = 0, spins = 0, i;
+
+	memset(how, 0, nb);
+	while (done < nb) {
+		uint16_t n;
+
+		if (posted < nb)
+			posted += f->ops->post_burst(f->ep, s + posted,
+						     (uint16_t)RTE_MIN(nb - posted, BURST));
+		mlx5_model_step(f->m);
+		n = f->ops->poll(f->ep, cpl, RTE_DIM(cpl));
+		for (i = 0; i < n; i++) {
+			uint64_t k = cpl[i].cookie - base;
+
+			assert_true(k < nb);
+			assert_int_equal(how[k], 0);
+			how[k] = 1;
+			st[k] = cpl[i].status;
+		}
+		done += n;
+		/* As the engine: only while the endpoint says so, a few at a time. */
+		while (f->ep->give_back != 0) {
+			uint32_t before = f->ep->give_back;
+
+			n = f->ops->give_back(f->ep, out, ost, RTE_DIM(out));
+			assert_true(n > 0 && n <= RTE_DIM(out));
+			assert_int_equal(f->ep->give_back, before - n);
+			for (i = 0; i < n; i++) {
+				uint64_t k = out[i].cookie - base;
+
+				assert_true(k < nb);
+				assert_int_equal(how[k], 0);
+				how[k] = 2;
+				st[k] = ost[i];
+				assert_ptr_equal(out[i].target, s[k].target);
+				assert_ptr_equal(out[i].local, s[k].local);
+				assert_int_equal(out[i].offset, s[k].offset);
+				assert_int_equal(out[i].length, s[k].length);
+				assert_int_equal(out[i].op, s[k].op);
+			}
+			done += n;
+		}
+		assert_true(++spins < SPINS_MAX);
+	}
+	assert_int_equal(f->ops->give_back(f->ep, out, ost, RTE_DIM(out)), 0);
+}
+
+/* @p seg has a last resort and every rail to it is cut: the slices in
+ * flight come back through give_back (status the rail's error), none
+ * completes with an error; cut rail by rail as @p cut says. */
+static void
+hand_back_case(struct fx *f, struct tern_segment *seg, unsigned int cut_mask, uint32_t seed)
+{
+	enum { NB = 64 };
+	struct tern_slice s[NB];
+	struct mlx5_rails_stats st0, st1;
+	int32_t st[NB];
+	uint8_t how[NB];
+	unsigned int i, back = 0;
+
+	for (i = 0; i < 4; i++)
+		if (cut_mask & (1u << i))
+			mlx5_model_wire_set(f->m, 1, (int)i, 0);
+	fill(f->local, NB * SLICE_BYTES, seed);
+	for (i = 0; i < NB; i++) {
+		s[i] = slice(f, i % 2 ? TERN_OP_READ : TERN_OP_WRITE, (uint64_t)i * SLICE_BYTES,
+			     (uint64_t)i * SLICE_BYTES, SLICE_BYTES);
+		s[i].target = seg;
+	}
+	assert_int_equal(mlx5_rails_stats(f->ep, &st0), 0);
+	run_give_back(f, s, NB, how, st);
+	assert_int_equal(mlx5_rails_stats(f->ep, &st1), 0);
+	for (i = 0; i < NB; i++) {
+		if (how[i] == 2) {
+			back++;
+			assert_int_equal(st[i], -ETIMEDOUT);
+		} else {
+			/* Completed on mlx5 before the cut reached it: only successes. */
+			assert_int_equal(st[i], 0);
+		}
+	}
+	print_message("cut 0x%x: %u of %u slices handed back, %" PRIu64 " failed\n", cut_mask, back,
+		      (unsigned int)NB, st1.failed - st0.failed);
+	assert_true(back > 0);
+	assert_int_equal(st1.given_back - st0.given_back, back);
+	assert_int_equal(st1.failed, st0.failed);
+	for (i = 0; i < 4; i++)
+		if (cut_mask & (1u << i))
+			mlx5_model_wire_set(f->m, 1, (int)i, 1);
+}
+
+/* A segment with a last resort: with every rail cut its slices in flight
+ * go back to the engine (give_back) instead of failing; a one-port
+ * segment too; cancel() completes what is still held for hand-back. */
+static void
+hand_back_with_a_last_resort(void **state)
+{
+	struct fx *f = *state;
+	struct tern_segment one __rte_aligned(64);
+	struct tern_completion cpl[64];
+	struct tern_slice s[16];
+	unsigned int i, spins = 0, done = 0;
+
+	mlx5_set_tuning(&(struct tern_mlx5_tuning){ .sq_wqebbs = 64,
+						    .sig_every = 16,
+						    .max_inline = 64,
+						    .rail_pause_ms = 60000,
+						    .write_fence_us = TERN_MLX5_FENCE_NOW });
+	write_read_verified(f, 64, 11, 0, NULL);
+	f->rseg.fallback = 1; /* any slot: the driver only asks whether there is one */
+	hand_back_case(f, &f->rseg, 3, 12);
+	assert_false(f->ops->rail_live(f->ep, &f->rseg)); /* paused: 60 s */
+
+	/* One port (version 2), device 0, with a last resort. */
+	memset(&one, 0, sizeof(one));
+	one.kind = TERN_SEGMENT_REMOTE;
+	one.base = f->remote;
+	one.length = REMOTE_BYTES;
+	one.fallback = 1;
+	mlx5_model_import_wired(&one, 1, f->remote, REMOTE_BYTES, f->rkey[0]);
+	mlx5_rails_forget_marks(-1);
+	/* Rail 0 is paused on this endpoint (above): rail_live reads the
+	 * endpoint's pause for a one-port segment too, not only the QP. */
+	assert_false(f->ops->rail_live(f->ep, &one));
+
+	/* cancel() with slices held for hand-back: -ECANCELED, each once. */
+	for (i = 0; i < RTE_DIM(s); i++)
+		s[i] = slice(f, TERN_OP_READ, (uint64_t)i * SLICE_BYTES, (uint64_t)i * SLICE_BYTES,
+			     SLICE_BYTES);
+	mlx5_model_wire_set(f->m, 1, 0, 0);
+	mlx5_model_wire_set(f->m, 1, 1, 0);
+	/* Both rails are paused: rail 0's pause ends first, and takes them. */
+	assert_int_equal(f->ops->post_burst(f->ep, s, RTE_DIM(s)), RTE_DIM(s));
+	while (f->ep->give_back == 0) {
+		mlx5_model_step(f->m);
+		done += f->ops->poll(f->ep, cpl, RTE_DIM(cpl));
+		assert_true(++spins < SPINS_MAX);
+	}
+	assert_int_equal(done, 0);
+	f->ops->cancel(f->ep);
+	assert_int_equal(f->ep->give_back, 0);
+	while (done < RTE_DIM(s)) {
+		uint16_t n;
+
+		mlx5_model_step(f->m);
+		n = f->ops->poll(f->ep, cpl, RTE_DIM(cpl));
+		for (i = 0; i < n; i++)
+			assert_int_equal(cpl[i].status, -ECANCELED);
+		done += n;
+		assert_true(++spins < SPINS_MAX);
+	}
+	assert_int_equal(done, RTE_DIM(s));
+	f->ops->segment_release(&one);
+}
+
+/* A one-port segment with a last resort, on an endpoint whose rail to it
+ * has not failed yet: its WQEs in flight at the cut are handed back. */
+static void
+hand_back_one_port(void **state)
+{
+	struct fx *f = *state;
+	struct tern_segment one __rte_aligned(64);
+
+	mlx5_set_tuning(&(struct tern_mlx5_tuning){ .sq_wqebbs = 64,
+						    .sig_every = 16,
+						    .max_inline = 64,
+						    .rail_pause_ms = 60000,
+						    .write_fence_us = TERN_MLX5_FENCE_NOW });
+	memset(&one, 0, sizeof(one));
+	one.kind = TERN_SEGMENT_REMOTE;
+	one.base = f->remote;
+	one.length = REMOTE_BYTES;
+	one.fallback = 1;
+	mlx5_model_import_wired(&one, 1, f->remote, REMOTE_BYTES, f->rkey[0]);
+	assert_true(f->ops->rail_live(f->ep, &one));
+	hand_back_case(f, &one, 1, 13);
+	assert_false(f->ops->rail_live(f->ep, &one)); /* paused */
+	f->ops->segment_release(&one);
 }
 
 /* The real import of a version 3 blob runs a handshake per port: with
@@ -512,6 +710,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(both_rails_cut_fail_fast_then_recover, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(cancel_returns_waiting_work, setup, teardown),
+		cmocka_unit_test_setup_teardown(hand_back_with_a_last_resort, setup, teardown),
+		cmocka_unit_test_setup_teardown(hand_back_one_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(import_v3_blob, setup, teardown),
 	};
 

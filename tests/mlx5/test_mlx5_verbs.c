@@ -32,6 +32,7 @@
 
 #include "fake_verbs.h"
 #include "mlx5_model.h"
+#include "mlx5_rails.h"
 #include "tern_mlx5_internal.h"
 
 #define MEM_BYTES (4u << 20)
@@ -300,10 +301,23 @@ static void
 path_options_reach_the_qp(void **state)
 {
 	static const char *const bad[] = {
-		"dscp=64",	"traffic_class=256", "traffic_class=1,dscp=1",
-		"timeout=0",	"timeout=32",	     "sl=16",
-		"retry_cnt=8",	"rnr_retry=9",	     "gid_index=256",
-		"gid_index=-1", "gid_index=x",	     "dscp=",
+		"dscp=64",
+		"traffic_class=256",
+		"traffic_class=1,dscp=1",
+		"timeout=0",
+		"timeout=32",
+		"sl=16",
+		"retry_cnt=8",
+		"rnr_retry=9",
+		"gid_index=256",
+		"gid_index=-1",
+		"gid_index=x",
+		"dscp=",
+		"write_fence_us=0",
+		"write_fence_us=60000001",
+		"write_fence_us=x",
+		"write_fence_us=-1",
+		"write_fence_us=",
 	};
 	struct vfx *f;
 	struct tern_mlx5_path p;
@@ -332,7 +346,12 @@ path_options_reach_the_qp(void **state)
 	assert_int_equal(qa.timeout, 18);
 	assert_int_equal(qa.retry_cnt, 5);
 	assert_int_equal(qa.rnr_retry, 6);
+	assert_int_equal(mlx5_rails_write_fence(), 0); /* one local ACK timeout */
 	f->ops->stop();
+	assert_int_equal(f->ops->configure("write_fence_us=250000", NULL), 0);
+	assert_int_equal(mlx5_rails_write_fence(), 250000);
+	f->ops->stop();
+	assert_int_equal(mlx5_rails_write_fence(), 0);
 	mlx5_verbs_get_path(&p);
 	assert_int_equal(p.gid_index, -1);
 	assert_int_equal(p.traffic_class, 0);

@@ -404,6 +404,9 @@ ep_resolve(struct mlx5_endpoint *ep, const struct tern_slice *s, struct post_run
 
 			peer = mlx5_rail_pick(ep, t, &rkey);
 			run->rkey_be = mlx5_wqe_rkey(rkey);
+		} else if (unlikely(t->fallback != 0)) {
+			/* One rail and a last resort: its WQEs may be handed back. */
+			mlx5_rails_note(ep, t);
 		}
 	} else {
 		/* Loopback: the target segment is a memory region of this node. */

@@ -13,6 +13,7 @@
 
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 
 #include <tern_time.h>
@@ -47,17 +48,32 @@
  */
 static uint64_t rails_down_until_ms[TERN_MLX5_PEER_MAX];
 
-/* A WQE taken off a failed QP, to post again. */
+/* The WRITE fence (tern_mlx5_tuning.write_fence_us, configure key
+ * write_fence_us): 0 until set, one local ACK timeout then. */
+static uint32_t rails_write_fence_us;
+
+/* A WQE taken off a failed QP, to post again (or hand back to the engine). */
 struct rail_held {
 	uint64_t cookie;
 	uint64_t raddr;
 	uint64_t laddr;
+	uint64_t fence_tsc; /* a WRITE: not elsewhere before (UINT64_MAX: the QP's recovery) */
+	const struct tern_segment *seg; /* the target it was posted to */
+	struct mlx5_rail_set rs;	/* its rails (one, for a one-rail segment) */
 	uint32_t len;
 	uint32_t lkey;
 	int32_t error; /* the failed rail's error, if it must fail after all */
 	uint16_t from; /* peer slot it failed on */
 	uint8_t opcode;
-	uint8_t set; /* index in sets[] */
+};
+
+/* A segment whose WQEs can be taken off a failed QP: one with several
+ * rails, or one rail and a last resort. */
+struct rail_seg {
+	const struct tern_segment *seg;
+	uint64_t raddr; /* the peer's address of its byte 0 */
+	uint64_t len;
+	struct mlx5_rail_set rs;
 };
 
 struct mlx5_ep_rails {
@@ -66,7 +82,7 @@ struct mlx5_ep_rails {
 	uint64_t failed_ms[TERN_MLX5_PEER_MAX];	 /* tern_clock_ms() of the last pause */
 	uint64_t moved_from[TERN_MLX5_PEER_MAX]; /* WQEs taken off each rail */
 	uint64_t pauses[TERN_MLX5_PEER_MAX];
-	struct mlx5_rail_set sets[RAIL_SETS];
+	struct rail_seg sets[RAIL_SETS];
 	uint32_t nb_sets;
 	uint32_t next_set;
 	const struct tern_segment *last_target; /* the set of the last pick is remembered */
@@ -74,6 +90,9 @@ struct mlx5_ep_rails {
 	uint32_t held_head;
 	uint32_t held_tail;
 	struct rail_held held[RAIL_HELD];
+	uint32_t give_head; /* handed back to the engine (give_back op) */
+	uint32_t give_tail;
+	struct rail_held give[RAIL_HELD];
 	struct mlx5_rails_stats st;
 };
 
@@ -155,21 +174,46 @@ mlx5_rails_ep_close(struct mlx5_endpoint *ep)
 
 /* ---- choosing a rail ---- */
 
-/* Remember @p rs (a pick's set) so a failed WQE finds its other rails. */
+/* Remember segment @p t and its rails @p rs so a failed WQE finds its
+ * other rails, or its last resort. */
 static void
-rails_remember(struct mlx5_ep_rails *r, const struct mlx5_rail_set *rs)
+rails_remember(struct mlx5_ep_rails *r, const struct tern_segment *t,
+	       const struct mlx5_rail_set *rs)
 {
+	const struct tern_mlx5_desc *d = (const struct tern_mlx5_desc *)t->priv;
+	struct rail_seg e;
 	uint32_t i;
 
+	memset(&e, 0, sizeof(e));
+	e.seg = t;
+	e.raddr = d->addr;
+	e.len = t->length;
+	e.rs = *rs;
 	for (i = 0; i < r->nb_sets; i++)
-		if (memcmp(&r->sets[i], rs, sizeof(*rs)) == 0)
+		if (memcmp(&r->sets[i], &e, sizeof(e)) == 0)
 			return;
 	if (r->nb_sets < RAIL_SETS) {
-		r->sets[r->nb_sets++] = *rs;
+		r->sets[r->nb_sets++] = e;
 		return;
 	}
-	r->sets[r->next_set] = *rs;
+	r->sets[r->next_set] = e;
 	r->next_set = (r->next_set + 1) % RAIL_SETS;
+}
+
+void
+mlx5_rails_note(struct mlx5_endpoint *ep, const struct tern_segment *t)
+{
+	const struct tern_mlx5_desc *d = (const struct tern_mlx5_desc *)t->priv;
+	struct mlx5_rail_set rs;
+
+	if (ep->rails == NULL || ep->rails->last_target == t)
+		return;
+	memset(&rs, 0, sizeof(rs));
+	rs.nrails = 1;
+	rs.peer[0] = d->peer;
+	rs.rkey[0] = d->rkey;
+	rails_remember(ep->rails, t, &rs);
+	ep->rails->last_target = t;
 }
 
 /* Is the rail of peer slot @p peer in service on @p ep? With @p load set to
@@ -198,12 +242,18 @@ rail_usable(struct mlx5_endpoint *ep, uint16_t peer, uint64_t *now, uint32_t *lo
 	return true;
 }
 
-/* One rail, no rail set: its QP not dead and not in ERR (or not opened). */
+/* One rail, no rail set: its QP not dead and not in ERR (or not opened),
+ * and the rail not paused (after it failed with slices that went to the
+ * last resort, mlx5_rails_on_error()). */
 static bool
 rail_usable_one(struct mlx5_endpoint *ep, uint16_t peer)
 {
 	struct mlx5_sq *sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
+	uint64_t down = __atomic_load_n(&rails_down_until_ms[peer], __ATOMIC_RELAXED);
+	uint64_t pause = ep->rails->pause_until_ms[peer];
 
+	if (unlikely((pause | down) != 0) && RTE_MAX(pause, down) > tern_clock_ms())
+		return false;
 	return sq == NULL || (!__atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE) && !sq->error);
 }
 
@@ -248,7 +298,7 @@ mlx5_rail_pick(struct mlx5_endpoint *ep, const struct tern_segment *t, uint32_t 
 		return d->peer;
 	}
 	if (ep->rails->last_target != t) {
-		rails_remember(ep->rails, rs);
+		rails_remember(ep->rails, t, rs);
 		ep->rails->last_target = t;
 	}
 	i = rails_choose(ep, rs, -1);
@@ -265,7 +315,9 @@ mlx5_rail_live(struct tern_endpoint *base, const struct tern_segment *t)
 	uint32_t load;
 	unsigned int i;
 
-	if (ep->rails == NULL || rs->nrails < 2 || rs->nrails > TERN_MLX5_RAIL_MAX)
+	if (ep->rails == NULL)
+		return true;
+	if (rs->nrails < 2 || rs->nrails > TERN_MLX5_RAIL_MAX)
 		return rail_usable_one(ep, ((const struct tern_mlx5_desc *)t->priv)->peer);
 	for (i = 0; i < rs->nrails; i++) {
 		uint64_t down =
@@ -286,21 +338,75 @@ mlx5_rail_live(struct tern_endpoint *base, const struct tern_segment *t)
 
 /* ---- failover ---- */
 
-/* The remembered set holding a rail of peer slot @p peer with @p rkey, and
- * that rail's index. @return the set's index, or -1. */
+/* The remembered segment a WQE to peer slot @p peer with @p rkey at remote
+ * address @p raddr was posted to: one with a rail of that slot and key, the
+ * address inside it, and the same remote address in its priv still (a slot
+ * reused by another import fails that or the key).
+ * @return its index, or -1. */
 static int
-rails_find(const struct mlx5_ep_rails *r, uint16_t peer, uint32_t rkey, unsigned int *rail)
+rails_find(const struct mlx5_ep_rails *r, uint16_t peer, uint32_t rkey, uint64_t raddr)
 {
 	uint32_t s;
 	unsigned int i;
 
-	for (s = 0; s < r->nb_sets; s++)
-		for (i = 0; i < r->sets[s].nrails; i++)
-			if (r->sets[s].peer[i] == peer && r->sets[s].rkey[i] == rkey) {
-				*rail = i;
+	for (s = 0; s < r->nb_sets; s++) {
+		const struct rail_seg *e = &r->sets[s];
+		const struct tern_mlx5_desc *d = (const struct tern_mlx5_desc *)e->seg->priv;
+
+		if (raddr < e->raddr || raddr - e->raddr >= e->len || d->addr != e->raddr)
+			continue;
+		for (i = 0; i < e->rs.nrails; i++)
+			if (e->rs.peer[i] == peer && e->rs.rkey[i] == rkey)
 				return (int)s;
-			}
+	}
 	return -1;
+}
+
+/* TSC cycles a WRITE taken off a failed QP waits before it goes elsewhere
+ * (doc/mlx5.md, "Failover of a WRITE"): the configured fence, by default
+ * one local ACK timeout of the QPs (4.096 us << timeout). */
+static uint64_t
+rails_fence_tsc(void)
+{
+	uint32_t us = mlx5_tuning()->write_fence_us;
+	struct tern_mlx5_path path;
+
+	if (us == 0)
+		us = __atomic_load_n(&rails_write_fence_us, __ATOMIC_RELAXED);
+	if (us == TERN_MLX5_FENCE_QP)
+		return UINT64_MAX;
+	if (us == 0) {
+		mlx5_verbs_get_path(&path);
+		/* 4.096 us << timeout, rounded up to whole microseconds. */
+		uint64_t ack_us = (4096ull << (path.timeout & 31u)) / 1000 + 1;
+
+		us = (uint32_t)RTE_MIN(ack_us, (uint64_t)TERN_MLX5_FENCE_NOW - 1);
+	} else if (us == TERN_MLX5_FENCE_NOW) {
+		return 0;
+	}
+	return (uint64_t)us * (rte_get_tsc_hz() / 1000000);
+}
+
+void
+mlx5_rails_set_write_fence(uint32_t us)
+{
+	__atomic_store_n(&rails_write_fence_us, us, __ATOMIC_RELAXED);
+}
+
+uint32_t
+mlx5_rails_write_fence(void)
+{
+	return __atomic_load_n(&rails_write_fence_us, __ATOMIC_RELAXED);
+}
+
+void
+mlx5_rails_forget_marks(int peer)
+{
+	unsigned int i;
+
+	for (i = 0; i < TERN_MLX5_PEER_MAX; i++)
+		if (peer < 0 || (unsigned int)peer == i)
+			__atomic_store_n(&rails_down_until_ms[i], 0, __ATOMIC_RELAXED);
 }
 
 static void
@@ -340,6 +446,7 @@ void
 mlx5_rails_on_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, uint16_t wqe, int err)
 {
 	struct mlx5_ep_rails *r = ep->rails;
+	uint64_t fence = 0;
 	uint16_t i;
 	int paused = 0;
 
@@ -350,31 +457,41 @@ mlx5_rails_on_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, uint16_t wqe, 
 		const uint64_t *q = (const uint64_t *)w;
 		uint8_t opcode = w[3], ds = w[7] & 0x3f;
 		uint32_t rkey = rte_be_to_cpu_32((uint32_t)q[3]);
+		uint64_t raddr = rte_be_to_cpu_64(q[2]);
+		const struct rail_seg *e;
 		struct rail_held *h;
-		unsigned int rail;
 		int set;
 
 		i += (uint16_t)((ds + 3) / 4);
 		if (ds != MLX5_WQE_RDMA_DS ||
 		    (opcode != RAIL_OPCODE_WRITE && opcode != RAIL_OPCODE_READ))
 			continue; /* inline WRITEs and the like fail as before */
-		set = rails_find(r, sq->peer, rkey, &rail);
+		set = rails_find(r, sq->peer, rkey, raddr);
 		if (set < 0 || r->held_tail - r->held_head >= RAIL_HELD)
+			continue;
+		e = &r->sets[set];
+		/* One rail and no last resort: nowhere else to go, fails as before. */
+		if (e->rs.nrails < 2 && __atomic_load_n(&e->seg->fallback, __ATOMIC_ACQUIRE) == 0)
 			continue;
 		if (!paused) {
 			rail_pause(r, sq->peer);
+			/* No packet of the QP can land later than this (doc/mlx5.md). */
+			fence = rails_fence_tsc();
+			fence = fence == UINT64_MAX ? fence : rte_rdtsc() + fence;
 			paused = 1;
 		}
 		h = &r->held[r->held_tail++ % RAIL_HELD];
 		h->cookie = sq->slots[(uint16_t)(i - (ds + 3) / 4) & sq->mask].cookie;
-		h->raddr = rte_be_to_cpu_64(q[2]);
+		h->raddr = raddr;
+		h->fence_tsc = fence;
+		h->seg = e->seg;
+		h->rs = e->rs;
 		h->len = rte_be_to_cpu_32((uint32_t)q[4]);
 		h->lkey = rte_be_to_cpu_32((uint32_t)(q[4] >> 32));
 		h->laddr = rte_be_to_cpu_64(q[5]);
 		h->error = err;
 		h->from = sq->peer;
 		h->opcode = opcode;
-		h->set = (uint8_t)set;
 		sq->slots[(uint16_t)(i - (ds + 3) / 4) & sq->mask].cookie = MLX5_RAIL_MOVED;
 		r->moved_out++;
 		r->moved_from[sq->peer]++;
@@ -383,14 +500,25 @@ mlx5_rails_on_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, uint16_t wqe, 
 	}
 }
 
-/* A WRITE may go again once the QP it failed on can no longer deliver it:
- * out of ERR, by a recovery (the device flushed it) or a revival handshake
- * (which reset the target's end first). */
+/* A WRITE may go again elsewhere once the QP it failed on can no longer
+ * deliver it: its fence passed (one local ACK timeout after the error CQE,
+ * doc/mlx5.md "Failover of a WRITE"), or the QP is out of ERR, by a recovery
+ * (the device flushed it) or a revival handshake (which reset the target's
+ * end first). */
 static bool
-rail_fenced(struct mlx5_endpoint *ep, uint16_t peer)
+rail_fenced(struct mlx5_endpoint *ep, const struct rail_held *h, uint64_t *now_tsc)
 {
-	struct mlx5_sq *sq = __atomic_load_n(&ep->qps[peer], __ATOMIC_ACQUIRE);
+	struct mlx5_sq *sq;
 
+	if (h->opcode != RAIL_OPCODE_WRITE)
+		return true;
+	if (h->fence_tsc != UINT64_MAX) {
+		if (*now_tsc == 0)
+			*now_tsc = rte_rdtsc();
+		if (*now_tsc >= h->fence_tsc)
+			return true;
+	}
+	sq = __atomic_load_n(&ep->qps[h->from], __ATOMIC_ACQUIRE);
 	return sq != NULL && !__atomic_load_n(&sq->dead, __ATOMIC_ACQUIRE) && !sq->error;
 }
 
@@ -419,6 +547,7 @@ mlx5_rails_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t 
 {
 	struct mlx5_ep_rails *r = ep->rails;
 	uint32_t touched = 0, kept = r->held_head, j;
+	uint64_t now_tsc = 0;
 	uint16_t i, out = 0;
 
 	/* Drop what was taken off failed QPs: it completes where it goes next. */
@@ -433,7 +562,7 @@ mlx5_rails_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t 
 	/* Post again what may go, in order; keep the rest. */
 	for (j = r->held_head; j != r->held_tail; j++) {
 		struct rail_held h = r->held[j % RAIL_HELD];
-		const struct mlx5_rail_set *rs = &r->sets[h.set];
+		const struct mlx5_rail_set *rs = &h.rs;
 		unsigned int from = 0, k, rail;
 		int done = 0;
 
@@ -450,13 +579,21 @@ mlx5_rails_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t 
 				rail = from;
 		}
 		if (rail < rs->nrails) {
-			if (h.opcode == RAIL_OPCODE_WRITE && !rail_fenced(ep, h.from) &&
-			    rail != from)
-				done = 0; /* wait for the failed QP to leave ERR */
+			if (rail != from && !rail_fenced(ep, &h, &now_tsc))
+				done = 0; /* wait for the fence */
 			else
 				done = rail_post(ep, &h, rs, rail, &touched);
 			if (done)
 				r->st.reposted++;
+		} else if (__atomic_load_n(&h.seg->fallback, __ATOMIC_ACQUIRE) != 0) {
+			/* No rail left, a last resort: back to the engine, which
+			 * posts it there (give_back op), once fenced. */
+			if (rail_fenced(ep, &h, &now_tsc) &&
+			    r->give_tail - r->give_head < RAIL_HELD) {
+				r->give[r->give_tail++ % RAIL_HELD] = h;
+				ep->base.give_back++;
+				done = 1;
+			}
 		} else if (out < max) {
 			/* No rail left: the last rail's error, before the deadline. */
 			cpl[out].cookie = h.cookie;
@@ -485,6 +622,47 @@ mlx5_rails_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t 
 	return out;
 }
 
+uint16_t
+mlx5_give_back(struct tern_endpoint *base, struct tern_slice *out, int32_t *status, uint16_t max)
+{
+	struct mlx5_endpoint *ep = mlx5_ep(base);
+	struct mlx5_ep_rails *r = ep->rails;
+	uint16_t n = 0;
+
+	if (r == NULL)
+		return 0;
+	while (n < max && r->give_head != r->give_tail) {
+		const struct rail_held *h = &r->give[r->give_head++ % RAIL_HELD];
+		const struct tern_mlx5_desc *d = (const struct tern_mlx5_desc *)h->seg->priv;
+
+		out[n] = (struct tern_slice){
+			.cookie = h->cookie,
+			.local = (uint8_t *)(uintptr_t)h->laddr,
+			.target = h->seg,
+			.offset = h->raddr - d->addr,
+			.length = h->len,
+			.op = h->opcode == RAIL_OPCODE_READ ? TERN_OP_READ : TERN_OP_WRITE,
+		};
+		status[n++] = h->error;
+	}
+	ep->base.give_back -= n;
+	r->st.given_back += n;
+	return n;
+}
+
+/* Complete @p h locally with -ECANCELED. @return 0, or -ENOSPC (ring full). */
+static int
+rails_cancel_one(struct mlx5_endpoint *ep, const struct rail_held *h)
+{
+	if (ep->sw_tail - ep->sw_head > ep->sw_mask)
+		return -ENOSPC;
+	ep->sw[ep->sw_tail & ep->sw_mask].cookie = h->cookie;
+	ep->sw[ep->sw_tail & ep->sw_mask].status = -ECANCELED;
+	ep->sw[ep->sw_tail & ep->sw_mask].length = 0;
+	ep->sw_tail++;
+	return 0;
+}
+
 void
 mlx5_rails_cancel(struct mlx5_endpoint *ep)
 {
@@ -492,14 +670,16 @@ mlx5_rails_cancel(struct mlx5_endpoint *ep)
 
 	if (r == NULL)
 		return;
-	while (r->held_head != r->held_tail && ep->sw_tail - ep->sw_head <= ep->sw_mask) {
-		const struct rail_held *h = &r->held[r->held_head++ % RAIL_HELD];
-
-		ep->sw[ep->sw_tail & ep->sw_mask].cookie = h->cookie;
-		ep->sw[ep->sw_tail & ep->sw_mask].status = -ECANCELED;
-		ep->sw[ep->sw_tail & ep->sw_mask].length = 0;
-		ep->sw_tail++;
+	while (r->held_head != r->held_tail &&
+	       rails_cancel_one(ep, &r->held[r->held_head % RAIL_HELD]) == 0) {
+		r->held_head++;
 		ep->rails_pending--;
+	}
+	/* Not handed back yet: they complete here instead. */
+	while (r->give_head != r->give_tail &&
+	       rails_cancel_one(ep, &r->give[r->give_head % RAIL_HELD]) == 0) {
+		r->give_head++;
+		ep->base.give_back--;
 	}
 }
 

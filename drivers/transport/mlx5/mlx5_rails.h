@@ -17,9 +17,12 @@
  *   the rails in service; mlx5_rail_pick(), one call from ep_resolve());
  * - failover: after a RETRY_EXC error CQE the WQEs of the failed QP are
  *   taken off it (their error completions dropped) and posted again on
- *   another rail with that rail's rkey: a READ at once, a WRITE only once
- *   the failed QP is out of ERR (recovered, or revived by a handshake that
- *   reset the target's end); the failed rail is paused with backoff.
+ *   another rail with that rail's rkey: a READ at once, a WRITE once its
+ *   fence passed (one local ACK timeout after the error CQE by default) or
+ *   the failed QP is out of ERR; the failed rail is paused with backoff;
+ * - hand-back: with no rail left in service, the WQEs of a segment that has
+ *   a last resort (also a one-rail segment) go back to the engine (the
+ *   give_back op), which posts them on the last resort.
  */
 
 #include <stdint.h>
@@ -102,15 +105,53 @@ void mlx5_rails_on_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, uint16_t 
 uint16_t mlx5_rails_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t n,
 			 uint16_t max);
 
-/** cancel(): complete the WQEs waiting to be posted again with -ECANCELED. */
+/** cancel(): complete the WQEs waiting to be posted again, or to be handed
+ *  back, with -ECANCELED. */
 void mlx5_rails_cancel(struct mlx5_endpoint *ep);
+
+/**
+ * ep_resolve() of a one-rail segment with a last resort (tern_segment.fallback):
+ * remember @p t so that its WQEs on a QP that fails with RETRY_EXC are taken
+ * off and handed back to the engine for the last resort. Lcore, once per run.
+ */
+void mlx5_rails_note(struct mlx5_endpoint *ep, const struct tern_segment *t);
+
+/**
+ * The transport's give_back op (tern_transport_driver.h): slices taken off a
+ * failed QP whose segment has no rail left in service and a last resort, a
+ * WRITE once its fence passed (doc/mlx5.md, "Failover of a WRITE").
+ * @return slices written to @p out (at most @p max).
+ */
+uint16_t mlx5_give_back(struct tern_endpoint *ep, struct tern_slice *out, int32_t *status,
+			uint16_t max);
+
+/**
+ * Control path (configure key write_fence_us; stop() sets 0): how long after
+ * a RETRY_EXC a WRITE taken off the failed QP may go elsewhere, in
+ * microseconds; 0: one local ACK timeout. tern_mlx5_tuning.write_fence_us,
+ * when set, wins.
+ */
+void mlx5_rails_set_write_fence(uint32_t us);
+
+/** What mlx5_rails_set_write_fence() set (0: one local ACK timeout). */
+uint32_t mlx5_rails_write_fence(void);
+
+/**
+ * Forget the process-wide "paused by some lcore" mark of peer slot @p peer
+ * (-1: every slot): a new device (mlx5_test_set_queue_provider()). A slot
+ * given to another node keeps its mark until it ends (2 s at most): only
+ * rail_live reads it, so the new node's segments with a last resort take it
+ * meanwhile.
+ */
+void mlx5_rails_forget_marks(int peer);
 
 /** Counters of one endpoint's rails (tests, /tern/peers). */
 struct mlx5_rails_stats {
-	uint64_t moved;	   /**< WQEs taken off a failed QP */
-	uint64_t reposted; /**< of those, posted again on another rail */
-	uint64_t failed;   /**< of those, failed (no rail in service) */
-	uint64_t pauses;   /**< rails paused after an error */
+	uint64_t moved;	     /**< WQEs taken off a failed QP */
+	uint64_t reposted;   /**< of those, posted again on another rail */
+	uint64_t failed;     /**< of those, failed (no rail in service, no last resort) */
+	uint64_t given_back; /**< of those, handed back to the engine for the last resort */
+	uint64_t pauses;     /**< rails paused after an error */
 };
 
 /**

@@ -53,6 +53,7 @@ mlx5_test_set_queue_provider(const struct tern_mlx5_provider *p, void *ctx)
 	} else {
 		mlx5_connect_shutdown(); /* target QPs of the old provider */
 		mlx5_prov_set_locked(p, ctx);
+		mlx5_rails_forget_marks(-1); /* another device: its links are new */
 	}
 	mlx5_ctl_unlock();
 	return rc;
@@ -274,7 +275,8 @@ mlx5_endpoint_close(struct tern_endpoint *base)
 #define MLX5_PARAMS                                                                    \
 	"listen=<ADDR:PORT> advertise=<ADDR> max_conns=<1..256> idle_timeout_ms=<ms> " \
 	"handshake_timeout_ms=<ms> gid_index=<0..255> traffic_class=<0..255> "         \
-	"dscp=<0..63> sl=<0..15> timeout=<1..31> retry_cnt=<0..7> rnr_retry=<0..7>"
+	"dscp=<0..63> sl=<0..15> timeout=<1..31> retry_cnt=<0..7> rnr_retry=<0..7> "   \
+	"write_fence_us=<1..60000000>"
 
 /* What the handshake listener was configured with, for describe(). */
 static char mlx5_listen_addr[64];
@@ -289,7 +291,7 @@ mlx5_configure(const char *args, const struct tern_transport_env *env)
 	     dscp_given = false;
 	struct tern_mlx5_path path = TERN_MLX5_PATH_DEFAULT;
 	uint32_t gid_index = 0, tc = 0, dscp = 0, sl = 0, timeout = path.timeout,
-		 retry_cnt = path.retry_cnt, rnr_retry = path.rnr_retry;
+		 retry_cnt = path.retry_cnt, rnr_retry = path.rnr_retry, write_fence_us = 0;
 	const struct tern_transport_arg spec[] = {
 		{ .key = "listen",
 		  .kind = TERN_TRANSPORT_ARG_ADDR_PORT,
@@ -340,6 +342,11 @@ mlx5_configure(const char *args, const struct tern_transport_env *env)
 		  .max = 31 },
 		{ .key = "retry_cnt", .kind = TERN_TRANSPORT_ARG_U32, .dst = &retry_cnt, .max = 7 },
 		{ .key = "rnr_retry", .kind = TERN_TRANSPORT_ARG_U32, .dst = &rnr_retry, .max = 7 },
+		{ .key = "write_fence_us",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &write_fence_us,
+		  .min = 1,
+		  .max = 60000000 },
 	};
 	int ret;
 
@@ -360,6 +367,8 @@ mlx5_configure(const char *args, const struct tern_transport_env *env)
 	ret = mlx5_verbs_set_path(&path);
 	if (ret != 0)
 		return ret;
+	/* 0 (not given): one local ACK timeout of @path. */
+	mlx5_rails_set_write_fence(write_fence_us);
 	conf.listen_addr = listening ? listen : NULL;
 	conf.listen_port = port;
 	conf.advertise_addr = advertised ? advertise : NULL;
@@ -379,6 +388,7 @@ mlx5_stop(void)
 	tern_mlx5_configure(NULL);
 	mlx5_reviver_stop();
 	mlx5_verbs_set_path(NULL);
+	mlx5_rails_set_write_fence(0);
 	mlx5_listen_addr[0] = '\0';
 }
 
@@ -617,6 +627,7 @@ static struct tern_transport_ops mlx5_ops = {
 	.endpoint_close = mlx5_endpoint_close,
 	.rails = mlx5_rails,
 	.rail_live = mlx5_rail_live,
+	.give_back = mlx5_give_back,
 	.notify_post = mlx5_notify_post,
 };
 

@@ -175,7 +175,21 @@ struct tern_mlx5_tuning {
 	 *  back by then fails with -ETIMEDOUT (the target refused the frame, or
 	 *  lost the answer); 1000 */
 	uint32_t notify_timeout_ms;
+	/**
+	 * A WRITE taken off a QP that failed with RETRY_EXC goes to another
+	 * rail or the last resort this many microseconds after the error CQE
+	 * was seen, or once that QP left ERR if sooner (doc/mlx5.md, "Failover
+	 * of a WRITE"). 0: the configure key write_fence_us, else one local
+	 * ACK timeout (4.096 us << the path's timeout); TERN_MLX5_FENCE_NOW: at
+	 * once; TERN_MLX5_FENCE_QP: only once the QP left ERR.
+	 */
+	uint32_t write_fence_us;
 };
+
+/** tern_mlx5_tuning.write_fence_us: a WRITE goes elsewhere at once. */
+#define TERN_MLX5_FENCE_NOW (UINT32_MAX - 1)
+/** tern_mlx5_tuning.write_fence_us: only once the failed QP left ERR. */
+#define TERN_MLX5_FENCE_QP UINT32_MAX
 
 /** Set the tuning for endpoints opened from now on; NULL restores defaults. */
 void mlx5_set_tuning(const struct tern_mlx5_tuning *tuning);
