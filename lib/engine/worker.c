@@ -153,6 +153,44 @@ notify_answered(struct worker *w, struct tern_future *f, int32_t status)
 	batch_end(w, f, status);
 }
 
+/* @p target's last resort if it has one this lcore can post to now (an
+ * ACTIVE REMOTE segment of a transport with an endpoint here), else NULL. */
+static const struct tern_segment *
+fallback_of(const struct worker *w, const struct tern_segment *target)
+{
+	uint16_t slot = __atomic_load_n(&target->fallback, __ATOMIC_ACQUIRE);
+	const struct tern_segment *fb;
+
+	if (slot == 0 || (uint32_t)slot - 1 >= w->sh->segments->capacity)
+		return NULL;
+	fb = &w->sh->segments->slots[slot - 1];
+	if (__atomic_load_n(&fb->state, __ATOMIC_ACQUIRE) != TERN_SEGMENT_ACTIVE ||
+	    fb->kind != TERN_SEGMENT_REMOTE || fb->transport >= w->nb_transports ||
+	    w->tp[fb->transport].ops == NULL)
+		return NULL;
+	return fb;
+}
+
+/*
+ * @p target has a last resort (tern_segment_set_fallback()): while its own
+ * transport has no live rail to it, slices and notifications go to the
+ * fallback segment (another transport, the same remote memory).
+ * @return the segment to post to. Out of line: callers keep only their one
+ * branch on tern_segment.fallback.
+ */
+static __rte_noinline const struct tern_segment *
+last_resort_of(struct worker *w, const struct tern_segment *target)
+{
+	const struct tern_segment *fb;
+	uint16_t t = target->transport;
+
+	if (t >= w->nb_transports || w->tp[t].ops == NULL || w->tp[t].ops->rail_live == NULL ||
+	    w->tp[t].ops->rail_live(w->tp[t].ep, target))
+		return target;
+	fb = fallback_of(w, target);
+	return fb != NULL ? fb : target;
+}
+
 /*
  * Every slice of @f completed with 0 (the promise: the bytes are at the
  * target, doc/notify.md): send the notification to the node owning its
@@ -165,7 +203,7 @@ notify_post(struct worker *w, struct tern_future *f)
 	const struct tern_transport_ops *ops;
 	struct tern_notify_post p;
 	struct notify_counters *pc = notify_peer(w, f);
-	uint16_t t = target->transport;
+	uint16_t t;
 	int rc;
 
 	COUNTER_ADD(w->ctr, notify.posted, 1);
@@ -178,6 +216,12 @@ notify_post(struct worker *w, struct tern_future *f)
 						    f->nt.tag, f->nt.msg, f->nt.msg_len));
 		return;
 	}
+	/* No rail of the target's own transport in service: the notification
+	 * goes the way the batch's slices went, its last resort. (One already
+	 * posted is never sent again elsewhere: it may have arrived.) */
+	if (unlikely(target->fallback != 0))
+		target = last_resort_of(w, target);
+	t = target->transport;
 	ops = t < w->nb_transports ? w->tp[t].ops : NULL;
 	if (ops == NULL || ops->notify_post == NULL) {
 		notify_answered(w, f, ops == NULL ? -ENODEV : -ENOTSUP);
@@ -479,32 +523,15 @@ request_of_slice(const struct batch_req *reqs, uint32_t nb_reqs, uint64_t s)
 	return lo;
 }
 
-/*
- * @p target has a last resort (tern_segment_set_fallback()): while its own
- * transport has no live rail to it, the slice goes to the fallback segment
- * (another transport, the same remote memory). @return the segment to post
- * to. Out of line: the claim loop keeps only its one branch.
- */
+/* A slice for @p target: last_resort_of(), counted per peer when it goes there. */
 static __rte_noinline const struct tern_segment *
 last_resort(struct worker *w, const struct tern_segment *target)
 {
-	const struct tern_segment *fb;
-	uint16_t slot = __atomic_load_n(&target->fallback, __ATOMIC_ACQUIRE);
-	uint16_t t = target->transport, ft;
+	const struct tern_segment *to = last_resort_of(w, target);
 
-	if (slot == 0 || t >= w->nb_transports || w->tp[t].ops == NULL ||
-	    w->tp[t].ops->rail_live == NULL || w->tp[t].ops->rail_live(w->tp[t].ep, target))
-		return target;
-	if ((uint32_t)slot - 1 >= w->sh->segments->capacity)
-		return target;
-	fb = &w->sh->segments->slots[slot - 1];
-	ft = fb->transport;
-	if (__atomic_load_n(&fb->state, __ATOMIC_ACQUIRE) != TERN_SEGMENT_ACTIVE ||
-	    fb->kind != TERN_SEGMENT_REMOTE || ft >= w->nb_transports || w->tp[ft].ops == NULL)
-		return target;
-	if (target->peer != 0)
+	if (to != target && target->peer != 0)
 		COUNTER_ADD(w->ctr, peers[target->peer].fallback, 1);
-	return fb;
+	return to;
 }
 
 static bool
@@ -678,7 +705,6 @@ repost_slice(struct worker *w, const struct tern_slice *sl, int32_t status, uint
 	const struct tern_segment *target = sl->target, *fb;
 	const struct batch_req *r = NULL;
 	struct tern_slice *out;
-	uint16_t slot, ft;
 	uint32_t i;
 
 	if (phase == PHASE_CANCEL || __atomic_load_n(&f->resolved, __ATOMIC_ACQUIRE)) {
@@ -696,15 +722,8 @@ repost_slice(struct worker *w, const struct tern_slice *sl, int32_t status, uint
 			r = &reqs[i];
 			break;
 		}
-	slot = __atomic_load_n(&target->fallback, __ATOMIC_ACQUIRE);
-	fb = slot != 0 && (uint32_t)slot - 1 < w->sh->segments->capacity
-		     ? &w->sh->segments->slots[slot - 1]
-		     : NULL;
-	ft = fb != NULL ? fb->transport : TERN_TRANSPORT_MAX;
-	if (r == NULL || fb == NULL ||
-	    __atomic_load_n(&fb->state, __ATOMIC_ACQUIRE) != TERN_SEGMENT_ACTIVE ||
-	    fb->kind != TERN_SEGMENT_REMOTE || ft >= w->nb_transports || w->tp[ft].ops == NULL ||
-	    w->tp[ft].nb_stage >= STAGE_SLICES) {
+	fb = fallback_of(w, target);
+	if (r == NULL || fb == NULL || w->tp[fb->transport].nb_stage >= STAGE_SLICES) {
 		__atomic_compare_exchange_n(&f->first_error, &(int32_t){ 0 },
 					    status != 0 ? status : -EIO, false, __ATOMIC_RELAXED,
 					    __ATOMIC_RELAXED);
@@ -712,7 +731,7 @@ repost_slice(struct worker *w, const struct tern_slice *sl, int32_t status, uint
 		slices_accounted(w, f, 1);
 		return;
 	}
-	out = &w->tp[ft].stage[w->tp[ft].nb_stage++];
+	out = &w->tp[fb->transport].stage[w->tp[fb->transport].nb_stage++];
 	*out = (struct tern_slice){
 		.cookie = sl->cookie,
 		.local = sl->local,

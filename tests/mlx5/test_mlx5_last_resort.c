@@ -29,6 +29,7 @@
 #include <rte_lcore.h>
 
 #include <tern_engine.h>
+#include <tern_notify.h>
 #include <tern_segment.h>
 #include <tern_segment_driver.h>
 #include <tern_tcp.h>
@@ -49,6 +50,10 @@
 #define PAUSE_MS     1500u /* every rail pause (tuning): the outage the test sees */
 #define DEADLINE_NS  (5ull * 1000 * 1000 * 1000)
 #define PEER	     1
+
+/* This node's notification queue: the engine's, and what the tcp target
+ * delivers into (the last resort's notifications land here). */
+static struct tern_notify_queue *node_q;
 
 struct efx {
 	struct test_env env;
@@ -86,6 +91,7 @@ setup(void **state)
 	assert_int_equal(
 		tern_mlx5_configure(&(struct tern_mlx5_conf){ .listen_addr = "127.0.0.1" }), 0);
 	conf.slice_bytes = 256 << 10;
+	conf.notify = node_q;
 	test_env_create(&f->env, "mlx5lr", &conf);
 	f->remote = aligned_alloc(4096, REMOTE_BYTES);
 	assert_non_null(f->remote);
@@ -457,6 +463,52 @@ write_moves_to_the_other_rail_without_revival(void **state)
 	mlx5_rails_fixture_fail_recovery(f->m, 0, 0);
 }
 
+/* A notified batch whose slices went to the last resort sends its
+ * notification there too (issue 15): every rail cut before the batch, its
+ * slices handed back to tcp, then the notification over tcp (mlx5 has no
+ * rail to carry it). Delivered once, after the bytes. */
+static void
+notification_follows_the_data_to_the_last_resort(void **state)
+{
+	struct efx *f = *state;
+	const uint64_t tag = 0x15f0a11bacull;
+	struct tern_request q = test_req(TERN_OP_WRITE, f->remote_h, 0, f->local, BATCH_BYTES);
+	struct tern_notify n = { .tag = tag, .msg = &tag, .msg_len = 8 };
+	struct tern_notify_send_stats ps0, ps1;
+	struct tern_notification got;
+	struct tern_future *fut;
+	uint64_t fb0;
+
+	assert_int_equal(tern_segment_set_fallback(f->env.segments, f->remote_h, f->tcp_h), 0);
+	mlx5_model_wire_set(f->m, 1, 0, 0);
+	mlx5_model_wire_set(f->m, 1, 1, 0);
+	test_pattern_fill(f->local, BATCH_BYTES, 31, 0);
+	fb0 = fallback_slices(f);
+	assert_int_equal(tern_engine_notify_stats(f->env.engine, PEER, &ps0), 0);
+	fut = tern_submit(f->client, &q, 1,
+			  &(struct tern_submit_opts){ .notify = &n, .deadline_ns = DEADLINE_NS });
+	assert_non_null(fut);
+	assert_int_equal(tern_future_wait(fut, 2 * DEADLINE_NS), 0);
+	assert_int_equal(tern_future_release(fut), 0);
+	assert_int_equal(tern_engine_notify_stats(f->env.engine, PEER, &ps1), 0);
+	print_message("rails cut: notified WRITE over the last resort, %" PRIu64
+		      " slices over tcp, notifications delivered %" PRIu64 ", failed %" PRIu64 "\n",
+		      fallback_slices(f) - fb0, ps1.delivered - ps0.delivered,
+		      ps1.failed - ps0.failed);
+	assert_true(fallback_slices(f) - fb0 >= BATCH_BYTES / (256u << 10));
+	assert_int_equal(test_pattern_check(f->remote, BATCH_BYTES, 31, 0), SIZE_MAX);
+	assert_int_equal(tern_notify_wait(f->client, &got, 1, DEADLINE_NS), 1);
+	assert_int_equal(got.tag, tag);
+	assert_string_equal(got.sender, "mlx5lrnode");
+	assert_int_equal(got.msg_len, 8);
+	assert_memory_equal(got.msg, &tag, 8);
+	assert_int_equal(ps1.delivered - ps0.delivered, 1);
+	/* Once only. */
+	assert_int_equal(tern_notify_poll(f->client, &got, 1), 0);
+	mlx5_model_wire_set(f->m, 1, 0, 1);
+	mlx5_model_wire_set(f->m, 1, 1, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -472,12 +524,25 @@ main(int argc, char **argv)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(write_moves_to_the_other_rail_without_revival,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(notification_follows_the_data_to_the_last_resort,
+						setup, teardown),
 	};
+
+	int rc;
 
 	(void)argc;
 	(void)argv;
 	test_eal_init("mlx5_last_resort", "(0-2)@(0-1)", 256);
-	if (tern_tcp_configure(&(struct tern_tcp_conf){ .listen_addr = "127.0.0.1" }) != 0)
+	node_q = tern_notify_queue_create(
+		&(struct tern_notify_queue_conf){ .name = "q_mlx5lr",
+						  .node = "mlx5lrnode",
+						  .depth = 64,
+						  .socket_id = SOCKET_ID_ANY });
+	if (node_q == NULL || tern_tcp_configure(&(struct tern_tcp_conf){
+				      .listen_addr = "127.0.0.1", .notify = node_q }) != 0)
 		return 1;
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	tern_tcp_configure(NULL);
+	tern_notify_queue_free(node_q);
+	return rc;
 }
