@@ -1,3 +1,12 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Where each CPU's time went, from `perf script -F comm,cpu,ip,sym` of a
+`perf record -a -g` (bench/tcp_inflight.sh PROFILE=1): per CPU, the top
+leaf functions (skipping the interrupt-enable frames a paravirtualised
+guest charges deferred work to) by process, and the share of samples whose
+stack holds each of a few TCP and syscall functions (tcp_sendmsg,
+tcp_recvmsg, net_rx_action, __release_sock, tcp_write_xmit...).
+Argument: how many leaf lines per CPU (12)."""
 import sys, collections, re
 # perf script -F cpu,comm,ip,sym output with callchains; aggregate per cpu
 skip = {"pvm_irq_enable","__raw_callee_save_pvm_irq_enable","__local_bh_enable_ip","local_bh_enable","_raw_spin_unlock_bh","_raw_spin_unlock_irqrestore","irq_exit_rcu","__irq_exit_rcu","do_softirq","__do_softirq","handle_softirqs","release_sock","lock_sock_nested","[unknown]"}
