@@ -72,7 +72,7 @@ for r in $(seq "$rounds"); do
 				--json --quiet --op write --block-size "$bs" --batch 1 --inflight "$inf" \
 				--completion wait >"$OUT/out.json" 2>"$OUT/err" &
 			P=$!
-			(sleep 60; kill $P 2>/dev/null) &
+			(sleep 60; kill $P 2>/dev/null) >/dev/null 2>&1 &
 			W=$!
 			sleep 1.3
 			ip netns exec $NS ss -tin >"$OUT/ss0.txt"
