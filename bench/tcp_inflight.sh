@@ -19,9 +19,13 @@
 # bytes, reordering), and the netns's TCP counters over the whole point.
 # Environment: CFGS (points, BLOCK:INFLIGHT, default "1M:4 1M:16 4M:4
 # 256K:16"), DUR (seconds per point, default 3), EXTRA_A (more arguments for
-# dataplane a, the sender, e.g. "--transport tcp,sndbuf=1048576"), OUT (directory, default a
+# dataplane a, the sender, e.g. "--transport tcp,sndbuf=1048576"; EXTRA_A_<NAME>: more
+# for the runs of NAME only, so that one build can run with two settings), OUT (directory, default a
 # new one under /tmp). Needs root (netns, perf); without perf the counters
-# are left out. Bounded: every tern-perf is killed after 60 s.
+# are left out. PROFILE=1: also sample both CPUs for that second (perf record
+# -a, cpu-clock) and print where each CPU's time went (process, kernel or
+# user symbol), the top PROFILE_TOP (12) lines per CPU. Bounded: every
+# tern-perf is killed after 60 s.
 set -u
 rounds=${1:?usage: $0 ROUNDS NAME=BUILDDIR...}
 shift
@@ -42,13 +46,15 @@ for r in $(seq "$rounds"); do
 	for spec in "$@"; do
 		name=${spec%%=*}
 		b=${spec#*=}
+		xv=EXTRA_A_$name
+		xa=${!xv:-}
 		pa=tiA$$
 		pb=tiB$$
 		qa=$(pf)
 		qb=$(pf)
 		ip netns exec $NS "$b/apps/dataplane/tern-dataplane" -l 0-1 --no-pci --base-virtaddr 0x200000000000 \
 			--file-prefix $pa --log-level lib.eal:warning -- --node a --segment kv:256M --listen 127.0.0.1:0 \
-			--directory p2p://127.0.0.1:$qa --peer b=p2p://127.0.0.1:$qb --peer-transport b=tcp --idle yield ${EXTRA_A:-} \
+			--directory p2p://127.0.0.1:$qa --peer b=p2p://127.0.0.1:$qb --peer-transport b=tcp --idle yield ${EXTRA_A:-} $xa \
 			>"$OUT/a.log" 2>&1 &
 		A=$!
 		ip netns exec $NS "$b/apps/dataplane/tern-dataplane" -l 0-1 --main-lcore 1 --no-pci \
@@ -66,17 +72,23 @@ for r in $(seq "$rounds"); do
 				--json --quiet --op write --block-size "$bs" --batch 1 --inflight "$inf" \
 				--completion wait >"$OUT/out.json" 2>"$OUT/err" &
 			P=$!
-			(sleep 60; kill $P 2>/dev/null) &
+			(sleep 60; kill $P 2>/dev/null) >/dev/null 2>&1 &
 			W=$!
 			sleep 1.3
 			ip netns exec $NS ss -tin >"$OUT/ss0.txt"
 			: >"$OUT/sa.txt"
 			: >"$OUT/sb.txt"
 			if [ $have_perf = 1 ]; then
+				PR=
+				if [ "${PROFILE:-0}" = 1 ]; then
+					perf record -q -a -g -e cpu-clock -F 2999 -o "$OUT/perf.data" -- sleep 1 \
+						>/dev/null 2>&1 &
+					PR=$!
+				fi
 				perf stat -x, -e $EV -p $A -- sleep 1 2>"$OUT/sa.txt" &
 				PS=$!
 				perf stat -x, -e $EV -p $B -- sleep 1 2>"$OUT/sb.txt"
-				wait $PS
+				wait $PS $PR
 			else
 				sleep 1
 			fi
@@ -148,6 +160,10 @@ print("   tcp per GB: retransmitted segments %.0f, SACK recoveries %.0f, out-of-
 for c in conns:
     print("   conn: " + c)
 PY
+			if [ "${PROFILE:-0}" = 1 ] && [ -s "$OUT/perf.data" ]; then
+				perf script -i "$OUT/perf.data" -F comm,cpu,ip,sym 2>/dev/null |
+					python3 "$(dirname "$0")/perf_fold.py" "${PROFILE_TOP:-12}" | sed 's/^/   /'
+			fi
 		done
 		kill -TERM $A $B
 		wait $A $B 2>/dev/null

@@ -24,6 +24,7 @@
 #include <tern_transport_driver.h>
 
 #include "tcp_auth.h"
+#include "tcp_bound.h"
 #include "tcp_conf.h"
 #include "tcp_frame.h"
 #include "tern_tcp.h"
@@ -39,6 +40,8 @@ struct tcp_cfg tcp_cfg = {
 	.extra_fd = { -1, -1, -1 },
 	.stall_timeout_ms = 1000,
 	.rail_inflight = 64,
+	.rail_bytes_min = TCP_BOUND_FLOOR,
+	.rail_bytes_max = TCP_BOUND_CEILING,
 };
 int tcp_open_endpoints;
 struct tern_tcp_stats tcp_stats;
@@ -200,6 +203,13 @@ tern_tcp_configure(const struct tern_tcp_conf *conf)
 		}
 		if (conf->rail_inflight > 4096)
 			return -EINVAL;
+		if ((conf->rail_bytes_min != 0 && (conf->rail_bytes_min < TCP_BOUND_MIN ||
+						   conf->rail_bytes_min > TCP_BOUND_MAX)) ||
+		    (conf->rail_bytes_max != 0 && (conf->rail_bytes_max < TCP_BOUND_MIN ||
+						   conf->rail_bytes_max > TCP_BOUND_MAX)) ||
+		    (conf->rail_bytes_min != 0 ? conf->rail_bytes_min : TCP_BOUND_FLOOR) >
+			    (conf->rail_bytes_max != 0 ? conf->rail_bytes_max : TCP_BOUND_CEILING))
+			return -EINVAL;
 		if (conf->auth_file != NULL) {
 			int ret = auth_load(conf->auth_file, key);
 
@@ -239,6 +249,10 @@ tern_tcp_configure(const struct tern_tcp_conf *conf)
 	tcp_cfg.stall_timeout_ms =
 		conf != NULL && conf->stall_timeout_ms != 0 ? conf->stall_timeout_ms : 1000;
 	tcp_cfg.rail_inflight = conf != NULL && conf->rail_inflight != 0 ? conf->rail_inflight : 64;
+	tcp_cfg.rail_bytes_min =
+		conf != NULL && conf->rail_bytes_min != 0 ? conf->rail_bytes_min : TCP_BOUND_FLOOR;
+	tcp_cfg.rail_bytes_max = conf != NULL && conf->rail_bytes_max != 0 ? conf->rail_bytes_max
+									   : TCP_BOUND_CEILING;
 	tcp_cfg.notify = conf != NULL ? conf->notify : NULL;
 	if (conf == NULL || conf->listen_addr == NULL)
 		return 0;
@@ -428,6 +442,16 @@ tcp_configure(const char *args, const struct tern_transport_env *env)
 		  .dst = &conf.rail_inflight,
 		  .min = 1,
 		  .max = 4096 },
+		{ .key = "rail_bytes_min",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.rail_bytes_min,
+		  .min = TCP_BOUND_MIN,
+		  .max = TCP_BOUND_MAX },
+		{ .key = "rail_bytes_max",
+		  .kind = TERN_TRANSPORT_ARG_U32,
+		  .dst = &conf.rail_bytes_max,
+		  .min = TCP_BOUND_MIN,
+		  .max = TCP_BOUND_MAX },
 		{ .key = "advertise",
 		  .kind = TERN_TRANSPORT_ARG_STRING,
 		  .dst = advertise,

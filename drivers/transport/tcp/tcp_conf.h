@@ -39,6 +39,8 @@ struct tcp_cfg {
 	struct tcp_desc_addr extra[TERN_TCP_RAILS_MAX - 1];
 	uint32_t stall_timeout_ms;
 	uint32_t rail_inflight;
+	uint32_t rail_bytes_min; /* floor and ceiling of a rail's bound of bytes in flight */
+	uint32_t rail_bytes_max;
 	uint32_t sndbuf;
 	uint32_t rcvbuf;
 	uint32_t conns_per_peer;
@@ -70,7 +72,8 @@ int tcp_segment_import(struct tern_segment *seg, const void *desc, size_t desc_l
 	"listen=<ADDR:PORT> listen2=<ADDR:PORT> listen3=<ADDR:PORT> listen4=<ADDR:PORT> " \
 	"advertise=<ADDR> auth_file=<PATH> conns=<1..16> sndbuf=<bytes> rcvbuf=<bytes> "  \
 	"connect_timeout_ms=<ms> user_timeout_ms=<ms> idle_timeout_ms=<ms> "              \
-	"stall_timeout_ms=<ms> rail_inflight=<1..4096>"
+	"stall_timeout_ms=<ms> rail_inflight=<1..4096> rail_bytes_min=<bytes> "           \
+	"rail_bytes_max=<bytes>"
 struct tern_transport_env;
 int tcp_configure(const char *args, const struct tern_transport_env *env);
 void tcp_stop(void);

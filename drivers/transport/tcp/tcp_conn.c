@@ -433,8 +433,9 @@ rail_claim_probe(struct tcp_endpoint *ep, struct tcp_rail *r, uint64_t now)
 /*
  * The rail of @p peer for the next slice: of the rails in service, the one
  * with the fewest bytes in flight on this endpoint (so a faster rail, which
- * drains sooner, takes more), not @p skip, and with @p bounded under the
- * bound of slices in flight per rail with RAIL_BOUNDED. With none in
+ * drains sooner, takes more), not @p skip, and with RAIL_BOUNDED under both
+ * bounds of a rail: slices in flight (rail_inflight) and bytes in flight
+ * (its tcp_bound; a rail with nothing in flight takes any slice). With none in
  * service, a rail whose pause is over carries the slice as its probe, and
  * with RAIL_FALLBACK (a new slice, not one posted again) so does the rail
  * that failed longest ago.
@@ -456,7 +457,8 @@ tcp_rail_pick(struct tcp_endpoint *ep, struct tcp_peer *peer, const struct tcp_r
 		if (r == skip ||
 		    __atomic_load_n(&r->sh->state, __ATOMIC_ACQUIRE) != TERN_TCP_RAIL_UP)
 			continue;
-		if ((flags & RAIL_BOUNDED) != 0 && r->inflight >= ep->rail_inflight) {
+		if ((flags & RAIL_BOUNDED) != 0 && (r->inflight >= ep->rail_inflight ||
+						    tcp_bound_full(&r->bound, r->inflight_bytes))) {
 			busy = true;
 			continue;
 		}
@@ -552,6 +554,45 @@ conn_index(const struct tcp_endpoint *ep, const struct tcp_conn *c)
 	for (i = 0; i < ep->nb_conns && ep->conns[i] != c; i++)
 		;
 	return i;
+}
+
+/*
+ * Every TCP_BOUND_WINDOW_MS: close each rail's window of its tcp_bound (the
+ * rate it delivered becomes a sample, its bound is recomputed) and, every
+ * TCP_BOUND_RTT_EVERY windows, read the RTT of its open connections (the
+ * smallest of their kernel min_rtt). One getsockopt() per open connection
+ * per TCP_BOUND_RTT_EVERY windows; nothing per slice.
+ */
+void
+tcp_rails_measure(struct tcp_endpoint *ep)
+{
+	uint64_t hz = rte_get_tsc_hz();
+	bool rtt = ep->bound_windows++ % TCP_BOUND_RTT_EVERY == 0;
+	uint32_t i, j, k;
+
+	ep->bound_tsc = ep->now + hz / 1000 * TCP_BOUND_WINDOW_MS;
+	for (i = 0; i < ep->nb_peers; i++) {
+		struct tcp_peer *p = &ep->peers[i];
+
+		for (j = 0; j < p->nb_rails; j++) {
+			struct tcp_rail *r = &p->rails[j];
+			uint32_t best = 0;
+
+			for (k = 0; rtt && k < TERN_TCP_CONNS_MAX; k++) {
+				const struct tcp_conn *c = r->conns[k];
+				uint32_t us;
+
+				if (c == NULL || c->state != CONN_OPEN)
+					continue;
+				us = tcp_bound_sock_rtt(c->fd);
+				if (us != 0 && (best == 0 || us < best))
+					best = us;
+			}
+			tcp_bound_rtt(&r->bound, best);
+			tcp_bound_window(&r->bound, ep->now, hz, ep->rail_bytes_min,
+					 ep->rail_bytes_max);
+		}
+	}
 }
 
 /*
@@ -1192,6 +1233,8 @@ tcp_endpoint_open(const struct tern_endpoint_conf *conf)
 	ep->segments = conf->segments;
 	ep->conns_per_peer = tcp_cfg.conns_per_peer;
 	ep->rail_inflight = tcp_cfg.rail_inflight;
+	ep->rail_bytes_min = tcp_cfg.rail_bytes_min;
+	ep->rail_bytes_max = tcp_cfg.rail_bytes_max;
 	ep->stall_tsc = rte_get_tsc_hz() / 1000 * tcp_cfg.stall_timeout_ms;
 	ep->connect_timeout_tsc = rte_get_tsc_hz() / 1000 * tcp_cfg.connect_timeout_ms;
 	ep->idle_tsc = rte_get_tsc_hz() / 1000 * tcp_cfg.idle_timeout_ms;

@@ -24,6 +24,7 @@
 #include <tern_segment_driver.h>
 #include <tern_transport_driver.h>
 
+#include "tcp_bound.h"
 #include "tcp_conf.h"
 #include "tcp_frame.h"
 
@@ -132,6 +133,7 @@ struct tcp_rail {
 	uint32_t inflight;	 /* slices on its connections */
 	uint64_t inflight_bytes; /* and their bytes: the weight of the rail */
 	bool failing;		 /* it lost work; quiet until it connects again */
+	struct tcp_bound bound;	 /* bytes in flight it takes, from its rate and RTT */
 	struct tcp_rail_shared *sh;
 	struct tcp_peer *peer;
 	struct tcp_conn *conns[TERN_TCP_CONNS_MAX];
@@ -224,6 +226,10 @@ struct tcp_endpoint {
 	struct tern_segment_table *segments;
 	uint32_t conns_per_peer;
 	uint32_t rail_inflight;
+	uint64_t rail_bytes_min; /* the floor and ceiling of a rail's tcp_bound */
+	uint64_t rail_bytes_max;
+	uint64_t bound_tsc;	/* next window of the rails' tcp_bound */
+	uint32_t bound_windows; /* windows closed (the RTT is read every TCP_BOUND_RTT_EVERY) */
 	uint64_t stall_tsc;
 	uint64_t next_probe_tsc;
 	uint64_t connect_timeout_tsc;
@@ -297,12 +303,13 @@ struct tcp_rail_shared *tcp_rail_shared_get(const uint8_t *key);
 void tcp_conn_close(struct tcp_endpoint *ep, uint32_t idx, int err);
 struct tcp_conn *tcp_conn_connect(struct tcp_endpoint *ep, struct tcp_rail *rail, uint32_t k,
 				  int *err);
-#define RAIL_BOUNDED  1u /* tcp_rail_pick(): mind the bound of slices per rail */
+#define RAIL_BOUNDED  1u /* tcp_rail_pick(): mind the bounds of slices and bytes per rail */
 #define RAIL_FALLBACK 2u /* ... and with no rail in service, try a paused one */
 struct tcp_rail *tcp_rail_pick(struct tcp_endpoint *ep, struct tcp_peer *peer,
 			       const struct tcp_rail *skip, uint32_t flags, int *err);
 struct tcp_conn *tcp_rail_conn(struct tcp_endpoint *ep, struct tcp_rail *rail, int *err);
 void tcp_rails_probe(struct tcp_endpoint *ep);
+void tcp_rails_measure(struct tcp_endpoint *ep);
 int tcp_conn_established(struct tcp_endpoint *ep, struct tcp_conn *c);
 void tcp_accept_all(struct tcp_endpoint *ep, int lfd);
 int tcp_hs_frame(struct tcp_endpoint *ep, struct tcp_conn *c, const struct tcp_frame_hdr *h);
@@ -387,6 +394,7 @@ op_detach(struct tcp_op *op, int32_t status)
 	r->inflight--;
 	r->inflight_bytes -= op->length;
 	if (status == 0) {
+		tcp_bound_delivered(&r->bound, op->length);
 		__atomic_fetch_add(&r->sh->bytes, op->length, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&r->sh->slices, 1, __ATOMIC_RELAXED);
 	} else if (status < 0) {

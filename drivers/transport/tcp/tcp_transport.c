@@ -60,7 +60,8 @@
 
 /* The rail of @p p to @p a (descriptor address @p i). */
 static void
-rail_init(struct tcp_peer *p, uint32_t i, uint8_t family, uint16_t port, const uint8_t addr[16])
+rail_init(struct tcp_endpoint *ep, struct tcp_peer *p, uint32_t i, uint8_t family, uint16_t port,
+	  const uint8_t addr[16])
 {
 	struct tcp_rail *r = &p->rails[i];
 	uint16_t be = rte_cpu_to_be_16(port);
@@ -71,6 +72,7 @@ rail_init(struct tcp_peer *p, uint32_t i, uint8_t family, uint16_t port, const u
 	memcpy(r->key + 3, addr, family == 4 ? 4 : 16);
 	r->sh = tcp_rail_shared_get(r->key);
 	r->peer = p;
+	tcp_bound_init(&r->bound, ep->rail_bytes_min);
 	tcp_addr_to_sockaddr(family, addr, port, &r->sa, &r->sa_len);
 }
 
@@ -92,9 +94,9 @@ peer_get(struct tcp_endpoint *ep, const uint8_t *desc)
 		return NULL;
 	p = &ep->peers[ep->nb_peers++];
 	memcpy(p->key, desc + 5, sizeof(p->key));
-	rail_init(p, 0, d.family, d.port, d.addr);
+	rail_init(ep, p, 0, d.family, d.port, d.addr);
 	for (i = 0; i < d.nb_extra; i++)
-		rail_init(p, i + 1, d.extra[i].family, d.extra[i].port, d.extra[i].addr);
+		rail_init(ep, p, i + 1, d.extra[i].family, d.extra[i].port, d.extra[i].addr);
 	p->nb_rails = 1 + d.nb_extra;
 	p->epoch = &p->rails[0].sh->epoch;
 	return ep->last_peer = p;
@@ -655,6 +657,8 @@ tcp_poll(struct tern_endpoint *base, struct tern_completion *cpl, uint16_t max)
 	ep->now = rte_rdtsc();
 	if (unlikely(ep->now >= ep->next_probe_tsc) && ep->nb_peers != 0)
 		tcp_rails_probe(ep);
+	if (unlikely(ep->now >= ep->bound_tsc) && ep->nb_peers != 0)
+		tcp_rails_measure(ep);
 	for (i = 0; i < ep->nb_conns;) {
 		struct tcp_conn *c = ep->conns[i];
 

@@ -84,6 +84,15 @@ struct tern_tcp_conf {
 	struct tern_notify_queue *notify;
 	/** Slices in flight per (lcore, peer, rail), at most; 64. */
 	uint32_t rail_inflight;
+	/**
+	 * Bytes in flight per (lcore, peer, rail): each rail's bound is twice
+	 * its measured rate times its RTT, at least this (0: 4 MiB) and at most
+	 * @c rail_bytes_max (0: 64 MiB); 64 KiB to 1 GiB each, min <= max
+	 * (doc/peers.md, "Bytes in flight per rail").
+	 */
+	uint32_t rail_bytes_min;
+	/** The ceiling of that bound; see @c rail_bytes_min. */
+	uint32_t rail_bytes_max;
 };
 
 /**
