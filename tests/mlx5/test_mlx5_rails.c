@@ -827,7 +827,7 @@ expire_held_read_elsewhere(void **state)
 
 /* expire() of a batch whose READs wait to be handed back (every rail cut,
  * a last resort): they complete -ETIMEDOUT through poll() and are never
- * handed back; a later batch of the same cookie is not touched. */
+ * handed back. */
 static void
 expire_given_back_reads(void **state)
 {
