@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -889,6 +890,53 @@ expire_given_back_reads(void **state)
 	f->rseg.fallback = 0;
 }
 
+/* Both wires cut, rails paused for 1 ms only: a READ bounces from rail to
+ * rail, each time posted again, and fails with the rail's error after 8
+ * re-posts (tcp's cap) instead of bouncing until its deadline. */
+static void
+reposts_are_capped(void **state)
+{
+	struct fx *f = *state;
+	struct tern_completion cpl[8];
+	struct mlx5_rails_stats st0, st1;
+	struct tern_slice s;
+	unsigned int spins, done = 0;
+	int32_t status = 0;
+
+	mlx5_set_tuning(&(struct tern_mlx5_tuning){
+		.sq_wqebbs = 64, .sig_every = 16, .max_inline = 64, .rail_pause_ms = 1 });
+	write_read_verified(f, 64, 36, 0, NULL);
+	assert_int_equal(mlx5_rails_stats(f->ep, &st0), 0);
+	cut_both(f);
+	s = slice(f, TERN_OP_READ, LOCAL_BYTES / 2, 0, SLICE_BYTES);
+	assert_int_equal(f->ops->post_burst(f->ep, &s, 1), 1);
+	for (spins = 0; done == 0 && spins < 500; spins++) {
+		uint16_t n, i;
+
+		usleep(3000); /* the last pause is over */
+		mlx5_model_step(f->m);
+		n = f->ops->poll(f->ep, cpl, RTE_DIM(cpl));
+		for (i = 0; i < n; i++) {
+			assert_int_equal(cpl[i].cookie, s.cookie);
+			status = cpl[i].status;
+		}
+		done += n;
+	}
+	assert_int_equal(mlx5_rails_stats(f->ep, &st1), 0);
+	print_message("capped: done %u after %u polls, status %d, %" PRIu64 " re-posts, %" PRIu64
+		      " capped, %" PRIu64 " pauses\n",
+		      done, spins, status, st1.reposted - st0.reposted, st1.capped - st0.capped,
+		      st1.pauses - st0.pauses);
+	assert_int_equal(done, 1);
+	assert_int_equal(status, -ETIMEDOUT);
+	assert_int_equal(st1.reposted - st0.reposted, 8);
+	assert_int_equal(st1.capped - st0.capped, 1);
+	mlx5_model_wire_set(f->m, 1, 0, 1);
+	mlx5_model_wire_set(f->m, 1, 1, 1);
+	usleep(3000);
+	write_read_verified(f, 64, 37, 0, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -916,6 +964,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(expire_held_read_here, setup, teardown),
 		cmocka_unit_test_setup_teardown(expire_held_read_elsewhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(expire_given_back_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(reposts_are_capped, setup, teardown),
 	};
 
 	(void)argc;

@@ -43,6 +43,9 @@
 #define RAIL_DEAD_KEEP_MS 1000u
 #define RAIL_EP_MAX	  256u
 #define RAIL_QUIESCE_MS	  10u
+/* Times one slice is posted again across rails before it fails (or goes to
+ * the last resort), as tcp's 8. */
+#define RAIL_REPOST_MAX 8u
 
 /*
  * A rail that failed on one lcore failed for every lcore: the same link.
@@ -103,7 +106,8 @@ struct rail_held {
 	int32_t error; /* the failed rail's error, if it must fail after all */
 	uint16_t from; /* peer slot it failed on */
 	uint8_t opcode;
-	uint8_t expired; /* its batch expired: complete -ETIMEDOUT, never post */
+	uint8_t expired;  /* its batch expired: complete -ETIMEDOUT, never post */
+	uint32_t reposts; /* times posted again already (the slot's count) */
 };
 
 /* A segment whose WQEs can be taken off a failed QP: one with several
@@ -706,6 +710,7 @@ mlx5_rails_on_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, uint16_t wqe, 
 		}
 		h = &r->held[r->held_tail++ % RAIL_HELD];
 		h->cookie = sq->slots[(uint16_t)(i - (ds + 3) / 4) & sq->mask].cookie;
+		h->reposts = sq->slots[(uint16_t)(i - (ds + 3) / 4) & sq->mask].reposts;
 		h->raddr = raddr;
 		h->fence_tsc = fence;
 		h->seg = e->seg;
@@ -765,6 +770,7 @@ rail_post(struct mlx5_endpoint *ep, const struct rail_held *h, const struct mlx5
 		return 0;
 	mlx5_post_rdma(sq, h->opcode, h->laddr, h->lkey, h->len, h->raddr, rs->rkey[rail],
 		       mlx5_sq_signal(sq, 1, h->opcode == RAIL_OPCODE_READ), h->cookie);
+	sq->slots[(uint16_t)(sq->pi - 1) & sq->mask].reposts = h->reposts + 1;
 	*touched |= 1u << peer;
 	ep->stats.posted++;
 	return 1;
@@ -815,8 +821,9 @@ mlx5_rails_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t 
 		for (k = 0; k < rs->nrails; k++)
 			if (rs->peer[k] == h.from)
 				from = k;
-		rail = rails_choose(ep, rs, (int)from);
-		if (rail >= rs->nrails) {
+		/* Posted again RAIL_REPOST_MAX times already: as with no rail. */
+		rail = h.reposts >= RAIL_REPOST_MAX ? RAIL_SETS : rails_choose(ep, rs, (int)from);
+		if (rail >= rs->nrails && h.reposts < RAIL_REPOST_MAX) {
 			/* No other rail in service: the failed one, if it is back. */
 			uint64_t now = 0;
 			uint32_t load;
@@ -849,10 +856,12 @@ mlx5_rails_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t 
 			r->st.failed++;
 			done = 1;
 		}
-		if (done)
+		if (done) {
 			ep->rails_pending--;
-		else
+			r->st.capped += h.reposts >= RAIL_REPOST_MAX;
+		} else {
 			r->held[kept++ % RAIL_HELD] = h;
+		}
 	}
 	r->held_tail = kept;
 	while (touched != 0) {

@@ -168,6 +168,7 @@ struct mlx5_rails_stats {
 	uint64_t given_back; /**< of those, handed back to the engine for the last resort */
 	uint64_t pauses;     /**< rails paused after an error */
 	uint64_t expired;    /**< of those moved, completed -ETIMEDOUT: their batch expired */
+	uint64_t capped;     /**< of those, failed or handed back after 8 re-posts of the slice */
 };
 
 /**
