@@ -15,6 +15,8 @@
 #include <rte_common.h>
 #include <rte_cycles.h>
 #include <rte_malloc.h>
+#include <rte_pause.h>
+#include <rte_spinlock.h>
 
 #include <tern_time.h>
 
