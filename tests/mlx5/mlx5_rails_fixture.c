@@ -100,6 +100,7 @@ mlx5_rails_fixture_stats(struct mlx5_rails_stats *sum)
 		sum->failed += st.failed;
 		sum->given_back += st.given_back;
 		sum->pauses += st.pauses;
+		sum->expired += st.expired;
 	}
 	mlx5_ctl_unlock();
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -689,6 +690,253 @@ import_v3_blob(void **state)
 	assert_int_equal(f->ops->segment_import(&seg, blob, (size_t)len - 1), -EINVAL);
 }
 
+/* Post @p nb WRITEs (cookies from @p base's counter) until the endpoint
+ * takes no more: every rail's send queue full. @return how many. */
+static unsigned int
+fill_queues(struct fx *f, struct tern_slice *w, unsigned int nb)
+{
+	unsigned int n = 0;
+	uint16_t k;
+
+	while (n < nb) {
+		w[n] = slice(f, TERN_OP_WRITE, (uint64_t)n * SLICE_BYTES, (uint64_t)n * SLICE_BYTES,
+			     SLICE_BYTES);
+		k = f->ops->post_burst(f->ep, &w[n], 1);
+		if (k == 0)
+			break;
+		n++;
+	}
+	f->next_cookie--; /* the one not taken */
+	return n;
+}
+
+/*
+ * expire() of a batch with READs held for failover (taken off a failed QP,
+ * no room on the other rail yet): they complete -ETIMEDOUT through poll(),
+ * are never posted again once room comes and the wire is mended, and their
+ * local buffer keeps every byte. expire() is called on @p other (another
+ * endpoint, as the engine does on the owner lcore) or on the endpoint that
+ * holds them (NULL).
+ */
+static void
+expire_held_reads(struct fx *f, struct tern_endpoint *other)
+{
+	enum { NR = 8, NW = 256 };
+	struct tern_slice r[NR], *w = calloc(NW, sizeof(*w));
+	struct tern_completion cpl[64];
+	struct mlx5_rails_stats st0, st1;
+	struct mlx5_model_qp *qp0, *qp1;
+	uint8_t *dst = f->local + (12u << 20);
+	const uint64_t src = 8u << 20, cookie = 0xe0000001ull;
+	unsigned int i, nw, spins = 0, reads = 0, writes = 0, timedout = 0;
+
+	assert_non_null(w);
+	write_read_verified(f, 64, 31, 0, NULL);
+	qp0 = qp_of_dev(f, 0);
+	qp1 = qp_of_dev(f, 1);
+	assert_non_null(qp0);
+	assert_non_null(qp1);
+	fill(f->remote + src, NR * SLICE_BYTES, 32);
+	memset(dst, 0xaa, NR * SLICE_BYTES);
+	/* The READs on rail 0 (nothing in flight anywhere: the first rail),
+	 * held by its device; then both queues full of WRITEs, rail 1's held. */
+	mlx5_model_qp_hold(qp0, 1);
+	mlx5_model_qp_hold(qp1, 1);
+	for (i = 0; i < NR; i++) {
+		r[i] = slice(f, TERN_OP_READ, (12u << 20) + (uint64_t)i * SLICE_BYTES,
+			     src + (uint64_t)i * SLICE_BYTES, SLICE_BYTES);
+		r[i].cookie = cookie; /* one batch: one cookie */
+		r[i].batch = 77;
+	}
+	assert_int_equal(f->ops->post_burst(f->ep, r, NR), NR);
+	nw = fill_queues(f, w, NW);
+	assert_true(nw > 0 && nw < NW);
+	assert_int_equal(mlx5_rails_stats(f->ep, &st0), 0);
+	/* Rail 0's wire cut: its READs fail, come off its QP and wait for room. */
+	mlx5_model_wire_set(f->m, 1, 0, 0);
+	mlx5_model_qp_hold(qp0, 0);
+	do {
+		uint16_t n;
+
+		mlx5_model_step(f->m);
+		n = f->ops->poll(f->ep, cpl, RTE_DIM(cpl));
+		for (i = 0; i < n; i++) {
+			assert_int_not_equal(cpl[i].cookie, cookie);
+			writes++;
+		}
+		assert_int_equal(mlx5_rails_stats(f->ep, &st1), 0);
+		assert_true(++spins < SPINS_MAX);
+	} while (st1.moved - st0.moved < NR);
+	assert_int_equal(st1.reposted, st0.reposted); /* rail 1 has no room */
+	/* The deadline. */
+	f->ops->expire(other != NULL ? other : f->ep, cookie, 77);
+	/* Room on rail 1, rail 0 mended: the READs still never go. */
+	mlx5_model_qp_hold(qp1, 0);
+	mlx5_model_wire_set(f->m, 1, 0, 1);
+	for (spins = 0; writes < nw || reads < NR || spins < 200; spins++) {
+		uint16_t n;
+
+		mlx5_model_step(f->m);
+		n = f->ops->poll(f->ep, cpl, RTE_DIM(cpl));
+		for (i = 0; i < n; i++) {
+			if (cpl[i].cookie == cookie) {
+				reads++;
+				timedout += cpl[i].status == -ETIMEDOUT;
+			} else {
+				assert_int_equal(cpl[i].status, 0);
+				writes++;
+			}
+		}
+		assert_true(spins < SPINS_MAX);
+	}
+	assert_int_equal(mlx5_rails_stats(f->ep, &st1), 0);
+	print_message("expired held READs: %u of %u -ETIMEDOUT, %" PRIu64 " expired, %u WRITEs\n",
+		      timedout, (unsigned int)NR, st1.expired - st0.expired, writes);
+	assert_int_equal(reads, NR);
+	assert_int_equal(timedout, NR);
+	assert_int_equal(writes, nw);
+	assert_int_equal(st1.expired - st0.expired, NR);
+	for (i = 0; i < NR * SLICE_BYTES; i++)
+		if (dst[i] != 0xaa)
+			fail_msg("byte %u of the expired READs' buffer changed", i);
+	assert_int_equal(mlx5_ep(f->ep)->rails_pending, 0);
+	free(w);
+	write_read_verified(f, 64, 33, 0, NULL);
+}
+
+static void
+expire_held_read_here(void **state)
+{
+	expire_held_reads(*state, NULL);
+}
+
+/* expire() on another endpoint (another lcore's): the endpoint holding the
+ * READs finds the batch in the process-wide ring before it posts them. */
+static void
+expire_held_read_elsewhere(void **state)
+{
+	struct fx *f = *state;
+	struct tern_endpoint_conf conf = { .lcore_id = rte_lcore_id(),
+					   .socket_id = SOCKET_ID_ANY,
+					   .max_slices = 64 };
+	struct tern_endpoint *other = f->ops->endpoint_open(&conf);
+
+	assert_non_null(other);
+	expire_held_reads(f, other);
+	f->ops->endpoint_close(other);
+}
+
+/* expire() of a batch whose READs wait to be handed back (every rail cut,
+ * a last resort): they complete -ETIMEDOUT through poll() and are never
+ * handed back. */
+static void
+expire_given_back_reads(void **state)
+{
+	enum { NR = 8 };
+	struct fx *f = *state;
+	struct tern_completion cpl[64];
+	struct tern_slice s[NR], out[NR];
+	struct mlx5_rails_stats st0, st1;
+	int32_t ost[NR];
+	const uint64_t cookie = 0xe0000002ull;
+	unsigned int i, spins = 0, done = 0;
+	uint8_t *dst = f->local + (12u << 20);
+	uint16_t n;
+
+	mlx5_set_tuning(&(struct tern_mlx5_tuning){
+		.sq_wqebbs = 64, .sig_every = 16, .max_inline = 64, .rail_pause_ms = 60000 });
+	write_read_verified(f, 64, 34, 0, NULL);
+	f->rseg.fallback = 1;
+	fill(f->remote, NR * SLICE_BYTES, 35);
+	memset(dst, 0xaa, NR * SLICE_BYTES);
+	for (i = 0; i < NR; i++) {
+		s[i] = slice(f, TERN_OP_READ, (12u << 20) + (uint64_t)i * SLICE_BYTES,
+			     (uint64_t)i * SLICE_BYTES, SLICE_BYTES);
+		s[i].cookie = cookie;
+		s[i].batch = 78;
+	}
+	assert_int_equal(mlx5_rails_stats(f->ep, &st0), 0);
+	cut_both(f);
+	assert_int_equal(f->ops->post_burst(f->ep, s, NR), NR);
+	while (f->ep->give_back < NR) {
+		mlx5_model_step(f->m);
+		assert_int_equal(f->ops->poll(f->ep, cpl, RTE_DIM(cpl)), 0);
+		assert_true(++spins < SPINS_MAX);
+	}
+	f->ops->expire(f->ep, cookie, 78);
+	assert_int_equal(f->ep->give_back, 0);
+	assert_int_equal(f->ops->give_back(f->ep, out, ost, NR), 0);
+	while (done < NR) {
+		n = f->ops->poll(f->ep, cpl, RTE_DIM(cpl));
+		for (i = 0; i < n; i++) {
+			assert_int_equal(cpl[i].cookie, cookie);
+			assert_int_equal(cpl[i].status, -ETIMEDOUT);
+		}
+		done += n;
+		assert_true(++spins < SPINS_MAX);
+	}
+	assert_int_equal(mlx5_rails_stats(f->ep, &st1), 0);
+	assert_int_equal(st1.expired - st0.expired, NR);
+	assert_int_equal(st1.given_back, st0.given_back);
+	for (i = 0; i < 100; i++) {
+		mlx5_model_step(f->m);
+		assert_int_equal(f->ops->poll(f->ep, cpl, RTE_DIM(cpl)), 0);
+	}
+	for (i = 0; i < NR * SLICE_BYTES; i++)
+		if (dst[i] != 0xaa)
+			fail_msg("byte %u of the expired READs' buffer changed", i);
+	mlx5_model_wire_set(f->m, 1, 0, 1);
+	mlx5_model_wire_set(f->m, 1, 1, 1);
+	f->rseg.fallback = 0;
+}
+
+/* Both wires cut, rails paused for 1 ms only: a READ bounces from rail to
+ * rail, each time posted again, and fails with the rail's error after 8
+ * re-posts (tcp's cap) instead of bouncing until its deadline. */
+static void
+reposts_are_capped(void **state)
+{
+	struct fx *f = *state;
+	struct tern_completion cpl[8];
+	struct mlx5_rails_stats st0, st1;
+	struct tern_slice s;
+	unsigned int spins, done = 0;
+	int32_t status = 0;
+
+	mlx5_set_tuning(&(struct tern_mlx5_tuning){
+		.sq_wqebbs = 64, .sig_every = 16, .max_inline = 64, .rail_pause_ms = 1 });
+	write_read_verified(f, 64, 36, 0, NULL);
+	assert_int_equal(mlx5_rails_stats(f->ep, &st0), 0);
+	cut_both(f);
+	s = slice(f, TERN_OP_READ, LOCAL_BYTES / 2, 0, SLICE_BYTES);
+	assert_int_equal(f->ops->post_burst(f->ep, &s, 1), 1);
+	for (spins = 0; done == 0 && spins < 500; spins++) {
+		uint16_t n, i;
+
+		usleep(3000); /* the last pause is over */
+		mlx5_model_step(f->m);
+		n = f->ops->poll(f->ep, cpl, RTE_DIM(cpl));
+		for (i = 0; i < n; i++) {
+			assert_int_equal(cpl[i].cookie, s.cookie);
+			status = cpl[i].status;
+		}
+		done += n;
+	}
+	assert_int_equal(mlx5_rails_stats(f->ep, &st1), 0);
+	print_message("capped: done %u after %u polls, status %d, %" PRIu64 " re-posts, %" PRIu64
+		      " capped, %" PRIu64 " pauses\n",
+		      done, spins, status, st1.reposted - st0.reposted, st1.capped - st0.capped,
+		      st1.pauses - st0.pauses);
+	assert_int_equal(done, 1);
+	assert_int_equal(status, -ETIMEDOUT);
+	assert_int_equal(st1.reposted - st0.reposted, 8);
+	assert_int_equal(st1.capped - st0.capped, 1);
+	mlx5_model_wire_set(f->m, 1, 0, 1);
+	mlx5_model_wire_set(f->m, 1, 1, 1);
+	usleep(3000);
+	write_read_verified(f, 64, 37, 0, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -713,6 +961,10 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(hand_back_with_a_last_resort, setup, teardown),
 		cmocka_unit_test_setup_teardown(hand_back_one_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(import_v3_blob, setup, teardown),
+		cmocka_unit_test_setup_teardown(expire_held_read_here, setup, teardown),
+		cmocka_unit_test_setup_teardown(expire_held_read_elsewhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(expire_given_back_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(reposts_are_capped, setup, teardown),
 	};
 
 	(void)argc;

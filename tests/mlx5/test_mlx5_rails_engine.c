@@ -174,6 +174,94 @@ both_cut_fail_before_the_deadline_then_work_again(void **state)
 	assert_int_equal(test_pattern_check(f->remote, REMOTE_BYTES, 14, 0), SIZE_MAX);
 }
 
+/* Hold (or release) the model's QPs to node 1's device @p dev. */
+static void
+hold_dev(struct mlx5_model *m, int dev, int hold)
+{
+	struct mlx5_model_qp *qp;
+	unsigned int i;
+
+	for (i = 0; (qp = mlx5_model_qp(m, i)) != NULL; i++)
+		if (mlx5_model_qp_remote_dev(qp) == dev)
+			mlx5_model_qp_hold(qp, hold);
+}
+
+/*
+ * A READ batch whose slices wait in the driver for failover when its
+ * deadline passes (rail 0's wire cut under them, rail 1's queues full of
+ * WRITEs its device holds, rails paused for a minute): its future resolves
+ * -ETIMEDOUT at the deadline, its slices complete -ETIMEDOUT (the engine's
+ * expire() reached the driver), and once rail 1 has room and rail 0 is
+ * mended, no byte of its buffer changes.
+ */
+static void
+expired_read_never_lands(void **state)
+{
+	enum { FILL = 96 };
+	struct efx *f = *state;
+	struct tern_mlx5_tuning t = {
+		.sq_wqebbs = 64, .sig_every = 16, .max_inline = 64, .rail_pause_ms = 60000
+	};
+	struct tern_future *fill[FILL], *rf;
+	struct mlx5_rails_stats st0, st1;
+	uint8_t *dst = f->local + (48u << 20);
+	const uint64_t src = 28u << 20;
+	struct tern_request r = test_req(TERN_OP_READ, f->remote_h, src, dst, BATCH_BYTES);
+	struct tern_submit_opts o = { .deadline_ns = 400ull * 1000 * 1000 };
+	int32_t st[BATCHES];
+	uint64_t t0, ms;
+	unsigned int i;
+	size_t k;
+	int rc;
+
+	mlx5_set_tuning(&t);
+	/* Opens the QPs; READs, so that every one is reported (nothing in
+	 * flight anywhere after: the next run goes to rail 0). */
+	test_pattern_fill(f->remote, REMOTE_BYTES, 41, 0);
+	mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_READ, f->local, 0,
+				   st, NULL);
+	for (i = 0; i < BATCHES; i++)
+		assert_int_equal(st[i], 0);
+	memset(dst, 0xaa, BATCH_BYTES);
+	mlx5_rails_fixture_stats(&st0);
+	hold_dev(f->m, 0, 1);
+	hold_dev(f->m, 1, 1);
+	mlx5_model_wire_set(f->m, 1, 0, 0);
+	t0 = test_now_ns();
+	rf = tern_submit(f->client, &r, 1, &o);
+	assert_non_null(rf);
+	usleep(20 * 1000);
+	for (i = 0; i < FILL; i++) {
+		struct tern_request w =
+			test_req(TERN_OP_WRITE, f->remote_h, ((uint64_t)i % 24) << 20,
+				 f->local + (((uint64_t)i % 24) << 20), BATCH_BYTES);
+
+		fill[i] = tern_submit(f->client, &w, 1, NULL);
+		assert_non_null(fill[i]);
+	}
+	usleep(50 * 1000);
+	hold_dev(f->m, 0, 0); /* rail 0 fails under the READ */
+	rc = test_wait_release(rf);
+	ms = (test_now_ns() - t0) / 1000000;
+	print_message("expired READ: %d after %" PRIu64 " ms (deadline 400 ms)\n", rc, ms);
+	assert_int_equal(rc, -ETIMEDOUT);
+	/* Room on rail 1, rail 0 mended: the fillers complete, the READ never. */
+	mlx5_model_wire_set(f->m, 1, 0, 1);
+	hold_dev(f->m, 1, 0);
+	for (i = 0; i < FILL; i++)
+		assert_int_equal(test_wait_release(fill[i]), 0);
+	usleep(100 * 1000);
+	mlx5_rails_fixture_stats(&st1);
+	print_message("expired READ: %" PRIu64 " slices expired in the driver, %" PRIu64
+		      " moved, %" PRIu64 " re-posted\n",
+		      st1.expired - st0.expired, st1.moved - st0.moved,
+		      st1.reposted - st0.reposted);
+	for (k = 0; k < BATCH_BYTES; k++)
+		if (dst[k] != 0xaa)
+			fail_msg("byte %zu of the expired READ's buffer changed", k);
+	assert_int_equal(st1.expired - st0.expired, BATCH_BYTES / (256u << 10));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -181,6 +269,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(every_batch_survives_a_rail_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(both_cut_fail_before_the_deadline_then_work_again,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(expired_read_never_lands, setup, teardown),
 	};
 
 	(void)argc;

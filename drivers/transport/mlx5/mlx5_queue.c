@@ -52,6 +52,8 @@ mlx5_sq_init(struct mlx5_sq *sq, const struct tern_mlx5_sq_view *view, struct ml
 void
 mlx5_sq_reset(struct mlx5_sq *sq)
 {
+	uint32_t i;
+
 	sq->pi = 0;
 	sq->rep = 0;
 	sq->done = 0;
@@ -60,6 +62,9 @@ mlx5_sq_reset(struct mlx5_sq *sq)
 	sq->hw_done = 0;
 	sq->db_pi = 0;
 	sq->last_ctrl = (uint64_t *)sq->buf;
+	/* A WQE not reported before the reset leaves no count behind. */
+	for (i = 0; i <= sq->mask; i++)
+		sq->slots[i].reposts = 0;
 	sq->recoveries++;
 }
 

@@ -58,12 +58,13 @@ struct tern_mlx5_cq_view {
  * Per-WQE bookkeeping, indexed by the WQE's first WQEBB. Only the cookie is
  * written when posting: a WQE's size and length are read back from the WQE
  * itself (it stays in the ring until reported), its status is written by the
- * error path only and cleared when reported.
+ * error path only and its re-post count by the rails' failover only (both
+ * cleared when reported, one 8-byte store).
  */
 struct mlx5_slot {
-	uint64_t cookie; /**< the slice's cookie */
-	int32_t status;	 /**< 0 or a negative errno */
-	uint32_t reserved;
+	uint64_t cookie;  /**< the slice's cookie */
+	int32_t status;	  /**< 0 or a negative errno */
+	uint32_t reposts; /**< times the slice was posted again on a rail (mlx5_rails.c) */
 };
 
 struct mlx5_ep_rq;
@@ -310,6 +311,7 @@ mlx5_sq_report(struct mlx5_sq *sq, struct tern_completion *cpl, uint16_t max)
 		cpl[n].status = slot->status;
 		cpl[n].length = slot->status == 0 ? len : 0;
 		slot->status = 0;
+		slot->reposts = 0;
 		sq->rep += (uint16_t)(((wqe[7] & 0x3f) + 3) / 4);
 		n++;
 	}

@@ -15,6 +15,8 @@
 #include <rte_common.h>
 #include <rte_cycles.h>
 #include <rte_malloc.h>
+#include <rte_pause.h>
+#include <rte_spinlock.h>
 
 #include <tern_time.h>
 
@@ -37,6 +39,15 @@
 #define RAIL_PAUSE_MAX	  2000u
 #define RAIL_OPCODE_READ  0x10
 #define RAIL_OPCODE_WRITE 0x08
+/* Expired batches every endpoint remembers (as tcp's: the last 64, for a
+ * second), endpoints an expire() waits for, and how long at most. */
+#define RAIL_DEAD	  64u
+#define RAIL_DEAD_KEEP_MS 1000u
+#define RAIL_EP_MAX	  256u
+#define RAIL_QUIESCE_MS	  10u
+/* Times one slice is posted again across rails before it fails (or goes to
+ * the last resort), as tcp's 8. */
+#define RAIL_REPOST_MAX 8u
 
 /*
  * A rail that failed on one lcore failed for every lcore: the same link.
@@ -47,6 +58,38 @@
  * slices. Atomic; the latest pause end wins.
  */
 static uint64_t rails_down_until_ms[TERN_MLX5_PEER_MAX];
+
+/*
+ * Batches whose deadline passed (expire(), mlx5_rails_expire()): the owner
+ * lcore publishes (cookie, batch) here; every endpoint reads what is new
+ * before it posts a held WQE again or hands one back (mlx5_rails_poll(),
+ * mlx5_give_back(): the failover path only) and fails the held WQEs of
+ * those cookies instead. A cookie alone names the batch: a WQE taken off a
+ * failed QP is a slice not completed yet, and the engine reuses a cookie
+ * only after every slice of its batch completed, so while any WQE with
+ * that cookie is held or still in a QP, the cookie belongs to the batch
+ * that expired. (Keeping the batch per WQE would cost a store per WQE on
+ * the post path.) What is left: a later batch that reuses the cookie
+ * within the second an endpoint remembers it, and has a slice taken off a
+ * failed QP meanwhile, sees that slice fail -ETIMEDOUT (doc/mlx5.md).
+ */
+struct rail_dead {
+	uint64_t cookie;
+	uint64_t batch;
+	uint64_t until_tsc; /* an endpoint's copy: forgotten then */
+};
+
+static struct {
+	rte_spinlock_t lock;
+	uint64_t gen; /* entries ever published */
+	struct rail_dead ring[RAIL_DEAD];
+} rails_expired = { .lock = RTE_SPINLOCK_INITIALIZER };
+
+/* Per endpoint slot: odd while that endpoint may post a held WQE again or
+ * hand one back; expire() waits for those to leave. 0 in rails_ep_used:
+ * slot free. */
+static uint64_t rails_qseq[RAIL_EP_MAX];
+static uint8_t rails_ep_used[RAIL_EP_MAX];
 
 /* The WRITE fence (tern_mlx5_tuning.write_fence_us, configure key
  * write_fence_us): 0 until set, one local ACK timeout then. */
@@ -65,6 +108,8 @@ struct rail_held {
 	int32_t error; /* the failed rail's error, if it must fail after all */
 	uint16_t from; /* peer slot it failed on */
 	uint8_t opcode;
+	uint8_t expired;  /* its batch expired: complete -ETIMEDOUT, never post */
+	uint32_t reposts; /* times posted again already (the slot's count) */
 };
 
 /* A segment whose WQEs can be taken off a failed QP: one with several
@@ -93,6 +138,12 @@ struct mlx5_ep_rails {
 	uint32_t give_head; /* handed back to the engine (give_back op) */
 	uint32_t give_tail;
 	struct rail_held give[RAIL_HELD];
+	/* Expired batches this endpoint knows (rails_expired up to seen_gen). */
+	struct rail_dead dead[RAIL_DEAD];
+	uint32_t dead_head;
+	uint32_t nb_dead;
+	uint64_t seen_gen;
+	uint32_t slot; /* in rails_qseq */
 	struct mlx5_rails_stats st;
 };
 
@@ -160,14 +211,35 @@ mlx5_rails_release(struct tern_segment *seg)
 int
 mlx5_rails_ep_open(struct mlx5_endpoint *ep, int socket_id)
 {
+	uint32_t i;
+
 	ep->rails = rte_zmalloc_socket("tern_mlx5_rails", sizeof(*ep->rails), RTE_CACHE_LINE_SIZE,
 				       socket_id);
-	return ep->rails == NULL ? -ENOMEM : 0;
+	if (ep->rails == NULL)
+		return -ENOMEM;
+	for (i = 0; i < RAIL_EP_MAX; i++) {
+		uint8_t free_ = 0;
+
+		if (__atomic_compare_exchange_n(&rails_ep_used[i], &free_, 1, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			break;
+	}
+	if (i == RAIL_EP_MAX) {
+		rte_free(ep->rails);
+		ep->rails = NULL;
+		return -ENOSPC;
+	}
+	ep->rails->slot = i;
+	/* Batches that expired before it opened hold nothing of it. */
+	ep->rails->seen_gen = __atomic_load_n(&rails_expired.gen, __ATOMIC_SEQ_CST);
+	return 0;
 }
 
 void
 mlx5_rails_ep_close(struct mlx5_endpoint *ep)
 {
+	if (ep->rails != NULL)
+		__atomic_store_n(&rails_ep_used[ep->rails->slot], 0, __ATOMIC_RELEASE);
 	rte_free(ep->rails);
 	ep->rails = NULL;
 }
@@ -442,11 +514,169 @@ rail_pause(struct mlx5_ep_rails *r, uint16_t peer)
 	r->st.pauses++;
 }
 
+/* ---- expired batches ---- */
+
+/* Complete @p h locally with @p status. @return 0, or -ENOSPC (ring full). */
+static int
+rails_complete_sw(struct mlx5_endpoint *ep, const struct rail_held *h, int32_t status)
+{
+	if (ep->sw_tail - ep->sw_head > ep->sw_mask)
+		return -ENOSPC;
+	ep->sw[ep->sw_tail & ep->sw_mask].cookie = h->cookie;
+	ep->sw[ep->sw_tail & ep->sw_mask].status = status;
+	ep->sw[ep->sw_tail & ep->sw_mask].length = 0;
+	ep->sw_tail++;
+	return 0;
+}
+
+/* Was @p cookie's batch expired lately, as far as @p r knows? Forgets the
+ * old ones (@p now: TSC). */
+static bool
+rails_dead(struct mlx5_ep_rails *r, uint64_t cookie, uint64_t now)
+{
+	uint32_t i;
+
+	while (r->nb_dead != 0 &&
+	       r->dead[(r->dead_head + RAIL_DEAD - r->nb_dead) % RAIL_DEAD].until_tsc < now)
+		r->nb_dead--;
+	for (i = 1; i <= r->nb_dead; i++)
+		if (r->dead[(r->dead_head + RAIL_DEAD - i) % RAIL_DEAD].cookie == cookie)
+			return true;
+	return false;
+}
+
+/*
+ * The held and handed-back WQEs of @p cookie (@p all: every one) will never
+ * be posted: completed -ETIMEDOUT through poll() (the software ring; a held
+ * one that finds it full is marked and completed by mlx5_rails_poll(), a
+ * handed-back one by mlx5_give_back()).
+ */
+static void
+rails_expire_held(struct mlx5_endpoint *ep, uint64_t cookie, bool all)
+{
+	struct mlx5_ep_rails *r = ep->rails;
+	uint32_t j, kept;
+
+	kept = r->held_head;
+	for (j = r->held_head; j != r->held_tail; j++) {
+		struct rail_held h = r->held[j % RAIL_HELD];
+
+		if (all || h.cookie == cookie) {
+			h.expired = 1;
+			if (rails_complete_sw(ep, &h, -ETIMEDOUT) == 0) {
+				ep->rails_pending--;
+				r->st.expired++;
+				continue;
+			}
+		}
+		r->held[kept++ % RAIL_HELD] = h;
+	}
+	r->held_tail = kept;
+	kept = r->give_head;
+	for (j = r->give_head; j != r->give_tail; j++) {
+		struct rail_held h = r->give[j % RAIL_HELD];
+
+		if (all || h.cookie == cookie) {
+			h.expired = 1;
+			if (rails_complete_sw(ep, &h, -ETIMEDOUT) == 0) {
+				ep->base.give_back--;
+				r->st.expired++;
+				continue;
+			}
+		}
+		r->give[kept++ % RAIL_HELD] = h;
+	}
+	r->give_tail = kept;
+}
+
+/* Take in the batches expired since this endpoint last looked: remember
+ * them (a WQE of theirs may be taken off a QP later) and expire what it
+ * holds of them. Fell behind by more than it can remember: everything it
+ * holds counts as expired (as tcp does). */
+static void
+rails_catch_up(struct mlx5_endpoint *ep)
+{
+	struct mlx5_ep_rails *r = ep->rails;
+	struct rail_dead got[RAIL_DEAD];
+	uint64_t gen, first, until;
+	uint32_t n = 0, k;
+	bool all = false;
+
+	if (__atomic_load_n(&rails_expired.gen, __ATOMIC_SEQ_CST) == r->seen_gen)
+		return;
+	rte_spinlock_lock(&rails_expired.lock);
+	gen = rails_expired.gen;
+	first = r->seen_gen;
+	if (gen - first > RAIL_DEAD) {
+		all = true;
+		first = gen - RAIL_DEAD;
+	}
+	for (; first + n < gen; n++)
+		got[n] = rails_expired.ring[(first + n) % RAIL_DEAD];
+	rte_spinlock_unlock(&rails_expired.lock);
+	r->seen_gen = gen;
+	until = rte_rdtsc() + rte_get_tsc_hz() / 1000 * RAIL_DEAD_KEEP_MS;
+	for (k = 0; k < n; k++) {
+		r->dead[r->dead_head] = got[k];
+		r->dead[r->dead_head].until_tsc = until;
+		r->dead_head = (r->dead_head + 1) % RAIL_DEAD;
+		r->nb_dead = RTE_MIN(r->nb_dead + 1, RAIL_DEAD);
+		if (!all && (r->held_head != r->held_tail || r->give_head != r->give_tail))
+			rails_expire_held(ep, got[k].cookie, false);
+	}
+	if (all)
+		rails_expire_held(ep, 0, true);
+}
+
+/* The endpoint may post held WQEs again or hand them back until
+ * rails_leave(); an expire() waits for it to leave. */
+static inline void
+rails_enter(struct mlx5_ep_rails *r)
+{
+	__atomic_fetch_add(&rails_qseq[r->slot], 1, __ATOMIC_SEQ_CST);
+}
+
+static inline void
+rails_leave(struct mlx5_ep_rails *r)
+{
+	__atomic_fetch_add(&rails_qseq[r->slot], 1, __ATOMIC_RELEASE);
+}
+
+void
+mlx5_rails_expire(struct tern_endpoint *base, uint64_t cookie, uint64_t batch)
+{
+	struct mlx5_endpoint *ep = mlx5_ep(base);
+	uint64_t end, seq;
+	uint32_t i;
+
+	rte_spinlock_lock(&rails_expired.lock);
+	rails_expired.ring[rails_expired.gen % RAIL_DEAD] =
+		(struct rail_dead){ .cookie = cookie, .batch = batch };
+	__atomic_store_n(&rails_expired.gen, rails_expired.gen + 1, __ATOMIC_SEQ_CST);
+	rte_spinlock_unlock(&rails_expired.lock);
+	/* This endpoint's own held WQEs: now. */
+	if (ep->rails != NULL)
+		rails_catch_up(ep);
+	/* Another endpoint that is posting held WQEs again may not have seen
+	 * it: wait until it left (bounded: a lost lcore must not stop this
+	 * one); the next time it enters, it catches up first. */
+	end = rte_rdtsc() + rte_get_tsc_hz() / 1000 * RAIL_QUIESCE_MS;
+	for (i = 0; i < RAIL_EP_MAX; i++) {
+		if ((ep->rails != NULL && i == ep->rails->slot) ||
+		    !__atomic_load_n(&rails_ep_used[i], __ATOMIC_ACQUIRE))
+			continue;
+		seq = __atomic_load_n(&rails_qseq[i], __ATOMIC_SEQ_CST);
+		while ((seq & 1) != 0 && __atomic_load_n(&rails_qseq[i], __ATOMIC_SEQ_CST) == seq &&
+		       rte_rdtsc() < end)
+			rte_pause();
+	}
+}
+
 void
 mlx5_rails_on_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, uint16_t wqe, int err)
 {
 	struct mlx5_ep_rails *r = ep->rails;
-	uint64_t fence = 0;
+	uint64_t fence = 0, now_tsc = 0;
 	uint16_t i;
 	int paused = 0;
 
@@ -482,6 +712,7 @@ mlx5_rails_on_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, uint16_t wqe, 
 		}
 		h = &r->held[r->held_tail++ % RAIL_HELD];
 		h->cookie = sq->slots[(uint16_t)(i - (ds + 3) / 4) & sq->mask].cookie;
+		h->reposts = sq->slots[(uint16_t)(i - (ds + 3) / 4) & sq->mask].reposts;
 		h->raddr = raddr;
 		h->fence_tsc = fence;
 		h->seg = e->seg;
@@ -492,6 +723,10 @@ mlx5_rails_on_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, uint16_t wqe, 
 		h->error = err;
 		h->from = sq->peer;
 		h->opcode = opcode;
+		/* Of a batch that expired already: never posted again. */
+		if (r->nb_dead != 0 && now_tsc == 0)
+			now_tsc = rte_rdtsc();
+		h->expired = r->nb_dead != 0 && rails_dead(r, h->cookie, now_tsc);
 		sq->slots[(uint16_t)(i - (ds + 3) / 4) & sq->mask].cookie = MLX5_RAIL_MOVED;
 		r->moved_out++;
 		r->moved_from[sq->peer]++;
@@ -537,6 +772,7 @@ rail_post(struct mlx5_endpoint *ep, const struct rail_held *h, const struct mlx5
 		return 0;
 	mlx5_post_rdma(sq, h->opcode, h->laddr, h->lkey, h->len, h->raddr, rs->rkey[rail],
 		       mlx5_sq_signal(sq, 1, h->opcode == RAIL_OPCODE_READ), h->cookie);
+	sq->slots[(uint16_t)(sq->pi - 1) & sq->mask].reposts = h->reposts + 1;
 	*touched |= 1u << peer;
 	ep->stats.posted++;
 	return 1;
@@ -559,18 +795,37 @@ mlx5_rails_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t 
 		}
 		cpl[out++] = cpl[i];
 	}
-	/* Post again what may go, in order; keep the rest. */
+	/* Post again what may go, in order; keep the rest. Nothing of a batch
+	 * that expired: what is new is taken in first, inside the section an
+	 * expire() waits for. */
+	rails_enter(r);
+	rails_catch_up(ep);
+	kept = r->held_head;
 	for (j = r->held_head; j != r->held_tail; j++) {
 		struct rail_held h = r->held[j % RAIL_HELD];
 		const struct mlx5_rail_set *rs = &h.rs;
 		unsigned int from = 0, k, rail;
 		int done = 0;
 
+		if (h.expired) {
+			if (out < max) {
+				cpl[out].cookie = h.cookie;
+				cpl[out].status = -ETIMEDOUT;
+				cpl[out].length = 0;
+				out++;
+				r->st.expired++;
+				ep->rails_pending--;
+			} else {
+				r->held[kept++ % RAIL_HELD] = h;
+			}
+			continue;
+		}
 		for (k = 0; k < rs->nrails; k++)
 			if (rs->peer[k] == h.from)
 				from = k;
-		rail = rails_choose(ep, rs, (int)from);
-		if (rail >= rs->nrails) {
+		/* Posted again RAIL_REPOST_MAX times already: as with no rail. */
+		rail = h.reposts >= RAIL_REPOST_MAX ? RAIL_SETS : rails_choose(ep, rs, (int)from);
+		if (rail >= rs->nrails && h.reposts < RAIL_REPOST_MAX) {
 			/* No other rail in service: the failed one, if it is back. */
 			uint64_t now = 0;
 			uint32_t load;
@@ -603,10 +858,12 @@ mlx5_rails_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t 
 			r->st.failed++;
 			done = 1;
 		}
-		if (done)
+		if (done) {
 			ep->rails_pending--;
-		else
+			r->st.capped += h.reposts >= RAIL_REPOST_MAX;
+		} else {
 			r->held[kept++ % RAIL_HELD] = h;
+		}
 	}
 	r->held_tail = kept;
 	while (touched != 0) {
@@ -619,6 +876,8 @@ mlx5_rails_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t 
 		mlx5_sq_doorbell(sq);
 		ep->stats.doorbells++;
 	}
+	/* Left once rung: a WQE posted inside is on the wire when it leaves. */
+	rails_leave(r);
 	return out;
 }
 
@@ -631,9 +890,23 @@ mlx5_give_back(struct tern_endpoint *base, struct tern_slice *out, int32_t *stat
 
 	if (r == NULL)
 		return 0;
+	/* Nothing of a batch that expired goes back (see mlx5_rails_poll()). */
+	rails_enter(r);
+	rails_catch_up(ep);
 	while (n < max && r->give_head != r->give_tail) {
-		const struct rail_held *h = &r->give[r->give_head++ % RAIL_HELD];
+		const struct rail_held *h = &r->give[r->give_head % RAIL_HELD];
 		const struct tern_mlx5_desc *d = (const struct tern_mlx5_desc *)h->seg->priv;
+
+		if (h->expired) {
+			/* Its completion waited for room in the software ring. */
+			if (rails_complete_sw(ep, h, -ETIMEDOUT) != 0)
+				break;
+			r->give_head++;
+			ep->base.give_back--;
+			r->st.expired++;
+			continue;
+		}
+		r->give_head++;
 
 		out[n] = (struct tern_slice){
 			.cookie = h->cookie,
@@ -645,6 +918,7 @@ mlx5_give_back(struct tern_endpoint *base, struct tern_slice *out, int32_t *stat
 		};
 		status[n++] = h->error;
 	}
+	rails_leave(r);
 	ep->base.give_back -= n;
 	r->st.given_back += n;
 	return n;
@@ -654,13 +928,7 @@ mlx5_give_back(struct tern_endpoint *base, struct tern_slice *out, int32_t *stat
 static int
 rails_cancel_one(struct mlx5_endpoint *ep, const struct rail_held *h)
 {
-	if (ep->sw_tail - ep->sw_head > ep->sw_mask)
-		return -ENOSPC;
-	ep->sw[ep->sw_tail & ep->sw_mask].cookie = h->cookie;
-	ep->sw[ep->sw_tail & ep->sw_mask].status = -ECANCELED;
-	ep->sw[ep->sw_tail & ep->sw_mask].length = 0;
-	ep->sw_tail++;
-	return 0;
+	return rails_complete_sw(ep, h, -ECANCELED);
 }
 
 void

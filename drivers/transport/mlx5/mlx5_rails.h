@@ -105,6 +105,21 @@ void mlx5_rails_on_error(struct mlx5_endpoint *ep, struct mlx5_sq *sq, uint16_t 
 uint16_t mlx5_rails_poll(struct mlx5_endpoint *ep, struct tern_completion *cpl, uint16_t n,
 			 uint16_t max);
 
+/**
+ * The transport's expire op (tern_transport_driver.h): the batch of @p
+ * cookie (and @p batch) passed its deadline. Every WQE of it taken off a
+ * failed QP, on this endpoint or any other, is never posted again nor
+ * handed back: it completes -ETIMEDOUT through poll(). This endpoint's now;
+ * another's the next time it would post one again or hand one back (it
+ * reads a process-wide ring of the last 64 expired batches first, and
+ * remembers them for a second for WQEs taken off a QP later); returns once
+ * every endpoint that was doing that has left it (10 ms at most). A cookie
+ * names the batch: one held WQE's cookie belongs to one live batch
+ * (doc/mlx5.md, "Expired batches"). WQEs still in a QP's send queue are not
+ * covered. Owner lcore.
+ */
+void mlx5_rails_expire(struct tern_endpoint *ep, uint64_t cookie, uint64_t batch);
+
 /** cancel(): complete the WQEs waiting to be posted again, or to be handed
  *  back, with -ECANCELED. */
 void mlx5_rails_cancel(struct mlx5_endpoint *ep);
@@ -152,6 +167,8 @@ struct mlx5_rails_stats {
 	uint64_t failed;     /**< of those, failed (no rail in service, no last resort) */
 	uint64_t given_back; /**< of those, handed back to the engine for the last resort */
 	uint64_t pauses;     /**< rails paused after an error */
+	uint64_t expired;    /**< of those moved, completed -ETIMEDOUT: their batch expired */
+	uint64_t capped;     /**< of those, failed or handed back after 8 re-posts of the slice */
 };
 
 /**

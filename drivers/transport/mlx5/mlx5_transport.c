@@ -624,6 +624,7 @@ static struct tern_transport_ops mlx5_ops = {
 	.post_burst = mlx5_post_burst,
 	.poll = mlx5_poll,
 	.cancel = mlx5_cancel,
+	.expire = mlx5_rails_expire,
 	.endpoint_close = mlx5_endpoint_close,
 	.rails = mlx5_rails,
 	.rail_live = mlx5_rail_live,
