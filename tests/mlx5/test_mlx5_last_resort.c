@@ -185,6 +185,41 @@ fallback_slices(struct efx *f)
 	return tr.fallback_slices;
 }
 
+/*
+ * BATCHES batches of @p op on segment @p h from f->local, the wires of
+ * device mask @p cut cut while every one is in flight
+ * (mlx5_rails_fixture_batches()): every batch succeeds, what was on mlx5
+ * is handed back to the last resort and none fails in the driver. Prints
+ * the counts under @p label.
+ */
+static void
+cut_in_flight_all_succeed(struct efx *f, uint32_t h, uint8_t op, unsigned int cut,
+			  const char *label)
+{
+	struct mlx5_rails_stats rs0, rs1;
+	int32_t st[BATCHES];
+	unsigned int i, pending, failed = 0;
+	uint64_t ms, fb0;
+
+	mlx5_rails_fixture_stats(&rs0);
+	fb0 = fallback_slices(f);
+	pending =
+		mlx5_rails_fixture_batches(f->m, f->client, h, BATCHES, op, f->local, cut, st, &ms);
+	mlx5_rails_fixture_stats(&rs1);
+	for (i = 0; i < BATCHES; i++)
+		failed += st[i] != 0;
+	print_message("%s: %u of %u batches in flight, %u failed, in %" PRIu64
+		      " ms; WQEs taken off %" PRIu64 ", handed back %" PRIu64 ", failed %" PRIu64
+		      "; slices over tcp %" PRIu64 "\n",
+		      label, pending, BATCHES, failed, ms, rs1.moved - rs0.moved,
+		      rs1.given_back - rs0.given_back, rs1.failed - rs0.failed,
+		      fallback_slices(f) - fb0);
+	assert_true(pending > 0);
+	assert_int_equal(failed, 0);
+	assert_true(rs1.given_back > rs0.given_back);
+	assert_int_equal(rs1.failed, rs0.failed);
+}
+
 static void
 set_fallback_is_strict(void **state)
 {
@@ -206,10 +241,9 @@ static void
 all_rails_cut_new_batches_go_over_tcp_then_back(void **state)
 {
 	struct efx *f = *state;
-	struct mlx5_rails_stats rs0, rs1;
 	int32_t st[BATCHES];
 	uint64_t ms, fb0, fb1, ex0, ex1, t0;
-	unsigned int i, pending, failed = 0;
+	unsigned int i;
 
 	assert_int_equal(tern_segment_set_fallback(f->env.segments, f->remote_h, f->tcp_h), 0);
 	/* Rails in service: everything over mlx5. */
@@ -227,24 +261,8 @@ all_rails_cut_new_batches_go_over_tcp_then_back(void **state)
 	 * handed back (give_back) and goes over tcp; every batch succeeds. */
 	test_pattern_fill(f->local, REMOTE_BYTES, 22, 0);
 	test_pattern_fill(f->local + REMOTE_BYTES, FB_BATCHES * BATCH_BYTES, 23, 0);
-	mlx5_rails_fixture_stats(&rs0);
-	fb0 = fallback_slices(f);
 	t0 = test_now_ns();
-	pending = mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_WRITE,
-					     f->local, 3, st, &ms);
-	mlx5_rails_fixture_stats(&rs1);
-	for (i = 0; i < BATCHES; i++)
-		failed += st[i] != 0;
-	print_message("all rails cut, WRITE: %u of %u batches in flight, %u failed, in %" PRIu64
-		      " ms; WQEs taken off %" PRIu64 ", handed back %" PRIu64 ", failed %" PRIu64
-		      "; slices over tcp %" PRIu64 "\n",
-		      pending, BATCHES, failed, ms, rs1.moved - rs0.moved,
-		      rs1.given_back - rs0.given_back, rs1.failed - rs0.failed,
-		      fallback_slices(f) - fb0);
-	assert_true(pending > 0);
-	assert_int_equal(failed, 0);
-	assert_true(rs1.given_back > rs0.given_back);
-	assert_int_equal(rs1.failed, rs0.failed);
+	cut_in_flight_all_succeed(f, f->remote_h, TERN_OP_WRITE, 3, "all rails cut, WRITE");
 	assert_int_equal(test_pattern_check(f->remote, REMOTE_BYTES, 22, 0), SIZE_MAX);
 
 	/* Now new batches: over tcp, every one, every byte (a rail paused for
@@ -301,10 +319,8 @@ static void
 all_rails_cut_in_flight_reads_go_over_tcp(void **state)
 {
 	struct efx *f = *state;
-	struct mlx5_rails_stats rs0, rs1;
 	int32_t st[BATCHES];
-	uint64_t ms, fb0;
-	unsigned int i, pending;
+	unsigned int i;
 
 	assert_int_equal(tern_segment_set_fallback(f->env.segments, f->remote_h, f->tcp_h), 0);
 	test_pattern_fill(f->local, REMOTE_BYTES, 31, 0);
@@ -313,21 +329,7 @@ all_rails_cut_in_flight_reads_go_over_tcp(void **state)
 	for (i = 0; i < BATCHES; i++)
 		assert_int_equal(st[i], 0);
 	memset(f->local, 0, REMOTE_BYTES);
-	mlx5_rails_fixture_stats(&rs0);
-	fb0 = fallback_slices(f);
-	pending = mlx5_rails_fixture_batches(f->m, f->client, f->remote_h, BATCHES, TERN_OP_READ,
-					     f->local, 3, st, &ms);
-	mlx5_rails_fixture_stats(&rs1);
-	print_message("all rails cut, READ: %u of %u batches in flight, in %" PRIu64
-		      " ms; WQEs taken off %" PRIu64 ", handed back %" PRIu64 ", failed %" PRIu64
-		      "; slices over tcp %" PRIu64 "\n",
-		      pending, BATCHES, ms, rs1.moved - rs0.moved, rs1.given_back - rs0.given_back,
-		      rs1.failed - rs0.failed, fallback_slices(f) - fb0);
-	assert_true(pending > 0);
-	for (i = 0; i < BATCHES; i++)
-		assert_int_equal(st[i], 0);
-	assert_true(rs1.given_back > rs0.given_back);
-	assert_int_equal(rs1.failed, rs0.failed);
+	cut_in_flight_all_succeed(f, f->remote_h, TERN_OP_READ, 3, "all rails cut, READ");
 	assert_int_equal(test_pattern_check(f->local, REMOTE_BYTES, 31, 0), SIZE_MAX);
 }
 
@@ -335,10 +337,8 @@ static void
 one_rail_with_tcp_last_resort_survives_its_cut(void **state)
 {
 	struct efx *f = *state;
-	struct mlx5_rails_stats rs0, rs1;
 	int32_t st[BATCHES];
-	uint64_t ms, fb0;
-	unsigned int i, pending;
+	unsigned int i;
 
 	f->one_h = mlx5_rails_fixture_import_one(f->m, &f->env, f->remote, REMOTE_BYTES, PEER,
 						 "peer_mem_one");
@@ -353,20 +353,7 @@ one_rail_with_tcp_last_resort_survives_its_cut(void **state)
 
 	/* Its one wire cut with every batch in flight. */
 	test_pattern_fill(f->local, REMOTE_BYTES, 42, 0);
-	mlx5_rails_fixture_stats(&rs0);
-	fb0 = fallback_slices(f);
-	pending = mlx5_rails_fixture_batches(f->m, f->client, f->one_h, BATCHES, TERN_OP_WRITE,
-					     f->local, 1, st, &ms);
-	mlx5_rails_fixture_stats(&rs1);
-	print_message("one rail cut, WRITE: %u of %u batches in flight, in %" PRIu64
-		      " ms; WQEs taken off %" PRIu64 ", handed back %" PRIu64 ", failed %" PRIu64
-		      "; slices over tcp %" PRIu64 "\n",
-		      pending, BATCHES, ms, rs1.moved - rs0.moved, rs1.given_back - rs0.given_back,
-		      rs1.failed - rs0.failed, fallback_slices(f) - fb0);
-	assert_true(pending > 0);
-	for (i = 0; i < BATCHES; i++)
-		assert_int_equal(st[i], 0);
-	assert_true(rs1.given_back > rs0.given_back);
+	cut_in_flight_all_succeed(f, f->one_h, TERN_OP_WRITE, 1, "one rail cut, WRITE");
 	assert_int_equal(test_pattern_check(f->remote, REMOTE_BYTES, 42, 0), SIZE_MAX);
 	/* Read back while the wire is down: over tcp (the rail is paused). */
 	memset(f->local, 0, REMOTE_BYTES);
