@@ -317,6 +317,13 @@ tern_engine_create(const struct tern_engine_conf *conf)
 			return NULL;
 		}
 	}
+	/* Before a client can map a page (pages.c). */
+	ret = engine_pages_keep();
+	if (ret != 0)
+		ENGINE_LOG(WARNING,
+			   "engine %s: hugepages may be given back while clients use them: %s",
+			   e->conf.name, rte_strerror(-ret));
+	e->keeps_pages = ret == 0;
 	ret = engine_attach_init(e);
 	if (ret != 0)
 		ENGINE_LOG(WARNING, "engine %s: no IPC for secondary clients: %s", e->conf.name,
@@ -358,6 +365,9 @@ tern_engine_destroy(struct tern_engine *e)
 	sh = e->sh;
 	__atomic_store_n(&sh->phase, PHASE_DRAIN, __ATOMIC_RELEASE);
 	engine_attach_fini(e);
+	if (e->keeps_pages)
+		engine_pages_release();
+	e->keeps_pages = false;
 	end = tern_add_sat(rte_get_timer_cycles(),
 			   tern_ns_to_tsc(e->conf.drain_ns, rte_get_timer_hz()));
 	while (!engine_drained(sh) && rte_get_timer_cycles() < end)

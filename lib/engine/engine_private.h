@@ -408,7 +408,8 @@ struct tern_engine {
 	struct engine_shared *sh;
 	const void *memzone;
 	struct worker *workers[TERN_ENGINE_MAX_LCORES];
-	bool own_notify; /* the engine created sh->notify and frees it */
+	bool own_notify;  /* the engine created sh->notify and frees it */
+	bool keeps_pages; /* engine_pages_keep() succeeded for it */
 };
 
 /* The process-local client handle. */
@@ -528,6 +529,11 @@ uint32_t engine_slot_engine_held(const struct engine_shared *sh, uint32_t slot);
 /* attach.c */
 int engine_attach_init(struct tern_engine *engine);
 void engine_attach_fini(struct tern_engine *engine);
+
+/* pages.c: from the first engine_pages_keep() on, the process never unmaps
+ * a hugepage (0 or a negative errno); the last release stops marking new ones. */
+int engine_pages_keep(void);
+void engine_pages_release(void);
 
 /* engine.c */
 struct tern_engine *engine_handle_check(const struct tern_engine *engine, int *err);
