@@ -114,7 +114,10 @@ def dataplanes():
     if free_hugepages() < 408:
         pytest.fail("needs at least 816 MiB of free 2M hugepages (usertools/tern-quickstart.sh "
                     "hugepages); %d free" % free_hugepages())
-    work = tempfile.mkdtemp(prefix="tern_py_")
+    # run_pytest.py names a directory it keeps until it has reported (the
+    # dataplanes' logs are part of a failure's report).
+    keep = os.environ.get("TERN_PY_WORK")
+    work = tempfile.mkdtemp(prefix="tern_py_", dir=keep)
     dps = {n: Dataplane(n, work) for n in "abc"}
     port = {n: free_port() for n in "abc"}
     try:
@@ -132,7 +135,8 @@ def dataplanes():
     finally:
         for d in dps.values():
             d.cleanup()
-        shutil.rmtree(work, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
