@@ -31,14 +31,14 @@ TOTAL_S = 720  # meson's timeout for this test is 900 s
 
 def descendants(pid):
     """pid and every process below it (from /proc: children lists)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
+    out, pending = [], [pid]
+    while pending:
+        p = pending.pop()
         out.append(p)
         for task in glob.glob("/proc/%d/task/*/children" % p):
             try:
                 with open(task) as f:
-                    todo += [int(c) for c in f.read().split()]
+                    pending += [int(c) for c in f.read().split()]
             except OSError:
                 pass
     return out
