@@ -32,10 +32,14 @@
 #define MSG_DETACH "tern_det_"
 #define MSG_SHM	   "tern_shm_"
 #define IPC_MAGIC  0x74697063u /* "tipc" */
-/* Above DPDK's own 5 s for synchronising memory maps with secondaries, which
- * a buffer allocation or free in the engine's process may have to wait for
- * (a secondary that exits meanwhile makes it wait the whole 5 s). */
-#define IPC_TIMEOUT_S	   15
+/* Above what a buffer allocation in the engine's process can take: two
+ * tries (shm_alloc()), each waiting up to DPDK's 5 s for a secondary that
+ * does not answer the broadcast of the new pages (one stopped, starting or
+ * exiting) and 5 s more for the broadcast of their rollback, and 100 ms
+ * between them. A client that gave up earlier would not learn of a buffer
+ * allocated for it. */
+#define SHM_ALLOC_TRIES	   2
+#define IPC_TIMEOUT_S	   (SHM_ALLOC_TRIES * 10 + 5)
 #define LIVENESS_PERIOD_US (100 * 1000)
 
 enum ipc_op {
@@ -98,8 +102,8 @@ shm_alloc(struct engine_shared *sh, uint32_t slot, const char *name, uint64_t le
 	ret = tern_segment_alloc(sh->segments, name, length, sh->pool->socket_id, handle);
 	/* DPDK rolls an allocation back when a secondary that is exiting at
 	 * that moment does not answer its memory-map sync; by the next try the
-	 * process is gone and DPDK skips it. A real shortage fails three times. */
-	for (attempt = 0; ret == -ENOMEM && attempt < 2; attempt++) {
+	 * process is gone and DPDK skips it. A real shortage fails every try. */
+	for (attempt = 1; ret == -ENOMEM && attempt < SHM_ALLOC_TRIES; attempt++) {
 		usleep(100 * 1000);
 		ret = tern_segment_alloc(sh->segments, name, length, sh->pool->socket_id, handle);
 	}

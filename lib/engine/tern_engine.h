@@ -299,11 +299,16 @@ struct tern_client *tern_client_attach(const char *engine_name,
  * engine maps at the same address, registered as a LOCAL segment named
  * @p name: a buffer this client can use as the local side of requests (and
  * that other clients can target). It is freed with tern_client_shm_free(),
- * when the client detaches, or when its process dies.
+ * when the client detaches, or when its process dies. Memory it frees stays
+ * mapped in the engine's heap for later buffers (doc/operations.md). When it
+ * needs new hugepages while some process of the engine does not answer
+ * DPDK's memory-map broadcast (stopped, starting up), it fails with ENOMEM
+ * after up to 20 s.
  *
  * @param[out] handle the segment's handle
  * @return the buffer, or NULL with rte_errno: EINVAL, EEXIST (name taken),
- *         ENOSPC (16 buffers per client, or the table is full), ENOMEM.
+ *         ENOSPC (16 buffers per client, or the table is full), ENOMEM, or
+ *         the IPC's error (an attached client).
  */
 void *tern_client_shm_alloc(struct tern_client *client, const char *name, uint64_t length,
 			    uint32_t *handle);

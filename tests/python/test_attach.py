@@ -319,6 +319,43 @@ def test_freed_buffers_keep_their_hugepages_mapped(client, dataplanes):
     buf.close()
 
 
+def test_a_stopped_client_fails_a_page_allocation_and_keeps_a_true_view(client, dataplanes):
+    """A client stopped (SIGSTOP, as in a debugger) cannot answer DPDK's
+    broadcast of a new page: the allocation that needed the page fails
+    cleanly after DPDK's 5 s per try, the rolled-back pages stay mapped
+    (lib/engine/pages.c logs them), and once the client runs again its
+    mapping is the dataplane's: it reads what the engine wrote."""
+    prefix = dataplanes["a"].prefix
+    seed = 77
+    fill = client.alloc(MiB)
+    np.frombuffer(fill, dtype=np.uint8)[:] = pattern(seed, MiB)
+    holder = subprocess.Popen([sys.executable, os.path.join(HERE, "tool.py"), prefix, "hold",
+                               "kv", str(44 * MiB), str(MiB), str(seed)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        line = holder.stdout.readline()
+        assert "held" in line, line + holder.stdout.read()
+        stop_process(holder.pid)
+        free = tern.telemetry(prefix, "/eal/heap_info,0")["Free_size"]
+        t0 = time.monotonic()
+        with pytest.raises(tern.Error) as e:
+            client.alloc(free + 8 * MiB)  # needs new pages: a broadcast the holder misses
+        took = time.monotonic() - t0
+        assert e.value.errno == errno.ENOMEM, e.value
+        assert 4 < took < 60, took
+        assert "a page allocation was rolled back" in dataplanes["a"].text()
+        assert client.write("kv", 44 * MiB, fill).result(timeout=10) == MiB
+    finally:
+        os.kill(holder.pid, signal.SIGCONT)
+    out, _ = holder.communicate("check\n", timeout=60)
+    assert holder.returncode == 0 and out.strip() == "ok", out
+    # The broadcasts reach everyone again: the same allocation succeeds.
+    buf = client.alloc(free + 8 * MiB)
+    buf.close()
+    fill.close()
+
+
 def test_sigkill_mid_transfer_leaves_the_dataplane_serving(client, dataplanes):
     prefix = dataplanes["a"].prefix
     before = tern.telemetry(prefix, "/tern/stats")

@@ -3,6 +3,10 @@
     tool.py PREFIX sha TARGET OFFSET LENGTH        print sha256 of the range
     tool.py PREFIX fill TARGET OFFSET LENGTH SEED  write pattern(SEED) there
     tool.py PREFIX forever TARGET                  write 4 MiB batches until killed
+    tool.py PREFIX hold TARGET OFFSET LENGTH SEED
+        allocate a LENGTH buffer, print "held", wait for a line on stdin, then
+        read TARGET at OFFSET into that buffer and print "ok" if it holds
+        pattern(SEED), else "stale"
     tool.py PREFIX notified TARGET OFFSET LENGTH COUNT
         wait for COUNT notifications; for each, the moment it is seen, check
         that TARGET at OFFSET + tag * LENGTH holds pattern(tag) (tag 0: no
@@ -43,6 +47,14 @@ def main():
             f = futs.pop(0)
             f.result(timeout=30)
             futs.append(batch.submit())
+    elif cmd == "hold":
+        off, n, seed = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+        buf = c.alloc(n)
+        print("held", flush=True)
+        sys.stdin.readline()
+        c.read(target, off, buf).result(timeout=30)
+        same = np.array_equal(np.frombuffer(buf, dtype=np.uint8), pattern(seed, n))
+        print("ok" if same else "stale", flush=True)
     elif cmd == "notified":
         off, n, count = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
         buf = c.alloc(n)
